@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Small helpers every module uses: scope-bound cleanup, array sizes, and
+ * string comparisons. Kept deliberately tiny; anything richer belongs in a
+ * module of its own.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+
+/* Defines foo_freep() for a type whose foo_free() accepts NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                \
+        static inline void func##p(type *p) {                                  \
+                if (*p)                                                        \
+                        func(*p);                                              \
+        }
+
+/* Hands ownership out of a _cleanup_ variable. */
+#define TAKE_PTR(p)                                                            \
+        ({                                                                     \
+                __typeof__(p) _tp = (p);                                       \
+                (p) = NULL;                                                    \
+                _tp;                                                           \
+        })
+
+#define TAKE_FD(fd)                                                            \
+        ({                                                                     \
+                int _tfd = (fd);                                               \
+                (fd) = -1;                                                     \
+                _tfd;                                                          \
+        })
