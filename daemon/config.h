@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The daemon's configuration (libconfig syntax), documented in README.md.
+ * Relative paths in the file are resolved against the file's own folder.
+ * Loading either yields a complete, checked Config or fails with
+ * "file:line: what is wrong" in err, never half a config.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "principal.h"
+#include "digest.h"
+
+typedef struct ConfigPrincipal {
+        Principal principal;
+        char token_sha256[DIGEST_HEX_MAX]; /* "" when the principal has no token */
+        uid_t *uids;
+        size_t n_uids;
+} ConfigPrincipal;
+
+typedef struct ConfigTrustedKey {
+        char *id;
+        char *alg;  /* "sm2-sm3" or "ed25519" */
+        char *path; /* PEM public key, absolute */
+} ConfigTrustedKey;
+
+typedef struct ConfigProvider {
+        char *name;
+        char *driver; /* "libvirt", "http" */
+        char *uri;    /* relative test:/// node paths already made absolute */
+} ConfigProvider;
+
+typedef struct Config {
+        char *path; /* as given */
+        char *dir;  /* folder the file lives in, absolute */
+
+        char *database;
+        char *rest_listen; /* "HOST:PORT", "" disables REST */
+        size_t rest_max_body;
+        char *bus;         /* "system", "session", "none" */
+        char *bus_address; /* overrides bus when set */
+        char *catalog_seed; /* folder of *.json, NULL for none */
+        char *calendar_dir; /* folder of working-day calendars, NULL for none */
+        unsigned watchdog_usec_hint; /* unused unless WATCHDOG_USEC is absent */
+
+        char *osb_username;
+        char osb_password_sha256[DIGEST_HEX_MAX];
+
+        ConfigPrincipal *principals;
+        size_t n_principals;
+        ConfigTrustedKey *trusted_keys;
+        size_t n_trusted_keys;
+        ConfigProvider *providers;
+        size_t n_providers;
+} Config;
+
+int config_load(const char *path, Config **ret, CbError *err);
+/* A config with the embedded defaults and no principals (for tests). */
+int config_new_default(Config **ret);
+Config *config_free(Config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+
+const Principal *config_principal_by_uid(const Config *c, uid_t uid);
+const Principal *config_principal_by_token(const Config *c, const char *token);
+const Principal *config_principal_by_name(const Config *c, const char *name);
+bool config_check_osb(const Config *c, const char *user, const char *password);
+
+/* Joins a relative path onto the config's folder; absolute paths are copied. */
+char *config_resolve_path(const Config *c, const char *path);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The daemon's single owner of state: the event loop, the config, the store
+ * and the core services, and the faces attached to them. Only the main
+ * thread touches a Manager.
+ */
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "store.h"
+
+typedef struct RestServer RestServer;
+
+typedef struct Manager {
+        sd_event *event;
+        Config *config;
+        Store *store;
+        Catalog *catalog;
+
+        sd_bus *bus; /* NULL with --bus none */
+        RestServer *rest;
+
+        uint64_t started_usec; /* CLOCK_MONOTONIC */
+} Manager;
+
+/* Opens the store and the core services; attaches no face. */
+int manager_new(Config *config, Manager **ret, CbError *err);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* D-Bus face (daemon/bus*.c): connects as configured, exports the objects
+ * and takes the bus name. */
+int bus_setup(Manager *m, CbError *err);
+/* Resolves the sender of a method call to a principal; AccessDenied-style
+ * sd_bus_error when unknown. */
+int bus_caller(Manager *m, sd_bus_message *msg, CbCaller *ret, sd_bus_error *error);
+/* Turns a CbError into the named D-Bus error. Returns a negative errno. */
+int bus_error_from_cb(sd_bus_error *error, const CbError *err);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The durable state: one SQLite file in WAL mode with synchronous=FULL, so
+ * what a commit acknowledged survives a power cut. The schema is a list of
+ * numbered migrations applied in order at open (PRAGMA user_version), each in
+ * its own transaction. Every change the core makes runs inside
+ * store_begin()/store_commit(); store_rollback() undoes it whole.
+ */
+
+#include <sqlite3.h>
+
+#include "error.h"
+
+typedef struct Store Store;
+
+/* Opens (creating when absent, with its parent folder) and migrates. */
+int store_open(const char *path, Store **ret, CbError *err);
+Store *store_free(Store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+
+sqlite3 *store_db(Store *s);
+int store_schema_version(Store *s);
+/* Number of migrations this build knows. */
+int store_latest_version(void);
+
+int store_begin(Store *s);
+int store_commit(Store *s);
+void store_rollback(Store *s);
+
+/* Prepares (and caches) a statement; the returned statement is reset and
+ * its bindings cleared. Do not finalize it. */
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
+
+/* Runs SQL without results; fills err on failure. */
+int store_exec(Store *s, const char *sql, CbError *err);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void store_now(char buf[32]);
+
+/* Fills err with a CB_ERR_INTERNAL naming the SQLite error; returns -EIO. */
+int store_error(Store *s, CbError *err, const char *what);
