@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config
 libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev
-dbus systemd sqlite3 curl clang-format cppcheck openssl"
+dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl"
 
 if [ "${1:-}" = "--bench" ]; then
         PKGS="$PKGS wrk nginx"

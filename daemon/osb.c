@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Open Service Broker face (/v2) for platforms that consume the
+ * catalogue. Versions 2.13 to 2.17; a field a version does not define is
+ * left out for that version (the table below), prices travel in
+ * plan.metadata.costs as the OSB profile describes.
+ */
+#include "rest.h"
+
+#include <stdio.h>
+
+#define OSB_MIN_MINOR 13
+#define OSB_MAX_MINOR 17
+
+/* Which minor version introduced a field (2.x). */
+typedef struct OsbField {
+        const char *name;
+        int since;
+} OsbField;
+
+static const OsbField service_fields[] = {
+        {"instances_retrievable", 14},
+        {"bindings_retrievable", 14},
+        {"allow_context_updates", 16},
+};
+
+static const OsbField plan_fields[] = {
+        {"plan_updateable", 15},
+        {"maximum_polling_duration", 15},
+        {"maintenance_info", 15},
+        {"binding_rotatable", 17},
+};
+
+static int osb_version(RestRequest *req, int *ret_minor, CbError *err) {
+        const char *v = rest_header(req, "X-Broker-API-Version");
+        int major, minor, n = 0;
+
+        if (!v)
+                return cb_error_set(err, CB_ERR_INVALID, "X-Broker-API-Version header is required (2.%d to 2.%d)",
+                                    OSB_MIN_MINOR, OSB_MAX_MINOR);
+        if (sscanf(v, "%d.%d%n", &major, &minor, &n) != 2 || v[n] || major != 2 || minor < OSB_MIN_MINOR ||
+            minor > OSB_MAX_MINOR)
+                return cb_error_set(err, CB_ERR_INVALID, "X-Broker-API-Version %s is not supported (2.%d to 2.%d)",
+                                    v, OSB_MIN_MINOR, OSB_MAX_MINOR);
+        *ret_minor = minor;
+        return 0;
+}
+
+static bool field_in(const OsbField *fields, size_t n, const char *name, int minor) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(fields[i].name, name))
+                        return minor >= fields[i].since;
+        return true;
+}
+
+/* fen -> yuan as a JSON real, exact for prices below 2^53 fen. */
+static json_t *osb_costs(const json_t *price) {
+        json_int_t fen = json_integer_value(json_object_get(price, "amount_fen"));
+        const char *unit = json_string_value(json_object_get(price, "unit"));
+        return json_pack("[{s:{s:f}, s:s}]", "amount", "cny", (double)fen / 100.0, "unit",
+                         unit && streq(unit, "month") ? "MONTHLY" : "HOURLY");
+}
+
+static json_t *osb_plan(const json_t *plan, int minor) {
+        const json_t *price = json_object_get(plan, "price");
+        json_t *p = json_pack("{s:O, s:O, s:O, s:b, s:{s:O, s:o, s:O}}", "id", json_object_get(plan, "id"), "name",
+                              json_object_get(plan, "name"), "description", json_object_get(plan, "description"),
+                              "free", json_integer_value(json_object_get(price, "amount_fen")) == 0, "metadata",
+                              "displayName", json_object_get(plan, "display_name"), "costs", osb_costs(price),
+                              "spec", json_object_get(plan, "spec"));
+        if (!p)
+                return NULL;
+        if (field_in(plan_fields, ELEMENTSOF(plan_fields), "plan_updateable", minor))
+                json_object_set_new(p, "plan_updateable", json_false());
+        if (field_in(plan_fields, ELEMENTSOF(plan_fields), "maximum_polling_duration", minor))
+                json_object_set_new(p, "maximum_polling_duration", json_integer(3600));
+        return p;
+}
+
+static json_t *osb_service(const json_t *svc, int minor) {
+        json_t *plans = json_array(), *s;
+        size_t i;
+        json_t *plan;
+
+        json_array_foreach(json_object_get(svc, "plans"), i, plan)
+                json_array_append_new(plans, osb_plan(plan, minor));
+        s = json_pack("{s:O, s:O, s:O, s:O, s:O, s:b, s:{s:O, s:O, s:O, s:O, s:O, s:I}, s:o}", "id",
+                      json_object_get(svc, "id"), "name", json_object_get(svc, "name"), "description",
+                      json_object_get(svc, "description"), "tags", json_object_get(svc, "tags"), "bindable",
+                      json_object_get(svc, "bindable"), "plan_updateable", 0, "metadata", "displayName",
+                      json_object_get(svc, "display_name"), "longDescription", json_object_get(svc, "description"),
+                      "category", json_object_get(svc, "category"), "secureControllable",
+                      json_object_get(svc, "secure_controllable"), "maxProtectionLevel",
+                      json_object_get(svc, "max_protection_level"), "catalogRevision",
+                      json_integer_value(json_object_get(svc, "revision")), "plans", plans);
+        if (!s)
+                return NULL;
+        if (field_in(service_fields, ELEMENTSOF(service_fields), "instances_retrievable", minor)) {
+                json_object_set_new(s, "instances_retrievable", json_false());
+                json_object_set_new(s, "bindings_retrievable", json_false());
+        }
+        if (field_in(service_fields, ELEMENTSOF(service_fields), "allow_context_updates", minor))
+                json_object_set_new(s, "allow_context_updates", json_false());
+        return s;
+}
+
+static int on_osb_catalog(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL, *out, *svc;
+        size_t i;
+        int minor = 0, r;
+
+        r = osb_version(req, &minor, err);
+        if (r < 0) {
+                /* OSB answers a version it cannot serve with 412, not 400. */
+                json_t *body = json_pack("{s:s, s:s}", "error", "PreconditionFailed", "description", err->message);
+                cb_error_clear(err);
+                return rest_reply_json(reply, 412, body);
+        }
+        r = catalog_list_published(req->manager->catalog, &list);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");
+        out = json_array();
+        json_array_foreach(list, i, svc)
+                json_array_append_new(out, osb_service(svc, minor));
+        json_decref(list);
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "services", out));
+}
+
+const RestRoute osb_routes[] = {
+        {"GET", "/v2/catalog", REST_AUTH_OSB, on_osb_catalog, NULL},
+        {NULL, NULL, 0, NULL, NULL},
+};

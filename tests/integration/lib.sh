@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the integration tests: a private D-Bus bus, the real
+# daemon on a fresh database and a loopback port, curl and assertions.
+# Every process started here is recorded and killed by PID on exit.
+#
+# Usage in a test:   . tests/integration/lib.sh; cb_setup "$@"; cb_start_bus; cb_start_daemon
+
+set -euo pipefail
+
+CB_BUILD=${CB_BUILD:-build}
+CB_CONFIG=${CB_CONFIG:-tests/integration/test.conf}
+CB_PIDS=()
+CB_FAILS=0
+CB_CHECKS=0
+
+cb_cleanup() {
+        local pid
+        for pid in "${CB_PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        for pid in "${CB_PIDS[@]}"; do
+                for _ in $(seq 1 30); do
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill -KILL "$pid" 2>/dev/null || true
+        done
+        if [ -n "${CB_TMP:-}" ] && [ -d "$CB_TMP" ]; then
+                if [ "$CB_FAILS" -ne 0 ] && [ -f "$CB_TMP/daemon.log" ]; then
+                        echo "# --- daemon log ---"
+                        sed 's/^/# /' "$CB_TMP/daemon.log" | tail -n 40
+                fi
+                rm -rf "$CB_TMP"
+        fi
+}
+
+cb_setup() {
+        CB_BUILD=${1:-$CB_BUILD}
+        CB_BUILD=$(cd "$CB_BUILD" && pwd)
+        CB_TMP=$(mktemp -d /tmp/cbtest.XXXXXX)
+        # Other UIDs (as_uid) must reach the bus socket inside.
+        chmod 755 "$CB_TMP"
+        trap cb_cleanup EXIT
+        trap 'exit 130' INT TERM
+}
+
+pass() {
+        CB_CHECKS=$((CB_CHECKS + 1))
+        echo "ok - $*"
+}
+
+fail() {
+        CB_CHECKS=$((CB_CHECKS + 1))
+        CB_FAILS=$((CB_FAILS + 1))
+        echo "not ok - $*"
+}
+
+assert_eq() {
+        if [ "$1" = "$2" ]; then pass "$3"; else fail "$3 (expected '$2', got '$1')"; fi
+}
+
+assert_contains() {
+        case "$1" in
+        *"$2"*) pass "$3" ;;
+        *) fail "$3 (no '$2' in: $(printf %s "$1" | head -c 400))" ;;
+        esac
+}
+
+assert_not_contains() {
+        case "$1" in
+        *"$2"*) fail "$3 (unexpected '$2' in: $(printf %s "$1" | head -c 400))" ;;
+        *) pass "$3" ;;
+        esac
+}
+
+# assert_jq JSON FILTER EXPECTED MSG   (jq -r output compared as a string)
+assert_jq() {
+        local got
+        got=$(printf %s "$1" | jq -r "$2" 2>&1) || got="jq failed: $got"
+        assert_eq "$got" "$3" "$4"
+}
+
+# Ends the test: exit status says whether every check passed.
+cb_done() {
+        echo "# $CB_CHECKS checks, $CB_FAILS failed"
+        [ "$CB_FAILS" -eq 0 ]
+}
+
+cb_free_port() {
+        local p
+        for _ in $(seq 1 50); do
+                p=$((20000 + RANDOM % 40000))
+                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        return 1
+}
+
+cb_start_bus() {
+        cat >"$CB_TMP/bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$CB_TMP/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+  </policy>
+</busconfig>
+XML
+        dbus-daemon --config-file="$CB_TMP/bus.conf" --print-address=3 --print-pid=4 --fork \
+                3>"$CB_TMP/bus.addr" 4>"$CB_TMP/bus.pid"
+        CB_BUS_PID=$(cat "$CB_TMP/bus.pid")
+        CB_PIDS+=("$CB_BUS_PID")
+        CB_BUS_ADDRESS=$(head -n1 "$CB_TMP/bus.addr")
+        chmod 777 "$CB_TMP/bus.sock" 2>/dev/null || true
+        export CB_BUS_ADDRESS
+}
+
+cb_wait_ready() {
+        for _ in $(seq 1 100); do
+                if ! kill -0 "$CB_PID" 2>/dev/null; then
+                        echo "# daemon exited during start-up:"
+                        sed 's/^/# /' "$CB_TMP/daemon.log"
+                        return 1
+                fi
+                if curl -fsS -o /dev/null --max-time 1 "$CB_URL/v1/health" 2>/dev/null; then
+                        if [ -z "${CB_BUS_ADDRESS:-}" ] ||
+                                busctl --address="$CB_BUS_ADDRESS" status org.cloudbroker.Broker1 >/dev/null 2>&1; then
+                                return 0
+                        fi
+                fi
+                sleep 0.1
+        done
+        echo "# daemon not ready within 10 s"
+        return 1
+}
+
+# cb_start_daemon [extra cloudbrokerd args]: fresh database unless CB_DB is set.
+cb_start_daemon() {
+        CB_DB=${CB_DB:-$CB_TMP/cb.db}
+        CB_PORT=${CB_PORT:-$(cb_free_port)}
+        CB_URL="http://127.0.0.1:$CB_PORT"
+        local busargs=(--bus none)
+        [ -n "${CB_BUS_ADDRESS:-}" ] && busargs=(--bus-address "$CB_BUS_ADDRESS")
+        "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
+                --rest-listen "127.0.0.1:$CB_PORT" "${busargs[@]}" "$@" >>"$CB_TMP/daemon.log" 2>&1 &
+        CB_PID=$!
+        CB_PIDS+=("$CB_PID")
+        export CB_PID CB_PORT CB_URL CB_DB
+        cb_wait_ready
+}
+
+# Stops the daemon with SIGTERM; fails unless it exits 0 within 2 s.
+cb_stop_daemon() {
+        local rc=0
+        kill -TERM "$CB_PID"
+        for _ in $(seq 1 20); do
+                kill -0 "$CB_PID" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$CB_PID" 2>/dev/null; then
+                fail "daemon did not stop within 2 s of SIGTERM"
+                kill -KILL "$CB_PID" 2>/dev/null || true
+                return 0
+        fi
+        wait "$CB_PID" || rc=$?
+        assert_eq "$rc" 0 "daemon exits 0 on SIGTERM"
+}
+
+cb_restart_daemon() {
+        cb_stop_daemon
+        cb_start_daemon "$@"
+}
+
+# cb_curl METHOD PATH TOKEN [BODY|@FILE] [extra curl args]: sets CB_STATUS, CB_BODY, CB_HEADERS.
+cb_curl() {
+        local method=$1 path=$2 token=$3 body=${4:-}
+        shift 3
+        [ $# -gt 0 ] && shift
+        local args=(-sS -X "$method" --max-time 10 -o "$CB_TMP/resp.body" -D "$CB_TMP/resp.headers" -w '%{http_code}')
+        [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+        if [ -n "$body" ]; then
+                args+=(-H 'Content-Type: application/json')
+                case "$body" in
+                @*) args+=(--data-binary "$body") ;;
+                *) args+=(--data-binary "$body") ;;
+                esac
+        fi
+        CB_STATUS=$(curl "${args[@]}" "$@" "$CB_URL$path") || CB_STATUS=000
+        CB_BODY=$(cat "$CB_TMP/resp.body" 2>/dev/null || true)
+        CB_HEADERS=$(cat "$CB_TMP/resp.headers" 2>/dev/null || true)
+}
+
+# as_uid UID CMD...: runs a command as another (unprivileged) user.
+as_uid() {
+        local uid=$1
+        shift
+        setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+}
+
+cb_busctl() {
+        busctl --address="$CB_BUS_ADDRESS" "$@"
+}
