@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The config loader: what it accepts, and "file:line: what" for each mistake. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char tmpdir[] = "/tmp/cbconfig.XXXXXX";
+
+static char *write_conf(const char *name, const char *text) {
+        char *path;
+        FILE *f;
+        assert_true(asprintf(&path, "%s/%s", tmpdir, name) > 0);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+#define TOKEN_EDU "84b7f488b88ebf069dd0c82868e1b9c87f29aeaf029db2da4a52bb763fbe9226" /* "dev-edu" */
+
+static void test_shipped_dev_config(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        const Principal *p;
+        (void)state;
+
+        assert_int_equal(config_load("etc/cloudbroker.conf", &c, &err), 0);
+        assert_non_null(c);
+        /* Relative paths resolve against the config's folder. */
+        assert_non_null(strstr(c->database, "/etc/../var/cloudbroker.db"));
+        assert_string_equal(c->rest_listen, "127.0.0.1:8080");
+        p = config_principal_by_token(c, "dev-edu");
+        assert_non_null(p);
+        assert_string_equal(p->name, "dev-edu");
+        assert_string_equal(p->department, "edu");
+        assert_int_equal(p->roles, CB_ROLE_DEPARTMENT);
+        assert_null(config_principal_by_token(c, "dev-edu "));
+        assert_null(config_principal_by_token(c, ""));
+        p = config_principal_by_uid(c, 0);
+        assert_non_null(p);
+        assert_true(p->roles & CB_ROLE_OPERATOR);
+        assert_null(config_principal_by_uid(c, 4242));
+        assert_true(config_check_osb(c, "osb", "dev-osb"));
+        assert_false(config_check_osb(c, "osb", "dev-osb2"));
+        assert_false(config_check_osb(c, "osbx", "dev-osb"));
+        assert_false(config_check_osb(c, NULL, NULL));
+        for (const char *const *t =
+                     (const char *const[]){ "dev-operator", "dev-authority", "dev-finance", "dev-migration",
+                                            "dev-auditor", "dev-health", NULL };
+             *t; t++)
+                assert_non_null(config_principal_by_token(c, *t));
+        config_free(c);
+}
+
+static void test_minimal_config(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        char *path = write_conf("min.conf", "database = \"/var/x.db\";\n");
+        (void)state;
+
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_string_equal(c->database, "/var/x.db");
+        assert_string_equal(c->bus, "system");
+        assert_int_equal(c->rest_max_body, 1024 * 1024);
+        assert_int_equal(c->n_principals, 0);
+        config_free(c);
+        free(path);
+}
+
+typedef struct BadCase {
+        const char *name;
+        const char *text;
+        const char *expect; /* substring after "file:LINE: " */
+        int line;
+} BadCase;
+
+static const BadCase bad_cases[] = {
+        { "syntax", "database = \"x\"\nrest = {;\n", "syntax error", 2 },
+        { "unknown-top", "database = \"x\";\n\nfrobnicate = 1;\n", "unknown setting 'frobnicate'", 3 },
+        { "wrong-type", "database = 42;\n", "'database' must be a string", 1 },
+        { "bad-bus", "bus = \"sessionx\";\n", "'bus' must be", 1 },
+        { "rest-unknown", "rest = {\n  listen = \"127.0.0.1:1\";\n  port = 3;\n};\n",
+          "unknown setting 'port' in 'rest'", 3 },
+        { "body-limit", "rest = { max_body_bytes = 10; };\n", "max_body_bytes", 1 },
+        { "principal-no-roles", "principals = (\n { name = \"a\"; }\n);\n", "principal 'a' has no 'roles'",
+          2 },
+        { "principal-bad-role", "principals = (\n { name = \"a\";\n   roles = [\"admin\"]; }\n);\n",
+          "unknown role 'admin'", 3 },
+        { "principal-bad-token",
+          "principals = (\n { name = \"a\"; roles = [\"operator\"];\n   token_sha256 = \"abc\"; }\n);\n",
+          "principal 'a': token_sha256 must be 64", 3 },
+        { "principal-dup",
+          "principals = (\n { name = \"a\"; roles = [\"operator\"]; },\n { name = \"a\"; roles = "
+          "[\"finance\"]; }\n);\n",
+          "principal 'a' defined twice", 3 },
+        { "department-missing", "principals = (\n { name = \"d\"; roles = [\"department\"]; }\n);\n",
+          "has role department but no 'department'", 2 },
+        { "uid-twice",
+          "principals = (\n { name = \"a\"; roles = [\"operator\"]; uids = [0]; },\n { name = \"b\"; roles = "
+          "[\"auditor\"];\n uids = [0]; }\n);\n",
+          "uid 0 is mapped to two principals", 4 },
+        { "token-shared",
+          "principals = (\n { name = \"a\"; roles = [\"operator\"]; token_sha256 = \"" TOKEN_EDU "\"; },\n"
+          " { name = \"b\"; roles = [\"auditor\"]; token_sha256 = \"" TOKEN_EDU "\"; }\n);\n",
+          "principal 'b' shares its token with 'a'", 3 },
+        { "osb-incomplete", "osb = { username = \"osb\"; };\n",
+          "'osb' needs 'username' and 'password_sha256'", 1 },
+        { "key-alg", "trusted_keys = (\n { id = \"k\"; alg = \"rsa\"; public_key = \"k.pem\"; }\n);\n",
+          "alg must be \"sm2-sm3\" or \"ed25519\"", 2 },
+        { "provider-driver", "providers = (\n { name = \"p\"; driver = \"xen\"; uri = \"x\"; }\n);\n",
+          "driver must be \"libvirt\" or \"http\"", 2 },
+        { "provider-name", "providers = (\n { name = \"P Q\"; driver = \"libvirt\"; uri = \"x\"; }\n);\n",
+          "provider 'name' must match", 2 },
+};
+
+static void test_bad_configs(void **state) {
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+                const BadCase *bc = &bad_cases[i];
+                CbError err = CB_ERROR_INIT;
+                Config *c = NULL;
+                char name[64], prefix[512];
+                char *path;
+
+                snprintf(name, sizeof(name), "%s.conf", bc->name);
+                path = write_conf(name, bc->text);
+                assert_int_not_equal(config_load(path, &c, &err), 0);
+                assert_null(c);
+                snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bc->line);
+                if (strncmp(err.message, prefix, strlen(prefix)) != 0 || !strstr(err.message, bc->expect))
+                        fail_msg("case %s: got \"%s\", want prefix \"%s\" and \"%s\"", bc->name, err.message,
+                                 prefix, bc->expect);
+                free(path);
+        }
+}
+
+static void test_missing_file(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        (void)state;
+        assert_int_not_equal(config_load("/nonexistent/x.conf", &c, &err), 0);
+        assert_non_null(strstr(err.message, "/nonexistent/x.conf"));
+        assert_null(c);
+}
+
+static void test_relative_test_uri(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        char *path = write_conf("prov.conf",
+                                "providers = (\n"
+                                " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
+                                " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
+                                " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\"; }\n);\n");
+        char *want;
+        (void)state;
+
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_int_equal(c->n_providers, 3);
+        assert_true(asprintf(&want, "test://%s/node.xml", c->dir) > 0);
+        assert_string_equal(c->providers[0].uri, want);
+        assert_string_equal(c->providers[1].uri, "test:///default");
+        assert_string_equal(c->providers[2].uri, "qemu:///system");
+        free(want);
+        free(path);
+        config_free(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_shipped_dev_config), cmocka_unit_test(test_minimal_config),
+                cmocka_unit_test(test_bad_configs),        cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_relative_test_uri),
+        };
+        int r;
+        if (!mkdtemp(tmpdir))
+                return 1;
+        r = cmocka_run_group_tests(tests, NULL, NULL);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        if (system(cmd) != 0)
+                return 1;
+        return r;
+}

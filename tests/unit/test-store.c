@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store: migrations run once and in order, WAL, refusal of newer schemas, rollback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+static char tmpdir[] = "/tmp/cbstore.XXXXXX";
+
+static char *db_path(const char *name) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+        return p;
+}
+
+static int count_rows(Store *s, const char *sql) {
+        sqlite3_stmt *st;
+        int n = -1;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return n;
+}
+
+static void test_fresh_database_is_migrated(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("sub/dir/fresh.db");
+        sqlite3_stmt *st;
+        (void)state;
+
+        /* Parent folders are created. */
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), store_latest_version());
+        assert_true(store_latest_version() >= 1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'services'"), 1);
+        assert_int_equal(sqlite3_prepare_v2(store_db(s), "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
+        assert_int_equal(count_rows(s, "PRAGMA synchronous"), 2); /* FULL */
+        store_free(s);
+        free(path);
+}
+
+static void test_reopen_keeps_data(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("reopen.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(
+                store_exec(s, "INSERT INTO services VALUES ('a', 1, 'draft', '{}', 't', 'me', 't', NULL)",
+                           &err),
+                0);
+        store_free(s);
+        s = NULL;
+        /* A second open must not run migration 1 again (it would fail on CREATE TABLE). */
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 1);
+        store_free(s);
+        free(path);
+}
+
+static void test_newer_schema_refused(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("newer.db");
+        char sql[64];
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store_latest_version() + 5);
+        assert_int_equal(store_exec(s, sql, &err), 0);
+        store_free(s);
+        s = NULL;
+        assert_true(store_open(path, &s, &err) < 0);
+        assert_null(s);
+        assert_non_null(strstr(err.message, "newer than this cloudbrokerd knows"));
+        free(path);
+}
+
+static void test_not_a_database(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("garbage.db");
+        FILE *f = fopen(path, "w");
+        (void)state;
+
+        assert_non_null(f);
+        fputs("this is not an SQLite file, it is long enough to have a header of sorts................", f);
+        fclose(f);
+        assert_true(store_open(path, &s, &err) < 0);
+        assert_null(s);
+        assert_int_equal(err.kind, CB_ERR_INTERNAL);
+        free(path);
+}
+
+static void test_rollback_undoes_everything(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("tx.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_begin(s), 0); /* nested: joins the outer one */
+        assert_int_equal(
+                store_exec(s, "INSERT INTO services VALUES ('a', 1, 'draft', '{}', 't', 'me', 't', NULL)",
+                           &err),
+                0);
+        assert_int_equal(store_commit(s), 0); /* inner commit does not commit */
+        assert_int_equal(
+                store_exec(s, "INSERT INTO services VALUES ('b', 1, 'draft', '{}', 't', 'me', 't', NULL)",
+                           &err),
+                0);
+        store_rollback(s);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 0);
+        /* The CHECK constraint refuses unknown states. */
+        assert_true(store_exec(s, "INSERT INTO services VALUES ('c', 1, 'bogus', '{}', 't', 'me', 't', NULL)",
+                               &err) < 0);
+        assert_int_equal(store_commit(s), -EINVAL); /* nothing open */
+        store_free(s);
+        free(path);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fresh_database_is_migrated), cmocka_unit_test(test_reopen_keeps_data),
+                cmocka_unit_test(test_newer_schema_refused),       cmocka_unit_test(test_not_a_database),
+                cmocka_unit_test(test_rollback_undoes_everything),
+        };
+        char cmd[128];
+        int r;
+
+        if (!mkdtemp(tmpdir))
+                return 1;
+        r = cmocka_run_group_tests(tests, NULL, NULL);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        if (system(cmd) != 0)
+                return 1;
+        return r;
+}
