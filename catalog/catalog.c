@@ -37,7 +37,7 @@ static void row_done(Row *r) {
         free(r->created_by);
         free(r->updated_at);
         free(r->published_at);
-        *r = (Row){0};
+        *r = (Row){ 0 };
 }
 
 typedef struct Rows {
@@ -49,7 +49,7 @@ static void rows_done(Rows *rs) {
         for (size_t i = 0; i < rs->n; i++)
                 row_done(&rs->v[i]);
         free(rs->v);
-        *rs = (Rows){0};
+        *rs = (Rows){ 0 };
 }
 
 static char *col_dup(sqlite3_stmt *st, int i) {
@@ -60,7 +60,7 @@ static char *col_dup(sqlite3_stmt *st, int i) {
 #define ROW_COLUMNS "id, revision, status, document, created_at, created_by, updated_at, published_at"
 
 static int rows_fetch(sqlite3_stmt *st, Rows *ret) {
-        Rows rs = {0};
+        Rows rs = { 0 };
         int r;
 
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -179,7 +179,7 @@ int catalog_list_published(Catalog *c, json_t **ret) {
         static const char sql[] = "SELECT " ROW_COLUMNS " FROM services WHERE status = 'published' "
                                   "ORDER BY CASE json_extract(document, '$.category') "
                                   "WHEN 'IaaS' THEN 0 WHEN 'PaaS' THEN 1 ELSE 2 END, id";
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         sqlite3_stmt *st;
         json_t *a;
 
@@ -233,7 +233,7 @@ static int not_found(CbError *err, const char *id) {
 
 int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned revision, json_t **ret,
                 CbError *err) {
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         bool insider = caller_has_role(caller, CATALOG_INSIDERS);
         const Row *pick = NULL, *force;
         json_t *v;
@@ -273,7 +273,7 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
 }
 
 int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t **ret) {
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         if (revisions_of(c, id, &rs) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
@@ -291,7 +291,7 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
 int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " ROW_COLUMNS " FROM services s WHERE revision = "
                                   "(SELECT MAX(revision) FROM services t WHERE t.id = s.id) ORDER BY id";
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         sqlite3_stmt *st;
         json_t *a;
         int r;
@@ -310,8 +310,8 @@ int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *
         return 0;
 }
 
-static int insert_revision(Catalog *c, const char *id, unsigned revision, const char *status, const json_t *doc,
-                           const char *who, CbError *err) {
+static int insert_revision(Catalog *c, const char *id, unsigned revision, const char *status,
+                           const json_t *doc, const char *who, CbError *err) {
         static const char sql[] = "INSERT INTO services (id, revision, status, document, created_at, "
                                   "created_by, updated_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
         _cleanup_(freep) char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -388,7 +388,7 @@ static int run_change(Catalog *c, const CbCaller *caller, const char *id, const 
 }
 
 static int do_create(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
 
         if (revisions_of(c, id, &rs) < 0)
                 return store_error(c->store, err, "reading the catalogue");
@@ -417,7 +417,7 @@ static int do_update(Catalog *c, const CbCaller *caller, const char *id, const j
         static const char sql[] = "UPDATE services SET document = ?, status = 'draft', updated_at = ? "
                                   "WHERE id = ? AND revision = ?";
         static const char clear[] = "DELETE FROM service_signoffs WHERE service_id = ? AND revision = ?";
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         _cleanup_(freep) char *text = NULL;
         const Row *latest;
         sqlite3_stmt *st;
@@ -432,7 +432,8 @@ static int do_update(Catalog *c, const CbCaller *caller, const char *id, const j
 
         /* A published revision stays in force: the change becomes the next revision. */
         if (status_is(latest, "published"))
-                return insert_revision(c, id, latest->revision + 1, "draft", doc, caller->principal->name, err);
+                return insert_revision(c, id, latest->revision + 1, "draft", doc, caller->principal->name,
+                                       err);
         if (!status_is(latest, "draft") && !status_is(latest, "submitted"))
                 return cb_error_set(err, CB_ERR_CONFLICT, "service '%s' is %s and can no longer change", id,
                                     latest->status);
@@ -501,7 +502,7 @@ static int latest_in(Catalog *c, const char *id, const char *from, const char *a
 }
 
 static int do_submit(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         const Row *row;
         int r;
         (void)caller;
@@ -521,12 +522,14 @@ int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **
 }
 
 static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
-        static const char sel[] = "SELECT role, principal FROM service_signoffs WHERE service_id = ? AND revision = ?";
-        static const char ins[] = "INSERT INTO service_signoffs (service_id, revision, role, principal, signed_at) "
-                                  "VALUES (?, ?, ?, ?, ?)";
+        static const char sel[] =
+                "SELECT role, principal FROM service_signoffs WHERE service_id = ? AND revision = ?";
+        static const char ins[] =
+                "INSERT INTO service_signoffs (service_id, revision, role, principal, signed_at) "
+                "VALUES (?, ?, ?, ?, ?)";
         static const char supersede[] = "UPDATE services SET status = 'superseded', updated_at = ? "
                                         "WHERE id = ? AND status = 'published'";
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         const char *me = caller->principal->name;
         bool signed_authority = false, signed_finance = false, signed_by_me = false;
         const char *role = NULL;
@@ -592,16 +595,16 @@ static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const 
 }
 
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = caller_require_role(caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE, "sign off catalogue services",
-                                    err);
+        int r = caller_require_role(caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE,
+                                    "sign off catalogue services", err);
         if (r < 0)
                 return r;
         return run_change(c, caller, id, NULL, do_approve, ret, err);
 }
 
-static int transition_in_force(Catalog *c, const char *id, const char *from, const char *to, const char *action,
-                               CbError *err) {
-        _cleanup_(rows_done) Rows rs = {0};
+static int transition_in_force(Catalog *c, const char *id, const char *from, const char *to,
+                               const char *action, CbError *err) {
+        _cleanup_(rows_done) Rows rs = { 0 };
         const Row *force;
 
         if (revisions_of(c, id, &rs) < 0)
@@ -610,8 +613,8 @@ static int transition_in_force(Catalog *c, const char *id, const char *from, con
                 return not_found(err, id);
         force = in_force(&rs);
         if (!force || !status_is(force, from))
-                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s service '%s': it is %s, not %s", action, id,
-                                    force ? force->status : rs.v[0].status, from);
+                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s service '%s': it is %s, not %s", action,
+                                    id, force ? force->status : rs.v[0].status, from);
         return set_status(c, id, force->revision, to, err);
 }
 
@@ -678,8 +681,8 @@ int catalog_import_seed(Catalog *c, const char *dir, CbError *err) {
                 }
                 doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
                 if (!doc) {
-                        r = cb_error_set(err, CB_ERR_MALFORMED_JSON, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-                                         jerr.text);
+                        r = cb_error_set(err, CB_ERR_MALFORMED_JSON, "%s:%d:%d: %s", path, jerr.line,
+                                         jerr.column, jerr.text);
                         break;
                 }
                 r = catalog_validate_service(doc, &norm, err);
@@ -693,7 +696,8 @@ int catalog_import_seed(Catalog *c, const char *dir, CbError *err) {
                 r = insert_revision(c, json_string_value(json_object_get(norm, "id")), 1, "published", norm,
                                     "seed", err);
                 if (r < 0 && sqlite3_extended_errcode(store_db(c->store)) == SQLITE_CONSTRAINT_PRIMARYKEY)
-                        r = cb_error_set(err, CB_ERR_CONFLICT, "%s: service id defined twice in the seed", path);
+                        r = cb_error_set(err, CB_ERR_CONFLICT, "%s: service id defined twice in the seed",
+                                         path);
                 json_decref(norm);
         }
         if (r < 0)

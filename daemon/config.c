@@ -81,43 +81,48 @@ typedef struct Key {
 } Key;
 
 static const Key top_keys[] = {
-        {"database", CONFIG_TYPE_STRING},   {"rest", CONFIG_TYPE_GROUP},
-        {"bus", CONFIG_TYPE_STRING},        {"bus_address", CONFIG_TYPE_STRING},
-        {"catalog_seed", CONFIG_TYPE_STRING}, {"calendar_dir", CONFIG_TYPE_STRING},
-        {"osb", CONFIG_TYPE_GROUP},         {"principals", CONFIG_TYPE_LIST},
-        {"trusted_keys", CONFIG_TYPE_LIST}, {"providers", CONFIG_TYPE_LIST},
-        {NULL, 0},
+        { "database", CONFIG_TYPE_STRING },
+        { "rest", CONFIG_TYPE_GROUP },
+        { "bus", CONFIG_TYPE_STRING },
+        { "bus_address", CONFIG_TYPE_STRING },
+        { "catalog_seed", CONFIG_TYPE_STRING },
+        { "calendar_dir", CONFIG_TYPE_STRING },
+        { "osb", CONFIG_TYPE_GROUP },
+        { "principals", CONFIG_TYPE_LIST },
+        { "trusted_keys", CONFIG_TYPE_LIST },
+        { "providers", CONFIG_TYPE_LIST },
+        { NULL, 0 },
 };
 static const Key rest_keys[] = {
-        {"listen", CONFIG_TYPE_STRING},
-        {"max_body_bytes", CONFIG_TYPE_INT},
-        {NULL, 0},
+        { "listen", CONFIG_TYPE_STRING },
+        { "max_body_bytes", CONFIG_TYPE_INT },
+        { NULL, 0 },
 };
 static const Key osb_keys[] = {
-        {"username", CONFIG_TYPE_STRING},
-        {"password_sha256", CONFIG_TYPE_STRING},
-        {NULL, 0},
+        { "username", CONFIG_TYPE_STRING },
+        { "password_sha256", CONFIG_TYPE_STRING },
+        { NULL, 0 },
 };
 static const Key principal_keys[] = {
-        {"name", CONFIG_TYPE_STRING},
-        {"roles", CONFIG_TYPE_ARRAY},
-        {"department", CONFIG_TYPE_STRING},
-        {"department_name", CONFIG_TYPE_STRING},
-        {"token_sha256", CONFIG_TYPE_STRING},
-        {"uids", CONFIG_TYPE_ARRAY},
-        {NULL, 0},
+        { "name", CONFIG_TYPE_STRING },
+        { "roles", CONFIG_TYPE_ARRAY },
+        { "department", CONFIG_TYPE_STRING },
+        { "department_name", CONFIG_TYPE_STRING },
+        { "token_sha256", CONFIG_TYPE_STRING },
+        { "uids", CONFIG_TYPE_ARRAY },
+        { NULL, 0 },
 };
 static const Key key_keys[] = {
-        {"id", CONFIG_TYPE_STRING},
-        {"alg", CONFIG_TYPE_STRING},
-        {"public_key", CONFIG_TYPE_STRING},
-        {NULL, 0},
+        { "id", CONFIG_TYPE_STRING },
+        { "alg", CONFIG_TYPE_STRING },
+        { "public_key", CONFIG_TYPE_STRING },
+        { NULL, 0 },
 };
 static const Key provider_keys[] = {
-        {"name", CONFIG_TYPE_STRING},
-        {"driver", CONFIG_TYPE_STRING},
-        {"uri", CONFIG_TYPE_STRING},
-        {NULL, 0},
+        { "name", CONFIG_TYPE_STRING },
+        { "driver", CONFIG_TYPE_STRING },
+        { "uri", CONFIG_TYPE_STRING },
+        { NULL, 0 },
 };
 
 static const char *type_name(int t) {
@@ -168,8 +173,8 @@ static int check_keys(Loader *l, const config_setting_t *group, const Key *keys,
                         if (name && streq(k->name, name))
                                 break;
                 if (!k->name)
-                        return fail_at(l, s, "unknown setting '%s'%s%s", name ? name : "?", where ? " in " : "",
-                                       where ? where : "");
+                        return fail_at(l, s, "unknown setting '%s'%s%s", name ? name : "?",
+                                       where ? " in " : "", where ? where : "");
                 if (config_setting_type(s) != k->type &&
                     !(k->type == CONFIG_TYPE_ARRAY && config_setting_type(s) == CONFIG_TYPE_LIST))
                         return fail_at(l, s, "'%s' must be %s", name, type_name(k->type));
@@ -234,8 +239,10 @@ static int load_principal(Loader *l, Config *c, const config_setting_t *g, Confi
                 const char *rs = config_setting_get_string(e);
                 unsigned bit = rs ? cb_role_from_string(rs) : 0;
                 if (!bit || bit == CB_ROLE_PLATFORM)
-                        return fail_at(l, e, "principal '%s': unknown role '%s' (known: department, operator, "
-                                       "authority, finance, migration, auditor)", name, rs ? rs : "?");
+                        return fail_at(l, e,
+                                       "principal '%s': unknown role '%s' (known: department, operator, "
+                                       "authority, finance, migration, auditor)",
+                                       name, rs ? rs : "?");
                 p->principal.roles |= bit;
         }
 
@@ -255,7 +262,8 @@ static int load_principal(Loader *l, Config *c, const config_setting_t *g, Confi
                 if (!is_hex64(tok))
                         return fail_at(l, config_setting_get_member(g, "token_sha256"),
                                        "principal '%s': token_sha256 must be 64 lowercase hex digits "
-                                       "(printf %%s TOKEN | sha256sum)", name);
+                                       "(printf %%s TOKEN | sha256sum)",
+                                       name);
                 for (size_t i = 0; i < c->n_principals; i++)
                         if (streq(c->principals[i].token_sha256, tok))
                                 return fail_at(l, g, "principal '%s' shares its token with '%s'", name,
@@ -272,7 +280,8 @@ static int load_principal(Loader *l, Config *c, const config_setting_t *g, Confi
                 for (int i = 0; i < n; i++) {
                         const config_setting_t *e = config_setting_get_elem(uids, (unsigned)i);
                         long long v;
-                        if (config_setting_type(e) != CONFIG_TYPE_INT && config_setting_type(e) != CONFIG_TYPE_INT64)
+                        if (config_setting_type(e) != CONFIG_TYPE_INT &&
+                            config_setting_type(e) != CONFIG_TYPE_INT64)
                                 return fail_at(l, e, "principal '%s': uids must be integers", name);
                         v = config_setting_get_int64(e);
                         if (v < 0 || v >= UINT32_MAX)
@@ -299,7 +308,8 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                         return fail_at(l, list, "out of memory");
                 for (int i = 0; i < n; i++) {
                         /* Counted before loading so lookups see the earlier ones only. */
-                        r = load_principal(l, c, config_setting_get_elem(list, (unsigned)i), &c->principals[i]);
+                        r = load_principal(l, c, config_setting_get_elem(list, (unsigned)i),
+                                           &c->principals[i]);
                         c->n_principals = (size_t)i + 1;
                         if (r < 0)
                                 return r;
@@ -329,8 +339,8 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                         if (isempty(id) || isempty(alg) || isempty(pk))
                                 return fail_at(l, g, "a trusted key needs 'id', 'alg' and 'public_key'");
                         if (!streq(alg, "sm2-sm3") && !streq(alg, "ed25519"))
-                                return fail_at(l, g, "trusted key '%s': alg must be \"sm2-sm3\" or \"ed25519\"",
-                                               id);
+                                return fail_at(
+                                        l, g, "trusted key '%s': alg must be \"sm2-sm3\" or \"ed25519\"", id);
                         for (int j = 0; j < i; j++)
                                 if (streq(c->trusted_keys[j].id, id))
                                         return fail_at(l, g, "trusted key '%s' defined twice", id);
@@ -399,14 +409,17 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
 
         if ((s = config_setting_get_member(root, "database")) && (r = set_path(l, c, s, &c->database)) < 0)
                 return r;
-        if ((s = config_setting_get_member(root, "catalog_seed")) && (r = set_path(l, c, s, &c->catalog_seed)) < 0)
+        if ((s = config_setting_get_member(root, "catalog_seed")) &&
+            (r = set_path(l, c, s, &c->catalog_seed)) < 0)
                 return r;
-        if ((s = config_setting_get_member(root, "calendar_dir")) && (r = set_path(l, c, s, &c->calendar_dir)) < 0)
+        if ((s = config_setting_get_member(root, "calendar_dir")) &&
+            (r = set_path(l, c, s, &c->calendar_dir)) < 0)
                 return r;
         if ((s = config_setting_get_member(root, "bus"))) {
                 const char *v = config_setting_get_string(s);
                 if (!streq(v, "system") && !streq(v, "session") && !streq(v, "none"))
-                        return fail_at(l, s, "'bus' must be \"system\", \"session\" or \"none\", not \"%s\"", v);
+                        return fail_at(l, s, "'bus' must be \"system\", \"session\" or \"none\", not \"%s\"",
+                                       v);
                 free(c->bus);
                 c->bus = strdup(v);
         }
@@ -454,7 +467,7 @@ int config_load(const char *path, Config **ret, CbError *err) {
         _cleanup_(config_freep) Config *c = NULL;
         config_t cfg;
         char real[PATH_MAX];
-        Loader l = {.file = path, .err = err};
+        Loader l = { .file = path, .err = err };
         int r;
 
         r = config_new_default(&c);
@@ -471,8 +484,8 @@ int config_load(const char *path, Config **ret, CbError *err) {
         config_init(&cfg);
         if (config_read_file(&cfg, path) != CONFIG_TRUE) {
                 r = cb_error_set(err, CB_ERR_VALIDATION, "%s:%d: %s",
-                                 config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
-                                 config_error_text(&cfg));
+                                 config_error_file(&cfg) ? config_error_file(&cfg) : path,
+                                 config_error_line(&cfg), config_error_text(&cfg));
                 config_destroy(&cfg);
                 return r;
         }

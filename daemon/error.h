@@ -32,12 +32,13 @@ typedef enum CbErrorKind {
 
 typedef struct CbError {
         CbErrorKind kind;
-        char field[128];   /* JSON path of the offending field, or "" */
+        char field[128]; /* JSON path of the offending field, or "" */
         char message[512];
         json_t *violations; /* owned; policy decisions only */
 } CbError;
 
-#define CB_ERROR_INIT {.kind = CB_ERR_NONE}
+#define CB_ERROR_INIT \
+        { .kind = CB_ERR_NONE }
 
 /* Records the error and returns the negative errno that goes with the kind,
  * so callers can write `return cb_error_set(err, ...);`. err may be NULL. */

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _likely_(x) __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -46,23 +46,23 @@ static inline void closep(int *fd) {
 }
 
 /* Defines foo_freep() for a type whose foo_free() accepts NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                \
-        static inline void func##p(type *p) {                                  \
-                if (*p)                                                        \
-                        func(*p);                                              \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 /* Hands ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                            \
-        ({                                                                     \
-                __typeof__(p) _tp = (p);                                       \
-                (p) = NULL;                                                    \
-                _tp;                                                           \
+#define TAKE_PTR(p)                      \
+        ({                               \
+                __typeof__(p) _tp = (p); \
+                (p) = NULL;              \
+                _tp;                     \
         })
 
-#define TAKE_FD(fd)                                                            \
-        ({                                                                     \
-                int _tfd = (fd);                                               \
-                (fd) = -1;                                                     \
-                _tfd;                                                          \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _tfd = (fd); \
+                (fd) = -1;       \
+                _tfd;            \
         })

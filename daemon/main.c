@@ -38,15 +38,15 @@ static void usage(FILE *f) {
 static int parse_args(int argc, char **argv, Args *a) {
         enum { OPT_DB = 256, OPT_REST, OPT_BUS, OPT_BUS_ADDRESS, OPT_VERSION, OPT_ROUTES };
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"db", required_argument, NULL, OPT_DB},
-                {"rest-listen", required_argument, NULL, OPT_REST},
-                {"bus", required_argument, NULL, OPT_BUS},
-                {"bus-address", required_argument, NULL, OPT_BUS_ADDRESS},
-                {"list-routes", no_argument, NULL, OPT_ROUTES},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, OPT_VERSION},
-                {NULL, 0, NULL, 0},
+                { "config", required_argument, NULL, 'c' },
+                { "db", required_argument, NULL, OPT_DB },
+                { "rest-listen", required_argument, NULL, OPT_REST },
+                { "bus", required_argument, NULL, OPT_BUS },
+                { "bus-address", required_argument, NULL, OPT_BUS_ADDRESS },
+                { "list-routes", no_argument, NULL, OPT_ROUTES },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                { NULL, 0, NULL, 0 },
         };
         int c;
 
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Args args = {0};
+        Args args = { 0 };
         sigset_t mask;
         int r;
 

@@ -19,16 +19,16 @@ typedef struct OsbField {
 } OsbField;
 
 static const OsbField service_fields[] = {
-        {"instances_retrievable", 14},
-        {"bindings_retrievable", 14},
-        {"allow_context_updates", 16},
+        { "instances_retrievable", 14 },
+        { "bindings_retrievable", 14 },
+        { "allow_context_updates", 16 },
 };
 
 static const OsbField plan_fields[] = {
-        {"plan_updateable", 15},
-        {"maximum_polling_duration", 15},
-        {"maintenance_info", 15},
-        {"binding_rotatable", 17},
+        { "plan_updateable", 15 },
+        { "maximum_polling_duration", 15 },
+        { "maintenance_info", 15 },
+        { "binding_rotatable", 17 },
 };
 
 static int osb_version(RestRequest *req, int *ret_minor, CbError *err) {
@@ -36,12 +36,14 @@ static int osb_version(RestRequest *req, int *ret_minor, CbError *err) {
         int major, minor, n = 0;
 
         if (!v)
-                return cb_error_set(err, CB_ERR_INVALID, "X-Broker-API-Version header is required (2.%d to 2.%d)",
-                                    OSB_MIN_MINOR, OSB_MAX_MINOR);
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "X-Broker-API-Version header is required (2.%d to 2.%d)", OSB_MIN_MINOR,
+                                    OSB_MAX_MINOR);
         if (sscanf(v, "%d.%d%n", &major, &minor, &n) != 2 || v[n] || major != 2 || minor < OSB_MIN_MINOR ||
             minor > OSB_MAX_MINOR)
-                return cb_error_set(err, CB_ERR_INVALID, "X-Broker-API-Version %s is not supported (2.%d to 2.%d)",
-                                    v, OSB_MIN_MINOR, OSB_MAX_MINOR);
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "X-Broker-API-Version %s is not supported (2.%d to 2.%d)", v,
+                                    OSB_MIN_MINOR, OSB_MAX_MINOR);
         *ret_minor = minor;
         return 0;
 }
@@ -63,9 +65,10 @@ static json_t *osb_costs(const json_t *price) {
 
 static json_t *osb_plan(const json_t *plan, int minor) {
         const json_t *price = json_object_get(plan, "price");
-        json_t *p = json_pack("{s:O, s:O, s:O, s:b, s:{s:O, s:o, s:O}}", "id", json_object_get(plan, "id"), "name",
-                              json_object_get(plan, "name"), "description", json_object_get(plan, "description"),
-                              "free", json_integer_value(json_object_get(price, "amount_fen")) == 0, "metadata",
+        json_t *p = json_pack("{s:O, s:O, s:O, s:b, s:{s:O, s:o, s:O}}", "id", json_object_get(plan, "id"),
+                              "name", json_object_get(plan, "name"), "description",
+                              json_object_get(plan, "description"), "free",
+                              json_integer_value(json_object_get(price, "amount_fen")) == 0, "metadata",
                               "displayName", json_object_get(plan, "display_name"), "costs", osb_costs(price),
                               "spec", json_object_get(plan, "spec"));
         if (!p)
@@ -88,9 +91,9 @@ static json_t *osb_service(const json_t *svc, int minor) {
                       json_object_get(svc, "id"), "name", json_object_get(svc, "name"), "description",
                       json_object_get(svc, "description"), "tags", json_object_get(svc, "tags"), "bindable",
                       json_object_get(svc, "bindable"), "plan_updateable", 0, "metadata", "displayName",
-                      json_object_get(svc, "display_name"), "longDescription", json_object_get(svc, "description"),
-                      "category", json_object_get(svc, "category"), "secureControllable",
-                      json_object_get(svc, "secure_controllable"), "maxProtectionLevel",
+                      json_object_get(svc, "display_name"), "longDescription",
+                      json_object_get(svc, "description"), "category", json_object_get(svc, "category"),
+                      "secureControllable", json_object_get(svc, "secure_controllable"), "maxProtectionLevel",
                       json_object_get(svc, "max_protection_level"), "catalogRevision",
                       json_integer_value(json_object_get(svc, "revision")), "plans", plans);
         if (!s)
@@ -112,7 +115,8 @@ static int on_osb_catalog(RestRequest *req, RestReply *reply, CbError *err) {
         r = osb_version(req, &minor, err);
         if (r < 0) {
                 /* OSB answers a version it cannot serve with 412, not 400. */
-                json_t *body = json_pack("{s:s, s:s}", "error", "PreconditionFailed", "description", err->message);
+                json_t *body =
+                        json_pack("{s:s, s:s}", "error", "PreconditionFailed", "description", err->message);
                 cb_error_clear(err);
                 return rest_reply_json(reply, 412, body);
         }
@@ -120,13 +124,12 @@ static int on_osb_catalog(RestRequest *req, RestReply *reply, CbError *err) {
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");
         out = json_array();
-        json_array_foreach(list, i, svc)
-                json_array_append_new(out, osb_service(svc, minor));
+        json_array_foreach(list, i, svc) json_array_append_new(out, osb_service(svc, minor));
         json_decref(list);
         return rest_reply_json(reply, 200, json_pack("{s:o}", "services", out));
 }
 
 const RestRoute osb_routes[] = {
-        {"GET", "/v2/catalog", REST_AUTH_OSB, on_osb_catalog, NULL},
-        {NULL, NULL, 0, NULL, NULL},
+        { "GET", "/v2/catalog", REST_AUTH_OSB, on_osb_catalog, NULL },
+        { NULL, NULL, 0, NULL, NULL },
 };

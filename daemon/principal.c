@@ -73,5 +73,5 @@ void principal_done(Principal *p) {
         free(p->name);
         free(p->department);
         free(p->department_name);
-        *p = (Principal){0};
+        *p = (Principal){ 0 };
 }

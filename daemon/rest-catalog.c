@@ -24,9 +24,9 @@ static int on_whoami(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 const RestRoute rest_core_routes[] = {
-        {"GET", "/v1/health", REST_AUTH_NONE, on_health, NULL},
-        {"GET", "/v1/whoami", REST_AUTH_BEARER, on_whoami, NULL},
-        {NULL, NULL, 0, NULL, NULL},
+        { "GET", "/v1/health", REST_AUTH_NONE, on_health, NULL },
+        { "GET", "/v1/whoami", REST_AUTH_BEARER, on_whoami, NULL },
+        { NULL, NULL, 0, NULL, NULL },
 };
 
 /* The published catalogue is the hottest path: serve one prepared response,
@@ -149,10 +149,10 @@ typedef struct ActionRoute {
         CatalogAction fn;
 } ActionRoute;
 
-static const ActionRoute act_submit = {catalog_submit};
-static const ActionRoute act_approve = {catalog_approve};
-static const ActionRoute act_deprecate = {catalog_deprecate};
-static const ActionRoute act_retire = {catalog_retire};
+static const ActionRoute act_submit = { catalog_submit };
+static const ActionRoute act_approve = { catalog_approve };
+static const ActionRoute act_deprecate = { catalog_deprecate };
+static const ActionRoute act_retire = { catalog_retire };
 
 /* The life-cycle verbs take no body; one sent anyway must at least be JSON. */
 static int on_service_action(RestRequest *req, RestReply *reply, CbError *err) {
@@ -174,14 +174,15 @@ static int on_service_action(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 const RestRoute rest_catalog_routes[] = {
-        {"GET", "/v1/catalog", REST_AUTH_BEARER, on_catalog, NULL},
-        {"GET", "/v1/catalog/services", REST_AUTH_BEARER, on_services_list, NULL},
-        {"POST", "/v1/catalog/services", REST_AUTH_BEARER, on_service_create, NULL},
-        {"GET", "/v1/catalog/services/{id}", REST_AUTH_BEARER, on_service_get, NULL},
-        {"PUT", "/v1/catalog/services/{id}", REST_AUTH_BEARER, on_service_update, NULL},
-        {"POST", "/v1/catalog/services/{id}/submit", REST_AUTH_BEARER, on_service_action, &act_submit},
-        {"POST", "/v1/catalog/services/{id}/approve", REST_AUTH_BEARER, on_service_action, &act_approve},
-        {"POST", "/v1/catalog/services/{id}/deprecate", REST_AUTH_BEARER, on_service_action, &act_deprecate},
-        {"POST", "/v1/catalog/services/{id}/retire", REST_AUTH_BEARER, on_service_action, &act_retire},
-        {NULL, NULL, 0, NULL, NULL},
+        { "GET", "/v1/catalog", REST_AUTH_BEARER, on_catalog, NULL },
+        { "GET", "/v1/catalog/services", REST_AUTH_BEARER, on_services_list, NULL },
+        { "POST", "/v1/catalog/services", REST_AUTH_BEARER, on_service_create, NULL },
+        { "GET", "/v1/catalog/services/{id}", REST_AUTH_BEARER, on_service_get, NULL },
+        { "PUT", "/v1/catalog/services/{id}", REST_AUTH_BEARER, on_service_update, NULL },
+        { "POST", "/v1/catalog/services/{id}/submit", REST_AUTH_BEARER, on_service_action, &act_submit },
+        { "POST", "/v1/catalog/services/{id}/approve", REST_AUTH_BEARER, on_service_action, &act_approve },
+        { "POST", "/v1/catalog/services/{id}/deprecate", REST_AUTH_BEARER, on_service_action,
+          &act_deprecate },
+        { "POST", "/v1/catalog/services/{id}/retire", REST_AUTH_BEARER, on_service_action, &act_retire },
+        { NULL, NULL, 0, NULL, NULL },
 };

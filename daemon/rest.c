@@ -138,7 +138,8 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, 
         if (location && *location)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
         if (status == MHD_HTTP_UNAUTHORIZED)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"cloudbroker\"");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                        "Bearer realm=\"cloudbroker\"");
         ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -183,10 +184,11 @@ static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRo
 
         switch (route->auth) {
         case REST_AUTH_NONE:
-                *caller = (CbCaller){.principal = NULL, .face = "rest"};
+                *caller = (CbCaller){ .principal = NULL, .face = "rest" };
                 return 0;
         case REST_AUTH_BEARER: {
-                const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+                const char *h =
+                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
                 const Principal *p;
                 if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                         return cb_error_set(err, CB_ERR_UNAUTHENTICATED,
@@ -194,7 +196,7 @@ static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRo
                 p = config_principal_by_token(cfg, h + 7);
                 if (!p)
                         return cb_error_set(err, CB_ERR_UNAUTHENTICATED, "the bearer token is not valid");
-                *caller = (CbCaller){.principal = p, .face = "rest"};
+                *caller = (CbCaller){ .principal = p, .face = "rest" };
                 return 0;
         }
         case REST_AUTH_OSB: {
@@ -204,16 +206,17 @@ static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRo
                 MHD_free(user);
                 MHD_free(pass);
                 if (!ok)
-                        return cb_error_set(err, CB_ERR_UNAUTHENTICATED, "valid OSB platform basic auth required");
-                *caller = (CbCaller){.principal = &osb_platform, .face = "osb"};
+                        return cb_error_set(err, CB_ERR_UNAUTHENTICATED,
+                                            "valid OSB platform basic auth required");
+                *caller = (CbCaller){ .principal = &osb_platform, .face = "osb" };
                 return 0;
         }
         }
         return cb_error_set(err, CB_ERR_INTERNAL, "route without authentication mode");
 }
 
-static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, const char *url, const char *method,
-                                Pending *pend) {
+static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, const char *url,
+                                const char *method, Pending *pend) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         const RestRoute *route = NULL;
         bool path_known = false;
@@ -225,13 +228,14 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                 .method = method,
                 .path = url,
         };
-        RestReply reply = {.status = 200};
+        RestReply reply = { .status = 200 };
         enum MHD_Result ret;
         int r;
 
         for (size_t t = 0; t < ELEMENTSOF(route_tables) && !route; t++)
                 for (const RestRoute *rt = route_tables[t]; rt->method; rt++) {
-                        if (!route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params, &req.n_params))
+                        if (!route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
+                                         &req.n_params))
                                 continue;
                         path_known = true;
                         if (streq(rt->method, method)) {
@@ -250,8 +254,8 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                                                  "method not allowed on this path");
                         char *text = json_dumps(body, JSON_COMPACT);
                         json_decref(body);
-                        resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (void *)"",
-                                                               MHD_RESPMEM_MUST_FREE);
+                        resp = MHD_create_response_from_buffer(
+                                text ? strlen(text) : 0, text ? text : (void *)"", MHD_RESPMEM_MUST_FREE);
                         if (!resp)
                                 return MHD_NO;
                         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -303,7 +307,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
         if (!pend) {
                 /* First call: headers only. Answering here would cost the keep-alive. */
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                const char *cl =
+                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 pend = calloc(1, sizeof(*pend));
                 if (!pend)
                         return MHD_NO;
@@ -399,18 +404,19 @@ static int parse_listen(const char *listen, struct sockaddr_in *ret, CbError *er
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         colon = strrchr(host, ':');
         if (!colon)
-                return cb_error_set(err, CB_ERR_VALIDATION, "REST listen address '%s' is not HOST:PORT", listen);
+                return cb_error_set(err, CB_ERR_VALIDATION, "REST listen address '%s' is not HOST:PORT",
+                                    listen);
         *colon = 0;
         errno = 0;
         port = strtoul(colon + 1, &end, 10);
         if (errno || *end || end == colon + 1 || port > 65535)
                 return cb_error_set(err, CB_ERR_VALIDATION, "REST listen address '%s': bad port", listen);
-        *ret = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        *ret = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
         if (streq(host, "localhost"))
                 ret->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         else if (inet_pton(AF_INET, host, &ret->sin_addr) != 1)
-                return cb_error_set(err, CB_ERR_VALIDATION, "REST listen address '%s': '%s' is not an IPv4 address",
-                                    listen, host);
+                return cb_error_set(err, CB_ERR_VALIDATION,
+                                    "REST listen address '%s': '%s' is not an IPv4 address", listen, host);
         return 0;
 }
 
@@ -440,13 +446,14 @@ int rest_start(Manager *m, CbError *err) {
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONNECTION, "close");
 
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
-                                  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-                                  (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_access, s,
+                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
+                                  on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                                  (unsigned)1024, MHD_OPTION_END);
         if (!s->mhd)
-                return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot listen on %s: %s", m->config->rest_listen,
-                                    strerror(errno ? errno : EADDRINUSE));
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot listen on %s: %s",
+                                    m->config->rest_listen, strerror(errno ? errno : EADDRINUSE));
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : ntohs(sa.sin_port);
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -456,7 +463,8 @@ int rest_start(Manager *m, CbError *err) {
         if (r >= 0)
                 r = sd_event_add_time(m->event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
         if (r < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot attach REST to the event loop: %s", strerror(-r));
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot attach REST to the event loop: %s",
+                                    strerror(-r));
         rearm_timer(s);
         log_info("REST listening on http://%s:%u", inet_ntoa(sa.sin_addr), s->port);
         return 0;

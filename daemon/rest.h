@@ -37,8 +37,8 @@ typedef struct RestRequest {
 
 typedef struct RestReply {
         unsigned status;
-        json_t *body;                     /* owned; serialized by rest.c */
-        struct MHD_Response *response;    /* or a ready response, borrowed (e.g. from the cache) */
+        json_t *body;                  /* owned; serialized by rest.c */
+        struct MHD_Response *response; /* or a ready response, borrowed (e.g. from the cache) */
         char location[256];
 } RestReply;
 
