@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdio.h>
 
+#include "audit.h"
 #include "catalog-validate.h"
 #include "digest.h"
 
@@ -288,6 +289,21 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
         return -ENOENT;
 }
 
+int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
+        _cleanup_(rows_done) Rows rs = {0};
+        if (revisions_of(c, id, &rs) < 0)
+                return -EIO;
+        for (size_t i = 0; i < rs.n; i++)
+                if (status_is(&rs.v[i], "published")) {
+                        json_t *v = row_view(c, &rs.v[i], false);
+                        if (!v)
+                                return -EIO;
+                        *ret = v;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " ROW_COLUMNS " FROM services s WHERE revision = "
                                   "(SELECT MAX(revision) FROM services t WHERE t.id = s.id) ORDER BY id";
@@ -370,13 +386,18 @@ static int set_status(Catalog *c, const char *id, unsigned revision, const char 
  * returns the caller's new view of the service. */
 typedef int (*ChangeFn)(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err);
 
-static int run_change(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, ChangeFn fn,
-                      json_t **ret, CbError *err) {
+static int run_change(Catalog *c, const CbCaller *caller, const char *action, const char *id, const json_t *doc,
+                      ChangeFn fn, json_t **ret, CbError *err) {
+        char object[128];
         int r;
 
+        snprintf(object, sizeof(object), "service:%s", id);
         if (store_begin(c->store) < 0)
                 return store_error(c->store, err, "starting a transaction");
         r = fn(c, caller, id, doc, err);
+        if (r >= 0)
+                r = audit_append(c->store, caller, &(AuditEntry){.action = action, .object = object, .outcome = "ok"},
+                                 err);
         if (r < 0) {
                 store_rollback(c->store);
                 return r;
@@ -385,6 +406,20 @@ static int run_change(Catalog *c, const CbCaller *caller, const char *id, const 
                 return store_error(c->store, err, "committing");
         catalog_changed(c);
         return ret ? catalog_get(c, caller, id, 0, ret, err) : 0;
+}
+
+/* The role check of every change; a refusal is on record too. */
+static int require(Catalog *c, const CbCaller *caller, unsigned roles, const char *action, const char *what,
+                   const char *id, CbError *err) {
+        char object[128];
+        int r = caller_require_role(caller, roles, what, err);
+        if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN) {
+                CbError ignored = CB_ERROR_INIT;
+                snprintf(object, sizeof(object), "service:%s", id ? id : "");
+                audit_append(c->store, caller, &(AuditEntry){.action = action, .object = object, .outcome = "forbidden"},
+                             &ignored);
+        }
+        return r;
 }
 
 static int do_create(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
@@ -402,13 +437,15 @@ int catalog_create(Catalog *c, const CbCaller *caller, const json_t *doc, json_t
         json_t *norm = NULL;
         int r;
 
-        r = caller_require_role(caller, CB_ROLE_OPERATOR, "create catalogue services", err);
+        r = require(c, caller, CB_ROLE_OPERATOR, "catalog.create", "create catalogue services",
+                    json_string_value(json_object_get(doc, "id")), err);
         if (r < 0)
                 return r;
         r = catalog_validate_service(doc, &norm, err);
         if (r < 0)
                 return r;
-        r = run_change(c, caller, json_string_value(json_object_get(norm, "id")), norm, do_create, ret, err);
+        r = run_change(c, caller, "catalog.create", json_string_value(json_object_get(norm, "id")), norm, do_create,
+                       ret, err);
         json_decref(norm);
         return r;
 }
@@ -468,7 +505,7 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
         const char *doc_id;
         int r;
 
-        r = caller_require_role(caller, CB_ROLE_OPERATOR, "change catalogue services", err);
+        r = require(c, caller, CB_ROLE_OPERATOR, "catalog.update", "change catalogue services", id, err);
         if (r < 0)
                 return r;
         if (!catalog_validate_id(id))
@@ -482,7 +519,7 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "id",
                                           "id: the document says '%s' but the service is '%s'", doc_id, id);
         }
-        r = run_change(c, caller, id, norm, do_update, ret, err);
+        r = run_change(c, caller, "catalog.update", id, norm, do_update, ret, err);
         json_decref(norm);
         return r;
 }
@@ -515,10 +552,10 @@ static int do_submit(Catalog *c, const CbCaller *caller, const char *id, const j
 }
 
 int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = caller_require_role(caller, CB_ROLE_OPERATOR, "submit catalogue services", err);
+        int r = require(c, caller, CB_ROLE_OPERATOR, "catalog.submit", "submit catalogue services", id, err);
         if (r < 0)
                 return r;
-        return run_change(c, caller, id, NULL, do_submit, ret, err);
+        return run_change(c, caller, "catalog.submit", id, NULL, do_submit, ret, err);
 }
 
 static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
@@ -595,11 +632,10 @@ static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const 
 }
 
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = caller_require_role(caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE,
-                                    "sign off catalogue services", err);
+        int r = require(c, caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE, "catalog.approve", "sign off catalogue services", id, err);
         if (r < 0)
                 return r;
-        return run_change(c, caller, id, NULL, do_approve, ret, err);
+        return run_change(c, caller, "catalog.approve", id, NULL, do_approve, ret, err);
 }
 
 static int transition_in_force(Catalog *c, const char *id, const char *from, const char *to,
@@ -631,17 +667,17 @@ static int do_retire(Catalog *c, const CbCaller *caller, const char *id, const j
 }
 
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = caller_require_role(caller, CB_ROLE_OPERATOR, "deprecate catalogue services", err);
+        int r = require(c, caller, CB_ROLE_OPERATOR, "catalog.deprecate", "deprecate catalogue services", id, err);
         if (r < 0)
                 return r;
-        return run_change(c, caller, id, NULL, do_deprecate, ret, err);
+        return run_change(c, caller, "catalog.deprecate", id, NULL, do_deprecate, ret, err);
 }
 
 int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = caller_require_role(caller, CB_ROLE_OPERATOR, "retire catalogue services", err);
+        int r = require(c, caller, CB_ROLE_OPERATOR, "catalog.retire", "retire catalogue services", id, err);
         if (r < 0)
                 return r;
-        return run_change(c, caller, id, NULL, do_retire, ret, err);
+        return run_change(c, caller, "catalog.retire", id, NULL, do_retire, ret, err);
 }
 
 static int json_file_filter(const struct dirent *d) {

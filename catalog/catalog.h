@@ -57,6 +57,10 @@ int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t *
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 
+/* The revision currently published (what may be ordered now): -ENOENT
+ * when the service has none. */
+int catalog_get_published(Catalog *c, const char *id, json_t **ret);
+
 /* A specific published (or deprecated/superseded) revision, for pinning
  * what was ordered. NULL service when absent. */
 int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t **ret);

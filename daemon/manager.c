@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "manager.h"
 
+#include <stdio.h>
+
 #include "log.h"
 #include "rest.h"
 
@@ -30,6 +32,33 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
                         return r;
         }
 
+        r = trusted_keys_new(&m->keys);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        for (size_t i = 0; i < config->n_trusted_keys; i++) {
+                const ConfigTrustedKey *k = &config->trusted_keys[i];
+                r = trusted_keys_add_pem_file(m->keys, k->id, k->alg, k->path, err);
+                if (r < 0) {
+                        char msg[sizeof(err->message)];
+                        snprintf(msg, sizeof(msg), "%s", err->message);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "%s: trusted key '%s': %s", config->path, k->id,
+                                            msg);
+                }
+        }
+
+        if (config->calendar_dir) {
+                r = calendar_new(&m->calendar);
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                r = calendar_load_dir(m->calendar, config->calendar_dir, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = projects_new(m->store, m->catalog, m->keys, m->calendar, &m->projects);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -42,6 +71,9 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        projects_free(m->projects);
+        calendar_free(m->calendar);
+        trusted_keys_free(m->keys);
         catalog_free(m->catalog);
         store_free(m->store);
         sd_event_unref(m->event);

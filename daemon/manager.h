@@ -10,8 +10,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "calendar.h"
 #include "catalog.h"
 #include "config.h"
+#include "projects.h"
+#include "signature.h"
 #include "store.h"
 
 typedef struct RestServer RestServer;
@@ -21,6 +24,9 @@ typedef struct Manager {
         Config *config;
         Store *store;
         Catalog *catalog;
+        TrustedKeys *keys;
+        Calendar *calendar; /* NULL without calendar_dir: every year provisional */
+        Projects *projects;
 
         sd_bus *bus; /* NULL with --bus none */
         RestServer *rest;

@@ -49,6 +49,7 @@ typedef struct Pending {
 static const RestRoute *const route_tables[] = {
         rest_core_routes,
         rest_catalog_routes,
+        rest_projects_routes,
         osb_routes,
 };
 

@@ -55,6 +55,9 @@ typedef struct RestRoute {
 /* Route tables of the faces (rest-*.c, osb.c), each ended by {NULL}. */
 extern const RestRoute rest_core_routes[];
 extern const RestRoute rest_catalog_routes[];
+extern const RestRoute rest_systems_routes[];
+extern const RestRoute rest_incidents_routes[];
+extern const RestRoute rest_projects_routes[];
 extern const RestRoute osb_routes[];
 
 int rest_start(Manager *m, CbError *err);

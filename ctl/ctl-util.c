@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "ctl-util.h"
+
+#include <stdarg.h>
+#include <wchar.h>
+
+#define CTL_FILE_MAX (16u * 1024u * 1024u)
+
+int ctl_error(int r, const char *fmt, ...) {
+        va_list ap;
+
+        fputs("cloudbrokerctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return r < 0 ? r : -EINVAL;
+}
+
+static int bus_open_address(const char *address, sd_bus **ret) {
+        sd_bus *b = NULL;
+        int r;
+
+        /* systemd 252 has no sd_bus_open_with_address(). */
+        r = sd_bus_new(&b);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(b, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(b, 1);
+        if (r >= 0)
+                r = sd_bus_start(b);
+        if (r < 0) {
+                sd_bus_unref(b);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+int ctl_bus(Ctl *ctl, sd_bus **ret) {
+        const char *address = ctl->bus_address;
+        int r;
+
+        if (ctl->bus) {
+                *ret = ctl->bus;
+                return 0;
+        }
+        if (isempty(address))
+                address = getenv("CLOUDBROKER_BUS_ADDRESS");
+        if (!isempty(address)) {
+                r = bus_open_address(address, &ctl->bus);
+                if (r < 0)
+                        return ctl_error(r, "cannot connect to the bus at %s: %s", address, strerror(-r));
+        } else {
+                r = sd_bus_open_system(&ctl->bus);
+                if (r < 0)
+                        return ctl_error(r, "cannot connect to the system bus: %s", strerror(-r));
+        }
+        *ret = ctl->bus;
+        return 0;
+}
+
+void ctl_done(Ctl *ctl) {
+        ctl->bus = sd_bus_flush_close_unref(ctl->bus);
+}
+
+static int ctl_callv(Ctl *ctl, const char *interface, const char *method, sd_bus_message **ret_reply,
+                     const char *types, va_list ap) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, &call, CTL_BUS_NAME, CTL_BUS_PATH, interface, method);
+        if (r < 0)
+                return ctl_error(r, "cannot build the %s call: %s", method, strerror(-r));
+        if (!isempty(types)) {
+                r = sd_bus_message_appendv(call, types, ap);
+                /* D-Bus strings must be UTF-8 without NUL; a file is the usual culprit */
+                if (r < 0)
+                        return ctl_error(r, "cannot pass the arguments of %s: %s%s", method, strerror(-r),
+                                         r == -EINVAL ? " (not valid UTF-8 text?)" : "");
+        }
+        r = sd_bus_call(bus, call, 0, &error, &reply);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error))
+                        return ctl_error(r, "%s: %s", error.name, error.message ? error.message : "");
+                return ctl_error(r, "calling %s failed: %s", method, strerror(-r));
+        }
+        if (ret_reply)
+                *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
+int ctl_call(Ctl *ctl, const char *interface, const char *method, sd_bus_message **ret_reply,
+             const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(ctl, interface, method, ret_reply, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **ret, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_error_t jerr;
+        const char *text;
+        json_t *v;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(ctl, interface, method, &reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
+        v = json_loads(text, 0, &jerr);
+        if (!v)
+                return ctl_error(-EBADMSG, "the reply to %s is not JSON: line %d, column %d: %s", method,
+                                 jerr.line, jerr.column, jerr.text);
+        *ret = v;
+        return 0;
+}
+
+int ctl_print_json(const json_t *v) {
+        if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) < 0)
+                return ctl_error(-EIO, "cannot write the JSON document");
+        fputc('\n', stdout);
+        return 0;
+}
+
+int ctl_read_file(const char *path, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        FILE *f;
+        size_t len = 0, cap = 0;
+        bool is_stdin = streq(path, "-");
+        int r = 0;
+
+        f = is_stdin ? stdin : fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                return ctl_error(r, "cannot open %s: %s", path, strerror(-r));
+        }
+        for (;;) {
+                size_t n;
+
+                if (cap - len < 4096) {
+                        char *nb;
+
+                        if (cap >= CTL_FILE_MAX) {
+                                r = ctl_error(-EFBIG, "%s is larger than %u bytes", path, CTL_FILE_MAX);
+                                break;
+                        }
+                        cap = cap ? cap * 2 : 8192;
+                        nb = realloc(buf, cap + 1);
+                        if (!nb) {
+                                r = ctl_error(-ENOMEM, "out of memory reading %s", path);
+                                break;
+                        }
+                        buf = nb;
+                }
+                n = fread(buf + len, 1, cap - len, f);
+                len += n;
+                if (n == 0) {
+                        if (ferror(f))
+                                r = ctl_error(-EIO, "cannot read %s", path);
+                        break;
+                }
+        }
+        if (!is_stdin)
+                fclose(f);
+        if (r < 0)
+                return r;
+        if (len == 0)
+                return ctl_error(-EINVAL, "%s is empty; expected a JSON text", path);
+        buf[len] = '\0';
+        if (memchr(buf, '\0', len))
+                return ctl_error(-EINVAL, "%s contains a NUL byte; expected a JSON text", path);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Wide characters when the locale cannot tell: the East Asian Wide and
+ * Fullwidth blocks a catalogue is likely to hold. */
+static int fallback_width(uint32_t cp) {
+        if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+                return 0;
+        if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
+            (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+            (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
+            (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+            (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+            (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x20000 && cp <= 0x3fffd))
+                return 2;
+        return 1;
+}
+
+size_t ctl_display_width(const char *s) {
+        const unsigned char *p = (const unsigned char *)s;
+        size_t width = 0;
+
+        while (*p) {
+                uint32_t cp;
+                size_t n;
+                int w;
+
+                if (*p < 0x80)
+                        cp = *p, n = 0;
+                else if ((*p & 0xe0) == 0xc0)
+                        cp = *p & 0x1f, n = 1;
+                else if ((*p & 0xf0) == 0xe0)
+                        cp = *p & 0x0f, n = 2;
+                else if ((*p & 0xf8) == 0xf0)
+                        cp = *p & 0x07, n = 3;
+                else
+                        cp = 0xfffd, n = 0; /* stray byte: one column, like a replacement character */
+                p++;
+                for (; n > 0 && (*p & 0xc0) == 0x80; n--, p++)
+                        cp = (cp << 6) | (*p & 0x3f);
+
+                w = wcwidth((wchar_t)cp);
+                width += (size_t)(w >= 0 ? w : fallback_width(cp));
+        }
+        return width;
+}
+
+const char *ctl_format_fen(long long fen, char *buf, size_t size) {
+        unsigned long long a = fen < 0 ? 0ULL - (unsigned long long)fen : (unsigned long long)fen;
+
+        snprintf(buf, size, "%s%llu.%02llu", fen < 0 ? "-" : "", a / 100, a % 100);
+        return buf;
+}
+
+const char *ctl_json_str(const json_t *o, const char *key, const char *def) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : def;
+}
+
+struct CtlTable {
+        size_t n_columns;
+        size_t n_cells; /* headers included */
+        size_t cap;
+        char **cells;
+};
+
+CtlTable *ctl_table_new(size_t n_columns, const char *const *headers) {
+        CtlTable *t;
+
+        if (n_columns == 0)
+                return NULL;
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->n_columns = n_columns;
+        if (ctl_table_add(t, headers) < 0)
+                return ctl_table_free(t);
+        return t;
+}
+
+int ctl_table_add(CtlTable *t, const char *const *cells) {
+        if (t->n_cells + t->n_columns > t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : t->n_columns * 16;
+                char **nc = realloc(t->cells, cap * sizeof(char *));
+                if (!nc)
+                        return -ENOMEM;
+                t->cells = nc;
+                t->cap = cap;
+        }
+        for (size_t i = 0; i < t->n_columns; i++) {
+                char *c = strdup(cells[i] ? cells[i] : "-");
+                if (!c) {
+                        for (size_t k = 0; k < i; k++)
+                                free(t->cells[t->n_cells + k]);
+                        return -ENOMEM;
+                }
+                t->cells[t->n_cells + i] = c;
+        }
+        t->n_cells += t->n_columns;
+        return 0;
+}
+
+void ctl_table_print(const CtlTable *t, FILE *f) {
+        _cleanup_(freep) size_t *widths = calloc(t->n_columns, sizeof(size_t));
+
+        if (!widths)
+                return;
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t w = ctl_display_width(t->cells[i]);
+                if (w > widths[i % t->n_columns])
+                        widths[i % t->n_columns] = w;
+        }
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_columns;
+                bool last = col == t->n_columns - 1;
+
+                fputs(t->cells[i], f);
+                if (last) {
+                        fputc('\n', f);
+                        continue;
+                }
+                /* printf's %-*s counts bytes, which misaligns CJK: pad by columns */
+                for (size_t w = ctl_display_width(t->cells[i]); w < widths[col] + 2; w++)
+                        fputc(' ', f);
+        }
+}
+
+CtlTable *ctl_table_free(CtlTable *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t);
+        return NULL;
+}
