@@ -515,9 +515,10 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
                 return r;
         doc_id = json_string_value(json_object_get(norm, "id"));
         if (!streq(doc_id, id)) {
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "id",
+                                       "id: the document says '%s' but the service is '%s'", doc_id, id);
                 json_decref(norm);
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "id",
-                                          "id: the document says '%s' but the service is '%s'", doc_id, id);
+                return r;
         }
         r = run_change(c, caller, "catalog.update", id, norm, do_update, ret, err);
         json_decref(norm);

@@ -21,6 +21,11 @@
 
 #define BUS_CATALOG_INTERFACE BUS_INTERFACE_PREFIX "Catalog"
 
+#define BUS_POLICY_INTERFACE BUS_INTERFACE_PREFIX "Policy"
+
+/* daemon/bus-policy.c; userdata is the Manager. */
+extern const sd_bus_vtable bus_policy_vtable[];
+
 /* daemon/bus-catalog.c; userdata is the Manager. */
 extern const sd_bus_vtable bus_catalog_vtable[];
 /* Emits CatalogChanged whenever the catalogue's generation moves, whichever

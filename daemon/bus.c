@@ -18,6 +18,7 @@ static const struct {
         int (*attach)(Manager *m); /* optional: signals driven by core state */
 } bus_objects[] = {
         { BUS_PATH, BUS_CATALOG_INTERFACE, bus_catalog_vtable, bus_catalog_attach },
+        { BUS_PATH, BUS_POLICY_INTERFACE, bus_policy_vtable, NULL },
 };
 
 static int bus_open_address(const char *address, sd_bus **ret) {

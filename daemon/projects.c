@@ -57,12 +57,25 @@ Projects *projects_free(Projects *p) {
         return NULL;
 }
 
+Catalog *projects_catalog(Projects *p) {
+        return p->catalog;
+}
+
 void evaluation_done(Evaluation *e) {
         if (!e)
                 return;
         json_decref(e->plan);
         json_decref(e->service);
         e->plan = e->service = NULL;
+}
+
+json_t *evaluation_to_json(const Evaluation *e) {
+        json_t *out = policy_decision_to_json(&e->decision);
+        if (!out)
+                return NULL;
+        json_object_set_new(out, "projected_cost_fen", json_integer(e->projected_cost_fen));
+        json_object_set_new(out, "cost_kind", json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction"));
+        return out;
 }
 
 static char *col_dup(sqlite3_stmt *st, int i) {

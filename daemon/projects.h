@@ -24,6 +24,7 @@ typedef struct Projects Projects;
 int projects_new(Store *store, Catalog *catalog, const TrustedKeys *keys, const Calendar *calendar,
                  Projects **ret);
 Projects *projects_free(Projects *p);
+Catalog *projects_catalog(Projects *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Projects *, projects_free);
 
 /* Verifies the envelope, validates the document, and stores it as the
@@ -69,6 +70,8 @@ typedef struct Evaluation {
 } Evaluation;
 
 void evaluation_done(Evaluation *e);
+/* {"allowed", "violations", "projected_cost_fen", "cost_kind"}: what every face answers. */
+json_t *evaluation_to_json(const Evaluation *e);
 
 /* Authorizes the caller (own department; authority and auditors for any;
  * `also` adds roles such as operators for provisioning), gathers the facts

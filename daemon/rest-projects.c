@@ -79,9 +79,9 @@ static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) 
         json_decref(body);
         if (r < 0)
                 return r;
-        out = policy_decision_to_json(&ev.decision);
-        json_object_set_new(out, "projected_cost_fen", json_integer(ev.projected_cost_fen));
-        json_object_set_new(out, "cost_kind", json_string(ev.cost_kind == POLICY_COST_OM ? "om" : "construction"));
+        out = evaluation_to_json(&ev);
+        if (!out)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, 200, out);
 }
 

@@ -147,6 +147,24 @@ static const char *const migrations[] = {
         "  created_at TEXT NOT NULL,"
         "  updated_at TEXT NOT NULL);"
         "CREATE INDEX operations_resource ON operations(resource_id);",
+
+        /* 3: providers added at run time, and which unmanaged objects were
+         * already reported (Art. 10), so each is reported once. */
+        "CREATE TABLE providers ("
+        "  name TEXT PRIMARY KEY,"
+        "  driver TEXT NOT NULL,"
+        "  uri TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL);"
+        "CREATE TABLE unmanaged_seen ("
+        "  provider TEXT NOT NULL,"
+        "  provider_ref TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  first_seen TEXT NOT NULL,"
+        "  last_seen TEXT NOT NULL,"
+        "  PRIMARY KEY (provider, provider_ref));"
+        "CREATE INDEX operations_state ON operations(state);"
+        "CREATE INDEX resources_provider ON resources(provider);",
 };
 
 #define STMT_CACHE_SIZE 64

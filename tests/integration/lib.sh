@@ -110,11 +110,24 @@ cb_start_bus() {
     <allow user="*"/>
     <allow own="*"/>
     <allow send_destination="*"/>
+    <allow receive_sender="*"/>
   </policy>
 </busconfig>
 XML
-        dbus-daemon --config-file="$CB_TMP/bus.conf" --print-address=3 --print-pid=4 --fork \
-                3>"$CB_TMP/bus.addr" 4>"$CB_TMP/bus.pid"
+        # dbus-daemon drops a connection whose UID has no passwd entry, and the
+        # test UIDs (1001-1006) need not exist: give the bus its own view of
+        # passwd/group in a private mount namespace, leaving the host's alone.
+        cp /etc/passwd "$CB_TMP/passwd"
+        cp /etc/group "$CB_TMP/group"
+        local u
+        for u in 1001 1002 1003 1004 1005 1006; do
+                getent passwd "$u" >/dev/null || echo "cbtest$u:x:$u:$u::/nonexistent:/usr/sbin/nologin" >>"$CB_TMP/passwd"
+                getent group "$u" >/dev/null || echo "cbtest$u:x:$u:" >>"$CB_TMP/group"
+        done
+        unshare --mount --propagation private sh -c \
+                'mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group &&
+                 exec dbus-daemon --config-file="$1/bus.conf" --print-address=3 --print-pid=4 --fork' \
+                sh "$CB_TMP" 3>"$CB_TMP/bus.addr" 4>"$CB_TMP/bus.pid"
         CB_BUS_PID=$(cat "$CB_TMP/bus.pid")
         CB_PIDS+=("$CB_BUS_PID")
         CB_BUS_ADDRESS=$(head -n1 "$CB_TMP/bus.addr")

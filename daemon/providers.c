@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "providers.h"
+
+#include <stdio.h>
+
+#include "audit.h"
+#include "json-util.h"
+#include "log.h"
+
+#define PROVIDERS_MAX 256
+
+struct Providers {
+        Store *store;
+        WorkerPool *pool;
+        Provider *v[PROVIDERS_MAX];
+        size_t n;
+        ProviderReadyFn ready;
+        void *ready_userdata;
+};
+
+const char *provider_status_to_string(ProviderStatus s) {
+        switch (s) {
+        case PROVIDER_CONNECTING:
+                return "connecting";
+        case PROVIDER_CONNECTED:
+                return "connected";
+        case PROVIDER_LOST:
+                return "lost";
+        }
+        return "unknown";
+}
+
+int providers_new(Store *store, WorkerPool *pool, Providers **ret) {
+        Providers *ps = calloc(1, sizeof(*ps));
+        if (!ps)
+                return -ENOMEM;
+        ps->store = store;
+        ps->pool = pool;
+        *ret = ps;
+        return 0;
+}
+
+static void provider_free(Provider *p) {
+        if (!p)
+                return;
+        if (p->conn)
+                driver_close(p->ops, p->conn);
+        free(p->name);
+        free(p->driver);
+        free(p->uri);
+        free(p);
+}
+
+Providers *providers_free(Providers *ps) {
+        if (!ps)
+                return NULL;
+        for (size_t i = 0; i < ps->n; i++)
+                provider_free(ps->v[i]);
+        free(ps);
+        return NULL;
+}
+
+void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userdata) {
+        ps->ready = fn;
+        ps->ready_userdata = userdata;
+}
+
+Provider *providers_find(Providers *ps, const char *name) {
+        for (size_t i = 0; i < ps->n; i++)
+                if (streq(ps->v[i]->name, name))
+                        return ps->v[i];
+        return NULL;
+}
+
+size_t providers_count(Providers *ps) {
+        return ps->n;
+}
+
+Provider *providers_at(Providers *ps, size_t i) {
+        return i < ps->n ? ps->v[i] : NULL;
+}
+
+/* ---- probing: open if needed, ping, read capacity; on a worker ---- */
+
+typedef struct Probe {
+        Providers *ps;
+        Provider *p;
+        /* Copied in, so the worker never reads the registry. */
+        const DriverOps *ops;
+        char *uri;
+        DriverConn *conn;     /* in: current; out: opened when it was NULL */
+        bool opened;
+        DriverCapacity capacity;
+        CbError err;
+} Probe;
+
+static int probe_job(void *userdata) {
+        Probe *pr = userdata;
+        int r;
+
+        if (!pr->conn) {
+                r = driver_open(pr->ops, pr->uri, &pr->conn, &pr->err);
+                if (r < 0)
+                        return r;
+                pr->opened = true;
+        } else {
+                r = driver_ping(pr->ops, pr->conn, &pr->err);
+                if (r < 0)
+                        return r;
+        }
+        r = driver_capacity(pr->ops, pr->conn, &pr->capacity, &pr->err);
+        /* A driver without capacity reporting is still usable (pinned plans). */
+        return r == -EOPNOTSUPP ? 1 : r;
+}
+
+static void probe_done(int result, void *userdata) {
+        Probe *pr = userdata;
+        Provider *p = pr->p;
+        bool was_connected = p->status == PROVIDER_CONNECTED;
+
+        p->probing = false;
+        if (pr->opened)
+                p->conn = pr->conn;
+        if (result >= 0) {
+                p->status = PROVIDER_CONNECTED;
+                p->last_error[0] = 0;
+                if (result == 0) {
+                        p->capacity = pr->capacity;
+                        p->capacity_valid = true;
+                }
+                if (!was_connected)
+                        log_info("provider %s connected (%s)", p->name, p->uri);
+                if (!was_connected && pr->ps->ready)
+                        pr->ps->ready(p, pr->ps->ready_userdata);
+        } else {
+                p->status = p->conn ? PROVIDER_LOST : PROVIDER_CONNECTING;
+                snprintf(p->last_error, sizeof(p->last_error), "%s",
+                         pr->err.message[0] ? pr->err.message : strerror(-result));
+                if (was_connected)
+                        log_warning("provider %s lost: %s", p->name, p->last_error);
+                if (p->conn)
+                        p->status = PROVIDER_LOST;
+        }
+        cb_error_clear(&pr->err);
+        free(pr->uri);
+        free(pr);
+}
+
+static void provider_probe(Providers *ps, Provider *p) {
+        Probe *pr;
+
+        if (p->probing)
+                return;
+        pr = calloc(1, sizeof(*pr));
+        if (!pr)
+                return;
+        *pr = (Probe){.ps = ps, .p = p, .ops = p->ops, .uri = strdup(p->uri), .conn = p->conn};
+        if (!pr->uri || worker_submit(ps->pool, probe_job, probe_done, pr) < 0) {
+                free(pr->uri);
+                free(pr);
+                return;
+        }
+        p->probing = true;
+}
+
+void providers_probe_all(Providers *ps) {
+        for (size_t i = 0; i < ps->n; i++)
+                provider_probe(ps, ps->v[i]);
+}
+
+static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri, bool from_config,
+                        Provider **ret, CbError *err) {
+        const DriverOps *ops = driver_find(driver);
+        Provider *p;
+
+        if (!ops)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'", driver);
+        if (providers_find(ps, name))
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
+        if (ps->n >= PROVIDERS_MAX)
+                return cb_error_set(err, CB_ERR_CONFLICT, "at most %d providers", PROVIDERS_MAX);
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *p = (Provider){
+                .name = strdup(name),
+                .driver = strdup(driver),
+                .uri = strdup(uri),
+                .from_config = from_config,
+                .ops = ops,
+                .status = PROVIDER_CONNECTING,
+        };
+        if (!p->name || !p->driver || !p->uri) {
+                provider_free(p);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        ps->v[ps->n++] = p;
+        provider_probe(ps, p);
+        if (ret)
+                *ret = p;
+        return 0;
+}
+
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri, CbError *err) {
+        return provider_add(ps, name, driver, uri, true, NULL, err);
+}
+
+int providers_load(Providers *ps, CbError *err) {
+        static const char sql[] = "SELECT name, driver, uri FROM providers ORDER BY name";
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(ps->store, sql, &st) < 0)
+                return store_error(ps->store, err, "reading providers");
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                CbError e = CB_ERROR_INIT;
+                const char *name = (const char *)sqlite3_column_text(st, 0);
+                /* A config entry of the same name wins; the stored one is shadowed. */
+                if (providers_find(ps, name))
+                        continue;
+                if (provider_add(ps, name, (const char *)sqlite3_column_text(st, 1),
+                                 (const char *)sqlite3_column_text(st, 2), false, NULL, &e) < 0)
+                        log_warning("stored provider %s skipped: %s", name, e.message);
+                cb_error_clear(&e);
+        }
+        sqlite3_reset(st);
+        return r == SQLITE_DONE ? 0 : store_error(ps->store, err, "reading providers");
+}
+
+json_t *provider_to_json(const Provider *p) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri", p->uri,
+                              "status", provider_status_to_string(p->status), "source",
+                              p->from_config ? "config" : "api");
+        if (!o)
+                return NULL;
+        if (p->last_error[0])
+                json_object_set_new(o, "error", json_string(p->last_error));
+        if (p->capacity_valid)
+                json_object_set_new(o, "capacity",
+                                    json_pack("{s:i, s:i, s:I, s:I, s:i}", "total_vcpus", (int)p->capacity.total_vcpus,
+                                              "free_vcpus", (int)p->capacity.free_vcpus, "total_memory_mib",
+                                              (json_int_t)p->capacity.total_memory_mib, "free_memory_mib",
+                                              (json_int_t)p->capacity.free_memory_mib, "running",
+                                              (int)p->capacity.running));
+        return o;
+}
+
+#define PROVIDER_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR)
+
+int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError *err) {
+        json_t *a;
+        int r = caller_require_role(caller, PROVIDER_READERS, "list providers", err);
+        if (r < 0)
+                return r;
+        a = json_array();
+        for (size_t i = 0; a && i < ps->n; i++)
+                json_array_append_new(a, provider_to_json(ps->v[i]));
+        if (!a)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = a;
+        return 0;
+}
+
+int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
+        static const char *const fields[] = {"name", "driver", "uri", NULL};
+        static const char ins[] = "INSERT INTO providers (name, driver, uri, created_at, created_by) "
+                                  "VALUES (?, ?, ?, ?, ?)";
+        const char *name = NULL, *driver = NULL, *uri = NULL;
+        char object[128], now[32];
+        Provider *p = NULL;
+        sqlite3_stmt *st;
+        int r;
+
+        r = caller_require_role(caller, CB_ROLE_OPERATOR, "add providers", err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_id(body, "name", true, &name, err);
+        if (r >= 0)
+                r = json_get_string(body, "driver", true, 32, &driver, err);
+        if (r >= 0)
+                r = json_get_string(body, "uri", true, 1024, &uri, err);
+        if (r < 0)
+                return r;
+        if (!driver_find(driver))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'", driver);
+        if (providers_find(ps, name))
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
+
+        snprintf(object, sizeof(object), "provider:%s", name);
+        store_now(now);
+        if (store_begin(ps->store) < 0)
+                return store_error(ps->store, err, "starting a transaction");
+        if (store_prepare(ps->store, ins, &st) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, driver, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, caller->principal->name, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                goto fail;
+        r = audit_append(ps->store, caller, &(AuditEntry){"provider.create", object, "ok", NULL, NULL}, err);
+        if (r < 0) {
+                store_rollback(ps->store);
+                return r;
+        }
+        if (store_commit(ps->store) < 0)
+                return store_error(ps->store, err, "committing");
+        r = provider_add(ps, name, driver, uri, false, &p, err);
+        if (r < 0)
+                return r;
+        *ret = provider_to_json(p);
+        return 0;
+fail:
+        r = store_error(ps->store, err, "storing the provider");
+        store_rollback(ps->store);
+        return r;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Named provider connections (libvirt hosts, later OSB brokers): those in
+ * the config and those operators add at run time (stored). Connections are
+ * opened, probed and reopened on the worker pool, never on the main loop;
+ * the registry itself is touched only by the main thread. Each provider
+ * keeps the last capacity it read from its host, which placement uses.
+ */
+
+#include <jansson.h>
+
+#include "driver.h"
+#include "error.h"
+#include "principal.h"
+#include "store.h"
+#include "worker.h"
+
+typedef enum ProviderStatus {
+        PROVIDER_CONNECTING,
+        PROVIDER_CONNECTED,
+        PROVIDER_LOST,
+} ProviderStatus;
+
+typedef struct Provider {
+        char *name;
+        char *driver;
+        char *uri;
+        bool from_config;
+        const DriverOps *ops;
+        DriverConn *conn; /* NULL until the first open succeeded */
+        ProviderStatus status;
+        char last_error[512];
+        DriverCapacity capacity;
+        bool capacity_valid;
+        bool probing; /* a probe job is under way */
+} Provider;
+
+typedef struct Providers Providers;
+
+/* Called on the main thread whenever a provider becomes connected (e.g. to
+ * resume operations that wait for it). */
+typedef void (*ProviderReadyFn)(Provider *p, void *userdata);
+
+int providers_new(Store *store, WorkerPool *pool, Providers **ret);
+/* Closes connections; the worker pool must already be drained. */
+Providers *providers_free(Providers *ps);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Providers *, providers_free);
+
+void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userdata);
+
+/* Registers a configured provider (not stored) and starts connecting. */
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri, CbError *err);
+/* Loads the stored ones and starts connecting. */
+int providers_load(Providers *ps, CbError *err);
+/* POST /v1/providers: an operator adds one; stored, audited, connecting. */
+int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
+
+Provider *providers_find(Providers *ps, const char *name);
+size_t providers_count(Providers *ps);
+Provider *providers_at(Providers *ps, size_t i);
+
+/* Re-probes every provider (reconnects lost ones, refreshes capacity). */
+void providers_probe_all(Providers *ps);
+
+json_t *provider_to_json(const Provider *p);
+/* GET /v1/providers: operators, authority, auditors. */
+int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError *err);
+
+const char *provider_status_to_string(ProviderStatus s);

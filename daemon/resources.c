@@ -1,0 +1,1193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "resources.h"
+
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "audit.h"
+#include "catalog-validate.h"
+#include "digest.h"
+#include "json-util.h"
+#include "log.h"
+
+/* Who may see every resource; departments see their own. */
+#define RESOURCE_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
+/* Who may act on any resource (Art. 28: the authority; operators run the platform). */
+#define RESOURCE_ACTORS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY)
+/* A graceful stop gets this long before the VM is forced off. */
+#define STOP_TIMEOUT_MS 30000
+#define INFLIGHT_MAX 4096
+
+struct Resources {
+        Store *store;
+        Projects *projects;
+        Providers *providers;
+        WorkerPool *pool;
+        ResourceChangedFn changed;
+        void *changed_userdata;
+        /* Operation ids handed to the pool and not back yet: never submitted twice. */
+        char *inflight[INFLIGHT_MAX];
+        size_t n_inflight;
+        struct Watch *watches[256];
+        size_t n_watches;
+};
+
+int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret) {
+        Resources *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        *r = (Resources){.store = store, .projects = projects, .providers = providers, .pool = pool};
+        *ret = r;
+        return 0;
+}
+
+Resources *resources_free(Resources *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_inflight; i++)
+                free(r->inflight[i]);
+        for (size_t i = 0; i < r->n_watches; i++)
+                free(r->watches[i]);
+        free(r);
+        return NULL;
+}
+
+void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata) {
+        r->changed = fn;
+        r->changed_userdata = userdata;
+}
+
+static void notify(Resources *r, const char *id) {
+        if (r->changed)
+                r->changed(id, r->changed_userdata);
+}
+
+static bool inflight_has(Resources *r, const char *op) {
+        for (size_t i = 0; i < r->n_inflight; i++)
+                if (streq(r->inflight[i], op))
+                        return true;
+        return false;
+}
+
+static int inflight_add(Resources *r, const char *op) {
+        if (r->n_inflight >= INFLIGHT_MAX)
+                return -EBUSY;
+        r->inflight[r->n_inflight] = strdup(op);
+        if (!r->inflight[r->n_inflight])
+                return -ENOMEM;
+        r->n_inflight++;
+        return 0;
+}
+
+static void inflight_remove(Resources *r, const char *op) {
+        for (size_t i = 0; i < r->n_inflight; i++)
+                if (streq(r->inflight[i], op)) {
+                        free(r->inflight[i]);
+                        r->inflight[i] = r->inflight[--r->n_inflight];
+                        return;
+                }
+}
+
+static int random_id(const char *prefix, char *buf, size_t n) {
+        uint8_t b[8];
+        if (getrandom(b, sizeof(b), 0) != sizeof(b))
+                return -EIO;
+        snprintf(buf, n, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+                 b[7]);
+        return 0;
+}
+
+/* ---- the record ---- */
+
+#define RESOURCE_COLUMNS                                                                                      \
+        "id, name, project_id, system_id, department, service_id, plan_id, catalog_revision, approval_no, "  \
+        "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at"
+
+static json_t *resource_row_json(sqlite3_stmt *st) {
+        json_t *o = json_object();
+        static const char *const names[] = {"id",         "name",         "project_id",  "system_id",
+                                            "department", "service_id",   "plan_id",     "catalog_revision",
+                                            "approval_no", "cost_kind",   "committed_fen", "provider",
+                                            "provider_ref", "state",      "created_at",  "created_by",
+                                            "updated_at"};
+        for (int i = 0; o && i < (int)ELEMENTSOF(names); i++) {
+                switch (sqlite3_column_type(st, i)) {
+                case SQLITE_INTEGER:
+                        json_object_set_new(o, names[i], json_integer(sqlite3_column_int64(st, i)));
+                        break;
+                case SQLITE_NULL:
+                        json_object_set_new(o, names[i], json_null());
+                        break;
+                default:
+                        json_object_set_new(o, names[i], json_string((const char *)sqlite3_column_text(st, i)));
+                }
+        }
+        return o;
+}
+
+int resources_record(Resources *r, const char *id, json_t **ret) {
+        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE id = ?";
+        sqlite3_stmt *st;
+        int q;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW)
+                *ret = resource_row_json(st);
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? (*ret ? 0 : -ENOMEM) : q == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static const char *jstr(const json_t *o, const char *k) {
+        return json_string_value(json_object_get(o, k));
+}
+
+static int exec_bind(Resources *r, const char *sql, const char *const *args, size_t n) {
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        for (size_t i = 0; i < n; i++)
+                if (args[i])
+                        sqlite3_bind_text(st, (int)i + 1, args[i], -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, (int)i + 1);
+        q = sqlite3_step(st);
+        sqlite3_reset(st);
+        return q == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The newest unfinished operation of a resource, if any. */
+static int pending_operation(Resources *r, const char *resource_id, char ret_id[64], char ret_kind[32]) {
+        static const char sql[] = "SELECT id, kind FROM operations WHERE resource_id = ? "
+                                  "AND state IN ('pending','running') ORDER BY created_at DESC LIMIT 1";
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW) {
+                snprintf(ret_id, 64, "%s", sqlite3_column_text(st, 0));
+                snprintf(ret_kind, 32, "%s", sqlite3_column_text(st, 1));
+        }
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* ---- running operations on the pool ---- */
+
+typedef struct OpJob {
+        Resources *r;
+        char op_id[64];
+        char kind[32];
+        char resource_id[64];
+        char provider[64];
+        const DriverOps *ops;
+        DriverConn *conn;
+        /* provision: the spec's strings, owned */
+        json_t *spec_src; /* the resource record + plan spec, owned */
+        ProvisionSpec spec;
+        char *provider_ref; /* in: recorded ref; out: provision's answer */
+        CbError err;
+} OpJob;
+
+static void op_job_free(OpJob *j) {
+        json_decref(j->spec_src);
+        free(j->provider_ref);
+        cb_error_clear(&j->err);
+        free(j);
+}
+
+static int op_job_run(void *userdata) {
+        OpJob *j = userdata;
+        DriverRef ref = {.resource_id = j->resource_id, .provider_ref = j->provider_ref, .pool = j->spec.pool};
+
+        if (streq(j->kind, "provision")) {
+                char *out = NULL;
+                int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
+                if (q >= 0) {
+                        free(j->provider_ref);
+                        j->provider_ref = out;
+                }
+                return q;
+        }
+        if (streq(j->kind, "start"))
+                return driver_start(j->ops, j->conn, &ref, &j->err);
+        if (streq(j->kind, "stop"))
+                return driver_stop(j->ops, j->conn, &ref, STOP_TIMEOUT_MS, &j->err);
+        if (streq(j->kind, "reboot"))
+                return driver_reboot(j->ops, j->conn, &ref, &j->err);
+        if (streq(j->kind, "deprovision"))
+                return driver_deprovision(j->ops, j->conn, &ref, &j->err);
+        return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind '%s'", j->kind);
+}
+
+/* The state a finished operation leaves the resource in. */
+static const char *state_after(const char *kind, bool ok) {
+        if (streq(kind, "provision"))
+                return ok ? "active" : "failed";
+        if (streq(kind, "deprovision"))
+                return ok ? "deleted" : "failed";
+        if (streq(kind, "stop"))
+                return ok ? "stopped" : NULL;
+        return ok ? "active" : NULL; /* start, reboot; a failure leaves the state as it was */
+}
+
+static void op_job_done(int result, void *userdata) {
+        OpJob *j = userdata;
+        Resources *r = j->r;
+        static const char upd_op[] = "UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?";
+        static const char upd_res[] = "UPDATE resources SET state = COALESCE(?, state), "
+                                      "provider_ref = COALESCE(?, provider_ref), updated_at = ? WHERE id = ?";
+        const char *new_state;
+        char now[32], object[96];
+        CbError err = CB_ERROR_INIT;
+        bool ok = result >= 0;
+
+        inflight_remove(r, j->op_id);
+        if (result == -ECANCELED) {
+                /* Shutting down: the operation stays pending and resumes on the next start. */
+                op_job_free(j);
+                return;
+        }
+        new_state = state_after(j->kind, ok);
+        store_now(now);
+        snprintf(object, sizeof(object), "resource:%s", j->resource_id);
+        if (store_begin(r->store) < 0) {
+                log_error("cannot record operation %s: %s", j->op_id, sqlite3_errmsg(store_db(r->store)));
+                op_job_free(j);
+                return;
+        }
+        if (exec_bind(r, upd_op,
+                      (const char *const[]){ok ? "succeeded" : "failed", ok ? NULL : j->err.message, now, j->op_id},
+                      4) < 0 ||
+            exec_bind(r, upd_res,
+                      (const char *const[]){new_state, streq(j->kind, "provision") && ok ? j->provider_ref : NULL,
+                                            now, j->resource_id},
+                      4) < 0) {
+                store_rollback(r->store);
+                log_error("cannot record operation %s", j->op_id);
+                op_job_free(j);
+                return;
+        }
+        {
+                char action[64];
+                json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
+                                           "error", ok ? NULL : j->err.message);
+                snprintf(action, sizeof(action), "resource.%s.%s", j->kind, ok ? "done" : "failed");
+                audit_append(r->store, NULL, &(AuditEntry){action, object, ok ? "ok" : "failed", NULL, detail},
+                             &err);
+                json_decref(detail);
+        }
+        if (store_commit(r->store) < 0)
+                log_error("cannot commit operation %s", j->op_id);
+        if (!ok)
+                log_warning("operation %s (%s of %s) failed: %s", j->op_id, j->kind, j->resource_id, j->err.message);
+        cb_error_clear(&err);
+        notify(r, j->resource_id);
+        op_job_free(j);
+}
+
+/* Builds the job for a recorded operation and submits it; the provider
+ * must be connected. Called for new operations and on recovery. */
+static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res) {
+        Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
+        OpJob *j;
+        int q;
+
+        if (inflight_has(r, op_id))
+                return 0;
+        if (!p || p->status != PROVIDER_CONNECTED || !p->conn)
+                return -EAGAIN; /* resumed when the provider connects */
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->r = r;
+        snprintf(j->op_id, sizeof(j->op_id), "%s", op_id);
+        snprintf(j->kind, sizeof(j->kind), "%s", kind);
+        snprintf(j->resource_id, sizeof(j->resource_id), "%s", jstr(res, "id"));
+        snprintf(j->provider, sizeof(j->provider), "%s", p->name);
+        j->ops = p->ops;
+        j->conn = p->conn;
+        j->provider_ref = jstr(res, "provider_ref") ? strdup(jstr(res, "provider_ref")) : NULL;
+        j->spec_src = json_deep_copy(res);
+        if (!j->spec_src) {
+                op_job_free(j);
+                return -ENOMEM;
+        }
+        {
+                const json_t *spec = json_object_get(j->spec_src, "spec");
+                j->spec = (ProvisionSpec){
+                        .resource_id = jstr(j->spec_src, "id"),
+                        .name = jstr(j->spec_src, "name"),
+                        .project_id = jstr(j->spec_src, "project_id"),
+                        .approval_no = jstr(j->spec_src, "approval_no"),
+                        .catalog_service_id = jstr(j->spec_src, "service_id"),
+                        .catalog_plan_id = jstr(j->spec_src, "plan_id"),
+                        .catalog_revision = (unsigned)json_integer_value(json_object_get(j->spec_src, "catalog_revision")),
+                        .vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus")),
+                        .memory_mib = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib")),
+                        .disk_gib = (uint64_t)json_integer_value(json_object_get(spec, "disk_gib")),
+                        .arch = jstr(spec, "arch"),
+                        .network = jstr(spec, "network"),
+                        .pool = jstr(spec, "pool"),
+                        .os_image = jstr(spec, "os_image"),
+                };
+        }
+        q = inflight_add(r, op_id);
+        if (q < 0) {
+                op_job_free(j);
+                return q;
+        }
+        q = worker_submit(r->pool, op_job_run, op_job_done, j);
+        if (q < 0) {
+                inflight_remove(r, op_id);
+                op_job_free(j);
+                return q;
+        }
+        exec_bind(r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
+                  (const char *const[]){op_id}, 1);
+        return 0;
+}
+
+/* The record plus the plan spec it was ordered with (pinned revision). */
+static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
+        json_t *res = NULL, *svc = NULL;
+        int q = resources_record(r, id, &res);
+        if (q < 0)
+                return q;
+        if (catalog_get_revision(projects_catalog(r->projects), jstr(res, "service_id"),
+                                 (unsigned)json_integer_value(json_object_get(res, "catalog_revision")), &svc) == 0) {
+                size_t i;
+                json_t *plan;
+                json_array_foreach(json_object_get(svc, "plans"), i, plan)
+                        if (streq_ptr(jstr(plan, "id"), jstr(res, "plan_id")))
+                                json_object_set(res, "spec", json_object_get(plan, "spec"));
+                json_decref(svc);
+        }
+        *ret = res;
+        return 0;
+}
+
+/* ---- requests ---- */
+
+static json_t *op_reply(const char *id, const char *state, const char *op_id) {
+        return json_pack("{s:s, s:s, s:s}", "id", id, "state", state, "operation_id", op_id);
+}
+
+/* Chooses a provider for the plan: the pinned one, or the connected libvirt
+ * provider with the most free memory that fits the plan. */
+static Provider *place(Resources *r, const json_t *spec, CbError *err) {
+        const char *pin = jstr(spec, "provider");
+        unsigned vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus"));
+        uint64_t mem = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib"));
+        Provider *best = NULL;
+        bool any = false;
+
+        for (size_t i = 0; i < providers_count(r->providers); i++) {
+                Provider *p = providers_at(r->providers, i);
+                if (!streq(p->driver, "libvirt") || (pin && !streq(p->name, pin)))
+                        continue;
+                any = true;
+                if (p->status != PROVIDER_CONNECTED)
+                        continue;
+                if (p->capacity_valid && (p->capacity.free_vcpus < vcpus || p->capacity.free_memory_mib < mem))
+                        continue;
+                if (!best || (p->capacity_valid && (!best->capacity_valid ||
+                                                    p->capacity.free_memory_mib > best->capacity.free_memory_mib)))
+                        best = p;
+        }
+        if (!best) {
+                if (pin && !any)
+                        cb_error_set(err, CB_ERR_UNAVAILABLE, "the plan is pinned to provider '%s', which does not exist",
+                                     pin);
+                else
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "no connected libvirt provider has %u free vCPUs and %llu MiB free", vcpus,
+                                     (unsigned long long)mem);
+                return NULL;
+        }
+        /* Spread a burst of requests before the next capacity reading. */
+        if (best->capacity_valid) {
+                best->capacity.free_vcpus -= vcpus;
+                best->capacity.free_memory_mib -= mem;
+        }
+        return best;
+}
+
+static int find_idempotent(Resources *r, const char *who, const char *key, char ret_id[64], char ret_hash[72]) {
+        static const char sql[] = "SELECT id, request_hash FROM resources WHERE created_by = ? AND idempotency_key = ?";
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW) {
+                snprintf(ret_id, 64, "%s", sqlite3_column_text(st, 0));
+                snprintf(ret_hash, 72, "%s", sqlite3_column_text(st, 1));
+        }
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int first_operation(Resources *r, const char *resource_id, char ret[64]) {
+        static const char sql[] = "SELECT id FROM operations WHERE resource_id = ? ORDER BY created_at LIMIT 1";
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW)
+                snprintf(ret, 64, "%s", sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? 0 : -ENOENT;
+}
+
+int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
+                      json_t **ret, CbError *err) {
+        static const char *const extra[] = {"name", NULL};
+        static const char ins_res[] =
+                "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
+                "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
+                "request_hash, created_at, created_by, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?)";
+        static const char ins_op[] = "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                                     "VALUES (?, ?, 'provision', 'pending', ?, ?)";
+        _cleanup_(evaluation_done) Evaluation ev = {0};
+        _cleanup_(freep) char *canon = NULL;
+        char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
+        const char *name = NULL;
+        const json_t *spec;
+        EvalRequest req;
+        Provider *p;
+        sqlite3_stmt *st;
+        int q;
+
+        q = caller_require_role(caller, CB_ROLE_DEPARTMENT, "request resources", err);
+        if (q < 0)
+                return q;
+        q = eval_request_from_json(body, extra, &req, err);
+        if (q >= 0)
+                q = json_get_string(body, "name", true, 200, &name, err);
+        if (q < 0)
+                return q;
+        if (req.quantity != 1)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
+                                          "quantity: one resource per request (send one request each)");
+
+        /* Same key, same body: the same resource; same key, other body: a conflict. */
+        canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!canon || digest_sha256_hex(canon, strlen(canon), hash) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (idempotency_key) {
+                char old_id[64], old_hash[72];
+                if (strlen(idempotency_key) == 0 || strlen(idempotency_key) > 200)
+                        return cb_error_set_field(err, CB_ERR_INVALID, "Idempotency-Key",
+                                                  "Idempotency-Key must be 1 to 200 bytes");
+                q = find_idempotent(r, caller->principal->name, idempotency_key, old_id, old_hash);
+                if (q < 0)
+                        return store_error(r->store, err, "reading resources");
+                if (q > 0) {
+                        json_t *res = NULL;
+                        if (!streq(old_hash, hash))
+                                return cb_error_set(err, CB_ERR_CONFLICT,
+                                                    "Idempotency-Key '%s' was used for a different request",
+                                                    idempotency_key);
+                        if (resources_record(r, old_id, &res) < 0 || first_operation(r, old_id, op_id) < 0) {
+                                json_decref(res);
+                                return store_error(r->store, err, "reading resources");
+                        }
+                        *ret = op_reply(old_id, jstr(res, "state"), op_id);
+                        json_decref(res);
+                        return 0;
+                }
+        }
+
+        q = projects_evaluate(r->projects, caller, &req, 0, &ev, err);
+        if (q < 0)
+                return q;
+        snprintf(object, sizeof(object), "project:%s", req.project_id);
+        if (!ev.decision.allowed) {
+                json_t *codes = json_array();
+                CbError ignored = CB_ERROR_INIT;
+                for (size_t i = 0; i < ev.decision.n_violations; i++)
+                        json_array_append_new(codes, json_string(policy_code_name(ev.decision.violations[i].code)));
+                audit_append(r->store, caller, &(AuditEntry){"resource.request", object, "denied", codes, NULL},
+                             &ignored);
+                json_decref(codes);
+                cb_error_clear(&ignored);
+                return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
+                                               "the request breaks %zu rule(s) of the regulation",
+                                               ev.decision.n_violations);
+        }
+        if (!streq_ptr(jstr(ev.service, "driver"), "libvirt"))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "service '%s' is provided through driver '%s', which this broker cannot provision yet",
+                                    req.service_id, jstr(ev.service, "driver"));
+        spec = json_object_get(ev.plan, "spec");
+        if (!streq_ptr(jstr(spec, "kind"), "vm"))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "plan '%s' is a %s; only virtual machines can be provisioned yet", req.plan_id,
+                                    jstr(spec, "kind"));
+        p = place(r, spec, err);
+        if (!p)
+                return -EAGAIN;
+
+        if (random_id("r-", id, sizeof(id)) < 0 || random_id("op-", op_id, sizeof(op_id)) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+        store_now(now);
+        if (store_begin(r->store) < 0)
+                return store_error(r->store, err, "starting a transaction");
+        if (store_prepare(r->store, ins_res, &st) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, req.project_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, req.system_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, ev.department, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, req.service_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, req.plan_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 8, (int)ev.catalog_revision);
+        sqlite3_bind_text(st, 9, ev.approval_no, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, ev.cost_kind == POLICY_COST_OM ? "om" : "construction", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 11, ev.projected_cost_fen);
+        sqlite3_bind_text(st, 12, p->name, -1, SQLITE_STATIC);
+        if (idempotency_key)
+                sqlite3_bind_text(st, 13, idempotency_key, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 13);
+        sqlite3_bind_text(st, 14, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 15, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 16, caller->principal->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 17, now, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (q != SQLITE_DONE)
+                goto fail;
+        if (exec_bind(r, ins_op, (const char *const[]){op_id, id, now, now}, 4) < 0)
+                goto fail;
+        {
+                json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service", req.service_id,
+                                           "plan", req.plan_id, "provider", p->name, "committed_fen",
+                                           (json_int_t)ev.projected_cost_fen);
+                q = audit_append(r->store, caller, &(AuditEntry){"resource.request", object, "ok", NULL, detail}, err);
+                json_decref(detail);
+                if (q < 0) {
+                        store_rollback(r->store);
+                        return q;
+                }
+        }
+        /* Durable before the provider hears of it: a crash from here on is recovered. */
+        if (store_commit(r->store) < 0)
+                return store_error(r->store, err, "committing the request");
+
+        {
+                json_t *res = NULL;
+                if (resource_with_spec(r, id, &res) == 0) {
+                        op_submit(r, op_id, "provision", res);
+                        json_decref(res);
+                }
+        }
+        notify(r, id);
+        *ret = op_reply(id, "provisioning", op_id);
+        return 0;
+fail:
+        q = store_error(r->store, err, "recording the request");
+        store_rollback(r->store);
+        return q;
+}
+
+static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned privileged, json_t **ret,
+                        CbError *err, const char *what) {
+        json_t *res = NULL;
+        int q;
+
+        q = resources_record(r, id, &res);
+        if (q == -ENOENT)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
+        if (q < 0)
+                return store_error(r->store, err, "reading the resource");
+        q = caller_require_department(caller, jstr(res, "department"), privileged, what, err);
+        if (q < 0) {
+                json_decref(res);
+                return q;
+        }
+        *ret = res;
+        return 0;
+}
+
+int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        return load_visible(r, caller, id, RESOURCE_READERS, ret, err, "read this resource");
+}
+
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err) {
+        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
+                                  "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
+        const char *dept = NULL;
+        sqlite3_stmt *st;
+        json_t *a;
+        int q;
+
+        if (!caller_has_role(caller, RESOURCE_READERS)) {
+                q = caller_require_role(caller, CB_ROLE_DEPARTMENT, "list resources", err);
+                if (q < 0)
+                        return q;
+                dept = caller->principal->department;
+        }
+        if (project_id && !catalog_validate_id(project_id))
+                return cb_error_set_field(err, CB_ERR_INVALID, "project_id", "project_id: not a valid id");
+        if (store_prepare(r->store, sql, &st) < 0)
+                return store_error(r->store, err, "listing resources");
+        if (project_id)
+                sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
+        if (dept)
+                sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
+        a = json_array();
+        while (a && (q = sqlite3_step(st)) == SQLITE_ROW)
+                json_array_append_new(a, resource_row_json(st));
+        sqlite3_reset(st);
+        if (!a)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = a;
+        return 0;
+}
+
+typedef struct ActionRule {
+        const char *action;
+        const char *kind;         /* operation kind */
+        const char *from[3];      /* states it may start from */
+        const char *intermediate; /* state while it runs, NULL: unchanged */
+} ActionRule;
+
+static const ActionRule action_rules[] = {
+        {"start", "start", {"stopped", NULL, NULL}, NULL},
+        {"stop", "stop", {"active", NULL, NULL}, NULL},
+        {"reboot", "reboot", {"active", NULL, NULL}, NULL},
+        {"delete", "deprovision", {"active", "stopped", "failed"}, "deprovisioning"},
+};
+
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
+                  CbError *err) {
+        static const char ins_op[] = "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                                     "VALUES (?, ?, ?, 'pending', ?, ?)";
+        const ActionRule *rule = NULL;
+        json_t *res = NULL;
+        char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
+        const char *state;
+        int q;
+
+        for (size_t i = 0; i < ELEMENTSOF(action_rules); i++)
+                if (streq(action_rules[i].action, action))
+                        rule = &action_rules[i];
+        if (!rule)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "action",
+                                          "action: '%s' is not one of start, stop, reboot", action);
+        q = load_visible(r, caller, id, RESOURCE_ACTORS, &res, err, "act on this resource");
+        if (q < 0)
+                return q;
+        state = jstr(res, "state");
+        q = pending_operation(r, id, pend_id, pend_kind);
+        if (q != 0) {
+                json_decref(res);
+                return q < 0 ? store_error(r->store, err, "reading operations")
+                             : cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
+                                            pend_id, pend_kind);
+        }
+        if (!streq_ptr(state, rule->from[0]) && !streq_ptr(state, rule->from[1]) && !streq_ptr(state, rule->from[2])) {
+                q = cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id, state);
+                json_decref(res);
+                return q;
+        }
+
+        if (random_id("op-", op_id, sizeof(op_id)) < 0) {
+                json_decref(res);
+                return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+        }
+        store_now(now);
+        snprintf(object, sizeof(object), "resource:%s", id);
+        snprintf(audit_action, sizeof(audit_action), "resource.%s", action);
+        if (store_begin(r->store) < 0) {
+                json_decref(res);
+                return store_error(r->store, err, "starting a transaction");
+        }
+        if (exec_bind(r, ins_op, (const char *const[]){op_id, id, rule->kind, now, now}, 5) < 0 ||
+            (rule->intermediate &&
+             exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                       (const char *const[]){rule->intermediate, now, id}, 3) < 0)) {
+                q = store_error(r->store, err, "recording the operation");
+                store_rollback(r->store);
+                json_decref(res);
+                return q;
+        }
+        q = audit_append(r->store, caller, &(AuditEntry){audit_action, object, "ok", NULL, NULL}, err);
+        if (q < 0 || store_commit(r->store) < 0) {
+                store_rollback(r->store);
+                json_decref(res);
+                return q < 0 ? q : store_error(r->store, err, "committing");
+        }
+        json_decref(res);
+
+        if (resource_with_spec(r, id, &res) == 0) {
+                if (op_submit(r, op_id, rule->kind, res) == -EAGAIN)
+                        log_info("operation %s waits for provider %s", op_id, jstr(res, "provider"));
+                *ret = op_reply(id, jstr(res, "state"), op_id);
+                json_decref(res);
+        } else
+                *ret = op_reply(id, rule->intermediate ? rule->intermediate : state, op_id);
+        notify(r, id);
+        return 0;
+}
+
+int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        static const char sql[] = "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
+                                  "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
+                                  "WHERE o.id = ?";
+        sqlite3_stmt *st;
+        json_t *o = NULL;
+        char dept[64] = "";
+        int q;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return store_error(r->store, err, "reading operations");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW) {
+                o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", sqlite3_column_text(st, 0), "resource_id",
+                              sqlite3_column_text(st, 1), "kind", sqlite3_column_text(st, 2), "state",
+                              sqlite3_column_text(st, 3), "error", sqlite3_column_text(st, 4), "created_at",
+                              sqlite3_column_text(st, 5), "updated_at", sqlite3_column_text(st, 6));
+                snprintf(dept, sizeof(dept), "%s", sqlite3_column_text(st, 7));
+        }
+        sqlite3_reset(st);
+        if (q != SQLITE_ROW)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
+        q = caller_require_department(caller, dept, RESOURCE_READERS, "read this operation", err);
+        if (q < 0) {
+                json_decref(o);
+                return q;
+        }
+        *ret = o;
+        return 0;
+}
+
+int resources_ids(Resources *r, char ***ret) {
+        static const char sql[] = "SELECT id FROM resources WHERE state != 'deleted' ORDER BY id";
+        sqlite3_stmt *st;
+        char **v = NULL;
+        size_t n = 0;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                char **nv = realloc(v, (n + 2) * sizeof(char *));
+                if (!nv)
+                        break;
+                v = nv;
+                v[n++] = strdup((const char *)sqlite3_column_text(st, 0));
+                v[n] = NULL;
+        }
+        sqlite3_reset(st);
+        if (!v) {
+                v = calloc(1, sizeof(char *));
+                if (!v)
+                        return -ENOMEM;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* ---- recovery, reconcile, inventory ---- */
+
+/* Resubmits the unfinished operations on provider p. */
+static void resume_operations(Resources *r, Provider *p) {
+        static const char sql[] = "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
+                                  "ON r.id = o.resource_id WHERE o.state IN ('pending','running') AND r.provider = ? "
+                                  "ORDER BY o.created_at";
+        sqlite3_stmt *st;
+        char (*ops)[3][64] = NULL;
+        size_t n = 0;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return;
+        sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                void *nv = realloc(ops, (n + 1) * sizeof(*ops));
+                if (!nv)
+                        break;
+                ops = nv;
+                for (int i = 0; i < 3; i++)
+                        snprintf(ops[n][i], 64, "%s", sqlite3_column_text(st, i));
+                n++;
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < n; i++) {
+                json_t *res = NULL;
+                if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res) < 0)
+                        continue;
+                log_info("resuming operation %s (%s of %s)", ops[i][0], ops[i][1], ops[i][2]);
+                op_submit(r, ops[i][0], ops[i][1], res);
+                json_decref(res);
+        }
+        free(ops);
+}
+
+typedef struct InvJob {
+        Resources *r;
+        char provider[64];
+        const DriverOps *ops;
+        DriverConn *conn;
+        DriverInventory *inv;
+        CbError err;
+        InventoryDoneFn done; /* NULL: a reconcile */
+        void *userdata;
+} InvJob;
+
+static int inv_job_run(void *userdata) {
+        InvJob *j = userdata;
+        return driver_inventory(j->ops, j->conn, &j->inv, &j->err);
+}
+
+static const char *state_from_driver(DriverState s) {
+        switch (s) {
+        case DRIVER_STATE_RUNNING:
+        case DRIVER_STATE_PAUSED:
+        case DRIVER_STATE_SHUTTING_DOWN:
+                return "active";
+        case DRIVER_STATE_SHUTOFF:
+                return "stopped";
+        case DRIVER_STATE_CRASHED:
+                return "failed";
+        default:
+                return NULL;
+        }
+}
+
+/* Records an object no approval covers (Art. 10), once per object. */
+static void report_unmanaged(Resources *r, const char *provider, const DriverInstance *in) {
+        static const char sql[] = "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
+                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) "
+                                  "DO UPDATE SET last_seen = excluded.last_seen";
+        char now[32], object[256];
+        CbError err = CB_ERROR_INIT;
+        int changes;
+
+        store_now(now);
+        if (store_begin(r->store) < 0)
+                return;
+        if (exec_bind(r, sql,
+                      (const char *const[]){provider, in->provider_ref ? in->provider_ref : in->name, in->name, now,
+                                            now},
+                      5) < 0) {
+                store_rollback(r->store);
+                return;
+        }
+        /* An insert (not an update of last_seen) means: first sighting. */
+        changes = sqlite3_changes(store_db(r->store));
+        if (changes > 0 && sqlite3_last_insert_rowid(store_db(r->store)) != 0) {
+                static const char seen[] = "SELECT first_seen = last_seen FROM unmanaged_seen WHERE provider = ? "
+                                           "AND provider_ref = ?";
+                sqlite3_stmt *st;
+                bool first = false;
+                if (store_prepare(r->store, seen, &st) == 0) {
+                        sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, in->provider_ref ? in->provider_ref : in->name, -1, SQLITE_STATIC);
+                        first = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+                        sqlite3_reset(st);
+                }
+                if (first) {
+                        json_t *codes = json_pack("[s]", "UNMANAGED_RESOURCE");
+                        json_t *detail = json_pack("{s:s, s:s?, s:i}", "domain", in->name, "provider_ref",
+                                                   in->provider_ref, "article", 10);
+                        snprintf(object, sizeof(object), "provider:%s/%s", provider, in->name);
+                        audit_append(r->store, NULL,
+                                     &(AuditEntry){"inventory.unmanaged", object, "reported", codes, detail}, &err);
+                        log_warning("UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
+                                    in->name, provider);
+                        json_decref(codes);
+                        json_decref(detail);
+                }
+        }
+        store_commit(r->store);
+        cb_error_clear(&err);
+}
+
+static bool resource_known(Resources *r, const char *id) {
+        json_t *res = NULL;
+        bool known = resources_record(r, id, &res) == 0;
+        json_decref(res);
+        return known;
+}
+
+/* Brings the record in line with what the provider has. */
+static void reconcile(Resources *r, const char *provider, const DriverInventory *inv) {
+        static const char sql[] = "SELECT id, state, provider_ref FROM resources WHERE provider = ? "
+                                  "AND state IN ('active','stopped')";
+        sqlite3_stmt *st;
+        char (*rows)[3][64] = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < inv->n_items; i++) {
+                const DriverInstance *in = &inv->items[i];
+                if (!in->managed || !in->stamp.resource_id || !resource_known(r, in->stamp.resource_id))
+                        report_unmanaged(r, provider, in);
+        }
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return;
+        sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                void *nv = realloc(rows, (n + 1) * sizeof(*rows));
+                if (!nv)
+                        break;
+                rows = nv;
+                for (int c = 0; c < 3; c++)
+                        snprintf(rows[n][c], 64, "%s", sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
+                n++;
+        }
+        sqlite3_reset(st);
+
+        for (size_t k = 0; k < n; k++) {
+                const DriverInstance *found = NULL;
+                const char *want;
+                char pid[64], pkind[32], now[32];
+
+                if (pending_operation(r, rows[k][0], pid, pkind) != 0)
+                        continue; /* an operation will set the state itself */
+                for (size_t i = 0; i < inv->n_items && !found; i++)
+                        if (inv->items[i].managed && streq_ptr(inv->items[i].stamp.resource_id, rows[k][0]))
+                                found = &inv->items[i];
+                want = found ? state_from_driver(found->state) : "failed";
+                if (!want || streq(want, rows[k][1]))
+                        continue;
+                store_now(now);
+                exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                          (const char *const[]){want, now, rows[k][0]}, 3);
+                if (!found) {
+                        CbError err = CB_ERROR_INIT;
+                        char object[96];
+                        snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
+                        audit_append(r->store, NULL, &(AuditEntry){"resource.lost", object, "failed", NULL, NULL}, &err);
+                        cb_error_clear(&err);
+                        log_warning("resource %s is gone from provider %s", rows[k][0], provider);
+                }
+                notify(r, rows[k][0]);
+        }
+        free(rows);
+}
+
+static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
+        json_t *items = json_array();
+        for (size_t i = 0; items && i < inv->n_items; i++) {
+                const DriverInstance *in = &inv->items[i];
+                bool managed = in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
+                json_t *o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
+                                      in->provider_ref, "state", driver_state_to_string(in->state), "vcpus",
+                                      (int)in->vcpus, "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
+                                      "resource_id", managed ? in->stamp.resource_id : NULL);
+                if (!managed) {
+                        json_object_set_new(o, "violation",
+                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE", "article", 10,
+                                                      "message", "no approval covers this object"));
+                }
+                json_array_append_new(items, o);
+        }
+        return json_pack("{s:s, s:o}", "provider", provider, "domains", items);
+}
+
+static void inv_job_done(int result, void *userdata) {
+        InvJob *j = userdata;
+        if (result >= 0 && j->inv)
+                reconcile(j->r, j->provider, j->inv);
+        if (j->done) {
+                if (result == -ECANCELED && !j->err.message[0])
+                        cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
+                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL, result >= 0 ? NULL : &j->err,
+                        j->userdata);
+        }
+        driver_inventory_free(j->inv);
+        cb_error_clear(&j->err);
+        free(j);
+}
+
+static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, void *userdata, CbError *err) {
+        InvJob *j;
+        int q;
+
+        if (p->status != PROVIDER_CONNECTED || !p->conn)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is %s%s%s", p->name,
+                                    provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
+                                    p->last_error);
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *j = (InvJob){.r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata};
+        snprintf(j->provider, sizeof(j->provider), "%s", p->name);
+        q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
+        if (q < 0) {
+                free(j);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot queue the inventory: %s", strerror(-q));
+        }
+        return 0;
+}
+
+int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
+                        void *userdata, CbError *err) {
+        Provider *p;
+        int q = caller_require_role(caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
+                                    "read provider inventories", err);
+        if (q < 0)
+                return q;
+        p = providers_find(r->providers, provider);
+        if (!p)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", provider);
+        return submit_inventory(r, p, done, userdata, err);
+}
+
+void resources_provider_ready(Resources *r, Provider *p) {
+        CbError err = CB_ERROR_INIT;
+        resources_watch(r, p);
+        resume_operations(r, p);
+        submit_inventory(r, p, NULL, NULL, &err);
+        cb_error_clear(&err);
+}
+
+void resources_reconcile_all(Resources *r) {
+        providers_probe_all(r->providers);
+        for (size_t i = 0; i < providers_count(r->providers); i++) {
+                Provider *p = providers_at(r->providers, i);
+                CbError err = CB_ERROR_INIT;
+                if (p->status == PROVIDER_CONNECTED) {
+                        resume_operations(r, p);
+                        submit_inventory(r, p, NULL, NULL, &err);
+                }
+                cb_error_clear(&err);
+        }
+}
+
+/* ---- provider events (libvirt domain life-cycle) ---- */
+
+typedef struct EventCopy {
+        Resources *r;
+        char provider[64];
+        DriverEventKind kind;
+        char resource_id[64];
+} EventCopy;
+
+typedef struct Watch {
+        Resources *r;
+        char provider[64];
+} Watch;
+
+static void event_done(int result, void *userdata);
+
+/* The event thread: copy and hand over, nothing else. */
+static void on_driver_event(const DriverEvent *ev, void *userdata) {
+        Watch *w = userdata;
+        EventCopy *c = calloc(1, sizeof(*c));
+        if (!c)
+                return;
+        c->r = w->r;
+        c->kind = ev->kind;
+        snprintf(c->provider, sizeof(c->provider), "%s", w->provider);
+        snprintf(c->resource_id, sizeof(c->resource_id), "%s", ev->resource_id ? ev->resource_id : "");
+        if (worker_post(w->r->pool, event_done, 0, c) < 0)
+                free(c);
+}
+
+static void event_done(int result, void *userdata) {
+        EventCopy *c = userdata;
+        Resources *r = c->r;
+        json_t *res = NULL;
+        const char *state, *want = NULL;
+        char pid[64], pkind[32], now[32];
+        (void)result;
+
+        if (c->kind == DRIVER_EVENT_CONNECTION_LOST) {
+                log_warning("provider %s: connection lost", c->provider);
+                providers_probe_all(r->providers);
+                goto out;
+        }
+        if (!c->resource_id[0] || resources_record(r, c->resource_id, &res) < 0)
+                goto out; /* not ours: the reconcile reports it */
+        if (pending_operation(r, c->resource_id, pid, pkind) != 0)
+                goto out; /* the operation under way sets the state */
+        state = jstr(res, "state");
+        switch (c->kind) {
+        case DRIVER_EVENT_STOPPED:
+                want = streq_ptr(state, "active") ? "stopped" : NULL;
+                break;
+        case DRIVER_EVENT_STARTED:
+        case DRIVER_EVENT_RESUMED:
+                want = streq_ptr(state, "stopped") || streq_ptr(state, "failed") ? "active" : NULL;
+                break;
+        case DRIVER_EVENT_CRASHED:
+        case DRIVER_EVENT_UNDEFINED:
+                want = streq_ptr(state, "active") || streq_ptr(state, "stopped") ? "failed" : NULL;
+                break;
+        default:
+                break;
+        }
+        if (want) {
+                CbError err = CB_ERROR_INIT;
+                char object[96], action[64];
+                store_now(now);
+                snprintf(object, sizeof(object), "resource:%s", c->resource_id);
+                snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
+                if (store_begin(r->store) == 0) {
+                        exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                                  (const char *const[]){want, now, c->resource_id}, 3);
+                        audit_append(r->store, NULL, &(AuditEntry){action, object, "ok", NULL, NULL}, &err);
+                        store_commit(r->store);
+                }
+                cb_error_clear(&err);
+                notify(r, c->resource_id);
+        }
+out:
+        json_decref(res);
+        free(c);
+}
+
+int resources_watch(Resources *r, Provider *p) {
+        CbError err = CB_ERROR_INIT;
+        Watch *w;
+        int q;
+
+        if (r->n_watches >= ELEMENTSOF(r->watches) || !p->conn)
+                return -EBUSY;
+        for (size_t i = 0; i < r->n_watches; i++)
+                if (streq(r->watches[i]->provider, p->name))
+                        return 0; /* watches survive reopen */
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->r = r;
+        snprintf(w->provider, sizeof(w->provider), "%s", p->name);
+        q = driver_watch_events(p->ops, p->conn, on_driver_event, w, &err);
+        if (q < 0) {
+                if (q != -EOPNOTSUPP)
+                        log_warning("provider %s: no events (%s); the periodic reconcile covers it", p->name,
+                                    err.message);
+                cb_error_clear(&err);
+                free(w);
+                return q;
+        }
+        r->watches[r->n_watches++] = w;
+        return 0;
+}
+
+void resources_unwatch_all(Resources *r) {
+        for (size_t i = 0; i < r->n_watches; i++) {
+                Provider *p = providers_find(r->providers, r->watches[i]->provider);
+                CbError err = CB_ERROR_INIT;
+                if (p && p->conn)
+                        driver_watch_events(p->ops, p->conn, NULL, NULL, &err);
+                cb_error_clear(&err);
+        }
+}

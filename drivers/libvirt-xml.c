@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "libvirt-xml.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static void fputs_escaped(FILE *f, const char *s) {
+        for (; s && *s; s++)
+                switch (*s) {
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                case '\'':
+                        fputs("&apos;", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+/* open_memstream() buffers are only valid after fclose(); this does both. */
+static int memstream_finish(FILE *f, char **buf, char **ret) {
+        bool failed = ferror(f);
+        if (fclose(f) != 0 || failed) {
+                free(*buf);
+                *buf = NULL;
+                return -ENOMEM;
+        }
+        *ret = *buf;
+        *buf = NULL;
+        return 0;
+}
+
+char *xml_escape(const char *s) {
+        char *buf = NULL, *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs_escaped(f, s);
+        return memstream_finish(f, &buf, &out) < 0 ? NULL : out;
+}
+
+int libvirt_xml_domain_name(const char *resource_id, char **ret) {
+        if (!driver_resource_id_is_valid(resource_id))
+                return -EINVAL;
+        char *s = NULL;
+        if (asprintf(&s, "cb-%s", resource_id) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int libvirt_xml_volume_name(const char *resource_id, char **ret) {
+        if (!driver_resource_id_is_valid(resource_id))
+                return -EINVAL;
+        char *s = NULL;
+        if (asprintf(&s, "cb-%s.img", resource_id) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static const char *spec_pool(const ProvisionSpec *spec) {
+        return isempty(spec->pool) ? "default" : spec->pool;
+}
+
+static void write_elem(FILE *f, const char *name, const char *value) {
+        fprintf(f, "      <" CB_XML_NS_PREFIX ":%s>", name);
+        fputs_escaped(f, value);
+        fprintf(f, "</" CB_XML_NS_PREFIX ":%s>\n", name);
+}
+
+int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err) {
+        int r = provision_spec_validate(spec, err);
+        if (r < 0)
+                return r;
+        if (!driver_resource_id_is_valid(domain_type))
+                return cb_error_set(err, CB_ERR_INVALID, "invalid domain type");
+
+        _cleanup_(freep) char *name = NULL, *volume = NULL;
+        if (libvirt_xml_domain_name(spec->resource_id, &name) < 0 ||
+            libvirt_xml_volume_name(spec->resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        const char *arch = spec->arch ? spec->arch : "x86_64";
+        bool x86 = streq(arch, "x86_64") || streq(arch, "i686");
+
+        _cleanup_(freep) char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
+        fprintf(f, "<domain type='%s'>\n", domain_type);
+        fprintf(f, "  <name>%s</name>\n", name);
+        fputs("  <title>", f);
+        fputs_escaped(f, spec->name);
+        fputs("</title>\n", f);
+        fputs("  <description>cloudbroker resource ", f);
+        fputs_escaped(f, spec->resource_id);
+        fputs(" of project ", f);
+        fputs_escaped(f, spec->project_id);
+        fputs("</description>\n", f);
+
+        fputs("  <metadata>\n", f);
+        fputs("    <" CB_XML_NS_PREFIX ":" CB_XML_STAMP_KEY " xmlns:" CB_XML_NS_PREFIX "='" CB_XML_NS_URI
+              "' version='1'>\n",
+              f);
+        write_elem(f, "resource-id", spec->resource_id);
+        write_elem(f, "name", spec->name);
+        write_elem(f, "project-id", spec->project_id);
+        write_elem(f, "approval-no", spec->approval_no);
+        write_elem(f, "service-id", spec->catalog_service_id);
+        write_elem(f, "plan-id", spec->catalog_plan_id);
+        fprintf(f, "      <" CB_XML_NS_PREFIX ":catalog-revision>%u</" CB_XML_NS_PREFIX ":catalog-revision>\n",
+                spec->catalog_revision);
+        fputs("    </" CB_XML_NS_PREFIX ":" CB_XML_STAMP_KEY ">\n", f);
+        fputs("  </metadata>\n", f);
+
+        fprintf(f, "  <memory unit='MiB'>%" PRIu64 "</memory>\n", spec->memory_mib);
+        fprintf(f, "  <currentMemory unit='MiB'>%" PRIu64 "</currentMemory>\n", spec->memory_mib);
+        fprintf(f, "  <vcpu placement='static'>%u</vcpu>\n", spec->vcpus);
+        fprintf(f, "  <os>\n    <type arch='%s'>hvm</type>\n    <boot dev='hd'/>\n  </os>\n", arch);
+        /* ACPI is what makes a graceful shutdown request reach the guest. */
+        fprintf(f, "  <features>\n    <acpi/>\n%s  </features>\n", x86 ? "    <apic/>\n" : "");
+        fputs("  <on_poweroff>destroy</on_poweroff>\n"
+              "  <on_reboot>restart</on_reboot>\n"
+              "  <on_crash>destroy</on_crash>\n",
+              f);
+
+        fputs("  <devices>\n", f);
+        if (spec->disk_gib > 0)
+                fprintf(f,
+                        "    <disk type='volume' device='disk'>\n"
+                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <source pool='%s' volume='%s'/>\n"
+                        "      <target dev='vda' bus='virtio'/>\n"
+                        "    </disk>\n",
+                        spec_pool(spec), volume);
+        if (!isempty(spec->network))
+                fprintf(f,
+                        "    <interface type='network'>\n"
+                        "      <source network='%s'/>\n"
+                        "      <model type='virtio'/>\n"
+                        "    </interface>\n",
+                        spec->network);
+        fputs("    <serial type='pty'>\n"
+              "      <target port='0'/>\n"
+              "    </serial>\n"
+              "    <console type='pty'>\n"
+              "      <target type='serial' port='0'/>\n"
+              "    </console>\n",
+              f);
+        fputs("  </devices>\n</domain>\n", f);
+
+        if (memstream_finish(f, &buf, ret) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return 0;
+}
+
+int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err) {
+        int r = provision_spec_validate(spec, err);
+        if (r < 0)
+                return r;
+        if (spec->disk_gib == 0)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib", "no disk requested");
+        _cleanup_(freep) char *volume = NULL;
+        if (libvirt_xml_volume_name(spec->resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        char *s = NULL;
+        /* allocation 0: a sparse raw file, created without qemu-img. */
+        if (asprintf(&s,
+                     "<volume>\n"
+                     "  <name>%s</name>\n"
+                     "  <capacity unit='GiB'>%" PRIu64 "</capacity>\n"
+                     "  <allocation unit='bytes'>0</allocation>\n"
+                     "  <target>\n"
+                     "    <format type='raw'/>\n"
+                     "  </target>\n"
+                     "</volume>\n",
+                     volume, spec->disk_gib) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = s;
+        return 0;
+}
+
+/* --- reading the stamp back --------------------------------------------- */
+
+static void put_utf8(char **o, unsigned cp) {
+        unsigned char *p = (unsigned char *)*o;
+        if (cp < 0x80)
+                *p++ = cp;
+        else if (cp < 0x800) {
+                *p++ = 0xc0 | (cp >> 6);
+                *p++ = 0x80 | (cp & 0x3f);
+        } else if (cp < 0x10000) {
+                *p++ = 0xe0 | (cp >> 12);
+                *p++ = 0x80 | ((cp >> 6) & 0x3f);
+                *p++ = 0x80 | (cp & 0x3f);
+        } else {
+                *p++ = 0xf0 | (cp >> 18);
+                *p++ = 0x80 | ((cp >> 12) & 0x3f);
+                *p++ = 0x80 | ((cp >> 6) & 0x3f);
+                *p++ = 0x80 | (cp & 0x3f);
+        }
+        *o = (char *)p;
+}
+
+/* Decodes XML character data [s, e): the five predefined entities and
+ * numeric character references. Any markup inside is refused. A decoded
+ * string is never longer than its encoding, so one allocation suffices. */
+static int xml_unescape(const char *s, const char *e, char **ret) {
+        _cleanup_(freep) char *out = malloc(e - s + 1);
+        if (!out)
+                return -ENOMEM;
+        char *o = out;
+        while (s < e) {
+                if (*s == '<')
+                        return -EBADMSG;
+                if (*s != '&') {
+                        *o++ = *s++;
+                        continue;
+                }
+                const char *semi = memchr(s, ';', e - s);
+                if (!semi || semi - s > 12)
+                        return -EBADMSG;
+                size_t n = semi - s - 1;
+                const char *ent = s + 1;
+                if (n == 2 && !strncmp(ent, "lt", 2))
+                        *o++ = '<';
+                else if (n == 2 && !strncmp(ent, "gt", 2))
+                        *o++ = '>';
+                else if (n == 3 && !strncmp(ent, "amp", 3))
+                        *o++ = '&';
+                else if (n == 4 && !strncmp(ent, "quot", 4))
+                        *o++ = '"';
+                else if (n == 4 && !strncmp(ent, "apos", 4))
+                        *o++ = '\'';
+                else if (n >= 2 && ent[0] == '#') {
+                        bool hex = ent[1] == 'x';
+                        const char *d = ent + (hex ? 2 : 1);
+                        if (d >= semi)
+                                return -EBADMSG;
+                        unsigned long cp = 0;
+                        for (; d < semi; d++) {
+                                int v;
+                                if (*d >= '0' && *d <= '9')
+                                        v = *d - '0';
+                                else if (hex && *d >= 'a' && *d <= 'f')
+                                        v = *d - 'a' + 10;
+                                else if (hex && *d >= 'A' && *d <= 'F')
+                                        v = *d - 'A' + 10;
+                                else
+                                        return -EBADMSG;
+                                cp = cp * (hex ? 16 : 10) + v;
+                                if (cp > 0x10ffff)
+                                        return -EBADMSG;
+                        }
+                        if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+                                return -EBADMSG;
+                        put_utf8(&o, cp);
+                } else
+                        return -EBADMSG;
+                s = semi + 1;
+        }
+        *o = 0;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static bool is_name_end(char c) {
+        return c == '>' || c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Finds "<qname" followed by the end of the name in [s, e). */
+static const char *find_tag(const char *s, const char *e, const char *qname) {
+        size_t n = strlen(qname);
+        for (const char *p = s; p + n + 1 < e; p++) {
+                p = memchr(p, '<', e - p);
+                if (!p || p + n + 1 >= e)
+                        return NULL;
+                if (!strncmp(p + 1, qname, n) && is_name_end(p[1 + n]))
+                        return p;
+        }
+        return NULL;
+}
+
+/* The text of child element `local` of the stamp body [s, e); NULL (and 0)
+ * when the child is absent; "" for an empty element. */
+static int stamp_child(const char *s, const char *e, const char *prefix, const char *local, char **ret) {
+        _cleanup_(freep) char *qname = NULL;
+        if (asprintf(&qname, "%s%s%s", prefix, *prefix ? ":" : "", local) < 0)
+                return -ENOMEM;
+        const char *tag = find_tag(s, e, qname);
+        if (!tag) {
+                *ret = NULL;
+                return 0;
+        }
+        const char *gt = memchr(tag, '>', e - tag);
+        if (!gt)
+                return -EBADMSG;
+        if (gt[-1] == '/') {
+                char *empty = strdup("");
+                if (!empty)
+                        return -ENOMEM;
+                *ret = empty;
+                return 0;
+        }
+        _cleanup_(freep) char *close = NULL;
+        if (asprintf(&close, "</%s>", qname) < 0)
+                return -ENOMEM;
+        const char *end = memmem(gt + 1, e - gt - 1, close, strlen(close));
+        if (!end)
+                return -EBADMSG;
+        return xml_unescape(gt + 1, end, ret);
+}
+
+/* Locates the stamp element: its namespace prefix and the body between its
+ * start and end tags. */
+static int find_stamp(const char *xml, char **ret_prefix, const char **ret_body, const char **ret_end) {
+        const char *xml_end = xml + strlen(xml);
+        const char *start = NULL;
+        _cleanup_(freep) char *prefix = NULL;
+
+        const char *uri = strstr(xml, CB_XML_NS_URI);
+        if (uri) {
+                /* Walk back over  xmlns:PFX="  to learn the prefix in use. */
+                const char *q = uri - 1;
+                if (q < xml || (*q != '"' && *q != '\''))
+                        return -EBADMSG;
+                q--;
+                while (q > xml && (*q == ' ' || *q == '\t'))
+                        q--;
+                if (q <= xml || *q != '=')
+                        return -EBADMSG;
+                q--;
+                while (q > xml && (*q == ' ' || *q == '\t'))
+                        q--;
+                const char *name_end = q + 1;
+                while (q > xml && !strchr(" \t\r\n<", *q))
+                        q--;
+                const char *attr = q + 1;
+                if (name_end - attr > 6 && !strncmp(attr, "xmlns:", 6))
+                        prefix = strndup(attr + 6, name_end - attr - 6);
+                else if (name_end - attr == 5 && !strncmp(attr, "xmlns", 5))
+                        prefix = strdup("");
+                else
+                        return -EBADMSG;
+                if (!prefix)
+                        return -ENOMEM;
+                for (start = q; start >= xml && *start != '<'; start--)
+                        ;
+                if (start < xml)
+                        return -EBADMSG;
+        } else {
+                /* virDomainGetMetadata() returns the element without its namespace. */
+                const char *p = xml;
+                while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                        p++;
+                if (!strncmp(p, "<?xml", 5)) {
+                        p = strstr(p, "?>");
+                        if (!p)
+                                return -EBADMSG;
+                        p += 2;
+                        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                                p++;
+                }
+                if (strncmp(p, "<" CB_XML_STAMP_KEY, strlen("<" CB_XML_STAMP_KEY)) ||
+                    !is_name_end(p[strlen("<" CB_XML_STAMP_KEY)]))
+                        return -ENOENT;
+                start = p;
+                prefix = strdup("");
+                if (!prefix)
+                        return -ENOMEM;
+        }
+
+        _cleanup_(freep) char *qname = NULL;
+        if (asprintf(&qname, "%s%s" CB_XML_STAMP_KEY, prefix, *prefix ? ":" : "") < 0)
+                return -ENOMEM;
+        size_t qlen = strlen(qname);
+        if (strncmp(start + 1, qname, qlen) || !is_name_end(start[1 + qlen]))
+                return -EBADMSG;
+        const char *gt = strchr(start, '>');
+        if (!gt || gt[-1] == '/')
+                return -EBADMSG; /* no body: no resource-id */
+        _cleanup_(freep) char *close = NULL;
+        if (asprintf(&close, "</%s>", qname) < 0)
+                return -ENOMEM;
+        const char *end = memmem(gt + 1, xml_end - gt - 1, close, strlen(close));
+        if (!end)
+                return -EBADMSG;
+        *ret_prefix = TAKE_PTR(prefix);
+        *ret_body = gt + 1;
+        *ret_end = end;
+        return 0;
+}
+
+int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret) {
+        if (!xml || !ret)
+                return -EINVAL;
+        _cleanup_(freep) char *prefix = NULL;
+        const char *body = NULL, *end = NULL;
+        int r = find_stamp(xml, &prefix, &body, &end);
+        if (r < 0)
+                return r;
+
+        DriverStamp s = { 0 };
+        _cleanup_(freep) char *revision = NULL;
+        if ((r = stamp_child(body, end, prefix, "resource-id", &s.resource_id)) < 0 ||
+            (r = stamp_child(body, end, prefix, "name", &s.name)) < 0 ||
+            (r = stamp_child(body, end, prefix, "project-id", &s.project_id)) < 0 ||
+            (r = stamp_child(body, end, prefix, "approval-no", &s.approval_no)) < 0 ||
+            (r = stamp_child(body, end, prefix, "service-id", &s.service_id)) < 0 ||
+            (r = stamp_child(body, end, prefix, "plan-id", &s.plan_id)) < 0 ||
+            (r = stamp_child(body, end, prefix, "catalog-revision", &revision)) < 0)
+                goto fail;
+        if (isempty(s.resource_id)) {
+                r = -EBADMSG;
+                goto fail;
+        }
+        if (revision) {
+                char *q = NULL;
+                errno = 0;
+                unsigned long v = strtoul(revision, &q, 10);
+                if (errno || q == revision || *q || revision[0] == '-' || v > UINT32_MAX) {
+                        r = -EBADMSG;
+                        goto fail;
+                }
+                s.catalog_revision = (unsigned)v;
+        }
+        *ret = s;
+        return 0;
+fail:
+        driver_stamp_done(&s);
+        return r;
+}
+
+/* --- host capabilities ---------------------------------------------------- */
+
+static bool offers_type(const char *s, const char *e, const char *type) {
+        char a[64], b[64];
+        snprintf(a, sizeof(a), "<domain type='%s'", type);
+        snprintf(b, sizeof(b), "<domain type=\"%s\"", type);
+        return memmem(s, e - s, a, strlen(a)) || memmem(s, e - s, b, strlen(b));
+}
+
+const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch) {
+        static const char *const preferred[] = { "kvm", "qemu", "test" };
+        if (!caps_xml)
+                return NULL;
+        const char *s = caps_xml, *e = caps_xml + strlen(caps_xml);
+
+        /* Prefer the block of the requested arch; a host without one (the
+         * test driver has only i686) is judged on the whole document. */
+        if (arch) {
+                char a[96], b[96];
+                snprintf(a, sizeof(a), "<arch name='%s'>", arch);
+                snprintf(b, sizeof(b), "<arch name=\"%s\">", arch);
+                const char *blk = strstr(caps_xml, a);
+                if (!blk)
+                        blk = strstr(caps_xml, b);
+                if (blk) {
+                        const char *blk_end = strstr(blk, "</arch>");
+                        s = blk;
+                        e = blk_end ? blk_end : e;
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(preferred); i++)
+                if (offers_type(s, e, preferred[i]))
+                        return preferred[i];
+        return NULL;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Pure text work for the libvirt driver, no libvirt calls: the domain and
+ * storage-volume XML generated from a ProvisionSpec, the broker's metadata
+ * stamp, and reading that stamp back. Every string that enters XML is
+ * escaped; specs are validated first (provision_spec_validate()), so a
+ * generated document always passes `virt-xml-validate FILE domain`.
+ *
+ * The stamp, inside the domain's <metadata>:
+ *
+ *   <cb:resource xmlns:cb="https://cloudbroker.example/xmlns/domain/1.0" version="1">
+ *     <cb:resource-id>r-42</cb:resource-id>
+ *     <cb:name>教育平台 web</cb:name>
+ *     <cb:project-id>..</cb:project-id>
+ *     <cb:approval-no>..</cb:approval-no>
+ *     <cb:service-id>..</cb:service-id>
+ *     <cb:plan-id>..</cb:plan-id>
+ *     <cb:catalog-revision>3</cb:catalog-revision>
+ *   </cb:resource>
+ *
+ * Names are derived from the resource id, so an object can be found again
+ * without any record of the provider's own id: domain "cb-<id>", volume
+ * "cb-<id>.img" (raw, sparse: no qemu-img needed on the host).
+ */
+
+#include "driver.h"
+
+#define CB_XML_NS_URI    "https://cloudbroker.example/xmlns/domain/1.0"
+#define CB_XML_NS_PREFIX "cb"
+#define CB_XML_STAMP_KEY "resource"
+
+/* resource_id must satisfy driver_resource_id_is_valid(). */
+int libvirt_xml_domain_name(const char *resource_id, char **ret);
+int libvirt_xml_volume_name(const char *resource_id, char **ret);
+
+/* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
+int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err);
+int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
+
+/* Reads the stamp from a whole domain XML (namespace looked up by URI, any
+ * prefix) or from the fragment virDomainGetMetadata(ELEMENT) returns (which
+ * libvirt gives back without the namespace). -ENOENT when there is no stamp,
+ * -EBADMSG when there is one but it is malformed or lacks resource-id. */
+int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
+
+/* The best domain type a host offers for arch, from its capabilities XML:
+ * "kvm", then "qemu", then "test"; NULL when none of them. Static string. */
+const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch);
+
+/* XML-escapes s (&, <, >, ", ') into a new string. */
+char *xml_escape(const char *s);

@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The libvirt driver: VMs on any libvirt URI (qemu:///system,
+ * qemu+ssh://host/system, test:///...). Every call blocks and is meant for a
+ * worker thread; a connection is shared by all workers (virConnectPtr is
+ * thread-safe) and reopened on the next use when it is found dead.
+ *
+ * Domain events need libvirt's event loop: global_init registers the default
+ * implementation (before any connection is opened, as the remote driver
+ * requires) and runs virEventRunDefaultImpl() on a thread of its own. Event
+ * callbacks therefore arrive on that thread; see DriverEventFn.
+ */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "driver.h"
+#include "libvirt-xml.h"
+
+/* --- errors --------------------------------------------------------------- */
+
+static CbErrorKind kind_of(const virError *e) {
+        if (!e)
+                return CB_ERR_INTERNAL;
+        switch (e->code) {
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_STORAGE_VOL:
+        case VIR_ERR_NO_STORAGE_POOL:
+        case VIR_ERR_NO_NETWORK:
+                return CB_ERR_NOT_FOUND;
+        case VIR_ERR_OPERATION_INVALID:
+                return CB_ERR_CONFLICT;
+        case VIR_ERR_NO_SUPPORT:
+        case VIR_ERR_ARGUMENT_UNSUPPORTED:
+                return CB_ERR_UNSUPPORTED;
+        case VIR_ERR_XML_ERROR:
+        case VIR_ERR_XML_DETAIL:
+        case VIR_ERR_CONFIG_UNSUPPORTED:
+        case VIR_ERR_INVALID_ARG:
+                return CB_ERR_UNPROCESSABLE;
+        case VIR_ERR_NO_CONNECT:
+        case VIR_ERR_INVALID_CONN:
+        case VIR_ERR_RPC:
+        case VIR_ERR_AUTH_FAILED:
+        case VIR_ERR_AUTH_UNAVAILABLE:
+        case VIR_ERR_OPERATION_TIMEOUT:
+        case VIR_ERR_AGENT_UNRESPONSIVE:
+                return CB_ERR_UNAVAILABLE;
+        case VIR_ERR_SYSTEM_ERROR:
+                return e->domain == VIR_FROM_RPC || e->domain == VIR_FROM_REMOTE ? CB_ERR_UNAVAILABLE
+                                                                               : CB_ERR_INTERNAL;
+        default:
+                return CB_ERR_INTERNAL;
+        }
+}
+
+static int last_code(void) {
+        const virError *e = virGetLastError();
+        return e ? e->code : VIR_ERR_OK;
+}
+
+static int error_from(CbError *err, const char *what, const virError *e) {
+        int r = cb_error_set(err, kind_of(e), "%s: %s", what, e && e->message ? e->message : "unknown error");
+        virResetLastError();
+        return r;
+}
+
+/* Turns libvirt's thread-local last error into a CbError. */
+static int lv_error(CbError *err, const char *what) {
+        return error_from(err, what, virGetLastError());
+}
+
+/* Keeps the error of a failed call while a second call checks whether the
+ * failure matters (every libvirt call resets the thread's last error). */
+static void errorp(virErrorPtr *p) {
+        if (*p)
+                virFreeError(*p);
+}
+
+/* --- process-wide: error printing and the event loop ---------------------- */
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool impl_registered;
+static bool loop_running;
+static bool loop_quit; /* __atomic */
+static pthread_t loop_thread;
+
+/* libvirt prints every error to stderr by default; ours travel in CbError. */
+static void quiet_error(void *userdata, virErrorPtr error) {
+        (void)userdata;
+        (void)error;
+}
+
+static void *event_loop_main(void *arg) {
+        (void)arg;
+        while (!__atomic_load_n(&loop_quit, __ATOMIC_ACQUIRE))
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        return NULL;
+}
+
+static void wake_timer(int timer, void *opaque) {
+        (void)opaque;
+        virEventRemoveTimeout(timer);
+}
+
+static int lv_global_init(CbError *err) {
+        int r = 0;
+        pthread_mutex_lock(&global_lock);
+        if (!impl_registered) {
+                if (virInitialize() < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "libvirt cannot initialize");
+                        goto out;
+                }
+                virSetErrorFunc(NULL, quiet_error);
+                if (virEventRegisterDefaultImpl() < 0) {
+                        r = lv_error(err, "cannot set up the libvirt event loop");
+                        goto out;
+                }
+                impl_registered = true;
+        }
+        if (!loop_running) {
+                __atomic_store_n(&loop_quit, false, __ATOMIC_RELEASE);
+                int e = pthread_create(&loop_thread, NULL, event_loop_main, NULL);
+                if (e != 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot start the libvirt event thread: %s",
+                                         strerror(e));
+                        goto out;
+                }
+                loop_running = true;
+        }
+out:
+        pthread_mutex_unlock(&global_lock);
+        return r;
+}
+
+static void lv_global_shutdown(void) {
+        pthread_mutex_lock(&global_lock);
+        if (loop_running) {
+                __atomic_store_n(&loop_quit, true, __ATOMIC_RELEASE);
+                /* A due timer wakes the poll() the loop is sleeping in. */
+                if (virEventAddTimeout(0, wake_timer, NULL, NULL) < 0)
+                        virResetLastError();
+                pthread_join(loop_thread, NULL);
+                loop_running = false;
+        }
+        pthread_mutex_unlock(&global_lock);
+}
+
+/* --- connection ----------------------------------------------------------- */
+
+/* The subscriber of a connection's events. libvirt holds a reference for each
+ * registration and drops it through its free callback, which it runs only
+ * once no dispatch is using it; so a callback in flight never sees freed
+ * memory, and after deactivation (cb = NULL) none reaches the subscriber. */
+typedef struct Watch {
+        pthread_mutex_t lock;
+        DriverEventFn cb;
+        void *userdata;
+        int refs; /* __atomic */
+} Watch;
+
+static Watch *watch_ref(Watch *w) {
+        __atomic_add_fetch(&w->refs, 1, __ATOMIC_RELAXED);
+        return w;
+}
+
+static void watch_unref(void *p) {
+        Watch *w = p;
+        if (w && __atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+                pthread_mutex_destroy(&w->lock);
+                free(w);
+        }
+}
+
+static void watch_deliver(Watch *w, const DriverEvent *ev) {
+        pthread_mutex_lock(&w->lock);
+        if (w->cb)
+                w->cb(ev, w->userdata);
+        pthread_mutex_unlock(&w->lock);
+}
+
+typedef struct LibvirtConn {
+        DriverConn base;
+        char *uri;
+
+        pthread_mutex_t lock; /* vc, caps, lifecycle_id, close_cb */
+        virConnectPtr vc;     /* NULL after a failed reopen */
+        char *caps;           /* capabilities XML of the host, read at (re)open */
+        int lifecycle_id;     /* -1 when not registered on vc */
+        bool close_cb;
+
+        pthread_mutex_t watch_lock; /* watch; taken after lock, never before */
+        Watch *watch;
+} LibvirtConn;
+
+static LibvirtConn *lc_of(DriverConn *c) {
+        return (LibvirtConn *)c;
+}
+
+static void close_cb(virConnectPtr vc, int reason, void *opaque) {
+        LibvirtConn *lc = opaque;
+        (void)vc;
+        /* libvirt holds its close-callback lock while we run, and unregistering
+         * waits for it: so lc is alive here. Not taking lc->lock avoids the
+         * deadlock with disconnect_locked(). */
+        pthread_mutex_lock(&lc->watch_lock);
+        if (lc->watch)
+                watch_deliver(lc->watch, &(DriverEvent){ .kind = DRIVER_EVENT_CONNECTION_LOST,
+                                                         .state = DRIVER_STATE_UNKNOWN,
+                                                         .detail = reason });
+        pthread_mutex_unlock(&lc->watch_lock);
+}
+
+static int read_stamp(virDomainPtr d, DriverStamp *ret, CbError *err);
+
+static DriverEvent event_of(int event, int detail) {
+        DriverEvent ev = { .kind = DRIVER_EVENT_OTHER, .state = DRIVER_STATE_UNKNOWN, .detail = detail };
+        switch (event) {
+        case VIR_DOMAIN_EVENT_DEFINED:
+                ev.kind = DRIVER_EVENT_DEFINED;
+                break;
+        case VIR_DOMAIN_EVENT_UNDEFINED:
+                ev.kind = DRIVER_EVENT_UNDEFINED;
+                break;
+        case VIR_DOMAIN_EVENT_STARTED:
+                ev.kind = DRIVER_EVENT_STARTED;
+                ev.state = DRIVER_STATE_RUNNING;
+                break;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+                ev.kind = DRIVER_EVENT_SUSPENDED;
+                ev.state = DRIVER_STATE_PAUSED;
+                break;
+        case VIR_DOMAIN_EVENT_RESUMED:
+                ev.kind = DRIVER_EVENT_RESUMED;
+                ev.state = DRIVER_STATE_RUNNING;
+                break;
+        case VIR_DOMAIN_EVENT_STOPPED:
+                ev.kind = DRIVER_EVENT_STOPPED;
+                ev.state = DRIVER_STATE_SHUTOFF;
+                break;
+        case VIR_DOMAIN_EVENT_SHUTDOWN:
+                ev.kind = DRIVER_EVENT_SHUTDOWN;
+                ev.state = DRIVER_STATE_SHUTTING_DOWN;
+                break;
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+                ev.state = DRIVER_STATE_PAUSED;
+                break;
+        case VIR_DOMAIN_EVENT_CRASHED:
+                ev.kind = DRIVER_EVENT_CRASHED;
+                ev.state = DRIVER_STATE_CRASHED;
+                break;
+        default:
+                break;
+        }
+        return ev;
+}
+
+static int lifecycle_cb(virConnectPtr vc, virDomainPtr d, int event, int detail, void *opaque) {
+        Watch *w = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        DriverStamp stamp = { 0 };
+        (void)vc;
+
+        DriverEvent ev = event_of(event, detail);
+        if (virDomainGetUUIDString(d, uuid) < 0)
+                virResetLastError();
+        ev.name = virDomainGetName(d);
+        ev.provider_ref = uuid;
+        /* Read before taking the watch lock: it may be a round trip. An
+         * undefined domain has no metadata left to read. */
+        if (event != VIR_DOMAIN_EVENT_UNDEFINED && read_stamp(d, &stamp, NULL) == 0)
+                ev.resource_id = stamp.resource_id;
+        virResetLastError();
+        watch_deliver(w, &ev);
+        driver_stamp_done(&stamp);
+        return 0;
+}
+
+/* Called with lc->lock held. */
+static int register_watch_locked(LibvirtConn *lc, CbError *err) {
+        pthread_mutex_lock(&lc->watch_lock);
+        Watch *w = lc->watch ? watch_ref(lc->watch) : NULL;
+        pthread_mutex_unlock(&lc->watch_lock);
+        if (!w || !lc->vc)
+                goto none;
+        /* The double cast is the one libvirt intends (VIR_DOMAIN_EVENT_CALLBACK)
+         * spelled so that -Wcast-function-type accepts it. */
+        int id = virConnectDomainEventRegisterAny(
+                lc->vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                (virConnectDomainEventGenericCallback)(void (*)(void))lifecycle_cb, w, watch_unref);
+        if (id < 0) {
+                watch_unref(w);
+                return lv_error(err, "cannot watch domain events");
+        }
+        lc->lifecycle_id = id;
+        return 0;
+none:
+        if (w)
+                watch_unref(w);
+        return 0;
+}
+
+static void deregister_watch_locked(LibvirtConn *lc) {
+        if (lc->vc && lc->lifecycle_id >= 0 && virConnectDomainEventDeregisterAny(lc->vc, lc->lifecycle_id) < 0)
+                virResetLastError(); /* a dead connection frees its callbacks itself */
+        lc->lifecycle_id = -1;
+}
+
+static void disconnect_locked(LibvirtConn *lc) {
+        if (!lc->vc)
+                return;
+        if (lc->close_cb && virConnectUnregisterCloseCallback(lc->vc, close_cb) < 0)
+                virResetLastError();
+        lc->close_cb = false;
+        deregister_watch_locked(lc);
+        virConnectClose(lc->vc);
+        lc->vc = NULL;
+        free(lc->caps);
+        lc->caps = NULL;
+}
+
+static int connect_locked(LibvirtConn *lc, CbError *err) {
+        virConnectPtr vc = virConnectOpen(lc->uri);
+        if (!vc) {
+                const virError *e = virGetLastError();
+                int r = cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot connect to %s: %s", lc->uri,
+                                     e && e->message ? e->message : "unknown error");
+                virResetLastError();
+                return r;
+        }
+        /* Remote connections notice a dead peer through keepalive; local
+         * drivers do not support it, which is fine. */
+        if (virConnectSetKeepAlive(vc, 5, 3) < 0)
+                virResetLastError();
+        char *caps = virConnectGetCapabilities(vc);
+        if (!caps) {
+                int r = lv_error(err, "cannot read host capabilities");
+                virConnectClose(vc);
+                return r;
+        }
+        lc->vc = vc;
+        lc->caps = caps;
+        if (virConnectRegisterCloseCallback(vc, close_cb, lc, NULL) < 0)
+                virResetLastError();
+        else
+                lc->close_cb = true;
+        int r = register_watch_locked(lc, err);
+        if (r < 0) {
+                disconnect_locked(lc);
+                return r;
+        }
+        return 0;
+}
+
+/* A referenced, live virConnectPtr: reopens a dead one first. Release with
+ * virConnectClose(). */
+static int acquire(LibvirtConn *lc, virConnectPtr *ret, CbError *err) {
+        int r = 0;
+        pthread_mutex_lock(&lc->lock);
+        if (!lc->vc || virConnectIsAlive(lc->vc) != 1) {
+                virResetLastError();
+                disconnect_locked(lc);
+                r = connect_locked(lc, err);
+        }
+        if (r >= 0) {
+                virConnectRef(lc->vc);
+                *ret = lc->vc;
+        }
+        pthread_mutex_unlock(&lc->lock);
+        return r;
+}
+
+static void connp(virConnectPtr *p) {
+        if (*p)
+                virConnectClose(*p);
+}
+static void domp(virDomainPtr *p) {
+        if (*p)
+                virDomainFree(*p);
+}
+static void poolp(virStoragePoolPtr *p) {
+        if (*p)
+                virStoragePoolFree(*p);
+}
+static void volp(virStorageVolPtr *p) {
+        if (*p)
+                virStorageVolFree(*p);
+}
+
+static void lv_close(DriverConn *c) {
+        LibvirtConn *lc = lc_of(c);
+        if (!lc)
+                return;
+        pthread_mutex_lock(&lc->watch_lock);
+        Watch *w = lc->watch;
+        lc->watch = NULL;
+        pthread_mutex_unlock(&lc->watch_lock);
+        if (w) {
+                pthread_mutex_lock(&w->lock);
+                w->cb = NULL;
+                pthread_mutex_unlock(&w->lock);
+                watch_unref(w);
+        }
+        pthread_mutex_lock(&lc->lock);
+        disconnect_locked(lc);
+        pthread_mutex_unlock(&lc->lock);
+        pthread_mutex_destroy(&lc->lock);
+        pthread_mutex_destroy(&lc->watch_lock);
+        free(lc->uri);
+        free(lc);
+}
+
+static int lv_open(const char *uri, DriverConn **ret, CbError *err) {
+        int r = lv_global_init(err);
+        if (r < 0)
+                return r;
+        LibvirtConn *lc = calloc(1, sizeof(*lc));
+        if (!lc || !(lc->uri = strdup(uri))) {
+                free(lc);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        lc->base.ops = &libvirt_driver_ops;
+        lc->lifecycle_id = -1;
+        pthread_mutex_init(&lc->lock, NULL);
+        pthread_mutex_init(&lc->watch_lock, NULL);
+
+        pthread_mutex_lock(&lc->lock);
+        r = connect_locked(lc, err);
+        pthread_mutex_unlock(&lc->lock);
+        if (r < 0) {
+                lv_close(&lc->base);
+                return r;
+        }
+        *ret = &lc->base;
+        return 0;
+}
+
+static int lv_ping(DriverConn *c, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        return acquire(lc_of(c), &vc, err);
+}
+
+static int lv_watch_events(DriverConn *c, DriverEventFn cb, void *userdata, CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        Watch *nw = NULL;
+        if (cb) {
+                nw = calloc(1, sizeof(*nw));
+                if (!nw)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                pthread_mutex_init(&nw->lock, NULL);
+                nw->cb = cb;
+                nw->userdata = userdata;
+                nw->refs = 1;
+        }
+
+        pthread_mutex_lock(&lc->lock);
+        deregister_watch_locked(lc);
+        pthread_mutex_lock(&lc->watch_lock);
+        Watch *old = lc->watch;
+        lc->watch = nw;
+        pthread_mutex_unlock(&lc->watch_lock);
+        if (old) {
+                pthread_mutex_lock(&old->lock);
+                old->cb = NULL;
+                pthread_mutex_unlock(&old->lock);
+                watch_unref(old);
+        }
+        int r = register_watch_locked(lc, err);
+        if (r < 0) {
+                pthread_mutex_lock(&lc->watch_lock);
+                lc->watch = NULL;
+                pthread_mutex_unlock(&lc->watch_lock);
+                watch_unref(nw);
+        }
+        pthread_mutex_unlock(&lc->lock);
+        return r;
+}
+
+/* --- domains -------------------------------------------------------------- */
+
+static DriverState state_of(int s) {
+        switch (s) {
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+                return DRIVER_STATE_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return DRIVER_STATE_PAUSED;
+        case VIR_DOMAIN_SHUTDOWN:
+                return DRIVER_STATE_SHUTTING_DOWN;
+        case VIR_DOMAIN_SHUTOFF:
+                return DRIVER_STATE_SHUTOFF;
+        case VIR_DOMAIN_CRASHED:
+                return DRIVER_STATE_CRASHED;
+        default:
+                return DRIVER_STATE_UNKNOWN;
+        }
+}
+
+/* -ENOENT: no stamp; -EBADMSG: a stamp we cannot read (treated as not ours). */
+static int read_stamp(virDomainPtr d, DriverStamp *ret, CbError *err) {
+        char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, CB_XML_NS_URI, 0);
+        if (!xml) {
+                if (last_code() == VIR_ERR_NO_DOMAIN_METADATA) {
+                        virResetLastError();
+                        return -ENOENT;
+                }
+                return lv_error(err, "cannot read domain metadata");
+        }
+        int r = libvirt_xml_parse_stamp(xml, ret);
+        free(xml);
+        return r;
+}
+
+static int fill_instance(virDomainPtr d, DriverInstance *ret, CbError *err) {
+        DriverInstance in = { 0 };
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainInfo info;
+        int r;
+
+        if (virDomainGetUUIDString(d, uuid) < 0 || virDomainGetInfo(d, &info) < 0)
+                return lv_error(err, "cannot read domain");
+        in.name = strdup(virDomainGetName(d));
+        in.provider_ref = strdup(uuid);
+        if (!in.name || !in.provider_ref) {
+                driver_instance_done(&in);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        in.state = state_of(info.state);
+        in.vcpus = info.nrVirtCpu;
+        in.memory_mib = info.maxMem / 1024;
+        r = read_stamp(d, &in.stamp, err);
+        if (r == 0)
+                in.managed = true;
+        else if (r != -ENOENT && r != -EBADMSG) {
+                driver_instance_done(&in);
+                return r;
+        }
+        *ret = in;
+        return 0;
+}
+
+/* The domain stamped with ref->resource_id, found by provider_ref or by the
+ * name derived from the resource id. A domain that carries another stamp, or
+ * none, is refused: the broker never touches what it cannot prove is its own. */
+static int find_domain(virConnectPtr vc, const DriverRef *ref, virDomainPtr *ret, CbError *err) {
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *name = NULL;
+
+        if (!isempty(ref->provider_ref)) {
+                d = virDomainLookupByUUIDString(vc, ref->provider_ref);
+                if (!d) {
+                        int code = last_code();
+                        /* INVALID_ARG: not a UUID; fall back to the name. */
+                        if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_INVALID_ARG)
+                                return lv_error(err, "cannot look up domain");
+                        virResetLastError();
+                }
+        }
+        if (!d) {
+                if (libvirt_xml_domain_name(ref->resource_id, &name) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                d = virDomainLookupByName(vc, name);
+                if (!d) {
+                        if (last_code() == VIR_ERR_NO_DOMAIN) {
+                                virResetLastError();
+                                return cb_error_set(err, CB_ERR_NOT_FOUND, "no domain for resource %s",
+                                                    ref->resource_id);
+                        }
+                        return lv_error(err, "cannot look up domain");
+                }
+        }
+
+        DriverStamp st = { 0 };
+        int r = read_stamp(d, &st, err);
+        if (r < 0 && r != -ENOENT && r != -EBADMSG)
+                return r;
+        bool ours = r == 0 && streq(st.resource_id, ref->resource_id);
+        driver_stamp_done(&st);
+        if (!ours)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "domain %s is not stamped with resource %s: refusing to touch it",
+                                    virDomainGetName(d), ref->resource_id);
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+static int uuid_of(virDomainPtr d, char **ret, CbError *err) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(d, uuid) < 0)
+                return lv_error(err, "cannot read domain UUID");
+        char *s = strdup(uuid);
+        if (!s)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = s;
+        return 0;
+}
+
+/* Runs d, resuming it if paused; running already is success. */
+static int ensure_running(virDomainPtr d, CbError *err) {
+        int state, reason;
+        if (virDomainGetState(d, &state, &reason, 0) < 0)
+                return lv_error(err, "cannot read domain state");
+        if (state == VIR_DOMAIN_PAUSED) {
+                if (virDomainResume(d) < 0)
+                        return lv_error(err, "cannot resume domain");
+                return 0;
+        }
+        if (virDomainIsActive(d) == 1)
+                return 0;
+        if (virDomainCreate(d) < 0) {
+                _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+                /* Lost a race with another start: fine if it runs now. */
+                if (e && e->code == VIR_ERR_OPERATION_INVALID && virDomainIsActive(d) == 1) {
+                        virResetLastError();
+                        return 0;
+                }
+                return error_from(err, "cannot start domain", e);
+        }
+        return 0;
+}
+
+/* Undefines with every clean-up flag the host knows: the test driver and
+ * older hosts refuse some, so fall back step by step. */
+static int undefine(virDomainPtr d, CbError *err) {
+        static const unsigned attempts[] = {
+                VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                        VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM,
+                VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+                0,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(attempts); i++) {
+                if (virDomainUndefineFlags(d, attempts[i]) == 0)
+                        return 0;
+                int code = last_code();
+                if (code == VIR_ERR_NO_DOMAIN) { /* gone meanwhile (or was transient) */
+                        virResetLastError();
+                        return 0;
+                }
+                if (code != VIR_ERR_INVALID_ARG && code != VIR_ERR_NO_SUPPORT &&
+                    code != VIR_ERR_ARGUMENT_UNSUPPORTED)
+                        break;
+                virResetLastError();
+        }
+        return lv_error(err, "cannot undefine domain");
+}
+
+static int force_off(virDomainPtr d, CbError *err) {
+        if (virDomainDestroy(d) == 0)
+                return 0;
+        _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+        int active = virDomainIsActive(d);
+        if (active == 0 || (active < 0 && last_code() == VIR_ERR_NO_DOMAIN) ||
+            (e && e->code == VIR_ERR_NO_DOMAIN)) {
+                virResetLastError();
+                return 0;
+        }
+        return error_from(err, "cannot power off domain", e);
+}
+
+/* Deletes the volume named after the resource; absent pool or volume is success. */
+static int delete_volume(virConnectPtr vc, const char *pool_name, const char *resource_id, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL;
+
+        if (libvirt_xml_volume_name(resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        vol = virStorageVolLookupByName(pool, name);
+        if (!vol) {
+                if (last_code() == VIR_ERR_NO_STORAGE_VOL) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_error(err, "cannot look up volume");
+        }
+        if (virStorageVolDelete(vol, 0) < 0) {
+                if (last_code() == VIR_ERR_NO_STORAGE_VOL) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_error(err, "cannot delete volume");
+        }
+        return 0;
+}
+
+/* Creates the resource's volume, or finds the one an interrupted earlier
+ * attempt left (the name is ours by construction). */
+static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL;
+        const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
+        int r;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s", pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        if (libvirt_xml_volume_name(spec->resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol)
+                return 0;
+        virResetLastError();
+        if ((r = libvirt_xml_volume(spec, &xml, err)) < 0)
+                return r;
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                return lv_error(err, "cannot create volume");
+        return 0;
+}
+
+static const char *domain_type_for(LibvirtConn *lc, const char *arch) {
+        pthread_mutex_lock(&lc->lock);
+        const char *t = libvirt_xml_pick_domain_type(lc->caps, arch ? arch : "x86_64");
+        pthread_mutex_unlock(&lc->lock);
+        return t;
+}
+
+static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_provider_ref, CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        int r;
+
+        if ((r = acquire(lc, &vc, err)) < 0)
+                return r;
+
+        /* Idempotency: the resource already has its domain. */
+        const DriverRef ref = { .resource_id = spec->resource_id, .pool = spec->pool };
+        r = find_domain(vc, &ref, &d, err);
+        if (r == 0) {
+                if ((r = ensure_running(d, err)) < 0)
+                        return r;
+                return uuid_of(d, ret_provider_ref, err);
+        }
+        if (r != -ENOENT)
+                return r; /* includes a same-named domain that is not ours */
+        cb_error_clear(err);
+
+        const char *type = domain_type_for(lc, spec->arch);
+        if (!type)
+                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "arch",
+                                          "the provider runs no kvm, qemu or test domains for %s",
+                                          spec->arch ? spec->arch : "x86_64");
+        if ((r = libvirt_xml_domain(spec, type, &xml, err)) < 0)
+                return r;
+
+        if (spec->disk_gib > 0 && (r = ensure_volume(vc, spec, err)) < 0)
+                return r;
+
+        d = virDomainDefineXML(vc, xml);
+        if (!d) {
+                r = lv_error(err, "cannot define domain");
+                goto rollback;
+        }
+        if ((r = ensure_running(d, err)) < 0)
+                goto rollback;
+        return uuid_of(d, ret_provider_ref, err);
+
+rollback:
+        /* Leave nothing behind that no record points to; keep the first error. */
+        if (d) {
+                if (force_off(d, NULL) < 0 || undefine(d, NULL) < 0)
+                        virResetLastError();
+        }
+        if (spec->disk_gib > 0 && delete_volume(vc, spec->pool, spec->resource_id, NULL) < 0)
+                virResetLastError();
+        return r;
+}
+
+static int lv_lookup(DriverConn *c, const DriverRef *ref, DriverInstance *ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        return fill_instance(d, ret, err);
+}
+
+static int lv_start(DriverConn *c, const DriverRef *ref, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        return ensure_running(d, err);
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int lv_stop(DriverConn *c, const DriverRef *ref, unsigned timeout_ms, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if (virDomainIsActive(d) == 0)
+                return 0;
+        if (timeout_ms == 0)
+                return force_off(d, err);
+
+        if (virDomainShutdown(d) < 0) {
+                if (virDomainIsActive(d) == 0) {
+                        virResetLastError();
+                        return 0;
+                }
+                /* No way to ask nicely (no ACPI, no agent): go straight to force. */
+                virResetLastError();
+                return force_off(d, err);
+        }
+        /* The guest may ignore the request: wait, bounded, then force. */
+        uint64_t deadline = now_ms() + timeout_ms;
+        for (;;) {
+                int active = virDomainIsActive(d);
+                if (active == 0)
+                        return 0;
+                if (active < 0)
+                        return last_code() == VIR_ERR_NO_DOMAIN ? (virResetLastError(), 0)
+                                                                : lv_error(err, "cannot read domain state");
+                uint64_t now = now_ms();
+                if (now >= deadline)
+                        break;
+                uint64_t wait = deadline - now < 100 ? deadline - now : 100;
+                nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
+        }
+        return force_off(d, err);
+}
+
+static int lv_reboot(DriverConn *c, const DriverRef *ref, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if (virDomainIsActive(d) != 1)
+                return cb_error_set(err, CB_ERR_CONFLICT, "domain of resource %s is not running",
+                                    ref->resource_id);
+        if (virDomainReboot(d, 0) < 0)
+                return lv_error(err, "cannot reboot domain");
+        return 0;
+}
+
+static int lv_deprovision(DriverConn *c, const DriverRef *ref, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        r = find_domain(vc, ref, &d, err);
+        if (r == -ENOENT)
+                cb_error_clear(err); /* already gone: still make sure of the volume */
+        else if (r < 0)
+                return r;
+        else if ((r = force_off(d, err)) < 0 || (r = undefine(d, err)) < 0)
+                return r;
+        return delete_volume(vc, ref->pool, ref->resource_id, err);
+}
+
+static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        virDomainPtr *doms = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        int n = virConnectListAllDomains(vc, &doms, 0);
+        if (n < 0)
+                return lv_error(err, "cannot list domains");
+
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = calloc(1, sizeof(*inv));
+        if (!inv || (n > 0 && !(inv->items = calloc(n, sizeof(DriverInstance))))) {
+                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                goto out;
+        }
+        for (int i = 0; i < n; i++) {
+                r = fill_instance(doms[i], &inv->items[inv->n_items], err);
+                if (r == -ENOENT) { /* undefined while we listed */
+                        cb_error_clear(err);
+                        continue;
+                }
+                if (r < 0)
+                        goto out;
+                inv->n_items++;
+        }
+        *ret = TAKE_PTR(inv);
+        r = 0;
+out:
+        for (int i = 0; i < n; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+        return r;
+}
+
+static int lv_capacity(DriverConn *c, DriverCapacity *ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        virDomainPtr *doms = NULL;
+        virNodeInfo node;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        if (virNodeGetInfo(vc, &node) < 0)
+                return lv_error(err, "cannot read host information");
+        int n = virConnectListAllDomains(vc, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0)
+                return lv_error(err, "cannot list domains");
+
+        DriverCapacity cap = { .total_vcpus = node.cpus, .total_memory_mib = node.memory / 1024 };
+        for (int i = 0; i < n; i++) {
+                virDomainInfo info;
+                if (virDomainGetInfo(doms[i], &info) == 0) {
+                        cap.used_vcpus += info.nrVirtCpu;
+                        cap.used_memory_mib += info.maxMem / 1024;
+                        cap.running++;
+                } else
+                        virResetLastError(); /* stopped while we counted */
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        cap.free_vcpus = cap.used_vcpus < cap.total_vcpus ? cap.total_vcpus - cap.used_vcpus : 0;
+        cap.free_memory_mib =
+                cap.used_memory_mib < cap.total_memory_mib ? cap.total_memory_mib - cap.used_memory_mib : 0;
+        *ret = cap;
+        return 0;
+}
+
+const DriverOps libvirt_driver_ops = {
+        .name = "libvirt",
+        .global_init = lv_global_init,
+        .global_shutdown = lv_global_shutdown,
+        .open = lv_open,
+        .close = lv_close,
+        .ping = lv_ping,
+        .inventory = lv_inventory,
+        .lookup = lv_lookup,
+        .provision = lv_provision,
+        .start = lv_start,
+        .stop = lv_stop,
+        .reboot = lv_reboot,
+        .deprovision = lv_deprovision,
+        .capacity = lv_capacity,
+        .watch_events = lv_watch_events,
+};

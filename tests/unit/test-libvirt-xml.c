@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Domain and volume XML generation: every generated document passes
+ * libvirt's own schema (virt-xml-validate), hostile strings are escaped,
+ * bad specs are refused by field, and the metadata stamp reads back
+ * unchanged from both the whole domain XML and the fragment libvirt returns.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "libvirt-xml.h"
+
+static ProvisionSpec base_spec(void) {
+        return (ProvisionSpec){
+                .resource_id = "r-0001",
+                .name = "web01",
+                .project_id = "lf-edu-cloud-2026",
+                .approval_no = "临政信审〔2026〕12号",
+                .catalog_service_id = "ecs-general",
+                .catalog_plan_id = "c4m8",
+                .catalog_revision = 3,
+                .vcpus = 4,
+                .memory_mib = 8192,
+                .disk_gib = 40,
+                .network = "default",
+        };
+}
+
+/* Writes text to a temp file and runs virt-xml-validate on it. */
+static int validate(const char *text, const char *kind) {
+        char path[] = "/tmp/cb-xml-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        assert_non_null(f);
+        assert_true(fputs(text, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "virt-xml-validate %s %s >/dev/null 2>&1", path, kind);
+        int status = system(cmd);
+        unlink(path);
+        return status;
+}
+
+static void check_roundtrip(const ProvisionSpec *spec, const char *xml) {
+        DriverStamp st = { 0 };
+        assert_int_equal(libvirt_xml_parse_stamp(xml, &st), 0);
+        assert_string_equal(st.resource_id, spec->resource_id);
+        assert_string_equal(st.name, spec->name);
+        assert_string_equal(st.project_id, spec->project_id);
+        assert_string_equal(st.approval_no, spec->approval_no);
+        assert_string_equal(st.service_id, spec->catalog_service_id);
+        assert_string_equal(st.plan_id, spec->catalog_plan_id);
+        assert_int_equal(st.catalog_revision, spec->catalog_revision);
+        driver_stamp_done(&st);
+        assert_null(st.resource_id);
+}
+
+static void test_generated_xml_validates(void **state) {
+        (void)state;
+        /* The checker itself rejects a broken domain (no memory, no os). */
+        assert_int_not_equal(validate("<domain type='kvm'><name>x</name></domain>", "domain"), 0);
+
+        ProvisionSpec specs[5];
+        for (size_t i = 0; i < ELEMENTSOF(specs); i++)
+                specs[i] = base_spec();
+        specs[1].name = "<script>alert('x')</script> & \"quoted\" ]]> --";
+        specs[1].project_id = "p&<>\"'";
+        specs[2].name = "临汾市教育资源公共服务平台 应用服务器";
+        specs[2].resource_id = "9f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+        specs[3].disk_gib = 0; /* no volume */
+        specs[3].network = NULL; /* no NIC */
+        specs[3].catalog_revision = 4294967295u;
+        specs[4].arch = "aarch64";
+        specs[4].pool = "fast_ssd";
+        specs[4].vcpus = 1;
+        specs[4].memory_mib = 64;
+
+        const char *types[] = { "kvm", "qemu", "test" };
+        for (size_t i = 0; i < ELEMENTSOF(specs); i++)
+                for (size_t t = 0; t < ELEMENTSOF(types); t++) {
+                        _cleanup_(freep) char *xml = NULL;
+                        CbError err = CB_ERROR_INIT;
+                        assert_int_equal(libvirt_xml_domain(&specs[i], types[t], &xml, &err), 0);
+                        if (validate(xml, "domain") != 0)
+                                fail_msg("spec %zu type %s does not validate:\n%s", i, types[t], xml);
+                        check_roundtrip(&specs[i], xml);
+                }
+
+        /* The hostile strings never appear raw. */
+        _cleanup_(freep) char *xml = NULL;
+        assert_int_equal(libvirt_xml_domain(&specs[1], "kvm", &xml, NULL), 0);
+        assert_null(strstr(xml, "<script>"));
+        assert_non_null(strstr(xml, "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;quoted&quot;"));
+        assert_non_null(strstr(xml, "<name>cb-r-0001</name>"));
+
+        /* Disk and NIC appear exactly when asked for. */
+        _cleanup_(freep) char *bare = NULL;
+        assert_int_equal(libvirt_xml_domain(&specs[3], "qemu", &bare, NULL), 0);
+        assert_null(strstr(bare, "<disk"));
+        assert_null(strstr(bare, "<interface"));
+        assert_non_null(strstr(xml, "<source pool='default' volume='cb-r-0001.img'/>"));
+        assert_non_null(strstr(xml, "<source network='default'/>"));
+        _cleanup_(freep) char *arm = NULL;
+        assert_int_equal(libvirt_xml_domain(&specs[4], "kvm", &arm, NULL), 0);
+        assert_non_null(strstr(arm, "<source pool='fast_ssd' volume='cb-r-0001.img'/>"));
+        assert_null(strstr(arm, "<apic/>"));
+}
+
+static void test_volume_xml_validates(void **state) {
+        (void)state;
+        ProvisionSpec spec = base_spec();
+        _cleanup_(freep) char *xml = NULL;
+        assert_int_equal(libvirt_xml_volume(&spec, &xml, NULL), 0);
+        if (validate(xml, "storagevol") != 0)
+                fail_msg("volume XML does not validate:\n%s", xml);
+        assert_non_null(strstr(xml, "<name>cb-r-0001.img</name>"));
+        assert_non_null(strstr(xml, "<capacity unit='GiB'>40</capacity>"));
+
+        spec.disk_gib = 0;
+        char *none = NULL;
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(libvirt_xml_volume(&spec, &none, &err), -EINVAL);
+        assert_null(none);
+        assert_string_equal(err.field, "disk_gib");
+}
+
+static void expect_refused(ProvisionSpec spec, const char *field) {
+        char *xml = NULL;
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &xml, &err), -EINVAL);
+        assert_null(xml);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_string_equal(err.field, field);
+}
+
+static void test_bad_specs_refused(void **state) {
+        (void)state;
+        ProvisionSpec s;
+
+        s = base_spec(), s.resource_id = "../etc/passwd";
+        expect_refused(s, "resource_id");
+        s = base_spec(), s.resource_id = "";
+        expect_refused(s, "resource_id");
+        s = base_spec(), s.resource_id = "-rf";
+        expect_refused(s, "resource_id");
+        s = base_spec(), s.resource_id = "a234567890123456789012345678901234567890123456789012345678901234x";
+        expect_refused(s, "resource_id");
+        s = base_spec(), s.name = "line\nbreak";
+        expect_refused(s, "name");
+        s = base_spec(), s.name = "bad \xff utf8";
+        expect_refused(s, "name");
+        s = base_spec(), s.name = "overlong \xc0\xaf";
+        expect_refused(s, "name");
+        s = base_spec(), s.name = NULL;
+        expect_refused(s, "name");
+        s = base_spec(), s.project_id = "";
+        expect_refused(s, "project_id");
+        s = base_spec(), s.approval_no = "\x01";
+        expect_refused(s, "approval_no");
+        s = base_spec(), s.vcpus = 0;
+        expect_refused(s, "vcpus");
+        s = base_spec(), s.memory_mib = 0;
+        expect_refused(s, "memory_mib");
+        s = base_spec(), s.network = "def'ault";
+        expect_refused(s, "network");
+        s = base_spec(), s.pool = "a b";
+        expect_refused(s, "pool");
+        s = base_spec(), s.arch = "x86_64'><evil";
+        expect_refused(s, "arch");
+
+        /* A bad domain type is refused too. */
+        s = base_spec();
+        char *xml = NULL;
+        assert_int_equal(libvirt_xml_domain(&s, "kvm' x='y", &xml, NULL), -EINVAL);
+        assert_null(xml);
+}
+
+static void test_parse_fragment_forms(void **state) {
+        (void)state;
+        DriverStamp st = { 0 };
+
+        /* What virDomainGetMetadata(ELEMENT) returns: no namespace, libxml2's
+         * quoting, character references, an empty element. */
+        const char *fragment = "<resource version=\"1\">\n"
+                               "  <resource-id>r-7</resource-id>\n"
+                               "  <name>a &lt;b&gt; &amp; &quot;c&quot; &#x4E34;&#27774; &apos;</name>\n"
+                               "  <project-id/>\n"
+                               "  <catalog-revision>12</catalog-revision>\n"
+                               "</resource>\n";
+        assert_int_equal(libvirt_xml_parse_stamp(fragment, &st), 0);
+        assert_string_equal(st.resource_id, "r-7");
+        assert_string_equal(st.name, "a <b> & \"c\" 临汾 '");
+        assert_string_equal(st.project_id, "");
+        assert_null(st.approval_no);
+        assert_int_equal(st.catalog_revision, 12);
+        driver_stamp_done(&st);
+
+        /* Another prefix bound to our namespace, inside a whole domain. */
+        const char *other_prefix = "<domain type='kvm'><name>x</name><metadata>"
+                                   "<other:foo xmlns:other='urn:x'><other:resource-id>no</other:resource-id>"
+                                   "</other:foo>"
+                                   "<b:resource xmlns:b=\"" CB_XML_NS_URI "\">"
+                                   "<b:resource-idx>wrong</b:resource-idx><b:resource-id>r-8</b:resource-id>"
+                                   "</b:resource></metadata></domain>";
+        assert_int_equal(libvirt_xml_parse_stamp(other_prefix, &st), 0);
+        assert_string_equal(st.resource_id, "r-8");
+        driver_stamp_done(&st);
+
+        /* Absent and malformed stamps. */
+        assert_int_equal(libvirt_xml_parse_stamp("<domain type='kvm'><name>legacy</name></domain>", &st),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_parse_stamp("<other:resource xmlns:other='urn:x'><other:resource-id>r"
+                                                 "</other:resource-id></other:resource>",
+                                                 &st),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource><name>x</name></resource>", &st), -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource/>", &st), -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>r</resource-id>", &st), -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>a&bogus;</resource-id></resource>", &st),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>r</resource-id>"
+                                                 "<catalog-revision>-1</catalog-revision></resource>",
+                                                 &st),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>&#0;</resource-id></resource>", &st),
+                         -EBADMSG);
+        assert_null(st.resource_id);
+}
+
+static void test_pick_domain_type(void **state) {
+        (void)state;
+        const char *kvm_host = "<capabilities><guest><os_type>hvm</os_type><arch name='x86_64'>"
+                               "<domain type='qemu'/><domain type='kvm'/></arch></guest>"
+                               "<guest><os_type>hvm</os_type><arch name='aarch64'><domain type='qemu'/>"
+                               "</arch></guest></capabilities>";
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "x86_64"), "kvm");
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "aarch64"), "qemu");
+        const char *tcg_host = "<capabilities><guest><arch name='x86_64'><domain type='qemu'/></arch>"
+                               "</guest></capabilities>";
+        assert_string_equal(libvirt_xml_pick_domain_type(tcg_host, "x86_64"), "qemu");
+        const char *test_host = "<capabilities><guest><arch name='i686'><domain type='test'/></arch>"
+                                "</guest></capabilities>";
+        assert_string_equal(libvirt_xml_pick_domain_type(test_host, "x86_64"), "test");
+        assert_null(libvirt_xml_pick_domain_type("<capabilities/>", "x86_64"));
+        assert_null(libvirt_xml_pick_domain_type(NULL, "x86_64"));
+}
+
+static void test_names_and_escape(void **state) {
+        (void)state;
+        _cleanup_(freep) char *d = NULL, *v = NULL, *e = NULL;
+        assert_int_equal(libvirt_xml_domain_name("r-1", &d), 0);
+        assert_string_equal(d, "cb-r-1");
+        assert_int_equal(libvirt_xml_volume_name("r-1", &v), 0);
+        assert_string_equal(v, "cb-r-1.img");
+        char *bad = NULL;
+        assert_int_equal(libvirt_xml_domain_name("a/b", &bad), -EINVAL);
+        assert_null(bad);
+        e = xml_escape("<&>\"'临");
+        assert_string_equal(e, "&lt;&amp;&gt;&quot;&apos;临");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_generated_xml_validates), cmocka_unit_test(test_volume_xml_validates),
+                cmocka_unit_test(test_bad_specs_refused),       cmocka_unit_test(test_parse_fragment_forms),
+                cmocka_unit_test(test_pick_domain_type),        cmocka_unit_test(test_names_and_escape),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
