@@ -65,6 +65,7 @@ int config_new_default(Config **ret) {
         c->rest_listen = strdup("127.0.0.1:8080");
         c->bus = strdup("system");
         c->rest_max_body = DEFAULT_MAX_BODY;
+        c->reconcile_usec = 30ULL * 1000000ULL;
         if (!c->database || !c->rest_listen || !c->bus) {
                 config_free(c);
                 return -ENOMEM;
@@ -91,6 +92,7 @@ static const Key top_keys[] = {
         { "principals", CONFIG_TYPE_LIST },
         { "trusted_keys", CONFIG_TYPE_LIST },
         { "providers", CONFIG_TYPE_LIST },
+        { "reconcile_seconds", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key rest_keys[] = {
@@ -426,6 +428,13 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
         if ((s = config_setting_get_member(root, "bus_address"))) {
                 free(c->bus_address);
                 c->bus_address = strdup(config_setting_get_string(s));
+        }
+
+        if ((s = config_setting_get_member(root, "reconcile_seconds"))) {
+                int v = config_setting_get_int(s);
+                if (v < 1 || v > 86400)
+                        return fail_at(l, s, "'reconcile_seconds' must be between 1 and 86400");
+                c->reconcile_usec = (uint64_t)v * 1000000ULL;
         }
 
         if ((g = config_setting_get_member(root, "rest"))) {

@@ -9,6 +9,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -45,7 +46,7 @@ typedef struct Config {
         char *bus_address;           /* overrides bus when set */
         char *catalog_seed;          /* folder of *.json, NULL for none */
         char *calendar_dir;          /* folder of working-day calendars, NULL for none */
-        unsigned watchdog_usec_hint; /* unused unless WATCHDOG_USEC is absent */
+        uint64_t reconcile_usec; /* how often the record is compared with the providers */
 
         char *osb_username;
         char osb_password_sha256[DIGEST_HEX_MAX];

@@ -180,7 +180,9 @@ int main(int argc, char **argv) {
         /* Pings the watchdog itself when WATCHDOG_USEC asks for it. */
         sd_event_set_watchdog(m->event, true);
 
-        r = bus_setup(m, &err);
+        r = manager_start_providers(m, &err);
+        if (r >= 0)
+                r = bus_setup(m, &err);
         if (r >= 0)
                 r = rest_start(m, &err);
         if (r < 0) {

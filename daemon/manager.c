@@ -6,6 +6,56 @@
 #include "log.h"
 #include "rest.h"
 
+/* Enough threads that a slow provider does not hold up the others. */
+#define MANAGER_WORKERS 4
+
+static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        (void)s;
+        (void)fd;
+        (void)revents;
+        worker_dispatch(m->pool);
+        return 0;
+}
+
+static void on_provider_ready(Provider *p, void *userdata) {
+        Manager *m = userdata;
+        resources_provider_ready(m->resources, p);
+}
+
+static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        resources_reconcile_all(m->resources);
+        sd_event_source_set_time(s, usec + m->config->reconcile_usec);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+int manager_start_providers(Manager *m, CbError *err) {
+        uint64_t now;
+        int r;
+
+        r = driver_global_init(err);
+        if (r < 0)
+                return r;
+        m->drivers_initialized = true;
+        providers_set_ready_callback(m->providers, on_provider_ready, m);
+        for (size_t i = 0; i < m->config->n_providers; i++) {
+                const ConfigProvider *cp = &m->config->providers[i];
+                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, err);
+                if (r < 0)
+                        return r;
+        }
+        r = providers_load(m->providers, err);
+        if (r < 0)
+                return r;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(m->event, &m->reconcile_timer, CLOCK_MONOTONIC, now + m->config->reconcile_usec, 0,
+                              on_reconcile, m);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the reconcile timer: %s", strerror(-r));
+        return 0;
+}
+
 int manager_new(Config *config, Manager **ret, CbError *err) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -59,6 +109,18 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 
+        r = worker_pool_new(MANAGER_WORKERS, &m->pool);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the worker pool: %s", strerror(-r));
+        r = sd_event_add_io(m->event, &m->pool_source, worker_pool_fd(m->pool), EPOLLIN, on_pool_ready, m);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot watch the worker pool: %s", strerror(-r));
+        r = providers_new(m->store, m->pool, &m->providers);
+        if (r >= 0)
+                r = resources_new(m->store, m->projects, m->providers, m->pool, &m->resources);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -66,11 +128,22 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* Events first, then the pool: its last done callbacks may still
+         * answer suspended REST requests and touch the store. */
+        if (m->resources)
+                resources_unwatch_all(m->resources);
+        sd_event_source_disable_unref(m->reconcile_timer);
+        m->pool = worker_pool_free(m->pool);
+        sd_event_source_disable_unref(m->pool_source);
         m->rest = rest_free(m->rest);
         if (m->bus) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        resources_free(m->resources);
+        providers_free(m->providers);
+        if (m->drivers_initialized)
+                driver_global_shutdown();
         projects_free(m->projects);
         calendar_free(m->calendar);
         trusted_keys_free(m->keys);

@@ -14,6 +14,8 @@
 #include "catalog.h"
 #include "config.h"
 #include "projects.h"
+#include "providers.h"
+#include "resources.h"
 #include "signature.h"
 #include "store.h"
 
@@ -27,6 +29,12 @@ typedef struct Manager {
         TrustedKeys *keys;
         Calendar *calendar; /* NULL without calendar_dir: every year provisional */
         Projects *projects;
+        WorkerPool *pool;
+        sd_event_source *pool_source;
+        Providers *providers;
+        Resources *resources;
+        sd_event_source *reconcile_timer;
+        bool drivers_initialized;
 
         sd_bus *bus; /* NULL with --bus none */
         RestServer *rest;
@@ -38,6 +46,10 @@ typedef struct Manager {
 int manager_new(Config *config, Manager **ret, CbError *err);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Connects the providers (config and stored) and starts the periodic
+ * reconcile; unfinished operations resume as providers connect. */
+int manager_start_providers(Manager *m, CbError *err);
 
 /* D-Bus face (daemon/bus*.c): connects as configured, exports the objects
  * and takes the bus name. */

@@ -44,12 +44,23 @@ typedef struct Pending {
         char *buf;
         size_t len, cap;
         bool too_large;
+        /* An answer that comes later (rest_suspend / rest_async_complete). */
+        struct MHD_Connection *connection;
+        RestServer *server;
+        bool suspended, async_done;
+        unsigned async_status;
+        json_t *async_body;
 } Pending;
+
+struct RestAsync {
+        Pending pend; /* never used: RestAsync is a view of a Pending */
+};
 
 static const RestRoute *const route_tables[] = {
         rest_core_routes,
         rest_catalog_routes,
         rest_projects_routes,
+        rest_resources_routes,
         osb_routes,
 };
 
@@ -278,10 +289,13 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                 return queue_error(conn, &err, route);
         }
         req.route = route;
+        req.pending = pend;
         req.body = pend->buf;
         req.body_len = pend->len;
 
         r = route->handler(&req, &reply, &err);
+        if (r == REST_ASYNC)
+                return MHD_YES; /* suspended: rest_async_complete() answers */
         if (r < 0) {
                 json_decref(reply.body);
                 if (err.kind == CB_ERR_NONE)
@@ -322,6 +336,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
         }
 
+        if (pend->async_done) {
+                /* Resumed after rest_async_complete(): send what it left. */
+                enum MHD_Result ret = queue_json(conn, pend->async_status, pend->async_body, NULL);
+                json_decref(pend->async_body);
+                pend->async_body = NULL;
+                pend->async_done = false;
+                return ret;
+        }
+        if (pend->suspended)
+                return MHD_YES;
+
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
@@ -360,6 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         (void)conn;
         (void)toe;
         if (pend) {
+                json_decref(pend->async_body);
                 free(pend->buf);
                 free(pend);
                 *con_cls = NULL;
@@ -447,7 +473,7 @@ int rest_start(Manager *m, CbError *err) {
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONNECTION, "close");
 
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_access, s,
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
                                   on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -469,6 +495,32 @@ int rest_start(Manager *m, CbError *err) {
         rearm_timer(s);
         log_info("REST listening on http://%s:%u", inet_ntoa(sa.sin_addr), s->port);
         return 0;
+}
+
+RestAsync *rest_suspend(RestRequest *req) {
+        Pending *pend = req->pending;
+        pend->connection = req->connection;
+        pend->server = req->manager->rest;
+        pend->suspended = true;
+        MHD_suspend_connection(req->connection);
+        return (RestAsync *)pend;
+}
+
+void rest_async_complete(RestAsync *a, unsigned status, json_t *body) {
+        Pending *pend = (Pending *)a;
+        json_decref(pend->async_body);
+        pend->async_body = body;
+        pend->async_status = status;
+        pend->async_done = true;
+        pend->suspended = false;
+        MHD_resume_connection(pend->connection);
+        /* The resumed connection is served by the next MHD_run. */
+        MHD_run(pend->server->mhd);
+        rearm_timer(pend->server);
+}
+
+void rest_async_fail(RestAsync *a, const CbError *err) {
+        rest_async_complete(a, cb_error_http_status(err->kind), cb_error_to_json(err));
 }
 
 unsigned rest_port(const RestServer *s) {

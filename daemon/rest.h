@@ -33,7 +33,16 @@ typedef struct RestRequest {
         size_t body_len;
         CbCaller caller;
         const struct RestRoute *route;
+        void *pending; /* rest.c's per-request state */
 } RestRequest;
+
+/* A handler that answers later returns REST_ASYNC after rest_suspend(). */
+#define REST_ASYNC 1
+typedef struct RestAsync RestAsync;
+RestAsync *rest_suspend(RestRequest *req);
+/* Answers a suspended request (steals body). Call exactly once, from the loop. */
+void rest_async_complete(RestAsync *a, unsigned status, json_t *body);
+void rest_async_fail(RestAsync *a, const CbError *err);
 
 typedef struct RestReply {
         unsigned status;
@@ -58,6 +67,7 @@ extern const RestRoute rest_catalog_routes[];
 extern const RestRoute rest_systems_routes[];
 extern const RestRoute rest_incidents_routes[];
 extern const RestRoute rest_projects_routes[];
+extern const RestRoute rest_resources_routes[];
 extern const RestRoute osb_routes[];
 
 int rest_start(Manager *m, CbError *err);

@@ -9,17 +9,17 @@ static const DriverOps *const driver_table[] = {
 };
 
 static const char *const state_names[_DRIVER_STATE_MAX] = {
-        [DRIVER_STATE_UNKNOWN] = "unknown",   [DRIVER_STATE_RUNNING] = "running",
-        [DRIVER_STATE_PAUSED] = "paused",     [DRIVER_STATE_SHUTTING_DOWN] = "shutting-down",
-        [DRIVER_STATE_SHUTOFF] = "shutoff",   [DRIVER_STATE_CRASHED] = "crashed",
+        [DRIVER_STATE_UNKNOWN] = "unknown", [DRIVER_STATE_RUNNING] = "running",
+        [DRIVER_STATE_PAUSED] = "paused",   [DRIVER_STATE_SHUTTING_DOWN] = "shutting-down",
+        [DRIVER_STATE_SHUTOFF] = "shutoff", [DRIVER_STATE_CRASHED] = "crashed",
 };
 
 static const char *const event_names[_DRIVER_EVENT_MAX] = {
-        [DRIVER_EVENT_DEFINED] = "defined",   [DRIVER_EVENT_UNDEFINED] = "undefined",
-        [DRIVER_EVENT_STARTED] = "started",   [DRIVER_EVENT_SUSPENDED] = "suspended",
-        [DRIVER_EVENT_RESUMED] = "resumed",   [DRIVER_EVENT_SHUTDOWN] = "shutdown",
-        [DRIVER_EVENT_STOPPED] = "stopped",   [DRIVER_EVENT_CRASHED] = "crashed",
-        [DRIVER_EVENT_OTHER] = "other",       [DRIVER_EVENT_CONNECTION_LOST] = "connection-lost",
+        [DRIVER_EVENT_DEFINED] = "defined", [DRIVER_EVENT_UNDEFINED] = "undefined",
+        [DRIVER_EVENT_STARTED] = "started", [DRIVER_EVENT_SUSPENDED] = "suspended",
+        [DRIVER_EVENT_RESUMED] = "resumed", [DRIVER_EVENT_SHUTDOWN] = "shutdown",
+        [DRIVER_EVENT_STOPPED] = "stopped", [DRIVER_EVENT_CRASHED] = "crashed",
+        [DRIVER_EVENT_OTHER] = "other",     [DRIVER_EVENT_CONNECTION_LOST] = "connection-lost",
 };
 
 const char *driver_state_to_string(DriverState s) {
@@ -194,7 +194,8 @@ int provision_spec_validate(const ProvisionSpec *spec, CbError *err) {
                                           "memory_mib must be 1-16777216");
         if (spec->disk_gib > (UINT64_C(1) << 20))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib", "disk_gib must be 0-1048576");
-        if ((r = check_token(spec->network, "network", err)) < 0 || (r = check_token(spec->pool, "pool", err)) < 0)
+        if ((r = check_token(spec->network, "network", err)) < 0 ||
+            (r = check_token(spec->pool, "pool", err)) < 0)
                 return r;
         if (spec->arch) {
                 bool ok = !isempty(spec->arch) && strlen(spec->arch) <= 32;
@@ -223,17 +224,17 @@ static int unsupported(const DriverOps *ops, const char *what, CbError *err) {
 }
 
 /* Resolves the table and the operation, or returns from the caller. */
-#define DISPATCH_CHECK(ops, conn, op, err)                                                \
-        do {                                                                              \
-                if (!(ops))                                                               \
-                        return cb_error_set(err, CB_ERR_INVALID, "no driver");            \
-                if (!(conn))                                                              \
-                        return cb_error_set(err, CB_ERR_INVALID, "no connection");        \
-                if ((conn)->ops != (ops))                                                 \
+#define DISPATCH_CHECK(ops, conn, op, err)                                                               \
+        do {                                                                                             \
+                if (!(ops))                                                                              \
+                        return cb_error_set(err, CB_ERR_INVALID, "no driver");                           \
+                if (!(conn))                                                                             \
+                        return cb_error_set(err, CB_ERR_INVALID, "no connection");                       \
+                if ((conn)->ops != (ops))                                                                \
                         return cb_error_set(err, CB_ERR_INVALID, "connection of driver %s used with %s", \
-                                            (conn)->ops ? (conn)->ops->name : "(none)", (ops)->name); \
-                if (!(ops)->op)                                                           \
-                        return unsupported(ops, #op, err);                                \
+                                            (conn)->ops ? (conn)->ops->name : "(none)", (ops)->name);    \
+                if (!(ops)->op)                                                                          \
+                        return unsupported(ops, #op, err);                                               \
         } while (0)
 
 int driver_open(const DriverOps *ops, const char *uri, DriverConn **ret_conn, CbError *err) {

@@ -39,19 +39,19 @@ typedef struct DriverConn {
 
 /* What to build. Strings are borrowed for the duration of the call. */
 typedef struct ProvisionSpec {
-        const char *resource_id; /* required, [A-Za-z0-9._-]{1,64}: names provider objects */
-        const char *name;        /* required, human name: UTF-8, no control characters */
-        const char *project_id;  /* required */
-        const char *approval_no; /* required */
+        const char *resource_id;        /* required, [A-Za-z0-9._-]{1,64}: names provider objects */
+        const char *name;               /* required, human name: UTF-8, no control characters */
+        const char *project_id;         /* required */
+        const char *approval_no;        /* required */
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        unsigned vcpus;      /* 1..1024 */
-        uint64_t memory_mib; /* 1..16 TiB */
-        uint64_t disk_gib;   /* 0 = no disk volume */
-        const char *arch;    /* NULL = "x86_64" */
-        const char *network; /* NULL or "" = no NIC */
-        const char *pool;    /* NULL = "default" */
+        unsigned vcpus;       /* 1..1024 */
+        uint64_t memory_mib;  /* 1..16 TiB */
+        uint64_t disk_gib;    /* 0 = no disk volume */
+        const char *arch;     /* NULL = "x86_64" */
+        const char *network;  /* NULL or "" = no NIC */
+        const char *pool;     /* NULL = "default" */
         const char *os_image; /* reserved: accepted and ignored for now */
 } ProvisionSpec;
 
@@ -170,8 +170,7 @@ struct DriverOps {
         /* Create the volume, define, start; idempotent by resource id: an existing
          * object stamped with it is started if needed and returned. A failure
          * rolls back what this call created. *ret_provider_ref: malloc'd. */
-        int (*provision)(DriverConn *conn, const ProvisionSpec *spec, char **ret_provider_ref,
-                         CbError *err);
+        int (*provision)(DriverConn *conn, const ProvisionSpec *spec, char **ret_provider_ref, CbError *err);
         int (*start)(DriverConn *conn, const DriverRef *ref, CbError *err);
         /* Graceful shutdown, forced off after timeout_ms (0 = force at once). */
         int (*stop)(DriverConn *conn, const DriverRef *ref, unsigned timeout_ms, CbError *err);

@@ -121,7 +121,8 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
         write_elem(f, "approval-no", spec->approval_no);
         write_elem(f, "service-id", spec->catalog_service_id);
         write_elem(f, "plan-id", spec->catalog_plan_id);
-        fprintf(f, "      <" CB_XML_NS_PREFIX ":catalog-revision>%u</" CB_XML_NS_PREFIX ":catalog-revision>\n",
+        fprintf(f,
+                "      <" CB_XML_NS_PREFIX ":catalog-revision>%u</" CB_XML_NS_PREFIX ":catalog-revision>\n",
                 spec->catalog_revision);
         fputs("    </" CB_XML_NS_PREFIX ":" CB_XML_STAMP_KEY ">\n", f);
         fputs("  </metadata>\n", f);

@@ -50,7 +50,7 @@ static CbErrorKind kind_of(const virError *e) {
                 return CB_ERR_UNAVAILABLE;
         case VIR_ERR_SYSTEM_ERROR:
                 return e->domain == VIR_FROM_RPC || e->domain == VIR_FROM_REMOTE ? CB_ERR_UNAVAILABLE
-                                                                               : CB_ERR_INTERNAL;
+                                                                                 : CB_ERR_INTERNAL;
         default:
                 return CB_ERR_INTERNAL;
         }
@@ -304,7 +304,8 @@ none:
 }
 
 static void deregister_watch_locked(LibvirtConn *lc) {
-        if (lc->vc && lc->lifecycle_id >= 0 && virConnectDomainEventDeregisterAny(lc->vc, lc->lifecycle_id) < 0)
+        if (lc->vc && lc->lifecycle_id >= 0 &&
+            virConnectDomainEventDeregisterAny(lc->vc, lc->lifecycle_id) < 0)
                 virResetLastError(); /* a dead connection frees its callbacks itself */
         lc->lifecycle_id = -1;
 }
@@ -613,8 +614,9 @@ static int ensure_running(virDomainPtr d, CbError *err) {
                 return 0;
         if (virDomainCreate(d) < 0) {
                 _cleanup_(errorp) virErrorPtr e = virSaveLastError();
-                /* Lost a race with another start: fine if it runs now. */
-                if (e && e->code == VIR_ERR_OPERATION_INVALID && virDomainIsActive(d) == 1) {
+                /* Lost a race with another start (QEMU says OPERATION_INVALID,
+                 * the test driver INTERNAL_ERROR): fine if it runs now. */
+                if (virDomainIsActive(d) == 1) {
                         virResetLastError();
                         return 0;
                 }
@@ -769,7 +771,19 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
 
         d = virDomainDefineXML(vc, xml);
         if (!d) {
-                r = lv_error(err, "cannot define domain");
+                _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+                /* A concurrent provision of the same resource defined it first:
+                 * its domain (and volume) are the answer, not something to roll back. */
+                int q = find_domain(vc, &ref, &d, NULL);
+                if (q == 0) {
+                        virResetLastError();
+                        if ((r = ensure_running(d, err)) < 0)
+                                return r;
+                        return uuid_of(d, ret_provider_ref, err);
+                }
+                r = error_from(err, "cannot define domain", e);
+                if (q == -EBUSY) /* a same-named domain appeared that is not ours */
+                        return r;
                 goto rollback;
         }
         if ((r = ensure_running(d, err)) < 0)

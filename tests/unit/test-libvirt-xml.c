@@ -62,8 +62,12 @@ static void check_roundtrip(const ProvisionSpec *spec, const char *xml) {
 
 static void test_generated_xml_validates(void **state) {
         (void)state;
-        /* The checker itself rejects a broken domain (no memory, no os). */
-        assert_int_not_equal(validate("<domain type='kvm'><name>x</name></domain>", "domain"), 0);
+        /* The checker itself rejects broken domains: it is no rubber stamp. */
+        assert_int_not_equal(validate("<domain type='kvm'><nam>x</nam></domain>", "domain"), 0);
+        assert_int_not_equal(
+                validate("<domain type='kvm'><name>x</name><vcpu>many</vcpu></domain>", "domain"), 0);
+        assert_int_not_equal(
+                validate("<domain type='kvm'><name>x</name><title>a\nb</title></domain>", "domain"), 0);
 
         ProvisionSpec specs[5];
         for (size_t i = 0; i < ELEMENTSOF(specs); i++)
@@ -72,7 +76,7 @@ static void test_generated_xml_validates(void **state) {
         specs[1].project_id = "p&<>\"'";
         specs[2].name = "临汾市教育资源公共服务平台 应用服务器";
         specs[2].resource_id = "9f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
-        specs[3].disk_gib = 0; /* no volume */
+        specs[3].disk_gib = 0;   /* no volume */
         specs[3].network = NULL; /* no NIC */
         specs[3].catalog_revision = 4294967295u;
         specs[4].arch = "aarch64";
@@ -95,7 +99,8 @@ static void test_generated_xml_validates(void **state) {
         _cleanup_(freep) char *xml = NULL;
         assert_int_equal(libvirt_xml_domain(&specs[1], "kvm", &xml, NULL), 0);
         assert_null(strstr(xml, "<script>"));
-        assert_non_null(strstr(xml, "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;quoted&quot;"));
+        assert_non_null(
+                strstr(xml, "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;quoted&quot;"));
         assert_non_null(strstr(xml, "<name>cb-r-0001</name>"));
 
         /* Disk and NIC appear exactly when asked for. */
@@ -221,8 +226,9 @@ static void test_parse_fragment_forms(void **state) {
         assert_int_equal(libvirt_xml_parse_stamp("<resource><name>x</name></resource>", &st), -EBADMSG);
         assert_int_equal(libvirt_xml_parse_stamp("<resource/>", &st), -EBADMSG);
         assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>r</resource-id>", &st), -EBADMSG);
-        assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>a&bogus;</resource-id></resource>", &st),
-                         -EBADMSG);
+        assert_int_equal(
+                libvirt_xml_parse_stamp("<resource><resource-id>a&bogus;</resource-id></resource>", &st),
+                -EBADMSG);
         assert_int_equal(libvirt_xml_parse_stamp("<resource><resource-id>r</resource-id>"
                                                  "<catalog-revision>-1</catalog-revision></resource>",
                                                  &st),

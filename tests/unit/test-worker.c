@@ -23,7 +23,7 @@
 typedef struct Job {
         unsigned index;
         pthread_t owner;
-        bool ran;           /* job_fn ran (on a worker) */
+        bool ran; /* job_fn ran (on a worker) */
         pthread_t ran_on;
         unsigned *done_count; /* per-index counters */
         unsigned *total;
@@ -69,7 +69,9 @@ static void pump_until(WorkerPool *pool, const unsigned *total, unsigned want) {
 static Job *new_job(unsigned i, unsigned *counts, unsigned *total, int *results) {
         Job *j = calloc(1, sizeof(*j));
         assert_non_null(j);
-        *j = (Job){ .index = i, .owner = pthread_self(), .done_count = counts, .total = total, .results = results };
+        *j = (Job){
+                .index = i, .owner = pthread_self(), .done_count = counts, .total = total, .results = results
+        };
         return j;
 }
 
@@ -86,7 +88,8 @@ static void test_many_jobs_each_done_once(void **state) {
         assert_non_null(results);
 
         for (unsigned i = 0; i < N_JOBS; i++)
-                assert_int_equal(worker_submit(pool, job_fn, done_fn, new_job(i, counts, &total, results)), 0);
+                assert_int_equal(worker_submit(pool, job_fn, done_fn, new_job(i, counts, &total, results)),
+                                 0);
         assert_true(worker_pool_pending(pool) > 0);
         pump_until(pool, &total, N_JOBS);
 
@@ -122,7 +125,8 @@ static void test_free_with_jobs_in_flight(void **state) {
         unsigned total = 0;
         for (unsigned i = 0; i < N; i++) {
                 results[i] = 1234;
-                assert_int_equal(worker_submit(pool, slow_job, done_fn, new_job(i, counts, &total, results)), 0);
+                assert_int_equal(worker_submit(pool, slow_job, done_fn, new_job(i, counts, &total, results)),
+                                 0);
         }
         usleep(5000); /* let some start and finish */
         worker_pool_free(pool);

@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The libvirt driver on libvirt's test driver, in process: the whole life of
+ * a VM (provision, idempotent re-provision, stop, start, reboot, deprovision
+ * twice), inventory telling managed from unmanaged domains, capacity, refusal
+ * to touch what the broker did not stamp, rollback of a failed provision,
+ * lifecycle events handed to the owner's thread, concurrent use of one
+ * connection from worker threads, and the dispatch layer's "unsupported".
+ *
+ * etc/test-node.xml gets a fresh private state on every open; test:///default
+ * is shared by all connections of the process, so there a second, raw libvirt
+ * connection checks what the driver did (volumes, metadata) independently.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <libvirt/libvirt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "driver.h"
+#include "libvirt-xml.h"
+#include "worker.h"
+
+static const DriverOps *lv;
+static char node_uri[PATH_MAX + 16];
+
+#define LEGACY_UUID "7f3c1a52-5b2e-4d7a-9c61-2f0a8e4b9d10"
+
+static ProvisionSpec spec_for(const char *rid) {
+        return (ProvisionSpec){
+                .resource_id = rid,
+                .name = "教育平台 <web> & \"api\"",
+                .project_id = "lf-edu-cloud-2026",
+                .approval_no = "临政信审〔2026〕12号",
+                .catalog_service_id = "ecs-general",
+                .catalog_plan_id = "c4m8",
+                .catalog_revision = 2,
+                .vcpus = 4,
+                .memory_mib = 8192,
+                .disk_gib = 20,
+                .network = "default",
+        };
+}
+
+static DriverConn *open_or_fail(const char *uri) {
+        DriverConn *c = NULL;
+        CbError err = CB_ERROR_INIT;
+        int r = driver_open(lv, uri, &c, &err);
+        if (r < 0)
+                fail_msg("open %s: %s", uri, err.message);
+        return c;
+}
+
+static DriverInstance lookup_ok(DriverConn *c, const char *rid, const char *provider_ref) {
+        DriverInstance in = { 0 };
+        CbError err = CB_ERROR_INIT;
+        DriverRef ref = { .resource_id = rid, .provider_ref = provider_ref };
+        int r = driver_lookup(lv, c, &ref, &in, &err);
+        if (r < 0)
+                fail_msg("lookup %s: %s", rid, err.message);
+        return in;
+}
+
+static DriverState state_of(DriverConn *c, const char *rid) {
+        DriverInstance in = lookup_ok(c, rid, NULL);
+        DriverState s = in.state;
+        driver_instance_done(&in);
+        return s;
+}
+
+static size_t count_named(const DriverInventory *inv, const char *name) {
+        size_t n = 0;
+        for (size_t i = 0; i < inv->n_items; i++)
+                n += streq(inv->items[i].name, name);
+        return n;
+}
+
+static void test_lifecycle_on_node_file(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        ProvisionSpec spec = spec_for("r-life");
+
+        _cleanup_(freep) char *ref1 = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref1, &err), 0);
+        assert_non_null(ref1);
+        assert_int_equal(strlen(ref1), 36); /* a domain UUID */
+
+        DriverInstance in = lookup_ok(c, "r-life", ref1);
+        assert_string_equal(in.name, "cb-r-life");
+        assert_string_equal(in.provider_ref, ref1);
+        assert_int_equal(in.state, DRIVER_STATE_RUNNING);
+        assert_int_equal(in.vcpus, 4);
+        assert_int_equal(in.memory_mib, 8192);
+        assert_true(in.managed);
+        assert_string_equal(in.stamp.resource_id, "r-life");
+        assert_string_equal(in.stamp.name, spec.name);
+        assert_string_equal(in.stamp.project_id, "lf-edu-cloud-2026");
+        assert_string_equal(in.stamp.approval_no, "临政信审〔2026〕12号");
+        assert_string_equal(in.stamp.service_id, "ecs-general");
+        assert_string_equal(in.stamp.plan_id, "c4m8");
+        assert_int_equal(in.stamp.catalog_revision, 2);
+        driver_instance_done(&in);
+
+        /* Same resource again: the same domain, no second one. */
+        _cleanup_(freep) char *ref2 = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
+        assert_string_equal(ref1, ref2);
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(inv->n_items, 2);
+        assert_int_equal(count_named(inv, "cb-r-life"), 1);
+        for (size_t i = 0; i < inv->n_items; i++) {
+                DriverInstance *it = &inv->items[i];
+                if (streq(it->name, "legacy-oa-server")) {
+                        assert_false(it->managed);
+                        assert_null(it->stamp.resource_id);
+                        assert_string_equal(it->provider_ref, LEGACY_UUID);
+                        assert_int_equal(it->state, DRIVER_STATE_SHUTOFF);
+                } else {
+                        assert_true(it->managed);
+                        assert_string_equal(it->stamp.resource_id, "r-life");
+                        assert_int_equal(it->state, DRIVER_STATE_RUNNING);
+                }
+        }
+
+        DriverRef ref = { .resource_id = "r-life", .provider_ref = ref1 };
+        assert_int_equal(driver_stop(lv, c, &ref, 2000, &err), 0);
+        assert_int_equal(state_of(c, "r-life"), DRIVER_STATE_SHUTOFF);
+        assert_int_equal(driver_stop(lv, c, &ref, 2000, &err), 0); /* already off */
+
+        /* Reboot needs a running domain. */
+        cb_error_clear(&err);
+        assert_int_equal(driver_reboot(lv, c, &ref, &err), -EBUSY);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+
+        assert_int_equal(driver_start(lv, c, &ref, &err), 0);
+        assert_int_equal(state_of(c, "r-life"), DRIVER_STATE_RUNNING);
+        assert_int_equal(driver_start(lv, c, &ref, &err), 0); /* already on */
+        assert_int_equal(driver_reboot(lv, c, &ref, &err), 0);
+        assert_int_equal(state_of(c, "r-life"), DRIVER_STATE_RUNNING);
+
+        /* Forced stop (timeout 0), then provision brings it back up. */
+        assert_int_equal(driver_stop(lv, c, &ref, 0, &err), 0);
+        assert_int_equal(state_of(c, "r-life"), DRIVER_STATE_SHUTOFF);
+        _cleanup_(freep) char *ref3 = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref3, &err), 0);
+        assert_string_equal(ref1, ref3);
+        assert_int_equal(state_of(c, "r-life"), DRIVER_STATE_RUNNING);
+
+        /* Without the provider_ref (crash before it was recorded): found by stamp name. */
+        DriverRef by_id = { .resource_id = "r-life" };
+        assert_int_equal(driver_deprovision(lv, c, &by_id, &err), 0);
+        DriverInstance gone = { 0 };
+        cb_error_clear(&err);
+        assert_int_equal(driver_lookup(lv, c, &ref, &gone, &err), -ENOENT);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_int_equal(driver_deprovision(lv, c, &ref, &err), 0); /* absent = success */
+        cb_error_clear(&err);
+        assert_int_equal(driver_start(lv, c, &ref, &err), -ENOENT);
+
+        inv = driver_inventory_free(inv);
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(inv->n_items, 1);
+        assert_string_equal(inv->items[0].name, "legacy-oa-server");
+
+        driver_close(lv, c);
+}
+
+static void test_refuses_unstamped(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+
+        /* The legacy domain, addressed by its UUID under some resource id. */
+        DriverRef legacy = { .resource_id = "r-legacy", .provider_ref = LEGACY_UUID };
+        assert_int_equal(driver_start(lv, c, &legacy, &err), -EBUSY);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        assert_non_null(strstr(err.message, "legacy-oa-server"));
+        cb_error_clear(&err);
+        assert_int_equal(driver_deprovision(lv, c, &legacy, &err), -EBUSY);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+
+        /* It is still there, untouched. */
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(count_named(inv, "legacy-oa-server"), 1);
+        assert_int_equal(inv->items[0].state, DRIVER_STATE_SHUTOFF);
+
+        /* Another resource's domain is not ours either. */
+        ProvisionSpec spec = spec_for("r-a");
+        _cleanup_(freep) char *ref_a = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref_a, &err), 0);
+        DriverRef wrong = { .resource_id = "r-b", .provider_ref = ref_a };
+        cb_error_clear(&err);
+        assert_int_equal(driver_stop(lv, c, &wrong, 0, &err), -EBUSY);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        assert_int_equal(state_of(c, "r-a"), DRIVER_STATE_RUNNING);
+
+        driver_close(lv, c);
+}
+
+static void test_capacity_and_validation(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        DriverCapacity cap;
+
+        assert_int_equal(driver_capacity(lv, c, &cap, &err), 0);
+        assert_int_equal(cap.total_vcpus, 16);
+        assert_int_equal(cap.total_memory_mib, 65536);
+        assert_int_equal(cap.used_vcpus, 0); /* the legacy domain is shut off */
+        assert_int_equal(cap.running, 0);
+        assert_int_equal(cap.free_vcpus, 16);
+
+        ProvisionSpec spec = spec_for("r-cap");
+        _cleanup_(freep) char *ref = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+        assert_int_equal(driver_capacity(lv, c, &cap, &err), 0);
+        assert_int_equal(cap.used_vcpus, 4);
+        assert_int_equal(cap.free_vcpus, 12);
+        assert_int_equal(cap.used_memory_mib, 8192);
+        assert_int_equal(cap.free_memory_mib, 65536 - 8192);
+        assert_int_equal(cap.running, 1);
+
+        /* A bad spec is refused by field before anything is created. */
+        ProvisionSpec bad = spec_for("r-bad");
+        bad.vcpus = 0;
+        char *none = NULL;
+        cb_error_clear(&err);
+        assert_int_equal(driver_provision(lv, c, &bad, &none, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_string_equal(err.field, "vcpus");
+        assert_null(none);
+
+        /* A missing pool fails the provision and leaves no domain behind. */
+        bad = spec_for("r-nopool");
+        bad.pool = "nope";
+        cb_error_clear(&err);
+        assert_int_equal(driver_provision(lv, c, &bad, &none, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_UNPROCESSABLE);
+        assert_string_equal(err.field, "pool");
+        assert_null(none);
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(count_named(inv, "cb-r-nopool"), 0);
+        assert_int_equal(inv->n_items, 2);
+
+        /* Refs are checked too. */
+        DriverRef badref = { .resource_id = "../x" };
+        cb_error_clear(&err);
+        assert_int_equal(driver_stop(lv, c, &badref, 0, &err), -EINVAL);
+        assert_string_equal(err.field, "resource_id");
+
+        driver_close(lv, c);
+}
+
+static void test_unreachable_uri(void **state) {
+        (void)state;
+        DriverConn *c = NULL;
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(driver_open(lv, "test:///no/such/node.xml", &c, &err), -EAGAIN);
+        assert_int_equal(err.kind, CB_ERR_UNAVAILABLE);
+        assert_null(c);
+        cb_error_clear(&err);
+        assert_int_equal(driver_open(lv, "", &c, &err), -EINVAL);
+        assert_null(c);
+}
+
+/* test:///default: a raw second connection sees the same state. */
+static void test_volume_on_shared_default(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail("test:///default");
+        virConnectPtr raw = virConnectOpen("test:///default");
+        assert_non_null(raw);
+        virStoragePoolPtr pool = virStoragePoolLookupByName(raw, "default-pool");
+        assert_non_null(pool);
+        CbError err = CB_ERROR_INIT;
+
+        ProvisionSpec spec = spec_for("r-vol");
+        spec.pool = "default-pool";
+        spec.disk_gib = 5;
+        _cleanup_(freep) char *ref = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+
+        virStorageVolPtr vol = virStorageVolLookupByName(pool, "cb-r-vol.img");
+        assert_non_null(vol);
+        virStorageVolInfo vinfo;
+        assert_int_equal(virStorageVolGetInfo(vol, &vinfo), 0);
+        assert_true(vinfo.capacity == 5ULL << 30);
+        virStorageVolFree(vol);
+
+        virDomainPtr d = virDomainLookupByName(raw, "cb-r-vol");
+        assert_non_null(d);
+        assert_int_equal(virDomainIsActive(d), 1);
+        char *md = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, CB_XML_NS_URI, 0);
+        assert_non_null(md);
+        assert_non_null(strstr(md, "<resource-id>r-vol</resource-id>"));
+        free(md);
+        char *dxml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(dxml);
+        assert_non_null(strstr(dxml, "volume='cb-r-vol.img'"));
+        free(dxml);
+        virDomainFree(d);
+
+        /* A same-named domain without a stamp: provision refuses, leaves it be. */
+        const char *squatter = "<domain type='test'><name>cb-r-squat</name><memory unit='MiB'>64</memory>"
+                               "<os><type>hvm</type></os></domain>";
+        virDomainPtr sq = virDomainDefineXML(raw, squatter);
+        assert_non_null(sq);
+        ProvisionSpec s2 = spec_for("r-squat");
+        s2.pool = "default-pool";
+        char *none = NULL;
+        cb_error_clear(&err);
+        assert_int_equal(driver_provision(lv, c, &s2, &none, &err), -EBUSY);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        assert_null(none);
+        assert_int_equal(virDomainIsActive(sq), 0);
+        virStorageVolPtr sqvol = virStorageVolLookupByName(pool, "cb-r-squat.img");
+        assert_null(sqvol);
+        assert_int_equal(virDomainUndefine(sq), 0);
+        virDomainFree(sq);
+
+        DriverRef r = { .resource_id = "r-vol", .provider_ref = ref, .pool = "default-pool" };
+        assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
+        assert_null(virStorageVolLookupByName(pool, "cb-r-vol.img"));
+        assert_null(virDomainLookupByName(raw, "cb-r-vol"));
+        assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
+
+        /* An orphaned volume (crash after the volume, before the domain) is
+         * cleaned by deprovision too. */
+        virStorageVolPtr orphan = virStorageVolCreateXML(
+                pool, "<volume><name>cb-r-orphan.img</name><capacity unit='GiB'>1</capacity></volume>", 0);
+        assert_non_null(orphan);
+        virStorageVolFree(orphan);
+        DriverRef o = { .resource_id = "r-orphan", .pool = "default-pool" };
+        assert_int_equal(driver_deprovision(lv, c, &o, &err), 0);
+        assert_null(virStorageVolLookupByName(pool, "cb-r-orphan.img"));
+
+        virStoragePoolFree(pool);
+        virConnectClose(raw);
+        driver_close(lv, c);
+}
+
+/* Events: the callback runs on libvirt's event thread and hands each event
+ * to the owner's thread through the worker pool, as the daemon will. */
+typedef struct SeenEvent {
+        DriverEventKind kind;
+        DriverState state;
+        char resource_id[64];
+} SeenEvent;
+
+static SeenEvent seen[64];
+static unsigned n_seen;
+static pthread_t owner;
+
+static void event_done(int result, void *userdata) {
+        (void)result;
+        SeenEvent *e = userdata;
+        assert_true(pthread_equal(pthread_self(), owner));
+        if (n_seen < ELEMENTSOF(seen))
+                seen[n_seen++] = *e;
+        free(e);
+}
+
+static void on_event(const DriverEvent *ev, void *userdata) {
+        WorkerPool *pool = userdata;
+        SeenEvent *e = calloc(1, sizeof(*e));
+        if (!e)
+                return;
+        e->kind = ev->kind;
+        e->state = ev->state;
+        snprintf(e->resource_id, sizeof(e->resource_id), "%s", ev->resource_id ? ev->resource_id : "");
+        if (worker_post(pool, event_done, 0, e) < 0)
+                free(e);
+}
+
+static bool have_event(DriverEventKind kind, const char *rid) {
+        for (unsigned i = 0; i < n_seen; i++)
+                if (seen[i].kind == kind && streq(seen[i].resource_id, rid))
+                        return true;
+        return false;
+}
+
+static void wait_event(WorkerPool *pool, DriverEventKind kind, const char *rid) {
+        for (int i = 0; i < 50 && !have_event(kind, rid); i++) {
+                struct pollfd p = { .fd = worker_pool_fd(pool), .events = POLLIN };
+                if (poll(&p, 1, 100) > 0)
+                        worker_dispatch(pool);
+        }
+        if (!have_event(kind, rid))
+                fail_msg("no %s event for %s within 5 s", driver_event_kind_to_string(kind), rid);
+}
+
+static void test_events(void **state) {
+        (void)state;
+        WorkerPool *pool = NULL;
+        assert_int_equal(worker_pool_new(2, &pool), 0);
+        owner = pthread_self();
+        n_seen = 0;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(driver_watch_events(lv, c, on_event, pool, &err), 0);
+
+        ProvisionSpec spec = spec_for("r-ev");
+        _cleanup_(freep) char *ref = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+        wait_event(pool, DRIVER_EVENT_STARTED, "r-ev");
+
+        DriverRef r = { .resource_id = "r-ev", .provider_ref = ref };
+        assert_int_equal(driver_stop(lv, c, &r, 1000, &err), 0);
+        wait_event(pool, DRIVER_EVENT_STOPPED, "r-ev");
+        for (unsigned i = 0; i < n_seen; i++)
+                if (seen[i].kind == DRIVER_EVENT_STOPPED)
+                        assert_int_equal(seen[i].state, DRIVER_STATE_SHUTOFF);
+        assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
+        wait_event(pool, DRIVER_EVENT_UNDEFINED, ""); /* no stamp left to read */
+
+        /* Unwatched: nothing more arrives. */
+        assert_int_equal(driver_watch_events(lv, c, NULL, NULL, &err), 0);
+        unsigned before = n_seen;
+        _cleanup_(freep) char *ref2 = NULL;
+        spec.resource_id = "r-ev2";
+        assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
+        for (int i = 0; i < 3; i++) {
+                struct pollfd p = { .fd = worker_pool_fd(pool), .events = POLLIN };
+                if (poll(&p, 1, 100) > 0)
+                        worker_dispatch(pool);
+        }
+        assert_int_equal(n_seen, before);
+
+        /* Close with a watch registered, then free the pool. */
+        assert_int_equal(driver_watch_events(lv, c, on_event, pool, &err), 0);
+        driver_close(lv, c);
+        worker_pool_free(pool);
+}
+
+/* Provisioning from several workers on one connection at once. */
+typedef struct ProvJob {
+        DriverConn *conn;
+        char rid[32];
+        char *ref;
+        CbError err;
+        unsigned *done;
+} ProvJob;
+
+static int prov_job(void *userdata) {
+        ProvJob *j = userdata;
+        ProvisionSpec spec = spec_for(j->rid);
+        spec.vcpus = 1;
+        spec.memory_mib = 256;
+        return driver_provision(lv, j->conn, &spec, &j->ref, &j->err);
+}
+
+static void prov_done(int result, void *userdata) {
+        ProvJob *j = userdata;
+        if (result < 0)
+                fail_msg("provision %s: %s", j->rid, j->err.message);
+        (*j->done)++;
+}
+
+static void test_concurrent_workers(void **state) {
+        (void)state;
+        enum { N = 24 };
+        WorkerPool *pool = NULL;
+        assert_int_equal(worker_pool_new(4, &pool), 0);
+        DriverConn *c = open_or_fail(node_uri);
+        ProvJob jobs[N];
+        unsigned done = 0;
+        for (unsigned i = 0; i < N; i++) {
+                jobs[i] = (ProvJob){ .conn = c, .done = &done };
+                snprintf(jobs[i].rid, sizeof(jobs[i].rid), "r-par-%u", i % (N / 2)); /* each id twice */
+                assert_int_equal(worker_submit(pool, prov_job, prov_done, &jobs[i]), 0);
+        }
+        for (int i = 0; i < 300 && done < N; i++) {
+                struct pollfd p = { .fd = worker_pool_fd(pool), .events = POLLIN };
+                if (poll(&p, 1, 100) > 0)
+                        worker_dispatch(pool);
+        }
+        assert_int_equal(done, N);
+        /* Twin requests raced; each resource still has exactly one domain. */
+        for (unsigned i = 0; i < N / 2; i++)
+                assert_string_equal(jobs[i].ref, jobs[i + N / 2].ref);
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(inv->n_items, 1 + N / 2);
+        for (unsigned i = 0; i < N; i++)
+                free(jobs[i].ref);
+        worker_pool_free(pool);
+        driver_close(lv, c);
+}
+
+/* --- the dispatch layer, with a fake table ---------------------------------- */
+
+static int fake_open(const char *uri, DriverConn **ret, CbError *err) {
+        (void)uri;
+        (void)err;
+        DriverConn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        extern const DriverOps fake_ops;
+        c->ops = &fake_ops;
+        *ret = c;
+        return 0;
+}
+
+static void fake_close(DriverConn *c) {
+        free(c);
+}
+
+const DriverOps fake_ops = { .name = "fake", .open = fake_open, .close = fake_close };
+
+static void test_unsupported_operations(void **state) {
+        (void)state;
+        CbError err = CB_ERROR_INIT;
+        DriverConn *c = NULL;
+        assert_int_equal(driver_open(&fake_ops, "fake://", &c, &err), 0);
+        assert_non_null(c);
+
+        ProvisionSpec spec = spec_for("r-fake");
+        char *ref = NULL;
+        assert_int_equal(driver_provision(&fake_ops, c, &spec, &ref, &err), -EOPNOTSUPP);
+        assert_int_equal(err.kind, CB_ERR_UNSUPPORTED);
+        assert_string_equal(err.message, "driver fake does not support provision");
+        assert_null(ref);
+
+        DriverRef r = { .resource_id = "r-fake" };
+        DriverInventory *inv = NULL;
+        DriverCapacity cap;
+        DriverInstance in;
+        cb_error_clear(&err);
+        assert_int_equal(driver_start(&fake_ops, c, &r, &err), -EOPNOTSUPP);
+        assert_string_equal(err.message, "driver fake does not support start");
+        assert_int_equal(driver_stop(&fake_ops, c, &r, 10, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_reboot(&fake_ops, c, &r, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_deprovision(&fake_ops, c, &r, &err), -EOPNOTSUPP);
+        assert_string_equal(err.message, "driver fake does not support deprovision");
+        assert_int_equal(driver_inventory(&fake_ops, c, &inv, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_capacity(&fake_ops, c, &cap, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_lookup(&fake_ops, c, &r, &in, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_ping(&fake_ops, c, &err), -EOPNOTSUPP);
+        assert_int_equal(driver_watch_events(&fake_ops, c, on_event, NULL, &err), -EOPNOTSUPP);
+        assert_int_equal(err.kind, CB_ERR_UNSUPPORTED);
+        assert_null(inv);
+
+        /* A connection used with another driver's table is refused, not dispatched. */
+        cb_error_clear(&err);
+        assert_int_equal(driver_start(lv, c, &r, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_INVALID);
+        assert_int_equal(driver_start(lv, NULL, &r, &err), -EINVAL);
+        assert_int_equal(driver_start(NULL, c, &r, &err), -EINVAL);
+
+        /* A table without open. */
+        static const DriverOps empty = { .name = "empty" };
+        DriverConn *c2 = NULL;
+        assert_int_equal(driver_open(&empty, "x://", &c2, &err), -EOPNOTSUPP);
+        assert_string_equal(err.message, "driver empty does not support open");
+        assert_null(c2);
+
+        assert_null(driver_close(&fake_ops, c));
+        assert_true(driver_find("libvirt") == &libvirt_driver_ops);
+        assert_null(driver_find("http"));
+        assert_null(driver_find(NULL));
+        assert_string_equal(driver_state_to_string(DRIVER_STATE_SHUTOFF), "shutoff");
+        assert_string_equal(driver_state_to_string((DriverState)99), "unknown");
+}
+
+static void test_ping(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(driver_ping(lv, c, &err), 0);
+        driver_close(lv, c);
+}
+
+int main(void) {
+        char path[PATH_MAX];
+        if (!realpath("etc/test-node.xml", path)) {
+                fprintf(stderr, "etc/test-node.xml not found: run from the repository root\n");
+                return 1;
+        }
+        snprintf(node_uri, sizeof(node_uri), "test://%s", path);
+        lv = driver_find("libvirt");
+        CbError err = CB_ERROR_INIT;
+        if (!lv || driver_global_init(&err) < 0) {
+                fprintf(stderr, "driver init: %s\n", err.message);
+                return 1;
+        }
+
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_lifecycle_on_node_file),
+                cmocka_unit_test(test_refuses_unstamped),
+                cmocka_unit_test(test_capacity_and_validation),
+                cmocka_unit_test(test_unreachable_uri),
+                cmocka_unit_test(test_volume_on_shared_default),
+                cmocka_unit_test(test_events),
+                cmocka_unit_test(test_concurrent_workers),
+                cmocka_unit_test(test_unsupported_operations),
+                cmocka_unit_test(test_ping),
+        };
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        driver_global_shutdown();
+        return r;
+}
