@@ -290,7 +290,7 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
 }
 
 int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
-        _cleanup_(rows_done) Rows rs = {0};
+        _cleanup_(rows_done) Rows rs = { 0 };
         if (revisions_of(c, id, &rs) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
@@ -386,8 +386,8 @@ static int set_status(Catalog *c, const char *id, unsigned revision, const char 
  * returns the caller's new view of the service. */
 typedef int (*ChangeFn)(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err);
 
-static int run_change(Catalog *c, const CbCaller *caller, const char *action, const char *id, const json_t *doc,
-                      ChangeFn fn, json_t **ret, CbError *err) {
+static int run_change(Catalog *c, const CbCaller *caller, const char *action, const char *id,
+                      const json_t *doc, ChangeFn fn, json_t **ret, CbError *err) {
         char object[128];
         int r;
 
@@ -396,8 +396,8 @@ static int run_change(Catalog *c, const CbCaller *caller, const char *action, co
                 return store_error(c->store, err, "starting a transaction");
         r = fn(c, caller, id, doc, err);
         if (r >= 0)
-                r = audit_append(c->store, caller, &(AuditEntry){.action = action, .object = object, .outcome = "ok"},
-                                 err);
+                r = audit_append(c->store, caller,
+                                 &(AuditEntry){ .action = action, .object = object, .outcome = "ok" }, err);
         if (r < 0) {
                 store_rollback(c->store);
                 return r;
@@ -416,7 +416,8 @@ static int require(Catalog *c, const CbCaller *caller, unsigned roles, const cha
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN) {
                 CbError ignored = CB_ERROR_INIT;
                 snprintf(object, sizeof(object), "service:%s", id ? id : "");
-                audit_append(c->store, caller, &(AuditEntry){.action = action, .object = object, .outcome = "forbidden"},
+                audit_append(c->store, caller,
+                             &(AuditEntry){ .action = action, .object = object, .outcome = "forbidden" },
                              &ignored);
         }
         return r;
@@ -444,8 +445,8 @@ int catalog_create(Catalog *c, const CbCaller *caller, const json_t *doc, json_t
         r = catalog_validate_service(doc, &norm, err);
         if (r < 0)
                 return r;
-        r = run_change(c, caller, "catalog.create", json_string_value(json_object_get(norm, "id")), norm, do_create,
-                       ret, err);
+        r = run_change(c, caller, "catalog.create", json_string_value(json_object_get(norm, "id")), norm,
+                       do_create, ret, err);
         json_decref(norm);
         return r;
 }
@@ -633,7 +634,8 @@ static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const 
 }
 
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = require(c, caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE, "catalog.approve", "sign off catalogue services", id, err);
+        int r = require(c, caller, CB_ROLE_AUTHORITY | CB_ROLE_FINANCE, "catalog.approve",
+                        "sign off catalogue services", id, err);
         if (r < 0)
                 return r;
         return run_change(c, caller, "catalog.approve", id, NULL, do_approve, ret, err);
@@ -668,7 +670,8 @@ static int do_retire(Catalog *c, const CbCaller *caller, const char *id, const j
 }
 
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        int r = require(c, caller, CB_ROLE_OPERATOR, "catalog.deprecate", "deprecate catalogue services", id, err);
+        int r = require(c, caller, CB_ROLE_OPERATOR, "catalog.deprecate", "deprecate catalogue services", id,
+                        err);
         if (r < 0)
                 return r;
         return run_change(c, caller, "catalog.deprecate", id, NULL, do_deprecate, ret, err);

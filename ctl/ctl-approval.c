@@ -9,10 +9,10 @@
 
 static int approval_sign(Ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
-                {"key", required_argument, NULL, 'k'},
-                {"key-id", required_argument, NULL, 'i'},
-                {"alg", required_argument, NULL, 'a'},
-                {NULL, 0, NULL, 0},
+                { "key", required_argument, NULL, 'k' },
+                { "key-id", required_argument, NULL, 'i' },
+                { "alg", required_argument, NULL, 'a' },
+                { NULL, 0, NULL, 0 },
         };
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *doc = NULL;
@@ -35,7 +35,8 @@ static int approval_sign(Ctl *ctl, int argc, char **argv) {
                         alg = optarg;
                         break;
                 default:
-                        return ctl_error(-EINVAL, "usage: approval sign --key PRIVATE.pem --key-id ID DOCUMENT.json");
+                        return ctl_error(-EINVAL,
+                                         "usage: approval sign --key PRIVATE.pem --key-id ID DOCUMENT.json");
                 }
         if (!key || !key_id || optind != argc)
                 return ctl_error(-EINVAL, "usage: approval sign --key PRIVATE.pem --key-id ID DOCUMENT.json");
@@ -53,8 +54,8 @@ static int approval_sign(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand approval_commands[] = {
-        {"sign", "--key PRIVATE.pem --key-id ID DOCUMENT.json",
-         "Sign an approval document; prints the envelope to POST to /v1/approvals", 3, 6, approval_sign},
+        { "sign", "--key PRIVATE.pem --key-id ID DOCUMENT.json",
+          "Sign an approval document; prints the envelope to POST to /v1/approvals", 3, 6, approval_sign },
 };
 
 const CtlGroup ctl_group_approval = {

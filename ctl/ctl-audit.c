@@ -10,8 +10,8 @@
 
 static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
-                {"db", required_argument, NULL, 'd'},
-                {NULL, 0, NULL, 0},
+                { "db", required_argument, NULL, 'd' },
+                { NULL, 0, NULL, 0 },
         };
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(store_freep) Store *s = NULL;
@@ -61,7 +61,8 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand audit_commands[] = {
-        {"verify", "--db PATH", "Recompute the audit chain of a database file offline", 2, 2, audit_verify_cmd},
+        { "verify", "--db PATH", "Recompute the audit chain of a database file offline", 2, 2,
+          audit_verify_cmd },
 };
 
 const CtlGroup ctl_group_audit = {

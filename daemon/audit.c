@@ -13,8 +13,8 @@
 static char *record_content(int64_t seq, const char *at, const char *principal, const char *face,
                             const char *action, const char *object, const char *outcome, const char *codes,
                             const char *detail) {
-        json_t *a = json_pack("[I, s, s, s, s, s, s, s, s]", (json_int_t)seq, at, principal, face, action, object,
-                              outcome, codes, detail);
+        json_t *a = json_pack("[I, s, s, s, s, s, s, s, s]", (json_int_t)seq, at, principal, face, action,
+                              object, outcome, codes, detail);
         char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
         json_decref(a);
         return s;
@@ -30,8 +30,9 @@ static int record_hash(const char *prev, const char *content, char ret[DIGEST_HE
 int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
         static const char last_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
         static const char head_sql[] = "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)";
-        static const char ins_sql[] = "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
-                                      "codes, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        static const char ins_sql[] =
+                "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
+                "codes, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         _cleanup_(freep) char *codes = NULL, *detail = NULL, *content = NULL;
         char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX], now[32];
         const char *principal = caller && caller->principal ? caller->principal->name : "system";
@@ -99,12 +100,12 @@ static json_t *row_json(sqlite3_stmt *st) {
         json_t *codes = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
         json_t *detail = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
         return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1), "principal",
-                         sqlite3_column_text(st, 2), "face", sqlite3_column_text(st, 3), "action",
-                         sqlite3_column_text(st, 4), "object", sqlite3_column_text(st, 5), "outcome",
-                         sqlite3_column_text(st, 6), "codes", codes ? codes : json_array(), "detail",
-                         detail ? detail : json_object(), "prev_hash", sqlite3_column_text(st, 9), "hash",
-                         sqlite3_column_text(st, 10));
+                         (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1),
+                         "principal", sqlite3_column_text(st, 2), "face", sqlite3_column_text(st, 3),
+                         "action", sqlite3_column_text(st, 4), "object", sqlite3_column_text(st, 5),
+                         "outcome", sqlite3_column_text(st, 6), "codes", codes ? codes : json_array(),
+                         "detail", detail ? detail : json_object(), "prev_hash", sqlite3_column_text(st, 9),
+                         "hash", sqlite3_column_text(st, 10));
 }
 
 #define AUDIT_COLUMNS "seq, at, principal, face, action, object, outcome, codes, detail, prev_hash, hash"
@@ -164,8 +165,8 @@ int audit_verify(Store *s, json_t **ret, CbError *err) {
                 if (!cols[8] || !streq(cols[8], prev)) {
                         bad_seq = seq;
                         problem = "reordered";
-                        snprintf(detail, sizeof(detail), "record %" PRId64 " does not follow the record before it",
-                                 seq);
+                        snprintf(detail, sizeof(detail),
+                                 "record %" PRId64 " does not follow the record before it", seq);
                         break;
                 }
                 for (int i = 0; i < 8; i++)
@@ -213,8 +214,8 @@ int audit_verify(Store *s, json_t **ret, CbError *err) {
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (problem)
                 json_object_set_new(o, "first_bad",
-                                    json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad_seq, "problem", problem,
-                                              "message", detail));
+                                    json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad_seq, "problem",
+                                              problem, "message", detail));
         *ret = o;
         return 0;
 }

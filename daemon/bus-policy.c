@@ -8,7 +8,7 @@
 #include "projects.h"
 
 static int method_evaluate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(evaluation_done) Evaluation ev = {0};
+        _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         json_auto_t *doc = NULL, *out = NULL;

@@ -11,7 +11,8 @@ int json_check_object(const json_t *j, const char *const *allowed, CbError *err)
         json_t *v;
 
         if (!json_is_object(j))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "", "the request body must be a JSON object");
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "",
+                                          "the request body must be a JSON object");
         json_object_foreach((json_t *)j, key, v) {
                 bool known = false;
                 for (const char *const *a = allowed; *a && !known; a++)
@@ -40,7 +41,8 @@ int json_get_string(const json_t *j, const char *name, bool required, size_t max
         if (json_string_length(v) == 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must not be empty", name);
         if (max_len > 0 && json_string_length(v) > max_len)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: longer than %zu bytes", name, max_len);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: longer than %zu bytes", name,
+                                          max_len);
         if (strlen(json_string_value(v)) != json_string_length(v))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: contains a NUL byte", name);
         *ret = json_string_value(v);
@@ -76,8 +78,8 @@ int json_get_int(const json_t *j, const char *name, bool required, int64_t min, 
         if (!json_is_integer(v))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must be an integer", name);
         if (json_integer_value(v) < min || json_integer_value(v) > max)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must be between %lld and %lld", name,
-                                          (long long)min, (long long)max);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must be between %lld and %lld",
+                                          name, (long long)min, (long long)max);
         *ret = json_integer_value(v);
         return 0;
 }
@@ -88,8 +90,8 @@ int json_get_date(const json_t *j, const char *name, bool required, const char *
         if (r < 0)
                 return r;
         if (s && !calendar_date_valid(s))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: '%s' is not a date (YYYY-MM-DD)", name,
-                                          s);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: '%s' is not a date (YYYY-MM-DD)",
+                                          name, s);
         *ret = s;
         return 0;
 }

@@ -49,10 +49,11 @@ int manager_start_providers(Manager *m, CbError *err) {
         if (r < 0)
                 return r;
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        r = sd_event_add_time(m->event, &m->reconcile_timer, CLOCK_MONOTONIC, now + m->config->reconcile_usec, 0,
-                              on_reconcile, m);
+        r = sd_event_add_time(m->event, &m->reconcile_timer, CLOCK_MONOTONIC, now + m->config->reconcile_usec,
+                              0, on_reconcile, m);
         if (r < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the reconcile timer: %s", strerror(-r));
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the reconcile timer: %s",
+                                    strerror(-r));
         return 0;
 }
 
@@ -91,8 +92,8 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
                 if (r < 0) {
                         char msg[sizeof(err->message)];
                         snprintf(msg, sizeof(msg), "%s", err->message);
-                        return cb_error_set(err, CB_ERR_VALIDATION, "%s: trusted key '%s': %s", config->path, k->id,
-                                            msg);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "%s: trusted key '%s': %s", config->path,
+                                            k->id, msg);
                 }
         }
 

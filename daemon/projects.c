@@ -10,7 +10,7 @@
 #include "json-util.h"
 
 /* Art. 18 and 25, in working days. */
-#define CONTRACT_FILING_DAYS 5
+#define CONTRACT_FILING_DAYS   5
 #define ACCEPTANCE_FILING_DAYS 30
 /* Art. 26 names no number: the self-evaluation of budget year Y is due 60
  * working days after Y ends (about the end of March), a project decision
@@ -74,7 +74,8 @@ json_t *evaluation_to_json(const Evaluation *e) {
         if (!out)
                 return NULL;
         json_object_set_new(out, "projected_cost_fen", json_integer(e->projected_cost_fen));
-        json_object_set_new(out, "cost_kind", json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction"));
+        json_object_set_new(out, "cost_kind",
+                            json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction"));
         return out;
 }
 
@@ -96,13 +97,14 @@ static void project_row_done(ProjectRow *r) {
         free(r->status);
         free(r->created_at);
         free(r->updated_at);
-        *r = (ProjectRow){0};
+        *r = (ProjectRow){ 0 };
 }
 
 /* 0 and the row; -ENOENT when absent; -EIO on a store error. */
 static int project_load(Projects *p, const char *id, ProjectRow *ret) {
-        static const char sql[] = "SELECT id, name, department, status, current_revision, created_at, updated_at "
-                                  "FROM projects WHERE id = ?";
+        static const char sql[] =
+                "SELECT id, name, department, status, current_revision, created_at, updated_at "
+                "FROM projects WHERE id = ?";
         sqlite3_stmt *st;
         int r;
 
@@ -151,7 +153,8 @@ static int approval_load(Projects *p, const char *project_id, unsigned revision,
 static int audit_refused(Projects *p, const CbCaller *caller, const char *action, const char *object,
                          const char *outcome, json_t *codes) {
         CbError ignored = CB_ERROR_INIT;
-        int r = audit_append(p->store, caller, &(AuditEntry){action, object, outcome, codes, NULL}, &ignored);
+        int r = audit_append(p->store, caller, &(AuditEntry){ action, object, outcome, codes, NULL },
+                             &ignored);
         cb_error_clear(&ignored);
         return r;
 }
@@ -160,15 +163,18 @@ static int audit_refused(Projects *p, const CbCaller *caller, const char *action
 
 int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
                              CbError *err) {
-        static const char ins_project[] = "INSERT INTO projects (id, name, department, status, current_revision, "
-                                          "created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?)";
-        static const char upd_project[] = "UPDATE projects SET name = ?, current_revision = ?, updated_at = ? "
-                                          "WHERE id = ?";
-        static const char ins_approval[] = "INSERT INTO approvals (project_id, revision, approval_no, document, "
-                                           "envelope, key_id, received_at, received_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+        static const char ins_project[] =
+                "INSERT INTO projects (id, name, department, status, current_revision, "
+                "created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?)";
+        static const char upd_project[] =
+                "UPDATE projects SET name = ?, current_revision = ?, updated_at = ? "
+                "WHERE id = ?";
+        static const char ins_approval[] =
+                "INSERT INTO approvals (project_id, revision, approval_no, document, "
+                "envelope, key_id, received_at, received_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
         _cleanup_(freep) char *doc = NULL, *key_id = NULL, *env_text = NULL;
         _cleanup_(approval_freep) Approval *a = NULL;
-        _cleanup_(project_row_done) ProjectRow row = {0};
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
         char object[128], now[32];
         size_t len = 0;
         sqlite3_stmt *st;
@@ -202,9 +208,10 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         if (!caller_has_role(caller, CB_ROLE_AUTHORITY) &&
             !streq_ptr(caller->principal->department, a->department)) {
                 audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
-                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "department",
-                                          "the approval is for department '%s', not the caller's ('%s')",
-                                          a->department, caller->principal->department ? caller->principal->department : "none");
+                return cb_error_set_field(
+                        err, CB_ERR_UNPROCESSABLE, "department",
+                        "the approval is for department '%s', not the caller's ('%s')", a->department,
+                        caller->principal->department ? caller->principal->department : "none");
         }
 
         r = project_load(p, a->project_id, &row);
@@ -213,9 +220,10 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         exists = r == 0;
         if (exists && (int64_t)row.revision >= a->revision) {
                 audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
-                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "revision",
-                                          "revision %lld is not newer than revision %u already held for project '%s'",
-                                          (long long)a->revision, row.revision, a->project_id);
+                return cb_error_set_field(
+                        err, CB_ERR_UNPROCESSABLE, "revision",
+                        "revision %lld is not newer than revision %u already held for project '%s'",
+                        (long long)a->revision, row.revision, a->project_id);
         }
         if (exists && !streq(row.department, a->department)) {
                 audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
@@ -265,7 +273,8 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         {
                 json_t *detail = json_pack("{s:s, s:I, s:s}", "approval_no", a->approval_no, "revision",
                                            (json_int_t)a->revision, "key_id", key_id);
-                r = audit_append(p->store, caller, &(AuditEntry){"approval.accept", object, "ok", NULL, detail}, err);
+                r = audit_append(p->store, caller,
+                                 &(AuditEntry){ "approval.accept", object, "ok", NULL, detail }, err);
                 json_decref(detail);
                 if (r < 0) {
                         store_rollback(p->store);
@@ -275,8 +284,8 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         if (store_commit(p->store) < 0)
                 return store_error(p->store, err, "committing the approval");
 
-        *ret = json_pack("{s:s, s:s, s:I}", "project_id", a->project_id, "approval_no", a->approval_no, "revision",
-                         (json_int_t)a->revision);
+        *ret = json_pack("{s:s, s:s, s:I}", "project_id", a->project_id, "approval_no", a->approval_no,
+                         "revision", (json_int_t)a->revision);
         return 0;
 fail:
         r = store_error(p->store, err, "storing the approval");
@@ -299,13 +308,13 @@ typedef struct Milestones {
 
 static void milestones_done(Milestones *m) {
         free(m->v);
-        *m = (Milestones){0};
+        *m = (Milestones){ 0 };
 }
 
 static int milestones_load(Projects *p, const char *project_id, Milestones *ret) {
         static const char sql[] = "SELECT kind, date, budget_year FROM milestones WHERE project_id = ? "
                                   "ORDER BY date, id";
-        Milestones ms = {0};
+        Milestones ms = { 0 };
         sqlite3_stmt *st;
         int r;
 
@@ -341,9 +350,9 @@ typedef struct DeadlineFacts {
 } DeadlineFacts;
 
 /* One deadline: an event, its due date, and the filing that answers it. */
-static json_t *deadline_json(const char *kind, unsigned article, const char *event_kind, const char *event_date,
-                             const char *due, bool provisional, const char *filed_on, const char *today,
-                             bool *ret_overdue) {
+static json_t *deadline_json(const char *kind, unsigned article, const char *event_kind,
+                             const char *event_date, const char *due, bool provisional, const char *filed_on,
+                             const char *today, bool *ret_overdue) {
         const char *status;
         if (filed_on)
                 status = calendar_date_compare(filed_on, due) <= 0 ? "met" : "late";
@@ -351,15 +360,15 @@ static json_t *deadline_json(const char *kind, unsigned article, const char *eve
                 status = calendar_date_compare(today, due) > 0 ? "overdue" : "pending";
         if (ret_overdue)
                 *ret_overdue = streq(status, "overdue");
-        return json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind", kind, "article", (int)article, "event",
-                         event_kind, "event_date", event_date, "due", due, "provisional", provisional, "filed_on",
-                         filed_on, "status", status);
+        return json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind", kind, "article", (int)article,
+                         "event", event_kind, "event_date", event_date, "due", due, "provisional",
+                         provisional, "filed_on", filed_on, "status", status);
 }
 
 /* Pairs each event with the first unused filing on or after it, in date order. */
-static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, const char *filing, unsigned days,
-                          const char *kind, unsigned article, const char *today, json_t *out, PolicyDeadline *fact,
-                          char due_buf[11]) {
+static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, const char *filing,
+                          unsigned days, const char *kind, unsigned article, const char *today, json_t *out,
+                          PolicyDeadline *fact, char due_buf[11]) {
         bool *used = calloc(ms->n ? ms->n : 1, sizeof(bool));
         if (!used)
                 return -ENOMEM;
@@ -378,8 +387,8 @@ static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, 
                                 used[j] = true;
                                 filed = ms->v[j].date;
                         }
-                json_array_append_new(out, deadline_json(kind, article, event, ms->v[i].date, due, provisional,
-                                                         filed, today, &overdue));
+                json_array_append_new(out, deadline_json(kind, article, event, ms->v[i].date, due,
+                                                         provisional, filed, today, &overdue));
                 if (overdue && fact && !fact->overdue) {
                         fact->overdue = true;
                         snprintf(due_buf, 11, "%s", due);
@@ -399,7 +408,7 @@ static int year_of(const char *date) {
 /* Every deadline of a project as JSON, and the overdue facts. */
 static int project_deadlines(Projects *p, const char *project_id, const Approval *a, const char *today,
                              json_t **ret, DeadlineFacts *facts) {
-        _cleanup_(milestones_done) Milestones ms = {0};
+        _cleanup_(milestones_done) Milestones ms = { 0 };
         json_t *out;
         int r;
 
@@ -409,11 +418,11 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
         out = json_array();
         if (!out)
                 return -ENOMEM;
-        *facts = (DeadlineFacts){0};
-        pair_deadlines(p, &ms, "contract_signed", "contract_filed", CONTRACT_FILING_DAYS, "contract_filing", 18,
-                       today, out, &facts->contract, facts->due[0]);
-        pair_deadlines(p, &ms, "completed", "acceptance_filed", ACCEPTANCE_FILING_DAYS, "acceptance_filing", 25,
-                       today, out, &facts->acceptance, facts->due[1]);
+        *facts = (DeadlineFacts){ 0 };
+        pair_deadlines(p, &ms, "contract_signed", "contract_filed", CONTRACT_FILING_DAYS, "contract_filing",
+                       18, today, out, &facts->contract, facts->due[0]);
+        pair_deadlines(p, &ms, "completed", "acceptance_filed", ACCEPTANCE_FILING_DAYS, "acceptance_filing",
+                       25, today, out, &facts->acceptance, facts->due[1]);
 
         /* Art. 26: each budget year the approval spans that has ended. */
         if (a) {
@@ -424,14 +433,14 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
                         const char *filed = NULL;
 
                         snprintf(year_end, sizeof(year_end), "%04d-12-31", y % 10000);
-                        if (calendar_add_working_days(p->calendar, year_end, SELF_EVALUATION_DAYS, due, &provisional) <
-                            0)
+                        if (calendar_add_working_days(p->calendar, year_end, SELF_EVALUATION_DAYS, due,
+                                                      &provisional) < 0)
                                 continue;
                         for (size_t j = 0; j < ms.n && !filed; j++)
                                 if (streq(ms.v[j].kind, "self_evaluation_filed") && ms.v[j].budget_year == y)
                                         filed = ms.v[j].date;
-                        json_t *d = deadline_json("self_evaluation", 26, "budget_year_end", year_end, due, provisional,
-                                                  filed, today, &overdue);
+                        json_t *d = deadline_json("self_evaluation", 26, "budget_year_end", year_end, due,
+                                                  provisional, filed, today, &overdue);
                         json_object_set_new(d, "budget_year", json_integer(y));
                         json_array_append_new(out, d);
                         if (overdue && !facts->self_evaluation.overdue) {
@@ -447,8 +456,8 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
 
 /* ---- reading projects ---- */
 
-static int require_project_reader(Projects *p, const CbCaller *caller, const ProjectRow *row, const char *what,
-                                  CbError *err) {
+static int require_project_reader(Projects *p, const CbCaller *caller, const ProjectRow *row,
+                                  const char *what, CbError *err) {
         (void)p;
         return caller_require_department(caller, row->department, PROJECT_READERS, what, err);
 }
@@ -463,7 +472,7 @@ static int project_usage(Projects *p, const char *project_id, Usage *ret) {
         sqlite3_stmt *st;
         int r;
 
-        *ret = (Usage){0};
+        *ret = (Usage){ 0 };
         if (store_prepare(p->store, sql, &st) < 0)
                 return -EIO;
         sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
@@ -478,8 +487,9 @@ static int project_usage(Projects *p, const char *project_id, Usage *ret) {
 }
 
 static json_t *project_history(Projects *p, const char *project_id) {
-        static const char sql[] = "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
-                                  "WHERE project_id = ? ORDER BY revision";
+        static const char sql[] =
+                "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
+                "WHERE project_id = ? ORDER BY revision";
         sqlite3_stmt *st;
         json_t *a = json_array();
 
@@ -487,18 +497,19 @@ static json_t *project_history(Projects *p, const char *project_id) {
                 return a;
         sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:s, s:s}", "revision", sqlite3_column_int(st, 0),
-                                                   "approval_no", sqlite3_column_text(st, 1), "key_id",
-                                                   sqlite3_column_text(st, 2), "received_at",
-                                                   sqlite3_column_text(st, 3), "received_by",
-                                                   sqlite3_column_text(st, 4)));
+                json_array_append_new(
+                        a, json_pack("{s:i, s:s, s:s, s:s, s:s}", "revision", sqlite3_column_int(st, 0),
+                                     "approval_no", sqlite3_column_text(st, 1), "key_id",
+                                     sqlite3_column_text(st, 2), "received_at", sqlite3_column_text(st, 3),
+                                     "received_by", sqlite3_column_text(st, 4)));
         sqlite3_reset(st);
         return a;
 }
 
 static json_t *project_milestones_json(Projects *p, const char *project_id) {
-        static const char sql[] = "SELECT id, kind, date, budget_year, recorded_at, recorded_by FROM milestones "
-                                  "WHERE project_id = ? ORDER BY date, id";
+        static const char sql[] =
+                "SELECT id, kind, date, budget_year, recorded_at, recorded_by FROM milestones "
+                "WHERE project_id = ? ORDER BY date, id";
         sqlite3_stmt *st;
         json_t *a = json_array();
 
@@ -506,10 +517,10 @@ static json_t *project_milestones_json(Projects *p, const char *project_id) {
                 return a;
         sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
-                json_t *m = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-                                      "kind", sqlite3_column_text(st, 1), "date", sqlite3_column_text(st, 2),
-                                      "recorded_at", sqlite3_column_text(st, 4), "recorded_by",
-                                      sqlite3_column_text(st, 5));
+                json_t *m = json_pack(
+                        "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "kind",
+                        sqlite3_column_text(st, 1), "date", sqlite3_column_text(st, 2), "recorded_at",
+                        sqlite3_column_text(st, 4), "recorded_by", sqlite3_column_text(st, 5));
                 if (sqlite3_column_type(st, 3) != SQLITE_NULL)
                         json_object_set_new(m, "budget_year", json_integer(sqlite3_column_int(st, 3)));
                 json_array_append_new(a, m);
@@ -519,8 +530,9 @@ static json_t *project_milestones_json(Projects *p, const char *project_id) {
 }
 
 static json_t *project_events_json(Projects *p, const char *project_id) {
-        static const char sql[] = "SELECT action, reason, principal, at FROM project_events WHERE project_id = ? "
-                                  "ORDER BY id";
+        static const char sql[] =
+                "SELECT action, reason, principal, at FROM project_events WHERE project_id = ? "
+                "ORDER BY id";
         sqlite3_stmt *st;
         json_t *a = json_array();
 
@@ -528,9 +540,10 @@ static json_t *project_events_json(Projects *p, const char *project_id) {
                 return a;
         sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "action", sqlite3_column_text(st, 0),
-                                                   "reason", sqlite3_column_text(st, 1), "principal",
-                                                   sqlite3_column_text(st, 2), "at", sqlite3_column_text(st, 3)));
+                json_array_append_new(
+                        a, json_pack("{s:s, s:s, s:s, s:s}", "action", sqlite3_column_text(st, 0), "reason",
+                                     sqlite3_column_text(st, 1), "principal", sqlite3_column_text(st, 2),
+                                     "at", sqlite3_column_text(st, 3)));
         sqlite3_reset(st);
         return a;
 }
@@ -554,15 +567,16 @@ static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **
         if (r < 0)
                 return r;
 
-        v = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:b, s:s, s:s}", "id",
-                      row->id, "name", row->name, "department", row->department, "status", row->status, "revision",
-                      (int)row->revision, "approval", approval_to_json(a), "budget", "construction_fen",
-                      (json_int_t)a->construction_fen, "om_fen", (json_int_t)a->om_fen, "used_construction_fen",
-                      (json_int_t)use.construction_fen, "used_om_fen", (json_int_t)use.om_fen,
-                      "remaining_construction_fen", (json_int_t)(a->construction_fen - use.construction_fen),
-                      "remaining_om_fen", (json_int_t)(a->om_fen - use.om_fen), "deadlines", deadlines, "blocked",
-                      df.contract.overdue || df.acceptance.overdue || df.self_evaluation.overdue, "created_at",
-                      row->created_at, "updated_at", row->updated_at);
+        v = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:b, s:s, s:s}",
+                      "id", row->id, "name", row->name, "department", row->department, "status", row->status,
+                      "revision", (int)row->revision, "approval", approval_to_json(a), "budget",
+                      "construction_fen", (json_int_t)a->construction_fen, "om_fen", (json_int_t)a->om_fen,
+                      "used_construction_fen", (json_int_t)use.construction_fen, "used_om_fen",
+                      (json_int_t)use.om_fen, "remaining_construction_fen",
+                      (json_int_t)(a->construction_fen - use.construction_fen), "remaining_om_fen",
+                      (json_int_t)(a->om_fen - use.om_fen), "deadlines", deadlines, "blocked",
+                      df.contract.overdue || df.acceptance.overdue || df.self_evaluation.overdue,
+                      "created_at", row->created_at, "updated_at", row->updated_at);
         if (!v)
                 return -ENOMEM;
         if (full) {
@@ -579,7 +593,7 @@ static int not_found(CbError *err, const char *id) {
 }
 
 int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        _cleanup_(project_row_done) ProjectRow row = {0};
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
 
         if (!catalog_validate_id(id))
@@ -612,7 +626,8 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
                 if (r < 0)
                         return r;
                 if (department && !streq(department, caller->principal->department))
-                        return cb_error_set(err, CB_ERR_FORBIDDEN, "%s may not list the projects of department %s",
+                        return cb_error_set(err, CB_ERR_FORBIDDEN,
+                                            "%s may not list the projects of department %s",
                                             caller->principal->name, department);
                 department = caller->principal->department;
         }
@@ -631,7 +646,7 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
 
         out = json_array();
         for (size_t i = 0; i < n; i++) {
-                ProjectRow row = {0};
+                ProjectRow row = { 0 };
                 json_t *v = NULL;
                 if (out && project_load(p, ids[i], &row) == 0 && project_view(p, &row, false, &v) == 0)
                         json_array_append_new(out, v);
@@ -653,12 +668,12 @@ static const char *const milestone_kinds[] = {
 
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err) {
-        static const char *const fields[] = {"kind", "date", "budget_year", NULL};
+        static const char *const fields[] = { "kind", "date", "budget_year", NULL };
         static const char ins[] = "INSERT INTO milestones (project_id, kind, date, budget_year, recorded_at, "
                                   "recorded_by) VALUES (?, ?, ?, ?, ?, ?)";
         static const char has_signing[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = ? "
                                           "AND date <= ?";
-        _cleanup_(project_row_done) ProjectRow row = {0};
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
         const char *kind = NULL, *date = NULL, *needs = NULL;
         int64_t budget_year = 0;
         char object[128], now[32], today[11];
@@ -693,10 +708,11 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         for (const char *const *k = milestone_kinds; *k; k++)
                 known |= streq(*k, kind);
         if (!known)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "kind",
-                                          "kind: '%s' is not one of contract_signed, contract_filed, completed, "
-                                          "acceptance_filed, self_evaluation_filed",
-                                          kind);
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "kind",
+                        "kind: '%s' is not one of contract_signed, contract_filed, completed, "
+                        "acceptance_filed, self_evaluation_filed",
+                        kind);
         today_local(today);
         if (calendar_date_compare(date, today) > 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "date", "date: %s is in the future", date);
@@ -720,8 +736,8 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                         count = sqlite3_column_int(st, 0);
                 sqlite3_reset(st);
                 if (count == 0)
-                        return cb_error_set(err, CB_ERR_CONFLICT, "%s needs a %s milestone on or before %s", kind,
-                                            needs, date);
+                        return cb_error_set(err, CB_ERR_CONFLICT, "%s needs a %s milestone on or before %s",
+                                            kind, needs, date);
         }
 
         store_now(now);
@@ -744,7 +760,8 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                 goto fail;
         {
                 json_t *detail = json_pack("{s:s, s:s}", "kind", kind, "date", date);
-                r = audit_append(p->store, caller, &(AuditEntry){"project.milestone", object, "ok", NULL, detail}, err);
+                r = audit_append(p->store, caller,
+                                 &(AuditEntry){ "project.milestone", object, "ok", NULL, detail }, err);
                 json_decref(detail);
                 if (r < 0) {
                         store_rollback(p->store);
@@ -767,18 +784,18 @@ typedef struct StatusAction {
 } StatusAction;
 
 static const StatusAction status_actions[] = {
-        {"suspend", {"active", NULL}, "suspended"},
-        {"resume", {"suspended", NULL}, "active"},
-        {"terminate", {"active", "suspended"}, "terminated"},
+        { "suspend", { "active", NULL }, "suspended" },
+        { "resume", { "suspended", NULL }, "active" },
+        { "terminate", { "active", "suspended" }, "terminated" },
 };
 
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
                         const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = {"reason", NULL};
+        static const char *const fields[] = { "reason", NULL };
         static const char upd[] = "UPDATE projects SET status = ?, updated_at = ? WHERE id = ?";
         static const char ins[] = "INSERT INTO project_events (project_id, action, reason, principal, at) "
                                   "VALUES (?, ?, ?, ?, ?)";
-        _cleanup_(project_row_done) ProjectRow row = {0};
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
         const StatusAction *sa = NULL;
         const char *reason = NULL;
         char object[128], audit_action[64], now[32];
@@ -811,7 +828,8 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
         if (!streq_ptr(row.status, sa->from[0]) && !streq_ptr(row.status, sa->from[1]))
-                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s project '%s': it is %s", action, id, row.status);
+                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s project '%s': it is %s", action, id,
+                                    row.status);
 
         store_now(now);
         if (store_begin(p->store) < 0)
@@ -836,7 +854,8 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 goto fail;
         {
                 json_t *detail = json_pack("{s:s, s:s}", "reason", reason, "status", sa->to);
-                r = audit_append(p->store, caller, &(AuditEntry){audit_action, object, "ok", NULL, detail}, err);
+                r = audit_append(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
+                                 err);
                 json_decref(detail);
                 if (r < 0) {
                         store_rollback(p->store);
@@ -855,11 +874,11 @@ fail:
 /* ---- evaluation ---- */
 
 int eval_request_from_json(const json_t *j, const char *const *extra, EvalRequest *ret, CbError *err) {
-        static const char *const base[] = {"project_id", "system_id", "service_id", "plan_id", "quantity",
-                                           "dedicated_network"};
+        static const char *const base[] = { "project_id", "system_id", "service_id",
+                                            "plan_id",    "quantity",  "dedicated_network" };
         const char *fields[32];
         size_t n = 0;
-        EvalRequest req = {.quantity = 1};
+        EvalRequest req = { .quantity = 1 };
         int64_t quantity = 1;
         int r;
 
@@ -890,7 +909,8 @@ int eval_request_from_json(const json_t *j, const char *const *extra, EvalReques
 }
 
 static bool project_completed(Projects *p, const char *project_id) {
-        static const char sql[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = 'completed'";
+        static const char sql[] =
+                "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = 'completed'";
         sqlite3_stmt *st;
         bool done = false;
         if (store_prepare(p->store, sql, &st) < 0)
@@ -902,7 +922,8 @@ static bool project_completed(Projects *p, const char *project_id) {
         return done;
 }
 
-static uint32_t held_quantity(Projects *p, const char *project_id, const char *service_id, const char *plan_id) {
+static uint32_t held_quantity(Projects *p, const char *project_id, const char *service_id,
+                              const char *plan_id) {
         static const char sql[] = "SELECT COUNT(*) FROM resources WHERE project_id = ? AND service_id = ? "
                                   "AND plan_id = ? AND state != 'deleted'";
         sqlite3_stmt *st;
@@ -925,7 +946,8 @@ typedef struct SystemFacts {
 } SystemFacts;
 
 static int system_facts(Projects *p, const char *id, SystemFacts *ret) {
-        static const char sql[] = "SELECT classified, protection_level, data_sharing FROM systems WHERE id = ?";
+        static const char sql[] =
+                "SELECT classified, protection_level, data_sharing FROM systems WHERE id = ?";
         sqlite3_stmt *st;
         int r;
         if (store_prepare(p->store, sql, &st) < 0)
@@ -936,7 +958,8 @@ static int system_facts(Projects *p, const char *id, SystemFacts *ret) {
                 *ret = (SystemFacts){
                         .classified = sqlite3_column_int(st, 0) != 0,
                         .protection_level = (uint8_t)sqlite3_column_int(st, 1),
-                        .data_sharing_compliant = streq((const char *)sqlite3_column_text(st, 2), "compliant"),
+                        .data_sharing_compliant =
+                                streq((const char *)sqlite3_column_text(st, 2), "compliant"),
                 };
         sqlite3_reset(st);
         return r == SQLITE_ROW ? 0 : -ENOENT;
@@ -944,11 +967,11 @@ static int system_facts(Projects *p, const char *id, SystemFacts *ret) {
 
 static int64_t days_between(const char *from, const char *to) {
         int y1, m1, d1, y2, m2, d2;
-        struct tm a = {0}, b = {0};
+        struct tm a = { 0 }, b = { 0 };
         if (calendar_date_parse(from, &y1, &m1, &d1) < 0 || calendar_date_parse(to, &y2, &m2, &d2) < 0)
                 return 0;
-        a = (struct tm){.tm_year = y1 - 1900, .tm_mon = m1 - 1, .tm_mday = d1, .tm_hour = 12};
-        b = (struct tm){.tm_year = y2 - 1900, .tm_mon = m2 - 1, .tm_mday = d2, .tm_hour = 12};
+        a = (struct tm){ .tm_year = y1 - 1900, .tm_mon = m1 - 1, .tm_mday = d1, .tm_hour = 12 };
+        b = (struct tm){ .tm_year = y2 - 1900, .tm_mon = m2 - 1, .tm_mday = d2, .tm_hour = 12 };
         return (int64_t)((timegm(&b) - timegm(&a)) / 86400);
 }
 
@@ -973,26 +996,26 @@ static int64_t projected_cost(const json_t *plan, uint32_t quantity, const Appro
 static const json_t *find_plan(const json_t *service, const char *plan_id) {
         size_t i;
         json_t *plan;
-        json_array_foreach(json_object_get(service, "plans"), i, plan)
-                if (streq_ptr(json_string_value(json_object_get(plan, "id")), plan_id))
-                        return plan;
+        json_array_foreach(
+                json_object_get(service, "plans"), i,
+                plan) if (streq_ptr(json_string_value(json_object_get(plan, "id")), plan_id)) return plan;
         return NULL;
 }
 
 int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
                       Evaluation *ret, CbError *err) {
-        _cleanup_(project_row_done) ProjectRow row = {0};
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
         _cleanup_(approval_freep) Approval *a = NULL;
         _cleanup_(freep) PolicyItem *items = NULL;
         json_t *service = NULL;
         const json_t *plan = NULL;
-        SystemFacts sys = {0};
-        DeadlineFacts df = {0};
+        SystemFacts sys = { 0 };
+        DeadlineFacts df = { 0 };
         json_t *ignored_deadlines = NULL;
         PolicyRequest preq;
-        PolicyFacts facts = {0};
-        Evaluation ev = {0};
-        Usage use = {0};
+        PolicyFacts facts = { 0 };
+        Evaluation ev = { 0 };
+        Usage use = { 0 };
         char today[11];
         int r;
 
@@ -1003,12 +1026,14 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
 
         /* Only the project's own department asks (and the authority, auditors, and whom `also` names). */
         r = caller_require_department(caller, r == 0 ? row.department : caller->principal->department,
-                                      CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also, "evaluate requests for this project",
-                                      err);
+                                      CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also,
+                                      "evaluate requests for this project", err);
         if (r < 0)
                 return r;
-        if (!row.id && !caller_has_role(caller, CB_ROLE_DEPARTMENT | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also))
-                return cb_error_set(err, CB_ERR_FORBIDDEN, "%s may not evaluate requests", caller->principal->name);
+        if (!row.id &&
+            !caller_has_role(caller, CB_ROLE_DEPARTMENT | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also))
+                return cb_error_set(err, CB_ERR_FORBIDDEN, "%s may not evaluate requests",
+                                    caller->principal->name);
 
         if (row.id) {
                 r = approval_load(p, row.id, 0, &a);
@@ -1021,7 +1046,8 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
         }
 
         preq = (PolicyRequest){
-                .department = caller_has_role(caller, CB_ROLE_DEPARTMENT) ? caller->principal->department : NULL,
+                .department =
+                        caller_has_role(caller, CB_ROLE_DEPARTMENT) ? caller->principal->department : NULL,
                 .project_id = req->project_id,
                 .system_id = req->system_id,
                 .service_id = req->service_id,
@@ -1029,12 +1055,13 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
                 .quantity = req->quantity,
                 .today = today,
                 .dedicated_network = req->dedicated_network,
-                .cost_kind = row.id && project_completed(p, row.id) ? POLICY_COST_OM : POLICY_COST_CONSTRUCTION,
+                .cost_kind =
+                        row.id && project_completed(p, row.id) ? POLICY_COST_OM : POLICY_COST_CONSTRUCTION,
         };
 
         facts.project.department = row.id ? row.department : (preq.department ? preq.department : "");
-        facts.project.status = !row.id                         ? POLICY_STATUS_ACTIVE
-                               : streq(row.status, "suspended") ? POLICY_STATUS_SUSPENDED
+        facts.project.status = !row.id                           ? POLICY_STATUS_ACTIVE
+                               : streq(row.status, "suspended")  ? POLICY_STATUS_SUSPENDED
                                : streq(row.status, "terminated") ? POLICY_STATUS_TERMINATED
                                                                  : POLICY_STATUS_ACTIVE;
         if (a) {
@@ -1069,14 +1096,15 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
                 facts.service.exists = true;
                 /* A plan outside the published revision is not in the catalogue either (Art. 12). */
                 facts.service.published = plan != NULL;
-                facts.service.secure_controllable = json_is_true(json_object_get(service, "secure_controllable"));
+                facts.service.secure_controllable =
+                        json_is_true(json_object_get(service, "secure_controllable"));
                 facts.service.max_protection_level =
                         (uint8_t)json_integer_value(json_object_get(service, "max_protection_level"));
                 ev.catalog_revision = (unsigned)json_integer_value(json_object_get(service, "revision"));
         } else {
                 json_t *any = NULL;
-                facts.service.exists = catalog_get(p->catalog, &(CbCaller){.principal = NULL}, req->service_id, 0,
-                                                   &any, NULL) == 0;
+                facts.service.exists = catalog_get(p->catalog, &(CbCaller){ .principal = NULL },
+                                                   req->service_id, 0, &any, NULL) == 0;
                 json_decref(any);
         }
 

@@ -88,7 +88,7 @@ typedef struct Probe {
         /* Copied in, so the worker never reads the registry. */
         const DriverOps *ops;
         char *uri;
-        DriverConn *conn;     /* in: current; out: opened when it was NULL */
+        DriverConn *conn; /* in: current; out: opened when it was NULL */
         bool opened;
         DriverCapacity capacity;
         CbError err;
@@ -154,7 +154,7 @@ static void provider_probe(Providers *ps, Provider *p) {
         pr = calloc(1, sizeof(*pr));
         if (!pr)
                 return;
-        *pr = (Probe){.ps = ps, .p = p, .ops = p->ops, .uri = strdup(p->uri), .conn = p->conn};
+        *pr = (Probe){ .ps = ps, .p = p, .ops = p->ops, .uri = strdup(p->uri), .conn = p->conn };
         if (!pr->uri || worker_submit(ps->pool, probe_job, probe_done, pr) < 0) {
                 free(pr->uri);
                 free(pr);
@@ -168,13 +168,14 @@ void providers_probe_all(Providers *ps) {
                 provider_probe(ps, ps->v[i]);
 }
 
-static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri, bool from_config,
-                        Provider **ret, CbError *err) {
+static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri,
+                        bool from_config, Provider **ret, CbError *err) {
         const DriverOps *ops = driver_find(driver);
         Provider *p;
 
         if (!ops)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'", driver);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
+                                          driver);
         if (providers_find(ps, name))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
         if (ps->n >= PROVIDERS_MAX)
@@ -228,8 +229,8 @@ int providers_load(Providers *ps, CbError *err) {
 }
 
 json_t *provider_to_json(const Provider *p) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri", p->uri,
-                              "status", provider_status_to_string(p->status), "source",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri",
+                              p->uri, "status", provider_status_to_string(p->status), "source",
                               p->from_config ? "config" : "api");
         if (!o)
                 return NULL;
@@ -237,8 +238,9 @@ json_t *provider_to_json(const Provider *p) {
                 json_object_set_new(o, "error", json_string(p->last_error));
         if (p->capacity_valid)
                 json_object_set_new(o, "capacity",
-                                    json_pack("{s:i, s:i, s:I, s:I, s:i}", "total_vcpus", (int)p->capacity.total_vcpus,
-                                              "free_vcpus", (int)p->capacity.free_vcpus, "total_memory_mib",
+                                    json_pack("{s:i, s:i, s:I, s:I, s:i}", "total_vcpus",
+                                              (int)p->capacity.total_vcpus, "free_vcpus",
+                                              (int)p->capacity.free_vcpus, "total_memory_mib",
                                               (json_int_t)p->capacity.total_memory_mib, "free_memory_mib",
                                               (json_int_t)p->capacity.free_memory_mib, "running",
                                               (int)p->capacity.running));
@@ -262,7 +264,7 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
 }
 
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = {"name", "driver", "uri", NULL};
+        static const char *const fields[] = { "name", "driver", "uri", NULL };
         static const char ins[] = "INSERT INTO providers (name, driver, uri, created_at, created_by) "
                                   "VALUES (?, ?, ?, ?, ?)";
         const char *name = NULL, *driver = NULL, *uri = NULL;
@@ -284,7 +286,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         if (r < 0)
                 return r;
         if (!driver_find(driver))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'", driver);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
+                                          driver);
         if (providers_find(ps, name))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
 
@@ -303,7 +306,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
                 goto fail;
-        r = audit_append(ps->store, caller, &(AuditEntry){"provider.create", object, "ok", NULL, NULL}, err);
+        r = audit_append(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
+                         err);
         if (r < 0) {
                 store_rollback(ps->store);
                 return r;

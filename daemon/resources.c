@@ -16,7 +16,7 @@
 #define RESOURCE_ACTORS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY)
 /* A graceful stop gets this long before the VM is forced off. */
 #define STOP_TIMEOUT_MS 30000
-#define INFLIGHT_MAX 4096
+#define INFLIGHT_MAX    4096
 
 struct Resources {
         Store *store;
@@ -36,7 +36,7 @@ int resources_new(Store *store, Projects *projects, Providers *providers, Worker
         Resources *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        *r = (Resources){.store = store, .projects = projects, .providers = providers, .pool = pool};
+        *r = (Resources){ .store = store, .projects = projects, .providers = providers, .pool = pool };
         *ret = r;
         return 0;
 }
@@ -92,24 +92,26 @@ static int random_id(const char *prefix, char *buf, size_t n) {
         uint8_t b[8];
         if (getrandom(b, sizeof(b), 0) != sizeof(b))
                 return -EIO;
-        snprintf(buf, n, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-                 b[7]);
+        snprintf(buf, n, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4], b[5],
+                 b[6], b[7]);
         return 0;
 }
 
 /* ---- the record ---- */
 
-#define RESOURCE_COLUMNS                                                                                      \
-        "id, name, project_id, system_id, department, service_id, plan_id, catalog_revision, approval_no, "  \
+#define RESOURCE_COLUMNS                                                                                    \
+        "id, name, project_id, system_id, department, service_id, plan_id, catalog_revision, approval_no, " \
         "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at"
 
 static json_t *resource_row_json(sqlite3_stmt *st) {
         json_t *o = json_object();
-        static const char *const names[] = {"id",         "name",         "project_id",  "system_id",
-                                            "department", "service_id",   "plan_id",     "catalog_revision",
-                                            "approval_no", "cost_kind",   "committed_fen", "provider",
-                                            "provider_ref", "state",      "created_at",  "created_by",
-                                            "updated_at"};
+        static const char *const names[] = {
+                "id",           "name",       "project_id",    "system_id",
+                "department",   "service_id", "plan_id",       "catalog_revision",
+                "approval_no",  "cost_kind",  "committed_fen", "provider",
+                "provider_ref", "state",      "created_at",    "created_by",
+                "updated_at"
+        };
         for (int i = 0; o && i < (int)ELEMENTSOF(names); i++) {
                 switch (sqlite3_column_type(st, i)) {
                 case SQLITE_INTEGER:
@@ -119,7 +121,8 @@ static json_t *resource_row_json(sqlite3_stmt *st) {
                         json_object_set_new(o, names[i], json_null());
                         break;
                 default:
-                        json_object_set_new(o, names[i], json_string((const char *)sqlite3_column_text(st, i)));
+                        json_object_set_new(o, names[i],
+                                            json_string((const char *)sqlite3_column_text(st, i)));
                 }
         }
         return o;
@@ -203,7 +206,9 @@ static void op_job_free(OpJob *j) {
 
 static int op_job_run(void *userdata) {
         OpJob *j = userdata;
-        DriverRef ref = {.resource_id = j->resource_id, .provider_ref = j->provider_ref, .pool = j->spec.pool};
+        DriverRef ref = { .resource_id = j->resource_id,
+                          .provider_ref = j->provider_ref,
+                          .pool = j->spec.pool };
 
         if (streq(j->kind, "provision")) {
                 char *out = NULL;
@@ -239,7 +244,8 @@ static const char *state_after(const char *kind, bool ok) {
 static void op_job_done(int result, void *userdata) {
         OpJob *j = userdata;
         Resources *r = j->r;
-        static const char upd_op[] = "UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?";
+        static const char upd_op[] =
+                "UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?";
         static const char upd_res[] = "UPDATE resources SET state = COALESCE(?, state), "
                                       "provider_ref = COALESCE(?, provider_ref), updated_at = ? WHERE id = ?";
         const char *new_state;
@@ -262,11 +268,13 @@ static void op_job_done(int result, void *userdata) {
                 return;
         }
         if (exec_bind(r, upd_op,
-                      (const char *const[]){ok ? "succeeded" : "failed", ok ? NULL : j->err.message, now, j->op_id},
+                      (const char *const[]){ ok ? "succeeded" : "failed", ok ? NULL : j->err.message, now,
+                                             j->op_id },
                       4) < 0 ||
             exec_bind(r, upd_res,
-                      (const char *const[]){new_state, streq(j->kind, "provision") && ok ? j->provider_ref : NULL,
-                                            now, j->resource_id},
+                      (const char *const[]){ new_state,
+                                             streq(j->kind, "provision") && ok ? j->provider_ref : NULL, now,
+                                             j->resource_id },
                       4) < 0) {
                 store_rollback(r->store);
                 log_error("cannot record operation %s", j->op_id);
@@ -278,14 +286,15 @@ static void op_job_done(int result, void *userdata) {
                 json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
                                            "error", ok ? NULL : j->err.message);
                 snprintf(action, sizeof(action), "resource.%s.%s", j->kind, ok ? "done" : "failed");
-                audit_append(r->store, NULL, &(AuditEntry){action, object, ok ? "ok" : "failed", NULL, detail},
-                             &err);
+                audit_append(r->store, NULL,
+                             &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail }, &err);
                 json_decref(detail);
         }
         if (store_commit(r->store) < 0)
                 log_error("cannot commit operation %s", j->op_id);
         if (!ok)
-                log_warning("operation %s (%s of %s) failed: %s", j->op_id, j->kind, j->resource_id, j->err.message);
+                log_warning("operation %s (%s of %s) failed: %s", j->op_id, j->kind, j->resource_id,
+                            j->err.message);
         cb_error_clear(&err);
         notify(r, j->resource_id);
         op_job_free(j);
@@ -328,7 +337,8 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                         .approval_no = jstr(j->spec_src, "approval_no"),
                         .catalog_service_id = jstr(j->spec_src, "service_id"),
                         .catalog_plan_id = jstr(j->spec_src, "plan_id"),
-                        .catalog_revision = (unsigned)json_integer_value(json_object_get(j->spec_src, "catalog_revision")),
+                        .catalog_revision = (unsigned)json_integer_value(
+                                json_object_get(j->spec_src, "catalog_revision")),
                         .vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus")),
                         .memory_mib = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib")),
                         .disk_gib = (uint64_t)json_integer_value(json_object_get(spec, "disk_gib")),
@@ -350,7 +360,7 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                 return q;
         }
         exec_bind(r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
-                  (const char *const[]){op_id}, 1);
+                  (const char *const[]){ op_id }, 1);
         return 0;
 }
 
@@ -361,12 +371,13 @@ static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
         if (q < 0)
                 return q;
         if (catalog_get_revision(projects_catalog(r->projects), jstr(res, "service_id"),
-                                 (unsigned)json_integer_value(json_object_get(res, "catalog_revision")), &svc) == 0) {
+                                 (unsigned)json_integer_value(json_object_get(res, "catalog_revision")),
+                                 &svc) == 0) {
                 size_t i;
                 json_t *plan;
-                json_array_foreach(json_object_get(svc, "plans"), i, plan)
-                        if (streq_ptr(jstr(plan, "id"), jstr(res, "plan_id")))
-                                json_object_set(res, "spec", json_object_get(plan, "spec"));
+                json_array_foreach(json_object_get(svc, "plans"), i,
+                                   plan) if (streq_ptr(jstr(plan, "id"), jstr(res, "plan_id")))
+                        json_object_set(res, "spec", json_object_get(plan, "spec"));
                 json_decref(svc);
         }
         *ret = res;
@@ -395,20 +406,22 @@ static Provider *place(Resources *r, const json_t *spec, CbError *err) {
                 any = true;
                 if (p->status != PROVIDER_CONNECTED)
                         continue;
-                if (p->capacity_valid && (p->capacity.free_vcpus < vcpus || p->capacity.free_memory_mib < mem))
+                if (p->capacity_valid &&
+                    (p->capacity.free_vcpus < vcpus || p->capacity.free_memory_mib < mem))
                         continue;
-                if (!best || (p->capacity_valid && (!best->capacity_valid ||
-                                                    p->capacity.free_memory_mib > best->capacity.free_memory_mib)))
+                if (!best ||
+                    (p->capacity_valid &&
+                     (!best->capacity_valid || p->capacity.free_memory_mib > best->capacity.free_memory_mib)))
                         best = p;
         }
         if (!best) {
                 if (pin && !any)
-                        cb_error_set(err, CB_ERR_UNAVAILABLE, "the plan is pinned to provider '%s', which does not exist",
-                                     pin);
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "the plan is pinned to provider '%s', which does not exist", pin);
                 else
                         cb_error_set(err, CB_ERR_UNAVAILABLE,
-                                     "no connected libvirt provider has %u free vCPUs and %llu MiB free", vcpus,
-                                     (unsigned long long)mem);
+                                     "no connected libvirt provider has %u free vCPUs and %llu MiB free",
+                                     vcpus, (unsigned long long)mem);
                 return NULL;
         }
         /* Spread a burst of requests before the next capacity reading. */
@@ -419,8 +432,10 @@ static Provider *place(Resources *r, const json_t *spec, CbError *err) {
         return best;
 }
 
-static int find_idempotent(Resources *r, const char *who, const char *key, char ret_id[64], char ret_hash[72]) {
-        static const char sql[] = "SELECT id, request_hash FROM resources WHERE created_by = ? AND idempotency_key = ?";
+static int find_idempotent(Resources *r, const char *who, const char *key, char ret_id[64],
+                           char ret_hash[72]) {
+        static const char sql[] =
+                "SELECT id, request_hash FROM resources WHERE created_by = ? AND idempotency_key = ?";
         sqlite3_stmt *st;
         int q;
         if (store_prepare(r->store, sql, &st) < 0)
@@ -437,7 +452,8 @@ static int find_idempotent(Resources *r, const char *who, const char *key, char 
 }
 
 static int first_operation(Resources *r, const char *resource_id, char ret[64]) {
-        static const char sql[] = "SELECT id FROM operations WHERE resource_id = ? ORDER BY created_at LIMIT 1";
+        static const char sql[] =
+                "SELECT id FROM operations WHERE resource_id = ? ORDER BY created_at LIMIT 1";
         sqlite3_stmt *st;
         int q;
         if (store_prepare(r->store, sql, &st) < 0)
@@ -452,15 +468,16 @@ static int first_operation(Resources *r, const char *resource_id, char ret[64]) 
 
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
                       json_t **ret, CbError *err) {
-        static const char *const extra[] = {"name", NULL};
+        static const char *const extra[] = { "name", NULL };
         static const char ins_res[] =
                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
                 "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
                 "request_hash, created_at, created_by, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?)";
-        static const char ins_op[] = "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
-                                     "VALUES (?, ?, 'provision', 'pending', ?, ?)";
-        _cleanup_(evaluation_done) Evaluation ev = {0};
+        static const char ins_op[] =
+                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                "VALUES (?, ?, 'provision', 'pending', ?, ?)";
+        _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(freep) char *canon = NULL;
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
         const char *name = NULL;
@@ -518,9 +535,10 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 json_t *codes = json_array();
                 CbError ignored = CB_ERROR_INIT;
                 for (size_t i = 0; i < ev.decision.n_violations; i++)
-                        json_array_append_new(codes, json_string(policy_code_name(ev.decision.violations[i].code)));
-                audit_append(r->store, caller, &(AuditEntry){"resource.request", object, "denied", codes, NULL},
-                             &ignored);
+                        json_array_append_new(codes,
+                                              json_string(policy_code_name(ev.decision.violations[i].code)));
+                audit_append(r->store, caller,
+                             &(AuditEntry){ "resource.request", object, "denied", codes, NULL }, &ignored);
                 json_decref(codes);
                 cb_error_clear(&ignored);
                 return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
@@ -529,13 +547,14 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         }
         if (!streq_ptr(jstr(ev.service, "driver"), "libvirt"))
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "service '%s' is provided through driver '%s', which this broker cannot provision yet",
+                                    "service '%s' is provided through driver '%s', which this broker cannot "
+                                    "provision yet",
                                     req.service_id, jstr(ev.service, "driver"));
         spec = json_object_get(ev.plan, "spec");
         if (!streq_ptr(jstr(spec, "kind"), "vm"))
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "plan '%s' is a %s; only virtual machines can be provisioned yet", req.plan_id,
-                                    jstr(spec, "kind"));
+                                    "plan '%s' is a %s; only virtual machines can be provisioned yet",
+                                    req.plan_id, jstr(spec, "kind"));
         p = place(r, spec, err);
         if (!p)
                 return -EAGAIN;
@@ -571,13 +590,14 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         sqlite3_reset(st);
         if (q != SQLITE_DONE)
                 goto fail;
-        if (exec_bind(r, ins_op, (const char *const[]){op_id, id, now, now}, 4) < 0)
+        if (exec_bind(r, ins_op, (const char *const[]){ op_id, id, now, now }, 4) < 0)
                 goto fail;
         {
-                json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service", req.service_id,
-                                           "plan", req.plan_id, "provider", p->name, "committed_fen",
-                                           (json_int_t)ev.projected_cost_fen);
-                q = audit_append(r->store, caller, &(AuditEntry){"resource.request", object, "ok", NULL, detail}, err);
+                json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service",
+                                           req.service_id, "plan", req.plan_id, "provider", p->name,
+                                           "committed_fen", (json_int_t)ev.projected_cost_fen);
+                q = audit_append(r->store, caller,
+                                 &(AuditEntry){ "resource.request", object, "ok", NULL, detail }, err);
                 json_decref(detail);
                 if (q < 0) {
                         store_rollback(r->store);
@@ -604,8 +624,8 @@ fail:
         return q;
 }
 
-static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned privileged, json_t **ret,
-                        CbError *err, const char *what) {
+static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned privileged,
+                        json_t **ret, CbError *err, const char *what) {
         json_t *res = NULL;
         int q;
 
@@ -628,8 +648,9 @@ int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t *
 }
 
 int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
-                                  "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
+        static const char sql[] =
+                "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
+                "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
         const char *dept = NULL;
         sqlite3_stmt *st;
         json_t *a;
@@ -667,16 +688,17 @@ typedef struct ActionRule {
 } ActionRule;
 
 static const ActionRule action_rules[] = {
-        {"start", "start", {"stopped", NULL, NULL}, NULL},
-        {"stop", "stop", {"active", NULL, NULL}, NULL},
-        {"reboot", "reboot", {"active", NULL, NULL}, NULL},
-        {"delete", "deprovision", {"active", "stopped", "failed"}, "deprovisioning"},
+        { "start", "start", { "stopped", NULL, NULL }, NULL },
+        { "stop", "stop", { "active", NULL, NULL }, NULL },
+        { "reboot", "reboot", { "active", NULL, NULL }, NULL },
+        { "delete", "deprovision", { "active", "stopped", "failed" }, "deprovisioning" },
 };
 
 int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
                   CbError *err) {
-        static const char ins_op[] = "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
-                                     "VALUES (?, ?, ?, 'pending', ?, ?)";
+        static const char ins_op[] =
+                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'pending', ?, ?)";
         const ActionRule *rule = NULL;
         json_t *res = NULL;
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
@@ -697,11 +719,14 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (q != 0) {
                 json_decref(res);
                 return q < 0 ? store_error(r->store, err, "reading operations")
-                             : cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
-                                            pend_id, pend_kind);
+                             : cb_error_set(err, CB_ERR_CONFLICT,
+                                            "resource '%s' has operation %s (%s) under way", id, pend_id,
+                                            pend_kind);
         }
-        if (!streq_ptr(state, rule->from[0]) && !streq_ptr(state, rule->from[1]) && !streq_ptr(state, rule->from[2])) {
-                q = cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id, state);
+        if (!streq_ptr(state, rule->from[0]) && !streq_ptr(state, rule->from[1]) &&
+            !streq_ptr(state, rule->from[2])) {
+                q = cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
+                                 state);
                 json_decref(res);
                 return q;
         }
@@ -717,16 +742,15 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                 json_decref(res);
                 return store_error(r->store, err, "starting a transaction");
         }
-        if (exec_bind(r, ins_op, (const char *const[]){op_id, id, rule->kind, now, now}, 5) < 0 ||
-            (rule->intermediate &&
-             exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                       (const char *const[]){rule->intermediate, now, id}, 3) < 0)) {
+        if (exec_bind(r, ins_op, (const char *const[]){ op_id, id, rule->kind, now, now }, 5) < 0 ||
+            (rule->intermediate && exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                                             (const char *const[]){ rule->intermediate, now, id }, 3) < 0)) {
                 q = store_error(r->store, err, "recording the operation");
                 store_rollback(r->store);
                 json_decref(res);
                 return q;
         }
-        q = audit_append(r->store, caller, &(AuditEntry){audit_action, object, "ok", NULL, NULL}, err);
+        q = audit_append(r->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, NULL }, err);
         if (q < 0 || store_commit(r->store) < 0) {
                 store_rollback(r->store);
                 json_decref(res);
@@ -746,9 +770,10 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
 }
 
 int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
-                                  "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
-                                  "WHERE o.id = ?";
+        static const char sql[] =
+                "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
+                "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "WHERE o.id = ?";
         sqlite3_stmt *st;
         json_t *o = NULL;
         char dept[64] = "";
@@ -759,10 +784,11 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         q = sqlite3_step(st);
         if (q == SQLITE_ROW) {
-                o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", sqlite3_column_text(st, 0), "resource_id",
-                              sqlite3_column_text(st, 1), "kind", sqlite3_column_text(st, 2), "state",
-                              sqlite3_column_text(st, 3), "error", sqlite3_column_text(st, 4), "created_at",
-                              sqlite3_column_text(st, 5), "updated_at", sqlite3_column_text(st, 6));
+                o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", sqlite3_column_text(st, 0),
+                              "resource_id", sqlite3_column_text(st, 1), "kind", sqlite3_column_text(st, 2),
+                              "state", sqlite3_column_text(st, 3), "error", sqlite3_column_text(st, 4),
+                              "created_at", sqlite3_column_text(st, 5), "updated_at",
+                              sqlite3_column_text(st, 6));
                 snprintf(dept, sizeof(dept), "%s", sqlite3_column_text(st, 7));
         }
         sqlite3_reset(st);
@@ -807,11 +833,12 @@ int resources_ids(Resources *r, char ***ret) {
 
 /* Resubmits the unfinished operations on provider p. */
 static void resume_operations(Resources *r, Provider *p) {
-        static const char sql[] = "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
-                                  "ON r.id = o.resource_id WHERE o.state IN ('pending','running') AND r.provider = ? "
-                                  "ORDER BY o.created_at";
+        static const char sql[] =
+                "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
+                "ON r.id = o.resource_id WHERE o.state IN ('pending','running') AND r.provider = ? "
+                "ORDER BY o.created_at";
         sqlite3_stmt *st;
-        char (*ops)[3][64] = NULL;
+        char(*ops)[3][64] = NULL;
         size_t n = 0;
 
         if (store_prepare(r->store, sql, &st) < 0)
@@ -871,9 +898,10 @@ static const char *state_from_driver(DriverState s) {
 
 /* Records an object no approval covers (Art. 10), once per object. */
 static void report_unmanaged(Resources *r, const char *provider, const DriverInstance *in) {
-        static const char sql[] = "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
-                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) "
-                                  "DO UPDATE SET last_seen = excluded.last_seen";
+        static const char sql[] =
+                "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) "
+                "DO UPDATE SET last_seen = excluded.last_seen";
         char now[32], object[256];
         CbError err = CB_ERROR_INIT;
         int changes;
@@ -882,8 +910,8 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
         if (store_begin(r->store) < 0)
                 return;
         if (exec_bind(r, sql,
-                      (const char *const[]){provider, in->provider_ref ? in->provider_ref : in->name, in->name, now,
-                                            now},
+                      (const char *const[]){ provider, in->provider_ref ? in->provider_ref : in->name,
+                                             in->name, now, now },
                       5) < 0) {
                 store_rollback(r->store);
                 return;
@@ -891,13 +919,15 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
         /* An insert (not an update of last_seen) means: first sighting. */
         changes = sqlite3_changes(store_db(r->store));
         if (changes > 0 && sqlite3_last_insert_rowid(store_db(r->store)) != 0) {
-                static const char seen[] = "SELECT first_seen = last_seen FROM unmanaged_seen WHERE provider = ? "
-                                           "AND provider_ref = ?";
+                static const char seen[] =
+                        "SELECT first_seen = last_seen FROM unmanaged_seen WHERE provider = ? "
+                        "AND provider_ref = ?";
                 sqlite3_stmt *st;
                 bool first = false;
                 if (store_prepare(r->store, seen, &st) == 0) {
                         sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 2, in->provider_ref ? in->provider_ref : in->name, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, in->provider_ref ? in->provider_ref : in->name, -1,
+                                          SQLITE_STATIC);
                         first = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
                         sqlite3_reset(st);
                 }
@@ -906,10 +936,13 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
                         json_t *detail = json_pack("{s:s, s:s?, s:i}", "domain", in->name, "provider_ref",
                                                    in->provider_ref, "article", 10);
                         snprintf(object, sizeof(object), "provider:%s/%s", provider, in->name);
-                        audit_append(r->store, NULL,
-                                     &(AuditEntry){"inventory.unmanaged", object, "reported", codes, detail}, &err);
-                        log_warning("UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
-                                    in->name, provider);
+                        audit_append(
+                                r->store, NULL,
+                                &(AuditEntry){ "inventory.unmanaged", object, "reported", codes, detail },
+                                &err);
+                        log_warning(
+                                "UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
+                                in->name, provider);
                         json_decref(codes);
                         json_decref(detail);
                 }
@@ -930,7 +963,7 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         static const char sql[] = "SELECT id, state, provider_ref FROM resources WHERE provider = ? "
                                   "AND state IN ('active','stopped')";
         sqlite3_stmt *st;
-        char (*rows)[3][64] = NULL;
+        char(*rows)[3][64] = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < inv->n_items; i++) {
@@ -948,7 +981,8 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                         break;
                 rows = nv;
                 for (int c = 0; c < 3; c++)
-                        snprintf(rows[n][c], 64, "%s", sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
+                        snprintf(rows[n][c], 64, "%s",
+                                 sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
                 n++;
         }
         sqlite3_reset(st);
@@ -968,12 +1002,13 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                         continue;
                 store_now(now);
                 exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                          (const char *const[]){want, now, rows[k][0]}, 3);
+                          (const char *const[]){ want, now, rows[k][0] }, 3);
                 if (!found) {
                         CbError err = CB_ERROR_INIT;
                         char object[96];
                         snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
-                        audit_append(r->store, NULL, &(AuditEntry){"resource.lost", object, "failed", NULL, NULL}, &err);
+                        audit_append(r->store, NULL,
+                                     &(AuditEntry){ "resource.lost", object, "failed", NULL, NULL }, &err);
                         cb_error_clear(&err);
                         log_warning("resource %s is gone from provider %s", rows[k][0], provider);
                 }
@@ -986,15 +1021,18 @@ static json_t *inventory_json(Resources *r, const char *provider, const DriverIn
         json_t *items = json_array();
         for (size_t i = 0; items && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
-                bool managed = in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
-                json_t *o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
-                                      in->provider_ref, "state", driver_state_to_string(in->state), "vcpus",
-                                      (int)in->vcpus, "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
-                                      "resource_id", managed ? in->stamp.resource_id : NULL);
+                bool managed =
+                        in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
+                json_t *o =
+                        json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
+                                  in->provider_ref, "state", driver_state_to_string(in->state), "vcpus",
+                                  (int)in->vcpus, "memory_mib", (json_int_t)in->memory_mib, "managed",
+                                  managed, "resource_id", managed ? in->stamp.resource_id : NULL);
                 if (!managed) {
                         json_object_set_new(o, "violation",
-                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE", "article", 10,
-                                                      "message", "no approval covers this object"));
+                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",
+                                                      "article", 10, "message",
+                                                      "no approval covers this object"));
                 }
                 json_array_append_new(items, o);
         }
@@ -1008,8 +1046,8 @@ static void inv_job_done(int result, void *userdata) {
         if (j->done) {
                 if (result == -ECANCELED && !j->err.message[0])
                         cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
-                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL, result >= 0 ? NULL : &j->err,
-                        j->userdata);
+                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL,
+                        result >= 0 ? NULL : &j->err, j->userdata);
         }
         driver_inventory_free(j->inv);
         cb_error_clear(&j->err);
@@ -1027,7 +1065,7 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         j = calloc(1, sizeof(*j));
         if (!j)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *j = (InvJob){.r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata};
+        *j = (InvJob){ .r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata };
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
         q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
         if (q < 0) {
@@ -1142,8 +1180,8 @@ static void event_done(int result, void *userdata) {
                 snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
                 if (store_begin(r->store) == 0) {
                         exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                                  (const char *const[]){want, now, c->resource_id}, 3);
-                        audit_append(r->store, NULL, &(AuditEntry){action, object, "ok", NULL, NULL}, &err);
+                                  (const char *const[]){ want, now, c->resource_id }, 3);
+                        audit_append(r->store, NULL, &(AuditEntry){ action, object, "ok", NULL, NULL }, &err);
                         store_commit(r->store);
                 }
                 cb_error_clear(&err);

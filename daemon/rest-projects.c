@@ -27,7 +27,8 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
 
 static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = projects_list(req->manager->projects, &req->caller, rest_query(req, "department"), &list, err);
+        int r = projects_list(req->manager->projects, &req->caller, rest_query(req, "department"), &list,
+                              err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, json_pack("{s:o}", "projects", list));
@@ -58,8 +59,8 @@ static int on_project_status(RestRequest *req, RestReply *reply, CbError *err) {
         int r = body_or_fail(req, &body, err);
         if (r < 0)
                 return r;
-        r = projects_set_status(req->manager->projects, &req->caller, req->params[0], req->route->data, body, &p,
-                                err);
+        r = projects_set_status(req->manager->projects, &req->caller, req->params[0], req->route->data, body,
+                                &p, err);
         json_decref(body);
         if (r < 0)
                 return r;
@@ -67,7 +68,7 @@ static int on_project_status(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) {
-        _cleanup_(evaluation_done) Evaluation ev = {0};
+        _cleanup_(evaluation_done) Evaluation ev = { 0 };
         json_t *body = NULL, *out;
         EvalRequest er;
         int r = body_or_fail(req, &body, err);
@@ -92,15 +93,16 @@ static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
         int r;
 
-        r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY, "read the audit trail", err);
+        r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY, "read the audit trail",
+                                err);
         if (r < 0)
                 return r;
         if (after_s) {
                 errno = 0;
                 after = strtoll(after_s, &end, 10);
                 if (errno || *end || end == after_s || after < 0)
-                        return cb_error_set_field(err, CB_ERR_INVALID, "after", "after: '%s' is not a sequence number",
-                                                  after_s);
+                        return cb_error_set_field(err, CB_ERR_INVALID, "after",
+                                                  "after: '%s' is not a sequence number", after_s);
         }
         if (limit_s) {
                 errno = 0;
@@ -116,7 +118,8 @@ static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
 
 static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *v = NULL;
-        int r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY, "verify the audit trail", err);
+        int r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY,
+                                    "verify the audit trail", err);
         if (r < 0)
                 return r;
         r = audit_verify(req->manager->store, &v, err);
@@ -126,15 +129,15 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 const RestRoute rest_projects_routes[] = {
-        {"POST", "/v1/approvals", REST_AUTH_BEARER, on_approval_submit, NULL},
-        {"GET", "/v1/projects", REST_AUTH_BEARER, on_projects_list, NULL},
-        {"GET", "/v1/projects/{id}", REST_AUTH_BEARER, on_project_get, NULL},
-        {"POST", "/v1/projects/{id}/milestones", REST_AUTH_BEARER, on_milestone, NULL},
-        {"POST", "/v1/projects/{id}/suspend", REST_AUTH_BEARER, on_project_status, "suspend"},
-        {"POST", "/v1/projects/{id}/resume", REST_AUTH_BEARER, on_project_status, "resume"},
-        {"POST", "/v1/projects/{id}/terminate", REST_AUTH_BEARER, on_project_status, "terminate"},
-        {"POST", "/v1/policy/evaluate", REST_AUTH_BEARER, on_policy_evaluate, NULL},
-        {"GET", "/v1/audit", REST_AUTH_BEARER, on_audit_list, NULL},
-        {"GET", "/v1/audit/verify", REST_AUTH_BEARER, on_audit_verify, NULL},
-        {NULL, NULL, 0, NULL, NULL},
+        { "POST", "/v1/approvals", REST_AUTH_BEARER, on_approval_submit, NULL },
+        { "GET", "/v1/projects", REST_AUTH_BEARER, on_projects_list, NULL },
+        { "GET", "/v1/projects/{id}", REST_AUTH_BEARER, on_project_get, NULL },
+        { "POST", "/v1/projects/{id}/milestones", REST_AUTH_BEARER, on_milestone, NULL },
+        { "POST", "/v1/projects/{id}/suspend", REST_AUTH_BEARER, on_project_status, "suspend" },
+        { "POST", "/v1/projects/{id}/resume", REST_AUTH_BEARER, on_project_status, "resume" },
+        { "POST", "/v1/projects/{id}/terminate", REST_AUTH_BEARER, on_project_status, "terminate" },
+        { "POST", "/v1/policy/evaluate", REST_AUTH_BEARER, on_policy_evaluate, NULL },
+        { "GET", "/v1/audit", REST_AUTH_BEARER, on_audit_list, NULL },
+        { "GET", "/v1/audit/verify", REST_AUTH_BEARER, on_audit_verify, NULL },
+        { NULL, NULL, 0, NULL, NULL },
 };

@@ -13,8 +13,8 @@ static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err)
         int r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
-        r = resources_request(req->manager->resources, &req->caller, body, rest_header(req, "Idempotency-Key"), &out,
-                              err);
+        r = resources_request(req->manager->resources, &req->caller, body,
+                              rest_header(req, "Idempotency-Key"), &out, err);
         json_decref(body);
         if (r < 0)
                 return r;
@@ -25,7 +25,8 @@ static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err)
 
 static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"), &list, err);
+        int r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"), &list,
+                               err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, json_pack("{s:o}", "resources", list));
@@ -40,7 +41,7 @@ static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) {
-        static const char *const fields[] = {"action", NULL};
+        static const char *const fields[] = { "action", NULL };
         const char *action = NULL;
         json_t *body = NULL, *out = NULL;
         int r = rest_body_json(req, &body, err);
@@ -50,7 +51,8 @@ static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) 
         if (r >= 0)
                 r = json_get_string(body, "action", true, 32, &action, err);
         if (r >= 0 && streq(action, "delete"))
-                r = cb_error_set_field(err, CB_ERR_VALIDATION, "action", "action: use DELETE /v1/resources/{id}");
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "action",
+                                       "action: use DELETE /v1/resources/{id}");
         if (r >= 0)
                 r = resources_act(req->manager->resources, &req->caller, req->params[0], action, &out, err);
         json_decref(body);
@@ -119,7 +121,8 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         if (!providers_find(req->manager->providers, req->params[0]))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", req->params[0]);
         a = rest_suspend(req);
-        r = resources_inventory(req->manager->resources, &req->caller, req->params[0], inventory_done, a, err);
+        r = resources_inventory(req->manager->resources, &req->caller, req->params[0], inventory_done, a,
+                                err);
         if (r < 0) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
@@ -128,14 +131,14 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
 }
 
 const RestRoute rest_resources_routes[] = {
-        {"POST", "/v1/resources", REST_AUTH_BEARER, on_resource_request, NULL},
-        {"GET", "/v1/resources", REST_AUTH_BEARER, on_resources_list, NULL},
-        {"GET", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_get, NULL},
-        {"DELETE", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_delete, NULL},
-        {"POST", "/v1/resources/{id}/actions", REST_AUTH_BEARER, on_resource_action, NULL},
-        {"GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL},
-        {"GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL},
-        {"POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL},
-        {"GET", "/v1/providers/{name}/inventory", REST_AUTH_BEARER, on_provider_inventory, NULL},
-        {NULL, NULL, 0, NULL, NULL},
+        { "POST", "/v1/resources", REST_AUTH_BEARER, on_resource_request, NULL },
+        { "GET", "/v1/resources", REST_AUTH_BEARER, on_resources_list, NULL },
+        { "GET", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_get, NULL },
+        { "DELETE", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_delete, NULL },
+        { "POST", "/v1/resources/{id}/actions", REST_AUTH_BEARER, on_resource_action, NULL },
+        { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
+        { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
+        { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },
+        { "GET", "/v1/providers/{name}/inventory", REST_AUTH_BEARER, on_provider_inventory, NULL },
+        { NULL, NULL, 0, NULL, NULL },
 };

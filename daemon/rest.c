@@ -57,11 +57,7 @@ struct RestAsync {
 };
 
 static const RestRoute *const route_tables[] = {
-        rest_core_routes,
-        rest_catalog_routes,
-        rest_projects_routes,
-        rest_resources_routes,
-        osb_routes,
+        rest_core_routes, rest_catalog_routes, rest_projects_routes, rest_resources_routes, osb_routes,
 };
 
 void rest_print_routes(FILE *f) {
@@ -473,11 +469,11 @@ int rest_start(Manager *m, CbError *err) {
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONNECTION, "close");
 
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
-                                  on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                                  (unsigned)1024, MHD_OPTION_END);
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+                                  on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
         if (!s->mhd)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot listen on %s: %s",
                                     m->config->rest_listen, strerror(errno ? errno : EADDRINUSE));
