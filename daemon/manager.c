@@ -14,7 +14,10 @@ static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *use
         (void)s;
         (void)fd;
         (void)revents;
+        /* Results that arrived together are recorded with one commit. */
+        store_batch_begin(m->store);
         worker_dispatch(m->pool);
+        store_batch_end(m->store);
         return 0;
 }
 

@@ -384,6 +384,38 @@ static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
         return 0;
 }
 
+/* The provider hears of an operation only once its record is durable. */
+typedef struct DeferredOp {
+        Resources *r;
+        char op_id[64];
+        char kind[32];
+        char resource_id[64];
+} DeferredOp;
+
+static void submit_when_durable(void *userdata, int result) {
+        DeferredOp *d = userdata;
+        json_t *res = NULL;
+
+        if (result >= 0 && resource_with_spec(d->r, d->resource_id, &res) == 0) {
+                if (op_submit(d->r, d->op_id, d->kind, res) == -EAGAIN)
+                        log_info("operation %s waits for provider %s", d->op_id, jstr(res, "provider"));
+                json_decref(res);
+        }
+        free(d);
+}
+
+static void defer_submit(Resources *r, const char *op_id, const char *kind, const char *resource_id) {
+        DeferredOp *d = calloc(1, sizeof(*d));
+        if (!d)
+                return; /* recovered by the next reconcile */
+        d->r = r;
+        snprintf(d->op_id, sizeof(d->op_id), "%s", op_id);
+        snprintf(d->kind, sizeof(d->kind), "%s", kind);
+        snprintf(d->resource_id, sizeof(d->resource_id), "%s", resource_id);
+        if (store_defer(r->store, submit_when_durable, d) < 0)
+                free(d);
+}
+
 /* ---- requests ---- */
 
 static json_t *op_reply(const char *id, const char *state, const char *op_id) {
@@ -608,13 +640,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         if (store_commit(r->store) < 0)
                 return store_error(r->store, err, "committing the request");
 
-        {
-                json_t *res = NULL;
-                if (resource_with_spec(r, id, &res) == 0) {
-                        op_submit(r, op_id, "provision", res);
-                        json_decref(res);
-                }
-        }
+        defer_submit(r, op_id, "provision", id);
         notify(r, id);
         *ret = op_reply(id, "provisioning", op_id);
         return 0;
@@ -756,15 +782,9 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                 json_decref(res);
                 return q < 0 ? q : store_error(r->store, err, "committing");
         }
+        *ret = op_reply(id, rule->intermediate ? rule->intermediate : state, op_id);
         json_decref(res);
-
-        if (resource_with_spec(r, id, &res) == 0) {
-                if (op_submit(r, op_id, rule->kind, res) == -EAGAIN)
-                        log_info("operation %s waits for provider %s", op_id, jstr(res, "provider"));
-                *ret = op_reply(id, jstr(res, "state"), op_id);
-                json_decref(res);
-        } else
-                *ret = op_reply(id, rule->intermediate ? rule->intermediate : state, op_id);
+        defer_submit(r, op_id, rule->kind, id);
         notify(r, id);
         return 0;
 }

@@ -13,6 +13,7 @@ struct RestServer {
         struct MHD_Daemon *mhd;
         sd_event_source *io;
         sd_event_source *timer;
+        sd_event_source *kick; /* runs MHD again for resumed connections */
         unsigned port;
         struct MHD_Response *too_large;
         struct {
@@ -50,7 +51,11 @@ typedef struct Pending {
         bool suspended, async_done;
         unsigned async_status;
         json_t *async_body;
+        json_t *async_held; /* a reply waiting for the batch to commit */
+        char async_location[256];
 } Pending;
+
+static void on_batch_committed(void *userdata, int result);
 
 struct RestAsync {
         Pending pend; /* never used: RestAsync is a view of a Pending */
@@ -303,6 +308,17 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                 json_decref(reply.body);
                 return ret;
         }
+        if (!streq(method, "GET") && !streq(method, "HEAD") && store_in_batch(s->manager->store)) {
+                /* A change is acknowledged only once it is on disk: hold the
+                 * reply until the batch this request joined has committed. */
+                snprintf(pend->async_location, sizeof(pend->async_location), "%s", reply.location);
+                pend->async_status = reply.status;
+                pend->async_held = reply.body;
+                rest_suspend(&req);
+                if (store_defer(s->manager->store, on_batch_committed, pend) < 0)
+                        on_batch_committed(pend, -ENOMEM);
+                return MHD_YES;
+        }
         ret = queue_json(conn, reply.status, reply.body, reply.location);
         json_decref(reply.body);
         return ret;
@@ -334,7 +350,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
         if (pend->async_done) {
                 /* Resumed after rest_async_complete(): send what it left. */
-                enum MHD_Result ret = queue_json(conn, pend->async_status, pend->async_body, NULL);
+                enum MHD_Result ret =
+                        queue_json(conn, pend->async_status, pend->async_body, pend->async_location);
                 json_decref(pend->async_body);
                 pend->async_body = NULL;
                 pend->async_done = false;
@@ -382,6 +399,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         (void)toe;
         if (pend) {
                 json_decref(pend->async_body);
+                json_decref(pend->async_held);
                 free(pend->buf);
                 free(pend);
                 *con_cls = NULL;
@@ -399,22 +417,33 @@ static int rearm_timer(RestServer *s) {
         return sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
+/* Every request served by one MHD_run joins one batch: one fsync for all
+ * the changes they made, then their replies go out. */
+static void rest_run(RestServer *s) {
+        store_batch_begin(s->manager->store);
+        MHD_run(s->mhd);
+        store_batch_end(s->manager->store);
+        rearm_timer(s);
+}
+
 static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        RestServer *s = userdata;
         (void)src;
         (void)fd;
         (void)revents;
-        MHD_run(s->mhd);
-        rearm_timer(s);
+        rest_run(userdata);
         return 0;
 }
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
-        RestServer *s = userdata;
         (void)src;
         (void)usec;
-        MHD_run(s->mhd);
-        rearm_timer(s);
+        rest_run(userdata);
+        return 0;
+}
+
+static int on_kick(sd_event_source *src, void *userdata) {
+        (void)src;
+        rest_run(userdata);
         return 0;
 }
 
@@ -485,6 +514,10 @@ int rest_start(Manager *m, CbError *err) {
         r = sd_event_add_io(m->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
         if (r >= 0)
                 r = sd_event_add_time(m->event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
+        if (r >= 0)
+                r = sd_event_add_defer(m->event, &s->kick, on_kick, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot attach REST to the event loop: %s",
                                     strerror(-r));
@@ -510,9 +543,23 @@ void rest_async_complete(RestAsync *a, unsigned status, json_t *body) {
         pend->async_done = true;
         pend->suspended = false;
         MHD_resume_connection(pend->connection);
-        /* The resumed connection is served by the next MHD_run. */
-        MHD_run(pend->server->mhd);
-        rearm_timer(pend->server);
+        /* The resumed connection is served by the next MHD_run, on the next loop iteration. */
+        sd_event_source_set_enabled(pend->server->kick, SD_EVENT_ONESHOT);
+}
+
+static void on_batch_committed(void *userdata, int result) {
+        Pending *pend = userdata;
+        json_t *body = pend->async_held;
+        unsigned status = pend->async_status;
+
+        pend->async_held = NULL;
+        if (result < 0) {
+                json_decref(body);
+                body = json_pack("{s:s, s:s}", "error", "internal", "message",
+                                 "the change could not be committed to the database");
+                status = 500;
+        }
+        rest_async_complete((RestAsync *)pend, status, body);
 }
 
 void rest_async_fail(RestAsync *a, const CbError *err) {
@@ -528,6 +575,7 @@ RestServer *rest_free(RestServer *s) {
                 return NULL;
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
+        sd_event_source_disable_unref(s->kick);
         if (s->mhd)
                 MHD_stop_daemon(s->mhd);
         if (s->too_large)

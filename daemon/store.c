@@ -169,6 +169,14 @@ static const char *const migrations[] = {
 
 #define STMT_CACHE_SIZE 64
 
+typedef struct StoreDeferred {
+        StoreDeferredFn fn;
+        void *userdata;
+        int level;
+} StoreDeferred;
+
+static void run_deferred(Store *s, int from, int result);
+
 struct Store {
         sqlite3 *db;
         char *path;
@@ -178,6 +186,9 @@ struct Store {
         } cache[STMT_CACHE_SIZE];
         size_t n_cache;
         int depth;
+        bool batching, batch_open;
+        StoreDeferred *deferred;
+        size_t n_deferred;
 };
 
 int store_latest_version(void) {
@@ -299,6 +310,8 @@ Store *store_free(Store *s) {
                 return NULL;
         for (size_t i = 0; i < s->n_cache; i++)
                 sqlite3_finalize(s->cache[i].stmt);
+        run_deferred(s, 0, -ECANCELED);
+        free(s->deferred);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);
@@ -333,35 +346,140 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
         return 0;
 }
 
-/* Nested begin/commit collapse into the outermost transaction, so a core
- * function can call another that also opens one. */
-int store_begin(Store *s) {
-        if (s->depth++ > 0)
-                return 0;
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-                s->depth--;
-                return -EIO;
+/*
+ * Transactions nest: the outermost store_begin() opens an SQL transaction,
+ * inner ones are savepoints, so an inner rollback undoes only its own part.
+ * In a batch (store_batch_begin/end) the SQL transaction spans every change
+ * made until store_batch_end(), which commits them with one fsync; what must
+ * wait for durability (a reply, a provider call) is queued with
+ * store_defer() and runs after that commit.
+ */
+
+static int exec_fmt(Store *s, const char *fmt, int level) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), fmt, level);
+        return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Runs (result >= 0) or cancels (result < 0) deferred work of levels >= from. */
+static void run_deferred(Store *s, int from, int result) {
+        size_t keep = 0, n = s->n_deferred;
+        StoreDeferred *run = NULL;
+        size_t n_run = 0;
+
+        if (n == 0)
+                return;
+        run = calloc(n, sizeof(*run));
+        for (size_t i = 0; i < n; i++) {
+                if (s->deferred[i].level >= from && run)
+                        run[n_run++] = s->deferred[i];
+                else
+                        s->deferred[keep++] = s->deferred[i];
         }
+        s->n_deferred = keep;
+        /* Callbacks may defer more work or open transactions: run them off the list. */
+        for (size_t i = 0; i < n_run; i++)
+                run[i].fn(run[i].userdata, result);
+        free(run);
+}
+
+int store_begin(Store *s) {
+        if (s->depth == 0 && !s->batch_open) {
+                if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                        return -EIO;
+                if (s->batching)
+                        s->batch_open = true;
+                else {
+                        s->depth = 1;
+                        return 0;
+                }
+        }
+        if (exec_fmt(s, "SAVEPOINT cb%d", s->depth + 1) < 0)
+                return -EIO;
+        s->depth++;
         return 0;
 }
 
 int store_commit(Store *s) {
-        if (s->depth <= 0)
+        int level = s->depth;
+
+        if (level <= 0)
                 return -EINVAL;
-        if (--s->depth > 0)
+        if (level > 1 || s->batch_open) {
+                /* A savepoint: its deferred work now belongs to the level below. */
+                s->depth--;
+                if (exec_fmt(s, "RELEASE cb%d", level) < 0)
+                        return -EIO;
+                for (size_t i = 0; i < s->n_deferred; i++)
+                        if (s->deferred[i].level >= level)
+                                s->deferred[i].level = level - 1;
                 return 0;
+        }
+        s->depth = 0;
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                run_deferred(s, 0, -EIO);
                 return -EIO;
         }
+        run_deferred(s, 0, 0);
         return 0;
 }
 
 void store_rollback(Store *s) {
-        if (s->depth <= 0)
+        int level = s->depth;
+
+        if (level <= 0)
                 return;
+        s->depth--;
+        if (level > 1 || s->batch_open) {
+                exec_fmt(s, "ROLLBACK TO cb%d", level);
+                exec_fmt(s, "RELEASE cb%d", level);
+        } else
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        run_deferred(s, level, -ECANCELED);
+}
+
+int store_defer(Store *s, StoreDeferredFn fn, void *userdata) {
+        StoreDeferred *v;
+
+        if (s->depth == 0 && !s->batch_open) {
+                fn(userdata, 0); /* nothing pending: it is durable already */
+                return 0;
+        }
+        v = realloc(s->deferred, (s->n_deferred + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        s->deferred = v;
+        s->deferred[s->n_deferred++] = (StoreDeferred){ .fn = fn, .userdata = userdata, .level = s->depth };
+        return 0;
+}
+
+void store_batch_begin(Store *s) {
+        if (s->depth == 0)
+                s->batching = true;
+}
+
+int store_batch_end(Store *s) {
+        int r = 0;
+
+        if (!s->batching)
+                return 0;
+        s->batching = false;
+        if (!s->batch_open)
+                return 0;
+        s->batch_open = false;
+        /* Levels left open would be a bug in a caller; close them with the batch. */
         s->depth = 0;
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                r = -EIO;
+        }
+        run_deferred(s, 0, r);
+        return r;
+}
+
+bool store_in_batch(Store *s) {
+        return s->batch_open;
 }
 
 void store_now(char buf[32]) {

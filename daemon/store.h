@@ -10,6 +10,7 @@
  */
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "error.h"
 
@@ -25,9 +26,25 @@ int store_schema_version(Store *s);
 /* Number of migrations this build knows. */
 int store_latest_version(void);
 
+/* Transactions nest (inner levels are savepoints); every begin is paired
+ * with one commit or one rollback, which undoes that level only. */
 int store_begin(Store *s);
 int store_commit(Store *s);
 void store_rollback(Store *s);
+
+/* Work that must wait until the current changes are durable: runs after
+ * the outermost commit (result 0), or is cancelled (result < 0) when its
+ * level is rolled back or the commit fails. Runs at once when no
+ * transaction is open. */
+typedef void (*StoreDeferredFn)(void *userdata, int result);
+int store_defer(Store *s, StoreDeferredFn fn, void *userdata);
+
+/* Group commit: changes made between these two calls share one SQL
+ * transaction and one fsync; deferred work runs after it. */
+void store_batch_begin(Store *s);
+int store_batch_end(Store *s);
+/* True while a batch holds uncommitted changes. */
+bool store_in_batch(Store *s);
 
 /* Prepares (and caches) a statement; the returned statement is reset and
  * its bindings cleared. Do not finalize it. */

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cmocka.h>
@@ -130,11 +131,97 @@ static void test_rollback_undoes_everything(void **state) {
         free(path);
 }
 
+static int deferred_result[8];
+static int deferred_calls;
+
+static void record_deferred(void *userdata, int result) {
+        deferred_result[(intptr_t)userdata] = result;
+        deferred_calls++;
+}
+
+#define INSERT(s, id) "INSERT INTO services VALUES ('" id "', 1, 'draft', '{}', 't', 'me', 't', NULL)"
+
+static void test_savepoints_and_defer(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("savepoint.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        deferred_calls = 0;
+        memset(deferred_result, 0x7f, sizeof(deferred_result));
+
+        /* No transaction: deferred work runs at once. */
+        assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)0), 0);
+        assert_int_equal(deferred_calls, 1);
+        assert_int_equal(deferred_result[0], 0);
+
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, INSERT(s, "a"), &err), 0);
+        assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)1), 0);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, INSERT(s, "b"), &err), 0);
+        assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)2), 0);
+        store_rollback(s); /* undoes b only, cancels its deferred work */
+        assert_int_equal(deferred_result[2], -ECANCELED);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, INSERT(s, "c"), &err), 0);
+        assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)3), 0);
+        assert_int_equal(store_commit(s), 0); /* released into the outer level: not yet run */
+        assert_int_equal(deferred_calls, 2);
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(deferred_calls, 4);
+        assert_int_equal(deferred_result[1], 0);
+        assert_int_equal(deferred_result[3], 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 2); /* a and c */
+        store_free(s);
+        free(path);
+}
+
+static void test_batch_group_commit(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL, *reader = NULL;
+        char *path = db_path("batch.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_open(path, &reader, &err), 0);
+        deferred_calls = 0;
+        memset(deferred_result, 0x7f, sizeof(deferred_result));
+
+        store_batch_begin(s);
+        assert_false(store_in_batch(s)); /* nothing written yet */
+        for (int i = 0; i < 3; i++) {
+                char sql[128];
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO services VALUES ('s%d', 1, 'draft', '{}', 't', 'me', 't', NULL)", i);
+                assert_int_equal(store_begin(s), 0);
+                assert_int_equal(store_exec(s, sql, &err), 0);
+                assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)i), 0);
+                assert_int_equal(store_commit(s), 0);
+        }
+        assert_true(store_in_batch(s));
+        /* Committed levels are not durable until the batch ends. */
+        assert_int_equal(deferred_calls, 0);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services"), 0);
+        assert_int_equal(store_batch_end(s), 0);
+        assert_int_equal(deferred_calls, 3);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services"), 3);
+        assert_false(store_in_batch(s));
+        store_free(reader);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_fresh_database_is_migrated), cmocka_unit_test(test_reopen_keeps_data),
-                cmocka_unit_test(test_newer_schema_refused),       cmocka_unit_test(test_not_a_database),
+                cmocka_unit_test(test_fresh_database_is_migrated),
+                cmocka_unit_test(test_reopen_keeps_data),
+                cmocka_unit_test(test_newer_schema_refused),
+                cmocka_unit_test(test_not_a_database),
                 cmocka_unit_test(test_rollback_undoes_everything),
+                cmocka_unit_test(test_savepoints_and_defer),
+                cmocka_unit_test(test_batch_group_commit),
         };
         char cmd[128];
         int r;

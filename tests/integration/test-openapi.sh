@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# docs/openapi.yaml against the daemon it describes:
+#   1. every route `cloudbrokerd --list-routes` prints is a documented
+#      operation (same method, same path template, same {param} names), and
+#      every documented operation is served;
+#   2. the document keeps its layout convention (header of the yaml) and is
+#      structurally sane: each operation has summary, operationId (unique),
+#      security and responses; every $ref and security scheme exists; every
+#      {param} of a path is declared; authenticated operations list 401,
+#      operations with a body list 400 and 413;
+#   3. a few documented answers are what the running daemon really answers.
+#
+# The YAML is read with awk on its fixed indentation: no python or yq, which
+# a fresh Debian 12 does not have.
+#
+# Usage (from the repository root):
+#   tests/integration/test-openapi.sh [BUILD_DIR]
+#   OPENAPI=/tmp/copy.yaml tests/integration/test-openapi.sh   # check another copy
+
+set -euo pipefail
+
+. tests/integration/lib.sh
+cb_setup "${1:-build}"
+
+DOC=${OPENAPI:-docs/openapi.yaml}
+if [ ! -r "$DOC" ]; then
+        fail "cannot read $DOC"
+        cb_done
+fi
+
+# One record a line, fields separated by single spaces:
+#   OP METHOD PATH LINE        an operation
+#   FIELD METHOD PATH KEY      a key of an operation (6 spaces)
+#   STATUS METHOD PATH CODE    a response code of an operation (8 spaces)
+#   SEC METHOD PATH SCHEME     a security requirement of an operation
+#   PNAME PATH NAME            a parameter name declared inline under a path
+#   PREF PATH NAME             a components/parameters reference under a path
+#   DEF KIND NAME              a component (#/components/KIND/NAME)
+#   CPARAM NAME PARAMNAME IN   a component parameter's name and location
+#   REF LINE TARGET            a $ref
+#   ERRCODE CODE               an entry of the Error schema's error enum
+#   TOP KEY                    a top-level key
+#   BAD LINE WHY               a line that breaks the convention
+parse_doc() {
+        awk '
+        function indent(s) { match(s, /^ */); return RLENGTH }
+        function key_of(s,   k) { k = s; sub(/^- /, "", k); sub(/:.*/, "", k); return k }
+        function value_of(s,   v) { v = s; sub(/^[^:]*:[ ]*/, "", v); gsub(/^["\047]|["\047]$/, "", v); return v }
+        BEGIN { sect = ""; path = ""; method = ""; field = ""; blk = -1; comp = ""; cname = ""; inerr = 0 }
+        /\t/ { print "BAD " NR " tab-character" }
+        /^[ ]*$/ { next }
+        {
+                ind = indent($0)
+                if (blk >= 0) {
+                        if (ind > blk)
+                                next # inside a block scalar (| or >)
+                        blk = -1
+                }
+        }
+        /^[ ]*#/ { next }
+        {
+                line = substr($0, ind + 1)
+                if (line ~ /:[ ]*[|>][-+]?[ ]*$/)
+                        blk = ind
+                if (line ~ /\$ref:/) {
+                        t = line
+                        sub(/.*\$ref:[ ]*/, "", t)
+                        gsub(/["\047]/, "", t)
+                        print "REF " NR " " t
+                }
+        }
+        ind == 0 {
+                if (line !~ /^[a-z]+:/) {
+                        print "BAD " NR " top-level-line-is-not-a-key"
+                        next
+                }
+                sect = key_of(line)
+                print "TOP " sect
+                path = method = field = comp = cname = ""
+                next
+        }
+        sect == "paths" && ind == 2 {
+                if (line !~ /^\/[A-Za-z0-9_.{}\/-]*:$/) {
+                        print "BAD " NR " path-key-not-in-the-form-/x/{y}:"
+                        path = ""
+                        next
+                }
+                path = substr(line, 1, length(line) - 1)
+                method = field = ""
+                next
+        }
+        sect == "paths" && ind == 4 && path != "" {
+                k = key_of(line)
+                if (k ~ /^(get|put|post|delete|patch|head|options|trace)$/ && line == k ":") {
+                        method = toupper(k)
+                        field = ""
+                        print "OP " method " " path " " NR
+                } else if (k ~ /^(summary|description|parameters|servers)$/) {
+                        method = ""
+                        field = k
+                } else
+                        print "BAD " NR " unexpected-path-item-key-" k
+                next
+        }
+        sect == "paths" && ind == 6 && path != "" && method != "" {
+                if (line ~ /^- /) {
+                        print "BAD " NR " list-item-at-operation-level"
+                        next
+                }
+                field = key_of(line)
+                print "FIELD " method " " path " " field
+                if (field == "operationId")
+                        print "OPID " method " " path " " value_of(line)
+                next
+        }
+        sect == "paths" && ind == 8 && method != "" && field == "responses" {
+                k = key_of(line)
+                if (line !~ /^\047([1-5][0-9][0-9]|default)\047:$/) {
+                        print "BAD " NR " response-code-not-quoted-3-digits-" k
+                        next
+                }
+                gsub(/\047/, "", k)
+                print "STATUS " method " " path " " k
+                next
+        }
+        sect == "paths" && ind == 8 && method != "" && field == "security" {
+                if (line ~ /^- [A-Za-z0-9_]+:/)
+                        print "SEC " method " " path " " key_of(line)
+                next
+        }
+        sect == "paths" && path != "" {
+                if (line ~ /^(- )?name:[ ]/)
+                        print "PNAME " path " " value_of(line)
+                if (line ~ /\$ref:.*#\/components\/parameters\//) {
+                        t = line
+                        sub(/.*#\/components\/parameters\//, "", t)
+                        gsub(/["\047]/, "", t)
+                        print "PREF " path " " t
+                }
+                next
+        }
+        sect == "components" && ind == 2 { comp = key_of(line); cname = ""; inerr = 0; next }
+        sect == "components" && ind == 4 {
+                cname = key_of(line)
+                print "DEF " comp " " cname
+                inerr = 0
+                next
+        }
+        sect == "components" && comp == "parameters" && ind == 6 {
+                if (line ~ /^name:/)
+                        pname[cname] = value_of(line)
+                if (line ~ /^in:/)
+                        pin[cname] = value_of(line)
+                next
+        }
+        sect == "components" && comp == "schemas" && cname == "Error" {
+                if (ind == 8)
+                        inerr = (line ~ /^error:/)
+                else if (inerr && ind == 10 && line ~ /^enum:/)
+                        inerr = 2
+                else if (inerr == 2 && ind == 12 && line ~ /^- /) {
+                        c = line
+                        sub(/^- /, "", c)
+                        print "ERRCODE " c
+                } else if (ind <= 10)
+                        inerr = inerr && ind > 8
+                next
+        }
+        END {
+                for (n in pname)
+                        print "CPARAM " n " " pname[n] " " ((n in pin) ? pin[n] : "?")
+        }
+        ' "$1"
+}
+
+PARSED=$CB_TMP/doc.parsed
+parse_doc "$DOC" >"$PARSED"
+
+# rec KIND: the records of one kind, without the kind.
+rec() {
+        awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print }' "$PARSED"
+}
+
+# ---- 1. the document against the route table ----
+
+"$CB_BUILD/cloudbrokerd" --list-routes | LC_ALL=C sort >"$CB_TMP/served"
+rec OP | awk '{ print $1, $2 }' | LC_ALL=C sort >"$CB_TMP/documented"
+
+if [ ! -s "$CB_TMP/served" ]; then
+        fail "cloudbrokerd --list-routes printed no route"
+fi
+if [ ! -s "$CB_TMP/documented" ]; then
+        fail "no operation found in $DOC (layout convention broken?)"
+fi
+
+missing=$(LC_ALL=C comm -23 "$CB_TMP/served" "$CB_TMP/documented")
+extra=$(LC_ALL=C comm -13 "$CB_TMP/served" "$CB_TMP/documented")
+if [ -z "$missing" ]; then
+        pass "every served route ($(wc -l <"$CB_TMP/served")) is documented in $DOC"
+else
+        while IFS= read -r r; do
+                fail "served but not documented in $DOC: $r"
+        done <<<"$missing"
+fi
+if [ -z "$extra" ]; then
+        pass "every documented operation ($(wc -l <"$CB_TMP/documented")) is served"
+else
+        while IFS= read -r r; do
+                fail "documented but not served by cloudbrokerd: $r"
+        done <<<"$extra"
+fi
+dups=$(uniq -d "$CB_TMP/documented")
+if [ -z "$dups" ]; then
+        pass "no operation is documented twice"
+else
+        fail "documented twice (duplicate path keys?): $(echo "$dups" | tr '\n' ';')"
+fi
+
+# ---- 2. structure ----
+
+bad=$(rec BAD)
+if [ -z "$bad" ]; then
+        pass "$DOC keeps the layout convention"
+else
+        while IFS= read -r b; do
+                fail "$DOC line ${b%% *}: ${b#* }"
+        done <<<"$bad"
+fi
+
+for k in openapi info servers paths components; do
+        if rec TOP | grep -qx "$k"; then pass "top-level key $k"; else fail "no top-level key $k"; fi
+done
+assert_eq "$(grep -c '^openapi: 3\.0\.3$' "$DOC" || true)" 1 "openapi: 3.0.3"
+assert_eq "$(grep -Ec '^  title: cloudbroker$|^  version: 0\.1\.0$' "$DOC" || true)" 2 "info title and version"
+assert_eq "$(grep -c '^  - url: http://127\.0\.0\.1:8080$' "$DOC" || true)" 1 "server http://127.0.0.1:8080"
+
+fields=$CB_TMP/fields
+rec FIELD >"$fields"
+status=$CB_TMP/status
+rec STATUS >"$status"
+op_problems=0
+while read -r m p _; do
+        for f in summary operationId security responses; do
+                if ! grep -qxF "$m $p $f" "$fields"; then
+                        fail "$m $p: no $f"
+                        op_problems=$((op_problems + 1))
+                fi
+        done
+        if ! grep -q "^$m $p [23]" "$status"; then
+                fail "$m $p: no 2xx/3xx response"
+                op_problems=$((op_problems + 1))
+        fi
+        for s in $(rec SEC | awk -v m="$m" -v p="$p" '$1 == m && $2 == p { print $3 }'); do
+                if ! rec DEF | grep -qxF "securitySchemes $s"; then
+                        fail "$m $p: security scheme $s is not defined"
+                        op_problems=$((op_problems + 1))
+                fi
+                if ! grep -qxF "$m $p 401" "$status"; then
+                        fail "$m $p: authenticated by $s but no 401 documented"
+                        op_problems=$((op_problems + 1))
+                fi
+        done
+        if grep -qxF "$m $p requestBody" "$fields"; then
+                for c in 400 413; do
+                        if ! grep -qxF "$m $p $c" "$status"; then
+                                fail "$m $p: takes a body but no $c documented"
+                                op_problems=$((op_problems + 1))
+                        fi
+                done
+        fi
+done < <(rec OP)
+assert_eq "$op_problems" 0 "every operation has summary, operationId, security, responses and the codes its auth and body imply"
+
+dupids=$(rec OPID | awk '{ print $3 }' | sort | uniq -d)
+if [ -z "$dupids" ]; then
+        pass "operationIds are unique"
+else
+        fail "operationIds used twice: $(echo "$dupids" | tr '\n' ' ')"
+fi
+assert_eq "$(rec OPID | wc -l)" "$(rec OP | wc -l)" "one operationId per operation"
+
+ref_problems=0
+while read -r ln target; do
+        case "$target" in
+        '#/components/'*/*)
+                kind=${target#\#/components/}
+                name=${kind#*/}
+                kind=${kind%%/*}
+                if ! rec DEF | grep -qxF "$kind $name"; then
+                        fail "line $ln: \$ref $target is not defined"
+                        ref_problems=$((ref_problems + 1))
+                fi
+                ;;
+        *)
+                fail "line $ln: \$ref $target is not a local #/components reference"
+                ref_problems=$((ref_problems + 1))
+                ;;
+        esac
+done < <(rec REF)
+assert_eq "$ref_problems" 0 "every \$ref names a defined component"
+
+param_problems=0
+while read -r p; do
+        for name in $(printf '%s\n' "$p" | grep -o '{[^}]*}' | tr -d '{}'); do
+                ok=0
+                rec PNAME | grep -qxF "$p $name" && ok=1
+                for r in $(rec PREF | awk -v p="$p" '$1 == p { print $2 }'); do
+                        rec CPARAM | grep -qxF "$r $name path" && ok=1
+                done
+                if [ "$ok" -eq 0 ]; then
+                        fail "$p: path parameter {$name} is not declared"
+                        param_problems=$((param_problems + 1))
+                fi
+        done
+done < <(rec OP | awk '{ print $2 }' | sort -u)
+assert_eq "$param_problems" 0 "every {param} of a path is declared"
+
+# ---- 3. the running daemon answers as documented ----
+
+unset CB_BUS_ADDRESS
+cb_start_daemon
+
+# doc_status METHOD TEMPLATE CODE MSG: the document lists CODE for the operation.
+doc_status() {
+        if grep -qxF "$1 $2 $3" "$status"; then
+                pass "documented: $1 $2 -> $3 ($4)"
+        else
+                fail "$1 $2 does not document $3 ($4)"
+        fi
+}
+
+# expect METHOD TEMPLATE URL_PATH TOKEN CODE MSG [BODY [curl args]]: documented and really answered.
+expect() {
+        local m=$1 tpl=$2 url=$3 token=$4 code=$5 msg=$6
+        shift 6
+        doc_status "$m" "$tpl" "$code" "$msg"
+        cb_curl "$m" "$url" "$token" "$@"
+        assert_eq "$CB_STATUS" "$code" "daemon: $m $url -> $code ($msg)"
+        if [ "${code:0:1}" = 4 ] || [ "${code:0:1}" = 5 ]; then
+                local e
+                e=$(printf %s "$CB_BODY" | jq -r '.error // empty' 2>/dev/null || true)
+                if rec ERRCODE | grep -qxF "$e"; then
+                        pass "error code '$e' is in the Error schema"
+                elif [ "$m $tpl" = "GET /v2/catalog" ] && [ "$e" = PreconditionFailed ]; then
+                        pass "OSB 412 carries PreconditionFailed"
+                else
+                        fail "error code '$e' of $m $url is not in the Error schema"
+                fi
+        fi
+}
+
+expect GET /v1/health /v1/health "" 200 "health, no token"
+assert_jq "$CB_BODY" .status ok "health says ok"
+expect GET /v1/whoami /v1/whoami dev-edu 200 "whoami"
+assert_jq "$CB_BODY" .department edu "whoami names the department"
+
+expect GET /v1/catalog /v1/catalog "" 401 "catalogue without a token"
+assert_contains "$CB_HEADERS" 'WWW-Authenticate: Bearer realm="cloudbroker"' "401 carries the Bearer challenge"
+expect GET /v1/catalog /v1/catalog dev-operator 200 "catalogue as dev-operator"
+etag=$(printf '%s\n' "$CB_HEADERS" | tr -d '\r' | awk 'tolower($1) == "etag:" { print $2 }')
+if [[ "$etag" =~ ^\"[0-9a-f]{32}\"$ ]]; then pass "ETag as documented: $etag"; else fail "ETag '$etag' not as documented"; fi
+assert_contains "$CB_HEADERS" "Cache-Control: no-cache" "catalogue is Cache-Control: no-cache"
+expect GET /v1/catalog /v1/catalog dev-operator 304 "If-None-Match with the current ETag" "" -H "If-None-Match: $etag"
+assert_eq "$CB_BODY" "" "304 has no body"
+assert_contains "$CB_HEADERS" "ETag: $etag" "304 repeats the ETag"
+expect GET /v1/catalog /v1/catalog "" 401 "a conditional request still needs a token" "" -H "If-None-Match: $etag"
+
+expect GET /v1/catalog/services/{id} /v1/catalog/services/no-such-service dev-operator 404 "unknown service"
+assert_jq "$CB_BODY" .error not_found "404 is not_found"
+expect GET /v1/catalog/services/{id} "/v1/catalog/services/ecs-general?revision=0" dev-edu 400 "revision=0"
+assert_jq "$CB_BODY" .field revision "400 names the revision field"
+expect GET /v1/catalog/services /v1/catalog/services dev-edu 403 "drafts are for insiders"
+expect POST /v1/catalog/services /v1/catalog/services dev-operator 400 "malformed JSON" '{"id":'
+assert_jq "$CB_BODY" .error malformed_json "malformed_json"
+expect POST /v1/catalog/services /v1/catalog/services dev-operator 422 "an empty service" '{}'
+assert_jq "$CB_BODY" .error invalid_field "invalid_field"
+expect POST /v1/catalog/services/{id}/submit /v1/catalog/services/ecs-general/submit dev-operator 409 \
+        "submit a published service"
+
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' 'x' >"$CB_TMP/big.body"
+expect POST /v1/policy/evaluate /v1/policy/evaluate dev-edu 413 "a body over rest.max_body_bytes" "@$CB_TMP/big.body"
+
+expect GET /v2/catalog /v2/catalog "" 401 "OSB without basic auth"
+assert_contains "$CB_HEADERS" 'WWW-Authenticate: Basic realm="cloudbroker-osb"' "OSB 401 carries the Basic challenge"
+expect GET /v2/catalog /v2/catalog "" 412 "OSB without X-Broker-API-Version" "" -u osb:dev-osb
+expect GET /v2/catalog /v2/catalog "" 200 "OSB catalog 2.17" "" -u osb:dev-osb -H "X-Broker-API-Version: 2.17"
+assert_jq "$CB_BODY" '.services | length > 0' true "OSB catalog lists services"
+
+# The generic answers described in info.description.
+cb_curl DELETE /v1/catalog/services/ecs-general dev-operator
+assert_eq "$CB_STATUS" 405 "another method on a served path is 405"
+assert_contains "$CB_HEADERS" "Allow: GET, PUT" "405 names the allowed methods"
+cb_curl GET /v1/no-such-endpoint dev-operator
+assert_eq "$CB_STATUS" 404 "an unserved path is 404"
+
+cb_done
