@@ -26,6 +26,14 @@ static void on_provider_ready(Provider *p, void *userdata) {
         resources_provider_ready(m->resources, p);
 }
 
+static int on_project_terminated(const char *project_id, const CbCaller *caller, void *userdata) {
+        Manager *m = userdata;
+        CbError err = CB_ERROR_INIT;
+        int r = resources_retire_project(m->resources, project_id, caller, &err);
+        cb_error_clear(&err);
+        return r;
+}
+
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         resources_reconcile_all(m->resources);
@@ -124,6 +132,7 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
                 r = resources_new(m->store, m->projects, m->providers, m->pool, &m->resources);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        projects_set_terminated_callback(m->projects, on_project_terminated, m);
 
         *ret = TAKE_PTR(m);
         return 0;

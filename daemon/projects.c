@@ -26,7 +26,14 @@ struct Projects {
         const TrustedKeys *keys;
         const Calendar *calendar;
         Calendar *empty_calendar; /* when the daemon has none: Monday-Friday, provisional */
+        ProjectTerminatedFn terminated;
+        void *terminated_userdata;
 };
+
+void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata) {
+        p->terminated = fn;
+        p->terminated_userdata = userdata;
+}
 
 int projects_new(Store *store, Catalog *catalog, const TrustedKeys *keys, const Calendar *calendar,
                  Projects **ret) {
@@ -857,6 +864,8 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 r = audit_append(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
                                  err);
                 json_decref(detail);
+                if (r >= 0 && streq(sa->to, "terminated") && p->terminated)
+                        r = p->terminated(id, caller, p->terminated_userdata);
                 if (r < 0) {
                         store_rollback(p->store);
                         return r;

@@ -40,6 +40,11 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
 int projects_list(Projects *p, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err);
+/* Called (inside the transaction of the change) when a project is
+ * terminated, so what it holds is scheduled for retirement (Art. 28). */
+typedef int (*ProjectTerminatedFn)(const char *project_id, const CbCaller *caller, void *userdata);
+void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata);
+
 /* action: "suspend", "resume", "terminate"; body {"reason"}. */
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
                         const json_t *body, json_t **ret, CbError *err);

@@ -789,6 +789,55 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         return 0;
 }
 
+int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err) {
+        static const char sel[] = "SELECT id FROM resources WHERE project_id = ? "
+                                  "AND state IN ('active','stopped','failed')";
+        static const char ins_op[] =
+                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                "VALUES (?, ?, 'deprovision', 'pending', ?, ?)";
+        sqlite3_stmt *st;
+        char(*ids)[64] = NULL;
+        size_t n = 0;
+        char now[32];
+        int q = 0;
+
+        if (store_prepare(r->store, sel, &st) < 0)
+                return store_error(r->store, err, "reading resources");
+        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                void *nv = realloc(ids, (n + 1) * sizeof(*ids));
+                if (!nv)
+                        break;
+                ids = nv;
+                snprintf(ids[n++], 64, "%s", sqlite3_column_text(st, 0));
+        }
+        sqlite3_reset(st);
+
+        store_now(now);
+        for (size_t i = 0; i < n && q >= 0; i++) {
+                char op_id[64], pend_id[64], pend_kind[32], object[96];
+                if (pending_operation(r, ids[i], pend_id, pend_kind) != 0)
+                        continue; /* what is under way finishes first; the next reconcile is not needed */
+                if (random_id("op-", op_id, sizeof(op_id)) < 0) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+                        break;
+                }
+                snprintf(object, sizeof(object), "resource:%s", ids[i]);
+                if (exec_bind(r, ins_op, (const char *const[]){ op_id, ids[i], now, now }, 4) < 0 ||
+                    exec_bind(r, "UPDATE resources SET state = 'deprovisioning', updated_at = ? WHERE id = ?",
+                              (const char *const[]){ now, ids[i] }, 2) < 0) {
+                        q = store_error(r->store, err, "scheduling retirement");
+                        break;
+                }
+                q = audit_append(r->store, caller,
+                                 &(AuditEntry){ "resource.retire", object, "ok", NULL, NULL }, err);
+                if (q >= 0)
+                        defer_submit(r, op_id, "deprovision", ids[i]);
+        }
+        free(ids);
+        return q < 0 ? q : 0;
+}
+
 int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
         static const char sql[] =
                 "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "

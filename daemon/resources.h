@@ -47,6 +47,10 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                   CbError *err);
 int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 
+/* Art. 28: a terminated project's resources are scheduled for retirement:
+ * a deprovision operation each, in the caller's transaction. */
+int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err);
+
 /* Every id, for the D-Bus node enumerator (NULL-terminated, caller frees). */
 int resources_ids(Resources *r, char ***ret);
 /* The record itself, without authorization (for the D-Bus properties). */
