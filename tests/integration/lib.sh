@@ -205,6 +205,8 @@ cb_curl() {
                 *) args+=(--data-binary "$body") ;;
                 esac
         fi
+        # curl leaves the old file in place when no body arrives (304).
+        rm -f "$CB_TMP/resp.body" "$CB_TMP/resp.headers"
         CB_STATUS=$(curl "${args[@]}" "$@" "$CB_URL$path") || CB_STATUS=000
         CB_BODY=$(cat "$CB_TMP/resp.body" 2>/dev/null || true)
         CB_HEADERS=$(cat "$CB_TMP/resp.headers" 2>/dev/null || true)

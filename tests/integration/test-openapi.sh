@@ -39,6 +39,7 @@ fi
 #   PREF PATH NAME             a components/parameters reference under a path
 #   DEF KIND NAME              a component (#/components/KIND/NAME)
 #   CPARAM NAME PARAMNAME IN   a component parameter's name and location
+#   OPID METHOD PATH ID        an operationId
 #   REF LINE TARGET            a $ref
 #   ERRCODE CODE               an entry of the Error schema's error enum
 #   TOP KEY                    a top-level key
@@ -236,86 +237,95 @@ assert_eq "$(grep -c '^openapi: 3\.0\.3$' "$DOC" || true)" 1 "openapi: 3.0.3"
 assert_eq "$(grep -Ec '^  title: cloudbroker$|^  version: 0\.1\.0$' "$DOC" || true)" 2 "info title and version"
 assert_eq "$(grep -c '^  - url: http://127\.0\.0\.1:8080$' "$DOC" || true)" 1 "server http://127.0.0.1:8080"
 
-fields=$CB_TMP/fields
-rec FIELD >"$fields"
-status=$CB_TMP/status
-rec STATUS >"$status"
-op_problems=0
-while read -r m p _; do
-        for f in summary operationId security responses; do
-                if ! grep -qxF "$m $p $f" "$fields"; then
-                        fail "$m $p: no $f"
-                        op_problems=$((op_problems + 1))
-                fi
-        done
-        if ! grep -q "^$m $p [23]" "$status"; then
-                fail "$m $p: no 2xx/3xx response"
-                op_problems=$((op_problems + 1))
-        fi
-        for s in $(rec SEC | awk -v m="$m" -v p="$p" '$1 == m && $2 == p { print $3 }'); do
-                if ! rec DEF | grep -qxF "securitySchemes $s"; then
-                        fail "$m $p: security scheme $s is not defined"
-                        op_problems=$((op_problems + 1))
-                fi
-                if ! grep -qxF "$m $p 401" "$status"; then
-                        fail "$m $p: authenticated by $s but no 401 documented"
-                        op_problems=$((op_problems + 1))
-                fi
-        done
-        if grep -qxF "$m $p requestBody" "$fields"; then
-                for c in 400 413; do
-                        if ! grep -qxF "$m $p $c" "$status"; then
-                                fail "$m $p: takes a body but no $c documented"
-                                op_problems=$((op_problems + 1))
-                        fi
-                done
-        fi
-done < <(rec OP)
-assert_eq "$op_problems" 0 "every operation has summary, operationId, security, responses and the codes its auth and body imply"
+# One file per record kind, so each check below is one awk join.
+for k in OP FIELD STATUS SEC PNAME PREF DEF CPARAM REF OPID ERRCODE; do
+        rec "$k" >"$CB_TMP/rec.$k"
+done
+status=$CB_TMP/rec.STATUS
 
-dupids=$(rec OPID | awk '{ print $3 }' | sort | uniq -d)
+# Every operation: summary, operationId, security and responses; a 2xx or
+# 3xx answer; defined security schemes, and 401 when it has one; 400 and 413
+# when it takes a body.
+op_problems=$(awk '
+        FILENAME ~ /rec\.FIELD$/ { field[$1 " " $2 " " $3] = 1; next }
+        FILENAME ~ /rec\.STATUS$/ { st[$1 " " $2 " " $3] = 1; if ($3 ~ /^[23]/) ok[$1 " " $2] = 1; next }
+        FILENAME ~ /rec\.DEF$/ { if ($1 == "securitySchemes") scheme[$2] = 1; next }
+        FILENAME ~ /rec\.SEC$/ { sec[$1 " " $2] = sec[$1 " " $2] " " $3; next }
+        FILENAME ~ /rec\.OP$/ {
+                op = $1 " " $2
+                n = split("summary operationId security responses", need, " ")
+                for (i = 1; i <= n; i++)
+                        if (!((op " " need[i]) in field))
+                                print op ": no " need[i]
+                if (!(op in ok))
+                        print op ": no 2xx or 3xx response"
+                n = split(sec[op], s, " ")
+                for (i = 1; i <= n; i++) {
+                        if (!(s[i] in scheme))
+                                print op ": security scheme " s[i] " is not defined"
+                        if (!((op " 401") in st))
+                                print op ": authenticated by " s[i] " but no 401 documented"
+                }
+                if ((op " requestBody") in field) {
+                        if (!((op " 400") in st))
+                                print op ": takes a body but no 400 documented"
+                        if (!((op " 413") in st))
+                                print op ": takes a body but no 413 documented"
+                }
+        }
+' "$CB_TMP/rec.FIELD" "$status" "$CB_TMP/rec.DEF" "$CB_TMP/rec.SEC" "$CB_TMP/rec.OP")
+if [ -z "$op_problems" ]; then
+        pass "every operation has summary, operationId, security, responses and the codes its auth and body imply"
+else
+        while IFS= read -r x; do fail "$x"; done <<<"$op_problems"
+fi
+
+dupids=$(awk '{ print $3 }' "$CB_TMP/rec.OPID" | sort | uniq -d)
 if [ -z "$dupids" ]; then
         pass "operationIds are unique"
 else
         fail "operationIds used twice: $(echo "$dupids" | tr '\n' ' ')"
 fi
-assert_eq "$(rec OPID | wc -l)" "$(rec OP | wc -l)" "one operationId per operation"
+assert_eq "$(wc -l <"$CB_TMP/rec.OPID")" "$(wc -l <"$CB_TMP/rec.OP")" "one operationId per operation"
 
-ref_problems=0
-while read -r ln target; do
-        case "$target" in
-        '#/components/'*/*)
-                kind=${target#\#/components/}
-                name=${kind#*/}
-                kind=${kind%%/*}
-                if ! rec DEF | grep -qxF "$kind $name"; then
-                        fail "line $ln: \$ref $target is not defined"
-                        ref_problems=$((ref_problems + 1))
-                fi
-                ;;
-        *)
-                fail "line $ln: \$ref $target is not a local #/components reference"
-                ref_problems=$((ref_problems + 1))
-                ;;
-        esac
-done < <(rec REF)
-assert_eq "$ref_problems" 0 "every \$ref names a defined component"
+ref_problems=$(awk '
+        FILENAME ~ /rec\.DEF$/ { def[$1 "/" $2] = 1; next }
+        {
+                t = $2
+                if (t !~ /^#\/components\/[A-Za-z]+\/[A-Za-z0-9_.-]+$/)
+                        print "line " $1 ": $ref " t " is not a local #/components reference"
+                else if (!(substr(t, 14) in def))
+                        print "line " $1 ": $ref " t " is not defined"
+        }
+' "$CB_TMP/rec.DEF" "$CB_TMP/rec.REF")
+if [ -z "$ref_problems" ]; then
+        pass "every \$ref names a defined component"
+else
+        while IFS= read -r x; do fail "$x"; done <<<"$ref_problems"
+fi
 
-param_problems=0
-while read -r p; do
-        for name in $(printf '%s\n' "$p" | grep -o '{[^}]*}' | tr -d '{}'); do
-                ok=0
-                rec PNAME | grep -qxF "$p $name" && ok=1
-                for r in $(rec PREF | awk -v p="$p" '$1 == p { print $2 }'); do
-                        rec CPARAM | grep -qxF "$r $name path" && ok=1
-                done
-                if [ "$ok" -eq 0 ]; then
-                        fail "$p: path parameter {$name} is not declared"
-                        param_problems=$((param_problems + 1))
-                fi
-        done
-done < <(rec OP | awk '{ print $2 }' | sort -u)
-assert_eq "$param_problems" 0 "every {param} of a path is declared"
+# {param} of a path: declared inline under the path, or by a referenced
+# components/parameters entry with that name and in: path.
+param_problems=$(awk '
+        FILENAME ~ /rec\.PNAME$/ { declared[$1 " " $2] = 1; next }
+        FILENAME ~ /rec\.CPARAM$/ { if ($3 == "path") cparam[$1] = $2; next }
+        FILENAME ~ /rec\.PREF$/ { if ($2 in cparam) declared[$1 " " cparam[$2]] = 1; next }
+        FILENAME ~ /rec\.OP$/ {
+                p = $2
+                rest = p
+                while (match(rest, /\{[^}]*\}/)) {
+                        name = substr(rest, RSTART + 1, RLENGTH - 2)
+                        if (!((p " " name) in declared) && !seen[p " " name]++)
+                                print p ": path parameter {" name "} is not declared"
+                        rest = substr(rest, RSTART + RLENGTH)
+                }
+        }
+' "$CB_TMP/rec.PNAME" "$CB_TMP/rec.CPARAM" "$CB_TMP/rec.PREF" "$CB_TMP/rec.OP")
+if [ -z "$param_problems" ]; then
+        pass "every {param} of a path is declared"
+else
+        while IFS= read -r x; do fail "$x"; done <<<"$param_problems"
+fi
 
 # ---- 3. the running daemon answers as documented ----
 
@@ -336,12 +346,14 @@ expect() {
         local m=$1 tpl=$2 url=$3 token=$4 code=$5 msg=$6
         shift 6
         doc_status "$m" "$tpl" "$code" "$msg"
+        # curl leaves -o untouched when no body arrives (304): no stale body.
+        rm -f "$CB_TMP/resp.body"
         cb_curl "$m" "$url" "$token" "$@"
         assert_eq "$CB_STATUS" "$code" "daemon: $m $url -> $code ($msg)"
         if [ "${code:0:1}" = 4 ] || [ "${code:0:1}" = 5 ]; then
                 local e
                 e=$(printf %s "$CB_BODY" | jq -r '.error // empty' 2>/dev/null || true)
-                if rec ERRCODE | grep -qxF "$e"; then
+                if grep -qxF "$e" "$CB_TMP/rec.ERRCODE"; then
                         pass "error code '$e' is in the Error schema"
                 elif [ "$m $tpl" = "GET /v2/catalog" ] && [ "$e" = PreconditionFailed ]; then
                         pass "OSB 412 carries PreconditionFailed"
@@ -367,20 +379,25 @@ assert_eq "$CB_BODY" "" "304 has no body"
 assert_contains "$CB_HEADERS" "ETag: $etag" "304 repeats the ETag"
 expect GET /v1/catalog /v1/catalog "" 401 "a conditional request still needs a token" "" -H "If-None-Match: $etag"
 
-expect GET /v1/catalog/services/{id} /v1/catalog/services/no-such-service dev-operator 404 "unknown service"
+expect GET "/v1/catalog/services/{id}" /v1/catalog/services/no-such-service dev-operator 404 "unknown service"
 assert_jq "$CB_BODY" .error not_found "404 is not_found"
-expect GET /v1/catalog/services/{id} "/v1/catalog/services/ecs-general?revision=0" dev-edu 400 "revision=0"
+expect GET "/v1/catalog/services/{id}" "/v1/catalog/services/ecs-general?revision=0" dev-edu 400 "revision=0"
 assert_jq "$CB_BODY" .field revision "400 names the revision field"
 expect GET /v1/catalog/services /v1/catalog/services dev-edu 403 "drafts are for insiders"
 expect POST /v1/catalog/services /v1/catalog/services dev-operator 400 "malformed JSON" '{"id":'
 assert_jq "$CB_BODY" .error malformed_json "malformed_json"
 expect POST /v1/catalog/services /v1/catalog/services dev-operator 422 "an empty service" '{}'
 assert_jq "$CB_BODY" .error invalid_field "invalid_field"
-expect POST /v1/catalog/services/{id}/submit /v1/catalog/services/ecs-general/submit dev-operator 409 \
+expect POST "/v1/catalog/services/{id}/submit" /v1/catalog/services/ecs-general/submit dev-operator 409 \
         "submit a published service"
 
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' 'x' >"$CB_TMP/big.body"
 expect POST /v1/policy/evaluate /v1/policy/evaluate dev-edu 413 "a body over rest.max_body_bytes" "@$CB_TMP/big.body"
+
+expect GET /v1/providers /v1/providers dev-operator 200 "providers as dev-operator"
+expect GET "/v1/operations/{id}" /v1/operations/op-0000000000000000 dev-operator 404 "unknown operation"
+expect GET "/v1/providers/{name}/inventory" /v1/providers/no-such-provider/inventory dev-operator 404 \
+        "inventory of an unknown provider"
 
 expect GET /v2/catalog /v2/catalog "" 401 "OSB without basic auth"
 assert_contains "$CB_HEADERS" 'WWW-Authenticate: Basic realm="cloudbroker-osb"' "OSB 401 carries the Basic challenge"
