@@ -27,7 +27,8 @@
 #define CTL_GROUPS(X) \
         X(catalog)    \
         X(approval)   \
-        X(audit)
+        X(audit)      \
+        X(resource)
 
 #define CTL_GROUP_DECLARE(name) extern const CtlGroup ctl_group_##name;
 #define CTL_GROUP_REF(name)     &ctl_group_##name,

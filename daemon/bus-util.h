@@ -23,6 +23,11 @@
 
 #define BUS_POLICY_INTERFACE BUS_INTERFACE_PREFIX "Policy"
 
+#define BUS_RESOURCES_INTERFACE BUS_INTERFACE_PREFIX "Resources"
+#define BUS_RESOURCE_INTERFACE  BUS_INTERFACE_PREFIX "Resource"
+/* Each resource is BUS_RESOURCE_PREFIX "/" + sd_bus_path_encode()d id. */
+#define BUS_RESOURCE_PREFIX BUS_PATH "/resource"
+
 /* daemon/bus-policy.c; userdata is the Manager. */
 extern const sd_bus_vtable bus_policy_vtable[];
 
@@ -31,6 +36,14 @@ extern const sd_bus_vtable bus_catalog_vtable[];
 /* Emits CatalogChanged whenever the catalogue's generation moves, whichever
  * face changed it. */
 int bus_catalog_attach(Manager *m);
+
+/* daemon/bus-resources.c: Resources on the root object; userdata is the
+ * Manager. */
+extern const sd_bus_vtable bus_resources_vtable[];
+/* Serves the per-resource objects (a fallback vtable and a node
+ * enumerator under BUS_RESOURCE_PREFIX) and emits PropertiesChanged
+ * whenever the core reports a resource changed, whichever face caused it. */
+int bus_resources_attach(Manager *m);
 
 /* Parses a JSON document given as a D-Bus string argument. Malformed text
  * is MalformedJson naming line and column; a document larger than

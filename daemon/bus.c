@@ -19,6 +19,7 @@ static const struct {
 } bus_objects[] = {
         { BUS_PATH, BUS_CATALOG_INTERFACE, bus_catalog_vtable, bus_catalog_attach },
         { BUS_PATH, BUS_POLICY_INTERFACE, bus_policy_vtable, NULL },
+        { BUS_PATH, BUS_RESOURCES_INTERFACE, bus_resources_vtable, bus_resources_attach },
 };
 
 static int bus_open_address(const char *address, sd_bus **ret) {

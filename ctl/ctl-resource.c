@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * cloudbrokerctl resource ...: VMs and other resources through
+ * org.cloudbroker.Broker1.Resources (the root object) and
+ * org.cloudbroker.Broker1.Resource (one object per resource). The daemon
+ * validates and authorizes; this file turns ids into object paths and
+ * formats what comes back.
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "ctl-util.h"
+
+#define RESOURCES       CTL_INTERFACE("Resources")
+#define RESOURCE        CTL_INTERFACE("Resource")
+#define RESOURCE_PREFIX CTL_BUS_PATH "/resource"
+
+/* The properties of a resource, in the order `show` prints them, with the
+ * JSON member --json uses (the REST API's names). */
+static const struct {
+        const char *property;
+        const char *member;
+        const char *label;
+} properties[] = {
+        { "Id", "id", "ID:" },
+        { "Name", "name", "Name:" },
+        { "State", "state", "State:" },
+        { "ProjectId", "project_id", "Project:" },
+        { "ServiceId", "service_id", "Service:" },
+        { "PlanId", "plan_id", "Plan:" },
+        { "Provider", "provider", "Provider:" },
+};
+
+static int resource_path(const char *id, char **ret) {
+        int r;
+
+        if (isempty(id) || strchr(id, '/'))
+                return ctl_error(-EINVAL, "'%s' is not a resource id", id);
+        r = sd_bus_path_encode(RESOURCE_PREFIX, id, ret);
+        if (r < 0)
+                return ctl_error(r, "cannot build the object path of '%s': %s", id, strerror(-r));
+        return 0;
+}
+
+/* Like ctl_call(), on a resource's own object. An object that does not
+ * exist is the resource that does not (or no longer) exist. */
+static int call_resource(Ctl *ctl, const char *path, const char *id, const char *interface,
+                         const char *method, sd_bus_message **ret_reply, const char *types, const char *arg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, CTL_BUS_NAME, path, interface, method, &error, &reply, types, arg);
+        if (r < 0) {
+                if (sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                           SD_BUS_ERROR_UNKNOWN_INTERFACE))
+                        return ctl_error(-ENOENT, "no resource '%s'", id);
+                if (sd_bus_error_is_set(&error))
+                        return ctl_error(r, "%s: %s", error.name, error.message ? error.message : "");
+                return ctl_error(r, "calling %s failed: %s", method, strerror(-r));
+        }
+        *ret_reply = reply;
+        return 0;
+}
+
+/* Properties.GetAll of one resource as a JSON object with the REST names:
+ * one round trip, one consistent view. */
+static int read_resource(Ctl *ctl, const char *path, const char *id, json_t **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_auto_t *o = NULL;
+        int r;
+
+        r = call_resource(ctl, path, id, "org.freedesktop.DBus.Properties", "GetAll", &reply, "s", RESOURCE);
+        if (r < 0)
+                return r;
+        o = json_object();
+        if (!o)
+                return ctl_error(-ENOMEM, "out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0) {
+                const char *name, *value;
+
+                r = sd_bus_message_enter_container(reply, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read(reply, "s", &name);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "v", "s", &value);
+                if (r < 0)
+                        break;
+                for (size_t i = 0; i < ELEMENTSOF(properties); i++)
+                        if (streq(properties[i].property, name))
+                                json_object_set_new(o, properties[i].member, json_string(value));
+                r = sd_bus_message_exit_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return ctl_error(r, "unexpected properties of %s: %s", path, strerror(-r));
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int cmd_list(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "ID", "NAME", "STATE", "PROJECT", "SERVICE/PLAN", "PROVIDER" };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(ctl_table_freep) CtlTable *t = NULL;
+        json_auto_t *list = NULL;
+        const char *path;
+        size_t i;
+        json_t *res;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call(ctl, RESOURCES, "ListResources", &reply, NULL);
+        if (r < 0)
+                return r;
+        list = json_array();
+        if (!list)
+                return ctl_error(-ENOMEM, "out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "o", &path)) > 0) {
+                _cleanup_(freep) char *id = NULL;
+                json_t *o = NULL;
+
+                if (sd_bus_path_decode(path, RESOURCE_PREFIX, &id) <= 0)
+                        continue;
+                r = read_resource(ctl, path, id, &o);
+                /* Deleted between the list and the read: not there any more. */
+                if (r == -ENOENT) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                json_object_set_new(o, "path", json_string(path));
+                json_array_append_new(list, o);
+        }
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ListResources: %s", strerror(-r));
+        if (ctl->json)
+                return ctl_print_json(list);
+
+        t = ctl_table_new(ELEMENTSOF(headers), headers);
+        if (!t)
+                return ctl_error(-ENOMEM, "out of memory");
+        json_array_foreach(list, i, res) {
+                char service_plan[256];
+                const char *row[ELEMENTSOF(headers)];
+
+                snprintf(service_plan, sizeof(service_plan), "%s/%s", ctl_json_str(res, "service_id", "?"),
+                         ctl_json_str(res, "plan_id", "?"));
+                row[0] = ctl_json_str(res, "id", "?");
+                row[1] = ctl_json_str(res, "name", "-");
+                row[2] = ctl_json_str(res, "state", "-");
+                row[3] = ctl_json_str(res, "project_id", "-");
+                row[4] = service_plan;
+                row[5] = ctl_json_str(res, "provider", "-");
+                if (ctl_table_add(t, row) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        ctl_table_print(t, stdout);
+        return 0;
+}
+
+static int cmd_show(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(freep) char *path = NULL;
+        json_auto_t *o = NULL;
+        int r;
+
+        (void)argc;
+        r = resource_path(argv[0], &path);
+        if (r < 0)
+                return r;
+        r = read_resource(ctl, path, argv[0], &o);
+        if (r < 0)
+                return r;
+        json_object_set_new(o, "path", json_string(path));
+        if (ctl->json)
+                return ctl_print_json(o);
+        for (size_t i = 0; i < ELEMENTSOF(properties); i++) {
+                const char *v = ctl_json_str(o, properties[i].member, NULL);
+                printf("%-10s %s\n", properties[i].label, isempty(v) ? "-" : v);
+        }
+        printf("%-10s %s\n", "Object:", path);
+        return 0;
+}
+
+static int cmd_request(Ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "idempotency-key", required_argument, NULL, 'k' },
+                { NULL, 0, NULL, 0 },
+        };
+        static const char usage[] = "usage: resource request FILE|- [--idempotency-key KEY]";
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *text = NULL, *with_key = NULL, *id = NULL;
+        const char *key = NULL, *path, *op;
+        int c, r;
+
+        /* argv[0] is the first argument of the command: let getopt see it.
+         * No "+": the key may come before or after FILE. */
+        optind = 0;
+        while ((c = getopt_long(argc + 1, argv - 1, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'k':
+                        key = optarg;
+                        break;
+                default:
+                        return ctl_error(-EINVAL, "%s", usage);
+                }
+        if (optind != argc)
+                return ctl_error(-EINVAL, "%s", usage);
+
+        r = ctl_read_file(argv[optind - 1], &text);
+        if (r < 0)
+                return r;
+        if (key) {
+                /* The key travels inside the document (the REST header's
+                 * counterpart); anything else in it is the daemon's to judge. */
+                json_auto_t *doc = NULL;
+                json_error_t jerr;
+
+                doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+                if (!json_is_object(doc))
+                        return ctl_error(-EINVAL, "%s is not a JSON object%s%s", argv[optind - 1],
+                                         doc ? "" : ": ", doc ? "" : jerr.text);
+                if (json_object_set_new(doc, "idempotency_key", json_string(key)) < 0)
+                        return ctl_error(-EINVAL, "the idempotency key must be UTF-8 text");
+                with_key = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!with_key)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        r = ctl_call(ctl, RESOURCES, "RequestResource", &reply, "s", with_key ? with_key : text);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "os", &path, &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to RequestResource: %s", strerror(-r));
+        r = sd_bus_path_decode(path, RESOURCE_PREFIX, &id);
+        if (r <= 0)
+                return ctl_error(r < 0 ? r : -EBADMSG, "unexpected object path %s", path);
+        if (ctl->json) {
+                json_auto_t *o = json_pack("{s:s, s:s, s:s}", "id", id, "path", path, "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: requested, operation %s\n", id, op);
+        return 0;
+}
+
+/* start, stop, reboot, delete: one method of the resource's object. */
+static int act(Ctl *ctl, const char *id, const char *method, const char *what) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *path = NULL;
+        const char *op;
+        int r;
+
+        r = resource_path(id, &path);
+        if (r < 0)
+                return r;
+        r = call_resource(ctl, path, id, RESOURCE, method, &reply, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
+        if (ctl->json) {
+                json_auto_t *o = json_pack("{s:s, s:s}", "id", id, "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: %s requested, operation %s\n", id, what, op);
+        return 0;
+}
+
+static int cmd_start(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return act(ctl, argv[0], "Start", "start");
+}
+
+static int cmd_stop(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return act(ctl, argv[0], "Stop", "stop");
+}
+
+static int cmd_reboot(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return act(ctl, argv[0], "Reboot", "reboot");
+}
+
+static int cmd_delete(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return act(ctl, argv[0], "Deprovision", "deprovisioning");
+}
+
+static const CtlCommand resource_commands[] = {
+        { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
+          3, cmd_request },
+        { "list", "", "List the resources you may see", 0, 0, cmd_list },
+        { "show", "ID", "Show a resource", 1, 1, cmd_show },
+        { "start", "ID", "Start a stopped resource", 1, 1, cmd_start },
+        { "stop", "ID", "Stop an active resource", 1, 1, cmd_stop },
+        { "reboot", "ID", "Reboot an active resource", 1, 1, cmd_reboot },
+        { "delete", "ID", "Deprovision a resource", 1, 1, cmd_delete },
+};
+
+const CtlGroup ctl_group_resource = {
+        .name = "resource",
+        .summary = "Resources (VMs) of approved projects",
+        .commands = resource_commands,
+        .n_commands = ELEMENTSOF(resource_commands),
+};
