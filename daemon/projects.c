@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "catalog-validate.h"
 #include "json-util.h"
+#include "systems.h"
 
 /* Art. 18 and 25, in working days. */
 #define CONTRACT_FILING_DAYS   5
@@ -204,9 +205,11 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         r = approval_parse(doc, len, &a, err);
         if (r < 0) {
                 /* The signature was good, so the document is the authority's: still refuse it whole. */
-                char msg[sizeof(err->message)];
+                char msg[sizeof(err->message)], field[sizeof(err->field)];
+                /* Copies: err->field and err->message are overwritten by the call below. */
                 snprintf(msg, sizeof(msg), "%s", err->message);
-                cb_error_set_field(err, CB_ERR_UNPROCESSABLE, err->field, "signed document: %s", msg);
+                snprintf(field, sizeof(field), "%s", err->field);
+                cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field, "signed document: %s", msg);
                 audit_refused(p, caller, "approval.submit", "approval:?", "rejected", NULL);
                 return r;
         }
@@ -948,32 +951,6 @@ static uint32_t held_quantity(Projects *p, const char *project_id, const char *s
         return n;
 }
 
-typedef struct SystemFacts {
-        bool classified;
-        uint8_t protection_level;
-        bool data_sharing_compliant;
-} SystemFacts;
-
-static int system_facts(Projects *p, const char *id, SystemFacts *ret) {
-        static const char sql[] =
-                "SELECT classified, protection_level, data_sharing FROM systems WHERE id = ?";
-        sqlite3_stmt *st;
-        int r;
-        if (store_prepare(p->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-                *ret = (SystemFacts){
-                        .classified = sqlite3_column_int(st, 0) != 0,
-                        .protection_level = (uint8_t)sqlite3_column_int(st, 1),
-                        .data_sharing_compliant =
-                                streq((const char *)sqlite3_column_text(st, 2), "compliant"),
-                };
-        sqlite3_reset(st);
-        return r == SQLITE_ROW ? 0 : -ENOENT;
-}
-
 static int64_t days_between(const char *from, const char *to) {
         int y1, m1, d1, y2, m2, d2;
         struct tm a = { 0 }, b = { 0 };
@@ -1117,7 +1094,7 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
                 json_decref(any);
         }
 
-        if (system_facts(p, req->system_id, &sys) == 0) {
+        if (systems_get_facts(p->store, req->system_id, &sys) == 0) {
                 facts.system.listed = true;
                 facts.system.classified = sys.classified;
                 facts.system.protection_level = sys.protection_level;

@@ -165,6 +165,9 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (provider, provider_ref));"
         "CREATE INDEX operations_state ON operations(state);"
         "CREATE INDEX resources_provider ON resources(provider);",
+
+        /* 4: when an incident happened, as reported (Art. 38). */
+        "ALTER TABLE incidents ADD COLUMN occurred_at TEXT;",
 };
 
 #define STMT_CACHE_SIZE 64
