@@ -156,7 +156,8 @@ int audit_verify(Store *s, json_t **ret, CbError *err) {
                         cols[i] = (const char *)sqlite3_column_text(st, i + 1);
                 n++;
                 if (seq != expect_seq) {
-                        bad_seq = seq;
+                        /* A gap names the first missing record, as a missing tail does below. */
+                        bad_seq = seq > expect_seq ? expect_seq : seq;
                         problem = seq > expect_seq ? "deleted" : "reordered";
                         snprintf(detail, sizeof(detail), "expected record %" PRId64 ", found %" PRId64,
                                  expect_seq, seq);

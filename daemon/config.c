@@ -66,6 +66,7 @@ int config_new_default(Config **ret) {
         c->bus = strdup("system");
         c->rest_max_body = DEFAULT_MAX_BODY;
         c->reconcile_usec = 30ULL * 1000000ULL;
+        c->stop_timeout_ms = 30000;
         if (!c->database || !c->rest_listen || !c->bus) {
                 config_free(c);
                 return -ENOMEM;
@@ -93,6 +94,7 @@ static const Key top_keys[] = {
         { "trusted_keys", CONFIG_TYPE_LIST },
         { "providers", CONFIG_TYPE_LIST },
         { "reconcile_seconds", CONFIG_TYPE_INT },
+        { "stop_timeout_seconds", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key rest_keys[] = {
@@ -386,9 +388,10 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                         return fail_at(l, g, "provider '%s' defined twice", name);
                         p->name = strdup(name);
                         p->driver = strdup(driver);
-                        /* test:///relative.xml names a node file beside the config. */
+                        /* libvirt reads test:///PATH as the absolute /PATH; when no such
+                         * file exists, PATH names a node file beside the config. */
                         if (strncmp(uri, "test:///", 8) == 0 && uri[8] && uri[8] != '/' &&
-                            !streq(uri, "test:///default")) {
+                            !streq(uri, "test:///default") && access(uri + 7, F_OK) < 0) {
                                 _cleanup_(freep) char *abs = config_resolve_path(c, uri + 8);
                                 if (!abs || asprintf(&p->uri, "test://%s", abs) < 0)
                                         p->uri = NULL;
@@ -435,6 +438,13 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                 if (v < 1 || v > 86400)
                         return fail_at(l, s, "'reconcile_seconds' must be between 1 and 86400");
                 c->reconcile_usec = (uint64_t)v * 1000000ULL;
+        }
+        /* 0 forces VMs off at once; guests without ACPI handling never stop by themselves. */
+        if ((s = config_setting_get_member(root, "stop_timeout_seconds"))) {
+                int v = config_setting_get_int(s);
+                if (v < 0 || v > 3600)
+                        return fail_at(l, s, "'stop_timeout_seconds' must be between 0 and 3600");
+                c->stop_timeout_ms = (unsigned)v * 1000U;
         }
 
         if ((g = config_setting_get_member(root, "rest"))) {

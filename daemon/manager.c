@@ -133,6 +133,7 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
+        resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
 
         *ret = TAKE_PTR(m);
         return 0;

@@ -14,7 +14,7 @@
 #define RESOURCE_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
 /* Who may act on any resource (Art. 28: the authority; operators run the platform). */
 #define RESOURCE_ACTORS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY)
-/* A graceful stop gets this long before the VM is forced off. */
+/* A graceful stop gets this long before the VM is forced off, unless configured. */
 #define STOP_TIMEOUT_MS 30000
 #define INFLIGHT_MAX    4096
 
@@ -25,6 +25,7 @@ struct Resources {
         WorkerPool *pool;
         ResourceChangedFn changed;
         void *changed_userdata;
+        unsigned stop_timeout_ms;
         /* Operation ids handed to the pool and not back yet: never submitted twice. */
         char *inflight[INFLIGHT_MAX];
         size_t n_inflight;
@@ -36,7 +37,11 @@ int resources_new(Store *store, Projects *projects, Providers *providers, Worker
         Resources *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        *r = (Resources){ .store = store, .projects = projects, .providers = providers, .pool = pool };
+        *r = (Resources){ .store = store,
+                          .projects = projects,
+                          .providers = providers,
+                          .pool = pool,
+                          .stop_timeout_ms = STOP_TIMEOUT_MS };
         *ret = r;
         return 0;
 }
@@ -50,6 +55,10 @@ Resources *resources_free(Resources *r) {
                 free(r->watches[i]);
         free(r);
         return NULL;
+}
+
+void resources_set_stop_timeout(Resources *r, unsigned timeout_ms) {
+        r->stop_timeout_ms = timeout_ms;
 }
 
 void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata) {
@@ -194,6 +203,7 @@ typedef struct OpJob {
         json_t *spec_src; /* the resource record + plan spec, owned */
         ProvisionSpec spec;
         char *provider_ref; /* in: recorded ref; out: provision's answer */
+        unsigned stop_timeout_ms;
         CbError err;
 } OpJob;
 
@@ -222,7 +232,7 @@ static int op_job_run(void *userdata) {
         if (streq(j->kind, "start"))
                 return driver_start(j->ops, j->conn, &ref, &j->err);
         if (streq(j->kind, "stop"))
-                return driver_stop(j->ops, j->conn, &ref, STOP_TIMEOUT_MS, &j->err);
+                return driver_stop(j->ops, j->conn, &ref, j->stop_timeout_ms, &j->err);
         if (streq(j->kind, "reboot"))
                 return driver_reboot(j->ops, j->conn, &ref, &j->err);
         if (streq(j->kind, "deprovision"))
@@ -322,6 +332,7 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
         j->ops = p->ops;
         j->conn = p->conn;
+        j->stop_timeout_ms = r->stop_timeout_ms;
         j->provider_ref = jstr(res, "provider_ref") ? strdup(jstr(res, "provider_ref")) : NULL;
         j->spec_src = json_deep_copy(res);
         if (!j->spec_src) {
@@ -967,54 +978,41 @@ static const char *state_from_driver(DriverState s) {
 
 /* Records an object no approval covers (Art. 10), once per object. */
 static void report_unmanaged(Resources *r, const char *provider, const DriverInstance *in) {
-        static const char sql[] =
+        /* "First sighting" is whether the insert added a row: timestamps have
+         * one-second resolution, so first_seen = last_seen proves nothing. */
+        static const char ins[] =
                 "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) "
-                "DO UPDATE SET last_seen = excluded.last_seen";
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) DO NOTHING";
+        static const char upd[] =
+                "UPDATE unmanaged_seen SET last_seen = ? WHERE provider = ? AND provider_ref = ?";
+        const char *ref = in->provider_ref ? in->provider_ref : in->name;
         char now[32], object[256];
         CbError err = CB_ERROR_INIT;
-        int changes;
+        bool first;
 
         store_now(now);
         if (store_begin(r->store) < 0)
                 return;
-        if (exec_bind(r, sql,
-                      (const char *const[]){ provider, in->provider_ref ? in->provider_ref : in->name,
-                                             in->name, now, now },
-                      5) < 0) {
+        if (exec_bind(r, ins, (const char *const[]){ provider, ref, in->name, now, now }, 5) < 0) {
                 store_rollback(r->store);
                 return;
         }
-        /* An insert (not an update of last_seen) means: first sighting. */
-        changes = sqlite3_changes(store_db(r->store));
-        if (changes > 0 && sqlite3_last_insert_rowid(store_db(r->store)) != 0) {
-                static const char seen[] =
-                        "SELECT first_seen = last_seen FROM unmanaged_seen WHERE provider = ? "
-                        "AND provider_ref = ?";
-                sqlite3_stmt *st;
-                bool first = false;
-                if (store_prepare(r->store, seen, &st) == 0) {
-                        sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 2, in->provider_ref ? in->provider_ref : in->name, -1,
-                                          SQLITE_STATIC);
-                        first = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-                        sqlite3_reset(st);
-                }
-                if (first) {
-                        json_t *codes = json_pack("[s]", "UNMANAGED_RESOURCE");
-                        json_t *detail = json_pack("{s:s, s:s?, s:i}", "domain", in->name, "provider_ref",
-                                                   in->provider_ref, "article", 10);
-                        snprintf(object, sizeof(object), "provider:%s/%s", provider, in->name);
-                        audit_append(
-                                r->store, NULL,
-                                &(AuditEntry){ "inventory.unmanaged", object, "reported", codes, detail },
-                                &err);
-                        log_warning(
-                                "UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
-                                in->name, provider);
-                        json_decref(codes);
-                        json_decref(detail);
-                }
+        first = sqlite3_changes(store_db(r->store)) > 0;
+        if (!first && exec_bind(r, upd, (const char *const[]){ now, provider, ref }, 3) < 0) {
+                store_rollback(r->store);
+                return;
+        }
+        if (first) {
+                json_t *codes = json_pack("[s]", "UNMANAGED_RESOURCE");
+                json_t *detail = json_pack("{s:s, s:s?, s:i}", "domain", in->name, "provider_ref",
+                                           in->provider_ref, "article", 10);
+                snprintf(object, sizeof(object), "provider:%s/%s", provider, in->name);
+                audit_append(r->store, NULL,
+                             &(AuditEntry){ "inventory.unmanaged", object, "reported", codes, detail }, &err);
+                log_warning("UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
+                            in->name, provider);
+                json_decref(codes);
+                json_decref(detail);
         }
         store_commit(r->store);
         cb_error_clear(&err);

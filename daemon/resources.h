@@ -33,6 +33,8 @@ int resources_new(Store *store, Projects *projects, Providers *providers, Worker
 Resources *resources_free(Resources *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Resources *, resources_free);
 
+/* How long a stop waits for the guest before forcing it off (0: at once). */
+void resources_set_stop_timeout(Resources *r, unsigned timeout_ms);
 void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata);
 
 /* POST /v1/resources. idempotency_key may be NULL. *ret: {"id", "state",

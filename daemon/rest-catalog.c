@@ -92,7 +92,8 @@ static int parse_revision(RestRequest *req, unsigned *ret, CbError *err) {
                 return 0;
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (errno || *end || end == s || v == 0 || v > 1000000 || s[0] == '-' || s[0] == '+')
+        /* Digits only: strtoul would also take a sign or leading blanks ("?revision=+1" is " 1"). */
+        if (errno || *end || end == s || v == 0 || v > 1000000 || s[0] < '0' || s[0] > '9')
                 return cb_error_set_field(err, CB_ERR_INVALID, "revision",
                                           "revision: '%s' is not a positive integer", s);
         *ret = (unsigned)v;

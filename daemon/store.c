@@ -168,9 +168,16 @@ static const char *const migrations[] = {
 
         /* 4: when an incident happened, as reported (Art. 38). */
         "ALTER TABLE incidents ADD COLUMN occurred_at TEXT;",
+
+        /* 5: what a project holds is counted on every request (Art. 13, 20):
+         * covering indexes keep that off the table. */
+        "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
+        "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind, committed_fen);",
 };
 
-#define STMT_CACHE_SIZE 64
+/* Larger than the number of distinct statements the daemon prepares, so a
+ * hot statement is never evicted by a cold one. */
+#define STMT_CACHE_SIZE 512
 
 typedef struct StoreDeferred {
         StoreDeferredFn fn;

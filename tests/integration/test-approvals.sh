@@ -47,7 +47,7 @@ submit() {
 }
 
 approvals_rows() {
-        sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; SELECT COUNT(*) FROM approvals;"
+        sqlite3 -cmd ".timeout 5000" "$CB_DB" "SELECT COUNT(*) FROM approvals;"
 }
 
 # refused STATUS MESSAGE_PART FIELD MSG: the last reply refused and stored nothing new.

@@ -166,6 +166,14 @@ static void test_relative_test_uri(void **state) {
         assert_string_equal(c->providers[0].uri, want);
         assert_string_equal(c->providers[1].uri, "test:///default");
         assert_string_equal(c->providers[2].uri, "qemu:///system");
+        config_free(c);
+        c = NULL;
+        free(path);
+        /* An absolute node file stays absolute, as libvirt reads it. */
+        path = write_conf("abs.conf", "providers = (\n"
+                                      " { name = \"a\"; driver = \"libvirt\"; uri = \"test:///etc/hostname\"; }\n);\n");
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_string_equal(c->providers[0].uri, "test:///etc/hostname");
         free(want);
         free(path);
         config_free(c);
