@@ -22,7 +22,9 @@ cb_start_daemon
 
 CTL=$CB_BUILD/cloudbrokerctl
 TODAY=$(date +%F)
-FROM=$(date -d '-120 days' +%F)
+# Windows start at most 30 days back: no budget year ended long enough ago
+# for a self-evaluation (Art. 26) to be overdue and muddle the codes.
+FROM=$(date -d '-30 days' +%F)
 UNTIL=$(date -d '+300 days' +%F)
 SYSTEM=edu-portal
 
