@@ -289,6 +289,11 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
         return -ENOENT;
 }
 
+bool catalog_exists(Catalog *c, const char *id) {
+        _cleanup_(rows_done) Rows rs = { 0 };
+        return revisions_of(c, id, &rs) == 0 && rs.n > 0;
+}
+
 int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
         _cleanup_(rows_done) Rows rs = { 0 };
         if (revisions_of(c, id, &rs) < 0)

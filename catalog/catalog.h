@@ -16,6 +16,7 @@
  */
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -56,6 +57,9 @@ int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+
+/* Whether any revision of the service exists, whatever its status. */
+bool catalog_exists(Catalog *c, const char *id);
 
 /* The revision currently published (what may be ordered now): -ENOENT
  * when the service has none. */

@@ -1087,12 +1087,9 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
                 facts.service.max_protection_level =
                         (uint8_t)json_integer_value(json_object_get(service, "max_protection_level"));
                 ev.catalog_revision = (unsigned)json_integer_value(json_object_get(service, "revision"));
-        } else {
-                json_t *any = NULL;
-                facts.service.exists = catalog_get(p->catalog, &(CbCaller){ .principal = NULL },
-                                                   req->service_id, 0, &any, NULL) == 0;
-                json_decref(any);
-        }
+        } else
+                /* A draft or retired service exists but is not orderable: the message says which. */
+                facts.service.exists = catalog_exists(p->catalog, req->service_id);
 
         if (systems_get_facts(p->store, req->system_id, &sys) == 0) {
                 facts.system.listed = true;

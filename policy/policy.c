@@ -262,7 +262,9 @@ static void check_system_facts(const PolicyRequest *req, const PolicyFacts *f, P
         if (f->system.classified)
                 violation(d, POLICY_CLASSIFIED_SYSTEM,
                           "system %s is classified and may not use the government cloud", req->system_id);
-        if (f->service.exists && f->system.protection_level > f->service.max_protection_level)
+        /* Certification facts come from the published revision; without one,
+         * SERVICE_NOT_PUBLISHED has already said what is wrong. */
+        if (f->service.published && f->system.protection_level > f->service.max_protection_level)
                 violation(d, POLICY_PROTECTION_LEVEL,
                           "system %s has protection level %u; service %s is certified up to level %u",
                           req->system_id, (unsigned)f->system.protection_level, req->service_id,
@@ -270,7 +272,7 @@ static void check_system_facts(const PolicyRequest *req, const PolicyFacts *f, P
 }
 
 static void check_secure_controllable(const PolicyRequest *req, const PolicyFacts *f, PolicyDecision *d) {
-        if (f->approval.present && f->approval.requires_secure_controllable && f->service.exists &&
+        if (f->approval.present && f->approval.requires_secure_controllable && f->service.published &&
             !f->service.secure_controllable)
                 violation(
                         d, POLICY_SECURE_CONTROLLABLE_REQUIRED,

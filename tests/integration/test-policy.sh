@@ -164,11 +164,10 @@ expect "APPROVAL_EXPIRED:8" "an approval that ended yesterday"
 
 ev lf-pol-main edu-portal pol-draft pol-draft-small
 expect "SERVICE_NOT_PUBLISHED:12" "a service that is only a draft"
-# A draft is not in the (published) catalogue: the daemon looks the service
-# up as a caller who sees only what is in force, so the draft's own claims
-# (level, secure-controllable) are not used either.
-assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "not in the catalogue" \
-        "the message says the draft is not in the catalogue"
+# A draft exists but is not published: the message says so, and the draft's
+# own claims (level, secure-controllable) are not used (only SERVICE_NOT_PUBLISHED).
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "not published" \
+        "the message says the draft is not published"
 ev lf-pol-main edu-portal ecs-general ecs-general-32c64g
 expect "SERVICE_NOT_PUBLISHED:12" "a plan only in the draft revision 2"
 assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "not published" \

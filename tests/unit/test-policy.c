@@ -571,12 +571,21 @@ static void test_combination_all(void **state) {
                 POLICY_DEPARTMENT_MISMATCH,       POLICY_SERVICE_NOT_PUBLISHED,
                 POLICY_QUANTITY_EXCEEDED,         POLICY_BUDGET_EXCEEDED,
                 POLICY_SYSTEM_NOT_LISTED,         POLICY_CLASSIFIED_SYSTEM,
-                POLICY_PROTECTION_LEVEL,          POLICY_SECURE_CONTROLLABLE_REQUIRED,
                 POLICY_DATA_SHARING_NONCOMPLIANT, POLICY_DEDICATED_NETWORK,
                 POLICY_CONTRACT_FILING_OVERDUE,   POLICY_ACCEPTANCE_FILING_OVERDUE,
                 POLICY_SELF_EVALUATION_OVERDUE,   POLICY_MIGRATION_OVERDUE,
         };
         expect_codes(&d, want, ELEMENTSOF(want));
+
+        /* Certification rules read the published revision: an unpublished
+         * service is refused for that alone, a published one is checked. */
+        fx.facts.service.published = true;
+        d = decide(&fx);
+        assert_false(policy_decision_has(&d, POLICY_SERVICE_NOT_PUBLISHED));
+        assert_true(policy_decision_has(&d, POLICY_PROTECTION_LEVEL));
+        assert_true(policy_decision_has(&d, POLICY_SECURE_CONTROLLABLE_REQUIRED));
+        assert_int_equal(d.n_violations, ELEMENTSOF(want) + 1);
+        fx.facts.service.published = false;
 
         /* The window check and the not-yet-valid check are independent. */
         fx.facts.approval.valid_from = "2027-06-01";
