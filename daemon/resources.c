@@ -1028,7 +1028,7 @@ static bool resource_known(Resources *r, const char *id) {
 /* Brings the record in line with what the provider has. */
 static void reconcile(Resources *r, const char *provider, const DriverInventory *inv) {
         static const char sql[] = "SELECT id, state, provider_ref FROM resources WHERE provider = ? "
-                                  "AND state IN ('active','stopped')";
+                                  "AND state IN ('active','stopped','failed')";
         sqlite3_stmt *st;
         char(*rows)[3][64] = NULL;
         size_t n = 0;
@@ -1064,12 +1064,27 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 for (size_t i = 0; i < inv->n_items && !found; i++)
                         if (inv->items[i].managed && streq_ptr(inv->items[i].stamp.resource_id, rows[k][0]))
                                 found = &inv->items[i];
+                /* A failed resource whose stamped VM exists after all (a provision
+                 * that failed late, or ran after a crash) is taken back in. */
+                if (streq(rows[k][1], "failed") && !found)
+                        continue;
                 want = found ? state_from_driver(found->state) : "failed";
                 if (!want || streq(want, rows[k][1]))
                         continue;
                 store_now(now);
-                exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                          (const char *const[]){ want, now, rows[k][0] }, 3);
+                exec_bind(r,
+                          "UPDATE resources SET state = ?, provider_ref = COALESCE(?, provider_ref), "
+                          "updated_at = ? WHERE id = ?",
+                          (const char *const[]){ want, found ? found->provider_ref : NULL, now, rows[k][0] },
+                          4);
+                if (found && streq(rows[k][1], "failed")) {
+                        CbError err = CB_ERROR_INIT;
+                        char object[96];
+                        snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
+                        audit_append(r->store, NULL,
+                                     &(AuditEntry){ "resource.adopted", object, "ok", NULL, NULL }, &err);
+                        cb_error_clear(&err);
+                }
                 if (!found) {
                         CbError err = CB_ERROR_INIT;
                         char object[96];
@@ -1230,7 +1245,11 @@ static void event_done(int result, void *userdata) {
                 break;
         case DRIVER_EVENT_STARTED:
         case DRIVER_EVENT_RESUMED:
-                want = streq_ptr(state, "stopped") || streq_ptr(state, "failed") ? "active" : NULL;
+                /* A failed provision has no VM of record: the reconcile adopts it if one exists. */
+                want = streq_ptr(state, "stopped") || (streq_ptr(state, "failed") &&
+                                                       json_is_string(json_object_get(res, "provider_ref")))
+                               ? "active"
+                               : NULL;
                 break;
         case DRIVER_EVENT_CRASHED:
         case DRIVER_EVENT_UNDEFINED:

@@ -501,15 +501,20 @@ static DriverState state_of(int s) {
         }
 }
 
-/* -ENOENT: no stamp; -EBADMSG: a stamp we cannot read (treated as not ours). */
+/* -ENOENT: no stamp; -EBADMSG: a stamp we cannot read (treated as not ours);
+ * -ESRCH: the domain was undefined meanwhile (err is NOT_FOUND), which must
+ * not pass for "unstamped": an inventory would report a domain the broker is
+ * deleting as UNMANAGED_RESOURCE. */
 static int read_stamp(virDomainPtr d, DriverStamp *ret, CbError *err) {
         char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, CB_XML_NS_URI, 0);
         if (!xml) {
-                if (last_code() == VIR_ERR_NO_DOMAIN_METADATA) {
+                int code = last_code();
+                if (code == VIR_ERR_NO_DOMAIN_METADATA) {
                         virResetLastError();
                         return -ENOENT;
                 }
-                return lv_error(err, "cannot read domain metadata");
+                int r = lv_error(err, "cannot read domain metadata");
+                return code == VIR_ERR_NO_DOMAIN ? -ESRCH : r;
         }
         int r = libvirt_xml_parse_stamp(xml, ret);
         free(xml);
@@ -538,7 +543,7 @@ static int fill_instance(virDomainPtr d, DriverInstance *ret, CbError *err) {
                 in.managed = true;
         else if (r != -ENOENT && r != -EBADMSG) {
                 driver_instance_done(&in);
-                return r;
+                return r == -ESRCH ? -ENOENT : r; /* gone, like a failed virDomainGetInfo */
         }
         *ret = in;
         return 0;
@@ -577,6 +582,8 @@ static int find_domain(virConnectPtr vc, const DriverRef *ref, virDomainPtr *ret
 
         DriverStamp st = { 0 };
         int r = read_stamp(d, &st, err);
+        if (r == -ESRCH)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no domain for resource %s", ref->resource_id);
         if (r < 0 && r != -ENOENT && r != -EBADMSG)
                 return r;
         bool ours = r == 0 && streq(st.resource_id, ref->resource_id);
@@ -606,9 +613,17 @@ static int ensure_running(virDomainPtr d, CbError *err) {
         if (virDomainGetState(d, &state, &reason, 0) < 0)
                 return lv_error(err, "cannot read domain state");
         if (state == VIR_DOMAIN_PAUSED) {
-                if (virDomainResume(d) < 0)
-                        return lv_error(err, "cannot resume domain");
-                return 0;
+                if (virDomainResume(d) == 0)
+                        return 0;
+                _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+                /* Paused because libvirt is still starting it (QEMU starts with
+                 * vCPUs stopped), e.g. for an attempt that a crash interrupted:
+                 * the resume waits for that start and then finds it running. */
+                if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
+                        virResetLastError();
+                        return 0;
+                }
+                return error_from(err, "cannot resume domain", e);
         }
         if (virDomainIsActive(d) == 1)
                 return 0;

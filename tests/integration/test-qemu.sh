@@ -260,9 +260,9 @@ crash_daemon() {
         wait "$CB_PID" 2>/dev/null || true
 }
 
-# domains_of RESOURCE_ID: how many domains carry its stamp.
+# domains_of RESOURCE_ID: how many domains in $STAMPED carry its stamp.
 domains_of() {
-        stamped_domains "$PROJECT" | awk -v id="$1" '$2 == id' | wc -l
+        printf '%s\n' "$STAMPED" | awk -v id="$1" '$2 == id' | wc -l
 }
 
 for _ in $(seq 1 100); do
@@ -346,6 +346,7 @@ assert_eq "$(unfinished "$R3")" 1 "crash 2: the provision was still unfinished a
 cb_start_daemon
 expect_state "$R2" active 60 "crash 1: after the restart the resource ends active"
 expect_state "$R3" active 60 "crash 2: after the restart the resource ends active"
+STAMPED=$(stamped_domains "$PROJECT")
 for r in "$R2" "$R3"; do
         assert_eq "$(domains_of "$r")" 1 "exactly one domain carries the stamp of $r"
         assert_eq "$(vsh list --all --name | grep -cx "cb-$r" || true)" 1 "virsh lists cb-$r once"
@@ -354,7 +355,7 @@ for r in "$R2" "$R3"; do
         assert_jq "$CB_BODY" .provider_ref "$(vsh domuuid "cb-$r" 2>/dev/null)" "$r: provider_ref is its domain's UUID"
 done
 assert_eq "$(unfinished "$R2")$(unfinished "$R3")" 00 "no operation is left unfinished"
-assert_eq "$(stamped_domains "$PROJECT" | awk '{print $2}' | sort | tr '\n' ' ')" \
+assert_eq "$(printf '%s\n' "$STAMPED" | awk '{print $2}' | sort | tr '\n' ' ')" \
         "$(printf '%s\n' "$R2" "$R3" | sort | tr '\n' ' ')" \
         "the project's domains are exactly its two live resources: no orphan"
 
