@@ -115,6 +115,8 @@ static const BadCase bad_cases[] = {
           "alg must be \"sm2-sm3\" or \"ed25519\"", 2 },
         { "provider-driver", "providers = (\n { name = \"p\"; driver = \"xen\"; uri = \"x\"; }\n);\n",
           "driver must be \"libvirt\" or \"http\"", 2 },
+        { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
+        { "reconcile", "reconcile_seconds = 0;\n", "'reconcile_seconds' must be between 1 and 86400", 1 },
         { "provider-name", "providers = (\n { name = \"P Q\"; driver = \"libvirt\"; uri = \"x\"; }\n);\n",
           "provider 'name' must match", 2 },
 };
@@ -170,8 +172,9 @@ static void test_relative_test_uri(void **state) {
         c = NULL;
         free(path);
         /* An absolute node file stays absolute, as libvirt reads it. */
-        path = write_conf("abs.conf", "providers = (\n"
-                                      " { name = \"a\"; driver = \"libvirt\"; uri = \"test:///etc/hostname\"; }\n);\n");
+        path = write_conf("abs.conf",
+                          "providers = (\n"
+                          " { name = \"a\"; driver = \"libvirt\"; uri = \"test:///etc/hostname\"; }\n);\n");
         assert_int_equal(config_load(path, &c, &err), 0);
         assert_string_equal(c->providers[0].uri, "test:///etc/hostname");
         free(want);
