@@ -419,11 +419,8 @@ static int require(Catalog *c, const CbCaller *caller, unsigned roles, const cha
         char object[128];
         int r = caller_require_role(caller, roles, what, err);
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN) {
-                CbError ignored = CB_ERROR_INIT;
                 snprintf(object, sizeof(object), "service:%s", id ? id : "");
-                audit_append(c->store, caller,
-                             &(AuditEntry){ .action = action, .object = object, .outcome = "forbidden" },
-                             &ignored);
+                audit_refusal(c->store, caller, action, object, "forbidden", NULL);
         }
         return r;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "digest.h"
+#include "log.h"
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -94,6 +95,14 @@ fail:
         r = store_error(s, err, "appending an audit record");
         store_rollback(s);
         return r;
+}
+
+void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *object,
+                   const char *outcome, json_t *codes) {
+        CbError err = CB_ERROR_INIT;
+        if (audit_append(s, caller, &(AuditEntry){ action, object, outcome, codes, NULL }, &err) < 0)
+                log_warning("cannot record a refused %s on %s: %s", action, object, err.message);
+        cb_error_clear(&err);
 }
 
 static json_t *row_json(sqlite3_stmt *st) {

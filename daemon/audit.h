@@ -27,6 +27,12 @@ typedef struct AuditEntry {
  * open). The principal is the caller's name, or "system". */
 int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err);
 
+/* Records a refused change (outcome "forbidden", "denied", "rejected") in
+ * its own transaction; a failure to record is logged, not returned, since
+ * the refusal stands either way. object is "kind:id". codes may be NULL. */
+void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *object,
+                   const char *outcome, json_t *codes);
+
 /* Records with seq > after, oldest first, at most limit. */
 int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err);
 

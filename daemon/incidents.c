@@ -227,27 +227,18 @@ static int load_records(Store *s, const char *id, json_t **ret) {
         return 0;
 }
 
-static bool own_department(const CbCaller *caller, const char *department) {
-        return caller_has_role(caller, CB_ROLE_DEPARTMENT) && caller->principal->department && department &&
-               streq(caller->principal->department, department);
-}
-
 /* A refused change is on record too, in its own transaction. */
-static void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *id) {
-        CbError ignored = CB_ERROR_INIT;
+static void refused(Store *s, const CbCaller *caller, const char *action, const char *id) {
         char object[128];
-
         snprintf(object, sizeof(object), "incident:%s", id ? id : "");
-        audit_append(s, caller, &(AuditEntry){ .action = action, .object = object, .outcome = "forbidden" },
-                     &ignored);
-        cb_error_clear(&ignored);
+        audit_refusal(s, caller, action, object, "forbidden", NULL);
 }
 
 static int require_role(Store *s, const CbCaller *caller, unsigned roles, const char *action,
                         const char *what, const char *id, CbError *err) {
         int r = caller_require_role(caller, roles, what, err);
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN)
-                audit_refusal(s, caller, action, id);
+                refused(s, caller, action, id);
         return r;
 }
 
@@ -381,8 +372,8 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
                                                   "%s: system '%s' is not in the directory", field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the system directory");
-                if (as_department && !own_department(caller, f.department)) {
-                        audit_refusal(s, caller, "incident.report", "");
+                if (as_department && !caller_in_department(caller, f.department)) {
+                        refused(s, caller, "incident.report", "");
                         return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
                                                   "%s may not report incidents on system '%s' of another "
                                                   "department",
@@ -401,8 +392,8 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
                                                   field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the resources");
-                if (as_department && !own_department(caller, d)) {
-                        audit_refusal(s, caller, "incident.report", "");
+                if (as_department && !caller_in_department(caller, d)) {
+                        refused(s, caller, "incident.report", "");
                         return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
                                                   "%s may not report incidents on resource '%s' of another "
                                                   "department",
@@ -603,7 +594,7 @@ static int load_visible(Store *s, const CbCaller *caller, unsigned readers, cons
         if (r < 0)
                 return store_error(s, err, "reading the incidents");
         if (!caller_has_role(caller, readers) &&
-            !own_department(caller, json_string_value(json_object_get(v, "department")))) {
+            !caller_in_department(caller, json_string_value(json_object_get(v, "department")))) {
                 json_decref(v);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
         }

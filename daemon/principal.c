@@ -51,11 +51,15 @@ int caller_require_department(const CbCaller *c, const char *department, unsigne
                 return cb_error_set(err, CB_ERR_UNAUTHENTICATED, "authentication required to %s", action);
         if (c->principal->roles & privileged)
                 return 0;
-        if ((c->principal->roles & CB_ROLE_DEPARTMENT) && c->principal->department && department &&
-            streq(c->principal->department, department))
+        if (caller_in_department(c, department))
                 return 0;
         return cb_error_set(err, CB_ERR_FORBIDDEN, "%s may not %s for department %s", c->principal->name,
                             action, department ? department : "(none)");
+}
+
+bool caller_in_department(const CbCaller *c, const char *department) {
+        return caller_has_role(c, CB_ROLE_DEPARTMENT) && c->principal->department && department &&
+               streq(c->principal->department, department);
 }
 
 json_t *principal_to_json(const Principal *p) {

@@ -51,6 +51,9 @@ int caller_require_role(const CbCaller *c, unsigned roles, const char *action, C
 int caller_require_department(const CbCaller *c, const char *department, unsigned privileged,
                               const char *action, CbError *err);
 
+/* True when the caller is a department principal of exactly this department. */
+bool caller_in_department(const CbCaller *c, const char *department);
+
 /* JSON {"name", "department", "roles": [...]} for whoami and the audit trail. */
 json_t *principal_to_json(const Principal *p);
 void principal_done(Principal *p);

@@ -158,15 +158,6 @@ static int approval_load(Projects *p, const char *project_id, unsigned revision,
         return r;
 }
 
-static int audit_refused(Projects *p, const CbCaller *caller, const char *action, const char *object,
-                         const char *outcome, json_t *codes) {
-        CbError ignored = CB_ERROR_INIT;
-        int r = audit_append(p->store, caller, &(AuditEntry){ action, object, outcome, codes, NULL },
-                             &ignored);
-        cb_error_clear(&ignored);
-        return r;
-}
-
 /* ---- approvals ---- */
 
 int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
@@ -191,7 +182,7 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
 
         r = caller_require_role(caller, CB_ROLE_AUTHORITY | CB_ROLE_DEPARTMENT, "submit approvals", err);
         if (r < 0) {
-                audit_refused(p, caller, "approval.submit", "approval:?", "forbidden", NULL);
+                audit_refusal(p->store, caller, "approval.submit", "approval:?", "forbidden", NULL);
                 return r;
         }
         if (!p->keys || trusted_keys_count(p->keys) == 0)
@@ -199,7 +190,7 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
 
         r = envelope_verify(p->keys, envelope, &doc, &len, &key_id, err);
         if (r < 0) {
-                audit_refused(p, caller, "approval.submit", "approval:?", "rejected", NULL);
+                audit_refusal(p->store, caller, "approval.submit", "approval:?", "rejected", NULL);
                 return r;
         }
         r = approval_parse(doc, len, &a, err);
@@ -210,14 +201,14 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
                 snprintf(msg, sizeof(msg), "%s", err->message);
                 snprintf(field, sizeof(field), "%s", err->field);
                 cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field, "signed document: %s", msg);
-                audit_refused(p, caller, "approval.submit", "approval:?", "rejected", NULL);
+                audit_refusal(p->store, caller, "approval.submit", "approval:?", "rejected", NULL);
                 return r;
         }
         snprintf(object, sizeof(object), "project:%s", a->project_id);
 
         if (!caller_has_role(caller, CB_ROLE_AUTHORITY) &&
             !streq_ptr(caller->principal->department, a->department)) {
-                audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
+                audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
                 return cb_error_set_field(
                         err, CB_ERR_UNPROCESSABLE, "department",
                         "the approval is for department '%s', not the caller's ('%s')", a->department,
@@ -229,14 +220,14 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
                 return store_error(p->store, err, "reading the project");
         exists = r == 0;
         if (exists && (int64_t)row.revision >= a->revision) {
-                audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
+                audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
                 return cb_error_set_field(
                         err, CB_ERR_UNPROCESSABLE, "revision",
                         "revision %lld is not newer than revision %u already held for project '%s'",
                         (long long)a->revision, row.revision, a->project_id);
         }
         if (exists && !streq(row.department, a->department)) {
-                audit_refused(p, caller, "approval.submit", object, "rejected", NULL);
+                audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
                 return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "department",
                                           "project '%s' belongs to department '%s', not '%s'", a->project_id,
                                           row.department, a->department);
@@ -702,7 +693,7 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         /* Milestones are the implementing department's own statements. */
         r = caller_require_department(caller, row.department, 0, "record milestones of this project", err);
         if (r < 0) {
-                audit_refused(p, caller, "project.milestone", object, "forbidden", NULL);
+                audit_refusal(p->store, caller, "project.milestone", object, "forbidden", NULL);
                 return r;
         }
 
@@ -822,7 +813,7 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
 
         r = caller_require_role(caller, CB_ROLE_AUTHORITY, "suspend, resume or terminate projects", err);
         if (r < 0) {
-                audit_refused(p, caller, audit_action, object, "forbidden", NULL);
+                audit_refusal(p->store, caller, audit_action, object, "forbidden", NULL);
                 return r;
         }
         if (!catalog_validate_id(id))

@@ -576,14 +576,11 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         snprintf(object, sizeof(object), "project:%s", req.project_id);
         if (!ev.decision.allowed) {
                 json_t *codes = json_array();
-                CbError ignored = CB_ERROR_INIT;
                 for (size_t i = 0; i < ev.decision.n_violations; i++)
                         json_array_append_new(codes,
                                               json_string(policy_code_name(ev.decision.violations[i].code)));
-                audit_append(r->store, caller,
-                             &(AuditEntry){ "resource.request", object, "denied", codes, NULL }, &ignored);
+                audit_refusal(r->store, caller, "resource.request", object, "denied", codes);
                 json_decref(codes);
-                cb_error_clear(&ignored);
                 return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
                                                "the request breaks %zu rule(s) of the regulation",
                                                ev.decision.n_violations);

@@ -88,21 +88,11 @@ static int load(Store *s, const char *id, json_t **ret) {
         return 0;
 }
 
-/* True when the caller is a department principal of exactly this department. */
-static bool own_department(const CbCaller *caller, const char *department) {
-        return caller_has_role(caller, CB_ROLE_DEPARTMENT) && caller->principal->department && department &&
-               streq(caller->principal->department, department);
-}
-
 /* A refused change is on record too, in its own transaction. */
-static void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *id) {
-        CbError ignored = CB_ERROR_INIT;
+static void refused(Store *s, const CbCaller *caller, const char *action, const char *id) {
         char object[128];
-
         snprintf(object, sizeof(object), "system:%s", id ? id : "");
-        audit_append(s, caller, &(AuditEntry){ .action = action, .object = object, .outcome = "forbidden" },
-                     &ignored);
-        cb_error_clear(&ignored);
+        audit_refusal(s, caller, action, object, "forbidden", NULL);
 }
 
 static int require_changer(Store *s, const CbCaller *caller, const char *action, const char *id,
@@ -110,7 +100,7 @@ static int require_changer(Store *s, const CbCaller *caller, const char *action,
         int r = caller_require_role(caller, CB_ROLE_OPERATOR | CB_ROLE_DEPARTMENT,
                                     "change the system directory", err);
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN)
-                audit_refusal(s, caller, action, id);
+                refused(s, caller, action, id);
         return r;
 }
 
@@ -118,7 +108,7 @@ static int require_department(Store *s, const CbCaller *caller, const char *acti
                               const char *department, CbError *err) {
         int r = caller_require_department(caller, department, CB_ROLE_OPERATOR, "register systems", err);
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN)
-                audit_refusal(s, caller, action, id);
+                refused(s, caller, action, id);
         return r;
 }
 
@@ -222,7 +212,7 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
         r = load(s, id, &existing);
         if (r == -ENOENT ||
             (r >= 0 && !caller_has_role(caller, CB_ROLE_OPERATOR) &&
-             !own_department(caller, json_string_value(json_object_get(existing, "department")))))
+             !caller_in_department(caller, json_string_value(json_object_get(existing, "department")))))
                 r = cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         else if (r < 0)
                 r = store_error(s, err, "reading the system directory");
@@ -257,7 +247,7 @@ int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, 
         /* Another department's system is not there for a department: a 403
          * would confirm that the id exists. */
         if (!caller_has_role(caller, SYSTEMS_READERS) &&
-            !own_department(caller, json_string_value(json_object_get(v, "department")))) {
+            !caller_in_department(caller, json_string_value(json_object_get(v, "department")))) {
                 json_decref(v);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         }
@@ -281,7 +271,7 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, json_
                 return cb_error_set_field(err, CB_ERR_INVALID, "department",
                                           "department: '%s' is not a department id", department);
         if (!caller_has_role(caller, SYSTEMS_READERS)) {
-                if (department && !own_department(caller, department))
+                if (department && !caller_in_department(caller, department))
                         return cb_error_set(err, CB_ERR_FORBIDDEN,
                                             "%s may not list the systems of department %s",
                                             caller->principal->name, department);
