@@ -147,6 +147,7 @@ Manager *manager_free(Manager *m) {
         if (m->resources)
                 resources_unwatch_all(m->resources);
         sd_event_source_disable_unref(m->reconcile_timer);
+        driver_cancel_waits();
         m->pool = worker_pool_free(m->pool);
         sd_event_source_disable_unref(m->pool_source);
         m->rest = rest_free(m->rest);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "driver.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 
 /* "http" joins here when it exists; the order is the global_init order. */
@@ -330,4 +332,14 @@ int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb
                         CbError *err) {
         DISPATCH_CHECK(ops, conn, watch_events, err);
         return ops->watch_events(conn, cb, userdata, err);
+}
+
+static atomic_bool waits_cancelled;
+
+void driver_cancel_waits(void) {
+        atomic_store(&waits_cancelled, true);
+}
+
+bool driver_waits_cancelled(void) {
+        return atomic_load(&waits_cancelled);
 }

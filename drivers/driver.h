@@ -187,6 +187,12 @@ extern const DriverOps libvirt_driver_ops;
 /* The known drivers by name ("libvirt"); NULL if unknown. */
 const DriverOps *driver_find(const char *name);
 
+/* Makes bounded waits inside driver operations (a graceful stop's grace
+ * period) end at once with -ECANCELED, so the daemon can stop within its
+ * deadline; the operation stays unfinished and is run again on restart. */
+void driver_cancel_waits(void);
+bool driver_waits_cancelled(void);
+
 /* Runs global_init of every known driver / global_shutdown in reverse order. */
 int driver_global_init(CbError *err);
 void driver_global_shutdown(void);

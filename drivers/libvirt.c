@@ -872,6 +872,8 @@ static int lv_stop(DriverConn *c, const DriverRef *ref, unsigned timeout_ms, CbE
                 uint64_t now = now_ms();
                 if (now >= deadline)
                         break;
+                if (driver_waits_cancelled())
+                        return -ECANCELED; /* the daemon is stopping: run again on restart */
                 uint64_t wait = deadline - now < 100 ? deadline - now : 100;
                 nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
         }
