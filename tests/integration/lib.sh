@@ -222,3 +222,69 @@ as_uid() {
 cb_busctl() {
         busctl --address="$CB_BUS_ADDRESS" "$@"
 }
+
+# interface_members IFACE < XML: one sorted line per method, signal and
+# property with its signature; comments and argument names ignored.
+interface_members() {
+        awk -v IFACE="$1" '
+        function flush() {
+                if (kind == "method")
+                        print "method " mname "(" ins ") -> (" outs ")"
+                else if (kind == "signal")
+                        print "signal " mname "(" outs ")"
+                kind = ""
+        }
+        { text = text $0 " " }
+        END {
+                while ((i = index(text, "<!--")) > 0) {
+                        rest = substr(text, i + 4)
+                        j = index(rest, "-->")
+                        text = substr(text, 1, i - 1) (j ? substr(rest, j + 3) : "")
+                }
+                n = split(text, parts, "<")
+                for (k = 2; k <= n; k++) {
+                        tag = parts[k]
+                        sub(/>.*/, "", tag)
+                        if (tag ~ /^\//) {
+                                elem = substr(tag, 2)
+                                gsub(/[ \t]/, "", elem)
+                                if (elem == "interface")
+                                        inside = 0
+                                else if (inside && (elem == "method" || elem == "signal"))
+                                        flush()
+                                continue
+                        }
+                        if (tag ~ /^[!?]/)
+                                continue
+                        selfclose = tag ~ /\/[ \t]*$/
+                        sub(/\/[ \t]*$/, "", tag)
+                        elem = tag
+                        sub(/[ \t].*/, "", elem)
+                        split("", a)
+                        rest = tag
+                        while (match(rest, /[A-Za-z_:.-]+="[^"]*"/)) {
+                                kv = substr(rest, RSTART, RLENGTH)
+                                rest = substr(rest, RSTART + RLENGTH)
+                                eq = index(kv, "=")
+                                a[substr(kv, 1, eq - 1)] = substr(kv, eq + 2, length(kv) - eq - 2)
+                        }
+                        if (elem == "interface") {
+                                inside = a["name"] == IFACE
+                                continue
+                        }
+                        if (!inside)
+                                continue
+                        if (elem == "method" || elem == "signal") {
+                                kind = elem; mname = a["name"]; ins = ""; outs = ""
+                                if (selfclose)
+                                        flush()
+                        } else if (elem == "arg") {
+                                if (kind == "signal" || a["direction"] == "out")
+                                        outs = outs a["type"]
+                                else
+                                        ins = ins a["type"]
+                        } else if (elem == "property")
+                                print "property " a["name"] " " a["type"] " " a["access"]
+                }
+        }' | LC_ALL=C sort
+}
