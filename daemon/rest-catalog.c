@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <time.h>
 
+/* Cheap on purpose (no query): load balancers and watchdogs call it often.
+ * An open store is always migrated to this build's latest schema. */
 static int on_health(RestRequest *req, RestReply *reply, CbError *err) {
         Manager *m = req->manager;
         uint64_t now;
@@ -14,7 +16,7 @@ static int on_health(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 200,
                                json_pack("{s:s, s:s, s:I, s:i, s:s}", "status", "ok", "version", CB_VERSION,
                                          "uptime_s", (json_int_t)((now - m->started_usec) / 1000000ULL),
-                                         "schema_version", store_schema_version(m->store), "bus",
+                                         "schema_version", store_latest_version(), "bus",
                                          m->bus ? "connected" : "none"));
 }
 
