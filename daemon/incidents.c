@@ -109,42 +109,12 @@ static void format_utc(time_t t, char buf[32]) {
 
 /* ---- storage ---- */
 
-/* The incidents table of migration 2 has no occurred_at column; once a
- * later migration adds one it is used, until then occurred_at lives in the
- * audit record of the report only. */
-static bool has_occurred_at(Store *s) {
-        static const char sql[] =
-                "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = 'occurred_at'";
-        sqlite3_stmt *st;
-        bool yes = false;
-
-        if (store_prepare(s, sql, &st) < 0)
-                return false;
-        if (sqlite3_step(st) == SQLITE_ROW)
-                yes = sqlite3_column_int(st, 0) > 0;
-        sqlite3_reset(st);
-        return yes;
-}
-
 /* The report counts as made at the first record that reached "reported"
  * (or went straight to "resolved"). */
-#define INCIDENT_SELECT(occurred)                                                                      \
+#define INCIDENT_SELECT                                                                                \
         "SELECT id, reported_at, reported_by, department, severity, systems, resources, description, " \
         "status, report_due, (SELECT min(r.at) FROM incident_records r WHERE r.incident_id = i.id "    \
-        "AND r.status IN ('reported', 'resolved')), " occurred " FROM incidents i "
-
-static const char *const get_sql[2] = {
-        INCIDENT_SELECT("NULL") "WHERE id = ?",
-        INCIDENT_SELECT("occurred_at") "WHERE id = ?",
-};
-static const char *const list_all_sql[2] = {
-        INCIDENT_SELECT("NULL") "ORDER BY reported_at DESC, rowid DESC",
-        INCIDENT_SELECT("occurred_at") "ORDER BY reported_at DESC, rowid DESC",
-};
-static const char *const list_dept_sql[2] = {
-        INCIDENT_SELECT("NULL") "WHERE department = ? ORDER BY reported_at DESC, rowid DESC",
-        INCIDENT_SELECT("occurred_at") "WHERE department = ? ORDER BY reported_at DESC, rowid DESC",
-};
+        "AND r.status IN ('reported', 'resolved')), occurred_at FROM incidents i "
 
 static json_t *json_column(sqlite3_stmt *st, int i) {
         const char *t = (const char *)sqlite3_column_text(st, i);
@@ -173,13 +143,14 @@ static json_t *row_to_json(sqlite3_stmt *st, const char *now) {
 
 /* Without authorization: 0 and *ret, -ENOENT, -EIO. */
 static int load(Store *s, const char *id, json_t **ret) {
+        static const char sql[] = INCIDENT_SELECT "WHERE id = ?";
         sqlite3_stmt *st;
         json_t *v = NULL;
         char now[32];
         int r;
 
         store_now(now);
-        if (store_prepare(s, get_sql[has_occurred_at(s)], &st) < 0)
+        if (store_prepare(s, sql, &st) < 0)
                 return -EIO;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         r = sqlite3_step(st);
@@ -436,19 +407,14 @@ static int next_id(Store *s, time_t now, char ret[32]) {
 }
 
 static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, char id[32], CbError *err) {
-        static const char *const ins_sql[2] = {
-                "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
-                "resources, description, status, report_due) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', "
-                "?9)",
+        static const char ins_sql[] =
                 "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
                 "resources, description, status, report_due, occurred_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10)",
-        };
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10)";
         _cleanup_(freep) char *systems = NULL, *resources = NULL;
         _cleanup_(json_decrefp) json_t *detail = NULL;
         char reported[32], due[32], object[64];
         time_t now = time(NULL);
-        bool occ = has_occurred_at(s);
         sqlite3_stmt *st;
         int r;
 
@@ -461,7 +427,7 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
         if (next_id(s, now, id) < 0)
                 return store_error(s, err, "numbering the incident");
 
-        if (store_prepare(s, ins_sql[occ], &st) < 0)
+        if (store_prepare(s, ins_sql, &st) < 0)
                 return store_error(s, err, "recording the incident");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, reported, -1, SQLITE_STATIC);
@@ -475,12 +441,10 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
         sqlite3_bind_text(st, 7, resources, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 8, rep->description, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 9, due, -1, SQLITE_STATIC);
-        if (occ) {
-                if (rep->occurred_at)
-                        sqlite3_bind_text(st, 10, rep->occurred_utc, -1, SQLITE_STATIC);
-                else
-                        sqlite3_bind_null(st, 10);
-        }
+        if (rep->occurred_at)
+                sqlite3_bind_text(st, 10, rep->occurred_utc, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 10);
         r = sqlite3_step(st);
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
@@ -671,8 +635,10 @@ int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret
 }
 
 int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err) {
+        static const char all_sql[] = INCIDENT_SELECT "ORDER BY reported_at DESC, rowid DESC";
+        static const char dept_sql[] =
+                INCIDENT_SELECT "WHERE department = ? ORDER BY reported_at DESC, rowid DESC";
         const char *department = NULL;
-        bool occ = has_occurred_at(s);
         sqlite3_stmt *st;
         char now[32];
         json_t *a;
@@ -690,7 +656,7 @@ int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err)
         }
 
         store_now(now);
-        if (store_prepare(s, department ? list_dept_sql[occ] : list_all_sql[occ], &st) < 0)
+        if (store_prepare(s, department ? dept_sql : all_sql, &st) < 0)
                 return store_error(s, err, "reading the incidents");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);

@@ -951,6 +951,7 @@ typedef struct InvJob {
         CbError err;
         InventoryDoneFn done; /* NULL: a reconcile */
         void *userdata;
+        char submitted[32]; /* store_now() when queued */
 } InvJob;
 
 static int inv_job_run(void *userdata) {
@@ -1022,10 +1023,13 @@ static bool resource_known(Resources *r, const char *id) {
         return known;
 }
 
-/* Brings the record in line with what the provider has. */
-static void reconcile(Resources *r, const char *provider, const DriverInventory *inv) {
+/* Brings the record in line with what the provider has. The inventory may
+ * have been read before an operation that finished since (a provision it
+ * does not show yet, a stop it shows running): a resource changed in or
+ * after the second the inventory was queued is left to the next reconcile. */
+static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, const char *since) {
         static const char sql[] = "SELECT id, state, provider_ref FROM resources WHERE provider = ? "
-                                  "AND state IN ('active','stopped','failed')";
+                                  "AND state IN ('active','stopped','failed') AND updated_at < ?";
         sqlite3_stmt *st;
         char(*rows)[3][64] = NULL;
         size_t n = 0;
@@ -1039,6 +1043,7 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         if (store_prepare(r->store, sql, &st) < 0)
                 return;
         sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
                 void *nv = realloc(rows, (n + 1) * sizeof(*rows));
                 if (!nv)
@@ -1121,7 +1126,7 @@ static json_t *inventory_json(Resources *r, const char *provider, const DriverIn
 static void inv_job_done(int result, void *userdata) {
         InvJob *j = userdata;
         if (result >= 0 && j->inv)
-                reconcile(j->r, j->provider, j->inv);
+                reconcile(j->r, j->provider, j->inv, j->submitted);
         if (j->done) {
                 if (result == -ECANCELED && !j->err.message[0])
                         cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
@@ -1146,6 +1151,7 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *j = (InvJob){ .r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata };
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
+        store_now(j->submitted);
         q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
         if (q < 0) {
                 free(j);

@@ -35,6 +35,12 @@ wait_provider() {
         return 1
 }
 
+# assert_fast T0 T1 (date +%s%N): the answer came within 2 s.
+assert_fast() {
+        local ms=$((($2 - $1) / 1000000))
+        if [ "$ms" -lt 2000 ]; then pass "answered at once ($ms ms)"; else fail "the answer took $ms ms"; fi
+}
+
 # unmanaged_records PROVIDER DOMAIN: inventory.unmanaged records in the audit trail.
 unmanaged_records() {
         cb_curl GET "/v1/audit?limit=10000" dev-auditor
@@ -116,10 +122,21 @@ assert_jq "$CB_BODY" '[.. | objects | select(.action? == "inventory.unmanaged")]
 
 # --- inventory: a VM the broker made ------------------------------------------------
 
-now=$(date -u +%FT%TZ)
-sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000;
-INSERT INTO systems (id, name, department, protection_level, classified, data_sharing, created_at, updated_at)
-VALUES ('$SYSTEM', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
+# add_system ID NAME: a system of edu in the directory (Art. 10), through
+# POST /v1/systems as the department where the daemon has it.
+add_system() {
+        if "$CB_BUILD/cloudbrokerd" --list-routes | grep -qx "POST /v1/systems"; then
+                cb_curl POST /v1/systems dev-edu "{\"id\":\"$1\",\"name\":\"$2\",\"department\":\"edu\",\"protection_level\":2,\"classified\":false,\"data_sharing\":\"compliant\"}"
+                assert_eq "$CB_STATUS" 201 "set-up: system $1 is listed"
+        else
+                local now
+                now=$(date -u +%FT%TZ)
+                sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; INSERT INTO systems (id, name, department,
+                        protection_level, classified, data_sharing, created_at, updated_at)
+                        VALUES ('$1', '$2', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
+        fi
+}
+add_system "$SYSTEM" 教育门户
 cat >"$CB_TMP/approval.json" <<JSON
 {
   "approval_no": "临政信审〔$YEAR〕98号",
@@ -259,18 +276,57 @@ cb_curl GET /v1/providers/unreachable/inventory dev-operator
 t1=$(date +%s%N)
 assert_eq "$CB_STATUS" 503 "its inventory: 503"
 assert_jq "$CB_BODY" .error unavailable "error is unavailable"
-[ $(((t1 - t0) / 1000000)) -lt 2000 ] && pass "answered at once ($(((t1 - t0) / 1000000)) ms)" ||
-        fail "the 503 took $(((t1 - t0) / 1000000)) ms"
+assert_fast "$t0" "$t1"
 cb_curl GET /v1/providers/dev-test/inventory dev-operator
 assert_eq "$CB_STATUS" 200 "the other providers still answer"
 
 # --- after a restart ------------------------------------------------------------------
 
+# shellcheck disable=SC2119 # no extra daemon arguments
 cb_restart_daemon
 if wait_provider second-test connected; then pass "the stored provider is back after a restart"; else fail "second-test after restart: $GOT"; fi
 cb_curl GET /v1/providers dev-operator
 assert_jq "$CB_BODY" '.providers[] | select(.name == "second-test") | .source' api "it is still from the API"
 cb_curl GET /v1/providers/dev-test/inventory dev-operator
 assert_eq "$(unmanaged_records dev-test legacy-oa-server)" 1 "a restart does not report legacy-oa-server again"
+
+# --- a provider that accepts the connection and never answers ----------------------------
+
+# Its open blocks a worker (libvirt waits for the first RPC reply); the main
+# loop must not notice. Needs a mute listener: python3 when it is there.
+if command -v python3 >/dev/null; then
+        MUTE_PORT=$(cb_free_port)
+        python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print("listening", flush=True)
+time.sleep(60)' "$MUTE_PORT" >"$CB_TMP/mute.out" 2>&1 &
+        CB_PIDS+=($!)
+        for _ in $(seq 1 50); do
+                grep -q listening "$CB_TMP/mute.out" && break
+                sleep 0.1
+        done
+        cb_curl POST /v1/providers dev-operator \
+                "{\"name\":\"mute\",\"driver\":\"libvirt\",\"uri\":\"qemu+tcp://127.0.0.1:$MUTE_PORT/system\"}"
+        assert_eq "$CB_STATUS" 201 "a provider on a mute listener is accepted"
+        sleep 1
+        cb_curl GET /v1/providers dev-auditor
+        assert_eq "$CB_STATUS" 200 "GET /v1/providers answers while its open hangs on a worker"
+        assert_jq "$CB_BODY" '.providers[] | select(.name == "mute") | .status != "connected"' true \
+                "the mute provider is not connected"
+        t0=$(date +%s%N)
+        cb_curl GET /v1/providers/mute/inventory dev-operator
+        t1=$(date +%s%N)
+        assert_eq "$CB_STATUS" 503 "its inventory: 503"
+        assert_fast "$t0" "$t1"
+        cb_curl GET /v1/providers/dev-test/inventory dev-operator
+        assert_eq "$CB_STATUS" 200 "dev-test's inventory still answers"
+        # Known weakness, not asserted: SIGTERM now waits for the hung open
+        # (the driver sets no connect timeout); cleanup ends the daemon by PID.
+else
+        echo "# skip: no python3 for a mute listener"
+fi
 
 cb_done
