@@ -161,12 +161,25 @@ cb_start_daemon() {
         CB_URL="http://127.0.0.1:$CB_PORT"
         local busargs=(--bus none)
         [ -n "${CB_BUS_ADDRESS:-}" ] && busargs=(--bus-address "$CB_BUS_ADDRESS")
-        "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
-                --rest-listen "127.0.0.1:$CB_PORT" "${busargs[@]}" "$@" >>"$CB_TMP/daemon.log" 2>&1 &
-        CB_PID=$!
-        CB_PIDS+=("$CB_PID")
-        export CB_PID CB_PORT CB_URL CB_DB
-        cb_wait_ready
+        local try lines
+        # A port found free can be taken before the daemon binds it: then pick another.
+        for try in 1 2 3 4 5; do
+                lines=$(wc -l <"$CB_TMP/daemon.log" 2>/dev/null || echo 0)
+                "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
+                        --rest-listen "127.0.0.1:$CB_PORT" "${busargs[@]}" "$@" >>"$CB_TMP/daemon.log" 2>&1 &
+                CB_PID=$!
+                CB_PIDS+=("$CB_PID")
+                export CB_PID CB_PORT CB_URL CB_DB
+                if cb_wait_ready; then
+                        return 0
+                fi
+                if [ "$try" -lt 5 ] && tail -n +"$((lines + 1))" "$CB_TMP/daemon.log" | grep -q "Address already in use"; then
+                        CB_PORT=$(cb_free_port)
+                        CB_URL="http://127.0.0.1:$CB_PORT"
+                        continue
+                fi
+                return 1
+        done
 }
 
 # Stops the daemon with SIGTERM; fails unless it exits 0 within 2 s.
