@@ -739,9 +739,17 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, CbError *e
         if ((r = libvirt_xml_volume(spec, &xml, err)) < 0)
                 return r;
         vol = virStorageVolCreateXML(pool, xml, 0);
-        if (!vol)
-                return lv_error(err, "cannot create volume");
-        return 0;
+        if (vol)
+                return 0;
+        /* A concurrent provision of the same resource created it first (the
+         * drivers differ in the error code they give): its volume is ours too. */
+        _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol) {
+                virResetLastError();
+                return 0;
+        }
+        return error_from(err, "cannot create volume", e);
 }
 
 static const char *domain_type_for(LibvirtConn *lc, const char *arch) {
