@@ -67,6 +67,7 @@ int config_new_default(Config **ret) {
         c->rest_max_body = DEFAULT_MAX_BODY;
         c->reconcile_usec = 30ULL * 1000000ULL;
         c->stop_timeout_ms = 30000;
+        c->connect_timeout_ms = 10000;
         if (!c->database || !c->rest_listen || !c->bus) {
                 config_free(c);
                 return -ENOMEM;
@@ -95,6 +96,7 @@ static const Key top_keys[] = {
         { "providers", CONFIG_TYPE_LIST },
         { "reconcile_seconds", CONFIG_TYPE_INT },
         { "stop_timeout_seconds", CONFIG_TYPE_INT },
+        { "connect_timeout_seconds", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key rest_keys[] = {
@@ -445,6 +447,12 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                 if (v < 0 || v > 3600)
                         return fail_at(l, s, "'stop_timeout_seconds' must be between 0 and 3600");
                 c->stop_timeout_ms = (unsigned)v * 1000U;
+        }
+        if ((s = config_setting_get_member(root, "connect_timeout_seconds"))) {
+                int v = config_setting_get_int(s);
+                if (v < 1 || v > 600)
+                        return fail_at(l, s, "'connect_timeout_seconds' must be between 1 and 600");
+                c->connect_timeout_ms = (unsigned)v * 1000U;
         }
 
         if ((g = config_setting_get_member(root, "rest"))) {

@@ -127,6 +127,7 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         r = sd_event_add_io(m->event, &m->pool_source, worker_pool_fd(m->pool), EPOLLIN, on_pool_ready, m);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot watch the worker pool: %s", strerror(-r));
+        driver_set_connect_timeout_ms(config->connect_timeout_ms);
         r = providers_new(m->store, m->pool, &m->providers);
         if (r >= 0)
                 r = resources_new(m->store, m->projects, m->providers, m->pool, &m->resources);

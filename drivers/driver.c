@@ -343,3 +343,13 @@ void driver_cancel_waits(void) {
 bool driver_waits_cancelled(void) {
         return atomic_load(&waits_cancelled);
 }
+
+static atomic_uint connect_timeout_ms = 10000;
+
+void driver_set_connect_timeout_ms(unsigned ms) {
+        atomic_store(&connect_timeout_ms, ms > 0 ? ms : 1);
+}
+
+unsigned driver_connect_timeout_ms(void) {
+        return atomic_load(&connect_timeout_ms);
+}

@@ -193,6 +193,13 @@ const DriverOps *driver_find(const char *name);
 void driver_cancel_waits(void);
 bool driver_waits_cancelled(void);
 
+/* How long opening a connection may take before it is given up as
+ * unavailable (default 10 s): a host that accepts the TCP connection and
+ * never answers must not hold a worker, or the daemon's stop, forever.
+ * Process-wide, like driver_cancel_waits(). */
+void driver_set_connect_timeout_ms(unsigned ms);
+unsigned driver_connect_timeout_ms(void);
+
 /* Runs global_init of every known driver / global_shutdown in reverse order. */
 int driver_global_init(CbError *err);
 void driver_global_shutdown(void);

@@ -323,22 +323,133 @@ static void disconnect_locked(LibvirtConn *lc) {
         lc->caps = NULL;
 }
 
-static int connect_locked(LibvirtConn *lc, CbError *err) {
-        virConnectPtr vc = virConnectOpen(lc->uri);
+/* One virConnectOpen() on a thread of its own. virConnectOpen has no timeout
+ * (a host that accepts TCP and never answers keeps it waiting for good), so
+ * the caller waits for it with one, and on giving up leaves the attempt to
+ * finish by itself: whichever side leaves last frees it, and an open that
+ * succeeds after nobody waits is closed at once. */
+typedef struct OpenAttempt {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int refs; /* under lock */
+        bool done;
+        char *uri;
+        virConnectPtr vc;
+        char *message; /* why the open failed */
+} OpenAttempt;
+
+static void open_attempt_unref(OpenAttempt *a) {
+        pthread_mutex_lock(&a->lock);
+        bool last = --a->refs == 0;
+        pthread_mutex_unlock(&a->lock);
+        if (!last)
+                return;
+        if (a->vc)
+                virConnectClose(a->vc);
+        pthread_cond_destroy(&a->cond);
+        pthread_mutex_destroy(&a->lock);
+        free(a->message);
+        free(a->uri);
+        free(a);
+}
+
+static void *open_attempt_main(void *arg) {
+        OpenAttempt *a = arg;
+        virConnectPtr vc = virConnectOpen(a->uri);
+        char *message = NULL;
         if (!vc) {
                 const virError *e = virGetLastError();
-                int r = cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot connect to %s: %s", lc->uri,
-                                     e && e->message ? e->message : "unknown error");
+                message = strdup(e && e->message ? e->message : "unknown error");
                 virResetLastError();
-                return r;
         }
+        pthread_mutex_lock(&a->lock);
+        a->vc = vc;
+        a->message = message;
+        a->done = true;
+        pthread_cond_signal(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        open_attempt_unref(a);
+        return NULL;
+}
+
+/* virConnectOpen(uri) within driver_connect_timeout_ms(), or sooner given up
+ * by driver_cancel_waits(). */
+static int open_bounded(const char *uri, virConnectPtr *ret, CbError *err) {
+        OpenAttempt *a = calloc(1, sizeof(*a));
+        if (!a || !(a->uri = strdup(uri))) {
+                free(a);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        a->refs = 2;
+
+        pthread_t t;
+        pthread_attr_t ta;
+        pthread_attr_init(&ta);
+        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+        int e = pthread_create(&t, &ta, open_attempt_main, a);
+        pthread_attr_destroy(&ta);
+        if (e != 0) {
+                a->refs = 1;
+                open_attempt_unref(a);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start a connection thread: %s",
+                                    strerror(e));
+        }
+
+        unsigned timeout_ms = driver_connect_timeout_ms();
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        uint64_t end_ns = (uint64_t)deadline.tv_sec * 1000000000ULL + (uint64_t)deadline.tv_nsec +
+                          (uint64_t)timeout_ms * 1000000ULL;
+        int r = 0;
+        pthread_mutex_lock(&a->lock);
+        /* Bounded by end_ns; woken every 100 ms to notice a cancelled wait. */
+        while (!a->done) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+                if (now_ns >= end_ns) {
+                        r = cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                         "cannot connect to %s: no answer within %u ms", uri, timeout_ms);
+                        break;
+                }
+                if (driver_waits_cancelled()) {
+                        r = cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                         "cannot connect to %s: given up, the daemon is stopping", uri);
+                        break;
+                }
+                uint64_t wake_ns = now_ns + 100000000ULL < end_ns ? now_ns + 100000000ULL : end_ns;
+                struct timespec wake = { .tv_sec = (time_t)(wake_ns / 1000000000ULL),
+                                         .tv_nsec = (long)(wake_ns % 1000000000ULL) };
+                pthread_cond_timedwait(&a->cond, &a->lock, &wake);
+        }
+        if (r == 0 && !a->vc)
+                r = cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot connect to %s: %s", uri,
+                                 a->message ? a->message : "out of memory");
+        if (r == 0)
+                *ret = TAKE_PTR(a->vc);
+        pthread_mutex_unlock(&a->lock);
+        open_attempt_unref(a);
+        return r;
+}
+
+static int connect_locked(LibvirtConn *lc, CbError *err) {
+        virConnectPtr vc = NULL;
+        int r = open_bounded(lc->uri, &vc, err);
+        if (r < 0)
+                return r;
         /* Remote connections notice a dead peer through keepalive; local
          * drivers do not support it, which is fine. */
         if (virConnectSetKeepAlive(vc, 5, 3) < 0)
                 virResetLastError();
         char *caps = virConnectGetCapabilities(vc);
         if (!caps) {
-                int r = lv_error(err, "cannot read host capabilities");
+                r = lv_error(err, "cannot read host capabilities");
                 virConnectClose(vc);
                 return r;
         }
@@ -348,7 +459,7 @@ static int connect_locked(LibvirtConn *lc, CbError *err) {
                 virResetLastError();
         else
                 lc->close_cb = true;
-        int r = register_watch_locked(lc, err);
+        r = register_watch_locked(lc, err);
         if (r < 0) {
                 disconnect_locked(lc);
                 return r;

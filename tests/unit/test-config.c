@@ -116,6 +116,8 @@ static const BadCase bad_cases[] = {
         { "provider-driver", "providers = (\n { name = \"p\"; driver = \"xen\"; uri = \"x\"; }\n);\n",
           "driver must be \"libvirt\" or \"http\"", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
+        { "connect-timeout", "connect_timeout_seconds = 0;\n",
+          "'connect_timeout_seconds' must be between 1 and 600", 1 },
         { "reconcile", "reconcile_seconds = 0;\n", "'reconcile_seconds' must be between 1 and 86400", 1 },
         { "provider-name", "providers = (\n { name = \"P Q\"; driver = \"libvirt\"; uri = \"x\"; }\n);\n",
           "provider 'name' must match", 2 },

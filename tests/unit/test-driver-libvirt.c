@@ -22,7 +22,10 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "libvirt-xml.h"
@@ -272,6 +275,48 @@ static void test_unreachable_uri(void **state) {
         cb_error_clear(&err);
         assert_int_equal(driver_open(lv, "", &c, &err), -EINVAL);
         assert_null(c);
+}
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A host that accepts the TCP connection and never answers: libvirt's own
+ * open would wait for good; the driver gives up after the connect timeout. */
+static void test_connect_timeout(void **state) {
+        (void)state;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        socklen_t len = sizeof(sa);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        assert_int_equal(listen(fd, 8), 0); /* the kernel accepts; nobody answers */
+        char uri[96];
+        snprintf(uri, sizeof(uri), "qemu+tcp://127.0.0.1:%u/system", ntohs(sa.sin_port));
+
+        driver_set_connect_timeout_ms(600);
+        DriverConn *c = NULL;
+        CbError err = CB_ERROR_INIT;
+        double t0 = now_s();
+        assert_int_equal(driver_open(lv, uri, &c, &err), -EAGAIN);
+        double took = now_s() - t0;
+        assert_null(c);
+        assert_int_equal(err.kind, CB_ERR_UNAVAILABLE);
+        assert_non_null(strstr(err.message, "no answer within 600 ms"));
+        assert_true(took >= 0.5 && took < 5.0);
+        cb_error_clear(&err);
+
+        /* A refused connection is reported as it happens, not after the timeout. */
+        close(fd);
+        driver_set_connect_timeout_ms(10000);
+        t0 = now_s();
+        assert_int_equal(driver_open(lv, uri, &c, &err), -EAGAIN);
+        assert_true(now_s() - t0 < 5.0);
+        assert_null(strstr(err.message, "no answer within"));
+        cb_error_clear(&err);
 }
 
 /* test:///default: a raw second connection sees the same state. */
@@ -600,6 +645,7 @@ int main(void) {
                 cmocka_unit_test(test_refuses_unstamped),
                 cmocka_unit_test(test_capacity_and_validation),
                 cmocka_unit_test(test_unreachable_uri),
+                cmocka_unit_test(test_connect_timeout),
                 cmocka_unit_test(test_volume_on_shared_default),
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_concurrent_workers),
