@@ -370,8 +370,14 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                 op_job_free(j);
                 return q;
         }
-        exec_bind(r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
-                  (const char *const[]){ op_id }, 1);
+        /* A transaction of its own, so that in a batch it joins the group commit. */
+        if (store_begin(r->store) == 0) {
+                if (exec_bind(r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
+                              (const char *const[]){ op_id }, 1) < 0)
+                        store_rollback(r->store);
+                else
+                        store_commit(r->store);
+        }
         return 0;
 }
 

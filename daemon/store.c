@@ -469,23 +469,37 @@ void store_batch_begin(Store *s) {
                 s->batching = true;
 }
 
+/* Rounds of deferred work that may write and still share a commit: work
+ * that follows a commit (an operation marked running once its record is
+ * durable) would otherwise cost one fsync per item. Bounded so that work
+ * deferring more work forever cannot keep the batch open. */
+#define BATCH_FOLLOW_UP_ROUNDS 4
+
 int store_batch_end(Store *s) {
-        int r = 0;
+        int r = 0, first = 0;
 
         if (!s->batching)
                 return 0;
-        s->batching = false;
-        if (!s->batch_open)
-                return 0;
-        s->batch_open = false;
-        /* Levels left open would be a bug in a caller; close them with the batch. */
-        s->depth = 0;
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                r = -EIO;
+        for (int round = 0; round <= BATCH_FOLLOW_UP_ROUNDS; round++) {
+                s->batching = false;
+                if (!s->batch_open)
+                        break;
+                s->batch_open = false;
+                /* Levels left open would be a bug in a caller; close them with the batch. */
+                s->depth = 0;
+                r = 0;
+                if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        r = -EIO;
+                }
+                if (round == 0)
+                        first = r;
+                /* What the callbacks change joins the next round's commit. */
+                s->batching = round < BATCH_FOLLOW_UP_ROUNDS;
+                run_deferred(s, 0, r);
         }
-        run_deferred(s, 0, r);
-        return r;
+        s->batching = false;
+        return first;
 }
 
 bool store_in_batch(Store *s) {

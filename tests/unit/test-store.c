@@ -213,6 +213,69 @@ static void test_batch_group_commit(void **state) {
         free(path);
 }
 
+/* Work deferred until the batch is durable writes again (an operation
+ * marked running): those writes share one more commit, not one each. */
+static Store *follow_store;
+static int commits;
+
+static int count_commit(void *userdata) {
+        (void)userdata;
+        commits++;
+        return 0;
+}
+
+static void write_when_durable(void *userdata, int result) {
+        char sql[128];
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(result, 0);
+        snprintf(sql, sizeof(sql), "UPDATE services SET status = 'submitted' WHERE id = 'f%d'",
+                 (int)(intptr_t)userdata);
+        assert_int_equal(store_begin(follow_store), 0);
+        if (store_exec(follow_store, sql, &err) < 0)
+                fail_msg("%s", err.message);
+        assert_int_equal(store_defer(follow_store, record_deferred, userdata), 0);
+        assert_int_equal(store_commit(follow_store), 0);
+}
+
+static void test_batch_follow_up_writes(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL, *reader = NULL;
+        char *path = db_path("follow.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_open(path, &reader, &err), 0);
+        follow_store = s;
+        deferred_calls = 0;
+        commits = 0;
+        sqlite3_commit_hook(store_db(s), count_commit, NULL);
+
+        store_batch_begin(s);
+        for (int i = 0; i < 5; i++) {
+                char sql[128];
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO services VALUES ('f%d', 1, 'draft', '{}', 't', 'me', 't', NULL)", i);
+                assert_int_equal(store_begin(s), 0);
+                assert_int_equal(store_exec(s, sql, &err), 0);
+                assert_int_equal(store_defer(s, write_when_durable, (void *)(intptr_t)i), 0);
+                assert_int_equal(store_commit(s), 0);
+        }
+        assert_int_equal(store_batch_end(s), 0);
+        assert_int_equal(commits, 2); /* the batch, then all five follow-ups together */
+        assert_int_equal(deferred_calls, 5);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE status = 'submitted'"), 5);
+        assert_false(store_in_batch(s));
+
+        /* Outside a batch a write commits at once, as before. */
+        commits = 0;
+        assert_int_equal(store_exec(s, "UPDATE services SET status = 'draft' WHERE id = 'f0'", &err), 0);
+        assert_int_equal(commits, 1);
+        sqlite3_commit_hook(store_db(s), NULL, NULL);
+        store_free(reader);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -222,6 +285,7 @@ int main(void) {
                 cmocka_unit_test(test_rollback_undoes_everything),
                 cmocka_unit_test(test_savepoints_and_defer),
                 cmocka_unit_test(test_batch_group_commit),
+                cmocka_unit_test(test_batch_follow_up_writes),
         };
         char cmd[128];
         int r;
