@@ -468,8 +468,8 @@ typedef struct Usage {
 } Usage;
 
 static int project_usage(Projects *p, const char *project_id, Usage *ret) {
-        static const char sql[] = "SELECT cost_kind, COALESCE(SUM(committed_fen), 0) FROM resources "
-                                  "WHERE project_id = ? AND state != 'deleted' GROUP BY cost_kind";
+        static const char sql[] = "SELECT cost_kind, SUM(committed_fen) FROM project_holdings "
+                                  "WHERE project_id = ? GROUP BY cost_kind";
         sqlite3_stmt *st;
         int r;
 
@@ -927,8 +927,8 @@ static bool project_completed(Projects *p, const char *project_id) {
 
 static uint32_t held_quantity(Projects *p, const char *project_id, const char *service_id,
                               const char *plan_id) {
-        static const char sql[] = "SELECT COUNT(*) FROM resources WHERE project_id = ? AND service_id = ? "
-                                  "AND plan_id = ? AND state != 'deleted'";
+        static const char sql[] = "SELECT COALESCE(SUM(quantity), 0) FROM project_holdings "
+                                  "WHERE project_id = ? AND service_id = ? AND plan_id = ?";
         sqlite3_stmt *st;
         uint32_t n = 0;
         if (store_prepare(p->store, sql, &st) < 0)

@@ -173,6 +173,55 @@ static const char *const migrations[] = {
          * covering indexes keep that off the table. */
         "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
         "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind, committed_fen);",
+
+        /* 6: ...and counting grew with the project (every request walked all
+         * its resources). The totals are kept by triggers instead, in the
+         * same transaction as the change, so no code path can forget them.
+         * "Held" is the one rule here: every resource not deleted. */
+        "DROP INDEX resources_held;"
+        "DROP INDEX resources_usage;"
+        "CREATE TABLE project_holdings ("
+        "  project_id TEXT NOT NULL,"
+        "  service_id TEXT NOT NULL,"
+        "  plan_id TEXT NOT NULL,"
+        "  cost_kind TEXT NOT NULL,"
+        "  quantity INTEGER NOT NULL,"
+        "  committed_fen INTEGER NOT NULL,"
+        "  PRIMARY KEY (project_id, service_id, plan_id, cost_kind)) WITHOUT ROWID;"
+        "INSERT INTO project_holdings SELECT project_id, service_id, plan_id, cost_kind, COUNT(*),"
+        "  SUM(committed_fen) FROM resources WHERE state != 'deleted' GROUP BY 1, 2, 3, 4;"
+        "CREATE TRIGGER holdings_insert AFTER INSERT ON resources WHEN NEW.state != 'deleted' BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;"
+        "CREATE TRIGGER holdings_delete AFTER DELETE ON resources WHEN OLD.state != 'deleted' BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        /* An update moves a resource out of the totals and/or into them only
+         * when it leaves or enters 'deleted' or changes what it counts as. */
+        "CREATE TRIGGER holdings_update_out AFTER UPDATE ON resources WHEN OLD.state != 'deleted' AND"
+        "  (NEW.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER holdings_update_in AFTER UPDATE ON resources WHEN NEW.state != 'deleted' AND"
+        "  (OLD.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

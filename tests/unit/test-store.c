@@ -276,6 +276,107 @@ static void test_batch_follow_up_writes(void **state) {
         free(path);
 }
 
+/* project_holdings, kept by triggers, always equals the aggregate over the
+ * resources that are not deleted, whatever sequence of changes ran. */
+static const char holdings_direct[] =
+        "SELECT COALESCE(group_concat(k, ';'), '') FROM (SELECT project_id || '/' || service_id || '/' ||"
+        " plan_id || '/' || cost_kind || '=' || COUNT(*) || ',' || SUM(committed_fen) AS k FROM resources"
+        " WHERE state != 'deleted' GROUP BY project_id, service_id, plan_id, cost_kind ORDER BY k)";
+static const char holdings_kept[] =
+        "SELECT COALESCE(group_concat(k, ';'), '') FROM (SELECT project_id || '/' || service_id || '/' ||"
+        " plan_id || '/' || cost_kind || '=' || quantity || ',' || committed_fen AS k FROM project_holdings"
+        " WHERE quantity != 0 OR committed_fen != 0 ORDER BY k)";
+
+static char *query_text(Store *s, const char *sql) {
+        sqlite3_stmt *st;
+        char *out = NULL;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                out = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        assert_non_null(out);
+        return out;
+}
+
+static void assert_holdings_agree(Store *s, const char *expect) {
+        char *direct = query_text(s, holdings_direct), *kept = query_text(s, holdings_kept);
+        assert_string_equal(kept, direct);
+        assert_string_equal(direct, expect);
+        free(direct);
+        free(kept);
+}
+
+static void test_project_holdings(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("holdings.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_exec(s,
+                                    "INSERT INTO projects VALUES ('p1', 'n', 'edu', 'active', 1, 't', 't');"
+                                    "INSERT INTO projects VALUES ('p2', 'n', 'edu', 'active', 1, 't', 't');",
+                                    &err),
+                         0);
+#define RES(id, proj, plan, kind, fen, st)                                                              \
+        "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id,"      \
+        " catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by,"      \
+        " updated_at) VALUES ('" id "', 'n', '" proj "', 's', 'edu', 'ecs', '" plan "', 1, 'A', '" kind \
+        "', " fen ", '" st "', 't', 'me', 't');"
+        assert_int_equal(store_exec(s,
+                                    RES("r1", "p1", "small", "om", "100", "provisioning")
+                                            RES("r2", "p1", "small", "om", "100", "active")
+                                                    RES("r3", "p1", "large", "construction", "500", "failed")
+                                                            RES("r4", "p2", "small", "om", "100", "deleted"),
+                                    &err),
+                         0);
+        assert_holdings_agree(s, "p1/ecs/large/construction=1,500;p1/ecs/small/om=2,200");
+
+        /* State changes that keep a resource held change nothing. */
+        assert_int_equal(store_exec(s, "UPDATE resources SET state = 'stopped' WHERE id = 'r1'", &err), 0);
+        assert_holdings_agree(s, "p1/ecs/large/construction=1,500;p1/ecs/small/om=2,200");
+        /* Deleted leaves the totals; back from deleted (a correction) enters them again. */
+        assert_int_equal(store_exec(s, "UPDATE resources SET state = 'deleted' WHERE id = 'r2'", &err), 0);
+        assert_int_equal(store_exec(s, "UPDATE resources SET state = 'active' WHERE id = 'r4'", &err), 0);
+        assert_holdings_agree(s,
+                              "p1/ecs/large/construction=1,500;p1/ecs/small/om=1,100;p2/ecs/small/om=1,100");
+        /* A re-priced or moved resource moves its share. */
+        assert_int_equal(
+                store_exec(s, "UPDATE resources SET committed_fen = 700, plan_id = 'small' WHERE id = 'r3'",
+                           &err),
+                0);
+        assert_holdings_agree(s,
+                              "p1/ecs/small/construction=1,700;p1/ecs/small/om=1,100;p2/ecs/small/om=1,100");
+        /* A rolled-back change leaves no trace in the totals either. */
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, RES("r5", "p2", "small", "om", "100", "provisioning"), &err), 0);
+        store_rollback(s);
+        assert_int_equal(store_exec(s, "DELETE FROM resources WHERE id = 'r1'", &err), 0);
+        assert_holdings_agree(s, "p1/ecs/small/construction=1,700;p2/ecs/small/om=1,100");
+
+        /* A database from before the totals (version 5) gets them on upgrade. */
+        assert_int_equal(
+                store_exec(s,
+                           "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
+                           "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
+                           "DROP TABLE project_holdings;"
+                           "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
+                           "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
+                           " committed_fen);" RES("r6", "p2", "large", "om", "300",
+                                                  "active") "PRAGMA user_version = 5;",
+                           &err),
+                0);
+        store_free(s);
+        s = NULL;
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), store_latest_version());
+        assert_holdings_agree(s,
+                              "p1/ecs/small/construction=1,700;p2/ecs/large/om=1,300;p2/ecs/small/om=1,100");
+#undef RES
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -286,6 +387,7 @@ int main(void) {
                 cmocka_unit_test(test_savepoints_and_defer),
                 cmocka_unit_test(test_batch_group_commit),
                 cmocka_unit_test(test_batch_follow_up_writes),
+                cmocka_unit_test(test_project_holdings),
         };
         char cmd[128];
         int r;
