@@ -110,7 +110,7 @@ static int random_id(const char *prefix, char *buf, size_t n) {
 
 #define RESOURCE_COLUMNS                                                                                    \
         "id, name, project_id, system_id, department, service_id, plan_id, catalog_revision, approval_no, " \
-        "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at"
+        "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at, kind"
 
 static json_t *resource_row_json(sqlite3_stmt *st) {
         json_t *o = json_object();
@@ -119,7 +119,7 @@ static json_t *resource_row_json(sqlite3_stmt *st) {
                 "department",   "service_id", "plan_id",       "catalog_revision",
                 "approval_no",  "cost_kind",  "committed_fen", "provider",
                 "provider_ref", "state",      "created_at",    "created_by",
-                "updated_at"
+                "updated_at",   "kind"
         };
         for (int i = 0; o && i < (int)ELEMENTSOF(names); i++) {
                 switch (sqlite3_column_type(st, i)) {
@@ -216,7 +216,8 @@ static void op_job_free(OpJob *j) {
 
 static int op_job_run(void *userdata) {
         OpJob *j = userdata;
-        DriverRef ref = { .resource_id = j->resource_id,
+        DriverRef ref = { .kind = j->spec.kind,
+                          .resource_id = j->resource_id,
                           .provider_ref = j->provider_ref,
                           .pool = j->spec.pool };
 
@@ -341,7 +342,9 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
         }
         {
                 const json_t *spec = json_object_get(j->spec_src, "spec");
+                bool volume = streq_ptr(jstr(j->spec_src, "kind"), "volume");
                 j->spec = (ProvisionSpec){
+                        .kind = volume ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM,
                         .resource_id = jstr(j->spec_src, "id"),
                         .name = jstr(j->spec_src, "name"),
                         .project_id = jstr(j->spec_src, "project_id"),
@@ -352,7 +355,8 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                                 json_object_get(j->spec_src, "catalog_revision")),
                         .vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus")),
                         .memory_mib = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib")),
-                        .disk_gib = (uint64_t)json_integer_value(json_object_get(spec, "disk_gib")),
+                        .disk_gib = (uint64_t)json_integer_value(
+                                json_object_get(spec, volume ? "size_gib" : "disk_gib")),
                         .arch = jstr(spec, "arch"),
                         .network = jstr(spec, "network"),
                         .pool = jstr(spec, "pool"),
@@ -521,15 +525,15 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         static const char ins_res[] =
                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
                 "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
-                "request_hash, created_at, created_by, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?)";
+                "request_hash, created_at, created_by, updated_at, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?, ?)";
         static const char ins_op[] =
                 "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
                 "VALUES (?, ?, 'provision', 'pending', ?, ?)";
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(freep) char *canon = NULL;
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
-        const char *name = NULL;
+        const char *name = NULL, *kind;
         const json_t *spec;
         EvalRequest req;
         Provider *p;
@@ -597,10 +601,11 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                     "provision yet",
                                     req.service_id, jstr(ev.service, "driver"));
         spec = json_object_get(ev.plan, "spec");
-        if (!streq_ptr(jstr(spec, "kind"), "vm"))
+        kind = jstr(spec, "kind");
+        if (!streq_ptr(kind, "vm") && !streq_ptr(kind, "volume"))
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "plan '%s' is a %s; only virtual machines can be provisioned yet",
-                                    req.plan_id, jstr(spec, "kind"));
+                                    "plan '%s' is a %s, which this broker cannot provision", req.plan_id,
+                                    kind ? kind : "(no kind)");
         p = place(r, spec, err);
         if (!p)
                 return -EAGAIN;
@@ -632,6 +637,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         sqlite3_bind_text(st, 15, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 16, caller->principal->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 17, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 18, kind, -1, SQLITE_STATIC);
         q = sqlite3_step(st);
         sqlite3_reset(st);
         if (q != SQLITE_DONE)
@@ -755,6 +761,14 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (q < 0)
                 return q;
         state = jstr(res, "state");
+        if (streq_ptr(jstr(res, "kind"), "volume") && !streq(rule->kind, "deprovision")) {
+                q = cb_error_set_field(err, CB_ERR_CONFLICT, "action",
+                                       "resource '%s' is a block volume: it has no power state to %s; "
+                                       "only delete applies",
+                                       id, action);
+                json_decref(res);
+                return q;
+        }
         q = pending_operation(r, id, pend_id, pend_kind);
         if (q != 0) {
                 json_decref(res);
@@ -970,6 +984,7 @@ static const char *state_from_driver(DriverState s) {
         case DRIVER_STATE_RUNNING:
         case DRIVER_STATE_PAUSED:
         case DRIVER_STATE_SHUTTING_DOWN:
+        case DRIVER_STATE_PRESENT:
                 return "active";
         case DRIVER_STATE_SHUTOFF:
                 return "stopped";
@@ -1034,10 +1049,10 @@ static bool resource_known(Resources *r, const char *id) {
  * does not show yet, a stop it shows running): a resource changed in or
  * after the second the inventory was queued is left to the next reconcile. */
 static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, const char *since) {
-        static const char sql[] = "SELECT id, state, provider_ref FROM resources WHERE provider = ? "
+        static const char sql[] = "SELECT id, state, provider_ref, kind FROM resources WHERE provider = ? "
                                   "AND state IN ('active','stopped','failed') AND updated_at < ?";
         sqlite3_stmt *st;
-        char(*rows)[3][64] = NULL;
+        char(*rows)[4][64] = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < inv->n_items; i++) {
@@ -1055,7 +1070,7 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 if (!nv)
                         break;
                 rows = nv;
-                for (int c = 0; c < 3; c++)
+                for (int c = 0; c < 4; c++)
                         snprintf(rows[n][c], 64, "%s",
                                  sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
                 n++;
@@ -1070,7 +1085,8 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 if (pending_operation(r, rows[k][0], pid, pkind) != 0)
                         continue; /* an operation will set the state itself */
                 for (size_t i = 0; i < inv->n_items && !found; i++)
-                        if (inv->items[i].managed && streq_ptr(inv->items[i].stamp.resource_id, rows[k][0]))
+                        if (inv->items[i].managed && streq_ptr(inv->items[i].stamp.resource_id, rows[k][0]) &&
+                            streq(driver_object_kind_to_string(inv->items[i].kind), rows[k][3]))
                                 found = &inv->items[i];
                 /* A failed resource whose stamped VM exists after all (a provision
                  * that failed late, or ran after a crash) is taken back in. */
@@ -1107,26 +1123,34 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         free(rows);
 }
 
+/* Domains and the broker-named volumes (a VM's disk, or a block volume of
+ * its own) are listed apart: they are different things to look at. */
 static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
-        json_t *items = json_array();
-        for (size_t i = 0; items && i < inv->n_items; i++) {
+        json_t *items = json_array(), *volumes = json_array();
+        for (size_t i = 0; items && volumes && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
                 bool managed =
                         in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
-                json_t *o =
-                        json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
-                                  in->provider_ref, "state", driver_state_to_string(in->state), "vcpus",
-                                  (int)in->vcpus, "memory_mib", (json_int_t)in->memory_mib, "managed",
-                                  managed, "resource_id", managed ? in->stamp.resource_id : NULL);
+                json_t *o;
+                if (in->kind == DRIVER_OBJECT_VOLUME)
+                        o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
+                                      in->provider_ref, "size_gib", (json_int_t)in->size_gib, "managed",
+                                      managed, "resource_id", managed ? in->stamp.resource_id : NULL);
+                else
+                        o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name,
+                                      "provider_ref", in->provider_ref, "state",
+                                      driver_state_to_string(in->state), "vcpus", (int)in->vcpus,
+                                      "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
+                                      "resource_id", managed ? in->stamp.resource_id : NULL);
                 if (!managed) {
                         json_object_set_new(o, "violation",
                                             json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",
                                                       "article", 10, "message",
                                                       "no approval covers this object"));
                 }
-                json_array_append_new(items, o);
+                json_array_append_new(in->kind == DRIVER_OBJECT_VOLUME ? volumes : items, o);
         }
-        return json_pack("{s:s, s:o}", "provider", provider, "domains", items);
+        return json_pack("{s:s, s:o, s:o}", "provider", provider, "domains", items, "volumes", volumes);
 }
 
 static void inv_job_done(int result, void *userdata) {

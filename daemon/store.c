@@ -222,6 +222,10 @@ static const char *const migrations[] = {
         "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
         "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
         "END;",
+
+        /* 7: block volumes are resources too; what a resource is decides
+         * which operations apply to it and what reconcile looks for. */
+        "ALTER TABLE resources ADD COLUMN kind TEXT NOT NULL DEFAULT 'vm' CHECK (kind IN ('vm','volume'));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

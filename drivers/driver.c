@@ -14,6 +14,7 @@ static const char *const state_names[_DRIVER_STATE_MAX] = {
         [DRIVER_STATE_UNKNOWN] = "unknown", [DRIVER_STATE_RUNNING] = "running",
         [DRIVER_STATE_PAUSED] = "paused",   [DRIVER_STATE_SHUTTING_DOWN] = "shutting-down",
         [DRIVER_STATE_SHUTOFF] = "shutoff", [DRIVER_STATE_CRASHED] = "crashed",
+        [DRIVER_STATE_PRESENT] = "present",
 };
 
 static const char *const event_names[_DRIVER_EVENT_MAX] = {
@@ -26,6 +27,10 @@ static const char *const event_names[_DRIVER_EVENT_MAX] = {
 
 const char *driver_state_to_string(DriverState s) {
         return (unsigned)s < _DRIVER_STATE_MAX ? state_names[s] : "unknown";
+}
+
+const char *driver_object_kind_to_string(DriverObjectKind k) {
+        return k == DRIVER_OBJECT_VOLUME ? "volume" : "vm";
 }
 
 const char *driver_event_kind_to_string(DriverEventKind k) {
@@ -189,9 +194,14 @@ int provision_spec_validate(const ProvisionSpec *spec, CbError *err) {
             (r = check_text(spec->catalog_plan_id, "catalog_plan_id", 128, true, err)) < 0 ||
             (r = check_text(spec->os_image, "os_image", 1024, false, err)) < 0)
                 return r;
-        if (spec->vcpus < 1 || spec->vcpus > 1024)
+        if (spec->kind != DRIVER_OBJECT_VM && spec->kind != DRIVER_OBJECT_VOLUME)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "kind", "kind must be a VM or a volume");
+        if (spec->kind == DRIVER_OBJECT_VOLUME && spec->disk_gib == 0)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib", "a volume needs a size");
+        if (spec->kind == DRIVER_OBJECT_VM && (spec->vcpus < 1 || spec->vcpus > 1024))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "vcpus", "vcpus must be 1-1024");
-        if (spec->memory_mib < 1 || spec->memory_mib > (UINT64_C(16) << 20))
+        if (spec->kind == DRIVER_OBJECT_VM &&
+            (spec->memory_mib < 1 || spec->memory_mib > (UINT64_C(16) << 20)))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "memory_mib",
                                           "memory_mib must be 1-16777216");
         if (spec->disk_gib > (UINT64_C(1) << 20))
@@ -296,22 +306,33 @@ int driver_provision(const DriverOps *ops, DriverConn *conn, const ProvisionSpec
         return ops->provision(conn, spec, ret_provider_ref, err);
 }
 
+/* Power operations apply to VMs only, whatever the driver. */
+static int check_power_ref(const DriverRef *ref, const char *what, CbError *err) {
+        int r = check_ref(ref, err);
+        if (r < 0)
+                return r;
+        if (ref->kind != DRIVER_OBJECT_VM)
+                return cb_error_set(err, CB_ERR_UNSUPPORTED, "%s is a volume: it has no power state to %s",
+                                    ref->resource_id, what);
+        return 0;
+}
+
 int driver_start(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err) {
         DISPATCH_CHECK(ops, conn, start, err);
-        int r = check_ref(ref, err);
+        int r = check_power_ref(ref, "start", err);
         return r < 0 ? r : ops->start(conn, ref, err);
 }
 
 int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, unsigned timeout_ms,
                 CbError *err) {
         DISPATCH_CHECK(ops, conn, stop, err);
-        int r = check_ref(ref, err);
+        int r = check_power_ref(ref, "stop", err);
         return r < 0 ? r : ops->stop(conn, ref, timeout_ms, err);
 }
 
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err) {
         DISPATCH_CHECK(ops, conn, reboot, err);
-        int r = check_ref(ref, err);
+        int r = check_power_ref(ref, "reboot", err);
         return r < 0 ? r : ops->reboot(conn, ref, err);
 }
 

@@ -37,8 +37,19 @@ typedef struct DriverConn {
         const DriverOps *ops;
 } DriverConn;
 
+/* What a provisioned object is. A volume is a block-storage disk of its own
+ * (the catalogue's "volume" plans): it has a size and a pool, no power state. */
+typedef enum DriverObjectKind {
+        DRIVER_OBJECT_VM = 0,
+        DRIVER_OBJECT_VOLUME,
+} DriverObjectKind;
+
+/* "vm", "volume". */
+const char *driver_object_kind_to_string(DriverObjectKind k);
+
 /* What to build. Strings are borrowed for the duration of the call. */
 typedef struct ProvisionSpec {
+        DriverObjectKind kind;          /* VM unless set */
         const char *resource_id;        /* required, [A-Za-z0-9._-]{1,64}: names provider objects */
         const char *name;               /* required, human name: UTF-8, no control characters */
         const char *project_id;         /* required */
@@ -46,9 +57,9 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        unsigned vcpus;       /* 1..1024 */
-        uint64_t memory_mib;  /* 1..16 TiB */
-        uint64_t disk_gib;    /* 0 = no disk volume */
+        unsigned vcpus;       /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
         const char *arch;     /* NULL = "x86_64" */
         const char *network;  /* NULL or "" = no NIC */
         const char *pool;     /* NULL = "default" */
@@ -57,6 +68,7 @@ typedef struct ProvisionSpec {
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
 typedef struct DriverRef {
+        DriverObjectKind kind;    /* what provision built */
         const char *resource_id;  /* required: the stamp the object must carry */
         const char *provider_ref; /* what provision returned, or NULL if it was never recorded */
         const char *pool;         /* NULL = "default": where the disk volume lives */
@@ -69,10 +81,11 @@ typedef enum DriverState {
         DRIVER_STATE_SHUTTING_DOWN,
         DRIVER_STATE_SHUTOFF,
         DRIVER_STATE_CRASHED,
+        DRIVER_STATE_PRESENT, /* a volume: it exists, it has no power state */
         _DRIVER_STATE_MAX,
 } DriverState;
 
-/* "running", "paused", "shutting-down", "shutoff", "crashed", "unknown". */
+/* "running", "paused", "shutting-down", "shutoff", "crashed", "present", "unknown". */
 const char *driver_state_to_string(DriverState s);
 
 /* The broker's stamp as read back from a provider object. */
@@ -89,12 +102,17 @@ typedef struct DriverStamp {
 /* Frees the strings and zeroes the struct; safe on a zeroed struct. */
 void driver_stamp_done(DriverStamp *s);
 
+/* Volumes are listed only when their name is the broker's ("cb-<resource
+ * id>.img"): a volume carries no metadata, so its name is its stamp, and the
+ * stamp holds only resource_id. That includes the disk of a VM resource. */
 typedef struct DriverInstance {
+        DriverObjectKind kind;
         char *name;         /* provider's name for it */
-        char *provider_ref; /* libvirt: domain UUID */
+        char *provider_ref; /* libvirt: domain UUID, or the volume's key */
         DriverState state;
         unsigned vcpus;
         uint64_t memory_mib;
+        uint64_t size_gib; /* a volume's capacity */
         bool managed;      /* carries a broker stamp */
         DriverStamp stamp; /* valid only when managed */
 } DriverInstance;

@@ -70,6 +70,22 @@ int libvirt_xml_volume_name(const char *resource_id, char **ret) {
         return 0;
 }
 
+int libvirt_xml_volume_resource_id(const char *volume_name, char **ret) {
+        size_t n = volume_name ? strlen(volume_name) : 0;
+        if (n <= strlen("cb-.img") || strncmp(volume_name, "cb-", 3) != 0 ||
+            !streq(volume_name + n - 4, ".img"))
+                return -ENOENT;
+        char *id = strndup(volume_name + 3, n - 7);
+        if (!id)
+                return -ENOMEM;
+        if (!driver_resource_id_is_valid(id)) {
+                free(id);
+                return -ENOENT;
+        }
+        *ret = id;
+        return 0;
+}
+
 static const char *spec_pool(const ProvisionSpec *spec) {
         return isempty(spec->pool) ? "default" : spec->pool;
 }

@@ -34,6 +34,9 @@
 /* resource_id must satisfy driver_resource_id_is_valid(). */
 int libvirt_xml_domain_name(const char *resource_id, char **ret);
 int libvirt_xml_volume_name(const char *resource_id, char **ret);
+/* The inverse: the resource id a volume named by the broker stands for;
+ * -ENOENT for any other name. */
+int libvirt_xml_volume_resource_id(const char *volume_name, char **ret);
 
 /* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
 int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err);

@@ -823,9 +823,21 @@ static int delete_volume(virConnectPtr vc, const char *pool_name, const char *re
         return 0;
 }
 
+static int key_of(virStorageVolPtr vol, char **ret, CbError *err) {
+        const char *key = virStorageVolGetKey(vol);
+        if (!key)
+                return lv_error(err, "cannot read the volume's key");
+        char *s = strdup(key);
+        if (!s)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = s;
+        return 0;
+}
+
 /* Creates the resource's volume, or finds the one an interrupted earlier
- * attempt left (the name is ours by construction). */
-static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+ * attempt left (the name is ours by construction). ret_key (may be NULL):
+ * the volume's key, its provider reference. */
+static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, char **ret_key, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(volp) virStorageVolPtr vol = NULL;
         _cleanup_(freep) char *name = NULL, *xml = NULL;
@@ -845,20 +857,20 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, CbError *e
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         vol = virStorageVolLookupByName(pool, name);
         if (vol)
-                return 0;
+                return ret_key ? key_of(vol, ret_key, err) : 0;
         virResetLastError();
         if ((r = libvirt_xml_volume(spec, &xml, err)) < 0)
                 return r;
         vol = virStorageVolCreateXML(pool, xml, 0);
         if (vol)
-                return 0;
+                return ret_key ? key_of(vol, ret_key, err) : 0;
         /* A concurrent provision of the same resource created it first (the
          * drivers differ in the error code they give): its volume is ours too. */
         _cleanup_(errorp) virErrorPtr e = virSaveLastError();
         vol = virStorageVolLookupByName(pool, name);
         if (vol) {
                 virResetLastError();
-                return 0;
+                return ret_key ? key_of(vol, ret_key, err) : 0;
         }
         return error_from(err, "cannot create volume", e);
 }
@@ -879,6 +891,9 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
 
         if ((r = acquire(lc, &vc, err)) < 0)
                 return r;
+        /* A volume of its own: creating it is the whole provision, idempotent by name. */
+        if (spec->kind == DRIVER_OBJECT_VOLUME)
+                return ensure_volume(vc, spec, ret_provider_ref, err);
 
         /* Idempotency: the resource already has its domain. */
         const DriverRef ref = { .resource_id = spec->resource_id, .pool = spec->pool };
@@ -900,7 +915,7 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
         if ((r = libvirt_xml_domain(spec, type, &xml, err)) < 0)
                 return r;
 
-        if (spec->disk_gib > 0 && (r = ensure_volume(vc, spec, err)) < 0)
+        if (spec->disk_gib > 0 && (r = ensure_volume(vc, spec, NULL, err)) < 0)
                 return r;
 
         d = virDomainDefineXML(vc, xml);
@@ -1019,6 +1034,8 @@ static int lv_deprovision(DriverConn *c, const DriverRef *ref, CbError *err) {
         int r;
         if ((r = acquire(lc_of(c), &vc, err)) < 0)
                 return r;
+        if (ref->kind == DRIVER_OBJECT_VOLUME)
+                return delete_volume(vc, ref->pool, ref->resource_id, err);
         r = find_domain(vc, ref, &d, err);
         if (r == -ENOENT)
                 cb_error_clear(err); /* already gone: still make sure of the volume */
@@ -1027,6 +1044,77 @@ static int lv_deprovision(DriverConn *c, const DriverRef *ref, CbError *err) {
         else if ((r = force_off(d, err)) < 0 || (r = undefine(d, err)) < 0)
                 return r;
         return delete_volume(vc, ref->pool, ref->resource_id, err);
+}
+
+/* Appends the broker-named volumes of one pool to inv. */
+static int add_pool_volumes(virStoragePoolPtr pool, DriverInventory *inv, CbError *err) {
+        virStorageVolPtr *vols = NULL;
+        int n = virStoragePoolListAllVolumes(pool, &vols, 0);
+        int r = 0;
+        if (n < 0) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL || last_code() == VIR_ERR_OPERATION_INVALID) {
+                        virResetLastError(); /* removed or stopped while we listed */
+                        return 0;
+                }
+                return lv_error(err, "cannot list volumes");
+        }
+        for (int i = 0; i < n && r == 0; i++) {
+                const char *name = virStorageVolGetName(vols[i]);
+                char *id = NULL;
+                if (libvirt_xml_volume_resource_id(name, &id) < 0)
+                        continue;
+                DriverInstance *items = realloc(inv->items, (inv->n_items + 1) * sizeof(*items));
+                if (!items) {
+                        free(id);
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                inv->items = items;
+                DriverInstance in = { .kind = DRIVER_OBJECT_VOLUME,
+                                      .state = DRIVER_STATE_PRESENT,
+                                      .managed = true,
+                                      .stamp.resource_id = id };
+                virStorageVolInfo info;
+                if (virStorageVolGetInfo(vols[i], &info) == 0)
+                        in.size_gib = info.capacity >> 30;
+                else
+                        virResetLastError();
+                const char *key = virStorageVolGetKey(vols[i]);
+                in.name = strdup(name);
+                in.provider_ref = key ? strdup(key) : NULL;
+                virResetLastError();
+                if (!in.name || (key && !in.provider_ref)) {
+                        driver_instance_done(&in);
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                inv->items[inv->n_items++] = in;
+        }
+        for (int i = 0; i < n; i++)
+                virStorageVolFree(vols[i]);
+        free(vols);
+        return r;
+}
+
+/* The broker-named volumes of every active pool; a host without storage
+ * pools has none. */
+static int add_volumes(virConnectPtr vc, DriverInventory *inv, CbError *err) {
+        virStoragePoolPtr *pools = NULL;
+        int n = virConnectListAllStoragePools(vc, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+        int r = 0;
+        if (n < 0) {
+                if (last_code() == VIR_ERR_NO_SUPPORT) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_error(err, "cannot list storage pools");
+        }
+        for (int i = 0; i < n && r == 0; i++)
+                r = add_pool_volumes(pools[i], inv, err);
+        for (int i = 0; i < n; i++)
+                virStoragePoolFree(pools[i]);
+        free(pools);
+        return r;
 }
 
 static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
@@ -1054,6 +1142,8 @@ static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
                         goto out;
                 inv->n_items++;
         }
+        if ((r = add_volumes(vc, inv, err)) < 0)
+                goto out;
         *ret = TAKE_PTR(inv);
         r = 0;
 out:

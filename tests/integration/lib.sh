@@ -164,7 +164,7 @@ cb_start_daemon() {
         local try lines
         # A port found free can be taken before the daemon binds it: then pick another.
         for try in 1 2 3 4 5; do
-                lines=$(wc -l <"$CB_TMP/daemon.log" 2>/dev/null || echo 0)
+                lines=$({ wc -l <"$CB_TMP/daemon.log"; } 2>/dev/null || echo 0)
                 "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
                         --rest-listen "127.0.0.1:$CB_PORT" "${busargs[@]}" "$@" >>"$CB_TMP/daemon.log" 2>&1 &
                 CB_PID=$!

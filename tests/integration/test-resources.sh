@@ -6,7 +6,9 @@
 # real daemon: a signed approval, a VM from request to deletion, its
 # operations, idempotency, policy refusals that create nothing anywhere,
 # quantities, actions and their states, who may see and act, input errors,
-# the catalogue revision a resource stays pinned to, and the audit trail.
+# the catalogue revision a resource stays pinned to, a block volume (a
+# volume-only plan: no power state, its own inventory list, counted against
+# its quantity), and the audit trail.
 #
 # Not covered here: a VM shut down from inside the guest becoming "stopped".
 # The test driver's state lives in the daemon's process only (no libvirtd,
@@ -60,7 +62,8 @@ cat >"$CB_TMP/approval.json" <<JSON
   "systems": ["$SYSTEM"],
   "items": [
     {"service_id": "$SVC", "plan_id": "$PLAN", "quantity": 2},
-    {"service_id": "$SVC", "plan_id": "$PLAN2", "quantity": 3}
+    {"service_id": "$SVC", "plan_id": "$PLAN2", "quantity": 3},
+    {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}
   ],
   "requires_secure_controllable": false,
   "dedicated_network_consent": false
@@ -405,6 +408,42 @@ assert_eq "$(codes)" "202 202 202 202 202" \
         "a deleted VM no longer counts against the quantity: five concurrent replays of one key, all 202"
 assert_eq "$(cat "$CB_TMP"/burst.[0-9] | jq -r .id | sort -u | wc -l)" 1 "all five name the same resource"
 assert_eq "$(resource_count)" "$((count + 1))" "one resource was added, not five"
+
+# --- a block volume ------------------------------------------------------------------
+
+volume_request() {
+        cb_curl POST /v1/resources dev-edu \
+                "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"evs-block\",\"plan_id\":\"evs-ssd-100g\",\"name\":\"$1\"}"
+}
+volume_request data-disk
+assert_eq "$CB_STATUS" 202 "a department requests an approved block volume: 202"
+V1=$(printf %s "$CB_BODY" | jq -r .id)
+if wait_state "$V1" active; then pass "the volume becomes active"; else fail "volume not active (state $GOT)"; fi
+assert_jq "$CB_BODY" .kind volume "the record says kind volume"
+assert_jq "$CB_BODY" '.provider_ref | endswith("/cb-'"$V1"'.img")' true "its provider_ref is the volume's key"
+cb_curl GET "/v1/resources/$R1" dev-operator
+assert_jq "$CB_BODY" .kind vm "a VM's record says kind vm"
+cb_curl GET /v1/providers/dev-test/inventory dev-operator
+VOL=$(printf %s "$CB_BODY" | jq --arg n "cb-$V1.img" '.volumes[] | select(.name == $n)')
+assert_jq "$VOL" .managed true "the inventory lists the volume as managed"
+assert_jq "$VOL" .resource_id "$V1" "with its resource id"
+assert_jq "$VOL" .size_gib 100 "and the plan's size (100 GiB)"
+assert_jq "$CB_BODY" "[.domains[] | select(.name == \"cb-$V1\")] | length" 0 "and no domain for it"
+for a in start stop reboot; do
+        act "$V1" "$a" dev-edu
+        assert_eq "$CB_STATUS" 409 "$a on a block volume: 409"
+        assert_contains "$CB_BODY" "block volume" "and the reason says it is a block volume"
+done
+volume_request data-disk-2
+assert_eq "$CB_STATUS" 403 "a second volume beyond the approved quantity of 1: 403"
+assert_jq "$CB_BODY" '[.violations[].code] | index("QUANTITY_EXCEEDED") != null' true "QUANTITY_EXCEEDED"
+cb_curl DELETE "/v1/resources/$V1" dev-edu
+assert_eq "$CB_STATUS" 202 "the department deletes its volume: 202"
+if wait_state "$V1" deleted; then pass "the volume is deleted"; else fail "volume not deleted (state $GOT)"; fi
+cb_curl GET /v1/providers/dev-test/inventory dev-operator
+assert_jq "$CB_BODY" "[.volumes[] | select(.name == \"cb-$V1.img\")] | length" 0 "the volume is gone from the provider"
+volume_request data-disk-3
+assert_eq "$CB_STATUS" 202 "once deleted, it no longer counts: a new volume is accepted"
 
 # --- the audit trail -----------------------------------------------------------------
 

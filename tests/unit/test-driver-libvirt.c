@@ -85,6 +85,13 @@ static size_t count_named(const DriverInventory *inv, const char *name) {
         return n;
 }
 
+static size_t count_kind(const DriverInventory *inv, DriverObjectKind kind) {
+        size_t n = 0;
+        for (size_t i = 0; i < inv->n_items; i++)
+                n += inv->items[i].kind == kind;
+        return n;
+}
+
 static void test_lifecycle_on_node_file(void **state) {
         (void)state;
         DriverConn *c = open_or_fail(node_uri);
@@ -118,11 +125,20 @@ static void test_lifecycle_on_node_file(void **state) {
         assert_string_equal(ref1, ref2);
         _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
         assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
-        assert_int_equal(inv->n_items, 2);
+        /* Two domains, and the VM's disk: a broker-named volume stamped by its name. */
+        assert_int_equal(inv->n_items, 3);
+        assert_int_equal(count_kind(inv, DRIVER_OBJECT_VM), 2);
         assert_int_equal(count_named(inv, "cb-r-life"), 1);
         for (size_t i = 0; i < inv->n_items; i++) {
                 DriverInstance *it = &inv->items[i];
-                if (streq(it->name, "legacy-oa-server")) {
+                if (it->kind == DRIVER_OBJECT_VOLUME) {
+                        assert_string_equal(it->name, "cb-r-life.img");
+                        assert_true(it->managed);
+                        assert_string_equal(it->stamp.resource_id, "r-life");
+                        assert_int_equal(it->state, DRIVER_STATE_PRESENT);
+                        assert_int_equal(it->size_gib, 20);
+                        assert_non_null(strstr(it->provider_ref, "cb-r-life.img"));
+                } else if (streq(it->name, "legacy-oa-server")) {
                         assert_false(it->managed);
                         assert_null(it->stamp.resource_id);
                         assert_string_equal(it->provider_ref, LEGACY_UUID);
@@ -254,7 +270,7 @@ static void test_capacity_and_validation(void **state) {
         _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
         assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
         assert_int_equal(count_named(inv, "cb-r-nopool"), 0);
-        assert_int_equal(inv->n_items, 2);
+        assert_int_equal(count_kind(inv, DRIVER_OBJECT_VM), 2);
 
         /* Refs are checked too. */
         DriverRef badref = { .resource_id = "../x" };
@@ -487,6 +503,68 @@ static void test_events(void **state) {
         worker_pool_free(pool);
 }
 
+/* A block volume of its own: created in its pool, idempotent by name, listed
+ * as a volume, no power operations, deleted by deprovision. */
+static void test_volume_resource(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        ProvisionSpec spec = spec_for("r-disk");
+        spec.kind = DRIVER_OBJECT_VOLUME;
+        spec.vcpus = 0; /* not a VM: no vCPUs or memory needed */
+        spec.memory_mib = 0;
+        spec.disk_gib = 500;
+        spec.pool = "sata-pool";
+        _cleanup_(freep) char *ref1 = NULL, *ref2 = NULL, *none = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref1, &err), 0);
+        assert_string_equal(ref1, "/var/lib/libvirt/images/sata/cb-r-disk.img");
+        assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
+        assert_string_equal(ref1, ref2);
+
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(count_named(inv, "cb-r-disk.img"), 1);
+        assert_int_equal(count_named(inv, "cb-r-disk"), 0); /* no domain */
+        for (size_t i = 0; i < inv->n_items; i++)
+                if (streq(inv->items[i].name, "cb-r-disk.img")) {
+                        assert_int_equal(inv->items[i].kind, DRIVER_OBJECT_VOLUME);
+                        assert_int_equal(inv->items[i].size_gib, 500);
+                        assert_string_equal(inv->items[i].stamp.resource_id, "r-disk");
+                }
+
+        DriverRef ref = { .kind = DRIVER_OBJECT_VOLUME,
+                          .resource_id = "r-disk",
+                          .provider_ref = ref1,
+                          .pool = "sata-pool" };
+        assert_int_equal(driver_start(lv, c, &ref, &err), -EOPNOTSUPP);
+        assert_int_equal(err.kind, CB_ERR_UNSUPPORTED);
+        assert_non_null(strstr(err.message, "no power state"));
+        cb_error_clear(&err);
+        assert_int_equal(driver_stop(lv, c, &ref, 0, &err), -EOPNOTSUPP);
+        cb_error_clear(&err);
+        assert_int_equal(driver_reboot(lv, c, &ref, &err), -EOPNOTSUPP);
+        cb_error_clear(&err);
+
+        assert_int_equal(driver_deprovision(lv, c, &ref, &err), 0);
+        assert_int_equal(driver_deprovision(lv, c, &ref, &err), 0); /* absent = success */
+        inv = driver_inventory_free(inv);
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_int_equal(count_named(inv, "cb-r-disk.img"), 0);
+
+        /* A volume without a size, or in a pool the host lacks, is refused. */
+        spec.disk_gib = 0;
+        assert_int_equal(driver_provision(lv, c, &spec, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "disk_gib");
+        cb_error_clear(&err);
+        spec.disk_gib = 10;
+        spec.pool = "nope";
+        assert_int_equal(driver_provision(lv, c, &spec, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "pool");
+        assert_null(none);
+        cb_error_clear(&err);
+        driver_close(lv, c);
+}
+
 /* Provisioning from several workers on one connection at once. */
 typedef struct ProvJob {
         DriverConn *conn;
@@ -536,7 +614,8 @@ static void test_concurrent_workers(void **state) {
         _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
         CbError err = CB_ERROR_INIT;
         assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
-        assert_int_equal(inv->n_items, 1 + N / 2);
+        assert_int_equal(count_kind(inv, DRIVER_OBJECT_VM), 1 + N / 2);
+        assert_int_equal(count_kind(inv, DRIVER_OBJECT_VOLUME), N / 2); /* one disk each */
         for (unsigned i = 0; i < N; i++)
                 free(jobs[i].ref);
         worker_pool_free(pool);
@@ -649,6 +728,7 @@ int main(void) {
                 cmocka_unit_test(test_volume_on_shared_default),
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_concurrent_workers),
+                cmocka_unit_test(test_volume_resource),
                 cmocka_unit_test(test_unsupported_operations),
                 cmocka_unit_test(test_ping),
         };

@@ -266,6 +266,17 @@ static void test_names_and_escape(void **state) {
         char *bad = NULL;
         assert_int_equal(libvirt_xml_domain_name("a/b", &bad), -EINVAL);
         assert_null(bad);
+        /* The volume name read back: only the broker's own names are ours. */
+        _cleanup_(freep) char *id = NULL;
+        assert_int_equal(libvirt_xml_volume_resource_id(v, &id), 0);
+        assert_string_equal(id, "r-1");
+        static const char *const not_ours[] = { "r-1.img",        "cb-.img",   "cb-r-1.qcow2",
+                                                "cb-r/1.img",     "cb--x.img", "data.img",
+                                                "cb-r-1.img.bak", "",          NULL };
+        for (size_t i = 0; not_ours[i]; i++)
+                assert_int_equal(libvirt_xml_volume_resource_id(not_ours[i], &bad), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_resource_id(NULL, &bad), -ENOENT);
+        assert_null(bad);
         e = xml_escape("<&>\"'临");
         assert_string_equal(e, "&lt;&amp;&gt;&quot;&apos;临");
 }
