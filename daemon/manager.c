@@ -41,6 +41,17 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
+/* Capacity read again at most once a second per provider, however many
+ * operations changed it: a reading walks every running domain. */
+#define CAPACITY_REFRESH_USEC 1000000ULL
+
+static int on_capacity_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        providers_refresh_stale(m->providers);
+        sd_event_source_set_time(s, usec + CAPACITY_REFRESH_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
 int manager_start_providers(Manager *m, CbError *err) {
         uint64_t now;
         int r;
@@ -64,6 +75,11 @@ int manager_start_providers(Manager *m, CbError *err) {
                               0, on_reconcile, m);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the reconcile timer: %s",
+                                    strerror(-r));
+        r = sd_event_add_time(m->event, &m->capacity_timer, CLOCK_MONOTONIC, now + CAPACITY_REFRESH_USEC,
+                              100000, on_capacity_timer, m);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the capacity timer: %s",
                                     strerror(-r));
         return 0;
 }
@@ -148,6 +164,7 @@ Manager *manager_free(Manager *m) {
         if (m->resources)
                 resources_unwatch_all(m->resources);
         sd_event_source_disable_unref(m->reconcile_timer);
+        sd_event_source_disable_unref(m->capacity_timer);
         driver_cancel_waits();
         m->pool = worker_pool_free(m->pool);
         sd_event_source_disable_unref(m->pool_source);

@@ -34,6 +34,7 @@ typedef struct Manager {
         Providers *providers;
         Resources *resources;
         sd_event_source *reconcile_timer;
+        sd_event_source *capacity_timer;
         bool drivers_initialized;
 
         sd_bus *bus; /* NULL with --bus none */

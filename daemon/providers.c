@@ -2,6 +2,7 @@
 #include "providers.h"
 
 #include <stdio.h>
+#include <sys/param.h> /* MIN */
 
 #include "audit.h"
 #include "json-util.h"
@@ -90,6 +91,8 @@ typedef struct Probe {
         char *uri;
         DriverConn *conn; /* in: current; out: opened when it was NULL */
         bool opened;
+        unsigned unread_vcpus; /* what the reading will show that the last one did not */
+        uint64_t unread_memory_mib;
         DriverCapacity capacity;
         CbError err;
 } Probe;
@@ -127,7 +130,10 @@ static void probe_done(int result, void *userdata) {
                 if (result == 0) {
                         p->capacity = pr->capacity;
                         p->capacity_valid = true;
+                        p->unread_vcpus -= MIN(p->unread_vcpus, pr->unread_vcpus);
+                        p->unread_memory_mib -= MIN(p->unread_memory_mib, pr->unread_memory_mib);
                 }
+                /* A change during the reading is seen by the next one. */
                 if (!was_connected)
                         log_info("provider %s connected (%s)", p->name, p->uri);
                 if (!was_connected && pr->ps->ready)
@@ -151,10 +157,17 @@ static void provider_probe(Providers *ps, Provider *p) {
 
         if (p->probing)
                 return;
+        p->capacity_stale = false;
         pr = calloc(1, sizeof(*pr));
         if (!pr)
                 return;
-        *pr = (Probe){ .ps = ps, .p = p, .ops = p->ops, .uri = strdup(p->uri), .conn = p->conn };
+        *pr = (Probe){ .ps = ps,
+                       .p = p,
+                       .ops = p->ops,
+                       .uri = strdup(p->uri),
+                       .conn = p->conn,
+                       .unread_vcpus = p->unread_vcpus,
+                       .unread_memory_mib = p->unread_memory_mib };
         if (!pr->uri || worker_submit(ps->pool, probe_job, probe_done, pr) < 0) {
                 free(pr->uri);
                 free(pr);
@@ -166,6 +179,41 @@ static void provider_probe(Providers *ps, Provider *p) {
 void providers_probe_all(Providers *ps) {
         for (size_t i = 0; i < ps->n; i++)
                 provider_probe(ps, ps->v[i]);
+}
+
+void providers_refresh_stale(Providers *ps) {
+        for (size_t i = 0; i < ps->n; i++)
+                if (ps->v[i]->capacity_stale && ps->v[i]->status == PROVIDER_CONNECTED)
+                        provider_probe(ps, ps->v[i]);
+}
+
+unsigned provider_free_vcpus(const Provider *p) {
+        uint64_t held = (uint64_t)p->reserved_vcpus + p->unread_vcpus;
+        return p->capacity.free_vcpus > held ? (unsigned)(p->capacity.free_vcpus - held) : 0;
+}
+
+uint64_t provider_free_memory_mib(const Provider *p) {
+        uint64_t held = p->reserved_memory_mib + p->unread_memory_mib;
+        return p->capacity.free_memory_mib > held ? p->capacity.free_memory_mib - held : 0;
+}
+
+void provider_reserve(Provider *p, unsigned vcpus, uint64_t memory_mib) {
+        p->reserved_vcpus += vcpus;
+        p->reserved_memory_mib += memory_mib;
+}
+
+void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran) {
+        p->reserved_vcpus -= MIN(p->reserved_vcpus, vcpus);
+        p->reserved_memory_mib -= MIN(p->reserved_memory_mib, memory_mib);
+        if (ran) {
+                p->unread_vcpus += vcpus;
+                p->unread_memory_mib += memory_mib;
+                p->capacity_stale = true;
+        }
+}
+
+void provider_capacity_changed(Provider *p) {
+        p->capacity_stale = true;
 }
 
 static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri,
@@ -236,14 +284,16 @@ json_t *provider_to_json(const Provider *p) {
                 return NULL;
         if (p->last_error[0])
                 json_object_set_new(o, "error", json_string(p->last_error));
+        /* free_*: what placement may still give (the reading less reservations). */
         if (p->capacity_valid)
-                json_object_set_new(o, "capacity",
-                                    json_pack("{s:i, s:i, s:I, s:I, s:i}", "total_vcpus",
-                                              (int)p->capacity.total_vcpus, "free_vcpus",
-                                              (int)p->capacity.free_vcpus, "total_memory_mib",
-                                              (json_int_t)p->capacity.total_memory_mib, "free_memory_mib",
-                                              (json_int_t)p->capacity.free_memory_mib, "running",
-                                              (int)p->capacity.running));
+                json_object_set_new(
+                        o, "capacity",
+                        json_pack("{s:i, s:i, s:I, s:I, s:i, s:i, s:I}", "total_vcpus",
+                                  (int)p->capacity.total_vcpus, "free_vcpus", (int)provider_free_vcpus(p),
+                                  "total_memory_mib", (json_int_t)p->capacity.total_memory_mib,
+                                  "free_memory_mib", (json_int_t)provider_free_memory_mib(p), "running",
+                                  (int)p->capacity.running, "reserved_vcpus", (int)p->reserved_vcpus,
+                                  "reserved_memory_mib", (json_int_t)p->reserved_memory_mib));
         return o;
 }
 

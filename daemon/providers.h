@@ -6,7 +6,10 @@
  * the config and those operators add at run time (stored). Connections are
  * opened, probed and reopened on the worker pool, never on the main loop;
  * the registry itself is touched only by the main thread. Each provider
- * keeps the last capacity it read from its host, which placement uses.
+ * keeps the last capacity it read from its host, which placement uses, less
+ * what provisions placed on it and not yet finished have reserved: a reading
+ * taken mid-burst does not see those VMs yet. Operations that change what
+ * runs mark the reading stale; providers_refresh_stale() re-reads it.
  */
 
 #include <jansson.h>
@@ -34,8 +37,25 @@ typedef struct Provider {
         char last_error[512];
         DriverCapacity capacity;
         bool capacity_valid;
+        bool capacity_stale; /* changed since the reading; refresh_stale reads it again */
+        unsigned reserved_vcpus;
+        uint64_t reserved_memory_mib;
+        /* Provisions finished since the last reading began: the reading does not show them yet. */
+        unsigned unread_vcpus;
+        uint64_t unread_memory_mib;
         bool probing; /* a probe job is under way */
 } Provider;
+
+/* What placement may still give: the reading less the reservations, at 0. */
+unsigned provider_free_vcpus(const Provider *p);
+uint64_t provider_free_memory_mib(const Provider *p);
+/* A provision placed on p holds its share from placement until it ends;
+ * one that ended with a running VM holds it until a reading that began
+ * afterwards shows that VM (ran = true). */
+void provider_reserve(Provider *p, unsigned vcpus, uint64_t memory_mib);
+void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran);
+/* What runs on p changed: its capacity reading is out of date. */
+void provider_capacity_changed(Provider *p);
 
 typedef struct Providers Providers;
 
@@ -63,6 +83,8 @@ Provider *providers_at(Providers *ps, size_t i);
 
 /* Re-probes every provider (reconnects lost ones, refreshes capacity). */
 void providers_probe_all(Providers *ps);
+/* Re-probes the connected providers whose capacity is stale (a timer calls it). */
+void providers_refresh_stale(Providers *ps);
 
 json_t *provider_to_json(const Provider *p);
 /* GET /v1/providers: operators, authority, auditors. */

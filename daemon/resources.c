@@ -189,10 +189,39 @@ static int pending_operation(Resources *r, const char *resource_id, char ret_id[
         return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* ---- capacity held by provisions under way ---- */
+
+/* A provision's share of its provider, from placement until the provision
+ * ends; moved from the request to the deferred submit to the job. p NULL:
+ * nothing held. */
+typedef struct Reservation {
+        Provider *p;
+        unsigned vcpus;
+        uint64_t memory_mib;
+} Reservation;
+
+static Reservation reservation_take(Provider *p, unsigned vcpus, uint64_t memory_mib) {
+        provider_reserve(p, vcpus, memory_mib);
+        return (Reservation){ .p = p, .vcpus = vcpus, .memory_mib = memory_mib };
+}
+
+/* ran: the provision ended with the VM running (its share stays held until
+ * the provider's capacity is read again). */
+static void reservation_end(Reservation *res, bool ran) {
+        if (res->p)
+                provider_release(res->p, res->vcpus, res->memory_mib, ran);
+        *res = (Reservation){ 0 };
+}
+
+static void reservation_drop(Reservation *res) {
+        reservation_end(res, false);
+}
+
 /* ---- running operations on the pool ---- */
 
 typedef struct OpJob {
         Resources *r;
+        Reservation reservation;
         char op_id[64];
         char kind[32];
         char resource_id[64];
@@ -265,6 +294,13 @@ static void op_job_done(int result, void *userdata) {
         bool ok = result >= 0;
 
         inflight_remove(r, j->op_id);
+        reservation_end(&j->reservation, result >= 0);
+        /* What runs on the provider changed (or may have: a failure half-way). */
+        if (!streq(j->kind, "reboot")) {
+                Provider *p = providers_find(r->providers, j->provider);
+                if (p)
+                        provider_capacity_changed(p);
+        }
         if (result == -ECANCELED) {
                 /* Shutting down: the operation stays pending and resumes on the next start. */
                 op_job_free(j);
@@ -313,20 +349,29 @@ static void op_job_done(int result, void *userdata) {
 
 /* Builds the job for a recorded operation and submits it; the provider
  * must be connected. Called for new operations and on recovery. */
-static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res) {
+/* held: the reservation of a new provision, handed over (dropped on failure);
+ * a provision resumed on recovery takes its own. */
+static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res, Reservation held) {
         Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
         OpJob *j;
         int q;
 
-        if (inflight_has(r, op_id))
+        if (inflight_has(r, op_id)) {
+                reservation_drop(&held);
                 return 0;
-        if (!p || p->status != PROVIDER_CONNECTED || !p->conn)
+        }
+        if (!p || p->status != PROVIDER_CONNECTED || !p->conn) {
+                reservation_drop(&held);
                 return -EAGAIN; /* resumed when the provider connects */
+        }
 
         j = calloc(1, sizeof(*j));
-        if (!j)
+        if (!j) {
+                reservation_drop(&held);
                 return -ENOMEM;
+        }
         j->r = r;
+        j->reservation = held;
         snprintf(j->op_id, sizeof(j->op_id), "%s", op_id);
         snprintf(j->kind, sizeof(j->kind), "%s", kind);
         snprintf(j->resource_id, sizeof(j->resource_id), "%s", jstr(res, "id"));
@@ -363,14 +408,18 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                         .os_image = jstr(spec, "os_image"),
                 };
         }
+        if (streq(kind, "provision") && !j->reservation.p && j->spec.kind == DRIVER_OBJECT_VM)
+                j->reservation = reservation_take(p, j->spec.vcpus, j->spec.memory_mib);
         q = inflight_add(r, op_id);
         if (q < 0) {
+                reservation_drop(&j->reservation);
                 op_job_free(j);
                 return q;
         }
         q = worker_submit(r->pool, op_job_run, op_job_done, j);
         if (q < 0) {
                 inflight_remove(r, op_id);
+                reservation_drop(&j->reservation);
                 op_job_free(j);
                 return q;
         }
@@ -411,6 +460,7 @@ typedef struct DeferredOp {
         char op_id[64];
         char kind[32];
         char resource_id[64];
+        Reservation held;
 } DeferredOp;
 
 static void submit_when_durable(void *userdata, int result) {
@@ -418,23 +468,33 @@ static void submit_when_durable(void *userdata, int result) {
         json_t *res = NULL;
 
         if (result >= 0 && resource_with_spec(d->r, d->resource_id, &res) == 0) {
-                if (op_submit(d->r, d->op_id, d->kind, res) == -EAGAIN)
+                if (op_submit(d->r, d->op_id, d->kind, res, d->held) == -EAGAIN)
                         log_info("operation %s waits for provider %s", d->op_id, jstr(res, "provider"));
                 json_decref(res);
-        }
+        } else
+                reservation_drop(&d->held);
         free(d);
 }
 
-static void defer_submit(Resources *r, const char *op_id, const char *kind, const char *resource_id) {
+/* Takes over *held (zeroed): it ends with the operation, or now on failure. */
+static void defer_submit(Resources *r, const char *op_id, const char *kind, const char *resource_id,
+                         Reservation *held) {
         DeferredOp *d = calloc(1, sizeof(*d));
-        if (!d)
+        Reservation h = *held;
+        *held = (Reservation){ 0 };
+        if (!d) {
+                reservation_drop(&h);
                 return; /* recovered by the next reconcile */
+        }
         d->r = r;
+        d->held = h;
         snprintf(d->op_id, sizeof(d->op_id), "%s", op_id);
         snprintf(d->kind, sizeof(d->kind), "%s", kind);
         snprintf(d->resource_id, sizeof(d->resource_id), "%s", resource_id);
-        if (store_defer(r->store, submit_when_durable, d) < 0)
+        if (store_defer(r->store, submit_when_durable, d) < 0) {
+                reservation_drop(&d->held);
                 free(d);
+        }
 }
 
 /* ---- requests ---- */
@@ -444,8 +504,9 @@ static json_t *op_reply(const char *id, const char *state, const char *op_id) {
 }
 
 /* Chooses a provider for the plan: the pinned one, or the connected libvirt
- * provider with the most free memory that fits the plan. */
-static Provider *place(Resources *r, const json_t *spec, CbError *err) {
+ * provider with the most free memory that fits the plan; and holds the
+ * plan's share of it (a volume's is nothing). */
+static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, CbError *err) {
         const char *pin = jstr(spec, "provider");
         unsigned vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus"));
         uint64_t mem = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib"));
@@ -460,11 +521,11 @@ static Provider *place(Resources *r, const json_t *spec, CbError *err) {
                 if (p->status != PROVIDER_CONNECTED)
                         continue;
                 if (p->capacity_valid &&
-                    (p->capacity.free_vcpus < vcpus || p->capacity.free_memory_mib < mem))
+                    (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem))
                         continue;
                 if (!best ||
                     (p->capacity_valid &&
-                     (!best->capacity_valid || p->capacity.free_memory_mib > best->capacity.free_memory_mib)))
+                     (!best->capacity_valid || provider_free_memory_mib(p) > provider_free_memory_mib(best))))
                         best = p;
         }
         if (!best) {
@@ -477,11 +538,8 @@ static Provider *place(Resources *r, const json_t *spec, CbError *err) {
                                      vcpus, (unsigned long long)mem);
                 return NULL;
         }
-        /* Spread a burst of requests before the next capacity reading. */
-        if (best->capacity_valid) {
-                best->capacity.free_vcpus -= vcpus;
-                best->capacity.free_memory_mib -= mem;
-        }
+        /* Held at once, so that a burst spreads before any of it runs. */
+        *ret_held = reservation_take(best, vcpus, mem);
         return best;
 }
 
@@ -535,6 +593,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
         const char *name = NULL, *kind;
         const json_t *spec;
+        _cleanup_(reservation_drop) Reservation held = { 0 };
         EvalRequest req;
         Provider *p;
         sqlite3_stmt *st;
@@ -606,7 +665,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
                                     "plan '%s' is a %s, which this broker cannot provision", req.plan_id,
                                     kind ? kind : "(no kind)");
-        p = place(r, spec, err);
+        p = place(r, spec, &held, err);
         if (!p)
                 return -EAGAIN;
 
@@ -660,7 +719,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         if (store_commit(r->store) < 0)
                 return store_error(r->store, err, "committing the request");
 
-        defer_submit(r, op_id, "provision", id);
+        defer_submit(r, op_id, "provision", id, &held);
         notify(r, id);
         *ret = op_reply(id, "provisioning", op_id);
         return 0;
@@ -812,7 +871,7 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         }
         *ret = op_reply(id, rule->intermediate ? rule->intermediate : state, op_id);
         json_decref(res);
-        defer_submit(r, op_id, rule->kind, id);
+        defer_submit(r, op_id, rule->kind, id, &(Reservation){ 0 });
         notify(r, id);
         return 0;
 }
@@ -860,7 +919,7 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
                 q = audit_append(r->store, caller,
                                  &(AuditEntry){ "resource.retire", object, "ok", NULL, NULL }, err);
                 if (q >= 0)
-                        defer_submit(r, op_id, "deprovision", ids[i]);
+                        defer_submit(r, op_id, "deprovision", ids[i], &(Reservation){ 0 });
         }
         free(ids);
         return q < 0 ? q : 0;
@@ -956,7 +1015,7 @@ static void resume_operations(Resources *r, Provider *p) {
                 if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res) < 0)
                         continue;
                 log_info("resuming operation %s (%s of %s)", ops[i][0], ops[i][1], ops[i][2]);
-                op_submit(r, ops[i][0], ops[i][1], res);
+                op_submit(r, ops[i][0], ops[i][1], res, (Reservation){ 0 });
                 json_decref(res);
         }
         free(ops);

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Placement by free capacity on the real daemon (provider "dev-test" of
+# tests/integration/test.conf: 16 vCPUs and 64 GiB on etc/test-node.xml):
+# a provision holds its share from the moment it is accepted, so a burst
+# cannot place more than the host has, even before any of it runs; a refusal
+# for capacity is 503 naming the shortfall and creates nothing; what runs is
+# read back from the host within a few seconds of each change (not only at
+# the next reconcile), so a deletion frees room for the next request.
+#
+# Usage (from the repository root): tests/integration/test-capacity.sh [BUILD_DIR]
+
+set -euo pipefail
+
+. tests/integration/lib.sh
+cb_setup "${1:-build}"
+cb_start_daemon
+
+PROJECT=lf-edu-capacity-test
+SYSTEM=edu-portal
+SVC=ecs-general
+BIG=ecs-general-8c16g
+YEAR=$(date +%Y)
+
+cb_curl POST /v1/systems dev-edu "{\"id\":\"$SYSTEM\",\"name\":\"教育门户\",\"department\":\"edu\",\"protection_level\":2,\"classified\":false,\"data_sharing\":\"compliant\"}"
+assert_eq "$CB_STATUS" 201 "set-up: the system is listed"
+cat >"$CB_TMP/approval.json" <<JSON
+{
+  "approval_no": "临政信审〔$YEAR〕97号",
+  "project_id": "$PROJECT",
+  "project_name": "容量集成测试项目",
+  "department": "edu",
+  "revision": 1,
+  "valid_from": "$YEAR-01-01",
+  "valid_until": "$YEAR-12-31",
+  "budget": {"construction_fen": 1000000000, "om_fen": 100000000},
+  "systems": ["$SYSTEM"],
+  "items": [{"service_id": "$SVC", "plan_id": "$BIG", "quantity": 6}],
+  "requires_secure_controllable": false,
+  "dedicated_network_consent": false
+}
+JSON
+"$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
+        "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
+cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
+assert_eq "$CB_STATUS" 201 "set-up: the signed approval is accepted"
+
+# capacity FIELD: the provider's capacity field, as GET /v1/providers shows it.
+capacity() {
+        cb_curl GET /v1/providers dev-operator
+        printf %s "$CB_BODY" | jq -r --arg f "$1" '.providers[] | select(.name == "dev-test") | .capacity[$f]'
+}
+
+# wait_capacity FIELD VALUE: polls (at most 5 s) until the field has the value; sets GOT.
+wait_capacity() {
+        for _ in $(seq 1 50); do
+                GOT=$(capacity "$1")
+                [ "$GOT" = "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# wait_state ID STATE: polls the resource (at most 10 s); sets GOT.
+wait_state() {
+        for _ in $(seq 1 100); do
+                cb_curl GET "/v1/resources/$1" dev-operator
+                GOT=$(printf %s "$CB_BODY" | jq -r .state)
+                [ "$GOT" = "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# burst N: N concurrent requests for BIG; statuses in burst.I.code, bodies in burst.I.
+burst() {
+        local pids=() i
+        rm -f "$CB_TMP"/burst.*
+        for i in $(seq 1 "$1"); do
+                curl -sS --max-time 10 -o "$CB_TMP/burst.$i" -w '%{http_code}' -H "Authorization: Bearer dev-edu" \
+                        -H 'Content-Type: application/json' --data-binary \
+                        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-$i\"}" \
+                        "$CB_URL/v1/resources" >"$CB_TMP/burst.$i.code" 2>/dev/null &
+                pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || true; done
+}
+
+resource_count() {
+        cb_curl GET /v1/resources dev-operator
+        printf %s "$CB_BODY" | jq '.resources | length'
+}
+
+# --- the reading ------------------------------------------------------------------
+
+if wait_capacity free_vcpus 16; then pass "the host's 16 vCPUs are free (nothing runs)"; else fail "free_vcpus: $GOT"; fi
+assert_eq "$(capacity reserved_vcpus)" 0 "nothing is reserved"
+
+# --- a burst larger than the host ------------------------------------------------------
+
+# Three 8-vCPU VMs at once on a 16-vCPU host: two fit, the third is refused
+# even though none of them runs yet when it is placed.
+burst 3
+codes=$(for i in 1 2 3; do cat "$CB_TMP/burst.$i.code"; echo; done | sort | tr '\n' ' ' | sed 's/ $//')
+assert_eq "$codes" "202 202 503" "a burst of three 8-vCPU requests on 16 vCPUs: two accepted, one 503"
+for i in 1 2 3; do
+        if [ "$(cat "$CB_TMP/burst.$i.code")" = 503 ]; then
+                assert_jq "$(cat "$CB_TMP/burst.$i")" .error unavailable "the refusal says unavailable"
+                assert_contains "$(cat "$CB_TMP/burst.$i")" "8 free vCPUs" "and names what is missing"
+        else
+                ids+=("$(jq -r .id "$CB_TMP/burst.$i")")
+        fi
+done
+assert_eq "$(resource_count)" 2 "the refusal created no resource"
+for id in "${ids[@]}"; do
+        if wait_state "$id" active; then pass "$id becomes active"; else fail "$id: $GOT"; fi
+done
+if wait_capacity free_vcpus 0; then pass "the host reads back full: 0 vCPUs free"; else fail "free_vcpus: $GOT"; fi
+assert_eq "$(capacity reserved_vcpus)" 0 "finished provisions hold no reservation"
+assert_eq "$(capacity running)" 2 "two domains run"
+
+cb_curl POST /v1/resources dev-edu \
+        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-late\"}"
+assert_eq "$CB_STATUS" 503 "a full host refuses the next one: 503"
+
+# --- deletion frees room, read back without waiting for a reconcile ----------------------
+
+# test.conf reconciles every 30 s; the capacity reading follows changes within about a second.
+t0=$(date +%s)
+cb_curl DELETE "/v1/resources/${ids[0]}" dev-edu
+assert_eq "$CB_STATUS" 202 "one VM is deleted"
+if wait_state "${ids[0]}" deleted; then pass "it is deleted"; else fail "state $GOT"; fi
+if wait_capacity free_vcpus 8; then pass "8 vCPUs are free again"; else fail "free_vcpus: $GOT"; fi
+assert_eq "$(($(date +%s) - t0 < 10))" 1 "well before the next reconcile"
+cb_curl POST /v1/resources dev-edu \
+        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-again\"}"
+assert_eq "$CB_STATUS" 202 "and the next request fits: 202"
+R3=$(printf %s "$CB_BODY" | jq -r .id)
+if wait_state "$R3" active; then pass "it becomes active"; else fail "state $GOT"; fi
+
+# --- a stopped VM gives its vCPUs back ------------------------------------------------------
+
+cb_curl POST "/v1/resources/$R3/actions" dev-edu '{"action":"stop"}'
+assert_eq "$CB_STATUS" 202 "stop: 202"
+if wait_state "$R3" stopped; then pass "it is stopped"; else fail "state $GOT"; fi
+if wait_capacity free_vcpus 8; then pass "a stopped VM's 8 vCPUs are free"; else fail "free_vcpus: $GOT"; fi
+
+cb_stop_daemon
+cb_done
