@@ -349,8 +349,10 @@ static void op_job_done(int result, void *userdata) {
 
 /* Builds the job for a recorded operation and submits it; the provider
  * must be connected. Called for new operations and on recovery. */
-/* held: the reservation of a new provision, handed over (dropped on failure);
- * a provision resumed on recovery takes its own. */
+/* held: the reservation of a new provision, handed over (dropped on failure).
+ * A provision resumed on recovery holds none: its domain may already run and
+ * be in the host's reading, and counting it twice would refuse requests that
+ * fit (the next reading shows it either way). */
 static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res, Reservation held) {
         Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
         OpJob *j;
@@ -408,8 +410,6 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                         .os_image = jstr(spec, "os_image"),
                 };
         }
-        if (streq(kind, "provision") && !j->reservation.p && j->spec.kind == DRIVER_OBJECT_VM)
-                j->reservation = reservation_take(p, j->spec.vcpus, j->spec.memory_mib);
         q = inflight_add(r, op_id);
         if (q < 0) {
                 reservation_drop(&j->reservation);

@@ -225,6 +225,51 @@ cb_curl() {
         CB_HEADERS=$(cat "$CB_TMP/resp.headers" 2>/dev/null || true)
 }
 
+# cb_approve PROJECT APPROVAL_NO SYSTEM ITEMS: the authority's dev key signs
+# an approval (revision 1) of department edu for PROJECT, valid from 1 January
+# this year to the end of next year, with a generous budget, covering SYSTEM
+# and ITEMS (a JSON array of {service_id, plan_id, quantity}); dev-edu
+# submits it. Asserts 201.
+cb_approve() {
+        local year
+        year=$(date +%Y)
+        cat >"$CB_TMP/approval.json" <<JSON
+{
+  "approval_no": "$2",
+  "project_id": "$1",
+  "project_name": "集成测试项目 $1",
+  "department": "edu",
+  "revision": 1,
+  "valid_from": "$year-01-01",
+  "valid_until": "$((year + 1))-12-31",
+  "budget": {"construction_fen": 1000000000, "om_fen": 100000000},
+  "systems": ["$3"],
+  "items": $4,
+  "requires_secure_controllable": false,
+  "dedicated_network_consent": false
+}
+JSON
+        "$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
+                "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
+        cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
+        assert_eq "$CB_STATUS" 201 "set-up: the signed approval for $1 is accepted"
+}
+
+# cb_wait_state ID STATE [SECONDS]: polls GET /v1/resources/ID as the operator
+# every 0.1 s, at most SECONDS (10); sets GOT to the last state seen and
+# CB_BODY to the last record.
+cb_wait_state() {
+        local n=$((${3:-10} * 10))
+        GOT=
+        for _ in $(seq 1 "$n"); do
+                cb_curl GET "/v1/resources/$1" dev-operator
+                GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
+                [ "$GOT" = "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
 # as_uid UID CMD...: runs a command as another (unprivileged) user.
 as_uid() {
         local uid=$1

@@ -25,26 +25,7 @@ YEAR=$(date +%Y)
 
 cb_curl POST /v1/systems dev-edu "{\"id\":\"$SYSTEM\",\"name\":\"教育门户\",\"department\":\"edu\",\"protection_level\":2,\"classified\":false,\"data_sharing\":\"compliant\"}"
 assert_eq "$CB_STATUS" 201 "set-up: the system is listed"
-cat >"$CB_TMP/approval.json" <<JSON
-{
-  "approval_no": "临政信审〔$YEAR〕97号",
-  "project_id": "$PROJECT",
-  "project_name": "容量集成测试项目",
-  "department": "edu",
-  "revision": 1,
-  "valid_from": "$YEAR-01-01",
-  "valid_until": "$YEAR-12-31",
-  "budget": {"construction_fen": 1000000000, "om_fen": 100000000},
-  "systems": ["$SYSTEM"],
-  "items": [{"service_id": "$SVC", "plan_id": "$BIG", "quantity": 6}],
-  "requires_secure_controllable": false,
-  "dedicated_network_consent": false
-}
-JSON
-"$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
-        "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
-cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
-assert_eq "$CB_STATUS" 201 "set-up: the signed approval is accepted"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕97号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$BIG\", \"quantity\": 6}]"
 
 # capacity FIELD: the provider's capacity field, as GET /v1/providers shows it.
 capacity() {
@@ -56,17 +37,6 @@ capacity() {
 wait_capacity() {
         for _ in $(seq 1 50); do
                 GOT=$(capacity "$1")
-                [ "$GOT" = "$2" ] && return 0
-                sleep 0.1
-        done
-        return 1
-}
-
-# wait_state ID STATE: polls the resource (at most 10 s); sets GOT.
-wait_state() {
-        for _ in $(seq 1 100); do
-                cb_curl GET "/v1/resources/$1" dev-operator
-                GOT=$(printf %s "$CB_BODY" | jq -r .state)
                 [ "$GOT" = "$2" ] && return 0
                 sleep 0.1
         done
@@ -114,7 +84,7 @@ for i in 1 2 3; do
 done
 assert_eq "$(resource_count)" 2 "the refusal created no resource"
 for id in "${ids[@]}"; do
-        if wait_state "$id" active; then pass "$id becomes active"; else fail "$id: $GOT"; fi
+        if cb_wait_state "$id" active; then pass "$id becomes active"; else fail "$id: $GOT"; fi
 done
 if wait_capacity free_vcpus 0; then pass "the host reads back full: 0 vCPUs free"; else fail "free_vcpus: $GOT"; fi
 assert_eq "$(capacity reserved_vcpus)" 0 "finished provisions hold no reservation"
@@ -130,20 +100,20 @@ assert_eq "$CB_STATUS" 503 "a full host refuses the next one: 503"
 t0=$(date +%s)
 cb_curl DELETE "/v1/resources/${ids[0]}" dev-edu
 assert_eq "$CB_STATUS" 202 "one VM is deleted"
-if wait_state "${ids[0]}" deleted; then pass "it is deleted"; else fail "state $GOT"; fi
+if cb_wait_state "${ids[0]}" deleted; then pass "it is deleted"; else fail "state $GOT"; fi
 if wait_capacity free_vcpus 8; then pass "8 vCPUs are free again"; else fail "free_vcpus: $GOT"; fi
 assert_eq "$(($(date +%s) - t0 < 10))" 1 "well before the next reconcile"
 cb_curl POST /v1/resources dev-edu \
         "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-again\"}"
 assert_eq "$CB_STATUS" 202 "and the next request fits: 202"
 R3=$(printf %s "$CB_BODY" | jq -r .id)
-if wait_state "$R3" active; then pass "it becomes active"; else fail "state $GOT"; fi
+if cb_wait_state "$R3" active; then pass "it becomes active"; else fail "state $GOT"; fi
 
 # --- a stopped VM gives its vCPUs back ------------------------------------------------------
 
 cb_curl POST "/v1/resources/$R3/actions" dev-edu '{"action":"stop"}'
 assert_eq "$CB_STATUS" 202 "stop: 202"
-if wait_state "$R3" stopped; then pass "it is stopped"; else fail "state $GOT"; fi
+if cb_wait_state "$R3" stopped; then pass "it is stopped"; else fail "state $GOT"; fi
 if wait_capacity free_vcpus 8; then pass "a stopped VM's 8 vCPUs are free"; else fail "free_vcpus: $GOT"; fi
 
 cb_stop_daemon

@@ -139,26 +139,7 @@ add_system() {
         fi
 }
 add_system "$SYSTEM" 教育门户
-cat >"$CB_TMP/approval.json" <<JSON
-{
-  "approval_no": "临政信审〔$YEAR〕98号",
-  "project_id": "$PROJECT",
-  "project_name": "供应方集成测试项目",
-  "department": "edu",
-  "revision": 1,
-  "valid_from": "$YEAR-01-01",
-  "valid_until": "$YEAR-12-31",
-  "budget": {"construction_fen": 100000000, "om_fen": 10000000},
-  "systems": ["$SYSTEM"],
-  "items": [{"service_id": "$SVC", "plan_id": "$PLAN", "quantity": 2}],
-  "requires_secure_controllable": false,
-  "dedicated_network_consent": false
-}
-JSON
-"$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
-        "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
-cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
-assert_eq "$CB_STATUS" 201 "set-up: the signed approval is accepted"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕98号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 2}]"
 cb_curl POST /v1/resources dev-edu \
         "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$PLAN\",\"name\":\"vm-inv\"}"
 assert_eq "$CB_STATUS" 202 "set-up: a VM is requested"

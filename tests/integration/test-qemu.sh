@@ -186,45 +186,13 @@ sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000;
 INSERT INTO systems (id, name, department, protection_level, classified, data_sharing, created_at, updated_at)
 VALUES ('$SYSTEM', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
 
-cat >"$CB_TMP/approval.json" <<JSON
-{
-  "approval_no": "临政信审〔$YEAR〕88号",
-  "project_id": "$PROJECT",
-  "project_name": "真实QEMU集成测试项目",
-  "department": "edu",
-  "revision": 1,
-  "valid_from": "$YEAR-01-01",
-  "valid_until": "$((YEAR + 1))-12-31",
-  "budget": {"construction_fen": 100000000, "om_fen": 100000000},
-  "systems": ["$SYSTEM"],
-  "items": [{"service_id": "$SVC", "plan_id": "$PLAN", "quantity": 3}],
-  "requires_secure_controllable": false,
-  "dedicated_network_consent": false
-}
-JSON
-"$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
-        "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
-cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
-assert_eq "$CB_STATUS" 201 "set-up: the signed approval is accepted"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕88号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 3}]"
 
 # --- helpers -------------------------------------------------------------------------
 
-# wait_state ID STATE SECONDS: polls the resource every 0.1 s; sets GOT.
-wait_state() {
-        local n=$(($3 * 10))
-        GOT=
-        for _ in $(seq 1 "$n"); do
-                cb_curl GET "/v1/resources/$1" dev-operator
-                GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
-                [ "$GOT" = "$2" ] && return 0
-                sleep 0.1
-        done
-        return 1
-}
-
 expect_state() {
         local t0=$SECONDS
-        if wait_state "$1" "$2" "$3"; then
+        if cb_wait_state "$1" "$2" "$3"; then
                 pass "$4 ($((SECONDS - t0)) s)"
         else
                 fail "$4 (state '$GOT' after $3 s)"

@@ -49,44 +49,12 @@ add_system() {
 add_system "$SYSTEM" 教育门户
 add_system edu-unlisted 未列入审批的系统
 
-cat >"$CB_TMP/approval.json" <<JSON
-{
-  "approval_no": "临政信审〔$YEAR〕99号",
-  "project_id": "$PROJECT",
-  "project_name": "资源集成测试项目",
-  "department": "edu",
-  "revision": 1,
-  "valid_from": "$YEAR-01-01",
-  "valid_until": "$YEAR-12-31",
-  "budget": {"construction_fen": 100000000, "om_fen": 10000000},
-  "systems": ["$SYSTEM"],
-  "items": [
-    {"service_id": "$SVC", "plan_id": "$PLAN", "quantity": 2},
-    {"service_id": "$SVC", "plan_id": "$PLAN2", "quantity": 3},
-    {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}
-  ],
-  "requires_secure_controllable": false,
-  "dedicated_network_consent": false
-}
-JSON
-"$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
-        "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
-cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
-assert_eq "$CB_STATUS" 201 "set-up: the signed approval is accepted"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕99号" "$SYSTEM" "[
+    {\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 2},
+    {\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN2\", \"quantity\": 3},
+    {\"service_id\": \"evs-block\", \"plan_id\": \"evs-ssd-100g\", \"quantity\": 1}]"
 
 # --- helpers -----------------------------------------------------------------
-
-# wait_state ID STATE: polls the resource (at most 10 s); sets GOT.
-wait_state() {
-        GOT=
-        for _ in $(seq 1 100); do
-                cb_curl GET "/v1/resources/$1" dev-operator
-                GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
-                [ "$GOT" = "$2" ] && return 0
-                sleep 0.1
-        done
-        return 1
-}
 
 # wait_op ID: polls an operation until it has finished (at most 10 s); sets GOT.
 wait_op() {
@@ -134,7 +102,7 @@ assert_contains "$CB_HEADERS" "/v1/resources/$R1" "Location names the resource"
 if [ -n "$R1" ] && [ "$R1" != null ]; then pass "the answer has an id"; else fail "no id in: $CB_BODY"; fi
 if [ -n "$OP1" ] && [ "$OP1" != null ]; then pass "the answer has an operation_id"; else fail "no operation_id"; fi
 
-if wait_state "$R1" active; then pass "the VM becomes active"; else fail "VM not active (state $GOT)"; fi
+if cb_wait_state "$R1" active; then pass "the VM becomes active"; else fail "VM not active (state $GOT)"; fi
 RES1=$CB_BODY
 for f in id name project_id system_id service_id plan_id catalog_revision provider provider_ref state created_at; do
         assert_jq "$RES1" "has(\"$f\")" true "GET /v1/resources/{id} has $f"
@@ -241,7 +209,7 @@ assert_eq "$(cat "$CB_TMP"/burst.[0-9] | jq -r 'select(.error == "policy_denied"
 request vm-three
 assert_eq "$CB_STATUS" 403 "a third VM of a plan approved twice: 403"
 assert_jq "$CB_BODY" '[.violations[].code] | index("QUANTITY_EXCEEDED") != null' true "violation QUANTITY_EXCEEDED"
-if wait_state "$R2" active; then pass "the second VM becomes active"; else fail "second VM: $GOT"; fi
+if cb_wait_state "$R2" active; then pass "the second VM becomes active"; else fail "second VM: $GOT"; fi
 
 # --- actions -----------------------------------------------------------------
 
@@ -254,7 +222,7 @@ act() {
 act "$R1" stop dev-edu
 assert_eq "$CB_STATUS" 202 "stop: 202"
 assert_jq "$CB_BODY" .operation_id "$OP" "stop answers its operation"
-if wait_state "$R1" stopped; then pass "stop: the VM is stopped"; else fail "after stop: $GOT"; fi
+if cb_wait_state "$R1" stopped; then pass "stop: the VM is stopped"; else fail "after stop: $GOT"; fi
 wait_op "$OP" || true
 assert_eq "$GOT" succeeded "the stop operation succeeded"
 assert_jq "$CB_BODY" .kind stop "the operation is a stop"
@@ -265,7 +233,7 @@ act "$R1" stop dev-edu
 assert_eq "$CB_STATUS" 409 "stop a stopped VM: 409"
 act "$R1" start dev-edu
 assert_eq "$CB_STATUS" 202 "start: 202"
-if wait_state "$R1" active; then pass "start: the VM is active"; else fail "after start: $GOT"; fi
+if cb_wait_state "$R1" active; then pass "start: the VM is active"; else fail "after start: $GOT"; fi
 wait_op "$OP" || true
 assert_eq "$GOT" succeeded "the start operation succeeded"
 act "$R1" reboot dev-edu
@@ -307,10 +275,10 @@ assert_jq "$CB_BODY" .state active "refused actions changed nothing"
 
 act "$R1" stop dev-operator
 assert_eq "$CB_STATUS" 202 "the operator may stop it"
-if wait_state "$R1" stopped; then pass "stopped by the operator"; else fail "operator stop: $GOT"; fi
+if cb_wait_state "$R1" stopped; then pass "stopped by the operator"; else fail "operator stop: $GOT"; fi
 act "$R1" start dev-authority
 assert_eq "$CB_STATUS" 202 "the authority may start it"
-if wait_state "$R1" active; then pass "started by the authority"; else fail "authority start: $GOT"; fi
+if cb_wait_state "$R1" active; then pass "started by the authority"; else fail "authority start: $GOT"; fi
 
 # --- input errors ------------------------------------------------------------------
 
@@ -350,7 +318,7 @@ assert_eq "$(resource_count)" "$count" "input errors created nothing"
 request vm-rev1 "$PLAN2"
 assert_eq "$CB_STATUS" 202 "a VM of a plan whose spec leaves kind to the default: 202"
 R3=$(printf %s "$CB_BODY" | jq -r .id)
-if wait_state "$R3" active; then pass "it becomes active"; else fail "R3: $GOT"; fi
+if cb_wait_state "$R3" active; then pass "it becomes active"; else fail "R3: $GOT"; fi
 fen_rev1=$(printf %s "$CB_BODY" | jq .committed_fen)
 
 cb_curl GET /v1/catalog/services/$SVC dev-operator
@@ -379,7 +347,7 @@ cb_curl GET "/v1/resources/$R4" dev-edu
 assert_jq "$CB_BODY" .catalog_revision 2 "the new resource is ordered under revision 2"
 fen_rev2=$(printf %s "$CB_BODY" | jq .committed_fen)
 assert_eq "$fen_rev2" "$((fen_rev1 * 2))" "it is priced at revision 2 (twice the price, twice the commitment)"
-if wait_state "$R4" active; then pass "the revision-2 VM becomes active"; else fail "R4: $GOT"; fi
+if cb_wait_state "$R4" active; then pass "the revision-2 VM becomes active"; else fail "R4: $GOT"; fi
 act "$R3" reboot dev-edu
 wait_op "$OP" || true
 assert_eq "$GOT" succeeded "a revision-1 VM still works after the catalogue moved on"
@@ -391,7 +359,7 @@ cb_curl DELETE "/v1/resources/$R1" dev-edu
 assert_eq "$CB_STATUS" 202 "DELETE: 202"
 assert_jq "$CB_BODY" .state deprovisioning "DELETE answers deprovisioning"
 OPD=$(printf %s "$CB_BODY" | jq -r .operation_id)
-if wait_state "$R1" deleted; then pass "the VM is deleted"; else fail "after DELETE: $GOT"; fi
+if cb_wait_state "$R1" deleted; then pass "the VM is deleted"; else fail "after DELETE: $GOT"; fi
 wait_op "$OPD" || true
 assert_eq "$GOT" succeeded "the deprovision operation succeeded"
 assert_jq "$CB_BODY" .kind deprovision "the operation is a deprovision"
@@ -418,7 +386,7 @@ volume_request() {
 volume_request data-disk
 assert_eq "$CB_STATUS" 202 "a department requests an approved block volume: 202"
 V1=$(printf %s "$CB_BODY" | jq -r .id)
-if wait_state "$V1" active; then pass "the volume becomes active"; else fail "volume not active (state $GOT)"; fi
+if cb_wait_state "$V1" active; then pass "the volume becomes active"; else fail "volume not active (state $GOT)"; fi
 assert_jq "$CB_BODY" .kind volume "the record says kind volume"
 assert_jq "$CB_BODY" '.provider_ref | endswith("/cb-'"$V1"'.img")' true "its provider_ref is the volume's key"
 cb_curl GET "/v1/resources/$R1" dev-operator
@@ -439,7 +407,7 @@ assert_eq "$CB_STATUS" 403 "a second volume beyond the approved quantity of 1: 4
 assert_jq "$CB_BODY" '[.violations[].code] | index("QUANTITY_EXCEEDED") != null' true "QUANTITY_EXCEEDED"
 cb_curl DELETE "/v1/resources/$V1" dev-edu
 assert_eq "$CB_STATUS" 202 "the department deletes its volume: 202"
-if wait_state "$V1" deleted; then pass "the volume is deleted"; else fail "volume not deleted (state $GOT)"; fi
+if cb_wait_state "$V1" deleted; then pass "the volume is deleted"; else fail "volume not deleted (state $GOT)"; fi
 cb_curl GET /v1/providers/dev-test/inventory dev-operator
 assert_jq "$CB_BODY" "[.volumes[] | select(.name == \"cb-$V1.img\")] | length" 0 "the volume is gone from the provider"
 volume_request data-disk-3
