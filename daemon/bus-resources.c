@@ -14,6 +14,11 @@
  * Authorization stays in the core. Methods and property reads call
  * resources_get / resources_act with the sender as caller, exactly as
  * GET /v1/resources/{id} and its actions do.
+ *
+ * PropertiesChanged is broadcast: every connection on the bus may receive
+ * it, whatever its department. So it carries no value, only the names of
+ * the properties that changed (EMITS_INVALIDATION); whoever may read the
+ * resource then asks with Get, which is checked.
  */
 
 #include "bus-util.h"
@@ -53,6 +58,19 @@ static int resource_id_from_path(const char *path, char **ret) {
 
 /* ---- org.cloudbroker.Broker1.Resource: one object per resource ---- */
 
+/* Whether the sender of msg may read the resource (GET /v1/resources/{id}).
+ * An unknown UID, a refusal or a failure: no. */
+static bool sender_may_read(Manager *m, sd_bus_message *msg, const char *id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(sd_bus_error_free) sd_bus_error ignored = SD_BUS_ERROR_NULL;
+        json_auto_t *res = NULL;
+        CbCaller caller;
+
+        if (bus_caller(m, msg, &caller, &ignored) < 0)
+                return false;
+        return resources_get(m->resources, &caller, id, &res, &err) >= 0;
+}
+
 static int find_resource(sd_bus *bus, const char *path, const char *interface, void *userdata,
                          void **ret_found, sd_bus_error *error) {
         _cleanup_(freep) char *id = NULL;
@@ -70,9 +88,18 @@ static int find_resource(sd_bus *bus, const char *path, const char *interface, v
         if (r < 0)
                 return r;
         /* A deleted resource stays in the record (and the audit trail)
-         * but is no longer an object. */
-        if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted"))
-                return 0;
+         * but is no longer an object for whoever may read it, nor for the
+         * daemon itself (no message: an emission). Anyone else keeps
+         * finding the object and keeps getting AccessDenied from it, as
+         * before the deletion: UnknownObject in place of AccessDenied would
+         * tell another department that the resource was deleted, the very
+         * state PropertiesChanged no longer carries. */
+        if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted")) {
+                sd_bus_message *msg = sd_bus_get_current_message(bus);
+
+                if (!msg || sender_may_read(m, msg, id))
+                        return 0;
+        }
         *ret_found = m;
         return 1;
 }
@@ -89,13 +116,14 @@ static const struct {
         { "ServiceId", "service_id" },
         { "PlanId", "plan_id" },
         { "Provider", "provider" },
+        { "Kind", "kind" },
 };
 
 /* A property read answers the sender of Properties.Get/GetAll, authorized
- * like GET /v1/resources/{id}. The same getters also fill the values of
- * PropertiesChanged, emitted from a worker's completion or from inside
- * another method call: no one is asking then, and the current message (if
- * any) is not a property read, so the record is read as is. */
+ * like GET /v1/resources/{id}. Nothing else may call a getter: the
+ * properties only invalidate, so no signal asks for a value, and there is
+ * no object manager. Should that change, a getter called outside a
+ * property read refuses rather than hand out the record unchecked. */
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -105,6 +133,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         json_auto_t *res = NULL;
         const char *member = NULL;
         const json_t *v;
+        CbCaller caller;
         int r;
 
         (void)interface;
@@ -120,20 +149,16 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
                                          path);
 
-        if (msg && sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL)) {
-                CbCaller caller;
-
-                r = bus_caller(m, msg, &caller, error);
-                if (r < 0)
-                        return r;
-                r = resources_get(m->resources, &caller, id, &res, &err);
-                if (r < 0)
-                        return bus_error_from_cb(error, &err);
-        } else {
-                r = resources_record(m->resources, id, &res);
-                if (r < 0)
-                        return r;
-        }
+        if (!msg || !sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL))
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_FORBIDDEN),
+                                         "%s is readable only through org.freedesktop.DBus.Properties",
+                                         property);
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_get(m->resources, &caller, id, &res, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
         v = json_object_get(res, member);
         /* NULL columns (a provider not chosen yet) read as "". */
         return sd_bus_message_append(reply, "s", json_is_string(v) ? json_string_value(v) : "");
@@ -179,18 +204,26 @@ static int method_deprovision(sd_bus_message *msg, void *userdata, sd_bus_error 
         return resource_act(msg, userdata, "delete", error);
 }
 
-#define RESOURCE_PROPERTY(name) \
-        SD_BUS_PROPERTY(name, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+/* Set when the resource is requested, never changed afterwards (no UPDATE
+ * in resources.c touches these columns). */
+#define RESOURCE_CONST_PROPERTY(name) \
+        SD_BUS_PROPERTY(name, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
+/* May change; PropertiesChanged names it without its value. Provider is
+ * fixed at the request today, but the record allows "no provider yet",
+ * so it is announced like State rather than promised constant. */
+#define RESOURCE_CHANGING_PROPERTY(name) \
+        SD_BUS_PROPERTY(name, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
 
 static const sd_bus_vtable bus_resource_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        RESOURCE_PROPERTY("Id"),
-        RESOURCE_PROPERTY("Name"),
-        RESOURCE_PROPERTY("State"),
-        RESOURCE_PROPERTY("ProjectId"),
-        RESOURCE_PROPERTY("ServiceId"),
-        RESOURCE_PROPERTY("PlanId"),
-        RESOURCE_PROPERTY("Provider"),
+        RESOURCE_CONST_PROPERTY("Id"),
+        RESOURCE_CONST_PROPERTY("Name"),
+        RESOURCE_CHANGING_PROPERTY("State"),
+        RESOURCE_CONST_PROPERTY("ProjectId"),
+        RESOURCE_CONST_PROPERTY("ServiceId"),
+        RESOURCE_CONST_PROPERTY("PlanId"),
+        RESOURCE_CHANGING_PROPERTY("Provider"),
+        RESOURCE_CONST_PROPERTY("Kind"),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_start,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_stop,
@@ -374,18 +407,18 @@ const sd_bus_vtable bus_resources_vtable[] = {
 
 /* ---- change notification ---- */
 
-/* A deleted resource is no object any more, so sd-bus will not emit for
- * it; its watchers still deserve to hear the last state. Built by hand:
- * the same PropertiesChanged an object would have sent. */
-static int emit_final_state(sd_bus *bus, const char *path, const json_t *res) {
+/* A deleted resource is no object any more (to those who may read it), so
+ * sd-bus will not emit for it; its watchers still deserve to hear that it
+ * changed. Built by hand: the same PropertiesChanged an object would have
+ * sent, names only. A watcher that may read the resource learns the rest
+ * from Get, which then answers UnknownObject: gone means deleted. */
+static int emit_final_change(sd_bus *bus, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
-        const char *provider = json_string_value(json_object_get(res, "provider"));
         int r;
 
         r = sd_bus_message_new_signal(bus, &s, path, PROPERTIES_INTERFACE, "PropertiesChanged");
         if (r >= 0)
-                r = sd_bus_message_append(s, "sa{sv}as", BUS_RESOURCE_INTERFACE, 2, "State", "s", "deleted",
-                                          "Provider", "s", provider ? provider : "", 0);
+                r = sd_bus_message_append(s, "sa{sv}as", BUS_RESOURCE_INTERFACE, 0, 2, "State", "Provider");
         if (r >= 0)
                 r = sd_bus_send(bus, s, NULL);
         return r;
@@ -408,7 +441,7 @@ static void on_resource_changed(const char *resource_id, void *userdata) {
         if (r < 0)
                 return; /* gone from the record: nothing to say about it */
         if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted"))
-                r = emit_final_state(m->bus, path, res);
+                r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
                                                    NULL);

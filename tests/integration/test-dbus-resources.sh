@@ -5,7 +5,9 @@
 # test driver (provider "dev-test" of tests/integration/test.conf): a
 # signed approval, then RequestResource, the resource's own object (found
 # through the fallback vtable, listed by the node enumerator), its State
-# property from provisioning to active, PropertiesChanged, Stop/Start/
+# property from provisioning to active, PropertiesChanged naming what
+# changed without its value (another department listening on the bus sees
+# no state, no provider), deletion as the object's disappearance, Stop/Start/
 # Reboot/Deprovision, policy refusals with their rule codes, who may see
 # and act (by UID), input errors by D-Bus error name, idempotent replays,
 # `cloudbrokerctl resource ...`, and docs/dbus/org.cloudbroker.Broker1.
@@ -173,16 +175,79 @@ tree_paths() { # tree_paths UID: every object path introspection shows to UID
         as_uid "$1" busctl --address="$CB_BUS_ADDRESS" tree --list "$DEST" 2>&1 || true
 }
 
+# signals_of PATH LOG: the messages of object PATH in a dbus-monitor log,
+# each its header line and its indented arguments.
+signals_of() {
+        awk -v P="path=$1;" '/^[^ ]/ { keep = index($0, P) > 0 } keep' "$2"
+}
+
+# signal_count PATH LOG: how many PropertiesChanged of PATH the log holds.
+signal_count() {
+        signals_of "$1" "$2" | grep -c 'member=PropertiesChanged' || true
+}
+
+# wait_signals PATH LOG N: waits (at most 5 s) until LOG holds N
+# PropertiesChanged of PATH; sets GOT to the count.
+wait_signals() {
+        GOT=0
+        for _ in $(seq 1 50); do
+                GOT=$(signal_count "$1" "$2")
+                [ "$GOT" -ge "$3" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# emits_changed IFACE < XML: "PROPERTY VALUE" per property of IFACE, VALUE
+# its org.freedesktop.DBus.Property.EmitsChangedSignal ("true" when not
+# annotated, the D-Bus default), comments ignored; sorted.
+emits_changed() {
+        awk -v IFACE="$1" '
+        { text = text $0 " " }
+        END {
+                while ((i = index(text, "<!--")) > 0) {
+                        rest = substr(text, i + 4)
+                        j = index(rest, "-->")
+                        text = substr(text, 1, i - 1) (j ? substr(rest, j + 3) : "")
+                }
+                n = split(text, parts, "<")
+                for (k = 2; k <= n; k++) {
+                        tag = parts[k]
+                        sub(/>.*/, "", tag)
+                        if (match(tag, /^interface name="[^"]*"/)) {
+                                inside = substr(tag, 17, RLENGTH - 17) == IFACE
+                        } else if (inside && match(tag, /^property name="[^"]*"/)) {
+                                prop = substr(tag, 16, RLENGTH - 16)
+                                value[prop] = "true"
+                        } else if (tag ~ /^\/property/) {
+                                prop = ""
+                        } else if (inside && prop != "" &&
+                                   tag ~ /name="org\.freedesktop\.DBus\.Property\.EmitsChangedSignal"/ &&
+                                   match(tag, /value="[^"]*"/)) {
+                                value[prop] = substr(tag, RSTART + 7, RLENGTH - 8)
+                        }
+                }
+                for (p in value)
+                        print p " " value[p]
+        }' | sort
+}
+
 # --- request, the object, its states ------------------------------------------
 
-# PropertiesChanged of every resource from here on; bounded by timeout and
-# killed by PID at the end.
-timeout 120 dbus-monitor --address "$CB_BUS_ADDRESS" \
-        "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='$PREFIX'" \
-        >"$CB_TMP/monitor.log" 2>&1 &
+# PropertiesChanged of every resource from here on, heard twice: by root's
+# monitor, which sees all traffic, and by another department (HEALTH) as an
+# ordinary listener: a UID that is no monitor still receives every
+# broadcast signal it subscribes to. Both bounded by timeout and killed by
+# PID at the end.
+PC_MATCH="type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='$PREFIX'"
+timeout 120 dbus-monitor --address "$CB_BUS_ADDRESS" "$PC_MATCH" >"$CB_TMP/monitor.log" 2>&1 &
 MONITOR_PID=$!
 CB_PIDS+=("$MONITOR_PID")
-sleep 0.3
+as_uid $HEALTH timeout 120 dbus-monitor --address "$CB_BUS_ADDRESS" "$PC_MATCH" \
+        >"$CB_TMP/monitor-health.log" 2>&1 &
+HEALTH_MONITOR_PID=$!
+CB_PIDS+=("$HEALTH_MONITOR_PID")
+sleep 0.5
 
 ok $EDU "a department requests a VM over D-Bus" $ROOT $RIFACE RequestResource s \
         "$(request_doc vm-dbus-one "$PLAN" ',"idempotency_key":"dbus-key-1"')"
@@ -210,8 +275,9 @@ assert_eq "$(prop $EDU "$P1" PlanId)" "$PLAN" "PlanId"
 assert_eq "$(prop $EDU "$P1" Provider)" dev-test "Provider"
 
 ok $EDU "GetAll of the resource's properties" "$P1" org.freedesktop.DBus.Properties GetAll s "$OIFACE"
-assert_jq "$OUT" '.[0] | keys | join(",")' "Id,Name,PlanId,ProjectId,Provider,ServiceId,State" \
-        "GetAll has the seven properties"
+assert_jq "$OUT" '.[0] | keys | join(",")' "Id,Kind,Name,PlanId,ProjectId,Provider,ServiceId,State" \
+        "GetAll has the eight properties"
+assert_eq "$(prop $EDU "$P1" Kind)" vm "Kind: a VM"
 
 if wait_op "$OP1"; then pass "the provision operation finishes"; else fail "operation is '$GOT'"; fi
 assert_jq "$OUT" '.[0] | fromjson | "\(.state) \(.kind) \(.resource_id)"' "succeeded provision $R1" \
@@ -222,20 +288,46 @@ assert_contains "$(list_paths $OPERATOR)" "$P1" "ListResources of an operator ho
 assert_contains "$(tree_paths $EDU)" "$P1" "busctl tree shows the object to its department"
 assert_contains "$(tree_paths $OPERATOR)" "$P1" "busctl tree shows the object to an operator"
 
-for _ in $(seq 1 30); do
-        grep -q '"active"' "$CB_TMP/monitor.log" && break
-        sleep 0.1
-done
-monitor=$(cat "$CB_TMP/monitor.log")
-assert_contains "$monitor" "path=$P1; interface=org.freedesktop.DBus.Properties; member=PropertiesChanged" \
+# Two changes so far: the request recorded (provisioning), then the
+# provision finished (active).
+if wait_signals "$P1" "$CB_TMP/monitor.log" 2; then
+        pass "a PropertiesChanged for each change of the resource ($GOT)"
+else
+        fail "$GOT PropertiesChanged for the resource, expected 2 or more"
+fi
+p1_signals=$(signals_of "$P1" "$CB_TMP/monitor.log")
+assert_contains "$p1_signals" "path=$P1; interface=org.freedesktop.DBus.Properties; member=PropertiesChanged" \
         "PropertiesChanged is emitted for the resource"
-assert_contains "$(grep -A12 "path=$P1;" "$CB_TMP/monitor.log")" 'string "active"' \
-        "a PropertiesChanged carries State active"
-assert_contains "$monitor" 'string "dev-test"' "PropertiesChanged carries the Provider"
-# The test driver is too quick to catch "provisioning" by polling; the
-# signal sent when the request was recorded shows it.
-assert_contains "$(grep -A12 "path=$P1;" "$CB_TMP/monitor.log" | grep -m1 -A0 'string "\(provisioning\|active\)"')" \
-        'string "provisioning"' "the first PropertiesChanged carries State provisioning"
+assert_contains "$p1_signals" "string \"$OIFACE\"" "PropertiesChanged names the Resource interface"
+assert_contains "$p1_signals" 'string "State"' "PropertiesChanged names State (invalidated)"
+assert_contains "$p1_signals" 'string "Provider"' "PropertiesChanged names Provider (invalidated)"
+# changed_properties (a{sv}) would show each value as a dict entry with a
+# variant; invalidated_properties (as) is names only.
+assert_not_contains "$p1_signals" "variant" "PropertiesChanged carries no value (changed_properties is empty)"
+assert_not_contains "$p1_signals" "dict entry" "PropertiesChanged has no changed_properties entry"
+for value in active provisioning dev-test vm-dbus-one "$PROJECT" "$PLAN"; do
+        assert_not_contains "$(cat "$CB_TMP/monitor.log")" "string \"$value\"" \
+                "no PropertiesChanged on the bus carries \"$value\""
+done
+assert_eq "$(prop $EDU "$P1" State)" active "after the signal, the owner's Get answers State active"
+assert_eq "$(prop $EDU "$P1" Provider)" dev-test "after the signal, the owner's Get answers the Provider"
+
+# What another department hears: that something changed, not what.
+if wait_signals "$P1" "$CB_TMP/monitor-health.log" 2; then
+        pass "another department listening on the bus receives the resource's PropertiesChanged ($GOT)"
+else
+        fail "another department's listener received $GOT PropertiesChanged (log: $(head -c 600 "$CB_TMP/monitor-health.log"))"
+fi
+health_log=$(cat "$CB_TMP/monitor-health.log")
+assert_contains "$(signals_of "$P1" "$CB_TMP/monitor-health.log")" 'string "State"' \
+        "another department's listener sees State named"
+for value in active provisioning dev-test; do
+        assert_not_contains "$health_log" "string \"$value\"" \
+                "another department's listener sees no \"$value\" in any signal"
+done
+assert_not_contains "$health_log" "variant" "another department's listener sees no value at all"
+refused $HEALTH AccessDenied "another department that heard the signal cannot Get the State" "$P1" \
+        org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
 
 # --- idempotency ----------------------------------------------------------------
 
@@ -279,18 +371,21 @@ refused $AUTHORITY AccessDenied "the authority may not request resources" $ROOT 
 # --- actions --------------------------------------------------------------------------
 
 refused $EDU Conflict "Start of an active resource is a conflict" "$P1" $OIFACE.Start
+signals_before_stop=$(signal_count "$P1" "$CB_TMP/monitor.log")
 ok $EDU "the department stops its VM" "$P1" $OIFACE Stop
 OPS=$(printf %s "$OUT" | jq -r '.[0]')
 assert_contains "$OPS" "op-" "Stop returns an operation id"
 if wait_state "$P1" stopped; then pass "State becomes stopped"; else fail "State is '$GOT', not stopped"; fi
 if wait_op "$OPS"; then pass "the stop operation finishes"; else fail "stop operation is '$GOT'"; fi
 assert_jq "$OUT" '.[0] | fromjson | "\(.state) \(.kind)"' "succeeded stop" "GetOperation: a succeeded stop"
-for _ in $(seq 1 30); do
-        grep -A12 "path=$P1;" "$CB_TMP/monitor.log" | grep -q 'string "stopped"' && break
-        sleep 0.1
-done
-assert_contains "$(grep -A12 "path=$P1;" "$CB_TMP/monitor.log")" 'string "stopped"' \
-        "PropertiesChanged carries State stopped"
+if wait_signals "$P1" "$CB_TMP/monitor.log" $((signals_before_stop + 1)); then
+        pass "Stop is announced by PropertiesChanged"
+else
+        fail "no PropertiesChanged after Stop ($GOT, before: $signals_before_stop)"
+fi
+assert_not_contains "$(cat "$CB_TMP/monitor.log")" 'string "stopped"' "PropertiesChanged does not carry stopped"
+assert_not_contains "$(cat "$CB_TMP/monitor-health.log")" 'string "stopped"' \
+        "another department's listener does not see stopped"
 refused $EDU Conflict "Stop of a stopped resource is a conflict" "$P1" $OIFACE.Stop
 refused $EDU Conflict "Reboot of a stopped resource is a conflict" "$P1" $OIFACE.Reboot
 
@@ -351,14 +446,40 @@ assert_not_contains "$(list_paths $EDU)" "$P2" "ListResources leaves the deleted
 assert_not_contains "$(tree_paths $EDU)" "$P2" "busctl tree leaves the deleted resource out"
 refused $EDU org.freedesktop.DBus.Error.UnknownObject "a deleted resource takes no more calls" "$P2" \
         $OIFACE.Start
-for _ in $(seq 1 30); do
-        grep -A12 "path=$P2;" "$CB_TMP/monitor.log" | grep -q 'string "deleted"' && break
-        sleep 0.1
+# Requested, active, deprovisioning, deleted: four changes, four signals
+# (reconcile may add more), the last one when the object went away.
+if wait_signals "$P2" "$CB_TMP/monitor.log" 4; then
+        pass "the deletion is announced by a last PropertiesChanged ($GOT in all)"
+else
+        fail "$GOT PropertiesChanged for the deleted resource, expected 4 or more"
+fi
+p2_last=$(signals_of "$P2" "$CB_TMP/monitor.log" | awk '/^[^ ]/ { block = "" } { block = block $0 "\n" } END { printf "%s", block }')
+assert_contains "$p2_last" 'string "State"' "the last PropertiesChanged names State (invalidated)"
+assert_not_contains "$(signals_of "$P2" "$CB_TMP/monitor.log")" "variant" \
+        "no PropertiesChanged of the deleted resource carries a value"
+for value in deleted deprovisioning; do
+        assert_not_contains "$(cat "$CB_TMP/monitor.log")" "string \"$value\"" \
+                "no PropertiesChanged on the bus carries \"$value\""
+        assert_not_contains "$(cat "$CB_TMP/monitor-health.log")" "string \"$value\"" \
+                "another department's listener sees no \"$value\""
 done
-assert_contains "$(grep -A12 "path=$P2;" "$CB_TMP/monitor.log")" 'string "deleted"' \
-        "a last PropertiesChanged carries State deleted"
-assert_contains "$(grep -A12 "path=$P2;" "$CB_TMP/monitor.log")" 'string "deprovisioning"' \
-        "PropertiesChanged carried State deprovisioning before"
+# A reader who heard it asks, and learns the object is gone; the record
+# (REST, checked) still says deleted.
+refused $EDU org.freedesktop.DBus.Error.UnknownObject "after the last signal the owner's Get answers UnknownObject" \
+        "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+refused $AUDITOR org.freedesktop.DBus.Error.UnknownObject "an auditor's Get on the deleted resource: UnknownObject" \
+        "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+refused $EDU org.freedesktop.DBus.Error.UnknownObject "the owner's Introspect of the deleted resource: UnknownObject" \
+        "$P2" org.freedesktop.DBus.Introspectable.Introspect
+# Whoever may not read it gets what it got before the deletion, so not
+# even the error tells it the resource was deleted.
+refused $HEALTH AccessDenied "another department's Get on the deleted resource is still AccessDenied" \
+        "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+refused $HEALTH AccessDenied "another department's Start on the deleted resource is still AccessDenied" \
+        "$P2" $OIFACE.Start
+refused $STRANGER AccessDenied "an unknown UID's Get on the deleted resource is still AccessDenied" \
+        "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+assert_not_contains "$(tree_paths $HEALTH)" "$P2" "busctl tree still hides it from another department"
 
 # --- cloudbrokerctl resource ---------------------------------------------------------------
 
@@ -457,6 +578,19 @@ assert_contains "$(cat "$CB_TMP/doc.members")" "method RequestResource(s) -> (os
 check_interface $OIFACE "$P1" 11
 assert_contains "$(cat "$CB_TMP/doc.members")" "property State s read" "the introspection check sees properties"
 
-kill "$MONITOR_PID" 2>/dev/null || true
+# What PropertiesChanged promises per property, documented and live alike.
+emits_changed $OIFACE <"$CB_TMP/live.xml" >"$CB_TMP/live.emits"
+emits_changed $OIFACE <docs/dbus/$OIFACE.xml >"$CB_TMP/doc.emits"
+assert_eq "$(tr '\n' ' ' <"$CB_TMP/live.emits")" \
+        "Id const Kind const Name const PlanId const ProjectId const Provider invalidates ServiceId const State invalidates " \
+        "live: State and Provider invalidate, the rest are const"
+if diff -u "$CB_TMP/doc.emits" "$CB_TMP/live.emits" >"$CB_TMP/emits.diff"; then
+        pass "docs/dbus/$OIFACE.xml documents EmitsChangedSignal as served"
+else
+        fail "EmitsChangedSignal differs (- documented, + live):"
+        sed 's/^/#   /' "$CB_TMP/emits.diff"
+fi
+
+kill "$MONITOR_PID" "$HEALTH_MONITOR_PID" 2>/dev/null || true
 cb_stop_daemon
 cb_done
