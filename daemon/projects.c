@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "catalog-validate.h"
 #include "json-util.h"
+#include "store-json.h"
 #include "systems.h"
 
 /* Art. 18 and 25, in working days. */
@@ -488,65 +489,27 @@ static int project_usage(Projects *p, const char *project_id, Usage *ret) {
 }
 
 static json_t *project_history(Projects *p, const char *project_id) {
-        static const char sql[] =
+        return store_json_rows(
+                p->store,
                 "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
-                "WHERE project_id = ? ORDER BY revision";
-        sqlite3_stmt *st;
-        json_t *a = json_array();
-
-        if (!a || store_prepare(p->store, sql, &st) < 0)
-                return a;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(
-                        a, json_pack("{s:i, s:s, s:s, s:s, s:s}", "revision", sqlite3_column_int(st, 0),
-                                     "approval_no", sqlite3_column_text(st, 1), "key_id",
-                                     sqlite3_column_text(st, 2), "received_at", sqlite3_column_text(st, 3),
-                                     "received_by", sqlite3_column_text(st, 4)));
-        sqlite3_reset(st);
-        return a;
+                "WHERE project_id = ? ORDER BY revision",
+                project_id, false);
 }
 
+/* budget_year only for the self-evaluations, which are per budget year. */
 static json_t *project_milestones_json(Projects *p, const char *project_id) {
-        static const char sql[] =
-                "SELECT id, kind, date, budget_year, recorded_at, recorded_by FROM milestones "
-                "WHERE project_id = ? ORDER BY date, id";
-        sqlite3_stmt *st;
-        json_t *a = json_array();
-
-        if (!a || store_prepare(p->store, sql, &st) < 0)
-                return a;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                json_t *m = json_pack(
-                        "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "kind",
-                        sqlite3_column_text(st, 1), "date", sqlite3_column_text(st, 2), "recorded_at",
-                        sqlite3_column_text(st, 4), "recorded_by", sqlite3_column_text(st, 5));
-                if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-                        json_object_set_new(m, "budget_year", json_integer(sqlite3_column_int(st, 3)));
-                json_array_append_new(a, m);
-        }
-        sqlite3_reset(st);
-        return a;
+        return store_json_rows(p->store,
+                               "SELECT id, kind, date, budget_year, recorded_at, recorded_by FROM milestones "
+                               "WHERE project_id = ? ORDER BY date, id",
+                               project_id, false);
 }
 
 static json_t *project_events_json(Projects *p, const char *project_id) {
-        static const char sql[] =
+        return store_json_rows(
+                p->store,
                 "SELECT action, reason, principal, at FROM project_events WHERE project_id = ? "
-                "ORDER BY id";
-        sqlite3_stmt *st;
-        json_t *a = json_array();
-
-        if (!a || store_prepare(p->store, sql, &st) < 0)
-                return a;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(
-                        a, json_pack("{s:s, s:s, s:s, s:s}", "action", sqlite3_column_text(st, 0), "reason",
-                                     sqlite3_column_text(st, 1), "principal", sqlite3_column_text(st, 2),
-                                     "at", sqlite3_column_text(st, 3)));
-        sqlite3_reset(st);
-        return a;
+                "ORDER BY id",
+                project_id, false);
 }
 
 static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **ret) {

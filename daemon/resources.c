@@ -8,6 +8,7 @@
 #include "catalog-validate.h"
 #include "digest.h"
 #include "json-util.h"
+#include "store-json.h"
 #include "log.h"
 
 /* Who may see every resource; departments see their own. */
@@ -113,28 +114,7 @@ static int random_id(const char *prefix, char *buf, size_t n) {
         "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at, kind"
 
 static json_t *resource_row_json(sqlite3_stmt *st) {
-        json_t *o = json_object();
-        static const char *const names[] = {
-                "id",           "name",       "project_id",    "system_id",
-                "department",   "service_id", "plan_id",       "catalog_revision",
-                "approval_no",  "cost_kind",  "committed_fen", "provider",
-                "provider_ref", "state",      "created_at",    "created_by",
-                "updated_at",   "kind"
-        };
-        for (int i = 0; o && i < (int)ELEMENTSOF(names); i++) {
-                switch (sqlite3_column_type(st, i)) {
-                case SQLITE_INTEGER:
-                        json_object_set_new(o, names[i], json_integer(sqlite3_column_int64(st, i)));
-                        break;
-                case SQLITE_NULL:
-                        json_object_set_new(o, names[i], json_null());
-                        break;
-                default:
-                        json_object_set_new(o, names[i],
-                                            json_string((const char *)sqlite3_column_text(st, i)));
-                }
-        }
-        return o;
+        return store_json_row(st, true);
 }
 
 int resources_record(Resources *r, const char *id, json_t **ret) {

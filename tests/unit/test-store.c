@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store-json.h"
 
 static char tmpdir[] = "/tmp/cbstore.XXXXXX";
 
@@ -377,6 +378,41 @@ static void test_project_holdings(void **state) {
         free(path);
 }
 
+/* Rows as JSON: keys are the SELECT's names, types kept, NULL left out or kept. */
+static void test_rows_as_json(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("json.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(
+                store_exec(s,
+                           "INSERT INTO services VALUES ('a', 2, 'draft', '{}', 't1', 'me', 'u', NULL);"
+                           "INSERT INTO services VALUES ('a', 1, 'retired', '{}', 't0', 'me', 'u', 'p');"
+                           "INSERT INTO services VALUES ('b', 1, 'draft', '{}', 't2', 'me', 'u', NULL);",
+                           &err),
+                0);
+        static const char sql[] = "SELECT id, revision AS rev, published_at, 1.5 AS x FROM services "
+                                  "WHERE id = ? ORDER BY revision";
+        json_t *a = store_json_rows(s, sql, "a", false);
+        char *text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(text, "[{\"id\":\"a\",\"published_at\":\"p\",\"rev\":1,\"x\":1.5},"
+                                  "{\"id\":\"a\",\"rev\":2,\"x\":1.5}]");
+        free(text);
+        json_decref(a);
+        a = store_json_rows(s, sql, "b", true);
+        text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(text, "[{\"id\":\"b\",\"published_at\":null,\"rev\":1,\"x\":1.5}]");
+        free(text);
+        json_decref(a);
+        a = store_json_rows(s, sql, "none", true);
+        assert_int_equal(json_array_size(a), 0);
+        json_decref(a);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -388,6 +424,7 @@ int main(void) {
                 cmocka_unit_test(test_batch_group_commit),
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
+                cmocka_unit_test(test_rows_as_json),
         };
         char cmd[128];
         int r;
