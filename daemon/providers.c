@@ -292,8 +292,9 @@ json_t *provider_to_json(const Provider *p) {
                                   (int)p->capacity.total_vcpus, "free_vcpus", (int)provider_free_vcpus(p),
                                   "total_memory_mib", (json_int_t)p->capacity.total_memory_mib,
                                   "free_memory_mib", (json_int_t)provider_free_memory_mib(p), "running",
-                                  (int)p->capacity.running, "reserved_vcpus", (int)p->reserved_vcpus,
-                                  "reserved_memory_mib", (json_int_t)p->reserved_memory_mib));
+                                  (int)p->capacity.running, "reserved_vcpus",
+                                  (int)(p->reserved_vcpus + p->unread_vcpus), "reserved_memory_mib",
+                                  (json_int_t)(p->reserved_memory_mib + p->unread_memory_mib)));
         return o;
 }
 
