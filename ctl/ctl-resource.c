@@ -31,6 +31,7 @@ static const struct {
         { "ServiceId", "service_id", "Service:" },
         { "PlanId", "plan_id", "Plan:" },
         { "Provider", "provider", "Provider:" },
+        { "Kind", "kind", "Kind:" },
 };
 
 static int resource_path(const char *id, char **ret) {

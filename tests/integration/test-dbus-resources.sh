@@ -502,8 +502,9 @@ assert_eq "$rc" 0 "ctl resource show"
 assert_contains "$out" "vm-dbus-one" "show prints the name"
 assert_contains "$(printf '%s\n' "$out" | grep '^State:')" active "show prints the state"
 assert_contains "$out" "$P1" "show prints the object path"
+assert_contains "$(printf '%s\n' "$out" | grep '^Kind:')" vm "show prints the kind"
 out=$("$CTL" --json resource show "$R1" 2>&1) && rc=0 || rc=$?
-assert_jq "$out" '"\(.id) \(.state) \(.plan_id) \(.provider)"' "$R1 active $PLAN dev-test" "ctl --json resource show"
+assert_jq "$out" '"\(.id) \(.state) \(.plan_id) \(.provider) \(.kind)"' "$R1 active $PLAN dev-test vm" "ctl --json resource show"
 
 out=$(as_uid $HEALTH "$CTL" resource show "$R1" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 1 "ctl resource show of another department's resource fails"
