@@ -9,6 +9,8 @@
 /* Enough threads that a slow provider does not hold up the others. */
 #define MANAGER_WORKERS 4
 
+static void arm_capacity_timer(Manager *m);
+
 static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         (void)s;
@@ -18,6 +20,7 @@ static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *use
         store_batch_begin(m->store);
         worker_dispatch(m->pool);
         store_batch_end(m->store);
+        arm_capacity_timer(m);
         return 0;
 }
 
@@ -41,15 +44,30 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-/* Capacity read again at most once a second per provider, however many
- * operations changed it: a reading walks every running domain. */
+/* Capacity read again a second after a change, however many operations
+ * changed it meanwhile: a reading walks every running domain. The timer is
+ * armed only then, so an idle daemon does not wake for it. */
 #define CAPACITY_REFRESH_USEC 1000000ULL
 
 static int on_capacity_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        (void)s;
+        (void)usec;
         providers_refresh_stale(m->providers);
-        sd_event_source_set_time(s, usec + CAPACITY_REFRESH_USEC);
-        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+static void arm_capacity_timer(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+        uint64_t now;
+
+        if (!m->capacity_timer || !providers_any_stale(m->providers))
+                return;
+        if (sd_event_source_get_enabled(m->capacity_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        sd_event_source_set_time(m->capacity_timer, now + CAPACITY_REFRESH_USEC);
+        sd_event_source_set_enabled(m->capacity_timer, SD_EVENT_ONESHOT);
 }
 
 int manager_start_providers(Manager *m, CbError *err) {
@@ -78,6 +96,8 @@ int manager_start_providers(Manager *m, CbError *err) {
                                     strerror(-r));
         r = sd_event_add_time(m->event, &m->capacity_timer, CLOCK_MONOTONIC, now + CAPACITY_REFRESH_USEC,
                               100000, on_capacity_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->capacity_timer, SD_EVENT_OFF);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot start the capacity timer: %s",
                                     strerror(-r));

@@ -187,6 +187,13 @@ void providers_refresh_stale(Providers *ps) {
                         provider_probe(ps, ps->v[i]);
 }
 
+bool providers_any_stale(Providers *ps) {
+        for (size_t i = 0; i < ps->n; i++)
+                if (ps->v[i]->capacity_stale && ps->v[i]->status == PROVIDER_CONNECTED)
+                        return true;
+        return false;
+}
+
 unsigned provider_free_vcpus(const Provider *p) {
         uint64_t held = (uint64_t)p->reserved_vcpus + p->unread_vcpus;
         return p->capacity.free_vcpus > held ? (unsigned)(p->capacity.free_vcpus - held) : 0;

@@ -85,6 +85,7 @@ Provider *providers_at(Providers *ps, size_t i);
 void providers_probe_all(Providers *ps);
 /* Re-probes the connected providers whose capacity is stale (a timer calls it). */
 void providers_refresh_stale(Providers *ps);
+bool providers_any_stale(Providers *ps);
 
 json_t *provider_to_json(const Provider *p);
 /* GET /v1/providers: operators, authority, auditors. */
