@@ -32,6 +32,15 @@ struct Resources {
         size_t n_inflight;
         struct Watch *watches[256];
         size_t n_watches;
+        /* Plan specs by (service, revision, plan), parsed once: a revision
+         * that has left draft is never edited (Art. 12), so an entry never
+         * goes stale. Round robin over a few slots: a burst orders few plans. */
+        struct {
+                char *service_id, *plan_id;
+                unsigned revision;
+                json_t *spec;
+        } specs[16];
+        size_t next_spec;
 };
 
 int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret) {
@@ -54,6 +63,11 @@ Resources *resources_free(Resources *r) {
                 free(r->inflight[i]);
         for (size_t i = 0; i < r->n_watches; i++)
                 free(r->watches[i]);
+        for (size_t i = 0; i < ELEMENTSOF(r->specs); i++) {
+                free(r->specs[i].service_id);
+                free(r->specs[i].plan_id);
+                json_decref(r->specs[i].spec);
+        }
         free(r);
         return NULL;
 }
@@ -414,22 +428,55 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
         return 0;
 }
 
+/* The spec of a plan in a pinned revision (borrowed), or NULL. */
+static json_t *plan_spec(Resources *r, const char *service_id, unsigned revision, const char *plan_id) {
+        json_t *svc = NULL, *plan, *spec = NULL;
+        size_t i;
+
+        if (!service_id || !plan_id)
+                return NULL;
+        for (i = 0; i < ELEMENTSOF(r->specs); i++)
+                if (r->specs[i].spec && r->specs[i].revision == revision &&
+                    streq(r->specs[i].service_id, service_id) && streq(r->specs[i].plan_id, plan_id))
+                        return r->specs[i].spec;
+        if (catalog_get_revision(projects_catalog(r->projects), service_id, revision, &svc) < 0)
+                return NULL;
+        json_array_foreach(json_object_get(svc, "plans"), i, plan) if (streq_ptr(jstr(plan, "id"), plan_id))
+                spec = json_object_get(plan, "spec");
+        if (!spec) {
+                json_decref(svc);
+                return NULL;
+        }
+        char *s = strdup(service_id), *p = strdup(plan_id);
+        if (!s || !p) {
+                free(s);
+                free(p);
+                json_decref(svc);
+                return NULL;
+        }
+        size_t k = r->next_spec++ % ELEMENTSOF(r->specs);
+        free(r->specs[k].service_id);
+        free(r->specs[k].plan_id);
+        json_decref(r->specs[k].spec);
+        r->specs[k].service_id = s;
+        r->specs[k].plan_id = p;
+        r->specs[k].revision = revision;
+        r->specs[k].spec = json_incref(spec);
+        json_decref(svc);
+        return spec;
+}
+
 /* The record plus the plan spec it was ordered with (pinned revision). */
 static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
-        json_t *res = NULL, *svc = NULL;
+        json_t *res = NULL, *spec;
         int q = resources_record(r, id, &res);
         if (q < 0)
                 return q;
-        if (catalog_get_revision(projects_catalog(r->projects), jstr(res, "service_id"),
-                                 (unsigned)json_integer_value(json_object_get(res, "catalog_revision")),
-                                 &svc) == 0) {
-                size_t i;
-                json_t *plan;
-                json_array_foreach(json_object_get(svc, "plans"), i,
-                                   plan) if (streq_ptr(jstr(plan, "id"), jstr(res, "plan_id")))
-                        json_object_set(res, "spec", json_object_get(plan, "spec"));
-                json_decref(svc);
-        }
+        spec = plan_spec(r, jstr(res, "service_id"),
+                         (unsigned)json_integer_value(json_object_get(res, "catalog_revision")),
+                         jstr(res, "plan_id"));
+        if (spec)
+                json_object_set(res, "spec", spec);
         *ret = res;
         return 0;
 }
