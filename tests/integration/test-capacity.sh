@@ -7,7 +7,10 @@
 # cannot place more than the host has, even before any of it runs; a refusal
 # for capacity is 503 naming the shortfall and creates nothing; what runs is
 # read back from the host within a few seconds of each change (not only at
-# the next reconcile), so a deletion frees room for the next request.
+# the next reconcile), so a deletion frees room for the next request; with
+# several providers the one with the most free memory that fits is chosen,
+# and a plan that pins a provider goes there (or is refused when it does not
+# exist).
 #
 # Usage (from the repository root): tests/integration/test-capacity.sh [BUILD_DIR]
 
@@ -117,6 +120,85 @@ cb_curl POST "/v1/resources/$R3/actions" dev-edu '{"action":"stop"}'
 assert_eq "$CB_STATUS" 202 "stop: 202"
 if cb_wait_state "$R3" stopped; then pass "it is stopped"; else fail "state $GOT"; fi
 if wait_capacity free_vcpus 8; then pass "a stopped VM's 8 vCPUs are free"; else fail "free_vcpus: $GOT"; fi
+
+# --- several providers: the most free memory that fits, and pinned plans -------------------
+
+# A second host with more vCPUs but less memory: 32 vCPUs, 20 GiB.
+sed -e 's|<active>16</active>|<active>32</active>|' -e 's|<sockets>2</sockets>|<sockets>4</sockets>|' -e 's|<memory>67108864</memory>|<memory>20971520</memory>|' \
+        etc/test-node.xml >"$CB_TMP/small-node.xml"
+cb_curl POST /v1/providers dev-operator "{\"name\":\"small\",\"driver\":\"libvirt\",\"uri\":\"test://$CB_TMP/small-node.xml\"}"
+assert_eq "$CB_STATUS" 201 "a second provider is added"
+small_total() {
+        cb_curl GET /v1/providers dev-operator
+        printf %s "$CB_BODY" | jq -r '.providers[] | select(.name == "small") | .capacity.total_vcpus // empty'
+}
+for _ in $(seq 1 50); do [ "$(small_total)" = 32 ] && break; sleep 0.1; done
+assert_eq "$(small_total)" 32 "it is connected and read: 32 vCPUs"
+
+# A service whose plans pin a provider: published by the operator, the authority and finance.
+cat >"$CB_TMP/pinned.json" <<'JSON'
+{
+  "id": "ecs-pinned", "name": "ecs-pinned", "display_name": "指定主机云服务器", "category": "IaaS",
+  "driver": "libvirt", "description": "Plans pinned to a provider.", "secure_controllable": false,
+  "max_protection_level": 3, "bindable": false, "tags": ["test"],
+  "plans": [
+    {"id": "ecs-pinned-small", "name": "on-small", "display_name": "small 主机", "description": "",
+     "spec": {"vcpus": 1, "memory_mib": 1024, "disk_gib": 0, "provider": "small"},
+     "price": {"amount_fen": 100, "unit": "hour"}},
+    {"id": "ecs-pinned-nowhere", "name": "on-nowhere", "display_name": "不存在的主机", "description": "",
+     "spec": {"vcpus": 1, "memory_mib": 1024, "disk_gib": 0, "provider": "nowhere"},
+     "price": {"amount_fen": 100, "unit": "hour"}}
+  ]
+}
+JSON
+cb_curl POST /v1/catalog/services dev-operator "@$CB_TMP/pinned.json"
+assert_eq "$CB_STATUS" 201 "set-up: the pinned service is drafted"
+cb_curl POST /v1/catalog/services/ecs-pinned/submit dev-operator
+cb_curl POST /v1/catalog/services/ecs-pinned/approve dev-authority
+cb_curl POST /v1/catalog/services/ecs-pinned/approve dev-finance
+assert_jq "$CB_BODY" .status published "set-up: and published"
+PINNED=lf-edu-capacity-pinned
+cb_approve "$PINNED" "临政信审〔$YEAR〕96号" "$SYSTEM" \
+        '[{"service_id": "ecs-pinned", "plan_id": "ecs-pinned-small", "quantity": 1},
+          {"service_id": "ecs-pinned", "plan_id": "ecs-pinned-nowhere", "quantity": 1}]'
+
+# pinned_request PLAN NAME
+pinned_request() {
+        cb_curl POST /v1/resources dev-edu \
+                "{\"project_id\":\"$PINNED\",\"system_id\":\"$SYSTEM\",\"service_id\":\"ecs-pinned\",\"plan_id\":\"$1\",\"name\":\"$2\"}"
+}
+# big_request NAME
+big_request() {
+        cb_curl POST /v1/resources dev-edu \
+                "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"$1\"}"
+}
+
+# dev-test: 8 vCPUs and 48 GiB free; small: 32 vCPUs and 20 GiB.
+pinned_request ecs-pinned-small pinned-vm
+assert_eq "$CB_STATUS" 202 "a plan pinned to small: 202"
+P1=$(printf %s "$CB_BODY" | jq -r .id)
+cb_curl GET "/v1/resources/$P1" dev-operator
+assert_jq "$CB_BODY" .provider small "it goes to small, though dev-test has more memory free"
+pinned_request ecs-pinned-nowhere nowhere-vm
+assert_eq "$CB_STATUS" 503 "a plan pinned to a provider that does not exist: 503"
+assert_contains "$CB_BODY" "nowhere" "naming the provider"
+if cb_wait_state "$P1" active; then pass "the pinned VM becomes active"; else fail "state $GOT"; fi
+
+big_request big-d
+assert_eq "$CB_STATUS" 202 "an 8-vCPU VM: 202"
+B1=$(printf %s "$CB_BODY" | jq -r .id)
+cb_curl GET "/v1/resources/$B1" dev-operator
+assert_jq "$CB_BODY" .provider dev-test "it goes where the most memory is free (dev-test)"
+big_request big-e
+assert_eq "$CB_STATUS" 202 "another: 202"
+B2=$(printf %s "$CB_BODY" | jq -r .id)
+cb_curl GET "/v1/resources/$B2" dev-operator
+assert_jq "$CB_BODY" .provider small "dev-test has no vCPUs left: it goes to small"
+big_request big-f
+assert_eq "$CB_STATUS" 503 "a third: 503 (small has vCPUs but only 3 GiB of memory left)"
+for id in "$B1" "$B2"; do
+        if cb_wait_state "$id" active; then pass "$id becomes active"; else fail "$id: $GOT"; fi
+done
 
 cb_stop_daemon
 cb_done
