@@ -3,7 +3,9 @@
 #
 # Resources on a real libvirtd with QEMU (qemu:///system, TCG): a VM from
 # request to deletion seen through virsh, a VM shut down from outside turning
-# "stopped" through libvirt's events, and crash recovery: the daemon killed
+# "stopped" through libvirt's events, a block volume made and deleted in a
+# real dir pool (a transient pool in the test's folder), and crash recovery:
+# the daemon killed
 # with SIGKILL in the middle of provisions and deprovisions, restarted on the
 # same database, finishes them without a duplicate or an orphan domain.
 #
@@ -16,7 +18,8 @@
 # Needs root. Installs the packages when missing (scripts/install-qemu-deps.sh),
 # starts virtlogd and libvirtd by hand unless a libvirtd already answers, and
 # on exit removes every domain stamped with this run's project, the network
-# unless a domain still uses it, and stops only the daemons it started (by PID).
+# unless a domain still uses it, the transient pool, and stops only the
+# daemons it started (by PID).
 #
 # Usage (from the repository root, as root): tests/integration/test-qemu.sh [BUILD_DIR]
 
@@ -92,6 +95,7 @@ qemu_cleanup() {
                 stamped_domains "$PROJECT" | while read -r name _; do remove_domain "$name"; done
                 # Ours, or left by a dead run: removed unless a domain still uses it.
                 net_in_use || vsh net-destroy "$NET" >/dev/null 2>&1
+                [ -n "${POOL:-}" ] && vsh pool-destroy "$POOL" >/dev/null 2>&1
         fi
         if [ "$CB_FAILS" -ne 0 ] && [ -f "$CB_TMP/libvirtd.log" ]; then
                 echo "# --- libvirtd log (started by this test) ---"
@@ -177,6 +181,18 @@ elif [ "$(vsh net-info "$NET" | awk '$1 == "Active:" {print $2}')" != yes ]; the
 fi
 assert_eq "$(vsh net-info "$NET" | awk '$1 == "Active:" {print $2}')" yes "the isolated network $NET is active"
 
+# A transient dir pool in the test's folder for the volume plan; one left by a
+# dead run (its folder gone with it) is replaced.
+POOL=cb-qemu-pool
+POOL_DIR=$CB_TMP/pool
+mkdir -p "$POOL_DIR"
+if vsh pool-info "$POOL" >/dev/null 2>&1; then
+        vsh pool-destroy "$POOL" >/dev/null 2>&1 || true
+        vsh pool-undefine "$POOL" >/dev/null 2>&1 || true
+fi
+vsh pool-create-as "$POOL" dir --target "$POOL_DIR" >/dev/null
+assert_eq "$(vsh pool-info "$POOL" | awk '$1 == "State:" {print $2}')" running "the dir pool $POOL is running"
+
 # --- the broker, a system and a signed approval ------------------------------------
 
 cb_start_daemon
@@ -186,7 +202,8 @@ sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000;
 INSERT INTO systems (id, name, department, protection_level, classified, data_sharing, created_at, updated_at)
 VALUES ('$SYSTEM', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
 
-cb_approve "$PROJECT" "临政信审〔$YEAR〕88号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 3}]"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕88号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 3},
+        {\"service_id\": \"evs-block\", \"plan_id\": \"evs-test-1g\", \"quantity\": 1}]"
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -278,6 +295,27 @@ cb_curl DELETE "/v1/resources/$R1" dev-edu
 assert_eq "$CB_STATUS" 202 "DELETE: 202"
 expect_state "$R1" deleted 30 "the VM is deleted"
 if vsh dominfo "cb-$R1" >/dev/null 2>&1; then fail "cb-$R1 still exists"; else pass "virsh: cb-$R1 is gone"; fi
+
+# --- a block volume in a real dir pool ---------------------------------------------------
+
+cb_curl POST /v1/resources dev-edu \
+        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"evs-block\",\"plan_id\":\"evs-test-1g\",\"name\":\"data-disk\"}"
+assert_eq "$CB_STATUS" 202 "a block volume is requested: 202"
+V1=$(printf %s "$CB_BODY" | jq -r .id)
+expect_state "$V1" active 30 "the volume becomes active"
+assert_jq "$CB_BODY" .provider_ref "$POOL_DIR/cb-$V1.img" "its provider_ref is the file libvirt made"
+if [ -f "$POOL_DIR/cb-$V1.img" ]; then pass "the file exists in the pool's folder"; else fail "no $POOL_DIR/cb-$V1.img"; fi
+assert_eq "$(vsh vol-info --pool "$POOL" "cb-$V1.img" --bytes | awk '$1 == "Capacity:" {print $2}')" 1073741824 \
+        "virsh: the volume has the plan's 1 GiB"
+cb_curl GET /v1/providers/qemu/inventory dev-operator
+assert_jq "$CB_BODY" "[.volumes[] | select(.name == \"cb-$V1.img\") | .managed] | tojson" '[true]' \
+        "the inventory lists it as a managed volume"
+act "$V1" start
+assert_eq "$CB_STATUS" 409 "a volume cannot be started: 409"
+cb_curl DELETE "/v1/resources/$V1" dev-edu
+assert_eq "$CB_STATUS" 202 "DELETE of the volume: 202"
+expect_state "$V1" deleted 30 "the volume is deleted"
+if [ -e "$POOL_DIR/cb-$V1.img" ]; then fail "the file is still there"; else pass "its file is gone"; fi
 
 # --- crash in a provision, before the provider hears of it -----------------------------
 
@@ -376,12 +414,13 @@ LEFT=$(stamped_domains "$PROJECT")
 assert_eq "$LEFT" "" "no domain stamped with the project is left (no orphan)"
 cb_curl GET "/v1/resources?project_id=$PROJECT" dev-operator
 assert_jq "$CB_BODY" '[.resources[].state] | unique | join(",")' deleted "every resource of the project is deleted"
-assert_jq "$CB_BODY" '.resources | length' 3 "three resources were made, not more"
+assert_jq "$CB_BODY" '[.resources[] | .kind] | sort | join(",")' vm,vm,vm,volume \
+        "three VMs and one volume were made, not more"
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"inventory.unmanaged\" and
-        ((.object? // \"\") | test(\"/cb-($R1|$R2|$R3)\$\")))] | length" 0 \
-        "none of the broker's own domains was ever reported as UNMANAGED_RESOURCE"
-assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"resource.provision.done\")] | length" 3 \
+        ((.object? // \"\") | test(\"/cb-($R1|$R2|$R3|$V1)\")))] | length" 0 \
+        "none of the broker's own domains or volumes was ever reported as UNMANAGED_RESOURCE"
+assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"resource.provision.done\")] | length" 4 \
         "each resource was provisioned once"
 cb_curl GET /v1/audit/verify dev-auditor
 assert_jq "$CB_BODY" .ok true "the audit chain verifies after four SIGKILLs"
