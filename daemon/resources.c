@@ -342,11 +342,11 @@ static void op_job_done(int result, void *userdata) {
 }
 
 /* Builds the job for a recorded operation and submits it; the provider
- * must be connected. Called for new operations and on recovery. */
-/* held: the reservation of a new provision, handed over (dropped on failure).
- * A provision resumed on recovery holds none: its domain may already run and
- * be in the host's reading, and counting it twice would refuse requests that
- * fit (the next reading shows it either way). */
+ * must be connected. Called for new operations and on recovery. held: the
+ * reservation of a new provision, handed over (dropped on failure). A
+ * provision resumed on recovery holds none: its domain may already run and be
+ * in the host's reading, and counting it twice would refuse requests that fit
+ * (the next reading shows it either way). */
 static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res, Reservation held) {
         Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
         OpJob *j;

@@ -419,8 +419,10 @@ static int open_bounded(const char *uri, virConnectPtr *ret, CbError *err) {
                         break;
                 }
                 if (driver_waits_cancelled()) {
-                        r = cb_error_set(err, CB_ERR_UNAVAILABLE,
-                                         "cannot connect to %s: given up, the daemon is stopping", uri);
+                        /* -ECANCELED: an operation waiting for this stays pending for the restart. */
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "cannot connect to %s: given up, the daemon is stopping", uri);
+                        r = -ECANCELED;
                         break;
                 }
                 uint64_t wake_ns = now_ns + 100000000ULL < end_ns ? now_ns + 100000000ULL : end_ns;
