@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cloudbrokerctl audit verify --db PATH: recompute the audit chain offline. */
+/* cloudbrokerctl audit verify --db PATH [--anchor SEQ:HASH]: recompute the
+ * audit chain offline, and check it still holds an anchored record. */
 #include <getopt.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -11,11 +12,13 @@
 static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "db", required_argument, NULL, 'd' },
+                { "anchor", required_argument, NULL, 'a' },
                 { NULL, 0, NULL, 0 },
         };
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(store_freep) Store *s = NULL;
-        const char *db = NULL;
+        const char *db = NULL, *anchor_s = NULL;
+        AuditAnchor anchor;
         json_t *result = NULL;
         struct stat st;
         int c, r;
@@ -26,11 +29,18 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
                 case 'd':
                         db = optarg;
                         break;
+                case 'a':
+                        anchor_s = optarg;
+                        break;
                 default:
-                        return ctl_error(-EINVAL, "usage: audit verify --db PATH");
+                        return ctl_error(-EINVAL, "usage: audit verify --db PATH [--anchor SEQ:HASH]");
                 }
         if (!db || optind != argc + 1)
-                return ctl_error(-EINVAL, "usage: audit verify --db PATH");
+                return ctl_error(-EINVAL, "usage: audit verify --db PATH [--anchor SEQ:HASH]");
+        if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
+                return ctl_error(-EINVAL,
+                                 "--anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)",
+                                 anchor_s);
         /* Opening would create an empty database: a typo must not verify as "ok". */
         if (stat(db, &st) < 0)
                 return ctl_error(-errno, "%s: %s", db, strerror(errno));
@@ -38,15 +48,17 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         r = store_open(db, &s, &err);
         if (r < 0)
                 return ctl_error(r, "%s", err.message);
-        r = audit_verify(s, &result, &err);
+        r = audit_verify(s, anchor_s ? &anchor : NULL, &result, &err);
         if (r < 0)
                 return ctl_error(r, "%s", err.message);
 
         if (ctl->json)
                 ctl_print_json(result);
         else if (json_is_true(json_object_get(result, "ok")))
-                printf("audit chain intact: %lld records, head %s\n",
+                printf("audit chain intact: %lld records, head %s\nanchor: %lld:%s\n",
                        (long long)json_integer_value(json_object_get(result, "records")),
+                       json_string_value(json_object_get(result, "head")),
+                       (long long)json_integer_value(json_object_get(result, "head_seq")),
                        json_string_value(json_object_get(result, "head")));
         else {
                 const json_t *bad = json_object_get(result, "first_bad");
@@ -61,8 +73,10 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand audit_commands[] = {
-        { "verify", "--db PATH", "Recompute the audit chain of a database file offline", 2, 2,
-          audit_verify_cmd },
+        { "verify", "--db PATH [--anchor SEQ:HASH]",
+          "Recompute the audit chain of a database file offline; with an anchor, check the record is still "
+          "there",
+          2, 4, audit_verify_cmd },
 };
 
 const CtlGroup ctl_group_audit = {

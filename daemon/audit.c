@@ -144,7 +144,58 @@ int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *e
         return 0;
 }
 
-int audit_verify(Store *s, json_t **ret, CbError *err) {
+int audit_anchor_parse(const char *s, AuditAnchor *ret) {
+        AuditAnchor a = { 0 };
+        char *end;
+        const char *colon = s ? strchr(s, ':') : NULL;
+        size_t n;
+
+        if (!colon)
+                return -EINVAL;
+        errno = 0;
+        a.seq = strtoll(s, &end, 10);
+        if (errno || end != colon || end == s || a.seq < 1)
+                return -EINVAL;
+        n = strlen(colon + 1);
+        if (n != strlen(GENESIS) || strspn(colon + 1, "0123456789abcdef") != n)
+                return -EINVAL;
+        memcpy(a.hash, colon + 1, n + 1);
+        *ret = a;
+        return 0;
+}
+
+int audit_head_anchor(Store *s, AuditAnchor *ret) {
+        static const char sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
+        sqlite3_stmt *st;
+        AuditAnchor a = { 0 };
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0 && sqlite3_column_text(st, 1)) {
+                a.seq = sqlite3_column_int64(st, 0);
+                snprintf(a.hash, sizeof(a.hash), "%s", (const char *)sqlite3_column_text(st, 1));
+        }
+        sqlite3_reset(st);
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+                return -EIO;
+        if (a.seq == 0)
+                return -ENOENT;
+        *ret = a;
+        return 0;
+}
+
+bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
+        AuditAnchor a;
+        if (audit_head_anchor(s, &a) < 0 || a.seq == *last_seq)
+                return false;
+        log_info("audit anchor %" PRId64 ":%s (%s)", a.seq, a.hash, when);
+        *last_seq = a.seq;
+        return true;
+}
+
+int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err) {
         /* Physical order (rowid) is what a reorder or a renumbering changes. */
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY rowid";
         char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];
@@ -194,6 +245,16 @@ int audit_verify(Store *s, json_t **ret, CbError *err) {
                         snprintf(detail, sizeof(detail), "record %" PRId64 " does not match its hash", seq);
                         break;
                 }
+                if (anchor && seq == anchor->seq && !streq(hash, anchor->hash)) {
+                        bad_seq = seq;
+                        problem = "edited";
+                        snprintf(detail, sizeof(detail),
+                                 "record %" PRId64
+                                 " is not the one anchored: the chain was rewritten from here "
+                                 "or before",
+                                 seq);
+                        break;
+                }
                 snprintf(prev, sizeof(prev), "%s", hash);
                 expect_seq++;
         }
@@ -218,8 +279,17 @@ int audit_verify(Store *s, json_t **ret, CbError *err) {
                 }
                 sqlite3_reset(st);
         }
+        if (!problem && anchor && anchor->seq > n) {
+                problem = "deleted";
+                bad_seq = n + 1;
+                snprintf(detail, sizeof(detail),
+                         "the chain ends at record %" PRId64 " but the anchor names record %" PRId64
+                         ": records were cut off its end",
+                         n, anchor->seq);
+        }
 
-        json_t *o = json_pack("{s:b, s:I, s:s}", "ok", !problem, "records", (json_int_t)n, "head", prev);
+        json_t *o = json_pack("{s:b, s:I, s:s, s:I}", "ok", !problem, "records", (json_int_t)n, "head", prev,
+                              "head_seq", (json_int_t)(expect_seq - 1));
         if (!o)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (problem)

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "digest.h"
 #include "error.h"
 #include "principal.h"
 #include "store.h"
@@ -36,7 +37,30 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
 /* Records with seq > after, oldest first, at most limit. */
 int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err);
 
+/* A record's place in the chain, kept somewhere the database's owner
+ * cannot rewrite (the journal, a printout, the auditor's notes). The chain
+ * alone cannot show that records were cut off its end together with the
+ * head; a later check against an anchor can. */
+typedef struct AuditAnchor {
+        int64_t seq; /* >= 1 */
+        char hash[DIGEST_HEX_MAX];
+} AuditAnchor;
+
+/* "SEQ:HASH" (as audit_head_anchor prints it); -EINVAL when malformed. */
+int audit_anchor_parse(const char *s, AuditAnchor *ret);
+
+/* The current head as an anchor; -ENOENT when the trail is empty. */
+int audit_head_anchor(Store *s, AuditAnchor *ret);
+
+/* Writes the head's anchor to the log (the journal under systemd: outside
+ * the database) as "audit anchor SEQ:HASH (when)". *last_seq: the seq
+ * logged last time; nothing is written when the head has not moved.
+ * Returns whether a line was written. */
+bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq);
+
 /* Recomputes the chain. *ret: {"ok": bool, "records": N, "head": hash,
- * "first_bad": {"seq", "problem"}} where problem says edited, deleted or
- * reordered. */
-int audit_verify(Store *s, json_t **ret, CbError *err);
+ * "head_seq": N, "first_bad": {"seq", "problem", "message"}} where head and
+ * head_seq name the last record that verified (an anchor for next time) and
+ * problem says edited, deleted or reordered. anchor (may be NULL): record anchor->seq
+ * must still be there with that hash. */
+int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err);

@@ -7,6 +7,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -200,6 +201,7 @@ int main(int argc, char **argv) {
 
         log_info("cloudbrokerd %s ready (database %s, bus %s)", CB_VERSION, config->database,
                  config->bus_address ? config->bus_address : config->bus);
+        audit_log_anchor(m->store, "at start", &m->anchor_logged_seq);
         sd_notifyf(0, "READY=1\nSTATUS=Serving the catalogue\nMAINPID=%lu", (unsigned long)getpid());
 
         r = sd_event_loop(m->event);
@@ -207,6 +209,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "cloudbrokerd: event loop failed: %s\n", strerror(-r));
                 return 1;
         }
+        audit_log_anchor(m->store, "at stop", &m->anchor_logged_seq);
         log_info("stopped");
         return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "audit.h"
 #include "log.h"
 #include "rest.h"
 
@@ -37,9 +38,16 @@ static int on_project_terminated(const char *project_id, const CbCaller *caller,
         return r;
 }
 
+/* The audit head goes to the log at most this often while it moves, and at
+ * start and stop (main.c). */
+#define ANCHOR_LOG_USEC (15ULL * 60 * 1000000)
+
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         resources_reconcile_all(m->resources);
+        if (usec >= m->anchor_logged_usec + ANCHOR_LOG_USEC &&
+            audit_log_anchor(m->store, "periodic", &m->anchor_logged_seq))
+                m->anchor_logged_usec = usec;
         sd_event_source_set_time(s, usec + m->config->reconcile_usec);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }

@@ -35,6 +35,8 @@ typedef struct Manager {
         Resources *resources;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;
+        int64_t anchor_logged_seq; /* the audit head last written to the log */
+        uint64_t anchor_logged_usec;
         bool drivers_initialized;
 
         sd_bus *bus; /* NULL with --bus none */

@@ -117,12 +117,18 @@ static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
+        const char *anchor_s = rest_query(req, "anchor");
+        AuditAnchor anchor;
         json_t *v = NULL;
         int r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY,
                                     "verify the audit trail", err);
         if (r < 0)
                 return r;
-        r = audit_verify(req->manager->store, &v, err);
+        if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
+                return cb_error_set_field(
+                        err, CB_ERR_INVALID, "anchor",
+                        "anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)", anchor_s);
+        r = audit_verify(req->manager->store, anchor_s ? &anchor : NULL, &v, err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, v);

@@ -8,8 +8,10 @@
 # database FILE is tampered with while the daemon is stopped, and
 # `cloudbrokerctl audit verify --db` (offline) and GET /v1/audit/verify (a
 # daemon restarted on the tampered file) name the record: an edit, a
-# deletion in the middle, a reordering (two records swapped), and the
-# deletion of the newest record.
+# deletion in the middle, a reordering (two records swapped), the
+# deletion of the newest record, and the newest records cut off together
+# with the head, which only an anchor kept outside the database reveals (the
+# daemon logs one at start and stop; --anchor / ?anchor= check it).
 #
 # Usage (from the repository root): tests/integration/test-audit.sh [BUILD_DIR]
 
@@ -121,6 +123,8 @@ assert_jq "$CB_BODY" .ok true "the authority verifies: ok true"
 # --- tampering with the database file -------------------------------------------------
 
 cb_stop_daemon
+# The anchor the daemon wrote to its log as it stopped (the journal, under systemd).
+ANCHOR=$(grep -o "audit anchor [0-9]*:[0-9a-f]* (at stop)" "$CB_TMP/daemon.log" | tail -1 | awk '{print $3}')
 PRISTINE=$CB_TMP/pristine
 mkdir "$PRISTINE"
 for f in "$CB_DB" "$CB_DB-wal" "$CB_DB-shm"; do
@@ -231,6 +235,41 @@ assert_jq "$CB_BODY" '[.ok, .first_bad.seq, .first_bad.problem] | map(tostring) 
         "(d) GET /v1/audit/verify after a restart: ok false, first_bad $N deleted"
 cb_stop_daemon
 restore
+
+# (e) the newest two records cut off and the head rewritten to match: the chain
+# alone cannot tell; an anchor kept outside the database can.
+assert_eq "${ANCHOR%%:*}" "$N" "(e) the daemon logged the head as an anchor when it stopped: record $N"
+verify_offline
+assert_contains "$OUT" "anchor: $ANCHOR" "(e) offline verify prints the same anchor"
+sql "DELETE FROM audit WHERE seq > $((N - 2));
+     UPDATE audit_head SET seq = $((N - 2)), hash = (SELECT hash FROM audit WHERE seq = $((N - 2)));"
+verify_offline
+assert_eq "$RC" 0 "(e) cut off with the head rewritten: the chain alone verifies (the limit of a chain)"
+RC=0
+OUT=$("$CTL" audit verify --db "$CB_DB" --anchor "$ANCHOR" 2>&1) || RC=$?
+JSON=$("$CTL" --json audit verify --db "$CB_DB" --anchor "$ANCHOR" 2>/dev/null || true)
+assert_eq "$([ "$RC" -ne 0 ] && echo nonzero)" nonzero "(e) with the anchor: verify exits non-zero"
+assert_jq "$JSON" '[.ok, .first_bad.seq, .first_bad.problem] | map(tostring) | join(" ")' \
+        "false $((N - 1)) deleted" "(e) names record $((N - 1)) as the first deleted"
+cb_start_daemon
+cb_curl GET "/v1/audit/verify?anchor=$ANCHOR" dev-auditor
+assert_jq "$CB_BODY" '[.ok, .first_bad.problem] | map(tostring) | join(" ")' "false deleted" \
+        "(e) GET /v1/audit/verify?anchor=: ok false, deleted"
+cb_curl GET "/v1/audit/verify?anchor=$((N - 2)):$(printf '%064d' 7)" dev-auditor
+assert_jq "$CB_BODY" '[.ok, .first_bad.seq, .first_bad.problem] | map(tostring) | join(" ")' \
+        "false $((N - 2)) edited" "(e) an anchor whose hash differs: that record is named as edited"
+cb_curl GET "/v1/audit/verify?anchor=12ab" dev-auditor
+assert_eq "$CB_STATUS" 400 "(e) a malformed anchor: 400"
+assert_jq "$CB_BODY" .field anchor "(e) naming the anchor parameter"
+cb_stop_daemon
+RC=0
+OUT=$("$CTL" audit verify --db "$CB_DB" --anchor "x:y" 2>&1) || RC=$?
+assert_eq "$([ "$RC" -ne 0 ] && echo nonzero)" nonzero "(e) a malformed --anchor fails"
+assert_contains "$OUT" "--anchor: 'x:y' is not SEQ:HASH" "(e) saying what is wrong"
+restore
+RC=0
+OUT=$("$CTL" audit verify --db "$CB_DB" --anchor "$ANCHOR" 2>&1) || RC=$?
+assert_eq "$RC" 0 "(e) the pristine file holds the anchored record: verify exits 0"
 
 # --- the pristine copy is still good, and the chain goes on -----------------------------
 
