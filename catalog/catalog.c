@@ -20,6 +20,14 @@ struct Catalog {
         char *cached_json;
         size_t cached_len;
         char cached_etag[40];
+
+        /* Published services as parsed, valid for one generation. */
+        struct {
+                char *id;
+                uint64_t generation;
+                json_t *view;
+        } published[32];
+        size_t next_published;
 };
 
 typedef struct Row {
@@ -164,6 +172,10 @@ Catalog *catalog_free(Catalog *c) {
         if (!c)
                 return NULL;
         free(c->cached_json);
+        for (size_t i = 0; i < ELEMENTSOF(c->published); i++) {
+                free(c->published[i].id);
+                json_decref(c->published[i].view);
+        }
         free(c);
         return NULL;
 }
@@ -294,8 +306,27 @@ bool catalog_exists(Catalog *c, const char *id) {
         return revisions_of(c, id, &rs) == 0 && rs.n > 0;
 }
 
+/* Keeps v (a reference of its own) as id's published view for this generation. */
+static void remember_published(Catalog *c, const char *id, json_t *v) {
+        size_t k = c->next_published++ % ELEMENTSOF(c->published);
+        char *copy = strdup(id);
+        if (!copy)
+                return;
+        free(c->published[k].id);
+        json_decref(c->published[k].view);
+        c->published[k].id = copy;
+        c->published[k].generation = c->generation;
+        c->published[k].view = json_incref(v);
+}
+
 int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
         _cleanup_(rows_done) Rows rs = { 0 };
+        for (size_t i = 0; id && i < ELEMENTSOF(c->published); i++)
+                if (c->published[i].view && c->published[i].generation == c->generation &&
+                    streq(c->published[i].id, id)) {
+                        *ret = json_incref(c->published[i].view);
+                        return 0;
+                }
         if (revisions_of(c, id, &rs) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
@@ -303,6 +334,7 @@ int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
                         json_t *v = row_view(c, &rs.v[i], false);
                         if (!v)
                                 return -EIO;
+                        remember_published(c, id, v);
                         *ret = v;
                         return 0;
                 }

@@ -62,7 +62,9 @@ int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **
 bool catalog_exists(Catalog *c, const char *id);
 
 /* The revision currently published (what may be ordered now): -ENOENT
- * when the service has none. */
+ * when the service has none. *ret is shared with a cache kept until the
+ * catalogue next changes (every policy decision reads it): read it, never
+ * modify it; json_decref() it as usual. */
 int catalog_get_published(Catalog *c, const char *id, json_t **ret);
 
 /* A specific published (or deprecated/superseded) revision, for pinning

@@ -942,8 +942,20 @@ static const json_t *find_plan(const json_t *service, const char *plan_id) {
         return NULL;
 }
 
+static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
+                    Evaluation *ret, CbError *err);
+
+/* Every fact from one snapshot, read under one lock. */
 int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
                       Evaluation *ret, CbError *err) {
+        int opened = store_read_begin(p->store);
+        int r = evaluate(p, caller, req, also, ret, err);
+        store_read_end(p->store, opened);
+        return r;
+}
+
+static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
+                    Evaluation *ret, CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         _cleanup_(approval_freep) Approval *a = NULL;
         _cleanup_(freep) PolicyItem *items = NULL;

@@ -517,6 +517,17 @@ int store_defer(Store *s, StoreDeferredFn fn, void *userdata) {
         return 0;
 }
 
+int store_read_begin(Store *s) {
+        if (s->depth > 0 || s->batch_open || !sqlite3_get_autocommit(s->db))
+                return 0;
+        return sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK ? 1 : 0;
+}
+
+void store_read_end(Store *s, int opened) {
+        if (opened > 0 && !sqlite3_get_autocommit(s->db))
+                sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
 void store_batch_begin(Store *s) {
         if (s->depth == 0)
                 s->batching = true;

@@ -39,6 +39,13 @@ void store_rollback(Store *s);
 typedef void (*StoreDeferredFn)(void *userdata, int result);
 int store_defer(Store *s, StoreDeferredFn fn, void *userdata);
 
+/* A read-only stretch of several queries as one read transaction: one
+ * snapshot, and one file lock instead of one per statement. Returns 1 when
+ * it opened a transaction, 0 when one was open already (nothing to end);
+ * pass that to store_read_end(). Nothing may write in between. */
+int store_read_begin(Store *s);
+void store_read_end(Store *s, int opened);
+
 /* Group commit: changes made between these two calls share one SQL
  * transaction and one fsync; deferred work runs after it. */
 void store_batch_begin(Store *s);

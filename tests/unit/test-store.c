@@ -413,6 +413,35 @@ static void test_rows_as_json(void **state) {
         free(path);
 }
 
+/* A read stretch: one snapshot while another connection commits, nested in a
+ * transaction it opens nothing. */
+static void test_read_snapshot(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL, *writer = NULL;
+        char *path = db_path("read.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_open(path, &writer, &err), 0);
+        int opened = store_read_begin(s);
+        assert_int_equal(opened, 1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 0);
+        assert_int_equal(store_exec(writer, INSERT(writer, "w"), &err), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 0); /* the same snapshot */
+        store_read_end(s, opened);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 1);
+
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_read_begin(s), 0); /* inside a transaction: nothing to open */
+        store_read_end(s, 0);
+        assert_false(sqlite3_get_autocommit(store_db(s)));
+        store_rollback(s);
+        store_free(writer);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -425,6 +454,7 @@ int main(void) {
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
                 cmocka_unit_test(test_rows_as_json),
+                cmocka_unit_test(test_read_snapshot),
         };
         char cmd[128];
         int r;
