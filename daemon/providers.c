@@ -302,6 +302,12 @@ json_t *provider_to_json(const Provider *p) {
                                   (int)p->capacity.running, "reserved_vcpus",
                                   (int)(p->reserved_vcpus + p->unread_vcpus), "reserved_memory_mib",
                                   (json_int_t)(p->reserved_memory_mib + p->unread_memory_mib)));
+        if (p->capacity_valid && p->capacity.pools_complete) {
+                json_t *pools = json_array();
+                for (unsigned i = 0; pools && i < p->capacity.n_pools; i++)
+                        json_array_append_new(pools, json_string(p->capacity.pools[i]));
+                json_object_set_new(json_object_get(o, "capacity"), "pools", pools);
+        }
         return o;
 }
 

@@ -531,12 +531,17 @@ static json_t *op_reply(const char *id, const char *state, const char *op_id) {
 }
 
 /* Chooses a provider for the plan: the pinned one, or the connected libvirt
- * provider with the most free memory that fits the plan; and holds the
- * plan's share of it (a volume's is nothing). */
+ * provider with the most free memory that fits the plan (vCPUs, memory, and
+ * the storage pool of its disk or volume); and holds the plan's share of it
+ * (a volume's is nothing). */
 static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, CbError *err) {
         const char *pin = jstr(spec, "provider");
         unsigned vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus"));
         uint64_t mem = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib"));
+        /* A disk or a volume lives in a pool that the host must have. */
+        bool needs_pool = streq_ptr(jstr(spec, "kind"), "volume") ||
+                          json_integer_value(json_object_get(spec, "disk_gib")) > 0;
+        const char *pool = isempty(jstr(spec, "pool")) ? "default" : jstr(spec, "pool");
         Provider *best = NULL;
         bool any = false;
 
@@ -548,7 +553,8 @@ static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, 
                 if (p->status != PROVIDER_CONNECTED)
                         continue;
                 if (p->capacity_valid &&
-                    (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem))
+                    (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem ||
+                     (needs_pool && !driver_capacity_has_pool(&p->capacity, pool))))
                         continue;
                 if (!best ||
                     (p->capacity_valid &&
@@ -559,6 +565,11 @@ static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, 
                 if (pin && !any)
                         cb_error_set(err, CB_ERR_UNAVAILABLE,
                                      "the plan is pinned to provider '%s', which does not exist", pin);
+                else if (needs_pool)
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "no connected libvirt provider has %u free vCPUs, %llu MiB free and "
+                                     "storage pool '%s'",
+                                     vcpus, (unsigned long long)mem, pool);
                 else
                         cb_error_set(err, CB_ERR_UNAVAILABLE,
                                      "no connected libvirt provider has %u free vCPUs and %llu MiB free",

@@ -29,6 +29,16 @@ const char *driver_state_to_string(DriverState s) {
         return (unsigned)s < _DRIVER_STATE_MAX ? state_names[s] : "unknown";
 }
 
+bool driver_capacity_has_pool(const DriverCapacity *c, const char *pool) {
+        const char *want = isempty(pool) ? "default" : pool;
+        if (!c->pools_complete)
+                return true;
+        for (unsigned i = 0; i < c->n_pools && i < DRIVER_POOLS_MAX; i++)
+                if (streq(c->pools[i], want))
+                        return true;
+        return false;
+}
+
 const char *driver_object_kind_to_string(DriverObjectKind k) {
         return k == DRIVER_OBJECT_VOLUME ? "volume" : "vm";
 }

@@ -136,7 +136,18 @@ typedef struct DriverCapacity {
         uint64_t used_memory_mib;
         uint64_t free_memory_mib;
         unsigned running; /* running instances, managed or not */
+        /* The active storage pools, for placing disks and volumes; a host
+         * with more than DRIVER_POOLS_MAX leaves pools_complete false, and
+         * then any pool counts as present. */
+#define DRIVER_POOLS_MAX 16
+        char pools[DRIVER_POOLS_MAX][64];
+        unsigned n_pools;
+        bool pools_complete;
 } DriverCapacity;
+
+/* Whether the reading shows pool (NULL or "" = "default"); true when the
+ * list is incomplete. */
+bool driver_capacity_has_pool(const DriverCapacity *c, const char *pool);
 
 typedef enum DriverEventKind {
         DRIVER_EVENT_DEFINED,

@@ -1180,6 +1180,21 @@ static int lv_capacity(DriverConn *c, DriverCapacity *ret, CbError *err) {
                 virDomainFree(doms[i]);
         }
         free(doms);
+        virStoragePoolPtr *pools = NULL;
+        int np = virConnectListAllStoragePools(vc, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+        if (np >= 0) {
+                cap.pools_complete = np <= DRIVER_POOLS_MAX;
+                for (int i = 0; i < np; i++) {
+                        const char *name = virStoragePoolGetName(pools[i]);
+                        if (name && cap.n_pools < DRIVER_POOLS_MAX && strlen(name) < sizeof(cap.pools[0]))
+                                snprintf(cap.pools[cap.n_pools++], sizeof(cap.pools[0]), "%s", name);
+                        else
+                                cap.pools_complete = false; /* a name we cannot keep: do not rule it out */
+                        virStoragePoolFree(pools[i]);
+                }
+                free(pools);
+        } else
+                virResetLastError(); /* no storage driver: pools unknown, nothing ruled out */
         cap.free_vcpus = cap.used_vcpus < cap.total_vcpus ? cap.total_vcpus - cap.used_vcpus : 0;
         cap.free_memory_mib =
                 cap.used_memory_mib < cap.total_memory_mib ? cap.total_memory_mib - cap.used_memory_mib : 0;

@@ -8,9 +8,9 @@
 # for capacity is 503 naming the shortfall and creates nothing; what runs is
 # read back from the host within a few seconds of each change (not only at
 # the next reconcile), so a deletion frees room for the next request; with
-# several providers the one with the most free memory that fits is chosen,
-# and a plan that pins a provider goes there (or is refused when it does not
-# exist).
+# several providers the one with the most free memory that fits is chosen
+# (vCPUs, memory, and the storage pool a volume needs), and a plan that pins
+# a provider goes there (or is refused when it does not exist).
 #
 # Usage (from the repository root): tests/integration/test-capacity.sh [BUILD_DIR]
 
@@ -123,9 +123,11 @@ if wait_capacity free_vcpus 8; then pass "a stopped VM's 8 vCPUs are free"; else
 
 # --- several providers: the most free memory that fits, and pinned plans -------------------
 
-# A second host with more vCPUs but less memory: 32 vCPUs, 20 GiB.
-sed -e 's|<active>16</active>|<active>32</active>|' -e 's|<sockets>2</sockets>|<sockets>4</sockets>|' -e 's|<memory>67108864</memory>|<memory>20971520</memory>|' \
-        etc/test-node.xml >"$CB_TMP/small-node.xml"
+# A second host with more vCPUs but less memory (32 vCPUs, 20 GiB), whose
+# pool "sata-pool" is called "small-only-pool" instead.
+sed -e 's|<active>16</active>|<active>32</active>|' -e 's|<sockets>2</sockets>|<sockets>4</sockets>|' \
+        -e 's|<memory>67108864</memory>|<memory>20971520</memory>|' \
+        -e 's|<name>sata-pool</name>|<name>small-only-pool</name>|' etc/test-node.xml >"$CB_TMP/small-node.xml"
 cb_curl POST /v1/providers dev-operator "{\"name\":\"small\",\"driver\":\"libvirt\",\"uri\":\"test://$CB_TMP/small-node.xml\"}"
 assert_eq "$CB_STATUS" 201 "a second provider is added"
 small_total() {
@@ -151,21 +153,44 @@ cat >"$CB_TMP/pinned.json" <<'JSON'
   ]
 }
 JSON
-cb_curl POST /v1/catalog/services dev-operator "@$CB_TMP/pinned.json"
-assert_eq "$CB_STATUS" 201 "set-up: the pinned service is drafted"
-cb_curl POST /v1/catalog/services/ecs-pinned/submit dev-operator
-cb_curl POST /v1/catalog/services/ecs-pinned/approve dev-authority
-cb_curl POST /v1/catalog/services/ecs-pinned/approve dev-finance
-assert_jq "$CB_BODY" .status published "set-up: and published"
+# Volumes in pools that only one host has, or none.
+cat >"$CB_TMP/local.json" <<'JSON'
+{
+  "id": "evs-local", "name": "evs-local", "display_name": "本地盘", "category": "IaaS",
+  "driver": "libvirt", "description": "Volumes in pools not every host has.", "secure_controllable": false,
+  "max_protection_level": 3, "bindable": false, "tags": ["test"],
+  "plans": [
+    {"id": "evs-local-small", "name": "small-only", "display_name": "small 本地盘", "description": "",
+     "spec": {"kind": "volume", "size_gib": 10, "pool": "small-only-pool"},
+     "price": {"amount_fen": 100, "unit": "month"}},
+    {"id": "evs-local-nowhere", "name": "nowhere", "display_name": "无处可放", "description": "",
+     "spec": {"kind": "volume", "size_gib": 10, "pool": "nowhere-pool"},
+     "price": {"amount_fen": 100, "unit": "month"}}
+  ]
+}
+JSON
+# publish FILE ID: drafted by the operator, submitted, signed off by the authority and finance.
+publish() {
+        cb_curl POST /v1/catalog/services dev-operator "@$1"
+        assert_eq "$CB_STATUS" 201 "set-up: $2 is drafted"
+        cb_curl POST "/v1/catalog/services/$2/submit" dev-operator
+        cb_curl POST "/v1/catalog/services/$2/approve" dev-authority
+        cb_curl POST "/v1/catalog/services/$2/approve" dev-finance
+        assert_jq "$CB_BODY" .status published "set-up: and published"
+}
+publish "$CB_TMP/pinned.json" ecs-pinned
+publish "$CB_TMP/local.json" evs-local
 PINNED=lf-edu-capacity-pinned
 cb_approve "$PINNED" "临政信审〔$YEAR〕96号" "$SYSTEM" \
         '[{"service_id": "ecs-pinned", "plan_id": "ecs-pinned-small", "quantity": 1},
-          {"service_id": "ecs-pinned", "plan_id": "ecs-pinned-nowhere", "quantity": 1}]'
+          {"service_id": "ecs-pinned", "plan_id": "ecs-pinned-nowhere", "quantity": 1},
+          {"service_id": "evs-local", "plan_id": "evs-local-small", "quantity": 1},
+          {"service_id": "evs-local", "plan_id": "evs-local-nowhere", "quantity": 1}]'
 
-# pinned_request PLAN NAME
+# pinned_request PLAN NAME [SERVICE]
 pinned_request() {
         cb_curl POST /v1/resources dev-edu \
-                "{\"project_id\":\"$PINNED\",\"system_id\":\"$SYSTEM\",\"service_id\":\"ecs-pinned\",\"plan_id\":\"$1\",\"name\":\"$2\"}"
+                "{\"project_id\":\"$PINNED\",\"system_id\":\"$SYSTEM\",\"service_id\":\"${3:-ecs-pinned}\",\"plan_id\":\"$1\",\"name\":\"$2\"}"
 }
 # big_request NAME
 big_request() {
@@ -183,6 +208,20 @@ pinned_request ecs-pinned-nowhere nowhere-vm
 assert_eq "$CB_STATUS" 503 "a plan pinned to a provider that does not exist: 503"
 assert_contains "$CB_BODY" "nowhere" "naming the provider"
 if cb_wait_state "$P1" active; then pass "the pinned VM becomes active"; else fail "state $GOT"; fi
+
+# A volume goes to a host that has its pool, whatever the memory says.
+cb_curl GET /v1/providers dev-operator
+assert_jq "$CB_BODY" '.providers[] | select(.name == "small") | .capacity.pools | index("small-only-pool") != null' \
+        true "small's reading lists its pools"
+pinned_request evs-local-small local-disk evs-local
+assert_eq "$CB_STATUS" 202 "a volume in small-only-pool: 202"
+L1=$(printf %s "$CB_BODY" | jq -r .id)
+cb_curl GET "/v1/resources/$L1" dev-operator
+assert_jq "$CB_BODY" .provider small "it goes to small, the one host with that pool"
+if cb_wait_state "$L1" active; then pass "the volume becomes active"; else fail "state $GOT"; fi
+pinned_request evs-local-nowhere nowhere-disk evs-local
+assert_eq "$CB_STATUS" 503 "a volume in a pool no host has: 503"
+assert_contains "$CB_BODY" "storage pool 'nowhere-pool'" "naming the pool"
 
 big_request big-d
 assert_eq "$CB_STATUS" 202 "an 8-vCPU VM: 202"

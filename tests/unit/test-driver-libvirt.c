@@ -238,6 +238,15 @@ static void test_capacity_and_validation(void **state) {
         assert_int_equal(cap.used_vcpus, 0); /* the legacy domain is shut off */
         assert_int_equal(cap.running, 0);
         assert_int_equal(cap.free_vcpus, 16);
+        /* The node file's three pools, and what placement asks of them. */
+        assert_true(cap.pools_complete);
+        assert_int_equal(cap.n_pools, 3);
+        assert_true(driver_capacity_has_pool(&cap, NULL)); /* "default" */
+        assert_true(driver_capacity_has_pool(&cap, "ssd-pool"));
+        assert_true(driver_capacity_has_pool(&cap, "sata-pool"));
+        assert_false(driver_capacity_has_pool(&cap, "nowhere-pool"));
+        DriverCapacity unknown = { .pools_complete = false };
+        assert_true(driver_capacity_has_pool(&unknown, "nowhere-pool")); /* not ruled out */
 
         ProvisionSpec spec = spec_for("r-cap");
         _cleanup_(freep) char *ref = NULL;
