@@ -327,9 +327,19 @@ static void op_job_done(int result, void *userdata) {
                 json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
                                            "error", ok ? NULL : j->err.message);
                 snprintf(action, sizeof(action), "resource.%s.%s", j->kind, ok ? "done" : "failed");
-                audit_append(r->store, NULL,
-                             &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail }, &err);
+                int q = audit_append(r->store, NULL,
+                                     &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
+                                     &err);
                 json_decref(detail);
+                if (q < 0) {
+                        /* Not on record, not done: the operation stays open and runs again
+                         * (idempotently) on the next start. */
+                        store_rollback(r->store);
+                        log_error("cannot record operation %s: %s", j->op_id, err.message);
+                        cb_error_clear(&err);
+                        op_job_free(j);
+                        return;
+                }
         }
         if (store_commit(r->store) < 0)
                 log_error("cannot commit operation %s", j->op_id);
@@ -1192,29 +1202,35 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 want = found ? state_from_driver(found->state) : "failed";
                 if (!want || streq(want, rows[k][1]))
                         continue;
+                /* Taken back in, or lost: on record with the change, in one transaction. */
+                const char *action = !found                        ? "resource.lost"
+                                     : streq(rows[k][1], "failed") ? "resource.adopted"
+                                                                   : NULL;
+                CbError err = CB_ERROR_INIT;
+                char object[96];
+                snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
                 store_now(now);
-                exec_bind(r,
-                          "UPDATE resources SET state = ?, provider_ref = COALESCE(?, provider_ref), "
-                          "updated_at = ? WHERE id = ?",
-                          (const char *const[]){ want, found ? found->provider_ref : NULL, now, rows[k][0] },
-                          4);
-                if (found && streq(rows[k][1], "failed")) {
-                        CbError err = CB_ERROR_INIT;
-                        char object[96];
-                        snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
-                        audit_append(r->store, NULL,
-                                     &(AuditEntry){ "resource.adopted", object, "ok", NULL, NULL }, &err);
+                if (store_begin(r->store) < 0)
+                        continue;
+                if (exec_bind(r,
+                              "UPDATE resources SET state = ?, provider_ref = COALESCE(?, provider_ref), "
+                              "updated_at = ? WHERE id = ?",
+                              (const char *const[]){ want, found ? found->provider_ref : NULL, now,
+                                                     rows[k][0] },
+                              4) < 0 ||
+                    (action &&
+                     audit_append(r->store, NULL,
+                                  &(AuditEntry){ action, object, found ? "ok" : "failed", NULL, NULL },
+                                  &err) < 0)) {
+                        store_rollback(r->store);
+                        log_error("cannot record the reconcile of resource %s", rows[k][0]);
                         cb_error_clear(&err);
+                        continue;
                 }
-                if (!found) {
-                        CbError err = CB_ERROR_INIT;
-                        char object[96];
-                        snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
-                        audit_append(r->store, NULL,
-                                     &(AuditEntry){ "resource.lost", object, "failed", NULL, NULL }, &err);
-                        cb_error_clear(&err);
+                store_commit(r->store);
+                cb_error_clear(&err);
+                if (!found)
                         log_warning("resource %s is gone from provider %s", rows[k][0], provider);
-                }
                 notify(r, rows[k][0]);
         }
         free(rows);
@@ -1395,10 +1411,14 @@ static void event_done(int result, void *userdata) {
                 snprintf(object, sizeof(object), "resource:%s", c->resource_id);
                 snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
                 if (store_begin(r->store) == 0) {
-                        exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                                  (const char *const[]){ want, now, c->resource_id }, 3);
-                        audit_append(r->store, NULL, &(AuditEntry){ action, object, "ok", NULL, NULL }, &err);
-                        store_commit(r->store);
+                        if (exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                                      (const char *const[]){ want, now, c->resource_id }, 3) < 0 ||
+                            audit_append(r->store, NULL, &(AuditEntry){ action, object, "ok", NULL, NULL },
+                                         &err) < 0) {
+                                store_rollback(r->store);
+                                log_error("cannot record event %s of resource %s", action, c->resource_id);
+                        } else
+                                store_commit(r->store);
                 }
                 cb_error_clear(&err);
                 notify(r, c->resource_id);

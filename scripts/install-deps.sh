@@ -1,6 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages cloudbroker needs to build, run and test.
 # Does nothing (and needs no network) when every package is already present.
+#   --bench  also wrk and nginx (bench/)
+#   --qemu   also a real libvirtd with its QEMU driver and QEMU for x86, for
+#            tests/integration/test-qemu.sh (TCG is enough). Without
+#            recommends (no dnsmasq, no firmware bundles), and no service is
+#            started: the test runs virtlogd and libvirtd by hand.
 set -eu
 
 PKGS="build-essential pkg-config
@@ -8,10 +13,21 @@ libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev
 dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl"
+qemu=false
 
-if [ "${1:-}" = "--bench" ]; then
-        PKGS="$PKGS wrk nginx"
-fi
+for arg in "$@"; do
+        case "$arg" in
+        --bench) PKGS="$PKGS wrk nginx" ;;
+        --qemu)
+                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86"
+                qemu=true
+                ;;
+        *)
+                echo "install-deps: unknown option '$arg' (--bench, --qemu)" >&2
+                exit 2
+                ;;
+        esac
+done
 
 missing=""
 for p in $PKGS; do
@@ -29,6 +45,15 @@ fi
 
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Package scripts must not start libvirtd or virtlogd on a machine whose
+# PID 1 is not systemd (or in a CI container): policy-rc.d says no.
+rcd=/usr/sbin/policy-rc.d
+if $qemu && [ ! -e "$rcd" ]; then
+        trap 'rm -f "$rcd"' EXIT
+        trap 'exit 130' INT TERM
+        printf '#!/bin/sh\nexit 101\n' >"$rcd"
+        chmod 755 "$rcd"
+fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

@@ -255,6 +255,20 @@ JSON
         assert_eq "$CB_STATUS" 201 "set-up: the signed approval for $1 is accepted"
 }
 
+# cb_add_system ID [DEPARTMENT [LEVEL [CLASSIFIED [SHARING [NAME]]]]]: a system
+# in the directory (Art. 10) through POST /v1/systems as the operator; by
+# default edu's, protection level 2, not classified, sharing compliant.
+# Asserts 201.
+cb_add_system() {
+        local body
+        body=$(jq -nc --arg id "$1" --arg dept "${2:-edu}" --argjson level "${3:-2}" \
+                --argjson classified "${4:-false}" --arg sharing "${5:-compliant}" --arg name "${6:-系统 $1}" \
+                '{id: $id, name: $name, department: $dept, protection_level: $level,
+                  classified: $classified, data_sharing: $sharing}')
+        cb_curl POST /v1/systems dev-operator "$body"
+        assert_eq "$CB_STATUS" 201 "set-up: system $1 is listed"
+}
+
 # cb_wait_state ID STATE [SECONDS]: polls GET /v1/resources/ID as the operator
 # every 0.1 s, at most SECONDS (10); sets GOT to the last state seen and
 # CB_BODY to the last record.
@@ -282,7 +296,9 @@ cb_busctl() {
 }
 
 # interface_members IFACE < XML: one sorted line per method, signal and
-# property with its signature; comments and argument names ignored.
+# property with its signature, a property's ending in its
+# org.freedesktop.DBus.Property.EmitsChangedSignal ("true" when not
+# annotated, the D-Bus default); comments and argument names ignored.
 interface_members() {
         awk -v IFACE="$1" '
         function flush() {
@@ -291,6 +307,11 @@ interface_members() {
                 else if (kind == "signal")
                         print "signal " mname "(" outs ")"
                 kind = ""
+        }
+        function pflush() {
+                if (pname != "")
+                        print "property " pname " " ptype " " paccess " " pemits
+                pname = ""
         }
         { text = text $0 " " }
         END {
@@ -310,6 +331,8 @@ interface_members() {
                                         inside = 0
                                 else if (inside && (elem == "method" || elem == "signal"))
                                         flush()
+                                else if (inside && elem == "property")
+                                        pflush()
                                 continue
                         }
                         if (tag ~ /^[!?]/)
@@ -341,8 +364,13 @@ interface_members() {
                                         outs = outs a["type"]
                                 else
                                         ins = ins a["type"]
-                        } else if (elem == "property")
-                                print "property " a["name"] " " a["type"] " " a["access"]
+                        } else if (elem == "property") {
+                                pname = a["name"]; ptype = a["type"]; paccess = a["access"]; pemits = "true"
+                                if (selfclose)
+                                        pflush()
+                        } else if (elem == "annotation" && pname != "" &&
+                                   a["name"] == "org.freedesktop.DBus.Property.EmitsChangedSignal")
+                                pemits = a["value"]
                 }
         }' | LC_ALL=C sort
 }

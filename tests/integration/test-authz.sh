@@ -60,16 +60,7 @@ approval_env() {
 
 # --- set-up ------------------------------------------------------------------------
 
-now=$(date -u +%FT%TZ)
-if "$CB_BUILD/cloudbrokerd" --list-routes | grep -qx 'POST /v1/systems'; then
-        cb_curl POST /v1/systems dev-operator '{"id":"edu-portal","name":"教育门户","department":"edu",
-                "protection_level":2,"classified":false,"data_sharing":"compliant"}'
-        assert_eq "$CB_STATUS" 201 "set-up: system edu-portal"
-else
-        sqlite3 -cmd ".timeout 5000" "$CB_DB" "INSERT INTO systems (id, name, department, protection_level,
-                classified, data_sharing, created_at, updated_at)
-                VALUES ('edu-portal', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');"
-fi
+cb_add_system edu-portal edu 2 false compliant 教育门户
 cb_curl POST /v1/approvals dev-authority "@$(approval_env authz-edu)"
 assert_eq "$CB_STATUS" 201 "set-up: project authz-edu"
 

@@ -26,8 +26,7 @@ SVC=ecs-general
 BIG=ecs-general-8c16g
 YEAR=$(date +%Y)
 
-cb_curl POST /v1/systems dev-edu "{\"id\":\"$SYSTEM\",\"name\":\"教育门户\",\"department\":\"edu\",\"protection_level\":2,\"classified\":false,\"data_sharing\":\"compliant\"}"
-assert_eq "$CB_STATUS" 201 "set-up: the system is listed"
+cb_add_system "$SYSTEM" edu 2 false compliant 教育门户
 cb_approve "$PROJECT" "临政信审〔$YEAR〕97号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$BIG\", \"quantity\": 6}]"
 
 # capacity FIELD: the provider's capacity field, as GET /v1/providers shows it.

@@ -40,12 +40,7 @@ OTHER_PLAN=ecs-general-1c2g # not in the approval
 
 # --- set-up: a system in the directory, a signed approval, a connected provider ----
 
-# No route creates systems yet (cloudbrokerd --list-routes): the directory
-# is written directly, as tests/integration/test-resources.sh does.
-now=$(date -u +%FT%TZ)
-sqlite3 "$CB_DB" >/dev/null "PRAGMA busy_timeout = 5000;
-INSERT INTO systems (id, name, department, protection_level, classified, data_sharing, created_at, updated_at)
-VALUES ('$SYSTEM', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');"
+cb_add_system "$SYSTEM" edu 2 false compliant 教育门户
 
 cat >"$CB_TMP/approval.json" <<JSON
 {
@@ -196,40 +191,6 @@ wait_signals() {
                 sleep 0.1
         done
         return 1
-}
-
-# emits_changed IFACE < XML: "PROPERTY VALUE" per property of IFACE, VALUE
-# its org.freedesktop.DBus.Property.EmitsChangedSignal ("true" when not
-# annotated, the D-Bus default), comments ignored; sorted.
-emits_changed() {
-        awk -v IFACE="$1" '
-        { text = text $0 " " }
-        END {
-                while ((i = index(text, "<!--")) > 0) {
-                        rest = substr(text, i + 4)
-                        j = index(rest, "-->")
-                        text = substr(text, 1, i - 1) (j ? substr(rest, j + 3) : "")
-                }
-                n = split(text, parts, "<")
-                for (k = 2; k <= n; k++) {
-                        tag = parts[k]
-                        sub(/>.*/, "", tag)
-                        if (match(tag, /^interface name="[^"]*"/)) {
-                                inside = substr(tag, 17, RLENGTH - 17) == IFACE
-                        } else if (inside && match(tag, /^property name="[^"]*"/)) {
-                                prop = substr(tag, 16, RLENGTH - 16)
-                                value[prop] = "true"
-                        } else if (tag ~ /^\/property/) {
-                                prop = ""
-                        } else if (inside && prop != "" &&
-                                   tag ~ /name="org\.freedesktop\.DBus\.Property\.EmitsChangedSignal"/ &&
-                                   match(tag, /value="[^"]*"/)) {
-                                value[prop] = substr(tag, RSTART + 7, RLENGTH - 8)
-                        }
-                }
-                for (p in value)
-                        print p " " value[p]
-        }' | sort
 }
 
 # --- request, the object, its states ------------------------------------------
@@ -579,18 +540,11 @@ assert_contains "$(cat "$CB_TMP/doc.members")" "method RequestResource(s) -> (os
 check_interface $OIFACE "$P1" 11
 assert_contains "$(cat "$CB_TMP/doc.members")" "property State s read" "the introspection check sees properties"
 
-# What PropertiesChanged promises per property, documented and live alike.
-emits_changed $OIFACE <"$CB_TMP/live.xml" >"$CB_TMP/live.emits"
-emits_changed $OIFACE <docs/dbus/$OIFACE.xml >"$CB_TMP/doc.emits"
-assert_eq "$(tr '\n' ' ' <"$CB_TMP/live.emits")" \
+# What PropertiesChanged promises per property (the members compared above
+# carry it, so the document and the daemon agree on it too).
+assert_eq "$(awk '$1 == "property" { printf "%s %s ", $2, $5 }' "$CB_TMP/live.members")" \
         "Id const Kind const Name const PlanId const ProjectId const Provider invalidates ServiceId const State invalidates " \
         "live: State and Provider invalidate, the rest are const"
-if diff -u "$CB_TMP/doc.emits" "$CB_TMP/live.emits" >"$CB_TMP/emits.diff"; then
-        pass "docs/dbus/$OIFACE.xml documents EmitsChangedSignal as served"
-else
-        fail "EmitsChangedSignal differs (- documented, + live):"
-        sed 's/^/#   /' "$CB_TMP/emits.diff"
-fi
 
 kill "$MONITOR_PID" "$HEALTH_MONITOR_PID" 2>/dev/null || true
 cb_stop_daemon

@@ -33,20 +33,6 @@ TODAY=$(date +%F)
 FROM=$(date -d '-30 days' +%F)
 UNTIL=$(date -d '+300 days' +%F)
 
-add_system() { # ID DEPARTMENT LEVEL CLASSIFIED(true|false) SHARING
-        if "$CB_BUILD/cloudbrokerd" --list-routes | grep -qx 'POST /v1/systems'; then
-                cb_curl POST /v1/systems dev-operator "{\"id\":\"$1\",\"name\":\"系统 $1\",\"department\":\"$2\",
-                        \"protection_level\":$3,\"classified\":$4,\"data_sharing\":\"$5\"}"
-                assert_eq "$CB_STATUS" 201 "set-up: system $1 registered"
-        else
-                local now classified=0
-                now=$(date -u +%FT%TZ)
-                [ "$4" = true ] && classified=1
-                sqlite3 -cmd ".timeout 5000" "$CB_DB" "INSERT INTO systems (id, name, department,
-                        protection_level, classified, data_sharing, created_at, updated_at)
-                        VALUES ('$1', '系统 $1', '$2', $3, $classified, '$5', '$now', '$now');"
-        fi
-}
 
 # approve PROJECT [JQ_EDIT]: a signed revision 1 for edu, edited, submitted by the authority.
 approve() {
@@ -100,12 +86,12 @@ audit_state() {
 
 # --- facts ------------------------------------------------------------------------------
 
-add_system edu-portal edu 2 false compliant
-add_system edu-l4 edu 4 false compliant
-add_system edu-secret edu 3 true compliant
-add_system edu-noshare edu 2 false noncompliant
-add_system edu-unnamed edu 2 false compliant
-add_system health-his health 2 false compliant
+cb_add_system edu-portal edu 2 false compliant
+cb_add_system edu-l4 edu 4 false compliant
+cb_add_system edu-secret edu 3 true compliant
+cb_add_system edu-noshare edu 2 false noncompliant
+cb_add_system edu-unnamed edu 2 false compliant
+cb_add_system health-his health 2 false compliant
 
 # A service that is only a draft, and a draft revision 2 of ecs-general with a new plan.
 jq '.id = "pol-draft" | .name = "pol-draft" | .plans = [.plans[0] | .id = "pol-draft-small" | .name = "small"]' \

@@ -28,22 +28,6 @@ FROM=$(date -d '-30 days' +%F)
 UNTIL=$(date -d '+300 days' +%F)
 SYSTEM=edu-portal
 
-# add_system ID DEPARTMENT LEVEL CLASSIFIED(true|false) SHARING: through
-# POST /v1/systems when the daemon has it, else straight into the table.
-add_system() {
-        if "$CB_BUILD/cloudbrokerd" --list-routes | grep -qx 'POST /v1/systems'; then
-                cb_curl POST /v1/systems dev-operator "{\"id\":\"$1\",\"name\":\"系统 $1\",\"department\":\"$2\",
-                        \"protection_level\":$3,\"classified\":$4,\"data_sharing\":\"$5\"}"
-                assert_eq "$CB_STATUS" 201 "set-up: system $1 registered"
-        else
-                local now classified=0
-                now=$(date -u +%FT%TZ)
-                [ "$4" = true ] && classified=1
-                sqlite3 -cmd ".timeout 5000" "$CB_DB" "INSERT INTO systems (id, name, department,
-                        protection_level, classified, data_sharing, created_at, updated_at)
-                        VALUES ('$1', '系统 $1', '$2', $3, $classified, '$5', '$now', '$now');"
-        fi
-}
 
 # approve PROJECT DEPARTMENT: a signed revision 1 submitted by the authority.
 approve() {
@@ -76,8 +60,8 @@ deadline() {
         printf %s "$1" | jq -r "[.deadlines[] | select(.kind == \"$2\")][0] | $3"
 }
 
-add_system "$SYSTEM" edu 2 false compliant
-add_system health-his health 3 false compliant
+cb_add_system "$SYSTEM" edu 2 false compliant
+cb_add_system health-his health 3 false compliant
 for p in lf-edu-a lf-edu-b lf-edu-c lf-edu-d lf-edu-e; do approve "$p" edu; done
 approve lf-health-a health
 

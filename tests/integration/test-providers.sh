@@ -124,21 +124,7 @@ assert_jq "$CB_BODY" '[.. | objects | select(.action? == "inventory.unmanaged")]
 
 # --- inventory: a VM the broker made ------------------------------------------------
 
-# add_system ID NAME: a system of edu in the directory (Art. 10), through
-# POST /v1/systems as the department where the daemon has it.
-add_system() {
-        if "$CB_BUILD/cloudbrokerd" --list-routes | grep -qx "POST /v1/systems"; then
-                cb_curl POST /v1/systems dev-edu "{\"id\":\"$1\",\"name\":\"$2\",\"department\":\"edu\",\"protection_level\":2,\"classified\":false,\"data_sharing\":\"compliant\"}"
-                assert_eq "$CB_STATUS" 201 "set-up: system $1 is listed"
-        else
-                local now
-                now=$(date -u +%FT%TZ)
-                sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; INSERT INTO systems (id, name, department,
-                        protection_level, classified, data_sharing, created_at, updated_at)
-                        VALUES ('$1', '$2', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
-        fi
-}
-add_system "$SYSTEM" 教育门户
+cb_add_system "$SYSTEM" edu 2 false compliant 教育门户
 cb_approve "$PROJECT" "临政信审〔$YEAR〕98号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 2}]"
 cb_curl POST /v1/resources dev-edu \
         "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$PLAN\",\"name\":\"vm-inv\"}"

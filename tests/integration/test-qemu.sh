@@ -4,10 +4,11 @@
 # Resources on a real libvirtd with QEMU (qemu:///system, TCG): a VM from
 # request to deletion seen through virsh, a VM shut down from outside turning
 # "stopped" through libvirt's events, a block volume made and deleted in a
-# real dir pool (a transient pool in the test's folder), and crash recovery:
-# the daemon killed
-# with SIGKILL in the middle of provisions and deprovisions, restarted on the
-# same database, finishes them without a duplicate or an orphan domain.
+# real dir pool (a transient pool in the test's folder), a VM removed behind
+# the broker's back while it was down (the start-up reconcile records it
+# lost), and crash recovery: the daemon killed with SIGKILL in the middle of
+# provisions and deprovisions, restarted on the same database, finishes them
+# without a duplicate or an orphan domain.
 #
 # The plan (tests/integration/qemu-catalog/) is 1 vCPU, 64 MiB, no disk (no
 # storage pool needed) and a NIC on the isolated libvirt network
@@ -15,7 +16,7 @@
 # nothing reaches anywhere. A plan cannot leave the NIC out (the catalogue
 # fills in network "default"), and "default" would need dnsmasq and NAT.
 #
-# Needs root. Installs the packages when missing (scripts/install-qemu-deps.sh),
+# Needs root. Installs the packages when missing (scripts/install-deps.sh --qemu),
 # starts virtlogd and libvirtd by hand unless a libvirtd already answers, and
 # on exit removes every domain stamped with this run's project, the network
 # unless a domain still uses it, the transient pool, and stops only the
@@ -116,7 +117,7 @@ fi
 
 # --- libvirtd and QEMU ------------------------------------------------------------
 
-scripts/install-qemu-deps.sh
+scripts/install-deps.sh --qemu
 
 # wait_libvirtd SECONDS: until qemu:///system answers.
 wait_libvirtd() {
@@ -197,10 +198,7 @@ assert_eq "$(vsh pool-info "$POOL" | awk '$1 == "State:" {print $2}')" running "
 
 cb_start_daemon
 
-now=$(date -u +%FT%TZ)
-sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000;
-INSERT INTO systems (id, name, department, protection_level, classified, data_sharing, created_at, updated_at)
-VALUES ('$SYSTEM', '教育门户', 'edu', 2, 0, 'compliant', '$now', '$now');" >/dev/null
+cb_add_system "$SYSTEM" edu 2 false compliant 教育门户
 
 cb_approve "$PROJECT" "临政信审〔$YEAR〕88号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 3},
         {\"service_id\": \"evs-block\", \"plan_id\": \"evs-test-1g\", \"quantity\": 1}]"
@@ -408,19 +406,38 @@ for r in "$R2" "$R3"; do
         if vsh dominfo "cb-$r" >/dev/null 2>&1; then fail "cb-$r still exists"; else pass "virsh: cb-$r is gone"; fi
 done
 
+# --- a VM removed behind the broker's back while it was down ------------------------------
+
+# No event can tell of it: the start-up reconcile finds the domain gone and
+# records the resource as failed, with resource.lost in the audit trail.
+request vm-lost
+assert_eq "$CB_STATUS" 202 "lost: the request is accepted"
+R4=$(printf %s "$CB_BODY" | jq -r .id)
+expect_state "$R4" active 30 "lost: the VM becomes active"
+cb_stop_daemon
+remove_domain "cb-$R4"
+cb_start_daemon
+expect_state "$R4" failed 30 "lost: after the restart the reconcile marks it failed"
+cb_curl GET "/v1/audit?limit=10000" dev-auditor
+assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"resource.lost\" and .object? == \"resource:$R4\")
+        | .outcome] | join(\",\")" failed "lost: the audit trail has one resource.lost, outcome failed"
+cb_curl DELETE "/v1/resources/$R4" dev-edu
+assert_eq "$CB_STATUS" 202 "lost: it can still be deleted"
+expect_state "$R4" deleted 30 "lost: and ends deleted"
+
 # --- nothing orphaned, nothing left -------------------------------------------------------
 
 LEFT=$(stamped_domains "$PROJECT")
 assert_eq "$LEFT" "" "no domain stamped with the project is left (no orphan)"
 cb_curl GET "/v1/resources?project_id=$PROJECT" dev-operator
 assert_jq "$CB_BODY" '[.resources[].state] | unique | join(",")' deleted "every resource of the project is deleted"
-assert_jq "$CB_BODY" '[.resources[] | .kind] | sort | join(",")' vm,vm,vm,volume \
-        "three VMs and one volume were made, not more"
+assert_jq "$CB_BODY" '[.resources[] | .kind] | sort | join(",")' vm,vm,vm,vm,volume \
+        "four VMs and one volume were made, not more"
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"inventory.unmanaged\" and
-        ((.object? // \"\") | test(\"/cb-($R1|$R2|$R3|$V1)\")))] | length" 0 \
+        ((.object? // \"\") | test(\"/cb-($R1|$R2|$R3|$R4|$V1)\")))] | length" 0 \
         "none of the broker's own domains or volumes was ever reported as UNMANAGED_RESOURCE"
-assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"resource.provision.done\")] | length" 4 \
+assert_jq "$CB_BODY" "[.. | objects | select(.action? == \"resource.provision.done\")] | length" 5 \
         "each resource was provisioned once"
 cb_curl GET /v1/audit/verify dev-auditor
 assert_jq "$CB_BODY" .ok true "the audit chain verifies after four SIGKILLs"
