@@ -128,6 +128,7 @@ static const Key provider_keys[] = {
         { "name", CONFIG_TYPE_STRING },
         { "driver", CONFIG_TYPE_STRING },
         { "uri", CONFIG_TYPE_STRING },
+        { "domain_type", CONFIG_TYPE_STRING },
         { NULL, 0 },
 };
 
@@ -385,6 +386,17 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                                name);
                         if (isempty(uri))
                                 return fail_at(l, g, "provider '%s' has no 'uri'", name);
+                        const char *dt = get_str(g, "domain_type");
+                        int t = dt ? driver_domain_type_from_string(dt) : DRIVER_DOMAIN_AUTO;
+                        if (t < 0)
+                                return fail_at(
+                                        l, g,
+                                        "provider '%s': domain_type must be \"auto\", \"kvm\" or \"qemu\"",
+                                        name);
+                        if (dt && !streq(driver, "libvirt"))
+                                return fail_at(l, g, "provider '%s': domain_type is for libvirt providers",
+                                               name);
+                        p->domain_type = (DriverDomainType)t;
                         for (int j = 0; j < i; j++)
                                 if (streq(c->providers[j].name, name))
                                         return fail_at(l, g, "provider '%s' defined twice", name);

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "principal.h"
 #include "digest.h"
+#include "driver.h"
 
 typedef struct ConfigPrincipal {
         Principal principal;
@@ -33,6 +34,7 @@ typedef struct ConfigProvider {
         char *name;
         char *driver; /* "libvirt", "http" */
         char *uri;    /* relative test:/// node paths already made absolute */
+        DriverDomainType domain_type;
 } ConfigProvider;
 
 typedef struct Config {

@@ -89,7 +89,7 @@ int manager_start_providers(Manager *m, CbError *err) {
         providers_set_ready_callback(m->providers, on_provider_ready, m);
         for (size_t i = 0; i < m->config->n_providers; i++) {
                 const ConfigProvider *cp = &m->config->providers[i];
-                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, err);
+                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, cp->domain_type, err);
                 if (r < 0)
                         return r;
         }

@@ -224,7 +224,7 @@ void provider_capacity_changed(Provider *p) {
 }
 
 static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri,
-                        bool from_config, Provider **ret, CbError *err) {
+                        DriverDomainType domain_type, bool from_config, Provider **ret, CbError *err) {
         const DriverOps *ops = driver_find(driver);
         Provider *p;
 
@@ -242,6 +242,7 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
                 .name = strdup(name),
                 .driver = strdup(driver),
                 .uri = strdup(uri),
+                .domain_type = domain_type,
                 .from_config = from_config,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
@@ -257,12 +258,13 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
         return 0;
 }
 
-int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri, CbError *err) {
-        return provider_add(ps, name, driver, uri, true, NULL, err);
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
+                         DriverDomainType domain_type, CbError *err) {
+        return provider_add(ps, name, driver, uri, domain_type, true, NULL, err);
 }
 
 int providers_load(Providers *ps, CbError *err) {
-        static const char sql[] = "SELECT name, driver, uri FROM providers ORDER BY name";
+        static const char sql[] = "SELECT name, driver, uri, domain_type FROM providers ORDER BY name";
         sqlite3_stmt *st;
         int r;
 
@@ -274,8 +276,10 @@ int providers_load(Providers *ps, CbError *err) {
                 /* A config entry of the same name wins; the stored one is shadowed. */
                 if (providers_find(ps, name))
                         continue;
+                int t = driver_domain_type_from_string((const char *)sqlite3_column_text(st, 3));
                 if (provider_add(ps, name, (const char *)sqlite3_column_text(st, 1),
-                                 (const char *)sqlite3_column_text(st, 2), false, NULL, &e) < 0)
+                                 (const char *)sqlite3_column_text(st, 2),
+                                 t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
         }
@@ -287,6 +291,9 @@ json_t *provider_to_json(const Provider *p) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri",
                               p->uri, "status", provider_status_to_string(p->status), "source",
                               p->from_config ? "config" : "api");
+        if (o && p->ops == driver_find("libvirt"))
+                json_object_set_new(o, "domain_type",
+                                    json_string(driver_domain_type_to_string(p->domain_type)));
         if (!o)
                 return NULL;
         if (p->last_error[0])
@@ -328,10 +335,12 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
 }
 
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = { "name", "driver", "uri", NULL };
-        static const char ins[] = "INSERT INTO providers (name, driver, uri, created_at, created_by) "
-                                  "VALUES (?, ?, ?, ?, ?)";
-        const char *name = NULL, *driver = NULL, *uri = NULL;
+        static const char *const fields[] = { "name", "driver", "uri", "domain_type", NULL };
+        static const char ins[] =
+                "INSERT INTO providers (name, driver, uri, created_at, created_by, domain_type) "
+                "VALUES (?, ?, ?, ?, ?, ?)";
+        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
+        int domain_type = DRIVER_DOMAIN_AUTO;
         char object[128], now[32];
         Provider *p = NULL;
         sqlite3_stmt *st;
@@ -347,11 +356,19 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                 r = json_get_string(body, "driver", true, 32, &driver, err);
         if (r >= 0)
                 r = json_get_string(body, "uri", true, 1024, &uri, err);
+        if (r >= 0)
+                r = json_get_string(body, "domain_type", false, 16, &dt, err);
         if (r < 0)
                 return r;
         if (!driver_find(driver))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
                                           driver);
+        if (dt && (domain_type = driver_domain_type_from_string(dt)) < 0)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "domain_type",
+                                          "domain_type: must be \"auto\", \"kvm\" or \"qemu\"");
+        if (dt && !streq(driver, "libvirt"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "domain_type",
+                                          "domain_type: only libvirt providers have one");
         if (providers_find(ps, name))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
 
@@ -366,6 +383,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, caller->principal->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, driver_domain_type_to_string((DriverDomainType)domain_type), -1,
+                          SQLITE_STATIC);
         r = sqlite3_step(st);
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
@@ -378,7 +397,7 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         }
         if (store_commit(ps->store) < 0)
                 return store_error(ps->store, err, "committing");
-        r = provider_add(ps, name, driver, uri, false, &p, err);
+        r = provider_add(ps, name, driver, uri, (DriverDomainType)domain_type, false, &p, err);
         if (r < 0)
                 return r;
         *ret = provider_to_json(p);

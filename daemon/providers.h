@@ -30,6 +30,7 @@ typedef struct Provider {
         char *name;
         char *driver;
         char *uri;
+        DriverDomainType domain_type; /* what its VMs are defined as */
         bool from_config;
         const DriverOps *ops;
         DriverConn *conn; /* NULL until the first open succeeded */
@@ -71,7 +72,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Providers *, providers_free);
 void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userdata);
 
 /* Registers a configured provider (not stored) and starts connecting. */
-int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri, CbError *err);
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
+                         DriverDomainType domain_type, CbError *err);
 /* Loads the stored ones and starts connecting. */
 int providers_load(Providers *ps, CbError *err);
 /* POST /v1/providers: an operator adds one; stored, audited, connecting. */

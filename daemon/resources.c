@@ -412,6 +412,7 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
                         .network = jstr(spec, "network"),
                         .pool = jstr(spec, "pool"),
                         .os_image = jstr(spec, "os_image"),
+                        .domain_type = p->domain_type,
                 };
         }
         q = inflight_add(r, op_id);

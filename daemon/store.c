@@ -226,6 +226,11 @@ static const char *const migrations[] = {
         /* 7: block volumes are resources too; what a resource is decides
          * which operations apply to it and what reconcile looks for. */
         "ALTER TABLE resources ADD COLUMN kind TEXT NOT NULL DEFAULT 'vm' CHECK (kind IN ('vm','volume'));",
+
+        /* 8: a provider may insist on a domain type (a host whose /dev/kvm
+         * QEMU cannot open runs "qemu", TCG). */
+        "ALTER TABLE providers ADD COLUMN domain_type TEXT NOT NULL DEFAULT 'auto'"
+        " CHECK (domain_type IN ('auto','kvm','qemu'));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

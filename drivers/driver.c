@@ -43,6 +43,23 @@ const char *driver_object_kind_to_string(DriverObjectKind k) {
         return k == DRIVER_OBJECT_VOLUME ? "volume" : "vm";
 }
 
+static const char *const domain_type_names[_DRIVER_DOMAIN_MAX] = {
+        [DRIVER_DOMAIN_AUTO] = "auto",
+        [DRIVER_DOMAIN_KVM] = "kvm",
+        [DRIVER_DOMAIN_QEMU] = "qemu",
+};
+
+const char *driver_domain_type_to_string(DriverDomainType t) {
+        return (unsigned)t < _DRIVER_DOMAIN_MAX ? domain_type_names[t] : NULL;
+}
+
+int driver_domain_type_from_string(const char *s) {
+        for (int i = 0; s && i < _DRIVER_DOMAIN_MAX; i++)
+                if (strcmp(s, domain_type_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
 const char *driver_event_kind_to_string(DriverEventKind k) {
         return (unsigned)k < _DRIVER_EVENT_MAX ? event_names[k] : "other";
 }

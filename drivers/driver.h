@@ -47,6 +47,20 @@ typedef enum DriverObjectKind {
 /* "vm", "volume". */
 const char *driver_object_kind_to_string(DriverObjectKind k);
 
+/* Which libvirt domain type a provider's VMs get. AUTO takes the best the
+ * host offers (kvm, then qemu); KVM or QEMU insist on that one, so a host
+ * whose /dev/kvm QEMU cannot open can still run VMs under TCG. */
+typedef enum DriverDomainType {
+        DRIVER_DOMAIN_AUTO = 0,
+        DRIVER_DOMAIN_KVM,
+        DRIVER_DOMAIN_QEMU,
+        _DRIVER_DOMAIN_MAX,
+} DriverDomainType;
+
+/* "auto", "kvm", "qemu"; from_string: -EINVAL for anything else (NULL too). */
+const char *driver_domain_type_to_string(DriverDomainType t);
+int driver_domain_type_from_string(const char *s);
+
 /* What to build. Strings are borrowed for the duration of the call. */
 typedef struct ProvisionSpec {
         DriverObjectKind kind;          /* VM unless set */
@@ -57,13 +71,14 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        unsigned vcpus;       /* 1..1024; ignored for a volume */
-        uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
-        uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
-        const char *arch;     /* NULL = "x86_64" */
-        const char *network;  /* NULL or "" = no NIC */
-        const char *pool;     /* NULL = "default" */
-        const char *os_image; /* reserved: accepted and ignored for now */
+        unsigned vcpus;               /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;          /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;            /* 0 = no disk volume; a volume's size, 1.. */
+        const char *arch;             /* NULL = "x86_64" */
+        const char *network;          /* NULL or "" = no NIC */
+        const char *pool;             /* NULL = "default" */
+        const char *os_image;         /* reserved: accepted and ignored for now */
+        DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
 } ProvisionSpec;
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */

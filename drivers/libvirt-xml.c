@@ -470,7 +470,7 @@ static bool offers_type(const char *s, const char *e, const char *type) {
         return memmem(s, e - s, a, strlen(a)) || memmem(s, e - s, b, strlen(b));
 }
 
-const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch) {
+const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want) {
         static const char *const preferred[] = { "kvm", "qemu", "test" };
         if (!caps_xml)
                 return NULL;
@@ -492,7 +492,7 @@ const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch)
                 }
         }
         for (size_t i = 0; i < ELEMENTSOF(preferred); i++)
-                if (offers_type(s, e, preferred[i]))
+                if ((!want || strcmp(want, preferred[i]) == 0) && offers_type(s, e, preferred[i]))
                         return preferred[i];
         return NULL;
 }

@@ -48,9 +48,10 @@ int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
  * -EBADMSG when there is one but it is malformed or lacks resource-id. */
 int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
 
-/* The best domain type a host offers for arch, from its capabilities XML:
- * "kvm", then "qemu", then "test"; NULL when none of them. Static string. */
-const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch);
+/* The domain type to use for arch, from the host's capabilities XML. want
+ * NULL: the best offered, "kvm", then "qemu", then "test"; otherwise want
+ * itself if the host offers it. NULL when nothing fits. Static string. */
+const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
 
 /* XML-escapes s (&, <, >, ", ') into a new string. */
 char *xml_escape(const char *s);

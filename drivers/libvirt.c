@@ -877,9 +877,11 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, char **ret
         return error_from(err, "cannot create volume", e);
 }
 
-static const char *domain_type_for(LibvirtConn *lc, const char *arch) {
+static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDomainType want) {
         pthread_mutex_lock(&lc->lock);
-        const char *t = libvirt_xml_pick_domain_type(lc->caps, arch ? arch : "x86_64");
+        const char *t = libvirt_xml_pick_domain_type(
+                lc->caps, arch ? arch : "x86_64",
+                want == DRIVER_DOMAIN_AUTO ? NULL : driver_domain_type_to_string(want));
         pthread_mutex_unlock(&lc->lock);
         return t;
 }
@@ -909,7 +911,13 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
                 return r; /* includes a same-named domain that is not ours */
         cb_error_clear(err);
 
-        const char *type = domain_type_for(lc, spec->arch);
+        const char *type = domain_type_for(lc, spec->arch, spec->domain_type);
+        if (!type && spec->domain_type != DRIVER_DOMAIN_AUTO)
+                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "domain_type",
+                                          "the provider is set to domain_type '%s', which the host does "
+                                          "not offer for %s",
+                                          driver_domain_type_to_string(spec->domain_type),
+                                          spec->arch ? spec->arch : "x86_64");
         if (!type)
                 return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "arch",
                                           "the provider runs no kvm, qemu or test domains for %s",

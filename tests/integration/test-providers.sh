@@ -165,6 +165,7 @@ cb_curl POST /v1/providers dev-operator '{"name":"second-test","driver":"libvirt
 assert_eq "$CB_STATUS" 201 "the operator adds a provider: 201"
 assert_jq "$CB_BODY" .name second-test "the answer names it"
 assert_jq "$CB_BODY" .source api "it comes from the API"
+assert_jq "$CB_BODY" .domain_type auto "its domain_type is auto unless given"
 assert_contains "$CB_HEADERS" "/v1/providers/second-test" "Location names it"
 for _ in $(seq 1 100); do
         cb_curl GET /v1/providers/second-test/inventory dev-operator
@@ -188,6 +189,11 @@ assert_eq "$CB_STATUS" 409 "the name of a configured provider: 409"
 cb_curl POST /v1/providers dev-operator '{"name":"bad-driver","driver":"vmware","uri":"vpx://x"}'
 assert_eq "$CB_STATUS" 422 "an unknown driver: 422"
 assert_jq "$CB_BODY" .field driver "the error names driver"
+cb_curl POST /v1/providers dev-operator '{"name":"bad-type","driver":"libvirt","uri":"test:///default","domain_type":"xen"}'
+assert_eq "$CB_STATUS" 422 "a domain_type other than auto, kvm, qemu: 422"
+assert_jq "$CB_BODY" .field domain_type "the error names domain_type"
+cb_curl POST /v1/providers dev-operator '{"name":"bad-type","driver":"libvirt","uri":"test:///default","domain_type":7}'
+assert_eq "$CB_STATUS" 422 "a domain_type that is not a string: 422"
 cb_curl POST /v1/providers dev-operator '{"name":"Bad Name!","driver":"libvirt","uri":"test:///default"}'
 assert_eq "$CB_STATUS" 422 "a name that is not an id: 422"
 cb_curl POST /v1/providers dev-operator '{"name":"no-uri","driver":"libvirt"}'

@@ -115,6 +115,12 @@ static const BadCase bad_cases[] = {
           "alg must be \"sm2-sm3\" or \"ed25519\"", 2 },
         { "provider-driver", "providers = (\n { name = \"p\"; driver = \"xen\"; uri = \"x\"; }\n);\n",
           "driver must be \"libvirt\" or \"http\"", 2 },
+        { "domain-type",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; domain_type = \"xen\"; }\n);\n",
+          "provider 'p': domain_type must be \"auto\", \"kvm\" or \"qemu\"", 2 },
+        { "domain-type-http",
+          "providers = (\n { name = \"p\"; driver = \"http\"; uri = \"x\"; domain_type = \"qemu\"; }\n);\n",
+          "domain_type is for libvirt providers", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
@@ -160,7 +166,8 @@ static void test_relative_test_uri(void **state) {
                                 "providers = (\n"
                                 " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
                                 " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
-                                " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\"; }\n);\n");
+                                " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\";"
+                                " domain_type = \"qemu\"; }\n);\n");
         char *want;
         (void)state;
 
@@ -170,6 +177,8 @@ static void test_relative_test_uri(void **state) {
         assert_string_equal(c->providers[0].uri, want);
         assert_string_equal(c->providers[1].uri, "test:///default");
         assert_string_equal(c->providers[2].uri, "qemu:///system");
+        assert_int_equal(c->providers[1].domain_type, DRIVER_DOMAIN_AUTO);
+        assert_int_equal(c->providers[2].domain_type, DRIVER_DOMAIN_QEMU);
         config_free(c);
         c = NULL;
         free(path);

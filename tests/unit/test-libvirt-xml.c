@@ -244,16 +244,23 @@ static void test_pick_domain_type(void **state) {
                                "<domain type='qemu'/><domain type='kvm'/></arch></guest>"
                                "<guest><os_type>hvm</os_type><arch name='aarch64'><domain type='qemu'/>"
                                "</arch></guest></capabilities>";
-        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "x86_64"), "kvm");
-        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "aarch64"), "qemu");
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "x86_64", NULL), "kvm");
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "aarch64", NULL), "qemu");
         const char *tcg_host = "<capabilities><guest><arch name='x86_64'><domain type='qemu'/></arch>"
                                "</guest></capabilities>";
-        assert_string_equal(libvirt_xml_pick_domain_type(tcg_host, "x86_64"), "qemu");
+        assert_string_equal(libvirt_xml_pick_domain_type(tcg_host, "x86_64", NULL), "qemu");
         const char *test_host = "<capabilities><guest><arch name='i686'><domain type='test'/></arch>"
                                 "</guest></capabilities>";
-        assert_string_equal(libvirt_xml_pick_domain_type(test_host, "x86_64"), "test");
-        assert_null(libvirt_xml_pick_domain_type("<capabilities/>", "x86_64"));
-        assert_null(libvirt_xml_pick_domain_type(NULL, "x86_64"));
+        assert_string_equal(libvirt_xml_pick_domain_type(test_host, "x86_64", NULL), "test");
+        assert_null(libvirt_xml_pick_domain_type("<capabilities/>", "x86_64", NULL));
+        assert_null(libvirt_xml_pick_domain_type(NULL, "x86_64", NULL));
+
+        /* domain_type "qemu" on a host that offers kvm too: qemu (TCG);
+         * "kvm" where only qemu is offered: nothing, never a silent downgrade. */
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "x86_64", "qemu"), "qemu");
+        assert_string_equal(libvirt_xml_pick_domain_type(kvm_host, "x86_64", "kvm"), "kvm");
+        assert_null(libvirt_xml_pick_domain_type(tcg_host, "x86_64", "kvm"));
+        assert_null(libvirt_xml_pick_domain_type(test_host, "x86_64", "qemu"));
 }
 
 static void test_names_and_escape(void **state) {
