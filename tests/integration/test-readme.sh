@@ -73,6 +73,20 @@ else
         fail "README's CB_URL default and etc/cloudbroker.conf's rest.listen differ"
 fi
 
+# The examples fit the shipped catalogue, and docs/approvals.md shows the same document.
+missing=$(jq -r '.items[] | "\(.service_id) \(.plan_id)"' etc/examples/approval-edu.json | while read -r svc plan; do
+        jq -e --arg p "$plan" 'any(.plans[]; .id == $p)' "etc/catalog/$svc.json" >/dev/null 2>&1 || echo "$svc/$plan"
+done)
+assert_eq "$missing" "" "every plan etc/examples/approval-edu.json names is in etc/catalog/"
+doc=$(awk '/^```json$/ { on = 1; next } on && /^```$/ { exit } on' docs/approvals.md)
+assert_eq "$(printf %s "$doc" | jq -S . 2>&1)" "$(jq -S . etc/examples/approval-edu.json)" \
+        "docs/approvals.md's example document is etc/examples/approval-edu.json"
+assert_eq "$(jq -r '[.project_id, .system_id] | join(" ")' etc/examples/resource-edu-web.json)" \
+        "$(jq -r '[.project_id, .systems[0]] | join(" ")' etc/examples/approval-edu.json)" \
+        "the resource request names the approval's project and system"
+assert_eq "$(jq -r .id etc/examples/system-edu-portal.json)" "$(jq -r '.systems[0]' etc/examples/approval-edu.json)" \
+        "the system example is the one the approval names"
+
 # --- a daemon on the dev config ---------------------------------------------------
 
 cb_start_bus
