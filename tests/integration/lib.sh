@@ -10,6 +10,13 @@ set -euo pipefail
 CB_BUILD=${CB_BUILD:-build}
 CB_CONFIG=${CB_CONFIG:-tests/integration/test.conf}
 CB_PIDS=()
+# CB_DAEMON_WRAPPER: a command line the daemon runs under, e.g.
+# "valgrind --leak-check=full ..." (make valgrind); split on spaces, so its
+# words may not contain any. It runs in the daemon's PID (valgrind does), so
+# signals reach the daemon. CB_SLOW (default 1): how many times longer the
+# start-up and SIGTERM waits may take under such a wrapper.
+CB_DAEMON_WRAPPER=${CB_DAEMON_WRAPPER:-}
+CB_SLOW=${CB_SLOW:-1}
 CB_FAILS=0
 CB_CHECKS=0
 
@@ -19,7 +26,7 @@ cb_cleanup() {
                 kill -TERM "$pid" 2>/dev/null || true
         done
         for pid in "${CB_PIDS[@]}"; do
-                for _ in $(seq 1 30); do
+                for _ in $(seq 1 $((30 * CB_SLOW))); do
                         kill -0 "$pid" 2>/dev/null || break
                         sleep 0.1
                 done
@@ -136,7 +143,7 @@ XML
 }
 
 cb_wait_ready() {
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 $((100 * CB_SLOW))); do
                 if ! kill -0 "$CB_PID" 2>/dev/null; then
                         echo "# daemon exited during start-up:"
                         sed 's/^/# /' "$CB_TMP/daemon.log"
@@ -150,7 +157,7 @@ cb_wait_ready() {
                 fi
                 sleep 0.1
         done
-        echo "# daemon not ready within 10 s"
+        echo "# daemon not ready within $((10 * CB_SLOW)) s"
         return 1
 }
 
@@ -165,7 +172,8 @@ cb_start_daemon() {
         # A port found free can be taken before the daemon binds it: then pick another.
         for try in 1 2 3 4 5; do
                 lines=$({ wc -l <"$CB_TMP/daemon.log"; } 2>/dev/null || echo 0)
-                "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
+                # shellcheck disable=SC2086 # the wrapper is a command line
+                $CB_DAEMON_WRAPPER "$CB_BUILD/cloudbrokerd" --config "$CB_CONFIG" --db "$CB_DB" \
                         --rest-listen "127.0.0.1:$CB_PORT" "${busargs[@]}" "$@" >>"$CB_TMP/daemon.log" 2>&1 &
                 CB_PID=$!
                 CB_PIDS+=("$CB_PID")
@@ -182,16 +190,16 @@ cb_start_daemon() {
         done
 }
 
-# Stops the daemon with SIGTERM; fails unless it exits 0 within 2 s.
+# Stops the daemon with SIGTERM; fails unless it exits 0 within 2 s (times CB_SLOW).
 cb_stop_daemon() {
         local rc=0
         kill -TERM "$CB_PID"
-        for _ in $(seq 1 20); do
+        for _ in $(seq 1 $((20 * CB_SLOW))); do
                 kill -0 "$CB_PID" 2>/dev/null || break
                 sleep 0.1
         done
         if kill -0 "$CB_PID" 2>/dev/null; then
-                fail "daemon did not stop within 2 s of SIGTERM"
+                fail "daemon did not stop within $((2 * CB_SLOW)) s of SIGTERM"
                 kill -KILL "$CB_PID" 2>/dev/null || true
                 return 0
         fi
@@ -205,11 +213,13 @@ cb_restart_daemon() {
 }
 
 # cb_curl METHOD PATH TOKEN [BODY|@FILE] [extra curl args]: sets CB_STATUS, CB_BODY, CB_HEADERS.
+# Processes that call it at the same time set CB_WORKER, each its own name.
 cb_curl() {
         local method=$1 path=$2 token=$3 body=${4:-}
+        local resp=$CB_TMP/resp${CB_WORKER:+.$CB_WORKER}
         shift 3
         [ $# -gt 0 ] && shift
-        local args=(-sS -X "$method" --max-time 10 -o "$CB_TMP/resp.body" -D "$CB_TMP/resp.headers" -w '%{http_code}')
+        local args=(-sS -X "$method" --max-time 10 -o "$resp.body" -D "$resp.headers" -w '%{http_code}')
         [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
         if [ -n "$body" ]; then
                 args+=(-H 'Content-Type: application/json')
@@ -219,10 +229,10 @@ cb_curl() {
                 esac
         fi
         # curl leaves the old file in place when no body arrives (304).
-        rm -f "$CB_TMP/resp.body" "$CB_TMP/resp.headers"
+        rm -f "$resp.body" "$resp.headers"
         CB_STATUS=$(curl "${args[@]}" "$@" "$CB_URL$path") || CB_STATUS=000
-        CB_BODY=$(cat "$CB_TMP/resp.body" 2>/dev/null || true)
-        CB_HEADERS=$(cat "$CB_TMP/resp.headers" 2>/dev/null || true)
+        CB_BODY=$(cat "$resp.body" 2>/dev/null || true)
+        CB_HEADERS=$(cat "$resp.headers" 2>/dev/null || true)
 }
 
 # cb_approve PROJECT APPROVAL_NO SYSTEM ITEMS: the authority's dev key signs
