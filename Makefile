@@ -112,3 +112,18 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# valgrind memcheck (no memory error, no "definitely lost") over every unit
+# test binary and one integration script with the daemon under valgrind
+# (tests/valgrind.sh; about 70 s on the 2-CPU development machine). Apart
+# from `make check`, which already runs everything under ASan+UBSan.
+.PHONY: valgrind soak
+valgrind: deps
+	@./scripts/install-deps.sh --valgrind
+	@$(MAKE) --no-print-directory all unit-bins
+	@./tests/valgrind.sh $(BUILD)
+
+# The soak benchmark alone (bench/soak.sh; SOAK_SECONDS=60 for a short run).
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@./bench/soak.sh $(BUILD)

@@ -2,6 +2,7 @@
 # Installs the Debian packages cloudbroker needs to build, run and test.
 # Does nothing (and needs no network) when every package is already present.
 #   --bench  also wrk and nginx (bench/)
+#   --valgrind  also valgrind (make valgrind)
 #   --qemu   also a real libvirtd with its QEMU driver and QEMU for x86, for
 #            tests/integration/test-qemu.sh (TCG is enough). Without
 #            recommends (no dnsmasq, no firmware bundles), and no service is
@@ -18,12 +19,13 @@ qemu=false
 for arg in "$@"; do
         case "$arg" in
         --bench) PKGS="$PKGS wrk nginx" ;;
+        --valgrind) PKGS="$PKGS valgrind" ;;
         --qemu)
                 PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86"
                 qemu=true
                 ;;
         *)
-                echo "install-deps: unknown option '$arg' (--bench, --qemu)" >&2
+                echo "install-deps: unknown option '$arg' (--bench, --valgrind, --qemu)" >&2
                 exit 2
                 ;;
         esac
