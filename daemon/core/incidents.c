@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "incidents.h"
+#include "states.h"
 
 #include <stdio.h>
 
@@ -26,9 +27,6 @@ static const struct {
         { "general", 72 },
 };
 
-/* In the order the status may move. */
-static const char *const statuses[] = { "open", "handling", "reported", "resolved" };
-
 int incident_report_hours(const char *severity) {
         for (size_t i = 0; severity && i < ELEMENTSOF(severities); i++)
                 if (streq(severity, severities[i].name))
@@ -36,11 +34,9 @@ int incident_report_hours(const char *severity) {
         return -EINVAL;
 }
 
+/* IncidentStatus is declared in the order the status may move. */
 static int status_rank(const char *status) {
-        for (size_t i = 0; status && i < ELEMENTSOF(statuses); i++)
-                if (streq(status, statuses[i]))
-                        return (int)i;
-        return -1;
+        return incident_status_from_string(status);
 }
 
 static bool digits(const char *s, size_t n) {
@@ -593,7 +589,7 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
         r = load_visible(s, caller, CB_ROLE_OPERATOR, id, &inc, err);
         if (r >= 0) {
                 current = json_string_value(json_object_get(inc, "status"));
-                if (streq(current, "resolved"))
+                if (incident_status_from_string(current) == INCIDENT_RESOLVED)
                         r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
                                                "incident '%s' is resolved: no further records", id);
                 else if (status_rank(status) < status_rank(current))
