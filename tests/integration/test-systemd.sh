@@ -141,6 +141,10 @@ cat >"$ROOT/etc/systemd/system/cbtest.service" <<'UNIT'
 [Unit]
 Description=cloudbroker test-systemd checks
 After=dbus.service systemd-sysusers.service systemd-tmpfiles-setup.service systemd-journald.service
+# Ordering only (pulls nothing in): the reference keeps cloudbrokerd.service
+# loaded while it is inactive. PID 1 unloads an unreferenced inactive unit,
+# and with it Result= and ExecMainStatus=, which the stop check reads.
+After=cloudbrokerd.service
 Requires=dbus.service
 
 [Service]
@@ -162,7 +166,8 @@ ln -sf ../cbtest.service "$ROOT/etc/systemd/system/multi-user.target.wants/cbtes
 out=$CB_TMP/out
 mkdir -p "$out"
 start=$SECONDS
-systemd-nspawn -q --register=no --keep-unit --private-network -D "$ROOT" -b --console=pipe \
+# A machine name of its own: two worktrees' roots share the folder name.
+systemd-nspawn -q --register=no --keep-unit --private-network -M "cbtest-$$" -D "$ROOT" -b --console=pipe \
         --bind="$out:/cbtest-out" >"$CB_TMP/console.log" 2>&1 &
 NSPAWN_PID=$!
 CB_PIDS+=("$NSPAWN_PID")
