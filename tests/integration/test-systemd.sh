@@ -152,7 +152,7 @@ Type=oneshot
 ExecStart=/usr/local/lib/cbtest/inside.sh
 StandardOutput=file:/cbtest-out/results
 StandardError=inherit
-TimeoutStartSec=400
+TimeoutStartSec=300
 SuccessAction=poweroff
 FailureAction=poweroff
 
@@ -173,14 +173,14 @@ NSPAWN_PID=$!
 CB_PIDS+=("$NSPAWN_PID")
 echo "# systemd-nspawn PID $NSPAWN_PID booting $ROOT"
 
-# The container powers itself off when the checks end; 420 s is the unit's
+# The container powers itself off when the checks end; 330 s is the unit's
 # own timeout plus boot and shutdown.
-for _ in $(seq 1 840); do
+for _ in $(seq 1 660); do
         kill -0 "$NSPAWN_PID" 2>/dev/null || break
         sleep 0.5
 done
 if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        fail "the container did not power off within 420 s"
+        fail "the container did not power off within 330 s"
         # SIGTERM asks nspawn for an orderly shutdown of the container; then force.
         kill -TERM "$NSPAWN_PID" 2>/dev/null || true
         for _ in $(seq 1 60); do

@@ -16,14 +16,13 @@
 
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tests/integration/lib.sh
 . ./lib.sh
 
+# For lib.sh's cb_curl (as_uid, pass, fail and the asserts need nothing).
 CB_TMP=$(mktemp -d /tmp/cbtest.XXXXXX)
 chmod 755 "$CB_TMP"
-# lib.sh's cb_busctl, as_uid and cb_curl are used against the container's
-# own system bus and the daemon's REST listener.
-CB_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket
-CB_URL=http://127.0.0.1:8080
+export CB_URL=http://127.0.0.1:8080
 trap 'echo "# inside.sh: command failed at line $LINENO"' ERR
 
 UNIT=cloudbrokerd.service
@@ -31,7 +30,7 @@ EDU=1001
 STRANGER=65534
 KEY=/etc/cloudbroker/checkpoint-key.pem
 
-prop() { systemctl show -p "$1" --value "$UNIT"; }
+prop() { timeout 10 systemctl show -p "$1" --value "$UNIT"; }
 
 # wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
 wait_for() {
@@ -102,8 +101,8 @@ SVC_UID=$(id -u cloudbroker 2>/dev/null || echo none)
 assert_contains " $(id -nG cloudbroker 2>/dev/null) " " libvirt " "the cloudbroker account exists and is in group libvirt"
 assert_eq "$(stat -c '%a %U:%G' /etc/cloudbroker/cloudbroker.conf)" "640 root:cloudbroker" \
         "the config is 0640 root:cloudbroker (tmpfiles.d)"
-systemctl reload dbus.service
-systemctl daemon-reload
+timeout 30 systemctl reload dbus.service
+timeout 30 systemctl daemon-reload
 getent passwd "$EDU" >/dev/null || useradd --uid "$EDU" --no-create-home --shell /usr/sbin/nologin cbedu
 missing=$(ldd /usr/libexec/cloudbroker/cloudbrokerd | grep -c 'not found' || true)
 assert_eq "$missing" 0 "every library of the installed daemon is present (ldd)"
@@ -164,7 +163,7 @@ if in_ns test -e /root/.cbtest-marker; then fail "/root is visible to the servic
 if in_ns test -e /tmp/cbtest-marker; then fail "the host's /tmp is visible to the service"; else pass "the service has its own /tmp (PrivateTmp=)"; fi
 if in_ns_as_svc test -e /proc/1; then fail "the service user sees PID 1 in /proc"; else pass "other users' processes are invisible in the service's /proc (ProtectProc=)"; fi
 
-security=$(systemd-analyze security --no-pager "$UNIT" 2>&1 || true)
+security=$(timeout 60 systemd-analyze security --no-pager "$UNIT" 2>&1 || true)
 exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 echo "# figure: systemd-analyze security $UNIT (live unit): exposure ${exposure:-none} ($(printf '%s\n' "$security" | tail -n1 | sed 's/.*: [0-9.]* //'))"
 assert_eq "$(awk -v e="${exposure:-99}" 'BEGIN {print (e <= 2.0) ? "yes" : "no"}')" yes \
@@ -222,6 +221,14 @@ bus_refused "$EDU" org.cloudbroker.Broker1.Error.AccessDenied ListAllServices \
         "Catalog.ListAllServices is AccessDenied for the department user"
 bus_refused "$STRANGER" org.cloudbroker.Broker1.Error.AccessDenied ListServices \
         "a UID that is no principal (nobody) is AccessDenied"
+rc=0
+err=$(as_uid "$EDU" timeout 40 dbus-send --system --print-reply --reply-timeout=30000 --dest=org.freedesktop.DBus \
+        /org/freedesktop/DBus org.freedesktop.DBus.RequestName string:org.cloudbroker.Broker1 uint32:4 2>&1) || rc=$?
+case "$rc:$err" in
+0:*) fail "the department user could ask for the daemon's bus name: $err" ;;
+*"Error org.freedesktop.DBus.Error.AccessDenied:"*) pass "the bus refuses the department user the name org.cloudbroker.Broker1 (policy: deny own)" ;;
+*) fail "RequestName as the department user: expected AccessDenied, got: $err" ;;
+esac
 out=$(timeout 30 cloudbrokerctl catalog list 2>&1 || true)
 assert_contains "$out" ecs-general "cloudbrokerctl catalog list (root, system bus) lists ecs-general"
 
@@ -276,9 +283,9 @@ echo "# figure: a D-Bus call on a stopped service answered in $(((t1 - t0) / 100
 # The unit says WatchdogSec=30s; a runtime drop-in makes it 3 s so the test is quick.
 mkdir -p "/run/systemd/system/$UNIT.d"
 printf '[Service]\nWatchdogSec=3s\n' >"/run/systemd/system/$UNIT.d/cbtest-watchdog.conf"
-systemctl daemon-reload
+timeout 30 systemctl daemon-reload
 # Manual starts count toward the start rate limit as restarts do.
-systemctl reset-failed "$UNIT"
+timeout 30 systemctl reset-failed "$UNIT"
 timeout 60 systemctl restart "$UNIT" || true
 assert_eq "$(prop WatchdogUSec)" 3s "the drop-in sets WatchdogSec=3s"
 old=$(prop MainPID)
@@ -300,7 +307,7 @@ assert_contains "$(journal_since "$cursor")" "Watchdog timeout" "PID 1 logged th
 if kill -0 "$old" 2>/dev/null; then fail "the stopped daemon $old is still there"; else pass "the stopped daemon is gone"; fi
 
 rm -rf "/run/systemd/system/$UNIT.d"
-systemctl daemon-reload
+timeout 30 systemctl daemon-reload
 timeout 40 systemctl stop "$UNIT" || true
 rm -f /root/.cbtest-marker /tmp/cbtest-marker
 rm -rf "$CB_TMP"
