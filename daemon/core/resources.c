@@ -816,7 +816,7 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
                         return q;
                 dept = caller->principal->department;
         }
-        if (project_id && !catalog_validate_id(project_id))
+        if (project_id && !id_is_valid(project_id))
                 return cb_error_set_field(err, CB_ERR_INVALID, "project_id", "project_id: not a valid id");
         if (store_prepare(r->store, sql, &st) < 0)
                 return store_error(r->store, err, "listing resources");

@@ -357,9 +357,9 @@ static json_t *deadline_json(const char *kind, unsigned article, const char *eve
                              const char *today, bool *ret_overdue) {
         const char *status;
         if (filed_on)
-                status = calendar_date_compare(filed_on, due) <= 0 ? "met" : "late";
+                status = date_compare(filed_on, due) <= 0 ? "met" : "late";
         else
-                status = calendar_date_compare(today, due) > 0 ? "overdue" : "pending";
+                status = date_compare(today, due) > 0 ? "overdue" : "pending";
         if (ret_overdue)
                 *ret_overdue = streq(status, "overdue");
         return json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind", kind, "article", (int)article,
@@ -385,7 +385,7 @@ static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, 
                         continue;
                 for (size_t j = 0; j < ms->n && !filed; j++)
                         if (!used[j] && streq(ms->v[j].kind, filing) &&
-                            calendar_date_compare(ms->v[j].date, ms->v[i].date) >= 0) {
+                            date_compare(ms->v[j].date, ms->v[i].date) >= 0) {
                                 used[j] = true;
                                 filed = ms->v[j].date;
                         }
@@ -403,7 +403,7 @@ static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, 
 
 static int year_of(const char *date) {
         int y = 0, m, d;
-        calendar_date_parse(date, &y, &m, &d);
+        date_parse(date, &y, &m, &d);
         return y;
 }
 
@@ -520,7 +520,7 @@ static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **
         char today[11];
         int r;
 
-        today_local(today);
+        date_today_local(today);
         r = approval_load(p, row->id, 0, &a);
         if (r < 0)
                 return r;
@@ -560,7 +560,7 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = project_load(p, id, &row);
         if (r == -ENOENT)
@@ -645,7 +645,7 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         bool known = false;
         int r;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = project_load(p, id, &row);
         if (r == -ENOENT)
@@ -677,8 +677,8 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                         "kind: '%s' is not one of contract_signed, contract_filed, completed, "
                         "acceptance_filed, self_evaluation_filed",
                         kind);
-        today_local(today);
-        if (calendar_date_compare(date, today) > 0)
+        date_today_local(today);
+        if (date_compare(date, today) > 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "date", "date: %s is in the future", date);
         if (budget_year && !streq(kind, "self_evaluation_filed"))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "budget_year",
@@ -779,7 +779,7 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 audit_refusal(p->store, caller, audit_action, object, "forbidden", NULL);
                 return r;
         }
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = json_check_object(body, fields, err);
         if (r >= 0)
@@ -908,7 +908,7 @@ static uint32_t held_quantity(Projects *p, const char *project_id, const char *s
 static int64_t days_between(const char *from, const char *to) {
         int y1, m1, d1, y2, m2, d2;
         struct tm a = { 0 }, b = { 0 };
-        if (calendar_date_parse(from, &y1, &m1, &d1) < 0 || calendar_date_parse(to, &y2, &m2, &d2) < 0)
+        if (date_parse(from, &y1, &m1, &d1) < 0 || date_parse(to, &y2, &m2, &d2) < 0)
                 return 0;
         a = (struct tm){ .tm_year = y1 - 1900, .tm_mon = m1 - 1, .tm_mday = d1, .tm_hour = 12 };
         b = (struct tm){ .tm_year = y2 - 1900, .tm_mon = m2 - 1, .tm_mday = d2, .tm_hour = 12 };
@@ -971,7 +971,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         char today[11];
         int r;
 
-        today_local(today);
+        date_today_local(today);
         r = project_load(p, req->project_id, &row);
         if (r < 0 && r != -ENOENT)
                 return store_error(p->store, err, "reading the project");
