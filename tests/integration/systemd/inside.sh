@@ -197,6 +197,8 @@ if wait_journal 5 "$start_cursor" "cloudbrokerd $(/usr/libexec/cloudbroker/cloud
 else
         fail "no 'ready' line in journalctl -u cloudbrokerd: $(journal_since "$start_cursor" | tail -n 5)"
 fi
+# The daemon logs this once it reads its signing key (issue 8, the signed
+# audit trail); a branch without that change fails this one check.
 if wait_journal 5 "$start_cursor" "audit checkpoint key: credential"; then
         pass "the daemon logged that it took its checkpoint key from the credential"
 else
