@@ -24,7 +24,8 @@
 #
 # Usage: bench/soak.sh [BUILD_DIR]
 # Knobs: SOAK_SECONDS (600), SAMPLE_SECONDS (5), WARMUP_SECONDS (a tenth of
-# the run, at least 5), PACE (0.1: seconds each worker rests between batches).
+# the run, at least 5), PACE (0.1: seconds each worker rests between batches),
+# SOAK_WORKERS (the workers to run: "catalog evaluate provision dbus").
 # Everything runs on 127.0.0.1 and a private dbus-daemon (tests/integration/
 # lib.sh starts both and ends them, and every worker, by PID). Results also
 # go to BUILD_DIR/bench/soak.result and BUILD_DIR/bench/soak.samples.
@@ -38,6 +39,8 @@ SOAK_SECONDS=${SOAK_SECONDS:-600}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-5}
 WARMUP_SECONDS=${WARMUP_SECONDS:-$((SOAK_SECONDS / 10 > 5 ? SOAK_SECONDS / 10 : 5))}
 PACE=${PACE:-0.1}
+# Which workers run (all four by default; fewer to find what a growth follows).
+SOAK_WORKERS=${SOAK_WORKERS:-catalog evaluate provision dbus}
 
 for tool in curl jq busctl dbus-daemon; do
         command -v "$tool" >/dev/null || { echo "soak.sh: $tool is not installed" >&2; exit 1; }
@@ -188,11 +191,12 @@ w_dbus() {
 
 # --- the run ------------------------------------------------------------------------
 
-sample() { # prints "seconds rss_kib fds"
+sample() { # prints "seconds rss_kib fds anon_kib file_kib shmem_kib"
         local rss fds
-        rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$CB_PID/status")
+        rss=$(awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} /^RssShmem:/ {s = $2}
+                   END {print r; print a " " f " " s}' "/proc/$CB_PID/status")
         fds=$(find "/proc/$CB_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
-        echo "$(($(date +%s) - START)) $rss $fds"
+        echo "$(($(date +%s) - START)) ${rss%%$'\n'*} $fds ${rss#*$'\n'}"
 }
 
 sleep 1
@@ -201,7 +205,8 @@ idle_before=$(sample)
 END=$((START + SOAK_SECONDS))
 export END
 WORKERS=()
-for w in catalog evaluate provision dbus; do
+for w in $SOAK_WORKERS; do
+        case "$w" in catalog | evaluate | provision | dbus) ;; *) echo "soak.sh: unknown worker $w" >&2 && exit 1 ;; esac
         "w_$w" &
         WORKERS+=($!)
         CB_PIDS+=($!)
@@ -234,7 +239,7 @@ idle_after=$([ "$daemon_alive" = yes ] && sample || echo "0 0 0")
 total_ok=0
 total_bad=0
 summary=
-for w in catalog evaluate provision dbus; do
+for w in $SOAK_WORKERS; do
         read -r o b <"$W/$w.count" 2>/dev/null || { o=0; b=1; echo "$w: no count (stuck or killed)" >>"$W/$w.errors"; }
         total_ok=$((total_ok + o))
         total_bad=$((total_bad + b))
@@ -306,6 +311,8 @@ plot() {
         echo "  RSS: $((rss_warm / 1024)) MiB after warm-up, $((rss_mid / 1024)) MiB at the second half's start," \
                 "$((rss_max2 / 1024)) MiB its highest, $((rss_end / 1024)) MiB at the end, peak $((rss_peak / 1024)) MiB" \
                 "(kB: $rss_warm $rss_mid $rss_max2 $rss_end)"
+        awk -v m="$mid" '$1 >= m && !h { a = $4; f = $5; s = $6; h = 1 } { la = $4; lf = $5; ls = $6 }
+                END { printf "  of which over the second half: heap and other anonymous %+d kB, files %+d kB, shared %+d kB\n", la - a, lf - f, ls - s }' "$W/samples"
         echo "  RSS over time:"
         plot
         for v in "${verdicts[@]}"; do echo "  $v"; done

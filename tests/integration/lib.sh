@@ -280,15 +280,29 @@ cb_add_system() {
 }
 
 # cb_wait_state ID STATE [SECONDS]: polls GET /v1/resources/ID as the operator
-# every 0.1 s, at most SECONDS (10); sets GOT to the last state seen and
-# CB_BODY to the last record.
+# every 0.1 s, at most SECONDS (10, times CB_SLOW); sets GOT to the last
+# state seen and CB_BODY to the last record.
 cb_wait_state() {
-        local n=$((${3:-10} * 10))
+        local n=$((${3:-10} * 10 * CB_SLOW))
         GOT=
         for _ in $(seq 1 "$n"); do
                 cb_curl GET "/v1/resources/$1" dev-operator
                 GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
                 [ "$GOT" = "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# cb_wait_provider NAME [SECONDS]: polls GET /v1/providers until NAME is
+# connected, at most SECONDS (10, times CB_SLOW). The daemon answers before
+# its providers have connected, which under valgrind takes seconds.
+cb_wait_provider() {
+        local n=$((${2:-10} * 10 * CB_SLOW)) got=
+        for _ in $(seq 1 "$n"); do
+                cb_curl GET /v1/providers dev-operator
+                got=$(printf %s "$CB_BODY" | jq -r --arg n "$1" '.providers[]? | select(.name == $n) | .status' 2>/dev/null || true)
+                [ "$got" = connected ] && return 0
                 sleep 0.1
         done
         return 1

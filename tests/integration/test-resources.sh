@@ -22,6 +22,7 @@ set -euo pipefail
 . tests/integration/lib.sh
 cb_setup "${1:-build}"
 cb_start_daemon
+if cb_wait_provider dev-test; then pass "set-up: provider dev-test is connected"; else fail "set-up: provider dev-test did not connect"; fi
 
 PROJECT=lf-edu-vm-test
 SYSTEM=edu-portal
