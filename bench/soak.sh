@@ -257,8 +257,8 @@ read -r rss_warm rss_mid rss_max2 rss_end rss_peak fd_min1 fd_max1 fd_min2 fd_ma
         END { printf "%d %d %d %d %d %d %d %d %d %d\n", rw, rm, rx2, last, peak, mn1, mx1, mn2, mx2, n }' "$W/samples")
 
 growth=$(awk -v a="$rss_mid" -v b="$rss_max2" 'BEGIN { printf "%.2f", (a > 0) ? (b - a) * 100 / a : 999 }')
-fd_idle_before=${idle_before##* }
-fd_idle_after=${idle_after##* }
+fd_idle_before=$(echo "$idle_before" | awk '{print $3}')
+fd_idle_after=$(echo "$idle_after" | awk '{print $3}')
 
 verdicts=()
 rss_ok=$(awk -v g="$growth" 'BEGIN { print (g < 5) ? "yes" : "no" }')
