@@ -135,7 +135,7 @@ done
 
 # The README sets CB_URL only when it is unset: this is the one substitution.
 rc=0
-CB_URL=$CB_URL TMPDIR=$RUN/tmp timeout --kill-after=5s 240s bash --norc --noprofile "$RUN/runner.sh" "$RUN" "$CB_URL" ||
+env CB_URL="$CB_URL" TMPDIR="$RUN/tmp" timeout --kill-after=5s 240s bash --norc --noprofile "$RUN/runner.sh" "$RUN" "$CB_URL" ||
         rc=$?
 assert_eq "$rc" 0 "the walk-through runs to its end within 240 s"
 
