@@ -584,6 +584,10 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
 
+        /* Before anything is read: the same refusal whatever the id names. */
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read projects", err);
+        if (r < 0)
+                return r;
         r = project_load_visible(p, caller, id, &row, err);
         if (r < 0)
                 return r;
@@ -662,14 +666,19 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         bool known = false;
         int r;
 
-        r = project_load_visible(p, caller, id, &row, err);
-        if (r < 0)
-                return r;
         snprintf(object, sizeof(object), "project:%s", id);
-        /* Milestones are the implementing department's own statements
-         * (a reader that is not the department is refused here: it may see
-         * the project, so the refusal tells it nothing new). */
-        r = caller_require_department(caller, row.department, 0, "record milestones of this project", err);
+        /* Milestones are the implementing department's own statements.
+         * Every other role is refused before anything is read (the same
+         * answer whatever the id names); another department's project is
+         * then an unknown one. */
+        r = caller_require_role(caller, CB_ROLE_DEPARTMENT, "record milestones", err);
+        if (r >= 0) {
+                r = project_load_visible(p, caller, id, &row, err);
+                if (r < 0)
+                        return r;
+                r = caller_require_department(caller, row.department, 0, "record milestones of this project",
+                                              err);
+        }
         if (r < 0) {
                 audit_refusal(p->store, caller, "project.milestone", object, "forbidden", NULL);
                 return r;
@@ -1074,8 +1083,9 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                         (uint8_t)json_integer_value(json_object_get(service, "max_protection_level"));
                 ev.catalog_revision = (unsigned)json_integer_value(json_object_get(service, "revision"));
         } else
-                /* A draft or retired service exists but is not orderable: the message says which. */
-                facts.service.exists = catalog_exists(p->catalog, req->service_id);
+                /* A draft or retired service exists but is not orderable: the
+                 * message says which, to whom may see the draft. */
+                facts.service.exists = catalog_exists(p->catalog, caller, req->service_id);
 
         /* A system the caller may not read is not in the directory for it
          * (SYSTEM_NOT_LISTED, and nothing of its classification or level). */

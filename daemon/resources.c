@@ -826,16 +826,20 @@ fail:
         return q;
 }
 
-/* The resource as the caller sees it. One that the caller may not read is
+/* The resource as the caller sees it. Who may do `what` to resources at
+ * all (roles) is checked before anything is read, so that refusal is the
+ * same whatever the id names; then a resource the caller may not read is
  * answered exactly as an unknown id, so that neither a read nor an action
- * tells another department which ids are in use. actors: who, beyond the
- * resource's own department, may go on to act on it (0 for a read); a
- * reader that may not act learns nothing new from its 403. */
-static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned actors, json_t **ret,
+ * tells another department which ids are in use. A reader that may not
+ * act learns nothing new from its 403. */
+static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles, json_t **ret,
                         CbError *err, const char *what) {
         json_t *res = NULL;
         int q;
 
+        q = caller_require_role(caller, roles, what, err);
+        if (q < 0)
+                return q;
         if (!catalog_validate_id(id))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         q = resources_record(r, id, &res);
@@ -847,19 +851,17 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
                 json_decref(res);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         }
-        if (actors) {
-                q = caller_require_department(caller, jstr(res, "department"), actors, what, err);
-                if (q < 0) {
-                        json_decref(res);
-                        return q;
-                }
+        q = caller_require_department(caller, jstr(res, "department"), roles & ~CB_ROLE_DEPARTMENT, what, err);
+        if (q < 0) {
+                json_decref(res);
+                return q;
         }
         *ret = res;
         return 0;
 }
 
 int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        return load_visible(r, caller, id, 0, ret, err, "read this resource");
+        return load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, ret, err, "read resources");
 }
 
 /* A deleted resource stays in the record and the audit trail (GET
@@ -869,14 +871,15 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
         json_t *res = NULL;
         int q;
 
-        if (caller)
-                q = load_visible(r, caller, id, 0, &res, &err, "read this resource");
-        else
+        if (caller) {
+                q = resources_get(r, caller, id, &res, &err);
+                if (q < 0) /* unknown, hidden or refused: no object; a store error is one */
+                        return err.kind == CB_ERR_INTERNAL ? -EIO : 0;
+        } else {
                 q = resources_record(r, id, &res);
-        if (q == -ENOENT || (q < 0 && err.kind == CB_ERR_NOT_FOUND))
-                return 0;
-        if (q < 0)
-                return -EIO;
+                if (q < 0)
+                        return q == -ENOENT ? 0 : -EIO;
+        }
         q = !streq_ptr(jstr(res, "state"), "deleted");
         json_decref(res);
         return q;
@@ -946,7 +949,7 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (!rule)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "action",
                                           "action: '%s' is not one of start, stop, reboot", action);
-        q = load_visible(r, caller, id, RESOURCE_ACTORS, &res, err, "act on this resource");
+        q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err, "act on resources");
         if (q < 0)
                 return q;
         state = jstr(res, "state");
@@ -1065,6 +1068,9 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
         char dept[64] = "";
         int q;
 
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
         if (store_prepare(r->store, sql, &st) < 0)
                 return store_error(r->store, err, "reading operations");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
