@@ -393,9 +393,9 @@ const sd_bus_vtable bus_resources_vtable[] = {
 /* ---- change notification ---- */
 
 /* A deleted resource is no object any more, so sd-bus will not emit for
- * it; its watchers still deserve to hear that it changed. Built by hand: the same PropertiesChanged an object would have
- * sent, names only. A watcher that may read the resource learns the rest
- * from Get, which then answers UnknownObject: gone means deleted. */
+ * it; its watchers still deserve to hear that it changed. Built by hand: the same PropertiesChanged an object
+ * would have sent, names only. A watcher that may read the resource learns the rest from Get, which then
+ * answers UnknownObject: gone means deleted. */
 static int emit_final_change(sd_bus *bus, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         int r;

@@ -464,7 +464,6 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
 
 /* ---- reading projects ---- */
 
-
 typedef struct Usage {
         int64_t construction_fen, om_fen;
 } Usage;

@@ -851,7 +851,8 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
                 json_decref(res);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         }
-        q = caller_require_department(caller, jstr(res, "department"), roles & ~CB_ROLE_DEPARTMENT, what, err);
+        q = caller_require_department(caller, jstr(res, "department"), roles & ~CB_ROLE_DEPARTMENT, what,
+                                      err);
         if (q < 0) {
                 json_decref(res);
                 return q;
@@ -1252,10 +1253,9 @@ static bool resource_known(Resources *r, const char *id) {
  * to the next reconcile; one unchanged since is compared, however soon
  * after its last change the inventory came. */
 static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
-        static const char sql[] =
-                "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
-                "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ? "
-                "AND r.state IN ('active','stopped','failed') AND COALESCE(c.seq, 0) <= ?";
+        static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
+                                  "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ? "
+                                  "AND r.state IN ('active','stopped','failed') AND COALESCE(c.seq, 0) <= ?";
         sqlite3_stmt *st;
         char(*rows)[4][64] = NULL;
         size_t n = 0;

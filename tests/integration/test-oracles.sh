@@ -237,9 +237,11 @@ for who in $HEALTH $STRANGER; do
         dbus_same_as_unknown "Introspect of edu's resource as UID $who" "$who" \
                 org.freedesktop.DBus.Introspectable.Introspect "$P1" "$UNKNOWN_PATH" "$P1" "$UNKNOWN_PATH"
         assert_contains "$HIDDEN_ERR" org.freedesktop.DBus.Error.UnknownObject "UID $who: UnknownObject"
-        dbus_same_as_unknown "Properties.Get of edu's resource as UID $who" "$who" \
-                org.freedesktop.DBus.Properties.Get "$P1" "$UNKNOWN_PATH" "$P1" "$UNKNOWN_PATH" \
-                "string:$OIFACE" "string:$OIFACE"
+        dbus "$who" "$P1" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+        e1=$DERR
+        dbus "$who" "$UNKNOWN_PATH" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
+        assert_eq "$e1" "${DERR//$UNKNOWN_PATH/$P1}" \
+                "Properties.Get State of edu's resource as UID $who: the same error name and message"
         dbus_same_as_unknown "Stop of edu's resource as UID $who" "$who" $OIFACE.Stop "$P1" "$UNKNOWN_PATH" \
                 "$P1" "$UNKNOWN_PATH"
 done
