@@ -24,6 +24,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
+#include "states.h"
 
 #define PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
 
