@@ -896,10 +896,14 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
         return q;
 }
 
-int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err) {
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
+                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Keyset on (created_at, id): the index resources_listing serves it. */
         static const char sql[] =
                 "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
-                "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
+                "AND (?2 IS NULL OR department = ?2) "
+                "AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) "
+                "ORDER BY created_at, id LIMIT ?5";
         const char *dept = NULL;
         sqlite3_stmt *st;
         json_t *a;
@@ -919,13 +923,26 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
                 sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         if (dept)
                 sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 3, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)page->limit + 1);
         a = json_array();
-        while (a && (q = sqlite3_step(st)) == SQLITE_ROW)
+        char next[PAGE_TOKEN_MAX] = "";
+        while (a && (q = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(jstr(last, "created_at"), jstr(last, "id"), next);
+                        break;
+                }
                 json_array_append_new(a, resource_row_json(st));
+        }
         sqlite3_reset(st);
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = a;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
@@ -1112,16 +1129,36 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
 }
 
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err) {
-        json_t *list = NULL, *res;
+        json_t *list = json_array(), *res;
+        Page page = { .limit = PAGE_LIMIT_MAX };
         char **v;
         size_t n = 0, i;
         int q;
 
-        /* What resources_list() answers the caller, less the deleted: the
-         * same rule as resources_object_exists(). */
-        q = resources_list(r, caller, NULL, &list, err);
-        if (q < 0)
-                return q;
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* What resources_list() answers the caller, every page (an object
+         * tree has none; bounded by what a store can hold), less the
+         * deleted: the same rule as resources_object_exists(). */
+        for (unsigned pages = 0; pages < 100000; pages++) {
+                json_t *chunk = NULL;
+                char next[PAGE_TOKEN_MAX];
+
+                q = resources_list(r, caller, NULL, &page, &chunk, next, err);
+                if (q >= 0) {
+                        json_array_extend(list, chunk);
+                        json_decref(chunk);
+                }
+                if (q >= 0 && next[0])
+                        q = page_parse(NULL, next, &page, err);
+                if (q < 0) {
+                        json_decref(list);
+                        return q;
+                }
+                if (!next[0])
+                        break;
+                page.limit = PAGE_LIMIT_MAX;
+        }
         v = calloc(json_array_size(list) + 1, sizeof(char *));
         if (!v) {
                 json_decref(list);
