@@ -42,7 +42,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run check test lint format format-check cppcheck install clean bench units-check
 
-all: $(BUILD)/cloudbrokerd $(BUILD)/cloudbrokerctl
+all: $(BUILD)/cloudbrokerd $(BUILD)/cloudbrokerctl dev-key-mode
+
+# The daemon refuses a checkpoint key others may read, and git keeps no modes.
+.PHONY: dev-key-mode
+dev-key-mode:
+	@chmod 0600 etc/dev-keys/dev-checkpoint.key.pem
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

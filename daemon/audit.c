@@ -2,6 +2,7 @@
 #include "audit.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "digest.h"
@@ -19,6 +20,65 @@ static char *record_content(int64_t seq, const char *at, const char *principal, 
         char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
         json_decref(a);
         return s;
+}
+
+struct AuditTrail {
+        Store *store;
+        SigKey *key;
+        unsigned every;
+        AuditState state;
+        int64_t signed_seq;  /* the record the newest committed checkpoint signs */
+        int64_t pending_seq; /* signed in a transaction not yet committed, 0 when none */
+        char failure[480];
+};
+
+static const char *const audit_state_table[_AUDIT_STATE_MAX] = {
+        [AUDIT_STATE_SIGNED] = "signed",
+        [AUDIT_STATE_UNSIGNED] = "unsigned",
+        [AUDIT_STATE_FAILED] = "failed",
+};
+
+const char *audit_state_to_string(AuditState s) {
+        return s >= 0 && s < _AUDIT_STATE_MAX ? audit_state_table[s] : NULL;
+}
+
+static int audit_gate(Store *s, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        if (t && t->state == AUDIT_STATE_FAILED)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                    "changes are refused: the audit trail failed its check at start (%s); "
+                                    "reads still work, see GET /v1/health",
+                                    t->failure);
+        return 0;
+}
+
+static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
+                             int64_t *ret_id, CbError *err);
+
+static void on_checkpoint_committed(void *userdata, int result) {
+        AuditTrail *t = userdata;
+        if (result >= 0 && t->pending_seq > t->signed_seq)
+                t->signed_seq = t->pending_seq;
+        t->pending_seq = 0;
+}
+
+/* Runs inside audit_append's transaction: the checkpoint commits with the
+ * record it signs or not at all. */
+static int checkpoint_if_due(Store *s, int64_t seq, const char *hash, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        int64_t last;
+        int r;
+
+        if (!t || !t->key || t->state != AUDIT_STATE_SIGNED)
+                return 0;
+        last = t->pending_seq > t->signed_seq ? t->pending_seq : t->signed_seq;
+        if (seq - last < (int64_t)t->every)
+                return 0;
+        r = checkpoint_insert(s, t, seq, hash, "count", NULL, err);
+        if (r < 0)
+                return r;
+        t->pending_seq = seq;
+        return store_defer(s, on_checkpoint_committed, t);
 }
 
 static int record_hash(const char *prev, const char *content, char ret[DIGEST_HEX_MAX]) {
@@ -42,6 +102,9 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         int64_t seq = 1;
         int r;
 
+        r = audit_gate(s, err);
+        if (r < 0)
+                return r;
         codes = e->codes ? json_dumps(e->codes, JSON_COMPACT) : strdup("[]");
         detail = e->detail ? json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
         if (!codes || !detail)
@@ -88,6 +151,11 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
                 goto fail;
+        r = checkpoint_if_due(s, seq, hash, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing an audit record");
         return 0;
@@ -105,16 +173,55 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
         cb_error_clear(&err);
 }
 
+static bool utf8_valid(const unsigned char *p);
+
+/* A field the database holds as invalid UTF-8 (an edit) is shown with
+ * U+FFFD in place of each bad byte, so the record is listed, not dropped. */
+static json_t *text_json(const char *s) {
+        _cleanup_(freep) char *fixed = NULL;
+        size_t n = 0;
+
+        if (!s)
+                return json_string("");
+        if (utf8_valid((const unsigned char *)s))
+                return json_string(s);
+        fixed = malloc(strlen(s) * 3 + 1);
+        if (!fixed)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                char one[5] = { (char)*p, 0 };
+                size_t len = 1;
+                /* The longest valid sequence starting here. */
+                for (size_t l = 4; l > 1; l--) {
+                        size_t k;
+                        for (k = 0; k < l && p[k]; k++)
+                                one[k] = (char)p[k];
+                        one[k] = 0;
+                        if (k == l && utf8_valid((const unsigned char *)one)) {
+                                len = l;
+                                break;
+                        }
+                }
+                if (len == 1 && *p >= 0x80)
+                        memcpy(fixed + n, "\xef\xbf\xbd", 3), n += 3;
+                else
+                        memcpy(fixed + n, p, len), n += len;
+                p += len - 1;
+        }
+        fixed[n] = 0;
+        return json_string(fixed);
+}
+
 static json_t *row_json(sqlite3_stmt *st) {
         json_t *codes = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
         json_t *detail = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
-        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1),
-                         "principal", sqlite3_column_text(st, 2), "face", sqlite3_column_text(st, 3),
-                         "action", sqlite3_column_text(st, 4), "object", sqlite3_column_text(st, 5),
-                         "outcome", sqlite3_column_text(st, 6), "codes", codes ? codes : json_array(),
-                         "detail", detail ? detail : json_object(), "prev_hash", sqlite3_column_text(st, 9),
-                         "hash", sqlite3_column_text(st, 10));
+#define TEXT(i) text_json((const char *)sqlite3_column_text(st, i))
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
+                         (json_int_t)sqlite3_column_int64(st, 0), "at", TEXT(1), "principal", TEXT(2), "face",
+                         TEXT(3), "action", TEXT(4), "object", TEXT(5), "outcome", TEXT(6), "codes",
+                         codes ? codes : json_array(), "detail", detail ? detail : json_object(), "prev_hash",
+                         TEXT(9), "hash", TEXT(10));
+#undef TEXT
 }
 
 #define AUDIT_COLUMNS "seq, at, principal, face, action, object, outcome, codes, detail, prev_hash, hash"
@@ -195,107 +302,618 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
         return true;
 }
 
-int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err) {
-        /* Physical order (rowid) is what a reorder or a renumbering changes. */
-        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY rowid";
-        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];
-        int64_t expect_seq = 1, n = 0, bad_seq = 0;
-        const char *problem = NULL;
-        char detail[200] = "";
+
+/* ---- checkpoints ---- */
+
+static bool utf8_valid(const unsigned char *p) {
+        while (*p) {
+                unsigned c = *p, n, min;
+                uint32_t cp;
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, min = 0x80, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, min = 0x800, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, min = 0x10000, cp = c & 0x07;
+                else
+                        return false;
+                for (unsigned i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
+static char *checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
+        char *s = NULL;
+        if (asprintf(&s,
+                     "cloudbroker audit checkpoint v1\nid=%" PRId64 "\nseq=%" PRId64 "\nhash=%s\nat=%s\nevery=%" PRId64
+                     "\n",
+                     id, seq, hash, at, every) < 0)
+                return NULL;
+        return s;
+}
+
+static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
+                             int64_t *ret_id, CbError *err) {
+        static const char id_sql[] = "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints";
+        static const char ins_sql[] = "INSERT INTO audit_checkpoints (id, seq, hash, at, every, reason, alg, "
+                                      "key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        _cleanup_(freep) char *statement = NULL, *sig = NULL;
+        sqlite3_stmt *st;
+        int64_t id = 0;
+        char now[32];
+        int r;
+
+        if (store_prepare(s, id_sql, &st) < 0)
+                return store_error(s, err, "numbering an audit checkpoint");
+        if (sqlite3_step(st) == SQLITE_ROW)
+                id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (id < 1)
+                return store_error(s, err, "numbering an audit checkpoint");
+        store_now(now);
+        statement = checkpoint_statement(id, seq, hash, now, t->every);
+        if (!statement)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = sig_key_sign(t->key, statement, strlen(statement), &sig);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign an audit checkpoint (%s): %s",
+                                    sig_key_alg(t->key), strerror(-r));
+        if (store_prepare(s, ins_sql, &st) < 0)
+                return store_error(s, err, "storing an audit checkpoint");
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, seq);
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, t->every);
+        sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, sig_key_alg(t->key), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, sig_key_id(t->key), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, sig, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                return store_error(s, err, "storing an audit checkpoint");
+        /* The journal keeps a copy the database's owner cannot rewrite. */
+        log_info("audit checkpoint #%" PRId64 " anchor %" PRId64 ":%s at %s (%s; %s key %.16s; every %u) "
+                 "signature %s",
+                 id, seq, hash, now, reason, sig_key_alg(t->key), sig_key_id(t->key), t->every, sig);
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+static int read_head(Store *s, int64_t *ret_seq, char ret_hash[DIGEST_HEX_MAX]) {
+        AuditAnchor a;
+        int r = audit_head_anchor(s, &a);
+        if (r == -ENOENT) {
+                *ret_seq = 0;
+                snprintf(ret_hash, DIGEST_HEX_MAX, "%s", GENESIS);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret_seq = a.seq;
+        snprintf(ret_hash, DIGEST_HEX_MAX, "%s", a.hash);
+        return 0;
+}
+
+int audit_checkpoint(Store *s, const char *reason, bool only_if_moved, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        char hash[DIGEST_HEX_MAX];
+        int64_t seq;
+        int r;
+
+        if (!t || !t->key || t->state != AUDIT_STATE_SIGNED)
+                return 0;
+        if (read_head(s, &seq, hash) < 0)
+                return store_error(s, err, "reading the audit head");
+        if (only_if_moved && seq == t->signed_seq)
+                return 0;
+        r = store_begin(s);
+        if (r < 0)
+                return store_error(s, err, "starting a checkpoint transaction");
+        r = checkpoint_insert(s, t, seq, hash, reason, NULL, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing an audit checkpoint");
+        t->signed_seq = seq;
+        return 1;
+}
+
+typedef struct Checkpoint {
+        int64_t id, seq, every;
+        char hash[DIGEST_HEX_MAX], at[32], key_id[DIGEST_HEX_MAX];
+        char *signature;
+        bool trusted; /* its signature verified (or, from the last checkpoint, it is an older one) */
+} Checkpoint;
+
+typedef struct Checkpoints {
+        Checkpoint *v;
+        size_t n;
+} Checkpoints;
+
+static void checkpoints_done(Checkpoints *c) {
+        for (size_t i = 0; i < c->n; i++)
+                free(c->v[i].signature);
+        free(c->v);
+        c->v = NULL;
+        c->n = 0;
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *buf, size_t size) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        snprintf(buf, size, "%s", v ? v : "");
+}
+
+static int checkpoints_load(Store *s, Checkpoints *ret) {
+        static const char sql[] =
+                "SELECT id, seq, hash, at, every, key_id, signature FROM audit_checkpoints ORDER BY id";
+        Checkpoints c = { 0 };
         sqlite3_stmt *st;
         int r;
 
         if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                Checkpoint *v = reallocarray(c.v, c.n + 1, sizeof(*v));
+                const char *sig = (const char *)sqlite3_column_text(st, 6);
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                c.v = v;
+                v = &c.v[c.n];
+                *v = (Checkpoint){ .id = sqlite3_column_int64(st, 0),
+                                   .seq = sqlite3_column_int64(st, 1),
+                                   .every = sqlite3_column_int64(st, 4) };
+                copy_col(st, 2, v->hash, sizeof(v->hash));
+                copy_col(st, 3, v->at, sizeof(v->at));
+                copy_col(st, 5, v->key_id, sizeof(v->key_id));
+                v->signature = strdup(sig ? sig : "");
+                if (!v->signature) {
+                        r = -ENOMEM;
+                        break;
+                }
+                c.n++;
+        }
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE) {
+                checkpoints_done(&c);
+                return r == -ENOMEM ? r : -EIO;
+        }
+        *ret = c;
+        return 0;
+}
+
+typedef struct Problem {
+        const char *kind; /* NULL: none */
+        int64_t seq, through, checkpoint;
+        char message[400];
+} Problem;
+
+/* Keeps the problem at the lowest record: that is the first bad one. */
+static void problem_set(Problem *p, int64_t seq, int64_t through, int64_t checkpoint, const char *kind,
+                        const char *fmt, ...) _printf_(6, 7);
+static void problem_set(Problem *p, int64_t seq, int64_t through, int64_t checkpoint, const char *kind,
+                        const char *fmt, ...) {
+        va_list ap;
+        if (p->kind && p->seq <= seq)
+                return;
+        p->kind = kind;
+        p->seq = seq;
+        p->through = through;
+        p->checkpoint = checkpoint;
+        va_start(ap, fmt);
+        vsnprintf(p->message, sizeof(p->message), fmt, ap);
+        va_end(ap);
+}
+
+static const SigKey *key_for(const AuditVerifyOptions *o, const char *key_id) {
+        for (size_t i = 0; i < o->n_keys; i++)
+                if (streq(sig_key_id(o->keys[i]), key_id))
+                        return o->keys[i];
+        return NULL;
+}
+
+/* Signatures and numbering; a bad checkpoint is not used to vouch for a record. */
+static int checkpoints_check(const AuditVerifyOptions *o, Checkpoints *c, Problem *p) {
+        int64_t expect_id = 1;
+
+        for (size_t i = 0; i < c->n; i++) {
+                Checkpoint *cp = &c->v[i];
+                const SigKey *k;
+                _cleanup_(freep) char *statement = NULL;
+                int r;
+
+                if (cp->id != expect_id)
+                        problem_set(p, cp->seq, 0, expect_id, "missing-checkpoint",
+                                    "checkpoints #%" PRId64 "..#%" PRId64 " are missing (deleted): the "
+                                    "checkpoints jump from #%" PRId64 " to #%" PRId64 " at record %" PRId64,
+                                    expect_id, cp->id - 1, expect_id - 1, cp->id, cp->seq);
+                expect_id = cp->id + 1;
+                if (o->from_last_checkpoint && i + 1 < c->n) {
+                        cp->trusted = true;
+                        continue;
+                }
+                k = key_for(o, cp->key_id);
+                if (!k) {
+                        problem_set(p, cp->seq, 0, cp->id, "forged-checkpoint",
+                                    "checkpoint #%" PRId64 " (record %" PRId64 ", %s) is signed by key %.16s, "
+                                    "which is not %s",
+                                    cp->id, cp->seq, cp->at, cp->key_id,
+                                    o->n_keys == 1 ? "the key given" : "one of the keys given");
+                        continue;
+                }
+                statement = checkpoint_statement(cp->id, cp->seq, cp->hash, cp->at, cp->every);
+                if (!statement)
+                        return -ENOMEM;
+                r = sig_key_verify(k, statement, strlen(statement), cp->signature);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        problem_set(p, cp->seq, 0, cp->id, "forged-checkpoint",
+                                    "checkpoint #%" PRId64 " (record %" PRId64 ", %s): its %s signature does "
+                                    "not verify: the checkpoint was forged or edited",
+                                    cp->id, cp->seq, cp->at, sig_key_alg(k));
+                        continue;
+                }
+                cp->trusted = true;
+        }
+        return 0;
+}
+
+static int cmp_checkpoint_seq(const void *a, const void *b) {
+        const Checkpoint *x = *(const Checkpoint *const *)a, *y = *(const Checkpoint *const *)b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const char *const field_names[] = { "at",     "principal", "face",  "action",
+                                           "object", "outcome",   "codes", "detail" };
+
+int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err) {
+        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY seq";
+        static const char head_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
+        static const AuditVerifyOptions none = { 0 };
+        _cleanup_(freep) const Checkpoint **by_seq = NULL;
+        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];
+        int64_t expect_seq = 1, n = 0, vouched = 0, rehash_after = 0, signed_seq = 0;
+        const Checkpoint *last = NULL;
+        Checkpoints c = { 0 };
+        Problem p = { 0 };
+        bool walk_ok = true;
+        size_t j = 0, n_trusted = 0;
+        sqlite3_stmt *st;
+        int r;
+
+        if (!o)
+                o = &none;
+        if (checkpoints_load(s, &c) < 0)
+                return store_error(s, err, "reading the audit checkpoints");
+        if (o->n_keys > 0 && c.n > 0) {
+                r = checkpoints_check(o, &c, &p);
+                if (r >= 0 && !(by_seq = calloc(c.n, sizeof(*by_seq))))
+                        r = -ENOMEM;
+                if (r < 0) {
+                        checkpoints_done(&c);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot check the audit checkpoints: %s",
+                                            strerror(-r));
+                }
+                for (size_t i = 0; i < c.n; i++)
+                        if (c.v[i].trusted) {
+                                by_seq[n_trusted++] = &c.v[i];
+                                last = &c.v[i];
+                                if (c.v[i].seq > signed_seq)
+                                        signed_seq = c.v[i].seq;
+                        }
+                qsort(by_seq, n_trusted, sizeof(*by_seq), cmp_checkpoint_seq);
+                /* The newest vouches for the records behind it without rehashing them. */
+                if (o->from_last_checkpoint && last)
+                        rehash_after = last->seq;
+                /* Checkpoints of the empty trail sign the genesis hash. */
+                for (; j < n_trusted && by_seq[j]->seq == 0; j++)
+                        if (!streq(by_seq[j]->hash, GENESIS))
+                                problem_set(&p, 1, 0, by_seq[j]->id, "rewritten",
+                                            "checkpoint #%" PRId64 " signed the empty trail, but with another "
+                                            "hash",
+                                            by_seq[j]->id);
+        }
+
+        if (store_prepare(s, sql, &st) < 0) {
+                checkpoints_done(&c);
                 return store_error(s, err, "reading the audit trail");
-        while (!problem && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        }
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
                 int64_t seq = sqlite3_column_int64(st, 0);
                 const char *cols[10];
+                bool rehash = seq > rehash_after;
                 _cleanup_(freep) char *content = NULL;
+                const char *bad_field = NULL;
 
-                for (int i = 0; i < 10; i++)
+                for (int i = 0; i < 10; i++) {
                         cols[i] = (const char *)sqlite3_column_text(st, i + 1);
-                n++;
-                if (seq != expect_seq) {
-                        /* A gap names the first missing record, as a missing tail does below. */
-                        bad_seq = seq > expect_seq ? expect_seq : seq;
-                        problem = seq > expect_seq ? "deleted" : "reordered";
-                        snprintf(detail, sizeof(detail), "expected record %" PRId64 ", found %" PRId64,
-                                 expect_seq, seq);
-                        break;
-                }
-                if (!cols[8] || !streq(cols[8], prev)) {
-                        bad_seq = seq;
-                        problem = "reordered";
-                        snprintf(detail, sizeof(detail),
-                                 "record %" PRId64 " does not follow the record before it", seq);
-                        break;
-                }
-                for (int i = 0; i < 8; i++)
                         if (!cols[i])
                                 cols[i] = "";
-                content = record_content(seq, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
-                                         cols[7]);
-                if (!content || record_hash(prev, content, hash) < 0) {
-                        sqlite3_reset(st);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 }
-                if (!cols[9] || !streq(cols[9], hash)) {
-                        bad_seq = seq;
-                        problem = "edited";
-                        snprintf(detail, sizeof(detail), "record %" PRId64 " does not match its hash", seq);
+                if (seq != expect_seq) {
+                        /* A gap names the first missing record, as a missing tail does below. */
+                        if (seq > expect_seq + 1)
+                                problem_set(&p, expect_seq, seq - 1, 0, "deleted",
+                                            "records %" PRId64 "..%" PRId64 " are missing: after record %" PRId64
+                                            " comes record %" PRId64,
+                                            expect_seq, seq - 1, expect_seq - 1, seq);
+                        else if (seq > expect_seq)
+                                problem_set(&p, expect_seq, 0, 0, "deleted",
+                                            "record %" PRId64 " is missing: after record %" PRId64
+                                            " comes record %" PRId64,
+                                            expect_seq, expect_seq - 1, seq);
+                        else
+                                problem_set(&p, seq, 0, 0, "reordered",
+                                            "expected record %" PRId64 ", found %" PRId64, expect_seq, seq);
+                        walk_ok = false;
                         break;
                 }
-                if (anchor && seq == anchor->seq && !streq(hash, anchor->hash)) {
-                        bad_seq = seq;
-                        problem = "edited";
-                        snprintf(detail, sizeof(detail),
-                                 "record %" PRId64
-                                 " is not the one anchored: the chain was rewritten from here "
-                                 "or before",
-                                 seq);
+                n++;
+                for (int i = 0; i < 8 && !bad_field; i++)
+                        if (!utf8_valid((const unsigned char *)cols[i]))
+                                bad_field = field_names[i];
+                if (bad_field) {
+                        problem_set(&p, seq, 0, 0, "edited",
+                                    "record %" PRId64 ": its %s is not valid UTF-8 (the daemon writes only "
+                                    "UTF-8): the record was edited",
+                                    seq, bad_field);
+                        walk_ok = false;
+                        break;
+                }
+                if (rehash || !streq(cols[8], prev)) {
+                        content = record_content(seq, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
+                                                 cols[6], cols[7]);
+                        if (!content) {
+                                sqlite3_reset(st);
+                                checkpoints_done(&c);
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        }
+                }
+                if (!streq(cols[8], prev)) {
+                        char own[DIGEST_HEX_MAX];
+                        /* Consistent with the hash it names: the record before it changed. */
+                        if (seq > 1 && record_hash(cols[8], content, own) >= 0 && streq(own, cols[9]))
+                                problem_set(&p, seq - 1, 0, 0, "edited",
+                                            "record %" PRId64 " was changed and given a new hash: record %" PRId64
+                                            " still names its former hash",
+                                            seq - 1, seq);
+                        else
+                                problem_set(&p, seq, 0, 0, "reordered",
+                                            "record %" PRId64 " does not follow the record before it", seq);
+                        walk_ok = false;
+                        break;
+                }
+                if (rehash) {
+                        if (record_hash(prev, content, hash) < 0) {
+                                sqlite3_reset(st);
+                                checkpoints_done(&c);
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        }
+                        if (!streq(cols[9], hash)) {
+                                problem_set(&p, seq, 0, 0, "edited",
+                                            "record %" PRId64 " does not match its hash", seq);
+                                walk_ok = false;
+                                break;
+                        }
+                } else
+                        snprintf(hash, sizeof(hash), "%s", cols[9]);
+                for (; j < n_trusted && by_seq[j]->seq == seq; j++) {
+                        if (streq(by_seq[j]->hash, hash)) {
+                                vouched = seq;
+                                continue;
+                        }
+                        problem_set(&p, vouched + 1, seq, by_seq[j]->id, "rewritten",
+                                    "records %" PRId64 "..%" PRId64 " were rewritten: record %" PRId64
+                                    " is not the one checkpoint #%" PRId64 " signed at %s%s",
+                                    vouched + 1, seq, seq, by_seq[j]->id, by_seq[j]->at,
+                                    vouched ? "" : " (no earlier checkpoint vouches for any record)");
+                        walk_ok = false;
+                        break;
+                }
+                if (!walk_ok)
+                        break;
+                if (o->anchor && seq == o->anchor->seq && !streq(hash, o->anchor->hash)) {
+                        problem_set(&p, seq, 0, 0, "edited",
+                                    "record %" PRId64 " is not the one anchored: the chain was rewritten from "
+                                    "here or before",
+                                    seq);
+                        walk_ok = false;
                         break;
                 }
                 snprintf(prev, sizeof(prev), "%s", hash);
                 expect_seq++;
         }
         sqlite3_reset(st);
+        if (walk_ok && r != SQLITE_DONE) {
+                checkpoints_done(&c);
+                return store_error(s, err, "reading the audit trail");
+        }
 
-        if (!problem) {
-                static const char head_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-                int64_t head_seq = 0;
-                const char *head_hash = GENESIS;
-                if (store_prepare(s, head_sql, &st) < 0)
+        if (walk_ok) {
+                int64_t head_seq = -1;
+                char head_hash[DIGEST_HEX_MAX] = "";
+
+                if (store_prepare(s, head_sql, &st) < 0) {
+                        checkpoints_done(&c);
                         return store_error(s, err, "reading the audit head");
+                }
                 if (sqlite3_step(st) == SQLITE_ROW) {
                         head_seq = sqlite3_column_int64(st, 0);
-                        head_hash = (const char *)sqlite3_column_text(st, 1);
-                }
-                if (head_seq != n || !head_hash || !streq(head_hash, prev)) {
-                        problem = head_seq > n ? "deleted" : "edited";
-                        bad_seq = n + 1;
-                        snprintf(detail, sizeof(detail),
-                                 "the chain ends at record %" PRId64 " but the head names record %" PRId64, n,
-                                 head_seq);
+                        copy_col(st, 1, head_hash, sizeof(head_hash));
                 }
                 sqlite3_reset(st);
-        }
-        if (!problem && anchor && anchor->seq > n) {
-                problem = "deleted";
-                bad_seq = n + 1;
-                snprintf(detail, sizeof(detail),
-                         "the chain ends at record %" PRId64 " but the anchor names record %" PRId64
-                         ": records were cut off its end",
-                         n, anchor->seq);
+                if (head_seq < 0 && n > 0)
+                        problem_set(&p, n, 0, 0, "head-missing",
+                                    "the head row is missing: records 1..%" PRId64 " verify, but nothing says "
+                                    "the trail ends there (newer records may have been cut off with it)",
+                                    n);
+                else if (head_seq > n)
+                        problem_set(&p, n + 1, head_seq, 0, "deleted",
+                                    "the chain ends at record %" PRId64 " but the head names record %" PRId64
+                                    ": records %" PRId64 "..%" PRId64 " were deleted",
+                                    n, head_seq, n + 1, head_seq);
+                else if (head_seq >= 0 && head_seq < n)
+                        problem_set(&p, head_seq + 1, n, 0, "beyond-head",
+                                    "records %" PRId64 "..%" PRId64 " lie beyond the head (record %" PRId64
+                                    "): they were added without the daemon",
+                                    head_seq + 1, n, head_seq);
+                else if (head_seq == n && n > 0 && !streq(head_hash, prev))
+                        problem_set(&p, n, 0, 0, "edited", "the head names record %" PRId64 " with another hash",
+                                    n);
+
+                if (signed_seq > n) {
+                        const Checkpoint *cut = NULL;
+                        for (size_t i = 0; i < n_trusted; i++)
+                                if (by_seq[i]->seq == signed_seq)
+                                        cut = by_seq[i];
+                        problem_set(&p, n + 1, signed_seq, cut ? cut->id : 0, "deleted",
+                                    "records %" PRId64 "..%" PRId64 " were cut off: checkpoint #%" PRId64
+                                    " (%s) signs record %" PRId64 ", the trail ends at record %" PRId64,
+                                    n + 1, signed_seq, cut ? cut->id : 0, cut ? cut->at : "?", signed_seq, n);
+                }
+                if (last && n >= last->seq + last->every && last->every > 0)
+                        problem_set(&p, last->seq + last->every, n, last->id, "unsigned-tail",
+                                    "records %" PRId64 "..%" PRId64 " carry no checkpoint, though one is signed "
+                                    "every %" PRId64 " records and the newest, #%" PRId64 ", signs record %" PRId64
+                                    ": newer checkpoints were deleted, or records added without the daemon",
+                                    last->seq + 1, n, last->every, last->id, last->seq);
+                if (o->anchor && o->anchor->seq > n)
+                        problem_set(&p, n + 1, o->anchor->seq, 0, "deleted",
+                                    "the chain ends at record %" PRId64 " but the anchor names record %" PRId64
+                                    ": records were cut off its end",
+                                    n, o->anchor->seq);
         }
 
-        json_t *o = json_pack("{s:b, s:I, s:s, s:I}", "ok", !problem, "records", (json_int_t)n, "head", prev,
-                              "head_seq", (json_int_t)(expect_seq - 1));
-        if (!o)
+        const char *sigs = c.n == 0 ? "none" : o->n_keys == 0 ? "not checked" : "verified";
+        json_t *out = json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", !p.kind, "records", (json_int_t)n,
+                                "head", prev, "head_seq", (json_int_t)(expect_seq - 1), "checkpoints",
+                                (json_int_t)c.n, "signatures", sigs, "signed_seq", (json_int_t)signed_seq);
+        checkpoints_done(&c);
+        if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (problem)
-                json_object_set_new(o, "first_bad",
-                                    json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad_seq, "problem",
-                                              problem, "message", detail));
-        *ret = o;
+        if (p.kind) {
+                json_t *bad = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)p.seq, "problem", p.kind, "message",
+                                        p.message);
+                if (bad && p.through > p.seq)
+                        json_object_set_new(bad, "through", json_integer(p.through));
+                if (bad && p.checkpoint > 0)
+                        json_object_set_new(bad, "checkpoint", json_integer(p.checkpoint));
+                json_object_set_new(out, "first_bad", bad);
+        }
+        *ret = out;
         return 0;
+}
+
+/* ---- the trail's state ---- */
+
+int audit_trail_new(Store *s, SigKey *key, unsigned every, AuditTrail **ret) {
+        AuditTrail *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->store = s;
+        t->key = key;
+        t->every = every > 0 ? every : 1000;
+        t->state = key ? AUDIT_STATE_SIGNED : AUDIT_STATE_UNSIGNED;
+        store_set_audit(s, t);
+        *ret = t;
+        return 0;
+}
+
+AuditTrail *audit_trail_free(AuditTrail *t) {
+        if (!t)
+                return NULL;
+        if (store_audit(t->store) == t)
+                store_set_audit(t->store, NULL);
+        sig_key_free(t->key);
+        free(t);
+        return NULL;
+}
+
+AuditState audit_trail_state(const AuditTrail *t) {
+        return t ? t->state : AUDIT_STATE_UNSIGNED;
+}
+
+const char *audit_trail_failure(const AuditTrail *t) {
+        return t && t->state == AUDIT_STATE_FAILED ? t->failure : "";
+}
+
+const SigKey *audit_trail_key(const AuditTrail *t) {
+        return t ? t->key : NULL;
+}
+
+static int count_checkpoints(Store *s, int64_t *ret_n, int64_t *ret_last_seq) {
+        static const char sql[] = "SELECT count(*), coalesce((SELECT seq FROM audit_checkpoints ORDER BY id "
+                                  "DESC LIMIT 1), 0) FROM audit_checkpoints";
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+                *ret_n = sqlite3_column_int64(st, 0);
+                *ret_last_seq = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r == SQLITE_ROW ? 0 : -EIO;
+}
+
+int audit_trail_check(AuditTrail *t, CbError *err) {
+        _cleanup_(json_decrefp) json_t *v = NULL;
+        const SigKey *keys[1] = { t->key };
+        AuditVerifyOptions o = { .keys = keys, .n_keys = t->key ? 1 : 0 };
+        int64_t n_checkpoints = 0, last_seq = 0;
+        const json_t *bad;
+        int r;
+
+        if (count_checkpoints(t->store, &n_checkpoints, &last_seq) < 0)
+                return store_error(t->store, err, "reading the audit checkpoints");
+        /* With checkpoints, the newest vouches for the records before it
+         * and only the stretch after it is hashed again. */
+        o.from_last_checkpoint = t->key && n_checkpoints > 0;
+        r = audit_verify(t->store, &o, &v, err);
+        if (r < 0)
+                return r;
+        bad = json_object_get(v, "first_bad");
+        if (bad) {
+                t->state = AUDIT_STATE_FAILED;
+                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s",
+                         (int64_t)json_integer_value(json_object_get(bad, "seq")),
+                         json_string_value(json_object_get(bad, "problem")),
+                         json_string_value(json_object_get(bad, "message")));
+                log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
+                          "restored; reads still work.",
+                          t->failure);
+                return 0;
+        }
+        if (!t->key) {
+                log_warning("AUDIT TRAIL UNSIGNED: no checkpoint key (audit.checkpoint_key or the "
+                            "checkpoint-key credential): anyone who can write the database can rewrite the "
+                            "trail undetected. Development only.");
+                return 0;
+        }
+        if (n_checkpoints == 0)
+                log_info("audit trail: %" PRId64 " records verified once, signing their first checkpoint",
+                         (int64_t)json_integer_value(json_object_get(v, "records")));
+        t->signed_seq = last_seq;
+        r = audit_checkpoint(t->store, n_checkpoints == 0 ? "upgrade" : "start", false, err);
+        return r < 0 ? r : 0;
 }
