@@ -333,6 +333,15 @@ static bool utf8_valid(const unsigned char *p) {
         return true;
 }
 
+/* Text copied from the database into a message may be anything. */
+static void ascii_if_invalid(char *s) {
+        if (utf8_valid((const unsigned char *)s))
+                return;
+        for (; *s; s++)
+                if ((unsigned char)*s >= 0x80)
+                        *s = '?';
+}
+
 static char *checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
         char *s = NULL;
         if (asprintf(&s,
@@ -520,6 +529,7 @@ static void problem_set(Problem *p, int64_t seq, int64_t through, int64_t checkp
         va_start(ap, fmt);
         vsnprintf(p->message, sizeof(p->message), fmt, ap);
         va_end(ap);
+        ascii_if_invalid(p->message);
 }
 
 static const SigKey *key_for(const AuditVerifyOptions *o, const char *key_id) {
@@ -899,6 +909,7 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
                          (int64_t)json_integer_value(json_object_get(bad, "seq")),
                          json_string_value(json_object_get(bad, "problem")),
                          json_string_value(json_object_get(bad, "message")));
+                ascii_if_invalid(t->failure);
                 log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
                           "restored; reads still work.",
                           t->failure);
@@ -910,7 +921,7 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
                             "trail undetected. Development only.");
                 return 0;
         }
-        if (n_checkpoints == 0)
+        if (n_checkpoints == 0 && json_integer_value(json_object_get(v, "records")) > 0)
                 log_info("audit trail: %" PRId64 " records verified once, signing their first checkpoint",
                          (int64_t)json_integer_value(json_object_get(v, "records")));
         t->signed_seq = last_seq;
