@@ -50,7 +50,8 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
                         n_keys++;
                         break;
                 default:
-                        r = ctl_error(-EINVAL, "usage: audit verify --db PATH [--key PUB.pem]... [--anchor SEQ:HASH]");
+                        r = ctl_error(-EINVAL,
+                                      "usage: audit verify --db PATH [--key PUB.pem]... [--anchor SEQ:HASH]");
                         goto out;
                 }
         r = verify(ctl, db, anchor_s, (const SigKey *const *)keys, n_keys, argc);
@@ -70,7 +71,8 @@ static int verify(Ctl *ctl, const char *db, const char *anchor_s, const SigKey *
         int r;
 
         if (!db || optind != argc + 1)
-                return ctl_error(-EINVAL, "usage: audit verify --db PATH [--key PUB.pem]... [--anchor SEQ:HASH]");
+                return ctl_error(-EINVAL,
+                                 "usage: audit verify --db PATH [--key PUB.pem]... [--anchor SEQ:HASH]");
         if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
                 return ctl_error(-EINVAL,
                                  "--anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)",
@@ -82,8 +84,9 @@ static int verify(Ctl *ctl, const char *db, const char *anchor_s, const SigKey *
         r = store_open(db, &s, &err);
         if (r >= 0)
                 r = audit_verify(s,
-                                 &(AuditVerifyOptions){
-                                         .anchor = anchor_s ? &anchor : NULL, .keys = keys, .n_keys = n_keys },
+                                 &(AuditVerifyOptions){ .anchor = anchor_s ? &anchor : NULL,
+                                                        .keys = keys,
+                                                        .n_keys = n_keys },
                                  &result, &err);
         if (r < 0) {
                 r = ctl_error(r, "%s", err.message);

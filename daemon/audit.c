@@ -302,7 +302,6 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
         return true;
 }
 
-
 /* ---- checkpoints ---- */
 
 static bool utf8_valid(const unsigned char *p) {
@@ -345,8 +344,8 @@ static void ascii_if_invalid(char *s) {
 static char *checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
         char *s = NULL;
         if (asprintf(&s,
-                     "cloudbroker audit checkpoint v1\nid=%" PRId64 "\nseq=%" PRId64 "\nhash=%s\nat=%s\nevery=%" PRId64
-                     "\n",
+                     "cloudbroker audit checkpoint v1\nid=%" PRId64 "\nseq=%" PRId64
+                     "\nhash=%s\nat=%s\nevery=%" PRId64 "\n",
                      id, seq, hash, at, every) < 0)
                 return NULL;
         return s;
@@ -562,7 +561,8 @@ static int checkpoints_check(const AuditVerifyOptions *o, Checkpoints *c, Proble
                 k = key_for(o, cp->key_id);
                 if (!k) {
                         problem_set(p, cp->seq, 0, cp->id, "forged-checkpoint",
-                                    "checkpoint #%" PRId64 " (record %" PRId64 ", %s) is signed by key %.16s, "
+                                    "checkpoint #%" PRId64 " (record %" PRId64
+                                    ", %s) is signed by key %.16s, "
                                     "which is not %s",
                                     cp->id, cp->seq, cp->at, cp->key_id,
                                     o->n_keys == 1 ? "the key given" : "one of the keys given");
@@ -637,7 +637,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                 for (; j < n_trusted && by_seq[j]->seq == 0; j++)
                         if (!streq(by_seq[j]->hash, GENESIS))
                                 problem_set(&p, 1, 0, by_seq[j]->id, "rewritten",
-                                            "checkpoint #%" PRId64 " signed the empty trail, but with another "
+                                            "checkpoint #%" PRId64
+                                            " signed the empty trail, but with another "
                                             "hash",
                                             by_seq[j]->id);
         }
@@ -662,8 +663,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                         /* A gap names the first missing record, as a missing tail does below. */
                         if (seq > expect_seq + 1)
                                 problem_set(&p, expect_seq, seq - 1, 0, "deleted",
-                                            "records %" PRId64 "..%" PRId64 " are missing: after record %" PRId64
-                                            " comes record %" PRId64,
+                                            "records %" PRId64 "..%" PRId64
+                                            " are missing: after record %" PRId64 " comes record %" PRId64,
                                             expect_seq, seq - 1, expect_seq - 1, seq);
                         else if (seq > expect_seq)
                                 problem_set(&p, expect_seq, 0, 0, "deleted",
@@ -702,7 +703,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                         /* Consistent with the hash it names: the record before it changed. */
                         if (seq > 1 && record_hash(cols[8], content, own) >= 0 && streq(own, cols[9]))
                                 problem_set(&p, seq - 1, 0, 0, "edited",
-                                            "record %" PRId64 " was changed and given a new hash: record %" PRId64
+                                            "record %" PRId64
+                                            " was changed and given a new hash: record %" PRId64
                                             " still names its former hash",
                                             seq - 1, seq);
                         else
@@ -742,7 +744,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                         break;
                 if (o->anchor && seq == o->anchor->seq && !streq(hash, o->anchor->hash)) {
                         problem_set(&p, seq, 0, 0, "edited",
-                                    "record %" PRId64 " is not the one anchored: the chain was rewritten from "
+                                    "record %" PRId64
+                                    " is not the one anchored: the chain was rewritten from "
                                     "here or before",
                                     seq);
                         walk_ok = false;
@@ -772,7 +775,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                 sqlite3_reset(st);
                 if (head_seq < 0 && n > 0)
                         problem_set(&p, n, 0, 0, "head-missing",
-                                    "the head row is missing: records 1..%" PRId64 " verify, but nothing says "
+                                    "the head row is missing: records 1..%" PRId64
+                                    " verify, but nothing says "
                                     "the trail ends there (newer records may have been cut off with it)",
                                     n);
                 else if (head_seq > n)
@@ -786,8 +790,8 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                                     "): they were added without the daemon",
                                     head_seq + 1, n, head_seq);
                 else if (head_seq == n && n > 0 && !streq(head_hash, prev))
-                        problem_set(&p, n, 0, 0, "edited", "the head names record %" PRId64 " with another hash",
-                                    n);
+                        problem_set(&p, n, 0, 0, "edited",
+                                    "the head names record %" PRId64 " with another hash", n);
 
                 if (signed_seq > n) {
                         const Checkpoint *cut = NULL;
@@ -801,27 +805,30 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                 }
                 if (last && n >= last->seq + last->every && last->every > 0)
                         problem_set(&p, last->seq + last->every, n, last->id, "unsigned-tail",
-                                    "records %" PRId64 "..%" PRId64 " carry no checkpoint, though one is signed "
-                                    "every %" PRId64 " records and the newest, #%" PRId64 ", signs record %" PRId64
+                                    "records %" PRId64 "..%" PRId64
+                                    " carry no checkpoint, though one is signed "
+                                    "every %" PRId64 " records and the newest, #%" PRId64
+                                    ", signs record %" PRId64
                                     ": newer checkpoints were deleted, or records added without the daemon",
                                     last->seq + 1, n, last->every, last->id, last->seq);
                 if (o->anchor && o->anchor->seq > n)
                         problem_set(&p, n + 1, o->anchor->seq, 0, "deleted",
-                                    "the chain ends at record %" PRId64 " but the anchor names record %" PRId64
-                                    ": records were cut off its end",
+                                    "the chain ends at record %" PRId64
+                                    " but the anchor names record %" PRId64 ": records were cut off its end",
                                     n, o->anchor->seq);
         }
 
         const char *sigs = c.n == 0 ? "none" : o->n_keys == 0 ? "not checked" : "verified";
-        json_t *out = json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", !p.kind, "records", (json_int_t)n,
-                                "head", prev, "head_seq", (json_int_t)(expect_seq - 1), "checkpoints",
-                                (json_int_t)c.n, "signatures", sigs, "signed_seq", (json_int_t)signed_seq);
+        json_t *out =
+                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", !p.kind, "records", (json_int_t)n,
+                          "head", prev, "head_seq", (json_int_t)(expect_seq - 1), "checkpoints",
+                          (json_int_t)c.n, "signatures", sigs, "signed_seq", (json_int_t)signed_seq);
         checkpoints_done(&c);
         if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (p.kind) {
-                json_t *bad = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)p.seq, "problem", p.kind, "message",
-                                        p.message);
+                json_t *bad = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)p.seq, "problem", p.kind,
+                                        "message", p.message);
                 if (bad && p.through > p.seq)
                         json_object_set_new(bad, "through", json_integer(p.through));
                 if (bad && p.checkpoint > 0)

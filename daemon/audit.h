@@ -114,10 +114,10 @@ const SigKey *audit_trail_key(const AuditTrail *t);
 int audit_checkpoint(Store *s, const char *reason, bool only_if_moved, CbError *err);
 
 typedef struct AuditVerifyOptions {
-        const AuditAnchor *anchor;   /* record anchor->seq must be there with that hash; may be NULL */
-        const SigKey *const *keys;   /* public keys checkpoints must verify under */
-        size_t n_keys;               /* 0: checkpoints are not checked (and the result says so) */
-        bool from_last_checkpoint;   /* recompute hashes only after the newest checkpoint */
+        const AuditAnchor *anchor; /* record anchor->seq must be there with that hash; may be NULL */
+        const SigKey *const *keys; /* public keys checkpoints must verify under */
+        size_t n_keys;             /* 0: checkpoints are not checked (and the result says so) */
+        bool from_last_checkpoint; /* recompute hashes only after the newest checkpoint */
 } AuditVerifyOptions;
 
 /* Recomputes the chain and checks the checkpoints. *ret: {"ok": bool,

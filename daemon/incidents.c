@@ -509,7 +509,8 @@ int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32
         int r;
 
         if (asprintf(&description,
-                     "The audit trail failed its check at start: %s. The broker refuses every change until the "
+                     "The audit trail failed its check at start: %s. The broker refuses every change until "
+                     "the "
                      "trail is restored from a good copy; this incident has no audit record, since the trail "
                      "cannot take one.",
                      failure) < 0)

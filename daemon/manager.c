@@ -130,14 +130,16 @@ static int load_checkpoint_key(const Config *config, SigKey **ret, CbError *err)
         struct stat st;
         int r;
 
-        if (!path && dir && asprintf(&cred, "%s/%s", dir, CHECKPOINT_CREDENTIAL) >= 0 && access(cred, F_OK) == 0) {
+        if (!path && dir && asprintf(&cred, "%s/%s", dir, CHECKPOINT_CREDENTIAL) >= 0 &&
+            access(cred, F_OK) == 0) {
                 path = cred;
                 source = "credential";
                 if (stat(path, &st) == 0 && (st.st_mode & 0077))
-                        return cb_error_set(err, CB_ERR_VALIDATION,
-                                            "%s: the checkpoint key is readable or writable by group or others "
-                                            "(mode %04o): only the daemon's user may read it",
-                                            path, (unsigned)(st.st_mode & 07777));
+                        return cb_error_set(
+                                err, CB_ERR_VALIDATION,
+                                "%s: the checkpoint key is readable or writable by group or others "
+                                "(mode %04o): only the daemon's user may read it",
+                                path, (unsigned)(st.st_mode & 07777));
         }
         if (!path) {
                 *ret = NULL;
@@ -148,8 +150,8 @@ static int load_checkpoint_key(const Config *config, SigKey **ret, CbError *err)
                 char msg[sizeof(err->message)];
                 snprintf(msg, sizeof(msg), "%s", err->message);
                 if (streq(source, "file"))
-                        return cb_error_set(err, CB_ERR_VALIDATION, "%s:%u: 'checkpoint_key': %s", config->path,
-                                            config->checkpoint_key_line, msg);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "%s:%u: 'checkpoint_key': %s",
+                                            config->path, config->checkpoint_key_line, msg);
                 return cb_error_set(err, CB_ERR_VALIDATION, "credential %s: %s", CHECKPOINT_CREDENTIAL, msg);
         }
         log_info("audit checkpoint key: %s %s (%s)", source, path, sig_key_alg(*ret));
@@ -179,7 +181,8 @@ static int open_audit_trail(Manager *m, CbError *err) {
                                                    &ierr) >= 0)
                         log_error("AUDIT TRAIL FAILED: filed incident %s (Art. 38)", m->audit_incident);
                 else
-                        log_error("AUDIT TRAIL FAILED: cannot file an incident (Art. 38): %s; report it by hand",
+                        log_error("AUDIT TRAIL FAILED: cannot file an incident (Art. 38): %s; report it by "
+                                  "hand",
                                   ierr.message);
                 cb_error_clear(&ierr);
         }

@@ -171,8 +171,12 @@ assert_eq "$([ "$RC" -ne 0 ] && echo nonzero)" nonzero "(3) with the key: verify
 assert_jq "$JSON" '[.first_bad.seq, .first_bad.problem] | map(tostring) | join(" ")' "$((CUT + 1)) deleted" \
         "(3) names record $((CUT + 1)) as the first deleted"
 assert_contains "$OUT" "records $((CUT + 1))..$N were cut off" "(3) and says how far the signed trail went"
-# Deleting the checkpoints that name the cut records as well leaves a gap-free, but too long, unsigned tail
-# only when more than 5 records follow the newest checkpoint left; here it leaves the stop checkpoint's id gap.
+# Deleting the newest checkpoints too, down to the one at record 5: the tail
+# after it is as long as the interval, so a checkpoint is missing.
+sql "DELETE FROM audit_checkpoints WHERE seq > 5"
+verify_offline
+assert_jq "$JSON" '[.first_bad.seq, .first_bad.problem] | map(tostring) | join(" ")' "10 unsigned-tail" \
+        "(3) cut and its checkpoints deleted: records 6..$CUT carry no checkpoint though one is due at 10"
 restore
 
 # (4) invalid UTF-8 in a field (defect 8: "out of memory" and 500 before).

@@ -385,8 +385,8 @@ static void test_upgrade_checkpoints_once(void **state) {
         assert_int_equal(audit_trail_new(s, load_key(SM2_KEY, true), 3, &t), 0);
         assert_int_equal(audit_trail_check(t, &err), 0);
         assert_int_equal(audit_trail_state(t), AUDIT_STATE_SIGNED);
-        assert_int_equal(count(s, "SELECT count(*) FROM audit_checkpoints WHERE reason = 'upgrade' AND seq = 7"),
-                         1);
+        assert_int_equal(
+                count(s, "SELECT count(*) FROM audit_checkpoints WHERE reason = 'upgrade' AND seq = 7"), 1);
         assert_true(verdict_keys(s, NULL, pub, &bad, &problem));
         audit_trail_free(t);
         sig_key_free(pub);
