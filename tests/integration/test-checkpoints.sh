@@ -25,7 +25,6 @@ cb_setup "${1:-build}"
 CTL=$CB_BUILD/cloudbrokerctl
 PUB=etc/dev-keys/dev-checkpoint.pub.pem
 OTHER_PUB=etc/dev-keys/dev-authority.pub.pem
-GENESIS=$(printf '%064d' 0)
 
 # A copy of the test config with absolute paths, and one without the audit group.
 sed "s|\"\\.\\./\\.\\./etc|\"$PWD/etc|g; s|test:///\\.\\./\\.\\./etc|test:///$PWD/etc|" "$CB_CONFIG" >"$CB_TMP/base.conf"
@@ -36,11 +35,11 @@ sql() {
         sqlite3 -cmd ".timeout 5000" "$CB_DB" "$1"
 }
 
-# verify_offline [ARGS...]: `cloudbrokerctl audit verify --db` with the public key; sets RC, OUT, JSON.
+# verify_offline: `cloudbrokerctl audit verify --db` with the public key; sets RC, OUT, JSON.
 verify_offline() {
         RC=0
-        OUT=$("$CTL" audit verify --db "$CB_DB" --key "$PUB" "$@" 2>&1) || RC=$?
-        JSON=$("$CTL" --json audit verify --db "$CB_DB" --key "$PUB" "$@" 2>/dev/null || true)
+        OUT=$("$CTL" audit verify --db "$CB_DB" --key "$PUB" 2>&1) || RC=$?
+        JSON=$("$CTL" --json audit verify --db "$CB_DB" --key "$PUB" 2>/dev/null || true)
 }
 
 # content SEQ: the hashed content of a record, as the daemon forms it.
