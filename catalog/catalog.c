@@ -251,7 +251,7 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
         const Row *pick = NULL, *force;
         json_t *v;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         if (revisions_of(c, id, &rs) < 0)
                 return store_error(c->store, err, "reading the catalogue");
@@ -543,7 +543,7 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
         r = require(c, caller, CB_ROLE_OPERATOR, "catalog.update", "change catalogue services", id, err);
         if (r < 0)
                 return r;
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = catalog_validate_service(doc, &norm, err);
         if (r < 0)

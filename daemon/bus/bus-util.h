@@ -28,16 +28,16 @@
 /* Each resource is BUS_RESOURCE_PREFIX "/" + sd_bus_path_encode()d id. */
 #define BUS_RESOURCE_PREFIX BUS_PATH "/resource"
 
-/* daemon/bus-policy.c; userdata is the Manager. */
+/* daemon/bus/bus-policy.c; userdata is the Manager. */
 extern const sd_bus_vtable bus_policy_vtable[];
 
-/* daemon/bus-catalog.c; userdata is the Manager. */
+/* daemon/bus/bus-catalog.c; userdata is the Manager. */
 extern const sd_bus_vtable bus_catalog_vtable[];
 /* Emits CatalogChanged whenever the catalogue's generation moves, whichever
  * face changed it. */
 int bus_catalog_attach(Manager *m);
 
-/* daemon/bus-resources.c: Resources on the root object; userdata is the
+/* daemon/bus/bus-resources.c: Resources on the root object; userdata is the
  * Manager. */
 extern const sd_bus_vtable bus_resources_vtable[];
 /* Serves the per-resource objects (a fallback vtable and a node

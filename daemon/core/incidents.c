@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "incidents.h"
+#include "states.h"
 
 #include <stdio.h>
 
@@ -26,9 +27,6 @@ static const struct {
         { "general", 72 },
 };
 
-/* In the order the status may move. */
-static const char *const statuses[] = { "open", "handling", "reported", "resolved" };
-
 int incident_report_hours(const char *severity) {
         for (size_t i = 0; severity && i < ELEMENTSOF(severities); i++)
                 if (streq(severity, severities[i].name))
@@ -36,11 +34,9 @@ int incident_report_hours(const char *severity) {
         return -EINVAL;
 }
 
+/* IncidentStatus is declared in the order the status may move. */
 static int status_rank(const char *status) {
-        for (size_t i = 0; status && i < ELEMENTSOF(statuses); i++)
-                if (streq(status, statuses[i]))
-                        return (int)i;
-        return -1;
+        return incident_status_from_string(status);
 }
 
 static bool digits(const char *s, size_t n) {
@@ -55,7 +51,7 @@ static int two(const char *s) {
 }
 
 int incident_time_parse(const char *s, time_t *ret) {
-        char date[CALENDAR_DATE_LEN + 1];
+        char date[DATE_LEN + 1];
         int y, mo, d, h, mi, sec;
         long offset = 0;
         const char *p;
@@ -63,9 +59,9 @@ int incident_time_parse(const char *s, time_t *ret) {
 
         if (!s || strlen(s) < 20)
                 return -EINVAL;
-        memcpy(date, s, CALENDAR_DATE_LEN);
-        date[CALENDAR_DATE_LEN] = 0;
-        if (calendar_date_parse(date, &y, &mo, &d) < 0)
+        memcpy(date, s, DATE_LEN);
+        date[DATE_LEN] = 0;
+        if (date_parse(date, &y, &mo, &d) < 0)
                 return -EINVAL;
         if ((s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
             s[16] != ':' || !digits(s + 17, 2))
@@ -236,7 +232,7 @@ static int validate_ids(const json_t *doc, const char *name, const json_t **ret,
         json_array_foreach(a, i, v) {
                 char field[64];
                 snprintf(field, sizeof(field), "%s[%zu]", name, i);
-                if (!json_is_string(v) || !catalog_validate_id(json_string_value(v)) ||
+                if (!json_is_string(v) || !id_is_valid(json_string_value(v)) ||
                     strlen(json_string_value(v)) != json_string_length(v))
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field,
                                                   "%s: must match ^[a-z0-9-]+$", field);
@@ -583,7 +579,7 @@ static int load_visible(Store *s, const CbCaller *caller, unsigned readers, cons
         json_t *v = NULL;
         int r;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
         r = load(s, id, &v);
         if (r == -ENOENT)
@@ -626,7 +622,7 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
         r = load_visible(s, caller, CB_ROLE_OPERATOR, id, &inc, err);
         if (r >= 0) {
                 current = json_string_value(json_object_get(inc, "status"));
-                if (streq(current, "resolved"))
+                if (incident_status_from_string(current) == INCIDENT_RESOLVED)
                         r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
                                                "incident '%s' is resolved: no further records", id);
                 else if (status_rank(status) < status_rank(current))

@@ -3,8 +3,8 @@
 
 #include <time.h>
 
-#include "calendar.h"
-#include "catalog-validate.h"
+#include "date.h"
+#include "id.h"
 
 int json_check_object(const json_t *j, const char *const *allowed, CbError *err) {
         const char *key;
@@ -54,7 +54,7 @@ int json_get_id(const json_t *j, const char *name, bool required, const char **r
         int r = json_get_string(j, name, required, 63, &s, err);
         if (r < 0)
                 return r;
-        if (s && !catalog_validate_id(s))
+        if (s && !id_is_valid(s))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must match ^[a-z0-9-]+$", name);
         *ret = s;
         return 0;
@@ -89,16 +89,9 @@ int json_get_date(const json_t *j, const char *name, bool required, const char *
         int r = json_get_string(j, name, required, 10, &s, err);
         if (r < 0)
                 return r;
-        if (s && !calendar_date_valid(s))
+        if (s && !date_is_valid(s))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: '%s' is not a date (YYYY-MM-DD)",
                                           name, s);
         *ret = s;
         return 0;
-}
-
-void today_local(char ret[11]) {
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(ret, 11, "%Y-%m-%d", &tm);
 }

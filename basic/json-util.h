@@ -27,6 +27,3 @@ int json_get_int(const json_t *j, const char *name, bool required, int64_t min, 
                  CbError *err);
 /* "YYYY-MM-DD", a real date. */
 int json_get_date(const json_t *j, const char *name, bool required, const char **ret, CbError *err);
-
-/* Today's local date as "YYYY-MM-DD". */
-void today_local(char ret[11]);

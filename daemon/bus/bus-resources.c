@@ -24,6 +24,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
+#include "states.h"
 
 #define PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
 
@@ -94,7 +95,8 @@ static int find_resource(sd_bus *bus, const char *path, const char *interface, v
          * before the deletion: UnknownObject in place of AccessDenied would
          * tell another department that the resource was deleted, the very
          * state PropertiesChanged no longer carries. */
-        if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted")) {
+        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+            RESOURCE_DELETED) {
                 sd_bus_message *msg = sd_bus_get_current_message(bus);
 
                 if (!msg || sender_may_read(m, msg, id))
@@ -260,7 +262,8 @@ static int visible_paths(Manager *m, const CbCaller *caller, char ***ret, CbErro
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         json_array_foreach(list, i, res) {
-                if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted"))
+                if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+                    RESOURCE_DELETED)
                         continue;
                 r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(res, "id")),
                                        &v[n]);
@@ -440,7 +443,7 @@ static void on_resource_changed(const char *resource_id, void *userdata) {
         r = resources_record(m->resources, resource_id, &res);
         if (r < 0)
                 return; /* gone from the record: nothing to say about it */
-        if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted"))
+        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) == RESOURCE_DELETED)
                 r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",

@@ -193,7 +193,7 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
         r = require_changer(s, caller, "system.update", id, err);
         if (r < 0)
                 return r;
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         r = validate_doc(doc, &d, err);
         if (r < 0)
@@ -237,7 +237,7 @@ int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, 
                                 err);
         if (r < 0)
                 return r;
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         r = load(s, id, &v);
         if (r == -ENOENT)
@@ -267,7 +267,7 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, json_
                                 err);
         if (r < 0)
                 return r;
-        if (department && !catalog_validate_id(department))
+        if (department && !id_is_valid(department))
                 return cb_error_set_field(err, CB_ERR_INVALID, "department",
                                           "department: '%s' is not a department id", department);
         if (!caller_has_role(caller, SYSTEMS_READERS)) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "projects.h"
+#include "states.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -357,9 +358,9 @@ static json_t *deadline_json(const char *kind, unsigned article, const char *eve
                              const char *today, bool *ret_overdue) {
         const char *status;
         if (filed_on)
-                status = calendar_date_compare(filed_on, due) <= 0 ? "met" : "late";
+                status = date_compare(filed_on, due) <= 0 ? "met" : "late";
         else
-                status = calendar_date_compare(today, due) > 0 ? "overdue" : "pending";
+                status = date_compare(today, due) > 0 ? "overdue" : "pending";
         if (ret_overdue)
                 *ret_overdue = streq(status, "overdue");
         return json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind", kind, "article", (int)article,
@@ -385,7 +386,7 @@ static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, 
                         continue;
                 for (size_t j = 0; j < ms->n && !filed; j++)
                         if (!used[j] && streq(ms->v[j].kind, filing) &&
-                            calendar_date_compare(ms->v[j].date, ms->v[i].date) >= 0) {
+                            date_compare(ms->v[j].date, ms->v[i].date) >= 0) {
                                 used[j] = true;
                                 filed = ms->v[j].date;
                         }
@@ -403,7 +404,7 @@ static int pair_deadlines(Projects *p, const Milestones *ms, const char *event, 
 
 static int year_of(const char *date) {
         int y = 0, m, d;
-        calendar_date_parse(date, &y, &m, &d);
+        date_parse(date, &y, &m, &d);
         return y;
 }
 
@@ -520,7 +521,7 @@ static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **
         char today[11];
         int r;
 
-        today_local(today);
+        date_today_local(today);
         r = approval_load(p, row->id, 0, &a);
         if (r < 0)
                 return r;
@@ -560,7 +561,7 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = project_load(p, id, &row);
         if (r == -ENOENT)
@@ -626,10 +627,6 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
 
 /* ---- milestones and status ---- */
 
-static const char *const milestone_kinds[] = {
-        "contract_signed", "contract_filed", "completed", "acceptance_filed", "self_evaluation_filed", NULL,
-};
-
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err) {
         static const char *const fields[] = { "kind", "date", "budget_year", NULL };
@@ -642,10 +639,9 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         int64_t budget_year = 0;
         char object[128], now[32], today[11];
         sqlite3_stmt *st;
-        bool known = false;
-        int r;
+        int r, mk;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = project_load(p, id, &row);
         if (r == -ENOENT)
@@ -669,26 +665,26 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                 r = json_get_int(body, "budget_year", false, 1, 9999, &budget_year, err);
         if (r < 0)
                 return r;
-        for (const char *const *k = milestone_kinds; *k; k++)
-                known |= streq(*k, kind);
-        if (!known)
-                return cb_error_set_field(
-                        err, CB_ERR_VALIDATION, "kind",
-                        "kind: '%s' is not one of contract_signed, contract_filed, completed, "
-                        "acceptance_filed, self_evaluation_filed",
-                        kind);
-        today_local(today);
-        if (calendar_date_compare(date, today) > 0)
+        mk = milestone_kind_from_string(kind);
+        if (mk < 0) {
+                size_t n = milestone_kind_table_size();
+                const char *const *t = milestone_kind_table_get();
+                char names[256];
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "kind", "kind: '%s' is not one of %s", kind,
+                                          string_table_join(t, n, names, sizeof(names)));
+        }
+        date_today_local(today);
+        if (date_compare(date, today) > 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "date", "date: %s is in the future", date);
-        if (budget_year && !streq(kind, "self_evaluation_filed"))
+        if (budget_year && mk != MILESTONE_SELF_EVALUATION_FILED)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "budget_year",
                                           "budget_year: only for self_evaluation_filed");
-        if (streq(kind, "self_evaluation_filed") && !budget_year)
+        if (mk == MILESTONE_SELF_EVALUATION_FILED && !budget_year)
                 budget_year = year_of(date) - 1;
-        if (streq(kind, "contract_filed"))
-                needs = "contract_signed";
-        else if (streq(kind, "acceptance_filed"))
-                needs = "completed";
+        if (mk == MILESTONE_CONTRACT_FILED)
+                needs = milestone_kind_to_string(MILESTONE_CONTRACT_SIGNED);
+        else if (mk == MILESTONE_ACCEPTANCE_FILED)
+                needs = milestone_kind_to_string(MILESTONE_COMPLETED);
         if (needs) {
                 int count = 0;
                 if (store_prepare(p->store, has_signing, &st) < 0)
@@ -743,14 +739,14 @@ fail:
 
 typedef struct StatusAction {
         const char *action;
-        const char *from[2];
-        const char *to;
+        unsigned from; /* a set of 1 << ProjectStatus */
+        ProjectStatus to;
 } StatusAction;
 
 static const StatusAction status_actions[] = {
-        { "suspend", { "active", NULL }, "suspended" },
-        { "resume", { "suspended", NULL }, "active" },
-        { "terminate", { "active", "suspended" }, "terminated" },
+        { "suspend", 1U << PROJECT_ACTIVE, PROJECT_SUSPENDED },
+        { "resume", 1U << PROJECT_SUSPENDED, PROJECT_ACTIVE },
+        { "terminate", (1U << PROJECT_ACTIVE) | (1U << PROJECT_SUSPENDED), PROJECT_TERMINATED },
 };
 
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
@@ -779,7 +775,7 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 audit_refusal(p->store, caller, audit_action, object, "forbidden", NULL);
                 return r;
         }
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = json_check_object(body, fields, err);
         if (r >= 0)
@@ -791,7 +787,8 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 return not_found(err, id);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
-        if (!streq_ptr(row.status, sa->from[0]) && !streq_ptr(row.status, sa->from[1]))
+        int cur = project_status_from_string(row.status);
+        if (cur < 0 || !(sa->from & (1U << cur)))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s project '%s': it is %s", action, id,
                                     row.status);
 
@@ -800,7 +797,7 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 return store_error(p->store, err, "starting a transaction");
         if (store_prepare(p->store, upd, &st) < 0)
                 goto fail;
-        sqlite3_bind_text(st, 1, sa->to, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, project_status_to_string(sa->to), -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
         r = sqlite3_step(st);
@@ -817,11 +814,12 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
         if (r != SQLITE_DONE)
                 goto fail;
         {
-                json_t *detail = json_pack("{s:s, s:s}", "reason", reason, "status", sa->to);
+                json_t *detail =
+                        json_pack("{s:s, s:s}", "reason", reason, "status", project_status_to_string(sa->to));
                 r = audit_append(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
                                  err);
                 json_decref(detail);
-                if (r >= 0 && streq(sa->to, "terminated") && p->terminated)
+                if (r >= 0 && sa->to == PROJECT_TERMINATED && p->terminated)
                         r = p->terminated(id, caller, p->terminated_userdata);
                 if (r < 0) {
                         store_rollback(p->store);
@@ -908,7 +906,7 @@ static uint32_t held_quantity(Projects *p, const char *project_id, const char *s
 static int64_t days_between(const char *from, const char *to) {
         int y1, m1, d1, y2, m2, d2;
         struct tm a = { 0 }, b = { 0 };
-        if (calendar_date_parse(from, &y1, &m1, &d1) < 0 || calendar_date_parse(to, &y2, &m2, &d2) < 0)
+        if (date_parse(from, &y1, &m1, &d1) < 0 || date_parse(to, &y2, &m2, &d2) < 0)
                 return 0;
         a = (struct tm){ .tm_year = y1 - 1900, .tm_mon = m1 - 1, .tm_mday = d1, .tm_hour = 12 };
         b = (struct tm){ .tm_year = y2 - 1900, .tm_mon = m2 - 1, .tm_mday = d2, .tm_hour = 12 };
@@ -971,7 +969,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         char today[11];
         int r;
 
-        today_local(today);
+        date_today_local(today);
         r = project_load(p, req->project_id, &row);
         if (r < 0 && r != -ENOENT)
                 return store_error(p->store, err, "reading the project");
@@ -1012,10 +1010,10 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         };
 
         facts.project.department = row.id ? row.department : (preq.department ? preq.department : "");
-        facts.project.status = !row.id                           ? POLICY_STATUS_ACTIVE
-                               : streq(row.status, "suspended")  ? POLICY_STATUS_SUSPENDED
-                               : streq(row.status, "terminated") ? POLICY_STATUS_TERMINATED
-                                                                 : POLICY_STATUS_ACTIVE;
+        int status = row.id ? project_status_from_string(row.status) : PROJECT_ACTIVE;
+        facts.project.status = status == PROJECT_SUSPENDED    ? POLICY_STATUS_SUSPENDED
+                               : status == PROJECT_TERMINATED ? POLICY_STATUS_TERMINATED
+                                                              : POLICY_STATUS_ACTIVE;
         if (a) {
                 items = calloc(a->n_items ? a->n_items : 1, sizeof(PolicyItem));
                 if (!items)
