@@ -134,12 +134,14 @@ static int load_checkpoint_key(const Config *config, SigKey **ret, CbError *err)
             access(cred, F_OK) == 0) {
                 path = cred;
                 source = "credential";
-                if (stat(path, &st) == 0 && (st.st_mode & 0077))
-                        return cb_error_set(
-                                err, CB_ERR_VALIDATION,
-                                "%s: the checkpoint key is readable or writable by group or others "
-                                "(mode %04o): only the daemon's user may read it",
-                                path, (unsigned)(st.st_mode & 07777));
+                /* Only "others" counts here: systemd may grant the service
+                 * user read access by an ACL, whose mask shows as group bits,
+                 * inside a folder only the service may enter. */
+                if (stat(path, &st) == 0 && (st.st_mode & 0007))
+                        return cb_error_set(err, CB_ERR_VALIDATION,
+                                            "%s: the checkpoint key is readable or writable by others (mode "
+                                            "%04o): only the daemon's user may read it",
+                                            path, (unsigned)(st.st_mode & 07777));
         }
         if (!path) {
                 *ret = NULL;
