@@ -775,9 +775,9 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                 sqlite3_reset(st);
                 if (head_seq < 0 && n > 0)
                         problem_set(&p, n, 0, 0, "head-missing",
-                                    "the head row is missing: records 1..%" PRId64
-                                    " verify, but nothing says "
-                                    "the trail ends there (newer records may have been cut off with it)",
+                                    "the head row is missing: the chain ends at record %" PRId64
+                                    ", but nothing confirms the trail ends there (newer records may "
+                                    "have been cut off with it)",
                                     n);
                 else if (head_seq > n)
                         problem_set(&p, n + 1, head_seq, 0, "deleted",
