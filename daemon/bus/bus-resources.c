@@ -249,15 +249,30 @@ static void strv_free(char **v) {
  * answer as GET /v1/resources), deleted ones left out: they are no
  * objects. NULL-terminated, for the enumerator and ListResources alike. */
 static int visible_paths(Manager *m, const CbCaller *caller, char ***ret, CbError *err) {
-        json_auto_t *list = NULL;
+        json_auto_t *list = json_array();
         char **v;
         size_t n = 0, i;
         json_t *res;
         int r;
 
-        r = resources_list(m->resources, caller, NULL, &list, err);
-        if (r < 0)
-                return r;
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* Every page: an object tree has no pages. Bounded by what a store can hold. */
+        Page page = { .limit = PAGE_LIMIT_MAX };
+        for (unsigned pages = 0; pages < 100000; pages++) {
+                json_auto_t *chunk = NULL;
+                char next[PAGE_TOKEN_MAX];
+                r = resources_list(m->resources, caller, NULL, &page, &chunk, next, err);
+                if (r < 0)
+                        return r;
+                json_array_extend(list, chunk);
+                if (!next[0])
+                        break;
+                r = page_parse(NULL, next, &page, err);
+                if (r < 0)
+                        return r;
+                page.limit = PAGE_LIMIT_MAX;
+        }
         v = calloc(json_array_size(list) + 1, sizeof(char *));
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");

@@ -577,8 +577,11 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         return 0;
 }
 
-int projects_list(Projects *p, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT id FROM projects WHERE ?1 IS NULL OR department = ?1 ORDER BY id";
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+                  char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        static const char sql[] = "SELECT id FROM projects WHERE (?1 IS NULL OR department = ?1) "
+                                  "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+        char next[PAGE_TOKEN_MAX] = "";
         sqlite3_stmt *st;
         json_t *out;
         char **ids = NULL;
@@ -600,7 +603,14 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
                 return store_error(p->store, err, "listing projects");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after)
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == page->limit) {
+                        page_token_make(ids[n - 1], NULL, next);
+                        break;
+                }
                 char **v = realloc(ids, (n + 1) * sizeof(char *));
                 if (!v)
                         break;
@@ -622,6 +632,7 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
         if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = out;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 

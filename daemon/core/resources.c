@@ -811,10 +811,14 @@ int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t *
         return load_visible(r, caller, id, RESOURCE_READERS, ret, err, "read this resource");
 }
 
-int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err) {
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
+                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Keyset on (created_at, id): the index resources_listing serves it. */
         static const char sql[] =
                 "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
-                "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
+                "AND (?2 IS NULL OR department = ?2) "
+                "AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) "
+                "ORDER BY created_at, id LIMIT ?5";
         const char *dept = NULL;
         sqlite3_stmt *st;
         json_t *a;
@@ -834,13 +838,26 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
                 sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         if (dept)
                 sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 3, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)page->limit + 1);
         a = json_array();
-        while (a && (q = sqlite3_step(st)) == SQLITE_ROW)
+        char next[PAGE_TOKEN_MAX] = "";
+        while (a && (q = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(jstr(last, "created_at"), jstr(last, "id"), next);
+                        break;
+                }
                 json_array_append_new(a, resource_row_json(st));
+        }
         sqlite3_reset(st);
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = a;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
