@@ -90,8 +90,11 @@ static int record_hash(const char *prev, const char *content, char ret[DIGEST_HE
 
 int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
                  void *userdata, CbError *err) {
-        int r;
+        /* Refused before the change runs, not only when its record is. */
+        int r = audit_gate(s, err);
 
+        if (r < 0)
+                return r;
         if (store_begin(s) < 0)
                 return store_error(s, err, "starting a transaction");
         r = change(s, userdata, err);
