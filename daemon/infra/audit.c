@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "audit.h"
+#include "audit-internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -8,13 +9,11 @@
 #include "digest.h"
 #include "log.h"
 
-#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
-
 /* The hashed content: every column but the hashes, in a fixed order, as a
  * JSON array (unambiguous, unlike plain concatenation). */
-static char *record_content(int64_t seq, const char *at, const char *principal, const char *face,
-                            const char *action, const char *object, const char *outcome, const char *codes,
-                            const char *detail) {
+char *audit_record_content(int64_t seq, const char *at, const char *principal, const char *face,
+                           const char *action, const char *object, const char *outcome, const char *codes,
+                           const char *detail) {
         json_t *a = json_pack("[I, s, s, s, s, s, s, s, s]", (json_int_t)seq, at, principal, face, action,
                               object, outcome, codes, detail);
         char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
@@ -81,7 +80,7 @@ static int checkpoint_if_due(Store *s, int64_t seq, const char *hash, CbError *e
         return store_defer(s, on_checkpoint_committed, t);
 }
 
-static int record_hash(const char *prev, const char *content, char ret[DIGEST_HEX_MAX]) {
+int audit_record_hash(const char *prev, const char *content, char ret[DIGEST_HEX_MAX]) {
         _cleanup_(freep) char *buf = NULL;
         if (asprintf(&buf, "%s\n%s", prev, content) < 0)
                 return -ENOMEM;
@@ -119,7 +118,7 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
                 "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
                 "codes, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         _cleanup_(freep) char *codes = NULL, *detail = NULL, *content = NULL;
-        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX], now[32];
+        char prev[DIGEST_HEX_MAX] = AUDIT_GENESIS, hash[DIGEST_HEX_MAX], now[32];
         const char *principal = caller && caller->principal ? caller->principal->name : "system";
         const char *face = caller && caller->face ? caller->face : "system";
         sqlite3_stmt *st;
@@ -146,8 +145,9 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         sqlite3_reset(st);
 
         store_now(now);
-        content = record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes, detail);
-        if (!content || record_hash(prev, content, hash) < 0)
+        content = audit_record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes,
+                                       detail);
+        if (!content || audit_record_hash(prev, content, hash) < 0)
                 goto fail;
         if (store_prepare(s, ins_sql, &st) < 0)
                 goto fail;
@@ -197,8 +197,6 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
         cb_error_clear(&err);
 }
 
-static bool utf8_valid(const unsigned char *p);
-
 /* A field the database holds as invalid UTF-8 (an edit) is shown with
  * U+FFFD in place of each bad byte, so the record is listed, not dropped. */
 static json_t *text_json(const char *s) {
@@ -207,7 +205,7 @@ static json_t *text_json(const char *s) {
 
         if (!s)
                 return json_string("");
-        if (utf8_valid((const unsigned char *)s))
+        if (audit_utf8_valid((const unsigned char *)s))
                 return json_string(s);
         fixed = malloc(strlen(s) * 3 + 1);
         if (!fixed)
@@ -221,7 +219,7 @@ static json_t *text_json(const char *s) {
                         for (k = 0; k < l && p[k]; k++)
                                 one[k] = (char)p[k];
                         one[k] = 0;
-                        if (k == l && utf8_valid((const unsigned char *)one)) {
+                        if (k == l && audit_utf8_valid((const unsigned char *)one)) {
                                 len = l;
                                 break;
                         }
@@ -247,8 +245,6 @@ static json_t *row_json(sqlite3_stmt *st) {
                          TEXT(9), "hash", TEXT(10));
 #undef TEXT
 }
-
-#define AUDIT_COLUMNS "seq, at, principal, face, action, object, outcome, codes, detail, prev_hash, hash"
 
 int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?";
@@ -288,7 +284,7 @@ int audit_anchor_parse(const char *s, AuditAnchor *ret) {
         if (errno || end != colon || end == s || a.seq < 1)
                 return -EINVAL;
         n = strlen(colon + 1);
-        if (n != strlen(GENESIS) || strspn(colon + 1, "0123456789abcdef") != n)
+        if (n != strlen(AUDIT_GENESIS) || strspn(colon + 1, "0123456789abcdef") != n)
                 return -EINVAL;
         memcpy(a.hash, colon + 1, n + 1);
         *ret = a;
@@ -328,7 +324,7 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
 
 /* ---- checkpoints ---- */
 
-static bool utf8_valid(const unsigned char *p) {
+bool audit_utf8_valid(const unsigned char *p) {
         while (*p) {
                 unsigned c = *p, n, min;
                 uint32_t cp;
@@ -357,15 +353,15 @@ static bool utf8_valid(const unsigned char *p) {
 }
 
 /* Text copied from the database into a message may be anything. */
-static void ascii_if_invalid(char *s) {
-        if (utf8_valid((const unsigned char *)s))
+void audit_ascii_if_invalid(char *s) {
+        if (audit_utf8_valid((const unsigned char *)s))
                 return;
         for (; *s; s++)
                 if ((unsigned char)*s >= 0x80)
                         *s = '?';
 }
 
-static char *checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
+char *audit_checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
         char *s = NULL;
         if (asprintf(&s,
                      "cloudbroker audit checkpoint v1\nid=%" PRId64 "\nseq=%" PRId64
@@ -394,7 +390,7 @@ static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *h
         if (id < 1)
                 return store_error(s, err, "numbering an audit checkpoint");
         store_now(now);
-        statement = checkpoint_statement(id, seq, hash, now, t->every);
+        statement = audit_checkpoint_statement(id, seq, hash, now, t->every);
         if (!statement)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = sig_key_sign(t->key, statement, strlen(statement), &sig);
@@ -430,7 +426,7 @@ static int read_head(Store *s, int64_t *ret_seq, char ret_hash[DIGEST_HEX_MAX]) 
         int r = audit_head_anchor(s, &a);
         if (r == -ENOENT) {
                 *ret_seq = 0;
-                snprintf(ret_hash, DIGEST_HEX_MAX, "%s", GENESIS);
+                snprintf(ret_hash, DIGEST_HEX_MAX, "%s", AUDIT_GENESIS);
                 return 0;
         }
         if (r < 0)
@@ -464,403 +460,6 @@ int audit_checkpoint(Store *s, const char *reason, bool only_if_moved, CbError *
                 return store_error(s, err, "committing an audit checkpoint");
         t->signed_seq = seq;
         return 1;
-}
-
-typedef struct Checkpoint {
-        int64_t id, seq, every;
-        char hash[DIGEST_HEX_MAX], at[32], key_id[DIGEST_HEX_MAX];
-        char *signature;
-        bool trusted; /* its signature verified (or, from the last checkpoint, it is an older one) */
-} Checkpoint;
-
-typedef struct Checkpoints {
-        Checkpoint *v;
-        size_t n;
-} Checkpoints;
-
-static void checkpoints_done(Checkpoints *c) {
-        for (size_t i = 0; i < c->n; i++)
-                free(c->v[i].signature);
-        free(c->v);
-        c->v = NULL;
-        c->n = 0;
-}
-
-static void copy_col(sqlite3_stmt *st, int i, char *buf, size_t size) {
-        const char *v = (const char *)sqlite3_column_text(st, i);
-        snprintf(buf, size, "%s", v ? v : "");
-}
-
-static int checkpoints_load(Store *s, Checkpoints *ret) {
-        static const char sql[] =
-                "SELECT id, seq, hash, at, every, key_id, signature FROM audit_checkpoints ORDER BY id";
-        Checkpoints c = { 0 };
-        sqlite3_stmt *st;
-        int r;
-
-        if (store_prepare(s, sql, &st) < 0)
-                return -EIO;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-                Checkpoint *v = reallocarray(c.v, c.n + 1, sizeof(*v));
-                const char *sig = (const char *)sqlite3_column_text(st, 6);
-                if (!v) {
-                        r = -ENOMEM;
-                        break;
-                }
-                c.v = v;
-                v = &c.v[c.n];
-                *v = (Checkpoint){ .id = sqlite3_column_int64(st, 0),
-                                   .seq = sqlite3_column_int64(st, 1),
-                                   .every = sqlite3_column_int64(st, 4) };
-                copy_col(st, 2, v->hash, sizeof(v->hash));
-                copy_col(st, 3, v->at, sizeof(v->at));
-                copy_col(st, 5, v->key_id, sizeof(v->key_id));
-                v->signature = strdup(sig ? sig : "");
-                if (!v->signature) {
-                        r = -ENOMEM;
-                        break;
-                }
-                c.n++;
-        }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
-                checkpoints_done(&c);
-                return r == -ENOMEM ? r : -EIO;
-        }
-        *ret = c;
-        return 0;
-}
-
-typedef struct Problem {
-        const char *kind; /* NULL: none */
-        int64_t seq, through, checkpoint;
-        char message[400];
-} Problem;
-
-/* Keeps the problem at the lowest record: that is the first bad one. */
-static void problem_set(Problem *p, int64_t seq, int64_t through, int64_t checkpoint, const char *kind,
-                        const char *fmt, ...) _printf_(6, 7);
-static void problem_set(Problem *p, int64_t seq, int64_t through, int64_t checkpoint, const char *kind,
-                        const char *fmt, ...) {
-        va_list ap;
-        if (p->kind && p->seq <= seq)
-                return;
-        p->kind = kind;
-        p->seq = seq;
-        p->through = through;
-        p->checkpoint = checkpoint;
-        va_start(ap, fmt);
-        vsnprintf(p->message, sizeof(p->message), fmt, ap);
-        va_end(ap);
-        ascii_if_invalid(p->message);
-}
-
-static const SigKey *key_for(const AuditVerifyOptions *o, const char *key_id) {
-        for (size_t i = 0; i < o->n_keys; i++)
-                if (streq(sig_key_id(o->keys[i]), key_id))
-                        return o->keys[i];
-        return NULL;
-}
-
-/* Signatures and numbering; a bad checkpoint is not used to vouch for a record. */
-static int checkpoints_check(const AuditVerifyOptions *o, Checkpoints *c, Problem *p) {
-        int64_t expect_id = 1;
-
-        for (size_t i = 0; i < c->n; i++) {
-                Checkpoint *cp = &c->v[i];
-                const SigKey *k;
-                _cleanup_(freep) char *statement = NULL;
-                int r;
-
-                if (cp->id != expect_id)
-                        problem_set(p, cp->seq, 0, expect_id, "missing-checkpoint",
-                                    "checkpoints #%" PRId64 "..#%" PRId64 " are missing (deleted): the "
-                                    "checkpoints jump from #%" PRId64 " to #%" PRId64 " at record %" PRId64,
-                                    expect_id, cp->id - 1, expect_id - 1, cp->id, cp->seq);
-                expect_id = cp->id + 1;
-                if (o->from_last_checkpoint && i + 1 < c->n) {
-                        cp->trusted = true;
-                        continue;
-                }
-                k = key_for(o, cp->key_id);
-                if (!k) {
-                        problem_set(p, cp->seq, 0, cp->id, "forged-checkpoint",
-                                    "checkpoint #%" PRId64 " (record %" PRId64
-                                    ", %s) is signed by key %.16s, "
-                                    "which is not %s",
-                                    cp->id, cp->seq, cp->at, cp->key_id,
-                                    o->n_keys == 1 ? "the key given" : "one of the keys given");
-                        continue;
-                }
-                statement = checkpoint_statement(cp->id, cp->seq, cp->hash, cp->at, cp->every);
-                if (!statement)
-                        return -ENOMEM;
-                r = sig_key_verify(k, statement, strlen(statement), cp->signature);
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        problem_set(p, cp->seq, 0, cp->id, "forged-checkpoint",
-                                    "checkpoint #%" PRId64 " (record %" PRId64 ", %s): its %s signature does "
-                                    "not verify: the checkpoint was forged or edited",
-                                    cp->id, cp->seq, cp->at, sig_key_alg(k));
-                        continue;
-                }
-                cp->trusted = true;
-        }
-        return 0;
-}
-
-static int cmp_checkpoint_seq(const void *a, const void *b) {
-        const Checkpoint *x = *(const Checkpoint *const *)a, *y = *(const Checkpoint *const *)b;
-        return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : x->id < y->id ? -1 : x->id > y->id;
-}
-
-static const char *const field_names[] = { "at",     "principal", "face",  "action",
-                                           "object", "outcome",   "codes", "detail" };
-
-int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY seq";
-        static const char head_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-        static const AuditVerifyOptions none = { 0 };
-        _cleanup_(freep) const Checkpoint **by_seq = NULL;
-        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];
-        int64_t expect_seq = 1, n = 0, vouched = 0, rehash_after = 0, signed_seq = 0;
-        const Checkpoint *last = NULL;
-        Checkpoints c = { 0 };
-        Problem p = { 0 };
-        bool walk_ok = true;
-        size_t j = 0, n_trusted = 0;
-        sqlite3_stmt *st;
-        int r;
-
-        if (!o)
-                o = &none;
-        if (checkpoints_load(s, &c) < 0)
-                return store_error(s, err, "reading the audit checkpoints");
-        if (o->n_keys > 0 && c.n > 0) {
-                r = checkpoints_check(o, &c, &p);
-                if (r >= 0 && !(by_seq = calloc(c.n, sizeof(*by_seq))))
-                        r = -ENOMEM;
-                if (r < 0) {
-                        checkpoints_done(&c);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot check the audit checkpoints: %s",
-                                            strerror(-r));
-                }
-                for (size_t i = 0; i < c.n; i++)
-                        if (c.v[i].trusted) {
-                                by_seq[n_trusted++] = &c.v[i];
-                                last = &c.v[i];
-                                if (c.v[i].seq > signed_seq)
-                                        signed_seq = c.v[i].seq;
-                        }
-                qsort(by_seq, n_trusted, sizeof(*by_seq), cmp_checkpoint_seq);
-                /* The newest vouches for the records behind it without rehashing them. */
-                if (o->from_last_checkpoint && last)
-                        rehash_after = last->seq;
-                /* Checkpoints of the empty trail sign the genesis hash. */
-                for (; j < n_trusted && by_seq[j]->seq == 0; j++)
-                        if (!streq(by_seq[j]->hash, GENESIS))
-                                problem_set(&p, 1, 0, by_seq[j]->id, "rewritten",
-                                            "checkpoint #%" PRId64
-                                            " signed the empty trail, but with another "
-                                            "hash",
-                                            by_seq[j]->id);
-        }
-
-        if (store_prepare(s, sql, &st) < 0) {
-                checkpoints_done(&c);
-                return store_error(s, err, "reading the audit trail");
-        }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-                int64_t seq = sqlite3_column_int64(st, 0);
-                const char *cols[10];
-                bool rehash = seq > rehash_after;
-                _cleanup_(freep) char *content = NULL;
-                const char *bad_field = NULL;
-
-                for (int i = 0; i < 10; i++) {
-                        cols[i] = (const char *)sqlite3_column_text(st, i + 1);
-                        if (!cols[i])
-                                cols[i] = "";
-                }
-                if (seq != expect_seq) {
-                        /* A gap names the first missing record, as a missing tail does below. */
-                        if (seq > expect_seq + 1)
-                                problem_set(&p, expect_seq, seq - 1, 0, "deleted",
-                                            "records %" PRId64 "..%" PRId64
-                                            " are missing: after record %" PRId64 " comes record %" PRId64,
-                                            expect_seq, seq - 1, expect_seq - 1, seq);
-                        else if (seq > expect_seq)
-                                problem_set(&p, expect_seq, 0, 0, "deleted",
-                                            "record %" PRId64 " is missing: after record %" PRId64
-                                            " comes record %" PRId64,
-                                            expect_seq, expect_seq - 1, seq);
-                        else
-                                problem_set(&p, seq, 0, 0, "reordered",
-                                            "expected record %" PRId64 ", found %" PRId64, expect_seq, seq);
-                        walk_ok = false;
-                        break;
-                }
-                n++;
-                for (int i = 0; i < 8 && !bad_field; i++)
-                        if (!utf8_valid((const unsigned char *)cols[i]))
-                                bad_field = field_names[i];
-                if (bad_field) {
-                        problem_set(&p, seq, 0, 0, "edited",
-                                    "record %" PRId64 ": its %s is not valid UTF-8 (the daemon writes only "
-                                    "UTF-8): the record was edited",
-                                    seq, bad_field);
-                        walk_ok = false;
-                        break;
-                }
-                if (rehash || !streq(cols[8], prev)) {
-                        content = record_content(seq, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
-                                                 cols[6], cols[7]);
-                        if (!content) {
-                                sqlite3_reset(st);
-                                checkpoints_done(&c);
-                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        }
-                }
-                if (!streq(cols[8], prev)) {
-                        char own[DIGEST_HEX_MAX];
-                        /* Consistent with the hash it names: the record before it changed. */
-                        if (seq > 1 && record_hash(cols[8], content, own) >= 0 && streq(own, cols[9]))
-                                problem_set(&p, seq - 1, 0, 0, "edited",
-                                            "record %" PRId64
-                                            " was changed and given a new hash: record %" PRId64
-                                            " still names its former hash",
-                                            seq - 1, seq);
-                        else
-                                problem_set(&p, seq, 0, 0, "reordered",
-                                            "record %" PRId64 " does not follow the record before it", seq);
-                        walk_ok = false;
-                        break;
-                }
-                if (rehash) {
-                        if (record_hash(prev, content, hash) < 0) {
-                                sqlite3_reset(st);
-                                checkpoints_done(&c);
-                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        }
-                        if (!streq(cols[9], hash)) {
-                                problem_set(&p, seq, 0, 0, "edited",
-                                            "record %" PRId64 " does not match its hash", seq);
-                                walk_ok = false;
-                                break;
-                        }
-                } else
-                        snprintf(hash, sizeof(hash), "%s", cols[9]);
-                for (; j < n_trusted && by_seq[j]->seq == seq; j++) {
-                        if (streq(by_seq[j]->hash, hash)) {
-                                vouched = seq;
-                                continue;
-                        }
-                        problem_set(&p, vouched + 1, seq, by_seq[j]->id, "rewritten",
-                                    "records %" PRId64 "..%" PRId64 " were rewritten: record %" PRId64
-                                    " is not the one checkpoint #%" PRId64 " signed at %s%s",
-                                    vouched + 1, seq, seq, by_seq[j]->id, by_seq[j]->at,
-                                    vouched ? "" : " (no earlier checkpoint vouches for any record)");
-                        walk_ok = false;
-                        break;
-                }
-                if (!walk_ok)
-                        break;
-                if (o->anchor && seq == o->anchor->seq && !streq(hash, o->anchor->hash)) {
-                        problem_set(&p, seq, 0, 0, "edited",
-                                    "record %" PRId64
-                                    " is not the one anchored: the chain was rewritten from "
-                                    "here or before",
-                                    seq);
-                        walk_ok = false;
-                        break;
-                }
-                snprintf(prev, sizeof(prev), "%s", hash);
-                expect_seq++;
-        }
-        sqlite3_reset(st);
-        if (walk_ok && r != SQLITE_DONE) {
-                checkpoints_done(&c);
-                return store_error(s, err, "reading the audit trail");
-        }
-
-        if (walk_ok) {
-                int64_t head_seq = -1;
-                char head_hash[DIGEST_HEX_MAX] = "";
-
-                if (store_prepare(s, head_sql, &st) < 0) {
-                        checkpoints_done(&c);
-                        return store_error(s, err, "reading the audit head");
-                }
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                        head_seq = sqlite3_column_int64(st, 0);
-                        copy_col(st, 1, head_hash, sizeof(head_hash));
-                }
-                sqlite3_reset(st);
-                if (head_seq < 0 && n > 0)
-                        problem_set(&p, n, 0, 0, "head-missing",
-                                    "the head row is missing: the chain ends at record %" PRId64
-                                    ", but nothing confirms the trail ends there (newer records may "
-                                    "have been cut off with it)",
-                                    n);
-                else if (head_seq > n)
-                        problem_set(&p, n + 1, head_seq, 0, "deleted",
-                                    "the chain ends at record %" PRId64 " but the head names record %" PRId64
-                                    ": records %" PRId64 "..%" PRId64 " were deleted",
-                                    n, head_seq, n + 1, head_seq);
-                else if (head_seq >= 0 && head_seq < n)
-                        problem_set(&p, head_seq + 1, n, 0, "beyond-head",
-                                    "records %" PRId64 "..%" PRId64 " lie beyond the head (record %" PRId64
-                                    "): they were added without the daemon",
-                                    head_seq + 1, n, head_seq);
-                else if (head_seq == n && n > 0 && !streq(head_hash, prev))
-                        problem_set(&p, n, 0, 0, "edited",
-                                    "the head names record %" PRId64 " with another hash", n);
-
-                if (signed_seq > n) {
-                        const Checkpoint *cut = NULL;
-                        for (size_t i = 0; i < n_trusted; i++)
-                                if (by_seq[i]->seq == signed_seq)
-                                        cut = by_seq[i];
-                        problem_set(&p, n + 1, signed_seq, cut ? cut->id : 0, "deleted",
-                                    "records %" PRId64 "..%" PRId64 " were cut off: checkpoint #%" PRId64
-                                    " (%s) signs record %" PRId64 ", the trail ends at record %" PRId64,
-                                    n + 1, signed_seq, cut ? cut->id : 0, cut ? cut->at : "?", signed_seq, n);
-                }
-                if (last && n >= last->seq + last->every && last->every > 0)
-                        problem_set(&p, last->seq + last->every, n, last->id, "unsigned-tail",
-                                    "records %" PRId64 "..%" PRId64
-                                    " carry no checkpoint, though one is signed "
-                                    "every %" PRId64 " records and the newest, #%" PRId64
-                                    ", signs record %" PRId64
-                                    ": newer checkpoints were deleted, or records added without the daemon",
-                                    last->seq + 1, n, last->every, last->id, last->seq);
-                if (o->anchor && o->anchor->seq > n)
-                        problem_set(&p, n + 1, o->anchor->seq, 0, "deleted",
-                                    "the chain ends at record %" PRId64
-                                    " but the anchor names record %" PRId64 ": records were cut off its end",
-                                    n, o->anchor->seq);
-        }
-
-        const char *sigs = c.n == 0 ? "none" : o->n_keys == 0 ? "not checked" : "verified";
-        json_t *out =
-                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", !p.kind, "records", (json_int_t)n,
-                          "head", prev, "head_seq", (json_int_t)(expect_seq - 1), "checkpoints",
-                          (json_int_t)c.n, "signatures", sigs, "signed_seq", (json_int_t)signed_seq);
-        checkpoints_done(&c);
-        if (!out)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (p.kind) {
-                json_t *bad = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)p.seq, "problem", p.kind,
-                                        "message", p.message);
-                if (bad && p.through > p.seq)
-                        json_object_set_new(bad, "through", json_integer(p.through));
-                if (bad && p.checkpoint > 0)
-                        json_object_set_new(bad, "checkpoint", json_integer(p.checkpoint));
-                json_object_set_new(out, "first_bad", bad);
-        }
-        *ret = out;
-        return 0;
 }
 
 /* ---- the trail's state ---- */
@@ -940,7 +539,7 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
                          (int64_t)json_integer_value(json_object_get(bad, "seq")),
                          json_string_value(json_object_get(bad, "problem")),
                          json_string_value(json_object_get(bad, "message")));
-                ascii_if_invalid(t->failure);
+                audit_ascii_if_invalid(t->failure);
                 log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
                           "restored; reads still work.",
                           t->failure);
