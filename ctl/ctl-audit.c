@@ -125,7 +125,40 @@ static int verify(Ctl *ctl, const char *db, const char *anchor_s, const SigKey *
         return r;
 }
 
+/* The daemon's checkpoint key, made once: the private half to FILE (0600,
+ * never over an existing one), the public half, for auditors, to stdout.
+ * Local, like verify: no daemon is involved. */
+static int audit_keygen_cmd(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *pub = NULL;
+        const char *alg = "ed25519", *path = NULL;
+        int r;
+        (void)ctl;
+
+        for (int i = 0; i < argc; i++) {
+                if (streq(argv[i], "--alg") && i + 1 < argc)
+                        alg = argv[++i];
+                else if (strncmp(argv[i], "--alg=", 6) == 0)
+                        alg = argv[i] + 6;
+                else if (!path && argv[i][0] != '-')
+                        path = argv[i];
+                else
+                        return ctl_error(-EINVAL, "usage: audit keygen [--alg ed25519|sm2-sm3] PRIVATE.pem");
+        }
+        if (!path)
+                return ctl_error(-EINVAL, "usage: audit keygen [--alg ed25519|sm2-sm3] PRIVATE.pem");
+        r = sig_key_generate(alg, path, &pub, &err);
+        if (r < 0)
+                return ctl_error(r, "%s", err.message);
+        fputs(pub, stdout);
+        return fflush(stdout) == 0 ? 0 : ctl_error(-EIO, "cannot write the public key");
+}
+
 static const CtlCommand audit_commands[] = {
+        { "keygen", "[--alg ed25519|sm2-sm3] PRIVATE.pem",
+          "Make the daemon's checkpoint key: the private key to PRIVATE.pem (mode 0600, never replaced), "
+          "the public key, for auditors, to standard output",
+          1, 3, audit_keygen_cmd },
         { "verify", "--db PATH [--key PUB.pem]... [--anchor SEQ:HASH]",
           "Recompute the audit chain of a database file offline and check its signed checkpoints against "
           "the daemon's public key; with an anchor, check the record is still there",
