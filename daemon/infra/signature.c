@@ -569,17 +569,19 @@ int sig_key_generate(const char *alg, const char *path, char **ret_public_pem, C
         /* O_EXCL: a key in use is never replaced by accident. */
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
-                return errno == EEXIST ? (cb_error_set(err, CB_ERR_CONFLICT, "%s exists already: not replaced", path),
-                                          -EEXIST)
-                                       : cb_error_set(err, CB_ERR_INVALID, "cannot create %s: %s", path,
-                                                      strerror(errno));
+                return errno == EEXIST
+                               ? (cb_error_set(err, CB_ERR_CONFLICT, "%s exists already: not replaced", path),
+                                  -EEXIST)
+                               : cb_error_set(err, CB_ERR_INVALID, "cannot create %s: %s", path,
+                                              strerror(errno));
         f = fdopen(fd, "w");
         if (!f) {
                 close(fd);
                 unlink(path);
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot write %s", path);
         }
-        if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1 || fflush(f) != 0 || fsync(fd) < 0) {
+        if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1 || fflush(f) != 0 ||
+            fsync(fd) < 0) {
                 fclose(f);
                 unlink(path);
                 ERR_clear_error();
