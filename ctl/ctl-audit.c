@@ -48,7 +48,7 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         r = store_open(db, &s, &err);
         if (r < 0)
                 return ctl_error(r, "%s", err.message);
-        r = audit_verify(s, anchor_s ? &anchor : NULL, &result, &err);
+        r = audit_verify_chain(s, anchor_s ? &anchor : NULL, &result, &err);
         if (r < 0)
                 return ctl_error(r, "%s", err.message);
 

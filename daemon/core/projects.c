@@ -458,10 +458,27 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
 
 /* ---- reading projects ---- */
 
+static int not_found(CbError *err, const char *id) {
+        return cb_error_set(err, CB_ERR_NOT_FOUND, "no project '%s'", id);
+}
+
+
+/* A department learns nothing of another department's projects, not even
+ * that one exists: to it, another department's project reads exactly like
+ * an id nobody used (NotFound), on every face. Roles that read no project
+ * at all (migration) get Forbidden, which says nothing about the id. */
+static int require_department_or_hide(const CbCaller *caller, const ProjectRow *row, unsigned privileged,
+                                      const char *what, CbError *err) {
+        if (caller && caller->principal && !(caller->principal->roles & privileged) &&
+            caller_has_role(caller, CB_ROLE_DEPARTMENT) && !caller_in_department(caller, row->department))
+                return not_found(err, row->id);
+        return caller_require_department(caller, row->department, privileged, what, err);
+}
+
 static int require_project_reader(Projects *p, const CbCaller *caller, const ProjectRow *row,
                                   const char *what, CbError *err) {
         (void)p;
-        return caller_require_department(caller, row->department, PROJECT_READERS, what, err);
+        return require_department_or_hide(caller, row, PROJECT_READERS, what, err);
 }
 
 typedef struct Usage {
@@ -552,10 +569,6 @@ static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **
         return 0;
 }
 
-static int not_found(CbError *err, const char *id) {
-        return cb_error_set(err, CB_ERR_NOT_FOUND, "no project '%s'", id);
-}
-
 int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
@@ -573,6 +586,59 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         r = project_view(p, &row, true, ret);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
+        return 0;
+}
+
+int projects_list_approvals(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
+                            CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        json_t *list;
+        int r;
+
+        if (!id_is_valid(project_id))
+                return not_found(err, project_id);
+        r = project_load(p, project_id, &row);
+        if (r == -ENOENT)
+                return not_found(err, project_id);
+        if (r < 0)
+                return store_error(p->store, err, "reading the project");
+        r = require_project_reader(p, caller, &row, "read this project's approvals", err);
+        if (r < 0)
+                return r;
+        list = project_history(p, row.id);
+        if (!list)
+                return store_error(p->store, err, "reading the approvals");
+        *ret = list;
+        return 0;
+}
+
+int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
+                          json_t **ret, CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        _cleanup_(approval_freep) Approval *a = NULL;
+        json_t *v;
+        int r;
+
+        if (!id_is_valid(project_id))
+                return not_found(err, project_id);
+        r = project_load(p, project_id, &row);
+        if (r == -ENOENT)
+                return not_found(err, project_id);
+        if (r < 0)
+                return store_error(p->store, err, "reading the project");
+        r = require_project_reader(p, caller, &row, "read this project's approvals", err);
+        if (r < 0)
+                return r;
+        r = approval_load(p, row.id, revision, &a);
+        if (r == -ENOENT)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "project '%s' has no approval revision %u", row.id,
+                                    revision);
+        if (r < 0)
+                return store_error(p->store, err, "reading the approval");
+        v = approval_to_json(a);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = v;
         return 0;
 }
 
@@ -654,7 +720,7 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                 return store_error(p->store, err, "reading the project");
         snprintf(object, sizeof(object), "project:%s", id);
         /* Milestones are the implementing department's own statements. */
-        r = caller_require_department(caller, row.department, 0, "record milestones of this project", err);
+        r = require_department_or_hide(caller, &row, 0, "record milestones of this project", err);
         if (r < 0) {
                 audit_refusal(p->store, caller, "project.milestone", object, "forbidden", NULL);
                 return r;

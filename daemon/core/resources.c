@@ -1304,17 +1304,22 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         return 0;
 }
 
-int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
-                        void *userdata, CbError *err) {
-        Provider *p;
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err) {
         int q = caller_require_role(caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
                                     "read provider inventories", err);
         if (q < 0)
                 return q;
-        p = providers_find(r->providers, provider);
-        if (!p)
+        if (!providers_find(r->providers, provider))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", provider);
-        return submit_inventory(r, p, done, userdata, err);
+        return 0;
+}
+
+int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
+                        void *userdata, CbError *err) {
+        int q = resources_inventory_check(r, caller, provider, err);
+        if (q < 0)
+                return q;
+        return submit_inventory(r, providers_find(r->providers, provider), done, userdata, err);
 }
 
 void resources_provider_ready(Resources *r, Provider *p) {

@@ -60,6 +60,10 @@ int resources_record(Resources *r, const char *id, json_t **ret);
 
 /* Live inventory of a provider; the answer comes later through done
  * (on the main thread) with a new reference or an error. */
+/* Who may read an inventory, and whether the provider exists: the refusal
+ * resources_inventory() would give, without starting anything, for a face
+ * that must decide whether to wait (REST suspends only on success). */
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
 typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);
 int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
                         void *userdata, CbError *err);

@@ -119,12 +119,20 @@ static json_t *row_json(sqlite3_stmt *st) {
 
 #define AUDIT_COLUMNS "seq, at, principal, face, action, object, outcome, codes, detail, prev_hash, hash"
 
-int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err) {
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?";
         sqlite3_stmt *st;
-        json_t *a = json_array();
+        json_t *a;
         int r;
 
+        r = caller_require_role(caller, AUDIT_READERS, "read the audit trail", err);
+        if (r < 0)
+                return r;
+        if (after < 0)
+                return cb_error_set_field(err, CB_ERR_INVALID, "after", "after: must be 0 or a sequence number");
+        if (limit < 1 || limit > AUDIT_LIST_MAX)
+                return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..%u", AUDIT_LIST_MAX);
+        a = json_array();
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (store_prepare(s, sql, &st) < 0) {
@@ -195,7 +203,14 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
         return true;
 }
 
-int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err) {
+int audit_verify(Store *s, const CbCaller *caller, const AuditAnchor *anchor, json_t **ret, CbError *err) {
+        int r = caller_require_role(caller, AUDIT_READERS, "verify the audit trail", err);
+        if (r < 0)
+                return r;
+        return audit_verify_chain(s, anchor, ret, err);
+}
+
+int audit_verify_chain(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err) {
         /* Physical order (rowid) is what a reorder or a renumbering changes. */
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY rowid";
         char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];

@@ -34,8 +34,13 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
 void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *object,
                    const char *outcome, json_t *codes);
 
-/* Records with seq > after, oldest first, at most limit. */
-int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err);
+/* Who may read and verify the trail (GET /v1/audit, Audit1 on the bus). */
+#define AUDIT_READERS (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
+#define AUDIT_LIST_MAX 10000u
+
+/* Records with seq > after, oldest first, at most limit (1..AUDIT_LIST_MAX,
+ * else Invalid naming the field), for an AUDIT_READERS caller only. */
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err);
 
 /* A record's place in the chain, kept somewhere the database's owner
  * cannot rewrite (the journal, a printout, the auditor's notes). The chain
@@ -63,4 +68,8 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq);
  * head_seq name the last record that verified (an anchor for next time) and
  * problem says edited, deleted or reordered. anchor (may be NULL): record anchor->seq
  * must still be there with that hash. */
-int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err);
+int audit_verify_chain(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err);
+/* audit_verify_chain() for an AUDIT_READERS caller, Forbidden for anyone
+ * else: the daemon's faces call this one. The offline check (cloudbrokerctl
+ * audit verify --db) has no caller: whoever can read the file has it all. */
+int audit_verify(Store *s, const CbCaller *caller, const AuditAnchor *anchor, json_t **ret, CbError *err);

@@ -123,12 +123,12 @@ declare -A EXPECT=(
         [catalog_approve]="403 200 200 403 403 403 403 401 401"
         # the authority, or the department the document names; (code) another department 422
         [approvals_post]="403 201 403 403 403 201 422 401 401"
-        # (code) own department and PROJECT_READERS
-        [projects_read]="200 200 200 403 200 200 403 401 401"
+        # (code) own department and PROJECT_READERS; another department: 404, like an unknown id
+        [projects_read]="200 200 200 403 200 200 404 401 401"
         # a department lists its own; (code) readers list all; migration none
         [projects_list]="200 200 200 403 200 200 200 401 401"
-        # the project's department
-        [milestones]="403 403 403 403 403 201 403 401 401"
+        # the project's department; another department: 404, like an unknown id
+        [milestones]="403 403 403 403 403 201 404 401 401"
         # the authority (Art. 28)
         [suspend]="403 200 403 403 403 403 403 401 401"
         # own department, the authority and auditors
