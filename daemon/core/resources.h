@@ -26,8 +26,9 @@
 
 typedef struct Resources Resources;
 
-/* Called on the main thread after a resource's state or fields changed. */
-typedef void (*ResourceChangedFn)(const char *resource_id, void *userdata);
+/* Called on the main thread after a resource's state or fields changed;
+ * created is true once, right after the request that made it committed. */
+typedef void (*ResourceChangedFn)(const char *resource_id, bool created, void *userdata);
 
 int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret);
 Resources *resources_free(Resources *r);
