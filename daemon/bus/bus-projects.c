@@ -92,7 +92,8 @@ const sd_bus_vtable bus_approvals_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ListApprovals", SD_BUS_ARGS("s", project_id), SD_BUS_RESULT("s", approvals),
                                 method_list_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetApproval", SD_BUS_ARGS("s", project_id, "u", revision),
-                                SD_BUS_RESULT("s", approval), method_get_approval, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("s", approval), method_get_approval,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -151,7 +152,8 @@ static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_erro
                 return r;
         /* budget_year 0 is "not given", as an absent member is over REST. */
         body = json_pack("{s:s, s:s}", "kind", kind, "date", date);
-        if (!body || (budget_year > 0 && json_object_set_new(body, "budget_year", json_integer(budget_year)) < 0))
+        if (!body ||
+            (budget_year > 0 && json_object_set_new(body, "budget_year", json_integer(budget_year)) < 0))
                 return -ENOMEM;
         r = projects_add_milestone(m->projects, &caller, id, body, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
@@ -195,9 +197,9 @@ const sd_bus_vtable bus_projects_vtable[] = {
                                 method_list_projects, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetProject", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", project),
                                 method_get_project, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AddMilestone",
-                                SD_BUS_ARGS("s", id, "s", kind, "s", date, "u", budget_year),
-                                SD_BUS_RESULT("s", project), method_add_milestone, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddMilestone", SD_BUS_ARGS("s", id, "s", kind, "s", date, "u", budget_year),
+                                SD_BUS_RESULT("s", project), method_add_milestone,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_ARGS("s", id, "s", reason), SD_BUS_RESULT("s", project),
                                 method_suspend, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_ARGS("s", id, "s", reason), SD_BUS_RESULT("s", project),
@@ -255,8 +257,8 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 const sd_bus_vtable bus_audit_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("ListRecords", SD_BUS_ARGS("x", after, "u", limit), SD_BUS_RESULT("s", records),
-                                method_list_records, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRecords", SD_BUS_ARGS("x", after, "u", limit),
+                                SD_BUS_RESULT("s", records), method_list_records, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_ARGS("s", anchor), SD_BUS_RESULT("s", result), method_verify,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

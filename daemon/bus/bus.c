@@ -340,8 +340,8 @@ static int dict_value(sd_bus_message *msg, const char *key, const char *sig, jso
                 return -ENOMEM;
         if (!j)
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INVALID),
-                                         "%s: a value of type '%s' is not accepted (s, b, integers, d, as)", key,
-                                         sig);
+                                         "%s: a value of type '%s' is not accepted (s, b, integers, d, as)",
+                                         key, sig);
         *ret = j;
         return 0;
 }

@@ -462,7 +462,6 @@ static int not_found(CbError *err, const char *id) {
         return cb_error_set(err, CB_ERR_NOT_FOUND, "no project '%s'", id);
 }
 
-
 /* A department learns nothing of another department's projects, not even
  * that one exists: to it, another department's project reads exactly like
  * an id nobody used (NotFound), on every face. Roles that read no project

@@ -129,9 +129,11 @@ int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, 
         if (r < 0)
                 return r;
         if (after < 0)
-                return cb_error_set_field(err, CB_ERR_INVALID, "after", "after: must be 0 or a sequence number");
+                return cb_error_set_field(err, CB_ERR_INVALID, "after",
+                                          "after: must be 0 or a sequence number");
         if (limit < 1 || limit > AUDIT_LIST_MAX)
-                return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..%u", AUDIT_LIST_MAX);
+                return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..%u",
+                                          AUDIT_LIST_MAX);
         a = json_array();
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");

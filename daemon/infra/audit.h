@@ -35,7 +35,7 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
                    const char *outcome, json_t *codes);
 
 /* Who may read and verify the trail (GET /v1/audit, Audit1 on the bus). */
-#define AUDIT_READERS (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
+#define AUDIT_READERS  (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
 #define AUDIT_LIST_MAX 10000u
 
 /* Records with seq > after, oldest first, at most limit (1..AUDIT_LIST_MAX,
