@@ -468,10 +468,10 @@ out=$("$CTL" --json resource show "$R1" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" '"\(.id) \(.state) \(.plan_id) \(.provider) \(.kind)"' "$R1 active $PLAN dev-test vm" "ctl --json resource show"
 
 out=$(as_uid $HEALTH "$CTL" resource show "$R1" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of another department's resource fails"
+assert_eq "$rc" 4 "ctl resource show of another department's resource fails with 4"
 assert_contains "$out" "org.cloudbroker.Broker1.Error.AccessDenied" "ctl prints the D-Bus error name"
 out=$("$CTL" resource show r-nosuchresource 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of an unknown id fails"
+assert_eq "$rc" 4 "ctl resource show of an unknown id fails with 4"
 assert_contains "$out" "no resource 'r-nosuchresource'" "ctl says there is no such resource"
 out=$("$CTL" resource show 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 2 "ctl resource show without an id is a usage error"
@@ -500,13 +500,14 @@ out=$(as_uid $EDU "$CTL" resource start "$R3" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 0 "ctl resource start"
 if wait_state "$P3" active; then pass "ctl start: active"; else fail "it is '$GOT'"; fi
 out=$(as_uid $AUDITOR "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource stop as an auditor fails"
+assert_eq "$rc" 4 "ctl resource stop as an auditor fails with 4 (AccessDenied)"
 assert_contains "$out" "AccessDenied" "ctl prints AccessDenied"
 out=$(as_uid $EDU "$CTL" --json resource delete "$R3" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" .id "$R3" "ctl --json resource delete"
 if wait_gone "$P3"; then pass "ctl delete: the object disappears"; else fail "the object is still there"; fi
 out=$(as_uid $EDU "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
 assert_contains "$out" "no resource '$R3'" "ctl on a deleted resource says so"
+assert_eq "$rc" 4 "ctl on a deleted resource exits 4"
 
 # --- the documented interfaces are the live ones ------------------------------------------
 
