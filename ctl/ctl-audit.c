@@ -95,9 +95,8 @@ static const CtlCommand audit_commands[] = {
           "List audit records after SEQ, oldest first (auditors, authority)", 0, 0, audit_list_cmd,
           CTL_OPT_AFTER | CTL_OPT_LIMIT, 0 },
         { "verify", "[--db PATH] [--anchor SEQ:HASH]",
-          "Recompute the audit chain (the daemon's, or with --db a database file offline); with an anchor, "
-          "check the record is still there",
-          0, 0, audit_verify_cmd, CTL_OPT_DB | CTL_OPT_ANCHOR, 0 },
+          "Recompute the audit chain (with --db: of a database file, offline)", 0, 0, audit_verify_cmd,
+          CTL_OPT_DB | CTL_OPT_ANCHOR, 0 },
 };
 
 const CtlGroup ctl_group_audit = {

@@ -306,7 +306,8 @@ static int cmd_retire(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand catalog_commands[] = {
-        { "list", "[--all]", "List published services (with --all: every status)", 0, 0, cmd_list, CTL_OPT_ALL, 0 },
+        { "list", "[--all]", "List published services (with --all: every status)", 0, 0, cmd_list,
+          CTL_OPT_ALL, 0 },
         { "show", "ID", "Show a service and its plans with prices", 1, 1, cmd_show, 0, 0 },
         { "draft", "FILE", "Create a draft service from a JSON document", 1, 1, cmd_draft, 0, 0 },
         { "update", "ID FILE", "Start the next revision of a service as a draft", 2, 2, cmd_update, 0, 0 },

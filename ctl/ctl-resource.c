@@ -282,6 +282,20 @@ static int cmd_delete(Ctl *ctl, int argc, char **argv) {
         return act(ctl, argv[0], "Deprovision", "deprovisioning");
 }
 
+static int cmd_operation(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *op = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_call_json(ctl, RESOURCES, "GetOperation", &op, "s", argv[0]);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(op);
+        ctl_print_fields(op);
+        return 0;
+}
+
 static const CtlCommand resource_commands[] = {
         { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
           1, cmd_request, CTL_OPT_IDEMPOTENCY_KEY, 0 },
@@ -291,6 +305,8 @@ static const CtlCommand resource_commands[] = {
         { "stop", "ID", "Stop an active resource", 1, 1, cmd_stop, 0, 0 },
         { "reboot", "ID", "Reboot an active resource", 1, 1, cmd_reboot, 0, 0 },
         { "delete", "ID", "Deprovision a resource", 1, 1, cmd_delete, 0, 0 },
+        { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
+          cmd_operation, 0, 0 },
 };
 
 const CtlGroup ctl_group_resource = {

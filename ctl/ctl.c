@@ -36,6 +36,7 @@
         X(system)     \
         X(incident)   \
         X(resource)   \
+        X(policy)     \
         X(provider)   \
         X(audit)      \
         X(whoami)
@@ -127,7 +128,8 @@ static void help(FILE *f) {
                    "Exit status:\n"
                    "  0  done\n"
                    "  1  failed: the daemon refused (Conflict, PolicyDenied, InvalidField, ...), the bus is\n"
-                   "     unreachable, a file is unreadable, or the audit chain is broken\n"
+                   "     unreachable, a file is unreadable, the audit chain is broken, or policy\n"
+                   "     evaluate answered denied\n"
                    "  2  the command line is wrong (unknown command or option, wrong arguments)\n"
                    "  4  the daemon answered NotFound or AccessDenied: nothing you may see or do there\n");
 }
