@@ -9,6 +9,7 @@
 # - every ctl command a row names is known to `cloudbrokerctl help GROUP
 #   COMMAND` (exit 0), and an unknown one is not (exit 2);
 # - a "none:" cell gives a reason.
+# shellcheck disable=SC2015 # "check && pass || fail": pass never fails
 . tests/integration/lib.sh
 cb_setup "$@"
 cb_start_bus
@@ -69,6 +70,7 @@ done <"$CB_TMP/rows"
 
 # names CELL: the backquoted names in a cell, one a line.
 names() {
+        # shellcheck disable=SC2016 # backquotes, not a command substitution
         printf '%s\n' "$1" | grep -o '`[^`]*`' | tr -d '`'
 }
 

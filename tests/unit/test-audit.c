@@ -121,10 +121,72 @@ static void test_anchor_catches_a_cut_tail(void **state) {
         free(path);
 }
 
+/* Who may read and verify is audit_list's and audit_verify's to decide,
+ * for every face: auditors and the authority, nobody else, and no caller
+ * at all is no one. The range of limit and after is theirs too. */
+static void test_readers_only(void **state) {
+        (void)state;
+        Principal auditor = { .name = (char *)"a", .roles = CB_ROLE_AUDITOR };
+        Principal authority = { .name = (char *)"b", .roles = CB_ROLE_AUTHORITY };
+        Principal edu = { .name = (char *)"c", .department = (char *)"edu", .roles = CB_ROLE_DEPARTMENT };
+        Principal operator= { .name = (char *)"d", .roles = CB_ROLE_OPERATOR };
+        CbCaller as_auditor = { &auditor, "test" }, as_authority = { &authority, "test" };
+        CbCaller as_edu = { &edu, "test" }, as_operator = { &operator, "test" };
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = NULL;
+        json_t *v = NULL;
+
+        assert_true(asprintf(&path, "%s/readers.db", tmpdir) > 0);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        for (int i = 0; i < 3; i++)
+                append(s, "object:r");
+
+        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &v, &err), 0);
+        assert_int_equal(json_array_size(v), 3);
+        json_decref(v), v = NULL;
+        assert_int_equal(audit_list(s, &as_authority, 1, 1, &v, &err), 0);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "seq")), 2);
+        json_decref(v), v = NULL;
+        assert_int_equal(audit_verify(s, &as_auditor, NULL, &v, &err), 0);
+        assert_true(json_is_true(json_object_get(v, "ok")));
+        json_decref(v), v = NULL;
+
+        const CbCaller *refused[] = { &as_edu, &as_operator };
+        for (size_t i = 0; i < 2; i++) {
+                cb_error_clear(&err);
+                assert_int_equal(audit_list(s, refused[i], 0, 10, &v, &err), -EPERM);
+                assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
+                assert_null(v);
+                cb_error_clear(&err);
+                assert_int_equal(audit_verify(s, refused[i], NULL, &v, &err), -EPERM);
+                assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
+                assert_null(v);
+        }
+        cb_error_clear(&err);
+        assert_true(audit_list(s, NULL, 0, 10, &v, &err) < 0);
+        assert_null(v);
+
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &v, &err), -EINVAL);
+        assert_string_equal(err.field, "limit");
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &v, &err), -EINVAL);
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &v, &err), -EINVAL);
+        assert_string_equal(err.field, "after");
+        assert_null(v);
+        cb_error_clear(&err);
+
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_anchor_parse),
                 cmocka_unit_test(test_anchor_catches_a_cut_tail),
+                cmocka_unit_test(test_readers_only),
         };
         if (!mkdtemp(tmpdir))
                 return 1;
