@@ -44,7 +44,7 @@ static int cmd_list(Ctl *ctl, int argc, char **argv) {
         int r;
 
         (void)argc, (void)argv;
-        r = ctl_call_json(ctl, PROJECTS, "ListProjects", &list, "s", ctl->department ? ctl->department : "");
+        r = ctl_call_pages(ctl, PROJECTS, "ListProjects", ctl->department ? ctl->department : "", &list);
         if (r < 0)
                 return r;
         return ctl_print_list(ctl, list, ELEMENTSOF(headers), headers, members);

@@ -54,7 +54,7 @@ static int system_list(Ctl *ctl, int argc, char **argv) {
         int r;
 
         (void)argc, (void)argv;
-        r = ctl_call_json(ctl, SYSTEMS, "ListSystems", &list, "s", ctl->department ? ctl->department : "");
+        r = ctl_call_pages(ctl, SYSTEMS, "ListSystems", ctl->department ? ctl->department : "", &list);
         if (r < 0)
                 return r;
         return ctl_print_list(ctl, list, ELEMENTSOF(headers), headers, members);
@@ -99,7 +99,7 @@ static int incident_list(Ctl *ctl, int argc, char **argv) {
         int r;
 
         (void)argc, (void)argv;
-        r = ctl_call_json(ctl, INCIDENTS, "ListIncidents", &list, NULL);
+        r = ctl_call_pages(ctl, INCIDENTS, "ListIncidents", NULL, &list);
         if (r < 0)
                 return r;
         return ctl_print_list(ctl, list, ELEMENTSOF(headers), headers, members);

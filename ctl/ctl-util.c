@@ -227,6 +227,49 @@ int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, cons
         return reply_json(reply, method, ret);
 }
 
+/* Enough for ten million records at the daemon's largest page. */
+#define CTL_PAGES_MAX 10000u
+
+int ctl_call_pages(Ctl *ctl, const char *interface, const char *method, const char *department,
+                   json_t **ret) {
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        int r;
+
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0; pages < CTL_PAGES_MAX; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+                json_error_t jerr;
+
+                if (department)
+                        r = ctl_call(ctl, interface, method, &reply, "sus", department, 0u, token);
+                else
+                        r = ctl_call(ctl, interface, method, &reply, "us", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
+                items = json_loads(text, 0, &jerr);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to %s is not a JSON array", method);
+                if (json_array_extend(all, items) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+                if (isempty(next)) {
+                        *ret = TAKE_PTR(all);
+                        return 0;
+                }
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        return ctl_error(-E2BIG, "%s answered more than %u pages", method, CTL_PAGES_MAX);
+}
+
 int ctl_read_json_object(const char *path, json_t **ret) {
         _cleanup_(freep) char *text = NULL;
         json_error_t jerr;

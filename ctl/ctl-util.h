@@ -114,6 +114,10 @@ int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **
  * naming the member. id NULL: no leading argument. */
 int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
                        json_t **ret);
+/* A paged list method ([s department,] u limit, s page_token) -> (s items,
+ * s next_page_token), followed page by page to the end (bounded): *ret is
+ * every item in order. department NULL: the method takes none. */
+int ctl_call_pages(Ctl *ctl, const char *interface, const char *method, const char *department, json_t **ret);
 /* ctl_read_file() and parse: a JSON object, or an error naming the file. */
 int ctl_read_json_object(const char *path, json_t **ret);
 /* Prints "label: value" lines for the members of o in document order

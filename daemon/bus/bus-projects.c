@@ -102,19 +102,24 @@ const sd_bus_vtable bus_approvals_vtable[] = {
 static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
-        const char *department;
+        const char *department, *token;
+        uint32_t limit;
         CbCaller caller;
+        Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &department);
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_list(m->projects, &caller, bus_optional(department), &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = projects_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -193,8 +198,9 @@ static int method_terminate(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
 const sd_bus_vtable bus_projects_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("ListProjects", SD_BUS_ARGS("s", department), SD_BUS_RESULT("s", projects),
-                                method_list_projects, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListProjects", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", projects, "s", next_page_token), method_list_projects,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetProject", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", project),
                                 method_get_project, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddMilestone", SD_BUS_ARGS("s", id, "s", kind, "s", date, "u", budget_year),

@@ -24,6 +24,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
+#include "states.h"
 
 #define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
 #define OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
@@ -95,7 +96,8 @@ static int find_resource(sd_bus *bus, const char *path, const char *interface, v
          * before the deletion: UnknownObject in place of AccessDenied would
          * tell another department that the resource was deleted, the very
          * state PropertiesChanged no longer carries. */
-        if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted")) {
+        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+            RESOURCE_DELETED) {
                 sd_bus_message *msg = sd_bus_get_current_message(bus);
 
                 if (!msg || sender_may_read(m, msg, id))
@@ -251,20 +253,36 @@ static void strv_free(char **v) {
  * answer as GET /v1/resources), deleted ones left out: they are no
  * objects. NULL-terminated, for the enumerator and ListResources alike. */
 static int visible_paths(Manager *m, const CbCaller *caller, char ***ret, CbError *err) {
-        json_auto_t *list = NULL;
+        json_auto_t *list = json_array();
         char **v;
         size_t n = 0, i;
         json_t *res;
         int r;
 
-        r = resources_list(m->resources, caller, NULL, &list, err);
-        if (r < 0)
-                return r;
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* Every page: an object tree has no pages. Bounded by what a store can hold. */
+        Page page = { .limit = PAGE_LIMIT_MAX };
+        for (unsigned pages = 0; pages < 100000; pages++) {
+                json_auto_t *chunk = NULL;
+                char next[PAGE_TOKEN_MAX];
+                r = resources_list(m->resources, caller, NULL, &page, &chunk, next, err);
+                if (r < 0)
+                        return r;
+                json_array_extend(list, chunk);
+                if (!next[0])
+                        break;
+                r = page_parse(NULL, next, &page, err);
+                if (r < 0)
+                        return r;
+                page.limit = PAGE_LIMIT_MAX;
+        }
         v = calloc(json_array_size(list) + 1, sizeof(char *));
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         json_array_foreach(list, i, res) {
-                if (streq_ptr(json_string_value(json_object_get(res, "state")), "deleted"))
+                if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+                    RESOURCE_DELETED)
                         continue;
                 r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(res, "id")),
                                        &v[n]);
@@ -470,7 +488,8 @@ static void on_resource_changed(const char *resource_id, bool created, void *use
         r = resources_record(m->resources, resource_id, &res);
         if (r < 0)
                 return; /* gone from the record: nothing to say about it */
-        deleted = streq_ptr(json_string_value(json_object_get(res, "state")), "deleted");
+        deleted = resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+                  RESOURCE_DELETED;
         if (created && !deleted) {
                 r = emit_interfaces(m->bus, path, true);
                 if (r < 0)

@@ -75,27 +75,33 @@ static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *
 static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
-        const char *department;
+        const char *department, *token;
+        uint32_t limit;
         CbCaller caller;
+        Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &department);
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = systems_list(m->store, &caller, bus_optional(department), &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = systems_list(m->store, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 const sd_bus_vtable bus_systems_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("AddSystem", SD_BUS_ARGS("a{sv}", system), SD_BUS_RESULT("s", system),
                                 method_add_system, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListSystems", SD_BUS_ARGS("s", department), SD_BUS_RESULT("s", systems),
-                                method_list_systems, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListSystems", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", systems, "s", next_page_token), method_list_systems,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetSystem", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", system),
                                 method_get_system, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UpdateSystem", SD_BUS_ARGS("s", id, "a{sv}", system),
@@ -125,15 +131,24 @@ static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_er
 static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
+        const char *token;
+        uint32_t limit;
         CbCaller caller;
+        Page page;
         int r;
 
+        r = sd_bus_message_read(msg, "us", &limit, &token);
+        if (r < 0)
+                return r;
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = incidents_list(m->store, &caller, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = incidents_list(m->store, &caller, &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -179,8 +194,9 @@ const sd_bus_vtable bus_incidents_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ReportIncident", SD_BUS_ARGS("a{sv}", report), SD_BUS_RESULT("s", incident),
                                 method_report_incident, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListIncidents", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", incidents),
-                                method_list_incidents, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListIncidents", SD_BUS_ARGS("u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", incidents, "s", next_page_token), method_list_incidents,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetIncident", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", incident),
                                 method_get_incident, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddRecord", SD_BUS_ARGS("s", id, "s", note, "s", status),

@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 
 #include "manager.h"
+#include "page.h"
 
 #define BUS_NAME             "org.cloudbroker.Broker1"
 #define BUS_PATH             "/org/cloudbroker/Broker1"
@@ -65,6 +66,17 @@ int bus_read_dict_json(sd_bus_message *msg, json_t **ret, sd_bus_error *error);
 /* The end of every method that answers one core document: on r < 0 the
  * CbError mapped through the error table (and cleared), else v as JSON. */
 int bus_reply_core(sd_bus_message *msg, int r, const json_t *v, CbError *err, sd_bus_error *error);
+
+/* limit (0: the default) and page_token ("" for the first page) of a D-Bus
+ * list method, checked by page_parse() like ?limit= and ?page_token= of
+ * REST: an out-of-range limit or a foreign token is InvalidField naming it.
+ * On failure err is set; map it with bus_error_from_cb(). */
+int bus_page(uint32_t limit, const char *page_token, Page *ret, CbError *err);
+
+/* Replies (s items, s next_page_token): the list as JSON and the token
+ * that continues it, "" on the last page. On r < 0 the mapped CbError. */
+int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *next, CbError *err,
+                   sd_bus_error *error);
 
 /* NULL for "", the bus spelling of an absent optional string. */
 static inline const char *bus_optional(const char *s) {

@@ -406,3 +406,26 @@ int bus_reply_core(sd_bus_message *msg, int r, const json_t *v, CbError *err, sd
                 return -ENOMEM;
         return bus_reply_json(msg, v);
 }
+
+int bus_page(uint32_t limit, const char *page_token, Page *ret, CbError *err) {
+        char buf[16];
+
+        if (limit > 0)
+                snprintf(buf, sizeof(buf), "%" PRIu32, limit);
+        return page_parse(limit > 0 ? buf : NULL, isempty(page_token) ? NULL : page_token, ret, err);
+}
+
+int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *next, CbError *err,
+                   sd_bus_error *error) {
+        _cleanup_(freep) char *s = NULL;
+
+        if (r < 0) {
+                int q = bus_error_from_cb(error, err);
+                cb_error_clear(err);
+                return q;
+        }
+        s = items ? json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+        if (!s)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "ss", s, next ? next : "");
+}

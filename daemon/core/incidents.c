@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "incidents.h"
+#include "states.h"
 
 #include <stdio.h>
 
@@ -26,9 +27,6 @@ static const struct {
         { "general", 72 },
 };
 
-/* In the order the status may move. */
-static const char *const statuses[] = { "open", "handling", "reported", "resolved" };
-
 int incident_report_hours(const char *severity) {
         for (size_t i = 0; severity && i < ELEMENTSOF(severities); i++)
                 if (streq(severity, severities[i].name))
@@ -36,11 +34,9 @@ int incident_report_hours(const char *severity) {
         return -EINVAL;
 }
 
+/* IncidentStatus is declared in the order the status may move. */
 static int status_rank(const char *status) {
-        for (size_t i = 0; status && i < ELEMENTSOF(statuses); i++)
-                if (streq(status, statuses[i]))
-                        return (int)i;
-        return -1;
+        return incident_status_from_string(status);
 }
 
 static bool digits(const char *s, size_t n) {
@@ -593,7 +589,7 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
         r = load_visible(s, caller, CB_ROLE_OPERATOR, id, &inc, err);
         if (r >= 0) {
                 current = json_string_value(json_object_get(inc, "status"));
-                if (streq(current, "resolved"))
+                if (incident_status_from_string(current) == INCIDENT_RESOLVED)
                         r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
                                                "incident '%s' is resolved: no further records", id);
                 else if (status_rank(status) < status_rank(current))
@@ -634,10 +630,14 @@ int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret
         return 0;
 }
 
-int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err) {
-        static const char all_sql[] = INCIDENT_SELECT "ORDER BY reported_at DESC, rowid DESC";
-        static const char dept_sql[] =
-                INCIDENT_SELECT "WHERE department = ? ORDER BY reported_at DESC, rowid DESC";
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Newest first; ties in the same second by id, so the keyset is total. */
+        static const char sql[] =
+                INCIDENT_SELECT "WHERE (?1 IS NULL OR department = ?1) "
+                                "AND (?2 IS NULL OR reported_at < ?2 OR (reported_at = ?2 AND id < ?3)) "
+                                "ORDER BY reported_at DESC, id DESC LIMIT ?4";
+        char next[PAGE_TOKEN_MAX] = "";
         const char *department = NULL;
         sqlite3_stmt *st;
         char now[32];
@@ -656,25 +656,39 @@ int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err)
         }
 
         store_now(now);
-        if (store_prepare(s, department ? dept_sql : all_sql, &st) < 0)
+        if (store_prepare(s, sql, &st) < 0)
                 return store_error(s, err, "reading the incidents");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)page->limit + 1);
         a = json_array();
         if (!a) {
                 sqlite3_reset(st);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(json_string_value(json_object_get(last, "reported_at")),
+                                        json_string_value(json_object_get(last, "id")), next);
+                        r = SQLITE_DONE;
+                        break;
+                }
                 if (json_array_append_new(a, row_to_json(st, now)) < 0) {
                         r = SQLITE_NOMEM;
                         break;
                 }
+        }
         sqlite3_reset(st);
         if (r != SQLITE_DONE) {
                 json_decref(a);
                 return store_error(s, err, "reading the incidents");
         }
+        memcpy(ret_next, next, sizeof(next));
         *ret = a;
         return 0;
 }

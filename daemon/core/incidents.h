@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "page.h"
 #include "principal.h"
 #include "store.h"
 
@@ -48,4 +49,6 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
 /* The incident with its records, oldest first. */
 int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 /* Every incident the caller may see, newest first, without records. */
-int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err);
+/* One page (page.h), newest first; ret_next is "" on the last page. */
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err);

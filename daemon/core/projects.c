@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "projects.h"
+#include "states.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -641,8 +642,11 @@ int projects_get_approval(Projects *p, const CbCaller *caller, const char *proje
         return 0;
 }
 
-int projects_list(Projects *p, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT id FROM projects WHERE ?1 IS NULL OR department = ?1 ORDER BY id";
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+                  char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        static const char sql[] = "SELECT id FROM projects WHERE (?1 IS NULL OR department = ?1) "
+                                  "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+        char next[PAGE_TOKEN_MAX] = "";
         sqlite3_stmt *st;
         json_t *out;
         char **ids = NULL;
@@ -664,7 +668,14 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
                 return store_error(p->store, err, "listing projects");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after)
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == page->limit) {
+                        page_token_make(ids[n - 1], NULL, next);
+                        break;
+                }
                 char **v = realloc(ids, (n + 1) * sizeof(char *));
                 if (!v)
                         break;
@@ -686,14 +697,11 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, j
         if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = out;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
 /* ---- milestones and status ---- */
-
-static const char *const milestone_kinds[] = {
-        "contract_signed", "contract_filed", "completed", "acceptance_filed", "self_evaluation_filed", NULL,
-};
 
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err) {
@@ -707,8 +715,7 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         int64_t budget_year = 0;
         char object[128], now[32], today[11];
         sqlite3_stmt *st;
-        bool known = false;
-        int r;
+        int r, mk;
 
         if (!id_is_valid(id))
                 return not_found(err, id);
@@ -734,26 +741,26 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                 r = json_get_int(body, "budget_year", false, 1, 9999, &budget_year, err);
         if (r < 0)
                 return r;
-        for (const char *const *k = milestone_kinds; *k; k++)
-                known |= streq(*k, kind);
-        if (!known)
-                return cb_error_set_field(
-                        err, CB_ERR_VALIDATION, "kind",
-                        "kind: '%s' is not one of contract_signed, contract_filed, completed, "
-                        "acceptance_filed, self_evaluation_filed",
-                        kind);
+        mk = milestone_kind_from_string(kind);
+        if (mk < 0) {
+                size_t n = milestone_kind_table_size();
+                const char *const *t = milestone_kind_table_get();
+                char names[256];
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "kind", "kind: '%s' is not one of %s", kind,
+                                          string_table_join(t, n, names, sizeof(names)));
+        }
         date_today_local(today);
         if (date_compare(date, today) > 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "date", "date: %s is in the future", date);
-        if (budget_year && !streq(kind, "self_evaluation_filed"))
+        if (budget_year && mk != MILESTONE_SELF_EVALUATION_FILED)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "budget_year",
                                           "budget_year: only for self_evaluation_filed");
-        if (streq(kind, "self_evaluation_filed") && !budget_year)
+        if (mk == MILESTONE_SELF_EVALUATION_FILED && !budget_year)
                 budget_year = year_of(date) - 1;
-        if (streq(kind, "contract_filed"))
-                needs = "contract_signed";
-        else if (streq(kind, "acceptance_filed"))
-                needs = "completed";
+        if (mk == MILESTONE_CONTRACT_FILED)
+                needs = milestone_kind_to_string(MILESTONE_CONTRACT_SIGNED);
+        else if (mk == MILESTONE_ACCEPTANCE_FILED)
+                needs = milestone_kind_to_string(MILESTONE_COMPLETED);
         if (needs) {
                 int count = 0;
                 if (store_prepare(p->store, has_signing, &st) < 0)
@@ -808,14 +815,14 @@ fail:
 
 typedef struct StatusAction {
         const char *action;
-        const char *from[2];
-        const char *to;
+        unsigned from; /* a set of 1 << ProjectStatus */
+        ProjectStatus to;
 } StatusAction;
 
 static const StatusAction status_actions[] = {
-        { "suspend", { "active", NULL }, "suspended" },
-        { "resume", { "suspended", NULL }, "active" },
-        { "terminate", { "active", "suspended" }, "terminated" },
+        { "suspend", 1U << PROJECT_ACTIVE, PROJECT_SUSPENDED },
+        { "resume", 1U << PROJECT_SUSPENDED, PROJECT_ACTIVE },
+        { "terminate", (1U << PROJECT_ACTIVE) | (1U << PROJECT_SUSPENDED), PROJECT_TERMINATED },
 };
 
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
@@ -856,7 +863,8 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 return not_found(err, id);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
-        if (!streq_ptr(row.status, sa->from[0]) && !streq_ptr(row.status, sa->from[1]))
+        int cur = project_status_from_string(row.status);
+        if (cur < 0 || !(sa->from & (1U << cur)))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s project '%s': it is %s", action, id,
                                     row.status);
 
@@ -865,7 +873,7 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                 return store_error(p->store, err, "starting a transaction");
         if (store_prepare(p->store, upd, &st) < 0)
                 goto fail;
-        sqlite3_bind_text(st, 1, sa->to, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, project_status_to_string(sa->to), -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
         r = sqlite3_step(st);
@@ -882,11 +890,12 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
         if (r != SQLITE_DONE)
                 goto fail;
         {
-                json_t *detail = json_pack("{s:s, s:s}", "reason", reason, "status", sa->to);
+                json_t *detail =
+                        json_pack("{s:s, s:s}", "reason", reason, "status", project_status_to_string(sa->to));
                 r = audit_append(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
                                  err);
                 json_decref(detail);
-                if (r >= 0 && streq(sa->to, "terminated") && p->terminated)
+                if (r >= 0 && sa->to == PROJECT_TERMINATED && p->terminated)
                         r = p->terminated(id, caller, p->terminated_userdata);
                 if (r < 0) {
                         store_rollback(p->store);
@@ -1077,10 +1086,10 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         };
 
         facts.project.department = row.id ? row.department : (preq.department ? preq.department : "");
-        facts.project.status = !row.id                           ? POLICY_STATUS_ACTIVE
-                               : streq(row.status, "suspended")  ? POLICY_STATUS_SUSPENDED
-                               : streq(row.status, "terminated") ? POLICY_STATUS_TERMINATED
-                                                                 : POLICY_STATUS_ACTIVE;
+        int status = row.id ? project_status_from_string(row.status) : PROJECT_ACTIVE;
+        facts.project.status = status == PROJECT_SUSPENDED    ? POLICY_STATUS_SUSPENDED
+                               : status == PROJECT_TERMINATED ? POLICY_STATUS_TERMINATED
+                                                              : POLICY_STATUS_ACTIVE;
         if (a) {
                 items = calloc(a->n_items ? a->n_items : 1, sizeof(PolicyItem));
                 if (!items)

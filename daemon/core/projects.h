@@ -14,6 +14,7 @@
 #include "calendar.h"
 #include "catalog.h"
 #include "error.h"
+#include "page.h"
 #include "policy.h"
 #include "principal.h"
 #include "signature.h"
@@ -45,7 +46,9 @@ int projects_list_approvals(Projects *p, const CbCaller *caller, const char *pro
 int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
                           json_t **ret, CbError *err);
 /* department NULL: all the caller may see. */
-int projects_list(Projects *p, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+/* One page (page.h) in id order; ret_next is "" on the last page. */
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+                  char ret_next[PAGE_TOKEN_MAX], CbError *err);
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err);
 /* Called (inside the transaction of the change) when a project is

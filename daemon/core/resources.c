@@ -10,6 +10,7 @@
 #include "json-util.h"
 #include "store-json.h"
 #include "log.h"
+#include "states.h"
 
 /* Who may see every resource; departments see their own. */
 #define RESOURCE_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
@@ -221,7 +222,7 @@ typedef struct OpJob {
         Resources *r;
         Reservation reservation;
         char op_id[64];
-        char kind[32];
+        OperationKind kind;
         char resource_id[64];
         char provider[64];
         const DriverOps *ops;
@@ -248,7 +249,8 @@ static int op_job_run(void *userdata) {
                           .provider_ref = j->provider_ref,
                           .pool = j->spec.pool };
 
-        if (streq(j->kind, "provision")) {
+        switch (j->kind) {
+        case OPERATION_PROVISION: {
                 char *out = NULL;
                 int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
                 if (q >= 0) {
@@ -257,26 +259,31 @@ static int op_job_run(void *userdata) {
                 }
                 return q;
         }
-        if (streq(j->kind, "start"))
+        case OPERATION_START:
                 return driver_start(j->ops, j->conn, &ref, &j->err);
-        if (streq(j->kind, "stop"))
+        case OPERATION_STOP:
                 return driver_stop(j->ops, j->conn, &ref, j->stop_timeout_ms, &j->err);
-        if (streq(j->kind, "reboot"))
+        case OPERATION_REBOOT:
                 return driver_reboot(j->ops, j->conn, &ref, &j->err);
-        if (streq(j->kind, "deprovision"))
+        case OPERATION_DEPROVISION:
                 return driver_deprovision(j->ops, j->conn, &ref, &j->err);
-        return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind '%s'", j->kind);
+        default:
+                return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind %d", (int)j->kind);
+        }
 }
 
-/* The state a finished operation leaves the resource in. */
-static const char *state_after(const char *kind, bool ok) {
-        if (streq(kind, "provision"))
-                return ok ? "active" : "failed";
-        if (streq(kind, "deprovision"))
-                return ok ? "deleted" : "failed";
-        if (streq(kind, "stop"))
-                return ok ? "stopped" : NULL;
-        return ok ? "active" : NULL; /* start, reboot; a failure leaves the state as it was */
+/* The state a finished operation leaves the resource in; NULL: unchanged. */
+static const char *state_after(OperationKind kind, bool ok) {
+        switch (kind) {
+        case OPERATION_PROVISION:
+                return resource_state_to_string(ok ? RESOURCE_ACTIVE : RESOURCE_FAILED);
+        case OPERATION_DEPROVISION:
+                return resource_state_to_string(ok ? RESOURCE_DELETED : RESOURCE_FAILED);
+        case OPERATION_STOP:
+                return ok ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
+        default: /* start, reboot; a failure leaves the state as it was */
+                return ok ? resource_state_to_string(RESOURCE_ACTIVE) : NULL;
+        }
 }
 
 static void op_job_done(int result, void *userdata) {
@@ -294,7 +301,7 @@ static void op_job_done(int result, void *userdata) {
         inflight_remove(r, j->op_id);
         reservation_end(&j->reservation, result >= 0);
         /* What runs on the provider changed (or may have: a failure half-way). */
-        if (!streq(j->kind, "reboot")) {
+        if (j->kind != OPERATION_REBOOT) {
                 Provider *p = providers_find(r->providers, j->provider);
                 if (p)
                         provider_capacity_changed(p);
@@ -313,13 +320,14 @@ static void op_job_done(int result, void *userdata) {
                 return;
         }
         if (exec_bind(r, upd_op,
-                      (const char *const[]){ ok ? "succeeded" : "failed", ok ? NULL : j->err.message, now,
-                                             j->op_id },
+                      (const char *const[]){
+                              operation_state_to_string(ok ? OPERATION_SUCCEEDED : OPERATION_FAILED),
+                              ok ? NULL : j->err.message, now, j->op_id },
                       4) < 0 ||
             exec_bind(r, upd_res,
                       (const char *const[]){ new_state,
-                                             streq(j->kind, "provision") && ok ? j->provider_ref : NULL, now,
-                                             j->resource_id },
+                                             j->kind == OPERATION_PROVISION && ok ? j->provider_ref : NULL,
+                                             now, j->resource_id },
                       4) < 0) {
                 store_rollback(r->store);
                 log_error("cannot record operation %s", j->op_id);
@@ -330,7 +338,8 @@ static void op_job_done(int result, void *userdata) {
                 char action[64];
                 json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
                                            "error", ok ? NULL : j->err.message);
-                snprintf(action, sizeof(action), "resource.%s.%s", j->kind, ok ? "done" : "failed");
+                snprintf(action, sizeof(action), "resource.%s.%s", operation_kind_to_string(j->kind),
+                         ok ? "done" : "failed");
                 int q = audit_append(r->store, NULL,
                                      &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
                                      &err);
@@ -348,8 +357,8 @@ static void op_job_done(int result, void *userdata) {
         if (store_commit(r->store) < 0)
                 log_error("cannot commit operation %s", j->op_id);
         if (!ok)
-                log_warning("operation %s (%s of %s) failed: %s", j->op_id, j->kind, j->resource_id,
-                            j->err.message);
+                log_warning("operation %s (%s of %s) failed: %s", j->op_id, operation_kind_to_string(j->kind),
+                            j->resource_id, j->err.message);
         cb_error_clear(&err);
         notify(r, j->resource_id);
         op_job_free(j);
@@ -361,7 +370,8 @@ static void op_job_done(int result, void *userdata) {
  * provision resumed on recovery holds none: its domain may already run and be
  * in the host's reading, and counting it twice would refuse requests that fit
  * (the next reading shows it either way). */
-static int op_submit(Resources *r, const char *op_id, const char *kind, const json_t *res, Reservation held) {
+static int op_submit(Resources *r, const char *op_id, OperationKind kind, const json_t *res,
+                     Reservation held) {
         Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
         OpJob *j;
         int q;
@@ -383,7 +393,7 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
         j->r = r;
         j->reservation = held;
         snprintf(j->op_id, sizeof(j->op_id), "%s", op_id);
-        snprintf(j->kind, sizeof(j->kind), "%s", kind);
+        j->kind = kind;
         snprintf(j->resource_id, sizeof(j->resource_id), "%s", jstr(res, "id"));
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
         j->ops = p->ops;
@@ -397,7 +407,7 @@ static int op_submit(Resources *r, const char *op_id, const char *kind, const js
         }
         {
                 const json_t *spec = json_object_get(j->spec_src, "spec");
-                bool volume = streq_ptr(jstr(j->spec_src, "kind"), "volume");
+                bool volume = resource_kind_from_string(jstr(j->spec_src, "kind")) == RESOURCE_KIND_VOLUME;
                 j->spec = (ProvisionSpec){
                         .kind = volume ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM,
                         .resource_id = jstr(j->spec_src, "id"),
@@ -500,7 +510,7 @@ static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
 typedef struct DeferredOp {
         Resources *r;
         char op_id[64];
-        char kind[32];
+        OperationKind kind;
         char resource_id[64];
         Reservation held;
 } DeferredOp;
@@ -519,7 +529,7 @@ static void submit_when_durable(void *userdata, int result) {
 }
 
 /* Takes over *held (zeroed): it ends with the operation, or now on failure. */
-static void defer_submit(Resources *r, const char *op_id, const char *kind, const char *resource_id,
+static void defer_submit(Resources *r, const char *op_id, OperationKind kind, const char *resource_id,
                          Reservation *held) {
         DeferredOp *d = calloc(1, sizeof(*d));
         Reservation h = *held;
@@ -531,7 +541,7 @@ static void defer_submit(Resources *r, const char *op_id, const char *kind, cons
         d->r = r;
         d->held = h;
         snprintf(d->op_id, sizeof(d->op_id), "%s", op_id);
-        snprintf(d->kind, sizeof(d->kind), "%s", kind);
+        d->kind = kind;
         snprintf(d->resource_id, sizeof(d->resource_id), "%s", resource_id);
         if (store_defer(r->store, submit_when_durable, d) < 0) {
                 reservation_drop(&d->held);
@@ -554,7 +564,7 @@ static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, 
         unsigned vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus"));
         uint64_t mem = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib"));
         /* A disk or a volume lives in a pool that the host must have. */
-        bool needs_pool = streq_ptr(jstr(spec, "kind"), "volume") ||
+        bool needs_pool = resource_kind_from_string(jstr(spec, "kind")) == RESOURCE_KIND_VOLUME ||
                           json_integer_value(json_object_get(spec, "disk_gib")) > 0;
         const char *pool = isempty(jstr(spec, "pool")) ? "default" : jstr(spec, "pool");
         Provider *best = NULL;
@@ -714,7 +724,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                     req.service_id, jstr(ev.service, "driver"));
         spec = json_object_get(ev.plan, "spec");
         kind = jstr(spec, "kind");
-        if (!streq_ptr(kind, "vm") && !streq_ptr(kind, "volume"))
+        if (resource_kind_from_string(kind) < 0)
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
                                     "plan '%s' is a %s, which this broker cannot provision", req.plan_id,
                                     kind ? kind : "(no kind)");
@@ -772,7 +782,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         if (store_commit(r->store) < 0)
                 return store_error(r->store, err, "committing the request");
 
-        defer_submit(r, op_id, "provision", id, &held);
+        defer_submit(r, op_id, OPERATION_PROVISION, id, &held);
         notify_full(r, id, true);
         *ret = op_reply(id, "provisioning", op_id);
         return 0;
@@ -805,10 +815,14 @@ int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t *
         return load_visible(r, caller, id, RESOURCE_READERS, ret, err, "read this resource");
 }
 
-int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err) {
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
+                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Keyset on (created_at, id): the index resources_listing serves it. */
         static const char sql[] =
                 "SELECT " RESOURCE_COLUMNS " FROM resources WHERE (?1 IS NULL OR project_id = ?1) "
-                "AND (?2 IS NULL OR department = ?2) ORDER BY created_at, id";
+                "AND (?2 IS NULL OR department = ?2) "
+                "AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) "
+                "ORDER BY created_at, id LIMIT ?5";
         const char *dept = NULL;
         sqlite3_stmt *st;
         json_t *a;
@@ -828,28 +842,44 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
                 sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         if (dept)
                 sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 3, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)page->limit + 1);
         a = json_array();
-        while (a && (q = sqlite3_step(st)) == SQLITE_ROW)
+        char next[PAGE_TOKEN_MAX] = "";
+        while (a && (q = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(jstr(last, "created_at"), jstr(last, "id"), next);
+                        break;
+                }
                 json_array_append_new(a, resource_row_json(st));
+        }
         sqlite3_reset(st);
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = a;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
 typedef struct ActionRule {
         const char *action;
-        const char *kind;         /* operation kind */
-        const char *from[3];      /* states it may start from */
-        const char *intermediate; /* state while it runs, NULL: unchanged */
+        OperationKind kind;
+        unsigned from;    /* states it may start from: a set of 1 << ResourceState */
+        int intermediate; /* ResourceState while it runs, -1: unchanged */
 } ActionRule;
 
+#define STATE_BIT(s) (1U << (s))
 static const ActionRule action_rules[] = {
-        { "start", "start", { "stopped", NULL, NULL }, NULL },
-        { "stop", "stop", { "active", NULL, NULL }, NULL },
-        { "reboot", "reboot", { "active", NULL, NULL }, NULL },
-        { "delete", "deprovision", { "active", "stopped", "failed" }, "deprovisioning" },
+        { "start", OPERATION_START, STATE_BIT(RESOURCE_STOPPED), -1 },
+        { "stop", OPERATION_STOP, STATE_BIT(RESOURCE_ACTIVE), -1 },
+        { "reboot", OPERATION_REBOOT, STATE_BIT(RESOURCE_ACTIVE), -1 },
+        { "delete", OPERATION_DEPROVISION,
+          STATE_BIT(RESOURCE_ACTIVE) | STATE_BIT(RESOURCE_STOPPED) | STATE_BIT(RESOURCE_FAILED),
+          RESOURCE_DEPROVISIONING },
 };
 
 int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
@@ -873,7 +903,8 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (q < 0)
                 return q;
         state = jstr(res, "state");
-        if (streq_ptr(jstr(res, "kind"), "volume") && !streq(rule->kind, "deprovision")) {
+        if (resource_kind_from_string(jstr(res, "kind")) == RESOURCE_KIND_VOLUME &&
+            rule->kind != OPERATION_DEPROVISION) {
                 q = cb_error_set_field(err, CB_ERR_CONFLICT, "action",
                                        "resource '%s' is a block volume: it has no power state to %s; "
                                        "only delete applies",
@@ -889,8 +920,8 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                                             "resource '%s' has operation %s (%s) under way", id, pend_id,
                                             pend_kind);
         }
-        if (!streq_ptr(state, rule->from[0]) && !streq_ptr(state, rule->from[1]) &&
-            !streq_ptr(state, rule->from[2])) {
+        int cur = resource_state_from_string(state);
+        if (cur < 0 || !(rule->from & STATE_BIT(cur))) {
                 q = cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
                                  state);
                 json_decref(res);
@@ -908,9 +939,12 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                 json_decref(res);
                 return store_error(r->store, err, "starting a transaction");
         }
-        if (exec_bind(r, ins_op, (const char *const[]){ op_id, id, rule->kind, now, now }, 5) < 0 ||
-            (rule->intermediate && exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                                             (const char *const[]){ rule->intermediate, now, id }, 3) < 0)) {
+        const char *during = rule->intermediate >= 0 ? resource_state_to_string(rule->intermediate) : NULL;
+        if (exec_bind(r, ins_op,
+                      (const char *const[]){ op_id, id, operation_kind_to_string(rule->kind), now, now },
+                      5) < 0 ||
+            (during && exec_bind(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                                 (const char *const[]){ during, now, id }, 3) < 0)) {
                 q = store_error(r->store, err, "recording the operation");
                 store_rollback(r->store);
                 json_decref(res);
@@ -922,7 +956,7 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                 json_decref(res);
                 return q < 0 ? q : store_error(r->store, err, "committing");
         }
-        *ret = op_reply(id, rule->intermediate ? rule->intermediate : state, op_id);
+        *ret = op_reply(id, during ? during : state, op_id);
         json_decref(res);
         defer_submit(r, op_id, rule->kind, id, &(Reservation){ 0 });
         notify(r, id);
@@ -972,7 +1006,7 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
                 q = audit_append(r->store, caller,
                                  &(AuditEntry){ "resource.retire", object, "ok", NULL, NULL }, err);
                 if (q >= 0)
-                        defer_submit(r, op_id, "deprovision", ids[i], &(Reservation){ 0 });
+                        defer_submit(r, op_id, OPERATION_DEPROVISION, ids[i], &(Reservation){ 0 });
         }
         free(ids);
         return q < 0 ? q : 0;
@@ -1067,8 +1101,14 @@ static void resume_operations(Resources *r, Provider *p) {
                 json_t *res = NULL;
                 if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res) < 0)
                         continue;
+                int kind = operation_kind_from_string(ops[i][1]);
+                if (kind < 0) {
+                        log_error("operation %s has unknown kind '%s': left as it is", ops[i][0], ops[i][1]);
+                        json_decref(res);
+                        continue;
+                }
                 log_info("resuming operation %s (%s of %s)", ops[i][0], ops[i][1], ops[i][2]);
-                op_submit(r, ops[i][0], ops[i][1], res, (Reservation){ 0 });
+                op_submit(r, ops[i][0], (OperationKind)kind, res, (Reservation){ 0 });
                 json_decref(res);
         }
         free(ops);
@@ -1091,19 +1131,20 @@ static int inv_job_run(void *userdata) {
         return driver_inventory(j->ops, j->conn, &j->inv, &j->err);
 }
 
-static const char *state_from_driver(DriverState s) {
+/* The record's state for what the provider shows; -1: nothing to say. */
+static int state_from_driver(DriverState s) {
         switch (s) {
         case DRIVER_STATE_RUNNING:
         case DRIVER_STATE_PAUSED:
         case DRIVER_STATE_SHUTTING_DOWN:
         case DRIVER_STATE_PRESENT:
-                return "active";
+                return RESOURCE_ACTIVE;
         case DRIVER_STATE_SHUTOFF:
-                return "stopped";
+                return RESOURCE_STOPPED;
         case DRIVER_STATE_CRASHED:
-                return "failed";
+                return RESOURCE_FAILED;
         default:
-                return NULL;
+                return -1;
         }
 }
 
@@ -1202,15 +1243,17 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                                 found = &inv->items[i];
                 /* A failed resource whose stamped VM exists after all (a provision
                  * that failed late, or ran after a crash) is taken back in. */
-                if (streq(rows[k][1], "failed") && !found)
+                int was = resource_state_from_string(rows[k][1]);
+                if (was == RESOURCE_FAILED && !found)
                         continue;
-                want = found ? state_from_driver(found->state) : "failed";
-                if (!want || streq(want, rows[k][1]))
+                int to = found ? state_from_driver(found->state) : RESOURCE_FAILED;
+                if (to < 0 || to == was)
                         continue;
+                want = resource_state_to_string(to);
                 /* Taken back in, or lost: on record with the change, in one transaction. */
-                const char *action = !found                        ? "resource.lost"
-                                     : streq(rows[k][1], "failed") ? "resource.adopted"
-                                                                   : NULL;
+                const char *action = !found                   ? "resource.lost"
+                                     : was == RESOURCE_FAILED ? "resource.adopted"
+                                                              : NULL;
                 CbError err = CB_ERROR_INIT;
                 char object[96];
                 snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
@@ -1381,7 +1424,8 @@ static void event_done(int result, void *userdata) {
         EventCopy *c = userdata;
         Resources *r = c->r;
         json_t *res = NULL;
-        const char *state, *want = NULL;
+        const char *want = NULL;
+        int state;
         char pid[64], pkind[32], now[32];
         (void)result;
 
@@ -1394,22 +1438,24 @@ static void event_done(int result, void *userdata) {
                 goto out; /* not ours: the reconcile reports it */
         if (pending_operation(r, c->resource_id, pid, pkind) != 0)
                 goto out; /* the operation under way sets the state */
-        state = jstr(res, "state");
+        state = resource_state_from_string(jstr(res, "state"));
         switch (c->kind) {
         case DRIVER_EVENT_STOPPED:
-                want = streq_ptr(state, "active") ? "stopped" : NULL;
+                want = state == RESOURCE_ACTIVE ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
                 break;
         case DRIVER_EVENT_STARTED:
         case DRIVER_EVENT_RESUMED:
                 /* A failed provision has no VM of record: the reconcile adopts it if one exists. */
-                want = streq_ptr(state, "stopped") || (streq_ptr(state, "failed") &&
-                                                       json_is_string(json_object_get(res, "provider_ref")))
-                               ? "active"
+                want = state == RESOURCE_STOPPED || (state == RESOURCE_FAILED &&
+                                                     json_is_string(json_object_get(res, "provider_ref")))
+                               ? resource_state_to_string(RESOURCE_ACTIVE)
                                : NULL;
                 break;
         case DRIVER_EVENT_CRASHED:
         case DRIVER_EVENT_UNDEFINED:
-                want = streq_ptr(state, "active") || streq_ptr(state, "stopped") ? "failed" : NULL;
+                want = state == RESOURCE_ACTIVE || state == RESOURCE_STOPPED
+                               ? resource_state_to_string(RESOURCE_FAILED)
+                               : NULL;
                 break;
         default:
                 break;

@@ -18,6 +18,7 @@
 
 #include "catalog.h"
 #include "error.h"
+#include "page.h"
 #include "principal.h"
 #include "projects.h"
 #include "providers.h"
@@ -44,7 +45,9 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                       json_t **ret, CbError *err);
 int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 /* project_id NULL: everything the caller may see. */
-int resources_list(Resources *r, const CbCaller *caller, const char *project_id, json_t **ret, CbError *err);
+/* One page (page.h) in creation order; ret_next is "" on the last page. */
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
+                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
 /* action: "start", "stop", "reboot", "delete". *ret: {"id", "state", "operation_id"}. */
 int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
                   CbError *err);

@@ -255,10 +255,12 @@ int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, 
         return 0;
 }
 
-int systems_list(Store *s, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
-        static const char all_sql[] = "SELECT " SYSTEM_COLUMNS " FROM systems ORDER BY id";
-        static const char dept_sql[] =
-                "SELECT " SYSTEM_COLUMNS " FROM systems WHERE department = ? ORDER BY id";
+int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+                 char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        static const char sql[] =
+                "SELECT " SYSTEM_COLUMNS " FROM systems WHERE (?1 IS NULL OR department = ?1) "
+                "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+        char next[PAGE_TOKEN_MAX] = "";
         sqlite3_stmt *st;
         json_t *a;
         int r;
@@ -281,26 +283,38 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, json_
                                             caller->principal->name);
         }
 
-        if (store_prepare(s, department ? dept_sql : all_sql, &st) < 0)
+        if (store_prepare(s, sql, &st) < 0)
                 return store_error(s, err, "reading the system directory");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after)
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
         a = json_array();
         if (!a) {
                 sqlite3_reset(st);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        page_token_make(
+                                json_string_value(json_object_get(json_array_get(a, page->limit - 1), "id")),
+                                NULL, next);
+                        r = SQLITE_DONE;
+                        break;
+                }
                 if (json_array_append_new(a, row_to_json(st)) < 0) {
                         r = SQLITE_NOMEM;
                         break;
                 }
+        }
         sqlite3_reset(st);
         if (r != SQLITE_DONE) {
                 json_decref(a);
                 return store_error(s, err, "reading the system directory");
         }
         *ret = a;
+        memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 

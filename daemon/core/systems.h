@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "page.h"
 #include "principal.h"
 #include "store.h"
 
@@ -44,7 +45,9 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
                    CbError *err);
 int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 /* department NULL: every system the caller may see. *ret: an array, by id. */
-int systems_list(Store *s, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+/* One page (page.h) in id order; ret_next is "" on the last page. */
+int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+                 char ret_next[PAGE_TOKEN_MAX], CbError *err);
 
 /* Without authorization, for the policy engine: -ENOENT when the system is
  * not in the directory, -EIO on a database error. */

@@ -28,6 +28,27 @@ static int record_hash(const char *prev, const char *content, char ret[DIGEST_HE
         return digest_sm3_hex(buf, strlen(buf), ret);
 }
 
+int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
+                 void *userdata, CbError *err) {
+        int r;
+
+        if (store_begin(s) < 0)
+                return store_error(s, err, "starting a transaction");
+        r = change(s, userdata, err);
+        if (r >= 0)
+                r = audit_append(s, caller, entry, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0) {
+                r = store_error(s, err, "committing");
+                store_rollback(s);
+                return r;
+        }
+        return 0;
+}
+
 int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
         static const char last_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
         static const char head_sql[] = "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)";

@@ -28,6 +28,14 @@ typedef struct AuditEntry {
  * open). The principal is the caller's name, or "system". */
 int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err);
 
+/* A change and its audit record in one transaction, or neither: runs
+ * change(s, userdata, err) in a transaction, appends entry, and commits
+ * both; any failure rolls both back and is returned. The one way the core
+ * writes a change that the trail must show. */
+typedef int (*AuditChangeFn)(Store *s, void *userdata, CbError *err);
+int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
+                 void *userdata, CbError *err);
+
 /* Records a refused change (outcome "forbidden", "denied", "rejected") in
  * its own transaction; a failure to record is logged, not returned, since
  * the refusal stands either way. object is "kind:id". codes may be NULL. */

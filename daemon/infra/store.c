@@ -582,3 +582,124 @@ void store_now(char buf[32]) {
         gmtime_r(&ts.tv_sec, &tm);
         strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+/* ---- statements with typed binds ---- */
+
+/* A StoreRows is the cached statement itself: nothing to allocate per query. */
+static sqlite3_stmt *rows_stmt(StoreRows *rows) {
+        return (sqlite3_stmt *)rows;
+}
+
+static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const char *what, CbError *err) {
+        int n = sqlite3_bind_parameter_count(st), k = 0, rc = SQLITE_OK;
+
+        for (; args && args[k].type != STORE_ARG_END; k++) {
+                if (k >= n)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters",
+                                            what, k + 1, n);
+                switch (args[k].type) {
+                case STORE_ARG_TEXT:
+                        rc = args[k].text ? sqlite3_bind_text(st, k + 1, args[k].text, -1, SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
+                case STORE_ARG_INT:
+                        rc = sqlite3_bind_int64(st, k + 1, (sqlite3_int64)args[k].i);
+                        break;
+                default:
+                        rc = sqlite3_bind_null(st, k + 1);
+                        break;
+                }
+                if (rc != SQLITE_OK)
+                        return store_error(s, err, what);
+        }
+        /* A value left out is a bug in the caller, never a silent NULL. */
+        if (k != n)
+                return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters", what, k,
+                                    n);
+        return 0;
+}
+
+int store_run(Store *s, const char *sql, const StoreArg *args, const char *what, CbError *err) {
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return sqlite3_changes(s->db);
+        if ((sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE ||
+             sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+                store_error(s, err, what);
+                return -EEXIST;
+        }
+        return store_error(s, err, what);
+}
+
+int store_query(Store *s, const char *sql, const StoreArg *args, StoreRows **ret, const char *what,
+                CbError *err) {
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        *ret = (StoreRows *)st;
+        return 0;
+}
+
+int store_rows_next(StoreRows *rows, CbError *err) {
+        sqlite3_stmt *st = rows_stmt(rows);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return cb_error_set(err, CB_ERR_INTERNAL, "database error while reading: %s",
+                            sqlite3_errmsg(sqlite3_db_handle(st)));
+}
+
+const char *store_rows_text(StoreRows *rows, int i) {
+        return (const char *)sqlite3_column_text(rows_stmt(rows), i);
+}
+
+char *store_rows_dup(StoreRows *rows, int i) {
+        const char *t = store_rows_text(rows, i);
+        return t ? strdup(t) : NULL;
+}
+
+int64_t store_rows_int(StoreRows *rows, int i) {
+        return (int64_t)sqlite3_column_int64(rows_stmt(rows), i);
+}
+
+bool store_rows_is_null(StoreRows *rows, int i) {
+        return sqlite3_column_type(rows_stmt(rows), i) == SQLITE_NULL;
+}
+
+void store_rows_done(StoreRows *rows) {
+        if (rows)
+                sqlite3_reset(rows_stmt(rows));
+}
+
+int store_query_int(Store *s, const char *sql, const StoreArg *args, int64_t *ret, const char *what,
+                    CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r = store_query(s, sql, args, &rows, what, err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        *ret = r ? store_rows_int(rows, 0) : 0;
+        return 0;
+}

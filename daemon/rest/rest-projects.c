@@ -27,11 +27,15 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
 
 static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = projects_list(req->manager->projects, &req->caller, rest_query(req, "department"), &list,
-                              err);
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = projects_list(req->manager->projects, &req->caller, rest_query(req, "department"), &page,
+                                  &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "projects", list));
+        return rest_reply_page(reply, "projects", list, next);
 }
 
 static int on_project_get(RestRequest *req, RestReply *reply, CbError *err) {

@@ -25,11 +25,15 @@ static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err)
 
 static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"), &list,
-                               err);
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"),
+                                   &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "resources", list));
+        return rest_reply_page(reply, "resources", list, next);
 }
 
 static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {

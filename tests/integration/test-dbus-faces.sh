@@ -63,7 +63,7 @@ assert_contains "$ERR" "levels: a value of type 'ai' is not accepted" "the membe
 refused $HEALTH NotFound "GetSystem of another department's system: NotFound" $ROOT $I.Systems.GetSystem string:edu-portal
 refused $HEALTH NotFound "GetSystem of an unknown system: NotFound" $ROOT $I.Systems.GetSystem string:no-such-system
 ok $EDU "GetSystem of its own system" $ROOT $I.Systems GetSystem s edu-portal
-ok $HEALTH "ListSystems as another department" $ROOT $I.Systems ListSystems s ""
+ok $HEALTH "ListSystems as another department" $ROOT $I.Systems ListSystems sus "" 0 ""
 assert_jq "$(doc)" 'length' 0 "another department lists none of edu's systems"
 ok $EDU "UpdateSystem of its own system" $ROOT $I.Systems UpdateSystem 'sa{sv}' edu-portal 6 \
         id s edu-portal name s 教育门户二期 department s edu protection_level i 3 classified b false \
@@ -88,6 +88,26 @@ assert_jq "$OUT" '[.[].id] | sort | join(" ")' "edu-portal health-his" "ctl syst
 ctl $OPERATOR system list --department health
 assert_contains "$OUT" "health-his" "ctl system list --department health"
 assert_not_contains "$OUT" "edu-portal" "--department filters"
+# Pages: the same limit and page_token as REST, and ctl follows them.
+ok $OPERATOR "ListSystems, a page of one" $ROOT $I.Systems ListSystems sus "" 1 ""
+assert_jq "$OUT" '"\(.[0] | fromjson | map(.id) | join(","))"' edu-portal "the first page holds the first system"
+TOKEN=$(printf %s "$OUT" | jq -r '.[1]')
+[ -n "$TOKEN" ] && pass "a next_page_token while more follow" || fail "no next_page_token on the first of two pages"
+ok $OPERATOR "ListSystems, the next page" $ROOT $I.Systems ListSystems sus "" 1 "$TOKEN"
+assert_jq "$OUT" '"\(.[0] | fromjson | map(.id) | join(",")) [\(.[1])]"' "health-his []" \
+        "the second page holds the second system, and no token follows the last"
+refused $OPERATOR InvalidField "ListSystems with a token the daemon did not make: InvalidField" $ROOT \
+        $I.Systems.ListSystems string: uint32:1 string:zz
+refused $OPERATOR InvalidField "ListSystems with a limit over 1000: InvalidField" $ROOT \
+        $I.Systems.ListSystems string: uint32:1001 string:
+for n in $(seq 101 205); do
+        cb_curl POST /v1/systems dev-operator "{\"id\":\"zz-bulk-$n\",\"name\":\"批量 $n\",\"department\":\"edu\",
+                \"protection_level\":1,\"classified\":false,\"data_sharing\":\"compliant\"}"
+        [ "$CB_STATUS" = 201 ] || fail "set-up: system zz-bulk-$n ($CB_STATUS)"
+done
+ctl $EDU --json system list
+assert_jq "$OUT" 'length' 106 "ctl system list follows the pages (106 systems, the default page is 100)"
+assert_jq "$OUT" '.[-1].id' zz-bulk-205 "the last page's last system is there"
 ctl $EDU system show health-his
 expect 4 "ctl system show of another department's system: 4"
 jq '.protection_level = 4' "$CB_TMP/system.json" >"$CB_TMP/system2.json"
@@ -151,12 +171,12 @@ ctl $EDU approval show lf-dbus-faces x
 expect 1 "ctl approval show with a revision that is no number fails"
 
 # --- Projects ---------------------------------------------------------------------------------
-ok $EDU "ListProjects as the department" $ROOT $I.Projects ListProjects s ""
+ok $EDU "ListProjects as the department" $ROOT $I.Projects ListProjects sus "" 0 ""
 assert_jq "$(doc)" '[.[].id] | index("lf-dbus-faces") != null' true "the department lists its project"
-ok $HEALTH "ListProjects as another department" $ROOT $I.Projects ListProjects s ""
+ok $HEALTH "ListProjects as another department" $ROOT $I.Projects ListProjects sus "" 0 ""
 assert_jq "$(doc)" '[.[].id] | index("lf-dbus-faces") == null' true "another department does not list it"
 refused $HEALTH AccessDenied "ListProjects of another department by name: AccessDenied" $ROOT \
-        $I.Projects.ListProjects string:edu
+        $I.Projects.ListProjects string:edu uint32:0 string:
 ok $EDU "GetProject of its own project" $ROOT $I.Projects GetProject s lf-dbus-faces
 assert_jq "$(doc)" '"\(.status) \(.revision)"' "active 1" "GetProject answers the project"
 refused $HEALTH NotFound "GetProject of another department's project: NotFound" $ROOT $I.Projects.GetProject \
@@ -208,7 +228,7 @@ INC=$(doc | jq -r .id)
 assert_jq "$(doc)" '"\(.status) \(.systems | join(","))"' "open edu-portal" "the incident is open and names the system"
 refused $HEALTH NotFound "GetIncident of another department's incident: NotFound" $ROOT $I.Incidents.GetIncident \
         "string:$INC"
-ok $HEALTH "ListIncidents as another department" $ROOT $I.Incidents ListIncidents
+ok $HEALTH "ListIncidents as another department" $ROOT $I.Incidents ListIncidents us 0 ""
 assert_jq "$(doc)" length 0 "another department lists none"
 ok $EDU "AddRecord (handling)" $ROOT $I.Incidents AddRecord sss "$INC" 已隔离 handling
 assert_jq "$(doc)" .status handling "the incident is being handled"
