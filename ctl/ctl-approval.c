@@ -16,6 +16,8 @@ static int approval_sign(Ctl *ctl, int argc, char **argv) {
         int r;
 
         (void)argc;
+        if (ctl->n_keys > 1)
+                return ctl_error(-EINVAL, "approval sign takes one --key");
         r = ctl_read_file(argv[0], &doc);
         if (r < 0)
                 return r;

@@ -1,28 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cloudbrokerctl audit list|verify: the trail through the daemon
- * (org.cloudbroker.Broker1.Audit), and verify --db PATH [--anchor SEQ:HASH]
- * offline: recompute the chain of a database file, and check it still holds
- * an anchored record. */
+ * (org.cloudbroker.Broker1.Audit), and verify --db PATH [--key PUB.pem]...
+ * [--anchor SEQ:HASH] offline: recompute the chain of a database file,
+ * check every checkpoint against the daemon's public key (which auditors
+ * hold), and that the trail still holds an anchored record. */
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "audit.h"
 #include "ctl-util.h"
+#include "signature.h"
 #include "store.h"
 
 #define AUDIT CTL_INTERFACE("Audit")
 
 /* Exit 0 only when the chain holds: a broken one is a failure (1). */
 static int print_verification(Ctl *ctl, const json_t *result) {
+        const char *sigs = json_string_value(json_object_get(result, "signatures"));
         if (ctl->json)
                 ctl_print_json(result);
-        else if (json_is_true(json_object_get(result, "ok")))
+        else if (json_is_true(json_object_get(result, "ok"))) {
                 printf("audit chain intact: %lld records, head %s\nanchor: %lld:%s\n",
                        (long long)json_integer_value(json_object_get(result, "records")),
                        json_string_value(json_object_get(result, "head")),
                        (long long)json_integer_value(json_object_get(result, "head_seq")),
                        json_string_value(json_object_get(result, "head")));
-        else {
+                if (streq(sigs, "verified"))
+                        printf("checkpoints: %lld, every signature verified; signed through record %lld\n",
+                               (long long)json_integer_value(json_object_get(result, "checkpoints")),
+                               (long long)json_integer_value(json_object_get(result, "signed_seq")));
+                else if (streq(sigs, "none"))
+                        printf("UNSIGNED: the trail has no checkpoints; whoever can write the database could "
+                               "have rewritten it\n");
+                else
+                        printf("checkpoints: %lld, NOT CHECKED: give the daemon's public key with --key\n",
+                               (long long)json_integer_value(json_object_get(result, "checkpoints")));
+        } else {
                 const json_t *bad = json_object_get(result, "first_bad");
                 printf("audit chain BROKEN at record %lld: %s (%s)\n",
                        (long long)json_integer_value(json_object_get(bad, "seq")),
@@ -34,35 +47,49 @@ static int print_verification(Ctl *ctl, const json_t *result) {
 
 /* With --db: the file, offline, no daemon asked. */
 static int audit_verify_offline(Ctl *ctl) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(store_freep) Store *s = NULL;
-        const char *db = ctl->db, *anchor_s = ctl->anchor;
+        SigKey *keys[CTL_KEYS_MAX] = { NULL };
+        CbError err = CB_ERROR_INIT;
+        json_auto_t *result = NULL;
         AuditAnchor anchor;
-        json_t *result = NULL;
         struct stat st;
+        size_t n = 0;
         int r;
 
-        if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
+        if (ctl->anchor && audit_anchor_parse(ctl->anchor, &anchor) < 0)
                 return ctl_error(-EINVAL,
                                  "--anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)",
-                                 anchor_s);
+                                 ctl->anchor);
         /* Opening would create an empty database: a typo must not verify as "ok". */
-        if (stat(db, &st) < 0)
-                return ctl_error(-errno, "%s: %s", db, strerror(errno));
-
-        r = store_open(db, &s, &err);
+        if (stat(ctl->db, &st) < 0)
+                return ctl_error(-errno, "%s: %s", ctl->db, strerror(errno));
+        for (; n < ctl->n_keys; n++) {
+                r = sig_key_load_public(ctl->keys[n], &keys[n], &err);
+                if (r < 0) {
+                        r = ctl_error(r, "--key: %s", err.message);
+                        goto out;
+                }
+        }
+        r = store_open(ctl->db, &s, &err);
+        if (r >= 0)
+                r = audit_verify(s,
+                                 &(AuditVerifyOptions){ .anchor = ctl->anchor ? &anchor : NULL,
+                                                        .keys = (const SigKey *const *)keys,
+                                                        .n_keys = n },
+                                 &result, &err);
         if (r < 0)
-                return ctl_error(r, "%s", err.message);
-        r = audit_verify_chain(s, anchor_s ? &anchor : NULL, &result, &err);
-        if (r < 0)
-                return ctl_error(r, "%s", err.message);
-
-        r = print_verification(ctl, result);
-        json_decref(result);
+                r = ctl_error(r, "%s", err.message);
+        else
+                r = print_verification(ctl, result);
+out:
+        cb_error_clear(&err);
+        for (size_t i = 0; i < n; i++)
+                sig_key_free(keys[i]);
         return r;
 }
 
-/* Without --db: the daemon verifies (Audit.Verify, GET /v1/audit/verify). */
+/* Without --db: the daemon verifies (Audit.Verify, GET /v1/audit/verify)
+ * with its own key. */
 static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         json_auto_t *result = NULL;
         int r;
@@ -70,6 +97,8 @@ static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
         (void)argc, (void)argv;
         if (ctl->db)
                 return audit_verify_offline(ctl);
+        if (ctl->n_keys > 0)
+                return ctl_error(-EINVAL, "--key goes with --db: the daemon checks with its own key");
         r = ctl_call_json(ctl, AUDIT, "Verify", &result, "s", ctl->anchor ? ctl->anchor : "");
         if (r < 0)
                 return r;
@@ -94,9 +123,9 @@ static const CtlCommand audit_commands[] = {
         { "list", "[--after SEQ] [--limit N]",
           "List audit records after SEQ, oldest first (auditors, authority)", 0, 0, audit_list_cmd,
           CTL_OPT_AFTER | CTL_OPT_LIMIT, 0 },
-        { "verify", "[--db PATH] [--anchor SEQ:HASH]",
-          "Recompute the audit chain (with --db: of a database file, offline)", 0, 0, audit_verify_cmd,
-          CTL_OPT_DB | CTL_OPT_ANCHOR, 0 },
+        { "verify", "[--anchor SEQ:HASH] [--db PATH [--key PUB.pem]...]",
+          "Recompute the audit chain and check its signed checkpoints (with --db: a database file, offline)",
+          0, 0, audit_verify_cmd, CTL_OPT_DB | CTL_OPT_ANCHOR | CTL_OPT_KEY, 0 },
 };
 
 const CtlGroup ctl_group_audit = {

@@ -32,6 +32,8 @@
  * nothing the caller may see or do there (systemctl's "no such unit"
  * code; the daemon already answers NotFound where a refusal would tell
  * that something exists, so the two are one code). */
+#define CTL_KEYS_MAX 8 /* --key may be given this often (audit verify --db) */
+
 #define CTL_EXIT_FAILURE   1
 #define CTL_EXIT_USAGE     2
 #define CTL_EXIT_NOT_FOUND 4
@@ -41,10 +43,10 @@
  * before or after the group and the command, like systemctl's and virsh's;
  * a command names the ones it takes, and the ones it needs. */
 enum {
-        CTL_OPT_ALL = 1u << 0,             /* --all */
-        CTL_OPT_KEY = 1u << 1,             /* --key PRIVATE.pem */
-        CTL_OPT_KEY_ID = 1u << 2,          /* --key-id ID */
-        CTL_OPT_ALG = 1u << 3,             /* --alg ALG */
+        CTL_OPT_ALL = 1u << 0,    /* --all */
+        CTL_OPT_KEY = 1u << 1,    /* --key PEM (approval sign: private; audit verify: public, repeatable) */
+        CTL_OPT_KEY_ID = 1u << 2, /* --key-id ID */
+        CTL_OPT_ALG = 1u << 3,    /* --alg ALG */
         CTL_OPT_IDEMPOTENCY_KEY = 1u << 4, /* --idempotency-key KEY */
         CTL_OPT_DB = 1u << 5,              /* --db PATH */
         CTL_OPT_ANCHOR = 1u << 6,          /* --anchor SEQ:HASH */
@@ -63,6 +65,8 @@ typedef struct Ctl {
         bool no_legend;          /* --no-legend: tables without their header line */
         unsigned given;          /* CTL_OPT_* seen on the command line */
         const char *key, *key_id, *alg, *idempotency_key, *db, *anchor, *department, *reason, *domain_type;
+        const char *keys[CTL_KEYS_MAX]; /* every --key in order; key is the first */
+        size_t n_keys;
         int64_t after;
         unsigned limit, budget_year;
         bool not_found; /* the daemon answered NotFound or AccessDenied (exit 4) */

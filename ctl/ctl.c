@@ -113,6 +113,8 @@ static void help(FILE *f) {
                 "     --after=SEQ --limit=N       audit list: records after SEQ, at most N (1-10000)\n"
                 "     --anchor=SEQ:HASH           audit verify: the record must still be there\n"
                 "     --db=PATH                   audit verify: check a database file offline\n"
+                "     --key=PEM                   audit verify --db: a public key checkpoints must verify\n"
+                "                                 under (repeatable)\n"
                 "     --key=PEM --key-id=ID       approval sign: the authority's private key and its id\n"
                 "     --alg=ALG                   approval sign: sm2-sm3 (default) or ed25519\n"
                 "     --idempotency-key=KEY       resource request: replay instead of a second resource\n"
@@ -345,7 +347,10 @@ int main(int argc, char *argv[]) {
                         ctl.no_legend = true;
                         break;
                 case ARG_KEY:
-                        ctl.key = optarg, ctl.given |= CTL_OPT_KEY;
+                        if (ctl.n_keys == CTL_KEYS_MAX)
+                                return usage_error("--key: at most %d keys", CTL_KEYS_MAX);
+                        ctl.keys[ctl.n_keys++] = optarg;
+                        ctl.key = ctl.keys[0], ctl.given |= CTL_OPT_KEY;
                         break;
                 case ARG_KEY_ID:
                         ctl.key_id = optarg, ctl.given |= CTL_OPT_KEY_ID;

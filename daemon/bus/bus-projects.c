@@ -257,7 +257,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                    anchor_s);
                 return bus_error_from_cb(error, &err);
         }
-        r = audit_verify(m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &out, &err);
+        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 

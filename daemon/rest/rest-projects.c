@@ -90,8 +90,8 @@ static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) 
         return rest_reply_json(reply, 200, out);
 }
 
-/* Query strings become numbers here; their ranges and who may read are
- * the core's (audit_list), shared with the bus. */
+/* Query strings become numbers here; who may read, and the ranges, are
+ * the core's (audit_list, audit_trail_verify), shared with the bus. */
 static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
         const char *after_s = rest_query(req, "after"), *limit_s = rest_query(req, "limit");
         long long after = 0, limit = 1000;
@@ -129,7 +129,8 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
                 return cb_error_set_field(
                         err, CB_ERR_INVALID, "anchor",
                         "anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)", anchor_s);
-        r = audit_verify(req->manager->store, &req->caller, anchor_s ? &anchor : NULL, &v, err);
+        r = audit_trail_verify(req->manager->audit, req->manager->store, &req->caller,
+                               anchor_s ? &anchor : NULL, &v, err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, v);
