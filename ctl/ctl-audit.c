@@ -88,6 +88,22 @@ out:
         return r;
 }
 
+/* The daemon's checkpoint key, made once: the private half to FILE (0600,
+ * never over an existing one), the public half, for auditors, to stdout.
+ * Local, like verify --db: no daemon is involved. */
+static int audit_keygen_cmd(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *pub = NULL;
+        int r;
+
+        (void)argc;
+        r = sig_key_generate(ctl->alg ? ctl->alg : "ed25519", argv[0], &pub, &err);
+        if (r < 0)
+                return ctl_error(r, "%s", err.message);
+        fputs(pub, stdout);
+        return fflush(stdout) == 0 ? 0 : ctl_error(-EIO, "cannot write the public key");
+}
+
 /* Without --db: the daemon verifies (Audit.Verify, GET /v1/audit/verify)
  * with its own key. */
 static int audit_verify_cmd(Ctl *ctl, int argc, char **argv) {
@@ -120,6 +136,10 @@ static int audit_list_cmd(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand audit_commands[] = {
+        { "keygen", "[--alg ed25519|sm2-sm3] PRIVATE.pem",
+          "Make the daemon's checkpoint key: the private key to PRIVATE.pem (mode 0600, never replaced), "
+          "the public key, for auditors, to standard output",
+          1, 1, audit_keygen_cmd, CTL_OPT_ALG, 0 },
         { "list", "[--after SEQ] [--limit N]",
           "List audit records after SEQ, oldest first (auditors, authority)", 0, 0, audit_list_cmd,
           CTL_OPT_AFTER | CTL_OPT_LIMIT, 0 },
