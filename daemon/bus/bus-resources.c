@@ -26,7 +26,8 @@
 #include "resources.h"
 #include "states.h"
 
-#define PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
+#define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
+#define OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
 
 /* Resource requests are small; without a configured limit this still
  * bounds what one call may make us parse. */
@@ -105,11 +106,12 @@ static const struct {
         { "Kind", "kind" },
 };
 
-/* A property read answers the sender of Properties.Get/GetAll, authorized
- * like GET /v1/resources/{id}. Nothing else may call a getter: the
- * properties only invalidate, so no signal asks for a value, and there is
- * no object manager. Should that change, a getter called outside a
- * property read refuses rather than hand out the record unchecked. */
+/* A property read answers the sender of Properties.Get/GetAll or of
+ * ObjectManager.GetManagedObjects, authorized like GET /v1/resources/{id}.
+ * Nothing else may call a getter: the properties only invalidate and
+ * InterfacesAdded is built by hand without values, so no signal asks for
+ * one. Should that change, a getter called outside a read by a sender
+ * refuses rather than hand out the record unchecked. */
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -135,9 +137,11 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
                                          path);
 
-        if (!msg || !sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL))
+        if (!msg || !(sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL) ||
+                      sd_bus_message_is_method_call(msg, OBJECT_MANAGER_INTERFACE, "GetManagedObjects")))
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_FORBIDDEN),
-                                         "%s is readable only through org.freedesktop.DBus.Properties",
+                                         "%s is readable only through org.freedesktop.DBus.Properties or "
+                                         "ObjectManager.GetManagedObjects",
                                          property);
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
@@ -409,9 +413,35 @@ static int emit_final_change(sd_bus *bus, const char *path) {
         return r;
 }
 
-static void on_resource_changed(const char *resource_id, void *userdata) {
+/* ObjectManager's InterfacesAdded and InterfacesRemoved, by hand and
+ * without a single property value: they are broadcast like
+ * PropertiesChanged, so another department's listener learns that an
+ * object path (the broker-made resource id) appeared or went, and when,
+ * never whose it is or what it holds. Whoever may read the resource asks
+ * with Get or GetManagedObjects, which are checked. sd-bus's own
+ * sd_bus_emit_interfaces_added() would fill in every property for
+ * everyone. */
+static int emit_interfaces(sd_bus *bus, const char *path, bool added) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(bus, &s, BUS_PATH, OBJECT_MANAGER_INTERFACE,
+                                      added ? "InterfacesAdded" : "InterfacesRemoved");
+        if (r >= 0)
+                r = sd_bus_message_append(s, "o", path);
+        if (r >= 0 && added)
+                r = sd_bus_message_append(s, "a{sa{sv}}", 1, BUS_RESOURCE_INTERFACE, 0);
+        else if (r >= 0)
+                r = sd_bus_message_append(s, "as", 1, BUS_RESOURCE_INTERFACE);
+        if (r >= 0)
+                r = sd_bus_send(bus, s, NULL);
+        return r;
+}
+
+static void on_resource_changed(const char *resource_id, bool created, void *userdata) {
         _cleanup_(freep) char *path = NULL;
         Manager *m = userdata;
+        bool deleted;
         int r;
 
         if (!m->bus)
@@ -424,13 +454,26 @@ static void on_resource_changed(const char *resource_id, void *userdata) {
         r = resources_object_exists(m->resources, NULL, resource_id);
         if (r < 0)
                 return;
-        if (r == 0) /* deleted (notify names only resources of record) */
+        deleted = r == 0; /* notify names only resources of record: not an object is deleted */
+        if (created && !deleted) {
+                r = emit_interfaces(m->bus, path, true);
+                if (r < 0)
+                        log_warning("cannot emit InterfacesAdded for resource %s: %s", resource_id,
+                                    strerror(-r));
+        }
+        if (deleted)
                 r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
                                                    NULL);
         if (r < 0)
                 log_warning("cannot emit PropertiesChanged for resource %s: %s", resource_id, strerror(-r));
+        if (deleted) {
+                r = emit_interfaces(m->bus, path, false);
+                if (r < 0)
+                        log_warning("cannot emit InterfacesRemoved for resource %s: %s", resource_id,
+                                    strerror(-r));
+        }
 }
 
 int bus_resources_attach(Manager *m) {
@@ -444,6 +487,11 @@ int bus_resources_attach(Manager *m) {
         if (r < 0)
                 return r;
         r = sd_bus_add_node_enumerator(m->bus, NULL, BUS_RESOURCE_PREFIX, enumerate_resources, m);
+        if (r < 0)
+                return r;
+        /* GetManagedObjects walks the enumerator and the fallback above, so
+         * it lists exactly what the caller may read, values included. */
+        r = sd_bus_add_object_manager(m->bus, NULL, BUS_PATH);
         if (r < 0)
                 return r;
         if (m->resources)

@@ -597,6 +597,52 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         return 0;
 }
 
+int projects_list_approvals(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
+                            CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        json_t *list;
+        int r;
+
+        /* projects_get's rule: readers, and a department its own projects. */
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read approvals", err);
+        if (r < 0)
+                return r;
+        r = project_load_visible(p, caller, project_id, &row, err);
+        if (r < 0)
+                return r;
+        list = project_history(p, row.id);
+        if (!list)
+                return store_error(p->store, err, "reading the approvals");
+        *ret = list;
+        return 0;
+}
+
+int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
+                          json_t **ret, CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        _cleanup_(approval_freep) Approval *a = NULL;
+        json_t *v;
+        int r;
+
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read approvals", err);
+        if (r < 0)
+                return r;
+        r = project_load_visible(p, caller, project_id, &row, err);
+        if (r < 0)
+                return r;
+        r = approval_load(p, row.id, revision, &a);
+        if (r == -ENOENT)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "project '%s' has no approval revision %u", row.id,
+                                    revision);
+        if (r < 0)
+                return store_error(p->store, err, "reading the approval");
+        v = approval_to_json(a);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = v;
+        return 0;
+}
+
 int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
                   char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] = "SELECT id FROM projects WHERE (?1 IS NULL OR department = ?1) "

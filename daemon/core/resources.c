@@ -131,9 +131,13 @@ void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *use
         r->changed_userdata = userdata;
 }
 
-static void notify(Resources *r, const char *id) {
+static void notify_full(Resources *r, const char *id, bool created) {
         if (r->changed)
-                r->changed(id, r->changed_userdata);
+                r->changed(id, created, r->changed_userdata);
+}
+
+static void notify(Resources *r, const char *id) {
+        notify_full(r, id, false);
 }
 
 static bool inflight_has(Resources *r, const char *op) {
@@ -828,7 +832,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 return store_error(r->store, err, "committing the request");
 
         defer_submit(r, op_id, OPERATION_PROVISION, id, &held);
-        notify(r, id);
+        notify_full(r, id, true);
         *ret = op_reply(id, "provisioning", op_id);
         return 0;
 fail:

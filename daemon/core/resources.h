@@ -27,8 +27,9 @@
 
 typedef struct Resources Resources;
 
-/* Called on the main thread after a resource's state or fields changed. */
-typedef void (*ResourceChangedFn)(const char *resource_id, void *userdata);
+/* Called on the main thread after a resource's state or fields changed;
+ * created is true once, right after the request that made it committed. */
+typedef void (*ResourceChangedFn)(const char *resource_id, bool created, void *userdata);
 
 int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret);
 Resources *resources_free(Resources *r);
@@ -70,6 +71,10 @@ int resources_record(Resources *r, const char *id, json_t **ret);
 
 /* Live inventory of a provider; the answer comes later through done
  * (on the main thread) with a new reference or an error. */
+/* Who may read an inventory, and whether the provider exists: the refusal
+ * resources_inventory() would give, without starting anything, for a face
+ * that must decide whether to wait (REST suspends only on success). */
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
 typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);
 /* Whether caller may read provider's inventory (operators, the authority,
  * auditors; an unknown provider is NOT_FOUND): what resources_inventory

@@ -81,43 +81,6 @@ request_doc() { # request_doc NAME [PLAN] [EXTRA_MEMBERS]
                 "$PROJECT" "$SYSTEM" "$SVC" "${2:-$PLAN}" "$1" "${3:-}"
 }
 
-# bcall UID PATH IFACE METHOD [SIGNATURE ARGS...]: busctl call as UID. Sets
-# RC, OUT (the reply's data array as JSON) and ERR (busctl's message).
-bcall() {
-        local uid=$1 path=$2 iface=$3 method=$4
-        shift 4
-        RC=0
-        as_uid "$uid" busctl --address="$CB_BUS_ADDRESS" --json=short call "$DEST" "$path" "$iface" "$method" "$@" \
-                >"$CB_TMP/call.out" 2>"$CB_TMP/call.err" || RC=$?
-        OUT=$(jq -c '.data' <"$CB_TMP/call.out" 2>/dev/null || true)
-        ERR=$(cat "$CB_TMP/call.err")
-}
-
-# ok UID MSG PATH IFACE METHOD [SIGNATURE ARGS...]: the call succeeds.
-ok() {
-        local uid=$1 msg=$2
-        shift 2
-        bcall "$uid" "$@"
-        if [ "$RC" -eq 0 ]; then pass "$msg"; else fail "$msg (busctl: $ERR)"; fi
-}
-
-# refused UID ERROR MSG PATH IFACE.METHOD [dbus-send ARGS...]: the call fails
-# with ERROR (a short name means org.cloudbroker.Broker1.Error.NAME). busctl
-# prints only an error's message, so the name is checked through dbus-send.
-# ERR holds "NAME: MESSAGE".
-refused() {
-        local uid=$1 name=$2 msg=$3 path=$4 method=$5
-        shift 5
-        case "$name" in *.*) ;; *) name=org.cloudbroker.Broker1.Error.$name ;; esac
-        RC=0
-        ERR=$(as_uid "$uid" dbus-send --bus="$CB_BUS_ADDRESS" --print-reply --reply-timeout=10000 \
-                --dest="$DEST" "$path" "$method" "$@" 2>&1) || RC=$?
-        case "$RC:$ERR" in
-        0:*) fail "$msg (the call succeeded)" ;;
-        *"Error $name:"*) pass "$msg" ;;
-        *) fail "$msg (expected $name, got: $ERR)" ;;
-        esac
-}
 
 # prop UID PATH NAME: a property of a resource as UID; empty when refused
 # (PROP_ERR then holds busctl's message).
@@ -472,10 +435,10 @@ out=$("$CTL" --json resource show "$R1" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" '"\(.id) \(.state) \(.plan_id) \(.provider) \(.kind)"' "$R1 active $PLAN dev-test vm" "ctl --json resource show"
 
 out=$(as_uid $HEALTH "$CTL" resource show "$R1" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of another department's resource fails"
+assert_eq "$rc" 4 "ctl resource show of another department's resource fails with 4"
 assert_contains "$out" "no resource '$R1'" "ctl says there is no such resource, as for an unknown id"
 out=$("$CTL" resource show r-nosuchresource 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of an unknown id fails"
+assert_eq "$rc" 4 "ctl resource show of an unknown id fails with 4"
 assert_contains "$out" "no resource 'r-nosuchresource'" "ctl says there is no such resource"
 out=$("$CTL" resource show 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 2 "ctl resource show without an id is a usage error"
@@ -504,13 +467,14 @@ out=$(as_uid $EDU "$CTL" resource start "$R3" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 0 "ctl resource start"
 if wait_state "$P3" active; then pass "ctl start: active"; else fail "it is '$GOT'"; fi
 out=$(as_uid $AUDITOR "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource stop as an auditor fails"
+assert_eq "$rc" 4 "ctl resource stop as an auditor fails with 4 (AccessDenied)"
 assert_contains "$out" "AccessDenied" "ctl prints AccessDenied"
 out=$(as_uid $EDU "$CTL" --json resource delete "$R3" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" .id "$R3" "ctl --json resource delete"
 if wait_gone "$P3"; then pass "ctl delete: the object disappears"; else fail "the object is still there"; fi
 out=$(as_uid $EDU "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
 assert_contains "$out" "no resource '$R3'" "ctl on a deleted resource says so"
+assert_eq "$rc" 4 "ctl on a deleted resource exits 4"
 
 # --- the documented interfaces are the live ones ------------------------------------------
 
