@@ -333,19 +333,14 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
                 SystemFacts f;
 
                 snprintf(field, sizeof(field), "systems[%zu]", i);
-                r = systems_get_facts(s, id, &f);
+                /* Another department's system is not in the directory for
+                 * a department (systems_get): the same answer as an unknown id. */
+                r = systems_get_visible_facts(s, caller, id, &f);
                 if (r == -ENOENT)
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field,
                                                   "%s: system '%s' is not in the directory", field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the system directory");
-                if (as_department && !caller_in_department(caller, f.department)) {
-                        refused(s, caller, "incident.report", "");
-                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
-                                                  "%s may not report incidents on system '%s' of another "
-                                                  "department",
-                                                  caller->principal->name, id);
-                }
                 merge_department(rep->department, &mixed, f.department);
         }
         json_array_foreach(rep->resources, i, v) {
@@ -354,18 +349,12 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
 
                 snprintf(field, sizeof(field), "resources[%zu]", i);
                 r = resource_department(s, id, d);
-                if (r == -ENOENT)
+                /* Likewise another department's resource (resources_get). */
+                if (r == -ENOENT || (r >= 0 && as_department && !caller_in_department(caller, d)))
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field, "%s: no resource '%s'",
                                                   field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the resources");
-                if (as_department && !caller_in_department(caller, d)) {
-                        refused(s, caller, "incident.report", "");
-                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
-                                                  "%s may not report incidents on resource '%s' of another "
-                                                  "department",
-                                                  caller->principal->name, id);
-                }
                 merge_department(rep->department, &mixed, d);
         }
         if (as_department)
@@ -402,6 +391,8 @@ static int next_id(Store *s, time_t now, char ret[32]) {
         return 0;
 }
 
+/* caller NULL: the daemon reports, as "system", without an audit record
+ * (incidents_report_audit_failure). */
 static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, char id[32], CbError *err) {
         static const char ins_sql[] =
                 "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
@@ -427,7 +418,7 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
                 return store_error(s, err, "recording the incident");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, reported, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, caller->principal->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, caller ? caller->principal->name : "system", -1, SQLITE_STATIC);
         if (rep->department[0])
                 sqlite3_bind_text(st, 4, rep->department, -1, SQLITE_STATIC);
         else
@@ -445,6 +436,8 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
                 return store_error(s, err, "recording the incident");
+        if (!caller)
+                return 0;
 
         detail = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:s, s:s?}", "severity", rep->severity, "department",
                            rep->department[0] ? rep->department : NULL, "systems",
@@ -492,6 +485,35 @@ int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing");
         return ret ? incidents_get(s, caller, id, ret, err) : 0;
+}
+
+int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32], CbError *err) {
+        _cleanup_(freep) char *description = NULL;
+        Report rep = { .severity = "major" };
+        char id[32];
+        int r;
+
+        if (asprintf(&description,
+                     "The audit trail failed its check at start: %s. The broker refuses every change until "
+                     "the "
+                     "trail is restored from a good copy; this incident has no audit record, since the trail "
+                     "cannot take one.",
+                     failure) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (strlen(description) > INCIDENT_DESCRIPTION_MAX)
+                description[INCIDENT_DESCRIPTION_MAX] = 0;
+        rep.description = description;
+        if (store_begin(s) < 0)
+                return store_error(s, err, "starting a transaction");
+        r = insert_incident(s, NULL, &rep, id, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing");
+        memcpy(ret_id, id, sizeof(id));
+        return 0;
 }
 
 /* ---- handling records ---- */
@@ -630,10 +652,14 @@ int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret
         return 0;
 }
 
-int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err) {
-        static const char all_sql[] = INCIDENT_SELECT "ORDER BY reported_at DESC, rowid DESC";
-        static const char dept_sql[] =
-                INCIDENT_SELECT "WHERE department = ? ORDER BY reported_at DESC, rowid DESC";
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Newest first; ties in the same second by id, so the keyset is total. */
+        static const char sql[] =
+                INCIDENT_SELECT "WHERE (?1 IS NULL OR department = ?1) "
+                                "AND (?2 IS NULL OR reported_at < ?2 OR (reported_at = ?2 AND id < ?3)) "
+                                "ORDER BY reported_at DESC, id DESC LIMIT ?4";
+        char next[PAGE_TOKEN_MAX] = "";
         const char *department = NULL;
         sqlite3_stmt *st;
         char now[32];
@@ -652,25 +678,39 @@ int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err)
         }
 
         store_now(now);
-        if (store_prepare(s, department ? dept_sql : all_sql, &st) < 0)
+        if (store_prepare(s, sql, &st) < 0)
                 return store_error(s, err, "reading the incidents");
         if (department)
                 sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)page->limit + 1);
         a = json_array();
         if (!a) {
                 sqlite3_reset(st);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(json_string_value(json_object_get(last, "reported_at")),
+                                        json_string_value(json_object_get(last, "id")), next);
+                        r = SQLITE_DONE;
+                        break;
+                }
                 if (json_array_append_new(a, row_to_json(st, now)) < 0) {
                         r = SQLITE_NOMEM;
                         break;
                 }
+        }
         sqlite3_reset(st);
         if (r != SQLITE_DONE) {
                 json_decref(a);
                 return store_error(s, err, "reading the incidents");
         }
+        memcpy(ret_next, next, sizeof(next));
         *ret = a;
         return 0;
 }

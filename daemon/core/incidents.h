@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "page.h"
 #include "principal.h"
 #include "store.h"
 
@@ -42,10 +43,16 @@ int incident_time_parse(const char *s, time_t *ret);
 
 /* POST /v1/incidents. *ret: the incident as incidents_get() shows it. */
 int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err);
+/* The daemon's own report (severity "major", by "system") that the audit
+ * trail failed its check at start. It writes only the incidents table, not
+ * through audit_append, which refuses then: so it has no audit record. */
+int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32], CbError *err);
 /* POST /v1/incidents/{id}/records {"note", "status"}. *ret: the incident. */
 int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
                          CbError *err);
 /* The incident with its records, oldest first. */
 int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 /* Every incident the caller may see, newest first, without records. */
-int incidents_list(Store *s, const CbCaller *caller, json_t **ret, CbError *err);
+/* One page (page.h), newest first; ret_next is "" on the last page. */
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err);

@@ -265,26 +265,23 @@ int providers_add_config(Providers *ps, const char *name, const char *driver, co
 
 int providers_load(Providers *ps, CbError *err) {
         static const char sql[] = "SELECT name, driver, uri, domain_type FROM providers ORDER BY name";
-        sqlite3_stmt *st;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
 
-        if (store_prepare(ps->store, sql, &st) < 0)
-                return store_error(ps->store, err, "reading providers");
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(ps->store, sql, NULL, &rows, "reading providers", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 CbError e = CB_ERROR_INIT;
-                const char *name = (const char *)sqlite3_column_text(st, 0);
+                const char *name = store_rows_text(rows, 0);
                 /* A config entry of the same name wins; the stored one is shadowed. */
                 if (providers_find(ps, name))
                         continue;
-                int t = driver_domain_type_from_string((const char *)sqlite3_column_text(st, 3));
-                if (provider_add(ps, name, (const char *)sqlite3_column_text(st, 1),
-                                 (const char *)sqlite3_column_text(st, 2),
+                int t = driver_domain_type_from_string(store_rows_text(rows, 3));
+                if (provider_add(ps, name, store_rows_text(rows, 1), store_rows_text(rows, 2),
                                  t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
         }
-        sqlite3_reset(st);
-        return r == SQLITE_DONE ? 0 : store_error(ps->store, err, "reading providers");
+        return r < 0 ? r : 0;
 }
 
 json_t *provider_to_json(const Provider *p) {
@@ -334,16 +331,31 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
         return 0;
 }
 
+typedef struct ProviderRow {
+        const char *name, *driver, *uri, *domain_type, *created_at, *created_by;
+} ProviderRow;
+
+static int provider_insert(Store *s, void *userdata, CbError *err) {
+        static const char ins[] =
+                "INSERT INTO providers (name, driver, uri, domain_type, created_at, created_by) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const ProviderRow *p = userdata;
+        int r = store_run(s, ins,
+                          STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
+                                     SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by)),
+                          "storing the provider", err);
+        if (r == -EEXIST)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
+                                          p->name);
+        return r < 0 ? r : 0;
+}
+
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
         static const char *const fields[] = { "name", "driver", "uri", "domain_type", NULL };
-        static const char ins[] =
-                "INSERT INTO providers (name, driver, uri, created_at, created_by, domain_type) "
-                "VALUES (?, ?, ?, ?, ?, ?)";
         const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
         char object[128], now[32];
         Provider *p = NULL;
-        sqlite3_stmt *st;
         int r;
 
         r = caller_require_role(caller, CB_ROLE_OPERATOR, "add providers", err);
@@ -374,36 +386,16 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
 
         snprintf(object, sizeof(object), "provider:%s", name);
         store_now(now);
-        if (store_begin(ps->store) < 0)
-                return store_error(ps->store, err, "starting a transaction");
-        if (store_prepare(ps->store, ins, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, driver, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, caller->principal->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, driver_domain_type_to_string((DriverDomainType)domain_type), -1,
-                          SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        r = audit_append(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
-                         err);
-        if (r < 0) {
-                store_rollback(ps->store);
+        ProviderRow row = { name, driver,
+                            uri,  driver_domain_type_to_string((DriverDomainType)domain_type),
+                            now,  caller->principal->name };
+        r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
+                         provider_insert, &row, err);
+        if (r < 0)
                 return r;
-        }
-        if (store_commit(ps->store) < 0)
-                return store_error(ps->store, err, "committing");
         r = provider_add(ps, name, driver, uri, (DriverDomainType)domain_type, false, &p, err);
         if (r < 0)
                 return r;
         *ret = provider_to_json(p);
         return 0;
-fail:
-        r = store_error(ps->store, err, "storing the provider");
-        store_rollback(ps->store);
-        return r;
 }

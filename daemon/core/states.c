@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "states.h"
 
+static const char *const catalog_status_table[_CATALOG_STATUS_MAX] = {
+        [CATALOG_DRAFT] = "draft",           [CATALOG_SUBMITTED] = "submitted",
+        [CATALOG_PUBLISHED] = "published",   [CATALOG_SUPERSEDED] = "superseded",
+        [CATALOG_DEPRECATED] = "deprecated", [CATALOG_RETIRED] = "retired",
+};
+DEFINE_STRING_TABLE(catalog_status, CatalogStatus, _CATALOG_STATUS_MAX);
+
 static const char *const resource_state_table[_RESOURCE_STATE_MAX] = {
         [RESOURCE_PROVISIONING] = "provisioning",
         [RESOURCE_ACTIVE] = "active",

@@ -10,6 +10,18 @@
 
 #include "string-table.h"
 
+/* A catalogue revision's life cycle (docs/catalog-format.md). */
+typedef enum CatalogStatus {
+        CATALOG_DRAFT,
+        CATALOG_SUBMITTED,
+        CATALOG_PUBLISHED,
+        CATALOG_SUPERSEDED,
+        CATALOG_DEPRECATED,
+        CATALOG_RETIRED,
+        _CATALOG_STATUS_MAX,
+} CatalogStatus;
+DECLARE_STRING_TABLE(catalog_status, CatalogStatus);
+
 typedef enum ResourceState {
         RESOURCE_PROVISIONING,
         RESOURCE_ACTIVE,

@@ -2,14 +2,19 @@
 #include "signature.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "digest.h"
 
 typedef enum SigAlg {
         SIG_ALG_INVALID = 0,
@@ -484,4 +489,159 @@ int envelope_sign(const char *alg, const char *key_id, const char *private_pem_p
                 return -ENOMEM;
         *ret_envelope = e;
         return 0;
+}
+
+/* ---- single keys ---- */
+
+struct SigKey {
+        SigAlg alg;
+        bool private;
+        EVP_PKEY *pkey;
+        char id[DIGEST_HEX_MAX];
+};
+
+SigKey *sig_key_free(SigKey *k) {
+        if (!k)
+                return NULL;
+        EVP_PKEY_free(k->pkey);
+        free(k);
+        return NULL;
+}
+
+static int sig_key_new(EVP_PKEY **pkey, bool private, const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(sig_key_freep) SigKey *k = calloc(1, sizeof(*k));
+        _cleanup_(freep) unsigned char *der = NULL;
+        int n;
+
+        if (!k)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        k->pkey = TAKE_PTR(*pkey);
+        k->private = private;
+        k->alg = pkey_matches(k->pkey, SIG_ALG_SM2_SM3)   ? SIG_ALG_SM2_SM3
+                 : pkey_matches(k->pkey, SIG_ALG_ED25519) ? SIG_ALG_ED25519
+                                                          : SIG_ALG_INVALID;
+        if (k->alg == SIG_ALG_INVALID)
+                return cb_error_set(err, CB_ERR_INVALID, "%s is a %s key, not an SM2 or ED25519 one", path,
+                                    pkey_describe(k->pkey));
+        n = i2d_PUBKEY(k->pkey, &der);
+        if (n <= 0 || digest_sha256_hex(der, (size_t)n, k->id) < 0) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "%s: cannot encode the public key", path);
+        }
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+int sig_key_load_private(const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+        int r = load_private_key(path, &pkey, err);
+        if (r < 0)
+                return r;
+        return sig_key_new(&pkey, true, path, ret, err);
+}
+
+int sig_key_generate(const char *alg, const char *path, char **ret_public_pem, CbError *err) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+        _cleanup_(BIO_freep) BIO *pub = NULL;
+        _cleanup_(freep) char *pem = NULL;
+        FILE *f;
+        char *data;
+        long n;
+        int fd;
+
+        if (streq_ptr(alg, "ed25519"))
+                pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        else if (streq_ptr(alg, "sm2-sm3"))
+                pkey = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+        else
+                return cb_error_set(err, CB_ERR_INVALID, "algorithm '%s': must be ed25519 or sm2-sm3",
+                                    alg ? alg : "");
+        if (!pkey) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make a %s key", alg);
+        }
+        pub = BIO_new(BIO_s_mem());
+        if (!pub || PEM_write_bio_PUBKEY(pub, pkey) != 1 || (n = BIO_get_mem_data(pub, &data)) <= 0 ||
+            !(pem = strndup(data, (size_t)n))) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write the public key");
+        }
+        /* O_EXCL: a key in use is never replaced by accident. */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return errno == EEXIST
+                               ? (cb_error_set(err, CB_ERR_CONFLICT, "%s exists already: not replaced", path),
+                                  -EEXIST)
+                               : cb_error_set(err, CB_ERR_INVALID, "cannot create %s: %s", path,
+                                              strerror(errno));
+        f = fdopen(fd, "w");
+        if (!f) {
+                close(fd);
+                unlink(path);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write %s", path);
+        }
+        if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1 || fflush(f) != 0 ||
+            fsync(fd) < 0) {
+                fclose(f);
+                unlink(path);
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write the private key to %s", path);
+        }
+        if (fclose(f) != 0) {
+                unlink(path);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write %s", path);
+        }
+        *ret_public_pem = TAKE_PTR(pem);
+        return 0;
+}
+
+int sig_key_load_public(const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(BIO_freep) BIO *bio = BIO_new_file(path, "r");
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+
+        if (!bio) {
+                int e = errno ? errno : ENOENT;
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INVALID, "cannot read %s: %s", path, strerror(e));
+        }
+        pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase_cb, NULL);
+        if (!pkey) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INVALID, "%s holds no PEM public key", path);
+        }
+        return sig_key_new(&pkey, false, path, ret, err);
+}
+
+const char *sig_key_alg(const SigKey *k) {
+        return sig_alg_to_string(k->alg);
+}
+
+const char *sig_key_id(const SigKey *k) {
+        return k->id;
+}
+
+int sig_key_sign(const SigKey *k, const void *data, size_t len, char **ret_b64) {
+        _cleanup_(freep) unsigned char *sig = NULL;
+        size_t siglen = 0;
+        int r;
+
+        if (!k->private)
+                return -EPERM;
+        r = sign_bytes(k->alg, k->pkey, data, len, &sig, &siglen);
+        ERR_clear_error();
+        if (r < 0)
+                return r;
+        return signature_base64_encode(sig, siglen, ret_b64);
+}
+
+int sig_key_verify(const SigKey *k, const void *data, size_t len, const char *sig_b64) {
+        _cleanup_(freep) void *sig = NULL;
+        size_t siglen = 0;
+        int r;
+
+        if (!sig_b64 || signature_base64_decode(sig_b64, strlen(sig_b64), &sig, &siglen) < 0 || siglen == 0)
+                return 0;
+        r = verify_bytes(k->alg, k->pkey, data, len, sig, siglen);
+        ERR_clear_error();
+        return r < 0 ? r : r == 1;
 }

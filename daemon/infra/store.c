@@ -231,6 +231,25 @@ static const char *const migrations[] = {
          * QEMU cannot open runs "qemu", TCG). */
         "ALTER TABLE providers ADD COLUMN domain_type TEXT NOT NULL DEFAULT 'auto'"
         " CHECK (domain_type IN ('auto','kvm','qemu'));",
+
+        /* 9: signed checkpoints of the audit trail (RFC 6962's signed tree
+         * head): id numbers them without gaps; seq 0 is the empty trail. */
+        "CREATE TABLE audit_checkpoints ("
+        "  id INTEGER PRIMARY KEY,"
+        "  seq INTEGER NOT NULL,"
+        "  hash TEXT NOT NULL,"
+        "  at TEXT NOT NULL,"
+        "  every INTEGER NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  alg TEXT NOT NULL,"
+        "  key_id TEXT NOT NULL,"
+        "  signature TEXT NOT NULL);",
+
+        /* 10: lists come in keyset pages (created_at, id): one index per
+         * filter, so a page reads its 101 rows instead of sorting them all. */
+        "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
+        "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
+        "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -257,7 +276,16 @@ struct Store {
         bool batching, batch_open;
         StoreDeferred *deferred;
         size_t n_deferred;
+        AuditTrail *audit;
 };
+
+void store_set_audit(Store *s, AuditTrail *t) {
+        s->audit = t;
+}
+
+AuditTrail *store_audit(Store *s) {
+        return s ? s->audit : NULL;
+}
 
 int store_latest_version(void) {
         return (int)ELEMENTSOF(migrations);
@@ -581,4 +609,125 @@ void store_now(char buf[32]) {
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- statements with typed binds ---- */
+
+/* A StoreRows is the cached statement itself: nothing to allocate per query. */
+static sqlite3_stmt *rows_stmt(StoreRows *rows) {
+        return (sqlite3_stmt *)rows;
+}
+
+static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const char *what, CbError *err) {
+        int n = sqlite3_bind_parameter_count(st), k = 0, rc = SQLITE_OK;
+
+        for (; args && args[k].type != STORE_ARG_END; k++) {
+                if (k >= n)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters",
+                                            what, k + 1, n);
+                switch (args[k].type) {
+                case STORE_ARG_TEXT:
+                        rc = args[k].text ? sqlite3_bind_text(st, k + 1, args[k].text, -1, SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
+                case STORE_ARG_INT:
+                        rc = sqlite3_bind_int64(st, k + 1, (sqlite3_int64)args[k].i);
+                        break;
+                default:
+                        rc = sqlite3_bind_null(st, k + 1);
+                        break;
+                }
+                if (rc != SQLITE_OK)
+                        return store_error(s, err, what);
+        }
+        /* A value left out is a bug in the caller, never a silent NULL. */
+        if (k != n)
+                return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters", what, k,
+                                    n);
+        return 0;
+}
+
+int store_run(Store *s, const char *sql, const StoreArg *args, const char *what, CbError *err) {
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return sqlite3_changes(s->db);
+        if ((sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE ||
+             sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+                store_error(s, err, what);
+                return -EEXIST;
+        }
+        return store_error(s, err, what);
+}
+
+int store_query(Store *s, const char *sql, const StoreArg *args, StoreRows **ret, const char *what,
+                CbError *err) {
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        *ret = (StoreRows *)st;
+        return 0;
+}
+
+int store_rows_next(StoreRows *rows, CbError *err) {
+        sqlite3_stmt *st = rows_stmt(rows);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return cb_error_set(err, CB_ERR_INTERNAL, "database error while reading: %s",
+                            sqlite3_errmsg(sqlite3_db_handle(st)));
+}
+
+const char *store_rows_text(StoreRows *rows, int i) {
+        return (const char *)sqlite3_column_text(rows_stmt(rows), i);
+}
+
+char *store_rows_dup(StoreRows *rows, int i) {
+        const char *t = store_rows_text(rows, i);
+        return t ? strdup(t) : NULL;
+}
+
+int64_t store_rows_int(StoreRows *rows, int i) {
+        return (int64_t)sqlite3_column_int64(rows_stmt(rows), i);
+}
+
+bool store_rows_is_null(StoreRows *rows, int i) {
+        return sqlite3_column_type(rows_stmt(rows), i) == SQLITE_NULL;
+}
+
+void store_rows_done(StoreRows *rows) {
+        if (rows)
+                sqlite3_reset(rows_stmt(rows));
+}
+
+int store_query_int(Store *s, const char *sql, const StoreArg *args, int64_t *ret, const char *what,
+                    CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r = store_query(s, sql, args, &rows, what, err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        *ret = r ? store_rows_int(rows, 0) : 0;
+        return 0;
 }

@@ -25,11 +25,15 @@ static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err)
 
 static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"), &list,
-                               err);
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"),
+                                   &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "resources", list));
+        return rest_reply_page(reply, "resources", list, next);
 }
 
 static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
@@ -114,12 +118,9 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         (void)reply;
 
         /* Checked before suspending, so refusals are answered at once. */
-        r = caller_require_role(&req->caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
-                                "read provider inventories", err);
+        r = resources_inventory_check(req->manager->resources, &req->caller, req->params[0], err);
         if (r < 0)
                 return r;
-        if (!providers_find(req->manager->providers, req->params[0]))
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", req->params[0]);
         a = rest_suspend(req);
         r = resources_inventory(req->manager->resources, &req->caller, req->params[0], inventory_done, a,
                                 err);

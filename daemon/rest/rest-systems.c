@@ -10,10 +10,15 @@
 
 static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = systems_list(req->manager->store, &req->caller, rest_query(req, "department"), &list, err);
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = systems_list(req->manager->store, &req->caller, rest_query(req, "department"), &page,
+                                 &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "systems", list));
+        return rest_reply_page(reply, "systems", list, next);
 }
 
 static int on_system_get(RestRequest *req, RestReply *reply, CbError *err) {
@@ -64,10 +69,14 @@ const RestRoute rest_systems_routes[] = {
 
 static int on_incidents_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
-        int r = incidents_list(req->manager->store, &req->caller, &list, err);
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = incidents_list(req->manager->store, &req->caller, &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "incidents", list));
+        return rest_reply_page(reply, "incidents", list, next);
 }
 
 static int on_incident_get(RestRequest *req, RestReply *reply, CbError *err) {

@@ -115,6 +115,17 @@ const char *rest_header(RestRequest *req, const char *name) {
         return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }
 
+int rest_page(RestRequest *req, Page *ret, CbError *err) {
+        return page_parse(rest_query(req, "limit"), rest_query(req, "page_token"), ret, err);
+}
+
+int rest_reply_page(RestReply *reply, const char *member, json_t *items, const char *next) {
+        json_t *o = json_pack("{s:o}", member, items);
+        if (o && next && next[0])
+                json_object_set_new(o, "next_page_token", json_string(next));
+        return rest_reply_json(reply, 200, o);
+}
+
 const char *rest_query(RestRequest *req, const char *name) {
         return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
 }

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "manager.h"
+#include "page.h"
 
 typedef enum RestAuth {
         REST_AUTH_NONE,
@@ -93,3 +94,9 @@ enum { REST_CACHE_CATALOG = 0, REST_CACHE_CATALOG_NOT_MODIFIED = 1 };
 
 /* Sets the reply to status with a body (steals the reference). Returns 0. */
 int rest_reply_json(RestReply *reply, unsigned status, json_t *body);
+
+/* ?limit= and ?page_token= of a list route (page.h; 422 naming the field). */
+int rest_page(RestRequest *req, Page *ret, CbError *err);
+/* 200 {member: items, "next_page_token": next} (no token on the last page);
+ * steals items. */
+int rest_reply_page(RestReply *reply, const char *member, json_t *items, const char *next);
