@@ -166,8 +166,8 @@ clean:
 
 # valgrind memcheck (no memory error, no "definitely lost") over every unit
 # test binary and one integration script with the daemon under valgrind
-# (tests/valgrind.sh; about 70 s on the 2-CPU development machine). Apart
-# from `make check`, which already runs everything under ASan+UBSan.
+# (tests/valgrind.sh; 50-70 s on the 2-CPU development machine, 4 min when
+# it is busy). Apart from `make check`, which runs everything under ASan+UBSan.
 .PHONY: valgrind soak
 valgrind: deps
 	@./scripts/install-deps.sh --valgrind
