@@ -630,6 +630,7 @@ static size_t on_unescape(void *cls, struct MHD_Connection *mhd, char *str) {
 typedef struct HeaderScan {
         const char *line_end; /* where the previous line's text ended */
         size_t n;
+        unsigned n_content_type;
         bool nul;
 } HeaderScan;
 
@@ -645,6 +646,8 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
         (void)key_size;
 
         hs->n++;
+        if (key_size == 12 && strncasecmp(key, "Content-Type", 12) == 0)
+                hs->n_content_type++;
         if (hs->line_end) {
                 if (key <= hs->line_end || key - hs->line_end > 2)
                         hs->nul = true;
@@ -759,6 +762,10 @@ static enum MHD_Result check_head(RestServer *s, Conn *c, struct MHD_Connection 
                                              "over lines");
         } else
                 hs.n = (size_t)MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
+        /* Which of two would the body be read as? */
+        if (hs.n_content_type > 1)
+                return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                     "the request has more than one Content-Type header");
         if (c->uri_len > REST_MAX_URI)
                 return queue_refusal(conn, MHD_HTTP_URI_TOO_LONG, "uri_too_long",
                                      "the request target has %zu bytes; at most %u are read", c->uri_len,
