@@ -447,8 +447,14 @@ static Conn *conn_of(struct MHD_Connection *mhd) {
         return ci ? ci->socket_context : NULL;
 }
 
+static Conn *conn_of_pending(Pending *pend) {
+        return (Conn *)((char *)pend - offsetof(Conn, pend));
+}
+
 static void sweep_arm(RestServer *s) {
         uint64_t next = UINT64_MAX;
+        if (!s->sweep)
+                return;
         for (unsigned p = 0; p < _PHASE_TIMED; p++)
                 if (s->queue_head[p] && s->queue_head[p]->deadline < next)
                         next = s->queue_head[p]->deadline;
@@ -734,7 +740,7 @@ static bool content_type_is_json(const char *ct) {
  * access handler, before a byte of its body is read. Returns MHD_YES with
  * *refused false when the request goes on. */
 static enum MHD_Result check_head(RestServer *s, Conn *c, struct MHD_Connection *conn, const char *url,
-                                  const char *version, bool *refused) {
+                                  const char *version, bool *refused, bool *has_body) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         const char *te =
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -797,7 +803,8 @@ static enum MHD_Result check_head(RestServer *s, Conn *c, struct MHD_Connection 
                 c->pend.too_large = true;
                 return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, s->too_large);
         }
-        if (cl && strtoull(cl, NULL, 10) > 0) {
+        *has_body = cl && strtoull(cl, NULL, 10) > 0;
+        if (*has_body) {
                 ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
                 if (!ct)
                         return queue_refusal(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
@@ -826,19 +833,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
         if (!pend->started) {
                 /* First call: headers only. Answering here would cost the keep-alive. */
-                Conn *c = (Conn *)((char *)pend - offsetof(Conn, pend));
-                const char *cl =
-                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                bool refused;
+                Conn *c = conn_of_pending(pend);
+                bool refused, has_body = false;
                 enum MHD_Result ret;
 
                 pend->started = true;
-                ret = check_head(s, c, conn, url, version, &refused);
+                ret = check_head(s, c, conn, url, version, &refused, &has_body);
                 if (refused) {
                         conn_enter(c, PHASE_REPLY);
                         return ret;
                 }
-                conn_enter(c, cl && strtoull(cl, NULL, 10) > 0 ? PHASE_BODY : PHASE_REPLY);
+                conn_enter(c, has_body ? PHASE_BODY : PHASE_REPLY);
                 return MHD_YES;
         }
 
@@ -882,7 +887,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
         }
 
-        conn_enter((Conn *)((char *)pend - offsetof(Conn, pend)), PHASE_REPLY);
+        conn_enter(conn_of_pending(pend), PHASE_REPLY);
         return dispatch(s, conn, url, method, pend);
 }
 
@@ -1114,7 +1119,7 @@ static void on_batch_committed(void *userdata, int result) {
 }
 
 void rest_async_fail(RestAsync *a, const CbError *err) {
-        rest_async_complete(a, cb_error_http_status(err->kind), cb_error_to_json(err));
+        rest_async_complete(a, cb_error_http_status(err->kind), error_json(err));
 }
 
 unsigned rest_port(const RestServer *s) {
@@ -1124,10 +1129,11 @@ unsigned rest_port(const RestServer *s) {
 RestServer *rest_free(RestServer *s) {
         if (!s)
                 return NULL;
-        sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->timer);
-        sd_event_source_disable_unref(s->kick);
-        sd_event_source_disable_unref(s->sweep);
+        /* NULL: stopping MHD below ends its connections, which calls back here. */
+        s->io = sd_event_source_disable_unref(s->io);
+        s->timer = sd_event_source_disable_unref(s->timer);
+        s->kick = sd_event_source_disable_unref(s->kick);
+        s->sweep = sd_event_source_disable_unref(s->sweep);
         if (s->mhd)
                 MHD_stop_daemon(s->mhd);
         if (s->too_large)
