@@ -40,6 +40,7 @@ struct RestServer {
         unsigned port;
         bool scan_headers; /* the library keeps header lines as scan_headers_for_nul() expects */
         uint64_t timeout_usec[_PHASE_TIMED];
+        uint64_t sweep_at; /* when the sweep is armed for; UINT64_MAX when off */
         /* Connections in PHASE_HEAD / PHASE_BODY, oldest first: each phase has one
          * timeout, so appending keeps every queue sorted by deadline. */
         Conn *queue_head[_PHASE_TIMED], *queue_tail[_PHASE_TIMED];
@@ -462,19 +463,25 @@ static Conn *conn_of_pending(Pending *pend) {
         return (Conn *)((char *)pend - offsetof(Conn, pend));
 }
 
-static void sweep_arm(RestServer *s) {
-        uint64_t next = UINT64_MAX;
+static void sweep_set(RestServer *s, uint64_t at) {
         if (!s->sweep)
                 return;
-        for (unsigned p = 0; p < _PHASE_TIMED; p++)
-                if (s->queue_head[p] && s->queue_head[p]->deadline < next)
-                        next = s->queue_head[p]->deadline;
-        if (next == UINT64_MAX) {
+        s->sweep_at = at;
+        if (at == UINT64_MAX) {
                 sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
                 return;
         }
-        sd_event_source_set_time(s->sweep, next);
+        sd_event_source_set_time(s->sweep, at);
         sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
+}
+
+/* Arms the sweep at the earliest deadline of the queue heads. */
+static void sweep_arm(RestServer *s) {
+        uint64_t next = UINT64_MAX;
+        for (unsigned p = 0; p < _PHASE_TIMED; p++)
+                if (s->queue_head[p] && s->queue_head[p]->deadline < next)
+                        next = s->queue_head[p]->deadline;
+        sweep_set(s, next);
 }
 
 static void conn_unlink(Conn *c) {
@@ -497,7 +504,6 @@ static void conn_unlink(Conn *c) {
 static void conn_enter(Conn *c, ConnPhase phase) {
         RestServer *s = c->server;
         uint64_t now;
-        bool was_empty;
 
         conn_unlink(c);
         if (phase >= _PHASE_TIMED)
@@ -506,15 +512,17 @@ static void conn_enter(Conn *c, ConnPhase phase) {
         c->phase = phase;
         c->deadline = now + s->timeout_usec[phase];
         c->prev = s->queue_tail[phase];
-        was_empty = !c->prev;
         if (c->prev)
                 c->prev->next = c;
         else
                 s->queue_head[phase] = c;
         s->queue_tail[phase] = c;
-        /* A later deadline behind an earlier one needs no new timer. */
-        if (was_empty)
-                sweep_arm(s);
+        /* Re-arming on every request would reset the timerfd each loop
+         * iteration: the sweep moves only to an earlier time, and a
+         * connection that leaves its queue leaves the timer as it is (the
+         * sweep then finds nothing due and re-arms at the next head). */
+        if (c->deadline < s->sweep_at)
+                sweep_set(s, c->deadline);
 }
 
 /* A connection past its deadline: a request that began gets a 408 written
@@ -1044,6 +1052,7 @@ int rest_start(Manager *m, CbError *err) {
 
         s->timeout_usec[PHASE_HEAD] = m->config->rest_header_timeout_s * 1000000ULL;
         s->timeout_usec[PHASE_BODY] = m->config->rest_body_timeout_s * 1000000ULL;
+        s->sweep_at = UINT64_MAX;
         /* The header scan reads the library's buffer layout, known for 0.9. */
         s->scan_headers = strncmp(MHD_get_version(), "0.9.", 4) == 0;
         if (!s->scan_headers)
