@@ -69,17 +69,13 @@ int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbEr
 /* The record itself, without authorization. */
 int resources_record(Resources *r, const char *id, json_t **ret);
 
-/* Live inventory of a provider; the answer comes later through done
- * (on the main thread) with a new reference or an error. */
 /* Who may read an inventory, and whether the provider exists: the refusal
  * resources_inventory() would give, without starting anything, for a face
  * that must decide whether to wait (REST suspends only on success). */
 int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
+/* Live inventory of a provider; the answer comes later through done
+ * (on the main thread) with a new reference or an error. */
 typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);
-/* Whether caller may read provider's inventory (operators, the authority,
- * auditors; an unknown provider is NOT_FOUND): what resources_inventory
- * checks first, for a face that must answer a refusal before it waits. */
-int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
 int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
                         void *userdata, CbError *err);
 
