@@ -12,7 +12,8 @@ PKGS="build-essential pkg-config
 libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev
-dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl"
+dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl
+clang-14 libclang-rt-14-dev"
 qemu=false
 
 for arg in "$@"; do

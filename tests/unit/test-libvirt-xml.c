@@ -238,6 +238,32 @@ static void test_parse_fragment_forms(void **state) {
         assert_null(st.resource_id);
 }
 
+/* Found by tests/fuzz/fuzz-stamp: a department names its VM after the
+ * broker's namespace URI. The name lands in <title> before the stamp, and
+ * the reader took that first occurrence for the declaration, so the VM's
+ * stamp could not be read back (reconcile would not know it as ours). */
+static void test_stamp_survives_namespace_in_name(void **state) {
+        (void)state;
+        ProvisionSpec s = base_spec();
+        DriverStamp st = { 0 };
+        char *xml = NULL;
+
+        s.name = "see " CB_XML_NS_URI " and xmlns:cb=\"" CB_XML_NS_URI "\"";
+        assert_int_equal(libvirt_xml_domain(&s, "qemu", &xml, NULL), 0);
+        assert_int_equal(libvirt_xml_parse_stamp(xml, &st), 0);
+        assert_string_equal(st.resource_id, "r-0001");
+        assert_string_equal(st.name, s.name);
+        assert_string_equal(st.approval_no, "临政信审〔2026〕12号");
+        driver_stamp_done(&st);
+        free(xml);
+
+        /* Only as text, with no declaration anywhere: malformed, as before. */
+        assert_int_equal(libvirt_xml_parse_stamp("<domain><title>" CB_XML_NS_URI "</title></domain>", &st),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp("\"" CB_XML_NS_URI, &st), -EBADMSG);
+        assert_int_equal(libvirt_xml_parse_stamp(CB_XML_NS_URI, &st), -EBADMSG);
+}
+
 static void test_pick_domain_type(void **state) {
         (void)state;
         const char *kvm_host = "<capabilities><guest><os_type>hvm</os_type><arch name='x86_64'>"
@@ -290,9 +316,13 @@ static void test_names_and_escape(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_generated_xml_validates), cmocka_unit_test(test_volume_xml_validates),
-                cmocka_unit_test(test_bad_specs_refused),       cmocka_unit_test(test_parse_fragment_forms),
-                cmocka_unit_test(test_pick_domain_type),        cmocka_unit_test(test_names_and_escape),
+                cmocka_unit_test(test_generated_xml_validates),
+                cmocka_unit_test(test_volume_xml_validates),
+                cmocka_unit_test(test_bad_specs_refused),
+                cmocka_unit_test(test_parse_fragment_forms),
+                cmocka_unit_test(test_stamp_survives_namespace_in_name),
+                cmocka_unit_test(test_pick_domain_type),
+                cmocka_unit_test(test_names_and_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
