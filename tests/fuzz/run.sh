@@ -90,7 +90,7 @@ run_harness() {
         runs=$(stat number_of_executed_units "$log")
         eps=$(stat average_exec_per_sec "$log")
         files=$(find "$corpus" -type f | wc -l)
-        kib=$(du -sk "$corpus" | cut -f1)
+        kib=$(find "$corpus" -type f -printf '%s\n' | awk '{ n += $1 } END { printf "%d", n / 1024 }')
         echo "PASS fuzz/$name ($((SECONDS - start)) s): $n_seeds seeds replayed; ${runs:-?} runs in" \
                 "$seconds s, ${eps:-?} exec/s; corpus $files files ($kib KiB) + $n_seeds seeds;" \
                 "peak RSS $(stat peak_rss_mb "$log") MB"
