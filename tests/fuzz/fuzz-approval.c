@@ -6,6 +6,7 @@
  * the field. */
 #include "approval.h"
 #include "calendar.h"
+#include "date.h"
 #include "fuzz.h"
 
 static void check_bounds(const Approval *a) {
@@ -13,7 +14,7 @@ static void check_bounds(const Approval *a) {
         FUZZ_ASSERT(approval_id_valid(a->department));
         FUZZ_ASSERT(strlen(a->approval_no) >= 1 && strlen(a->approval_no) <= APPROVAL_NO_MAX);
         FUZZ_ASSERT(a->revision >= 1 && a->revision <= APPROVAL_REVISION_MAX);
-        FUZZ_ASSERT(calendar_date_valid(a->valid_from) && calendar_date_valid(a->valid_until));
+        FUZZ_ASSERT(date_is_valid(a->valid_from) && date_is_valid(a->valid_until));
         FUZZ_ASSERT(strcmp(a->valid_from, a->valid_until) <= 0);
         FUZZ_ASSERT(a->construction_fen >= 0 && a->construction_fen <= APPROVAL_FEN_MAX);
         FUZZ_ASSERT(a->om_fen >= 0 && a->om_fen <= APPROVAL_FEN_MAX);

@@ -4,6 +4,7 @@
  * crash: a document that passes comes back normalized, and the normalized
  * copy passes again unchanged; a refusal names a field and turns into JSON. */
 #include "catalog-validate.h"
+#include "id.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_ASSERT(out);
                 FUZZ_ASSERT(catalog_validate_service(out, &again, &err2) == 0);
                 FUZZ_ASSERT(json_equal(out, again));
-                FUZZ_ASSERT(catalog_validate_id(json_string_value(json_object_get(out, "id"))));
+                FUZZ_ASSERT(id_is_valid(json_string_value(json_object_get(out, "id"))));
                 cb_error_clear(&err2);
         }
         json_decref(again);

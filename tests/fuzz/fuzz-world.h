@@ -16,6 +16,7 @@
  */
 
 #include "calendar.h"
+#include "date.h"
 #include "catalog.h"
 #include "fuzz.h"
 #include "incidents.h"
@@ -60,7 +61,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
         char *doc = NULL, today[11];
         int year, r;
 
-        today_local(today);
+        date_today_local(today);
         year = atoi(today);
         FUZZ_ASSERT(
                 asprintf(&doc,
@@ -117,7 +118,7 @@ static inline void fuzz_world_init(FuzzWorld *w) {
 
         fuzz_world_approve(w);
 
-        today_local(today);
+        date_today_local(today);
         doc = json_pack("{s:s, s:s}", "kind", "contract_signed", "date", today);
         fuzz_world_must(projects_add_milestone(w->projects, &fuzz_edu, FUZZ_PROJECT, doc, &ret, &err), &err,
                         "milestone");

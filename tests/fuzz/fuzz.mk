@@ -2,7 +2,7 @@
 #
 # libFuzzer harnesses (tests/fuzz/fuzz-*.c), included by the Makefile.
 #
-# `make fuzz-bins`   the library objects again, compiled by the Makefile's own
+# `make fuzz-bins`   the layer libraries again, built by the Makefile's own
 #                    rules with clang-14, coverage instrumentation and
 #                    ASan+UBSan, in $(FUZZ_BUILD), and one binary a harness
 # `make fuzz`        replays every seed corpus, then fuzzes each harness for
@@ -33,11 +33,11 @@ fuzz-bins:
 # Only meaningful inside fuzz-bins, where BUILD is $(FUZZ_BUILD).
 fuzz-harnesses: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(wildcard tests/fuzz/*.h) $(LIB_OBJS)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(wildcard tests/fuzz/*.h) $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ-LD $@"
-	@$(CC) $(CFLAGS) -Itests/fuzz -DCB_SOURCE_DIR='"$(CURDIR)"' -fsanitize=fuzzer $(LDFLAGS) \
-		-o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(INCLUDES) -Itests/fuzz -DCB_SOURCE_DIR='"$(CURDIR)"' -fsanitize=fuzzer $(LDFLAGS) \
+		-o $@ $< $(LAYER_LIBS) $(LDLIBS)
 
 fuzz: deps fuzz-bins
 	@./tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
