@@ -389,19 +389,18 @@ static int find_stamp(const char *xml, char **ret_prefix, const char **ret_body,
         const char *start = NULL;
         _cleanup_(freep) char *prefix = NULL;
 
-        const char *uri = strstr(xml, CB_XML_NS_URI);
-        if (uri) {
-                /* The first occurrence that is a declaration: the URI may
-                 * also appear as text before the stamp (a name, a title). */
-                int r = -EBADMSG;
-                for (; uri; uri = strstr(uri + 1, CB_XML_NS_URI)) {
-                        r = stamp_declared_at(xml, uri, &prefix, &start);
-                        if (r != -EBADMSG)
-                                break;
-                }
-                if (r < 0)
+        /* The first occurrence that is a declaration: the URI may also
+         * stand in text (a VM named after it, in its title or in the
+         * stamp's own name). Only as text, it is a fragment without one. */
+        const char *uri;
+        for (uri = strstr(xml, CB_XML_NS_URI); uri; uri = strstr(uri + 1, CB_XML_NS_URI)) {
+                int r = stamp_declared_at(xml, uri, &prefix, &start);
+                if (r == 0)
+                        break;
+                if (r != -EBADMSG)
                         return r;
-        } else {
+        }
+        if (!uri) {
                 /* virDomainGetMetadata() returns the element without its namespace. */
                 const char *p = xml;
                 while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
