@@ -689,9 +689,27 @@ static int first_operation(Resources *r, const char *resource_id, char ret[64]) 
         return q == SQLITE_ROW ? 0 : -ENOENT;
 }
 
+int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err) {
+        static const char *const extra[] = { "name", NULL };
+        const char *name = NULL;
+        EvalRequest req;
+        int r;
+
+        r = eval_request_from_json(body, extra, &req, err);
+        if (r >= 0)
+                r = json_get_string(body, "name", true, RESOURCE_NAME_MAX, &name, err);
+        if (r < 0)
+                return r;
+        if (req.quantity != 1)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
+                                          "quantity: one resource per request (send one request each)");
+        *ret = req;
+        *ret_name = name;
+        return 0;
+}
+
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
                       json_t **ret, CbError *err) {
-        static const char *const extra[] = { "name", NULL };
         static const char ins_res[] =
                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
                 "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
@@ -714,14 +732,9 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         q = caller_require_role(caller, CB_ROLE_DEPARTMENT, "request resources", err);
         if (q < 0)
                 return q;
-        q = eval_request_from_json(body, extra, &req, err);
-        if (q >= 0)
-                q = json_get_string(body, "name", true, 200, &name, err);
+        q = resource_request_from_json(body, &req, &name, err);
         if (q < 0)
                 return q;
-        if (req.quantity != 1)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
-                                          "quantity: one resource per request (send one request each)");
 
         /* Same key, same body: the same resource; same key, other body: a conflict. */
         canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

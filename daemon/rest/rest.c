@@ -109,21 +109,19 @@ struct RestAsync {
         Pending pend; /* never used: RestAsync is a view of a Pending */
 };
 
-static const RestRoute *const route_tables[] = {
+const RestRoute *const rest_route_tables[] = {
         rest_core_routes,     rest_catalog_routes,   rest_systems_routes, rest_incidents_routes,
-        rest_projects_routes, rest_resources_routes, osb_routes,
+        rest_projects_routes, rest_resources_routes, osb_routes,          NULL,
 };
 
 void rest_print_routes(FILE *f) {
-        for (size_t t = 0; t < ELEMENTSOF(route_tables); t++)
-                for (const RestRoute *r = route_tables[t]; r->method; r++)
+        for (size_t t = 0; rest_route_tables[t]; t++)
+                for (const RestRoute *r = rest_route_tables[t]; r->method; r++)
                         fprintf(f, "%s %s\n", r->method, r->pattern);
 }
 
-/* Matches path against pattern segment by segment; "{...}" captures one
- * non-empty segment. Writes captures into buf (NUL-separated). */
-static bool route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
-                        size_t *n_params) {
+bool rest_route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
+                      size_t *n_params) {
         size_t n = 0, off = 0;
         const char *p = pattern, *u = path;
 
@@ -372,10 +370,10 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
         enum MHD_Result ret;
         int r;
 
-        for (size_t t = 0; t < ELEMENTSOF(route_tables) && !route; t++)
-                for (const RestRoute *rt = route_tables[t]; rt->method; rt++) {
-                        if (!route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
-                                         &req.n_params))
+        for (size_t t = 0; rest_route_tables[t] && !route; t++)
+                for (const RestRoute *rt = rest_route_tables[t]; rt->method; rt++) {
+                        if (!rest_route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
+                                              &req.n_params))
                                 continue;
                         path_known = true;
                         /* HEAD is GET without the body: libmicrohttpd leaves the body out. */
