@@ -7,8 +7,8 @@
  *
  * Build and run from the repository root:
  *
- *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Idaemon -Ipolicy $(pkg-config --cflags jansson) \
- *       bench/policy-bench.c policy/policy.c policy/calendar.c daemon/error.c \
+ *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Ibasic -Ipolicy $(pkg-config --cflags jansson) \
+ *       bench/policy-bench.c policy/policy.c policy/calendar.c basic/date.c basic/error.c \
  *       -o /tmp/policy-bench $(pkg-config --libs jansson) && /tmp/policy-bench
  *
  * Optional argument: the decision cap per scenario (default 5000000).

@@ -27,8 +27,8 @@ done
 [ -x "$BUILD/cloudbrokerd" ] || { echo "policy.sh: $BUILD/cloudbrokerd missing (make first)" >&2; exit 1; }
 
 mkdir -p "$BUILD/bench"
-gcc -std=gnu11 -O2 -D_GNU_SOURCE -Idaemon -Ipolicy $(pkg-config --cflags jansson) bench/policy-bench.c \
-        policy/policy.c policy/calendar.c daemon/error.c -o "$BUILD/bench/policy-bench" $(pkg-config --libs jansson)
+gcc -std=gnu11 -O2 -D_GNU_SOURCE -Ibasic -Ipolicy $(pkg-config --cflags jansson) bench/policy-bench.c \
+        policy/policy.c policy/calendar.c basic/date.c basic/error.c -o "$BUILD/bench/policy-bench" $(pkg-config --libs jansson)
 
 tmp=$(mktemp -d /tmp/bench-policy.XXXXXX)
 daemon_pid=

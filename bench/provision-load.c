@@ -35,7 +35,7 @@
  * per_sec = active / (last active - first POST); p50/p99 over request->active;
  * ack = POST -> 202 received (ack_per_sec = accepted / (last 202 - first
  * POST): how fast requests are taken, as opposed to carried out); gets = GET /v1/resources/{id} calls made;
- * listed_active = ours shown active by the final list call.
+ * listed_active = ours shown active by the final list (every page of it).
  * --dump FILE writes one line per request, "index sent acked active" in
  * seconds from the first POST (0 for what never happened): the timeline
  * behind the percentiles.
@@ -231,31 +231,44 @@ static CURL *new_handle(struct curl_slist *hdrs, Buf *resp, void *priv) {
 }
 
 /* After the run: one list call, counting our resources that are active. */
-static long count_active_listed(CURL *h, Buf *resp, const Options *o, char *url) {
-        resp->len = 0;
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        long code = 0;
-        if (curl_easy_perform(h) != CURLE_OK ||
-            (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200))
-                return -1;
-        json_t *doc = json_loadb(resp->data, resp->len, 0, NULL), *item;
-        json_t *list = json_object_get(doc, "resources");
+/* Walks every page of the list (limit=1000, next_page_token), bounded. */
+static long count_active_listed(CURL *h, Buf *resp, const Options *o, const char *base) {
+        char url[1024], token[512] = "";
         long n = 0;
-        size_t i;
-        if (!json_is_array(list)) {
+
+        for (int page = 0; page < 1000; page++) {
+                if (token[0])
+                        snprintf(url, sizeof(url), "%s&limit=1000&page_token=%s", base, token);
+                else
+                        snprintf(url, sizeof(url), "%s&limit=1000", base);
+                resp->len = 0;
+                curl_easy_setopt(h, CURLOPT_URL, url);
+                curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+                long code = 0;
+                if (curl_easy_perform(h) != CURLE_OK ||
+                    (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200))
+                        return -1;
+                json_t *doc = json_loadb(resp->data, resp->len, 0, NULL), *item;
+                json_t *list = json_object_get(doc, "resources");
+                size_t i;
+                if (!json_is_array(list)) {
+                        json_decref(doc);
+                        return -1;
+                }
+                json_array_foreach(list, i, item) {
+                        const char *state = json_string_value(json_object_get(item, "state"));
+                        if (index_of_name(json_string_value(json_object_get(item, "name")), o->prefix,
+                                          o->count) >= 0 &&
+                            state && !strcmp(state, "active"))
+                                n++;
+                }
+                const char *next = json_string_value(json_object_get(doc, "next_page_token"));
+                snprintf(token, sizeof(token), "%s", next ? next : "");
                 json_decref(doc);
-                return -1;
+                if (!token[0])
+                        return n;
         }
-        json_array_foreach(list, i, item) {
-                const char *state = json_string_value(json_object_get(item, "state"));
-                if (index_of_name(json_string_value(json_object_get(item, "name")), o->prefix, o->count) >=
-                            0 &&
-                    state && !strcmp(state, "active"))
-                        n++;
-        }
-        json_decref(doc);
-        return n;
+        return -1;
 }
 
 int main(int argc, char **argv) {

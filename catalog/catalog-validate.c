@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "catalog-validate.h"
+#include "id.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -146,19 +147,6 @@ static bool utf8_valid(const unsigned char *s, size_t len) {
         return true;
 }
 
-static bool id_valid(const char *s, size_t len) {
-        if (len < 1 || len > CATALOG_ID_MAX)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-                        return false;
-        return true;
-}
-
-int catalog_validate_id(const char *s) {
-        return s && id_valid(s, strlen(s)) ? 1 : 0;
-}
-
 /* Quota names follow resource-counter style (storage_gib, max_connections). */
 static bool quota_name_valid(const char *s) {
         size_t len = strlen(s);
@@ -205,7 +193,7 @@ static int check_id(const json_t *v, Ctx *c) {
 
         if (len > CATALOG_ID_MAX)
                 return fail(c, "must be at most %d characters", CATALOG_ID_MAX);
-        if (!id_valid(json_string_value(v), len))
+        if (!id_is_valid_n(json_string_value(v), len))
                 return fail(c, "must match %s", ID_REGEX);
         return 0;
 }

@@ -20,8 +20,9 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "id.h"
 
-#define CATALOG_ID_MAX 63
+#define CATALOG_ID_MAX ID_MAX
 
 /* Upper bound of price.amount_fen (1亿元): keeps amount x hours x quantity
  * inside int64 in billing. */
@@ -31,7 +32,3 @@
  * with err filled: CB_ERR_VALIDATION for the document, CB_ERR_INTERNAL when
  * memory runs out. doc is not modified. */
 int catalog_validate_service(const json_t *doc, json_t **ret_service, CbError *err);
-
-/* 1 when s is a valid service or plan id/name (^[a-z0-9-]+$, 1..63
- * characters), 0 otherwise (including NULL). For ids taken from URLs. */
-int catalog_validate_id(const char *s);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "catalog.h"
+#include "states.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -61,82 +62,73 @@ static void rows_done(Rows *rs) {
         *rs = (Rows){ 0 };
 }
 
-static char *col_dup(sqlite3_stmt *st, int i) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? strdup((const char *)t) : NULL;
-}
-
 #define ROW_COLUMNS "id, revision, status, document, created_at, created_by, updated_at, published_at"
 
-static int rows_fetch(sqlite3_stmt *st, Rows *ret) {
+/* Every row of a query of ROW_COLUMNS. */
+static int rows_fetch(Catalog *c, const char *sql, const StoreArg *args, Rows *ret, CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *q = NULL;
         Rows rs = { 0 };
         int r;
 
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(c->store, sql, args, &q, "reading the catalogue", err);
+        while (r >= 0 && (r = store_rows_next(q, err)) > 0) {
                 Row *v = realloc(rs.v, (rs.n + 1) * sizeof(Row));
                 if (!v) {
-                        rows_done(&rs);
-                        return -ENOMEM;
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
                 }
                 rs.v = v;
                 rs.v[rs.n++] = (Row){
-                        .id = col_dup(st, 0),
-                        .revision = (unsigned)sqlite3_column_int(st, 1),
-                        .status = col_dup(st, 2),
-                        .document = col_dup(st, 3),
-                        .created_at = col_dup(st, 4),
-                        .created_by = col_dup(st, 5),
-                        .updated_at = col_dup(st, 6),
-                        .published_at = col_dup(st, 7),
+                        .id = store_rows_dup(q, 0),
+                        .revision = (unsigned)store_rows_int(q, 1),
+                        .status = store_rows_dup(q, 2),
+                        .document = store_rows_dup(q, 3),
+                        .created_at = store_rows_dup(q, 4),
+                        .created_by = store_rows_dup(q, 5),
+                        .updated_at = store_rows_dup(q, 6),
+                        .published_at = store_rows_dup(q, 7),
                 };
         }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
+        if (r < 0) {
                 rows_done(&rs);
-                return -EIO;
+                return r;
         }
         *ret = rs;
         return 0;
 }
 
 /* All revisions of one service, newest first. */
-static int revisions_of(Catalog *c, const char *id, Rows *ret) {
-        static const char sql[] = "SELECT " ROW_COLUMNS " FROM services WHERE id = ? ORDER BY revision DESC";
-        sqlite3_stmt *st;
-        if (store_prepare(c->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        return rows_fetch(st, ret);
+static int revisions_of(Catalog *c, const char *id, Rows *ret, CbError *err) {
+        static const char sql[] = "SELECT " ROW_COLUMNS " FROM services WHERE id = ?1 ORDER BY revision DESC";
+        return rows_fetch(c, sql, STORE_ARGS(SA_TEXT(id)), ret, err);
 }
 
-static bool status_is(const Row *r, const char *s) {
-        return r && r->status && streq(r->status, s);
+static bool status_is(const Row *r, CatalogStatus s) {
+        return r && catalog_status_from_string(r->status) == (int)s;
 }
 
 /* The revision in force: published or deprecated (retired counts, for reading). */
 static const Row *in_force(const Rows *rs) {
         for (size_t i = 0; i < rs->n; i++)
-                if (status_is(&rs->v[i], "published") || status_is(&rs->v[i], "deprecated") ||
-                    status_is(&rs->v[i], "retired"))
+                if (status_is(&rs->v[i], CATALOG_PUBLISHED) || status_is(&rs->v[i], CATALOG_DEPRECATED) ||
+                    status_is(&rs->v[i], CATALOG_RETIRED))
                         return &rs->v[i];
         return NULL;
 }
 
 static json_t *signoffs_of(Catalog *c, const char *id, unsigned revision) {
         static const char sql[] = "SELECT role, principal, signed_at FROM service_signoffs "
-                                  "WHERE service_id = ? AND revision = ? ORDER BY signed_at, role";
-        sqlite3_stmt *st;
+                                  "WHERE service_id = ?1 AND revision = ?2 ORDER BY signed_at, role";
+        _cleanup_(store_rows_donep) StoreRows *q = NULL;
         json_t *a = json_array();
 
-        if (!a || store_prepare(c->store, sql, &st) < 0)
+        if (!a || store_query(c->store, sql, STORE_ARGS(SA_TEXT(id), SA_INT(revision)), &q,
+                              "reading sign-offs", NULL) < 0)
                 return a;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)revision);
-        while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "role", sqlite3_column_text(st, 0),
-                                                   "principal", sqlite3_column_text(st, 1), "signed_at",
-                                                   sqlite3_column_text(st, 2)));
-        sqlite3_reset(st);
+        while (store_rows_next(q, NULL) > 0)
+                json_array_append_new(a,
+                                      json_pack("{s:s, s:s, s:s}", "role", store_rows_text(q, 0), "principal",
+                                                store_rows_text(q, 1), "signed_at", store_rows_text(q, 2)));
         return a;
 }
 
@@ -188,26 +180,47 @@ static void catalog_changed(Catalog *c) {
         c->generation++;
 }
 
+static int category_rank(const json_t *service) {
+        const char *cat = json_string_value(json_object_get(service, "category"));
+        return streq_ptr(cat, "IaaS") ? 0 : streq_ptr(cat, "PaaS") ? 1 : 2;
+}
+
+static int by_category_then_id(const void *a, const void *b) {
+        const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+        int d = category_rank(x) - category_rank(y);
+        return d ? d
+                 : strcmp(json_string_value(json_object_get(x, "id")),
+                          json_string_value(json_object_get(y, "id")));
+}
+
 int catalog_list_published(Catalog *c, json_t **ret) {
-        static const char sql[] = "SELECT " ROW_COLUMNS " FROM services WHERE status = 'published' "
-                                  "ORDER BY CASE json_extract(document, '$.category') "
-                                  "WHEN 'IaaS' THEN 0 WHEN 'PaaS' THEN 1 ELSE 2 END, id";
+        /* Ordered here, not in SQL: the category lives inside the document,
+         * and JSON functions differ between SQLite and PostgreSQL. */
+        static const char sql[] = "SELECT " ROW_COLUMNS " FROM services WHERE status = ?1";
         _cleanup_(rows_done) Rows rs = { 0 };
-        sqlite3_stmt *st;
+        _cleanup_(freep) json_t **views = NULL;
         json_t *a;
 
-        if (store_prepare(c->store, sql, &st) < 0 || rows_fetch(st, &rs) < 0)
+        if (rows_fetch(c, sql, STORE_ARGS(SA_TEXT(catalog_status_to_string(CATALOG_PUBLISHED))), &rs, NULL) <
+            0)
                 return -EIO;
+        views = calloc(rs.n ? rs.n : 1, sizeof(json_t *));
         a = json_array();
-        if (!a)
+        if (!views || !a) {
+                json_decref(a);
                 return -ENOMEM;
-        for (size_t i = 0; i < rs.n; i++) {
-                json_t *v = row_view(c, &rs.v[i], false);
-                if (!v || json_array_append_new(a, v) < 0) {
+        }
+        for (size_t i = 0; i < rs.n; i++)
+                if (!(views[i] = row_view(c, &rs.v[i], false)) ||
+                    !json_is_string(json_object_get(views[i], "id"))) {
+                        for (size_t j = 0; j <= i; j++)
+                                json_decref(views[j]);
                         json_decref(a);
                         return -EIO;
                 }
-        }
+        qsort(views, rs.n, sizeof(json_t *), by_category_then_id);
+        for (size_t i = 0; i < rs.n; i++)
+                json_array_append_new(a, views[i]);
         *ret = a;
         return 0;
 }
@@ -251,9 +264,9 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
         const Row *pick = NULL, *force;
         json_t *v;
 
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return store_error(c->store, err, "reading the catalogue");
         force = in_force(&rs);
 
@@ -261,7 +274,8 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
                 for (size_t i = 0; i < rs.n; i++)
                         if (rs.v[i].revision == revision)
                                 pick = &rs.v[i];
-                if (pick && !insider && (status_is(pick, "draft") || status_is(pick, "submitted")))
+                if (pick && !insider &&
+                    (status_is(pick, CATALOG_DRAFT) || status_is(pick, CATALOG_SUBMITTED)))
                         pick = NULL;
                 if (!pick)
                         return cb_error_set(err, CB_ERR_NOT_FOUND, "service '%s' has no revision %u", id,
@@ -279,7 +293,7 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
         if (insider && force && force != pick)
                 json_object_set_new(v, "in_force_revision", json_integer(force->revision));
         if (insider && rs.n > 0 && pick != &rs.v[0] &&
-            (status_is(&rs.v[0], "draft") || status_is(&rs.v[0], "submitted")))
+            (status_is(&rs.v[0], CATALOG_DRAFT) || status_is(&rs.v[0], CATALOG_SUBMITTED)))
                 json_object_set_new(v, "pending_revision", json_integer(rs.v[0].revision));
         *ret = v;
         return 0;
@@ -287,11 +301,11 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
 
 int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t **ret) {
         _cleanup_(rows_done) Rows rs = { 0 };
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
-                if (rs.v[i].revision == revision && !status_is(&rs.v[i], "draft") &&
-                    !status_is(&rs.v[i], "submitted")) {
+                if (rs.v[i].revision == revision && !status_is(&rs.v[i], CATALOG_DRAFT) &&
+                    !status_is(&rs.v[i], CATALOG_SUBMITTED)) {
                         json_t *v = row_view(c, &rs.v[i], false);
                         if (!v)
                                 return -EIO;
@@ -303,7 +317,7 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
 
 bool catalog_exists(Catalog *c, const char *id) {
         _cleanup_(rows_done) Rows rs = { 0 };
-        return revisions_of(c, id, &rs) == 0 && rs.n > 0;
+        return revisions_of(c, id, &rs, NULL) == 0 && rs.n > 0;
 }
 
 /* Keeps v (a reference of its own) as id's published view for this generation. */
@@ -327,10 +341,10 @@ int catalog_get_published(Catalog *c, const char *id, json_t **ret) {
                         *ret = json_incref(c->published[i].view);
                         return 0;
                 }
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
-                if (status_is(&rs.v[i], "published")) {
+                if (status_is(&rs.v[i], CATALOG_PUBLISHED)) {
                         json_t *v = row_view(c, &rs.v[i], false);
                         if (!v)
                                 return -EIO;
@@ -345,15 +359,15 @@ int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *
         static const char sql[] = "SELECT " ROW_COLUMNS " FROM services s WHERE revision = "
                                   "(SELECT MAX(revision) FROM services t WHERE t.id = s.id) ORDER BY id";
         _cleanup_(rows_done) Rows rs = { 0 };
-        sqlite3_stmt *st;
         json_t *a;
         int r;
 
         r = caller_require_role(caller, CATALOG_INSIDERS, "list catalogue drafts", err);
         if (r < 0)
                 return r;
-        if (store_prepare(c->store, sql, &st) < 0 || rows_fetch(st, &rs) < 0)
-                return store_error(c->store, err, "reading the catalogue");
+        r = rows_fetch(c, sql, NULL, &rs, err);
+        if (r < 0)
+                return r;
         a = json_array();
         for (size_t i = 0; a && i < rs.n; i++)
                 json_array_append_new(a, row_view(c, &rs.v[i], true));
@@ -363,65 +377,59 @@ int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *
         return 0;
 }
 
-static int insert_revision(Catalog *c, const char *id, unsigned revision, const char *status,
+/* -EEXIST when the (id, revision) is taken. */
+static int insert_revision(Catalog *c, const char *id, unsigned revision, CatalogStatus status,
                            const json_t *doc, const char *who, CbError *err) {
-        static const char sql[] = "INSERT INTO services (id, revision, status, document, created_at, "
-                                  "created_by, updated_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+        static const char sql[] =
+                "INSERT INTO services (id, revision, status, document, created_at, "
+                "created_by, updated_at, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7)";
         _cleanup_(freep) char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        sqlite3_stmt *st;
         char now[32];
         int r;
 
         if (!text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         store_now(now);
-        if (store_prepare(c->store, sql, &st) < 0)
-                return store_error(c->store, err, "storing a service");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)revision);
-        sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, who, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-        if (streq(status, "published"))
-                sqlite3_bind_text(st, 8, now, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, 8);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(c->store, err, "storing a service");
-        return 0;
+        r = store_run(c->store, sql,
+                      STORE_ARGS(SA_TEXT(id), SA_INT(revision), SA_TEXT(catalog_status_to_string(status)),
+                                 SA_TEXT(text), SA_TEXT(now), SA_TEXT(who),
+                                 SA_TEXT(status == CATALOG_PUBLISHED ? now : NULL)),
+                      "storing a service", err);
+        return r < 0 ? r : 0;
 }
 
-static int set_status(Catalog *c, const char *id, unsigned revision, const char *status, CbError *err) {
-        static const char sql[] = "UPDATE services SET status = ?, updated_at = ?, "
-                                  "published_at = CASE WHEN ? = 'published' THEN ? ELSE published_at END "
-                                  "WHERE id = ? AND revision = ?";
-        sqlite3_stmt *st;
+static int set_status(Catalog *c, const char *id, unsigned revision, CatalogStatus status, CbError *err) {
+        static const char sql[] = "UPDATE services SET status = ?1, updated_at = ?2, "
+                                  "published_at = COALESCE(?3, published_at) WHERE id = ?4 AND revision = ?5";
         char now[32];
         int r;
 
         store_now(now);
-        if (store_prepare(c->store, sql, &st) < 0)
-                return store_error(c->store, err, "updating a service");
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 6, (int)revision);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(c->store, err, "updating a service");
-        return 0;
+        r = store_run(c->store, sql,
+                      STORE_ARGS(SA_TEXT(catalog_status_to_string(status)), SA_TEXT(now),
+                                 SA_TEXT(status == CATALOG_PUBLISHED ? now : NULL), SA_TEXT(id),
+                                 SA_INT(revision)),
+                      "updating a service", err);
+        return r < 0 ? r : 0;
 }
 
 /* Runs a change in one transaction; on success bumps the generation and
  * returns the caller's new view of the service. */
 typedef int (*ChangeFn)(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err);
+
+typedef struct Change {
+        Catalog *c;
+        const CbCaller *caller;
+        const char *id;
+        const json_t *doc;
+        ChangeFn fn;
+} Change;
+
+static int change_run(Store *s, void *userdata, CbError *err) {
+        const Change *ch = userdata;
+        (void)s;
+        return ch->fn(ch->c, ch->caller, ch->id, ch->doc, err);
+}
 
 static int run_change(Catalog *c, const CbCaller *caller, const char *action, const char *id,
                       const json_t *doc, ChangeFn fn, json_t **ret, CbError *err) {
@@ -429,18 +437,11 @@ static int run_change(Catalog *c, const CbCaller *caller, const char *action, co
         int r;
 
         snprintf(object, sizeof(object), "service:%s", id);
-        if (store_begin(c->store) < 0)
-                return store_error(c->store, err, "starting a transaction");
-        r = fn(c, caller, id, doc, err);
-        if (r >= 0)
-                r = audit_append(c->store, caller,
-                                 &(AuditEntry){ .action = action, .object = object, .outcome = "ok" }, err);
-        if (r < 0) {
-                store_rollback(c->store);
+        r = audit_change(c->store, caller,
+                         &(AuditEntry){ .action = action, .object = object, .outcome = "ok" }, change_run,
+                         &(Change){ c, caller, id, doc, fn }, err);
+        if (r < 0)
                 return r;
-        }
-        if (store_commit(c->store) < 0)
-                return store_error(c->store, err, "committing");
         catalog_changed(c);
         return ret ? catalog_get(c, caller, id, 0, ret, err) : 0;
 }
@@ -460,12 +461,12 @@ static int require(Catalog *c, const CbCaller *caller, unsigned roles, const cha
 static int do_create(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
         _cleanup_(rows_done) Rows rs = { 0 };
 
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return store_error(c->store, err, "reading the catalogue");
         if (rs.n > 0)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "id",
                                           "service '%s' already exists; change it with PUT", id);
-        return insert_revision(c, id, 1, "draft", doc, caller->principal->name, err);
+        return insert_revision(c, id, 1, CATALOG_DRAFT, doc, caller->principal->name, err);
 }
 
 int catalog_create(Catalog *c, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
@@ -486,27 +487,26 @@ int catalog_create(Catalog *c, const CbCaller *caller, const json_t *doc, json_t
 }
 
 static int do_update(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
-        static const char sql[] = "UPDATE services SET document = ?, status = 'draft', updated_at = ? "
-                                  "WHERE id = ? AND revision = ?";
-        static const char clear[] = "DELETE FROM service_signoffs WHERE service_id = ? AND revision = ?";
+        static const char sql[] = "UPDATE services SET document = ?1, status = ?2, updated_at = ?3 "
+                                  "WHERE id = ?4 AND revision = ?5";
+        static const char clear[] = "DELETE FROM service_signoffs WHERE service_id = ?1 AND revision = ?2";
         _cleanup_(rows_done) Rows rs = { 0 };
         _cleanup_(freep) char *text = NULL;
         const Row *latest;
-        sqlite3_stmt *st;
         char now[32];
         int r;
 
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return store_error(c->store, err, "reading the catalogue");
         if (rs.n == 0)
                 return not_found(err, id);
         latest = &rs.v[0];
 
         /* A published revision stays in force: the change becomes the next revision. */
-        if (status_is(latest, "published"))
-                return insert_revision(c, id, latest->revision + 1, "draft", doc, caller->principal->name,
-                                       err);
-        if (!status_is(latest, "draft") && !status_is(latest, "submitted"))
+        if (status_is(latest, CATALOG_PUBLISHED))
+                return insert_revision(c, id, latest->revision + 1, CATALOG_DRAFT, doc,
+                                       caller->principal->name, err);
+        if (!status_is(latest, CATALOG_DRAFT) && !status_is(latest, CATALOG_SUBMITTED))
                 return cb_error_set(err, CB_ERR_CONFLICT, "service '%s' is %s and can no longer change", id,
                                     latest->status);
 
@@ -515,23 +515,14 @@ static int do_update(Catalog *c, const CbCaller *caller, const char *id, const j
         if (!text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         store_now(now);
-        if (store_prepare(c->store, clear, &st) < 0)
-                return store_error(c->store, err, "updating a service");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)latest->revision);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE || store_prepare(c->store, sql, &st) < 0)
-                return store_error(c->store, err, "updating a service");
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, (int)latest->revision);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(c->store, err, "updating a service");
-        return 0;
+        r = store_run(c->store, clear, STORE_ARGS(SA_TEXT(id), SA_INT(latest->revision)),
+                      "updating a service", err);
+        if (r >= 0)
+                r = store_run(c->store, sql,
+                              STORE_ARGS(SA_TEXT(text), SA_TEXT(catalog_status_to_string(CATALOG_DRAFT)),
+                                         SA_TEXT(now), SA_TEXT(id), SA_INT(latest->revision)),
+                              "updating a service", err);
+        return r < 0 ? r : 0;
 }
 
 int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
@@ -543,7 +534,7 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
         r = require(c, caller, CB_ROLE_OPERATOR, "catalog.update", "change catalogue services", id, err);
         if (r < 0)
                 return r;
-        if (!catalog_validate_id(id))
+        if (!id_is_valid(id))
                 return not_found(err, id);
         r = catalog_validate_service(doc, &norm, err);
         if (r < 0)
@@ -561,15 +552,16 @@ int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const jso
 }
 
 /* The latest revision must be in `from`; returns it in *ret. */
-static int latest_in(Catalog *c, const char *id, const char *from, const char *action, Rows *rs,
+static int latest_in(Catalog *c, const char *id, CatalogStatus from, const char *action, Rows *rs,
                      const Row **ret, CbError *err) {
-        if (revisions_of(c, id, rs) < 0)
+        if (revisions_of(c, id, rs, NULL) < 0)
                 return store_error(c->store, err, "reading the catalogue");
         if (rs->n == 0)
                 return not_found(err, id);
         if (!status_is(&rs->v[0], from))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s service '%s': revision %u is %s, not %s",
-                                    action, id, rs->v[0].revision, rs->v[0].status, from);
+                                    action, id, rs->v[0].revision, rs->v[0].status,
+                                    catalog_status_to_string(from));
         *ret = &rs->v[0];
         return 0;
 }
@@ -581,10 +573,10 @@ static int do_submit(Catalog *c, const CbCaller *caller, const char *id, const j
         (void)caller;
         (void)doc;
 
-        r = latest_in(c, id, "draft", "submit", &rs, &row, err);
+        r = latest_in(c, id, CATALOG_DRAFT, "submit", &rs, &row, err);
         if (r < 0)
                 return r;
-        return set_status(c, id, row->revision, "submitted", err);
+        return set_status(c, id, row->revision, CATALOG_SUBMITTED, err);
 }
 
 int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -596,38 +588,38 @@ int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **
 
 static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
         static const char sel[] =
-                "SELECT role, principal FROM service_signoffs WHERE service_id = ? AND revision = ?";
+                "SELECT role, principal FROM service_signoffs WHERE service_id = ?1 AND revision = ?2";
         static const char ins[] =
                 "INSERT INTO service_signoffs (service_id, revision, role, principal, signed_at) "
-                "VALUES (?, ?, ?, ?, ?)";
-        static const char supersede[] = "UPDATE services SET status = 'superseded', updated_at = ? "
-                                        "WHERE id = ? AND status = 'published'";
+                "VALUES (?1, ?2, ?3, ?4, ?5)";
+        static const char supersede[] = "UPDATE services SET status = ?1, updated_at = ?2 "
+                                        "WHERE id = ?3 AND status = ?4";
+        _cleanup_(store_rows_donep) StoreRows *q = NULL;
         _cleanup_(rows_done) Rows rs = { 0 };
         const char *me = caller->principal->name;
         bool signed_authority = false, signed_finance = false, signed_by_me = false;
         const char *role = NULL;
         const Row *row;
-        sqlite3_stmt *st;
         char now[32];
         int r;
         (void)doc;
 
-        r = latest_in(c, id, "submitted", "approve", &rs, &row, err);
+        r = latest_in(c, id, CATALOG_SUBMITTED, "approve", &rs, &row, err);
         if (r < 0)
                 return r;
 
-        if (store_prepare(c->store, sel, &st) < 0)
-                return store_error(c->store, err, "reading sign-offs");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)row->revision);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                const char *rl = (const char *)sqlite3_column_text(st, 0);
-                const char *who = (const char *)sqlite3_column_text(st, 1);
+        r = store_query(c->store, sel, STORE_ARGS(SA_TEXT(id), SA_INT(row->revision)), &q,
+                        "reading sign-offs", err);
+        while (r >= 0 && (r = store_rows_next(q, err)) > 0) {
+                const char *rl = store_rows_text(q, 0);
+                const char *who = store_rows_text(q, 1);
                 signed_authority |= streq(rl, "authority");
                 signed_finance |= streq(rl, "finance");
                 signed_by_me |= streq(who, me);
         }
-        sqlite3_reset(st);
+        store_rows_done(TAKE_PTR(q));
+        if (r < 0)
+                return r;
 
         /* The same principal twice counts once: two roles need two people. */
         if (signed_by_me)
@@ -640,31 +632,24 @@ static int do_approve(Catalog *c, const CbCaller *caller, const char *id, const 
                 return 0; /* their role already signed: nothing to add */
 
         store_now(now);
-        if (store_prepare(c->store, ins, &st) < 0)
-                return store_error(c->store, err, "recording a sign-off");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)row->revision);
-        sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, me, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(c->store, err, "recording a sign-off");
+        r = store_run(
+                c->store, ins,
+                STORE_ARGS(SA_TEXT(id), SA_INT(row->revision), SA_TEXT(role), SA_TEXT(me), SA_TEXT(now)),
+                "recording a sign-off", err);
+        if (r < 0)
+                return r;
 
         if (!(signed_authority || streq(role, "authority")) || !(signed_finance || streq(role, "finance")))
                 return 0;
 
         /* Both signed: this revision takes over from the one in force. */
-        if (store_prepare(c->store, supersede, &st) < 0)
-                return store_error(c->store, err, "publishing");
-        sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(c->store, err, "publishing");
-        return set_status(c, id, row->revision, "published", err);
+        r = store_run(c->store, supersede,
+                      STORE_ARGS(SA_TEXT(catalog_status_to_string(CATALOG_SUPERSEDED)), SA_TEXT(now),
+                                 SA_TEXT(id), SA_TEXT(catalog_status_to_string(CATALOG_PUBLISHED))),
+                      "publishing", err);
+        if (r < 0)
+                return r;
+        return set_status(c, id, row->revision, CATALOG_PUBLISHED, err);
 }
 
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -675,32 +660,33 @@ int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t *
         return run_change(c, caller, "catalog.approve", id, NULL, do_approve, ret, err);
 }
 
-static int transition_in_force(Catalog *c, const char *id, const char *from, const char *to,
+static int transition_in_force(Catalog *c, const char *id, CatalogStatus from, CatalogStatus to,
                                const char *action, CbError *err) {
         _cleanup_(rows_done) Rows rs = { 0 };
         const Row *force;
 
-        if (revisions_of(c, id, &rs) < 0)
+        if (revisions_of(c, id, &rs, NULL) < 0)
                 return store_error(c->store, err, "reading the catalogue");
         if (rs.n == 0)
                 return not_found(err, id);
         force = in_force(&rs);
         if (!force || !status_is(force, from))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s service '%s': it is %s, not %s", action,
-                                    id, force ? force->status : rs.v[0].status, from);
+                                    id, force ? force->status : rs.v[0].status,
+                                    catalog_status_to_string(from));
         return set_status(c, id, force->revision, to, err);
 }
 
 static int do_deprecate(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
         (void)caller;
         (void)doc;
-        return transition_in_force(c, id, "published", "deprecated", "deprecate", err);
+        return transition_in_force(c, id, CATALOG_PUBLISHED, CATALOG_DEPRECATED, "deprecate", err);
 }
 
 static int do_retire(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, CbError *err) {
         (void)caller;
         (void)doc;
-        return transition_in_force(c, id, "deprecated", "retired", "retire", err);
+        return transition_in_force(c, id, CATALOG_DEPRECATED, CATALOG_RETIRED, "retire", err);
 }
 
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -724,17 +710,14 @@ static int json_file_filter(const struct dirent *d) {
 }
 
 int catalog_import_seed(Catalog *c, const char *dir, CbError *err) {
+        static const char count_sql[] = "SELECT COUNT(*) FROM services";
         struct dirent **names = NULL;
-        sqlite3_stmt *st;
-        int n, r = 0, count = -1;
+        int64_t count = 0;
+        int n, r = 0;
 
-        if (store_prepare(c->store, "SELECT COUNT(*) FROM services", &st) < 0)
-                return store_error(c->store, err, "reading the catalogue");
-        if (sqlite3_step(st) == SQLITE_ROW)
-                count = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-        if (count != 0)
-                return count < 0 ? store_error(c->store, err, "reading the catalogue") : 0;
+        r = store_query_int(c->store, count_sql, NULL, &count, "reading the catalogue", err);
+        if (r < 0 || count != 0)
+                return r;
 
         n = scandir(dir, &names, json_file_filter, alphasort);
         if (n < 0)
@@ -767,9 +750,9 @@ int catalog_import_seed(Catalog *c, const char *dir, CbError *err) {
                         cb_error_set_field(err, err->kind, err->field, "%s: %s", path, msg);
                         break;
                 }
-                r = insert_revision(c, json_string_value(json_object_get(norm, "id")), 1, "published", norm,
-                                    "seed", err);
-                if (r < 0 && sqlite3_extended_errcode(store_db(c->store)) == SQLITE_CONSTRAINT_PRIMARYKEY)
+                r = insert_revision(c, json_string_value(json_object_get(norm, "id")), 1, CATALOG_PUBLISHED,
+                                    norm, "seed", err);
+                if (r == -EEXIST)
                         r = cb_error_set(err, CB_ERR_CONFLICT, "%s: service id defined twice in the seed",
                                          path);
                 json_decref(norm);

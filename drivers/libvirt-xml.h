@@ -25,7 +25,7 @@
  * "cb-<id>.img" (raw, sparse: no qemu-img needed on the host).
  */
 
-#include "driver.h"
+#include "driver-types.h"
 
 #define CB_XML_NS_URI    "https://cloudbroker.example/xmlns/domain/1.0"
 #define CB_XML_NS_PREFIX "cb"

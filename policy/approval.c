@@ -140,7 +140,7 @@ static int get_bool(const json_t *v, const char *path, bool *ret, CbError *err) 
 }
 
 static int get_date(const json_t *v, const char *path, char ret[APPROVAL_DATE_LEN + 1], CbError *err) {
-        if (!json_is_string(v) || !calendar_date_valid(json_string_value(v)) ||
+        if (!json_is_string(v) || !date_is_valid(json_string_value(v)) ||
             json_string_length(v) != APPROVAL_DATE_LEN)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, path,
                                           "%s must be a calendar date YYYY-MM-DD", path);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "calendar.h"
+#include "date.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -32,19 +33,6 @@ struct Calendar {
         size_t n_years;
 };
 
-static bool is_leap(int y) {
-        return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m) {
-        static const uint8_t mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        return m == 2 && is_leap(y) ? 29 : mdays[m - 1];
-}
-
-static bool ymd_valid(int y, int m, int d) {
-        return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
 /* Days since 1970-01-01 in the proleptic Gregorian calendar. Years here are
  * 1..9999, so the 400-year era is never negative. */
 static int64_t days_from_civil(int y, int m, int d) {
@@ -62,7 +50,7 @@ static int day_of_year(int y, int m, int d) {
 }
 
 int calendar_weekday(int y, int m, int d) {
-        if (!ymd_valid(y, m, d))
+        if (!date_ymd_valid(y, m, d))
                 return -EINVAL;
         /* 1970-01-01 was a Thursday. */
         int64_t w = (days_from_civil(y, m, d) + 4) % 7;
@@ -73,41 +61,6 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-int calendar_date_parse(const char *s, int *ret_y, int *ret_m, int *ret_d) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < CALENDAR_DATE_LEN; i++) {
-                bool dash = i == 4 || i == 7;
-                if (dash ? s[i] != '-' : !is_digit(s[i]))
-                        return -EINVAL;
-        }
-        if (s[CALENDAR_DATE_LEN] != '\0')
-                return -EINVAL;
-
-        int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-        int m = (s[5] - '0') * 10 + (s[6] - '0');
-        int d = (s[8] - '0') * 10 + (s[9] - '0');
-        if (!ymd_valid(y, m, d))
-                return -EINVAL;
-
-        if (ret_y)
-                *ret_y = y;
-        if (ret_m)
-                *ret_m = m;
-        if (ret_d)
-                *ret_d = d;
-        return 0;
-}
-
-bool calendar_date_valid(const char *s) {
-        return calendar_date_parse(s, NULL, NULL, NULL) >= 0;
-}
-
-int calendar_date_compare(const char *a, const char *b) {
-        int r = strncmp(a, b, CALENDAR_DATE_LEN);
-        return r < 0 ? -1 : r > 0;
-}
-
 static void put_digits(char *p, int v, int width) {
         for (int i = width - 1; i >= 0; i--) {
                 p[i] = (char)('0' + v % 10);
@@ -115,7 +68,7 @@ static void put_digits(char *p, int v, int width) {
         }
 }
 
-static void date_format(char ret[CALENDAR_DATE_LEN + 1], int y, int m, int d) {
+static void date_format(char ret[DATE_LEN + 1], int y, int m, int d) {
         put_digits(ret, y, 4);
         ret[4] = '-';
         put_digits(ret + 5, m, 2);
@@ -178,12 +131,12 @@ bool calendar_is_working_day(const Calendar *c, int y, int m, int d) {
 }
 
 int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned n,
-                              char ret_date[CALENDAR_DATE_LEN + 1], bool *ret_provisional) {
+                              char ret_date[DATE_LEN + 1], bool *ret_provisional) {
         int y, m, d, r;
 
         if (!c || !ret_date)
                 return -EINVAL;
-        r = calendar_date_parse(date_ymd, &y, &m, &d);
+        r = date_parse(date_ymd, &y, &m, &d);
         if (r < 0)
                 return r;
         if (n > CALENDAR_MAX_WORKING_DAYS)
@@ -202,7 +155,7 @@ int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned 
                         return -ERANGE;
                 wd = (wd + 1) % 7;
                 doy++;
-                if (++d > days_in_month(y, m)) {
+                if (++d > date_days_in_month(y, m)) {
                         d = 1;
                         if (++m > 12) {
                                 m = 1;
@@ -226,17 +179,17 @@ int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned 
 
 int calendar_is_overdue(const Calendar *c, const char *event_ymd, unsigned n, const char *today_ymd,
                         bool *ret_overdue, bool *ret_provisional) {
-        char deadline[CALENDAR_DATE_LEN + 1];
+        char deadline[DATE_LEN + 1];
         bool provisional;
         int r;
 
-        if (!calendar_date_valid(today_ymd))
+        if (!date_is_valid(today_ymd))
                 return -EINVAL;
         r = calendar_add_working_days(c, event_ymd, n, deadline, &provisional);
         if (r < 0)
                 return r;
         if (ret_overdue)
-                *ret_overdue = calendar_date_compare(today_ymd, deadline) > 0;
+                *ret_overdue = date_compare(today_ymd, deadline) > 0;
         if (ret_provisional)
                 *ret_provisional = provisional;
         return 0;
@@ -282,13 +235,13 @@ static char *next_token(char **p) {
 }
 
 static bool looks_like_date(const char *t) {
-        return strlen(t) == CALENDAR_DATE_LEN && t[4] == '-' && t[7] == '-';
+        return strlen(t) == DATE_LEN && t[4] == '-' && t[7] == '-';
 }
 
 static int parse_date_in_year(ParseState *st, const char *tok, int *ret_doy, int *ret_wd) {
         int y, m, d;
 
-        if (calendar_date_parse(tok, &y, &m, &d) < 0)
+        if (date_parse(tok, &y, &m, &d) < 0)
                 return parse_error(st, "not a valid date (YYYY-MM-DD):", tok);
         if (y != st->year.year)
                 return cb_error_set(st->err, CB_ERR_VALIDATION, "%s:%u: %s is outside the declared year %d",
@@ -298,16 +251,16 @@ static int parse_date_in_year(ParseState *st, const char *tok, int *ret_doy, int
         return 0;
 }
 
-static void doy_format(int year, int doy, char ret[CALENDAR_DATE_LEN + 1]) {
+static void doy_format(int year, int doy, char ret[DATE_LEN + 1]) {
         int m = 1;
-        while (m < 12 && doy >= days_in_month(year, m))
-                doy -= days_in_month(year, m++);
+        while (m < 12 && doy >= date_days_in_month(year, m))
+                doy -= date_days_in_month(year, m++);
         date_format(ret, year, m, doy + 1);
 }
 
 static int mark_day(ParseState *st, int doy, uint8_t kind) {
         if (st->year.kind[doy] != DAY_DEFAULT) {
-                char date[CALENDAR_DATE_LEN + 1];
+                char date[DATE_LEN + 1];
                 /* Name the day that clashed, which for a range need not be
                  * its first day. */
                 doy_format(st->year.year, doy, date);

@@ -22,9 +22,9 @@
 
 #include <stdbool.h>
 
+#include "date.h"
 #include "error.h"
 
-#define CALENDAR_DATE_LEN 10
 /* The largest n calendar_add_working_days() accepts: ten years of days. */
 #define CALENDAR_MAX_WORKING_DAYS 3660U
 
@@ -52,7 +52,7 @@ bool calendar_is_working_day(const Calendar *c, int y, int m, int d);
  * provisional. -EINVAL: bad date; -ERANGE: n > CALENDAR_MAX_WORKING_DAYS or
  * the result would leave years 0001-9999. */
 int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned n,
-                              char ret_date[CALENDAR_DATE_LEN + 1], bool *ret_provisional);
+                              char ret_date[DATE_LEN + 1], bool *ret_provisional);
 
 /* Convenience for the daemon's milestone checks: is `today` past the
  * deadline of n working days after event_ymd? The deadline day itself is
@@ -60,12 +60,5 @@ int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned 
 int calendar_is_overdue(const Calendar *c, const char *event_ymd, unsigned n, const char *today_ymd,
                         bool *ret_overdue, bool *ret_provisional);
 
-/* Strict "YYYY-MM-DD" (exactly ten characters, digits and dashes, a real
- * date). -EINVAL otherwise. */
-int calendar_date_parse(const char *s, int *ret_y, int *ret_m, int *ret_d);
-bool calendar_date_valid(const char *s);
-/* Chronological order of two valid dates: <0, 0, >0. The format is fixed
- * width, so this is the byte order of the first ten characters. */
-int calendar_date_compare(const char *a, const char *b);
 /* 0 = Sunday ... 6 = Saturday; -EINVAL for a date that does not exist. */
 int calendar_weekday(int y, int m, int d);

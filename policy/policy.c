@@ -124,7 +124,7 @@ static bool approval_names_system(const PolicyFacts *f, const char *system_id) {
 }
 
 static bool optional_date_ok(const char *s) {
-        return !s || calendar_date_valid(s);
+        return !s || date_is_valid(s);
 }
 
 static int check_input(const PolicyRequest *req, const PolicyFacts *f) {
@@ -133,7 +133,7 @@ static int check_input(const PolicyRequest *req, const PolicyFacts *f) {
         if (isempty(req->project_id) || isempty(req->service_id) || isempty(req->plan_id) ||
             req->quantity == 0)
                 return -EINVAL;
-        if (!calendar_date_valid(req->today))
+        if (!date_is_valid(req->today))
                 return -EINVAL;
         if ((unsigned)req->cost_kind > POLICY_COST_OM ||
             (unsigned)f->project.status > POLICY_STATUS_TERMINATED)
@@ -160,11 +160,11 @@ static void check_approval(const PolicyRequest *req, const PolicyFacts *f, Polic
                           req->project_id);
                 return;
         }
-        if (f->approval.valid_from && calendar_date_compare(req->today, f->approval.valid_from) < 0)
+        if (f->approval.valid_from && date_compare(req->today, f->approval.valid_from) < 0)
                 violation(d, POLICY_APPROVAL_NOT_YET_VALID,
                           "approval of project %s is valid from %s; today is %s", req->project_id,
                           f->approval.valid_from, req->today);
-        if (f->approval.valid_until && calendar_date_compare(req->today, f->approval.valid_until) > 0)
+        if (f->approval.valid_until && date_compare(req->today, f->approval.valid_until) > 0)
                 violation(d, POLICY_APPROVAL_EXPIRED, "approval of project %s expired on %s; today is %s",
                           req->project_id, f->approval.valid_until, req->today);
 }

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages cloudbroker needs to build, run and test.
 # Does nothing (and needs no network) when every package is already present.
+# debootstrap and systemd-container are in the base list because `make check`
+# runs tests/integration/test-systemd.sh, which boots systemd in a container.
 #   --bench  also wrk and nginx (bench/)
 #   --qemu   also a real libvirtd with its QEMU driver and QEMU for x86, for
 #            tests/integration/test-qemu.sh (TCG is enough). Without
@@ -12,7 +14,8 @@ PKGS="build-essential pkg-config
 libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev
-dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl"
+dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl
+debootstrap systemd-container"
 qemu=false
 
 for arg in "$@"; do

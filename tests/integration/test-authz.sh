@@ -17,7 +17,7 @@
 # - catalogue drafts (GET /v1/catalog/services): the insiders who compile
 #   and countersign the catalogue (operator, authority, finance).
 # - projects read: the project's own department, and operator, authority,
-#   finance and auditor (daemon/projects.c PROJECT_READERS); migration not.
+#   finance and auditor (daemon/core/projects.c PROJECT_READERS); migration not.
 # - approvals post by another department: 422, not 403 (the issue lists
 #   "a department that is not the caller's" among the 422 refusals).
 # - milestones: only the project's department, not even the authority.

@@ -79,7 +79,7 @@ static Calendar *shipped(void) {
 
 static void expect_deadline(const Calendar *c, const char *from, unsigned n, const char *due,
                             bool provisional) {
-        char got[CALENDAR_DATE_LEN + 1] = "";
+        char got[DATE_LEN + 1] = "";
         bool prov = !provisional;
 
         assert_int_equal(calendar_add_working_days(c, from, n, got, &prov), 0);
@@ -93,14 +93,14 @@ static void test_date_parse(void **state) {
         int y = 0, m = 0, d = 0;
         (void)state;
 
-        assert_int_equal(calendar_date_parse("2026-02-28", &y, &m, &d), 0);
+        assert_int_equal(date_parse("2026-02-28", &y, &m, &d), 0);
         assert_int_equal(y, 2026);
         assert_int_equal(m, 2);
         assert_int_equal(d, 28);
-        assert_true(calendar_date_valid("2024-02-29"));
-        assert_true(calendar_date_valid("2000-02-29"));
-        assert_true(calendar_date_valid("0001-01-01"));
-        assert_true(calendar_date_valid("9999-12-31"));
+        assert_true(date_is_valid("2024-02-29"));
+        assert_true(date_is_valid("2000-02-29"));
+        assert_true(date_is_valid("0001-01-01"));
+        assert_true(date_is_valid("9999-12-31"));
 
         static const char *const bad[] = {
                 "2026-02-30", "2026-02-29",  "2100-02-29",  "2026-04-31",  "2026-13-01", "2026-00-10",
@@ -109,17 +109,17 @@ static void test_date_parse(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 y = -1;
-                assert_int_equal(calendar_date_parse(bad[i], &y, &m, &d), -EINVAL);
+                assert_int_equal(date_parse(bad[i], &y, &m, &d), -EINVAL);
                 assert_int_equal(y, -1); /* out-params untouched on failure */
         }
-        assert_int_equal(calendar_date_parse(NULL, &y, &m, &d), -EINVAL);
+        assert_int_equal(date_parse(NULL, &y, &m, &d), -EINVAL);
 }
 
 static void test_date_compare_weekday(void **state) {
         (void)state;
-        assert_true(calendar_date_compare("2026-01-31", "2026-02-01") < 0);
-        assert_true(calendar_date_compare("2027-01-01", "2026-12-31") > 0);
-        assert_int_equal(calendar_date_compare("2026-05-05", "2026-05-05"), 0);
+        assert_true(date_compare("2026-01-31", "2026-02-01") < 0);
+        assert_true(date_compare("2027-01-01", "2026-12-31") > 0);
+        assert_int_equal(date_compare("2026-05-05", "2026-05-05"), 0);
 
         assert_int_equal(calendar_weekday(1970, 1, 1), 4); /* Thursday */
         assert_int_equal(calendar_weekday(2000, 1, 1), 6); /* Saturday */
@@ -232,7 +232,7 @@ static void test_provisional(void **state) {
 
 static void test_add_bounds(void **state) {
         Calendar *c = shipped();
-        char due[CALENDAR_DATE_LEN + 1] = "unchanged";
+        char due[DATE_LEN + 1] = "unchanged";
         bool prov = true;
         (void)state;
 

@@ -496,21 +496,19 @@ static void test_null_document(void **state) {
 
 static void test_validate_id(void **state) {
         (void)state;
-        assert_int_equal(catalog_validate_id("ecs-general"), 1);
-        assert_int_equal(catalog_validate_id("a"), 1);
-        assert_int_equal(catalog_validate_id("0-9"), 1);
-        assert_int_equal(
-                catalog_validate_id("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 1);
-        assert_int_equal(
-                catalog_validate_id("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
-        assert_int_equal(catalog_validate_id(""), 0);
-        assert_int_equal(catalog_validate_id(NULL), 0);
-        assert_int_equal(catalog_validate_id("ECS"), 0);
-        assert_int_equal(catalog_validate_id("a_b"), 0);
-        assert_int_equal(catalog_validate_id("a/b"), 0);
-        assert_int_equal(catalog_validate_id("../etc"), 0);
-        assert_int_equal(catalog_validate_id("a b"), 0);
-        assert_int_equal(catalog_validate_id("政务"), 0);
+        assert_int_equal(id_is_valid("ecs-general"), 1);
+        assert_int_equal(id_is_valid("a"), 1);
+        assert_int_equal(id_is_valid("0-9"), 1);
+        assert_int_equal(id_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 1);
+        assert_int_equal(id_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+        assert_int_equal(id_is_valid(""), 0);
+        assert_int_equal(id_is_valid(NULL), 0);
+        assert_int_equal(id_is_valid("ECS"), 0);
+        assert_int_equal(id_is_valid("a_b"), 0);
+        assert_int_equal(id_is_valid("a/b"), 0);
+        assert_int_equal(id_is_valid("../etc"), 0);
+        assert_int_equal(id_is_valid("a b"), 0);
+        assert_int_equal(id_is_valid("政务"), 0);
 }
 
 /* The shipped first edition: every file validates, is named after its id,

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Resources on the bus, documented in docs/dbus/org.cloudbroker.Broker1.
+ * Resources.xml and ...Resource.xml. The root object carries
+ * org.cloudbroker.Broker1.Resources (request, list, operations); every
+ * resource is an object of its own under BUS_RESOURCE_PREFIX, served the
+ * way systemd-machined serves machines: one fallback vtable whose find
+ * function asks the record whether the object exists, and a node
+ * enumerator for introspection. No object is registered per resource, so
+ * there is nothing to keep in step with the store: the store is the truth,
+ * read when asked.
+ *
+ * Authorization stays in the core. Methods and property reads call
+ * resources_get / resources_act with the sender as caller, exactly as
+ * GET /v1/resources/{id} and its actions do.
+ *
+ * PropertiesChanged is broadcast: every connection on the bus may receive
+ * it, whatever its department. So it carries no value, only the names of
+ * the properties that changed (EMITS_INVALIDATION); whoever may read the
+ * resource then asks with Get, which is checked.
+ */
+
+#include "bus-util.h"
+#include "log.h"
+#include "resources.h"
+#include "states.h"
+
+#define PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
+
+/* Resource requests are small; without a configured limit this still
+ * bounds what one call may make us parse. */
+#define BUS_JSON_MAX_DEFAULT (1024 * 1024)
+
+static size_t json_arg_max(const Manager *m) {
+        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX_DEFAULT;
+}
+
+/* 1 with the id in *ret for a path of one resource, 0 for any other path
+ * (the prefix itself, deeper paths, an empty label), negative on OOM. */
+static int resource_id_from_path(const char *path, char **ret) {
+        _cleanup_(freep) char *id = NULL;
+        const char *tail;
+        int r;
+
+        r = sd_bus_path_decode(path, BUS_RESOURCE_PREFIX, &id);
+        if (r == -ENOMEM)
+                return r;
+        if (r <= 0)
+                return 0;
+        /* sd_bus_path_decode() also matches the prefix itself ("") and
+         * deeper paths ("prefix/a/b" is "a/b"). */
+        tail = path + strlen(BUS_RESOURCE_PREFIX);
+        if (tail[0] != '/' || strchr(tail + 1, '/') || isempty(id) || strlen(id) > 64)
+                return 0;
+        *ret = TAKE_PTR(id);
+        return 1;
+}
+
+/* ---- org.cloudbroker.Broker1.Resource: one object per resource ---- */
+
+/* Whether the sender of msg may read the resource (GET /v1/resources/{id}).
+ * An unknown UID, a refusal or a failure: no. */
+static bool sender_may_read(Manager *m, sd_bus_message *msg, const char *id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(sd_bus_error_free) sd_bus_error ignored = SD_BUS_ERROR_NULL;
+        json_auto_t *res = NULL;
+        CbCaller caller;
+
+        if (bus_caller(m, msg, &caller, &ignored) < 0)
+                return false;
+        return resources_get(m->resources, &caller, id, &res, &err) >= 0;
+}
+
+static int find_resource(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                         void **ret_found, sd_bus_error *error) {
+        _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
+        json_auto_t *res = NULL;
+        int r;
+
+        (void)bus, (void)interface, (void)error;
+        r = resource_id_from_path(path, &id);
+        if (r <= 0)
+                return r;
+        r = resources_record(m->resources, id, &res);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        /* A deleted resource stays in the record (and the audit trail)
+         * but is no longer an object for whoever may read it, nor for the
+         * daemon itself (no message: an emission). Anyone else keeps
+         * finding the object and keeps getting AccessDenied from it, as
+         * before the deletion: UnknownObject in place of AccessDenied would
+         * tell another department that the resource was deleted, the very
+         * state PropertiesChanged no longer carries. */
+        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+            RESOURCE_DELETED) {
+                sd_bus_message *msg = sd_bus_get_current_message(bus);
+
+                if (!msg || sender_may_read(m, msg, id))
+                        return 0;
+        }
+        *ret_found = m;
+        return 1;
+}
+
+/* Property name to the record's member. */
+static const struct {
+        const char *property;
+        const char *member;
+} resource_properties[] = {
+        { "Id", "id" },
+        { "Name", "name" },
+        { "State", "state" },
+        { "ProjectId", "project_id" },
+        { "ServiceId", "service_id" },
+        { "PlanId", "plan_id" },
+        { "Provider", "provider" },
+        { "Kind", "kind" },
+};
+
+/* A property read answers the sender of Properties.Get/GetAll, authorized
+ * like GET /v1/resources/{id}. Nothing else may call a getter: the
+ * properties only invalidate, so no signal asks for a value, and there is
+ * no object manager. Should that change, a getter called outside a
+ * property read refuses rather than hand out the record unchecked. */
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
+        _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
+        json_auto_t *res = NULL;
+        const char *member = NULL;
+        const json_t *v;
+        CbCaller caller;
+        int r;
+
+        (void)interface;
+        for (size_t i = 0; i < ELEMENTSOF(resource_properties); i++)
+                if (streq(resource_properties[i].property, property))
+                        member = resource_properties[i].member;
+        if (!member)
+                return -ENOENT;
+        r = resource_id_from_path(path, &id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
+                                         path);
+
+        if (!msg || !sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL))
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_FORBIDDEN),
+                                         "%s is readable only through org.freedesktop.DBus.Properties",
+                                         property);
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_get(m->resources, &caller, id, &res, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        v = json_object_get(res, member);
+        /* NULL columns (a provider not chosen yet) read as "". */
+        return sd_bus_message_append(reply, "s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+/* Start, Stop, Reboot, Deprovision: the object's id, one action, the
+ * operation's id back. */
+static int resource_act(sd_bus_message *msg, Manager *m, const char *action, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        json_auto_t *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
+                                         sd_bus_message_get_path(msg));
+        r = resources_act(m->resources, &caller, id, action, &out, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", json_string_value(json_object_get(out, "operation_id")));
+}
+
+static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return resource_act(msg, userdata, "start", error);
+}
+
+static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return resource_act(msg, userdata, "stop", error);
+}
+
+static int method_reboot(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return resource_act(msg, userdata, "reboot", error);
+}
+
+static int method_deprovision(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return resource_act(msg, userdata, "delete", error);
+}
+
+/* Set when the resource is requested, never changed afterwards (no UPDATE
+ * in resources.c touches these columns). */
+#define RESOURCE_CONST_PROPERTY(name) \
+        SD_BUS_PROPERTY(name, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
+/* May change; PropertiesChanged names it without its value. Provider is
+ * fixed at the request today, but the record allows "no provider yet",
+ * so it is announced like State rather than promised constant. */
+#define RESOURCE_CHANGING_PROPERTY(name) \
+        SD_BUS_PROPERTY(name, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
+
+static const sd_bus_vtable bus_resource_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        RESOURCE_CONST_PROPERTY("Id"),
+        RESOURCE_CONST_PROPERTY("Name"),
+        RESOURCE_CHANGING_PROPERTY("State"),
+        RESOURCE_CONST_PROPERTY("ProjectId"),
+        RESOURCE_CONST_PROPERTY("ServiceId"),
+        RESOURCE_CONST_PROPERTY("PlanId"),
+        RESOURCE_CHANGING_PROPERTY("Provider"),
+        RESOURCE_CONST_PROPERTY("Kind"),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_start,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_stop,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_reboot,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Deprovision", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id),
+                                method_deprovision, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Resources on the root object ---- */
+
+static void strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+/* The object paths of what the caller may see (resources_list, the same
+ * answer as GET /v1/resources), deleted ones left out: they are no
+ * objects. NULL-terminated, for the enumerator and ListResources alike. */
+static int visible_paths(Manager *m, const CbCaller *caller, char ***ret, CbError *err) {
+        json_auto_t *list = json_array();
+        char **v;
+        size_t n = 0, i;
+        json_t *res;
+        int r;
+
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* Every page: an object tree has no pages. Bounded by what a store can hold. */
+        Page page = { .limit = PAGE_LIMIT_MAX };
+        for (unsigned pages = 0; pages < 100000; pages++) {
+                json_auto_t *chunk = NULL;
+                char next[PAGE_TOKEN_MAX];
+                r = resources_list(m->resources, caller, NULL, &page, &chunk, next, err);
+                if (r < 0)
+                        return r;
+                json_array_extend(list, chunk);
+                if (!next[0])
+                        break;
+                r = page_parse(NULL, next, &page, err);
+                if (r < 0)
+                        return r;
+                page.limit = PAGE_LIMIT_MAX;
+        }
+        v = calloc(json_array_size(list) + 1, sizeof(char *));
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        json_array_foreach(list, i, res) {
+                if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
+                    RESOURCE_DELETED)
+                        continue;
+                r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(res, "id")),
+                                       &v[n]);
+                if (r < 0) {
+                        strv_free(v);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot build an object path: %s",
+                                            strerror(-r));
+                }
+                n++;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* Introspection lists the resources the asker may see, nothing more: the
+ * ids of another department's resources are none of its business. An
+ * unknown UID, or no asker at all, gets an empty node. */
+static int enumerate_resources(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes,
+                               sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(sd_bus_error_free) sd_bus_error ignored = SD_BUS_ERROR_NULL;
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
+        Manager *m = userdata;
+        CbCaller caller;
+        int r;
+
+        (void)prefix;
+        if (!msg || bus_caller(m, msg, &caller, &ignored) < 0) {
+                *ret_nodes = calloc(1, sizeof(char *));
+                return *ret_nodes ? 0 : -ENOMEM;
+        }
+        r = visible_paths(m, &caller, ret_nodes, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return 0;
+}
+
+static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *path = NULL;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *body = NULL, *out = NULL;
+        const char *text, *key = NULL;
+        const json_t *k;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &text);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_parse_json_arg(text, json_arg_max(m), "the resource request", &doc, error);
+        if (r < 0)
+                return r;
+
+        /* The Idempotency-Key header of REST travels inside the document
+         * here; the core sees the same body either way, so a key used over
+         * REST replays over D-Bus too. */
+        k = json_object_get(doc, "idempotency_key");
+        if (k) {
+                if (!json_is_string(k)) {
+                        cb_error_set_field(&err, CB_ERR_VALIDATION, "idempotency_key",
+                                           "idempotency_key must be a string");
+                        return bus_error_from_cb(error, &err);
+                }
+                key = json_string_value(k);
+                body = json_copy(doc);
+                if (!body)
+                        return -ENOMEM;
+                json_object_del(body, "idempotency_key");
+        } else
+                body = json_incref(doc);
+
+        r = resources_request(m->resources, &caller, body, key, &out, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(out, "id")), &path);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "os", path,
+                                          json_string_value(json_object_get(out, "operation_id")));
+}
+
+static int method_list_resources(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        char **paths = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = visible_paths(m, &caller, &paths, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (char **p = paths; r >= 0 && *p; p++)
+                r = sd_bus_message_append(reply, "o", *p);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        strv_free(paths);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *op = NULL;
+        CbCaller caller;
+        const char *id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = operations_get(m->resources, &caller, id, &op, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return bus_reply_json(msg, op);
+}
+
+const sd_bus_vtable bus_resources_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("RequestResource", SD_BUS_ARGS("s", request),
+                                SD_BUS_RESULT("o", resource, "s", operation_id), method_request_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListResources", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", resources),
+                                method_list_resources, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetOperation", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", operation),
+                                method_get_operation, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- change notification ---- */
+
+/* A deleted resource is no object any more (to those who may read it), so
+ * sd-bus will not emit for it; its watchers still deserve to hear that it
+ * changed. Built by hand: the same PropertiesChanged an object would have
+ * sent, names only. A watcher that may read the resource learns the rest
+ * from Get, which then answers UnknownObject: gone means deleted. */
+static int emit_final_change(sd_bus *bus, const char *path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(bus, &s, path, PROPERTIES_INTERFACE, "PropertiesChanged");
+        if (r >= 0)
+                r = sd_bus_message_append(s, "sa{sv}as", BUS_RESOURCE_INTERFACE, 0, 2, "State", "Provider");
+        if (r >= 0)
+                r = sd_bus_send(bus, s, NULL);
+        return r;
+}
+
+static void on_resource_changed(const char *resource_id, void *userdata) {
+        _cleanup_(freep) char *path = NULL;
+        Manager *m = userdata;
+        json_auto_t *res = NULL;
+        int r;
+
+        if (!m->bus)
+                return;
+        r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, resource_id, &path);
+        if (r < 0) {
+                log_warning("cannot build the object path of resource %s: %s", resource_id, strerror(-r));
+                return;
+        }
+        r = resources_record(m->resources, resource_id, &res);
+        if (r < 0)
+                return; /* gone from the record: nothing to say about it */
+        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) == RESOURCE_DELETED)
+                r = emit_final_change(m->bus, path);
+        else
+                r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
+                                                   NULL);
+        if (r < 0)
+                log_warning("cannot emit PropertiesChanged for resource %s: %s", resource_id, strerror(-r));
+}
+
+int bus_resources_attach(Manager *m) {
+        int r;
+
+        /* Runs before the loop dispatches anything, so no call can reach a
+         * resource path before its vtable is there. Both are floating:
+         * they live as long as the connection. */
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_RESOURCE_PREFIX, BUS_RESOURCE_INTERFACE,
+                                       bus_resource_vtable, find_resource, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(m->bus, NULL, BUS_RESOURCE_PREFIX, enumerate_resources, m);
+        if (r < 0)
+                return r;
+        if (m->resources)
+                resources_set_change_callback(m->resources, on_resource_changed, m);
+        return 0;
+}

@@ -1,0 +1,694 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "incidents.h"
+#include "states.h"
+
+#include <stdio.h>
+
+#include "audit.h"
+#include "calendar.h"
+#include "catalog-validate.h"
+#include "json-util.h"
+#include "systems.h"
+
+/* Who sees every incident: the operator handles them, the authority
+ * receives the reports, auditors inspect. */
+#define INCIDENT_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR)
+
+/* A little clock skew between the reporter and the broker is not a lie. */
+#define OCCURRED_AT_SKEW_S 300
+
+static const struct {
+        const char *name;
+        int hours;
+} severities[] = {
+        { "critical", 1 },
+        { "major", 2 },
+        { "significant", 24 },
+        { "general", 72 },
+};
+
+int incident_report_hours(const char *severity) {
+        for (size_t i = 0; severity && i < ELEMENTSOF(severities); i++)
+                if (streq(severity, severities[i].name))
+                        return severities[i].hours;
+        return -EINVAL;
+}
+
+/* IncidentStatus is declared in the order the status may move. */
+static int status_rank(const char *status) {
+        return incident_status_from_string(status);
+}
+
+static bool digits(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+static int two(const char *s) {
+        return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+int incident_time_parse(const char *s, time_t *ret) {
+        char date[DATE_LEN + 1];
+        int y, mo, d, h, mi, sec;
+        long offset = 0;
+        const char *p;
+        struct tm tm;
+
+        if (!s || strlen(s) < 20)
+                return -EINVAL;
+        memcpy(date, s, DATE_LEN);
+        date[DATE_LEN] = 0;
+        if (date_parse(date, &y, &mo, &d) < 0)
+                return -EINVAL;
+        if ((s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+            s[16] != ':' || !digits(s + 17, 2))
+                return -EINVAL;
+        h = two(s + 11);
+        mi = two(s + 14);
+        sec = two(s + 17);
+        if (h > 23 || mi > 59 || sec > 59)
+                return -EINVAL;
+        p = s + 19;
+        if (*p == '.') {
+                p++;
+                if (!digits(p, 1))
+                        return -EINVAL;
+                while (*p >= '0' && *p <= '9')
+                        p++;
+        }
+        if ((*p == 'Z' || *p == 'z') && p[1] == 0)
+                offset = 0;
+        else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) &&
+                 p[6] == 0) {
+                int oh = two(p + 1), om = two(p + 4);
+                if (oh > 23 || om > 59)
+                        return -EINVAL;
+                offset = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+        } else
+                return -EINVAL;
+
+        tm = (struct tm){
+                .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec
+        };
+        *ret = timegm(&tm) - offset;
+        return 0;
+}
+
+static void format_utc(time_t t, char buf[32]) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- storage ---- */
+
+/* The report counts as made at the first record that reached "reported"
+ * (or went straight to "resolved"). */
+#define INCIDENT_SELECT                                                                                \
+        "SELECT id, reported_at, reported_by, department, severity, systems, resources, description, " \
+        "status, report_due, (SELECT min(r.at) FROM incident_records r WHERE r.incident_id = i.id "    \
+        "AND r.status IN ('reported', 'resolved')), occurred_at FROM incidents i "
+
+static json_t *json_column(sqlite3_stmt *st, int i) {
+        const char *t = (const char *)sqlite3_column_text(st, i);
+        json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+        return v ? v : json_array();
+}
+
+static json_t *row_to_json(sqlite3_stmt *st, const char *now) {
+        const char *due = (const char *)sqlite3_column_text(st, 9);
+        const char *made = (const char *)sqlite3_column_text(st, 10);
+        /* Late is late: a report made after the deadline stays overdue on record. */
+        bool overdue = made ? strcmp(made, due) > 0 : strcmp(now, due) > 0;
+        const char *occurred = (const char *)sqlite3_column_text(st, 11);
+        json_t *v = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:o, s:s, s:s, s:s, s:b, s:s?}", "id",
+                              sqlite3_column_text(st, 0), "status", sqlite3_column_text(st, 8), "severity",
+                              sqlite3_column_text(st, 4), "department", sqlite3_column_text(st, 3),
+                              "description", sqlite3_column_text(st, 7), "systems", json_column(st, 5),
+                              "resources", json_column(st, 6), "reported_at", sqlite3_column_text(st, 1),
+                              "reported_by", sqlite3_column_text(st, 2), "report_due", due, "report_overdue",
+                              overdue, "report_made_at", made);
+
+        if (v && occurred)
+                json_object_set_new(v, "occurred_at", json_string(occurred));
+        return v;
+}
+
+/* Without authorization: 0 and *ret, -ENOENT, -EIO. */
+static int load(Store *s, const char *id, json_t **ret) {
+        static const char sql[] = INCIDENT_SELECT "WHERE id = ?";
+        sqlite3_stmt *st;
+        json_t *v = NULL;
+        char now[32];
+        int r;
+
+        store_now(now);
+        if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+                v = row_to_json(st, now);
+        sqlite3_reset(st);
+        if (r == SQLITE_DONE)
+                return -ENOENT;
+        if (r != SQLITE_ROW || !v) {
+                json_decref(v);
+                return -EIO;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int load_records(Store *s, const char *id, json_t **ret) {
+        static const char sql[] = "SELECT at, principal, status, note FROM incident_records "
+                                  "WHERE incident_id = ? ORDER BY id";
+        sqlite3_stmt *st;
+        json_t *a = json_array();
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        if (store_prepare(s, sql, &st) < 0) {
+                json_decref(a);
+                return -EIO;
+        }
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+                if (json_array_append_new(
+                            a, json_pack("{s:s, s:s, s:s, s:s}", "at", sqlite3_column_text(st, 0), "by",
+                                         sqlite3_column_text(st, 1), "status", sqlite3_column_text(st, 2),
+                                         "note", sqlite3_column_text(st, 3))) < 0) {
+                        r = SQLITE_NOMEM;
+                        break;
+                }
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE) {
+                json_decref(a);
+                return -EIO;
+        }
+        *ret = a;
+        return 0;
+}
+
+/* A refused change is on record too, in its own transaction. */
+static void refused(Store *s, const CbCaller *caller, const char *action, const char *id) {
+        char object[128];
+        snprintf(object, sizeof(object), "incident:%s", id ? id : "");
+        audit_refusal(s, caller, action, object, "forbidden", NULL);
+}
+
+static int require_role(Store *s, const CbCaller *caller, unsigned roles, const char *action,
+                        const char *what, const char *id, CbError *err) {
+        int r = caller_require_role(caller, roles, what, err);
+        if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN)
+                refused(s, caller, action, id);
+        return r;
+}
+
+/* ---- reporting ---- */
+
+typedef struct Report {
+        const char *severity, *description, *occurred_at;
+        const json_t *systems, *resources; /* arrays of ids, borrowed; NULL = [] */
+        char occurred_utc[32];
+        char department[64]; /* "" = none */
+} Report;
+
+static int validate_ids(const json_t *doc, const char *name, const json_t **ret, CbError *err) {
+        const json_t *a = json_object_get(doc, name), *v;
+        size_t i;
+
+        if (!a)
+                return 0;
+        if (!json_is_array(a))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must be an array of ids", name);
+        if (json_array_size(a) > INCIDENT_OBJECTS_MAX)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: more than %d entries", name,
+                                          INCIDENT_OBJECTS_MAX);
+        json_array_foreach(a, i, v) {
+                char field[64];
+                snprintf(field, sizeof(field), "%s[%zu]", name, i);
+                if (!json_is_string(v) || !id_is_valid(json_string_value(v)) ||
+                    strlen(json_string_value(v)) != json_string_length(v))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, field,
+                                                  "%s: must match ^[a-z0-9-]+$", field);
+                for (size_t j = 0; j < i; j++)
+                        if (json_equal(json_array_get(a, j), (json_t *)v))
+                                return cb_error_set_field(err, CB_ERR_VALIDATION, field,
+                                                          "%s: '%s' is named twice", field,
+                                                          json_string_value(v));
+        }
+        *ret = a;
+        return 0;
+}
+
+static int validate_report(const json_t *doc, Report *ret, CbError *err) {
+        static const char *const allowed[] = {
+                "severity", "systems", "resources", "description", "occurred_at", NULL,
+        };
+        Report rep = { 0 };
+        int r;
+
+        r = json_check_object(doc, allowed, err);
+        if (r >= 0)
+                r = json_get_string(doc, "severity", true, 0, &rep.severity, err);
+        if (r >= 0 && incident_report_hours(rep.severity) < 0)
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "severity",
+                                       "severity: must be \"critical\", \"major\", \"significant\" or "
+                                       "\"general\"");
+        if (r >= 0)
+                r = validate_ids(doc, "systems", &rep.systems, err);
+        if (r >= 0)
+                r = validate_ids(doc, "resources", &rep.resources, err);
+        if (r >= 0)
+                r = json_get_string(doc, "description", true, INCIDENT_DESCRIPTION_MAX, &rep.description,
+                                    err);
+        if (r >= 0)
+                r = json_get_string(doc, "occurred_at", false, 64, &rep.occurred_at, err);
+        if (r < 0)
+                return r;
+        if (rep.occurred_at) {
+                time_t t;
+                if (incident_time_parse(rep.occurred_at, &t) < 0)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "occurred_at",
+                                                  "occurred_at: '%s' is not an RFC 3339 date-time such as "
+                                                  "2025-03-01T08:30:00+08:00",
+                                                  rep.occurred_at);
+                if (t > time(NULL) + OCCURRED_AT_SKEW_S)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "occurred_at",
+                                                  "occurred_at: '%s' lies in the future", rep.occurred_at);
+                format_utc(t, rep.occurred_utc);
+        }
+        *ret = rep;
+        return 0;
+}
+
+/* The department every named object belongs to, if they agree: a
+ * department's incident is its own; the operator's is bound to the one
+ * department its systems and resources belong to, or to none. */
+static void merge_department(char dept[64], bool *mixed, const char *d) {
+        if (*mixed)
+                return;
+        if (!dept[0])
+                snprintf(dept, 64, "%s", d);
+        else if (!streq(dept, d)) {
+                *mixed = true;
+                dept[0] = 0;
+        }
+}
+
+static int resource_department(Store *s, const char *id, char ret[64]) {
+        static const char sql[] = "SELECT department FROM resources WHERE id = ?";
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+                snprintf(ret, 64, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* Checks that every named system and resource exists and, for a
+ * department, is its own; fills rep->department. Runs before the change's
+ * transaction, so that a refusal's audit record is not rolled back with it. */
+static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError *err) {
+        bool as_department = !caller_has_role(caller, CB_ROLE_OPERATOR);
+        bool mixed = false;
+        const json_t *v;
+        size_t i;
+        int r;
+
+        rep->department[0] = 0;
+        json_array_foreach(rep->systems, i, v) {
+                const char *id = json_string_value(v);
+                char field[64];
+                SystemFacts f;
+
+                snprintf(field, sizeof(field), "systems[%zu]", i);
+                r = systems_get_facts(s, id, &f);
+                if (r == -ENOENT)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, field,
+                                                  "%s: system '%s' is not in the directory", field, id);
+                if (r < 0)
+                        return store_error(s, err, "reading the system directory");
+                if (as_department && !caller_in_department(caller, f.department)) {
+                        refused(s, caller, "incident.report", "");
+                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
+                                                  "%s may not report incidents on system '%s' of another "
+                                                  "department",
+                                                  caller->principal->name, id);
+                }
+                merge_department(rep->department, &mixed, f.department);
+        }
+        json_array_foreach(rep->resources, i, v) {
+                const char *id = json_string_value(v);
+                char field[64], d[64];
+
+                snprintf(field, sizeof(field), "resources[%zu]", i);
+                r = resource_department(s, id, d);
+                if (r == -ENOENT)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, field, "%s: no resource '%s'",
+                                                  field, id);
+                if (r < 0)
+                        return store_error(s, err, "reading the resources");
+                if (as_department && !caller_in_department(caller, d)) {
+                        refused(s, caller, "incident.report", "");
+                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
+                                                  "%s may not report incidents on resource '%s' of another "
+                                                  "department",
+                                                  caller->principal->name, id);
+                }
+                merge_department(rep->department, &mixed, d);
+        }
+        if (as_department)
+                snprintf(rep->department, sizeof(rep->department), "%s", caller->principal->department);
+        return 0;
+}
+
+/* "inc-YYYYMMDD-NNNN", numbered per UTC day: readable on the phone when
+ * the incident is reported onwards. Runs inside the transaction, so two
+ * reports cannot take the same number. */
+static int next_id(Store *s, time_t now, char ret[32]) {
+        static const char sql[] =
+                "SELECT coalesce(max(CAST(substr(id, 14) AS INTEGER)), 0) FROM incidents WHERE id LIKE ?";
+        char prefix[16], like[20];
+        struct tm tm;
+        sqlite3_stmt *st;
+        long n = -1;
+
+        gmtime_r(&now, &tm);
+        strftime(prefix, sizeof(prefix), "inc-%Y%m%d-", &tm);
+        snprintf(like, sizeof(like), "%s%%", prefix);
+        if (store_prepare(s, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                n = (long)sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (n < 0)
+                return -EIO;
+        /* A million incidents in one day is an attack on the broker itself. */
+        if (n >= 999999)
+                return -ERANGE;
+        snprintf(ret, 32, "%.13s%04d", prefix, (int)(n + 1));
+        return 0;
+}
+
+static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, char id[32], CbError *err) {
+        static const char ins_sql[] =
+                "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
+                "resources, description, status, report_due, occurred_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10)";
+        _cleanup_(freep) char *systems = NULL, *resources = NULL;
+        _cleanup_(json_decrefp) json_t *detail = NULL;
+        char reported[32], due[32], object[64];
+        time_t now = time(NULL);
+        sqlite3_stmt *st;
+        int r;
+
+        systems = rep->systems ? json_dumps(rep->systems, JSON_COMPACT) : strdup("[]");
+        resources = rep->resources ? json_dumps(rep->resources, JSON_COMPACT) : strdup("[]");
+        if (!systems || !resources)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        format_utc(now, reported);
+        format_utc(now + (time_t)incident_report_hours(rep->severity) * 3600, due);
+        if (next_id(s, now, id) < 0)
+                return store_error(s, err, "numbering the incident");
+
+        if (store_prepare(s, ins_sql, &st) < 0)
+                return store_error(s, err, "recording the incident");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, reported, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, caller->principal->name, -1, SQLITE_STATIC);
+        if (rep->department[0])
+                sqlite3_bind_text(st, 4, rep->department, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 4);
+        sqlite3_bind_text(st, 5, rep->severity, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, systems, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, resources, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, rep->description, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, due, -1, SQLITE_STATIC);
+        if (rep->occurred_at)
+                sqlite3_bind_text(st, 10, rep->occurred_utc, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 10);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                return store_error(s, err, "recording the incident");
+
+        detail = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:s, s:s?}", "severity", rep->severity, "department",
+                           rep->department[0] ? rep->department : NULL, "systems",
+                           rep->systems ? json_deep_copy(rep->systems) : json_array(), "resources",
+                           rep->resources ? json_deep_copy(rep->resources) : json_array(), "description",
+                           rep->description, "report_due", due, "occurred_at",
+                           rep->occurred_at ? rep->occurred_utc : NULL);
+        if (!detail)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        snprintf(object, sizeof(object), "incident:%s", id);
+        return audit_append(
+                s, caller,
+                &(AuditEntry){
+                        .action = "incident.report", .object = object, .outcome = "ok", .detail = detail },
+                err);
+}
+
+int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
+        Report rep;
+        char id[32];
+        int r;
+
+        r = require_role(s, caller, CB_ROLE_OPERATOR | CB_ROLE_DEPARTMENT, "incident.report",
+                         "report security incidents", "", err);
+        if (r < 0)
+                return r;
+        if (!caller_has_role(caller, CB_ROLE_OPERATOR) && !caller->principal->department)
+                return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
+                                    caller->principal->name);
+        r = validate_report(doc, &rep, err);
+        if (r < 0)
+                return r;
+
+        r = check_objects(s, caller, &rep, err);
+        if (r < 0)
+                return r;
+
+        if (store_begin(s) < 0)
+                return store_error(s, err, "starting a transaction");
+        r = insert_incident(s, caller, &rep, id, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing");
+        return ret ? incidents_get(s, caller, id, ret, err) : 0;
+}
+
+/* ---- handling records ---- */
+
+static int append_record(Store *s, const CbCaller *caller, const char *id, const char *from,
+                         const char *status, const char *note, CbError *err) {
+        static const char ins_sql[] = "INSERT INTO incident_records (incident_id, at, principal, status, "
+                                      "note) VALUES (?, ?, ?, ?, ?)";
+        static const char upd_sql[] = "UPDATE incidents SET status = ? WHERE id = ?";
+        _cleanup_(json_decrefp) json_t *detail = NULL;
+        char now[32], object[128];
+        sqlite3_stmt *st;
+        int r;
+
+        store_now(now);
+        if (store_prepare(s, ins_sql, &st) < 0)
+                return store_error(s, err, "recording the handling");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, caller->principal->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, note, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                return store_error(s, err, "recording the handling");
+
+        if (store_prepare(s, upd_sql, &st) < 0)
+                return store_error(s, err, "updating the incident");
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                return store_error(s, err, "updating the incident");
+
+        detail = json_pack("{s:s, s:s, s:s}", "from", from, "status", status, "note", note);
+        if (!detail)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        snprintf(object, sizeof(object), "incident:%s", id);
+        return audit_append(
+                s, caller,
+                &(AuditEntry){
+                        .action = "incident.record", .object = object, .outcome = "ok", .detail = detail },
+                err);
+}
+
+/* Loads the incident for a change: -ENOENT also when a department may not
+ * see it, so that another department's ids do not leak. */
+static int load_visible(Store *s, const CbCaller *caller, unsigned readers, const char *id, json_t **ret,
+                        CbError *err) {
+        json_t *v = NULL;
+        int r;
+
+        if (!id_is_valid(id))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
+        r = load(s, id, &v);
+        if (r == -ENOENT)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
+        if (r < 0)
+                return store_error(s, err, "reading the incidents");
+        if (!caller_has_role(caller, readers) &&
+            !caller_in_department(caller, json_string_value(json_object_get(v, "department")))) {
+                json_decref(v);
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
+        }
+        *ret = v;
+        return 0;
+}
+
+int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
+                         CbError *err) {
+        static const char *const allowed[] = { "note", "status", NULL };
+        _cleanup_(json_decrefp) json_t *inc = NULL;
+        const char *note = NULL, *status = NULL, *current;
+        int r;
+
+        r = require_role(s, caller, CB_ROLE_OPERATOR | CB_ROLE_DEPARTMENT, "incident.record",
+                         "record the handling of incidents", id, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(doc, allowed, err);
+        if (r >= 0)
+                r = json_get_string(doc, "note", true, INCIDENT_NOTE_MAX, &note, err);
+        if (r >= 0)
+                r = json_get_string(doc, "status", true, 0, &status, err);
+        if (r < 0)
+                return r;
+        if (status_rank(status) < 1)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "status",
+                                          "status: must be \"handling\", \"reported\" or \"resolved\"");
+
+        if (store_begin(s) < 0)
+                return store_error(s, err, "starting a transaction");
+        r = load_visible(s, caller, CB_ROLE_OPERATOR, id, &inc, err);
+        if (r >= 0) {
+                current = json_string_value(json_object_get(inc, "status"));
+                if (incident_status_from_string(current) == INCIDENT_RESOLVED)
+                        r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
+                                               "incident '%s' is resolved: no further records", id);
+                else if (status_rank(status) < status_rank(current))
+                        r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
+                                               "incident '%s' is %s: the status cannot go back to %s", id,
+                                               current, status);
+                else
+                        r = append_record(s, caller, id, current, status, note, err);
+        }
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing");
+        return ret ? incidents_get(s, caller, id, ret, err) : 0;
+}
+
+/* ---- reading ---- */
+
+int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        json_t *v = NULL, *records = NULL;
+        int r;
+
+        r = caller_require_role(caller, INCIDENT_READERS | CB_ROLE_DEPARTMENT, "read security incidents",
+                                err);
+        if (r < 0)
+                return r;
+        r = load_visible(s, caller, INCIDENT_READERS, id, &v, err);
+        if (r < 0)
+                return r;
+        if (load_records(s, id, &records) < 0) {
+                json_decref(v);
+                return store_error(s, err, "reading the incident records");
+        }
+        json_object_set_new(v, "records", records);
+        *ret = v;
+        return 0;
+}
+
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        /* Newest first; ties in the same second by id, so the keyset is total. */
+        static const char sql[] =
+                INCIDENT_SELECT "WHERE (?1 IS NULL OR department = ?1) "
+                                "AND (?2 IS NULL OR reported_at < ?2 OR (reported_at = ?2 AND id < ?3)) "
+                                "ORDER BY reported_at DESC, id DESC LIMIT ?4";
+        char next[PAGE_TOKEN_MAX] = "";
+        const char *department = NULL;
+        sqlite3_stmt *st;
+        char now[32];
+        json_t *a;
+        int r;
+
+        r = caller_require_role(caller, INCIDENT_READERS | CB_ROLE_DEPARTMENT, "read security incidents",
+                                err);
+        if (r < 0)
+                return r;
+        if (!caller_has_role(caller, INCIDENT_READERS)) {
+                department = caller->principal->department;
+                if (!department)
+                        return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
+                                            caller->principal->name);
+        }
+
+        store_now(now);
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, "reading the incidents");
+        if (department)
+                sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
+        if (page->has_after) {
+                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, page->after[1], -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)page->limit + 1);
+        a = json_array();
+        if (!a) {
+                sqlite3_reset(st);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (json_array_size(a) == page->limit) {
+                        const json_t *last = json_array_get(a, page->limit - 1);
+                        page_token_make(json_string_value(json_object_get(last, "reported_at")),
+                                        json_string_value(json_object_get(last, "id")), next);
+                        r = SQLITE_DONE;
+                        break;
+                }
+                if (json_array_append_new(a, row_to_json(st, now)) < 0) {
+                        r = SQLITE_NOMEM;
+                        break;
+                }
+        }
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE) {
+                json_decref(a);
+                return store_error(s, err, "reading the incidents");
+        }
+        memcpy(ret_next, next, sizeof(next));
+        *ret = a;
+        return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Security incidents (regulation Art. 38: 发生安全事件要及时处置, 并按照规定向
+ * 有关部门报告). An incident is reported by the operator or by a department,
+ * names the systems (from the directory) and resources it touched, and gets
+ * a reporting deadline from its severity; handling records are appended
+ * until it is resolved.
+ *
+ * The promise: the status only moves forward (open -> handling -> reported
+ * -> resolved; a record may keep the current status) and resolved is final;
+ * a department reports only on its own systems and resources and sees and
+ * handles only its own incidents (another department's is a 404); every
+ * change and every refused change is an audit record in the same
+ * transaction (incident.report, incident.record). "report_overdue" is
+ * computed when read, so it turns true by itself once the deadline passes
+ * without a report. The deadlines and their reasons: docs/incidents.md.
+ */
+
+#include <jansson.h>
+#include <time.h>
+
+#include "error.h"
+#include "page.h"
+#include "principal.h"
+#include "store.h"
+
+#define INCIDENT_DESCRIPTION_MAX 4000
+#define INCIDENT_NOTE_MAX        4000
+/* How many systems or resources one incident may name. */
+#define INCIDENT_OBJECTS_MAX 100
+
+/* Hours from reported_at to the reporting deadline for a severity
+ * ("critical" 1, "major" 2, "significant" 24, "general" 72); -EINVAL for
+ * anything else. */
+int incident_report_hours(const char *severity);
+
+/* Strict RFC 3339 date-time ("2025-03-01T08:30:00Z", "...T16:30:00+08:00",
+ * optional fraction of a second, which is dropped) to UTC seconds.
+ * -EINVAL otherwise. */
+int incident_time_parse(const char *s, time_t *ret);
+
+/* POST /v1/incidents. *ret: the incident as incidents_get() shows it. */
+int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err);
+/* POST /v1/incidents/{id}/records {"note", "status"}. *ret: the incident. */
+int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
+                         CbError *err);
+/* The incident with its records, oldest first. */
+int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* Every incident the caller may see, newest first, without records. */
+/* One page (page.h), newest first; ret_next is "" on the last page. */
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+                   char ret_next[PAGE_TOKEN_MAX], CbError *err);

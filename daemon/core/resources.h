@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Resources: what departments hold on the providers (VMs now, OSB service
+ * instances later), from request to retirement. A request passes the
+ * policy engine (projects_evaluate) or nothing is created anywhere. Every
+ * operation is recorded in the store BEFORE the provider is called, and the
+ * provider call runs on the worker pool; its result comes back to the main
+ * loop. A daemon killed at any moment finds the unfinished operations on
+ * restart and runs them again: the driver operations are idempotent by the
+ * resource id stamped on every provider object, so nothing is duplicated
+ * or orphaned. Reconcile (at start, when a provider connects, and
+ * periodically) compares the record with the providers.
+ */
+
+#include <jansson.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "page.h"
+#include "principal.h"
+#include "projects.h"
+#include "providers.h"
+#include "store.h"
+#include "worker.h"
+
+typedef struct Resources Resources;
+
+/* Called on the main thread after a resource's state or fields changed. */
+typedef void (*ResourceChangedFn)(const char *resource_id, void *userdata);
+
+int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret);
+Resources *resources_free(Resources *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Resources *, resources_free);
+
+/* How long a stop waits for the guest before forcing it off (0: at once). */
+void resources_set_stop_timeout(Resources *r, unsigned timeout_ms);
+void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata);
+
+/* POST /v1/resources. idempotency_key may be NULL. *ret: {"id", "state",
+ * "operation_id"}; *ret_created false when an idempotent replay answered. */
+int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
+                      json_t **ret, CbError *err);
+int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* project_id NULL: everything the caller may see. */
+/* One page (page.h) in creation order; ret_next is "" on the last page. */
+int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
+                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+/* action: "start", "stop", "reboot", "delete". *ret: {"id", "state", "operation_id"}. */
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
+                  CbError *err);
+int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+
+/* Art. 28: a terminated project's resources are scheduled for retirement:
+ * a deprovision operation each, in the caller's transaction. */
+int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err);
+
+/* Every id, for the D-Bus node enumerator (NULL-terminated, caller frees). */
+int resources_ids(Resources *r, char ***ret);
+/* The record itself, without authorization (for the D-Bus properties). */
+int resources_record(Resources *r, const char *id, json_t **ret);
+
+/* Live inventory of a provider; the answer comes later through done
+ * (on the main thread) with a new reference or an error. */
+typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);
+int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
+                        void *userdata, CbError *err);
+
+/* Resumes unfinished operations and reconciles; called at start-up and
+ * whenever a provider (re)connects. */
+void resources_provider_ready(Resources *r, Provider *p);
+/* Subscribes to a provider's life-cycle events (a VM shut down from inside
+ * becomes "stopped"); resources_unwatch_all() stops them all before the
+ * worker pool goes away. */
+int resources_watch(Resources *r, Provider *p);
+void resources_unwatch_all(Resources *r);
+
+/* Periodic: probe providers and reconcile the connected ones. */
+void resources_reconcile_all(Resources *r);

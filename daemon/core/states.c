@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "states.h"
+
+static const char *const catalog_status_table[_CATALOG_STATUS_MAX] = {
+        [CATALOG_DRAFT] = "draft",           [CATALOG_SUBMITTED] = "submitted",
+        [CATALOG_PUBLISHED] = "published",   [CATALOG_SUPERSEDED] = "superseded",
+        [CATALOG_DEPRECATED] = "deprecated", [CATALOG_RETIRED] = "retired",
+};
+DEFINE_STRING_TABLE(catalog_status, CatalogStatus, _CATALOG_STATUS_MAX);
+
+static const char *const resource_state_table[_RESOURCE_STATE_MAX] = {
+        [RESOURCE_PROVISIONING] = "provisioning",
+        [RESOURCE_ACTIVE] = "active",
+        [RESOURCE_STOPPED] = "stopped",
+        [RESOURCE_FAILED] = "failed",
+        [RESOURCE_DEPROVISIONING] = "deprovisioning",
+        [RESOURCE_DELETED] = "deleted",
+};
+DEFINE_STRING_TABLE(resource_state, ResourceState, _RESOURCE_STATE_MAX);
+
+static const char *const resource_kind_table[_RESOURCE_KIND_MAX] = {
+        [RESOURCE_KIND_VM] = "vm",
+        [RESOURCE_KIND_VOLUME] = "volume",
+};
+DEFINE_STRING_TABLE(resource_kind, ResourceKind, _RESOURCE_KIND_MAX);
+
+static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
+        [OPERATION_PROVISION] = "provision",
+        [OPERATION_START] = "start",
+        [OPERATION_STOP] = "stop",
+        [OPERATION_REBOOT] = "reboot",
+        [OPERATION_DEPROVISION] = "deprovision",
+};
+DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX);
+
+static const char *const operation_state_table[_OPERATION_STATE_MAX] = {
+        [OPERATION_PENDING] = "pending",
+        [OPERATION_RUNNING] = "running",
+        [OPERATION_SUCCEEDED] = "succeeded",
+        [OPERATION_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE(operation_state, OperationState, _OPERATION_STATE_MAX);
+
+static const char *const project_status_table[_PROJECT_STATUS_MAX] = {
+        [PROJECT_ACTIVE] = "active",
+        [PROJECT_SUSPENDED] = "suspended",
+        [PROJECT_TERMINATED] = "terminated",
+};
+DEFINE_STRING_TABLE(project_status, ProjectStatus, _PROJECT_STATUS_MAX);
+
+static const char *const milestone_kind_table[_MILESTONE_KIND_MAX] = {
+        [MILESTONE_CONTRACT_SIGNED] = "contract_signed",
+        [MILESTONE_CONTRACT_FILED] = "contract_filed",
+        [MILESTONE_COMPLETED] = "completed",
+        [MILESTONE_ACCEPTANCE_FILED] = "acceptance_filed",
+        [MILESTONE_SELF_EVALUATION_FILED] = "self_evaluation_filed",
+};
+DEFINE_STRING_TABLE(milestone_kind, MilestoneKind, _MILESTONE_KIND_MAX);
+
+static const char *const incident_status_table[_INCIDENT_STATUS_MAX] = {
+        [INCIDENT_OPEN] = "open",
+        [INCIDENT_HANDLING] = "handling",
+        [INCIDENT_REPORTED] = "reported",
+        [INCIDENT_RESOLVED] = "resolved",
+};
+DEFINE_STRING_TABLE(incident_status, IncidentStatus, _INCIDENT_STATUS_MAX);

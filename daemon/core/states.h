@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The life-cycle states of the broker's records, as enums with their one
+ * string table each. The names are the API's and the schema's: the store's
+ * CHECK constraints and triggers spell the same lists, and
+ * tests/unit/test-states.c holds every table against the schema.
+ */
+
+#include "string-table.h"
+
+/* A catalogue revision's life cycle (docs/catalog-format.md). */
+typedef enum CatalogStatus {
+        CATALOG_DRAFT,
+        CATALOG_SUBMITTED,
+        CATALOG_PUBLISHED,
+        CATALOG_SUPERSEDED,
+        CATALOG_DEPRECATED,
+        CATALOG_RETIRED,
+        _CATALOG_STATUS_MAX,
+} CatalogStatus;
+DECLARE_STRING_TABLE(catalog_status, CatalogStatus);
+
+typedef enum ResourceState {
+        RESOURCE_PROVISIONING,
+        RESOURCE_ACTIVE,
+        RESOURCE_STOPPED,
+        RESOURCE_FAILED,
+        RESOURCE_DEPROVISIONING,
+        RESOURCE_DELETED,
+        _RESOURCE_STATE_MAX,
+} ResourceState;
+DECLARE_STRING_TABLE(resource_state, ResourceState);
+
+typedef enum ResourceKind {
+        RESOURCE_KIND_VM,
+        RESOURCE_KIND_VOLUME,
+        _RESOURCE_KIND_MAX,
+} ResourceKind;
+DECLARE_STRING_TABLE(resource_kind, ResourceKind);
+
+typedef enum OperationKind {
+        OPERATION_PROVISION,
+        OPERATION_START,
+        OPERATION_STOP,
+        OPERATION_REBOOT,
+        OPERATION_DEPROVISION,
+        _OPERATION_KIND_MAX,
+} OperationKind;
+DECLARE_STRING_TABLE(operation_kind, OperationKind);
+
+typedef enum OperationState {
+        OPERATION_PENDING,
+        OPERATION_RUNNING,
+        OPERATION_SUCCEEDED,
+        OPERATION_FAILED,
+        _OPERATION_STATE_MAX,
+} OperationState;
+DECLARE_STRING_TABLE(operation_state, OperationState);
+
+typedef enum ProjectStatus {
+        PROJECT_ACTIVE,
+        PROJECT_SUSPENDED,
+        PROJECT_TERMINATED,
+        _PROJECT_STATUS_MAX,
+} ProjectStatus;
+DECLARE_STRING_TABLE(project_status, ProjectStatus);
+
+typedef enum MilestoneKind {
+        MILESTONE_CONTRACT_SIGNED,
+        MILESTONE_CONTRACT_FILED,
+        MILESTONE_COMPLETED,
+        MILESTONE_ACCEPTANCE_FILED,
+        MILESTONE_SELF_EVALUATION_FILED,
+        _MILESTONE_KIND_MAX,
+} MilestoneKind;
+DECLARE_STRING_TABLE(milestone_kind, MilestoneKind);
+
+/* In the order an incident moves through them (Art. 38). */
+typedef enum IncidentStatus {
+        INCIDENT_OPEN,
+        INCIDENT_HANDLING,
+        INCIDENT_REPORTED,
+        INCIDENT_RESOLVED,
+        _INCIDENT_STATUS_MAX,
+} IncidentStatus;
+DECLARE_STRING_TABLE(incident_status, IncidentStatus);

@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/*
+ * Migrations, in order. Append only: a released migration is never edited,
+ * since databases in the field have already run it.
+ */
+static const char *const migrations[] = {
+        /* 1: the catalogue */
+        "CREATE TABLE services ("
+        "  id TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL,"
+        "  status TEXT NOT NULL CHECK (status IN"
+        "    ('draft','submitted','published','superseded','deprecated','retired')),"
+        "  document TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  published_at TEXT,"
+        "  PRIMARY KEY (id, revision));"
+        "CREATE INDEX services_status ON services(status);"
+        "CREATE TABLE service_signoffs ("
+        "  service_id TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL,"
+        "  role TEXT NOT NULL CHECK (role IN ('authority','finance')),"
+        "  principal TEXT NOT NULL,"
+        "  signed_at TEXT NOT NULL,"
+        "  PRIMARY KEY (service_id, revision, role),"
+        "  FOREIGN KEY (service_id, revision) REFERENCES services(id, revision));",
+        /* 2: the regulation's records: systems, projects and approvals,
+         * milestones, the audit chain, incidents; resources and operations
+         * (so that what a project holds counts against its approval). */
+        "CREATE TABLE systems ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  protection_level INTEGER NOT NULL CHECK (protection_level BETWEEN 1 AND 4),"
+        "  classified INTEGER NOT NULL CHECK (classified IN (0, 1)),"
+        "  data_sharing TEXT NOT NULL CHECK (data_sharing IN ('compliant','noncompliant')),"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX systems_department ON systems(department);"
+        "CREATE TABLE projects ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  status TEXT NOT NULL CHECK (status IN ('active','suspended','terminated')),"
+        "  current_revision INTEGER NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX projects_department ON projects(department);"
+        "CREATE TABLE approvals ("
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  revision INTEGER NOT NULL,"
+        "  approval_no TEXT NOT NULL,"
+        "  document TEXT NOT NULL,"
+        "  envelope TEXT NOT NULL,"
+        "  key_id TEXT NOT NULL,"
+        "  received_at TEXT NOT NULL,"
+        "  received_by TEXT NOT NULL,"
+        "  PRIMARY KEY (project_id, revision));"
+        "CREATE TABLE milestones ("
+        "  id INTEGER PRIMARY KEY,"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('contract_signed','contract_filed','completed',"
+        "    'acceptance_filed','self_evaluation_filed')),"
+        "  date TEXT NOT NULL,"
+        "  budget_year INTEGER,"
+        "  recorded_at TEXT NOT NULL,"
+        "  recorded_by TEXT NOT NULL);"
+        "CREATE INDEX milestones_project ON milestones(project_id);"
+        "CREATE TABLE project_events ("
+        "  id INTEGER PRIMARY KEY,"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  action TEXT NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  principal TEXT NOT NULL,"
+        "  at TEXT NOT NULL);"
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  at TEXT NOT NULL,"
+        "  principal TEXT NOT NULL,"
+        "  face TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  object TEXT NOT NULL,"
+        "  outcome TEXT NOT NULL,"
+        "  codes TEXT NOT NULL,"
+        "  detail TEXT NOT NULL,"
+        "  prev_hash TEXT NOT NULL,"
+        "  hash TEXT NOT NULL);"
+        "CREATE TABLE audit_head ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  seq INTEGER NOT NULL,"
+        "  hash TEXT NOT NULL);"
+        "CREATE TABLE incidents ("
+        "  id TEXT PRIMARY KEY,"
+        "  reported_at TEXT NOT NULL,"
+        "  reported_by TEXT NOT NULL,"
+        "  department TEXT,"
+        "  severity TEXT NOT NULL,"
+        "  systems TEXT NOT NULL,"
+        "  resources TEXT NOT NULL,"
+        "  description TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  report_due TEXT NOT NULL);"
+        "CREATE TABLE incident_records ("
+        "  id INTEGER PRIMARY KEY,"
+        "  incident_id TEXT NOT NULL REFERENCES incidents(id),"
+        "  at TEXT NOT NULL,"
+        "  principal TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  note TEXT NOT NULL);"
+        "CREATE TABLE resources ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  system_id TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  service_id TEXT NOT NULL,"
+        "  plan_id TEXT NOT NULL,"
+        "  catalog_revision INTEGER NOT NULL,"
+        "  approval_no TEXT NOT NULL,"
+        "  cost_kind TEXT NOT NULL CHECK (cost_kind IN ('construction','om')),"
+        "  committed_fen INTEGER NOT NULL,"
+        "  provider TEXT,"
+        "  provider_ref TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('provisioning','active','stopped','failed',"
+        "    'deprovisioning','deleted')),"
+        "  idempotency_key TEXT,"
+        "  request_hash TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX resources_project ON resources(project_id);"
+        "CREATE UNIQUE INDEX resources_idempotency ON resources(created_by, idempotency_key)"
+        "  WHERE idempotency_key IS NOT NULL;"
+        "CREATE TABLE operations ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX operations_resource ON operations(resource_id);",
+
+        /* 3: providers added at run time, and which unmanaged objects were
+         * already reported (Art. 10), so each is reported once. */
+        "CREATE TABLE providers ("
+        "  name TEXT PRIMARY KEY,"
+        "  driver TEXT NOT NULL,"
+        "  uri TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL);"
+        "CREATE TABLE unmanaged_seen ("
+        "  provider TEXT NOT NULL,"
+        "  provider_ref TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  first_seen TEXT NOT NULL,"
+        "  last_seen TEXT NOT NULL,"
+        "  PRIMARY KEY (provider, provider_ref));"
+        "CREATE INDEX operations_state ON operations(state);"
+        "CREATE INDEX resources_provider ON resources(provider);",
+
+        /* 4: when an incident happened, as reported (Art. 38). */
+        "ALTER TABLE incidents ADD COLUMN occurred_at TEXT;",
+
+        /* 5: what a project holds is counted on every request (Art. 13, 20):
+         * covering indexes keep that off the table. */
+        "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
+        "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind, committed_fen);",
+
+        /* 6: ...and counting grew with the project (every request walked all
+         * its resources). The totals are kept by triggers instead, in the
+         * same transaction as the change, so no code path can forget them.
+         * "Held" is the one rule here: every resource not deleted. */
+        "DROP INDEX resources_held;"
+        "DROP INDEX resources_usage;"
+        "CREATE TABLE project_holdings ("
+        "  project_id TEXT NOT NULL,"
+        "  service_id TEXT NOT NULL,"
+        "  plan_id TEXT NOT NULL,"
+        "  cost_kind TEXT NOT NULL,"
+        "  quantity INTEGER NOT NULL,"
+        "  committed_fen INTEGER NOT NULL,"
+        "  PRIMARY KEY (project_id, service_id, plan_id, cost_kind)) WITHOUT ROWID;"
+        "INSERT INTO project_holdings SELECT project_id, service_id, plan_id, cost_kind, COUNT(*),"
+        "  SUM(committed_fen) FROM resources WHERE state != 'deleted' GROUP BY 1, 2, 3, 4;"
+        "CREATE TRIGGER holdings_insert AFTER INSERT ON resources WHEN NEW.state != 'deleted' BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;"
+        "CREATE TRIGGER holdings_delete AFTER DELETE ON resources WHEN OLD.state != 'deleted' BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        /* An update moves a resource out of the totals and/or into them only
+         * when it leaves or enters 'deleted' or changes what it counts as. */
+        "CREATE TRIGGER holdings_update_out AFTER UPDATE ON resources WHEN OLD.state != 'deleted' AND"
+        "  (NEW.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER holdings_update_in AFTER UPDATE ON resources WHEN NEW.state != 'deleted' AND"
+        "  (OLD.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;",
+
+        /* 7: block volumes are resources too; what a resource is decides
+         * which operations apply to it and what reconcile looks for. */
+        "ALTER TABLE resources ADD COLUMN kind TEXT NOT NULL DEFAULT 'vm' CHECK (kind IN ('vm','volume'));",
+
+        /* 8: a provider may insist on a domain type (a host whose /dev/kvm
+         * QEMU cannot open runs "qemu", TCG). */
+        "ALTER TABLE providers ADD COLUMN domain_type TEXT NOT NULL DEFAULT 'auto'"
+        " CHECK (domain_type IN ('auto','kvm','qemu'));",
+};
+
+/* Larger than the number of distinct statements the daemon prepares, so a
+ * hot statement is never evicted by a cold one. */
+#define STMT_CACHE_SIZE 512
+
+typedef struct StoreDeferred {
+        StoreDeferredFn fn;
+        void *userdata;
+        int level;
+} StoreDeferred;
+
+static void run_deferred(Store *s, int from, int result);
+
+struct Store {
+        sqlite3 *db;
+        char *path;
+        struct {
+                const char *sql; /* compared by pointer: callers pass literals */
+                sqlite3_stmt *stmt;
+        } cache[STMT_CACHE_SIZE];
+        size_t n_cache;
+        int depth;
+        bool batching, batch_open;
+        StoreDeferred *deferred;
+        size_t n_deferred;
+};
+
+int store_latest_version(void) {
+        return (int)ELEMENTSOF(migrations);
+}
+
+sqlite3 *store_db(Store *s) {
+        return s->db;
+}
+
+int store_error(Store *s, CbError *err, const char *what) {
+        return cb_error_set(err, CB_ERR_INTERNAL, "database error while %s: %s", what,
+                            s && s->db ? sqlite3_errmsg(s->db) : "not open");
+}
+
+static int mkdir_parents(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        for (char *p = copy + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(copy, 0750) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return 0;
+}
+
+int store_exec(Store *s, const char *sql, CbError *err) {
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                int r = cb_error_set(err, CB_ERR_INTERNAL, "database error: %s", msg ? msg : "unknown");
+                sqlite3_free(msg);
+                return r;
+        }
+        return 0;
+}
+
+int store_schema_version(Store *s) {
+        sqlite3_stmt *st;
+        int v = -1;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return v < 0 ? -EIO : v;
+}
+
+static int store_migrate(Store *s, CbError *err) {
+        int have = store_schema_version(s);
+        if (have < 0)
+                return store_error(s, err, "reading the schema version");
+        if (have > store_latest_version())
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "%s has schema version %d, newer than this cloudbrokerd knows (%d)",
+                                    s->path, have, store_latest_version());
+        for (int v = have; v < store_latest_version(); v++) {
+                char pragma[64];
+                int r;
+
+                r = store_exec(s, "BEGIN IMMEDIATE", err);
+                if (r < 0)
+                        return r;
+                r = store_exec(s, migrations[v], err);
+                if (r >= 0) {
+                        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+                        r = store_exec(s, pragma, err);
+                }
+                if (r >= 0)
+                        r = store_exec(s, "COMMIT", err);
+                if (r < 0) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "migration %d failed: %s", v + 1,
+                                            err ? err->message : "");
+                }
+        }
+        return 0;
+}
+
+int store_open(const char *path, Store **ret, CbError *err) {
+        _cleanup_(store_freep) Store *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        s->path = strdup(path);
+        if (!s->path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
+        r = mkdir_parents(path);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot create the folder of %s: %s", path,
+                                    strerror(-r));
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s: %s", path,
+                                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_busy_timeout(s->db, 5000);
+
+        /* WAL with synchronous=FULL: a commit is on disk when it returns. */
+        r = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                       err);
+        if (r < 0)
+                return r;
+        r = store_migrate(s, err);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_cache; i++)
+                sqlite3_finalize(s->cache[i].stmt);
+        run_deferred(s, 0, -ECANCELED);
+        free(s->deferred);
+        if (s->db)
+                sqlite3_close(s->db);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
+        sqlite3_stmt *st;
+
+        for (size_t i = 0; i < s->n_cache; i++)
+                if (s->cache[i].sql == sql) {
+                        sqlite3_reset(s->cache[i].stmt);
+                        sqlite3_clear_bindings(s->cache[i].stmt);
+                        *ret = s->cache[i].stmt;
+                        return 0;
+                }
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+        if (s->n_cache < STMT_CACHE_SIZE) {
+                s->cache[s->n_cache].sql = sql;
+                s->cache[s->n_cache].stmt = st;
+                s->n_cache++;
+        } else {
+                /* Full cache: evict the oldest; callers never hold two at once past a step. */
+                sqlite3_finalize(s->cache[0].stmt);
+                memmove(&s->cache[0], &s->cache[1], sizeof(s->cache[0]) * (STMT_CACHE_SIZE - 1));
+                s->cache[STMT_CACHE_SIZE - 1].sql = sql;
+                s->cache[STMT_CACHE_SIZE - 1].stmt = st;
+        }
+        *ret = st;
+        return 0;
+}
+
+/*
+ * Transactions nest: the outermost store_begin() opens an SQL transaction,
+ * inner ones are savepoints, so an inner rollback undoes only its own part.
+ * In a batch (store_batch_begin/end) the SQL transaction spans every change
+ * made until store_batch_end(), which commits them with one fsync; what must
+ * wait for durability (a reply, a provider call) is queued with
+ * store_defer() and runs after that commit.
+ */
+
+static int exec_fmt(Store *s, const char *fmt, int level) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), fmt, level);
+        return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Runs (result >= 0) or cancels (result < 0) deferred work of levels >= from. */
+static void run_deferred(Store *s, int from, int result) {
+        size_t keep = 0, n = s->n_deferred;
+        StoreDeferred *run = NULL;
+        size_t n_run = 0;
+
+        if (n == 0)
+                return;
+        run = calloc(n, sizeof(*run));
+        for (size_t i = 0; i < n; i++) {
+                if (s->deferred[i].level >= from && run)
+                        run[n_run++] = s->deferred[i];
+                else
+                        s->deferred[keep++] = s->deferred[i];
+        }
+        s->n_deferred = keep;
+        /* Callbacks may defer more work or open transactions: run them off the list. */
+        for (size_t i = 0; i < n_run; i++)
+                run[i].fn(run[i].userdata, result);
+        free(run);
+}
+
+int store_begin(Store *s) {
+        if (s->depth == 0 && !s->batch_open) {
+                if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                        return -EIO;
+                if (s->batching)
+                        s->batch_open = true;
+                else {
+                        s->depth = 1;
+                        return 0;
+                }
+        }
+        if (exec_fmt(s, "SAVEPOINT cb%d", s->depth + 1) < 0)
+                return -EIO;
+        s->depth++;
+        return 0;
+}
+
+int store_commit(Store *s) {
+        int level = s->depth;
+
+        if (level <= 0)
+                return -EINVAL;
+        if (level > 1 || s->batch_open) {
+                /* A savepoint: its deferred work now belongs to the level below. */
+                s->depth--;
+                if (exec_fmt(s, "RELEASE cb%d", level) < 0)
+                        return -EIO;
+                for (size_t i = 0; i < s->n_deferred; i++)
+                        if (s->deferred[i].level >= level)
+                                s->deferred[i].level = level - 1;
+                return 0;
+        }
+        s->depth = 0;
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                run_deferred(s, 0, -EIO);
+                return -EIO;
+        }
+        run_deferred(s, 0, 0);
+        return 0;
+}
+
+void store_rollback(Store *s) {
+        int level = s->depth;
+
+        if (level <= 0)
+                return;
+        s->depth--;
+        if (level > 1 || s->batch_open) {
+                exec_fmt(s, "ROLLBACK TO cb%d", level);
+                exec_fmt(s, "RELEASE cb%d", level);
+        } else
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        run_deferred(s, level, -ECANCELED);
+}
+
+int store_defer(Store *s, StoreDeferredFn fn, void *userdata) {
+        StoreDeferred *v;
+
+        if (s->depth == 0 && !s->batch_open) {
+                fn(userdata, 0); /* nothing pending: it is durable already */
+                return 0;
+        }
+        v = realloc(s->deferred, (s->n_deferred + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        s->deferred = v;
+        s->deferred[s->n_deferred++] = (StoreDeferred){ .fn = fn, .userdata = userdata, .level = s->depth };
+        return 0;
+}
+
+int store_read_begin(Store *s) {
+        if (s->depth > 0 || s->batch_open || !sqlite3_get_autocommit(s->db))
+                return 0;
+        return sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK ? 1 : 0;
+}
+
+void store_read_end(Store *s, int opened) {
+        if (opened > 0 && !sqlite3_get_autocommit(s->db))
+                sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+void store_batch_begin(Store *s) {
+        if (s->depth == 0)
+                s->batching = true;
+}
+
+/* Rounds of deferred work that may write and still share a commit: work
+ * that follows a commit (an operation marked running once its record is
+ * durable) would otherwise cost one fsync per item. Bounded so that work
+ * deferring more work forever cannot keep the batch open. */
+#define BATCH_FOLLOW_UP_ROUNDS 4
+
+int store_batch_end(Store *s) {
+        int r = 0, first = 0;
+
+        if (!s->batching)
+                return 0;
+        for (int round = 0; round <= BATCH_FOLLOW_UP_ROUNDS; round++) {
+                s->batching = false;
+                if (!s->batch_open)
+                        break;
+                s->batch_open = false;
+                /* Levels left open would be a bug in a caller; close them with the batch. */
+                s->depth = 0;
+                r = 0;
+                if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        r = -EIO;
+                }
+                if (round == 0)
+                        first = r;
+                /* What the callbacks change joins the next round's commit. */
+                s->batching = round < BATCH_FOLLOW_UP_ROUNDS;
+                run_deferred(s, 0, r);
+        }
+        s->batching = false;
+        return first;
+}
+
+bool store_in_batch(Store *s) {
+        return s->batch_open;
+}
+
+void store_now(char buf[32]) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- statements with typed binds ---- */
+
+/* A StoreRows is the cached statement itself: nothing to allocate per query. */
+static sqlite3_stmt *rows_stmt(StoreRows *rows) {
+        return (sqlite3_stmt *)rows;
+}
+
+static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const char *what, CbError *err) {
+        int n = sqlite3_bind_parameter_count(st), k = 0, rc = SQLITE_OK;
+
+        for (; args && args[k].type != STORE_ARG_END; k++) {
+                if (k >= n)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters",
+                                            what, k + 1, n);
+                switch (args[k].type) {
+                case STORE_ARG_TEXT:
+                        rc = args[k].text ? sqlite3_bind_text(st, k + 1, args[k].text, -1, SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
+                case STORE_ARG_INT:
+                        rc = sqlite3_bind_int64(st, k + 1, (sqlite3_int64)args[k].i);
+                        break;
+                default:
+                        rc = sqlite3_bind_null(st, k + 1);
+                        break;
+                }
+                if (rc != SQLITE_OK)
+                        return store_error(s, err, what);
+        }
+        /* A value left out is a bug in the caller, never a silent NULL. */
+        if (k != n)
+                return cb_error_set(err, CB_ERR_INTERNAL, "while %s: %d values for %d parameters", what, k,
+                                    n);
+        return 0;
+}
+
+int store_run(Store *s, const char *sql, const StoreArg *args, const char *what, CbError *err) {
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return sqlite3_changes(s->db);
+        if ((sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE ||
+             sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+                store_error(s, err, what);
+                return -EEXIST;
+        }
+        return store_error(s, err, what);
+}
+
+int store_query(Store *s, const char *sql, const StoreArg *args, StoreRows **ret, const char *what,
+                CbError *err) {
+        sqlite3_stmt *st;
+        int r;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return store_error(s, err, what);
+        r = bind_args(s, st, args, what, err);
+        if (r < 0) {
+                sqlite3_reset(st);
+                return r;
+        }
+        *ret = (StoreRows *)st;
+        return 0;
+}
+
+int store_rows_next(StoreRows *rows, CbError *err) {
+        sqlite3_stmt *st = rows_stmt(rows);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return cb_error_set(err, CB_ERR_INTERNAL, "database error while reading: %s",
+                            sqlite3_errmsg(sqlite3_db_handle(st)));
+}
+
+const char *store_rows_text(StoreRows *rows, int i) {
+        return (const char *)sqlite3_column_text(rows_stmt(rows), i);
+}
+
+char *store_rows_dup(StoreRows *rows, int i) {
+        const char *t = store_rows_text(rows, i);
+        return t ? strdup(t) : NULL;
+}
+
+int64_t store_rows_int(StoreRows *rows, int i) {
+        return (int64_t)sqlite3_column_int64(rows_stmt(rows), i);
+}
+
+bool store_rows_is_null(StoreRows *rows, int i) {
+        return sqlite3_column_type(rows_stmt(rows), i) == SQLITE_NULL;
+}
+
+void store_rows_done(StoreRows *rows) {
+        if (rows)
+                sqlite3_reset(rows_stmt(rows));
+}
+
+int store_query_int(Store *s, const char *sql, const StoreArg *args, int64_t *ret, const char *what,
+                    CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r = store_query(s, sql, args, &rows, what, err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        *ret = r ? store_rows_int(rows, 0) : 0;
+        return 0;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The durable state: one SQLite file in WAL mode with synchronous=FULL, so
+ * what a commit acknowledged survives a power cut. The schema is a list of
+ * numbered migrations applied in order at open (PRAGMA user_version), each in
+ * its own transaction. Every change the core makes runs inside
+ * store_begin()/store_commit(); store_rollback() undoes it whole.
+ */
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct Store Store;
+
+/* Opens (creating when absent, with its parent folder) and migrates. */
+int store_open(const char *path, Store **ret, CbError *err);
+Store *store_free(Store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+
+sqlite3 *store_db(Store *s);
+int store_schema_version(Store *s);
+/* Number of migrations this build knows. */
+int store_latest_version(void);
+
+/* Transactions nest (inner levels are savepoints); every begin is paired
+ * with one commit or one rollback, which undoes that level only. */
+int store_begin(Store *s);
+int store_commit(Store *s);
+void store_rollback(Store *s);
+
+/* Work that must wait until the current changes are durable: runs after
+ * the outermost commit (result 0), or is cancelled (result < 0) when its
+ * level is rolled back or the commit fails. Runs at once when no
+ * transaction is open. */
+typedef void (*StoreDeferredFn)(void *userdata, int result);
+int store_defer(Store *s, StoreDeferredFn fn, void *userdata);
+
+/* A read-only stretch of several queries as one read transaction: one
+ * snapshot, and one file lock instead of one per statement. Returns 1 when
+ * it opened a transaction, 0 when one was open already (nothing to end);
+ * pass that to store_read_end(). Nothing may write in between. */
+int store_read_begin(Store *s);
+void store_read_end(Store *s, int opened);
+
+/* Group commit: changes made between these two calls share one SQL
+ * transaction and one fsync; deferred work runs after it. */
+void store_batch_begin(Store *s);
+int store_batch_end(Store *s);
+/* True while a batch holds uncommitted changes. */
+bool store_in_batch(Store *s);
+
+/* ---- statements with typed binds ----
+ *
+ * The way the core talks SQL: one call per statement, its values given as a
+ * typed list in the order of the statement's ?1, ?2, ... (no positional
+ * sqlite3_bind_* by hand), its rows read through typed accessors. The SQL a
+ * core module writes must be accepted by SQLite and PostgreSQL alike
+ * (docs/architecture.md); SQLite-only syntax stays inside this module.
+ * Statements are cached by the address of their text: pass literals.
+ */
+typedef enum StoreArgType {
+        STORE_ARG_END = 0,
+        STORE_ARG_TEXT, /* a NULL text binds SQL NULL */
+        STORE_ARG_INT,
+        STORE_ARG_NULL,
+} StoreArgType;
+
+typedef struct StoreArg {
+        StoreArgType type;
+        const char *text;
+        int64_t i;
+} StoreArg;
+
+#define SA_TEXT(v) ((StoreArg){ .type = STORE_ARG_TEXT, .text = (v) })
+#define SA_INT(v)  ((StoreArg){ .type = STORE_ARG_INT, .i = (int64_t)(v) })
+#define SA_NULL    ((StoreArg){ .type = STORE_ARG_NULL })
+#define SA_END     ((StoreArg){ .type = STORE_ARG_END })
+/* STORE_ARGS(SA_TEXT(id), SA_INT(n)): the list, ended. */
+#define STORE_ARGS(...) ((const StoreArg[]){ __VA_ARGS__, SA_END })
+
+/* Runs a statement that returns no rows. The number of rows it changed, or:
+ * -EEXIST when it broke a UNIQUE or PRIMARY KEY constraint, -EIO otherwise;
+ * err then says what failed while doing `what` ("storing the provider"). */
+int store_run(Store *s, const char *sql, const StoreArg *args, const char *what, CbError *err);
+
+/* Rows of a query, read one at a time. Only one StoreRows is open per
+ * statement text; store_rows_done() (or the next store_query of the same
+ * text) ends it. */
+typedef struct StoreRows StoreRows;
+int store_query(Store *s, const char *sql, const StoreArg *args, StoreRows **ret, const char *what,
+                CbError *err);
+/* 1: a row is there; 0: no more rows; -EIO: err says why. */
+int store_rows_next(StoreRows *rows, CbError *err);
+/* Column i of the current row. text: NULL for SQL NULL, valid until the next
+ * store_rows_next(); dup: a malloc'd copy (NULL for NULL or no memory). */
+const char *store_rows_text(StoreRows *rows, int i);
+char *store_rows_dup(StoreRows *rows, int i);
+int64_t store_rows_int(StoreRows *rows, int i);
+bool store_rows_is_null(StoreRows *rows, int i);
+void store_rows_done(StoreRows *rows);
+DEFINE_TRIVIAL_CLEANUP_FUNC(StoreRows *, store_rows_done);
+
+/* The first column of the first row as an integer (COUNT(*), EXISTS); 0 for
+ * no row; -EIO on failure. */
+int store_query_int(Store *s, const char *sql, const StoreArg *args, int64_t *ret, const char *what,
+                    CbError *err);
+
+/* Prepares (and caches) a statement; the returned statement is reset and
+ * its bindings cleared. Do not finalize it. For the store layer itself and
+ * modules not yet moved to store_run/store_query. */
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
+
+/* Runs SQL without results; fills err on failure. */
+int store_exec(Store *s, const char *sql, CbError *err);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void store_now(char buf[32]);
+
+/* Fills err with a CB_ERR_INTERNAL naming the SQLite error; returns -EIO. */
+int store_error(Store *s, CbError *err, const char *what);

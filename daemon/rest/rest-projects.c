@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST /v1: approvals, projects, milestones, the policy engine and the audit trail. */
+#include "rest.h"
+
+#include <stdio.h>
+
+#include "audit.h"
+#include "projects.h"
+
+static int body_or_fail(RestRequest *req, json_t **ret, CbError *err) {
+        return rest_body_json(req, ret, err);
+}
+
+static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *env = NULL, *out = NULL;
+        int r = body_or_fail(req, &env, err);
+        if (r < 0)
+                return r;
+        r = projects_submit_approval(req->manager->projects, &req->caller, env, &out, err);
+        json_decref(env);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/projects/%s",
+                 json_string_value(json_object_get(out, "project_id")));
+        return rest_reply_json(reply, 201, out);
+}
+
+static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = projects_list(req->manager->projects, &req->caller, rest_query(req, "department"), &page,
+                                  &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "projects", list, next);
+}
+
+static int on_project_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *p = NULL;
+        int r = projects_get(req->manager->projects, &req->caller, req->params[0], &p, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, p);
+}
+
+static int on_milestone(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *body = NULL, *p = NULL;
+        int r = body_or_fail(req, &body, err);
+        if (r < 0)
+                return r;
+        r = projects_add_milestone(req->manager->projects, &req->caller, req->params[0], body, &p, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 201, p);
+}
+
+static int on_project_status(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *body = NULL, *p = NULL;
+        int r = body_or_fail(req, &body, err);
+        if (r < 0)
+                return r;
+        r = projects_set_status(req->manager->projects, &req->caller, req->params[0], req->route->data, body,
+                                &p, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, p);
+}
+
+static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(evaluation_done) Evaluation ev = { 0 };
+        json_t *body = NULL, *out;
+        EvalRequest er;
+        int r = body_or_fail(req, &body, err);
+        if (r < 0)
+                return r;
+        r = eval_request_from_json(body, NULL, &er, err);
+        if (r >= 0)
+                r = projects_evaluate(req->manager->projects, &req->caller, &er, 0, &ev, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        out = evaluation_to_json(&ev);
+        if (!out)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, 200, out);
+}
+
+static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
+        const char *after_s = rest_query(req, "after"), *limit_s = rest_query(req, "limit");
+        long long after = 0, limit = 1000;
+        char *end;
+        json_t *list = NULL;
+        int r;
+
+        r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY, "read the audit trail",
+                                err);
+        if (r < 0)
+                return r;
+        if (after_s) {
+                errno = 0;
+                after = strtoll(after_s, &end, 10);
+                if (errno || *end || end == after_s || after < 0)
+                        return cb_error_set_field(err, CB_ERR_INVALID, "after",
+                                                  "after: '%s' is not a sequence number", after_s);
+        }
+        if (limit_s) {
+                errno = 0;
+                limit = strtoll(limit_s, &end, 10);
+                if (errno || *end || end == limit_s || limit < 1 || limit > 10000)
+                        return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..10000");
+        }
+        r = audit_list(req->manager->store, after, (unsigned)limit, &list, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "records", list));
+}
+
+static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
+        const char *anchor_s = rest_query(req, "anchor");
+        AuditAnchor anchor;
+        json_t *v = NULL;
+        int r = caller_require_role(&req->caller, CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY,
+                                    "verify the audit trail", err);
+        if (r < 0)
+                return r;
+        if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
+                return cb_error_set_field(
+                        err, CB_ERR_INVALID, "anchor",
+                        "anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)", anchor_s);
+        r = audit_verify(req->manager->store, anchor_s ? &anchor : NULL, &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
+const RestRoute rest_projects_routes[] = {
+        { "POST", "/v1/approvals", REST_AUTH_BEARER, on_approval_submit, NULL },
+        { "GET", "/v1/projects", REST_AUTH_BEARER, on_projects_list, NULL },
+        { "GET", "/v1/projects/{id}", REST_AUTH_BEARER, on_project_get, NULL },
+        { "POST", "/v1/projects/{id}/milestones", REST_AUTH_BEARER, on_milestone, NULL },
+        { "POST", "/v1/projects/{id}/suspend", REST_AUTH_BEARER, on_project_status, "suspend" },
+        { "POST", "/v1/projects/{id}/resume", REST_AUTH_BEARER, on_project_status, "resume" },
+        { "POST", "/v1/projects/{id}/terminate", REST_AUTH_BEARER, on_project_status, "terminate" },
+        { "POST", "/v1/policy/evaluate", REST_AUTH_BEARER, on_policy_evaluate, NULL },
+        { "GET", "/v1/audit", REST_AUTH_BEARER, on_audit_list, NULL },
+        { "GET", "/v1/audit/verify", REST_AUTH_BEARER, on_audit_verify, NULL },
+        { NULL, NULL, 0, NULL, NULL },
+};

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST /v1: resources, operations and providers. Parse, call the core, reply. */
+#include "rest.h"
+
+#include <stdio.h>
+
+#include "json-util.h"
+#include "providers.h"
+#include "resources.h"
+
+static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *body = NULL, *out = NULL;
+        int r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = resources_request(req->manager->resources, &req->caller, body,
+                              rest_header(req, "Idempotency-Key"), &out, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s",
+                 json_string_value(json_object_get(out, "id")));
+        return rest_reply_json(reply, 202, out);
+}
+
+static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = resources_list(req->manager->resources, &req->caller, rest_query(req, "project_id"),
+                                   &page, &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "resources", list, next);
+}
+
+static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *res = NULL;
+        int r = resources_get(req->manager->resources, &req->caller, req->params[0], &res, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, res);
+}
+
+static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) {
+        static const char *const fields[] = { "action", NULL };
+        const char *action = NULL;
+        json_t *body = NULL, *out = NULL;
+        int r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_string(body, "action", true, 32, &action, err);
+        if (r >= 0 && streq(action, "delete"))
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "action",
+                                       "action: use DELETE /v1/resources/{id}");
+        if (r >= 0)
+                r = resources_act(req->manager->resources, &req->caller, req->params[0], action, &out, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, out);
+}
+
+static int on_resource_delete(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *out = NULL;
+        int r = resources_act(req->manager->resources, &req->caller, req->params[0], "delete", &out, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, out);
+}
+
+static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *op = NULL;
+        int r = operations_get(req->manager->resources, &req->caller, req->params[0], &op, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, op);
+}
+
+static int on_providers_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        int r = providers_list(req->manager->providers, &req->caller, &list, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "providers", list));
+}
+
+static int on_provider_create(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *body = NULL, *out = NULL;
+        int r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = providers_create(req->manager->providers, &req->caller, body, &out, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/providers/%s",
+                 json_string_value(json_object_get(out, "name")));
+        return rest_reply_json(reply, 201, out);
+}
+
+static void inventory_done(json_t *inventory, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (inventory)
+                rest_async_complete(a, 200, inventory);
+        else
+                rest_async_fail(a, err);
+}
+
+/* Live: the provider is asked now, on a worker, and the request waits. */
+static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *err) {
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        /* Checked before suspending, so refusals are answered at once. */
+        r = caller_require_role(&req->caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
+                                "read provider inventories", err);
+        if (r < 0)
+                return r;
+        if (!providers_find(req->manager->providers, req->params[0]))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", req->params[0]);
+        a = rest_suspend(req);
+        r = resources_inventory(req->manager->resources, &req->caller, req->params[0], inventory_done, a,
+                                err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        }
+        return REST_ASYNC;
+}
+
+const RestRoute rest_resources_routes[] = {
+        { "POST", "/v1/resources", REST_AUTH_BEARER, on_resource_request, NULL },
+        { "GET", "/v1/resources", REST_AUTH_BEARER, on_resources_list, NULL },
+        { "GET", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_get, NULL },
+        { "DELETE", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_delete, NULL },
+        { "POST", "/v1/resources/{id}/actions", REST_AUTH_BEARER, on_resource_action, NULL },
+        { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
+        { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
+        { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },
+        { "GET", "/v1/providers/{name}/inventory", REST_AUTH_BEARER, on_provider_inventory, NULL },
+        { NULL, NULL, 0, NULL, NULL },
+};

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST /v1: the system directory (Art. 10) and security incidents (Art. 38).
+ * Parse, call the core, reply. */
+#include "rest.h"
+
+#include <stdio.h>
+
+#include "incidents.h"
+#include "systems.h"
+
+static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = systems_list(req->manager->store, &req->caller, rest_query(req, "department"), &page,
+                                 &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "systems", list, next);
+}
+
+static int on_system_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = systems_get(req->manager->store, &req->caller, req->params[0], &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
+static int on_system_create(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *doc = NULL, *v = NULL;
+        int r;
+
+        r = rest_body_json(req, &doc, err);
+        if (r < 0)
+                return r;
+        r = systems_create(req->manager->store, &req->caller, doc, &v, err);
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/systems/%s",
+                 json_string_value(json_object_get(v, "id")));
+        return rest_reply_json(reply, 201, v);
+}
+
+static int on_system_update(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *doc = NULL, *v = NULL;
+        int r;
+
+        r = rest_body_json(req, &doc, err);
+        if (r < 0)
+                return r;
+        r = systems_update(req->manager->store, &req->caller, req->params[0], doc, &v, err);
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
+const RestRoute rest_systems_routes[] = {
+        { "GET", "/v1/systems", REST_AUTH_BEARER, on_systems_list, NULL },
+        { "POST", "/v1/systems", REST_AUTH_BEARER, on_system_create, NULL },
+        { "GET", "/v1/systems/{id}", REST_AUTH_BEARER, on_system_get, NULL },
+        { "PUT", "/v1/systems/{id}", REST_AUTH_BEARER, on_system_update, NULL },
+        { NULL, NULL, 0, NULL, NULL },
+};
+
+static int on_incidents_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = incidents_list(req->manager->store, &req->caller, &page, &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "incidents", list, next);
+}
+
+static int on_incident_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = incidents_get(req->manager->store, &req->caller, req->params[0], &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
+static int on_incident_report(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *doc = NULL, *v = NULL;
+        int r;
+
+        r = rest_body_json(req, &doc, err);
+        if (r < 0)
+                return r;
+        r = incidents_report(req->manager->store, &req->caller, doc, &v, err);
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/incidents/%s",
+                 json_string_value(json_object_get(v, "id")));
+        return rest_reply_json(reply, 201, v);
+}
+
+static int on_incident_record(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *doc = NULL, *v = NULL;
+        int r;
+
+        r = rest_body_json(req, &doc, err);
+        if (r < 0)
+                return r;
+        r = incidents_add_record(req->manager->store, &req->caller, req->params[0], doc, &v, err);
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 201, v);
+}
+
+const RestRoute rest_incidents_routes[] = {
+        { "GET", "/v1/incidents", REST_AUTH_BEARER, on_incidents_list, NULL },
+        { "POST", "/v1/incidents", REST_AUTH_BEARER, on_incident_report, NULL },
+        { "GET", "/v1/incidents/{id}", REST_AUTH_BEARER, on_incident_get, NULL },
+        { "POST", "/v1/incidents/{id}/records", REST_AUTH_BEARER, on_incident_record, NULL },
+        { NULL, NULL, 0, NULL, NULL },
+};

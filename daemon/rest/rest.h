@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The HTTP faces (REST /v1 and OSB /v2) on libmicrohttpd, driven by the
+ * daemon's sd-event loop: no thread of its own. Routes are data: each face
+ * file exports a table of {method, pattern, auth, handler}; rest.c matches,
+ * authenticates, reads the body (bounded), and turns the handler's answer or
+ * CbError into JSON. Handlers only parse and call the core.
+ */
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "manager.h"
+#include "page.h"
+
+typedef enum RestAuth {
+        REST_AUTH_NONE,
+        REST_AUTH_BEARER, /* Authorization: Bearer TOKEN -> a config principal */
+        REST_AUTH_OSB,    /* Authorization: Basic, the OSB platform credential */
+} RestAuth;
+
+#define REST_MAX_PARAMS 4
+
+typedef struct RestRequest {
+        Manager *manager;
+        struct MHD_Connection *connection;
+        const char *method;
+        const char *path;
+        const char *params[REST_MAX_PARAMS]; /* the {} segments of the pattern, in order */
+        size_t n_params;
+        const char *body; /* NUL-terminated; NULL when empty */
+        size_t body_len;
+        CbCaller caller;
+        const struct RestRoute *route;
+        void *pending; /* rest.c's per-request state */
+} RestRequest;
+
+/* A handler that answers later returns REST_ASYNC after rest_suspend(). */
+#define REST_ASYNC 1
+typedef struct RestAsync RestAsync;
+RestAsync *rest_suspend(RestRequest *req);
+/* Answers a suspended request (steals body). Call exactly once, from the loop. */
+void rest_async_complete(RestAsync *a, unsigned status, json_t *body);
+void rest_async_fail(RestAsync *a, const CbError *err);
+
+typedef struct RestReply {
+        unsigned status;
+        json_t *body;                  /* owned; serialized by rest.c */
+        struct MHD_Response *response; /* or a ready response, borrowed (e.g. from the cache) */
+        char location[256];
+} RestReply;
+
+typedef int (*RestHandler)(RestRequest *req, RestReply *reply, CbError *err);
+
+typedef struct RestRoute {
+        const char *method;
+        const char *pattern; /* "/v1/catalog/services/{id}" */
+        RestAuth auth;
+        RestHandler handler;
+        const void *data; /* handed to the handler as req->route->data */
+} RestRoute;
+
+/* Route tables of the faces (rest-*.c, osb.c), each ended by {NULL}. */
+extern const RestRoute rest_core_routes[];
+extern const RestRoute rest_catalog_routes[];
+extern const RestRoute rest_systems_routes[];
+extern const RestRoute rest_incidents_routes[];
+extern const RestRoute rest_projects_routes[];
+extern const RestRoute rest_resources_routes[];
+extern const RestRoute osb_routes[];
+
+int rest_start(Manager *m, CbError *err);
+RestServer *rest_free(RestServer *s);
+/* The bound port (for listen ports of 0). */
+unsigned rest_port(const RestServer *s);
+
+/* Prints "METHOD PATTERN" for every route, one a line (for the OpenAPI test). */
+void rest_print_routes(FILE *f);
+
+/* Parses the body as JSON; a malformed body fills err (CB_ERR_MALFORMED_JSON
+ * with line and column) and an empty one CB_ERR_INVALID. */
+int rest_body_json(RestRequest *req, json_t **ret, CbError *err);
+const char *rest_header(RestRequest *req, const char *name);
+const char *rest_query(RestRequest *req, const char *name);
+
+/* A response kept by the server across requests (e.g. the serialized
+ * catalogue), valid while the generation it was made for is current. */
+struct MHD_Response *rest_cache_get(RestServer *s, unsigned slot, uint64_t generation);
+void rest_cache_put(RestServer *s, unsigned slot, uint64_t generation, struct MHD_Response *resp);
+#define REST_CACHE_SLOTS 4
+enum { REST_CACHE_CATALOG = 0, REST_CACHE_CATALOG_NOT_MODIFIED = 1 };
+
+/* Sets the reply to status with a body (steals the reference). Returns 0. */
+int rest_reply_json(RestReply *reply, unsigned status, json_t *body);
+
+/* ?limit= and ?page_token= of a list route (page.h; 422 naming the field). */
+int rest_page(RestRequest *req, Page *ret, CbError *err);
+/* 200 {member: items, "next_page_token": next} (no token on the last page);
+ * steals items. */
+int rest_reply_page(RestReply *reply, const char *member, json_t *items, const char *next);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * What the core and a driver say to each other: what to build (ProvisionSpec),
+ * which object (DriverRef), what is there (DriverInstance, DriverInventory,
+ * DriverCapacity) and what happened (DriverEvent), with their string tables
+ * and checks. Pure data and pure functions (the domain layer): the libvirt
+ * XML builder uses them without the driver table (driver.h) or any I/O.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "macro.h"
+
+/* What a provisioned object is. A volume is a block-storage disk of its own
+ * (the catalogue's "volume" plans): it has a size and a pool, no power state. */
+typedef enum DriverObjectKind {
+        DRIVER_OBJECT_VM = 0,
+        DRIVER_OBJECT_VOLUME,
+} DriverObjectKind;
+
+/* "vm", "volume". */
+const char *driver_object_kind_to_string(DriverObjectKind k);
+
+/* Which libvirt domain type a provider's VMs get. AUTO takes the best the
+ * host offers (kvm, then qemu); KVM or QEMU insist on that one, so a host
+ * whose /dev/kvm QEMU cannot open can still run VMs under TCG. */
+typedef enum DriverDomainType {
+        DRIVER_DOMAIN_AUTO = 0,
+        DRIVER_DOMAIN_KVM,
+        DRIVER_DOMAIN_QEMU,
+        _DRIVER_DOMAIN_MAX,
+} DriverDomainType;
+
+/* "auto", "kvm", "qemu"; from_string: -EINVAL for anything else (NULL too). */
+const char *driver_domain_type_to_string(DriverDomainType t);
+int driver_domain_type_from_string(const char *s);
+
+/* What to build. Strings are borrowed for the duration of the call. */
+typedef struct ProvisionSpec {
+        DriverObjectKind kind;          /* VM unless set */
+        const char *resource_id;        /* required, [A-Za-z0-9._-]{1,64}: names provider objects */
+        const char *name;               /* required, human name: UTF-8, no control characters */
+        const char *project_id;         /* required */
+        const char *approval_no;        /* required */
+        const char *catalog_service_id; /* required */
+        const char *catalog_plan_id;    /* required */
+        unsigned catalog_revision;
+        unsigned vcpus;               /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;          /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;            /* 0 = no disk volume; a volume's size, 1.. */
+        const char *arch;             /* NULL = "x86_64" */
+        const char *network;          /* NULL or "" = no NIC */
+        const char *pool;             /* NULL = "default" */
+        const char *os_image;         /* reserved: accepted and ignored for now */
+        DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
+} ProvisionSpec;
+
+/* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
+typedef struct DriverRef {
+        DriverObjectKind kind;    /* what provision built */
+        const char *resource_id;  /* required: the stamp the object must carry */
+        const char *provider_ref; /* what provision returned, or NULL if it was never recorded */
+        const char *pool;         /* NULL = "default": where the disk volume lives */
+} DriverRef;
+
+typedef enum DriverState {
+        DRIVER_STATE_UNKNOWN = 0,
+        DRIVER_STATE_RUNNING,
+        DRIVER_STATE_PAUSED,
+        DRIVER_STATE_SHUTTING_DOWN,
+        DRIVER_STATE_SHUTOFF,
+        DRIVER_STATE_CRASHED,
+        DRIVER_STATE_PRESENT, /* a volume: it exists, it has no power state */
+        _DRIVER_STATE_MAX,
+} DriverState;
+
+/* "running", "paused", "shutting-down", "shutoff", "crashed", "present", "unknown". */
+const char *driver_state_to_string(DriverState s);
+
+/* The broker's stamp as read back from a provider object. */
+typedef struct DriverStamp {
+        char *resource_id; /* never NULL in a valid stamp */
+        char *name;
+        char *project_id;
+        char *approval_no;
+        char *service_id;
+        char *plan_id;
+        unsigned catalog_revision;
+} DriverStamp;
+
+/* Frees the strings and zeroes the struct; safe on a zeroed struct. */
+void driver_stamp_done(DriverStamp *s);
+
+/* Volumes are listed only when their name is the broker's ("cb-<resource
+ * id>.img"): a volume carries no metadata, so its name is its stamp, and the
+ * stamp holds only resource_id. That includes the disk of a VM resource. */
+typedef struct DriverInstance {
+        DriverObjectKind kind;
+        char *name;         /* provider's name for it */
+        char *provider_ref; /* libvirt: domain UUID, or the volume's key */
+        DriverState state;
+        unsigned vcpus;
+        uint64_t memory_mib;
+        uint64_t size_gib; /* a volume's capacity */
+        bool managed;      /* carries a broker stamp */
+        DriverStamp stamp; /* valid only when managed */
+} DriverInstance;
+
+void driver_instance_done(DriverInstance *i);
+
+typedef struct DriverInventory {
+        DriverInstance *items;
+        size_t n_items;
+} DriverInventory;
+
+DriverInventory *driver_inventory_free(DriverInventory *inv);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DriverInventory *, driver_inventory_free);
+
+/* Free = total - what running instances are given (no overcommit model); clamped at 0. */
+typedef struct DriverCapacity {
+        unsigned total_vcpus;
+        unsigned used_vcpus;
+        unsigned free_vcpus;
+        uint64_t total_memory_mib;
+        uint64_t used_memory_mib;
+        uint64_t free_memory_mib;
+        unsigned running; /* running instances, managed or not */
+        /* The active storage pools, for placing disks and volumes; a host
+         * with more than DRIVER_POOLS_MAX leaves pools_complete false, and
+         * then any pool counts as present. */
+#define DRIVER_POOLS_MAX 16
+        char pools[DRIVER_POOLS_MAX][64];
+        unsigned n_pools;
+        bool pools_complete;
+} DriverCapacity;
+
+/* Whether the reading shows pool (NULL or "" = "default"); true when the
+ * list is incomplete. */
+bool driver_capacity_has_pool(const DriverCapacity *c, const char *pool);
+
+typedef enum DriverEventKind {
+        DRIVER_EVENT_DEFINED,
+        DRIVER_EVENT_UNDEFINED,
+        DRIVER_EVENT_STARTED,
+        DRIVER_EVENT_SUSPENDED,
+        DRIVER_EVENT_RESUMED,
+        DRIVER_EVENT_SHUTDOWN, /* the guest is shutting down; STOPPED follows */
+        DRIVER_EVENT_STOPPED,
+        DRIVER_EVENT_CRASHED,
+        DRIVER_EVENT_OTHER,
+        DRIVER_EVENT_CONNECTION_LOST, /* no instance: the provider went away */
+        _DRIVER_EVENT_MAX,
+} DriverEventKind;
+
+const char *driver_event_kind_to_string(DriverEventKind k);
+
+/* Borrowed for the duration of the callback only. */
+typedef struct DriverEvent {
+        DriverEventKind kind;
+        DriverState state;        /* state the event implies */
+        const char *name;         /* NULL for CONNECTION_LOST */
+        const char *provider_ref; /* NULL for CONNECTION_LOST */
+        const char *resource_id;  /* from the stamp when it could be read, else NULL */
+        int detail;               /* provider-specific detail code */
+} DriverEvent;
+
+/* Checks a spec field by field (CB_ERR_VALIDATION naming the field). */
+int provision_spec_validate(const ProvisionSpec *spec, CbError *err);
+/* [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
+bool driver_resource_id_is_valid(const char *id);

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store's statement API (typed binds, typed rows, constraint errors)
+ * and audit_change: a change and its audit record together or not at all. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "store.h"
+
+static char tmpdir[] = "/tmp/cbstoreapi.XXXXXX";
+static Store *store;
+
+static const char create_sql[] = "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, note TEXT)";
+static const char ins_sql[] = "INSERT INTO t (id, n, note) VALUES (?1, ?2, ?3)";
+static const char sel_sql[] = "SELECT id, n, note FROM t WHERE n >= ?1 ORDER BY id";
+static const char count_sql[] = "SELECT COUNT(*) FROM t";
+static const char audit_count_sql[] = "SELECT COUNT(*) FROM audit WHERE action = ?1";
+
+static int setup(void **state) {
+        CbError err = CB_ERROR_INIT;
+        char *path;
+        (void)state;
+        if (!mkdtemp(tmpdir) || asprintf(&path, "%s/api.db", tmpdir) < 0)
+                return -1;
+        int r = store_open(path, &store, &err);
+        free(path);
+        if (r < 0 || store_exec(store, create_sql, &err) < 0)
+                return -1;
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        (void)state;
+        store_free(store);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static int64_t count(const char *sql, const StoreArg *args) {
+        CbError err = CB_ERROR_INIT;
+        int64_t n = -1;
+        assert_int_equal(store_query_int(store, sql, args, &n, "counting", &err), 0);
+        return n;
+}
+
+static void test_run_and_rows(void **state) {
+        CbError err = CB_ERROR_INIT;
+        StoreRows *rows = NULL;
+        (void)state;
+
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("a"), SA_INT(1), SA_TEXT("first")),
+                                   "adding", &err),
+                         1);
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("b"), SA_INT(INT64_MAX), SA_TEXT(NULL)),
+                                   "adding", &err),
+                         1);
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("c"), SA_NULL, SA_TEXT("third")),
+                                   "adding", &err),
+                         1);
+
+        assert_int_equal(store_query(store, sel_sql, STORE_ARGS(SA_INT(1)), &rows, "listing", &err), 0);
+        assert_int_equal(store_rows_next(rows, &err), 1);
+        assert_string_equal(store_rows_text(rows, 0), "a");
+        assert_int_equal(store_rows_int(rows, 1), 1);
+        char *note = store_rows_dup(rows, 2);
+        assert_string_equal(note, "first");
+        free(note);
+        assert_int_equal(store_rows_next(rows, &err), 1);
+        assert_string_equal(store_rows_text(rows, 0), "b");
+        assert_true(store_rows_int(rows, 1) == INT64_MAX);
+        assert_true(store_rows_is_null(rows, 2)); /* a NULL text bound SQL NULL */
+        assert_null(store_rows_text(rows, 2));
+        assert_null(store_rows_dup(rows, 2));
+        assert_int_equal(store_rows_next(rows, &err), 0); /* c has n NULL: not >= 1 */
+        store_rows_done(rows);
+        store_rows_done(NULL);
+
+        /* A row changed or none. */
+        assert_int_equal(store_run(store, "UPDATE t SET n = ?1 WHERE id = ?2",
+                                   STORE_ARGS(SA_INT(5), SA_TEXT("zz")), "updating", &err),
+                         0);
+        assert_int_equal(count(count_sql, NULL), 3);
+}
+
+static void test_refusals(void **state) {
+        CbError err = CB_ERROR_INIT;
+        StoreRows *rows = NULL;
+        (void)state;
+
+        /* A duplicate key is -EEXIST, for the core to name what is taken. */
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("a"), SA_INT(2), SA_TEXT("again")),
+                                   "adding", &err),
+                         -EEXIST);
+        assert_non_null(strstr(err.message, "adding"));
+        cb_error_clear(&err);
+        /* Too few or too many values are the caller's bug: refused, never a silent NULL. */
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("d"), SA_INT(2)), "adding", &err),
+                         -cb_error_errno(CB_ERR_INTERNAL));
+        assert_non_null(strstr(err.message, "2 values for 3 parameters"));
+        cb_error_clear(&err);
+        assert_int_equal(store_run(store, ins_sql,
+                                   STORE_ARGS(SA_TEXT("d"), SA_INT(2), SA_TEXT("x"), SA_TEXT("extra")),
+                                   "adding", &err),
+                         -cb_error_errno(CB_ERR_INTERNAL));
+        assert_non_null(strstr(err.message, "4 values for 3 parameters"));
+        cb_error_clear(&err);
+        assert_int_equal(store_query(store, sel_sql, NULL, &rows, "listing", &err),
+                         -cb_error_errno(CB_ERR_INTERNAL));
+        cb_error_clear(&err);
+        /* Bad SQL names what was being done. */
+        assert_int_equal(
+                store_run(store, "INSERT INTO nowhere VALUES (?1)", STORE_ARGS(SA_INT(1)), "filing", &err),
+                -cb_error_errno(CB_ERR_INTERNAL));
+        assert_non_null(strstr(err.message, "filing"));
+        cb_error_clear(&err);
+        assert_int_equal(count(count_sql, NULL), 3);
+}
+
+typedef struct Change {
+        const char *id;
+        bool fail_after_insert;
+} Change;
+
+static int insert_change(Store *s, void *userdata, CbError *err) {
+        const Change *c = userdata;
+        int r = store_run(s, ins_sql, STORE_ARGS(SA_TEXT(c->id), SA_INT(9), SA_TEXT("audited")), "adding",
+                          err);
+        if (r < 0)
+                return r;
+        if (c->fail_after_insert)
+                return cb_error_set(err, CB_ERR_CONFLICT, "changed my mind");
+        return 0;
+}
+
+static void test_audit_change(void **state) {
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+
+        /* Both land. */
+        assert_int_equal(audit_change(store, NULL, &(AuditEntry){ "t.create", "t:e", "ok", NULL, NULL },
+                                      insert_change, &(Change){ "e", false }, &err),
+                         0);
+        assert_int_equal(count(count_sql, NULL), 4);
+        assert_int_equal(count(audit_count_sql, STORE_ARGS(SA_TEXT("t.create"))), 1);
+
+        /* The change fails half-way: neither its row nor a record. */
+        assert_int_equal(audit_change(store, NULL, &(AuditEntry){ "t.create", "t:f", "ok", NULL, NULL },
+                                      insert_change, &(Change){ "f", true }, &err),
+                         -cb_error_errno(CB_ERR_CONFLICT));
+        assert_string_equal(err.message, "changed my mind");
+        cb_error_clear(&err);
+        assert_int_equal(count(count_sql, NULL), 4);
+        assert_int_equal(count(audit_count_sql, STORE_ARGS(SA_TEXT("t.create"))), 1);
+
+        /* The change is refused by the store: the same. */
+        assert_int_equal(audit_change(store, NULL, &(AuditEntry){ "t.create", "t:e", "ok", NULL, NULL },
+                                      insert_change, &(Change){ "e", false }, &err),
+                         -EEXIST);
+        cb_error_clear(&err);
+        assert_int_equal(count(audit_count_sql, STORE_ARGS(SA_TEXT("t.create"))), 1);
+
+        /* The audit record cannot be written: the change goes too. */
+        assert_int_equal(
+                store_exec(
+                        store,
+                        "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'x'); END",
+                        &err),
+                0);
+        assert_true(audit_change(store, NULL, &(AuditEntry){ "t.create", "t:g", "ok", NULL, NULL },
+                                 insert_change, &(Change){ "g", false }, &err) < 0);
+        cb_error_clear(&err);
+        assert_int_equal(store_exec(store, "DROP TRIGGER no_audit", &err), 0);
+        assert_int_equal(count("SELECT COUNT(*) FROM t WHERE id = ?1", STORE_ARGS(SA_TEXT("g"))), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_run_and_rows),
+                cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_audit_change),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
