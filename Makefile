@@ -63,7 +63,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run check test lint layers format format-check cppcheck install clean bench units-check
 
-all: $(BUILD)/cloudbrokerd $(BUILD)/cloudbrokerctl
+all: $(BUILD)/cloudbrokerd $(BUILD)/cloudbrokerctl dev-key-mode
+
+# The daemon refuses a checkpoint key others may read, and git keeps no modes.
+.PHONY: dev-key-mode
+dev-key-mode:
+	@chmod 0600 etc/dev-keys/dev-checkpoint.key.pem
 
 $(call lobjs,$(L1_SRCS)): LAYER_INC := $(L1_INC)
 $(call lobjs,$(L2_SRCS)): LAYER_INC := $(L2_INC)

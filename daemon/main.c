@@ -210,6 +210,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         audit_log_anchor(m->store, "at stop", &m->anchor_logged_seq);
+        if (audit_checkpoint(m->store, "stop", false, &err) < 0)
+                log_error("cannot sign the audit checkpoint at stop: %s", err.message);
         log_info("stopped");
         return 0;
 }

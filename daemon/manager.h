@@ -35,6 +35,8 @@ typedef struct Manager {
         Resources *resources;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;
+        AuditTrail *audit;         /* checkpoint key and the start check's verdict */
+        char audit_incident[32];   /* the incident filed for a failed check, "" when none */
         int64_t anchor_logged_seq; /* the audit head last written to the log */
         uint64_t anchor_logged_usec;
         bool drivers_initialized;
@@ -45,7 +47,8 @@ typedef struct Manager {
         uint64_t started_usec; /* CLOCK_MONOTONIC */
 } Manager;
 
-/* Opens the store and the core services; attaches no face. */
+/* Opens the store, checks the audit trail (a failed check refuses changes,
+ * it does not stop the daemon) and the core services; attaches no face. */
 int manager_new(Config *config, Manager **ret, CbError *err);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

@@ -402,6 +402,8 @@ static int next_id(Store *s, time_t now, char ret[32]) {
         return 0;
 }
 
+/* caller NULL: the daemon reports, as "system", without an audit record
+ * (incidents_report_audit_failure). */
 static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, char id[32], CbError *err) {
         static const char ins_sql[] =
                 "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
@@ -427,7 +429,7 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
                 return store_error(s, err, "recording the incident");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, reported, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, caller->principal->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, caller ? caller->principal->name : "system", -1, SQLITE_STATIC);
         if (rep->department[0])
                 sqlite3_bind_text(st, 4, rep->department, -1, SQLITE_STATIC);
         else
@@ -445,6 +447,8 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
                 return store_error(s, err, "recording the incident");
+        if (!caller)
+                return 0;
 
         detail = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:s, s:s?}", "severity", rep->severity, "department",
                            rep->department[0] ? rep->department : NULL, "systems",
@@ -492,6 +496,35 @@ int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing");
         return ret ? incidents_get(s, caller, id, ret, err) : 0;
+}
+
+int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32], CbError *err) {
+        _cleanup_(freep) char *description = NULL;
+        Report rep = { .severity = "major" };
+        char id[32];
+        int r;
+
+        if (asprintf(&description,
+                     "The audit trail failed its check at start: %s. The broker refuses every change until "
+                     "the "
+                     "trail is restored from a good copy; this incident has no audit record, since the trail "
+                     "cannot take one.",
+                     failure) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (strlen(description) > INCIDENT_DESCRIPTION_MAX)
+                description[INCIDENT_DESCRIPTION_MAX] = 0;
+        rep.description = description;
+        if (store_begin(s) < 0)
+                return store_error(s, err, "starting a transaction");
+        r = insert_incident(s, NULL, &rep, id, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing");
+        memcpy(ret_id, id, sizeof(id));
+        return 0;
 }
 
 /* ---- handling records ---- */

@@ -43,6 +43,10 @@ int incident_time_parse(const char *s, time_t *ret);
 
 /* POST /v1/incidents. *ret: the incident as incidents_get() shows it. */
 int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err);
+/* The daemon's own report (severity "major", by "system") that the audit
+ * trail failed its check at start. It writes only the incidents table, not
+ * through audit_append, which refuses then: so it has no audit record. */
+int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32], CbError *err);
 /* POST /v1/incidents/{id}/records {"note", "status"}. *ret: the incident. */
 int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
                          CbError *err);

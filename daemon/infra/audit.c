@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "audit.h"
+#include "audit-internal.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "digest.h"
 #include "log.h"
 
-#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
-
 /* The hashed content: every column but the hashes, in a fixed order, as a
  * JSON array (unambiguous, unlike plain concatenation). */
-static char *record_content(int64_t seq, const char *at, const char *principal, const char *face,
-                            const char *action, const char *object, const char *outcome, const char *codes,
-                            const char *detail) {
+char *audit_record_content(int64_t seq, const char *at, const char *principal, const char *face,
+                           const char *action, const char *object, const char *outcome, const char *codes,
+                           const char *detail) {
         json_t *a = json_pack("[I, s, s, s, s, s, s, s, s]", (json_int_t)seq, at, principal, face, action,
                               object, outcome, codes, detail);
         char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
@@ -21,7 +21,66 @@ static char *record_content(int64_t seq, const char *at, const char *principal, 
         return s;
 }
 
-static int record_hash(const char *prev, const char *content, char ret[DIGEST_HEX_MAX]) {
+struct AuditTrail {
+        Store *store;
+        SigKey *key;
+        unsigned every;
+        AuditState state;
+        int64_t signed_seq;  /* the record the newest committed checkpoint signs */
+        int64_t pending_seq; /* signed in a transaction not yet committed, 0 when none */
+        char failure[480];
+};
+
+static const char *const audit_state_table[_AUDIT_STATE_MAX] = {
+        [AUDIT_STATE_SIGNED] = "signed",
+        [AUDIT_STATE_UNSIGNED] = "unsigned",
+        [AUDIT_STATE_FAILED] = "failed",
+};
+
+const char *audit_state_to_string(AuditState s) {
+        return s >= 0 && s < _AUDIT_STATE_MAX ? audit_state_table[s] : NULL;
+}
+
+static int audit_gate(Store *s, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        if (t && t->state == AUDIT_STATE_FAILED)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                    "changes are refused: the audit trail failed its check at start (%s); "
+                                    "reads still work, see GET /v1/health",
+                                    t->failure);
+        return 0;
+}
+
+static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
+                             int64_t *ret_id, CbError *err);
+
+static void on_checkpoint_committed(void *userdata, int result) {
+        AuditTrail *t = userdata;
+        if (result >= 0 && t->pending_seq > t->signed_seq)
+                t->signed_seq = t->pending_seq;
+        t->pending_seq = 0;
+}
+
+/* Runs inside audit_append's transaction: the checkpoint commits with the
+ * record it signs or not at all. */
+static int checkpoint_if_due(Store *s, int64_t seq, const char *hash, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        int64_t last;
+        int r;
+
+        if (!t || !t->key || t->state != AUDIT_STATE_SIGNED)
+                return 0;
+        last = t->pending_seq > t->signed_seq ? t->pending_seq : t->signed_seq;
+        if (seq - last < (int64_t)t->every)
+                return 0;
+        r = checkpoint_insert(s, t, seq, hash, "count", NULL, err);
+        if (r < 0)
+                return r;
+        t->pending_seq = seq;
+        return store_defer(s, on_checkpoint_committed, t);
+}
+
+int audit_record_hash(const char *prev, const char *content, char ret[DIGEST_HEX_MAX]) {
         _cleanup_(freep) char *buf = NULL;
         if (asprintf(&buf, "%s\n%s", prev, content) < 0)
                 return -ENOMEM;
@@ -30,8 +89,11 @@ static int record_hash(const char *prev, const char *content, char ret[DIGEST_HE
 
 int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
                  void *userdata, CbError *err) {
-        int r;
+        /* Refused before the change runs, not only when its record is. */
+        int r = audit_gate(s, err);
 
+        if (r < 0)
+                return r;
         if (store_begin(s) < 0)
                 return store_error(s, err, "starting a transaction");
         r = change(s, userdata, err);
@@ -56,13 +118,16 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
                 "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
                 "codes, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         _cleanup_(freep) char *codes = NULL, *detail = NULL, *content = NULL;
-        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX], now[32];
+        char prev[DIGEST_HEX_MAX] = AUDIT_GENESIS, hash[DIGEST_HEX_MAX], now[32];
         const char *principal = caller && caller->principal ? caller->principal->name : "system";
         const char *face = caller && caller->face ? caller->face : "system";
         sqlite3_stmt *st;
         int64_t seq = 1;
         int r;
 
+        r = audit_gate(s, err);
+        if (r < 0)
+                return r;
         codes = e->codes ? json_dumps(e->codes, JSON_COMPACT) : strdup("[]");
         detail = e->detail ? json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
         if (!codes || !detail)
@@ -80,8 +145,9 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         sqlite3_reset(st);
 
         store_now(now);
-        content = record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes, detail);
-        if (!content || record_hash(prev, content, hash) < 0)
+        content = audit_record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes,
+                                       detail);
+        if (!content || audit_record_hash(prev, content, hash) < 0)
                 goto fail;
         if (store_prepare(s, ins_sql, &st) < 0)
                 goto fail;
@@ -109,6 +175,11 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         sqlite3_reset(st);
         if (r != SQLITE_DONE)
                 goto fail;
+        r = checkpoint_if_due(s, seq, hash, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing an audit record");
         return 0;
@@ -126,19 +197,54 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
         cb_error_clear(&err);
 }
 
+/* A field the database holds as invalid UTF-8 (an edit) is shown with
+ * U+FFFD in place of each bad byte, so the record is listed, not dropped. */
+static json_t *text_json(const char *s) {
+        _cleanup_(freep) char *fixed = NULL;
+        size_t n = 0;
+
+        if (!s)
+                return json_string("");
+        if (audit_utf8_valid((const unsigned char *)s))
+                return json_string(s);
+        fixed = malloc(strlen(s) * 3 + 1);
+        if (!fixed)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                char one[5] = { (char)*p, 0 };
+                size_t len = 1;
+                /* The longest valid sequence starting here. */
+                for (size_t l = 4; l > 1; l--) {
+                        size_t k;
+                        for (k = 0; k < l && p[k]; k++)
+                                one[k] = (char)p[k];
+                        one[k] = 0;
+                        if (k == l && audit_utf8_valid((const unsigned char *)one)) {
+                                len = l;
+                                break;
+                        }
+                }
+                if (len == 1 && *p >= 0x80)
+                        memcpy(fixed + n, "\xef\xbf\xbd", 3), n += 3;
+                else
+                        memcpy(fixed + n, p, len), n += len;
+                p += len - 1;
+        }
+        fixed[n] = 0;
+        return json_string(fixed);
+}
+
 static json_t *row_json(sqlite3_stmt *st) {
         json_t *codes = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
         json_t *detail = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
-        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1),
-                         "principal", sqlite3_column_text(st, 2), "face", sqlite3_column_text(st, 3),
-                         "action", sqlite3_column_text(st, 4), "object", sqlite3_column_text(st, 5),
-                         "outcome", sqlite3_column_text(st, 6), "codes", codes ? codes : json_array(),
-                         "detail", detail ? detail : json_object(), "prev_hash", sqlite3_column_text(st, 9),
-                         "hash", sqlite3_column_text(st, 10));
+#define TEXT(i) text_json((const char *)sqlite3_column_text(st, i))
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
+                         (json_int_t)sqlite3_column_int64(st, 0), "at", TEXT(1), "principal", TEXT(2), "face",
+                         TEXT(3), "action", TEXT(4), "object", TEXT(5), "outcome", TEXT(6), "codes",
+                         codes ? codes : json_array(), "detail", detail ? detail : json_object(), "prev_hash",
+                         TEXT(9), "hash", TEXT(10));
+#undef TEXT
 }
-
-#define AUDIT_COLUMNS "seq, at, principal, face, action, object, outcome, codes, detail, prev_hash, hash"
 
 int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?";
@@ -178,7 +284,7 @@ int audit_anchor_parse(const char *s, AuditAnchor *ret) {
         if (errno || end != colon || end == s || a.seq < 1)
                 return -EINVAL;
         n = strlen(colon + 1);
-        if (n != strlen(GENESIS) || strspn(colon + 1, "0123456789abcdef") != n)
+        if (n != strlen(AUDIT_GENESIS) || strspn(colon + 1, "0123456789abcdef") != n)
                 return -EINVAL;
         memcpy(a.hash, colon + 1, n + 1);
         *ret = a;
@@ -216,107 +322,239 @@ bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
         return true;
 }
 
-int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err) {
-        /* Physical order (rowid) is what a reorder or a renumbering changes. */
-        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY rowid";
-        char prev[DIGEST_HEX_MAX] = GENESIS, hash[DIGEST_HEX_MAX];
-        int64_t expect_seq = 1, n = 0, bad_seq = 0;
-        const char *problem = NULL;
-        char detail[200] = "";
+/* ---- checkpoints ---- */
+
+bool audit_utf8_valid(const unsigned char *p) {
+        while (*p) {
+                unsigned c = *p, n, min;
+                uint32_t cp;
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, min = 0x80, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, min = 0x800, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, min = 0x10000, cp = c & 0x07;
+                else
+                        return false;
+                for (unsigned i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
+/* Text copied from the database into a message may be anything. */
+void audit_ascii_if_invalid(char *s) {
+        if (audit_utf8_valid((const unsigned char *)s))
+                return;
+        for (; *s; s++)
+                if ((unsigned char)*s >= 0x80)
+                        *s = '?';
+}
+
+char *audit_checkpoint_statement(int64_t id, int64_t seq, const char *hash, const char *at, int64_t every) {
+        char *s = NULL;
+        if (asprintf(&s,
+                     "cloudbroker audit checkpoint v1\nid=%" PRId64 "\nseq=%" PRId64
+                     "\nhash=%s\nat=%s\nevery=%" PRId64 "\n",
+                     id, seq, hash, at, every) < 0)
+                return NULL;
+        return s;
+}
+
+static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
+                             int64_t *ret_id, CbError *err) {
+        static const char id_sql[] = "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints";
+        static const char ins_sql[] = "INSERT INTO audit_checkpoints (id, seq, hash, at, every, reason, alg, "
+                                      "key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        _cleanup_(freep) char *statement = NULL, *sig = NULL;
+        sqlite3_stmt *st;
+        int64_t id = 0;
+        char now[32];
+        int r;
+
+        if (store_prepare(s, id_sql, &st) < 0)
+                return store_error(s, err, "numbering an audit checkpoint");
+        if (sqlite3_step(st) == SQLITE_ROW)
+                id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (id < 1)
+                return store_error(s, err, "numbering an audit checkpoint");
+        store_now(now);
+        statement = audit_checkpoint_statement(id, seq, hash, now, t->every);
+        if (!statement)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = sig_key_sign(t->key, statement, strlen(statement), &sig);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign an audit checkpoint (%s): %s",
+                                    sig_key_alg(t->key), strerror(-r));
+        if (store_prepare(s, ins_sql, &st) < 0)
+                return store_error(s, err, "storing an audit checkpoint");
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, seq);
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, t->every);
+        sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, sig_key_alg(t->key), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, sig_key_id(t->key), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, sig, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+                return store_error(s, err, "storing an audit checkpoint");
+        /* The journal keeps a copy the database's owner cannot rewrite. */
+        log_info("audit checkpoint #%" PRId64 " anchor %" PRId64 ":%s at %s (%s; %s key %.16s; every %u) "
+                 "signature %s",
+                 id, seq, hash, now, reason, sig_key_alg(t->key), sig_key_id(t->key), t->every, sig);
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+static int read_head(Store *s, int64_t *ret_seq, char ret_hash[DIGEST_HEX_MAX]) {
+        AuditAnchor a;
+        int r = audit_head_anchor(s, &a);
+        if (r == -ENOENT) {
+                *ret_seq = 0;
+                snprintf(ret_hash, DIGEST_HEX_MAX, "%s", AUDIT_GENESIS);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret_seq = a.seq;
+        snprintf(ret_hash, DIGEST_HEX_MAX, "%s", a.hash);
+        return 0;
+}
+
+int audit_checkpoint(Store *s, const char *reason, bool only_if_moved, CbError *err) {
+        AuditTrail *t = store_audit(s);
+        char hash[DIGEST_HEX_MAX];
+        int64_t seq;
+        int r;
+
+        if (!t || !t->key || t->state != AUDIT_STATE_SIGNED)
+                return 0;
+        if (read_head(s, &seq, hash) < 0)
+                return store_error(s, err, "reading the audit head");
+        if (only_if_moved && seq == t->signed_seq)
+                return 0;
+        r = store_begin(s);
+        if (r < 0)
+                return store_error(s, err, "starting a checkpoint transaction");
+        r = checkpoint_insert(s, t, seq, hash, reason, NULL, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (store_commit(s) < 0)
+                return store_error(s, err, "committing an audit checkpoint");
+        t->signed_seq = seq;
+        return 1;
+}
+
+/* ---- the trail's state ---- */
+
+int audit_trail_new(Store *s, SigKey *key, unsigned every, AuditTrail **ret) {
+        AuditTrail *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->store = s;
+        t->key = key;
+        t->every = every > 0 ? every : 1000;
+        t->state = key ? AUDIT_STATE_SIGNED : AUDIT_STATE_UNSIGNED;
+        store_set_audit(s, t);
+        *ret = t;
+        return 0;
+}
+
+AuditTrail *audit_trail_free(AuditTrail *t) {
+        if (!t)
+                return NULL;
+        if (store_audit(t->store) == t)
+                store_set_audit(t->store, NULL);
+        sig_key_free(t->key);
+        free(t);
+        return NULL;
+}
+
+AuditState audit_trail_state(const AuditTrail *t) {
+        return t ? t->state : AUDIT_STATE_UNSIGNED;
+}
+
+const char *audit_trail_failure(const AuditTrail *t) {
+        return t && t->state == AUDIT_STATE_FAILED ? t->failure : "";
+}
+
+const SigKey *audit_trail_key(const AuditTrail *t) {
+        return t ? t->key : NULL;
+}
+
+static int count_checkpoints(Store *s, int64_t *ret_n, int64_t *ret_last_seq) {
+        static const char sql[] = "SELECT count(*), coalesce((SELECT seq FROM audit_checkpoints ORDER BY id "
+                                  "DESC LIMIT 1), 0) FROM audit_checkpoints";
         sqlite3_stmt *st;
         int r;
 
         if (store_prepare(s, sql, &st) < 0)
-                return store_error(s, err, "reading the audit trail");
-        while (!problem && (r = sqlite3_step(st)) == SQLITE_ROW) {
-                int64_t seq = sqlite3_column_int64(st, 0);
-                const char *cols[10];
-                _cleanup_(freep) char *content = NULL;
-
-                for (int i = 0; i < 10; i++)
-                        cols[i] = (const char *)sqlite3_column_text(st, i + 1);
-                n++;
-                if (seq != expect_seq) {
-                        /* A gap names the first missing record, as a missing tail does below. */
-                        bad_seq = seq > expect_seq ? expect_seq : seq;
-                        problem = seq > expect_seq ? "deleted" : "reordered";
-                        snprintf(detail, sizeof(detail), "expected record %" PRId64 ", found %" PRId64,
-                                 expect_seq, seq);
-                        break;
-                }
-                if (!cols[8] || !streq(cols[8], prev)) {
-                        bad_seq = seq;
-                        problem = "reordered";
-                        snprintf(detail, sizeof(detail),
-                                 "record %" PRId64 " does not follow the record before it", seq);
-                        break;
-                }
-                for (int i = 0; i < 8; i++)
-                        if (!cols[i])
-                                cols[i] = "";
-                content = record_content(seq, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
-                                         cols[7]);
-                if (!content || record_hash(prev, content, hash) < 0) {
-                        sqlite3_reset(st);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                }
-                if (!cols[9] || !streq(cols[9], hash)) {
-                        bad_seq = seq;
-                        problem = "edited";
-                        snprintf(detail, sizeof(detail), "record %" PRId64 " does not match its hash", seq);
-                        break;
-                }
-                if (anchor && seq == anchor->seq && !streq(hash, anchor->hash)) {
-                        bad_seq = seq;
-                        problem = "edited";
-                        snprintf(detail, sizeof(detail),
-                                 "record %" PRId64
-                                 " is not the one anchored: the chain was rewritten from here "
-                                 "or before",
-                                 seq);
-                        break;
-                }
-                snprintf(prev, sizeof(prev), "%s", hash);
-                expect_seq++;
+                return -EIO;
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+                *ret_n = sqlite3_column_int64(st, 0);
+                *ret_last_seq = sqlite3_column_int64(st, 1);
         }
         sqlite3_reset(st);
+        return r == SQLITE_ROW ? 0 : -EIO;
+}
 
-        if (!problem) {
-                static const char head_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-                int64_t head_seq = 0;
-                const char *head_hash = GENESIS;
-                if (store_prepare(s, head_sql, &st) < 0)
-                        return store_error(s, err, "reading the audit head");
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                        head_seq = sqlite3_column_int64(st, 0);
-                        head_hash = (const char *)sqlite3_column_text(st, 1);
-                }
-                if (head_seq != n || !head_hash || !streq(head_hash, prev)) {
-                        problem = head_seq > n ? "deleted" : "edited";
-                        bad_seq = n + 1;
-                        snprintf(detail, sizeof(detail),
-                                 "the chain ends at record %" PRId64 " but the head names record %" PRId64, n,
-                                 head_seq);
-                }
-                sqlite3_reset(st);
-        }
-        if (!problem && anchor && anchor->seq > n) {
-                problem = "deleted";
-                bad_seq = n + 1;
-                snprintf(detail, sizeof(detail),
-                         "the chain ends at record %" PRId64 " but the anchor names record %" PRId64
-                         ": records were cut off its end",
-                         n, anchor->seq);
-        }
+int audit_trail_check(AuditTrail *t, CbError *err) {
+        _cleanup_(json_decrefp) json_t *v = NULL;
+        const SigKey *keys[1] = { t->key };
+        AuditVerifyOptions o = { .keys = keys, .n_keys = t->key ? 1 : 0 };
+        int64_t n_checkpoints = 0, last_seq = 0;
+        const json_t *bad;
+        int r;
 
-        json_t *o = json_pack("{s:b, s:I, s:s, s:I}", "ok", !problem, "records", (json_int_t)n, "head", prev,
-                              "head_seq", (json_int_t)(expect_seq - 1));
-        if (!o)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (problem)
-                json_object_set_new(o, "first_bad",
-                                    json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad_seq, "problem",
-                                              problem, "message", detail));
-        *ret = o;
-        return 0;
+        if (count_checkpoints(t->store, &n_checkpoints, &last_seq) < 0)
+                return store_error(t->store, err, "reading the audit checkpoints");
+        /* With checkpoints, the newest vouches for the records before it
+         * and only the stretch after it is hashed again. */
+        o.from_last_checkpoint = t->key && n_checkpoints > 0;
+        r = audit_verify(t->store, &o, &v, err);
+        if (r < 0)
+                return r;
+        bad = json_object_get(v, "first_bad");
+        if (bad) {
+                t->state = AUDIT_STATE_FAILED;
+                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s",
+                         (int64_t)json_integer_value(json_object_get(bad, "seq")),
+                         json_string_value(json_object_get(bad, "problem")),
+                         json_string_value(json_object_get(bad, "message")));
+                audit_ascii_if_invalid(t->failure);
+                log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
+                          "restored; reads still work.",
+                          t->failure);
+                return 0;
+        }
+        if (!t->key) {
+                log_warning("AUDIT TRAIL UNSIGNED: no checkpoint key (audit.checkpoint_key or the "
+                            "checkpoint-key credential): anyone who can write the database can rewrite the "
+                            "trail undetected. Development only.");
+                return 0;
+        }
+        if (n_checkpoints == 0 && json_integer_value(json_object_get(v, "records")) > 0)
+                log_info("audit trail: %" PRId64 " records verified once, signing their first checkpoint",
+                         (int64_t)json_integer_value(json_object_get(v, "records")));
+        t->signed_seq = last_seq;
+        r = audit_checkpoint(t->store, n_checkpoints == 0 ? "upgrade" : "start", false, err);
+        return r < 0 ? r : 0;
 }

@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "error.h"
 #include "principal.h"
+#include "signature.h"
 #include "store.h"
 
 typedef struct AuditEntry {
@@ -66,9 +67,75 @@ int audit_head_anchor(Store *s, AuditAnchor *ret);
  * Returns whether a line was written. */
 bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq);
 
-/* Recomputes the chain. *ret: {"ok": bool, "records": N, "head": hash,
- * "head_seq": N, "first_bad": {"seq", "problem", "message"}} where head and
- * head_seq name the last record that verified (an anchor for next time) and
- * problem says edited, deleted or reordered. anchor (may be NULL): record anchor->seq
- * must still be there with that hash. */
-int audit_verify(Store *s, const AuditAnchor *anchor, json_t **ret, CbError *err);
+/*
+ * Checkpoints: the daemon signs the trail's head (record number, its hash,
+ * the time) with its own key, SM2 with SM3 or Ed25519 (signature.h), at
+ * start, at stop, every `every` records and periodically while the trail
+ * grows; each is a row of audit_checkpoints and a log line. The signed
+ * statement is the text
+ *
+ *   cloudbroker audit checkpoint v1\nid=ID\nseq=SEQ\nhash=HASH\nat=TIME\nevery=N\n
+ *
+ * so a rewritten chain no longer matches a checkpoint, a cut tail leaves a
+ * checkpoint naming records that are gone, and deleted checkpoints leave a
+ * gap in the ids or more than `every` unsigned records at the end. Only the
+ * key's holder can make new ones; auditors verify with the public key.
+ *
+ * The AuditTrail holds the key and the state of the start check. When that
+ * check fails, audit_append refuses (CB_ERR_UNAVAILABLE naming the failure):
+ * every change writes an audit record in its transaction, so every change
+ * is refused, while reads go on. No checkpoint is signed then, since that
+ * would vouch for a tampered head.
+ */
+
+typedef enum AuditState {
+        AUDIT_STATE_SIGNED,   /* checked at start, checkpoints signed */
+        AUDIT_STATE_UNSIGNED, /* no key: development only */
+        AUDIT_STATE_FAILED,   /* the start check failed: changes refused */
+        _AUDIT_STATE_MAX,
+} AuditState;
+
+const char *audit_state_to_string(AuditState s);
+
+/* Takes the key (NULL: unsigned) and attaches itself to the store. */
+int audit_trail_new(Store *s, SigKey *key, unsigned every, AuditTrail **ret);
+AuditTrail *audit_trail_free(AuditTrail *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AuditTrail *, audit_trail_free);
+
+/* The start check: from the newest checkpoint when there is one (every
+ * checkpoint's signature and record, the links of every record, the hashes
+ * of the records after it), the whole chain otherwise (an upgraded
+ * database, or no key). On success signs a checkpoint ("start", or
+ * "upgrade" for the first); on failure enters AUDIT_STATE_FAILED. Returns
+ * <0 only when the check could not run. */
+int audit_trail_check(AuditTrail *t, CbError *err);
+AuditState audit_trail_state(const AuditTrail *t);
+/* Why the start check failed, "" otherwise. */
+const char *audit_trail_failure(const AuditTrail *t);
+/* The key, NULL when unsigned. */
+const SigKey *audit_trail_key(const AuditTrail *t);
+
+/* Signs the current head now ("stop", "periodic", ...); with only_if_moved,
+ * nothing happens when the newest checkpoint already names the head.
+ * Nothing happens without a key or in the failed state. Returns 1 when a
+ * checkpoint was made. */
+int audit_checkpoint(Store *s, const char *reason, bool only_if_moved, CbError *err);
+
+typedef struct AuditVerifyOptions {
+        const AuditAnchor *anchor; /* record anchor->seq must be there with that hash; may be NULL */
+        const SigKey *const *keys; /* public keys checkpoints must verify under */
+        size_t n_keys;             /* 0: checkpoints are not checked (and the result says so) */
+        bool from_last_checkpoint; /* recompute hashes only after the newest checkpoint */
+} AuditVerifyOptions;
+
+/* Recomputes the chain and checks the checkpoints. *ret: {"ok": bool,
+ * "records": N, "head": hash, "head_seq": N, "checkpoints": N,
+ * "signatures": "verified"|"not checked"|"none", "signed_seq": N,
+ * "first_bad": {"seq", "problem", "message"[, "checkpoint"]}} where head and
+ * head_seq name the last record that verified (an anchor for next time),
+ * signed_seq the newest record a verified checkpoint signs, and problem
+ * is edited, deleted, reordered, rewritten, cut, forged-checkpoint,
+ * missing-checkpoint, unsigned-tail, head-missing or beyond-head. first_bad.seq is the first
+ * record found wrong (for a rewritten stretch, the first the checkpoints
+ * prove wrong; the message names the stretch). o may be NULL. */
+int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err);

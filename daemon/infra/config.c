@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
 
@@ -35,6 +36,7 @@ Config *config_free(Config *c) {
         free(c->bus_address);
         free(c->catalog_seed);
         free(c->calendar_dir);
+        free(c->checkpoint_key);
         free(c->osb_username);
         for (size_t i = 0; i < c->n_principals; i++) {
                 principal_done(&c->principals[i].principal);
@@ -68,6 +70,7 @@ int config_new_default(Config **ret) {
         c->reconcile_usec = 30ULL * 1000000ULL;
         c->stop_timeout_ms = 30000;
         c->connect_timeout_ms = 10000;
+        c->checkpoint_every = AUDIT_CHECKPOINT_EVERY;
         if (!c->database || !c->rest_listen || !c->bus) {
                 config_free(c);
                 return -ENOMEM;
@@ -97,6 +100,12 @@ static const Key top_keys[] = {
         { "reconcile_seconds", CONFIG_TYPE_INT },
         { "stop_timeout_seconds", CONFIG_TYPE_INT },
         { "connect_timeout_seconds", CONFIG_TYPE_INT },
+        { "audit", CONFIG_TYPE_GROUP },
+        { NULL, 0 },
+};
+static const Key audit_keys[] = {
+        { "checkpoint_key", CONFIG_TYPE_STRING },
+        { "checkpoint_every", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key rest_keys[] = {
@@ -480,6 +489,37 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                         if (v < 1024 || v > 64 * 1024 * 1024)
                                 return fail_at(l, s, "'max_body_bytes' must be between 1024 and 67108864");
                         c->rest_max_body = (size_t)v;
+                }
+        }
+
+        if ((g = config_setting_get_member(root, "audit"))) {
+                r = check_keys(l, g, audit_keys, "'audit'");
+                if (r < 0)
+                        return r;
+                if ((s = config_setting_get_member(g, "checkpoint_key"))) {
+                        struct stat st;
+                        if (isempty(config_setting_get_string(s)))
+                                return fail_at(l, s, "'checkpoint_key' must name a PEM private key file");
+                        r = set_path(l, c, s, &c->checkpoint_key);
+                        if (r < 0)
+                                return r;
+                        c->checkpoint_key_line = (unsigned)config_setting_source_line(s);
+                        if (stat(c->checkpoint_key, &st) < 0)
+                                return fail_at(l, s, "'checkpoint_key': %s: %s", c->checkpoint_key,
+                                               strerror(errno));
+                        /* Whoever reads the key can sign a rewritten trail. */
+                        if (st.st_mode & 0077)
+                                return fail_at(l, s,
+                                               "'checkpoint_key': %s is readable or writable by group or "
+                                               "others (mode %04o): only the daemon's user may read it "
+                                               "(chmod 600)",
+                                               c->checkpoint_key, (unsigned)(st.st_mode & 07777));
+                }
+                if ((s = config_setting_get_member(g, "checkpoint_every"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 1 || v > 1000000)
+                                return fail_at(l, s, "'checkpoint_every' must be between 1 and 1000000");
+                        c->checkpoint_every = (unsigned)v;
                 }
         }
 

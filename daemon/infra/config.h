@@ -17,6 +17,9 @@
 #include "digest.h"
 #include "driver.h"
 
+/* Records between two audit checkpoints unless audit.checkpoint_every says otherwise. */
+#define AUDIT_CHECKPOINT_EVERY 1000
+
 typedef struct ConfigPrincipal {
         Principal principal;
         char token_sha256[DIGEST_HEX_MAX]; /* "" when the principal has no token */
@@ -51,6 +54,12 @@ typedef struct Config {
         uint64_t reconcile_usec;     /* how often the record is compared with the providers */
         unsigned stop_timeout_ms;    /* a graceful VM stop waits this long, then forces it off */
         unsigned connect_timeout_ms; /* opening a provider connection gives up after this */
+
+        /* The audit checkpoint key (PEM private key), absolute; NULL: the
+         * checkpoint-key credential when there is one, else unsigned. */
+        char *checkpoint_key;
+        unsigned checkpoint_key_line; /* where it was set, for errors */
+        unsigned checkpoint_every;    /* records between checkpoints */
 
         char *osb_username;
         char osb_password_sha256[DIGEST_HEX_MAX];

@@ -10,6 +10,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "digest.h"
 
 typedef enum SigAlg {
         SIG_ALG_INVALID = 0,
@@ -484,4 +487,104 @@ int envelope_sign(const char *alg, const char *key_id, const char *private_pem_p
                 return -ENOMEM;
         *ret_envelope = e;
         return 0;
+}
+
+/* ---- single keys ---- */
+
+struct SigKey {
+        SigAlg alg;
+        bool private;
+        EVP_PKEY *pkey;
+        char id[DIGEST_HEX_MAX];
+};
+
+SigKey *sig_key_free(SigKey *k) {
+        if (!k)
+                return NULL;
+        EVP_PKEY_free(k->pkey);
+        free(k);
+        return NULL;
+}
+
+static int sig_key_new(EVP_PKEY **pkey, bool private, const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(sig_key_freep) SigKey *k = calloc(1, sizeof(*k));
+        _cleanup_(freep) unsigned char *der = NULL;
+        int n;
+
+        if (!k)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        k->pkey = TAKE_PTR(*pkey);
+        k->private = private;
+        k->alg = pkey_matches(k->pkey, SIG_ALG_SM2_SM3)   ? SIG_ALG_SM2_SM3
+                 : pkey_matches(k->pkey, SIG_ALG_ED25519) ? SIG_ALG_ED25519
+                                                          : SIG_ALG_INVALID;
+        if (k->alg == SIG_ALG_INVALID)
+                return cb_error_set(err, CB_ERR_INVALID, "%s is a %s key, not an SM2 or ED25519 one", path,
+                                    pkey_describe(k->pkey));
+        n = i2d_PUBKEY(k->pkey, &der);
+        if (n <= 0 || digest_sha256_hex(der, (size_t)n, k->id) < 0) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "%s: cannot encode the public key", path);
+        }
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+int sig_key_load_private(const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+        int r = load_private_key(path, &pkey, err);
+        if (r < 0)
+                return r;
+        return sig_key_new(&pkey, true, path, ret, err);
+}
+
+int sig_key_load_public(const char *path, SigKey **ret, CbError *err) {
+        _cleanup_(BIO_freep) BIO *bio = BIO_new_file(path, "r");
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+
+        if (!bio) {
+                int e = errno ? errno : ENOENT;
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INVALID, "cannot read %s: %s", path, strerror(e));
+        }
+        pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase_cb, NULL);
+        if (!pkey) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INVALID, "%s holds no PEM public key", path);
+        }
+        return sig_key_new(&pkey, false, path, ret, err);
+}
+
+const char *sig_key_alg(const SigKey *k) {
+        return sig_alg_to_string(k->alg);
+}
+
+const char *sig_key_id(const SigKey *k) {
+        return k->id;
+}
+
+int sig_key_sign(const SigKey *k, const void *data, size_t len, char **ret_b64) {
+        _cleanup_(freep) unsigned char *sig = NULL;
+        size_t siglen = 0;
+        int r;
+
+        if (!k->private)
+                return -EPERM;
+        r = sign_bytes(k->alg, k->pkey, data, len, &sig, &siglen);
+        ERR_clear_error();
+        if (r < 0)
+                return r;
+        return signature_base64_encode(sig, siglen, ret_b64);
+}
+
+int sig_key_verify(const SigKey *k, const void *data, size_t len, const char *sig_b64) {
+        _cleanup_(freep) void *sig = NULL;
+        size_t siglen = 0;
+        int r;
+
+        if (!sig_b64 || signature_base64_decode(sig_b64, strlen(sig_b64), &sig, &siglen) < 0 || siglen == 0)
+                return 0;
+        r = verify_bytes(k->alg, k->pkey, data, len, sig, siglen);
+        ERR_clear_error();
+        return r < 0 ? r : r == 1;
 }

@@ -66,6 +66,30 @@ int envelope_verify(const TrustedKeys *k, const json_t *envelope, char **ret_doc
 int envelope_sign(const char *alg, const char *key_id, const char *private_pem_path, const void *doc,
                   size_t len, json_t **ret_envelope, CbError *err);
 
+/*
+ * A single signing or verification key, its algorithm read from the key
+ * itself: sm2-sm3 for an SM2 key, ed25519 for an Ed25519 key (anything else
+ * is refused). The audit trail's checkpoints use it: the daemon holds the
+ * private key, auditors the public one. The key id is the lowercase hex
+ * SHA-256 of the DER SubjectPublicKeyInfo, the same for both halves:
+ *   openssl pkey -pubin -in PUB.pem -outform DER | sha256sum
+ */
+typedef struct SigKey SigKey;
+
+/* PEM private key (PKCS#8 or traditional, not encrypted); it verifies too. */
+int sig_key_load_private(const char *path, SigKey **ret, CbError *err);
+/* PEM public key (SubjectPublicKeyInfo); verify only. */
+int sig_key_load_public(const char *path, SigKey **ret, CbError *err);
+SigKey *sig_key_free(SigKey *k);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SigKey *, sig_key_free);
+const char *sig_key_alg(const SigKey *k);
+const char *sig_key_id(const SigKey *k);
+/* Base64 signature of data; -EPERM for a public-only key. */
+int sig_key_sign(const SigKey *k, const void *data, size_t len, char **ret_b64);
+/* 1 when sig_b64 is a valid signature of data, 0 when not (including
+ * malformed base64), negative when the check could not run. */
+int sig_key_verify(const SigKey *k, const void *data, size_t len, const char *sig_b64);
+
 /* Standard base64 with padding (RFC 4648 section 4). The decoder is strict:
  * no whitespace, length a multiple of 4, '=' only as final padding, unused
  * trailing bits zero; so each byte string has exactly one accepted

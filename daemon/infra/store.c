@@ -231,6 +231,19 @@ static const char *const migrations[] = {
          * QEMU cannot open runs "qemu", TCG). */
         "ALTER TABLE providers ADD COLUMN domain_type TEXT NOT NULL DEFAULT 'auto'"
         " CHECK (domain_type IN ('auto','kvm','qemu'));",
+
+        /* 9: signed checkpoints of the audit trail (RFC 6962's signed tree
+         * head): id numbers them without gaps; seq 0 is the empty trail. */
+        "CREATE TABLE audit_checkpoints ("
+        "  id INTEGER PRIMARY KEY,"
+        "  seq INTEGER NOT NULL,"
+        "  hash TEXT NOT NULL,"
+        "  at TEXT NOT NULL,"
+        "  every INTEGER NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  alg TEXT NOT NULL,"
+        "  key_id TEXT NOT NULL,"
+        "  signature TEXT NOT NULL);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -257,7 +270,16 @@ struct Store {
         bool batching, batch_open;
         StoreDeferred *deferred;
         size_t n_deferred;
+        AuditTrail *audit;
 };
+
+void store_set_audit(Store *s, AuditTrail *t) {
+        s->audit = t;
+}
+
+AuditTrail *store_audit(Store *s) {
+        return s ? s->audit : NULL;
+}
 
 int store_latest_version(void) {
         return (int)ELEMENTSOF(migrations);

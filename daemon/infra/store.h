@@ -121,5 +121,11 @@ int store_exec(Store *s, const char *sql, CbError *err);
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
 void store_now(char buf[32]);
 
+/* The audit trail's state for this store (audit.c): its checkpoint key and
+ * whether changes are refused. The store only keeps the pointer. */
+typedef struct AuditTrail AuditTrail;
+void store_set_audit(Store *s, AuditTrail *t);
+AuditTrail *store_audit(Store *s);
+
 /* Fills err with a CB_ERR_INTERNAL naming the SQLite error; returns -EIO. */
 int store_error(Store *s, CbError *err, const char *what);

@@ -5,19 +5,30 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "audit.h"
+
 /* Cheap on purpose (no query): load balancers and watchdogs call it often.
  * An open store is always migrated to this build's latest schema. */
 static int on_health(RestRequest *req, RestReply *reply, CbError *err) {
         Manager *m = req->manager;
+        AuditState as = audit_trail_state(m->audit);
+        char audit[600];
         uint64_t now;
         (void)err;
 
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        /* "failed: ..." tells a monitor why every change gets 503. */
+        if (as == AUDIT_STATE_FAILED)
+                snprintf(audit, sizeof(audit), "failed: %s", audit_trail_failure(m->audit));
+        else
+                snprintf(audit, sizeof(audit), "%s", audit_state_to_string(as));
         return rest_reply_json(reply, 200,
-                               json_pack("{s:s, s:s, s:I, s:i, s:s}", "status", "ok", "version", CB_VERSION,
+                               json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:s?}", "status",
+                                         as == AUDIT_STATE_FAILED ? "degraded" : "ok", "version", CB_VERSION,
                                          "uptime_s", (json_int_t)((now - m->started_usec) / 1000000ULL),
                                          "schema_version", store_latest_version(), "bus",
-                                         m->bus ? "connected" : "none"));
+                                         m->bus ? "connected" : "none", "audit", audit, "audit_incident",
+                                         m->audit_incident[0] ? m->audit_incident : NULL));
 }
 
 static int on_whoami(RestRequest *req, RestReply *reply, CbError *err) {

@@ -132,9 +132,16 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
                 return cb_error_set_field(
                         err, CB_ERR_INVALID, "anchor",
                         "anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)", anchor_s);
-        r = audit_verify(req->manager->store, anchor_s ? &anchor : NULL, &v, err);
+        const SigKey *key = audit_trail_key(req->manager->audit);
+        r = audit_verify(req->manager->store,
+                         &(AuditVerifyOptions){
+                                 .anchor = anchor_s ? &anchor : NULL, .keys = &key, .n_keys = key ? 1 : 0 },
+                         &v, err);
         if (r < 0)
                 return r;
+        /* "unsigned": nothing outside the database vouches for the trail. */
+        json_object_set_new(v, "audit",
+                            json_string(audit_state_to_string(audit_trail_state(req->manager->audit))));
         return rest_reply_json(reply, 200, v);
 }
 
