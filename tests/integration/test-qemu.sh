@@ -337,6 +337,51 @@ assert_eq "$CB_STATUS" 202 "start: 202"
 expect_state "$R1" active 30 "the VM is active again"
 assert_eq "$(domstate "$R1")" running "virsh: cb-$R1 runs again"
 
+# A start while another start of the same domain is under way: here one from
+# virsh whose QEMU is held with SIGSTOP; after a crash, the one a killed
+# daemon left to libvirtd. libvirt gives up waiting for the domain's state
+# change lock after 30 s; the broker waits further turns rather than fail
+# (and, in a provision, roll back the VM that other start brings up).
+act "$R1" stop
+expect_state "$R1" stopped 30 "held start: the VM is stopped first"
+vsh start "cb-$R1" >/dev/null 2>&1 &
+VSTART=$!
+CB_PIDS+=("$VSTART")
+for _ in $(seq 1 500); do
+        QEMU_FROZEN=$(pgrep -f "guest=cb-$R1," | head -n1 || true)
+        [ -n "$QEMU_FROZEN" ] && break
+        sleep 0.01
+done
+if [ -n "$QEMU_FROZEN" ] && kill -STOP "$QEMU_FROZEN"; then
+        act "$R1" start
+        assert_eq "$CB_STATUS" 202 "held start: start is accepted while virsh's start is held"
+        HELD_OP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+        for _ in $(seq 1 50); do
+                cb_curl GET "/v1/operations/$HELD_OP" dev-operator
+                [ "$(printf %s "$CB_BODY" | jq -r .state)" = running ] && break
+                sleep 0.1
+        done
+        sleep 33 # past libvirt's 30 s wait for the lock: the broker's first turn has timed out
+        kill -CONT "$QEMU_FROZEN"
+        QEMU_FROZEN=
+        wait "$VSTART" 2>/dev/null || true
+        expect_state "$R1" active 60 "held start: the VM ends active"
+        for _ in $(seq 1 100); do
+                cb_curl GET "/v1/operations/$HELD_OP" dev-operator
+                [ "$(printf %s "$CB_BODY" | jq -r .state)" = running ] || break
+                sleep 0.1
+        done
+        assert_jq "$CB_BODY" '[.state, .error // ""] | join(" ")' "succeeded " \
+                "held start: the broker's start succeeded (it did not give up on the lock)"
+else
+        fail "held start: no QEMU process for cb-$R1 appeared"
+        QEMU_FROZEN=
+        wait "$VSTART" 2>/dev/null || true
+        cb_wait_state "$R1" active 30 || act "$R1" start
+        expect_state "$R1" active 30 "held start: the VM is active again"
+fi
+assert_eq "$(domstate "$R1")" running "held start: virsh: cb-$R1 runs"
+
 # Shut down behind the broker's back: libvirt's event brings the record along
 # (the periodic reconcile is an hour away in qemu.conf).
 vsh destroy "cb-$R1" >/dev/null
