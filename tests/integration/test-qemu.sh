@@ -3,10 +3,11 @@
 #
 # Resources on a real libvirtd with QEMU (qemu:///system, TCG): a VM from
 # request to deletion seen through virsh, a VM shut down from outside turning
-# "stopped" through libvirt's events, a block volume made and deleted in a
-# real dir pool (a transient pool in the test's folder), a VM removed behind
-# the broker's back while it was down (the start-up reconcile records it
-# lost), and crash recovery: the daemon killed with SIGKILL in the middle of
+# "stopped" through libvirt's events, a start that waits out another start
+# of the same domain held past libvirt's lock timeout, a block volume made
+# and deleted in a real dir pool (a transient pool in the test's folder), a
+# VM removed behind the broker's back while it was down (the start-up
+# reconcile records it lost), and crash recovery: the daemon killed with SIGKILL in the middle of
 # provisions and deprovisions, restarted on the same database, finishes them
 # without a duplicate or an orphan domain.
 #
