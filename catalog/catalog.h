@@ -58,8 +58,11 @@ int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t *
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 
-/* Whether any revision of the service exists, whatever its status. */
-bool catalog_exists(Catalog *c, const char *id);
+/* Whether the service exists for the caller: a revision it may read
+ * (catalog_get). Drafts and submitted revisions exist only for operators,
+ * the authority and finance; to anyone else a service that is nothing but
+ * a draft is an unknown id. */
+bool catalog_exists(Catalog *c, const CbCaller *caller, const char *id);
 
 /* The revision currently published (what may be ordered now): -ENOENT
  * when the service has none. *ret is shared with a cache kept until the

@@ -306,14 +306,15 @@ static int cmd_retire(Ctl *ctl, int argc, char **argv) {
 }
 
 static const CtlCommand catalog_commands[] = {
-        { "list", "", "List published services (with --all: every status)", 0, 0, cmd_list },
-        { "show", "ID", "Show a service and its plans with prices", 1, 1, cmd_show },
-        { "draft", "FILE", "Create a draft service from a JSON document", 1, 1, cmd_draft },
-        { "update", "ID FILE", "Start the next revision of a service as a draft", 2, 2, cmd_update },
-        { "submit", "ID", "Submit the draft for sign-off", 1, 1, cmd_submit },
-        { "approve", "ID", "Sign off the submitted revision (authority, finance)", 1, 1, cmd_approve },
-        { "deprecate", "ID", "Deprecate the published service", 1, 1, cmd_deprecate },
-        { "retire", "ID", "Retire the deprecated service", 1, 1, cmd_retire },
+        { "list", "[--all]", "List published services (with --all: every status)", 0, 0, cmd_list,
+          CTL_OPT_ALL, 0 },
+        { "show", "ID", "Show a service and its plans with prices", 1, 1, cmd_show, 0, 0 },
+        { "draft", "FILE", "Create a draft service from a JSON document", 1, 1, cmd_draft, 0, 0 },
+        { "update", "ID FILE", "Start the next revision of a service as a draft", 2, 2, cmd_update, 0, 0 },
+        { "submit", "ID", "Submit the draft for sign-off", 1, 1, cmd_submit, 0, 0 },
+        { "approve", "ID", "Sign off the submitted revision (authority, finance)", 1, 1, cmd_approve, 0, 0 },
+        { "deprecate", "ID", "Deprecate the published service", 1, 1, cmd_deprecate, 0, 0 },
+        { "retire", "ID", "Retire the deprecated service", 1, 1, cmd_retire, 0, 0 },
 };
 
 const CtlGroup ctl_group_catalog = {

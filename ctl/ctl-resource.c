@@ -8,7 +8,6 @@
  * formats what comes back.
  */
 
-#include <getopt.h>
 #include <stdio.h>
 
 #include "ctl-util.h"
@@ -59,6 +58,9 @@ static int call_resource(Ctl *ctl, const char *path, const char *id, const char 
                 return r;
         r = sd_bus_call_method(bus, CTL_BUS_NAME, path, interface, method, &error, &reply, types, arg);
         if (r < 0) {
+                if (ctl_error_is_not_found(&error) ||
+                    sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+                        ctl->not_found = true;
                 if (sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT,
                                            SD_BUS_ERROR_UNKNOWN_INTERFACE))
                         return ctl_error(-ENOENT, "no resource '%s'", id);
@@ -194,31 +196,13 @@ static int cmd_show(Ctl *ctl, int argc, char **argv) {
 }
 
 static int cmd_request(Ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = {
-                { "idempotency-key", required_argument, NULL, 'k' },
-                { NULL, 0, NULL, 0 },
-        };
-        static const char usage[] = "usage: resource request FILE|- [--idempotency-key KEY]";
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(freep) char *text = NULL, *with_key = NULL, *id = NULL;
-        const char *key = NULL, *path, *op;
-        int c, r;
+        const char *key = ctl->idempotency_key, *path, *op;
+        int r;
 
-        /* argv[0] is the first argument of the command: let getopt see it.
-         * No "+": the key may come before or after FILE. */
-        optind = 0;
-        while ((c = getopt_long(argc + 1, argv - 1, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'k':
-                        key = optarg;
-                        break;
-                default:
-                        return ctl_error(-EINVAL, "%s", usage);
-                }
-        if (optind != argc)
-                return ctl_error(-EINVAL, "%s", usage);
-
-        r = ctl_read_file(argv[optind - 1], &text);
+        (void)argc;
+        r = ctl_read_file(argv[0], &text);
         if (r < 0)
                 return r;
         if (key) {
@@ -229,8 +213,8 @@ static int cmd_request(Ctl *ctl, int argc, char **argv) {
 
                 doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
                 if (!json_is_object(doc))
-                        return ctl_error(-EINVAL, "%s is not a JSON object%s%s", argv[optind - 1],
-                                         doc ? "" : ": ", doc ? "" : jerr.text);
+                        return ctl_error(-EINVAL, "%s is not a JSON object%s%s", argv[0], doc ? "" : ": ",
+                                         doc ? "" : jerr.text);
                 if (json_object_set_new(doc, "idempotency_key", json_string(key)) < 0)
                         return ctl_error(-EINVAL, "the idempotency key must be UTF-8 text");
                 with_key = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -298,15 +282,31 @@ static int cmd_delete(Ctl *ctl, int argc, char **argv) {
         return act(ctl, argv[0], "Deprovision", "deprovisioning");
 }
 
+static int cmd_operation(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *op = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_call_json(ctl, RESOURCES, "GetOperation", &op, "s", argv[0]);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(op);
+        ctl_print_fields(op);
+        return 0;
+}
+
 static const CtlCommand resource_commands[] = {
         { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
-          3, cmd_request },
-        { "list", "", "List the resources you may see", 0, 0, cmd_list },
-        { "show", "ID", "Show a resource", 1, 1, cmd_show },
-        { "start", "ID", "Start a stopped resource", 1, 1, cmd_start },
-        { "stop", "ID", "Stop an active resource", 1, 1, cmd_stop },
-        { "reboot", "ID", "Reboot an active resource", 1, 1, cmd_reboot },
-        { "delete", "ID", "Deprovision a resource", 1, 1, cmd_delete },
+          1, cmd_request, CTL_OPT_IDEMPOTENCY_KEY, 0 },
+        { "list", "", "List the resources you may see", 0, 0, cmd_list, 0, 0 },
+        { "show", "ID", "Show a resource", 1, 1, cmd_show, 0, 0 },
+        { "start", "ID", "Start a stopped resource", 1, 1, cmd_start, 0, 0 },
+        { "stop", "ID", "Stop an active resource", 1, 1, cmd_stop, 0, 0 },
+        { "reboot", "ID", "Reboot an active resource", 1, 1, cmd_reboot, 0, 0 },
+        { "delete", "ID", "Deprovision a resource", 1, 1, cmd_delete, 0, 0 },
+        { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
+          cmd_operation, 0, 0 },
 };
 
 const CtlGroup ctl_group_resource = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ctl-util.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <wchar.h>
 
@@ -65,10 +66,33 @@ void ctl_done(Ctl *ctl) {
         ctl->bus = sd_bus_flush_close_unref(ctl->bus);
 }
 
+bool ctl_error_is_not_found(const sd_bus_error *error) {
+        return sd_bus_error_has_names(error, CTL_INTERFACE("Error.NotFound"),
+                                      CTL_INTERFACE("Error.AccessDenied"), SD_BUS_ERROR_UNKNOWN_OBJECT);
+}
+
+/* Sends a built call; the one place a D-Bus error is printed and counted. */
+static int ctl_send(Ctl *ctl, sd_bus_message *call, const char *method, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call(ctl->bus, call, 0, &error, &reply);
+        if (r < 0) {
+                if (ctl_error_is_not_found(&error))
+                        ctl->not_found = true;
+                if (sd_bus_error_is_set(&error))
+                        return ctl_error(r, "%s: %s", error.name, error.message ? error.message : "");
+                return ctl_error(r, "calling %s failed: %s", method, strerror(-r));
+        }
+        if (ret_reply)
+                *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
 static int ctl_callv(Ctl *ctl, const char *interface, const char *method, sd_bus_message **ret_reply,
                      const char *types, va_list ap) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus;
         int r;
 
@@ -85,15 +109,7 @@ static int ctl_callv(Ctl *ctl, const char *interface, const char *method, sd_bus
                         return ctl_error(r, "cannot pass the arguments of %s: %s%s", method, strerror(-r),
                                          r == -EINVAL ? " (not valid UTF-8 text?)" : "");
         }
-        r = sd_bus_call(bus, call, 0, &error, &reply);
-        if (r < 0) {
-                if (sd_bus_error_is_set(&error))
-                        return ctl_error(r, "%s: %s", error.name, error.message ? error.message : "");
-                return ctl_error(r, "calling %s failed: %s", method, strerror(-r));
-        }
-        if (ret_reply)
-                *ret_reply = TAKE_PTR(reply);
-        return 0;
+        return ctl_send(ctl, call, method, ret_reply);
 }
 
 int ctl_call(Ctl *ctl, const char *interface, const char *method, sd_bus_message **ret_reply,
@@ -107,19 +123,12 @@ int ctl_call(Ctl *ctl, const char *interface, const char *method, sd_bus_message
         return r;
 }
 
-int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **ret, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int reply_json(sd_bus_message *reply, const char *method, json_t **ret) {
         json_error_t jerr;
         const char *text;
         json_t *v;
-        va_list ap;
         int r;
 
-        va_start(ap, types);
-        r = ctl_callv(ctl, interface, method, &reply, types, ap);
-        va_end(ap);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
                 return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
@@ -128,6 +137,224 @@ int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **
                 return ctl_error(-EBADMSG, "the reply to %s is not JSON: line %d, column %d: %s", method,
                                  jerr.line, jerr.column, jerr.text);
         *ret = v;
+        return 0;
+}
+
+int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **ret, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(ctl, interface, method, &reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return reply_json(reply, method, ret);
+}
+
+static int append_member(sd_bus_message *m, const char *key, const json_t *v) {
+        size_t i;
+        json_t *e;
+        int r;
+
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+                return sd_bus_message_append(m, "{sv}", key, "s", json_string_value(v));
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return sd_bus_message_append(m, "{sv}", key, "b", json_is_true(v));
+        case JSON_INTEGER:
+                return sd_bus_message_append(m, "{sv}", key, "x", (int64_t)json_integer_value(v));
+        case JSON_REAL:
+                return sd_bus_message_append(m, "{sv}", key, "d", json_real_value(v));
+        case JSON_ARRAY:
+                json_array_foreach(v, i, e) if (!json_is_string(e)) return -EDOM;
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", key);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "s");
+                json_array_foreach(v, i, e) {
+                        if (r < 0)
+                                break;
+                        r = sd_bus_message_append(m, "s", json_string_value(e));
+                }
+                for (int k = 0; k < 3 && r >= 0; k++)
+                        r = sd_bus_message_close_container(m);
+                return r;
+        default:
+                return -EDOM;
+        }
+}
+
+int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
+                       json_t **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        const char *key;
+        sd_bus *bus;
+        json_t *v;
+        int r;
+
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, &call, CTL_BUS_NAME, CTL_BUS_PATH, interface, method);
+        if (r >= 0 && id)
+                r = sd_bus_message_append(call, "s", id);
+        if (r >= 0)
+                r = sd_bus_message_open_container(call, 'a', "{sv}");
+        if (r < 0)
+                return ctl_error(r, "cannot build the %s call: %s", method, strerror(-r));
+        json_object_foreach((json_t *)doc, key, v) {
+                r = append_member(call, key, v);
+                if (r == -EDOM)
+                        return ctl_error(-EINVAL,
+                                         "member '%s': only strings, booleans, numbers and arrays of strings "
+                                         "travel on the bus",
+                                         key);
+                if (r < 0)
+                        return ctl_error(r, "cannot pass member '%s' to %s: %s", key, method, strerror(-r));
+        }
+        r = sd_bus_message_close_container(call);
+        if (r < 0)
+                return ctl_error(r, "cannot build the %s call: %s", method, strerror(-r));
+        r = ctl_send(ctl, call, method, &reply);
+        if (r < 0)
+                return r;
+        return reply_json(reply, method, ret);
+}
+
+/* Enough for ten million records at the daemon's largest page. */
+#define CTL_PAGES_MAX 10000u
+
+int ctl_call_pages(Ctl *ctl, const char *interface, const char *method, const char *department,
+                   json_t **ret) {
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        int r;
+
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0; pages < CTL_PAGES_MAX; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+                json_error_t jerr;
+
+                if (department)
+                        r = ctl_call(ctl, interface, method, &reply, "sus", department, 0u, token);
+                else
+                        r = ctl_call(ctl, interface, method, &reply, "us", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
+                items = json_loads(text, 0, &jerr);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to %s is not a JSON array", method);
+                if (json_array_extend(all, items) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+                if (isempty(next)) {
+                        *ret = TAKE_PTR(all);
+                        return 0;
+                }
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        return ctl_error(-E2BIG, "%s answered more than %u pages", method, CTL_PAGES_MAX);
+}
+
+int ctl_read_json_object(const char *path, json_t **ret) {
+        _cleanup_(freep) char *text = NULL;
+        json_error_t jerr;
+        json_t *doc;
+        int r;
+
+        r = ctl_read_file(path, &text);
+        if (r < 0)
+                return r;
+        doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!doc)
+                return ctl_error(-EINVAL, "%s is not valid JSON: line %d, column %d: %s", path, jerr.line,
+                                 jerr.column, jerr.text);
+        if (!json_is_object(doc)) {
+                json_decref(doc);
+                return ctl_error(-EINVAL, "%s is not a JSON object", path);
+        }
+        *ret = doc;
+        return 0;
+}
+
+/* "budget_year" -> "Budget year:" */
+static void field_label(const char *key, char *buf, size_t size) {
+        size_t i = 0;
+
+        for (; key[i] && i + 2 < size; i++)
+                buf[i] = key[i] == '_' ? ' ' : key[i];
+        if (i > 0 && buf[0] >= 'a' && buf[0] <= 'z')
+                buf[0] = (char)(buf[0] - 'a' + 'A');
+        buf[i++] = ':';
+        buf[i] = '\0';
+}
+
+static char *value_text(const json_t *v) {
+        if (json_is_string(v))
+                return strdup(json_string_value(v));
+        if (json_is_null(v) || !v)
+                return strdup("-");
+        return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+}
+
+void ctl_print_fields(const json_t *o) {
+        const char *key;
+        json_t *v;
+
+        json_object_foreach((json_t *)o, key, v) {
+                _cleanup_(freep) char *text = value_text(v);
+                char label[64];
+
+                field_label(key, label, sizeof(label));
+                printf("%-24s %s\n", label, text && *text ? text : "-");
+        }
+}
+
+int ctl_print_list(Ctl *ctl, const json_t *list, size_t n, const char *const *headers,
+                   const char *const *members) {
+        _cleanup_(ctl_table_freep) CtlTable *t = NULL;
+        const char *row[16];
+        size_t i;
+        json_t *o;
+
+        if (ctl->json)
+                return ctl_print_json(list);
+        if (!json_is_array(list))
+                return ctl_error(-EBADMSG, "the daemon's list is not a JSON array");
+        assert(n <= ELEMENTSOF(row));
+        t = ctl_table_new(n, headers);
+        if (!t)
+                return ctl_error(-ENOMEM, "out of memory");
+        json_array_foreach(list, i, o) {
+                char *cells[16] = { 0 };
+                int r = 0;
+
+                for (size_t k = 0; k < n; k++) {
+                        const json_t *v = json_object_get(o, members[k]);
+                        cells[k] = value_text(v);
+                        row[k] = cells[k] ? cells[k] : "-";
+                }
+                r = ctl_table_add(t, row);
+                for (size_t k = 0; k < n; k++)
+                        free(cells[k]);
+                if (r < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        ctl_table_print(t, stdout);
         return 0;
 }
 
@@ -288,6 +515,12 @@ int ctl_table_add(CtlTable *t, const char *const *cells) {
         return 0;
 }
 
+static bool table_legend = true;
+
+void ctl_table_set_legend(bool legend) {
+        table_legend = legend;
+}
+
 void ctl_table_print(const CtlTable *t, FILE *f) {
         _cleanup_(freep) size_t *widths = calloc(t->n_columns, sizeof(size_t));
 
@@ -298,7 +531,9 @@ void ctl_table_print(const CtlTable *t, FILE *f) {
                 if (w > widths[i % t->n_columns])
                         widths[i % t->n_columns] = w;
         }
-        for (size_t i = 0; i < t->n_cells; i++) {
+        /* Widths count the headers even without them: columns stay where
+         * a script that read the legend once expects them. */
+        for (size_t i = table_legend ? 0 : t->n_columns; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
                 bool last = col == t->n_columns - 1;
 

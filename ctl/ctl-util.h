@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <systemd/sd-bus.h>
 
@@ -24,13 +25,52 @@
 #define CTL_BUS_PATH        "/org/cloudbroker/Broker1"
 #define CTL_INTERFACE(area) "org.cloudbroker.Broker1." area
 
-#define CTL_EXIT_USAGE 2
+/* Exit status, documented in --help and README.md:
+ * 0 done; 1 failed (the daemon refused for another reason, the bus is
+ * unreachable, a file is unreadable, the audit chain is broken); 2 the
+ * command line is wrong; 4 the daemon answered NotFound or AccessDenied:
+ * nothing the caller may see or do there (systemctl's "no such unit"
+ * code; the daemon already answers NotFound where a refusal would tell
+ * that something exists, so the two are one code). */
+#define CTL_KEYS_MAX 8 /* --key may be given this often (audit verify --db) */
+
+#define CTL_EXIT_FAILURE   1
+#define CTL_EXIT_USAGE     2
+#define CTL_EXIT_NOT_FOUND 4
+
+/* Options a command may take besides the global ones (--json, --bus-address,
+ * --no-pager, --no-legend, --help). They are accepted anywhere on the line,
+ * before or after the group and the command, like systemctl's and virsh's;
+ * a command names the ones it takes, and the ones it needs. */
+enum {
+        CTL_OPT_ALL = 1u << 0,    /* --all */
+        CTL_OPT_KEY = 1u << 1,    /* --key PEM (approval sign: private; audit verify: public, repeatable) */
+        CTL_OPT_KEY_ID = 1u << 2, /* --key-id ID */
+        CTL_OPT_ALG = 1u << 3,    /* --alg ALG */
+        CTL_OPT_IDEMPOTENCY_KEY = 1u << 4, /* --idempotency-key KEY */
+        CTL_OPT_DB = 1u << 5,              /* --db PATH */
+        CTL_OPT_ANCHOR = 1u << 6,          /* --anchor SEQ:HASH */
+        CTL_OPT_DEPARTMENT = 1u << 7,      /* --department DEPT */
+        CTL_OPT_AFTER = 1u << 8,           /* --after SEQ */
+        CTL_OPT_LIMIT = 1u << 9,           /* --limit N */
+        CTL_OPT_BUDGET_YEAR = 1u << 10,    /* --budget-year YEAR */
+        CTL_OPT_REASON = 1u << 11,         /* --reason TEXT */
+        CTL_OPT_DOMAIN_TYPE = 1u << 12,    /* --domain-type auto|kvm|qemu */
+};
 
 typedef struct Ctl {
         const char *bus_address; /* --bus-address; NULL: $CLOUDBROKER_BUS_ADDRESS, else the system bus */
         bool json;               /* --json: raw documents instead of tables */
         bool all;                /* --all: every status, not only what is in force */
-        sd_bus *bus;             /* connected on first use */
+        bool no_legend;          /* --no-legend: tables without their header line */
+        unsigned given;          /* CTL_OPT_* seen on the command line */
+        const char *key, *key_id, *alg, *idempotency_key, *db, *anchor, *department, *reason, *domain_type;
+        const char *keys[CTL_KEYS_MAX]; /* every --key in order; key is the first */
+        size_t n_keys;
+        int64_t after;
+        unsigned limit, budget_year;
+        bool not_found; /* the daemon answered NotFound or AccessDenied (exit 4) */
+        sd_bus *bus;    /* connected on first use */
 } Ctl;
 
 typedef int (*CtlHandler)(Ctl *ctl, int argc, char **argv);
@@ -39,8 +79,10 @@ typedef struct CtlCommand {
         const char *name;
         const char *args; /* for usage, e.g. "ID FILE"; "" when none */
         const char *summary;
-        unsigned min_args, max_args;
+        unsigned min_args, max_args; /* positional arguments, options not counted */
         CtlHandler run;
+        unsigned options;  /* CTL_OPT_* it takes */
+        unsigned required; /* CTL_OPT_* it needs */
 } CtlCommand;
 
 typedef struct CtlGroup {
@@ -48,6 +90,9 @@ typedef struct CtlGroup {
         const char *summary;
         const CtlCommand *commands;
         size_t n_commands;
+        /* A group that is a command itself ("whoami"): commands[0] runs
+         * with the group's name and no command word. */
+        bool single;
 } CtlGroup;
 
 /* Prints "cloudbrokerctl: " and the message to stderr; returns r, or
@@ -58,12 +103,34 @@ int ctl_error(int r, const char *fmt, ...) _printf_(2, 3);
 int ctl_bus(Ctl *ctl, sd_bus **ret);
 void ctl_done(Ctl *ctl);
 
+/* NotFound, AccessDenied or UnknownObject: what exit status 4 reports. */
+bool ctl_error_is_not_found(const sd_bus_error *error);
+
 /* Calls a method of /org/cloudbroker/Broker1. On a D-Bus error prints
  * "cloudbrokerctl: NAME: MESSAGE" and returns a negative errno. */
 int ctl_call(Ctl *ctl, const char *interface, const char *method, sd_bus_message **ret_reply,
              const char *types, ...);
 /* The same, for methods answering one JSON string; parses it. */
 int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **ret, const char *types, ...);
+/* A method taking [s id,] a{sv} and answering one JSON string: the members
+ * of the JSON object doc become the dictionary (string s, boolean b,
+ * integer x, real d, array of strings as); anything else is refused here,
+ * naming the member. id NULL: no leading argument. */
+int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
+                       json_t **ret);
+/* A paged list method ([s department,] u limit, s page_token) -> (s items,
+ * s next_page_token), followed page by page to the end (bounded): *ret is
+ * every item in order. department NULL: the method takes none. */
+int ctl_call_pages(Ctl *ctl, const char *interface, const char *method, const char *department, json_t **ret);
+/* ctl_read_file() and parse: a JSON object, or an error naming the file. */
+int ctl_read_json_object(const char *path, json_t **ret);
+/* Prints "label: value" lines for the members of o in document order
+ * (what `show` prints without --json); arrays and objects as compact JSON. */
+void ctl_print_fields(const json_t *o);
+/* Prints a table of the given members of each object in list, with the
+ * given headers (one per member); --json prints the list itself. */
+int ctl_print_list(Ctl *ctl, const json_t *list, size_t n, const char *const *headers,
+                   const char *const *members);
 
 /* Pretty JSON on stdout, UTF-8 as is, keys in document order. */
 int ctl_print_json(const json_t *v);
@@ -86,5 +153,7 @@ typedef struct CtlTable CtlTable;
 CtlTable *ctl_table_new(size_t n_columns, const char *const *headers);
 int ctl_table_add(CtlTable *t, const char *const *cells);
 void ctl_table_print(const CtlTable *t, FILE *f);
+/* --no-legend: ctl_table_print() leaves out the header line. */
+void ctl_table_set_legend(bool legend);
 CtlTable *ctl_table_free(CtlTable *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CtlTable *, ctl_table_free);

@@ -30,6 +30,7 @@ CATALOG_FILES := $(wildcard etc/catalog/*.json)
 CALENDAR_FILES := $(wildcard etc/calendar/*.txt)
 
 SUBST := sed -e 's|/usr/libexec/cloudbroker/|$(PREFIX)/libexec/cloudbroker/|g' \
+	     -e 's|/usr/bin/cloudbrokerctl|$(PREFIX)/bin/cloudbrokerctl|g' \
 	     -e 's|/etc/cloudbroker|$(CONFDIR)|g'
 
 .PHONY: install-units
@@ -40,6 +41,8 @@ install-units:
 		$(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/catalog $(DESTDIR)$(CONFDIR)/calendar
 	$(SUBST) units/cloudbrokerd.service > $(DESTDIR)$(UNITDIR)/cloudbrokerd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudbrokerd.service
+	$(SUBST) units/cloudbroker-checkpoint-key.service > $(DESTDIR)$(UNITDIR)/cloudbroker-checkpoint-key.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudbroker-checkpoint-key.service
 	$(INSTALL) -m 0644 units/org.cloudbroker.Broker1.conf $(DESTDIR)$(DBUS_POLICYDIR)/org.cloudbroker.Broker1.conf
 	$(SUBST) units/org.cloudbroker.Broker1.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.cloudbroker.Broker1.service
 	chmod 0644 $(DESTDIR)$(DBUS_SERVICEDIR)/org.cloudbroker.Broker1.service

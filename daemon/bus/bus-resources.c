@@ -6,8 +6,8 @@
  * org.cloudbroker.Broker1.Resources (request, list, operations); every
  * resource is an object of its own under BUS_RESOURCE_PREFIX, served the
  * way systemd-machined serves machines: one fallback vtable whose find
- * function asks the record whether the object exists, and a node
- * enumerator for introspection. No object is registered per resource, so
+ * function asks the core whether the object exists for the sender, and a
+ * node enumerator for introspection. No object is registered per resource, so
  * there is nothing to keep in step with the store: the store is the truth,
  * read when asked.
  *
@@ -26,7 +26,8 @@
 #include "resources.h"
 #include "states.h"
 
-#define PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
+#define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
+#define OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
 
 /* Resource requests are small; without a configured limit this still
  * bounds what one call may make us parse. */
@@ -59,49 +60,33 @@ static int resource_id_from_path(const char *path, char **ret) {
 
 /* ---- org.cloudbroker.Broker1.Resource: one object per resource ---- */
 
-/* Whether the sender of msg may read the resource (GET /v1/resources/{id}).
- * An unknown UID, a refusal or a failure: no. */
-static bool sender_may_read(Manager *m, sd_bus_message *msg, const char *id) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(sd_bus_error_free) sd_bus_error ignored = SD_BUS_ERROR_NULL;
-        json_auto_t *res = NULL;
-        CbCaller caller;
-
-        if (bus_caller(m, msg, &caller, &ignored) < 0)
-                return false;
-        return resources_get(m->resources, &caller, id, &res, &err) >= 0;
-}
-
+/* Whether the object exists for whoever asks: the core decides
+ * (resources_object_exists), so an object that the sender may not read,
+ * or a sender that is no principal, gets UnknownObject from sd-bus exactly
+ * as a path that names nothing. A message to this very path is the
+ * sender's question; otherwise the daemon itself asks: its own
+ * PropertiesChanged, which a change made by some call (to another path)
+ * emits while that call is the current message. */
 static int find_resource(sd_bus *bus, const char *path, const char *interface, void *userdata,
                          void **ret_found, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error ignored = SD_BUS_ERROR_NULL;
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
         _cleanup_(freep) char *id = NULL;
         Manager *m = userdata;
-        json_auto_t *res = NULL;
+        CbCaller caller;
         int r;
 
-        (void)bus, (void)interface, (void)error;
+        (void)interface, (void)error;
         r = resource_id_from_path(path, &id);
         if (r <= 0)
                 return r;
-        r = resources_record(m->resources, id, &res);
-        if (r == -ENOENT)
+        if (msg && !streq_ptr(sd_bus_message_get_path(msg), path))
+                msg = NULL;
+        if (msg && bus_caller(m, msg, &caller, &ignored) < 0)
                 return 0;
-        if (r < 0)
+        r = resources_object_exists(m->resources, msg ? &caller : NULL, id);
+        if (r <= 0)
                 return r;
-        /* A deleted resource stays in the record (and the audit trail)
-         * but is no longer an object for whoever may read it, nor for the
-         * daemon itself (no message: an emission). Anyone else keeps
-         * finding the object and keeps getting AccessDenied from it, as
-         * before the deletion: UnknownObject in place of AccessDenied would
-         * tell another department that the resource was deleted, the very
-         * state PropertiesChanged no longer carries. */
-        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
-            RESOURCE_DELETED) {
-                sd_bus_message *msg = sd_bus_get_current_message(bus);
-
-                if (!msg || sender_may_read(m, msg, id))
-                        return 0;
-        }
         *ret_found = m;
         return 1;
 }
@@ -121,11 +106,12 @@ static const struct {
         { "Kind", "kind" },
 };
 
-/* A property read answers the sender of Properties.Get/GetAll, authorized
- * like GET /v1/resources/{id}. Nothing else may call a getter: the
- * properties only invalidate, so no signal asks for a value, and there is
- * no object manager. Should that change, a getter called outside a
- * property read refuses rather than hand out the record unchecked. */
+/* A property read answers the sender of Properties.Get/GetAll or of
+ * ObjectManager.GetManagedObjects, authorized like GET /v1/resources/{id}.
+ * Nothing else may call a getter: the properties only invalidate and
+ * InterfacesAdded is built by hand without values, so no signal asks for
+ * one. Should that change, a getter called outside a read by a sender
+ * refuses rather than hand out the record unchecked. */
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -151,9 +137,11 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
                                          path);
 
-        if (!msg || !sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL))
+        if (!msg || !(sd_bus_message_is_method_call(msg, PROPERTIES_INTERFACE, NULL) ||
+                      sd_bus_message_is_method_call(msg, OBJECT_MANAGER_INTERFACE, "GetManagedObjects")))
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_FORBIDDEN),
-                                         "%s is readable only through org.freedesktop.DBus.Properties",
+                                         "%s is readable only through org.freedesktop.DBus.Properties or "
+                                         "ObjectManager.GetManagedObjects",
                                          property);
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
@@ -245,50 +233,34 @@ static void strv_free(char **v) {
         free(v);
 }
 
-/* The object paths of what the caller may see (resources_list, the same
- * answer as GET /v1/resources), deleted ones left out: they are no
- * objects. NULL-terminated, for the enumerator and ListResources alike. */
+/* The object paths of the caller's objects (resources_object_ids: what
+ * GET /v1/resources answers, less the deleted), NULL-terminated, for the
+ * enumerator and ListResources alike. */
 static int visible_paths(Manager *m, const CbCaller *caller, char ***ret, CbError *err) {
-        json_auto_t *list = json_array();
-        char **v;
-        size_t n = 0, i;
-        json_t *res;
+        char **ids = NULL, **v;
+        size_t n = 0;
         int r;
 
-        if (!list)
+        r = resources_object_ids(m->resources, caller, &ids, err);
+        if (r < 0)
+                return r;
+        for (char **p = ids; *p; p++)
+                n++;
+        v = calloc(n + 1, sizeof(char *));
+        if (!v) {
+                strv_free(ids);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        /* Every page: an object tree has no pages. Bounded by what a store can hold. */
-        Page page = { .limit = PAGE_LIMIT_MAX };
-        for (unsigned pages = 0; pages < 100000; pages++) {
-                json_auto_t *chunk = NULL;
-                char next[PAGE_TOKEN_MAX];
-                r = resources_list(m->resources, caller, NULL, &page, &chunk, next, err);
-                if (r < 0)
-                        return r;
-                json_array_extend(list, chunk);
-                if (!next[0])
-                        break;
-                r = page_parse(NULL, next, &page, err);
-                if (r < 0)
-                        return r;
-                page.limit = PAGE_LIMIT_MAX;
         }
-        v = calloc(json_array_size(list) + 1, sizeof(char *));
-        if (!v)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        json_array_foreach(list, i, res) {
-                if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) ==
-                    RESOURCE_DELETED)
-                        continue;
-                r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(res, "id")),
-                                       &v[n]);
+        for (size_t i = 0; i < n; i++) {
+                r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, ids[i], &v[i]);
                 if (r < 0) {
+                        strv_free(ids);
                         strv_free(v);
                         return cb_error_set(err, CB_ERR_INTERNAL, "cannot build an object path: %s",
                                             strerror(-r));
                 }
-                n++;
         }
+        strv_free(ids);
         *ret = v;
         return 0;
 }
@@ -425,11 +397,10 @@ const sd_bus_vtable bus_resources_vtable[] = {
 
 /* ---- change notification ---- */
 
-/* A deleted resource is no object any more (to those who may read it), so
- * sd-bus will not emit for it; its watchers still deserve to hear that it
- * changed. Built by hand: the same PropertiesChanged an object would have
- * sent, names only. A watcher that may read the resource learns the rest
- * from Get, which then answers UnknownObject: gone means deleted. */
+/* A deleted resource is no object any more, so sd-bus will not emit for
+ * it; its watchers still deserve to hear that it changed. Built by hand: the same PropertiesChanged an object
+ * would have sent, names only. A watcher that may read the resource learns the rest from Get, which then
+ * answers UnknownObject: gone means deleted. */
 static int emit_final_change(sd_bus *bus, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         int r;
@@ -442,10 +413,35 @@ static int emit_final_change(sd_bus *bus, const char *path) {
         return r;
 }
 
-static void on_resource_changed(const char *resource_id, void *userdata) {
+/* ObjectManager's InterfacesAdded and InterfacesRemoved, by hand and
+ * without a single property value: they are broadcast like
+ * PropertiesChanged, so another department's listener learns that an
+ * object path (the broker-made resource id) appeared or went, and when,
+ * never whose it is or what it holds. Whoever may read the resource asks
+ * with Get or GetManagedObjects, which are checked. sd-bus's own
+ * sd_bus_emit_interfaces_added() would fill in every property for
+ * everyone. */
+static int emit_interfaces(sd_bus *bus, const char *path, bool added) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(bus, &s, BUS_PATH, OBJECT_MANAGER_INTERFACE,
+                                      added ? "InterfacesAdded" : "InterfacesRemoved");
+        if (r >= 0)
+                r = sd_bus_message_append(s, "o", path);
+        if (r >= 0 && added)
+                r = sd_bus_message_append(s, "a{sa{sv}}", 1, BUS_RESOURCE_INTERFACE, 0);
+        else if (r >= 0)
+                r = sd_bus_message_append(s, "as", 1, BUS_RESOURCE_INTERFACE);
+        if (r >= 0)
+                r = sd_bus_send(bus, s, NULL);
+        return r;
+}
+
+static void on_resource_changed(const char *resource_id, bool created, void *userdata) {
         _cleanup_(freep) char *path = NULL;
         Manager *m = userdata;
-        json_auto_t *res = NULL;
+        bool deleted;
         int r;
 
         if (!m->bus)
@@ -455,16 +451,29 @@ static void on_resource_changed(const char *resource_id, void *userdata) {
                 log_warning("cannot build the object path of resource %s: %s", resource_id, strerror(-r));
                 return;
         }
-        r = resources_record(m->resources, resource_id, &res);
+        r = resources_object_exists(m->resources, NULL, resource_id);
         if (r < 0)
-                return; /* gone from the record: nothing to say about it */
-        if (resource_state_from_string(json_string_value(json_object_get(res, "state"))) == RESOURCE_DELETED)
+                return;
+        deleted = r == 0; /* notify names only resources of record: not an object is deleted */
+        if (created && !deleted) {
+                r = emit_interfaces(m->bus, path, true);
+                if (r < 0)
+                        log_warning("cannot emit InterfacesAdded for resource %s: %s", resource_id,
+                                    strerror(-r));
+        }
+        if (deleted)
                 r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
                                                    NULL);
         if (r < 0)
                 log_warning("cannot emit PropertiesChanged for resource %s: %s", resource_id, strerror(-r));
+        if (deleted) {
+                r = emit_interfaces(m->bus, path, false);
+                if (r < 0)
+                        log_warning("cannot emit InterfacesRemoved for resource %s: %s", resource_id,
+                                    strerror(-r));
+        }
 }
 
 int bus_resources_attach(Manager *m) {
@@ -478,6 +487,11 @@ int bus_resources_attach(Manager *m) {
         if (r < 0)
                 return r;
         r = sd_bus_add_node_enumerator(m->bus, NULL, BUS_RESOURCE_PREFIX, enumerate_resources, m);
+        if (r < 0)
+                return r;
+        /* GetManagedObjects walks the enumerator and the fallback above, so
+         * it lists exactly what the caller may read, values included. */
+        r = sd_bus_add_object_manager(m->bus, NULL, BUS_PATH);
         if (r < 0)
                 return r;
         if (m->resources)

@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 
 #include "manager.h"
+#include "page.h"
 
 #define BUS_NAME             "org.cloudbroker.Broker1"
 #define BUS_PATH             "/org/cloudbroker/Broker1"
@@ -55,3 +56,51 @@ int bus_parse_json_arg(const char *text, size_t max_bytes, const char *what, jso
 /* Replies to msg with one string argument: v serialized compactly, keys in
  * document order. */
 int bus_reply_json(sd_bus_message *msg, const json_t *v);
+
+/* Reads an a{sv} argument into a JSON object, the shape the core takes from
+ * a REST body: s -> string, b -> boolean, y n q i u x t -> integer, d ->
+ * real, as -> array of strings. Any other type, or a key given twice, is
+ * InvalidArgument naming the key; the core then judges the values. */
+int bus_read_dict_json(sd_bus_message *msg, json_t **ret, sd_bus_error *error);
+
+/* The end of every method that answers one core document: on r < 0 the
+ * CbError mapped through the error table (and cleared), else v as JSON. */
+int bus_reply_core(sd_bus_message *msg, int r, const json_t *v, CbError *err, sd_bus_error *error);
+
+/* limit (0: the default) and page_token ("" for the first page) of a D-Bus
+ * list method, checked by page_parse() like ?limit= and ?page_token= of
+ * REST: an out-of-range limit or a foreign token is InvalidField naming it.
+ * On failure err is set; map it with bus_error_from_cb(). */
+int bus_page(uint32_t limit, const char *page_token, Page *ret, CbError *err);
+
+/* Replies (s items, s next_page_token): the list as JSON and the token
+ * that continues it, "" on the last page. On r < 0 the mapped CbError. */
+int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *next, CbError *err,
+                   sd_bus_error *error);
+
+/* NULL for "", the bus spelling of an absent optional string. */
+static inline const char *bus_optional(const char *s) {
+        return s && *s ? s : NULL;
+}
+
+/* daemon/bus/bus-projects.c: Approvals, Projects, Audit and Identity on the
+ * root object; userdata is the Manager. */
+extern const sd_bus_vtable bus_approvals_vtable[];
+extern const sd_bus_vtable bus_projects_vtable[];
+extern const sd_bus_vtable bus_audit_vtable[];
+extern const sd_bus_vtable bus_identity_vtable[];
+
+/* daemon/bus/bus-systems.c: Systems and Incidents. */
+extern const sd_bus_vtable bus_systems_vtable[];
+extern const sd_bus_vtable bus_incidents_vtable[];
+
+/* daemon/bus/bus-providers.c: Providers. */
+extern const sd_bus_vtable bus_providers_vtable[];
+
+#define BUS_APPROVALS_INTERFACE BUS_INTERFACE_PREFIX "Approvals"
+#define BUS_PROJECTS_INTERFACE  BUS_INTERFACE_PREFIX "Projects"
+#define BUS_AUDIT_INTERFACE     BUS_INTERFACE_PREFIX "Audit"
+#define BUS_IDENTITY_INTERFACE  BUS_INTERFACE_PREFIX "Identity"
+#define BUS_SYSTEMS_INTERFACE   BUS_INTERFACE_PREFIX "Systems"
+#define BUS_INCIDENTS_INTERFACE BUS_INTERFACE_PREFIX "Incidents"
+#define BUS_PROVIDERS_INTERFACE BUS_INTERFACE_PREFIX "Providers"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,6 +21,13 @@ static const struct {
         { BUS_PATH, BUS_CATALOG_INTERFACE, bus_catalog_vtable, bus_catalog_attach },
         { BUS_PATH, BUS_POLICY_INTERFACE, bus_policy_vtable, NULL },
         { BUS_PATH, BUS_RESOURCES_INTERFACE, bus_resources_vtable, bus_resources_attach },
+        { BUS_PATH, BUS_APPROVALS_INTERFACE, bus_approvals_vtable, NULL },
+        { BUS_PATH, BUS_PROJECTS_INTERFACE, bus_projects_vtable, NULL },
+        { BUS_PATH, BUS_SYSTEMS_INTERFACE, bus_systems_vtable, NULL },
+        { BUS_PATH, BUS_INCIDENTS_INTERFACE, bus_incidents_vtable, NULL },
+        { BUS_PATH, BUS_PROVIDERS_INTERFACE, bus_providers_vtable, NULL },
+        { BUS_PATH, BUS_AUDIT_INTERFACE, bus_audit_vtable, NULL },
+        { BUS_PATH, BUS_IDENTITY_INTERFACE, bus_identity_vtable, NULL },
 };
 
 static int bus_open_address(const char *address, sd_bus **ret) {
@@ -249,4 +257,175 @@ int bus_reply_json(sd_bus_message *msg, const json_t *v) {
         if (!s)
                 return -ENOMEM;
         return sd_bus_reply_method_return(msg, "s", s);
+}
+
+static int dict_value(sd_bus_message *msg, const char *key, const char *sig, json_t **ret,
+                      sd_bus_error *error) {
+        union {
+                uint8_t y;
+                int16_t n;
+                uint16_t q;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                double d;
+                int b;
+                const char *s;
+        } v;
+        bool basic = strlen(sig) == 1 && strchr("sbynqiuxtd", sig[0]);
+        char **strv = NULL;
+        json_t *j = NULL;
+        int r;
+
+        if (basic) {
+                r = sd_bus_message_read_basic(msg, sig[0], &v);
+                if (r < 0)
+                        return r;
+        }
+        switch (basic || streq(sig, "as") ? sig[0] : 0) {
+        case 's':
+                j = json_string(v.s);
+                break;
+        case 'b':
+                j = json_boolean(v.b);
+                break;
+        case 'y':
+                j = json_integer(v.y);
+                break;
+        case 'n':
+                j = json_integer(v.n);
+                break;
+        case 'q':
+                j = json_integer(v.q);
+                break;
+        case 'i':
+                j = json_integer(v.i);
+                break;
+        case 'u':
+                j = json_integer(v.u);
+                break;
+        case 'x':
+                j = json_integer(v.x);
+                break;
+        case 't':
+                if (v.t > INT64_MAX)
+                        return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INVALID),
+                                                 "%s: %" PRIu64 " is out of range", key, v.t);
+                j = json_integer((json_int_t)v.t);
+                break;
+        case 'd':
+                j = json_real(v.d);
+                break;
+        case 'a':
+                if (!streq(sig, "as"))
+                        break;
+                r = sd_bus_message_read_strv(msg, &strv);
+                if (r < 0)
+                        return r;
+                j = json_array();
+                for (char **p = strv; j && p && *p; p++)
+                        if (json_array_append_new(j, json_string(*p)) < 0)
+                                j = (json_decref(j), NULL);
+                for (char **p = strv; p && *p; p++)
+                        free(*p);
+                free(strv);
+                if (!j)
+                        return -ENOMEM;
+                break;
+        default:
+                break;
+        }
+        if (!j && basic)
+                return -ENOMEM;
+        if (!j)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INVALID),
+                                         "%s: a value of type '%s' is not accepted (s, b, integers, d, as)",
+                                         key, sig);
+        *ret = j;
+        return 0;
+}
+
+int bus_read_dict_json(sd_bus_message *msg, json_t **ret, sd_bus_error *error) {
+        json_auto_t *o = json_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key, *sig;
+                json_t *v = NULL;
+                char type;
+
+                r = sd_bus_message_enter_container(msg, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(msg, &type, &sig);
+                if (r < 0)
+                        return r;
+                if (json_object_get(o, key))
+                        return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INVALID),
+                                                 "%s is given twice", key);
+                r = sd_bus_message_enter_container(msg, 'v', sig);
+                if (r < 0)
+                        return r;
+                r = dict_value(msg, key, sig, &v, error);
+                if (r < 0)
+                        return r;
+                if (json_object_set_new(o, key, v) < 0)
+                        return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INVALID),
+                                                 "%s is not a valid UTF-8 key", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int bus_reply_core(sd_bus_message *msg, int r, const json_t *v, CbError *err, sd_bus_error *error) {
+        if (r < 0) {
+                int q = bus_error_from_cb(error, err);
+                cb_error_clear(err);
+                return q;
+        }
+        if (!v)
+                return -ENOMEM;
+        return bus_reply_json(msg, v);
+}
+
+int bus_page(uint32_t limit, const char *page_token, Page *ret, CbError *err) {
+        char buf[16];
+
+        if (limit > 0)
+                snprintf(buf, sizeof(buf), "%" PRIu32, limit);
+        return page_parse(limit > 0 ? buf : NULL, isempty(page_token) ? NULL : page_token, ret, err);
+}
+
+int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *next, CbError *err,
+                   sd_bus_error *error) {
+        _cleanup_(freep) char *s = NULL;
+
+        if (r < 0) {
+                int q = bus_error_from_cb(error, err);
+                cb_error_clear(err);
+                return q;
+        }
+        s = items ? json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+        if (!s)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "ss", s, next ? next : "");
 }

@@ -333,19 +333,14 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
                 SystemFacts f;
 
                 snprintf(field, sizeof(field), "systems[%zu]", i);
-                r = systems_get_facts(s, id, &f);
+                /* Another department's system is not in the directory for
+                 * a department (systems_get): the same answer as an unknown id. */
+                r = systems_get_visible_facts(s, caller, id, &f);
                 if (r == -ENOENT)
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field,
                                                   "%s: system '%s' is not in the directory", field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the system directory");
-                if (as_department && !caller_in_department(caller, f.department)) {
-                        refused(s, caller, "incident.report", "");
-                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
-                                                  "%s may not report incidents on system '%s' of another "
-                                                  "department",
-                                                  caller->principal->name, id);
-                }
                 merge_department(rep->department, &mixed, f.department);
         }
         json_array_foreach(rep->resources, i, v) {
@@ -354,18 +349,12 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
 
                 snprintf(field, sizeof(field), "resources[%zu]", i);
                 r = resource_department(s, id, d);
-                if (r == -ENOENT)
+                /* Likewise another department's resource (resources_get). */
+                if (r == -ENOENT || (r >= 0 && as_department && !caller_in_department(caller, d)))
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field, "%s: no resource '%s'",
                                                   field, id);
                 if (r < 0)
                         return store_error(s, err, "reading the resources");
-                if (as_department && !caller_in_department(caller, d)) {
-                        refused(s, caller, "incident.report", "");
-                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, field,
-                                                  "%s may not report incidents on resource '%s' of another "
-                                                  "department",
-                                                  caller->principal->name, id);
-                }
                 merge_department(rep->department, &mixed, d);
         }
         if (as_department)

@@ -221,6 +221,19 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         if (r < 0 && r != -ENOENT)
                 return store_error(p->store, err, "reading the project");
         exists = r == 0;
+        /* The department first: another department's revision is none of its business. */
+        if (exists && !streq(row.department, a->department)) {
+                audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
+                /* The holder is named only to whom may read the project. */
+                if (!caller_may_see(caller, row.department, PROJECT_READERS | CB_ROLE_AUTHORITY))
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "project_id",
+                                                  "project id '%s' is not available to department '%s'",
+                                                  a->project_id, a->department);
+                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "department",
+                                          "project '%s' belongs to department '%s', not '%s'", a->project_id,
+                                          row.department, a->department);
+        }
+
         if (exists && (int64_t)row.revision >= a->revision) {
                 audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
                 return cb_error_set_field(
@@ -228,13 +241,6 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
                         "revision %lld is not newer than revision %u already held for project '%s'",
                         (long long)a->revision, row.revision, a->project_id);
         }
-        if (exists && !streq(row.department, a->department)) {
-                audit_refusal(p->store, caller, "approval.submit", object, "rejected", NULL);
-                return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "department",
-                                          "project '%s' belongs to department '%s', not '%s'", a->project_id,
-                                          row.department, a->department);
-        }
-
         env_text = json_dumps(envelope, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!env_text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -459,12 +465,6 @@ static int project_deadlines(Projects *p, const char *project_id, const Approval
 
 /* ---- reading projects ---- */
 
-static int require_project_reader(Projects *p, const CbCaller *caller, const ProjectRow *row,
-                                  const char *what, CbError *err) {
-        (void)p;
-        return caller_require_department(caller, row->department, PROJECT_READERS, what, err);
-}
-
 typedef struct Usage {
         int64_t construction_fen, om_fen;
 } Usage;
@@ -557,8 +557,12 @@ static int not_found(CbError *err, const char *id) {
         return cb_error_set(err, CB_ERR_NOT_FOUND, "no project '%s'", id);
 }
 
-int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        _cleanup_(project_row_done) ProjectRow row = { 0 };
+/* The project as the caller sees it: -ENOENT (and not_found) for an
+ * unknown id and for a project the caller may not read alike, so that a
+ * refusal does not tell another department that the id is in use. */
+static int project_load_visible(Projects *p, const CbCaller *caller, const char *id, ProjectRow *ret,
+                                CbError *err) {
+        ProjectRow row = { 0 };
         int r;
 
         if (!id_is_valid(id))
@@ -568,12 +572,74 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
                 return not_found(err, id);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
-        r = require_project_reader(p, caller, &row, "read this project", err);
+        if (!caller_may_see(caller, row.department, PROJECT_READERS)) {
+                project_row_done(&row);
+                return not_found(err, id);
+        }
+        *ret = row;
+        return 0;
+}
+
+int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        int r;
+
+        /* Before anything is read: the same refusal whatever the id names. */
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read projects", err);
+        if (r < 0)
+                return r;
+        r = project_load_visible(p, caller, id, &row, err);
         if (r < 0)
                 return r;
         r = project_view(p, &row, true, ret);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
+        return 0;
+}
+
+int projects_list_approvals(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
+                            CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        json_t *list;
+        int r;
+
+        /* projects_get's rule: readers, and a department its own projects. */
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read approvals", err);
+        if (r < 0)
+                return r;
+        r = project_load_visible(p, caller, project_id, &row, err);
+        if (r < 0)
+                return r;
+        list = project_history(p, row.id);
+        if (!list)
+                return store_error(p->store, err, "reading the approvals");
+        *ret = list;
+        return 0;
+}
+
+int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
+                          json_t **ret, CbError *err) {
+        _cleanup_(project_row_done) ProjectRow row = { 0 };
+        _cleanup_(approval_freep) Approval *a = NULL;
+        json_t *v;
+        int r;
+
+        r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read approvals", err);
+        if (r < 0)
+                return r;
+        r = project_load_visible(p, caller, project_id, &row, err);
+        if (r < 0)
+                return r;
+        r = approval_load(p, row.id, revision, &a);
+        if (r == -ENOENT)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "project '%s' has no approval revision %u", row.id,
+                                    revision);
+        if (r < 0)
+                return store_error(p->store, err, "reading the approval");
+        v = approval_to_json(a);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = v;
         return 0;
 }
 
@@ -652,16 +718,19 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         sqlite3_stmt *st;
         int r, mk;
 
-        if (!id_is_valid(id))
-                return not_found(err, id);
-        r = project_load(p, id, &row);
-        if (r == -ENOENT)
-                return not_found(err, id);
-        if (r < 0)
-                return store_error(p->store, err, "reading the project");
         snprintf(object, sizeof(object), "project:%s", id);
-        /* Milestones are the implementing department's own statements. */
-        r = caller_require_department(caller, row.department, 0, "record milestones of this project", err);
+        /* Milestones are the implementing department's own statements.
+         * Every other role is refused before anything is read (the same
+         * answer whatever the id names); another department's project is
+         * then an unknown one. */
+        r = caller_require_role(caller, CB_ROLE_DEPARTMENT, "record milestones", err);
+        if (r >= 0) {
+                r = project_load_visible(p, caller, id, &row, err);
+                if (r < 0)
+                        return r;
+                r = caller_require_department(caller, row.department, 0, "record milestones of this project",
+                                              err);
+        }
         if (r < 0) {
                 audit_refusal(p->store, caller, "project.milestone", object, "forbidden", NULL);
                 return r;
@@ -977,24 +1046,29 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         PolicyFacts facts = { 0 };
         Evaluation ev = { 0 };
         Usage use = { 0 };
+        const unsigned evaluators = CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also;
         char today[11];
         int r;
 
         date_today_local(today);
+        /* Who may ask at all is decided before anything is read, so that
+         * the refusal is the same whatever the ids name. */
+        r = caller_require_role(caller, CB_ROLE_DEPARTMENT | evaluators, "evaluate requests", err);
+        if (r < 0)
+                return r;
         r = project_load(p, req->project_id, &row);
         if (r < 0 && r != -ENOENT)
                 return store_error(p->store, err, "reading the project");
+        /* Another department's project is evaluated as an unknown one
+         * (NO_APPROVAL): its department, status and approval stay unsaid. */
+        if (r == 0 && !caller_may_see(caller, row.department, evaluators))
+                project_row_done(&row);
 
         /* Only the project's own department asks (and the authority, auditors, and whom `also` names). */
-        r = caller_require_department(caller, r == 0 ? row.department : caller->principal->department,
-                                      CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also,
-                                      "evaluate requests for this project", err);
+        r = caller_require_department(caller, row.id ? row.department : caller->principal->department,
+                                      evaluators, "evaluate requests for this project", err);
         if (r < 0)
                 return r;
-        if (!row.id &&
-            !caller_has_role(caller, CB_ROLE_DEPARTMENT | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also))
-                return cb_error_set(err, CB_ERR_FORBIDDEN, "%s may not evaluate requests",
-                                    caller->principal->name);
 
         if (row.id) {
                 r = approval_load(p, row.id, 0, &a);
@@ -1063,10 +1137,13 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                         (uint8_t)json_integer_value(json_object_get(service, "max_protection_level"));
                 ev.catalog_revision = (unsigned)json_integer_value(json_object_get(service, "revision"));
         } else
-                /* A draft or retired service exists but is not orderable: the message says which. */
-                facts.service.exists = catalog_exists(p->catalog, req->service_id);
+                /* A draft or retired service exists but is not orderable: the
+                 * message says which, to whom may see the draft. */
+                facts.service.exists = catalog_exists(p->catalog, caller, req->service_id);
 
-        if (systems_get_facts(p->store, req->system_id, &sys) == 0) {
+        /* A system the caller may not read is not in the directory for it
+         * (SYSTEM_NOT_LISTED, and nothing of its classification or level). */
+        if (systems_get_visible_facts(p->store, caller, req->system_id, &sys) == 0) {
                 facts.system.listed = true;
                 facts.system.classified = sys.classified;
                 facts.system.protection_level = sys.protection_level;

@@ -37,6 +37,14 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
                              CbError *err);
 
 int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* The approval revisions a project holds ({revision, approval_no, key_id,
+ * received_at, received_by}, oldest first: GET /v1/projects/{id}'s
+ * approval_history), and one revision's document (0: the one in force),
+ * for whoever may read the project (projects_get's rule). */
+int projects_list_approvals(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
+                            CbError *err);
+int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
+                          json_t **ret, CbError *err);
 /* department NULL: all the caller may see. */
 /* One page (page.h) in id order; ret_next is "" on the last page. */
 int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,

@@ -45,8 +45,56 @@ struct Resources {
         size_t next_spec;
 };
 
+/* Which resources changed, and in what order, since this process opened
+ * the store: every change to a resource's row takes the next number, in
+ * the transaction of the change (a rolled-back change takes none). A
+ * reconcile compares the record with an inventory read after it was
+ * queued, so a resource that changed after the queueing is left to the
+ * next one; timestamps (whole seconds) cannot tell "before" from "in the
+ * same second", a counter can. Kept in the connection's TEMP schema, not
+ * in the database: a change made before this process started is older
+ * than any inventory this process queues, which is exactly what an
+ * absent row says. Triggers, so that no code path can forget it. */
+static const char resource_changes_sql[] =
+        "CREATE TEMP TABLE IF NOT EXISTS resource_changes (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS temp.resource_changes_seq ON resource_changes(seq);"
+        "CREATE TEMP TRIGGER IF NOT EXISTS resource_changed_insert AFTER INSERT ON main.resources BEGIN"
+        "  INSERT INTO resource_changes (id, seq) VALUES (NEW.id,"
+        "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))"
+        "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
+        "END;"
+        "CREATE TEMP TRIGGER IF NOT EXISTS resource_changed_update AFTER UPDATE ON main.resources BEGIN"
+        "  INSERT INTO resource_changes (id, seq) VALUES (NEW.id,"
+        "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))"
+        "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
+        "END;";
+
+/* The number of the newest change so far (0: none since the start); -1
+ * when unreadable, which makes the reconcile compare nothing (the next one
+ * will) rather than compare what may have changed. */
+static int64_t resource_change_seq(Resources *r) {
+        static const char sql[] = "SELECT COALESCE(MAX(seq), 0) FROM resource_changes";
+        sqlite3_stmt *st;
+        int64_t seq = -1;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -1;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                seq = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return seq;
+}
+
 int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret) {
-        Resources *r = calloc(1, sizeof(*r));
+        CbError err = CB_ERROR_INIT;
+        Resources *r;
+
+        if (store_exec(store, resource_changes_sql, &err) < 0) {
+                log_error("cannot set up the resource change counter: %s", err.message);
+                cb_error_clear(&err);
+                return -EIO;
+        }
+        r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         *r = (Resources){ .store = store,
@@ -83,9 +131,13 @@ void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *use
         r->changed_userdata = userdata;
 }
 
-static void notify(Resources *r, const char *id) {
+static void notify_full(Resources *r, const char *id, bool created) {
         if (r->changed)
-                r->changed(id, r->changed_userdata);
+                r->changed(id, created, r->changed_userdata);
+}
+
+static void notify(Resources *r, const char *id) {
+        notify_full(r, id, false);
 }
 
 static bool inflight_has(Resources *r, const char *op) {
@@ -795,7 +847,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 return store_error(r->store, err, "committing the request");
 
         defer_submit(r, op_id, OPERATION_PROVISION, id, &held);
-        notify(r, id);
+        notify_full(r, id, true);
         *ret = op_reply(id, "provisioning", op_id);
         return 0;
 fail:
@@ -804,17 +856,33 @@ fail:
         return q;
 }
 
-static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned privileged,
-                        json_t **ret, CbError *err, const char *what) {
+/* The resource as the caller sees it. Who may do `what` to resources at
+ * all (roles) is checked before anything is read, so that refusal is the
+ * same whatever the id names; then a resource the caller may not read is
+ * answered exactly as an unknown id, so that neither a read nor an action
+ * tells another department which ids are in use. A reader that may not
+ * act learns nothing new from its 403. */
+static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles, json_t **ret,
+                        CbError *err, const char *what) {
         json_t *res = NULL;
         int q;
 
+        q = caller_require_role(caller, roles, what, err);
+        if (q < 0)
+                return q;
+        if (!id_is_valid(id))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         q = resources_record(r, id, &res);
         if (q == -ENOENT)
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         if (q < 0)
                 return store_error(r->store, err, "reading the resource");
-        q = caller_require_department(caller, jstr(res, "department"), privileged, what, err);
+        if (!caller_may_see(caller, jstr(res, "department"), RESOURCE_READERS)) {
+                json_decref(res);
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
+        }
+        q = caller_require_department(caller, jstr(res, "department"), roles & ~CB_ROLE_DEPARTMENT, what,
+                                      err);
         if (q < 0) {
                 json_decref(res);
                 return q;
@@ -824,7 +892,28 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
 }
 
 int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        return load_visible(r, caller, id, RESOURCE_READERS, ret, err, "read this resource");
+        return load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, ret, err, "read resources");
+}
+
+/* A deleted resource stays in the record and the audit trail (GET
+ * /v1/resources/{id} answers it), but it is no object any more. */
+int resources_object_exists(Resources *r, const CbCaller *caller, const char *id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        json_t *res = NULL;
+        int q;
+
+        if (caller) {
+                q = resources_get(r, caller, id, &res, &err);
+                if (q < 0) /* unknown, hidden or refused: no object; a store error is one */
+                        return err.kind == CB_ERR_INTERNAL ? -EIO : 0;
+        } else {
+                q = resources_record(r, id, &res);
+                if (q < 0)
+                        return q == -ENOENT ? 0 : -EIO;
+        }
+        q = resource_state_from_string(jstr(res, "state")) != RESOURCE_DELETED;
+        json_decref(res);
+        return q;
 }
 
 int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
@@ -915,7 +1004,7 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (!rule)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "action",
                                           "action: '%s' is not one of start, stop, reboot", action);
-        q = load_visible(r, caller, id, RESOURCE_ACTORS, &res, err, "act on this resource");
+        q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err, "act on resources");
         if (q < 0)
                 return q;
         state = jstr(res, "state");
@@ -1038,6 +1127,9 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
         char dept[64] = "";
         int q;
 
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
         if (store_prepare(r->store, sql, &st) < 0)
                 return store_error(r->store, err, "reading operations");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -1051,39 +1143,65 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
                 snprintf(dept, sizeof(dept), "%s", sqlite3_column_text(st, 7));
         }
         sqlite3_reset(st);
-        if (q != SQLITE_ROW)
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
-        q = caller_require_department(caller, dept, RESOURCE_READERS, "read this operation", err);
-        if (q < 0) {
+        /* An operation on a resource the caller may not read is an unknown one. */
+        if (q != SQLITE_ROW || !caller_may_see(caller, dept, RESOURCE_READERS)) {
                 json_decref(o);
-                return q;
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
         }
         *ret = o;
         return 0;
 }
 
-int resources_ids(Resources *r, char ***ret) {
-        static const char sql[] = "SELECT id FROM resources WHERE state != 'deleted' ORDER BY id";
-        sqlite3_stmt *st;
-        char **v = NULL;
-        size_t n = 0;
+int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err) {
+        json_t *list = json_array(), *res;
+        Page page = { .limit = PAGE_LIMIT_MAX };
+        char **v;
+        size_t n = 0, i;
+        int q;
 
-        if (store_prepare(r->store, sql, &st) < 0)
-                return -EIO;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                char **nv = realloc(v, (n + 2) * sizeof(char *));
-                if (!nv)
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* What resources_list() answers the caller, every page (an object
+         * tree has none; bounded by what a store can hold), less the
+         * deleted: the same rule as resources_object_exists(). */
+        for (unsigned pages = 0; pages < 100000; pages++) {
+                json_t *chunk = NULL;
+                char next[PAGE_TOKEN_MAX];
+
+                q = resources_list(r, caller, NULL, &page, &chunk, next, err);
+                if (q >= 0) {
+                        json_array_extend(list, chunk);
+                        json_decref(chunk);
+                }
+                if (q >= 0 && next[0])
+                        q = page_parse(NULL, next, &page, err);
+                if (q < 0) {
+                        json_decref(list);
+                        return q;
+                }
+                if (!next[0])
                         break;
-                v = nv;
-                v[n++] = strdup((const char *)sqlite3_column_text(st, 0));
-                v[n] = NULL;
+                page.limit = PAGE_LIMIT_MAX;
         }
-        sqlite3_reset(st);
+        v = calloc(json_array_size(list) + 1, sizeof(char *));
         if (!v) {
-                v = calloc(1, sizeof(char *));
-                if (!v)
-                        return -ENOMEM;
+                json_decref(list);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
+        json_array_foreach(list, i, res) {
+                if (resource_state_from_string(jstr(res, "state")) == RESOURCE_DELETED)
+                        continue;
+                v[n] = strdup(jstr(res, "id"));
+                if (!v[n]) {
+                        for (size_t k = 0; k < n; k++)
+                                free(v[k]);
+                        free(v);
+                        json_decref(list);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+                n++;
+        }
+        json_decref(list);
         *ret = v;
         return 0;
 }
@@ -1139,7 +1257,7 @@ typedef struct InvJob {
         CbError err;
         InventoryDoneFn done; /* NULL: a reconcile */
         void *userdata;
-        char submitted[32]; /* store_now() when queued */
+        int64_t since; /* resource_change_seq() when queued; -1: unknown */
 } InvJob;
 
 static int inv_job_run(void *userdata) {
@@ -1215,8 +1333,10 @@ static bool resource_known(Resources *r, const char *id) {
 
 /* Brings the record in line with what the provider has. The inventory may
  * have been read before an operation that finished since (a provision it
- * does not show yet, a stop it shows running): a resource changed in or
- * after the second the inventory was queued is left to the next reconcile. */
+ * does not show yet, a stop it shows running): a resource changed after the
+ * inventory was queued (its change number is newer than `since`) is left
+ * to the next reconcile; one unchanged since is compared, however soon
+ * after its last change the inventory came. */
 static int by_stamp(const void *a, const void *b) {
         const DriverInstance *x = *(const DriverInstance *const *)a, *y = *(const DriverInstance *const *)b;
         int d = strcmp(x->stamp.resource_id, y->stamp.resource_id);
@@ -1234,9 +1354,10 @@ static const DriverInstance *find_stamped(const DriverInstance *const *sorted, s
         return hit ? *hit : NULL;
 }
 
-static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, const char *since) {
-        static const char sql[] = "SELECT id, state, provider_ref, kind FROM resources WHERE provider = ? "
-                                  "AND state IN ('active','stopped','failed') AND updated_at < ?";
+static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
+        static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
+                                  "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ? "
+                                  "AND r.state IN ('active','stopped','failed') AND COALESCE(c.seq, 0) <= ?";
         sqlite3_stmt *st;
         char(*rows)[4][64] = NULL;
         size_t n = 0, n_sorted = 0;
@@ -1258,7 +1379,7 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         if (store_prepare(r->store, sql, &st) < 0)
                 return;
         sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, since);
         while (sqlite3_step(st) == SQLITE_ROW) {
                 void *nv = realloc(rows, (n + 1) * sizeof(*rows));
                 if (!nv)
@@ -1357,7 +1478,7 @@ static void inv_job_done(int result, void *userdata) {
         if (result >= 0 && j->inv) {
                 struct timespec t0, t1;
                 clock_gettime(CLOCK_MONOTONIC, &t0);
-                reconcile(j->r, j->provider, j->inv, j->submitted);
+                reconcile(j->r, j->provider, j->inv, j->since);
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
                 if (j->inv->n_items >= 1000)
@@ -1390,7 +1511,7 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *j = (InvJob){ .r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata };
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
-        store_now(j->submitted);
+        j->since = resource_change_seq(r);
         q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
         if (q < 0) {
                 free(j);
@@ -1399,17 +1520,22 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         return 0;
 }
 
-int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
-                        void *userdata, CbError *err) {
-        Provider *p;
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err) {
         int q = caller_require_role(caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
                                     "read provider inventories", err);
         if (q < 0)
                 return q;
-        p = providers_find(r->providers, provider);
-        if (!p)
+        if (!providers_find(r->providers, provider))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", provider);
-        return submit_inventory(r, p, done, userdata, err);
+        return 0;
+}
+
+int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
+                        void *userdata, CbError *err) {
+        int q = resources_inventory_check(r, caller, provider, err);
+        if (q < 0)
+                return q;
+        return submit_inventory(r, providers_find(r->providers, provider), done, userdata, err);
 }
 
 void resources_provider_ready(Resources *r, Provider *p) {

@@ -27,8 +27,9 @@
 
 typedef struct Resources Resources;
 
-/* Called on the main thread after a resource's state or fields changed. */
-typedef void (*ResourceChangedFn)(const char *resource_id, void *userdata);
+/* Called on the main thread after a resource's state or fields changed;
+ * created is true once, right after the request that made it committed. */
+typedef void (*ResourceChangedFn)(const char *resource_id, bool created, void *userdata);
 
 int resources_new(Store *store, Projects *projects, Providers *providers, WorkerPool *pool, Resources **ret);
 Resources *resources_free(Resources *r);
@@ -56,11 +57,22 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
  * a deprovision operation each, in the caller's transaction. */
 int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err);
 
-/* Every id, for the D-Bus node enumerator (NULL-terminated, caller frees). */
-int resources_ids(Resources *r, char ***ret);
-/* The record itself, without authorization (for the D-Bus properties). */
+/* Resources as objects (D-Bus object paths): a resource is an object for a
+ * caller when the caller may read it (resources_get) and it is not
+ * deleted. An unknown id, another department's resource, a deleted one and
+ * any id for a caller that is no principal all answer alike: no object.
+ * resources_object_exists: 1 or 0 (-EIO on a store error); caller NULL is
+ * the daemon itself (its own signals), for whom every live resource exists. */
+int resources_object_exists(Resources *r, const CbCaller *caller, const char *id);
+/* The ids of the caller's objects, NULL-terminated (free each and the array). */
+int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err);
+/* The record itself, without authorization. */
 int resources_record(Resources *r, const char *id, json_t **ret);
 
+/* Who may read an inventory, and whether the provider exists: the refusal
+ * resources_inventory() would give, without starting anything, for a face
+ * that must decide whether to wait (REST suspends only on success). */
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
 /* Live inventory of a provider; the answer comes later through done
  * (on the main thread) with a new reference or an error. */
 typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);

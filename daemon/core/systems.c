@@ -166,9 +166,19 @@ int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t *
                 return store_error(s, err, "starting a transaction");
         r = load(s, d.id, &existing);
         if (r >= 0) {
+                /* Ids are one namespace for the whole city (approvals and
+                 * resources name systems by id alone), so a taken id cannot
+                 * be given out again, whoever holds it. The answer is the
+                 * same for every caller and whoever holds the id: it does
+                 * not say by whom, nor anything of that system. What
+                 * remains is that the id is taken; learning that costs the
+                 * prober a system of its own under its name in the audit
+                 * trail for every id that was free (docs/policy.md). */
                 json_decref(existing);
                 r = cb_error_set_field(err, CB_ERR_CONFLICT, "id",
-                                       "system '%s' is already in the directory; change it with PUT", d.id);
+                                       "system id '%s' is not available: choose another id (to change a "
+                                       "system of your own, use PUT /v1/systems/%s)",
+                                       d.id, d.id);
         } else if (r == -ENOENT)
                 r = write_system(s, caller, "system.create", true, &d, err);
         else
@@ -211,8 +221,8 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
                 return store_error(s, err, "starting a transaction");
         r = load(s, id, &existing);
         if (r == -ENOENT ||
-            (r >= 0 && !caller_has_role(caller, CB_ROLE_OPERATOR) &&
-             !caller_in_department(caller, json_string_value(json_object_get(existing, "department")))))
+            (r >= 0 && !caller_may_see(caller, json_string_value(json_object_get(existing, "department")),
+                                       CB_ROLE_OPERATOR)))
                 r = cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         else if (r < 0)
                 r = store_error(s, err, "reading the system directory");
@@ -246,8 +256,7 @@ int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, 
                 return store_error(s, err, "reading the system directory");
         /* Another department's system is not there for a department: a 403
          * would confirm that the id exists. */
-        if (!caller_has_role(caller, SYSTEMS_READERS) &&
-            !caller_in_department(caller, json_string_value(json_object_get(v, "department")))) {
+        if (!caller_may_see(caller, json_string_value(json_object_get(v, "department")), SYSTEMS_READERS)) {
                 json_decref(v);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         }
@@ -342,6 +351,18 @@ int systems_get_facts(Store *s, const char *id, SystemFacts *ret) {
                 return -ENOENT;
         if (r != SQLITE_ROW)
                 return -EIO;
+        *ret = f;
+        return 0;
+}
+
+int systems_get_visible_facts(Store *s, const CbCaller *caller, const char *id, SystemFacts *ret) {
+        SystemFacts f;
+        int r = systems_get_facts(s, id, &f);
+        if (r < 0)
+                return r;
+        /* The rule of systems_get(): what the caller may not read is not there. */
+        if (!caller_may_see(caller, f.department, SYSTEMS_READERS))
+                return -ENOENT;
         *ret = f;
         return 0;
 }

@@ -9,8 +9,10 @@
  * these facts through systems_get_facts().
  *
  * The promise: a department lists and changes only its own systems, and
- * another department's system is invisible to it (404, so ids do not leak
- * through reads); operators change any; the authority, finance and auditors
+ * another department's system is invisible to it: every answer about it
+ * (reads, changes, policy evaluation) is the answer for an unknown id;
+ * creating a system under a taken id is refused the same way whoever holds
+ * it (409, the holder not named); operators change any; the authority, finance and auditors
  * read all. Every change and every refused change is an audit record in the
  * same transaction (system.create, system.update).
  *
@@ -52,3 +54,8 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, const
 /* Without authorization, for the policy engine: -ENOENT when the system is
  * not in the directory, -EIO on a database error. */
 int systems_get_facts(Store *s, const char *id, SystemFacts *ret);
+/* The same, as the caller sees the directory (systems_get): -ENOENT also
+ * for a system the caller may not read, so that whatever answers with
+ * these facts (policy evaluation, incident reports) cannot tell another
+ * department's system from an unknown one. */
+int systems_get_visible_facts(Store *s, const CbCaller *caller, const char *id, SystemFacts *ret);

@@ -246,12 +246,22 @@ static json_t *row_json(sqlite3_stmt *st) {
 #undef TEXT
 }
 
-int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err) {
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?";
         sqlite3_stmt *st;
-        json_t *a = json_array();
+        json_t *a;
         int r;
 
+        r = caller_require_role(caller, AUDIT_READERS, "read the audit trail", err);
+        if (r < 0)
+                return r;
+        if (after < 0)
+                return cb_error_set_field(err, CB_ERR_INVALID, "after",
+                                          "after: must be 0 or a sequence number");
+        if (limit < 1 || limit > AUDIT_LIST_MAX)
+                return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..%u",
+                                          AUDIT_LIST_MAX);
+        a = json_array();
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (store_prepare(s, sql, &st) < 0) {
@@ -557,4 +567,23 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
         t->signed_seq = last_seq;
         r = audit_checkpoint(t->store, n_checkpoints == 0 ? "upgrade" : "start", false, err);
         return r < 0 ? r : 0;
+}
+
+int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const AuditAnchor *anchor,
+                       json_t **ret, CbError *err) {
+        const SigKey *key = t ? audit_trail_key(t) : NULL;
+        json_t *v = NULL;
+        int r;
+
+        r = caller_require_role(caller, AUDIT_READERS, "verify the audit trail", err);
+        if (r < 0)
+                return r;
+        r = audit_verify(s, &(AuditVerifyOptions){ .anchor = anchor, .keys = &key, .n_keys = key ? 1 : 0 },
+                         &v, err);
+        if (r < 0)
+                return r;
+        if (t)
+                json_object_set_new(v, "audit", json_string(audit_state_to_string(audit_trail_state(t))));
+        *ret = v;
+        return 0;
 }

@@ -43,8 +43,14 @@ int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, Audi
 void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *object,
                    const char *outcome, json_t *codes);
 
-/* Records with seq > after, oldest first, at most limit. */
-int audit_list(Store *s, int64_t after, unsigned limit, json_t **ret, CbError *err);
+/* Who may read and verify the trail through the daemon (GET /v1/audit,
+ * org.cloudbroker.Broker1.Audit): decided here, for every face. */
+#define AUDIT_READERS  (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
+#define AUDIT_LIST_MAX 10000u
+
+/* Records with seq > after, oldest first, at most limit (1..AUDIT_LIST_MAX;
+ * else Invalid naming the field), for an AUDIT_READERS caller only. */
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err);
 
 /* A record's place in the chain, kept somewhere the database's owner
  * cannot rewrite (the journal, a printout, the auditor's notes). The chain
@@ -139,3 +145,12 @@ typedef struct AuditVerifyOptions {
  * record found wrong (for a rewritten stretch, the first the checkpoints
  * prove wrong; the message names the stretch). o may be NULL. */
 int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err);
+
+/* The daemon's check for a caller (GET /v1/audit/verify, Audit.Verify):
+ * Forbidden unless AUDIT_READERS, then audit_verify() with the trail's own
+ * key, and the trail's state as "audit" ("unsigned": nothing outside the
+ * database vouches for it). t may be NULL (no key, no state). The offline
+ * check (cloudbrokerctl audit verify --db) calls audit_verify() itself:
+ * whoever holds the file has all of it. */
+int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const AuditAnchor *anchor,
+                       json_t **ret, CbError *err);

@@ -62,6 +62,10 @@ bool caller_in_department(const CbCaller *c, const char *department) {
                streq(c->principal->department, department);
 }
 
+bool caller_may_see(const CbCaller *c, const char *department, unsigned readers) {
+        return caller_has_role(c, readers) || caller_in_department(c, department);
+}
+
 json_t *principal_to_json(const Principal *p) {
         json_t *roles = json_array();
         for (size_t i = 0; i < ELEMENTSOF(role_names); i++)

@@ -54,6 +54,12 @@ int caller_require_department(const CbCaller *c, const char *department, unsigne
 /* True when the caller is a department principal of exactly this department. */
 bool caller_in_department(const CbCaller *c, const char *department);
 
+/* Whether an object of `department` exists for the caller at all: it holds
+ * one of `readers`, or is that department. An object the caller may not see
+ * must be answered exactly as an unknown id (same error, same message), so
+ * that refusals do not tell other departments which ids are in use. */
+bool caller_may_see(const CbCaller *c, const char *department, unsigned readers);
+
 /* JSON {"name", "department", "roles": [...]} for whoami and the audit trail. */
 json_t *principal_to_json(const Principal *p);
 void principal_done(Principal *p);

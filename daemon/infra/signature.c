@@ -2,9 +2,11 @@
 #include "signature.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -536,6 +538,61 @@ int sig_key_load_private(const char *path, SigKey **ret, CbError *err) {
         if (r < 0)
                 return r;
         return sig_key_new(&pkey, true, path, ret, err);
+}
+
+int sig_key_generate(const char *alg, const char *path, char **ret_public_pem, CbError *err) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+        _cleanup_(BIO_freep) BIO *pub = NULL;
+        _cleanup_(freep) char *pem = NULL;
+        FILE *f;
+        char *data;
+        long n;
+        int fd;
+
+        if (streq_ptr(alg, "ed25519"))
+                pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        else if (streq_ptr(alg, "sm2-sm3"))
+                pkey = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+        else
+                return cb_error_set(err, CB_ERR_INVALID, "algorithm '%s': must be ed25519 or sm2-sm3",
+                                    alg ? alg : "");
+        if (!pkey) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make a %s key", alg);
+        }
+        pub = BIO_new(BIO_s_mem());
+        if (!pub || PEM_write_bio_PUBKEY(pub, pkey) != 1 || (n = BIO_get_mem_data(pub, &data)) <= 0 ||
+            !(pem = strndup(data, (size_t)n))) {
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write the public key");
+        }
+        /* O_EXCL: a key in use is never replaced by accident. */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return errno == EEXIST
+                               ? (cb_error_set(err, CB_ERR_CONFLICT, "%s exists already: not replaced", path),
+                                  -EEXIST)
+                               : cb_error_set(err, CB_ERR_INVALID, "cannot create %s: %s", path,
+                                              strerror(errno));
+        f = fdopen(fd, "w");
+        if (!f) {
+                close(fd);
+                unlink(path);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write %s", path);
+        }
+        if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1 || fflush(f) != 0 ||
+            fsync(fd) < 0) {
+                fclose(f);
+                unlink(path);
+                ERR_clear_error();
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write the private key to %s", path);
+        }
+        if (fclose(f) != 0) {
+                unlink(path);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write %s", path);
+        }
+        *ret_public_pem = TAKE_PTR(pem);
+        return 0;
 }
 
 int sig_key_load_public(const char *path, SigKey **ret, CbError *err) {

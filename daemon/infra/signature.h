@@ -80,6 +80,10 @@ typedef struct SigKey SigKey;
 int sig_key_load_private(const char *path, SigKey **ret, CbError *err);
 /* PEM public key (SubjectPublicKeyInfo); verify only. */
 int sig_key_load_public(const char *path, SigKey **ret, CbError *err);
+/* Makes a new key pair of alg ("ed25519" or "sm2-sm3") and writes the
+ * private half, PKCS#8 PEM, to path: created with mode 0600, never over an
+ * existing file (-EEXIST). *ret_public_pem: the public half, PEM, malloc'd. */
+int sig_key_generate(const char *alg, const char *path, char **ret_public_pem, CbError *err);
 SigKey *sig_key_free(SigKey *k);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SigKey *, sig_key_free);
 const char *sig_key_alg(const SigKey *k);

@@ -244,6 +244,12 @@ static const char *const migrations[] = {
         "  alg TEXT NOT NULL,"
         "  key_id TEXT NOT NULL,"
         "  signature TEXT NOT NULL);",
+
+        /* 10: lists come in keyset pages (created_at, id): one index per
+         * filter, so a page reads its 101 rows instead of sorting them all. */
+        "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
+        "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
+        "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -118,12 +118,9 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         (void)reply;
 
         /* Checked before suspending, so refusals are answered at once. */
-        r = caller_require_role(&req->caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
-                                "read provider inventories", err);
+        r = resources_inventory_check(req->manager->resources, &req->caller, req->params[0], err);
         if (r < 0)
                 return r;
-        if (!providers_find(req->manager->providers, req->params[0]))
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", req->params[0]);
         a = rest_suspend(req);
         r = resources_inventory(req->manager->resources, &req->caller, req->params[0], inventory_done, a,
                                 err);

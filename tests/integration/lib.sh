@@ -291,6 +291,45 @@ as_uid() {
         setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }
 
+# D-Bus calls as a UID, on the test bus, to $DEST (default org.cloudbroker.Broker1).
+# bcall UID PATH IFACE METHOD [SIGNATURE ARGS...]: busctl call as UID. Sets
+# RC, OUT (the reply's data array as JSON) and ERR (busctl's message).
+bcall() {
+        local uid=$1 path=$2 iface=$3 method=$4
+        shift 4
+        RC=0
+        as_uid "$uid" busctl --address="$CB_BUS_ADDRESS" --json=short call "${DEST:-org.cloudbroker.Broker1}" "$path" "$iface" "$method" "$@" \
+                >"$CB_TMP/call.out" 2>"$CB_TMP/call.err" || RC=$?
+        OUT=$(jq -c '.data' <"$CB_TMP/call.out" 2>/dev/null || true)
+        ERR=$(cat "$CB_TMP/call.err")
+}
+
+# ok UID MSG PATH IFACE METHOD [SIGNATURE ARGS...]: the call succeeds.
+ok() {
+        local uid=$1 msg=$2
+        shift 2
+        bcall "$uid" "$@"
+        if [ "$RC" -eq 0 ]; then pass "$msg"; else fail "$msg (busctl: $ERR)"; fi
+}
+
+# refused UID ERROR MSG PATH IFACE.METHOD [dbus-send ARGS...]: the call fails
+# with ERROR (a short name means org.cloudbroker.Broker1.Error.NAME). busctl
+# prints only an error's message, so the name is checked through dbus-send.
+# ERR holds "NAME: MESSAGE".
+refused() {
+        local uid=$1 name=$2 msg=$3 path=$4 method=$5
+        shift 5
+        case "$name" in *.*) ;; *) name=org.cloudbroker.Broker1.Error.$name ;; esac
+        RC=0
+        ERR=$(as_uid "$uid" dbus-send --bus="$CB_BUS_ADDRESS" --print-reply --reply-timeout=10000 \
+                --dest="${DEST:-org.cloudbroker.Broker1}" "$path" "$method" "$@" 2>&1) || RC=$?
+        case "$RC:$ERR" in
+        0:*) fail "$msg (the call succeeded)" ;;
+        *"Error $name:"*) pass "$msg" ;;
+        *) fail "$msg (expected $name, got: $ERR)" ;;
+        esac
+}
+
 cb_busctl() {
         busctl --address="$CB_BUS_ADDRESS" "$@"
 }

@@ -21,6 +21,11 @@
 # - approvals post by another department: 422, not 403 (the issue lists
 #   "a department that is not the caller's" among the 422 refusals).
 # - milestones: only the project's department, not even the authority.
+# - another department's project is an unknown id to health (issue 8,
+#   defect 5): reads and milestones 404, as for an id that names nothing;
+#   an evaluation 200 with NO_APPROVAL and SYSTEM_NOT_LISTED (over D-Bus
+#   too: "denied"), as for an unknown project. Roles that may never do it
+#   still get 403 before anything is read.
 #
 # Usage (from the repository root): tests/integration/test-authz.sh [BUILD_DIR]
 
@@ -123,16 +128,17 @@ declare -A EXPECT=(
         [catalog_approve]="403 200 200 403 403 403 403 401 401"
         # the authority, or the department the document names; (code) another department 422
         [approvals_post]="403 201 403 403 403 201 422 401 401"
-        # (code) own department and PROJECT_READERS
-        [projects_read]="200 200 200 403 200 200 403 401 401"
+        # (code) own department and PROJECT_READERS; another department: unknown (404)
+        [projects_read]="200 200 200 403 200 200 404 401 401"
         # a department lists its own; (code) readers list all; migration none
         [projects_list]="200 200 200 403 200 200 200 401 401"
         # the project's department
-        [milestones]="403 403 403 403 403 201 403 401 401"
+        [milestones]="403 403 403 403 403 201 404 401 401"
         # the authority (Art. 28)
         [suspend]="403 200 403 403 403 403 403 401 401"
-        # own department, the authority and auditors
-        [evaluate]="403 200 403 403 200 200 403 401 401"
+        # own department, the authority and auditors; another department gets
+        # the answer for an unknown project
+        [evaluate]="403 200 403 403 200 200 200 401 401"
         # auditors and the authority
         [audit_read]="403 200 403 403 200 403 403 401 401"
 )
@@ -168,13 +174,17 @@ REQ='{"project_id":"authz-edu","system_id":"edu-portal","service_id":"ecs-genera
 declare -A UIDS=([dev-operator]=0 [dev-edu]=1001 [dev-authority]=1002 [dev-finance]=1003 [dev-health]=1004
         [dev-auditor]=1005 [dev-migration]=1006)
 declare -A DBUS_EXPECT=([dev-operator]=AccessDenied [dev-edu]=ok [dev-authority]=ok [dev-finance]=AccessDenied
-        [dev-health]=AccessDenied [dev-auditor]=ok [dev-migration]=AccessDenied)
+        [dev-health]=denied [dev-auditor]=ok [dev-migration]=AccessDenied)
 for who in dev-operator dev-authority dev-finance dev-migration dev-auditor dev-edu dev-health; do
         # dbus-send prints the D-Bus error name, busctl only the message.
         out=$(as_uid "${UIDS[$who]}" dbus-send --bus="$CB_BUS_ADDRESS" --print-reply=literal \
                 --dest=org.cloudbroker.Broker1 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Policy.Evaluate \
                 "string:$REQ" 2>&1) && rc=0 || rc=$?
-        if [ "$rc" = 0 ]; then
+        if [ "$rc" = 0 ] && [ "$(printf %s "$out" | jq -r .allowed)" = false ]; then
+                GOT[dbus_evaluate,$who]=denied
+                assert_jq "$out" '[.violations[].code] | join(",")' NO_APPROVAL,SYSTEM_NOT_LISTED \
+                        "D-Bus Evaluate as $who (uid ${UIDS[$who]}): the decision for an unknown project"
+        elif [ "$rc" = 0 ]; then
                 GOT[dbus_evaluate,$who]=ok
                 assert_jq "$out" .allowed true "D-Bus Evaluate as $who (uid ${UIDS[$who]}): the decision"
         else

@@ -93,14 +93,14 @@ expect 0 "catalog show --json"
 assert_jq "$OUT" '.plans[0].price.amount_fen' 18 "show --json prints the raw document"
 
 ctl $EDU catalog show no-such-service
-expect 1 "show of an unknown service fails"
+expect 4 "show of an unknown service fails with 4 (NotFound)"
 assert_contains "$ERR" "cloudbrokerctl: org.cloudbroker.Broker1.Error.NotFound: " \
         "the error is printed with its D-Bus name"
 
 # --- the life cycle, each role under its own UID -------------------------------------
 
 ctl $EDU catalog draft "$CB_TMP/service.json"
-expect 1 "a department cannot draft"
+expect 4 "a department cannot draft: 4 (AccessDenied)"
 assert_contains "$ERR" "org.cloudbroker.Broker1.Error.AccessDenied" "the refusal is AccessDenied"
 
 ctl $OPERATOR catalog draft "$CB_TMP/service.json"
@@ -169,6 +169,40 @@ ctl $OPERATOR --no-such-option catalog list
 expect 2 "an unknown option is a usage error"
 ctl $OPERATOR
 expect 2 "no command at all is a usage error"
+
+# Options anywhere on the line, like systemctl and virsh.
+ctl $EDU catalog list --json
+expect 0 "catalog list --json (the option after the command)"
+assert_jq "$OUT" '[.[] | .id] | index("ecs-general") != null' true "catalog list --json prints JSON"
+ctl $EDU catalog --json show ecs-general
+expect 0 "an option between the group and the command"
+assert_jq "$OUT" .id ecs-general "catalog --json show prints JSON"
+ctl $OPERATOR catalog list --all --no-legend --no-pager
+expect 0 "--all --no-legend --no-pager after the command"
+assert_contains "$OUT" "ctl-test" "--all after the command lists the retired service"
+assert_not_contains "$OUT" "CATEGORY" "--no-legend drops the header line"
+ctl $OPERATOR catalog list
+assert_contains "$OUT" "CATEGORY" "tables have a header line by default"
+assert_not_contains "$OUT" $'\e[' "output to a pipe has no escape sequences (no colour)"
+ctl $OPERATOR catalog show ecs-general --all
+expect 2 "an option the command does not take is a usage error"
+assert_contains "$ERR" "--all does not apply to 'catalog show'" "the option and the command are named"
+ctl $OPERATOR catalog list --limit 0
+expect 2 "a bad option value is a usage error"
+ctl $OPERATOR catalog show -- ecs-general
+expect 0 "-- ends the options"
+
+# help GROUP COMMAND: 0 for a command that exists, 2 for one that does not.
+ctl $OPERATOR help project suspend
+expect 0 "help project suspend"
+assert_contains "$OUT" "Usage: cloudbrokerctl project suspend ID --reason TEXT" "help prints the usage"
+ctl $OPERATOR help project frobnicate
+expect 2 "help of an unknown command: 2"
+ctl $OPERATOR help whoami
+expect 0 "help whoami"
+ctl $OPERATOR help
+expect 0 "help alone is --help"
+assert_contains "$OUT" "Exit status:" "help documents the exit status"
 
 RC=0
 OUT=$("$CTL" --help 2>&1) || RC=$?

@@ -81,43 +81,6 @@ request_doc() { # request_doc NAME [PLAN] [EXTRA_MEMBERS]
                 "$PROJECT" "$SYSTEM" "$SVC" "${2:-$PLAN}" "$1" "${3:-}"
 }
 
-# bcall UID PATH IFACE METHOD [SIGNATURE ARGS...]: busctl call as UID. Sets
-# RC, OUT (the reply's data array as JSON) and ERR (busctl's message).
-bcall() {
-        local uid=$1 path=$2 iface=$3 method=$4
-        shift 4
-        RC=0
-        as_uid "$uid" busctl --address="$CB_BUS_ADDRESS" --json=short call "$DEST" "$path" "$iface" "$method" "$@" \
-                >"$CB_TMP/call.out" 2>"$CB_TMP/call.err" || RC=$?
-        OUT=$(jq -c '.data' <"$CB_TMP/call.out" 2>/dev/null || true)
-        ERR=$(cat "$CB_TMP/call.err")
-}
-
-# ok UID MSG PATH IFACE METHOD [SIGNATURE ARGS...]: the call succeeds.
-ok() {
-        local uid=$1 msg=$2
-        shift 2
-        bcall "$uid" "$@"
-        if [ "$RC" -eq 0 ]; then pass "$msg"; else fail "$msg (busctl: $ERR)"; fi
-}
-
-# refused UID ERROR MSG PATH IFACE.METHOD [dbus-send ARGS...]: the call fails
-# with ERROR (a short name means org.cloudbroker.Broker1.Error.NAME). busctl
-# prints only an error's message, so the name is checked through dbus-send.
-# ERR holds "NAME: MESSAGE".
-refused() {
-        local uid=$1 name=$2 msg=$3 path=$4 method=$5
-        shift 5
-        case "$name" in *.*) ;; *) name=org.cloudbroker.Broker1.Error.$name ;; esac
-        RC=0
-        ERR=$(as_uid "$uid" dbus-send --bus="$CB_BUS_ADDRESS" --print-reply --reply-timeout=10000 \
-                --dest="$DEST" "$path" "$method" "$@" 2>&1) || RC=$?
-        case "$RC:$ERR" in
-        0:*) fail "$msg (the call succeeded)" ;;
-        *"Error $name:"*) pass "$msg" ;;
-        *) fail "$msg (expected $name, got: $ERR)" ;;
-        esac
-}
 
 # prop UID PATH NAME: a property of a resource as UID; empty when refused
 # (PROP_ERR then holds busctl's message).
@@ -287,7 +250,10 @@ for value in active provisioning dev-test; do
                 "another department's listener sees no \"$value\" in any signal"
 done
 assert_not_contains "$health_log" "variant" "another department's listener sees no value at all"
-refused $HEALTH AccessDenied "another department that heard the signal cannot Get the State" "$P1" \
+# Whoever may not read a resource finds no object there, exactly as at a
+# path that names nothing (issue 8, defect 5; test-oracles.sh compares the
+# messages).
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department that heard the signal cannot Get the State" "$P1" \
         org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
 
 # --- idempotency ----------------------------------------------------------------
@@ -309,17 +275,17 @@ assert_contains "$ERR" idempotency_key "the refusal names idempotency_key"
 
 STATE_AS_HEALTH=$(prop $HEALTH "$P1" State)
 assert_eq "$STATE_AS_HEALTH" "" "another department cannot read the State"
-refused $HEALTH AccessDenied "another department's property read is AccessDenied" "$P1" \
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department's property read: no such object" "$P1" \
         org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
-refused $HEALTH AccessDenied "another department cannot Stop" "$P1" $OIFACE.Stop
-refused $HEALTH AccessDenied "another department cannot Deprovision" "$P1" $OIFACE.Deprovision
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department cannot Stop" "$P1" $OIFACE.Stop
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department cannot Deprovision" "$P1" $OIFACE.Deprovision
 assert_not_contains "$(list_paths $HEALTH)" "$P1" "ListResources of another department hides it"
 assert_not_contains "$(tree_paths $HEALTH)" "$P1" "busctl tree hides it from another department"
-refused $HEALTH AccessDenied "another department cannot read the operation" $ROOT $RIFACE.GetOperation \
+refused $HEALTH NotFound "another department cannot read the operation (an unknown one to it)" $ROOT $RIFACE.GetOperation \
         "string:$OP1"
 refused $STRANGER AccessDenied "a UID that is no principal cannot list" $ROOT $RIFACE.ListResources
 assert_contains "$ERR" "UID $STRANGER is not a known principal" "the refusal names the UID"
-refused $STRANGER AccessDenied "a UID that is no principal cannot read a property" "$P1" \
+refused $STRANGER org.freedesktop.DBus.Error.UnknownObject "a UID that is no principal finds no object to read" "$P1" \
         org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
 assert_not_contains "$(tree_paths $STRANGER)" "$P1" "busctl tree hides it from an unknown UID"
 
@@ -372,8 +338,9 @@ assert_contains "$ERR" '"article":20' "the refusal names Art. 20"
 refused $EDU PolicyDenied "a plan the approval does not hold is refused" $ROOT $RIFACE.RequestResource \
         "string:$(request_doc vm-dbus-other-plan "$OTHER_PLAN")"
 assert_contains "$ERR" ITEM_NOT_APPROVED "the refusal names the rule ITEM_NOT_APPROVED"
-refused $HEALTH AccessDenied "another department cannot request for edu's project" $ROOT \
+refused $HEALTH PolicyDenied "another department cannot request for edu's project (an unknown one to it)" $ROOT \
         $RIFACE.RequestResource "string:$(request_doc vm-health)"
+assert_contains "$ERR" NO_APPROVAL "the refusal is the one for an unknown project"
 assert_eq "$(list_paths $OPERATOR | grep -c .)" 2 "refused requests created no object"
 cb_curl GET /v1/resources dev-operator
 assert_jq "$CB_BODY" '.resources | length' 2 "refused requests created no resource"
@@ -433,12 +400,12 @@ refused $AUDITOR org.freedesktop.DBus.Error.UnknownObject "an auditor's Get on t
 refused $EDU org.freedesktop.DBus.Error.UnknownObject "the owner's Introspect of the deleted resource: UnknownObject" \
         "$P2" org.freedesktop.DBus.Introspectable.Introspect
 # Whoever may not read it gets what it got before the deletion, so not
-# even the error tells it the resource was deleted.
-refused $HEALTH AccessDenied "another department's Get on the deleted resource is still AccessDenied" \
+# even the error tells it the resource was deleted: no object, before and after.
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department's Get on the deleted resource: still no object" \
         "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
-refused $HEALTH AccessDenied "another department's Start on the deleted resource is still AccessDenied" \
+refused $HEALTH org.freedesktop.DBus.Error.UnknownObject "another department's Start on the deleted resource: still no object" \
         "$P2" $OIFACE.Start
-refused $STRANGER AccessDenied "an unknown UID's Get on the deleted resource is still AccessDenied" \
+refused $STRANGER org.freedesktop.DBus.Error.UnknownObject "an unknown UID's Get on the deleted resource: still no object" \
         "$P2" org.freedesktop.DBus.Properties.Get "string:$OIFACE" string:State
 assert_not_contains "$(tree_paths $HEALTH)" "$P2" "busctl tree still hides it from another department"
 
@@ -468,10 +435,10 @@ out=$("$CTL" --json resource show "$R1" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" '"\(.id) \(.state) \(.plan_id) \(.provider) \(.kind)"' "$R1 active $PLAN dev-test vm" "ctl --json resource show"
 
 out=$(as_uid $HEALTH "$CTL" resource show "$R1" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of another department's resource fails"
-assert_contains "$out" "org.cloudbroker.Broker1.Error.AccessDenied" "ctl prints the D-Bus error name"
+assert_eq "$rc" 4 "ctl resource show of another department's resource fails with 4"
+assert_contains "$out" "no resource '$R1'" "ctl says there is no such resource, as for an unknown id"
 out=$("$CTL" resource show r-nosuchresource 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource show of an unknown id fails"
+assert_eq "$rc" 4 "ctl resource show of an unknown id fails with 4"
 assert_contains "$out" "no resource 'r-nosuchresource'" "ctl says there is no such resource"
 out=$("$CTL" resource show 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 2 "ctl resource show without an id is a usage error"
@@ -500,13 +467,14 @@ out=$(as_uid $EDU "$CTL" resource start "$R3" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 0 "ctl resource start"
 if wait_state "$P3" active; then pass "ctl start: active"; else fail "it is '$GOT'"; fi
 out=$(as_uid $AUDITOR "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
-assert_eq "$rc" 1 "ctl resource stop as an auditor fails"
+assert_eq "$rc" 4 "ctl resource stop as an auditor fails with 4 (AccessDenied)"
 assert_contains "$out" "AccessDenied" "ctl prints AccessDenied"
 out=$(as_uid $EDU "$CTL" --json resource delete "$R3" 2>&1) && rc=0 || rc=$?
 assert_jq "$out" .id "$R3" "ctl --json resource delete"
 if wait_gone "$P3"; then pass "ctl delete: the object disappears"; else fail "the object is still there"; fi
 out=$(as_uid $EDU "$CTL" resource stop "$R3" 2>&1) && rc=0 || rc=$?
 assert_contains "$out" "no resource '$R3'" "ctl on a deleted resource says so"
+assert_eq "$rc" 4 "ctl on a deleted resource exits 4"
 
 # --- the documented interfaces are the live ones ------------------------------------------
 

@@ -150,10 +150,17 @@ expect "APPROVAL_EXPIRED:8" "an approval that ended yesterday"
 
 ev lf-pol-main edu-portal pol-draft pol-draft-small
 expect "SERVICE_NOT_PUBLISHED:12" "a service that is only a draft"
-# A draft exists but is not published: the message says so, and the draft's
-# own claims (level, secure-controllable) are not used (only SERVICE_NOT_PUBLISHED).
+# A draft is no service to a department (GET /v1/catalog/services/pol-draft
+# is 404 for it): the message is the one for an unknown service (issue 8,
+# defect 5); the draft's own claims (level, secure-controllable) are not
+# used (only SERVICE_NOT_PUBLISHED).
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "service pol-draft is not in the catalogue" \
+        "to the department the draft is an unknown service"
+# To whom may see drafts (the authority), the message says it is not published.
+ev lf-pol-main edu-portal pol-draft pol-draft-small 1 "" dev-authority
+expect "SERVICE_NOT_PUBLISHED:12" "a service that is only a draft, asked by the authority"
 assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "not published" \
-        "the message says the draft is not published"
+        "the authority hears that the draft is not published"
 ev lf-pol-main edu-portal ecs-general ecs-general-32c64g
 expect "SERVICE_NOT_PUBLISHED:12" "a plan only in the draft revision 2"
 assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[0].message')" "not published" \
@@ -248,11 +255,12 @@ expect "ITEM_NOT_APPROVED:10,CLASSIFIED_SYSTEM:3" "an unapproved plan for a clas
 
 # --- who may evaluate for whom ----------------------------------------------------------
 
+# Another department's project and system are unknown ones to the asker
+# (no 403 that would confirm the ids; test-oracles.sh compares the bodies).
 ev lf-pol-main edu-portal ecs-general ecs-general-2c4g 1 "" dev-health
-assert_eq "$CB_STATUS" 403 "dev-health asks about edu's project: 403"
-assert_jq "$CB_BODY" .error forbidden "error forbidden"
+expect "NO_APPROVAL:10,SYSTEM_NOT_LISTED:10" "dev-health asks about edu's project: as about unknown ones"
 ev lf-pol-health health-his ecs-general ecs-general-2c4g 1 "" dev-edu
-assert_eq "$CB_STATUS" 403 "dev-edu asks about health's project: 403"
+expect "NO_APPROVAL:10,SYSTEM_NOT_LISTED:10" "dev-edu asks about health's project: as about unknown ones"
 ev lf-pol-health health-his ecs-general ecs-general-2c4g 1 "" dev-health
 expect "" "dev-health asks about its own project"
 ev no-such-project health-his ecs-general ecs-general-2c4g 1 "" dev-health

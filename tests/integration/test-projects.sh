@@ -86,7 +86,8 @@ assert_eq "$CODES" "" "with no violations"
 cb_curl GET /v1/projects/no-such-project dev-authority
 assert_eq "$CB_STATUS" 404 "an unknown project: 404"
 cb_curl GET /v1/projects/lf-edu-a dev-health
-assert_eq "$CB_STATUS" 403 "another department reads the project: 403"
+assert_eq "$CB_STATUS" 404 "another department reads the project: 404, as an unknown one"
+assert_jq "$CB_BODY" .message "no project 'lf-edu-a'" "the 404 says nothing of the department"
 for who in dev-authority dev-auditor dev-finance dev-operator; do
         cb_curl GET /v1/projects/lf-edu-a "$who"
         assert_eq "$CB_STATUS" 200 "$who reads any project"
@@ -182,7 +183,7 @@ assert_eq "$CB_STATUS" 422 "budget_year on a milestone other than self_evaluatio
 cb_curl POST /v1/projects/lf-edu-e/milestones dev-edu '{"kind": "completed",'
 assert_eq "$CB_STATUS" 400 "malformed JSON: 400"
 milestone lf-edu-e completed "$TODAY" dev-health
-assert_eq "$CB_STATUS" 403 "another department records a milestone: 403"
+assert_eq "$CB_STATUS" 404 "another department records a milestone: 404, as on an unknown project"
 # Milestones are the implementing department's statements (issue: "the
 # project's department"); the code refuses every other role, the authority too.
 for who in dev-authority dev-operator dev-auditor; do

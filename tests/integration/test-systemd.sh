@@ -126,10 +126,9 @@ providers = (
 );
 CONF
 chmod 0640 "$etc/cloudbroker.conf"
-# The audit checkpoint key, readable by root only: the unit hands it to the
-# daemon as a credential (LoadCredential=checkpoint-key:...).
-openssl genpkey -algorithm ed25519 -out "$etc/checkpoint-key.pem" 2>/dev/null
-chmod 0600 "$etc/checkpoint-key.pem"
+# No checkpoint key: as on a fresh install, cloudbroker-checkpoint-key.service
+# makes it before the daemon's first start (LoadCredential= needs the file).
+rm -f "$etc/checkpoint-key.pem" "$etc/checkpoint-key.pub.pem"
 
 # The checks, run at boot by a unit that powers the container off when done.
 lib=$ROOT/usr/local/lib/cbtest

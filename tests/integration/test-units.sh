@@ -121,6 +121,23 @@ if [ -s "$tmp/verify.log" ]; then
 fi
 ok "systemd-analyze verify: clean"
 
+keygen="$root/usr/lib/systemd/system/cloudbroker-checkpoint-key.service"
+[ -f "$keygen" ] || fail "cloudbroker-checkpoint-key.service is not installed"
+ctl="$root/usr/bin/cloudbrokerctl"
+[ -x "$ctl" ] || { mkdir -p "$(dirname "$ctl")"; cp "$BUILD/cloudbrokerctl" "$ctl"; }
+sed "s|^ExecStart=/usr/bin/cloudbrokerctl |ExecStart=$ctl |" "$keygen" >"$tmp/verify/cloudbroker-checkpoint-key.service"
+grep -q "^ExecStart=$ctl " "$tmp/verify/cloudbroker-checkpoint-key.service" || fail "could not redirect the keygen ExecStart"
+if ! systemd-analyze verify --man=no "$tmp/verify/cloudbroker-checkpoint-key.service" >"$tmp/verify-keygen.log" 2>&1 ||
+        [ -s "$tmp/verify-keygen.log" ]; then
+        cat "$tmp/verify-keygen.log"
+        fail "systemd-analyze verify cloudbroker-checkpoint-key.service is not clean"
+fi
+grep -qx 'ConditionPathExists=!/etc/cloudbroker/checkpoint-key.pem' "$keygen" ||
+        fail "the keygen unit would replace an existing key"
+grep -q '^Wants=.*cloudbroker-checkpoint-key.service' "$unit" && grep -q '^After=.*cloudbroker-checkpoint-key.service' "$unit" ||
+        fail "cloudbrokerd.service does not pull in and order after the keygen unit"
+ok "systemd-analyze verify cloudbroker-checkpoint-key.service: clean; cloudbrokerd.service wants it first"
+
 # --- systemd-analyze security ----------------------------------------------
 echo "== systemd-analyze security --offline=yes cloudbrokerd.service"
 systemd-analyze security --offline=yes --no-pager "$unit" >"$tmp/security.log" 2>&1 || true

@@ -314,7 +314,12 @@ static void test_rewrites_named(void **state) {
         assert_non_null(strstr(last_message, "its object is not valid UTF-8"));
         /* And the record is still listed, the bad byte shown as U+FFFD. */
         json_t *list = NULL;
-        assert_int_equal(audit_list(s, 3, 1, &list, &err), 0);
+        assert_int_equal(
+                audit_list(s,
+                           &(CbCaller){ &(Principal){ .name = (char *)"auditor", .roles = CB_ROLE_AUDITOR },
+                                        "test" },
+                           3, 1, &list, &err),
+                0);
         assert_int_equal(json_array_size(list), 1);
         assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "object")),
                             "obj:\xef\xbf\xbd");
@@ -393,6 +398,68 @@ static void test_upgrade_checkpoints_once(void **state) {
         store_free(s);
 }
 
+/* Who may read and verify through the daemon is audit_list's and
+ * audit_trail_verify's to decide, for every face: auditors and the
+ * authority, nobody else, and no caller at all is no one. The range of
+ * limit and after is theirs too. */
+static void test_readers_only(void **state) {
+        (void)state;
+        Principal auditor = { .name = (char *)"a", .roles = CB_ROLE_AUDITOR };
+        Principal authority = { .name = (char *)"b", .roles = CB_ROLE_AUTHORITY };
+        Principal edu = { .name = (char *)"c", .department = (char *)"edu", .roles = CB_ROLE_DEPARTMENT };
+        Principal operator= { .name = (char *)"d", .roles = CB_ROLE_OPERATOR };
+        CbCaller as_auditor = { &auditor, "test" }, as_authority = { &authority, "test" };
+        CbCaller as_edu = { &edu, "test" }, as_operator = { &operator, "test" };
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = NULL;
+        json_t *v = NULL;
+
+        assert_true(asprintf(&path, "%s/readers.db", tmpdir) > 0);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        for (int i = 0; i < 3; i++)
+                append(s, "object:r");
+
+        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &v, &err), 0);
+        assert_int_equal(json_array_size(v), 3);
+        json_decref(v), v = NULL;
+        assert_int_equal(audit_list(s, &as_authority, 1, 1, &v, &err), 0);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "seq")), 2);
+        json_decref(v), v = NULL;
+        assert_int_equal(audit_trail_verify(NULL, s, &as_auditor, NULL, &v, &err), 0);
+        assert_true(json_is_true(json_object_get(v, "ok")));
+        json_decref(v), v = NULL;
+
+        const CbCaller *refused[] = { &as_edu, &as_operator };
+        for (size_t i = 0; i < 2; i++) {
+                cb_error_clear(&err);
+                assert_int_equal(audit_list(s, refused[i], 0, 10, &v, &err), -EPERM);
+                assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
+                assert_null(v);
+                cb_error_clear(&err);
+                assert_int_equal(audit_trail_verify(NULL, s, refused[i], NULL, &v, &err), -EPERM);
+                assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
+                assert_null(v);
+        }
+        cb_error_clear(&err);
+        assert_true(audit_list(s, NULL, 0, 10, &v, &err) < 0);
+        assert_null(v);
+
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &v, &err), -EINVAL);
+        assert_string_equal(err.field, "limit");
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &v, &err), -EINVAL);
+        cb_error_clear(&err);
+        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &v, &err), -EINVAL);
+        assert_string_equal(err.field, "after");
+        assert_null(v);
+        cb_error_clear(&err);
+
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_anchor_parse),
@@ -401,6 +468,7 @@ int main(void) {
                 cmocka_unit_test(test_rewrites_named),
                 cmocka_unit_test(test_start_check_refuses_changes),
                 cmocka_unit_test(test_upgrade_checkpoints_once),
+                cmocka_unit_test(test_readers_only),
         };
         if (!mkdtemp(tmpdir))
                 return 1;

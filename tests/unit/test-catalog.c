@@ -88,11 +88,14 @@ static void test_life_cycle(void **state) {
         assert_int_equal(catalog_create(cat, CALLER(p_edu), d, &v, &err), -cb_error_errno(CB_ERR_FORBIDDEN));
         assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
         cb_error_clear(&err);
-        assert_false(catalog_exists(cat, "rds-test"));
+        assert_false(catalog_exists(cat, CALLER(p_operator), "rds-test"));
         assert_int_equal(audit_count("catalog.create", "forbidden"), 1);
 
         assert_int_equal(catalog_create(cat, CALLER(p_operator), d, &v, &err), 0);
         assert_string_equal(status_of(v), "draft");
+        /* A draft exists for the insiders only: to a department it is an unknown id. */
+        assert_true(catalog_exists(cat, CALLER(p_operator), "rds-test"));
+        assert_false(catalog_exists(cat, CALLER(p_edu), "rds-test"));
         json_decref(v);
         /* The same id again is a conflict. */
         assert_int_equal(catalog_create(cat, CALLER(p_operator), d, &v, &err),
@@ -195,7 +198,7 @@ static void test_invalid_documents(void **state) {
                          -cb_error_errno(CB_ERR_VALIDATION));
         assert_string_equal(err.field, "colour");
         cb_error_clear(&err);
-        assert_false(catalog_exists(cat, "other-id"));
+        assert_false(catalog_exists(cat, CALLER(p_operator), "other-id"));
         /* An update whose document names another service. */
         json_object_del(d, "colour");
         assert_int_equal(catalog_update(cat, CALLER(p_operator), "rds-test", d, &v, &err),

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include <openssl/core_names.h>
@@ -637,8 +640,60 @@ static void test_sign_refusals(void **state) {
         EVP_PKEY_free(p256);
 }
 
+/* audit keygen: each algorithm's pair signs and verifies, the private file
+ * is 0600, an existing file is never replaced, an unknown algorithm is refused. */
+static void test_key_generate(void **state) {
+        static const char *const algs[] = { "ed25519", "sm2-sm3" };
+        char dir[] = "/tmp/cbkeygen.XXXXXX";
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < 2; i++) {
+                CbError err = CB_ERROR_INIT;
+                char priv[96], pubpath[96];
+                char *pub = NULL, *sig = NULL, *again = NULL;
+                SigKey *k = NULL, *kp = NULL;
+                struct stat sb;
+
+                snprintf(priv, sizeof(priv), "%s/%s.pem", dir, algs[i]);
+                snprintf(pubpath, sizeof(pubpath), "%s/%s.pub.pem", dir, algs[i]);
+                assert_int_equal(sig_key_generate(algs[i], priv, &pub, &err), 0);
+                assert_int_equal(stat(priv, &sb), 0);
+                assert_int_equal(sb.st_mode & 0777, 0600);
+                assert_int_equal(sig_key_load_private(priv, &k, &err), 0);
+                assert_string_equal(sig_key_alg(k), algs[i]);
+                FILE *f = fopen(pubpath, "w");
+                assert_non_null(f);
+                fputs(pub, f);
+                fclose(f);
+                assert_int_equal(sig_key_load_public(pubpath, &kp, &err), 0);
+                assert_string_equal(sig_key_id(kp), sig_key_id(k));
+                assert_int_equal(sig_key_sign(k, "checkpoint", 10, &sig), 0);
+                assert_int_equal(sig_key_verify(kp, "checkpoint", 10, sig), 1);
+                assert_int_equal(sig_key_verify(kp, "checkpoinT", 10, sig), 0);
+                /* Never over a key in use. */
+                assert_int_equal(sig_key_generate(algs[i], priv, &again, &err), -EEXIST);
+                assert_null(again);
+                cb_error_clear(&err);
+                free(sig);
+                free(pub);
+                sig_key_free(k);
+                sig_key_free(kp);
+                unlink(priv);
+                unlink(pubpath);
+        }
+        CbError err = CB_ERROR_INIT;
+        char *pub = NULL, path[96];
+        snprintf(path, sizeof(path), "%s/rsa.pem", dir);
+        assert_true(sig_key_generate("rsa", path, &pub, &err) < 0);
+        assert_null(pub);
+        assert_int_equal(access(path, F_OK), -1);
+        cb_error_clear(&err);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_key_generate),
                 cmocka_unit_test(test_base64_vectors),
                 cmocka_unit_test(test_base64_invalid),
                 cmocka_unit_test(test_trusted_keys_add),

@@ -10,9 +10,9 @@
 # `make install DESTDIR=ROOT`, the test config as
 # /etc/cloudbroker/cloudbroker.conf (principal dev-operator = UID 0, dev-edu
 # = UID 1001, a libvirt test:/// provider, REST on 127.0.0.1:8080 inside the
-# container's own network namespace), an Ed25519 key at
-# /etc/cloudbroker/checkpoint-key.pem (0600 root), and lib.sh beside this
-# script. Every wait is bounded.
+# container's own network namespace), no checkpoint key yet (the keygen unit
+# makes it at the first start), and lib.sh beside this script. Every wait is
+# bounded.
 
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -169,6 +169,15 @@ echo "# figure: systemd-analyze security $UNIT (live unit): exposure ${exposure:
 assert_eq "$(awk -v e="${exposure:-99}" 'BEGIN {print (e <= 2.0) ? "yes" : "no"}')" yes \
         "the live unit's exposure ($exposure) is at most 2.0"
 
+# --- the checkpoint key, made by cloudbroker-checkpoint-key.service ------------------
+assert_eq "$(stat -c '%U %a' "$KEY" 2>/dev/null || echo none)" "root 600" \
+        "the first start made the checkpoint key, 0600 root ($KEY)"
+assert_eq "$(stat -c '%a' "${KEY%.pem}.pub.pem" 2>/dev/null || echo none)" 644 \
+        "and its public half beside it for the auditors, 0644"
+assert_eq "$(timeout 10 systemctl show -p Result --value cloudbroker-checkpoint-key.service)" success \
+        "cloudbroker-checkpoint-key.service ran and succeeded"
+keysum=$(sha256sum "$KEY" | cut -d' ' -f1)
+
 # --- credentials (LoadCredential=checkpoint-key:...) -------------------------------
 credir=/run/credentials/$UNIT
 assert_eq "$(tr '\0' '\n' <"/proc/$PID/environ" | sed -n 's/^CREDENTIALS_DIRECTORY=//p')" "$credir" \
@@ -305,6 +314,7 @@ else
         kill -CONT "$old" 2>/dev/null || true
 fi
 assert_eq "$(prop NRestarts)" "$((restarts + 1))" "NRestarts went up by one"
+assert_eq "$(sha256sum "$KEY" | cut -d' ' -f1)" "$keysum" "later starts keep the checkpoint key (made once, never replaced)"
 assert_contains "$(journal_since "$cursor")" "Watchdog timeout" "PID 1 logged the watchdog timeout"
 if kill -0 "$old" 2>/dev/null; then fail "the stopped daemon $old is still there"; else pass "the stopped daemon is gone"; fi
 

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * cloudbrokerctl provider ... and whoami: the providers through
+ * org.cloudbroker.Broker1.Providers, and who the daemon takes you for
+ * (org.cloudbroker.Broker1.Identity).
+ */
+
+#include <stdio.h>
+
+#include "ctl-util.h"
+
+#define PROVIDERS CTL_INTERFACE("Providers")
+#define IDENTITY  CTL_INTERFACE("Identity")
+
+static int provider_list(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "NAME", "DRIVER", "STATUS", "URI" };
+        static const char *const members[] = { "name", "driver", "status", "uri" };
+        json_auto_t *list = NULL;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, PROVIDERS, "ListProviders", &list, NULL);
+        if (r < 0)
+                return r;
+        return ctl_print_list(ctl, list, ELEMENTSOF(headers), headers, members);
+}
+
+static int provider_add(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *doc = NULL, *out = NULL;
+        int r;
+
+        (void)argc;
+        doc = json_pack("{s:s, s:s, s:s}", "name", argv[0], "driver", argv[1], "uri", argv[2]);
+        if (!doc ||
+            (ctl->domain_type && json_object_set_new(doc, "domain_type", json_string(ctl->domain_type)) < 0))
+                return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
+        r = ctl_call_dict_json(ctl, PROVIDERS, "AddProvider", NULL, doc, &out);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: added, %s\n", argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+static int provider_inventory(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = {
+                "NAME", "STATE", "VCPUS", "MEMORY_MIB", "MANAGED", "RESOURCE"
+        };
+        static const char *const members[] = { "name",       "state",   "vcpus",
+                                               "memory_mib", "managed", "resource_id" };
+        json_auto_t *inv = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_call_json(ctl, PROVIDERS, "GetInventory", &inv, "s", argv[0]);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(inv);
+        return ctl_print_list(ctl, json_object_get(inv, "domains"), ELEMENTSOF(headers), headers, members);
+}
+
+static const CtlCommand provider_commands[] = {
+        { "list", "", "List the providers with their status", 0, 0, provider_list, 0, 0 },
+        { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu]", "Add a provider (the operator)", 3, 3,
+          provider_add, CTL_OPT_DOMAIN_TYPE, 0 },
+        { "inventory", "NAME", "Ask a provider for its domains now", 1, 1, provider_inventory, 0, 0 },
+};
+
+const CtlGroup ctl_group_provider = {
+        .name = "provider",
+        .summary = "Virtualization providers",
+        .commands = provider_commands,
+        .n_commands = ELEMENTSOF(provider_commands),
+};
+
+static int whoami(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *p = NULL;
+        size_t i;
+        json_t *role;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, IDENTITY, "WhoAmI", &p, NULL);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(p);
+        printf("%-12s %s\n", "Name:", ctl_json_str(p, "name", "-"));
+        printf("%-12s %s\n", "Department:", ctl_json_str(p, "department", "-"));
+        printf("%-12s", "Roles:");
+        json_array_foreach(json_object_get(p, "roles"), i, role) printf(" %s", json_string_value(role));
+        printf("\n");
+        return 0;
+}
+
+static const CtlCommand whoami_commands[] = {
+        { "whoami", "", "Show who the daemon takes you for", 0, 0, whoami, 0, 0 },
+};
+
+const CtlGroup ctl_group_whoami = {
+        .name = "whoami",
+        .summary = "Who the daemon takes you for",
+        .commands = whoami_commands,
+        .n_commands = ELEMENTSOF(whoami_commands),
+        .single = true,
+};

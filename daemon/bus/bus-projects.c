@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Approvals, projects, the audit trail and the caller's identity on
+ * /org/cloudbroker/Broker1, documented in docs/dbus/org.cloudbroker.Broker1.
+ * {Approvals,Projects,Audit,Identity}.xml. Each method is the bus spelling
+ * of a REST route (docs/faces.md) and calls the same core function with the
+ * sender's UID as the caller; who may do what is decided there, once.
+ *
+ * Small requests are typed arguments; the signed approval envelope is a
+ * whole document and travels as a JSON string, byte for byte what
+ * POST /v1/approvals takes. Records come back as JSON strings in the REST
+ * shapes; lists are bare arrays.
+ */
+
+#include "audit.h"
+#include "bus-util.h"
+#include "projects.h"
+
+/* An envelope is a signed document; without a configured limit this still
+ * bounds what one call may make us parse. */
+#define BUS_JSON_MAX_DEFAULT (1024 * 1024)
+
+static size_t json_arg_max(const Manager *m) {
+        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX_DEFAULT;
+}
+
+/* ---- org.cloudbroker.Broker1.Approvals ---- */
+
+static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *env = NULL, *out = NULL;
+        const char *text;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &text);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_parse_json_arg(text, json_arg_max(m), "the approval envelope", &env, error);
+        if (r < 0)
+                return r;
+        r = projects_submit_approval(m->projects, &caller, env, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *project;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &project);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = projects_list_approvals(m->projects, &caller, project, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *project;
+        uint32_t revision;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "su", &project, &revision);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = projects_get_approval(m->projects, &caller, project, revision, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+const sd_bus_vtable bus_approvals_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ImportApproval", SD_BUS_ARGS("s", envelope), SD_BUS_RESULT("s", result),
+                                method_import_approval, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListApprovals", SD_BUS_ARGS("s", project_id), SD_BUS_RESULT("s", approvals),
+                                method_list_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetApproval", SD_BUS_ARGS("s", project_id, "u", revision),
+                                SD_BUS_RESULT("s", approval), method_get_approval,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Projects ---- */
+
+static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *department, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = projects_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *id;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = projects_get(m->projects, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *body = NULL, *out = NULL;
+        const char *id, *kind, *date;
+        uint32_t budget_year;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sssu", &id, &kind, &date, &budget_year);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        /* budget_year 0 is "not given", as an absent member is over REST. */
+        body = json_pack("{s:s, s:s}", "kind", kind, "date", date);
+        if (!body ||
+            (budget_year > 0 && json_object_set_new(body, "budget_year", json_integer(budget_year)) < 0))
+                return -ENOMEM;
+        r = projects_add_milestone(m->projects, &caller, id, body, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        json_auto_t *body = NULL, *out = NULL;
+        const char *id, *reason;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &id, &reason);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        body = json_pack("{s:s}", "reason", reason);
+        if (!body)
+                return -ENOMEM;
+        r = projects_set_status(m->projects, &caller, id, action, body, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return set_status(msg, userdata, "suspend", error);
+}
+
+static int method_resume(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return set_status(msg, userdata, "resume", error);
+}
+
+static int method_terminate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return set_status(msg, userdata, "terminate", error);
+}
+
+const sd_bus_vtable bus_projects_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListProjects", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", projects, "s", next_page_token), method_list_projects,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetProject", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", project),
+                                method_get_project, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddMilestone", SD_BUS_ARGS("s", id, "s", kind, "s", date, "u", budget_year),
+                                SD_BUS_RESULT("s", project), method_add_milestone,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_ARGS("s", id, "s", reason), SD_BUS_RESULT("s", project),
+                                method_suspend, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_ARGS("s", id, "s", reason), SD_BUS_RESULT("s", project),
+                                method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Terminate", SD_BUS_ARGS("s", id, "s", reason), SD_BUS_RESULT("s", project),
+                                method_terminate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Audit ---- */
+
+static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        int64_t after;
+        uint32_t limit;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "xu", &after, &limit);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = audit_list(m->store, &caller, after, limit, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *anchor_s;
+        AuditAnchor anchor;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &anchor_s);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        if (!isempty(anchor_s) && audit_anchor_parse(anchor_s, &anchor) < 0) {
+                cb_error_set_field(&err, CB_ERR_INVALID, "anchor",
+                                   "anchor: '%s' is not SEQ:HASH (a record number and its 64 hex digits)",
+                                   anchor_s);
+                return bus_error_from_cb(error, &err);
+        }
+        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+const sd_bus_vtable bus_audit_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListRecords", SD_BUS_ARGS("x", after, "u", limit),
+                                SD_BUS_RESULT("s", records), method_list_records, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_ARGS("s", anchor), SD_BUS_RESULT("s", result), method_verify,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Identity ---- */
+
+/* GET /v1/whoami: who the daemon takes the sender's UID for. An unknown
+ * UID is AccessDenied, which says as much. */
+static int method_who_am_i(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        out = principal_to_json(caller.principal);
+        if (!out)
+                return -ENOMEM;
+        return bus_reply_json(msg, out);
+}
+
+const sd_bus_vtable bus_identity_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("WhoAmI", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", principal), method_who_am_i,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * org.cloudbroker.Broker1.Providers on /org/cloudbroker/Broker1, documented
+ * in docs/dbus/org.cloudbroker.Broker1.Providers.xml: the providers, adding
+ * one, and a provider's live inventory. The inventory asks the provider on
+ * a worker, as GET /v1/providers/{name}/inventory does: the method returns
+ * at once and the reply is sent when the core calls back, so the loop keeps
+ * serving meanwhile.
+ */
+
+#include "bus-util.h"
+#include "log.h"
+#include "providers.h"
+#include "resources.h"
+
+static int method_list_providers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = providers_list(m->providers, &caller, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = providers_create(m->providers, &caller, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+/* The core's answer to a pending GetInventory; userdata is the call,
+ * referenced until now. */
+static void inventory_done(json_t *inventory, const CbError *err, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (inventory) {
+                r = bus_reply_json(msg, inventory);
+                json_decref(inventory);
+        } else {
+                bus_error_from_cb(&error, err);
+                r = sd_bus_reply_method_error(msg, &error);
+        }
+        if (r < 0)
+                log_warning("cannot answer GetInventory: %s", strerror(-r));
+}
+
+static int method_get_inventory(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        CbCaller caller;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        /* A refusal comes back here, synchronously, before anything is
+         * queued: then the reference is not handed over. */
+        sd_bus_message_ref(msg);
+        r = resources_inventory(m->resources, &caller, name, inventory_done, msg, &err);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return bus_error_from_cb(error, &err);
+        }
+        return 1; /* answered by inventory_done */
+}
+
+const sd_bus_vtable bus_providers_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListProviders", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", providers),
+                                method_list_providers, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddProvider", SD_BUS_ARGS("a{sv}", provider), SD_BUS_RESULT("s", provider),
+                                method_add_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInventory", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", inventory),
+                                method_get_inventory, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

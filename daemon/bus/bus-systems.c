@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * The system directory (Art. 10) and security incidents (Art. 38) on
+ * /org/cloudbroker/Broker1, documented in docs/dbus/org.cloudbroker.Broker1.
+ * {Systems,Incidents}.xml. A system or an incident report is a handful of
+ * typed fields: they travel as a{sv} with the REST members' names
+ * ("protection_level" as an integer, "classified" as a boolean, "systems"
+ * as an array of strings) and reach the core as the object REST would have
+ * parsed, so both faces are validated by the same code.
+ */
+
+#include "bus-util.h"
+#include "incidents.h"
+#include "systems.h"
+
+/* ---- org.cloudbroker.Broker1.Systems ---- */
+
+static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = systems_create(m->store, &caller, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        CbCaller caller;
+        const char *id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = systems_update(m->store, &caller, id, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        CbCaller caller;
+        const char *id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = systems_get(m->store, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *department, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = systems_list(m->store, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+const sd_bus_vtable bus_systems_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("AddSystem", SD_BUS_ARGS("a{sv}", system), SD_BUS_RESULT("s", system),
+                                method_add_system, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListSystems", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", systems, "s", next_page_token), method_list_systems,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetSystem", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", system),
+                                method_get_system, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UpdateSystem", SD_BUS_ARGS("s", id, "a{sv}", system),
+                                SD_BUS_RESULT("s", system), method_update_system, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Incidents ---- */
+
+static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = incidents_report(m->store, &caller, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "us", &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = incidents_list(m->store, &caller, &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        CbCaller caller;
+        const char *id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = incidents_get(m->store, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_add_record(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        const char *id, *note, *status;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &note, &status);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        doc = json_pack("{s:s, s:s}", "note", note, "status", status);
+        if (!doc)
+                return -ENOMEM;
+        r = incidents_add_record(m->store, &caller, id, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+const sd_bus_vtable bus_incidents_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ReportIncident", SD_BUS_ARGS("a{sv}", report), SD_BUS_RESULT("s", incident),
+                                method_report_incident, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListIncidents", SD_BUS_ARGS("u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", incidents, "s", next_page_token), method_list_incidents,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetIncident", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", incident),
+                                method_get_incident, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddRecord", SD_BUS_ARGS("s", id, "s", note, "s", status),
+                                SD_BUS_RESULT("s", incident), method_add_record, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
