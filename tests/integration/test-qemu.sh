@@ -7,9 +7,9 @@
 # of the same domain held past libvirt's lock timeout, a block volume made
 # and deleted in a real dir pool (a transient pool in the test's folder), a
 # VM removed behind the broker's back while it was down (the start-up
-# reconcile records it lost), and crash recovery: the daemon killed with SIGKILL in the middle of
-# provisions and deprovisions, restarted on the same database, finishes them
-# without a duplicate or an orphan domain.
+# reconcile records it lost), and crash recovery: the daemon killed with
+# SIGKILL in the middle of provisions and deprovisions, restarted on the same
+# database, finishes them without a duplicate or an orphan domain.
 #
 # The plan (tests/integration/qemu-catalog/) is 1 vCPU, 64 MiB, no disk (no
 # storage pool needed) and a NIC on the isolated libvirt network
