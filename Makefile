@@ -4,6 +4,7 @@
 # `make run`        install missing build dependencies, build, run the daemon
 # `make check`      the same set-up, then lint and every test, plain and
 #                   under ASan+UBSan
+# `make fuzz`       libFuzzer harnesses, FUZZ_SECONDS each (tests/fuzz/fuzz.mk)
 # `make install DESTDIR=...`   daemon, CLI, units, D-Bus policy, config
 #
 # Sources are found by directory, so a new module is a new .c/.h pair and
@@ -120,12 +121,13 @@ run: deps
 	@./scripts/run-dev.sh
 
 # One pass: lint, the plain build's tests, then the same tests under
-# ASan+UBSan in a separate build tree.
+# ASan+UBSan in a separate build tree, then a few seconds of each fuzzer.
 check: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit-bins
-	@./tests/run.sh build build-asan
+	@$(MAKE) --no-print-directory fuzz-bins
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) ./tests/run.sh build build-asan
 
 test: all unit-bins
 	@./tests/run.sh $(BUILD)
@@ -160,7 +162,9 @@ install: all
 	@$(MAKE) --no-print-directory -f units/install.mk DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) install-units
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
+
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const struct {
         unsigned http;
@@ -36,12 +37,61 @@ static CbErrorKind kind_clamp(CbErrorKind kind) {
         return (unsigned)kind < _CB_ERR_MAX ? kind : CB_ERR_INTERNAL;
 }
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+        size_t len;
+        unsigned cp;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, cp = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return 0;
+        return len;
+}
+
+/* Messages quote what the caller sent (a field name, a path) and are cut to
+ * fit the buffer, possibly inside a character: a face must still be able
+ * to put them into a JSON error body, which jansson refuses for invalid
+ * UTF-8. So every byte that does not start a complete valid sequence
+ * becomes '?'. */
+static void utf8_sanitize(char *s) {
+        unsigned char *p = (unsigned char *)s;
+        size_t n = strlen(s);
+
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence(p + i, n - i);
+                if (len == 0) {
+                        p[i++] = '?';
+                        continue;
+                }
+                i += len;
+        }
+}
+
 static int error_vset(CbError *err, CbErrorKind kind, const char *field, const char *fmt, va_list ap) {
         kind = kind_clamp(kind);
         if (err) {
                 err->kind = kind;
                 snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
                 vsnprintf(err->message, sizeof(err->message), fmt, ap);
+                utf8_sanitize(err->field);
+                utf8_sanitize(err->message);
         }
         return -error_table[kind].errnum;
 }

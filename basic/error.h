@@ -30,6 +30,9 @@ typedef enum CbErrorKind {
         _CB_ERR_MAX,
 } CbErrorKind;
 
+/* field and message are always valid UTF-8, so that every face can send
+ * them in JSON: a byte of the input that is not (or a character cut by the
+ * size limit) is written as '?'. */
 typedef struct CbError {
         CbErrorKind kind;
         char field[128]; /* JSON path of the offending field, or "" */

@@ -74,12 +74,12 @@ cat >"$tmp/approval.json" <<JSON
 JSON
 "$BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
         "$tmp/approval.json" >"$tmp/envelope.json"
-curl -fs -X POST -H 'Authorization: Bearer dev-edu' --data-binary @"$tmp/envelope.json" "$URL/v1/approvals" >/dev/null
-curl -fs -X POST -H 'Authorization: Bearer dev-edu' -d '{"id":"bench-sys","name":"bench","department":"edu",
+curl -fs -X POST -H 'Authorization: Bearer dev-edu' -H 'Content-Type: application/json' --data-binary @"$tmp/envelope.json" "$URL/v1/approvals" >/dev/null
+curl -fs -X POST -H 'Authorization: Bearer dev-edu' -H 'Content-Type: application/json' -d '{"id":"bench-sys","name":"bench","department":"edu",
   "protection_level":2,"classified":false,"data_sharing":"compliant"}' "$URL/v1/systems" >/dev/null
-curl -fs -X POST -H 'Authorization: Bearer dev-edu' -d "{\"kind\":\"contract_signed\",\"date\":\"$(date +%F)\"}" \
+curl -fs -X POST -H 'Authorization: Bearer dev-edu' -H 'Content-Type: application/json' -d "{\"kind\":\"contract_signed\",\"date\":\"$(date +%F)\"}" \
         "$URL/v1/projects/bench-pol/milestones" >/dev/null
-allowed=$(curl -fs -X POST -H 'Authorization: Bearer dev-edu' -d '{"project_id":"bench-pol","system_id":"bench-sys",
+allowed=$(curl -fs -X POST -H 'Authorization: Bearer dev-edu' -H 'Content-Type: application/json' -d '{"project_id":"bench-pol","system_id":"bench-sys",
   "service_id":"ecs-general","plan_id":"ecs-general-2c4g","quantity":1}' "$URL/v1/policy/evaluate" | jq -r .allowed)
 [ "$allowed" = "true" ] || { echo "policy.sh: the benchmark request is not allowed: set-up is wrong" >&2; exit 1; }
 

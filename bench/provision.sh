@@ -167,8 +167,11 @@ cat >"$tmp/node.xml" <<'EOF'
 EOF
 # The test config with absolute paths, its provider on that node. The daemon
 # reads test:///X without a leading slash in X as a file beside the config.
+# The load comes from one address with up to 2 x CONCURRENCY connections:
+# the per-address limit (64 by default) is raised for it.
 sed -e "s|\"\\.\\./\\.\\./|\"$ROOT/|g" \
         -e 's|uri = "test:///\.\./\.\./etc/test-node\.xml"|uri = "test:///node.xml"|' \
+        -e 's|max_body_bytes = 1048576;|max_body_bytes = 1048576; max_connections = 4096; max_connections_per_ip = 2048;|' \
         tests/integration/test.conf >"$tmp/cb.conf"
 grep -q 'uri = "test:///node.xml"' "$tmp/cb.conf" ||
         { echo "provision.sh: cannot point the test config's provider at the bench node" >&2; exit 1; }

@@ -107,7 +107,11 @@ sed -e "s|\"\\.\\./\\.\\./|\"$ROOT/|g" tests/integration/test.conf |
                 /^providers = \(/ { print p; skip = 1; next }
                 skip && /^\);/ { skip = 0; next }
                 !skip { print }' |
-        sed -e 's/^reconcile_seconds = .*/reconcile_seconds = 3600;/' >"$tmp/cb.conf"
+        sed -e 's/^reconcile_seconds = .*/reconcile_seconds = 3600;/' \
+                -e 's|max_body_bytes = 1048576;|max_body_bytes = 1048576; max_connections = 4096; max_connections_per_ip = 2048;|' \
+                >"$tmp/cb.conf"
+grep -q 'max_connections_per_ip = 2048' "$tmp/cb.conf" ||
+        { echo "scale.sh: could not raise the connection limits (the load comes from one address)" >&2; exit 1; }
 grep -q 'scale-0' "$tmp/cb.conf" || { echo "scale.sh: could not write the providers into the config" >&2; exit 1; }
 
 start_daemon() { # start_daemon OUT: READY through notify-wait; sets daemon_pid

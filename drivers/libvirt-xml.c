@@ -341,6 +341,47 @@ static int stamp_child(const char *s, const char *e, const char *prefix, const c
         return xml_unescape(gt + 1, end, ret);
 }
 
+/* The namespace declaration xmlns:PFX="URI" (or xmlns="URI") whose URI
+ * starts at uri: its prefix and the '<' of the element carrying it.
+ * -EBADMSG when the URI stands anywhere else, e.g. in a VM's title, where
+ * escaping keeps it from ever following a quote. */
+static int stamp_declared_at(const char *xml, const char *uri, char **ret_prefix, const char **ret_start) {
+        const char *q = uri - 1, *start;
+        char *prefix;
+
+        if (uri - xml < 2 || (*q != '"' && *q != '\''))
+                return -EBADMSG;
+        q--;
+        while (q > xml && (*q == ' ' || *q == '\t'))
+                q--;
+        if (q <= xml || *q != '=')
+                return -EBADMSG;
+        q--;
+        while (q > xml && (*q == ' ' || *q == '\t'))
+                q--;
+        const char *name_end = q + 1;
+        while (q > xml && !strchr(" \t\r\n<", *q))
+                q--;
+        const char *attr = q + 1;
+        if (name_end - attr > 6 && !strncmp(attr, "xmlns:", 6))
+                prefix = strndup(attr + 6, name_end - attr - 6);
+        else if (name_end - attr == 5 && !strncmp(attr, "xmlns", 5))
+                prefix = strdup("");
+        else
+                return -EBADMSG;
+        if (!prefix)
+                return -ENOMEM;
+        for (start = q; start > xml && *start != '<'; start--)
+                ;
+        if (*start != '<') {
+                free(prefix);
+                return -EBADMSG;
+        }
+        *ret_prefix = prefix;
+        *ret_start = start;
+        return 0;
+}
+
 /* Locates the stamp element: its namespace prefix and the body between its
  * start and end tags. */
 static int find_stamp(const char *xml, char **ret_prefix, const char **ret_body, const char **ret_end) {
@@ -348,37 +389,18 @@ static int find_stamp(const char *xml, char **ret_prefix, const char **ret_body,
         const char *start = NULL;
         _cleanup_(freep) char *prefix = NULL;
 
-        const char *uri = strstr(xml, CB_XML_NS_URI);
-        if (uri) {
-                /* Walk back over  xmlns:PFX="  to learn the prefix in use. */
-                const char *q = uri - 1;
-                if (q < xml || (*q != '"' && *q != '\''))
-                        return -EBADMSG;
-                q--;
-                while (q > xml && (*q == ' ' || *q == '\t'))
-                        q--;
-                if (q <= xml || *q != '=')
-                        return -EBADMSG;
-                q--;
-                while (q > xml && (*q == ' ' || *q == '\t'))
-                        q--;
-                const char *name_end = q + 1;
-                while (q > xml && !strchr(" \t\r\n<", *q))
-                        q--;
-                const char *attr = q + 1;
-                if (name_end - attr > 6 && !strncmp(attr, "xmlns:", 6))
-                        prefix = strndup(attr + 6, name_end - attr - 6);
-                else if (name_end - attr == 5 && !strncmp(attr, "xmlns", 5))
-                        prefix = strdup("");
-                else
-                        return -EBADMSG;
-                if (!prefix)
-                        return -ENOMEM;
-                for (start = q; start >= xml && *start != '<'; start--)
-                        ;
-                if (start < xml)
-                        return -EBADMSG;
-        } else {
+        /* The first occurrence that is a declaration: the URI may also
+         * stand in text (a VM named after it, in its title or in the
+         * stamp's own name). Only as text, it is a fragment without one. */
+        const char *uri;
+        for (uri = strstr(xml, CB_XML_NS_URI); uri; uri = strstr(uri + 1, CB_XML_NS_URI)) {
+                int r = stamp_declared_at(xml, uri, &prefix, &start);
+                if (r == 0)
+                        break;
+                if (r != -EBADMSG)
+                        return r;
+        }
+        if (!uri) {
                 /* virDomainGetMetadata() returns the element without its namespace. */
                 const char *p = xml;
                 while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')

@@ -720,37 +720,55 @@ static int uuid_of(virDomainPtr d, char **ret, CbError *err) {
         return 0;
 }
 
+/* libvirt changes a domain's state one job at a time, and a call that waits
+ * for its turn gives up after 30 s (VIR_ERR_OPERATION_TIMEOUT, "cannot
+ * acquire state change lock"). The job ahead is typically a start of this
+ * very domain that an interrupted attempt left behind (the daemon was killed
+ * inside the call; libvirtd carries on), and on a slow host it can outlast
+ * one wait. Failing then would roll back the VM that start is bringing up:
+ * so a start or resume waits this many turns before it gives up. */
+#define ENSURE_RUNNING_TURNS 4
+
 /* Runs d, resuming it if paused; running already is success. */
 static int ensure_running(virDomainPtr d, CbError *err) {
-        int state, reason;
-        if (virDomainGetState(d, &state, &reason, 0) < 0)
-                return lv_error(err, "cannot read domain state");
-        if (state == VIR_DOMAIN_PAUSED) {
-                if (virDomainResume(d) == 0)
-                        return 0;
-                _cleanup_(errorp) virErrorPtr e = virSaveLastError();
-                /* Paused because libvirt is still starting it (QEMU starts with
-                 * vCPUs stopped), e.g. for an attempt that a crash interrupted:
-                 * the resume waits for that start and then finds it running. */
-                if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
-                        virResetLastError();
-                        return 0;
+        for (unsigned turn = 1;; turn++) {
+                _cleanup_(errorp) virErrorPtr e = NULL;
+                const char *what;
+                int state, reason;
+
+                if (virDomainGetState(d, &state, &reason, 0) < 0)
+                        return lv_error(err, "cannot read domain state");
+                if (state == VIR_DOMAIN_PAUSED) {
+                        if (virDomainResume(d) == 0)
+                                return 0;
+                        e = virSaveLastError();
+                        what = "cannot resume domain";
+                        /* Paused because libvirt is still starting it (QEMU starts
+                         * with vCPUs stopped), e.g. for an attempt that a crash
+                         * interrupted: the resume waits for that start and then
+                         * finds it running. */
+                        if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
+                                virResetLastError();
+                                return 0;
+                        }
+                } else {
+                        if (virDomainIsActive(d) == 1)
+                                return 0;
+                        if (virDomainCreate(d) == 0)
+                                return 0;
+                        e = virSaveLastError();
+                        what = "cannot start domain";
+                        /* Lost a race with another start (QEMU says OPERATION_INVALID,
+                         * the test driver INTERNAL_ERROR): fine if it runs now. */
+                        if (virDomainIsActive(d) == 1) {
+                                virResetLastError();
+                                return 0;
+                        }
                 }
-                return error_from(err, "cannot resume domain", e);
+                if (!e || e->code != VIR_ERR_OPERATION_TIMEOUT || turn >= ENSURE_RUNNING_TURNS)
+                        return error_from(err, what, e);
+                virResetLastError();
         }
-        if (virDomainIsActive(d) == 1)
-                return 0;
-        if (virDomainCreate(d) < 0) {
-                _cleanup_(errorp) virErrorPtr e = virSaveLastError();
-                /* Lost a race with another start (QEMU says OPERATION_INVALID,
-                 * the test driver INTERNAL_ERROR): fine if it runs now. */
-                if (virDomainIsActive(d) == 1) {
-                        virResetLastError();
-                        return 0;
-                }
-                return error_from(err, "cannot start domain", e);
-        }
-        return 0;
 }
 
 /* Undefines with every clean-up flag the host knows: the test driver and

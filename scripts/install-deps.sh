@@ -3,6 +3,8 @@
 # Does nothing (and needs no network) when every package is already present.
 # debootstrap and systemd-container are in the base list because `make check`
 # runs tests/integration/test-systemd.sh, which boots systemd in a container.
+# clang-14 and libclang-rt-14-dev likewise: it builds and runs the libFuzzer
+# harnesses of tests/fuzz.
 #   --bench  also wrk and nginx (bench/)
 #   --valgrind  also valgrind (make valgrind)
 #   --qemu   also a real libvirtd with its QEMU driver and QEMU for x86, for
@@ -16,7 +18,8 @@ libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev
 dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl
-debootstrap systemd-container"
+debootstrap systemd-container
+clang-14 libclang-rt-14-dev"
 qemu=false
 
 for arg in "$@"; do

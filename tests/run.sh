@@ -39,6 +39,17 @@ for build in "$@"; do
         done
 done
 
+# FUZZ_BUILD (set by `make check`): each libFuzzer harness there replays its
+# seeds and fuzzes for FUZZ_SECONDS, one test a harness (tests/fuzz/run.sh).
+if [ -n "${FUZZ_BUILD:-}" ]; then
+        echo "== fuzzing on $FUZZ_BUILD"
+        for h in "$FUZZ_BUILD"/fuzz/fuzz-*; do
+                [ -x "$h" ] || continue
+                run_one "$FUZZ_BUILD/fuzz/$(basename "$h")" ./tests/fuzz/run.sh "$FUZZ_BUILD" \
+                        "${FUZZ_SECONDS:-5}" "$(basename "$h")"
+        done
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
         echo "failed:"
         printf '  %s\n' "${failures[@]}"

@@ -616,16 +616,20 @@ static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, 
         bool needs_pool = resource_kind_from_string(jstr(spec, "kind")) == RESOURCE_KIND_VOLUME ||
                           json_integer_value(json_object_get(spec, "disk_gib")) > 0;
         const char *pool = isempty(jstr(spec, "pool")) ? "default" : jstr(spec, "pool");
-        Provider *best = NULL;
-        bool any = false;
+        Provider *best = NULL, *unreached = NULL;
+        bool any = false, any_connected = false;
 
         for (size_t i = 0; i < providers_count(r->providers); i++) {
                 Provider *p = providers_at(r->providers, i);
                 if (!streq(p->driver, "libvirt") || (pin && !streq(p->name, pin)))
                         continue;
                 any = true;
-                if (p->status != PROVIDER_CONNECTED)
+                if (p->status != PROVIDER_CONNECTED) {
+                        if (!unreached)
+                                unreached = p;
                         continue;
+                }
+                any_connected = true;
                 if (p->capacity_valid &&
                     (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem ||
                      (needs_pool && !driver_capacity_has_pool(&p->capacity, pool))))
@@ -639,6 +643,17 @@ static Provider *place(Resources *r, const json_t *spec, Reservation *ret_held, 
                 if (pin && !any)
                         cb_error_set(err, CB_ERR_UNAVAILABLE,
                                      "the plan is pinned to provider '%s', which does not exist", pin);
+                else if (!any_connected && unreached)
+                        /* Not a matter of capacity: nothing can be placed on a host
+                         * not reached yet (its first probe after a start is under
+                         * way, or it fails); the client retries. Accepting and
+                         * queueing instead would hold a request no reading has
+                         * checked, for a host that may never answer. */
+                        cb_error_set(err, CB_ERR_UNAVAILABLE, "%s: '%s' is %s%s%s; try again shortly",
+                                     pin ? "the provider the plan is pinned to is not connected yet"
+                                         : "no libvirt provider is connected yet",
+                                     unreached->name, provider_status_to_string(unreached->status),
+                                     unreached->last_error[0] ? ": " : "", unreached->last_error);
                 else if (needs_pool)
                         cb_error_set(err, CB_ERR_UNAVAILABLE,
                                      "no connected libvirt provider has %u free vCPUs, %llu MiB free and "
@@ -689,9 +704,27 @@ static int first_operation(Resources *r, const char *resource_id, char ret[64]) 
         return q == SQLITE_ROW ? 0 : -ENOENT;
 }
 
+int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err) {
+        static const char *const extra[] = { "name", NULL };
+        const char *name = NULL;
+        EvalRequest req;
+        int r;
+
+        r = eval_request_from_json(body, extra, &req, err);
+        if (r >= 0)
+                r = json_get_string(body, "name", true, RESOURCE_NAME_MAX, &name, err);
+        if (r < 0)
+                return r;
+        if (req.quantity != 1)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
+                                          "quantity: one resource per request (send one request each)");
+        *ret = req;
+        *ret_name = name;
+        return 0;
+}
+
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
                       json_t **ret, CbError *err) {
-        static const char *const extra[] = { "name", NULL };
         static const char ins_res[] =
                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
                 "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
@@ -714,14 +747,9 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         q = caller_require_role(caller, CB_ROLE_DEPARTMENT, "request resources", err);
         if (q < 0)
                 return q;
-        q = eval_request_from_json(body, extra, &req, err);
-        if (q >= 0)
-                q = json_get_string(body, "name", true, 200, &name, err);
+        q = resource_request_from_json(body, &req, &name, err);
         if (q < 0)
                 return q;
-        if (req.quantity != 1)
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
-                                          "quantity: one resource per request (send one request each)");
 
         /* Same key, same body: the same resource; same key, other body: a conflict. */
         canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

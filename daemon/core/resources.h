@@ -39,6 +39,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Resources *, resources_free);
 void resources_set_stop_timeout(Resources *r, unsigned timeout_ms);
 void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata);
 
+#define RESOURCE_NAME_MAX 200
+
+/* The pure first step of resources_request(): the body's shape. Reads what
+ * eval_request_from_json() reads plus "name" (required, 1..RESOURCE_NAME_MAX
+ * bytes); "quantity", when given, must be 1. Strings are borrowed from body.
+ * A refusal is CB_ERR_VALIDATION naming the field. */
+int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err);
+
 /* POST /v1/resources. idempotency_key may be NULL. *ret: {"id", "state",
  * "operation_id"}; *ret_created false when an idempotent replay answered. */
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,

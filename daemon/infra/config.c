@@ -67,6 +67,10 @@ int config_new_default(Config **ret) {
         c->rest_listen = strdup("127.0.0.1:8080");
         c->bus = strdup("system");
         c->rest_max_body = DEFAULT_MAX_BODY;
+        c->rest_max_connections = 1000;
+        c->rest_max_connections_per_ip = 64;
+        c->rest_header_timeout_s = 10;
+        c->rest_body_timeout_s = 30;
         c->reconcile_usec = 30ULL * 1000000ULL;
         c->stop_timeout_ms = 30000;
         c->connect_timeout_ms = 10000;
@@ -111,6 +115,10 @@ static const Key audit_keys[] = {
 static const Key rest_keys[] = {
         { "listen", CONFIG_TYPE_STRING },
         { "max_body_bytes", CONFIG_TYPE_INT },
+        { "max_connections", CONFIG_TYPE_INT },
+        { "max_connections_per_ip", CONFIG_TYPE_INT },
+        { "header_timeout_seconds", CONFIG_TYPE_INT },
+        { "body_timeout_seconds", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key osb_keys[] = {
@@ -490,6 +498,37 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                                 return fail_at(l, s, "'max_body_bytes' must be between 1024 and 67108864");
                         c->rest_max_body = (size_t)v;
                 }
+                if ((s = config_setting_get_member(g, "max_connections"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 16 || v > 100000)
+                                return fail_at(l, s, "'max_connections' must be between 16 and 100000");
+                        c->rest_max_connections = (unsigned)v;
+                }
+                if ((s = config_setting_get_member(g, "max_connections_per_ip"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 0 || v > 100000)
+                                return fail_at(l, s, "'max_connections_per_ip' must be between 0 and 100000");
+                        c->rest_max_connections_per_ip = (unsigned)v;
+                }
+                if ((s = config_setting_get_member(g, "header_timeout_seconds"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 1 || v > 600)
+                                return fail_at(l, s, "'header_timeout_seconds' must be between 1 and 600");
+                        c->rest_header_timeout_s = (unsigned)v;
+                }
+                if ((s = config_setting_get_member(g, "body_timeout_seconds"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 1 || v > 3600)
+                                return fail_at(l, s, "'body_timeout_seconds' must be between 1 and 3600");
+                        c->rest_body_timeout_s = (unsigned)v;
+                }
+                /* One address must not be able to take every slot: health and the other
+                 * clients need room. */
+                if (c->rest_max_connections_per_ip > c->rest_max_connections / 2)
+                        return fail_at(l, g,
+                                       "'max_connections_per_ip' (%u) must be at most half of "
+                                       "'max_connections' (%u)",
+                                       c->rest_max_connections_per_ip, c->rest_max_connections);
         }
 
         if ((g = config_setting_get_member(root, "audit"))) {

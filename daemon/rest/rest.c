@@ -3,18 +3,47 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "log.h"
+
+/* Limits checked here, below what libmicrohttpd's 32 KiB connection pool
+ * holds, so that the daemon answers them in JSON (docs/rest-limits.md). */
+#define REST_POOL_BYTES        (32 * 1024)
+#define REST_MAX_URI           8192
+#define REST_MAX_HEAD          (16 * 1024)
+#define REST_MAX_HEADER_FIELDS 100
+/* File descriptors kept free of connections: database, bus, libvirt, logs. */
+#define REST_FD_RESERVE 256
+
+typedef struct Conn Conn;
+
+/* The phases of a request that have an absolute deadline. */
+typedef enum ConnPhase {
+        PHASE_HEAD, /* ready (accepted, or previous reply sent) -> end of headers */
+        PHASE_BODY, /* end of headers -> end of body */
+        _PHASE_TIMED,
+        PHASE_REPLY = _PHASE_TIMED, /* ours to answer: no deadline (MHD's idle timeout while sending) */
+} ConnPhase;
 
 struct RestServer {
         Manager *manager;
         struct MHD_Daemon *mhd;
         sd_event_source *io;
         sd_event_source *timer;
-        sd_event_source *kick; /* runs MHD again for resumed connections */
+        sd_event_source *kick;  /* runs MHD again for resumed connections */
+        sd_event_source *sweep; /* closes connections past their deadline */
         unsigned port;
+        bool scan_headers; /* the library keeps header lines as scan_headers_for_nul() expects */
+        uint64_t timeout_usec[_PHASE_TIMED];
+        uint64_t sweep_at; /* when the sweep is armed for; UINT64_MAX when off */
+        /* Connections in PHASE_HEAD / PHASE_BODY, oldest first: each phase has one
+         * timeout, so appending keeps every queue sorted by deadline. */
+        Conn *queue_head[_PHASE_TIMED], *queue_tail[_PHASE_TIMED];
         struct MHD_Response *too_large;
         struct {
                 uint64_t generation;
@@ -42,6 +71,7 @@ void rest_cache_put(RestServer *s, unsigned slot, uint64_t generation, struct MH
 
 /* Per-request state, kept in MHD's con_cls between calls. */
 typedef struct Pending {
+        bool started; /* the headers were seen (first call of the access handler) */
         char *buf;
         size_t len, cap;
         bool too_large;
@@ -55,27 +85,43 @@ typedef struct Pending {
         char async_location[256];
 } Pending;
 
+/* One per open connection (MHD's socket context), reused by every request
+ * of a keep-alive connection, so a request costs no allocation of its own. */
+struct Conn {
+        RestServer *server;
+        struct MHD_Connection *mhd;
+        int fd;
+        ConnPhase phase;
+        uint64_t deadline; /* CLOCK_MONOTONIC usec, in PHASE_HEAD and PHASE_BODY */
+        Conn *prev, *next; /* in server->queue_*[phase] */
+        /* The current request, from its request line on. */
+        bool line_seen;
+        bool nul;        /* a %00 was decoded in the path or the query */
+        bool query;      /* the target has a query */
+        const char *uri; /* the raw request target, in MHD's read buffer */
+        size_t uri_len;  /* up to its first NUL */
+        Pending pend;
+};
+
 static void on_batch_committed(void *userdata, int result);
 
 struct RestAsync {
         Pending pend; /* never used: RestAsync is a view of a Pending */
 };
 
-static const RestRoute *const route_tables[] = {
+const RestRoute *const rest_route_tables[] = {
         rest_core_routes,     rest_catalog_routes,   rest_systems_routes, rest_incidents_routes,
-        rest_projects_routes, rest_resources_routes, osb_routes,
+        rest_projects_routes, rest_resources_routes, osb_routes,          NULL,
 };
 
 void rest_print_routes(FILE *f) {
-        for (size_t t = 0; t < ELEMENTSOF(route_tables); t++)
-                for (const RestRoute *r = route_tables[t]; r->method; r++)
+        for (size_t t = 0; rest_route_tables[t]; t++)
+                for (const RestRoute *r = rest_route_tables[t]; r->method; r++)
                         fprintf(f, "%s %s\n", r->method, r->pattern);
 }
 
-/* Matches path against pattern segment by segment; "{...}" captures one
- * non-empty segment. Writes captures into buf (NUL-separated). */
-static bool route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
-                        size_t *n_params) {
+bool rest_route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
+                      size_t *n_params) {
         size_t n = 0, off = 0;
         const char *p = pattern, *u = path;
 
@@ -170,10 +216,70 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, 
         return ret;
 }
 
-static enum MHD_Result queue_error(struct MHD_Connection *conn, const CbError *err, const RestRoute *route) {
+/* Copies what a client sent into a message: printable ASCII only, so that the
+ * JSON body can always be encoded, and at most max bytes of it. */
+static void client_text(char *dst, size_t size, const char *src, size_t max) {
+        size_t n = 0;
+        for (; src && *src && n + 4 < size && n < max; src++)
+                dst[n++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+        if (src && *src && n + 4 < size) {
+                memcpy(dst + n, "...", 3);
+                n += 3;
+        }
+        dst[n] = 0;
+}
+
+/* A refusal of the request as HTTP (before any route runs): JSON like every
+ * other answer, and the connection closes, since a body may still be on
+ * its way. */
+static enum MHD_Result queue_refusal(struct MHD_Connection *conn, unsigned status, const char *code,
+                                     const char *fmt, ...) _printf_(4, 5);
+static enum MHD_Result queue_refusal(struct MHD_Connection *conn, unsigned status, const char *code,
+                                     const char *fmt, ...) {
+        char msg[512], *text;
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_t *body = json_pack("{s:s, s:s}", "error", code, "message", msg);
+        text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!text)
+                return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        ret = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* cb_error_to_json() fails on a message that is not UTF-8 (one that quotes
+ * bytes a client sent): such a message loses those bytes, not the body. */
+static json_t *error_json(const CbError *err) {
         json_t *body = cb_error_to_json(err);
+        if (!body) {
+                CbError copy = *err; /* shallow: violations stay err's */
+                client_text(copy.message, sizeof(copy.message), err->message, sizeof(copy.message));
+                body = cb_error_to_json(&copy);
+        }
+        return body;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *conn, const CbError *err, const RestRoute *route) {
+        json_t *body = error_json(err);
         unsigned status = cb_error_http_status(err->kind);
         enum MHD_Result r;
+
+        if (!body)
+                return MHD_NO;
 
         /* OSB platforms expect Basic challenges and their own description field. */
         if (route && route->auth == REST_AUTH_OSB) {
@@ -240,6 +346,12 @@ static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRo
         return cb_error_set(err, CB_ERR_INTERNAL, "route without authentication mode");
 }
 
+static void allow_add(char *allow, size_t size, const char *method) {
+        size_t n = strlen(allow);
+        if (n + strlen(method) + 3 < size)
+                snprintf(allow + n, size - n, "%s%s", n ? ", " : "", method);
+}
+
 static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, const char *url,
                                 const char *method, Pending *pend) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -254,22 +366,24 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                 .path = url,
         };
         RestReply reply = { .status = 200 };
+        bool is_head = streq(method, "HEAD");
         enum MHD_Result ret;
         int r;
 
-        for (size_t t = 0; t < ELEMENTSOF(route_tables) && !route; t++)
-                for (const RestRoute *rt = route_tables[t]; rt->method; rt++) {
-                        if (!route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
-                                         &req.n_params))
+        for (size_t t = 0; rest_route_tables[t] && !route; t++)
+                for (const RestRoute *rt = rest_route_tables[t]; rt->method; rt++) {
+                        if (!rest_route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
+                                              &req.n_params))
                                 continue;
                         path_known = true;
-                        if (streq(rt->method, method)) {
+                        /* HEAD is GET without the body: libmicrohttpd leaves the body out. */
+                        if (streq(rt->method, method) || (is_head && streq(rt->method, "GET"))) {
                                 route = rt;
                                 break;
                         }
-                        if (strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
-                                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-                                         allow[0] ? ", " : "", rt->method);
+                        allow_add(allow, sizeof(allow), rt->method);
+                        if (streq(rt->method, "GET"))
+                                allow_add(allow, sizeof(allow), "HEAD");
                 }
 
         if (!route) {
@@ -336,27 +450,417 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
         return ret;
 }
 
+/* --- connections: deadlines that do not restart with every byte ---------------------------- */
+
+static Conn *conn_of(struct MHD_Connection *mhd) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static Conn *conn_of_pending(Pending *pend) {
+        return (Conn *)((char *)pend - offsetof(Conn, pend));
+}
+
+static void sweep_set(RestServer *s, uint64_t at) {
+        if (!s->sweep)
+                return;
+        s->sweep_at = at;
+        if (at == UINT64_MAX) {
+                sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_time(s->sweep, at);
+        sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
+}
+
+/* Arms the sweep at the earliest deadline of the queue heads. */
+static void sweep_arm(RestServer *s) {
+        uint64_t next = UINT64_MAX;
+        for (unsigned p = 0; p < _PHASE_TIMED; p++)
+                if (s->queue_head[p] && s->queue_head[p]->deadline < next)
+                        next = s->queue_head[p]->deadline;
+        sweep_set(s, next);
+}
+
+static void conn_unlink(Conn *c) {
+        RestServer *s = c->server;
+        if (c->phase >= _PHASE_TIMED)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->queue_head[c->phase] = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                s->queue_tail[c->phase] = c->prev;
+        c->prev = c->next = NULL;
+        c->phase = PHASE_REPLY;
+}
+
+/* Enters a phase; PHASE_HEAD and PHASE_BODY start their clock now. */
+static void conn_enter(Conn *c, ConnPhase phase) {
+        RestServer *s = c->server;
+        uint64_t now;
+
+        conn_unlink(c);
+        if (phase >= _PHASE_TIMED)
+                return;
+        sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now);
+        c->phase = phase;
+        c->deadline = now + s->timeout_usec[phase];
+        c->prev = s->queue_tail[phase];
+        if (c->prev)
+                c->prev->next = c;
+        else
+                s->queue_head[phase] = c;
+        s->queue_tail[phase] = c;
+        /* Re-arming on every request would reset the timerfd each loop
+         * iteration: the sweep moves only to an earlier time, and a
+         * connection that leaves its queue leaves the timer as it is (the
+         * sweep then finds nothing due and re-arms at the next head). */
+        if (c->deadline < s->sweep_at)
+                sweep_set(s, c->deadline);
+}
+
+/* A connection past its deadline: a request that began gets a 408 written
+ * here (libmicrohttpd has written nothing for it yet), then the socket is
+ * shut down; libmicrohttpd reads the end and closes it. */
+static void conn_expire(Conn *c) {
+        RestServer *s = c->server;
+        ConnPhase phase = c->phase;
+        char body[192], head[256];
+        int n, h;
+
+        conn_unlink(c);
+        if (c->line_seen || phase == PHASE_BODY) {
+                n = snprintf(body, sizeof(body),
+                             "{\"error\":\"request_timeout\",\"message\":\"the request's %s did not arrive "
+                             "within %u s\"}",
+                             phase == PHASE_BODY ? "body" : "headers",
+                             (unsigned)(s->timeout_usec[phase] / 1000000ULL));
+                h = snprintf(head, sizeof(head),
+                             "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                             "Connection: close\r\nContent-Length: %d\r\n\r\n",
+                             n);
+                /* Best effort: a client that reads nothing loses only the answer. */
+                if (send(c->fd, head, (size_t)h, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == h)
+                        (void)send(c->fd, body, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        shutdown(c->fd, SHUT_RDWR);
+}
+
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+        RestServer *s = userdata;
+        uint64_t now;
+        bool expired = false;
+        (void)src;
+        (void)usec;
+
+        sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now);
+        for (unsigned p = 0; p < _PHASE_TIMED; p++)
+                while (s->queue_head[p] && s->queue_head[p]->deadline <= now) {
+                        conn_expire(s->queue_head[p]);
+                        expired = true;
+                }
+        sweep_arm(s);
+        if (expired)
+                sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mhd, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        RestServer *s = cls;
+        Conn *c = *socket_context;
+
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+                c = calloc(1, sizeof(*c));
+                if (!c || !ci) {
+                        /* No deadline could be kept: do not serve it. */
+                        free(c);
+                        if (ci)
+                                shutdown(ci->connect_fd, SHUT_RDWR);
+                        return;
+                }
+                c->server = s;
+                c->mhd = mhd;
+                c->fd = ci->connect_fd;
+                c->phase = PHASE_REPLY;
+                *socket_context = c;
+                conn_enter(c, PHASE_HEAD);
+        } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && c) {
+                conn_unlink(c);
+                free(c);
+                *socket_context = NULL;
+        }
+}
+
+/* Sees the request line, before libmicrohttpd cuts the query off and decodes
+ * the path; what it returns becomes the request's con_cls. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *mhd) {
+        Conn *c = conn_of(mhd);
+        (void)cls;
+        if (!c)
+                return NULL; /* on_access refuses such a request */
+        c->line_seen = true;
+        c->nul = false;
+        c->uri = uri;
+        c->uri_len = uri ? strlen(uri) : 0;
+        c->query = uri && memchr(uri, '?', c->uri_len);
+        return &c->pend;
+}
+
+static int unhex(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+/* Percent-decoding of the path and of every query key and value, in place.
+ * libmicrohttpd hands the path on as a C string: a decoded NUL would cut it
+ * short, so it is noted and the request refused. */
+static size_t on_unescape(void *cls, struct MHD_Connection *mhd, char *str) {
+        char *w = str;
+        bool nul = false;
+        (void)cls;
+
+        for (const char *r = str; *r; r++) {
+                int hi, lo;
+                if (*r == '%' && (hi = unhex(r[1])) >= 0 && (lo = unhex(r[2])) >= 0) {
+                        *w = (char)(hi << 4 | lo);
+                        nul |= *w == 0;
+                        w++;
+                        r += 2;
+                } else
+                        *w++ = *r;
+        }
+        *w = 0;
+        if (nul) {
+                Conn *c = conn_of(mhd);
+                if (c)
+                        c->nul = true;
+        }
+        return (size_t)(w - str);
+}
+
+typedef struct HeaderScan {
+        const char *line_end; /* where the previous line's text ended */
+        size_t n;
+        unsigned n_content_type;
+        bool nul;
+} HeaderScan;
+
+/* libmicrohttpd 0.9 keeps each header line in its read buffer, its CR and LF
+ * overwritten with NULs, and takes the value up to its first NUL. So a
+ * value with a NUL inside is followed by something other than those one or
+ * two NULs before the next line's name. Also refuses folded lines (obs-fold,
+ * RFC 9112 5.2), which the library moves elsewhere. */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size) {
+        HeaderScan *hs = cls;
+        (void)kind;
+        (void)key_size;
+
+        hs->n++;
+        if (key_size == 12 && strncasecmp(key, "Content-Type", 12) == 0)
+                hs->n_content_type++;
+        if (hs->line_end) {
+                if (key <= hs->line_end || key - hs->line_end > 2)
+                        hs->nul = true;
+                else
+                        for (const char *p = hs->line_end; p < key; p++)
+                                hs->nul |= *p != 0;
+        }
+        hs->line_end = value ? value + value_size : key + key_size;
+        return MHD_YES;
+}
+
+static bool is_utf8(const unsigned char *s, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned char ch = s[i];
+                size_t len;
+                uint32_t cp;
+                if (ch < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((ch & 0xe0) == 0xc0)
+                        len = 2, cp = ch & 0x1f;
+                else if ((ch & 0xf0) == 0xe0)
+                        len = 3, cp = ch & 0x0f;
+                else if ((ch & 0xf8) == 0xf0)
+                        len = 4, cp = ch & 0x07;
+                else
+                        return false;
+                if (i + len > n)
+                        return false;
+                for (size_t k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+static enum MHD_Result scan_query(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                  const char *value, size_t value_size) {
+        bool *bad = cls;
+        (void)kind;
+        if (!is_utf8((const unsigned char *)key, key_size) ||
+            (value && !is_utf8((const unsigned char *)value, value_size))) {
+                *bad = true;
+                return MHD_NO;
+        }
+        return MHD_YES;
+}
+
+/* application/json, any case, with parameters; a charset other than UTF-8
+ * would be read wrongly, so it is refused too. */
+static bool content_type_is_json(const char *ct) {
+        static const char type[] = "application/json";
+        const char *p = ct;
+
+        p += strspn(p, " \t");
+        if (strncasecmp(p, type, sizeof(type) - 1) != 0)
+                return false;
+        p += sizeof(type) - 1;
+        p += strspn(p, " \t");
+        while (*p == ';') {
+                const char *name = p + 1 + strspn(p + 1, " \t");
+                const char *eq = strchr(name, '=');
+                if (eq && eq - name == 7 && strncasecmp(name, "charset", 7) == 0) {
+                        const char *v = eq + 1;
+                        bool quoted = *v == '"';
+                        v += quoted;
+                        if (strncasecmp(v, "utf-8", 5) != 0 || (quoted && v[5] != '"'))
+                                return false;
+                }
+                p = strchrnul(p + 1, ';');
+        }
+        return *p == 0;
+}
+
+/* The checks on a request's line and headers, on the first call of the
+ * access handler, before a byte of its body is read. Returns MHD_YES with
+ * *refused false when the request goes on. */
+static enum MHD_Result check_head(RestServer *s, Conn *c, struct MHD_Connection *conn, const char *url,
+                                  const char *version, bool *refused, bool *has_body) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *te =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        const char *ct;
+        size_t max = s->manager->config->rest_max_body;
+        HeaderScan hs = { 0 };
+        const union MHD_ConnectionInfo *ci;
+        char shown[80];
+
+        *refused = true;
+        /* The request line: a raw NUL in the target ends uri early, before the
+         * space that precedes the version. */
+        if (c->nul || (c->uri && c->uri + c->uri_len + 1 != version))
+                return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                     "the request path or query contains a NUL byte");
+        if (s->scan_headers) {
+                hs.line_end = version + strlen(version);
+                MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &hs);
+                /* The last line: its own end, then the empty line's. */
+                if (hs.line_end && (hs.line_end[0] || hs.line_end[1]))
+                        hs.nul = true;
+                if (hs.nul)
+                        return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                             "a request header contains a NUL byte or is folded "
+                                             "over lines");
+        } else
+                hs.n = (size_t)MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
+        /* Which of two would the body be read as? */
+        if (hs.n_content_type > 1)
+                return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                     "the request has more than one Content-Type header");
+        if (c->uri_len > REST_MAX_URI)
+                return queue_refusal(conn, MHD_HTTP_URI_TOO_LONG, "uri_too_long",
+                                     "the request target has %zu bytes; at most %u are read", c->uri_len,
+                                     REST_MAX_URI);
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (hs.n > REST_MAX_HEADER_FIELDS || (ci && ci->header_size > REST_MAX_HEAD))
+                return queue_refusal(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                     "request_header_fields_too_large",
+                                     "the request has %zu header fields in %zu bytes; at most %u fields "
+                                     "in %u bytes are read",
+                                     hs.n, ci ? ci->header_size : 0, REST_MAX_HEADER_FIELDS, REST_MAX_HEAD);
+        if (!is_utf8((const unsigned char *)url, strlen(url)))
+                return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                     "the request path is not valid UTF-8");
+        if (c->query) {
+                bool bad = false;
+                MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, scan_query, &bad);
+                if (bad)
+                        return queue_refusal(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                             "the request query is not valid UTF-8");
+        }
+        /* A chunked body's length is known only at its end, and its framing
+         * errors would be answered by the library: only Content-Length. */
+        if (te)
+                return queue_refusal(conn, MHD_HTTP_LENGTH_REQUIRED, "length_required",
+                                     "send the request body with Content-Length, not Transfer-Encoding");
+        if (cl && strtoull(cl, NULL, 10) > max) {
+                /* Refuse before reading megabytes we will not use. */
+                c->pend.too_large = true;
+                return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, s->too_large);
+        }
+        *has_body = cl && strtoull(cl, NULL, 10) > 0;
+        if (*has_body) {
+                ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+                if (!ct)
+                        return queue_refusal(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                                             "a request body needs 'Content-Type: application/json'");
+                if (!content_type_is_json(ct)) {
+                        client_text(shown, sizeof(shown), ct, 64);
+                        return queue_refusal(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                                             "Content-Type '%s' is not accepted: the body must be "
+                                             "'application/json'",
+                                             shown);
+                }
+        }
+        *refused = false;
+        return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                  void **con_cls) {
         RestServer *s = cls;
         Pending *pend = *con_cls;
         size_t max = s->manager->config->rest_max_body;
-        (void)version;
 
-        if (!pend) {
+        if (!pend)
+                return MHD_NO; /* no connection state: nothing would bound it */
+
+        if (!pend->started) {
                 /* First call: headers only. Answering here would cost the keep-alive. */
-                const char *cl =
-                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                pend = calloc(1, sizeof(*pend));
-                if (!pend)
-                        return MHD_NO;
-                *con_cls = pend;
-                if (cl && strtoull(cl, NULL, 10) > max) {
-                        /* Refuse before reading megabytes we will not use. */
-                        pend->too_large = true;
-                        return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, s->too_large);
+                Conn *c = conn_of_pending(pend);
+                bool refused, has_body = false;
+                enum MHD_Result ret;
+
+                pend->started = true;
+                ret = check_head(s, c, conn, url, version, &refused, &has_body);
+                if (refused) {
+                        conn_enter(c, PHASE_REPLY);
+                        return ret;
                 }
+                conn_enter(c, has_body ? PHASE_BODY : PHASE_REPLY);
                 return MHD_YES;
         }
 
@@ -400,21 +904,29 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
         }
 
+        conn_enter(conn_of_pending(pend), PHASE_REPLY);
         return dispatch(s, conn, url, method, pend);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         Pending *pend = *con_cls;
+        Conn *c = conn_of(conn);
         (void)cls;
-        (void)conn;
         (void)toe;
         if (pend) {
                 json_decref(pend->async_body);
                 json_decref(pend->async_held);
                 free(pend->buf);
-                free(pend);
+                *pend = (Pending){ 0 };
                 *con_cls = NULL;
+        }
+        if (c) {
+                /* The next request's clock starts now: idle keep-alive time counts. */
+                c->line_seen = false;
+                c->uri = NULL;
+                c->uri_len = 0;
+                conn_enter(c, PHASE_HEAD);
         }
 }
 
@@ -484,12 +996,38 @@ static int parse_listen(const char *listen, struct sockaddr_in *ret, CbError *er
         return 0;
 }
 
+/* The connection limit is kept below the file descriptors the process may
+ * open, with room for its own: raises the soft limit as far as allowed. */
+static unsigned connection_limit(unsigned want) {
+        struct rlimit rl;
+        rlim_t need = (rlim_t)want + REST_FD_RESERVE;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return want;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+                struct rlimit raised = rl;
+                raised.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need : rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+                        rl = raised;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+                unsigned got =
+                        rl.rlim_cur > REST_FD_RESERVE + 16 ? (unsigned)(rl.rlim_cur - REST_FD_RESERVE) : 16;
+                log_warning("REST: %u connections asked for, but only %llu file descriptors are allowed: "
+                            "serving at most %u",
+                            want, (unsigned long long)rl.rlim_cur, got);
+                return got;
+        }
+        return want;
+}
+
 int rest_start(Manager *m, CbError *err) {
         static const char too_large_body[] =
                 "{\"error\":\"payload_too_large\",\"message\":\"request body larger than the limit\"}";
         struct sockaddr_in sa;
         RestServer *s;
         const union MHD_DaemonInfo *info;
+        unsigned limit;
         int r;
 
         if (isempty(m->config->rest_listen))
@@ -510,11 +1048,24 @@ int rest_start(Manager *m, CbError *err) {
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(s->too_large, MHD_HTTP_HEADER_CONNECTION, "close");
 
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-                                  on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        s->timeout_usec[PHASE_HEAD] = m->config->rest_header_timeout_s * 1000000ULL;
+        s->timeout_usec[PHASE_BODY] = m->config->rest_body_timeout_s * 1000000ULL;
+        s->sweep_at = UINT64_MAX;
+        /* The header scan reads the library's buffer layout, known for 0.9. */
+        s->scan_headers = strncmp(MHD_get_version(), "0.9.", 4) == 0;
+        if (!s->scan_headers)
+                log_warning("libmicrohttpd %s: header values are not checked for NUL bytes here",
+                            MHD_get_version());
+        limit = connection_limit(m->config->rest_max_connections);
+
+        s->mhd = MHD_start_daemon(
+                MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
+                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
+                s, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                m->config->rest_max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                (size_t)REST_POOL_BYTES, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
         if (!s->mhd)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot listen on %s: %s",
                                     m->config->rest_listen, strerror(errno ? errno : EADDRINUSE));
@@ -532,11 +1083,20 @@ int rest_start(Manager *m, CbError *err) {
                 r = sd_event_add_defer(m->event, &s->kick, on_kick, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
+        if (r >= 0)
+                /* A deadline may be kept 100 ms late: one wake-up for many connections. */
+                r = sd_event_add_time(m->event, &s->sweep, CLOCK_MONOTONIC, UINT64_MAX, 100000, on_sweep, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot attach REST to the event loop: %s",
                                     strerror(-r));
         rearm_timer(s);
-        log_info("REST listening on http://%s:%u", inet_ntoa(sa.sin_addr), s->port);
+        sweep_arm(s);
+        log_info("REST listening on http://%s:%u (%u connections, %u per address; headers within %u s, "
+                 "a body within %u s)",
+                 inet_ntoa(sa.sin_addr), s->port, limit, m->config->rest_max_connections_per_ip,
+                 m->config->rest_header_timeout_s, m->config->rest_body_timeout_s);
         return 0;
 }
 
@@ -577,7 +1137,7 @@ static void on_batch_committed(void *userdata, int result) {
 }
 
 void rest_async_fail(RestAsync *a, const CbError *err) {
-        rest_async_complete(a, cb_error_http_status(err->kind), cb_error_to_json(err));
+        rest_async_complete(a, cb_error_http_status(err->kind), error_json(err));
 }
 
 unsigned rest_port(const RestServer *s) {
@@ -587,9 +1147,11 @@ unsigned rest_port(const RestServer *s) {
 RestServer *rest_free(RestServer *s) {
         if (!s)
                 return NULL;
-        sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->timer);
-        sd_event_source_disable_unref(s->kick);
+        /* NULL: stopping MHD below ends its connections, which calls back here. */
+        s->io = sd_event_source_disable_unref(s->io);
+        s->timer = sd_event_source_disable_unref(s->timer);
+        s->kick = sd_event_source_disable_unref(s->kick);
+        s->sweep = sd_event_source_disable_unref(s->sweep);
         if (s->mhd)
                 MHD_stop_daemon(s->mhd);
         if (s->too_large)

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdbool.h>
 
 #include "manager.h"
 #include "page.h"
@@ -70,11 +71,24 @@ extern const RestRoute rest_incidents_routes[];
 extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
 extern const RestRoute osb_routes[];
+/* All of the above in the order dispatch tries them (the first match of
+ * path and method wins), ended by NULL. */
+extern const RestRoute *const rest_route_tables[];
 
 int rest_start(Manager *m, CbError *err);
 RestServer *rest_free(RestServer *s);
 /* The bound port (for listen ports of 0). */
 unsigned rest_port(const RestServer *s);
+
+/* Matches a decoded path against a route pattern, segment by segment:
+ * literal segments must be equal, "{...}" captures one non-empty segment,
+ * and the path may end in one extra "/". On a match the captures are copied
+ * NUL-terminated into buf (bufsz bytes), *n_params of them (at most
+ * REST_MAX_PARAMS) pointed to from params, in order; a capture never
+ * contains '/'. No match, too many captures or a full buf: false. Pure, so
+ * tests/fuzz can drive it without a server. */
+bool rest_route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
+                      size_t *n_params);
 
 /* Prints "METHOD PATTERN" for every route, one a line (for the OpenAPI test). */
 void rest_print_routes(FILE *f);

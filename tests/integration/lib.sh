@@ -213,16 +213,21 @@ cb_restart_daemon() {
 }
 
 # cb_curl METHOD PATH TOKEN [BODY|@FILE] [extra curl args]: sets CB_STATUS, CB_BODY, CB_HEADERS.
-# Processes that call it at the same time set CB_WORKER, each its own name.
+# A body goes as Content-Type: application/json unless the extra args name
+# another Content-Type. Processes that call it at the same time set
+# CB_WORKER, each its own name.
 cb_curl() {
-        local method=$1 path=$2 token=$3 body=${4:-}
+        local method=$1 path=$2 token=$3 body=${4:-} a ctype=1
         local resp=$CB_TMP/resp${CB_WORKER:+.$CB_WORKER}
         shift 3
         [ $# -gt 0 ] && shift
+        for a in "$@"; do
+                case "$a" in [Cc]ontent-[Tt]ype:*) ctype= ;; esac
+        done
         local args=(-sS -X "$method" --max-time 10 -o "$resp.body" -D "$resp.headers" -w '%{http_code}')
         [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
         if [ -n "$body" ]; then
-                args+=(-H 'Content-Type: application/json')
+                [ -n "$ctype" ] && args+=(-H 'Content-Type: application/json')
                 case "$body" in
                 @*) args+=(--data-binary "$body") ;;
                 *) args+=(--data-binary "$body") ;;

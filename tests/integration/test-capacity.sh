@@ -148,6 +148,9 @@ cat >"$CB_TMP/pinned.json" <<'JSON'
      "price": {"amount_fen": 100, "unit": "hour"}},
     {"id": "ecs-pinned-nowhere", "name": "on-nowhere", "display_name": "不存在的主机", "description": "",
      "spec": {"vcpus": 1, "memory_mib": 1024, "disk_gib": 0, "provider": "nowhere"},
+     "price": {"amount_fen": 100, "unit": "hour"}},
+    {"id": "ecs-pinned-unreached", "name": "on-unreached", "display_name": "连不上的主机", "description": "",
+     "spec": {"vcpus": 1, "memory_mib": 1024, "disk_gib": 0, "provider": "unreached"},
      "price": {"amount_fen": 100, "unit": "hour"}}
   ]
 }
@@ -183,6 +186,7 @@ PINNED=lf-edu-capacity-pinned
 cb_approve "$PINNED" "临政信审〔$YEAR〕96号" "$SYSTEM" \
         '[{"service_id": "ecs-pinned", "plan_id": "ecs-pinned-small", "quantity": 1},
           {"service_id": "ecs-pinned", "plan_id": "ecs-pinned-nowhere", "quantity": 1},
+          {"service_id": "ecs-pinned", "plan_id": "ecs-pinned-unreached", "quantity": 1},
           {"service_id": "evs-local", "plan_id": "evs-local-small", "quantity": 1},
           {"service_id": "evs-local", "plan_id": "evs-local-nowhere", "quantity": 1}]'
 
@@ -206,6 +210,20 @@ assert_jq "$CB_BODY" .provider small "it goes to small, though dev-test has more
 pinned_request ecs-pinned-nowhere nowhere-vm
 assert_eq "$CB_STATUS" 503 "a plan pinned to a provider that does not exist: 503"
 assert_contains "$CB_BODY" "nowhere" "naming the provider"
+# A host not reached (yet): not a matter of capacity, and the refusal says so.
+cb_curl POST /v1/providers dev-operator '{"name":"unreached","driver":"libvirt","uri":"qemu+tcp://127.0.0.1:1/system"}'
+assert_eq "$CB_STATUS" 201 "a provider on an unreachable URI is added"
+for _ in $(seq 1 100); do # its first probe fails on a worker
+        cb_curl GET /v1/providers dev-operator
+        [ -n "$(printf %s "$CB_BODY" | jq -r '.providers[] | select(.name == "unreached") | .error // empty')" ] && break
+        sleep 0.1
+done
+n_before=$(sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; SELECT count(*) FROM resources;" | tail -n1)
+pinned_request ecs-pinned-unreached unreached-vm
+assert_eq "$CB_STATUS" 503 "a plan pinned to a provider that is not connected: 503"
+assert_contains "$CB_BODY" "'unreached' is connecting" "saying it is not connected yet, not that it is full"
+assert_eq "$(sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; SELECT count(*) FROM resources;" | tail -n1)" "$n_before" \
+        "and nothing is recorded"
 if cb_wait_state "$P1" active; then pass "the pinned VM becomes active"; else fail "state $GOT"; fi
 
 # A volume goes to a host that has its pool, whatever the memory says.

@@ -9,7 +9,7 @@
 #      structurally sane: each operation has summary, operationId (unique),
 #      security and responses; every $ref and security scheme exists; every
 #      {param} of a path is declared; authenticated operations list 401,
-#      operations with a body list 400 and 413;
+#      operations with a body list 400, 413 and 415;
 #   3. a few documented answers are what the running daemon really answers.
 #
 # The YAML is read with awk on its fixed indentation: no python or yq, which
@@ -244,8 +244,8 @@ done
 status=$CB_TMP/rec.STATUS
 
 # Every operation: summary, operationId, security and responses; a 2xx or
-# 3xx answer; defined security schemes, and 401 when it has one; 400 and 413
-# when it takes a body.
+# 3xx answer; defined security schemes, and 401 when it has one; 400, 413
+# and 415 when it takes a body.
 op_problems=$(awk '
         FILENAME ~ /rec\.FIELD$/ { field[$1 " " $2 " " $3] = 1; next }
         FILENAME ~ /rec\.STATUS$/ { st[$1 " " $2 " " $3] = 1; if ($3 ~ /^[23]/) ok[$1 " " $2] = 1; next }
@@ -271,6 +271,8 @@ op_problems=$(awk '
                                 print op ": takes a body but no 400 documented"
                         if (!((op " 413") in st))
                                 print op ": takes a body but no 413 documented"
+                        if (!((op " 415") in st))
+                                print op ": takes a body but no 415 documented"
                 }
         }
 ' "$CB_TMP/rec.FIELD" "$status" "$CB_TMP/rec.DEF" "$CB_TMP/rec.SEC" "$CB_TMP/rec.OP")
@@ -408,8 +410,15 @@ assert_jq "$CB_BODY" '.services | length > 0' true "OSB catalog lists services"
 # The generic answers described in info.description.
 cb_curl DELETE /v1/catalog/services/ecs-general dev-operator
 assert_eq "$CB_STATUS" 405 "another method on a served path is 405"
-assert_contains "$CB_HEADERS" "Allow: GET, PUT" "405 names the allowed methods"
+assert_contains "$CB_HEADERS" "Allow: GET, HEAD, PUT" "405 names the allowed methods (HEAD with GET)"
 cb_curl GET /v1/no-such-endpoint dev-operator
 assert_eq "$CB_STATUS" 404 "an unserved path is 404"
+expect POST /v1/policy/evaluate /v1/policy/evaluate dev-edu 415 "a body that is not JSON" '{}' \
+        -H 'Content-Type: text/plain'
+cb_curl GET /v1/catalog/services/ecs-general dev-operator
+get_length=$(wc -c <"$CB_TMP/resp.body")
+cb_curl HEAD /v1/catalog/services/ecs-general dev-operator "" -I
+assert_eq "$CB_STATUS" 200 "HEAD on a GET route (described in info.description) is 200"
+assert_contains "$CB_HEADERS" "Content-Length: $get_length" "HEAD announces the GET's length"
 
 cb_done

@@ -238,6 +238,47 @@ static void test_parse_fragment_forms(void **state) {
         assert_null(st.resource_id);
 }
 
+/* Found by tests/fuzz/fuzz-stamp: a department names its VM after the
+ * broker's namespace URI. The reader took the first occurrence of the URI
+ * for the namespace declaration: in the domain XML the name's copy in
+ * <title> comes first, and in the metadata fragment the driver reads there
+ * is no declaration at all, so the VM's stamp could not be read back
+ * (-EBADMSG: the broker no longer knew the VM as its own). */
+static void test_stamp_survives_namespace_in_name(void **state) {
+        (void)state;
+        ProvisionSpec s = base_spec();
+        DriverStamp st = { 0 };
+        char *xml = NULL;
+
+        s.name = "see " CB_XML_NS_URI " and xmlns:cb=\"" CB_XML_NS_URI "\"";
+        assert_int_equal(libvirt_xml_domain(&s, "qemu", &xml, NULL), 0);
+        assert_int_equal(libvirt_xml_parse_stamp(xml, &st), 0);
+        assert_string_equal(st.resource_id, "r-0001");
+        assert_string_equal(st.name, s.name);
+        assert_string_equal(st.approval_no, "临政信审〔2026〕12号");
+        driver_stamp_done(&st);
+        free(xml);
+
+        /* What the driver reads: virDomainGetMetadata()'s fragment, without a
+         * declaration, the URI only in the name (libvirt 9.0's test driver
+         * answers exactly this for such a VM). */
+        const char *fragment = "<resource version=\"1\">\n"
+                               "  <resource-id>r-9</resource-id>\n"
+                               "  <name>see " CB_XML_NS_URI "</name>\n"
+                               "</resource>\n";
+        assert_int_equal(libvirt_xml_parse_stamp(fragment, &st), 0);
+        assert_string_equal(st.resource_id, "r-9");
+        assert_string_equal(st.name, "see " CB_XML_NS_URI);
+        driver_stamp_done(&st);
+
+        /* Only as text, and no stamp: there is none. */
+        assert_int_equal(libvirt_xml_parse_stamp("<domain><title>" CB_XML_NS_URI "</title></domain>", &st),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_parse_stamp("\"" CB_XML_NS_URI, &st), -ENOENT);
+        assert_int_equal(libvirt_xml_parse_stamp(CB_XML_NS_URI, &st), -ENOENT);
+        assert_null(st.resource_id);
+}
+
 static void test_pick_domain_type(void **state) {
         (void)state;
         const char *kvm_host = "<capabilities><guest><os_type>hvm</os_type><arch name='x86_64'>"
@@ -290,9 +331,13 @@ static void test_names_and_escape(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_generated_xml_validates), cmocka_unit_test(test_volume_xml_validates),
-                cmocka_unit_test(test_bad_specs_refused),       cmocka_unit_test(test_parse_fragment_forms),
-                cmocka_unit_test(test_pick_domain_type),        cmocka_unit_test(test_names_and_escape),
+                cmocka_unit_test(test_generated_xml_validates),
+                cmocka_unit_test(test_volume_xml_validates),
+                cmocka_unit_test(test_bad_specs_refused),
+                cmocka_unit_test(test_parse_fragment_forms),
+                cmocka_unit_test(test_stamp_survives_namespace_in_name),
+                cmocka_unit_test(test_pick_domain_type),
+                cmocka_unit_test(test_names_and_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The REST request target as a client sends it ("/v1/...?k=v&..."): split
+ * and percent-decoded the way libmicrohttpd hands it to the daemon
+ * (MHD_http_unescape on the path and on each query key and value), then
+ * matched against every route of every face (rest_route_match), as
+ * dispatch() does. Promises checked beyond no crash: a match captures at
+ * most REST_MAX_PARAMS non-empty segments without '/', and putting the
+ * captures back into the pattern gives the decoded path again (less one
+ * trailing '/'), so a route never sees more or less than what was sent. */
+#include <microhttpd.h>
+
+#include "fuzz.h"
+#include "rest.h"
+
+static void check_match(const char *pattern, const char *path) {
+        const char *params[REST_MAX_PARAMS];
+        char buf[512], rebuilt[2048];
+        size_t n = 0, off = 0, k = 0;
+
+        if (!rest_route_match(pattern, path, buf, sizeof(buf), params, &n))
+                return;
+        FUZZ_ASSERT(n <= REST_MAX_PARAMS);
+        for (const char *p = pattern; *p; p++) {
+                if (*p == '{') {
+                        FUZZ_ASSERT(k < n);
+                        FUZZ_ASSERT(params[k][0] && !strchr(params[k], '/'));
+                        size_t len = strlen(params[k]);
+                        FUZZ_ASSERT(off + len < sizeof(rebuilt));
+                        memcpy(rebuilt + off, params[k], len);
+                        off += len;
+                        k++;
+                        p = strchr(p, '}');
+                        FUZZ_ASSERT(p);
+                        continue;
+                }
+                FUZZ_ASSERT(off + 1 < sizeof(rebuilt));
+                rebuilt[off++] = *p;
+        }
+        rebuilt[off] = 0;
+        FUZZ_ASSERT(k == n);
+        size_t plen = strlen(path);
+        FUZZ_ASSERT(strcmp(rebuilt, path) == 0 ||
+                    (plen == off + 1 && path[off] == '/' && strncmp(rebuilt, path, off) == 0));
+}
+
+static void decode_query(char *q) {
+        char *save = NULL;
+        for (char *arg = strtok_r(q, "&", &save); arg; arg = strtok_r(NULL, "&", &save)) {
+                char *eq = strchr(arg, '=');
+                if (eq) {
+                        *eq = 0;
+                        MHD_http_unescape(eq + 1);
+                }
+                MHD_http_unescape(arg);
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *url = fuzz_cstring(data, size), *q;
+
+        q = strchr(url, '?');
+        if (q) {
+                *q++ = 0;
+                decode_query(q);
+        }
+        MHD_http_unescape(url);
+        for (size_t t = 0; rest_route_tables[t]; t++)
+                for (const RestRoute *r = rest_route_tables[t]; r->method; r++)
+                        check_match(r->pattern, url);
+        free(url);
+        return 0;
+}
