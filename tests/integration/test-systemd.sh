@@ -145,6 +145,9 @@ After=dbus.service systemd-sysusers.service systemd-tmpfiles-setup.service syste
 # and with it Result= and ExecMainStatus=, which the stop check reads.
 After=cloudbrokerd.service
 Requires=dbus.service
+# [Unit] settings (systemd 252 ignores them under [Service]).
+SuccessAction=poweroff
+FailureAction=poweroff
 
 [Service]
 Type=oneshot
@@ -152,8 +155,6 @@ ExecStart=/usr/local/lib/cbtest/inside.sh
 StandardOutput=file:/cbtest-out/results
 StandardError=inherit
 TimeoutStartSec=300
-SuccessAction=poweroff
-FailureAction=poweroff
 
 [Install]
 WantedBy=multi-user.target
