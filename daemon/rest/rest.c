@@ -623,13 +623,9 @@ static int unhex(char ch) {
         return -1;
 }
 
-/* Percent-decoding of the path and of every query key and value, in place.
- * libmicrohttpd hands the path on as a C string: a decoded NUL would cut it
- * short, so it is noted and the request refused. */
-static size_t on_unescape(void *cls, struct MHD_Connection *mhd, char *str) {
+size_t rest_percent_decode(char *str, bool *ret_nul) {
         char *w = str;
         bool nul = false;
-        (void)cls;
 
         for (const char *r = str; *r; r++) {
                 int hi, lo;
@@ -642,12 +638,23 @@ static size_t on_unescape(void *cls, struct MHD_Connection *mhd, char *str) {
                         *w++ = *r;
         }
         *w = 0;
+        *ret_nul = nul;
+        return (size_t)(w - str);
+}
+
+/* libmicrohttpd hands the path on as a C string: a decoded NUL would cut it
+ * short, so it is noted and the request refused. */
+static size_t on_unescape(void *cls, struct MHD_Connection *mhd, char *str) {
+        bool nul;
+        size_t n = rest_percent_decode(str, &nul);
+        (void)cls;
+
         if (nul) {
                 Conn *c = conn_of(mhd);
                 if (c)
                         c->nul = true;
         }
-        return (size_t)(w - str);
+        return n;
 }
 
 typedef struct HeaderScan {

@@ -110,6 +110,13 @@ enum { REST_CACHE_CATALOG = 0, REST_CACHE_CATALOG_NOT_MODIFIED = 1 };
 int rest_reply_json(RestReply *reply, unsigned status, json_t *body);
 
 /* ?limit= and ?page_token= of a list route (page.h; 422 naming the field). */
+/* Percent-decoding, in place, of the path and of each query key and value
+ * (what libmicrohttpd's unescape callback gets): "%hh" with two hex digits
+ * becomes that byte, anything else stays as it is. Returns the decoded
+ * length, which may count NULs that %00 made; *ret_nul says whether there
+ * were any (the daemon refuses such a request, 400). */
+size_t rest_percent_decode(char *str, bool *ret_nul);
+
 int rest_page(RestRequest *req, Page *ret, CbError *err);
 /* 200 {member: items, "next_page_token": next} (no token on the last page);
  * steals items. */
