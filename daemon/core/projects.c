@@ -704,11 +704,27 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, c
 
 /* ---- milestones and status ---- */
 
+typedef struct MilestoneRow {
+        const char *project_id, *kind, *date;
+        int64_t budget_year; /* 0: none */
+        const char *recorded_at, *recorded_by;
+} MilestoneRow;
+
+static int milestone_insert(Store *s, void *userdata, CbError *err) {
+        static const char ins[] = "INSERT INTO milestones (project_id, kind, date, budget_year, recorded_at, "
+                                  "recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const MilestoneRow *m = userdata;
+        int r = store_run(s, ins,
+                          STORE_ARGS(SA_TEXT(m->project_id), SA_TEXT(m->kind), SA_TEXT(m->date),
+                                     m->budget_year ? SA_INT(m->budget_year) : SA_NULL,
+                                     SA_TEXT(m->recorded_at), SA_TEXT(m->recorded_by)),
+                          "storing the milestone", err);
+        return r < 0 ? r : 0;
+}
+
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err) {
         static const char *const fields[] = { "kind", "date", "budget_year", NULL };
-        static const char ins[] = "INSERT INTO milestones (project_id, kind, date, budget_year, recorded_at, "
-                                  "recorded_by) VALUES (?, ?, ?, ?, ?, ?)";
         static const char has_signing[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = ? "
                                           "AND date <= ?";
         _cleanup_(project_row_done) ProjectRow row = { 0 };
@@ -781,40 +797,14 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         }
 
         store_now(now);
-        if (store_begin(p->store) < 0)
-                return store_error(p->store, err, "starting a transaction");
-        if (store_prepare(p->store, ins, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, date, -1, SQLITE_STATIC);
-        if (budget_year)
-                sqlite3_bind_int64(st, 4, budget_year);
-        else
-                sqlite3_bind_null(st, 4);
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, caller->principal->name, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        {
-                json_t *detail = json_pack("{s:s, s:s}", "kind", kind, "date", date);
-                r = audit_append(p->store, caller,
-                                 &(AuditEntry){ "project.milestone", object, "ok", NULL, detail }, err);
-                json_decref(detail);
-                if (r < 0) {
-                        store_rollback(p->store);
-                        return r;
-                }
-        }
-        if (store_commit(p->store) < 0)
-                return store_error(p->store, err, "committing the milestone");
+        MilestoneRow mr = { id, kind, date, budget_year, now, caller->principal->name };
+        json_t *detail = json_pack("{s:s, s:s}", "kind", kind, "date", date);
+        r = audit_change(p->store, caller, &(AuditEntry){ "project.milestone", object, "ok", NULL, detail },
+                         milestone_insert, &mr, err);
+        json_decref(detail);
+        if (r < 0)
+                return r;
         return projects_get(p, caller, id, ret, err);
-fail:
-        r = store_error(p->store, err, "storing the milestone");
-        store_rollback(p->store);
-        return r;
 }
 
 typedef struct StatusAction {
@@ -829,17 +819,41 @@ static const StatusAction status_actions[] = {
         { "terminate", (1U << PROJECT_ACTIVE) | (1U << PROJECT_SUSPENDED), PROJECT_TERMINATED },
 };
 
+typedef struct StatusChange {
+        Projects *p;
+        const CbCaller *caller;
+        const char *id, *action, *reason;
+        ProjectStatus to;
+        const char *at;
+} StatusChange;
+
+/* The status, its event, and what terminating brings (the project's
+ * resources retired), all in the one transaction audit_change opens. */
+static int status_change(Store *s, void *userdata, CbError *err) {
+        static const char upd[] = "UPDATE projects SET status = ?1, updated_at = ?2 WHERE id = ?3";
+        static const char ins[] = "INSERT INTO project_events (project_id, action, reason, principal, at) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)";
+        const StatusChange *c = userdata;
+        int r = store_run(
+                s, upd, STORE_ARGS(SA_TEXT(project_status_to_string(c->to)), SA_TEXT(c->at), SA_TEXT(c->id)),
+                "changing the project status", err);
+        if (r >= 0)
+                r = store_run(s, ins,
+                              STORE_ARGS(SA_TEXT(c->id), SA_TEXT(c->action), SA_TEXT(c->reason),
+                                         SA_TEXT(c->caller->principal->name), SA_TEXT(c->at)),
+                              "changing the project status", err);
+        if (r >= 0 && c->to == PROJECT_TERMINATED && c->p->terminated)
+                r = c->p->terminated(c->id, c->caller, c->p->terminated_userdata);
+        return r < 0 ? r : 0;
+}
+
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
                         const json_t *body, json_t **ret, CbError *err) {
         static const char *const fields[] = { "reason", NULL };
-        static const char upd[] = "UPDATE projects SET status = ?, updated_at = ? WHERE id = ?";
-        static const char ins[] = "INSERT INTO project_events (project_id, action, reason, principal, at) "
-                                  "VALUES (?, ?, ?, ?, ?)";
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         const StatusAction *sa = NULL;
         const char *reason = NULL;
         char object[128], audit_action[64], now[32];
-        sqlite3_stmt *st;
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(status_actions); i++)
@@ -873,46 +887,15 @@ int projects_set_status(Projects *p, const CbCaller *caller, const char *id, con
                                     row.status);
 
         store_now(now);
-        if (store_begin(p->store) < 0)
-                return store_error(p->store, err, "starting a transaction");
-        if (store_prepare(p->store, upd, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, project_status_to_string(sa->to), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE || store_prepare(p->store, ins, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, caller->principal->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        {
-                json_t *detail =
-                        json_pack("{s:s, s:s}", "reason", reason, "status", project_status_to_string(sa->to));
-                r = audit_append(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
-                                 err);
-                json_decref(detail);
-                if (r >= 0 && sa->to == PROJECT_TERMINATED && p->terminated)
-                        r = p->terminated(id, caller, p->terminated_userdata);
-                if (r < 0) {
-                        store_rollback(p->store);
-                        return r;
-                }
-        }
-        if (store_commit(p->store) < 0)
-                return store_error(p->store, err, "committing");
+        StatusChange sc = { p, caller, id, action, reason, sa->to, now };
+        json_t *detail =
+                json_pack("{s:s, s:s}", "reason", reason, "status", project_status_to_string(sa->to));
+        r = audit_change(p->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, detail },
+                         status_change, &sc, err);
+        json_decref(detail);
+        if (r < 0)
+                return r;
         return projects_get(p, caller, id, ret, err);
-fail:
-        r = store_error(p->store, err, "changing the project status");
-        store_rollback(p->store);
-        return r;
 }
 
 /* ---- evaluation ---- */
