@@ -27,10 +27,49 @@
 #include "principal.h"
 #include "projects.h"
 #include "providers.h"
+#include "states.h"
 #include "store.h"
 #include "worker.h"
 
 typedef struct Resources Resources;
+
+/* A resource as the record holds it. The strings live as long as the
+ * struct (resource_done() frees them all). */
+typedef struct Resource {
+        const char *id;
+        const char *name;
+        const char *project_id;
+        const char *system_id;
+        const char *department;
+        const char *service_id;
+        const char *plan_id;
+        unsigned catalog_revision; /* the catalogue revision it was ordered from (pinned) */
+        const char *approval_no;
+        const char *cost_kind; /* "construction" or "om" */
+        int64_t committed_fen;
+        const char *provider;     /* NULL: none chosen */
+        const char *provider_ref; /* NULL: nothing made on the provider yet */
+        ResourceState state;
+        const char *created_at;
+        const char *created_by;
+        const char *updated_at;
+        ResourceKind kind;
+        char *mem_; /* owns every string above */
+} Resource;
+void resource_done(Resource *r);
+
+/* An operation on a resource (operations.c runs them). */
+typedef struct Operation {
+        const char *id;
+        const char *resource_id;
+        OperationKind kind;
+        OperationState state;
+        const char *error; /* NULL unless it failed */
+        const char *created_at;
+        const char *updated_at;
+        char *mem_;
+} Operation;
+void operation_done(Operation *o);
 
 /* Called on the main thread after a resource's state or fields changed;
  * created is true once, right after the request that made it committed. */
@@ -79,8 +118,8 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
 int resources_object_exists(Resources *r, const CbCaller *caller, const char *id);
 /* The ids of the caller's objects, NULL-terminated (free each and the array). */
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err);
-/* The record itself, without authorization. */
-int resources_record(Resources *r, const char *id, json_t **ret);
+/* The record itself, without authorization: 0, -ENOENT, -EIO or -ENOMEM. */
+int resources_record(Resources *r, const char *id, Resource *ret);
 
 /* Who may read an inventory, and whether the provider exists: the refusal
  * resources_inventory() would give, without starting anything, for a face
