@@ -121,6 +121,12 @@ int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbEr
 /* The record itself, without authorization: 0, -ENOENT, -EIO or -ENOMEM. */
 int resources_record(Resources *r, const char *id, Resource *ret);
 
+/* The department holding resource id, without authorization, for core
+ * modules that hold only the store (incidents name resources): 0, -ENOENT
+ * when there is no such resource, -EIO. */
+#define RESOURCE_DEPARTMENT_MAX 64
+int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_MAX]);
+
 /* Who may read an inventory, and whether the provider exists: the refusal
  * resources_inventory() would give, without starting anything, for a face
  * that must decide whether to wait (REST suspends only on success). */
