@@ -449,14 +449,7 @@ void operation_done(Operation *o) {
         *o = (Operation){ 0 };
 }
 
-json_t *operation_to_json(const Operation *o) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", o->id, "resource_id", o->resource_id,
-                         "kind", operation_kind_to_string(o->kind), "state",
-                         operation_state_to_string(o->state), "error", o->error, "created_at", o->created_at,
-                         "updated_at", o->updated_at);
-}
-
-int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err) {
         static const char sql[] =
                 "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
                 "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
@@ -492,8 +485,9 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t 
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         o.kind = (OperationKind)kind;
         o.state = (OperationState)state;
-        *ret = operation_to_json(&o);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = o;
+        o = (Operation){ 0 };
+        return 0;
 }
 
 /* Resubmits the unfinished operations on provider p. */

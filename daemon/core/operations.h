@@ -41,8 +41,5 @@ void operation_submit_when_durable(Resources *r, const char *op_id, OperationKin
  * not in flight already. */
 void operations_resume(Resources *r, Provider *p);
 
-/* The REST body of an operation. */
-json_t *operation_to_json(const Operation *o);
-
 /* Frees the runner's part of r (in-flight ids, spec cache). */
 void operations_state_free(Resources *r);

@@ -47,9 +47,6 @@ struct Resources {
  * on the main thread, after the change committed. */
 void resources_notify(Resources *r, const char *id, bool created);
 
-/* The REST body of a resource. */
-json_t *resource_to_json(const Resource *res);
-
 static inline const char *jstr(const json_t *o, const char *k) {
         return json_string_value(json_object_get(o, k));
 }

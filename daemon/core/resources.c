@@ -137,38 +137,21 @@ int resources_record(Resources *r, const char *id, Resource *ret) {
         return resource_from_row(rows, ret);
 }
 
-/* The REST body of a resource: the record's columns in their order, a
- * provider or provider_ref not there yet as null. */
-json_t *resource_to_json(const Resource *res) {
-        json_t *o = json_object();
-        if (!o)
-                return NULL;
-        json_object_set_new(o, "id", json_string(res->id));
-        json_object_set_new(o, "name", json_string(res->name));
-        json_object_set_new(o, "project_id", json_string(res->project_id));
-        json_object_set_new(o, "system_id", json_string(res->system_id));
-        json_object_set_new(o, "department", json_string(res->department));
-        json_object_set_new(o, "service_id", json_string(res->service_id));
-        json_object_set_new(o, "plan_id", json_string(res->plan_id));
-        json_object_set_new(o, "catalog_revision", json_integer(res->catalog_revision));
-        json_object_set_new(o, "approval_no", json_string(res->approval_no));
-        json_object_set_new(o, "cost_kind", json_string(res->cost_kind));
-        json_object_set_new(o, "committed_fen", json_integer(res->committed_fen));
-        json_object_set_new(o, "provider", res->provider ? json_string(res->provider) : json_null());
-        json_object_set_new(o, "provider_ref",
-                            res->provider_ref ? json_string(res->provider_ref) : json_null());
-        json_object_set_new(o, "state", json_string(resource_state_to_string(res->state)));
-        json_object_set_new(o, "created_at", json_string(res->created_at));
-        json_object_set_new(o, "created_by", json_string(res->created_by));
-        json_object_set_new(o, "updated_at", json_string(res->updated_at));
-        json_object_set_new(o, "kind", json_string(resource_kind_to_string(res->kind)));
-        return o;
+void resource_list_done(ResourceList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                resource_done(&l->items[i]);
+        free(l->items);
+        *l = (ResourceList){ 0 };
 }
 
 /* ---- requests ---- */
 
-static json_t *op_reply(const char *id, const char *state, const char *op_id) {
-        return json_pack("{s:s, s:s, s:s}", "id", id, "state", state, "operation_id", op_id);
+static void ticket(ResourceTicket *ret, const char *id, ResourceState state, const char *op_id) {
+        *ret = (ResourceTicket){ .state = state };
+        snprintf(ret->id, sizeof(ret->id), "%s", id);
+        snprintf(ret->operation_id, sizeof(ret->operation_id), "%s", op_id);
 }
 
 /* 1 with the id and request hash of the caller's resource made under key,
@@ -245,7 +228,7 @@ static int request_change(Store *s, void *userdata, CbError *err) {
 }
 
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
-                      json_t **ret, CbError *err) {
+                      ResourceTicket *ret, CbError *err) {
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(freep) char *canon = NULL;
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
@@ -285,7 +268,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                 return cb_error_set(err, CB_ERR_INTERNAL,
                                                     "cannot read resource %s of Idempotency-Key '%s'", old_id,
                                                     idempotency_key);
-                        *ret = op_reply(old_id, resource_state_to_string(res.state), op_id);
+                        ticket(ret, old_id, res.state, op_id);
                         return 0;
                 }
         }
@@ -349,7 +332,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
 
         operation_submit_when_durable(r, op_id, OPERATION_PROVISION, id, &held);
         resources_notify(r, id, true);
-        *ret = op_reply(id, resource_state_to_string(RESOURCE_PROVISIONING), op_id);
+        ticket(ret, id, RESOURCE_PROVISIONING, op_id);
         return 0;
 }
 
@@ -384,14 +367,8 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
         return 0;
 }
 
-int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        _cleanup_(resource_done) Resource res = { 0 };
-        int q = load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, &res, err,
-                             "read resources");
-        if (q < 0)
-                return q;
-        *ret = resource_to_json(&res);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+int resources_get(Resources *r, const CbCaller *caller, const char *id, Resource *ret, CbError *err) {
+        return load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, ret, err, "read resources");
 }
 
 /* A deleted resource stays in the record and the audit trail (GET
@@ -402,8 +379,7 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
         int q;
 
         if (caller) {
-                q = load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, &res, &err,
-                                 "read resources");
+                q = resources_get(r, caller, id, &res, &err);
                 if (q < 0) /* unknown, hidden or refused: no object; a store error is one */
                         return err.kind == CB_ERR_INTERNAL ? -EIO : 0;
         } else {
@@ -415,7 +391,7 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
 }
 
 int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
-                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+                   ResourceList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         /* Keyset on (created_at, id), one statement per filter so that each
          * walks its index (migration 11) instead of sorting the table. */
 #define LIST_SQL(where)                                                                          \
@@ -428,8 +404,8 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
 #undef LIST_SQL
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         const char *dept = NULL;
+        _cleanup_(resource_list_done) ResourceList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
-        json_t *a;
         int q;
 
         if (!caller_has_role(caller, RESOURCE_READERS)) {
@@ -454,28 +430,25 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
         q = store_query(r->store, sql, args, &rows, "listing resources", err);
         if (q < 0)
                 return q;
-        a = json_array();
-        if (!a)
+        /* One more than the page: whether there is a next one. */
+        list.items = calloc(page->limit + 1, sizeof(*list.items));
+        if (!list.items)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         while ((q = store_rows_next(rows, err)) > 0) {
-                _cleanup_(resource_done) Resource res = { 0 };
-                if (json_array_size(a) == page->limit) {
-                        const json_t *last = json_array_get(a, page->limit - 1);
-                        page_token_make(jstr(last, "created_at"), jstr(last, "id"), next);
+                if (list.n == page->limit) {
+                        const Resource *last = &list.items[list.n - 1];
+                        page_token_make(last->created_at, last->id, next);
                         break;
                 }
-                q = resource_from_row(rows, &res);
-                if (q < 0) {
-                        q = cb_error_set(err, CB_ERR_INTERNAL, "cannot read a resource of the list");
-                        break;
-                }
-                json_array_append_new(a, resource_to_json(&res));
+                q = resource_from_row(rows, &list.items[list.n]);
+                if (q < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read a resource of the list");
+                list.n++;
         }
-        if (q < 0) {
-                json_decref(a);
+        if (q < 0)
                 return q;
-        }
-        *ret = a;
+        *ret = list;
+        list = (ResourceList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
@@ -514,8 +487,8 @@ static int act_change(Store *s, void *userdata, CbError *err) {
         return q < 0 ? q : 0;
 }
 
-int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
-                  CbError *err) {
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
+                  ResourceTicket *ret, CbError *err) {
         const ActionRule *rule = NULL;
         _cleanup_(resource_done) Resource res = { 0 };
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
@@ -559,7 +532,7 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                 err);
         if (q < 0)
                 return q;
-        *ret = op_reply(id, during ? during : resource_state_to_string(res.state), op_id);
+        ticket(ret, id, rule->intermediate >= 0 ? (ResourceState)rule->intermediate : res.state, op_id);
         operation_submit_when_durable(r, op_id, rule->kind, id, &(Reservation){ 0 });
         resources_notify(r, id, false);
         return 0;
@@ -628,55 +601,55 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
 }
 
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err) {
-        json_t *list = json_array(), *res;
         Page page = { .limit = PAGE_LIMIT_MAX };
-        char **v;
-        size_t n = 0, i;
-        int q;
+        char **v = NULL;
+        size_t n = 0;
+        int q = 0;
 
-        if (!list)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         /* What resources_list() answers the caller, every page (an object
          * tree has none; bounded by what a store can hold), less the
          * deleted: the same rule as resources_object_exists(). */
         for (unsigned pages = 0; pages < 100000; pages++) {
-                json_t *chunk = NULL;
+                _cleanup_(resource_list_done) ResourceList chunk = { 0 };
                 char next[PAGE_TOKEN_MAX];
+                char **nv;
 
                 q = resources_list(r, caller, NULL, &page, &chunk, next, err);
-                if (q >= 0) {
-                        json_array_extend(list, chunk);
-                        json_decref(chunk);
+                if (q < 0)
+                        break;
+                nv = realloc(v, (n + chunk.n + 1) * sizeof(char *));
+                if (!nv) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                v = nv;
+                for (size_t i = 0; i < chunk.n && q >= 0; i++) {
+                        if (chunk.items[i].state == RESOURCE_DELETED)
+                                continue;
+                        v[n] = strdup(chunk.items[i].id);
+                        if (!v[n])
+                                q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else
+                                n++;
                 }
                 if (q >= 0 && next[0])
                         q = page_parse(NULL, next, &page, err);
-                if (q < 0) {
-                        json_decref(list);
-                        return q;
-                }
-                if (!next[0])
+                if (q < 0 || !next[0])
                         break;
                 page.limit = PAGE_LIMIT_MAX;
         }
-        v = calloc(json_array_size(list) + 1, sizeof(char *));
-        if (!v) {
-                json_decref(list);
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (q >= 0 && !v) {
+                v = calloc(1, sizeof(char *));
+                if (!v)
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        json_array_foreach(list, i, res) {
-                if (resource_state_from_string(jstr(res, "state")) == RESOURCE_DELETED)
-                        continue;
-                v[n] = strdup(jstr(res, "id"));
-                if (!v[n]) {
-                        for (size_t k = 0; k < n; k++)
-                                free(v[k]);
-                        free(v);
-                        json_decref(list);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                }
-                n++;
+        if (q < 0) {
+                for (size_t k = 0; k < n; k++)
+                        free(v[k]);
+                free(v);
+                return q;
         }
-        json_decref(list);
+        v[n] = NULL;
         *ret = v;
         return 0;
 }
