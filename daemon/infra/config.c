@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
+#include "id.h"
 
 #include <ctype.h>
 #include <libconfig.h>
@@ -37,7 +38,12 @@ Config *config_free(Config *c) {
         free(c->catalog_seed);
         free(c->calendar_dir);
         free(c->checkpoint_key);
-        free(c->osb_username);
+        for (size_t i = 0; i < c->n_platforms; i++) {
+                principal_done(&c->platforms[i].principal);
+                free(c->platforms[i].name);
+                free(c->platforms[i].username);
+        }
+        free(c->platforms);
         for (size_t i = 0; i < c->n_principals; i++) {
                 principal_done(&c->principals[i].principal);
                 free(c->principals[i].uids);
@@ -98,6 +104,7 @@ static const Key top_keys[] = {
         { "catalog_seed", CONFIG_TYPE_STRING },
         { "calendar_dir", CONFIG_TYPE_STRING },
         { "osb", CONFIG_TYPE_GROUP },
+        { "platforms", CONFIG_TYPE_LIST },
         { "principals", CONFIG_TYPE_LIST },
         { "trusted_keys", CONFIG_TYPE_LIST },
         { "providers", CONFIG_TYPE_LIST },
@@ -122,6 +129,12 @@ static const Key rest_keys[] = {
         { NULL, 0 },
 };
 static const Key osb_keys[] = {
+        { "username", CONFIG_TYPE_STRING },
+        { "password_sha256", CONFIG_TYPE_STRING },
+        { NULL, 0 },
+};
+static const Key platform_keys[] = {
+        { "name", CONFIG_TYPE_STRING },
         { "username", CONFIG_TYPE_STRING },
         { "password_sha256", CONFIG_TYPE_STRING },
         { NULL, 0 },
@@ -316,6 +329,42 @@ static int load_principal(Loader *l, Config *c, const config_setting_t *g, Confi
                 }
         }
         if (!p->principal.name || (dept && !p->principal.department))
+                return fail_at(l, g, "out of memory");
+        return 0;
+}
+
+/* Platform names become principal names ("osb:NAME") and appear in the
+ * record: a short id; names and user names are unique. */
+static int add_platform(Loader *l, Config *c, const config_setting_t *g, const char *name) {
+        const char *user = get_str(g, "username"), *hash = get_str(g, "password_sha256");
+        ConfigPlatform *p, *nv;
+
+        if (strlen(name) > PLATFORM_NAME_MAX || !id_is_valid(name))
+                return fail_at(l, g, "platform name '%s': 1 to %d of a-z, 0-9 and '-'", name,
+                               PLATFORM_NAME_MAX);
+        if (!is_hex64(hash))
+                return fail_at(l, config_setting_get_member(g, "password_sha256"),
+                               "'password_sha256' must be 64 lowercase hex digits");
+        for (size_t i = 0; i < c->n_platforms; i++) {
+                if (streq(c->platforms[i].name, name))
+                        return fail_at(l, g, "platform '%s' defined twice", name);
+                if (streq(c->platforms[i].username, user))
+                        return fail_at(l, g, "platform '%s': username '%s' is already platform '%s''s", name,
+                                       user, c->platforms[i].name);
+        }
+        nv = realloc(c->platforms, (c->n_platforms + 1) * sizeof(*nv));
+        if (!nv)
+                return fail_at(l, g, "out of memory");
+        c->platforms = nv;
+        p = &c->platforms[c->n_platforms];
+        *p = (ConfigPlatform){ .principal.roles = CB_ROLE_PLATFORM };
+        c->n_platforms++;
+        p->name = strdup(name);
+        p->username = strdup(user);
+        if (asprintf(&p->principal.name, "osb:%s", name) < 0)
+                p->principal.name = NULL;
+        snprintf(p->password_sha256, sizeof(p->password_sha256), "%s", hash);
+        if (!p->name || !p->username || !p->principal.name)
                 return fail_at(l, g, "out of memory");
         return 0;
 }
@@ -562,20 +611,34 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                 }
         }
 
+        /* The older single-platform form: one platform named by its user. */
         if ((g = config_setting_get_member(root, "osb"))) {
-                const char *u, *p;
                 r = check_keys(l, g, osb_keys, "'osb'");
                 if (r < 0)
                         return r;
-                u = get_str(g, "username");
-                p = get_str(g, "password_sha256");
-                if (isempty(u) || !p)
+                if (isempty(get_str(g, "username")) || !get_str(g, "password_sha256"))
                         return fail_at(l, g, "'osb' needs 'username' and 'password_sha256'");
-                if (!is_hex64(p))
-                        return fail_at(l, config_setting_get_member(g, "password_sha256"),
-                                       "'password_sha256' must be 64 lowercase hex digits");
-                c->osb_username = strdup(u);
-                snprintf(c->osb_password_sha256, sizeof(c->osb_password_sha256), "%s", p);
+                r = add_platform(l, c, g, get_str(g, "username"));
+                if (r < 0)
+                        return r;
+        }
+        if ((g = config_setting_get_member(root, "platforms"))) {
+                int n = config_setting_length(g);
+                for (int i = 0; i < n; i++) {
+                        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+                        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+                                return fail_at(l, e, "each platform must be a group { ... }");
+                        r = check_keys(l, e, platform_keys, "a platform");
+                        if (r < 0)
+                                return r;
+                        if (isempty(get_str(e, "name")) || isempty(get_str(e, "username")) ||
+                            !get_str(e, "password_sha256"))
+                                return fail_at(l, e,
+                                               "a platform needs 'name', 'username' and 'password_sha256'");
+                        r = add_platform(l, c, e, get_str(e, "name"));
+                        if (r < 0)
+                                return r;
+                }
         }
 
         return load_list(l, c, root);
@@ -646,15 +709,21 @@ const Principal *config_principal_by_name(const Config *c, const char *name) {
         return NULL;
 }
 
-bool config_check_osb(const Config *c, const char *user, const char *password) {
+const ConfigPlatform *config_platform_by_basic(const Config *c, const char *user, const char *password) {
+        const ConfigPlatform *found = NULL;
         char hex[DIGEST_HEX_MAX];
-        bool user_ok, pass_ok;
 
-        if (!c->osb_username || !user || !password)
-                return false;
-        if (digest_sha256_hex(password, strlen(password), hex) < 0)
-                return false;
-        user_ok = digest_equal_ct(c->osb_username, user);
-        pass_ok = digest_equal_ct(c->osb_password_sha256, hex);
-        return user_ok && pass_ok;
+        if (!user || !password || digest_sha256_hex(password, strlen(password), hex) < 0)
+                return NULL;
+        for (size_t i = 0; i < c->n_platforms; i++) {
+                bool user_ok = digest_equal_ct(c->platforms[i].username, user);
+                bool pass_ok = digest_equal_ct(c->platforms[i].password_sha256, hex);
+                if (user_ok && pass_ok && !found)
+                        found = &c->platforms[i];
+        }
+        return found;
+}
+
+bool config_check_osb(const Config *c, const char *user, const char *password) {
+        return config_platform_by_basic(c, user, password) != NULL;
 }

@@ -27,6 +27,16 @@ typedef struct ConfigPrincipal {
         size_t n_uids;
 } ConfigPrincipal;
 
+/* An OSB platform (/v2): its name is recorded on everything it causes
+ * (its principal is "osb:NAME"), it logs in with HTTP basic auth. */
+#define PLATFORM_NAME_MAX 64
+typedef struct ConfigPlatform {
+        Principal principal; /* name "osb:NAME", role platform, no department */
+        char *name;
+        char *username;
+        char password_sha256[DIGEST_HEX_MAX];
+} ConfigPlatform;
+
 typedef struct ConfigTrustedKey {
         char *id;
         char *alg;  /* "sm2-sm3" or "ed25519" */
@@ -65,8 +75,8 @@ typedef struct Config {
         unsigned checkpoint_key_line; /* where it was set, for errors */
         unsigned checkpoint_every;    /* records between checkpoints */
 
-        char *osb_username;
-        char osb_password_sha256[DIGEST_HEX_MAX];
+        ConfigPlatform *platforms;
+        size_t n_platforms;
 
         ConfigPrincipal *principals;
         size_t n_principals;
@@ -85,6 +95,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 const Principal *config_principal_by_uid(const Config *c, uid_t uid);
 const Principal *config_principal_by_token(const Config *c, const char *token);
 const Principal *config_principal_by_name(const Config *c, const char *name);
+/* The platform whose basic-auth credential this is; NULL for none. Every
+ * platform is compared (constant time), so timing says nothing about which
+ * user names exist. */
+const ConfigPlatform *config_platform_by_basic(const Config *c, const char *user, const char *password);
 bool config_check_osb(const Config *c, const char *user, const char *password);
 
 /* Joins a relative path onto the config's folder; absolute paths are copied. */

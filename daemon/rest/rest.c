@@ -304,11 +304,6 @@ static enum MHD_Result queue_error(struct MHD_Connection *conn, const CbError *e
         return r;
 }
 
-static const Principal osb_platform = {
-        .name = (char *)"osb-platform",
-        .roles = CB_ROLE_PLATFORM,
-};
-
 static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRoute *route, CbCaller *caller,
                         CbError *err) {
         const Config *cfg = s->manager->config;
@@ -333,13 +328,13 @@ static int authenticate(RestServer *s, struct MHD_Connection *conn, const RestRo
         case REST_AUTH_OSB: {
                 char *pass = NULL;
                 char *user = MHD_basic_auth_get_username_password(conn, &pass);
-                bool ok = config_check_osb(cfg, user, pass);
+                const ConfigPlatform *pf = config_platform_by_basic(cfg, user, pass);
                 MHD_free(user);
                 MHD_free(pass);
-                if (!ok)
+                if (!pf)
                         return cb_error_set(err, CB_ERR_UNAUTHENTICATED,
                                             "valid OSB platform basic auth required");
-                *caller = (CbCaller){ .principal = &osb_platform, .face = "osb" };
+                *caller = (CbCaller){ .principal = &pf->principal, .face = "osb" };
                 return 0;
         }
         }

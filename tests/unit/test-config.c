@@ -50,6 +50,16 @@ static void test_shipped_dev_config(void **state) {
         assert_false(config_check_osb(c, "osb", "dev-osb2"));
         assert_false(config_check_osb(c, "osbx", "dev-osb"));
         assert_false(config_check_osb(c, NULL, NULL));
+        /* The dev platform's principal carries its name, the platform role and no department. */
+        {
+                const ConfigPlatform *pf = config_platform_by_basic(c, "osb", "dev-osb");
+                assert_non_null(pf);
+                assert_string_equal(pf->name, "dev-portal");
+                assert_string_equal(pf->principal.name, "osb:dev-portal");
+                assert_int_equal(pf->principal.roles, CB_ROLE_PLATFORM);
+                assert_null(pf->principal.department);
+                assert_null(config_platform_by_basic(c, "osb", ""));
+        }
         for (const char *const *t =
                      (const char *const[]){ "dev-operator", "dev-authority", "dev-finance", "dev-migration",
                                             "dev-auditor", "dev-health", NULL };
@@ -111,6 +121,27 @@ static const BadCase bad_cases[] = {
           "principal 'b' shares its token with 'a'", 3 },
         { "osb-incomplete", "osb = { username = \"osb\"; };\n",
           "'osb' needs 'username' and 'password_sha256'", 1 },
+        { "platform-incomplete", "platforms = (\n { name = \"p\"; username = \"u\"; }\n);\n",
+          "a platform needs 'name', 'username' and 'password_sha256'", 2 },
+        { "platform-name",
+          "platforms = (\n { name = \"Big Portal\"; username = \"u\"; password_sha256 = "
+          "\"59dcce65be91cad18a5c78398060262d54652e644c3b1d9e1d33f64452220730\"; }\n);\n",
+          "platform name 'Big Portal': 1 to 64 of a-z, 0-9 and '-'", 2 },
+        { "platform-hash",
+          "platforms = (\n { name = \"p\"; username = \"u\"; password_sha256 = \"abc\"; }\n);\n",
+          "'password_sha256' must be 64 lowercase hex digits", 2 },
+        { "platform-dup",
+          "platforms = (\n { name = \"p\"; username = \"u\"; password_sha256 = "
+          "\"59dcce65be91cad18a5c78398060262d54652e644c3b1d9e1d33f64452220730\"; },\n"
+          " { name = \"p\"; username = \"v\"; password_sha256 = "
+          "\"59dcce65be91cad18a5c78398060262d54652e644c3b1d9e1d33f64452220730\"; }\n);\n",
+          "platform 'p' defined twice", 3 },
+        { "platform-user-shared",
+          "platforms = (\n { name = \"p\"; username = \"u\"; password_sha256 = "
+          "\"59dcce65be91cad18a5c78398060262d54652e644c3b1d9e1d33f64452220730\"; },\n"
+          " { name = \"q\"; username = \"u\"; password_sha256 = "
+          "\"59dcce65be91cad18a5c78398060262d54652e644c3b1d9e1d33f64452220730\"; }\n);\n",
+          "platform 'q': username 'u' is already platform 'p''s", 3 },
         { "key-alg", "trusted_keys = (\n { id = \"k\"; alg = \"rsa\"; public_key = \"k.pem\"; }\n);\n",
           "alg must be \"sm2-sm3\" or \"ed25519\"", 2 },
         { "provider-driver", "providers = (\n { name = \"p\"; driver = \"xen\"; uri = \"x\"; }\n);\n",
