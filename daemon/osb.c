@@ -5,12 +5,12 @@
  * left out for that version (the table below), prices travel in
  * plan.metadata.costs as the OSB profile describes.
  */
-#include "rest.h"
+#include "osb.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
-#define OSB_MIN_MINOR 13
-#define OSB_MAX_MINOR 17
+#include "resources.h"
 
 /* Which minor version introduced a field (2.x). */
 typedef struct OsbField {
@@ -45,6 +45,97 @@ static int osb_version(RestRequest *req, int *ret_minor, CbError *err) {
                                     "X-Broker-API-Version %s is not supported (2.%d to 2.%d)", v,
                                     OSB_MIN_MINOR, OSB_MAX_MINOR);
         *ret_minor = minor;
+        return 0;
+}
+
+bool osb_version_ok(RestRequest *req, RestReply *reply, int *ret_minor) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+
+        if (osb_version(req, ret_minor, &err) >= 0)
+                return true;
+        /* OSB answers a version it cannot serve with 412, not 400. */
+        osb_fail(reply, 412, "PreconditionFailed", "%s", err.message);
+        return false;
+}
+
+int osb_fail(RestReply *reply, unsigned status, const char *error, const char *fmt, ...) {
+        char text[1024];
+        va_list ap;
+        json_t *body;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        body = json_pack("{s:s}", "description", text);
+        if (body && error)
+                json_object_set_new(body, "error", json_string(error));
+        return rest_reply_json(reply, status, body);
+}
+
+int osb_fail_err(RestReply *reply, const CbError *err) {
+        switch (err->kind) {
+        case CB_ERR_POLICY_DENIED: {
+                char text[1024] = "";
+                size_t n = 0, i;
+                json_t *v;
+                json_array_foreach(err->violations, i, v) {
+                        n += (size_t)snprintf(text + n, n < sizeof(text) ? sizeof(text) - n : 0,
+                                              "%s%s (Art. %lld)", i ? "; " : "",
+                                              json_string_value(json_object_get(v, "message")),
+                                              (long long)json_integer_value(json_object_get(v, "article")));
+                        if (n >= sizeof(text))
+                                break;
+                }
+                return osb_fail(reply, 403, "PolicyDenied", "%s", text[0] ? text : err->message);
+        }
+        case CB_ERR_INVALID:
+        case CB_ERR_MALFORMED_JSON:
+        case CB_ERR_VALIDATION:
+                return osb_fail(reply, 400, "BadRequest", "%s", err->message);
+        case CB_ERR_FORBIDDEN:
+                return osb_fail(reply, 403, "Forbidden", "%s", err->message);
+        case CB_ERR_NOT_FOUND:
+                return osb_fail(reply, 404, "NotFound", "%s", err->message);
+        case CB_ERR_CONFLICT:
+                return osb_fail(reply, 409, "Conflict", "%s", err->message);
+        default:
+                return osb_fail(reply, cb_error_http_status(err->kind), cb_error_code(err->kind), "%s",
+                                err->message);
+        }
+}
+
+bool osb_id_ok(const char *id) {
+        size_t n = id ? strlen(id) : 0;
+        if (n < 1 || n > 200)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+                      (id[i] >= '0' && id[i] <= '9') || strchr("-._~", id[i])))
+                        return false;
+        return true;
+}
+
+bool osb_accepts_incomplete(RestRequest *req) {
+        return streq_ptr(rest_query(req, "accepts_incomplete"), "true");
+}
+
+void osb_actor_init(OsbActor *a, const CbCaller *platform, const char *department) {
+        snprintf(a->department, sizeof(a->department), "%s", department);
+        a->principal = (Principal){ .name = platform->principal->name,
+                                    .department = a->department,
+                                    .roles = CB_ROLE_DEPARTMENT | CB_ROLE_PLATFORM };
+        a->caller = (CbCaller){ .principal = &a->principal, .face = "osb" };
+}
+
+int osb_instance_find(RestRequest *req, const char *iid, char ret_id[64], OsbActor *ret_actor) {
+        char id[64], dep[RESOURCE_DEPARTMENT_MAX];
+        int q = resources_find_by_key(req->manager->resources, &req->caller, iid, id);
+        if (q >= 0)
+                q = resources_department(req->manager->store, id, dep);
+        if (q < 0)
+                return q;
+        memcpy(ret_id, id, 64);
+        osb_actor_init(ret_actor, &req->caller, dep);
         return 0;
 }
 
@@ -112,14 +203,8 @@ static int on_osb_catalog(RestRequest *req, RestReply *reply, CbError *err) {
         size_t i;
         int minor = 0, r;
 
-        r = osb_version(req, &minor, err);
-        if (r < 0) {
-                /* OSB answers a version it cannot serve with 412, not 400. */
-                json_t *body =
-                        json_pack("{s:s, s:s}", "error", "PreconditionFailed", "description", err->message);
-                cb_error_clear(err);
-                return rest_reply_json(reply, 412, body);
-        }
+        if (!osb_version_ok(req, reply, &minor))
+                return 0;
         r = catalog_list_published(req->manager->catalog, &list);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");

@@ -147,6 +147,15 @@ int resources_record(Resources *r, const char *id, Resource *ret);
 #define RESOURCE_DEPARTMENT_MAX 64
 int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_MAX]);
 
+/* The resource the caller's principal ordered under idempotency key `key`
+ * (an OSB platform's instance id): 0 and its id, -ENOENT, -EIO. Only the
+ * principal that ordered it finds it. */
+int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64]);
+/* The newest operation of a resource, for a caller that may read it
+ * (operations_get's rules); CB_ERR_NOT_FOUND when it has none. */
+int operations_latest(Resources *r, const CbCaller *caller, const char *resource_id, Operation *ret,
+                      CbError *err);
+
 /* Who may read an inventory, and whether the provider exists: the refusal
  * resources_inventory() would give, without starting anything, for a face
  * that must decide whether to wait (REST suspends only on success). */

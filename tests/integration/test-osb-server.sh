@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The broker as an OSB server toward platforms (/v2/service_instances and
+# their service_bindings), against the real daemon and libvirt's test driver
+# (provider dev-test of tests/integration/test.conf), at every version from
+# 2.13 to 2.17: platform basic auth (one credential each; a platform sees
+# only its own instances), the version window (412), provisioning a VM
+# (202 while under way, 200 for an identical repeat, 409 for a changed
+# one, 422 AsyncRequired without accepts_incomplete, 400 for each missing
+# field), policy refusals (403 PolicyDenied naming the article, nothing
+# created), the instance as a /v1 resource made by the libvirt driver and
+# recorded under the platform's name, GET and PATCH, last_operation
+# (remembered after a finished deprovision), deprovisioning (202, 410 when
+# gone), bindings with an SSH key pair (201/200/409/410, credentials only
+# for the platform that bound, never in the audit trail), and the fields a
+# version does not know left out.
+#
+# Usage (from the repository root): tests/integration/test-osb-server.sh [BUILD_DIR]
+
+set -euo pipefail
+
+. tests/integration/lib.sh
+cb_setup "${1:-build}"
+cb_start_daemon
+if cb_wait_provider dev-test; then pass "set-up: provider dev-test is connected"; else fail "set-up: provider dev-test did not connect"; fi
+
+PROJECT=lf-edu-osb
+SYSTEM=edu-osb-portal
+SVC=ecs-general
+PLAN=ecs-general-1c2g
+PLAN2=ecs-general-2c4g # not in the approval
+YEAR=$(date +%Y)
+AUTH=osb:dev-osb
+CITY=city:city-osb
+
+cb_add_system "$SYSTEM" edu 2 false compliant OSB门户
+cb_approve "$PROJECT" "临政信审〔$YEAR〕77号" "$SYSTEM" "[
+    {\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": 20}]"
+
+expect() {
+        if [ "$CB_STATUS" = "$1" ]; then
+                pass "$2"
+        else
+                fail "$2 (expected HTTP $1, got $CB_STATUS: $(printf %s "$CB_BODY" | head -c 300))"
+        fi
+}
+
+# osb METHOD PATH VERSION [BODY [CRED]]: a /v2 call with a platform's basic auth.
+osb() {
+        local args=(-u "${5:-$AUTH}")
+        [ -n "$3" ] && args+=(-H "X-Broker-API-Version: $3")
+        cb_curl "$1" "$2" "" "${4:-}" "${args[@]}"
+}
+
+# provision_body [PLAN [ORG [SPACE [SYSTEM]]]]
+provision_body() {
+        jq -nc --arg plan "${1:-$PLAN}" --arg org "${2:-edu}" --arg space "${3:-$PROJECT}" \
+                --arg sys "${4:-$SYSTEM}" --arg svc "$SVC" \
+                '{service_id: $svc, plan_id: $plan, organization_guid: $org, space_guid: $space,
+                  context: {platform: "cloudbroker-test", system_id: $sys}}'
+}
+
+# wait_last IID VERSION [OPERATION]: polls last_operation until it is no
+# longer "in progress" (at most 10 s, times CB_SLOW); sets GOT.
+wait_last() {
+        local q=""
+        [ -n "${3:-}" ] && q="&operation=$3"
+        GOT=
+        for _ in $(seq 1 $((100 * CB_SLOW))); do
+                osb GET "/v2/service_instances/$1/last_operation?service_id=$SVC&plan_id=$PLAN$q" "$2"
+                GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
+                [ "$GOT" != "in progress" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+resource_count() {
+        cb_curl GET /v1/resources dev-operator
+        printf %s "$CB_BODY" | jq '.resources | length'
+}
+
+# --- instances, at every version ----------------------------------------------
+
+for minor in 13 14 15 16 17; do
+        V=2.$minor
+        IID="inst-$minor-$RANDOM"
+        BASE="/v2/service_instances/$IID"
+        BEFORE=$(resource_count)
+
+        osb PUT "$BASE" "$V" "$(provision_body)"
+        expect 422 "$V: provisioning without accepts_incomplete is 422"
+        assert_jq "$CB_BODY" .error AsyncRequired "$V: ... AsyncRequired"
+        for f in service_id plan_id organization_guid space_guid; do
+                osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body | jq -c "del(.$f)")"
+                expect 400 "$V: provisioning without $f is 400"
+                assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "$f" "$V: the 400 names $f"
+        done
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body | jq -c 'del(.context.system_id)')"
+        expect 400 "$V: provisioning without context.system_id is 400"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "not json"
+        expect 400 "$V: a body that is not JSON is 400"
+        osb PUT "$BASE?accepts_incomplete=true" "" "$(provision_body)"
+        expect 412 "$V: provisioning without X-Broker-API-Version is 412"
+        cb_curl PUT "$BASE?accepts_incomplete=true" "" "$(provision_body)" -H "X-Broker-API-Version: $V"
+        expect 401 "$V: provisioning without credentials is 401"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body "$PLAN2")"
+        expect 403 "$V: a plan outside the approval is 403"
+        assert_jq "$CB_BODY" .error PolicyDenied "$V: ... PolicyDenied"
+        assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "(Art. " "$V: the refusal names its article"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body "$PLAN" edu lf-no-such-project)"
+        expect 403 "$V: a project without approval is 403 PolicyDenied"
+        assert_eq "$(resource_count)" "$BEFORE" "$V: refusals created no resource"
+
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body)"
+        expect 202 "$V: provisioning a VM is 202"
+        OP=$(printf %s "$CB_BODY" | jq -r .operation)
+        assert_eq "$(printf %s "$CB_BODY" | jq 'has("metadata")')" "$([ "$minor" -ge 16 ] && echo true || echo false)" \
+                "$V: the 202 has metadata only from 2.16"
+        assert_eq "$(resource_count)" "$((BEFORE + 1))" "$V: one resource was ordered"
+
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body)"
+        case "$CB_STATUS" in
+        202) assert_jq "$CB_BODY" .operation "$OP" "$V: a repeat while under way answers the same operation" ;;
+        200) pass "$V: a repeat after it finished is 200" ;;
+        *) fail "$V: a repeat is 202 or 200 (got $CB_STATUS)" ;;
+        esac
+
+        if wait_last "$IID" "$V" "$OP"; then pass "$V: the provision finished"; else fail "$V: the provision did not finish"; fi
+        assert_eq "$GOT" succeeded "$V: last_operation says succeeded"
+        assert_eq "$(printf %s "$CB_BODY" | jq 'has("instance_usable")')" false "$V: no instance_usable after a success"
+
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body)"
+        expect 200 "$V: an identical repeat is 200"
+        osb PUT "$BASE" "$V" "$(provision_body)"
+        expect 200 "$V: an identical repeat of a finished instance needs no accepts_incomplete"
+        assert_eq "$(printf %s "$CB_BODY" | jq 'has("metadata")')" "$([ "$minor" -ge 16 ] && echo true || echo false)" \
+                "$V: the 200 has metadata only from 2.16"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body "$PLAN2")"
+        expect 409 "$V: a repeat with another plan is 409"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body "$PLAN" health)"
+        expect 409 "$V: a repeat for another organization is 409"
+        assert_eq "$(resource_count)" "$((BEFORE + 1))" "$V: repeats ordered nothing more"
+
+        # The instance is a /v1 resource like any other, made by the libvirt driver.
+        cb_curl GET "/v1/resources?project_id=$PROJECT&limit=200" dev-operator
+        RES=$(printf %s "$CB_BODY" | jq -c --arg n "osb-$IID" '.resources[] | select(.name == $n)')
+        assert_jq "$RES" '"\(.state) \(.provider) \(.created_by) \(.department) \(.system_id)"' \
+                "active dev-test osb:dev-portal edu $SYSTEM" "$V: the instance is edu's active VM on dev-test, made by osb:dev-portal"
+        RID=$(printf %s "$RES" | jq -r .id)
+        cb_curl GET /v1/providers/dev-test/inventory dev-operator
+        assert_jq "$CB_BODY" "[.domains[] | select(.name | contains(\"$RID\"))] | length" 1 \
+                "$V: the libvirt provider has the instance's domain"
+
+        osb GET "$BASE" "$V"
+        if [ "$minor" -lt 14 ]; then
+                expect 412 "$V: fetching an instance is 2.14's (412 at $V)"
+        else
+                expect 200 "$V: fetching the instance is 200"
+                assert_jq "$CB_BODY" '"\(.service_id) \(.plan_id)"' "$SVC $PLAN" "$V: ... with its service and plan"
+                assert_eq "$(printf %s "$CB_BODY" | jq 'has("metadata")')" "$([ "$minor" -ge 16 ] && echo true || echo false)" \
+                        "$V: the fetched instance has metadata only from 2.16"
+                [ "$minor" -ge 16 ] && assert_jq "$CB_BODY" .metadata.labels.resource_id "$RID" \
+                        "$V: its metadata names the /v1 resource"
+                osb GET "$BASE" "$V" "" "$CITY"
+                expect 404 "$V: another platform does not see the instance"
+        fi
+        osb GET "/v2/service_instances/no-such-$minor/last_operation" "$V"
+        expect 404 "$V: last_operation of an unknown instance is 404"
+
+        osb PATCH "$BASE" "$V" "{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\"}"
+        expect 200 "$V: an update that changes nothing is 200"
+        osb PATCH "$BASE" "$V" "{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN2\"}"
+        expect 400 "$V: a plan change is 400 (plans are not updateable)"
+        assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "plan_id" "$V: ... naming plan_id"
+        osb PATCH "$BASE" "$V" "{\"plan_id\": \"$PLAN\"}"
+        expect 400 "$V: an update without service_id is 400"
+
+        DQ="service_id=$SVC&plan_id=$PLAN"
+        osb DELETE "$BASE?plan_id=$PLAN&accepts_incomplete=true" "$V"
+        expect 400 "$V: deprovisioning without service_id is 400"
+        osb DELETE "$BASE?service_id=$SVC&accepts_incomplete=true" "$V"
+        expect 400 "$V: deprovisioning without plan_id is 400"
+        osb DELETE "$BASE?$DQ" "$V"
+        expect 422 "$V: deprovisioning without accepts_incomplete is 422"
+        assert_jq "$CB_BODY" .error AsyncRequired "$V: ... AsyncRequired"
+        osb DELETE "$BASE?$DQ&accepts_incomplete=true" "$V" "" "$CITY"
+        expect 410 "$V: another platform cannot deprovision it (410, not its instance)"
+        osb DELETE "$BASE?$DQ&accepts_incomplete=true" "$V"
+        expect 202 "$V: deprovisioning is 202"
+        DOP=$(printf %s "$CB_BODY" | jq -r .operation)
+        if wait_last "$IID" "$V" "$DOP"; then pass "$V: the deprovision finished"; else fail "$V: the deprovision did not finish"; fi
+        assert_eq "$GOT" succeeded "$V: last_operation of the deprovision says succeeded"
+        osb GET "$BASE/last_operation?$DQ" "$V"
+        expect 200 "$V: last_operation is remembered after the instance is gone"
+        assert_jq "$CB_BODY" .state succeeded "$V: ... and is the deprovision, succeeded"
+        assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" deprovision "$V: ... it says deprovision"
+        osb GET "$BASE/last_operation?$DQ&operation=$OP" "$V"
+        assert_jq "$CB_BODY" .state succeeded "$V: the provision is remembered too"
+        osb GET "$BASE/last_operation?$DQ&operation=op-nonexistent" "$V"
+        expect 400 "$V: an operation of no instance is 400"
+        osb DELETE "$BASE?$DQ&accepts_incomplete=true" "$V"
+        expect 410 "$V: deprovisioning it again is 410"
+        osb DELETE "/v2/service_instances/never-was-$minor?$DQ&accepts_incomplete=true" "$V"
+        expect 410 "$V: deprovisioning an unknown instance is 410"
+        if [ "$minor" -ge 14 ]; then
+                osb GET "$BASE" "$V"
+                expect 404 "$V: a deprovisioned instance is not found"
+        fi
+        cb_curl GET "/v1/resources/$RID" dev-operator
+        assert_jq "$CB_BODY" .state deleted "$V: the /v1 resource is deleted"
+        osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body)"
+        expect 409 "$V: the id of a deprovisioned instance is not reused (409)"
+done
+
+# --- the record: the platform's name on the resources and the audit trail -----
+
+cb_curl GET "/v1/audit?limit=10000" dev-auditor
+assert_jq "$CB_BODY" '[.records[] | select(.action == "resource.request" and .outcome == "ok"
+        and .principal == "osb:dev-portal" and .face == "osb")] | length' 5 \
+        "each order is audited under the platform's name, face osb"
+assert_jq "$CB_BODY" '[.records[] | select(.action == "resource.delete" and .principal == "osb:dev-portal")] | length' 5 \
+        "each deprovision is audited under the platform's name"
+assert_jq "$CB_BODY" '[.records[] | select(.action == "resource.request" and .outcome == "denied"
+        and .principal == "osb:dev-portal")] | length >= 5' true "refusals are audited under the platform's name"
+
+cb_stop_daemon
+cb_done
