@@ -154,7 +154,8 @@ static json_t *osb_costs(const json_t *price) {
                          unit && streq(unit, "month") ? "MONTHLY" : "HOURLY");
 }
 
-static json_t *osb_plan(const json_t *plan, int minor) {
+static json_t *osb_plan(const json_t *svc, const json_t *plan, int minor) {
+        const char *kind = json_string_value(json_object_get(json_object_get(plan, "spec"), "kind"));
         const json_t *price = json_object_get(plan, "price");
         json_t *p = json_pack("{s:O, s:O, s:O, s:b, s:{s:O, s:o, s:O}}", "id", json_object_get(plan, "id"),
                               "name", json_object_get(plan, "name"), "description",
@@ -164,6 +165,11 @@ static json_t *osb_plan(const json_t *plan, int minor) {
                               "spec", json_object_get(plan, "spec"));
         if (!p)
                 return NULL;
+        /* The broker binds VMs (access details: an SSH key pair), whatever
+         * the service says of its other plans. */
+        if (streq_ptr(json_string_value(json_object_get(svc, "driver")), "libvirt") &&
+            (!kind || streq(kind, "vm")))
+                json_object_set_new(p, "bindable", json_true());
         if (field_in(plan_fields, ELEMENTSOF(plan_fields), "plan_updateable", minor))
                 json_object_set_new(p, "plan_updateable", json_false());
         if (field_in(plan_fields, ELEMENTSOF(plan_fields), "maximum_polling_duration", minor))
@@ -177,7 +183,7 @@ static json_t *osb_service(const json_t *svc, int minor) {
         json_t *plan;
 
         json_array_foreach(json_object_get(svc, "plans"), i, plan)
-                json_array_append_new(plans, osb_plan(plan, minor));
+                json_array_append_new(plans, osb_plan(svc, plan, minor));
         s = json_pack("{s:O, s:O, s:O, s:O, s:O, s:b, s:{s:O, s:O, s:O, s:O, s:O, s:I}, s:o}", "id",
                       json_object_get(svc, "id"), "name", json_object_get(svc, "name"), "description",
                       json_object_get(svc, "description"), "tags", json_object_get(svc, "tags"), "bindable",
@@ -190,8 +196,9 @@ static json_t *osb_service(const json_t *svc, int minor) {
         if (!s)
                 return NULL;
         if (field_in(service_fields, ELEMENTSOF(service_fields), "instances_retrievable", minor)) {
-                json_object_set_new(s, "instances_retrievable", json_false());
-                json_object_set_new(s, "bindings_retrievable", json_false());
+                /* GET of instances and bindings is served from 2.14. */
+                json_object_set_new(s, "instances_retrievable", json_true());
+                json_object_set_new(s, "bindings_retrievable", json_true());
         }
         if (field_in(service_fields, ELEMENTSOF(service_fields), "allow_context_updates", minor))
                 json_object_set_new(s, "allow_context_updates", json_false());

@@ -251,6 +251,23 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
+
+        /* 11: access bindings of VMs (an OSB binding): an SSH key pair made
+         * for the binding, its public half for injection, the private half
+         * readable only by whoever bound (dropped at unbind). binding_key is
+         * the binder's own id, unique per binder as an idempotency key. */
+        "CREATE TABLE vm_bindings ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  binding_key TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  public_key TEXT NOT NULL,"
+        "  private_key TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  deleted_at TEXT,"
+        "  UNIQUE (created_by, binding_key));"
+        "CREATE INDEX vm_bindings_resource ON vm_bindings(resource_id);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

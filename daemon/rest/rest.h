@@ -72,6 +72,7 @@ extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
 extern const RestRoute osb_routes[];
 extern const RestRoute osb_instance_routes[];
+extern const RestRoute osb_binding_routes[];
 /* All of the above in the order dispatch tries them (the first match of
  * path and method wins), ended by NULL. */
 extern const RestRoute *const rest_route_tables[];

@@ -225,5 +225,123 @@ assert_jq "$CB_BODY" '[.records[] | select(.action == "resource.delete" and .pri
 assert_jq "$CB_BODY" '[.records[] | select(.action == "resource.request" and .outcome == "denied"
         and .principal == "osb:dev-portal")] | length >= 5' true "refusals are audited under the platform's name"
 
+# --- bindings of a VM instance, at every version ---------------------------------
+
+BIID="bind-inst-$RANDOM"
+BBASE="/v2/service_instances/$BIID"
+BQ="service_id=$SVC&plan_id=$PLAN"
+bind_body() { jq -nc --arg svc "${1:-$SVC}" --arg plan "${2:-$PLAN}" '{service_id: $svc, plan_id: $plan}'; }
+
+osb PUT "$BBASE?accepts_incomplete=true" 2.17 "$(provision_body)"
+expect 202 "set-up: an instance to bind"
+osb PUT "$BBASE/service_bindings/too-early" 2.17 "$(bind_body)"
+case "$CB_STATUS" in
+422) assert_jq "$CB_BODY" .error ConcurrencyError "binding an instance still provisioning is 422 ConcurrencyError" ;;
+201) pass "the instance was active before the bind (too fast to see the 422)" ;;
+*) fail "binding while provisioning is 422 or, once active, 201 (got $CB_STATUS)" ;;
+esac
+wait_last "$BIID" 2.17 || true
+assert_eq "$GOT" succeeded "set-up: the instance to bind is provisioned"
+cb_curl GET "/v1/resources?project_id=$PROJECT&limit=200" dev-operator
+BRID=$(printf %s "$CB_BODY" | jq -r --arg n "osb-$BIID" '.resources[] | select(.name == $n) | .id')
+
+for minor in 13 14 15 16 17; do
+        V=2.$minor
+        BID="b-$minor-$RANDOM"
+        B="$BBASE/service_bindings/$BID"
+
+        osb PUT "$B" "$V" "$(bind_body | jq -c 'del(.service_id)')"
+        expect 400 "$V: binding without service_id is 400"
+        osb PUT "$B" "$V" "$(bind_body | jq -c 'del(.plan_id)')"
+        expect 400 "$V: binding without plan_id is 400"
+        osb PUT "$B" "$V" "$(bind_body "$SVC" "$PLAN2")"
+        expect 400 "$V: binding with another instance's plan is 400"
+        osb PUT "$B" "" "$(bind_body)"
+        expect 412 "$V: binding without X-Broker-API-Version is 412"
+        cb_curl PUT "$B" "" "$(bind_body)" -H "X-Broker-API-Version: $V"
+        expect 401 "$V: binding without credentials is 401"
+        osb PUT "/v2/service_instances/no-such-$minor/service_bindings/$BID" "$V" "$(bind_body)"
+        expect 404 "$V: binding an unknown instance is 404"
+        osb PUT "$B" "$V" "$(bind_body)" "$CITY"
+        expect 404 "$V: another platform cannot bind the instance"
+
+        osb PUT "$B" "$V" "$(bind_body)"
+        expect 201 "$V: binding the VM is 201"
+        CRED=$CB_BODY
+        assert_jq "$CRED" '.credentials | "\(.resource_id) \(.key_type)"' "$BRID ssh-ed25519" \
+                "$V: the credentials name the VM and the key type"
+        assert_jq "$CRED" '.credentials.ssh_private_key | startswith("-----BEGIN OPENSSH PRIVATE KEY-----")' true \
+                "$V: ... with a private key"
+        assert_jq "$CRED" '.credentials.ssh_public_key | startswith("ssh-ed25519 ")' true "$V: ... and its public half"
+        assert_eq "$(printf %s "$CRED" | jq 'has("endpoints") or has("metadata")')" false \
+                "$V: no endpoints (no address on record) and no binding metadata (no expiry)"
+        printf %s "$CRED" | jq -r .credentials.ssh_private_key >"$CB_TMP/key-$minor"
+        chmod 600 "$CB_TMP/key-$minor"
+        assert_eq "$(ssh-keygen -y -f "$CB_TMP/key-$minor" 2>&1 | cut -d' ' -f1,2)" \
+                "$(printf %s "$CRED" | jq -r .credentials.ssh_public_key | cut -d' ' -f1,2)" \
+                "$V: ssh-keygen reads the private key, and its public half is the one given"
+
+        osb PUT "$B" "$V" "$(bind_body)"
+        expect 200 "$V: an identical repeat is 200"
+        assert_eq "$CB_BODY" "$CRED" "$V: ... with the same credentials"
+        osb PUT "$B" "$V" "$(bind_body | jq -c '. + {bind_resource: {app_guid: "other"}}')"
+        expect 409 "$V: a repeat with other attributes is 409"
+
+        osb GET "$B" "$V"
+        if [ "$minor" -lt 14 ]; then
+                expect 412 "$V: fetching a binding is 2.14's (412 at $V)"
+        else
+                expect 200 "$V: fetching the binding is 200"
+                assert_eq "$CB_BODY" "$CRED" "$V: ... with the same credentials"
+                osb GET "$B" "$V" "" "$CITY"
+                expect 404 "$V: another platform cannot read the credentials"
+                osb GET "$BBASE/service_bindings/nope-$minor" "$V"
+                expect 404 "$V: an unknown binding is 404"
+        fi
+        osb GET "$B/last_operation" "$V"
+        if [ "$minor" -lt 14 ]; then
+                expect 412 "$V: binding last_operation is 2.14's (412 at $V)"
+        else
+                assert_jq "$CB_BODY" .state succeeded "$V: binding last_operation says succeeded"
+        fi
+
+        osb DELETE "$B?plan_id=$PLAN" "$V"
+        expect 400 "$V: unbinding without service_id is 400"
+        osb DELETE "$B?service_id=$SVC" "$V"
+        expect 400 "$V: unbinding without plan_id is 400"
+        osb DELETE "$B?$BQ" "$V" "" "$CITY"
+        expect 410 "$V: another platform cannot unbind it (410)"
+        osb DELETE "$B?$BQ" "$V"
+        expect 200 "$V: unbinding is 200"
+        assert_jq "$CB_BODY" . '{}' "$V: ... with {}"
+        osb DELETE "$B?$BQ" "$V"
+        expect 410 "$V: unbinding again is 410"
+        if [ "$minor" -ge 14 ]; then
+                osb GET "$B" "$V"
+                expect 404 "$V: an unbound binding is not found"
+                osb GET "$B/last_operation" "$V"
+                assert_jq "$CB_BODY" '"\(.state) \(.description)"' "succeeded unbind succeeded" \
+                        "$V: the unbind is remembered"
+        fi
+        osb PUT "$B" "$V" "$(bind_body)"
+        expect 409 "$V: the id of an unbound binding is not reused"
+done
+
+cb_curl GET "/v1/audit?limit=10000" dev-auditor
+AUDIT=$CB_BODY
+assert_jq "$AUDIT" '[.records[] | select(.action == "resource.bind" and .principal == "osb:dev-portal"
+        and .object == "resource:'"$BRID"'")] | length >= 5' true "each binding is audited under the platform's name"
+assert_jq "$AUDIT" '[.records[] | select(.action == "resource.unbind" and .principal == "osb:dev-portal")] | length' 5 \
+        "each unbinding is audited"
+FP=$(ssh-keygen -l -f <(printf %s "$CRED" | jq -r .credentials.ssh_public_key) | cut -d' ' -f2)
+assert_contains "$AUDIT" "$FP" "the audit record names the key by the fingerprint ssh-keygen gives"
+assert_not_contains "$AUDIT" "PRIVATE KEY" "no private key in the audit trail"
+assert_not_contains "$AUDIT" "$(printf %s "$CRED" | jq -r .credentials.ssh_private_key | sed -n 2p)" \
+        "not even a line of one"
+assert_not_contains "$(cat "$CB_TMP"/*.log 2>/dev/null)" "PRIVATE KEY" "no private key in the daemon's log"
+
+osb DELETE "$BBASE?$BQ&accepts_incomplete=true" 2.17
+expect 202 "the bound instance is deprovisioned"
+
 cb_stop_daemon
 cb_done

@@ -358,6 +358,7 @@ static void test_project_holdings(void **state) {
         /* A database from before the totals (version 5) gets them on upgrade. */
         assert_int_equal(
                 store_exec(s,
+                           "DROP TABLE vm_bindings;"
                            "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
                            "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
