@@ -88,6 +88,8 @@ for minor in 13 14 15 16 17; do
         IID="inst-$minor-$RANDOM"
         BASE="/v2/service_instances/$IID"
         BEFORE=$(resource_count)
+        cb_curl GET /v1/providers/dev-test/inventory dev-operator
+        DOMAINS_BEFORE=$(printf %s "$CB_BODY" | jq '.domains | length')
 
         osb PUT "$BASE" "$V" "$(provision_body)"
         expect 422 "$V: provisioning without accepts_incomplete is 422"
@@ -112,6 +114,8 @@ for minor in 13 14 15 16 17; do
         osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body "$PLAN" edu lf-no-such-project)"
         expect 403 "$V: a project without approval is 403 PolicyDenied"
         assert_eq "$(resource_count)" "$BEFORE" "$V: refusals created no resource"
+        cb_curl GET /v1/providers/dev-test/inventory dev-operator
+        assert_jq "$CB_BODY" '.domains | length' "$DOMAINS_BEFORE" "$V: ... and nothing on the provider"
 
         osb PUT "$BASE?accepts_incomplete=true" "$V" "$(provision_body)"
         expect 202 "$V: provisioning a VM is 202"
