@@ -154,17 +154,14 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                 add(&o, LEGACY_CONCERN_INFO, "FIRMWARE_EFI", 0, "%s boots with UEFI firmware", name);
 
         if (p) {
-                if (!f->approval.present)
-                        add(&o, LEGACY_CONCERN_CRITICAL, "NO_APPROVAL", 10,
-                            "Art. 8, 10: the migration project has no approval in force");
-                else if (!f->approval.item_approved)
-                        add(&o, LEGACY_CONCERN_CRITICAL, "ITEM_NOT_APPROVED", 20,
-                            "Art. 20: plan %s/%s is not among the approval's items", p->service_id,
-                            p->plan_id);
-                else if (f->approval.used >= f->approval.approved)
-                        add(&o, LEGACY_CONCERN_CRITICAL, "QUANTITY_EXCEEDED", 20,
-                            "Art. 20: the approval allows %u of %s, %u are taken", f->approval.approved,
-                            p->plan_id, f->approval.used);
+                if (!f->policy.evaluated)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "POLICY_NOT_EVALUATED", 0,
+                            "the target order cannot be judged: %s",
+                            f->policy.error ? f->policy.error : "no project");
+                for (size_t i = 0; f->policy.evaluated && i < f->policy.n; i++)
+                        add(&o, LEGACY_CONCERN_CRITICAL, policy_code_name(f->policy.violations[i].code),
+                            f->policy.violations[i].article, "Art. %u: %s", f->policy.violations[i].article,
+                            f->policy.violations[i].message);
                 if (!f->target.connected)
                         add(&o, LEGACY_CONCERN_CRITICAL, "TARGET_UNAVAILABLE", 0,
                             "target provider %s is not connected", f->target.name ? f->target.name : "?");

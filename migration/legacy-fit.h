@@ -19,9 +19,11 @@
  * less memory than the source), UNSUPPORTED_DEVICE (critical for host
  * pass-through, warning otherwise), DISK_CONVERSION (warning: a format
  * other than raw or qcow2), DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
- * (info), NO_APPROVAL (critical, Art. 8/10), QUANTITY_EXCEEDED (critical,
- * Art. 20), TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the target
- * provider lacks vCPUs or memory for the plan).
+ * (info), then every violation of the policy engine for the target order
+ * with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED,
+ * BUDGET_EXCEEDED, ...; POLICY_NOT_EVALUATED when the project is unknown),
+ * TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the target provider
+ * lacks vCPUs or memory for the plan).
  */
 
 #include <jansson.h>
@@ -30,6 +32,7 @@
 #include <stdint.h>
 
 #include "legacy-vm.h"
+#include "policy.h"
 
 typedef enum LegacyConcernLevel {
         LEGACY_CONCERN_CRITICAL,
@@ -71,12 +74,15 @@ typedef struct LegacyPreflightFacts {
         const char *other_plan_system; /* the system whose plan already holds the VM, NULL: none */
         const LegacyPlanOption *plan;  /* the plan chosen (suggested or overriding); NULL: none fits */
         bool plan_overridden;
+        /* The policy engine's decision on the target order (the plan's VMs
+         * so far in the migration project): every violation is critical,
+         * so quantities, budget and the approval count as for any order. */
         struct {
-                bool present; /* the migration project has an approval in force */
-                bool item_approved;
-                uint32_t approved; /* quantity of the plan the approval allows */
-                uint32_t used;     /* held by the project plus earlier VMs of this plan */
-        } approval;
+                bool evaluated;
+                const char *error; /* why not evaluated (unknown project) */
+                size_t n;
+                const PolicyViolation *violations;
+        } policy;
         struct {
                 bool connected;
                 bool capacity_known;

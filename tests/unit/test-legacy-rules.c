@@ -304,7 +304,7 @@ static void test_preflight(void **state) {
                 .vm = vm,
                 .source_reachable = true,
                 .plan = &plans[1],
-                .approval = { .present = true, .item_approved = true, .approved = 2, .used = 1 },
+                .policy = { .evaluated = true },
                 .target = { .connected = true,
                             .capacity_known = true,
                             .free_vcpus = 8,
@@ -315,15 +315,20 @@ static void test_preflight(void **state) {
         assert_false(legacy_preflight(&f, c, &n));
         assert_int_equal(n, 0);
 
-        /* Quantity and room. */
-        f.approval.used = 2;
+        /* The policy engine's violations for the order, and room. */
+        PolicyViolation pv[2] = { { POLICY_QUANTITY_EXCEEDED, 20, "2 of 1 approved" },
+                                  { POLICY_BUDGET_EXCEEDED, 13, "over budget" } };
+        f.policy.n = 2;
+        f.policy.violations = pv;
         f.target.free_memory_mib = 1024;
         assert_true(legacy_preflight(&f, c, &n));
         assert_true(has(c, n, "QUANTITY_EXCEEDED", LEGACY_CONCERN_CRITICAL));
+        assert_true(has(c, n, "BUDGET_EXCEEDED", LEGACY_CONCERN_CRITICAL));
         assert_true(has(c, n, "NO_ROOM", LEGACY_CONCERN_CRITICAL));
-        assert_int_equal(n, 2);
-        assert_non_null(strstr(c[0].message, "Art. 20"));
-        f.approval.used = 0;
+        assert_int_equal(n, 3);
+        assert_string_equal(c[0].message, "Art. 20: 2 of 1 approved");
+        assert_int_equal(c[1].article, 13);
+        f.policy.n = 0;
         f.target.free_memory_mib = 8192;
 
         /* An overriding plan too small on disk is critical, on memory a warning. */
@@ -373,14 +378,14 @@ static void test_preflight(void **state) {
         snprintf(vm->disks[0].format, sizeof(vm->disks[0].format), "raw");
         snprintf(vm->firmware, sizeof(vm->firmware), "bios");
         assert_true(legacy_preflight(&f, c, &n));
-        assert_true(has(c, n, "NO_APPROVAL", LEGACY_CONCERN_CRITICAL));
+        assert_true(has(c, n, "POLICY_NOT_EVALUATED", LEGACY_CONCERN_CRITICAL));
         assert_true(has(c, n, "TARGET_UNAVAILABLE", LEGACY_CONCERN_CRITICAL));
         assert_int_equal(n, 2);
 
         json_t *j = legacy_concerns_to_json(c, n);
         assert_int_equal(json_array_size(j), 2);
         assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "level")), "critical");
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "article")), 10);
+        assert_null(json_object_get(json_array_get(j, 0), "article"));
         json_decref(j);
         free(vm);
 }
