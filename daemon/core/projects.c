@@ -1125,8 +1125,12 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.service.exists = catalog_exists(p->catalog, caller, req->service_id);
 
         /* A system the caller may not read is not in the directory for it
-         * (SYSTEM_NOT_LISTED, and nothing of its classification or level). */
-        if (systems_get_visible_facts(p->store, caller, req->system_id, &sys) == 0) {
+         * (SYSTEM_NOT_LISTED, and nothing of its classification or level).
+         * A role the evaluation is for (`also`: the migration team planning
+         * a department's move) reads the system it acts on. */
+        if ((caller_has_role(caller, also)
+                     ? systems_get_facts(p->store, req->system_id, &sys)
+                     : systems_get_visible_facts(p->store, caller, req->system_id, &sys)) == 0) {
                 facts.system.listed = true;
                 facts.system.classified = sys.classified;
                 facts.system.protection_level = sys.protection_level;
