@@ -264,6 +264,7 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
+        projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
 
         *ret = TAKE_PTR(m);

@@ -1206,3 +1206,46 @@ int legacy_overdue_list(Legacy *lg, const char *department, const char *today, j
         *ret = TAKE_PTR(a);
         return 0;
 }
+
+int legacy_orders_held(const char *department, const char *project_id, const char *today, bool *ret_overdue,
+                       char ret_due[11], char ret_system[64], void *userdata) {
+        static const char sql[] = "SELECT system_id, state, deadline, plan FROM legacy_systems "
+                                  "WHERE department = ?1 ORDER BY system_id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        Legacy *lg = userdata;
+        char first[64] = "", due[DATE_LEN + 1] = "";
+        bool overdue = false;
+        int r;
+
+        if (!date_is_valid(today))
+                return -EINVAL;
+        r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(department)), &rows, "reading the legacy register",
+                        NULL);
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
+                int state = legacy_state_from_string(store_rows_text(rows, 1));
+                LegacyOverdue o;
+                if (project_id && !store_rows_is_null(rows, 3)) {
+                        json_auto_t *plan = json_column(rows, 3);
+                        if (streq(json_string_value(json_object_get(plan, "project_id")) ?: "", project_id)) {
+                                *ret_overdue = false; /* a migration order */
+                                return 0;
+                        }
+                }
+                if (!overdue && state >= 0 &&
+                    legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 2), today, &o) ==
+                            0 &&
+                    o.overdue) {
+                        overdue = true;
+                        snprintf(first, sizeof(first), "%s", store_rows_text(rows, 0));
+                        memcpy(due, o.due, sizeof(due));
+                }
+        }
+        if (r < 0)
+                return -EIO;
+        *ret_overdue = overdue;
+        if (overdue) {
+                memcpy(ret_due, due, sizeof(due));
+                memcpy(ret_system, first, sizeof(first));
+        }
+        return 0;
+}

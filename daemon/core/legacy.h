@@ -102,6 +102,15 @@ typedef struct LegacyOverdueFacts {
  * register (then never overdue), -EIO on a database error. */
 int legacy_system_overdue(Legacy *lg, const char *system_id, const char *today, LegacyOverdueFacts *ret);
 
+/* Art. 35 enforcement for an order: whether department has a legacy system
+ * overdue on today that holds back orders in project_id. Orders in a
+ * migration project (one a plan of the department names) are never held
+ * back: they are what moves the systems. On overdue, ret_system and
+ * ret_due name the first such system. The signature of
+ * ProjectMigrationFn (projects.h), userdata the Legacy. */
+int legacy_orders_held(const char *department, const char *project_id, const char *today, bool *ret_overdue,
+                       char ret_due[11], char ret_system[64], void *userdata);
+
 /* The overdue systems of a department (NULL: all) on today, as
  * [{"system_id", "department", "state", "deadline", "due",
  * "days_overdue", "wave"}], by system id; at most 10000. */

@@ -31,7 +31,14 @@ struct Projects {
         Calendar *empty_calendar; /* when the daemon has none: Monday-Friday, provisional */
         ProjectTerminatedFn terminated;
         void *terminated_userdata;
+        ProjectMigrationFn migration;
+        void *migration_userdata;
 };
+
+void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *userdata) {
+        p->migration = fn;
+        p->migration_userdata = userdata;
+}
 
 void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata) {
         p->terminated = fn;
@@ -1142,7 +1149,18 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         facts.deadlines.contract_filing = df.contract;
         facts.deadlines.acceptance_filing = df.acceptance;
         facts.deadlines.self_evaluation = df.self_evaluation;
-        /* Migration deadlines (Art. 35) arrive with the legacy-system registry. */
+        /* Art. 35: a department whose legacy system missed its deadline
+         * gets nothing new but what moves its systems (the legacy register
+         * answers; without it, nothing is overdue). */
+        char migration_due[11] = "", migration_system[64] = "";
+        bool migration_overdue = false;
+        if (p->migration && facts.project.department[0] &&
+            p->migration(facts.project.department, req->project_id, today, &migration_overdue, migration_due,
+                         migration_system, p->migration_userdata) == 0 &&
+            migration_overdue) {
+                facts.deadlines.migration = (PolicyDeadline){ .overdue = true, .due = migration_due };
+                facts.deadlines.migration_system = migration_system;
+        }
 
         r = policy_evaluate(&preq, &facts, &ev.decision);
         if (r < 0) {

@@ -268,6 +268,27 @@ ctl "$MIGRATION" migration register "$CB_TMP/secret.json"
 assert_eq "$RC" 1 "ctl: a classified system is refused"
 assert_contains "$ERR" "Art. 3" "ctl: the refusal names Art. 3"
 
+# --- Art. 35 enforcement: an overdue legacy system holds back its department's orders -----------
+# 2020-02-29 is a Saturday: the deadline falls due on Monday 2020-03-02.
+cb_curl PUT /v1/legacy-systems/edu-files dev-migration "$(reg edu-files '["file-server"]' 2020-02-29)"
+assert_eq "$CB_STATUS" 200 "the team sets edu-files' deadline"
+DAYS=$(( ($(date -d "$(date +%Y-%m-%d)" +%s) - $(date -d 2020-03-02 +%s)) / 86400 ))
+assert_jq "$CB_BODY" '[.due, .overdue, .days_overdue] | map(tostring) | join(",")' "2020-03-02,true,$DAYS"         "a Saturday deadline carries to Monday; overdue by calendar days"
+cb_approve lf-other "临政信审〔$YEAR〕36号" edu-files '[{"service_id": "ecs-general", "plan_id": "ecs-general-2c4g", "quantity": 1}]'
+ORDER='{"project_id": "lf-other", "system_id": "edu-files", "service_id": "ecs-general", "plan_id": "ecs-general-2c4g"}'
+cb_curl POST /v1/policy/evaluate dev-edu "$ORDER"
+assert_jq "$CB_BODY" '[.allowed, (.violations | map("\(.code):\(.article)") | join("+"))] | map(tostring) | join(",")' \
+        "false,MIGRATION_OVERDUE:35" "edu's new order fails with MIGRATION_OVERDUE (Art. 35)"
+assert_jq "$CB_BODY" '.violations[0].message' \
+        "system edu-files has not moved onto the municipal cloud; it was due by 2020-03-02" "the refusal names the system and its due day"
+cb_curl POST /v1/policy/evaluate dev-edu "$(printf %s "$ORDER" | jq -c '.project_id = "lf-move" | .system_id = "edu-oa"')"
+assert_jq "$CB_BODY" '[.violations[].code] | index("MIGRATION_OVERDUE")' null "an order in the migration project is not held back"
+cb_curl POST /v1/policy/evaluate dev-health "$(printf %s "$ORDER" | jq -c '.project_id = "no-such"')"
+assert_jq "$CB_BODY" '[.violations[].code] | index("MIGRATION_OVERDUE")' null "another department's orders are not held back"
+cb_curl POST /v1/legacy-systems/edu-files/transition dev-authority '{"state": "exempt", "reason": "停用"}'
+cb_curl POST /v1/policy/evaluate dev-edu "$ORDER"
+assert_jq "$CB_BODY" '.allowed' true "an exempt system holds nothing back"
+
 # The daemon kept serving through every refusal.
 cb_curl GET /v1/health ""
 assert_eq "$CB_STATUS" 200 "the daemon still serves"
