@@ -132,7 +132,54 @@ static int migration_list(Ctl *ctl, int argc, char **argv) {
         return ctl_print_list(ctl, all, ELEMENTSOF(headers), headers, members);
 }
 
+#define BAR_WIDTH 20
+
+/* One line per department and wave, with a bar of the share done. */
+static int migration_status(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *v = NULL;
+        json_t *g;
+        size_t i;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, MIGRATION, "Summary", &v, "s", ctl->department ? ctl->department : "");
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(v);
+        if (!ctl->no_legend)
+                printf("%-16s %-10s %5s %5s %7s  %-*s\n", "DEPARTMENT", "WAVE", "TOTAL", "DONE", "OVERDUE",
+                       BAR_WIDTH + 2, "PROGRESS");
+        json_array_foreach(json_object_get(v, "groups"), i, g) {
+                json_int_t total = json_integer_value(json_object_get(g, "total"));
+                json_int_t done = json_integer_value(json_object_get(g, "done"));
+                size_t overdue = json_array_size(json_object_get(g, "overdue"));
+                int filled = total > 0 ? (int)(done * BAR_WIDTH / total) : 0;
+                char bar[BAR_WIDTH + 1];
+                for (int k = 0; k < BAR_WIDTH; k++)
+                        bar[k] = k < filled ? '#' : '.';
+                bar[BAR_WIDTH] = '\0';
+                printf("%-16s %-10s %5lld %5lld %7zu  [%s] %3lld%%\n",
+                       json_string_value(json_object_get(g, "department")),
+                       json_string_value(json_object_get(g, "wave")) ?: "-", (long long)total,
+                       (long long)done, overdue, bar, total > 0 ? (long long)(done * 100 / total) : 0LL);
+        }
+        json_array_foreach(json_object_get(v, "groups"), i, g) {
+                size_t k;
+                json_t *o;
+                json_array_foreach(json_object_get(g, "overdue"), k, o)
+                        printf("overdue: %s (%s) was due %s, %lld days ago (Art. 35)\n",
+                               json_string_value(json_object_get(o, "system_id")),
+                               json_string_value(json_object_get(o, "state")),
+                               json_string_value(json_object_get(o, "due")),
+                               (long long)json_integer_value(json_object_get(o, "days_overdue")));
+        }
+        return 0;
+}
+
 static const CtlCommand migration_commands[] = {
+        { "status", "[--department DEPT]", "Progress per department and wave, and what is overdue", 0, 0,
+          migration_status, CTL_OPT_DEPARTMENT, 0 },
         { "register", "FILE", "Register a legacy system (JSON document)", 1, 1, migration_register, 0, 0 },
         { "list", "[--department DEPT]", "List the legacy systems you may see", 0, 0, migration_list,
           CTL_OPT_DEPARTMENT, 0 },

@@ -154,6 +154,24 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
+static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *department;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &department);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = legacy_summary(m->legacy, &caller, bus_optional(department), &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
 const sd_bus_vtable bus_migration_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Register", SD_BUS_ARGS("s", registration), SD_BUS_RESULT("s", legacy_system),
@@ -172,5 +190,7 @@ const sd_bus_vtable bus_migration_vtable[] = {
                                 method_assess, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_ARGS("s", id, "s", request), SD_BUS_RESULT("s", legacy_system),
                                 method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Summary", SD_BUS_ARGS("s", department), SD_BUS_RESULT("s", summary),
+                                method_summary, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

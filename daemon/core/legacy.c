@@ -1249,3 +1249,85 @@ int legacy_orders_held(const char *department, const char *project_id, const cha
         }
         return 0;
 }
+
+#define SUMMARY_ROWS_MAX 10000
+
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
+        static const char sql[] =
+                "SELECT department, wave, system_id, state, deadline FROM legacy_systems "
+                "WHERE (?1 IS NULL OR department = ?1) ORDER BY department, wave, system_id "
+                "LIMIT 10001";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(json_decrefp) json_t *groups = json_array();
+        json_t *g = NULL;
+        char today[DATE_LEN + 1];
+        size_t n = 0;
+        int r;
+
+        r = caller_require_role(caller, LEGACY_READERS | CB_ROLE_DEPARTMENT, "read the legacy register", err);
+        if (r < 0)
+                return r;
+        if (department && !id_is_valid(department))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "department",
+                                          "department: '%s' is not a department id", department);
+        if (!caller_has_role(caller, LEGACY_READERS)) {
+                if (department && !caller_in_department(caller, department))
+                        return cb_error_set(err, CB_ERR_FORBIDDEN,
+                                            "%s may not read the migrations of department %s",
+                                            caller->principal->name, department);
+                department = caller->principal->department;
+                if (!department)
+                        return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
+                                            caller->principal->name);
+        }
+        if (!groups)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        today_local(today);
+        r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(department)), &rows, "reading the legacy register",
+                        err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                const char *dept = store_rows_text(rows, 0), *wave = store_rows_text(rows, 1);
+                const char *state_s = store_rows_text(rows, 3);
+                int state = legacy_state_from_string(state_s);
+                LegacyOverdue o = { 0 };
+
+                if (++n > SUMMARY_ROWS_MAX)
+                        return cb_error_set(err, CB_ERR_UNPROCESSABLE,
+                                            "more than %d legacy systems: ask per department",
+                                            SUMMARY_ROWS_MAX);
+                /* Rows come ordered, so a group is the run of equal (department, wave). */
+                if (!g || !streq(json_string_value(json_object_get(g, "department")), dept) ||
+                    !json_equal(json_object_get(g, "wave"), wave ? json_string(wave) : json_null())) {
+                        json_t *counts = json_object();
+                        for (int i = 0; counts && i < _LEGACY_STATE_MAX; i++)
+                                json_object_set_new(counts, legacy_state_to_string((LegacyState)i),
+                                                    json_integer(0));
+                        g = json_pack("{s:s, s:s?, s:i, s:i, s:o, s:[]}", "department", dept, "wave", wave,
+                                      "total", 0, "done", 0, "counts", counts ? counts : json_object(),
+                                      "overdue");
+                        if (!g || json_array_append_new(groups, g) < 0)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+                json_object_set_new(g, "total",
+                                    json_integer(json_integer_value(json_object_get(g, "total")) + 1));
+                if (state < 0)
+                        continue;
+                json_t *counts = json_object_get(g, "counts");
+                json_object_set_new(counts, state_s,
+                                    json_integer(json_integer_value(json_object_get(counts, state_s)) + 1));
+                if (legacy_state_is_done((LegacyState)state))
+                        json_object_set_new(g, "done",
+                                            json_integer(json_integer_value(json_object_get(g, "done")) + 1));
+                if (legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 4), today, &o) ==
+                            0 &&
+                    o.overdue)
+                        json_array_append_new(json_object_get(g, "overdue"),
+                                              json_pack("{s:s, s:s, s:s, s:I}", "system_id",
+                                                        store_rows_text(rows, 2), "state", state_s, "due",
+                                                        o.due, "days_overdue", (json_int_t)o.days_overdue));
+        }
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:s, s:O}", "today", today, "groups", groups);
+        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+}

@@ -88,6 +88,14 @@ bool legacy_assessing(Legacy *lg, const char *id);
 int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
                 CbError *err);
 
+/* GET /v1/migrations/summary: per department and wave, the counts by
+ * state and the overdue systems, as {"today", "groups": [{"department",
+ * "wave" (null for none), "total", "done" (verified or decommissioned),
+ * "counts": {state: n, ...}, "overdue": [{"system_id", "state", "due",
+ * "days_overdue"}]}]}, by department then wave. A department sees its
+ * own; department NULL: all the caller may see. */
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+
 /* ---- Art. 35 enforcement facts (for orders and finance exports) ---- */
 
 typedef struct LegacyOverdueFacts {

@@ -66,7 +66,16 @@ static int on_assess(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, v);
 }
 
+static int on_summary(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = legacy_summary(req->manager->legacy, &req->caller, rest_query(req, "department"), &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
 const RestRoute rest_legacy_routes[] = {
+        { "GET", "/v1/migrations/summary", REST_AUTH_BEARER, on_summary, NULL },
         { "GET", "/v1/legacy-systems", REST_AUTH_BEARER, on_list, NULL },
         { "POST", "/v1/legacy-systems", REST_AUTH_BEARER, on_create, NULL },
         { "GET", "/v1/legacy-systems/{id}", REST_AUTH_BEARER, on_get, NULL },

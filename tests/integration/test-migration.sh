@@ -289,6 +289,25 @@ cb_curl POST /v1/legacy-systems/edu-files/transition dev-authority '{"state": "e
 cb_curl POST /v1/policy/evaluate dev-edu "$ORDER"
 assert_jq "$CB_BODY" '.allowed' true "an exempt system holds nothing back"
 
+# --- the summary ----------------------------------------------------------------------------
+cb_curl POST /v1/legacy-systems/edu-files/transition dev-authority '{"state": "registered", "reason": "停用取消"}'
+cb_curl GET /v1/migrations/summary dev-migration
+assert_eq "$CB_STATUS" 200 "the summary"
+assert_jq "$CB_BODY" '.groups | map("\(.department)/\(.wave):\(.total):\(.done)") | join(",")' \
+        "edu/w1:2:1,health/w2:1:0" "per department and wave: totals and done"
+assert_jq "$CB_BODY" '.groups[0] | [.counts.decommissioned, .counts.registered, (.overdue | map("\(.system_id)=\(.days_overdue)") | join("+"))] | map(tostring) | join(",")' \
+        "1,1,edu-files=$DAYS" "the counts by state, and the overdue systems with their days"
+cb_curl GET /v1/migrations/summary dev-health
+assert_jq "$CB_BODY" '.groups | map(.department) | join(",")' "health" "a department sees its own"
+cb_curl GET "/v1/migrations/summary?department=edu" dev-health
+assert_eq "$CB_STATUS" 403 "and not another's"
+ctl "$MIGRATION" migration status
+assert_eq "$RC" 0 "ctl: migration status"
+assert_contains "$OUT" "[##########..........]  50%" "ctl: a bar per wave"
+assert_contains "$OUT" "overdue: edu-files (registered) was due 2020-03-02" "ctl: the overdue systems"
+ok "$EDU" "D-Bus: Summary" "$ROOT" "$MIG" Summary s ""
+assert_jq "$OUT" '.[0] | fromjson | .groups | length' 1 "D-Bus: edu's summary"
+
 # The daemon kept serving through every refusal.
 cb_curl GET /v1/health ""
 assert_eq "$CB_STATUS" 200 "the daemon still serves"
