@@ -172,6 +172,10 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                             " MiB free, plan %s needs %u and %" PRIu64,
                             f->target.name ? f->target.name : "?", f->target.free_vcpus,
                             f->target.free_memory_mib, p->plan_id, p->vcpus, p->memory_mib);
+                if (f->target.connected && f->target.pools_known && !f->target.pool_present)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "TARGET_POOL_MISSING", 0,
+                            "target provider %s has no storage pool '%s'",
+                            f->target.name ? f->target.name : "?", f->target.pool ? f->target.pool : "");
         }
         *ret_n = o.n;
         return o.critical;

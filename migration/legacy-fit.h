@@ -23,7 +23,8 @@
  * with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED,
  * BUDGET_EXCEEDED, ...; POLICY_NOT_EVALUATED when the project is unknown),
  * TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the target provider
- * lacks vCPUs or memory for the plan).
+ * lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the
+ * provider has no such storage pool).
  */
 
 #include <jansson.h>
@@ -89,6 +90,9 @@ typedef struct LegacyPreflightFacts {
                 unsigned free_vcpus;
                 uint64_t free_memory_mib;
                 const char *name;
+                const char *pool;  /* the target pool the plan names */
+                bool pools_known;  /* the provider's pool list is complete */
+                bool pool_present; /* pool is among them */
         } target;
 } LegacyPreflightFacts;
 

@@ -1044,6 +1044,10 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         if (!tp)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "target.provider",
                                           "target.provider: no registered provider '%s'", tname);
+        const char *tpool = json_string_value(json_object_get(target, "pool"));
+        bool pool_present = false;
+        for (unsigned k = 0; tp->capacity_valid && k < tp->capacity.n_pools; k++)
+                pool_present = pool_present || streq(tp->capacity.pools[k], tpool);
         unsigned free_vcpus = tp->capacity_valid ? provider_free_vcpus(tp) : 0;
         uint64_t free_mem = tp->capacity_valid ? provider_free_memory_mib(tp) : 0;
 
@@ -1083,7 +1087,10 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                                     .capacity_known = tp->capacity_valid,
                                     .free_vcpus = free_vcpus,
                                     .free_memory_mib = free_mem,
-                                    .name = tname },
+                                    .name = tname,
+                                    .pool = tpool,
+                                    .pools_known = tp->capacity_valid && tp->capacity.pools_complete,
+                                    .pool_present = pool_present },
                 };
                 if (chosen) {
                         /* The target order as the policy engine sees it: the

@@ -199,6 +199,24 @@ cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "migr
 assert_eq "$CB_STATUS" 409 "a critical concern blocks the run"
 assert_contains "$CB_BODY" "critical" "the refusal says why"
 
+# Another system's plan may not take the same VM; a pool the target lacks is critical.
+cb_curl POST /v1/legacy-systems/health-his/assess dev-migration
+assert_eq "$CB_STATUS" 202 "a failed system is assessed again"
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/health-his dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+cb_curl POST /v1/legacy-systems/health-his/plan dev-migration "$(printf %s "$PLAN" | jq -c '.target.pool = "nvme"')"
+assert_eq "$CB_STATUS" 200 "health-his is planned"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical") | .code) | (index("ALREADY_PLANNED") != null, index("TARGET_POOL_MISSING") != null) ' \
+        "true
+true" "oa-web is already in edu-oa's plan; the target has no pool nvme"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.code == "ALREADY_PLANNED") | .message) | .[0]' \
+        "oa-web is already in the plan of legacy system edu-oa" "the concern names the other system"
+cb_curl PUT /v1/legacy-systems/health-his dev-migration "$(reg health-his '["file-server"]' | jq -c '.wave = "w2"')"
+assert_jq "$CB_BODY" '[.state, (.plan | tostring)] | join(",")' "registered,null" "health-his gives oa-web up: its plan is dropped"
+
 # Override oa-db onto the approved plan: its 70 GiB of disk do not fit 40 GiB.
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "ecs-general-2c4g"}]')"
 assert_eq "$CB_STATUS" 200 "a plan can be overridden"
@@ -254,7 +272,7 @@ refused "$MIGRATION" InvalidField "D-Bus: an unknown field" "$ROOT" "$MIG.Regist
 ctl "$MIGRATION" migration list
 assert_eq "$RC" 0 "ctl: migration list"
 assert_contains "$OUT" "health-his" "ctl: the list names the systems"
-assert_contains "$OUT" "failed" "ctl: and their states"
+assert_contains "$OUT" "decommissioned" "ctl: and their states"
 ctl "$MIGRATION" --json migration show edu-files
 assert_jq "$OUT" .state exempt "ctl: migration show"
 ctl "$AUTHORITY" migration transition edu-files registered --reason "停用推迟"

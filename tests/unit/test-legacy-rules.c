@@ -330,6 +330,15 @@ static void test_preflight(void **state) {
         assert_int_equal(c[1].article, 13);
         f.policy.n = 0;
         f.target.free_memory_mib = 8192;
+        /* A pool the target does not have; unknown pools say nothing. */
+        f.target.pool = "nvme";
+        f.target.pools_known = true;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "TARGET_POOL_MISSING", LEGACY_CONCERN_CRITICAL));
+        assert_int_equal(n, 1);
+        assert_non_null(strstr(c[0].message, "'nvme'"));
+        f.target.pools_known = false;
+        assert_false(legacy_preflight(&f, c, &n));
 
         /* An overriding plan too small on disk is critical, on memory a warning. */
         f.plan = &plans[4];
