@@ -658,8 +658,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
         }
         bool exemption_change = to == LEGACY_EXEMPT || from == LEGACY_EXEMPT;
         /* The authority signs exemptions off; it moves nothing else. */
-        if (exemption_change != caller_has_role(caller, CB_ROLE_AUTHORITY) ||
-            (!exemption_change && !caller_has_role(caller, CB_ROLE_MIGRATION))) {
+        if (!caller_has_role(caller, exemption_change ? CB_ROLE_AUTHORITY : CB_ROLE_MIGRATION)) {
                 refused(lg, caller, "legacy.transition", id, "forbidden", NULL);
                 return cb_error_set(err, CB_ERR_FORBIDDEN,
                                     exemption_change
