@@ -683,9 +683,9 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
         if (to == LEGACY_EXEMPT) {
                 char now[32];
                 store_now(now);
-                exemption = json_dumps(json_pack("{s:s, s:s, s:s}", "reason", reason, "signed_off_by",
-                                                 caller->principal->name, "signed_off_at", now),
-                                       JSON_COMPACT);
+                json_auto_t *doc = json_pack("{s:s, s:s, s:s}", "reason", reason, "signed_off_by",
+                                             caller->principal->name, "signed_off_at", now);
+                exemption = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
                 if (!exemption)
                         return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 w.exemption = exemption;
@@ -1302,8 +1302,9 @@ int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, j
                                             "more than %d legacy systems: ask per department",
                                             SUMMARY_ROWS_MAX);
                 /* Rows come ordered, so a group is the run of equal (department, wave). */
+                const char *g_wave = g ? json_string_value(json_object_get(g, "wave")) : NULL;
                 if (!g || !streq(json_string_value(json_object_get(g, "department")), dept) ||
-                    !json_equal(json_object_get(g, "wave"), wave ? json_string(wave) : json_null())) {
+                    !!g_wave != !!wave || (wave && !streq(g_wave, wave))) {
                         json_t *counts = json_object();
                         for (int i = 0; counts && i < _LEGACY_STATE_MAX; i++)
                                 json_object_set_new(counts, legacy_state_to_string((LegacyState)i),
