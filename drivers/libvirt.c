@@ -1269,6 +1269,15 @@ static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbEr
         r = legacy_vm_parse(xml, vm, err);
         if (r < 0)
                 return r;
+        int st, reason;
+        if (virDomainGetState(d, &st, &reason, 0) == 0)
+                snprintf(vm->power, sizeof(vm->power), "%s",
+                         st == VIR_DOMAIN_RUNNING   ? "running"
+                         : st == VIR_DOMAIN_PAUSED  ? "paused"
+                         : st == VIR_DOMAIN_SHUTOFF ? "shutoff"
+                                                    : "other");
+        else
+                virResetLastError();
         for (size_t i = 0; i < vm->n_disks; i++) {
                 if (!vm->disks[i].source[0])
                         continue;

@@ -152,6 +152,9 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
         }
         if (!strcmp(vm->firmware, "efi"))
                 add(&o, LEGACY_CONCERN_INFO, "FIRMWARE_EFI", 0, "%s boots with UEFI firmware", name);
+        if (!strcmp(vm->power, "running") || !strcmp(vm->power, "paused"))
+                add(&o, LEGACY_CONCERN_INFO, "SOURCE_RUNNING", 0,
+                    "%s is %s: a cold migration shuts it down for the copy", name, vm->power);
 
         if (p) {
                 if (!f->policy.evaluated)

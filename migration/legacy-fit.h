@@ -19,12 +19,11 @@
  * less memory than the source), UNSUPPORTED_DEVICE (critical for host
  * pass-through, warning otherwise), DISK_CONVERSION (warning: a format
  * other than raw or qcow2), DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
- * (info), then every violation of the policy engine for the target order
- * with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED,
- * BUDGET_EXCEEDED, ...; POLICY_NOT_EVALUATED when the project is unknown),
- * TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the target provider
- * lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the
- * provider has no such storage pool).
+ * (info), SOURCE_RUNNING (info: a cold migration shuts it down), then every violation of the policy engine
+ * for the target order with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED, BUDGET_EXCEEDED, ...;
+ * POLICY_NOT_EVALUATED when the project is unknown), TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the
+ * target provider lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the provider has no
+ * such storage pool).
  */
 
 #include <jansson.h>

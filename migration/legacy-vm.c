@@ -301,10 +301,10 @@ json_t *legacy_vm_to_json(const LegacyVm *vm) {
                 json_decref(devices);
                 return NULL;
         }
-        return json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "name", vm->name, "uuid",
-                         vm->uuid, "vcpus", (int)vm->vcpus, "memory_mib", (json_int_t)vm->memory_mib, "arch",
-                         vm->arch, "machine", vm->machine, "firmware", vm->firmware, "disks", disks, "nics",
-                         nics, "devices", devices);
+        return json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "name", vm->name, "uuid",
+                         vm->uuid, "power", vm->power, "vcpus", (int)vm->vcpus, "memory_mib",
+                         (json_int_t)vm->memory_mib, "arch", vm->arch, "machine", vm->machine, "firmware",
+                         vm->firmware, "disks", disks, "nics", nics, "devices", devices);
 }
 
 static bool copy_str(const json_t *o, const char *name, char *buf, size_t size) {
@@ -329,6 +329,7 @@ int legacy_vm_from_json(const json_t *j, LegacyVm *ret) {
         copy_str(j, "arch", vm->arch, sizeof(vm->arch));
         copy_str(j, "machine", vm->machine, sizeof(vm->machine));
         copy_str(j, "firmware", vm->firmware, sizeof(vm->firmware));
+        copy_str(j, "power", vm->power, sizeof(vm->power));
         vm->vcpus = (unsigned)json_integer_value(json_object_get(j, "vcpus"));
         vm->memory_mib = (uint64_t)json_integer_value(json_object_get(j, "memory_mib"));
         a = json_object_get(j, "disks");

@@ -57,6 +57,7 @@ typedef struct LegacyVm {
         char arch[16];
         char machine[64];
         char firmware[8]; /* "bios" or "efi" */
+        char power[16];   /* "running", "shutoff", ... as the host reported it; "" unknown */
         size_t n_disks;
         LegacyDisk disks[LEGACY_VM_DISKS_MAX];
         size_t n_nics;
@@ -78,7 +79,7 @@ uint64_t legacy_vm_disk_bytes(const LegacyVm *vm);
 
 /* {"name", "uuid", "vcpus", "memory_mib", "arch", "machine", "firmware",
  *  "disks": [{"target", "device", "bus", "format", "source", "capacity_bytes",
- *  "allocation_bytes"}], "nics": [{"mac", "type", "source", "model"}],
+ *  "allocation_bytes"}], "power", "nics": [{"mac", "type", "source", "model"}],
  *  "devices": [{"kind", "type"}]}; sizes absent for a disk not sized. */
 json_t *legacy_vm_to_json(const LegacyVm *vm);
 /* The inverse, for what the store kept; -EBADMSG when it is not one. */

@@ -173,6 +173,7 @@ assert_jq "$CB_BODY" '.assessment.vms[1] | [.vcpus, .memory_mib, .firmware] | jo
 assert_jq "$CB_BODY" '.assessment.vms[1].disks | map("\(.target):\(.format):\(.capacity_bytes):\(.allocation_bytes)") | join(",")' \
         "vda:qcow2:42949672960:12884901888,vdb:vmdk:32212254720:21474836480" "oa-db's disks: format, capacity, allocation"
 assert_jq "$CB_BODY" '.assessment.vms[0].nics[0].mac' "52:54:00:12:00:01" "oa-web's MAC"
+assert_jq "$CB_BODY" '.assessment.vms | map(.power) | join(",")' "shutoff,shutoff" "their power state"
 assert_jq "$CB_BODY" '.assessment.vms[1].devices | map(.kind) | join(",")' "sound" "oa-db's extra devices"
 
 cb_curl POST /v1/legacy-systems/health-his/transition dev-migration '{"state": "failed", "reason": "source room flooded"}'

@@ -726,6 +726,7 @@ static void test_assess_domain(void **state) {
         assert_int_equal(vm->vcpus, 3);
         assert_int_equal(vm->memory_mib, 6144);
         assert_string_equal(vm->firmware, "efi");
+        assert_string_equal(vm->power, "shutoff");
         assert_int_equal(vm->n_disks, 2);
         assert_true(vm->disks[0].sized && vm->disks[1].sized);
         assert_int_equal(vm->disks[0].capacity_bytes, 40ULL << 30);

@@ -190,6 +190,7 @@ static void test_vm_parse(void **state) {
         assert_true(back->disks[0].sized);
         assert_false(back->disks[1].sized);
         assert_int_equal(back->disks[0].capacity_bytes, 21474836480ULL);
+        assert_string_equal(back->power, "");
         assert_string_equal(back->nics[1].mac, "52:54:00:aa:bb:02");
         assert_string_equal(back->devices[0].kind, "hostdev");
         json_decref(j);
@@ -361,6 +362,10 @@ static void test_preflight(void **state) {
         assert_true(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_WARNING));
         assert_true(has(c, n, "FIRMWARE_EFI", LEGACY_CONCERN_INFO));
         assert_int_equal(n, 3); /* video is fine */
+        snprintf(vm->power, sizeof(vm->power), "running");
+        assert_false(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "SOURCE_RUNNING", LEGACY_CONCERN_INFO));
+        vm->power[0] = '\0';
         snprintf(vm->devices[0].kind, sizeof(vm->devices[0].kind), "hostdev");
         assert_true(legacy_preflight(&f, c, &n));
         assert_true(has(c, n, "UNSUPPORTED_DEVICE", LEGACY_CONCERN_CRITICAL));
