@@ -70,6 +70,7 @@ extern const RestRoute rest_systems_routes[];
 extern const RestRoute rest_incidents_routes[];
 extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
+extern const RestRoute rest_legacy_routes[];
 extern const RestRoute osb_routes[];
 extern const RestRoute osb_instance_routes[];
 extern const RestRoute osb_binding_routes[];
