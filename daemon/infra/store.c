@@ -250,6 +250,37 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
+
+        /* 11: metering (docs/billing.md). A resource's history is a list of
+         * segments, (resource, seq, state, start): a segment ends where the
+         * next one starts, so there is nothing to close and nothing is ever
+         * edited, and the history has neither gaps nor overlaps. The
+         * triggers write it in the transaction of the change itself; only a
+         * real change of state adds one, so a replayed operation (the state
+         * is already what it sets) adds none, and (resource, seq) cannot be
+         * taken twice. Resources from before metering start with their
+         * current state at their last change. */
+        "CREATE TABLE usage_segments ("
+        "  resource_id TEXT NOT NULL,"
+        "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+        "  state TEXT NOT NULL CHECK (state IN ('provisioning','active','stopped','failed',"
+        "    'deprovisioning','deleted')),"
+        "  start_at TEXT NOT NULL,"
+        "  PRIMARY KEY (resource_id, seq));"
+        "INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  SELECT id, 1, state, updated_at FROM resources;"
+        "CREATE TRIGGER usage_open AFTER INSERT ON resources BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.created_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT OLD.state BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
