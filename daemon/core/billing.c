@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "billing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "date.h"
+#include "policy.h"
+#include "rating.h"
+
+#define ACCEPTANCE_FILING_DAYS 30 /* Art. 25, as in projects.c */
+#define MONTHS_BACK_MAX        1200
+
+enum { KIND_CONSTRUCTION, KIND_OM, _KIND_MAX };
+
+typedef struct Money {
+        int64_t amount, pay, withhold;
+        size_t lines;
+} Money;
+
+typedef struct ProjectAcc {
+        char *id, *department, *approval_no;
+        bool suspended, terminated, acceptance_overdue;
+        bool have_budget;
+        int64_t budget[_KIND_MAX], period[_KIND_MAX], to_date[_KIND_MAX];
+        Money money;
+} ProjectAcc;
+
+typedef struct Resource {
+        char *id, *department, *project_id, *approval_no, *system_id, *service_id, *plan_id;
+        int64_t revision;
+        int kind;
+        RatingSegment *segs;
+        size_t n_segs, cap_segs;
+} Resource;
+
+typedef struct PriceEntry {
+        char *service_id;
+        int64_t revision;
+        json_t *doc; /* NULL: no such revision */
+} PriceEntry;
+
+typedef struct SystemEntry {
+        char *id;
+        bool noncompliant;
+} SystemEntry;
+
+typedef struct Stmt {
+        Store *s;
+        const Calendar *cal;
+        RatingPeriod period;
+        int64_t as_of;
+        char as_of_date[DATE_LEN + 1];
+        json_t *lines, *projects, *departments, *budgets, *unrated;
+        Money total, dept;
+        char *cur_dept;
+        ProjectAcc proj;
+        bool have_proj;
+        struct {
+                size_t lines;
+                int64_t amount;
+        } withheld[_POLICY_CODE_MAX];
+        PriceEntry *prices;
+        size_t n_prices;
+        SystemEntry *systems;
+        size_t n_systems;
+        CbError *err;
+} Stmt;
+
+static void resource_done(Resource *r) {
+        free(r->id);
+        free(r->department);
+        free(r->project_id);
+        free(r->approval_no);
+        free(r->system_id);
+        free(r->service_id);
+        free(r->plan_id);
+        free(r->segs);
+        *r = (Resource){ 0 };
+}
+
+static void project_done(ProjectAcc *p) {
+        free(p->id);
+        free(p->department);
+        free(p->approval_no);
+        *p = (ProjectAcc){ 0 };
+}
+
+static void stmt_done(Stmt *st) {
+        json_decref(st->lines);
+        json_decref(st->projects);
+        json_decref(st->departments);
+        json_decref(st->budgets);
+        json_decref(st->unrated);
+        free(st->cur_dept);
+        project_done(&st->proj);
+        for (size_t i = 0; i < st->n_prices; i++) {
+                free(st->prices[i].service_id);
+                json_decref(st->prices[i].doc);
+        }
+        free(st->prices);
+        for (size_t i = 0; i < st->n_systems; i++)
+                free(st->systems[i].id);
+        free(st->systems);
+}
+
+/* UTC seconds as the store writes them, or as CST wall time with its offset. */
+static void format_utc(int64_t t, char buf[32]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void format_cst(int64_t t, char buf[32]) {
+        time_t tt = (time_t)(t + 8 * 3600);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+}
+
+static int oom(Stmt *st) {
+        return cb_error_set(st->err, CB_ERR_INTERNAL, "out of memory while rating");
+}
+
+/* The catalogue revision a resource was ordered under (cached per statement). */
+static int price_doc(Stmt *st, const char *service_id, int64_t revision, const json_t **ret) {
+        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        PriceEntry *e, *nv;
+        int r;
+
+        for (size_t i = 0; i < st->n_prices; i++)
+                if (st->prices[i].revision == revision && streq(st->prices[i].service_id, service_id)) {
+                        *ret = st->prices[i].doc;
+                        return 0;
+                }
+        nv = realloc(st->prices, (st->n_prices + 1) * sizeof(*nv));
+        if (!nv)
+                return oom(st);
+        st->prices = nv;
+        e = &st->prices[st->n_prices];
+        *e = (PriceEntry){ .service_id = strdup(service_id), .revision = revision };
+        if (!e->service_id)
+                return oom(st);
+        st->n_prices++;
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
+                        "reading a catalogue revision", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                e->doc = json_loads(store_rows_text(rows, 0), 0, NULL);
+        *ret = e->doc;
+        return 0;
+}
+
+static int system_noncompliant(Stmt *st, const char *id, bool *ret) {
+        static const char sql[] = "SELECT data_sharing FROM systems WHERE id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        SystemEntry *nv;
+        bool nc = false;
+        int r;
+
+        for (size_t i = 0; i < st->n_systems; i++)
+                if (streq(st->systems[i].id, id)) {
+                        *ret = st->systems[i].noncompliant;
+                        return 0;
+                }
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                nc = streq(store_rows_text(rows, 0), "noncompliant");
+        nv = realloc(st->systems, (st->n_systems + 1) * sizeof(*nv));
+        if (!nv)
+                return oom(st);
+        st->systems = nv;
+        st->systems[st->n_systems] = (SystemEntry){ .id = strdup(id), .noncompliant = nc };
+        if (!st->systems[st->n_systems].id)
+                return oom(st);
+        st->n_systems++;
+        *ret = nc;
+        return 0;
+}
+
+/* Art. 25: a completion whose acceptance report was not filed within 30
+ * working days, as of the statement's last day. */
+static int acceptance_overdue(Stmt *st, const char *project_id, bool *ret) {
+        static const char sql[] =
+                "SELECT kind, date FROM milestones WHERE project_id = ?1 AND date <= ?2 AND "
+                "kind IN ('completed', 'acceptance_filed') ORDER BY date, id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        size_t n = 0, cap = 0;
+        struct {
+                bool completed, used;
+                char date[DATE_LEN + 1];
+        } *ms = NULL;
+        bool overdue = false;
+        int r;
+
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(st->as_of_date)), &rows,
+                        "reading milestones", st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0) {
+                if (n == cap) {
+                        void *nv = realloc(ms, (cap = cap ? cap * 2 : 8) * sizeof(*ms));
+                        if (!nv) {
+                                free(ms);
+                                return oom(st);
+                        }
+                        ms = nv;
+                }
+                ms[n].completed = streq(store_rows_text(rows, 0), "completed");
+                ms[n].used = false;
+                snprintf(ms[n].date, sizeof(ms[n].date), "%s", store_rows_text(rows, 1));
+                n++;
+        }
+        if (r < 0) {
+                free(ms);
+                return r;
+        }
+        for (size_t i = 0; i < n && !overdue; i++) {
+                bool filed = false, late = false, provisional = false;
+                if (!ms[i].completed)
+                        continue;
+                /* Rows are in date order: the first unused filing on or after the completion. */
+                for (size_t j = i + 1; j < n && !filed; j++)
+                        if (!ms[j].completed && !ms[j].used)
+                                filed = ms[j].used = true;
+                if (!filed && calendar_is_overdue(st->cal, ms[i].date, ACCEPTANCE_FILING_DAYS, st->as_of_date,
+                                                  &late, &provisional) >= 0)
+                        overdue = late;
+        }
+        free(ms);
+        *ret = overdue;
+        return 0;
+}
+
+static int project_begin(Stmt *st, const char *project_id) {
+        static const char sql[] =
+                "SELECT p.department, p.status, a.approval_no, a.document FROM projects p "
+                "LEFT JOIN approvals a ON a.project_id = p.id AND a.revision = p.current_revision "
+                "WHERE p.id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        ProjectAcc *p = &st->proj;
+        int r;
+
+        *p = (ProjectAcc){ .id = strdup(project_id) };
+        st->have_proj = true;
+        if (!p->id)
+                return oom(st);
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading a project", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                const char *status = store_rows_text(rows, 1);
+                json_auto_t *doc = NULL;
+                p->department = store_rows_dup(rows, 0);
+                p->approval_no = store_rows_dup(rows, 2);
+                p->suspended = streq(status, "suspended");
+                p->terminated = streq(status, "terminated");
+                if (!store_rows_is_null(rows, 3))
+                        doc = json_loads(store_rows_text(rows, 3), 0, NULL);
+                if (doc) {
+                        json_t *b = json_object_get(doc, "budget");
+                        p->have_budget = true;
+                        p->budget[KIND_CONSTRUCTION] =
+                                json_integer_value(json_object_get(b, "construction_fen"));
+                        p->budget[KIND_OM] = json_integer_value(json_object_get(b, "om_fen"));
+                }
+        }
+        store_rows_done(TAKE_PTR(rows));
+        return acceptance_overdue(st, project_id, &p->acceptance_overdue);
+}
+
+static json_t *money_json(const Money *m, json_t *o) {
+        if (!o)
+                return NULL;
+        if (json_object_set_new(o, "lines", json_integer((json_int_t)m->lines)) < 0 ||
+            json_object_set_new(o, "amount_fen", json_integer(m->amount)) < 0 ||
+            json_object_set_new(o, "pay_fen", json_integer(m->pay)) < 0 ||
+            json_object_set_new(o, "withhold_fen", json_integer(m->withhold)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_t *budget_kind_json(const ProjectAcc *p, int k, int64_t committed) {
+        json_t *o = json_pack("{s:o, s:I, s:I, s:I}", "budget_fen",
+                              p->have_budget ? json_integer(p->budget[k]) : json_null(), "billed_fen",
+                              (json_int_t)p->period[k], "billed_to_date_fen", (json_int_t)p->to_date[k],
+                              "committed_fen", (json_int_t)committed);
+        if (o && p->have_budget)
+                json_object_set_new(o, "remaining_fen", json_integer(p->budget[k] - p->to_date[k]));
+        return o;
+}
+
+static int project_end(Stmt *st) {
+        static const char sql[] =
+                "SELECT cost_kind, SUM(committed_fen) FROM project_holdings WHERE project_id = ?1 "
+                "GROUP BY cost_kind";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        ProjectAcc *p = &st->proj;
+        int64_t committed[_KIND_MAX] = { 0 };
+        json_t *b;
+        int r;
+
+        if (!st->have_proj)
+                return 0;
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(p->id)), &rows, "reading a project's holdings",
+                        st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0)
+                committed[streq(store_rows_text(rows, 0), "om") ? KIND_OM : KIND_CONSTRUCTION] +=
+                        store_rows_int(rows, 1);
+        if (r < 0)
+                return r;
+        if (p->money.lines > 0) {
+                json_t *o = money_json(&p->money, json_pack("{s:s, s:s?}", "project_id", p->id, "department",
+                                                            p->department));
+                if (!o || json_array_append_new(st->projects, o) < 0)
+                        return oom(st);
+        }
+        b = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "project_id", p->id, "department", p->department,
+                      "approval_no", p->approval_no, "construction",
+                      budget_kind_json(p, KIND_CONSTRUCTION, committed[KIND_CONSTRUCTION]), "om",
+                      budget_kind_json(p, KIND_OM, committed[KIND_OM]));
+        if (!b || json_array_append_new(st->budgets, b) < 0)
+                return oom(st);
+        project_done(p);
+        st->have_proj = false;
+        return 0;
+}
+
+static int department_end(Stmt *st) {
+        json_t *o;
+        if (!st->cur_dept)
+                return 0;
+        if (st->dept.lines > 0) {
+                o = money_json(&st->dept, json_pack("{s:s}", "department", st->cur_dept));
+                if (!o || json_array_append_new(st->departments, o) < 0)
+                        return oom(st);
+        }
+        free(st->cur_dept);
+        st->cur_dept = NULL;
+        st->dept = (Money){ 0 };
+        return 0;
+}
+
+static void money_add(Money *m, int64_t amount, bool withheld) {
+        m->lines++;
+        m->amount += amount;
+        if (withheld)
+                m->withhold += amount;
+        else
+                m->pay += amount;
+}
+
+/* The month before p. */
+static int period_prev(const RatingPeriod *p, RatingPeriod *ret) {
+        char name[32];
+        snprintf(name, sizeof(name), "%04d-%02d", (p->month == 1 ? p->year - 1 : p->year) % 10000,
+                 (p->month == 1 ? 12 : p->month - 1) % 100);
+        return rating_period_parse(name, ret);
+}
+
+/* The money of one resource: its line of this period (if it was charged in
+ * it) and what it cost since it began, month by month as those months'
+ * statements say. */
+static int resource_end(Stmt *st, Resource *res) {
+        const json_t *doc = NULL;
+        RatingUnit unit;
+        int64_t price, seconds, amount;
+        RatingPeriod m;
+        Withhold w;
+        char articles[32];
+        json_t *line, *arts;
+        bool noncompliant = false;
+        int r;
+
+        if (!res->id)
+                return 0;
+        r = price_doc(st, res->service_id, res->revision, &doc);
+        if (r < 0)
+                return r;
+        r = doc ? rating_plan_price(doc, res->plan_id, &unit, &price) : -ENOENT;
+        if (r < 0) {
+                /* Never a failed statement for one missing rate: the line is
+                 * listed apart, for the catalogue's keepers to answer. */
+                json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "resource_id", res->id, "project_id",
+                                      res->project_id, "service_id", res->service_id, "plan_id", res->plan_id,
+                                      "catalog_revision", (json_int_t)res->revision, "reason",
+                                      r == -ENOENT ? "the plan is not in that catalogue revision"
+                                                   : "the plan's price in that revision is malformed");
+                if (!u || json_array_append_new(st->unrated, u) < 0)
+                        return oom(st);
+                return 0;
+        }
+
+        m = st->period;
+        for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
+                int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
+                if (rating_amount_fen(unit, price, s, &m, &a) >= 0)
+                        st->proj.to_date[res->kind] += a;
+                if (period_prev(&m, &m) < 0)
+                        break;
+        }
+
+        seconds = rating_charged_seconds(unit, res->segs, res->n_segs, &st->period, st->as_of);
+        if (seconds == 0)
+                return 0;
+        r = rating_amount_fen(unit, price, seconds, &st->period, &amount);
+        if (r < 0)
+                return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot rate resource %s", res->id);
+
+        r = system_noncompliant(st, res->system_id, &noncompliant);
+        if (r < 0)
+                return r;
+        rating_withhold(
+                &(WithholdFacts){
+                        .om = res->kind == KIND_OM,
+                        .project_suspended = st->proj.suspended,
+                        .project_terminated = st->proj.terminated,
+                        .data_sharing_noncompliant = noncompliant,
+                        .acceptance_filing_overdue = st->proj.acceptance_overdue,
+                        /* Art. 35: the legacy-systems issue brings these facts. */
+                        .migration_overdue = false,
+                },
+                &w);
+        rating_withhold_articles(&w, articles, sizeof(articles));
+        arts = json_array();
+        for (size_t i = 0; arts && i < w.n; i++) {
+                json_array_append_new(arts, json_integer(policy_code_article(w.codes[i])));
+                st->withheld[w.codes[i]].lines++;
+                st->withheld[w.codes[i]].amount += amount;
+        }
+        line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:o?}",
+                         "period", st->period.name, "department", res->department, "project_id",
+                         res->project_id, "approval_no", res->approval_no, "system_id", res->system_id,
+                         "resource_id", res->id, "service_id", res->service_id, "plan_id", res->plan_id,
+                         "catalog_revision", (json_int_t)res->revision, "unit", rating_unit_to_string(unit),
+                         "quantity_seconds", (json_int_t)seconds, "unit_price_fen", (json_int_t)price,
+                         "amount_fen", (json_int_t)amount, "funding", w.n ? "withhold" : "pay",
+                         "withhold_articles", arts);
+        if (!line || json_array_append_new(st->lines, line) < 0)
+                return oom(st);
+        st->proj.period[res->kind] += amount;
+        money_add(&st->proj.money, amount, w.n > 0);
+        money_add(&st->dept, amount, w.n > 0);
+        money_add(&st->total, amount, w.n > 0);
+        return 0;
+}
+
+static int rate(Stmt *st, const char *department) {
+        /* Every resource that existed before the period ended, with its
+         * segments in order, grouped by department and project. */
+        static const char sql_all[] =
+                "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, "
+                "r.plan_id, "
+                "r.catalog_revision, r.cost_kind, s.state, s.start_at FROM usage_segments s "
+                "JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 "
+                "ORDER BY r.department, r.project_id, r.id, s.seq";
+        static const char sql_dept[] =
+                "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, "
+                "r.plan_id, "
+                "r.catalog_revision, r.cost_kind, s.state, s.start_at FROM usage_segments s "
+                "JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 AND r.department = ?2 "
+                "ORDER BY r.department, r.project_id, r.id, s.seq";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        Resource res = { 0 };
+        char end[32];
+        int r;
+
+        format_utc(st->period.end, end);
+        r = department
+                    ? store_query(st->s, sql_dept, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)), &rows,
+                                  "reading usage", st->err)
+                    : store_query(st->s, sql_all, STORE_ARGS(SA_TEXT(end)), &rows, "reading usage", st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0) {
+                const char *id = store_rows_text(rows, 0), *dept = store_rows_text(rows, 1),
+                           *project = store_rows_text(rows, 2);
+                RatingSegment seg = { 0 };
+
+                if (!streq(id, res.id)) {
+                        r = resource_end(st, &res);
+                        resource_done(&res);
+                        if (r < 0)
+                                break;
+                        if (!st->have_proj || !streq(project, st->proj.id)) {
+                                if ((r = project_end(st)) < 0)
+                                        break;
+                                if (!streq(dept, st->cur_dept)) {
+                                        if ((r = department_end(st)) < 0)
+                                                break;
+                                        if (!(st->cur_dept = strdup(dept))) {
+                                                r = oom(st);
+                                                break;
+                                        }
+                                }
+                                if ((r = project_begin(st, project)) < 0)
+                                        break;
+                        }
+                        res = (Resource){
+                                .id = strdup(id),
+                                .department = strdup(dept),
+                                .project_id = strdup(project),
+                                .approval_no = store_rows_dup(rows, 3),
+                                .system_id = store_rows_dup(rows, 4),
+                                .service_id = store_rows_dup(rows, 5),
+                                .plan_id = store_rows_dup(rows, 6),
+                                .revision = store_rows_int(rows, 7),
+                                .kind = streq(store_rows_text(rows, 8), "om") ? KIND_OM : KIND_CONSTRUCTION,
+                        };
+                        if (!res.id || !res.department || !res.project_id || !res.approval_no ||
+                            !res.system_id || !res.service_id || !res.plan_id) {
+                                r = oom(st);
+                                break;
+                        }
+                }
+                if (rating_parse_time(store_rows_text(rows, 10), &seg.start) < 0) {
+                        r = cb_error_set(st->err, CB_ERR_INTERNAL, "resource %s has a usage segment at '%s'",
+                                         id, store_rows_text(rows, 10));
+                        break;
+                }
+                seg.active = streq(store_rows_text(rows, 9), "active");
+                seg.deleted = streq(store_rows_text(rows, 9), "deleted");
+                if (res.n_segs == res.cap_segs) {
+                        size_t cap = res.cap_segs ? res.cap_segs * 2 : 8;
+                        RatingSegment *nv = realloc(res.segs, cap * sizeof(*nv));
+                        if (!nv) {
+                                r = oom(st);
+                                break;
+                        }
+                        res.segs = nv;
+                        res.cap_segs = cap;
+                }
+                res.segs[res.n_segs++] = seg;
+        }
+        if (r >= 0)
+                r = resource_end(st, &res);
+        resource_done(&res);
+        if (r >= 0)
+                r = project_end(st);
+        if (r >= 0)
+                r = department_end(st);
+        return r;
+}
+
+static json_t *withheld_json(const Stmt *st) {
+        /* By article: the codes of one article (28: suspended, terminated) stay apart. */
+        json_t *out = json_array();
+        for (unsigned art = 1; out && art <= 41; art++)
+                for (unsigned c = 0; c < _POLICY_CODE_MAX; c++) {
+                        json_t *o;
+                        if (policy_code_article(c) != art || st->withheld[c].lines == 0)
+                                continue;
+                        o = json_pack("{s:i, s:s, s:s, s:I, s:I}", "article", (int)art, "code",
+                                      policy_code_name(c), "summary", policy_code_summary(c), "lines",
+                                      (json_int_t)st->withheld[c].lines, "amount_fen",
+                                      (json_int_t)st->withheld[c].amount);
+                        if (!o || json_array_append_new(out, o) < 0) {
+                                json_decref(out);
+                                return NULL;
+                        }
+                }
+        return out;
+}
+
+/* ---- CSV: RFC 4180, CRLF, a field quoted when it holds , " CR or LF ---- */
+
+typedef struct Buf {
+        char *p;
+        size_t n, cap;
+        bool failed;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n) {
+        if (b->failed)
+                return;
+        if (b->n + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 4096;
+                while (cap < b->n + n + 1)
+                        cap *= 2;
+                char *nv = realloc(b->p, cap);
+                if (!nv) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = nv;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+        b->p[b->n] = 0;
+}
+
+static void csv_field(Buf *b, const char *s, bool first) {
+        if (!first)
+                buf_add(b, ",", 1);
+        if (!s)
+                return;
+        if (!strpbrk(s, ",\"\r\n")) {
+                buf_add(b, s, strlen(s));
+                return;
+        }
+        buf_add(b, "\"", 1);
+        for (const char *c = s; *c; c++) {
+                buf_add(b, c, 1);
+                if (*c == '"')
+                        buf_add(b, "\"", 1);
+        }
+        buf_add(b, "\"", 1);
+}
+
+static const char *const csv_columns[] = {
+        "period",           "department",     "project_id", "approval_no",      "system_id",
+        "resource_id",      "service_id",     "plan_id",    "catalog_revision", "unit",
+        "quantity_seconds", "unit_price_fen", "amount_fen", "funding",          "withhold_articles",
+};
+
+static int csv_render(const json_t *lines, bool excel, char **ret, size_t *ret_len) {
+        Buf b = { 0 };
+        const json_t *line;
+        size_t i;
+
+        if (excel)
+                buf_add(&b, "\xEF\xBB\xBF", 3);
+        for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++)
+                csv_field(&b, csv_columns[c], c == 0);
+        buf_add(&b, "\r\n", 2);
+        json_array_foreach(lines, i, line) {
+                for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++) {
+                        const json_t *v = json_object_get(line, csv_columns[c]);
+                        char num[32];
+                        if (json_is_integer(v)) {
+                                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                                csv_field(&b, num, c == 0);
+                        } else if (json_is_array(v)) {
+                                char arts[64] = "";
+                                size_t j, n = 0;
+                                const json_t *a;
+                                json_array_foreach(v, j, a) n += (size_t)snprintf(
+                                        arts + n, sizeof(arts) - n, "%s%" JSON_INTEGER_FORMAT, j ? ";" : "",
+                                        json_integer_value(a));
+                                csv_field(&b, arts, c == 0);
+                        } else
+                                csv_field(&b, json_string_value(v), c == 0);
+                }
+                buf_add(&b, "\r\n", 2);
+        }
+        if (b.failed) {
+                free(b.p);
+                return -ENOMEM;
+        }
+        *ret = b.p;
+        *ret_len = b.n;
+        return 0;
+}
+
+static int authorize(const CbCaller *caller, const BillingRequest *req, const char **ret_department,
+                     CbError *err) {
+        const Principal *p = caller ? caller->principal : NULL;
+
+        if (caller_has_role(caller, CB_ROLE_FINANCE | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR)) {
+                *ret_department = req->department;
+                return 0;
+        }
+        if (caller_has_role(caller, CB_ROLE_DEPARTMENT) && p->department) {
+                if (req->department && !streq(req->department, p->department))
+                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, "department",
+                                                  "a department reads only its own statement lines (Art. 5): "
+                                                  "%s may not read department '%s'",
+                                                  p->name, req->department);
+                *ret_department = p->department;
+                return 0;
+        }
+        /* Operators, migration teams, platforms; and a department role bound to no department. */
+        return cb_error_set(err, CB_ERR_FORBIDDEN,
+                            "reading billing statements needs the role finance, authority or auditor, "
+                            "or a department's own lines");
+}
+
+int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
+                      int64_t now, char **ret_text, size_t *ret_len, const char **ret_content_type,
+                      CbError *err) {
+        Stmt st = { .s = s, .cal = cal, .err = err };
+        const char *department = NULL;
+        bool csv;
+        int r, opened;
+
+        r = authorize(caller, req, &department, err);
+        if (r < 0)
+                return r;
+        if (rating_period_parse(req->period, &st.period) < 0)
+                return cb_error_set_field(err, CB_ERR_INVALID, "period",
+                                          "period '%s' is not a month: expected YYYY-MM with month 01-12",
+                                          req->period ? req->period : "");
+        if (req->format && !streq(req->format, "json") && !streq(req->format, "csv"))
+                return cb_error_set_field(err, CB_ERR_INVALID, "format",
+                                          "format '%s' is not known: expected json or csv", req->format);
+        csv = req->format && streq(req->format, "csv");
+        if (req->excel && !csv)
+                return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel applies to format csv only");
+
+        st.as_of = now < st.period.end ? now : st.period.end;
+        {
+                char cst[32];
+                /* The statement's last day in CST, for the deadlines of Art. 25. */
+                format_cst(st.as_of > st.period.start ? st.as_of - 1 : st.period.start, cst);
+                memcpy(st.as_of_date, cst, DATE_LEN);
+                st.as_of_date[DATE_LEN] = 0;
+        }
+        st.lines = json_array();
+        st.projects = json_array();
+        st.departments = json_array();
+        st.budgets = json_array();
+        st.unrated = json_array();
+        if (!st.lines || !st.projects || !st.departments || !st.budgets || !st.unrated) {
+                stmt_done(&st);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+
+        opened = store_read_begin(s);
+        r = rate(&st, department);
+        store_read_end(s, opened);
+
+        if (r >= 0 && csv)
+                r = csv_render(st.lines, req->excel, ret_text, ret_len) < 0
+                            ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
+                            : 0;
+        else if (r >= 0) {
+                char from[32], to[32], asof[32];
+                json_t *doc, *totals;
+                format_cst(st.period.start, from);
+                format_cst(st.period.end, to);
+                format_cst(st.as_of, asof);
+                totals = money_json(&st.total, json_pack("{s:O, s:O}", "projects", st.projects, "departments",
+                                                         st.departments));
+                doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O, s:o, s:O, s:o, s:O}", "period",
+                                st.period.name, "from", from, "to", to, "as_of", asof, "department",
+                                department, "complete", now >= st.period.end, "lines", st.lines, "totals",
+                                totals, "budgets", st.budgets, "withheld", withheld_json(&st), "unrated",
+                                st.unrated);
+                char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(doc);
+                if (!text)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                else {
+                        *ret_len = strlen(text);
+                        *ret_text = text;
+                }
+        }
+        stmt_done(&st);
+        if (r < 0)
+                return r;
+        *ret_content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+        return 0;
+}

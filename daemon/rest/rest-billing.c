@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST /v1: billing statements for finance (docs/billing.md). Parse, call
+ * the core, send its bytes as they are. */
+#include "rest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "billing.h"
+
+static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
+        const char *excel = rest_query(req, "excel");
+        BillingRequest br = {
+                .period = req->params[0],
+                .format = rest_query(req, "format"),
+                .department = rest_query(req, "department"),
+        };
+        const char *content_type;
+        char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        if (excel && !streq(excel, "0") && !streq(excel, "1"))
+                return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel must be 0 or 1");
+        br.excel = excel && streq(excel, "1");
+        if (br.department && !*br.department)
+                br.department = NULL;
+        r = billing_statement(req->manager->store, req->manager->calendar, &req->caller, &br,
+                              (int64_t)time(NULL), &text, &len, &content_type, err);
+        if (r < 0)
+                return r;
+        reply->response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!reply->response) {
+                free(text);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        reply->response_owned = true;
+        reply->status = 200;
+        MHD_add_response_header(reply->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        return 0;
+}
+
+const RestRoute rest_billing_routes[] = {
+        { "GET", "/v1/billing/statements/{period}", REST_AUTH_BEARER, on_statement, NULL },
+        { NULL, NULL, 0, NULL, NULL },
+};
