@@ -20,7 +20,8 @@ static int get_statement(Ctl *ctl, const char *format, sd_bus_message **ret_repl
         int r;
 
         r = ctl_call(ctl, BILLING, "GetStatement", &reply, "sa{sv}", ctl->period, 3, "format", "s", format,
-                     "department", "s", ctl->department ? ctl->department : "", "excel", "b", (int)ctl->excel);
+                     "department", "s", ctl->department ? ctl->department : "", "excel", "b",
+                     (int)ctl->excel);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "s", ret);
@@ -70,7 +71,8 @@ static void bar(char *buf, size_t size, long long part, long long whole, int wid
 }
 
 static int billing_summary(Ctl *ctl, int argc, char **argv) {
-        static const char *const headers[] = { "DEPARTMENT", "LINES", "AMOUNT", "PAY", "WITHHOLD", "PAY|WITHHOLD" };
+        static const char *const headers[] = { "DEPARTMENT", "LINES",    "AMOUNT",
+                                               "PAY",        "WITHHOLD", "PAY|WITHHOLD" };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(ctl_table_freep) CtlTable *t = NULL;
         json_auto_t *doc = NULL;
@@ -104,7 +106,8 @@ static int billing_summary(Ctl *ctl, int argc, char **argv) {
                 char lines[32], amount[32], pay[32], withhold[32], pbar[128], wbar[128], both[300];
                 long long p = json_integer_value(json_object_get(d, "pay_fen"));
                 long long w = json_integer_value(json_object_get(d, "withhold_fen"));
-                snprintf(lines, sizeof(lines), "%lld", (long long)json_integer_value(json_object_get(d, "lines")));
+                snprintf(lines, sizeof(lines), "%lld",
+                         (long long)json_integer_value(json_object_get(d, "lines")));
                 ctl_format_fen(p + w, amount, sizeof(amount));
                 ctl_format_fen(p, pay, sizeof(pay));
                 ctl_format_fen(w, withhold, sizeof(withhold));
@@ -112,19 +115,20 @@ static int billing_summary(Ctl *ctl, int argc, char **argv) {
                 bar(pbar, sizeof(pbar), p, most, 30);
                 bar(wbar, sizeof(wbar), w, most, 30);
                 snprintf(both, sizeof(both), "%s|%s", pbar, wbar);
-                if (ctl_table_add(t, (const char *const[]){ ctl_json_str(d, "department", "-"), lines, amount, pay,
-                                                            withhold, both }) < 0)
+                if (ctl_table_add(t, (const char *const[]){ ctl_json_str(d, "department", "-"), lines, amount,
+                                                            pay, withhold, both }) < 0)
                         return ctl_error(-ENOMEM, "out of memory");
         }
         ctl_table_print(t, stdout);
         {
                 char amount[32], pay[32], withhold[32];
-                ctl_format_fen(json_integer_value(json_object_get(totals, "amount_fen")), amount, sizeof(amount));
+                ctl_format_fen(json_integer_value(json_object_get(totals, "amount_fen")), amount,
+                               sizeof(amount));
                 ctl_format_fen(json_integer_value(json_object_get(totals, "pay_fen")), pay, sizeof(pay));
                 ctl_format_fen(json_integer_value(json_object_get(totals, "withhold_fen")), withhold,
                                sizeof(withhold));
-                printf("%s total %s yuan: pay %s, withhold %s\n", ctl_json_str(doc, "period", "?"), amount, pay,
-                       withhold);
+                printf("%s total %s yuan: pay %s, withhold %s\n", ctl_json_str(doc, "period", "?"), amount,
+                       pay, withhold);
         }
         return 0;
 }
@@ -132,7 +136,8 @@ static int billing_summary(Ctl *ctl, int argc, char **argv) {
 static const CtlCommand billing_commands[] = {
         { "statement", "--period YYYY-MM [--format json|csv] [--excel] [--department DEPT] [--out FILE]",
           "The month's statement as the daemon makes it (CST calendar month)", 0, 0, billing_statement,
-          CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT, CTL_OPT_PERIOD },
+          CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
+          CTL_OPT_PERIOD },
         { "export", "--period YYYY-MM --format csv|json [--excel] [--department DEPT] [--out FILE]",
           "The same, for finance's files", 0, 0, billing_statement,
           CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,

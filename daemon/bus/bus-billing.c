@@ -56,6 +56,7 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
 const sd_bus_vtable bus_billing_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
-                                SD_BUS_RESULT("s", statement), method_get_statement, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("s", statement), method_get_statement,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -497,15 +497,15 @@ static int rate(Stmt *st, const char *department) {
                            *project = store_rows_text(rows, 2);
                 RatingSegment seg = { 0 };
 
-                if (!streq(id, res.id)) {
+                if (!streq_ptr(id, res.id)) {
                         r = resource_end(st, &res);
                         resource_done(&res);
                         if (r < 0)
                                 break;
-                        if (!st->have_proj || !streq(project, st->proj.id)) {
+                        if (!st->have_proj || !streq_ptr(project, st->proj.id)) {
                                 if ((r = project_end(st)) < 0)
                                         break;
-                                if (!streq(dept, st->cur_dept)) {
+                                if (!streq_ptr(dept, st->cur_dept)) {
                                         if ((r = department_end(st)) < 0)
                                                 break;
                                         if (!(st->cur_dept = strdup(dept))) {
