@@ -133,6 +133,29 @@ static int billing_summary(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+static int billing_close(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *rec = NULL;
+        const json_t *f;
+        size_t i;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, BILLING, "CloseStatement", &rec, "s", ctl->period);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(rec);
+        printf("%s: closed at %s by %s, signed %s key %s\n", ctl_json_str(rec, "period", "?"),
+               ctl_json_str(rec, "closed_at", "?"), ctl_json_str(rec, "closed_by", "?"),
+               ctl_json_str(rec, "alg", "?"), ctl_json_str(rec, "key_id", "?"));
+        json_array_foreach(json_object_get(rec, "files"), i, f) {
+                const char *d = ctl_json_str(f, "department", "");
+                printf("  %-12s %-4s sm3 %s\n", *d ? d : "(all)", ctl_json_str(f, "format", "?"),
+                       ctl_json_str(f, "sm3", "?"));
+        }
+        return 0;
+}
+
 static const CtlCommand billing_commands[] = {
         { "statement", "--period YYYY-MM [--format json|csv] [--excel] [--department DEPT] [--out FILE]",
           "The month's statement as the daemon makes it (CST calendar month)", 0, 0, billing_statement,
@@ -142,6 +165,8 @@ static const CtlCommand billing_commands[] = {
           "The same, for finance's files", 0, 0, billing_statement,
           CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
           CTL_OPT_PERIOD | CTL_OPT_FORMAT },
+        { "close", "--period YYYY-MM", "Freeze and sign an ended month's statement (finance)", 0, 0,
+          billing_close, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
         { "summary", "--period YYYY-MM [--department DEPT]",
           "Totals per department, with a bar of pay|withhold each", 0, 0, billing_summary,
           CTL_OPT_PERIOD | CTL_OPT_DEPARTMENT, CTL_OPT_PERIOD },

@@ -13,14 +13,13 @@
 
 static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(freep) char *text = NULL;
+        _cleanup_(billing_export_done) BillingExport e = { 0 };
         Manager *m = userdata;
         json_auto_t *opts = NULL;
-        const char *period, *key, *content_type;
+        const char *period, *key;
         json_t *v;
         BillingRequest br = { 0 };
         CbCaller caller;
-        size_t len;
         int r;
 
         r = sd_bus_message_read(msg, "s", &period);
@@ -46,11 +45,28 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
                                                  key);
         }
         br.period = period;
-        r = billing_statement(m->store, m->calendar, &caller, &br, (int64_t)time(NULL), &text, &len,
-                              &content_type, &err);
+        r = billing_statement(m->store, m->calendar, &caller, &br, (int64_t)time(NULL), &e, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        return sd_bus_reply_method_return(msg, "s", text);
+        return sd_bus_reply_method_return(msg, "s", e.text);
+}
+
+static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *period;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &period);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = billing_close(m->store, m->calendar, &caller, period, (int64_t)time(NULL), &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
 }
 
 const sd_bus_vtable bus_billing_vtable[] = {
@@ -58,5 +74,7 @@ const sd_bus_vtable bus_billing_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
                                 SD_BUS_RESULT("s", statement), method_get_statement,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CloseStatement", SD_BUS_ARGS("s", period), SD_BUS_RESULT("s", record),
+                                method_close_statement, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

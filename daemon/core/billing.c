@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "date.h"
+#include "digest.h"
 #include "policy.h"
 #include "rating.h"
 
@@ -696,27 +698,15 @@ static int authorize(const CbCaller *caller, const BillingRequest *req, const ch
                             "or a department's own lines");
 }
 
-int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
-                      int64_t now, char **ret_text, size_t *ret_len, const char **ret_content_type,
-                      CbError *err) {
-        Stmt st = { .s = s, .cal = cal, .err = err };
-        const char *department = NULL;
-        bool csv;
-        int r, opened;
-
-        r = authorize(caller, req, &department, err);
-        if (r < 0)
-                return r;
-        if (rating_period_parse(req->period, &st.period) < 0)
-                return cb_error_set_field(err, CB_ERR_INVALID, "period",
-                                          "period '%s' is not a month: expected YYYY-MM with month 01-12",
-                                          req->period ? req->period : "");
-        if (req->format && !streq(req->format, "json") && !streq(req->format, "csv"))
-                return cb_error_set_field(err, CB_ERR_INVALID, "format",
-                                          "format '%s' is not known: expected json or csv", req->format);
-        csv = req->format && streq(req->format, "csv");
-        if (req->excel && !csv)
-                return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel applies to format csv only");
+/* The statement of period p as of now, for one department (NULL: all), in
+ * one format. closed: the "closed" member (borrowed; NULL for an open
+ * statement). empty: no lines at all (a closed month's view of a department
+ * that had nothing when it was closed). No authorization. */
+static int render(Store *s, const Calendar *cal, const RatingPeriod *p, const char *department, bool csv,
+                  bool excel, int64_t now, const json_t *closed, bool empty, char **ret_text, size_t *ret_len,
+                  CbError *err) {
+        Stmt st = { .s = s, .cal = cal, .err = err, .period = *p };
+        int r = 0, opened;
 
         st.as_of = now < st.period.end ? now : st.period.end;
         {
@@ -736,12 +726,14 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
 
-        opened = store_read_begin(s);
-        r = rate(&st, department);
-        store_read_end(s, opened);
+        if (!empty) {
+                opened = store_read_begin(s);
+                r = rate(&st, department);
+                store_read_end(s, opened);
+        }
 
         if (r >= 0 && csv)
-                r = csv_render(st.lines, req->excel, ret_text, ret_len) < 0
+                r = csv_render(st.lines, excel, ret_text, ret_len) < 0
                             ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
                             : 0;
         else if (r >= 0) {
@@ -752,11 +744,11 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
                 format_cst(st.as_of, asof);
                 totals = money_json(&st.total, json_pack("{s:O, s:O}", "projects", st.projects, "departments",
                                                          st.departments));
-                doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O, s:o, s:O, s:o, s:O}", "period",
+                doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O?, s:O, s:o, s:O, s:o, s:O}", "period",
                                 st.period.name, "from", from, "to", to, "as_of", asof, "department",
-                                department, "complete", now >= st.period.end, "lines", st.lines, "totals",
-                                totals, "budgets", st.budgets, "withheld", withheld_json(&st), "unrated",
-                                st.unrated);
+                                department, "complete", now >= st.period.end, "closed", closed, "lines",
+                                st.lines, "totals", totals, "budgets", st.budgets, "withheld",
+                                withheld_json(&st), "unrated", st.unrated);
                 char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
                 json_decref(doc);
                 if (!text)
@@ -767,8 +759,388 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
                 }
         }
         stmt_done(&st);
+        return r;
+}
+
+void billing_export_done(BillingExport *e) {
+        free(e->text);
+        free(e->signature);
+        *e = (BillingExport){ 0 };
+}
+
+static int parse_period(const char *period, RatingPeriod *ret, CbError *err) {
+        if (rating_period_parse(period, ret) < 0)
+                return cb_error_set_field(err, CB_ERR_INVALID, "period",
+                                          "period '%s' is not a month: expected YYYY-MM with month 01-12",
+                                          period ? period : "");
+        return 0;
+}
+
+typedef struct Closed {
+        bool closed;
+        char *at, *by, *alg, *key_id;
+} Closed;
+
+static void closed_done(Closed *c) {
+        free(c->at);
+        free(c->by);
+        free(c->alg);
+        free(c->key_id);
+        *c = (Closed){ 0 };
+}
+
+static int closed_get(Store *s, const char *period, Closed *ret, CbError *err) {
+        static const char sql[] =
+                "SELECT closed_at, closed_by, alg, key_id FROM billing_closed WHERE period = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        *ret = (Closed){ 0 };
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period)), &rows, "reading a closed statement", err);
         if (r < 0)
                 return r;
-        *ret_content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+        r = store_rows_next(rows, err);
+        if (r <= 0)
+                return r;
+        *ret = (Closed){ true, store_rows_dup(rows, 0), store_rows_dup(rows, 1), store_rows_dup(rows, 2),
+                         store_rows_dup(rows, 3) };
+        if (!ret->at || !ret->by || !ret->alg || !ret->key_id) {
+                closed_done(ret);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
         return 0;
+}
+
+static json_t *closed_json(const Closed *c, const char *csv_sm3, const char *csv_signature) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "at", c->at, "by", c->by, "alg", c->alg, "key_id",
+                              c->key_id);
+        if (o && csv_sm3 &&
+            (json_object_set_new(o, "csv_sm3", json_string(csv_sm3)) < 0 ||
+             json_object_set_new(o, "csv_signature", json_string(csv_signature)) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* A closed month's file, as stored at its closing: 1 found, 0 not. */
+static int closed_file(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
+                       CbError *err) {
+        static const char sql[] = "SELECT body, sm3, signature FROM billing_closed_files "
+                                  "WHERE period = ?1 AND department = ?2 AND format = ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        r = store_query(s, sql,
+                        STORE_ARGS(SA_TEXT(period), SA_TEXT(department ? department : ""),
+                                   SA_TEXT(csv ? "csv" : "json")),
+                        &rows, "reading a closed statement", err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r <= 0)
+                return r;
+        e->text = store_rows_dup(rows, 0);
+        e->signature = store_rows_dup(rows, 2);
+        snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 1));
+        if (!e->text || !e->signature)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        e->len = strlen(e->text);
+        return 1;
+}
+
+int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
+                      int64_t now, BillingExport *ret, CbError *err) {
+        _cleanup_(closed_done) Closed c = { 0 };
+        BillingExport e = { 0 };
+        const char *department = NULL;
+        RatingPeriod p;
+        bool csv;
+        int r;
+
+        r = authorize(caller, req, &department, err);
+        if (r < 0)
+                return r;
+        r = parse_period(req->period, &p, err);
+        if (r < 0)
+                return r;
+        if (req->format && !streq(req->format, "json") && !streq(req->format, "csv"))
+                return cb_error_set_field(err, CB_ERR_INVALID, "format",
+                                          "format '%s' is not known: expected json or csv", req->format);
+        csv = req->format && streq(req->format, "csv");
+        if (req->excel && !csv)
+                return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel applies to format csv only");
+
+        r = closed_get(s, p.name, &c, err);
+        if (r < 0)
+                return r;
+        if (c.closed) {
+                r = closed_file(s, p.name, department, csv, &e, err);
+                if (r == 0) {
+                        /* A department that had nothing when the month was closed. */
+                        json_auto_t *cj = closed_json(&c, NULL, NULL);
+                        r = cj ? render(s, cal, &p, department, csv, false, p.end, cj, true, &e.text, &e.len,
+                                        err)
+                               : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        if (r >= 0)
+                                r = digest_sm3_hex(e.text, e.len, e.sm3) < 0
+                                            ? cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3")
+                                            : 0;
+                }
+                if (r >= 0 && csv && req->excel) {
+                        /* The byte order mark goes before the signed bytes. */
+                        char *b = malloc(e.len + 4);
+                        if (!b)
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else {
+                                memcpy(b, "\xEF\xBB\xBF", 3);
+                                memcpy(b + 3, e.text, e.len + 1);
+                                free(e.text);
+                                e.text = b;
+                                e.len += 3;
+                        }
+                }
+                if (r >= 0) {
+                        snprintf(e.alg, sizeof(e.alg), "%s", c.alg);
+                        snprintf(e.key_id, sizeof(e.key_id), "%s", c.key_id);
+                }
+        } else
+                r = render(s, cal, &p, department, csv, req->excel, now, NULL, false, &e.text, &e.len, err);
+        if (r < 0) {
+                billing_export_done(&e);
+                return r;
+        }
+        e.content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+        *ret = e;
+        return 0;
+}
+
+/* ---- closing ---- */
+
+typedef struct CloseFile {
+        char *department; /* "" for the whole city */
+        bool csv;
+        char *body;
+        char sm3[DIGEST_HEX_MAX];
+        char *signature;
+} CloseFile;
+
+typedef struct CloseJob {
+        const char *period, *at, *by, *alg, *key_id;
+        CloseFile *files;
+        size_t n_files;
+} CloseJob;
+
+static int close_insert(Store *s, void *userdata, CbError *err) {
+        static const char ins[] = "INSERT INTO billing_closed (period, closed_at, closed_by, alg, key_id) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)";
+        static const char ins_file[] =
+                "INSERT INTO billing_closed_files (period, department, format, body, sm3, signature) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const CloseJob *j = userdata;
+        int r;
+
+        r = store_run(s, ins,
+                      STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->at), SA_TEXT(j->by), SA_TEXT(j->alg),
+                                 SA_TEXT(j->key_id)),
+                      "closing the statement", err);
+        if (r == -EEXIST)
+                return cb_error_set(err, CB_ERR_CONFLICT, "statement %s was closed meanwhile", j->period);
+        for (size_t i = 0; r >= 0 && i < j->n_files; i++)
+                r = store_run(s, ins_file,
+                              STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
+                                         SA_TEXT(j->files[i].csv ? "csv" : "json"), SA_TEXT(j->files[i].body),
+                                         SA_TEXT(j->files[i].sm3), SA_TEXT(j->files[i].signature)),
+                              "storing a closed statement", err);
+        return r < 0 ? r : 0;
+}
+
+static json_t *close_record(const Closed *c, const char *period, const CloseFile *files, size_t n) {
+        json_t *arr = json_array(), *o;
+        for (size_t i = 0; arr && i < n; i++)
+                if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "department", files[i].department,
+                                                         "format", files[i].csv ? "csv" : "json", "sm3",
+                                                         files[i].sm3)) < 0) {
+                        json_decref(arr);
+                        return NULL;
+                }
+        o = arr ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "period", period, "closed_at", c->at,
+                            "closed_by", c->by, "alg", c->alg, "key_id", c->key_id, "files", arr)
+                : NULL;
+        return o;
+}
+
+static int closed_files_load(Store *s, const char *period, CloseFile **ret, size_t *ret_n, CbError *err) {
+        static const char sql[] =
+                "SELECT department, format, sm3 FROM billing_closed_files WHERE period = ?1 "
+                "ORDER BY department, format";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CloseFile *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period)), &rows, "reading a closed statement", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                CloseFile *nv = realloc(v, (n + 1) * sizeof(*nv));
+                if (!nv) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                v = nv;
+                v[n] = (CloseFile){ .department = store_rows_dup(rows, 0),
+                                    .csv = streq(store_rows_text(rows, 1), "csv") };
+                snprintf(v[n].sm3, sizeof(v[n].sm3), "%s", store_rows_text(rows, 2));
+                n++;
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(v[i].department);
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static void close_files_free(CloseFile *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].department);
+                free(v[i].body);
+                free(v[i].signature);
+        }
+        free(v);
+}
+
+/* Signs the SM3 digest (its lowercase hex) of a file's bytes. */
+static int sign_file(const SigKey *key, CloseFile *f, CbError *err) {
+        if (digest_sm3_hex(f->body, strlen(f->body), f->sm3) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3");
+        if (sig_key_sign(key, f->sm3, strlen(f->sm3), &f->signature) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign the statement");
+        return 0;
+}
+
+int billing_close(Store *s, const Calendar *cal, const CbCaller *caller, const char *period, int64_t now,
+                  json_t **ret, CbError *err) {
+        static const char sql_depts[] =
+                "SELECT department FROM projects UNION SELECT department FROM resources "
+                "ORDER BY 1";
+        _cleanup_(closed_done) Closed c = { 0 };
+        CloseFile *files = NULL;
+        size_t n = 0;
+        const SigKey *key;
+        RatingPeriod p;
+        char object[64], at[32], end[32];
+        json_t *rec;
+        int r;
+
+        r = caller_require_role(caller, CB_ROLE_FINANCE, "close billing statements", err);
+        if (r < 0) {
+                audit_refusal(s, caller, "billing.close", "statement:-", "forbidden", NULL);
+                return r;
+        }
+        r = parse_period(period, &p, err);
+        if (r < 0)
+                return r;
+        snprintf(object, sizeof(object), "statement:%s", p.name);
+        r = closed_get(s, p.name, &c, err);
+        if (r < 0)
+                return r;
+        if (c.closed) {
+                /* Closing twice is harmless: the first closing stands. */
+                r = closed_files_load(s, p.name, &files, &n, err);
+                if (r < 0)
+                        return r;
+                rec = close_record(&c, p.name, files, n);
+                close_files_free(files, n);
+                if (!rec)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *ret = rec;
+                return 0;
+        }
+        if (now < p.end) {
+                format_cst(p.end, end);
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "period",
+                                          "period %s has not ended: it can be closed from %s on", p.name,
+                                          end);
+        }
+        key = audit_trail_key(store_audit(s));
+        if (!key)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the daemon has no checkpoint key (audit.checkpoint_key): a closed statement "
+                        "must be signed");
+
+        store_now(at);
+        c = (Closed){ true, strdup(at), strdup(caller->principal->name), strdup(sig_key_alg(key)),
+                      strdup(sig_key_id(key)) };
+        if (!c.at || !c.by || !c.alg || !c.key_id)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
+        /* The whole city's view and each department's, CSV first: each JSON
+         * names its CSV's digest and signature. */
+        {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                r = store_query(s, sql_depts, NULL, &rows, "listing departments", err);
+                if (r >= 0) {
+                        files = calloc(2, sizeof(*files));
+                        if (!files)
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else {
+                                files[0] = (CloseFile){ .department = strdup(""), .csv = true };
+                                files[1] = (CloseFile){ .department = strdup(""), .csv = false };
+                                n = 2;
+                        }
+                }
+                while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                        CloseFile *nv = realloc(files, (n + 2) * sizeof(*nv));
+                        if (!nv) {
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                                break;
+                        }
+                        files = nv;
+                        files[n] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = true };
+                        files[n + 1] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = false };
+                        n += 2;
+                }
+        }
+        for (size_t i = 0; r >= 0 && i < n; i += 2) {
+                const char *dept = files[i].department && *files[i].department ? files[i].department : NULL;
+                size_t len;
+                json_t *cj;
+
+                if (!files[i].department || !files[i + 1].department) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                r = render(s, cal, &p, dept, true, false, p.end, NULL, false, &files[i].body, &len, err);
+                if (r >= 0)
+                        r = sign_file(key, &files[i], err);
+                if (r < 0)
+                        break;
+                cj = closed_json(&c, files[i].sm3, files[i].signature);
+                r = cj ? render(s, cal, &p, dept, false, false, p.end, cj, false, &files[i + 1].body, &len,
+                                err)
+                       : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                json_decref(cj);
+                if (r >= 0)
+                        r = sign_file(key, &files[i + 1], err);
+        }
+        if (r >= 0) {
+                CloseJob job = { p.name, c.at, c.by, c.alg, c.key_id, files, n };
+                json_auto_t *detail =
+                        json_pack("{s:s, s:s}", "csv_sm3", files[0].sm3, "json_sm3", files[1].sm3);
+                r = audit_change(s, caller, &(AuditEntry){ "billing.close", object, "ok", NULL, detail },
+                                 close_insert, &job, err);
+        }
+        if (r >= 0) {
+                rec = close_record(&c, p.name, files, n);
+                if (!rec)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                else
+                        *ret = rec;
+        }
+        close_files_free(files, n);
+        return r < 0 ? r : 0;
 }

@@ -16,14 +16,17 @@
  * exists; every other role is refused. A malformed period or format is
  * 400 naming it; a month without usage is an empty statement. The same
  * request gives the same bytes on every face: the core serializes.
- * Nothing is written.
+ * Reading writes nothing; closing a month (finance) freezes it.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "calendar.h"
+#include "digest.h"
 #include "error.h"
 #include "principal.h"
 #include "store.h"
@@ -35,9 +38,34 @@ typedef struct BillingRequest {
         bool excel;             /* csv only: a UTF-8 byte order mark first, for Excel */
 } BillingRequest;
 
+typedef struct BillingExport {
+        char *text; /* malloc'd */
+        size_t len;
+        const char *content_type; /* static */
+        /* A closed month's file: the SM3 digest (lowercase hex) of text (for
+         * CSV with excel, of text after the byte order mark), the
+         * daemon's signature over that digest's hex, base64, and its key;
+         * "" and NULL for an open month. */
+        char sm3[DIGEST_HEX_MAX];
+        char *signature;
+        char alg[16], key_id[80];
+} BillingExport;
+
+void billing_export_done(BillingExport *e);
+
 /* The statement as of `now` (UTC seconds; usage of a month not yet over
- * counts until then). *ret_text is malloc'd, *ret_content_type static.
- * cal may be NULL (every deadline counted Monday to Friday). */
+ * counts until then), or, once the month is closed, the bytes stored when
+ * it was. cal may be NULL (every deadline counted Monday to Friday). */
 int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
-                      int64_t now, char **ret_text, size_t *ret_len, const char **ret_content_type,
-                      CbError *err);
+                      int64_t now, BillingExport *ret, CbError *err);
+
+/* POST /v1/billing/statements/{period}/close, finance only: freezes the
+ * month once it has ended (409 before, naming period). Renders the whole
+ * city's statement and each department's, CSV and JSON, signs the SM3 of
+ * each with the audit trail's checkpoint key (503 without one) and stores
+ * them with a billing.close audit record, in one transaction. Every later
+ * export of the month is those bytes. Closing again changes nothing and
+ * answers the first closing. *ret: {period, closed_at, closed_by, alg,
+ * key_id, files: [{department, format, sm3}]}. */
+int billing_close(Store *s, const Calendar *cal, const CbCaller *caller, const char *period, int64_t now,
+                  json_t **ret, CbError *err);

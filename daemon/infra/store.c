@@ -282,6 +282,24 @@ static const char *const migrations[] = {
         "    NEW.state, NEW.updated_at)"
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
+
+        /* 12: closed billing statements (docs/billing.md): the files as
+         * they were made when finance closed the month, each with its SM3
+         * and the daemon's signature; department '' is the whole city. */
+        "CREATE TABLE billing_closed ("
+        "  period TEXT PRIMARY KEY,"
+        "  closed_at TEXT NOT NULL,"
+        "  closed_by TEXT NOT NULL,"
+        "  alg TEXT NOT NULL,"
+        "  key_id TEXT NOT NULL);"
+        "CREATE TABLE billing_closed_files ("
+        "  period TEXT NOT NULL REFERENCES billing_closed(period),"
+        "  department TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('json','csv')),"
+        "  body TEXT NOT NULL,"
+        "  sm3 TEXT NOT NULL,"
+        "  signature TEXT NOT NULL,"
+        "  PRIMARY KEY (period, department, format));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -16,9 +16,7 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
                 .format = rest_query(req, "format"),
                 .department = rest_query(req, "department"),
         };
-        const char *content_type;
-        char *text = NULL;
-        size_t len = 0;
+        _cleanup_(billing_export_done) BillingExport e = { 0 };
         int r;
 
         if (excel && !streq(excel, "0") && !streq(excel, "1"))
@@ -27,21 +25,37 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
         if (br.department && !*br.department)
                 br.department = NULL;
         r = billing_statement(req->manager->store, req->manager->calendar, &req->caller, &br,
-                              (int64_t)time(NULL), &text, &len, &content_type, err);
+                              (int64_t)time(NULL), &e, err);
         if (r < 0)
                 return r;
-        reply->response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        if (!reply->response) {
-                free(text);
+        reply->response = MHD_create_response_from_buffer(e.len, e.text, MHD_RESPMEM_MUST_FREE);
+        if (!reply->response)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
+        e.text = NULL; /* the response frees it */
         reply->response_owned = true;
         reply->status = 200;
-        MHD_add_response_header(reply->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        MHD_add_response_header(reply->response, MHD_HTTP_HEADER_CONTENT_TYPE, e.content_type);
+        if (e.signature) {
+                /* A closed month: finance checks a file it got by mail against these. */
+                MHD_add_response_header(reply->response, "X-Content-SM3", e.sm3);
+                MHD_add_response_header(reply->response, "X-Content-Signature", e.signature);
+                MHD_add_response_header(reply->response, "X-Signature-Alg", e.alg);
+                MHD_add_response_header(reply->response, "X-Signature-Key-Id", e.key_id);
+        }
         return 0;
+}
+
+static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = billing_close(req->manager->store, req->manager->calendar, &req->caller, req->params[0],
+                              (int64_t)time(NULL), &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
 }
 
 const RestRoute rest_billing_routes[] = {
         { "GET", "/v1/billing/statements/{period}", REST_AUTH_BEARER, on_statement, NULL },
+        { "POST", "/v1/billing/statements/{period}/close", REST_AUTH_BEARER, on_close, NULL },
         { NULL, NULL, 0, NULL, NULL },
 };

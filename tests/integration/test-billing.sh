@@ -322,16 +322,91 @@ out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing summary
 assert_contains "$out" "2024-02 total 22.40 yuan: pay 18.55, withhold 3.85" "billing summary: the month's totals"
 assert_eq "$(printf %s "$out" | grep -c '^edu .* 22.05 .*█')" 1 "billing summary: edu's row with its bar"
 
-# --- a restart and a crash change nothing of a finished month --------------------------
+# --- closing a month --------------------------------------------------------------------
 
-cb_restart_daemon
+close() { cb_curl POST "/v1/billing/statements/$1/close" "$2"; }
+close "$(TZ=Asia/Shanghai date +%Y-%m)" dev-finance
+assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "409 period" "the month not yet over cannot be closed: 409 naming period"
+for who in dev-edu dev-authority dev-auditor dev-operator; do
+        close 2024-02 "$who"
+        assert_eq "$CB_STATUS" 403 "$who closes a month: 403"
+done
+close 2024-1 dev-finance
+assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "400 period" "closing a malformed period: 400 naming period"
 stmt 2024-02 dev-finance
-assert_eq "$(printf %s "$CB_BODY" | sha256sum)" "$rest_sum" "after a restart February 2024 is the same bytes"
+assert_not_contains "$CB_HEADERS" "X-Content-SM3" "an open month carries no digest"
+close 2024-02 dev-finance
+assert_eq "$CB_STATUS" 200 "finance closes February 2024: 200"
+CLOSE=$CB_BODY
+assert_jq "$CLOSE" '[.files[] | (if .department == "" then "all" else .department end) + "/" + .format] | join(",")' \
+        "all/csv,all/json,edu/csv,edu/json,health/csv,health/json" "the whole city's files and each department's, CSV and JSON"
+close 2024-02 dev-finance
+assert_eq "$CB_STATUS:$CB_BODY" "200:$CLOSE" "closing twice is harmless: the first closing answers"
+
+sm3_of() { openssl dgst -sm3 -r "$1" | cut -d' ' -f1; }
+# verify FILE: the X-Content-* headers of the last answer against FILE's bytes.
+verify() {
+        local sum sig
+        sum=$(printf %s "$CB_HEADERS" | tr -d '\r' | sed -n 's/^X-Content-SM3: //p')
+        sig=$(printf %s "$CB_HEADERS" | tr -d '\r' | sed -n 's/^X-Content-Signature: //p')
+        assert_eq "$sum" "$(sm3_of "$1")" "$2: X-Content-SM3 is the SM3 of the bytes"
+        printf %s "$sum" >"$CB_TMP/digest"
+        printf %s "$sig" | base64 -d >"$CB_TMP/sig.bin"
+        if openssl dgst -sm3 -verify etc/dev-keys/dev-checkpoint.pub.pem -sigopt distid:1234567812345678 \
+                -signature "$CB_TMP/sig.bin" "$CB_TMP/digest" >/dev/null 2>&1; then
+                pass "$2: the signature over the digest verifies with the checkpoint key's public half"
+        else
+                fail "$2: the signature does not verify"
+        fi
+}
+stmt 2024-02 dev-finance format=csv
+cp "$CB_TMP/resp.body" "$CB_TMP/closed.csv"
+verify "$CB_TMP/closed.csv" "closed CSV"
+stmt 2024-02 dev-finance
+cp "$CB_TMP/resp.body" "$CB_TMP/closed.json"
+closed_sum=$(sha256sum <"$CB_TMP/closed.json")
+verify "$CB_TMP/closed.json" "closed JSON"
+assert_jq "$CB_BODY" '.closed.csv_sm3' "$(sm3_of "$CB_TMP/closed.csv")" "the JSON names its CSV's digest"
+assert_jq "$CB_BODY" '.closed.by' dev-finance "and who closed it"
+assert_eq "$(printf %s "$CB_BODY" | jq -c .lines)" "$(printf %s "$FEB" | jq -c .lines)" "closing kept the lines"
+stmt 2024-02 dev-finance "format=csv&excel=1"
+assert_eq "$(tail -c +4 "$CB_TMP/resp.body" | sha256sum)" "$(sha256sum <"$CB_TMP/closed.csv")" \
+        "excel=1: the byte order mark, then the signed CSV"
+stmt 2024-02 dev-edu
+assert_jq "$CB_BODY" '[.lines[].resource_id] | join(",")' "r-a,r-b,r-c,r-e" "edu reads its closed lines"
+cp "$CB_TMP/resp.body" "$CB_TMP/closed-edu.json"
+verify "$CB_TMP/closed-edu.json" "edu's closed JSON"
+stmt 2024-02 dev-health department=edu
+assert_eq "$CB_STATUS" 403 "a closed month: health asking for edu's lines is still 403"
+
+# Facts change after the closing: the closed month does not, an open one does.
+cb_curl POST /v1/projects/p2/resume dev-authority '{"reason":"整改完成"}'
+assert_eq "$CB_STATUS" 200 "set-up: the authority resumes p2"
+stmt 2024-02 dev-finance
+assert_eq "$(sha256sum <"$CB_TMP/resp.body")" "$closed_sum" "after p2 resumed, the closed February is the same bytes"
+stmt 2024-01 dev-finance
+assert_jq "$CB_BODY" '.lines[] | select(.resource_id == "r-d") | .funding' pay "while open January follows: r-d is paid now"
+bcall 1003 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Billing GetStatement "sa{sv}" 2024-02 0
+assert_eq "$(jq -j '.data[0]' <"$CB_TMP/call.out" | sha256sum)" "$closed_sum" "D-Bus answers the closed bytes"
+out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing close --period 2024-02) || true
+assert_contains "$out" "2024-02: closed at $(printf %s "$CLOSE" | jq -r .closed_at) by dev-finance" \
+        "cloudbrokerctl billing close: closing again shows the first closing"
+assert_eq "$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.close' AND outcome = 'ok'")" 1 \
+        "one billing.close in the audit trail"
+
+# --- a restart, a crash and late usage change nothing of a closed month -----------------
+
+cb_stop_daemon
+inject r-g p1 edu edu-portal ecs-general-2c4g 1 construction vm 2024-02-12T00:00:00Z \
+        active@2024-02-12T00:00:00Z deleted@2024-02-12T05:00:00Z
+cb_start_daemon
+stmt 2024-02 dev-finance
+assert_eq "$(sha256sum <"$CB_TMP/resp.body")" "$closed_sum" "after a restart and late usage February 2024 is the same bytes"
 kill -KILL "$CB_PID"
 wait "$CB_PID" 2>/dev/null || true
 cb_start_daemon
 stmt 2024-02 dev-finance
-assert_eq "$(printf %s "$CB_BODY" | sha256sum)" "$rest_sum" "after kill -9 February 2024 is the same bytes"
+assert_eq "$(sha256sum <"$CB_TMP/resp.body")" "$closed_sum" "after kill -9 February 2024 is the same bytes"
 check_segments "at the end"
 
 # --- the real VM's line this month ----------------------------------------------------
