@@ -7,7 +7,9 @@
  * department.
  */
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl-util.h"
@@ -156,6 +158,65 @@ static int billing_close(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+static int billing_adjust(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *doc = NULL, *out = NULL;
+        char *end;
+        long long fen;
+        int r;
+
+        (void)argc;
+        errno = 0;
+        fen = strtoll(argv[1], &end, 10);
+        if (errno != 0 || end == argv[1] || *end)
+                return ctl_error(-EINVAL, "AMOUNT_FEN '%s' is not an integer (fen, may be negative)",
+                                 argv[1]);
+        doc = json_pack("{s:s, s:I, s:s}", "project_id", argv[0], "amount_fen", (json_int_t)fen, "reason",
+                        ctl->reason);
+        if (!doc)
+                return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
+        r = ctl_call_dict_json(ctl, BILLING, "AddAdjustment", ctl->period, doc, &out);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: %s fen for %s, %s (needs the other signature)\n", ctl_json_str(out, "id", "?"), argv[1],
+               argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+static int billing_approve(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *out = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_call_json(ctl, BILLING, "ApproveAdjustment", &out, "ss", ctl->period, argv[0]);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: %s\n", argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+static int billing_adjustments(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = {
+                "ID", "DEPARTMENT", "PROJECT", "AMOUNT_FEN", "STATUS", "REASON"
+        };
+        static const char *const members[] = { "id",         "department", "project_id",
+                                               "amount_fen", "status",     "reason" };
+        json_auto_t *out = NULL;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, BILLING, "ListAdjustments", &out, "s", ctl->period);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        return ctl_print_list(ctl, json_object_get(out, "adjustments"), ELEMENTSOF(headers), headers,
+                              members);
+}
+
 static const CtlCommand billing_commands[] = {
         { "statement", "--period YYYY-MM [--format json|csv] [--excel] [--department DEPT] [--out FILE]",
           "The month's statement as the daemon makes it (CST calendar month)", 0, 0, billing_statement,
@@ -167,6 +228,13 @@ static const CtlCommand billing_commands[] = {
           CTL_OPT_PERIOD | CTL_OPT_FORMAT },
         { "close", "--period YYYY-MM", "Freeze and sign an ended month's statement (finance)", 0, 0,
           billing_close, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "adjust", "--period YYYY-MM PROJECT AMOUNT_FEN --reason TEXT",
+          "Propose an adjustment of a closed month (finance or the authority)", 2, 2, billing_adjust,
+          CTL_OPT_PERIOD | CTL_OPT_REASON, CTL_OPT_PERIOD | CTL_OPT_REASON },
+        { "approve-adjustment", "--period YYYY-MM ID", "Countersign an adjustment (the other of the two)", 1,
+          1, billing_approve, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "adjustments", "--period YYYY-MM", "List a month's adjustments", 0, 0, billing_adjustments,
+          CTL_OPT_PERIOD, CTL_OPT_PERIOD },
         { "summary", "--period YYYY-MM [--department DEPT]",
           "Totals per department, with a bar of pay|withhold each", 0, 0, billing_summary,
           CTL_OPT_PERIOD | CTL_OPT_DEPARTMENT, CTL_OPT_PERIOD },

@@ -69,6 +69,63 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+static int method_list_adjustments(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *period;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &period);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = billing_adjustments_list(m->store, &caller, period, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_add_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        const char *period;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &period);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = billing_adjust(m->store, &caller, period, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_approve_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *period, *id;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &period, &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = billing_adjustment_approve(m->store, &caller, period, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
 const sd_bus_vtable bus_billing_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
@@ -76,5 +133,13 @@ const sd_bus_vtable bus_billing_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CloseStatement", SD_BUS_ARGS("s", period), SD_BUS_RESULT("s", record),
                                 method_close_statement, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAdjustments", SD_BUS_ARGS("s", period), SD_BUS_RESULT("s", adjustments),
+                                method_list_adjustments, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddAdjustment", SD_BUS_ARGS("s", period, "a{sv}", adjustment),
+                                SD_BUS_RESULT("s", adjustment), method_add_adjustment,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ApproveAdjustment", SD_BUS_ARGS("s", period, "s", id),
+                                SD_BUS_RESULT("s", adjustment), method_approve_adjustment,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

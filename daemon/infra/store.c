@@ -300,6 +300,26 @@ static const char *const migrations[] = {
         "  sm3 TEXT NOT NULL,"
         "  signature TEXT NOT NULL,"
         "  PRIMARY KEY (period, department, format));",
+
+        /* 13: adjustments of closed months: separate lines, never
+         * rewrites; in force once finance and the authority both signed. */
+        "CREATE TABLE billing_adjustments ("
+        "  id TEXT PRIMARY KEY,"
+        "  period TEXT NOT NULL REFERENCES billing_closed(period),"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  department TEXT NOT NULL,"
+        "  approval_no TEXT,"
+        "  amount_fen INTEGER NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL);"
+        "CREATE INDEX billing_adjustments_period ON billing_adjustments(period, created_at, id);"
+        "CREATE TABLE billing_adjustment_signoffs ("
+        "  adjustment_id TEXT NOT NULL REFERENCES billing_adjustments(id),"
+        "  role TEXT NOT NULL CHECK (role IN ('authority','finance')),"
+        "  principal TEXT NOT NULL,"
+        "  signed_at TEXT NOT NULL,"
+        "  PRIMARY KEY (adjustment_id, role));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

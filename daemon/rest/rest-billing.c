@@ -54,8 +54,43 @@ static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 200, v);
 }
 
+static int on_adjustments(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = billing_adjustments_list(req->manager->store, &req->caller, req->params[0], &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
+static int on_adjust(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *doc = NULL, *v = NULL;
+        int r;
+
+        r = rest_body_json(req, &doc, err);
+        if (r < 0)
+                return r;
+        r = billing_adjust(req->manager->store, &req->caller, req->params[0], doc, &v, err);
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 201, v);
+}
+
+static int on_adjustment_approve(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = billing_adjustment_approve(req->manager->store, &req->caller, req->params[0], req->params[1],
+                                           &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, v);
+}
+
 const RestRoute rest_billing_routes[] = {
         { "GET", "/v1/billing/statements/{period}", REST_AUTH_BEARER, on_statement, NULL },
         { "POST", "/v1/billing/statements/{period}/close", REST_AUTH_BEARER, on_close, NULL },
+        { "GET", "/v1/billing/statements/{period}/adjustments", REST_AUTH_BEARER, on_adjustments, NULL },
+        { "POST", "/v1/billing/statements/{period}/adjustments", REST_AUTH_BEARER, on_adjust, NULL },
+        { "POST", "/v1/billing/statements/{period}/adjustments/{id}/approve", REST_AUTH_BEARER,
+          on_adjustment_approve, NULL },
         { NULL, NULL, 0, NULL, NULL },
 };

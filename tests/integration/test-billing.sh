@@ -394,6 +394,63 @@ assert_contains "$out" "2024-02: closed at $(printf %s "$CLOSE" | jq -r .closed_
 assert_eq "$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.close' AND outcome = 'ok'")" 1 \
         "one billing.close in the audit trail"
 
+# --- adjustments of a closed month ------------------------------------------------------
+
+adj() { cb_curl POST "/v1/billing/statements/$1/adjustments" "$2" "$3"; }
+adj 2024-01 dev-finance '{"project_id":"p2","amount_fen":-500,"reason":"更正"}'
+assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "409 period" "adjusting a month not closed: 409 naming period"
+for who in dev-edu dev-auditor dev-operator; do
+        adj 2024-02 "$who" '{"project_id":"p2","amount_fen":-500,"reason":"更正"}'
+        assert_eq "$CB_STATUS" 403 "$who proposes an adjustment: 403"
+done
+for bad in '{"project_id":"p2","amount_fen":0,"reason":"x"}:amount_fen' \
+        '{"project_id":"p2","amount_fen":"5","reason":"x"}:amount_fen' \
+        '{"project_id":"p2","amount_fen":1.5,"reason":"x"}:amount_fen' \
+        '{"project_id":"p2","amount_fen":1000000000000001,"reason":"x"}:amount_fen' \
+        '{"project_id":"nosuch","amount_fen":5,"reason":"x"}:project_id' \
+        '{"project_id":"p2","amount_fen":5,"reason":""}:reason' \
+        '{"project_id":"p2","amount_fen":5}:reason' \
+        '{"project_id":"p2","amount_fen":5,"reason":"x","line":1}:line'; do
+        adj 2024-02 dev-finance "${bad%:*}"
+        assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "422 ${bad##*:}" "adjustment ${bad%:*}: 422 naming ${bad##*:}"
+done
+adj 2024-02 dev-finance '{"project_id":"p2","amount_fen":-500,"reason":"重复计费更正"}'
+assert_eq "$CB_STATUS" 201 "finance proposes an adjustment of February: 201"
+A1=$(printf %s "$CB_BODY" | jq -r .id)
+assert_jq "$CB_BODY" '[.status, .department, (.amount_fen | tostring), (.signoffs | map(.role) | join("+"))] | join(" ")' \
+        "pending health -500 finance" "pending, health's, with finance's signature"
+cb_curl POST "/v1/billing/statements/2024-02/adjustments/$A1/approve" dev-finance
+assert_eq "$CB_STATUS" 409 "finance cannot countersign its own adjustment: 409"
+cb_curl POST "/v1/billing/statements/2024-02/adjustments/adj-0000000000000000/approve" dev-authority
+assert_eq "$CB_STATUS" 404 "an unknown adjustment: 404"
+cb_curl POST "/v1/billing/statements/2024-01/adjustments/$A1/approve" dev-authority
+assert_eq "$CB_STATUS" 404 "the adjustment under another month: 404"
+cb_curl POST "/v1/billing/statements/2024-02/adjustments/$A1/approve" dev-authority
+assert_eq "$CB_STATUS" 200 "the authority countersigns: 200"
+assert_jq "$CB_BODY" '[.status, (.signoffs | map(.role + ":" + .principal) | join("+"))] | join(" ")' \
+        "signed finance:dev-finance+authority:dev-authority" "in force with both signatures"
+cb_curl POST "/v1/billing/statements/2024-02/adjustments/$A1/approve" dev-authority
+assert_eq "$CB_STATUS" 409 "countersigning again: 409"
+cb_curl GET /v1/billing/statements/2024-02/adjustments dev-auditor
+assert_jq "$CB_BODY" '[(.adjustments | length), .signed_fen] | map(tostring) | join(" ")' "1 -500" "an auditor lists it, -500 fen in force"
+cb_curl GET /v1/billing/statements/2024-02/adjustments dev-health
+assert_jq "$CB_BODY" '.adjustments | length' 1 "health sees the adjustment of its project"
+cb_curl GET /v1/billing/statements/2024-02/adjustments dev-edu
+assert_jq "$CB_BODY" '.adjustments | length' 0 "edu does not"
+cb_curl GET /v1/billing/statements/2024-02/adjustments dev-migration
+assert_eq "$CB_STATUS" 403 "migration lists adjustments: 403"
+stmt 2024-02 dev-finance
+assert_eq "$(sha256sum <"$CB_TMP/resp.body")" "$closed_sum" "the adjustment is a line apart: the closed statement is the same bytes"
+out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1002 "$CTL" billing adjust --period 2024-02 p1 1200 --reason 补记) || true
+A2=$(printf %s "$out" | cut -d: -f1)
+assert_contains "$out" "1200 fen for p1, pending" "cloudbrokerctl billing adjust: the authority proposes"
+out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing approve-adjustment --period 2024-02 "$A2") || true
+assert_eq "$out" "$A2: signed" "cloudbrokerctl billing approve-adjustment: finance countersigns"
+out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1005 "$CTL" billing adjustments --period 2024-02) || true
+assert_eq "$(printf %s "$out" | grep -c ' signed ')" 2 "cloudbrokerctl billing adjustments: both, signed"
+assert_eq "$(sql "SELECT group_concat(action, ',') FROM (SELECT action FROM audit WHERE action LIKE 'billing.adjust%' AND outcome = 'ok' ORDER BY seq)")" \
+        "billing.adjust,billing.adjust.approve,billing.adjust,billing.adjust.approve" "each proposal and signature is in the audit trail"
+
 # --- a restart, a crash and late usage change nothing of a closed month -----------------
 
 cb_stop_daemon

@@ -384,6 +384,7 @@ static void test_project_holdings(void **state) {
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
                            "DROP INDEX resources_list_created;"
                            "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
+                           "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
                            "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
                            "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
