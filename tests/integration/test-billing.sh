@@ -456,7 +456,52 @@ assert_eq "$(sql "SELECT group_concat(action, ',') FROM (SELECT action FROM audi
 cb_stop_daemon
 inject r-g p1 edu edu-portal ecs-general-2c4g 1 construction vm 2024-02-12T00:00:00Z \
         active@2024-02-12T00:00:00Z deleted@2024-02-12T05:00:00Z
+# Random histories around March 2024 (seeded): 40 resources, hour and month
+# prices, 1-12 changes each, some before March, some across its end.
+RANDOM=2024
+t0=$(date -u -d 2024-02-25T00:00:00Z +%s)
+for n in $(seq 1 40); do
+        t=$((t0 + RANDOM * 30))
+        changes=()
+        for _ in $(seq 1 $((1 + RANDOM % 12))); do
+                t=$((t + (RANDOM % 4 == 0 ? 0 : RANDOM * (RANDOM % 5))))
+                case $((RANDOM % 3)) in 0) st=active ;; 1) st=stopped ;; 2) st=failed ;; esac
+                changes+=("$st@$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)")
+        done
+        t=$((t + RANDOM * 20))
+        changes+=("deleted@$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)")
+        created=${changes[0]#*@}
+        if [ $((n % 3)) -eq 0 ]; then
+                inject "r-rand-$n" p1 edu edu-portal evs-ssd-100g 1 construction volume "$created" "${changes[@]}"
+        else
+                inject "r-rand-$n" p1 edu edu-portal ecs-general-2c4g 1 construction vm "$created" "${changes[@]}"
+        fi
+done
 cb_start_daemon
+# The same rule in SQLite's integer arithmetic, from the segments alone.
+P0=$(date -u -d 2024-02-29T16:00:00Z +%s)
+P1=$(date -u -d 2024-03-31T16:00:00Z +%s)
+want=$(sql "SELECT group_concat(id || '=' || secs || '/' || amount, ',') FROM (
+        SELECT id, secs, (2 * price * secs + unit) / (2 * unit) AS amount FROM (
+        SELECT a.resource_id AS id, SUM(MAX(0, MIN(CAST(strftime('%s', b.start_at) AS INTEGER), $P1)
+                - MAX(CAST(strftime('%s', a.start_at) AS INTEGER), $P0))) AS secs,
+                CASE WHEN r.plan_id = 'evs-ssd-100g' THEN 3500 ELSE 35 END AS price,
+                CASE WHEN r.plan_id = 'evs-ssd-100g' THEN $((P1 - P0)) ELSE 3600 END AS unit
+        FROM usage_segments a JOIN usage_segments b ON b.resource_id = a.resource_id AND b.seq = a.seq + 1
+        JOIN resources r ON r.id = a.resource_id
+        WHERE a.resource_id LIKE 'r-rand-%' AND (a.state = 'active' OR (r.plan_id = 'evs-ssd-100g' AND a.state != 'deleted'))
+        GROUP BY a.resource_id) WHERE secs > 0 ORDER BY id)")
+stmt 2024-03 dev-finance
+MAR=$CB_BODY
+got=$(printf %s "$MAR" | jq -r '[.lines[] | select(.resource_id | startswith("r-rand-")) | .resource_id + "=" + (.quantity_seconds | tostring) + "/" + (.amount_fen | tostring)] | sort | join(",")')
+want=$(printf %s "$want" | tr , '\n' | sort | paste -sd, -)
+assert_eq "$got" "$want" "40 random histories in March 2024: every line's seconds and fen are what SQL computes from the segments"
+n_lines=$(printf %s "$got" | tr , '\n' | grep -c .)
+if [ "$n_lines" -ge 10 ]; then pass "the random histories give $n_lines lines"; else fail "only $n_lines random lines"; fi
+assert_jq "$MAR" '([.lines[].amount_fen] | add) == .totals.amount_fen and ([.totals.departments[].amount_fen] | add) == .totals.amount_fen' \
+        true "the lines add up to the totals, and the departments to the total"
+stmt 2024-03 dev-finance
+assert_eq "$CB_BODY" "$MAR" "rating March again gives the same bytes"
 stmt 2024-02 dev-finance
 assert_eq "$(sha256sum <"$CB_TMP/resp.body")" "$closed_sum" "after a restart and late usage February 2024 is the same bytes"
 kill -KILL "$CB_PID"
