@@ -44,6 +44,13 @@ typedef struct PriceEntry {
         json_t *doc; /* NULL: no such revision */
 } PriceEntry;
 
+/* A project's money before and in the period, from the whole history
+ * (JSON statements only: the CSV has no budgets). */
+typedef struct ToDate {
+        char *project_id;
+        int64_t fen[_KIND_MAX];
+} ToDate;
+
 typedef struct SystemEntry {
         char *id;
         bool noncompliant;
@@ -68,6 +75,9 @@ typedef struct Stmt {
         size_t n_prices;
         SystemEntry *systems;
         size_t n_systems;
+        ToDate *to_date;
+        size_t n_to_date;
+        bool to_date_pass; /* rate() is summing histories, not making lines */
         CbError *err;
 } Stmt;
 
@@ -106,6 +116,16 @@ static void stmt_done(Stmt *st) {
         for (size_t i = 0; i < st->n_systems; i++)
                 free(st->systems[i].id);
         free(st->systems);
+        for (size_t i = 0; i < st->n_to_date; i++)
+                free(st->to_date[i].project_id);
+        free(st->to_date);
+}
+
+static ToDate *to_date_find(Stmt *st, const char *project_id) {
+        for (size_t i = 0; i < st->n_to_date; i++)
+                if (streq(st->to_date[i].project_id, project_id))
+                        return &st->to_date[i];
+        return NULL;
 }
 
 /* UTC seconds as the store writes them, or as CST wall time with its offset. */
@@ -284,6 +304,11 @@ static int project_begin(Stmt *st, const char *project_id) {
                 }
         }
         store_rows_done(TAKE_PTR(rows));
+        {
+                const ToDate *td = to_date_find(st, project_id);
+                if (td)
+                        memcpy(p->to_date, td->fen, sizeof(p->to_date));
+        }
         return acceptance_overdue(st, project_id, &p->acceptance_overdue);
 }
 
@@ -413,13 +438,28 @@ static int resource_end(Stmt *st, Resource *res) {
                 return 0;
         }
 
-        m = st->period;
-        for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
-                int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
-                if (rating_amount_fen(unit, price, s, &m, &a) >= 0)
-                        st->proj.to_date[res->kind] += a;
-                if (period_prev(&m, &m) < 0)
-                        break;
+        if (st->to_date_pass) {
+                ToDate *td = to_date_find(st, res->project_id);
+                if (!td) {
+                        ToDate *nv = realloc(st->to_date, (st->n_to_date + 1) * sizeof(*nv));
+                        if (!nv)
+                                return oom(st);
+                        st->to_date = nv;
+                        td = &st->to_date[st->n_to_date];
+                        *td = (ToDate){ .project_id = strdup(res->project_id) };
+                        if (!td->project_id)
+                                return oom(st);
+                        st->n_to_date++;
+                }
+                m = st->period;
+                for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
+                        int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
+                        if (rating_amount_fen(unit, price, s, &m, &a) >= 0)
+                                td->fen[res->kind] += a;
+                        if (period_prev(&m, &m) < 0)
+                                break;
+                }
+                return 0;
         }
 
         seconds = rating_charged_seconds(unit, res->segs, res->n_segs, &st->period, st->as_of);
@@ -467,31 +507,46 @@ static int resource_end(Stmt *st, Resource *res) {
         return 0;
 }
 
+#define USAGE_COLUMNS                                                                                    \
+        "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, r.plan_id, " \
+        "r.catalog_revision, r.cost_kind, s.state, s.start_at "
+/* The lines: each resource that existed before the period ended, with the
+ * segment in force when it began (the last one starting before, with any
+ * of the same second) and those starting in it; by department and project.
+ * An index on (resource_id, start_at) makes both a seek. */
+#define USAGE_WINDOW                                                                                       \
+        "FROM resources r JOIN usage_segments s ON s.resource_id = r.id AND s.start_at < ?1 AND "          \
+        "s.start_at >= COALESCE((SELECT MAX(x.start_at) FROM usage_segments x WHERE x.resource_id = r.id " \
+        "AND x.start_at < ?2), '') WHERE r.created_at < ?1 "
+#define USAGE_ORDER "ORDER BY r.department, r.project_id, r.id, s.seq"
+/* The money to date: every segment, in the table's own order. */
+#define USAGE_ALL "FROM usage_segments s JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 "
+
 static int rate(Stmt *st, const char *department) {
-        /* Every resource that existed before the period ended, with its
-         * segments in order, grouped by department and project. */
-        static const char sql_all[] =
-                "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, "
-                "r.plan_id, "
-                "r.catalog_revision, r.cost_kind, s.state, s.start_at FROM usage_segments s "
-                "JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 "
-                "ORDER BY r.department, r.project_id, r.id, s.seq";
-        static const char sql_dept[] =
-                "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, "
-                "r.plan_id, "
-                "r.catalog_revision, r.cost_kind, s.state, s.start_at FROM usage_segments s "
-                "JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 AND r.department = ?2 "
-                "ORDER BY r.department, r.project_id, r.id, s.seq";
+        static const char sql_all[] = USAGE_COLUMNS USAGE_WINDOW USAGE_ORDER;
+        static const char sql_dept[] = USAGE_COLUMNS USAGE_WINDOW "AND r.department = ?3 " USAGE_ORDER;
+        static const char sql_hist_all[] = USAGE_COLUMNS USAGE_ALL "ORDER BY s.resource_id, s.seq";
+        static const char sql_hist_dept[] =
+                USAGE_COLUMNS USAGE_ALL "AND r.department = ?2 ORDER BY s.resource_id, s.seq";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         Resource res = { 0 };
-        char end[32];
+        char start[32], end[32];
         int r;
 
+        format_utc(st->period.start, start);
         format_utc(st->period.end, end);
-        r = department
-                    ? store_query(st->s, sql_dept, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)), &rows,
-                                  "reading usage", st->err)
-                    : store_query(st->s, sql_all, STORE_ARGS(SA_TEXT(end)), &rows, "reading usage", st->err);
+        if (st->to_date_pass)
+                r = department
+                            ? store_query(st->s, sql_hist_dept, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)),
+                                          &rows, "reading usage", st->err)
+                            : store_query(st->s, sql_hist_all, STORE_ARGS(SA_TEXT(end)), &rows,
+                                          "reading usage", st->err);
+        else
+                r = department ? store_query(st->s, sql_dept,
+                                             STORE_ARGS(SA_TEXT(end), SA_TEXT(start), SA_TEXT(department)),
+                                             &rows, "reading usage", st->err)
+                               : store_query(st->s, sql_all, STORE_ARGS(SA_TEXT(end), SA_TEXT(start)), &rows,
+                                             "reading usage", st->err);
         if (r < 0)
                 return r;
         while ((r = store_rows_next(rows, st->err)) > 0) {
@@ -504,7 +559,7 @@ static int rate(Stmt *st, const char *department) {
                         resource_done(&res);
                         if (r < 0)
                                 break;
-                        if (!st->have_proj || !streq_ptr(project, st->proj.id)) {
+                        if (!st->to_date_pass && (!st->have_proj || !streq_ptr(project, st->proj.id))) {
                                 if ((r = project_end(st)) < 0)
                                         break;
                                 if (!streq_ptr(dept, st->cur_dept)) {
@@ -557,9 +612,9 @@ static int rate(Stmt *st, const char *department) {
         if (r >= 0)
                 r = resource_end(st, &res);
         resource_done(&res);
-        if (r >= 0)
+        if (r >= 0 && !st->to_date_pass)
                 r = project_end(st);
-        if (r >= 0)
+        if (r >= 0 && !st->to_date_pass)
                 r = department_end(st);
         return r;
 }
@@ -728,7 +783,15 @@ static int render(Store *s, const Calendar *cal, const RatingPeriod *p, const ch
 
         if (!empty) {
                 opened = store_read_begin(s);
-                r = rate(&st, department);
+                /* The budgets (JSON only) need every month so far; the lines
+                 * only this one. */
+                if (!csv) {
+                        st.to_date_pass = true;
+                        r = rate(&st, department);
+                        st.to_date_pass = false;
+                }
+                if (r >= 0)
+                        r = rate(&st, department);
                 store_read_end(s, opened);
         }
 

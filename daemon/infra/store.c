@@ -320,6 +320,10 @@ static const char *const migrations[] = {
         "  principal TEXT NOT NULL,"
         "  signed_at TEXT NOT NULL,"
         "  PRIMARY KEY (adjustment_id, role));",
+
+        /* 14: a month's statement reads the segment in force when it began
+         * and those starting in it: a seek per resource, not its history. */
+        "CREATE INDEX usage_segments_start ON usage_segments(resource_id, start_at);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -383,6 +383,7 @@ static void test_project_holdings(void **state) {
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
                            "DROP INDEX resources_list_created;"
+                           "DROP INDEX usage_segments_start;"
                            "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
                            "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
                            "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
