@@ -37,6 +37,8 @@ cb_approve p1 "临政信审〔$YEAR〕1号" edu-portal "[
     {\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 2},
     {\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-2c4g\", \"quantity\": 3},
     {\"service_id\": \"evs-block\", \"plan_id\": \"evs-ssd-100g\", \"quantity\": 1}]"
+# An approval number with a comma: CSV must quote it.
+cb_approve p3 '临政信审〔2026〕3号,补' edu-portal "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-2c4g\", \"quantity\": 1}]"
 CB_APPROVE_DEPARTMENT=health cb_approve p2 "临政信审〔$YEAR〕2号" health-his \
         "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-2c4g\", \"quantity\": 1}]"
 
@@ -477,7 +479,18 @@ for n in $(seq 1 40); do
                 inject "r-rand-$n" p1 edu edu-portal ecs-general-2c4g 1 construction vm "$created" "${changes[@]}"
         fi
 done
+inject r-q p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00:00Z \
+        active@2024-03-05T00:00:00Z deleted@2024-03-05T01:00:00Z
+inject r-q2 p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00:00Z \
+        active@2024-03-05T00:00:00Z deleted@2024-03-05T01:00:00Z
+# ...and one with quotes, as an older record might hold it (the approval's JSON cannot say it here).
+sql "UPDATE resources SET approval_no = '旧\"批\"号' WHERE id = 'r-q2'"
 cb_start_daemon
+stmt 2024-03 dev-finance format=csv
+assert_eq "$(printf %s "$CB_BODY" | grep ',r-q,' | tr -d '\r')" \
+        '2024-03,edu,p3,"临政信审〔2026〕3号,补",edu-portal,r-q,ecs-general,ecs-general-2c4g,1,hour,3600,35,35,pay,' \
+        "CSV quotes a field with a comma"
+assert_eq "$(printf %s "$CB_BODY" | grep ',r-q2,' | cut -d, -f4)" '"旧""批""号"' "and doubles the quotes of a quoted field"
 # The same rule in SQLite's integer arithmetic, from the segments alone.
 P0=$(date -u -d 2024-02-29T16:00:00Z +%s)
 P1=$(date -u -d 2024-03-31T16:00:00Z +%s)
