@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "date.h"
 #include "digest.h"
+#include "id.h"
 #include "policy.h"
 #include "rating.h"
 
@@ -921,6 +922,9 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
         bool csv;
         int r;
 
+        if (req->department && !id_is_valid(req->department))
+                return cb_error_set_field(err, CB_ERR_INVALID, "department", "department '%s' is not an id",
+                                          req->department);
         r = authorize(caller, req, &department, err);
         if (r < 0)
                 return r;

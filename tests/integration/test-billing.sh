@@ -290,6 +290,8 @@ stmt 2024-02 dev-finance "format=csv&excel=2"
 assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "400 excel" "excel=2: 400 naming excel"
 stmt 2024-02 dev-finance "excel=1"
 assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "400 excel" "excel=1 with JSON: 400 naming excel"
+stmt 2024-02 dev-finance "department=../edu"
+assert_eq "$CB_STATUS $(printf %s "$CB_BODY" | jq -r .field)" "400 department" "a department that is not an id: 400 naming department"
 stmt 2024-02 dev-health "format=xml&department=edu"
 assert_eq "$CB_STATUS" 403 "another department's lines are refused before the format is looked at"
 
