@@ -260,8 +260,9 @@ static const char *const migrations[] = {
          * real change of state adds one, so a replayed operation (the state
          * is already what it sets) adds none, and (resource, seq) cannot be
          * taken twice. Resources from before metering start with their
-         * current state at their last change. */
-        "CREATE TABLE usage_segments ("
+         * current state at their last change. IF NOT EXISTS, as 10: a test
+         * replays migrations on a database that has them. */
+        "CREATE TABLE IF NOT EXISTS usage_segments ("
         "  resource_id TEXT NOT NULL,"
         "  seq INTEGER NOT NULL CHECK (seq >= 1),"
         "  state TEXT NOT NULL CHECK (state IN ('provisioning','active','stopped','failed',"
@@ -269,14 +270,16 @@ static const char *const migrations[] = {
         "  start_at TEXT NOT NULL,"
         "  PRIMARY KEY (resource_id, seq));"
         "INSERT INTO usage_segments (resource_id, seq, state, start_at)"
-        "  SELECT id, 1, state, updated_at FROM resources;"
-        "CREATE TRIGGER usage_open AFTER INSERT ON resources BEGIN"
+        "  SELECT id, 1, state, updated_at FROM resources r"
+        "  WHERE NOT EXISTS (SELECT 1 FROM usage_segments u WHERE u.resource_id = r.id);"
+        "CREATE TRIGGER IF NOT EXISTS usage_open AFTER INSERT ON resources BEGIN"
         "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
         "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
         "    NEW.state, NEW.created_at)"
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;"
-        "CREATE TRIGGER usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT OLD.state BEGIN"
+        "CREATE TRIGGER IF NOT EXISTS usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT "
+        "OLD.state BEGIN"
         "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
         "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
         "    NEW.state, NEW.updated_at)"
@@ -286,13 +289,13 @@ static const char *const migrations[] = {
         /* 12: closed billing statements (docs/billing.md): the files as
          * they were made when finance closed the month, each with its SM3
          * and the daemon's signature; department '' is the whole city. */
-        "CREATE TABLE billing_closed ("
+        "CREATE TABLE IF NOT EXISTS billing_closed ("
         "  period TEXT PRIMARY KEY,"
         "  closed_at TEXT NOT NULL,"
         "  closed_by TEXT NOT NULL,"
         "  alg TEXT NOT NULL,"
         "  key_id TEXT NOT NULL);"
-        "CREATE TABLE billing_closed_files ("
+        "CREATE TABLE IF NOT EXISTS billing_closed_files ("
         "  period TEXT NOT NULL REFERENCES billing_closed(period),"
         "  department TEXT NOT NULL,"
         "  format TEXT NOT NULL CHECK (format IN ('json','csv')),"
@@ -303,7 +306,7 @@ static const char *const migrations[] = {
 
         /* 13: adjustments of closed months: separate lines, never
          * rewrites; in force once finance and the authority both signed. */
-        "CREATE TABLE billing_adjustments ("
+        "CREATE TABLE IF NOT EXISTS billing_adjustments ("
         "  id TEXT PRIMARY KEY,"
         "  period TEXT NOT NULL REFERENCES billing_closed(period),"
         "  project_id TEXT NOT NULL REFERENCES projects(id),"
@@ -313,8 +316,9 @@ static const char *const migrations[] = {
         "  reason TEXT NOT NULL,"
         "  created_at TEXT NOT NULL,"
         "  created_by TEXT NOT NULL);"
-        "CREATE INDEX billing_adjustments_period ON billing_adjustments(period, created_at, id);"
-        "CREATE TABLE billing_adjustment_signoffs ("
+        "CREATE INDEX IF NOT EXISTS billing_adjustments_period ON billing_adjustments(period, created_at, "
+        "id);"
+        "CREATE TABLE IF NOT EXISTS billing_adjustment_signoffs ("
         "  adjustment_id TEXT NOT NULL REFERENCES billing_adjustments(id),"
         "  role TEXT NOT NULL CHECK (role IN ('authority','finance')),"
         "  principal TEXT NOT NULL,"
@@ -323,7 +327,7 @@ static const char *const migrations[] = {
 
         /* 14: a month's statement reads the segment in force when it began
          * and those starting in it: a seek per resource, not its history. */
-        "CREATE INDEX usage_segments_start ON usage_segments(resource_id, start_at);",
+        "CREATE INDEX IF NOT EXISTS usage_segments_start ON usage_segments(resource_id, start_at);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
