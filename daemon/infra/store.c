@@ -252,7 +252,31 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 
-        /* 11: metering (docs/billing.md). A resource's history is a list of
+        /* 11: the register of legacy systems to move onto the municipal
+         * cloud (Art. 35), one record per system of the directory. The
+         * source, the assessment, the plan and an exemption are JSON
+         * documents the core reads whole; the exemption is a column of
+         * its own so that it is never implied by a state alone. */
+        "CREATE TABLE legacy_systems ("
+        "  system_id TEXT NOT NULL PRIMARY KEY,"
+        "  department TEXT NOT NULL,"
+        "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
+        "  hosting_location TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  deadline TEXT NOT NULL,"
+        "  wave TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('registered','assessed','planned','migrating',"
+        "    'cut-over','verified','decommissioned','failed','exempt')),"
+        "  state_reason TEXT,"
+        "  exemption TEXT,"
+        "  assessment TEXT,"
+        "  plan TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+
+        /* 12: metering (docs/billing.md). A resource's history is a list of
          * segments, (resource, seq, state, start): a segment ends where the
          * next one starts, so there is nothing to close and nothing is ever
          * edited, and the history has neither gaps nor overlaps. The
@@ -286,7 +310,7 @@ static const char *const migrations[] = {
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
 
-        /* 12: closed billing statements (docs/billing.md): the files as
+        /* 13: closed billing statements (docs/billing.md): the files as
          * they were made when finance closed the month, each with its SM3
          * and the daemon's signature; department '' is the whole city. */
         "CREATE TABLE IF NOT EXISTS billing_closed ("
@@ -304,7 +328,7 @@ static const char *const migrations[] = {
         "  signature TEXT NOT NULL,"
         "  PRIMARY KEY (period, department, format));",
 
-        /* 13: adjustments of closed months: separate lines, never
+        /* 14: adjustments of closed months: separate lines, never
          * rewrites; in force once finance and the authority both signed. */
         "CREATE TABLE IF NOT EXISTS billing_adjustments ("
         "  id TEXT PRIMARY KEY,"
@@ -325,7 +349,7 @@ static const char *const migrations[] = {
         "  signed_at TEXT NOT NULL,"
         "  PRIMARY KEY (adjustment_id, role));",
 
-        /* 14: a month's statement reads the segment in force when it began
+        /* 15: a month's statement reads the segment in force when it began
          * and those starting in it: a seek per resource, not its history. */
         "CREATE INDEX IF NOT EXISTS usage_segments_start ON usage_segments(resource_id, start_at);",
 };

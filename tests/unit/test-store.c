@@ -382,7 +382,7 @@ static void test_project_holdings(void **state) {
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
-                           "DROP INDEX resources_list_created;"
+                           "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
                            "DROP INDEX usage_segments_start;"
                            "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
                            "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
