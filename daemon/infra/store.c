@@ -257,7 +257,7 @@ static const char *const migrations[] = {
          * source, the assessment, the plan and an exemption are JSON
          * documents the core reads whole; the exemption is a column of
          * its own so that it is never implied by a state alone. */
-        "CREATE TABLE legacy_systems ("
+        "CREATE TABLE IF NOT EXISTS legacy_systems ("
         "  system_id TEXT NOT NULL PRIMARY KEY,"
         "  department TEXT NOT NULL,"
         "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
@@ -274,7 +274,7 @@ static const char *const migrations[] = {
         "  created_at TEXT NOT NULL,"
         "  created_by TEXT NOT NULL,"
         "  updated_at TEXT NOT NULL);"
-        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+        "CREATE INDEX IF NOT EXISTS legacy_systems_department ON legacy_systems(department, system_id);",
 
         /* 12: metering (docs/billing.md). A resource's history is a list of
          * segments, (resource, seq, state, start): a segment ends where the
