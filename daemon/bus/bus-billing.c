@@ -45,7 +45,7 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
                                                  key);
         }
         br.period = period;
-        r = billing_statement(m->store, m->calendar, &caller, &br, (int64_t)time(NULL), &e, &err);
+        r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL), &e, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
         return sd_bus_reply_method_return(msg, "s", e.text);
@@ -65,7 +65,7 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = billing_close(m->store, m->calendar, &caller, period, (int64_t)time(NULL), &out, &err);
+        r = billing_close(m->store, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL), &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -10,6 +10,7 @@
 #include "date.h"
 #include "digest.h"
 #include "id.h"
+#include "legacy.h"
 #include "policy.h"
 #include "rating.h"
 
@@ -54,12 +55,14 @@ typedef struct ToDate {
 
 typedef struct SystemEntry {
         char *id;
-        bool noncompliant;
+        bool noncompliant;      /* Art. 11 */
+        bool migration_overdue; /* Art. 35, as of the statement's last day */
 } SystemEntry;
 
 typedef struct Stmt {
         Store *s;
         const Calendar *cal;
+        Legacy *lg; /* NULL: no register, nothing overdue */
         RatingPeriod period;
         int64_t as_of;
         char as_of_date[DATE_LEN + 1];
@@ -182,16 +185,18 @@ static int price_doc(Stmt *st, const char *service_id, int64_t revision, const j
         return 0;
 }
 
-static int system_noncompliant(Stmt *st, const char *id, bool *ret) {
+static int system_facts(Stmt *st, const char *id, bool *ret_noncompliant, bool *ret_migration_overdue) {
         static const char sql[] = "SELECT data_sharing FROM systems WHERE id = ?1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         SystemEntry *nv;
-        bool nc = false;
+        LegacyOverdueFacts lf;
+        bool nc = false, mo = false;
         int r;
 
         for (size_t i = 0; i < st->n_systems; i++)
                 if (streq(st->systems[i].id, id)) {
-                        *ret = st->systems[i].noncompliant;
+                        *ret_noncompliant = st->systems[i].noncompliant;
+                        *ret_migration_overdue = st->systems[i].migration_overdue;
                         return 0;
                 }
         r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", st->err);
@@ -202,15 +207,23 @@ static int system_noncompliant(Stmt *st, const char *id, bool *ret) {
                 return r;
         if (r > 0)
                 nc = streq(store_rows_text(rows, 0), "noncompliant");
+        if (st->lg) {
+                r = legacy_system_overdue(st->lg, id, st->as_of_date, &lf);
+                if (r < 0 && r != -ENOENT)
+                        return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot read the legacy register");
+                mo = r >= 0 && lf.overdue.overdue;
+        }
         nv = realloc(st->systems, (st->n_systems + 1) * sizeof(*nv));
         if (!nv)
                 return oom(st);
         st->systems = nv;
-        st->systems[st->n_systems] = (SystemEntry){ .id = strdup(id), .noncompliant = nc };
+        st->systems[st->n_systems] =
+                (SystemEntry){ .id = strdup(id), .noncompliant = nc, .migration_overdue = mo };
         if (!st->systems[st->n_systems].id)
                 return oom(st);
         st->n_systems++;
-        *ret = nc;
+        *ret_noncompliant = nc;
+        *ret_migration_overdue = mo;
         return 0;
 }
 
@@ -417,7 +430,7 @@ static int resource_end(Stmt *st, Resource *res) {
         Withhold w;
         char articles[32];
         json_t *line, *arts;
-        bool noncompliant = false;
+        bool noncompliant = false, migration_overdue = false;
         int r;
 
         if (!res->id)
@@ -470,7 +483,7 @@ static int resource_end(Stmt *st, Resource *res) {
         if (r < 0)
                 return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot rate resource %s", res->id);
 
-        r = system_noncompliant(st, res->system_id, &noncompliant);
+        r = system_facts(st, res->system_id, &noncompliant, &migration_overdue);
         if (r < 0)
                 return r;
         rating_withhold(
@@ -480,8 +493,7 @@ static int resource_end(Stmt *st, Resource *res) {
                         .project_terminated = st->proj.terminated,
                         .data_sharing_noncompliant = noncompliant,
                         .acceptance_filing_overdue = st->proj.acceptance_overdue,
-                        /* Art. 35: the legacy-systems issue brings these facts. */
-                        .migration_overdue = false,
+                        .migration_overdue = migration_overdue,
                 },
                 &w);
         rating_withhold_articles(&w, articles, sizeof(articles));
@@ -758,10 +770,10 @@ static int authorize(const CbCaller *caller, const BillingRequest *req, const ch
  * one format. closed: the "closed" member (borrowed; NULL for an open
  * statement). empty: no lines at all (a closed month's view of a department
  * that had nothing when it was closed). No authorization. */
-static int render(Store *s, const Calendar *cal, const RatingPeriod *p, const char *department, bool csv,
-                  bool excel, int64_t now, const json_t *closed, bool empty, char **ret_text, size_t *ret_len,
-                  CbError *err) {
-        Stmt st = { .s = s, .cal = cal, .err = err, .period = *p };
+static int render(Store *s, const Calendar *cal, Legacy *lg, const RatingPeriod *p, const char *department,
+                  bool csv, bool excel, int64_t now, const json_t *closed, bool empty, char **ret_text,
+                  size_t *ret_len, CbError *err) {
+        Stmt st = { .s = s, .cal = cal, .lg = lg, .err = err, .period = *p };
         int r = 0, opened;
 
         st.as_of = now < st.period.end ? now : st.period.end;
@@ -913,8 +925,8 @@ static int closed_file(Store *s, const char *period, const char *department, boo
         return 1;
 }
 
-int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
-                      int64_t now, BillingExport *ret, CbError *err) {
+int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
         _cleanup_(closed_done) Closed c = { 0 };
         BillingExport e = { 0 };
         const char *department = NULL;
@@ -946,8 +958,8 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
                 if (r == 0) {
                         /* A department that had nothing when the month was closed. */
                         json_auto_t *cj = closed_json(&c, NULL, NULL);
-                        r = cj ? render(s, cal, &p, department, csv, false, p.end, cj, true, &e.text, &e.len,
-                                        err)
+                        r = cj ? render(s, cal, lg, &p, department, csv, false, p.end, cj, true, &e.text,
+                                        &e.len, err)
                                : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         if (r >= 0)
                                 r = digest_sm3_hex(e.text, e.len, e.sm3) < 0
@@ -972,7 +984,8 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
                         snprintf(e.key_id, sizeof(e.key_id), "%s", c.key_id);
                 }
         } else
-                r = render(s, cal, &p, department, csv, req->excel, now, NULL, false, &e.text, &e.len, err);
+                r = render(s, cal, lg, &p, department, csv, req->excel, now, NULL, false, &e.text, &e.len,
+                           err);
         if (r < 0) {
                 billing_export_done(&e);
                 return r;
@@ -1088,8 +1101,8 @@ static int sign_file(const SigKey *key, CloseFile *f, CbError *err) {
         return 0;
 }
 
-int billing_close(Store *s, const Calendar *cal, const CbCaller *caller, const char *period, int64_t now,
-                  json_t **ret, CbError *err) {
+int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
+                  int64_t now, json_t **ret, CbError *err) {
         static const char sql_depts[] =
                 "SELECT department FROM projects UNION SELECT department FROM resources "
                 "ORDER BY 1";
@@ -1181,14 +1194,14 @@ int billing_close(Store *s, const Calendar *cal, const CbCaller *caller, const c
                         r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
-                r = render(s, cal, &p, dept, true, false, p.end, NULL, false, &files[i].body, &len, err);
+                r = render(s, cal, lg, &p, dept, true, false, p.end, NULL, false, &files[i].body, &len, err);
                 if (r >= 0)
                         r = sign_file(key, &files[i], err);
                 if (r < 0)
                         break;
                 cj = closed_json(&c, files[i].sm3, files[i].signature);
-                r = cj ? render(s, cal, &p, dept, false, false, p.end, cj, false, &files[i + 1].body, &len,
-                                err)
+                r = cj ? render(s, cal, lg, &p, dept, false, false, p.end, cj, false, &files[i + 1].body,
+                                &len, err)
                        : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 json_decref(cj);
                 if (r >= 0)

@@ -28,6 +28,7 @@
 #include "calendar.h"
 #include "digest.h"
 #include "error.h"
+#include "legacy.h"
 #include "principal.h"
 #include "store.h"
 
@@ -55,9 +56,10 @@ void billing_export_done(BillingExport *e);
 
 /* The statement as of `now` (UTC seconds; usage of a month not yet over
  * counts until then), or, once the month is closed, the bytes stored when
- * it was. cal may be NULL (every deadline counted Monday to Friday). */
-int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, const BillingRequest *req,
-                      int64_t now, BillingExport *ret, CbError *err);
+ * it was. cal may be NULL (every deadline counted Monday to Friday); lg,
+ * the legacy register for Art. 35, may be NULL (nothing overdue). */
+int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
 
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
@@ -67,8 +69,8 @@ int billing_statement(Store *s, const Calendar *cal, const CbCaller *caller, con
  * export of the month is those bytes. Closing again changes nothing and
  * answers the first closing. *ret: {period, closed_at, closed_by, alg,
  * key_id, files: [{department, format, sm3}]}. */
-int billing_close(Store *s, const Calendar *cal, const CbCaller *caller, const char *period, int64_t now,
-                  json_t **ret, CbError *err);
+int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
+                  int64_t now, json_t **ret, CbError *err);
 
 /*
  * Adjustments of a closed month (its files never change): separate lines

@@ -24,8 +24,8 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
         br.excel = excel && streq(excel, "1");
         if (br.department && !*br.department)
                 br.department = NULL;
-        r = billing_statement(req->manager->store, req->manager->calendar, &req->caller, &br,
-                              (int64_t)time(NULL), &e, err);
+        r = billing_statement(req->manager->store, req->manager->calendar, req->manager->legacy, &req->caller,
+                              &br, (int64_t)time(NULL), &e, err);
         if (r < 0)
                 return r;
         reply->response = MHD_create_response_from_buffer(e.len, e.text, MHD_RESPMEM_MUST_FREE);
@@ -47,8 +47,8 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
 
 static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *v = NULL;
-        int r = billing_close(req->manager->store, req->manager->calendar, &req->caller, req->params[0],
-                              (int64_t)time(NULL), &v, err);
+        int r = billing_close(req->manager->store, req->manager->calendar, req->manager->legacy, &req->caller,
+                              req->params[0], (int64_t)time(NULL), &v, err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, v);

@@ -33,6 +33,7 @@ SVC=ecs-general
 cb_add_system edu-portal edu 2 false compliant 教育门户
 cb_add_system edu-legacy edu 2 false noncompliant 未共享数据的系统
 cb_add_system health-his health 2 false compliant 医院信息系统
+cb_add_system edu-old edu 2 false compliant 待迁移的旧系统
 cb_approve p1 "临政信审〔$YEAR〕1号" edu-portal "[
     {\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 2},
     {\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-2c4g\", \"quantity\": 3},
@@ -485,6 +486,13 @@ inject r-q p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00
         active@2024-03-05T00:00:00Z deleted@2024-03-05T01:00:00Z
 inject r-q2 p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00:00Z \
         active@2024-03-05T00:00:00Z deleted@2024-03-05T01:00:00Z
+# Art. 35: a legacy system whose migration deadline (2023-12-31) has passed,
+# in the register as the migration team's register writes it, with a VM in March.
+sql "INSERT INTO legacy_systems (system_id, department, hosting_kind, hosting_location, source, deadline, wave,
+        state, created_at, created_by, updated_at) VALUES ('edu-old', 'edu', 'server-room', '机房', '{}',
+        '2023-12-31', 'w1', 'registered', '2023-01-01T00:00:00Z', 'dev-migration', '2023-01-01T00:00:00Z')"
+inject r-m p1 edu edu-old ecs-general-2c4g 1 construction vm 2024-03-06T00:00:00Z \
+        active@2024-03-06T00:00:00Z deleted@2024-03-06T02:00:00Z
 # ...and one with quotes, as an older record might hold it (the approval's JSON cannot say it here).
 sql "UPDATE resources SET approval_no = '旧\"批\"号' WHERE id = 'r-q2'"
 cb_start_daemon
@@ -493,6 +501,11 @@ assert_eq "$(printf %s "$CB_BODY" | grep ',r-q,' | tr -d '\r')" \
         '2024-03,edu,p3,"临政信审〔2026〕3号,补",edu-portal,r-q,ecs-general,ecs-general-2c4g,1,hour,3600,35,35,pay,' \
         "CSV quotes a field with a comma"
 assert_eq "$(printf %s "$CB_BODY" | grep ',r-q2,' | cut -d, -f4)" '"旧""批""号"' "and doubles the quotes of a quoted field"
+assert_eq "$(printf %s "$CB_BODY" | grep ',r-m,' | tr -d '\r' | cut -d, -f13-)" "70,withhold,35" \
+        "a VM of a legacy system past its migration deadline: withheld, Art. 35"
+stmt 2024-03 dev-finance
+assert_jq "$CB_BODY" '[.withheld[] | select(.article == 35) | .code + ":" + (.amount_fen | tostring)] | join(",")' \
+        "MIGRATION_OVERDUE:70" "the withhold summary names Art. 35"
 # The same rule in SQLite's integer arithmetic, from the segments alone.
 P0=$(date -u -d 2024-02-29T16:00:00Z +%s)
 P1=$(date -u -d 2024-03-31T16:00:00Z +%s)

@@ -244,7 +244,7 @@ static void test_withhold(void **state) {
         assert_string_equal(articles((WithholdFacts){ .data_sharing_noncompliant = true }), "");
         assert_string_equal(articles((WithholdFacts){ .om = true, .data_sharing_noncompliant = true }), "11");
         assert_string_equal(articles((WithholdFacts){ .acceptance_filing_overdue = true }), "25");
-        /* Art. 35's facts come with the legacy-systems issue; the rule is here. */
+        /* Art. 35 (its facts: the legacy register's overdue systems). */
         assert_string_equal(articles((WithholdFacts){ .migration_overdue = true }), "35");
         assert_string_equal(articles((WithholdFacts){ .om = true,
                                                       .data_sharing_noncompliant = true,
