@@ -266,6 +266,10 @@ static int load_principal(Loader *l, Config *c, const config_setting_t *g, Confi
                 return fail_at(l, g, "principal without 'name'");
         if (config_principal_by_name(c, name))
                 return fail_at(l, g, "principal '%s' defined twice", name);
+        /* "osb:NAME" is how the record names platforms (their principals). */
+        if (strncmp(name, "osb:", 4) == 0)
+                return fail_at(l, g, "principal '%s': names starting with 'osb:' are the OSB platforms'",
+                               name);
         p->principal.name = strdup(name);
 
         roles = config_setting_get_member(g, "roles");

@@ -121,6 +121,8 @@ static const BadCase bad_cases[] = {
           "principal 'b' shares its token with 'a'", 3 },
         { "osb-incomplete", "osb = { username = \"osb\"; };\n",
           "'osb' needs 'username' and 'password_sha256'", 1 },
+        { "principal-osb-name", "principals = (\n { name = \"osb:x\"; roles = [\"operator\"]; }\n);\n",
+          "principal 'osb:x': names starting with 'osb:' are the OSB platforms'", 2 },
         { "platform-incomplete", "platforms = (\n { name = \"p\"; username = \"u\"; }\n);\n",
           "a platform needs 'name', 'username' and 'password_sha256'", 2 },
         { "platform-name",
