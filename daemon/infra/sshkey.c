@@ -142,7 +142,7 @@ out:
 
 int sshkey_fingerprint(const char *public_line, char ret[SSHKEY_FINGERPRINT_MAX]) {
         uint8_t blob[BLOB_LEN + 3], digest[SHA256_DIGEST_LENGTH];
-        char b64[SSHKEY_FINGERPRINT_MAX];
+        char b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
         const char *start, *end;
         size_t len, n;
         int dec;
