@@ -44,7 +44,7 @@ static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_parse_json_arg(text, json_arg_max(m), "the approval envelope", &env, error);
         if (r < 0)
                 return r;
-        r = projects_submit_approval(m->projects, &caller, env, &out, &err);
+        r = approvals_import(m->projects, &caller, env, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -62,7 +62,7 @@ static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_list_approvals(m->projects, &caller, project, &out, &err);
+        r = approvals_list_project(m->projects, &caller, project, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -81,7 +81,7 @@ static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_get_approval(m->projects, &caller, project, revision, &out, &err);
+        r = approvals_get_revision(m->projects, &caller, project, revision, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -16,7 +16,7 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
         int r = body_or_fail(req, &env, err);
         if (r < 0)
                 return r;
-        r = projects_submit_approval(req->manager->projects, &req->caller, env, &out, err);
+        r = approvals_import(req->manager->projects, &req->caller, env, &out, err);
         json_decref(env);
         if (r < 0)
                 return r;

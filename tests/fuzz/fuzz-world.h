@@ -78,7 +78,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
                           CB_SOURCE_DIR "/etc/dev-keys/dev-authority-ed25519.key.pem", doc, strlen(doc), &env,
                           &err);
         fuzz_world_must(r, &err, "signing the approval");
-        r = projects_submit_approval(w->projects, &fuzz_edu, env, &ret, &err);
+        r = approvals_import(w->projects, &fuzz_edu, env, &ret, &err);
         fuzz_world_must(r, &err, "submitting the approval");
         json_decref(ret);
         json_decref(env);
