@@ -12,6 +12,11 @@
  * resource id stamped on every provider object, so nothing is duplicated
  * or orphaned. Reconcile (at start, when a provider connects, and
  * periodically) compares the record with the providers.
+ *
+ * The public face of four modules: resources.c (the record: request,
+ * get, list, act, retirement), operations.c (the operation runner,
+ * operations.h), placement.c (choosing a provider, placement.h) and
+ * reconcile.c (driver events, reconcile, inventory, reconcile.h).
  */
 
 #include <jansson.h>
