@@ -66,6 +66,7 @@ static const struct {
         { CTL_OPT_BUDGET_YEAR, "--budget-year" },
         { CTL_OPT_REASON, "--reason" },
         { CTL_OPT_DOMAIN_TYPE, "--domain-type" },
+        { CTL_OPT_NUMBER, "--number" },
 };
 
 static void print_command_line(FILE *f, const CtlGroup *g, const CtlCommand *c) {
@@ -107,7 +108,8 @@ static void help(FILE *f) {
                 "     --no-legend                 Print tables without their header line\n"
                 "     --no-pager                  Accepted for systemctl's sake: output is never paged\n"
                 "  -a --all                       catalog list: every service and status, drafts included\n"
-                "     --department=DEPT           project list, system list: one department\n"
+                "     --department=DEPT           project list, system list, approval list: one department\n"
+                "     --number=NO                 approval show: the approval with this number\n"
                 "     --reason=TEXT               project suspend|resume|terminate: the reason on record\n"
                 "     --budget-year=YEAR          project milestone: the budget year of a self-evaluation\n"
                 "     --after=SEQ --limit=N       audit list: records after SEQ, at most N (1-10000)\n"
@@ -288,6 +290,7 @@ int main(int argc, char *argv[]) {
                 ARG_BUDGET_YEAR,
                 ARG_REASON,
                 ARG_DOMAIN_TYPE,
+                ARG_NUMBER,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -309,6 +312,7 @@ int main(int argc, char *argv[]) {
                 { "budget-year", required_argument, NULL, ARG_BUDGET_YEAR },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "domain-type", required_argument, NULL, ARG_DOMAIN_TYPE },
+                { "number", required_argument, NULL, ARG_NUMBER },
                 {},
         };
         Ctl ctl = { 0 };
@@ -376,6 +380,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_DOMAIN_TYPE:
                         ctl.domain_type = optarg, ctl.given |= CTL_OPT_DOMAIN_TYPE;
+                        break;
+                case ARG_NUMBER:
+                        ctl.number = optarg, ctl.given |= CTL_OPT_NUMBER;
                         break;
                 case ARG_AFTER:
                         if (parse_number("--after", optarg, 0, INT64_MAX, &v) != 0)

@@ -85,6 +85,47 @@ static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *department, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = approvals_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+static int method_get_approval_by_number(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *no;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &no);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = approvals_get(m->projects, &caller, no, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
 const sd_bus_vtable bus_approvals_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ImportApproval", SD_BUS_ARGS("s", envelope), SD_BUS_RESULT("s", result),
@@ -93,6 +134,12 @@ const sd_bus_vtable bus_approvals_vtable[] = {
                                 method_list_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetApproval", SD_BUS_ARGS("s", project_id, "u", revision),
                                 SD_BUS_RESULT("s", approval), method_get_approval,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAllApprovals", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", approvals, "s", next_page_token),
+                                method_list_all_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetApprovalByNumber", SD_BUS_ARGS("s", approval_no),
+                                SD_BUS_RESULT("s", approval), method_get_approval_by_number,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -25,6 +25,27 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
         return rest_reply_json(reply, 201, out);
 }
 
+static int on_approvals_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = approvals_list(req->manager->projects, &req->caller, rest_query(req, "department"), &page,
+                                   &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "approvals", list, next);
+}
+
+static int on_approval_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *a = NULL;
+        int r = approvals_get(req->manager->projects, &req->caller, req->params[0], &a, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, a);
+}
+
 static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
         char next[PAGE_TOKEN_MAX];
@@ -138,6 +159,8 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
 
 const RestRoute rest_projects_routes[] = {
         { "POST", "/v1/approvals", REST_AUTH_BEARER, on_approval_submit, NULL },
+        { "GET", "/v1/approvals", REST_AUTH_BEARER, on_approvals_list, NULL },
+        { "GET", "/v1/approvals/{no}", REST_AUTH_BEARER, on_approval_get, NULL },
         { "GET", "/v1/projects", REST_AUTH_BEARER, on_projects_list, NULL },
         { "GET", "/v1/projects/{id}", REST_AUTH_BEARER, on_project_get, NULL },
         { "POST", "/v1/projects/{id}/milestones", REST_AUTH_BEARER, on_milestone, NULL },
