@@ -12,14 +12,27 @@
 
 #include "bus-util.h"
 #include "incidents.h"
+#include "rest-records.h"
 #include "systems.h"
 
 /* ---- org.cloudbroker.Broker1.Systems ---- */
 
+/* The system in the REST shape, or the core's refusal. */
+static int reply_system(sd_bus_message *msg, int r, const System *sys, CbError *err, sd_bus_error *error) {
+        json_auto_t *out = NULL;
+        if (r >= 0) {
+                out = system_to_json(sys);
+                if (!out)
+                        return -ENOMEM;
+        }
+        return bus_reply_core(msg, r, out, err, error);
+}
+
 static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
@@ -29,14 +42,15 @@ static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = systems_create(m->store, &caller, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_create(m->store, &caller, doc, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -50,14 +64,14 @@ static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = systems_update(m->store, &caller, id, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_update(m->store, &caller, id, doc, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -68,13 +82,14 @@ static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = systems_get(m->store, &caller, id, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_get(m->store, &caller, id, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(system_list_done) SystemList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
         const char *department, *token;
@@ -91,7 +106,12 @@ static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = systems_list(m->store, &caller, bus_optional(department), &page, &out, next, &err);
+                r = systems_list(m->store, &caller, bus_optional(department), &page, &list, next, &err);
+        if (r >= 0) {
+                out = system_list_to_json(&list);
+                if (!out)
+                        return -ENOMEM;
+        }
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 

@@ -112,9 +112,12 @@ static inline void fuzz_world_init(FuzzWorld *w) {
         doc = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", FUZZ_SYSTEM, "name", "教育云平台",
                         "department", "edu", "protection_level", 3, "classified", 0, "data_sharing",
                         "compliant");
-        fuzz_world_must(systems_create(w->store, &fuzz_operator, doc, &ret, &err), &err, "system");
+        {
+                System *sys = NULL;
+                fuzz_world_must(systems_create(w->store, &fuzz_operator, doc, &sys, &err), &err, "system");
+                system_free(sys);
+        }
         json_decref(doc);
-        json_decref(ret);
 
         fuzz_world_approve(w);
 

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The REST shapes of the records the core hands out as structs
+ * (docs/openapi.yaml). The D-Bus face answers documents in the same shapes
+ * (docs/faces.md), so it serializes with these too: one serializer per
+ * record for the JSON of both faces. NULL only when out of memory.
+ */
+
+#include <jansson.h>
+
+#include "systems.h"
+
+/* {"id", "name", "department", "protection_level", "classified",
+ *  "data_sharing", "created_at", "updated_at"} */
+json_t *system_to_json(const System *sys);
+/* An array of them, in the list's order. */
+json_t *system_list_to_json(const SystemList *l);
