@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "incidents.h"
 #include "systems.h"
 
 /* {"id", "name", "department", "protection_level", "classified",
@@ -17,3 +18,10 @@
 json_t *system_to_json(const System *sys);
 /* An array of them, in the list's order. */
 json_t *system_list_to_json(const SystemList *l);
+
+/* {"id", "status", "severity", "department" (null: none), "description",
+ *  "systems", "resources", "reported_at", "reported_by", "report_due",
+ *  "report_overdue", "report_made_at" (null: not yet), ["occurred_at"],
+ *  ["records": [{"at", "by", "status", "note"}] when the incident has them]} */
+json_t *incident_to_json(const Incident *inc);
+json_t *incident_list_to_json(const IncidentList *l);

@@ -130,11 +130,14 @@ static inline void fuzz_world_init(FuzzWorld *w) {
 
         doc = json_pack("{s:s, s:[s], s:s}", "severity", "major", "systems", FUZZ_SYSTEM, "description",
                         "fuzz world incident");
-        fuzz_world_must(incidents_report(w->store, &fuzz_edu, doc, &ret, &err), &err, "incident");
-        snprintf(w->incident_id, sizeof(w->incident_id), "%s", json_string_value(json_object_get(ret, "id")));
+        {
+                Incident *inc = NULL;
+                fuzz_world_must(incidents_report(w->store, &fuzz_edu, doc, &inc, &err), &err, "incident");
+                snprintf(w->incident_id, sizeof(w->incident_id), "%s", inc->id);
+                incident_free(inc);
+        }
         FUZZ_ASSERT(w->incident_id[0]);
         json_decref(doc);
-        json_decref(ret);
 }
 
 static inline void fuzz_world_begin(FuzzWorld *w) {

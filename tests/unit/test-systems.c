@@ -152,6 +152,83 @@ static void test_typed_records(void **state) {
         assert_int_equal(l.n, 0);
 }
 
+static void test_incident_records(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = *state;
+        Incident *inc = NULL;
+        IncidentList l = { 0 };
+        char next[PAGE_TOKEN_MAX], id[32];
+        json_t *doc, *j;
+        Page page;
+
+        create(s, &operator_c, "edu-portal", "edu", 3, false, "compliant");
+        doc = json_pack("{s:s, s:[s], s:s}", "severity", "critical", "systems", "edu-portal", "description",
+                        "泄露");
+        assert_int_equal(incidents_report(s, &edu_c, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_int_equal(inc->status, INCIDENT_OPEN);
+        assert_string_equal(inc->department, "edu");
+        assert_int_equal(inc->n_systems, 1);
+        assert_string_equal(inc->systems[0], "edu-portal");
+        assert_int_equal(inc->n_resources, 0);
+        assert_false(inc->report_overdue); /* an hour to report a critical one */
+        assert_null(inc->report_made_at);
+        assert_null(inc->occurred_at);
+        assert_true(inc->has_records);
+        assert_int_equal(inc->n_records, 0);
+        snprintf(id, sizeof(id), "%s", inc->id);
+        incident_free(inc);
+        inc = NULL;
+
+        doc = json_pack("{s:s, s:s}", "note", "已上报", "status", "reported");
+        assert_int_equal(incidents_add_record(s, &edu_c, id, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_int_equal(inc->status, INCIDENT_REPORTED);
+        assert_int_equal(inc->n_records, 1);
+        assert_int_equal(inc->records[0].status, INCIDENT_REPORTED);
+        assert_string_equal(inc->records[0].by, "t-edu");
+        assert_non_null(inc->report_made_at);
+        j = incident_to_json(inc);
+        assert_string_equal(json_string_value(json_object_get(j, "status")), "reported");
+        assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(j, "systems"), 0)),
+                            "edu-portal");
+        assert_false(json_object_get(j, "occurred_at") != NULL);
+        json_decref(j);
+        incident_free(inc);
+        inc = NULL;
+
+        /* The operator's report that names nothing belongs to no department. */
+        doc = json_pack("{s:s, s:s, s:s}", "severity", "general", "description", "全市", "occurred_at",
+                        "2025-03-01T08:30:00+08:00");
+        assert_int_equal(incidents_report(s, &operator_c, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_null(inc->department);
+        assert_string_equal(inc->occurred_at, "2025-03-01T00:30:00Z");
+        j = incident_to_json(inc);
+        assert_true(json_is_null(json_object_get(j, "department")));
+        assert_string_equal(json_string_value(json_object_get(j, "occurred_at")), "2025-03-01T00:30:00Z");
+        json_decref(j);
+        incident_free(inc);
+        inc = NULL;
+
+        /* Lists carry no records; a department sees its own only. */
+        assert_int_equal(page_parse(NULL, NULL, &page, &err), 0);
+        assert_int_equal(incidents_list(s, &operator_c, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 2);
+        assert_false(l.v[0]->has_records);
+        j = incident_list_to_json(&l);
+        assert_null(json_object_get(json_array_get(j, 0), "records"));
+        json_decref(j);
+        incident_list_done(&l);
+        assert_int_equal(incidents_list(s, &health_c, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 0);
+        incident_list_done(&l);
+        assert_true(incidents_get(s, &health_c, id, &inc, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_null(inc);
+}
+
 /* ---- systems_get_facts ---- */
 
 static void test_facts_absent(void **state) {
@@ -358,6 +435,7 @@ static void test_report_hours(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_typed_records, setup_store, teardown_store),
+                cmocka_unit_test_setup_teardown(test_incident_records, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_absent, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_present, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_refused_create_leaves_nothing, setup_store,
