@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "bus-util.h"
+#include "rest-records.h"
 #include "projects.h"
 
 /* An envelope is a signed document; without a configured limit this still
@@ -146,10 +147,22 @@ const sd_bus_vtable bus_approvals_vtable[] = {
 
 /* ---- org.cloudbroker.Broker1.Projects ---- */
 
+/* The project in the REST shape, or the core's refusal. */
+static int reply_project(sd_bus_message *msg, int r, const Project *pr, CbError *err, sd_bus_error *error) {
+        json_auto_t *out = NULL;
+        if (r >= 0) {
+                out = project_to_json(pr);
+                if (!out)
+                        return -ENOMEM;
+        }
+        return bus_reply_core(msg, r, out, err, error);
+}
+
 static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
+        _cleanup_(project_list_done) ProjectList list = { 0 };
         json_auto_t *out = NULL;
         const char *department, *token;
         uint32_t limit;
@@ -165,14 +178,19 @@ static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_erro
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = projects_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+                r = projects_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
+        if (r >= 0) {
+                out = project_list_to_json(&list);
+                if (!out)
+                        return -ENOMEM;
+        }
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
         const char *id;
         CbCaller caller;
         int r;
@@ -183,14 +201,15 @@ static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_get(m->projects, &caller, id, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_get(m->projects, &caller, id, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *body = NULL, *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_auto_t *body = NULL;
         const char *id, *kind, *date;
         uint32_t budget_year;
         CbCaller caller;
@@ -207,13 +226,14 @@ static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (!body ||
             (budget_year > 0 && json_object_set_new(body, "budget_year", json_integer(budget_year)) < 0))
                 return -ENOMEM;
-        r = projects_add_milestone(m->projects, &caller, id, body, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_add_milestone(m->projects, &caller, id, body, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        json_auto_t *body = NULL, *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_auto_t *body = NULL;
         const char *id, *reason;
         CbCaller caller;
         int r;
@@ -227,8 +247,8 @@ static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bu
         body = json_pack("{s:s}", "reason", reason);
         if (!body)
                 return -ENOMEM;
-        r = projects_set_status(m->projects, &caller, id, action, body, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_set_status(m->projects, &caller, id, action, body, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -118,40 +118,55 @@ int project_approval_load(Projects *p, const char *project_id, unsigned revision
 
 /* ---- deadlines ---- */
 
-typedef struct Milestone {
-        char kind[32];
-        char date[11];
-        int budget_year;
-} Milestone;
-
 typedef struct Milestones {
-        Milestone *v;
+        ProjectMilestone *v;
         size_t n;
 } Milestones;
 
+static void milestones_free(ProjectMilestone *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].recorded_at);
+                free(v[i].recorded_by);
+        }
+        free(v);
+}
+
 static void milestones_done(Milestones *m) {
-        free(m->v);
+        milestones_free(m->v, m->n);
         *m = (Milestones){ 0 };
 }
+
 static int milestones_load(Projects *p, const char *project_id, Milestones *ret) {
-        static const char sql[] = "SELECT kind, date, budget_year FROM milestones WHERE project_id = ?1 "
-                                  "ORDER BY date, id";
+        static const char sql[] =
+                "SELECT kind, date, budget_year, id, recorded_at, recorded_by FROM milestones "
+                "WHERE project_id = ?1 ORDER BY date, id";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         Milestones ms = { 0 };
         int r;
 
         r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading milestones", NULL);
         while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
-                Milestone *v = realloc(ms.v, (ms.n + 1) * sizeof(Milestone));
+                ProjectMilestone *v = realloc(ms.v, (ms.n + 1) * sizeof(*v));
+                int kind = milestone_kind_from_string(store_rows_text(rows, 0));
                 if (!v) {
                         milestones_done(&ms);
                         return -ENOMEM;
                 }
                 ms.v = v;
-                snprintf(ms.v[ms.n].kind, sizeof(ms.v[ms.n].kind), "%s", store_rows_text(rows, 0) ?: "");
-                snprintf(ms.v[ms.n].date, sizeof(ms.v[ms.n].date), "%s", store_rows_text(rows, 1) ?: "");
-                ms.v[ms.n].budget_year = (int)store_rows_int(rows, 2);
+                v[ms.n] = (ProjectMilestone){
+                        .id = store_rows_int(rows, 3),
+                        .kind = kind < 0 ? MILESTONE_CONTRACT_SIGNED : (MilestoneKind)kind,
+                        .budget_year = (int)store_rows_int(rows, 2),
+                        .recorded_at = store_rows_dup(rows, 4),
+                        .recorded_by = store_rows_dup(rows, 5),
+                };
+                snprintf(v[ms.n].date, sizeof(v[ms.n].date), "%s", store_rows_text(rows, 1) ?: "");
                 ms.n++;
+                /* The schema admits no other kind. */
+                if (kind < 0 || !v[ms.n - 1].recorded_at || !v[ms.n - 1].recorded_by) {
+                        milestones_done(&ms);
+                        return -EIO;
+                }
         }
         if (r < 0) {
                 milestones_done(&ms);
@@ -161,25 +176,19 @@ static int milestones_load(Projects *p, const char *project_id, Milestones *ret)
         return 0;
 }
 
-static int deadline_event(const char *kind, DeadlineEvent *ret) {
-        switch (milestone_kind_from_string(kind)) {
+static DeadlineEvent deadline_event(MilestoneKind kind) {
+        switch (kind) {
         case MILESTONE_CONTRACT_SIGNED:
-                *ret = DEADLINE_EVENT_CONTRACT_SIGNED;
-                return 0;
+                return DEADLINE_EVENT_CONTRACT_SIGNED;
         case MILESTONE_CONTRACT_FILED:
-                *ret = DEADLINE_EVENT_CONTRACT_FILED;
-                return 0;
+                return DEADLINE_EVENT_CONTRACT_FILED;
         case MILESTONE_COMPLETED:
-                *ret = DEADLINE_EVENT_COMPLETED;
-                return 0;
+                return DEADLINE_EVENT_COMPLETED;
         case MILESTONE_ACCEPTANCE_FILED:
-                *ret = DEADLINE_EVENT_ACCEPTANCE_FILED;
-                return 0;
+                return DEADLINE_EVENT_ACCEPTANCE_FILED;
         case MILESTONE_SELF_EVALUATION_FILED:
-                *ret = DEADLINE_EVENT_SELF_EVALUATION_FILED;
-                return 0;
         default:
-                return -EINVAL;
+                return DEADLINE_EVENT_SELF_EVALUATION_FILED;
         }
 }
 
@@ -189,10 +198,9 @@ static int deadlines_of(Projects *p, const Milestones *ms, const Approval *a, co
         if (!dm)
                 return -ENOMEM;
         for (size_t i = 0; i < ms->n; i++) {
-                dm[i] = (DeadlineMilestone){ .event = _DEADLINE_EVENT_MAX,
+                dm[i] = (DeadlineMilestone){ .event = deadline_event(ms->v[i].kind),
                                              .date = ms->v[i].date,
                                              .budget_year = ms->v[i].budget_year };
-                (void)deadline_event(ms->v[i].kind, &dm[i].event); /* the schema admits no other kind */
         }
         return deadlines_compute(p->calendar, dm, ms->n, a ? a->valid_from : NULL, a ? a->valid_until : NULL,
                                  today, ret);
@@ -207,39 +215,34 @@ int project_deadlines(Projects *p, const char *project_id, const Approval *a, co
         return deadlines_of(p, &ms, a, today, ret);
 }
 
-/* The deadlines as every face shows them. */
-static json_t *deadlines_json(Projects *p, const char *project_id, const Approval *a, const char *today,
-                              bool *ret_blocked) {
+/* The project's deadlines with what opened and answered each, into p->. */
+static int project_fill_deadlines(Projects *p, Project *pr, const char *today) {
         _cleanup_(milestones_done) Milestones ms = { 0 };
         _cleanup_(deadlines_done) Deadlines d = { 0 };
-        json_t *out;
+        int r;
 
-        if (milestones_load(p, project_id, &ms) < 0 || deadlines_of(p, &ms, a, today, &d) < 0)
-                return NULL;
-        out = json_array();
-        *ret_blocked = false;
-        for (size_t i = 0; out && i < d.n; i++) {
-                const Deadline *dl = &d.v[i];
-                const char *event = dl->event_milestone == DEADLINE_NO_MILESTONE
-                                            ? "budget_year_end"
-                                            : ms.v[dl->event_milestone].kind;
-                const char *filed =
-                        dl->filed_milestone == DEADLINE_NO_MILESTONE ? NULL : ms.v[dl->filed_milestone].date;
-                json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind",
-                                      deadline_kind_to_string(dl->kind), "article", (int)dl->article, "event",
-                                      event, "event_date", dl->event_date, "due", dl->due, "provisional",
-                                      dl->provisional, "filed_on", filed, "status",
-                                      deadline_status_to_string(dl->status));
-                if (v && dl->kind == DEADLINE_SELF_EVALUATION)
-                        json_object_set_new(v, "budget_year", json_integer(dl->budget_year));
-                if (!v || json_array_append_new(out, v) < 0) {
-                        json_decref(out);
-                        return NULL;
-                }
-                if (dl->status == DEADLINE_OVERDUE)
-                        *ret_blocked = true;
+        r = milestones_load(p, pr->id, &ms);
+        if (r >= 0)
+                r = deadlines_of(p, &ms, pr->approval, today, &d);
+        if (r < 0)
+                return r;
+        pr->deadlines = calloc(d.n ? d.n : 1, sizeof(ProjectDeadline));
+        if (!pr->deadlines)
+                return -ENOMEM;
+        for (size_t i = 0; i < d.n; i++) {
+                ProjectDeadline *pd = &pr->deadlines[i];
+                pd->deadline = d.v[i];
+                snprintf(pd->event, sizeof(pd->event), "%s",
+                         d.v[i].event_milestone == DEADLINE_NO_MILESTONE
+                                 ? "budget_year_end"
+                                 : milestone_kind_to_string(ms.v[d.v[i].event_milestone].kind));
+                if (d.v[i].filed_milestone != DEADLINE_NO_MILESTONE)
+                        snprintf(pd->filed_on, sizeof(pd->filed_on), "%s", ms.v[d.v[i].filed_milestone].date);
+                if (d.v[i].status == DEADLINE_OVERDUE)
+                        pr->blocked = true;
         }
-        return out;
+        pr->n_deadlines = d.n;
+        return 0;
 }
 
 /* ---- reading projects ---- */
@@ -273,58 +276,141 @@ json_t *project_approval_history(Projects *p, const char *project_id) {
                 project_id, false);
 }
 
-/* budget_year only for the self-evaluations, which are per budget year. */
-static json_t *project_milestones_json(Projects *p, const char *project_id) {
-        return store_json_rows(p->store,
-                               "SELECT id, kind, date, budget_year, recorded_at, recorded_by FROM milestones "
-                               "WHERE project_id = ?1 ORDER BY date, id",
-                               project_id, false);
+static int project_fill_history(Projects *p, Project *pr) {
+        static const char sql[] =
+                "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
+                "WHERE project_id = ?1 ORDER BY revision";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(pr->id)), &rows, "reading approvals", NULL);
+
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
+                ProjectApprovalRevision *v = realloc(pr->history, (pr->n_history + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                pr->history = v;
+                v += pr->n_history++;
+                *v = (ProjectApprovalRevision){ .revision = (unsigned)store_rows_int(rows, 0),
+                                                .approval_no = store_rows_dup(rows, 1),
+                                                .key_id = store_rows_dup(rows, 2),
+                                                .received_at = store_rows_dup(rows, 3),
+                                                .received_by = store_rows_dup(rows, 4) };
+                if (!v->approval_no || !v->key_id || !v->received_at || !v->received_by)
+                        return -ENOMEM;
+        }
+        return r < 0 ? -EIO : 0;
 }
 
-static json_t *project_events_json(Projects *p, const char *project_id) {
-        return store_json_rows(
-                p->store,
+static int project_fill_events(Projects *p, Project *pr) {
+        static const char sql[] =
                 "SELECT action, reason, principal, at FROM project_events WHERE project_id = ?1 "
-                "ORDER BY id",
-                project_id, false);
+                "ORDER BY id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(pr->id)), &rows, "reading project events",
+                            NULL);
+
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
+                ProjectEvent *v = realloc(pr->events, (pr->n_events + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                pr->events = v;
+                v += pr->n_events++;
+                *v = (ProjectEvent){ .action = store_rows_dup(rows, 0),
+                                     .reason = store_rows_dup(rows, 1),
+                                     .principal = store_rows_dup(rows, 2),
+                                     .at = store_rows_dup(rows, 3) };
+                if (!v->action || !v->reason || !v->principal || !v->at)
+                        return -ENOMEM;
+        }
+        return r < 0 ? -EIO : 0;
 }
 
-static int project_view(Projects *p, const ProjectRow *row, bool full, json_t **ret) {
-        _cleanup_(approval_freep) Approval *a = NULL;
-        json_t *v, *deadlines;
+Project *project_free(Project *pr) {
+        if (!pr)
+                return NULL;
+        free(pr->id);
+        free(pr->name);
+        free(pr->department);
+        free(pr->created_at);
+        free(pr->updated_at);
+        approval_free(pr->approval);
+        free(pr->deadlines);
+        for (size_t i = 0; i < pr->n_history; i++) {
+                free(pr->history[i].approval_no);
+                free(pr->history[i].key_id);
+                free(pr->history[i].received_at);
+                free(pr->history[i].received_by);
+        }
+        free(pr->history);
+        milestones_free(pr->milestones, pr->n_milestones);
+        for (size_t i = 0; i < pr->n_events; i++) {
+                free(pr->events[i].action);
+                free(pr->events[i].reason);
+                free(pr->events[i].principal);
+                free(pr->events[i].at);
+        }
+        free(pr->events);
+        free(pr);
+        return NULL;
+}
+
+void project_list_done(ProjectList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                project_free(l->v[i]);
+        free(l->v);
+        *l = (ProjectList){ 0 };
+}
+
+/* The record of row as the faces show it; full adds the history, the
+ * milestones and the events (projects_get). */
+static int project_build(Projects *p, ProjectRow *row, bool full, Project **ret) {
+        _cleanup_(project_freep) Project *pr = calloc(1, sizeof(*pr));
         ProjectUsage use;
-        bool blocked = false;
         char today[11];
-        int r;
+        int r, status;
+
+        if (!pr)
+                return -ENOMEM;
+        status = project_status_from_string(row->status);
+        if (status < 0)
+                return -EIO;
+        /* The row's strings move into the record. */
+        pr->id = TAKE_PTR(row->id);
+        pr->name = TAKE_PTR(row->name);
+        pr->department = TAKE_PTR(row->department);
+        pr->created_at = TAKE_PTR(row->created_at);
+        pr->updated_at = TAKE_PTR(row->updated_at);
+        pr->status = (ProjectStatus)status;
+        pr->revision = row->revision;
 
         date_today_local(today);
-        r = project_approval_load(p, row->id, 0, &a);
+        r = project_approval_load(p, pr->id, 0, &pr->approval);
         if (r < 0)
                 return r;
-        r = project_usage(p, row->id, &use);
+        r = project_usage(p, pr->id, &use);
         if (r < 0)
                 return r;
-        deadlines = deadlines_json(p, row->id, a, today, &blocked);
-        if (!deadlines)
-                return -EIO;
-
-        v = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:b, s:s, s:s}",
-                      "id", row->id, "name", row->name, "department", row->department, "status", row->status,
-                      "revision", (int)row->revision, "approval", approval_to_json(a), "budget",
-                      "construction_fen", (json_int_t)a->construction_fen, "om_fen", (json_int_t)a->om_fen,
-                      "used_construction_fen", (json_int_t)use.construction_fen, "used_om_fen",
-                      (json_int_t)use.om_fen, "remaining_construction_fen",
-                      (json_int_t)(a->construction_fen - use.construction_fen), "remaining_om_fen",
-                      (json_int_t)(a->om_fen - use.om_fen), "deadlines", deadlines, "blocked", blocked,
-                      "created_at", row->created_at, "updated_at", row->updated_at);
-        if (!v)
-                return -ENOMEM;
+        pr->used_construction_fen = use.construction_fen;
+        pr->used_om_fen = use.om_fen;
+        r = project_fill_deadlines(p, pr, today);
+        if (r < 0)
+                return r;
         if (full) {
-                json_object_set_new(v, "approval_history", project_approval_history(p, row->id));
-                json_object_set_new(v, "milestones", project_milestones_json(p, row->id));
-                json_object_set_new(v, "events", project_events_json(p, row->id));
+                Milestones ms = { 0 };
+                pr->full = true;
+                r = project_fill_history(p, pr);
+                if (r >= 0)
+                        r = milestones_load(p, pr->id, &ms);
+                if (r < 0)
+                        return r;
+                pr->milestones = ms.v;
+                pr->n_milestones = ms.n;
+                r = project_fill_events(p, pr);
+                if (r < 0)
+                        return r;
         }
-        *ret = v;
+        *ret = TAKE_PTR(pr);
         return 0;
 }
 
@@ -351,7 +437,7 @@ int project_load_visible(Projects *p, const CbCaller *caller, const char *id, Pr
         return 0;
 }
 
-int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+int projects_get(Projects *p, const CbCaller *caller, const char *id, Project **ret, CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         int r;
 
@@ -362,19 +448,19 @@ int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **r
         r = project_load_visible(p, caller, id, &row, err);
         if (r < 0)
                 return r;
-        r = project_view(p, &row, true, ret);
+        r = project_build(p, &row, true, ret);
         if (r < 0)
                 return store_error(p->store, err, "reading the project");
         return 0;
 }
 
-int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
-                  char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page,
+                  ProjectList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] = "SELECT id FROM projects WHERE (?1 IS NULL OR department = ?1) "
                                   "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(project_list_done) ProjectList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
-        json_t *out;
         char **ids = NULL;
         size_t n = 0;
         int r;
@@ -421,19 +507,26 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, c
                 return r;
         }
 
-        out = json_array();
+        l.v = calloc(n ? n : 1, sizeof(Project *));
         for (size_t i = 0; i < n; i++) {
                 ProjectRow row = { 0 };
-                json_t *v = NULL;
-                if (out && project_load(p, ids[i], &row) == 0 && project_view(p, &row, false, &v) == 0)
-                        json_array_append_new(out, v);
+                if (l.v && r >= 0) {
+                        r = project_load(p, ids[i], &row);
+                        if (r >= 0)
+                                r = project_build(p, &row, false, &l.v[l.n]);
+                        if (r >= 0)
+                                l.n++;
+                }
                 project_row_done(&row);
                 free(ids[i]);
         }
         free(ids);
-        if (!out)
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = out;
+        if (r < 0)
+                return store_error(p->store, err, "reading the projects");
+        *ret = l;
+        l = (ProjectList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
@@ -465,7 +558,7 @@ static int milestone_insert(Store *s, void *userdata, CbError *err) {
 }
 
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
-                           json_t **ret, CbError *err) {
+                           Project **ret, CbError *err) {
         static const char *const fields[] = { "kind", "date", "budget_year", NULL };
         static const char has_event[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ?1 AND kind = ?2 "
                                         "AND date <= ?3";
@@ -586,7 +679,7 @@ static int status_change(Store *s, void *userdata, CbError *err) {
 }
 
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
-                        const json_t *body, json_t **ret, CbError *err) {
+                        const json_t *body, Project **ret, CbError *err) {
         static const char *const fields[] = { "reason", NULL };
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         const StatusAction *sa = NULL;

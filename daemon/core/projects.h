@@ -17,13 +17,16 @@
 
 #include <jansson.h>
 
+#include "approval.h"
 #include "calendar.h"
 #include "catalog.h"
+#include "deadlines.h"
 #include "error.h"
 #include "page.h"
 #include "policy.h"
 #include "principal.h"
 #include "signature.h"
+#include "states.h"
 #include "store.h"
 
 typedef struct Projects Projects;
@@ -34,13 +37,67 @@ Projects *projects_free(Projects *p);
 Catalog *projects_catalog(Projects *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Projects *, projects_free);
 
-int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* ---- the records the core hands out (each face serializes them) ---- */
+
+typedef struct ProjectMilestone {
+        int64_t id;
+        MilestoneKind kind;
+        char date[DATE_LEN + 1];
+        int budget_year; /* self-evaluations: the year evaluated; else 0 */
+        char *recorded_at, *recorded_by;
+} ProjectMilestone;
+
+typedef struct ProjectDeadline {
+        Deadline deadline;           /* policy/deadlines.h: kind, article, dates, status */
+        char event[32];              /* the milestone kind that opened it, or "budget_year_end" */
+        char filed_on[DATE_LEN + 1]; /* "" while unfiled */
+} ProjectDeadline;
+
+typedef struct ProjectApprovalRevision {
+        unsigned revision;
+        char *approval_no, *key_id, *received_at, *received_by;
+} ProjectApprovalRevision;
+
+typedef struct ProjectEvent {
+        char *action, *reason, *principal, *at; /* suspend, resume, terminate */
+} ProjectEvent;
+
+typedef struct Project {
+        char *id, *name, *department;
+        ProjectStatus status;
+        unsigned revision;
+        Approval *approval; /* in force; its budget is the project's */
+        int64_t used_construction_fen, used_om_fen;
+        ProjectDeadline *deadlines;
+        size_t n_deadlines;
+        bool blocked; /* a deadline is overdue */
+        char *created_at, *updated_at;
+        bool full; /* projects_get(): the history, milestones and events too */
+        ProjectApprovalRevision *history;
+        size_t n_history;
+        ProjectMilestone *milestones; /* by date */
+        size_t n_milestones;
+        ProjectEvent *events;
+        size_t n_events;
+} Project;
+
+Project *project_free(Project *pr);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Project *, project_free);
+
+typedef struct ProjectList {
+        Project **v;
+        size_t n;
+} ProjectList;
+void project_list_done(ProjectList *l);
+
+int projects_get(Projects *p, const CbCaller *caller, const char *id, Project **ret, CbError *err);
 /* department NULL: all the caller may see. */
 /* One page (page.h) in id order; ret_next is "" on the last page. */
-int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
-                  char ret_next[PAGE_TOKEN_MAX], CbError *err);
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page,
+                  ProjectList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+/* *ret: the project as it now stands. */
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
-                           json_t **ret, CbError *err);
+                           Project **ret, CbError *err);
 /* Called (inside the transaction of the change) when a project is
  * terminated, so what it holds is scheduled for retirement (Art. 28). */
 typedef int (*ProjectTerminatedFn)(const char *project_id, const CbCaller *caller, void *userdata);
@@ -48,7 +105,7 @@ void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void 
 
 /* action: "suspend", "resume", "terminate"; body {"reason"}. */
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
-                        const json_t *body, json_t **ret, CbError *err);
+                        const json_t *body, Project **ret, CbError *err);
 
 /* The approvals and the policy facts of a project, for whoever included
  * this header before they had modules of their own. */

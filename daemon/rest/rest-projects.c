@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "projects.h"
+#include "rest-records.h"
 
 static int body_or_fail(RestRequest *req, json_t **ret, CbError *err) {
         return rest_body_json(req, ret, err);
@@ -47,8 +48,9 @@ static int on_approval_get(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(project_list_done) ProjectList list = { 0 };
         char next[PAGE_TOKEN_MAX];
+        json_t *v;
         Page page;
         int r = rest_page(req, &page, err);
         if (r >= 0)
@@ -56,40 +58,52 @@ static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
                                   &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "projects", list, next);
+        v = project_list_to_json(&list);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "projects", v, next);
+}
+
+static int reply_project(RestReply *reply, unsigned status, const Project *pr, CbError *err) {
+        json_t *v = project_to_json(pr);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, status, v);
 }
 
 static int on_project_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *p = NULL;
-        int r = projects_get(req->manager->projects, &req->caller, req->params[0], &p, err);
+        _cleanup_(project_freep) Project *pr = NULL;
+        int r = projects_get(req->manager->projects, &req->caller, req->params[0], &pr, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, p);
+        return reply_project(reply, 200, pr, err);
 }
 
 static int on_milestone(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *p = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_t *body = NULL;
         int r = body_or_fail(req, &body, err);
         if (r < 0)
                 return r;
-        r = projects_add_milestone(req->manager->projects, &req->caller, req->params[0], body, &p, err);
+        r = projects_add_milestone(req->manager->projects, &req->caller, req->params[0], body, &pr, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 201, p);
+        return reply_project(reply, 201, pr, err);
 }
 
 static int on_project_status(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *p = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_t *body = NULL;
         int r = body_or_fail(req, &body, err);
         if (r < 0)
                 return r;
         r = projects_set_status(req->manager->projects, &req->caller, req->params[0], req->route->data, body,
-                                &p, err);
+                                &pr, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, p);
+        return reply_project(reply, 200, pr, err);
 }
 
 static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) {

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "incidents.h"
+#include "projects.h"
 #include "systems.h"
 
 /* {"id", "name", "department", "protection_level", "classified",
@@ -25,3 +26,10 @@ json_t *system_list_to_json(const SystemList *l);
  *  ["records": [{"at", "by", "status", "note"}] when the incident has them]} */
 json_t *incident_to_json(const Incident *inc);
 json_t *incident_list_to_json(const IncidentList *l);
+
+/* {"id", "name", "department", "status", "revision", "approval", "budget":
+ *  {construction_fen, om_fen, used_..., remaining_...}, "deadlines",
+ *  "blocked", "created_at", "updated_at"} and, for a full record,
+ *  "approval_history", "milestones" and "events". */
+json_t *project_to_json(const Project *pr);
+json_t *project_list_to_json(const ProjectList *l);

@@ -87,7 +87,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
 
 static inline void fuzz_world_init(FuzzWorld *w) {
         CbError err = CB_ERROR_INIT;
-        json_t *doc, *ret = NULL;
+        json_t *doc;
         char *path = NULL, today[11];
 
         log_set_max_level(2); /* refusals are the point here, not news */
@@ -123,10 +123,13 @@ static inline void fuzz_world_init(FuzzWorld *w) {
 
         date_today_local(today);
         doc = json_pack("{s:s, s:s}", "kind", "contract_signed", "date", today);
-        fuzz_world_must(projects_add_milestone(w->projects, &fuzz_edu, FUZZ_PROJECT, doc, &ret, &err), &err,
-                        "milestone");
+        {
+                Project *pr = NULL;
+                fuzz_world_must(projects_add_milestone(w->projects, &fuzz_edu, FUZZ_PROJECT, doc, &pr, &err),
+                                &err, "milestone");
+                project_free(pr);
+        }
         json_decref(doc);
-        json_decref(ret);
 
         doc = json_pack("{s:s, s:[s], s:s}", "severity", "major", "systems", FUZZ_SYSTEM, "description",
                         "fuzz world incident");

@@ -21,6 +21,7 @@
 #include "approvals.h"
 #include "catalog.h"
 #include "projects.h"
+#include "rest-records.h"
 #include "signature.h"
 #include "store.h"
 
@@ -156,21 +157,33 @@ static void import(World *w, const CbCaller *caller, json_t *env, int want, CbEr
 
 static void expect_get(World *w, const CbCaller *caller, const char *id, CbErrorKind want) {
         CbError err = CB_ERROR_INIT;
-        json_t *v = NULL;
+        Project *v = NULL;
         int r = projects_get(w->projects, caller, id, &v, &err);
         if (want == CB_ERR_NONE)
                 assert_int_equal(r, 0);
         else {
                 assert_true(r < 0);
                 assert_int_equal(err.kind, want);
+                assert_null(v);
         }
-        json_decref(v);
+        project_free(v);
 }
 
+/* The project as the authority reads it, in the shape every face answers
+ * (the record through its serializer). */
 static json_t *get(World *w, const char *id) {
         CbError err = CB_ERROR_INIT;
-        json_t *v = NULL;
-        assert_int_equal(projects_get(w->projects, &authority_c, id, &v, &err), 0);
+        Project *pr = NULL;
+        json_t *v;
+        assert_int_equal(projects_get(w->projects, &authority_c, id, &pr, &err), 0);
+        assert_true(pr->full);
+        assert_string_equal(pr->id, id);
+        v = project_to_json(pr);
+        assert_non_null(v);
+        assert_int_equal(json_array_size(json_object_get(v, "milestones")), pr->n_milestones);
+        assert_int_equal(json_array_size(json_object_get(v, "deadlines")), pr->n_deadlines);
+        assert_int_equal(json_is_true(json_object_get(v, "blocked")), pr->blocked);
+        project_free(pr);
         return v;
 }
 
@@ -254,13 +267,16 @@ static void test_create_from_approval(void **state) {
 
 static int add_milestone(World *w, const CbCaller *caller, const char *id, const char *kind, const char *date,
                          int budget_year, CbError *err) {
-        json_t *body = json_pack("{s:s, s:s}", "kind", kind, "date", date), *v = NULL;
+        json_t *body = json_pack("{s:s, s:s}", "kind", kind, "date", date);
+        Project *v = NULL;
         int r;
         if (budget_year)
                 json_object_set_new(body, "budget_year", json_integer(budget_year));
         r = projects_add_milestone(w->projects, caller, id, body, &v, err);
+        if (r < 0)
+                assert_null(v);
         json_decref(body);
-        json_decref(v);
+        project_free(v);
         return r;
 }
 
@@ -334,12 +350,13 @@ static void test_milestones(void **state) {
 }
 
 static int set_status(World *w, const CbCaller *caller, const char *id, const char *action, CbError *err) {
-        json_t *body = json_pack("{s:s}", "reason", "单元测试"), *v = NULL;
+        json_t *body = json_pack("{s:s}", "reason", "单元测试");
+        Project *v = NULL;
         int r = projects_set_status(w->projects, caller, id, action, body, &v, err);
         if (r >= 0)
-                assert_string_equal(json_string_value(json_object_get(v, "id")), id);
+                assert_string_equal(v->id, id);
         json_decref(body);
-        json_decref(v);
+        project_free(v);
         return r;
 }
 
@@ -376,10 +393,12 @@ static void test_suspend_resume_terminate(void **state) {
         assert_int_equal(err.kind, CB_ERR_INVALID);
         /* A reason is required. */
         {
-                json_t *body = json_object(), *v = NULL;
+                json_t *body = json_object();
+                Project *v = NULL;
                 assert_true(projects_set_status(w->projects, &authority_c, "p-st", "suspend", body, &v,
                                                 &err) < 0);
                 assert_string_equal(err.field, "reason");
+                assert_null(v);
                 json_decref(body);
         }
 
