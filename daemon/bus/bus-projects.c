@@ -151,7 +151,7 @@ const sd_bus_vtable bus_approvals_vtable[] = {
 static int reply_project(sd_bus_message *msg, int r, const Project *pr, CbError *err, sd_bus_error *error) {
         json_auto_t *out = NULL;
         if (r >= 0) {
-                out = project_to_json(pr);
+                out = rest_project_json(pr);
                 if (!out)
                         return -ENOMEM;
         }
@@ -180,7 +180,7 @@ static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r >= 0)
                 r = projects_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
         if (r >= 0) {
-                out = project_list_to_json(&list);
+                out = rest_project_list_json(&list);
                 if (!out)
                         return -ENOMEM;
         }

@@ -21,7 +21,7 @@
 static int reply_system(sd_bus_message *msg, int r, const System *sys, CbError *err, sd_bus_error *error) {
         json_auto_t *out = NULL;
         if (r >= 0) {
-                out = system_to_json(sys);
+                out = rest_system_json(sys);
                 if (!out)
                         return -ENOMEM;
         }
@@ -108,7 +108,7 @@ static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error
         if (r >= 0)
                 r = systems_list(m->store, &caller, bus_optional(department), &page, &list, next, &err);
         if (r >= 0) {
-                out = system_list_to_json(&list);
+                out = rest_system_list_json(&list);
                 if (!out)
                         return -ENOMEM;
         }
@@ -136,7 +136,7 @@ static int reply_incident(sd_bus_message *msg, int r, const Incident *inc, CbErr
                           sd_bus_error *error) {
         json_auto_t *out = NULL;
         if (r >= 0) {
-                out = incident_to_json(inc);
+                out = rest_incident_json(inc);
                 if (!out)
                         return -ENOMEM;
         }
@@ -183,7 +183,7 @@ static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r >= 0)
                 r = incidents_list(m->store, &caller, &page, &list, next, &err);
         if (r >= 0) {
-                out = incident_list_to_json(&list);
+                out = rest_incident_list_json(&list);
                 if (!out)
                         return -ENOMEM;
         }

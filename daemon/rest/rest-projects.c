@@ -58,14 +58,14 @@ static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
                                   &list, next, err);
         if (r < 0)
                 return r;
-        v = project_list_to_json(&list);
+        v = rest_project_list_json(&list);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_page(reply, "projects", v, next);
 }
 
 static int reply_project(RestReply *reply, unsigned status, const Project *pr, CbError *err) {
-        json_t *v = project_to_json(pr);
+        json_t *v = rest_project_json(pr);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, status, v);

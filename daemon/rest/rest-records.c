@@ -1,7 +1,46 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "rest-records.h"
 
-json_t *system_to_json(const System *sys) {
+static json_t *string_or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+json_t *rest_resource_json(const Resource *res) {
+        return json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:o, s:o, s:s, s:s, s:s, s:s, "
+                "s:s}",
+                "id", res->id, "name", res->name, "project_id", res->project_id, "system_id", res->system_id,
+                "department", res->department, "service_id", res->service_id, "plan_id", res->plan_id,
+                "catalog_revision", (json_int_t)res->catalog_revision, "approval_no", res->approval_no,
+                "cost_kind", res->cost_kind, "committed_fen", (json_int_t)res->committed_fen, "provider",
+                string_or_null(res->provider), "provider_ref", string_or_null(res->provider_ref), "state",
+                resource_state_to_string(res->state), "created_at", res->created_at, "created_by",
+                res->created_by, "updated_at", res->updated_at, "kind", resource_kind_to_string(res->kind));
+}
+
+json_t *rest_resource_list_json(const ResourceList *list) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < list->n; i++)
+                if (json_array_append_new(a, rest_resource_json(&list->items[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_operation_json(const Operation *o) {
+        return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", o->id, "resource_id", o->resource_id,
+                         "kind", operation_kind_to_string(o->kind), "state",
+                         operation_state_to_string(o->state), "error", o->error, "created_at", o->created_at,
+                         "updated_at", o->updated_at);
+}
+
+json_t *rest_ticket_json(const ResourceTicket *t) {
+        return json_pack("{s:s, s:s, s:s}", "id", t->id, "state", resource_state_to_string(t->state),
+                         "operation_id", t->operation_id);
+}
+
+json_t *rest_system_json(const System *sys) {
         return json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:s, s:s}", "id", sys->id, "name", sys->name,
                          "department", sys->department, "protection_level", (int)sys->protection_level,
                          "classified", sys->classified, "data_sharing",
@@ -9,10 +48,10 @@ json_t *system_to_json(const System *sys) {
                          sys->created_at, "updated_at", sys->updated_at);
 }
 
-json_t *system_list_to_json(const SystemList *l) {
+json_t *rest_system_list_json(const SystemList *l) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < l->n; i++)
-                if (json_array_append_new(a, system_to_json(l->v[i])) < 0) {
+                if (json_array_append_new(a, rest_system_json(l->v[i])) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -29,7 +68,7 @@ static json_t *ids_json(char *const *v, size_t n) {
         return a;
 }
 
-json_t *incident_to_json(const Incident *inc) {
+json_t *rest_incident_json(const Incident *inc) {
         json_t *v = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:o, s:s, s:s, s:s, s:b, s:s?}", "id", inc->id,
                               "status", incident_status_to_string(inc->status), "severity", inc->severity,
                               "department", inc->department, "description", inc->description, "systems",
@@ -62,10 +101,10 @@ fail:
         return NULL;
 }
 
-json_t *incident_list_to_json(const IncidentList *l) {
+json_t *rest_incident_list_json(const IncidentList *l) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < l->n; i++)
-                if (json_array_append_new(a, incident_to_json(l->v[i])) < 0) {
+                if (json_array_append_new(a, rest_incident_json(l->v[i])) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -129,7 +168,7 @@ static json_t *event_item(const void *p) {
                          e->principal, "at", e->at);
 }
 
-json_t *project_to_json(const Project *pr) {
+json_t *rest_project_json(const Project *pr) {
         const Approval *a = pr->approval;
         json_t *v = json_pack(
                 "{s:s, s:s, s:s, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:b, s:s, s:s}", "id",
@@ -161,10 +200,10 @@ json_t *project_to_json(const Project *pr) {
         return v;
 }
 
-json_t *project_list_to_json(const ProjectList *l) {
+json_t *rest_project_list_json(const ProjectList *l) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < l->n; i++)
-                if (json_array_append_new(a, project_to_json(l->v[i])) < 0) {
+                if (json_array_append_new(a, rest_project_json(l->v[i])) < 0) {
                         json_decref(a);
                         return NULL;
                 }

@@ -20,7 +20,7 @@ static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
                                  &list, next, err);
         if (r < 0)
                 return r;
-        v = system_list_to_json(&list);
+        v = rest_system_list_json(&list);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_page(reply, "systems", v, next);
@@ -28,7 +28,7 @@ static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
 
 /* 200 or 201 with the system, as the REST face shows it. */
 static int reply_system(RestReply *reply, unsigned status, const System *sys, CbError *err) {
-        json_t *v = system_to_json(sys);
+        json_t *v = rest_system_json(sys);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, status, v);
@@ -91,14 +91,14 @@ static int on_incidents_list(RestRequest *req, RestReply *reply, CbError *err) {
                 r = incidents_list(req->manager->store, &req->caller, &page, &list, next, err);
         if (r < 0)
                 return r;
-        v = incident_list_to_json(&list);
+        v = rest_incident_list_json(&list);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_page(reply, "incidents", v, next);
 }
 
 static int reply_incident(RestReply *reply, unsigned status, const Incident *inc, CbError *err) {
-        json_t *v = incident_to_json(inc);
+        json_t *v = rest_incident_json(inc);
         if (!v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, status, v);

@@ -23,7 +23,7 @@ static void check(int r, const CbError *err, const json_t *doc, System *sys) {
         }
         FUZZ_ASSERT(sys);
         /* What was stored is what was sent, in the shape the faces answer. */
-        ret = system_to_json(sys);
+        ret = rest_system_json(sys);
         FUZZ_ASSERT(ret);
         const char *const keys[] = { "id",         "name",        "department", "protection_level",
                                      "classified", "data_sharing" };

@@ -178,7 +178,7 @@ static json_t *get(World *w, const char *id) {
         assert_int_equal(projects_get(w->projects, &authority_c, id, &pr, &err), 0);
         assert_true(pr->full);
         assert_string_equal(pr->id, id);
-        v = project_to_json(pr);
+        v = rest_project_json(pr);
         assert_non_null(v);
         assert_int_equal(json_array_size(json_object_get(v, "milestones")), pr->n_milestones);
         assert_int_equal(json_array_size(json_object_get(v, "deadlines")), pr->n_deadlines);

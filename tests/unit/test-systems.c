@@ -113,7 +113,7 @@ static void test_typed_records(void **state) {
         assert_false(v->data_sharing_compliant);
         assert_string_equal(v->created_at, v->updated_at);
         /* The REST shape, which the D-Bus face answers too. */
-        j = system_to_json(v);
+        j = rest_system_json(v);
         assert_string_equal(json_string_value(json_object_get(j, "data_sharing")), "noncompliant");
         assert_int_equal(json_integer_value(json_object_get(j, "protection_level")), 2);
         assert_true(json_is_true(json_object_get(j, "classified")));
@@ -138,7 +138,7 @@ static void test_typed_records(void **state) {
         assert_int_equal(l.n, 1);
         assert_string_equal(l.v[0]->id, "edu-portal");
         assert_string_equal(next, "");
-        j = system_list_to_json(&l);
+        j = rest_system_list_json(&l);
         assert_int_equal(json_array_size(j), 1);
         json_decref(j);
         system_list_done(&l);
@@ -188,7 +188,7 @@ static void test_incident_records(void **state) {
         assert_int_equal(inc->records[0].status, INCIDENT_REPORTED);
         assert_string_equal(inc->records[0].by, "t-edu");
         assert_non_null(inc->report_made_at);
-        j = incident_to_json(inc);
+        j = rest_incident_json(inc);
         assert_string_equal(json_string_value(json_object_get(j, "status")), "reported");
         assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
         assert_string_equal(json_string_value(json_array_get(json_object_get(j, "systems"), 0)),
@@ -205,7 +205,7 @@ static void test_incident_records(void **state) {
         json_decref(doc);
         assert_null(inc->department);
         assert_string_equal(inc->occurred_at, "2025-03-01T00:30:00Z");
-        j = incident_to_json(inc);
+        j = rest_incident_json(inc);
         assert_true(json_is_null(json_object_get(j, "department")));
         assert_string_equal(json_string_value(json_object_get(j, "occurred_at")), "2025-03-01T00:30:00Z");
         json_decref(j);
@@ -217,7 +217,7 @@ static void test_incident_records(void **state) {
         assert_int_equal(incidents_list(s, &operator_c, &page, &l, next, &err), 0);
         assert_int_equal(l.n, 2);
         assert_false(l.v[0]->has_records);
-        j = incident_list_to_json(&l);
+        j = rest_incident_list_json(&l);
         assert_null(json_object_get(json_array_get(j, 0), "records"));
         json_decref(j);
         incident_list_done(&l);
