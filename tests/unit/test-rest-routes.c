@@ -70,7 +70,7 @@ static void test_every_route_is_found(void **state) {
                                          f.route ? f.route->pattern : "nothing");
                         assert_int_equal(f.n_params, n);
                         for (size_t i = 0; i < n; i++) {
-                                char want[16];
+                                char want[32];
                                 snprintf(want, sizeof(want), "seg-%zu", i);
                                 assert_string_equal(f.params[i], want);
                         }
