@@ -22,6 +22,8 @@ struct Projects {
         Calendar *empty_calendar; /* when the daemon has none: Monday-Friday, provisional */
         ProjectTerminatedFn terminated;
         void *terminated_userdata;
+        ProjectMigrationFn migration;
+        void *migration_userdata;
 };
 
 typedef struct ProjectRow {

@@ -10,6 +10,11 @@
 #include "json-util.h"
 #include "store-json.h"
 
+void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *userdata) {
+        p->migration = fn;
+        p->migration_userdata = userdata;
+}
+
 void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata) {
         p->terminated = fn;
         p->terminated_userdata = userdata;

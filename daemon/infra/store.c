@@ -252,7 +252,31 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 
-        /* 11: incident statuses and operation kinds are checked like every
+        /* 11: the register of legacy systems to move onto the municipal
+         * cloud (Art. 35), one record per system of the directory. The
+         * source, the assessment, the plan and an exemption are JSON
+         * documents the core reads whole; the exemption is a column of
+         * its own so that it is never implied by a state alone. */
+        "CREATE TABLE legacy_systems ("
+        "  system_id TEXT NOT NULL PRIMARY KEY,"
+        "  department TEXT NOT NULL,"
+        "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
+        "  hosting_location TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  deadline TEXT NOT NULL,"
+        "  wave TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('registered','assessed','planned','migrating',"
+        "    'cut-over','verified','decommissioned','failed','exempt')),"
+        "  state_reason TEXT,"
+        "  exemption TEXT,"
+        "  assessment TEXT,"
+        "  plan TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+
+        /* 12: incident statuses and operation kinds are checked like every
          * other state (the names of daemon/core/states.h, held together by
          * tests/unit/test-states.c). SQLite adds a CHECK only by rebuilding
          * the table: new table, copy, drop, rename. The records are rebuilt
