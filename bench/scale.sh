@@ -224,7 +224,7 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t + 0) ? "ok" : "MIS
 ratio=$(awk -v a="$eval_full" -v b="$eval_empty" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 && r <= 1.1) ? "ok" : "MISSED" }')
 {
-        echo "scale: $COUNT resources over $PROVIDERS test-driver providers ($(cat "$tmp/load.out" | tr ' ' '\n' | grep -E '^(per_sec|failed)=' | tr '\n' ' ')in ${provision_s} s)"
+        echo "scale: $COUNT resources over $PROVIDERS test-driver providers ($(cat "$tmp/load.out" | tr ' ' '\n' | grep -E '^(per_sec|failed|gets|get_rtt_p50_ms)=' | tr '\n' ' ')in ${provision_s} s)"
         echo "  RSS per resource:            ${per_res} KiB   (before ${rss_before} KiB, after ${rss_after} KiB; target < 30)  $(verdict "$per_res" 30)"
         echo "  GET /v1/resources page p99:  ${page_p99} ms first page, ${deep_p99} ms after 1000 (GET /v1/health p99 ${health_p99} ms, same run; target < 5)  $(verdict "$page_p99" 5)"
         echo "  reconcile, loop time:        ${reconcile_ms:-n/a} (objects ms; target < 1000 ms)  $(verdict "${reconcile_ms#* }" 1000)"
