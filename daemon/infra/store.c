@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -250,6 +251,30 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
+
+        /* 11: the register of legacy systems to move onto the municipal
+         * cloud (Art. 35), one record per system of the directory. The
+         * source, the assessment, the plan and an exemption are JSON
+         * documents the core reads whole; the exemption is a column of
+         * its own so that it is never implied by a state alone. */
+        "CREATE TABLE legacy_systems ("
+        "  system_id TEXT NOT NULL PRIMARY KEY,"
+        "  department TEXT NOT NULL,"
+        "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
+        "  hosting_location TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  deadline TEXT NOT NULL,"
+        "  wave TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('registered','assessed','planned','migrating',"
+        "    'cut-over','verified','decommissioned','failed','exempt')),"
+        "  state_reason TEXT,"
+        "  exemption TEXT,"
+        "  assessment TEXT,"
+        "  plan TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -633,6 +658,15 @@ static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const cha
                 case STORE_ARG_INT:
                         rc = sqlite3_bind_int64(st, k + 1, (sqlite3_int64)args[k].i);
                         break;
+                case STORE_ARG_TEXT_LEN:
+                        if (args[k].i < 0 || args[k].i > INT_MAX)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "while %s: value %d is %lld bytes long", what, k + 1,
+                                                    (long long)args[k].i);
+                        rc = args[k].text ? sqlite3_bind_text(st, k + 1, args[k].text, (int)args[k].i,
+                                                              SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
                 default:
                         rc = sqlite3_bind_null(st, k + 1);
                         break;
@@ -712,6 +746,36 @@ int64_t store_rows_int(StoreRows *rows, int i) {
 
 bool store_rows_is_null(StoreRows *rows, int i) {
         return sqlite3_column_type(rows_stmt(rows), i) == SQLITE_NULL;
+}
+
+int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **ret_mem) {
+        sqlite3_stmt *st = rows_stmt(rows);
+        size_t total = 1, at = 0;
+        char *mem;
+
+        /* Lengths first: sqlite3_column_bytes() after sqlite3_column_text()
+         * is the documented order that leaves the text pointer valid. */
+        for (size_t k = 0; k < n; k++)
+                if (sqlite3_column_text(st, cols[k].column))
+                        total += (size_t)sqlite3_column_bytes(st, cols[k].column) + 1;
+        mem = malloc(total);
+        if (!mem)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) {
+                const char *t = (const char *)sqlite3_column_text(st, cols[k].column);
+                size_t len;
+                if (!t) {
+                        *cols[k].dst = NULL;
+                        continue;
+                }
+                len = (size_t)sqlite3_column_bytes(st, cols[k].column);
+                memcpy(mem + at, t, len);
+                mem[at + len] = 0;
+                *cols[k].dst = mem + at;
+                at += len + 1;
+        }
+        *ret_mem = mem;
+        return 0;
 }
 
 void store_rows_done(StoreRows *rows) {

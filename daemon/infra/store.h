@@ -68,6 +68,7 @@ typedef enum StoreArgType {
         STORE_ARG_TEXT, /* a NULL text binds SQL NULL */
         STORE_ARG_INT,
         STORE_ARG_NULL,
+        STORE_ARG_TEXT_LEN, /* exactly i bytes of text, NUL or not (signed documents) */
 } StoreArgType;
 
 typedef struct StoreArg {
@@ -79,7 +80,9 @@ typedef struct StoreArg {
 #define SA_TEXT(v) ((StoreArg){ .type = STORE_ARG_TEXT, .text = (v) })
 #define SA_INT(v)  ((StoreArg){ .type = STORE_ARG_INT, .i = (int64_t)(v) })
 #define SA_NULL    ((StoreArg){ .type = STORE_ARG_NULL })
-#define SA_END     ((StoreArg){ .type = STORE_ARG_END })
+/* The first n bytes of v, byte for byte; a NULL v binds SQL NULL. */
+#define SA_TEXT_LEN(v, n) ((StoreArg){ .type = STORE_ARG_TEXT_LEN, .text = (v), .i = (int64_t)(n) })
+#define SA_END            ((StoreArg){ .type = STORE_ARG_END })
 /* STORE_ARGS(SA_TEXT(id), SA_INT(n)): the list, ended. */
 #define STORE_ARGS(...) ((const StoreArg[]){ __VA_ARGS__, SA_END })
 
@@ -102,6 +105,15 @@ const char *store_rows_text(StoreRows *rows, int i);
 char *store_rows_dup(StoreRows *rows, int i);
 int64_t store_rows_int(StoreRows *rows, int i);
 bool store_rows_is_null(StoreRows *rows, int i);
+/* Several text columns of the current row in one allocation, for a record
+ * read into a struct: *cols[k].dst points at the copy of column
+ * cols[k].column (NULL for SQL NULL), and *ret_mem owns every copy (free it
+ * once). 0, or -ENOMEM with nothing written. */
+typedef struct StoreText {
+        int column;
+        const char **dst;
+} StoreText;
+int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **ret_mem);
 void store_rows_done(StoreRows *rows);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreRows *, store_rows_done);
 
