@@ -118,6 +118,8 @@ $(OSB_PROVIDER): tests/osb-provider/osb-provider.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libmicrohttpd jansson) -lpthread
 
+$(BUILD)/tests/test-driver-http: | $(OSB_PROVIDER)
+
 unit-bins: $(UNIT_BINS) $(OSB_PROVIDER)
 
 deps:
