@@ -126,7 +126,7 @@ deps:
 	@./scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(OSB_PROVIDER)
 	@./scripts/run-dev.sh
 
 # One pass: lint, the plain build's tests, then the same tests under

@@ -250,6 +250,13 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
+
+        /* 11: http (OSB) providers: basic-auth credentials, the API version
+         * they speak, an optional CA file; NULL for libvirt providers. */
+        "ALTER TABLE providers ADD COLUMN username TEXT;"
+        "ALTER TABLE providers ADD COLUMN password TEXT;"
+        "ALTER TABLE providers ADD COLUMN api_version TEXT;"
+        "ALTER TABLE providers ADD COLUMN ca_file TEXT;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
