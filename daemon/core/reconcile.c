@@ -310,8 +310,8 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         int q;
 
         if (driver_is_async(p->ops))
-                return cb_error_set(err, CB_ERR_UNSUPPORTED, "provider '%s' (http) keeps no inventory here yet",
-                                    p->name);
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "provider '%s' (http) keeps no inventory here yet", p->name);
         if (p->status != PROVIDER_CONNECTED || !p->conn)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is %s%s%s", p->name,
                                     provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
