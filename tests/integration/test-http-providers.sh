@@ -12,7 +12,7 @@ cb_setup "$@"
 cb_start_osb_provider
 CONF_URL=$OSB_URL
 CONF_PID=$OSB_PID
-cb_start_osb_provider
+cb_start_osb_provider --max-polling-duration 3
 API_URL=$OSB_URL
 API_PID=$OSB_PID
 
@@ -160,6 +160,148 @@ done
 assert_eq "$S" lost "a configured provider that stops is lost"
 assert_contains "$(printf %s "$CB_BODY" | jq -r '.providers[] | select(.name == "linfen-saas") | .error')" \
         unreachable "its error says it is unreachable"
+
+# --- http resources: provision and deprovision through the same resources ------
+OSB_URL=$API_URL
+YEAR=$(date +%Y)
+cb_add_system edu-db edu 2 false compliant 教育数据库
+cb_approve edu-data "临政信审〔$YEAR〕77号" edu-db \
+        '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 20}]'
+order() {
+        cb_curl POST /v1/resources dev-edu "$(jq -nc --arg n "$1" '{project_id: "edu-data", system_id: "edu-db",
+                service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", name: $n}')"
+        RID=$(printf %s "$CB_BODY" | jq -r .id)
+}
+ninst() { osb_control | jq '.instances | length'; }
+inst() { osb_control | jq -c --arg id "$1" '.instances[] | select(.id == $id)'; }
+op_error() {
+        local op
+        op=$(printf %s "$CB_BODY" | jq -r .id)
+        cb_curl GET "/v1/resources/$1" dev-edu
+}
+last_op_error() { # the error of the resource's newest operation, from the audit trail
+        cb_curl GET /v1/audit dev-auditor
+        printf %s "$CB_BODY" | jq -r --arg o "resource:$1" '[.records[] | select(.object == $o) | .detail.error // empty] | last // ""'
+}
+osb_control '{"reset": true}' >/dev/null
+
+# synchronous
+order db-sync
+assert_eq "$CB_STATUS" 202 "an http plan is accepted like a VM (202)"
+cb_wait_state "$RID" active && pass "it becomes active" || fail "db-sync active (got $GOT)"
+assert_jq "$CB_BODY" .kind service "its kind is service"
+assert_jq "$CB_BODY" .provider linfen-paas "on the provider its plan names"
+assert_jq "$CB_BODY" .provider_ref "$RID" "the instance id at the provider is the resource id"
+I=$(inst "$RID")
+assert_jq "$I" .plan_id mysql-ha-2c4g-100g "the provider has the instance, of the plan's remote plan"
+assert_jq "$I" .context.platform cloudbroker "its context says platform cloudbroker"
+assert_jq "$I" .context.department edu "the department"
+assert_jq "$I" .context.project_id edu-data "the project"
+assert_jq "$I" .context.approval_no "临政信审〔$YEAR〕77号" "the approval number"
+assert_jq "$I" .context.system_id edu-db "and the system"
+assert_contains "$(printf %s "$I" | jq -r .originating_identity)" "cloudbroker " "it carries an originating identity"
+ID=$(printf %s "$I" | jq -r '.originating_identity | sub("^cloudbroker "; "")' | base64 -d | jq -r .user_id)
+assert_eq "$ID" dev-edu "the department's principal"
+assert_contains "$(printf %s "$I" | jq -r .request_identity)" "op-" "and a request identity (the operation)"
+for a in stop start reboot; do
+        cb_curl POST "/v1/resources/$RID/actions" dev-edu "{\"action\": \"$a\"}"
+        assert_eq "$CB_STATUS" 409 "$a on an http resource is 409"
+        assert_contains "$CB_BODY" "no power state" "and says it has no power state"
+done
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+assert_eq "$CB_STATUS" 202 "delete is accepted"
+cb_wait_state "$RID" deleted && pass "and it is deleted" || fail "db-sync deleted (got $GOT)"
+assert_eq "$(ninst)" 0 "the provider has no instance left"
+
+# slow asynchronous answers, with Retry-After
+osb_control '{"async_ms": 1500, "retry_after": 1}' >/dev/null
+P0=$(osb_control | jq .polls)
+order db-async
+cb_wait_state "$RID" provisioning 1 && pass "an asynchronous provision is provisioning meanwhile" ||
+        fail "db-async provisioning (got $GOT)"
+cb_wait_state "$RID" active 10 && pass "and active once last_operation says succeeded" || fail "db-async active ($GOT)"
+P1=$(osb_control | jq .polls)
+[ $((P1 - P0)) -ge 1 ] && [ $((P1 - P0)) -le 3 ] && pass "polled $((P1 - P0)) time(s) in 1.5 s: Retry-After 1 honoured" ||
+        fail "polled $((P1 - P0)) times in 1.5 s with Retry-After 1"
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deprovisioning 1 && pass "an asynchronous delete is deprovisioning meanwhile" ||
+        fail "db-async deprovisioning ($GOT)"
+cb_wait_state "$RID" deleted 10 && pass "and deleted once the provider says gone" || fail "db-async deleted ($GOT)"
+assert_eq "$(ninst)" 0 "no instance left"
+osb_control '{"reset": true}' >/dev/null
+
+# 500s are retried with backoff
+osb_control '{"fail_next": 2}' >/dev/null
+order db-500
+cb_wait_state "$RID" active 10 && pass "two 500s are retried and the provision succeeds" || fail "db-500 ($GOT)"
+assert_eq "$(osb_control | jq --arg id "$RID" '[.instances[] | select(.id == $id)] | length')" 1 \
+        "exactly one instance for it"
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deleted 10 || fail "db-500 deleted ($GOT)"
+
+# a 4xx is final, explained with the provider's description, and nothing is deleted
+D0=$(osb_control | jq .deprovisions)
+osb_control '{"refuse_next": 1}' >/dev/null
+order db-400
+cb_wait_state "$RID" failed 10 && pass "a 400 from the provider fails the provision" || fail "db-400 ($GOT)"
+assert_contains "$(last_op_error "$RID")" "refused by the test provider" "the error carries the provider's description"
+assert_eq "$(osb_control | jq .deprovisions)" "$D0" "no DELETE follows a refusal (nothing was built)"
+assert_eq "$(ninst)" 0 "no instance"
+
+# a provision the provider says failed: orphan mitigation deletes it
+osb_control '{"async_ms": 300, "fail_provision": true}' >/dev/null
+order db-failed
+cb_wait_state "$RID" failed 10 && pass "a provision that fails at the provider fails" || fail "db-failed ($GOT)"
+E=$(last_op_error "$RID")
+assert_contains "$E" "could not provision" "the error says the provider could not provision"
+assert_contains "$E" "deleted at the provider" "and that the instance was deleted (orphan mitigation)"
+assert_eq "$(ninst)" 0 "no failed instance is left at the provider"
+osb_control '{"reset": true}' >/dev/null
+
+# a malformed answer: the outcome is unknown, so the instance is deleted
+osb_control '{"malformed_provision": true}' >/dev/null
+order db-malformed
+cb_wait_state "$RID" failed 10 && pass "a provision answered with a malformed body fails" || fail "db-malformed ($GOT)"
+assert_contains "$(last_op_error "$RID")" "not JSON" "the error says the answer was not JSON"
+assert_eq "$(ninst)" 0 "and the instance the provider built is deleted (orphan mitigation)"
+osb_control '{"malformed_provision": false}' >/dev/null
+
+# orphan mitigation goes on until the provider confirms: its DELETEs fail (500) a while
+osb_control '{"async_ms": 300, "fail_provision": true}' >/dev/null
+order db-mitigate
+for _ in $(seq 1 30); do [ "$(ninst)" = 1 ] && break; sleep 0.1; done
+osb_control '{"fail_next": 4}' >/dev/null
+sleep 1
+cb_curl GET "/v1/resources/$RID" dev-edu
+assert_jq "$CB_BODY" .state provisioning "while the provider fails the DELETEs, the resource is not yet failed"
+cb_wait_state "$RID" failed 30 && pass "it fails once the provider confirms the deletion" || fail "db-mitigate ($GOT)"
+assert_eq "$(ninst)" 0 "and nothing is left at the provider"
+osb_control '{"reset": true}' >/dev/null
+
+# a provider that does not finish within the plan's maximum_polling_duration (3 s)
+osb_control '{"async_ms": 20000}' >/dev/null
+order db-slow
+sleep 0.5
+osb_control '{"async_ms": 0}' >/dev/null
+cb_wait_state "$RID" failed 15 && pass "a provision past maximum_polling_duration fails" || fail "db-slow ($GOT)"
+assert_contains "$(last_op_error "$RID")" "within 3 s (maximum_polling_duration)" "the error names the limit"
+assert_eq "$(ninst)" 0 "and the instance is deleted at the provider"
+
+# kill -9 during an asynchronous provision, then a restart: exactly one instance
+osb_control '{"async_ms": 2500}' >/dev/null
+order db-kill
+for _ in $(seq 1 30); do [ "$(ninst)" = 1 ] && break; sleep 0.1; done
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+cb_start_daemon
+cb_wait_state "$RID" active 20 && pass "after kill -9 and a restart the provision completes" || fail "db-kill ($GOT)"
+assert_eq "$(osb_control | jq --arg id "$RID" '[.instances[] | select(.id == $id)] | length')" 1 \
+        "exactly one instance at the provider"
+assert_eq "$(ninst)" 1 "and no other"
+osb_control '{"async_ms": 0}' >/dev/null
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deleted 10 || fail "db-kill deleted ($GOT)"
+assert_eq "$(ninst)" 0 "no instance leaks: the provider holds none at the end"
 
 # --- a restart: the stored provider comes back with its credentials ---------------
 cb_restart_daemon

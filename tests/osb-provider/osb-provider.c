@@ -19,9 +19,11 @@
  *                          finish N ms later (0: synchronous, 201/200)
  *   retry_after S          last_operation answers carry Retry-After: S
  *   fail_next N            the next N /v2 requests answer 500
+ *   refuse_next N          the next N provisions answer 400 (a final refusal)
  *   hang                   /v2 requests are never answered (held 120 s at most)
  *   drip                   /v2 bodies are sent one byte every 300 ms
  *   malformed              /v2 bodies are not JSON
+ *   malformed_provision    only the answers to PUT service_instances are not JSON
  *   huge                   /v2 bodies are 4 MiB of JSON
  *   fail_provision         an asynchronous provision ends in state "failed"
  *                          (the instance stays: the broker must delete it)
@@ -66,8 +68,8 @@ static struct {
         const char *username, *password;
         long async_ms;
         long retry_after;
-        long fail_next;
-        bool hang, drip, malformed, huge, fail_provision, forget_deprovision;
+        long fail_next, refuse_next;
+        bool hang, drip, malformed, malformed_provision, huge, fail_provision, forget_deprovision;
         long max_polling_duration;
         Instance *inst[MAX_INSTANCES];
         size_t n_inst;
@@ -344,6 +346,11 @@ static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_
                 return osb_error(c, 400, NULL, "no such service or plan in this provider's catalogue");
         pthread_mutex_lock(&P.lock);
         P.provisions++;
+        if (P.refuse_next > 0) {
+                P.refuse_next--;
+                pthread_mutex_unlock(&P.lock);
+                return osb_error(c, 400, "BadRequest", "refused by the test provider (injected)");
+        }
         in = inst_find(id);
         if (in) {
                 inst_settle(in);
@@ -377,6 +384,16 @@ static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_
         status = in->ready_ms ? 202 : 201;
         reply = in->ready_ms ? json_pack("{s:s}", "operation", "provision") : json_object();
         json_object_set_new(reply, "dashboard_url", json_sprintf("http://127.0.0.1/dashboard/%s", id));
+        if (P.malformed_provision) {
+                static char bad[] = "{\"operation\": oops";
+                struct MHD_Response *resp =
+                        MHD_create_response_from_buffer(strlen(bad), bad, MHD_RESPMEM_PERSISTENT);
+                pthread_mutex_unlock(&P.lock);
+                json_decref(reply);
+                enum MHD_Result ret = MHD_queue_response(c, status, resp);
+                MHD_destroy_response(resp);
+                return ret;
+        }
         pthread_mutex_unlock(&P.lock);
         return answer(c, status, reply, true, 0);
 }
@@ -558,8 +575,9 @@ static int set_switch(const char *name, json_t *v) {
                 return 0;
         }
         if (strcmp(name, "reset") == 0) {
-                P.async_ms = P.retry_after = P.fail_next = 0;
-                P.hang = P.drip = P.malformed = P.huge = P.fail_provision = P.forget_deprovision = false;
+                P.async_ms = P.retry_after = P.fail_next = P.refuse_next = 0;
+                P.hang = P.drip = P.malformed = P.malformed_provision = P.huge = P.fail_provision =
+                        P.forget_deprovision = false;
                 return 0;
         }
 #define LONG_SWITCH(n)                             \
@@ -579,9 +597,11 @@ static int set_switch(const char *name, json_t *v) {
         LONG_SWITCH(async_ms)
         LONG_SWITCH(retry_after)
         LONG_SWITCH(fail_next)
+        LONG_SWITCH(refuse_next)
         BOOL_SWITCH(hang)
         BOOL_SWITCH(drip)
         BOOL_SWITCH(malformed)
+        BOOL_SWITCH(malformed_provision)
         BOOL_SWITCH(huge)
         BOOL_SWITCH(fail_provision)
         BOOL_SWITCH(forget_deprovision)
