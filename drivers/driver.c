@@ -277,3 +277,11 @@ int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const Dr
                 r = check_ref(ref, err);
         return r < 0 ? r : ops->last_operation_async(conn, ref, ctx, operation, done, userdata, err);
 }
+
+int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                       const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, fetch_async, err);
+        /* A fetch names the instance only: no remote ids needed. */
+        int r = done ? check_ref(ref, err) : cb_error_set(err, CB_ERR_INVALID, "no completion callback");
+        return r < 0 ? r : ops->fetch_async(conn, ref, ctx, done, userdata, err);
+}

@@ -155,6 +155,10 @@ struct DriverOps {
          * and GONE (410) ends a deprovision. */
         int (*last_operation_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                                     const char *operation, DriverReplyFn done, void *userdata, CbError *err);
+        /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
+         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410. */
+        int (*fetch_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                           DriverReplyFn done, void *userdata, CbError *err);
 };
 
 extern const DriverOps libvirt_driver_ops;
@@ -219,3 +223,5 @@ int driver_deprovision_async(const DriverOps *ops, DriverConn *conn, const Drive
 int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                                 const DriverCallContext *ctx, const char *operation, DriverReplyFn done,
                                 void *userdata, CbError *err);
+int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                       const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

@@ -45,6 +45,7 @@ typedef enum HttpKind {
         HTTP_PROVISION,
         HTTP_DEPROVISION,
         HTTP_LAST_OPERATION,
+        HTTP_FETCH,
 } HttpKind;
 
 struct HttpCall {
@@ -589,6 +590,16 @@ static int parse_success(Answer *a, HttpKind kind, long status) {
                 }
                 a->reply.state = status == 202 ? DRIVER_OP_IN_PROGRESS : DRIVER_OP_SUCCEEDED;
                 return 0;
+        case HTTP_FETCH:
+                if (status != 200)
+                        return malformed(a, "(status)", "is not 200 for an instance");
+                if (!json_is_string(json_object_get(a->json, "service_id")))
+                        return malformed(a, "service_id", "is missing or not a string");
+                if (json_object_get(a->json, "plan_id") &&
+                    !json_is_string(json_object_get(a->json, "plan_id")))
+                        return malformed(a, "plan_id", "is not a string");
+                a->reply.state = DRIVER_OP_SUCCEEDED;
+                return 0;
         case HTTP_LAST_OPERATION:
                 if (status != 200)
                         return malformed(a, "(status)", "is not 200 for a last_operation");
@@ -620,6 +631,8 @@ static const char *kind_name(HttpKind k) {
                 return "deprovision";
         case HTTP_LAST_OPERATION:
                 return "last_operation";
+        case HTTP_FETCH:
+                return "instance fetch";
         }
         return "request";
 }
@@ -653,7 +666,9 @@ static void call_finish(HttpCall *call, CURLcode code) {
                 ec = json_object_get(a.json, "error");
                 if (json_is_string(desc))
                         a.reply.description = json_string_value(desc);
-                if (status == 410 && (call->kind == HTTP_DEPROVISION || call->kind == HTTP_LAST_OPERATION)) {
+                if ((status == 410 && (call->kind == HTTP_DEPROVISION || call->kind == HTTP_LAST_OPERATION ||
+                                       call->kind == HTTP_FETCH)) ||
+                    (status == 404 && call->kind == HTTP_FETCH)) {
                         a.reply.state = DRIVER_OP_GONE;
                 } else if (status >= 500) {
                         a.reply.failure = DRIVER_FAILURE_SERVER;
@@ -774,6 +789,20 @@ static int http_last_operation_async(DriverConn *base, const DriverRef *ref, con
         return r;
 }
 
+static int http_fetch_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
+                            DriverReplyFn done, void *userdata, CbError *err) {
+        char *id = escape(ref->resource_id), *path = NULL;
+        int r;
+        if (!id || asprintf(&path, "/v2/service_instances/%s", id) < 0) {
+                curl_free(id);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        curl_free(id);
+        r = call_start((HttpConn *)base, HTTP_FETCH, "GET", path, NULL, ctx, done, userdata, err);
+        free(path);
+        return r;
+}
+
 const DriverOps http_driver_ops = {
         .name = "http",
         .global_init = http_global_init,
@@ -786,4 +815,5 @@ const DriverOps http_driver_ops = {
         .provision_async = http_provision_async,
         .deprovision_async = http_deprovision_async,
         .last_operation_async = http_last_operation_async,
+        .fetch_async = http_fetch_async,
 };

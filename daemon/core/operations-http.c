@@ -5,6 +5,7 @@
 #include <sys/param.h> /* MIN */
 #include <systemd/sd-event.h>
 
+#include "audit.h"
 #include "log.h"
 
 #define RETRY_FIRST_USEC       500000ULL
@@ -19,9 +20,11 @@ typedef enum Phase {
         PHASE_POLL,          /* last_operation of that */
         PHASE_MITIGATE,      /* DELETE after a failed provision */
         PHASE_MITIGATE_POLL, /* last_operation of that DELETE */
+        PHASE_VERIFY,        /* a deprovision said done: GET says the instance is gone */
 } Phase;
 
-static const char *const phase_names[] = { "send", "poll", "mitigate", "mitigate_poll" };
+static const char *const phase_names[] = { "send", "poll", "mitigate", "mitigate_poll", "verify" };
+#define VERIFY_TRIES 3 /* DELETEs answered "done" while the instance stays */
 
 typedef struct HttpOp HttpOp;
 struct HttpOp {
@@ -37,7 +40,8 @@ struct HttpOp {
         char *remote_service_id, *remote_plan_id;
         uint64_t poll_deadline_usec;
         unsigned max_polling_s;
-        unsigned tries; /* failed tries of the current request */
+        unsigned tries;          /* failed tries of the current request */
+        unsigned deletes_denied; /* deprovision: DELETEs said done, the instance stayed */
         sd_event_source *timer;
         bool in_flight;  /* a driver request is out: its reply frees a detached op */
         bool detached;   /* done already called (cancel_all); only the reply is awaited */
@@ -104,6 +108,7 @@ static void op_save(HttpOp *op) {
 }
 
 static void op_step(HttpOp *op);
+static void op_verify(HttpOp *op);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         HttpOp *op = userdata;
@@ -182,7 +187,9 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                 if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
                         op_set_phase(op, PHASE_POLL, reply->operation);
                         op_schedule(op, poll_delay(reply));
-                } else if (r >= 0) /* SUCCEEDED; for a DELETE also GONE */
+                } else if (r >= 0 && op->kind == OPERATION_DEPROVISION)
+                        op_verify(op);
+                else if (r >= 0) /* SUCCEEDED */
                         op_finish(op, 0, NULL);
                 else if (retryable(reply) && ++op->tries < RETRY_TRIES) {
                         log_info("operation %s: %s; retrying", op->op_id, why);
@@ -208,8 +215,10 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                         }
                         op->tries = 0;
                         op_schedule(op, poll_delay(reply));
-                } else if (r >= 0 && (reply->state == DRIVER_OP_SUCCEEDED ||
-                                      (reply->state == DRIVER_OP_GONE && op->kind == OPERATION_DEPROVISION)))
+                } else if (r >= 0 && op->kind == OPERATION_DEPROVISION &&
+                           (reply->state == DRIVER_OP_SUCCEEDED || reply->state == DRIVER_OP_GONE))
+                        op_verify(op);
+                else if (r >= 0 && reply->state == DRIVER_OP_SUCCEEDED)
                         op_finish(op, 0, NULL);
                 else if (r >= 0 && reply->state == DRIVER_OP_GONE)
                         op_finish(op, -ENOENT, "the provider no longer knows the instance it was building");
@@ -263,7 +272,42 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                         op_schedule(op, backoff_usec(tries - 1));
                 }
                 return;
+        case PHASE_VERIFY:
+                if (r >= 0 && reply->state == DRIVER_OP_GONE)
+                        op_finish(op, 0, NULL);
+                else if (r >= 0) {
+                        /* It said done and kept it: ask again, then leave it failed, on record. */
+                        if (++op->deletes_denied >= VERIFY_TRIES) {
+                                snprintf(why, sizeof(why),
+                                         "the provider answered the deletion as done %u times but still has "
+                                         "the "
+                                         "instance: left failed, for an operator to settle with the provider",
+                                         op->deletes_denied);
+                                op_finish(op, -EIO, why);
+                                return;
+                        }
+                        log_warning("operation %s: provider %s says deleted but still has %s; deleting again",
+                                    op->op_id, op->provider, op->resource_id);
+                        unsigned denied = op->deletes_denied;
+                        op_set_phase(op, PHASE_SEND, NULL);
+                        op->deletes_denied = denied;
+                        op_schedule(op, backoff_usec(denied - 1));
+                } else if (retryable(reply) && ++op->tries < RETRY_TRIES)
+                        op_schedule(op, backoff_usec(op->tries - 1));
+                else if (reply->failure == DRIVER_FAILURE_REFUSED) {
+                        /* It cannot show instances (instances_retrievable false): its word stands. */
+                        log_info("operation %s: provider %s cannot show instances (%s); its deletion stands",
+                                 op->op_id, op->provider, why);
+                        op_finish(op, 0, NULL);
+                } else
+                        op_finish(op, r, why);
+                return;
         }
+}
+
+static void op_verify(HttpOp *op) {
+        op_set_phase(op, PHASE_VERIFY, NULL);
+        op_step(op);
 }
 
 static void op_step(HttpOp *op) {
@@ -301,6 +345,9 @@ static void op_step(HttpOp *op) {
                 break;
         case PHASE_MITIGATE:
                 r = driver_deprovision_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
+                break;
+        case PHASE_VERIFY:
+                r = driver_fetch_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
                 break;
         default:
                 r = driver_last_operation_async(p->ops, p->conn, &ref, &ctx, op->remote_operation, on_reply,
@@ -440,4 +487,101 @@ void http_operations_cancel_all(void) {
                 op = next;
         }
         ops_head = NULL;
+}
+
+/* ---- reconcile: the record is the inventory ---- */
+
+typedef struct Fetch {
+        Store *store;
+        char provider[64], resource_id[64];
+        void (*changed)(const char *id, void *userdata);
+        void *userdata;
+} Fetch;
+
+static unsigned fetches_in_flight;
+
+static int mark_lost(Store *s, void *userdata, CbError *err) {
+        const Fetch *f = userdata;
+        char now[32];
+        store_now(now);
+        /* Only if nothing moved it meanwhile (an operation, a delete). */
+        return store_run(s,
+                         "UPDATE resources SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4 AND "
+                         "NOT EXISTS "
+                         "(SELECT 1 FROM operations WHERE resource_id = ?3 AND state IN (?5, ?6))",
+                         STORE_ARGS(SA_TEXT(resource_state_to_string(RESOURCE_FAILED)), SA_TEXT(now),
+                                    SA_TEXT(f->resource_id),
+                                    SA_TEXT(resource_state_to_string(RESOURCE_ACTIVE)),
+                                    SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                    SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
+                         "marking a lost instance", err);
+}
+
+static void fetch_done(int r, const DriverReply *reply, const CbError *err, void *userdata) {
+        Fetch *f = userdata;
+        fetches_in_flight--;
+        if (r >= 0 && reply->state == DRIVER_OP_GONE) {
+                char object[96];
+                CbError e = CB_ERROR_INIT;
+                json_t *detail = json_pack("{s:s, s:s}", "provider", f->provider, "error",
+                                           "the provider no longer has the instance");
+                snprintf(object, sizeof(object), "resource:%s", f->resource_id);
+                log_warning("provider %s lost the instance of resource %s: marked failed", f->provider,
+                            f->resource_id);
+                if (audit_change(f->store, NULL, &(AuditEntry){ "resource.lost", object, "ok", NULL, detail },
+                                 mark_lost, f, &e) < 0)
+                        log_error("cannot record the lost instance %s: %s", f->resource_id, e.message);
+                else if (f->changed)
+                        f->changed(f->resource_id, f->userdata);
+                json_decref(detail);
+                cb_error_clear(&e);
+        } else if (r < 0 && r != -ECANCELED)
+                log_debug("reconcile of %s at %s: %s", f->resource_id, f->provider, err->message);
+        free(f);
+}
+
+void http_reconcile_provider(Store *store, Providers *ps, Provider *p,
+                             void (*changed)(const char *id, void *userdata), void *userdata) {
+        static const char sql[] =
+                "SELECT r.id, r.department, r.created_by, r.project_id, r.approval_no, r.system_id FROM "
+                "resources r "
+                "WHERE r.provider = ?1 "
+                "AND r.kind = ?2 AND r.state = ?3 AND NOT EXISTS (SELECT 1 FROM operations o WHERE "
+                "o.resource_id = r.id AND o.state IN (?4, ?5)) ORDER BY r.id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CbError err = CB_ERROR_INIT;
+        int q;
+        (void)ps;
+
+        /* One round at a time: a slow provider does not pile them up. */
+        if (fetches_in_flight > 0 || !p->conn || p->status != PROVIDER_CONNECTED)
+                return;
+        q = store_query(store, sql,
+                        STORE_ARGS(SA_TEXT(p->name), SA_TEXT(resource_kind_to_string(RESOURCE_KIND_SERVICE)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_ACTIVE)),
+                                   SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                   SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
+                        &rows, "reading http resources", &err);
+        while (q >= 0 && (q = store_rows_next(rows, &err)) > 0) {
+                DriverCallContext ctx = { .department = store_rows_text(rows, 1),
+                                          .principal = store_rows_text(rows, 2),
+                                          .project_id = store_rows_text(rows, 3),
+                                          .approval_no = store_rows_text(rows, 4),
+                                          .system_id = store_rows_text(rows, 5) };
+                DriverRef ref = { .resource_id = store_rows_text(rows, 0) };
+                Fetch *f = calloc(1, sizeof(*f));
+                if (!f)
+                        break;
+                *f = (Fetch){ .store = store, .changed = changed, .userdata = userdata };
+                snprintf(f->provider, sizeof(f->provider), "%s", p->name);
+                snprintf(f->resource_id, sizeof(f->resource_id), "%s", ref.resource_id);
+                if (driver_fetch_async(p->ops, p->conn, &ref, &ctx, fetch_done, f, &err) < 0) {
+                        free(f);
+                        break;
+                }
+                fetches_in_flight++;
+        }
+        if (q < 0 || err.kind != CB_ERR_NONE)
+                log_warning("reconcile of provider %s: %s", p->name, err.message);
+        cb_error_clear(&err);
 }

@@ -47,3 +47,12 @@ int http_operation_start(Resources *r, Store *store, Providers *ps, const char *
 /* Ends every operation under way with -ECANCELED (their done runs now),
  * for the daemon's stop: none is left pending on a timer. */
 void http_operations_cancel_all(void);
+
+/* Reconcile for an http provider (it cannot list its instances, so the
+ * broker's own record is the inventory): each active service resource on p
+ * with no operation under way is fetched (GET service_instances/<id>), and
+ * one the provider no longer has is marked failed, audited
+ * (resource.lost) and logged: a lost instance shows up here. Answers come
+ * later on the loop; a fetch already under way for p is not repeated. */
+void http_reconcile_provider(Store *store, Providers *ps, Provider *p,
+                             void (*changed)(const char *id, void *userdata), void *userdata);

@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "operations-http.h"
 #include "operations.h"
 #include "resources-internal.h"
 #include "states.h"
@@ -356,12 +357,20 @@ void resources_provider_ready(Resources *r, Provider *p) {
         cb_error_clear(&err);
 }
 
+static void http_resource_changed(const char *id, void *userdata) {
+        resources_notify(userdata, id, false);
+}
+
 void resources_reconcile_all(Resources *r) {
         providers_probe_all(r->providers);
         for (size_t i = 0; i < providers_count(r->providers); i++) {
                 Provider *p = providers_at(r->providers, i);
                 CbError err = CB_ERROR_INIT;
-                if (p->status == PROVIDER_CONNECTED) {
+                if (p->status == PROVIDER_CONNECTED && driver_is_async(p->ops)) {
+                        /* No inventory to list: each record is asked about instead. */
+                        operations_resume(r, p);
+                        http_reconcile_provider(r->store, r->providers, p, http_resource_changed, r);
+                } else if (p->status == PROVIDER_CONNECTED) {
                         operations_resume(r, p);
                         submit_inventory(r, p, NULL, NULL, &err);
                 }

@@ -287,6 +287,32 @@ cb_wait_state "$RID" failed 15 && pass "a provision past maximum_polling_duratio
 assert_contains "$(last_op_error "$RID")" "within 3 s (maximum_polling_duration)" "the error names the limit"
 assert_eq "$(ninst)" 0 "and the instance is deleted at the provider"
 
+# a provider that forgets a deprovision: it answers done and keeps the instance
+osb_control '{"forget_deprovision": true}' >/dev/null
+order db-forget
+cb_wait_state "$RID" active 10 || fail "db-forget active ($GOT)"
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" failed 20 && pass "a deletion answered as done but not done ends failed, not deleted" ||
+        fail "db-forget ($GOT)"
+assert_contains "$(last_op_error "$RID")" "still has the instance" "the error says the provider still has it"
+assert_eq "$(ninst)" 1 "(the instance is indeed still there: on record, not hidden)"
+osb_control '{"forget_deprovision": false}' >/dev/null
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deleted 10 && pass "deleted again once the provider deletes" || fail "db-forget deleted ($GOT)"
+assert_eq "$(ninst)" 0 "and nothing is left"
+
+# a lost instance shows up at reconcile (every second here)
+order db-lost
+cb_wait_state "$RID" active 10 || fail "db-lost active ($GOT)"
+osb_control "{\"lose\": \"$RID\"}" >/dev/null
+cb_wait_state "$RID" failed 10 && pass "an instance the provider forgets is found at reconcile and marked failed" ||
+        fail "db-lost ($GOT)"
+cb_curl GET /v1/audit dev-auditor
+assert_eq "$(printf %s "$CB_BODY" | jq -r --arg o "resource:$RID" '[.records[] | select(.object == $o and .action == "resource.lost")] | length')" 1 \
+        "its loss is audited (resource.lost)"
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deleted 10 && pass "a lost resource can be deleted (the provider says gone)" || fail "db-lost deleted ($GOT)"
+
 # kill -9 during an asynchronous provision, then a restart: exactly one instance
 osb_control '{"async_ms": 2500}' >/dev/null
 order db-kill

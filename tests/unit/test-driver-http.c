@@ -222,6 +222,14 @@ static void last_operation(DriverConn *c, const char *rid, const char *op, Resul
         wait_for(res);
 }
 
+static void fetch(DriverConn *c, const char *rid, Result *res) {
+        DriverRef ref = { .resource_id = rid };
+        CbError err = CB_ERROR_INIT;
+        *res = (Result){ 0 };
+        assert_int_equal(driver_fetch_async(http, c, &ref, &ctx_mysql, on_reply, res, &err), 0);
+        wait_for(res);
+}
+
 static void result_done(Result *res) {
         json_decref(res->body);
         res->body = NULL;
@@ -314,10 +322,21 @@ static void test_sync_lifecycle_and_headers(void **state) {
         assert_int_equal(res.reply.failure, DRIVER_FAILURE_REFUSED);
         assert_non_null(strstr(res.err.message, "no such service or plan"));
 
+        /* the instance as the provider shows it */
+        fetch(c, "r-sync1", &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.reply.state, DRIVER_OP_SUCCEEDED);
+        assert_string_equal(json_string_value(json_object_get(res.body, "plan_id")), "mysql-ha-2c4g-100g");
+        result_done(&res);
+
         deprovision(c, "r-sync1", &res);
         assert_int_equal(res.r, 0);
         assert_int_equal(res.reply.state, DRIVER_OP_SUCCEEDED);
         assert_null(instance("r-sync1"));
+        /* gone: 404 is GONE for a fetch */
+        fetch(c, "r-sync1", &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.reply.state, DRIVER_OP_GONE);
         /* absent: 410, a success */
         deprovision(c, "r-sync1", &res);
         assert_int_equal(res.r, 0);
