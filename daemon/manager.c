@@ -112,7 +112,8 @@ int manager_start_providers(Manager *m, CbError *err) {
                                          .username = cp->username,
                                          .password = cp->password,
                                          .api_version = cp->api_version,
-                                         .ca_file = cp->ca_file };
+                                         .ca_file = cp->ca_file,
+                                         .timeout_s = cp->timeout_s };
                 r = providers_add_config(m->providers, &set, err);
                 if (r < 0)
                         return r;

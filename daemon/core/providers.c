@@ -213,7 +213,8 @@ static void provider_probe_async(Providers *ps, Provider *p) {
                 DriverOpenOptions o = { .username = p->username,
                                         .password = p->password,
                                         .api_version = p->api_version,
-                                        .ca_file = p->ca_file };
+                                        .ca_file = p->ca_file,
+                                        .timeout_ms = p->timeout_s * 1000 };
                 r = driver_open_with(p->ops, p->uri, &o, &p->conn, &err);
                 if (r < 0) {
                         provider_set_error(p, err.message);
@@ -332,6 +333,7 @@ static int provider_add(Providers *ps, const ProviderSettings *set, bool from_co
                 .driver = strdup(driver),
                 .uri = strdup(uri),
                 .domain_type = set->domain_type,
+                .timeout_s = set->timeout_s,
                 .from_config = from_config,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
@@ -361,7 +363,8 @@ int providers_add_config(Providers *ps, const ProviderSettings *set, CbError *er
 
 int providers_load(Providers *ps, CbError *err) {
         static const char sql[] =
-                "SELECT name, driver, uri, domain_type, username, password, api_version, ca_file "
+                "SELECT name, driver, uri, domain_type, username, password, api_version, ca_file, "
+                "timeout_seconds "
                 "FROM providers ORDER BY name";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -381,7 +384,8 @@ int providers_load(Providers *ps, CbError *err) {
                                          .username = store_rows_text(rows, 4),
                                          .password = store_rows_text(rows, 5),
                                          .api_version = store_rows_text(rows, 6),
-                                         .ca_file = store_rows_text(rows, 7) };
+                                         .ca_file = store_rows_text(rows, 7),
+                                         .timeout_s = (unsigned)store_rows_int(rows, 8) };
                 if (provider_add(ps, &set, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
@@ -407,6 +411,7 @@ json_t *provider_to_json(const Provider *p) {
                         json_object_set_new(o, "username", json_string(p->username));
                 if (p->ca_file)
                         json_object_set_new(o, "ca_file", json_string(p->ca_file));
+                json_object_set_new(o, "timeout_seconds", json_integer(p->timeout_s ? p->timeout_s : 30));
                 if (p->offered) {
                         json_t *svcs = json_array(), *s;
                         size_t i;
@@ -462,18 +467,20 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
 typedef struct ProviderRow {
         const char *name, *driver, *uri, *domain_type, *created_at, *created_by;
         const char *username, *password, *api_version, *ca_file;
+        unsigned timeout_s;
 } ProviderRow;
 
 static int provider_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] = "INSERT INTO providers (name, driver, uri, domain_type, created_at, "
                                   "created_by, username, password, "
-                                  "api_version, ca_file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                                  "api_version, ca_file, timeout_seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                  "?7, ?8, ?9, ?10, ?11)";
         const ProviderRow *p = userdata;
         int r = store_run(s, ins,
                           STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
                                      SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by),
                                      SA_TEXT(p->username), SA_TEXT(p->password), SA_TEXT(p->api_version),
-                                     SA_TEXT(p->ca_file)),
+                                     SA_TEXT(p->ca_file), p->timeout_s ? SA_INT(p->timeout_s) : SA_NULL),
                           "storing the provider", err);
         if (r == -EEXIST)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
@@ -495,6 +502,11 @@ static int check_http_body(const json_t *body, ProviderSettings *set, CbError *e
                 r = json_get_string(body, "ca_file", false, 4096, &set->ca_file, err);
         if (r < 0)
                 return r;
+        const json_t *ts = json_object_get(body, "timeout_seconds");
+        if (ts && (!json_is_integer(ts) || json_integer_value(ts) < 1 || json_integer_value(ts) > 300))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "timeout_seconds",
+                                          "timeout_seconds: an integer from 1 to 300");
+        set->timeout_s = ts ? (unsigned)json_integer_value(ts) : 0;
         if (json_object_get(body, "uri"))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "uri",
                                           "uri: an http provider has a \"url\"");
@@ -516,8 +528,9 @@ static int check_http_body(const json_t *body, ProviderSettings *set, CbError *e
 }
 
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = { "name",     "driver",   "uri",     "domain_type", "url",
-                                              "username", "password", "ca_file", "api_version", NULL };
+        static const char *const fields[] = { "name",        "driver",          "uri",      "domain_type",
+                                              "url",         "username",        "password", "ca_file",
+                                              "api_version", "timeout_seconds", NULL };
         const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
         ProviderSettings set = { 0 };
@@ -548,7 +561,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                 uri = set.uri;
         } else {
                 static const char *const http_only[] = { "url",     "username",    "password",
-                                                         "ca_file", "api_version", NULL };
+                                                         "ca_file", "api_version", "timeout_seconds",
+                                                         NULL };
                 for (const char *const *k = http_only; *k; k++)
                         if (json_object_get(body, *k))
                                 return cb_error_set_field(err, CB_ERR_VALIDATION, *k,
@@ -579,7 +593,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                             set.username,
                             set.password,
                             set.api_version,
-                            set.ca_file };
+                            set.ca_file,
+                            set.timeout_s };
         /* The audit record names the provider and its URL, never the password. */
         r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
                          provider_insert, &row, err);

@@ -54,7 +54,8 @@ typedef struct Provider {
         bool probing; /* a probe job is under way */
         /* http (OSB) providers; NULL otherwise */
         char *username, *password, *api_version, *ca_file;
-        json_t *offered; /* the last /v2/catalog read (checked), NULL until one was */
+        unsigned timeout_s; /* a whole request; 0: the driver's default */
+        json_t *offered;    /* the last /v2/catalog read (checked), NULL until one was */
         char catalog_read_at[32];
 } Provider;
 
@@ -63,6 +64,7 @@ typedef struct ProviderSettings {
         const char *name, *driver, *uri;
         DriverDomainType domain_type;
         const char *username, *password, *api_version, *ca_file; /* http only */
+        unsigned timeout_s;                                      /* http only; 0: default */
 } ProviderSettings;
 
 /* What placement may still give: the reading less the reservations, at 0. */

@@ -148,11 +148,17 @@ static const Key key_keys[] = {
         { NULL, 0 },
 };
 static const Key provider_keys[] = {
-        { "name", CONFIG_TYPE_STRING },     { "driver", CONFIG_TYPE_STRING },
-        { "uri", CONFIG_TYPE_STRING },      { "domain_type", CONFIG_TYPE_STRING },
-        { "url", CONFIG_TYPE_STRING },      { "username", CONFIG_TYPE_STRING },
-        { "password", CONFIG_TYPE_STRING }, { "api_version", CONFIG_TYPE_STRING },
-        { "ca_file", CONFIG_TYPE_STRING },  { NULL, 0 },
+        { "name", CONFIG_TYPE_STRING },
+        { "driver", CONFIG_TYPE_STRING },
+        { "uri", CONFIG_TYPE_STRING },
+        { "domain_type", CONFIG_TYPE_STRING },
+        { "url", CONFIG_TYPE_STRING },
+        { "username", CONFIG_TYPE_STRING },
+        { "password", CONFIG_TYPE_STRING },
+        { "api_version", CONFIG_TYPE_STRING },
+        { "ca_file", CONFIG_TYPE_STRING },
+        { "timeout_seconds", CONFIG_TYPE_INT },
+        { NULL, 0 },
 };
 
 static const char *type_name(int t) {
@@ -413,7 +419,8 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                 return fail_at(l, g, "provider '%s' has no '%s'", name,
                                                streq(driver, "http") ? "url" : "uri");
                         static const char *const http_only[] = { "url",         "username", "password",
-                                                                 "api_version", "ca_file",  NULL };
+                                                                 "api_version", "ca_file",  "timeout_seconds",
+                                                                 NULL };
                         for (const char *const *k = http_only; *k && !streq(driver, "http"); k++)
                                 if (config_setting_get_member(g, *k))
                                         return fail_at(l, g, "provider '%s': %s is for http providers", name,
@@ -431,6 +438,16 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                         if (get_str(g, "username") && (!(p->username = strdup(get_str(g, "username"))) ||
                                                        !(p->password = strdup(get_str(g, "password")))))
                                 return fail_at(l, g, "out of memory");
+                        const config_setting_t *ts = config_setting_get_member(g, "timeout_seconds");
+                        if (ts) {
+                                int t = config_setting_get_int(ts);
+                                if (t < 1 || t > 300)
+                                        return fail_at(
+                                                l, ts,
+                                                "provider '%s': timeout_seconds must be between 1 and 300",
+                                                name);
+                                p->timeout_s = (unsigned)t;
+                        }
                         if (av && !(p->api_version = strdup(av)))
                                 return fail_at(l, g, "out of memory");
                         if (get_str(g, "ca_file") &&

@@ -40,8 +40,9 @@ typedef struct ConfigProvider {
         DriverDomainType domain_type;
         /* http (OSB) providers only; NULL when not given. */
         char *username, *password;
-        char *api_version; /* "2.13" .. "2.17" */
-        char *ca_file;     /* absolute */
+        char *api_version;  /* "2.13" .. "2.17" */
+        char *ca_file;      /* absolute */
+        unsigned timeout_s; /* a whole request; 0: the driver's default (30 s) */
 } ConfigProvider;
 
 typedef struct Config {

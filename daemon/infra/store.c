@@ -257,7 +257,8 @@ static const char *const migrations[] = {
         "ALTER TABLE providers ADD COLUMN username TEXT;"
         "ALTER TABLE providers ADD COLUMN password TEXT;"
         "ALTER TABLE providers ADD COLUMN api_version TEXT;"
-        "ALTER TABLE providers ADD COLUMN ca_file TEXT;",
+        "ALTER TABLE providers ADD COLUMN ca_file TEXT;"
+        "ALTER TABLE providers ADD COLUMN timeout_seconds INTEGER;",
 
         /* 12: resources of kind 'service' (an Open Service Broker instance
          * on an http provider), and what an asynchronous operation at such

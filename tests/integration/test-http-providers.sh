@@ -167,9 +167,17 @@ YEAR=$(date +%Y)
 cb_add_system edu-db edu 2 false compliant 教育数据库
 cb_approve edu-data "临政信审〔$YEAR〕77号" edu-db \
         '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 20}]'
+# order NAME [PROJECT SERVICE PLAN]: POST /v1/resources as edu; a 503 (the provider
+# between two catalogue reads) is retried as its message says, for 3 s at most.
 order() {
-        cb_curl POST /v1/resources dev-edu "$(jq -nc --arg n "$1" '{project_id: "edu-data", system_id: "edu-db",
-                service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", name: $n}')"
+        local body
+        body=$(jq -nc --arg n "$1" --arg p "${2:-edu-data}" --arg s "${3:-rds-mysql}" --arg pl "${4:-rds-mysql-2c4g}" \
+                '{project_id: $p, system_id: "edu-db", service_id: $s, plan_id: $pl, name: $n}')
+        for _ in $(seq 1 15); do
+                cb_curl POST /v1/resources dev-edu "$body"
+                [ "$CB_STATUS" = 503 ] || break
+                sleep 0.2
+        done
         RID=$(printf %s "$CB_BODY" | jq -r .id)
 }
 ninst() { osb_control | jq '.instances | length'; }
@@ -312,6 +320,41 @@ assert_eq "$(printf %s "$CB_BODY" | jq -r --arg o "resource:$RID" '[.records[] |
         "its loss is audited (resource.lost)"
 cb_curl DELETE "/v1/resources/$RID" dev-edu
 cb_wait_state "$RID" deleted 10 && pass "a lost resource can be deleted (the provider says gone)" || fail "db-lost deleted ($GOT)"
+
+# a provider that hangs or drips runs into the request's time limit (this one: 1 s), is
+# retried, and the provision completes once it answers again: one instance
+cb_curl POST /v1/providers dev-operator "$(body '| .name = "slow-paas" | .timeout_seconds = 1')"
+assert_eq "$CB_STATUS" 201 "a provider with a request time limit of 1 s is added"
+cb_wait_provider slow-paas || fail "slow-paas connects"
+cb_curl POST /v1/providers dev-operator "$(body '| .name = "x-paas" | .timeout_seconds = 0')"
+assert_jq "$CB_BODY" .field timeout_seconds "a time limit of 0 is refused, naming timeout_seconds"
+svc_slow() { svc slow-paas mysql-rds mysql-ha-2c4g-100g | jq -c '.id = "slow-db" | .name = "slow-db" | .plans[0].id = "slow-db-small"'; }
+cb_curl POST /v1/catalog/services dev-operator "$(svc_slow)"
+cb_curl POST /v1/catalog/services/slow-db/submit dev-operator
+cb_curl POST /v1/catalog/services/slow-db/approve dev-authority
+cb_curl POST /v1/catalog/services/slow-db/approve dev-finance
+assert_jq "$CB_BODY" .status published "set-up: a service on slow-paas is published"
+cb_approve edu-slow "临政信审〔$YEAR〕78号" edu-db '[{"service_id": "slow-db", "plan_id": "slow-db-small", "quantity": 4}]'
+for sw in hang drip; do
+        osb_control "{\"$sw\": true}" >/dev/null
+        order slow edu-slow slow-db slow-db-small
+        T0=$(date +%s%N)
+        cb_curl GET /v1/health ""
+        assert_eq "$CB_STATUS" 200 "the daemon serves while the provider does $sw"
+        [ $((($(date +%s%N) - T0) / 1000000)) -lt 1000 ] && pass "at once" || fail "health was slow during $sw"
+        sleep 2.5
+        cb_curl GET "/v1/resources/$RID" dev-edu
+        # A drip is cut off at 1 s; the retry of the PUT gets the short answer to a
+        # repeat (200 {}), which a drip delivers in time: no state to assert then.
+        [ "$sw" = hang ] && assert_jq "$CB_BODY" .state provisioning "a provision to a provider that hangs is retried"
+        osb_control "{\"$sw\": false}" >/dev/null
+        cb_wait_state "$RID" active 20 && pass "and completes once it answers again ($sw)" || fail "slow $sw ($GOT)"
+        assert_eq "$(osb_control | jq --arg id "$RID" '[.instances[] | select(.id == $id)] | length')" 1 \
+                "exactly one instance ($sw)"
+        cb_curl DELETE "/v1/resources/$RID" dev-edu
+        cb_wait_state "$RID" deleted 10 || fail "slow $sw deleted ($GOT)"
+done
+assert_eq "$(ninst)" 0 "nothing left after the hangs and drips"
 
 # kill -9 during an asynchronous provision, then a restart: exactly one instance
 osb_control '{"async_ms": 2500}' >/dev/null

@@ -18,7 +18,7 @@
  *   async_ms N             provisions, updates and deprovisions answer 202 and
  *                          finish N ms later (0: synchronous, 201/200)
  *   retry_after S          last_operation answers carry Retry-After: S
- *   fail_next N            the next N /v2 requests answer 500
+ *   fail_next N            the next N /v2/service_instances requests answer 500
  *   refuse_next N          the next N provisions answer 400 (a final refusal)
  *   hang                   /v2 requests are never answered (held 120 s at most)
  *   drip                   /v2 bodies are sent one byte every 300 ms
@@ -674,7 +674,9 @@ static enum MHD_Result route_v2(struct MHD_Connection *c, const char *url, const
         pthread_mutex_lock(&P.lock);
         P.requests++;
         hang = P.hang;
-        fail = P.fail_next > 0;
+        /* Not the catalogue: a broker's periodic read would take the failure
+         * meant for an operation. */
+        fail = P.fail_next > 0 && strncmp(url, "/v2/service_instances/", 22) == 0;
         if (fail)
                 P.fail_next--;
         pthread_mutex_unlock(&P.lock);

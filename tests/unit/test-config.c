@@ -131,6 +131,10 @@ static const BadCase bad_cases[] = {
         { "http-field-on-libvirt",
           "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; username = \"u\"; }\n);\n",
           "provider 'p': username is for http providers", 2 },
+        { "http-timeout",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; timeout_seconds = 0; "
+          "}\n);\n",
+          "provider 'p': timeout_seconds must be between 1 and 300", 2 },
         { "http-no-url", "providers = (\n { name = \"p\"; driver = \"http\"; }\n);\n",
           "provider 'p' has no 'url'", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },

@@ -368,6 +368,7 @@ static void test_project_holdings(void **state) {
                            "password;"
                            "ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN "
                            "ca_file;"
+                           "ALTER TABLE providers DROP COLUMN timeout_seconds;"
                            "ALTER TABLE operations DROP COLUMN remote_operation;"
                            "ALTER TABLE operations DROP COLUMN remote_phase;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
