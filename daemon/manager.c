@@ -114,7 +114,7 @@ int manager_start_providers(Manager *m, CbError *err) {
                                          .api_version = cp->api_version,
                                          .ca_file = cp->ca_file,
                                          .timeout_s = cp->timeout_s };
-                r = providers_add_config(m->providers, &set, err);
+                r = providers_add_config_settings(m->providers, &set, err);
                 if (r < 0)
                         return r;
         }

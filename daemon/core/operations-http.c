@@ -381,24 +381,22 @@ static unsigned max_polling(const Provider *p, const char *service, const char *
         return POLL_MAX_DEFAULT_S;
 }
 
-static char *dup_field(const json_t *o, const char *k, bool *oom) {
-        const char *v = json_string_value(json_object_get(o, k));
+static char *dup_str(const char *v, bool *oom) {
         char *d = v ? strdup(v) : NULL;
         if (v && !d)
                 *oom = true;
         return d;
 }
 
-int http_operation_start(Resources *r, Store *store, Providers *ps, const char *op_id, OperationKind kind,
-                         const json_t *res, HttpOpDoneFn done, void *userdata, CbError *err) {
-        const json_t *spec = json_object_get(res, "spec");
-        const char *provider = json_string_value(json_object_get(res, "provider"));
+int http_operation_start(Store *store, Providers *ps, const char *op_id, OperationKind kind,
+                         const Resource *res, const json_t *spec, HttpOpDoneFn done, void *userdata,
+                         CbError *err) {
+        const char *provider = res->provider;
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         Provider *p = provider ? providers_find(ps, provider) : NULL;
         bool oom = false;
         HttpOp *op;
         int q;
-        (void)r;
 
         if (kind != OPERATION_PROVISION && kind != OPERATION_DEPROVISION)
                 return cb_error_set(err, CB_ERR_UNSUPPORTED, "an http resource has no %s",
@@ -414,18 +412,17 @@ int http_operation_start(Resources *r, Store *store, Providers *ps, const char *
         op->done = done;
         op->userdata = userdata;
         snprintf(op->op_id, sizeof(op->op_id), "%s", op_id);
-        snprintf(op->resource_id, sizeof(op->resource_id), "%s",
-                 json_string_value(json_object_get(res, "id")));
+        snprintf(op->resource_id, sizeof(op->resource_id), "%s", res->id);
         snprintf(op->provider, sizeof(op->provider), "%s", provider);
-        op->principal = dup_field(res, "created_by", &oom);
-        op->department = dup_field(res, "department", &oom);
-        op->project_id = dup_field(res, "project_id", &oom);
-        op->approval_no = dup_field(res, "approval_no", &oom);
-        op->system_id = dup_field(res, "system_id", &oom);
-        op->service_id = dup_field(res, "service_id", &oom);
-        op->plan_id = dup_field(res, "plan_id", &oom);
-        op->remote_service_id = dup_field(spec, "remote_service_id", &oom);
-        op->remote_plan_id = dup_field(spec, "remote_plan_id", &oom);
+        op->principal = dup_str(res->created_by, &oom);
+        op->department = dup_str(res->department, &oom);
+        op->project_id = dup_str(res->project_id, &oom);
+        op->approval_no = dup_str(res->approval_no, &oom);
+        op->system_id = dup_str(res->system_id, &oom);
+        op->service_id = dup_str(res->service_id, &oom);
+        op->plan_id = dup_str(res->plan_id, &oom);
+        op->remote_service_id = dup_str(json_string_value(json_object_get(spec, "remote_service_id")), &oom);
+        op->remote_plan_id = dup_str(json_string_value(json_object_get(spec, "remote_plan_id")), &oom);
         if (oom) {
                 op_free(op);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");

@@ -38,11 +38,13 @@
 typedef void (*HttpOpDoneFn)(int result, const char *error, void *userdata);
 
 /* Starts operation op_id (kind provision or deprovision) of the resource
- * res (its record, with "spec": the plan's spec) on http provider p. On 0,
- * done is called exactly once, later, on the loop. Other kinds: -EOPNOTSUPP
- * with error set, and done is not called. */
-int http_operation_start(Resources *r, Store *store, Providers *ps, const char *op_id, OperationKind kind,
-                         const json_t *res, HttpOpDoneFn done, void *userdata, CbError *err);
+ * res, ordered with plan_spec (its "remote_service_id", "remote_plan_id"),
+ * on its provider. Both are copied. On 0, done is called exactly once,
+ * later, on the loop. Other kinds: -EOPNOTSUPP with err set, and done is
+ * not called. */
+int http_operation_start(Store *store, Providers *ps, const char *op_id, OperationKind kind,
+                         const Resource *res, const json_t *plan_spec, HttpOpDoneFn done, void *userdata,
+                         CbError *err);
 
 /* Ends every operation under way with -ECANCELED (their done runs now),
  * for the daemon's stop: none is left pending on a timer. */

@@ -357,8 +357,14 @@ static int provider_add(Providers *ps, const ProviderSettings *set, bool from_co
         return 0;
 }
 
-int providers_add_config(Providers *ps, const ProviderSettings *set, CbError *err) {
+int providers_add_config_settings(Providers *ps, const ProviderSettings *set, CbError *err) {
         return provider_add(ps, set, true, NULL, err);
+}
+
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
+                         DriverDomainType domain_type, CbError *err) {
+        ProviderSettings set = { .name = name, .driver = driver, .uri = uri, .domain_type = domain_type };
+        return providers_add_config_settings(ps, &set, err);
 }
 
 int providers_load(Providers *ps, CbError *err) {

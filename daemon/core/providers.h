@@ -92,7 +92,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Providers *, providers_free);
 void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userdata);
 
 /* Registers a configured provider (not stored) and starts connecting. */
-int providers_add_config(Providers *ps, const ProviderSettings *set, CbError *err);
+int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
+                         DriverDomainType domain_type, CbError *err);
+/* The same with every setting (http providers: credentials, version, CA, time limit). */
+int providers_add_config_settings(Providers *ps, const ProviderSettings *set, CbError *err);
 /* Loads the stored ones and starts connecting. */
 int providers_load(Providers *ps, CbError *err);
 /* POST /v1/providers: an operator adds one; stored, audited, connecting.
