@@ -79,6 +79,8 @@ cb_curl GET /v1/audit dev-auditor
 assert_contains "$CB_BODY" provider:linfen-paas "its creation is audited"
 assert_not_contains "$CB_BODY" cb-osb-secret "the audit trail holds no password"
 
+cb_curl GET /v1/providers/linfen-paas/inventory dev-operator
+assert_eq "$CB_STATUS" 501 "an http provider has no inventory to list (501, at once)"
 # Every request carried the version and the credentials the provider wants:
 # it counted none it refused.
 assert_jq "$(osb_control)" .rejected 0 "the provider refused none of the broker's requests (auth, version)"
