@@ -175,6 +175,7 @@ static void provider_set_error(Provider *p, const char *msg) {
 static void catalog_read_done(int r, const DriverReply *reply, const CbError *err, void *userdata) {
         CatalogRead *cr = userdata;
         Provider *p = cr->p;
+        Providers *cr_ps = cr->ps;
         bool was_connected;
 
         free(cr);
@@ -194,6 +195,8 @@ static void catalog_read_done(int r, const DriverReply *reply, const CbError *er
                 if (!was_connected)
                         log_info("provider %s connected (%s): %zu services offered", p->name, p->uri,
                                  json_array_size(json_object_get(p->offered, "services")));
+                if (!was_connected && cr_ps->ready)
+                        cr_ps->ready(p, cr_ps->ready_userdata);
                 return;
         }
         p->status = p->offered ? PROVIDER_LOST : PROVIDER_CONNECTING;

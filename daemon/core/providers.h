@@ -16,7 +16,8 @@
  * registration and at every providers_probe_all() (the reconcile timer),
  * and keeps it as what the provider offers. providers_check_service()
  * holds a catalogue service's http plans against it before they may be
- * submitted for sign-off. Their passwords are never shown.
+ * submitted for sign-off. Their passwords are never shown. The ready
+ * callback runs for them too, when a catalogue read first succeeds.
  */
 
 #include <jansson.h>

@@ -389,6 +389,11 @@ int resources_inventory(Resources *r, const CbCaller *caller, const char *provid
 
 void resources_provider_ready(Resources *r, Provider *p) {
         CbError err = CB_ERROR_INIT;
+        if (driver_is_async(p->ops)) {
+                /* No events and no inventory: resume what a stop left open. */
+                operations_resume(r, p);
+                return;
+        }
         resources_watch(r, p);
         operations_resume(r, p);
         submit_inventory(r, p, NULL, NULL, &err);
