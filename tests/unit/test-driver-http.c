@@ -199,6 +199,7 @@ static ProvisionSpec spec_for(const char *rid) {
 static void provision(DriverConn *c, const char *rid, const DriverCallContext *ctx, Result *res) {
         ProvisionSpec spec = spec_for(rid);
         CbError err = CB_ERROR_INIT;
+        json_decref(res->body);
         *res = (Result){ 0 };
         assert_int_equal(driver_provision_async(http, c, &spec, ctx, on_reply, res, &err), 0);
         /* never from within the call */
@@ -209,6 +210,7 @@ static void provision(DriverConn *c, const char *rid, const DriverCallContext *c
 static void deprovision(DriverConn *c, const char *rid, Result *res) {
         DriverRef ref = { .resource_id = rid };
         CbError err = CB_ERROR_INIT;
+        json_decref(res->body);
         *res = (Result){ 0 };
         assert_int_equal(driver_deprovision_async(http, c, &ref, &ctx_mysql, on_reply, res, &err), 0);
         wait_for(res);
@@ -217,6 +219,7 @@ static void deprovision(DriverConn *c, const char *rid, Result *res) {
 static void last_operation(DriverConn *c, const char *rid, const char *op, Result *res) {
         DriverRef ref = { .resource_id = rid };
         CbError err = CB_ERROR_INIT;
+        json_decref(res->body);
         *res = (Result){ 0 };
         assert_int_equal(driver_last_operation_async(http, c, &ref, &ctx_mysql, op, on_reply, res, &err), 0);
         wait_for(res);
@@ -225,6 +228,7 @@ static void last_operation(DriverConn *c, const char *rid, const char *op, Resul
 static void fetch(DriverConn *c, const char *rid, Result *res) {
         DriverRef ref = { .resource_id = rid };
         CbError err = CB_ERROR_INIT;
+        json_decref(res->body);
         *res = (Result){ 0 };
         assert_int_equal(driver_fetch_async(http, c, &ref, &ctx_mysql, on_reply, res, &err), 0);
         wait_for(res);
@@ -258,12 +262,13 @@ static void test_catalog(void **state) {
         assert_non_null(mysql);
         assert_int_equal(json_array_size(json_object_get(mysql, "plans")), 3);
         result_done(&res);
+        result_done(&res);
         driver_close(http, c);
 }
 
 static void test_sync_lifecycle_and_headers(void **state) {
         DriverConn *c = open_conn("cb", "pw", 0);
-        Result res;
+        Result res = { 0 };
         json_t *in;
         (void)state;
         reset();
@@ -341,12 +346,13 @@ static void test_sync_lifecycle_and_headers(void **state) {
         deprovision(c, "r-sync1", &res);
         assert_int_equal(res.r, 0);
         assert_int_equal(res.reply.state, DRIVER_OP_GONE);
+        result_done(&res);
         driver_close(http, c);
 }
 
 static void test_async_with_retry_after(void **state) {
         DriverConn *c = open_conn("cb", "pw", 0);
-        Result res;
+        Result res = { 0 };
         (void)state;
         reset();
         json_decref(control("{\"async_ms\": 300, \"retry_after\": 2}"));
@@ -383,12 +389,13 @@ static void test_async_with_retry_after(void **state) {
         assert_int_equal(res.r, 0);
         assert_int_equal(res.reply.state, DRIVER_OP_FAILED);
         assert_non_null(strstr(res.description, "injected failure"));
+        result_done(&res);
         driver_close(http, c);
 }
 
 static void test_server_errors_and_refusals(void **state) {
         DriverConn *c = open_conn("cb", "pw", 0);
-        Result res;
+        Result res = { 0 };
         (void)state;
         reset();
 
@@ -416,12 +423,13 @@ static void test_server_errors_and_refusals(void **state) {
         provision(c, "r-err2", &ctx_mysql, &res);
         assert_int_equal(res.reply.http_status, 401);
         assert_int_equal(res.reply.failure, DRIVER_FAILURE_REFUSED);
+        result_done(&res);
         driver_close(http, c);
 }
 
 static void test_malformed_and_huge(void **state) {
         DriverConn *c = open_conn("cb", "pw", 0);
-        Result res;
+        Result res = { 0 };
         CbError err = CB_ERROR_INIT;
         (void)state;
         reset();
@@ -433,6 +441,7 @@ static void test_malformed_and_huge(void **state) {
         assert_int_equal(res.err.kind, CB_ERR_UNPROCESSABLE);
         assert_non_null(strstr(res.err.message, "not JSON"));
 
+        result_done(&res);
         res = (Result){ 0 };
         assert_int_equal(driver_catalog_async(http, c, on_reply, &res, &err), 0);
         wait_for(&res);
@@ -440,18 +449,20 @@ static void test_malformed_and_huge(void **state) {
         assert_null(res.body);
 
         json_decref(control("{\"malformed\": false, \"huge\": true}"));
+        result_done(&res);
         res = (Result){ 0 };
         assert_int_equal(driver_catalog_async(http, c, on_reply, &res, &err), 0);
         wait_for(&res);
         assert_int_equal(res.reply.failure, DRIVER_FAILURE_TOO_LARGE);
         assert_non_null(strstr(res.err.message, "cut off"));
         reset();
+        result_done(&res);
         driver_close(http, c);
 }
 
 static void test_hang_and_drip_time_out(void **state) {
         DriverConn *c = open_conn("cb", "pw", 600);
-        Result res;
+        Result res = { 0 };
         long ms;
         (void)state;
         reset();
@@ -465,12 +476,14 @@ static void test_hang_and_drip_time_out(void **state) {
         json_decref(control("{\"hang\": false, \"drip\": true}"));
         ProvisionSpec spec = spec_for("r-drip");
         CbError err = CB_ERROR_INIT;
+        result_done(&res);
         res = (Result){ 0 };
         assert_int_equal(driver_provision_async(http, c, &spec, &ctx_mysql, on_reply, &res, &err), 0);
         ms = wait_for(&res);
         assert_int_equal(res.reply.failure, DRIVER_FAILURE_TRANSPORT);
         assert_true(ms < 3000);
         reset();
+        result_done(&res);
         driver_close(http, c);
 }
 
@@ -478,7 +491,7 @@ static void test_nobody_listens(void **state) {
         DriverConn *c = NULL;
         CbError err = CB_ERROR_INIT;
         DriverOpenOptions o = { .username = "cb", .password = "pw" };
-        Result res;
+        Result res = { 0 };
         (void)state;
 
         /* port 1 on loopback: nothing listens there */
@@ -487,6 +500,7 @@ static void test_nobody_listens(void **state) {
         assert_int_equal(res.r, -EAGAIN);
         assert_int_equal(res.reply.failure, DRIVER_FAILURE_TRANSPORT);
         assert_int_equal(res.reply.http_status, 0);
+        result_done(&res);
         driver_close(http, c);
 }
 
@@ -545,6 +559,7 @@ static void test_open_refusals(void **state) {
         assert_true(driver_is_async(http));
         assert_false(driver_is_async(&libvirt_driver_ops));
         assert_int_equal(res.calls, 0);
+        result_done(&res);
         driver_close(http, c);
 }
 
