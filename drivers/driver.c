@@ -170,6 +170,14 @@ int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret,
         return ops->capacity(conn, ret, err);
 }
 
+int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
+                         CbError *err) {
+        DISPATCH_CHECK(ops, conn, assess_domain, err);
+        if (!name || !*name || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no domain name or no place for what it is");
+        return ops->assess_domain(conn, name, ret, err);
+}
+
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err) {
         DISPATCH_CHECK(ops, conn, watch_events, err);

@@ -252,7 +252,31 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 
-        /* 11: http (OSB) providers: basic-auth credentials, the API version
+        /* 11: the register of legacy systems to move onto the municipal
+         * cloud (Art. 35), one record per system of the directory. The
+         * source, the assessment, the plan and an exemption are JSON
+         * documents the core reads whole; the exemption is a column of
+         * its own so that it is never implied by a state alone. */
+        "CREATE TABLE legacy_systems ("
+        "  system_id TEXT NOT NULL PRIMARY KEY,"
+        "  department TEXT NOT NULL,"
+        "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
+        "  hosting_location TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  deadline TEXT NOT NULL,"
+        "  wave TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('registered','assessed','planned','migrating',"
+        "    'cut-over','verified','decommissioned','failed','exempt')),"
+        "  state_reason TEXT,"
+        "  exemption TEXT,"
+        "  assessment TEXT,"
+        "  plan TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+
+        /* 12: http (OSB) providers: basic-auth credentials, the API version
          * they speak, an optional CA file; NULL for libvirt providers. */
         "ALTER TABLE providers ADD COLUMN username TEXT;"
         "ALTER TABLE providers ADD COLUMN password TEXT;"
@@ -260,7 +284,7 @@ static const char *const migrations[] = {
         "ALTER TABLE providers ADD COLUMN ca_file TEXT;"
         "ALTER TABLE providers ADD COLUMN timeout_seconds INTEGER;",
 
-        /* 12: resources of kind 'service' (an Open Service Broker instance
+        /* 13: resources of kind 'service' (an Open Service Broker instance
          * on an http provider), and what an asynchronous operation at such
          * a provider needs to resume after a restart: the provider's
          * operation token and the phase (provision, poll, mitigate). SQLite

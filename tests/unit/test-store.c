@@ -363,7 +363,7 @@ static void test_project_holdings(void **state) {
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
-                           "DROP INDEX resources_list_created;"
+                           "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
                            "ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN "
                            "password;"
                            "ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN "
