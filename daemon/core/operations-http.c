@@ -123,8 +123,8 @@ static void op_schedule(HttpOp *op, uint64_t delay_usec) {
         sd_event *e = NULL;
         int r = sd_event_default(&e);
         if (r >= 0)
-                r = sd_event_add_time(e, &op->timer, CLOCK_MONOTONIC, now_usec() + delay_usec, 10000,
-                                      on_timer, op);
+                r = sd_event_add_time(e, &op->timer, CLOCK_MONOTONIC, now_usec() + delay_usec,
+                                      delay_usec ? 10000 : 1, on_timer, op);
         sd_event_unref(e);
         if (r < 0)
                 op_finish(op, r, "cannot schedule the next request to the provider");
