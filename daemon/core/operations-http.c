@@ -490,12 +490,11 @@ void http_operations_cancel_all(void) {
 
 typedef struct Fetch {
         Store *store;
+        Providers *ps;
         char provider[64], resource_id[64];
         void (*changed)(const char *id, void *userdata);
         void *userdata;
 } Fetch;
-
-static unsigned fetches_in_flight;
 
 static int mark_lost(Store *s, void *userdata, CbError *err) {
         const Fetch *f = userdata;
@@ -516,7 +515,16 @@ static int mark_lost(Store *s, void *userdata, CbError *err) {
 
 static void fetch_done(int r, const DriverReply *reply, const CbError *err, void *userdata) {
         Fetch *f = userdata;
-        fetches_in_flight--;
+        Provider *p;
+
+        if (r == -ECANCELED) {
+                /* The registry is being freed: touch nothing of it. */
+                free(f);
+                return;
+        }
+        p = providers_find(f->ps, f->provider);
+        if (p && p->reconcile_fetches > 0)
+                p->reconcile_fetches--;
         if (r >= 0 && reply->state == DRIVER_OP_GONE) {
                 char object[96];
                 CbError e = CB_ERROR_INIT;
@@ -532,7 +540,7 @@ static void fetch_done(int r, const DriverReply *reply, const CbError *err, void
                         f->changed(f->resource_id, f->userdata);
                 json_decref(detail);
                 cb_error_clear(&e);
-        } else if (r < 0 && r != -ECANCELED)
+        } else if (r < 0)
                 log_debug("reconcile of %s at %s: %s", f->resource_id, f->provider, err->message);
         free(f);
 }
@@ -548,10 +556,8 @@ void http_reconcile_provider(Store *store, Providers *ps, Provider *p,
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         CbError err = CB_ERROR_INIT;
         int q;
-        (void)ps;
-
-        /* One round at a time: a slow provider does not pile them up. */
-        if (fetches_in_flight > 0 || !p->conn || p->status != PROVIDER_CONNECTED)
+        /* One round at a time per provider: a slow one does not pile them up. */
+        if (p->reconcile_fetches > 0 || !p->conn || p->status != PROVIDER_CONNECTED)
                 return;
         q = store_query(store, sql,
                         STORE_ARGS(SA_TEXT(p->name), SA_TEXT(resource_kind_to_string(RESOURCE_KIND_SERVICE)),
@@ -569,14 +575,14 @@ void http_reconcile_provider(Store *store, Providers *ps, Provider *p,
                 Fetch *f = calloc(1, sizeof(*f));
                 if (!f)
                         break;
-                *f = (Fetch){ .store = store, .changed = changed, .userdata = userdata };
+                *f = (Fetch){ .store = store, .ps = ps, .changed = changed, .userdata = userdata };
                 snprintf(f->provider, sizeof(f->provider), "%s", p->name);
                 snprintf(f->resource_id, sizeof(f->resource_id), "%s", ref.resource_id);
                 if (driver_fetch_async(p->ops, p->conn, &ref, &ctx, fetch_done, f, &err) < 0) {
                         free(f);
                         break;
                 }
-                fetches_in_flight++;
+                p->reconcile_fetches++;
         }
         if (q < 0 || err.kind != CB_ERR_NONE)
                 log_warning("reconcile of provider %s: %s", p->name, err.message);

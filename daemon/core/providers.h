@@ -58,6 +58,7 @@ typedef struct Provider {
         unsigned timeout_s; /* a whole request; 0: the driver's default */
         json_t *offered;    /* the last /v2/catalog read (checked), NULL until one was */
         char catalog_read_at[32];
+        unsigned reconcile_fetches; /* reconcile's instance fetches under way (operations-http.c) */
 } Provider;
 
 /* What a provider is configured with; strings borrowed. */
