@@ -29,7 +29,15 @@ struct Catalog {
                 json_t *view;
         } published[32];
         size_t next_published;
+
+        CatalogSubmitCheckFn submit_check;
+        void *submit_check_userdata;
 };
+
+void catalog_set_submit_check(Catalog *c, CatalogSubmitCheckFn fn, void *userdata) {
+        c->submit_check = fn;
+        c->submit_check_userdata = userdata;
+}
 
 typedef struct Row {
         char *id;
@@ -578,6 +586,14 @@ static int do_submit(Catalog *c, const CbCaller *caller, const char *id, const j
         r = latest_in(c, id, CATALOG_DRAFT, "submit", &rs, &row, err);
         if (r < 0)
                 return r;
+        if (c->submit_check) {
+                json_auto_t *d = json_loads(row->document, 0, NULL);
+                if (!d)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "the stored draft of '%s' is not JSON", id);
+                r = c->submit_check(d, c->submit_check_userdata, err);
+                if (r < 0)
+                        return r;
+        }
         return set_status(c, id, row->revision, CATALOG_SUBMITTED, err);
 }
 

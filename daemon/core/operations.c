@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "operations-http.h"
 #include "resources-internal.h"
 
 static bool inflight_has(Resources *r, const char *op) {
@@ -34,6 +35,8 @@ static void inflight_remove(Resources *r, const char *op) {
 }
 
 void operations_state_free(Resources *r) {
+        /* Their done callbacks still need the in-flight list. */
+        http_operations_cancel_all();
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
         r->n_inflight = 0;
@@ -235,6 +238,19 @@ static void op_job_done(int result, void *userdata) {
         op_job_free(j);
 }
 
+/* An http provider's operation ended (on the loop): recorded exactly like a
+ * worker's result. The instance id at the provider is the resource id. */
+static void http_op_done(int result, const char *error, void *userdata) {
+        OpJob *j = userdata;
+        if (result < 0)
+                cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "%s", error);
+        else if (j->kind == OPERATION_PROVISION) {
+                free(j->provider_ref);
+                j->provider_ref = strdup(j->resource_id);
+        }
+        op_job_done(result, j);
+}
+
 /* Builds the job for a recorded operation and submits it; the provider
  * must be connected. Called for new operations and on recovery. Takes
  * over *res (zeroed) and the spec (a reference, may be NULL). held: the
@@ -307,7 +323,16 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 op_job_free(j);
                 return q;
         }
-        q = worker_submit(r->pool, op_job_run, op_job_done, j);
+        /* An http provider's operations run on the loop, not on a worker. */
+        if (driver_is_async(j->ops)) {
+                CbError e = CB_ERROR_INIT;
+                q = http_operation_start(r->store, r->providers, op_id, kind, &j->res, j->plan_spec,
+                                         http_op_done, j, &e);
+                if (q < 0)
+                        log_warning("operation %s: %s", op_id, e.message);
+                cb_error_clear(&e);
+        } else
+                q = worker_submit(r->pool, op_job_run, op_job_done, j);
         if (q < 0) {
                 inflight_remove(r, op_id);
                 reservation_drop(&j->reservation);

@@ -288,18 +288,25 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                                "the request breaks %zu rule(s) of the regulation",
                                                ev.decision.n_violations);
         }
-        if (!streq_ptr(jstr(ev.service, "driver"), "libvirt"))
+        spec = json_object_get(ev.plan, "spec");
+        if (streq_ptr(jstr(ev.service, "driver"), "http")) {
+                /* An OSB instance on the provider the plan names. */
+                kind = resource_kind_to_string(RESOURCE_KIND_SERVICE);
+                p = placement_choose_http(r, req.plan_id, spec, err);
+        } else if (!streq_ptr(jstr(ev.service, "driver"), "libvirt"))
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
                                     "service '%s' is provided through driver '%s', which this broker cannot "
-                                    "provision yet",
+                                    "provision",
                                     req.service_id, jstr(ev.service, "driver"));
-        spec = json_object_get(ev.plan, "spec");
-        kind = jstr(spec, "kind");
-        if (resource_kind_from_string(kind) < 0)
-                return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "plan '%s' is a %s, which this broker cannot provision", req.plan_id,
-                                    kind ? kind : "(no kind)");
-        p = placement_choose(r, spec, &held, err);
+        else {
+                kind = jstr(spec, "kind");
+                if (resource_kind_from_string(kind) < 0 ||
+                    resource_kind_from_string(kind) == RESOURCE_KIND_SERVICE)
+                        return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                            "plan '%s' is a %s, which this broker cannot provision",
+                                            req.plan_id, kind ? kind : "(no kind)");
+                p = placement_choose(r, spec, &held, err);
+        }
         if (!p)
                 return -EAGAIN;
 
@@ -504,6 +511,12 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err, "act on resources");
         if (q < 0)
                 return q;
+        if (res.kind == RESOURCE_KIND_SERVICE && rule->kind != OPERATION_DEPROVISION)
+                return cb_error_set_field(
+                        err, CB_ERR_CONFLICT, "action",
+                        "resource '%s' is a service instance at an http provider: it has no "
+                        "power state to %s; only delete applies",
+                        id, action);
         if (res.kind == RESOURCE_KIND_VOLUME && rule->kind != OPERATION_DEPROVISION)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "action",
                                           "resource '%s' is a block volume: it has no power state to %s; "

@@ -21,6 +21,7 @@ DEFINE_STRING_TABLE(resource_state, ResourceState, _RESOURCE_STATE_MAX);
 static const char *const resource_kind_table[_RESOURCE_KIND_MAX] = {
         [RESOURCE_KIND_VM] = "vm",
         [RESOURCE_KIND_VOLUME] = "volume",
+        [RESOURCE_KIND_SERVICE] = "service",
 };
 DEFINE_STRING_TABLE(resource_kind, ResourceKind, _RESOURCE_KIND_MAX);
 

@@ -41,6 +41,7 @@ DECLARE_STRING_TABLE(resource_state, ResourceState);
 typedef enum ResourceKind {
         RESOURCE_KIND_VM,
         RESOURCE_KIND_VOLUME,
+        RESOURCE_KIND_SERVICE, /* an Open Service Broker instance on an http provider */
         _RESOURCE_KIND_MAX,
 } ResourceKind;
 DECLARE_STRING_TABLE(resource_kind, ResourceKind);

@@ -702,7 +702,8 @@ static void test_unsupported_operations(void **state) {
 
         assert_null(driver_close(&fake_ops, c));
         assert_true(driver_find("libvirt") == &libvirt_driver_ops);
-        assert_null(driver_find("http"));
+        assert_true(driver_find("http") == &http_driver_ops);
+        assert_null(driver_find("nfs"));
         assert_null(driver_find(NULL));
         assert_string_equal(driver_state_to_string(DRIVER_STATE_SHUTOFF), "shutoff");
         assert_string_equal(driver_state_to_string((DriverState)99), "unknown");

@@ -388,6 +388,13 @@ static void test_project_holdings(void **state) {
                            "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
                            "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
                            "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
+                           "ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN "
+                           "password;"
+                           "ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN "
+                           "ca_file;"
+                           "ALTER TABLE providers DROP COLUMN timeout_seconds;"
+                           "ALTER TABLE operations DROP COLUMN remote_operation;"
+                           "ALTER TABLE operations DROP COLUMN remote_phase;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
                            "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
                            " committed_fen);" RES("r6", "p2", "large", "om", "300",
@@ -436,7 +443,8 @@ static void test_state_checks_upgrade(void **state) {
                         "CREATE TABLE operations (id TEXT PRIMARY KEY,"
                         " resource_id TEXT NOT NULL REFERENCES resources(id), kind TEXT NOT NULL,"
                         " state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
-                        " error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                        " error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+                        " remote_operation TEXT, remote_phase TEXT);"
                         "CREATE INDEX operations_resource ON operations(resource_id);"
                         "CREATE INDEX operations_state ON operations(state);"
                         "PRAGMA foreign_keys = ON;"
@@ -450,7 +458,7 @@ static void test_state_checks_upgrade(void **state) {
                         "INSERT INTO incident_records (id, incident_id, at, principal, status, note)"
                         " VALUES (7, 'inc-1', 't', 'me', 'handling', 'looking');"
                         "INSERT INTO operations VALUES ('op-1', 'r1', 'provision', 'succeeded', NULL, 't',"
-                        " 't');",
+                        " 't', NULL, NULL);",
                         &err),
                 0);
         assert_int_equal(store_exec(s, sql, &err), 0);
