@@ -96,7 +96,8 @@ int manager_start_providers(Manager *m, CbError *err) {
         providers_set_ready_callback(m->providers, on_provider_ready, m);
         for (size_t i = 0; i < m->config->n_providers; i++) {
                 const ConfigProvider *cp = &m->config->providers[i];
-                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, cp->domain_type, err);
+                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, cp->domain_type,
+                                         cp->image_pool, err);
                 if (r < 0)
                         return r;
         }
@@ -258,6 +259,8 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         r = providers_new(m->store, m->pool, &m->providers);
         if (r >= 0)
                 r = resources_new(m->store, m->projects, m->providers, m->pool, &m->resources);
+        if (r >= 0)
+                r = images_new(m->store, m->providers, m->pool, &m->images);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
@@ -284,6 +287,7 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        images_free(m->images);
         resources_free(m->resources);
         providers_free(m->providers);
         if (m->drivers_initialized)

@@ -13,6 +13,7 @@
 #include "calendar.h"
 #include "catalog.h"
 #include "config.h"
+#include "images.h"
 #include "projects.h"
 #include "providers.h"
 #include "resources.h"
@@ -33,6 +34,7 @@ typedef struct Manager {
         sd_event_source *pool_source;
         Providers *providers;
         Resources *resources;
+        Images *images;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;
         AuditTrail *audit;         /* checkpoint key and the start check's verdict */

@@ -60,6 +60,16 @@ typedef struct ProvisionSpec {
         DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
 } ProvisionSpec;
 
+/* An OS image as the provider holds it: a volume read whole, its digest
+ * computed over every byte (what the guest would boot). */
+#define DRIVER_IMAGE_DIGEST_HEX 129
+typedef struct DriverImageInfo {
+        char format[16];                      /* the volume's format: "qcow2", "raw", ... ("" when unknown) */
+        uint64_t capacity_bytes;              /* the virtual size a guest sees */
+        uint64_t read_bytes;                  /* how many bytes the digest covers */
+        char digest[DRIVER_IMAGE_DIGEST_HEX]; /* lowercase hex of alg over the volume's content */
+} DriverImageInfo;
+
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
 typedef struct DriverRef {
         DriverObjectKind kind;    /* what provision built */

@@ -169,6 +169,20 @@ int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret,
         return ops->capacity(conn, ret, err);
 }
 
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err) {
+        DISPATCH_CHECK(ops, conn, image_inspect, err);
+        if (isempty(pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "pool", "pool: required");
+        if (isempty(volume))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "volume", "volume: required");
+        if (!alg || (!streq(alg, "sha256") && !streq(alg, "sm3")))
+                return cb_error_set(err, CB_ERR_INVALID, "digest algorithm must be sha256 or sm3");
+        if (!ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the image information");
+        return ops->image_inspect(conn, pool, volume, alg, ret, err);
+}
+
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err) {
         DISPATCH_CHECK(ops, conn, watch_events, err);

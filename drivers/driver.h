@@ -70,6 +70,10 @@ struct DriverOps {
         /* Force off, undefine, delete the volume; absent = success. */
         int (*deprovision)(DriverConn *conn, const DriverRef *ref, CbError *err);
         int (*capacity)(DriverConn *conn, DriverCapacity *ret, CbError *err);
+        /* Reads volume `volume` of pool `pool` whole and digests it with alg
+         * ("sha256" or "sm3"); NOT_FOUND names "pool" or "volume". Never writes. */
+        int (*image_inspect)(DriverConn *conn, const char *pool, const char *volume, const char *alg,
+                             DriverImageInfo *ret, CbError *err);
         /* One watcher per connection; cb NULL stops watching. Survives reopen. */
         int (*watch_events)(DriverConn *conn, DriverEventFn cb, void *userdata, CbError *err);
 };
@@ -113,5 +117,7 @@ int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, un
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err);

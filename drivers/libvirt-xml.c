@@ -518,3 +518,35 @@ const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch,
                         return preferred[i];
         return NULL;
 }
+
+/* --- a storage volume's format -------------------------------------------- */
+
+int libvirt_xml_volume_format(const char *xml, char *ret, size_t size) {
+        const char *t, *f, *end, *v;
+        char quote;
+        size_t n = 0;
+
+        t = xml ? strstr(xml, "<target>") : NULL;
+        if (!t)
+                return -ENOENT;
+        end = strstr(t, "</target>");
+        f = strstr(t, "<format");
+        /* The backing store has a <format> of its own, after </target>. */
+        if (!f || (end && f > end) || !is_name_end(f[7]))
+                return -ENOENT;
+        v = strstr(f, "type=");
+        if (!v || (end && v > end))
+                return -ENOENT;
+        v += 5;
+        quote = *v;
+        if (quote != '\'' && quote != '"')
+                return -EBADMSG;
+        for (v++; v[n] && v[n] != quote; n++)
+                if (!((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= '0' && v[n] <= '9')) || n + 1 >= size)
+                        return -EBADMSG;
+        if (v[n] != quote || n == 0)
+                return -EBADMSG;
+        memcpy(ret, v, n);
+        ret[n] = 0;
+        return 0;
+}

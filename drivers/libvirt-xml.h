@@ -53,5 +53,10 @@ int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
  * itself if the host offers it. NULL when nothing fits. Static string. */
 const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
 
+/* The format of a storage volume from its XML (virStorageVolGetXMLDesc):
+ * <target><format type='X'/>, copied into ret (size bytes). -ENOENT when
+ * there is none, -EBADMSG when it does not fit or is not [a-z0-9]. */
+int libvirt_xml_volume_format(const char *xml, char *ret, size_t size);
+
 /* XML-escapes s (&, <, >, ", ') into a new string. */
 char *xml_escape(const char *s);

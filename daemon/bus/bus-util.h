@@ -96,6 +96,7 @@ extern const sd_bus_vtable bus_incidents_vtable[];
 
 /* daemon/bus/bus-providers.c: Providers. */
 extern const sd_bus_vtable bus_providers_vtable[];
+extern const sd_bus_vtable bus_images_vtable[];
 
 #define BUS_APPROVALS_INTERFACE BUS_INTERFACE_PREFIX "Approvals"
 #define BUS_PROJECTS_INTERFACE  BUS_INTERFACE_PREFIX "Projects"
@@ -104,3 +105,4 @@ extern const sd_bus_vtable bus_providers_vtable[];
 #define BUS_SYSTEMS_INTERFACE   BUS_INTERFACE_PREFIX "Systems"
 #define BUS_INCIDENTS_INTERFACE BUS_INTERFACE_PREFIX "Incidents"
 #define BUS_PROVIDERS_INTERFACE BUS_INTERFACE_PREFIX "Providers"
+#define BUS_IMAGES_INTERFACE    BUS_INTERFACE_PREFIX "Images"

@@ -5,6 +5,7 @@
 #include <sys/param.h> /* MIN */
 
 #include "audit.h"
+#include "catalog-validate.h"
 #include "json-util.h"
 #include "log.h"
 
@@ -49,6 +50,7 @@ static void provider_free(Provider *p) {
         free(p->name);
         free(p->driver);
         free(p->uri);
+        free(p->image_pool);
         free(p);
 }
 
@@ -224,7 +226,8 @@ void provider_capacity_changed(Provider *p) {
 }
 
 static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri,
-                        DriverDomainType domain_type, bool from_config, Provider **ret, CbError *err) {
+                        DriverDomainType domain_type, const char *image_pool, bool from_config,
+                        Provider **ret, CbError *err) {
         const DriverOps *ops = driver_find(driver);
         Provider *p;
 
@@ -243,11 +246,12 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
                 .driver = strdup(driver),
                 .uri = strdup(uri),
                 .domain_type = domain_type,
+                .image_pool = image_pool ? strdup(image_pool) : NULL,
                 .from_config = from_config,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
         };
-        if (!p->name || !p->driver || !p->uri) {
+        if (!p->name || !p->driver || !p->uri || (image_pool && !p->image_pool)) {
                 provider_free(p);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
@@ -259,12 +263,13 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
 }
 
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err) {
-        return provider_add(ps, name, driver, uri, domain_type, true, NULL, err);
+                         DriverDomainType domain_type, const char *image_pool, CbError *err) {
+        return provider_add(ps, name, driver, uri, domain_type, image_pool, true, NULL, err);
 }
 
 int providers_load(Providers *ps, CbError *err) {
-        static const char sql[] = "SELECT name, driver, uri, domain_type FROM providers ORDER BY name";
+        static const char sql[] =
+                "SELECT name, driver, uri, domain_type, image_pool FROM providers ORDER BY name";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
 
@@ -277,7 +282,8 @@ int providers_load(Providers *ps, CbError *err) {
                         continue;
                 int t = driver_domain_type_from_string(store_rows_text(rows, 3));
                 if (provider_add(ps, name, store_rows_text(rows, 1), store_rows_text(rows, 2),
-                                 t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t, false, NULL, &e) < 0)
+                                 t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t, store_rows_text(rows, 4),
+                                 false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
         }
@@ -293,6 +299,8 @@ json_t *provider_to_json(const Provider *p) {
                                     json_string(driver_domain_type_to_string(p->domain_type)));
         if (!o)
                 return NULL;
+        if (p->image_pool)
+                json_object_set_new(o, "image_pool", json_string(p->image_pool));
         if (p->last_error[0])
                 json_object_set_new(o, "error", json_string(p->last_error));
         /* free_*: what placement may still give (the reading less reservations). */
@@ -332,17 +340,18 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
 }
 
 typedef struct ProviderRow {
-        const char *name, *driver, *uri, *domain_type, *created_at, *created_by;
+        const char *name, *driver, *uri, *domain_type, *created_at, *created_by, *image_pool;
 } ProviderRow;
 
 static int provider_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] =
-                "INSERT INTO providers (name, driver, uri, domain_type, created_at, created_by) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+                "INSERT INTO providers (name, driver, uri, domain_type, created_at, created_by, image_pool) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
         const ProviderRow *p = userdata;
         int r = store_run(s, ins,
                           STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
-                                     SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by)),
+                                     SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by),
+                                     SA_TEXT(p->image_pool)),
                           "storing the provider", err);
         if (r == -EEXIST)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
@@ -351,8 +360,8 @@ static int provider_insert(Store *s, void *userdata, CbError *err) {
 }
 
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = { "name", "driver", "uri", "domain_type", NULL };
-        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
+        static const char *const fields[] = { "name", "driver", "uri", "domain_type", "image_pool", NULL };
+        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL, *image_pool = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
         char object[128], now[32];
         Provider *p = NULL;
@@ -370,8 +379,17 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                 r = json_get_string(body, "uri", true, 1024, &uri, err);
         if (r >= 0)
                 r = json_get_string(body, "domain_type", false, 16, &dt, err);
+        if (r >= 0)
+                r = json_get_string(body, "image_pool", false, 128, &image_pool, err);
         if (r < 0)
                 return r;
+        if (image_pool && !image_volume_name_is_valid(image_pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: must be a storage pool name ([A-Za-z0-9._-], not "
+                                          "starting with '.' or '-')");
+        if (image_pool && !streq(driver, "libvirt"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: only libvirt providers have one");
         if (!driver_find(driver))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
                                           driver);
@@ -386,14 +404,15 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
 
         snprintf(object, sizeof(object), "provider:%s", name);
         store_now(now);
-        ProviderRow row = { name, driver,
-                            uri,  driver_domain_type_to_string((DriverDomainType)domain_type),
-                            now,  caller->principal->name };
+        ProviderRow row = { name,      driver,
+                            uri,       driver_domain_type_to_string((DriverDomainType)domain_type),
+                            now,       caller->principal->name,
+                            image_pool };
         r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
                          provider_insert, &row, err);
         if (r < 0)
                 return r;
-        r = provider_add(ps, name, driver, uri, (DriverDomainType)domain_type, false, &p, err);
+        r = provider_add(ps, name, driver, uri, (DriverDomainType)domain_type, image_pool, false, &p, err);
         if (r < 0)
                 return r;
         *ret = provider_to_json(p);

@@ -31,6 +31,7 @@ typedef struct Provider {
         char *driver;
         char *uri;
         DriverDomainType domain_type; /* what its VMs are defined as */
+        char *image_pool;             /* the pool of its OS image library; NULL: none */
         bool from_config;
         const DriverOps *ops;
         DriverConn *conn; /* NULL until the first open succeeded */
@@ -73,7 +74,7 @@ void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userd
 
 /* Registers a configured provider (not stored) and starts connecting. */
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err);
+                         DriverDomainType domain_type, const char *image_pool, CbError *err);
 /* Loads the stored ones and starts connecting. */
 int providers_load(Providers *ps, CbError *err);
 /* POST /v1/providers: an operator adds one; stored, audited, connecting. */

@@ -38,6 +38,7 @@ typedef struct ConfigProvider {
         char *driver; /* "libvirt", "http" */
         char *uri;    /* relative test:/// node paths already made absolute */
         DriverDomainType domain_type;
+        char *image_pool; /* the pool holding its OS images; NULL: no image library */
 } ConfigProvider;
 
 typedef struct Config {

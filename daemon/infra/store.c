@@ -250,6 +250,32 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_project ON resources(project_id, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
+
+        /* 11: each provider's OS image library (issue 9): an image is a
+         * volume in the pool the provider names for images, recorded with
+         * the digest it had when it was registered. */
+        "ALTER TABLE providers ADD COLUMN image_pool TEXT;"
+        "CREATE TABLE images ("
+        "  provider TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  pool TEXT NOT NULL,"
+        "  volume TEXT NOT NULL,"
+        "  os TEXT NOT NULL,"
+        "  os_version TEXT NOT NULL,"
+        "  arch TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('qcow2','raw')),"
+        "  digest_alg TEXT NOT NULL CHECK (digest_alg IN ('sha256','sm3')),"
+        "  digest TEXT NOT NULL,"
+        "  size_bytes INTEGER NOT NULL,"
+        "  min_disk_gib INTEGER NOT NULL,"
+        "  secure_controllable INTEGER NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('active','retired')),"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  retired_at TEXT,"
+        "  retired_by TEXT,"
+        "  PRIMARY KEY (provider, name));"
+        "CREATE INDEX images_name ON images(name);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

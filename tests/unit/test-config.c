@@ -121,6 +121,12 @@ static const BadCase bad_cases[] = {
         { "domain-type-http",
           "providers = (\n { name = \"p\"; driver = \"http\"; uri = \"x\"; domain_type = \"qemu\"; }\n);\n",
           "domain_type is for libvirt providers", 2 },
+        { "image-pool",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; image_pool = \"../x\"; }\n);\n",
+          "provider 'p': image_pool must be a storage pool name", 2 },
+        { "image-pool-http",
+          "providers = (\n { name = \"p\"; driver = \"http\"; uri = \"x\"; image_pool = \"images\"; }\n);\n",
+          "image_pool is for libvirt providers", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
@@ -167,7 +173,7 @@ static void test_relative_test_uri(void **state) {
                                 " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
                                 " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
                                 " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\";"
-                                " domain_type = \"qemu\"; }\n);\n");
+                                " domain_type = \"qemu\"; image_pool = \"images\"; }\n);\n");
         char *want;
         (void)state;
 
@@ -179,6 +185,8 @@ static void test_relative_test_uri(void **state) {
         assert_string_equal(c->providers[2].uri, "qemu:///system");
         assert_int_equal(c->providers[1].domain_type, DRIVER_DOMAIN_AUTO);
         assert_int_equal(c->providers[2].domain_type, DRIVER_DOMAIN_QEMU);
+        assert_null(c->providers[1].image_pool);
+        assert_string_equal(c->providers[2].image_pool, "images");
         config_free(c);
         c = NULL;
         free(path);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include <libvirt/libvirt.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "driver.h"
 #include "libvirt-xml.h"
 #include "worker.h"
@@ -714,6 +716,78 @@ static void test_ping(void **state) {
         driver_close(lv, c);
 }
 
+/* OS images: a volume of tests/integration/images-node.xml read whole and
+ * digested (the test driver has no download; the driver reads a test://
+ * volume at its path, which this test fills). */
+static void write_file(const char *path, const unsigned char *buf, size_t n) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf, 1, n, f), n);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void test_image_inspect(void **state) {
+        static unsigned char bytes[700001];
+        char dir[] = "/tmp/cbimg.XXXXXX", path[PATH_MAX], uri[PATH_MAX + 16], cmd[PATH_MAX + 64];
+        char sha[DIGEST_HEX_MAX], sm3[DIGEST_HEX_MAX];
+        CbError err = CB_ERROR_INIT;
+        DriverImageInfo info;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir %s/images && sed 's|@DIR@|%s|g' tests/integration/images-node.xml >%s/node.xml", dir,
+                 dir, dir);
+        assert_int_equal(system(cmd), 0);
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 7 + (i >> 9));
+        snprintf(path, sizeof(path), "%s/images/openEuler-22.03-LTS-x86_64.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        snprintf(path, sizeof(path), "%s/images/debian-12-x86_64.raw", dir);
+        write_file(path, bytes, 1000);
+        assert_int_equal(digest_hex("sha256", bytes, sizeof(bytes), sha), 0);
+        assert_int_equal(digest_hex("sm3", bytes, 1000, sm3), 0);
+
+        snprintf(uri, sizeof(uri), "test://%s/node.xml", dir);
+        DriverConn *c = open_or_fail(uri);
+        assert_int_equal(driver_image_inspect(lv, c, "images", "openEuler-22.03-LTS-x86_64.qcow2", "sha256",
+                                              &info, &err),
+                         0);
+        assert_string_equal(info.digest, sha);
+        assert_string_equal(info.format, "qcow2");
+        assert_true(info.capacity_bytes == 2ULL * 1024 * 1024 * 1024);
+        assert_true(info.read_bytes == sizeof(bytes)); /* more than one chunk */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "debian-12-x86_64.raw", "sm3", &info, &err),
+                         0);
+        assert_string_equal(info.digest, sm3);
+        assert_string_equal(info.format, "raw");
+
+        /* What is not there names the field. */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "nothing.qcow2", "sha256", &info, &err),
+                         -ENOENT);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_string_equal(err.field, "volume");
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "nopool", "x", "sha256", &info, &err), -ENOENT);
+        assert_string_equal(err.field, "pool");
+        cb_error_clear(&err);
+        /* A volume whose bytes are gone cannot be digested. */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "openEuler-22.03-LTS-aarch64.qcow2", "sha256",
+                                              &info, &err),
+                         -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_UNPROCESSABLE);
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "images", "x", "md5", &info, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_INVALID);
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "", "x", "sha256", &info, &err), -EINVAL);
+        assert_string_equal(err.field, "pool");
+        cb_error_clear(&err);
+        driver_close(lv, c);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         char path[PATH_MAX];
         if (!realpath("etc/test-node.xml", path)) {
@@ -740,6 +814,7 @@ int main(void) {
                 cmocka_unit_test(test_volume_resource),
                 cmocka_unit_test(test_unsupported_operations),
                 cmocka_unit_test(test_ping),
+                cmocka_unit_test(test_image_inspect),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         driver_global_shutdown();

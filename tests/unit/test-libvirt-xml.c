@@ -329,6 +329,35 @@ static void test_names_and_escape(void **state) {
         assert_string_equal(e, "&lt;&amp;&gt;&quot;&apos;临");
 }
 
+static void test_volume_format(void **state) {
+        char f[16];
+        (void)state;
+        assert_int_equal(libvirt_xml_volume_format("<volume type='file'><name>a</name><target><path>/p</path>"
+                                                   "<format type='qcow2'/></target></volume>",
+                                                   f, sizeof(f)),
+                         0);
+        assert_string_equal(f, "qcow2");
+        assert_int_equal(
+                libvirt_xml_volume_format("<volume><target>\n  <format type=\"raw\"/>\n</target>"
+                                          "<backingStore><format type='qcow2'/></backingStore></volume>",
+                                          f, sizeof(f)),
+                0);
+        assert_string_equal(f, "raw");
+        /* The backing store's format is not the volume's. */
+        assert_int_equal(libvirt_xml_volume_format("<volume><target><path>/p</path></target><backingStore>"
+                                                   "<format type='qcow2'/></backingStore></volume>",
+                                                   f, sizeof(f)),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format("<volume/>", f, sizeof(f)), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format(NULL, f, sizeof(f)), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format("<target><format type='qc\"ow'/></target>", f, sizeof(f)),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_volume_format("<target><format type='qcow2'/></target>", f, 4),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_volume_format("<target><formats type='raw'/></target>", f, sizeof(f)),
+                         -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_generated_xml_validates),
@@ -338,6 +367,7 @@ int main(void) {
                 cmocka_unit_test(test_stamp_survives_namespace_in_name),
                 cmocka_unit_test(test_pick_domain_type),
                 cmocka_unit_test(test_names_and_escape),
+                cmocka_unit_test(test_volume_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,6 +138,7 @@ static void test_tables_match_schema(void **state) {
         ASSERT_SCHEMA(operation_state, "operations", "state");
         ASSERT_SCHEMA(project_status, "projects", "status");
         ASSERT_SCHEMA(milestone_kind, "milestones", "kind");
+        ASSERT_SCHEMA(image_state, "images", "state");
 }
 
 static void test_round_trip(void **state) {

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The OS image library (issue 9) through the real daemon on libvirt's test
+# driver: a provider added with an image pool (tests/integration/
+# images-node.xml, its volumes' bytes written here), images registered with
+# SHA-256 and SM3 digests read from the volumes, and the refusals: an
+# unknown pool or volume, a wrong digest (audited), a wrong format, a name
+# taken, a department; list in pages, show, retire; the D-Bus interface
+# and cloudbrokerctl. Then the catalogue: a plan naming an unregistered,
+# retired or other-arch image, or a non-secure image in a
+# secure-and-controllable service (Art. 24), cannot go to sign-off.
+#
+# Usage (from the repository root): tests/integration/test-images.sh [BUILD_DIR]
+
+set -euo pipefail
+
+. tests/integration/lib.sh
+cb_setup "${1:-build}"
+cb_start_bus
+cb_start_daemon
+
+CTL=$CB_BUILD/cloudbrokerctl
+PROV=img-node
+EULER=openEuler-22.03-LTS-x86_64.qcow2
+DEBIAN=debian-12-x86_64.raw
+ARM=openEuler-22.03-LTS-aarch64.qcow2
+
+mkdir -p "$CB_TMP/images" "$CB_TMP/disks"
+# Bytes that stand for the images (the test driver has none of its own).
+head -c 1048576 /dev/urandom >"$CB_TMP/images/$EULER"
+head -c 786432 /dev/urandom >"$CB_TMP/images/$DEBIAN"
+head -c 524288 /dev/urandom >"$CB_TMP/images/$ARM"
+sed "s|@DIR@|$CB_TMP|g" tests/integration/images-node.xml >"$CB_TMP/node.xml"
+sha256() { sha256sum "$CB_TMP/images/$1" | cut -d' ' -f1; }
+sm3() { openssl dgst -sm3 -r "$CB_TMP/images/$1" | cut -d' ' -f1; }
+
+# check JSON FILTER MESSAGE: the filter is true of JSON.
+check() { assert_jq "$1" "$2" true "$3"; }
+
+# register NAME VOLUME OS ARCH FORMAT DIGEST [EXTRA_JQ]: POST /v1/images as the operator.
+register() {
+        local body
+        body=$(jq -nc --arg p "$PROV" --arg n "$1" --arg v "$2" --arg os "$3" --arg arch "$4" --arg f "$5" \
+                --arg d "$6" '{provider: $p, name: $n, volume: $v, os: $os, os_version: "22.03-LTS",
+                              arch: $arch, format: $f, digest: $d}' | jq -c "${7:-.}")
+        cb_curl POST /v1/images "${TOKEN:-dev-operator}" "$body"
+}
+
+# --- the provider's image pool ---
+
+cb_curl POST /v1/providers dev-operator \
+        "$(jq -nc --arg u "test://$CB_TMP/node.xml" '{name: "img-bad", driver: "libvirt", uri: $u, image_pool: "../etc"}')"
+assert_eq "$CB_STATUS" 422 "a provider's image_pool that is not a pool name is refused"
+check "$CB_BODY" '.field == "image_pool"' "...naming image_pool"
+cb_curl POST /v1/providers dev-operator \
+        "$(jq -nc --arg u "test://$CB_TMP/node.xml" '{name: $ARGS.named.p, driver: "libvirt", uri: $u, image_pool: "images"}' --arg p "$PROV")"
+assert_eq "$CB_STATUS" 201 "a provider is added with its image pool"
+check "$CB_BODY" '.image_pool == "images"' "...and shows it"
+cb_curl POST /v1/providers dev-operator \
+        "$(jq -nc --arg u "test://$CB_TMP/node.xml" '{name: "img-nopool", driver: "libvirt", uri: $u, image_pool: "nosuch"}')"
+assert_eq "$CB_STATUS" 201 "a provider naming a pool it does not have is added (the pool may come later)"
+cb_wait_provider "$PROV" || fail "provider $PROV did not connect"
+cb_wait_provider img-nopool || fail "provider img-nopool did not connect"
+
+# --- registering ---
+
+register euler-2203-x86 "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 201 "an image is registered with the SHA-256 of its volume"
+check "$CB_BODY" '.secure_controllable == true and .state == "active" and .format == "qcow2"' \
+        "...openEuler is secure-and-controllable, active, qcow2"
+check "$CB_BODY" '.min_disk_gib == 2 and .size_bytes == 2147483648 and .pool == "images"' \
+        "...its minimum disk is its virtual size (2 GiB), in the provider's image pool"
+check "$CB_BODY" ".digest == \"sha256:$(sha256 "$EULER")\"" "...with the digest given"
+
+register debian-12 "$DEBIAN" Debian x86_64 raw "sm3:$(sm3 "$DEBIAN" | tr a-f A-F)" '.min_disk_gib = 4'
+assert_eq "$CB_STATUS" 201 "an image is registered with the SM3 of its volume (hex in upper case)"
+check "$CB_BODY" '.secure_controllable == false and .min_disk_gib == 4 and (.digest | startswith("sm3:"))' \
+        "...Debian is not secure-and-controllable; a larger minimum disk is kept"
+
+register euler-2203-arm "$ARM" openEuler aarch64 qcow2 "sha256:$(sha256 "$ARM")"
+assert_eq "$CB_STATUS" 201 "an aarch64 image is registered"
+
+register wrong "$ARM" openEuler aarch64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 422 "a digest that is not the volume's is refused"
+check "$CB_BODY" '.field == "digest"' "...naming digest"
+assert_contains "$CB_BODY" "$(sha256 "$ARM")" "...and saying what the volume's digest is"
+cb_curl GET /v1/images/$PROV/wrong dev-operator
+assert_eq "$CB_STATUS" 404 "...and nothing is stored"
+cb_curl GET "/v1/audit?limit=10000" dev-auditor
+check "$CB_BODY" '[.records[] | select(.action == "image.register" and .outcome == "rejected" and .object == "image:img-node/wrong")] | length == 1' \
+        "...the refusal is in the audit trail"
+check "$CB_BODY" '[.records[] | select(.action == "image.register" and .outcome == "ok")] | length == 3' \
+        "every registration is in the audit trail"
+
+register ghost no-such.qcow2 openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 422 "a volume the pool does not have is refused"
+check "$CB_BODY" '.field == "volume"' "...naming volume"
+PROV=img-nopool register ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 422 "an image pool the provider does not have is refused"
+check "$CB_BODY" '.field == "pool"' "...naming pool"
+register ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")" '.pool = "default"'
+assert_eq "$CB_STATUS" 422 "a pool other than the provider's image pool is refused"
+check "$CB_BODY" '.field == "pool"' "...naming pool"
+PROV=dev-test register ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 422 "a provider without an image pool is refused"
+check "$CB_BODY" '.field == "provider"' "...naming provider"
+register ghost "$EULER" openEuler x86_64 raw "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 422 "a format that is not the volume's is refused"
+check "$CB_BODY" '.field == "format"' "...naming format"
+register ghost "$EULER" openEuler x86_64 vmdk "sha256:$(sha256 "$EULER")"
+check "$CB_BODY" '.field == "format"' "a format other than qcow2 or raw is refused naming format"
+register ghost "$EULER" openEuler x86_64 qcow2 "md5:0123"
+check "$CB_BODY" '.field == "digest"' "a digest that is not sha256:/sm3: is refused naming digest"
+register ghost "$EULER" openEuler s390x qcow2 "sha256:$(sha256 "$EULER")"
+check "$CB_BODY" '.field == "arch"' "an unknown arch is refused naming arch"
+register Ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+check "$CB_BODY" '.field == "name"' "an image name outside [a-z0-9._-] is refused naming name"
+register ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")" '.min_disk_gib = 1'
+check "$CB_BODY" '.field == "min_disk_gib"' "a minimum disk smaller than the image is refused"
+register euler-2203-x86 "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 409 "a name taken on the provider is 409"
+TOKEN=dev-edu register ghost "$EULER" openEuler x86_64 qcow2 "sha256:$(sha256 "$EULER")"
+assert_eq "$CB_STATUS" 403 "a department may not register images"
+
+# --- reading, paging, retiring ---
+
+cb_curl GET "/v1/images?limit=2" dev-edu
+assert_eq "$CB_STATUS" 200 "a department reads the image library"
+check "$CB_BODY" '(.images | map(.name)) == ["debian-12", "euler-2203-arm"] and (.next_page_token | length > 0)' \
+        "the first page of two, in name order, with a token"
+cb_curl GET "/v1/images?limit=2&page_token=$(printf %s "$CB_BODY" | jq -r .next_page_token)" dev-edu
+check "$CB_BODY" '(.images | map(.name)) == ["euler-2203-x86"] and (has("next_page_token") | not)' \
+        "the second page holds the rest, and is the last"
+cb_curl GET "/v1/images?provider=img-nopool" dev-operator
+check "$CB_BODY" '.images == []' "a provider filter"
+cb_curl GET /v1/images/$PROV/euler-2203-x86 dev-auditor
+assert_eq "$CB_STATUS" 200 "an image is shown"
+check "$CB_BODY" '.os == "openEuler" and .arch == "x86_64" and .volume == "'"$EULER"'"' "...as registered"
+cb_curl GET /v1/images/$PROV/nothing dev-operator
+assert_eq "$CB_STATUS" 404 "an unknown image is 404"
+
+# --- D-Bus and cloudbrokerctl ---
+
+bcall 0 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Images GetImage ss "$PROV" debian-12
+assert_eq "$RC" 0 "D-Bus GetImage answers"
+check "$(printf %s "$OUT" | jq -r '.[0]')" '.name == "debian-12" and .format == "raw"' "...with the image"
+bcall 1001 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Images ListImages sus "$PROV" 0 ""
+check "$(printf %s "$OUT" | jq -r '.[0]')" 'length == 3' "D-Bus ListImages lists the provider's images"
+
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image list "$PROV" >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl image list"
+assert_contains "$(cat "$CB_TMP/ctl.out")" "euler-2203-x86" "...shows the images"
+jq -n --arg p "$PROV" --arg v "$EULER" --arg d "sha256:$(sha256 "$EULER")" \
+        '{provider: $p, name: "euler-copy", volume: $v, os: "openEuler", os_version: "22.03-LTS",
+          arch: "x86_64", format: "qcow2", digest: $d}' >"$CB_TMP/image.json"
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" --json image register "$CB_TMP/image.json" >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl image register (over D-Bus, answered when the volume was read)"
+check "$(cat "$CB_TMP/ctl.out")" '.name == "euler-copy" and .state == "active"' "...prints the stored image"
+jq '.name = "euler-bad" | .digest = "sha256:'"$(sha256 "$DEBIAN")"'"' "$CB_TMP/image.json" >"$CB_TMP/bad.json"
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image register "$CB_TMP/bad.json" >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 1 "cloudbrokerctl image register with a wrong digest fails"
+assert_contains "$(cat "$CB_TMP/ctl.out")" "digest" "...saying why"
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image retire "$PROV" euler-copy >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl image retire"
+assert_contains "$(cat "$CB_TMP/ctl.out")" "retired" "...says retired"
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image show "$PROV" euler-copy >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_contains "$(grep '^Retired by:' "$CB_TMP/ctl.out")" "dev-operator" "cloudbrokerctl image show shows who retired it"
+
+cb_curl POST /v1/images/$PROV/euler-copy/retire dev-operator
+assert_eq "$CB_STATUS" 409 "retiring a retired image is 409"
+cb_curl POST /v1/images/$PROV/debian-12/retire dev-edu
+assert_eq "$CB_STATUS" 403 "a department may not retire images"
+
+cb_done
