@@ -177,4 +177,42 @@ assert_eq "$CB_STATUS" 409 "retiring a retired image is 409"
 cb_curl POST /v1/images/$PROV/debian-12/retire dev-edu
 assert_eq "$CB_STATUS" 403 "a department may not retire images"
 
+# --- the catalogue: a plan's os_image before sign-off ---
+
+# submit ID OS_IMAGE ARCH SECURE: a draft of one plan naming OS_IMAGE, then
+# POST .../submit as the operator (CB_STATUS, CB_BODY of the submit).
+submit() {
+        jq --arg id "$1" --arg img "$2" --arg arch "$3" --argjson sec "$4" \
+                '.id = $id | .name = $id | .secure_controllable = $sec
+                 | .plans = [.plans[0] | .id = ($id + "-p") | .name = "p" | .spec.os_image = $img | .spec.arch = $arch]' \
+                etc/catalog/ecs-general.json >"$CB_TMP/svc-$1.json"
+        cb_curl POST /v1/catalog/services dev-operator "@$CB_TMP/svc-$1.json"
+        assert_eq "$CB_STATUS" 201 "set-up: draft $1"
+        cb_curl POST "/v1/catalog/services/$1/submit" dev-operator
+}
+
+submit img-ok euler-2203-x86 x86_64 false
+assert_eq "$CB_STATUS" 200 "a plan naming a registered image of its arch is submitted"
+submit img-unknown no-such-image x86_64 false
+assert_eq "$CB_STATUS" 422 "a plan naming no registered image cannot be submitted"
+check "$CB_BODY" '.field == "plans[0].spec.os_image"' "...the error names the field"
+cb_curl GET /v1/catalog/services/img-unknown dev-operator
+check "$CB_BODY" '.status == "draft"' "...and the service stays a draft"
+submit img-arch euler-2203-arm x86_64 false
+assert_eq "$CB_STATUS" 422 "a plan naming an image of another arch cannot be submitted"
+check "$CB_BODY" '.field == "plans[0].spec.os_image" and (.message | contains("aarch64"))' \
+        "...naming the field and the image's arch"
+submit img-arm euler-2203-arm aarch64 false
+assert_eq "$CB_STATUS" 200 "an aarch64 plan naming the aarch64 image is submitted"
+submit img-retired euler-copy x86_64 false
+assert_eq "$CB_STATUS" 422 "a plan naming a retired image cannot be submitted"
+check "$CB_BODY" '.field == "plans[0].spec.os_image" and (.message | contains("retired"))' "...saying it is retired"
+submit img-sc-debian debian-12 x86_64 true
+assert_eq "$CB_STATUS" 422 "a secure-and-controllable service may not name a non-secure image"
+check "$CB_BODY" '.field == "plans[0].spec.os_image" and (.message | contains("Art. 24"))' "...naming Art. 24"
+submit img-sc-euler euler-2203-x86 x86_64 true
+assert_eq "$CB_STATUS" 200 "a secure-and-controllable service naming openEuler is submitted"
+submit img-debian debian-12 x86_64 false
+assert_eq "$CB_STATUS" 200 "a service that is not secure-and-controllable may name Debian"
+
 cb_done
