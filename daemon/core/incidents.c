@@ -8,6 +8,7 @@
 #include "calendar.h"
 #include "catalog-validate.h"
 #include "json-util.h"
+#include "resources.h"
 #include "systems.h"
 
 /* Who sees every incident: the operator handles them, the authority
@@ -106,31 +107,35 @@ static void format_utc(time_t t, char buf[32]) {
 /* ---- storage ---- */
 
 /* The report counts as made at the first record that reached "reported"
- * (or went straight to "resolved"). */
+ * (or went straight to "resolved"): ?1 and ?2 are those two statuses
+ * (INCIDENT_MADE_ARGS), the statement's own parameters follow from ?3. */
 #define INCIDENT_SELECT                                                                                \
         "SELECT id, reported_at, reported_by, department, severity, systems, resources, description, " \
         "status, report_due, (SELECT min(r.at) FROM incident_records r WHERE r.incident_id = i.id "    \
-        "AND r.status IN ('reported', 'resolved')), occurred_at FROM incidents i "
+        "AND r.status IN (?1, ?2)), occurred_at FROM incidents i "
+#define INCIDENT_MADE_ARGS                                     \
+        SA_TEXT(incident_status_to_string(INCIDENT_REPORTED)), \
+                SA_TEXT(incident_status_to_string(INCIDENT_RESOLVED))
 
-static json_t *json_column(sqlite3_stmt *st, int i) {
-        const char *t = (const char *)sqlite3_column_text(st, i);
+static json_t *json_column(StoreRows *rows, int i) {
+        const char *t = store_rows_text(rows, i);
         json_t *v = t ? json_loads(t, 0, NULL) : NULL;
         return v ? v : json_array();
 }
 
-static json_t *row_to_json(sqlite3_stmt *st, const char *now) {
-        const char *due = (const char *)sqlite3_column_text(st, 9);
-        const char *made = (const char *)sqlite3_column_text(st, 10);
+static json_t *row_to_json(StoreRows *rows, const char *now) {
+        const char *due = store_rows_text(rows, 9);
+        const char *made = store_rows_text(rows, 10);
         /* Late is late: a report made after the deadline stays overdue on record. */
         bool overdue = made ? strcmp(made, due) > 0 : strcmp(now, due) > 0;
-        const char *occurred = (const char *)sqlite3_column_text(st, 11);
+        const char *occurred = store_rows_text(rows, 11);
         json_t *v = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:o, s:s, s:s, s:s, s:b, s:s?}", "id",
-                              sqlite3_column_text(st, 0), "status", sqlite3_column_text(st, 8), "severity",
-                              sqlite3_column_text(st, 4), "department", sqlite3_column_text(st, 3),
-                              "description", sqlite3_column_text(st, 7), "systems", json_column(st, 5),
-                              "resources", json_column(st, 6), "reported_at", sqlite3_column_text(st, 1),
-                              "reported_by", sqlite3_column_text(st, 2), "report_due", due, "report_overdue",
-                              overdue, "report_made_at", made);
+                              store_rows_text(rows, 0), "status", store_rows_text(rows, 8), "severity",
+                              store_rows_text(rows, 4), "department", store_rows_text(rows, 3), "description",
+                              store_rows_text(rows, 7), "systems", json_column(rows, 5), "resources",
+                              json_column(rows, 6), "reported_at", store_rows_text(rows, 1), "reported_by",
+                              store_rows_text(rows, 2), "report_due", due, "report_overdue", overdue,
+                              "report_made_at", made);
 
         if (v && occurred)
                 json_object_set_new(v, "occurred_at", json_string(occurred));
@@ -139,54 +144,47 @@ static json_t *row_to_json(sqlite3_stmt *st, const char *now) {
 
 /* Without authorization: 0 and *ret, -ENOENT, -EIO. */
 static int load(Store *s, const char *id, json_t **ret) {
-        static const char sql[] = INCIDENT_SELECT "WHERE id = ?";
-        sqlite3_stmt *st;
-        json_t *v = NULL;
+        static const char sql[] = INCIDENT_SELECT "WHERE id = ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        json_t *v;
         char now[32];
         int r;
 
         store_now(now);
-        if (store_prepare(s, sql, &st) < 0)
+        r = store_query(s, sql, STORE_ARGS(INCIDENT_MADE_ARGS, SA_TEXT(id)), &rows, "reading an incident",
+                        NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-                v = row_to_json(st, now);
-        sqlite3_reset(st);
-        if (r == SQLITE_DONE)
+        if (r == 0)
                 return -ENOENT;
-        if (r != SQLITE_ROW || !v) {
-                json_decref(v);
+        v = row_to_json(rows, now);
+        if (!v)
                 return -EIO;
-        }
         *ret = v;
         return 0;
 }
 
 static int load_records(Store *s, const char *id, json_t **ret) {
         static const char sql[] = "SELECT at, principal, status, note FROM incident_records "
-                                  "WHERE incident_id = ? ORDER BY id";
-        sqlite3_stmt *st;
+                                  "WHERE incident_id = ?1 ORDER BY id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         json_t *a = json_array();
         int r;
 
         if (!a)
                 return -ENOMEM;
-        if (store_prepare(s, sql, &st) < 0) {
-                json_decref(a);
-                return -EIO;
-        }
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW)
-                if (json_array_append_new(
-                            a, json_pack("{s:s, s:s, s:s, s:s}", "at", sqlite3_column_text(st, 0), "by",
-                                         sqlite3_column_text(st, 1), "status", sqlite3_column_text(st, 2),
-                                         "note", sqlite3_column_text(st, 3))) < 0) {
-                        r = SQLITE_NOMEM;
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading incident records", NULL);
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0)
+                if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "at", store_rows_text(rows, 0),
+                                                       "by", store_rows_text(rows, 1), "status",
+                                                       store_rows_text(rows, 2), "note",
+                                                       store_rows_text(rows, 3))) < 0) {
+                        r = -ENOMEM;
                         break;
                 }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
+        if (r < 0) {
                 json_decref(a);
                 return -EIO;
         }
@@ -301,21 +299,6 @@ static void merge_department(char dept[64], bool *mixed, const char *d) {
         }
 }
 
-static int resource_department(Store *s, const char *id, char ret[64]) {
-        static const char sql[] = "SELECT department FROM resources WHERE id = ?";
-        sqlite3_stmt *st;
-        int r;
-
-        if (store_prepare(s, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-                snprintf(ret, 64, "%s", (const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : -EIO;
-}
-
 /* Checks that every named system and resource exists and, for a
  * department, is its own; fills rep->department. Runs before the change's
  * transaction, so that a refusal's audit record is not rolled back with it. */
@@ -345,10 +328,10 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
         }
         json_array_foreach(rep->resources, i, v) {
                 const char *id = json_string_value(v);
-                char field[64], d[64];
+                char field[64], d[RESOURCE_DEPARTMENT_MAX];
 
                 snprintf(field, sizeof(field), "resources[%zu]", i);
-                r = resource_department(s, id, d);
+                r = resources_department(s, id, d);
                 /* Likewise another department's resource (resources_get). */
                 if (r == -ENOENT || (r >= 0 && as_department && !caller_in_department(caller, d)))
                         return cb_error_set_field(err, CB_ERR_VALIDATION, field, "%s: no resource '%s'",
@@ -367,22 +350,16 @@ static int check_objects(Store *s, const CbCaller *caller, Report *rep, CbError 
  * reports cannot take the same number. */
 static int next_id(Store *s, time_t now, char ret[32]) {
         static const char sql[] =
-                "SELECT coalesce(max(CAST(substr(id, 14) AS INTEGER)), 0) FROM incidents WHERE id LIKE ?";
+                "SELECT coalesce(max(CAST(substr(id, 14) AS INTEGER)), 0) FROM incidents WHERE id LIKE ?1";
         char prefix[16], like[20];
         struct tm tm;
-        sqlite3_stmt *st;
-        long n = -1;
+        int64_t n = -1;
 
         gmtime_r(&now, &tm);
         strftime(prefix, sizeof(prefix), "inc-%Y%m%d-", &tm);
         snprintf(like, sizeof(like), "%s%%", prefix);
-        if (store_prepare(s, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                n = (long)sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (n < 0)
+        if (store_query_int(s, sql, STORE_ARGS(SA_TEXT(like)), &n, "numbering the incident", NULL) < 0 ||
+            n < 0)
                 return -EIO;
         /* A million incidents in one day is an attack on the broker itself. */
         if (n >= 999999)
@@ -391,18 +368,26 @@ static int next_id(Store *s, time_t now, char ret[32]) {
         return 0;
 }
 
-/* caller NULL: the daemon reports, as "system", without an audit record
- * (incidents_report_audit_failure). */
-static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, char id[32], CbError *err) {
+/* The report being stored; its id, deadline and audit record are made in
+ * the transaction (the number is the day's next). */
+typedef struct ReportChange {
+        const CbCaller *caller; /* NULL: the daemon, without an audit record */
+        const Report *rep;
+        char id[32];
+        char object[64];
+        AuditEntry entry; /* completed here, appended by audit_change() after */
+} ReportChange;
+
+static int insert_incident(Store *s, void *userdata, CbError *err) {
         static const char ins_sql[] =
                 "INSERT INTO incidents (id, reported_at, reported_by, department, severity, systems, "
                 "resources, description, status, report_due, occurred_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10)";
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?9, ?10)";
+        ReportChange *c = userdata;
+        const Report *rep = c->rep;
         _cleanup_(freep) char *systems = NULL, *resources = NULL;
-        _cleanup_(json_decrefp) json_t *detail = NULL;
-        char reported[32], due[32], object[64];
+        char reported[32], due[32];
         time_t now = time(NULL);
-        sqlite3_stmt *st;
         int r;
 
         systems = rep->systems ? json_dumps(rep->systems, JSON_COMPACT) : strdup("[]");
@@ -411,53 +396,37 @@ static int insert_incident(Store *s, const CbCaller *caller, const Report *rep, 
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         format_utc(now, reported);
         format_utc(now + (time_t)incident_report_hours(rep->severity) * 3600, due);
-        if (next_id(s, now, id) < 0)
+        if (next_id(s, now, c->id) < 0)
                 return store_error(s, err, "numbering the incident");
 
-        if (store_prepare(s, ins_sql, &st) < 0)
-                return store_error(s, err, "recording the incident");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, reported, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, caller ? caller->principal->name : "system", -1, SQLITE_STATIC);
-        if (rep->department[0])
-                sqlite3_bind_text(st, 4, rep->department, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, 4);
-        sqlite3_bind_text(st, 5, rep->severity, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, systems, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, resources, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, rep->description, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, due, -1, SQLITE_STATIC);
-        if (rep->occurred_at)
-                sqlite3_bind_text(st, 10, rep->occurred_utc, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, 10);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(s, err, "recording the incident");
-        if (!caller)
+        r = store_run(s, ins_sql,
+                      STORE_ARGS(SA_TEXT(c->id), SA_TEXT(reported),
+                                 SA_TEXT(c->caller ? c->caller->principal->name : "system"),
+                                 SA_TEXT(rep->department[0] ? rep->department : NULL), SA_TEXT(rep->severity),
+                                 SA_TEXT(systems), SA_TEXT(resources), SA_TEXT(rep->description),
+                                 SA_TEXT(due), SA_TEXT(rep->occurred_at ? rep->occurred_utc : NULL),
+                                 SA_TEXT(incident_status_to_string(INCIDENT_OPEN))),
+                      "recording the incident", err);
+        if (r < 0)
+                return r;
+        if (!c->caller)
                 return 0;
 
-        detail = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:s, s:s?}", "severity", rep->severity, "department",
-                           rep->department[0] ? rep->department : NULL, "systems",
-                           rep->systems ? json_deep_copy(rep->systems) : json_array(), "resources",
-                           rep->resources ? json_deep_copy(rep->resources) : json_array(), "description",
-                           rep->description, "report_due", due, "occurred_at",
-                           rep->occurred_at ? rep->occurred_utc : NULL);
-        if (!detail)
+        c->entry.detail = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:s, s:s?}", "severity", rep->severity,
+                                    "department", rep->department[0] ? rep->department : NULL, "systems",
+                                    rep->systems ? json_deep_copy(rep->systems) : json_array(), "resources",
+                                    rep->resources ? json_deep_copy(rep->resources) : json_array(),
+                                    "description", rep->description, "report_due", due, "occurred_at",
+                                    rep->occurred_at ? rep->occurred_utc : NULL);
+        if (!c->entry.detail)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        snprintf(object, sizeof(object), "incident:%s", id);
-        return audit_append(
-                s, caller,
-                &(AuditEntry){
-                        .action = "incident.report", .object = object, .outcome = "ok", .detail = detail },
-                err);
+        snprintf(c->object, sizeof(c->object), "incident:%s", c->id);
+        return 0;
 }
 
 int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
         Report rep;
-        char id[32];
+        ReportChange c = { .caller = caller, .rep = &rep };
         int r;
 
         r = require_role(s, caller, CB_ROLE_OPERATOR | CB_ROLE_DEPARTMENT, "incident.report",
@@ -475,22 +444,18 @@ int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t
         if (r < 0)
                 return r;
 
-        if (store_begin(s) < 0)
-                return store_error(s, err, "starting a transaction");
-        r = insert_incident(s, caller, &rep, id, err);
-        if (r < 0) {
-                store_rollback(s);
+        c.entry = (AuditEntry){ .action = "incident.report", .object = c.object, .outcome = "ok" };
+        r = audit_change(s, caller, &c.entry, insert_incident, &c, err);
+        json_decref(c.entry.detail);
+        if (r < 0)
                 return r;
-        }
-        if (store_commit(s) < 0)
-                return store_error(s, err, "committing");
-        return ret ? incidents_get(s, caller, id, ret, err) : 0;
+        return ret ? incidents_get(s, caller, c.id, ret, err) : 0;
 }
 
 int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32], CbError *err) {
         _cleanup_(freep) char *description = NULL;
         Report rep = { .severity = "major" };
-        char id[32];
+        ReportChange c = { .caller = NULL, .rep = &rep };
         int r;
 
         if (asprintf(&description,
@@ -505,61 +470,18 @@ int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32
         rep.description = description;
         if (store_begin(s) < 0)
                 return store_error(s, err, "starting a transaction");
-        r = insert_incident(s, NULL, &rep, id, err);
+        r = insert_incident(s, &c, err);
         if (r < 0) {
                 store_rollback(s);
                 return r;
         }
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing");
-        memcpy(ret_id, id, sizeof(id));
+        memcpy(ret_id, c.id, sizeof(c.id));
         return 0;
 }
 
 /* ---- handling records ---- */
-
-static int append_record(Store *s, const CbCaller *caller, const char *id, const char *from,
-                         const char *status, const char *note, CbError *err) {
-        static const char ins_sql[] = "INSERT INTO incident_records (incident_id, at, principal, status, "
-                                      "note) VALUES (?, ?, ?, ?, ?)";
-        static const char upd_sql[] = "UPDATE incidents SET status = ? WHERE id = ?";
-        _cleanup_(json_decrefp) json_t *detail = NULL;
-        char now[32], object[128];
-        sqlite3_stmt *st;
-        int r;
-
-        store_now(now);
-        if (store_prepare(s, ins_sql, &st) < 0)
-                return store_error(s, err, "recording the handling");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, caller->principal->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, note, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(s, err, "recording the handling");
-
-        if (store_prepare(s, upd_sql, &st) < 0)
-                return store_error(s, err, "updating the incident");
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(s, err, "updating the incident");
-
-        detail = json_pack("{s:s, s:s, s:s}", "from", from, "status", status, "note", note);
-        if (!detail)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        snprintf(object, sizeof(object), "incident:%s", id);
-        return audit_append(
-                s, caller,
-                &(AuditEntry){
-                        .action = "incident.record", .object = object, .outcome = "ok", .detail = detail },
-                err);
-}
 
 /* Loads the incident for a change: -ENOENT also when a department may not
  * see it, so that another department's ids do not leak. */
@@ -584,11 +506,56 @@ static int load_visible(Store *s, const CbCaller *caller, unsigned readers, cons
         return 0;
 }
 
+typedef struct RecordChange {
+        const CbCaller *caller;
+        const char *id, *status, *note;
+        char object[128];
+        AuditEntry entry; /* its detail names the status before: completed here */
+} RecordChange;
+
+static int append_record(Store *s, void *userdata, CbError *err) {
+        static const char ins_sql[] = "INSERT INTO incident_records (incident_id, at, principal, status, "
+                                      "note) VALUES (?1, ?2, ?3, ?4, ?5)";
+        static const char upd_sql[] = "UPDATE incidents SET status = ?1 WHERE id = ?2";
+        RecordChange *c = userdata;
+        _cleanup_(json_decrefp) json_t *inc = NULL;
+        const char *current;
+        char now[32];
+        int r;
+
+        r = load_visible(s, c->caller, CB_ROLE_OPERATOR, c->id, &inc, err);
+        if (r < 0)
+                return r;
+        current = json_string_value(json_object_get(inc, "status"));
+        if (incident_status_from_string(current) == INCIDENT_RESOLVED)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "status",
+                                          "incident '%s' is resolved: no further records", c->id);
+        if (status_rank(c->status) < status_rank(current))
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "status",
+                                          "incident '%s' is %s: the status cannot go back to %s", c->id,
+                                          current, c->status);
+
+        store_now(now);
+        r = store_run(s, ins_sql,
+                      STORE_ARGS(SA_TEXT(c->id), SA_TEXT(now), SA_TEXT(c->caller->principal->name),
+                                 SA_TEXT(c->status), SA_TEXT(c->note)),
+                      "recording the handling", err);
+        if (r >= 0)
+                r = store_run(s, upd_sql, STORE_ARGS(SA_TEXT(c->status), SA_TEXT(c->id)),
+                              "updating the incident", err);
+        if (r < 0)
+                return r;
+        c->entry.detail = json_pack("{s:s, s:s, s:s}", "from", current, "status", c->status, "note", c->note);
+        if (!c->entry.detail)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return 0;
+}
+
 int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
                          CbError *err) {
         static const char *const allowed[] = { "note", "status", NULL };
-        _cleanup_(json_decrefp) json_t *inc = NULL;
-        const char *note = NULL, *status = NULL, *current;
+        const char *note = NULL, *status = NULL;
+        RecordChange c;
         int r;
 
         r = require_role(s, caller, CB_ROLE_OPERATOR | CB_ROLE_DEPARTMENT, "incident.record",
@@ -606,27 +573,13 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "status",
                                           "status: must be \"handling\", \"reported\" or \"resolved\"");
 
-        if (store_begin(s) < 0)
-                return store_error(s, err, "starting a transaction");
-        r = load_visible(s, caller, CB_ROLE_OPERATOR, id, &inc, err);
-        if (r >= 0) {
-                current = json_string_value(json_object_get(inc, "status"));
-                if (incident_status_from_string(current) == INCIDENT_RESOLVED)
-                        r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
-                                               "incident '%s' is resolved: no further records", id);
-                else if (status_rank(status) < status_rank(current))
-                        r = cb_error_set_field(err, CB_ERR_CONFLICT, "status",
-                                               "incident '%s' is %s: the status cannot go back to %s", id,
-                                               current, status);
-                else
-                        r = append_record(s, caller, id, current, status, note, err);
-        }
-        if (r < 0) {
-                store_rollback(s);
+        c = (RecordChange){ .caller = caller, .id = id, .status = status, .note = note };
+        snprintf(c.object, sizeof(c.object), "incident:%s", id);
+        c.entry = (AuditEntry){ .action = "incident.record", .object = c.object, .outcome = "ok" };
+        r = audit_change(s, caller, &c.entry, append_record, &c, err);
+        json_decref(c.entry.detail);
+        if (r < 0)
                 return r;
-        }
-        if (store_commit(s) < 0)
-                return store_error(s, err, "committing");
         return ret ? incidents_get(s, caller, id, ret, err) : 0;
 }
 
@@ -656,12 +609,12 @@ int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **
                    char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         /* Newest first; ties in the same second by id, so the keyset is total. */
         static const char sql[] =
-                INCIDENT_SELECT "WHERE (?1 IS NULL OR department = ?1) "
-                                "AND (?2 IS NULL OR reported_at < ?2 OR (reported_at = ?2 AND id < ?3)) "
-                                "ORDER BY reported_at DESC, id DESC LIMIT ?4";
+                INCIDENT_SELECT "WHERE (?3 IS NULL OR department = ?3) "
+                                "AND (?4 IS NULL OR reported_at < ?4 OR (reported_at = ?4 AND id < ?5)) "
+                                "ORDER BY reported_at DESC, id DESC LIMIT ?6";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         char next[PAGE_TOKEN_MAX] = "";
         const char *department = NULL;
-        sqlite3_stmt *st;
         char now[32];
         json_t *a;
         int r;
@@ -678,37 +631,30 @@ int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **
         }
 
         store_now(now);
-        if (store_prepare(s, sql, &st) < 0)
-                return store_error(s, err, "reading the incidents");
-        if (department)
-                sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
-        if (page->has_after) {
-                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, page->after[1], -1, SQLITE_STATIC);
-        }
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)page->limit + 1);
         a = json_array();
-        if (!a) {
-                sqlite3_reset(st);
+        if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(s, sql,
+                        STORE_ARGS(INCIDENT_MADE_ARGS, SA_TEXT(department),
+                                   SA_TEXT(page->has_after ? page->after[0] : NULL),
+                                   SA_TEXT(page->has_after ? page->after[1] : NULL),
+                                   SA_INT((int64_t)page->limit + 1)),
+                        &rows, "reading the incidents", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 if (json_array_size(a) == page->limit) {
                         const json_t *last = json_array_get(a, page->limit - 1);
                         page_token_make(json_string_value(json_object_get(last, "reported_at")),
                                         json_string_value(json_object_get(last, "id")), next);
-                        r = SQLITE_DONE;
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(st, now)) < 0) {
-                        r = SQLITE_NOMEM;
+                if (json_array_append_new(a, row_to_json(rows, now)) < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
         }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
+        if (r < 0) {
                 json_decref(a);
-                return store_error(s, err, "reading the incidents");
+                return r;
         }
         memcpy(ret_next, next, sizeof(next));
         *ret = a;

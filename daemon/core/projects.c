@@ -89,11 +89,6 @@ json_t *evaluation_to_json(const Evaluation *e) {
         return out;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? strdup((const char *)t) : NULL;
-}
-
 typedef struct ProjectRow {
         char *id, *name, *department, *status;
         unsigned revision;
@@ -114,71 +109,117 @@ static void project_row_done(ProjectRow *r) {
 static int project_load(Projects *p, const char *id, ProjectRow *ret) {
         static const char sql[] =
                 "SELECT id, name, department, status, current_revision, created_at, updated_at "
-                "FROM projects WHERE id = ?";
-        sqlite3_stmt *st;
+                "FROM projects WHERE id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
 
-        if (store_prepare(p->store, sql, &st) < 0)
+        r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a project", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-                *ret = (ProjectRow){
-                        .id = col_dup(st, 0),
-                        .name = col_dup(st, 1),
-                        .department = col_dup(st, 2),
-                        .status = col_dup(st, 3),
-                        .revision = (unsigned)sqlite3_column_int(st, 4),
-                        .created_at = col_dup(st, 5),
-                        .updated_at = col_dup(st, 6),
-                };
-        sqlite3_reset(st);
-        return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : -EIO;
+        if (r == 0)
+                return -ENOENT;
+        *ret = (ProjectRow){
+                .id = store_rows_dup(rows, 0),
+                .name = store_rows_dup(rows, 1),
+                .department = store_rows_dup(rows, 2),
+                .status = store_rows_dup(rows, 3),
+                .revision = (unsigned)store_rows_int(rows, 4),
+                .created_at = store_rows_dup(rows, 5),
+                .updated_at = store_rows_dup(rows, 6),
+        };
+        if (!ret->id || !ret->name || !ret->department || !ret->status || !ret->created_at ||
+            !ret->updated_at) {
+                project_row_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 /* The document of an approval revision (0: the current one), parsed. */
 static int approval_load(Projects *p, const char *project_id, unsigned revision, Approval **ret) {
-        static const char sql[] = "SELECT document FROM approvals WHERE project_id = ? AND revision = ?";
+        static const char sql[] = "SELECT document FROM approvals WHERE project_id = ?1 AND revision = ?2";
         static const char cur[] = "SELECT a.document FROM approvals a JOIN projects p ON p.id = a.project_id "
-                                  "AND p.current_revision = a.revision WHERE a.project_id = ?";
-        sqlite3_stmt *st;
+                                  "AND p.current_revision = a.revision WHERE a.project_id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CbError ignored = CB_ERROR_INIT;
+        const char *doc;
         int r;
 
-        if (store_prepare(p->store, revision ? sql : cur, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
         if (revision)
-                sqlite3_bind_int(st, 2, (int)revision);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-                CbError ignored = CB_ERROR_INIT;
-                const char *doc = (const char *)sqlite3_column_text(st, 0);
-                r = approval_parse(doc, strlen(doc), ret, &ignored) < 0 ? -EIO : 0;
-        } else
-                r = r == SQLITE_DONE ? -ENOENT : -EIO;
-        sqlite3_reset(st);
-        return r;
+                r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(project_id), SA_INT(revision)), &rows,
+                                "reading an approval", NULL);
+        else
+                r = store_query(p->store, cur, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading an approval",
+                                NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
+                return -EIO;
+        if (r == 0)
+                return -ENOENT;
+        doc = store_rows_text(rows, 0);
+        if (!doc)
+                return -EIO;
+        return approval_parse(doc, strlen(doc), ret, &ignored) < 0 ? -EIO : 0;
 }
 
 /* ---- approvals ---- */
 
-int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
-                             CbError *err) {
+typedef struct ApprovalIntake {
+        const Approval *a;
+        bool exists;
+        const char *doc; /* the signed bytes, doc_len of them */
+        size_t doc_len;
+        const char *env_text, *key_id, *received_by, *now;
+} ApprovalIntake;
+
+/* The project (created on revision 1, renamed and moved on after) and the
+ * approval revision with the exact signed bytes, so that the signature can
+ * be checked again later. */
+static int approval_store(Store *s, void *userdata, CbError *err) {
         static const char ins_project[] =
                 "INSERT INTO projects (id, name, department, status, current_revision, "
-                "created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?)";
+                "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
         static const char upd_project[] =
-                "UPDATE projects SET name = ?, current_revision = ?, updated_at = ? "
-                "WHERE id = ?";
+                "UPDATE projects SET name = ?2, current_revision = ?3, updated_at = ?4 WHERE id = ?1";
         static const char ins_approval[] =
                 "INSERT INTO approvals (project_id, revision, approval_no, document, "
-                "envelope, key_id, received_at, received_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+                "envelope, key_id, received_at, received_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        const ApprovalIntake *in = userdata;
+        const Approval *a = in->a;
+        int r;
+
+        if (in->exists)
+                r = store_run(s, upd_project,
+                              STORE_ARGS(SA_TEXT(a->project_id), SA_TEXT(a->project_name),
+                                         SA_INT(a->revision), SA_TEXT(in->now)),
+                              "storing the approval", err);
+        else
+                r = store_run(s, ins_project,
+                              STORE_ARGS(SA_TEXT(a->project_id), SA_TEXT(a->project_name),
+                                         SA_TEXT(a->department),
+                                         SA_TEXT(project_status_to_string(PROJECT_ACTIVE)),
+                                         SA_INT(a->revision), SA_TEXT(in->now)),
+                              "storing the approval", err);
+        if (r >= 0)
+                r = store_run(s, ins_approval,
+                              STORE_ARGS(SA_TEXT(a->project_id), SA_INT(a->revision), SA_TEXT(a->approval_no),
+                                         SA_TEXT_LEN(in->doc, in->doc_len), SA_TEXT(in->env_text),
+                                         SA_TEXT(in->key_id), SA_TEXT(in->now), SA_TEXT(in->received_by)),
+                              "storing the approval", err);
+        return r < 0 ? r : 0;
+}
+
+int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
+                             CbError *err) {
         _cleanup_(freep) char *doc = NULL, *key_id = NULL, *env_text = NULL;
         _cleanup_(approval_freep) Approval *a = NULL;
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         char object[128], now[32];
+        json_t *detail;
         size_t len = 0;
-        sqlite3_stmt *st;
         bool exists;
         int r;
 
@@ -245,61 +286,25 @@ int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *
         if (!env_text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         store_now(now);
-        if (store_begin(p->store) < 0)
-                return store_error(p->store, err, "starting a transaction");
-        if (store_prepare(p->store, exists ? upd_project : ins_project, &st) < 0)
-                goto fail;
-        if (exists) {
-                sqlite3_bind_text(st, 1, a->project_name, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 2, a->revision);
-                sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 4, a->project_id, -1, SQLITE_STATIC);
-        } else {
-                sqlite3_bind_text(st, 1, a->project_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, a->project_name, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, a->department, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 4, a->revision);
-                sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-        }
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE || store_prepare(p->store, ins_approval, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, a->project_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, a->revision);
-        sqlite3_bind_text(st, 3, a->approval_no, -1, SQLITE_STATIC);
-        /* The exact signed bytes, so the signature can be checked again later. */
-        sqlite3_bind_text(st, 4, doc, (int)len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, env_text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, key_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, caller->principal->name, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        {
-                json_t *detail = json_pack("{s:s, s:I, s:s}", "approval_no", a->approval_no, "revision",
-                                           (json_int_t)a->revision, "key_id", key_id);
-                r = audit_append(p->store, caller,
-                                 &(AuditEntry){ "approval.accept", object, "ok", NULL, detail }, err);
-                json_decref(detail);
-                if (r < 0) {
-                        store_rollback(p->store);
-                        return r;
-                }
-        }
-        if (store_commit(p->store) < 0)
-                return store_error(p->store, err, "committing the approval");
+        ApprovalIntake in = { .a = a,
+                              .exists = exists,
+                              .doc = doc,
+                              .doc_len = len,
+                              .env_text = env_text,
+                              .key_id = key_id,
+                              .received_by = caller->principal->name,
+                              .now = now };
+        detail = json_pack("{s:s, s:I, s:s}", "approval_no", a->approval_no, "revision",
+                           (json_int_t)a->revision, "key_id", key_id);
+        r = audit_change(p->store, caller, &(AuditEntry){ "approval.accept", object, "ok", NULL, detail },
+                         approval_store, &in, err);
+        json_decref(detail);
+        if (r < 0)
+                return r;
 
         *ret = json_pack("{s:s, s:s, s:I}", "project_id", a->project_id, "approval_no", a->approval_no,
                          "revision", (json_int_t)a->revision);
         return 0;
-fail:
-        r = store_error(p->store, err, "storing the approval");
-        store_rollback(p->store);
-        return r;
 }
 
 /* ---- deadlines ---- */
@@ -321,30 +326,26 @@ static void milestones_done(Milestones *m) {
 }
 
 static int milestones_load(Projects *p, const char *project_id, Milestones *ret) {
-        static const char sql[] = "SELECT kind, date, budget_year FROM milestones WHERE project_id = ? "
+        static const char sql[] = "SELECT kind, date, budget_year FROM milestones WHERE project_id = ?1 "
                                   "ORDER BY date, id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         Milestones ms = { 0 };
-        sqlite3_stmt *st;
         int r;
 
-        if (store_prepare(p->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading milestones", NULL);
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
                 Milestone *v = realloc(ms.v, (ms.n + 1) * sizeof(Milestone));
                 if (!v) {
-                        sqlite3_reset(st);
                         milestones_done(&ms);
                         return -ENOMEM;
                 }
                 ms.v = v;
-                snprintf(ms.v[ms.n].kind, sizeof(ms.v[ms.n].kind), "%s", sqlite3_column_text(st, 0));
-                snprintf(ms.v[ms.n].date, sizeof(ms.v[ms.n].date), "%s", sqlite3_column_text(st, 1));
-                ms.v[ms.n].budget_year = sqlite3_column_int(st, 2);
+                snprintf(ms.v[ms.n].kind, sizeof(ms.v[ms.n].kind), "%s", store_rows_text(rows, 0) ?: "");
+                snprintf(ms.v[ms.n].date, sizeof(ms.v[ms.n].date), "%s", store_rows_text(rows, 1) ?: "");
+                ms.v[ms.n].budget_year = (int)store_rows_int(rows, 2);
                 ms.n++;
         }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
+        if (r < 0) {
                 milestones_done(&ms);
                 return -EIO;
         }
@@ -471,22 +472,23 @@ typedef struct Usage {
 
 static int project_usage(Projects *p, const char *project_id, Usage *ret) {
         static const char sql[] = "SELECT cost_kind, SUM(committed_fen) FROM project_holdings "
-                                  "WHERE project_id = ? GROUP BY cost_kind";
-        sqlite3_stmt *st;
+                                  "WHERE project_id = ?1 GROUP BY cost_kind";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        Usage use = { 0 };
         int r;
 
-        *ret = (Usage){ 0 };
-        if (store_prepare(p->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-                if (streq((const char *)sqlite3_column_text(st, 0), "om"))
-                        ret->om_fen = sqlite3_column_int64(st, 1);
+        r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading project holdings",
+                        NULL);
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
+                if (streq_ptr(store_rows_text(rows, 0), "om"))
+                        use.om_fen = store_rows_int(rows, 1);
                 else
-                        ret->construction_fen = sqlite3_column_int64(st, 1);
+                        use.construction_fen = store_rows_int(rows, 1);
         }
-        sqlite3_reset(st);
-        return r == SQLITE_DONE ? 0 : -EIO;
+        if (r < 0)
+                return -EIO;
+        *ret = use;
+        return 0;
 }
 
 static json_t *project_history(Projects *p, const char *project_id) {
@@ -647,8 +649,8 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, c
                   char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] = "SELECT id FROM projects WHERE (?1 IS NULL OR department = ?1) "
                                   "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         char next[PAGE_TOKEN_MAX] = "";
-        sqlite3_stmt *st;
         json_t *out;
         char **ids = NULL;
         size_t n = 0;
@@ -665,25 +667,36 @@ int projects_list(Projects *p, const CbCaller *caller, const char *department, c
                                             caller->principal->name, department);
                 department = caller->principal->department;
         }
-        if (store_prepare(p->store, sql, &st) < 0)
-                return store_error(p->store, err, "listing projects");
-        if (department)
-                sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
-        if (page->has_after)
-                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(p->store, sql,
+                        STORE_ARGS(SA_TEXT(department), SA_TEXT(page->has_after ? page->after[0] : NULL),
+                                   SA_INT((int64_t)page->limit + 1)),
+                        &rows, "listing projects", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                char **v;
                 if (n == page->limit) {
                         page_token_make(ids[n - 1], NULL, next);
                         break;
                 }
-                char **v = realloc(ids, (n + 1) * sizeof(char *));
-                if (!v)
+                v = realloc(ids, (n + 1) * sizeof(char *));
+                if (!v) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
+                }
                 ids = v;
-                ids[n++] = col_dup(st, 0);
+                ids[n] = store_rows_dup(rows, 0);
+                if (!ids[n]) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                n++;
         }
-        sqlite3_reset(st);
+        store_rows_done(TAKE_PTR(rows));
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(ids[i]);
+                free(ids);
+                return r;
+        }
 
         out = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -725,13 +738,12 @@ static int milestone_insert(Store *s, void *userdata, CbError *err) {
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
                            json_t **ret, CbError *err) {
         static const char *const fields[] = { "kind", "date", "budget_year", NULL };
-        static const char has_signing[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = ? "
-                                          "AND date <= ?";
+        static const char has_event[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ?1 AND kind = ?2 "
+                                        "AND date <= ?3";
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         const char *kind = NULL, *date = NULL, *needs = NULL;
         int64_t budget_year = 0;
         char object[128], now[32], today[11];
-        sqlite3_stmt *st;
         int r, mk;
 
         snprintf(object, sizeof(object), "project:%s", id);
@@ -782,15 +794,12 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
         else if (mk == MILESTONE_ACCEPTANCE_FILED)
                 needs = milestone_kind_to_string(MILESTONE_COMPLETED);
         if (needs) {
-                int count = 0;
-                if (store_prepare(p->store, has_signing, &st) < 0)
-                        return store_error(p->store, err, "reading milestones");
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, needs, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, date, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        count = sqlite3_column_int(st, 0);
-                sqlite3_reset(st);
+                int64_t count = 0;
+                r = store_query_int(p->store, has_event,
+                                    STORE_ARGS(SA_TEXT(id), SA_TEXT(needs), SA_TEXT(date)), &count,
+                                    "reading milestones", err);
+                if (r < 0)
+                        return r;
                 if (count == 0)
                         return cb_error_set(err, CB_ERR_CONFLICT, "%s needs a %s milestone on or before %s",
                                             kind, needs, date);
@@ -936,34 +945,26 @@ int eval_request_from_json(const json_t *j, const char *const *extra, EvalReques
 }
 
 static bool project_completed(Projects *p, const char *project_id) {
-        static const char sql[] =
-                "SELECT COUNT(*) FROM milestones WHERE project_id = ? AND kind = 'completed'";
-        sqlite3_stmt *st;
-        bool done = false;
-        if (store_prepare(p->store, sql, &st) < 0)
-                return false;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                done = sqlite3_column_int(st, 0) > 0;
-        sqlite3_reset(st);
-        return done;
+        static const char sql[] = "SELECT COUNT(*) FROM milestones WHERE project_id = ?1 AND kind = ?2";
+        int64_t n = 0;
+        return store_query_int(p->store, sql,
+                               STORE_ARGS(SA_TEXT(project_id),
+                                          SA_TEXT(milestone_kind_to_string(MILESTONE_COMPLETED))),
+                               &n, "reading milestones", NULL) >= 0 &&
+               n > 0;
 }
 
 static uint32_t held_quantity(Projects *p, const char *project_id, const char *service_id,
                               const char *plan_id) {
         static const char sql[] = "SELECT COALESCE(SUM(quantity), 0) FROM project_holdings "
-                                  "WHERE project_id = ? AND service_id = ? AND plan_id = ?";
-        sqlite3_stmt *st;
-        uint32_t n = 0;
-        if (store_prepare(p->store, sql, &st) < 0)
+                                  "WHERE project_id = ?1 AND service_id = ?2 AND plan_id = ?3";
+        int64_t n = 0;
+        if (store_query_int(p->store, sql,
+                            STORE_ARGS(SA_TEXT(project_id), SA_TEXT(service_id), SA_TEXT(plan_id)), &n,
+                            "reading project holdings", NULL) < 0 ||
+            n < 0)
                 return 0;
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, service_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, plan_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                n = (uint32_t)sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-        return n;
+        return (uint32_t)n;
 }
 
 static int64_t days_between(const char *from, const char *to) {

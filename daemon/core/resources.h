@@ -12,6 +12,11 @@
  * resource id stamped on every provider object, so nothing is duplicated
  * or orphaned. Reconcile (at start, when a provider connects, and
  * periodically) compares the record with the providers.
+ *
+ * The public face of four modules: resources.c (the record: request,
+ * get, list, act, retirement), operations.c (the operation runner,
+ * operations.h), placement.c (choosing a provider, placement.h) and
+ * reconcile.c (driver events, reconcile, inventory, reconcile.h).
  */
 
 #include <jansson.h>
@@ -76,6 +81,12 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err);
 /* The record itself, without authorization. */
 int resources_record(Resources *r, const char *id, json_t **ret);
+
+/* The department holding resource id, without authorization, for core
+ * modules that hold only the store (incidents name resources): 0, -ENOENT
+ * when there is no such resource, -EIO. */
+#define RESOURCE_DEPARTMENT_MAX 64
+int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_MAX]);
 
 /* Who may read an inventory, and whether the provider exists: the refusal
  * resources_inventory() would give, without starting anything, for a face

@@ -56,34 +56,31 @@ static json_t *doc_to_json(const SystemDoc *d) {
                          d->classified, "data_sharing", d->data_sharing);
 }
 
-static json_t *row_to_json(sqlite3_stmt *st) {
-        return json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:s, s:s}", "id", sqlite3_column_text(st, 0), "name",
-                         sqlite3_column_text(st, 1), "department", sqlite3_column_text(st, 2),
-                         "protection_level", sqlite3_column_int(st, 3), "classified",
-                         sqlite3_column_int(st, 4) != 0, "data_sharing", sqlite3_column_text(st, 5),
-                         "created_at", sqlite3_column_text(st, 6), "updated_at", sqlite3_column_text(st, 7));
+static json_t *row_to_json(StoreRows *rows) {
+        return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:s}", "id", store_rows_text(rows, 0), "name",
+                         store_rows_text(rows, 1), "department", store_rows_text(rows, 2), "protection_level",
+                         (json_int_t)store_rows_int(rows, 3), "classified", store_rows_int(rows, 4) != 0,
+                         "data_sharing", store_rows_text(rows, 5), "created_at", store_rows_text(rows, 6),
+                         "updated_at", store_rows_text(rows, 7));
 }
 
 /* The stored system, without authorization: 0 and *ret, -ENOENT, or -EIO. */
 static int load(Store *s, const char *id, json_t **ret) {
-        static const char sql[] = "SELECT " SYSTEM_COLUMNS " FROM systems WHERE id = ?";
-        sqlite3_stmt *st;
-        json_t *v = NULL;
+        static const char sql[] = "SELECT " SYSTEM_COLUMNS " FROM systems WHERE id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        json_t *v;
         int r;
 
-        if (store_prepare(s, sql, &st) < 0)
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-                v = row_to_json(st);
-        sqlite3_reset(st);
-        if (r == SQLITE_DONE)
+        if (r == 0)
                 return -ENOENT;
-        if (r != SQLITE_ROW || !v) {
-                json_decref(v);
+        v = row_to_json(rows);
+        if (!v)
                 return -EIO;
-        }
         *ret = v;
         return 0;
 }
@@ -112,44 +109,89 @@ static int require_department(Store *s, const CbCaller *caller, const char *acti
         return r;
 }
 
-static int write_system(Store *s, const CbCaller *caller, const char *action, bool create, const SystemDoc *d,
-                        CbError *err) {
+static int write_system(Store *s, bool create, const SystemDoc *d, CbError *err) {
         static const char ins_sql[] =
-                "INSERT INTO systems (" SYSTEM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+                "INSERT INTO systems (" SYSTEM_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
         static const char upd_sql[] = "UPDATE systems SET name = ?2, department = ?3, protection_level = ?4, "
-                                      "classified = ?5, data_sharing = ?6, updated_at = ?8 WHERE id = ?1";
+                                      "classified = ?5, data_sharing = ?6, updated_at = ?7 WHERE id = ?1";
+        char now[32];
+        int r;
+
+        store_now(now);
+        r = store_run(s, create ? ins_sql : upd_sql,
+                      STORE_ARGS(SA_TEXT(d->id), SA_TEXT(d->name), SA_TEXT(d->department),
+                                 SA_INT(d->protection_level), SA_INT(d->classified ? 1 : 0),
+                                 SA_TEXT(d->data_sharing), SA_TEXT(now)),
+                      "writing a system", err);
+        return r < 0 ? r : 0;
+}
+
+typedef struct SystemChange {
+        const CbCaller *caller;
+        const SystemDoc *doc;
+} SystemChange;
+
+static int create_change(Store *s, void *userdata, CbError *err) {
+        SystemChange *c = userdata;
+        json_t *existing = NULL;
+        int r = load(s, c->doc->id, &existing);
+
+        if (r >= 0) {
+                /* Ids are one namespace for the whole city (approvals and
+                 * resources name systems by id alone), so a taken id cannot
+                 * be given out again, whoever holds it. The answer is the
+                 * same for every caller and whoever holds the id: it does
+                 * not say by whom, nor anything of that system. What
+                 * remains is that the id is taken; learning that costs the
+                 * prober a system of its own under its name in the audit
+                 * trail for every id that was free (docs/policy.md). */
+                json_decref(existing);
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "id",
+                                          "system id '%s' is not available: choose another id (to change a "
+                                          "system of your own, use PUT /v1/systems/%s)",
+                                          c->doc->id, c->doc->id);
+        }
+        if (r != -ENOENT)
+                return store_error(s, err, "reading the system directory");
+        return write_system(s, true, c->doc, err);
+}
+
+static int update_change(Store *s, void *userdata, CbError *err) {
+        SystemChange *c = userdata;
+        _cleanup_(json_decrefp) json_t *existing = NULL;
+        int r = load(s, c->doc->id, &existing);
+
+        if (r == -ENOENT ||
+            (r >= 0 && !caller_may_see(c->caller, json_string_value(json_object_get(existing, "department")),
+                                       CB_ROLE_OPERATOR)))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", c->doc->id);
+        if (r < 0)
+                return store_error(s, err, "reading the system directory");
+        return write_system(s, false, c->doc, err);
+}
+
+static int change_system(Store *s, const CbCaller *caller, const char *action, const SystemDoc *d,
+                         AuditChangeFn change, json_t **ret, CbError *err) {
         _cleanup_(json_decrefp) json_t *detail = doc_to_json(d);
-        char now[32], object[128];
-        sqlite3_stmt *st;
+        char object[128];
         int r;
 
         if (!detail)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        store_now(now);
-        if (store_prepare(s, create ? ins_sql : upd_sql, &st) < 0)
-                return store_error(s, err, "writing a system");
-        sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, d->department, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, (int)d->protection_level);
-        sqlite3_bind_int(st, 5, d->classified);
-        sqlite3_bind_text(st, 6, d->data_sharing, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, now, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(s, err, "writing a system");
-
         snprintf(object, sizeof(object), "system:%s", d->id);
-        return audit_append(
+        r = audit_change(
                 s, caller,
-                &(AuditEntry){ .action = action, .object = object, .outcome = "ok", .detail = detail }, err);
+                &(AuditEntry){ .action = action, .object = object, .outcome = "ok", .detail = detail },
+                change, &(SystemChange){ .caller = caller, .doc = d }, err);
+        if (r < 0)
+                return r;
+        if (ret && load(s, d->id, ret) < 0)
+                return store_error(s, err, "reading the system directory");
+        return 0;
 }
 
 int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
         SystemDoc d;
-        json_t *existing = NULL;
         int r;
 
         r = require_changer(s, caller, "system.create", json_string_value(json_object_get(doc, "id")), err);
@@ -161,42 +203,11 @@ int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t *
         r = require_department(s, caller, "system.create", d.id, d.department, err);
         if (r < 0)
                 return r;
-
-        if (store_begin(s) < 0)
-                return store_error(s, err, "starting a transaction");
-        r = load(s, d.id, &existing);
-        if (r >= 0) {
-                /* Ids are one namespace for the whole city (approvals and
-                 * resources name systems by id alone), so a taken id cannot
-                 * be given out again, whoever holds it. The answer is the
-                 * same for every caller and whoever holds the id: it does
-                 * not say by whom, nor anything of that system. What
-                 * remains is that the id is taken; learning that costs the
-                 * prober a system of its own under its name in the audit
-                 * trail for every id that was free (docs/policy.md). */
-                json_decref(existing);
-                r = cb_error_set_field(err, CB_ERR_CONFLICT, "id",
-                                       "system id '%s' is not available: choose another id (to change a "
-                                       "system of your own, use PUT /v1/systems/%s)",
-                                       d.id, d.id);
-        } else if (r == -ENOENT)
-                r = write_system(s, caller, "system.create", true, &d, err);
-        else
-                r = store_error(s, err, "reading the system directory");
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-        if (store_commit(s) < 0)
-                return store_error(s, err, "committing");
-        if (ret && load(s, d.id, ret) < 0)
-                return store_error(s, err, "reading the system directory");
-        return 0;
+        return change_system(s, caller, "system.create", &d, create_change, ret, err);
 }
 
 int systems_update(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
                    CbError *err) {
-        _cleanup_(json_decrefp) json_t *existing = NULL;
         SystemDoc d;
         int r;
 
@@ -216,27 +227,7 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
         r = require_department(s, caller, "system.update", id, d.department, err);
         if (r < 0)
                 return r;
-
-        if (store_begin(s) < 0)
-                return store_error(s, err, "starting a transaction");
-        r = load(s, id, &existing);
-        if (r == -ENOENT ||
-            (r >= 0 && !caller_may_see(caller, json_string_value(json_object_get(existing, "department")),
-                                       CB_ROLE_OPERATOR)))
-                r = cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
-        else if (r < 0)
-                r = store_error(s, err, "reading the system directory");
-        else
-                r = write_system(s, caller, "system.update", false, &d, err);
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-        if (store_commit(s) < 0)
-                return store_error(s, err, "committing");
-        if (ret && load(s, id, ret) < 0)
-                return store_error(s, err, "reading the system directory");
-        return 0;
+        return change_system(s, caller, "system.update", &d, update_change, ret, err);
 }
 
 int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -269,8 +260,8 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, const
         static const char sql[] =
                 "SELECT " SYSTEM_COLUMNS " FROM systems WHERE (?1 IS NULL OR department = ?1) "
                 "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         char next[PAGE_TOKEN_MAX] = "";
-        sqlite3_stmt *st;
         json_t *a;
         int r;
 
@@ -292,35 +283,28 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, const
                                             caller->principal->name);
         }
 
-        if (store_prepare(s, sql, &st) < 0)
-                return store_error(s, err, "reading the system directory");
-        if (department)
-                sqlite3_bind_text(st, 1, department, -1, SQLITE_STATIC);
-        if (page->has_after)
-                sqlite3_bind_text(st, 2, page->after[0], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
         a = json_array();
-        if (!a) {
-                sqlite3_reset(st);
+        if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        r = store_query(s, sql,
+                        STORE_ARGS(SA_TEXT(department), SA_TEXT(page->has_after ? page->after[0] : NULL),
+                                   SA_INT((int64_t)page->limit + 1)),
+                        &rows, "reading the system directory", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 if (json_array_size(a) == page->limit) {
                         page_token_make(
                                 json_string_value(json_object_get(json_array_get(a, page->limit - 1), "id")),
                                 NULL, next);
-                        r = SQLITE_DONE;
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(st)) < 0) {
-                        r = SQLITE_NOMEM;
+                if (json_array_append_new(a, row_to_json(rows)) < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
         }
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
+        if (r < 0) {
                 json_decref(a);
-                return store_error(s, err, "reading the system directory");
+                return r;
         }
         *ret = a;
         memcpy(ret_next, next, sizeof(next));
@@ -329,32 +313,28 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, const
 
 int systems_get_facts(Store *s, const char *id, SystemFacts *ret) {
         static const char sql[] =
-                "SELECT classified, protection_level, data_sharing, department FROM systems WHERE id = ?";
+                "SELECT classified, protection_level, data_sharing, department FROM systems WHERE id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         SystemFacts f = { .listed = true };
-        sqlite3_stmt *st;
+        const char *ds, *dept;
         int r;
 
-        if (store_prepare(s, sql, &st) < 0)
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-                const char *ds = (const char *)sqlite3_column_text(st, 2);
-                const char *dept = (const char *)sqlite3_column_text(st, 3);
-                f.classified = sqlite3_column_int(st, 0) != 0;
-                f.protection_level = (uint8_t)sqlite3_column_int(st, 1);
-                f.data_sharing_compliant = ds && streq(ds, "compliant");
-                snprintf(f.department, sizeof(f.department), "%s", dept ? dept : "");
-        }
-        sqlite3_reset(st);
-        if (r == SQLITE_DONE)
+        if (r == 0)
                 return -ENOENT;
-        if (r != SQLITE_ROW)
-                return -EIO;
+        ds = store_rows_text(rows, 2);
+        dept = store_rows_text(rows, 3);
+        f.classified = store_rows_int(rows, 0) != 0;
+        f.protection_level = (uint8_t)store_rows_int(rows, 1);
+        f.data_sharing_compliant = ds && streq(ds, "compliant");
+        snprintf(f.department, sizeof(f.department), "%s", dept ? dept : "");
         *ret = f;
         return 0;
 }
-
 int systems_get_visible_facts(Store *s, const CbCaller *caller, const char *id, SystemFacts *ret) {
         SystemFacts f;
         int r = systems_get_facts(s, id, &f);

@@ -53,6 +53,7 @@ static int audit_gate(Store *s, CbError *err) {
 
 static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
                              int64_t *ret_id, CbError *err);
+static int read_head(Store *s, int64_t *ret_seq, char ret_hash[DIGEST_HEX_MAX]);
 
 static void on_checkpoint_committed(void *userdata, int result) {
         AuditTrail *t = userdata;
@@ -112,17 +113,17 @@ int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, Audi
 }
 
 int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
-        static const char last_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-        static const char head_sql[] = "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)";
         static const char ins_sql[] =
                 "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
-                "codes, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                "codes, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        static const char head_sql[] =
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) "
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         _cleanup_(freep) char *codes = NULL, *detail = NULL, *content = NULL;
         char prev[DIGEST_HEX_MAX] = AUDIT_GENESIS, hash[DIGEST_HEX_MAX], now[32];
         const char *principal = caller && caller->principal ? caller->principal->name : "system";
         const char *face = caller && caller->face ? caller->face : "system";
-        sqlite3_stmt *st;
-        int64_t seq = 1;
+        int64_t seq;
         int r;
 
         r = audit_gate(s, err);
@@ -136,55 +137,37 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         r = store_begin(s);
         if (r < 0)
                 return store_error(s, err, "starting an audit transaction");
-        if (store_prepare(s, last_sql, &st) < 0)
+        r = read_head(s, &seq, prev);
+        if (r < 0) {
+                r = store_error(s, err, "appending an audit record");
                 goto fail;
-        if (sqlite3_step(st) == SQLITE_ROW) {
-                seq = sqlite3_column_int64(st, 0) + 1;
-                snprintf(prev, sizeof(prev), "%s", (const char *)sqlite3_column_text(st, 1));
         }
-        sqlite3_reset(st);
+        seq++;
 
         store_now(now);
         content = audit_record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes,
                                        detail);
-        if (!content || audit_record_hash(prev, content, hash) < 0)
+        if (!content || audit_record_hash(prev, content, hash) < 0) {
+                r = cb_error_set(err, CB_ERR_INTERNAL, "cannot hash an audit record");
                 goto fail;
-        if (store_prepare(s, ins_sql, &st) < 0)
-                goto fail;
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, principal, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, face, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, e->action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, e->object, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, e->outcome, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, codes, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, detail, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, prev, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        /* The head makes the deletion of the newest records detectable too. */
-        if (store_prepare(s, head_sql, &st) < 0)
-                goto fail;
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                goto fail;
-        r = checkpoint_if_due(s, seq, hash, err);
-        if (r < 0) {
-                store_rollback(s);
-                return r;
         }
+        r = store_run(s, ins_sql,
+                      STORE_ARGS(SA_INT(seq), SA_TEXT(now), SA_TEXT(principal), SA_TEXT(face),
+                                 SA_TEXT(e->action), SA_TEXT(e->object), SA_TEXT(e->outcome), SA_TEXT(codes),
+                                 SA_TEXT(detail), SA_TEXT(prev), SA_TEXT(hash)),
+                      "appending an audit record", err);
+        /* The head makes the deletion of the newest records detectable too. */
+        if (r >= 0)
+                r = store_run(s, head_sql, STORE_ARGS(SA_INT(seq), SA_TEXT(hash)), "moving the audit head",
+                              err);
+        if (r >= 0)
+                r = checkpoint_if_due(s, seq, hash, err);
+        if (r < 0)
+                goto fail;
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing an audit record");
         return 0;
 fail:
-        r = store_error(s, err, "appending an audit record");
         store_rollback(s);
         return r;
 }
@@ -234,12 +217,12 @@ static json_t *text_json(const char *s) {
         return json_string(fixed);
 }
 
-static json_t *row_json(sqlite3_stmt *st) {
-        json_t *codes = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
-        json_t *detail = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
-#define TEXT(i) text_json((const char *)sqlite3_column_text(st, i))
+static json_t *row_json(StoreRows *rows) {
+        json_t *codes = json_loads(store_rows_text(rows, 7) ?: "", 0, NULL);
+        json_t *detail = json_loads(store_rows_text(rows, 8) ?: "", 0, NULL);
+#define TEXT(i) text_json(store_rows_text(rows, i))
         return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "at", TEXT(1), "principal", TEXT(2), "face",
+                         (json_int_t)store_rows_int(rows, 0), "at", TEXT(1), "principal", TEXT(2), "face",
                          TEXT(3), "action", TEXT(4), "object", TEXT(5), "outcome", TEXT(6), "codes",
                          codes ? codes : json_array(), "detail", detail ? detail : json_object(), "prev_hash",
                          TEXT(9), "hash", TEXT(10));
@@ -247,8 +230,8 @@ static json_t *row_json(sqlite3_stmt *st) {
 }
 
 int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?";
-        sqlite3_stmt *st;
+        static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         json_t *a;
         int r;
 
@@ -264,18 +247,13 @@ int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, 
         a = json_array();
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (store_prepare(s, sql, &st) < 0) {
+        r = store_query(s, sql, STORE_ARGS(SA_INT(after), SA_INT(limit)), &rows, "reading the audit trail",
+                        err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0)
+                json_array_append_new(a, row_json(rows));
+        if (r < 0) {
                 json_decref(a);
-                return store_error(s, err, "reading the audit trail");
-        }
-        sqlite3_bind_int64(st, 1, after);
-        sqlite3_bind_int(st, 2, (int)limit);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW)
-                json_array_append_new(a, row_json(st));
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE) {
-                json_decref(a);
-                return store_error(s, err, "reading the audit trail");
+                return r;
         }
         *ret = a;
         return 0;
@@ -303,20 +281,19 @@ int audit_anchor_parse(const char *s, AuditAnchor *ret) {
 
 int audit_head_anchor(Store *s, AuditAnchor *ret) {
         static const char sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-        sqlite3_stmt *st;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         AuditAnchor a = { 0 };
         int r;
 
-        if (store_prepare(s, sql, &st) < 0)
+        r = store_query(s, sql, NULL, &rows, "reading the audit head", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
                 return -EIO;
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0 && sqlite3_column_text(st, 1)) {
-                a.seq = sqlite3_column_int64(st, 0);
-                snprintf(a.hash, sizeof(a.hash), "%s", (const char *)sqlite3_column_text(st, 1));
+        if (r > 0 && store_rows_int(rows, 0) > 0 && store_rows_text(rows, 1)) {
+                a.seq = store_rows_int(rows, 0);
+                snprintf(a.hash, sizeof(a.hash), "%s", store_rows_text(rows, 1));
         }
-        sqlite3_reset(st);
-        if (r != SQLITE_ROW && r != SQLITE_DONE)
-                return -EIO;
         if (a.seq == 0)
                 return -ENOENT;
         *ret = a;
@@ -385,18 +362,15 @@ static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *h
                              int64_t *ret_id, CbError *err) {
         static const char id_sql[] = "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints";
         static const char ins_sql[] = "INSERT INTO audit_checkpoints (id, seq, hash, at, every, reason, alg, "
-                                      "key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                                      "key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
         _cleanup_(freep) char *statement = NULL, *sig = NULL;
-        sqlite3_stmt *st;
         int64_t id = 0;
         char now[32];
         int r;
 
-        if (store_prepare(s, id_sql, &st) < 0)
-                return store_error(s, err, "numbering an audit checkpoint");
-        if (sqlite3_step(st) == SQLITE_ROW)
-                id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        r = store_query_int(s, id_sql, NULL, &id, "numbering an audit checkpoint", err);
+        if (r < 0)
+                return r;
         if (id < 1)
                 return store_error(s, err, "numbering an audit checkpoint");
         store_now(now);
@@ -407,21 +381,13 @@ static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *h
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign an audit checkpoint (%s): %s",
                                     sig_key_alg(t->key), strerror(-r));
-        if (store_prepare(s, ins_sql, &st) < 0)
-                return store_error(s, err, "storing an audit checkpoint");
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, seq);
-        sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, t->every);
-        sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, sig_key_alg(t->key), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, sig_key_id(t->key), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, sig, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-                return store_error(s, err, "storing an audit checkpoint");
+        r = store_run(s, ins_sql,
+                      STORE_ARGS(SA_INT(id), SA_INT(seq), SA_TEXT(hash), SA_TEXT(now), SA_INT(t->every),
+                                 SA_TEXT(reason), SA_TEXT(sig_key_alg(t->key)), SA_TEXT(sig_key_id(t->key)),
+                                 SA_TEXT(sig)),
+                      "storing an audit checkpoint", err);
+        if (r < 0)
+                return r;
         /* The journal keeps a copy the database's owner cannot rewrite. */
         log_info("audit checkpoint #%" PRId64 " anchor %" PRId64 ":%s at %s (%s; %s key %.16s; every %u) "
                  "signature %s",
@@ -512,18 +478,17 @@ const SigKey *audit_trail_key(const AuditTrail *t) {
 static int count_checkpoints(Store *s, int64_t *ret_n, int64_t *ret_last_seq) {
         static const char sql[] = "SELECT count(*), coalesce((SELECT seq FROM audit_checkpoints ORDER BY id "
                                   "DESC LIMIT 1), 0) FROM audit_checkpoints";
-        sqlite3_stmt *st;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
 
-        if (store_prepare(s, sql, &st) < 0)
+        r = store_query(s, sql, NULL, &rows, "reading the audit checkpoints", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r <= 0)
                 return -EIO;
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-                *ret_n = sqlite3_column_int64(st, 0);
-                *ret_last_seq = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_reset(st);
-        return r == SQLITE_ROW ? 0 : -EIO;
+        *ret_n = store_rows_int(rows, 0);
+        *ret_last_seq = store_rows_int(rows, 1);
+        return 0;
 }
 
 int audit_trail_check(AuditTrail *t, CbError *err) {

@@ -32,7 +32,10 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
 /* A change and its audit record in one transaction, or neither: runs
  * change(s, userdata, err) in a transaction, appends entry, and commits
  * both; any failure rolls both back and is returned. The one way the core
- * writes a change that the trail must show. */
+ * writes a change that the trail must show. entry is read only after
+ * change returned, so change may complete it with what it learnt in the
+ * transaction (an id it drew, the state it found) when entry lives in its
+ * userdata. */
 typedef int (*AuditChangeFn)(Store *s, void *userdata, CbError *err);
 int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
                  void *userdata, CbError *err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -658,6 +659,15 @@ static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const cha
                         break;
                 case STORE_ARG_INT:
                         rc = sqlite3_bind_int64(st, k + 1, (sqlite3_int64)args[k].i);
+                        break;
+                case STORE_ARG_TEXT_LEN:
+                        if (args[k].i < 0 || args[k].i > INT_MAX)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "while %s: value %d is %lld bytes long", what, k + 1,
+                                                    (long long)args[k].i);
+                        rc = args[k].text ? sqlite3_bind_text(st, k + 1, args[k].text, (int)args[k].i,
+                                                              SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
                         break;
                 default:
                         rc = sqlite3_bind_null(st, k + 1);

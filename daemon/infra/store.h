@@ -68,6 +68,7 @@ typedef enum StoreArgType {
         STORE_ARG_TEXT, /* a NULL text binds SQL NULL */
         STORE_ARG_INT,
         STORE_ARG_NULL,
+        STORE_ARG_TEXT_LEN, /* exactly i bytes of text, NUL or not (signed documents) */
 } StoreArgType;
 
 typedef struct StoreArg {
@@ -79,7 +80,9 @@ typedef struct StoreArg {
 #define SA_TEXT(v) ((StoreArg){ .type = STORE_ARG_TEXT, .text = (v) })
 #define SA_INT(v)  ((StoreArg){ .type = STORE_ARG_INT, .i = (int64_t)(v) })
 #define SA_NULL    ((StoreArg){ .type = STORE_ARG_NULL })
-#define SA_END     ((StoreArg){ .type = STORE_ARG_END })
+/* The first n bytes of v, byte for byte; a NULL v binds SQL NULL. */
+#define SA_TEXT_LEN(v, n) ((StoreArg){ .type = STORE_ARG_TEXT_LEN, .text = (v), .i = (int64_t)(n) })
+#define SA_END            ((StoreArg){ .type = STORE_ARG_END })
 /* STORE_ARGS(SA_TEXT(id), SA_INT(n)): the list, ended. */
 #define STORE_ARGS(...) ((const StoreArg[]){ __VA_ARGS__, SA_END })
 

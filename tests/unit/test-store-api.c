@@ -182,11 +182,80 @@ static void test_audit_change(void **state) {
         assert_int_equal(count("SELECT COUNT(*) FROM t WHERE id = ?1", STORE_ARGS(SA_TEXT("g"))), 0);
 }
 
+static void test_text_len(void **state) {
+        static const char signed_doc[] = "{\"a\":1}trailing bytes the signature does not cover";
+        CbError err = CB_ERROR_INIT;
+        StoreRows *rows = NULL;
+        (void)state;
+
+        /* Exactly the bytes given, not up to the NUL. */
+        assert_int_equal(store_run(store, ins_sql,
+                                   STORE_ARGS(SA_TEXT("len"), SA_INT(7), SA_TEXT_LEN(signed_doc, 7)),
+                                   "adding", &err),
+                         1);
+        assert_int_equal(store_query(store, "SELECT note, length(note) FROM t WHERE id = ?1",
+                                     STORE_ARGS(SA_TEXT("len")), &rows, "reading", &err),
+                         0);
+        assert_int_equal(store_rows_next(rows, &err), 1);
+        assert_string_equal(store_rows_text(rows, 0), "{\"a\":1}");
+        assert_int_equal(store_rows_int(rows, 1), 7);
+        store_rows_done(rows);
+        /* NULL is SQL NULL; a length that cannot be a text is the caller's bug. */
+        assert_int_equal(store_run(store, ins_sql,
+                                   STORE_ARGS(SA_TEXT("lennull"), SA_INT(7), SA_TEXT_LEN(NULL, 0)), "adding",
+                                   &err),
+                         1);
+        assert_int_equal(count("SELECT COUNT(*) FROM t WHERE id = ?1 AND note IS NULL",
+                               STORE_ARGS(SA_TEXT("lennull"))),
+                         1);
+        assert_int_equal(store_run(store, ins_sql,
+                                   STORE_ARGS(SA_TEXT("lenbad"), SA_INT(7), SA_TEXT_LEN(signed_doc, -1)),
+                                   "adding", &err),
+                         -cb_error_errno(CB_ERR_INTERNAL));
+        assert_non_null(strstr(err.message, "value 3"));
+        cb_error_clear(&err);
+        assert_int_equal(count("SELECT COUNT(*) FROM t WHERE id = ?1", STORE_ARGS(SA_TEXT("lenbad"))), 0);
+}
+
+/* A change that learns in its transaction what its record says (a number
+ * it drew, the state it found). */
+typedef struct Numbered {
+        AuditEntry entry;
+        char object[32];
+} Numbered;
+
+static int numbered_change(Store *s, void *userdata, CbError *err) {
+        Numbered *c = userdata;
+        int64_t n = 0;
+        int r = store_query_int(s, count_sql, NULL, &n, "counting", err);
+        if (r < 0)
+                return r;
+        snprintf(c->object, sizeof(c->object), "t:n%lld", (long long)n);
+        return 0;
+}
+
+static void test_audit_change_entry_completed_by_change(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Numbered c = { .entry = { .action = "t.numbered", .outcome = "ok" } };
+        int64_t n = count(count_sql, NULL);
+        char expect[32];
+        (void)state;
+
+        c.entry.object = c.object;
+        assert_int_equal(audit_change(store, NULL, &c.entry, numbered_change, &c, &err), 0);
+        snprintf(expect, sizeof(expect), "t:n%lld", (long long)n);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = ?1 AND object = ?2",
+                               STORE_ARGS(SA_TEXT("t.numbered"), SA_TEXT(expect))),
+                         1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_run_and_rows),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_audit_change),
+                cmocka_unit_test(test_text_len),
+                cmocka_unit_test(test_audit_change_entry_completed_by_change),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "operations.h"
+
+#include <stdio.h>
+
+#include "audit.h"
+#include "log.h"
+#include "resources-internal.h"
+
+static bool inflight_has(Resources *r, const char *op) {
+        for (size_t i = 0; i < r->n_inflight; i++)
+                if (streq(r->inflight[i], op))
+                        return true;
+        return false;
+}
+
+static int inflight_add(Resources *r, const char *op) {
+        if (r->n_inflight >= INFLIGHT_MAX)
+                return -EBUSY;
+        r->inflight[r->n_inflight] = strdup(op);
+        if (!r->inflight[r->n_inflight])
+                return -ENOMEM;
+        r->n_inflight++;
+        return 0;
+}
+
+static void inflight_remove(Resources *r, const char *op) {
+        for (size_t i = 0; i < r->n_inflight; i++)
+                if (streq(r->inflight[i], op)) {
+                        free(r->inflight[i]);
+                        r->inflight[i] = r->inflight[--r->n_inflight];
+                        return;
+                }
+}
+
+void operations_state_free(Resources *r) {
+        for (size_t i = 0; i < r->n_inflight; i++)
+                free(r->inflight[i]);
+        r->n_inflight = 0;
+        for (size_t i = 0; i < ELEMENTSOF(r->specs); i++) {
+                free(r->specs[i].service_id);
+                free(r->specs[i].plan_id);
+                json_decref(r->specs[i].spec);
+                r->specs[i].spec = NULL;
+        }
+}
+
+/* The newest unfinished operation of a resource, if any. */
+int operation_pending(Resources *r, const char *resource_id, char ret_id[64], char ret_kind[32]) {
+        static const char sql[] = "SELECT id, kind FROM operations WHERE resource_id = ? "
+                                  "AND state IN ('pending','running') ORDER BY created_at DESC LIMIT 1";
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW) {
+                snprintf(ret_id, 64, "%s", sqlite3_column_text(st, 0));
+                snprintf(ret_kind, 32, "%s", sqlite3_column_text(st, 1));
+        }
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* ---- running operations on the pool ---- */
+
+typedef struct OpJob {
+        Resources *r;
+        Reservation reservation;
+        char op_id[64];
+        OperationKind kind;
+        char resource_id[64];
+        char provider[64];
+        const DriverOps *ops;
+        DriverConn *conn;
+        /* provision: the spec's strings, owned */
+        json_t *spec_src; /* the resource record + plan spec, owned */
+        ProvisionSpec spec;
+        char *provider_ref; /* in: recorded ref; out: provision's answer */
+        unsigned stop_timeout_ms;
+        CbError err;
+} OpJob;
+
+static void op_job_free(OpJob *j) {
+        json_decref(j->spec_src);
+        free(j->provider_ref);
+        cb_error_clear(&j->err);
+        free(j);
+}
+
+static int op_job_run(void *userdata) {
+        OpJob *j = userdata;
+        DriverRef ref = { .kind = j->spec.kind,
+                          .resource_id = j->resource_id,
+                          .provider_ref = j->provider_ref,
+                          .pool = j->spec.pool };
+
+        switch (j->kind) {
+        case OPERATION_PROVISION: {
+                char *out = NULL;
+                int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
+                if (q >= 0) {
+                        free(j->provider_ref);
+                        j->provider_ref = out;
+                }
+                return q;
+        }
+        case OPERATION_START:
+                return driver_start(j->ops, j->conn, &ref, &j->err);
+        case OPERATION_STOP:
+                return driver_stop(j->ops, j->conn, &ref, j->stop_timeout_ms, &j->err);
+        case OPERATION_REBOOT:
+                return driver_reboot(j->ops, j->conn, &ref, &j->err);
+        case OPERATION_DEPROVISION:
+                return driver_deprovision(j->ops, j->conn, &ref, &j->err);
+        default:
+                return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind %d", (int)j->kind);
+        }
+}
+
+/* The state a finished operation leaves the resource in; NULL: unchanged. */
+static const char *state_after(OperationKind kind, bool ok) {
+        switch (kind) {
+        case OPERATION_PROVISION:
+                return resource_state_to_string(ok ? RESOURCE_ACTIVE : RESOURCE_FAILED);
+        case OPERATION_DEPROVISION:
+                return resource_state_to_string(ok ? RESOURCE_DELETED : RESOURCE_FAILED);
+        case OPERATION_STOP:
+                return ok ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
+        default: /* start, reboot; a failure leaves the state as it was */
+                return ok ? resource_state_to_string(RESOURCE_ACTIVE) : NULL;
+        }
+}
+
+static void op_job_done(int result, void *userdata) {
+        OpJob *j = userdata;
+        Resources *r = j->r;
+        static const char upd_op[] =
+                "UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?";
+        static const char upd_res[] = "UPDATE resources SET state = COALESCE(?, state), "
+                                      "provider_ref = COALESCE(?, provider_ref), updated_at = ? WHERE id = ?";
+        const char *new_state;
+        char now[32], object[96];
+        CbError err = CB_ERROR_INIT;
+        bool ok = result >= 0;
+
+        inflight_remove(r, j->op_id);
+        reservation_end(&j->reservation, result >= 0);
+        /* What runs on the provider changed (or may have: a failure half-way). */
+        if (j->kind != OPERATION_REBOOT) {
+                Provider *p = providers_find(r->providers, j->provider);
+                if (p)
+                        provider_capacity_changed(p);
+        }
+        if (result == -ECANCELED) {
+                /* Shutting down: the operation stays pending and resumes on the next start. */
+                op_job_free(j);
+                return;
+        }
+        new_state = state_after(j->kind, ok);
+        store_now(now);
+        snprintf(object, sizeof(object), "resource:%s", j->resource_id);
+        if (store_begin(r->store) < 0) {
+                log_error("cannot record operation %s: %s", j->op_id, sqlite3_errmsg(store_db(r->store)));
+                op_job_free(j);
+                return;
+        }
+        if (resources_exec(r, upd_op,
+                           (const char *const[]){
+                                   operation_state_to_string(ok ? OPERATION_SUCCEEDED : OPERATION_FAILED),
+                                   ok ? NULL : j->err.message, now, j->op_id },
+                           4) < 0 ||
+            resources_exec(r, upd_res,
+                           (const char *const[]){
+                                   new_state, j->kind == OPERATION_PROVISION && ok ? j->provider_ref : NULL,
+                                   now, j->resource_id },
+                           4) < 0) {
+                store_rollback(r->store);
+                log_error("cannot record operation %s", j->op_id);
+                op_job_free(j);
+                return;
+        }
+        {
+                char action[64];
+                json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
+                                           "error", ok ? NULL : j->err.message);
+                snprintf(action, sizeof(action), "resource.%s.%s", operation_kind_to_string(j->kind),
+                         ok ? "done" : "failed");
+                int q = audit_append(r->store, NULL,
+                                     &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
+                                     &err);
+                json_decref(detail);
+                if (q < 0) {
+                        /* Not on record, not done: the operation stays open and runs again
+                         * (idempotently) on the next start. */
+                        store_rollback(r->store);
+                        log_error("cannot record operation %s: %s", j->op_id, err.message);
+                        cb_error_clear(&err);
+                        op_job_free(j);
+                        return;
+                }
+        }
+        if (store_commit(r->store) < 0)
+                log_error("cannot commit operation %s", j->op_id);
+        if (!ok)
+                log_warning("operation %s (%s of %s) failed: %s", j->op_id, operation_kind_to_string(j->kind),
+                            j->resource_id, j->err.message);
+        cb_error_clear(&err);
+        resources_notify(r, j->resource_id, false);
+        op_job_free(j);
+}
+
+/* Builds the job for a recorded operation and submits it; the provider
+ * must be connected. Called for new operations and on recovery. held: the
+ * reservation of a new provision, handed over (dropped on failure). A
+ * provision resumed on recovery holds none: its domain may already run and be
+ * in the host's reading, and counting it twice would refuse requests that fit
+ * (the next reading shows it either way). */
+static int op_submit(Resources *r, const char *op_id, OperationKind kind, const json_t *res,
+                     Reservation held) {
+        Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
+        OpJob *j;
+        int q;
+
+        if (inflight_has(r, op_id)) {
+                reservation_drop(&held);
+                return 0;
+        }
+        if (!p || p->status != PROVIDER_CONNECTED || !p->conn) {
+                reservation_drop(&held);
+                return -EAGAIN; /* resumed when the provider connects */
+        }
+
+        j = calloc(1, sizeof(*j));
+        if (!j) {
+                reservation_drop(&held);
+                return -ENOMEM;
+        }
+        j->r = r;
+        j->reservation = held;
+        snprintf(j->op_id, sizeof(j->op_id), "%s", op_id);
+        j->kind = kind;
+        snprintf(j->resource_id, sizeof(j->resource_id), "%s", jstr(res, "id"));
+        snprintf(j->provider, sizeof(j->provider), "%s", p->name);
+        j->ops = p->ops;
+        j->conn = p->conn;
+        j->stop_timeout_ms = r->stop_timeout_ms;
+        j->provider_ref = jstr(res, "provider_ref") ? strdup(jstr(res, "provider_ref")) : NULL;
+        j->spec_src = json_deep_copy(res);
+        if (!j->spec_src) {
+                op_job_free(j);
+                return -ENOMEM;
+        }
+        {
+                const json_t *spec = json_object_get(j->spec_src, "spec");
+                bool volume = resource_kind_from_string(jstr(j->spec_src, "kind")) == RESOURCE_KIND_VOLUME;
+                j->spec = (ProvisionSpec){
+                        .kind = volume ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM,
+                        .resource_id = jstr(j->spec_src, "id"),
+                        .name = jstr(j->spec_src, "name"),
+                        .project_id = jstr(j->spec_src, "project_id"),
+                        .approval_no = jstr(j->spec_src, "approval_no"),
+                        .catalog_service_id = jstr(j->spec_src, "service_id"),
+                        .catalog_plan_id = jstr(j->spec_src, "plan_id"),
+                        .catalog_revision = (unsigned)json_integer_value(
+                                json_object_get(j->spec_src, "catalog_revision")),
+                        .vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus")),
+                        .memory_mib = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib")),
+                        .disk_gib = (uint64_t)json_integer_value(
+                                json_object_get(spec, volume ? "size_gib" : "disk_gib")),
+                        .arch = jstr(spec, "arch"),
+                        .network = jstr(spec, "network"),
+                        .pool = jstr(spec, "pool"),
+                        .os_image = jstr(spec, "os_image"),
+                        .domain_type = p->domain_type,
+                };
+        }
+        q = inflight_add(r, op_id);
+        if (q < 0) {
+                reservation_drop(&j->reservation);
+                op_job_free(j);
+                return q;
+        }
+        q = worker_submit(r->pool, op_job_run, op_job_done, j);
+        if (q < 0) {
+                inflight_remove(r, op_id);
+                reservation_drop(&j->reservation);
+                op_job_free(j);
+                return q;
+        }
+        /* A transaction of its own, so that in a batch it joins the group commit. */
+        if (store_begin(r->store) == 0) {
+                if (resources_exec(
+                            r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
+                            (const char *const[]){ op_id }, 1) < 0)
+                        store_rollback(r->store);
+                else
+                        store_commit(r->store);
+        }
+        return 0;
+}
+
+/* The spec of a plan in a pinned revision (borrowed), or NULL. */
+static json_t *plan_spec(Resources *r, const char *service_id, unsigned revision, const char *plan_id) {
+        json_t *svc = NULL, *plan, *spec = NULL;
+        size_t i;
+
+        if (!service_id || !plan_id)
+                return NULL;
+        for (i = 0; i < ELEMENTSOF(r->specs); i++)
+                if (r->specs[i].spec && r->specs[i].revision == revision &&
+                    streq(r->specs[i].service_id, service_id) && streq(r->specs[i].plan_id, plan_id))
+                        return r->specs[i].spec;
+        if (catalog_get_revision(projects_catalog(r->projects), service_id, revision, &svc) < 0)
+                return NULL;
+        json_array_foreach(json_object_get(svc, "plans"), i, plan) if (streq_ptr(jstr(plan, "id"), plan_id))
+                spec = json_object_get(plan, "spec");
+        if (!spec) {
+                json_decref(svc);
+                return NULL;
+        }
+        char *s = strdup(service_id), *p = strdup(plan_id);
+        if (!s || !p) {
+                free(s);
+                free(p);
+                json_decref(svc);
+                return NULL;
+        }
+        size_t k = r->next_spec++ % ELEMENTSOF(r->specs);
+        free(r->specs[k].service_id);
+        free(r->specs[k].plan_id);
+        json_decref(r->specs[k].spec);
+        r->specs[k].service_id = s;
+        r->specs[k].plan_id = p;
+        r->specs[k].revision = revision;
+        r->specs[k].spec = json_incref(spec);
+        json_decref(svc);
+        return spec;
+}
+
+/* The record plus the plan spec it was ordered with (pinned revision). */
+static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
+        json_t *res = NULL, *spec;
+        int q = resources_record(r, id, &res);
+        if (q < 0)
+                return q;
+        spec = plan_spec(r, jstr(res, "service_id"),
+                         (unsigned)json_integer_value(json_object_get(res, "catalog_revision")),
+                         jstr(res, "plan_id"));
+        if (spec)
+                json_object_set(res, "spec", spec);
+        *ret = res;
+        return 0;
+}
+
+/* The provider hears of an operation only once its record is durable. */
+typedef struct DeferredOp {
+        Resources *r;
+        char op_id[64];
+        OperationKind kind;
+        char resource_id[64];
+        Reservation held;
+} DeferredOp;
+
+static void submit_when_durable(void *userdata, int result) {
+        DeferredOp *d = userdata;
+        json_t *res = NULL;
+
+        if (result >= 0 && resource_with_spec(d->r, d->resource_id, &res) == 0) {
+                if (op_submit(d->r, d->op_id, d->kind, res, d->held) == -EAGAIN)
+                        log_info("operation %s waits for provider %s", d->op_id, jstr(res, "provider"));
+                json_decref(res);
+        } else
+                reservation_drop(&d->held);
+        free(d);
+}
+
+/* Takes over *held (zeroed): it ends with the operation, or now on failure. */
+void operation_submit_when_durable(Resources *r, const char *op_id, OperationKind kind,
+                                   const char *resource_id, Reservation *held) {
+        DeferredOp *d = calloc(1, sizeof(*d));
+        Reservation h = *held;
+        *held = (Reservation){ 0 };
+        if (!d) {
+                reservation_drop(&h);
+                return; /* recovered by the next reconcile */
+        }
+        d->r = r;
+        d->held = h;
+        snprintf(d->op_id, sizeof(d->op_id), "%s", op_id);
+        d->kind = kind;
+        snprintf(d->resource_id, sizeof(d->resource_id), "%s", resource_id);
+        if (store_defer(r->store, submit_when_durable, d) < 0) {
+                reservation_drop(&d->held);
+                free(d);
+        }
+}
+
+int operation_first(Resources *r, const char *resource_id, char ret[64]) {
+        static const char sql[] =
+                "SELECT id FROM operations WHERE resource_id = ? ORDER BY created_at LIMIT 1";
+        sqlite3_stmt *st;
+        int q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -EIO;
+        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW)
+                snprintf(ret, 64, "%s", sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return q == SQLITE_ROW ? 0 : -ENOENT;
+}
+
+int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        static const char sql[] =
+                "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
+                "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "WHERE o.id = ?";
+        sqlite3_stmt *st;
+        json_t *o = NULL;
+        char dept[64] = "";
+        int q;
+
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
+        if (store_prepare(r->store, sql, &st) < 0)
+                return store_error(r->store, err, "reading operations");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        q = sqlite3_step(st);
+        if (q == SQLITE_ROW) {
+                o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", sqlite3_column_text(st, 0),
+                              "resource_id", sqlite3_column_text(st, 1), "kind", sqlite3_column_text(st, 2),
+                              "state", sqlite3_column_text(st, 3), "error", sqlite3_column_text(st, 4),
+                              "created_at", sqlite3_column_text(st, 5), "updated_at",
+                              sqlite3_column_text(st, 6));
+                snprintf(dept, sizeof(dept), "%s", sqlite3_column_text(st, 7));
+        }
+        sqlite3_reset(st);
+        /* An operation on a resource the caller may not read is an unknown one. */
+        if (q != SQLITE_ROW || !caller_may_see(caller, dept, RESOURCE_READERS)) {
+                json_decref(o);
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
+        }
+        *ret = o;
+        return 0;
+}
+
+/* Resubmits the unfinished operations on provider p. */
+void operations_resume(Resources *r, Provider *p) {
+        static const char sql[] =
+                "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
+                "ON r.id = o.resource_id WHERE o.state IN ('pending','running') AND r.provider = ? "
+                "ORDER BY o.created_at";
+        sqlite3_stmt *st;
+        char(*ops)[3][64] = NULL;
+        size_t n = 0;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return;
+        sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                void *nv = realloc(ops, (n + 1) * sizeof(*ops));
+                if (!nv)
+                        break;
+                ops = nv;
+                for (int i = 0; i < 3; i++)
+                        snprintf(ops[n][i], 64, "%s", sqlite3_column_text(st, i));
+                n++;
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < n; i++) {
+                json_t *res = NULL;
+                if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res) < 0)
+                        continue;
+                int kind = operation_kind_from_string(ops[i][1]);
+                if (kind < 0) {
+                        log_error("operation %s has unknown kind '%s': left as it is", ops[i][0], ops[i][1]);
+                        json_decref(res);
+                        continue;
+                }
+                log_info("resuming operation %s (%s of %s)", ops[i][0], ops[i][1], ops[i][2]);
+                op_submit(r, ops[i][0], (OperationKind)kind, res, (Reservation){ 0 });
+                json_decref(res);
+        }
+        free(ops);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "placement.h"
+
+#include "resources-internal.h"
+#include "states.h"
+
+Reservation reservation_take(Provider *p, unsigned vcpus, uint64_t memory_mib) {
+        provider_reserve(p, vcpus, memory_mib);
+        return (Reservation){ .p = p, .vcpus = vcpus, .memory_mib = memory_mib };
+}
+
+void reservation_end(Reservation *res, bool ran) {
+        if (res->p)
+                provider_release(res->p, res->vcpus, res->memory_mib, ran);
+        *res = (Reservation){ 0 };
+}
+
+void reservation_drop(Reservation *res) {
+        reservation_end(res, false);
+}
+
+/* Chooses a provider for the plan: the pinned one, or the connected libvirt
+ * provider with the most free memory that fits the plan (vCPUs, memory, and
+ * the storage pool of its disk or volume); and holds the plan's share of it
+ * (a volume's is nothing). */
+Provider *placement_choose(Resources *r, const json_t *spec, Reservation *ret_held, CbError *err) {
+        const char *pin = jstr(spec, "provider");
+        unsigned vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus"));
+        uint64_t mem = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib"));
+        /* A disk or a volume lives in a pool that the host must have. */
+        bool needs_pool = resource_kind_from_string(jstr(spec, "kind")) == RESOURCE_KIND_VOLUME ||
+                          json_integer_value(json_object_get(spec, "disk_gib")) > 0;
+        const char *pool = isempty(jstr(spec, "pool")) ? "default" : jstr(spec, "pool");
+        Provider *best = NULL, *unreached = NULL;
+        bool any = false, any_connected = false;
+
+        for (size_t i = 0; i < providers_count(r->providers); i++) {
+                Provider *p = providers_at(r->providers, i);
+                if (!streq(p->driver, "libvirt") || (pin && !streq(p->name, pin)))
+                        continue;
+                any = true;
+                if (p->status != PROVIDER_CONNECTED) {
+                        if (!unreached)
+                                unreached = p;
+                        continue;
+                }
+                any_connected = true;
+                if (p->capacity_valid &&
+                    (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem ||
+                     (needs_pool && !driver_capacity_has_pool(&p->capacity, pool))))
+                        continue;
+                if (!best ||
+                    (p->capacity_valid &&
+                     (!best->capacity_valid || provider_free_memory_mib(p) > provider_free_memory_mib(best))))
+                        best = p;
+        }
+        if (!best) {
+                if (pin && !any)
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "the plan is pinned to provider '%s', which does not exist", pin);
+                else if (!any_connected && unreached)
+                        /* Not a matter of capacity: nothing can be placed on a host
+                         * not reached yet (its first probe after a start is under
+                         * way, or it fails); the client retries. Accepting and
+                         * queueing instead would hold a request no reading has
+                         * checked, for a host that may never answer. */
+                        cb_error_set(err, CB_ERR_UNAVAILABLE, "%s: '%s' is %s%s%s; try again shortly",
+                                     pin ? "the provider the plan is pinned to is not connected yet"
+                                         : "no libvirt provider is connected yet",
+                                     unreached->name, provider_status_to_string(unreached->status),
+                                     unreached->last_error[0] ? ": " : "", unreached->last_error);
+                else if (needs_pool)
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "no connected libvirt provider has %u free vCPUs, %llu MiB free and "
+                                     "storage pool '%s'",
+                                     vcpus, (unsigned long long)mem, pool);
+                else
+                        cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                     "no connected libvirt provider has %u free vCPUs and %llu MiB free",
+                                     vcpus, (unsigned long long)mem);
+                return NULL;
+        }
+        /* Held at once, so that a burst spreads before any of it runs. */
+        *ret_held = reservation_take(best, vcpus, mem);
+        return best;
+}

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "reconcile.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "audit.h"
+#include "log.h"
+#include "operations.h"
+#include "resources-internal.h"
+#include "states.h"
+
+/* Which resources changed, and in what order, since this process opened
+ * the store: every change to a resource's row takes the next number, in
+ * the transaction of the change (a rolled-back change takes none). A
+ * reconcile compares the record with an inventory read after it was
+ * queued, so a resource that changed after the queueing is left to the
+ * next one; timestamps (whole seconds) cannot tell "before" from "in the
+ * same second", a counter can. Kept in the connection's TEMP schema, not
+ * in the database: a change made before this process started is older
+ * than any inventory this process queues, which is exactly what an
+ * absent row says. Triggers, so that no code path can forget it. */
+static const char resource_changes_sql[] =
+        "CREATE TEMP TABLE IF NOT EXISTS resource_changes (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS temp.resource_changes_seq ON resource_changes(seq);"
+        "CREATE TEMP TRIGGER IF NOT EXISTS resource_changed_insert AFTER INSERT ON main.resources BEGIN"
+        "  INSERT INTO resource_changes (id, seq) VALUES (NEW.id,"
+        "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))"
+        "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
+        "END;"
+        "CREATE TEMP TRIGGER IF NOT EXISTS resource_changed_update AFTER UPDATE ON main.resources BEGIN"
+        "  INSERT INTO resource_changes (id, seq) VALUES (NEW.id,"
+        "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))"
+        "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
+        "END;";
+
+int reconcile_init(Store *s, CbError *err) {
+        return store_exec(s, resource_changes_sql, err);
+}
+
+/* The number of the newest change so far (0: none since the start); -1
+ * when unreadable, which makes the reconcile compare nothing (the next one
+ * will) rather than compare what may have changed. */
+static int64_t resource_change_seq(Resources *r) {
+        static const char sql[] = "SELECT COALESCE(MAX(seq), 0) FROM resource_changes";
+        sqlite3_stmt *st;
+        int64_t seq = -1;
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return -1;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                seq = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return seq;
+}
+
+typedef struct InvJob {
+        Resources *r;
+        char provider[64];
+        const DriverOps *ops;
+        DriverConn *conn;
+        DriverInventory *inv;
+        CbError err;
+        InventoryDoneFn done; /* NULL: a reconcile */
+        void *userdata;
+        int64_t since; /* resource_change_seq() when queued; -1: unknown */
+} InvJob;
+
+static int inv_job_run(void *userdata) {
+        InvJob *j = userdata;
+        return driver_inventory(j->ops, j->conn, &j->inv, &j->err);
+}
+
+/* The record's state for what the provider shows; -1: nothing to say. */
+static int state_from_driver(DriverState s) {
+        switch (s) {
+        case DRIVER_STATE_RUNNING:
+        case DRIVER_STATE_PAUSED:
+        case DRIVER_STATE_SHUTTING_DOWN:
+        case DRIVER_STATE_PRESENT:
+                return RESOURCE_ACTIVE;
+        case DRIVER_STATE_SHUTOFF:
+                return RESOURCE_STOPPED;
+        case DRIVER_STATE_CRASHED:
+                return RESOURCE_FAILED;
+        default:
+                return -1;
+        }
+}
+
+/* Records an object no approval covers (Art. 10), once per object. */
+static void report_unmanaged(Resources *r, const char *provider, const DriverInstance *in) {
+        /* "First sighting" is whether the insert added a row: timestamps have
+         * one-second resolution, so first_seen = last_seen proves nothing. */
+        static const char ins[] =
+                "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) DO NOTHING";
+        static const char upd[] =
+                "UPDATE unmanaged_seen SET last_seen = ? WHERE provider = ? AND provider_ref = ?";
+        const char *ref = in->provider_ref ? in->provider_ref : in->name;
+        char now[32], object[256];
+        CbError err = CB_ERROR_INIT;
+        bool first;
+
+        store_now(now);
+        if (store_begin(r->store) < 0)
+                return;
+        if (resources_exec(r, ins, (const char *const[]){ provider, ref, in->name, now, now }, 5) < 0) {
+                store_rollback(r->store);
+                return;
+        }
+        first = sqlite3_changes(store_db(r->store)) > 0;
+        if (!first && resources_exec(r, upd, (const char *const[]){ now, provider, ref }, 3) < 0) {
+                store_rollback(r->store);
+                return;
+        }
+        if (first) {
+                json_t *codes = json_pack("[s]", "UNMANAGED_RESOURCE");
+                json_t *detail = json_pack("{s:s, s:s?, s:i}", "domain", in->name, "provider_ref",
+                                           in->provider_ref, "article", 10);
+                snprintf(object, sizeof(object), "provider:%s/%s", provider, in->name);
+                audit_append(r->store, NULL,
+                             &(AuditEntry){ "inventory.unmanaged", object, "reported", codes, detail }, &err);
+                log_warning("UNMANAGED_RESOURCE (Art. 10): %s on provider %s is covered by no approval",
+                            in->name, provider);
+                json_decref(codes);
+                json_decref(detail);
+        }
+        store_commit(r->store);
+        cb_error_clear(&err);
+}
+
+static bool resource_known(Resources *r, const char *id) {
+        json_t *res = NULL;
+        bool known = resources_record(r, id, &res) == 0;
+        json_decref(res);
+        return known;
+}
+
+/* Brings the record in line with what the provider has. The inventory may
+ * have been read before an operation that finished since (a provision it
+ * does not show yet, a stop it shows running): a resource changed after the
+ * inventory was queued (its change number is newer than `since`) is left
+ * to the next reconcile; one unchanged since is compared, however soon
+ * after its last change the inventory came. */
+static int by_stamp(const void *a, const void *b) {
+        const DriverInstance *x = *(const DriverInstance *const *)a, *y = *(const DriverInstance *const *)b;
+        int d = strcmp(x->stamp.resource_id, y->stamp.resource_id);
+        return d ? d : (int)x->kind - (int)y->kind;
+}
+
+/* The managed instance stamped with id, of kind; sorted[] is by_stamp order. */
+static const DriverInstance *find_stamped(const DriverInstance *const *sorted, size_t n, const char *id,
+                                          const char *kind) {
+        int k = resource_kind_from_string(kind);
+        DriverInstance key = { .kind = k == RESOURCE_KIND_VOLUME ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM,
+                               .stamp = { .resource_id = (char *)id } };
+        const DriverInstance *pk = &key;
+        const DriverInstance *const *hit = bsearch(&pk, sorted, n, sizeof(*sorted), by_stamp);
+        return hit ? *hit : NULL;
+}
+
+static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
+        static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
+                                  "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ? "
+                                  "AND r.state IN ('active','stopped','failed') AND COALESCE(c.seq, 0) <= ?";
+        sqlite3_stmt *st;
+        char(*rows)[4][64] = NULL;
+        size_t n = 0, n_sorted = 0;
+        /* A host of thousands: looked up by stamp, not scanned once per record. */
+        _cleanup_(freep) const DriverInstance **sorted =
+                calloc(inv->n_items ? inv->n_items : 1, sizeof(*sorted));
+
+        if (!sorted)
+                return;
+        for (size_t i = 0; i < inv->n_items; i++) {
+                const DriverInstance *in = &inv->items[i];
+                if (!in->managed || !in->stamp.resource_id || !resource_known(r, in->stamp.resource_id))
+                        report_unmanaged(r, provider, in);
+                if (in->managed && in->stamp.resource_id)
+                        sorted[n_sorted++] = in;
+        }
+        qsort(sorted, n_sorted, sizeof(*sorted), by_stamp);
+
+        if (store_prepare(r->store, sql, &st) < 0)
+                return;
+        sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, since);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                void *nv = realloc(rows, (n + 1) * sizeof(*rows));
+                if (!nv)
+                        break;
+                rows = nv;
+                for (int c = 0; c < 4; c++)
+                        snprintf(rows[n][c], 64, "%s",
+                                 sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
+                n++;
+        }
+        sqlite3_reset(st);
+
+        for (size_t k = 0; k < n; k++) {
+                const DriverInstance *found = NULL;
+                const char *want;
+                char pid[64], pkind[32], now[32];
+
+                if (operation_pending(r, rows[k][0], pid, pkind) != 0)
+                        continue; /* an operation will set the state itself */
+                found = find_stamped(sorted, n_sorted, rows[k][0], rows[k][3]);
+                /* A failed resource whose stamped VM exists after all (a provision
+                 * that failed late, or ran after a crash) is taken back in. */
+                int was = resource_state_from_string(rows[k][1]);
+                if (was == RESOURCE_FAILED && !found)
+                        continue;
+                int to = found ? state_from_driver(found->state) : RESOURCE_FAILED;
+                if (to < 0 || to == was)
+                        continue;
+                want = resource_state_to_string(to);
+                /* Taken back in, or lost: on record with the change, in one transaction. */
+                const char *action = !found                   ? "resource.lost"
+                                     : was == RESOURCE_FAILED ? "resource.adopted"
+                                                              : NULL;
+                CbError err = CB_ERROR_INIT;
+                char object[96];
+                snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
+                store_now(now);
+                if (store_begin(r->store) < 0)
+                        continue;
+                if (resources_exec(
+                            r,
+                            "UPDATE resources SET state = ?, provider_ref = COALESCE(?, provider_ref), "
+                            "updated_at = ? WHERE id = ?",
+                            (const char *const[]){ want, found ? found->provider_ref : NULL, now,
+                                                   rows[k][0] },
+                            4) < 0 ||
+                    (action &&
+                     audit_append(r->store, NULL,
+                                  &(AuditEntry){ action, object, found ? "ok" : "failed", NULL, NULL },
+                                  &err) < 0)) {
+                        store_rollback(r->store);
+                        log_error("cannot record the reconcile of resource %s", rows[k][0]);
+                        cb_error_clear(&err);
+                        continue;
+                }
+                store_commit(r->store);
+                cb_error_clear(&err);
+                if (!found)
+                        log_warning("resource %s is gone from provider %s", rows[k][0], provider);
+                resources_notify(r, rows[k][0], false);
+        }
+        free(rows);
+}
+
+/* Domains and the broker-named volumes (a VM's disk, or a block volume of
+ * its own) are listed apart: they are different things to look at. */
+static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
+        json_t *items = json_array(), *volumes = json_array();
+        for (size_t i = 0; items && volumes && i < inv->n_items; i++) {
+                const DriverInstance *in = &inv->items[i];
+                bool managed =
+                        in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
+                json_t *o;
+                if (in->kind == DRIVER_OBJECT_VOLUME)
+                        o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
+                                      in->provider_ref, "size_gib", (json_int_t)in->size_gib, "managed",
+                                      managed, "resource_id", managed ? in->stamp.resource_id : NULL);
+                else
+                        o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name,
+                                      "provider_ref", in->provider_ref, "state",
+                                      driver_state_to_string(in->state), "vcpus", (int)in->vcpus,
+                                      "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
+                                      "resource_id", managed ? in->stamp.resource_id : NULL);
+                if (!managed) {
+                        json_object_set_new(o, "violation",
+                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",
+                                                      "article", 10, "message",
+                                                      "no approval covers this object"));
+                }
+                json_array_append_new(in->kind == DRIVER_OBJECT_VOLUME ? volumes : items, o);
+        }
+        return json_pack("{s:s, s:o, s:o}", "provider", provider, "domains", items, "volumes", volumes);
+}
+
+static void inv_job_done(int result, void *userdata) {
+        InvJob *j = userdata;
+        if (result >= 0 && j->inv) {
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                reconcile(j->r, j->provider, j->inv, j->since);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
+                if (j->inv->n_items >= 1000)
+                        log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time", j->provider,
+                                 j->inv->n_items,
+                                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                                         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        }
+        if (j->done) {
+                if (result == -ECANCELED && !j->err.message[0])
+                        cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
+                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL,
+                        result >= 0 ? NULL : &j->err, j->userdata);
+        }
+        driver_inventory_free(j->inv);
+        cb_error_clear(&j->err);
+        free(j);
+}
+
+static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, void *userdata, CbError *err) {
+        InvJob *j;
+        int q;
+
+        if (p->status != PROVIDER_CONNECTED || !p->conn)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is %s%s%s", p->name,
+                                    provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
+                                    p->last_error);
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *j = (InvJob){ .r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata };
+        snprintf(j->provider, sizeof(j->provider), "%s", p->name);
+        j->since = resource_change_seq(r);
+        q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
+        if (q < 0) {
+                free(j);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot queue the inventory: %s", strerror(-q));
+        }
+        return 0;
+}
+
+int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err) {
+        int q = caller_require_role(caller, CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR,
+                                    "read provider inventories", err);
+        if (q < 0)
+                return q;
+        if (!providers_find(r->providers, provider))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no provider '%s'", provider);
+        return 0;
+}
+
+int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
+                        void *userdata, CbError *err) {
+        int q = resources_inventory_check(r, caller, provider, err);
+        if (q < 0)
+                return q;
+        return submit_inventory(r, providers_find(r->providers, provider), done, userdata, err);
+}
+
+void resources_provider_ready(Resources *r, Provider *p) {
+        CbError err = CB_ERROR_INIT;
+        resources_watch(r, p);
+        operations_resume(r, p);
+        submit_inventory(r, p, NULL, NULL, &err);
+        cb_error_clear(&err);
+}
+
+void resources_reconcile_all(Resources *r) {
+        providers_probe_all(r->providers);
+        for (size_t i = 0; i < providers_count(r->providers); i++) {
+                Provider *p = providers_at(r->providers, i);
+                CbError err = CB_ERROR_INIT;
+                if (p->status == PROVIDER_CONNECTED) {
+                        operations_resume(r, p);
+                        submit_inventory(r, p, NULL, NULL, &err);
+                }
+                cb_error_clear(&err);
+        }
+}
+
+/* ---- provider events (libvirt domain life-cycle) ---- */
+
+typedef struct EventCopy {
+        Resources *r;
+        char provider[64];
+        DriverEventKind kind;
+        char resource_id[64];
+} EventCopy;
+
+typedef struct Watch {
+        Resources *r;
+        char provider[64];
+} Watch;
+
+static void event_done(int result, void *userdata);
+
+/* The event thread: copy and hand over, nothing else. */
+static void on_driver_event(const DriverEvent *ev, void *userdata) {
+        Watch *w = userdata;
+        EventCopy *c = calloc(1, sizeof(*c));
+        if (!c)
+                return;
+        c->r = w->r;
+        c->kind = ev->kind;
+        snprintf(c->provider, sizeof(c->provider), "%s", w->provider);
+        snprintf(c->resource_id, sizeof(c->resource_id), "%s", ev->resource_id ? ev->resource_id : "");
+        if (worker_post(w->r->pool, event_done, 0, c) < 0)
+                free(c);
+}
+
+static void event_done(int result, void *userdata) {
+        EventCopy *c = userdata;
+        Resources *r = c->r;
+        json_t *res = NULL;
+        const char *want = NULL;
+        int state;
+        char pid[64], pkind[32], now[32];
+        (void)result;
+
+        if (c->kind == DRIVER_EVENT_CONNECTION_LOST) {
+                log_warning("provider %s: connection lost", c->provider);
+                providers_probe_all(r->providers);
+                goto out;
+        }
+        if (!c->resource_id[0] || resources_record(r, c->resource_id, &res) < 0)
+                goto out; /* not ours: the reconcile reports it */
+        if (operation_pending(r, c->resource_id, pid, pkind) != 0)
+                goto out; /* the operation under way sets the state */
+        state = resource_state_from_string(jstr(res, "state"));
+        switch (c->kind) {
+        case DRIVER_EVENT_STOPPED:
+                want = state == RESOURCE_ACTIVE ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
+                break;
+        case DRIVER_EVENT_STARTED:
+        case DRIVER_EVENT_RESUMED:
+                /* A failed provision has no VM of record: the reconcile adopts it if one exists. */
+                want = state == RESOURCE_STOPPED || (state == RESOURCE_FAILED &&
+                                                     json_is_string(json_object_get(res, "provider_ref")))
+                               ? resource_state_to_string(RESOURCE_ACTIVE)
+                               : NULL;
+                break;
+        case DRIVER_EVENT_CRASHED:
+        case DRIVER_EVENT_UNDEFINED:
+                want = state == RESOURCE_ACTIVE || state == RESOURCE_STOPPED
+                               ? resource_state_to_string(RESOURCE_FAILED)
+                               : NULL;
+                break;
+        default:
+                break;
+        }
+        if (want) {
+                CbError err = CB_ERROR_INIT;
+                char object[96], action[64];
+                store_now(now);
+                snprintf(object, sizeof(object), "resource:%s", c->resource_id);
+                snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
+                if (store_begin(r->store) == 0) {
+                        if (resources_exec(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
+                                           (const char *const[]){ want, now, c->resource_id }, 3) < 0 ||
+                            audit_append(r->store, NULL, &(AuditEntry){ action, object, "ok", NULL, NULL },
+                                         &err) < 0) {
+                                store_rollback(r->store);
+                                log_error("cannot record event %s of resource %s", action, c->resource_id);
+                        } else
+                                store_commit(r->store);
+                }
+                cb_error_clear(&err);
+                resources_notify(r, c->resource_id, false);
+        }
+out:
+        json_decref(res);
+        free(c);
+}
+
+int resources_watch(Resources *r, Provider *p) {
+        CbError err = CB_ERROR_INIT;
+        Watch *w;
+        int q;
+
+        if (r->n_watches >= ELEMENTSOF(r->watches) || !p->conn)
+                return -EBUSY;
+        for (size_t i = 0; i < r->n_watches; i++)
+                if (streq(r->watches[i]->provider, p->name))
+                        return 0; /* watches survive reopen */
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->r = r;
+        snprintf(w->provider, sizeof(w->provider), "%s", p->name);
+        q = driver_watch_events(p->ops, p->conn, on_driver_event, w, &err);
+        if (q < 0) {
+                if (q != -EOPNOTSUPP)
+                        log_warning("provider %s: no events (%s); the periodic reconcile covers it", p->name,
+                                    err.message);
+                cb_error_clear(&err);
+                free(w);
+                return q;
+        }
+        r->watches[r->n_watches++] = w;
+        return 0;
+}
+
+void resources_unwatch_all(Resources *r) {
+        for (size_t i = 0; i < r->n_watches; i++) {
+                Provider *p = providers_find(r->providers, r->watches[i]->provider);
+                CbError err = CB_ERROR_INIT;
+                if (p && p->conn)
+                        driver_watch_events(p->ops, p->conn, NULL, NULL, &err);
+                cb_error_clear(&err);
+        }
+}
