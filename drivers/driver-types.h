@@ -50,13 +50,24 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        unsigned vcpus;               /* 1..1024; ignored for a volume */
-        uint64_t memory_mib;          /* 1..16 TiB; ignored for a volume */
-        uint64_t disk_gib;            /* 0 = no disk volume; a volume's size, 1.. */
-        const char *arch;             /* NULL = "x86_64" */
-        const char *network;          /* NULL or "" = no NIC */
-        const char *pool;             /* NULL = "default" */
-        const char *os_image;         /* reserved: accepted and ignored for now */
+        unsigned vcpus;       /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
+        const char *arch;     /* NULL = "x86_64" */
+        const char *network;  /* NULL or "" = no NIC */
+        const char *pool;     /* NULL = "default" */
+        const char *os_image; /* the image's name, for messages; the image itself: */
+        /* The system disk's image (a VM with disk_gib > 0): the disk is a
+         * copy-on-write qcow2 over this volume, or a full clone where the
+         * disk's pool cannot hold backing files. NULL image_volume: an
+         * empty disk. The volume is digested before the disk is made and
+         * must still have image_digest. Never written. */
+        const char *image_pool;
+        const char *image_volume;
+        const char *image_format;     /* "qcow2" or "raw" */
+        const char *image_digest_alg; /* "sha256" or "sm3" */
+        const char *image_digest;     /* lowercase hex */
+        const char *disk_format;      /* the system disk's format in the domain: NULL = "raw" */
         DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
 } ProvisionSpec;
 

@@ -158,11 +158,11 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
         if (spec->disk_gib > 0)
                 fprintf(f,
                         "    <disk type='volume' device='disk'>\n"
-                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <driver name='qemu' type='%s'/>\n"
                         "      <source pool='%s' volume='%s'/>\n"
                         "      <target dev='vda' bus='virtio'/>\n"
                         "    </disk>\n",
-                        spec_pool(spec), volume);
+                        spec->disk_format ? spec->disk_format : "raw", spec_pool(spec), volume);
         if (!isempty(spec->network))
                 fprintf(f,
                         "    <interface type='network'>\n"
@@ -549,4 +549,85 @@ int libvirt_xml_volume_format(const char *xml, char *ret, size_t size) {
         memcpy(ret, v, n);
         ret[n] = 0;
         return 0;
+}
+
+/* --- the system disk from an image ---------------------------------------- */
+
+int libvirt_xml_system_disk(const ProvisionSpec *spec, const char *backing_path, char **ret, CbError *err) {
+        int r = provision_spec_validate(spec, err);
+        if (r < 0)
+                return r;
+        if (!spec->image_volume)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_volume",
+                                          "no image to build the disk from");
+        if (backing_path && (backing_path[0] != '/' || strlen(backing_path) > 4096))
+                return cb_error_set(err, CB_ERR_INVALID, "the image's path must be absolute");
+
+        _cleanup_(freep) char *volume = NULL, *buf = NULL;
+        size_t len = 0;
+        if (libvirt_xml_volume_name(spec->resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        fprintf(f,
+                "<volume>\n"
+                "  <name>%s</name>\n"
+                "  <capacity unit='GiB'>%" PRIu64 "</capacity>\n",
+                volume, spec->disk_gib);
+        if (backing_path) {
+                /* allocation 0: only what the guest writes takes space; the
+                 * backing file is opened read-only by QEMU. */
+                fputs("  <allocation unit='bytes'>0</allocation>\n"
+                      "  <target>\n"
+                      "    <format type='qcow2'/>\n"
+                      "  </target>\n"
+                      "  <backingStore>\n"
+                      "    <path>",
+                      f);
+                fputs_escaped(f, backing_path);
+                fprintf(f,
+                        "</path>\n"
+                        "    <format type='%s'/>\n"
+                        "  </backingStore>\n",
+                        spec->image_format);
+        } else
+                /* A clone names no format: each pool type has its own
+                 * vocabulary (partition types for disk pools, none for
+                 * logical ones), and what it holds is raw to the guest. */
+                fputs("  <target/>\n", f);
+        fputs("</volume>\n", f);
+        if (memstream_finish(f, &buf, ret) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return 0;
+}
+
+int libvirt_xml_pool_type(const char *xml, char *ret, size_t size) {
+        const char *p = xml ? strstr(xml, "<pool") : NULL, *v, *gt;
+        char quote;
+        size_t n = 0;
+
+        if (!p || !is_name_end(p[5]))
+                return -ENOENT;
+        gt = strchr(p, '>');
+        v = strstr(p, "type=");
+        if (!v || (gt && v > gt))
+                return -ENOENT;
+        v += 5;
+        quote = *v;
+        if (quote != '\'' && quote != '"')
+                return -EBADMSG;
+        for (v++; v[n] && v[n] != quote; n++)
+                if (!((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= '0' && v[n] <= '9') || v[n] == '-') ||
+                    n + 1 >= size)
+                        return -EBADMSG;
+        if (v[n] != quote || n == 0)
+                return -EBADMSG;
+        memcpy(ret, v, n);
+        ret[n] = 0;
+        return 0;
+}
+
+bool libvirt_xml_pool_has_backing(const char *pool_type) {
+        return pool_type && (streq(pool_type, "dir") || streq(pool_type, "fs") || streq(pool_type, "netfs"));
 }

@@ -53,6 +53,22 @@ int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
  * itself if the host offers it. NULL when nothing fits. Static string. */
 const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
 
+/* The system disk made from spec's image (spec->image_volume set):
+ * backing_path non-NULL: a copy-on-write qcow2 of disk_gib over the image
+ * at that path (its format spec->image_format); NULL: the volume to give
+ * virStorageVolCreateXMLFrom for a full clone (disk_gib, no format: the
+ * pool's own, raw to the guest). The name is
+ * the broker's ("cb-<id>.img") either way. */
+int libvirt_xml_system_disk(const ProvisionSpec *spec, const char *backing_path, char **ret, CbError *err);
+
+/* The type of a storage pool from its XML (<pool type='dir'>), into ret
+ * (size bytes): -ENOENT when absent, -EBADMSG when malformed or too long. */
+int libvirt_xml_pool_type(const char *xml, char *ret, size_t size);
+/* Whether volumes of a pool of that type can be qcow2 files over a backing
+ * file (dir, fs, netfs); other pools (logical, disk, iscsi, rbd, ...) need a
+ * full clone. */
+bool libvirt_xml_pool_has_backing(const char *pool_type);
+
 /* The format of a storage volume from its XML (virStorageVolGetXMLDesc):
  * <target><format type='X'/>, copied into ret (size bytes). -ENOENT when
  * there is none, -EBADMSG when it does not fit or is not [a-z0-9]. */

@@ -898,6 +898,108 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, char **ret
         return error_from(err, "cannot create volume", e);
 }
 
+static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const char *alg,
+                          DriverImageInfo *ret, CbError *err);
+static int find_image(virConnectPtr vc, const char *pool_name, const char *volume, const char *field_pool,
+                      const char *field_volume, virStoragePoolPtr *ret_pool, virStorageVolPtr *ret_vol,
+                      CbError *err);
+
+/* "qcow2" when the pool's volumes can be files over a backing file (the
+ * system disk is then copy-on-write), else "raw" (a full clone). */
+static int system_disk_format(virConnectPtr vc, const char *pool_name, const char **ret, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        char type[32];
+
+        pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s",
+                                                  isempty(pool_name) ? "default" : pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        xml = virStoragePoolGetXMLDesc(pool, 0);
+        if (!xml)
+                return lv_error(err, "cannot read the storage pool");
+        if (libvirt_xml_pool_type(xml, type, sizeof(type)) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the type of storage pool %s",
+                                    pool_name);
+        *ret = libvirt_xml_pool_has_backing(type) ? "qcow2" : "raw";
+        return 0;
+}
+
+/* The system disk from the image: a qcow2 over it where the pool takes
+ * backing files, a full clone elsewhere; found again when an interrupted
+ * attempt made it. The image is digested first and must still be what was
+ * registered; it is only ever read. */
+static int ensure_system_disk(LibvirtConn *lc, virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL, image = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL, *path = NULL;
+        const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
+        bool cow = streq_ptr(spec->disk_format, "qcow2");
+        DriverImageInfo info;
+        int r;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s", pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        if (libvirt_xml_volume_name(spec->resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol)
+                return 0;
+        virResetLastError();
+
+        r = find_image(vc, spec->image_pool, spec->image_volume, "os_image", "os_image", NULL, &image, err);
+        if (r < 0) {
+                if (err && err->kind == CB_ERR_NOT_FOUND)
+                        err->kind = CB_ERR_VALIDATION; /* the image named by the plan is gone */
+                return r == -ENOENT ? -EINVAL : r;
+        }
+        r = inspect_volume(lc, vc, image, spec->image_digest_alg, &info, err);
+        if (r < 0)
+                return r;
+        if (!digest_equal_ct(info.digest, spec->image_digest))
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "os_image",
+                        "os_image: image volume '%s' has changed since it was registered (its "
+                        "%s is now %s)",
+                        spec->image_volume, spec->image_digest_alg, info.digest);
+        if (info.capacity_bytes > spec->disk_gib * 1024ULL * 1024 * 1024)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib",
+                                          "disk_gib: %llu GiB is smaller than image '%s' (%llu bytes)",
+                                          (unsigned long long)spec->disk_gib, spec->image_volume,
+                                          (unsigned long long)info.capacity_bytes);
+        if (cow) {
+                path = virStorageVolGetPath(image);
+                if (!path)
+                        return lv_error(err, "cannot read the image's path");
+        }
+        if ((r = libvirt_xml_system_disk(spec, path, &xml, err)) < 0)
+                return r;
+        vol = cow ? virStorageVolCreateXML(pool, xml, 0) : virStorageVolCreateXMLFrom(pool, xml, image, 0);
+        if (vol)
+                return 0;
+        /* A concurrent provision of the same resource made it first. */
+        _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol) {
+                virResetLastError();
+                return 0;
+        }
+        return error_from(err, cow ? "cannot create the system disk" : "cannot clone the image", e);
+}
+
 static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDomainType want) {
         pthread_mutex_lock(&lc->lock);
         const char *t = libvirt_xml_pick_domain_type(
@@ -943,10 +1045,15 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
                 return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "arch",
                                           "the provider runs no kvm, qemu or test domains for %s",
                                           spec->arch ? spec->arch : "x86_64");
-        if ((r = libvirt_xml_domain(spec, type, &xml, err)) < 0)
+        /* A local copy: the disk's format follows from its pool. */
+        ProvisionSpec s = *spec;
+        if (s.image_volume && s.disk_gib > 0 && (r = system_disk_format(vc, s.pool, &s.disk_format, err)) < 0)
+                return r;
+        if ((r = libvirt_xml_domain(&s, type, &xml, err)) < 0)
                 return r;
 
-        if (spec->disk_gib > 0 && (r = ensure_volume(vc, spec, NULL, err)) < 0)
+        if (s.disk_gib > 0 && (r = s.image_volume ? ensure_system_disk(lc, vc, &s, err)
+                                                  : ensure_volume(vc, spec, NULL, err)) < 0)
                 return r;
 
         d = virDomainDefineXML(vc, xml);
@@ -1321,38 +1428,15 @@ static int digest_local_path(virStorageVolPtr vol, uint64_t limit, DigestCtx *d,
         return 0;
 }
 
-static int lv_image_inspect(DriverConn *c, const char *pool_name, const char *volume, const char *alg,
-                            DriverImageInfo *ret, CbError *err) {
-        LibvirtConn *lc = lc_of(c);
-        _cleanup_(connp) virConnectPtr vc = NULL;
-        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
-        _cleanup_(volp) virStorageVolPtr vol = NULL;
+/* Reads vol whole and digests it (alg); its format and virtual size too. */
+static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const char *alg,
+                          DriverImageInfo *ret, CbError *err) {
         _cleanup_(freep) char *xml = NULL;
         DriverImageInfo info = { 0 };
         virStorageVolInfo vi;
         DigestCtx *d;
         int r;
 
-        if ((r = acquire(lc, &vc, err)) < 0)
-                return r;
-        pool = virStoragePoolLookupByName(vc, pool_name);
-        if (!pool) {
-                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
-                        virResetLastError();
-                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, "pool",
-                                                  "pool: the provider has no storage pool '%s'", pool_name);
-                }
-                return lv_error(err, "cannot look up storage pool");
-        }
-        vol = virStorageVolLookupByName(pool, volume);
-        if (!vol) {
-                if (last_code() == VIR_ERR_NO_STORAGE_VOL) {
-                        virResetLastError();
-                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, "volume",
-                                                  "volume: pool '%s' has no volume '%s'", pool_name, volume);
-                }
-                return lv_error(err, "cannot look up volume");
-        }
         if (virStorageVolGetInfo(vol, &vi) < 0)
                 return lv_error(err, "cannot read the volume");
         info.capacity_bytes = vi.capacity;
@@ -1378,6 +1462,56 @@ static int lv_image_inspect(DriverConn *c, const char *pool_name, const char *vo
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot finish the digest");
         *ret = info;
         return 0;
+}
+
+/* The image's pool and volume; what is missing is NOT_FOUND naming field_pool/field_volume. */
+static int find_image(virConnectPtr vc, const char *pool_name, const char *volume, const char *field_pool,
+                      const char *field_volume, virStoragePoolPtr *ret_pool, virStorageVolPtr *ret_vol,
+                      CbError *err) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(vc, pool_name);
+        virStorageVolPtr vol;
+
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, field_pool,
+                                                  "%s: the provider has no storage pool '%s'", field_pool,
+                                                  pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        vol = virStorageVolLookupByName(pool, volume);
+        if (!vol) {
+                int code = last_code();
+                virStoragePoolFree(pool);
+                if (code == VIR_ERR_NO_STORAGE_VOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, field_volume,
+                                                  "%s: pool '%s' has no volume '%s'", field_volume, pool_name,
+                                                  volume);
+                }
+                return lv_error(err, "cannot look up volume");
+        }
+        if (ret_pool)
+                *ret_pool = pool;
+        else
+                virStoragePoolFree(pool);
+        *ret_vol = vol;
+        return 0;
+}
+
+static int lv_image_inspect(DriverConn *c, const char *pool_name, const char *volume, const char *alg,
+                            DriverImageInfo *ret, CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        int r;
+
+        if ((r = acquire(lc, &vc, err)) < 0)
+                return r;
+        if ((r = find_image(vc, pool_name, volume, "pool", "volume", NULL, &vol, err)) < 0)
+                return r;
+        return inspect_volume(lc, vc, vol, alg, ret, err);
 }
 
 const DriverOps libvirt_driver_ops = {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "images.h"
 #include "log.h"
 #include "resources-internal.h"
 
@@ -77,6 +78,7 @@ typedef struct OpJob {
         /* provision: the spec's strings, owned */
         json_t *spec_src; /* the resource record + plan spec, owned */
         ProvisionSpec spec;
+        ImageUse image;     /* the system disk's image (issue 9); spec points into it */
         char *provider_ref; /* in: recorded ref; out: provision's answer */
         unsigned stop_timeout_ms;
         CbError err;
@@ -99,6 +101,8 @@ static int op_job_run(void *userdata) {
         switch (j->kind) {
         case OPERATION_PROVISION: {
                 char *out = NULL;
+                if (j->err.kind != CB_ERR_NONE) /* the image was refused when the job was made */
+                        return -cb_error_errno(j->err.kind);
                 int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
                 if (q >= 0) {
                         free(j->provider_ref);
@@ -217,6 +221,31 @@ static void op_job_done(int result, void *userdata) {
  * provision resumed on recovery holds none: its domain may already run and be
  * in the host's reading, and counting it twice would refuse requests that fit
  * (the next reading shows it either way). */
+/* The plan's os_image, from the image library of the provider the VM is
+ * placed on, into the spec. A name the library has never held leaves the
+ * disk empty (plans published before the library); one that is retired,
+ * of another arch or not on this provider fails the provision, naming
+ * os_image. */
+static void op_job_image(Resources *r, Provider *p, OpJob *j) {
+        CatalogImageFacts facts;
+
+        if (j->spec.kind != DRIVER_OBJECT_VM || !j->spec.os_image || j->spec.disk_gib == 0)
+                return;
+        if (images_facts(r->store, j->spec.os_image, j->spec.arch ? j->spec.arch : "x86_64", &facts) == 0 &&
+            !facts.registered) {
+                log_warning("resource %s: os_image %s is not in the image library: empty system disk",
+                            j->resource_id, j->spec.os_image);
+                return;
+        }
+        if (images_lookup_use(r->store, p->name, j->spec.os_image, j->spec.arch, &j->image, &j->err) < 0)
+                return;
+        j->spec.image_pool = j->image.pool;
+        j->spec.image_volume = j->image.volume;
+        j->spec.image_format = j->image.format;
+        j->spec.image_digest_alg = j->image.digest_alg;
+        j->spec.image_digest = j->image.digest;
+}
+
 static int op_submit(Resources *r, const char *op_id, OperationKind kind, const json_t *res,
                      Reservation held) {
         Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
@@ -275,6 +304,8 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, const 
                         .os_image = jstr(spec, "os_image"),
                         .domain_type = p->domain_type,
                 };
+                if (kind == OPERATION_PROVISION)
+                        op_job_image(r, p, j);
         }
         q = inflight_add(r, op_id);
         if (q < 0) {

@@ -215,4 +215,76 @@ assert_eq "$CB_STATUS" 200 "a secure-and-controllable service naming openEuler i
 submit img-debian debian-12 x86_64 false
 assert_eq "$CB_STATUS" 200 "a service that is not secure-and-controllable may name Debian"
 
+# --- the system disk: a VM from a plan naming an image ---
+
+jq --arg p "$PROV" '.id = "img-vm" | .name = "img-vm"
+        | .plans = [(.plans[0] | .id = "img-vm-euler" | .name = "euler" | .spec.os_image = "euler-2203-x86" | .spec.provider = $p | .spec.disk_gib = 20),
+                    (.plans[0] | .id = "img-vm-debian" | .name = "debian" | .spec.os_image = "debian-12" | .spec.provider = $p | .spec.disk_gib = 20)]' \
+        etc/catalog/ecs-general.json >"$CB_TMP/img-vm.json"
+cb_curl POST /v1/catalog/services dev-operator "@$CB_TMP/img-vm.json"
+cb_curl POST /v1/catalog/services/img-vm/submit dev-operator
+assert_eq "$CB_STATUS" 200 "set-up: a service of VMs from images is submitted"
+cb_curl POST /v1/catalog/services/img-vm/approve dev-authority
+cb_curl POST /v1/catalog/services/img-vm/approve dev-finance
+check "$CB_BODY" '.status == "published"' "set-up: and published"
+cb_add_system edu-img edu 2 false compliant 镜像测试系统
+cb_approve lf-edu-img "临政信审〔$(date +%Y)〕77号" edu-img \
+        '[{"service_id": "img-vm", "plan_id": "img-vm-euler", "quantity": 3},
+          {"service_id": "img-vm", "plan_id": "img-vm-debian", "quantity": 1}]'
+
+# order NAME PLAN: POST /v1/resources as dev-edu; sets RID and OPID.
+order() {
+        cb_curl POST /v1/resources dev-edu "$(jq -nc --arg n "$1" --arg plan "$2" \
+                '{project_id: "lf-edu-img", system_id: "edu-img", service_id: "img-vm", plan_id: $plan, name: $n}')"
+        RID=$(printf %s "$CB_BODY" | jq -r .id)
+        OPID=$(printf %s "$CB_BODY" | jq -r .operation_id)
+}
+# op_error OPID: the error an operation ended with.
+op_error() {
+        cb_curl GET "/v1/operations/$1" dev-operator
+        printf %s "$CB_BODY" | jq -r '.error // empty'
+}
+
+order 教育平台-镜像 img-vm-euler
+assert_eq "$CB_STATUS" 202 "a VM of a plan naming an image is ordered"
+VM1=$RID
+if cb_wait_state "$VM1" active; then pass "...and becomes active"; else fail "VM1: $GOT $CB_BODY"; fi
+cb_curl GET /v1/providers/$PROV/inventory dev-operator
+check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img" and .size_gib == 20)] | length == 1' \
+        "its system disk has the plan's disk_gib"
+check "$CB_BODY" '[.domains[] | select(.name == "cb-'"$VM1"'" and .managed)] | length == 1' "its domain is managed"
+check "$CB_BODY" '[.volumes[] | select(.name == "'"$EULER"'")] | length == 0' \
+        "the image pool's volumes are not taken for the broker's"
+EULER_SHA_AFTER=$(sha256 "$EULER")
+cb_curl GET /v1/images/$PROV/euler-2203-x86 dev-operator
+check "$CB_BODY" ".digest == \"sha256:$EULER_SHA_AFTER\"" "the image was not written"
+
+# The image changes under the library: the next VM from it is refused.
+head -c 1000 /dev/urandom | dd of="$CB_TMP/images/$DEBIAN" bs=1 seek=4096 conv=notrunc status=none
+order 变更镜像 img-vm-debian
+assert_eq "$CB_STATUS" 202 "a VM of an image changed since registration is accepted for provisioning"
+VM2=$RID OP2=$OPID
+if cb_wait_state "$VM2" failed; then pass "...and fails"; else fail "VM2: $GOT"; fi
+ERR2=$(op_error "$OP2")
+assert_contains "$ERR2" "changed since it was registered" "...because the image's digest no longer matches"
+assert_contains "$ERR2" "os_image" "...naming os_image"
+cb_curl GET /v1/providers/$PROV/inventory dev-operator
+check "$CB_BODY" '[.volumes[], .domains[] | select(.name | startswith("cb-'"$VM2"'"))] | length == 0' \
+        "...and nothing of it is left on the provider"
+
+# A retired image: the plan stays published, a new VM from it is refused.
+cb_curl POST /v1/images/$PROV/euler-2203-x86/retire dev-operator
+assert_eq "$CB_STATUS" 200 "the image of a published plan is retired"
+order 退役镜像 img-vm-euler
+VM3=$RID OP3=$OPID
+if cb_wait_state "$VM3" failed; then pass "a VM of a retired image fails"; else fail "VM3: $GOT"; fi
+assert_contains "$(op_error "$OP3")" "no active image" "...saying the image is not active"
+
+cb_curl DELETE "/v1/resources/$VM1" dev-edu
+if cb_wait_state "$VM1" deleted; then pass "the VM from the image is deleted"; else fail "VM1 delete: $GOT"; fi
+cb_curl GET /v1/providers/$PROV/inventory dev-operator
+check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img")] | length == 0' "...with its system disk"
+[ -f "$CB_TMP/images/$EULER" ] && [ "$(sha256 "$EULER")" = "$EULER_SHA_AFTER" ] &&
+        pass "...and the image is still there, unchanged" || fail "the image was touched"
+
 cb_done

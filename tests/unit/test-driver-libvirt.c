@@ -788,6 +788,167 @@ static void test_image_inspect(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* The system disk from an image, on test:///default (a raw connection sees
+ * what the driver made): copy-on-write in a dir pool, a full clone in a
+ * disk pool (no backing files there), the image digested first and never written; a changed
+ * image, a missing one or a disk smaller than the image are refused with
+ * nothing left behind. */
+static char *vol_xml(virStoragePoolPtr pool, const char *name) {
+        virStorageVolPtr v = virStorageVolLookupByName(pool, name);
+        char *x;
+        if (!v)
+                return NULL;
+        x = virStorageVolGetXMLDesc(v, 0);
+        virStorageVolFree(v);
+        return x;
+}
+
+static void test_system_disk_from_image(void **state) {
+        static unsigned char bytes[300000];
+        char dir[] = "/tmp/cbdisk.XXXXXX", xml[1024], path[PATH_MAX], sha[DIGEST_HEX_MAX],
+             after[DIGEST_HEX_MAX];
+        char cmd[PATH_MAX + 16], bad[65];
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 13 + 5);
+        assert_int_equal(digest_hex("sha256", bytes, sizeof(bytes), sha), 0);
+        virConnectPtr raw = virConnectOpen("test:///default");
+        assert_non_null(raw);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='dir'><name>cb-ut-images</name><target><path>%s</path></target></pool>", dir);
+        virStoragePoolPtr ipool = virStoragePoolCreateXML(raw, xml, 0);
+        assert_non_null(ipool);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='disk'><name>cb-ut-lvm</name><source><device path='/dev/vdz'/></source>"
+                 "<target><path>%s</path></target></pool>",
+                 dir);
+        virStoragePoolPtr lpool = virStoragePoolCreateXML(raw, xml, 0);
+        assert_non_null(lpool);
+        virStorageVolFree(
+                virStorageVolCreateXML(ipool,
+                                       "<volume><name>euler.qcow2</name><capacity unit='MiB'>1536</capacity>"
+                                       "<target><format type='qcow2'/></target></volume>",
+                                       0));
+        virStorageVolFree(virStorageVolCreateXML(
+                lpool, "<volume><name>euler-lv</name><capacity unit='MiB'>1536</capacity></volume>", 0));
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        snprintf(path, sizeof(path), "%s/euler-lv", dir);
+        write_file(path, bytes, sizeof(bytes));
+        virStoragePoolPtr dpool = virStoragePoolLookupByName(raw, "default-pool");
+        assert_non_null(dpool);
+
+        DriverConn *c = open_or_fail("test:///default");
+        ProvisionSpec spec = spec_for("r-img");
+        spec.pool = "default-pool";
+        spec.os_image = "openeuler-22.03";
+        spec.image_pool = "cb-ut-images";
+        spec.image_volume = "euler.qcow2";
+        spec.image_format = "qcow2";
+        spec.image_digest_alg = "sha256";
+        spec.image_digest = sha;
+        _cleanup_(freep) char *ref = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+
+        /* Copy-on-write: a qcow2 of disk_gib over the image. */
+        _cleanup_(freep) char *disk = vol_xml(dpool, "cb-r-img.img");
+        assert_non_null(disk);
+        snprintf(path, sizeof(path), "<path>%s/euler.qcow2</path>", dir);
+        assert_non_null(strstr(disk, "<backingStore>"));
+        assert_non_null(strstr(disk, path));
+        assert_non_null(strstr(disk, "<capacity unit='bytes'>21474836480</capacity>"));
+        assert_non_null(strstr(disk, "<format type='qcow2'/>"));
+        virDomainPtr d = virDomainLookupByName(raw, "cb-r-img");
+        assert_non_null(d);
+        _cleanup_(freep) char *dxml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(dxml, "type='qcow2'"));
+        virDomainFree(d);
+        /* Idempotent: the disk is found again, not made twice. */
+        _cleanup_(freep) char *ref2 = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
+        assert_string_equal(ref, ref2);
+        DriverRef r = { .resource_id = "r-img", .provider_ref = ref, .pool = "default-pool" };
+        assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
+        assert_null(vol_xml(dpool, "cb-r-img.img"));
+
+        /* A pool without backing files (a partitioned disk; the test driver
+         * clones only within one pool): a full clone, raw. */
+        ProvisionSpec cl = spec;
+        cl.resource_id = "r-clone";
+        cl.pool = "cb-ut-lvm";
+        cl.image_pool = "cb-ut-lvm";
+        cl.image_volume = "euler-lv";
+        cl.image_format = "raw";
+        _cleanup_(freep) char *cref = NULL;
+        int q = driver_provision(lv, c, &cl, &cref, &err);
+        if (q < 0)
+                fail_msg("clone: %s", err.message);
+        _cleanup_(freep) char *clone = vol_xml(lpool, "cb-r-clone.img");
+        assert_non_null(clone);
+        assert_null(strstr(clone, "<backingStore>"));
+        d = virDomainLookupByName(raw, "cb-r-clone");
+        assert_non_null(d);
+        _cleanup_(freep) char *cxml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(cxml, "type='raw'"));
+        assert_null(strstr(cxml, "type='qcow2'"));
+        virDomainFree(d);
+        DriverRef rc = { .resource_id = "r-clone", .provider_ref = cref, .pool = "cb-ut-lvm" };
+        assert_int_equal(driver_deprovision(lv, c, &rc, &err), 0);
+
+        /* The image is never written. */
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        unsigned char back[sizeof(bytes) + 1];
+        size_t n = fread(back, 1, sizeof(back), f);
+        fclose(f);
+        assert_int_equal(n, sizeof(bytes));
+        assert_int_equal(digest_hex("sha256", back, n, after), 0);
+        assert_string_equal(after, sha);
+
+        /* A changed image (another digest on record) is refused; nothing is made. */
+        memcpy(bad, sha, sizeof(bad));
+        bad[0] = bad[0] == '0' ? '1' : '0';
+        ProvisionSpec ch = spec;
+        ch.resource_id = "r-changed";
+        ch.image_digest = bad;
+        char *none = NULL;
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_string_equal(err.field, "os_image");
+        assert_non_null(strstr(err.message, "changed since it was registered"));
+        assert_null(none);
+        assert_null(vol_xml(dpool, "cb-r-changed.img"));
+        assert_null(virDomainLookupByName(raw, "cb-r-changed"));
+        cb_error_clear(&err);
+
+        ch.image_digest = sha;
+        ch.image_volume = "gone.qcow2";
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "os_image");
+        cb_error_clear(&err);
+        ch.image_volume = "euler.qcow2";
+        ch.disk_gib = 1;
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "disk_gib");
+        assert_null(vol_xml(dpool, "cb-r-changed.img"));
+        assert_null(virDomainLookupByName(raw, "cb-r-changed"));
+        cb_error_clear(&err);
+
+        driver_close(lv, c);
+        virStoragePoolFree(dpool);
+        virStoragePoolDestroy(ipool);
+        virStoragePoolDestroy(lpool);
+        virStoragePoolFree(ipool);
+        virStoragePoolFree(lpool);
+        virConnectClose(raw);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         char path[PATH_MAX];
         if (!realpath("etc/test-node.xml", path)) {
@@ -815,6 +976,7 @@ int main(void) {
                 cmocka_unit_test(test_unsupported_operations),
                 cmocka_unit_test(test_ping),
                 cmocka_unit_test(test_image_inspect),
+                cmocka_unit_test(test_system_disk_from_image),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         driver_global_shutdown();
