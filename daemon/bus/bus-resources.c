@@ -13,7 +13,10 @@
  *
  * Authorization stays in the core. Methods and property reads call
  * resources_get / resources_act with the sender as caller, exactly as
- * GET /v1/resources/{id} and its actions do.
+ * GET /v1/resources/{id} and its actions do. The properties are this
+ * face's one serializer of a Resource (resource_properties below);
+ * GetOperation answers the REST body of an operation, as documented,
+ * through the REST face's serializer (rest-records.h).
  *
  * PropertiesChanged is broadcast: every connection on the bus may receive
  * it, whatever its department. So it carries no value, only the names of
@@ -24,6 +27,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
+#include "rest-records.h"
 #include "states.h"
 
 #define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
@@ -91,20 +95,89 @@ static int find_resource(sd_bus *bus, const char *path, const char *interface, v
         return 1;
 }
 
-/* Property name to the record's member. */
+/* The properties of a resource object: the record's fields as strings
+ * (a provider not chosen yet reads as ""). */
+typedef const char *(*ResourcePropertyFn)(const Resource *res);
+
+static const char *or_empty(const char *s) {
+        return s ? s : "";
+}
+
+static const char *property_id(const Resource *res) {
+        return res->id;
+}
+static const char *property_name(const Resource *res) {
+        return res->name;
+}
+static const char *property_state(const Resource *res) {
+        return resource_state_to_string(res->state);
+}
+static const char *property_project_id(const Resource *res) {
+        return res->project_id;
+}
+static const char *property_service_id(const Resource *res) {
+        return res->service_id;
+}
+static const char *property_plan_id(const Resource *res) {
+        return res->plan_id;
+}
+static const char *property_provider(const Resource *res) {
+        return res->provider;
+}
+static const char *property_kind(const Resource *res) {
+        return resource_kind_to_string(res->kind);
+}
+
 static const struct {
-        const char *property;
-        const char *member;
+        const char *name;
+        ResourcePropertyFn get;
 } resource_properties[] = {
-        { "Id", "id" },
-        { "Name", "name" },
-        { "State", "state" },
-        { "ProjectId", "project_id" },
-        { "ServiceId", "service_id" },
-        { "PlanId", "plan_id" },
-        { "Provider", "provider" },
-        { "Kind", "kind" },
+        { "Id", property_id },
+        { "Name", property_name },
+        { "State", property_state },
+        { "ProjectId", property_project_id },
+        { "ServiceId", property_service_id },
+        { "PlanId", property_plan_id },
+        { "Provider", property_provider },
+        { "Kind", property_kind },
 };
+
+/* The record read for the message being answered. A GetAll, or a
+ * GetManagedObjects, asks for every property of an object in one message:
+ * the record is read (and authorized) once for them all, not once per
+ * property. A message is known by its sender and cookie, which D-Bus never
+ * reuses, so the next message reads afresh and nothing goes stale. */
+static struct {
+        bool valid;
+        char sender[256];
+        uint64_t cookie;
+        char id[65];
+        Resource res;
+} read_cache;
+
+static bool read_cache_hit(sd_bus_message *msg, const char *id) {
+        uint64_t cookie = 0;
+        return read_cache.valid && sd_bus_message_get_cookie(msg, &cookie) >= 0 &&
+               cookie == read_cache.cookie &&
+               streq(read_cache.sender, or_empty(sd_bus_message_get_sender(msg))) && streq(read_cache.id, id);
+}
+
+static void read_cache_put(sd_bus_message *msg, const char *id, Resource *res) {
+        uint64_t cookie = 0;
+        resource_done(&read_cache.res);
+        read_cache.valid = false;
+        if (sd_bus_message_get_cookie(msg, &cookie) < 0 ||
+            strlen(or_empty(sd_bus_message_get_sender(msg))) >= sizeof(read_cache.sender) ||
+            strlen(id) >= sizeof(read_cache.id))
+                return;
+        read_cache.cookie = cookie;
+        snprintf(read_cache.sender, sizeof(read_cache.sender), "%s",
+                 or_empty(sd_bus_message_get_sender(msg)));
+        snprintf(read_cache.id, sizeof(read_cache.id), "%s", id);
+        read_cache.res = *res;
+        *res = (Resource){ 0 };
+        read_cache.valid = true;
+}
 
 /* A property read answers the sender of Properties.Get/GetAll or of
  * ObjectManager.GetManagedObjects, authorized like GET /v1/resources/{id}.
@@ -118,17 +191,16 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         sd_bus_message *msg = sd_bus_get_current_message(bus);
         _cleanup_(freep) char *id = NULL;
         Manager *m = userdata;
-        json_auto_t *res = NULL;
-        const char *member = NULL;
-        const json_t *v;
+        _cleanup_(resource_done) Resource res = { 0 };
+        ResourcePropertyFn get = NULL;
         CbCaller caller;
         int r;
 
         (void)interface;
         for (size_t i = 0; i < ELEMENTSOF(resource_properties); i++)
-                if (streq(resource_properties[i].property, property))
-                        member = resource_properties[i].member;
-        if (!member)
+                if (streq(resource_properties[i].name, property))
+                        get = resource_properties[i].get;
+        if (!get)
                 return -ENOENT;
         r = resource_id_from_path(path, &id);
         if (r < 0)
@@ -143,15 +215,19 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                                          "%s is readable only through org.freedesktop.DBus.Properties or "
                                          "ObjectManager.GetManagedObjects",
                                          property);
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = resources_get(m->resources, &caller, id, &res, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        v = json_object_get(res, member);
-        /* NULL columns (a provider not chosen yet) read as "". */
-        return sd_bus_message_append(reply, "s", json_is_string(v) ? json_string_value(v) : "");
+
+        if (!read_cache_hit(msg, id)) {
+                r = bus_caller(m, msg, &caller, error);
+                if (r < 0)
+                        return r;
+                r = resources_get(m->resources, &caller, id, &res, &err);
+                if (r < 0)
+                        return bus_error_from_cb(error, &err);
+                read_cache_put(msg, id, &res);
+                if (!read_cache.valid) /* not cacheable: answer from the read itself */
+                        return sd_bus_message_append(reply, "s", or_empty(get(&res)));
+        }
+        return sd_bus_message_append(reply, "s", or_empty(get(&read_cache.res)));
 }
 
 /* Start, Stop, Reboot, Deprovision: the object's id, one action, the
@@ -159,7 +235,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 static int resource_act(sd_bus_message *msg, Manager *m, const char *action, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *id = NULL;
-        json_auto_t *out = NULL;
+        ResourceTicket t;
         CbCaller caller;
         int r;
 
@@ -172,10 +248,10 @@ static int resource_act(sd_bus_message *msg, Manager *m, const char *action, sd_
         if (r == 0)
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
                                          sd_bus_message_get_path(msg));
-        r = resources_act(m->resources, &caller, id, action, &out, &err);
+        r = resources_act(m->resources, &caller, id, action, &t, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        return sd_bus_reply_method_return(msg, "s", json_string_value(json_object_get(out, "operation_id")));
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
 }
 
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -292,7 +368,8 @@ static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_e
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *path = NULL;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *body = NULL, *out = NULL;
+        json_auto_t *doc = NULL, *body = NULL;
+        ResourceTicket t;
         const char *text, *key = NULL;
         const json_t *k;
         CbCaller caller;
@@ -326,14 +403,13 @@ static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_e
         } else
                 body = json_incref(doc);
 
-        r = resources_request(m->resources, &caller, body, key, &out, &err);
+        r = resources_request(m->resources, &caller, body, key, &t, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, json_string_value(json_object_get(out, "id")), &path);
+        r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, t.id, &path);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "os", path,
-                                          json_string_value(json_object_get(out, "operation_id")));
+        return sd_bus_reply_method_return(msg, "os", path, t.operation_id);
 }
 
 static int method_list_resources(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -366,7 +442,8 @@ static int method_list_resources(sd_bus_message *msg, void *userdata, sd_bus_err
 static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *op = NULL;
+        _cleanup_(operation_done) Operation op = { 0 };
+        json_auto_t *body = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -380,7 +457,10 @@ static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = operations_get(m->resources, &caller, id, &op, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        return bus_reply_json(msg, op);
+        body = rest_operation_json(&op);
+        if (!body)
+                return -ENOMEM;
+        return bus_reply_json(msg, body);
 }
 
 const sd_bus_vtable bus_resources_vtable[] = {

@@ -48,20 +48,39 @@ void operations_state_free(Resources *r) {
 
 /* The newest unfinished operation of a resource, if any. */
 int operation_pending(Resources *r, const char *resource_id, char ret_id[64], char ret_kind[32]) {
-        static const char sql[] = "SELECT id, kind FROM operations WHERE resource_id = ? "
-                                  "AND state IN ('pending','running') ORDER BY created_at DESC LIMIT 1";
-        sqlite3_stmt *st;
+        static const char sql[] = "SELECT id, kind FROM operations WHERE resource_id = ?1 "
+                                  "AND state IN (?2, ?3) ORDER BY created_at DESC LIMIT 1";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
-        if (store_prepare(r->store, sql, &st) < 0)
+
+        q = store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(resource_id),
+                                   SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                   SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
+                        &rows, "reading operations", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        if (q < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        if (q == SQLITE_ROW) {
-                snprintf(ret_id, 64, "%s", sqlite3_column_text(st, 0));
-                snprintf(ret_kind, 32, "%s", sqlite3_column_text(st, 1));
-        }
-        sqlite3_reset(st);
-        return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
+        if (q == 0)
+                return 0;
+        snprintf(ret_id, 64, "%s", store_rows_text(rows, 0));
+        snprintf(ret_kind, 32, "%s", store_rows_text(rows, 1));
+        return 1;
+}
+
+int operation_record(Store *s, const char *op_id, const char *resource_id, OperationKind kind,
+                     const char *now, CbError *err) {
+        static const char sql[] =
+                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+        int q = store_run(s, sql,
+                          STORE_ARGS(SA_TEXT(op_id), SA_TEXT(resource_id),
+                                     SA_TEXT(operation_kind_to_string(kind)),
+                                     SA_TEXT(operation_state_to_string(OPERATION_PENDING)), SA_TEXT(now)),
+                          "recording the operation", err);
+        return q < 0 ? q : 0;
 }
 
 /* ---- running operations on the pool ---- */
@@ -75,8 +94,10 @@ typedef struct OpJob {
         char provider[64];
         const DriverOps *ops;
         DriverConn *conn;
-        /* provision: the spec's strings, owned */
-        json_t *spec_src; /* the resource record + plan spec, owned */
+        /* What the spec's strings point into, owned by the job: the worker
+         * shares nothing with the loop. */
+        Resource res;
+        json_t *plan_spec;
         ProvisionSpec spec;
         ImageUse image;     /* the system disk's image (issue 9); spec points into it */
         char *provider_ref; /* in: recorded ref; out: provision's answer */
@@ -85,12 +106,15 @@ typedef struct OpJob {
 } OpJob;
 
 static void op_job_free(OpJob *j) {
-        json_decref(j->spec_src);
+        resource_done(&j->res);
+        json_decref(j->plan_spec);
         free(j->provider_ref);
         cb_error_clear(&j->err);
         free(j);
 }
 
+/* On a worker. The one place where an operation kind becomes a driver
+ * call: a driver that runs operations asynchronously hooks in here. */
 static int op_job_run(void *userdata) {
         OpJob *j = userdata;
         DriverRef ref = { .kind = j->spec.kind,
@@ -123,31 +147,60 @@ static int op_job_run(void *userdata) {
         }
 }
 
-/* The state a finished operation leaves the resource in; NULL: unchanged. */
-static const char *state_after(OperationKind kind, bool ok) {
+/* The state a finished operation leaves the resource in; -1: unchanged. */
+static int state_after(OperationKind kind, bool ok) {
         switch (kind) {
         case OPERATION_PROVISION:
-                return resource_state_to_string(ok ? RESOURCE_ACTIVE : RESOURCE_FAILED);
+                return ok ? RESOURCE_ACTIVE : RESOURCE_FAILED;
         case OPERATION_DEPROVISION:
-                return resource_state_to_string(ok ? RESOURCE_DELETED : RESOURCE_FAILED);
+                return ok ? RESOURCE_DELETED : RESOURCE_FAILED;
         case OPERATION_STOP:
-                return ok ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
+                return ok ? RESOURCE_STOPPED : -1;
         default: /* start, reboot; a failure leaves the state as it was */
-                return ok ? resource_state_to_string(RESOURCE_ACTIVE) : NULL;
+                return ok ? RESOURCE_ACTIVE : -1;
         }
+}
+
+typedef struct DoneChange {
+        const OpJob *job;
+        bool ok;
+        const char *now;
+} DoneChange;
+
+static int done_change(Store *s, void *userdata, CbError *err) {
+        static const char upd_op[] =
+                "UPDATE operations SET state = ?1, error = ?2, updated_at = ?3 WHERE id = ?4";
+        static const char upd_res[] =
+                "UPDATE resources SET state = COALESCE(?1, state), "
+                "provider_ref = COALESCE(?2, provider_ref), updated_at = ?3 WHERE id = ?4";
+        const DoneChange *c = userdata;
+        const OpJob *j = c->job;
+        int to = state_after(j->kind, c->ok);
+        int q;
+
+        q = store_run(
+                s, upd_op,
+                STORE_ARGS(SA_TEXT(operation_state_to_string(c->ok ? OPERATION_SUCCEEDED : OPERATION_FAILED)),
+                           SA_TEXT(c->ok ? NULL : j->err.message), SA_TEXT(c->now), SA_TEXT(j->op_id)),
+                "recording the operation", err);
+        if (q >= 0)
+                q = store_run(
+                        s, upd_res,
+                        STORE_ARGS(SA_TEXT(to >= 0 ? resource_state_to_string(to) : NULL),
+                                   SA_TEXT(j->kind == OPERATION_PROVISION && c->ok ? j->provider_ref : NULL),
+                                   SA_TEXT(c->now), SA_TEXT(j->resource_id)),
+                        "recording the resource", err);
+        return q < 0 ? q : 0;
 }
 
 static void op_job_done(int result, void *userdata) {
         OpJob *j = userdata;
         Resources *r = j->r;
-        static const char upd_op[] =
-                "UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?";
-        static const char upd_res[] = "UPDATE resources SET state = COALESCE(?, state), "
-                                      "provider_ref = COALESCE(?, provider_ref), updated_at = ? WHERE id = ?";
-        const char *new_state;
-        char now[32], object[96];
+        char now[32], object[96], action[64];
         CbError err = CB_ERROR_INIT;
         bool ok = result >= 0;
+        json_t *detail;
+        int q;
 
         inflight_remove(r, j->op_id);
         reservation_end(&j->reservation, result >= 0);
@@ -162,65 +215,30 @@ static void op_job_done(int result, void *userdata) {
                 op_job_free(j);
                 return;
         }
-        new_state = state_after(j->kind, ok);
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", j->resource_id);
-        if (store_begin(r->store) < 0) {
-                log_error("cannot record operation %s: %s", j->op_id, sqlite3_errmsg(store_db(r->store)));
+        snprintf(action, sizeof(action), "resource.%s.%s", operation_kind_to_string(j->kind),
+                 ok ? "done" : "failed");
+        detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider, "error",
+                           ok ? NULL : j->err.message);
+        q = audit_change(r->store, NULL, &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
+                         done_change, &(DoneChange){ .job = j, .ok = ok, .now = now }, &err);
+        json_decref(detail);
+        if (q < 0) {
+                /* Not on record, not done: the operation stays open and runs again
+                 * (idempotently) on the next start. */
+                log_error("cannot record operation %s: %s", j->op_id, err.message);
+                cb_error_clear(&err);
                 op_job_free(j);
                 return;
         }
-        if (resources_exec(r, upd_op,
-                           (const char *const[]){
-                                   operation_state_to_string(ok ? OPERATION_SUCCEEDED : OPERATION_FAILED),
-                                   ok ? NULL : j->err.message, now, j->op_id },
-                           4) < 0 ||
-            resources_exec(r, upd_res,
-                           (const char *const[]){
-                                   new_state, j->kind == OPERATION_PROVISION && ok ? j->provider_ref : NULL,
-                                   now, j->resource_id },
-                           4) < 0) {
-                store_rollback(r->store);
-                log_error("cannot record operation %s", j->op_id);
-                op_job_free(j);
-                return;
-        }
-        {
-                char action[64];
-                json_t *detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider,
-                                           "error", ok ? NULL : j->err.message);
-                snprintf(action, sizeof(action), "resource.%s.%s", operation_kind_to_string(j->kind),
-                         ok ? "done" : "failed");
-                int q = audit_append(r->store, NULL,
-                                     &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
-                                     &err);
-                json_decref(detail);
-                if (q < 0) {
-                        /* Not on record, not done: the operation stays open and runs again
-                         * (idempotently) on the next start. */
-                        store_rollback(r->store);
-                        log_error("cannot record operation %s: %s", j->op_id, err.message);
-                        cb_error_clear(&err);
-                        op_job_free(j);
-                        return;
-                }
-        }
-        if (store_commit(r->store) < 0)
-                log_error("cannot commit operation %s", j->op_id);
         if (!ok)
                 log_warning("operation %s (%s of %s) failed: %s", j->op_id, operation_kind_to_string(j->kind),
                             j->resource_id, j->err.message);
-        cb_error_clear(&err);
         resources_notify(r, j->resource_id, false);
         op_job_free(j);
 }
 
-/* Builds the job for a recorded operation and submits it; the provider
- * must be connected. Called for new operations and on recovery. held: the
- * reservation of a new provision, handed over (dropped on failure). A
- * provision resumed on recovery holds none: its domain may already run and be
- * in the host's reading, and counting it twice would refuse requests that fit
- * (the next reading shows it either way). */
 /* The plan's os_image, from the image library of the provider the VM is
  * placed on, into the spec. A name the library has never held leaves the
  * disk empty (plans published before the library); one that is retired,
@@ -246,54 +264,61 @@ static void op_job_image(Resources *r, Provider *p, OpJob *j) {
         j->spec.image_digest = j->image.digest;
 }
 
-static int op_submit(Resources *r, const char *op_id, OperationKind kind, const json_t *res,
+/* Builds the job for a recorded operation and submits it; the provider
+ * must be connected. Called for new operations and on recovery. Takes
+ * over *res (zeroed) and the spec (a reference, may be NULL). held: the
+ * reservation of a new provision, handed over (dropped on failure). A
+ * provision resumed on recovery holds none: its domain may already run and be
+ * in the host's reading, and counting it twice would refuse requests that fit
+ * (the next reading shows it either way). */
+static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resource *res, json_t *plan_spec,
                      Reservation held) {
-        Provider *p = providers_find(r->providers, jstr(res, "provider") ? jstr(res, "provider") : "");
+        Provider *p = providers_find(r->providers, res->provider ? res->provider : "");
         OpJob *j;
         int q;
 
         if (inflight_has(r, op_id)) {
                 reservation_drop(&held);
+                json_decref(plan_spec);
                 return 0;
         }
         if (!p || p->status != PROVIDER_CONNECTED || !p->conn) {
                 reservation_drop(&held);
+                json_decref(plan_spec);
                 return -EAGAIN; /* resumed when the provider connects */
         }
 
         j = calloc(1, sizeof(*j));
         if (!j) {
                 reservation_drop(&held);
+                json_decref(plan_spec);
                 return -ENOMEM;
         }
         j->r = r;
         j->reservation = held;
         snprintf(j->op_id, sizeof(j->op_id), "%s", op_id);
         j->kind = kind;
-        snprintf(j->resource_id, sizeof(j->resource_id), "%s", jstr(res, "id"));
+        snprintf(j->resource_id, sizeof(j->resource_id), "%s", res->id);
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
         j->ops = p->ops;
         j->conn = p->conn;
         j->stop_timeout_ms = r->stop_timeout_ms;
-        j->provider_ref = jstr(res, "provider_ref") ? strdup(jstr(res, "provider_ref")) : NULL;
-        j->spec_src = json_deep_copy(res);
-        if (!j->spec_src) {
-                op_job_free(j);
-                return -ENOMEM;
-        }
+        j->res = *res;
+        *res = (Resource){ 0 };
+        j->plan_spec = plan_spec;
+        j->provider_ref = j->res.provider_ref ? strdup(j->res.provider_ref) : NULL;
         {
-                const json_t *spec = json_object_get(j->spec_src, "spec");
-                bool volume = resource_kind_from_string(jstr(j->spec_src, "kind")) == RESOURCE_KIND_VOLUME;
+                const json_t *spec = j->plan_spec;
+                bool volume = j->res.kind == RESOURCE_KIND_VOLUME;
                 j->spec = (ProvisionSpec){
                         .kind = volume ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM,
-                        .resource_id = jstr(j->spec_src, "id"),
-                        .name = jstr(j->spec_src, "name"),
-                        .project_id = jstr(j->spec_src, "project_id"),
-                        .approval_no = jstr(j->spec_src, "approval_no"),
-                        .catalog_service_id = jstr(j->spec_src, "service_id"),
-                        .catalog_plan_id = jstr(j->spec_src, "plan_id"),
-                        .catalog_revision = (unsigned)json_integer_value(
-                                json_object_get(j->spec_src, "catalog_revision")),
+                        .resource_id = j->res.id,
+                        .name = j->res.name,
+                        .project_id = j->res.project_id,
+                        .approval_no = j->res.approval_no,
+                        .catalog_service_id = j->res.service_id,
+                        .catalog_plan_id = j->res.plan_id,
+                        .catalog_revision = j->res.catalog_revision,
                         .vcpus = (unsigned)json_integer_value(json_object_get(spec, "vcpus")),
                         .memory_mib = (uint64_t)json_integer_value(json_object_get(spec, "memory_mib")),
                         .disk_gib = (uint64_t)json_integer_value(
@@ -322,12 +347,16 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, const 
         }
         /* A transaction of its own, so that in a batch it joins the group commit. */
         if (store_begin(r->store) == 0) {
-                if (resources_exec(
-                            r, "UPDATE operations SET state = 'running' WHERE id = ? AND state = 'pending'",
-                            (const char *const[]){ op_id }, 1) < 0)
+                CbError err = CB_ERROR_INIT;
+                if (store_run(r->store, "UPDATE operations SET state = ?1 WHERE id = ?2 AND state = ?3",
+                              STORE_ARGS(SA_TEXT(operation_state_to_string(OPERATION_RUNNING)),
+                                         SA_TEXT(op_id),
+                                         SA_TEXT(operation_state_to_string(OPERATION_PENDING))),
+                              "marking the operation running", &err) < 0)
                         store_rollback(r->store);
                 else
                         store_commit(r->store);
+                cb_error_clear(&err);
         }
         return 0;
 }
@@ -370,18 +399,16 @@ static json_t *plan_spec(Resources *r, const char *service_id, unsigned revision
         return spec;
 }
 
-/* The record plus the plan spec it was ordered with (pinned revision). */
-static int resource_with_spec(Resources *r, const char *id, json_t **ret) {
-        json_t *res = NULL, *spec;
-        int q = resources_record(r, id, &res);
+/* The record plus a copy of the plan spec it was ordered with (pinned
+ * revision; NULL when the catalogue no longer has it): a copy, since the
+ * job reads it on a worker while the cache may drop its entry. */
+static int resource_with_spec(Resources *r, const char *id, Resource *ret, json_t **ret_spec) {
+        json_t *spec;
+        int q = resources_record(r, id, ret);
         if (q < 0)
                 return q;
-        spec = plan_spec(r, jstr(res, "service_id"),
-                         (unsigned)json_integer_value(json_object_get(res, "catalog_revision")),
-                         jstr(res, "plan_id"));
-        if (spec)
-                json_object_set(res, "spec", spec);
-        *ret = res;
+        spec = plan_spec(r, ret->service_id, ret->catalog_revision, ret->plan_id);
+        *ret_spec = spec ? json_deep_copy(spec) : NULL;
         return 0;
 }
 
@@ -396,12 +423,14 @@ typedef struct DeferredOp {
 
 static void submit_when_durable(void *userdata, int result) {
         DeferredOp *d = userdata;
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
+        json_t *spec = NULL;
 
-        if (result >= 0 && resource_with_spec(d->r, d->resource_id, &res) == 0) {
-                if (op_submit(d->r, d->op_id, d->kind, res, d->held) == -EAGAIN)
-                        log_info("operation %s waits for provider %s", d->op_id, jstr(res, "provider"));
-                json_decref(res);
+        if (result >= 0 && resource_with_spec(d->r, d->resource_id, &res, &spec) == 0) {
+                char provider[64];
+                snprintf(provider, sizeof(provider), "%s", res.provider ? res.provider : "(none)");
+                if (op_submit(d->r, d->op_id, d->kind, &res, spec, d->held) == -EAGAIN)
+                        log_info("operation %s waits for provider %s", d->op_id, provider);
         } else
                 reservation_drop(&d->held);
         free(d);
@@ -430,90 +459,109 @@ void operation_submit_when_durable(Resources *r, const char *op_id, OperationKin
 
 int operation_first(Resources *r, const char *resource_id, char ret[64]) {
         static const char sql[] =
-                "SELECT id FROM operations WHERE resource_id = ? ORDER BY created_at LIMIT 1";
-        sqlite3_stmt *st;
+                "SELECT id FROM operations WHERE resource_id = ?1 ORDER BY created_at LIMIT 1";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
-        if (store_prepare(r->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        if (q == SQLITE_ROW)
-                snprintf(ret, 64, "%s", sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        return q == SQLITE_ROW ? 0 : -ENOENT;
+
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(resource_id)), &rows, "reading operations", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        if (q <= 0)
+                return -ENOENT;
+        snprintf(ret, 64, "%s", store_rows_text(rows, 0));
+        return 0;
 }
 
-int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+void operation_done(Operation *o) {
+        if (!o)
+                return;
+        free(o->mem_);
+        *o = (Operation){ 0 };
+}
+
+int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err) {
         static const char sql[] =
                 "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
                 "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
-                "WHERE o.id = ?";
-        sqlite3_stmt *st;
-        json_t *o = NULL;
-        char dept[64] = "";
-        int q;
+                "WHERE o.id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(operation_done) Operation o = { 0 };
+        int q, kind, state;
 
         q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
         if (q < 0)
                 return q;
-        if (store_prepare(r->store, sql, &st) < 0)
-                return store_error(r->store, err, "reading operations");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        if (q == SQLITE_ROW) {
-                o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", sqlite3_column_text(st, 0),
-                              "resource_id", sqlite3_column_text(st, 1), "kind", sqlite3_column_text(st, 2),
-                              "state", sqlite3_column_text(st, 3), "error", sqlite3_column_text(st, 4),
-                              "created_at", sqlite3_column_text(st, 5), "updated_at",
-                              sqlite3_column_text(st, 6));
-                snprintf(dept, sizeof(dept), "%s", sqlite3_column_text(st, 7));
-        }
-        sqlite3_reset(st);
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading operations", err);
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q < 0)
+                return q;
         /* An operation on a resource the caller may not read is an unknown one. */
-        if (q != SQLITE_ROW || !caller_may_see(caller, dept, RESOURCE_READERS)) {
-                json_decref(o);
+        if (q == 0 || !caller_may_see(caller, store_rows_text(rows, 7), RESOURCE_READERS))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
-        }
+        kind = operation_kind_from_string(store_rows_text(rows, 2));
+        state = operation_state_from_string(store_rows_text(rows, 3));
+        if (kind < 0 || state < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "operation '%s' has kind '%s', state '%s'", id,
+                                    store_rows_text(rows, 2), store_rows_text(rows, 3));
+        q = store_rows_texts(rows,
+                             (const StoreText[]){ { 0, &o.id },
+                                                  { 1, &o.resource_id },
+                                                  { 4, &o.error },
+                                                  { 5, &o.created_at },
+                                                  { 6, &o.updated_at } },
+                             5, &o.mem_);
+        if (q < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        o.kind = (OperationKind)kind;
+        o.state = (OperationState)state;
         *ret = o;
+        o = (Operation){ 0 };
         return 0;
 }
 
 /* Resubmits the unfinished operations on provider p. */
 void operations_resume(Resources *r, Provider *p) {
-        static const char sql[] =
-                "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
-                "ON r.id = o.resource_id WHERE o.state IN ('pending','running') AND r.provider = ? "
-                "ORDER BY o.created_at";
-        sqlite3_stmt *st;
+        static const char sql[] = "SELECT o.id, o.kind, o.resource_id FROM operations o JOIN resources r "
+                                  "ON r.id = o.resource_id WHERE o.state IN (?1, ?2) AND r.provider = ?3 "
+                                  "ORDER BY o.created_at";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        StoreRows *rows = NULL;
         char(*ops)[3][64] = NULL;
         size_t n = 0;
 
-        if (store_prepare(r->store, sql, &st) < 0)
+        if (store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                   SA_TEXT(operation_state_to_string(OPERATION_RUNNING)), SA_TEXT(p->name)),
+                        &rows, "reading unfinished operations", &err) < 0) {
+                log_error("cannot resume operations on provider %s: %s", p->name, err.message);
                 return;
-        sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        }
+        /* Read whole first: submitting writes. */
+        while (store_rows_next(rows, &err) > 0) {
                 void *nv = realloc(ops, (n + 1) * sizeof(*ops));
                 if (!nv)
                         break;
                 ops = nv;
                 for (int i = 0; i < 3; i++)
-                        snprintf(ops[n][i], 64, "%s", sqlite3_column_text(st, i));
+                        snprintf(ops[n][i], 64, "%s", store_rows_text(rows, i));
                 n++;
         }
-        sqlite3_reset(st);
+        store_rows_done(rows);
         for (size_t i = 0; i < n; i++) {
-                json_t *res = NULL;
-                if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res) < 0)
+                _cleanup_(resource_done) Resource res = { 0 };
+                json_t *spec = NULL;
+                if (inflight_has(r, ops[i][0]) || resource_with_spec(r, ops[i][2], &res, &spec) < 0)
                         continue;
                 int kind = operation_kind_from_string(ops[i][1]);
                 if (kind < 0) {
                         log_error("operation %s has unknown kind '%s': left as it is", ops[i][0], ops[i][1]);
-                        json_decref(res);
+                        json_decref(spec);
                         continue;
                 }
                 log_info("resuming operation %s (%s of %s)", ops[i][0], ops[i][1], ops[i][2]);
-                op_submit(r, ops[i][0], (OperationKind)kind, res, (Reservation){ 0 });
-                json_decref(res);
+                op_submit(r, ops[i][0], (OperationKind)kind, &res, spec, (Reservation){ 0 });
         }
         free(ops);
 }

@@ -22,6 +22,11 @@
 /* The newest unfinished operation of a resource: 1 and its id and kind,
  * 0 when there is none, -EIO. */
 int operation_pending(Resources *r, const char *resource_id, char ret_id[64], char ret_kind[32]);
+/* Queues an operation: its row, pending, in the caller's transaction (the
+ * change the audit record is written with). Nothing runs until
+ * operation_submit_when_durable(). */
+int operation_record(Store *s, const char *op_id, const char *resource_id, OperationKind kind,
+                     const char *now, CbError *err);
 /* The resource's first operation (its provision): 0, or -ENOENT. */
 int operation_first(Resources *r, const char *resource_id, char ret[64]);
 

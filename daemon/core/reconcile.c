@@ -42,15 +42,12 @@ int reconcile_init(Store *s, CbError *err) {
  * when unreadable, which makes the reconcile compare nothing (the next one
  * will) rather than compare what may have changed. */
 static int64_t resource_change_seq(Resources *r) {
-        static const char sql[] = "SELECT COALESCE(MAX(seq), 0) FROM resource_changes";
-        sqlite3_stmt *st;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         int64_t seq = -1;
 
-        if (store_prepare(r->store, sql, &st) < 0)
+        if (store_query_int(r->store, "SELECT COALESCE(MAX(seq), 0) FROM resource_changes", NULL, &seq,
+                            "reading the change counter", &err) < 0)
                 return -1;
-        if (sqlite3_step(st) == SQLITE_ROW)
-                seq = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
         return seq;
 }
 
@@ -94,24 +91,29 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
          * one-second resolution, so first_seen = last_seen proves nothing. */
         static const char ins[] =
                 "INSERT INTO unmanaged_seen (provider, provider_ref, name, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, provider_ref) DO NOTHING";
+                "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (provider, provider_ref) DO NOTHING";
         static const char upd[] =
-                "UPDATE unmanaged_seen SET last_seen = ? WHERE provider = ? AND provider_ref = ?";
+                "UPDATE unmanaged_seen SET last_seen = ?1 WHERE provider = ?2 AND provider_ref = ?3";
         const char *ref = in->provider_ref ? in->provider_ref : in->name;
         char now[32], object[256];
         CbError err = CB_ERROR_INIT;
         bool first;
+        int q;
 
         store_now(now);
         if (store_begin(r->store) < 0)
                 return;
-        if (resources_exec(r, ins, (const char *const[]){ provider, ref, in->name, now, now }, 5) < 0) {
+        /* The record only on the first sighting: no audit_change() here. */
+        q = store_run(r->store, ins,
+                      STORE_ARGS(SA_TEXT(provider), SA_TEXT(ref), SA_TEXT(in->name), SA_TEXT(now)),
+                      "recording an unmanaged object", &err);
+        first = q > 0;
+        if (q == 0)
+                q = store_run(r->store, upd, STORE_ARGS(SA_TEXT(now), SA_TEXT(provider), SA_TEXT(ref)),
+                              "recording an unmanaged object", &err);
+        if (q < 0) {
                 store_rollback(r->store);
-                return;
-        }
-        first = sqlite3_changes(store_db(r->store)) > 0;
-        if (!first && resources_exec(r, upd, (const char *const[]){ now, provider, ref }, 3) < 0) {
-                store_rollback(r->store);
+                cb_error_clear(&err);
                 return;
         }
         if (first) {
@@ -131,10 +133,54 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
 }
 
 static bool resource_known(Resources *r, const char *id) {
-        json_t *res = NULL;
-        bool known = resources_record(r, id, &res) == 0;
-        json_decref(res);
-        return known;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        int64_t n = 0;
+        return store_query_int(r->store, "SELECT COUNT(*) FROM resources WHERE id = ?1",
+                               STORE_ARGS(SA_TEXT(id)), &n, "reading resources", &err) == 0 &&
+               n > 0;
+}
+
+/* A state the reconcile or an event found, with the provider_ref it saw
+ * (NULL: unchanged). */
+typedef struct StateChange {
+        const char *id, *state, *provider_ref, *now;
+} StateChange;
+
+static int state_change(Store *s, void *userdata, CbError *err) {
+        const StateChange *c = userdata;
+        int q = store_run(
+                s,
+                "UPDATE resources SET state = ?1, provider_ref = COALESCE(?2, provider_ref), "
+                "updated_at = ?3 WHERE id = ?4",
+                STORE_ARGS(SA_TEXT(c->state), SA_TEXT(c->provider_ref), SA_TEXT(c->now), SA_TEXT(c->id)),
+                "recording the resource's state", err);
+        return q < 0 ? q : 0;
+}
+
+/* The change with its audit record (action NULL: none), in one transaction. */
+static int record_state(Resources *r, const char *action, const char *outcome, const StateChange *c,
+                        CbError *err) {
+        char object[96];
+        int q;
+
+        if (action) {
+                snprintf(object, sizeof(object), "resource:%s", c->id);
+                return audit_change(r->store, NULL, &(AuditEntry){ action, object, outcome, NULL, NULL },
+                                    state_change, (void *)c, err);
+        }
+        if (store_begin(r->store) < 0)
+                return store_error(r->store, err, "starting a transaction");
+        q = state_change(r->store, (void *)c, err);
+        if (q < 0) {
+                store_rollback(r->store);
+                return q;
+        }
+        if (store_commit(r->store) < 0) {
+                q = store_error(r->store, err, "committing");
+                store_rollback(r->store);
+                return q;
+        }
+        return 0;
 }
 
 /* Brings the record in line with what the provider has. The inventory may
@@ -162,9 +208,10 @@ static const DriverInstance *find_stamped(const DriverInstance *const *sorted, s
 
 static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
         static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
-                                  "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ? "
-                                  "AND r.state IN ('active','stopped','failed') AND COALESCE(c.seq, 0) <= ?";
-        sqlite3_stmt *st;
+                                  "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ?1 "
+                                  "AND r.state IN (?3, ?4, ?5) AND COALESCE(c.seq, 0) <= ?2";
+        _cleanup_(cb_error_clear) CbError qerr = CB_ERROR_INIT;
+        StoreRows *st = NULL;
         char(*rows)[4][64] = NULL;
         size_t n = 0, n_sorted = 0;
         /* A host of thousands: looked up by stamp, not scanned once per record. */
@@ -182,21 +229,24 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         }
         qsort(sorted, n_sorted, sizeof(*sorted), by_stamp);
 
-        if (store_prepare(r->store, sql, &st) < 0)
+        if (store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(provider), SA_INT(since),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_ACTIVE)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_STOPPED)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_FAILED))),
+                        &st, "reading resources to reconcile", &qerr) < 0)
                 return;
-        sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, since);
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        /* Read whole first: the comparison writes. */
+        while (store_rows_next(st, &qerr) > 0) {
                 void *nv = realloc(rows, (n + 1) * sizeof(*rows));
                 if (!nv)
                         break;
                 rows = nv;
                 for (int c = 0; c < 4; c++)
-                        snprintf(rows[n][c], 64, "%s",
-                                 sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
+                        snprintf(rows[n][c], 64, "%s", store_rows_text(st, c) ? store_rows_text(st, c) : "");
                 n++;
         }
-        sqlite3_reset(st);
+        store_rows_done(st);
 
         for (size_t k = 0; k < n; k++) {
                 const DriverInstance *found = NULL;
@@ -220,29 +270,17 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                                      : was == RESOURCE_FAILED ? "resource.adopted"
                                                               : NULL;
                 CbError err = CB_ERROR_INIT;
-                char object[96];
-                snprintf(object, sizeof(object), "resource:%s", rows[k][0]);
                 store_now(now);
-                if (store_begin(r->store) < 0)
-                        continue;
-                if (resources_exec(
-                            r,
-                            "UPDATE resources SET state = ?, provider_ref = COALESCE(?, provider_ref), "
-                            "updated_at = ? WHERE id = ?",
-                            (const char *const[]){ want, found ? found->provider_ref : NULL, now,
-                                                   rows[k][0] },
-                            4) < 0 ||
-                    (action &&
-                     audit_append(r->store, NULL,
-                                  &(AuditEntry){ action, object, found ? "ok" : "failed", NULL, NULL },
-                                  &err) < 0)) {
-                        store_rollback(r->store);
-                        log_error("cannot record the reconcile of resource %s", rows[k][0]);
+                if (record_state(r, action, found ? "ok" : "failed",
+                                 &(StateChange){ .id = rows[k][0],
+                                                 .state = want,
+                                                 .provider_ref = found ? found->provider_ref : NULL,
+                                                 .now = now },
+                                 &err) < 0) {
+                        log_error("cannot record the reconcile of resource %s: %s", rows[k][0], err.message);
                         cb_error_clear(&err);
                         continue;
                 }
-                store_commit(r->store);
-                cb_error_clear(&err);
                 if (!found)
                         log_warning("resource %s is gone from provider %s", rows[k][0], provider);
                 resources_notify(r, rows[k][0], false);
@@ -399,9 +437,9 @@ static void on_driver_event(const DriverEvent *ev, void *userdata) {
 static void event_done(int result, void *userdata) {
         EventCopy *c = userdata;
         Resources *r = c->r;
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
         const char *want = NULL;
-        int state;
+        ResourceState state;
         char pid[64], pkind[32], now[32];
         (void)result;
 
@@ -414,7 +452,7 @@ static void event_done(int result, void *userdata) {
                 goto out; /* not ours: the reconcile reports it */
         if (operation_pending(r, c->resource_id, pid, pkind) != 0)
                 goto out; /* the operation under way sets the state */
-        state = resource_state_from_string(jstr(res, "state"));
+        state = res.state;
         switch (c->kind) {
         case DRIVER_EVENT_STOPPED:
                 want = state == RESOURCE_ACTIVE ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
@@ -422,8 +460,7 @@ static void event_done(int result, void *userdata) {
         case DRIVER_EVENT_STARTED:
         case DRIVER_EVENT_RESUMED:
                 /* A failed provision has no VM of record: the reconcile adopts it if one exists. */
-                want = state == RESOURCE_STOPPED || (state == RESOURCE_FAILED &&
-                                                     json_is_string(json_object_get(res, "provider_ref")))
+                want = state == RESOURCE_STOPPED || (state == RESOURCE_FAILED && res.provider_ref)
                                ? resource_state_to_string(RESOURCE_ACTIVE)
                                : NULL;
                 break;
@@ -438,25 +475,17 @@ static void event_done(int result, void *userdata) {
         }
         if (want) {
                 CbError err = CB_ERROR_INIT;
-                char object[96], action[64];
+                char action[64];
                 store_now(now);
-                snprintf(object, sizeof(object), "resource:%s", c->resource_id);
                 snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
-                if (store_begin(r->store) == 0) {
-                        if (resources_exec(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                                           (const char *const[]){ want, now, c->resource_id }, 3) < 0 ||
-                            audit_append(r->store, NULL, &(AuditEntry){ action, object, "ok", NULL, NULL },
-                                         &err) < 0) {
-                                store_rollback(r->store);
-                                log_error("cannot record event %s of resource %s", action, c->resource_id);
-                        } else
-                                store_commit(r->store);
-                }
+                if (record_state(r, action, "ok",
+                                 &(StateChange){ .id = c->resource_id, .state = want, .now = now }, &err) < 0)
+                        log_error("cannot record event %s of resource %s: %s", action, c->resource_id,
+                                  err.message);
                 cb_error_clear(&err);
                 resources_notify(r, c->resource_id, false);
         }
 out:
-        json_decref(res);
         free(c);
 }
 

@@ -47,9 +47,6 @@ struct Resources {
  * on the main thread, after the change committed. */
 void resources_notify(Resources *r, const char *id, bool created);
 
-/* Runs sql with n text values (NULL binds NULL); 0 or -EIO. */
-int resources_exec(Resources *r, const char *sql, const char *const *args, size_t n);
-
 static inline const char *jstr(const json_t *o, const char *k) {
         return json_string_value(json_object_get(o, k));
 }

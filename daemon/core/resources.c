@@ -14,7 +14,6 @@
 #include "reconcile.h"
 #include "resources-internal.h"
 #include "states.h"
-#include "store-json.h"
 
 /* A graceful stop gets this long before the VM is forced off, unless configured. */
 #define STOP_TIMEOUT_MS 30000
@@ -79,63 +78,100 @@ static int random_id(const char *prefix, char *buf, size_t n) {
         "id, name, project_id, system_id, department, service_id, plan_id, catalog_revision, approval_no, " \
         "cost_kind, committed_fen, provider, provider_ref, state, created_at, created_by, updated_at, kind"
 
-static json_t *resource_row_json(sqlite3_stmt *st) {
-        return store_json_row(st, true);
+void resource_done(Resource *res) {
+        if (!res)
+                return;
+        free(res->mem_);
+        *res = (Resource){ 0 };
 }
 
-int resources_record(Resources *r, const char *id, json_t **ret) {
-        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE id = ?";
-        sqlite3_stmt *st;
+/* The current row of a SELECT RESOURCE_COLUMNS; -EIO for a state or kind
+ * this build does not know (the schema's CHECKs make that a bug). */
+static int resource_from_row(StoreRows *rows, Resource *ret) {
+        Resource res = { 0 };
+        int state = resource_state_from_string(store_rows_text(rows, 13));
+        int kind = resource_kind_from_string(store_rows_text(rows, 17));
         int q;
 
-        if (store_prepare(r->store, sql, &st) < 0)
+        if (state < 0 || kind < 0)
                 return -EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        if (q == SQLITE_ROW)
-                *ret = resource_row_json(st);
-        sqlite3_reset(st);
-        return q == SQLITE_ROW ? (*ret ? 0 : -ENOMEM) : q == SQLITE_DONE ? -ENOENT : -EIO;
+        q = store_rows_texts(rows,
+                             (const StoreText[]){ { 0, &res.id },
+                                                  { 1, &res.name },
+                                                  { 2, &res.project_id },
+                                                  { 3, &res.system_id },
+                                                  { 4, &res.department },
+                                                  { 5, &res.service_id },
+                                                  { 6, &res.plan_id },
+                                                  { 8, &res.approval_no },
+                                                  { 9, &res.cost_kind },
+                                                  { 11, &res.provider },
+                                                  { 12, &res.provider_ref },
+                                                  { 14, &res.created_at },
+                                                  { 15, &res.created_by },
+                                                  { 16, &res.updated_at } },
+                             14, &res.mem_);
+        if (q < 0)
+                return q;
+        res.catalog_revision = (unsigned)store_rows_int(rows, 7);
+        res.committed_fen = store_rows_int(rows, 10);
+        res.state = (ResourceState)state;
+        res.kind = (ResourceKind)kind;
+        *ret = res;
+        return 0;
 }
 
-int resources_exec(Resources *r, const char *sql, const char *const *args, size_t n) {
-        sqlite3_stmt *st;
+int resources_record(Resources *r, const char *id, Resource *ret) {
+        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE id = ?1";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
-        if (store_prepare(r->store, sql, &st) < 0)
+
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading the resource", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        if (q < 0)
                 return -EIO;
-        for (size_t i = 0; i < n; i++)
-                if (args[i])
-                        sqlite3_bind_text(st, (int)i + 1, args[i], -1, SQLITE_STATIC);
-                else
-                        sqlite3_bind_null(st, (int)i + 1);
-        q = sqlite3_step(st);
-        sqlite3_reset(st);
-        return q == SQLITE_DONE ? 0 : -EIO;
+        if (q == 0)
+                return -ENOENT;
+        return resource_from_row(rows, ret);
+}
+
+void resource_list_done(ResourceList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                resource_done(&l->items[i]);
+        free(l->items);
+        *l = (ResourceList){ 0 };
 }
 
 /* ---- requests ---- */
 
-static json_t *op_reply(const char *id, const char *state, const char *op_id) {
-        return json_pack("{s:s, s:s, s:s}", "id", id, "state", state, "operation_id", op_id);
+static void ticket(ResourceTicket *ret, const char *id, ResourceState state, const char *op_id) {
+        *ret = (ResourceTicket){ .state = state };
+        snprintf(ret->id, sizeof(ret->id), "%s", id);
+        snprintf(ret->operation_id, sizeof(ret->operation_id), "%s", op_id);
 }
 
-static int find_idempotent(Resources *r, const char *who, const char *key, char ret_id[64],
-                           char ret_hash[72]) {
+/* 1 with the id and request hash of the caller's resource made under key,
+ * 0 when the key is new. */
+static int find_idempotent(Resources *r, const char *who, const char *key, char ret_id[64], char ret_hash[72],
+                           CbError *err) {
         static const char sql[] =
-                "SELECT id, request_hash FROM resources WHERE created_by = ? AND idempotency_key = ?";
-        sqlite3_stmt *st;
+                "SELECT id, request_hash FROM resources WHERE created_by = ?1 AND idempotency_key = ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
-        if (store_prepare(r->store, sql, &st) < 0)
-                return -EIO;
-        sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        if (q == SQLITE_ROW) {
-                snprintf(ret_id, 64, "%s", sqlite3_column_text(st, 0));
-                snprintf(ret_hash, 72, "%s", sqlite3_column_text(st, 1));
-        }
-        sqlite3_reset(st);
-        return q == SQLITE_ROW ? 1 : q == SQLITE_DONE ? 0 : -EIO;
+
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(who), SA_TEXT(key)), &rows, "reading resources",
+                        err);
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q <= 0)
+                return q;
+        snprintf(ret_id, 64, "%s", store_rows_text(rows, 0));
+        snprintf(ret_hash, 72, "%s", store_rows_text(rows, 1));
+        return 1;
 }
 
 int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err) {
@@ -157,16 +193,42 @@ int resource_request_from_json(const json_t *body, EvalRequest *ret, const char 
         return 0;
 }
 
-int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
-                      json_t **ret, CbError *err) {
+/* What a request writes: the resource and its provision, in the
+ * transaction audit_change() opens for them and their record. */
+typedef struct RequestChange {
+        const char *id, *op_id, *name, *kind, *provider, *idempotency_key, *hash, *now, *who;
+        const EvalRequest *req;
+        const Evaluation *ev;
+} RequestChange;
+
+static int request_change(Store *s, void *userdata, CbError *err) {
         static const char ins_res[] =
                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
                 "catalog_revision, approval_no, cost_kind, committed_fen, provider, state, idempotency_key, "
                 "request_hash, created_at, created_by, updated_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?, ?)";
-        static const char ins_op[] =
-                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
-                "VALUES (?, ?, 'provision', 'pending', ?, ?)";
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?16, "
+                "?18)";
+        const RequestChange *c = userdata;
+        int q;
+
+        q = store_run(s, ins_res,
+                      STORE_ARGS(SA_TEXT(c->id), SA_TEXT(c->name), SA_TEXT(c->req->project_id),
+                                 SA_TEXT(c->req->system_id), SA_TEXT(c->ev->department),
+                                 SA_TEXT(c->req->service_id), SA_TEXT(c->req->plan_id),
+                                 SA_INT(c->ev->catalog_revision), SA_TEXT(c->ev->approval_no),
+                                 SA_TEXT(c->ev->cost_kind == POLICY_COST_OM ? "om" : "construction"),
+                                 SA_INT(c->ev->projected_cost_fen), SA_TEXT(c->provider),
+                                 SA_TEXT(resource_state_to_string(RESOURCE_PROVISIONING)),
+                                 SA_TEXT(c->idempotency_key), SA_TEXT(c->hash), SA_TEXT(c->now),
+                                 SA_TEXT(c->who), SA_TEXT(c->kind)),
+                      "recording the request", err);
+        if (q < 0)
+                return q;
+        return operation_record(s, c->op_id, c->id, OPERATION_PROVISION, c->now, err);
+}
+
+int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
+                      ResourceTicket *ret, CbError *err) {
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(freep) char *canon = NULL;
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
@@ -175,7 +237,6 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         _cleanup_(reservation_drop) Reservation held = { 0 };
         EvalRequest req;
         Provider *p;
-        sqlite3_stmt *st;
         int q;
 
         q = caller_require_role(caller, CB_ROLE_DEPARTMENT, "request resources", err);
@@ -194,21 +255,20 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 if (strlen(idempotency_key) == 0 || strlen(idempotency_key) > 200)
                         return cb_error_set_field(err, CB_ERR_INVALID, "Idempotency-Key",
                                                   "Idempotency-Key must be 1 to 200 bytes");
-                q = find_idempotent(r, caller->principal->name, idempotency_key, old_id, old_hash);
+                q = find_idempotent(r, caller->principal->name, idempotency_key, old_id, old_hash, err);
                 if (q < 0)
-                        return store_error(r->store, err, "reading resources");
+                        return q;
                 if (q > 0) {
-                        json_t *res = NULL;
+                        _cleanup_(resource_done) Resource res = { 0 };
                         if (!streq(old_hash, hash))
                                 return cb_error_set(err, CB_ERR_CONFLICT,
                                                     "Idempotency-Key '%s' was used for a different request",
                                                     idempotency_key);
-                        if (resources_record(r, old_id, &res) < 0 || operation_first(r, old_id, op_id) < 0) {
-                                json_decref(res);
-                                return store_error(r->store, err, "reading resources");
-                        }
-                        *ret = op_reply(old_id, jstr(res, "state"), op_id);
-                        json_decref(res);
+                        if (resources_record(r, old_id, &res) < 0 || operation_first(r, old_id, op_id) < 0)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "cannot read resource %s of Idempotency-Key '%s'", old_id,
+                                                    idempotency_key);
+                        ticket(ret, old_id, res.state, op_id);
                         return 0;
                 }
         }
@@ -246,61 +306,34 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         if (random_id("r-", id, sizeof(id)) < 0 || random_id("op-", op_id, sizeof(op_id)) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
         store_now(now);
-        if (store_begin(r->store) < 0)
-                return store_error(r->store, err, "starting a transaction");
-        if (store_prepare(r->store, ins_res, &st) < 0)
-                goto fail;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, req.project_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, req.system_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, ev.department, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, req.service_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, req.plan_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 8, (int)ev.catalog_revision);
-        sqlite3_bind_text(st, 9, ev.approval_no, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, ev.cost_kind == POLICY_COST_OM ? "om" : "construction", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 11, ev.projected_cost_fen);
-        sqlite3_bind_text(st, 12, p->name, -1, SQLITE_STATIC);
-        if (idempotency_key)
-                sqlite3_bind_text(st, 13, idempotency_key, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, 13);
-        sqlite3_bind_text(st, 14, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 15, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 16, caller->principal->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 17, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 18, kind, -1, SQLITE_STATIC);
-        q = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (q != SQLITE_DONE)
-                goto fail;
-        if (resources_exec(r, ins_op, (const char *const[]){ op_id, id, now, now }, 4) < 0)
-                goto fail;
         {
+                RequestChange change = { .id = id,
+                                         .op_id = op_id,
+                                         .name = name,
+                                         .kind = kind,
+                                         .provider = p->name,
+                                         .idempotency_key = idempotency_key,
+                                         .hash = hash,
+                                         .now = now,
+                                         .who = caller->principal->name,
+                                         .req = &req,
+                                         .ev = &ev };
                 json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service",
                                            req.service_id, "plan", req.plan_id, "provider", p->name,
                                            "committed_fen", (json_int_t)ev.projected_cost_fen);
-                q = audit_append(r->store, caller,
-                                 &(AuditEntry){ "resource.request", object, "ok", NULL, detail }, err);
+                /* Durable before the provider hears of it: a crash from here on is recovered. */
+                q = audit_change(r->store, caller,
+                                 &(AuditEntry){ "resource.request", object, "ok", NULL, detail },
+                                 request_change, &change, err);
                 json_decref(detail);
-                if (q < 0) {
-                        store_rollback(r->store);
+                if (q < 0)
                         return q;
-                }
         }
-        /* Durable before the provider hears of it: a crash from here on is recovered. */
-        if (store_commit(r->store) < 0)
-                return store_error(r->store, err, "committing the request");
 
         operation_submit_when_durable(r, op_id, OPERATION_PROVISION, id, &held);
         resources_notify(r, id, true);
-        *ret = op_reply(id, "provisioning", op_id);
+        ticket(ret, id, RESOURCE_PROVISIONING, op_id);
         return 0;
-fail:
-        q = store_error(r->store, err, "recording the request");
-        store_rollback(r->store);
-        return q;
 }
 
 /* The resource as the caller sees it. Who may do `what` to resources at
@@ -309,9 +342,9 @@ fail:
  * answered exactly as an unknown id, so that neither a read nor an action
  * tells another department which ids are in use. A reader that may not
  * act learns nothing new from its 403. */
-static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles, json_t **ret,
+static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles, Resource *ret,
                         CbError *err, const char *what) {
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
         int q;
 
         q = caller_require_role(caller, roles, what, err);
@@ -323,22 +356,18 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
         if (q == -ENOENT)
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         if (q < 0)
-                return store_error(r->store, err, "reading the resource");
-        if (!caller_may_see(caller, jstr(res, "department"), RESOURCE_READERS)) {
-                json_decref(res);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read resource '%s'", id);
+        if (!caller_may_see(caller, res.department, RESOURCE_READERS))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
-        }
-        q = caller_require_department(caller, jstr(res, "department"), roles & ~CB_ROLE_DEPARTMENT, what,
-                                      err);
-        if (q < 0) {
-                json_decref(res);
+        q = caller_require_department(caller, res.department, roles & ~CB_ROLE_DEPARTMENT, what, err);
+        if (q < 0)
                 return q;
-        }
         *ret = res;
+        res = (Resource){ 0 };
         return 0;
 }
 
-int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+int resources_get(Resources *r, const CbCaller *caller, const char *id, Resource *ret, CbError *err) {
         return load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, ret, err, "read resources");
 }
 
@@ -346,7 +375,7 @@ int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t *
  * /v1/resources/{id} answers it), but it is no object any more. */
 int resources_object_exists(Resources *r, const CbCaller *caller, const char *id) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
         int q;
 
         if (caller) {
@@ -358,13 +387,11 @@ int resources_object_exists(Resources *r, const CbCaller *caller, const char *id
                 if (q < 0)
                         return q == -ENOENT ? 0 : -EIO;
         }
-        q = resource_state_from_string(jstr(res, "state")) != RESOURCE_DELETED;
-        json_decref(res);
-        return q;
+        return res.state != RESOURCE_DELETED;
 }
 
 int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
-                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+                   ResourceList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         /* Keyset on (created_at, id), one statement per filter so that each
          * walks its index (migration 11) instead of sorting the table. */
 #define LIST_SQL(where)                                                                          \
@@ -375,9 +402,10 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
         static const char dept_sql[] = LIST_SQL("department = ?4 AND ");
         static const char both_sql[] = LIST_SQL("project_id = ?4 AND department = ?5 AND ");
 #undef LIST_SQL
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         const char *dept = NULL;
-        sqlite3_stmt *st;
-        json_t *a;
+        _cleanup_(resource_list_done) ResourceList list = { 0 };
+        char next[PAGE_TOKEN_MAX] = "";
         int q;
 
         if (!caller_has_role(caller, RESOURCE_READERS)) {
@@ -389,30 +417,38 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
         if (project_id && !id_is_valid(project_id))
                 return cb_error_set_field(err, CB_ERR_INVALID, "project_id", "project_id: not a valid id");
         const char *sql = project_id && dept ? both_sql : project_id ? proj_sql : dept ? dept_sql : all_sql;
-        if (store_prepare(r->store, sql, &st) < 0)
-                return store_error(r->store, err, "listing resources");
         /* The first page starts after ("", ""), before every record. */
-        sqlite3_bind_text(st, 1, page->has_after ? page->after[0] : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, page->has_after ? page->after[1] : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
+        StoreArg args[6] = { SA_TEXT(page->has_after ? page->after[0] : ""),
+                             SA_TEXT(page->has_after ? page->after[1] : ""),
+                             SA_INT((int64_t)page->limit + 1) };
+        size_t n_args = 3;
         if (project_id || dept)
-                sqlite3_bind_text(st, 4, project_id ? project_id : dept, -1, SQLITE_STATIC);
+                args[n_args++] = SA_TEXT(project_id ? project_id : dept);
         if (project_id && dept)
-                sqlite3_bind_text(st, 5, dept, -1, SQLITE_STATIC);
-        a = json_array();
-        char next[PAGE_TOKEN_MAX] = "";
-        while (a && (q = sqlite3_step(st)) == SQLITE_ROW) {
-                if (json_array_size(a) == page->limit) {
-                        const json_t *last = json_array_get(a, page->limit - 1);
-                        page_token_make(jstr(last, "created_at"), jstr(last, "id"), next);
+                args[n_args++] = SA_TEXT(dept);
+        args[n_args] = SA_END;
+        q = store_query(r->store, sql, args, &rows, "listing resources", err);
+        if (q < 0)
+                return q;
+        /* One more than the page: whether there is a next one. */
+        list.items = calloc(page->limit + 1, sizeof(*list.items));
+        if (!list.items)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        while ((q = store_rows_next(rows, err)) > 0) {
+                if (list.n == page->limit) {
+                        const Resource *last = &list.items[list.n - 1];
+                        page_token_make(last->created_at, last->id, next);
                         break;
                 }
-                json_array_append_new(a, resource_row_json(st));
+                q = resource_from_row(rows, &list.items[list.n]);
+                if (q < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read a resource of the list");
+                list.n++;
         }
-        sqlite3_reset(st);
-        if (!a)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = a;
+        if (q < 0)
+                return q;
+        *ret = list;
+        list = (ResourceList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
@@ -434,15 +470,29 @@ static const ActionRule action_rules[] = {
           RESOURCE_DEPROVISIONING },
 };
 
-int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
-                  CbError *err) {
-        static const char ins_op[] =
-                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
-                "VALUES (?, ?, ?, 'pending', ?, ?)";
+/* The operation an action queues, and the state the resource takes while
+ * it runs (NULL: unchanged). */
+typedef struct ActChange {
+        const char *op_id, *resource_id, *during, *now;
+        OperationKind kind;
+} ActChange;
+
+static int act_change(Store *s, void *userdata, CbError *err) {
+        const ActChange *c = userdata;
+        int q = operation_record(s, c->op_id, c->resource_id, c->kind, c->now, err);
+        if (q >= 0 && c->during)
+                q = store_run(s, "UPDATE resources SET state = ?1, updated_at = ?2 WHERE id = ?3",
+                              STORE_ARGS(SA_TEXT(c->during), SA_TEXT(c->now), SA_TEXT(c->resource_id)),
+                              "recording the operation", err);
+        return q < 0 ? q : 0;
+}
+
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
+                  ResourceTicket *ret, CbError *err) {
         const ActionRule *rule = NULL;
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
-        const char *state;
+        const char *during;
         int q;
 
         for (size_t i = 0; i < ELEMENTSOF(action_rules); i++)
@@ -454,90 +504,71 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err, "act on resources");
         if (q < 0)
                 return q;
-        state = jstr(res, "state");
-        if (resource_kind_from_string(jstr(res, "kind")) == RESOURCE_KIND_VOLUME &&
-            rule->kind != OPERATION_DEPROVISION) {
-                q = cb_error_set_field(err, CB_ERR_CONFLICT, "action",
-                                       "resource '%s' is a block volume: it has no power state to %s; "
-                                       "only delete applies",
-                                       id, action);
-                json_decref(res);
-                return q;
-        }
+        if (res.kind == RESOURCE_KIND_VOLUME && rule->kind != OPERATION_DEPROVISION)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "action",
+                                          "resource '%s' is a block volume: it has no power state to %s; "
+                                          "only delete applies",
+                                          id, action);
         q = operation_pending(r, id, pend_id, pend_kind);
-        if (q != 0) {
-                json_decref(res);
-                return q < 0 ? store_error(r->store, err, "reading operations")
-                             : cb_error_set(err, CB_ERR_CONFLICT,
-                                            "resource '%s' has operation %s (%s) under way", id, pend_id,
-                                            pend_kind);
-        }
-        int cur = resource_state_from_string(state);
-        if (cur < 0 || !(rule->from & STATE_BIT(cur))) {
-                q = cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
-                                 state);
-                json_decref(res);
-                return q;
-        }
+        if (q < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the operations of resource '%s'", id);
+        if (q > 0)
+                return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
+                                    pend_id, pend_kind);
+        if (!(rule->from & STATE_BIT(res.state)))
+                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
+                                    resource_state_to_string(res.state));
 
-        if (random_id("op-", op_id, sizeof(op_id)) < 0) {
-                json_decref(res);
+        if (random_id("op-", op_id, sizeof(op_id)) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
-        }
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", id);
         snprintf(audit_action, sizeof(audit_action), "resource.%s", action);
-        if (store_begin(r->store) < 0) {
-                json_decref(res);
-                return store_error(r->store, err, "starting a transaction");
-        }
-        const char *during = rule->intermediate >= 0 ? resource_state_to_string(rule->intermediate) : NULL;
-        if (resources_exec(r, ins_op,
-                           (const char *const[]){ op_id, id, operation_kind_to_string(rule->kind), now, now },
-                           5) < 0 ||
-            (during && resources_exec(r, "UPDATE resources SET state = ?, updated_at = ? WHERE id = ?",
-                                      (const char *const[]){ during, now, id }, 3) < 0)) {
-                q = store_error(r->store, err, "recording the operation");
-                store_rollback(r->store);
-                json_decref(res);
+        during = rule->intermediate >= 0 ? resource_state_to_string(rule->intermediate) : NULL;
+        q = audit_change(
+                r->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, NULL }, act_change,
+                &(ActChange){
+                        .op_id = op_id, .resource_id = id, .during = during, .now = now, .kind = rule->kind },
+                err);
+        if (q < 0)
                 return q;
-        }
-        q = audit_append(r->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, NULL }, err);
-        if (q < 0 || store_commit(r->store) < 0) {
-                store_rollback(r->store);
-                json_decref(res);
-                return q < 0 ? q : store_error(r->store, err, "committing");
-        }
-        *ret = op_reply(id, during ? during : state, op_id);
-        json_decref(res);
+        ticket(ret, id, rule->intermediate >= 0 ? (ResourceState)rule->intermediate : res.state, op_id);
         operation_submit_when_durable(r, op_id, rule->kind, id, &(Reservation){ 0 });
         resources_notify(r, id, false);
         return 0;
 }
 
 int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err) {
-        static const char sel[] = "SELECT id FROM resources WHERE project_id = ? "
-                                  "AND state IN ('active','stopped','failed')";
-        static const char ins_op[] =
-                "INSERT INTO operations (id, resource_id, kind, state, created_at, updated_at) "
-                "VALUES (?, ?, 'deprovision', 'pending', ?, ?)";
-        sqlite3_stmt *st;
+        static const char sel[] = "SELECT id FROM resources WHERE project_id = ?1 "
+                                  "AND state IN (?2, ?3, ?4)";
+        StoreRows *rows = NULL;
         char(*ids)[64] = NULL;
         size_t n = 0;
         char now[32];
-        int q = 0;
+        int q;
 
-        if (store_prepare(r->store, sel, &st) < 0)
-                return store_error(r->store, err, "reading resources");
-        sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        q = store_query(r->store, sel,
+                        STORE_ARGS(SA_TEXT(project_id), SA_TEXT(resource_state_to_string(RESOURCE_ACTIVE)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_STOPPED)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_FAILED))),
+                        &rows, "reading resources", err);
+        if (q < 0)
+                return q;
+        /* Read whole before anything is written. */
+        while ((q = store_rows_next(rows, err)) > 0) {
                 void *nv = realloc(ids, (n + 1) * sizeof(*ids));
-                if (!nv)
+                if (!nv) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
+                }
                 ids = nv;
-                snprintf(ids[n++], 64, "%s", sqlite3_column_text(st, 0));
+                snprintf(ids[n++], 64, "%s", store_rows_text(rows, 0));
         }
-        sqlite3_reset(st);
+        store_rows_done(rows);
+        if (q < 0) {
+                free(ids);
+                return q;
+        }
 
         store_now(now);
         for (size_t i = 0; i < n && q >= 0; i++) {
@@ -549,15 +580,18 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
                         break;
                 }
                 snprintf(object, sizeof(object), "resource:%s", ids[i]);
-                if (resources_exec(r, ins_op, (const char *const[]){ op_id, ids[i], now, now }, 4) < 0 ||
-                    resources_exec(
-                            r, "UPDATE resources SET state = 'deprovisioning', updated_at = ? WHERE id = ?",
-                            (const char *const[]){ now, ids[i] }, 2) < 0) {
-                        q = store_error(r->store, err, "scheduling retirement");
-                        break;
-                }
-                q = audit_append(r->store, caller,
-                                 &(AuditEntry){ "resource.retire", object, "ok", NULL, NULL }, err);
+                /* In the caller's transaction (the project's termination): its
+                 * records and these commit together. */
+                q = operation_record(r->store, op_id, ids[i], OPERATION_DEPROVISION, now, err);
+                if (q >= 0)
+                        q = store_run(r->store,
+                                      "UPDATE resources SET state = ?1, updated_at = ?2 WHERE id = ?3",
+                                      STORE_ARGS(SA_TEXT(resource_state_to_string(RESOURCE_DEPROVISIONING)),
+                                                 SA_TEXT(now), SA_TEXT(ids[i])),
+                                      "scheduling retirement", err);
+                if (q >= 0)
+                        q = audit_append(r->store, caller,
+                                         &(AuditEntry){ "resource.retire", object, "ok", NULL, NULL }, err);
                 if (q >= 0)
                         operation_submit_when_durable(r, op_id, OPERATION_DEPROVISION, ids[i],
                                                       &(Reservation){ 0 });
@@ -567,55 +601,55 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
 }
 
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err) {
-        json_t *list = json_array(), *res;
         Page page = { .limit = PAGE_LIMIT_MAX };
-        char **v;
-        size_t n = 0, i;
-        int q;
+        char **v = NULL;
+        size_t n = 0;
+        int q = 0;
 
-        if (!list)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         /* What resources_list() answers the caller, every page (an object
          * tree has none; bounded by what a store can hold), less the
          * deleted: the same rule as resources_object_exists(). */
         for (unsigned pages = 0; pages < 100000; pages++) {
-                json_t *chunk = NULL;
+                _cleanup_(resource_list_done) ResourceList chunk = { 0 };
                 char next[PAGE_TOKEN_MAX];
+                char **nv;
 
                 q = resources_list(r, caller, NULL, &page, &chunk, next, err);
-                if (q >= 0) {
-                        json_array_extend(list, chunk);
-                        json_decref(chunk);
+                if (q < 0)
+                        break;
+                nv = realloc(v, (n + chunk.n + 1) * sizeof(char *));
+                if (!nv) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                v = nv;
+                for (size_t i = 0; i < chunk.n && q >= 0; i++) {
+                        if (chunk.items[i].state == RESOURCE_DELETED)
+                                continue;
+                        v[n] = strdup(chunk.items[i].id);
+                        if (!v[n])
+                                q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else
+                                n++;
                 }
                 if (q >= 0 && next[0])
                         q = page_parse(NULL, next, &page, err);
-                if (q < 0) {
-                        json_decref(list);
-                        return q;
-                }
-                if (!next[0])
+                if (q < 0 || !next[0])
                         break;
                 page.limit = PAGE_LIMIT_MAX;
         }
-        v = calloc(json_array_size(list) + 1, sizeof(char *));
-        if (!v) {
-                json_decref(list);
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (q >= 0 && !v) {
+                v = calloc(1, sizeof(char *));
+                if (!v)
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        json_array_foreach(list, i, res) {
-                if (resource_state_from_string(jstr(res, "state")) == RESOURCE_DELETED)
-                        continue;
-                v[n] = strdup(jstr(res, "id"));
-                if (!v[n]) {
-                        for (size_t k = 0; k < n; k++)
-                                free(v[k]);
-                        free(v);
-                        json_decref(list);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                }
-                n++;
+        if (q < 0) {
+                for (size_t k = 0; k < n; k++)
+                        free(v[k]);
+                free(v);
+                return q;
         }
-        json_decref(list);
+        v[n] = NULL;
         *ret = v;
         return 0;
 }

@@ -27,10 +27,64 @@
 #include "principal.h"
 #include "projects.h"
 #include "providers.h"
+#include "states.h"
 #include "store.h"
 #include "worker.h"
 
 typedef struct Resources Resources;
+
+/* A resource as the record holds it. The strings live as long as the
+ * struct (resource_done() frees them all). */
+typedef struct Resource {
+        const char *id;
+        const char *name;
+        const char *project_id;
+        const char *system_id;
+        const char *department;
+        const char *service_id;
+        const char *plan_id;
+        unsigned catalog_revision; /* the catalogue revision it was ordered from (pinned) */
+        const char *approval_no;
+        const char *cost_kind; /* "construction" or "om" */
+        int64_t committed_fen;
+        const char *provider;     /* NULL: none chosen */
+        const char *provider_ref; /* NULL: nothing made on the provider yet */
+        ResourceState state;
+        const char *created_at;
+        const char *created_by;
+        const char *updated_at;
+        ResourceKind kind;
+        char *mem_; /* owns every string above */
+} Resource;
+void resource_done(Resource *r);
+
+/* An operation on a resource (operations.c runs them). */
+typedef struct Operation {
+        const char *id;
+        const char *resource_id;
+        OperationKind kind;
+        OperationState state;
+        const char *error; /* NULL unless it failed */
+        const char *created_at;
+        const char *updated_at;
+        char *mem_;
+} Operation;
+void operation_done(Operation *o);
+
+/* What a request or an action answers: the resource, the state it is in
+ * now, and the operation queued for it (follow it with operations_get). */
+typedef struct ResourceTicket {
+        char id[64];
+        ResourceState state;
+        char operation_id[64];
+} ResourceTicket;
+
+/* One page of resources (resources_list). */
+typedef struct ResourceList {
+        Resource *items;
+        size_t n;
+} ResourceList;
+void resource_list_done(ResourceList *l);
 
 /* Called on the main thread after a resource's state or fields changed;
  * created is true once, right after the request that made it committed. */
@@ -52,19 +106,24 @@ void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *use
  * A refusal is CB_ERR_VALIDATION naming the field. */
 int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err);
 
-/* POST /v1/resources. idempotency_key may be NULL. *ret: {"id", "state",
- * "operation_id"}; *ret_created false when an idempotent replay answered. */
+/* POST /v1/resources. idempotency_key may be NULL; an idempotent replay
+ * answers the first request's resource and provision. */
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
-                      json_t **ret, CbError *err);
-int resources_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+                      ResourceTicket *ret, CbError *err);
+/* The resource, for a caller that may read it; NotFound alike for an
+ * unknown id and another department's resource. A deleted one is answered
+ * (state deleted): the record stays. */
+int resources_get(Resources *r, const CbCaller *caller, const char *id, Resource *ret, CbError *err);
 /* project_id NULL: everything the caller may see. */
 /* One page (page.h) in creation order; ret_next is "" on the last page. */
+/* Deleted resources are listed too (state deleted), as the record holds them. */
 int resources_list(Resources *r, const CbCaller *caller, const char *project_id, const Page *page,
-                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
-/* action: "start", "stop", "reboot", "delete". *ret: {"id", "state", "operation_id"}. */
-int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action, json_t **ret,
-                  CbError *err);
-int operations_get(Resources *r, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+                   ResourceList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+/* action: "start", "stop", "reboot", "delete". */
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
+                  ResourceTicket *ret, CbError *err);
+/* An operation on a resource the caller may read (NotFound otherwise). */
+int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err);
 
 /* Art. 28: a terminated project's resources are scheduled for retirement:
  * a deprovision operation each, in the caller's transaction. */
@@ -79,8 +138,8 @@ int resources_retire_project(Resources *r, const char *project_id, const CbCalle
 int resources_object_exists(Resources *r, const CbCaller *caller, const char *id);
 /* The ids of the caller's objects, NULL-terminated (free each and the array). */
 int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbError *err);
-/* The record itself, without authorization. */
-int resources_record(Resources *r, const char *id, json_t **ret);
+/* The record itself, without authorization: 0, -ENOENT, -EIO or -ENOMEM. */
+int resources_record(Resources *r, const char *id, Resource *ret);
 
 /* The department holding resource id, without authorization, for core
  * modules that hold only the store (incidents name resources): 0, -ENOENT

@@ -750,6 +750,36 @@ bool store_rows_is_null(StoreRows *rows, int i) {
         return sqlite3_column_type(rows_stmt(rows), i) == SQLITE_NULL;
 }
 
+int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **ret_mem) {
+        sqlite3_stmt *st = rows_stmt(rows);
+        size_t total = 1, at = 0;
+        char *mem;
+
+        /* Lengths first: sqlite3_column_bytes() after sqlite3_column_text()
+         * is the documented order that leaves the text pointer valid. */
+        for (size_t k = 0; k < n; k++)
+                if (sqlite3_column_text(st, cols[k].column))
+                        total += (size_t)sqlite3_column_bytes(st, cols[k].column) + 1;
+        mem = malloc(total);
+        if (!mem)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) {
+                const char *t = (const char *)sqlite3_column_text(st, cols[k].column);
+                size_t len;
+                if (!t) {
+                        *cols[k].dst = NULL;
+                        continue;
+                }
+                len = (size_t)sqlite3_column_bytes(st, cols[k].column);
+                memcpy(mem + at, t, len);
+                mem[at + len] = 0;
+                *cols[k].dst = mem + at;
+                at += len + 1;
+        }
+        *ret_mem = mem;
+        return 0;
+}
+
 void store_rows_done(StoreRows *rows) {
         if (rows)
                 sqlite3_reset(rows_stmt(rows));

@@ -105,6 +105,15 @@ const char *store_rows_text(StoreRows *rows, int i);
 char *store_rows_dup(StoreRows *rows, int i);
 int64_t store_rows_int(StoreRows *rows, int i);
 bool store_rows_is_null(StoreRows *rows, int i);
+/* Several text columns of the current row in one allocation, for a record
+ * read into a struct: *cols[k].dst points at the copy of column
+ * cols[k].column (NULL for SQL NULL), and *ret_mem owns every copy (free it
+ * once). 0, or -ENOMEM with nothing written. */
+typedef struct StoreText {
+        int column;
+        const char **dst;
+} StoreText;
+int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **ret_mem);
 void store_rows_done(StoreRows *rows);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreRows *, store_rows_done);
 

@@ -7,24 +7,25 @@
 #include "json-util.h"
 #include "providers.h"
 #include "resources.h"
+#include "rest-records.h"
 
 static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *out = NULL;
+        json_t *body = NULL;
+        ResourceTicket t;
         int r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
         r = resources_request(req->manager->resources, &req->caller, body,
-                              rest_header(req, "Idempotency-Key"), &out, err);
+                              rest_header(req, "Idempotency-Key"), &t, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s",
-                 json_string_value(json_object_get(out, "id")));
-        return rest_reply_json(reply, 202, out);
+        snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s", t.id);
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
 static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(resource_list_done) ResourceList list = { 0 };
         char next[PAGE_TOKEN_MAX];
         Page page;
         int r = rest_page(req, &page, err);
@@ -33,21 +34,22 @@ static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
                                    &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "resources", list, next);
+        return rest_reply_page(reply, "resources", rest_resource_list_json(&list), next);
 }
 
 static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *res = NULL;
+        _cleanup_(resource_done) Resource res = { 0 };
         int r = resources_get(req->manager->resources, &req->caller, req->params[0], &res, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, res);
+        return rest_reply_json(reply, 200, rest_resource_json(&res));
 }
 
 static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) {
         static const char *const fields[] = { "action", NULL };
         const char *action = NULL;
-        json_t *body = NULL, *out = NULL;
+        json_t *body = NULL;
+        ResourceTicket t;
         int r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
@@ -58,27 +60,27 @@ static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) 
                 r = cb_error_set_field(err, CB_ERR_VALIDATION, "action",
                                        "action: use DELETE /v1/resources/{id}");
         if (r >= 0)
-                r = resources_act(req->manager->resources, &req->caller, req->params[0], action, &out, err);
+                r = resources_act(req->manager->resources, &req->caller, req->params[0], action, &t, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, out);
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
 static int on_resource_delete(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *out = NULL;
-        int r = resources_act(req->manager->resources, &req->caller, req->params[0], "delete", &out, err);
+        ResourceTicket t;
+        int r = resources_act(req->manager->resources, &req->caller, req->params[0], "delete", &t, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, out);
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
 static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *op = NULL;
+        _cleanup_(operation_done) Operation op = { 0 };
         int r = operations_get(req->manager->resources, &req->caller, req->params[0], &op, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, op);
+        return rest_reply_json(reply, 200, rest_operation_json(&op));
 }
 
 static int on_providers_list(RestRequest *req, RestReply *reply, CbError *err) {

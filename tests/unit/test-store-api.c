@@ -91,6 +91,44 @@ static void test_run_and_rows(void **state) {
         assert_int_equal(count(count_sql, NULL), 3);
 }
 
+/* A record read into a struct: the text columns it names, copied into one
+ * allocation that outlives the row; NULL stays NULL. */
+static void test_rows_texts(void **state) {
+        CbError err = CB_ERROR_INIT;
+        StoreRows *rows = NULL;
+        const char *id = "x", *note = "x", *n_text = "x";
+        char *mem = NULL;
+        (void)state;
+
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("texts-1"), SA_INT(-42), SA_TEXT("")),
+                                   "adding", &err),
+                         1);
+        assert_int_equal(store_run(store, ins_sql, STORE_ARGS(SA_TEXT("texts-2"), SA_INT(-41), SA_NULL),
+                                   "adding", &err),
+                         1);
+        assert_int_equal(store_query(store, "SELECT id, n, note FROM t WHERE id LIKE ?1 ORDER BY id",
+                                     STORE_ARGS(SA_TEXT("texts-%")), &rows, "listing", &err),
+                         0);
+        assert_int_equal(store_rows_next(rows, &err), 1);
+        assert_int_equal(store_rows_texts(rows,
+                                          (const StoreText[]){ { 2, &note }, { 0, &id }, { 1, &n_text } }, 3,
+                                          &mem),
+                         0);
+        assert_int_equal(store_rows_next(rows, &err), 1); /* the copies outlive their row */
+        assert_string_equal(id, "texts-1");
+        assert_string_equal(note, ""); /* an empty text is no NULL */
+        assert_string_equal(n_text, "-42");
+        free(mem);
+
+        assert_int_equal(store_rows_texts(rows, (const StoreText[]){ { 0, &id }, { 2, &note } }, 2, &mem), 0);
+        assert_string_equal(id, "texts-2");
+        assert_null(note);
+        free(mem);
+        store_rows_done(rows);
+        assert_int_equal(store_run(store, "DELETE FROM t WHERE id LIKE 'texts-%'", NULL, "cleaning", &err),
+                         2);
+}
+
 static void test_refusals(void **state) {
         CbError err = CB_ERROR_INIT;
         StoreRows *rows = NULL;
@@ -252,6 +290,7 @@ static void test_audit_change_entry_completed_by_change(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_run_and_rows),
+                cmocka_unit_test(test_rows_texts),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_audit_change),
                 cmocka_unit_test(test_text_len),

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The resources core on a temporary store with libvirt's test:///default as
+ * its provider: a request the policy allows reaches active; a refusal names
+ * its article and writes nothing; an idempotent repeat; stop, start, delete;
+ * a deleted resource is no object; and a pending operation that a crash
+ * left behind completes once the store is reopened. The loop is the worker
+ * pool's own fd, pumped here as the daemon's sd-event loop would. */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "audit.h"
+#include "catalog.h"
+#include "driver.h"
+#include "projects.h"
+#include "providers.h"
+#include "resources.h"
+#include "signature.h"
+#include "states.h"
+#include "systems.h"
+#include "worker.h"
+
+#define PROVIDER     "t-default"
+#define APPROVAL_KEY "etc/dev-keys/dev-authority.key.pem"
+#define APPROVAL_PUB "etc/dev-keys/dev-authority.pub.pem"
+/* How long an operation on test:///default may take before the test fails. */
+#define PUMP_TIMEOUT_MS 10000
+
+static Principal operator_p = { .name = (char *)"t-operator", .roles = CB_ROLE_OPERATOR };
+static Principal edu_p = { .name = (char *)"t-edu",
+                           .department = (char *)"edu",
+                           .roles = CB_ROLE_DEPARTMENT };
+static Principal health_p = { .name = (char *)"t-health",
+                              .department = (char *)"health",
+                              .roles = CB_ROLE_DEPARTMENT };
+static const CbCaller operator_c = { .principal = &operator_p, .face = "cli" };
+static const CbCaller edu_c = { .principal = &edu_p, .face = "cli" };
+static const CbCaller health_c = { .principal = &health_p, .face = "cli" };
+
+/* Everything the daemon wires together for resources, on one store. */
+typedef struct World {
+        Store *store;
+        Catalog *catalog;
+        TrustedKeys *keys;
+        Projects *projects;
+        WorkerPool *pool;
+        Providers *providers;
+        Resources *resources;
+        bool drivers;
+} World;
+
+static char tmpdir[] = "/tmp/cbresources.XXXXXX";
+static char db_path[256], seed_dir[256];
+static World w;
+/* Held for the whole run: test:///default keeps its state while one
+ * connection to it is open, so what the broker made survives the
+ * "crash" below, as a real host's VMs would. */
+static virConnectPtr host;
+
+/* A catalogue of one service: a diskless VM plan the approval covers
+ * (test:///default has no pool named "default" for a disk) and one it does
+ * not. */
+static const char seed_json[] =
+        "{\"id\": \"t-vm\", \"name\": \"t-vm\", \"display_name\": \"测试云服务器\", \"category\": \"IaaS\","
+        " \"driver\": \"libvirt\", \"description\": \"a VM on the test driver\", \"secure_controllable\": "
+        "false,"
+        " \"max_protection_level\": 3, \"bindable\": false, \"tags\": [\"test\"],"
+        " \"plans\": ["
+        "  {\"id\": \"t-small\", \"name\": \"t-small\", \"display_name\": \"小\", \"description\": \"1 "
+        "vCPU\","
+        "   \"spec\": {\"kind\": \"vm\", \"vcpus\": 1, \"memory_mib\": 128, \"disk_gib\": 0},"
+        "   \"price\": {\"amount_fen\": 10, \"unit\": \"hour\"}},"
+        "  {\"id\": \"t-other\", \"name\": \"t-other\", \"display_name\": \"另\", \"description\": \"2 "
+        "vCPU\","
+        "   \"spec\": {\"kind\": \"vm\", \"vcpus\": 2, \"memory_mib\": 256, \"disk_gib\": 0},"
+        "   \"price\": {\"amount_fen\": 20, \"unit\": \"hour\"}}]}";
+
+static void on_provider_ready(Provider *p, void *userdata) {
+        World *world = userdata;
+        if (world->resources)
+                resources_provider_ready(world->resources, p);
+}
+
+/* Runs the loop (the pool's results) until done(arg) holds; false when it
+ * did not within PUMP_TIMEOUT_MS. */
+static bool pump_until(bool (*done)(const void *arg), const void *arg) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned i = 0; i < 100000; i++) {
+                struct pollfd pfd = { .fd = worker_pool_fd(w.pool), .events = POLLIN };
+                if (done(arg))
+                        return true;
+                if (poll(&pfd, 1, 50) > 0)
+                        worker_dispatch(w.pool);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > PUMP_TIMEOUT_MS)
+                        return done(arg);
+        }
+        return done(arg);
+}
+
+static bool provider_connected(const void *arg) {
+        (void)arg;
+        Provider *p = providers_find(w.providers, PROVIDER);
+        return p && p->status == PROVIDER_CONNECTED && !p->probing;
+}
+
+static bool pool_idle(const void *arg) {
+        (void)arg;
+        return worker_pool_pending(w.pool) == 0;
+}
+
+/* Opens the world on db_path; with_provider false leaves the provider out
+ * (the daemon before its provider answers). */
+static void world_open(bool with_provider) {
+        CbError err = CB_ERROR_INIT;
+
+        assert_int_equal(store_open(db_path, &w.store, &err), 0);
+        assert_int_equal(catalog_new(w.store, &w.catalog), 0);
+        assert_int_equal(trusted_keys_new(&w.keys), 0);
+        assert_int_equal(trusted_keys_add_pem_file(w.keys, "dev-authority", "sm2-sm3", APPROVAL_PUB, &err),
+                         0);
+        assert_int_equal(projects_new(w.store, w.catalog, w.keys, NULL, &w.projects), 0);
+        assert_int_equal(worker_pool_new(2, &w.pool), 0);
+        assert_int_equal(driver_global_init(&err), 0);
+        w.drivers = true;
+        assert_int_equal(providers_new(w.store, w.pool, &w.providers), 0);
+        assert_int_equal(resources_new(w.store, w.projects, w.providers, w.pool, &w.resources), 0);
+        resources_set_stop_timeout(w.resources, 0);
+        providers_set_ready_callback(w.providers, on_provider_ready, &w);
+        if (with_provider)
+                assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
+                                                      DRIVER_DOMAIN_AUTO, NULL, &err),
+                                 0);
+        cb_error_clear(&err);
+        if (with_provider)
+                assert_true(pump_until(provider_connected, NULL));
+}
+
+/* In the daemon's order (manager_free): events, the pool, then the rest. */
+static void world_close(void) {
+        if (w.resources)
+                resources_unwatch_all(w.resources);
+        w.pool = worker_pool_free(w.pool);
+        w.resources = resources_free(w.resources);
+        w.providers = providers_free(w.providers);
+        if (w.drivers)
+                driver_global_shutdown();
+        w.projects = projects_free(w.projects);
+        w.keys = trusted_keys_free(w.keys);
+        w.catalog = catalog_free(w.catalog);
+        w.store = store_free(w.store);
+        w = (World){ 0 };
+}
+
+/* The host's domain for resource id: 1 running, 0 present but not
+ * running, -1 absent. */
+static int host_domain(const char *id) {
+        char name[128];
+        virDomainPtr d;
+        int running;
+
+        snprintf(name, sizeof(name), "cb-%s", id);
+        d = virDomainLookupByName(host, name);
+        if (!d) {
+                virResetLastError();
+                return -1;
+        }
+        running = virDomainIsActive(d);
+        virDomainFree(d);
+        return running > 0 ? 1 : 0;
+}
+
+static int64_t count(const char *sql) {
+        CbError err = CB_ERROR_INIT;
+        int64_t n = -1;
+        assert_int_equal(store_query_int(w.store, sql, NULL, &n, "counting", &err), 0);
+        return n;
+}
+
+static json_t *request_body(const char *plan, const char *name) {
+        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "project_id", "t-proj", "system_id", "t-sys",
+                              "service_id", "t-vm", "plan_id", plan, "name", name);
+        assert_non_null(b);
+        return b;
+}
+
+/* The resource's state on record. */
+static ResourceState state_of(const char *id) {
+        Resource res = { 0 };
+        assert_int_equal(resources_record(w.resources, id, &res), 0);
+        ResourceState s = res.state;
+        resource_done(&res);
+        return s;
+}
+
+static bool operation_finished(const void *arg) {
+        CbError err = CB_ERROR_INIT;
+        Operation op = { 0 };
+        bool done;
+        if (operations_get(w.resources, &operator_c, arg, &op, &err) < 0) {
+                cb_error_clear(&err);
+                return false;
+        }
+        done = op.state == OPERATION_SUCCEEDED || op.state == OPERATION_FAILED;
+        operation_done(&op);
+        return done;
+}
+
+/* Waits for the operation and asserts it succeeded. */
+static void wait_succeeded(const char *op_id) {
+        CbError err = CB_ERROR_INIT;
+        Operation op = { 0 };
+        assert_true(pump_until(operation_finished, op_id));
+        assert_int_equal(operations_get(w.resources, &operator_c, op_id, &op, &err), 0);
+        if (op.state != OPERATION_SUCCEEDED)
+                fail_msg("operation %s: %s (%s)", op_id, operation_state_to_string(op.state),
+                         op.error ? op.error : "no error");
+        assert_null(op.error);
+        operation_done(&op);
+}
+
+static int setup(void **state) {
+        CbError err = CB_ERROR_INIT;
+        char path[300];
+        FILE *f;
+        int year;
+        time_t now = time(NULL);
+        struct tm tm;
+        (void)state;
+
+        if (!mkdtemp(tmpdir))
+                return -1;
+        snprintf(db_path, sizeof(db_path), "%s/broker.db", tmpdir);
+        snprintf(seed_dir, sizeof(seed_dir), "%s/catalog", tmpdir);
+        snprintf(path, sizeof(path), "mkdir -p %s", seed_dir);
+        if (system(path) != 0)
+                return -1;
+        snprintf(path, sizeof(path), "%s/t-vm.json", seed_dir);
+        f = fopen(path, "we");
+        if (!f || fputs(seed_json, f) < 0 || fclose(f) != 0)
+                return -1;
+
+        /* The host's own domain "test" takes more memory than the node has:
+         * gone, so that placement finds room. */
+        host = virConnectOpen("test:///default");
+        if (!host)
+                return -1;
+        virDomainPtr d = virDomainLookupByName(host, "test");
+        if (!d || virDomainDestroy(d) < 0 || virDomainUndefine(d) < 0)
+                return -1;
+        virDomainFree(d);
+
+        world_open(true);
+        if (catalog_import_seed(w.catalog, seed_dir, &err) < 0) {
+                fprintf(stderr, "seed: %s\n", err.message);
+                return -1;
+        }
+
+        /* The system in the directory, and the authority's signed approval
+         * for project t-proj covering t-small three times. */
+        json_t *sys =
+                json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", "t-sys", "name", "测试系统", "department",
+                          "edu", "protection_level", 2, "classified", false, "data_sharing", "compliant");
+        json_t *out = NULL;
+        if (systems_create(w.store, &operator_c, sys, &out, &err) < 0) {
+                fprintf(stderr, "system: %s\n", err.message);
+                return -1;
+        }
+        json_decref(sys);
+        json_decref(out);
+
+        gmtime_r(&now, &tm);
+        year = tm.tm_year + 1900;
+        json_t *doc =
+                json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:{s:I, s:I}, s:[s], s:[{s:s, s:s, s:i}], "
+                          "s:b, s:b}",
+                          "approval_no", "测试〔1〕号", "project_id", "t-proj", "project_name", "测试项目",
+                          "department", "edu", "revision", 1, "valid_from", "", "valid_until", "", "budget",
+                          "construction_fen", (json_int_t)1000000000, "om_fen", (json_int_t)100000000,
+                          "systems", "t-sys", "items", "service_id", "t-vm", "plan_id", "t-small", "quantity",
+                          3, "requires_secure_controllable", false, "dedicated_network_consent", false);
+        char from[32], until[32];
+        snprintf(from, sizeof(from), "%d-01-01", year);
+        snprintf(until, sizeof(until), "%d-12-31", year + 1);
+        json_object_set_new(doc, "valid_from", json_string(from));
+        json_object_set_new(doc, "valid_until", json_string(until));
+        char *text = json_dumps(doc, JSON_COMPACT);
+        json_t *env = NULL;
+        json_decref(doc);
+        if (!text || envelope_sign(NULL, "dev-authority", APPROVAL_KEY, text, strlen(text), &env, &err) < 0) {
+                fprintf(stderr, "sign: %s\n", err.message);
+                return -1;
+        }
+        free(text);
+        if (projects_submit_approval(w.projects, &edu_c, env, &out, &err) < 0) {
+                fprintf(stderr, "approval: %s\n", err.message);
+                return -1;
+        }
+        json_decref(env);
+        json_decref(out);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[300];
+        (void)state;
+        world_close();
+        if (host)
+                virConnectClose(host);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static char r1[64], r1_op[64];
+
+static void test_request_goes_active(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "web-1");
+        ResourceTicket t;
+        Resource res = { 0 };
+        (void)state;
+
+        if (resources_request(w.resources, &edu_c, body, "key-1", &t, &err) < 0)
+                fail_msg("request refused: %s", err.message);
+        json_decref(body);
+        assert_int_equal(t.state, RESOURCE_PROVISIONING);
+        assert_true(strncmp(t.id, "r-", 2) == 0);
+        assert_true(strncmp(t.operation_id, "op-", 3) == 0);
+        snprintf(r1, sizeof(r1), "%s", t.id);
+        snprintf(r1_op, sizeof(r1_op), "%s", t.operation_id);
+
+        wait_succeeded(r1_op);
+        assert_int_equal(resources_get(w.resources, &edu_c, r1, &res, &err), 0);
+        assert_int_equal(res.state, RESOURCE_ACTIVE);
+        assert_int_equal(res.kind, RESOURCE_KIND_VM);
+        assert_string_equal(res.provider, PROVIDER);
+        assert_non_null(res.provider_ref); /* the VM it made */
+        assert_int_equal(host_domain(r1), 1);
+        assert_string_equal(res.department, "edu");
+        assert_string_equal(res.approval_no, "测试〔1〕号");
+        assert_int_equal(res.catalog_revision, 1);
+        resource_done(&res);
+
+        /* Another department: an unknown id, whatever it names. */
+        assert_int_equal(resources_get(w.resources, &health_c, r1, &res, &err), -ENOENT);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        cb_error_clear(&err);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.provision.done'"), 1);
+}
+
+static void test_refusal_names_article_writes_nothing(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-other", "db-1");
+        int64_t resources = count("SELECT COUNT(*) FROM resources");
+        int64_t operations = count("SELECT COUNT(*) FROM operations");
+        ResourceTicket t = { .id = "untouched" };
+        const json_t *v;
+        size_t i;
+        bool named = false;
+        (void)state;
+
+        assert_true(resources_request(w.resources, &edu_c, body, NULL, &t, &err) < 0);
+        json_decref(body);
+        assert_int_equal(err.kind, CB_ERR_POLICY_DENIED);
+        assert_true(json_array_size(err.violations) > 0);
+        json_array_foreach(err.violations, i, v) {
+                assert_true(json_integer_value(json_object_get(v, "article")) >
+                            0); /* every one names its article */
+                if (streq_ptr(json_string_value(json_object_get(v, "code")), "ITEM_NOT_APPROVED")) {
+                        assert_int_equal(json_integer_value(json_object_get(v, "article")),
+                                         policy_code_article(POLICY_ITEM_NOT_APPROVED));
+                        named = true;
+                }
+        }
+        assert_true(named);
+        cb_error_clear(&err);
+        assert_string_equal(t.id, "untouched");
+        assert_int_equal(count("SELECT COUNT(*) FROM resources"), resources);
+        assert_int_equal(count("SELECT COUNT(*) FROM operations"), operations);
+        /* The refusal itself is on record. */
+        assert_int_equal(
+                count("SELECT COUNT(*) FROM audit WHERE action = 'resource.request' AND outcome = 'denied'"),
+                1);
+}
+
+static void test_idempotent_repeat(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "web-1");
+        int64_t resources = count("SELECT COUNT(*) FROM resources");
+        ResourceTicket t;
+        (void)state;
+
+        /* Same key, same body: the first request's resource and provision, as it is now. */
+        assert_int_equal(resources_request(w.resources, &edu_c, body, "key-1", &t, &err), 0);
+        json_decref(body);
+        assert_string_equal(t.id, r1);
+        assert_string_equal(t.operation_id, r1_op);
+        assert_int_equal(t.state, RESOURCE_ACTIVE);
+        assert_int_equal(count("SELECT COUNT(*) FROM resources"), resources);
+
+        /* Same key, another body: a conflict, nothing made. */
+        body = request_body("t-small", "web-2");
+        assert_true(resources_request(w.resources, &edu_c, body, "key-1", &t, &err) < 0);
+        json_decref(body);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+        assert_int_equal(count("SELECT COUNT(*) FROM resources"), resources);
+}
+
+static void test_stop_start_delete(void **state) {
+        CbError err = CB_ERROR_INIT;
+        ResourceTicket t;
+        (void)state;
+
+        assert_int_equal(resources_act(w.resources, &edu_c, r1, "stop", &t, &err), 0);
+        assert_string_equal(t.id, r1);
+        wait_succeeded(t.operation_id);
+        assert_int_equal(state_of(r1), RESOURCE_STOPPED);
+        assert_int_equal(host_domain(r1), 0);
+
+        /* From stopped, a stop is refused and changes nothing. */
+        assert_true(resources_act(w.resources, &edu_c, r1, "stop", &t, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+
+        assert_int_equal(resources_act(w.resources, &edu_c, r1, "start", &t, &err), 0);
+        wait_succeeded(t.operation_id);
+        assert_int_equal(state_of(r1), RESOURCE_ACTIVE);
+        assert_int_equal(host_domain(r1), 1);
+
+        /* Another department cannot act on it: as if it did not exist. */
+        assert_true(resources_act(w.resources, &health_c, r1, "delete", &t, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        cb_error_clear(&err);
+
+        assert_int_equal(resources_act(w.resources, &edu_c, r1, "delete", &t, &err), 0);
+        assert_int_equal(t.state, RESOURCE_DEPROVISIONING);
+        wait_succeeded(t.operation_id);
+        assert_int_equal(state_of(r1), RESOURCE_DELETED);
+        assert_int_equal(host_domain(r1), -1);
+        assert_true(resources_act(w.resources, &edu_c, r1, "start", &t, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+}
+
+static void test_deleted_is_hidden(void **state) {
+        CbError err = CB_ERROR_INIT;
+        ResourceList list = { 0 };
+        Resource res = { 0 };
+        char next[PAGE_TOKEN_MAX];
+        char **ids = NULL;
+        bool listed = false;
+        (void)state;
+
+        /* No object any more, for the owner and for the daemon itself. */
+        assert_int_equal(resources_object_exists(w.resources, &edu_c, r1), 0);
+        assert_int_equal(resources_object_exists(w.resources, NULL, r1), 0);
+        assert_int_equal(resources_object_ids(w.resources, &edu_c, &ids, &err), 0);
+        for (char **p = ids; *p; p++) {
+                assert_string_not_equal(*p, r1);
+                free(*p);
+        }
+        free(ids);
+
+        /* The record stays: read and listed as deleted. */
+        assert_int_equal(resources_get(w.resources, &edu_c, r1, &res, &err), 0);
+        assert_int_equal(res.state, RESOURCE_DELETED);
+        resource_done(&res);
+        assert_int_equal(
+                resources_list(w.resources, &edu_c, NULL, &(Page){ .limit = 100 }, &list, next, &err), 0);
+        for (size_t i = 0; i < list.n; i++)
+                if (streq(list.items[i].id, r1)) {
+                        assert_int_equal(list.items[i].state, RESOURCE_DELETED);
+                        listed = true;
+                }
+        assert_true(listed);
+        assert_string_equal(next, "");
+        resource_list_done(&list);
+
+        /* health's list holds none of edu's. */
+        assert_int_equal(
+                resources_list(w.resources, &health_c, NULL, &(Page){ .limit = 100 }, &list, next, &err), 0);
+        assert_int_equal(list.n, 0);
+        resource_list_done(&list);
+}
+
+/* The daemon dies after a request committed and before its provider ran
+ * it: the provision is on record, pending. Reopened, the broker runs it
+ * once the provider connects, and the resource becomes active. */
+static void test_crash_recovery(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "web-3");
+        Provider *p = providers_find(w.providers, PROVIDER);
+        char id[64], op_id[64];
+        ResourceTicket t;
+        Operation op = { 0 };
+        (void)state;
+
+        assert_true(pump_until(pool_idle, NULL)); /* nothing of earlier tests still under way */
+        /* The provider is gone between the commit and the hand-over to it. */
+        assert_int_equal(store_begin(w.store), 0);
+        assert_int_equal(resources_request(w.resources, &edu_c, body, NULL, &t, &err), 0);
+        json_decref(body);
+        p->status = PROVIDER_LOST;
+        assert_int_equal(store_commit(w.store), 0);
+        snprintf(id, sizeof(id), "%s", t.id);
+        snprintf(op_id, sizeof(op_id), "%s", t.operation_id);
+        assert_int_equal(worker_pool_pending(w.pool), 0); /* not handed to the pool */
+        assert_int_equal(host_domain(id), -1);
+        assert_int_equal(state_of(id), RESOURCE_PROVISIONING);
+
+        /* Killed: nothing of this process's state survives but the store. */
+        world_close();
+        world_open(false);
+        assert_int_equal(operations_get(w.resources, &edu_c, op_id, &op, &err), 0);
+        assert_int_equal(op.kind, OPERATION_PROVISION);
+        assert_int_equal(op.state, OPERATION_PENDING);
+        operation_done(&op);
+        assert_int_equal(state_of(id), RESOURCE_PROVISIONING);
+
+        /* The provider connects: the pending provision runs, once. */
+        assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
+                                              DRIVER_DOMAIN_AUTO, NULL, &err),
+                         0);
+        assert_true(pump_until(provider_connected, NULL));
+        wait_succeeded(op_id);
+        assert_int_equal(state_of(id), RESOURCE_ACTIVE);
+        assert_int_equal(host_domain(id), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM operations WHERE kind = 'provision' AND state IN "
+                               "('pending', 'running')"),
+                         0);
+        assert_true(pump_until(pool_idle, NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_request_goes_active),
+                cmocka_unit_test(test_refusal_names_article_writes_nothing),
+                cmocka_unit_test(test_idempotent_repeat),
+                cmocka_unit_test(test_stop_start_delete),
+                cmocka_unit_test(test_deleted_is_hidden),
+                cmocka_unit_test(test_crash_recovery),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
