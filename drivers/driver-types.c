@@ -236,6 +236,11 @@ int provision_spec_validate(const ProvisionSpec *spec, CbError *err) {
                         return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib",
                                                   "an image needs a VM with a system disk");
         }
+        if (!spec->seed_meta_data != !spec->seed_user_data)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "seed",
+                                          "a seed needs meta-data and user-data");
+        if (spec->seed_meta_data && spec->kind != DRIVER_OBJECT_VM)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "seed", "only a VM has a first-boot seed");
         if (spec->disk_format && !streq(spec->disk_format, "qcow2") && !streq(spec->disk_format, "raw"))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_format",
                                           "disk_format must be qcow2 or raw");

@@ -68,6 +68,11 @@ typedef struct ProvisionSpec {
         const char *image_digest_alg; /* "sha256" or "sm3" */
         const char *image_digest;     /* lowercase hex */
         const char *disk_format;      /* the system disk's format in the domain: NULL = "raw" */
+        /* The cloud-init NoCloud seed (drivers/cloud-init.h): both NULL, no
+         * seed. Made into volume "cb-<id>-seed.iso" beside the disk, read-only
+         * to the guest, deleted with the VM. */
+        const char *seed_meta_data;
+        const char *seed_user_data;
         DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
 } ProvisionSpec;
 

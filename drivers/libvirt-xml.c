@@ -70,8 +70,31 @@ int libvirt_xml_volume_name(const char *resource_id, char **ret) {
         return 0;
 }
 
+int libvirt_xml_seed_name(const char *resource_id, char **ret) {
+        if (!driver_resource_id_is_valid(resource_id))
+                return -EINVAL;
+        char *s = NULL;
+        if (asprintf(&s, "cb-%s-seed.iso", resource_id) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 int libvirt_xml_volume_resource_id(const char *volume_name, char **ret) {
         size_t n = volume_name ? strlen(volume_name) : 0;
+        static const char seed[] = "-seed.iso";
+        if (n > strlen("cb-") + strlen(seed) && strncmp(volume_name, "cb-", 3) == 0 &&
+            streq(volume_name + n - strlen(seed), seed)) {
+                char *id = strndup(volume_name + 3, n - 3 - strlen(seed));
+                if (!id)
+                        return -ENOMEM;
+                if (!driver_resource_id_is_valid(id)) {
+                        free(id);
+                        return -ENOENT;
+                }
+                *ret = id;
+                return 0;
+        }
         if (n <= strlen("cb-.img") || strncmp(volume_name, "cb-", 3) != 0 ||
             !streq(volume_name + n - 4, ".img"))
                 return -ENOENT;
@@ -163,6 +186,22 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
                         "      <target dev='vda' bus='virtio'/>\n"
                         "    </disk>\n",
                         spec->disk_format ? spec->disk_format : "raw", spec_pool(spec), volume);
+        if (spec->seed_meta_data) {
+                _cleanup_(freep) char *seed = NULL;
+                if (libvirt_xml_seed_name(spec->resource_id, &seed) < 0) {
+                        fclose(f);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+                /* A virtio disk, as every arch has one; cloud-init finds it by its label. */
+                fprintf(f,
+                        "    <disk type='volume' device='disk'>\n"
+                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <source pool='%s' volume='%s'/>\n"
+                        "      <target dev='vdb' bus='virtio'/>\n"
+                        "      <readonly/>\n"
+                        "    </disk>\n",
+                        spec_pool(spec), seed);
+        }
         if (!isempty(spec->network))
                 fprintf(f,
                         "    <interface type='network'>\n"
@@ -630,4 +669,21 @@ int libvirt_xml_pool_type(const char *xml, char *ret, size_t size) {
 
 bool libvirt_xml_pool_has_backing(const char *pool_type) {
         return pool_type && (streq(pool_type, "dir") || streq(pool_type, "fs") || streq(pool_type, "netfs"));
+}
+
+int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret) {
+        _cleanup_(freep) char *name = NULL;
+        char *s = NULL;
+        if (libvirt_xml_seed_name(resource_id, &name) < 0)
+                return -EINVAL;
+        if (asprintf(&s,
+                     "<volume>\n"
+                     "  <name>%s</name>\n"
+                     "  <capacity unit='bytes'>%zu</capacity>\n"
+                     "  <target/>\n" /* the pool's default format: raw bytes (see the clone) */
+                     "</volume>\n",
+                     name, len) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }

@@ -34,8 +34,10 @@
 /* resource_id must satisfy driver_resource_id_is_valid(). */
 int libvirt_xml_domain_name(const char *resource_id, char **ret);
 int libvirt_xml_volume_name(const char *resource_id, char **ret);
-/* The inverse: the resource id a volume named by the broker stands for;
- * -ENOENT for any other name. */
+/* A VM's first-boot seed: "cb-<id>-seed.iso". */
+int libvirt_xml_seed_name(const char *resource_id, char **ret);
+/* The inverse of both: the resource id a volume named by the broker stands
+ * for (its disk or its seed); -ENOENT for any other name. */
 int libvirt_xml_volume_resource_id(const char *volume_name, char **ret);
 
 /* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
@@ -52,6 +54,9 @@ int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
  * NULL: the best offered, "kvm", then "qemu", then "test"; otherwise want
  * itself if the host offers it. NULL when nothing fits. Static string. */
 const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
+
+/* The seed volume of len bytes (raw), to be uploaded. */
+int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret);
 
 /* The system disk made from spec's image (spec->image_volume set):
  * backing_path non-NULL: a copy-on-write qcow2 of disk_gib over the image

@@ -21,6 +21,7 @@
 #include "digest.h"
 #include "driver.h"
 #include "libvirt-xml.h"
+#include "seed-iso.h"
 
 /* --- errors --------------------------------------------------------------- */
 
@@ -813,13 +814,23 @@ static int force_off(virDomainPtr d, CbError *err) {
 }
 
 /* Deletes the volume named after the resource; absent pool or volume is success. */
+static int delete_named_volume(virConnectPtr vc, const char *pool_name, const char *name, CbError *err);
+
+/* The resource's disk (or block volume) and, for a VM, its first-boot seed. */
 static int delete_volume(virConnectPtr vc, const char *pool_name, const char *resource_id, CbError *err) {
+        _cleanup_(freep) char *name = NULL, *seed = NULL;
+        int r;
+
+        if (libvirt_xml_volume_name(resource_id, &name) < 0 || libvirt_xml_seed_name(resource_id, &seed) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = delete_named_volume(vc, pool_name, seed, err);
+        return r < 0 ? r : delete_named_volume(vc, pool_name, name, err);
+}
+
+static int delete_named_volume(virConnectPtr vc, const char *pool_name, const char *name, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(volp) virStorageVolPtr vol = NULL;
-        _cleanup_(freep) char *name = NULL;
 
-        if (libvirt_xml_volume_name(resource_id, &name) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
         if (!pool) {
                 if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
@@ -1000,6 +1011,86 @@ static int ensure_system_disk(LibvirtConn *lc, virConnectPtr vc, const Provision
         return error_from(err, cow ? "cannot create the system disk" : "cannot clone the image", e);
 }
 
+/* Writes the seed's bytes into its volume: virStorageVolUpload, or on a
+ * test:// connection (no upload there) the volume's path on this host. */
+static int upload_seed(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const unsigned char *buf,
+                       size_t len, CbError *err) {
+        virStreamPtr st = virStreamNew(vc, 0);
+        size_t sent = 0;
+
+        if (!st)
+                return lv_error(err, "cannot open a stream");
+        if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
+                bool local = last_code() == VIR_ERR_NO_SUPPORT && strncmp(lc->uri, "test:", 5) == 0;
+                virStreamFree(st);
+                if (!local)
+                        return lv_error(err, "cannot upload the first-boot seed");
+                virResetLastError();
+                _cleanup_(freep) char *path = virStorageVolGetPath(vol);
+                FILE *f = path ? fopen(path, "we") : NULL;
+                bool ok = f && fwrite(buf, 1, len, f) == len;
+                if (f && fclose(f) != 0)
+                        ok = false;
+                return ok ? 0
+                          : cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot write the seed at %s",
+                                         path ? path : "?");
+        }
+        while (sent < len) {
+                size_t chunk = len - sent < 65536 ? len - sent : 65536;
+                int n = virStreamSend(st, (const char *)buf + sent, chunk);
+                if (n <= 0) {
+                        int r = lv_error(err, "cannot upload the first-boot seed");
+                        virStreamAbort(st);
+                        virStreamFree(st);
+                        return r;
+                }
+                sent += (size_t)n;
+        }
+        if (virStreamFinish(st) < 0) {
+                int r = lv_error(err, "cannot finish uploading the first-boot seed");
+                virStreamFree(st);
+                return r;
+        }
+        virStreamFree(st);
+        return 0;
+}
+
+/* The VM's NoCloud seed volume. Made again on every provision attempt: the
+ * same documents give the same seed, and one left half-written by a crash
+ * is never booted from. */
+static int ensure_seed(LibvirtConn *lc, virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL;
+        _cleanup_(freep) unsigned char *iso = NULL;
+        const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
+        size_t len = 0;
+        int r;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool)
+                return lv_error(err, "cannot look up storage pool");
+        if (libvirt_xml_seed_name(spec->resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = seed_iso_build(spec->seed_meta_data, spec->seed_user_data, &iso, &len, err);
+        if (r < 0)
+                return r;
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol) {
+                if (virStorageVolDelete(vol, 0) < 0)
+                        return lv_error(err, "cannot replace the first-boot seed");
+                virStorageVolFree(vol);
+                vol = NULL;
+        }
+        virResetLastError();
+        if (libvirt_xml_seed_volume(spec->resource_id, len, &xml) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                return lv_error(err, "cannot create the first-boot seed");
+        return upload_seed(lc, vc, vol, iso, len, err);
+}
+
 static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDomainType want) {
         pthread_mutex_lock(&lc->lock);
         const char *t = libvirt_xml_pick_domain_type(
@@ -1055,6 +1146,8 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
         if (s.disk_gib > 0 && (r = s.image_volume ? ensure_system_disk(lc, vc, &s, err)
                                                   : ensure_volume(vc, spec, NULL, err)) < 0)
                 return r;
+        if (s.seed_meta_data && (r = ensure_seed(lc, vc, &s, err)) < 0)
+                goto rollback;
 
         d = virDomainDefineXML(vc, xml);
         if (!d) {
@@ -1083,7 +1176,8 @@ rollback:
                 if (force_off(d, NULL) < 0 || undefine(d, NULL) < 0)
                         virResetLastError();
         }
-        if (spec->disk_gib > 0 && delete_volume(vc, spec->pool, spec->resource_id, NULL) < 0)
+        if ((spec->disk_gib > 0 || spec->seed_meta_data) &&
+            delete_volume(vc, spec->pool, spec->resource_id, NULL) < 0)
                 virResetLastError();
         return r;
 }

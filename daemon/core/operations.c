@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "first-boot.h"
 #include "images.h"
 #include "log.h"
 #include "resources-internal.h"
@@ -99,8 +100,9 @@ typedef struct OpJob {
         Resource res;
         json_t *plan_spec;
         ProvisionSpec spec;
-        ImageUse image;     /* the system disk's image (issue 9); spec points into it */
-        char *provider_ref; /* in: recorded ref; out: provision's answer */
+        ImageUse image;              /* the system disk's image (issue 9); spec points into it */
+        char *seed_meta, *seed_user; /* its first-boot seed's documents, owned */
+        char *provider_ref;          /* in: recorded ref; out: provision's answer */
         unsigned stop_timeout_ms;
         CbError err;
 } OpJob;
@@ -110,6 +112,8 @@ static void op_job_free(OpJob *j) {
         json_decref(j->plan_spec);
         free(j->provider_ref);
         cb_error_clear(&j->err);
+        free(j->seed_meta);
+        free(j->seed_user);
         free(j);
 }
 
@@ -262,6 +266,12 @@ static void op_job_image(Resources *r, Provider *p, OpJob *j) {
         j->spec.image_format = j->image.format;
         j->spec.image_digest_alg = j->image.digest_alg;
         j->spec.image_digest = j->image.digest;
+        /* A VM with an OS gets its first-boot seed (instance-id, hostname, keys). */
+        if (first_boot_seed(r->store, j->resource_id, j->spec.name, &j->seed_meta, &j->seed_user, &j->err) <
+            0)
+                return;
+        j->spec.seed_meta_data = j->seed_meta;
+        j->spec.seed_user_data = j->seed_user;
 }
 
 /* Builds the job for a recorded operation and submits it; the provider

@@ -277,6 +277,14 @@ static const char *const migrations[] = {
         "  retired_by TEXT,"
         "  PRIMARY KEY (provider, name));"
         "CREATE INDEX images_name ON images(name);",
+
+        /* 12: what an order says about a VM's first boot (its SSH keys and
+         * cloud-config), kept so that a resumed provision builds the same
+         * seed; never copied into the audit trail. */
+        "CREATE TABLE resource_first_boot ("
+        "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  ssh_authorized_keys TEXT NOT NULL,"
+        "  user_data TEXT);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

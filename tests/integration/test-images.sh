@@ -232,10 +232,11 @@ cb_approve lf-edu-img "临政信审〔$(date +%Y)〕77号" edu-img \
         '[{"service_id": "img-vm", "plan_id": "img-vm-euler", "quantity": 3},
           {"service_id": "img-vm", "plan_id": "img-vm-debian", "quantity": 1}]'
 
-# order NAME PLAN: POST /v1/resources as dev-edu; sets RID and OPID.
+# order NAME PLAN [EXTRA_JQ]: POST /v1/resources as dev-edu; sets RID and OPID.
 order() {
         cb_curl POST /v1/resources dev-edu "$(jq -nc --arg n "$1" --arg plan "$2" \
-                '{project_id: "lf-edu-img", system_id: "edu-img", service_id: "img-vm", plan_id: $plan, name: $n}')"
+                '{project_id: "lf-edu-img", system_id: "edu-img", service_id: "img-vm", plan_id: $plan, name: $n}' |
+                jq -c "${3:-.}")"
         RID=$(printf %s "$CB_BODY" | jq -r .id)
         OPID=$(printf %s "$CB_BODY" | jq -r .operation_id)
 }
@@ -245,10 +246,44 @@ op_error() {
         printf %s "$CB_BODY" | jq -r '.error // empty'
 }
 
-order 教育平台-镜像 img-vm-euler
-assert_eq "$CB_STATUS" 202 "a VM of a plan naming an image is ordered"
+# --- first boot: the order's keys and cloud-config ---
+
+ssh-keygen -q -t ed25519 -N "" -C "ops@edu" -f "$CB_TMP/key" </dev/null >/dev/null
+KEY=$(cat "$CB_TMP/key.pub")
+SECRET_MARK="sentinel-$RANDOM$RANDOM"
+order bad-key img-vm-euler '.ssh_authorized_keys = ["ssh-ed25519 AAAA-not-base64 x"]'
+assert_eq "$CB_STATUS" 422 "a malformed SSH key is refused"
+check "$CB_BODY" '.field == "ssh_authorized_keys[0]"' "...naming it"
+KEYJ=$(jq -Rn --arg k "$KEY" '$k')
+order bad-key img-vm-euler ".ssh_authorized_keys = [$KEYJ, \"ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIPxEscCcRTASZG8wVPobKypNGRPmkAxhJqEX7xUgcs5L\"]"
+assert_eq "$CB_STATUS" 422 "a key whose data is another type's is refused"
+check "$CB_BODY" '.field == "ssh_authorized_keys[1]"' "...naming the second key"
+order bad-data img-vm-euler '.user_data = "#!/bin/sh\necho hi\n"'
+assert_eq "$CB_STATUS" 422 "user data that is not #cloud-config is refused"
+check "$CB_BODY" '.field == "user_data"' "...naming user_data"
+order bad-data img-vm-euler '.user_data = "#cloud-config\nusers:\n  - name: ops\n    plain_text_passwd: x\n"'
+assert_eq "$CB_STATUS" 422 "user data with a password in clear is refused"
+check "$CB_BODY" '.field == "user_data" and (.message | contains("in clear"))' "...saying why"
+order bad-data img-vm-euler '.user_data = "#cloud-config\npackages: [a\n"'
+check "$CB_BODY" '.field == "user_data" and (.message | contains("not YAML"))' "user data that is not YAML is refused"
+order bad-data img-vm-euler '.user_data = ("#cloud-config\nx: \"" + ("y" * 40000) + "\"\n")'
+check "$CB_BODY" '.field == "user_data" and (.message | contains("longer than"))' "oversized user data is refused"
+
+order 教育平台-镜像 img-vm-euler ".ssh_authorized_keys = [$KEYJ] | .user_data = \"#cloud-config\nruncmd:\n  - [echo, $SECRET_MARK]\n\""
+assert_eq "$CB_STATUS" 202 "a VM of a plan naming an image is ordered, with a key and user data"
 VM1=$RID
 if cb_wait_state "$VM1" active; then pass "...and becomes active"; else fail "VM1: $GOT $CB_BODY"; fi
+SEED="$CB_TMP/disks/cb-$VM1-seed.iso"
+if [ -s "$SEED" ]; then pass "its NoCloud seed is made beside its disk"; else fail "no seed at $SEED"; fi
+assert_contains "$(isoinfo -d -i "$SEED")" "Volume id: cidata" "...an ISO 9660 volume labelled cidata"
+META=$(isoinfo -R -i "$SEED" -x /meta-data)
+assert_contains "$META" "instance-id: $VM1" "...its instance-id is the resource id"
+assert_contains "$META" "local-hostname: vm-$VM1" "...the hostname comes from the name (vm-<id> for a Chinese one)"
+assert_contains "$META" "$KEY" "...with the order's SSH key"
+assert_contains "$(isoinfo -R -i "$SEED" -x /user-data)" "$SECRET_MARK" "...and its cloud-config"
+cb_curl GET "/v1/audit?limit=10000" dev-auditor
+assert_not_contains "$CB_BODY" "$SECRET_MARK" "the user data is not in the audit trail"
+assert_not_contains "$CB_BODY" "$(printf %s "$KEY" | cut -d' ' -f2)" "nor the key"
 cb_curl GET /v1/providers/$PROV/inventory dev-operator
 check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img" and .size_gib == 20)] | length == 1' \
         "its system disk has the plan's disk_gib"
@@ -283,7 +318,8 @@ assert_contains "$(op_error "$OP3")" "no active image" "...saying the image is n
 cb_curl DELETE "/v1/resources/$VM1" dev-edu
 if cb_wait_state "$VM1" deleted; then pass "the VM from the image is deleted"; else fail "VM1 delete: $GOT"; fi
 cb_curl GET /v1/providers/$PROV/inventory dev-operator
-check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img")] | length == 0' "...with its system disk"
+check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img" or .name == "cb-'"$VM1"'-seed.iso")] | length == 0' \
+        "...with its system disk and its seed"
 [ -f "$CB_TMP/images/$EULER" ] && [ "$(sha256 "$EULER")" = "$EULER_SHA_AFTER" ] &&
         pass "...and the image is still there, unchanged" || fail "the image was touched"
 

@@ -838,20 +838,27 @@ static void test_system_disk_from_image(void **state) {
         write_file(path, bytes, sizeof(bytes));
         snprintf(path, sizeof(path), "%s/euler-lv", dir);
         write_file(path, bytes, sizeof(bytes));
-        virStoragePoolPtr dpool = virStoragePoolLookupByName(raw, "default-pool");
+        virStoragePoolPtr dpool = virStoragePoolLookupByName(raw, "cb-ut-images");
         assert_non_null(dpool);
 
         DriverConn *c = open_or_fail("test:///default");
         ProvisionSpec spec = spec_for("r-img");
-        spec.pool = "default-pool";
+        spec.pool = "cb-ut-images"; /* a real folder: the seed is written there */
         spec.os_image = "openeuler-22.03";
         spec.image_pool = "cb-ut-images";
         spec.image_volume = "euler.qcow2";
         spec.image_format = "qcow2";
         spec.image_digest_alg = "sha256";
         spec.image_digest = sha;
+        spec.seed_meta_data = "instance-id: r-img\nlocal-hostname: web\n";
+        spec.seed_user_data = "#cloud-config\n{}\n";
         _cleanup_(freep) char *ref = NULL;
         assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+
+        /* The seed: a volume beside the disk, read-only to the guest. */
+        _cleanup_(freep) char *seed = vol_xml(dpool, "cb-r-img-seed.iso");
+        assert_non_null(seed);
+        assert_non_null(strstr(seed, "<format type='raw'/>")); /* a dir pool's default */
 
         /* Copy-on-write: a qcow2 of disk_gib over the image. */
         _cleanup_(freep) char *disk = vol_xml(dpool, "cb-r-img.img");
@@ -870,9 +877,12 @@ static void test_system_disk_from_image(void **state) {
         _cleanup_(freep) char *ref2 = NULL;
         assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
         assert_string_equal(ref, ref2);
-        DriverRef r = { .resource_id = "r-img", .provider_ref = ref, .pool = "default-pool" };
+        DriverRef r = { .resource_id = "r-img", .provider_ref = ref, .pool = "cb-ut-images" };
+        assert_non_null(strstr(dxml, "volume='cb-r-img-seed.iso'"));
+        assert_non_null(strstr(dxml, "<readonly/>"));
         assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
         assert_null(vol_xml(dpool, "cb-r-img.img"));
+        assert_null(vol_xml(dpool, "cb-r-img-seed.iso"));
 
         /* A pool without backing files (a partitioned disk; the test driver
          * clones only within one pool): a full clone, raw. */

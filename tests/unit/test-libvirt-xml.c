@@ -374,6 +374,7 @@ static void test_system_disk_xml(void **state) {
         ProvisionSpec spec = image_spec();
         _cleanup_(freep) char *cow = NULL, *clone = NULL, *dom = NULL;
         CbError err = CB_ERROR_INIT;
+        char *none = NULL;
 
         /* Copy-on-write: qcow2 over the image's path (escaped), of disk_gib. */
         assert_int_equal(libvirt_xml_system_disk(&spec, "/var/lib/images/a&b<c>.qcow2", &cow, &err), 0);
@@ -395,16 +396,33 @@ static void test_system_disk_xml(void **state) {
         assert_null(strstr(clone, "backingStore"));
         assert_null(strstr(clone, "<format"));
 
-        /* The domain's disk driver follows disk_format. */
+        /* The domain's disk driver follows disk_format; the seed is a read-only second disk. */
         spec.disk_format = "qcow2";
+        spec.seed_meta_data = "instance-id: r-0001\n";
+        spec.seed_user_data = "#cloud-config\n{}\n";
         assert_int_equal(libvirt_xml_domain(&spec, "kvm", &dom, &err), 0);
         if (validate(dom, "domain") != 0)
                 fail_msg("domain XML does not validate:\n%s", dom);
         assert_non_null(strstr(dom, "<driver name='qemu' type='qcow2'/>"));
+        assert_non_null(strstr(dom, "volume='cb-r-0001-seed.iso'/>\n      <target dev='vdb' bus='virtio'/>\n"
+                                    "      <readonly/>"));
+        _cleanup_(freep) char *seedvol = NULL, *rid = NULL;
+        assert_int_equal(libvirt_xml_seed_volume("r-0001", 71680, &seedvol), 0);
+        if (validate(seedvol, "storagevol") != 0)
+                fail_msg("seed volume XML does not validate:\n%s", seedvol);
+        assert_non_null(strstr(seedvol, "<capacity unit='bytes'>71680</capacity>"));
+        assert_int_equal(libvirt_xml_volume_resource_id("cb-r-0001-seed.iso", &rid), 0);
+        assert_string_equal(rid, "r-0001");
+        assert_int_equal(libvirt_xml_volume_resource_id("cb--seed.iso", &none), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_resource_id("cb-a b-seed.iso", &none), -ENOENT);
+        spec.seed_user_data = NULL;
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &none, &err), -EINVAL);
+        assert_string_equal(err.field, "seed");
+        cb_error_clear(&err);
+        spec.seed_meta_data = NULL;
 
         /* What the spec must say about its image. */
         ProvisionSpec b;
-        char *none = NULL;
         b = image_spec(), b.image_digest = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
         assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
         assert_string_equal(err.field, "image_digest");

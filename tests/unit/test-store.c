@@ -364,7 +364,8 @@ static void test_project_holdings(void **state) {
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
                            "DROP INDEX resources_list_created;"
-                           "DROP TABLE images; ALTER TABLE providers DROP COLUMN image_pool;"
+                           "DROP TABLE resource_first_boot; DROP TABLE images; ALTER TABLE providers DROP "
+                           "COLUMN image_pool;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
                            "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
                            " committed_fen);" RES("r6", "p2", "large", "om", "300",
