@@ -67,6 +67,7 @@ static const struct {
         { CTL_OPT_BUDGET_YEAR, "--budget-year" },
         { CTL_OPT_REASON, "--reason" },
         { CTL_OPT_DOMAIN_TYPE, "--domain-type" },
+        { CTL_OPT_IMAGE_POOL, "--image-pool" },
 };
 
 static void print_command_line(FILE *f, const CtlGroup *g, const CtlCommand *c) {
@@ -121,6 +122,7 @@ static void help(FILE *f) {
                 "                                 audit keygen: ed25519 (default) or sm2-sm3\n"
                 "     --idempotency-key=KEY       resource request: replay instead of a second resource\n"
                 "     --domain-type=TYPE          provider add: auto, kvm or qemu\n"
+                "     --image-pool=POOL           provider add: the storage pool of its OS images\n"
                 "\n"
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(ctl_groups); i++)
@@ -289,6 +291,7 @@ int main(int argc, char *argv[]) {
                 ARG_BUDGET_YEAR,
                 ARG_REASON,
                 ARG_DOMAIN_TYPE,
+                ARG_IMAGE_POOL,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -310,6 +313,7 @@ int main(int argc, char *argv[]) {
                 { "budget-year", required_argument, NULL, ARG_BUDGET_YEAR },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "domain-type", required_argument, NULL, ARG_DOMAIN_TYPE },
+                { "image-pool", required_argument, NULL, ARG_IMAGE_POOL },
                 {},
         };
         Ctl ctl = { 0 };
@@ -377,6 +381,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_DOMAIN_TYPE:
                         ctl.domain_type = optarg, ctl.given |= CTL_OPT_DOMAIN_TYPE;
+                        break;
+                case ARG_IMAGE_POOL:
+                        ctl.image_pool = optarg, ctl.given |= CTL_OPT_IMAGE_POOL;
                         break;
                 case ARG_AFTER:
                         if (parse_number("--after", optarg, 0, INT64_MAX, &v) != 0)

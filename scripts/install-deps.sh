@@ -27,7 +27,8 @@ for arg in "$@"; do
         --bench) PKGS="$PKGS wrk nginx" ;;
         --valgrind) PKGS="$PKGS valgrind" ;;
         --qemu)
-                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86"
+                # qemu-utils: libvirt's qemu-img makes the copy-on-write system disks.
+                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils"
                 qemu=true
                 ;;
         *)

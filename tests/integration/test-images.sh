@@ -172,6 +172,19 @@ RC=0
 as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image show "$PROV" euler-copy >"$CB_TMP/ctl.out" 2>&1 || RC=$?
 assert_contains "$(grep '^Retired by:' "$CB_TMP/ctl.out")" "dev-operator" "cloudbrokerctl image show shows who retired it"
 
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" provider add img-ctl libvirt "test://$CB_TMP/node.xml" \
+        --image-pool images >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl provider add --image-pool"
+cb_curl GET /v1/providers dev-operator
+check "$CB_BODY" '[.providers[] | select(.name == "img-ctl" and .image_pool == "images")] | length == 1' \
+        "...gives the provider its image pool"
+RC=0
+as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" provider add img-ctl2 libvirt "test://$CB_TMP/node.xml" \
+        --image-pool "a/b" >"$CB_TMP/ctl.out" 2>&1 || RC=$?
+assert_eq "$RC" 1 "cloudbrokerctl provider add with an image pool that is not a pool name fails"
+assert_contains "$(cat "$CB_TMP/ctl.out")" "image_pool" "...naming image_pool"
+
 cb_curl POST /v1/images/$PROV/euler-copy/retire dev-operator
 assert_eq "$CB_STATUS" 409 "retiring a retired image is 409"
 cb_curl POST /v1/images/$PROV/debian-12/retire dev-edu
