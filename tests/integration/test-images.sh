@@ -336,4 +336,9 @@ check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img" or .name == "c
 [ -f "$CB_TMP/images/$EULER" ] && [ "$(sha256 "$EULER")" = "$EULER_SHA_AFTER" ] &&
         pass "...and the image is still there, unchanged" || fail "the image was touched"
 
+# Leaks and errors of the daemon (under ASan) show in its exit status.
+cb_stop_daemon
+grep -q "ERROR: AddressSanitizer\|runtime error" "$CB_TMP/daemon.log" &&
+        fail "the daemon log has a sanitizer report" || pass "no sanitizer report in the daemon log"
+
 cb_done
