@@ -17,7 +17,7 @@ PREFIX ?= /usr
 SYSCONFDIR ?= /etc
 VERSION := 0.1.0
 
-PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libisofs-1 yaml-0.1
+PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libxml-2.0 libisofs-1 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -34,7 +34,7 @@ L3_SRCS := $(filter-out $(L1_SRCS) $(L2_SRCS),$(call layer_c,3))
 L4_SRCS := $(filter-out $(L1_SRCS) $(L2_SRCS) $(L3_SRCS),$(call layer_c,4))
 L5_SRCS := $(filter-out $(L1_SRCS) $(L2_SRCS) $(L3_SRCS) $(L4_SRCS) daemon/main.c,$(call layer_c,5))
 L1_INC := -Ibasic
-L2_INC := $(L1_INC) -Ipolicy -Icatalog -Idrivers
+L2_INC := $(L1_INC) -Ipolicy -Icatalog -Idrivers -Imigration
 L3_INC := $(L2_INC) -Idaemon/infra
 L4_INC := $(L3_INC) -Idaemon/core
 L5_INC := $(L4_INC) -Idaemon -Idaemon/rest -Idaemon/bus
@@ -54,8 +54,9 @@ CTL_SRCS := $(wildcard ctl/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 # Unit tests of the pure domain link against domain and basic alone: a test
 # that needs more shows a module in the wrong layer.
-DOMAIN_TESTS := test-policy test-calendar test-approval test-catalog-validate test-libvirt-xml test-cloud-init
-LAYERED_DIRS := basic policy catalog drivers daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
+DOMAIN_TESTS := test-policy test-calendar test-approval test-catalog-validate test-libvirt-xml \
+	test-legacy-rules test-cloud-init
+LAYERED_DIRS := basic policy catalog drivers migration daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
 ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c)
 
 lobjs = $(1:%.c=$(BUILD)/obj/%.o)
@@ -149,7 +150,7 @@ cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=memleak --suppress=resourceLeak \
 		--library=tests/lint/jansson.cfg --std=c11 -D__GNUC__ \
-		$(INCLUDES) -Ictl basic daemon catalog policy drivers ctl tests/unit && echo "cppcheck: ok"
+		$(INCLUDES) -Ictl basic daemon catalog policy drivers migration ctl tests/unit && echo "cppcheck: ok"
 
 bench: deps
 	@./scripts/install-deps.sh --bench

@@ -38,6 +38,7 @@
         X(resource)   \
         X(policy)     \
         X(provider)   \
+        X(migration)  \
         X(image)      \
         X(audit)      \
         X(whoami)

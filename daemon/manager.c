@@ -260,10 +260,14 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r >= 0)
                 r = resources_new(m->store, m->projects, m->providers, m->pool, &m->resources);
         if (r >= 0)
+                r = legacy_new(m->store, m->catalog, m->projects, m->providers, m->pool, m->calendar,
+                               &m->legacy);
+        if (r >= 0)
                 r = images_new(m->store, m->providers, m->pool, &m->images);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
+        projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
 
         *ret = TAKE_PTR(m);
@@ -289,6 +293,7 @@ Manager *manager_free(Manager *m) {
         }
         images_free(m->images);
         resources_free(m->resources);
+        legacy_free(m->legacy);
         providers_free(m->providers);
         if (m->drivers_initialized)
                 driver_global_shutdown();

@@ -13,6 +13,7 @@
 #include "calendar.h"
 #include "catalog.h"
 #include "config.h"
+#include "legacy.h"
 #include "images.h"
 #include "projects.h"
 #include "providers.h"
@@ -34,6 +35,7 @@ typedef struct Manager {
         sd_event_source *pool_source;
         Providers *providers;
         Resources *resources;
+        Legacy *legacy; /* the legacy register (Art. 35) */
         Images *images;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;

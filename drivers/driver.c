@@ -183,6 +183,14 @@ int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *poo
         return ops->image_inspect(conn, pool, volume, alg, ret, err);
 }
 
+int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
+                         CbError *err) {
+        DISPATCH_CHECK(ops, conn, assess_domain, err);
+        if (!name || !*name || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no domain name or no place for what it is");
+        return ops->assess_domain(conn, name, ret, err);
+}
+
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err) {
         DISPATCH_CHECK(ops, conn, watch_events, err);

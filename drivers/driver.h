@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "driver-types.h"
+#include "legacy-vm.h"
 #include "error.h"
 
 typedef struct DriverOps DriverOps;
@@ -70,6 +71,11 @@ struct DriverOps {
         /* Force off, undefine, delete the volume; absent = success. */
         int (*deprovision)(DriverConn *conn, const DriverRef *ref, CbError *err);
         int (*capacity)(DriverConn *conn, DriverCapacity *ret, CbError *err);
+        /* Reads a domain the broker did not create (a legacy VM to migrate,
+         * Art. 35) by its name: its XML and the storage volume of each disk
+         * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
+         * when there is no such domain. */
+        int (*assess_domain)(DriverConn *conn, const char *name, LegacyVm *ret, CbError *err);
         /* Reads volume `volume` of pool `pool` whole and digests it with alg
          * ("sha256" or "sm3"); NOT_FOUND names "pool" or "volume". Never writes. */
         int (*image_inspect)(DriverConn *conn, const char *pool, const char *volume, const char *alg,
@@ -117,6 +123,8 @@ int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, un
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
+int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
+                         CbError *err);
 int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
                          const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,

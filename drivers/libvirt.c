@@ -1608,6 +1608,72 @@ static int lv_image_inspect(DriverConn *c, const char *pool_name, const char *vo
         return inspect_volume(lc, vc, vol, alg, ret, err);
 }
 
+/* The volume behind a disk source: a path any pool knows, or "pool/volume". */
+static virStorageVolPtr volume_of(virConnectPtr vc, const char *source) {
+        if (source[0] == '/')
+                return virStorageVolLookupByPath(vc, source);
+        const char *slash = strchr(source, '/');
+        if (!slash)
+                return NULL;
+        _cleanup_(freep) char *pool_name = strndup(source, slash - source);
+        _cleanup_(poolp) virStoragePoolPtr pool =
+                pool_name ? virStoragePoolLookupByName(vc, pool_name) : NULL;
+        return pool ? virStorageVolLookupByName(pool, slash + 1) : NULL;
+}
+
+static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        _cleanup_(freep) LegacyVm *vm = calloc(1, sizeof(*vm));
+        int r;
+
+        if (!vm)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = acquire(lc, &vc, err);
+        if (r < 0)
+                return r;
+        d = virDomainLookupByName(vc, name);
+        if (!d) {
+                if (last_code() == VIR_ERR_NO_DOMAIN) {
+                        virResetLastError();
+                        return cb_error_set(err, CB_ERR_NOT_FOUND, "no domain '%s' on %s", name, lc->uri);
+                }
+                return lv_error(err, "cannot look the domain up");
+        }
+        /* The persistent definition: what a cold migration moves. */
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        if (!xml)
+                return lv_error(err, "cannot read the domain's XML");
+        r = legacy_vm_parse(xml, vm, err);
+        if (r < 0)
+                return r;
+        int st, reason;
+        if (virDomainGetState(d, &st, &reason, 0) == 0)
+                snprintf(vm->power, sizeof(vm->power), "%s",
+                         st == VIR_DOMAIN_RUNNING   ? "running"
+                         : st == VIR_DOMAIN_PAUSED  ? "paused"
+                         : st == VIR_DOMAIN_SHUTOFF ? "shutoff"
+                                                    : "other");
+        else
+                virResetLastError();
+        for (size_t i = 0; i < vm->n_disks; i++) {
+                if (!vm->disks[i].source[0])
+                        continue;
+                _cleanup_(volp) virStorageVolPtr vol = volume_of(vc, vm->disks[i].source);
+                _cleanup_(freep) char *vxml = vol ? virStorageVolGetXMLDesc(vol, 0) : NULL;
+                virResetLastError(); /* a disk outside every pool stays unsized */
+                if (vxml) {
+                        r = legacy_vm_add_volume(vm, i, vxml, err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = *vm;
+        return 0;
+}
+
 const DriverOps libvirt_driver_ops = {
         .name = "libvirt",
         .global_init = lv_global_init,
@@ -1623,6 +1689,7 @@ const DriverOps libvirt_driver_ops = {
         .reboot = lv_reboot,
         .deprovision = lv_deprovision,
         .capacity = lv_capacity,
+        .assess_domain = lv_assess_domain,
         .image_inspect = lv_image_inspect,
         .watch_events = lv_watch_events,
 };

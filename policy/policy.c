@@ -315,8 +315,9 @@ static void check_deadlines(const PolicyRequest *req, const PolicyFacts *f, Poli
         if (m->overdue)
                 violation(d, POLICY_MIGRATION_OVERDUE,
                           "system %s has not moved onto the municipal cloud; it was due %s%s",
-                          str_or_none(req->system_id), m->due ? "by " : "by its migration deadline",
-                          m->due ? m->due : "");
+                          str_or_none(f->deadlines.migration_system ? f->deadlines.migration_system
+                                                                    : req->system_id),
+                          m->due ? "by " : "by its migration deadline", m->due ? m->due : "");
 }
 
 int policy_evaluate(const PolicyRequest *req, const PolicyFacts *facts, PolicyDecision *ret) {

@@ -144,7 +144,8 @@ typedef struct PolicyFacts {
                 PolicyDeadline contract_filing;   /* Art. 18: 5 working days after signing */
                 PolicyDeadline acceptance_filing; /* Art. 25: 30 working days after completion */
                 PolicyDeadline self_evaluation;   /* Art. 26: after the budget year */
-                PolicyDeadline migration;         /* Art. 35: the request's system */
+                PolicyDeadline migration;         /* Art. 35: a legacy system of the department */
+                const char *migration_system;     /* the overdue legacy system; NULL: the request's */
         } deadlines;
 } PolicyFacts;
 

@@ -9,7 +9,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-files=$(find basic policy catalog drivers daemon ctl -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort)
+files=$(find basic policy catalog drivers migration daemon ctl -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort)
 
 # shellcheck disable=SC2086
 awk -v table=layers.txt '

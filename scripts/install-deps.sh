@@ -16,7 +16,7 @@ set -eu
 PKGS="build-essential pkg-config
 libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
-libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev libisofs-dev libyaml-dev genisoimage
+libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev libxml2-dev libisofs-dev libyaml-dev genisoimage
 dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl
 debootstrap systemd-container
 clang-14 libclang-rt-14-dev"

@@ -94,6 +94,10 @@ extern const sd_bus_vtable bus_identity_vtable[];
 extern const sd_bus_vtable bus_systems_vtable[];
 extern const sd_bus_vtable bus_incidents_vtable[];
 
+/* daemon/bus/bus-legacy.c: Migration (the legacy register, Art. 35). */
+extern const sd_bus_vtable bus_migration_vtable[];
+#define BUS_MIGRATION_INTERFACE BUS_INTERFACE_PREFIX "Migration"
+
 /* daemon/bus/bus-providers.c: Providers. */
 extern const sd_bus_vtable bus_providers_vtable[];
 extern const sd_bus_vtable bus_images_vtable[];

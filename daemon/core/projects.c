@@ -31,7 +31,14 @@ struct Projects {
         Calendar *empty_calendar; /* when the daemon has none: Monday-Friday, provisional */
         ProjectTerminatedFn terminated;
         void *terminated_userdata;
+        ProjectMigrationFn migration;
+        void *migration_userdata;
 };
+
+void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *userdata) {
+        p->migration = fn;
+        p->migration_userdata = userdata;
+}
 
 void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata) {
         p->terminated = fn;
@@ -1126,8 +1133,12 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.service.exists = catalog_exists(p->catalog, caller, req->service_id);
 
         /* A system the caller may not read is not in the directory for it
-         * (SYSTEM_NOT_LISTED, and nothing of its classification or level). */
-        if (systems_get_visible_facts(p->store, caller, req->system_id, &sys) == 0) {
+         * (SYSTEM_NOT_LISTED, and nothing of its classification or level).
+         * A role the evaluation is for (`also`: the migration team planning
+         * a department's move) reads the system it acts on. */
+        if ((caller_has_role(caller, also)
+                     ? systems_get_facts(p->store, req->system_id, &sys)
+                     : systems_get_visible_facts(p->store, caller, req->system_id, &sys)) == 0) {
                 facts.system.listed = true;
                 facts.system.classified = sys.classified;
                 facts.system.protection_level = sys.protection_level;
@@ -1138,7 +1149,18 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         facts.deadlines.contract_filing = df.contract;
         facts.deadlines.acceptance_filing = df.acceptance;
         facts.deadlines.self_evaluation = df.self_evaluation;
-        /* Migration deadlines (Art. 35) arrive with the legacy-system registry. */
+        /* Art. 35: a department whose legacy system missed its deadline
+         * gets nothing new but what moves its systems (the legacy register
+         * answers; without it, nothing is overdue). */
+        char migration_due[11] = "", migration_system[64] = "";
+        bool migration_overdue = false;
+        if (p->migration && facts.project.department[0] &&
+            p->migration(facts.project.department, req->project_id, today, &migration_overdue, migration_due,
+                         migration_system, p->migration_userdata) == 0 &&
+            migration_overdue) {
+                facts.deadlines.migration = (PolicyDeadline){ .overdue = true, .due = migration_due };
+                facts.deadlines.migration_system = migration_system;
+        }
 
         r = policy_evaluate(&preq, &facts, &ev.decision);
         if (r < 0) {

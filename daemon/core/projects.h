@@ -56,6 +56,15 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
 typedef int (*ProjectTerminatedFn)(const char *project_id, const CbCaller *caller, void *userdata);
 void projects_set_terminated_callback(Projects *p, ProjectTerminatedFn fn, void *userdata);
 
+/* Art. 35: whether orders of department in project_id are held back by a
+ * legacy system that missed its migration deadline (today); on overdue,
+ * ret_due and ret_system name the first such system. Returns 0, or <0 when
+ * it could not tell (then nothing is held back). Set by the legacy
+ * register (legacy.h); without one, no order is. */
+typedef int (*ProjectMigrationFn)(const char *department, const char *project_id, const char *today,
+                                  bool *ret_overdue, char ret_due[11], char ret_system[64], void *userdata);
+void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *userdata);
+
 /* action: "suspend", "resume", "terminate"; body {"reason"}. */
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
                         const json_t *body, json_t **ret, CbError *err);

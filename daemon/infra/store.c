@@ -252,7 +252,30 @@ static const char *const migrations[] = {
         "CREATE INDEX IF NOT EXISTS resources_list_department ON resources(department, created_at, id);"
         "CREATE INDEX IF NOT EXISTS resources_list_created ON resources(created_at, id);",
 
-        /* 11: each provider's OS image library (issue 9): an image is a
+        /* 11: the register of legacy systems to move onto the municipal
+         * cloud (Art. 35), one record per system of the directory. The
+         * source, the assessment, the plan and an exemption are JSON
+         * documents the core reads whole; the exemption is a column of
+         * its own so that it is never implied by a state alone. */
+        "CREATE TABLE legacy_systems ("
+        "  system_id TEXT NOT NULL PRIMARY KEY,"
+        "  department TEXT NOT NULL,"
+        "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
+        "  hosting_location TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  deadline TEXT NOT NULL,"
+        "  wave TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('registered','assessed','planned','migrating',"
+        "    'cut-over','verified','decommissioned','failed','exempt')),"
+        "  state_reason TEXT,"
+        "  exemption TEXT,"
+        "  assessment TEXT,"
+        "  plan TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+        /* 12: each provider's OS image library (issue 9): an image is a
          * volume in the pool the provider names for images, recorded with
          * the digest it had when it was registered. */
         "ALTER TABLE providers ADD COLUMN image_pool TEXT;"
@@ -278,7 +301,7 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (provider, name));"
         "CREATE INDEX images_name ON images(name);",
 
-        /* 12: what an order says about a VM's first boot (its SSH keys and
+        /* 13: what an order says about a VM's first boot (its SSH keys and
          * cloud-config), kept so that a resumed provision builds the same
          * seed; never copied into the audit trail. */
         "CREATE TABLE resource_first_boot ("

@@ -70,6 +70,7 @@ extern const RestRoute rest_systems_routes[];
 extern const RestRoute rest_incidents_routes[];
 extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
+extern const RestRoute rest_legacy_routes[];
 extern const RestRoute rest_images_routes[];
 extern const RestRoute osb_routes[];
 /* All of the above in the order dispatch tries them (the first match of

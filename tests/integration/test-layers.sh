@@ -15,7 +15,7 @@ copy="$CB_TMP/tree"
 mkdir -p "$copy/scripts"
 cp layers.txt "$copy/"
 cp scripts/check-layers.sh "$copy/scripts/"
-cp -r basic policy catalog drivers daemon ctl "$copy/"
+cp -r basic policy catalog drivers migration daemon ctl "$copy/"
 
 plant() { # FILE INCLUDE EXPECTED-TEXT
         local file=$1 inc=$2 want=$3 lines
@@ -32,6 +32,7 @@ plant() { # FILE INCLUDE EXPECTED-TEXT
 plant basic/log.c store.h "daemon/infra/store.h (layer 3, infra); layer 1 (basic)"
 plant policy/policy.c driver.h "drivers/driver.h (layer 3, infra); layer 2 (domain)"
 plant drivers/libvirt-xml.c worker.h "drivers/worker.h (layer 3, infra); layer 2 (domain)"
+plant migration/legacy-fit.c legacy.h "daemon/core/legacy.h (layer 4, core); layer 2 (domain)"
 plant daemon/infra/audit.c resources.h "daemon/core/resources.h (layer 4, core); layer 3 (infra)"
 plant daemon/core/systems.c rest.h "daemon/rest/rest.h (layer 5, faces); layer 4 (core)"
 plant ctl/ctl.c manager.h "daemon/manager.h (layer 5, faces); layer ctl (ctl)"

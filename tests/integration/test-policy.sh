@@ -14,8 +14,8 @@
 #   below), an unknown project is taken as the caller's own, and the
 #   authority and auditors carry no department. The rule is unit-tested in
 #   tests/unit (policy engine).
-# - MIGRATION_OVERDUE (Art. 35): its facts arrive with the legacy-system
-#   registry (a later issue).
+# - MIGRATION_OVERDUE (Art. 35): needs the legacy register; asserted in
+#   tests/integration/test-migration.sh.
 # - UNMANAGED_RESOURCE: never from a request, by design.
 #
 # Usage (from the repository root): tests/integration/test-policy.sh [BUILD_DIR]

@@ -683,6 +683,8 @@ static void test_unsupported_operations(void **state) {
         assert_int_equal(driver_lookup(&fake_ops, c, &r, &in, &err), -EOPNOTSUPP);
         assert_int_equal(driver_ping(&fake_ops, c, &err), -EOPNOTSUPP);
         assert_int_equal(driver_watch_events(&fake_ops, c, on_event, NULL, &err), -EOPNOTSUPP);
+        LegacyVm vm;
+        assert_int_equal(driver_assess_domain(&fake_ops, c, "x", &vm, &err), -EOPNOTSUPP);
         assert_int_equal(err.kind, CB_ERR_UNSUPPORTED);
         assert_null(inv);
 
@@ -706,6 +708,54 @@ static void test_unsupported_operations(void **state) {
         assert_null(driver_find(NULL));
         assert_string_equal(driver_state_to_string(DRIVER_STATE_SHUTOFF), "shutoff");
         assert_string_equal(driver_state_to_string((DriverState)99), "unknown");
+}
+
+/* A legacy server room (tests/integration/legacy-node.xml): its VMs read
+ * as they are defined, disks sized from their pool's volumes, nothing
+ * changed on the host. */
+static void test_assess_domain(void **state) {
+        char path[PATH_MAX], uri[PATH_MAX + 16];
+        CbError err = CB_ERROR_INIT;
+        LegacyVm *vm = calloc(1, sizeof(*vm));
+        (void)state;
+
+        assert_non_null(realpath("tests/integration/legacy-node.xml", path));
+        snprintf(uri, sizeof(uri), "test://%s", path);
+        DriverConn *c = open_or_fail(uri);
+
+        assert_int_equal(driver_assess_domain(lv, c, "oa-db", vm, &err), 0);
+        assert_string_equal(vm->name, "oa-db");
+        assert_int_equal(vm->vcpus, 3);
+        assert_int_equal(vm->memory_mib, 6144);
+        assert_string_equal(vm->firmware, "efi");
+        assert_string_equal(vm->power, "shutoff");
+        assert_int_equal(vm->n_disks, 2);
+        assert_true(vm->disks[0].sized && vm->disks[1].sized);
+        assert_int_equal(vm->disks[0].capacity_bytes, 40ULL << 30);
+        assert_int_equal(vm->disks[0].allocation_bytes, 12ULL << 30);
+        assert_string_equal(vm->disks[1].format, "vmdk");
+        assert_int_equal(legacy_vm_disk_bytes(vm), 70ULL << 30);
+        assert_string_equal(vm->nics[0].mac, "52:54:00:12:00:02");
+        assert_int_equal(vm->n_devices, 1);
+        assert_string_equal(vm->devices[0].kind, "sound");
+
+        assert_int_equal(driver_assess_domain(lv, c, "no-such-vm", vm, &err), -ENOENT);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_int_equal(driver_assess_domain(lv, c, "", vm, &err), -EINVAL);
+
+        /* Reading changed nothing: the VM is still shut off and undefined by nobody. */
+        DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        size_t seen = 0;
+        for (size_t i = 0; i < inv->n_items; i++)
+                if (inv->items[i].kind == DRIVER_OBJECT_VM && !inv->items[i].managed) {
+                        seen++;
+                        assert_int_equal(inv->items[i].state, DRIVER_STATE_SHUTOFF);
+                }
+        assert_int_equal(seen, 3);
+        driver_inventory_free(inv);
+        driver_close(lv, c);
+        free(vm);
 }
 
 static void test_ping(void **state) {
@@ -985,6 +1035,7 @@ int main(void) {
                 cmocka_unit_test(test_volume_resource),
                 cmocka_unit_test(test_unsupported_operations),
                 cmocka_unit_test(test_ping),
+                cmocka_unit_test(test_assess_domain),
                 cmocka_unit_test(test_image_inspect),
                 cmocka_unit_test(test_system_disk_from_image),
         };

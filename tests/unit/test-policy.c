@@ -500,6 +500,12 @@ static void test_migration(void **state) {
         expect_only(&fx, POLICY_MIGRATION_OVERDUE,
                     "system sys-emr has not moved onto the municipal cloud; it was due by its migration "
                     "deadline");
+        /* Another legacy system of the department is named as such. */
+        fx.facts.deadlines.migration_system = "sys-oa";
+        expect_only(&fx, POLICY_MIGRATION_OVERDUE,
+                    "system sys-oa has not moved onto the municipal cloud; it was due by its migration "
+                    "deadline");
+        fx.facts.deadlines.migration_system = NULL;
         fx.facts.deadlines.migration.overdue = false;
         expect_allowed(&fx);
 }

@@ -138,6 +138,8 @@ static void test_tables_match_schema(void **state) {
         ASSERT_SCHEMA(operation_state, "operations", "state");
         ASSERT_SCHEMA(project_status, "projects", "status");
         ASSERT_SCHEMA(milestone_kind, "milestones", "kind");
+        ASSERT_SCHEMA(legacy_state, "legacy_systems", "state");
+        ASSERT_SCHEMA(legacy_hosting, "legacy_systems", "hosting_kind");
         ASSERT_SCHEMA(image_state, "images", "state");
 }
 
@@ -150,6 +152,9 @@ static void test_round_trip(void **state) {
         for (int i = 0; i < _INCIDENT_STATUS_MAX; i++)
                 assert_int_equal(incident_status_from_string(incident_status_to_string((IncidentStatus)i)),
                                  i);
+        for (int i = 0; i < _LEGACY_STATE_MAX; i++)
+                assert_int_equal(legacy_state_from_string(legacy_state_to_string((LegacyState)i)), i);
+        assert_int_equal(legacy_state_from_string("cut_over"), -EINVAL);
         assert_null(resource_state_to_string(_RESOURCE_STATE_MAX));
         assert_null(resource_state_to_string((ResourceState)-1));
         assert_int_equal(resource_state_from_string(NULL), -EINVAL);

@@ -363,7 +363,7 @@ static void test_project_holdings(void **state) {
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
-                           "DROP INDEX resources_list_created;"
+                           "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
                            "DROP TABLE resource_first_boot; DROP TABLE images; ALTER TABLE providers DROP "
                            "COLUMN image_pool;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"

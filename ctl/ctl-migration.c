@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * cloudbrokerctl migration ...: the legacy register (Art. 35) through
+ * org.cloudbroker.Broker1.Migration. A registration or a plan request is a
+ * JSON file with the REST body's members; it travels as a JSON string and
+ * the daemon judges it.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl-util.h"
+
+#define MIGRATION CTL_INTERFACE("Migration")
+#define PAGES_MAX 1000u
+
+static int print_doc(Ctl *ctl, const json_t *v) {
+        if (ctl->json)
+                return ctl_print_json(v);
+        ctl_print_fields(v);
+        return 0;
+}
+
+/* Calls method with [id,] the file's JSON as one string. */
+static int call_with_file(Ctl *ctl, const char *method, const char *id, const char *path) {
+        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(freep) char *text = NULL;
+        int r;
+
+        r = ctl_read_json_object(path, &doc);
+        if (r < 0)
+                return r;
+        text = json_dumps(doc, JSON_COMPACT);
+        if (!text)
+                return ctl_error(-ENOMEM, "out of memory");
+        if (id)
+                r = ctl_call_json(ctl, MIGRATION, method, &out, "ss", id, text);
+        else
+                r = ctl_call_json(ctl, MIGRATION, method, &out, "s", text);
+        if (r < 0)
+                return r;
+        return print_doc(ctl, out);
+}
+
+static int migration_register(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return call_with_file(ctl, "Register", NULL, argv[0]);
+}
+
+static int migration_update(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return call_with_file(ctl, "Update", argv[0], argv[1]);
+}
+
+static int migration_plan(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return call_with_file(ctl, "Plan", argv[0], argv[1]);
+}
+
+static int call_id(Ctl *ctl, const char *method, const char *id) {
+        json_auto_t *v = NULL;
+        int r = ctl_call_json(ctl, MIGRATION, method, &v, "s", id);
+        if (r < 0)
+                return r;
+        return print_doc(ctl, v);
+}
+
+static int migration_show(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return call_id(ctl, "Get", argv[0]);
+}
+
+static int migration_assess(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return call_id(ctl, "Assess", argv[0]);
+}
+
+static int migration_transition(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *v = NULL;
+        int r;
+        (void)argc;
+        r = ctl_call_json(ctl, MIGRATION, "Transition", &v, "sss", argv[0], argv[1],
+                          ctl->reason ? ctl->reason : "");
+        if (r < 0)
+                return r;
+        return print_doc(ctl, v);
+}
+
+static int migration_list(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "SYSTEM",   "DEPARTMENT", "STATE",   "HOSTING",
+                                               "DEADLINE", "DUE",        "OVERDUE", "WAVE" };
+        static const char *const members[] = { "system_id", "department", "state",        "hosting_kind",
+                                               "deadline",  "due",        "days_overdue", "wave" };
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        int r;
+
+        (void)argc, (void)argv;
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0;; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+
+                if (pages >= PAGES_MAX)
+                        return ctl_error(-E2BIG, "List answered more than %u pages", PAGES_MAX);
+                r = ctl_call(ctl, MIGRATION, "List", &reply, "ssus", ctl->department ? ctl->department : "",
+                             "", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to List: %s", strerror(-r));
+                items = json_loads(text, 0, NULL);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to List is not a JSON array");
+                json_array_extend(all, items);
+                if (!*next)
+                        break;
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        /* The table shows the hosting kind flat. */
+        size_t i;
+        json_t *o;
+        json_array_foreach(all, i, o)
+                json_object_set(o, "hosting_kind", json_object_get(json_object_get(o, "hosting"), "kind"));
+        return ctl_print_list(ctl, all, ELEMENTSOF(headers), headers, members);
+}
+
+#define BAR_WIDTH 20
+
+/* One line per department and wave, with a bar of the share done. */
+static int migration_status(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *v = NULL;
+        json_t *g;
+        size_t i;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, MIGRATION, "Summary", &v, "s", ctl->department ? ctl->department : "");
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(v);
+        if (!ctl->no_legend)
+                printf("%-16s %-10s %5s %5s %7s  %-*s\n", "DEPARTMENT", "WAVE", "TOTAL", "DONE", "OVERDUE",
+                       BAR_WIDTH + 2, "PROGRESS");
+        json_array_foreach(json_object_get(v, "groups"), i, g) {
+                json_int_t total = json_integer_value(json_object_get(g, "total"));
+                json_int_t done = json_integer_value(json_object_get(g, "done"));
+                size_t overdue = json_array_size(json_object_get(g, "overdue"));
+                int filled = total > 0 ? (int)(done * BAR_WIDTH / total) : 0;
+                char bar[BAR_WIDTH + 1];
+                for (int k = 0; k < BAR_WIDTH; k++)
+                        bar[k] = k < filled ? '#' : '.';
+                bar[BAR_WIDTH] = '\0';
+                printf("%-16s %-10s %5lld %5lld %7zu  [%s] %3lld%%\n",
+                       json_string_value(json_object_get(g, "department")),
+                       json_string_value(json_object_get(g, "wave")) ?: "-", (long long)total,
+                       (long long)done, overdue, bar, total > 0 ? (long long)(done * 100 / total) : 0LL);
+        }
+        json_array_foreach(json_object_get(v, "groups"), i, g) {
+                size_t k;
+                json_t *o;
+                json_array_foreach(json_object_get(g, "overdue"), k, o)
+                        printf("overdue: %s (%s) was due %s, %lld days ago (Art. 35)\n",
+                               json_string_value(json_object_get(o, "system_id")),
+                               json_string_value(json_object_get(o, "state")),
+                               json_string_value(json_object_get(o, "due")),
+                               (long long)json_integer_value(json_object_get(o, "days_overdue")));
+        }
+        return 0;
+}
+
+static const CtlCommand migration_commands[] = {
+        { "status", "[--department DEPT]", "Progress per department and wave, and what is overdue", 0, 0,
+          migration_status, CTL_OPT_DEPARTMENT, 0 },
+        { "register", "FILE", "Register a legacy system (JSON document)", 1, 1, migration_register, 0, 0 },
+        { "list", "[--department DEPT]", "List the legacy systems you may see", 0, 0, migration_list,
+          CTL_OPT_DEPARTMENT, 0 },
+        { "show", "ID", "Show a legacy system", 1, 1, migration_show, 0, 0 },
+        { "update", "ID FILE", "Replace a legacy system's registration", 2, 2, migration_update, 0, 0 },
+        { "transition", "ID STATE [--reason TEXT]", "Move a legacy system to another state", 2, 2,
+          migration_transition, CTL_OPT_REASON, 0 },
+        { "assess", "ID", "Read the source VMs through libvirt", 1, 1, migration_assess, 0, 0 },
+        { "plan", "ID FILE", "Plan the move and run the pre-flight (JSON document)", 2, 2, migration_plan, 0,
+          0 },
+};
+
+const CtlGroup ctl_group_migration = {
+        .name = "migration",
+        .summary = "The legacy register: systems to move onto the municipal cloud (Art. 35)",
+        .commands = migration_commands,
+        .n_commands = ELEMENTSOF(migration_commands),
+};

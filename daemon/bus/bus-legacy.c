@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * org.cloudbroker.Broker1.Migration on /org/cloudbroker/Broker1: the
+ * legacy register (Art. 35), documented in docs/dbus/
+ * org.cloudbroker.Broker1.Migration.xml. A registration or a plan nests
+ * objects (hosting, source, target), so it travels as one JSON string in
+ * the REST body's shape, and reaches the same core function.
+ */
+
+#include "bus-util.h"
+#include "legacy.h"
+
+#define BUS_JSON_MAX (1024 * 1024)
+
+static size_t json_max(const Manager *m) {
+        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX;
+}
+
+static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL, *out = NULL;
+        const char *text;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &text);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_parse_json_arg(text, json_max(m), "the registration", &doc, error);
+        if (r < 0)
+                return r;
+        r = legacy_create(m->legacy, &caller, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+typedef int (*LegacyBodyFn)(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
+                            json_t **ret, CbError *err);
+
+/* (s id, s document) -> s: Update and Plan. */
+static int call_with_doc(sd_bus_message *msg, Manager *m, LegacyBodyFn fn, const char *what,
+                         sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        json_auto_t *doc = NULL, *out = NULL;
+        const char *id, *text;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &id, &text);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_parse_json_arg(text, json_max(m), what, &doc, error);
+        if (r < 0)
+                return r;
+        r = fn(m->legacy, &caller, id, doc, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_update(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return call_with_doc(msg, userdata, legacy_update, "the registration", error);
+}
+
+static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return call_with_doc(msg, userdata, legacy_plan, "the plan request", error);
+}
+
+static int method_get(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *id;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = legacy_get(m->legacy, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_assess(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *id;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = legacy_assess(m->legacy, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *body = NULL, *out = NULL;
+        const char *id, *state, *reason;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &state, &reason);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        body = json_pack("{s:s}", "state", state);
+        if (!body)
+                return -ENOMEM;
+        if (*reason)
+                json_object_set_new(body, "reason", json_string(reason));
+        r = legacy_transition(m->legacy, &caller, id, body, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *department, *wave, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "ssus", &department, &wave, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = legacy_list(m->legacy, &caller, bus_optional(department), bus_optional(wave), &page, &out,
+                                next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *department;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &department);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = legacy_summary(m->legacy, &caller, bus_optional(department), &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+const sd_bus_vtable bus_migration_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Register", SD_BUS_ARGS("s", registration), SD_BUS_RESULT("s", legacy_system),
+                                method_register, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_ARGS("s", department, "s", wave, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", legacy_systems, "s", next_page_token), method_list,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", legacy_system), method_get,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", id, "s", registration),
+                                SD_BUS_RESULT("s", legacy_system), method_update, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Transition", SD_BUS_ARGS("s", id, "s", state, "s", reason),
+                                SD_BUS_RESULT("s", legacy_system), method_transition,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Assess", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", legacy_system),
+                                method_assess, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_ARGS("s", id, "s", request), SD_BUS_RESULT("s", legacy_system),
+                                method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Summary", SD_BUS_ARGS("s", department), SD_BUS_RESULT("s", summary),
+                                method_summary, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The register of legacy systems (regulation Art. 35): the built and
+ * under-construction systems of the directory that must move onto the
+ * municipal cloud, where each runs today, what it is made of (assessed
+ * through libvirt), the plan that moves it, and its deadline.
+ *
+ * The promise:
+ *  - The migration team (role migration) registers and changes any
+ *    system's record, a department only its own systems' (another
+ *    department's system is an unknown id to it, as in the directory);
+ *    the operator, the authority, finance and auditors read all.
+ *  - A classified system is refused (policy_denied, CLASSIFIED_SYSTEM,
+ *    Art. 3): it is outside this cloud and outside the register.
+ *  - An exemption is a state change of its own, by the authority only,
+ *    with a reason; the record keeps who signed it off and when. No field
+ *    of a registration or an update can set it.
+ *  - Every change (legacy.create, legacy.update, legacy.transition,
+ *    legacy.assess, legacy.plan) is written with its audit record in one
+ *    transaction (audit_change), and a refused change is on record too.
+ *  - Libvirt is read on the worker pool, never on the main loop.
+ *
+ * A registration: {"system_id", "hosting": {"kind": "server-room" |
+ * "industry-cloud" | "other", "location"}, "source": {"provider",
+ * "domains": [...]} | {"uri", "domains": [...]} | {"images":
+ * ["pool/volume", ...]}, "deadline": "YYYY-MM-DD", "wave"}. The answers add
+ * "department", "state", "state_reason", "exemption", "assessment",
+ * "plan", "due" (the deadline carried to a working day), "overdue",
+ * "days_overdue", "created_at", "created_by", "updated_at".
+ */
+
+#include <jansson.h>
+
+#include "calendar.h"
+#include "catalog.h"
+#include "error.h"
+#include "legacy-rules.h"
+#include "page.h"
+#include "principal.h"
+#include "projects.h"
+#include "providers.h"
+#include "store.h"
+#include "worker.h"
+
+typedef struct Legacy Legacy;
+
+/* calendar may be NULL (every year Monday to Friday, provisional). */
+int legacy_new(Store *store, Catalog *catalog, Projects *projects, Providers *providers, WorkerPool *pool,
+               const Calendar *calendar, Legacy **ret);
+Legacy *legacy_free(Legacy *lg);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Legacy *, legacy_free);
+
+/* POST /v1/legacy-systems. */
+int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
+/* PUT /v1/legacy-systems/{id}: the whole registration again; a changed
+ * source drops the assessment and the plan (back to registered). Only
+ * before the move starts (registered, assessed, planned, failed). A
+ * department may not move its own deadline: that is the migration team's. */
+int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+                  CbError *err);
+int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* One page in system id order; department and wave may be NULL. */
+int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, const char *wave,
+                const Page *page, json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+/* POST /v1/legacy-systems/{id}/transition {"state", "reason"}: the way of
+ * legacy-rules.h. assessed and planned are reached through assess and
+ * plan only; exempt (and back to registered from it) is the authority's,
+ * with a reason; failed needs a reason; planned -> migrating is refused
+ * while the plan has a critical concern. */
+int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+                      CbError *err);
+
+/* POST /v1/legacy-systems/{id}/assess: reads every source domain through
+ * the source provider on the worker pool; *ret is the record as it stands
+ * (202: the assessment lands in it, and the state becomes assessed). */
+int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* True while an assessment of id is under way. */
+bool legacy_assessing(Legacy *lg, const char *id);
+
+/* POST /v1/legacy-systems/{id}/plan {"project_id", "target": {"provider",
+ * "pool", "network"}, "vms": [{"name", "service_id", "plan_id"}]}: maps
+ * every assessed VM to a catalogue plan (the smallest fit unless "vms"
+ * overrides it), runs the pre-flight (legacy-fit.h; the policy engine
+ * judges the target order in the migration project) and stores the plan
+ * with its concerns; the state becomes planned. */
+int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+                CbError *err);
+
+/* GET /v1/migrations/summary: per department and wave, the counts by
+ * state and the overdue systems, as {"today", "groups": [{"department",
+ * "wave" (null for none), "total", "done" (verified or decommissioned),
+ * "counts": {state: n, ...}, "overdue": [{"system_id", "state", "due",
+ * "days_overdue"}]}]}, by department then wave. A department sees its
+ * own; department NULL: all the caller may see. */
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+
+/* ---- Art. 35 enforcement facts (for orders and finance exports) ---- */
+
+typedef struct LegacyOverdueFacts {
+        bool registered; /* the system is in the register */
+        LegacyState state;
+        char deadline[DATE_LEN + 1];
+        LegacyOverdue overdue; /* legacy_overdue() of legacy-rules.h */
+} LegacyOverdueFacts;
+
+/* Without authorization (like systems_get_facts): whether system_id's
+ * migration is overdue on today. -ENOENT when the system is not in the
+ * register (then never overdue), -EIO on a database error. */
+int legacy_system_overdue(Legacy *lg, const char *system_id, const char *today, LegacyOverdueFacts *ret);
+
+/* Art. 35 enforcement for an order: whether department has a legacy system
+ * overdue on today that holds back orders in project_id. Orders in a
+ * migration project (one a plan of the department names) are never held
+ * back: they are what moves the systems. On overdue, ret_system and
+ * ret_due name the first such system. The signature of
+ * ProjectMigrationFn (projects.h), userdata the Legacy. */
+int legacy_orders_held(const char *department, const char *project_id, const char *today, bool *ret_overdue,
+                       char ret_due[11], char ret_system[64], void *userdata);
+
+/* The overdue systems of a department (NULL: all) on today, as
+ * [{"system_id", "department", "state", "deadline", "due",
+ * "days_overdue", "wave"}], by system id; at most 10000. */
+int legacy_overdue_list(Legacy *lg, const char *department, const char *today, json_t **ret, CbError *err);

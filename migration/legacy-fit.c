@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "legacy-fit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+
+#define GIB ((uint64_t)1024 * 1024 * 1024)
+
+const char *legacy_concern_level_to_string(LegacyConcernLevel l) {
+        static const char *const names[_LEGACY_CONCERN_LEVEL_MAX] = {
+                [LEGACY_CONCERN_CRITICAL] = "critical",
+                [LEGACY_CONCERN_WARNING] = "warning",
+                [LEGACY_CONCERN_INFO] = "info",
+        };
+        return (unsigned)l < _LEGACY_CONCERN_LEVEL_MAX ? names[l] : NULL;
+}
+
+static bool holds(const LegacyPlanOption *p, const LegacyVm *vm) {
+        return p->vcpus >= vm->vcpus && p->memory_mib >= vm->memory_mib &&
+               p->disk_gib * GIB >= legacy_vm_disk_bytes(vm);
+}
+
+/* <0 when a is the smaller plan. */
+static int compare(const LegacyPlanOption *a, const LegacyPlanOption *b) {
+        if (a->vcpus != b->vcpus)
+                return a->vcpus < b->vcpus ? -1 : 1;
+        if (a->memory_mib != b->memory_mib)
+                return a->memory_mib < b->memory_mib ? -1 : 1;
+        if (a->disk_gib != b->disk_gib)
+                return a->disk_gib < b->disk_gib ? -1 : 1;
+        if (a->price_fen != b->price_fen)
+                return a->price_fen < b->price_fen ? -1 : 1;
+        return strcmp(a->plan_id ? a->plan_id : "", b->plan_id ? b->plan_id : "");
+}
+
+int legacy_fit(const LegacyVm *vm, const LegacyPlanOption *plans, size_t n_plans, size_t *ret_index) {
+        size_t best = SIZE_MAX;
+        if (!vm || (!plans && n_plans))
+                return -EINVAL;
+        for (size_t i = 0; i < n_plans; i++)
+                if (holds(&plans[i], vm) && (best == SIZE_MAX || compare(&plans[i], &plans[best]) < 0))
+                        best = i;
+        if (best == SIZE_MAX)
+                return -ENOENT;
+        *ret_index = best;
+        return 0;
+}
+
+typedef struct Out {
+        LegacyConcern *v;
+        size_t n;
+        bool critical;
+} Out;
+
+_printf_(5, 6) static void add(Out *o, LegacyConcernLevel level, const char *code, unsigned article,
+                               const char *fmt, ...) {
+        va_list ap;
+        if (o->n >= LEGACY_CONCERNS_MAX)
+                return;
+        LegacyConcern *c = &o->v[o->n++];
+        c->level = level;
+        c->code = code;
+        c->article = article;
+        va_start(ap, fmt);
+        vsnprintf(c->message, sizeof(c->message), fmt, ap);
+        va_end(ap);
+        if (level == LEGACY_CONCERN_CRITICAL)
+                o->critical = true;
+}
+
+static bool format_is_native(const char *f) {
+        return !strcmp(f, "raw") || !strcmp(f, "qcow2");
+}
+
+/* Devices a VM on the municipal cloud cannot keep: host pass-through
+ * cannot move at all; the others have no counterpart in a catalogue plan. */
+static LegacyConcernLevel device_concern(const LegacyDevice *d, bool *ret_concern) {
+        static const char *const unsupported[] = { "redirdev", "smartcard", "parallel", "filesystem", "shmem",
+                                                   "tpm",      "sound",     "hub",      "vsock" };
+        *ret_concern = true;
+        if (!strcmp(d->kind, "hostdev"))
+                return LEGACY_CONCERN_CRITICAL;
+        for (size_t i = 0; i < ELEMENTSOF(unsupported); i++)
+                if (!strcmp(d->kind, unsupported[i]))
+                        return LEGACY_CONCERN_WARNING;
+        *ret_concern = false;
+        return LEGACY_CONCERN_INFO;
+}
+
+bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t *ret_n) {
+        Out o = { .v = ret };
+        const LegacyVm *vm = f->vm;
+        const LegacyPlanOption *p = f->plan;
+        const char *name = vm ? vm->name : "?";
+
+        if (f->classified)
+                add(&o, LEGACY_CONCERN_CRITICAL, "CLASSIFIED_SYSTEM", 3,
+                    "Art. 3: the system is classified and stays outside the municipal cloud");
+        if (!f->source_reachable)
+                add(&o, LEGACY_CONCERN_CRITICAL, "SOURCE_UNREACHABLE", 0,
+                    "the source of %s is unreachable: %s", name,
+                    f->source_error ? f->source_error : "no answer");
+        if (f->other_plan_system)
+                add(&o, LEGACY_CONCERN_CRITICAL, "ALREADY_PLANNED", 0,
+                    "%s is already in the plan of legacy system %s", name, f->other_plan_system);
+        if (!vm) {
+                *ret_n = o.n;
+                return o.critical;
+        }
+
+        uint64_t disk = legacy_vm_disk_bytes(vm);
+        if (!p)
+                add(&o, LEGACY_CONCERN_CRITICAL, "NO_FITTING_PLAN", 12,
+                    "no published VM plan holds %s (%u vCPUs, %" PRIu64 " MiB, %" PRIu64 " GiB of disk)",
+                    name, vm->vcpus, vm->memory_mib, (uint64_t)((disk + GIB - 1) / GIB));
+        else {
+                if (p->disk_gib * GIB < disk)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "DISK_LARGER_THAN_PLAN", 0,
+                            "%s has %" PRIu64 " bytes of disk, plan %s only %" PRIu64 " GiB", name, disk,
+                            p->plan_id, p->disk_gib);
+                if (p->vcpus < vm->vcpus || p->memory_mib < vm->memory_mib)
+                        add(&o, LEGACY_CONCERN_WARNING, "PLAN_SMALLER_THAN_VM", 0,
+                            "plan %s (%u vCPUs, %" PRIu64 " MiB) is smaller than %s (%u vCPUs, %" PRIu64
+                            " MiB)",
+                            p->plan_id, p->vcpus, p->memory_mib, name, vm->vcpus, vm->memory_mib);
+        }
+        for (size_t i = 0; i < vm->n_devices; i++) {
+                bool concern;
+                LegacyConcernLevel l = device_concern(&vm->devices[i], &concern);
+                if (concern)
+                        add(&o, l, "UNSUPPORTED_DEVICE", 0,
+                            "%s has a %s%s%s device the target cannot provide", name, vm->devices[i].kind,
+                            vm->devices[i].type[0] ? " " : "", vm->devices[i].type);
+        }
+        for (size_t i = 0; i < vm->n_disks; i++) {
+                const LegacyDisk *d = &vm->disks[i];
+                if (strcmp(d->device, "disk"))
+                        continue;
+                if (d->format[0] && !format_is_native(d->format))
+                        add(&o, LEGACY_CONCERN_WARNING, "DISK_CONVERSION", 0,
+                            "disk %s of %s is %s: it must be converted (raw or qcow2)", d->target, name,
+                            d->format);
+                if (!d->sized)
+                        add(&o, LEGACY_CONCERN_WARNING, "DISK_SIZE_UNKNOWN", 0,
+                            "disk %s of %s (%s) is in no storage pool: its size is unknown", d->target, name,
+                            d->source[0] ? d->source : "no source");
+        }
+        if (!strcmp(vm->firmware, "efi"))
+                add(&o, LEGACY_CONCERN_INFO, "FIRMWARE_EFI", 0, "%s boots with UEFI firmware", name);
+        if (!strcmp(vm->power, "running") || !strcmp(vm->power, "paused"))
+                add(&o, LEGACY_CONCERN_INFO, "SOURCE_RUNNING", 0,
+                    "%s is %s: a cold migration shuts it down for the copy", name, vm->power);
+
+        if (p) {
+                if (!f->policy.evaluated)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "POLICY_NOT_EVALUATED", 0,
+                            "the target order cannot be judged: %s",
+                            f->policy.error ? f->policy.error : "no project");
+                for (size_t i = 0; f->policy.evaluated && i < f->policy.n; i++)
+                        add(&o, LEGACY_CONCERN_CRITICAL, policy_code_name(f->policy.violations[i].code),
+                            f->policy.violations[i].article, "Art. %u: %s", f->policy.violations[i].article,
+                            f->policy.violations[i].message);
+                if (!f->target.connected)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "TARGET_UNAVAILABLE", 0,
+                            "target provider %s is not connected", f->target.name ? f->target.name : "?");
+                else if (f->target.capacity_known &&
+                         (f->target.free_vcpus < p->vcpus || f->target.free_memory_mib < p->memory_mib))
+                        add(&o, LEGACY_CONCERN_CRITICAL, "NO_ROOM", 0,
+                            "target provider %s has %u vCPUs and %" PRIu64
+                            " MiB free, plan %s needs %u and %" PRIu64,
+                            f->target.name ? f->target.name : "?", f->target.free_vcpus,
+                            f->target.free_memory_mib, p->plan_id, p->vcpus, p->memory_mib);
+                if (f->target.connected && f->target.pools_known && !f->target.pool_present)
+                        add(&o, LEGACY_CONCERN_CRITICAL, "TARGET_POOL_MISSING", 0,
+                            "target provider %s has no storage pool '%s'",
+                            f->target.name ? f->target.name : "?", f->target.pool ? f->target.pool : "");
+        }
+        *ret_n = o.n;
+        return o.critical;
+}
+
+json_t *legacy_concerns_to_json(const LegacyConcern *c, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < n; i++) {
+                json_t *o = json_pack("{s:s, s:s, s:s}", "level", legacy_concern_level_to_string(c[i].level),
+                                      "code", c[i].code, "message", c[i].message);
+                if (o && c[i].article)
+                        json_object_set_new(o, "article", json_integer(c[i].article));
+                if (!o || json_array_append_new(a, o) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}

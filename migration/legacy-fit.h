@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * A migration plan's arithmetic and its pre-flight (regulation Art. 35;
+ * Forklift's "concerns"), pure: facts in, a suggestion and concerns out.
+ *
+ * Fit: the smallest catalogue plan that holds the VM's vCPUs, memory and
+ * the sum of its disks' capacities, "smallest" in that order (vCPUs, then
+ * memory, then disk, then price; the plan id breaks a tie).
+ *
+ * Pre-flight: every check the facts allow, each a concern with a level
+ * (critical, warning, info), a code and a reason naming the values. A
+ * critical concern blocks the run. The checks, in the order reported:
+ * CLASSIFIED_SYSTEM (critical, Art. 3), SOURCE_UNREACHABLE (critical),
+ * ALREADY_PLANNED (critical: the VM is in another system's plan),
+ * NO_FITTING_PLAN (critical), DISK_LARGER_THAN_PLAN (critical),
+ * PLAN_SMALLER_THAN_VM (warning: an overriding plan with fewer vCPUs or
+ * less memory than the source), UNSUPPORTED_DEVICE (critical for host
+ * pass-through, warning otherwise), DISK_CONVERSION (warning: a format
+ * other than raw or qcow2), DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
+ * (info), SOURCE_RUNNING (info: a cold migration shuts it down), then every violation of the policy engine
+ * for the target order with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED, BUDGET_EXCEEDED, ...;
+ * POLICY_NOT_EVALUATED when the project is unknown), TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the
+ * target provider lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the provider has no
+ * such storage pool).
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "legacy-vm.h"
+#include "policy.h"
+
+typedef enum LegacyConcernLevel {
+        LEGACY_CONCERN_CRITICAL,
+        LEGACY_CONCERN_WARNING,
+        LEGACY_CONCERN_INFO,
+        _LEGACY_CONCERN_LEVEL_MAX,
+} LegacyConcernLevel;
+
+const char *legacy_concern_level_to_string(LegacyConcernLevel l);
+
+#define LEGACY_CONCERN_MESSAGE_MAX 256
+#define LEGACY_CONCERNS_MAX        (24 + LEGACY_VM_DEVICES_MAX + LEGACY_VM_DISKS_MAX)
+
+typedef struct LegacyConcern {
+        LegacyConcernLevel level;
+        const char *code; /* static */
+        unsigned article; /* 0 when the concern rests on no article */
+        char message[LEGACY_CONCERN_MESSAGE_MAX];
+} LegacyConcern;
+
+/* A VM plan of the published catalogue; strings borrowed. */
+typedef struct LegacyPlanOption {
+        const char *service_id;
+        const char *plan_id;
+        unsigned vcpus;
+        uint64_t memory_mib;
+        uint64_t disk_gib;
+        int64_t price_fen;
+} LegacyPlanOption;
+
+/* The index of the smallest plan that holds vm; -ENOENT when none does. */
+int legacy_fit(const LegacyVm *vm, const LegacyPlanOption *plans, size_t n_plans, size_t *ret_index);
+
+typedef struct LegacyPreflightFacts {
+        const LegacyVm *vm;
+        bool classified;
+        bool source_reachable;
+        const char *source_error;      /* why not, when !source_reachable */
+        const char *other_plan_system; /* the system whose plan already holds the VM, NULL: none */
+        const LegacyPlanOption *plan;  /* the plan chosen (suggested or overriding); NULL: none fits */
+        bool plan_overridden;
+        /* The policy engine's decision on the target order (the plan's VMs
+         * so far in the migration project): every violation is critical,
+         * so quantities, budget and the approval count as for any order. */
+        struct {
+                bool evaluated;
+                const char *error; /* why not evaluated (unknown project) */
+                size_t n;
+                const PolicyViolation *violations;
+        } policy;
+        struct {
+                bool connected;
+                bool capacity_known;
+                unsigned free_vcpus;
+                uint64_t free_memory_mib;
+                const char *name;
+                const char *pool;  /* the target pool the plan names */
+                bool pools_known;  /* the provider's pool list is complete */
+                bool pool_present; /* pool is among them */
+        } target;
+} LegacyPreflightFacts;
+
+/* Writes the concerns into ret (LEGACY_CONCERNS_MAX of room), their count
+ * in *ret_n; returns whether any is critical. */
+bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t *ret_n);
+
+/* [{"level", "code", "message"[, "article"]}, ...] */
+json_t *legacy_concerns_to_json(const LegacyConcern *c, size_t n);
