@@ -120,6 +120,13 @@ int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **
  * naming the member. id NULL: no leading argument. */
 int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
                        json_t **ret);
+/* The same with a file descriptor and a size after the dictionary (ht),
+ * whose data feed() writes while the call is under way: it is called when
+ * the pipe takes more and returns 1 for more, 0 when all is written (or
+ * the daemon stopped reading; its answer says why), < 0 on failure. */
+typedef int (*CtlFeedFn)(void *userdata, int wfd);
+int ctl_call_dict_feed(Ctl *ctl, const char *interface, const char *method, const json_t *doc, uint64_t size,
+                       CtlFeedFn feed, void *userdata, json_t **ret);
 /* A paged list method ([s department,] u limit, s page_token) -> (s items,
  * s next_page_token), followed page by page to the end (bounded): *ret is
  * every item in order. department NULL: the method takes none. */

@@ -687,3 +687,22 @@ int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret) {
         *ret = s;
         return 0;
 }
+
+int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format, char **ret) {
+        _cleanup_(freep) char *escaped = xml_escape(name);
+        char *s = NULL;
+        if (!escaped || !format)
+                return -ENOMEM;
+        if (asprintf(&s,
+                     "<volume>\n"
+                     "  <name>%s</name>\n"
+                     "  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
+                     "  <target>\n"
+                     "    <format type='%s'/>\n"
+                     "  </target>\n"
+                     "</volume>\n",
+                     escaped, size, format) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

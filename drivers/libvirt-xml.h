@@ -55,6 +55,10 @@ int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
  * itself if the host offers it. NULL when nothing fits. Static string. */
 const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
 
+/* An image volume to upload into: name (checked by the caller), size
+ * bytes, format "qcow2" or "raw". */
+int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format, char **ret);
+
 /* The seed volume of len bytes (raw), to be uploaded. */
 int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret);
 

@@ -8,6 +8,8 @@
  * calls back.
  */
 
+#include <fcntl.h>
+
 #include "bus-util.h"
 #include "images.h"
 #include "log.h"
@@ -45,6 +47,38 @@ static int method_register_image(sd_bus_message *msg, void *userdata, sd_bus_err
          * then the reference is not handed over. */
         sd_bus_message_ref(msg);
         r = images_register(m->images, &caller, doc, register_done, msg, &err);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return bus_error_from_cb(error, &err);
+        }
+        return 1; /* answered by register_done */
+}
+
+/* The image's bytes come as a file descriptor (a pipe or a file the
+ * caller opened): read on a worker, never on the loop. */
+static int method_upload_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL;
+        CbCaller caller;
+        uint64_t size;
+        int r, fd, own;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &doc, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "ht", &fd, &size);
+        if (r < 0)
+                return r;
+        /* The message owns fd; the job needs one of its own. */
+        own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (own < 0)
+                return sd_bus_error_set_errnof(error, errno, "cannot take the data: %m");
+        sd_bus_message_ref(msg);
+        r = images_upload(m->images, &caller, doc, own, size, register_done, msg, &err);
         if (r < 0) {
                 sd_bus_message_unref(msg);
                 return bus_error_from_cb(error, &err);
@@ -115,6 +149,8 @@ const sd_bus_vtable bus_images_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("RegisterImage", SD_BUS_ARGS("a{sv}", image), SD_BUS_RESULT("s", image),
                                 method_register_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UploadImage", SD_BUS_ARGS("a{sv}", image, "h", data, "t", size),
+                                SD_BUS_RESULT("s", image), method_upload_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_ARGS("s", provider, "u", limit, "s", page_token),
                                 SD_BUS_RESULT("s", images, "s", next_page_token), method_list_images,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

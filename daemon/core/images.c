@@ -2,6 +2,7 @@
 #include "images.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "json-util.h"
@@ -12,7 +13,8 @@
 #define IMAGE_READERS                                                                                    \
         (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR | CB_ROLE_DEPARTMENT | \
          CB_ROLE_MIGRATION)
-#define GIB (1024ULL * 1024 * 1024)
+#define GIB              (1024ULL * 1024 * 1024)
+#define IMAGE_UPLOAD_MAX (1024ULL * GIB)
 
 #define IMAGE_COLUMNS                                                                                  \
         "provider, name, pool, volume, os, os_version, arch, format, digest_alg, digest, size_bytes, " \
@@ -97,6 +99,8 @@ typedef struct Register {
         char *provider, *name, *pool, *volume, *os, *os_version, *arch, *format;
         char alg[8], hex[IMAGE_DIGEST_HEX];
         int64_t min_disk_gib; /* 0: from the volume's size */
+        int fd;               /* an upload's data (owned), or -1: the volume is there */
+        uint64_t size;
         DriverImageInfo info;
         CbError err;
 } Register;
@@ -112,12 +116,17 @@ static void register_free(Register *g) {
         free(g->os_version);
         free(g->arch);
         free(g->format);
+        if (g->fd >= 0)
+                close(g->fd);
         cb_error_clear(&g->err);
         free(g);
 }
 
 static int register_job(void *userdata) {
         Register *g = userdata;
+        if (g->fd >= 0)
+                return driver_image_upload(g->ops, g->conn, g->pool, g->volume, g->format, g->fd, g->size,
+                                           g->alg, g->hex, &g->info, &g->err);
         return driver_image_inspect(g->ops, g->conn, g->pool, g->volume, g->alg, &g->info, &g->err);
 }
 
@@ -228,8 +237,39 @@ static int dup_all(Register *g, const char *const *src, char **const *dst, size_
         return 0;
 }
 
+static int register_start(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                          ImageDoneFn done, void *userdata, CbError *err);
+static int register_check_start(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                                ImageDoneFn done, void *userdata, CbError *err);
+
 int images_register(Images *im, const CbCaller *caller, const json_t *body, ImageDoneFn done, void *userdata,
                     CbError *err) {
+        return register_start(im, caller, body, -1, 0, done, userdata, err);
+}
+
+int images_upload(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                  ImageDoneFn done, void *userdata, CbError *err) {
+        if (fd < 0)
+                return cb_error_set(err, CB_ERR_INVALID, "no data to upload");
+        if (size == 0 || size > IMAGE_UPLOAD_MAX) {
+                close(fd);
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "size", "size: must be 1 byte to %llu GiB",
+                                          (unsigned long long)(IMAGE_UPLOAD_MAX / GIB));
+        }
+        return register_start(im, caller, body, fd, size, done, userdata, err);
+}
+
+/* Takes fd (closed on refusal too). */
+static int register_start(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                          ImageDoneFn done, void *userdata, CbError *err) {
+        int r = register_check_start(im, caller, body, fd, size, done, userdata, err);
+        if (r < 0 && fd >= 0)
+                close(fd);
+        return r;
+}
+
+static int register_check_start(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                                ImageDoneFn done, void *userdata, CbError *err) {
         static const char *const fields[] = { "provider", "name",         "pool", "volume",
                                               "os",       "os_version",   "arch", "format",
                                               "digest",   "min_disk_gib", NULL };
@@ -325,12 +365,20 @@ int images_register(Images *im, const CbCaller *caller, const json_t *body, Imag
         g->ops = p->ops;
         g->conn = p->conn;
         g->min_disk_gib = min_disk;
+        g->fd = -1;
+        g->size = size;
         g->err = (CbError)CB_ERROR_INIT;
         const char *src[] = { provider, name, p->image_pool, volume, os, os_version, arch, format };
         char **const dst[] = { &g->provider, &g->name,       &g->pool, &g->volume,
                                &g->os,       &g->os_version, &g->arch, &g->format };
-        if (dup_all(g, src, dst, ELEMENTSOF(src)) < 0 ||
-            worker_submit(im->pool, register_job, register_done, g) < 0) {
+        if (dup_all(g, src, dst, ELEMENTSOF(src)) < 0) {
+                register_free(g);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        /* From here the job owns the data (and closes it). */
+        g->fd = fd;
+        if (worker_submit(im->pool, register_job, register_done, g) < 0) {
+                g->fd = -1;
                 register_free(g);
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot queue the image's digest");
         }

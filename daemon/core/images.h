@@ -55,6 +55,14 @@ typedef void (*ImageDoneFn)(json_t *image, const CbError *err, void *userdata);
  * and done reports the outcome once the volume has been read. */
 int images_register(Images *im, const CbCaller *caller, const json_t *body, ImageDoneFn done, void *userdata,
                     CbError *err);
+/* The same for a volume that is not there yet: exactly size bytes read
+ * from fd (taken over, closed in every case) become it, through the provider
+ * (libvirt: virStorageVolUpload) on a worker, digested as they pass; the
+ * volume is kept and registered only when the digest is the one given,
+ * and deleted otherwise. A volume of that name already there: 409 naming
+ * "volume". D-Bus UploadImage, cloudbrokerctl image upload. */
+int images_upload(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
+                  ImageDoneFn done, void *userdata, CbError *err);
 /* provider NULL: every provider's; one page in (provider, name) order. */
 int images_list(Images *im, const CbCaller *caller, const char *provider, const Page *page, json_t **ret,
                 char ret_next[PAGE_TOKEN_MAX], CbError *err);

@@ -172,6 +172,32 @@ RC=0
 as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" image show "$PROV" euler-copy >"$CB_TMP/ctl.out" 2>&1 || RC=$?
 assert_contains "$(grep '^Retired by:' "$CB_TMP/ctl.out")" "dev-operator" "cloudbrokerctl image show shows who retired it"
 
+# Upload: the bytes through the bus as a pipe, a progress bar on stderr.
+head -c 3000000 /dev/urandom >"$CB_TMP/up.qcow2"
+UP_SHA=$(sha256sum "$CB_TMP/up.qcow2" | cut -d' ' -f1)
+upload() { # VOLUME DIGEST NAME: cloudbrokerctl image upload as the operator; RC, OUT, ERR
+        jq -n --arg p "$PROV" --arg v "$1" --arg d "$2" --arg n "$3" \
+                '{provider: $p, name: $n, volume: $v, os: "Kylin", os_version: "V10", arch: "x86_64",
+                  format: "qcow2", digest: $d}' >"$CB_TMP/up.json"
+        RC=0
+        as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" --json image upload "$CB_TMP/up.qcow2" "$CB_TMP/up.json" \
+                >"$CB_TMP/ctl.out" 2>"$CB_TMP/ctl.err" || RC=$?
+        OUT=$(cat "$CB_TMP/ctl.out") ERR=$(cat "$CB_TMP/ctl.err")
+}
+upload kylin-v10.qcow2 "sha256:$(printf %s "$UP_SHA" | tr 0-9a-f 1-9a-f0)" kylin-bad
+assert_eq "$RC" 1 "an upload whose digest is not the data's fails"
+assert_contains "$ERR" "digest" "...naming digest"
+upload kylin-v10.qcow2 "sha256:$UP_SHA" kylin-v10
+assert_eq "$RC" 0 "cloudbrokerctl image upload (and the refused upload left no volume behind)"
+check "$OUT" '.name == "kylin-v10" and .secure_controllable == true and .volume == "kylin-v10.qcow2"' \
+        "...registers the uploaded volume (Kylin: secure-and-controllable)"
+assert_contains "$ERR" "100% 3000000/3000000 bytes" "...with a progress bar to the end"
+cmp -s "$CB_TMP/up.qcow2" "$CB_TMP/images/kylin-v10.qcow2" && pass "...and the volume holds the file's bytes" ||
+        fail "the uploaded volume differs from the file"
+upload kylin-v10.qcow2 "sha256:$UP_SHA" kylin-again
+assert_eq "$RC" 1 "an upload onto a volume that is there is refused"
+assert_contains "$ERR" "Conflict" "...as a conflict"
+
 RC=0
 as_uid 0 "$CTL" --bus-address="$CB_BUS_ADDRESS" provider add img-ctl libvirt "test://$CB_TMP/node.xml" \
         --image-pool images >"$CB_TMP/ctl.out" 2>&1 || RC=$?
