@@ -27,12 +27,19 @@ static int print_doc(Ctl *ctl, const json_t *v) {
 
 static int image_register(Ctl *ctl, int argc, char **argv) {
         json_auto_t *doc = NULL, *out = NULL;
+        sd_bus *bus;
         int r;
 
         (void)argc;
         r = ctl_read_json_object(argv[0], &doc);
         if (r < 0)
                 return r;
+        /* The daemon reads the whole volume before it answers: minutes for a
+         * large image, not the bus's default 25 s. */
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        (void)sd_bus_set_method_call_timeout(bus, 3600ULL * 1000000);
         r = ctl_call_dict_json(ctl, IMAGES, "RegisterImage", NULL, doc, &out);
         if (r < 0)
                 return r;
