@@ -41,6 +41,7 @@
         X(migration)  \
         X(image)      \
         X(audit)      \
+        X(billing)    \
         X(whoami)
 
 #define CTL_GROUP_DECLARE(name) extern const CtlGroup ctl_group_##name;
@@ -68,6 +69,10 @@ static const struct {
         { CTL_OPT_BUDGET_YEAR, "--budget-year" },
         { CTL_OPT_REASON, "--reason" },
         { CTL_OPT_DOMAIN_TYPE, "--domain-type" },
+        { CTL_OPT_PERIOD, "--period" },
+        { CTL_OPT_FORMAT, "--format" },
+        { CTL_OPT_EXCEL, "--excel" },
+        { CTL_OPT_OUT, "--out" },
         { CTL_OPT_IMAGE_POOL, "--image-pool" },
 };
 
@@ -292,6 +297,10 @@ int main(int argc, char *argv[]) {
                 ARG_BUDGET_YEAR,
                 ARG_REASON,
                 ARG_DOMAIN_TYPE,
+                ARG_PERIOD,
+                ARG_FORMAT,
+                ARG_EXCEL,
+                ARG_OUT,
                 ARG_IMAGE_POOL,
         };
         static const struct option options[] = {
@@ -314,6 +323,10 @@ int main(int argc, char *argv[]) {
                 { "budget-year", required_argument, NULL, ARG_BUDGET_YEAR },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "domain-type", required_argument, NULL, ARG_DOMAIN_TYPE },
+                { "period", required_argument, NULL, ARG_PERIOD },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "excel", no_argument, NULL, ARG_EXCEL },
+                { "out", required_argument, NULL, ARG_OUT },
                 { "image-pool", required_argument, NULL, ARG_IMAGE_POOL },
                 {},
         };
@@ -382,6 +395,18 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_DOMAIN_TYPE:
                         ctl.domain_type = optarg, ctl.given |= CTL_OPT_DOMAIN_TYPE;
+                        break;
+                case ARG_PERIOD:
+                        ctl.period = optarg, ctl.given |= CTL_OPT_PERIOD;
+                        break;
+                case ARG_FORMAT:
+                        ctl.format = optarg, ctl.given |= CTL_OPT_FORMAT;
+                        break;
+                case ARG_EXCEL:
+                        ctl.excel = true, ctl.given |= CTL_OPT_EXCEL;
+                        break;
+                case ARG_OUT:
+                        ctl.out = optarg, ctl.given |= CTL_OPT_OUT;
                         break;
                 case ARG_IMAGE_POOL:
                         ctl.image_pool = optarg, ctl.given |= CTL_OPT_IMAGE_POOL;

@@ -30,6 +30,7 @@ static const struct {
         { BUS_PATH, BUS_IMAGES_INTERFACE, bus_images_vtable, NULL },
         { BUS_PATH, BUS_AUDIT_INTERFACE, bus_audit_vtable, NULL },
         { BUS_PATH, BUS_IDENTITY_INTERFACE, bus_identity_vtable, NULL },
+        { BUS_PATH, BUS_BILLING_INTERFACE, bus_billing_vtable, NULL },
 };
 
 static int bus_open_address(const char *address, sd_bus **ret) {
