@@ -73,6 +73,7 @@ static const struct {
         { CTL_OPT_FORMAT, "--format" },
         { CTL_OPT_EXCEL, "--excel" },
         { CTL_OPT_OUT, "--out" },
+        { CTL_OPT_NUMBER, "--number" },
         { CTL_OPT_IMAGE_POOL, "--image-pool" },
 };
 
@@ -115,7 +116,8 @@ static void help(FILE *f) {
                 "     --no-legend                 Print tables without their header line\n"
                 "     --no-pager                  Accepted for systemctl's sake: output is never paged\n"
                 "  -a --all                       catalog list: every service and status, drafts included\n"
-                "     --department=DEPT           project list, system list: one department\n"
+                "     --department=DEPT           project list, system list, approval list: one department\n"
+                "     --number=NO                 approval show: the approval with this number\n"
                 "     --reason=TEXT               project suspend|resume|terminate: the reason on record\n"
                 "     --budget-year=YEAR          project milestone: the budget year of a self-evaluation\n"
                 "     --after=SEQ --limit=N       audit list: records after SEQ, at most N (1-10000)\n"
@@ -301,6 +303,7 @@ int main(int argc, char *argv[]) {
                 ARG_FORMAT,
                 ARG_EXCEL,
                 ARG_OUT,
+                ARG_NUMBER,
                 ARG_IMAGE_POOL,
         };
         static const struct option options[] = {
@@ -327,6 +330,7 @@ int main(int argc, char *argv[]) {
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "excel", no_argument, NULL, ARG_EXCEL },
                 { "out", required_argument, NULL, ARG_OUT },
+                { "number", required_argument, NULL, ARG_NUMBER },
                 { "image-pool", required_argument, NULL, ARG_IMAGE_POOL },
                 {},
         };
@@ -407,6 +411,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_OUT:
                         ctl.out = optarg, ctl.given |= CTL_OPT_OUT;
+                        break;
+                case ARG_NUMBER:
+                        ctl.number = optarg, ctl.given |= CTL_OPT_NUMBER;
                         break;
                 case ARG_IMAGE_POOL:
                         ctl.image_pool = optarg, ctl.given |= CTL_OPT_IMAGE_POOL;
