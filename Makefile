@@ -17,7 +17,7 @@ PREFIX ?= /usr
 SYSCONFDIR ?= /etc
 VERSION := 0.1.0
 
-PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libxml-2.0
+PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libxml-2.0 libisofs-1 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -55,7 +55,7 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 # Unit tests of the pure domain link against domain and basic alone: a test
 # that needs more shows a module in the wrong layer.
 DOMAIN_TESTS := test-policy test-calendar test-approval test-catalog-validate test-libvirt-xml \
-	test-legacy-rules test-rating test-deadlines
+	test-legacy-rules test-rating test-deadlines test-cloud-init
 LAYERED_DIRS := basic policy catalog drivers migration daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
 ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c tests/osb-provider/*.c)
 

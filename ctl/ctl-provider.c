@@ -33,7 +33,9 @@ static int provider_add(Ctl *ctl, int argc, char **argv) {
         (void)argc;
         doc = json_pack("{s:s, s:s, s:s}", "name", argv[0], "driver", argv[1], "uri", argv[2]);
         if (!doc ||
-            (ctl->domain_type && json_object_set_new(doc, "domain_type", json_string(ctl->domain_type)) < 0))
+            (ctl->domain_type &&
+             json_object_set_new(doc, "domain_type", json_string(ctl->domain_type)) < 0) ||
+            (ctl->image_pool && json_object_set_new(doc, "image_pool", json_string(ctl->image_pool)) < 0))
                 return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
         r = ctl_call_dict_json(ctl, PROVIDERS, "AddProvider", NULL, doc, &out);
         if (r < 0)
@@ -84,8 +86,8 @@ static int provider_inventory(Ctl *ctl, int argc, char **argv) {
 
 static const CtlCommand provider_commands[] = {
         { "list", "", "List the providers with their status", 0, 0, provider_list, 0, 0 },
-        { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu]", "Add a provider (the operator)", 3, 3,
-          provider_add, CTL_OPT_DOMAIN_TYPE, 0 },
+        { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu] [--image-pool POOL]",
+          "Add a provider (the operator)", 3, 3, provider_add, CTL_OPT_DOMAIN_TYPE | CTL_OPT_IMAGE_POOL, 0 },
         { "add-file", "FILE", "Add a provider from a JSON document, as POST /v1/providers (http providers)",
           1, 1, provider_add_file, 0, 0 },
         { "inventory", "NAME", "Ask a provider for its domains now", 1, 1, provider_inventory, 0, 0 },

@@ -113,7 +113,8 @@ int manager_start_providers(Manager *m, CbError *err) {
                                          .password = cp->password,
                                          .api_version = cp->api_version,
                                          .ca_file = cp->ca_file,
-                                         .timeout_s = cp->timeout_s };
+                                         .timeout_s = cp->timeout_s,
+                                         .image_pool = cp->image_pool };
                 r = providers_add_config_settings(m->providers, &set, err);
                 if (r < 0)
                         return r;
@@ -279,6 +280,8 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r >= 0)
                 r = legacy_new(m->store, m->catalog, m->projects, m->providers, m->pool, m->calendar,
                                &m->legacy);
+        if (r >= 0)
+                r = images_new(m->store, m->providers, m->pool, &m->images);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
@@ -307,6 +310,7 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        images_free(m->images);
         resources_free(m->resources);
         legacy_free(m->legacy);
         providers_free(m->providers);

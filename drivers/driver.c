@@ -170,6 +170,34 @@ int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret,
         return ops->capacity(conn, ret, err);
 }
 
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err) {
+        DISPATCH_CHECK(ops, conn, image_inspect, err);
+        if (isempty(pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "pool", "pool: required");
+        if (isempty(volume))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "volume", "volume: required");
+        if (!alg || (!streq(alg, "sha256") && !streq(alg, "sm3")))
+                return cb_error_set(err, CB_ERR_INVALID, "digest algorithm must be sha256 or sm3");
+        if (!ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the image information");
+        return ops->image_inspect(conn, pool, volume, alg, ret, err);
+}
+
+int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                        const char *format, int fd, uint64_t size, const char *alg, const char *expected,
+                        DriverImageInfo *ret, CbError *err) {
+        DISPATCH_CHECK(ops, conn, image_upload, err);
+        if (isempty(pool) || isempty(volume) || fd < 0 || size == 0 || !expected || !ret)
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "an upload needs a pool, a volume, data and a digest");
+        if (!format || (!streq(format, "qcow2") && !streq(format, "raw")))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "format", "format: must be qcow2 or raw");
+        if (!alg || (!streq(alg, "sha256") && !streq(alg, "sm3")))
+                return cb_error_set(err, CB_ERR_INVALID, "digest algorithm must be sha256 or sm3");
+        return ops->image_upload(conn, pool, volume, format, fd, size, alg, expected, ret, err);
+}
+
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err) {
         DISPATCH_CHECK(ops, conn, assess_domain, err);

@@ -137,6 +137,18 @@ struct DriverOps {
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
          * when there is no such domain. */
         int (*assess_domain)(DriverConn *conn, const char *name, LegacyVm *ret, CbError *err);
+        /* Reads volume `volume` of pool `pool` whole and digests it with alg
+         * ("sha256" or "sm3"); NOT_FOUND names "pool" or "volume". Never writes. */
+        int (*image_inspect)(DriverConn *conn, const char *pool, const char *volume, const char *alg,
+                             DriverImageInfo *ret, CbError *err);
+        /* Makes volume `volume` (a new one: CONFLICT naming "volume" when it
+         * exists) of format in pool from exactly size bytes read from fd,
+         * digesting them with alg; keeps it only when the digest is
+         * `expected` (else VALIDATION naming "digest"), deletes it on any
+         * failure. fd stays the caller's. */
+        int (*image_upload)(DriverConn *conn, const char *pool, const char *volume, const char *format,
+                            int fd, uint64_t size, const char *alg, const char *expected,
+                            DriverImageInfo *ret, CbError *err);
         /* One watcher per connection; cb NULL stops watching. Survives reopen. */
         int (*watch_events)(DriverConn *conn, DriverEventFn cb, void *userdata, CbError *err);
 
@@ -207,8 +219,13 @@ int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, un
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
+int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                        const char *format, int fd, uint64_t size, const char *alg, const char *expected,
+                        DriverImageInfo *ret, CbError *err);
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err);
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "catalog-validate.h"
 #include "json-util.h"
 #include "log.h"
 
@@ -58,6 +59,7 @@ static void provider_free(Provider *p) {
         free(p->api_version);
         free(p->ca_file);
         json_decref(p->offered);
+        free(p->image_pool);
         free(p);
 }
 
@@ -337,6 +339,7 @@ static int provider_add(Providers *ps, const ProviderSettings *set, bool from_co
                 .uri = strdup(uri),
                 .domain_type = set->domain_type,
                 .timeout_s = set->timeout_s,
+                .image_pool = set->image_pool ? strdup(set->image_pool) : NULL,
                 .from_config = from_config,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
@@ -349,7 +352,7 @@ static int provider_add(Providers *ps, const ProviderSettings *set, bool from_co
         DUP_OPT(api_version)
         DUP_OPT(ca_file)
 #undef DUP_OPT
-        if (!p->name || !p->driver || !p->uri || oom) {
+        if (!p->name || !p->driver || !p->uri || oom || (set->image_pool && !p->image_pool)) {
                 provider_free(p);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
@@ -365,15 +368,19 @@ int providers_add_config_settings(Providers *ps, const ProviderSettings *set, Cb
 }
 
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err) {
-        ProviderSettings set = { .name = name, .driver = driver, .uri = uri, .domain_type = domain_type };
+                         DriverDomainType domain_type, const char *image_pool, CbError *err) {
+        ProviderSettings set = { .name = name,
+                                 .driver = driver,
+                                 .uri = uri,
+                                 .domain_type = domain_type,
+                                 .image_pool = image_pool };
         return providers_add_config_settings(ps, &set, err);
 }
 
 int providers_load(Providers *ps, CbError *err) {
         static const char sql[] =
                 "SELECT name, driver, uri, domain_type, username, password, api_version, ca_file, "
-                "timeout_seconds "
+                "timeout_seconds, image_pool "
                 "FROM providers ORDER BY name";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -394,7 +401,8 @@ int providers_load(Providers *ps, CbError *err) {
                                          .password = store_rows_text(rows, 5),
                                          .api_version = store_rows_text(rows, 6),
                                          .ca_file = store_rows_text(rows, 7),
-                                         .timeout_s = (unsigned)store_rows_int(rows, 8) };
+                                         .timeout_s = (unsigned)store_rows_int(rows, 8),
+                                         .image_pool = store_rows_text(rows, 9) };
                 if (provider_add(ps, &set, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
@@ -411,6 +419,8 @@ json_t *provider_to_json(const Provider *p) {
                                     json_string(driver_domain_type_to_string(p->domain_type)));
         if (!o)
                 return NULL;
+        if (p->image_pool)
+                json_object_set_new(o, "image_pool", json_string(p->image_pool));
         if (p->last_error[0])
                 json_object_set_new(o, "error", json_string(p->last_error));
         if (driver_is_async(p->ops)) {
@@ -477,19 +487,22 @@ typedef struct ProviderRow {
         const char *name, *driver, *uri, *domain_type, *created_at, *created_by;
         const char *username, *password, *api_version, *ca_file;
         unsigned timeout_s;
+        const char *image_pool;
 } ProviderRow;
 
 static int provider_insert(Store *s, void *userdata, CbError *err) {
-        static const char ins[] = "INSERT INTO providers (name, driver, uri, domain_type, created_at, "
-                                  "created_by, username, password, "
-                                  "api_version, ca_file, timeout_seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                  "?7, ?8, ?9, ?10, ?11)";
+        static const char ins[] =
+                "INSERT INTO providers (name, driver, uri, domain_type, created_at, "
+                "created_by, username, password, "
+                "api_version, ca_file, timeout_seconds, image_pool) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12)";
         const ProviderRow *p = userdata;
         int r = store_run(s, ins,
                           STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
                                      SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by),
                                      SA_TEXT(p->username), SA_TEXT(p->password), SA_TEXT(p->api_version),
-                                     SA_TEXT(p->ca_file), p->timeout_s ? SA_INT(p->timeout_s) : SA_NULL),
+                                     SA_TEXT(p->ca_file), p->timeout_s ? SA_INT(p->timeout_s) : SA_NULL,
+                                     SA_TEXT(p->image_pool)),
                           "storing the provider", err);
         if (r == -EEXIST)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
@@ -537,10 +550,10 @@ static int check_http_body(const json_t *body, ProviderSettings *set, CbError *e
 }
 
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = { "name",        "driver",          "uri",      "domain_type",
-                                              "url",         "username",        "password", "ca_file",
-                                              "api_version", "timeout_seconds", NULL };
-        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
+        static const char *const fields[] = { "name",        "driver",          "uri",        "domain_type",
+                                              "url",         "username",        "password",   "ca_file",
+                                              "api_version", "timeout_seconds", "image_pool", NULL };
+        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL, *image_pool = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
         ProviderSettings set = { 0 };
         char object[128], now[32];
@@ -555,8 +568,17 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                 r = json_get_id(body, "name", true, &name, err);
         if (r >= 0)
                 r = json_get_string(body, "driver", true, 32, &driver, err);
+        if (r >= 0)
+                r = json_get_string(body, "image_pool", false, 128, &image_pool, err);
         if (r < 0)
                 return r;
+        if (image_pool && !image_volume_name_is_valid(image_pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: must be a storage pool name ([A-Za-z0-9._-], not "
+                                          "starting with '.' or '-')");
+        if (image_pool && !streq(driver, "libvirt"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: only libvirt providers have one");
         if (!driver_find(driver))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
                                           driver);
@@ -603,7 +625,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                             set.password,
                             set.api_version,
                             set.ca_file,
-                            set.timeout_s };
+                            set.timeout_s,
+                            image_pool };
         /* The audit record names the provider and its URL, never the password. */
         r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
                          provider_insert, &row, err);
@@ -613,6 +636,7 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         set.driver = driver;
         set.uri = uri;
         set.domain_type = (DriverDomainType)domain_type;
+        set.image_pool = image_pool;
         r = provider_add(ps, &set, false, &p, err);
         if (r < 0)
                 return r;

@@ -39,6 +39,7 @@ typedef struct Provider {
         char *driver;
         char *uri;
         DriverDomainType domain_type; /* what its VMs are defined as */
+        char *image_pool;             /* the pool of its OS image library; NULL: none */
         bool from_config;
         const DriverOps *ops;
         DriverConn *conn; /* NULL until the first open succeeded */
@@ -67,6 +68,7 @@ typedef struct ProviderSettings {
         DriverDomainType domain_type;
         const char *username, *password, *api_version, *ca_file; /* http only */
         unsigned timeout_s;                                      /* http only; 0: default */
+        const char *image_pool; /* libvirt only: the pool of its OS image library; NULL: none */
 } ProviderSettings;
 
 /* What placement may still give: the reading less the reservations, at 0. */
@@ -95,7 +97,7 @@ void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userd
 
 /* Registers a configured provider (not stored) and starts connecting. */
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err);
+                         DriverDomainType domain_type, const char *image_pool, CbError *err);
 /* The same with every setting (http providers: credentials, version, CA, time limit). */
 int providers_add_config_settings(Providers *ps, const ProviderSettings *set, CbError *err);
 /* Loads the stored ones and starts connecting. */

@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "catalog-validate.h"
 #include "digest.h"
+#include "first-boot.h"
 #include "json-util.h"
 #include "log.h"
 #include "operations.h"
@@ -175,7 +176,7 @@ static int find_idempotent(Resources *r, const char *who, const char *key, char 
 }
 
 int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err) {
-        static const char *const extra[] = { "name", NULL };
+        static const char *const extra[] = { "name", "ssh_authorized_keys", "user_data", NULL };
         const char *name = NULL;
         EvalRequest req;
         int r;
@@ -188,6 +189,9 @@ int resource_request_from_json(const json_t *body, EvalRequest *ret, const char 
         if (req.quantity != 1)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
                                           "quantity: one resource per request (send one request each)");
+        r = first_boot_check(body, err);
+        if (r < 0)
+                return r;
         *ret = req;
         *ret_name = name;
         return 0;
@@ -199,6 +203,7 @@ typedef struct RequestChange {
         const char *id, *op_id, *name, *kind, *provider, *idempotency_key, *hash, *now, *who;
         const EvalRequest *req;
         const Evaluation *ev;
+        const json_t *body; /* its first-boot members (first-boot.h) */
 } RequestChange;
 
 static int request_change(Store *s, void *userdata, CbError *err) {
@@ -222,6 +227,8 @@ static int request_change(Store *s, void *userdata, CbError *err) {
                                  SA_TEXT(c->idempotency_key), SA_TEXT(c->hash), SA_TEXT(c->now),
                                  SA_TEXT(c->who), SA_TEXT(c->kind)),
                       "recording the request", err);
+        if (q >= 0)
+                q = first_boot_store(s, c->id, c->body, err);
         if (q < 0)
                 return q;
         return operation_record(s, c->op_id, c->id, OPERATION_PROVISION, c->now, err);
@@ -324,7 +331,8 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                          .now = now,
                                          .who = caller->principal->name,
                                          .req = &req,
-                                         .ev = &ev };
+                                         .ev = &ev,
+                                         .body = body };
                 json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service",
                                            req.service_id, "plan", req.plan_id, "provider", p->name,
                                            "committed_fen", (json_int_t)ev.projected_cost_fen);

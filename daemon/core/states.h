@@ -92,3 +92,11 @@ typedef enum IncidentStatus {
         _INCIDENT_STATUS_MAX,
 } IncidentStatus;
 DECLARE_STRING_TABLE(incident_status, IncidentStatus);
+
+/* An OS image in a provider's library (images.h). */
+typedef enum ImageState {
+        IMAGE_ACTIVE,
+        IMAGE_RETIRED,
+        _IMAGE_STATE_MAX,
+} ImageState;
+DECLARE_STRING_TABLE(image_state, ImageState);

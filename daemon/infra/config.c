@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "catalog-validate.h"
+
 #define DEFAULT_MAX_BODY (1024 * 1024)
 
 static char *xstrdup0(const char *s) {
@@ -65,6 +67,7 @@ Config *config_free(Config *c) {
                 free(c->providers[i].password);
                 free(c->providers[i].api_version);
                 free(c->providers[i].ca_file);
+                free(c->providers[i].image_pool);
         }
         free(c->providers);
         free(c);
@@ -161,17 +164,12 @@ static const Key key_keys[] = {
         { NULL, 0 },
 };
 static const Key provider_keys[] = {
-        { "name", CONFIG_TYPE_STRING },
-        { "driver", CONFIG_TYPE_STRING },
-        { "uri", CONFIG_TYPE_STRING },
-        { "domain_type", CONFIG_TYPE_STRING },
-        { "url", CONFIG_TYPE_STRING },
-        { "username", CONFIG_TYPE_STRING },
-        { "password", CONFIG_TYPE_STRING },
-        { "api_version", CONFIG_TYPE_STRING },
-        { "ca_file", CONFIG_TYPE_STRING },
-        { "timeout_seconds", CONFIG_TYPE_INT },
-        { NULL, 0 },
+        { "name", CONFIG_TYPE_STRING },       { "driver", CONFIG_TYPE_STRING },
+        { "uri", CONFIG_TYPE_STRING },        { "domain_type", CONFIG_TYPE_STRING },
+        { "url", CONFIG_TYPE_STRING },        { "username", CONFIG_TYPE_STRING },
+        { "password", CONFIG_TYPE_STRING },   { "api_version", CONFIG_TYPE_STRING },
+        { "ca_file", CONFIG_TYPE_STRING },    { "timeout_seconds", CONFIG_TYPE_INT },
+        { "image_pool", CONFIG_TYPE_STRING }, { NULL, 0 },
 };
 
 static const char *type_name(int t) {
@@ -517,6 +515,17 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                 return fail_at(l, g, "provider '%s': domain_type is for libvirt providers",
                                                name);
                         p->domain_type = (DriverDomainType)t;
+                        const char *ip = get_str(g, "image_pool");
+                        if (ip && !image_volume_name_is_valid(ip))
+                                return fail_at(l, g,
+                                               "provider '%s': image_pool must be a storage pool name "
+                                               "([A-Za-z0-9._-], at most 128)",
+                                               name);
+                        if (ip && !streq(driver, "libvirt"))
+                                return fail_at(l, g, "provider '%s': image_pool is for libvirt providers",
+                                               name);
+                        if (ip && !(p->image_pool = strdup(ip)))
+                                return fail_at(l, g, "out of memory");
                         for (int j = 0; j < i; j++)
                                 if (streq(c->providers[j].name, name))
                                         return fail_at(l, g, "provider '%s' defined twice", name);

@@ -53,6 +53,7 @@ typedef struct ConfigProvider {
         char *api_version;  /* "2.13" .. "2.17" */
         char *ca_file;      /* absolute */
         unsigned timeout_s; /* a whole request; 0: the driver's default (30 s) */
+        char *image_pool;   /* the pool holding its OS images; NULL: no image library */
 } ConfigProvider;
 
 typedef struct Config {

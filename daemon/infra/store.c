@@ -504,7 +504,41 @@ static const char *const migrations[] = {
         "CREATE INDEX operations_resource ON operations(resource_id);"
         "CREATE INDEX operations_state ON operations(state);",
 
-        /* 19: access bindings of VMs (an OSB binding): an SSH key pair made
+        /* 19: each provider's OS image library (issue 9): an image is a
+         * volume in the pool the provider names for images, recorded with
+         * the digest it had when it was registered. */
+        "ALTER TABLE providers ADD COLUMN image_pool TEXT;"
+        "CREATE TABLE IF NOT EXISTS images ("
+        "  provider TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  pool TEXT NOT NULL,"
+        "  volume TEXT NOT NULL,"
+        "  os TEXT NOT NULL,"
+        "  os_version TEXT NOT NULL,"
+        "  arch TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('qcow2','raw')),"
+        "  digest_alg TEXT NOT NULL CHECK (digest_alg IN ('sha256','sm3')),"
+        "  digest TEXT NOT NULL,"
+        "  size_bytes INTEGER NOT NULL,"
+        "  min_disk_gib INTEGER NOT NULL,"
+        "  secure_controllable INTEGER NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('active','retired')),"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  retired_at TEXT,"
+        "  retired_by TEXT,"
+        "  PRIMARY KEY (provider, name));"
+        "CREATE INDEX IF NOT EXISTS images_name ON images(name);",
+
+        /* 20: what an order says about a VM's first boot (its SSH keys and
+         * cloud-config), kept so that a resumed provision builds the same
+         * seed; never copied into the audit trail. */
+        "CREATE TABLE IF NOT EXISTS resource_first_boot ("
+        "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  ssh_authorized_keys TEXT NOT NULL,"
+        "  user_data TEXT);",
+
+        /* 21: access bindings of VMs (an OSB binding): an SSH key pair made
          * for the binding, its public half for injection, the private half
          * readable only by whoever bound (dropped at unbind). binding_key is
          * the binder's own id, unique per binder as an idempotency key. */

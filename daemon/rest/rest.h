@@ -73,6 +73,7 @@ extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
 extern const RestRoute rest_billing_routes[];
 extern const RestRoute rest_legacy_routes[];
+extern const RestRoute rest_images_routes[];
 extern const RestRoute osb_routes[];
 extern const RestRoute osb_instance_routes[];
 extern const RestRoute osb_binding_routes[];

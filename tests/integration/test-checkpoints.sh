@@ -267,9 +267,10 @@ assert_eq "$RC" 0 "offline verify of the pristine copy after more work exits 0"
 LATER_COLUMNS="ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN password;
 ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN ca_file;
 ALTER TABLE providers DROP COLUMN timeout_seconds; ALTER TABLE operations DROP COLUMN remote_operation;
-ALTER TABLE operations DROP COLUMN remote_phase;"
+ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;"
 # An existing database from before checkpoints (schema 8; what later migrations add that
-# would not be made again is dropped too): verified once, then checkpointed.
+# would not be made again is dropped too, such as the column providers.image_pool): verified
+# once, then checkpointed.
 restore
 sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; $LATER_COLUMNS PRAGMA user_version = 8;"
 CB_CONFIG=$CB_TMP/base.conf cb_start_daemon

@@ -170,6 +170,13 @@ static const BadCase bad_cases[] = {
           "provider 'p': timeout_seconds must be between 1 and 300", 2 },
         { "http-no-url", "providers = (\n { name = \"p\"; driver = \"http\"; }\n);\n",
           "provider 'p' has no 'url'", 2 },
+        { "image-pool",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; image_pool = \"../x\"; }\n);\n",
+          "provider 'p': image_pool must be a storage pool name", 2 },
+        { "image-pool-http",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; image_pool = \"images\"; "
+          "}\n);\n",
+          "image_pool is for libvirt providers", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
@@ -216,7 +223,7 @@ static void test_relative_test_uri(void **state) {
                                 " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
                                 " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
                                 " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\";"
-                                " domain_type = \"qemu\"; }\n);\n");
+                                " domain_type = \"qemu\"; image_pool = \"images\"; }\n);\n");
         char *want, *want2;
         (void)state;
 
@@ -228,6 +235,8 @@ static void test_relative_test_uri(void **state) {
         assert_string_equal(c->providers[2].uri, "qemu:///system");
         assert_int_equal(c->providers[1].domain_type, DRIVER_DOMAIN_AUTO);
         assert_int_equal(c->providers[2].domain_type, DRIVER_DOMAIN_QEMU);
+        assert_null(c->providers[1].image_pool);
+        assert_string_equal(c->providers[2].image_pool, "images");
         config_free(c);
         c = NULL;
         free(path);

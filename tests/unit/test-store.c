@@ -395,6 +395,8 @@ static void test_project_holdings(void **state) {
                            "ALTER TABLE providers DROP COLUMN timeout_seconds;"
                            "ALTER TABLE operations DROP COLUMN remote_operation;"
                            "ALTER TABLE operations DROP COLUMN remote_phase;"
+                           "DROP TABLE resource_first_boot; DROP TABLE images; ALTER TABLE providers DROP "
+                           "COLUMN image_pool;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
                            "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
                            " committed_fen);" RES("r6", "p2", "large", "om", "300",
@@ -424,13 +426,16 @@ static void test_state_checks_upgrade(void **state) {
         (void)state;
 
         assert_int_equal(store_open(path, &s, &err), 0);
-        /* Back to the tables as they were before the CHECKs (no rows yet),
-         * and before vm_bindings: the last two migrations, in either order. */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 2);
+        /* Back to the tables as they were before the CHECKs (no rows yet):
+         * before that migration and the two of the image library after it,
+         * whose column providers.image_pool cannot be added twice, and
+         * vm_bindings (the last four migrations, vm_bindings in any place). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 4);
         assert_int_equal(
                 store_exec(
                         s,
                         "PRAGMA foreign_keys = OFF;"
+                        "ALTER TABLE providers DROP COLUMN image_pool;"
                         "DROP TABLE vm_bindings;"
                         "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
                         "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
