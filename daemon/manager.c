@@ -30,6 +30,7 @@ static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *use
 static void on_provider_ready(Provider *p, void *userdata) {
         Manager *m = userdata;
         resources_provider_ready(m->resources, p);
+        legacy_recover_moves(m->legacy, p->name);
 }
 
 static int on_project_terminated(const char *project_id, const CbCaller *caller, void *userdata) {
@@ -266,6 +267,9 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
+        legacy_set_move_options(m->legacy, config->migration_max_copies_per_host,
+                                config->migration_rate_limit_bps, config->migration_fail_after_bytes,
+                                config->stop_timeout_ms);
 
         *ret = TAKE_PTR(m);
         return 0;
