@@ -56,6 +56,10 @@ enum {
         CTL_OPT_BUDGET_YEAR = 1u << 10,    /* --budget-year YEAR */
         CTL_OPT_REASON = 1u << 11,         /* --reason TEXT */
         CTL_OPT_DOMAIN_TYPE = 1u << 12,    /* --domain-type auto|kvm|qemu */
+        CTL_OPT_PERIOD = 1u << 13,         /* --period YYYY-MM */
+        CTL_OPT_FORMAT = 1u << 14,         /* --format json|csv */
+        CTL_OPT_EXCEL = 1u << 15,          /* --excel: CSV with a byte order mark */
+        CTL_OPT_OUT = 1u << 16,            /* --out FILE */
 };
 
 typedef struct Ctl {
@@ -65,6 +69,8 @@ typedef struct Ctl {
         bool no_legend;          /* --no-legend: tables without their header line */
         unsigned given;          /* CTL_OPT_* seen on the command line */
         const char *key, *key_id, *alg, *idempotency_key, *db, *anchor, *department, *reason, *domain_type;
+        const char *period, *format, *out;
+        bool excel;
         const char *keys[CTL_KEYS_MAX]; /* every --key in order; key is the first */
         size_t n_keys;
         int64_t after;

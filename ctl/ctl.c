@@ -40,6 +40,7 @@
         X(provider)   \
         X(migration)  \
         X(audit)      \
+        X(billing)    \
         X(whoami)
 
 #define CTL_GROUP_DECLARE(name) extern const CtlGroup ctl_group_##name;
@@ -67,6 +68,10 @@ static const struct {
         { CTL_OPT_BUDGET_YEAR, "--budget-year" },
         { CTL_OPT_REASON, "--reason" },
         { CTL_OPT_DOMAIN_TYPE, "--domain-type" },
+        { CTL_OPT_PERIOD, "--period" },
+        { CTL_OPT_FORMAT, "--format" },
+        { CTL_OPT_EXCEL, "--excel" },
+        { CTL_OPT_OUT, "--out" },
 };
 
 static void print_command_line(FILE *f, const CtlGroup *g, const CtlCommand *c) {
@@ -289,6 +294,10 @@ int main(int argc, char *argv[]) {
                 ARG_BUDGET_YEAR,
                 ARG_REASON,
                 ARG_DOMAIN_TYPE,
+                ARG_PERIOD,
+                ARG_FORMAT,
+                ARG_EXCEL,
+                ARG_OUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -310,6 +319,10 @@ int main(int argc, char *argv[]) {
                 { "budget-year", required_argument, NULL, ARG_BUDGET_YEAR },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "domain-type", required_argument, NULL, ARG_DOMAIN_TYPE },
+                { "period", required_argument, NULL, ARG_PERIOD },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "excel", no_argument, NULL, ARG_EXCEL },
+                { "out", required_argument, NULL, ARG_OUT },
                 {},
         };
         Ctl ctl = { 0 };
@@ -377,6 +390,18 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_DOMAIN_TYPE:
                         ctl.domain_type = optarg, ctl.given |= CTL_OPT_DOMAIN_TYPE;
+                        break;
+                case ARG_PERIOD:
+                        ctl.period = optarg, ctl.given |= CTL_OPT_PERIOD;
+                        break;
+                case ARG_FORMAT:
+                        ctl.format = optarg, ctl.given |= CTL_OPT_FORMAT;
+                        break;
+                case ARG_EXCEL:
+                        ctl.excel = true, ctl.given |= CTL_OPT_EXCEL;
+                        break;
+                case ARG_OUT:
+                        ctl.out = optarg, ctl.given |= CTL_OPT_OUT;
                         break;
                 case ARG_AFTER:
                         if (parse_number("--after", optarg, 0, INT64_MAX, &v) != 0)

@@ -102,6 +102,9 @@ extern const sd_bus_vtable bus_migration_vtable[];
 /* daemon/bus/bus-providers.c: Providers. */
 extern const sd_bus_vtable bus_providers_vtable[];
 
+/* daemon/bus/bus-billing.c: Billing. */
+extern const sd_bus_vtable bus_billing_vtable[];
+
 #define BUS_APPROVALS_INTERFACE BUS_INTERFACE_PREFIX "Approvals"
 #define BUS_PROJECTS_INTERFACE  BUS_INTERFACE_PREFIX "Projects"
 #define BUS_AUDIT_INTERFACE     BUS_INTERFACE_PREFIX "Audit"
@@ -109,3 +112,4 @@ extern const sd_bus_vtable bus_providers_vtable[];
 #define BUS_SYSTEMS_INTERFACE   BUS_INTERFACE_PREFIX "Systems"
 #define BUS_INCIDENTS_INTERFACE BUS_INTERFACE_PREFIX "Incidents"
 #define BUS_PROVIDERS_INTERFACE BUS_INTERFACE_PREFIX "Providers"
+#define BUS_BILLING_INTERFACE   BUS_INTERFACE_PREFIX "Billing"

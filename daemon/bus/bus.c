@@ -29,6 +29,7 @@ static const struct {
         { BUS_PATH, BUS_MIGRATION_INTERFACE, bus_migration_vtable, bus_migration_attach },
         { BUS_PATH, BUS_AUDIT_INTERFACE, bus_audit_vtable, NULL },
         { BUS_PATH, BUS_IDENTITY_INTERFACE, bus_identity_vtable, NULL },
+        { BUS_PATH, BUS_BILLING_INTERFACE, bus_billing_vtable, NULL },
 };
 
 static int bus_open_address(const char *address, sd_bus **ret) {

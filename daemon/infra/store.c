@@ -257,7 +257,7 @@ static const char *const migrations[] = {
          * source, the assessment, the plan and an exemption are JSON
          * documents the core reads whole; the exemption is a column of
          * its own so that it is never implied by a state alone. */
-        "CREATE TABLE legacy_systems ("
+        "CREATE TABLE IF NOT EXISTS legacy_systems ("
         "  system_id TEXT NOT NULL PRIMARY KEY,"
         "  department TEXT NOT NULL,"
         "  hosting_kind TEXT NOT NULL CHECK (hosting_kind IN ('server-room','industry-cloud','other')),"
@@ -274,7 +274,84 @@ static const char *const migrations[] = {
         "  created_at TEXT NOT NULL,"
         "  created_by TEXT NOT NULL,"
         "  updated_at TEXT NOT NULL);"
-        "CREATE INDEX legacy_systems_department ON legacy_systems(department, system_id);",
+        "CREATE INDEX IF NOT EXISTS legacy_systems_department ON legacy_systems(department, system_id);",
+
+        /* 12: metering (docs/billing.md). A resource's history is a list of
+         * segments, (resource, seq, state, start): a segment ends where the
+         * next one starts, so there is nothing to close and nothing is ever
+         * edited, and the history has neither gaps nor overlaps. The
+         * triggers write it in the transaction of the change itself; only a
+         * real change of state adds one, so a replayed operation (the state
+         * is already what it sets) adds none, and (resource, seq) cannot be
+         * taken twice. Resources from before metering start with their
+         * current state at their last change. IF NOT EXISTS, as 10: a test
+         * replays migrations on a database that has them. */
+        "CREATE TABLE IF NOT EXISTS usage_segments ("
+        "  resource_id TEXT NOT NULL,"
+        "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+        "  state TEXT NOT NULL CHECK (state IN ('provisioning','active','stopped','failed',"
+        "    'deprovisioning','deleted')),"
+        "  start_at TEXT NOT NULL,"
+        "  PRIMARY KEY (resource_id, seq));"
+        "INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  SELECT id, 1, state, updated_at FROM resources r"
+        "  WHERE NOT EXISTS (SELECT 1 FROM usage_segments u WHERE u.resource_id = r.id);"
+        "CREATE TRIGGER IF NOT EXISTS usage_open AFTER INSERT ON resources BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.created_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER IF NOT EXISTS usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT "
+        "OLD.state BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;",
+
+        /* 13: closed billing statements (docs/billing.md): the files as
+         * they were made when finance closed the month, each with its SM3
+         * and the daemon's signature; department '' is the whole city. */
+        "CREATE TABLE IF NOT EXISTS billing_closed ("
+        "  period TEXT PRIMARY KEY,"
+        "  closed_at TEXT NOT NULL,"
+        "  closed_by TEXT NOT NULL,"
+        "  alg TEXT NOT NULL,"
+        "  key_id TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS billing_closed_files ("
+        "  period TEXT NOT NULL REFERENCES billing_closed(period),"
+        "  department TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('json','csv')),"
+        "  body TEXT NOT NULL,"
+        "  sm3 TEXT NOT NULL,"
+        "  signature TEXT NOT NULL,"
+        "  PRIMARY KEY (period, department, format));",
+
+        /* 14: adjustments of closed months: separate lines, never
+         * rewrites; in force once finance and the authority both signed. */
+        "CREATE TABLE IF NOT EXISTS billing_adjustments ("
+        "  id TEXT PRIMARY KEY,"
+        "  period TEXT NOT NULL REFERENCES billing_closed(period),"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  department TEXT NOT NULL,"
+        "  approval_no TEXT,"
+        "  amount_fen INTEGER NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS billing_adjustments_period ON billing_adjustments(period, created_at, "
+        "id);"
+        "CREATE TABLE IF NOT EXISTS billing_adjustment_signoffs ("
+        "  adjustment_id TEXT NOT NULL REFERENCES billing_adjustments(id),"
+        "  role TEXT NOT NULL CHECK (role IN ('authority','finance')),"
+        "  principal TEXT NOT NULL,"
+        "  signed_at TEXT NOT NULL,"
+        "  PRIMARY KEY (adjustment_id, role));",
+
+        /* 15: a month's statement reads the segment in force when it began
+         * and those starting in it: a seek per resource, not its history. */
+        "CREATE INDEX IF NOT EXISTS usage_segments_start ON usage_segments(resource_id, start_at);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

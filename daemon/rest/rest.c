@@ -110,9 +110,11 @@ struct RestAsync {
 };
 
 const RestRoute *const rest_route_tables[] = {
-        rest_core_routes,      rest_catalog_routes,  rest_systems_routes,
-        rest_incidents_routes, rest_projects_routes, rest_resources_routes,
-        rest_legacy_routes,    osb_routes,           NULL,
+        rest_core_routes,     rest_catalog_routes,
+        rest_systems_routes,  rest_incidents_routes,
+        rest_projects_routes, rest_resources_routes,
+        rest_billing_routes,  rest_legacy_routes,
+        osb_routes,           NULL,
 };
 
 void rest_print_routes(FILE *f) {
@@ -432,6 +434,8 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
         }
         if (reply.response) {
                 ret = MHD_queue_response(conn, reply.status, reply.response);
+                if (reply.response_owned)
+                        MHD_destroy_response(reply.response);
                 json_decref(reply.body);
                 return ret;
         }

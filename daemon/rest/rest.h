@@ -50,6 +50,7 @@ typedef struct RestReply {
         unsigned status;
         json_t *body;                  /* owned; serialized by rest.c */
         struct MHD_Response *response; /* or a ready response, borrowed (e.g. from the cache) */
+        bool response_owned;           /* ...or made for this reply: rest.c destroys it once queued */
         char location[256];
 } RestReply;
 
@@ -70,6 +71,7 @@ extern const RestRoute rest_systems_routes[];
 extern const RestRoute rest_incidents_routes[];
 extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
+extern const RestRoute rest_billing_routes[];
 extern const RestRoute rest_legacy_routes[];
 extern const RestRoute osb_routes[];
 /* All of the above in the order dispatch tries them (the first match of

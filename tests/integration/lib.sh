@@ -244,16 +244,17 @@ cb_curl() {
 # an approval (revision 1) of department edu for PROJECT, valid from 1 January
 # this year to the end of next year, with a generous budget, covering SYSTEM
 # and ITEMS (a JSON array of {service_id, plan_id, quantity}); dev-edu
-# submits it. Asserts 201.
+# submits it. Asserts 201. CB_APPROVE_DEPARTMENT=health: the department
+# (and its dev-health principal submits).
 cb_approve() {
-        local year
+        local year dept=${CB_APPROVE_DEPARTMENT:-edu}
         year=$(date +%Y)
         cat >"$CB_TMP/approval.json" <<JSON
 {
   "approval_no": "$2",
   "project_id": "$1",
   "project_name": "集成测试项目 $1",
-  "department": "edu",
+  "department": "$dept",
   "revision": 1,
   "valid_from": "$year-01-01",
   "valid_until": "$((year + 1))-12-31",
@@ -266,7 +267,7 @@ cb_approve() {
 JSON
         "$CB_BUILD/cloudbrokerctl" approval sign --key etc/dev-keys/dev-authority.key.pem --key-id dev-authority \
                 "$CB_TMP/approval.json" >"$CB_TMP/approval.envelope.json"
-        cb_curl POST /v1/approvals dev-edu "@$CB_TMP/approval.envelope.json"
+        cb_curl POST /v1/approvals "dev-$dept" "@$CB_TMP/approval.envelope.json"
         assert_eq "$CB_STATUS" 201 "set-up: the signed approval for $1 is accepted"
 }
 

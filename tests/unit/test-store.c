@@ -307,6 +307,25 @@ static void assert_holdings_agree(Store *s, const char *expect) {
         free(kept);
 }
 
+/* The segments of one resource as "seq:state@start,..." in order. */
+static void assert_segments(Store *s, const char *id, const char *want) {
+        sqlite3_stmt *st;
+        char got[1024] = "";
+        size_t n = 0;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s),
+                                            "SELECT seq, state, start_at FROM usage_segments "
+                                            "WHERE resource_id = ? ORDER BY seq",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW)
+                n += snprintf(got + n, sizeof(got) - n, "%s%d:%s@%s", n ? "," : "", sqlite3_column_int(st, 0),
+                              (const char *)sqlite3_column_text(st, 1),
+                              (const char *)sqlite3_column_text(st, 2));
+        sqlite3_finalize(st);
+        assert_string_equal(got, want);
+}
+
 static void test_project_holdings(void **state) {
         CbError err = CB_ERROR_INIT;
         Store *s = NULL;
@@ -364,6 +383,10 @@ static void test_project_holdings(void **state) {
                            "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
                            "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
+                           "DROP INDEX usage_segments_start;"
+                           "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
+                           "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
+                           "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
                            "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
                            "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
                            " committed_fen);" RES("r6", "p2", "large", "om", "300",
@@ -376,7 +399,55 @@ static void test_project_holdings(void **state) {
         assert_int_equal(store_schema_version(s), store_latest_version());
         assert_holdings_agree(s,
                               "p1/ecs/small/construction=1,700;p2/ecs/large/om=1,300;p2/ecs/small/om=1,100");
+        /* Metering starts on upgrade with each resource's current state since its last change. */
+        assert_segments(s, "r6", "1:active@t");
+        assert_segments(s, "r3", "1:failed@t");
 #undef RES
+        store_free(s);
+        free(path);
+}
+
+/* Metering: every change of state appends one segment in the same
+ * transaction, and nothing else does (test_project_holdings checks the
+ * upgrade of an older database). */
+static void test_usage_segments(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("usage.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(
+                store_exec(s, "INSERT INTO projects VALUES ('p1', 'n', 'edu', 'active', 1, 't', 't');", &err),
+                0);
+#define RES(id, st, at)                                                                               \
+        "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id,"    \
+        " catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by,"    \
+        " updated_at) VALUES ('" id "', 'n', 'p1', 's', 'edu', 'ecs', 'small', 1, 'A', 'om', 1, '" st \
+        "', '" at "', 'me', '" at "');"
+#define SET(id, st, at) "UPDATE resources SET state = '" st "', updated_at = '" at "' WHERE id = '" id "';"
+        assert_int_equal(store_exec(s, RES("r1", "provisioning", "T1"), &err), 0);
+        assert_segments(s, "r1", "1:provisioning@T1");
+        assert_int_equal(store_exec(s, SET("r1", "active", "T2"), &err), 0);
+        /* The same state again (a replayed operation, reconcile agreeing)
+         * and changes of other columns add nothing. */
+        assert_int_equal(store_exec(s, SET("r1", "active", "T3"), &err), 0);
+        assert_int_equal(store_exec(s, "UPDATE resources SET provider_ref = 'x' WHERE id = 'r1'", &err), 0);
+        assert_segments(s, "r1", "1:provisioning@T1,2:active@T2");
+        /* Two changes within one second are two segments, the first of length 0. */
+        assert_int_equal(store_exec(s, SET("r1", "stopped", "T4") SET("r1", "active", "T4"), &err), 0);
+        assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4");
+        /* A change rolled back leaves no segment. */
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, SET("r1", "deprovisioning", "T5"), &err), 0);
+        store_rollback(s);
+        assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4");
+        /* A segment is never rewritten: its key cannot be taken twice. */
+        assert_int_not_equal(
+                store_exec(s, "INSERT INTO usage_segments VALUES ('r1', 4, 'deleted', 'T9');", &err), 0);
+
+#undef RES
+#undef SET
         store_free(s);
         free(path);
 }
@@ -456,6 +527,7 @@ int main(void) {
                 cmocka_unit_test(test_batch_group_commit),
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
+                cmocka_unit_test(test_usage_segments),
                 cmocka_unit_test(test_rows_as_json),
                 cmocka_unit_test(test_read_snapshot),
         };

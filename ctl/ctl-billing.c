@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * cloudbrokerctl billing ...: the month's statement through
+ * org.cloudbroker.Broker1.Billing, written out as the daemon made it (the
+ * same bytes as GET /v1/billing/statements/{period}), and a summary per
+ * department.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl-util.h"
+
+#define BILLING CTL_INTERFACE("Billing")
+
+/* The statement's text as the daemon sent it; *ret borrowed from *ret_reply. */
+static int get_statement(Ctl *ctl, const char *format, sd_bus_message **ret_reply, const char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = ctl_call(ctl, BILLING, "GetStatement", &reply, "sa{sv}", ctl->period, 3, "format", "s", format,
+                     "department", "s", ctl->department ? ctl->department : "", "excel", "b",
+                     (int)ctl->excel);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", ret);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to GetStatement: %s", strerror(-r));
+        *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
+static int write_out(const char *path, const char *text) {
+        FILE *f;
+        size_t n = strlen(text);
+
+        if (!path)
+                return fwrite(text, 1, n, stdout) == n ? 0 : ctl_error(-EIO, "cannot write the statement");
+        f = fopen(path, "we");
+        if (!f)
+                return ctl_error(-errno, "cannot create %s: %s", path, strerror(errno));
+        if (fwrite(text, 1, n, f) != n || fclose(f) != 0)
+                return ctl_error(-EIO, "cannot write %s", path);
+        return 0;
+}
+
+static int billing_statement(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *text;
+        int r;
+
+        (void)argc, (void)argv;
+        r = get_statement(ctl, ctl->format ? ctl->format : "json", &reply, &text);
+        if (r < 0)
+                return r;
+        return write_out(ctl->out, text);
+}
+
+/* A bar of width cells for part of whole, in eighths of a cell. */
+static void bar(char *buf, size_t size, long long part, long long whole, int width) {
+        static const char *const eighths[] = { "", "▏", "▎", "▍", "▌", "▋", "▊", "▉" };
+        long long e = whole > 0 ? part * width * 8 / whole : 0;
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (long long i = 0; i < e / 8 && n + 4 < size; i++)
+                n += (size_t)snprintf(buf + n, size - n, "█");
+        if (e % 8 && n + 4 < size)
+                snprintf(buf + n, size - n, "%s", eighths[e % 8]);
+}
+
+static int billing_summary(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "DEPARTMENT", "LINES",    "AMOUNT",
+                                               "PAY",        "WITHHOLD", "PAY|WITHHOLD" };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(ctl_table_freep) CtlTable *t = NULL;
+        json_auto_t *doc = NULL;
+        const json_t *totals, *d;
+        const char *text;
+        long long most = 0;
+        size_t i;
+        int r;
+
+        (void)argc, (void)argv;
+        if (ctl->excel || ctl->format || ctl->out)
+                return ctl_error(-EINVAL, "billing summary takes --period and --department only");
+        r = get_statement(ctl, "json", &reply, &text);
+        if (r < 0)
+                return r;
+        doc = json_loads(text, 0, NULL);
+        if (!doc)
+                return ctl_error(-EBADMSG, "the daemon's statement is not JSON");
+        totals = json_object_get(doc, "totals");
+        if (ctl->json)
+                return ctl_print_json(totals);
+        json_array_foreach(json_object_get(totals, "departments"), i, d) {
+                long long a = json_integer_value(json_object_get(d, "amount_fen"));
+                if (a > most)
+                        most = a;
+        }
+        t = ctl_table_new(ELEMENTSOF(headers), headers);
+        if (!t)
+                return ctl_error(-ENOMEM, "out of memory");
+        json_array_foreach(json_object_get(totals, "departments"), i, d) {
+                char lines[32], amount[32], pay[32], withhold[32], pbar[128], wbar[128], both[300];
+                long long p = json_integer_value(json_object_get(d, "pay_fen"));
+                long long w = json_integer_value(json_object_get(d, "withhold_fen"));
+                snprintf(lines, sizeof(lines), "%lld",
+                         (long long)json_integer_value(json_object_get(d, "lines")));
+                ctl_format_fen(p + w, amount, sizeof(amount));
+                ctl_format_fen(p, pay, sizeof(pay));
+                ctl_format_fen(w, withhold, sizeof(withhold));
+                /* Pay, then withheld, on one scale: the largest department fills 30 cells. */
+                bar(pbar, sizeof(pbar), p, most, 30);
+                bar(wbar, sizeof(wbar), w, most, 30);
+                snprintf(both, sizeof(both), "%s|%s", pbar, wbar);
+                if (ctl_table_add(t, (const char *const[]){ ctl_json_str(d, "department", "-"), lines, amount,
+                                                            pay, withhold, both }) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        ctl_table_print(t, stdout);
+        {
+                char amount[32], pay[32], withhold[32];
+                ctl_format_fen(json_integer_value(json_object_get(totals, "amount_fen")), amount,
+                               sizeof(amount));
+                ctl_format_fen(json_integer_value(json_object_get(totals, "pay_fen")), pay, sizeof(pay));
+                ctl_format_fen(json_integer_value(json_object_get(totals, "withhold_fen")), withhold,
+                               sizeof(withhold));
+                printf("%s total %s yuan: pay %s, withhold %s\n", ctl_json_str(doc, "period", "?"), amount,
+                       pay, withhold);
+        }
+        return 0;
+}
+
+static int billing_close(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *rec = NULL;
+        const json_t *f;
+        size_t i;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, BILLING, "CloseStatement", &rec, "s", ctl->period);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(rec);
+        printf("%s: closed at %s by %s, signed %s key %s\n", ctl_json_str(rec, "period", "?"),
+               ctl_json_str(rec, "closed_at", "?"), ctl_json_str(rec, "closed_by", "?"),
+               ctl_json_str(rec, "alg", "?"), ctl_json_str(rec, "key_id", "?"));
+        json_array_foreach(json_object_get(rec, "files"), i, f) {
+                const char *d = ctl_json_str(f, "department", "");
+                printf("  %-12s %-4s sm3 %s\n", *d ? d : "(all)", ctl_json_str(f, "format", "?"),
+                       ctl_json_str(f, "sm3", "?"));
+        }
+        return 0;
+}
+
+static int billing_adjust(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *doc = NULL, *out = NULL;
+        char *end;
+        long long fen;
+        int r;
+
+        (void)argc;
+        errno = 0;
+        fen = strtoll(argv[1], &end, 10);
+        if (errno != 0 || end == argv[1] || *end)
+                return ctl_error(-EINVAL, "AMOUNT_FEN '%s' is not an integer (fen, may be negative)",
+                                 argv[1]);
+        doc = json_pack("{s:s, s:I, s:s}", "project_id", argv[0], "amount_fen", (json_int_t)fen, "reason",
+                        ctl->reason);
+        if (!doc)
+                return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
+        r = ctl_call_dict_json(ctl, BILLING, "AddAdjustment", ctl->period, doc, &out);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: %s fen for %s, %s (needs the other signature)\n", ctl_json_str(out, "id", "?"), argv[1],
+               argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+static int billing_approve(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *out = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_call_json(ctl, BILLING, "ApproveAdjustment", &out, "ss", ctl->period, argv[0]);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: %s\n", argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+static int billing_adjustments(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = {
+                "ID", "DEPARTMENT", "PROJECT", "AMOUNT_FEN", "STATUS", "REASON"
+        };
+        static const char *const members[] = { "id",         "department", "project_id",
+                                               "amount_fen", "status",     "reason" };
+        json_auto_t *out = NULL;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_call_json(ctl, BILLING, "ListAdjustments", &out, "s", ctl->period);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        return ctl_print_list(ctl, json_object_get(out, "adjustments"), ELEMENTSOF(headers), headers,
+                              members);
+}
+
+static const CtlCommand billing_commands[] = {
+        { "statement", "--period YYYY-MM [--format json|csv] [--excel] [--department DEPT] [--out FILE]",
+          "The month's statement as the daemon makes it (CST calendar month)", 0, 0, billing_statement,
+          CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
+          CTL_OPT_PERIOD },
+        { "export", "--period YYYY-MM --format csv|json [--excel] [--department DEPT] [--out FILE]",
+          "The same, for finance's files", 0, 0, billing_statement,
+          CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
+          CTL_OPT_PERIOD | CTL_OPT_FORMAT },
+        { "close", "--period YYYY-MM", "Freeze and sign an ended month's statement (finance)", 0, 0,
+          billing_close, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "adjust", "--period YYYY-MM PROJECT AMOUNT_FEN --reason TEXT",
+          "Propose an adjustment of a closed month (finance or the authority)", 2, 2, billing_adjust,
+          CTL_OPT_PERIOD | CTL_OPT_REASON, CTL_OPT_PERIOD | CTL_OPT_REASON },
+        { "approve-adjustment", "--period YYYY-MM ID", "Countersign an adjustment (the other of the two)", 1,
+          1, billing_approve, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "adjustments", "--period YYYY-MM", "List a month's adjustments", 0, 0, billing_adjustments,
+          CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "summary", "--period YYYY-MM [--department DEPT]",
+          "Totals per department, with a bar of pay|withhold each", 0, 0, billing_summary,
+          CTL_OPT_PERIOD | CTL_OPT_DEPARTMENT, CTL_OPT_PERIOD },
+};
+
+const CtlGroup ctl_group_billing = {
+        .name = "billing",
+        .summary = "Billing statements for finance",
+        .commands = billing_commands,
+        .n_commands = ELEMENTSOF(billing_commands),
+};

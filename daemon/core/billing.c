@@ -1,0 +1,1226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "billing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "date.h"
+#include "digest.h"
+#include "id.h"
+#include "legacy.h"
+#include "policy.h"
+#include "rating.h"
+
+#define ACCEPTANCE_FILING_DAYS 30 /* Art. 25, as in projects.c */
+#define MONTHS_BACK_MAX        1200
+
+enum { KIND_CONSTRUCTION, KIND_OM, _KIND_MAX };
+
+typedef struct Money {
+        int64_t amount, pay, withhold;
+        size_t lines;
+} Money;
+
+typedef struct ProjectAcc {
+        char *id, *department, *approval_no;
+        bool suspended, terminated, acceptance_overdue;
+        bool have_budget;
+        int64_t budget[_KIND_MAX], period[_KIND_MAX], to_date[_KIND_MAX];
+        Money money;
+} ProjectAcc;
+
+typedef struct Resource {
+        char *id, *department, *project_id, *approval_no, *system_id, *service_id, *plan_id;
+        int64_t revision;
+        int kind;
+        RatingSegment *segs;
+        size_t n_segs, cap_segs;
+} Resource;
+
+typedef struct PriceEntry {
+        char *service_id;
+        int64_t revision;
+        json_t *doc; /* NULL: no such revision */
+} PriceEntry;
+
+/* A project's money before and in the period, from the whole history
+ * (JSON statements only: the CSV has no budgets). */
+typedef struct ToDate {
+        char *project_id;
+        int64_t fen[_KIND_MAX];
+} ToDate;
+
+typedef struct SystemEntry {
+        char *id;
+        bool noncompliant;      /* Art. 11 */
+        bool migration_overdue; /* Art. 35, as of the statement's last day */
+} SystemEntry;
+
+typedef struct Stmt {
+        Store *s;
+        const Calendar *cal;
+        Legacy *lg; /* NULL: no register, nothing overdue */
+        RatingPeriod period;
+        int64_t as_of;
+        char as_of_date[DATE_LEN + 1];
+        json_t *lines, *projects, *departments, *budgets, *unrated;
+        Money total, dept;
+        char *cur_dept;
+        ProjectAcc proj;
+        bool have_proj;
+        struct {
+                size_t lines;
+                int64_t amount;
+        } withheld[_POLICY_CODE_MAX];
+        PriceEntry *prices;
+        size_t n_prices;
+        SystemEntry *systems;
+        size_t n_systems;
+        ToDate *to_date;
+        size_t n_to_date;
+        bool to_date_pass; /* rate() is summing histories, not making lines */
+        CbError *err;
+} Stmt;
+
+static void resource_done(Resource *r) {
+        free(r->id);
+        free(r->department);
+        free(r->project_id);
+        free(r->approval_no);
+        free(r->system_id);
+        free(r->service_id);
+        free(r->plan_id);
+        free(r->segs);
+        *r = (Resource){ 0 };
+}
+
+static void project_done(ProjectAcc *p) {
+        free(p->id);
+        free(p->department);
+        free(p->approval_no);
+        *p = (ProjectAcc){ 0 };
+}
+
+static void stmt_done(Stmt *st) {
+        json_decref(st->lines);
+        json_decref(st->projects);
+        json_decref(st->departments);
+        json_decref(st->budgets);
+        json_decref(st->unrated);
+        free(st->cur_dept);
+        project_done(&st->proj);
+        for (size_t i = 0; i < st->n_prices; i++) {
+                free(st->prices[i].service_id);
+                json_decref(st->prices[i].doc);
+        }
+        free(st->prices);
+        for (size_t i = 0; i < st->n_systems; i++)
+                free(st->systems[i].id);
+        free(st->systems);
+        for (size_t i = 0; i < st->n_to_date; i++)
+                free(st->to_date[i].project_id);
+        free(st->to_date);
+}
+
+static ToDate *to_date_find(Stmt *st, const char *project_id) {
+        for (size_t i = 0; i < st->n_to_date; i++)
+                if (streq(st->to_date[i].project_id, project_id))
+                        return &st->to_date[i];
+        return NULL;
+}
+
+/* UTC seconds as the store writes them, or as CST wall time with its offset. */
+static void format_utc(int64_t t, char buf[32]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void format_cst(int64_t t, char buf[32]) {
+        time_t tt = (time_t)(t + 8 * 3600);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+}
+
+static int oom(Stmt *st) {
+        return cb_error_set(st->err, CB_ERR_INTERNAL, "out of memory while rating");
+}
+
+/* The catalogue revision a resource was ordered under (cached per statement). */
+static int price_doc(Stmt *st, const char *service_id, int64_t revision, const json_t **ret) {
+        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        PriceEntry *e, *nv;
+        int r;
+
+        for (size_t i = 0; i < st->n_prices; i++)
+                if (st->prices[i].revision == revision && streq(st->prices[i].service_id, service_id)) {
+                        *ret = st->prices[i].doc;
+                        return 0;
+                }
+        nv = realloc(st->prices, (st->n_prices + 1) * sizeof(*nv));
+        if (!nv)
+                return oom(st);
+        st->prices = nv;
+        e = &st->prices[st->n_prices];
+        *e = (PriceEntry){ .service_id = strdup(service_id), .revision = revision };
+        if (!e->service_id)
+                return oom(st);
+        st->n_prices++;
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
+                        "reading a catalogue revision", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                e->doc = json_loads(store_rows_text(rows, 0), 0, NULL);
+        *ret = e->doc;
+        return 0;
+}
+
+static int system_facts(Stmt *st, const char *id, bool *ret_noncompliant, bool *ret_migration_overdue) {
+        static const char sql[] = "SELECT data_sharing FROM systems WHERE id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        SystemEntry *nv;
+        LegacyOverdueFacts lf;
+        bool nc = false, mo = false;
+        int r;
+
+        for (size_t i = 0; i < st->n_systems; i++)
+                if (streq(st->systems[i].id, id)) {
+                        *ret_noncompliant = st->systems[i].noncompliant;
+                        *ret_migration_overdue = st->systems[i].migration_overdue;
+                        return 0;
+                }
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                nc = streq(store_rows_text(rows, 0), "noncompliant");
+        if (st->lg) {
+                r = legacy_system_overdue(st->lg, id, st->as_of_date, &lf);
+                if (r < 0 && r != -ENOENT)
+                        return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot read the legacy register");
+                mo = r >= 0 && lf.overdue.overdue;
+        }
+        nv = realloc(st->systems, (st->n_systems + 1) * sizeof(*nv));
+        if (!nv)
+                return oom(st);
+        st->systems = nv;
+        st->systems[st->n_systems] =
+                (SystemEntry){ .id = strdup(id), .noncompliant = nc, .migration_overdue = mo };
+        if (!st->systems[st->n_systems].id)
+                return oom(st);
+        st->n_systems++;
+        *ret_noncompliant = nc;
+        *ret_migration_overdue = mo;
+        return 0;
+}
+
+/* Art. 25: a completion whose acceptance report was not filed within 30
+ * working days, as of the statement's last day. */
+static int acceptance_overdue(Stmt *st, const char *project_id, bool *ret) {
+        static const char sql[] =
+                "SELECT kind, date FROM milestones WHERE project_id = ?1 AND date <= ?2 AND "
+                "kind IN ('completed', 'acceptance_filed') ORDER BY date, id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        size_t n = 0, cap = 0;
+        struct {
+                bool completed, used;
+                char date[DATE_LEN + 1];
+        } *ms = NULL;
+        bool overdue = false;
+        int r;
+
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(st->as_of_date)), &rows,
+                        "reading milestones", st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0) {
+                if (n == cap) {
+                        void *nv = realloc(ms, (cap = cap ? cap * 2 : 8) * sizeof(*ms));
+                        if (!nv) {
+                                free(ms);
+                                return oom(st);
+                        }
+                        ms = nv;
+                }
+                ms[n].completed = streq(store_rows_text(rows, 0), "completed");
+                ms[n].used = false;
+                snprintf(ms[n].date, sizeof(ms[n].date), "%s", store_rows_text(rows, 1));
+                n++;
+        }
+        if (r < 0) {
+                free(ms);
+                return r;
+        }
+        for (size_t i = 0; i < n && !overdue; i++) {
+                bool filed = false, late = false, provisional = false;
+                if (!ms[i].completed)
+                        continue;
+                /* Rows are in date order: the first unused filing on or after the completion. */
+                for (size_t j = i + 1; j < n && !filed; j++)
+                        if (!ms[j].completed && !ms[j].used)
+                                filed = ms[j].used = true;
+                if (!filed && calendar_is_overdue(st->cal, ms[i].date, ACCEPTANCE_FILING_DAYS, st->as_of_date,
+                                                  &late, &provisional) >= 0)
+                        overdue = late;
+        }
+        free(ms);
+        *ret = overdue;
+        return 0;
+}
+
+static int project_begin(Stmt *st, const char *project_id) {
+        static const char sql[] =
+                "SELECT p.department, p.status, a.approval_no, a.document FROM projects p "
+                "LEFT JOIN approvals a ON a.project_id = p.id AND a.revision = p.current_revision "
+                "WHERE p.id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        ProjectAcc *p = &st->proj;
+        int r;
+
+        *p = (ProjectAcc){ .id = strdup(project_id) };
+        st->have_proj = true;
+        if (!p->id)
+                return oom(st);
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading a project", st->err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, st->err);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                const char *status = store_rows_text(rows, 1);
+                json_auto_t *doc = NULL;
+                p->department = store_rows_dup(rows, 0);
+                p->approval_no = store_rows_dup(rows, 2);
+                p->suspended = streq(status, "suspended");
+                p->terminated = streq(status, "terminated");
+                if (!store_rows_is_null(rows, 3))
+                        doc = json_loads(store_rows_text(rows, 3), 0, NULL);
+                if (doc) {
+                        json_t *b = json_object_get(doc, "budget");
+                        p->have_budget = true;
+                        p->budget[KIND_CONSTRUCTION] =
+                                json_integer_value(json_object_get(b, "construction_fen"));
+                        p->budget[KIND_OM] = json_integer_value(json_object_get(b, "om_fen"));
+                }
+        }
+        store_rows_done(TAKE_PTR(rows));
+        {
+                const ToDate *td = to_date_find(st, project_id);
+                if (td)
+                        memcpy(p->to_date, td->fen, sizeof(p->to_date));
+        }
+        return acceptance_overdue(st, project_id, &p->acceptance_overdue);
+}
+
+static json_t *money_json(const Money *m, json_t *o) {
+        if (!o)
+                return NULL;
+        if (json_object_set_new(o, "lines", json_integer((json_int_t)m->lines)) < 0 ||
+            json_object_set_new(o, "amount_fen", json_integer(m->amount)) < 0 ||
+            json_object_set_new(o, "pay_fen", json_integer(m->pay)) < 0 ||
+            json_object_set_new(o, "withhold_fen", json_integer(m->withhold)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_t *budget_kind_json(const ProjectAcc *p, int k, int64_t committed) {
+        json_t *o = json_pack("{s:o, s:I, s:I, s:I}", "budget_fen",
+                              p->have_budget ? json_integer(p->budget[k]) : json_null(), "billed_fen",
+                              (json_int_t)p->period[k], "billed_to_date_fen", (json_int_t)p->to_date[k],
+                              "committed_fen", (json_int_t)committed);
+        if (o && p->have_budget)
+                json_object_set_new(o, "remaining_fen", json_integer(p->budget[k] - p->to_date[k]));
+        return o;
+}
+
+static int project_end(Stmt *st) {
+        static const char sql[] =
+                "SELECT cost_kind, SUM(committed_fen) FROM project_holdings WHERE project_id = ?1 "
+                "GROUP BY cost_kind";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        ProjectAcc *p = &st->proj;
+        int64_t committed[_KIND_MAX] = { 0 };
+        json_t *b;
+        int r;
+
+        if (!st->have_proj)
+                return 0;
+        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(p->id)), &rows, "reading a project's holdings",
+                        st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0)
+                committed[streq(store_rows_text(rows, 0), "om") ? KIND_OM : KIND_CONSTRUCTION] +=
+                        store_rows_int(rows, 1);
+        if (r < 0)
+                return r;
+        if (p->money.lines > 0) {
+                json_t *o = money_json(&p->money, json_pack("{s:s, s:s?}", "project_id", p->id, "department",
+                                                            p->department));
+                if (!o || json_array_append_new(st->projects, o) < 0)
+                        return oom(st);
+        }
+        b = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "project_id", p->id, "department", p->department,
+                      "approval_no", p->approval_no, "construction",
+                      budget_kind_json(p, KIND_CONSTRUCTION, committed[KIND_CONSTRUCTION]), "om",
+                      budget_kind_json(p, KIND_OM, committed[KIND_OM]));
+        if (!b || json_array_append_new(st->budgets, b) < 0)
+                return oom(st);
+        project_done(p);
+        st->have_proj = false;
+        return 0;
+}
+
+static int department_end(Stmt *st) {
+        json_t *o;
+        if (!st->cur_dept)
+                return 0;
+        if (st->dept.lines > 0) {
+                o = money_json(&st->dept, json_pack("{s:s}", "department", st->cur_dept));
+                if (!o || json_array_append_new(st->departments, o) < 0)
+                        return oom(st);
+        }
+        free(st->cur_dept);
+        st->cur_dept = NULL;
+        st->dept = (Money){ 0 };
+        return 0;
+}
+
+static void money_add(Money *m, int64_t amount, bool withheld) {
+        m->lines++;
+        m->amount += amount;
+        if (withheld)
+                m->withhold += amount;
+        else
+                m->pay += amount;
+}
+
+/* The month before p. */
+static int period_prev(const RatingPeriod *p, RatingPeriod *ret) {
+        char name[32];
+        snprintf(name, sizeof(name), "%04d-%02d", (p->month == 1 ? p->year - 1 : p->year) % 10000,
+                 (p->month == 1 ? 12 : p->month - 1) % 100);
+        return rating_period_parse(name, ret);
+}
+
+/* The money of one resource: its line of this period (if it was charged in
+ * it) and what it cost since it began, month by month as those months'
+ * statements say. */
+static int resource_end(Stmt *st, Resource *res) {
+        const json_t *doc = NULL;
+        RatingUnit unit;
+        int64_t price, seconds, amount;
+        RatingPeriod m;
+        Withhold w;
+        char articles[32];
+        json_t *line, *arts;
+        bool noncompliant = false, migration_overdue = false;
+        int r;
+
+        if (!res->id)
+                return 0;
+        r = price_doc(st, res->service_id, res->revision, &doc);
+        if (r < 0)
+                return r;
+        r = doc ? rating_plan_price(doc, res->plan_id, &unit, &price) : -ENOENT;
+        if (r < 0) {
+                /* Never a failed statement for one missing rate: the line is
+                 * listed apart, for the catalogue's keepers to answer. */
+                json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "resource_id", res->id, "project_id",
+                                      res->project_id, "service_id", res->service_id, "plan_id", res->plan_id,
+                                      "catalog_revision", (json_int_t)res->revision, "reason",
+                                      r == -ENOENT ? "the plan is not in that catalogue revision"
+                                                   : "the plan's price in that revision is malformed");
+                if (!u || json_array_append_new(st->unrated, u) < 0)
+                        return oom(st);
+                return 0;
+        }
+
+        if (st->to_date_pass) {
+                ToDate *td = to_date_find(st, res->project_id);
+                if (!td) {
+                        ToDate *nv = realloc(st->to_date, (st->n_to_date + 1) * sizeof(*nv));
+                        if (!nv)
+                                return oom(st);
+                        st->to_date = nv;
+                        td = &st->to_date[st->n_to_date];
+                        *td = (ToDate){ .project_id = strdup(res->project_id) };
+                        if (!td->project_id)
+                                return oom(st);
+                        st->n_to_date++;
+                }
+                m = st->period;
+                for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
+                        int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
+                        if (rating_amount_fen(unit, price, s, &m, &a) >= 0)
+                                td->fen[res->kind] += a;
+                        if (period_prev(&m, &m) < 0)
+                                break;
+                }
+                return 0;
+        }
+
+        seconds = rating_charged_seconds(unit, res->segs, res->n_segs, &st->period, st->as_of);
+        if (seconds == 0)
+                return 0;
+        r = rating_amount_fen(unit, price, seconds, &st->period, &amount);
+        if (r < 0)
+                return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot rate resource %s", res->id);
+
+        r = system_facts(st, res->system_id, &noncompliant, &migration_overdue);
+        if (r < 0)
+                return r;
+        rating_withhold(
+                &(WithholdFacts){
+                        .om = res->kind == KIND_OM,
+                        .project_suspended = st->proj.suspended,
+                        .project_terminated = st->proj.terminated,
+                        .data_sharing_noncompliant = noncompliant,
+                        .acceptance_filing_overdue = st->proj.acceptance_overdue,
+                        .migration_overdue = migration_overdue,
+                },
+                &w);
+        rating_withhold_articles(&w, articles, sizeof(articles));
+        arts = json_array();
+        for (size_t i = 0; arts && i < w.n; i++) {
+                json_array_append_new(arts, json_integer(policy_code_article(w.codes[i])));
+                st->withheld[w.codes[i]].lines++;
+                st->withheld[w.codes[i]].amount += amount;
+        }
+        line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:o?}",
+                         "period", st->period.name, "department", res->department, "project_id",
+                         res->project_id, "approval_no", res->approval_no, "system_id", res->system_id,
+                         "resource_id", res->id, "service_id", res->service_id, "plan_id", res->plan_id,
+                         "catalog_revision", (json_int_t)res->revision, "unit", rating_unit_to_string(unit),
+                         "quantity_seconds", (json_int_t)seconds, "unit_price_fen", (json_int_t)price,
+                         "amount_fen", (json_int_t)amount, "funding", w.n ? "withhold" : "pay",
+                         "withhold_articles", arts);
+        if (!line || json_array_append_new(st->lines, line) < 0)
+                return oom(st);
+        st->proj.period[res->kind] += amount;
+        money_add(&st->proj.money, amount, w.n > 0);
+        money_add(&st->dept, amount, w.n > 0);
+        money_add(&st->total, amount, w.n > 0);
+        return 0;
+}
+
+#define USAGE_COLUMNS                                                                                    \
+        "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, r.plan_id, " \
+        "r.catalog_revision, r.cost_kind, s.state, s.start_at "
+/* The lines: each resource that existed before the period ended, with the
+ * segment in force when it began (the last one starting before, with any
+ * of the same second) and those starting in it; by department and project.
+ * An index on (resource_id, start_at) makes both a seek. */
+#define USAGE_WINDOW                                                                                       \
+        "FROM resources r JOIN usage_segments s ON s.resource_id = r.id AND s.start_at < ?1 AND "          \
+        "s.start_at >= COALESCE((SELECT MAX(x.start_at) FROM usage_segments x WHERE x.resource_id = r.id " \
+        "AND x.start_at < ?2), '') WHERE r.created_at < ?1 "
+#define USAGE_ORDER "ORDER BY r.department, r.project_id, r.id, s.seq"
+/* The money to date: every segment, in the table's own order. */
+#define USAGE_ALL "FROM usage_segments s JOIN resources r ON r.id = s.resource_id WHERE r.created_at < ?1 "
+
+static int rate(Stmt *st, const char *department) {
+        static const char sql_all[] = USAGE_COLUMNS USAGE_WINDOW USAGE_ORDER;
+        static const char sql_dept[] = USAGE_COLUMNS USAGE_WINDOW "AND r.department = ?3 " USAGE_ORDER;
+        static const char sql_hist_all[] = USAGE_COLUMNS USAGE_ALL "ORDER BY s.resource_id, s.seq";
+        static const char sql_hist_dept[] =
+                USAGE_COLUMNS USAGE_ALL "AND r.department = ?2 ORDER BY s.resource_id, s.seq";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        Resource res = { 0 };
+        char start[32], end[32];
+        int r;
+
+        format_utc(st->period.start, start);
+        format_utc(st->period.end, end);
+        if (st->to_date_pass)
+                r = department
+                            ? store_query(st->s, sql_hist_dept, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)),
+                                          &rows, "reading usage", st->err)
+                            : store_query(st->s, sql_hist_all, STORE_ARGS(SA_TEXT(end)), &rows,
+                                          "reading usage", st->err);
+        else
+                r = department ? store_query(st->s, sql_dept,
+                                             STORE_ARGS(SA_TEXT(end), SA_TEXT(start), SA_TEXT(department)),
+                                             &rows, "reading usage", st->err)
+                               : store_query(st->s, sql_all, STORE_ARGS(SA_TEXT(end), SA_TEXT(start)), &rows,
+                                             "reading usage", st->err);
+        if (r < 0)
+                return r;
+        while ((r = store_rows_next(rows, st->err)) > 0) {
+                const char *id = store_rows_text(rows, 0), *dept = store_rows_text(rows, 1),
+                           *project = store_rows_text(rows, 2);
+                RatingSegment seg = { 0 };
+
+                if (!streq_ptr(id, res.id)) {
+                        r = resource_end(st, &res);
+                        resource_done(&res);
+                        if (r < 0)
+                                break;
+                        if (!st->to_date_pass && (!st->have_proj || !streq_ptr(project, st->proj.id))) {
+                                if ((r = project_end(st)) < 0)
+                                        break;
+                                if (!streq_ptr(dept, st->cur_dept)) {
+                                        if ((r = department_end(st)) < 0)
+                                                break;
+                                        if (!(st->cur_dept = strdup(dept))) {
+                                                r = oom(st);
+                                                break;
+                                        }
+                                }
+                                if ((r = project_begin(st, project)) < 0)
+                                        break;
+                        }
+                        res = (Resource){
+                                .id = strdup(id),
+                                .department = strdup(dept),
+                                .project_id = strdup(project),
+                                .approval_no = store_rows_dup(rows, 3),
+                                .system_id = store_rows_dup(rows, 4),
+                                .service_id = store_rows_dup(rows, 5),
+                                .plan_id = store_rows_dup(rows, 6),
+                                .revision = store_rows_int(rows, 7),
+                                .kind = streq(store_rows_text(rows, 8), "om") ? KIND_OM : KIND_CONSTRUCTION,
+                        };
+                        if (!res.id || !res.department || !res.project_id || !res.approval_no ||
+                            !res.system_id || !res.service_id || !res.plan_id) {
+                                r = oom(st);
+                                break;
+                        }
+                }
+                if (rating_parse_time(store_rows_text(rows, 10), &seg.start) < 0) {
+                        r = cb_error_set(st->err, CB_ERR_INTERNAL, "resource %s has a usage segment at '%s'",
+                                         id, store_rows_text(rows, 10));
+                        break;
+                }
+                seg.active = streq(store_rows_text(rows, 9), "active");
+                seg.deleted = streq(store_rows_text(rows, 9), "deleted");
+                if (res.n_segs == res.cap_segs) {
+                        size_t cap = res.cap_segs ? res.cap_segs * 2 : 8;
+                        RatingSegment *nv = realloc(res.segs, cap * sizeof(*nv));
+                        if (!nv) {
+                                r = oom(st);
+                                break;
+                        }
+                        res.segs = nv;
+                        res.cap_segs = cap;
+                }
+                res.segs[res.n_segs++] = seg;
+        }
+        if (r >= 0)
+                r = resource_end(st, &res);
+        resource_done(&res);
+        if (r >= 0 && !st->to_date_pass)
+                r = project_end(st);
+        if (r >= 0 && !st->to_date_pass)
+                r = department_end(st);
+        return r;
+}
+
+static json_t *withheld_json(const Stmt *st) {
+        /* By article: the codes of one article (28: suspended, terminated) stay apart. */
+        json_t *out = json_array();
+        for (unsigned art = 1; out && art <= 41; art++)
+                for (unsigned c = 0; c < _POLICY_CODE_MAX; c++) {
+                        json_t *o;
+                        if (policy_code_article(c) != art || st->withheld[c].lines == 0)
+                                continue;
+                        o = json_pack("{s:i, s:s, s:s, s:I, s:I}", "article", (int)art, "code",
+                                      policy_code_name(c), "summary", policy_code_summary(c), "lines",
+                                      (json_int_t)st->withheld[c].lines, "amount_fen",
+                                      (json_int_t)st->withheld[c].amount);
+                        if (!o || json_array_append_new(out, o) < 0) {
+                                json_decref(out);
+                                return NULL;
+                        }
+                }
+        return out;
+}
+
+/* ---- CSV: RFC 4180, CRLF, a field quoted when it holds , " CR or LF ---- */
+
+typedef struct Buf {
+        char *p;
+        size_t n, cap;
+        bool failed;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n) {
+        if (b->failed)
+                return;
+        if (b->n + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 4096;
+                while (cap < b->n + n + 1)
+                        cap *= 2;
+                char *nv = realloc(b->p, cap);
+                if (!nv) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = nv;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+        b->p[b->n] = 0;
+}
+
+static void csv_field(Buf *b, const char *s, bool first) {
+        if (!first)
+                buf_add(b, ",", 1);
+        if (!s)
+                return;
+        if (!strpbrk(s, ",\"\r\n")) {
+                buf_add(b, s, strlen(s));
+                return;
+        }
+        buf_add(b, "\"", 1);
+        for (const char *c = s; *c; c++) {
+                buf_add(b, c, 1);
+                if (*c == '"')
+                        buf_add(b, "\"", 1);
+        }
+        buf_add(b, "\"", 1);
+}
+
+static const char *const csv_columns[] = {
+        "period",           "department",     "project_id", "approval_no",      "system_id",
+        "resource_id",      "service_id",     "plan_id",    "catalog_revision", "unit",
+        "quantity_seconds", "unit_price_fen", "amount_fen", "funding",          "withhold_articles",
+};
+
+static int csv_render(const json_t *lines, bool excel, char **ret, size_t *ret_len) {
+        Buf b = { 0 };
+        const json_t *line;
+        size_t i;
+
+        if (excel)
+                buf_add(&b, "\xEF\xBB\xBF", 3);
+        for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++)
+                csv_field(&b, csv_columns[c], c == 0);
+        buf_add(&b, "\r\n", 2);
+        json_array_foreach(lines, i, line) {
+                for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++) {
+                        const json_t *v = json_object_get(line, csv_columns[c]);
+                        char num[32];
+                        if (json_is_integer(v)) {
+                                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                                csv_field(&b, num, c == 0);
+                        } else if (json_is_array(v)) {
+                                char arts[64] = "";
+                                size_t j, n = 0;
+                                const json_t *a;
+                                json_array_foreach(v, j, a) n += (size_t)snprintf(
+                                        arts + n, sizeof(arts) - n, "%s%" JSON_INTEGER_FORMAT, j ? ";" : "",
+                                        json_integer_value(a));
+                                csv_field(&b, arts, c == 0);
+                        } else
+                                csv_field(&b, json_string_value(v), c == 0);
+                }
+                buf_add(&b, "\r\n", 2);
+        }
+        if (b.failed) {
+                free(b.p);
+                return -ENOMEM;
+        }
+        *ret = b.p;
+        *ret_len = b.n;
+        return 0;
+}
+
+static int authorize(const CbCaller *caller, const BillingRequest *req, const char **ret_department,
+                     CbError *err) {
+        const Principal *p = caller ? caller->principal : NULL;
+
+        if (caller_has_role(caller, CB_ROLE_FINANCE | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR)) {
+                *ret_department = req->department;
+                return 0;
+        }
+        if (caller_has_role(caller, CB_ROLE_DEPARTMENT) && p->department) {
+                if (req->department && !streq(req->department, p->department))
+                        return cb_error_set_field(err, CB_ERR_FORBIDDEN, "department",
+                                                  "a department reads only its own statement lines (Art. 5): "
+                                                  "%s may not read department '%s'",
+                                                  p->name, req->department);
+                *ret_department = p->department;
+                return 0;
+        }
+        /* Operators, migration teams, platforms; and a department role bound to no department. */
+        return cb_error_set(err, CB_ERR_FORBIDDEN,
+                            "reading billing statements needs the role finance, authority or auditor, "
+                            "or a department's own lines");
+}
+
+/* The statement of period p as of now, for one department (NULL: all), in
+ * one format. closed: the "closed" member (borrowed; NULL for an open
+ * statement). empty: no lines at all (a closed month's view of a department
+ * that had nothing when it was closed). No authorization. */
+static int render(Store *s, const Calendar *cal, Legacy *lg, const RatingPeriod *p, const char *department,
+                  bool csv, bool excel, int64_t now, const json_t *closed, bool empty, char **ret_text,
+                  size_t *ret_len, CbError *err) {
+        Stmt st = { .s = s, .cal = cal, .lg = lg, .err = err, .period = *p };
+        int r = 0, opened;
+
+        st.as_of = now < st.period.end ? now : st.period.end;
+        {
+                char cst[32];
+                /* The statement's last day in CST, for the deadlines of Art. 25. */
+                format_cst(st.as_of > st.period.start ? st.as_of - 1 : st.period.start, cst);
+                memcpy(st.as_of_date, cst, DATE_LEN);
+                st.as_of_date[DATE_LEN] = 0;
+        }
+        st.lines = json_array();
+        st.projects = json_array();
+        st.departments = json_array();
+        st.budgets = json_array();
+        st.unrated = json_array();
+        if (!st.lines || !st.projects || !st.departments || !st.budgets || !st.unrated) {
+                stmt_done(&st);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+
+        if (!empty) {
+                opened = store_read_begin(s);
+                /* The budgets (JSON only) need every month so far; the lines
+                 * only this one. */
+                if (!csv) {
+                        st.to_date_pass = true;
+                        r = rate(&st, department);
+                        st.to_date_pass = false;
+                }
+                if (r >= 0)
+                        r = rate(&st, department);
+                store_read_end(s, opened);
+        }
+
+        if (r >= 0 && csv)
+                r = csv_render(st.lines, excel, ret_text, ret_len) < 0
+                            ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
+                            : 0;
+        else if (r >= 0) {
+                char from[32], to[32], asof[32];
+                json_t *doc, *totals;
+                format_cst(st.period.start, from);
+                format_cst(st.period.end, to);
+                format_cst(st.as_of, asof);
+                totals = money_json(&st.total, json_pack("{s:O, s:O}", "projects", st.projects, "departments",
+                                                         st.departments));
+                doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O?, s:O, s:o, s:O, s:o, s:O}", "period",
+                                st.period.name, "from", from, "to", to, "as_of", asof, "department",
+                                department, "complete", now >= st.period.end, "closed", closed, "lines",
+                                st.lines, "totals", totals, "budgets", st.budgets, "withheld",
+                                withheld_json(&st), "unrated", st.unrated);
+                char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(doc);
+                if (!text)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                else {
+                        *ret_len = strlen(text);
+                        *ret_text = text;
+                }
+        }
+        stmt_done(&st);
+        return r;
+}
+
+void billing_export_done(BillingExport *e) {
+        free(e->text);
+        free(e->signature);
+        *e = (BillingExport){ 0 };
+}
+
+static int parse_period(const char *period, RatingPeriod *ret, CbError *err) {
+        if (rating_period_parse(period, ret) < 0)
+                return cb_error_set_field(err, CB_ERR_INVALID, "period",
+                                          "period '%s' is not a month: expected YYYY-MM with month 01-12",
+                                          period ? period : "");
+        return 0;
+}
+
+typedef struct Closed {
+        bool closed;
+        char *at, *by, *alg, *key_id;
+} Closed;
+
+static void closed_done(Closed *c) {
+        free(c->at);
+        free(c->by);
+        free(c->alg);
+        free(c->key_id);
+        *c = (Closed){ 0 };
+}
+
+static int closed_get(Store *s, const char *period, Closed *ret, CbError *err) {
+        static const char sql[] =
+                "SELECT closed_at, closed_by, alg, key_id FROM billing_closed WHERE period = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        *ret = (Closed){ 0 };
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period)), &rows, "reading a closed statement", err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r <= 0)
+                return r;
+        *ret = (Closed){ true, store_rows_dup(rows, 0), store_rows_dup(rows, 1), store_rows_dup(rows, 2),
+                         store_rows_dup(rows, 3) };
+        if (!ret->at || !ret->by || !ret->alg || !ret->key_id) {
+                closed_done(ret);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        return 0;
+}
+
+static json_t *closed_json(const Closed *c, const char *csv_sm3, const char *csv_signature) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "at", c->at, "by", c->by, "alg", c->alg, "key_id",
+                              c->key_id);
+        if (o && csv_sm3 &&
+            (json_object_set_new(o, "csv_sm3", json_string(csv_sm3)) < 0 ||
+             json_object_set_new(o, "csv_signature", json_string(csv_signature)) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* A closed month's file, as stored at its closing: 1 found, 0 not. */
+static int closed_file(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
+                       CbError *err) {
+        static const char sql[] = "SELECT body, sm3, signature FROM billing_closed_files "
+                                  "WHERE period = ?1 AND department = ?2 AND format = ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        r = store_query(s, sql,
+                        STORE_ARGS(SA_TEXT(period), SA_TEXT(department ? department : ""),
+                                   SA_TEXT(csv ? "csv" : "json")),
+                        &rows, "reading a closed statement", err);
+        if (r < 0)
+                return r;
+        r = store_rows_next(rows, err);
+        if (r <= 0)
+                return r;
+        e->text = store_rows_dup(rows, 0);
+        e->signature = store_rows_dup(rows, 2);
+        snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 1));
+        if (!e->text || !e->signature)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        e->len = strlen(e->text);
+        return 1;
+}
+
+int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
+        _cleanup_(closed_done) Closed c = { 0 };
+        BillingExport e = { 0 };
+        const char *department = NULL;
+        RatingPeriod p;
+        bool csv;
+        int r;
+
+        if (req->department && !id_is_valid(req->department))
+                return cb_error_set_field(err, CB_ERR_INVALID, "department", "department '%s' is not an id",
+                                          req->department);
+        r = authorize(caller, req, &department, err);
+        if (r < 0)
+                return r;
+        r = parse_period(req->period, &p, err);
+        if (r < 0)
+                return r;
+        if (req->format && !streq(req->format, "json") && !streq(req->format, "csv"))
+                return cb_error_set_field(err, CB_ERR_INVALID, "format",
+                                          "format '%s' is not known: expected json or csv", req->format);
+        csv = req->format && streq(req->format, "csv");
+        if (req->excel && !csv)
+                return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel applies to format csv only");
+
+        r = closed_get(s, p.name, &c, err);
+        if (r < 0)
+                return r;
+        if (c.closed) {
+                r = closed_file(s, p.name, department, csv, &e, err);
+                if (r == 0) {
+                        /* A department that had nothing when the month was closed. */
+                        json_auto_t *cj = closed_json(&c, NULL, NULL);
+                        r = cj ? render(s, cal, lg, &p, department, csv, false, p.end, cj, true, &e.text,
+                                        &e.len, err)
+                               : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        if (r >= 0)
+                                r = digest_sm3_hex(e.text, e.len, e.sm3) < 0
+                                            ? cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3")
+                                            : 0;
+                }
+                if (r >= 0 && csv && req->excel) {
+                        /* The byte order mark goes before the signed bytes. */
+                        char *b = malloc(e.len + 4);
+                        if (!b)
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else {
+                                memcpy(b, "\xEF\xBB\xBF", 3);
+                                memcpy(b + 3, e.text, e.len + 1);
+                                free(e.text);
+                                e.text = b;
+                                e.len += 3;
+                        }
+                }
+                if (r >= 0) {
+                        snprintf(e.alg, sizeof(e.alg), "%s", c.alg);
+                        snprintf(e.key_id, sizeof(e.key_id), "%s", c.key_id);
+                }
+        } else
+                r = render(s, cal, lg, &p, department, csv, req->excel, now, NULL, false, &e.text, &e.len,
+                           err);
+        if (r < 0) {
+                billing_export_done(&e);
+                return r;
+        }
+        e.content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+        *ret = e;
+        return 0;
+}
+
+/* ---- closing ---- */
+
+typedef struct CloseFile {
+        char *department; /* "" for the whole city */
+        bool csv;
+        char *body;
+        char sm3[DIGEST_HEX_MAX];
+        char *signature;
+} CloseFile;
+
+typedef struct CloseJob {
+        const char *period, *at, *by, *alg, *key_id;
+        CloseFile *files;
+        size_t n_files;
+} CloseJob;
+
+static int close_insert(Store *s, void *userdata, CbError *err) {
+        static const char ins[] = "INSERT INTO billing_closed (period, closed_at, closed_by, alg, key_id) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)";
+        static const char ins_file[] =
+                "INSERT INTO billing_closed_files (period, department, format, body, sm3, signature) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const CloseJob *j = userdata;
+        int r;
+
+        r = store_run(s, ins,
+                      STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->at), SA_TEXT(j->by), SA_TEXT(j->alg),
+                                 SA_TEXT(j->key_id)),
+                      "closing the statement", err);
+        if (r == -EEXIST)
+                return cb_error_set(err, CB_ERR_CONFLICT, "statement %s was closed meanwhile", j->period);
+        for (size_t i = 0; r >= 0 && i < j->n_files; i++)
+                r = store_run(s, ins_file,
+                              STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
+                                         SA_TEXT(j->files[i].csv ? "csv" : "json"), SA_TEXT(j->files[i].body),
+                                         SA_TEXT(j->files[i].sm3), SA_TEXT(j->files[i].signature)),
+                              "storing a closed statement", err);
+        return r < 0 ? r : 0;
+}
+
+static json_t *close_record(const Closed *c, const char *period, const CloseFile *files, size_t n) {
+        json_t *arr = json_array(), *o;
+        for (size_t i = 0; arr && i < n; i++)
+                if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "department", files[i].department,
+                                                         "format", files[i].csv ? "csv" : "json", "sm3",
+                                                         files[i].sm3)) < 0) {
+                        json_decref(arr);
+                        return NULL;
+                }
+        o = arr ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "period", period, "closed_at", c->at,
+                            "closed_by", c->by, "alg", c->alg, "key_id", c->key_id, "files", arr)
+                : NULL;
+        return o;
+}
+
+static int closed_files_load(Store *s, const char *period, CloseFile **ret, size_t *ret_n, CbError *err) {
+        static const char sql[] =
+                "SELECT department, format, sm3 FROM billing_closed_files WHERE period = ?1 "
+                "ORDER BY department, format";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CloseFile *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period)), &rows, "reading a closed statement", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                CloseFile *nv = realloc(v, (n + 1) * sizeof(*nv));
+                if (!nv) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                v = nv;
+                v[n] = (CloseFile){ .department = store_rows_dup(rows, 0),
+                                    .csv = streq(store_rows_text(rows, 1), "csv") };
+                snprintf(v[n].sm3, sizeof(v[n].sm3), "%s", store_rows_text(rows, 2));
+                n++;
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(v[i].department);
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static void close_files_free(CloseFile *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].department);
+                free(v[i].body);
+                free(v[i].signature);
+        }
+        free(v);
+}
+
+/* Signs the SM3 digest (its lowercase hex) of a file's bytes. */
+static int sign_file(const SigKey *key, CloseFile *f, CbError *err) {
+        if (digest_sm3_hex(f->body, strlen(f->body), f->sm3) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3");
+        if (sig_key_sign(key, f->sm3, strlen(f->sm3), &f->signature) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign the statement");
+        return 0;
+}
+
+int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
+                  int64_t now, json_t **ret, CbError *err) {
+        static const char sql_depts[] =
+                "SELECT department FROM projects UNION SELECT department FROM resources "
+                "ORDER BY 1";
+        _cleanup_(closed_done) Closed c = { 0 };
+        CloseFile *files = NULL;
+        size_t n = 0;
+        const SigKey *key;
+        RatingPeriod p;
+        char object[64], at[32], end[32];
+        json_t *rec;
+        int r;
+
+        r = caller_require_role(caller, CB_ROLE_FINANCE, "close billing statements", err);
+        if (r < 0) {
+                audit_refusal(s, caller, "billing.close", "statement:-", "forbidden", NULL);
+                return r;
+        }
+        r = parse_period(period, &p, err);
+        if (r < 0)
+                return r;
+        snprintf(object, sizeof(object), "statement:%s", p.name);
+        r = closed_get(s, p.name, &c, err);
+        if (r < 0)
+                return r;
+        if (c.closed) {
+                /* Closing twice is harmless: the first closing stands. */
+                r = closed_files_load(s, p.name, &files, &n, err);
+                if (r < 0)
+                        return r;
+                rec = close_record(&c, p.name, files, n);
+                close_files_free(files, n);
+                if (!rec)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *ret = rec;
+                return 0;
+        }
+        if (now < p.end) {
+                format_cst(p.end, end);
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "period",
+                                          "period %s has not ended: it can be closed from %s on", p.name,
+                                          end);
+        }
+        key = audit_trail_key(store_audit(s));
+        if (!key)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the daemon has no checkpoint key (audit.checkpoint_key): a closed statement "
+                        "must be signed");
+
+        store_now(at);
+        c = (Closed){ true, strdup(at), strdup(caller->principal->name), strdup(sig_key_alg(key)),
+                      strdup(sig_key_id(key)) };
+        if (!c.at || !c.by || !c.alg || !c.key_id)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
+        /* The whole city's view and each department's, CSV first: each JSON
+         * names its CSV's digest and signature. */
+        {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                r = store_query(s, sql_depts, NULL, &rows, "listing departments", err);
+                if (r >= 0) {
+                        files = calloc(2, sizeof(*files));
+                        if (!files)
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        else {
+                                files[0] = (CloseFile){ .department = strdup(""), .csv = true };
+                                files[1] = (CloseFile){ .department = strdup(""), .csv = false };
+                                n = 2;
+                        }
+                }
+                while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                        CloseFile *nv = realloc(files, (n + 2) * sizeof(*nv));
+                        if (!nv) {
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                                break;
+                        }
+                        files = nv;
+                        files[n] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = true };
+                        files[n + 1] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = false };
+                        n += 2;
+                }
+        }
+        for (size_t i = 0; r >= 0 && i < n; i += 2) {
+                const char *dept = files[i].department && *files[i].department ? files[i].department : NULL;
+                size_t len;
+                json_t *cj;
+
+                if (!files[i].department || !files[i + 1].department) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                r = render(s, cal, lg, &p, dept, true, false, p.end, NULL, false, &files[i].body, &len, err);
+                if (r >= 0)
+                        r = sign_file(key, &files[i], err);
+                if (r < 0)
+                        break;
+                cj = closed_json(&c, files[i].sm3, files[i].signature);
+                r = cj ? render(s, cal, lg, &p, dept, false, false, p.end, cj, false, &files[i + 1].body,
+                                &len, err)
+                       : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                json_decref(cj);
+                if (r >= 0)
+                        r = sign_file(key, &files[i + 1], err);
+        }
+        if (r >= 0) {
+                CloseJob job = { p.name, c.at, c.by, c.alg, c.key_id, files, n };
+                json_auto_t *detail =
+                        json_pack("{s:s, s:s}", "csv_sm3", files[0].sm3, "json_sm3", files[1].sm3);
+                r = audit_change(s, caller, &(AuditEntry){ "billing.close", object, "ok", NULL, detail },
+                                 close_insert, &job, err);
+        }
+        if (r >= 0) {
+                rec = close_record(&c, p.name, files, n);
+                if (!rec)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                else
+                        *ret = rec;
+        }
+        close_files_free(files, n);
+        return r < 0 ? r : 0;
+}

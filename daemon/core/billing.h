@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Billing statements for finance (docs/billing.md; regulation Art. 11, 13,
+ * 25, 28, 35). A statement is one calendar month in China Standard Time:
+ * one line per resource that was charged in it, rated by policy/rating.h
+ * at the price of the catalogue revision the resource was ordered under,
+ * with totals per project and department, each project's billed money
+ * beside its approval's budget (construction and O&M apart), and what the
+ * regulation says to withhold, with the articles.
+ *
+ * The promise: finance, the authority and auditors read every line (and may
+ * ask for one department's); a department reads its own lines only, and
+ * asking for another's is refused (403) whether or not that department
+ * exists; every other role is refused. A malformed period or format is
+ * 400 naming it; a month without usage is an empty statement. The same
+ * request gives the same bytes on every face: the core serializes.
+ * Reading writes nothing; closing a month (finance) freezes it.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "calendar.h"
+#include "digest.h"
+#include "error.h"
+#include "legacy.h"
+#include "principal.h"
+#include "store.h"
+
+typedef struct BillingRequest {
+        const char *period;     /* "YYYY-MM" */
+        const char *format;     /* "json" (also for NULL) or "csv" */
+        const char *department; /* NULL: every line the caller may read */
+        bool excel;             /* csv only: a UTF-8 byte order mark first, for Excel */
+} BillingRequest;
+
+typedef struct BillingExport {
+        char *text; /* malloc'd */
+        size_t len;
+        const char *content_type; /* static */
+        /* A closed month's file: the SM3 digest (lowercase hex) of text (for
+         * CSV with excel, of text after the byte order mark), the
+         * daemon's signature over that digest's hex, base64, and its key;
+         * "" and NULL for an open month. */
+        char sm3[DIGEST_HEX_MAX];
+        char *signature;
+        char alg[16], key_id[80];
+} BillingExport;
+
+void billing_export_done(BillingExport *e);
+
+/* The statement as of `now` (UTC seconds; usage of a month not yet over
+ * counts until then), or, once the month is closed, the bytes stored when
+ * it was. cal may be NULL (every deadline counted Monday to Friday); lg,
+ * the legacy register for Art. 35, may be NULL (nothing overdue). */
+int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
+
+/* POST /v1/billing/statements/{period}/close, finance only: freezes the
+ * month once it has ended (409 before, naming period). Renders the whole
+ * city's statement and each department's, CSV and JSON, signs the SM3 of
+ * each with the audit trail's checkpoint key (503 without one) and stores
+ * them with a billing.close audit record, in one transaction. Every later
+ * export of the month is those bytes. Closing again changes nothing and
+ * answers the first closing. *ret: {period, closed_at, closed_by, alg,
+ * key_id, files: [{department, format, sm3}]}. */
+int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
+                  int64_t now, json_t **ret, CbError *err);
+
+/*
+ * Adjustments of a closed month (its files never change): separate lines
+ * {id, period, department, project_id, approval_no, amount_fen (may be
+ * negative), reason, created_at, created_by, signoffs: [{role, principal,
+ * signed_at}], status: "pending"|"signed"}. Like a catalogue price, an
+ * adjustment is in force once finance and the authority both signed it,
+ * two different principals. Every change is an audit record
+ * (billing.adjust, billing.adjust.approve).
+ */
+
+/* POST .../adjustments {"project_id", "amount_fen", "reason"}: finance or
+ * the authority proposes it, signing for its role. 409 for a month not
+ * closed; 422 naming the field for a bad body or an unknown project. */
+int billing_adjust(Store *s, const CbCaller *caller, const char *period, const json_t *body, json_t **ret,
+                   CbError *err);
+/* POST .../adjustments/{id}/approve: the other role countersigns (409 when
+ * the caller's role signed already, it is the same principal, or it is in
+ * force); 404 for an id not of that month. */
+int billing_adjustment_approve(Store *s, const CbCaller *caller, const char *period, const char *id,
+                               json_t **ret, CbError *err);
+/* GET .../adjustments: {"period", "adjustments": [...], "signed_fen"};
+ * finance, the authority, auditors all; a department its own projects'. */
+int billing_adjustments_list(Store *s, const CbCaller *caller, const char *period, json_t **ret,
+                             CbError *err);
