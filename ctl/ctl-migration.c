@@ -7,6 +7,7 @@
  * the daemon judges it.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -105,7 +106,8 @@ static void print_run(const json_t *run, bool tty) {
 }
 
 /* Follows the record's run document until the move ends (detach with ^C;
- * `migration watch ID` re-attaches). 0 when it ended cut-over, else 1. */
+ * `migration watch ID` re-attaches). 0 when it ended cut-over, else
+ * negative (exit status 1). */
 static int watch(Ctl *ctl, const char *id) {
         _cleanup_(freep) char *last = NULL;
         bool tty = isatty(STDOUT_FILENO) && !ctl->json;
@@ -118,7 +120,7 @@ static int watch(Ctl *ctl, const char *id) {
                 const json_t *run = json_object_get(json_object_get(v, "plan"), "run");
                 if (!run) {
                         fprintf(stderr, "legacy system '%s' has not been moved (state %s)\n", id, state);
-                        return 1;
+                        return -ENOENT;
                 }
                 bool running = streq(state, "migrating");
                 _cleanup_(freep) char *now = json_dumps(run, JSON_COMPACT);
@@ -136,12 +138,12 @@ static int watch(Ctl *ctl, const char *id) {
                                 printf("%s%s: %s%s%s\n", tty ? "\n" : "", id, state,
                                        json_string_value(json_object_get(v, "state_reason")) ? ": " : "",
                                        json_string_value(json_object_get(v, "state_reason")) ?: "");
-                        return streq(state, "cut-over") ? 0 : 1;
+                        return streq(state, "cut-over") ? 0 : -EIO;
                 }
                 nanosleep(&(struct timespec){ .tv_nsec = WATCH_POLL_MS * 1000000L }, NULL);
         }
         fprintf(stderr, "still moving after 24 h: stopped watching\n");
-        return 1;
+        return -ETIME;
 }
 
 static int migration_run(Ctl *ctl, int argc, char **argv) {

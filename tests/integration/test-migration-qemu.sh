@@ -219,6 +219,7 @@ target_volumes() {
         csh vol-list --pool "$DST_POOL" | grep -c 'cb-' || true
 }
 
+cb_start_bus
 start 0 0
 prepare edu-mig-a oa-a mig-a
 prepare edu-mig-b oa-b mig-b
@@ -266,11 +267,34 @@ cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" '[.records[] | select(.action == "legacy.migrate" and .object == "legacy:edu-mig-a" and .outcome == "ok") | .detail.to] | join(",")' \
         "migrating,cut-over" "the start and the end of the move are audited (legacy.migrate)"
 
-# --- 2. a copy that fails mid-way ---------------------------------------------------------
+RC=0
+as_uid 1006 timeout 30 "$CB_BUILD/cloudbrokerctl" --bus-address="$CB_BUS_ADDRESS" migration watch edu-mig-a \
+        >"$CB_TMP/watch.out" 2>&1 || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl migration watch: exit 0 for a move that ended cut-over"
+assert_contains "$(cat "$CB_TMP/watch.out")" "edu-mig-a: cut-over" "it ends on the system's state"
+assert_contains "$(cat "$CB_TMP/watch.out")" "[##############################] 100% 64/64 MiB" "with a full bar"
+
+# --- 2. a copy that fails mid-way (through cloudbrokerctl, watching the signals) --------
 cb_stop_daemon
 start $((2 * MiB)) 0
-cb_curl POST /v1/legacy-systems/edu-mig-b/migrate dev-migration
-assert_eq "$CB_STATUS" 202 "the move of edu-mig-b starts"
+timeout 60 busctl --address="$CB_BUS_ADDRESS" monitor \
+        --match "type='signal',interface='org.cloudbroker.Broker1.Migration',member='MigrationProgress'" \
+        >"$CB_TMP/signals.txt" 2>&1 &
+MON=$!
+sleep 0.5
+RC=0
+as_uid 1006 timeout 90 "$CB_BUILD/cloudbrokerctl" --bus-address="$CB_BUS_ADDRESS" migration run edu-mig-b \
+        >"$CB_TMP/run.out" 2>&1 || RC=$?
+sleep 0.3
+kill "$MON" 2>/dev/null || true
+wait "$MON" 2>/dev/null || true
+assert_eq "$RC" 1 "cloudbrokerctl migration run: exit 1 when the move is rolled back"
+assert_contains "$(cat "$CB_TMP/run.out")" "edu-mig-b: failed: the move failed, rolled back" "it says so, with the reason"
+assert_contains "$(cat "$CB_TMP/run.out")" "oa-b             rolled-back" "its progress line ends on the rollback"
+N_SIG=$(grep -c 'MigrationProgress' "$CB_TMP/signals.txt" || true)
+if [ "$N_SIG" -ge 2 ]; then pass "MigrationProgress signals are sent ($N_SIG)"; else
+        fail "MigrationProgress signals: $N_SIG"; fi
+assert_contains "$(cat "$CB_TMP/signals.txt")" "rolled-back" "the last signal carries the rolled-back run"
 wait_legacy edu-mig-b failed 60 || fail "the failed move ends failed (state $GOT)"
 assert_contains "$(printf %s "$CB_BODY" | jq -r .state_reason)" "failed on purpose" "the reason names the failure"
 assert_jq "$CB_BODY" .plan.run.state rolled-back "the run is rolled back"
