@@ -521,3 +521,26 @@ cb_stop_private_libvirtd() {
         done
         CB_LIBVIRTD_PIDS=()
 }
+
+# cb_migration_conf ROOM_URI CLOUD_URI FAIL_AFTER RATE: a daemon config in
+# $CB_TMP for moves between two libvirt hosts (providers room-a and cloud,
+# TCG; the catalogue tests/integration/migration-qemu-catalog), with
+# migration.max_copies_per_host 1, test_fail_after_bytes FAIL_AFTER and
+# copy_rate_limit_bytes RATE. Made from qemu.conf with absolute paths (it
+# lives outside the repository). Sets CB_CONFIG.
+cb_migration_conf() {
+        local here
+        here=$(pwd)
+        sed -e "s|^catalog_seed = .*|catalog_seed = \"$here/tests/integration/migration-qemu-catalog\";|" \
+                -e "s|^calendar_dir = .*|calendar_dir = \"$here/etc/calendar\";|" \
+                -e "s|\"\\.\\./\\.\\./etc/dev-keys/|\"$here/etc/dev-keys/|" \
+                -e '/^providers = (/,/^);/d' tests/integration/qemu.conf >"$CB_TMP/cb.conf"
+        cat >>"$CB_TMP/cb.conf" <<CONF
+providers = (
+  { name = "room-a"; driver = "libvirt"; uri = "$1"; domain_type = "qemu"; },
+  { name = "cloud"; driver = "libvirt"; uri = "$2"; domain_type = "qemu"; }
+);
+migration = { max_copies_per_host = 1; test_fail_after_bytes = $3; copy_rate_limit_bytes = $4; };
+CONF
+        CB_CONFIG=$CB_TMP/cb.conf
+}

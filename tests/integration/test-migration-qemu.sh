@@ -140,26 +140,8 @@ assert_eq "$(digest_of vsh "$SRC_POOL" oa-a.img)" "$WANT" \
         "its volume holds the known content"
 
 # --- the broker ---------------------------------------------------------------------
-# conf FAIL_AFTER RATE: the daemon's config, with absolute paths (it lives in $CB_TMP).
-conf() {
-        local here
-        here=$(pwd)
-        sed -e "s|^catalog_seed = .*|catalog_seed = \"$here/tests/integration/migration-qemu-catalog\";|" \
-                -e "s|^calendar_dir = .*|calendar_dir = \"$here/etc/calendar\";|" \
-                -e "s|\"\\.\\./\\.\\./etc/dev-keys/|\"$here/etc/dev-keys/|" \
-                -e '/^providers = (/,/^);/d' tests/integration/qemu.conf >"$CB_TMP/cb.conf"
-        cat >>"$CB_TMP/cb.conf" <<CONF
-providers = (
-  { name = "room-a"; driver = "libvirt"; uri = "$ROOM_URI"; domain_type = "qemu"; },
-  { name = "cloud"; driver = "libvirt"; uri = "$CLOUD_URI"; domain_type = "qemu"; }
-);
-migration = { max_copies_per_host = 1; test_fail_after_bytes = $1; copy_rate_limit_bytes = $2; };
-CONF
-        CB_CONFIG=$CB_TMP/cb.conf
-}
-
 start() { # FAIL_AFTER RATE
-        conf "$1" "$2"
+        cb_migration_conf "$ROOM_URI" "$CLOUD_URI" "$1" "$2"
         cb_start_daemon
         cb_wait_provider room-a 60 || fail "room-a connects"
         cb_wait_provider cloud 60 || fail "cloud connects"
