@@ -57,10 +57,23 @@ static int approval_list(Ctl *ctl, int argc, char **argv) {
         static const char *const headers[] = { "REVISION", "APPROVAL", "KEY", "RECEIVED", "BY" };
         static const char *const members[] = { "revision", "approval_no", "key_id", "received_at",
                                                "received_by" };
+        static const char *const all_headers[] = { "PROJECT",  "REVISION", "APPROVAL",
+                                                   "IN FORCE", "RECEIVED", "BY" };
+        static const char *const all_members[] = { "project_id", "revision",    "approval_no",
+                                                   "in_force",   "received_at", "received_by" };
         json_auto_t *list = NULL;
         int r;
 
-        (void)argc;
+        /* Without a project: every approval the caller may read, page by page. */
+        if (argc == 0) {
+                r = ctl_call_pages(ctl, APPROVALS, "ListAllApprovals", ctl->department ? ctl->department : "",
+                                   &list);
+                if (r < 0)
+                        return r;
+                return ctl_print_list(ctl, list, ELEMENTSOF(all_headers), all_headers, all_members);
+        }
+        if (ctl->department)
+                return ctl_error(-EINVAL, "--department lists every project's approvals: give no PROJECT");
         r = ctl_call_json(ctl, APPROVALS, "ListApprovals", &list, "s", argv[0]);
         if (r < 0)
                 return r;
@@ -72,6 +85,20 @@ static int approval_show(Ctl *ctl, int argc, char **argv) {
         unsigned long revision = 0;
         char *end;
         int r;
+
+        if (ctl->number) {
+                if (argc > 0)
+                        return ctl_error(-EINVAL, "--number names the approval: give no PROJECT");
+                r = ctl_call_json(ctl, APPROVALS, "GetApprovalByNumber", &doc, "s", ctl->number);
+                if (r < 0)
+                        return r;
+                if (ctl->json)
+                        return ctl_print_json(doc);
+                ctl_print_fields(doc);
+                return 0;
+        }
+        if (argc == 0)
+                return ctl_error(-EINVAL, "give a PROJECT, or --number NO");
 
         if (argc > 1) {
                 errno = 0;
@@ -94,9 +121,12 @@ static const CtlCommand approval_commands[] = {
           CTL_OPT_KEY | CTL_OPT_KEY_ID | CTL_OPT_ALG, CTL_OPT_KEY | CTL_OPT_KEY_ID },
         { "import", "FILE", "Import a signed approval envelope (POST /v1/approvals)", 1, 1, approval_import,
           0, 0 },
-        { "list", "PROJECT", "List a project's approval revisions", 1, 1, approval_list, 0, 0 },
-        { "show", "PROJECT [REVISION]", "Show the approval in force, or a revision", 1, 2, approval_show, 0,
-          0 },
+        { "list", "[PROJECT] [--department DEPT]",
+          "List a project's approval revisions, or every approval you may read", 0, 1, approval_list,
+          CTL_OPT_DEPARTMENT, 0 },
+        { "show", "PROJECT [REVISION] | --number NO",
+          "Show the approval in force, a revision, or the approval with a number", 0, 2, approval_show,
+          CTL_OPT_NUMBER, 0 },
 };
 
 const CtlGroup ctl_group_approval = {

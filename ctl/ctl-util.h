@@ -60,6 +60,7 @@ enum {
         CTL_OPT_FORMAT = 1u << 14,         /* --format json|csv */
         CTL_OPT_EXCEL = 1u << 15,          /* --excel: CSV with a byte order mark */
         CTL_OPT_OUT = 1u << 16,            /* --out FILE */
+        CTL_OPT_NUMBER = 1u << 17,         /* --number NO (approval show: by approval number) */
 };
 
 typedef struct Ctl {
@@ -71,6 +72,7 @@ typedef struct Ctl {
         const char *key, *key_id, *alg, *idempotency_key, *db, *anchor, *department, *reason, *domain_type;
         const char *period, *format, *out;
         bool excel;
+        const char *number;
         const char *keys[CTL_KEYS_MAX]; /* every --key in order; key is the first */
         size_t n_keys;
         int64_t after;

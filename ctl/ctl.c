@@ -72,6 +72,7 @@ static const struct {
         { CTL_OPT_FORMAT, "--format" },
         { CTL_OPT_EXCEL, "--excel" },
         { CTL_OPT_OUT, "--out" },
+        { CTL_OPT_NUMBER, "--number" },
 };
 
 static void print_command_line(FILE *f, const CtlGroup *g, const CtlCommand *c) {
@@ -113,7 +114,8 @@ static void help(FILE *f) {
                 "     --no-legend                 Print tables without their header line\n"
                 "     --no-pager                  Accepted for systemctl's sake: output is never paged\n"
                 "  -a --all                       catalog list: every service and status, drafts included\n"
-                "     --department=DEPT           project list, system list: one department\n"
+                "     --department=DEPT           project list, system list, approval list: one department\n"
+                "     --number=NO                 approval show: the approval with this number\n"
                 "     --reason=TEXT               project suspend|resume|terminate: the reason on record\n"
                 "     --budget-year=YEAR          project milestone: the budget year of a self-evaluation\n"
                 "     --after=SEQ --limit=N       audit list: records after SEQ, at most N (1-10000)\n"
@@ -298,6 +300,7 @@ int main(int argc, char *argv[]) {
                 ARG_FORMAT,
                 ARG_EXCEL,
                 ARG_OUT,
+                ARG_NUMBER,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -323,6 +326,7 @@ int main(int argc, char *argv[]) {
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "excel", no_argument, NULL, ARG_EXCEL },
                 { "out", required_argument, NULL, ARG_OUT },
+                { "number", required_argument, NULL, ARG_NUMBER },
                 {},
         };
         Ctl ctl = { 0 };
@@ -402,6 +406,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_OUT:
                         ctl.out = optarg, ctl.given |= CTL_OPT_OUT;
+                        break;
+                case ARG_NUMBER:
+                        ctl.number = optarg, ctl.given |= CTL_OPT_NUMBER;
                         break;
                 case ARG_AFTER:
                         if (parse_number("--after", optarg, 0, INT64_MAX, &v) != 0)

@@ -49,6 +49,14 @@ static int day_of_year(int y, int m, int d) {
         return (int)(days_from_civil(y, m, d) - days_from_civil(y, 1, 1));
 }
 
+int calendar_days_between(const char *from, const char *to, int64_t *ret) {
+        int y1, m1, d1, y2, m2, d2;
+        if (date_parse(from, &y1, &m1, &d1) < 0 || date_parse(to, &y2, &m2, &d2) < 0)
+                return -EINVAL;
+        *ret = days_from_civil(y2, m2, d2) - days_from_civil(y1, m1, d1);
+        return 0;
+}
+
 int calendar_weekday(int y, int m, int d) {
         if (!date_ymd_valid(y, m, d))
                 return -EINVAL;

@@ -21,6 +21,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "date.h"
 #include "error.h"
@@ -59,6 +60,10 @@ int calendar_add_working_days(const Calendar *c, const char *date_ymd, unsigned 
  * still on time. */
 int calendar_is_overdue(const Calendar *c, const char *event_ymd, unsigned n, const char *today_ymd,
                         bool *ret_overdue, bool *ret_provisional);
+
+/* Calendar days from `from` to `to` (negative when to is earlier);
+ * -EINVAL when either is not a date. */
+int calendar_days_between(const char *from, const char *to, int64_t *ret);
 
 /* 0 = Sunday ... 6 = Saturday; -EINVAL for a date that does not exist. */
 int calendar_weekday(int y, int m, int d);

@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "bus-util.h"
+#include "rest-records.h"
 #include "projects.h"
 
 /* An envelope is a signed document; without a configured limit this still
@@ -44,7 +45,7 @@ static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_parse_json_arg(text, json_arg_max(m), "the approval envelope", &env, error);
         if (r < 0)
                 return r;
-        r = projects_submit_approval(m->projects, &caller, env, &out, &err);
+        r = approvals_import(m->projects, &caller, env, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -62,7 +63,7 @@ static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_list_approvals(m->projects, &caller, project, &out, &err);
+        r = approvals_list_project(m->projects, &caller, project, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -81,25 +82,11 @@ static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_get_approval(m->projects, &caller, project, revision, &out, &err);
+        r = approvals_get_revision(m->projects, &caller, project, revision, &out, &err);
         return bus_reply_core(msg, r, out, &err, error);
 }
 
-const sd_bus_vtable bus_approvals_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("ImportApproval", SD_BUS_ARGS("s", envelope), SD_BUS_RESULT("s", result),
-                                method_import_approval, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListApprovals", SD_BUS_ARGS("s", project_id), SD_BUS_RESULT("s", approvals),
-                                method_list_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetApproval", SD_BUS_ARGS("s", project_id, "u", revision),
-                                SD_BUS_RESULT("s", approval), method_get_approval,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END,
-};
-
-/* ---- org.cloudbroker.Broker1.Projects ---- */
-
-static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
@@ -118,14 +105,92 @@ static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_erro
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = projects_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+                r = approvals_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
+static int method_get_approval_by_number(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *no;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &no);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = approvals_get(m->projects, &caller, no, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
+const sd_bus_vtable bus_approvals_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ImportApproval", SD_BUS_ARGS("s", envelope), SD_BUS_RESULT("s", result),
+                                method_import_approval, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListApprovals", SD_BUS_ARGS("s", project_id), SD_BUS_RESULT("s", approvals),
+                                method_list_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetApproval", SD_BUS_ARGS("s", project_id, "u", revision),
+                                SD_BUS_RESULT("s", approval), method_get_approval,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAllApprovals", SD_BUS_ARGS("s", department, "u", limit, "s", page_token),
+                                SD_BUS_RESULT("s", approvals, "s", next_page_token),
+                                method_list_all_approvals, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetApprovalByNumber", SD_BUS_ARGS("s", approval_no),
+                                SD_BUS_RESULT("s", approval), method_get_approval_by_number,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- org.cloudbroker.Broker1.Projects ---- */
+
+/* The project in the REST shape, or the core's refusal. */
+static int reply_project(sd_bus_message *msg, int r, const Project *pr, CbError *err, sd_bus_error *error) {
+        json_auto_t *out = NULL;
+        if (r >= 0) {
+                out = rest_project_json(pr);
+                if (!out)
+                        return -ENOMEM;
+        }
+        return bus_reply_core(msg, r, out, err, error);
+}
+
+static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        _cleanup_(project_list_done) ProjectList list = { 0 };
+        json_auto_t *out = NULL;
+        const char *department, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = projects_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
+        if (r >= 0) {
+                out = rest_project_list_json(&list);
+                if (!out)
+                        return -ENOMEM;
+        }
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
         const char *id;
         CbCaller caller;
         int r;
@@ -136,14 +201,15 @@ static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = projects_get(m->projects, &caller, id, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_get(m->projects, &caller, id, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *body = NULL, *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_auto_t *body = NULL;
         const char *id, *kind, *date;
         uint32_t budget_year;
         CbCaller caller;
@@ -160,13 +226,14 @@ static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (!body ||
             (budget_year > 0 && json_object_set_new(body, "budget_year", json_integer(budget_year)) < 0))
                 return -ENOMEM;
-        r = projects_add_milestone(m->projects, &caller, id, body, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_add_milestone(m->projects, &caller, id, body, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        json_auto_t *body = NULL, *out = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_auto_t *body = NULL;
         const char *id, *reason;
         CbCaller caller;
         int r;
@@ -180,8 +247,8 @@ static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bu
         body = json_pack("{s:s}", "reason", reason);
         if (!body)
                 return -ENOMEM;
-        r = projects_set_status(m->projects, &caller, id, action, body, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = projects_set_status(m->projects, &caller, id, action, body, &pr, &err);
+        return reply_project(msg, r, pr, &err, error);
 }
 
 static int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -12,14 +12,27 @@
 
 #include "bus-util.h"
 #include "incidents.h"
+#include "rest-records.h"
 #include "systems.h"
 
 /* ---- org.cloudbroker.Broker1.Systems ---- */
 
+/* The system in the REST shape, or the core's refusal. */
+static int reply_system(sd_bus_message *msg, int r, const System *sys, CbError *err, sd_bus_error *error) {
+        json_auto_t *out = NULL;
+        if (r >= 0) {
+                out = rest_system_json(sys);
+                if (!out)
+                        return -ENOMEM;
+        }
+        return bus_reply_core(msg, r, out, err, error);
+}
+
 static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
@@ -29,14 +42,15 @@ static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = systems_create(m->store, &caller, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_create(m->store, &caller, doc, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -50,14 +64,14 @@ static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = systems_update(m->store, &caller, id, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_update(m->store, &caller, id, doc, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -68,13 +82,14 @@ static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = systems_get(m->store, &caller, id, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = systems_get(m->store, &caller, id, &sys, &err);
+        return reply_system(msg, r, sys, &err, error);
 }
 
 static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(system_list_done) SystemList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
         const char *department, *token;
@@ -91,7 +106,12 @@ static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = systems_list(m->store, &caller, bus_optional(department), &page, &out, next, &err);
+                r = systems_list(m->store, &caller, bus_optional(department), &page, &list, next, &err);
+        if (r >= 0) {
+                out = rest_system_list_json(&list);
+                if (!out)
+                        return -ENOMEM;
+        }
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
@@ -111,10 +131,23 @@ const sd_bus_vtable bus_systems_vtable[] = {
 
 /* ---- org.cloudbroker.Broker1.Incidents ---- */
 
+/* The incident in the REST shape, or the core's refusal. */
+static int reply_incident(sd_bus_message *msg, int r, const Incident *inc, CbError *err,
+                          sd_bus_error *error) {
+        json_auto_t *out = NULL;
+        if (r >= 0) {
+                out = rest_incident_json(inc);
+                if (!out)
+                        return -ENOMEM;
+        }
+        return bus_reply_core(msg, r, out, err, error);
+}
+
 static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
@@ -124,13 +157,14 @@ static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = incidents_report(m->store, &caller, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = incidents_report(m->store, &caller, doc, &inc, &err);
+        return reply_incident(msg, r, inc, &err, error);
 }
 
 static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(incident_list_done) IncidentList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
         const char *token;
@@ -147,14 +181,19 @@ static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_err
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = incidents_list(m->store, &caller, &page, &out, next, &err);
+                r = incidents_list(m->store, &caller, &page, &list, next, &err);
+        if (r >= 0) {
+                out = rest_incident_list_json(&list);
+                if (!out)
+                        return -ENOMEM;
+        }
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
         CbCaller caller;
         const char *id;
         int r;
@@ -165,14 +204,15 @@ static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = incidents_get(m->store, &caller, id, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = incidents_get(m->store, &caller, id, &inc, &err);
+        return reply_incident(msg, r, inc, &err, error);
 }
 
 static int method_add_record(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
+        json_auto_t *doc = NULL;
         const char *id, *note, *status;
         CbCaller caller;
         int r;
@@ -186,8 +226,8 @@ static int method_add_record(sd_bus_message *msg, void *userdata, sd_bus_error *
         doc = json_pack("{s:s, s:s}", "note", note, "status", status);
         if (!doc)
                 return -ENOMEM;
-        r = incidents_add_record(m->store, &caller, id, doc, &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = incidents_add_record(m->store, &caller, id, doc, &inc, &err);
+        return reply_incident(msg, r, inc, &err, error);
 }
 
 const sd_bus_vtable bus_incidents_vtable[] = {

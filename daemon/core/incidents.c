@@ -117,36 +117,103 @@ static void format_utc(time_t t, char buf[32]) {
         SA_TEXT(incident_status_to_string(INCIDENT_REPORTED)), \
                 SA_TEXT(incident_status_to_string(INCIDENT_RESOLVED))
 
-static json_t *json_column(StoreRows *rows, int i) {
-        const char *t = store_rows_text(rows, i);
-        json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-        return v ? v : json_array();
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
 }
 
-static json_t *row_to_json(StoreRows *rows, const char *now) {
-        const char *due = store_rows_text(rows, 9);
-        const char *made = store_rows_text(rows, 10);
-        /* Late is late: a report made after the deadline stays overdue on record. */
-        bool overdue = made ? strcmp(made, due) > 0 : strcmp(now, due) > 0;
-        const char *occurred = store_rows_text(rows, 11);
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:o, s:s, s:s, s:s, s:b, s:s?}", "id",
-                              store_rows_text(rows, 0), "status", store_rows_text(rows, 8), "severity",
-                              store_rows_text(rows, 4), "department", store_rows_text(rows, 3), "description",
-                              store_rows_text(rows, 7), "systems", json_column(rows, 5), "resources",
-                              json_column(rows, 6), "reported_at", store_rows_text(rows, 1), "reported_by",
-                              store_rows_text(rows, 2), "report_due", due, "report_overdue", overdue,
-                              "report_made_at", made);
+Incident *incident_free(Incident *inc) {
+        if (!inc)
+                return NULL;
+        free(inc->id);
+        free(inc->severity);
+        free(inc->department);
+        free(inc->description);
+        strv_free(inc->systems, inc->n_systems);
+        strv_free(inc->resources, inc->n_resources);
+        free(inc->reported_at);
+        free(inc->reported_by);
+        free(inc->report_due);
+        free(inc->report_made_at);
+        free(inc->occurred_at);
+        for (size_t i = 0; i < inc->n_records; i++) {
+                free(inc->records[i].at);
+                free(inc->records[i].by);
+                free(inc->records[i].note);
+        }
+        free(inc->records);
+        free(inc);
+        return NULL;
+}
 
-        if (v && occurred)
-                json_object_set_new(v, "occurred_at", json_string(occurred));
-        return v;
+void incident_list_done(IncidentList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                incident_free(l->v[i]);
+        free(l->v);
+        *l = (IncidentList){ 0 };
+}
+
+/* The ids of a stored JSON array column ("[]" when unreadable). */
+static int ids_column(StoreRows *rows, int i, char ***ret, size_t *ret_n) {
+        const char *t = store_rows_text(rows, i);
+        _cleanup_(json_decrefp) json_t *a = t ? json_loads(t, 0, NULL) : NULL;
+        size_t n = json_is_array(a) ? json_array_size(a) : 0, k = 0;
+        char **v = calloc(n ? n : 1, sizeof(char *));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++) {
+                const char *id = json_string_value(json_array_get(a, j));
+                if (!id)
+                        continue;
+                v[k] = strdup(id);
+                if (!v[k]) {
+                        strv_free(v, k);
+                        return -ENOMEM;
+                }
+                k++;
+        }
+        *ret = v;
+        *ret_n = k;
+        return 0;
+}
+
+static Incident *row_to_incident(StoreRows *rows, const char *now) {
+        _cleanup_(incident_freep) Incident *inc = calloc(1, sizeof(*inc));
+        int status;
+
+        if (!inc)
+                return NULL;
+        inc->id = store_rows_dup(rows, 0);
+        inc->reported_at = store_rows_dup(rows, 1);
+        inc->reported_by = store_rows_dup(rows, 2);
+        inc->department = store_rows_dup(rows, 3); /* NULL: none */
+        inc->severity = store_rows_dup(rows, 4);
+        inc->description = store_rows_dup(rows, 7);
+        status = incident_status_from_string(store_rows_text(rows, 8));
+        inc->report_due = store_rows_dup(rows, 9);
+        inc->report_made_at = store_rows_dup(rows, 10);
+        inc->occurred_at = store_rows_dup(rows, 11);
+        if (!inc->id || !inc->reported_at || !inc->reported_by || !inc->severity || !inc->description ||
+            status < 0 || !inc->report_due || (!inc->department && !store_rows_is_null(rows, 3)) ||
+            ids_column(rows, 5, &inc->systems, &inc->n_systems) < 0 ||
+            ids_column(rows, 6, &inc->resources, &inc->n_resources) < 0)
+                return NULL;
+        inc->status = (IncidentStatus)status;
+        /* Late is late: a report made after the deadline stays overdue on record. */
+        inc->report_overdue = inc->report_made_at ? strcmp(inc->report_made_at, inc->report_due) > 0
+                                                  : strcmp(now, inc->report_due) > 0;
+        return TAKE_PTR(inc);
 }
 
 /* Without authorization: 0 and *ret, -ENOENT, -EIO. */
-static int load(Store *s, const char *id, json_t **ret) {
+static int load(Store *s, const char *id, Incident **ret) {
         static const char sql[] = INCIDENT_SELECT "WHERE id = ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *v;
+        Incident *inc;
         char now[32];
         int r;
 
@@ -159,36 +226,39 @@ static int load(Store *s, const char *id, json_t **ret) {
                 return -EIO;
         if (r == 0)
                 return -ENOENT;
-        v = row_to_json(rows, now);
-        if (!v)
+        inc = row_to_incident(rows, now);
+        if (!inc)
                 return -EIO;
-        *ret = v;
+        *ret = inc;
         return 0;
 }
 
-static int load_records(Store *s, const char *id, json_t **ret) {
+static int load_records(Store *s, Incident *inc) {
         static const char sql[] = "SELECT at, principal, status, note FROM incident_records "
                                   "WHERE incident_id = ?1 ORDER BY id";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *a = json_array();
         int r;
 
-        if (!a)
-                return -ENOMEM;
-        r = store_query(s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading incident records", NULL);
-        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0)
-                if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "at", store_rows_text(rows, 0),
-                                                       "by", store_rows_text(rows, 1), "status",
-                                                       store_rows_text(rows, 2), "note",
-                                                       store_rows_text(rows, 3))) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-        if (r < 0) {
-                json_decref(a);
-                return -EIO;
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(inc->id)), &rows, "reading incident records", NULL);
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
+                IncidentRecord *v = realloc(inc->records, (inc->n_records + 1) * sizeof(*v));
+                int status = incident_status_from_string(store_rows_text(rows, 2));
+                if (!v)
+                        return -ENOMEM;
+                inc->records = v;
+                v[inc->n_records] =
+                        (IncidentRecord){ .at = store_rows_dup(rows, 0),
+                                          .by = store_rows_dup(rows, 1),
+                                          .status = status < 0 ? INCIDENT_OPEN : (IncidentStatus)status,
+                                          .note = store_rows_dup(rows, 3) };
+                inc->n_records++;
+                if (!v[inc->n_records - 1].at || !v[inc->n_records - 1].by || !v[inc->n_records - 1].note ||
+                    status < 0)
+                        return -EIO;
         }
-        *ret = a;
+        if (r < 0)
+                return -EIO;
+        inc->has_records = true;
         return 0;
 }
 
@@ -424,7 +494,7 @@ static int insert_incident(Store *s, void *userdata, CbError *err) {
         return 0;
 }
 
-int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
+int incidents_report(Store *s, const CbCaller *caller, const json_t *doc, Incident **ret, CbError *err) {
         Report rep;
         ReportChange c = { .caller = caller, .rep = &rep };
         int r;
@@ -485,9 +555,9 @@ int incidents_report_audit_failure(Store *s, const char *failure, char ret_id[32
 
 /* Loads the incident for a change: -ENOENT also when a department may not
  * see it, so that another department's ids do not leak. */
-static int load_visible(Store *s, const CbCaller *caller, unsigned readers, const char *id, json_t **ret,
+static int load_visible(Store *s, const CbCaller *caller, unsigned readers, const char *id, Incident **ret,
                         CbError *err) {
-        json_t *v = NULL;
+        Incident *v = NULL;
         int r;
 
         if (!id_is_valid(id))
@@ -497,9 +567,8 @@ static int load_visible(Store *s, const CbCaller *caller, unsigned readers, cons
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
         if (r < 0)
                 return store_error(s, err, "reading the incidents");
-        if (!caller_has_role(caller, readers) &&
-            !caller_in_department(caller, json_string_value(json_object_get(v, "department")))) {
-                json_decref(v);
+        if (!caller_has_role(caller, readers) && !caller_in_department(caller, v->department)) {
+                incident_free(v);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no incident '%s'", id);
         }
         *ret = v;
@@ -518,7 +587,7 @@ static int append_record(Store *s, void *userdata, CbError *err) {
                                       "note) VALUES (?1, ?2, ?3, ?4, ?5)";
         static const char upd_sql[] = "UPDATE incidents SET status = ?1 WHERE id = ?2";
         RecordChange *c = userdata;
-        _cleanup_(json_decrefp) json_t *inc = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
         const char *current;
         char now[32];
         int r;
@@ -526,8 +595,8 @@ static int append_record(Store *s, void *userdata, CbError *err) {
         r = load_visible(s, c->caller, CB_ROLE_OPERATOR, c->id, &inc, err);
         if (r < 0)
                 return r;
-        current = json_string_value(json_object_get(inc, "status"));
-        if (incident_status_from_string(current) == INCIDENT_RESOLVED)
+        current = incident_status_to_string(inc->status);
+        if (inc->status == INCIDENT_RESOLVED)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "status",
                                           "incident '%s' is resolved: no further records", c->id);
         if (status_rank(c->status) < status_rank(current))
@@ -551,7 +620,7 @@ static int append_record(Store *s, void *userdata, CbError *err) {
         return 0;
 }
 
-int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
+int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const json_t *doc, Incident **ret,
                          CbError *err) {
         static const char *const allowed[] = { "note", "status", NULL };
         const char *note = NULL, *status = NULL;
@@ -585,8 +654,8 @@ int incidents_add_record(Store *s, const CbCaller *caller, const char *id, const
 
 /* ---- reading ---- */
 
-int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        json_t *v = NULL, *records = NULL;
+int incidents_get(Store *s, const CbCaller *caller, const char *id, Incident **ret, CbError *err) {
+        Incident *v = NULL;
         int r;
 
         r = caller_require_role(caller, INCIDENT_READERS | CB_ROLE_DEPARTMENT, "read security incidents",
@@ -596,16 +665,15 @@ int incidents_get(Store *s, const CbCaller *caller, const char *id, json_t **ret
         r = load_visible(s, caller, INCIDENT_READERS, id, &v, err);
         if (r < 0)
                 return r;
-        if (load_records(s, id, &records) < 0) {
-                json_decref(v);
+        if (load_records(s, v) < 0) {
+                incident_free(v);
                 return store_error(s, err, "reading the incident records");
         }
-        json_object_set_new(v, "records", records);
         *ret = v;
         return 0;
 }
 
-int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **ret,
+int incidents_list(Store *s, const CbCaller *caller, const Page *page, IncidentList *ret,
                    char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         /* Newest first; ties in the same second by id, so the keyset is total. */
         static const char sql[] =
@@ -613,10 +681,10 @@ int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **
                                 "AND (?4 IS NULL OR reported_at < ?4 OR (reported_at = ?4 AND id < ?5)) "
                                 "ORDER BY reported_at DESC, id DESC LIMIT ?6";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(incident_list_done) IncidentList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         const char *department = NULL;
         char now[32];
-        json_t *a;
         int r;
 
         r = caller_require_role(caller, INCIDENT_READERS | CB_ROLE_DEPARTMENT, "read security incidents",
@@ -631,8 +699,8 @@ int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **
         }
 
         store_now(now);
-        a = json_array();
-        if (!a)
+        l.v = calloc((size_t)page->limit + 1, sizeof(Incident *));
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(s, sql,
                         STORE_ARGS(INCIDENT_MADE_ARGS, SA_TEXT(department),
@@ -641,22 +709,21 @@ int incidents_list(Store *s, const CbCaller *caller, const Page *page, json_t **
                                    SA_INT((int64_t)page->limit + 1)),
                         &rows, "reading the incidents", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                if (json_array_size(a) == page->limit) {
-                        const json_t *last = json_array_get(a, page->limit - 1);
-                        page_token_make(json_string_value(json_object_get(last, "reported_at")),
-                                        json_string_value(json_object_get(last, "id")), next);
+                if (l.n == page->limit) {
+                        page_token_make(l.v[l.n - 1]->reported_at, l.v[l.n - 1]->id, next);
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(rows, now)) < 0) {
+                l.v[l.n] = row_to_incident(rows, now);
+                if (!l.v[l.n]) {
                         r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
+                l.n++;
         }
-        if (r < 0) {
-                json_decref(a);
+        if (r < 0)
                 return r;
-        }
         memcpy(ret_next, next, sizeof(next));
-        *ret = a;
+        *ret = l;
+        l = (IncidentList){ 0 };
         return 0;
 }

@@ -2,22 +2,31 @@
 #pragma once
 
 /*
- * Projects and their signed approvals (Art. 8, 10, 20), milestones and
- * working-day deadlines (Art. 18, 25, 26), suspension and termination
- * (Art. 28), and the one place where the policy engine's facts are gathered
- * for a request (projects_evaluate): the evaluate endpoints and every
- * provisioning path call it, so a rule is enforced the same way everywhere.
+ * Projects (Art. 8, 10, 20): made by their first signed approval
+ * (approvals.h), with milestones and the working-day deadlines they open
+ * (Art. 18, 25, 26; the arithmetic is policy/deadlines.h), suspension and
+ * termination (Art. 28). The facts the policy engine weighs for a request
+ * are gathered in evaluation.h.
+ *
+ * The promise: a department reads and records milestones of its own
+ * projects only, and another department's project is an unknown id to it
+ * (404, never 403); readers (authority, operator, finance, auditors) read
+ * all; only the authority suspends, resumes and terminates, and every
+ * change and refused change is an audit record.
  */
 
 #include <jansson.h>
 
+#include "approval.h"
 #include "calendar.h"
 #include "catalog.h"
+#include "deadlines.h"
 #include "error.h"
 #include "page.h"
 #include "policy.h"
 #include "principal.h"
 #include "signature.h"
+#include "states.h"
 #include "store.h"
 
 typedef struct Projects Projects;
@@ -28,29 +37,67 @@ Projects *projects_free(Projects *p);
 Catalog *projects_catalog(Projects *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Projects *, projects_free);
 
-/* Verifies the envelope, validates the document, and stores it as the
- * project's next approval revision (creating the project on revision 1).
- * Refusals (bad signature, unknown key, malformed document, another
- * department, a revision not newer than the one held) are CB_ERR_UNPROCESSABLE
- * or CB_ERR_VALIDATION, and store nothing. *ret: {project_id, approval_no, revision}. */
-int projects_submit_approval(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
-                             CbError *err);
+/* ---- the records the core hands out (each face serializes them) ---- */
 
-int projects_get(Projects *p, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
-/* The approval revisions a project holds ({revision, approval_no, key_id,
- * received_at, received_by}, oldest first: GET /v1/projects/{id}'s
- * approval_history), and one revision's document (0: the one in force),
- * for whoever may read the project (projects_get's rule). */
-int projects_list_approvals(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
-                            CbError *err);
-int projects_get_approval(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
-                          json_t **ret, CbError *err);
+typedef struct ProjectMilestone {
+        int64_t id;
+        MilestoneKind kind;
+        char date[DATE_LEN + 1];
+        int budget_year; /* self-evaluations: the year evaluated; else 0 */
+        char *recorded_at, *recorded_by;
+} ProjectMilestone;
+
+typedef struct ProjectDeadline {
+        Deadline deadline;           /* policy/deadlines.h: kind, article, dates, status */
+        char event[32];              /* the milestone kind that opened it, or "budget_year_end" */
+        char filed_on[DATE_LEN + 1]; /* "" while unfiled */
+} ProjectDeadline;
+
+typedef struct ProjectApprovalRevision {
+        unsigned revision;
+        char *approval_no, *key_id, *received_at, *received_by;
+} ProjectApprovalRevision;
+
+typedef struct ProjectEvent {
+        char *action, *reason, *principal, *at; /* suspend, resume, terminate */
+} ProjectEvent;
+
+typedef struct Project {
+        char *id, *name, *department;
+        ProjectStatus status;
+        unsigned revision;
+        Approval *approval; /* in force; its budget is the project's */
+        int64_t used_construction_fen, used_om_fen;
+        ProjectDeadline *deadlines;
+        size_t n_deadlines;
+        bool blocked; /* a deadline is overdue */
+        char *created_at, *updated_at;
+        bool full; /* projects_get(): the history, milestones and events too */
+        ProjectApprovalRevision *history;
+        size_t n_history;
+        ProjectMilestone *milestones; /* by date */
+        size_t n_milestones;
+        ProjectEvent *events;
+        size_t n_events;
+} Project;
+
+Project *project_free(Project *pr);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Project *, project_free);
+
+typedef struct ProjectList {
+        Project **v;
+        size_t n;
+} ProjectList;
+void project_list_done(ProjectList *l);
+
+int projects_get(Projects *p, const CbCaller *caller, const char *id, Project **ret, CbError *err);
 /* department NULL: all the caller may see. */
 /* One page (page.h) in id order; ret_next is "" on the last page. */
-int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
-                  char ret_next[PAGE_TOKEN_MAX], CbError *err);
+int projects_list(Projects *p, const CbCaller *caller, const char *department, const Page *page,
+                  ProjectList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+/* *ret: the project as it now stands. */
 int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, const json_t *body,
-                           json_t **ret, CbError *err);
+                           Project **ret, CbError *err);
 /* Called (inside the transaction of the change) when a project is
  * terminated, so what it holds is scheduled for retirement (Art. 28). */
 typedef int (*ProjectTerminatedFn)(const char *project_id, const CbCaller *caller, void *userdata);
@@ -67,39 +114,9 @@ void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *u
 
 /* action: "suspend", "resume", "terminate"; body {"reason"}. */
 int projects_set_status(Projects *p, const CbCaller *caller, const char *id, const char *action,
-                        const json_t *body, json_t **ret, CbError *err);
+                        const json_t *body, Project **ret, CbError *err);
 
-typedef struct EvalRequest {
-        const char *project_id;
-        const char *system_id;
-        const char *service_id;
-        const char *plan_id;
-        uint32_t quantity;
-        bool dedicated_network;
-} EvalRequest;
-
-/* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"
- * (default 1), "dedicated_network" (default false)}; strings borrowed from j.
- * extra: more accepted field names (NULL-ended), or NULL. */
-int eval_request_from_json(const json_t *j, const char *const *extra, EvalRequest *ret, CbError *err);
-
-typedef struct Evaluation {
-        PolicyDecision decision;
-        PolicyCostKind cost_kind;
-        int64_t projected_cost_fen;
-        unsigned catalog_revision; /* the published revision the request is priced at; 0 if none */
-        char approval_no[65];      /* "" without approval */
-        char department[64];       /* the project's department */
-        json_t *plan;              /* the published plan (new reference) or NULL */
-        json_t *service;           /* the published service (new reference) or NULL */
-} Evaluation;
-
-void evaluation_done(Evaluation *e);
-/* {"allowed", "violations", "projected_cost_fen", "cost_kind"}: what every face answers. */
-json_t *evaluation_to_json(const Evaluation *e);
-
-/* Authorizes the caller (own department; authority and auditors for any;
- * `also` adds roles such as operators for provisioning), gathers the facts
- * and runs the policy engine. No side effects. */
-int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
-                      Evaluation *ret, CbError *err);
+/* The approvals and the policy facts of a project, for whoever included
+ * this header before they had modules of their own. */
+#include "approvals.h"
+#include "evaluation.h"

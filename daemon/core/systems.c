@@ -56,19 +56,49 @@ static json_t *doc_to_json(const SystemDoc *d) {
                          d->classified, "data_sharing", d->data_sharing);
 }
 
-static json_t *row_to_json(StoreRows *rows) {
-        return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:s}", "id", store_rows_text(rows, 0), "name",
-                         store_rows_text(rows, 1), "department", store_rows_text(rows, 2), "protection_level",
-                         (json_int_t)store_rows_int(rows, 3), "classified", store_rows_int(rows, 4) != 0,
-                         "data_sharing", store_rows_text(rows, 5), "created_at", store_rows_text(rows, 6),
-                         "updated_at", store_rows_text(rows, 7));
+System *system_free(System *sys) {
+        if (!sys)
+                return NULL;
+        free(sys->id);
+        free(sys->name);
+        free(sys->department);
+        free(sys->created_at);
+        free(sys->updated_at);
+        free(sys);
+        return NULL;
+}
+
+void system_list_done(SystemList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                system_free(l->v[i]);
+        free(l->v);
+        *l = (SystemList){ 0 };
+}
+
+static System *row_to_system(StoreRows *rows) {
+        _cleanup_(system_freep) System *sys = calloc(1, sizeof(*sys));
+        if (!sys)
+                return NULL;
+        sys->id = store_rows_dup(rows, 0);
+        sys->name = store_rows_dup(rows, 1);
+        sys->department = store_rows_dup(rows, 2);
+        sys->protection_level = (uint8_t)store_rows_int(rows, 3);
+        sys->classified = store_rows_int(rows, 4) != 0;
+        sys->data_sharing_compliant = streq_ptr(store_rows_text(rows, 5), "compliant");
+        sys->created_at = store_rows_dup(rows, 6);
+        sys->updated_at = store_rows_dup(rows, 7);
+        if (!sys->id || !sys->name || !sys->department || !sys->created_at || !sys->updated_at)
+                return NULL;
+        return TAKE_PTR(sys);
 }
 
 /* The stored system, without authorization: 0 and *ret, -ENOENT, or -EIO. */
-static int load(Store *s, const char *id, json_t **ret) {
+static int load(Store *s, const char *id, System **ret) {
         static const char sql[] = "SELECT " SYSTEM_COLUMNS " FROM systems WHERE id = ?1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *v;
+        System *sys;
         int r;
 
         r = store_query(s, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading a system", NULL);
@@ -78,10 +108,10 @@ static int load(Store *s, const char *id, json_t **ret) {
                 return -EIO;
         if (r == 0)
                 return -ENOENT;
-        v = row_to_json(rows);
-        if (!v)
+        sys = row_to_system(rows);
+        if (!sys)
                 return -EIO;
-        *ret = v;
+        *ret = sys;
         return 0;
 }
 
@@ -133,7 +163,7 @@ typedef struct SystemChange {
 
 static int create_change(Store *s, void *userdata, CbError *err) {
         SystemChange *c = userdata;
-        json_t *existing = NULL;
+        System *existing = NULL;
         int r = load(s, c->doc->id, &existing);
 
         if (r >= 0) {
@@ -145,7 +175,7 @@ static int create_change(Store *s, void *userdata, CbError *err) {
                  * remains is that the id is taken; learning that costs the
                  * prober a system of its own under its name in the audit
                  * trail for every id that was free (docs/policy.md). */
-                json_decref(existing);
+                system_free(existing);
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "id",
                                           "system id '%s' is not available: choose another id (to change a "
                                           "system of your own, use PUT /v1/systems/%s)",
@@ -158,12 +188,10 @@ static int create_change(Store *s, void *userdata, CbError *err) {
 
 static int update_change(Store *s, void *userdata, CbError *err) {
         SystemChange *c = userdata;
-        _cleanup_(json_decrefp) json_t *existing = NULL;
+        _cleanup_(system_freep) System *existing = NULL;
         int r = load(s, c->doc->id, &existing);
 
-        if (r == -ENOENT ||
-            (r >= 0 && !caller_may_see(c->caller, json_string_value(json_object_get(existing, "department")),
-                                       CB_ROLE_OPERATOR)))
+        if (r == -ENOENT || (r >= 0 && !caller_may_see(c->caller, existing->department, CB_ROLE_OPERATOR)))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", c->doc->id);
         if (r < 0)
                 return store_error(s, err, "reading the system directory");
@@ -171,7 +199,7 @@ static int update_change(Store *s, void *userdata, CbError *err) {
 }
 
 static int change_system(Store *s, const CbCaller *caller, const char *action, const SystemDoc *d,
-                         AuditChangeFn change, json_t **ret, CbError *err) {
+                         AuditChangeFn change, System **ret, CbError *err) {
         _cleanup_(json_decrefp) json_t *detail = doc_to_json(d);
         char object[128];
         int r;
@@ -190,7 +218,7 @@ static int change_system(Store *s, const CbCaller *caller, const char *action, c
         return 0;
 }
 
-int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err) {
+int systems_create(Store *s, const CbCaller *caller, const json_t *doc, System **ret, CbError *err) {
         SystemDoc d;
         int r;
 
@@ -206,7 +234,7 @@ int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t *
         return change_system(s, caller, "system.create", &d, create_change, ret, err);
 }
 
-int systems_update(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
+int systems_update(Store *s, const CbCaller *caller, const char *id, const json_t *doc, System **ret,
                    CbError *err) {
         SystemDoc d;
         int r;
@@ -230,8 +258,8 @@ int systems_update(Store *s, const CbCaller *caller, const char *id, const json_
         return change_system(s, caller, "system.update", &d, update_change, ret, err);
 }
 
-int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        json_t *v = NULL;
+int systems_get(Store *s, const CbCaller *caller, const char *id, System **ret, CbError *err) {
+        System *v = NULL;
         int r;
 
         r = caller_require_role(caller, SYSTEMS_READERS | CB_ROLE_DEPARTMENT, "read the system directory",
@@ -247,22 +275,22 @@ int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, 
                 return store_error(s, err, "reading the system directory");
         /* Another department's system is not there for a department: a 403
          * would confirm that the id exists. */
-        if (!caller_may_see(caller, json_string_value(json_object_get(v, "department")), SYSTEMS_READERS)) {
-                json_decref(v);
+        if (!caller_may_see(caller, v->department, SYSTEMS_READERS)) {
+                system_free(v);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no system '%s' in the directory", id);
         }
         *ret = v;
         return 0;
 }
 
-int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, SystemList *ret,
                  char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] =
                 "SELECT " SYSTEM_COLUMNS " FROM systems WHERE (?1 IS NULL OR department = ?1) "
                 "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(system_list_done) SystemList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
-        json_t *a;
         int r;
 
         r = caller_require_role(caller, SYSTEMS_READERS | CB_ROLE_DEPARTMENT, "read the system directory",
@@ -283,30 +311,29 @@ int systems_list(Store *s, const CbCaller *caller, const char *department, const
                                             caller->principal->name);
         }
 
-        a = json_array();
-        if (!a)
+        l.v = calloc((size_t)page->limit + 1, sizeof(System *));
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(s, sql,
                         STORE_ARGS(SA_TEXT(department), SA_TEXT(page->has_after ? page->after[0] : NULL),
                                    SA_INT((int64_t)page->limit + 1)),
                         &rows, "reading the system directory", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                if (json_array_size(a) == page->limit) {
-                        page_token_make(
-                                json_string_value(json_object_get(json_array_get(a, page->limit - 1), "id")),
-                                NULL, next);
+                if (l.n == page->limit) {
+                        page_token_make(l.v[l.n - 1]->id, NULL, next);
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(rows)) < 0) {
+                l.v[l.n] = row_to_system(rows);
+                if (!l.v[l.n]) {
                         r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
+                l.n++;
         }
-        if (r < 0) {
-                json_decref(a);
+        if (r < 0)
                 return r;
-        }
-        *ret = a;
+        *ret = l;
+        l = (SystemList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }

@@ -17,8 +17,9 @@
  * same transaction (system.create, system.update).
  *
  * A system document: {"id", "name", "department", "protection_level": 1-4,
- * "classified": bool, "data_sharing": "compliant"|"noncompliant"}; the
- * answers add "created_at" and "updated_at".
+ * "classified": bool, "data_sharing": "compliant"|"noncompliant"}. The
+ * answers are System records; each face serializes them (the REST shape
+ * adds "created_at" and "updated_at").
  */
 
 #include <jansson.h>
@@ -40,15 +41,33 @@ typedef struct SystemFacts {
         char department[64];
 } SystemFacts;
 
-/* POST /v1/systems. *ret: the stored system. */
-int systems_create(Store *s, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err);
+/* A system of the directory as the core hands it to the faces. */
+typedef struct System {
+        char *id, *name, *department;
+        uint8_t protection_level; /* 1..4 */
+        bool classified;
+        bool data_sharing_compliant;
+        char *created_at, *updated_at; /* UTC, store_now()'s format */
+} System;
+
+System *system_free(System *sys);
+DEFINE_TRIVIAL_CLEANUP_FUNC(System *, system_free);
+
+typedef struct SystemList {
+        System **v;
+        size_t n;
+} SystemList;
+void system_list_done(SystemList *l);
+
+/* POST /v1/systems. *ret: the stored system (may be NULL). */
+int systems_create(Store *s, const CbCaller *caller, const json_t *doc, System **ret, CbError *err);
 /* PUT /v1/systems/{id}: the full document; its "id" must equal id. */
-int systems_update(Store *s, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
+int systems_update(Store *s, const CbCaller *caller, const char *id, const json_t *doc, System **ret,
                    CbError *err);
-int systems_get(Store *s, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
-/* department NULL: every system the caller may see. *ret: an array, by id. */
-/* One page (page.h) in id order; ret_next is "" on the last page. */
-int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, json_t **ret,
+int systems_get(Store *s, const CbCaller *caller, const char *id, System **ret, CbError *err);
+/* department NULL: every system the caller may see. One page (page.h) in
+ * id order; ret_next is "" on the last page. */
+int systems_list(Store *s, const CbCaller *caller, const char *department, const Page *page, SystemList *ret,
                  char ret_next[PAGE_TOKEN_MAX], CbError *err);
 
 /* Without authorization, for the policy engine: -ENOENT when the system is

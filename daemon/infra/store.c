@@ -352,6 +352,55 @@ static const char *const migrations[] = {
         /* 15: a month's statement reads the segment in force when it began
          * and those starting in it: a seek per resource, not its history. */
         "CREATE INDEX IF NOT EXISTS usage_segments_start ON usage_segments(resource_id, start_at);",
+
+        /* 16: incident statuses and operation kinds are checked like every
+         * other state (the names of daemon/core/states.h, held together by
+         * tests/unit/test-states.c). SQLite adds a CHECK only by rebuilding
+         * the table: new table, copy, drop, rename. The records are rebuilt
+         * pointing at the new incidents table, which the rename carries
+         * over, so no row is ever orphaned while foreign keys are on. */
+        "CREATE TABLE incidents_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  reported_at TEXT NOT NULL,"
+        "  reported_by TEXT NOT NULL,"
+        "  department TEXT,"
+        "  severity TEXT NOT NULL,"
+        "  systems TEXT NOT NULL,"
+        "  resources TEXT NOT NULL,"
+        "  description TEXT NOT NULL,"
+        "  status TEXT NOT NULL CHECK (status IN ('open','handling','reported','resolved')),"
+        "  report_due TEXT NOT NULL,"
+        "  occurred_at TEXT);"
+        "INSERT INTO incidents_new (id, reported_at, reported_by, department, severity, systems, resources,"
+        "  description, status, report_due, occurred_at) SELECT id, reported_at, reported_by, department,"
+        "  severity, systems, resources, description, status, report_due, occurred_at FROM incidents;"
+        "CREATE TABLE incident_records_new ("
+        "  id INTEGER PRIMARY KEY,"
+        "  incident_id TEXT NOT NULL REFERENCES incidents_new(id),"
+        "  at TEXT NOT NULL,"
+        "  principal TEXT NOT NULL,"
+        "  status TEXT NOT NULL CHECK (status IN ('open','handling','reported','resolved')),"
+        "  note TEXT NOT NULL);"
+        "INSERT INTO incident_records_new (id, incident_id, at, principal, status, note)"
+        "  SELECT id, incident_id, at, principal, status, note FROM incident_records;"
+        "DROP TABLE incident_records;"
+        "DROP TABLE incidents;"
+        "ALTER TABLE incidents_new RENAME TO incidents;"
+        "ALTER TABLE incident_records_new RENAME TO incident_records;"
+        "CREATE TABLE operations_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('provision','start','stop','reboot','deprovision')),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at)"
+        "  SELECT id, resource_id, kind, state, error, created_at, updated_at FROM operations;"
+        "DROP TABLE operations;"
+        "ALTER TABLE operations_new RENAME TO operations;"
+        "CREATE INDEX operations_resource ON operations(resource_id);"
+        "CREATE INDEX operations_state ON operations(state);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

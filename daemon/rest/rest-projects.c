@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "projects.h"
+#include "rest-records.h"
 
 static int body_or_fail(RestRequest *req, json_t **ret, CbError *err) {
         return rest_body_json(req, ret, err);
@@ -16,7 +17,7 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
         int r = body_or_fail(req, &env, err);
         if (r < 0)
                 return r;
-        r = projects_submit_approval(req->manager->projects, &req->caller, env, &out, err);
+        r = approvals_import(req->manager->projects, &req->caller, env, &out, err);
         json_decref(env);
         if (r < 0)
                 return r;
@@ -25,9 +26,31 @@ static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) 
         return rest_reply_json(reply, 201, out);
 }
 
-static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
+static int on_approvals_list(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *list = NULL;
         char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = approvals_list(req->manager->projects, &req->caller, rest_query(req, "department"), &page,
+                                   &list, next, err);
+        if (r < 0)
+                return r;
+        return rest_reply_page(reply, "approvals", list, next);
+}
+
+static int on_approval_get(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *a = NULL;
+        int r = approvals_get(req->manager->projects, &req->caller, req->params[0], &a, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, a);
+}
+
+static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(project_list_done) ProjectList list = { 0 };
+        char next[PAGE_TOKEN_MAX];
+        json_t *v;
         Page page;
         int r = rest_page(req, &page, err);
         if (r >= 0)
@@ -35,40 +58,52 @@ static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
                                   &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "projects", list, next);
+        v = rest_project_list_json(&list);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "projects", v, next);
+}
+
+static int reply_project(RestReply *reply, unsigned status, const Project *pr, CbError *err) {
+        json_t *v = rest_project_json(pr);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, status, v);
 }
 
 static int on_project_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *p = NULL;
-        int r = projects_get(req->manager->projects, &req->caller, req->params[0], &p, err);
+        _cleanup_(project_freep) Project *pr = NULL;
+        int r = projects_get(req->manager->projects, &req->caller, req->params[0], &pr, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, p);
+        return reply_project(reply, 200, pr, err);
 }
 
 static int on_milestone(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *p = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_t *body = NULL;
         int r = body_or_fail(req, &body, err);
         if (r < 0)
                 return r;
-        r = projects_add_milestone(req->manager->projects, &req->caller, req->params[0], body, &p, err);
+        r = projects_add_milestone(req->manager->projects, &req->caller, req->params[0], body, &pr, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 201, p);
+        return reply_project(reply, 201, pr, err);
 }
 
 static int on_project_status(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *p = NULL;
+        _cleanup_(project_freep) Project *pr = NULL;
+        json_t *body = NULL;
         int r = body_or_fail(req, &body, err);
         if (r < 0)
                 return r;
         r = projects_set_status(req->manager->projects, &req->caller, req->params[0], req->route->data, body,
-                                &p, err);
+                                &pr, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, p);
+        return reply_project(reply, 200, pr, err);
 }
 
 static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) {
@@ -138,6 +173,8 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
 
 const RestRoute rest_projects_routes[] = {
         { "POST", "/v1/approvals", REST_AUTH_BEARER, on_approval_submit, NULL },
+        { "GET", "/v1/approvals", REST_AUTH_BEARER, on_approvals_list, NULL },
+        { "GET", "/v1/approvals/{no}", REST_AUTH_BEARER, on_approval_get, NULL },
         { "GET", "/v1/projects", REST_AUTH_BEARER, on_projects_list, NULL },
         { "GET", "/v1/projects/{id}", REST_AUTH_BEARER, on_project_get, NULL },
         { "POST", "/v1/projects/{id}/milestones", REST_AUTH_BEARER, on_milestone, NULL },

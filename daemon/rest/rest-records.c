@@ -39,3 +39,173 @@ json_t *rest_ticket_json(const ResourceTicket *t) {
         return json_pack("{s:s, s:s, s:s}", "id", t->id, "state", resource_state_to_string(t->state),
                          "operation_id", t->operation_id);
 }
+
+json_t *rest_system_json(const System *sys) {
+        return json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:s, s:s}", "id", sys->id, "name", sys->name,
+                         "department", sys->department, "protection_level", (int)sys->protection_level,
+                         "classified", sys->classified, "data_sharing",
+                         sys->data_sharing_compliant ? "compliant" : "noncompliant", "created_at",
+                         sys->created_at, "updated_at", sys->updated_at);
+}
+
+json_t *rest_system_list_json(const SystemList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_system_json(l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *ids_json(char *const *v, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < n; i++)
+                if (json_array_append_new(a, json_string(v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_incident_json(const Incident *inc) {
+        json_t *v = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:o, s:o, s:s, s:s, s:s, s:b, s:s?}", "id", inc->id,
+                              "status", incident_status_to_string(inc->status), "severity", inc->severity,
+                              "department", inc->department, "description", inc->description, "systems",
+                              ids_json(inc->systems, inc->n_systems), "resources",
+                              ids_json(inc->resources, inc->n_resources), "reported_at", inc->reported_at,
+                              "reported_by", inc->reported_by, "report_due", inc->report_due,
+                              "report_overdue", inc->report_overdue, "report_made_at", inc->report_made_at);
+        json_t *records;
+
+        if (!v)
+                return NULL;
+        if (inc->occurred_at && json_object_set_new(v, "occurred_at", json_string(inc->occurred_at)) < 0)
+                goto fail;
+        if (!inc->has_records)
+                return v;
+        records = json_array();
+        if (!records || json_object_set_new(v, "records", records) < 0)
+                goto fail;
+        for (size_t i = 0; i < inc->n_records; i++) {
+                const IncidentRecord *rec = &inc->records[i];
+                if (json_array_append_new(records,
+                                          json_pack("{s:s, s:s, s:s, s:s}", "at", rec->at, "by", rec->by,
+                                                    "status", incident_status_to_string(rec->status), "note",
+                                                    rec->note)) < 0)
+                        goto fail;
+        }
+        return v;
+fail:
+        json_decref(v);
+        return NULL;
+}
+
+json_t *rest_incident_list_json(const IncidentList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_incident_json(l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *deadline_to_json(const ProjectDeadline *pd) {
+        const Deadline *d = &pd->deadline;
+        json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:s}", "kind",
+                              deadline_kind_to_string(d->kind), "article", (int)d->article, "event",
+                              pd->event, "event_date", d->event_date, "due", d->due, "provisional",
+                              d->provisional, "filed_on", pd->filed_on[0] ? pd->filed_on : NULL, "status",
+                              deadline_status_to_string(d->status));
+        if (v && d->kind == DEADLINE_SELF_EVALUATION &&
+            json_object_set_new(v, "budget_year", json_integer(d->budget_year)) < 0) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+static json_t *milestone_to_json(const ProjectMilestone *m) {
+        json_t *v = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)m->id, "kind",
+                              milestone_kind_to_string(m->kind), "date", m->date, "recorded_at",
+                              m->recorded_at, "recorded_by", m->recorded_by);
+        /* A budget year only where there is one: the self-evaluations. */
+        if (v && m->budget_year && json_object_set_new(v, "budget_year", json_integer(m->budget_year)) < 0) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+/* Appends make(item) for each of n items of size bytes to a new array under key. */
+static int set_array(json_t *o, const char *key, const void *items, size_t n, size_t size,
+                     json_t *(*make)(const void *)) {
+        json_t *a = json_array();
+        if (!a || json_object_set_new(o, key, a) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (json_array_append_new(a, make((const char *)items + i * size)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static json_t *deadline_item(const void *p) {
+        return deadline_to_json(p);
+}
+static json_t *milestone_item(const void *p) {
+        return milestone_to_json(p);
+}
+static json_t *revision_item(const void *p) {
+        const ProjectApprovalRevision *h = p;
+        return json_pack("{s:i, s:s, s:s, s:s, s:s}", "revision", (int)h->revision, "approval_no",
+                         h->approval_no, "key_id", h->key_id, "received_at", h->received_at, "received_by",
+                         h->received_by);
+}
+static json_t *event_item(const void *p) {
+        const ProjectEvent *e = p;
+        return json_pack("{s:s, s:s, s:s, s:s}", "action", e->action, "reason", e->reason, "principal",
+                         e->principal, "at", e->at);
+}
+
+json_t *rest_project_json(const Project *pr) {
+        const Approval *a = pr->approval;
+        json_t *v = json_pack(
+                "{s:s, s:s, s:s, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:b, s:s, s:s}", "id",
+                pr->id, "name", pr->name, "department", pr->department, "status",
+                project_status_to_string(pr->status), "revision", (int)pr->revision, "approval",
+                approval_to_json(a), "budget", "construction_fen", (json_int_t)a->construction_fen, "om_fen",
+                (json_int_t)a->om_fen, "used_construction_fen", (json_int_t)pr->used_construction_fen,
+                "used_om_fen", (json_int_t)pr->used_om_fen, "remaining_construction_fen",
+                (json_int_t)(a->construction_fen - pr->used_construction_fen), "remaining_om_fen",
+                (json_int_t)(a->om_fen - pr->used_om_fen), "blocked", pr->blocked, "created_at",
+                pr->created_at, "updated_at", pr->updated_at);
+        int r;
+
+        if (!v)
+                return NULL;
+        r = set_array(v, "deadlines", pr->deadlines, pr->n_deadlines, sizeof(*pr->deadlines), deadline_item);
+        if (r >= 0 && pr->full)
+                r = set_array(v, "approval_history", pr->history, pr->n_history, sizeof(*pr->history),
+                              revision_item);
+        if (r >= 0 && pr->full)
+                r = set_array(v, "milestones", pr->milestones, pr->n_milestones, sizeof(*pr->milestones),
+                              milestone_item);
+        if (r >= 0 && pr->full)
+                r = set_array(v, "events", pr->events, pr->n_events, sizeof(*pr->events), event_item);
+        if (r < 0) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+json_t *rest_project_list_json(const ProjectList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_project_json(l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}

@@ -2,19 +2,24 @@
 #pragma once
 
 /*
- * The JSON of the core's resource records: the one serializer of Resource,
- * Operation and ResourceTicket, whose output is the REST bodies that
- * docs/openapi.yaml describes (members in the record's column order; a
- * provider or provider_ref not there yet, and an operation's error unless
- * it failed, as null). A D-Bus method documented as answering "the shape
- * of GET ..." (Resources.GetOperation) serializes through here too, so the
+ * The JSON of the core's records: the one serializer of each record the
+ * core hands out as a struct (Resource, Operation, ResourceTicket,
+ * System, Incident, Project), whose output is the REST bodies that
+ * docs/openapi.yaml describes (for resources: members in the record's
+ * column order; a provider or provider_ref not there yet, and an
+ * operation's error unless it failed, as null). The D-Bus face answers
+ * documents in the same shapes (docs/faces.md: Resources.GetOperation,
+ * Systems, Incidents, Projects) and serializes through here too, so the
  * two cannot drift apart. Each returns a new reference, NULL only when out
  * of memory.
  */
 
 #include <jansson.h>
 
+#include "incidents.h"
+#include "projects.h"
 #include "resources.h"
+#include "systems.h"
 
 json_t *rest_resource_json(const Resource *res);
 /* {"resources": [...]} is the caller's: this is the array. */
@@ -22,3 +27,23 @@ json_t *rest_resource_list_json(const ResourceList *list);
 json_t *rest_operation_json(const Operation *o);
 /* {"id", "state", "operation_id"}: what a request or an action answers. */
 json_t *rest_ticket_json(const ResourceTicket *t);
+
+/* {"id", "name", "department", "protection_level", "classified",
+ *  "data_sharing", "created_at", "updated_at"} */
+json_t *rest_system_json(const System *sys);
+/* An array of them, in the list's order (likewise below). */
+json_t *rest_system_list_json(const SystemList *l);
+
+/* {"id", "status", "severity", "department" (null: none), "description",
+ *  "systems", "resources", "reported_at", "reported_by", "report_due",
+ *  "report_overdue", "report_made_at" (null: not yet), ["occurred_at"],
+ *  ["records": [{"at", "by", "status", "note"}] when the incident has them]} */
+json_t *rest_incident_json(const Incident *inc);
+json_t *rest_incident_list_json(const IncidentList *l);
+
+/* {"id", "name", "department", "status", "revision", "approval", "budget":
+ *  {construction_fen, om_fen, used_..., remaining_...}, "deadlines",
+ *  "blocked", "created_at", "updated_at"} and, for a full record,
+ *  "approval_history", "milestones" and "events". */
+json_t *rest_project_json(const Project *pr);
+json_t *rest_project_list_json(const ProjectList *l);

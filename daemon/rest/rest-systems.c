@@ -6,11 +6,13 @@
 #include <stdio.h>
 
 #include "incidents.h"
+#include "rest-records.h"
 #include "systems.h"
 
 static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(system_list_done) SystemList list = { 0 };
         char next[PAGE_TOKEN_MAX];
+        json_t *v;
         Page page;
         int r = rest_page(req, &page, err);
         if (r >= 0)
@@ -18,45 +20,57 @@ static int on_systems_list(RestRequest *req, RestReply *reply, CbError *err) {
                                  &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "systems", list, next);
+        v = rest_system_list_json(&list);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "systems", v, next);
+}
+
+/* 200 or 201 with the system, as the REST face shows it. */
+static int reply_system(RestReply *reply, unsigned status, const System *sys, CbError *err) {
+        json_t *v = rest_system_json(sys);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, status, v);
 }
 
 static int on_system_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
-        int r = systems_get(req->manager->store, &req->caller, req->params[0], &v, err);
+        _cleanup_(system_freep) System *sys = NULL;
+        int r = systems_get(req->manager->store, &req->caller, req->params[0], &sys, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return reply_system(reply, 200, sys, err);
 }
 
 static int on_system_create(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_t *doc = NULL;
         int r;
 
         r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
-        r = systems_create(req->manager->store, &req->caller, doc, &v, err);
+        r = systems_create(req->manager->store, &req->caller, doc, &sys, err);
         json_decref(doc);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/systems/%s",
-                 json_string_value(json_object_get(v, "id")));
-        return rest_reply_json(reply, 201, v);
+        snprintf(reply->location, sizeof(reply->location), "/v1/systems/%s", sys->id);
+        return reply_system(reply, 201, sys, err);
 }
 
 static int on_system_update(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(system_freep) System *sys = NULL;
+        json_t *doc = NULL;
         int r;
 
         r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
-        r = systems_update(req->manager->store, &req->caller, req->params[0], doc, &v, err);
+        r = systems_update(req->manager->store, &req->caller, req->params[0], doc, &sys, err);
         json_decref(doc);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return reply_system(reply, 200, sys, err);
 }
 
 const RestRoute rest_systems_routes[] = {
@@ -68,53 +82,65 @@ const RestRoute rest_systems_routes[] = {
 };
 
 static int on_incidents_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(incident_list_done) IncidentList list = { 0 };
         char next[PAGE_TOKEN_MAX];
+        json_t *v;
         Page page;
         int r = rest_page(req, &page, err);
         if (r >= 0)
                 r = incidents_list(req->manager->store, &req->caller, &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "incidents", list, next);
+        v = rest_incident_list_json(&list);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "incidents", v, next);
+}
+
+static int reply_incident(RestReply *reply, unsigned status, const Incident *inc, CbError *err) {
+        json_t *v = rest_incident_json(inc);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, status, v);
 }
 
 static int on_incident_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
-        int r = incidents_get(req->manager->store, &req->caller, req->params[0], &v, err);
+        _cleanup_(incident_freep) Incident *inc = NULL;
+        int r = incidents_get(req->manager->store, &req->caller, req->params[0], &inc, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return reply_incident(reply, 200, inc, err);
 }
 
 static int on_incident_report(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
+        json_t *doc = NULL;
         int r;
 
         r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
-        r = incidents_report(req->manager->store, &req->caller, doc, &v, err);
+        r = incidents_report(req->manager->store, &req->caller, doc, &inc, err);
         json_decref(doc);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/incidents/%s",
-                 json_string_value(json_object_get(v, "id")));
-        return rest_reply_json(reply, 201, v);
+        snprintf(reply->location, sizeof(reply->location), "/v1/incidents/%s", inc->id);
+        return reply_incident(reply, 201, inc, err);
 }
 
 static int on_incident_record(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(incident_freep) Incident *inc = NULL;
+        json_t *doc = NULL;
         int r;
 
         r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
-        r = incidents_add_record(req->manager->store, &req->caller, req->params[0], doc, &v, err);
+        r = incidents_add_record(req->manager->store, &req->caller, req->params[0], doc, &inc, err);
         json_decref(doc);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 201, v);
+        return reply_incident(reply, 201, inc, err);
 }
 
 const RestRoute rest_incidents_routes[] = {

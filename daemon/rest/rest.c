@@ -355,6 +355,29 @@ static void allow_add(char *allow, size_t size, const char *method) {
                 snprintf(allow + n, size - n, "%s%s", n ? ", " : "", method);
 }
 
+const RestRoute *rest_route_find(const char *method, const char *path, char *buf, size_t bufsz,
+                                 const char **params, size_t *n_params, bool *ret_path_known, char *allow,
+                                 size_t allow_size) {
+        bool is_head = streq(method, "HEAD");
+
+        *ret_path_known = false;
+        if (allow_size > 0)
+                allow[0] = 0;
+        for (size_t t = 0; rest_route_tables[t]; t++)
+                for (const RestRoute *rt = rest_route_tables[t]; rt->method; rt++) {
+                        if (!rest_route_match(rt->pattern, path, buf, bufsz, params, n_params))
+                                continue;
+                        *ret_path_known = true;
+                        /* HEAD is GET without the body: libmicrohttpd leaves the body out. */
+                        if (streq(rt->method, method) || (is_head && streq(rt->method, "GET")))
+                                return rt;
+                        allow_add(allow, allow_size, rt->method);
+                        if (streq(rt->method, "GET"))
+                                allow_add(allow, allow_size, "HEAD");
+                }
+        return NULL;
+}
+
 static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, const char *url,
                                 const char *method, Pending *pend) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -369,25 +392,11 @@ static enum MHD_Result dispatch(RestServer *s, struct MHD_Connection *conn, cons
                 .path = url,
         };
         RestReply reply = { .status = 200 };
-        bool is_head = streq(method, "HEAD");
         enum MHD_Result ret;
         int r;
 
-        for (size_t t = 0; rest_route_tables[t] && !route; t++)
-                for (const RestRoute *rt = rest_route_tables[t]; rt->method; rt++) {
-                        if (!rest_route_match(rt->pattern, url, parambuf, sizeof(parambuf), req.params,
-                                              &req.n_params))
-                                continue;
-                        path_known = true;
-                        /* HEAD is GET without the body: libmicrohttpd leaves the body out. */
-                        if (streq(rt->method, method) || (is_head && streq(rt->method, "GET"))) {
-                                route = rt;
-                                break;
-                        }
-                        allow_add(allow, sizeof(allow), rt->method);
-                        if (streq(rt->method, "GET"))
-                                allow_add(allow, sizeof(allow), "HEAD");
-                }
+        route = rest_route_find(method, url, parambuf, sizeof(parambuf), req.params, &req.n_params,
+                                &path_known, allow, sizeof(allow));
 
         if (!route) {
                 if (path_known) {

@@ -93,6 +93,15 @@ unsigned rest_port(const RestServer *s);
 bool rest_route_match(const char *pattern, const char *path, char *buf, size_t bufsz, const char **params,
                       size_t *n_params);
 
+/* The route of rest_route_tables that serves method on a decoded path (HEAD
+ * is served by GET), its captures as rest_route_match() makes them; NULL
+ * when none does. Then *ret_path_known tells 405 (some route serves the
+ * path with another method, listed in allow, "GET, HEAD, POST") from 404.
+ * The first matching route wins, in table order. Pure, like the match. */
+const RestRoute *rest_route_find(const char *method, const char *path, char *buf, size_t bufsz,
+                                 const char **params, size_t *n_params, bool *ret_path_known, char *allow,
+                                 size_t allow_size);
+
 /* Prints "METHOD PATTERN" for every route, one a line (for the OpenAPI test). */
 void rest_print_routes(FILE *f);
 

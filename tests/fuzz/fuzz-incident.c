@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         for (size_t i = 0; i < 2; i++) {
                 CbError err = CB_ERROR_INIT;
-                json_t *ret = NULL;
+                Incident *ret = NULL;
                 int r;
 
                 fuzz_world_begin(&fuzz_world);
@@ -31,13 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (r < 0)
                         FUZZ_ASSERT(!ret);
                 else {
-                        FUZZ_ASSERT(json_is_string(json_object_get(ret, "id")));
-                        FUZZ_ASSERT(json_equal(json_object_get(ret, "severity"),
-                                               json_object_get(doc, "severity")));
-                        FUZZ_ASSERT(incident_report_hours(
-                                            json_string_value(json_object_get(ret, "severity"))) > 0);
+                        FUZZ_ASSERT(ret->id && ret->id[0]);
+                        FUZZ_ASSERT(streq_ptr(ret->severity,
+                                              json_string_value(json_object_get(doc, "severity"))));
+                        FUZZ_ASSERT(incident_report_hours(ret->severity) > 0);
                 }
-                json_decref(ret);
+                incident_free(ret);
                 cb_error_clear(&err);
                 fuzz_world_end(&fuzz_world);
 
@@ -49,10 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (r < 0)
                         FUZZ_ASSERT(!ret);
                 else
-                        FUZZ_ASSERT(
-                                json_equal(json_object_get(ret, "status"), json_object_get(doc, "status")) &&
-                                json_array_size(json_object_get(ret, "records")) >= 1);
-                json_decref(ret);
+                        FUZZ_ASSERT(streq_ptr(incident_status_to_string(ret->status),
+                                              json_string_value(json_object_get(doc, "status"))) &&
+                                    ret->has_records && ret->n_records >= 1);
+                incident_free(ret);
                 cb_error_clear(&err);
                 fuzz_world_end(&fuzz_world);
         }

@@ -14,7 +14,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        json_t *doc = fuzz_json(data, size), *ret = NULL;
+        json_t *doc = fuzz_json(data, size);
+        Project *ret = NULL;
         CbError err = CB_ERROR_INIT;
         int r;
 
@@ -26,16 +27,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r < 0)
                 FUZZ_ASSERT(!ret);
         else {
-                const json_t *m;
                 bool found = false;
-                size_t i;
 
-                FUZZ_ASSERT(ret);
-                json_array_foreach(json_object_get(ret, "milestones"), i, m) found |=
-                        json_equal(json_object_get(m, "kind"), json_object_get(doc, "kind")) &&
-                        json_equal(json_object_get(m, "date"), json_object_get(doc, "date"));
+                FUZZ_ASSERT(ret && ret->full);
+                for (size_t i = 0; i < ret->n_milestones; i++)
+                        found |= streq_ptr(milestone_kind_to_string(ret->milestones[i].kind),
+                                           json_string_value(json_object_get(doc, "kind"))) &&
+                                 streq_ptr(ret->milestones[i].date,
+                                           json_string_value(json_object_get(doc, "date")));
                 FUZZ_ASSERT(found);
-                json_decref(ret);
+                project_free(ret);
         }
         cb_error_clear(&err);
         fuzz_world_end(&fuzz_world);

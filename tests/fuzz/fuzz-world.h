@@ -78,7 +78,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
                           CB_SOURCE_DIR "/etc/dev-keys/dev-authority-ed25519.key.pem", doc, strlen(doc), &env,
                           &err);
         fuzz_world_must(r, &err, "signing the approval");
-        r = projects_submit_approval(w->projects, &fuzz_edu, env, &ret, &err);
+        r = approvals_import(w->projects, &fuzz_edu, env, &ret, &err);
         fuzz_world_must(r, &err, "submitting the approval");
         json_decref(ret);
         json_decref(env);
@@ -87,7 +87,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
 
 static inline void fuzz_world_init(FuzzWorld *w) {
         CbError err = CB_ERROR_INIT;
-        json_t *doc, *ret = NULL;
+        json_t *doc;
         char *path = NULL, today[11];
 
         log_set_max_level(2); /* refusals are the point here, not news */
@@ -112,26 +112,35 @@ static inline void fuzz_world_init(FuzzWorld *w) {
         doc = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", FUZZ_SYSTEM, "name", "教育云平台",
                         "department", "edu", "protection_level", 3, "classified", 0, "data_sharing",
                         "compliant");
-        fuzz_world_must(systems_create(w->store, &fuzz_operator, doc, &ret, &err), &err, "system");
+        {
+                System *sys = NULL;
+                fuzz_world_must(systems_create(w->store, &fuzz_operator, doc, &sys, &err), &err, "system");
+                system_free(sys);
+        }
         json_decref(doc);
-        json_decref(ret);
 
         fuzz_world_approve(w);
 
         date_today_local(today);
         doc = json_pack("{s:s, s:s}", "kind", "contract_signed", "date", today);
-        fuzz_world_must(projects_add_milestone(w->projects, &fuzz_edu, FUZZ_PROJECT, doc, &ret, &err), &err,
-                        "milestone");
+        {
+                Project *pr = NULL;
+                fuzz_world_must(projects_add_milestone(w->projects, &fuzz_edu, FUZZ_PROJECT, doc, &pr, &err),
+                                &err, "milestone");
+                project_free(pr);
+        }
         json_decref(doc);
-        json_decref(ret);
 
         doc = json_pack("{s:s, s:[s], s:s}", "severity", "major", "systems", FUZZ_SYSTEM, "description",
                         "fuzz world incident");
-        fuzz_world_must(incidents_report(w->store, &fuzz_edu, doc, &ret, &err), &err, "incident");
-        snprintf(w->incident_id, sizeof(w->incident_id), "%s", json_string_value(json_object_get(ret, "id")));
+        {
+                Incident *inc = NULL;
+                fuzz_world_must(incidents_report(w->store, &fuzz_edu, doc, &inc, &err), &err, "incident");
+                snprintf(w->incident_id, sizeof(w->incident_id), "%s", inc->id);
+                incident_free(inc);
+        }
         FUZZ_ASSERT(w->incident_id[0]);
         json_decref(doc);
-        json_decref(ret);
 }
 
 static inline void fuzz_world_begin(FuzzWorld *w) {

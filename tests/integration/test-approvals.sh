@@ -8,7 +8,9 @@
 # malformed document, another department, a revision not newer than the one
 # held, a bad envelope) is 422 with a reason and stores nothing; roles that
 # may not submit get 403; a revision 2 (an Art. 20 adjustment) replaces the
-# approval in force and both stay in the history.
+# approval in force and both stay in the history. Then the approvals on
+# record (GET /v1/approvals, GET /v1/approvals/{no}, their D-Bus methods and
+# cloudbrokerctl commands): who may read which, in pages.
 #
 # Usage (from the repository root): tests/integration/test-approvals.sh [BUILD_DIR]
 
@@ -16,6 +18,7 @@ set -euo pipefail
 
 . tests/integration/lib.sh
 cb_setup "${1:-build}"
+cb_start_bus
 cb_start_daemon
 
 CTL=$CB_BUILD/cloudbrokerctl
@@ -255,5 +258,157 @@ assert_jq "$CB_BODY" '[.records[] | select(.action == "approval.accept")] | leng
         "three approval.accept audit records"
 assert_jq "$CB_BODY" '[.records[] | select(.action == "approval.accept")][0] | .principal + " " + .object + " " + .outcome' \
         "dev-edu project:lf-edu-appr ok" "the first names the principal, the project and ok"
+
+# --- reading approvals -------------------------------------------------------------
+# On record now: lf-edu-appr revisions 1 (1号) and 2 (2号), lf-health-appr
+# revision 1, which carries the same number 1号 (the broker does not own
+# the authority's numbering).
+
+uri() { jq -rn --arg s "$1" '$s | @uri'; }
+NO1=$(uri "临政信审〔2026〕1号")
+NO2=$(uri "临政信审〔2026〕2号")
+NO99=$(uri "临政信审〔2026〕99号")
+
+cb_curl GET /v1/approvals dev-authority
+assert_eq "$CB_STATUS" 200 "the authority lists the approvals: 200"
+assert_jq "$CB_BODY" '[.approvals[] | "\(.project_id)/\(.revision)/\(.in_force)"] | join(" ")' \
+        "lf-edu-appr/1/false lf-edu-appr/2/true lf-health-appr/1/true" \
+        "every revision, by project and revision, with the one in force marked"
+assert_jq "$CB_BODY" 'has("next_page_token")' false "one page: no next_page_token"
+assert_jq "$CB_BODY" '.approvals[1] | "\(.department) \(.approval_no) \(.key_id) \(.received_by)"' \
+        "edu 临政信审〔2026〕2号 dev-authority dev-edu" "an entry names department, number, key and who handed it in"
+for who in dev-operator dev-finance dev-auditor; do
+        cb_curl GET /v1/approvals "$who"
+        assert_jq "$CB_BODY" '.approvals | length' 3 "$who reads every approval"
+done
+cb_curl GET /v1/approvals dev-edu
+assert_eq "$CB_STATUS" 200 "a department lists approvals: 200"
+assert_jq "$CB_BODY" '[.approvals[] | .project_id] | unique | join(",")' lf-edu-appr \
+        "edu sees its own project's approvals only"
+cb_curl GET /v1/approvals dev-health
+assert_jq "$CB_BODY" '[.approvals[] | "\(.project_id)/\(.revision)"] | join(" ")' lf-health-appr/1 \
+        "health sees its own only"
+cb_curl GET "/v1/approvals?department=health" dev-edu
+assert_eq "$CB_STATUS" 403 "a department asking for another department's approvals: 403"
+cb_curl GET "/v1/approvals?department=edu" dev-edu
+assert_jq "$CB_BODY" '.approvals | length' 2 "and for its own: its two"
+cb_curl GET "/v1/approvals?department=health" dev-authority
+assert_jq "$CB_BODY" '[.approvals[] | .project_id] | join(",")' lf-health-appr "the authority narrows to one department"
+cb_curl GET "/v1/approvals?department=Not%20One" dev-authority
+assert_eq "$CB_STATUS" 400 "a department that is no id: 400, as for the systems"
+assert_jq "$CB_BODY" .field department "naming department"
+cb_curl GET /v1/approvals dev-migration
+assert_eq "$CB_STATUS" 403 "a role that reads no project reads no approval: 403"
+cb_curl GET /v1/approvals ""
+assert_eq "$CB_STATUS" 401 "no token: 401"
+
+# Pages: two, then one, then none.
+cb_curl GET "/v1/approvals?limit=2" dev-authority
+assert_jq "$CB_BODY" '[.approvals[] | "\(.project_id)/\(.revision)"] | join(" ")' "lf-edu-appr/1 lf-edu-appr/2" \
+        "limit=2: the first two"
+token=$(printf %s "$CB_BODY" | jq -r '.next_page_token // empty')
+assert_eq "$([ -n "$token" ] && echo yes)" yes "and a next_page_token"
+cb_curl GET "/v1/approvals?limit=2&page_token=$token" dev-authority
+assert_jq "$CB_BODY" '[.approvals[] | "\(.project_id)/\(.revision)"] | join(" ")' lf-health-appr/1 \
+        "the token continues after the last one (keyset within a project too)"
+assert_jq "$CB_BODY" 'has("next_page_token")' false "the last page has no token"
+cb_curl GET "/v1/approvals?limit=1&page_token=$token" dev-edu
+assert_jq "$CB_BODY" '.approvals | length' 0 "edu following the authority's token finds nothing of health's"
+cb_curl GET "/v1/approvals?limit=0" dev-authority
+assert_eq "$CB_STATUS" 422 "limit=0: 422"
+assert_jq "$CB_BODY" .field limit "naming limit"
+cb_curl GET "/v1/approvals?page_token=zz" dev-authority
+assert_eq "$CB_STATUS" 422 "a page_token this daemon did not make: 422"
+assert_jq "$CB_BODY" .field page_token "naming page_token"
+bad_token=$(printf 'lf-edu-appr\x1fnot-a-revision' | xxd -p | tr -d '\n')
+cb_curl GET "/v1/approvals?page_token=$bad_token" dev-authority
+assert_eq "$CB_STATUS" 422 "a page_token whose revision is no number: 422"
+
+# One approval by its number (percent-encoded UTF-8 in the path).
+cb_curl GET "/v1/approvals/$NO2" dev-edu
+assert_eq "$CB_STATUS" 200 "edu reads its approval by number: 200"
+assert_jq "$CB_BODY" '"\(.project_id) \(.revision) \(.in_force) \(.document.items[0].quantity) \(.document.approval_no)"' \
+        "lf-edu-appr 2 true 10 临政信审〔2026〕2号" "the revision with that number, and its signed document"
+cb_curl GET "/v1/approvals/$NO2/" dev-edu
+assert_eq "$CB_STATUS" 200 "a trailing slash names the same approval"
+cb_curl GET "/v1/approvals/$NO2" dev-auditor
+assert_eq "$CB_STATUS" 200 "an auditor reads it too"
+cb_curl GET "/v1/approvals/$NO2" dev-health
+assert_eq "$CB_STATUS" 404 "health reading edu's approval: 404"
+other=$CB_BODY
+cb_curl GET "/v1/approvals/$NO99" dev-health
+assert_eq "$CB_STATUS" 404 "a number nobody used: 404"
+assert_eq "$(printf %s "$other" | jq -r .error)" "$(printf %s "$CB_BODY" | jq -r .error)" \
+        "another department's approval answers as a number nobody used"
+# 1号 names a revision of each project: each department gets its own, the
+# authority the newest handed in.
+cb_curl GET "/v1/approvals/$NO1" dev-edu
+assert_jq "$CB_BODY" '"\(.project_id) \(.revision) \(.in_force)"' "lf-edu-appr 1 false" \
+        "edu's 1号 is its superseded revision 1"
+cb_curl GET "/v1/approvals/$NO1" dev-health
+assert_jq "$CB_BODY" '"\(.project_id) \(.revision)"' "lf-health-appr 1" "health's 1号 is its own"
+cb_curl GET "/v1/approvals/$NO1" dev-authority
+assert_jq "$CB_BODY" '"\(.project_id) \(.revision)"' "lf-health-appr 1" \
+        "the authority's 1号 is the newest handed in with that number"
+cb_curl GET "/v1/approvals/$NO2" dev-migration
+assert_eq "$CB_STATUS" 403 "a role that reads no approval: 403, whatever the number"
+cb_curl GET "/v1/approvals/$NO99" dev-migration
+assert_eq "$CB_STATUS" 403 "(the same 403 for a number nobody used)"
+cb_curl GET "/v1/approvals/$(printf 'x%.0s' $(seq 1 65))" dev-authority
+assert_eq "$CB_STATUS" 404 "a number longer than any approval's (65 bytes): 404"
+cb_curl DELETE "/v1/approvals/$NO2" dev-authority
+assert_eq "$CB_STATUS" 405 "DELETE on an approval: 405"
+
+# --- the same on D-Bus and in cloudbrokerctl --------------------------------------
+
+ROOT=/org/cloudbroker/Broker1
+APPROVALS=org.cloudbroker.Broker1.Approvals
+EDU=1001 AUTHORITY=1002 HEALTH=1004 MIGRATION=1006
+export CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS
+
+ok $AUTHORITY "ListAllApprovals as the authority" $ROOT $APPROVALS ListAllApprovals sus "" 2 ""
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" '[.[] | "\(.project_id)/\(.revision)"] | join(" ")' \
+        "lf-edu-appr/1 lf-edu-appr/2" "the first page of two, as over REST"
+token=$(printf %s "$OUT" | jq -r '.[1]')
+ok $AUTHORITY "ListAllApprovals, the next page" $ROOT $APPROVALS ListAllApprovals sus "" 2 "$token"
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" '[.[] | .project_id] | join(",")' lf-health-appr "then the rest"
+assert_eq "$(printf %s "$OUT" | jq -r '.[1]')" "" "and no token after the last page"
+ok $EDU "ListAllApprovals as edu" $ROOT $APPROVALS ListAllApprovals sus "" 0 ""
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" '[.[] | .project_id] | unique | join(",")' lf-edu-appr \
+        "edu sees its own over the bus too"
+bcall $EDU $ROOT $APPROVALS ListAllApprovals sus health 0 ""
+assert_eq "$RC" 1 "edu asking the bus for health's approvals is refused"
+ok $HEALTH "GetApprovalByNumber as health" $ROOT $APPROVALS GetApprovalByNumber s "临政信审〔2026〕1号"
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" '"\(.project_id) \(.document.department)"' "lf-health-appr health" \
+        "GetApprovalByNumber answers the caller's own"
+
+CTL_OUT=$CB_TMP/ctl.out
+ctl_as() { # UID ARGS...: sets RC
+        local uid=$1
+        shift
+        RC=0
+        as_uid "$uid" "$CTL" "$@" >"$CTL_OUT" 2>"$CB_TMP/ctl.err" || RC=$?
+}
+ctl_as $AUTHORITY approval list --json
+assert_eq "$RC" 0 "ctl approval list (no project) as the authority"
+assert_jq "$(cat "$CTL_OUT")" 'length' 3 "follows the pages to all three"
+ctl_as $AUTHORITY approval list
+assert_contains "$(cat "$CTL_OUT")" "lf-health-appr" "the table names the projects"
+ctl_as $EDU approval list --department health
+assert_eq "$RC" 4 "ctl approval list --department health as edu: exit 4 (AccessDenied)"
+ctl_as $EDU approval show --number "临政信审〔2026〕2号" --json
+assert_eq "$RC" 0 "ctl approval show --number as edu"
+assert_jq "$(cat "$CTL_OUT")" '.document.items[0].quantity' 10 "shows the approval with that number"
+ctl_as $HEALTH approval show --number "临政信审〔2026〕2号"
+assert_eq "$RC" 4 "ctl approval show --number of edu's approval as health: exit 4 (NotFound)"
+ctl_as $MIGRATION approval show --number "临政信审〔2026〕2号"
+assert_eq "$RC" 4 "ctl approval show --number as a role that reads no approval: exit 4 (AccessDenied)"
+ctl_as $EDU approval show --number "临政信审〔2026〕2号" lf-edu-appr
+assert_eq "$RC" 1 "--number beside a PROJECT is refused (exit 1, as a bad revision number is)"
+ctl_as $EDU approval show lf-edu-appr 1 --json
+assert_jq "$(cat "$CTL_OUT")" .revision 1 "ctl approval show PROJECT REVISION still works"
+
+# Reads leave no trace in the trail and change nothing.
+assert_eq "$(approvals_rows)" 3 "still three approvals stored"
 
 cb_done

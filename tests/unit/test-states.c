@@ -138,6 +138,9 @@ static void test_tables_match_schema(void **state) {
         ASSERT_SCHEMA(operation_state, "operations", "state");
         ASSERT_SCHEMA(project_status, "projects", "status");
         ASSERT_SCHEMA(milestone_kind, "milestones", "kind");
+        ASSERT_SCHEMA(operation_kind, "operations", "kind");
+        ASSERT_SCHEMA(incident_status, "incidents", "status");
+        ASSERT_SCHEMA(incident_status, "incident_records", "status");
         ASSERT_SCHEMA(legacy_state, "legacy_systems", "state");
         ASSERT_SCHEMA(legacy_hosting, "legacy_systems", "hosting_kind");
 }

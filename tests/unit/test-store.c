@@ -407,6 +407,96 @@ static void test_project_holdings(void **state) {
         free(path);
 }
 
+/* The CHECKs on incident status and operation kind: a database from before
+ * them keeps every row, its foreign keys, and refuses other names after. */
+static void test_state_checks_upgrade(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("checks.db"), sql[64];
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        /* Back to the tables as they were before the CHECKs (no rows yet). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 1);
+        assert_int_equal(
+                store_exec(
+                        s,
+                        "PRAGMA foreign_keys = OFF;"
+                        "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
+                        "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
+                        " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
+                        " systems TEXT NOT NULL, resources TEXT NOT NULL, description TEXT NOT NULL,"
+                        " status TEXT NOT NULL, report_due TEXT NOT NULL, occurred_at TEXT);"
+                        "CREATE TABLE incident_records (id INTEGER PRIMARY KEY,"
+                        " incident_id TEXT NOT NULL REFERENCES incidents(id), at TEXT NOT NULL,"
+                        " principal TEXT NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL);"
+                        "CREATE TABLE operations (id TEXT PRIMARY KEY,"
+                        " resource_id TEXT NOT NULL REFERENCES resources(id), kind TEXT NOT NULL,"
+                        " state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+                        " error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                        "CREATE INDEX operations_resource ON operations(resource_id);"
+                        "CREATE INDEX operations_state ON operations(state);"
+                        "PRAGMA foreign_keys = ON;"
+                        "INSERT INTO projects VALUES ('p1', 'n', 'edu', 'active', 1, 't', 't');"
+                        "INSERT INTO resources (id, name, project_id, system_id, department, service_id,"
+                        " plan_id, catalog_revision, approval_no, cost_kind, committed_fen, state,"
+                        " created_at, created_by, updated_at) VALUES ('r1', 'n', 'p1', 's', 'edu', 'ecs',"
+                        " 'small', 1, 'A', 'om', 100, 'active', 't', 'me', 't');"
+                        "INSERT INTO incidents VALUES ('inc-1', 't', 'me', 'edu', 'major', '[]', '[]', 'd',"
+                        " 'handling', 'due', 'then');"
+                        "INSERT INTO incident_records (id, incident_id, at, principal, status, note)"
+                        " VALUES (7, 'inc-1', 't', 'me', 'handling', 'looking');"
+                        "INSERT INTO operations VALUES ('op-1', 'r1', 'provision', 'succeeded', NULL, 't',"
+                        " 't');",
+                        &err),
+                0);
+        assert_int_equal(store_exec(s, sql, &err), 0);
+        store_free(s);
+        s = NULL;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), store_latest_version());
+        /* Every row and value is there. */
+        assert_int_equal(
+                count_rows(s, "SELECT COUNT(*) FROM incidents WHERE id = 'inc-1' AND status = 'handling'"
+                              " AND occurred_at = 'then' AND department = 'edu'"),
+                1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM incident_records WHERE id = 7 AND"
+                                       " incident_id = 'inc-1' AND note = 'looking'"),
+                         1);
+        assert_int_equal(count_rows(s,
+                                    "SELECT COUNT(*) FROM operations WHERE id = 'op-1' AND kind = 'provision'"
+                                    " AND resource_id = 'r1'"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                                       " ('operations_resource', 'operations_state')"),
+                         2);
+        /* Other names are refused now. */
+        assert_true(store_exec(s, "UPDATE incidents SET status = 'closed' WHERE id = 'inc-1'", &err) < 0);
+        cb_error_clear(&err);
+        assert_true(store_exec(s,
+                               "INSERT INTO incident_records (incident_id, at, principal, status, note)"
+                               " VALUES ('inc-1', 't', 'me', 'done', 'x')",
+                               &err) < 0);
+        cb_error_clear(&err);
+        assert_true(store_exec(s, "UPDATE operations SET kind = 'migrate' WHERE id = 'op-1'", &err) < 0);
+        cb_error_clear(&err);
+        assert_int_equal(store_exec(s, "UPDATE incidents SET status = 'resolved' WHERE id = 'inc-1'", &err),
+                         0);
+        /* The records still point at the incidents: no orphan, no dangling parent. */
+        assert_true(store_exec(s,
+                               "INSERT INTO incident_records (incident_id, at, principal, status, note)"
+                               " VALUES ('inc-none', 't', 'me', 'handling', 'x')",
+                               &err) < 0);
+        cb_error_clear(&err);
+        assert_true(store_exec(s, "DELETE FROM incidents WHERE id = 'inc-1'", &err) < 0);
+        cb_error_clear(&err);
+        assert_true(store_exec(s, "DELETE FROM resources WHERE id = 'r1'", &err) < 0);
+        cb_error_clear(&err);
+        store_free(s);
+        free(path);
+}
+
 /* Metering: every change of state appends one segment in the same
  * transaction, and nothing else does (test_project_holdings checks the
  * upgrade of an older database). */
@@ -527,6 +617,7 @@ int main(void) {
                 cmocka_unit_test(test_batch_group_commit),
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
+                cmocka_unit_test(test_state_checks_upgrade),
                 cmocka_unit_test(test_usage_segments),
                 cmocka_unit_test(test_rows_as_json),
                 cmocka_unit_test(test_read_snapshot),

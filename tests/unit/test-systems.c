@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "incidents.h"
+#include "rest-records.h"
 #include "systems.h"
 
 static char tmpdir[] = "/tmp/cbsystems.XXXXXX";
@@ -66,11 +67,11 @@ static void create(Store *s, const CbCaller *caller, const char *id, const char 
                    bool classified, const char *sharing) {
         CbError err = CB_ERROR_INIT;
         json_t *doc = system_doc(id, department, level, classified, sharing);
-        json_t *v = NULL;
+        System *v = NULL;
 
         assert_int_equal(systems_create(s, caller, doc, &v, &err), 0);
-        assert_string_equal(json_string_value(json_object_get(v, "id")), id);
-        json_decref(v);
+        assert_string_equal(v->id, id);
+        system_free(v);
         json_decref(doc);
 }
 
@@ -78,15 +79,154 @@ static void update(Store *s, const CbCaller *caller, const char *id, const char 
                    bool classified, const char *sharing, int want, CbErrorKind want_kind) {
         CbError err = CB_ERROR_INIT;
         json_t *doc = system_doc(id, department, level, classified, sharing);
-        json_t *v = NULL;
+        System *v = NULL;
 
         assert_int_equal(systems_update(s, caller, id, doc, &v, &err) < 0 ? -1 : 0, want);
         if (want < 0) {
                 assert_int_equal(err.kind, want_kind);
                 assert_null(v);
         }
-        json_decref(v);
+        system_free(v);
         json_decref(doc);
+}
+
+/* ---- the records the core hands out ---- */
+
+static void test_typed_records(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = *state;
+        System *v = NULL;
+        SystemList l = { 0 };
+        char next[PAGE_TOKEN_MAX];
+        json_t *j;
+        Page page;
+
+        create(s, &operator_c, "edu-portal", "edu", 3, false, "compliant");
+        create(s, &operator_c, "edu-oa", "edu", 2, true, "noncompliant");
+        create(s, &health_c, "health-his", "health", 1, false, "compliant");
+
+        assert_int_equal(systems_get(s, &edu_c, "edu-oa", &v, &err), 0);
+        assert_string_equal(v->id, "edu-oa");
+        assert_string_equal(v->department, "edu");
+        assert_int_equal(v->protection_level, 2);
+        assert_true(v->classified);
+        assert_false(v->data_sharing_compliant);
+        assert_string_equal(v->created_at, v->updated_at);
+        /* The REST shape, which the D-Bus face answers too. */
+        j = rest_system_json(v);
+        assert_string_equal(json_string_value(json_object_get(j, "data_sharing")), "noncompliant");
+        assert_int_equal(json_integer_value(json_object_get(j, "protection_level")), 2);
+        assert_true(json_is_true(json_object_get(j, "classified")));
+        assert_int_equal(json_object_size(j), 8);
+        json_decref(j);
+        system_free(v);
+        v = NULL;
+        /* Another department's system is not there; on failure *ret is untouched. */
+        assert_true(systems_get(s, &edu_c, "health-his", &v, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_null(v);
+
+        /* A department's list holds its own, by id, in pages. */
+        assert_int_equal(page_parse("1", NULL, &page, &err), 0);
+        assert_int_equal(systems_list(s, &edu_c, NULL, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.v[0]->id, "edu-oa");
+        assert_string_not_equal(next, "");
+        system_list_done(&l);
+        assert_int_equal(page_parse("1", next, &page, &err), 0);
+        assert_int_equal(systems_list(s, &edu_c, NULL, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.v[0]->id, "edu-portal");
+        assert_string_equal(next, "");
+        j = rest_system_list_json(&l);
+        assert_int_equal(json_array_size(j), 1);
+        json_decref(j);
+        system_list_done(&l);
+        system_list_done(NULL);
+        assert_int_equal(page_parse(NULL, NULL, &page, &err), 0);
+        assert_int_equal(systems_list(s, &operator_c, NULL, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 3);
+        system_list_done(&l);
+        assert_true(systems_list(s, &edu_c, "health", &page, &l, next, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
+        assert_int_equal(l.n, 0);
+}
+
+static void test_incident_records(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = *state;
+        Incident *inc = NULL;
+        IncidentList l = { 0 };
+        char next[PAGE_TOKEN_MAX], id[32];
+        json_t *doc, *j;
+        Page page;
+
+        create(s, &operator_c, "edu-portal", "edu", 3, false, "compliant");
+        doc = json_pack("{s:s, s:[s], s:s}", "severity", "critical", "systems", "edu-portal", "description",
+                        "泄露");
+        assert_int_equal(incidents_report(s, &edu_c, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_int_equal(inc->status, INCIDENT_OPEN);
+        assert_string_equal(inc->department, "edu");
+        assert_int_equal(inc->n_systems, 1);
+        assert_string_equal(inc->systems[0], "edu-portal");
+        assert_int_equal(inc->n_resources, 0);
+        assert_false(inc->report_overdue); /* an hour to report a critical one */
+        assert_null(inc->report_made_at);
+        assert_null(inc->occurred_at);
+        assert_true(inc->has_records);
+        assert_int_equal(inc->n_records, 0);
+        snprintf(id, sizeof(id), "%s", inc->id);
+        incident_free(inc);
+        inc = NULL;
+
+        doc = json_pack("{s:s, s:s}", "note", "已上报", "status", "reported");
+        assert_int_equal(incidents_add_record(s, &edu_c, id, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_int_equal(inc->status, INCIDENT_REPORTED);
+        assert_int_equal(inc->n_records, 1);
+        assert_int_equal(inc->records[0].status, INCIDENT_REPORTED);
+        assert_string_equal(inc->records[0].by, "t-edu");
+        assert_non_null(inc->report_made_at);
+        j = rest_incident_json(inc);
+        assert_string_equal(json_string_value(json_object_get(j, "status")), "reported");
+        assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(j, "systems"), 0)),
+                            "edu-portal");
+        assert_false(json_object_get(j, "occurred_at") != NULL);
+        json_decref(j);
+        incident_free(inc);
+        inc = NULL;
+
+        /* The operator's report that names nothing belongs to no department. */
+        doc = json_pack("{s:s, s:s, s:s}", "severity", "general", "description", "全市", "occurred_at",
+                        "2025-03-01T08:30:00+08:00");
+        assert_int_equal(incidents_report(s, &operator_c, doc, &inc, &err), 0);
+        json_decref(doc);
+        assert_null(inc->department);
+        assert_string_equal(inc->occurred_at, "2025-03-01T00:30:00Z");
+        j = rest_incident_json(inc);
+        assert_true(json_is_null(json_object_get(j, "department")));
+        assert_string_equal(json_string_value(json_object_get(j, "occurred_at")), "2025-03-01T00:30:00Z");
+        json_decref(j);
+        incident_free(inc);
+        inc = NULL;
+
+        /* Lists carry no records; a department sees its own only. */
+        assert_int_equal(page_parse(NULL, NULL, &page, &err), 0);
+        assert_int_equal(incidents_list(s, &operator_c, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 2);
+        assert_false(l.v[0]->has_records);
+        j = rest_incident_list_json(&l);
+        assert_null(json_object_get(json_array_get(j, 0), "records"));
+        json_decref(j);
+        incident_list_done(&l);
+        assert_int_equal(incidents_list(s, &health_c, &page, &l, next, &err), 0);
+        assert_int_equal(l.n, 0);
+        incident_list_done(&l);
+        assert_true(incidents_get(s, &health_c, id, &inc, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_null(inc);
 }
 
 /* ---- systems_get_facts ---- */
@@ -136,7 +276,8 @@ static void test_facts_present(void **state) {
 static void test_facts_refused_create_leaves_nothing(void **state) {
         CbError err = CB_ERROR_INIT;
         Store *s = *state;
-        json_t *doc, *v = NULL;
+        System *v = NULL;
+        json_t *doc;
         SystemFacts f;
 
         /* A department registering for another department is refused, and
@@ -293,6 +434,8 @@ static void test_report_hours(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_typed_records, setup_store, teardown_store),
+                cmocka_unit_test_setup_teardown(test_incident_records, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_absent, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_present, setup_store, teardown_store),
                 cmocka_unit_test_setup_teardown(test_facts_refused_create_leaves_nothing, setup_store,
