@@ -43,6 +43,9 @@ typedef struct StateWrite {
         const char *assessment; /* JSON text or NULL (kept) */
         const char *plan;       /* JSON text or NULL (kept) */
         bool clear_plan;
+        /* More to write in the same transaction (the moved VMs' resource records); may be NULL. */
+        int (*also)(Store *s, void *userdata, CbError *err);
+        void *also_userdata;
 } StateWrite;
 
 /* The stored record without authorization: 0 and *ret, -ENOENT, -EIO. */

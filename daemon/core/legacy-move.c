@@ -26,6 +26,7 @@
 #include "legacy-internal.h"
 #include "legacy-vm.h"
 #include "log.h"
+#include "resources-moved.h"
 
 typedef struct MoveVm {
         MigrateSpec spec; /* strings borrowed from the move's documents */
@@ -217,6 +218,42 @@ static int move_job(void *userdata) {
 }
 
 static void start_waiting(Legacy *lg);
+static int move_submit(LegacyMove *m);
+
+/* At cut-over, in its transaction: each target becomes a resource of the
+ * migration project, active, metered from now on. */
+static int record_targets(Store *s, void *userdata, CbError *err) {
+        LegacyMove *m = userdata;
+        const json_t *plan = json_object_get(m->record, "plan");
+        char now[32];
+        store_now(now);
+        for (size_t i = 0; i < m->n; i++) {
+                const json_t *rv = run_vm(m, i);
+                const MigrateSpec *sp = &m->vms[i].spec;
+                MovedResource mr = {
+                        .id = sp->target.resource_id,
+                        .name = sp->target.name,
+                        .project_id = sp->target.project_id,
+                        .system_id = m->id,
+                        .department = json_string_value(json_object_get(m->record, "department")),
+                        .service_id = sp->target.catalog_service_id,
+                        .plan_id = sp->target.catalog_plan_id,
+                        .approval_no = sp->target.approval_no,
+                        .catalog_revision = sp->target.catalog_revision,
+                        .cost_kind = json_string_value(json_object_get(rv, "cost_kind")) ?: "construction",
+                        .committed_fen = json_integer_value(json_object_get(rv, "committed_fen")),
+                        .provider = json_string_value(
+                                json_object_get(json_object_get(plan, "target"), "provider")),
+                        .provider_ref = m->vms[i].result.provider_ref,
+                        .created_by = m->caller.principal ? m->caller.principal->name : "system",
+                        .now = now,
+                };
+                int r = resources_record_moved(s, &mr, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static void move_done(int result, void *userdata) {
         LegacyMove *m = userdata;
@@ -271,13 +308,26 @@ static void move_done(int result, void *userdata) {
                          .from = legacy_state_to_string(LEGACY_MIGRATING),
                          .to = legacy_state_to_string(ok ? LEGACY_CUT_OVER : LEGACY_FAILED),
                          .reason = ok ? NULL : reason,
-                         .plan = text };
+                         .plan = text,
+                         .also = ok ? record_targets : NULL,
+                         .also_userdata = m };
         json_t *detail = json_pack("{s:s, s:I}", "run", ok ? "done" : "rolled-back", "vms", (json_int_t)m->n);
-        if (!text || legacy_change_state(lg, &m->caller, m->recovery ? "legacy.recover" : "legacy.migrate",
-                                         &w, detail, &err) < 0)
+        int q = text ? legacy_change_state(lg, &m->caller, m->recovery ? "legacy.recover" : "legacy.migrate",
+                                           &w, detail, &err)
+                     : -ENOMEM;
+        json_decref(detail);
+        if (q < 0 && ok) {
+                /* Moved but not on record: an unrecorded target must not stay. Undo
+                 * it (the recovery path), which records failed. */
+                log_warning("recording the cut-over of legacy system %s failed (%s): rolling back", m->id,
+                            err.message);
+                m->recovery = true;
+                m->running = false;
+                if (move_submit(m) == 0)
+                        return;
+        } else if (q < 0)
                 log_warning("recording the end of the move of legacy system %s failed: %s", m->id,
                             err.message);
-        json_decref(detail);
         if (lg->progress_fn)
                 lg->progress_fn(m->id, run, lg->progress_userdata);
 
@@ -473,8 +523,13 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                 (json_int_t)0, "bytes_total", (json_int_t)0, "rate_bps", (json_int_t)0);
         char dom[48];
         snprintf(dom, sizeof(dom), "cb-%s", rid);
-        if (*ret)
+        if (*ret) {
                 json_object_set_new(*ret, "target_domain", json_string(dom));
+                /* What the target's resource record will say it costs. */
+                json_object_set_new(*ret, "cost_kind",
+                                    json_string(ev.cost_kind == POLICY_COST_OM ? "om" : "construction"));
+                json_object_set_new(*ret, "committed_fen", json_integer(ev.projected_cost_fen));
+        }
         evaluation_done(&ev);
         return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 }

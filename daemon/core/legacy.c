@@ -561,6 +561,8 @@ static int write_state(Store *s, void *userdata, CbError *err) {
         if (r == 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is no longer %s", w->id,
                                     w->from);
+        if (r > 0 && w->also)
+                return w->also(s, w->also_userdata, err);
         return r < 0 ? r : 0;
 }
 

@@ -245,6 +245,11 @@ if [ "$ALLOC" -le $((8 * MiB)) ]; then pass "the target volume is sparse ($ALLOC
         fail "the target volume takes $ALLOC bytes"; fi
 assert_jq "$CB_BODY" '.plan.run.vms[0] | [.step, .bytes_done, .bytes_total] | map(tostring) | join(" ")' \
         "done $((64 * MiB)) $((64 * MiB))" "the run's progress: done, every byte of the capacity"
+cb_curl GET "/v1/resources/$RID" dev-edu
+assert_eq "$CB_STATUS" 200 "the target is a resource of the department's"
+assert_jq "$CB_BODY" '[.state, .project_id, .provider, .plan_id] | join(" ")' "active mig-a cloud ecs-mig-tiny" \
+        "active in the migration project, on the cloud, under the target plan"
+assert_jq "$CB_BODY" .provider_ref "$(csh domuuid "cb-$RID")" "its provider_ref is the target domain's UUID"
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" '[.records[] | select(.action == "legacy.migrate" and .object == "legacy:edu-mig-a" and .outcome == "ok") | .detail.to] | join(",")' \
         "migrating,cut-over" "the start and the end of the move are audited (legacy.migrate)"
