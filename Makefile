@@ -17,7 +17,7 @@ PREFIX ?= /usr
 SYSCONFDIR ?= /etc
 VERSION := 0.1.0
 
-PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libxml-2.0
+PKGS := libvirt libcurl jansson libconfig libsystemd libmicrohttpd sqlite3 libcrypto libxml-2.0 libisofs-1 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -55,9 +55,9 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 # Unit tests of the pure domain link against domain and basic alone: a test
 # that needs more shows a module in the wrong layer.
 DOMAIN_TESTS := test-policy test-calendar test-approval test-catalog-validate test-libvirt-xml \
-	test-legacy-rules test-rating test-deadlines
+	test-legacy-rules test-rating test-deadlines test-cloud-init
 LAYERED_DIRS := basic policy catalog drivers migration daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
-ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c)
+ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c tests/osb-provider/*.c)
 
 lobjs = $(1:%.c=$(BUILD)/obj/%.o)
 CTL_OBJS := $(call lobjs,$(CTL_SRCS))
@@ -112,13 +112,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-unit-bins: $(UNIT_BINS)
+# The test OSB provider (tests/osb-provider/): standalone, nothing of the
+# daemon's layers; the http driver's unit test and the integration tests run it.
+OSB_PROVIDER := $(BUILD)/tests/osb-provider
+$(OSB_PROVIDER): tests/osb-provider/osb-provider.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libmicrohttpd jansson) -lpthread
+
+$(BUILD)/tests/test-driver-http: | $(OSB_PROVIDER)
+
+unit-bins: $(UNIT_BINS) $(OSB_PROVIDER)
 
 deps:
 	@./scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(OSB_PROVIDER)
 	@./scripts/run-dev.sh
 
 # One pass: lint, the plain build's tests, then the same tests under

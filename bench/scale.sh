@@ -18,7 +18,7 @@
 #
 # Usage: bench/scale.sh [BUILD_DIR]
 # Environment: COUNT (100000), PROVIDERS (10), CONCURRENCY (64), DURATION (wrk
-# seconds per side, 5), TIME_LIMIT (provisioning, 480 s). 127.0.0.1 only;
+# seconds per side, 5), TIME_LIMIT (provisioning, 480 s), CHECKPOINT_EVERY (1000). 127.0.0.1 only;
 # every wait is bounded; the daemon is stopped by PID on exit.
 
 set -euo pipefail
@@ -31,6 +31,9 @@ PROVIDERS=${PROVIDERS:-10}
 CONCURRENCY=${CONCURRENCY:-64}
 DURATION=${DURATION:-5}
 TIME_LIMIT=${TIME_LIMIT:-480}
+# Audit checkpoints as the daemon's default and the shipped config sign them
+# (every 1,000 records); the test config's 5 is for the tests.
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-1000}
 PROJECT=bench-scale
 EMPTY=bench-empty
 SYSTEM=bench-sys
@@ -41,7 +44,7 @@ TOKEN=dev-edu
 for tool in gcc curl wrk jq sqlite3 pkg-config; do
         command -v "$tool" >/dev/null || { echo "scale.sh: $tool is not installed (make bench installs it)" >&2; exit 1; }
 done
-for n in COUNT PROVIDERS CONCURRENCY DURATION TIME_LIMIT; do
+for n in COUNT PROVIDERS CONCURRENCY DURATION TIME_LIMIT CHECKPOINT_EVERY; do
         case "${!n}" in '' | *[!0-9]* | 0) echo "scale.sh: $n must be a positive number" >&2; exit 1 ;; esac
 done
 [ "$COUNT" -le 200000 ] || { echo "scale.sh: COUNT must be at most 200000" >&2; exit 1; }
@@ -108,10 +111,13 @@ sed -e "s|\"\\.\\./\\.\\./|\"$ROOT/|g" tests/integration/test.conf |
                 skip && /^\);/ { skip = 0; next }
                 !skip { print }' |
         sed -e 's/^reconcile_seconds = .*/reconcile_seconds = 3600;/' \
+                -e "s|checkpoint_every = 5;|checkpoint_every = $CHECKPOINT_EVERY;|" \
                 -e 's|max_body_bytes = 1048576;|max_body_bytes = 1048576; max_connections = 4096; max_connections_per_ip = 2048;|' \
                 >"$tmp/cb.conf"
 grep -q 'max_connections_per_ip = 2048' "$tmp/cb.conf" ||
         { echo "scale.sh: could not raise the connection limits (the load comes from one address)" >&2; exit 1; }
+grep -q "checkpoint_every = $CHECKPOINT_EVERY;" "$tmp/cb.conf" ||
+        { echo "scale.sh: could not set checkpoint_every in the config" >&2; exit 1; }
 grep -q 'scale-0' "$tmp/cb.conf" || { echo "scale.sh: could not write the providers into the config" >&2; exit 1; }
 
 start_daemon() { # start_daemon OUT: READY through notify-wait; sets daemon_pid
@@ -224,7 +230,7 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t + 0) ? "ok" : "MIS
 ratio=$(awk -v a="$eval_full" -v b="$eval_empty" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 && r <= 1.1) ? "ok" : "MISSED" }')
 {
-        echo "scale: $COUNT resources over $PROVIDERS test-driver providers ($(cat "$tmp/load.out" | tr ' ' '\n' | grep -E '^(per_sec|failed)=' | tr '\n' ' ')in ${provision_s} s)"
+        echo "scale: $COUNT resources over $PROVIDERS test-driver providers ($(cat "$tmp/load.out" | tr ' ' '\n' | grep -E '^(per_sec|failed|gets|get_rtt_p50_ms)=' | tr '\n' ' ')in ${provision_s} s)"
         echo "  RSS per resource:            ${per_res} KiB   (before ${rss_before} KiB, after ${rss_after} KiB; target < 30)  $(verdict "$per_res" 30)"
         echo "  GET /v1/resources page p99:  ${page_p99} ms first page, ${deep_p99} ms after 1000 (GET /v1/health p99 ${health_p99} ms, same run; target < 5)  $(verdict "$page_p99" 5)"
         echo "  reconcile, loop time:        ${reconcile_ms:-n/a} (objects ms; target < 1000 ms)  $(verdict "${reconcile_ms#* }" 1000)"

@@ -2,9 +2,12 @@
 #include "catalog-validate.h"
 #include "id.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "macro.h"
 
@@ -596,5 +599,95 @@ int catalog_validate_service(const json_t *doc, json_t **ret_service, CbError *e
         if (r < 0)
                 return r;
         *ret_service = TAKE_PTR(out);
+        return 0;
+}
+
+/* ---- OS images ---- */
+
+static bool name_chars_ok(const char *s, size_t max, bool upper) {
+        size_t n = 0;
+
+        if (!s || !*s || *s == '.' || *s == '-')
+                return false;
+        for (; s[n]; n++) {
+                char ch = s[n];
+                if (n >= max)
+                        return false;
+                if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+                    (ch == '_'))
+                        continue;
+                if (upper && ch >= 'A' && ch <= 'Z')
+                        continue;
+                return false;
+        }
+        return true;
+}
+
+bool image_name_is_valid(const char *s) {
+        return name_chars_ok(s, IMAGE_NAME_MAX, false);
+}
+
+bool image_volume_name_is_valid(const char *s) {
+        return name_chars_ok(s, 128, true);
+}
+
+bool image_os_is_secure_controllable(const char *os) {
+        static const char *const secure[] = { "openeuler", "kylin", "uos", NULL };
+        if (!os)
+                return false;
+        for (size_t i = 0; secure[i]; i++)
+                if (strcasecmp(os, secure[i]) == 0)
+                        return true;
+        return false;
+}
+
+int image_digest_parse(const char *s, char ret_alg[8], char ret_hex[IMAGE_DIGEST_HEX]) {
+        char hex[IMAGE_DIGEST_HEX];
+        const char *colon, *h;
+        size_t alen;
+
+        if (!s || !(colon = strchr(s, ':')))
+                return -EINVAL;
+        alen = (size_t)(colon - s);
+        if (!((alen == 6 && strncmp(s, "sha256", 6) == 0) || (alen == 3 && strncmp(s, "sm3", 3) == 0)))
+                return -EINVAL;
+        h = colon + 1;
+        /* SHA-256 and SM3 are both 256-bit digests. */
+        if (strlen(h) != 64)
+                return -EINVAL;
+        for (size_t i = 0; i < 64; i++) {
+                char ch = h[i];
+                if (ch >= 'A' && ch <= 'F')
+                        ch = (char)(ch - 'A' + 'a');
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+                        return -EINVAL;
+                hex[i] = ch;
+        }
+        hex[64] = 0;
+        memcpy(ret_alg, s, alen);
+        ret_alg[alen] = 0;
+        memcpy(ret_hex, hex, sizeof(hex));
+        return 0;
+}
+
+int catalog_check_plan_image(const char *field, const char *os_image, const char *plan_arch,
+                             bool service_secure, const CatalogImageFacts *f, CbError *err) {
+        if (!f->registered)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, field,
+                                          "%s: '%s' is not a registered image (POST /v1/images)", field,
+                                          os_image);
+        if (!f->active)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, field, "%s: image '%s' is retired", field,
+                                          os_image);
+        if (!f->arch_matches)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, field,
+                                          "%s: image '%s' is for %s, the plan's arch is %s", field, os_image,
+                                          f->arch, plan_arch);
+        if (service_secure && !f->secure)
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, field,
+                        "%s: image '%s' is not a secure-and-controllable OS, and the service "
+                        "offers secure-and-controllable products (Art. 24)",
+                        field, os_image);
         return 0;
 }

@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "catalog-validate.h"
 #include "digest.h"
+#include "images.h"
 
 /* Who may see drafts and the sign-off state (issue: operators, authority, finance). */
 #define CATALOG_INSIDERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE)
@@ -29,7 +30,15 @@ struct Catalog {
                 json_t *view;
         } published[32];
         size_t next_published;
+
+        CatalogSubmitCheckFn submit_check;
+        void *submit_check_userdata;
 };
+
+void catalog_set_submit_check(Catalog *c, CatalogSubmitCheckFn fn, void *userdata) {
+        c->submit_check = fn;
+        c->submit_check_userdata = userdata;
+}
 
 typedef struct Row {
         char *id;
@@ -578,6 +587,22 @@ static int do_submit(Catalog *c, const CbCaller *caller, const char *id, const j
         r = latest_in(c, id, CATALOG_DRAFT, "submit", &rs, &row, err);
         if (r < 0)
                 return r;
+        /* What the signers approve must be orderable: every os_image a
+         * registered image of the plan's arch (and, for a secure-and-
+         * controllable service, such an OS: Art. 24), every http plan mapped
+         * to what its provider offers. Checked here, not in catalog-validate:
+         * it needs the image library and the providers. */
+        _cleanup_(json_decrefp) json_t *service = json_loads(row->document, 0, NULL);
+        if (!service)
+                return cb_error_set(err, CB_ERR_INTERNAL, "stored service '%s' is not JSON", id);
+        r = images_check_service(c->store, service, err);
+        if (r < 0)
+                return r;
+        if (c->submit_check) {
+                r = c->submit_check(service, c->submit_check_userdata, err);
+                if (r < 0)
+                        return r;
+        }
         return set_status(c, id, row->revision, CATALOG_SUBMITTED, err);
 }
 

@@ -53,7 +53,13 @@ int catalog_list_all(Catalog *c, const CbCaller *caller, json_t **ret, CbError *
 int catalog_create(Catalog *c, const CbCaller *caller, const json_t *doc, json_t **ret, CbError *err);
 int catalog_update(Catalog *c, const CbCaller *caller, const char *id, const json_t *doc, json_t **ret,
                    CbError *err);
+/* Refused when the submit check (below) refuses the draft's document. */
 int catalog_submit(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+/* What a draft must pass before it goes to sign-off beyond its own
+ * validation, from outside the catalogue (the manager wires the providers':
+ * an http plan must map to what its provider offers). NULL: none. */
+typedef int (*CatalogSubmitCheckFn)(const json_t *doc, void *userdata, CbError *err);
+void catalog_set_submit_check(Catalog *c, CatalogSubmitCheckFn fn, void *userdata);
 int catalog_approve(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_deprecate(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 int catalog_retire(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);

@@ -33,7 +33,9 @@ static int provider_add(Ctl *ctl, int argc, char **argv) {
         (void)argc;
         doc = json_pack("{s:s, s:s, s:s}", "name", argv[0], "driver", argv[1], "uri", argv[2]);
         if (!doc ||
-            (ctl->domain_type && json_object_set_new(doc, "domain_type", json_string(ctl->domain_type)) < 0))
+            (ctl->domain_type &&
+             json_object_set_new(doc, "domain_type", json_string(ctl->domain_type)) < 0) ||
+            (ctl->image_pool && json_object_set_new(doc, "image_pool", json_string(ctl->image_pool)) < 0))
                 return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
         r = ctl_call_dict_json(ctl, PROVIDERS, "AddProvider", NULL, doc, &out);
         if (r < 0)
@@ -41,6 +43,26 @@ static int provider_add(Ctl *ctl, int argc, char **argv) {
         if (ctl->json)
                 return ctl_print_json(out);
         printf("%s: added, %s\n", argv[0], ctl_json_str(out, "status", "?"));
+        return 0;
+}
+
+/* An http (OSB) provider has credentials, which do not belong on a command
+ * line (ps shows it): its settings come in a file, the body of POST
+ * /v1/providers, which may be - for standard input. */
+static int provider_add_file(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *doc = NULL, *out = NULL;
+        int r;
+
+        (void)argc;
+        r = ctl_read_json_object(argv[0], &doc);
+        if (r < 0)
+                return r;
+        r = ctl_call_dict_json(ctl, PROVIDERS, "AddProvider", NULL, doc, &out);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: added, %s\n", ctl_json_str(out, "name", "?"), ctl_json_str(out, "status", "?"));
         return 0;
 }
 
@@ -64,8 +86,10 @@ static int provider_inventory(Ctl *ctl, int argc, char **argv) {
 
 static const CtlCommand provider_commands[] = {
         { "list", "", "List the providers with their status", 0, 0, provider_list, 0, 0 },
-        { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu]", "Add a provider (the operator)", 3, 3,
-          provider_add, CTL_OPT_DOMAIN_TYPE, 0 },
+        { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu] [--image-pool POOL]",
+          "Add a provider (the operator)", 3, 3, provider_add, CTL_OPT_DOMAIN_TYPE | CTL_OPT_IMAGE_POOL, 0 },
+        { "add-file", "FILE", "Add a provider from a JSON document, as POST /v1/providers (http providers)",
+          1, 1, provider_add_file, 0, 0 },
         { "inventory", "NAME", "Ask a provider for its domains now", 1, 1, provider_inventory, 0, 0 },
 };
 

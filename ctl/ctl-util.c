@@ -2,6 +2,8 @@
 #include "ctl-util.h"
 
 #include <assert.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <wchar.h>
 
@@ -190,9 +192,10 @@ static int append_member(sd_bus_message *m, const char *key, const json_t *v) {
         }
 }
 
-int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
-                       json_t **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+/* The call with [s id,] the a{sv} of doc, left open for more arguments. */
+static int dict_call(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
+                     sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         const char *key;
         sd_bus *bus;
         json_t *v;
@@ -221,9 +224,97 @@ int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, cons
         r = sd_bus_message_close_container(call);
         if (r < 0)
                 return ctl_error(r, "cannot build the %s call: %s", method, strerror(-r));
+        *ret = TAKE_PTR(call);
+        return 0;
+}
+
+int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
+                       json_t **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        int r;
+
+        r = dict_call(ctl, interface, method, id, doc, &call);
+        if (r < 0)
+                return r;
         r = ctl_send(ctl, call, method, &reply);
         if (r < 0)
                 return r;
+        return reply_json(reply, method, ret);
+}
+
+typedef struct FeedCall {
+        sd_bus_message *reply;
+        bool done;
+} FeedCall;
+
+static int feed_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FeedCall *fc = userdata;
+        (void)error;
+        fc->reply = sd_bus_message_ref(m);
+        fc->done = true;
+        return 0;
+}
+
+/* An upload may take long: a day, not the bus's 25 s. */
+#define CTL_FEED_TIMEOUT_USEC (24ULL * 3600 * 1000000)
+
+int ctl_call_dict_feed(Ctl *ctl, const char *interface, const char *method, const json_t *doc, uint64_t size,
+                       CtlFeedFn feed, void *userdata, json_t **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        FeedCall fc = { 0 };
+        int p[2], r, wfd;
+
+        r = dict_call(ctl, interface, method, NULL, doc, &call);
+        if (r < 0)
+                return r;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return ctl_error(-errno, "cannot make a pipe: %s", strerror(errno));
+        wfd = p[1];
+        r = sd_bus_message_append(call, "ht", p[0], size); /* the message keeps a copy of p[0] */
+        close(p[0]);
+        if (r >= 0 && fcntl(wfd, F_SETFL, O_NONBLOCK) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_bus_call_async(ctl->bus, &slot, call, feed_reply, &fc, CTL_FEED_TIMEOUT_USEC);
+        if (r < 0) {
+                close(wfd);
+                return ctl_error(r, "cannot call %s: %s", method, strerror(-r));
+        }
+        while (!fc.done) {
+                struct pollfd fds[2] = { { .fd = sd_bus_get_fd(ctl->bus),
+                                           .events = (short)sd_bus_get_events(ctl->bus) },
+                                         { .fd = wfd, .events = POLLOUT } };
+                r = sd_bus_process(ctl->bus, NULL);
+                if (r < 0) {
+                        if (wfd >= 0)
+                                close(wfd);
+                        return ctl_error(r, "the bus failed during %s: %s", method, strerror(-r));
+                }
+                if (r > 0 || fc.done)
+                        continue;
+                if (poll(fds, wfd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR) {
+                        if (wfd >= 0)
+                                close(wfd);
+                        return ctl_error(-errno, "poll: %s", strerror(errno));
+                }
+                if (wfd >= 0 && fds[1].revents) {
+                        r = feed(userdata, wfd);
+                        if (r <= 0) { /* done, or the daemon stopped reading: its answer says why */
+                                close(wfd);
+                                wfd = -1;
+                        }
+                }
+        }
+        if (wfd >= 0)
+                close(wfd);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = fc.reply;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e) {
+                if (ctl_error_is_not_found(e))
+                        ctl->not_found = true;
+                return ctl_error(-EIO, "%s: %s", e->name, e->message ? e->message : "");
+        }
         return reply_json(reply, method, ret);
 }
 

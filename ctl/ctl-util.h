@@ -61,6 +61,7 @@ enum {
         CTL_OPT_EXCEL = 1u << 15,          /* --excel: CSV with a byte order mark */
         CTL_OPT_OUT = 1u << 16,            /* --out FILE */
         CTL_OPT_NUMBER = 1u << 17,         /* --number NO (approval show: by approval number) */
+        CTL_OPT_IMAGE_POOL = 1u << 18,     /* --image-pool POOL */
 };
 
 typedef struct Ctl {
@@ -73,6 +74,7 @@ typedef struct Ctl {
         const char *period, *format, *out;
         bool excel;
         const char *number;
+        const char *image_pool;
         const char *keys[CTL_KEYS_MAX]; /* every --key in order; key is the first */
         size_t n_keys;
         int64_t after;
@@ -126,6 +128,13 @@ int ctl_call_json(Ctl *ctl, const char *interface, const char *method, json_t **
  * naming the member. id NULL: no leading argument. */
 int ctl_call_dict_json(Ctl *ctl, const char *interface, const char *method, const char *id, const json_t *doc,
                        json_t **ret);
+/* The same with a file descriptor and a size after the dictionary (ht),
+ * whose data feed() writes while the call is under way: it is called when
+ * the pipe takes more and returns 1 for more, 0 when all is written (or
+ * the daemon stopped reading; its answer says why), < 0 on failure. */
+typedef int (*CtlFeedFn)(void *userdata, int wfd);
+int ctl_call_dict_feed(Ctl *ctl, const char *interface, const char *method, const json_t *doc, uint64_t size,
+                       CtlFeedFn feed, void *userdata, json_t **ret);
 /* A paged list method ([s department,] u limit, s page_token) -> (s items,
  * s next_page_token), followed page by page to the end (bounded): *ret is
  * every item in order. department NULL: the method takes none. */

@@ -39,6 +39,7 @@
         X(policy)     \
         X(provider)   \
         X(migration)  \
+        X(image)      \
         X(audit)      \
         X(billing)    \
         X(whoami)
@@ -73,6 +74,7 @@ static const struct {
         { CTL_OPT_EXCEL, "--excel" },
         { CTL_OPT_OUT, "--out" },
         { CTL_OPT_NUMBER, "--number" },
+        { CTL_OPT_IMAGE_POOL, "--image-pool" },
 };
 
 static void print_command_line(FILE *f, const CtlGroup *g, const CtlCommand *c) {
@@ -128,6 +130,7 @@ static void help(FILE *f) {
                 "                                 audit keygen: ed25519 (default) or sm2-sm3\n"
                 "     --idempotency-key=KEY       resource request: replay instead of a second resource\n"
                 "     --domain-type=TYPE          provider add: auto, kvm or qemu\n"
+                "     --image-pool=POOL           provider add: the storage pool of its OS images\n"
                 "\n"
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(ctl_groups); i++)
@@ -301,6 +304,7 @@ int main(int argc, char *argv[]) {
                 ARG_EXCEL,
                 ARG_OUT,
                 ARG_NUMBER,
+                ARG_IMAGE_POOL,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -327,6 +331,7 @@ int main(int argc, char *argv[]) {
                 { "excel", no_argument, NULL, ARG_EXCEL },
                 { "out", required_argument, NULL, ARG_OUT },
                 { "number", required_argument, NULL, ARG_NUMBER },
+                { "image-pool", required_argument, NULL, ARG_IMAGE_POOL },
                 {},
         };
         Ctl ctl = { 0 };
@@ -409,6 +414,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_NUMBER:
                         ctl.number = optarg, ctl.given |= CTL_OPT_NUMBER;
+                        break;
+                case ARG_IMAGE_POOL:
+                        ctl.image_pool = optarg, ctl.given |= CTL_OPT_IMAGE_POOL;
                         break;
                 case ARG_AFTER:
                         if (parse_number("--after", optarg, 0, INT64_MAX, &v) != 0)

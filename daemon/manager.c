@@ -27,6 +27,11 @@ static int on_pool_ready(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+static int on_catalog_submit(const json_t *doc, void *userdata, CbError *err) {
+        Manager *m = userdata;
+        return providers_check_service(m->providers, doc, err);
+}
+
 static void on_provider_ready(Provider *p, void *userdata) {
         Manager *m = userdata;
         resources_provider_ready(m->resources, p);
@@ -94,10 +99,24 @@ int manager_start_providers(Manager *m, CbError *err) {
         if (r < 0)
                 return r;
         m->drivers_initialized = true;
+        /* http providers' requests run on this loop (libcurl multi on sd-event). */
+        r = driver_attach_event(m->event, err);
+        if (r < 0)
+                return r;
         providers_set_ready_callback(m->providers, on_provider_ready, m);
         for (size_t i = 0; i < m->config->n_providers; i++) {
                 const ConfigProvider *cp = &m->config->providers[i];
-                r = providers_add_config(m->providers, cp->name, cp->driver, cp->uri, cp->domain_type, err);
+                ProviderSettings set = { .name = cp->name,
+                                         .driver = cp->driver,
+                                         .uri = cp->uri,
+                                         .domain_type = cp->domain_type,
+                                         .username = cp->username,
+                                         .password = cp->password,
+                                         .api_version = cp->api_version,
+                                         .ca_file = cp->ca_file,
+                                         .timeout_s = cp->timeout_s,
+                                         .image_pool = cp->image_pool };
+                r = providers_add_config_settings(m->providers, &set, err);
                 if (r < 0)
                         return r;
         }
@@ -262,9 +281,12 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         if (r >= 0)
                 r = legacy_new(m->store, m->catalog, m->projects, m->providers, m->pool, m->calendar,
                                &m->legacy);
+        if (r >= 0)
+                r = images_new(m->store, m->providers, m->pool, &m->images);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         projects_set_terminated_callback(m->projects, on_project_terminated, m);
+        catalog_set_submit_check(m->catalog, on_catalog_submit, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
         legacy_set_move_options(m->legacy, config->migration_max_copies_per_host,
@@ -292,6 +314,7 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        images_free(m->images);
         resources_free(m->resources);
         legacy_free(m->legacy);
         providers_free(m->providers);

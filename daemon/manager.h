@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "legacy.h"
+#include "images.h"
 #include "projects.h"
 #include "providers.h"
 #include "resources.h"
@@ -35,6 +36,7 @@ typedef struct Manager {
         Providers *providers;
         Resources *resources;
         Legacy *legacy; /* the legacy register (Art. 35) */
+        Images *images;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;
         AuditTrail *audit;         /* checkpoint key and the start check's verdict */

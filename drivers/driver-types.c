@@ -201,6 +201,49 @@ int provision_spec_validate(const ProvisionSpec *spec, CbError *err) {
         if ((r = check_token(spec->network, "network", err)) < 0 ||
             (r = check_token(spec->pool, "pool", err)) < 0)
                 return r;
+        if (spec->image_volume) {
+                size_t n = strlen(spec->image_volume),
+                       hex = spec->image_digest ? strlen(spec->image_digest) : 0;
+                bool ok = n >= 1 && n <= 128 && spec->image_volume[0] != '.' && spec->image_volume[0] != '-';
+                for (const char *p = spec->image_volume; ok && *p; p++)
+                        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                             (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-';
+                if (!ok)
+                        return cb_error_set_field(
+                                err, CB_ERR_VALIDATION, "image_volume",
+                                "image_volume must be 1-128 characters of A-Z a-z 0-9 . _ -");
+                if ((r = check_token(spec->image_pool, "image_pool", err)) < 0)
+                        return r;
+                if (isempty(spec->image_pool))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                                  "an image needs its pool");
+                if (!spec->image_format ||
+                    (!streq(spec->image_format, "qcow2") && !streq(spec->image_format, "raw")))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "image_format",
+                                                  "image_format must be qcow2 or raw");
+                if (!spec->image_digest_alg ||
+                    (!streq(spec->image_digest_alg, "sha256") && !streq(spec->image_digest_alg, "sm3")))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "image_digest_alg",
+                                                  "image_digest_alg must be sha256 or sm3");
+                ok = hex == 64;
+                for (size_t i = 0; ok && i < hex; i++)
+                        ok = (spec->image_digest[i] >= '0' && spec->image_digest[i] <= '9') ||
+                             (spec->image_digest[i] >= 'a' && spec->image_digest[i] <= 'f');
+                if (!ok)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "image_digest",
+                                                  "image_digest must be 64 lowercase hex digits");
+                if (spec->kind != DRIVER_OBJECT_VM || spec->disk_gib == 0)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib",
+                                                  "an image needs a VM with a system disk");
+        }
+        if (!spec->seed_meta_data != !spec->seed_user_data)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "seed",
+                                          "a seed needs meta-data and user-data");
+        if (spec->seed_meta_data && spec->kind != DRIVER_OBJECT_VM)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "seed", "only a VM has a first-boot seed");
+        if (spec->disk_format && !streq(spec->disk_format, "qcow2") && !streq(spec->disk_format, "raw"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_format",
+                                          "disk_format must be qcow2 or raw");
         if (spec->arch) {
                 bool ok = !isempty(spec->arch) && strlen(spec->arch) <= 32;
                 for (const char *p = spec->arch; ok && *p; p++)

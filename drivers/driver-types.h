@@ -50,16 +50,42 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        unsigned vcpus;               /* 1..1024; ignored for a volume */
-        uint64_t memory_mib;          /* 1..16 TiB; ignored for a volume */
-        uint64_t disk_gib;            /* 0 = no disk volume; a volume's size, 1.. */
-        const char *arch;             /* NULL = "x86_64" */
-        const char *network;          /* NULL or "" = no NIC */
-        const char *pool;             /* NULL = "default" */
-        const char *os_image;         /* reserved: accepted and ignored for now */
+        unsigned vcpus;       /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
+        const char *arch;     /* NULL = "x86_64" */
+        const char *network;  /* NULL or "" = no NIC */
+        const char *pool;     /* NULL = "default" */
+        const char *os_image; /* the image's name, for messages; the image itself: */
+        /* The system disk's image (a VM with disk_gib > 0): the disk is a
+         * copy-on-write qcow2 over this volume, or a full clone where the
+         * disk's pool cannot hold backing files. NULL image_volume: an
+         * empty disk. The volume is digested before the disk is made and
+         * must still have image_digest. Never written. */
+        const char *image_pool;
+        const char *image_volume;
+        const char *image_format;     /* "qcow2" or "raw" */
+        const char *image_digest_alg; /* "sha256" or "sm3" */
+        const char *image_digest;     /* lowercase hex */
+        const char *disk_format;      /* the system disk's format in the domain: NULL = "raw" */
+        /* The cloud-init NoCloud seed (drivers/cloud-init.h): both NULL, no
+         * seed. Made into volume "cb-<id>-seed.iso" beside the disk, read-only
+         * to the guest, deleted with the VM. */
+        const char *seed_meta_data;
+        const char *seed_user_data;
         DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
         const char *mac; /* NULL = libvirt picks; else the NIC's MAC (a moved VM keeps its own) */
 } ProvisionSpec;
+
+/* An OS image as the provider holds it: a volume read whole, its digest
+ * computed over every byte (what the guest would boot). */
+#define DRIVER_IMAGE_DIGEST_HEX 129
+typedef struct DriverImageInfo {
+        char format[16];                      /* the volume's format: "qcow2", "raw", ... ("" when unknown) */
+        uint64_t capacity_bytes;              /* the virtual size a guest sees */
+        uint64_t read_bytes;                  /* how many bytes the digest covers */
+        char digest[DRIVER_IMAGE_DIGEST_HEX]; /* lowercase hex of alg over the volume's content */
+} DriverImageInfo;
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
 typedef struct DriverRef {

@@ -5,9 +5,10 @@
 
 #include <stdio.h>
 
-/* "http" joins here when it exists; the order is the global_init order. */
+/* The order is the global_init order. */
 static const DriverOps *const driver_table[] = {
         &libvirt_driver_ops,
+        &http_driver_ops,
 };
 
 const DriverOps *driver_find(const char *name) {
@@ -169,6 +170,34 @@ int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret,
         return ops->capacity(conn, ret, err);
 }
 
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err) {
+        DISPATCH_CHECK(ops, conn, image_inspect, err);
+        if (isempty(pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "pool", "pool: required");
+        if (isempty(volume))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "volume", "volume: required");
+        if (!alg || (!streq(alg, "sha256") && !streq(alg, "sm3")))
+                return cb_error_set(err, CB_ERR_INVALID, "digest algorithm must be sha256 or sm3");
+        if (!ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the image information");
+        return ops->image_inspect(conn, pool, volume, alg, ret, err);
+}
+
+int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                        const char *format, int fd, uint64_t size, const char *alg, const char *expected,
+                        DriverImageInfo *ret, CbError *err) {
+        DISPATCH_CHECK(ops, conn, image_upload, err);
+        if (isempty(pool) || isempty(volume) || fd < 0 || size == 0 || !expected || !ret)
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "an upload needs a pool, a volume, data and a digest");
+        if (!format || (!streq(format, "qcow2") && !streq(format, "raw")))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "format", "format: must be qcow2 or raw");
+        if (!alg || (!streq(alg, "sha256") && !streq(alg, "sm3")))
+                return cb_error_set(err, CB_ERR_INVALID, "digest algorithm must be sha256 or sm3");
+        return ops->image_upload(conn, pool, volume, format, fd, size, alg, expected, ret, err);
+}
+
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err) {
         DISPATCH_CHECK(ops, conn, assess_domain, err);
@@ -218,4 +247,94 @@ void driver_set_connect_timeout_ms(unsigned ms) {
 
 unsigned driver_connect_timeout_ms(void) {
         return atomic_load(&connect_timeout_ms);
+}
+
+bool driver_is_async(const DriverOps *ops) {
+        return ops && ops->attach_event;
+}
+
+int driver_attach_event(sd_event *e, CbError *err) {
+        if (!e)
+                return cb_error_set(err, CB_ERR_INVALID, "no event loop");
+        for (size_t i = 0; i < ELEMENTSOF(driver_table); i++) {
+                if (!driver_table[i]->attach_event)
+                        continue;
+                int r = driver_table[i]->attach_event(e, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int driver_open_with(const DriverOps *ops, const char *uri, const DriverOpenOptions *opts,
+                     DriverConn **ret_conn, CbError *err) {
+        if (!ops || !ops->open_with)
+                return driver_open(ops, uri, ret_conn, err);
+        if (!ret_conn)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the connection");
+        if (isempty(uri))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "uri", "a provider needs a URI");
+        DriverConn *c = NULL;
+        int r = ops->open_with(uri, opts, &c, err);
+        if (r < 0)
+                return r;
+        *ret_conn = c;
+        return 0;
+}
+
+static int check_call(const DriverCallContext *ctx, DriverReplyFn done, CbError *err) {
+        if (!done)
+                return cb_error_set(err, CB_ERR_INVALID, "no completion callback");
+        if (!ctx || isempty(ctx->remote_service_id) || isempty(ctx->remote_plan_id))
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "spec.remote_plan_id",
+                        "an http operation needs the plan's remote_service_id and remote_plan_id");
+        return 0;
+}
+
+int driver_catalog_async(const DriverOps *ops, DriverConn *conn, DriverReplyFn done, void *userdata,
+                         CbError *err) {
+        DISPATCH_CHECK(ops, conn, catalog_async, err);
+        if (!done)
+                return cb_error_set(err, CB_ERR_INVALID, "no completion callback");
+        return ops->catalog_async(conn, done, userdata, err);
+}
+
+int driver_provision_async(const DriverOps *ops, DriverConn *conn, const ProvisionSpec *spec,
+                           const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, provision_async, err);
+        int r = check_call(ctx, done, err);
+        if (r < 0)
+                return r;
+        if (!spec || !driver_resource_id_is_valid(spec->resource_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "resource_id",
+                                          "an operation needs a valid resource_id");
+        return ops->provision_async(conn, spec, ctx, done, userdata, err);
+}
+
+int driver_deprovision_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                             const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, deprovision_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        return r < 0 ? r : ops->deprovision_async(conn, ref, ctx, done, userdata, err);
+}
+
+int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                                const DriverCallContext *ctx, const char *operation, DriverReplyFn done,
+                                void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, last_operation_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        return r < 0 ? r : ops->last_operation_async(conn, ref, ctx, operation, done, userdata, err);
+}
+
+int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                       const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, fetch_async, err);
+        /* A fetch names the instance only: no remote ids needed. */
+        int r = done ? check_ref(ref, err) : cb_error_set(err, CB_ERR_INVALID, "no completion callback");
+        return r < 0 ? r : ops->fetch_async(conn, ref, ctx, done, userdata, err);
 }

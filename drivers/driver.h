@@ -10,9 +10,12 @@
  * not support Y"), never a crash.
  *
  * Promises every driver keeps (docs/drivers.md says more):
- *  - Operations block (network round trips, timeouts): run them on a worker
- *    thread (worker.h), never on the main loop. A connection may be used by
- *    several workers at once.
+ *  - The blocking operations (open ... watch_events) block (network round
+ *    trips, timeouts): run them on a worker thread (worker.h), never on the
+ *    main loop. A connection may be used by several workers at once.
+ *  - The asynchronous operations (*_async, below; the http driver has only
+ *    these) are the opposite: they are called on the main loop, return at
+ *    once, and call their DriverReplyFn later on the main loop, exactly once.
  *  - Everything a driver creates is stamped with the broker's resource id, so
  *    that crash recovery and reconcile can match provider objects to records.
  *  - provision is idempotent by resource id; deprovision is idempotent (absent
@@ -24,8 +27,10 @@
  *    reopened on the next call.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <systemd/sd-event.h>
 
 #include "driver-types.h"
 #include "legacy-vm.h"
@@ -42,6 +47,62 @@ typedef struct DriverConn {
 /* Runs on the driver's event thread, NOT the main loop: copy what you need
  * and hand it over (worker_post() in worker.h does exactly that). Keep it short. */
 typedef void (*DriverEventFn)(const DriverEvent *ev, void *userdata);
+
+/* What opening a connection may need beyond its URI (http: credentials and
+ * TLS). Borrowed for the duration of open_with. */
+typedef struct DriverOpenOptions {
+        const char *username, *password; /* basic auth; NULL = none */
+        const char *api_version;         /* OSB: X-Broker-API-Version, e.g. "2.17" */
+        const char *ca_file;             /* https: trust this CA file instead of the system's */
+        unsigned timeout_ms;             /* a whole request, answer included; 0 = 30 s */
+        size_t max_body;                 /* a longer answer is cut off; 0 = 1 MiB */
+} DriverOpenOptions;
+
+/* Who asks and for what: every asynchronous request carries it (the OSB
+ * context, originating identity and request identity). Borrowed. */
+typedef struct DriverCallContext {
+        const char *principal;  /* the department's principal: originating identity */
+        const char *department; /* context.department, organization_guid */
+        const char *project_id; /* context.project_id, space_guid */
+        const char *approval_no;
+        const char *system_id;
+        const char *request_id;        /* X-Broker-API-Request-Identity; NULL: one is made */
+        const char *remote_service_id; /* the provider's service and plan */
+        const char *remote_plan_id;
+} DriverCallContext;
+
+/* Where an asynchronous operation stands. */
+typedef enum DriverOpState {
+        DRIVER_OP_SUCCEEDED = 0, /* done (deprovision: the instance is gone) */
+        DRIVER_OP_IN_PROGRESS,   /* accepted (202): poll last_operation */
+        DRIVER_OP_FAILED,        /* last_operation said "failed" */
+        DRIVER_OP_GONE,          /* 410: the provider has no such instance (or binding) */
+} DriverOpState;
+
+/* Why a request did not get a usable answer: what the caller should do next. */
+typedef enum DriverFailure {
+        DRIVER_FAILURE_NONE = 0,
+        DRIVER_FAILURE_TRANSPORT, /* no answer: connection refused, time-out, TLS; retry with backoff */
+        DRIVER_FAILURE_SERVER,    /* 5xx: retry with backoff */
+        DRIVER_FAILURE_REFUSED,   /* 4xx (3xx too: redirects are not followed): final */
+        DRIVER_FAILURE_MALFORMED, /* an answer that is not what the protocol says (field named) */
+        DRIVER_FAILURE_TOO_LARGE, /* an answer over max_body */
+        DRIVER_FAILURE_CANCELLED, /* the connection was closed first */
+} DriverFailure;
+
+/* Borrowed for the duration of the callback. r is 0 or a negative errno,
+ * and err (never NULL) says why; reply is never NULL. */
+typedef struct DriverReply {
+        unsigned http_status; /* 0 when there was no answer */
+        DriverFailure failure;
+        DriverOpState state;
+        const char *operation;   /* the provider's operation token, or NULL */
+        const char *description; /* the provider's words (also on 4xx/5xx), or NULL */
+        unsigned retry_after_s;  /* Retry-After, 0 when absent */
+        const json_t *body;      /* the parsed answer (catalog: checked), or NULL */
+} DriverReply;
+
+typedef void (*DriverReplyFn)(int r, const DriverReply *reply, const CbError *err, void *userdata);
 
 struct DriverOps {
         const char *name;
@@ -88,13 +149,52 @@ struct DriverOps {
          * then starts the source again if spec->source_was_running; absent
          * is success, so it may run again after a crash. */
         int (*migrate_rollback)(DriverConn *src, DriverConn *dst, const MigrateSpec *spec, CbError *err);
+        /* Reads volume `volume` of pool `pool` whole and digests it with alg
+         * ("sha256" or "sm3"); NOT_FOUND names "pool" or "volume". Never writes. */
+        int (*image_inspect)(DriverConn *conn, const char *pool, const char *volume, const char *alg,
+                             DriverImageInfo *ret, CbError *err);
+        /* Makes volume `volume` (a new one: CONFLICT naming "volume" when it
+         * exists) of format in pool from exactly size bytes read from fd,
+         * digesting them with alg; keeps it only when the digest is
+         * `expected` (else VALIDATION naming "digest"), deletes it on any
+         * failure. fd stays the caller's. */
+        int (*image_upload)(DriverConn *conn, const char *pool, const char *volume, const char *format,
+                            int fd, uint64_t size, const char *alg, const char *expected,
+                            DriverImageInfo *ret, CbError *err);
         /* One watcher per connection; cb NULL stops watching. Survives reopen. */
         int (*watch_events)(DriverConn *conn, DriverEventFn cb, void *userdata, CbError *err);
+
+        /* ---- asynchronous operations: on the main loop, never blocking ---- */
+
+        /* Process-wide: the loop whose sockets and timers the driver uses
+         * (http: libcurl's multi interface). Before any *_async call. */
+        int (*attach_event)(sd_event *e, CbError *err);
+        /* Like open, with options; for an asynchronous driver it does no I/O
+         * (the provider is first reached by catalog_async). */
+        int (*open_with)(const char *uri, const DriverOpenOptions *opts, DriverConn **ret_conn, CbError *err);
+        /* GET /v2/catalog; reply->body is the checked catalogue. */
+        int (*catalog_async)(DriverConn *conn, DriverReplyFn done, void *userdata, CbError *err);
+        /* PUT /v2/service_instances/<resource id>?accepts_incomplete=true.
+         * Idempotent by resource id at the provider (200 for the same). */
+        int (*provision_async)(DriverConn *conn, const ProvisionSpec *spec, const DriverCallContext *ctx,
+                               DriverReplyFn done, void *userdata, CbError *err);
+        /* DELETE ...; 410 (already gone) is state GONE, a success. */
+        int (*deprovision_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                                 DriverReplyFn done, void *userdata, CbError *err);
+        /* GET .../last_operation[?operation=]; reply->state is the provider's,
+         * and GONE (410) ends a deprovision. */
+        int (*last_operation_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                                    const char *operation, DriverReplyFn done, void *userdata, CbError *err);
+        /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
+         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410. */
+        int (*fetch_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                           DriverReplyFn done, void *userdata, CbError *err);
 };
 
 extern const DriverOps libvirt_driver_ops;
+extern const DriverOps http_driver_ops;
 
-/* The known drivers by name ("libvirt"); NULL if unknown. */
+/* The known drivers by name ("libvirt", "http"); NULL if unknown. */
 const DriverOps *driver_find(const char *name);
 
 /* Makes bounded waits inside driver operations (a graceful stop's grace
@@ -131,11 +231,38 @@ int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, un
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
+int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                        const char *format, int fd, uint64_t size, const char *alg, const char *expected,
+                        DriverImageInfo *ret, CbError *err);
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err);
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err);
 int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                             CbError *err);
+int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
+                         const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err);
+
+/* Whether the driver's operations are the asynchronous ones. */
+bool driver_is_async(const DriverOps *ops);
+/* attach_event of every driver that has one. */
+int driver_attach_event(sd_event *e, CbError *err);
+/* open_with when the driver has it, else open (opts ignored). */
+int driver_open_with(const DriverOps *ops, const char *uri, const DriverOpenOptions *opts,
+                     DriverConn **ret_conn, CbError *err);
+/* The asynchronous dispatch helpers: on a refusal (bad arguments, absent
+ * operation) they return it and done is never called; on 0, done is called
+ * exactly once, later, never from within the helper. */
+int driver_catalog_async(const DriverOps *ops, DriverConn *conn, DriverReplyFn done, void *userdata,
+                         CbError *err);
+int driver_provision_async(const DriverOps *ops, DriverConn *conn, const ProvisionSpec *spec,
+                           const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
+int driver_deprovision_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                             const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
+int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                                const DriverCallContext *ctx, const char *operation, DriverReplyFn done,
+                                void *userdata, CbError *err);
+int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                       const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

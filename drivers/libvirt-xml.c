@@ -70,8 +70,31 @@ int libvirt_xml_volume_name(const char *resource_id, char **ret) {
         return 0;
 }
 
+int libvirt_xml_seed_name(const char *resource_id, char **ret) {
+        if (!driver_resource_id_is_valid(resource_id))
+                return -EINVAL;
+        char *s = NULL;
+        if (asprintf(&s, "cb-%s-seed.iso", resource_id) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 int libvirt_xml_volume_resource_id(const char *volume_name, char **ret) {
         size_t n = volume_name ? strlen(volume_name) : 0;
+        static const char seed[] = "-seed.iso";
+        if (n > strlen("cb-") + strlen(seed) && strncmp(volume_name, "cb-", 3) == 0 &&
+            streq(volume_name + n - strlen(seed), seed)) {
+                char *id = strndup(volume_name + 3, n - 3 - strlen(seed));
+                if (!id)
+                        return -ENOMEM;
+                if (!driver_resource_id_is_valid(id)) {
+                        free(id);
+                        return -ENOENT;
+                }
+                *ret = id;
+                return 0;
+        }
         if (n <= strlen("cb-.img") || strncmp(volume_name, "cb-", 3) != 0 ||
             !streq(volume_name + n - 4, ".img"))
                 return -ENOENT;
@@ -158,11 +181,27 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
         if (spec->disk_gib > 0)
                 fprintf(f,
                         "    <disk type='volume' device='disk'>\n"
-                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <driver name='qemu' type='%s'/>\n"
                         "      <source pool='%s' volume='%s'/>\n"
                         "      <target dev='vda' bus='virtio'/>\n"
                         "    </disk>\n",
-                        spec_pool(spec), volume);
+                        spec->disk_format ? spec->disk_format : "raw", spec_pool(spec), volume);
+        if (spec->seed_meta_data) {
+                _cleanup_(freep) char *seed = NULL;
+                if (libvirt_xml_seed_name(spec->resource_id, &seed) < 0) {
+                        fclose(f);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+                /* A virtio disk, as every arch has one; cloud-init finds it by its label. */
+                fprintf(f,
+                        "    <disk type='volume' device='disk'>\n"
+                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <source pool='%s' volume='%s'/>\n"
+                        "      <target dev='vdb' bus='virtio'/>\n"
+                        "      <readonly/>\n"
+                        "    </disk>\n",
+                        spec_pool(spec), seed);
+        }
         if (!isempty(spec->network))
                 fprintf(f,
                         "    <interface type='network'>\n"
@@ -519,4 +558,153 @@ const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch,
                 if ((!want || strcmp(want, preferred[i]) == 0) && offers_type(s, e, preferred[i]))
                         return preferred[i];
         return NULL;
+}
+
+/* --- a storage volume's format -------------------------------------------- */
+
+int libvirt_xml_volume_format(const char *xml, char *ret, size_t size) {
+        const char *t, *f, *end, *v;
+        char quote;
+        size_t n = 0;
+
+        t = xml ? strstr(xml, "<target>") : NULL;
+        if (!t)
+                return -ENOENT;
+        end = strstr(t, "</target>");
+        f = strstr(t, "<format");
+        /* The backing store has a <format> of its own, after </target>. */
+        if (!f || (end && f > end) || !is_name_end(f[7]))
+                return -ENOENT;
+        v = strstr(f, "type=");
+        if (!v || (end && v > end))
+                return -ENOENT;
+        v += 5;
+        quote = *v;
+        if (quote != '\'' && quote != '"')
+                return -EBADMSG;
+        for (v++; v[n] && v[n] != quote; n++)
+                if (!((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= '0' && v[n] <= '9')) || n + 1 >= size)
+                        return -EBADMSG;
+        if (v[n] != quote || n == 0)
+                return -EBADMSG;
+        memcpy(ret, v, n);
+        ret[n] = 0;
+        return 0;
+}
+
+/* --- the system disk from an image ---------------------------------------- */
+
+int libvirt_xml_system_disk(const ProvisionSpec *spec, const char *backing_path, char **ret, CbError *err) {
+        int r = provision_spec_validate(spec, err);
+        if (r < 0)
+                return r;
+        if (!spec->image_volume)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_volume",
+                                          "no image to build the disk from");
+        if (backing_path && (backing_path[0] != '/' || strlen(backing_path) > 4096))
+                return cb_error_set(err, CB_ERR_INVALID, "the image's path must be absolute");
+
+        _cleanup_(freep) char *volume = NULL, *buf = NULL;
+        size_t len = 0;
+        if (libvirt_xml_volume_name(spec->resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        fprintf(f,
+                "<volume>\n"
+                "  <name>%s</name>\n"
+                "  <capacity unit='GiB'>%" PRIu64 "</capacity>\n",
+                volume, spec->disk_gib);
+        if (backing_path) {
+                /* allocation 0: only what the guest writes takes space; the
+                 * backing file is opened read-only by QEMU. */
+                fputs("  <allocation unit='bytes'>0</allocation>\n"
+                      "  <target>\n"
+                      "    <format type='qcow2'/>\n"
+                      "  </target>\n"
+                      "  <backingStore>\n"
+                      "    <path>",
+                      f);
+                fputs_escaped(f, backing_path);
+                fprintf(f,
+                        "</path>\n"
+                        "    <format type='%s'/>\n"
+                        "  </backingStore>\n",
+                        spec->image_format);
+        } else
+                /* A clone names no format: each pool type has its own
+                 * vocabulary (partition types for disk pools, none for
+                 * logical ones), and what it holds is raw to the guest. */
+                fputs("  <target/>\n", f);
+        fputs("</volume>\n", f);
+        if (memstream_finish(f, &buf, ret) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return 0;
+}
+
+int libvirt_xml_pool_type(const char *xml, char *ret, size_t size) {
+        const char *p = xml ? strstr(xml, "<pool") : NULL, *v, *gt;
+        char quote;
+        size_t n = 0;
+
+        if (!p || !is_name_end(p[5]))
+                return -ENOENT;
+        gt = strchr(p, '>');
+        v = strstr(p, "type=");
+        if (!v || (gt && v > gt))
+                return -ENOENT;
+        v += 5;
+        quote = *v;
+        if (quote != '\'' && quote != '"')
+                return -EBADMSG;
+        for (v++; v[n] && v[n] != quote; n++)
+                if (!((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= '0' && v[n] <= '9') || v[n] == '-') ||
+                    n + 1 >= size)
+                        return -EBADMSG;
+        if (v[n] != quote || n == 0)
+                return -EBADMSG;
+        memcpy(ret, v, n);
+        ret[n] = 0;
+        return 0;
+}
+
+bool libvirt_xml_pool_has_backing(const char *pool_type) {
+        return pool_type && (streq(pool_type, "dir") || streq(pool_type, "fs") || streq(pool_type, "netfs"));
+}
+
+int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret) {
+        _cleanup_(freep) char *name = NULL;
+        char *s = NULL;
+        if (libvirt_xml_seed_name(resource_id, &name) < 0)
+                return -EINVAL;
+        if (asprintf(&s,
+                     "<volume>\n"
+                     "  <name>%s</name>\n"
+                     "  <capacity unit='bytes'>%zu</capacity>\n"
+                     "  <target/>\n" /* the pool's default format: raw bytes (see the clone) */
+                     "</volume>\n",
+                     name, len) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format, char **ret) {
+        _cleanup_(freep) char *escaped = xml_escape(name);
+        char *s = NULL;
+        if (!escaped || !format)
+                return -ENOMEM;
+        if (asprintf(&s,
+                     "<volume>\n"
+                     "  <name>%s</name>\n"
+                     "  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
+                     "  <target>\n"
+                     "    <format type='%s'/>\n"
+                     "  </target>\n"
+                     "</volume>\n",
+                     escaped, size, format) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }

@@ -34,8 +34,10 @@
 /* resource_id must satisfy driver_resource_id_is_valid(). */
 int libvirt_xml_domain_name(const char *resource_id, char **ret);
 int libvirt_xml_volume_name(const char *resource_id, char **ret);
-/* The inverse: the resource id a volume named by the broker stands for;
- * -ENOENT for any other name. */
+/* A VM's first-boot seed: "cb-<id>-seed.iso". */
+int libvirt_xml_seed_name(const char *resource_id, char **ret);
+/* The inverse of both: the resource id a volume named by the broker stands
+ * for (its disk or its seed); -ENOENT for any other name. */
 int libvirt_xml_volume_resource_id(const char *volume_name, char **ret);
 
 /* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
@@ -52,6 +54,34 @@ int libvirt_xml_parse_stamp(const char *xml, DriverStamp *ret);
  * NULL: the best offered, "kvm", then "qemu", then "test"; otherwise want
  * itself if the host offers it. NULL when nothing fits. Static string. */
 const char *libvirt_xml_pick_domain_type(const char *caps_xml, const char *arch, const char *want);
+
+/* An image volume to upload into: name (checked by the caller), size
+ * bytes, format "qcow2" or "raw". */
+int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format, char **ret);
+
+/* The seed volume of len bytes (raw), to be uploaded. */
+int libvirt_xml_seed_volume(const char *resource_id, size_t len, char **ret);
+
+/* The system disk made from spec's image (spec->image_volume set):
+ * backing_path non-NULL: a copy-on-write qcow2 of disk_gib over the image
+ * at that path (its format spec->image_format); NULL: the volume to give
+ * virStorageVolCreateXMLFrom for a full clone (disk_gib, no format: the
+ * pool's own, raw to the guest). The name is
+ * the broker's ("cb-<id>.img") either way. */
+int libvirt_xml_system_disk(const ProvisionSpec *spec, const char *backing_path, char **ret, CbError *err);
+
+/* The type of a storage pool from its XML (<pool type='dir'>), into ret
+ * (size bytes): -ENOENT when absent, -EBADMSG when malformed or too long. */
+int libvirt_xml_pool_type(const char *xml, char *ret, size_t size);
+/* Whether volumes of a pool of that type can be qcow2 files over a backing
+ * file (dir, fs, netfs); other pools (logical, disk, iscsi, rbd, ...) need a
+ * full clone. */
+bool libvirt_xml_pool_has_backing(const char *pool_type);
+
+/* The format of a storage volume from its XML (virStorageVolGetXMLDesc):
+ * <target><format type='X'/>, copied into ret (size bytes). -ENOENT when
+ * there is none, -EBADMSG when it does not fit or is not [a-z0-9]. */
+int libvirt_xml_volume_format(const char *xml, char *ret, size_t size);
 
 /* XML-escapes s (&, <, >, ", ') into a new string. */
 char *xml_escape(const char *s);

@@ -14,12 +14,16 @@
 #include <libvirt/virterror.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "digest.h"
 #include "driver.h"
 #include "libvirt-xml.h"
+#include "seed-iso.h"
 
 /* --- errors --------------------------------------------------------------- */
 
@@ -812,13 +816,23 @@ static int force_off(virDomainPtr d, CbError *err) {
 }
 
 /* Deletes the volume named after the resource; absent pool or volume is success. */
+static int delete_named_volume(virConnectPtr vc, const char *pool_name, const char *name, CbError *err);
+
+/* The resource's disk (or block volume) and, for a VM, its first-boot seed. */
 static int delete_volume(virConnectPtr vc, const char *pool_name, const char *resource_id, CbError *err) {
+        _cleanup_(freep) char *name = NULL, *seed = NULL;
+        int r;
+
+        if (libvirt_xml_volume_name(resource_id, &name) < 0 || libvirt_xml_seed_name(resource_id, &seed) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = delete_named_volume(vc, pool_name, seed, err);
+        return r < 0 ? r : delete_named_volume(vc, pool_name, name, err);
+}
+
+static int delete_named_volume(virConnectPtr vc, const char *pool_name, const char *name, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(volp) virStorageVolPtr vol = NULL;
-        _cleanup_(freep) char *name = NULL;
 
-        if (libvirt_xml_volume_name(resource_id, &name) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
         if (!pool) {
                 if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
@@ -897,6 +911,188 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, char **ret
         return error_from(err, "cannot create volume", e);
 }
 
+static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const char *alg,
+                          DriverImageInfo *ret, CbError *err);
+static int find_image(virConnectPtr vc, const char *pool_name, const char *volume, const char *field_pool,
+                      const char *field_volume, virStoragePoolPtr *ret_pool, virStorageVolPtr *ret_vol,
+                      CbError *err);
+
+/* "qcow2" when the pool's volumes can be files over a backing file (the
+ * system disk is then copy-on-write), else "raw" (a full clone). */
+static int system_disk_format(virConnectPtr vc, const char *pool_name, const char **ret, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        char type[32];
+
+        pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s",
+                                                  isempty(pool_name) ? "default" : pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        xml = virStoragePoolGetXMLDesc(pool, 0);
+        if (!xml)
+                return lv_error(err, "cannot read the storage pool");
+        if (libvirt_xml_pool_type(xml, type, sizeof(type)) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the type of storage pool %s",
+                                    pool_name);
+        *ret = libvirt_xml_pool_has_backing(type) ? "qcow2" : "raw";
+        return 0;
+}
+
+/* The system disk from the image: a qcow2 over it where the pool takes
+ * backing files, a full clone elsewhere; found again when an interrupted
+ * attempt made it. The image is digested first and must still be what was
+ * registered; it is only ever read. */
+static int ensure_system_disk(LibvirtConn *lc, virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL, image = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL, *path = NULL;
+        const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
+        bool cow = streq_ptr(spec->disk_format, "qcow2");
+        DriverImageInfo info;
+        int r;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s", pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        if (libvirt_xml_volume_name(spec->resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol)
+                return 0;
+        virResetLastError();
+
+        r = find_image(vc, spec->image_pool, spec->image_volume, "os_image", "os_image", NULL, &image, err);
+        if (r < 0) {
+                if (err && err->kind == CB_ERR_NOT_FOUND)
+                        err->kind = CB_ERR_VALIDATION; /* the image named by the plan is gone */
+                return r == -ENOENT ? -EINVAL : r;
+        }
+        r = inspect_volume(lc, vc, image, spec->image_digest_alg, &info, err);
+        if (r < 0)
+                return r;
+        if (!digest_equal_ct(info.digest, spec->image_digest))
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "os_image",
+                        "os_image: image volume '%s' has changed since it was registered (its "
+                        "%s is now %s)",
+                        spec->image_volume, spec->image_digest_alg, info.digest);
+        if (info.capacity_bytes > spec->disk_gib * 1024ULL * 1024 * 1024)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "disk_gib",
+                                          "disk_gib: %llu GiB is smaller than image '%s' (%llu bytes)",
+                                          (unsigned long long)spec->disk_gib, spec->image_volume,
+                                          (unsigned long long)info.capacity_bytes);
+        if (cow) {
+                path = virStorageVolGetPath(image);
+                if (!path)
+                        return lv_error(err, "cannot read the image's path");
+        }
+        if ((r = libvirt_xml_system_disk(spec, path, &xml, err)) < 0)
+                return r;
+        vol = cow ? virStorageVolCreateXML(pool, xml, 0) : virStorageVolCreateXMLFrom(pool, xml, image, 0);
+        if (vol)
+                return 0;
+        /* A concurrent provision of the same resource made it first. */
+        _cleanup_(errorp) virErrorPtr e = virSaveLastError();
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol) {
+                virResetLastError();
+                return 0;
+        }
+        return error_from(err, cow ? "cannot create the system disk" : "cannot clone the image", e);
+}
+
+/* Writes the seed's bytes into its volume: virStorageVolUpload, or on a
+ * test:// connection (no upload there) the volume's path on this host. */
+static int upload_seed(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const unsigned char *buf,
+                       size_t len, CbError *err) {
+        virStreamPtr st = virStreamNew(vc, 0);
+        size_t sent = 0;
+
+        if (!st)
+                return lv_error(err, "cannot open a stream");
+        if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
+                bool local = last_code() == VIR_ERR_NO_SUPPORT && strncmp(lc->uri, "test:", 5) == 0;
+                virStreamFree(st);
+                if (!local)
+                        return lv_error(err, "cannot upload the first-boot seed");
+                virResetLastError();
+                _cleanup_(freep) char *path = virStorageVolGetPath(vol);
+                FILE *f = path ? fopen(path, "we") : NULL;
+                bool ok = f && fwrite(buf, 1, len, f) == len;
+                if (f && fclose(f) != 0)
+                        ok = false;
+                return ok ? 0
+                          : cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot write the seed at %s",
+                                         path ? path : "?");
+        }
+        while (sent < len) {
+                size_t chunk = len - sent < 65536 ? len - sent : 65536;
+                int n = virStreamSend(st, (const char *)buf + sent, chunk);
+                if (n <= 0) {
+                        int r = lv_error(err, "cannot upload the first-boot seed");
+                        virStreamAbort(st);
+                        virStreamFree(st);
+                        return r;
+                }
+                sent += (size_t)n;
+        }
+        if (virStreamFinish(st) < 0) {
+                int r = lv_error(err, "cannot finish uploading the first-boot seed");
+                virStreamFree(st);
+                return r;
+        }
+        virStreamFree(st);
+        return 0;
+}
+
+/* The VM's NoCloud seed volume. Made again on every provision attempt: the
+ * same documents give the same seed, and one left half-written by a crash
+ * is never booted from. */
+static int ensure_seed(LibvirtConn *lc, virConnectPtr vc, const ProvisionSpec *spec, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL;
+        _cleanup_(freep) unsigned char *iso = NULL;
+        const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
+        size_t len = 0;
+        int r;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool)
+                return lv_error(err, "cannot look up storage pool");
+        if (libvirt_xml_seed_name(spec->resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = seed_iso_build(spec->seed_meta_data, spec->seed_user_data, &iso, &len, err);
+        if (r < 0)
+                return r;
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol) {
+                if (virStorageVolDelete(vol, 0) < 0)
+                        return lv_error(err, "cannot replace the first-boot seed");
+                virStorageVolFree(vol);
+                vol = NULL;
+        }
+        virResetLastError();
+        if (libvirt_xml_seed_volume(spec->resource_id, len, &xml) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                return lv_error(err, "cannot create the first-boot seed");
+        return upload_seed(lc, vc, vol, iso, len, err);
+}
+
 static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDomainType want) {
         pthread_mutex_lock(&lc->lock);
         const char *t = libvirt_xml_pick_domain_type(
@@ -942,11 +1138,18 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
                 return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "arch",
                                           "the provider runs no kvm, qemu or test domains for %s",
                                           spec->arch ? spec->arch : "x86_64");
-        if ((r = libvirt_xml_domain(spec, type, &xml, err)) < 0)
+        /* A local copy: the disk's format follows from its pool. */
+        ProvisionSpec s = *spec;
+        if (s.image_volume && s.disk_gib > 0 && (r = system_disk_format(vc, s.pool, &s.disk_format, err)) < 0)
+                return r;
+        if ((r = libvirt_xml_domain(&s, type, &xml, err)) < 0)
                 return r;
 
-        if (spec->disk_gib > 0 && (r = ensure_volume(vc, spec, NULL, err)) < 0)
+        if (s.disk_gib > 0 && (r = s.image_volume ? ensure_system_disk(lc, vc, &s, err)
+                                                  : ensure_volume(vc, spec, NULL, err)) < 0)
                 return r;
+        if (s.seed_meta_data && (r = ensure_seed(lc, vc, &s, err)) < 0)
+                goto rollback;
 
         d = virDomainDefineXML(vc, xml);
         if (!d) {
@@ -975,7 +1178,8 @@ rollback:
                 if (force_off(d, NULL) < 0 || undefine(d, NULL) < 0)
                         virResetLastError();
         }
-        if (spec->disk_gib > 0 && delete_volume(vc, spec->pool, spec->resource_id, NULL) < 0)
+        if ((spec->disk_gib > 0 || spec->seed_meta_data) &&
+            delete_volume(vc, spec->pool, spec->resource_id, NULL) < 0)
                 virResetLastError();
         return r;
 }
@@ -1230,6 +1434,182 @@ static int lv_capacity(DriverConn *c, DriverCapacity *ret, CbError *err) {
         return 0;
 }
 
+/* --- OS images: read a volume whole, digest it ------------------------------ */
+
+#define IMAGE_CHUNK (256 * 1024)
+
+/* What a volume may yield at most: its virtual size plus what a qcow2
+ * container adds (metadata, tables), so a provider that streams without
+ * end cannot hold the worker forever. */
+static uint64_t image_read_limit(uint64_t capacity) {
+        return capacity + capacity / 8 + 64ULL * 1024 * 1024;
+}
+
+static int digest_stream(virConnectPtr vc, virStorageVolPtr vol, uint64_t limit, DigestCtx *d,
+                         uint64_t *ret_read, CbError *err) {
+        virStreamPtr st = virStreamNew(vc, 0);
+        _cleanup_(freep) char *buf = malloc(IMAGE_CHUNK);
+        uint64_t total = 0;
+        int n;
+
+        if (!st || !buf) {
+                if (st)
+                        virStreamFree(st);
+                return st ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
+                          : lv_error(err, "cannot open a stream");
+        }
+        if (virStorageVolDownload(vol, st, 0, 0, 0) < 0) {
+                int r = lv_error(err, "cannot download the volume");
+                virStreamFree(st);
+                return r;
+        }
+        while ((n = virStreamRecv(st, buf, IMAGE_CHUNK)) > 0) {
+                total += (uint64_t)n;
+                if (total > limit || digest_update(d, buf, (size_t)n) < 0) {
+                        virStreamAbort(st);
+                        virStreamFree(st);
+                        return cb_error_set(err, CB_ERR_UNPROCESSABLE,
+                                            total > limit ? "the volume streams more than its size"
+                                                          : "cannot digest the volume");
+                }
+                if (driver_waits_cancelled()) {
+                        virStreamAbort(st);
+                        virStreamFree(st);
+                        return cb_error_set(err, CB_ERR_UNAVAILABLE, "cancelled: the daemon is stopping");
+                }
+        }
+        if (n < 0 || virStreamFinish(st) < 0) {
+                int r = lv_error(err, "cannot read the volume");
+                if (n < 0)
+                        virStreamAbort(st);
+                virStreamFree(st);
+                return r;
+        }
+        virStreamFree(st);
+        *ret_read = total;
+        return 0;
+}
+
+/* libvirt's test driver keeps no volume content and has no download: there
+ * a volume's path (from the node XML) is read on this host instead. Only
+ * for test:// connections, which are in-process by definition. */
+static int digest_local_path(virStorageVolPtr vol, uint64_t limit, DigestCtx *d, uint64_t *ret_read,
+                             CbError *err) {
+        _cleanup_(freep) char *path = virStorageVolGetPath(vol);
+        _cleanup_(freep) char *buf = malloc(IMAGE_CHUNK);
+        uint64_t total = 0;
+        ssize_t n;
+        int fd;
+
+        if (!path)
+                return lv_error(err, "cannot read the volume's path");
+        if (!buf)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot read volume %s: %s", path,
+                                    strerror(errno));
+        while ((n = read(fd, buf, IMAGE_CHUNK)) > 0) {
+                total += (uint64_t)n;
+                if (total > limit || digest_update(d, buf, (size_t)n) < 0) {
+                        close(fd);
+                        return cb_error_set(err, CB_ERR_UNPROCESSABLE, "volume %s is larger than its size",
+                                            path);
+                }
+        }
+        close(fd);
+        if (n < 0)
+                return cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot read volume %s", path);
+        *ret_read = total;
+        return 0;
+}
+
+/* Reads vol whole and digests it (alg); its format and virtual size too. */
+static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const char *alg,
+                          DriverImageInfo *ret, CbError *err) {
+        _cleanup_(freep) char *xml = NULL;
+        DriverImageInfo info = { 0 };
+        virStorageVolInfo vi;
+        DigestCtx *d;
+        int r;
+
+        if (virStorageVolGetInfo(vol, &vi) < 0)
+                return lv_error(err, "cannot read the volume");
+        info.capacity_bytes = vi.capacity;
+        xml = virStorageVolGetXMLDesc(vol, 0);
+        if (!xml)
+                return lv_error(err, "cannot read the volume's description");
+        if (libvirt_xml_volume_format(xml, info.format, sizeof(info.format)) < 0)
+                info.format[0] = 0;
+
+        d = digest_begin(alg);
+        if (!d)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start a %s digest", alg);
+        r = digest_stream(vc, vol, image_read_limit(vi.capacity), d, &info.read_bytes, err);
+        if (r < 0 && err && err->kind == CB_ERR_UNSUPPORTED && strncmp(lc->uri, "test:", 5) == 0) {
+                cb_error_clear(err);
+                r = digest_local_path(vol, image_read_limit(vi.capacity), d, &info.read_bytes, err);
+        }
+        if (r < 0) {
+                digest_free(d);
+                return r;
+        }
+        if (digest_end_hex(d, info.digest) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot finish the digest");
+        *ret = info;
+        return 0;
+}
+
+/* The image's pool and volume; what is missing is NOT_FOUND naming field_pool/field_volume. */
+static int find_image(virConnectPtr vc, const char *pool_name, const char *volume, const char *field_pool,
+                      const char *field_volume, virStoragePoolPtr *ret_pool, virStorageVolPtr *ret_vol,
+                      CbError *err) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(vc, pool_name);
+        virStorageVolPtr vol;
+
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, field_pool,
+                                                  "%s: the provider has no storage pool '%s'", field_pool,
+                                                  pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        vol = virStorageVolLookupByName(pool, volume);
+        if (!vol) {
+                int code = last_code();
+                virStoragePoolFree(pool);
+                if (code == VIR_ERR_NO_STORAGE_VOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, field_volume,
+                                                  "%s: pool '%s' has no volume '%s'", field_volume, pool_name,
+                                                  volume);
+                }
+                return lv_error(err, "cannot look up volume");
+        }
+        if (ret_pool)
+                *ret_pool = pool;
+        else
+                virStoragePoolFree(pool);
+        *ret_vol = vol;
+        return 0;
+}
+
+static int lv_image_inspect(DriverConn *c, const char *pool_name, const char *volume, const char *alg,
+                            DriverImageInfo *ret, CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        int r;
+
+        if ((r = acquire(lc, &vc, err)) < 0)
+                return r;
+        if ((r = find_image(vc, pool_name, volume, "pool", "volume", NULL, &vol, err)) < 0)
+                return r;
+        return inspect_volume(lc, vc, vol, alg, ret, err);
+}
+
 /* The volume behind a disk source: a path any pool knows, or "pool/volume". */
 static virStorageVolPtr volume_of(virConnectPtr vc, const char *source) {
         if (source[0] == '/')
@@ -1320,7 +1700,7 @@ static void digest_zeros(EVP_MD_CTX *md, uint64_t n) {
         }
 }
 
-static void digest_hex(EVP_MD_CTX *md, char ret[65]) {
+static void md_hex(EVP_MD_CTX *md, char ret[65]) {
         unsigned char h[32];
         unsigned n = 0;
         EVP_DigestFinal_ex(md, h, &n);
@@ -1562,7 +1942,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         }
         res.capacity_bytes = info.capacity;
         res.data_bytes = cs.data;
-        digest_hex(smd, res.source_sha256);
+        md_hex(smd, res.source_sha256);
         report(&cs, true);
 
         /* 3. The target read back: the same digest, or no move. */
@@ -1573,7 +1953,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         EVP_DigestInit_ex(tmd, EVP_sha256(), NULL);
         if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
                 goto rollback;
-        digest_hex(tmd, res.target_sha256);
+        md_hex(tmd, res.target_sha256);
         cs.done = cs.total;
         if (!streq(res.source_sha256, res.target_sha256) || vs.done != info.capacity) {
                 r = cb_error_set(err, CB_ERR_INTERNAL,
@@ -1637,6 +2017,137 @@ rollback:
         return r;
 }
 
+/* --- OS images: an upload into the image pool ------------------------------- */
+
+/* Reads exactly size bytes of fd into the new volume, digesting them; the
+ * test driver (no upload) gets them at the volume's path. */
+static int upload_from_fd(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, int fd, uint64_t size,
+                          DigestCtx *d, CbError *err) {
+        _cleanup_(freep) char *buf = malloc(IMAGE_CHUNK);
+        virStreamPtr st = NULL;
+        FILE *local = NULL;
+        uint64_t done = 0;
+        int r = 0;
+
+        if (!buf)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        st = virStreamNew(vc, 0);
+        if (!st)
+                return lv_error(err, "cannot open a stream");
+        if (virStorageVolUpload(vol, st, 0, size, 0) < 0) {
+                bool test = last_code() == VIR_ERR_NO_SUPPORT && strncmp(lc->uri, "test:", 5) == 0;
+                virStreamFree(st);
+                st = NULL;
+                if (!test)
+                        return lv_error(err, "cannot upload the image");
+                virResetLastError();
+                _cleanup_(freep) char *path = virStorageVolGetPath(vol);
+                local = path ? fopen(path, "we") : NULL;
+                if (!local)
+                        return cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot write volume %s",
+                                            path ? path : "?");
+        }
+        while (r == 0 && done < size) {
+                size_t want = size - done < IMAGE_CHUNK ? (size_t)(size - done) : IMAGE_CHUNK;
+                ssize_t n = read(fd, buf, want);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = cb_error_set_field(err, CB_ERR_VALIDATION, "size",
+                                               "size: the data ended after %llu of %llu bytes",
+                                               (unsigned long long)done, (unsigned long long)size);
+                        break;
+                }
+                if (digest_update(d, buf, (size_t)n) < 0)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot digest the image");
+                else if (local && fwrite(buf, 1, (size_t)n, local) != (size_t)n)
+                        r = cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot write the image");
+                else if (st) {
+                        for (ssize_t off = 0; r == 0 && off < n;) {
+                                int m = virStreamSend(st, buf + off, (size_t)(n - off));
+                                if (m <= 0)
+                                        r = lv_error(err, "cannot upload the image");
+                                else
+                                        off += m;
+                        }
+                }
+                done += (uint64_t)n;
+                if (r == 0 && driver_waits_cancelled())
+                        r = cb_error_set(err, CB_ERR_UNAVAILABLE, "cancelled: the daemon is stopping");
+        }
+        if (st) {
+                if (r == 0 && virStreamFinish(st) < 0)
+                        r = lv_error(err, "cannot finish the upload");
+                else if (r < 0)
+                        virStreamAbort(st);
+                virStreamFree(st);
+        }
+        if (local && fclose(local) != 0 && r == 0)
+                r = cb_error_set(err, CB_ERR_UNPROCESSABLE, "cannot write the image");
+        return r;
+}
+
+static int lv_image_upload(DriverConn *c, const char *pool_name, const char *volume, const char *format,
+                           int fd, uint64_t size, const char *alg, const char *expected, DriverImageInfo *ret,
+                           CbError *err) {
+        LibvirtConn *lc = lc_of(c);
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        DriverImageInfo info = { 0 };
+        virStorageVolInfo vi;
+        DigestCtx *d;
+        int r;
+
+        if ((r = acquire(lc, &vc, err)) < 0)
+                return r;
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, "pool",
+                                                  "pool: the provider has no storage pool '%s'", pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        vol = virStorageVolLookupByName(pool, volume);
+        if (vol)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "volume",
+                                          "volume: pool '%s' already has '%s'", pool_name, volume);
+        virResetLastError();
+        if (libvirt_xml_image_volume(volume, size, format, &xml) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                return lv_error(err, "cannot create the image's volume");
+        d = digest_begin(alg);
+        if (!d)
+                r = cb_error_set(err, CB_ERR_INTERNAL, "cannot start a %s digest", alg);
+        else {
+                r = upload_from_fd(lc, vc, vol, fd, size, d, err);
+                if (r < 0)
+                        digest_free(d);
+                else if (digest_end_hex(d, info.digest) < 0)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot finish the digest");
+        }
+        if (r == 0 && !digest_equal_ct(info.digest, expected))
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "digest",
+                                       "digest: the data has %s:%s, not the digest given", alg, info.digest);
+        if (r < 0) {
+                /* Nothing half-made stays in the image pool. */
+                if (virStorageVolDelete(vol, 0) < 0)
+                        virResetLastError();
+                return r;
+        }
+        snprintf(info.format, sizeof(info.format), "%s", format);
+        info.read_bytes = size;
+        info.capacity_bytes = virStorageVolGetInfo(vol, &vi) == 0 && vi.capacity > size ? vi.capacity : size;
+        virResetLastError();
+        *ret = info;
+        return 0;
+}
+
 const DriverOps libvirt_driver_ops = {
         .name = "libvirt",
         .global_init = lv_global_init,
@@ -1655,5 +2166,7 @@ const DriverOps libvirt_driver_ops = {
         .assess_domain = lv_assess_domain,
         .migrate_vm = lv_migrate_vm,
         .migrate_rollback = lv_migrate_rollback,
+        .image_inspect = lv_image_inspect,
+        .image_upload = lv_image_upload,
         .watch_events = lv_watch_events,
 };

@@ -16,7 +16,7 @@ set -eu
 PKGS="build-essential pkg-config
 libvirt-dev libvirt-clients
 libcurl4-openssl-dev libjansson-dev libconfig-dev libsystemd-dev
-libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev libxml2-dev
+libmicrohttpd-dev libsqlite3-dev libssl-dev libcmocka-dev libxml2-dev libisofs-dev libyaml-dev genisoimage
 dbus systemd sqlite3 curl jq libxml2-utils clang-format cppcheck openssl
 debootstrap systemd-container
 clang-14 libclang-rt-14-dev"
@@ -27,7 +27,8 @@ for arg in "$@"; do
         --bench) PKGS="$PKGS wrk nginx" ;;
         --valgrind) PKGS="$PKGS valgrind" ;;
         --qemu)
-                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86"
+                # qemu-utils: libvirt's qemu-img makes the copy-on-write system disks.
+                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils"
                 qemu=true
                 ;;
         *)

@@ -101,6 +101,7 @@ extern const sd_bus_vtable bus_migration_vtable[];
 
 /* daemon/bus/bus-providers.c: Providers. */
 extern const sd_bus_vtable bus_providers_vtable[];
+extern const sd_bus_vtable bus_images_vtable[];
 
 /* daemon/bus/bus-billing.c: Billing. */
 extern const sd_bus_vtable bus_billing_vtable[];
@@ -113,3 +114,4 @@ extern const sd_bus_vtable bus_billing_vtable[];
 #define BUS_INCIDENTS_INTERFACE BUS_INTERFACE_PREFIX "Incidents"
 #define BUS_PROVIDERS_INTERFACE BUS_INTERFACE_PREFIX "Providers"
 #define BUS_BILLING_INTERFACE   BUS_INTERFACE_PREFIX "Billing"
+#define BUS_IMAGES_INTERFACE    BUS_INTERFACE_PREFIX "Images"

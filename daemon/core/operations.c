@@ -4,7 +4,10 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "first-boot.h"
+#include "images.h"
 #include "log.h"
+#include "operations-http.h"
 #include "resources-internal.h"
 
 static bool inflight_has(Resources *r, const char *op) {
@@ -34,6 +37,8 @@ static void inflight_remove(Resources *r, const char *op) {
 }
 
 void operations_state_free(Resources *r) {
+        /* Their done callbacks still need the in-flight list. */
+        http_operations_cancel_all();
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
         r->n_inflight = 0;
@@ -98,7 +103,9 @@ typedef struct OpJob {
         Resource res;
         json_t *plan_spec;
         ProvisionSpec spec;
-        char *provider_ref; /* in: recorded ref; out: provision's answer */
+        ImageUse image;              /* the system disk's image (issue 9); spec points into it */
+        char *seed_meta, *seed_user; /* its first-boot seed's documents, owned */
+        char *provider_ref;          /* in: recorded ref; out: provision's answer */
         unsigned stop_timeout_ms;
         CbError err;
 } OpJob;
@@ -108,6 +115,8 @@ static void op_job_free(OpJob *j) {
         json_decref(j->plan_spec);
         free(j->provider_ref);
         cb_error_clear(&j->err);
+        free(j->seed_meta);
+        free(j->seed_user);
         free(j);
 }
 
@@ -123,6 +132,8 @@ static int op_job_run(void *userdata) {
         switch (j->kind) {
         case OPERATION_PROVISION: {
                 char *out = NULL;
+                if (j->err.kind != CB_ERR_NONE) /* the image was refused when the job was made */
+                        return -cb_error_errno(j->err.kind);
                 int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
                 if (q >= 0) {
                         free(j->provider_ref);
@@ -235,6 +246,50 @@ static void op_job_done(int result, void *userdata) {
         op_job_free(j);
 }
 
+/* An http provider's operation ended (on the loop): recorded exactly like a
+ * worker's result. The instance id at the provider is the resource id. */
+static void http_op_done(int result, const char *error, void *userdata) {
+        OpJob *j = userdata;
+        if (result < 0)
+                cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "%s", error);
+        else if (j->kind == OPERATION_PROVISION) {
+                free(j->provider_ref);
+                j->provider_ref = strdup(j->resource_id);
+        }
+        op_job_done(result, j);
+}
+
+/* The plan's os_image, from the image library of the provider the VM is
+ * placed on, into the spec. A name the library has never held leaves the
+ * disk empty (plans published before the library); one that is retired,
+ * of another arch or not on this provider fails the provision, naming
+ * os_image. */
+static void op_job_image(Resources *r, Provider *p, OpJob *j) {
+        CatalogImageFacts facts;
+
+        if (j->spec.kind != DRIVER_OBJECT_VM || !j->spec.os_image || j->spec.disk_gib == 0)
+                return;
+        if (images_facts(r->store, j->spec.os_image, j->spec.arch ? j->spec.arch : "x86_64", &facts) == 0 &&
+            !facts.registered) {
+                log_warning("resource %s: os_image %s is not in the image library: empty system disk",
+                            j->resource_id, j->spec.os_image);
+                return;
+        }
+        if (images_lookup_use(r->store, p->name, j->spec.os_image, j->spec.arch, &j->image, &j->err) < 0)
+                return;
+        j->spec.image_pool = j->image.pool;
+        j->spec.image_volume = j->image.volume;
+        j->spec.image_format = j->image.format;
+        j->spec.image_digest_alg = j->image.digest_alg;
+        j->spec.image_digest = j->image.digest;
+        /* A VM with an OS gets its first-boot seed (instance-id, hostname, keys). */
+        if (first_boot_seed(r->store, j->resource_id, j->spec.name, &j->seed_meta, &j->seed_user, &j->err) <
+            0)
+                return;
+        j->spec.seed_meta_data = j->seed_meta;
+        j->spec.seed_user_data = j->seed_user;
+}
+
 /* Builds the job for a recorded operation and submits it; the provider
  * must be connected. Called for new operations and on recovery. Takes
  * over *res (zeroed) and the spec (a reference, may be NULL). held: the
@@ -300,6 +355,8 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                         .os_image = jstr(spec, "os_image"),
                         .domain_type = p->domain_type,
                 };
+                if (kind == OPERATION_PROVISION)
+                        op_job_image(r, p, j);
         }
         q = inflight_add(r, op_id);
         if (q < 0) {
@@ -307,7 +364,16 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 op_job_free(j);
                 return q;
         }
-        q = worker_submit(r->pool, op_job_run, op_job_done, j);
+        /* An http provider's operations run on the loop, not on a worker. */
+        if (driver_is_async(j->ops)) {
+                CbError e = CB_ERROR_INIT;
+                q = http_operation_start(r->store, r->providers, op_id, kind, &j->res, j->plan_spec,
+                                         http_op_done, j, &e);
+                if (q < 0)
+                        log_warning("operation %s: %s", op_id, e.message);
+                cb_error_clear(&e);
+        } else
+                q = worker_submit(r->pool, op_job_run, op_job_done, j);
         if (q < 0) {
                 inflight_remove(r, op_id);
                 reservation_drop(&j->reservation);

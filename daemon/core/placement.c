@@ -84,3 +84,28 @@ Provider *placement_choose(Resources *r, const json_t *spec, Reservation *ret_he
         *ret_held = reservation_take(best, vcpus, mem);
         return best;
 }
+
+Provider *placement_choose_http(Resources *r, const char *plan_id, const json_t *spec, CbError *err) {
+        const char *name = jstr(spec, "provider");
+        Provider *p = name ? providers_find(r->providers, name) : NULL;
+
+        if (!name || !jstr(spec, "remote_service_id") || !jstr(spec, "remote_plan_id")) {
+                cb_error_set(
+                        err, CB_ERR_UNSUPPORTED,
+                        "plan '%s' names no provider and remote service and plan: nothing can provision it",
+                        plan_id);
+                return NULL;
+        }
+        if (!p || !driver_is_async(p->ops)) {
+                cb_error_set(err, CB_ERR_UNAVAILABLE,
+                             "plan '%s' is served by provider '%s', which is not registered", plan_id, name);
+                return NULL;
+        }
+        if (p->status != PROVIDER_CONNECTED || !p->conn) {
+                cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is %s%s%s; try again shortly", p->name,
+                             provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
+                             p->last_error);
+                return NULL;
+        }
+        return p;
+}

@@ -37,3 +37,9 @@ void reservation_drop(Reservation *res);
  * "disk_gib", "pool", "kind"), its share held in *ret_held; NULL with err
  * (CB_ERR_UNAVAILABLE saying why nothing fits) otherwise. */
 Provider *placement_choose(Resources *r, const json_t *spec, Reservation *ret_held, CbError *err);
+
+/* An http plan goes to the provider its spec names ("provider"), which
+ * must be a connected http provider (its catalogue read); nothing is held.
+ * NULL with err otherwise: CB_ERR_UNAVAILABLE when it is not connected
+ * (try again), CB_ERR_UNSUPPORTED when the plan names no provider. */
+Provider *placement_choose_http(Resources *r, const char *plan_id, const json_t *spec, CbError *err);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "providers.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <sys/param.h> /* MIN */
+#include <unistd.h>
 
 #include "audit.h"
+#include "catalog-validate.h"
 #include "json-util.h"
 #include "log.h"
 
@@ -49,6 +52,14 @@ static void provider_free(Provider *p) {
         free(p->name);
         free(p->driver);
         free(p->uri);
+        free(p->username);
+        if (p->password)
+                explicit_bzero(p->password, strlen(p->password));
+        free(p->password);
+        free(p->api_version);
+        free(p->ca_file);
+        json_decref(p->offered);
+        free(p->image_pool);
         free(p);
 }
 
@@ -152,9 +163,91 @@ static void probe_done(int result, void *userdata) {
         free(pr);
 }
 
+/* ---- http providers: the catalogue read, on the main loop ---- */
+
+typedef struct CatalogRead {
+        Providers *ps;
+        Provider *p;
+} CatalogRead;
+
+static void provider_set_error(Provider *p, const char *msg) {
+        snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
+}
+
+static void catalog_read_done(int r, const DriverReply *reply, const CbError *err, void *userdata) {
+        CatalogRead *cr = userdata;
+        Provider *p = cr->p;
+        Providers *cr_ps = cr->ps;
+        bool was_connected;
+
+        free(cr);
+        if (r == -ECANCELED)
+                return; /* the connection is being closed with the registry */
+        was_connected = p->status == PROVIDER_CONNECTED;
+        p->probing = false;
+        if (r >= 0 && reply->body) {
+                json_t *copy = json_deep_copy(reply->body);
+                if (copy) {
+                        json_decref(p->offered);
+                        p->offered = copy;
+                }
+                store_now(p->catalog_read_at);
+                p->status = PROVIDER_CONNECTED;
+                p->last_error[0] = 0;
+                if (!was_connected)
+                        log_info("provider %s connected (%s): %zu services offered", p->name, p->uri,
+                                 json_array_size(json_object_get(p->offered, "services")));
+                if (!was_connected && cr_ps->ready)
+                        cr_ps->ready(p, cr_ps->ready_userdata);
+                return;
+        }
+        p->status = p->offered ? PROVIDER_LOST : PROVIDER_CONNECTING;
+        provider_set_error(p, err->message[0] ? err->message : strerror(-r));
+        if (was_connected)
+                log_warning("provider %s lost: %s", p->name, p->last_error);
+}
+
+static void provider_probe_async(Providers *ps, Provider *p) {
+        CbError err = CB_ERROR_INIT;
+        CatalogRead *cr;
+        int r;
+
+        if (p->probing)
+                return;
+        if (!p->conn) {
+                DriverOpenOptions o = { .username = p->username,
+                                        .password = p->password,
+                                        .api_version = p->api_version,
+                                        .ca_file = p->ca_file,
+                                        .timeout_ms = p->timeout_s * 1000 };
+                r = driver_open_with(p->ops, p->uri, &o, &p->conn, &err);
+                if (r < 0) {
+                        provider_set_error(p, err.message);
+                        cb_error_clear(&err);
+                        return;
+                }
+        }
+        cr = calloc(1, sizeof(*cr));
+        if (!cr)
+                return;
+        *cr = (CatalogRead){ ps, p };
+        r = driver_catalog_async(p->ops, p->conn, catalog_read_done, cr, &err);
+        if (r < 0) {
+                free(cr);
+                provider_set_error(p, err.message);
+                cb_error_clear(&err);
+                return;
+        }
+        p->probing = true;
+}
+
 static void provider_probe(Providers *ps, Provider *p) {
         Probe *pr;
 
+        if (driver_is_async(p->ops)) {
+                provider_probe_async(ps, p);
+                return;
+        }
         if (p->probing)
                 return;
         p->capacity_stale = false;
@@ -223,9 +316,11 @@ void provider_capacity_changed(Provider *p) {
         p->capacity_stale = true;
 }
 
-static int provider_add(Providers *ps, const char *name, const char *driver, const char *uri,
-                        DriverDomainType domain_type, bool from_config, Provider **ret, CbError *err) {
+static int provider_add(Providers *ps, const ProviderSettings *set, bool from_config, Provider **ret,
+                        CbError *err) {
+        const char *name = set->name, *driver = set->driver, *uri = set->uri;
         const DriverOps *ops = driver_find(driver);
+        bool oom = false;
         Provider *p;
 
         if (!ops)
@@ -242,12 +337,22 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
                 .name = strdup(name),
                 .driver = strdup(driver),
                 .uri = strdup(uri),
-                .domain_type = domain_type,
+                .domain_type = set->domain_type,
+                .timeout_s = set->timeout_s,
+                .image_pool = set->image_pool ? strdup(set->image_pool) : NULL,
                 .from_config = from_config,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
         };
-        if (!p->name || !p->driver || !p->uri) {
+#define DUP_OPT(field)                                      \
+        if (set->field && !(p->field = strdup(set->field))) \
+                oom = true;
+        DUP_OPT(username)
+        DUP_OPT(password)
+        DUP_OPT(api_version)
+        DUP_OPT(ca_file)
+#undef DUP_OPT
+        if (!p->name || !p->driver || !p->uri || oom || (set->image_pool && !p->image_pool)) {
                 provider_free(p);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
@@ -258,13 +363,25 @@ static int provider_add(Providers *ps, const char *name, const char *driver, con
         return 0;
 }
 
+int providers_add_config_settings(Providers *ps, const ProviderSettings *set, CbError *err) {
+        return provider_add(ps, set, true, NULL, err);
+}
+
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err) {
-        return provider_add(ps, name, driver, uri, domain_type, true, NULL, err);
+                         DriverDomainType domain_type, const char *image_pool, CbError *err) {
+        ProviderSettings set = { .name = name,
+                                 .driver = driver,
+                                 .uri = uri,
+                                 .domain_type = domain_type,
+                                 .image_pool = image_pool };
+        return providers_add_config_settings(ps, &set, err);
 }
 
 int providers_load(Providers *ps, CbError *err) {
-        static const char sql[] = "SELECT name, driver, uri, domain_type FROM providers ORDER BY name";
+        static const char sql[] =
+                "SELECT name, driver, uri, domain_type, username, password, api_version, ca_file, "
+                "timeout_seconds, image_pool "
+                "FROM providers ORDER BY name";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
 
@@ -276,8 +393,17 @@ int providers_load(Providers *ps, CbError *err) {
                 if (providers_find(ps, name))
                         continue;
                 int t = driver_domain_type_from_string(store_rows_text(rows, 3));
-                if (provider_add(ps, name, store_rows_text(rows, 1), store_rows_text(rows, 2),
-                                 t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t, false, NULL, &e) < 0)
+                ProviderSettings set = { .name = name,
+                                         .driver = store_rows_text(rows, 1),
+                                         .uri = store_rows_text(rows, 2),
+                                         .domain_type = t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t,
+                                         .username = store_rows_text(rows, 4),
+                                         .password = store_rows_text(rows, 5),
+                                         .api_version = store_rows_text(rows, 6),
+                                         .ca_file = store_rows_text(rows, 7),
+                                         .timeout_s = (unsigned)store_rows_int(rows, 8),
+                                         .image_pool = store_rows_text(rows, 9) };
+                if (provider_add(ps, &set, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
         }
@@ -293,8 +419,34 @@ json_t *provider_to_json(const Provider *p) {
                                     json_string(driver_domain_type_to_string(p->domain_type)));
         if (!o)
                 return NULL;
+        if (p->image_pool)
+                json_object_set_new(o, "image_pool", json_string(p->image_pool));
         if (p->last_error[0])
                 json_object_set_new(o, "error", json_string(p->last_error));
+        if (driver_is_async(p->ops)) {
+                /* never the password */
+                json_object_set_new(o, "api_version", json_string(p->api_version ? p->api_version : "2.17"));
+                if (p->username)
+                        json_object_set_new(o, "username", json_string(p->username));
+                if (p->ca_file)
+                        json_object_set_new(o, "ca_file", json_string(p->ca_file));
+                json_object_set_new(o, "timeout_seconds", json_integer(p->timeout_s ? p->timeout_s : 30));
+                if (p->offered) {
+                        json_t *svcs = json_array(), *s;
+                        size_t i;
+                        json_array_foreach(json_object_get(p->offered, "services"), i, s) {
+                                json_t *plans = json_array(), *pl;
+                                size_t j;
+                                json_array_foreach(json_object_get(s, "plans"), j, pl)
+                                        json_array_append(plans, json_object_get(pl, "id"));
+                                json_array_append_new(svcs,
+                                                      json_pack("{s:O, s:o}", "id", json_object_get(s, "id"),
+                                                                "plans", plans));
+                        }
+                        json_object_set_new(o, "offered", svcs);
+                        json_object_set_new(o, "catalog_read_at", json_string(p->catalog_read_at));
+                }
+        }
         /* free_*: what placement may still give (the reading less reservations). */
         if (p->capacity_valid)
                 json_object_set_new(
@@ -333,16 +485,24 @@ int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError 
 
 typedef struct ProviderRow {
         const char *name, *driver, *uri, *domain_type, *created_at, *created_by;
+        const char *username, *password, *api_version, *ca_file;
+        unsigned timeout_s;
+        const char *image_pool;
 } ProviderRow;
 
 static int provider_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] =
-                "INSERT INTO providers (name, driver, uri, domain_type, created_at, created_by) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+                "INSERT INTO providers (name, driver, uri, domain_type, created_at, "
+                "created_by, username, password, "
+                "api_version, ca_file, timeout_seconds, image_pool) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12)";
         const ProviderRow *p = userdata;
         int r = store_run(s, ins,
                           STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
-                                     SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by)),
+                                     SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by),
+                                     SA_TEXT(p->username), SA_TEXT(p->password), SA_TEXT(p->api_version),
+                                     SA_TEXT(p->ca_file), p->timeout_s ? SA_INT(p->timeout_s) : SA_NULL,
+                                     SA_TEXT(p->image_pool)),
                           "storing the provider", err);
         if (r == -EEXIST)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
@@ -350,10 +510,52 @@ static int provider_insert(Store *s, void *userdata, CbError *err) {
         return r < 0 ? r : 0;
 }
 
+/* The http fields of POST /v1/providers, checked the way the driver will
+ * (so that nothing is stored that cannot be opened). */
+static int check_http_body(const json_t *body, ProviderSettings *set, CbError *err) {
+        int r = json_get_string(body, "url", true, 1024, &set->uri, err);
+        if (r >= 0)
+                r = json_get_string(body, "username", true, 255, &set->username, err);
+        if (r >= 0)
+                r = json_get_string(body, "password", true, 1024, &set->password, err);
+        if (r >= 0)
+                r = json_get_string(body, "api_version", true, 8, &set->api_version, err);
+        if (r >= 0)
+                r = json_get_string(body, "ca_file", false, 4096, &set->ca_file, err);
+        if (r < 0)
+                return r;
+        const json_t *ts = json_object_get(body, "timeout_seconds");
+        if (ts && (!json_is_integer(ts) || json_integer_value(ts) < 1 || json_integer_value(ts) > 300))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "timeout_seconds",
+                                          "timeout_seconds: an integer from 1 to 300");
+        set->timeout_s = ts ? (unsigned)json_integer_value(ts) : 0;
+        if (json_object_get(body, "uri"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "uri",
+                                          "uri: an http provider has a \"url\"");
+        if (set->ca_file && set->ca_file[0] != '/')
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "ca_file",
+                                          "ca_file: must be an absolute path");
+        if (set->ca_file && access(set->ca_file, R_OK) < 0)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "ca_file", "ca_file: cannot read %s: %s",
+                                          set->ca_file, strerror(errno));
+        /* open_with does no I/O: it is the check of url and api_version. */
+        DriverConn *c = NULL;
+        DriverOpenOptions o = { .username = set->username,
+                                .password = set->password,
+                                .api_version = set->api_version,
+                                .ca_file = set->ca_file };
+        r = driver_open_with(driver_find("http"), set->uri, &o, &c, err);
+        driver_close(driver_find("http"), c);
+        return r;
+}
+
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
-        static const char *const fields[] = { "name", "driver", "uri", "domain_type", NULL };
-        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL;
+        static const char *const fields[] = { "name",        "driver",          "uri",        "domain_type",
+                                              "url",         "username",        "password",   "ca_file",
+                                              "api_version", "timeout_seconds", "image_pool", NULL };
+        const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL, *image_pool = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
+        ProviderSettings set = { 0 };
         char object[128], now[32];
         Provider *p = NULL;
         int r;
@@ -367,14 +569,41 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         if (r >= 0)
                 r = json_get_string(body, "driver", true, 32, &driver, err);
         if (r >= 0)
-                r = json_get_string(body, "uri", true, 1024, &uri, err);
-        if (r >= 0)
-                r = json_get_string(body, "domain_type", false, 16, &dt, err);
+                r = json_get_string(body, "image_pool", false, 128, &image_pool, err);
         if (r < 0)
                 return r;
+        if (image_pool && !image_volume_name_is_valid(image_pool))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: must be a storage pool name ([A-Za-z0-9._-], not "
+                                          "starting with '.' or '-')");
+        if (image_pool && !streq(driver, "libvirt"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
+                                          "image_pool: only libvirt providers have one");
         if (!driver_find(driver))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "driver", "driver: unknown driver '%s'",
                                           driver);
+        if (streq(driver, "http")) {
+                r = check_http_body(body, &set, err);
+                if (r < 0)
+                        return r;
+                if (json_object_get(body, "domain_type"))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "domain_type",
+                                                  "domain_type: only libvirt providers have one");
+                uri = set.uri;
+        } else {
+                static const char *const http_only[] = { "url",     "username",    "password",
+                                                         "ca_file", "api_version", "timeout_seconds",
+                                                         NULL };
+                for (const char *const *k = http_only; *k; k++)
+                        if (json_object_get(body, *k))
+                                return cb_error_set_field(err, CB_ERR_VALIDATION, *k,
+                                                          "%s: only http providers have one", *k);
+                r = json_get_string(body, "uri", true, 1024, &uri, err);
+                if (r >= 0)
+                        r = json_get_string(body, "domain_type", false, 16, &dt, err);
+                if (r < 0)
+                        return r;
+        }
         if (dt && (domain_type = driver_domain_type_from_string(dt)) < 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "domain_type",
                                           "domain_type: must be \"auto\", \"kvm\" or \"qemu\"");
@@ -386,16 +615,93 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
 
         snprintf(object, sizeof(object), "provider:%s", name);
         store_now(now);
-        ProviderRow row = { name, driver,
-                            uri,  driver_domain_type_to_string((DriverDomainType)domain_type),
-                            now,  caller->principal->name };
+        ProviderRow row = { name,
+                            driver,
+                            uri,
+                            driver_domain_type_to_string((DriverDomainType)domain_type),
+                            now,
+                            caller->principal->name,
+                            set.username,
+                            set.password,
+                            set.api_version,
+                            set.ca_file,
+                            set.timeout_s,
+                            image_pool };
+        /* The audit record names the provider and its URL, never the password. */
         r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
                          provider_insert, &row, err);
         if (r < 0)
                 return r;
-        r = provider_add(ps, name, driver, uri, (DriverDomainType)domain_type, false, &p, err);
+        set.name = name;
+        set.driver = driver;
+        set.uri = uri;
+        set.domain_type = (DriverDomainType)domain_type;
+        set.image_pool = image_pool;
+        r = provider_add(ps, &set, false, &p, err);
         if (r < 0)
                 return r;
         *ret = provider_to_json(p);
+        return 0;
+}
+
+/* ---- the sign-off check of http plans ---- */
+
+static const json_t *find_id(const json_t *array, const char *id) {
+        const json_t *v;
+        size_t i;
+        json_array_foreach(array, i,
+                           v) if (streq(json_string_value(json_object_get(v, "id")) ?: "", id)) return v;
+        return NULL;
+}
+
+int providers_check_service(Providers *ps, const json_t *doc, CbError *err) {
+        const json_t *plan;
+        size_t i;
+        char field[96];
+
+        if (!streq(json_string_value(json_object_get(doc, "driver")) ?: "", "http"))
+                return 0;
+        json_array_foreach(json_object_get(doc, "plans"), i, plan) {
+                const json_t *spec = json_object_get(plan, "spec"), *svc;
+                const char *prov = json_string_value(json_object_get(spec, "provider"));
+                const char *rs = json_string_value(json_object_get(spec, "remote_service_id"));
+                const char *rp = json_string_value(json_object_get(spec, "remote_plan_id"));
+                Provider *p;
+
+                /* A plan that names no provider is one nothing can provision
+                 * (the resource request says so); it is not a mapping to check. */
+                if (!prov)
+                        continue;
+                p = providers_find(ps, prov);
+                snprintf(field, sizeof(field), "plans[%zu].spec.provider", i);
+                if (!p || !driver_is_async(p->ops))
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field,
+                                                  "%s: no http provider '%s' is registered", field, prov);
+                if (!p->offered)
+                        return cb_error_set_field(
+                                err, CB_ERR_UNPROCESSABLE, field,
+                                "%s: the catalogue of provider '%s' has not been read yet (%s%s%s)", field,
+                                prov, provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
+                                p->last_error);
+                snprintf(field, sizeof(field), "plans[%zu].spec.remote_service_id", i);
+                if (!rs)
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field,
+                                                  "%s: a plan served by provider '%s' must name its service",
+                                                  field, prov);
+                svc = find_id(json_object_get(p->offered, "services"), rs);
+                if (!svc)
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field,
+                                                  "%s: provider '%s' offers no service '%s'", field, prov,
+                                                  rs);
+                snprintf(field, sizeof(field), "plans[%zu].spec.remote_plan_id", i);
+                if (!rp)
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field,
+                                                  "%s: a plan served by provider '%s' must name its plan",
+                                                  field, prov);
+                if (!find_id(json_object_get(svc, "plans"), rp))
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, field,
+                                                  "%s: provider '%s' offers no plan '%s' in service '%s'",
+                                                  field, prov, rp, rs);
+        }
         return 0;
 }

@@ -10,6 +10,14 @@
  * what provisions placed on it and not yet finished have reserved: a reading
  * taken mid-burst does not see those VMs yet. Operations that change what
  * runs mark the reading stale; providers_refresh_stale() re-reads it.
+ *
+ * http (OSB) providers are driven on the main loop (the driver's
+ * asynchronous operations): a probe reads their /v2/catalog, on
+ * registration and at every providers_probe_all() (the reconcile timer),
+ * and keeps it as what the provider offers. providers_check_service()
+ * holds a catalogue service's http plans against it before they may be
+ * submitted for sign-off. Their passwords are never shown. The ready
+ * callback runs for them too, when a catalogue read first succeeds.
  */
 
 #include <jansson.h>
@@ -31,6 +39,7 @@ typedef struct Provider {
         char *driver;
         char *uri;
         DriverDomainType domain_type; /* what its VMs are defined as */
+        char *image_pool;             /* the pool of its OS image library; NULL: none */
         bool from_config;
         const DriverOps *ops;
         DriverConn *conn; /* NULL until the first open succeeded */
@@ -45,7 +54,22 @@ typedef struct Provider {
         unsigned unread_vcpus;
         uint64_t unread_memory_mib;
         bool probing; /* a probe job is under way */
+        /* http (OSB) providers; NULL otherwise */
+        char *username, *password, *api_version, *ca_file;
+        unsigned timeout_s; /* a whole request; 0: the driver's default */
+        json_t *offered;    /* the last /v2/catalog read (checked), NULL until one was */
+        char catalog_read_at[32];
+        unsigned reconcile_fetches; /* reconcile's instance fetches under way (operations-http.c) */
 } Provider;
+
+/* What a provider is configured with; strings borrowed. */
+typedef struct ProviderSettings {
+        const char *name, *driver, *uri;
+        DriverDomainType domain_type;
+        const char *username, *password, *api_version, *ca_file; /* http only */
+        unsigned timeout_s;                                      /* http only; 0: default */
+        const char *image_pool; /* libvirt only: the pool of its OS image library; NULL: none */
+} ProviderSettings;
 
 /* What placement may still give: the reading less the reservations, at 0. */
 unsigned provider_free_vcpus(const Provider *p);
@@ -73,10 +97,15 @@ void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userd
 
 /* Registers a configured provider (not stored) and starts connecting. */
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,
-                         DriverDomainType domain_type, CbError *err);
+                         DriverDomainType domain_type, const char *image_pool, CbError *err);
+/* The same with every setting (http providers: credentials, version, CA, time limit). */
+int providers_add_config_settings(Providers *ps, const ProviderSettings *set, CbError *err);
 /* Loads the stored ones and starts connecting. */
 int providers_load(Providers *ps, CbError *err);
-/* POST /v1/providers: an operator adds one; stored, audited, connecting. */
+/* POST /v1/providers: an operator adds one; stored, audited, connecting.
+ * libvirt: {"name", "driver", "uri", ["domain_type"]}; http: {"name",
+ * "driver": "http", "url", "username", "password", "api_version",
+ * ["ca_file"]}. */
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
 
 Provider *providers_find(Providers *ps, const char *name);
@@ -90,6 +119,13 @@ void providers_refresh_stale(Providers *ps);
 bool providers_any_stale(Providers *ps);
 
 json_t *provider_to_json(const Provider *p);
+
+/* Whether a catalogue service document may be submitted for sign-off as
+ * far as its providers go: each plan of an http service that names a
+ * provider must name a registered http provider whose last catalogue read
+ * offers spec.remote_service_id with spec.remote_plan_id. A refusal names
+ * the field (plans[N].spec.remote_plan_id). Other drivers: 0. */
+int providers_check_service(Providers *ps, const json_t *doc, CbError *err);
 /* GET /v1/providers: operators, authority, auditors. */
 int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError *err);
 

@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "operations-http.h"
 #include "operations.h"
 #include "resources-internal.h"
 #include "states.h"
@@ -347,6 +348,9 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         InvJob *j;
         int q;
 
+        if (driver_is_async(p->ops))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "provider '%s' (http) keeps no inventory here yet", p->name);
         if (p->status != PROVIDER_CONNECTED || !p->conn)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is %s%s%s", p->name,
                                     provider_status_to_string(p->status), p->last_error[0] ? ": " : "",
@@ -385,10 +389,19 @@ int resources_inventory(Resources *r, const CbCaller *caller, const char *provid
 
 void resources_provider_ready(Resources *r, Provider *p) {
         CbError err = CB_ERROR_INIT;
+        if (driver_is_async(p->ops)) {
+                /* No events and no inventory: resume what a stop left open. */
+                operations_resume(r, p);
+                return;
+        }
         resources_watch(r, p);
         operations_resume(r, p);
         submit_inventory(r, p, NULL, NULL, &err);
         cb_error_clear(&err);
+}
+
+static void http_resource_changed(const char *id, void *userdata) {
+        resources_notify(userdata, id, false);
 }
 
 void resources_reconcile_all(Resources *r) {
@@ -396,7 +409,11 @@ void resources_reconcile_all(Resources *r) {
         for (size_t i = 0; i < providers_count(r->providers); i++) {
                 Provider *p = providers_at(r->providers, i);
                 CbError err = CB_ERROR_INIT;
-                if (p->status == PROVIDER_CONNECTED) {
+                if (p->status == PROVIDER_CONNECTED && driver_is_async(p->ops)) {
+                        /* No inventory to list: each record is asked about instead. */
+                        operations_resume(r, p);
+                        http_reconcile_provider(r->store, r->providers, p, http_resource_changed, r);
+                } else if (p->status == PROVIDER_CONNECTED) {
                         operations_resume(r, p);
                         submit_inventory(r, p, NULL, NULL, &err);
                 }

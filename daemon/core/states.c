@@ -21,6 +21,7 @@ DEFINE_STRING_TABLE(resource_state, ResourceState, _RESOURCE_STATE_MAX);
 static const char *const resource_kind_table[_RESOURCE_KIND_MAX] = {
         [RESOURCE_KIND_VM] = "vm",
         [RESOURCE_KIND_VOLUME] = "volume",
+        [RESOURCE_KIND_SERVICE] = "service",
 };
 DEFINE_STRING_TABLE(resource_kind, ResourceKind, _RESOURCE_KIND_MAX);
 
@@ -64,3 +65,9 @@ static const char *const incident_status_table[_INCIDENT_STATUS_MAX] = {
         [INCIDENT_RESOLVED] = "resolved",
 };
 DEFINE_STRING_TABLE(incident_status, IncidentStatus, _INCIDENT_STATUS_MAX);
+
+static const char *const image_state_table[_IMAGE_STATE_MAX] = {
+        [IMAGE_ACTIVE] = "active",
+        [IMAGE_RETIRED] = "retired",
+};
+DEFINE_STRING_TABLE(image_state, ImageState, _IMAGE_STATE_MAX);

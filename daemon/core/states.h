@@ -41,6 +41,7 @@ DECLARE_STRING_TABLE(resource_state, ResourceState);
 typedef enum ResourceKind {
         RESOURCE_KIND_VM,
         RESOURCE_KIND_VOLUME,
+        RESOURCE_KIND_SERVICE, /* an Open Service Broker instance on an http provider */
         _RESOURCE_KIND_MAX,
 } ResourceKind;
 DECLARE_STRING_TABLE(resource_kind, ResourceKind);
@@ -91,3 +92,11 @@ typedef enum IncidentStatus {
         _INCIDENT_STATUS_MAX,
 } IncidentStatus;
 DECLARE_STRING_TABLE(incident_status, IncidentStatus);
+
+/* An OS image in a provider's library (images.h). */
+typedef enum ImageState {
+        IMAGE_ACTIVE,
+        IMAGE_RETIRED,
+        _IMAGE_STATE_MAX,
+} ImageState;
+DECLARE_STRING_TABLE(image_state, ImageState);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "catalog-validate.h"
+
 #define DEFAULT_MAX_BODY (1024 * 1024)
 
 static char *xstrdup0(const char *s) {
@@ -53,6 +55,13 @@ Config *config_free(Config *c) {
                 free(c->providers[i].name);
                 free(c->providers[i].driver);
                 free(c->providers[i].uri);
+                free(c->providers[i].username);
+                if (c->providers[i].password)
+                        explicit_bzero(c->providers[i].password, strlen(c->providers[i].password));
+                free(c->providers[i].password);
+                free(c->providers[i].api_version);
+                free(c->providers[i].ca_file);
+                free(c->providers[i].image_pool);
         }
         free(c->providers);
         free(c);
@@ -150,11 +159,12 @@ static const Key key_keys[] = {
         { NULL, 0 },
 };
 static const Key provider_keys[] = {
-        { "name", CONFIG_TYPE_STRING },
-        { "driver", CONFIG_TYPE_STRING },
-        { "uri", CONFIG_TYPE_STRING },
-        { "domain_type", CONFIG_TYPE_STRING },
-        { NULL, 0 },
+        { "name", CONFIG_TYPE_STRING },       { "driver", CONFIG_TYPE_STRING },
+        { "uri", CONFIG_TYPE_STRING },        { "domain_type", CONFIG_TYPE_STRING },
+        { "url", CONFIG_TYPE_STRING },        { "username", CONFIG_TYPE_STRING },
+        { "password", CONFIG_TYPE_STRING },   { "api_version", CONFIG_TYPE_STRING },
+        { "ca_file", CONFIG_TYPE_STRING },    { "timeout_seconds", CONFIG_TYPE_INT },
+        { "image_pool", CONFIG_TYPE_STRING }, { NULL, 0 },
 };
 
 static const char *type_name(int t) {
@@ -404,13 +414,51 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                         name = get_str(g, "name");
                         driver = get_str(g, "driver");
                         uri = get_str(g, "uri");
+                        if (!uri)
+                                uri = get_str(g, "url");
                         if (!is_id(name))
                                 return fail_at(l, g, "provider 'name' must match ^[a-z0-9-]+$");
                         if (isempty(driver) || (!streq(driver, "libvirt") && !streq(driver, "http")))
                                 return fail_at(l, g, "provider '%s': driver must be \"libvirt\" or \"http\"",
                                                name);
                         if (isempty(uri))
-                                return fail_at(l, g, "provider '%s' has no 'uri'", name);
+                                return fail_at(l, g, "provider '%s' has no '%s'", name,
+                                               streq(driver, "http") ? "url" : "uri");
+                        static const char *const http_only[] = { "url",         "username", "password",
+                                                                 "api_version", "ca_file",  "timeout_seconds",
+                                                                 NULL };
+                        for (const char *const *k = http_only; *k && !streq(driver, "http"); k++)
+                                if (config_setting_get_member(g, *k))
+                                        return fail_at(l, g, "provider '%s': %s is for http providers", name,
+                                                       *k);
+                        if (config_setting_get_member(g, "uri") && config_setting_get_member(g, "url"))
+                                return fail_at(l, g, "provider '%s': give 'url' or 'uri', not both", name);
+                        if (!get_str(g, "username") != !get_str(g, "password"))
+                                return fail_at(l, g, "provider '%s': username and password go together",
+                                               name);
+                        const char *av = get_str(g, "api_version");
+                        if (av &&
+                            !(strlen(av) == 4 && strncmp(av, "2.1", 3) == 0 && av[3] >= '3' && av[3] <= '7'))
+                                return fail_at(l, g, "provider '%s': api_version must be one of 2.13 to 2.17",
+                                               name);
+                        if (get_str(g, "username") && (!(p->username = strdup(get_str(g, "username"))) ||
+                                                       !(p->password = strdup(get_str(g, "password")))))
+                                return fail_at(l, g, "out of memory");
+                        const config_setting_t *ts = config_setting_get_member(g, "timeout_seconds");
+                        if (ts) {
+                                int t = config_setting_get_int(ts);
+                                if (t < 1 || t > 300)
+                                        return fail_at(
+                                                l, ts,
+                                                "provider '%s': timeout_seconds must be between 1 and 300",
+                                                name);
+                                p->timeout_s = (unsigned)t;
+                        }
+                        if (av && !(p->api_version = strdup(av)))
+                                return fail_at(l, g, "out of memory");
+                        if (get_str(g, "ca_file") &&
+                            !(p->ca_file = config_resolve_path(c, get_str(g, "ca_file"))))
+                                return fail_at(l, g, "out of memory");
                         const char *dt = get_str(g, "domain_type");
                         int t = dt ? driver_domain_type_from_string(dt) : DRIVER_DOMAIN_AUTO;
                         if (t < 0)
@@ -422,6 +470,17 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                 return fail_at(l, g, "provider '%s': domain_type is for libvirt providers",
                                                name);
                         p->domain_type = (DriverDomainType)t;
+                        const char *ip = get_str(g, "image_pool");
+                        if (ip && !image_volume_name_is_valid(ip))
+                                return fail_at(l, g,
+                                               "provider '%s': image_pool must be a storage pool name "
+                                               "([A-Za-z0-9._-], at most 128)",
+                                               name);
+                        if (ip && !streq(driver, "libvirt"))
+                                return fail_at(l, g, "provider '%s': image_pool is for libvirt providers",
+                                               name);
+                        if (ip && !(p->image_pool = strdup(ip)))
+                                return fail_at(l, g, "out of memory");
                         for (int j = 0; j < i; j++)
                                 if (streq(c->providers[j].name, name))
                                         return fail_at(l, g, "provider '%s' defined twice", name);

@@ -36,8 +36,14 @@ typedef struct ConfigTrustedKey {
 typedef struct ConfigProvider {
         char *name;
         char *driver; /* "libvirt", "http" */
-        char *uri;    /* relative test:/// node paths already made absolute */
+        char *uri;    /* relative test:/// node paths already made absolute; http: its "url" */
         DriverDomainType domain_type;
+        /* http (OSB) providers only; NULL when not given. */
+        char *username, *password;
+        char *api_version;  /* "2.13" .. "2.17" */
+        char *ca_file;      /* absolute */
+        unsigned timeout_s; /* a whole request; 0: the driver's default (30 s) */
+        char *image_pool;   /* the pool holding its OS images; NULL: no image library */
 } ConfigProvider;
 
 typedef struct Config {

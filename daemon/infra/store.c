@@ -353,7 +353,106 @@ static const char *const migrations[] = {
          * and those starting in it: a seek per resource, not its history. */
         "CREATE INDEX IF NOT EXISTS usage_segments_start ON usage_segments(resource_id, start_at);",
 
-        /* 16: incident statuses and operation kinds are checked like every
+        /* 16: http (OSB) providers: basic-auth credentials, the API version
+         * they speak, an optional CA file; NULL for libvirt providers. */
+        "ALTER TABLE providers ADD COLUMN username TEXT;"
+        "ALTER TABLE providers ADD COLUMN password TEXT;"
+        "ALTER TABLE providers ADD COLUMN api_version TEXT;"
+        "ALTER TABLE providers ADD COLUMN ca_file TEXT;"
+        "ALTER TABLE providers ADD COLUMN timeout_seconds INTEGER;",
+
+        /* 17: resources of kind 'service' (an Open Service Broker instance
+         * on an http provider), and what an asynchronous operation at such
+         * a provider needs to resume after a restart: the provider's
+         * operation token and the phase (provision, poll, mitigate). SQLite
+         * cannot widen a CHECK: the table is rebuilt, with its indexes and
+         * triggers as migrations 1-16 left them (holdings 6, metering 12) (store_migrate turns the
+         * foreign keys off around a migration and checks them before it
+         * commits; PostgreSQL: ALTER TABLE ... DROP/ADD CONSTRAINT). */
+        "CREATE TABLE resources_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  project_id TEXT NOT NULL REFERENCES projects(id),"
+        "  system_id TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  service_id TEXT NOT NULL,"
+        "  plan_id TEXT NOT NULL,"
+        "  catalog_revision INTEGER NOT NULL,"
+        "  approval_no TEXT NOT NULL,"
+        "  cost_kind TEXT NOT NULL CHECK (cost_kind IN ('construction','om')),"
+        "  committed_fen INTEGER NOT NULL,"
+        "  provider TEXT,"
+        "  provider_ref TEXT,"
+        "  state TEXT NOT NULL CHECK (state IN ('provisioning','active','stopped','failed',"
+        "    'deprovisioning','deleted')),"
+        "  idempotency_key TEXT,"
+        "  request_hash TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  kind TEXT NOT NULL DEFAULT 'vm' CHECK (kind IN ('vm','volume','service')));"
+        "INSERT INTO resources_new (id, name, project_id, system_id, department, service_id, plan_id,"
+        "  catalog_revision, approval_no, cost_kind, committed_fen, provider, provider_ref, state,"
+        "  idempotency_key, request_hash, created_at, created_by, updated_at, kind)"
+        "  SELECT id, name, project_id, system_id, department, service_id, plan_id, catalog_revision,"
+        "  approval_no, cost_kind, committed_fen, provider, provider_ref, state, idempotency_key,"
+        "  request_hash, created_at, created_by, updated_at, kind FROM resources;"
+        "DROP TABLE resources;"
+        "ALTER TABLE resources_new RENAME TO resources;"
+        "CREATE INDEX resources_project ON resources(project_id);"
+        "CREATE UNIQUE INDEX resources_idempotency ON resources(created_by, idempotency_key)"
+        "  WHERE idempotency_key IS NOT NULL;"
+        "CREATE INDEX resources_provider ON resources(provider);"
+        "CREATE INDEX resources_list_project ON resources(project_id, created_at, id);"
+        "CREATE INDEX resources_list_department ON resources(department, created_at, id);"
+        "CREATE INDEX resources_list_created ON resources(created_at, id);"
+        "CREATE TRIGGER holdings_insert AFTER INSERT ON resources WHEN NEW.state != 'deleted' BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;"
+        "CREATE TRIGGER holdings_delete AFTER DELETE ON resources WHEN OLD.state != 'deleted' BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER holdings_update_out AFTER UPDATE ON resources WHEN OLD.state != 'deleted' AND"
+        "  (NEW.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  UPDATE project_holdings SET quantity = quantity - 1, committed_fen = committed_fen - "
+        "OLD.committed_fen"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER holdings_update_in AFTER UPDATE ON resources WHEN NEW.state != 'deleted' AND"
+        "  (OLD.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "   NEW.committed_fen IS NOT OLD.committed_fen) BEGIN"
+        "  INSERT INTO project_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.cost_kind, 1, NEW.committed_fen)"
+        "  ON CONFLICT (project_id, service_id, plan_id, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1, committed_fen = committed_fen + excluded.committed_fen;"
+        "END;"
+        "CREATE TRIGGER usage_open AFTER INSERT ON resources BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.created_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT "
+        "OLD.state BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "ALTER TABLE operations ADD COLUMN remote_operation TEXT;"
+        "ALTER TABLE operations ADD COLUMN remote_phase TEXT;",
+
+        /* 18: incident statuses and operation kinds are checked like every
          * other state (the names of daemon/core/states.h, held together by
          * tests/unit/test-states.c). SQLite adds a CHECK only by rebuilding
          * the table: new table, copy, drop, rename. The records are rebuilt
@@ -394,13 +493,50 @@ static const char *const migrations[] = {
         "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
         "  error TEXT,"
         "  created_at TEXT NOT NULL,"
-        "  updated_at TEXT NOT NULL);"
-        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at)"
-        "  SELECT id, resource_id, kind, state, error, created_at, updated_at FROM operations;"
+        "  updated_at TEXT NOT NULL,"
+        "  remote_operation TEXT,"
+        "  remote_phase TEXT);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at,"
+        "  remote_operation, remote_phase) SELECT id, resource_id, kind, state, error, created_at,"
+        "  updated_at, remote_operation, remote_phase FROM operations;"
         "DROP TABLE operations;"
         "ALTER TABLE operations_new RENAME TO operations;"
         "CREATE INDEX operations_resource ON operations(resource_id);"
         "CREATE INDEX operations_state ON operations(state);",
+
+        /* 19: each provider's OS image library (issue 9): an image is a
+         * volume in the pool the provider names for images, recorded with
+         * the digest it had when it was registered. */
+        "ALTER TABLE providers ADD COLUMN image_pool TEXT;"
+        "CREATE TABLE IF NOT EXISTS images ("
+        "  provider TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  pool TEXT NOT NULL,"
+        "  volume TEXT NOT NULL,"
+        "  os TEXT NOT NULL,"
+        "  os_version TEXT NOT NULL,"
+        "  arch TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('qcow2','raw')),"
+        "  digest_alg TEXT NOT NULL CHECK (digest_alg IN ('sha256','sm3')),"
+        "  digest TEXT NOT NULL,"
+        "  size_bytes INTEGER NOT NULL,"
+        "  min_disk_gib INTEGER NOT NULL,"
+        "  secure_controllable INTEGER NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('active','retired')),"
+        "  created_at TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  retired_at TEXT,"
+        "  retired_by TEXT,"
+        "  PRIMARY KEY (provider, name));"
+        "CREATE INDEX IF NOT EXISTS images_name ON images(name);",
+
+        /* 20: what an order says about a VM's first boot (its SSH keys and
+         * cloud-config), kept so that a resumed provision builds the same
+         * seed; never copied into the audit trail. */
+        "CREATE TABLE IF NOT EXISTS resource_first_boot ("
+        "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  ssh_authorized_keys TEXT NOT NULL,"
+        "  user_data TEXT);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -495,6 +631,11 @@ static int store_migrate(Store *s, CbError *err) {
                 return cb_error_set(err, CB_ERR_INTERNAL,
                                     "%s has schema version %d, newer than this cloudbrokerd knows (%d)",
                                     s->path, have, store_latest_version());
+        /* Off while the schema changes (a table rebuilt drops and renames;
+         * PRAGMA foreign_keys is a no-op inside a transaction), checked
+         * before each commit instead. */
+        if (have < store_latest_version() && store_exec(s, "PRAGMA foreign_keys = OFF", err) < 0)
+                return -EIO;
         for (int v = have; v < store_latest_version(); v++) {
                 char pragma[64];
                 int r;
@@ -504,6 +645,14 @@ static int store_migrate(Store *s, CbError *err) {
                         return r;
                 r = store_exec(s, migrations[v], err);
                 if (r >= 0) {
+                        sqlite3_stmt *fk = NULL;
+                        if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &fk, NULL) !=
+                                    SQLITE_OK ||
+                            sqlite3_step(fk) != SQLITE_DONE)
+                                r = cb_error_set(err, CB_ERR_INTERNAL, "it leaves a foreign key dangling");
+                        sqlite3_finalize(fk);
+                }
+                if (r >= 0) {
                         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
                         r = store_exec(s, pragma, err);
                 }
@@ -511,11 +660,12 @@ static int store_migrate(Store *s, CbError *err) {
                         r = store_exec(s, "COMMIT", err);
                 if (r < 0) {
                         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
                         return cb_error_set(err, CB_ERR_INTERNAL, "migration %d failed: %s", v + 1,
                                             err ? err->message : "");
                 }
         }
-        return 0;
+        return store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ? -EIO : 0;
 }
 
 int store_open(const char *path, Store **ret, CbError *err) {

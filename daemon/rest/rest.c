@@ -110,11 +110,17 @@ struct RestAsync {
 };
 
 const RestRoute *const rest_route_tables[] = {
-        rest_core_routes,     rest_catalog_routes,
-        rest_systems_routes,  rest_incidents_routes,
-        rest_projects_routes, rest_resources_routes,
-        rest_billing_routes,  rest_legacy_routes,
-        osb_routes,           NULL,
+        rest_core_routes,
+        rest_catalog_routes,
+        rest_systems_routes,
+        rest_incidents_routes,
+        rest_projects_routes,
+        rest_resources_routes,
+        rest_billing_routes,
+        rest_legacy_routes,
+        rest_images_routes,
+        osb_routes,
+        NULL,
 };
 
 void rest_print_routes(FILE *f) {

@@ -73,6 +73,7 @@ extern const RestRoute rest_projects_routes[];
 extern const RestRoute rest_resources_routes[];
 extern const RestRoute rest_billing_routes[];
 extern const RestRoute rest_legacy_routes[];
+extern const RestRoute rest_images_routes[];
 extern const RestRoute osb_routes[];
 /* All of the above in the order dispatch tries them (the first match of
  * path and method wins), ended by NULL. */

@@ -544,3 +544,33 @@ migration = { max_copies_per_host = 1; test_fail_after_bytes = $3; copy_rate_lim
 CONF
         CB_CONFIG=$CB_TMP/cb.conf
 }
+
+# cb_start_osb_provider [switches...]: the test OSB provider
+# (tests/osb-provider/osb-provider.c) on a free loopback port, offering the
+# shipped catalogue's http plans (etc/catalog), basic auth cb / cb-osb-secret.
+# Sets OSB_PID and OSB_URL; ended by PID on exit like the daemon.
+cb_start_osb_provider() {
+        local out=$CB_TMP/osb.out.$RANDOM port=
+        "$CB_BUILD/tests/osb-provider" --catalog-dir etc/catalog --port 0 --username cb \
+                --password cb-osb-secret "$@" >"$out" 2>>"$CB_TMP/osb.log" &
+        OSB_PID=$!
+        CB_PIDS+=("$OSB_PID")
+        for _ in $(seq 1 $((50 * CB_SLOW))); do
+                port=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" 2>/dev/null)
+                [ -n "$port" ] && break
+                sleep 0.1
+        done
+        [ -n "$port" ] || { echo "# the test OSB provider did not start"; return 1; }
+        OSB_URL="http://127.0.0.1:$port"
+        export OSB_PID OSB_URL
+}
+
+# osb_control [JSON]: the test provider's switches and instances (GET
+# /control, or POST /control JSON first); prints its answer.
+osb_control() {
+        if [ $# -gt 0 ]; then
+                curl -sS --max-time 5 -X POST --data-binary "$1" "$OSB_URL/control"
+        else
+                curl -sS --max-time 5 "$OSB_URL/control"
+        fi
+}

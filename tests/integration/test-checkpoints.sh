@@ -263,10 +263,16 @@ cb_stop_daemon
 verify_offline
 assert_eq "$RC" 0 "offline verify of the pristine copy after more work exits 0"
 
+# Columns that later migrations add with ALTER TABLE (which cannot be made twice).
+LATER_COLUMNS="ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN password;
+ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN ca_file;
+ALTER TABLE providers DROP COLUMN timeout_seconds; ALTER TABLE operations DROP COLUMN remote_operation;
+ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;"
 # An existing database from before checkpoints (schema 8; what later migrations add that
-# would not be made again is dropped too): verified once, then checkpointed.
+# would not be made again is dropped too, such as the column providers.image_pool): verified
+# once, then checkpointed.
 restore
-sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; PRAGMA user_version = 8;"
+sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; $LATER_COLUMNS PRAGMA user_version = 8;"
 CB_CONFIG=$CB_TMP/base.conf cb_start_daemon
 assert_contains "$(grep "records verified once, signing their first checkpoint" "$CB_TMP/daemon.log" | tail -1)" \
         "audit trail: $N records verified once" "an upgraded database: its chain is verified once"
@@ -277,7 +283,7 @@ assert_jq "$CB_BODY" '.audit' signed "health: signed"
 cb_stop_daemon
 # The same upgrade of a tampered file refuses changes: nothing vouches for the forgery.
 restore
-sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; PRAGMA user_version = 8; UPDATE audit SET principal = 'mallory' WHERE seq = $K;"
+sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; $LATER_COLUMNS PRAGMA user_version = 8; UPDATE audit SET principal = 'mallory' WHERE seq = $K;"
 CB_CONFIG=$CB_TMP/base.conf cb_start_daemon
 cb_curl GET /v1/health ""
 assert_jq "$CB_BODY" '.audit' "failed: record $K: edited: record $K does not match its hash" \

@@ -90,7 +90,20 @@ assert_eq "$(jq -r .id etc/examples/system-edu-portal.json)" "$(jq -r '.systems[
 # --- a daemon on the dev config ---------------------------------------------------
 
 cb_start_bus
-CB_CONFIG=etc/cloudbroker.conf cb_start_daemon
+# The dev config's http providers are the test OSB provider on
+# 127.0.0.1:8090 (make run starts it there); this daemon gets one of its
+# own on a free port: the dev config as it is but for that port, in a copy
+# of etc/ whose other entries are links, so its relative paths still hold.
+cb_start_osb_provider --password dev-osb-provider
+mkdir "$CB_TMP/etc"
+for f in etc/*; do ln -s "$(pwd)/$f" "$CB_TMP/etc/"; done
+rm "$CB_TMP/etc/cloudbroker.conf"
+grep -q '"http://127.0.0.1:8090"' etc/cloudbroker.conf &&
+        pass "the dev config's http providers are where make run starts the test provider" ||
+        fail "etc/cloudbroker.conf names no http provider at http://127.0.0.1:8090"
+sed "s#\"http://127.0.0.1:8090\"#\"$OSB_URL\"#" etc/cloudbroker.conf >"$CB_TMP/etc/cloudbroker.conf"
+CB_CONFIG=$CB_TMP/etc/cloudbroker.conf cb_start_daemon
+cb_wait_provider linfen-saas && pass "the dev config's linfen-saas is connected" || fail "linfen-saas connects"
 ln -s "$CB_BUILD" "$RUN/repo/build"
 ln -s "$(pwd)/etc" "$RUN/repo/etc"
 printf '%s\n' "$CB_BUS_ADDRESS" >"$RUN/repo/var/bus-address"

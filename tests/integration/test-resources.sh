@@ -310,8 +310,11 @@ fen_rev1=$(printf %s "$CB_BODY" | jq .committed_fen)
 
 cb_curl GET /v1/catalog/services/$SVC dev-operator
 jq --arg plan "$PLAN2" '{id, name, display_name, category, driver, description, secure_controllable,
-        max_protection_level, bindable, tags, plans} | .plans |= map(if .id == $plan then .price.amount_fen *= 2 else . end)' \
+        max_protection_level, bindable, tags, plans} | .plans |= map(if .id == $plan then .price.amount_fen *= 2 else . end)
+        | .plans |= map(del(.spec.os_image))' \
         <<<"$CB_BODY" >"$CB_TMP/rev2.json" 2>/dev/null || cp etc/catalog/$SVC.json "$CB_TMP/rev2.json"
+# (without os_image: no image is registered here, and only a plan naming a
+# registered image may be submitted)
 cb_curl PUT /v1/catalog/services/$SVC dev-operator "@$CB_TMP/rev2.json"
 assert_eq "$CB_STATUS" 200 "the operator drafts revision 2 of $SVC"
 assert_jq "$CB_BODY" .revision 2 "the draft is revision 2"

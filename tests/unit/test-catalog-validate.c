@@ -576,6 +576,89 @@ static void test_shipped_catalog(void **state) {
         assert_true(volumes >= 1);
 }
 
+static void test_image_names(void **state) {
+        (void)state;
+        assert_true(image_name_is_valid("openeuler-22.03-lts-x86_64"));
+        assert_true(image_name_is_valid("a"));
+        assert_false(image_name_is_valid(""));
+        assert_false(image_name_is_valid(NULL));
+        assert_false(image_name_is_valid(".hidden"));
+        assert_false(image_name_is_valid("-x"));
+        assert_false(image_name_is_valid("Upper"));
+        assert_false(image_name_is_valid("a/b"));
+        assert_false(image_name_is_valid("0123456789012345678901234567890123456789012345678901234567890123"));
+        assert_true(image_volume_name_is_valid("Debian-12.qcow2"));
+        assert_false(image_volume_name_is_valid("../etc/passwd"));
+        assert_false(image_volume_name_is_valid("a b"));
+        assert_false(image_volume_name_is_valid("<x>"));
+}
+
+static void test_image_secure_os(void **state) {
+        (void)state;
+        assert_true(image_os_is_secure_controllable("openEuler"));
+        assert_true(image_os_is_secure_controllable("Kylin"));
+        assert_true(image_os_is_secure_controllable("UOS"));
+        assert_false(image_os_is_secure_controllable("Debian"));
+        assert_false(image_os_is_secure_controllable("openEuler2"));
+        assert_false(image_os_is_secure_controllable(NULL));
+}
+
+static void test_image_digest_parse(void **state) {
+        char alg[8], hex[IMAGE_DIGEST_HEX];
+        const char *h = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+        char buf[80];
+        (void)state;
+        snprintf(buf, sizeof(buf), "sha256:%s", h);
+        assert_int_equal(image_digest_parse(buf, alg, hex), 0);
+        assert_string_equal(alg, "sha256");
+        assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        snprintf(buf, sizeof(buf), "sm3:%s", h);
+        assert_int_equal(image_digest_parse(buf, alg, hex), 0);
+        assert_string_equal(alg, "sm3");
+        assert_int_equal(image_digest_parse(h, alg, hex), -EINVAL);
+        assert_int_equal(image_digest_parse("md5:d41d8cd98f00b204e9800998ecf8427e", alg, hex), -EINVAL);
+        snprintf(buf, sizeof(buf), "sha256:%.63s", h);
+        assert_int_equal(image_digest_parse(buf, alg, hex), -EINVAL);
+        snprintf(buf, sizeof(buf), "sha256:%.63sg", h);
+        assert_int_equal(image_digest_parse(buf, alg, hex), -EINVAL);
+        snprintf(buf, sizeof(buf), "sha256:%s0", h);
+        assert_int_equal(image_digest_parse(buf, alg, hex), -EINVAL);
+        assert_int_equal(image_digest_parse(NULL, alg, hex), -EINVAL);
+}
+
+static void test_plan_image(void **state) {
+        const char *f = "plans[0].spec.os_image";
+        CatalogImageFacts none = { 0 };
+        CatalogImageFacts retired = { .registered = true };
+        CatalogImageFacts arm = { .registered = true, .active = true, .arch = "aarch64" };
+        CatalogImageFacts debian = {
+                .registered = true, .active = true, .arch_matches = true, .arch = "x86_64"
+        };
+        CatalogImageFacts euler = {
+                .registered = true, .active = true, .arch_matches = true, .secure = true, .arch = "x86_64"
+        };
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", false, &none, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_string_equal(err.field, f);
+        assert_non_null(strstr(err.message, "not a registered image"));
+        cb_error_clear(&err);
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", false, &retired, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "retired"));
+        cb_error_clear(&err);
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", false, &arm, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "is for aarch64, the plan's arch is x86_64"));
+        cb_error_clear(&err);
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", false, &debian, &err), 0);
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", true, &debian, &err), -EINVAL);
+        assert_string_equal(err.field, f);
+        assert_non_null(strstr(err.message, "Art. 24"));
+        cb_error_clear(&err);
+        assert_int_equal(catalog_check_plan_image(f, "x", "x86_64", true, &euler, &err), 0);
+}
+
 int main(void) {
         static const struct CMUnitTest fixed[] = {
                 cmocka_unit_test(test_valid_libvirt_defaults),
@@ -588,6 +671,10 @@ int main(void) {
                 cmocka_unit_test(test_null_document),
                 cmocka_unit_test(test_validate_id),
                 cmocka_unit_test(test_shipped_catalog),
+                cmocka_unit_test(test_image_names),
+                cmocka_unit_test(test_image_secure_os),
+                cmocka_unit_test(test_image_digest_parse),
+                cmocka_unit_test(test_plan_image),
         };
         struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(bad_cases)];
         size_t n = 0;

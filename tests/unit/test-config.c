@@ -121,6 +121,29 @@ static const BadCase bad_cases[] = {
         { "domain-type-http",
           "providers = (\n { name = \"p\"; driver = \"http\"; uri = \"x\"; domain_type = \"qemu\"; }\n);\n",
           "domain_type is for libvirt providers", 2 },
+        { "http-password-alone",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; password = \"s\"; }\n);\n",
+          "provider 'p': username and password go together", 2 },
+        { "http-api-version",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; api_version = \"2.18\"; "
+          "}\n);\n",
+          "provider 'p': api_version must be one of 2.13 to 2.17", 2 },
+        { "http-field-on-libvirt",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; username = \"u\"; }\n);\n",
+          "provider 'p': username is for http providers", 2 },
+        { "http-timeout",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; timeout_seconds = 0; "
+          "}\n);\n",
+          "provider 'p': timeout_seconds must be between 1 and 300", 2 },
+        { "http-no-url", "providers = (\n { name = \"p\"; driver = \"http\"; }\n);\n",
+          "provider 'p' has no 'url'", 2 },
+        { "image-pool",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; image_pool = \"../x\"; }\n);\n",
+          "provider 'p': image_pool must be a storage pool name", 2 },
+        { "image-pool-http",
+          "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; image_pool = \"images\"; "
+          "}\n);\n",
+          "image_pool is for libvirt providers", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
@@ -201,8 +224,8 @@ static void test_relative_test_uri(void **state) {
                                 " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
                                 " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
                                 " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\";"
-                                " domain_type = \"qemu\"; }\n);\n");
-        char *want;
+                                " domain_type = \"qemu\"; image_pool = \"images\"; }\n);\n");
+        char *want, *want2;
         (void)state;
 
         assert_int_equal(config_load(path, &c, &err), 0);
@@ -213,6 +236,8 @@ static void test_relative_test_uri(void **state) {
         assert_string_equal(c->providers[2].uri, "qemu:///system");
         assert_int_equal(c->providers[1].domain_type, DRIVER_DOMAIN_AUTO);
         assert_int_equal(c->providers[2].domain_type, DRIVER_DOMAIN_QEMU);
+        assert_null(c->providers[1].image_pool);
+        assert_string_equal(c->providers[2].image_pool, "images");
         config_free(c);
         c = NULL;
         free(path);
@@ -222,6 +247,23 @@ static void test_relative_test_uri(void **state) {
                           " { name = \"a\"; driver = \"libvirt\"; uri = \"test:///etc/hostname\"; }\n);\n");
         assert_int_equal(config_load(path, &c, &err), 0);
         assert_string_equal(c->providers[0].uri, "test:///etc/hostname");
+        config_free(c);
+        c = NULL;
+        free(path);
+        /* An http provider: its url, credentials, version; a relative CA file beside the config. */
+        path = write_conf("http.conf",
+                          "providers = (\n"
+                          " { name = \"linfen-paas\"; driver = \"http\"; url = \"http://127.0.0.1:8091\";"
+                          " username = \"cb\"; password = \"pw\"; api_version = \"2.15\"; ca_file = "
+                          "\"ca.pem\"; }\n);\n");
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_string_equal(c->providers[0].uri, "http://127.0.0.1:8091");
+        assert_string_equal(c->providers[0].username, "cb");
+        assert_string_equal(c->providers[0].password, "pw");
+        assert_string_equal(c->providers[0].api_version, "2.15");
+        assert_true(asprintf(&want2, "%s/ca.pem", c->dir) > 0);
+        assert_string_equal(c->providers[0].ca_file, want2);
+        free(want2);
         free(want);
         free(path);
         config_free(c);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include <libvirt/libvirt.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "driver.h"
 #include "libvirt-xml.h"
 #include "worker.h"
@@ -702,7 +704,8 @@ static void test_unsupported_operations(void **state) {
 
         assert_null(driver_close(&fake_ops, c));
         assert_true(driver_find("libvirt") == &libvirt_driver_ops);
-        assert_null(driver_find("http"));
+        assert_true(driver_find("http") == &http_driver_ops);
+        assert_null(driver_find("nfs"));
         assert_null(driver_find(NULL));
         assert_string_equal(driver_state_to_string(DRIVER_STATE_SHUTOFF), "shutoff");
         assert_string_equal(driver_state_to_string((DriverState)99), "unknown");
@@ -764,6 +767,249 @@ static void test_ping(void **state) {
         driver_close(lv, c);
 }
 
+/* OS images: a volume of tests/integration/images-node.xml read whole and
+ * digested (the test driver has no download; the driver reads a test://
+ * volume at its path, which this test fills). */
+static void write_file(const char *path, const unsigned char *buf, size_t n) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf, 1, n, f), n);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void test_image_inspect(void **state) {
+        static unsigned char bytes[700001];
+        char dir[] = "/tmp/cbimg.XXXXXX", path[PATH_MAX], uri[PATH_MAX + 16], cmd[PATH_MAX + 64];
+        char sha[DIGEST_HEX_MAX], sm3[DIGEST_HEX_MAX];
+        CbError err = CB_ERROR_INIT;
+        DriverImageInfo info;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir %s/images && sed 's|@DIR@|%s|g' tests/integration/images-node.xml >%s/node.xml", dir,
+                 dir, dir);
+        assert_int_equal(system(cmd), 0);
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 7 + (i >> 9));
+        snprintf(path, sizeof(path), "%s/images/openEuler-22.03-LTS-x86_64.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        snprintf(path, sizeof(path), "%s/images/debian-12-x86_64.raw", dir);
+        write_file(path, bytes, 1000);
+        assert_int_equal(digest_hex("sha256", bytes, sizeof(bytes), sha), 0);
+        assert_int_equal(digest_hex("sm3", bytes, 1000, sm3), 0);
+
+        snprintf(uri, sizeof(uri), "test://%s/node.xml", dir);
+        DriverConn *c = open_or_fail(uri);
+        assert_int_equal(driver_image_inspect(lv, c, "images", "openEuler-22.03-LTS-x86_64.qcow2", "sha256",
+                                              &info, &err),
+                         0);
+        assert_string_equal(info.digest, sha);
+        assert_string_equal(info.format, "qcow2");
+        assert_true(info.capacity_bytes == 2ULL * 1024 * 1024 * 1024);
+        assert_true(info.read_bytes == sizeof(bytes)); /* more than one chunk */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "debian-12-x86_64.raw", "sm3", &info, &err),
+                         0);
+        assert_string_equal(info.digest, sm3);
+        assert_string_equal(info.format, "raw");
+
+        /* What is not there names the field. */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "nothing.qcow2", "sha256", &info, &err),
+                         -ENOENT);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_string_equal(err.field, "volume");
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "nopool", "x", "sha256", &info, &err), -ENOENT);
+        assert_string_equal(err.field, "pool");
+        cb_error_clear(&err);
+        /* A volume whose bytes are gone cannot be digested. */
+        assert_int_equal(driver_image_inspect(lv, c, "images", "openEuler-22.03-LTS-aarch64.qcow2", "sha256",
+                                              &info, &err),
+                         -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_UNPROCESSABLE);
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "images", "x", "md5", &info, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_INVALID);
+        cb_error_clear(&err);
+        assert_int_equal(driver_image_inspect(lv, c, "", "x", "sha256", &info, &err), -EINVAL);
+        assert_string_equal(err.field, "pool");
+        cb_error_clear(&err);
+        driver_close(lv, c);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* The system disk from an image, on test:///default (a raw connection sees
+ * what the driver made): copy-on-write in a dir pool, a full clone in a
+ * disk pool (no backing files there), the image digested first and never written; a changed
+ * image, a missing one or a disk smaller than the image are refused with
+ * nothing left behind. */
+static char *vol_xml(virStoragePoolPtr pool, const char *name) {
+        virStorageVolPtr v = virStorageVolLookupByName(pool, name);
+        char *x;
+        if (!v)
+                return NULL;
+        x = virStorageVolGetXMLDesc(v, 0);
+        virStorageVolFree(v);
+        return x;
+}
+
+static void test_system_disk_from_image(void **state) {
+        static unsigned char bytes[300000];
+        char dir[] = "/tmp/cbdisk.XXXXXX", xml[1024], path[PATH_MAX], sha[DIGEST_HEX_MAX],
+             after[DIGEST_HEX_MAX];
+        char cmd[PATH_MAX + 16], bad[65];
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 13 + 5);
+        assert_int_equal(digest_hex("sha256", bytes, sizeof(bytes), sha), 0);
+        virConnectPtr raw = virConnectOpen("test:///default");
+        assert_non_null(raw);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='dir'><name>cb-ut-images</name><target><path>%s</path></target></pool>", dir);
+        virStoragePoolPtr ipool = virStoragePoolCreateXML(raw, xml, 0);
+        assert_non_null(ipool);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='disk'><name>cb-ut-lvm</name><source><device path='/dev/vdz'/></source>"
+                 "<target><path>%s</path></target></pool>",
+                 dir);
+        virStoragePoolPtr lpool = virStoragePoolCreateXML(raw, xml, 0);
+        assert_non_null(lpool);
+        virStorageVolFree(
+                virStorageVolCreateXML(ipool,
+                                       "<volume><name>euler.qcow2</name><capacity unit='MiB'>1536</capacity>"
+                                       "<target><format type='qcow2'/></target></volume>",
+                                       0));
+        virStorageVolFree(virStorageVolCreateXML(
+                lpool, "<volume><name>euler-lv</name><capacity unit='MiB'>1536</capacity></volume>", 0));
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        snprintf(path, sizeof(path), "%s/euler-lv", dir);
+        write_file(path, bytes, sizeof(bytes));
+        virStoragePoolPtr dpool = virStoragePoolLookupByName(raw, "cb-ut-images");
+        assert_non_null(dpool);
+
+        DriverConn *c = open_or_fail("test:///default");
+        ProvisionSpec spec = spec_for("r-img");
+        spec.pool = "cb-ut-images"; /* a real folder: the seed is written there */
+        spec.os_image = "openeuler-22.03";
+        spec.image_pool = "cb-ut-images";
+        spec.image_volume = "euler.qcow2";
+        spec.image_format = "qcow2";
+        spec.image_digest_alg = "sha256";
+        spec.image_digest = sha;
+        spec.seed_meta_data = "instance-id: r-img\nlocal-hostname: web\n";
+        spec.seed_user_data = "#cloud-config\n{}\n";
+        _cleanup_(freep) char *ref = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+
+        /* The seed: a volume beside the disk, read-only to the guest. */
+        _cleanup_(freep) char *seed = vol_xml(dpool, "cb-r-img-seed.iso");
+        assert_non_null(seed);
+        assert_non_null(strstr(seed, "<format type='raw'/>")); /* a dir pool's default */
+
+        /* Copy-on-write: a qcow2 of disk_gib over the image. */
+        _cleanup_(freep) char *disk = vol_xml(dpool, "cb-r-img.img");
+        assert_non_null(disk);
+        snprintf(path, sizeof(path), "<path>%s/euler.qcow2</path>", dir);
+        assert_non_null(strstr(disk, "<backingStore>"));
+        assert_non_null(strstr(disk, path));
+        assert_non_null(strstr(disk, "<capacity unit='bytes'>21474836480</capacity>"));
+        assert_non_null(strstr(disk, "<format type='qcow2'/>"));
+        virDomainPtr d = virDomainLookupByName(raw, "cb-r-img");
+        assert_non_null(d);
+        _cleanup_(freep) char *dxml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(dxml, "type='qcow2'"));
+        virDomainFree(d);
+        /* Idempotent: the disk is found again, not made twice. */
+        _cleanup_(freep) char *ref2 = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
+        assert_string_equal(ref, ref2);
+        DriverRef r = { .resource_id = "r-img", .provider_ref = ref, .pool = "cb-ut-images" };
+        assert_non_null(strstr(dxml, "volume='cb-r-img-seed.iso'"));
+        assert_non_null(strstr(dxml, "<readonly/>"));
+        assert_int_equal(driver_deprovision(lv, c, &r, &err), 0);
+        assert_null(vol_xml(dpool, "cb-r-img.img"));
+        assert_null(vol_xml(dpool, "cb-r-img-seed.iso"));
+
+        /* A pool without backing files (a partitioned disk; the test driver
+         * clones only within one pool): a full clone, raw. */
+        ProvisionSpec cl = spec;
+        cl.resource_id = "r-clone";
+        cl.pool = "cb-ut-lvm";
+        cl.image_pool = "cb-ut-lvm";
+        cl.image_volume = "euler-lv";
+        cl.image_format = "raw";
+        _cleanup_(freep) char *cref = NULL;
+        int q = driver_provision(lv, c, &cl, &cref, &err);
+        if (q < 0)
+                fail_msg("clone: %s", err.message);
+        _cleanup_(freep) char *clone = vol_xml(lpool, "cb-r-clone.img");
+        assert_non_null(clone);
+        assert_null(strstr(clone, "<backingStore>"));
+        d = virDomainLookupByName(raw, "cb-r-clone");
+        assert_non_null(d);
+        _cleanup_(freep) char *cxml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(cxml, "type='raw'"));
+        assert_null(strstr(cxml, "type='qcow2'"));
+        virDomainFree(d);
+        DriverRef rc = { .resource_id = "r-clone", .provider_ref = cref, .pool = "cb-ut-lvm" };
+        assert_int_equal(driver_deprovision(lv, c, &rc, &err), 0);
+
+        /* The image is never written. */
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        unsigned char back[sizeof(bytes) + 1];
+        size_t n = fread(back, 1, sizeof(back), f);
+        fclose(f);
+        assert_int_equal(n, sizeof(bytes));
+        assert_int_equal(digest_hex("sha256", back, n, after), 0);
+        assert_string_equal(after, sha);
+
+        /* A changed image (another digest on record) is refused; nothing is made. */
+        memcpy(bad, sha, sizeof(bad));
+        bad[0] = bad[0] == '0' ? '1' : '0';
+        ProvisionSpec ch = spec;
+        ch.resource_id = "r-changed";
+        ch.image_digest = bad;
+        char *none = NULL;
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_string_equal(err.field, "os_image");
+        assert_non_null(strstr(err.message, "changed since it was registered"));
+        assert_null(none);
+        assert_null(vol_xml(dpool, "cb-r-changed.img"));
+        assert_null(virDomainLookupByName(raw, "cb-r-changed"));
+        cb_error_clear(&err);
+
+        ch.image_digest = sha;
+        ch.image_volume = "gone.qcow2";
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "os_image");
+        cb_error_clear(&err);
+        ch.image_volume = "euler.qcow2";
+        ch.disk_gib = 1;
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "disk_gib");
+        assert_null(vol_xml(dpool, "cb-r-changed.img"));
+        assert_null(virDomainLookupByName(raw, "cb-r-changed"));
+        cb_error_clear(&err);
+
+        driver_close(lv, c);
+        virStoragePoolFree(dpool);
+        virStoragePoolDestroy(ipool);
+        virStoragePoolDestroy(lpool);
+        virStoragePoolFree(ipool);
+        virStoragePoolFree(lpool);
+        virConnectClose(raw);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         char path[PATH_MAX];
         if (!realpath("etc/test-node.xml", path)) {
@@ -791,6 +1037,8 @@ int main(void) {
                 cmocka_unit_test(test_unsupported_operations),
                 cmocka_unit_test(test_ping),
                 cmocka_unit_test(test_assess_domain),
+                cmocka_unit_test(test_image_inspect),
+                cmocka_unit_test(test_system_disk_from_image),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         driver_global_shutdown();

@@ -369,6 +369,148 @@ static void test_names_and_escape(void **state) {
         assert_string_equal(e, "&lt;&amp;&gt;&quot;&apos;临");
 }
 
+static void test_volume_format(void **state) {
+        char f[16];
+        (void)state;
+        assert_int_equal(libvirt_xml_volume_format("<volume type='file'><name>a</name><target><path>/p</path>"
+                                                   "<format type='qcow2'/></target></volume>",
+                                                   f, sizeof(f)),
+                         0);
+        assert_string_equal(f, "qcow2");
+        assert_int_equal(
+                libvirt_xml_volume_format("<volume><target>\n  <format type=\"raw\"/>\n</target>"
+                                          "<backingStore><format type='qcow2'/></backingStore></volume>",
+                                          f, sizeof(f)),
+                0);
+        assert_string_equal(f, "raw");
+        /* The backing store's format is not the volume's. */
+        assert_int_equal(libvirt_xml_volume_format("<volume><target><path>/p</path></target><backingStore>"
+                                                   "<format type='qcow2'/></backingStore></volume>",
+                                                   f, sizeof(f)),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format("<volume/>", f, sizeof(f)), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format(NULL, f, sizeof(f)), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_format("<target><format type='qc\"ow'/></target>", f, sizeof(f)),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_volume_format("<target><format type='qcow2'/></target>", f, 4),
+                         -EBADMSG);
+        assert_int_equal(libvirt_xml_volume_format("<target><formats type='raw'/></target>", f, sizeof(f)),
+                         -ENOENT);
+}
+
+static ProvisionSpec image_spec(void) {
+        ProvisionSpec spec = base_spec();
+        spec.os_image = "openeuler-22.03-lts-x86_64";
+        spec.image_pool = "images";
+        spec.image_volume = "openEuler-22.03-LTS-x86_64.qcow2";
+        spec.image_format = "qcow2";
+        spec.image_digest_alg = "sm3";
+        spec.image_digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        return spec;
+}
+
+static void test_system_disk_xml(void **state) {
+        (void)state;
+        ProvisionSpec spec = image_spec();
+        _cleanup_(freep) char *cow = NULL, *clone = NULL, *dom = NULL;
+        CbError err = CB_ERROR_INIT;
+        char *none = NULL;
+
+        /* Copy-on-write: qcow2 over the image's path (escaped), of disk_gib. */
+        assert_int_equal(libvirt_xml_system_disk(&spec, "/var/lib/images/a&b<c>.qcow2", &cow, &err), 0);
+        if (validate(cow, "storagevol") != 0)
+                fail_msg("CoW volume XML does not validate:\n%s", cow);
+        assert_non_null(strstr(cow, "<name>cb-r-0001.img</name>"));
+        assert_non_null(strstr(cow, "<capacity unit='GiB'>40</capacity>"));
+        assert_non_null(strstr(cow, "<target>\n    <format type='qcow2'/>"));
+        assert_non_null(strstr(cow, "<path>/var/lib/images/a&amp;b&lt;c&gt;.qcow2</path>"));
+        assert_non_null(strstr(cow, "<backingStore>"));
+        assert_int_equal(libvirt_xml_system_disk(&spec, "relative/path", &clone, &err), -EINVAL);
+        cb_error_clear(&err);
+
+        /* A clone: no backing store, no format (the pool's own). */
+        spec.image_format = "raw";
+        assert_int_equal(libvirt_xml_system_disk(&spec, NULL, &clone, &err), 0);
+        if (validate(clone, "storagevol") != 0)
+                fail_msg("clone volume XML does not validate:\n%s", clone);
+        assert_null(strstr(clone, "backingStore"));
+        assert_null(strstr(clone, "<format"));
+
+        /* The domain's disk driver follows disk_format; the seed is a read-only second disk. */
+        spec.disk_format = "qcow2";
+        spec.seed_meta_data = "instance-id: r-0001\n";
+        spec.seed_user_data = "#cloud-config\n{}\n";
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &dom, &err), 0);
+        if (validate(dom, "domain") != 0)
+                fail_msg("domain XML does not validate:\n%s", dom);
+        assert_non_null(strstr(dom, "<driver name='qemu' type='qcow2'/>"));
+        assert_non_null(strstr(dom, "volume='cb-r-0001-seed.iso'/>\n      <target dev='vdb' bus='virtio'/>\n"
+                                    "      <readonly/>"));
+        _cleanup_(freep) char *seedvol = NULL, *rid = NULL;
+        assert_int_equal(libvirt_xml_seed_volume("r-0001", 71680, &seedvol), 0);
+        if (validate(seedvol, "storagevol") != 0)
+                fail_msg("seed volume XML does not validate:\n%s", seedvol);
+        assert_non_null(strstr(seedvol, "<capacity unit='bytes'>71680</capacity>"));
+        assert_int_equal(libvirt_xml_volume_resource_id("cb-r-0001-seed.iso", &rid), 0);
+        assert_string_equal(rid, "r-0001");
+        assert_int_equal(libvirt_xml_volume_resource_id("cb--seed.iso", &none), -ENOENT);
+        assert_int_equal(libvirt_xml_volume_resource_id("cb-a b-seed.iso", &none), -ENOENT);
+        spec.seed_user_data = NULL;
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &none, &err), -EINVAL);
+        assert_string_equal(err.field, "seed");
+        cb_error_clear(&err);
+        spec.seed_meta_data = NULL;
+
+        /* What the spec must say about its image. */
+        ProvisionSpec b;
+        b = image_spec(), b.image_digest = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_digest");
+        b = image_spec(), b.image_format = "vmdk";
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_format");
+        b = image_spec(), b.image_volume = "../../etc/shadow";
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_volume");
+        b = image_spec(), b.image_pool = NULL;
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_pool");
+        b = image_spec(), b.image_digest_alg = "md5";
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_digest_alg");
+        b = image_spec(), b.disk_gib = 0;
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "disk_gib");
+        b = image_spec(), b.disk_format = "vmdk";
+        assert_int_equal(libvirt_xml_domain(&b, "kvm", &none, &err), -EINVAL);
+        assert_string_equal(err.field, "disk_format");
+        b = base_spec();
+        assert_int_equal(libvirt_xml_system_disk(&b, NULL, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "image_volume");
+        assert_null(none);
+}
+
+static void test_pool_type(void **state) {
+        char t[16];
+        (void)state;
+        assert_int_equal(libvirt_xml_pool_type("<pool type='dir'>\n  <name>default</name>", t, sizeof(t)), 0);
+        assert_string_equal(t, "dir");
+        assert_true(libvirt_xml_pool_has_backing(t));
+        assert_int_equal(libvirt_xml_pool_type("<pool type=\"logical\"><name>x</name></pool>", t, sizeof(t)),
+                         0);
+        assert_string_equal(t, "logical");
+        assert_false(libvirt_xml_pool_has_backing(t));
+        assert_true(libvirt_xml_pool_has_backing("netfs"));
+        assert_true(libvirt_xml_pool_has_backing("fs"));
+        assert_false(libvirt_xml_pool_has_backing("rbd"));
+        assert_false(libvirt_xml_pool_has_backing(NULL));
+        assert_int_equal(libvirt_xml_pool_type("<pool><name>x</name><source type='y'/></pool>", t, sizeof(t)),
+                         -ENOENT);
+        assert_int_equal(libvirt_xml_pool_type("<pools type='dir'>", t, sizeof(t)), -ENOENT);
+        assert_int_equal(libvirt_xml_pool_type("<pool type='dir<'>", t, sizeof(t)), -EBADMSG);
+        assert_int_equal(libvirt_xml_pool_type(NULL, t, sizeof(t)), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_generated_xml_validates),
@@ -380,6 +522,9 @@ int main(void) {
                 cmocka_unit_test(test_names_and_escape),
                 cmocka_unit_test(test_mac_kept),
                 cmocka_unit_test(test_migrate_steps),
+                cmocka_unit_test(test_volume_format),
+                cmocka_unit_test(test_system_disk_xml),
+                cmocka_unit_test(test_pool_type),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

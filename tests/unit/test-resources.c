@@ -141,7 +141,7 @@ static void world_open(bool with_provider) {
         providers_set_ready_callback(w.providers, on_provider_ready, &w);
         if (with_provider)
                 assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
-                                                      DRIVER_DOMAIN_AUTO, &err),
+                                                      DRIVER_DOMAIN_AUTO, NULL, &err),
                                  0);
         cb_error_clear(&err);
         if (with_provider)
@@ -533,7 +533,7 @@ static void test_crash_recovery(void **state) {
 
         /* The provider connects: the pending provision runs, once. */
         assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
-                                              DRIVER_DOMAIN_AUTO, &err),
+                                              DRIVER_DOMAIN_AUTO, NULL, &err),
                          0);
         assert_true(pump_until(provider_connected, NULL));
         wait_succeeded(op_id);
