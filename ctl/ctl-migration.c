@@ -7,8 +7,11 @@
  * the daemon judges it.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctl-util.h"
 
@@ -74,6 +77,87 @@ static int migration_show(Ctl *ctl, int argc, char **argv) {
 static int migration_assess(Ctl *ctl, int argc, char **argv) {
         (void)argc;
         return call_id(ctl, "Assess", argv[0]);
+}
+
+#define WATCH_POLL_MS  500
+#define WATCH_MAX_MS   (24u * 3600u * 1000u) /* a move of a wave is long, not endless */
+#define MOVE_BAR_WIDTH 30
+
+/* One line per VM: step, a bar of the bytes done, MiB done/total, rate. */
+static void print_run(const json_t *run, bool tty) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(run, "vms"), i, v) {
+                json_int_t done = json_integer_value(json_object_get(v, "bytes_done"));
+                json_int_t total = json_integer_value(json_object_get(v, "bytes_total"));
+                json_int_t rate = json_integer_value(json_object_get(v, "rate_bps"));
+                long long pct = total > 0 ? (long long)(done * 100 / total) : 0;
+                char bar[MOVE_BAR_WIDTH + 1];
+                for (int k = 0; k < MOVE_BAR_WIDTH; k++)
+                        bar[k] = k < pct * MOVE_BAR_WIDTH / 100 ? '#' : '.';
+                bar[MOVE_BAR_WIDTH] = '\0';
+                printf("%s%-16s %-12s [%s] %3lld%% %lld/%lld MiB %lld KiB/s%s", tty ? "\r" : "",
+                       json_string_value(json_object_get(v, "name")) ?: "?",
+                       json_string_value(json_object_get(v, "step")) ?: "?", bar, pct,
+                       (long long)(done >> 20), (long long)(total >> 20), (long long)(rate >> 10),
+                       tty && i + 1 == json_array_size(json_object_get(run, "vms")) ? "" : "\n");
+        }
+        fflush(stdout);
+}
+
+/* Follows the record's run document until the move ends (detach with ^C;
+ * `migration watch ID` re-attaches). 0 when it ended cut-over, else
+ * negative (exit status 1). */
+static int watch(Ctl *ctl, const char *id) {
+        _cleanup_(freep) char *last = NULL;
+        bool tty = isatty(STDOUT_FILENO) && !ctl->json;
+        for (unsigned waited = 0; waited <= WATCH_MAX_MS; waited += WATCH_POLL_MS) {
+                json_auto_t *v = NULL;
+                int r = ctl_call_json(ctl, MIGRATION, "Get", &v, "s", id);
+                if (r < 0)
+                        return r;
+                const char *state = json_string_value(json_object_get(v, "state")) ?: "";
+                const json_t *run = json_object_get(json_object_get(v, "plan"), "run");
+                if (!run) {
+                        fprintf(stderr, "legacy system '%s' has not been moved (state %s)\n", id, state);
+                        return -ENOENT;
+                }
+                bool running = streq(state, "migrating");
+                _cleanup_(freep) char *now = json_dumps(run, JSON_COMPACT);
+                if (ctl->json) {
+                        if (!running)
+                                ctl_print_json(run);
+                } else if (!last || !now || !streq(last, now) || !running) {
+                        /* Not a terminal: a line per change only. */
+                        print_run(run, tty);
+                        free(last);
+                        last = TAKE_PTR(now);
+                }
+                if (!running) {
+                        if (!ctl->json)
+                                printf("%s%s: %s%s%s\n", tty ? "\n" : "", id, state,
+                                       json_string_value(json_object_get(v, "state_reason")) ? ": " : "",
+                                       json_string_value(json_object_get(v, "state_reason")) ?: "");
+                        return streq(state, "cut-over") ? 0 : -EIO;
+                }
+                nanosleep(&(struct timespec){ .tv_nsec = WATCH_POLL_MS * 1000000L }, NULL);
+        }
+        fprintf(stderr, "still moving after 24 h: stopped watching\n");
+        return -ETIME;
+}
+
+static int migration_run(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *v = NULL;
+        (void)argc;
+        int r = ctl_call_json(ctl, MIGRATION, "Migrate", &v, "s", argv[0]);
+        if (r < 0)
+                return r;
+        return watch(ctl, argv[0]);
+}
+
+static int migration_watch(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return watch(ctl, argv[0]);
 }
 
 static int migration_transition(Ctl *ctl, int argc, char **argv) {
@@ -188,6 +272,10 @@ static const CtlCommand migration_commands[] = {
         { "transition", "ID STATE [--reason TEXT]", "Move a legacy system to another state", 2, 2,
           migration_transition, CTL_OPT_REASON, 0 },
         { "assess", "ID", "Read the source VMs through libvirt", 1, 1, migration_assess, 0, 0 },
+        { "run", "ID", "Move the planned system's VMs, with a progress bar (^C detaches)", 1, 1,
+          migration_run, 0, 0 },
+        { "watch", "ID", "Re-attach to a move under way and follow it to its end", 1, 1, migration_watch, 0,
+          0 },
         { "plan", "ID FILE", "Plan the move and run the pre-flight (JSON document)", 2, 2, migration_plan, 0,
           0 },
 };

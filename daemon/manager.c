@@ -35,6 +35,7 @@ static int on_catalog_submit(const json_t *doc, void *userdata, CbError *err) {
 static void on_provider_ready(Provider *p, void *userdata) {
         Manager *m = userdata;
         resources_provider_ready(m->resources, p);
+        legacy_recover_moves(m->legacy, p->name);
 }
 
 static int on_project_terminated(const char *project_id, const CbCaller *caller, void *userdata) {
@@ -288,6 +289,9 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         catalog_set_submit_check(m->catalog, on_catalog_submit, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
+        legacy_set_move_options(m->legacy, config->migration_max_copies_per_host,
+                                config->migration_rate_limit_bps, config->migration_fail_after_bytes,
+                                config->stop_timeout_ms);
 
         *ret = TAKE_PTR(m);
         return 0;

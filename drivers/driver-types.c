@@ -252,5 +252,40 @@ int provision_spec_validate(const ProvisionSpec *spec, CbError *err) {
                         return cb_error_set_field(err, CB_ERR_VALIDATION, "arch",
                                                   "arch must be 1-32 characters of a-z 0-9 _");
         }
+        if (spec->mac && !driver_mac_is_valid(spec->mac))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "mac",
+                                          "mac must be six hex pairs separated by ':'");
         return 0;
+}
+
+bool driver_mac_is_valid(const char *mac) {
+        if (!mac || strlen(mac) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++) {
+                char c = mac[i];
+                if (i % 3 == 2) {
+                        if (c != ':')
+                                return false;
+                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+                        return false;
+        }
+        return true;
+}
+
+static const char *const migrate_step_table[_MIGRATE_STEP_MAX] = {
+        [MIGRATE_STEP_QUEUED] = "queued", [MIGRATE_STEP_SHUTDOWN] = "shutdown",
+        [MIGRATE_STEP_COPY] = "copy",     [MIGRATE_STEP_VERIFY_COPY] = "verify-copy",
+        [MIGRATE_STEP_DEFINE] = "define", [MIGRATE_STEP_START] = "start",
+        [MIGRATE_STEP_DONE] = "done",     [MIGRATE_STEP_ROLLBACK] = "rollback",
+};
+
+const char *migrate_step_to_string(MigrateStep s) {
+        return (unsigned)s < _MIGRATE_STEP_MAX ? migrate_step_table[s] : NULL;
+}
+
+void migrate_result_done(MigrateResult *r) {
+        if (!r)
+                return;
+        free(r->provider_ref);
+        *r = (MigrateResult){ 0 };
 }

@@ -74,6 +74,7 @@ typedef struct ProvisionSpec {
         const char *seed_meta_data;
         const char *seed_user_data;
         DriverDomainType domain_type; /* AUTO unless the provider says otherwise */
+        const char *mac; /* NULL = libvirt picks; else the NIC's MAC (a moved VM keeps its own) */
 } ProvisionSpec;
 
 /* An OS image as the provider holds it: a volume read whole, its digest
@@ -195,7 +196,54 @@ typedef struct DriverEvent {
         int detail;               /* provider-specific detail code */
 } DriverEvent;
 
+/* A cold move of one legacy VM (Art. 35) onto a provider: its one disk
+ * copied with sparse storage-volume streams, checked by a SHA-256 digest of
+ * both sides, the target defined from target (with the source's MAC) and
+ * started. Steps in the order they run. */
+typedef enum MigrateStep {
+        MIGRATE_STEP_QUEUED = 0,
+        MIGRATE_STEP_SHUTDOWN,
+        MIGRATE_STEP_COPY,
+        MIGRATE_STEP_VERIFY_COPY,
+        MIGRATE_STEP_DEFINE,
+        MIGRATE_STEP_START,
+        MIGRATE_STEP_DONE,
+        MIGRATE_STEP_ROLLBACK,
+        _MIGRATE_STEP_MAX,
+} MigrateStep;
+
+/* "queued", "shutdown", "copy", "verify-copy", "define", "start", "done", "rollback". */
+const char *migrate_step_to_string(MigrateStep s);
+
+/* Called on the worker thread, at most a few times a second: keep it short. */
+typedef void (*MigrateProgressFn)(MigrateStep step, uint64_t bytes_done, uint64_t bytes_total,
+                                  void *userdata);
+
+typedef struct MigrateSpec {
+        const char *source_domain;  /* its name on the source provider */
+        const char *source_volume;  /* the disk: "pool/volume" or a path, as assessed */
+        bool source_was_running;    /* rollback starts it again */
+        unsigned stop_timeout_ms;   /* graceful shutdown, then forced */
+        ProvisionSpec target;       /* resource_id names the target domain and volume */
+        uint64_t rate_limit_bps;    /* 0 = unthrottled */
+        uint64_t fail_after_bytes;  /* test switch: 0 = never; else the copy fails past it */
+        MigrateProgressFn progress; /* may be NULL */
+        void *userdata;
+} MigrateSpec;
+
+typedef struct MigrateResult {
+        uint64_t capacity_bytes; /* the disk's size */
+        uint64_t data_bytes;     /* data bytes that crossed (holes are not sent) */
+        char source_sha256[65];
+        char target_sha256[65];
+        char *provider_ref; /* the target domain's UUID; malloc'd */
+} MigrateResult;
+
+void migrate_result_done(MigrateResult *r);
+
 /* Checks a spec field by field (CB_ERR_VALIDATION naming the field). */
 int provision_spec_validate(const ProvisionSpec *spec, CbError *err);
+/* "52:54:00:ab:cd:ef": six hex pairs and colons. */
+bool driver_mac_is_valid(const char *mac);
 /* [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
 bool driver_resource_id_is_valid(const char *id);

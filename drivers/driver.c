@@ -206,6 +206,23 @@ int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *nam
         return ops->assess_domain(conn, name, ret, err);
 }
 
+int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
+                      MigrateResult *ret, CbError *err) {
+        DISPATCH_CHECK(ops, src, migrate_vm, err);
+        if (!dst || !spec || !spec->source_domain || !spec->source_volume || !ret)
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "a move needs a target, a source domain and its disk");
+        return ops->migrate_vm(src, dst, spec, ret, err);
+}
+
+int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
+                            CbError *err) {
+        DISPATCH_CHECK(ops, src, migrate_rollback, err);
+        if (!dst || !spec || !spec->source_domain)
+                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and a source domain");
+        return ops->migrate_rollback(src, dst, spec, err);
+}
+
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err) {
         DISPATCH_CHECK(ops, conn, watch_events, err);

@@ -137,6 +137,18 @@ struct DriverOps {
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
          * when there is no such domain. */
         int (*assess_domain)(DriverConn *conn, const char *name, LegacyVm *ret, CbError *err);
+        /* A cold move (Art. 35; MigrateSpec in driver-types.h): shut the
+         * source domain down, copy its disk into the target pool through
+         * sparse volume streams, compare SHA-256 digests of both sides,
+         * define the target stamped with target.resource_id and start it.
+         * On failure it rolls back itself (migrate_rollback). src and dst may
+         * be one connection. */
+        int (*migrate_vm)(DriverConn *src, DriverConn *dst, const MigrateSpec *spec, MigrateResult *ret,
+                          CbError *err);
+        /* Removes the target domain and volume of spec->target.resource_id,
+         * then starts the source again if spec->source_was_running; absent
+         * is success, so it may run again after a crash. */
+        int (*migrate_rollback)(DriverConn *src, DriverConn *dst, const MigrateSpec *spec, CbError *err);
         /* Reads volume `volume` of pool `pool` whole and digests it with alg
          * ("sha256" or "sm3"); NOT_FOUND names "pool" or "volume". Never writes. */
         int (*image_inspect)(DriverConn *conn, const char *pool, const char *volume, const char *alg,
@@ -224,6 +236,10 @@ int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool
                         DriverImageInfo *ret, CbError *err);
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err);
+int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
+                      MigrateResult *ret, CbError *err);
+int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
+                            CbError *err);
 int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
                          const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,

@@ -205,10 +205,12 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
         if (!isempty(spec->network))
                 fprintf(f,
                         "    <interface type='network'>\n"
+                        "%s%s%s"
                         "      <source network='%s'/>\n"
                         "      <model type='virtio'/>\n"
                         "    </interface>\n",
-                        spec->network);
+                        spec->mac ? "      <mac address='" : "", spec->mac ? spec->mac : "",
+                        spec->mac ? "'/>\n" : "", spec->network);
         fputs("    <serial type='pty'>\n"
               "      <target port='0'/>\n"
               "    </serial>\n"

@@ -12,6 +12,8 @@
  */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1674,6 +1676,347 @@ static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbEr
         return 0;
 }
 
+/* --- a cold move of a legacy VM (Art. 35) ------------------------------- */
+
+#define COPY_CHUNK (256u * 1024u) /* libvirt's stream packets carry at most 256 KiB */
+
+static void streamp(virStreamPtr *s) {
+        if (*s)
+                virStreamFree(*s);
+}
+
+static void mdp(EVP_MD_CTX **m) {
+        EVP_MD_CTX_free(*m);
+}
+
+static const unsigned char zeros[COPY_CHUNK];
+
+/* A hole reads as zeros: the digest covers the whole capacity. */
+static void digest_zeros(EVP_MD_CTX *md, uint64_t n) {
+        while (n > 0) {
+                size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+                EVP_DigestUpdate(md, zeros, k);
+                n -= k;
+        }
+}
+
+static void md_hex(EVP_MD_CTX *md, char ret[65]) {
+        unsigned char h[32];
+        unsigned n = 0;
+        EVP_DigestFinal_ex(md, h, &n);
+        for (unsigned i = 0; i < 32; i++)
+                snprintf(ret + 2 * i, 3, "%02x", h[i]);
+}
+
+typedef struct CopyState {
+        const MigrateSpec *spec;
+        MigrateStep step;
+        uint64_t total, done, data;
+        uint64_t started_ms, last_report_ms;
+} CopyState;
+
+static void report(CopyState *cs, bool force) {
+        uint64_t now = now_ms();
+        if (!cs->spec->progress || (!force && now - cs->last_report_ms < 250))
+                return;
+        cs->last_report_ms = now;
+        cs->spec->progress(cs->step, cs->done, cs->total, cs->spec->userdata);
+}
+
+/* Reads vol as a sparse stream into the digest and, when out is set, into
+ * out (holes as holes). The copy runs at most at the spec's rate. */
+static int stream_volume(virConnectPtr vc, virStorageVolPtr vol, virStreamPtr out, EVP_MD_CTX *md,
+                         CopyState *cs, CbError *err) {
+        _cleanup_(streamp) virStreamPtr in = virStreamNew(vc, 0);
+        _cleanup_(freep) char *buf = malloc(COPY_CHUNK);
+        const MigrateSpec *spec = cs->spec;
+        uint64_t t0 = now_ms(), data0 = cs->data;
+        int r = 0;
+
+        if (!in || !buf)
+                return in ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
+                          : lv_error(err, "cannot open a stream");
+        if (virStorageVolDownload(vol, in, 0, 0, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0)
+                return lv_error(err, "cannot download the volume");
+        for (;;) {
+                int n = virStreamRecvFlags(in, buf, COPY_CHUNK, VIR_STREAM_RECV_STOP_AT_HOLE);
+                if (n == 0)
+                        break;
+                if (n == -3 || n == -2) {
+                        long long hole = 0;
+                        if (virStreamRecvHole(in, &hole, 0) < 0) {
+                                r = lv_error(err, "cannot read a hole of the stream");
+                                goto abort;
+                        }
+                        if (hole > 0) {
+                                if (out && virStreamSendHole(out, hole, 0) < 0) {
+                                        r = lv_error(err, "cannot send a hole to the target");
+                                        goto abort;
+                                }
+                                digest_zeros(md, (uint64_t)hole);
+                                cs->done += (uint64_t)hole;
+                        }
+                        continue;
+                }
+                if (n < 0) {
+                        r = lv_error(err, "cannot read the volume's stream");
+                        goto abort;
+                }
+                EVP_DigestUpdate(md, buf, (size_t)n);
+                if (out) {
+                        for (int sent = 0; sent < n;) {
+                                int k = virStreamSend(out, buf + sent, (size_t)(n - sent));
+                                if (k < 0) {
+                                        r = lv_error(err, "cannot write to the target volume");
+                                        goto abort;
+                                }
+                                sent += k;
+                        }
+                }
+                cs->done += (uint64_t)n;
+                cs->data += (uint64_t)n;
+                if (out && spec->fail_after_bytes && cs->data > spec->fail_after_bytes) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL,
+                                         "copy failed on purpose after %" PRIu64
+                                         " bytes (migration.test_fail_after_bytes)",
+                                         spec->fail_after_bytes);
+                        goto abort;
+                }
+                if (driver_waits_cancelled()) {
+                        r = cb_error_set(err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
+                        r = -ECANCELED;
+                        goto abort;
+                }
+                /* Throttle: sleep until the data so far fits the rate. */
+                if (out && spec->rate_limit_bps) {
+                        uint64_t due = t0 + (cs->data - data0) * 1000 / spec->rate_limit_bps, now = now_ms();
+                        if (due > now) {
+                                uint64_t w = due - now;
+                                nanosleep(&(struct timespec){ .tv_sec = (time_t)(w / 1000),
+                                                              .tv_nsec = (long)(w % 1000) * 1000000 },
+                                          NULL);
+                        }
+                }
+                report(cs, false);
+        }
+        if (virStreamFinish(in) < 0)
+                return lv_error(err, "cannot finish reading the volume");
+        return 0;
+abort:
+        virStreamAbort(in);
+        return r;
+}
+
+static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec, uint64_t capacity,
+                                      bool create, CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(freep) char *name = NULL, *xml = NULL;
+        const char *pool_name = isempty(spec->target.pool) ? "default" : spec->target.pool;
+        virStorageVolPtr vol;
+
+        pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                lv_error(err, "cannot look up the target storage pool");
+                return NULL;
+        }
+        if (libvirt_xml_volume_name(spec->target.resource_id, &name) < 0) {
+                cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                return NULL;
+        }
+        if (!create)
+                return virStorageVolLookupByName(pool, name);
+        if (asprintf(&xml,
+                     "<volume>\n  <name>%s</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
+                     "  <allocation unit='bytes'>0</allocation>\n"
+                     "  <target>\n    <format type='raw'/>\n  </target>\n</volume>\n",
+                     name, capacity) < 0) {
+                cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                return NULL;
+        }
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                lv_error(err, "cannot create the target volume");
+        return vol;
+}
+
+/* Removes what a move made at the target (its domain, by the stamp, and
+ * its volume) and starts the source again when it ran before. The target
+ * goes first: both never run at once. Absent is success. */
+static int lv_migrate_rollback(DriverConn *src, DriverConn *dst, const MigrateSpec *spec, CbError *err) {
+        _cleanup_(connp) virConnectPtr svc = NULL, tvc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL, sd = NULL;
+        const DriverRef ref = { .resource_id = spec->target.resource_id, .pool = spec->target.pool };
+        int r;
+
+        if ((r = acquire(lc_of(dst), &tvc, err)) < 0)
+                return r;
+        r = find_domain(tvc, &ref, &d, err);
+        if (r == 0) {
+                if ((r = force_off(d, err)) < 0 || (r = undefine(d, err)) < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
+        cb_error_clear(err);
+        if ((r = delete_volume(tvc, spec->target.pool, spec->target.resource_id, err)) < 0)
+                return r;
+        if (!spec->source_was_running)
+                return 0;
+        if ((r = acquire(lc_of(src), &svc, err)) < 0)
+                return r;
+        sd = virDomainLookupByName(svc, spec->source_domain);
+        if (!sd)
+                return lv_error(err, "cannot look the source domain up");
+        return ensure_running(sd, err);
+}
+
+static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *spec, MigrateResult *ret,
+                         CbError *err) {
+        LibvirtConn *tlc = lc_of(dst);
+        _cleanup_(connp) virConnectPtr svc = NULL, tvc = NULL;
+        _cleanup_(domp) virDomainPtr sd = NULL, td = NULL;
+        _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL;
+        _cleanup_(streamp) virStreamPtr up = NULL;
+        _cleanup_(mdp) EVP_MD_CTX *smd = EVP_MD_CTX_new(), *tmd = EVP_MD_CTX_new();
+        _cleanup_(freep) char *xml = NULL;
+        MigrateResult res = { 0 };
+        CopyState cs = { .spec = spec, .started_ms = now_ms() };
+        virStorageVolInfo info;
+        int r, state, reason;
+
+        if (!smd || !tmd)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if ((r = provision_spec_validate(&spec->target, err)) < 0)
+                return r;
+        if ((r = acquire(lc_of(src), &svc, err)) < 0 || (r = acquire(tlc, &tvc, err)) < 0)
+                return r;
+
+        /* 1. The source, shut down gracefully, then forced. */
+        cs.step = MIGRATE_STEP_SHUTDOWN;
+        report(&cs, true);
+        sd = virDomainLookupByName(svc, spec->source_domain);
+        if (!sd)
+                return lv_error(err, "cannot look the source domain up");
+        if (virDomainIsActive(sd) == 1) {
+                if (virDomainShutdown(sd) < 0)
+                        virResetLastError();
+                uint64_t deadline = now_ms() + spec->stop_timeout_ms;
+                while (virDomainIsActive(sd) == 1 && now_ms() < deadline && !driver_waits_cancelled())
+                        nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
+                if (virDomainIsActive(sd) == 1 && (r = force_off(sd, err)) < 0)
+                        goto rollback;
+        }
+
+        /* 2. The disk, data only: holes cross as holes. */
+        cs.step = MIGRATE_STEP_COPY;
+        sv = volume_of(svc, spec->source_volume);
+        if (!sv) {
+                r = lv_error(err, "cannot find the source disk's volume");
+                goto rollback;
+        }
+        if (virStorageVolGetInfo(sv, &info) < 0) {
+                r = lv_error(err, "cannot read the source volume");
+                goto rollback;
+        }
+        cs.total = info.capacity;
+        report(&cs, true);
+        /* A volume an interrupted attempt left is replaced: the copy starts over. */
+        if (delete_volume(tvc, spec->target.pool, spec->target.resource_id, err) < 0 ||
+            !(tv = target_volume(tvc, spec, info.capacity, true, err))) {
+                r = -EIO;
+                goto rollback;
+        }
+        up = virStreamNew(tvc, 0);
+        if (!up || virStorageVolUpload(tv, up, 0, 0, VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
+                r = lv_error(err, "cannot upload to the target volume");
+                goto rollback;
+        }
+        EVP_DigestInit_ex(smd, EVP_sha256(), NULL);
+        r = stream_volume(svc, sv, up, smd, &cs, err);
+        if (r < 0) {
+                virStreamAbort(up);
+                goto rollback;
+        }
+        if (virStreamFinish(up) < 0) {
+                r = lv_error(err, "cannot finish writing the target volume");
+                goto rollback;
+        }
+        res.capacity_bytes = info.capacity;
+        res.data_bytes = cs.data;
+        md_hex(smd, res.source_sha256);
+        report(&cs, true);
+
+        /* 3. The target read back: the same digest, or no move. */
+        cs.step = MIGRATE_STEP_VERIFY_COPY;
+        cs.done = 0;
+        report(&cs, true);
+        CopyState vs = { .spec = &(MigrateSpec){ 0 } };
+        EVP_DigestInit_ex(tmd, EVP_sha256(), NULL);
+        if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
+                goto rollback;
+        md_hex(tmd, res.target_sha256);
+        cs.done = cs.total;
+        if (!streq(res.source_sha256, res.target_sha256) || vs.done != info.capacity) {
+                r = cb_error_set(err, CB_ERR_INTERNAL,
+                                 "the copy differs from the source (sha256 %s, source %s; %" PRIu64
+                                 " of %" PRIu64 " bytes)",
+                                 res.target_sha256, res.source_sha256, vs.done, (uint64_t)info.capacity);
+                goto rollback;
+        }
+
+        /* 4. The target from the plan, stamped, with the source's MAC. */
+        cs.step = MIGRATE_STEP_DEFINE;
+        report(&cs, true);
+        const char *type = domain_type_for(tlc, spec->target.arch, spec->target.domain_type);
+        if (!type) {
+                r = cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "domain_type",
+                                       "the target host offers no domain type for the VM");
+                goto rollback;
+        }
+        ProvisionSpec t = spec->target;
+        t.disk_gib = t.disk_gib ? t.disk_gib : 1; /* the volume exists: this only puts the disk in */
+        if ((r = libvirt_xml_domain(&t, type, &xml, err)) < 0)
+                goto rollback;
+        td = virDomainDefineXML(tvc, xml);
+        if (!td) {
+                r = lv_error(err, "cannot define the target domain");
+                goto rollback;
+        }
+
+        /* 5. Started, and still running a moment later. */
+        cs.step = MIGRATE_STEP_START;
+        report(&cs, true);
+        if ((r = ensure_running(td, err)) < 0)
+                goto rollback;
+        nanosleep(&(struct timespec){ .tv_nsec = 500 * 1000000L }, NULL);
+        if (virDomainGetState(td, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
+                r = cb_error_set(err, CB_ERR_INTERNAL, "the target domain does not stay running");
+                goto rollback;
+        }
+        if ((r = uuid_of(td, &res.provider_ref, err)) < 0)
+                goto rollback;
+        cs.step = MIGRATE_STEP_DONE;
+        report(&cs, true);
+        *ret = res;
+        return 0;
+
+rollback:
+        if (r >= 0)
+                r = -EIO;
+        cs.step = MIGRATE_STEP_ROLLBACK;
+        report(&cs, true);
+        if (td) {
+                if (force_off(td, NULL) < 0 || undefine(td, NULL) < 0)
+                        virResetLastError();
+        }
+        /* Keep the first error; the rollback's own failure is logged by the caller's retry. */
+        CbError rerr = CB_ERROR_INIT;
+        if (lv_migrate_rollback(src, dst, spec, &rerr) < 0)
+                virResetLastError();
+        cb_error_clear(&rerr);
+        migrate_result_done(&res);
+        return r;
+}
+
 /* --- OS images: an upload into the image pool ------------------------------- */
 
 /* Reads exactly size bytes of fd into the new volume, digesting them; the
@@ -1821,6 +2164,8 @@ const DriverOps libvirt_driver_ops = {
         .deprovision = lv_deprovision,
         .capacity = lv_capacity,
         .assess_domain = lv_assess_domain,
+        .migrate_vm = lv_migrate_vm,
+        .migrate_rollback = lv_migrate_rollback,
         .image_inspect = lv_image_inspect,
         .image_upload = lv_image_upload,
         .watch_events = lv_watch_events,

@@ -10,6 +10,7 @@
 
 #include "bus-util.h"
 #include "legacy.h"
+#include "log.h"
 
 #define BUS_JSON_MAX (1024 * 1024)
 
@@ -107,6 +108,24 @@ static int method_assess(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *out = NULL;
+        const char *id;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = legacy_migrate(m->legacy, &caller, id, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
 static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
@@ -172,6 +191,24 @@ static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+/* Each recorded step of a move, as MigrationProgress(id, run document). */
+static void on_progress(const char *system_id, const json_t *run, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(freep) char *text = NULL;
+        if (!m->bus || !(text = json_dumps(run, JSON_COMPACT)))
+                return;
+        int r = sd_bus_emit_signal(m->bus, BUS_PATH, BUS_MIGRATION_INTERFACE, "MigrationProgress", "ss",
+                                   system_id, text);
+        if (r < 0)
+                log_warning("cannot emit MigrationProgress: %s", strerror(-r));
+}
+
+int bus_migration_attach(Manager *m) {
+        if (m->legacy)
+                legacy_set_progress_callback(m->legacy, on_progress, m);
+        return 0;
+}
+
 const sd_bus_vtable bus_migration_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Register", SD_BUS_ARGS("s", registration), SD_BUS_RESULT("s", legacy_system),
@@ -190,6 +227,9 @@ const sd_bus_vtable bus_migration_vtable[] = {
                                 method_assess, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_ARGS("s", id, "s", request), SD_BUS_RESULT("s", legacy_system),
                                 method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", legacy_system),
+                                method_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("MigrationProgress", SD_BUS_ARGS("s", id, "s", run), 0),
         SD_BUS_METHOD_WITH_ARGS("Summary", SD_BUS_ARGS("s", department), SD_BUS_RESULT("s", summary),
                                 method_summary, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

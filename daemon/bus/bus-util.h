@@ -37,6 +37,7 @@ extern const sd_bus_vtable bus_catalog_vtable[];
 /* Emits CatalogChanged whenever the catalogue's generation moves, whichever
  * face changed it. */
 int bus_catalog_attach(Manager *m);
+int bus_migration_attach(Manager *m);
 
 /* daemon/bus/bus-resources.c: Resources on the root object; userdata is the
  * Manager. */

@@ -26,7 +26,7 @@ static const struct {
         { BUS_PATH, BUS_SYSTEMS_INTERFACE, bus_systems_vtable, NULL },
         { BUS_PATH, BUS_INCIDENTS_INTERFACE, bus_incidents_vtable, NULL },
         { BUS_PATH, BUS_PROVIDERS_INTERFACE, bus_providers_vtable, NULL },
-        { BUS_PATH, BUS_MIGRATION_INTERFACE, bus_migration_vtable, NULL },
+        { BUS_PATH, BUS_MIGRATION_INTERFACE, bus_migration_vtable, bus_migration_attach },
         { BUS_PATH, BUS_IMAGES_INTERFACE, bus_images_vtable, NULL },
         { BUS_PATH, BUS_AUDIT_INTERFACE, bus_audit_vtable, NULL },
         { BUS_PATH, BUS_IDENTITY_INTERFACE, bus_identity_vtable, NULL },

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "legacy.h"
+#include "legacy-internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,30 +15,13 @@
 #include "log.h"
 #include "systems.h"
 
-/* Who reads the whole register: the team that runs it, the operator that
- * hosts the targets, the authority that signs exemptions, finance that
- * withholds O&M funds under Art. 35, and auditors. */
-#define LEGACY_READERS \
-        (CB_ROLE_MIGRATION | CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
-#define LEGACY_DOMAINS_MAX   64
-#define LEGACY_LOCATION_MAX  200
-#define LEGACY_REASON_MAX    500
-#define LEGACY_ASSESSING_MAX 64
+#define LEGACY_DOMAINS_MAX  64
+#define LEGACY_LOCATION_MAX 200
+#define LEGACY_REASON_MAX   500
 
 #define LEGACY_COLUMNS                                                                           \
         "system_id, department, hosting_kind, hosting_location, source, deadline, wave, state, " \
         "state_reason, exemption, assessment, plan, created_at, created_by, updated_at"
-
-struct Legacy {
-        Store *store;
-        Catalog *catalog;
-        Projects *projects;
-        Providers *providers;
-        WorkerPool *pool;
-        const Calendar *calendar;
-        Calendar *own_calendar; /* an empty one when the daemon has none */
-        char *assessing[LEGACY_ASSESSING_MAX];
-};
 
 int legacy_new(Store *store, Catalog *catalog, Projects *projects, Providers *providers, WorkerPool *pool,
                const Calendar *calendar, Legacy **ret) {
@@ -66,6 +50,7 @@ Legacy *legacy_free(Legacy *lg) {
                 return NULL;
         for (size_t i = 0; i < LEGACY_ASSESSING_MAX; i++)
                 free(lg->assessing[i]);
+        legacy_moves_free(lg);
         calendar_free(lg->own_calendar);
         free(lg);
         return NULL;
@@ -110,7 +95,7 @@ static json_t *row_to_json(Legacy *lg, StoreRows *rows) {
 }
 
 /* The stored record without authorization: 0 and *ret, -ENOENT, -EIO. */
-static int load(Legacy *lg, const char *id, json_t **ret, CbError *err) {
+int legacy_load(Legacy *lg, const char *id, json_t **ret, CbError *err) {
         static const char sql[] = "SELECT " LEGACY_COLUMNS " FROM legacy_systems WHERE system_id = ?1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         json_t *v;
@@ -135,13 +120,13 @@ static int not_found(CbError *err, const char *id) {
 }
 
 /* The record as the caller may see it: another department's is unknown. */
-static int load_visible(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
         json_t *v = NULL;
         int r;
 
         if (!id_is_valid(id))
                 return not_found(err, id);
-        r = load(lg, id, &v, err);
+        r = legacy_load(lg, id, &v, err);
         if (r == -ENOENT)
                 return not_found(err, id);
         if (r < 0)
@@ -154,7 +139,7 @@ static int load_visible(Legacy *lg, const CbCaller *caller, const char *id, json
         return 0;
 }
 
-static void refused(Legacy *lg, const CbCaller *caller, const char *action, const char *id,
+void legacy_refused(Legacy *lg, const CbCaller *caller, const char *action, const char *id,
                     const char *outcome, json_t *codes) {
         char object[128];
         snprintf(object, sizeof(object), "legacy:%s", id ? id : "");
@@ -323,7 +308,7 @@ static int check_system(Legacy *lg, const CbCaller *caller, const char *action, 
                                           "no system '%s' in the directory", system_id);
         if (f.classified) {
                 json_t *codes = json_pack("[s]", "CLASSIFIED_SYSTEM");
-                refused(lg, caller, action, system_id, "denied", codes);
+                legacy_refused(lg, caller, action, system_id, "denied", codes);
                 json_decref(codes);
                 return cb_error_set_violations(
                         err,
@@ -342,7 +327,7 @@ static int require_changer(Legacy *lg, const CbCaller *caller, const char *actio
         int r = caller_require_role(caller, CB_ROLE_MIGRATION | CB_ROLE_DEPARTMENT,
                                     "change the legacy register", err);
         if (r < 0 && err && err->kind == CB_ERR_FORBIDDEN)
-                refused(lg, caller, action, id, "forbidden", NULL);
+                legacy_refused(lg, caller, action, id, "forbidden", NULL);
         return r;
 }
 
@@ -433,10 +418,10 @@ int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, json_t
                          write_registration, &w, err);
         if (r < 0)
                 return r;
-        return ret ? load(lg, g.system_id, ret, err) : 0;
+        return ret ? legacy_load(lg, g.system_id, ret, err) : 0;
 }
 
-static bool state_before_move(LegacyState s) {
+bool legacy_state_before_move(LegacyState s) {
         return s == LEGACY_REGISTERED || s == LEGACY_ASSESSED || s == LEGACY_PLANNED || s == LEGACY_FAILED;
 }
 
@@ -450,7 +435,7 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
         r = require_changer(lg, caller, "legacy.update", id, err);
         if (r < 0)
                 return r;
-        r = load_visible(lg, caller, id, &old, err);
+        r = legacy_load_visible(lg, caller, id, &old, err);
         if (r < 0)
                 return r;
         r = check_registration(lg, body, &g, err);
@@ -461,14 +446,14 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
                                           "system_id: '%s' differs from the legacy system in the URL ('%s')",
                                           g.system_id, id);
         state = legacy_state_from_string(json_string_value(json_object_get(old, "state")));
-        if (state < 0 || !state_before_move((LegacyState)state))
+        if (state < 0 || !legacy_state_before_move((LegacyState)state))
                 return cb_error_set(err, CB_ERR_CONFLICT,
                                     "legacy system '%s' is %s: its registration changes only before the move "
                                     "(registered, assessed, planned or failed)",
                                     id, json_string_value(json_object_get(old, "state")));
         if (!streq(g.deadline, json_string_value(json_object_get(old, "deadline"))) &&
             !caller_has_role(caller, CB_ROLE_MIGRATION)) {
-                refused(lg, caller, "legacy.update", id, "forbidden", NULL);
+                legacy_refused(lg, caller, "legacy.update", id, "forbidden", NULL);
                 return cb_error_set_field(
                         err, CB_ERR_FORBIDDEN, "deadline",
                         "deadline: Art. 35: %s may not move the deadline of '%s': the migration "
@@ -492,7 +477,7 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
                          write_registration, &w, err);
         if (r < 0)
                 return r;
-        return ret ? load(lg, id, ret, err) : 0;
+        return ret ? legacy_load(lg, id, ret, err) : 0;
 }
 
 int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -500,7 +485,7 @@ int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret,
                                     err);
         if (r < 0)
                 return r;
-        return load_visible(lg, caller, id, ret, err);
+        return legacy_load_visible(lg, caller, id, ret, err);
 }
 
 int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, const char *wave,
@@ -560,15 +545,6 @@ int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, cons
 
 /* ---- state changes ---- */
 
-typedef struct StateWrite {
-        const char *id, *from, *to, *reason, *now;
-        const char *exemption;  /* JSON text to store; NULL keeps what is there */
-        bool clear_exemption;   /* revoking */
-        const char *assessment; /* JSON text or NULL (kept) */
-        const char *plan;       /* JSON text or NULL (kept) */
-        bool clear_plan;
-} StateWrite;
-
 static int write_state(Store *s, void *userdata, CbError *err) {
         static const char sql[] =
                 "UPDATE legacy_systems SET state = ?3, state_reason = ?4, updated_at = ?5, "
@@ -585,10 +561,12 @@ static int write_state(Store *s, void *userdata, CbError *err) {
         if (r == 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is no longer %s", w->id,
                                     w->from);
+        if (r > 0 && w->also)
+                return w->also(s, w->also_userdata, err);
         return r < 0 ? r : 0;
 }
 
-static int change_state(Legacy *lg, const CbCaller *caller, const char *action, StateWrite *w, json_t *detail,
+int legacy_change_state(Legacy *lg, const CbCaller *caller, const char *action, StateWrite *w, json_t *detail,
                         CbError *err) {
         char object[128], now[32];
         store_now(now);
@@ -620,10 +598,10 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                                 "change a legacy system's state", err);
         if (r < 0) {
                 if (err && err->kind == CB_ERR_FORBIDDEN)
-                        refused(lg, caller, "legacy.transition", id, "forbidden", NULL);
+                        legacy_refused(lg, caller, "legacy.transition", id, "forbidden", NULL);
                 return r;
         }
-        r = load_visible(lg, caller, id, &old, err);
+        r = legacy_load_visible(lg, caller, id, &old, err);
         if (r < 0)
                 return r;
         r = json_check_object(body, fields, err);
@@ -659,7 +637,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
         bool exemption_change = to == LEGACY_EXEMPT || from == LEGACY_EXEMPT;
         /* The authority signs exemptions off; it moves nothing else. */
         if (!caller_has_role(caller, exemption_change ? CB_ROLE_AUTHORITY : CB_ROLE_MIGRATION)) {
-                refused(lg, caller, "legacy.transition", id, "forbidden", NULL);
+                legacy_refused(lg, caller, "legacy.transition", id, "forbidden", NULL);
                 return cb_error_set(err, CB_ERR_FORBIDDEN,
                                     exemption_change
                                             ? "%s may not change the exemption of '%s': Art. 35: only the "
@@ -694,10 +672,10 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                 w.clear_exemption = true;
                 json_object_set(detail, "revoked", json_object_get(old, "exemption"));
         }
-        r = change_state(lg, caller, "legacy.transition", &w, detail, err);
+        r = legacy_change_state(lg, caller, "legacy.transition", &w, detail, err);
         if (r < 0)
                 return r;
-        return ret ? load(lg, id, ret, err) : 0;
+        return ret ? legacy_load(lg, id, ret, err) : 0;
 }
 
 /* ---- assessment, on the worker pool ---- */
@@ -795,7 +773,7 @@ static void assess_done(int result, void *userdata) {
                                  .clear_plan = true };
                 json_t *detail = json_pack("{s:s, s:I, s:I}", "provider", a->provider, "vms",
                                            (json_int_t)a->n, "unreadable", (json_int_t)failed);
-                if (change_state(lg, &a->caller, "legacy.assess", &w, detail, &err) < 0)
+                if (legacy_change_state(lg, &a->caller, "legacy.assess", &w, detail, &err) < 0)
                         log_warning("storing the assessment of legacy system %s failed: %s", a->id,
                                     err.message);
                 json_decref(detail);
@@ -815,15 +793,15 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
         r = caller_require_role(caller, CB_ROLE_MIGRATION, "assess legacy systems", err);
         if (r < 0) {
                 if (err && err->kind == CB_ERR_FORBIDDEN)
-                        refused(lg, caller, "legacy.assess", id, "forbidden", NULL);
+                        legacy_refused(lg, caller, "legacy.assess", id, "forbidden", NULL);
                 return r;
         }
-        r = load_visible(lg, caller, id, &old, err);
+        r = legacy_load_visible(lg, caller, id, &old, err);
         if (r < 0)
                 return r;
         state_s = json_string_value(json_object_get(old, "state"));
         state = legacy_state_from_string(state_s);
-        if (state < 0 || !state_before_move((LegacyState)state) ||
+        if (state < 0 || !legacy_state_before_move((LegacyState)state) ||
             !legacy_transition_allowed((LegacyState)state, LEGACY_ASSESSED))
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is %s: it cannot be assessed",
                                     id, state_s);
@@ -867,7 +845,7 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
                 assessment_free(a);
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "the worker pool is not taking jobs");
         }
-        return ret ? load(lg, id, ret, err) : 0;
+        return ret ? legacy_load(lg, id, ret, err) : 0;
 }
 
 /* ---- plans ---- */
@@ -1011,10 +989,10 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         r = caller_require_role(caller, CB_ROLE_MIGRATION, "plan migrations", err);
         if (r < 0) {
                 if (err && err->kind == CB_ERR_FORBIDDEN)
-                        refused(lg, caller, "legacy.plan", id, "forbidden", NULL);
+                        legacy_refused(lg, caller, "legacy.plan", id, "forbidden", NULL);
                 return r;
         }
-        r = load_visible(lg, caller, id, &old, err);
+        r = legacy_load_visible(lg, caller, id, &old, err);
         if (r < 0)
                 return r;
         r = check_plan_body(body, &project_id, &target, &overrides, err);
@@ -1145,10 +1123,10 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         StateWrite w = {
                 .id = id, .from = state_s, .to = legacy_state_to_string(LEGACY_PLANNED), .plan = text
         };
-        r = change_state(lg, caller, "legacy.plan", &w, detail, err);
+        r = legacy_change_state(lg, caller, "legacy.plan", &w, detail, err);
         if (r < 0)
                 return r;
-        return ret ? load(lg, id, ret, err) : 0;
+        return ret ? legacy_load(lg, id, ret, err) : 0;
 }
 
 /* ---- Art. 35 enforcement facts ---- */

@@ -123,3 +123,36 @@ int legacy_orders_held(const char *department, const char *project_id, const cha
  * [{"system_id", "department", "state", "deadline", "due",
  * "days_overdue", "wave"}], by system id; at most 10000. */
 int legacy_overdue_list(Legacy *lg, const char *department, const char *today, json_t **ret, CbError *err);
+
+/* ---- the move (execution) ---- */
+
+/* Settings from the config's migration group: copies at once per source
+ * host (1..64), a per-copy rate in bytes/s (0 none), the test switch that
+ * fails a copy past that many bytes (0 never), the graceful shutdown's
+ * grace period. */
+void legacy_set_move_options(Legacy *lg, unsigned max_copies_per_host, uint64_t rate_limit_bps,
+                             uint64_t fail_after_bytes, unsigned stop_timeout_ms);
+
+/* Called on the main loop each time a move's progress is recorded:
+ * system_id and the run document ({"state", "vms": [{"name", "step",
+ * "bytes_done", "bytes_total", "rate_bps", ...}]}), borrowed. */
+typedef void (*LegacyProgressFn)(const char *system_id, const json_t *run, void *userdata);
+void legacy_set_progress_callback(Legacy *lg, LegacyProgressFn fn, void *userdata);
+
+/* POST /v1/legacy-systems/{id}/migrate: the cold move of every VM of the
+ * plan (driver.h migrate_vm), on the worker pool, at most
+ * max_copies_per_host at once per source provider (later ones wait,
+ * "queued"). Only a planned system without a critical concern, by the
+ * migration team; the state becomes migrating at once, then cut-over
+ * (every target runs, every source is shut off and marked
+ * "awaiting-decommission") or failed (everything rolled back: sources
+ * running as before, nothing left at the target). The run's progress is
+ * plan.run in the record. */
+int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+
+/* Crash recovery for provider p (now connected): every system left
+ * migrating by a daemon that stopped mid-move, whose source and target
+ * providers are both connected, is rolled back on the worker pool (target
+ * domain and volume removed, then the source started again) and becomes
+ * failed. Never both copies running: the target goes first. */
+void legacy_recover_moves(Legacy *lg, const char *provider);

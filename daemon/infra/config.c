@@ -88,6 +88,7 @@ int config_new_default(Config **ret) {
         c->rest_body_timeout_s = 30;
         c->reconcile_usec = 30ULL * 1000000ULL;
         c->stop_timeout_ms = 30000;
+        c->migration_max_copies_per_host = 2;
         c->connect_timeout_ms = 10000;
         c->checkpoint_every = AUDIT_CHECKPOINT_EVERY;
         if (!c->database || !c->rest_listen || !c->bus) {
@@ -121,6 +122,13 @@ static const Key top_keys[] = {
         { "stop_timeout_seconds", CONFIG_TYPE_INT },
         { "connect_timeout_seconds", CONFIG_TYPE_INT },
         { "audit", CONFIG_TYPE_GROUP },
+        { "migration", CONFIG_TYPE_GROUP },
+        { NULL, 0 },
+};
+static const Key migration_keys[] = {
+        { "max_copies_per_host", CONFIG_TYPE_INT },
+        { "copy_rate_limit_bytes", CONFIG_TYPE_INT },
+        { "test_fail_after_bytes", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key audit_keys[] = {
@@ -643,6 +651,34 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                                        c->rest_max_connections_per_ip, c->rest_max_connections);
         }
 
+        /* Legacy moves (Art. 35): a wave must not take a source host down. */
+        if ((g = config_setting_get_member(root, "migration"))) {
+                r = check_keys(l, g, migration_keys, "'migration'");
+                if (r < 0)
+                        return r;
+                if ((s = config_setting_get_member(g, "max_copies_per_host"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 1 || v > 64)
+                                return fail_at(l, s,
+                                               "'migration.max_copies_per_host' must be between 1 and 64");
+                        c->migration_max_copies_per_host = (unsigned)v;
+                }
+                if ((s = config_setting_get_member(g, "copy_rate_limit_bytes"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 0)
+                                return fail_at(l, s,
+                                               "'migration.copy_rate_limit_bytes' must be 0 (none) or more");
+                        c->migration_rate_limit_bps = (uint64_t)v;
+                }
+                /* For tests of the rollback only: a copy fails past this many bytes. */
+                if ((s = config_setting_get_member(g, "test_fail_after_bytes"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 0)
+                                return fail_at(l, s,
+                                               "'migration.test_fail_after_bytes' must be 0 (never) or more");
+                        c->migration_fail_after_bytes = (uint64_t)v;
+                }
+        }
         if ((g = config_setting_get_member(root, "audit"))) {
                 r = check_keys(l, g, audit_keys, "'audit'");
                 if (r < 0)

@@ -63,17 +63,20 @@ typedef struct Config {
         char *database;
         char *rest_listen; /* "HOST:PORT", "" disables REST */
         size_t rest_max_body;
-        unsigned rest_max_connections;        /* all clients together */
-        unsigned rest_max_connections_per_ip; /* 0: no per-address limit */
-        unsigned rest_header_timeout_s;       /* ready -> end of the request's headers, absolute */
-        unsigned rest_body_timeout_s;         /* end of the headers -> end of the body, absolute */
-        char *bus;                            /* "system", "session", "none" */
-        char *bus_address;                    /* overrides bus when set */
-        char *catalog_seed;                   /* folder of *.json, NULL for none */
-        char *calendar_dir;                   /* folder of working-day calendars, NULL for none */
-        uint64_t reconcile_usec;              /* how often the record is compared with the providers */
-        unsigned stop_timeout_ms;             /* a graceful VM stop waits this long, then forces it off */
-        unsigned connect_timeout_ms;          /* opening a provider connection gives up after this */
+        unsigned rest_max_connections;          /* all clients together */
+        unsigned rest_max_connections_per_ip;   /* 0: no per-address limit */
+        unsigned rest_header_timeout_s;         /* ready -> end of the request's headers, absolute */
+        unsigned rest_body_timeout_s;           /* end of the headers -> end of the body, absolute */
+        char *bus;                              /* "system", "session", "none" */
+        char *bus_address;                      /* overrides bus when set */
+        char *catalog_seed;                     /* folder of *.json, NULL for none */
+        char *calendar_dir;                     /* folder of working-day calendars, NULL for none */
+        uint64_t reconcile_usec;                /* how often the record is compared with the providers */
+        unsigned stop_timeout_ms;               /* a graceful VM stop waits this long, then forces it off */
+        unsigned connect_timeout_ms;            /* opening a provider connection gives up after this */
+        unsigned migration_max_copies_per_host; /* legacy disk copies at once per source host, 1..64 */
+        uint64_t migration_rate_limit_bps;      /* per copy; 0 = unthrottled */
+        uint64_t migration_fail_after_bytes;    /* tests only: a copy fails past it; 0 = never */
 
         /* The audit checkpoint key (PEM private key), absolute; NULL: the
          * checkpoint-key credential when there is one, else unsigned. */

@@ -66,6 +66,14 @@ static int on_assess(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, v);
 }
 
+static int on_migrate(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *v = NULL;
+        int r = legacy_migrate(req->manager->legacy, &req->caller, req->params[0], &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, v);
+}
+
 static int on_summary(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *v = NULL;
         int r = legacy_summary(req->manager->legacy, &req->caller, rest_query(req, "department"), &v, err);
@@ -83,6 +91,7 @@ const RestRoute rest_legacy_routes[] = {
         { "POST", "/v1/legacy-systems/{id}/transition", REST_AUTH_BEARER, on_with_body,
           (const void *)legacy_transition },
         { "POST", "/v1/legacy-systems/{id}/assess", REST_AUTH_BEARER, on_assess, NULL },
+        { "POST", "/v1/legacy-systems/{id}/migrate", REST_AUTH_BEARER, on_migrate, NULL },
         { "POST", "/v1/legacy-systems/{id}/plan", REST_AUTH_BEARER, on_with_body, (const void *)legacy_plan },
         { NULL, NULL, 0, NULL, NULL },
 };

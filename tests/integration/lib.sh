@@ -444,6 +444,107 @@ interface_members() {
         }' | LC_ALL=C sort
 }
 
+# --- real libvirtd + QEMU -----------------------------------------------------------------
+
+# cb_stop_pid PID: SIGTERM, up to 5 s, then SIGKILL. Only a PID the test started.
+cb_stop_pid() {
+        local pid=$1
+        kill -TERM "$pid" 2>/dev/null || return 0
+        for _ in $(seq 1 50); do
+                kill -0 "$pid" 2>/dev/null || return 0
+                sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+}
+
+# cb_kvm_unusable: /dev/kvm is there, but QEMU (as libvirt-qemu) cannot open it.
+cb_kvm_unusable() {
+        [ -e /dev/kvm ] && id libvirt-qemu >/dev/null 2>&1 &&
+                ! setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --init-groups test -r /dev/kvm -a -w /dev/kvm
+}
+
+# cb_private_libvirtd NAME: installs the QEMU packages when missing
+# (scripts/install-deps.sh --qemu) and starts a virtlogd and libvirtd of the
+# test's own (a "host" called NAME), in a mount and network namespace of
+# their own: /run, /var/lib/libvirt, /var/cache/libvirt and /etc/libvirt (a
+# copy) are folders under $CB_TMP/libvirt-NAME there, and /dev/kvm an inert
+# node (the provider runs TCG; see test-qemu.sh for why a half-usable
+# /dev/kvm makes libvirt probe QEMU on every call). So it shares no socket,
+# pid file, domain, pool or network with a system libvirtd another run
+# uses, nor with another NAME. Sets CB_QEMU_URI (its socket) and appends its
+# PID to CB_LIBVIRTD_PIDS (ended by cb_stop_private_libvirtd). Needs root.
+# 0 when it answers within 90 s.
+CB_LIBVIRTD_PIDS=()
+CB_LIBVIRTD_URIS=()
+cb_private_libvirtd() {
+        scripts/install-deps.sh --qemu >/dev/null
+        local ns=$CB_TMP/libvirt-$1 pid
+        mkdir -p "$ns/run" "$ns/lib" "$ns/cache"
+        cp -a /etc/libvirt "$ns/etc"
+        mknod -m 0600 "$ns/kvm-inert" c 1 3
+        CB_QEMU_URI="qemu+unix:///system?socket=$ns/run/libvirt/libvirt-sock"
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        unshare --mount --net --propagation private sh -c '
+                set -e
+                mount --bind "$1/run" /run
+                mount --bind "$1/lib" /var/lib/libvirt
+                mount --bind "$1/cache" /var/cache/libvirt
+                mount --bind "$1/etc" /etc/libvirt
+                mount --bind "$1/kvm-inert" /dev/kvm 2>/dev/null || true
+                /usr/sbin/virtlogd &
+                exec /usr/sbin/libvirtd' sh "$ns" >>"$CB_TMP/libvirtd.log" 2>&1 &
+        pid=$!
+        CB_LIBVIRTD_PIDS+=("$pid")
+        CB_LIBVIRTD_URIS+=("$CB_QEMU_URI")
+        export CB_QEMU_URI
+        for _ in $(seq 1 450); do
+                virsh -c "$CB_QEMU_URI" -q version >/dev/null 2>&1 </dev/null && return 0
+                kill -0 "$pid" 2>/dev/null || return 1
+                sleep 0.2
+        done
+        return 1
+}
+
+# cb_stop_private_libvirtd: ends what cb_private_libvirtd started: each
+# one's running domains first (QEMU processes are its children), then
+# libvirtd, then the virtlogd of its namespace, by PID.
+cb_stop_private_libvirtd() {
+        local i name logd
+        for i in "${!CB_LIBVIRTD_PIDS[@]}"; do
+                for name in $(virsh -c "${CB_LIBVIRTD_URIS[$i]}" -q list --name 2>/dev/null </dev/null); do
+                        virsh -c "${CB_LIBVIRTD_URIS[$i]}" -q destroy "$name" >/dev/null 2>&1 </dev/null || true
+                done
+                # virtlogd is a child of the shell that exec'd libvirtd: libvirtd's PID is its parent.
+                logd=$(pgrep -P "${CB_LIBVIRTD_PIDS[$i]}" -x virtlogd || true)
+                cb_stop_pid "${CB_LIBVIRTD_PIDS[$i]}"
+                for name in $logd; do cb_stop_pid "$name"; done
+        done
+        CB_LIBVIRTD_PIDS=()
+}
+
+# cb_migration_conf ROOM_URI CLOUD_URI FAIL_AFTER RATE: a daemon config in
+# $CB_TMP for moves between two libvirt hosts (providers room-a and cloud,
+# TCG; the catalogue tests/integration/migration-qemu-catalog), with
+# migration.max_copies_per_host 1, test_fail_after_bytes FAIL_AFTER and
+# copy_rate_limit_bytes RATE. Made from qemu.conf with absolute paths (it
+# lives outside the repository). Sets CB_CONFIG.
+cb_migration_conf() {
+        local here
+        here=$(pwd)
+        sed -e "s|^catalog_seed = .*|catalog_seed = \"$here/tests/integration/migration-qemu-catalog\";|" \
+                -e "s|^calendar_dir = .*|calendar_dir = \"$here/etc/calendar\";|" \
+                -e "s|\"\\.\\./\\.\\./etc/dev-keys/|\"$here/etc/dev-keys/|" \
+                -e '/^providers = (/,/^);/d' tests/integration/qemu.conf >"$CB_TMP/cb.conf"
+        cat >>"$CB_TMP/cb.conf" <<CONF
+providers = (
+  { name = "room-a"; driver = "libvirt"; uri = "$1"; domain_type = "qemu"; },
+  { name = "cloud"; driver = "libvirt"; uri = "$2"; domain_type = "qemu"; }
+);
+migration = { max_copies_per_host = 1; test_fail_after_bytes = $3; copy_rate_limit_bytes = $4; };
+CONF
+        CB_CONFIG=$CB_TMP/cb.conf
+}
+
 # cb_start_osb_provider [switches...]: the test OSB provider
 # (tests/osb-provider/osb-provider.c) on a free loopback port, offering the
 # shipped catalogue's http plans (etc/catalog), basic auth cb / cb-osb-secret.

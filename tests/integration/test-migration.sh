@@ -327,6 +327,21 @@ assert_contains "$OUT" "overdue: edu-files (registered) was due 2020-03-02" "ctl
 ok "$EDU" "D-Bus: Summary" "$ROOT" "$MIG" Summary s ""
 assert_jq "$OUT" '.[0] | fromjson | .groups | length' 1 "D-Bus: edu's summary"
 
+# --- the move: refusals on every face (the move itself: test-migration-qemu.sh) --------------
+cb_curl POST /v1/legacy-systems/edu-oa/migrate dev-edu
+assert_eq "$CB_STATUS" 403 "a department does not start a move"
+cb_curl POST /v1/legacy-systems/edu-oa/migrate dev-migration
+assert_eq "$CB_STATUS" 409 "a decommissioned system is not moved"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "only a planned system is moved" "the refusal says why"
+cb_curl POST /v1/legacy-systems/no-such/migrate dev-migration
+assert_eq "$CB_STATUS" 404 "an unknown system: 404"
+ctl "$MIGRATION" migration run edu-files
+assert_eq "$RC" 1 "ctl: migration run of a registered system fails"
+assert_contains "$ERR" "only a planned system is moved" "ctl: and says why"
+ctl "$MIGRATION" migration watch edu-files
+assert_eq "$RC" 1 "ctl: migration watch of a system never moved fails"
+assert_contains "$ERR" "has not been moved" "ctl: and says so"
+
 # The daemon kept serving through every refusal.
 cb_curl GET /v1/health ""
 assert_eq "$CB_STATUS" 200 "the daemon still serves"

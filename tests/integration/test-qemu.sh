@@ -77,21 +77,11 @@ remove_domain() {
         vsh undefine "$1" >/dev/null 2>&1 || true
 }
 
-stop_pid() {
-        local pid=$1
-        kill -TERM "$pid" 2>/dev/null || return 0
-        for _ in $(seq 1 50); do
-                kill -0 "$pid" 2>/dev/null || return 0
-                sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-}
-
 qemu_cleanup() {
         local rc=$? name i
         set +e
         # The broker first, so it does not act on what is removed below.
-        [ -n "${CB_PID:-}" ] && stop_pid "$CB_PID"
+        [ -n "${CB_PID:-}" ] && cb_stop_pid "$CB_PID"
         [ -n "${QEMU_FROZEN:-}" ] && kill -CONT "$QEMU_FROZEN" 2>/dev/null
         if vsh version >/dev/null 2>&1; then
                 stamped_domains "$PROJECT" | while read -r name _; do remove_domain "$name"; done
@@ -104,7 +94,7 @@ qemu_cleanup() {
                 grep -v -e udevGetDMIData -e dmidecode -e /dev/kvm "$CB_TMP/libvirtd.log" | tail -n 20 | sed 's/^/# /'
         fi
         for ((i = ${#QEMU_STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-                stop_pid "${QEMU_STARTED_PIDS[$i]}"
+                cb_stop_pid "${QEMU_STARTED_PIDS[$i]}"
         done
         cb_cleanup
         exit "$rc"
@@ -130,16 +120,10 @@ wait_libvirtd() {
         return 1
 }
 
-# kvm_unusable: /dev/kvm is there, but QEMU (as libvirt-qemu) cannot open it.
-kvm_unusable() {
-        [ -e /dev/kvm ] && id libvirt-qemu >/dev/null 2>&1 &&
-                ! setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --init-groups test -r /dev/kvm -a -w /dev/kvm
-}
-
 t0=$SECONDS
 if vsh version >/dev/null 2>&1; then
         echo "# using the libvirtd that is already running"
-        kvm_unusable && echo "# /dev/kvm is not usable by libvirt-qemu: this libvirtd may probe QEMU again on" \
+        cb_kvm_unusable && echo "# /dev/kvm is not usable by libvirt-qemu: this libvirtd may probe QEMU again on" \
                 "every define and start (see below), which makes this test slow"
 elif pidof libvirtd >/dev/null; then
         # Somebody else's, still starting up: wait for it, never own it.
@@ -153,7 +137,7 @@ else
                 /usr/sbin/virtlogd >>"$CB_TMP/virtlogd.log" 2>&1 &
                 QEMU_STARTED_PIDS+=($!)
         fi
-        if kvm_unusable; then
+        if cb_kvm_unusable; then
                 # libvirt 9.0 probes QEMU's capabilities with CAP_DAC_OVERRIDE,
                 # so the probe finds KVM working, but checks its cache against
                 # whether libvirt-qemu may open /dev/kvm, which on a fresh

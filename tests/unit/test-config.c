@@ -180,6 +180,16 @@ static const BadCase bad_cases[] = {
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
+        { "migration-copies", "migration = { max_copies_per_host = 0; };\n",
+          "'migration.max_copies_per_host' must be between 1 and 64", 1 },
+        { "migration-copies-high", "migration = {\n max_copies_per_host = 65;\n};\n",
+          "'migration.max_copies_per_host' must be between 1 and 64", 2 },
+        { "migration-rate", "migration = { copy_rate_limit_bytes = -1; };\n",
+          "'migration.copy_rate_limit_bytes' must be 0 (none) or more", 1 },
+        { "migration-unknown", "migration = { max_copies = 2; };\n",
+          "unknown setting 'max_copies' in 'migration'", 1 },
+        { "migration-type", "migration = { max_copies_per_host = \"2\"; };\n",
+          "'max_copies_per_host' must be an integer", 1 },
         { "reconcile", "reconcile_seconds = 0;\n", "'reconcile_seconds' must be between 1 and 86400", 1 },
         { "provider-name", "providers = (\n { name = \"P Q\"; driver = \"libvirt\"; uri = \"x\"; }\n);\n",
           "provider 'name' must match", 2 },
@@ -213,6 +223,30 @@ static void test_missing_file(void **state) {
         assert_int_not_equal(config_load("/nonexistent/x.conf", &c, &err), 0);
         assert_non_null(strstr(err.message, "/nonexistent/x.conf"));
         assert_null(c);
+}
+
+static void test_migration_settings(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        char *none = write_conf("mig-none.conf", "bus = \"none\";\n");
+        char *set = write_conf("mig-set.conf",
+                               "migration = { max_copies_per_host = 3; copy_rate_limit_bytes = 1048576;"
+                               " test_fail_after_bytes = 4096; };\n");
+        (void)state;
+        assert_int_equal(config_load(none, &c, &err), 0);
+        /* Unset: two copies per host, unthrottled, never failing on purpose. */
+        assert_int_equal(c->migration_max_copies_per_host, 2);
+        assert_int_equal(c->migration_rate_limit_bps, 0);
+        assert_int_equal(c->migration_fail_after_bytes, 0);
+        config_free(c);
+        c = NULL;
+        assert_int_equal(config_load(set, &c, &err), 0);
+        assert_int_equal(c->migration_max_copies_per_host, 3);
+        assert_int_equal(c->migration_rate_limit_bps, 1048576);
+        assert_int_equal(c->migration_fail_after_bytes, 4096);
+        config_free(c);
+        free(none);
+        free(set);
 }
 
 static void test_relative_test_uri(void **state) {
@@ -272,7 +306,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shipped_dev_config), cmocka_unit_test(test_minimal_config),
                 cmocka_unit_test(test_bad_configs),        cmocka_unit_test(test_missing_file),
-                cmocka_unit_test(test_relative_test_uri),
+                cmocka_unit_test(test_relative_test_uri),  cmocka_unit_test(test_migration_settings),
         };
         int r;
         if (!mkdtemp(tmpdir))

@@ -134,6 +134,46 @@ static void test_volume_xml_validates(void **state) {
         assert_string_equal(err.field, "disk_gib");
 }
 
+/* A moved VM keeps its MAC (Art. 35 moves): it is in the NIC, the document
+ * still validates, and a malformed one is refused before any XML. */
+static void test_mac_kept(void **state) {
+        (void)state;
+        ProvisionSpec spec = base_spec();
+        _cleanup_(freep) char *xml = NULL, *plain = NULL;
+        spec.network = "cb-net";
+        spec.mac = "52:54:00:cb:00:0A";
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &xml, NULL), 0);
+        if (validate(xml, "domain") != 0)
+                fail_msg("domain XML with a MAC does not validate:\n%s", xml);
+        assert_non_null(strstr(xml, "<mac address='52:54:00:cb:00:0A'/>"));
+        spec.mac = NULL;
+        assert_int_equal(libvirt_xml_domain(&spec, "kvm", &plain, NULL), 0);
+        assert_null(strstr(plain, "<mac "));
+
+        static const char *const bad[] = { "52:54:00:cb:00", "52-54-00-cb-00-0a", "52:54:00:cb:00:0g",
+                                           "52:54:00:cb:00:0a'/><x", "" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_false(driver_mac_is_valid(bad[i]));
+                char *none = NULL;
+                CbError err = CB_ERROR_INIT;
+                spec.mac = bad[i];
+                assert_int_equal(libvirt_xml_domain(&spec, "kvm", &none, &err), -EINVAL);
+                assert_null(none);
+                assert_string_equal(err.field, "mac");
+        }
+        assert_true(driver_mac_is_valid("00:11:22:aa:BB:ff"));
+}
+
+static void test_migrate_steps(void **state) {
+        (void)state;
+        static const char *const want[] = { "queued", "shutdown", "copy", "verify-copy",
+                                            "define", "start",    "done", "rollback" };
+        assert_int_equal(_MIGRATE_STEP_MAX, sizeof(want) / sizeof(want[0]));
+        for (int i = 0; i < _MIGRATE_STEP_MAX; i++)
+                assert_string_equal(migrate_step_to_string((MigrateStep)i), want[i]);
+        assert_null(migrate_step_to_string(_MIGRATE_STEP_MAX));
+}
+
 static void expect_refused(ProvisionSpec spec, const char *field) {
         char *xml = NULL;
         CbError err = CB_ERROR_INIT;
@@ -480,6 +520,8 @@ int main(void) {
                 cmocka_unit_test(test_stamp_survives_namespace_in_name),
                 cmocka_unit_test(test_pick_domain_type),
                 cmocka_unit_test(test_names_and_escape),
+                cmocka_unit_test(test_mac_kept),
+                cmocka_unit_test(test_migrate_steps),
                 cmocka_unit_test(test_volume_format),
                 cmocka_unit_test(test_system_disk_xml),
                 cmocka_unit_test(test_pool_type),

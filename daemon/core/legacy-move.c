@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The move of a planned legacy system (Art. 35): each VM of the plan moved
+ * cold by the driver (migrate_vm: shut down, sparse-stream copy, digests,
+ * define with the source's MAC, start), one system's VMs one after the
+ * other on a worker, at most max_copies_per_host systems at once per source
+ * provider. A failure rolls back every VM of the system moved so far, so
+ * the system is either all on the target or all back on its source.
+ *
+ * The run document lives in the record's plan, as plan.run, written before
+ * the first byte moves: a daemon killed mid-move finds it on restart
+ * (legacy_recover_moves) and knows which target objects to remove.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/param.h> /* MIN */
+#include <sys/random.h>
+#include <time.h>
+
+#include "audit.h"
+#include "driver.h"
+#include "json-util.h"
+#include "legacy-internal.h"
+#include "legacy-vm.h"
+#include "log.h"
+#include "resources-moved.h"
+
+typedef struct MoveVm {
+        MigrateSpec spec; /* strings borrowed from the move's documents */
+        MigrateResult result;
+        bool moved;
+        char error[sizeof(((CbError *)0)->message)];
+} MoveVm;
+
+struct LegacyMove {
+        Legacy *lg;
+        CbCaller caller;
+        char *id;
+        char *host; /* the source provider: the throttle counts per host */
+        bool running, recovery;
+        const DriverOps *ops;
+        DriverConn *src, *dst;
+        json_t *record; /* the record as loaded: the specs' strings point into it */
+        json_t *plan;   /* the plan with its run document (main loop only) */
+        size_t n;
+        MoveVm *vms;
+        int result;
+        /* Written by the worker's progress callback, read by the tick. */
+        pthread_mutex_t lock;
+        size_t cur;
+        MigrateStep step;
+        uint64_t done, total, step_started_ms, step_started_bytes;
+        bool tick_posted;
+};
+
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void legacy_set_move_options(Legacy *lg, unsigned max_copies_per_host, uint64_t rate_limit_bps,
+                             uint64_t fail_after_bytes, unsigned stop_timeout_ms) {
+        lg->max_copies_per_host = max_copies_per_host ? max_copies_per_host : 1;
+        lg->rate_limit_bps = rate_limit_bps;
+        lg->fail_after_bytes = fail_after_bytes;
+        lg->stop_timeout_ms = stop_timeout_ms;
+}
+
+void legacy_set_progress_callback(Legacy *lg, LegacyProgressFn fn, void *userdata) {
+        lg->progress_fn = fn;
+        lg->progress_userdata = userdata;
+}
+
+static void move_free(LegacyMove *m) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->n; i++)
+                migrate_result_done(&m->vms[i].result);
+        free(m->vms);
+        free(m->id);
+        free(m->host);
+        json_decref(m->record);
+        json_decref(m->plan);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+}
+
+void legacy_moves_free(Legacy *lg) {
+        /* Running moves ended with the worker pool; what is left waited for a slot. */
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++) {
+                move_free(lg->moves[i]);
+                lg->moves[i] = NULL;
+        }
+}
+
+static LegacyMove *move_find(Legacy *lg, const char *id) {
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++)
+                if (lg->moves[i] && streq(lg->moves[i]->id, id))
+                        return lg->moves[i];
+        return NULL;
+}
+
+static unsigned copies_on(Legacy *lg, const char *host) {
+        unsigned n = 0;
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++)
+                if (lg->moves[i] && lg->moves[i]->running && streq(lg->moves[i]->host, host))
+                        n++;
+        return n;
+}
+
+static json_t *run_vm(LegacyMove *m, size_t i) {
+        return json_array_get(json_object_get(json_object_get(m->plan, "run"), "vms"), i);
+}
+
+/* The plan with its run document, as the record keeps it (no audit: progress is no change). */
+static void store_progress(LegacyMove *m) {
+        static const char sql[] = "UPDATE legacy_systems SET plan = ?2 WHERE system_id = ?1 AND state = ?3";
+        _cleanup_(freep) char *text = json_dumps(m->plan, JSON_COMPACT);
+        CbError err = CB_ERROR_INIT;
+        if (text && store_run(m->lg->store, sql,
+                              STORE_ARGS(SA_TEXT(m->id), SA_TEXT(text),
+                                         SA_TEXT(legacy_state_to_string(LEGACY_MIGRATING))),
+                              "recording the move's progress", &err) < 0)
+                log_warning("legacy system %s: %s", m->id, err.message);
+        cb_error_clear(&err);
+        if (m->lg->progress_fn)
+                m->lg->progress_fn(m->id, json_object_get(m->plan, "run"), m->lg->progress_userdata);
+}
+
+/* On the main loop: what the worker reported, into the run document. */
+static void tick_done(int result, void *userdata) {
+        LegacyMove *m = userdata;
+        (void)result;
+        pthread_mutex_lock(&m->lock);
+        size_t cur = m->cur;
+        MigrateStep step = m->step;
+        uint64_t done = m->done, total = m->total;
+        uint64_t elapsed = mono_ms() - m->step_started_ms, moved = done - m->step_started_bytes;
+        m->tick_posted = false;
+        pthread_mutex_unlock(&m->lock);
+
+        json_t *v = run_vm(m, cur);
+        if (!v)
+                return;
+        json_object_set_new(v, "step", json_string(migrate_step_to_string(step)));
+        json_object_set_new(v, "bytes_done", json_integer((json_int_t)done));
+        json_object_set_new(v, "bytes_total", json_integer((json_int_t)total));
+        json_object_set_new(v, "rate_bps",
+                            json_integer(elapsed > 0 ? (json_int_t)(moved * 1000 / elapsed) : 0));
+        store_progress(m);
+}
+
+/* On the worker: at most a few times a second (the driver limits it). */
+static void on_progress(MigrateStep step, uint64_t done, uint64_t total, void *userdata) {
+        LegacyMove *m = userdata;
+        bool post;
+        pthread_mutex_lock(&m->lock);
+        if (step != m->step) {
+                m->step_started_ms = mono_ms();
+                m->step_started_bytes = done;
+        }
+        m->step = step;
+        m->done = done;
+        m->total = total;
+        post = !m->tick_posted;
+        m->tick_posted = true;
+        pthread_mutex_unlock(&m->lock);
+        /* Results come back in order: the tick is dispatched before the move's end. */
+        if (post && worker_post(m->lg->pool, tick_done, 0, m) < 0) {
+                pthread_mutex_lock(&m->lock);
+                m->tick_posted = false;
+                pthread_mutex_unlock(&m->lock);
+        }
+}
+
+static int move_job(void *userdata) {
+        LegacyMove *m = userdata;
+        CbError err = CB_ERROR_INIT;
+        int r = 0;
+
+        for (size_t i = 0; i < m->n; i++) {
+                MoveVm *v = &m->vms[i];
+                pthread_mutex_lock(&m->lock);
+                m->cur = i;
+                m->step = MIGRATE_STEP_QUEUED;
+                pthread_mutex_unlock(&m->lock);
+                if (m->recovery)
+                        r = driver_migrate_rollback(m->ops, m->src, m->dst, &v->spec, &err);
+                else {
+                        r = driver_migrate_vm(m->ops, m->src, m->dst, &v->spec, &v->result, &err);
+                        v->moved = r >= 0;
+                }
+                if (r < 0) {
+                        snprintf(v->error, sizeof(v->error), "%s",
+                                 err.message[0] ? err.message : strerror(-r));
+                        cb_error_clear(&err);
+                        if (!m->recovery)
+                                break;
+                }
+        }
+        if (r < 0 && !m->recovery) {
+                /* All or nothing: the VMs moved before this one go back too. */
+                for (size_t i = 0; i < m->n; i++) {
+                        if (!m->vms[i].moved)
+                                continue;
+                        if (driver_migrate_rollback(m->ops, m->src, m->dst, &m->vms[i].spec, &err) < 0)
+                                snprintf(m->vms[i].error, sizeof(m->vms[i].error), "rollback: %.400s",
+                                         err.message);
+                        cb_error_clear(&err);
+                        m->vms[i].moved = false;
+                }
+        }
+        return r;
+}
+
+static void start_waiting(Legacy *lg);
+static int move_submit(LegacyMove *m);
+
+/* At cut-over, in its transaction: each target becomes a resource of the
+ * migration project, active, metered from now on. */
+static int record_targets(Store *s, void *userdata, CbError *err) {
+        LegacyMove *m = userdata;
+        const json_t *plan = json_object_get(m->record, "plan");
+        char now[32];
+        store_now(now);
+        for (size_t i = 0; i < m->n; i++) {
+                const json_t *rv = run_vm(m, i);
+                const MigrateSpec *sp = &m->vms[i].spec;
+                MovedResource mr = {
+                        .id = sp->target.resource_id,
+                        .name = sp->target.name,
+                        .project_id = sp->target.project_id,
+                        .system_id = m->id,
+                        .department = json_string_value(json_object_get(m->record, "department")),
+                        .service_id = sp->target.catalog_service_id,
+                        .plan_id = sp->target.catalog_plan_id,
+                        .approval_no = sp->target.approval_no,
+                        .catalog_revision = sp->target.catalog_revision,
+                        .cost_kind = json_string_value(json_object_get(rv, "cost_kind")) ?: "construction",
+                        .committed_fen = json_integer_value(json_object_get(rv, "committed_fen")),
+                        .provider = json_string_value(
+                                json_object_get(json_object_get(plan, "target"), "provider")),
+                        .provider_ref = m->vms[i].result.provider_ref,
+                        .created_by = m->caller.principal ? m->caller.principal->name : "system",
+                        .now = now,
+                };
+                int r = resources_record_moved(s, &mr, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void move_done(int result, void *userdata) {
+        LegacyMove *m = userdata;
+        Legacy *lg = m->lg;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *text = NULL;
+        char now[32];
+        bool ok = result >= 0 && !m->recovery;
+        const char *first_error = NULL;
+
+        store_now(now);
+        json_t *run = json_object_get(m->plan, "run");
+        for (size_t i = 0; i < m->n; i++) {
+                MoveVm *v = &m->vms[i];
+                json_t *o = run_vm(m, i);
+                if (!o)
+                        continue;
+                if (v->error[0]) {
+                        json_object_set_new(o, "error", json_string(v->error));
+                        first_error = first_error ? first_error : v->error;
+                }
+                if (ok) {
+                        json_object_set_new(o, "step", json_string("done"));
+                        json_object_set_new(o, "bytes_done",
+                                            json_integer((json_int_t)v->result.capacity_bytes));
+                        json_object_set_new(o, "bytes_total",
+                                            json_integer((json_int_t)v->result.capacity_bytes));
+                        json_object_set_new(o, "data_bytes", json_integer((json_int_t)v->result.data_bytes));
+                        json_object_set_new(o, "source_sha256", json_string(v->result.source_sha256));
+                        json_object_set_new(o, "target_sha256", json_string(v->result.target_sha256));
+                        json_object_set_new(o, "target_ref", json_string(v->result.provider_ref));
+                        /* Left defined and shut off until an operator confirms the decommission. */
+                        json_object_set_new(o, "source_state", json_string("awaiting-decommission"));
+                } else {
+                        json_object_set_new(o, "step", json_string("rolled-back"));
+                        json_object_set_new(o, "source_state",
+                                            json_string(v->spec.source_was_running ? "running" : "shutoff"));
+                }
+        }
+        json_object_set_new(run, "state", json_string(ok ? "done" : "rolled-back"));
+        json_object_set_new(run, "finished_at", json_string(now));
+        text = json_dumps(m->plan, JSON_COMPACT);
+
+        char reason[600];
+        snprintf(reason, sizeof(reason), "%s%s",
+                 m->recovery ? "the daemon stopped mid-move; rolled back on restart"
+                             : "the move failed, rolled back: ",
+                 m->recovery   ? ""
+                 : first_error ? first_error
+                               : strerror(-result));
+        StateWrite w = { .id = m->id,
+                         .from = legacy_state_to_string(LEGACY_MIGRATING),
+                         .to = legacy_state_to_string(ok ? LEGACY_CUT_OVER : LEGACY_FAILED),
+                         .reason = ok ? NULL : reason,
+                         .plan = text,
+                         .also = ok ? record_targets : NULL,
+                         .also_userdata = m };
+        json_t *detail = json_pack("{s:s, s:I}", "run", ok ? "done" : "rolled-back", "vms", (json_int_t)m->n);
+        int q = text ? legacy_change_state(lg, &m->caller, m->recovery ? "legacy.recover" : "legacy.migrate",
+                                           &w, detail, &err)
+                     : -ENOMEM;
+        json_decref(detail);
+        if (q < 0 && ok) {
+                /* Moved but not on record: an unrecorded target must not stay. Undo
+                 * it (the recovery path), which records failed. */
+                log_warning("recording the cut-over of legacy system %s failed (%s): rolling back", m->id,
+                            err.message);
+                m->recovery = true;
+                m->running = false;
+                if (move_submit(m) == 0)
+                        return;
+        } else if (q < 0)
+                log_warning("recording the end of the move of legacy system %s failed: %s", m->id,
+                            err.message);
+        if (lg->progress_fn)
+                lg->progress_fn(m->id, run, lg->progress_userdata);
+
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++)
+                if (lg->moves[i] == m)
+                        lg->moves[i] = NULL;
+        move_free(m);
+        start_waiting(lg);
+}
+
+static int move_submit(LegacyMove *m) {
+        m->running = true;
+        int r = worker_submit(m->lg->pool, move_job, move_done, m);
+        if (r < 0)
+                m->running = false;
+        return r;
+}
+
+/* Moves waiting for a copy slot, in arrival order of the table. */
+static void start_waiting(Legacy *lg) {
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++) {
+                LegacyMove *m = lg->moves[i];
+                if (m && !m->running && copies_on(lg, m->host) < lg->max_copies_per_host &&
+                    move_submit(m) < 0)
+                        log_warning("legacy system %s: the worker pool is not taking the move", m->id);
+        }
+}
+
+static bool move_add(Legacy *lg, LegacyMove *m) {
+        for (size_t i = 0; i < LEGACY_MOVES_MAX; i++)
+                if (!lg->moves[i]) {
+                        lg->moves[i] = m;
+                        return true;
+                }
+        return false;
+}
+
+static const json_t *assessed_vm(const json_t *record, const char *name) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(json_object_get(record, "assessment"), "vms"), i,
+                           v) if (streq(json_string_value(json_object_get(v, "name")) ?: "", name)) return v;
+        return NULL;
+}
+
+static int new_target_id(char ret[32]) {
+        unsigned char b[6];
+        if (getrandom(b, sizeof(b), 0) != sizeof(b))
+                return -EIO;
+        snprintf(ret, 32, "mig-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+        return 0;
+}
+
+static Provider *connected(Legacy *lg, const char *name) {
+        Provider *p = name ? providers_find(lg->providers, name) : NULL;
+        return p && p->status == PROVIDER_CONNECTED && p->conn ? p : NULL;
+}
+
+static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, json_t *record, Provider *sp,
+                            Provider *tp) {
+        LegacyMove *m = calloc(1, sizeof(*m));
+        if (!m)
+                return NULL;
+        pthread_mutex_init(&m->lock, NULL);
+        m->lg = lg;
+        m->caller = *caller;
+        m->id = strdup(id);
+        m->host = strdup(sp->name);
+        m->ops = sp->ops;
+        m->src = sp->conn;
+        m->dst = tp->conn;
+        m->record = json_incref(record);
+        m->plan = json_deep_copy(json_object_get(record, "plan"));
+        m->n = json_array_size(json_object_get(m->plan, "vms"));
+        m->vms = calloc(m->n ? m->n : 1, sizeof(MoveVm));
+        if (!m->id || !m->host || !m->plan || !m->vms) {
+                move_free(m);
+                return NULL;
+        }
+        return m;
+}
+
+/* Fills the spec of VM i from the record (the strings stay in it). */
+static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, const json_t *rv,
+                      Provider *tp) {
+        const json_t *plan = json_object_get(m->record, "plan"), *target = json_object_get(plan, "target");
+        const json_t *disk = NULL, *nic = json_array_get(json_object_get(avm, "nics"), 0);
+        size_t k;
+        json_t *d;
+        json_array_foreach(json_object_get(avm, "disks"), k,
+                           d) if (streq(json_string_value(json_object_get(d, "device")) ?: "", "disk")) {
+                disk = d;
+                break;
+        }
+        const char *power = json_string_value(json_object_get(avm, "power")) ?: "";
+        const char *mac = json_string_value(json_object_get(nic, "mac"));
+        m->vms[i].spec = (MigrateSpec){
+                .source_domain = json_string_value(json_object_get(avm, "name")),
+                .source_volume = json_string_value(json_object_get(disk, "source")),
+                .source_was_running = streq(power, "running") || streq(power, "paused"),
+                .stop_timeout_ms = lg->stop_timeout_ms,
+                .rate_limit_bps = lg->rate_limit_bps,
+                .fail_after_bytes = lg->fail_after_bytes,
+                .progress = on_progress,
+                .userdata = m,
+                .target = {
+                        .kind = DRIVER_OBJECT_VM,
+                        .resource_id = json_string_value(json_object_get(rv, "resource_id")),
+                        .name = json_string_value(json_object_get(avm, "name")),
+                        .project_id = json_string_value(json_object_get(plan, "project_id")),
+                        .approval_no = json_string_value(json_object_get(rv, "approval_no")),
+                        .catalog_service_id = json_string_value(json_object_get(rv, "service_id")),
+                        .catalog_plan_id = json_string_value(json_object_get(rv, "plan_id")),
+                        .catalog_revision = (unsigned)json_integer_value(json_object_get(rv, "catalog_revision")),
+                        .vcpus = (unsigned)json_integer_value(json_object_get(rv, "vcpus")),
+                        .memory_mib = (uint64_t)json_integer_value(json_object_get(rv, "memory_mib")),
+                        .disk_gib = (uint64_t)json_integer_value(json_object_get(rv, "disk_gib")),
+                        .arch = json_string_value(json_object_get(avm, "arch")),
+                        .network = json_string_value(json_object_get(target, "network")),
+                        .pool = json_string_value(json_object_get(target, "pool")),
+                        .domain_type = tp->domain_type,
+                        .mac = mac && driver_mac_is_valid(mac) ? mac : NULL,
+                },
+        };
+        if (m->vms[i].spec.target.arch && !*m->vms[i].spec.target.arch)
+                m->vms[i].spec.target.arch = NULL;
+}
+
+/* One VM of the plan checked for the move, and its run entry: the
+ * target's resource id, the approval and the published plan's size (the
+ * policy engine judges the order again: the approval may have changed
+ * since planning). */
+static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const json_t *record,
+                      const json_t *pvm, size_t quantity, json_t **ret, CbError *err) {
+        const char *name = json_string_value(json_object_get(pvm, "name")) ?: "";
+        const json_t *avm = assessed_vm(record, name), *chosen = json_object_get(pvm, "plan");
+        const json_t *plan = json_object_get(record, "plan");
+        size_t k, n_disks = 0;
+        json_t *d;
+        const char *source = NULL, *format = NULL;
+        char rid[32];
+
+        if (!avm || json_object_get(avm, "error"))
+                return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no readable assessment: assess again",
+                                    name);
+        json_array_foreach(json_object_get(avm, "disks"), k, d) {
+                if (!streq(json_string_value(json_object_get(d, "device")) ?: "", "disk"))
+                        continue;
+                n_disks++;
+                source = json_string_value(json_object_get(d, "source"));
+                format = json_string_value(json_object_get(d, "format"));
+        }
+        if (n_disks != 1 || isempty(source))
+                return cb_error_set(
+                        err, CB_ERR_UNSUPPORTED,
+                        "VM '%s' has %zu disks: only a VM with one disk in a storage pool is moved yet", name,
+                        n_disks);
+        if (!streq(format ?: "raw", "raw"))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "VM '%s': its disk is %s; converting a disk is not built yet (raw only)",
+                                    name, format);
+        Evaluation ev = { 0 };
+        EvalRequest req = { .project_id = json_string_value(json_object_get(plan, "project_id")),
+                            .system_id = id,
+                            .service_id = json_string_value(json_object_get(chosen, "service_id")),
+                            .plan_id = json_string_value(json_object_get(chosen, "plan_id")),
+                            .quantity = (unsigned)quantity };
+        if (!req.service_id || !req.plan_id)
+                return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no catalogue plan: plan again", name);
+        int r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, err);
+        if (r < 0)
+                return r;
+        if (!ev.decision.allowed) {
+                json_t *j = evaluation_to_json(&ev);
+                r = cb_error_set_violations(err, json_incref(json_object_get(j, "violations")),
+                                            "the target order for VM '%s' is refused", name);
+                json_decref(j);
+                evaluation_done(&ev);
+                return r;
+        }
+        const json_t *spec = json_object_get(ev.plan, "spec");
+        if (new_target_id(rid) < 0) {
+                evaluation_done(&ev);
+                return cb_error_set(err, CB_ERR_INTERNAL, "no random bytes for the target's id");
+        }
+        *ret = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "name", name,
+                "resource_id", rid, "approval_no", ev.approval_no, "service_id", req.service_id, "plan_id",
+                req.plan_id, "source_volume", source, "catalog_revision", (json_int_t)ev.catalog_revision,
+                "vcpus", json_integer_value(json_object_get(spec, "vcpus")), "memory_mib",
+                json_integer_value(json_object_get(spec, "memory_mib")), "disk_gib",
+                json_integer_value(json_object_get(spec, "disk_gib")), "step", "queued", "bytes_done",
+                (json_int_t)0, "bytes_total", (json_int_t)0, "rate_bps", (json_int_t)0);
+        char dom[48];
+        snprintf(dom, sizeof(dom), "cb-%s", rid);
+        if (*ret) {
+                json_object_set_new(*ret, "target_domain", json_string(dom));
+                /* What the target's resource record will say it costs. */
+                json_object_set_new(*ret, "cost_kind",
+                                    json_string(ev.cost_kind == POLICY_COST_OM ? "om" : "construction"));
+                json_object_set_new(*ret, "committed_fen", json_integer(ev.projected_cost_fen));
+        }
+        evaluation_done(&ev);
+        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+}
+
+int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+        _cleanup_(json_decrefp) json_t *record = NULL, *run_vms = NULL;
+        _cleanup_(freep) char *text = NULL;
+        const json_t *plan, *pvm;
+        Provider *sp, *tp;
+        LegacyMove *m;
+        size_t i;
+        int r;
+
+        r = caller_require_role(caller, CB_ROLE_MIGRATION, "move legacy systems", err);
+        if (r < 0) {
+                if (err && err->kind == CB_ERR_FORBIDDEN)
+                        legacy_refused(lg, caller, "legacy.migrate", id, "forbidden", NULL);
+                return r;
+        }
+        if ((r = legacy_load_visible(lg, caller, id, &record, err)) < 0)
+                return r;
+        const char *state = json_string_value(json_object_get(record, "state"));
+        plan = json_object_get(record, "plan");
+        if (!streq(state ?: "", legacy_state_to_string(LEGACY_PLANNED)) || !json_is_object(plan))
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "legacy system '%s' is %s: only a planned system is moved", id, state);
+        if (json_is_true(json_object_get(plan, "critical")))
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "legacy system '%s': its plan has a critical concern; plan again", id);
+        if (move_find(lg, id))
+                return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is being moved already", id);
+        const char *sname = json_string_value(json_object_get(json_object_get(record, "source"), "provider"));
+        const char *tname = json_string_value(json_object_get(json_object_get(plan, "target"), "provider"));
+        if (!(sp = connected(lg, sname)))
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "source provider '%s' is not connected",
+                                    sname ?: "");
+        if (!(tp = connected(lg, tname)))
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "target provider '%s' is not connected",
+                                    tname ?: "");
+        if (sp->ops != tp->ops)
+                return cb_error_set(err, CB_ERR_UNSUPPORTED, "source and target use different drivers");
+
+        run_vms = json_array();
+        json_array_foreach(json_object_get(plan, "vms"), i, pvm) {
+                json_t *rv = NULL;
+                if ((r = prepare_vm(lg, caller, id, record, pvm, i + 1, &rv, err)) < 0)
+                        return r;
+                json_array_append_new(run_vms, rv);
+        }
+        if (json_array_size(run_vms) == 0)
+                return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' has no VM in its plan", id);
+
+        char now[32];
+        store_now(now);
+        json_t *new_plan = json_deep_copy(plan);
+        json_object_set_new(new_plan, "run",
+                            json_pack("{s:s, s:s, s:s, s:O}", "state", "running", "started_at", now,
+                                      "started_by", caller->principal->name, "vms", run_vms));
+        text = json_dumps(new_plan, JSON_COMPACT);
+        json_decref(new_plan);
+        if (!text)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* Durable before anything moves: a crash finds what to undo. */
+        StateWrite w = {
+                .id = id, .from = state, .to = legacy_state_to_string(LEGACY_MIGRATING), .plan = text
+        };
+        json_t *detail = json_pack("{s:s, s:s, s:I}", "source", sname, "target", tname, "vms",
+                                   (json_int_t)json_array_size(run_vms));
+        r = legacy_change_state(lg, caller, "legacy.migrate", &w, detail, err);
+        json_decref(detail);
+        if (r < 0)
+                return r;
+        json_decref(record);
+        record = NULL;
+        if ((r = legacy_load(lg, id, &record, err)) < 0)
+                return r;
+        if (!(m = move_new(lg, caller, id, record, sp, tp)))
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        json_t *rv;
+        json_array_foreach(
+                json_object_get(json_object_get(m->record, "plan"), "run")
+                        ? json_object_get(json_object_get(json_object_get(m->record, "plan"), "run"), "vms")
+                        : NULL,
+                i, rv) {
+                if (i < m->n)
+                        fill_spec(lg, m, i,
+                                  assessed_vm(m->record, json_string_value(json_object_get(rv, "name"))), rv,
+                                  tp);
+        }
+        if (!move_add(lg, m)) {
+                move_free(m);
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "too many moves under way");
+        }
+        start_waiting(lg);
+        return ret ? legacy_load(lg, id, ret, err) : 0;
+}
+
+void legacy_recover_moves(Legacy *lg, const char *provider) {
+        static const char sql[] = "SELECT system_id FROM legacy_systems WHERE state = ?1 ORDER BY system_id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CbError err = CB_ERROR_INIT;
+        char ids[LEGACY_MOVES_MAX][128];
+        size_t n = 0;
+
+        if (store_query(lg->store, sql, STORE_ARGS(SA_TEXT(legacy_state_to_string(LEGACY_MIGRATING))), &rows,
+                        "reading the legacy register", &err) < 0) {
+                cb_error_clear(&err);
+                return;
+        }
+        while (n < LEGACY_MOVES_MAX && store_rows_next(rows, &err) > 0)
+                snprintf(ids[n++], sizeof(ids[0]), "%s", store_rows_text(rows, 0));
+        cb_error_clear(&err);
+        for (size_t k = 0; k < n; k++) {
+                _cleanup_(json_decrefp) json_t *record = NULL;
+                if (move_find(lg, ids[k]) || legacy_load(lg, ids[k], &record, &err) < 0) {
+                        cb_error_clear(&err);
+                        continue;
+                }
+                const json_t *plan = json_object_get(record, "plan");
+                const char *sname =
+                        json_string_value(json_object_get(json_object_get(record, "source"), "provider"));
+                const char *tname =
+                        json_string_value(json_object_get(json_object_get(plan, "target"), "provider"));
+                Provider *sp = connected(lg, sname), *tp = connected(lg, tname);
+                /* Both ends are needed: the target is cleared before the source starts. */
+                if (!sp || !tp || (provider && !streq(provider, sname) && !streq(provider, tname)))
+                        continue;
+                /* The daemon's own act: audited as "system". */
+                LegacyMove *m = move_new(lg, &(CbCaller){ .face = "system" }, ids[k], record, sp, tp);
+                if (!m)
+                        continue;
+                m->recovery = true;
+                const json_t *run_vms = json_object_get(json_object_get(plan, "run"), "vms");
+                json_decref(m->plan);
+                m->plan = json_deep_copy(plan);
+                m->n = MIN(m->n, json_array_size(run_vms));
+                for (size_t i = 0; i < m->n; i++) {
+                        json_t *rv = json_array_get(run_vms, i);
+                        fill_spec(lg, m, i,
+                                  assessed_vm(record, json_string_value(json_object_get(rv, "name"))), rv,
+                                  tp);
+                }
+                log_info("legacy system %s was left mid-move: rolling back", ids[k]);
+                if (!move_add(lg, m)) {
+                        move_free(m);
+                        continue;
+                }
+                if (move_submit(m) < 0)
+                        log_warning("legacy system %s: the worker pool is not taking the rollback", ids[k]);
+        }
+}
