@@ -5,7 +5,8 @@
 # providers, all provisioned through REST, then:
 #   - RSS per resource (target < 30 KiB): the daemon's RSS before and after;
 #   - a page of 100 of GET /v1/resources, p99 under wrk, beside
-#     GET /v1/health in the same run (target < 5 ms);
+#     GET /v1/health in the same run (target < 5 ms), and the daemon's CPU
+#     time per request of each (robust to the load of a shared machine);
 #   - one reconcile of a provider's COUNT/PROVIDERS domains, loop time as
 #     the daemon logs it (target < 1 s);
 #   - POST /v1/policy/evaluate for the project that holds all COUNT
