@@ -130,7 +130,22 @@ static void put_string(JsonText *w, const char *s) {
                 fail(w, -EINVAL);
                 return;
         }
-        size_t n = strlen(s);
+        /* The common case, plain printable ASCII (every key, ids, dates), in
+         * one scan and one copy; the rest takes the checked path. */
+        size_t n = 0;
+        while ((unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x80 && s[n] != '"' && s[n] != '\\')
+                n++;
+        if (!s[n]) {
+                if (!reserve(w, n + 2))
+                        return;
+                w->buf[w->len] = '"';
+                memcpy(w->buf + w->len + 1, s, n);
+                w->buf[w->len + n + 1] = '"';
+                w->len += n + 2;
+                w->buf[w->len] = 0;
+                return;
+        }
+        n += strlen(s + n);
         if (!utf8_valid(s, n)) {
                 fail(w, -EILSEQ);
                 return;
