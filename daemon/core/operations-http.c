@@ -144,7 +144,11 @@ static void op_set_phase(HttpOp *op, Phase phase, const char *remote_operation) 
         }
         if (phase == PHASE_POLL || phase == PHASE_MITIGATE_POLL)
                 op->poll_deadline_usec = now_usec() + (uint64_t)op->max_polling_s * 1000000ULL;
-        op_save(op);
+        /* VERIFY is not saved: a restart left at SEND sends the DELETE again, which a
+         * provider answers 410 for an instance it no longer has, and that leads to the
+         * same verification. Saving it cost every deprovision one more commit (fsync). */
+        if (phase != PHASE_VERIFY)
+                op_save(op);
 }
 
 /* A provision failed at or after the provider: remember why, delete what may exist. */
