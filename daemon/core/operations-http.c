@@ -99,9 +99,11 @@ static uint64_t now_usec(void) {
 static void op_save(HttpOp *op) {
         CbError err = CB_ERROR_INIT;
         if (store_run(op->store,
-                      "UPDATE operations SET remote_phase = ?1, remote_operation = ?2 WHERE id = ?3",
+                      "UPDATE operations SET remote_phase = ?1, remote_operation = ?2, "
+                      "state = CASE WHEN state = ?4 THEN ?5 ELSE state END WHERE id = ?3",
                       STORE_ARGS(SA_TEXT(phase_names[op->phase]), SA_TEXT(op->remote_operation),
-                                 SA_TEXT(op->op_id)),
+                                 SA_TEXT(op->op_id), SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                 SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
                       "recording the provider's operation", &err) < 0)
                 log_warning("operation %s: %s", op->op_id, err.message);
         cb_error_clear(&err);
