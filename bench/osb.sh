@@ -49,6 +49,7 @@ cb_approve bench-osb "临政信审〔$(date +%Y)〕90号" bench-db \
         "[{\"service_id\": \"rds-mysql\", \"plan_id\": \"rds-mysql-2c4g\", \"quantity\": $((COUNT + 1))}]" >/dev/null
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+GETS=0 # GETs of the record while waiting
 US=0   # microseconds of round trips, added to by rt
 OUT="$CB_TMP/rt.out"
 rt() { # curl ARGS...: one request; its answer in $OUT, its round trip added to US
@@ -60,6 +61,7 @@ wait_state() { # ID STATE: GETs the record until STATE, 2000 GETs at most
         local s
         for _ in $(seq 1 2000); do
                 rt -H 'Authorization: Bearer dev-edu' "$CB_URL/v1/resources/$1"
+                GETS=$((GETS + 1))
                 s=$(jq -r .state "$OUT")
                 [ "$s" = "$2" ] && return 0
         done
@@ -109,7 +111,7 @@ per_s() { awk -v n="$COUNT" -v us="$1" 'BEGIN { printf "%.0f/s", us ? n * 100000
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / (b ? b : 1) }'; }
 broker=$((b_prov + b_deprov))
 direct=$((d_prov + d_deprov))
-result="osb: $COUNT cycles, round trips per second (broker / direct / ratio): provision $(per_s $b_prov) / $(per_s $d_prov) / $(ratio $b_prov $d_prov); poll $(per_s $b_poll) / $(per_s $d_poll) / $(ratio $b_poll $d_poll); deprovision $(per_s $b_deprov) / $(per_s $d_deprov) / $(ratio $b_deprov $d_deprov); provision+deprovision $((broker / COUNT)) us / $((direct / COUNT)) us a cycle, ratio $(ratio $broker $direct) (target 1.5x); bind/unbind not measured (no bindings on main); wall clock incl. curl+jq start-up: broker $((T1 - T0)) ms, direct $((T2 - T1)) ms; instances left at the provider: $left; load: $(uptime | sed 's/.*load average: //')"
+result="osb: $COUNT cycles, round trips per second (broker / direct / ratio): provision $(per_s $b_prov) / $(per_s $d_prov) / $(ratio $b_prov $d_prov); poll $(per_s $b_poll) / $(per_s $d_poll) / $(ratio $b_poll $d_poll); deprovision $(per_s $b_deprov) / $(per_s $d_deprov) / $(ratio $b_deprov $d_deprov); provision+deprovision $((broker / COUNT)) us / $((direct / COUNT)) us a cycle, ratio $(ratio $broker $direct) (target 1.5x); $GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$COUNT" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); bind/unbind not measured (no bindings on main); wall clock incl. curl+jq start-up: broker $((T1 - T0)) ms, direct $((T2 - T1)) ms; instances left at the provider: $left; load: $(uptime | sed 's/.*load average: //')"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"
