@@ -56,7 +56,7 @@ ROOT=$CB_BUILD/systemd-root
 MIRROR=${CB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # systemd as PID 1 and the system bus; the daemon's runtime libraries (ldd of
 # build/cloudbrokerd); jq and curl for the checks inside.
-PACKAGES=systemd,systemd-sysv,dbus,libvirt0,libcurl4,libjansson4,libconfig9,libsystemd0,libmicrohttpd12,libsqlite3-0,libssl3,jq,curl
+PACKAGES=systemd,systemd-sysv,dbus,libvirt0,libcurl4,libjansson4,libconfig9,libsystemd0,libmicrohttpd12,libsqlite3-0,libssl3,libxml2,libisofs6,libyaml-0-2,jq,curl
 STAMP=$ROOT/.cbtest-packages
 
 # --- the root: debootstrap once ----------------------------------------------
