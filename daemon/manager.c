@@ -180,6 +180,45 @@ static int load_checkpoint_key(const Config *config, SigKey **ret, CbError *err)
         return 0;
 }
 
+/* The secrets key: secrets.key (checked at config load), else systemd's
+ * LoadCredential= secrets-key, else none. */
+#define SECRETS_CREDENTIAL "secrets-key"
+
+static int load_secrets_key(const Config *config, SecretBox **ret, CbError *err) {
+        _cleanup_(freep) char *cred = NULL;
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        int r;
+
+        if (config->secrets_key) {
+                r = secretbox_load(config->secrets_key, false, ret, err);
+                if (r < 0) {
+                        char msg[sizeof(err->message)];
+                        snprintf(msg, sizeof(msg), "%s", err->message);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "%s:%u: 'secrets.key': %s", config->path,
+                                            config->secrets_key_line, msg);
+                }
+                log_info("secrets key: file %s", config->secrets_key);
+                return 0;
+        }
+        if (dir && asprintf(&cred, "%s/%s", dir, SECRETS_CREDENTIAL) >= 0 && access(cred, F_OK) == 0) {
+                /* Group bits may be systemd's ACL for the service user (see
+                 * load_checkpoint_key). */
+                r = secretbox_load(cred, true, ret, err);
+                if (r < 0) {
+                        char msg[sizeof(err->message)];
+                        snprintf(msg, sizeof(msg), "%s", err->message);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "credential %s: %s", SECRETS_CREDENTIAL,
+                                            msg);
+                }
+                log_info("secrets key: credential %s", cred);
+                return 0;
+        }
+        log_info("no secrets key (secrets.key or credential %s): credentials cannot be stored",
+                 SECRETS_CREDENTIAL);
+        *ret = NULL;
+        return 0;
+}
+
 static int open_audit_trail(Manager *m, CbError *err) {
         SigKey *key = NULL;
         int r;
@@ -226,6 +265,9 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         sd_event_now(m->event, CLOCK_MONOTONIC, &m->started_usec);
 
         r = store_open(config->database, &m->store, err);
+        if (r < 0)
+                return r;
+        r = load_secrets_key(config, &m->secrets, err);
         if (r < 0)
                 return r;
         r = open_audit_trail(m, err);
@@ -325,6 +367,7 @@ Manager *manager_free(Manager *m) {
         trusted_keys_free(m->keys);
         catalog_free(m->catalog);
         audit_trail_free(m->audit);
+        secretbox_free(m->secrets);
         store_free(m->store);
         sd_event_unref(m->event);
         free(m);
