@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "manager.h"
+#include "vm-access.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -331,6 +332,22 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         catalog_set_submit_check(m->catalog, on_catalog_submit, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
+        providers_set_secrets(m->providers, m->secrets);
+        vm_access_set_secrets(m->resources, m->secrets);
+        /* Rows from before secrets at rest are sealed now, once; without a
+         * key the daemon refuses to start rather than keep them in clear. */
+        {
+                unsigned n_pw = 0, n_keys = 0;
+                r = providers_seal_stored(m->providers, &n_pw, err);
+                if (r >= 0)
+                        r = vm_access_seal_stored(m->resources, &n_keys, err);
+                if (r < 0)
+                        return r;
+                if (n_pw + n_keys > 0)
+                        log_info("sealed %u provider password(s) and %u binding private key(s) stored in "
+                                 "clear",
+                                 n_pw, n_keys);
+        }
         legacy_set_move_options(m->legacy, config->migration_max_copies_per_host,
                                 config->migration_rate_limit_bps, config->migration_fail_after_bytes,
                                 config->stop_timeout_ms);
