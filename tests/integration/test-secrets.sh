@@ -109,5 +109,32 @@ assert_eq "$(db_holds "$SECRET")" 0 "afterwards the database file holds no passw
 assert_eq "$(sqlite3 "$CB_DB" "SELECT count(*) FROM providers WHERE password NOT LIKE 'sb1:%'")" 0 \
         "every stored password is sealed"
 
+# --- a VM binding's private key in clear (an older broker's) ------------------------
+# (The row is written by hand: the sqlite3 shell does not enforce the
+# resource reference; test-osb-server.sh binds real VMs.)
+PEM_LINE=b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+sqlite3 "$CB_DB" "INSERT INTO vm_bindings (id, resource_id, binding_key, created_by, request_hash, public_key,
+                  private_key, created_at) VALUES ('b-0000000000000001', 'r-old', 'old-1', 'osb:dev-portal', 'h',
+                  'ssh-ed25519 AAAA', '-----BEGIN OPENSSH PRIVATE KEY-----
+$PEM_LINE
+-----END OPENSSH PRIVATE KEY-----
+', '2026-01-01T00:00:00Z')"
+rc=0
+timeout 20 "$CB_BUILD/cloudbrokerd" --config "$CB_TMP/nokey.conf" --db "$CB_DB" --rest-listen "127.0.0.1:$PORT" \
+        --bus none >"$CB_TMP/refused.log" 2>&1 || rc=$?
+assert_eq "$([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo refused)" refused \
+        "with a binding's private key in clear and no key the daemon refuses to start (exit $rc)"
+assert_contains "$(cat "$CB_TMP/refused.log")" "1 VM binding private key(s) are stored in clear" \
+        "... saying what is in clear"
+: >"$CB_TMP/daemon.log"
+CB_CONFIG=$CB_TMP/keyed.conf cb_start_daemon
+assert_contains "$(cat "$CB_TMP/daemon.log")" "and 1 binding private key(s)" "with the key the start seals it"
+cb_stop_daemon
+sqlite3 "$CB_DB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+assert_eq "$(db_holds "$PEM_LINE")" 0 "afterwards the database file holds no private key in clear"
+assert_eq "$(db_holds "PRIVATE KEY")" 0 "... not even its armour"
+assert_eq "$(sqlite3 "$CB_DB" "SELECT count(*) FROM vm_bindings WHERE private_key LIKE 'sb1:%'")" 1 \
+        "the binding's private key is sealed"
+
 kill -TERM "$OSB_PID"
 cb_done
