@@ -148,9 +148,11 @@ int vm_bind(Resources *r, const CbCaller *caller, const char *resource_id, const
                 private_key_ad(id, ad);
                 q = secretbox_seal(r->secrets, ad, priv, strlen(priv), &sealed);
         }
-        explicit_bzero(priv ? priv : (char[1]){ 0 }, priv ? strlen(priv) : 0);
+        /* Only the sealed form outlives this call. */
+        if (priv)
+                explicit_bzero(priv, strlen(priv));
         if (q < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make an SSH key pair");
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make and seal an SSH key pair");
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", resource_id);
         /* The record names the key by its fingerprint: the private half is never in it. */
