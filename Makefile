@@ -70,7 +70,7 @@ all: $(BUILD)/cloudbrokerd $(BUILD)/cloudbrokerctl dev-key-mode
 # The daemon refuses a checkpoint key others may read, and git keeps no modes.
 .PHONY: dev-key-mode
 dev-key-mode:
-	@chmod 0600 etc/dev-keys/dev-checkpoint.key.pem
+	@chmod 0600 etc/dev-keys/dev-checkpoint.key.pem etc/dev-keys/dev-secrets.key
 
 $(call lobjs,$(L1_SRCS)): LAYER_INC := $(L1_INC)
 $(call lobjs,$(L2_SRCS)): LAYER_INC := $(L2_INC)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "manager.h"
+#include "vm-access.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -189,6 +190,45 @@ static int load_checkpoint_key(const Config *config, SigKey **ret, CbError *err)
         return 0;
 }
 
+/* The secrets key: secrets.key (checked at config load), else systemd's
+ * LoadCredential= secrets-key, else none. */
+#define SECRETS_CREDENTIAL "secrets-key"
+
+static int load_secrets_key(const Config *config, SecretBox **ret, CbError *err) {
+        _cleanup_(freep) char *cred = NULL;
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        int r;
+
+        if (config->secrets_key) {
+                r = secretbox_load(config->secrets_key, false, ret, err);
+                if (r < 0) {
+                        char msg[sizeof(err->message)];
+                        snprintf(msg, sizeof(msg), "%s", err->message);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "%s:%u: 'secrets.key': %s", config->path,
+                                            config->secrets_key_line, msg);
+                }
+                log_info("secrets key: file %s", config->secrets_key);
+                return 0;
+        }
+        if (dir && asprintf(&cred, "%s/%s", dir, SECRETS_CREDENTIAL) >= 0 && access(cred, F_OK) == 0) {
+                /* Group bits may be systemd's ACL for the service user (see
+                 * load_checkpoint_key). */
+                r = secretbox_load(cred, true, ret, err);
+                if (r < 0) {
+                        char msg[sizeof(err->message)];
+                        snprintf(msg, sizeof(msg), "%s", err->message);
+                        return cb_error_set(err, CB_ERR_VALIDATION, "credential %s: %s", SECRETS_CREDENTIAL,
+                                            msg);
+                }
+                log_info("secrets key: credential %s", cred);
+                return 0;
+        }
+        log_info("no secrets key (secrets.key or credential %s): credentials cannot be stored",
+                 SECRETS_CREDENTIAL);
+        *ret = NULL;
+        return 0;
+}
+
 static int open_audit_trail(Manager *m, CbError *err) {
         SigKey *key = NULL;
         int r;
@@ -235,6 +275,9 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         sd_event_now(m->event, CLOCK_MONOTONIC, &m->started_usec);
 
         r = store_open(config->database, &m->store, err);
+        if (r < 0)
+                return r;
+        r = load_secrets_key(config, &m->secrets, err);
         if (r < 0)
                 return r;
         r = open_audit_trail(m, err);
@@ -298,6 +341,22 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         catalog_set_submit_check(m->catalog, on_catalog_submit, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
+        providers_set_secrets(m->providers, m->secrets);
+        vm_access_set_secrets(m->resources, m->secrets);
+        /* Rows from before secrets at rest are sealed now, once; without a
+         * key the daemon refuses to start rather than keep them in clear. */
+        {
+                unsigned n_pw = 0, n_keys = 0;
+                r = providers_seal_stored(m->providers, &n_pw, err);
+                if (r >= 0)
+                        r = vm_access_seal_stored(m->resources, &n_keys, err);
+                if (r < 0)
+                        return r;
+                if (n_pw + n_keys > 0)
+                        log_info("sealed %u provider password(s) and %u binding private key(s) stored in "
+                                 "clear",
+                                 n_pw, n_keys);
+        }
         legacy_set_move_options(m->legacy, config->migration_max_copies_per_host,
                                 config->migration_rate_limit_bps, config->migration_fail_after_bytes,
                                 config->stop_timeout_ms);
@@ -335,6 +394,7 @@ Manager *manager_free(Manager *m) {
         trusted_keys_free(m->keys);
         catalog_free(m->catalog);
         audit_trail_free(m->audit);
+        secretbox_free(m->secrets);
         store_free(m->store);
         sd_event_unref(m->event);
         free(m);

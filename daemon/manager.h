@@ -19,6 +19,7 @@
 #include "providers.h"
 #include "billing-budget.h"
 #include "resources.h"
+#include "secretbox.h"
 #include "signature.h"
 #include "store.h"
 
@@ -40,6 +41,7 @@ typedef struct Manager {
         Images *images;
         sd_event_source *reconcile_timer;
         sd_event_source *capacity_timer;
+        SecretBox *secrets;        /* seals credentials at rest; NULL without a key */
         AuditTrail *audit;         /* checkpoint key and the start check's verdict */
         char audit_incident[32];   /* the incident filed for a failed check, "" when none */
         int64_t anchor_logged_seq; /* the audit head last written to the log */

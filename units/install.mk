@@ -43,6 +43,8 @@ install-units:
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudbrokerd.service
 	$(SUBST) units/cloudbroker-checkpoint-key.service > $(DESTDIR)$(UNITDIR)/cloudbroker-checkpoint-key.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudbroker-checkpoint-key.service
+	$(SUBST) units/cloudbroker-secrets-key.service > $(DESTDIR)$(UNITDIR)/cloudbroker-secrets-key.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudbroker-secrets-key.service
 	$(INSTALL) -m 0644 units/org.cloudbroker.Broker1.conf $(DESTDIR)$(DBUS_POLICYDIR)/org.cloudbroker.Broker1.conf
 	$(SUBST) units/org.cloudbroker.Broker1.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.cloudbroker.Broker1.service
 	chmod 0644 $(DESTDIR)$(DBUS_SERVICEDIR)/org.cloudbroker.Broker1.service

@@ -20,7 +20,24 @@ struct Providers {
         size_t n;
         ProviderReadyFn ready;
         void *ready_userdata;
+        const SecretBox *secrets;
 };
+
+void providers_set_secrets(Providers *ps, const SecretBox *box) {
+        ps->secrets = box;
+}
+
+/* Frees a string holding a secret, wiping it first. */
+static void erase_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+static void password_ad(const char *name, char ret[320]) {
+        snprintf(ret, 320, "providers/%s/password", name);
+}
 
 const char *provider_status_to_string(ProviderStatus s) {
         switch (s) {
@@ -393,12 +410,25 @@ int providers_load(Providers *ps, CbError *err) {
                 if (providers_find(ps, name))
                         continue;
                 int t = driver_domain_type_from_string(store_rows_text(rows, 3));
+                const char *stored = store_rows_text(rows, 5);
+                _cleanup_(erase_freep) char *password = NULL;
+                char ad[320];
+                password_ad(name, ad);
+                /* Sealed at start (providers_seal_stored), so clear is never seen here. */
+                if (stored &&
+                    (!ps->secrets || secretbox_open(ps->secrets, ad, stored, &password, NULL) < 0)) {
+                        log_warning(
+                                "stored provider %s skipped: its password does not open under the secrets "
+                                "key (secrets.key): another key, or the row was altered",
+                                name);
+                        continue;
+                }
                 ProviderSettings set = { .name = name,
                                          .driver = store_rows_text(rows, 1),
                                          .uri = store_rows_text(rows, 2),
                                          .domain_type = t < 0 ? DRIVER_DOMAIN_AUTO : (DriverDomainType)t,
                                          .username = store_rows_text(rows, 4),
-                                         .password = store_rows_text(rows, 5),
+                                         .password = password,
                                          .api_version = store_rows_text(rows, 6),
                                          .ca_file = store_rows_text(rows, 7),
                                          .timeout_s = (unsigned)store_rows_int(rows, 8),
@@ -556,6 +586,7 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL, *image_pool = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
         ProviderSettings set = { 0 };
+        _cleanup_(freep) char *sealed = NULL;
         char object[128], now[32];
         Provider *p = NULL;
         int r;
@@ -613,6 +644,17 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         if (providers_find(ps, name))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists", name);
 
+        if (set.password) {
+                char ad[320];
+                if (!ps->secrets)
+                        return cb_error_set_field(
+                                err, CB_ERR_UNAVAILABLE, "password",
+                                "password: the broker has no secrets key (secrets.key or the "
+                                "secrets-key credential) to store it with");
+                password_ad(name, ad);
+                if (secretbox_seal(ps->secrets, ad, set.password, strlen(set.password), &sealed) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot seal the password");
+        }
         snprintf(object, sizeof(object), "provider:%s", name);
         store_now(now);
         ProviderRow row = { name,
@@ -622,7 +664,7 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                             now,
                             caller->principal->name,
                             set.username,
-                            set.password,
+                            sealed,
                             set.api_version,
                             set.ca_file,
                             set.timeout_s,
@@ -703,5 +745,89 @@ int providers_check_service(Providers *ps, const json_t *doc, CbError *err) {
                                                   "%s: provider '%s' offers no plan '%s' in service '%s'",
                                                   field, prov, rp, rs);
         }
+        return 0;
+}
+
+typedef struct ClearPassword {
+        char *name, *password;
+} ClearPassword;
+
+static void clear_passwords_free(ClearPassword *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (v[i].password)
+                        explicit_bzero(v[i].password, strlen(v[i].password));
+                free(v[i].password);
+                free(v[i].name);
+        }
+        free(v);
+}
+
+static int seal_passwords(Providers *ps, const ClearPassword *v, size_t n, CbError *err) {
+        int r = 0;
+
+        if (store_begin(ps->store) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot begin a transaction");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                _cleanup_(freep) char *sealed = NULL;
+                char ad[320];
+                password_ad(v[i].name, ad);
+                if (secretbox_seal(ps->secrets, ad, v[i].password, strlen(v[i].password), &sealed) < 0)
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot seal a provider's password");
+                else
+                        r = store_run(ps->store, "UPDATE providers SET password = ?1 WHERE name = ?2",
+                                      STORE_ARGS(SA_TEXT(sealed), SA_TEXT(v[i].name)), "sealing a password",
+                                      err);
+        }
+        if (r < 0) {
+                store_rollback(ps->store);
+                return r;
+        }
+        if (store_commit(ps->store) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot commit the sealed passwords");
+        return 0;
+}
+
+int providers_seal_stored(Providers *ps, unsigned *ret_sealed, CbError *err) {
+        static const char sel[] = "SELECT name, password FROM providers WHERE password IS NOT NULL";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        ClearPassword *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_query(ps->store, sel, NULL, &rows, "reading providers", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                const char *pw = store_rows_text(rows, 1);
+                ClearPassword *t;
+                if (!pw || secretbox_is_sealed(pw))
+                        continue;
+                t = realloc(v, (n + 1) * sizeof(*v));
+                if (!t) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                v = t;
+                v[n].name = strdup(store_rows_text(rows, 0));
+                v[n].password = strdup(pw);
+                n++;
+                if (!v[n - 1].name || !v[n - 1].password) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+        }
+        store_rows_done(rows);
+        rows = NULL;
+        if (r >= 0 && n > 0 && !ps->secrets)
+                r = cb_error_set(
+                        err, CB_ERR_VALIDATION,
+                        "%zu http provider password(s) are stored in clear and the broker has no secrets "
+                        "key to seal them: set secrets.key (or the secrets-key credential)",
+                        n);
+        else if (r >= 0 && n > 0)
+                r = seal_passwords(ps, v, n, err);
+        clear_passwords_free(v, n);
+        if (r < 0)
+                return r;
+        if (ret_sealed)
+                *ret_sealed = (unsigned)n;
         return 0;
 }

@@ -25,6 +25,7 @@
 #include "driver.h"
 #include "error.h"
 #include "principal.h"
+#include "secretbox.h"
 #include "store.h"
 #include "worker.h"
 
@@ -94,6 +95,15 @@ Providers *providers_free(Providers *ps);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Providers *, providers_free);
 
 void providers_set_ready_callback(Providers *ps, ProviderReadyFn fn, void *userdata);
+
+/* The key stored passwords are sealed with (secretbox.h, under
+ * "providers/NAME/password"); not owned. NULL: an http provider with a
+ * password is refused by providers_create() (CB_ERR_UNAVAILABLE). */
+void providers_set_secrets(Providers *ps, const SecretBox *box);
+/* At start, before providers_load(): seals the passwords still stored in
+ * clear, in one transaction. *ret_sealed (may be NULL): how many. Clear
+ * rows and no key: CB_ERR_VALIDATION saying so (the daemon does not start). */
+int providers_seal_stored(Providers *ps, unsigned *ret_sealed, CbError *err);
 
 /* Registers a configured provider (not stored) and starts connecting. */
 int providers_add_config(Providers *ps, const char *name, const char *driver, const char *uri,

@@ -9,6 +9,7 @@
  */
 
 #include "resources.h"
+#include "secretbox.h"
 
 /* Who may see every resource; departments see their own. */
 #define RESOURCE_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
@@ -24,6 +25,7 @@ struct Resources {
         ResourceChangedFn changed;
         void *changed_userdata;
         unsigned stop_timeout_ms;
+        const SecretBox *secrets; /* vm-access.c: seals bindings' private halves; not owned */
         /* operations.c: operation ids handed to the pool and not back yet:
          * never submitted twice. */
         char *inflight[INFLIGHT_MAX];

@@ -14,7 +14,21 @@ void vm_binding_done(VmBinding *b) {
         if (!b)
                 return;
         free(b->mem_);
+        if (b->secret_) {
+                explicit_bzero(b->secret_, strlen(b->secret_));
+                free(b->secret_);
+        }
         *b = (VmBinding){ 0 };
+}
+
+void vm_access_set_secrets(Resources *r, const SecretBox *box) {
+        r->secrets = box;
+}
+
+/* What a private half is sealed under: its table and row, so that it opens
+ * nowhere else. */
+static void private_key_ad(const char *binding_id, char ret[96]) {
+        snprintf(ret, 96, "vm_bindings/%s/private_key", binding_id);
 }
 
 /* The binding of (principal, key): 1 with it and its request hash, 0 for none. */
@@ -44,6 +58,20 @@ static int binding_load(Resources *r, const char *who, const char *key, VmBindin
                              7, &b.mem_);
         if (q < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (b.private_key) {
+                char ad[96];
+                private_key_ad(b.id, ad);
+                /* A clear one is sealed at start (vm_access_seal_stored). */
+                if (!secretbox_is_sealed(b.private_key) || !r->secrets ||
+                    secretbox_open(r->secrets, ad, b.private_key, &b.secret_, NULL) < 0) {
+                        vm_binding_done(&b);
+                        return cb_error_set(err, CB_ERR_INTERNAL,
+                                            "the private key of binding '%s' does not open under the secrets "
+                                            "key (secrets.key): another key, or the row was altered",
+                                            key);
+                }
+                b.private_key = b.secret_;
+        }
         *ret = b;
         return 1;
 }
@@ -69,6 +97,7 @@ int vm_bind(Resources *r, const CbCaller *caller, const char *resource_id, const
         _cleanup_(vm_binding_done) VmBinding old = { 0 };
         _cleanup_(freep) char *pub = NULL;
         _cleanup_(freep) char *priv = NULL;
+        _cleanup_(freep) char *sealed = NULL;
         char hash[72], id[64], now[32], object[96], fp[SSHKEY_FINGERPRINT_MAX];
         uint8_t rnd[8];
         json_t *detail;
@@ -102,6 +131,11 @@ int vm_bind(Resources *r, const CbCaller *caller, const char *resource_id, const
                 return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' is %s: it can be bound once active",
                                     resource_id, resource_state_to_string(res.state));
 
+        if (!r->secrets)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the broker has no secrets key (secrets.key or the secrets-key credential): "
+                        "it cannot keep a binding's private key");
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
         snprintf(id, sizeof(id), "b-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
@@ -109,8 +143,16 @@ int vm_bind(Resources *r, const CbCaller *caller, const char *resource_id, const
         q = sshkey_ed25519_new(id, &pub, &priv);
         if (q >= 0)
                 q = sshkey_fingerprint(pub, fp);
+        if (q >= 0) {
+                char ad[96];
+                private_key_ad(id, ad);
+                q = secretbox_seal(r->secrets, ad, priv, strlen(priv), &sealed);
+        }
+        /* Only the sealed form outlives this call. */
+        if (priv)
+                explicit_bzero(priv, strlen(priv));
         if (q < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make an SSH key pair");
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make and seal an SSH key pair");
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", resource_id);
         /* The record names the key by its fingerprint: the private half is never in it. */
@@ -124,7 +166,7 @@ int vm_bind(Resources *r, const CbCaller *caller, const char *resource_id, const
                                         .who = caller->principal->name,
                                         .hash = request_hash,
                                         .pub = pub,
-                                        .priv = priv,
+                                        .priv = sealed,
                                         .now = now },
                          err);
         json_decref(detail);
@@ -186,4 +228,84 @@ int vm_unbind(Resources *r, const CbCaller *caller, const char *resource_id, con
                          unbind_change, &(UnbindChange){ .id = b.id, .now = now }, err);
         json_decref(detail);
         return q < 0 ? q : 0;
+}
+
+typedef struct SealRow {
+        char *id, *priv;
+} SealRow;
+
+/* All or none, in one transaction. */
+static int seal_rows(Resources *r, const SealRow *rows, size_t n, CbError *err) {
+        int q = 0;
+
+        if (store_begin(r->store) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot begin a transaction");
+        for (size_t i = 0; q >= 0 && i < n; i++) {
+                _cleanup_(freep) char *sealed = NULL;
+                char ad[96];
+                private_key_ad(rows[i].id, ad);
+                if (secretbox_seal(r->secrets, ad, rows[i].priv, strlen(rows[i].priv), &sealed) < 0)
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "cannot seal a binding's private key");
+                else
+                        q = store_run(r->store, "UPDATE vm_bindings SET private_key = ?1 WHERE id = ?2",
+                                      STORE_ARGS(SA_TEXT(sealed), SA_TEXT(rows[i].id)),
+                                      "sealing a private key", err);
+        }
+        if (q < 0) {
+                store_rollback(r->store);
+                return q;
+        }
+        if (store_commit(r->store) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot commit the sealed private keys");
+        return 0;
+}
+
+int vm_access_seal_stored(Resources *r, unsigned *ret_sealed, CbError *err) {
+        static const char sel[] = "SELECT id, private_key FROM vm_bindings WHERE private_key IS NOT NULL";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        SealRow *clear = NULL;
+        size_t n = 0;
+        int q;
+
+        q = store_query(r->store, sel, NULL, &rows, "reading bindings", err);
+        while (q >= 0 && (q = store_rows_next(rows, err)) > 0) {
+                const char *priv = store_rows_text(rows, 1);
+                SealRow *t;
+                if (!priv || secretbox_is_sealed(priv))
+                        continue;
+                t = realloc(clear, (n + 1) * sizeof(*clear));
+                if (!t) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+                clear = t;
+                clear[n].id = strdup(store_rows_text(rows, 0));
+                clear[n].priv = strdup(priv);
+                n++;
+                if (!clear[n - 1].id || !clear[n - 1].priv) {
+                        q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        break;
+                }
+        }
+        store_rows_done(rows);
+        rows = NULL;
+        if (q >= 0 && n > 0 && !r->secrets)
+                q = cb_error_set(err, CB_ERR_VALIDATION,
+                                 "%zu VM binding private key(s) are stored in clear and the broker has no "
+                                 "secrets key to seal them: set secrets.key (or the secrets-key credential)",
+                                 n);
+        else if (q >= 0 && n > 0)
+                q = seal_rows(r, clear, n, err);
+        for (size_t i = 0; i < n; i++) {
+                if (clear[i].priv)
+                        explicit_bzero(clear[i].priv, strlen(clear[i].priv));
+                free(clear[i].priv);
+                free(clear[i].id);
+        }
+        free(clear);
+        if (q < 0)
+                return q;
+        if (ret_sealed)
+                *ret_sealed = (unsigned)n;
+        return 0;
 }

@@ -12,10 +12,12 @@
  * request under the same key conflicts. The private half is answered only
  * to that principal, is never logged nor audited (the audit record carries
  * the public key's fingerprint), and is dropped at unbind; the binding stays
- * on record (deleted_at).
+ * on record (deleted_at). At rest the private half is sealed (secretbox.h)
+ * under the binding's id: without a secrets key no binding is made.
  */
 
 #include "resources.h"
+#include "secretbox.h"
 
 typedef struct VmBinding {
         const char *id; /* the broker's "b-..." */
@@ -26,6 +28,7 @@ typedef struct VmBinding {
         const char *created_at;
         const char *deleted_at; /* NULL while bound */
         char *mem_;
+        char *secret_; /* the opened private half, wiped at done */
 } VmBinding;
 void vm_binding_done(VmBinding *b);
 
@@ -44,3 +47,11 @@ int vm_binding_get(Resources *r, const CbCaller *caller, const char *resource_id
  * such bound binding of the caller's. */
 int vm_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
               CbError *err);
+
+/* The key bindings' private halves are sealed with; NULL (no secrets key):
+ * vm_bind() is refused with CB_ERR_UNAVAILABLE. Not owned. */
+void vm_access_set_secrets(Resources *r, const SecretBox *box);
+/* At start: seals the private halves still stored in clear (made before
+ * secrets at rest). *ret_sealed: how many. With clear rows and no key:
+ * CB_ERR_VALIDATION saying so, and the daemon does not start. */
+int vm_access_seal_stored(Resources *r, unsigned *ret_sealed, CbError *err);

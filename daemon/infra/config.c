@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
+#include "secretbox.h"
 #include "id.h"
 
 #include <ctype.h>
@@ -40,6 +41,7 @@ Config *config_free(Config *c) {
         free(c->catalog_seed);
         free(c->calendar_dir);
         free(c->checkpoint_key);
+        free(c->secrets_key);
         for (size_t i = 0; i < c->n_platforms; i++) {
                 principal_done(&c->platforms[i].principal);
                 free(c->platforms[i].name);
@@ -122,6 +124,7 @@ static const Key top_keys[] = {
         { "stop_timeout_seconds", CONFIG_TYPE_INT },
         { "connect_timeout_seconds", CONFIG_TYPE_INT },
         { "audit", CONFIG_TYPE_GROUP },
+        { "secrets", CONFIG_TYPE_GROUP },
         { "migration", CONFIG_TYPE_GROUP },
         { NULL, 0 },
 };
@@ -134,6 +137,10 @@ static const Key migration_keys[] = {
 static const Key audit_keys[] = {
         { "checkpoint_key", CONFIG_TYPE_STRING },
         { "checkpoint_every", CONFIG_TYPE_INT },
+        { NULL, 0 },
+};
+static const Key secrets_keys[] = {
+        { "key", CONFIG_TYPE_STRING },
         { NULL, 0 },
 };
 static const Key rest_keys[] = {
@@ -707,6 +714,26 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                         if (v < 1 || v > 1000000)
                                 return fail_at(l, s, "'checkpoint_every' must be between 1 and 1000000");
                         c->checkpoint_every = (unsigned)v;
+                }
+        }
+
+        if ((g = config_setting_get_member(root, "secrets"))) {
+                r = check_keys(l, g, secrets_keys, "'secrets'");
+                if (r < 0)
+                        return r;
+                if ((s = config_setting_get_member(g, "key"))) {
+                        _cleanup_(secretbox_freep) SecretBox *box = NULL;
+                        CbError kerr = CB_ERROR_INIT;
+                        if (isempty(config_setting_get_string(s)))
+                                return fail_at(l, s, "'secrets.key' must name a file of %d random bytes",
+                                               SECRETBOX_KEY_SIZE);
+                        r = set_path(l, c, s, &c->secrets_key);
+                        if (r < 0)
+                                return r;
+                        c->secrets_key_line = (unsigned)config_setting_source_line(s);
+                        /* Absent, wrong size, loose mode: refused here, at load. */
+                        if (secretbox_load(c->secrets_key, false, &box, &kerr) < 0)
+                                return fail_at(l, s, "'secrets.key': %s", kerr.message);
                 }
         }
 

@@ -84,6 +84,13 @@ typedef struct Config {
         unsigned checkpoint_key_line; /* where it was set, for errors */
         unsigned checkpoint_every;    /* records between checkpoints */
 
+        /* The key that seals credentials at rest (secretbox.h), absolute;
+         * NULL: the secrets-key credential when there is one, else none
+         * (credentials cannot be stored: bindings and http providers'
+         * passwords are refused). */
+        char *secrets_key;
+        unsigned secrets_key_line;
+
         ConfigPlatform *platforms;
         size_t n_platforms;
 

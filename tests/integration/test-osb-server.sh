@@ -284,6 +284,11 @@ for minor in 13 14 15 16 17; do
         assert_eq "$(ssh-keygen -y -f "$CB_TMP/key-$minor" 2>&1 | cut -d' ' -f1,2)" \
                 "$(printf %s "$CRED" | jq -r .credentials.ssh_public_key | cut -d' ' -f1,2)" \
                 "$V: ssh-keygen reads the private key, and its public half is the one given"
+        # At rest the private half is sealed (secrets.key): neither the
+        # database nor its WAL holds it, nor a line of it.
+        assert_eq "$(cat "$CB_DB" "$CB_DB-wal" 2>/dev/null | grep -c -a -F -e "PRIVATE KEY" \
+                -e "$(printf %s "$CRED" | jq -r .credentials.ssh_private_key | sed -n 2p)")" 0 \
+                "$V: the database file holds no private key in clear"
 
         osb PUT "$B" "$V" "$(bind_body)"
         expect 200 "$V: an identical repeat is 200"

@@ -138,6 +138,22 @@ grep -q '^Wants=.*cloudbroker-checkpoint-key.service' "$unit" && grep -q '^After
         fail "cloudbrokerd.service does not pull in and order after the keygen unit"
 ok "systemd-analyze verify cloudbroker-checkpoint-key.service: clean; cloudbrokerd.service wants it first"
 
+secgen="$root/usr/lib/systemd/system/cloudbroker-secrets-key.service"
+[ -f "$secgen" ] || fail "cloudbroker-secrets-key.service is not installed"
+cp "$secgen" "$tmp/verify/cloudbroker-secrets-key.service"
+if ! systemd-analyze verify --man=no "$tmp/verify/cloudbroker-secrets-key.service" >"$tmp/verify-secgen.log" 2>&1 ||
+        [ -s "$tmp/verify-secgen.log" ]; then
+        cat "$tmp/verify-secgen.log"
+        fail "systemd-analyze verify cloudbroker-secrets-key.service is not clean"
+fi
+grep -qx 'ConditionPathExists=!/etc/cloudbroker/secrets.key' "$secgen" ||
+        fail "the secrets key unit would replace an existing key (every stored credential lost)"
+grep -q '^Wants=.*cloudbroker-secrets-key.service' "$unit" && grep -q '^After=.*cloudbroker-secrets-key.service' "$unit" ||
+        fail "cloudbrokerd.service does not pull in and order after the secrets key unit"
+grep -qx 'LoadCredential=secrets-key:/etc/cloudbroker/secrets.key' "$unit" ||
+        fail "cloudbrokerd.service does not load the secrets-key credential"
+ok "systemd-analyze verify cloudbroker-secrets-key.service: clean; cloudbrokerd.service wants it and loads the credential"
+
 # --- systemd-analyze security ----------------------------------------------
 echo "== systemd-analyze security --offline=yes cloudbrokerd.service"
 systemd-analyze security --offline=yes --no-pager "$unit" >"$tmp/security.log" 2>&1 || true

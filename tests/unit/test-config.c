@@ -4,6 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -35,6 +39,7 @@ static void test_shipped_dev_config(void **state) {
         /* Relative paths resolve against the config's folder. */
         assert_non_null(strstr(c->database, "/etc/../var/cloudbroker.db"));
         assert_string_equal(c->rest_listen, "127.0.0.1:8080");
+        assert_non_null(strstr(c->secrets_key, "/etc/dev-keys/dev-secrets.key"));
         p = config_principal_by_token(c, "dev-edu");
         assert_non_null(p);
         assert_string_equal(p->name, "dev-edu");
@@ -190,6 +195,9 @@ static const BadCase bad_cases[] = {
           "unknown setting 'max_copies' in 'migration'", 1 },
         { "migration-type", "migration = { max_copies_per_host = \"2\"; };\n",
           "'max_copies_per_host' must be an integer", 1 },
+        { "secrets-absent", "secrets = { key = \"no-such.key\"; };\n", "No such file", 1 },
+        { "secrets-empty", "secrets = { key = \"\"; };\n", "'secrets.key' must name a file of 32", 1 },
+        { "secrets-unknown", "secrets = { path = \"x\"; };\n", "unknown setting 'path' in 'secrets'", 1 },
         { "reconcile", "reconcile_seconds = 0;\n", "'reconcile_seconds' must be between 1 and 86400", 1 },
         { "provider-name", "providers = (\n { name = \"P Q\"; driver = \"libvirt\"; uri = \"x\"; }\n);\n",
           "provider 'name' must match", 2 },
@@ -214,6 +222,40 @@ static void test_bad_configs(void **state) {
                                  prefix, bc->expect);
                 free(path);
         }
+}
+
+/* The secrets key file: size and mode are checked at load, naming the setting. */
+static void test_secrets_key(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        char *conf = write_conf("secrets.conf", "secrets = { key = \"secrets.key\"; };\n");
+        char *key;
+        FILE *f;
+        (void)state;
+
+        assert_true(asprintf(&key, "%s/secrets.key", tmpdir) > 0);
+        f = fopen(key, "w");
+        assert_non_null(f);
+        fputs("too short", f);
+        fclose(f);
+        assert_int_equal(chmod(key, 0600), 0);
+        assert_int_not_equal(config_load(conf, &c, &err), 0);
+        assert_non_null(strstr(err.message, "'secrets.key'"));
+        assert_non_null(strstr(err.message, "exactly 32"));
+        f = fopen(key, "w");
+        assert_non_null(f);
+        fputs("0123456789abcdef0123456789abcdef", f);
+        fclose(f);
+        assert_int_equal(chmod(key, 0640), 0);
+        assert_int_not_equal(config_load(conf, &c, &err), 0);
+        assert_non_null(strstr(err.message, "mode 0640"));
+        assert_int_equal(chmod(key, 0600), 0);
+        assert_int_equal(config_load(conf, &c, &err), 0);
+        assert_string_equal(c->secrets_key, key);
+        config_free(c);
+        unlink(key);
+        free(key);
+        free(conf);
 }
 
 static void test_missing_file(void **state) {
@@ -306,7 +348,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shipped_dev_config), cmocka_unit_test(test_minimal_config),
                 cmocka_unit_test(test_bad_configs),        cmocka_unit_test(test_missing_file),
-                cmocka_unit_test(test_relative_test_uri),  cmocka_unit_test(test_migration_settings),
+                cmocka_unit_test(test_secrets_key),        cmocka_unit_test(test_relative_test_uri),
+                cmocka_unit_test(test_migration_settings),
         };
         int r;
         if (!mkdtemp(tmpdir))
