@@ -70,6 +70,40 @@ int libvirt_xml_volume_name(const char *resource_id, char **ret) {
         return 0;
 }
 
+bool libvirt_xml_attach_target_is_valid(const char *target) {
+        return target && strlen(target) == 3 && target[0] == 'v' && target[1] == 'd' && target[2] >= 'c' &&
+               target[2] <= 'z';
+}
+
+int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
+                              char **ret, CbError *err) {
+        _cleanup_(freep) char *volume = NULL, *epool = NULL;
+        char *s = NULL;
+
+        if (!driver_resource_id_is_valid(volume_resource_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id",
+                                          "volume_id: '%s' is not a resource id", volume_resource_id ? volume_resource_id : "(null)");
+        if (!libvirt_xml_attach_target_is_valid(target))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "target",
+                                          "target: '%s' is not one of vdc..vdz", target ? target : "(null)");
+        if (libvirt_xml_volume_name(volume_resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        epool = xml_escape(isempty(pool) ? "default" : pool);
+        if (!epool)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (asprintf(&s,
+                     "<disk type='volume' device='disk'>\n"
+                     "  <driver name='qemu' type='raw'/>\n"
+                     "  <source pool='%s' volume='%s'/>\n"
+                     "  <target dev='%s' bus='virtio'/>\n"
+                     "  <serial>%s</serial>\n"
+                     "</disk>\n",
+                     epool, volume, target, volume_resource_id) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = s;
+        return 0;
+}
+
 int libvirt_xml_seed_name(const char *resource_id, char **ret) {
         if (!driver_resource_id_is_valid(resource_id))
                 return -EINVAL;
