@@ -82,7 +82,8 @@ int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, 
 
         if (!driver_resource_id_is_valid(volume_resource_id))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id",
-                                          "volume_id: '%s' is not a resource id", volume_resource_id ? volume_resource_id : "(null)");
+                                          "volume_id: '%s' is not a resource id",
+                                          volume_resource_id ? volume_resource_id : "(null)");
         if (!libvirt_xml_attach_target_is_valid(target))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "target",
                                           "target: '%s' is not one of vdc..vdz", target ? target : "(null)");
