@@ -50,6 +50,13 @@ int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
  * it. -EINVAL (field named) for a bad id, pool or target. */
 int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
                               char **ret, CbError *err);
+/* A domain definition with device (one element) added at the end of its
+ * <devices>, or with the <disk> whose <serial> is serial taken out: for a
+ * driver that cannot change devices but can define a domain again (the
+ * test driver). -EBADMSG when domain_xml has no single </devices>, -ENOENT
+ * when no disk has that serial. */
+int libvirt_xml_add_device(const char *domain_xml, const char *device, char **ret);
+int libvirt_xml_remove_disk(const char *domain_xml, const char *serial, char **ret);
 /* Whether target is one an attached volume may take: "vd" and c..z. */
 bool libvirt_xml_attach_target_is_valid(const char *target);
 

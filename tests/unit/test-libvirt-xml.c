@@ -542,8 +542,34 @@ static void test_attached_disk_xml(void **state) {
         assert_true(libvirt_xml_attach_target_is_valid("vdc"));
 }
 
+/* For a driver without device hot-plug: the disk goes into the definition
+ * and comes out of it again, nothing else changes, another disk stays. */
+static void test_definition_edit(void **state) {
+        (void)state;
+        static const char dom[] = "<domain>\n  <devices>\n    <disk type='volume' device='disk'>\n"
+                                  "      <target dev='vda'/>\n    </disk>\n  </devices>\n</domain>\n";
+        _cleanup_(freep) char *disk = NULL, *with = NULL, *without = NULL;
+        CbError err = CB_ERROR_INIT;
+        char *x = NULL;
+
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vdc", &disk, &err), 0);
+        assert_int_equal(libvirt_xml_add_device(dom, disk, &with), 0);
+        assert_non_null(strstr(with, "<serial>vol-1</serial>"));
+        assert_true(strstr(with, "<serial>vol-1</serial>") < strstr(with, "</devices>"));
+        assert_non_null(strstr(with, "<target dev='vda'/>"));
+        assert_int_equal(libvirt_xml_remove_disk(with, "vol-1", &without), 0);
+        assert_string_equal(without, dom);
+        assert_int_equal(libvirt_xml_remove_disk(dom, "vol-1", &x), -ENOENT);
+        assert_int_equal(libvirt_xml_remove_disk(with, "vol-", &x), -ENOENT);
+        assert_int_equal(libvirt_xml_add_device("<domain/>", disk, &x), -EBADMSG);
+        assert_int_equal(libvirt_xml_add_device("<devices></devices><devices></devices>", disk, &x),
+                         -EBADMSG);
+        assert_null(x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_definition_edit),
                 cmocka_unit_test(test_attached_disk_xml),
                 cmocka_unit_test(test_generated_xml_validates),
                 cmocka_unit_test(test_volume_xml_validates),
