@@ -17,6 +17,7 @@ set -euo pipefail
 
 . tests/integration/lib.sh
 cb_setup "${1:-build}"
+cb_start_bus
 cb_start_daemon
 if cb_wait_provider dev-test; then pass "set-up: provider dev-test is connected"; else fail "set-up: provider dev-test did not connect"; fi
 
@@ -185,6 +186,50 @@ assert_jq "$CB_BODY" .state active "a volume that was not on it stays"
 cb_curl GET /v1/providers/dev-test/inventory dev-operator
 assert_jq "$CB_BODY" "[.volumes[] | select(.name == \"cb-$V1.img\")] | length" 0 "the deleted volume is gone from the provider"
 assert_jq "$CB_BODY" "[.volumes[] | select(.name == \"cb-$V2.img\")] | length" 1 "the kept one is still there"
+
+# --- the other faces: cloudbrokerctl over D-Bus ------------------------------------
+
+CTL=$CB_BUILD/cloudbrokerctl
+ctl() {
+        local uid=$1
+        shift
+        RC=0
+        as_uid "$uid" "$CTL" --bus-address="$CB_BUS_ADDRESS" "$@" >"$CB_TMP/ctl.out" 2>"$CB_TMP/ctl.err" || RC=$?
+        OUT=$(cat "$CB_TMP/ctl.out")
+        ERR=$(cat "$CB_TMP/ctl.err")
+}
+order "$P1" ecs-general ecs-general-1c2g vm-c
+VMC=$ID
+ctl 1001 --json resource attach "$VMC" "$V2"
+assert_eq "$RC" 0 "cloudbrokerctl resource attach: exit 0"
+OP=$(printf %s "$OUT" | jq -r .operation_id)
+wait_op "$OP" || true
+assert_eq "$GOT" succeeded "the attach asked through D-Bus succeeded"
+ctl 1001 resource volumes "$VMC"
+assert_eq "$RC" 0 "cloudbrokerctl resource volumes: exit 0"
+assert_contains "$OUT" "vdc	$V2	attached" "it lists the volume on vdc, attached"
+ctl 1001 resource attach "$VMC" "$VO"
+if [ "$RC" -ne 0 ]; then pass "another project's volume through ctl: refused (exit $RC)"; else fail "ctl attached another project's volume"; fi
+ERR_OTHER=$(printf %s "$ERR" | sed "s/$VO/ID/")
+ctl 1001 resource attach "$VMC" vol-no-such
+assert_eq "$(printf %s "$ERR" | sed "s/vol-no-such/ID/")" "$ERR_OTHER" "and answered as an unknown volume on D-Bus too"
+ctl 1001 resource delete "$V2"
+assert_contains "$ERR" "detach it first" "ctl resource delete of an attached volume: refused"
+ctl 1004 resource detach "$VMC" "$V2"
+if [ "$RC" -ne 0 ]; then pass "another department cannot detach it"; else fail "health detached edu's volume"; fi
+ctl 1001 resource detach "$VMC" "$V2"
+assert_eq "$RC" 0 "cloudbrokerctl resource detach: exit 0"
+OP=$(printf %s "$OUT" | sed -n 's/.*operation //p')
+wait_op "$OP" || true
+assert_eq "$GOT" succeeded "the detach asked through D-Bus succeeded"
+ctl 1001 --json resource volumes "$VMC"
+assert_eq "$OUT" "[]" "no volume left on the VM"
+ctl 1001 resource attach "$VMC" "$V2"
+OP=$(printf %s "$OUT" | sed -n 's/.*operation //p')
+wait_op "$OP" || true
+ctl 1001 resource delete-with-volumes "$VMC"
+assert_eq "$RC" 0 "cloudbrokerctl resource delete-with-volumes: exit 0"
+if cb_wait_state "$V2" deleted; then pass "the VM's volume goes with it"; else fail "volume not deleted ($GOT)"; fi
 
 # --- the audit trail -------------------------------------------------------------
 
