@@ -84,6 +84,11 @@ assert_jq "$CB_BODY" '.volumes[0].target' vdc "on the first free slot, vdc"
 assert_jq "$CB_BODY" '.volumes[0].state' attached "in state attached"
 cb_wait_state "$VMA" active >/dev/null && pass "the VM stays active" || fail "VM left active: $GOT"
 
+cb_curl GET /v1/providers/dev-test/inventory dev-operator
+VOLINV=$(printf %s "$CB_BODY" | jq --arg n "cb-$V1.img" '.volumes[] | select(.name == $n)')
+assert_jq "$VOLINV" .attached_to "$VMA" "the provider's inventory says which VM the volume is on"
+assert_jq "$VOLINV" .attachment_state attached "and that it is attached"
+
 # --- refusals ---------------------------------------------------------------------
 
 attach "$VMB" "$V1"
