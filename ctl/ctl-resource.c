@@ -282,6 +282,76 @@ static int cmd_delete(Ctl *ctl, int argc, char **argv) {
         return act(ctl, argv[0], "Deprovision", "deprovisioning");
 }
 
+static int cmd_delete_with_volumes(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return act(ctl, argv[0], "DeprovisionWithVolumes", "deprovisioning with its volumes");
+}
+
+/* attach, detach: AttachVolume / DetachVolume of the VM's object. */
+static int volume_act(Ctl *ctl, const char *vm, const char *volume, const char *method, const char *what) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *path = NULL;
+        const char *op;
+        int r;
+
+        r = resource_path(vm, &path);
+        if (r < 0)
+                return r;
+        r = call_resource(ctl, path, vm, RESOURCE, method, &reply, "s", volume);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to %s: %s", method, strerror(-r));
+        if (ctl->json) {
+                json_auto_t *o =
+                        json_pack("{s:s, s:s, s:s}", "id", vm, "volume_id", volume, "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: %s of %s requested, operation %s\n", vm, what, volume, op);
+        return 0;
+}
+
+static int cmd_attach(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return volume_act(ctl, argv[0], argv[1], "AttachVolume", "attach");
+}
+
+static int cmd_detach(Ctl *ctl, int argc, char **argv) {
+        (void)argc;
+        return volume_act(ctl, argv[0], argv[1], "DetachVolume", "detach");
+}
+
+static int cmd_volumes(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *path = NULL;
+        json_auto_t *list = NULL;
+        const char *text;
+        size_t i;
+        json_t *v;
+        int r;
+
+        (void)argc;
+        r = resource_path(argv[0], &path);
+        if (r < 0)
+                return r;
+        r = call_resource(ctl, path, argv[0], RESOURCE, "ListVolumes", &reply, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ListVolumes: %s", strerror(-r));
+        list = json_loads(text, 0, NULL);
+        if (!list)
+                return ctl_error(-EBADMSG, "ListVolumes answered no JSON");
+        if (ctl->json)
+                return ctl_print_json(list);
+        json_array_foreach(list, i, v) printf("%s\t%s\t%s\n", json_string_value(json_object_get(v, "target")),
+                                              json_string_value(json_object_get(v, "volume_id")),
+                                              json_string_value(json_object_get(v, "state")));
+        return 0;
+}
+
 static int cmd_operation(Ctl *ctl, int argc, char **argv) {
         json_auto_t *op = NULL;
         int r;
@@ -304,7 +374,14 @@ static const CtlCommand resource_commands[] = {
         { "start", "ID", "Start a stopped resource", 1, 1, cmd_start, 0, 0 },
         { "stop", "ID", "Stop an active resource", 1, 1, cmd_stop, 0, 0 },
         { "reboot", "ID", "Reboot an active resource", 1, 1, cmd_reboot, 0, 0 },
-        { "delete", "ID", "Deprovision a resource", 1, 1, cmd_delete, 0, 0 },
+        { "delete", "ID", "Deprovision a resource (a VM's volumes are detached and kept)", 1, 1, cmd_delete,
+          0, 0 },
+        { "delete-with-volumes", "ID", "Deprovision a VM and the volumes attached to it", 1, 1,
+          cmd_delete_with_volumes, 0, 0 },
+        { "attach", "VM VOLUME", "Attach a block volume of the VM's project to the VM", 2, 2, cmd_attach, 0,
+          0 },
+        { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
+        { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
         { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
           cmd_operation, 0, 0 },
 };

@@ -157,6 +157,18 @@ int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, 
         return r < 0 ? r : ops->reboot(conn, ref, err);
 }
 
+int driver_attach_volume(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const char *pool,
+                         const char *volume_id, const char *target, bool attach, CbError *err) {
+        DISPATCH_CHECK(ops, conn, attach_volume, err);
+        int r = check_ref(ref, err);
+        if (r >= 0 && ref->kind != DRIVER_OBJECT_VM)
+                r = cb_error_set(err, CB_ERR_UNSUPPORTED, "%s is a volume: volumes attach to VMs only",
+                                 ref->resource_id);
+        if (r >= 0 && !driver_resource_id_is_valid(volume_id))
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id", "volume_id: not a resource id");
+        return r < 0 ? r : ops->attach_volume(conn, ref, pool, volume_id, target, attach, err);
+}
+
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err) {
         DISPATCH_CHECK(ops, conn, deprovision, err);
         int r = check_ref(ref, err);

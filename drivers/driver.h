@@ -132,6 +132,13 @@ struct DriverOps {
         /* Force off, undefine, delete the volume; absent = success. */
         int (*deprovision)(DriverConn *conn, const DriverRef *ref, CbError *err);
         int (*capacity)(DriverConn *conn, DriverCapacity *ret, CbError *err);
+        /* Attach (attach true) or detach the block volume volume_id (its
+         * volume in pool) to the VM of ref as target, in the persistent
+         * definition and, when the domain runs, live. Idempotent: a disk
+         * already there (by its serial, the volume's id) attaches, an absent
+         * one detaches, as success. NULL: the driver has no volumes. */
+        int (*attach_volume)(DriverConn *conn, const DriverRef *ref, const char *pool, const char *volume_id,
+                             const char *target, bool attach, CbError *err);
         /* Reads a domain the broker did not create (a legacy VM to migrate,
          * Art. 35) by its name: its XML and the storage volume of each disk
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
@@ -236,6 +243,8 @@ int driver_stop(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, un
                 CbError *err);
 int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
+int driver_attach_volume(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const char *pool,
+                         const char *volume_id, const char *target, bool attach, CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
 int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
                         const char *format, int fd, uint64_t size, const char *alg, const char *expected,

@@ -70,6 +70,91 @@ int libvirt_xml_volume_name(const char *resource_id, char **ret) {
         return 0;
 }
 
+int libvirt_xml_add_device(const char *domain_xml, const char *device, char **ret) {
+        const char *end = domain_xml ? strstr(domain_xml, "</devices>") : NULL;
+        char *s = NULL;
+        if (!end || strstr(end + 1, "</devices>") || !device)
+                return -EBADMSG;
+        /* At the start of the closing line, so that taking it out restores the text. */
+        while (end > domain_xml && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        if (asprintf(&s, "%.*s%s%s", (int)(end - domain_xml), domain_xml, device, end) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int libvirt_xml_remove_disk(const char *domain_xml, const char *serial, char **ret) {
+        _cleanup_(freep) char *want = NULL;
+        const char *p, *found, *begin = NULL, *end;
+        char *s = NULL;
+
+        if (!domain_xml || !serial)
+                return -ENOENT;
+        if (asprintf(&want, "<serial>%s</serial>", serial) < 0)
+                return -ENOMEM;
+        found = strstr(domain_xml, want);
+        if (!found)
+                return -ENOENT;
+        /* The <disk ...> that opens last before the serial must close after it. */
+        for (p = domain_xml; (p = strstr(p, "<disk")) && p < found; p++)
+                if (p[5] == ' ' || p[5] == '>')
+                        begin = p;
+        end = strstr(found, "</disk>");
+        if (!begin || !end)
+                return -EBADMSG;
+        {
+                const char *close = strstr(begin, "</disk>");
+                if (close != end)
+                        return -EBADMSG;
+        }
+        end += strlen("</disk>");
+        /* Take the line's indentation and end with it. */
+        while (begin > domain_xml && (begin[-1] == ' ' || begin[-1] == '\t'))
+                begin--;
+        if (*end == '\n')
+                end++;
+        if (asprintf(&s, "%.*s%s", (int)(begin - domain_xml), domain_xml, end) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+bool libvirt_xml_attach_target_is_valid(const char *target) {
+        return target && strlen(target) == 3 && target[0] == 'v' && target[1] == 'd' && target[2] >= 'c' &&
+               target[2] <= 'z';
+}
+
+int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
+                              char **ret, CbError *err) {
+        _cleanup_(freep) char *volume = NULL, *epool = NULL;
+        char *s = NULL;
+
+        if (!driver_resource_id_is_valid(volume_resource_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id",
+                                          "volume_id: '%s' is not a resource id",
+                                          volume_resource_id ? volume_resource_id : "(null)");
+        if (!libvirt_xml_attach_target_is_valid(target))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "target",
+                                          "target: '%s' is not one of vdc..vdz", target ? target : "(null)");
+        if (libvirt_xml_volume_name(volume_resource_id, &volume) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        epool = xml_escape(isempty(pool) ? "default" : pool);
+        if (!epool)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (asprintf(&s,
+                     "<disk type='volume' device='disk'>\n"
+                     "  <driver name='qemu' type='raw'/>\n"
+                     "  <source pool='%s' volume='%s'/>\n"
+                     "  <target dev='%s' bus='virtio'/>\n"
+                     "  <serial>%s</serial>\n"
+                     "</disk>\n",
+                     epool, volume, target, volume_resource_id) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = s;
+        return 0;
+}
+
 int libvirt_xml_seed_name(const char *resource_id, char **ret) {
         if (!driver_resource_id_is_valid(resource_id))
                 return -EINVAL;

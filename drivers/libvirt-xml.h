@@ -43,6 +43,22 @@ int libvirt_xml_volume_resource_id(const char *volume_name, char **ret);
 /* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
 int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err);
 int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
+/* The <disk> of a block volume (a resource of kind volume) attached to a
+ * VM: its broker-named volume in pool (NULL or "" = "default") as target
+ * (vdc..vdz: vda is the system disk, vdb the seed), with the volume's
+ * resource id as <serial> so that the guest and the broker both recognise
+ * it. -EINVAL (field named) for a bad id, pool or target. */
+int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
+                              char **ret, CbError *err);
+/* A domain definition with device (one element) added at the end of its
+ * <devices>, or with the <disk> whose <serial> is serial taken out: for a
+ * driver that cannot change devices but can define a domain again (the
+ * test driver). -EBADMSG when domain_xml has no single </devices>, -ENOENT
+ * when no disk has that serial. */
+int libvirt_xml_add_device(const char *domain_xml, const char *device, char **ret);
+int libvirt_xml_remove_disk(const char *domain_xml, const char *serial, char **ret);
+/* Whether target is one an attached volume may take: "vd" and c..z. */
+bool libvirt_xml_attach_target_is_valid(const char *target);
 
 /* Reads the stamp from a whole domain XML (namespace looked up by URI, any
  * prefix) or from the fragment virDomainGetMetadata(ELEMENT) returns (which

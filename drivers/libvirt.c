@@ -1280,6 +1280,87 @@ static int lv_deprovision(DriverConn *c, const DriverRef *ref, CbError *err) {
         return delete_volume(vc, ref->pool, ref->resource_id, err);
 }
 
+/* Whether the persistent definition of d (flags 0: the live one) has the
+ * disk whose serial is volume_id: 1, 0, or -errno. */
+static int has_volume_disk(virDomainPtr d, unsigned flags, const char *volume_id, CbError *err) {
+        _cleanup_(freep) char *xml = virDomainGetXMLDesc(d, flags), *serial = NULL;
+        if (!xml)
+                return lv_error(err, "cannot read the domain's definition");
+        if (asprintf(&serial, "<serial>%s</serial>", volume_id) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return strstr(xml, serial) != NULL;
+}
+
+static int redefine_with_volume(virConnectPtr vc, virDomainPtr d, const char *disk, const char *volume_id,
+                                bool attach, CbError *err) {
+        _cleanup_(freep) char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE),
+                              *edited = NULL;
+        virDomainPtr nd;
+        int r;
+
+        if (!xml)
+                return lv_error(err, "cannot read the domain's definition");
+        r = attach ? libvirt_xml_add_device(xml, disk, &edited)
+                   : libvirt_xml_remove_disk(xml, volume_id, &edited);
+        if (r == -ENOENT)
+                return 0; /* not there: detached already */
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot edit the domain's definition: %s",
+                                    strerror(-r));
+        nd = virDomainDefineXML(vc, edited);
+        if (!nd)
+                return lv_error(err, attach ? "cannot attach the volume" : "cannot detach the volume");
+        virDomainFree(nd);
+        return 0;
+}
+
+static int lv_attach_volume(DriverConn *c, const DriverRef *ref, const char *pool, const char *volume_id,
+                            const char *target, bool attach, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        unsigned flags = 0;
+        int r, active, persistent;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if ((r = libvirt_xml_attached_disk(pool, volume_id, target, &xml, err)) < 0)
+                return r;
+        active = virDomainIsActive(d);
+        persistent = virDomainIsPersistent(d);
+        if (active < 0 || persistent < 0)
+                return lv_error(err, "cannot read domain state");
+        /* Each definition changed only where it lacks (or has) the disk: a
+         * retried operation finishes what a crash left half-done. */
+        if (persistent) {
+                r = has_volume_disk(d, VIR_DOMAIN_XML_INACTIVE, volume_id, err);
+                if (r < 0)
+                        return r;
+                if (r != attach)
+                        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        }
+        if (active) {
+                r = has_volume_disk(d, 0, volume_id, err);
+                if (r < 0)
+                        return r;
+                if (r != attach)
+                        flags |= VIR_DOMAIN_AFFECT_LIVE;
+        }
+        if (flags == 0)
+                return 0;
+        r = attach ? virDomainAttachDeviceFlags(d, xml, flags) : virDomainDetachDeviceFlags(d, xml, flags);
+        if (r < 0 && last_code() == VIR_ERR_NO_SUPPORT && (flags & VIR_DOMAIN_AFFECT_CONFIG)) {
+                /* A driver without device changes (libvirt's test driver): the
+                 * persistent definition only, defined again; a running domain
+                 * sees the change at its next start. */
+                virResetLastError();
+                return redefine_with_volume(vc, d, xml, volume_id, attach, err);
+        }
+        if (r < 0)
+                return lv_error(err, attach ? "cannot attach the volume" : "cannot detach the volume");
+        return 0;
+}
+
 /* Appends the broker-named volumes of one pool to inv. */
 static int add_pool_volumes(virStoragePoolPtr pool, DriverInventory *inv, CbError *err) {
         virStorageVolPtr *vols = NULL;
@@ -2162,6 +2243,7 @@ const DriverOps libvirt_driver_ops = {
         .stop = lv_stop,
         .reboot = lv_reboot,
         .deprovision = lv_deprovision,
+        .attach_volume = lv_attach_volume,
         .capacity = lv_capacity,
         .assess_domain = lv_assess_domain,
         .migrate_vm = lv_migrate_vm,

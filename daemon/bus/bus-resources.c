@@ -24,6 +24,7 @@
  * resource then asks with Get, which is checked.
  */
 
+#include "attachments.h"
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
@@ -270,6 +271,89 @@ static int method_deprovision(sd_bus_message *msg, void *userdata, sd_bus_error 
         return resource_act(msg, userdata, "delete", error);
 }
 
+/* The VM's id from the object path and the caller; 0, or a D-Bus error. */
+static int vm_call(sd_bus_message *msg, Manager *m, CbCaller *caller, char **ret_id, sd_bus_error *error) {
+        int r = bus_caller(m, msg, caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), ret_id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
+                                         sd_bus_message_get_path(msg));
+        return 0;
+}
+
+/* AttachVolume, DetachVolume: a block volume onto or off this VM (attachments.h). */
+static int volume_act(sd_bus_message *msg, Manager *m, bool attach, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        const char *volume_id;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &volume_id);
+        if (r < 0)
+                return r;
+        r = vm_call(msg, m, &caller, &id, error);
+        if (r < 0)
+                return r;
+        r = attach ? resources_attach_volume(m->resources, &caller, id, volume_id, &t, &err)
+                   : resources_detach_volume(m->resources, &caller, id, volume_id, &t, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+}
+
+static int method_attach_volume(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return volume_act(msg, userdata, true, error);
+}
+
+static int method_detach_volume(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return volume_act(msg, userdata, false, error);
+}
+
+/* ListVolumes: what GET /v1/resources/{id}/volumes answers, as JSON. */
+static int method_list_volumes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL, *text = NULL;
+        json_t *list = NULL;
+        CbCaller caller;
+        int r;
+
+        r = vm_call(msg, userdata, &caller, &id, error);
+        if (r < 0)
+                return r;
+        r = resources_volume_attachments(((Manager *)userdata)->resources, &caller, id, &list, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        text = json_dumps(list, JSON_COMPACT);
+        json_decref(list);
+        if (!text)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "s", text);
+}
+
+/* DeprovisionWithVolumes: Deprovision, and the volumes attached to the VM
+ * are deleted after it (DELETE ?delete_volumes=true). */
+static int method_deprovision_with_volumes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = vm_call(msg, userdata, &caller, &id, error);
+        if (r < 0)
+                return r;
+        r = resources_delete(((Manager *)userdata)->resources, &caller, id, true, &t, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+}
+
 /* Set when the resource is requested, never changed afterwards (no UPDATE
  * in resources.c touches these columns). */
 #define RESOURCE_CONST_PROPERTY(name) \
@@ -298,6 +382,14 @@ static const sd_bus_vtable bus_resource_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Deprovision", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id),
                                 method_deprovision, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeprovisionWithVolumes", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id),
+                                method_deprovision_with_volumes, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachVolume", SD_BUS_ARGS("s", volume_id), SD_BUS_RESULT("s", operation_id),
+                                method_attach_volume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachVolume", SD_BUS_ARGS("s", volume_id), SD_BUS_RESULT("s", operation_id),
+                                method_detach_volume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListVolumes", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", volumes),
+                                method_list_volumes, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

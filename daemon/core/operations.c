@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "attachments.h"
 #include "audit.h"
 #include "first-boot.h"
 #include "images.h"
@@ -107,6 +108,8 @@ typedef struct OpJob {
         char *seed_meta, *seed_user; /* its first-boot seed's documents, owned */
         char *provider_ref;          /* in: recorded ref; out: provision's answer */
         unsigned stop_timeout_ms;
+        AttachmentJob attach; /* attach, detach: the volume and its slot */
+        bool delete_volumes;  /* a VM's deprovision: its attached volumes go too */
         CbError err;
 } OpJob;
 
@@ -117,6 +120,7 @@ static void op_job_free(OpJob *j) {
         cb_error_clear(&j->err);
         free(j->seed_meta);
         free(j->seed_user);
+        attachment_job_done(&j->attach);
         free(j);
 }
 
@@ -149,6 +153,12 @@ static int op_job_run(void *userdata) {
                 return driver_reboot(j->ops, j->conn, &ref, &j->err);
         case OPERATION_DEPROVISION:
                 return driver_deprovision(j->ops, j->conn, &ref, &j->err);
+        case OPERATION_ATTACH:
+        case OPERATION_DETACH:
+                if (j->err.kind != CB_ERR_NONE) /* its attachment was unreadable when the job was made */
+                        return -cb_error_errno(j->err.kind);
+                return driver_attach_volume(j->ops, j->conn, &ref, j->attach.pool, j->attach.volume_id,
+                                            j->attach.target, j->kind == OPERATION_ATTACH, &j->err);
         default:
                 return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind %d", (int)j->kind);
         }
@@ -163,7 +173,10 @@ static int state_after(OperationKind kind, bool ok) {
                 return ok ? RESOURCE_DELETED : RESOURCE_FAILED;
         case OPERATION_STOP:
                 return ok ? RESOURCE_STOPPED : -1;
-        default: /* start, reboot; a failure leaves the state as it was */
+        case OPERATION_ATTACH:
+        case OPERATION_DETACH:
+                return -1; /* the VM runs or rests as it did */
+        default:           /* start, reboot; a failure leaves the state as it was */
                 return ok ? RESOURCE_ACTIVE : -1;
         }
 }
@@ -172,6 +185,8 @@ typedef struct DoneChange {
         const OpJob *job;
         bool ok;
         const char *now;
+        char (*volume_ops)[2][64]; /* out: deprovisions of a deleted VM's volumes */
+        size_t n_volume_ops;
 } DoneChange;
 
 static int done_change(Store *s, void *userdata, CbError *err) {
@@ -180,7 +195,7 @@ static int done_change(Store *s, void *userdata, CbError *err) {
         static const char upd_res[] =
                 "UPDATE resources SET state = COALESCE(?1, state), "
                 "provider_ref = COALESCE(?2, provider_ref), updated_at = ?3 WHERE id = ?4";
-        const DoneChange *c = userdata;
+        DoneChange *c = userdata;
         const OpJob *j = c->job;
         int to = state_after(j->kind, c->ok);
         int q;
@@ -197,6 +212,11 @@ static int done_change(Store *s, void *userdata, CbError *err) {
                                    SA_TEXT(j->kind == OPERATION_PROVISION && c->ok ? j->provider_ref : NULL),
                                    SA_TEXT(c->now), SA_TEXT(j->resource_id)),
                         "recording the resource", err);
+        if (q >= 0 && (j->kind == OPERATION_ATTACH || j->kind == OPERATION_DETACH) && j->attach.volume_id[0])
+                q = attachment_finish(s, j->kind, j->attach.volume_id, c->ok, err);
+        if (q >= 0 && j->kind == OPERATION_DEPROVISION && c->ok && j->res.kind == RESOURCE_KIND_VM)
+                q = attachments_vm_deleted(s, j->resource_id, j->delete_volumes, c->now, &c->volume_ops,
+                                           &c->n_volume_ops, err);
         return q < 0 ? q : 0;
 }
 
@@ -226,11 +246,20 @@ static void op_job_done(int result, void *userdata) {
         snprintf(object, sizeof(object), "resource:%s", j->resource_id);
         snprintf(action, sizeof(action), "resource.%s.%s", operation_kind_to_string(j->kind),
                  ok ? "done" : "failed");
-        detail = json_pack("{s:s, s:s, s:s?}", "operation", j->op_id, "provider", j->provider, "error",
-                           ok ? NULL : j->err.message);
+        detail = json_pack("{s:s, s:s, s:s?, s:s?}", "operation", j->op_id, "provider", j->provider, "error",
+                           ok ? NULL : j->err.message, "volume_id",
+                           j->attach.volume_id[0] ? j->attach.volume_id : NULL);
+        DoneChange change = { .job = j, .ok = ok, .now = now };
         q = audit_change(r->store, NULL, &(AuditEntry){ action, object, ok ? "ok" : "failed", NULL, detail },
-                         done_change, &(DoneChange){ .job = j, .ok = ok, .now = now }, &err);
+                         done_change, &change, &err);
         json_decref(detail);
+        if (q >= 0)
+                for (size_t i = 0; i < change.n_volume_ops; i++) {
+                        operation_submit_when_durable(r, change.volume_ops[i][0], OPERATION_DEPROVISION,
+                                                      change.volume_ops[i][1], &(Reservation){ 0 });
+                        resources_notify(r, change.volume_ops[i][1], false);
+                }
+        free(change.volume_ops);
         if (q < 0) {
                 /* Not on record, not done: the operation stays open and runs again
                  * (idempotently) on the next start. */
@@ -297,6 +326,8 @@ static void op_job_image(Resources *r, Provider *p, OpJob *j) {
  * provision resumed on recovery holds none: its domain may already run and be
  * in the host's reading, and counting it twice would refuse requests that fit
  * (the next reading shows it either way). */
+static bool operation_deletes_volumes(Resources *r, const char *op_id);
+
 static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resource *res, json_t *plan_spec,
                      Reservation held) {
         Provider *p = providers_find(r->providers, res->provider ? res->provider : "");
@@ -357,6 +388,10 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 };
                 if (kind == OPERATION_PROVISION)
                         op_job_image(r, p, j);
+                if (kind == OPERATION_ATTACH || kind == OPERATION_DETACH)
+                        (void)attachment_job(r, op_id, &j->attach, &j->err);
+                if (kind == OPERATION_DEPROVISION)
+                        j->delete_volumes = operation_deletes_volumes(r, op_id);
         }
         q = inflight_add(r, op_id);
         if (q < 0) {
@@ -493,6 +528,17 @@ void operation_submit_when_durable(Resources *r, const char *op_id, OperationKin
                 reservation_drop(&d->held);
                 free(d);
         }
+}
+
+/* Whether the deprovision op_id was asked with delete_volumes. */
+static bool operation_deletes_volumes(Resources *r, const char *op_id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q = store_query(r->store, "SELECT delete_volumes FROM operations WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(op_id)), &rows, "reading operations", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        return q > 0 && store_rows_int(rows, 0) != 0;
 }
 
 int operation_first(Resources *r, const char *resource_id, char ret[64]) {

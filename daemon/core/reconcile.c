@@ -397,6 +397,16 @@ static json_t *inventory_json(Resources *r, const char *provider, const DriverIn
                                       driver_state_to_string(in->state), "vcpus", (int)in->vcpus,
                                       "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
                                       "resource_id", managed ? in->stamp.resource_id : NULL);
+                /* The record's view of which VM the block volume is on (attachments.c). */
+                if (managed && in->kind == DRIVER_OBJECT_VOLUME) {
+                        char vm[64];
+                        AttachmentState st;
+                        if (attachment_of_volume(r, in->stamp.resource_id, vm, &st) > 0) {
+                                json_object_set_new(o, "attached_to", json_string(vm));
+                                json_object_set_new(o, "attachment_state",
+                                                    json_string(attachment_state_to_string(st)));
+                        }
+                }
                 if (!managed) {
                         json_object_set_new(o, "violation",
                                             json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",

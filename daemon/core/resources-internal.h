@@ -52,3 +52,31 @@ void resources_notify(Resources *r, const char *id, bool created);
 static inline const char *jstr(const json_t *o, const char *k) {
         return json_string_value(json_object_get(o, k));
 }
+
+/* resources.c: load_visible() and random_id() for the other modules. */
+int resources_load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles,
+                           Resource *ret, CbError *err, const char *what);
+int resources_random_id(const char *prefix, char *buf, size_t n);
+
+/* attachments.c: the VM volume_id is on (any state): 1 and its id (and
+ * ret_state, may be NULL), 0 when on none, -EIO. */
+int attachment_of_volume(Resources *r, const char *volume_id, char ret_vm[64], AttachmentState *ret_state);
+
+/* What an attach or detach operation moves, for its job: read from the
+ * operation's row, its attachment and the volume's plan. */
+typedef struct AttachmentJob {
+        char volume_id[64];
+        char target[8];
+        char *pool; /* the volume's pool; NULL = "default" */
+} AttachmentJob;
+int attachment_job(Resources *r, const char *op_id, AttachmentJob *ret, CbError *err);
+void attachment_job_done(AttachmentJob *j);
+/* The attachment's record once its operation ended, in the transaction that
+ * records the operation (attach: attached, or gone on failure; detach: gone,
+ * or attached again on failure). */
+int attachment_finish(Store *s, OperationKind kind, const char *volume_id, bool ok, CbError *err);
+/* A deleted VM's attachments: gone (the volumes are kept), or, when its
+ * deletion said delete_volumes, each volume's deprovision recorded (its
+ * op id appended to *ret_ops, n ids of 64 bytes). */
+int attachments_vm_deleted(Store *s, const char *vm_id, bool delete_volumes, const char *now,
+                           char (**ret_ops)[2][64], size_t *ret_n, CbError *err);

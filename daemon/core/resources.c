@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 
+#include "attachments.h"
 #include "audit.h"
 #include "catalog-validate.h"
 #include "digest.h"
@@ -490,11 +491,15 @@ static const ActionRule action_rules[] = {
 typedef struct ActChange {
         const char *op_id, *resource_id, *during, *now;
         OperationKind kind;
+        bool delete_volumes;
 } ActChange;
 
 static int act_change(Store *s, void *userdata, CbError *err) {
         const ActChange *c = userdata;
         int q = operation_record(s, c->op_id, c->resource_id, c->kind, c->now, err);
+        if (q >= 0 && c->delete_volumes)
+                q = store_run(s, "UPDATE operations SET delete_volumes = 1 WHERE id = ?1",
+                              STORE_ARGS(SA_TEXT(c->op_id)), "recording the operation", err);
         if (q >= 0 && c->during)
                 q = store_run(s, "UPDATE resources SET state = ?1, updated_at = ?2 WHERE id = ?3",
                               STORE_ARGS(SA_TEXT(c->during), SA_TEXT(c->now), SA_TEXT(c->resource_id)),
@@ -502,8 +507,8 @@ static int act_change(Store *s, void *userdata, CbError *err) {
         return q < 0 ? q : 0;
 }
 
-int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
-                  ResourceTicket *ret, CbError *err) {
+static int act(Resources *r, const CbCaller *caller, const char *id, const char *action, bool delete_volumes,
+               ResourceTicket *ret, CbError *err) {
         const ActionRule *rule = NULL;
         _cleanup_(resource_done) Resource res = { 0 };
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
@@ -536,6 +541,18 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         if (q > 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
                                     pend_id, pend_kind);
+        if (res.kind == RESOURCE_KIND_VOLUME) {
+                char vm[64];
+                q = attachment_of_volume(r, id, vm, NULL);
+                if (q < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the attachments of '%s'", id);
+                if (q > 0)
+                        return cb_error_set(err, CB_ERR_CONFLICT,
+                                            "volume '%s' is attached to VM '%s': detach it first", id, vm);
+        }
+        if (delete_volumes && res.kind != RESOURCE_KIND_VM)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "delete_volumes",
+                                          "delete_volumes: resource '%s' is not a VM", id);
         if (!(rule->from & STATE_BIT(res.state)))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
                                     resource_state_to_string(res.state));
@@ -546,17 +563,31 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
         snprintf(object, sizeof(object), "resource:%s", id);
         snprintf(audit_action, sizeof(audit_action), "resource.%s", action);
         during = rule->intermediate >= 0 ? resource_state_to_string(rule->intermediate) : NULL;
-        q = audit_change(
-                r->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, NULL }, act_change,
-                &(ActChange){
-                        .op_id = op_id, .resource_id = id, .during = during, .now = now, .kind = rule->kind },
-                err);
+        q = audit_change(r->store, caller, &(AuditEntry){ audit_action, object, "ok", NULL, NULL },
+                         act_change,
+                         &(ActChange){ .op_id = op_id,
+                                       .resource_id = id,
+                                       .during = during,
+                                       .now = now,
+                                       .kind = rule->kind,
+                                       .delete_volumes = delete_volumes },
+                         err);
         if (q < 0)
                 return q;
         ticket(ret, id, rule->intermediate >= 0 ? (ResourceState)rule->intermediate : res.state, op_id);
         operation_submit_when_durable(r, op_id, rule->kind, id, &(Reservation){ 0 });
         resources_notify(r, id, false);
         return 0;
+}
+
+int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
+                  ResourceTicket *ret, CbError *err) {
+        return act(r, caller, id, action, false, ret, err);
+}
+
+int resources_delete(Resources *r, const CbCaller *caller, const char *id, bool delete_volumes,
+                     ResourceTicket *ret, CbError *err) {
+        return act(r, caller, id, "delete", delete_volumes, ret, err);
 }
 
 int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err) {
@@ -681,4 +712,14 @@ int resources_object_ids(Resources *r, const CbCaller *caller, char ***ret, CbEr
         v[n] = NULL;
         *ret = v;
         return 0;
+}
+
+/* For the modules behind resources.h (resources-internal.h). */
+int resources_load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles,
+                           Resource *ret, CbError *err, const char *what) {
+        return load_visible(r, caller, id, roles, ret, err, what);
+}
+
+int resources_random_id(const char *prefix, char *buf, size_t n) {
+        return random_id(prefix, buf, n);
 }

@@ -31,6 +31,8 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_STOP] = "stop",
         [OPERATION_REBOOT] = "reboot",
         [OPERATION_DEPROVISION] = "deprovision",
+        [OPERATION_ATTACH] = "attach",
+        [OPERATION_DETACH] = "detach",
 };
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX);
 
@@ -71,3 +73,10 @@ static const char *const image_state_table[_IMAGE_STATE_MAX] = {
         [IMAGE_RETIRED] = "retired",
 };
 DEFINE_STRING_TABLE(image_state, ImageState, _IMAGE_STATE_MAX);
+
+static const char *const attachment_state_table[_ATTACHMENT_STATE_MAX] = {
+        [ATTACHMENT_ATTACHING] = "attaching",
+        [ATTACHMENT_ATTACHED] = "attached",
+        [ATTACHMENT_DETACHING] = "detaching",
+};
+DEFINE_STRING_TABLE(attachment_state, AttachmentState, _ATTACHMENT_STATE_MAX);

@@ -52,6 +52,8 @@ typedef enum OperationKind {
         OPERATION_STOP,
         OPERATION_REBOOT,
         OPERATION_DEPROVISION,
+        OPERATION_ATTACH, /* a block volume onto the VM (the operation's volume_id) */
+        OPERATION_DETACH,
         _OPERATION_KIND_MAX,
 } OperationKind;
 DECLARE_STRING_TABLE(operation_kind, OperationKind);
@@ -100,3 +102,12 @@ typedef enum ImageState {
         _IMAGE_STATE_MAX,
 } ImageState;
 DECLARE_STRING_TABLE(image_state, ImageState);
+
+/* A block volume on a VM (volume_attachments). */
+typedef enum AttachmentState {
+        ATTACHMENT_ATTACHING,
+        ATTACHMENT_ATTACHED,
+        ATTACHMENT_DETACHING,
+        _ATTACHMENT_STATE_MAX,
+} AttachmentState;
+DECLARE_STRING_TABLE(attachment_state, AttachmentState);

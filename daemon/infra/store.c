@@ -567,6 +567,40 @@ static const char *const migrations[] = {
         "  used_fen INTEGER NOT NULL,"
         "  raised_at TEXT NOT NULL,"
         "  PRIMARY KEY (project_id, cost_kind, threshold));",
+
+        /* 23: block volumes attached to VMs (issue 9). An attachment is a
+         * row before the provider hears of it (attaching), and a volume is
+         * on one VM at most (its primary key). The operations that attach
+         * and detach name the volume they move; a VM's deletion may take its
+         * volumes with it (delete_volumes). */
+        "CREATE TABLE volume_attachments ("
+        "  volume_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  vm_id TEXT NOT NULL REFERENCES resources(id),"
+        "  target TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('attaching','attached','detaching')),"
+        "  created_at TEXT NOT NULL,"
+        "  UNIQUE (vm_id, target));"
+        "CREATE INDEX volume_attachments_vm ON volume_attachments(vm_id);"
+        "CREATE TABLE operations_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('provision','start','stop','reboot','deprovision',"
+        "    'attach','detach')),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  remote_operation TEXT,"
+        "  remote_phase TEXT,"
+        "  volume_id TEXT,"
+        "  delete_volumes INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at,"
+        "  remote_operation, remote_phase) SELECT id, resource_id, kind, state, error, created_at,"
+        "  updated_at, remote_operation, remote_phase FROM operations;"
+        "DROP TABLE operations;"
+        "ALTER TABLE operations_new RENAME TO operations;"
+        "CREATE INDEX operations_resource ON operations(resource_id);"
+        "CREATE INDEX operations_state ON operations(state);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attachments.h"
 #include "json-util.h"
 #include "providers.h"
 #include "resources.h"
@@ -74,11 +75,55 @@ static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) 
 }
 
 static int on_resource_delete(RestRequest *req, RestReply *reply, CbError *err) {
+        const char *dv = rest_query(req, "delete_volumes");
         ResourceTicket t;
-        int r = resources_act(req->manager->resources, &req->caller, req->params[0], "delete", &t, err);
+        int r;
+        if (dv && !streq(dv, "true") && !streq(dv, "false"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "delete_volumes",
+                                          "delete_volumes: '%s' is not true or false", dv);
+        r = resources_delete(req->manager->resources, &req->caller, req->params[0], streq_ptr(dv, "true"), &t,
+                             err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 202, rest_ticket_json(&t));
+}
+
+static int on_volume_attach(RestRequest *req, RestReply *reply, CbError *err) {
+        static const char *const fields[] = { "volume_id", NULL };
+        const char *volume_id = NULL;
+        json_t *body = NULL;
+        ResourceTicket t;
+        int r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_string(body, "volume_id", true, 64, &volume_id, err);
+        if (r >= 0)
+                r = resources_attach_volume(req->manager->resources, &req->caller, req->params[0], volume_id,
+                                            &t, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+}
+
+static int on_volume_detach(RestRequest *req, RestReply *reply, CbError *err) {
+        ResourceTicket t;
+        int r = resources_detach_volume(req->manager->resources, &req->caller, req->params[0], req->params[1],
+                                        &t, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+}
+
+static int on_volumes_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        int r = resources_volume_attachments(req->manager->resources, &req->caller, req->params[0], &list,
+                                             err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "volumes", list));
 }
 
 static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
@@ -145,6 +190,9 @@ const RestRoute rest_resources_routes[] = {
         { "GET", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_get, NULL },
         { "DELETE", "/v1/resources/{id}", REST_AUTH_BEARER, on_resource_delete, NULL },
         { "POST", "/v1/resources/{id}/actions", REST_AUTH_BEARER, on_resource_action, NULL },
+        { "GET", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volumes_list, NULL },
+        { "POST", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volume_attach, NULL },
+        { "DELETE", "/v1/resources/{id}/volumes/{volume_id}", REST_AUTH_BEARER, on_volume_detach, NULL },
         { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
         { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
         { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },

@@ -511,8 +511,66 @@ static void test_pool_type(void **state) {
         assert_int_equal(libvirt_xml_pool_type(NULL, t, sizeof(t)), -ENOENT);
 }
 
+/* An attached block volume: its broker-named volume in its pool, the target
+ * asked for, its resource id as serial; bad ids and targets refused by field. */
+static void test_attached_disk_xml(void **state) {
+        (void)state;
+        _cleanup_(freep) char *x = NULL, *y = NULL;
+        CbError err = CB_ERROR_INIT;
+
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vdc", &x, &err), 0);
+        assert_non_null(strstr(x, "<source pool='data' volume='cb-vol-1.img'/>"));
+        assert_non_null(strstr(x, "<target dev='vdc' bus='virtio'/>"));
+        assert_non_null(strstr(x, "<serial>vol-1</serial>"));
+        assert_int_equal(libvirt_xml_attached_disk(NULL, "vol-2", "vdz", &y, &err), 0);
+        assert_non_null(strstr(y, "<source pool='default' volume='cb-vol-2.img'/>"));
+
+        char *z = NULL;
+        assert_int_equal(libvirt_xml_attached_disk("data", "../x", "vdc", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "volume_id");
+        assert_null(z);
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vda", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "target");
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_attached_disk("p'x", "vol-1", "vdc", &z, &err), 0);
+        assert_non_null(strstr(z, "pool='p&apos;x'"));
+        free(z);
+        assert_false(libvirt_xml_attach_target_is_valid("vdb"));
+        assert_false(libvirt_xml_attach_target_is_valid("vdcc"));
+        assert_false(libvirt_xml_attach_target_is_valid(NULL));
+        assert_true(libvirt_xml_attach_target_is_valid("vdc"));
+}
+
+/* For a driver without device hot-plug: the disk goes into the definition
+ * and comes out of it again, nothing else changes, another disk stays. */
+static void test_definition_edit(void **state) {
+        (void)state;
+        static const char dom[] = "<domain>\n  <devices>\n    <disk type='volume' device='disk'>\n"
+                                  "      <target dev='vda'/>\n    </disk>\n  </devices>\n</domain>\n";
+        _cleanup_(freep) char *disk = NULL, *with = NULL, *without = NULL;
+        CbError err = CB_ERROR_INIT;
+        char *x = NULL;
+
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vdc", &disk, &err), 0);
+        assert_int_equal(libvirt_xml_add_device(dom, disk, &with), 0);
+        assert_non_null(strstr(with, "<serial>vol-1</serial>"));
+        assert_true(strstr(with, "<serial>vol-1</serial>") < strstr(with, "</devices>"));
+        assert_non_null(strstr(with, "<target dev='vda'/>"));
+        assert_int_equal(libvirt_xml_remove_disk(with, "vol-1", &without), 0);
+        assert_string_equal(without, dom);
+        assert_int_equal(libvirt_xml_remove_disk(dom, "vol-1", &x), -ENOENT);
+        assert_int_equal(libvirt_xml_remove_disk(with, "vol-", &x), -ENOENT);
+        assert_int_equal(libvirt_xml_add_device("<domain/>", disk, &x), -EBADMSG);
+        assert_int_equal(libvirt_xml_add_device("<devices></devices><devices></devices>", disk, &x),
+                         -EBADMSG);
+        assert_null(x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_definition_edit),
+                cmocka_unit_test(test_attached_disk_xml),
                 cmocka_unit_test(test_generated_xml_validates),
                 cmocka_unit_test(test_volume_xml_validates),
                 cmocka_unit_test(test_bad_specs_refused),

@@ -20,9 +20,11 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "attachments.h"
 #include "audit.h"
 #include "catalog.h"
 #include "driver.h"
+#include "libvirt-xml.h"
 #include "projects.h"
 #include "providers.h"
 #include "resources.h"
@@ -545,6 +547,132 @@ static void test_crash_recovery(void **state) {
         assert_true(pump_until(pool_idle, NULL));
 }
 
+/* Whether the host's persistent definition of resource id's domain has the
+ * disk of volume vol (its serial). */
+static bool host_has_volume(const char *id, const char *vol) {
+        char name[128], serial[128];
+        virDomainPtr d;
+        char *xml;
+        bool has;
+
+        snprintf(name, sizeof(name), "cb-%s", id);
+        snprintf(serial, sizeof(serial), "<serial>%s</serial>", vol);
+        d = virDomainLookupByName(host, name);
+        if (!d) {
+                virResetLastError();
+                return false;
+        }
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        virDomainFree(d);
+        has = xml && strstr(xml, serial);
+        free(xml);
+        return has;
+}
+
+static bool operation_failed(const char *op_id) {
+        CbError err = CB_ERROR_INIT;
+        Operation op = { 0 };
+        assert_true(pump_until(operation_finished, op_id));
+        assert_int_equal(operations_get(w.resources, &operator_c, op_id, &op, &err), 0);
+        bool failed = op.state == OPERATION_FAILED;
+        operation_done(&op);
+        return failed;
+}
+
+/* An attach recorded but never handed to the provider (the daemon died)
+ * runs when the provider connects again; an attach that fails (the domain
+ * went away behind the broker's back) leaves no attachment, the volume
+ * free and the VM's state as it was. */
+static void test_attach_recovery_and_rollback(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "web-vol");
+        Provider *p;
+        ResourceTicket t;
+        char vm[64], op_id[64];
+        (void)state;
+
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(resources_request(w.resources, &edu_c, body, NULL, &t, &err), 0);
+        json_decref(body);
+        snprintf(vm, sizeof(vm), "%s", t.id);
+        wait_succeeded(t.operation_id);
+        /* A block volume of the project, on the host and on record (no volume
+         * plan in this catalogue). */
+        virStoragePoolPtr pool = virStoragePoolLookupByName(host, "default-pool");
+        assert_non_null(pool);
+        virStorageVolPtr sv =
+                virStorageVolCreateXML(pool,
+                                       "<volume><name>cb-vol-t1.img</name><capacity unit='G'>1</capacity>"
+                                       "<target><format type='raw'/></target></volume>",
+                                       0);
+        assert_non_null(sv);
+        virStorageVolFree(sv);
+        virStoragePoolFree(pool);
+        assert_int_equal(
+                store_exec(w.store,
+                           "INSERT INTO resources (id, name, project_id, system_id, department, service_id,"
+                           " plan_id, catalog_revision, approval_no, cost_kind, committed_fen, state,"
+                           " created_at, created_by, updated_at, provider, kind) VALUES ('vol-t1', 'data',"
+                           " 't-proj', 't-sys', 'edu', 't-vm', 't-small', 1, 'A', 'om', 0, 'active', 't',"
+                           " 'me', 't', '" PROVIDER "', 'volume')",
+                           &err),
+                0);
+
+        p = providers_find(w.providers, PROVIDER);
+        assert_int_equal(store_begin(w.store), 0);
+        assert_int_equal(resources_attach_volume(w.resources, &edu_c, vm, "vol-t1", &t, &err), 0);
+        p->status = PROVIDER_LOST;
+        assert_int_equal(store_commit(w.store), 0);
+        snprintf(op_id, sizeof(op_id), "%s", t.operation_id);
+        assert_false(host_has_volume(vm, "vol-t1"));
+
+        world_close();
+        world_open(false);
+        assert_int_equal(count("SELECT COUNT(*) FROM volume_attachments WHERE state = 'attaching'"), 1);
+        assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
+                                              DRIVER_DOMAIN_AUTO, NULL, &err),
+                         0);
+        assert_true(pump_until(provider_connected, NULL));
+        wait_succeeded(op_id);
+        assert_true(host_has_volume(vm, "vol-t1"));
+        assert_int_equal(count("SELECT COUNT(*) FROM volume_attachments WHERE volume_id = 'vol-t1' AND "
+                               "state = 'attached'"),
+                         1);
+
+        /* Detached again; then someone puts a disk of their own on slot vdc
+         * behind the broker's back, and the next attach (to vdc) fails. */
+        assert_int_equal(resources_detach_volume(w.resources, &edu_c, vm, "vol-t1", &t, &err), 0);
+        wait_succeeded(t.operation_id);
+        assert_false(host_has_volume(vm, "vol-t1"));
+        char name[128], *xml = NULL, *edited = NULL;
+        snprintf(name, sizeof(name), "cb-%s", vm);
+        virDomainPtr d = virDomainLookupByName(host, name);
+        assert_non_null(d);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_int_equal(
+                libvirt_xml_add_device(xml,
+                                       "<disk type='file' device='disk'><source file='/nonexistent'/>"
+                                       "<target dev='vdc' bus='virtio'/></disk>",
+                                       &edited),
+                0);
+        virDomainPtr nd = virDomainDefineXML(host, edited);
+        assert_non_null(nd);
+        virDomainFree(nd);
+        virDomainFree(d);
+        free(xml);
+        free(edited);
+        assert_true(pump_until(pool_idle, NULL));
+        ResourceState before = state_of(vm);
+        if (resources_attach_volume(w.resources, &edu_c, vm, "vol-t1", &t, &err) < 0)
+                fail_msg("attach: %s", err.message);
+        assert_true(operation_failed(t.operation_id));
+        assert_int_equal(count("SELECT COUNT(*) FROM volume_attachments WHERE volume_id = 'vol-t1'"), 0);
+        assert_int_equal(state_of(vm), before);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.attach.failed'"), 1);
+        cb_error_clear(&err);
+        assert_true(pump_until(pool_idle, NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_goes_active),
@@ -553,6 +681,7 @@ int main(void) {
                 cmocka_unit_test(test_stop_start_delete),
                 cmocka_unit_test(test_deleted_is_hidden),
                 cmocka_unit_test(test_crash_recovery),
+                cmocka_unit_test(test_attach_recovery_and_rollback),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

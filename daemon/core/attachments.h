@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Block volumes on VMs (issue 9): attach and detach are operations on the
+ * VM (operations.h), recorded with the attachment and their audit record in
+ * one transaction, carried out live and in the persistent definition, and
+ * resumed after a crash like any other. A volume is on one VM at most; the
+ * volume and the VM are of one project, and another project's volume is
+ * answered exactly as an unknown one.
+ */
+
+#include <jansson.h>
+
+#include "resources.h"
+
+/* POST /v1/resources/{vm}/volumes: 202 and the attach operation; NotFound
+ * for an unknown VM or volume (or one of another project), Conflict for a
+ * volume attached anywhere already, an operation under way on either, a VM
+ * neither active nor stopped, a volume not active or on another provider. */
+int resources_attach_volume(Resources *r, const CbCaller *caller, const char *vm_id, const char *volume_id,
+                            ResourceTicket *ret, CbError *err);
+/* DELETE /v1/resources/{vm}/volumes/{volume}: the detach operation;
+ * NotFound when the volume is not attached to this VM. */
+int resources_detach_volume(Resources *r, const CbCaller *caller, const char *vm_id, const char *volume_id,
+                            ResourceTicket *ret, CbError *err);
+/* The VM's attachments, [{volume_id, target, state, attached_at}] by target. */
+int resources_volume_attachments(Resources *r, const CbCaller *caller, const char *vm_id, json_t **ret,
+                                 CbError *err);
+/* DELETE /v1/resources/{id}?delete_volumes=true: a VM's deletion, its
+ * attached volumes deleted after it (false: detached and kept, as
+ * resources_act "delete" does). */
+int resources_delete(Resources *r, const CbCaller *caller, const char *id, bool delete_volumes,
+                     ResourceTicket *ret, CbError *err);
