@@ -554,6 +554,10 @@ static const char *const migrations[] = {
         "  deleted_at TEXT,"
         "  UNIQUE (created_by, binding_key));"
         "CREATE INDEX IF NOT EXISTS vm_bindings_resource ON vm_bindings(resource_id);",
+
+        /* 22: industry clouds under management (Art. 35): a managed_only
+         * provider is inventoried, never provisioned on. */
+        "ALTER TABLE providers ADD COLUMN managed_only INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
