@@ -81,4 +81,90 @@ for _ in $(seq 1 50); do
 done
 assert_eq "$seen" 3 "the periodic inventory recorded the three unmanaged VMs"
 
+# --- adoption: checked like an order -------------------------------------------------
+adopt() { # PRINCIPAL DOMAIN PLAN [SYSTEM]
+        cb_curl POST /v1/providers/kunpeng-az1/adopt "$1" \
+                "{\"domain\":\"$2\",\"project_id\":\"edu-ic\",\"system_id\":\"${4:-edu-portal}\",\"service_id\":\"ecs-general\",\"plan_id\":\"$3\"}"
+}
+cb_add_system edu-other edu 2 false compliant 未列入审批的系统
+audit_n() { cb_curl GET "/v1/audit?limit=500" dev-auditor; printf %s "$CB_BODY" | jq --arg a "$1" '[.records[] | select(.action == $a)] | length'; }
+before=$(sql "SELECT COUNT(*) FROM resources")
+adopt dev-finance ic-portal ecs-general-1c2g
+assert_eq "$CB_STATUS" 403 "finance may not adopt"
+adopt dev-operator ic-portal ecs-general-1c2g edu-other
+assert_eq "$CB_STATUS" 403 "adoption into a system the approval does not list is refused"
+assert_jq "$CB_BODY" .error policy_denied "as a policy refusal"
+assert_eq "$(printf %s "$CB_BODY" | jq '[.violations[].article | numbers] | length > 0')" true "the refusal names its article"
+adopt dev-operator ic-portal ecs-general-2c4g
+assert_eq "$CB_STATUS" 403 "adoption under a plan the approval does not list is refused"
+cb_curl POST /v1/providers/kunpeng-az1/adopt dev-operator '{"domain":"ic-portal","project_id":"edu-ic"}'
+assert_eq "$CB_STATUS" 422 "a body without system, service and plan is refused"
+assert_eq "$(sql "SELECT COUNT(*) FROM resources")" "$before" "no refusal wrote a resource"
+cb_curl GET /v1/providers/kunpeng-az1/inventory dev-operator
+assert_jq "$CB_BODY" '[.domains[] | select(.managed)] | length' 0 "no refusal stamped a domain"
+
+# The approval allows 4 of ecs-general-1c2g and 4 are ordered: a fifth, adopted, is over it.
+adopt dev-operator ic-portal ecs-general-1c2g
+assert_eq "$CB_STATUS" 403 "an adoption over the approved quantity is refused"
+assert_contains "$(printf %s "$CB_BODY" | jq -c '[.violations[].code]')" "QUANTITY" "by the quantity rule"
+delete_ordered() { # NAME: deletes an ordered VM, freeing one of the approved four
+        cb_curl DELETE "/v1/resources/$(sql "SELECT id FROM resources WHERE name = '$1'")" dev-edu
+        assert_eq "$CB_STATUS" 202 "ordered VM $1 is deleted, freeing one of the approved four"
+        for _ in $(seq 1 100); do
+                [ "$(sql "SELECT state FROM resources WHERE name = '$1'")" = deleted ] && break
+                sleep 0.1
+        done
+}
+delete_ordered gen-4
+
+adopt dev-operator ic-nosuch ecs-general-1c2g
+assert_eq "$CB_STATUS" 404 "an unknown domain is 404"
+assert_jq "$CB_BODY" .field domain "naming the field"
+adopt dev-operator ic-portal ecs-general-1c2g
+assert_eq "$CB_STATUS" 201 "the operator adopts ic-portal into edu-ic / edu-portal"
+RID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_jq "$CB_BODY" '[.state, .provider, .domain, .provider_ref] | join(",")' \
+        "active,kunpeng-az1,ic-portal,3e1d6a70-2b4c-4f1e-9a7d-5c3b2a1f0e01" "an active resource bound to the domain"
+cb_curl GET "/v1/resources/$RID" dev-edu
+assert_eq "$CB_STATUS" 200 "the department sees the adopted resource"
+assert_jq "$CB_BODY" '[.project_id, .system_id, .state] | join(",")' "edu-ic,edu-portal,active" \
+        "bound to the project and the system"
+delete_ordered gen-3
+adopt dev-operator ic-portal ecs-general-1c2g
+assert_eq "$CB_STATUS" 409 "a domain is adopted once"
+assert_contains "$CB_BODY" "already carries the broker's stamp" "the refusal says why"
+assert_eq "$(sql "SELECT COUNT(*) FROM usage_segments WHERE resource_id = '$RID' AND state = 'active'")" 1 \
+        "the adopted VM is metered: an open usage segment"
+assert_eq "$(audit_n resource.adopt)" 6 "each adoption and refusal is audited (5 refusals by policy or driver, 1 adoption)"
+cb_curl GET /v1/providers/kunpeng-az1/inventory dev-operator
+assert_jq "$CB_BODY" '.domains[] | select(.name == "ic-portal") | [.managed, .resource_id, (.violation == null)] | map(tostring) | join(",")' \
+        "true,$RID,true" "the adopted VM is no longer UNMANAGED_RESOURCE"
+assert_jq "$CB_BODY" '[.domains[] | select(.violation.code == "UNMANAGED_RESOURCE") | .name] | sort | join(",")' \
+        "ic-archive,ic-gis" "the others still are"
+
+# Reconciled like any order: stopped through the broker, the record follows.
+cb_curl POST "/v1/resources/$RID/actions" dev-edu '{"action":"stop"}'
+assert_eq "$CB_STATUS" 202 "the department stops its adopted VM"
+cb_wait_state "$RID" stopped || fail "the adopted VM never reached stopped (got $GOT)"
+assert_eq "$(sql "SELECT COUNT(*) FROM usage_segments WHERE resource_id = '$RID'")" 2 "a second usage segment: stopped"
+
+# --- cloudbrokerctl provider adopt (through D-Bus Providers.Adopt) ------------------
+CTL=$CB_BUILD/cloudbrokerctl
+RC=0
+OUT=$(as_uid 1003 "$CTL" --bus-address="$CB_BUS_ADDRESS" provider adopt kunpeng-az1 ic-gis edu-ic edu-portal \
+        ecs-general ecs-general-1c2g 2>&1) || RC=$?
+assert_eq "$RC" 4 "cloudbrokerctl: finance may not adopt (AccessDenied)"
+RC=0
+OUT=$("$CTL" --bus-address="$CB_BUS_ADDRESS" --json provider adopt kunpeng-az1 ic-gis edu-ic edu-portal \
+        ecs-general ecs-general-1c2g 2>&1) || RC=$?
+assert_eq "$RC" 0 "cloudbrokerctl provider adopt: the operator adopts ic-gis ($OUT)"
+GID=$(printf %s "$OUT" | jq -r .id 2>/dev/null || true)
+assert_eq "$(sql "SELECT project_id || ',' || system_id || ',' || state || ',' || provider FROM resources WHERE id = '$GID'")" \
+        "edu-ic,edu-portal,active,kunpeng-az1" "ic-gis is an active resource of edu-ic on kunpeng-az1"
+RC=0
+OUT=$("$CTL" --bus-address="$CB_BUS_ADDRESS" provider adopt kunpeng-az1 ic-archive edu-ic edu-portal \
+        ecs-general ecs-general-1c2g 2>&1) || RC=$?
+assert_eq "$RC" 1 "cloudbrokerctl: over the approved quantity, refused"
+assert_contains "$OUT" "rule" "the refusal is the policy's"
+
 cb_done
