@@ -167,4 +167,49 @@ OUT=$("$CTL" --bus-address="$CB_BUS_ADDRESS" provider adopt kunpeng-az1 ic-archi
 assert_eq "$RC" 1 "cloudbrokerctl: over the approved quantity, refused"
 assert_contains "$OUT" "rule" "the refusal is the policy's"
 
+# --- decommission: the operator confirms, the source domains are undefined -----------
+# The move itself needs real libvirtd (test-migration-qemu.sh); here the record is
+# put where a finished move leaves it (verified), its source shut off and defined.
+cb_add_system edu-archive edu 2 false compliant 档案系统
+cb_curl POST /v1/legacy-systems dev-migration "$(jq -nc --arg y "$YEAR" '{system_id: "edu-archive",
+        hosting: {kind: "industry-cloud", location: "鲲鹏云"}, source: {provider: "kunpeng-az1", domains: ["ic-archive"]},
+        deadline: ($y + "-12-31"), wave: "w1"}')"
+assert_eq "$CB_STATUS" 201 "set-up: edu-archive is in the register, its source on the industry cloud"
+cb_curl POST /v1/legacy-systems/edu-archive/decommission dev-operator '{}'
+assert_eq "$CB_STATUS" 409 "a system not moved yet is not decommissioned"
+assert_jq "$CB_BODY" .field state "the refusal names the state"
+sql "UPDATE legacy_systems SET state = 'verified' WHERE system_id = 'edu-archive'"
+cb_curl POST /v1/legacy-systems/edu-archive/decommission dev-migration '{}'
+assert_eq "$CB_STATUS" 403 "the migration team does not confirm a decommission: the operator does"
+cb_curl POST /v1/legacy-systems/edu-archive/decommission dev-operator '{"remove_disks":"no"}'
+assert_eq "$CB_STATUS" 422 "remove_disks must be a boolean"
+cb_curl GET /v1/providers/kunpeng-az1/inventory dev-operator
+assert_jq "$CB_BODY" '[.domains[] | select(.name == "ic-archive") | .state] | join(",")' shutoff \
+        "the source is defined and shut off before the confirmation"
+cb_curl POST /v1/legacy-systems/edu-archive/decommission dev-operator '{}'
+assert_eq "$CB_STATUS" 202 "the operator confirms the decommission"
+got=
+for _ in $(seq 1 50); do
+        cb_curl GET /v1/legacy-systems/edu-archive dev-migration
+        got=$(printf %s "$CB_BODY" | jq -r .state)
+        [ "$got" = decommissioned ] && break
+        sleep 0.1
+done
+assert_eq "$got" decommissioned "the system becomes decommissioned"
+cb_curl GET /v1/providers/kunpeng-az1/inventory dev-operator
+assert_jq "$CB_BODY" '[.domains[].name] | sort | join(",")' "ic-gis,ic-portal" "the source domain ic-archive is undefined"
+assert_eq "$(audit_n legacy.decommission)" 2 "audited: the refusal of the migration team and the decommission"
+cb_curl GET "/v1/audit?limit=500" dev-auditor
+assert_jq "$CB_BODY" '[.records[] | select(.action == "legacy.decommission" and .outcome == "ok")][0].detail | [.from, .to, (.undefined | join("+")), .disks_removed] | map(tostring) | join(",")' \
+        "verified,decommissioned,ic-archive,false" "the record names what was undefined, disks kept"
+
+# On D-Bus and cloudbrokerctl: a decommissioned system is not decommissioned again.
+RC=0
+OUT=$("$CTL" --bus-address="$CB_BUS_ADDRESS" migration decommission edu-archive 2>&1) || RC=$?
+assert_eq "$RC" 1 "cloudbrokerctl migration decommission: refused once decommissioned"
+assert_contains "$OUT" "decommissioned" "the refusal names the state"
+RC=0
+OUT=$(as_uid 1006 "$CTL" --bus-address="$CB_BUS_ADDRESS" migration decommission edu-archive 2>&1) || RC=$?
+assert_eq "$RC" 4 "cloudbrokerctl: the migration team may not (AccessDenied)"
+
 cb_done
