@@ -217,6 +217,55 @@ static int billing_adjustments(Ctl *ctl, int argc, char **argv) {
                               members);
 }
 
+typedef struct Watch {
+        unsigned seen;
+} Watch;
+
+static int on_budget_alert(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Watch *w = userdata;
+        const char *project, *kind, *text;
+        uint32_t threshold;
+        (void)error;
+        if (sd_bus_message_read(m, "ssus", &project, &kind, &threshold, &text) < 0)
+                return 0;
+        printf("%s\n", text);
+        fflush(stdout);
+        w->seen++;
+        return 0;
+}
+
+/* Budget alerts as they are raised, one JSON document a line; the daemon
+ * sends them to this connection only (SubscribeBudgetAlerts), and only
+ * those of projects the caller may read. --limit N: stop after N. */
+static int billing_watch_budget(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        Watch w = { 0 };
+        sd_bus *bus;
+        int r;
+
+        (void)argc, (void)argv;
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(bus, &slot, NULL, CTL_BUS_PATH, BILLING, "BudgetAlert", on_budget_alert, &w);
+        if (r < 0)
+                return ctl_error(r, "cannot watch BudgetAlert: %s", strerror(-r));
+        r = ctl_call(ctl, BILLING, "SubscribeBudgetAlerts", NULL, "");
+        if (r < 0)
+                return r;
+        while (ctl->limit == 0 || w.seen < ctl->limit) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return ctl_error(r, "lost the bus: %s", strerror(-r));
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0)
+                        return ctl_error(r, "lost the bus: %s", strerror(-r));
+        }
+        return 0;
+}
+
 static const CtlCommand billing_commands[] = {
         { "statement", "--period YYYY-MM [--format json|csv] [--excel] [--department DEPT] [--out FILE]",
           "The month's statement as the daemon makes it (CST calendar month)", 0, 0, billing_statement,
@@ -235,6 +284,9 @@ static const CtlCommand billing_commands[] = {
           1, billing_approve, CTL_OPT_PERIOD, CTL_OPT_PERIOD },
         { "adjustments", "--period YYYY-MM", "List a month's adjustments", 0, 0, billing_adjustments,
           CTL_OPT_PERIOD, CTL_OPT_PERIOD },
+        { "watch-budget", "[--limit N]",
+          "Print budget alerts (80 %, 100 %) of the projects you may read as they are raised", 0, 0,
+          billing_watch_budget, CTL_OPT_LIMIT, 0 },
         { "summary", "--period YYYY-MM [--department DEPT]",
           "Totals per department, with a bar of pay|withhold each", 0, 0, billing_summary,
           CTL_OPT_PERIOD | CTL_OPT_DEPARTMENT, CTL_OPT_PERIOD },

@@ -198,6 +198,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "cloudbrokerd: %s\n", err.message);
                 return 1;
         }
+        manager_check_budgets(m);
 
         log_info("cloudbrokerd %s ready (database %s, bus %s)", CB_VERSION, config->database,
                  config->bus_address ? config->bus_address : config->bus);

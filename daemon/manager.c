@@ -2,6 +2,7 @@
 #include "manager.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "audit.h"
@@ -50,9 +51,17 @@ static int on_project_terminated(const char *project_id, const CbCaller *caller,
  * start and stop (main.c). */
 #define ANCHOR_LOG_USEC (15ULL * 60 * 1000000)
 
+void manager_check_budgets(Manager *m) {
+        CbError err = CB_ERROR_INIT;
+        if (billing_budget_check(m->store, (int64_t)time(NULL), bus_budget_alert, m, &err) < 0)
+                log_error("cannot check the budgets: %s", err.message);
+        cb_error_clear(&err);
+}
+
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         resources_reconcile_all(m->resources);
+        manager_check_budgets(m);
         if (usec >= m->anchor_logged_usec + ANCHOR_LOG_USEC &&
             audit_log_anchor(m->store, "periodic", &m->anchor_logged_seq)) {
                 CbError err = CB_ERROR_INIT;
@@ -311,6 +320,7 @@ Manager *manager_free(Manager *m) {
         m->pool = worker_pool_free(m->pool);
         sd_event_source_disable_unref(m->pool_source);
         m->rest = rest_free(m->rest);
+        bus_budget_watchers_free(m);
         if (m->bus) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);

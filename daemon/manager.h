@@ -17,6 +17,7 @@
 #include "images.h"
 #include "projects.h"
 #include "providers.h"
+#include "billing-budget.h"
 #include "resources.h"
 #include "signature.h"
 #include "store.h"
@@ -46,6 +47,9 @@ typedef struct Manager {
         bool drivers_initialized;
 
         sd_bus *bus; /* NULL with --bus none */
+        /* Who asked for BudgetAlert signals (bus-billing.c): never a broadcast. */
+        struct BudgetWatcher *budget_watchers;
+        size_t n_budget_watchers;
         RestServer *rest;
 
         uint64_t started_usec; /* CLOCK_MONOTONIC */
@@ -64,6 +68,13 @@ int manager_start_providers(Manager *m, CbError *err);
 /* D-Bus face (daemon/bus*.c): connects as configured, exports the objects
  * and takes the bus name. */
 int bus_setup(Manager *m, CbError *err);
+/* Raises the budget alerts that are due (billing-budget.h) and hands each
+ * to the watchers on the bus; called at start and on every reconcile. */
+void manager_check_budgets(Manager *m);
+/* BudgetAlert to each watcher allowed to read the project (bus-billing.c). */
+void bus_budget_alert(const BudgetAlert *a, void *userdata);
+/* Drops every watcher; before the bus goes. */
+void bus_budget_watchers_free(Manager *m);
 /* Resolves the sender of a method call to a principal; AccessDenied-style
  * sd_bus_error when unknown. */
 int bus_caller(Manager *m, sd_bus_message *msg, CbCaller *ret, sd_bus_error *error);

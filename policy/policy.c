@@ -148,7 +148,8 @@ static int check_input(const PolicyRequest *req, const PolicyFacts *f) {
                     (f->approval.n_systems > 0 && !f->approval.systems))
                         return -EINVAL;
                 if (f->approval.budget_construction_fen < 0 || f->approval.budget_om_fen < 0 ||
-                    f->approval.used_construction_fen < 0 || f->approval.used_om_fen < 0)
+                    f->approval.used_construction_fen < 0 || f->approval.used_om_fen < 0 ||
+                    f->approval.metered_construction_fen < 0 || f->approval.metered_om_fen < 0)
                         return -EINVAL;
         }
         return 0;
@@ -218,23 +219,52 @@ static void check_items(const PolicyRequest *req, const PolicyFacts *f, PolicyDe
                           req->service_id, req->plan_id, it->held, req->quantity, total, it->approved);
 }
 
+unsigned policy_budget_threshold(int64_t budget_fen, int64_t used_fen) {
+        if (budget_fen < 0 || used_fen < 0)
+                return 0;
+        if (budget_fen == 0)
+                return used_fen > 0 ? 100 : 0;
+        if (used_fen >= budget_fen)
+                return 100;
+        /* used * 100 >= budget * 80, in 128 bits: no overflow for any int64. */
+        if ((__int128)used_fen * 100 >= (__int128)budget_fen * POLICY_BUDGET_ALERT_PERCENT)
+                return POLICY_BUDGET_ALERT_PERCENT;
+        return 0;
+}
+
+int64_t policy_budget_used(int64_t committed_fen, int64_t metered_fen) {
+        if (committed_fen < 0 || metered_fen < 0)
+                return 0;
+        return committed_fen > INT64_MAX - metered_fen ? INT64_MAX : committed_fen + metered_fen;
+}
+
 static void check_budget(const PolicyRequest *req, const PolicyFacts *f, PolicyDecision *d) {
         if (!f->approval.present)
                 return;
 
         bool om = req->cost_kind == POLICY_COST_OM;
+        const char *kind = om ? "O&M" : "construction";
         int64_t budget = om ? f->approval.budget_om_fen : f->approval.budget_construction_fen;
-        int64_t used = om ? f->approval.used_om_fen : f->approval.used_construction_fen;
-        int64_t remaining = budget - used; /* may be negative: already over */
+        int64_t committed = om ? f->approval.used_om_fen : f->approval.used_construction_fen;
+        int64_t metered = om ? f->approval.metered_om_fen : f->approval.metered_construction_fen;
+        int64_t used = policy_budget_used(committed, metered);
 
-        /* A request that costs nothing adds nothing, even to a budget that
-         * is already overspent. */
+        /* At 100 % nothing new is started, not even a free resource: what
+         * runs already spends the money that is left. */
+        if (policy_budget_threshold(budget, used) >= 100) {
+                violation(d, POLICY_BUDGET_EXCEEDED,
+                          "the %s budget %" PRId64 " fen is spent: committed %" PRId64 " + metered %" PRId64
+                          " = %" PRId64 " fen",
+                          kind, budget, committed, metered, used);
+                return;
+        }
+
+        int64_t remaining = budget - used; /* > 0 here */
         if (f->projected_cost_fen > 0 && f->projected_cost_fen > remaining)
                 violation(d, POLICY_BUDGET_EXCEEDED,
                           "projected %s cost %" PRId64 " fen exceeds the remaining %s budget %" PRId64
                           " fen (budget %" PRId64 ", used %" PRId64 ")",
-                          om ? "O&M" : "construction", f->projected_cost_fen, om ? "O&M" : "construction",
-                          remaining, budget, used);
+                          kind, f->projected_cost_fen, kind, remaining, budget, used);
 }
 
 static void check_system(const PolicyRequest *req, const PolicyFacts *f, PolicyDecision *d) {

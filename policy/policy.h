@@ -114,6 +114,11 @@ typedef struct PolicyFacts {
                 int64_t budget_om_fen;
                 int64_t used_construction_fen; /* committed so far */
                 int64_t used_om_fen;
+                /* What runs: the money the rating has metered so far over
+                 * the project's whole history (docs/billing.md), apart
+                 * from what is committed. Both count against the budget. */
+                int64_t metered_construction_fen;
+                int64_t metered_om_fen;
                 bool requires_secure_controllable;
                 bool dedicated_network_consent;
         } approval;
@@ -168,6 +173,16 @@ typedef struct PolicyDecision {
  * invalid today or approval date. Anything that is merely not allowed is a
  * violation, never an error. */
 int policy_evaluate(const PolicyRequest *req, const PolicyFacts *facts, PolicyDecision *ret);
+
+/* The budget alert thresholds (Art. 13): the highest one `used_fen` reaches
+ * of `budget_fen`, as a percentage: 100, 80 or 0. Integer arithmetic, no
+ * overflow for any non-negative inputs. A budget of 0 is reached (100) by
+ * any spending, and by none (0) when nothing is spent. Negative inputs: 0. */
+#define POLICY_BUDGET_ALERT_PERCENT 80
+unsigned policy_budget_threshold(int64_t budget_fen, int64_t used_fen);
+
+/* committed + metered, saturating at INT64_MAX (both non-negative). */
+int64_t policy_budget_used(int64_t committed_fen, int64_t metered_fen);
 
 bool policy_decision_has(const PolicyDecision *d, PolicyCode code);
 

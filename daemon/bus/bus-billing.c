@@ -6,10 +6,13 @@
  * of a month, the same bytes GET /v1/billing/statements/{period} sends.
  */
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "billing.h"
 #include "bus-util.h"
+#include "log.h"
 
 static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -126,8 +129,145 @@ static int method_approve_adjustment(sd_bus_message *msg, void *userdata, sd_bus
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+/*
+ * Budget alerts are unicast, never broadcast: a BudgetAlert signal carries
+ * one department's figures, and a broadcast signal reaches every client
+ * with a match rule on the bus. So a client asks for them with
+ * SubscribeBudgetAlerts() (authenticated like every call: a department
+ * for its own projects, finance and the authority for all), and each
+ * alert goes as a signal addressed to each watcher that may read the
+ * project. A watcher lasts as long as its connection (sd_bus_track).
+ */
+typedef struct BudgetWatcher {
+        char *name;       /* unique bus name */
+        char *department; /* NULL: every project (finance, the authority) */
+        sd_bus_track *track;
+} BudgetWatcher;
+
+#define BUDGET_WATCHERS_MAX 256
+#define BUDGET_READERS      (CB_ROLE_FINANCE | CB_ROLE_AUTHORITY)
+
+static void watcher_done(BudgetWatcher *w) {
+        free(w->name);
+        free(w->department);
+        sd_bus_track_unref(w->track);
+        *w = (BudgetWatcher){ 0 };
+}
+
+static void watcher_remove(Manager *m, size_t i) {
+        watcher_done(&m->budget_watchers[i]);
+        memmove(&m->budget_watchers[i], &m->budget_watchers[i + 1],
+                (m->n_budget_watchers - i - 1) * sizeof(BudgetWatcher));
+        m->n_budget_watchers--;
+}
+
+void bus_budget_watchers_free(Manager *m) {
+        while (m->n_budget_watchers > 0)
+                watcher_remove(m, m->n_budget_watchers - 1);
+        free(m->budget_watchers);
+        m->budget_watchers = NULL;
+}
+
+static int on_watcher_gone(sd_bus_track *t, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_budget_watchers; i++)
+                if (m->budget_watchers[i].track == t) {
+                        watcher_remove(m, i);
+                        break;
+                }
+        return 0;
+}
+
+static int method_subscribe_budget_alerts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        const char *sender = sd_bus_message_get_sender(msg);
+        BudgetWatcher w = { 0 };
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = caller_require_role(&caller, CB_ROLE_DEPARTMENT | BUDGET_READERS, "watch budget alerts", &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        if (!sender)
+                return sd_bus_error_set(error, "org.cloudbroker.Broker1.Error.InvalidArgument",
+                                        "a budget watcher needs a unique bus name");
+        for (size_t i = 0; i < m->n_budget_watchers; i++)
+                if (streq(m->budget_watchers[i].name, sender))
+                        return sd_bus_reply_method_return(msg, "");
+        if (m->n_budget_watchers >= BUDGET_WATCHERS_MAX)
+                return sd_bus_error_set(error, "org.cloudbroker.Broker1.Error.Conflict",
+                                        "too many budget watchers");
+        w.name = strdup(sender);
+        if (!caller_has_role(&caller, BUDGET_READERS))
+                w.department = strdup(caller.principal->department ? caller.principal->department : "");
+        if (!w.name || (!caller_has_role(&caller, BUDGET_READERS) && !w.department)) {
+                watcher_done(&w);
+                return -ENOMEM;
+        }
+        r = sd_bus_track_new(m->bus, &w.track, on_watcher_gone, m);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(w.track, msg);
+        if (r >= 0) {
+                BudgetWatcher *nv = realloc(m->budget_watchers, (m->n_budget_watchers + 1) * sizeof(*nv));
+                if (!nv)
+                        r = -ENOMEM;
+                else {
+                        m->budget_watchers = nv;
+                        nv[m->n_budget_watchers++] = w;
+                }
+        }
+        if (r < 0) {
+                watcher_done(&w);
+                return r;
+        }
+        return sd_bus_reply_method_return(msg, "");
+}
+
+void bus_budget_alert(const BudgetAlert *a, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(freep) char *text = NULL;
+        json_auto_t *doc = NULL;
+
+        if (!m->bus || m->n_budget_watchers == 0)
+                return;
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "project_id", a->project_id,
+                        "department", a->department, "approval_no", a->approval_no, "cost_kind", a->cost_kind,
+                        "threshold", (int)a->threshold, "budget_fen", (json_int_t)a->budget_fen,
+                        "committed_fen", (json_int_t)a->committed_fen, "metered_fen",
+                        (json_int_t)a->metered_fen, "used_fen", (json_int_t)a->used_fen);
+        text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (!text)
+                return;
+        for (size_t i = 0; i < m->n_budget_watchers; i++) {
+                const BudgetWatcher *w = &m->budget_watchers[i];
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+                int r;
+
+                if (w->department && !streq(w->department, a->department))
+                        continue;
+                r = sd_bus_message_new_signal(m->bus, &sig, BUS_PATH, BUS_BILLING_INTERFACE, "BudgetAlert");
+                if (r >= 0)
+                        r = sd_bus_message_set_destination(sig, w->name);
+                if (r >= 0)
+                        r = sd_bus_message_append(sig, "ssus", a->project_id, a->cost_kind, a->threshold,
+                                                  text);
+                if (r >= 0)
+                        r = sd_bus_send(m->bus, sig, NULL);
+                if (r < 0)
+                        log_warning("cannot send BudgetAlert to %s: %s", w->name, strerror(-r));
+        }
+}
+
 const sd_bus_vtable bus_billing_vtable[] = {
         SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("SubscribeBudgetAlerts", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_subscribe_budget_alerts, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("BudgetAlert",
+                                SD_BUS_ARGS("s", project_id, "s", cost_kind, "u", threshold, "s", alert), 0),
         SD_BUS_METHOD_WITH_ARGS("GetStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
                                 SD_BUS_RESULT("s", statement), method_get_statement,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

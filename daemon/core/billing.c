@@ -81,7 +81,8 @@ typedef struct Stmt {
         size_t n_systems;
         ToDate *to_date;
         size_t n_to_date;
-        bool to_date_pass; /* rate() is summing histories, not making lines */
+        bool to_date_pass;        /* rate() is summing histories, not making lines */
+        const char *only_project; /* to_date_pass: that project's resources only */
         CbError *err;
 } Stmt;
 
@@ -541,6 +542,8 @@ static int rate(Stmt *st, const char *department) {
         static const char sql_hist_all[] = USAGE_COLUMNS USAGE_ALL "ORDER BY s.resource_id, s.seq";
         static const char sql_hist_dept[] =
                 USAGE_COLUMNS USAGE_ALL "AND r.department = ?2 ORDER BY s.resource_id, s.seq";
+        static const char sql_hist_project[] =
+                USAGE_COLUMNS USAGE_ALL "AND r.project_id = ?2 ORDER BY s.resource_id, s.seq";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         Resource res = { 0 };
         char start[32], end[32];
@@ -548,7 +551,10 @@ static int rate(Stmt *st, const char *department) {
 
         format_utc(st->period.start, start);
         format_utc(st->period.end, end);
-        if (st->to_date_pass)
+        if (st->to_date_pass && st->only_project)
+                r = store_query(st->s, sql_hist_project, STORE_ARGS(SA_TEXT(end), SA_TEXT(st->only_project)),
+                                &rows, "reading usage", st->err);
+        else if (st->to_date_pass)
                 r = department
                             ? store_query(st->s, sql_hist_dept, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)),
                                           &rows, "reading usage", st->err)
@@ -836,6 +842,30 @@ static int render(Store *s, const Calendar *cal, Legacy *lg, const RatingPeriod 
         }
         stmt_done(&st);
         return r;
+}
+
+int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
+                            int64_t *ret_om_fen, CbError *err) {
+        Stmt st = { .s = s, .err = err, .to_date_pass = true, .only_project = project_id, .as_of = now };
+        char cst[32];
+        int r;
+
+        /* The month now is in (CST), and every one before it. */
+        format_cst(now, cst);
+        cst[RATING_PERIOD_LEN] = 0;
+        if (rating_period_parse(cst, &st.period) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell the billing period of now");
+        st.unrated = json_array();
+        if (!st.unrated)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = rate(&st, NULL);
+        if (r >= 0) {
+                const ToDate *td = to_date_find(&st, project_id);
+                *ret_construction_fen = td ? td->fen[KIND_CONSTRUCTION] : 0;
+                *ret_om_fen = td ? td->fen[KIND_OM] : 0;
+        }
+        stmt_done(&st);
+        return r < 0 ? r : 0;
 }
 
 void billing_export_done(BillingExport *e) {

@@ -61,6 +61,14 @@ void billing_export_done(BillingExport *e);
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
                       const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
 
+/* What runs: the money the rating has metered for project_id over its
+ * whole history until `now` (every month, rated as the statements rate
+ * it, withheld lines included), per cost kind. Reads only; the caller
+ * holds the read snapshot it wants. For the policy engine's budget fact
+ * and the budget alerts (billing-budget.h). */
+int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
+                            int64_t *ret_om_fen, CbError *err);
+
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
  * city's statement and each department's, CSV and JSON, signs the SM3 of

@@ -4,7 +4,9 @@
 #include "states.h"
 
 #include <stdio.h>
+#include <time.h>
 
+#include "billing.h"
 #include "catalog-validate.h"
 #include "json-util.h"
 #include "systems.h"
@@ -133,6 +135,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         PolicyFacts facts = { 0 };
         Evaluation ev = { 0 };
         ProjectUsage use = { 0 };
+        int64_t metered[2] = { 0, 0 };
         const unsigned evaluators = CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also;
         char today[11];
         int r;
@@ -163,6 +166,13 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                         return store_error(p->store, err, "reading the approval");
                 if (project_usage(p, row.id, &use) < 0 || project_deadlines(p, row.id, a, today, &dl) < 0)
                         return store_error(p->store, err, "reading the project");
+                /* What runs counts against the budget beside what is committed (Art. 13). */
+                if (a) {
+                        r = billing_project_metered(p->store, row.id, (int64_t)time(NULL), &metered[0],
+                                                    &metered[1], err);
+                        if (r < 0)
+                                return r;
+                }
         }
 
         preq = (PolicyRequest){
@@ -206,6 +216,8 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.approval.budget_om_fen = a->om_fen;
                 facts.approval.used_construction_fen = use.construction_fen;
                 facts.approval.used_om_fen = use.om_fen;
+                facts.approval.metered_construction_fen = metered[0];
+                facts.approval.metered_om_fen = metered[1];
                 facts.approval.requires_secure_controllable = a->requires_secure_controllable;
                 facts.approval.dedicated_network_consent = a->dedicated_network_consent;
                 snprintf(ev.approval_no, sizeof(ev.approval_no), "%s", a->approval_no);

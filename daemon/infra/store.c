@@ -555,7 +555,20 @@ static const char *const migrations[] = {
         "  UNIQUE (created_by, binding_key));"
         "CREATE INDEX IF NOT EXISTS vm_bindings_resource ON vm_bindings(resource_id);",
 
-        /* 22: industry clouds under management (Art. 35): a managed_only
+        /* 22: budget alerts (Art. 13, docs/billing.md): each threshold a
+         * project's money reached of its approval's budget, per cost kind,
+         * once; remembered so that a restart does not raise it again. */
+        "CREATE TABLE IF NOT EXISTS budget_alerts ("
+        "  project_id TEXT NOT NULL,"
+        "  cost_kind TEXT NOT NULL CHECK (cost_kind IN ('construction','om')),"
+        "  threshold INTEGER NOT NULL CHECK (threshold IN (80, 100)),"
+        "  approval_no TEXT NOT NULL,"
+        "  budget_fen INTEGER NOT NULL,"
+        "  used_fen INTEGER NOT NULL,"
+        "  raised_at TEXT NOT NULL,"
+        "  PRIMARY KEY (project_id, cost_kind, threshold));",
+
+        /* 23: industry clouds under management (Art. 35): a managed_only
          * provider is inventoried, never provisioned on. */
         "ALTER TABLE providers ADD COLUMN managed_only INTEGER NOT NULL DEFAULT 0;",
 };

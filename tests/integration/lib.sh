@@ -245,9 +245,11 @@ cb_curl() {
 # this year to the end of next year, with a generous budget, covering SYSTEM
 # and ITEMS (a JSON array of {service_id, plan_id, quantity}); dev-edu
 # submits it. Asserts 201. CB_APPROVE_DEPARTMENT=health: the department
-# (and its dev-health principal submits).
+# (and its dev-health principal submits). CB_APPROVE_BUDGET='{"construction_fen":
+# N, "om_fen": M}': another budget.
 cb_approve() {
         local year dept=${CB_APPROVE_DEPARTMENT:-edu}
+        local budget=${CB_APPROVE_BUDGET:-'{"construction_fen": 1000000000, "om_fen": 100000000}'}
         year=$(date +%Y)
         cat >"$CB_TMP/approval.json" <<JSON
 {
@@ -258,7 +260,7 @@ cb_approve() {
   "revision": 1,
   "valid_from": "$year-01-01",
   "valid_until": "$((year + 1))-12-31",
-  "budget": {"construction_fen": 1000000000, "om_fen": 100000000},
+  "budget": $budget,
   "systems": ["$3"],
   "items": $4,
   "requires_secure_controllable": false,

@@ -554,6 +554,119 @@ else
 fi
 assert_jq "$CB_BODY" .complete false "this month is not complete"
 
+# --- budget alerts and the 100 % refusal (Art. 13) -------------------------------------
+
+# alerts PROJECT: the thresholds raised for it, "kind:threshold" in order, and its audit records.
+alerts() { sql "SELECT group_concat(cost_kind || ':' || threshold, ' ') FROM (SELECT * FROM budget_alerts
+        WHERE project_id = '$1' ORDER BY cost_kind, threshold)"; }
+alert_records() { sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.budget_alert' AND object = 'project:$1'"; }
+# wait_alerts PROJECT WANT: polls until alerts PROJECT says WANT (at most 5 s).
+wait_alerts() {
+        for _ in $(seq 1 50); do
+                [ "$(alerts "$1")" = "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+# edu is under Art. 35 by now (its legacy system is overdue): health orders.
+order() {
+        cb_curl POST /v1/resources dev-health \
+                "{\"project_id\":\"$1\",\"system_id\":\"health-his\",\"service_id\":\"$SVC\",\"plan_id\":\"ecs-general-1c2g\",\"name\":\"$2\"}"
+}
+
+# The budget is checked on every reconcile tick: once a second here.
+cb_stop_daemon
+# (absolute paths: the copy lives in the scratch folder)
+sed -e 's/^reconcile_seconds = .*/reconcile_seconds = 1;/' -e "s#\"\.\./\.\./#\"$PWD/#g" \
+        -e "s#test:///\.\./\.\./#test://$PWD/#" "$CB_CONFIG" >"$CB_TMP/fast.conf"
+CB_CONFIG=$CB_TMP/fast.conf
+cb_start_daemon
+# What one ecs-general-1c2g commits today, over the same approval horizon as every cb_approve.
+cb_curl POST /v1/policy/evaluate dev-edu \
+        "{\"project_id\":\"p1\",\"system_id\":\"edu-portal\",\"service_id\":\"$SVC\",\"plan_id\":\"ecs-general-1c2g\"}"
+X=$(printf %s "$CB_BODY" | jq -r .projected_cost_fen)
+if [ "$X" -gt 100 ] 2>/dev/null; then pass "set-up: one VM commits $X fen"; else fail "set-up: projected cost '$X'"; fi
+
+# b80: the VM is 90 % of the construction budget; b100: all of it.
+CB_APPROVE_DEPARTMENT=health CB_APPROVE_BUDGET="{\"construction_fen\": $((X * 10 / 9)), \"om_fen\": 100000000}" \
+        cb_approve b80 "临政信审〔$YEAR〕80号" health-his "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 3}]"
+CB_APPROVE_DEPARTMENT=health CB_APPROVE_BUDGET="{\"construction_fen\": $X, \"om_fen\": 100000000}" \
+        cb_approve b100 "临政信审〔$YEAR〕100号" health-his "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 3}]"
+assert_eq "$(alerts b80)$(alert_records b80)" "0" "nothing is raised before anything is spent"
+
+# Watchers on the bus (cloudbrokerctl billing watch-budget): finance for all
+# projects, edu for its own (the alerts here are all health's).
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 timeout 30 "$CTL" billing watch-budget --limit 3 \
+        >"$CB_TMP/watch.finance" 2>&1 &
+WF=$!
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1001 timeout 30 "$CTL" billing watch-budget \
+        >"$CB_TMP/watch.edu" 2>&1 &
+WH=$!
+CB_PIDS+=("$WF" "$WH")
+sleep 1 # both have subscribed (a call each)
+
+order b80 vm-b80
+assert_eq "$CB_STATUS" 202 "a VM at 90 % of the budget is accepted"
+if wait_alerts b80 construction:80; then pass "at 90 % the 80 % alert is raised"; else fail "80 % alert: '$(alerts b80)'"; fi
+assert_eq "$(alert_records b80)" 1 "the 80 % alert has one audit record"
+assert_eq "$(sql "SELECT json_extract(detail, '$.threshold') || ' ' || json_extract(detail, '$.cost_kind') || ' '
+        || json_extract(detail, '$.article') || ' ' || (json_extract(detail, '$.committed_fen') = $X) FROM audit
+        WHERE action = 'billing.budget_alert' AND object = 'project:b80'")" "80 construction 13 1" \
+        "the record names the threshold, the cost kind, Art. 13 and the committed money"
+sleep 2.5
+assert_eq "$(alerts b80) $(alert_records b80)" "construction:80 1" "later checks (2 more ticks) do not raise it again"
+
+order b100 vm-b100
+assert_eq "$CB_STATUS" 202 "a VM costing exactly the budget is accepted"
+if wait_alerts b100 "construction:80 construction:100"; then pass "at 100 % both alerts are raised, 80 first"; else fail "100 % alerts: '$(alerts b100)'"; fi
+assert_eq "$(alert_records b100)" 2 "each threshold has its audit record"
+rc=0
+wait "$WF" || rc=$?
+assert_eq "$rc" 0 "finance's watcher got its 3 alerts and ended"
+assert_eq "$(jq -r '.project_id + ":" + .cost_kind + ":" + (.threshold | tostring)' <"$CB_TMP/watch.finance" | tr '\n' ' ')" \
+        "b80:construction:80 b100:construction:80 b100:construction:100 " "finance's watcher saw each alert once, in order"
+assert_eq "$(jq -r 'select(.project_id == "b100" and .threshold == 100) | .used_fen' <"$CB_TMP/watch.finance")" "$X" \
+        "the signal carries the money used"
+kill "$WH" 2>/dev/null || true
+wait "$WH" 2>/dev/null || true
+assert_eq "$(cat "$CB_TMP/watch.edu")" "" "edu's watcher saw nothing of health's projects (unicast, not broadcast)"
+
+order b100 vm-b100-2
+assert_eq "$CB_STATUS" 403 "at 100 % a new resource is refused"
+assert_jq "$CB_BODY" '[.violations[] | select(.code == "BUDGET_EXCEEDED") | .article] | first' 13 \
+        "the refusal is BUDGET_EXCEEDED under Art. 13"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[] | select(.code == "BUDGET_EXCEEDED") | .message')" \
+        "construction budget $X fen is spent" "the message names the budget"
+
+# What runs counts: bm's construction budget is 100 fen, nothing is committed
+# (the injected VM commits 0), and the VM has run since 2024.
+CB_APPROVE_DEPARTMENT=health CB_APPROVE_BUDGET='{"construction_fen": 100, "om_fen": 100000000}' \
+        cb_approve bm "临政信审〔$YEAR〕101号" health-his "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 3}]"
+cb_stop_daemon
+inject r-bm bm health health-his ecs-general-1c2g 1 construction vm 2024-06-01T00:00:00Z active@2024-06-01T00:00:00Z
+cb_start_daemon
+if wait_alerts bm "construction:80 construction:100"; then pass "metered usage alone raises the alerts"; else fail "metered alerts: '$(alerts bm)'"; fi
+order bm vm-bm
+assert_eq "$CB_STATUS" 403 "a project whose running VM spent the budget gets nothing new"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[] | select(.code == "BUDGET_EXCEEDED") | .message')" \
+        "committed 0 + metered" "the refusal counts what runs (metered), not only what is committed"
+assert_eq "$(sql "SELECT threshold FROM budget_alerts WHERE project_id = 'bm' AND threshold = 100 AND used_fen > 100")" 100 \
+        "the 100 % record holds the metered money"
+
+# A restart remembers: nothing is raised twice.
+before=$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.budget_alert'")
+cb_restart_daemon
+sleep 2.5
+assert_eq "$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.budget_alert'")" "$before" \
+        "after a restart and 2 ticks no alert is raised again ($before records)"
+assert_eq "$(alerts b80) $(alert_records b80)" "construction:80 1" "b80 still has its one 80 % alert"
+
+# D-Bus: a department, finance and the authority may watch; others are refused.
+ok 1003 "finance may watch budget alerts" /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Billing SubscribeBudgetAlerts
+ok 1001 "a department may watch its own budget alerts" /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Billing SubscribeBudgetAlerts
+bcall 1005 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Billing SubscribeBudgetAlerts
+assert_eq "$RC" 1 "an auditor may not watch budget alerts (reads them in the audit trail)"
+
 # Under ASan a leak or an error anywhere in the run makes this exit non-zero.
 cb_stop_daemon
 cb_done

@@ -54,9 +54,28 @@ cb_setup "$BUILD_ARG"
 
 ROOT=$CB_BUILD/systemd-root
 MIRROR=${CB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# systemd as PID 1 and the system bus; the daemon's runtime libraries (ldd of
-# build/cloudbrokerd); jq and curl for the checks inside.
-PACKAGES=systemd,systemd-sysv,dbus,libvirt0,libcurl4,libjansson4,libconfig9,libsystemd0,libmicrohttpd12,libsqlite3-0,libssl3,jq,curl
+# systemd as PID 1 and the system bus; jq and curl for the checks inside;
+# and the packages of the daemon's and ctl's own libraries (their NEEDED
+# entries, found through ldd and dpkg), so that a new library is in the
+# container without a second list to keep (the stamp changes with it, and
+# the root is made again).
+runtime_packages() {
+        local bin lib path pkg
+        for bin in "$CB_BUILD/cloudbrokerd" "$CB_BUILD/cloudbrokerctl"; do
+                for lib in $(objdump -p "$bin" | awk '/NEEDED/ {print $2}'); do
+                        path=$(ldd "$bin" | awk -v l="$lib" '$1 == l {print $3}')
+                        [ -n "$path" ] || continue
+                        pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path" 2>/dev/null) || continue
+                        echo "${pkg%%:*}"
+                done
+        done | sort -u | paste -sd, -
+}
+LIBS=$(runtime_packages)
+[ -n "$LIBS" ] || {
+        echo "not ok - could not find the packages of the daemon's libraries (objdump, ldd, dpkg -S)"
+        exit 1
+}
+PACKAGES=systemd,systemd-sysv,dbus,jq,curl,$LIBS
 STAMP=$ROOT/.cbtest-packages
 
 # --- the root: debootstrap once ----------------------------------------------

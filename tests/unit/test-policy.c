@@ -317,15 +317,67 @@ static void test_budget(void **state) {
                     "projected construction cost 40000001 fen exceeds the remaining construction budget "
                     "40000000 fen "
                     "(budget 50000000, used 10000000)");
-        /* Already over budget: even a free request is within it, any cost is not. */
+        /* Metered usage (what runs) counts beside what is committed. */
+        fx.facts.projected_cost_fen = 30000000;
+        fx.facts.approval.metered_construction_fen = 10000001;
+        expect_only(&fx, POLICY_BUDGET_EXCEEDED,
+                    "projected construction cost 30000000 fen exceeds the remaining construction budget "
+                    "29999999 fen (budget 50000000, used 20000001)");
+        fx.facts.approval.metered_construction_fen = 10000000;
+        expect_allowed(&fx);
+        /* At 100 % (committed + metered == budget) nothing new starts, not even a free resource. */
+        fx.facts.approval.metered_construction_fen = 40000000;
+        fx.facts.projected_cost_fen = 0;
+        expect_only(&fx, POLICY_BUDGET_EXCEEDED,
+                    "the construction budget 50000000 fen is spent: committed 10000000 + metered 40000000 "
+                    "= 50000000 fen");
+        /* One fen short of it, a free request still starts. */
+        fx.facts.approval.metered_construction_fen = 39999999;
+        expect_allowed(&fx);
+        fx.facts.projected_cost_fen = 2;
+        expect_only(&fx, POLICY_BUDGET_EXCEEDED,
+                    "projected construction cost 2 fen exceeds the remaining construction budget 1 fen "
+                    "(budget 50000000, used 49999999)");
+        /* Over budget by committed money alone. */
+        fx.facts.approval.metered_construction_fen = 0;
         fx.facts.approval.used_construction_fen = 60000000;
         fx.facts.projected_cost_fen = 0;
-        expect_allowed(&fx);
+        expect_only(&fx, POLICY_BUDGET_EXCEEDED,
+                    "the construction budget 50000000 fen is spent: committed 60000000 + metered 0 = "
+                    "60000000 fen");
+        /* The O&M budget is apart: spent construction money does not refuse O&M. */
+        fx.req.cost_kind = POLICY_COST_OM;
         fx.facts.projected_cost_fen = 1;
-        expect_only(
-                &fx, POLICY_BUDGET_EXCEEDED,
-                "projected construction cost 1 fen exceeds the remaining construction budget -10000000 fen "
-                "(budget 50000000, used 60000000)");
+        expect_allowed(&fx);
+        /* Negative metered money is not a fact. */
+        fx.facts.approval.metered_om_fen = -1;
+        PolicyDecision d;
+        assert_int_equal(policy_evaluate(&fx.req, &fx.facts, &d), -EINVAL);
+}
+
+static void test_budget_threshold(void **state) {
+        (void)state;
+        assert_int_equal(policy_budget_threshold(1000, 0), 0);
+        assert_int_equal(policy_budget_threshold(1000, 799), 0);
+        assert_int_equal(policy_budget_threshold(1000, 800), 80);
+        assert_int_equal(policy_budget_threshold(1000, 999), 80);
+        assert_int_equal(policy_budget_threshold(1000, 1000), 100);
+        assert_int_equal(policy_budget_threshold(1000, 5000), 100);
+        /* 80 % of 7 fen is 5.6: 5 is under it, 6 reaches it. */
+        assert_int_equal(policy_budget_threshold(7, 5), 0);
+        assert_int_equal(policy_budget_threshold(7, 6), 80);
+        /* No budget: any spending is all of it. */
+        assert_int_equal(policy_budget_threshold(0, 0), 0);
+        assert_int_equal(policy_budget_threshold(0, 1), 100);
+        /* No overflow at the top of the range. */
+        /* 80 % of INT64_MAX is 7378697629483820645.6. */
+        assert_int_equal(policy_budget_threshold(INT64_MAX, INT64_C(7378697629483820646)), 80);
+        assert_int_equal(policy_budget_threshold(INT64_MAX, INT64_C(7378697629483820645)), 0);
+        assert_int_equal(policy_budget_threshold(INT64_MAX, INT64_MAX), 100);
+        assert_int_equal(policy_budget_threshold(-1, 5), 0);
+        assert_int_equal(policy_budget_threshold(5, -1), 0);
+        assert_int_equal(policy_budget_used(INT64_MAX, 1), INT64_MAX);
+        assert_int_equal(policy_budget_used(2, 3), 5);
 }
 
 static void test_system_listed(void **state) {
@@ -724,6 +776,7 @@ int main(void) {
                 cmocka_unit_test(test_item_not_approved),
                 cmocka_unit_test(test_quantity),
                 cmocka_unit_test(test_budget),
+                cmocka_unit_test(test_budget_threshold),
                 cmocka_unit_test(test_system_listed),
                 cmocka_unit_test(test_classified),
                 cmocka_unit_test(test_protection_level),

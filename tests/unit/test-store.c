@@ -377,7 +377,8 @@ static void test_project_holdings(void **state) {
         /* A database from before the totals (version 5) gets them on upgrade. */
         assert_int_equal(
                 store_exec(s,
-                           "DROP TABLE vm_bindings; ALTER TABLE providers DROP COLUMN managed_only;"
+                           "DROP TABLE budget_alerts; DROP TABLE vm_bindings;"
+                           "ALTER TABLE providers DROP COLUMN managed_only;"
                            "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
                            "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
@@ -429,8 +430,9 @@ static void test_state_checks_upgrade(void **state) {
         /* Back to the tables as they were before the CHECKs (no rows yet):
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
-         * vm_bindings and managed_only (the last five migrations). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 5);
+         * vm_bindings, budget_alerts (created only if it is not there) and
+         * providers.managed_only (the last six migrations). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 6);
         assert_int_equal(
                 store_exec(
                         s,
