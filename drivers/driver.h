@@ -196,6 +196,12 @@ struct DriverOps {
          * and GONE (410) ends a deprovision. */
         int (*last_operation_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                                     const char *operation, DriverReplyFn done, void *userdata, CbError *err);
+        /* PATCH /v2/service_instances/<resource id>?accepts_incomplete=true to
+         * plan_id (a remote plan id of ctx->remote_service_id); ctx->remote_plan_id
+         * is the current plan, sent as previous_values. SUCCEEDED (200) or
+         * IN_PROGRESS (202, reply->operation to poll) like a provision. */
+        int (*update_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                            const char *plan_id, DriverReplyFn done, void *userdata, CbError *err);
         /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
          * ({service_id, plan_id}, checked) when it exists, GONE on 404/410. */
         int (*fetch_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
@@ -275,5 +281,8 @@ int driver_deprovision_async(const DriverOps *ops, DriverConn *conn, const Drive
 int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                                 const DriverCallContext *ctx, const char *operation, DriverReplyFn done,
                                 void *userdata, CbError *err);
+int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                        const DriverCallContext *ctx, const char *plan_id, DriverReplyFn done, void *userdata,
+                        CbError *err);
 int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

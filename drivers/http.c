@@ -43,6 +43,7 @@ typedef struct HttpConn {
 typedef enum HttpKind {
         HTTP_CATALOG,
         HTTP_PROVISION,
+        HTTP_UPDATE,
         HTTP_DEPROVISION,
         HTTP_LAST_OPERATION,
         HTTP_FETCH,
@@ -580,10 +581,11 @@ static int parse_success(Answer *a, HttpKind kind, long status) {
                         return malformed(a, "(status)", "is not 200 for a catalogue");
                 return check_catalog(a);
         case HTTP_PROVISION:
+        case HTTP_UPDATE:
         case HTTP_DEPROVISION:
                 if (optional_string(a, a->json, "operation", HTTP_TOKEN_MAX, &a->reply.operation) < 0)
                         return a->r;
-                if (kind == HTTP_PROVISION) {
+                if (kind != HTTP_DEPROVISION) {
                         const char *dash;
                         if (optional_string(a, a->json, "dashboard_url", 4096, &dash) < 0)
                                 return a->r;
@@ -627,6 +629,8 @@ static const char *kind_name(HttpKind k) {
                 return "catalog";
         case HTTP_PROVISION:
                 return "provision";
+        case HTTP_UPDATE:
+                return "update";
         case HTTP_DEPROVISION:
                 return "deprovision";
         case HTTP_LAST_OPERATION:
@@ -766,6 +770,30 @@ static char *instance_path(const char *resource_id, const char *suffix, const Dr
         return path;
 }
 
+static int http_update_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
+                             const char *plan_id, DriverReplyFn done, void *userdata, CbError *err) {
+        _cleanup_(freep) char *path = NULL;
+        char *id = escape(ref->resource_id), *body = NULL;
+        json_t *o;
+
+        o = json_pack("{s:s, s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s}, s:{s:s, s:s?}}", "service_id",
+                      ctx->remote_service_id, "plan_id", plan_id, "context", "platform", "cloudbroker",
+                      "department", ctx->department, "project_id", ctx->project_id, "approval_no",
+                      ctx->approval_no, "system_id", ctx->system_id, "resource_id", ref->resource_id,
+                      "previous_values", "service_id", ctx->remote_service_id, "plan_id",
+                      ctx->remote_plan_id);
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!id || !body || asprintf(&path, "/v2/service_instances/%s?accepts_incomplete=true", id) < 0) {
+                path = NULL;
+                curl_free(id);
+                free(body);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        curl_free(id);
+        return call_start((HttpConn *)base, HTTP_UPDATE, "PATCH", path, body, ctx, done, userdata, err);
+}
+
 static int http_deprovision_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
                                   DriverReplyFn done, void *userdata, CbError *err) {
         char *path = instance_path(ref->resource_id, "", ctx, NULL, true);
@@ -815,5 +843,6 @@ const DriverOps http_driver_ops = {
         .provision_async = http_provision_async,
         .deprovision_async = http_deprovision_async,
         .last_operation_async = http_last_operation_async,
+        .update_async = http_update_async,
         .fetch_async = http_fetch_async,
 };

@@ -99,9 +99,11 @@ static uint64_t now_usec(void) {
 static void op_save(HttpOp *op) {
         CbError err = CB_ERROR_INIT;
         if (store_run(op->store,
-                      "UPDATE operations SET remote_phase = ?1, remote_operation = ?2 WHERE id = ?3",
+                      "UPDATE operations SET remote_phase = ?1, remote_operation = ?2, "
+                      "state = CASE WHEN state = ?4 THEN ?5 ELSE state END WHERE id = ?3",
                       STORE_ARGS(SA_TEXT(phase_names[op->phase]), SA_TEXT(op->remote_operation),
-                                 SA_TEXT(op->op_id)),
+                                 SA_TEXT(op->op_id), SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                                 SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
                       "recording the provider's operation", &err) < 0)
                 log_warning("operation %s: %s", op->op_id, err.message);
         cb_error_clear(&err);
@@ -144,7 +146,11 @@ static void op_set_phase(HttpOp *op, Phase phase, const char *remote_operation) 
         }
         if (phase == PHASE_POLL || phase == PHASE_MITIGATE_POLL)
                 op->poll_deadline_usec = now_usec() + (uint64_t)op->max_polling_s * 1000000ULL;
-        op_save(op);
+        /* VERIFY is not saved: a restart left at SEND sends the DELETE again, which a
+         * provider answers 410 for an instance it no longer has, and that leads to the
+         * same verification. Saving it cost every deprovision one more commit (fsync). */
+        if (phase != PHASE_VERIFY)
+                op_save(op);
 }
 
 /* A provision failed at or after the provider: remember why, delete what may exist. */

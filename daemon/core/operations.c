@@ -380,8 +380,11 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 op_job_free(j);
                 return q;
         }
-        /* A transaction of its own, so that in a batch it joins the group commit. */
-        if (store_begin(r->store) == 0) {
+        /* A transaction of its own, so that in a batch it joins the group commit. Not for an
+         * http provider's operation: a restart resumes pending and running alike, so this
+         * commit bought nothing but an fsync per operation; the operation's own first save
+         * (the provider accepted it and it is being polled) marks it running. */
+        if (!driver_is_async(j->ops) && store_begin(r->store) == 0) {
                 CbError err = CB_ERROR_INIT;
                 if (store_run(r->store, "UPDATE operations SET state = ?1 WHERE id = ?2 AND state = ?3",
                               STORE_ARGS(SA_TEXT(operation_state_to_string(OPERATION_RUNNING)),

@@ -2,6 +2,8 @@
 #include "reconcile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "audit.h"
@@ -133,12 +135,82 @@ static void report_unmanaged(Resources *r, const char *provider, const DriverIns
         cb_error_clear(&err);
 }
 
+/* A sorted set of ids read in one query: a reconcile looks up thousands of
+ * objects, and one query per object was most of its loop time. */
+typedef struct IdSet {
+        char (*v)[64];
+        size_t n;
+        bool ok; /* false: the query failed, callers ask per id */
+} IdSet;
+
+static void id_set_done(IdSet *set) {
+        free(set->v);
+        *set = (IdSet){ 0 };
+}
+
+static int by_id(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+/* Column 0 of every row of sql. */
+static void id_set_load(Store *s, const char *sql, const StoreArg *args, IdSet *ret) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        IdSet set = { 0 };
+        size_t size = 0;
+        int q;
+
+        *ret = (IdSet){ 0 };
+        if (store_query(s, sql, args, &rows, "reading ids", &err) < 0)
+                return;
+        while ((q = store_rows_next(rows, &err)) > 0) {
+                const char *id = store_rows_text(rows, 0);
+                if (!id)
+                        continue;
+                if (set.n == size) {
+                        size_t ns = size ? size * 2 : 256;
+                        void *nv = realloc(set.v, ns * sizeof(*set.v));
+                        if (!nv) {
+                                id_set_done(&set);
+                                return;
+                        }
+                        set.v = nv;
+                        size = ns;
+                }
+                snprintf(set.v[set.n++], sizeof(set.v[0]), "%s", id);
+        }
+        if (q < 0) {
+                id_set_done(&set);
+                return;
+        }
+        if (set.n)
+                qsort(set.v, set.n, sizeof(set.v[0]), by_id);
+        set.ok = true;
+        *ret = set;
+}
+
+static bool id_set_has(const IdSet *set, const char *id) {
+        return set->n && strlen(id) < sizeof(set->v[0]) &&
+               bsearch(id, set->v, set->n, sizeof(set->v[0]), by_id);
+}
+
+/* The resources on provider: the ones an inventory's stamps name, but for
+ * the odd stamp of a resource placed elsewhere (resource_known asks). */
+static void provider_resources(Resources *r, const char *provider, IdSet *ret) {
+        id_set_load(r->store, "SELECT id FROM resources WHERE provider = ?1", STORE_ARGS(SA_TEXT(provider)),
+                    ret);
+}
+
 static bool resource_known(Resources *r, const char *id) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         int64_t n = 0;
         return store_query_int(r->store, "SELECT COUNT(*) FROM resources WHERE id = ?1",
                                STORE_ARGS(SA_TEXT(id)), &n, "reading resources", &err) == 0 &&
                n > 0;
+}
+
+static bool resource_known_in(Resources *r, const IdSet *on_provider, const char *id) {
+        return id_set_has(on_provider, id) || resource_known(r, id);
 }
 
 /* A state the reconcile or an event found, with the provider_ref it saw
@@ -219,11 +291,15 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         _cleanup_(freep) const DriverInstance **sorted =
                 calloc(inv->n_items ? inv->n_items : 1, sizeof(*sorted));
 
+        _cleanup_(id_set_done) IdSet on_provider = { 0 }, pending = { 0 };
+
         if (!sorted)
                 return;
+        provider_resources(r, provider, &on_provider);
         for (size_t i = 0; i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
-                if (!in->managed || !in->stamp.resource_id || !resource_known(r, in->stamp.resource_id))
+                if (!in->managed || !in->stamp.resource_id ||
+                    !resource_known_in(r, &on_provider, in->stamp.resource_id))
                         report_unmanaged(r, provider, in);
                 if (in->managed && in->stamp.resource_id)
                         sorted[n_sorted++] = in;
@@ -249,13 +325,24 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         }
         store_rows_done(st);
 
+        /* The resources of this provider an operation is under way on, in one
+         * query (what operation_pending() asks of one resource). */
+        id_set_load(r->store,
+                    "SELECT o.resource_id FROM operations o JOIN resources r ON r.id = o.resource_id "
+                    "WHERE r.provider = ?1 AND o.state IN (?2, ?3)",
+                    STORE_ARGS(SA_TEXT(provider), SA_TEXT(operation_state_to_string(OPERATION_PENDING)),
+                               SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
+                    &pending);
+
         for (size_t k = 0; k < n; k++) {
                 const DriverInstance *found = NULL;
                 const char *want;
                 char pid[64], pkind[32], now[32];
 
-                if (operation_pending(r, rows[k][0], pid, pkind) != 0)
-                        continue; /* an operation will set the state itself */
+                /* An operation will set the state itself. */
+                if (pending.ok ? id_set_has(&pending, rows[k][0])
+                               : operation_pending(r, rows[k][0], pid, pkind) != 0)
+                        continue;
                 found = find_stamped(sorted, n_sorted, rows[k][0], rows[k][3]);
                 /* A failed resource whose stamped VM exists after all (a provision
                  * that failed late, or ran after a crash) is taken back in. */
@@ -293,10 +380,12 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
  * its own) are listed apart: they are different things to look at. */
 static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
         json_t *items = json_array(), *volumes = json_array();
+        _cleanup_(id_set_done) IdSet on_provider = { 0 };
+        provider_resources(r, provider, &on_provider);
         for (size_t i = 0; items && volumes && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
-                bool managed =
-                        in->managed && in->stamp.resource_id && resource_known(r, in->stamp.resource_id);
+                bool managed = in->managed && in->stamp.resource_id &&
+                               resource_known_in(r, &on_provider, in->stamp.resource_id);
                 json_t *o;
                 if (in->kind == DRIVER_OBJECT_VOLUME)
                         o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", in->name, "provider_ref",

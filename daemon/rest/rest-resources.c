@@ -3,6 +3,7 @@
 #include "rest.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "adopt.h"
 #include "json-util.h"
@@ -35,7 +36,12 @@ static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
                                    &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "resources", rest_resource_list_json(&list), next);
+        char *text;
+        size_t len;
+        r = rest_resource_page_text(&list, next, &text, &len);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot write the page: %s", strerror(-r));
+        return rest_reply_text(reply, 200, text, len);
 }
 
 static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {

@@ -168,6 +168,21 @@ int rest_reply_json(RestReply *reply, unsigned status, json_t *body) {
         return 0;
 }
 
+int rest_reply_text(RestReply *reply, unsigned status, char *text, size_t len) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(text);
+                return -ENOMEM;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        if (reply->response && reply->response_owned)
+                MHD_destroy_response(reply->response);
+        reply->response = resp;
+        reply->response_owned = true;
+        reply->status = status;
+        return 0;
+}
+
 const char *rest_header(RestRequest *req, const char *name) {
         return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }

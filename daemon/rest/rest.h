@@ -124,6 +124,10 @@ enum { REST_CACHE_CATALOG = 0, REST_CACHE_CATALOG_NOT_MODIFIED = 1 };
 /* Sets the reply to status with a body (steals the reference). Returns 0. */
 int rest_reply_json(RestReply *reply, unsigned status, json_t *body);
 
+/* Sets the reply to status with a ready JSON text of len bytes (steals
+ * text, which must come from malloc). 0, or -ENOMEM (text freed). */
+int rest_reply_text(RestReply *reply, unsigned status, char *text, size_t len);
+
 /* ?limit= and ?page_token= of a list route (page.h; 422 naming the field). */
 /* Percent-decoding, in place, of the path and of each query key and value
  * (what libmicrohttpd's unescape callback gets): "%hh" with two hex digits

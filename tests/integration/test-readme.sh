@@ -206,18 +206,24 @@ count_max=0
 for b in "${BLOCKS[@]}"; do
         n=$(basename "$b" .sh)
         snap=$(cat "$RUN/snap-$n.json" 2>/dev/null || echo '{}')
-        c=$(printf %s "$snap" | jq '.resources | length' 2>/dev/null || echo -1)
+        c=$(printf %s "$snap" | jq '[.resources[] | select(.service_id == "ecs-general")] | length' 2>/dev/null || echo -1)
         [ "$c" -gt "$count_max" ] && count_max=$c
         s=$(printf %s "$snap" | jq -r '[.resources[]? | select(.name == "门户web-1") | .state] | first // "none"' 2>/dev/null || echo error)
         [ "$s" = "${states##* }" ] || states="$states $s"
 done
 assert_eq "${states# }" "none active stopped deleted" "the walk-through's VM becomes active, then stopped, then deleted"
-assert_eq "$count_max" 1 "there is never more than the one resource: the refusal created nothing"
+assert_eq "$count_max" 1 "there is never more than the one VM: the refusal created nothing"
 
 cb_curl GET /v1/resources dev-operator
-VM=$(printf %s "$CB_BODY" | jq -r '.resources[0].id')
-assert_jq "$CB_BODY" '.resources[0] | [.project_id, .system_id, .plan_id, .state] | join(" ")' \
-        "edu-cloud edu-portal ecs-general-2c4g deleted" "the resource is the example's request, now deleted"
+VM=$(printf %s "$CB_BODY" | jq -r '.resources[] | select(.name == "门户web-1") | .id')
+assert_jq "$CB_BODY" '.resources[] | select(.name == "门户web-1") | [.project_id, .system_id, .plan_id, .state] | join(" ")' \
+        "edu-cloud edu-portal ecs-general-2c4g deleted" "the VM is the example's request, now deleted"
+assert_jq "$CB_BODY" '[.resources[] | select(.service_id != "ecs-general") | "\(.name) \(.provider) \(.plan_id) \(.state)"] | sort | join(",")' \
+        "门户db-1 linfen-paas rds-mysql-2c4g deleted,门户oa-1 linfen-saas saas-oa-100 active" \
+        "the database was built at linfen-paas and deleted, the OA subscription is active at linfen-saas"
+OA=$(printf %s "$CB_BODY" | jq -r '.resources[] | select(.name == "门户oa-1") | .id')
+assert_jq "$(osb_control)" '[.instances[].id] | join(",")' "$OA" \
+        "the test provider holds exactly the OA instance: the database's is gone, nothing leaked"
 
 refusal=$(grep -h -A1 '^"policy_denied"$' "$RUN"/out-* | sed -n 2p)
 assert_jq "$refusal" '[.code, .article] | join(" ")' "QUANTITY_EXCEEDED 20" "the refusal names QUANTITY_EXCEEDED and Art. 20"

@@ -234,6 +234,16 @@ static void fetch(DriverConn *c, const char *rid, Result *res) {
         wait_for(res);
 }
 
+static void update(DriverConn *c, const char *rid, const char *plan_id, Result *res) {
+        DriverRef ref = { .resource_id = rid };
+        CbError err = CB_ERROR_INIT;
+        json_decref(res->body);
+        *res = (Result){ 0 };
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, on_reply, res, &err), 0);
+        assert_int_equal(res->calls, 0);
+        wait_for(res);
+}
+
 static void result_done(Result *res) {
         json_decref(res->body);
         res->body = NULL;
@@ -389,6 +399,60 @@ static void test_async_with_retry_after(void **state) {
         assert_int_equal(res.r, 0);
         assert_int_equal(res.reply.state, DRIVER_OP_FAILED);
         assert_non_null(strstr(res.description, "injected failure"));
+        result_done(&res);
+        driver_close(http, c);
+}
+
+/* A plan change: PATCH, 200 when done at once, 202 and last_operation when
+ * not; a plan the provider does not have is refused (4xx, final) and the
+ * instance keeps its plan. */
+static void test_update(void **state) {
+        DriverConn *c = open_conn("cb", "pw", 0);
+        Result res = { 0 };
+        json_t *in;
+        CbError err = CB_ERROR_INIT;
+        DriverRef ref = { .resource_id = "r-upd1" };
+        (void)state;
+        reset();
+
+        provision(c, "r-upd1", &ctx_mysql, &res);
+        assert_int_equal(res.r, 0);
+        update(c, "r-upd1", "mysql-ha-4c8g-200g", &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.reply.http_status, 200);
+        assert_int_equal(res.reply.state, DRIVER_OP_SUCCEEDED);
+        in = instance("r-upd1");
+        assert_non_null(in);
+        assert_string_equal(json_string_value(json_object_get(in, "plan_id")), "mysql-ha-4c8g-200g");
+        json_decref(in);
+
+        update(c, "r-upd1", "no-such-plan", &res);
+        assert_true(res.r < 0);
+        assert_int_equal(res.reply.http_status, 400);
+        assert_int_equal(res.reply.failure, DRIVER_FAILURE_REFUSED);
+        assert_non_null(strstr(res.err.message, "refused the update"));
+        in = instance("r-upd1");
+        assert_string_equal(json_string_value(json_object_get(in, "plan_id")), "mysql-ha-4c8g-200g");
+        json_decref(in);
+
+        /* no plan: refused before anything is sent, naming the field */
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", on_reply, &res, &err), -EINVAL);
+        assert_string_equal(err.field, "plan_id");
+        cb_error_clear(&err);
+
+        json_decref(control("{\"async_ms\": 300}"));
+        update(c, "r-upd1", "mysql-ha-2c4g-100g", &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.reply.http_status, 202);
+        assert_int_equal(res.reply.state, DRIVER_OP_IN_PROGRESS);
+        assert_string_equal(res.operation, "update");
+        usleep(400 * 1000);
+        last_operation(c, "r-upd1", "update", &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.reply.state, DRIVER_OP_SUCCEEDED);
+        in = instance("r-upd1");
+        assert_string_equal(json_string_value(json_object_get(in, "plan_id")), "mysql-ha-2c4g-100g");
+        json_decref(in);
         result_done(&res);
         driver_close(http, c);
 }
@@ -587,6 +651,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_catalog),
                 cmocka_unit_test(test_sync_lifecycle_and_headers),
                 cmocka_unit_test(test_async_with_retry_after),
+                cmocka_unit_test(test_update),
                 cmocka_unit_test(test_server_errors_and_refusals),
                 cmocka_unit_test(test_malformed_and_huge),
                 cmocka_unit_test(test_hang_and_drip_time_out),
