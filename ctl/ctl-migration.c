@@ -171,6 +171,21 @@ static int migration_transition(Ctl *ctl, int argc, char **argv) {
         return print_doc(ctl, v);
 }
 
+/* The operator confirms a moved system's decommission: its source domains
+ * are undefined (disks kept unless the second argument is remove-disks). */
+static int migration_decommission(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *v = NULL;
+        int r;
+        if (argc > 1 && !streq(argv[1], "remove-disks") && !streq(argv[1], "keep-disks"))
+                return ctl_error(-EINVAL, "the second argument is keep-disks or remove-disks, not '%s'",
+                                 argv[1]);
+        r = ctl_call_json(ctl, MIGRATION, "Decommission", &v, "sb", argv[0],
+                          argc > 1 && streq(argv[1], "remove-disks"));
+        if (r < 0)
+                return r;
+        return print_doc(ctl, v);
+}
+
 static int migration_list(Ctl *ctl, int argc, char **argv) {
         static const char *const headers[] = { "SYSTEM",   "DEPARTMENT", "STATE",   "HOSTING",
                                                "DEADLINE", "DUE",        "OVERDUE", "WAVE" };
@@ -271,6 +286,9 @@ static const CtlCommand migration_commands[] = {
         { "update", "ID FILE", "Replace a legacy system's registration", 2, 2, migration_update, 0, 0 },
         { "transition", "ID STATE [--reason TEXT]", "Move a legacy system to another state", 2, 2,
           migration_transition, CTL_OPT_REASON, 0 },
+        { "decommission", "ID [keep-disks|remove-disks]",
+          "Confirm a moved system's decommission: undefine its source domains (the operator)", 1, 2,
+          migration_decommission, 0, 0 },
         { "assess", "ID", "Read the source VMs through libvirt", 1, 1, migration_assess, 0, 0 },
         { "run", "ID", "Move the planned system's VMs, with a progress bar (^C detaches)", 1, 1,
           migration_run, 0, 0 },

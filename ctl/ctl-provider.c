@@ -84,6 +84,26 @@ static int provider_inventory(Ctl *ctl, int argc, char **argv) {
         return ctl_print_list(ctl, json_object_get(inv, "domains"), ELEMENTSOF(headers), headers, members);
 }
 
+/* Takes a VM the broker did not create under management (Art. 35). */
+static int provider_adopt(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *doc = NULL, *out = NULL;
+        int r;
+
+        (void)argc;
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "domain", argv[1], "project_id", argv[2], "system_id",
+                        argv[3], "service_id", argv[4], "plan_id", argv[5]);
+        if (!doc)
+                return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
+        r = ctl_call_dict_json(ctl, PROVIDERS, "Adopt", argv[0], doc, &out);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(out);
+        printf("%s: adopted as %s (%s)\n", argv[1], ctl_json_str(out, "id", "?"),
+               ctl_json_str(out, "state", "?"));
+        return 0;
+}
+
 static const CtlCommand provider_commands[] = {
         { "list", "", "List the providers with their status", 0, 0, provider_list, 0, 0 },
         { "add", "NAME DRIVER URI [--domain-type auto|kvm|qemu] [--image-pool POOL]",
@@ -91,6 +111,9 @@ static const CtlCommand provider_commands[] = {
         { "add-file", "FILE", "Add a provider from a JSON document, as POST /v1/providers (http providers)",
           1, 1, provider_add_file, 0, 0 },
         { "inventory", "NAME", "Ask a provider for its domains now", 1, 1, provider_inventory, 0, 0 },
+        { "adopt", "NAME DOMAIN PROJECT SYSTEM SERVICE PLAN",
+          "Take a VM the broker did not create under management, checked like an order", 6, 6, provider_adopt,
+          0, 0 },
 };
 
 const CtlGroup ctl_group_provider = {

@@ -125,7 +125,8 @@ int manager_start_providers(Manager *m, CbError *err) {
                                          .api_version = cp->api_version,
                                          .ca_file = cp->ca_file,
                                          .timeout_s = cp->timeout_s,
-                                         .image_pool = cp->image_pool };
+                                         .image_pool = cp->image_pool,
+                                         .managed_only = cp->managed_only };
                 r = providers_add_config_settings(m->providers, &set, err);
                 if (r < 0)
                         return r;

@@ -144,6 +144,17 @@ struct DriverOps {
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
          * when there is no such domain. */
         int (*assess_domain)(DriverConn *conn, const char *name, LegacyVm *ret, CbError *err);
+        /* Adoption (Art. 35): stamps the domain named `domain` (a name or a
+         * UUID) that the broker did not create with *stamp and returns it as
+         * an instance. NOT_FOUND naming "domain" when there is none; CONFLICT
+         * when it already carries a stamp (the broker's, or an adoption's). */
+        int (*adopt_domain)(DriverConn *conn, const char *domain, const DriverStamp *stamp,
+                            DriverInstance *ret, CbError *err);
+        /* Decommission (Art. 35): undefines the shut-off source domain `name`
+         * that a move left behind; its disk volumes are deleted only when
+         * remove_disks. Absent is success. CONFLICT when it runs or carries
+         * a stamp (it is then the broker's, not a source). */
+        int (*undefine_source)(DriverConn *conn, const char *name, bool remove_disks, CbError *err);
         /* A cold move (Art. 35; MigrateSpec in driver-types.h): shut the
          * source domain down, copy its disk into the target pool through
          * sparse volume streams, compare SHA-256 digests of both sides,

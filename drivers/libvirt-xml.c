@@ -204,6 +204,38 @@ static void write_elem(FILE *f, const char *name, const char *value) {
         fprintf(f, "</" CB_XML_NS_PREFIX ":%s>\n", name);
 }
 
+/* virDomainSetMetadata() puts the namespace on the element itself: the
+ * text has none (a declaration of the prefix is refused), and its children
+ * are unprefixed, the fragment GetMetadata gives back. */
+static void write_plain(FILE *f, const char *name, const char *value) {
+        fprintf(f, "  <%s>", name);
+        fputs_escaped(f, value ? value : "");
+        fprintf(f, "</%s>\n", name);
+}
+
+int libvirt_xml_stamp(const DriverStamp *stamp, char **ret, CbError *err) {
+        if (!driver_resource_id_is_valid(stamp->resource_id))
+                return cb_error_set(err, CB_ERR_INVALID, "invalid resource id");
+        _cleanup_(freep) char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        fputs("<" CB_XML_STAMP_KEY " version='1'>\n", f);
+        write_plain(f, "resource-id", stamp->resource_id);
+        write_plain(f, "name", stamp->name);
+        write_plain(f, "project-id", stamp->project_id);
+        write_plain(f, "approval-no", stamp->approval_no);
+        write_plain(f, "service-id", stamp->service_id);
+        write_plain(f, "plan-id", stamp->plan_id);
+        fprintf(f, "  <catalog-revision>%u</catalog-revision>\n", stamp->catalog_revision);
+        fputs("</" CB_XML_STAMP_KEY ">\n", f);
+        if (fclose(f) != 0 || !buf)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err) {
         int r = provision_spec_validate(spec, err);
         if (r < 0)

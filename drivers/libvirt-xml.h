@@ -40,6 +40,12 @@ int libvirt_xml_seed_name(const char *resource_id, char **ret);
  * for (its disk or its seed); -ENOENT for any other name. */
 int libvirt_xml_volume_resource_id(const char *volume_name, char **ret);
 
+/* The stamp alone, as the element virDomainSetMetadata(ELEMENT, key
+ * CB_XML_NS_PREFIX, uri CB_XML_NS_URI) takes: what libvirt_xml_domain()
+ * writes into <metadata>, for a domain the broker did not define (an
+ * adopted one, Art. 35). stamp->resource_id must be valid. */
+int libvirt_xml_stamp(const DriverStamp *stamp, char **ret, CbError *err);
+
 /* domain_type: "kvm", "qemu", "test", ... (see libvirt_xml_pick_domain_type). */
 int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char **ret, CbError *err);
 int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);

@@ -1704,6 +1704,101 @@ static virStorageVolPtr volume_of(virConnectPtr vc, const char *source) {
         return pool ? virStorageVolLookupByName(pool, slash + 1) : NULL;
 }
 
+static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbError *err);
+
+static int lv_adopt_domain(DriverConn *c, const char *domain, const DriverStamp *stamp, DriverInstance *ret,
+                           CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *xml = NULL;
+        DriverStamp old = { 0 };
+        int r;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        d = virDomainLookupByUUIDString(vc, domain);
+        if (!d) {
+                virResetLastError();
+                d = virDomainLookupByName(vc, domain);
+        }
+        if (!d) {
+                if (last_code() == VIR_ERR_NO_DOMAIN) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_NOT_FOUND, "domain", "domain: no domain '%s'",
+                                                  domain);
+                }
+                return lv_error(err, "cannot look up the domain");
+        }
+        r = read_stamp(d, &old, err);
+        driver_stamp_done(&old);
+        if (r == 0 || r == -EBADMSG)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "domain",
+                                          "domain: '%s' already carries the broker's stamp", domain);
+        if (r != -ENOENT)
+                return r;
+        cb_error_clear(err);
+        if ((r = libvirt_xml_stamp(stamp, &xml, err)) < 0)
+                return r;
+        unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (virDomainIsActive(d) == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
+        if (virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, xml, CB_XML_NS_PREFIX, CB_XML_NS_URI,
+                                 flags) < 0)
+                return lv_error(err, "cannot stamp the domain");
+        return fill_instance(d, ret, err);
+}
+
+static int lv_undefine_source(DriverConn *c, const char *name, bool remove_disks, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) LegacyVm *vm = NULL;
+        DriverStamp st = { 0 };
+        int r;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        d = virDomainLookupByName(vc, name);
+        if (!d) {
+                if (last_code() == VIR_ERR_NO_DOMAIN) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_error(err, "cannot look up the source domain");
+        }
+        r = read_stamp(d, &st, err);
+        driver_stamp_done(&st);
+        if (r == 0)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "domain %s carries the broker's stamp: it is no source to decommission",
+                                    name);
+        cb_error_clear(err);
+        if (virDomainIsActive(d) != 0)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "source domain %s is not shut off: refusing to undefine it", name);
+        if (remove_disks) {
+                vm = calloc(1, sizeof(*vm));
+                if (!vm)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                if ((r = lv_assess_domain(c, name, vm, err)) < 0)
+                        return r;
+                for (size_t i = 0; i < vm->n_disks; i++) {
+                        const char *src = vm->disks[i].source;
+                        if (!streq(vm->disks[i].device, "disk") || isempty(src))
+                                continue;
+                        /* A path the host's pools know, or "pool/volume". */
+                        _cleanup_(volp) virStorageVolPtr v = virStorageVolLookupByPath(vc, src);
+                        if (!v && src[0] != '/' && strchr(src, '/')) {
+                                char pool[256];
+                                snprintf(pool, sizeof(pool), "%.*s", (int)(strchr(src, '/') - src), src);
+                                _cleanup_(poolp) virStoragePoolPtr pl = virStoragePoolLookupByName(vc, pool);
+                                v = pl ? virStorageVolLookupByName(pl, strchr(src, '/') + 1) : NULL;
+                        }
+                        virResetLastError();
+                        if (v && virStorageVolDelete(v, 0) < 0)
+                                return lv_error(err, "cannot delete a disk of the source domain");
+                }
+        }
+        return undefine(d, err);
+}
+
 static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbError *err) {
         LibvirtConn *lc = lc_of(c);
         _cleanup_(connp) virConnectPtr vc = NULL;
@@ -2246,6 +2341,8 @@ const DriverOps libvirt_driver_ops = {
         .attach_volume = lv_attach_volume,
         .capacity = lv_capacity,
         .assess_domain = lv_assess_domain,
+        .adopt_domain = lv_adopt_domain,
+        .undefine_source = lv_undefine_source,
         .migrate_vm = lv_migrate_vm,
         .migrate_rollback = lv_migrate_rollback,
         .image_inspect = lv_image_inspect,

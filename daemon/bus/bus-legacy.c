@@ -126,6 +126,28 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return bus_reply_core(msg, r, out, &err, error);
 }
 
+static int method_decommission(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        json_auto_t *body = NULL, *out = NULL;
+        const char *id;
+        int remove_disks;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sb", &id, &remove_disks);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        body = json_pack("{s:b}", "remove_disks", remove_disks);
+        if (!body)
+                return -ENOMEM;
+        r = legacy_decommission(m->legacy, &caller, id, body, &out, &err);
+        return bus_reply_core(msg, r, out, &err, error);
+}
+
 static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
@@ -222,6 +244,9 @@ const sd_bus_vtable bus_migration_vtable[] = {
                                 SD_BUS_RESULT("s", legacy_system), method_update, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Transition", SD_BUS_ARGS("s", id, "s", state, "s", reason),
                                 SD_BUS_RESULT("s", legacy_system), method_transition,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Decommission", SD_BUS_ARGS("s", id, "b", remove_disks),
+                                SD_BUS_RESULT("s", legacy_system), method_decommission,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assess", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", legacy_system),
                                 method_assess, SD_BUS_VTABLE_UNPRIVILEGED),

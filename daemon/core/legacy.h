@@ -150,6 +150,15 @@ void legacy_set_progress_callback(Legacy *lg, LegacyProgressFn fn, void *userdat
  * plan.run in the record. */
 int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 
+/* POST /v1/legacy-systems/{id}/decommission {["remove_disks": bool]}: the
+ * operator confirms that a moved system (cut-over or verified) is done
+ * with. Its source domains (source.provider, source.domains), which the move
+ * left defined and shut off, are undefined on a worker, their disks kept
+ * unless remove_disks; then the state becomes decommissioned
+ * (legacy.decommission). *ret is the record as it stands when queued (202). */
+int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+                        CbError *err);
+
 /* Crash recovery for provider p (now connected): every system left
  * migrating by a daemon that stopped mid-move, whose source and target
  * providers are both connected, is rolled back on the worker pool (target

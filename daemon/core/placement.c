@@ -19,6 +19,20 @@ void reservation_drop(Reservation *res) {
         reservation_end(res, false);
 }
 
+/* An order pinned to an industry cloud under management is refused: the
+ * broker provisions nothing there (Art. 35), it only inventories it. */
+static int refuse_managed_only(const Provider *p, CbError *err) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "provider '%s' is an industry cloud under management (managed_only): the broker provisions "
+                 "nothing there",
+                 p->name);
+        return cb_error_set_violations(err,
+                                       json_pack("[{s:s, s:i, s:s}]", "code", "MANAGED_ONLY_PROVIDER",
+                                                 "article", 35, "message", msg),
+                                       "Art. 35: %s", msg);
+}
+
 /* Chooses a provider for the plan: the pinned one, or the connected libvirt
  * provider with the most free memory that fits the plan (vCPUs, memory, and
  * the storage pool of its disk or volume); and holds the plan's share of it
@@ -38,6 +52,13 @@ Provider *placement_choose(Resources *r, const json_t *spec, Reservation *ret_he
                 Provider *p = providers_at(r->providers, i);
                 if (!streq(p->driver, "libvirt") || (pin && !streq(p->name, pin)))
                         continue;
+                if (p->managed_only) {
+                        if (pin) {
+                                refuse_managed_only(p, err);
+                                return NULL;
+                        }
+                        continue; /* never picked */
+                }
                 any = true;
                 if (p->status != PROVIDER_CONNECTED) {
                         if (!unreached)
@@ -94,6 +115,10 @@ Provider *placement_choose_http(Resources *r, const char *plan_id, const json_t 
                         err, CB_ERR_UNSUPPORTED,
                         "plan '%s' names no provider and remote service and plan: nothing can provision it",
                         plan_id);
+                return NULL;
+        }
+        if (p && p->managed_only) {
+                refuse_managed_only(p, err);
                 return NULL;
         }
         if (!p || !driver_is_async(p->ops)) {

@@ -358,6 +358,7 @@ static int provider_add(Providers *ps, const ProviderSettings *set, bool from_co
                 .timeout_s = set->timeout_s,
                 .image_pool = set->image_pool ? strdup(set->image_pool) : NULL,
                 .from_config = from_config,
+                .managed_only = set->managed_only,
                 .ops = ops,
                 .status = PROVIDER_CONNECTING,
         };
@@ -397,7 +398,7 @@ int providers_add_config(Providers *ps, const char *name, const char *driver, co
 int providers_load(Providers *ps, CbError *err) {
         static const char sql[] =
                 "SELECT name, driver, uri, domain_type, username, password, api_version, ca_file, "
-                "timeout_seconds, image_pool "
+                "timeout_seconds, image_pool, managed_only "
                 "FROM providers ORDER BY name";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -432,7 +433,8 @@ int providers_load(Providers *ps, CbError *err) {
                                          .api_version = store_rows_text(rows, 6),
                                          .ca_file = store_rows_text(rows, 7),
                                          .timeout_s = (unsigned)store_rows_int(rows, 8),
-                                         .image_pool = store_rows_text(rows, 9) };
+                                         .image_pool = store_rows_text(rows, 9),
+                                         .managed_only = store_rows_int(rows, 10) != 0 };
                 if (provider_add(ps, &set, false, NULL, &e) < 0)
                         log_warning("stored provider %s skipped: %s", name, e.message);
                 cb_error_clear(&e);
@@ -451,6 +453,7 @@ json_t *provider_to_json(const Provider *p) {
                 return NULL;
         if (p->image_pool)
                 json_object_set_new(o, "image_pool", json_string(p->image_pool));
+        json_object_set_new(o, "managed_only", json_boolean(p->managed_only));
         if (p->last_error[0])
                 json_object_set_new(o, "error", json_string(p->last_error));
         if (driver_is_async(p->ops)) {
@@ -518,21 +521,22 @@ typedef struct ProviderRow {
         const char *username, *password, *api_version, *ca_file;
         unsigned timeout_s;
         const char *image_pool;
+        bool managed_only;
 } ProviderRow;
 
 static int provider_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] =
                 "INSERT INTO providers (name, driver, uri, domain_type, created_at, "
                 "created_by, username, password, "
-                "api_version, ca_file, timeout_seconds, image_pool) VALUES (?1, ?2, ?3, ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+                "api_version, ca_file, timeout_seconds, image_pool, managed_only) VALUES (?1, ?2, ?3, ?4, "
+                "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
         const ProviderRow *p = userdata;
         int r = store_run(s, ins,
                           STORE_ARGS(SA_TEXT(p->name), SA_TEXT(p->driver), SA_TEXT(p->uri),
                                      SA_TEXT(p->domain_type), SA_TEXT(p->created_at), SA_TEXT(p->created_by),
                                      SA_TEXT(p->username), SA_TEXT(p->password), SA_TEXT(p->api_version),
                                      SA_TEXT(p->ca_file), p->timeout_s ? SA_INT(p->timeout_s) : SA_NULL,
-                                     SA_TEXT(p->image_pool)),
+                                     SA_TEXT(p->image_pool), SA_INT(p->managed_only ? 1 : 0)),
                           "storing the provider", err);
         if (r == -EEXIST)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name", "provider '%s' already exists",
@@ -582,9 +586,11 @@ static int check_http_body(const json_t *body, ProviderSettings *set, CbError *e
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
         static const char *const fields[] = { "name",        "driver",          "uri",        "domain_type",
                                               "url",         "username",        "password",   "ca_file",
-                                              "api_version", "timeout_seconds", "image_pool", NULL };
+                                              "api_version", "timeout_seconds", "image_pool", "managed_only",
+                                              NULL };
         const char *name = NULL, *driver = NULL, *uri = NULL, *dt = NULL, *image_pool = NULL;
         int domain_type = DRIVER_DOMAIN_AUTO;
+        bool managed_only = false;
         ProviderSettings set = { 0 };
         _cleanup_(freep) char *sealed = NULL;
         char object[128], now[32];
@@ -601,8 +607,14 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                 r = json_get_string(body, "driver", true, 32, &driver, err);
         if (r >= 0)
                 r = json_get_string(body, "image_pool", false, 128, &image_pool, err);
+        if (r >= 0)
+                r = json_get_bool(body, "managed_only", false, &managed_only, err);
         if (r < 0)
                 return r;
+        if (managed_only && image_pool)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "managed_only",
+                                          "managed_only: a managed_only provider has no image_pool "
+                                          "(nothing is provisioned there)");
         if (image_pool && !image_volume_name_is_valid(image_pool))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "image_pool",
                                           "image_pool: must be a storage pool name ([A-Za-z0-9._-], not "
@@ -668,7 +680,8 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
                             set.api_version,
                             set.ca_file,
                             set.timeout_s,
-                            image_pool };
+                            image_pool,
+                            managed_only };
         /* The audit record names the provider and its URL, never the password. */
         r = audit_change(ps->store, caller, &(AuditEntry){ "provider.create", object, "ok", NULL, NULL },
                          provider_insert, &row, err);
@@ -679,6 +692,7 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         set.uri = uri;
         set.domain_type = (DriverDomainType)domain_type;
         set.image_pool = image_pool;
+        set.managed_only = managed_only;
         r = provider_add(ps, &set, false, &p, err);
         if (r < 0)
                 return r;

@@ -42,6 +42,7 @@ typedef struct Provider {
         DriverDomainType domain_type; /* what its VMs are defined as */
         char *image_pool;             /* the pool of its OS image library; NULL: none */
         bool from_config;
+        bool managed_only; /* an industry cloud (Art. 35): inventoried, nothing provisioned there */
         const DriverOps *ops;
         DriverConn *conn; /* NULL until the first open succeeded */
         ProviderStatus status;
@@ -70,6 +71,7 @@ typedef struct ProviderSettings {
         const char *username, *password, *api_version, *ca_file; /* http only */
         unsigned timeout_s;                                      /* http only; 0: default */
         const char *image_pool; /* libvirt only: the pool of its OS image library; NULL: none */
+        bool managed_only;      /* an industry cloud: never provisioned on */
 } ProviderSettings;
 
 /* What placement may still give: the reading less the reservations, at 0. */
@@ -115,7 +117,8 @@ int providers_load(Providers *ps, CbError *err);
 /* POST /v1/providers: an operator adds one; stored, audited, connecting.
  * libvirt: {"name", "driver", "uri", ["domain_type"]}; http: {"name",
  * "driver": "http", "url", "username", "password", "api_version",
- * ["ca_file"]}. */
+ * ["ca_file"]}; either may add "managed_only": true (an industry cloud
+ * under management, Art. 35: inventoried, never provisioned on). */
 int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
 
 Provider *providers_find(Providers *ps, const char *name);

@@ -179,12 +179,19 @@ static const Key key_keys[] = {
         { NULL, 0 },
 };
 static const Key provider_keys[] = {
-        { "name", CONFIG_TYPE_STRING },       { "driver", CONFIG_TYPE_STRING },
-        { "uri", CONFIG_TYPE_STRING },        { "domain_type", CONFIG_TYPE_STRING },
-        { "url", CONFIG_TYPE_STRING },        { "username", CONFIG_TYPE_STRING },
-        { "password", CONFIG_TYPE_STRING },   { "api_version", CONFIG_TYPE_STRING },
-        { "ca_file", CONFIG_TYPE_STRING },    { "timeout_seconds", CONFIG_TYPE_INT },
-        { "image_pool", CONFIG_TYPE_STRING }, { NULL, 0 },
+        { "name", CONFIG_TYPE_STRING },
+        { "driver", CONFIG_TYPE_STRING },
+        { "uri", CONFIG_TYPE_STRING },
+        { "domain_type", CONFIG_TYPE_STRING },
+        { "url", CONFIG_TYPE_STRING },
+        { "username", CONFIG_TYPE_STRING },
+        { "password", CONFIG_TYPE_STRING },
+        { "api_version", CONFIG_TYPE_STRING },
+        { "ca_file", CONFIG_TYPE_STRING },
+        { "timeout_seconds", CONFIG_TYPE_INT },
+        { "image_pool", CONFIG_TYPE_STRING },
+        { "managed_only", CONFIG_TYPE_BOOL },
+        { NULL, 0 },
 };
 
 static const char *type_name(int t) {
@@ -541,6 +548,13 @@ static int load_list(Loader *l, Config *c, const config_setting_t *root) {
                                                name);
                         if (ip && !(p->image_pool = strdup(ip)))
                                 return fail_at(l, g, "out of memory");
+                        const config_setting_t *mo = config_setting_get_member(g, "managed_only");
+                        p->managed_only = mo && config_setting_get_bool(mo);
+                        if (p->managed_only && ip)
+                                return fail_at(l, g,
+                                               "provider '%s': a managed_only provider has no image_pool "
+                                               "(nothing is provisioned there)",
+                                               name);
                         for (int j = 0; j < i; j++)
                                 if (streq(c->providers[j].name, name))
                                         return fail_at(l, g, "provider '%s' defined twice", name);

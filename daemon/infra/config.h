@@ -54,6 +54,7 @@ typedef struct ConfigProvider {
         char *ca_file;      /* absolute */
         unsigned timeout_s; /* a whole request; 0: the driver's default (30 s) */
         char *image_pool;   /* the pool holding its OS images; NULL: no image library */
+        bool managed_only;  /* an industry cloud: inventoried, never provisioned on (Art. 35) */
 } ConfigProvider;
 
 typedef struct Config {

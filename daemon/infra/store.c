@@ -601,6 +601,10 @@ static const char *const migrations[] = {
         "ALTER TABLE operations_new RENAME TO operations;"
         "CREATE INDEX operations_resource ON operations(resource_id);"
         "CREATE INDEX operations_state ON operations(state);",
+
+        /* 24: industry clouds under management (Art. 35): a managed_only
+         * provider is inventoried, never provisioned on. */
+        "ALTER TABLE providers ADD COLUMN managed_only INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -74,6 +74,20 @@ static int on_migrate(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, v);
 }
 
+/* 202: the source domains are undefined on a worker; the state follows. */
+static int on_decommission(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        json_t *v = NULL;
+        int r = 0;
+        if (req->body_len > 0)
+                r = rest_body_json(req, &body, err);
+        if (r >= 0)
+                r = legacy_decommission(req->manager->legacy, &req->caller, req->params[0], body, &v, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, v);
+}
+
 static int on_summary(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *v = NULL;
         int r = legacy_summary(req->manager->legacy, &req->caller, rest_query(req, "department"), &v, err);
@@ -92,6 +106,7 @@ const RestRoute rest_legacy_routes[] = {
           (const void *)legacy_transition },
         { "POST", "/v1/legacy-systems/{id}/assess", REST_AUTH_BEARER, on_assess, NULL },
         { "POST", "/v1/legacy-systems/{id}/migrate", REST_AUTH_BEARER, on_migrate, NULL },
+        { "POST", "/v1/legacy-systems/{id}/decommission", REST_AUTH_BEARER, on_decommission, NULL },
         { "POST", "/v1/legacy-systems/{id}/plan", REST_AUTH_BEARER, on_with_body, (const void *)legacy_plan },
         { NULL, NULL, 0, NULL, NULL },
 };

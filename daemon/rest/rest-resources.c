@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "attachments.h"
 #include "json-util.h"
 #include "providers.h"
@@ -184,6 +185,34 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         return REST_ASYNC;
 }
 
+static void adopt_done(json_t *resource, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (resource)
+                rest_async_complete(a, 201, resource);
+        else
+                rest_async_fail(a, err);
+}
+
+/* The domain is stamped on a worker; the request waits. Refusals (role,
+ * body, policy) are answered at once. */
+static int on_provider_adopt(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        a = rest_suspend(req);
+        r = resources_adopt(req->manager->resources, &req->caller, req->params[0], body, adopt_done, a, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        }
+        return REST_ASYNC;
+}
+
 const RestRoute rest_resources_routes[] = {
         { "POST", "/v1/resources", REST_AUTH_BEARER, on_resource_request, NULL },
         { "GET", "/v1/resources", REST_AUTH_BEARER, on_resources_list, NULL },
@@ -197,5 +226,6 @@ const RestRoute rest_resources_routes[] = {
         { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
         { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },
         { "GET", "/v1/providers/{name}/inventory", REST_AUTH_BEARER, on_provider_inventory, NULL },
+        { "POST", "/v1/providers/{name}/adopt", REST_AUTH_BEARER, on_provider_adopt, NULL },
         { NULL, NULL, 0, NULL, NULL },
 };

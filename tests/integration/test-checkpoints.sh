@@ -263,11 +263,14 @@ cb_stop_daemon
 verify_offline
 assert_eq "$RC" 0 "offline verify of the pristine copy after more work exits 0"
 
-# Columns that later migrations add with ALTER TABLE (which cannot be made twice).
+# What later migrations add that cannot be made twice (ALTER TABLE ... ADD
+# COLUMN, CREATE TABLE without IF NOT EXISTS).
 LATER_COLUMNS="ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN password;
 ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN ca_file;
 ALTER TABLE providers DROP COLUMN timeout_seconds; ALTER TABLE operations DROP COLUMN remote_operation;
-ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;"
+ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;
+DROP TABLE volume_attachments; ALTER TABLE operations DROP COLUMN volume_id;
+ALTER TABLE operations DROP COLUMN delete_volumes; ALTER TABLE providers DROP COLUMN managed_only;"
 # An existing database from before checkpoints (schema 8; what later migrations add that
 # would not be made again is dropped too, such as the column providers.image_pool): verified
 # once, then checkpointed.

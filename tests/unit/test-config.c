@@ -182,6 +182,13 @@ static const BadCase bad_cases[] = {
           "providers = (\n { name = \"p\"; driver = \"http\"; url = \"http://x\"; image_pool = \"images\"; "
           "}\n);\n",
           "image_pool is for libvirt providers", 2 },
+        { "managed-only-image-pool",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; managed_only = true; "
+          "image_pool = \"images\"; }\n);\n",
+          "a managed_only provider has no image_pool", 2 },
+        { "managed-only-type",
+          "providers = (\n { name = \"p\"; driver = \"libvirt\"; uri = \"x\"; managed_only = 1; }\n);\n",
+          "managed_only", 2 },
         { "stop-timeout", "stop_timeout_seconds = 3601;\n", "'stop_timeout_seconds' must be", 1 },
         { "connect-timeout", "connect_timeout_seconds = 0;\n",
           "'connect_timeout_seconds' must be between 1 and 600", 1 },
@@ -297,7 +304,8 @@ static void test_relative_test_uri(void **state) {
         char *path = write_conf("prov.conf",
                                 "providers = (\n"
                                 " { name = \"t\"; driver = \"libvirt\"; uri = \"test:///node.xml\"; },\n"
-                                " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\"; },\n"
+                                " { name = \"d\"; driver = \"libvirt\"; uri = \"test:///default\";"
+                                " managed_only = true; },\n"
                                 " { name = \"q\"; driver = \"libvirt\"; uri = \"qemu:///system\";"
                                 " domain_type = \"qemu\"; image_pool = \"images\"; }\n);\n");
         char *want, *want2;
@@ -313,6 +321,8 @@ static void test_relative_test_uri(void **state) {
         assert_int_equal(c->providers[2].domain_type, DRIVER_DOMAIN_QEMU);
         assert_null(c->providers[1].image_pool);
         assert_string_equal(c->providers[2].image_pool, "images");
+        assert_true(c->providers[1].managed_only);
+        assert_false(c->providers[2].managed_only);
         config_free(c);
         c = NULL;
         free(path);

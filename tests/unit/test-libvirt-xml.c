@@ -567,6 +567,42 @@ static void test_definition_edit(void **state) {
         assert_null(x);
 }
 
+/* An adopted domain's stamp (virDomainSetMetadata takes it without the
+ * namespace declaration) reads back as the same stamp; text is escaped. */
+static void test_adopt_stamp(void **state) {
+        CbError err = CB_ERROR_INIT;
+        DriverStamp in = { .resource_id = "r-0123456789abcdef",
+                           .name = "门户 <a&b>",
+                           .project_id = "edu-ic",
+                           .approval_no = "临政信审〔2026〕35号",
+                           .service_id = "ecs-general",
+                           .plan_id = "ecs-general-1c2g",
+                           .catalog_revision = 3 };
+        DriverStamp out = { 0 };
+        char *xml = NULL;
+        (void)state;
+
+        assert_int_equal(libvirt_xml_stamp(&in, &xml, &err), 0);
+        assert_null(strstr(xml, "xmlns"));
+        assert_non_null(strstr(xml, "&lt;a&amp;b&gt;"));
+        assert_int_equal(libvirt_xml_parse_stamp(xml, &out), 0);
+        assert_string_equal(out.resource_id, in.resource_id);
+        assert_string_equal(out.name, in.name);
+        assert_string_equal(out.project_id, in.project_id);
+        assert_string_equal(out.approval_no, in.approval_no);
+        assert_string_equal(out.plan_id, in.plan_id);
+        assert_int_equal(out.catalog_revision, 3);
+        driver_stamp_done(&out);
+        free(xml);
+
+        /* No valid resource id: nothing is written. */
+        in.resource_id = "bad id/";
+        xml = NULL;
+        assert_int_equal(libvirt_xml_stamp(&in, &xml, &err), -EINVAL);
+        assert_null(xml);
+        cb_error_clear(&err);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_definition_edit),
@@ -583,6 +619,7 @@ int main(void) {
                 cmocka_unit_test(test_volume_format),
                 cmocka_unit_test(test_system_disk_xml),
                 cmocka_unit_test(test_pool_type),
+                cmocka_unit_test(test_adopt_stamp),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
