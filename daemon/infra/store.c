@@ -554,6 +554,13 @@ static const char *const migrations[] = {
         "  deleted_at TEXT,"
         "  UNIQUE (created_by, binding_key));"
         "CREATE INDEX IF NOT EXISTS vm_bindings_resource ON vm_bindings(resource_id);",
+
+        /* 22: a VM's addresses as last read from its provider (the DHCP
+         * leases of its network), a JSON array, and when they were read. */
+        "CREATE TABLE IF NOT EXISTS resource_addresses ("
+        "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  addresses TEXT NOT NULL,"
+        "  read_at TEXT NOT NULL);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

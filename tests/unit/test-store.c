@@ -377,7 +377,7 @@ static void test_project_holdings(void **state) {
         /* A database from before the totals (version 5) gets them on upgrade. */
         assert_int_equal(
                 store_exec(s,
-                           "DROP TABLE vm_bindings;"
+                           "DROP TABLE vm_bindings; DROP TABLE resource_addresses;"
                            "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
                            "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
@@ -429,14 +429,15 @@ static void test_state_checks_upgrade(void **state) {
         /* Back to the tables as they were before the CHECKs (no rows yet):
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
-         * vm_bindings (the last four migrations, vm_bindings in any place). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 4);
+         * vm_bindings and resource_addresses (the last five migrations, those
+         * two in any place). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 5);
         assert_int_equal(
                 store_exec(
                         s,
                         "PRAGMA foreign_keys = OFF;"
                         "ALTER TABLE providers DROP COLUMN image_pool;"
-                        "DROP TABLE vm_bindings;"
+                        "DROP TABLE vm_bindings; DROP TABLE resource_addresses;"
                         "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
                         "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
                         " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
