@@ -17,6 +17,7 @@ set -euo pipefail
 
 . tests/integration/lib.sh
 cb_setup "${1:-build}"
+cb_start_bus
 cb_start_daemon
 if cb_wait_provider dev-test; then pass "set-up: provider dev-test is connected"; else fail "set-up: provider dev-test did not connect"; fi
 check() { assert_jq "$1" "$2" true "$3"; }
@@ -87,6 +88,20 @@ assert_eq "$CB_STATUS" 403 "an auditor may not read consoles"
 cb_curl GET "/v1/resources/no-such-vm/console" dev-operator
 assert_eq "$CB_STATUS" 404 "an unknown resource: 404"
 
+# --- the console on D-Bus and in cloudbrokerctl ---------------------------------
+
+CTL="$CB_BUILD/cloudbrokerctl"
+export CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS
+OUT=$(as_uid 1001 "$CTL" resource console "$RID" 1 2) || fail "ctl resource console failed: $OUT"
+assert_eq "$OUT" "$(printf 'cb-guest hostname=con-one\ncb-guest key SHA256:abc ?[1mbold?[0m café ? end')" \
+        "cloudbrokerctl resource console ID 1 2: the last two lines, through D-Bus Console"
+OUT=$(as_uid 1001 "$CTL" --json resource console "$RID" 1) || true
+check "$OUT" '.bytes == 1024 and .truncated == true' "ctl --json: the same answer as REST"
+RC=0; ERR=$(as_uid 1004 "$CTL" resource console "$RID" 2>&1) || RC=$?
+if [ "$RC" -ne 0 ]; then pass "another department's ctl console fails"; else fail "ctl console of another department's VM: $ERR"; fi
+RC=0; ERR=$(as_uid 1001 "$CTL" resource console "$RID" 2000 2>&1) || RC=$?
+assert_contains "$ERR" "kib" "ctl console with 2000 KiB is refused naming kib"
+
 # --- addresses ---------------------------------------------------------------
 
 cb_curl GET "/v1/resources/$RID" dev-edu
@@ -102,6 +117,12 @@ cb_curl GET "/v1/resources/$RID" dev-edu
 assert_jq "$CB_BODY" '.addresses | tojson' "$ADDR" "the record now shows the addresses read"
 cb_curl GET "/v1/resources/$RID/addresses" dev-health
 assert_eq "$CB_STATUS" 404 "another department: 404"
+OUT=$(as_uid 1001 "$CTL" --json resource show "$RID") || true
+assert_jq "$OUT" '.addresses | tojson' "$ADDR" "cloudbrokerctl resource show: the Addresses property"
+OUT=$(as_uid 1001 "$CTL" resource show "$RID") || true
+assert_contains "$OUT" "Addresses: $(printf %s "$ADDR" | jq -r '.[0].mac')" "...printed with the MAC"
+OUT=$(as_uid 1001 "$CTL" --json resource addresses "$RID") || true
+assert_jq "$OUT" '.addresses | tojson' "$ADDR" "cloudbrokerctl resource addresses: read again over D-Bus"
 
 # A stopped VM holds no lease: reading again empties the record.
 cb_curl POST "/v1/resources/$RID/actions" dev-edu '{"action":"stop"}'
