@@ -50,9 +50,15 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk cdrom isofs \
-        failover net_failover virtio_net; do
-        insmod /mod/$m.ko 2>/dev/null
+# No modules.dep (depmod never ran): passes over the list until each has loaded.
+for pass in 1 2 3 4; do
+        for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk cdrom \
+                isofs failover net_failover virtio_net; do
+                grep -q "^$m " /proc/modules || insmod /mod/$m.ko 2>/dev/null
+        done
+done
+for m in virtio_pci virtio_blk isofs virtio_net; do
+        grep -q "^$m " /proc/modules || echo "cb-guest module $m did not load"
 done
 echo "cb-guest up"
 for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -69,7 +75,7 @@ if [ -f /seed/meta-data ]; then
                 echo "cb-guest key-sha256=$(echo "$b" | base64 -d | sha256sum | cut -d' ' -f1)"
         done
 else
-        echo "cb-guest no seed"
+        echo "cb-guest no seed: $(ls /dev/vd* 2>&1 | tr '\n' ' ') $(grep -c iso9660 /proc/filesystems) $(mount -t iso9660 -o ro /dev/vdb /seed 2>&1)"
 fi
 ip link set lo up
 ip link set eth0 up 2>/dev/null && udhcpc -i eth0 -q -n -t 10 -s /bin/true >/dev/null 2>&1 &
