@@ -8,7 +8,10 @@
  * formats what comes back.
  */
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ctl-util.h"
 
@@ -100,6 +103,12 @@ static int read_resource(Ctl *ctl, const char *path, const char *id, json_t **re
                 for (size_t i = 0; i < ELEMENTSOF(properties); i++)
                         if (streq(properties[i].property, name))
                                 json_object_set_new(o, properties[i].member, json_string(value));
+                if (streq(name, "Addresses")) { /* JSON text: kept as the REST API's array */
+                        json_t *a = json_loads(value, 0, NULL);
+                        json_object_set_new(o, "addresses", json_is_array(a) ? a : json_array());
+                        if (!json_is_array(a))
+                                json_decref(a);
+                }
                 r = sd_bus_message_exit_container(reply);
         }
         if (r >= 0)
@@ -172,6 +181,19 @@ static int cmd_list(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+/* One line per interface: "Addresses: MAC ADDR/PREFIX ..."; nothing when none. */
+static void print_addresses(const json_t *list) {
+        size_t i, k;
+        json_t *nic, *a;
+        json_array_foreach(list, i, nic) {
+                printf("%-10s %s", i == 0 ? "Addresses:" : "", ctl_json_str(nic, "mac", "-"));
+                json_array_foreach(json_object_get(nic, "addresses"), k, a)
+                        printf(" %s/%lld", ctl_json_str(a, "address", "?"),
+                               (long long)json_integer_value(json_object_get(a, "prefix")));
+                putchar('\n');
+        }
+}
+
 static int cmd_show(Ctl *ctl, int argc, char **argv) {
         _cleanup_(freep) char *path = NULL;
         json_auto_t *o = NULL;
@@ -191,7 +213,93 @@ static int cmd_show(Ctl *ctl, int argc, char **argv) {
                 const char *v = ctl_json_str(o, properties[i].member, NULL);
                 printf("%-10s %s\n", properties[i].label, isempty(v) ? "-" : v);
         }
+        print_addresses(json_object_get(o, "addresses"));
         printf("%-10s %s\n", "Object:", path);
+        return 0;
+}
+
+static int id_path_call(Ctl *ctl, const char *id, const char *method, sd_bus_message **ret, const char *types,
+                        uint32_t a, uint32_t b) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(freep) char *path = NULL;
+        sd_bus *bus;
+        int r = resource_path(id, &path);
+        if (r >= 0)
+                r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        r = types ? sd_bus_call_method(bus, CTL_BUS_NAME, path, RESOURCE, method, &error, ret, types, a, b)
+                  : sd_bus_call_method(bus, CTL_BUS_NAME, path, RESOURCE, method, &error, ret, NULL);
+        if (r < 0) {
+                if (ctl_error_is_not_found(&error) ||
+                    sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                           SD_BUS_ERROR_UNKNOWN_INTERFACE)) {
+                        ctl->not_found = true;
+                        return ctl_error(-ENOENT, "no resource '%s'", id);
+                }
+                if (sd_bus_error_is_set(&error))
+                        return ctl_error(r, "%s: %s", error.name, error.message ? error.message : "");
+                return ctl_error(r, "calling %s failed: %s", method, strerror(-r));
+        }
+        return 0;
+}
+
+static int reply_json(sd_bus_message *reply, json_t **ret) {
+        const char *text;
+        int r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return ctl_error(r, "cannot read the answer: %s", strerror(-r));
+        *ret = json_loads(text, 0, NULL);
+        return *ret ? 0 : ctl_error(-EBADMSG, "the daemon's answer is not JSON");
+}
+
+static int parse_count(const char *s, const char *what, uint32_t *ret) {
+        char *end;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(s, &end, 10);
+        if (!*s || *end || errno || s[0] == '-' || n < 1 || n > UINT32_MAX)
+                return ctl_error(-EINVAL, "%s: '%s' is not a positive number", what, s);
+        *ret = (uint32_t)n;
+        return 0;
+}
+
+static int cmd_console(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_auto_t *o = NULL;
+        uint32_t kib = 0, lines = 0;
+        int r = 0;
+
+        if (argc > 1)
+                r = parse_count(argv[1], "KIB", &kib);
+        if (r >= 0 && argc > 2)
+                r = parse_count(argv[2], "LINES", &lines);
+        if (r >= 0)
+                r = id_path_call(ctl, argv[0], "Console", &reply, "uu", kib, lines);
+        if (r >= 0)
+                r = reply_json(reply, &o);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(o);
+        fputs(ctl_json_str(o, "output", ""), stdout);
+        return 0;
+}
+
+static int cmd_addresses(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_auto_t *o = NULL;
+        int r;
+
+        (void)argc;
+        r = id_path_call(ctl, argv[0], "ReadAddresses", &reply, NULL, 0, 0);
+        if (r >= 0)
+                r = reply_json(reply, &o);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(o);
+        print_addresses(json_object_get(o, "addresses"));
         return 0;
 }
 
@@ -382,6 +490,10 @@ static const CtlCommand resource_commands[] = {
           0 },
         { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
         { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
+        { "console", "ID [KIB [LINES]]", "Show the tail of a VM's serial console (default 64 KiB)", 1, 3,
+          cmd_console, 0, 0 },
+        { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,
+          0, 0 },
         { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
           cmd_operation, 0, 0 },
 };

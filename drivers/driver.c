@@ -362,3 +362,26 @@ int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *
         int r = done ? check_ref(ref, err) : cb_error_set(err, CB_ERR_INVALID, "no completion callback");
         return r < 0 ? r : ops->fetch_async(conn, ref, ctx, done, userdata, err);
 }
+
+int driver_console_tail(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, size_t max_bytes,
+                        char **ret, size_t *ret_len, bool *ret_truncated, CbError *err) {
+        DISPATCH_CHECK(ops, conn, console_tail, err);
+        if (!ref || !driver_resource_id_is_valid(ref->resource_id))
+                return cb_error_set(err, CB_ERR_INVALID, "invalid resource id");
+        if (max_bytes < 1 || max_bytes > DRIVER_CONSOLE_MAX)
+                return cb_error_set(err, CB_ERR_INVALID, "console tail must be 1..%u bytes",
+                                    DRIVER_CONSOLE_MAX);
+        if (!ret || !ret_len || !ret_truncated)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the console output");
+        return ops->console_tail(conn, ref, max_bytes, ret, ret_len, ret_truncated, err);
+}
+
+int driver_addresses(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, json_t **ret,
+                     CbError *err) {
+        DISPATCH_CHECK(ops, conn, addresses, err);
+        if (!ref || !driver_resource_id_is_valid(ref->resource_id))
+                return cb_error_set(err, CB_ERR_INVALID, "invalid resource id");
+        if (!ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no place for the addresses");
+        return ops->addresses(conn, ref, ret, err);
+}

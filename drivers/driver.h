@@ -179,6 +179,16 @@ struct DriverOps {
         int (*image_upload)(DriverConn *conn, const char *pool, const char *volume, const char *format,
                             int fd, uint64_t size, const char *alg, const char *expected,
                             DriverImageInfo *ret, CbError *err);
+        /* The last max_bytes (1..1 MiB) of the serial console log of the VM
+         * stamped with ref->resource_id: *ret malloc'd (not NUL-terminated
+         * data, *ret_len bytes), *ret_truncated when older output was left
+         * off. An empty log (the VM never ran) is 0 bytes. Never writes. */
+        int (*console_tail)(DriverConn *conn, const DriverRef *ref, size_t max_bytes, char **ret,
+                            size_t *ret_len, bool *ret_truncated, CbError *err);
+        /* The VM's interfaces and their addresses, from the network's DHCP
+         * leases: a JSON array of {"name", "mac", "addresses": [{"type":
+         * "ipv4"|"ipv6", "address", "prefix"}]} (a new reference). */
+        int (*addresses)(DriverConn *conn, const DriverRef *ref, json_t **ret, CbError *err);
         /* One watcher per connection; cb NULL stops watching. Survives reopen. */
         int (*watch_events)(DriverConn *conn, DriverEventFn cb, void *userdata, CbError *err);
 
@@ -270,6 +280,12 @@ int driver_image_inspect(const DriverOps *ops, DriverConn *conn, const char *poo
                          const char *alg, DriverImageInfo *ret, CbError *err);
 int driver_watch_events(const DriverOps *ops, DriverConn *conn, DriverEventFn cb, void *userdata,
                         CbError *err);
+/* The console tail: max_bytes is 1..DRIVER_CONSOLE_MAX. */
+#define DRIVER_CONSOLE_MAX (1024u * 1024u)
+int driver_console_tail(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, size_t max_bytes,
+                        char **ret, size_t *ret_len, bool *ret_truncated, CbError *err);
+int driver_addresses(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, json_t **ret,
+                     CbError *err);
 
 /* Whether the driver's operations are the asynchronous ones. */
 bool driver_is_async(const DriverOps *ops);

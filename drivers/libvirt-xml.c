@@ -2,7 +2,9 @@
 #include "libvirt-xml.h"
 
 #include <inttypes.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static void fputs_escaped(FILE *f, const char *s) {
         for (; s && *s; s++)
@@ -328,10 +330,15 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
                         "    </interface>\n",
                         spec->mac ? "      <mac address='" : "", spec->mac ? spec->mac : "",
                         spec->mac ? "'/>\n" : "", spec->network);
-        fputs("    <serial type='pty'>\n"
-              "      <target port='0'/>\n"
-              "    </serial>\n"
-              "    <console type='pty'>\n"
+        /* The pty stays (virsh console works); libvirt copies what the guest
+         * writes into the log, which GET .../console reads back. */
+        fprintf(f,
+                "    <serial type='pty'>\n"
+                "      <log file='" LIBVIRT_CONSOLE_LOG_DIR "/%s-console.log' append='off'/>\n"
+                "      <target port='0'/>\n"
+                "    </serial>\n",
+                name);
+        fputs("    <console type='pty'>\n"
               "      <target type='serial' port='0'/>\n"
               "    </console>\n",
               f);
@@ -824,4 +831,22 @@ int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+int libvirt_xml_console_log(const char *xml, char **ret) {
+        const char *serial = xml ? strstr(xml, "<serial") : NULL;
+        if (!serial)
+                return -ENOENT;
+        const char *end = strstr(serial, "</serial>");
+        const char *log = strstr(serial, "<log file=");
+        if (!log || (end && log > end))
+                return -ENOENT;
+        log += strlen("<log file=");
+        char q = *log;
+        if (q != '\'' && q != '"')
+                return -EBADMSG;
+        const char *stop = strchr(log + 1, q);
+        if (!stop || stop == log + 1)
+                return -EBADMSG;
+        return xml_unescape(log + 1, stop, ret);
 }

@@ -107,3 +107,11 @@ int libvirt_xml_volume_format(const char *xml, char *ret, size_t size);
 
 /* XML-escapes s (&, <, >, ", ') into a new string. */
 char *xml_escape(const char *s);
+
+/* Where the serial console of a broker domain is logged: libvirt's own log
+ * folder for QEMU, so virtlogd may write it; the file is named after the
+ * domain ("<domain>-console.log"). */
+#define LIBVIRT_CONSOLE_LOG_DIR "/var/log/libvirt/qemu"
+/* The file of the first serial port's <log file=...> in a domain XML
+ * (malloc'd, unescaped): -ENOENT when it has none, -EBADMSG, -ENOMEM. */
+int libvirt_xml_console_log(const char *xml, char **ret);

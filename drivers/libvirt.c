@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -2324,6 +2325,98 @@ static int lv_image_upload(DriverConn *c, const char *pool_name, const char *vol
         return 0;
 }
 
+/* The log is libvirt's (virtlogd writes it on the host of the broker's
+ * libvirtd, which is this host for qemu:///system): read only its tail,
+ * with one pread, so a chatty guest costs no more than max_bytes. */
+static int lv_console_tail(DriverConn *c, const DriverRef *ref, size_t max_bytes, char **ret, size_t *ret_len,
+                           bool *ret_truncated, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        _cleanup_(freep) char *xml = NULL, *path = NULL, *buf = NULL;
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        xml = virDomainGetXMLDesc(d, 0);
+        if (!xml)
+                return lv_error(err, "cannot read domain XML");
+        r = libvirt_xml_console_log(xml, &path);
+        if (r == -ENOENT)
+                return cb_error_set(err, CB_ERR_UNSUPPORTED, "domain %s logs no serial console",
+                                    virDomainGetName(d));
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the console log of domain %s",
+                                    virDomainGetName(d));
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT) { /* never started yet: nothing printed */
+                buf = malloc(1);
+                if (!buf)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *ret = TAKE_PTR(buf);
+                *ret_len = 0;
+                *ret_truncated = false;
+                return 0;
+        }
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot read console log %s: %s", path,
+                                    strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return cb_error_set(err, CB_ERR_INTERNAL, "console log %s is not a file", path);
+        uint64_t size = (uint64_t)st.st_size;
+        size_t want = size < max_bytes ? (size_t)size : max_bytes;
+        buf = malloc(want + 1);
+        if (!buf)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        ssize_t n = want ? pread(fd, buf, want, (off_t)(size - want)) : 0;
+        if (n < 0)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot read console log %s: %s", path,
+                                    strerror(errno));
+        *ret = TAKE_PTR(buf);
+        *ret_len = (size_t)n;
+        *ret_truncated = size > want;
+        return 0;
+}
+
+static const char *addr_type(int t) {
+        return t == VIR_IP_ADDR_TYPE_IPV4 ? "ipv4" : t == VIR_IP_ADDR_TYPE_IPV6 ? "ipv6" : "unknown";
+}
+
+static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        virDomainInterfacePtr *ifaces = NULL;
+        int r, n;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if (virDomainIsActive(d) != 1) { /* a stopped VM holds no lease */
+                *ret = json_array();
+                return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
+        if (n < 0)
+                return lv_error(err, "cannot read the domain's addresses");
+        json_t *list = json_array();
+        for (int i = 0; i < n; i++) {
+                json_t *addrs = json_array();
+                for (unsigned k = 0; ifaces[i]->addrs && k < ifaces[i]->naddrs; k++)
+                        json_array_append_new(addrs, json_pack("{s:s, s:s?, s:i}", "type",
+                                                               addr_type(ifaces[i]->addrs[k].type), "address",
+                                                               ifaces[i]->addrs[k].addr, "prefix",
+                                                               (int)ifaces[i]->addrs[k].prefix));
+                json_array_append_new(list, json_pack("{s:s?, s:s?, s:o}", "name", ifaces[i]->name, "mac",
+                                                      ifaces[i]->hwaddr, "addresses", addrs));
+                virDomainInterfaceFree(ifaces[i]);
+        }
+        free(ifaces);
+        if (!list)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = list;
+        return 0;
+}
+
 const DriverOps libvirt_driver_ops = {
         .name = "libvirt",
         .global_init = lv_global_init,
@@ -2348,4 +2441,6 @@ const DriverOps libvirt_driver_ops = {
         .image_inspect = lv_image_inspect,
         .image_upload = lv_image_upload,
         .watch_events = lv_watch_events,
+        .console_tail = lv_console_tail,
+        .addresses = lv_addresses,
 };

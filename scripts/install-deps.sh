@@ -28,7 +28,8 @@ for arg in "$@"; do
         --valgrind) PKGS="$PKGS valgrind" ;;
         --qemu)
                 # qemu-utils: libvirt's qemu-img makes the copy-on-write system disks.
-                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils"
+                # dnsmasq-base: DHCP on the isolated network of test-boot-qemu.sh (the VM's addresses).
+                PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils dnsmasq-base"
                 qemu=true
                 ;;
         *)

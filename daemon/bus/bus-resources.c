@@ -30,6 +30,7 @@
 #include "resources.h"
 #include "rest-records.h"
 #include "states.h"
+#include "vm-guest.h"
 
 #define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
 #define OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
@@ -180,6 +181,16 @@ static void read_cache_put(sd_bus_message *msg, const char *id, Resource *res) {
         read_cache.valid = true;
 }
 
+static int addresses_append(Manager *m, sd_bus_message *reply, const char *id, sd_bus_error *error) {
+        json_t *a = vm_addresses_stored(m->store, id);
+        _cleanup_(freep) char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+        json_decref(a);
+        if (!text)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INTERNAL),
+                                         "cannot read the addresses of %s", id);
+        return sd_bus_message_append(reply, "s", text);
+}
+
 /* A property read answers the sender of Properties.Get/GetAll or of
  * ObjectManager.GetManagedObjects, authorized like GET /v1/resources/{id}.
  * Nothing else may call a getter: the properties only invalidate and
@@ -198,10 +209,11 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         int r;
 
         (void)interface;
+        bool addresses = streq(property, "Addresses");
         for (size_t i = 0; i < ELEMENTSOF(resource_properties); i++)
                 if (streq(resource_properties[i].name, property))
                         get = resource_properties[i].get;
-        if (!get)
+        if (!get && !addresses)
                 return -ENOENT;
         r = resource_id_from_path(path, &id);
         if (r < 0)
@@ -224,11 +236,77 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 r = resources_get(m->resources, &caller, id, &res, &err);
                 if (r < 0)
                         return bus_error_from_cb(error, &err);
+                if (addresses) /* authorized by the read: the kept addresses, as JSON */
+                        return addresses_append(m, reply, id, error);
                 read_cache_put(msg, id, &res);
                 if (!read_cache.valid) /* not cacheable: answer from the read itself */
                         return sd_bus_message_append(reply, "s", or_empty(get(&res)));
         }
+        if (addresses)
+                return addresses_append(m, reply, id, error);
         return sd_bus_message_append(reply, "s", or_empty(get(&read_cache.res)));
+}
+
+/* The core's answer to a pending Console or ReadAddresses; userdata is
+ * the call, referenced until now. */
+static void guest_done(json_t *answer, const CbError *err, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (answer) {
+                r = bus_reply_json(msg, answer);
+                json_decref(answer);
+        } else {
+                bus_error_from_cb(&error, err);
+                r = sd_bus_reply_method_error(msg, &error);
+        }
+        if (r < 0)
+                log_warning("cannot answer a guest read: %s", strerror(-r));
+}
+
+/* Console(kib, lines) and ReadAddresses(): read on a worker, answered
+ * later; a refusal is answered at once. kib 0 means the default. */
+static int guest_read(sd_bus_message *msg, Manager *m, bool console, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        uint32_t kib = 0, lines = 0;
+        CbCaller caller;
+        int r;
+
+        if (console) {
+                r = sd_bus_message_read(msg, "uu", &kib, &lines);
+                if (r < 0)
+                        return r;
+        }
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
+                                         sd_bus_message_get_path(msg));
+        sd_bus_message_ref(msg);
+        if (console)
+                r = vm_console(m->resources, &caller, id, kib ? kib : VM_CONSOLE_DEFAULT_KIB, lines,
+                               guest_done, msg, &err);
+        else
+                r = vm_addresses_refresh(m->resources, &caller, id, guest_done, msg, &err);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return bus_error_from_cb(error, &err);
+        }
+        return 1; /* answered by guest_done */
+}
+
+static int method_console(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return guest_read(msg, userdata, true, error);
+}
+
+static int method_read_addresses(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return guest_read(msg, userdata, false, error);
 }
 
 /* Start, Stop, Reboot, Deprovision: the object's id, one action, the
@@ -374,6 +452,9 @@ static const sd_bus_vtable bus_resource_vtable[] = {
         RESOURCE_CONST_PROPERTY("PlanId"),
         RESOURCE_CHANGING_PROPERTY("Provider"),
         RESOURCE_CONST_PROPERTY("Kind"),
+        /* JSON: the VM's interfaces and addresses as last read ("[]" before).
+         * No signal names it (EmitsChangedSignal false): ReadAddresses reads anew. */
+        SD_BUS_PROPERTY("Addresses", "s", property_get, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_start,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", operation_id), method_stop,
@@ -390,6 +471,10 @@ static const sd_bus_vtable bus_resource_vtable[] = {
                                 method_detach_volume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListVolumes", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", volumes),
                                 method_list_volumes, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Console", SD_BUS_ARGS("u", kib, "u", lines), SD_BUS_RESULT("s", console),
+                                method_console, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadAddresses", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", addresses),
+                                method_read_addresses, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -4,7 +4,7 @@
 /*
  * What the modules behind resources.h share, and nothing else: the one
  * Resources object (each module owns its own fields, named below) and the
- * change notification. For daemon/core/resources.c, operations.c,
+ * change notification. For daemon/core/resources.c, operations.c, vm-guest.c,
  * placement.c and reconcile.c only; faces include resources.h.
  */
 

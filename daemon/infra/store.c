@@ -605,6 +605,13 @@ static const char *const migrations[] = {
         /* 24: industry clouds under management (Art. 35): a managed_only
          * provider is inventoried, never provisioned on. */
         "ALTER TABLE providers ADD COLUMN managed_only INTEGER NOT NULL DEFAULT 0;",
+
+        /* 25: a VM's addresses as last read from its provider (the DHCP
+         * leases of its network), a JSON array, and when they were read. */
+        "CREATE TABLE IF NOT EXISTS resource_addresses ("
+        "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
+        "  addresses TEXT NOT NULL,"
+        "  read_at TEXT NOT NULL);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

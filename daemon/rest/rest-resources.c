@@ -2,8 +2,10 @@
 /* REST /v1: resources, operations and providers. Parse, call the core, reply. */
 #include "rest.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "adopt.h"
 #include "attachments.h"
@@ -11,6 +13,7 @@
 #include "providers.h"
 #include "resources.h"
 #include "rest-records.h"
+#include "vm-guest.h"
 
 static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *body = NULL;
@@ -50,7 +53,85 @@ static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
         int r = resources_get(req->manager->resources, &req->caller, req->params[0], &res, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, rest_resource_json(&res));
+        json_t *o = rest_resource_json(&res);
+        /* A VM's addresses as last read (GET .../addresses reads them now). */
+        if (o && res.kind == RESOURCE_KIND_VM) {
+                json_t *a = vm_addresses_stored(req->manager->store, res.id);
+                if (!a) {
+                        json_decref(o);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the addresses of %s", res.id);
+                }
+                json_object_set_new(o, "addresses", a);
+        }
+        return rest_reply_json(reply, 200, o);
+}
+
+/* An unsigned query parameter: absent is def; else 1..max or a refusal naming it. */
+static int query_uint(RestRequest *req, const char *name, unsigned def, unsigned max, unsigned *ret,
+                      CbError *err) {
+        const char *v = rest_query(req, name);
+        char *end;
+        unsigned long n;
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-' || v[0] == '+' || n < 1 || n > max)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, name, "%s: must be a number 1..%u", name,
+                                          max);
+        *ret = (unsigned)n;
+        return 0;
+}
+
+static void guest_done(json_t *answer, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (answer)
+                rest_async_complete(a, 200, answer);
+        else
+                rest_async_fail(a, err);
+}
+
+/* The tail of the serial console, read on a worker while the request waits. */
+static int on_resource_console(RestRequest *req, RestReply *reply, CbError *err) {
+        unsigned kib, lines;
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        r = query_uint(req, "kib", VM_CONSOLE_DEFAULT_KIB, VM_CONSOLE_MAX_KIB, &kib, err);
+        if (r >= 0)
+                r = query_uint(req, "lines", 0, VM_CONSOLE_MAX_LINES, &lines, err);
+        if (r >= 0) /* refusals are answered at once, before suspending */
+                r = vm_console_check(req->manager->resources, &req->caller, req->params[0], kib, lines, err);
+        if (r < 0)
+                return r;
+        a = rest_suspend(req);
+        r = vm_console(req->manager->resources, &req->caller, req->params[0], kib, lines, guest_done, a, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        }
+        return REST_ASYNC;
+}
+
+/* The addresses, read now from the provider (and kept for the record). */
+static int on_resource_addresses(RestRequest *req, RestReply *reply, CbError *err) {
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        r = vm_addresses_check(req->manager->resources, &req->caller, req->params[0], err);
+        if (r < 0)
+                return r;
+        a = rest_suspend(req);
+        r = vm_addresses_refresh(req->manager->resources, &req->caller, req->params[0], guest_done, a, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        }
+        return REST_ASYNC;
 }
 
 static int on_resource_action(RestRequest *req, RestReply *reply, CbError *err) {
@@ -222,6 +303,8 @@ const RestRoute rest_resources_routes[] = {
         { "GET", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volumes_list, NULL },
         { "POST", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volume_attach, NULL },
         { "DELETE", "/v1/resources/{id}/volumes/{volume_id}", REST_AUTH_BEARER, on_volume_detach, NULL },
+        { "GET", "/v1/resources/{id}/console", REST_AUTH_BEARER, on_resource_console, NULL },
+        { "GET", "/v1/resources/{id}/addresses", REST_AUTH_BEARER, on_resource_addresses, NULL },
         { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
         { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
         { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },

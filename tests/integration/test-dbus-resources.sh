@@ -199,8 +199,8 @@ assert_eq "$(prop $EDU "$P1" PlanId)" "$PLAN" "PlanId"
 assert_eq "$(prop $EDU "$P1" Provider)" dev-test "Provider"
 
 ok $EDU "GetAll of the resource's properties" "$P1" org.freedesktop.DBus.Properties GetAll s "$OIFACE"
-assert_jq "$OUT" '.[0] | keys | join(",")' "Id,Kind,Name,PlanId,ProjectId,Provider,ServiceId,State" \
-        "GetAll has the eight properties"
+assert_jq "$OUT" '.[0] | keys | join(",")' "Addresses,Id,Kind,Name,PlanId,ProjectId,Provider,ServiceId,State" \
+        "GetAll has the nine properties"
 assert_eq "$(prop $EDU "$P1" Kind)" vm "Kind: a VM"
 
 if wait_op "$OP1"; then pass "the provision operation finishes"; else fail "operation is '$GOT'"; fi
@@ -505,14 +505,14 @@ check_interface() {
 check_interface $RIFACE $ROOT 3
 assert_contains "$(cat "$CB_TMP/doc.members")" "method RequestResource(s) -> (os)" \
         "the introspection check sees RequestResource's signature"
-check_interface $OIFACE "$P1" 11
+check_interface $OIFACE "$P1" 14
 assert_contains "$(cat "$CB_TMP/doc.members")" "property State s read" "the introspection check sees properties"
 
 # What PropertiesChanged promises per property (the members compared above
 # carry it, so the document and the daemon agree on it too).
 assert_eq "$(awk '$1 == "property" { printf "%s %s ", $2, $5 }' "$CB_TMP/live.members")" \
-        "Id const Kind const Name const PlanId const ProjectId const Provider invalidates ServiceId const State invalidates " \
-        "live: State and Provider invalidate, the rest are const"
+        "Addresses false Id const Kind const Name const PlanId const ProjectId const Provider invalidates ServiceId const State invalidates " \
+        "live: State and Provider invalidate, Addresses is never signalled, the rest are const"
 
 kill "$MONITOR_PID" "$HEALTH_MONITOR_PID" 2>/dev/null || true
 cb_stop_daemon

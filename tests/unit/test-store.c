@@ -381,6 +381,7 @@ static void test_project_holdings(void **state) {
                            "ALTER TABLE operations DROP COLUMN delete_volumes;"
                            "DROP TABLE budget_alerts; DROP TABLE vm_bindings;"
                            "ALTER TABLE providers DROP COLUMN managed_only;"
+                           "DROP TABLE resource_addresses;"
                            "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
                            "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
                            "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
@@ -432,11 +433,11 @@ static void test_state_checks_upgrade(void **state) {
         /* Back to the tables as they were before the CHECKs (no rows yet):
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
-         * vm_bindings, budget_alerts, volume_attachments and providers.managed_only
-         * (the last seven migrations; budget_alerts creates its table only if
-         * it is not there; volume attachments rebuild operations once more,
-         * from its columns before them). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 7);
+         * vm_bindings, budget_alerts, volume_attachments, providers.managed_only
+         * and resource_addresses (the last eight migrations; budget_alerts
+         * creates its table only if it is not there; volume attachments rebuild
+         * operations once more, from its columns before them). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 8);
         assert_int_equal(
                 store_exec(
                         s,
@@ -444,6 +445,7 @@ static void test_state_checks_upgrade(void **state) {
                         "ALTER TABLE providers DROP COLUMN image_pool;"
                         "DROP TABLE vm_bindings; DROP TABLE volume_attachments;"
                         "ALTER TABLE providers DROP COLUMN managed_only;"
+                        "DROP TABLE resource_addresses;"
                         "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
                         "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
                         " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
