@@ -17,15 +17,7 @@
 #define CB_VERSION "0.0.0"
 #endif
 
-/* Services are JSON documents; without a configured limit this still bounds
- * what one call may make us parse. */
-#define BUS_JSON_MAX_DEFAULT (1024 * 1024)
-
 typedef int (*CatalogAction)(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
-
-static size_t json_arg_max(const Manager *m) {
-        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX_DEFAULT;
-}
 
 /* Hands the core's answer back: the document on success, the mapped error
  * otherwise. */
@@ -100,7 +92,7 @@ static int method_create_service(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_arg_max(m), "the service document", &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
         if (r < 0)
                 return r;
         r = catalog_create(m->catalog, &caller, doc, &v, &err);
@@ -121,7 +113,7 @@ static int method_update_service(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_arg_max(m), "the service document", &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
         if (r < 0)
                 return r;
         r = catalog_update(m->catalog, &caller, id, doc, &v, &err);

@@ -12,12 +12,6 @@
 #include "legacy.h"
 #include "log.h"
 
-#define BUS_JSON_MAX (1024 * 1024)
-
-static size_t json_max(const Manager *m) {
-        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX;
-}
-
 static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
@@ -32,7 +26,7 @@ static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *er
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_max(m), "the registration", &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the registration", &doc, error);
         if (r < 0)
                 return r;
         r = legacy_create(m->legacy, &caller, doc, &out, &err);
@@ -57,7 +51,7 @@ static int call_with_doc(sd_bus_message *msg, Manager *m, LegacyBodyFn fn, const
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_max(m), what, &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), what, &doc, error);
         if (r < 0)
                 return r;
         r = fn(m->legacy, &caller, id, doc, &out, &err);

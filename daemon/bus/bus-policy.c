@@ -23,7 +23,7 @@ static int method_evaluate(sd_bus_message *msg, void *userdata, sd_bus_error *er
         r = sd_bus_message_read(msg, "s", &text);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, m->config->rest_max_body, "request", &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "request", &doc, error);
         if (r < 0)
                 return r;
         r = eval_request_from_json(doc, NULL, &req, &err);

@@ -18,14 +18,6 @@
 #include "rest-records.h"
 #include "projects.h"
 
-/* An envelope is a signed document; without a configured limit this still
- * bounds what one call may make us parse. */
-#define BUS_JSON_MAX_DEFAULT (1024 * 1024)
-
-static size_t json_arg_max(const Manager *m) {
-        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX_DEFAULT;
-}
-
 /* ---- org.cloudbroker.Broker1.Approvals ---- */
 
 static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -42,7 +34,7 @@ static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_arg_max(m), "the approval envelope", &env, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the approval envelope", &env, error);
         if (r < 0)
                 return r;
         r = approvals_import(m->projects, &caller, env, &out, &err);

@@ -35,14 +35,6 @@
 #define PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
 #define OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
 
-/* Resource requests are small; without a configured limit this still
- * bounds what one call may make us parse. */
-#define BUS_JSON_MAX_DEFAULT (1024 * 1024)
-
-static size_t json_arg_max(const Manager *m) {
-        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : BUS_JSON_MAX_DEFAULT;
-}
-
 /* 1 with the id in *ret for a path of one resource, 0 for any other path
  * (the prefix itself, deeper paths, an empty label), negative on OOM. */
 static int resource_id_from_path(const char *path, char **ret) {
@@ -558,7 +550,7 @@ static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_e
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_parse_json_arg(text, json_arg_max(m), "the resource request", &doc, error);
+        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the resource request", &doc, error);
         if (r < 0)
                 return r;
 

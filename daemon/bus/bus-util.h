@@ -47,6 +47,11 @@ extern const sd_bus_vtable bus_resources_vtable[];
  * whenever the core reports a resource changed, whichever face caused it. */
 int bus_resources_attach(Manager *m);
 
+/* The most a JSON argument may hold: the REST body limit, so that both
+ * faces refuse the same documents, or 1 MiB when none is configured, so
+ * that one call can never make us parse an unbounded string. */
+size_t bus_json_arg_max(const Manager *m);
+
 /* Parses a JSON document given as a D-Bus string argument. Malformed text
  * is MalformedJson naming line and column; a document larger than
  * max_bytes (0: no limit) is TooLarge. Returns 0 with a new reference in

@@ -233,6 +233,10 @@ int bus_error_from_cb(sd_bus_error *error, const CbError *err) {
         return -cb_error_errno(kind);
 }
 
+size_t bus_json_arg_max(const Manager *m) {
+        return m->config && m->config->rest_max_body > 0 ? m->config->rest_max_body : 1024 * 1024;
+}
+
 int bus_parse_json_arg(const char *text, size_t max_bytes, const char *what, json_t **ret_doc,
                        sd_bus_error *error) {
         json_error_t jerr;
