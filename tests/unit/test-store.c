@@ -389,7 +389,8 @@ static void test_project_holdings(void **state) {
                            "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
                            "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
                            "DROP INDEX usage_segments_start;"
-                           "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
+                           "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TRIGGER usage_plan;"
+                           "DROP TABLE usage_segments;"
                            "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
                            "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
                            "ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN "
@@ -434,10 +435,11 @@ static void test_state_checks_upgrade(void **state) {
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
          * vm_bindings, budget_alerts, volume_attachments, providers.managed_only
-         * and resource_addresses (the last eight migrations; budget_alerts
-         * creates its table only if it is not there; volume attachments rebuild
-         * operations once more, from its columns before them). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 8);
+         * and resource_addresses, and the plan of usage segments with the
+         * resize operation (the last nine migrations; budget_alerts
+         * creates its table only if it is not there; volume attachments and
+         * resize rebuild operations once more, from its columns before them). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 9);
         assert_int_equal(
                 store_exec(
                         s,
@@ -446,6 +448,9 @@ static void test_state_checks_upgrade(void **state) {
                         "DROP TABLE vm_bindings; DROP TABLE volume_attachments;"
                         "ALTER TABLE providers DROP COLUMN managed_only;"
                         "DROP TABLE resource_addresses;"
+                        "DROP TRIGGER usage_plan; DROP TRIGGER usage_open; DROP TRIGGER usage_change;"
+                        "ALTER TABLE usage_segments DROP COLUMN plan_id;"
+                        "ALTER TABLE usage_segments DROP COLUMN catalog_revision;"
                         "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
                         "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
                         " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
@@ -558,8 +563,36 @@ static void test_usage_segments(void **state) {
         store_rollback(s);
         assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4");
         /* A segment is never rewritten: its key cannot be taken twice. */
-        assert_int_not_equal(
-                store_exec(s, "INSERT INTO usage_segments VALUES ('r1', 4, 'deleted', 'T9');", &err), 0);
+        assert_int_not_equal(store_exec(s,
+                                        "INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+                                        " VALUES ('r1', 4, 'deleted', 'T9');",
+                                        &err),
+                             0);
+        cb_error_clear(&err);
+        /* A resize (a change of plan alone) starts a segment in the same
+         * state at the new plan and revision; each segment names its plan. */
+        assert_int_equal(store_exec(s,
+                                    "UPDATE resources SET plan_id = 'large', catalog_revision = 2,"
+                                    " updated_at = 'T6' WHERE id = 'r1';",
+                                    &err),
+                         0);
+        assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4,5:active@T6");
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq = 5 AND plan_id = 'large' AND catalog_revision = 2"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq < 5 AND plan_id = 'small' AND catalog_revision = 1"),
+                         4);
+        /* The plan and state at once (a rolled-back resize that also stopped): one segment. */
+        assert_int_equal(store_exec(s,
+                                    "UPDATE resources SET plan_id = 'small', catalog_revision = 1,"
+                                    " state = 'stopped', updated_at = 'T7' WHERE id = 'r1';",
+                                    &err),
+                         0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq = 6 AND plan_id = 'small' AND state = 'stopped'"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1'"), 6);
 
 #undef RES
 #undef SET
