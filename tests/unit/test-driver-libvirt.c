@@ -1070,6 +1070,37 @@ static void test_system_disk_from_image(void **state) {
         assert_null(virDomainLookupByName(raw, "cb-r-changed"));
         cb_error_clear(&err);
 
+        /* The digest cache: the image read by the provisions above is not
+         * read again while its fingerprint stands; rewritten in place (same
+         * size: only its mtime and ctime move), it is read again, and the
+         * digest on record no longer matches. */
+        DriverImageInfo info;
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_true(info.from_cache);
+        assert_string_equal(info.digest, sha);
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 17 + 3);
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_false(info.from_cache);
+        assert_int_equal(info.read_bytes, sizeof(bytes));
+        assert_string_not_equal(info.digest, sha);
+        ch = spec;
+        ch.resource_id = "r-rewritten";
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "os_image");
+        assert_non_null(strstr(err.message, "changed since it was registered"));
+        assert_null(virDomainLookupByName(raw, "cb-r-rewritten"));
+        cb_error_clear(&err);
+        /* The new content is what is remembered now. */
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_true(info.from_cache);
+        assert_string_not_equal(info.digest, sha);
+
         driver_close(lv, c);
         virStoragePoolFree(dpool);
         virStoragePoolDestroy(ipool);
