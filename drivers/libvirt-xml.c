@@ -834,7 +834,11 @@ int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format
 }
 
 int libvirt_xml_console_log(const char *xml, char **ret) {
+        /* The serial device, <serial type=...>: not a disk's <serial>ID</serial>
+         * (an attached volume's, which comes before the devices' consoles). */
         const char *serial = xml ? strstr(xml, "<serial") : NULL;
+        while (serial && serial[7] == '>')
+                serial = strstr(serial + 7, "<serial");
         if (!serial)
                 return -ENOENT;
         const char *end = strstr(serial, "</serial>");

@@ -644,8 +644,34 @@ static void test_volume_fingerprint(void **state) {
         assert_int_equal(libvirt_xml_volume_fingerprint(NULL, fp, sizeof(fp)), -EINVAL);
 }
 
+/* The console log's path from a live domain XML, also when an attached
+ * volume's disk (its <serial>ID</serial>) comes before the serial device. */
+static void test_console_log_path(void **state) {
+        static const char plain[] = "<domain><devices><serial type='pty'><log file='/var/log/c.log' "
+                                    "append='off'/><target port='0'/></serial></devices></domain>";
+        static const char attached[] =
+                "<domain><devices><disk type='volume' device='disk'><source pool='default' volume='v.img'/>"
+                "<target dev='vdc' bus='virtio'/><serial>r-0123456789abcdef</serial></disk>"
+                "<serial type='pty'><log file='/var/log/c.log' append='off'/></serial></devices></domain>";
+        char *path = NULL;
+        (void)state;
+
+        assert_int_equal(libvirt_xml_console_log(plain, &path), 0);
+        assert_string_equal(path, "/var/log/c.log");
+        free(path);
+        path = NULL;
+        assert_int_equal(libvirt_xml_console_log(attached, &path), 0);
+        assert_string_equal(path, "/var/log/c.log");
+        free(path);
+        assert_int_equal(libvirt_xml_console_log("<domain><devices><disk><serial>x</serial></disk></devices>"
+                                                 "</domain>",
+                                                 &path),
+                         -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_console_log_path),
                 cmocka_unit_test(test_volume_fingerprint),
                 cmocka_unit_test(test_definition_edit),
                 cmocka_unit_test(test_attached_disk_xml),

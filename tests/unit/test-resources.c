@@ -28,6 +28,7 @@
 #include "projects.h"
 #include "providers.h"
 #include "resize.h"
+#include "vm-guest.h"
 #include "resources.h"
 #include "signature.h"
 #include "states.h"
@@ -371,6 +372,24 @@ static void test_request_goes_active(void **state) {
         assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
         cb_error_clear(&err);
         assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.provision.done'"), 1);
+}
+
+/* A reconcile reads the addresses of the active VMs (a bounded number per
+ * provider, longest unread first) and keeps them on the record, without
+ * anyone asking for them. */
+static void test_reconcile_reads_addresses(void **state) {
+        (void)state;
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"), 0);
+        resources_reconcile_all(w.resources);
+        assert_true(pump_until(pool_idle, NULL));
+        json_t *a = vm_addresses_stored(w.store, r1);
+        assert_non_null(a);
+        assert_true(json_array_size(a) >= 1);
+        assert_non_null(json_string_value(json_object_get(json_array_get(a, 0), "mac")));
+        json_decref(a);
+        assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"),
+                         count("SELECT COUNT(*) FROM resources WHERE kind = 'vm' AND state = 'active'"));
 }
 
 static void test_refusal_names_article_writes_nothing(void **state) {
@@ -802,6 +821,7 @@ static void test_resize_recovery_and_rollback(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_goes_active),
+                cmocka_unit_test(test_reconcile_reads_addresses),
                 cmocka_unit_test(test_refusal_names_article_writes_nothing),
                 cmocka_unit_test(test_idempotent_repeat),
                 cmocka_unit_test(test_stop_start_delete),
