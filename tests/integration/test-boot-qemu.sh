@@ -10,8 +10,15 @@
 # guest's console, read back through GET /v1/resources/{id}/console, shows
 # the hostname and the key's digest the guest read from the seed. An
 # isolated network with DHCP (dnsmasq) gives the guest an address that GET
-# .../addresses and the record show. virt-xml-validate checks the domain
-# and volume XML the broker produced. Needs root.
+# .../addresses and the record show. A block volume attached live
+# (virDomainAttachDeviceFlags LIVE|CONFIG) appears in the guest as vdc,
+# which it writes and reads back (and the host finds what it wrote in the
+# volume), then is detached live. The VM is resized to a larger plan, with
+# the daemon killed (SIGKILL) in the middle and started again: the resize
+# resumes and the guest sees the new vCPUs and memory; a resize that QEMU
+# refuses (256 vCPUs) rolls back to the old plan, running. virt-xml-validate
+# checks the domain and volume XML the broker produced (the CoW disk, the
+# seed, the attached and the resized domain, the grown disk). Needs root.
 #
 # Usage (from the repository root): tests/integration/test-boot-qemu.sh [BUILD_DIR]
 
