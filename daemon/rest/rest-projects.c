@@ -130,7 +130,7 @@ static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) 
         json_decref(body);
         if (r < 0)
                 return r;
-        out = evaluation_to_json(&ev);
+        out = rest_evaluation_json(&ev);
         if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, 200, out);

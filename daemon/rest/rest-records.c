@@ -308,3 +308,16 @@ json_t *rest_approval_list_json(const ApprovalList *l) {
                 }
         return a;
 }
+
+json_t *rest_evaluation_json(const Evaluation *e) {
+        json_t *out = policy_decision_to_json(&e->decision);
+        if (!out)
+                return NULL;
+        if (json_object_set_new(out, "projected_cost_fen", json_integer(e->projected_cost_fen)) < 0 ||
+            json_object_set_new(out, "cost_kind",
+                                json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction")) < 0) {
+                json_decref(out);
+                return NULL;
+        }
+        return out;
+}

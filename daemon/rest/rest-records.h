@@ -4,12 +4,12 @@
 /*
  * The JSON of the core's records: the one serializer of each record the
  * core hands out as a struct (Resource, Operation, ResourceTicket,
- * System, Incident, Project, ApprovalRecord), whose output is the REST bodies that
+ * System, Incident, Project, ApprovalRecord, Evaluation), whose output is the REST bodies that
  * docs/openapi.yaml describes (for resources: members in the record's
  * column order; a provider or provider_ref not there yet, and an
  * operation's error unless it failed, as null). The D-Bus face answers
  * documents in the same shapes (docs/faces.md: Resources.GetOperation,
- * Systems, Incidents, Projects, Approvals) and serializes through here too, so the
+ * Systems, Incidents, Projects, Approvals, Policy.Evaluate) and serializes through here too, so the
  * two cannot drift apart. Each returns a new reference, NULL only when out
  * of memory.
  */
@@ -67,3 +67,8 @@ json_t *rest_approval_revision_json(const ApprovalRecord *a);
 json_t *rest_approval_history_json(const ApprovalList *l);
 json_t *rest_approval_json(const ApprovalRecord *a);
 json_t *rest_approval_list_json(const ApprovalList *l);
+
+/* A policy decision for a request: {"allowed", "violations" (policy.h's
+ * policy_decision_to_json), "projected_cost_fen", "cost_kind"}, what
+ * POST /v1/policy/evaluate and Policy.Evaluate answer. */
+json_t *rest_evaluation_json(const Evaluation *e);

@@ -365,6 +365,33 @@ static void test_create_from_approval(void **state) {
         assert_null(doc);
         assert_true(approvals_get_revision(w->projects, &health_c, "p-unit", 1, &doc, &err) < 0);
         assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+
+        /* An evaluation through its serializer (an empty catalogue: the
+         * service is not published), what both faces answer. */
+        Evaluation ev = { 0 };
+        EvalRequest er = { .project_id = "p-unit",
+                           .system_id = "s-none",
+                           .service_id = "ecs-general",
+                           .plan_id = "ecs-general-2c4g",
+                           .quantity = 1 };
+        assert_int_equal(projects_evaluate(w->projects, &edu_c, &er, 0, &ev, &err), 0);
+        assert_false(ev.decision.allowed);
+        v = rest_evaluation_json(&ev);
+        assert_false(json_is_true(json_object_get(v, "allowed")));
+        assert_int_equal(json_array_size(json_object_get(v, "violations")), ev.decision.n_violations);
+        assert_string_equal(json_string_value(json_object_get(v, "cost_kind")), "construction");
+        assert_keys(v, "allowed,violations,projected_cost_fen,cost_kind");
+        assert_string_equal(ev.approval_no, "临政信审〔2026〕8号");
+        evaluation_done(&ev);
+        /* Another department's project weighs as one without an approval. */
+        ev = (Evaluation){ 0 };
+        assert_int_equal(projects_evaluate(w->projects, &health_c, &er, 0, &ev, &err), 0);
+        assert_false(ev.decision.allowed);
+        assert_string_equal(ev.approval_no, "");
+        text = approval_text(rest_evaluation_json(&ev));
+        assert_non_null(strstr(text, "\"code\":\"NO_APPROVAL\""));
+        free(text);
+        evaluation_done(&ev);
 }
 
 static int add_milestone(World *w, const CbCaller *caller, const char *id, const char *kind, const char *date,
