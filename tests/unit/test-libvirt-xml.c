@@ -536,6 +536,15 @@ static void test_attached_disk_xml(void **state) {
         assert_int_equal(libvirt_xml_attached_disk("p'x", "vol-1", "vdc", &z, &err), 0);
         assert_non_null(strstr(z, "pool='p&apos;x'"));
         free(z);
+        /* The device XML the attach hands to libvirt, in the domain the
+         * broker generates (as virDomainAttachDeviceFlags CONFIG leaves it),
+         * validates: virt-xml-validate takes whole documents only. */
+        ProvisionSpec spec = base_spec();
+        _cleanup_(freep) char *dom = NULL, *with = NULL;
+        assert_int_equal(libvirt_xml_domain(&spec, "qemu", &dom, &err), 0);
+        assert_int_equal(libvirt_xml_add_device(dom, x, &with), 0);
+        if (validate(with, "domain") != 0)
+                fail_msg("a domain with the attached disk does not validate:\n%s", with);
         assert_false(libvirt_xml_attach_target_is_valid("vdb"));
         assert_false(libvirt_xml_attach_target_is_valid("vdcc"));
         assert_false(libvirt_xml_attach_target_is_valid(NULL));
