@@ -159,12 +159,12 @@ virt_install_round() {
         [ -n "$t" ] || { echo "virt-install round $1: no console line"; exit 1; }
         T_VI+=("$t")
         VI_DISK=$(allocated "$CB_TMP/disk/vi-$1.qcow2")
-        iso=$(ls "$CB_TMP/libvirt-bench/lib/boot/"*cloudinit*.iso 2>/dev/null | head -1 || true)
-        VI_SEED=$([ -n "$iso" ] && allocated "$iso" || echo 0)
+        # virt-install deletes its ISO when it exits; QEMU still has it open.
+        iso=$(vsh domblklist "vi-$1" --details | awk '$2 == "cdrom" {print $3; exit}')
+        VI_SEED=$([ -n "$iso" ] && vsh domblkinfo "vi-$1" "$iso" | awk '/^Physical:/ {print $2}' || echo 0)
         vsh destroy "vi-$1" >/dev/null 2>&1 || true
         vsh undefine "vi-$1" >/dev/null 2>&1 || true
         vsh vol-delete --pool "$DISK_POOL" "vi-$1.qcow2" >/dev/null 2>&1 || true
-        rm -f "$CB_TMP/libvirt-bench/lib/boot/"*cloudinit*.iso
 }
 
 for i in $(seq 1 "$ROUNDS"); do
@@ -185,7 +185,7 @@ boot to first console line, $ROUNDS rounds each, TCG on one private libvirtd:
   ratio broker / virt-install: $RATIO (target <= 1.20)
 written per VM before boot (allocated bytes):
   cloudbrokerd: system disk (qcow2 over the image) $CB_DISK, seed ISO $CB_SEED (target: disk < 1048576)
-  virt-install: system disk (qcow2 over the image) $VI_DISK, cloud-init ISO $VI_SEED
+  virt-install: system disk (qcow2 over the image) $VI_DISK, cloud-init ISO ${VI_SEED:-0}
 EOF
 )
 echo "$RESULT"

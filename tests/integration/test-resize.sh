@@ -213,7 +213,7 @@ assert_contains "$OUT" "only VMs are resized" "cloudbrokerctl says why a volume 
 # --- a deleted VM ----------------------------------------------------------------------
 
 cb_curl DELETE "/v1/resources/$VMA" dev-edu
-cb_wait_state "$VMA" deleted >/dev/null && pass "set-up: vm-a is deleted" || fail "vm-a not deleted ($GOT)"
+if cb_wait_state "$VMA" deleted >/dev/null; then pass "set-up: vm-a is deleted"; else fail "vm-a not deleted ($GOT)"; fi
 resize "$VMA" ecs-general-2c4g
 assert_eq "$CB_STATUS" 409 "a deleted VM is not resized: 409"
 assert_contains "$CB_BODY" "deleted" "and the answer says it is deleted"
