@@ -370,8 +370,7 @@ static void op_step(HttpOp *op) {
         op->in_flight = true;
 }
 
-/* The plan's maximum_polling_duration in what the provider offers, else the default. */
-static unsigned max_polling(const Provider *p, const char *service, const char *plan) {
+unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan) {
         const json_t *s, *pl;
         size_t i, j;
         json_array_foreach(json_object_get(p->offered, "services"), i, s) {
@@ -433,7 +432,7 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
                 op_free(op);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        op->max_polling_s = max_polling(p, op->remote_service_id, op->remote_plan_id);
+        op->max_polling_s = http_plan_max_polling(p, op->remote_service_id, op->remote_plan_id);
 
         /* Where a previous run of the daemon left it. */
         q = store_query(store, "SELECT remote_phase, remote_operation FROM operations WHERE id = ?1",

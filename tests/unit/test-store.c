@@ -434,10 +434,10 @@ static void test_state_checks_upgrade(void **state) {
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
          * vm_bindings, budget_alerts, volume_attachments, providers.managed_only
-         * and resource_addresses (the last eight migrations; budget_alerts
+         * resource_addresses and service_bindings (the last nine migrations; budget_alerts
          * creates its table only if it is not there; volume attachments rebuild
          * operations once more, from its columns before them). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 8);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 9);
         assert_int_equal(
                 store_exec(
                         s,
@@ -445,7 +445,7 @@ static void test_state_checks_upgrade(void **state) {
                         "ALTER TABLE providers DROP COLUMN image_pool;"
                         "DROP TABLE vm_bindings; DROP TABLE volume_attachments;"
                         "ALTER TABLE providers DROP COLUMN managed_only;"
-                        "DROP TABLE resource_addresses;"
+                        "DROP TABLE resource_addresses; DROP TABLE service_bindings;"
                         "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
                         "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
                         " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
