@@ -51,7 +51,6 @@ static json_t *credentials(const Resource *res, const VmBinding *b) {
                          "ssh-ed25519", "ssh_public_key", b->public_key, "ssh_private_key", b->private_key);
 }
 
-
 /* ---- bindings of service (http) instances ---- */
 
 static json_t *service_credentials(const ServiceBinding *b) {
@@ -61,8 +60,11 @@ static json_t *service_credentials(const ServiceBinding *b) {
 static void service_bind_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
         RestAsync *a = userdata;
         if (!b || (b->state == BINDING_FAILED && err)) {
-                /* The provider refused or failed: a 502-like refusal, in OSB's body. */
-                rest_async_complete(a, err && err->kind == CB_ERR_UNPROCESSABLE ? 422 : cb_error_http_status(err->kind),
+                /* The provider refused or failed: the reason, in OSB's body. */
+                unsigned status = !err                                ? 500
+                                  : err->kind == CB_ERR_UNPROCESSABLE ? 422
+                                                                      : cb_error_http_status(err->kind);
+                rest_async_complete(a, status,
                                     json_pack("{s:s, s:s}", "error", "BindingFailed", "description",
                                               err ? err->message : "the binding failed"));
                 return;
@@ -86,8 +88,8 @@ static int service_binding_put(RestRequest *req, RestReply *reply, OsbActor *act
                                 "accepts_incomplete=true is required",
                                 req->params[0]);
         a = rest_suspend(req);
-        q = resource_bind(req->manager->resources, &actor->caller, res->id, bid, NULL, hash, service_bind_answered,
-                          a, &b, &pending, err);
+        q = resource_bind(req->manager->resources, &actor->caller, res->id, bid, NULL, hash,
+                          service_bind_answered, a, &b, &pending, err);
         if (q < 0) {
                 rest_async_complete(a, err->kind == CB_ERR_CONFLICT ? 409 : cb_error_http_status(err->kind),
                                     json_pack("{s:s, s:s}", "error",
@@ -106,17 +108,19 @@ static int service_binding_put(RestRequest *req, RestReply *reply, OsbActor *act
 static void service_unbind_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
         RestAsync *a = userdata;
         if (!b)
-                rest_async_complete(a, cb_error_http_status(err->kind),
-                                    json_pack("{s:s, s:s}", "error", "UnbindingFailed", "description", err->message));
+                rest_async_complete(
+                        a, cb_error_http_status(err->kind),
+                        json_pack("{s:s, s:s}", "error", "UnbindingFailed", "description", err->message));
         else if (b->state == BINDING_UNBOUND)
                 rest_async_complete(a, 200, json_object());
         else if (b->state == BINDING_UNBINDING)
                 rest_async_complete(a, 202, json_pack("{s:s}", "operation", "unbind"));
         else
                 /* Still bound: the provider would not (the error says why). */
-                rest_async_complete(a, 502,
-                                    json_pack("{s:s, s:s}", "error", "UnbindingFailed", "description",
-                                              b->error ? b->error : (err ? err->message : "the unbinding failed")));
+                rest_async_complete(
+                        a, 502,
+                        json_pack("{s:s, s:s}", "error", "UnbindingFailed", "description",
+                                  b->error ? b->error : (err ? err->message : "the unbinding failed")));
 }
 
 static int on_binding_put(RestRequest *req, RestReply *reply, CbError *err) {
@@ -197,8 +201,8 @@ static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
                 return 0;
         if (res.kind == RESOURCE_KIND_SERVICE) {
                 _cleanup_(service_binding_done) ServiceBinding sb = { 0 };
-                if (resource_binding_get(req->manager->resources, &actor.caller, res.id, req->params[1], true, &sb,
-                                         err) < 0 ||
+                if (resource_binding_get(req->manager->resources, &actor.caller, res.id, req->params[1], true,
+                                         &sb, err) < 0 ||
                     sb.state != BINDING_BOUND) {
                         cb_error_clear(err);
                         return osb_fail(reply, 404, "NotFound", "no binding '%s'", req->params[1]);
@@ -237,7 +241,7 @@ static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {
                 a = rest_suspend(req);
                 if (resource_unbind(req->manager->resources, &actor.caller, res.id, req->params[1], true,
                                     service_unbind_answered, a, &sb, &pending, err) < 0) {
-                        unsigned status = err->kind == CB_ERR_NOT_FOUND ? 410
+                        unsigned status = err->kind == CB_ERR_NOT_FOUND  ? 410
                                           : err->kind == CB_ERR_CONFLICT ? 422
                                                                          : cb_error_http_status(err->kind);
                         rest_async_complete(a, status,
@@ -276,8 +280,8 @@ static int on_binding_last_operation(RestRequest *req, RestReply *reply, CbError
         if (res.kind == RESOURCE_KIND_SERVICE) {
                 _cleanup_(service_binding_done) ServiceBinding sb = { 0 };
                 const char *state;
-                if (resource_binding_get(req->manager->resources, &actor.caller, res.id, req->params[1], true, &sb,
-                                         err) < 0) {
+                if (resource_binding_get(req->manager->resources, &actor.caller, res.id, req->params[1], true,
+                                         &sb, err) < 0) {
                         cb_error_clear(err);
                         return osb_fail(reply, 404, "NotFound", "no binding '%s'", req->params[1]);
                 }
@@ -287,14 +291,13 @@ static int on_binding_last_operation(RestRequest *req, RestReply *reply, CbError
                 /* A failed unbind leaves it bound, with its error: that operation failed. */
                 if (sb.state == BINDING_BOUND && sb.error)
                         state = "failed";
-                return rest_reply_json(
-                        reply, 200,
-                        json_pack("{s:s, s:s}", "state", state, "description",
-                                  sb.error                           ? sb.error
-                                  : sb.state == BINDING_UNBOUND      ? "unbind succeeded"
-                                  : sb.state == BINDING_UNBINDING    ? "unbinding at the provider"
-                                  : sb.state == BINDING_CREATING     ? "binding at the provider"
-                                                                     : "bind succeeded"));
+                return rest_reply_json(reply, 200,
+                                       json_pack("{s:s, s:s}", "state", state, "description",
+                                                 sb.error                        ? sb.error
+                                                 : sb.state == BINDING_UNBOUND   ? "unbind succeeded"
+                                                 : sb.state == BINDING_UNBINDING ? "unbinding at the provider"
+                                                 : sb.state == BINDING_CREATING  ? "binding at the provider"
+                                                                                 : "bind succeeded"));
         }
         if (vm_binding_get(req->manager->resources, &actor.caller, res.id, req->params[1], &b, err) < 0) {
                 cb_error_clear(err);

@@ -370,8 +370,9 @@ static int check_binding(const DriverRef *ref, CbError *err) {
         return 0;
 }
 
-int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
-                      const json_t *parameters, DriverReplyFn done, void *userdata, CbError *err) {
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err) {
         DISPATCH_CHECK(ops, conn, bind_async, err);
         int r = check_call(ctx, done, err);
         if (r >= 0)

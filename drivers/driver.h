@@ -325,7 +325,8 @@ int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef 
 int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
 /* ref->binding_id is required. */
-int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
-                      const json_t *parameters, DriverReplyFn done, void *userdata, CbError *err);
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err);
 int driver_unbind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                         const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

@@ -19,7 +19,7 @@
 #define POLL_RA_CAP_S     300
 #define KEY_MAX           200
 
-#define BINDING_COLUMNS                                                                            \
+#define BINDING_COLUMNS                                                                                \
         "id, binding_key, resource_id, created_by, error, created_at, updated_at, deleted_at, state, " \
         "request_hash, credentials, phase, remote_operation"
 
@@ -110,8 +110,8 @@ static int load_by_id(Resources *r, const char *id, ServiceBinding *ret, Row *re
 
 static int load_by_key(Resources *r, const char *who, const char *key, ServiceBinding *ret, Row *ret_row,
                        CbError *err) {
-        static const char sql[] = "SELECT " BINDING_COLUMNS
-                                  " FROM service_bindings WHERE created_by = ?1 AND binding_key = ?2";
+        static const char sql[] =
+                "SELECT " BINDING_COLUMNS " FROM service_bindings WHERE created_by = ?1 AND binding_key = ?2";
         return binding_query(r, sql, who, key, ret, ret_row, err);
 }
 
@@ -124,7 +124,8 @@ static int open_credentials(Resources *r, ServiceBinding *b, const char *sealed,
         if (b->state != BINDING_BOUND || !sealed)
                 return 0;
         credentials_ad(b->id, ad);
-        if (!r->secrets || !secretbox_is_sealed(sealed) || secretbox_open(r->secrets, ad, sealed, &plain, &len) < 0)
+        if (!r->secrets || !secretbox_is_sealed(sealed) ||
+            secretbox_open(r->secrets, ad, sealed, &plain, &len) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL,
                                     "the credentials of binding '%s' do not open under the secrets key "
                                     "(secrets.key): another key, or the row was altered",
@@ -132,7 +133,8 @@ static int open_credentials(Resources *r, ServiceBinding *b, const char *sealed,
         b->credentials = json_loadb(plain, len, 0, NULL);
         explicit_bzero(plain, len);
         if (!b->credentials)
-                return cb_error_set(err, CB_ERR_INTERNAL, "the credentials of binding '%s' are not JSON", b->id);
+                return cb_error_set(err, CB_ERR_INTERNAL, "the credentials of binding '%s' are not JSON",
+                                    b->id);
         return 0;
 }
 
@@ -252,14 +254,14 @@ typedef struct EndChange {
 
 static int end_change(Store *s, void *userdata, CbError *err) {
         const EndChange *c = userdata;
-        return store_run(s,
-                         "UPDATE service_bindings SET state = ?1, credentials = ?2, error = ?3, updated_at = ?4, "
-                         "deleted_at = CASE WHEN ?5 = 1 THEN ?4 ELSE deleted_at END, phase = NULL, "
-                         "remote_operation = NULL WHERE id = ?6",
-                         STORE_ARGS(SA_TEXT(binding_state_to_string(c->state)), SA_TEXT(c->sealed),
-                                    SA_TEXT(c->error), SA_TEXT(c->now), SA_INT(c->deleted ? 1 : 0),
-                                    SA_TEXT(c->id)),
-                         "recording the binding", err);
+        return store_run(
+                s,
+                "UPDATE service_bindings SET state = ?1, credentials = ?2, error = ?3, updated_at = ?4, "
+                "deleted_at = CASE WHEN ?5 = 1 THEN ?4 ELSE deleted_at END, phase = NULL, "
+                "remote_operation = NULL WHERE id = ?6",
+                STORE_ARGS(SA_TEXT(binding_state_to_string(c->state)), SA_TEXT(c->sealed), SA_TEXT(c->error),
+                           SA_TEXT(c->now), SA_INT(c->deleted ? 1 : 0), SA_TEXT(c->id)),
+                "recording the binding", err);
 }
 
 /* The end of a bind or an unbind: the row and its audit record in one
@@ -278,7 +280,8 @@ static void op_end(BindOp *op, BindingState state, const json_t *credentials, co
                 char *plain = json_dumps(credentials, JSON_COMPACT);
                 char ad[96];
                 credentials_ad(op->id, ad);
-                if (!plain || !op->r->secrets || secretbox_seal(op->r->secrets, ad, plain, strlen(plain), &sealed) < 0) {
+                if (!plain || !op->r->secrets ||
+                    secretbox_seal(op->r->secrets, ad, plain, strlen(plain), &sealed) < 0) {
                         state = BINDING_FAILED;
                         why = "the credentials could not be sealed (secrets key)";
                         q = -EIO;
@@ -287,7 +290,8 @@ static void op_end(BindOp *op, BindingState state, const json_t *credentials, co
                         explicit_bzero(plain, strlen(plain));
                         free(plain);
                 }
-                json_object_foreach((json_t *)credentials, k, v) json_array_append_new(fields, json_string(k));
+                json_object_foreach((json_t *)credentials, k, v)
+                        json_array_append_new(fields, json_string(k));
         }
         (void)q;
         store_now(now);
@@ -322,7 +326,8 @@ static void op_save(BindOp *op) {
         char now[32];
         store_now(now);
         if (store_run(op->r->store,
-                      "UPDATE service_bindings SET phase = ?1, remote_operation = ?2, updated_at = ?3 WHERE id = ?4",
+                      "UPDATE service_bindings SET phase = ?1, remote_operation = ?2, updated_at = ?3 WHERE "
+                      "id = ?4",
                       STORE_ARGS(SA_TEXT(phase_names[op->phase]), SA_TEXT(op->remote_operation), SA_TEXT(now),
                                  SA_TEXT(op->id)),
                       "recording the provider's binding operation", &e) < 0)
@@ -368,7 +373,8 @@ static void op_set_phase(BindOp *op, Phase phase, const char *remote_operation) 
 static void op_mitigate(BindOp *op, const char *why) {
         if (!op->error[0])
                 snprintf(op->error, sizeof(op->error), "%s", why);
-        log_warning("binding %s: %s; deleting it at provider %s (orphan mitigation)", op->id, why, op->provider);
+        log_warning("binding %s: %s; deleting it at provider %s (orphan mitigation)", op->id, why,
+                    op->provider);
         op_set_phase(op, PHASE_MITIGATE, NULL);
         op_answer(op, NULL);
         op_step(op);
@@ -432,7 +438,8 @@ static void on_bind_reply(BindOp *op, int r, const DriverReply *reply, const cha
                         op_set_phase(op, PHASE_FETCH, NULL);
                         op_step(op);
                 } else if (r >= 0 && reply->state == DRIVER_OP_GONE)
-                        op_end(op, BINDING_FAILED, NULL, "the provider no longer knows the binding it was making");
+                        op_end(op, BINDING_FAILED, NULL,
+                               "the provider no longer knows the binding it was making");
                 else if (r >= 0) {
                         snprintf(msg, sizeof(msg), "the provider could not bind the instance%s%s",
                                  reply->description ? ": " : "", reply->description ?: "");
@@ -452,7 +459,8 @@ static void on_bind_reply(BindOp *op, int r, const DriverReply *reply, const cha
                 } else if (r < 0 && retryable(reply) && ++op->tries < RETRY_TRIES)
                         op_schedule(op, backoff_usec(op->tries - 1));
                 else
-                        op_mitigate(op, r < 0 ? why : "the provider says bound but does not show the binding");
+                        op_mitigate(op,
+                                    r < 0 ? why : "the provider says bound but does not show the binding");
                 return;
         case PHASE_MITIGATE:
                 if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
@@ -493,7 +501,8 @@ static void on_unbind_reply(BindOp *op, int r, const DriverReply *reply, const c
                         op_set_phase(op, PHASE_POLL, reply->operation);
                 else if (now_usec() >= op->poll_deadline_usec) {
                         snprintf(msg, sizeof(msg),
-                                 "the provider did not finish the unbinding within %u s (maximum_polling_duration)",
+                                 "the provider did not finish the unbinding within %u s "
+                                 "(maximum_polling_duration)",
                                  op->max_polling_s);
                         op_end(op, BINDING_BOUND, NULL, msg);
                         return;
@@ -504,8 +513,8 @@ static void on_unbind_reply(BindOp *op, int r, const DriverReply *reply, const c
         } else if (r >= 0 && (reply->state == DRIVER_OP_SUCCEEDED || reply->state == DRIVER_OP_GONE))
                 op_end(op, BINDING_UNBOUND, NULL, NULL);
         else if (r >= 0) {
-                snprintf(msg, sizeof(msg), "the provider could not unbind%s%s", reply->description ? ": " : "",
-                         reply->description ?: "");
+                snprintf(msg, sizeof(msg), "the provider could not unbind%s%s",
+                         reply->description ? ": " : "", reply->description ?: "");
                 op_end(op, BINDING_BOUND, NULL, msg);
         } else if (retryable(reply) && ++op->tries < RETRY_TRIES) {
                 op_answer(op, NULL);
@@ -556,7 +565,8 @@ static void op_step(BindOp *op) {
         switch (op->phase) {
         case PHASE_SEND:
                 r = op->unbind ? driver_unbind_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err)
-                               : driver_bind_async(p->ops, p->conn, &ref, &ctx, op->parameters, on_reply, op, &err);
+                               : driver_bind_async(p->ops, p->conn, &ref, &ctx, op->parameters, on_reply, op,
+                                                   &err);
                 break;
         case PHASE_MITIGATE:
                 r = driver_unbind_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
@@ -565,8 +575,8 @@ static void op_step(BindOp *op) {
                 r = driver_fetch_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
                 break;
         default:
-                r = driver_last_operation_async(p->ops, p->conn, &ref, &ctx, op->remote_operation, on_reply, op,
-                                                &err);
+                r = driver_last_operation_async(p->ops, p->conn, &ref, &ctx, op->remote_operation, on_reply,
+                                                op, &err);
                 break;
         }
         if (r < 0) {
@@ -598,8 +608,9 @@ static int op_start(Resources *r, const Resource *res, const char *id, const cha
         if (!p)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "no provider '%s'", res->provider ?: "");
         if (!spec)
-                return cb_error_set(err, CB_ERR_UNAVAILABLE, "the plan '%s' of resource '%s' is not in the catalogue",
-                                    res->plan_id, res->id);
+                return cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                    "the plan '%s' of resource '%s' is not in the catalogue", res->plan_id,
+                                    res->id);
         op = calloc(1, sizeof(*op));
         if (!op)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -662,7 +673,8 @@ static int load_service(Resources *r, const CbCaller *caller, const char *resour
 static bool service_bindable(Resources *r, const Resource *res) {
         json_t *svc = NULL;
         bool b;
-        if (catalog_get_revision(projects_catalog(r->projects), res->service_id, res->catalog_revision, &svc) < 0)
+        if (catalog_get_revision(projects_catalog(r->projects), res->service_id, res->catalog_revision,
+                                 &svc) < 0)
                 return false;
         b = json_is_true(json_object_get(svc, "bindable"));
         json_decref(svc);
@@ -675,13 +687,14 @@ typedef struct NewBinding {
 
 static int new_binding_change(Store *s, void *userdata, CbError *err) {
         const NewBinding *c = userdata;
-        return store_run(s,
-                         "INSERT INTO service_bindings (id, resource_id, binding_key, created_by, request_hash, "
-                         "state, phase, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                         STORE_ARGS(SA_TEXT(c->id), SA_TEXT(c->resource_id), SA_TEXT(c->key), SA_TEXT(c->who),
-                                    SA_TEXT(c->hash), SA_TEXT(binding_state_to_string(BINDING_CREATING)),
-                                    SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now)),
-                         "recording the binding", err);
+        return store_run(
+                s,
+                "INSERT INTO service_bindings (id, resource_id, binding_key, created_by, request_hash, "
+                "state, phase, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                STORE_ARGS(SA_TEXT(c->id), SA_TEXT(c->resource_id), SA_TEXT(c->key), SA_TEXT(c->who),
+                           SA_TEXT(c->hash), SA_TEXT(binding_state_to_string(BINDING_CREATING)),
+                           SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now)),
+                "recording the binding", err);
 }
 
 int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
@@ -699,6 +712,8 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
         if (!binding_key)
                 binding_key = id; /* without a key of its own, each request is a new binding */
+        if (!request_hash)
+                request_hash = "-"; /* nothing asked but the binding itself */
         if (isempty(binding_key) || strlen(binding_key) > KEY_MAX)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "binding_id", "binding_id: 1 to %d bytes",
                                           KEY_MAX);
@@ -710,9 +725,10 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         if (q < 0)
                 return q;
         if (!caller_in_department(caller, res.department))
-                return cb_error_set(err, CB_ERR_FORBIDDEN,
-                                    "only department %s binds its resource '%s' (its credentials are its own)",
-                                    res.department, resource_id);
+                return cb_error_set(
+                        err, CB_ERR_FORBIDDEN,
+                        "only department %s binds its resource '%s' (its credentials are its own)",
+                        res.department, resource_id);
         q = load_by_key(r, caller->principal->name, binding_key, &old, &w, err);
         if (q < 0)
                 return q;
@@ -740,9 +756,10 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
                                           "service '%s' is not bindable (the catalogue says bindable: false)",
                                           res.service_id);
         if (!r->secrets)
-                return cb_error_set(err, CB_ERR_UNAVAILABLE,
-                                    "the broker has no secrets key (secrets.key or the secrets-key credential): "
-                                    "it cannot keep a binding's credentials");
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the broker has no secrets key (secrets.key or the secrets-key credential): "
+                        "it cannot keep a binding's credentials");
         if (!res.provider || !providers_find(r->providers, res.provider))
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "resource '%s' has no provider to bind it at",
                                     resource_id);
@@ -750,7 +767,8 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         snprintf(object, sizeof(object), "resource:%s", resource_id);
         detail = json_pack("{s:s, s:s, s:s}", "binding", id, "binding_key", binding_key, "state",
                            binding_state_to_string(BINDING_CREATING));
-        q = audit_change(r->store, caller, &(AuditEntry){ "resource.bind_request", object, "ok", NULL, detail },
+        q = audit_change(r->store, caller,
+                         &(AuditEntry){ "resource.bind_request", object, "ok", NULL, detail },
                          new_binding_change,
                          &(NewBinding){ .id = id,
                                         .resource_id = resource_id,
@@ -766,7 +784,8 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         if (q < 0) {
                 /* Nothing was asked of the provider: the binding did not happen. */
                 CbError e = CB_ERROR_INIT;
-                store_run(r->store, "UPDATE service_bindings SET state = ?1, error = ?2, phase = NULL WHERE id = ?3",
+                store_run(r->store,
+                          "UPDATE service_bindings SET state = ?1, error = ?2, phase = NULL WHERE id = ?3",
                           STORE_ARGS(SA_TEXT(binding_state_to_string(BINDING_FAILED)), SA_TEXT(err->message),
                                      SA_TEXT(id)),
                           "recording the binding", &e);
@@ -778,8 +797,8 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
 }
 
 /* The binding of resource_id the caller names, and the resource. */
-static int find_binding(Resources *r, const CbCaller *caller, const char *resource_id, const char *id, bool by_key,
-                        Resource *ret_res, ServiceBinding *ret, Row *ret_row, CbError *err) {
+static int find_binding(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                        bool by_key, Resource *ret_res, ServiceBinding *ret, Row *ret_row, CbError *err) {
         int q = load_service(r, caller, resource_id, ret_res, err);
         if (q < 0)
                 return q;
@@ -795,7 +814,8 @@ static int find_binding(Resources *r, const CbCaller *caller, const char *resour
                         row_done(ret_row);
                 }
                 resource_done(ret_res);
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "resource '%s' has no binding '%s'", resource_id, id);
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "resource '%s' has no binding '%s'", resource_id,
+                                    id);
         }
         return 0;
 }
@@ -820,8 +840,9 @@ int resource_binding_get(Resources *r, const CbCaller *caller, const char *resou
 
 int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id, json_t **ret,
                            CbError *err) {
-        static const char sql[] = "SELECT " BINDING_COLUMNS
-                                  " FROM service_bindings WHERE resource_id = ?1 ORDER BY created_at DESC, id";
+        static const char sql[] =
+                "SELECT " BINDING_COLUMNS
+                " FROM service_bindings WHERE resource_id = ?1 ORDER BY created_at DESC, id";
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         json_t *a;
@@ -861,18 +882,19 @@ typedef struct UnbindChange {
 
 static int unbind_change(Store *s, void *userdata, CbError *err) {
         const UnbindChange *c = userdata;
-        return store_run(s,
-                         "UPDATE service_bindings SET state = ?1, phase = ?2, remote_operation = NULL, error = NULL, "
-                         "updated_at = ?3 WHERE id = ?4 AND state = ?5",
-                         STORE_ARGS(SA_TEXT(binding_state_to_string(BINDING_UNBINDING)),
-                                    SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now), SA_TEXT(c->id),
-                                    SA_TEXT(binding_state_to_string(BINDING_BOUND))),
-                         "recording the unbinding", err);
+        return store_run(
+                s,
+                "UPDATE service_bindings SET state = ?1, phase = ?2, remote_operation = NULL, error = NULL, "
+                "updated_at = ?3 WHERE id = ?4 AND state = ?5",
+                STORE_ARGS(SA_TEXT(binding_state_to_string(BINDING_UNBINDING)),
+                           SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now), SA_TEXT(c->id),
+                           SA_TEXT(binding_state_to_string(BINDING_BOUND))),
+                "recording the unbinding", err);
 }
 
-int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id, bool by_key,
-                    BindingAnswerFn answer, void *userdata, ServiceBinding *ret, bool *ret_pending,
-                    CbError *err) {
+int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                    bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                    bool *ret_pending, CbError *err) {
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
         _cleanup_(row_done) Row w = { 0 };
@@ -890,12 +912,13 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "binding '%s' is %s already", id,
                                     binding_state_to_string(b.state));
         if (b.state != BINDING_BOUND)
-                return cb_error_set(err, CB_ERR_CONFLICT, "binding '%s' is %s: unbind it once that is done", id,
-                                    binding_state_to_string(b.state));
+                return cb_error_set(err, CB_ERR_CONFLICT, "binding '%s' is %s: unbind it once that is done",
+                                    id, binding_state_to_string(b.state));
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", resource_id);
         detail = json_pack("{s:s, s:s}", "binding", b.id, "binding_key", b.binding_key);
-        q = audit_change(r->store, caller, &(AuditEntry){ "resource.unbind_request", object, "ok", NULL, detail },
+        q = audit_change(r->store, caller,
+                         &(AuditEntry){ "resource.unbind_request", object, "ok", NULL, detail },
                          unbind_change, &(UnbindChange){ .id = b.id, .now = now }, err);
         json_decref(detail);
         if (q < 0)
@@ -903,7 +926,8 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
         q = op_start(r, &res, b.id, b.created_by, true, NULL, NULL, answer, userdata, err);
         if (q < 0) {
                 CbError e = CB_ERROR_INIT;
-                store_run(r->store, "UPDATE service_bindings SET state = ?1, error = ?2, phase = NULL WHERE id = ?3",
+                store_run(r->store,
+                          "UPDATE service_bindings SET state = ?1, error = ?2, phase = NULL WHERE id = ?3",
                           STORE_ARGS(SA_TEXT(binding_state_to_string(BINDING_BOUND)), SA_TEXT(err->message),
                                      SA_TEXT(b.id)),
                           "recording the unbinding", &e);
@@ -916,9 +940,10 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
 }
 
 void bindings_resume(Resources *r, Provider *p) {
-        static const char sql[] = "SELECT b.id, b.resource_id, b.created_by, b.state, b.phase, b.remote_operation "
-                                  "FROM service_bindings b JOIN resources res ON res.id = b.resource_id "
-                                  "WHERE res.provider = ?1 AND b.state IN (?2, ?3) ORDER BY b.id";
+        static const char sql[] =
+                "SELECT b.id, b.resource_id, b.created_by, b.state, b.phase, b.remote_operation "
+                "FROM service_bindings b JOIN resources res ON res.id = b.resource_id "
+                "WHERE res.provider = ?1 AND b.state IN (?2, ?3) ORDER BY b.id";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         CbError err = CB_ERROR_INIT;
         struct Open {
@@ -943,7 +968,8 @@ void bindings_resume(Resources *r, Provider *p) {
                 snprintf(open[n].id, sizeof(open[n].id), "%s", store_rows_text(rows, 0));
                 snprintf(open[n].resource_id, sizeof(open[n].resource_id), "%s", store_rows_text(rows, 1));
                 snprintf(open[n].who, sizeof(open[n].who), "%s", store_rows_text(rows, 2));
-                open[n].unbind = streq_ptr(store_rows_text(rows, 3), binding_state_to_string(BINDING_UNBINDING));
+                open[n].unbind =
+                        streq_ptr(store_rows_text(rows, 3), binding_state_to_string(BINDING_UNBINDING));
                 snprintf(open[n].phase, sizeof(open[n].phase), "%s", store_rows_text(rows, 4) ?: "send");
                 snprintf(open[n].token, sizeof(open[n].token), "%s", store_rows_text(rows, 5) ?: "");
                 n++;
@@ -953,12 +979,14 @@ void bindings_resume(Resources *r, Provider *p) {
         cb_error_clear(&err);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(resource_done) Resource res = { 0 };
-                Row w = { .phase = open[i].phase, .remote_operation = open[i].token[0] ? open[i].token : NULL };
+                Row w = { .phase = open[i].phase,
+                          .remote_operation = open[i].token[0] ? open[i].token : NULL };
                 if (resources_record(r, open[i].resource_id, &res) < 0)
                         continue;
                 log_info("binding %s: resuming its %s at phase %s with provider %s", open[i].id,
                          open[i].unbind ? "unbinding" : "binding", open[i].phase, p->name);
-                if (op_start(r, &res, open[i].id, open[i].who, open[i].unbind, NULL, &w, NULL, NULL, &err) < 0)
+                if (op_start(r, &res, open[i].id, open[i].who, open[i].unbind, NULL, &w, NULL, NULL, &err) <
+                    0)
                         log_warning("binding %s: cannot resume: %s", open[i].id, err.message);
                 cb_error_clear(&err);
         }

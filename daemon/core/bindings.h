@@ -59,7 +59,7 @@ typedef void (*BindingAnswerFn)(const ServiceBinding *b, const CbError *err, voi
 
 /* Binds resource_id (a service resource of the caller's department, active)
  * under binding_key (NULL: the new binding's id); parameters must be NULL or {} (none are kept).
- * request_hash says what was asked. On 0: either *ret_pending is false and
+ * request_hash says what was asked (NULL: nothing but the binding). On 0: either *ret_pending is false and
  * *ret is the existing binding (a repeat; answer is never called), or
  * *ret_pending is true, the binding is recorded as creating and answer
  * follows. CB_ERR_CONFLICT: another request under the key, a failed or
@@ -83,9 +83,9 @@ int resource_bindings_list(Resources *r, const CbCaller *caller, const char *res
 /* Unbinds binding id (or by_key) of resource_id: like resource_bind, either
  * *ret_pending with answer to follow, or CB_ERR_NOT_FOUND when it is unbound
  * (or failed) already, CB_ERR_CONFLICT while it is being made or unbound. */
-int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id, bool by_key,
-                    BindingAnswerFn answer, void *userdata, ServiceBinding *ret, bool *ret_pending,
-                    CbError *err);
+int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                    bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                    bool *ret_pending, CbError *err);
 
 /* Resumes the bindings and unbindings a stop left open on provider p (once
  * it is connected); one already under way is not started twice. */

@@ -10,7 +10,6 @@
 #include "adopt.h"
 #include "attachments.h"
 #include "bindings.h"
-#include "digest.h"
 #include "json-util.h"
 #include "providers.h"
 #include "resources.h"
@@ -296,7 +295,6 @@ static int on_provider_adopt(RestRequest *req, RestReply *reply, CbError *err) {
         return REST_ASYNC;
 }
 
-
 /* ---- bindings of service resources (bindings.h) ---- */
 
 static void binding_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
@@ -321,9 +319,7 @@ static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
         static const char *const fields[] = { "binding_id", "parameters", NULL };
         _cleanup_(json_decrefp) json_t *body = NULL;
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
-        _cleanup_(freep) char *canon = NULL;
         const char *key = NULL;
-        char hash[DIGEST_HEX_MAX];
         bool pending = false;
         RestAsync *a;
         int r;
@@ -336,13 +332,9 @@ static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
                 r = json_get_string(body, "binding_id", false, 200, &key, err);
         if (r < 0)
                 return r;
-        canon = json_dumps(json_object_get(body, "parameters") ?: json_null(), JSON_COMPACT | JSON_SORT_KEYS |
-                                                                                   JSON_ENCODE_ANY);
-        if (!canon || digest_sha256_hex(canon, strlen(canon), hash) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         a = rest_suspend(req);
         r = resource_bind(req->manager->resources, &req->caller, req->params[0], key,
-                          json_object_get(body, "parameters"), hash, binding_answered, a, &b, &pending, err);
+                          json_object_get(body, "parameters"), NULL, binding_answered, a, &b, &pending, err);
         if (r < 0) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
@@ -362,8 +354,8 @@ static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
 
 static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
-        int r = resource_binding_get(req->manager->resources, &req->caller, req->params[0], req->params[1], false,
-                                     &b, err);
+        int r = resource_binding_get(req->manager->resources, &req->caller, req->params[0], req->params[1],
+                                     false, &b, err);
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, service_binding_to_json(&b));

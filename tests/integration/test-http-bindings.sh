@@ -22,6 +22,7 @@ providers = (
 );
 EOF
 CB_CONFIG=$CB_TMP/bind.conf
+cb_start_bus
 cb_start_daemon
 cb_wait_provider linfen-paas || fail "the http provider connects ($CB_BODY)"
 
@@ -195,6 +196,41 @@ assert_eq "$(bindings_at "$RID")" "[\"$BID\"]" "exactly one binding at the provi
 assert_jq "$CB_BODY" .credentials.password s3cret-test-only "its credentials open after the restart"
 osb_control '{"reset": true}' >/dev/null
 cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+
+# --- D-Bus and cloudbrokerctl: the same core ------------------------------------------
+CTL=$CB_BUILD/cloudbrokerctl
+ctl() {
+        local uid=$1
+        shift
+        RC=0
+        as_uid "$uid" "$CTL" --bus-address="$CB_BUS_ADDRESS" --json "$@" >"$CB_TMP/ctl.out" 2>"$CB_TMP/ctl.err" || RC=$?
+        OUT=$(cat "$CB_TMP/ctl.out")
+        ERR=$(cat "$CB_TMP/ctl.err")
+}
+RPATH=/org/cloudbroker/Broker1/resource/$(printf %s "$RID" | sed 's/-/_2d/g')
+ok 1001 "D-Bus Bind as edu" "$RPATH" org.cloudbroker.Broker1.Resource Bind s bus-1
+DBID=$(printf %s "$OUT" | jq -r '.[0] | fromjson | .id')
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" .state bound "Bind answers the binding, bound"
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" .credentials.password s3cret-test-only "with its credentials"
+refused 1004 org.freedesktop.DBus.Error.UnknownObject "another department does not even see the object to Bind" "$RPATH" \
+        org.cloudbroker.Broker1.Resource.Bind string:bus-x
+ok 1005 "D-Bus ListBindings as the auditor" "$RPATH" org.cloudbroker.Broker1.Resource ListBindings
+assert_not_contains "$OUT" s3cret-test-only "ListBindings shows no credentials"
+ctl 1001 resource binding "$RID" "$DBID"
+assert_eq "$RC" 0 "cloudbrokerctl resource binding"
+assert_jq "$OUT" .credentials.port 3306 "shows the department its credentials"
+ctl 0 resource binding "$RID" "$DBID"
+assert_jq "$OUT" 'has("credentials")' false "and the operator none"
+ctl 1001 resource bindings "$RID"
+assert_jq "$OUT" "[.[] | select(.id == \"$DBID\")] | length" 1 "cloudbrokerctl resource bindings lists it"
+ctl 1001 resource unbind "$RID" "$DBID"
+assert_eq "$RC" 0 "cloudbrokerctl resource unbind"
+assert_jq "$OUT" .state unbound "unbound"
+ctl 1001 resource bind "$RID" ctl-1
+assert_jq "$OUT" .state bound "cloudbrokerctl resource bind"
+CBID=$(printf %s "$OUT" | jq -r .id)
+ok 1001 "D-Bus Unbind" "$RPATH" org.cloudbroker.Broker1.Resource Unbind s "$CBID"
+assert_eq "$(bindings_at "$RID")" "[]" "no binding left at the provider"
 
 # --- /v2 service_bindings of an http instance: the same core --------------------------
 V2=(-u osb:dev-osb -H "X-Broker-API-Version: 2.17")

@@ -550,8 +550,8 @@ static void binding_settle(Instance *in, const char *bid, json_t *b) {
 }
 
 /* PUT/GET/DELETE /v2/service_instances/ID/service_bindings/BID[/last_operation] */
-static enum MHD_Result binding(struct MHD_Connection *c, const char *method, const char *id,
-                               const char *bid, bool last_op) {
+static enum MHD_Result binding(struct MHD_Connection *c, const char *method, const char *id, const char *bid,
+                               bool last_op) {
         Instance *in;
         json_t *b;
         bool async;
@@ -604,8 +604,9 @@ static enum MHD_Result binding(struct MHD_Connection *c, const char *method, con
                         bool busy = json_integer_value(json_object_get(b, "ready_ms")) != 0;
                         status = busy ? 202 : 200;
                 } else {
-                        b = json_pack("{s:{s:s, s:i, s:s, s:s}, s:I, s:s}", "credentials", "host", "127.0.0.1",
-                                      "port", 3306, "username", bid, "password", "s3cret-test-only", "ready_ms",
+                        b = json_pack("{s:{s:s, s:i, s:s, s:s}, s:I, s:s}", "credentials", "host",
+                                      "127.0.0.1", "port", 3306, "username", bid, "password",
+                                      "s3cret-test-only", "ready_ms",
                                       (json_int_t)(async ? now_ms() + P.bind_async_ms : 0), "op", "bind");
                         json_object_set_new(in->bindings, bid, b);
                         json_object_del(P.gone_ops, bid);
@@ -709,14 +710,15 @@ static json_t *control_state(void) {
                 inst_settle(P.inst[i - 1]);
         for (size_t i = 0; i < P.n_inst; i++)
                 json_array_append_new(a, inst_to_json(P.inst[i]));
-        return json_pack("{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                         "switches", "async_ms", (json_int_t)P.async_ms, "retry_after",
-                         (json_int_t)P.retry_after, "fail_next", (json_int_t)P.fail_next, "hang", P.hang,
-                         "drip", P.drip, "malformed", P.malformed, "huge", P.huge, "fail_provision",
-                         P.fail_provision, "forget_deprovision", P.forget_deprovision, "instances", a,
-                         "requests", (json_int_t)P.requests, "provisions", (json_int_t)P.provisions,
-                         "deprovisions", (json_int_t)P.deprovisions, "polls", (json_int_t)P.polls, "rejected",
-                         (json_int_t)P.rejected, "binds", (json_int_t)P.binds, "unbinds", (json_int_t)P.unbinds);
+        return json_pack(
+                "{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "switches", "async_ms", (json_int_t)P.async_ms, "retry_after", (json_int_t)P.retry_after,
+                "fail_next", (json_int_t)P.fail_next, "hang", P.hang, "drip", P.drip, "malformed",
+                P.malformed, "huge", P.huge, "fail_provision", P.fail_provision, "forget_deprovision",
+                P.forget_deprovision, "instances", a, "requests", (json_int_t)P.requests, "provisions",
+                (json_int_t)P.provisions, "deprovisions", (json_int_t)P.deprovisions, "polls",
+                (json_int_t)P.polls, "rejected", (json_int_t)P.rejected, "binds", (json_int_t)P.binds,
+                "unbinds", (json_int_t)P.unbinds);
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method, json_t *body) {
@@ -797,7 +799,8 @@ static enum MHD_Result route_v2(struct MHD_Connection *c, const char *url, const
                 return answer(c, 200, cat, true, 0);
         }
         if (sscanf(url, "/v2/service_instances/%255[^/]/service_bindings/%255[^/]", id, bid) == 2) {
-                const char *tail = strstr(url, "/service_bindings/") + strlen("/service_bindings/") + strlen(bid);
+                const char *tail =
+                        strstr(url, "/service_bindings/") + strlen("/service_bindings/") + strlen(bid);
                 if (*tail && strcmp(tail, "/last_operation") != 0)
                         return osb_error(c, 404, NULL, "no such route");
                 if (*tail && strcmp(method, "GET") != 0)
