@@ -51,6 +51,13 @@ struct HttpOp {
 };
 
 static HttpOp *ops_head;
+static void (*progress_fn)(const char *resource_id, void *userdata);
+static void *progress_userdata;
+
+void http_operations_set_progress(void (*fn)(const char *resource_id, void *userdata), void *userdata) {
+        progress_fn = fn;
+        progress_userdata = userdata;
+}
 
 static void op_free(HttpOp *op) {
         if (!op)
@@ -193,6 +200,8 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                 if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
                         op_set_phase(op, PHASE_POLL, reply->operation);
                         op_schedule(op, poll_delay(reply));
+                        if (progress_fn && op->kind == OPERATION_PROVISION)
+                                progress_fn(op->resource_id, progress_userdata);
                 } else if (r >= 0 && op->kind == OPERATION_DEPROVISION)
                         op_verify(op);
                 else if (r >= 0) /* SUCCEEDED */

@@ -352,5 +352,49 @@ assert_not_contains "$(cat "$CB_TMP"/*.log 2>/dev/null)" "PRIVATE KEY" "no priva
 osb DELETE "$BBASE?$BQ&accepts_incomplete=true" 2.17
 expect 202 "the bound instance is deprovisioned"
 
+# --- http plans: 201 when the provider made it at once, 202 while under way ---------
+cb_start_osb_provider
+cb_curl POST /v1/providers dev-operator "$(jq -nc --arg url "$OSB_URL" '{name: "linfen-paas", driver: "http",
+        url: $url, username: "cb", password: "cb-osb-secret", api_version: "2.17"}')"
+expect 201 "set-up: the test OSB provider is registered"
+cb_wait_provider linfen-paas || fail "set-up: linfen-paas connects ($CB_BODY)"
+cb_approve lf-edu-db "临政信审〔$YEAR〕78号" "$SYSTEM" '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 20}]'
+db_body() {
+        jq -nc --arg sys "$SYSTEM" '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
+                space_guid: "lf-edu-db", context: {platform: "cloudbroker-test", system_id: $sys}}'
+}
+SVC=rds-mysql
+PLAN=rds-mysql-2c4g
+for V in 2.13 2.17; do
+        osb_control '{"async_ms": 0}' >/dev/null
+        IID=db-sync-${V/./-}
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 201 "$V: an instance its provider made at once (synchronous plan) is 201"
+        assert_jq "$CB_BODY" 'has("operation")' false "$V: with no operation to poll"
+        if [ "${V#2.}" -ge 16 ]; then
+                assert_jq "$CB_BODY" '.metadata.labels.resource_id | startswith("r-")' true "$V: and its metadata"
+        else
+                assert_jq "$CB_BODY" 'has("metadata")' false "$V: without metadata (2.16 and later)"
+        fi
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 200 "$V: an identical repeat is 200"
+        osb GET "/v2/service_instances/$IID/last_operation" "$V"
+        assert_jq "$CB_BODY" .state succeeded "$V: its last_operation says succeeded"
+
+        osb_control '{"async_ms": 1500}' >/dev/null
+        IID=db-async-${V/./-}
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 202 "$V: an instance its provider builds asynchronously is 202"
+        OP=$(printf %s "$CB_BODY" | jq -r .operation)
+        assert_contains "$OP" "op-" "$V: with the operation to poll"
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 202 "$V: a repeat while under way is 202"
+        wait_last "$IID" "$V" "$OP"
+        assert_eq "$GOT" succeeded "$V: it succeeds"
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 200 "$V: a repeat once it is ready is 200"
+done
+osb_control '{"async_ms": 0}' >/dev/null
+
 cb_stop_daemon
 cb_done
