@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 
+#include "resize.h"
 #include "resources.h"
 
 /* The instance's labels (2.16 metadata): how to find it on /v1. */
@@ -253,15 +254,23 @@ static int on_instance_patch(RestRequest *req, RestReply *reply, CbError *err) {
         if (!streq(service_id, res.service_id))
                 return osb_fail(reply, 400, "BadRequest", "service_id: instance '%s' is of service '%s'",
                                 req->params[0], res.service_id);
-        /* The catalogue says plan_updateable false: a resize is a new order
-         * under the approval, not an update. */
-        if (plan_id && !streq(plan_id, res.plan_id))
-                return osb_fail(reply, 400, "BadRequest",
-                                "plan_id: plans are not updateable (instance '%s' is on plan '%s'); order a "
-                                "new instance",
-                                req->params[0], res.plan_id);
         if (json_object_get(body, "parameters") && json_object_size(json_object_get(body, "parameters")) > 0)
                 return osb_fail(reply, 400, "BadRequest", "parameters: this broker's plans take none");
+        /* A plan change is the core's resize, checked by the policy engine like a new order. */
+        if (plan_id && !streq(plan_id, res.plan_id)) {
+                ResourceTicket t;
+                if (!osb_accepts_incomplete(req))
+                        return osb_fail(reply, 422, "AsyncRequired",
+                                        "a plan change is made asynchronously: send accepts_incomplete=true");
+                if (resources_resize(req->manager->resources, &actor.caller, res.id, plan_id, &t, err) < 0) {
+                        osb_fail_err(reply, err);
+                        cb_error_clear(err);
+                        return 0;
+                }
+                out = json_pack("{s:s}", "operation", t.operation_id);
+                add_metadata(out, &res, minor);
+                return rest_reply_json(reply, 202, out);
+        }
         out = json_object();
         add_metadata(out, &res, minor);
         return rest_reply_json(reply, 200, out);

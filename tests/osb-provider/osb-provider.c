@@ -30,6 +30,7 @@
  *   forget_deprovision     DELETE answers success and keeps the instance
  *   lose ID                forgets instance ID at once (POST /control only)
  *   max_polling_duration S every plan says so in the catalogue
+ *   fail_update            an asynchronous update (plan change) ends in state "failed"
  *   bind_async_ms N        bindings and unbindings answer 202 and finish N ms
  *                          later, polled on the binding's last_operation
  *   fail_bind              an asynchronous binding ends in state "failed"
@@ -80,7 +81,7 @@ static struct {
         Instance *inst[MAX_INSTANCES];
         size_t n_inst;
         long bind_async_ms;
-        bool fail_bind, malformed_bind;
+        bool fail_bind, malformed_bind, fail_update;
         long requests, provisions, deprovisions, polls, rejected, binds, unbinds;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
@@ -208,6 +209,8 @@ static void inst_settle(Instance *in) {
                 return;
         in->ready_ms = 0;
         if (strcmp(in->op, "provision") == 0 && P.fail_provision)
+                in->failed = true;
+        if (strcmp(in->op, "update") == 0 && P.fail_update)
                 in->failed = true;
         if (strcmp(in->op, "deprovision") == 0 && !P.forget_deprovision) {
                 json_object_set_new(P.gone_ops, in->id, json_true());
@@ -667,7 +670,7 @@ static int set_switch(const char *name, json_t *v) {
                 P.hang = P.drip = P.malformed = P.malformed_provision = P.huge = P.fail_provision =
                         P.forget_deprovision = false;
                 P.bind_async_ms = 0;
-                P.fail_bind = P.malformed_bind = false;
+                P.fail_bind = P.malformed_bind = P.fail_update = false;
                 return 0;
         }
 #define LONG_SWITCH(n)                             \
@@ -691,6 +694,7 @@ static int set_switch(const char *name, json_t *v) {
         LONG_SWITCH(bind_async_ms)
         BOOL_SWITCH(fail_bind)
         BOOL_SWITCH(malformed_bind)
+        BOOL_SWITCH(fail_update)
         BOOL_SWITCH(hang)
         BOOL_SWITCH(drip)
         BOOL_SWITCH(malformed)
