@@ -622,6 +622,15 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
         from = legacy_state_from_string(from_s);
         if (from < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "legacy system '%s' has an unknown state", id);
+        /* Only the decommission undefines the source domains, after the
+         * operator's confirmation: a state change alone would leave them
+         * defined on the source host while the record says they are gone. */
+        if (to == LEGACY_DECOMMISSIONED)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
+                                          "legacy system '%s': Art. 35: decommissioned is reached only "
+                                          "through POST /v1/legacy-systems/%s/decommission, where the "
+                                          "operator confirms and the source domains are undefined",
+                                          id, id);
         if (!legacy_transition_allowed((LegacyState)from, (LegacyState)to))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                           "legacy system '%s' is %s: it cannot become %s", id, from_s, to_s);

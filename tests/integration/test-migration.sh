@@ -30,6 +30,12 @@ ctl() {
         ERR=$(cat "$CB_TMP/ctl.err")
 }
 
+# The domains on room-a, as its inventory lists them.
+room_domains() {
+        cb_curl GET /v1/providers/room-a/inventory dev-operator
+        printf %s "$CB_BODY" | jq -r '[.domains[].name] | join(",")'
+}
+
 # --- set-up: the server room as a provider, systems in the directory ---------------
 cb_curl POST /v1/providers dev-operator "{\"name\":\"room-a\",\"driver\":\"libvirt\",\"uri\":\"test://$NODE\"}"
 assert_eq "$CB_STATUS" 201 "set-up: the legacy server room is a registered provider"
@@ -239,19 +245,51 @@ for _ in $(seq 1 $((50 * CB_SLOW))); do
 done
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$PLAN"
 assert_jq "$CB_BODY" '.plan.critical' false "oa-web alone: no critical concern"
-for s in migrating cut-over verified decommissioned; do
+for s in migrating cut-over verified; do
         cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration "{\"state\": \"$s\"}"
         assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .state)" "200:$s" "edu-oa becomes $s"
 done
+# decommissioned only through the decommission, which undefines the source
+# domains after the operator confirms: never by a bare state change, on any face.
+for who in dev-migration dev-operator dev-authority; do
+        cb_curl POST /v1/legacy-systems/edu-oa/transition $who '{"state": "decommissioned"}'
+        case $who in
+        dev-migration) assert_eq "$CB_STATUS" 409 "REST: the migration team cannot set decommissioned by hand" ;;
+        *) assert_eq "$CB_STATUS" "$([ $who = dev-operator ] && echo 403 || echo 409)" "REST: $who cannot set decommissioned by hand" ;;
+        esac
+done
+cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "decommissioned"}'
+assert_jq "$CB_BODY" '[.error, .field] | join(",")' "conflict,state" "the refusal names the field state"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "Art. 35: decommissioned is reached only through POST /v1/legacy-systems/edu-oa/decommission" \
+        "the refusal names the article and the way that undefines the source"
+refused "$MIGRATION" Conflict "D-Bus: Transition to decommissioned is refused" "$ROOT" "$MIG.Transition" \
+        string:edu-oa string:decommissioned string:
+ctl "$MIGRATION" migration transition edu-oa decommissioned
+assert_eq "$RC" 1 "ctl: migration transition to decommissioned fails"
+assert_contains "$ERR" "/decommission" "ctl: and names the decommission"
+cb_curl GET /v1/legacy-systems/edu-oa dev-migration
+assert_jq "$CB_BODY" .state verified "after the refusals edu-oa is still verified"
+assert_contains "$(room_domains)" "oa-web" "its source domain is still defined on room-a"
+cb_curl POST /v1/legacy-systems/edu-oa/decommission dev-operator '{}'
+assert_eq "$CB_STATUS" 202 "the operator confirms the decommission"
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-oa dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = decommissioned ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state decommissioned "edu-oa is decommissioned through the decommission"
+assert_not_contains "$(room_domains)" "oa-web" "and its source domain is undefined on room-a"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "registered"}'
 assert_eq "$CB_STATUS" 409 "decommissioned is final"
 
 # --- the audit trail has every change -------------------------------------------------------
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa") | .action] | unique | join(",")' \
-        "legacy.assess,legacy.create,legacy.plan,legacy.transition,legacy.update" "edu-oa's changes are on record"
+        "legacy.assess,legacy.create,legacy.decommission,legacy.plan,legacy.transition,legacy.update" "edu-oa's changes are on record"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa" and .action == "legacy.transition" and .outcome == "ok") | .detail.to] | join(",")' \
-        "migrating,cut-over,verified,decommissioned" "each state change is an audit record"
+        "migrating,cut-over,verified" "each state change is an audit record"
+assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa" and .action == "legacy.decommission" and .outcome == "ok") | .detail.to] | join(",")' \
+        "decommissioned" "decommissioned is on record as the decommission's"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-secret") | "\(.action):\(.outcome):\(.codes[0])"] | join(",")' \
         "legacy.create:denied:CLASSIFIED_SYSTEM" "the refused classified system is on record"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-files" and .action == "legacy.transition" and .outcome == "ok") | .detail.signed_off_by] | join(",")' \
