@@ -147,7 +147,9 @@ struct DriverOps {
         /* Adoption (Art. 35): stamps the domain named `domain` (a name or a
          * UUID) that the broker did not create with *stamp and returns it as
          * an instance. NOT_FOUND naming "domain" when there is none; CONFLICT
-         * when it already carries a stamp (the broker's, or an adoption's). */
+         * when it already carries a stamp (the broker's, or an adoption's)
+         * of another resource; one of stamp->resource_id itself (the same
+         * adoption run again after a restart) is success. */
         int (*adopt_domain)(DriverConn *conn, const char *domain, const DriverStamp *stamp,
                             DriverInstance *ret, CbError *err);
         /* Decommission (Art. 35): undefines the shut-off source domain `name`

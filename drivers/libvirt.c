@@ -1731,7 +1731,11 @@ static int lv_adopt_domain(DriverConn *c, const char *domain, const DriverStamp 
                 return lv_error(err, "cannot look up the domain");
         }
         r = read_stamp(d, &old, err);
+        /* An adoption run again after a restart finds its own stamp: done already. */
+        bool ours = r == 0 && old.resource_id && streq(old.resource_id, stamp->resource_id);
         driver_stamp_done(&old);
+        if (ours)
+                return fill_instance(d, ret, err);
         if (r == 0 || r == -EBADMSG)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "domain",
                                           "domain: '%s' already carries the broker's stamp", domain);

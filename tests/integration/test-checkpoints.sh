@@ -270,7 +270,8 @@ ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN
 ALTER TABLE providers DROP COLUMN timeout_seconds; ALTER TABLE operations DROP COLUMN remote_operation;
 ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;
 DROP TABLE volume_attachments; ALTER TABLE operations DROP COLUMN volume_id;
-ALTER TABLE operations DROP COLUMN delete_volumes; ALTER TABLE providers DROP COLUMN managed_only;"
+ALTER TABLE operations DROP COLUMN delete_volumes; ALTER TABLE providers DROP COLUMN managed_only;
+ALTER TABLE operations DROP COLUMN adopt_domain;"
 # An existing database from before checkpoints (schema 8; what later migrations add that
 # would not be made again is dropped too, such as the column providers.image_pool): verified
 # once, then checkpointed.

@@ -434,10 +434,12 @@ static void test_state_checks_upgrade(void **state) {
          * before that migration and the two of the image library after it,
          * whose column providers.image_pool cannot be added twice, and
          * vm_bindings, budget_alerts, volume_attachments, providers.managed_only
-         * and resource_addresses (the last eight migrations; budget_alerts
-         * creates its table only if it is not there; volume attachments rebuild
-         * operations once more, from its columns before them). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 8);
+         * and resource_addresses, and the adopt operation's rebuild of
+         * operations (the last nine migrations; budget_alerts creates its
+         * table only if it is not there; volume attachments rebuild
+         * operations once more, from its columns before them, and adoption
+         * once more from those). */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 9);
         assert_int_equal(
                 store_exec(
                         s,
