@@ -218,6 +218,14 @@ int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *nam
         return ops->assess_domain(conn, name, ret, err);
 }
 
+int driver_assess_image(const DriverOps *ops, DriverConn *conn, const char *pool_volume, LegacyVm *ret,
+                        CbError *err) {
+        DISPATCH_CHECK(ops, conn, assess_image, err);
+        if (!pool_volume || !strchr(pool_volume, '/') || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no \"pool/volume\" or no place for what it is");
+        return ops->assess_image(conn, pool_volume, ret, err);
+}
+
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_vm, err);

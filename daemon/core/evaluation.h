@@ -25,6 +25,11 @@ typedef struct EvalRequest {
         const char *plan_id;
         uint32_t quantity;
         bool dedicated_network;
+        /* The target of a legacy system's move (its plan's pre-flight, the
+         * move itself): what Art. 35 asks for, so an overdue migration of
+         * the department does not hold it back. Set by the legacy register
+         * only, never read from a request body. */
+        bool migration;
 } EvalRequest;
 
 /* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"
