@@ -229,17 +229,17 @@ int driver_assess_image(const DriverOps *ops, DriverConn *conn, const char *pool
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_vm, err);
-        if (!dst || !spec || !spec->source_domain || !spec->source_volume || !ret)
-                return cb_error_set(err, CB_ERR_INVALID,
-                                    "a move needs a target, a source domain and its disk");
+        /* No source domain: an image source, a disk alone. */
+        if (!dst || !spec || !spec->source_volume || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "a move needs a target and a source disk");
         return ops->migrate_vm(src, dst, spec, ret, err);
 }
 
 int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                             CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_rollback, err);
-        if (!dst || !spec || !spec->source_domain)
-                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and a source domain");
+        if (!dst || !spec)
+                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and the move's spec");
         return ops->migrate_rollback(src, dst, spec, err);
 }
 

@@ -2212,6 +2212,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         report(&cs, true);
 
         /* 3. The target read back: the same digest, or no move. */
+        uint64_t sent = cs.done; /* a raw disk streams its capacity; another format its file */
         cs.step = MIGRATE_STEP_VERIFY_COPY;
         cs.done = 0;
         report(&cs, true);
@@ -2220,8 +2221,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
                 goto rollback;
         md_hex(tmd, res.target_sha256);
-        /* A raw disk streams its whole capacity; another format its file. */
-        uint64_t streamed = convert ? cs.done : info.capacity;
+        uint64_t streamed = convert ? sent : info.capacity;
         cs.done = cs.total;
         if (!streq(res.source_sha256, res.target_sha256) || vs.done != streamed) {
                 r = cb_error_set(err, CB_ERR_INTERNAL,
