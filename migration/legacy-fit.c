@@ -145,6 +145,16 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                             " MiB)",
                             p->plan_id, p->vcpus, p->memory_mib, name, vm->vcpus, vm->memory_mib);
         }
+        /* The move makes one raw disk per VM (legacy-move.c): say so before
+         * anything moves rather than refuse at the run. */
+        size_t n_disks = 0;
+        for (size_t i = 0; i < vm->n_disks; i++)
+                n_disks += !strcmp(vm->disks[i].device, "disk");
+        if (n_disks > 1)
+                add(&o, LEGACY_CONCERN_CRITICAL, "MULTIPLE_DISKS", 0,
+                    "%s has %zu disks: the move takes VMs of one disk only (yet)", name, n_disks);
+        else if (n_disks == 0)
+                add(&o, LEGACY_CONCERN_CRITICAL, "NO_DISK", 0, "%s has no disk to move", name);
         for (size_t i = 0; i < vm->n_devices; i++) {
                 bool concern;
                 LegacyConcernLevel l = device_concern(&vm->devices[i], &concern);

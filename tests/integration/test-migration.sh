@@ -200,8 +200,8 @@ assert_jq "$CB_BODY" '.plan.vms | map("\(.name)=\(.suggested_plan.plan_id)") | j
 assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical")) | length' 0 \
         "oa-web: nothing critical (approved, room on the target)"
 assert_jq "$CB_BODY" '.plan.vms[1].concerns | map("\(.level):\(.code)") | join(",")' \
-        "warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
-        "oa-db: the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
+        "critical:MULTIPLE_DISKS,warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
+        "oa-db: two disks (the move takes one), the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "migrating"}'
 assert_eq "$CB_STATUS" 409 "a critical concern blocks the run"
 assert_contains "$CB_BODY" "critical" "the refusal says why"
@@ -228,7 +228,7 @@ assert_jq "$CB_BODY" '[.state, (.plan | tostring)] | join(",")' "registered,null
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "ecs-general-2c4g"}]')"
 assert_eq "$CB_STATUS" 200 "a plan can be overridden"
 assert_jq "$CB_BODY" '.plan.vms[1] | [.overridden, (.concerns | map(select(.level == "critical") | .code) | join("+"))] | map(tostring) | join(",")' \
-        "true,DISK_LARGER_THAN_PLAN+QUANTITY_EXCEEDED" "the override: disk too large, and the approval's one VM is taken by oa-web"
+        "true,DISK_LARGER_THAN_PLAN+MULTIPLE_DISKS+QUANTITY_EXCEEDED" "the override: disk too large, two disks, and the approval's one VM is taken by oa-web"
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "no-such-plan"}]')"
 assert_eq "$CB_STATUS" 422 "an override to a plan that is not published"
 
