@@ -554,6 +554,47 @@ static int cmd_bindings(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+#define OPERATION_PAGES_MAX 1000u
+
+/* Every page of ListOperations, filtered by kind (or "" for all). */
+static int cmd_operations(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "OPERATION", "RESOURCE", "KIND", "STATE", "CREATED", "ERROR" };
+        static const char *const members[] = { "id", "resource_id", "kind", "state", "created_at", "error" };
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        const char *kind = argc > 0 ? argv[0] : "";
+        int r;
+
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0;; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+
+                if (pages >= OPERATION_PAGES_MAX)
+                        return ctl_error(-E2BIG, "ListOperations answered more than %u pages",
+                                         OPERATION_PAGES_MAX);
+                r = ctl_call(ctl, RESOURCES, "ListOperations", &reply, "sssus", kind, "", "", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to ListOperations: %s", strerror(-r));
+                items = json_loads(text, 0, NULL);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to ListOperations is not a JSON array");
+                json_array_extend(all, items);
+                if (!*next)
+                        break;
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        return ctl_print_list(ctl, all, ELEMENTSOF(headers), headers, members);
+}
+
 static const CtlCommand resource_commands[] = {
         { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
           1, cmd_request, CTL_OPT_IDEMPOTENCY_KEY, 0 },
@@ -586,6 +627,8 @@ static const CtlCommand resource_commands[] = {
           0, 0 },
         { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
           cmd_operation, 0, 0 },
+        { "operations", "[KIND]", "List the operations you may see (KIND: provision, adopt, ...)", 0, 1,
+          cmd_operations, 0, 0 },
 };
 
 const CtlGroup ctl_group_resource = {

@@ -264,7 +264,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
          * answers; without it, nothing is overdue). */
         char migration_due[11] = "", migration_system[64] = "";
         bool migration_overdue = false;
-        if (p->migration && facts.project.department[0] &&
+        if (p->migration && !req->migration && facts.project.department[0] &&
             p->migration(facts.project.department, req->project_id, today, &migration_overdue, migration_due,
                          migration_system, p->migration_userdata) == 0 &&
             migration_overdue) {
