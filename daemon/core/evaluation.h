@@ -25,6 +25,10 @@ typedef struct EvalRequest {
         const char *plan_id;
         uint32_t quantity;
         bool dedicated_network;
+        /* A resize (resize.h): what the resource's current plan committed,
+         * released when it moves, so that only the new plan counts against
+         * the budget; 0 for a new order. */
+        int64_t release_construction_fen, release_om_fen;
 } EvalRequest;
 
 /* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"
@@ -44,7 +48,11 @@ typedef struct Evaluation {
 } Evaluation;
 
 void evaluation_done(Evaluation *e);
-/* {"allowed", "violations", "projected_cost_fen", "cost_kind"}: what every face answers. */
+/* The faces serialize an Evaluation with rest_evaluation_json()
+ * (daemon/rest/rest-records.h). This copy of its shape is left for
+ * legacy-move.c alone, which reads the violations of a refused target
+ * from it; it goes when that module takes them from
+ * policy_decision_to_json(&e->decision) instead. Nothing new may use it. */
 json_t *evaluation_to_json(const Evaluation *e);
 
 /* Authorizes the caller (own department; authority and auditors for any;

@@ -51,9 +51,9 @@ int project_approval_load(Projects *p, const char *project_id, unsigned revision
  * the next call but one): 0, -ENOENT, -EIO. */
 int project_approval_current(Projects *p, const char *project_id, const Approval **ret);
 
-/* The approval revisions a project holds, oldest first; NULL when out of
- * memory. */
-json_t *project_approval_history(Projects *p, const char *project_id);
+/* The approval revisions a project holds, oldest first, without their
+ * documents (approvals.c): 0, -ENOMEM, -EIO. */
+int project_approval_records(Projects *p, const char *project_id, ApprovalList *ret);
 
 /* What the project's resources have committed of its budget. */
 typedef struct ProjectUsage {

@@ -612,6 +612,66 @@ static const char *const migrations[] = {
         "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
         "  addresses TEXT NOT NULL,"
         "  read_at TEXT NOT NULL);",
+
+        /* 26: resize (issue 9): an operation of its own kind, carrying the
+         * plan it moves to and the one it rolls back to (`resize`, a JSON
+         * object, see daemon/core/resize.c); operations is rebuilt with every
+         * column it has by now. A usage segment names the plan and catalogue
+         * revision it was metered at, so that a statement prices each part
+         * of a resized VM's month at its own plan: the segments so far get
+         * their resource's (no plan ever changed before), the triggers write
+         * NEW's, and a change of plan alone (usage_plan) starts a segment in
+         * the same state at the new plan. */
+        "CREATE TABLE operations_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('provision','start','stop','reboot','deprovision',"
+        "    'attach','detach','resize')),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  remote_operation TEXT,"
+        "  remote_phase TEXT,"
+        "  volume_id TEXT,"
+        "  delete_volumes INTEGER NOT NULL DEFAULT 0,"
+        "  resize TEXT);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at,"
+        "  remote_operation, remote_phase, volume_id, delete_volumes) SELECT id, resource_id, kind, state,"
+        "  error, created_at, updated_at, remote_operation, remote_phase, volume_id, delete_volumes"
+        "  FROM operations;"
+        "DROP TABLE operations;"
+        "ALTER TABLE operations_new RENAME TO operations;"
+        "CREATE INDEX operations_resource ON operations(resource_id);"
+        "CREATE INDEX operations_state ON operations(state);"
+        "ALTER TABLE usage_segments ADD COLUMN plan_id TEXT;"
+        "ALTER TABLE usage_segments ADD COLUMN catalog_revision INTEGER;"
+        "UPDATE usage_segments SET plan_id = (SELECT r.plan_id FROM resources r WHERE r.id = resource_id),"
+        "  catalog_revision = (SELECT r.catalog_revision FROM resources r WHERE r.id = resource_id);"
+        "DROP TRIGGER IF EXISTS usage_open;"
+        "DROP TRIGGER IF EXISTS usage_change;"
+        "DROP TRIGGER IF EXISTS usage_plan;"
+        "CREATE TRIGGER usage_open AFTER INSERT ON resources BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.created_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT "
+        "OLD.state BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_plan AFTER UPDATE OF plan_id, catalog_revision ON resources WHEN"
+        "  NEW.state IS OLD.state AND (NEW.plan_id IS NOT OLD.plan_id OR"
+        "  NEW.catalog_revision IS NOT OLD.catalog_revision) BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -698,7 +758,8 @@ int store_schema_version(Store *s) {
         return v < 0 ? -EIO : v;
 }
 
-static int store_migrate(Store *s, CbError *err) {
+/* Runs the migrations after the file's version up to and including target. */
+static int store_migrate(Store *s, int target, CbError *err) {
         int have = store_schema_version(s);
         if (have < 0)
                 return store_error(s, err, "reading the schema version");
@@ -706,12 +767,17 @@ static int store_migrate(Store *s, CbError *err) {
                 return cb_error_set(err, CB_ERR_INTERNAL,
                                     "%s has schema version %d, newer than this cloudbrokerd knows (%d)",
                                     s->path, have, store_latest_version());
+        if (have > target)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "%s has schema version %d, past the version %d asked for "
+                                    "(a schema is never taken back)",
+                                    s->path, have, target);
         /* Off while the schema changes (a table rebuilt drops and renames;
          * PRAGMA foreign_keys is a no-op inside a transaction), checked
          * before each commit instead. */
-        if (have < store_latest_version() && store_exec(s, "PRAGMA foreign_keys = OFF", err) < 0)
+        if (have < target && store_exec(s, "PRAGMA foreign_keys = OFF", err) < 0)
                 return -EIO;
-        for (int v = have; v < store_latest_version(); v++) {
+        for (int v = have; v < target; v++) {
                 char pragma[64];
                 int r;
 
@@ -743,10 +809,14 @@ static int store_migrate(Store *s, CbError *err) {
         return store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ? -EIO : 0;
 }
 
-int store_open(const char *path, Store **ret, CbError *err) {
+int store_open_at_version(const char *path, int version, Store **ret, CbError *err) {
         _cleanup_(store_freep) Store *s = NULL;
         int r;
 
+        if (version < 0 || version > store_latest_version())
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "schema version %d asked for: this cloudbrokerd knows 0 to %d", version,
+                                    store_latest_version());
         s = calloc(1, sizeof(*s));
         if (!s)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -769,12 +839,16 @@ int store_open(const char *path, Store **ret, CbError *err) {
                        err);
         if (r < 0)
                 return r;
-        r = store_migrate(s, err);
+        r = store_migrate(s, version, err);
         if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int store_open(const char *path, Store **ret, CbError *err) {
+        return store_open_at_version(path, store_latest_version(), ret, err);
 }
 
 Store *store_free(Store *s) {
