@@ -329,7 +329,7 @@ else
         store_http="seeded"
 fi
 
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t + 0) ? "ok" : "MISSED" }'; }
+verdict() { [ -n "$1" ] || { echo "n/a"; return; }; awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t + 0) ? "ok" : "MISSED" }'; }
 ratio=$(awk -v a="$eval_full" -v b="$eval_empty" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 && r <= 1.1) ? "ok" : "MISSED" }')
 {
@@ -339,7 +339,7 @@ ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 && r <= 1.1) ? "ok" : "MIS
         [ -z "$SEED" ] || echo "  RSS on the seeded store:     ${rss_seeded} KiB after READY and the lost-marking, ${rss_http} KiB after the HTTP runs (empty store at first start: ${rss_before} KiB)"
         echo "  GET /v1/resources page p99 ($store_http): ${page_p99} ms first page, ${deep_p99} ms after 1000 (GET /v1/health p99 ${health_p99} ms, same run; target < 5; load $load_http -> $load_http_end)  $(verdict "$page_p99" 5)"
         echo "  daemon CPU per request:      ${page_cpu} µs a page of 100, ${health_cpu} µs a health check (same run; robust to load)"
-        echo "  reconcile, loop time (ordered, scale-0 holds about $((ORDERED / PROVIDERS))): ${reconcile_ms:-n/a} (objects ms; target < 1000 ms)  $(verdict "${reconcile_ms#* }" 1000)"
+        echo "  reconcile, loop time (ordered, scale-0 holds about $((ORDERED / PROVIDERS))): ${reconcile_ms:-n/a} (objects ms; target < 1000 ms)  $(verdict "${reconcile_ms:+${reconcile_ms#* }}" 1000)"
         echo "  evaluate ($store_http), holding $COUNT vs none: ${eval_full} vs ${eval_empty} req/s (ratio $ratio; target within 10%)  $ratio_ok; CPU ${eval_full_cpu} vs ${eval_empty_cpu} µs a request"
         echo "  start-up to READY:           ${ready_ms} ms with $records resource records (RSS ${rss_restart} KiB; load $load_ready; target < 1000)  $(verdict "$ready_ms" 1000)"
 } | tee "$BUILD/bench/scale.result"
