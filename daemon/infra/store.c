@@ -672,6 +672,27 @@ static const char *const migrations[] = {
         "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
+
+        /* 27: bindings of http (OSB) resources: the provider's credentials,
+         * sealed (secretbox), and where a binding or unbinding in flight
+         * stands (phase, remote_operation), so a restart resumes it. One
+         * binder's key names one binding, ever. */
+        "CREATE TABLE IF NOT EXISTS service_bindings ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  binding_key TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('creating','bound','unbinding','unbound','failed')),"
+        "  phase TEXT,"
+        "  remote_operation TEXT,"
+        "  credentials TEXT,"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  deleted_at TEXT,"
+        "  UNIQUE (created_by, binding_key));"
+        "CREATE INDEX IF NOT EXISTS service_bindings_resource ON service_bindings(resource_id);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
