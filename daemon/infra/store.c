@@ -777,6 +777,25 @@ int store_open(const char *path, Store **ret, CbError *err) {
         return 0;
 }
 
+int store_open_reader(Store *s, Store **ret, CbError *err) {
+        _cleanup_(store_freep) Store *rd = NULL;
+
+        rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        rd->path = strdup(s->path);
+        if (!rd->path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* No migrations: the writer's connection did them; read-only, so a
+         * bug in a reader can never change the state. */
+        if (sqlite3_open_v2(rd->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for reading: %s", rd->path,
+                                    rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
+        sqlite3_busy_timeout(rd->db, 5000);
+        *ret = TAKE_PTR(rd);
+        return 0;
+}
+
 Store *store_free(Store *s) {
         if (!s)
                 return NULL;
@@ -1084,6 +1103,10 @@ int store_rows_next(StoreRows *rows, CbError *err) {
 
 const char *store_rows_text(StoreRows *rows, int i) {
         return (const char *)sqlite3_column_text(rows_stmt(rows), i);
+}
+
+size_t store_rows_len(StoreRows *rows, int i) {
+        return (size_t)sqlite3_column_bytes(rows_stmt(rows), i);
 }
 
 char *store_rows_dup(StoreRows *rows, int i) {

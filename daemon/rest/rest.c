@@ -1160,6 +1160,11 @@ void rest_async_complete(RestAsync *a, unsigned status, json_t *body) {
         sd_event_source_set_enabled(pend->server->kick, SD_EVENT_ONESHOT);
 }
 
+void rest_connection_resume(RestServer *s, struct MHD_Connection *connection) {
+        MHD_resume_connection(connection);
+        sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
+}
+
 static void on_batch_committed(void *userdata, int result) {
         Pending *pend = userdata;
         json_t *body = pend->async_held;
