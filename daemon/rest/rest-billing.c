@@ -30,8 +30,35 @@ typedef struct Export {
         struct MHD_Connection *connection;
         RestServer *server;
         sd_event_source *readable;
-        bool suspended;
+        bool suspended, stopping;
+        struct Export *next_suspended, *prev_suspended;
 } Export;
+
+/* Exports whose connection waits for the pipe (loop thread): libmicrohttpd
+ * refuses to stop with a suspended connection, so rest_free() ends them. */
+static Export *suspended_head;
+
+static void suspended_unlink(Export *x) {
+        if (!x->suspended)
+                return;
+        if (x->prev_suspended)
+                x->prev_suspended->next_suspended = x->next_suspended;
+        else
+                suspended_head = x->next_suspended;
+        if (x->next_suspended)
+                x->next_suspended->prev_suspended = x->prev_suspended;
+        x->next_suspended = x->prev_suspended = NULL;
+        x->suspended = false;
+}
+
+void rest_billing_stop(void) {
+        while (suspended_head) {
+                Export *x = suspended_head;
+                suspended_unlink(x);
+                x->stopping = true;
+                MHD_resume_connection(x->connection);
+        }
+}
 
 static void export_unref(Export *x) {
         if (!x || --x->refs > 0)
@@ -69,7 +96,7 @@ static int on_readable(sd_event_source *src, int fd, uint32_t revents, void *use
         (void)src, (void)fd, (void)revents;
         sd_event_source_set_enabled(x->readable, SD_EVENT_OFF);
         if (x->suspended) {
-                x->suspended = false;
+                suspended_unlink(x);
                 rest_connection_resume(x->server, x->connection);
         }
         return 0;
@@ -80,6 +107,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
         ssize_t n;
         (void)pos;
 
+        if (x->stopping)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
         n = read(x->rfd, buf, max);
         if (n > 0)
                 return n;
@@ -92,12 +121,17 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (sd_event_source_set_enabled(x->readable, SD_EVENT_ONESHOT) < 0)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
         x->suspended = true;
+        x->next_suspended = suspended_head;
+        if (suspended_head)
+                suspended_head->prev_suspended = x;
+        suspended_head = x;
         MHD_suspend_connection(x->connection);
         return 0;
 }
 
 static void export_response_free(void *cls) {
         Export *x = cls;
+        suspended_unlink(x);
         /* The client went away or got everything: a worker still writing
          * gets EPIPE and stops. */
         x->readable = sd_event_source_disable_unref(x->readable);

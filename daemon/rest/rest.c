@@ -1196,8 +1196,12 @@ RestServer *rest_free(RestServer *s) {
         s->timer = sd_event_source_disable_unref(s->timer);
         s->kick = sd_event_source_disable_unref(s->kick);
         s->sweep = sd_event_source_disable_unref(s->sweep);
-        if (s->mhd)
+        if (s->mhd) {
+                /* Resumed exports are ended by one more run. */
+                rest_billing_stop();
+                MHD_run(s->mhd);
                 MHD_stop_daemon(s->mhd);
+        }
         if (s->too_large)
                 MHD_destroy_response(s->too_large);
         for (size_t i = 0; i < REST_CACHE_SLOTS; i++)

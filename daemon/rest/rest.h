@@ -48,6 +48,9 @@ void rest_async_fail(RestAsync *a, const CbError *err);
 /* Resumes a connection a streaming response's reader suspended (it had no
  * bytes yet) and serves it on the next loop iteration. From the loop. */
 void rest_connection_resume(RestServer *s, struct MHD_Connection *connection);
+/* Ends the streamed exports whose connections wait (rest-billing.c), before
+ * libmicrohttpd stops (it refuses to with a suspended connection). */
+void rest_billing_stop(void);
 
 typedef struct RestReply {
         unsigned status;

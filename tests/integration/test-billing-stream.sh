@@ -23,7 +23,9 @@ cb_start_daemon
 cb_stop_daemon
 
 CTL="$CB_BUILD/cloudbrokerctl"
-N=${N:-6000}
+# Enough lines (JSON about 450 bytes each) that the socket buffers cannot
+# swallow the whole statement at once.
+N=${N:-20000}
 PERIOD=2025-06
 sql() { sqlite3 -batch "$CB_DB" "$@"; }
 
@@ -79,17 +81,15 @@ if kill -0 "$slow_pid" 2>/dev/null && [ "$during" -gt "$base_pipes" ]; then
 else
         fail "the export was over before health answered (pipes $during, idle $base_pipes): not a long export"
 fi
-for _ in $(seq 1200); do
-        kill -0 "$slow_pid" 2>/dev/null || break
-        sleep 0.1
-done
-wait "$slow_pid" || true
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
 assert_eq "$(sed -n '1s/\r$//p' "$CB_TMP/slow.h" | cut -d' ' -f2)" 200 "the slow export answered 200"
-assert_eq "$(jq '.lines | length' "$CB_TMP/slow.json")" "$N" "the streamed JSON is one document with every line ($N)"
-assert_eq "$(jq '[.lines[].amount_fen] | add' "$CB_TMP/slow.json")" \
-        "$(jq '.totals.amount_fen' "$CB_TMP/slow.json")" "its totals, summed as it streamed, add up its lines"
+curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/whole.json" "$STMT?format=json"
+assert_eq "$(jq '.lines | length' "$CB_TMP/whole.json")" "$N" "the streamed JSON is one document with every line ($N)"
+assert_eq "$(jq '[.lines[].amount_fen] | add' "$CB_TMP/whole.json")" \
+        "$(jq '.totals.amount_fen' "$CB_TMP/whole.json")" "its totals, summed as it streamed, add up its lines"
 for _ in $(seq 50); do [ "$(pipes)" -le "$base_pipes" ] && break; sleep 0.1; done
-assert_eq "$(pipes)" "$base_pipes" "the export's pipe is closed once it has been sent"
+assert_eq "$(pipes)" "$base_pipes" "the exports' pipes are closed once sent or their client gone"
 
 # --- the same bytes on every way out --------------------------------------------------------
 OUTD="$CB_TMP/out"
@@ -121,6 +121,36 @@ assert_eq "$(sha256sum <"$OUTD/tty.csv")" "$(sha256sum <"$CB_TMP/mem.csv")" "...
 curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/d1.csv" "$STMT?format=csv&department=dept-1"
 assert_eq "$(tail -n +2 "$CB_TMP/d1.csv" | cut -d, -f2 | sort -u | tr -d '\r')" dept-1 \
         "a department's streamed CSV holds that department only"
+
+# Another department's lines, on each streaming face: refused before the first byte.
+code=$(curl -sS --max-time 10 -o "$CB_TMP/edu.err" -w '%{http_code}' -H "Authorization: Bearer dev-edu" \
+        "$STMT?format=csv&department=dept-1")
+assert_eq "$code $(jq -r .field "$CB_TMP/edu.err")" "403 department" "REST: a department streaming another's lines: 403 naming department"
+rc=0
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1001 "$CTL" billing export --period "$PERIOD" --format csv \
+        --department dept-1 --out "$OUTD/edu.csv" 2>/dev/null || rc=$?
+assert_eq "$rc" 4 "ExportStatement: a department asking for another's lines is AccessDenied (exit 4)"
+curl -sS --max-time 10 -o "$CB_TMP/edu.csv" -H "Authorization: Bearer dev-edu" "$STMT?format=csv"
+assert_eq "$(wc -l <"$CB_TMP/edu.csv")" 1 "a department's own stream holds none of the others' $N lines"
+
+# A closed month streams its stored bytes, many slices of them, under their digest.
+cb_curl POST "/v1/billing/statements/$PERIOD/close" dev-finance
+assert_eq "$CB_STATUS" 200 "finance closes $PERIOD"
+curl -sS --max-time 60 -D "$CB_TMP/closed.h" -o "$CB_TMP/closed.csv" -H "Authorization: Bearer dev-finance" \
+        "$STMT?format=csv"
+want=$(grep -i '^X-Content-SM3:' "$CB_TMP/closed.h" | cut -d' ' -f2 | tr -d '\r')
+got=$(openssl dgst -sm3 -r "$CB_TMP/closed.csv" | cut -d' ' -f1)
+if [ "$(wc -c <"$CB_TMP/closed.csv")" -gt 100000 ] && [ -n "$want" ] && [ "$want" = "$got" ]; then
+        pass "a closed month's CSV ($(wc -c <"$CB_TMP/closed.csv") bytes) streams byte for byte under its X-Content-SM3"
+else
+        fail "closed CSV digest $got, header '$want'"
+fi
+assert_eq "$(sha256sum <"$CB_TMP/closed.csv")" "$(sha256sum <"$CB_TMP/mem.csv")" \
+        "... the bytes the open month streamed (nothing changed since)"
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" --format csv \
+        --excel --out "$OUTD/closed-bom.csv"
+assert_eq "$(tail -c +4 "$OUTD/closed-bom.csv" | sha256sum)" "$(sha256sum <"$CB_TMP/closed.csv")" \
+        "ExportStatement of the closed month with excel: the byte order mark, then the signed bytes"
 
 # --- clients that go away -------------------------------------------------------------------
 for i in 1 2 3 4; do
