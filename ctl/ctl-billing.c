@@ -171,8 +171,11 @@ static int billing_export(Ctl *ctl, int argc, char **argv) {
         }
         if (show && r >= 0)
                 progress(lc.csv && lc.lines > 0 ? lc.lines - 1 : lc.lines, hint, bytes, true);
-        if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
-                r = r < 0 ? r : ctl_error(-EIO, "cannot write %s", ctl->out ? ctl->out : "the statement");
+        {
+                bool closed_ok = f == stdout ? fflush(stdout) == 0 : fclose(f) == 0;
+                if (!closed_ok && r >= 0)
+                        r = ctl_error(-EIO, "cannot write %s", ctl->out ? ctl->out : "the statement");
+        }
         return r < 0 ? r : 0;
 }
 
