@@ -57,7 +57,8 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 DOMAIN_TESTS := test-policy test-calendar test-approval test-catalog-validate test-libvirt-xml \
 	test-legacy-rules test-rating test-deadlines test-cloud-init
 LAYERED_DIRS := basic policy catalog drivers migration daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
-ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c tests/osb-provider/*.c)
+ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c tests/osb-provider/*.c \
+	tests/tools/*.c)
 
 lobjs = $(1:%.c=$(BUILD)/obj/%.o)
 CTL_OBJS := $(call lobjs,$(CTL_SRCS))
@@ -121,7 +122,17 @@ $(OSB_PROVIDER): tests/osb-provider/osb-provider.c
 
 $(BUILD)/tests/test-driver-http: | $(OSB_PROVIDER)
 
-unit-bins: $(UNIT_BINS) $(OSB_PROVIDER)
+# Tools for tests (tests/tools/): make-old-store writes a database at an
+# older schema version (store_open_at_version) for the upgrade tests. Not
+# named test-*, so tests/run.sh does not run it as a test.
+TEST_TOOLS := $(BUILD)/tests/make-old-store
+$(BUILD)/tests/make-old-store: tests/tools/make-old-store.c $(BUILD)/libcb-infra.a $(BUILD)/libcb-domain.a \
+		$(BUILD)/libcb-basic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(L3_INC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/test-store: | $(BUILD)/tests/make-old-store
+
+unit-bins: $(UNIT_BINS) $(OSB_PROVIDER) $(TEST_TOOLS)
 
 deps:
 	@./scripts/install-deps.sh
@@ -159,7 +170,7 @@ cppcheck:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=memleak --suppress=resourceLeak \
 		--library=tests/lint/jansson.cfg --std=c11 -D__GNUC__ \
-		$(INCLUDES) -Ictl basic daemon catalog policy drivers migration ctl tests/unit && echo "cppcheck: ok"
+		$(INCLUDES) -Ictl basic daemon catalog policy drivers migration ctl tests/unit tests/tools && echo "cppcheck: ok"
 
 bench: deps
 	@./scripts/install-deps.sh --bench

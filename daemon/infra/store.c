@@ -698,7 +698,8 @@ int store_schema_version(Store *s) {
         return v < 0 ? -EIO : v;
 }
 
-static int store_migrate(Store *s, CbError *err) {
+/* Runs the migrations after the file's version up to and including target. */
+static int store_migrate(Store *s, int target, CbError *err) {
         int have = store_schema_version(s);
         if (have < 0)
                 return store_error(s, err, "reading the schema version");
@@ -706,12 +707,17 @@ static int store_migrate(Store *s, CbError *err) {
                 return cb_error_set(err, CB_ERR_INTERNAL,
                                     "%s has schema version %d, newer than this cloudbrokerd knows (%d)",
                                     s->path, have, store_latest_version());
+        if (have > target)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "%s has schema version %d, past the version %d asked for "
+                                    "(a schema is never taken back)",
+                                    s->path, have, target);
         /* Off while the schema changes (a table rebuilt drops and renames;
          * PRAGMA foreign_keys is a no-op inside a transaction), checked
          * before each commit instead. */
-        if (have < store_latest_version() && store_exec(s, "PRAGMA foreign_keys = OFF", err) < 0)
+        if (have < target && store_exec(s, "PRAGMA foreign_keys = OFF", err) < 0)
                 return -EIO;
-        for (int v = have; v < store_latest_version(); v++) {
+        for (int v = have; v < target; v++) {
                 char pragma[64];
                 int r;
 
@@ -743,10 +749,14 @@ static int store_migrate(Store *s, CbError *err) {
         return store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ? -EIO : 0;
 }
 
-int store_open(const char *path, Store **ret, CbError *err) {
+int store_open_at_version(const char *path, int version, Store **ret, CbError *err) {
         _cleanup_(store_freep) Store *s = NULL;
         int r;
 
+        if (version < 0 || version > store_latest_version())
+                return cb_error_set(err, CB_ERR_INVALID,
+                                    "schema version %d asked for: this cloudbrokerd knows 0 to %d", version,
+                                    store_latest_version());
         s = calloc(1, sizeof(*s));
         if (!s)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -769,12 +779,16 @@ int store_open(const char *path, Store **ret, CbError *err) {
                        err);
         if (r < 0)
                 return r;
-        r = store_migrate(s, err);
+        r = store_migrate(s, version, err);
         if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int store_open(const char *path, Store **ret, CbError *err) {
+        return store_open_at_version(path, store_latest_version(), ret, err);
 }
 
 int store_open_reader(Store *s, Store **ret, CbError *err) {

@@ -19,6 +19,16 @@ typedef struct Store Store;
 
 /* Opens (creating when absent, with its parent folder) and migrates. */
 int store_open(const char *path, Store **ret, CbError *err);
+/* For tests and tools only (tests/tools/make-old-store): opens like
+ * store_open() but migrates no further than schema version `version`, so
+ * that a test can write rows in the shape an older cloudbrokerd wrote them
+ * and then upgrade them with store_open(). Only store_exec()/store_run() of
+ * SQL for that shape are meant for such a store: the rest of the daemon
+ * expects the latest schema. Refuses (CB_ERR_INVALID) a version below 0 or
+ * above store_latest_version(), and (CB_ERR_CONFLICT) a file whose schema
+ * is already past it, leaving that schema as it is (a schema never goes
+ * back); a file at exactly that version is opened as it is. */
+int store_open_at_version(const char *path, int version, Store **ret, CbError *err);
 Store *store_free(Store *s);
 /* A second, read-only connection to s's database, for one other thread
  * (a worker streaming a long read off the loop): it sees the state as of

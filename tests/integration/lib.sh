@@ -93,6 +93,37 @@ cb_done() {
         [ "$CB_FAILS" -eq 0 ]
 }
 
+# cb_old_store VERSION OUT [FROM]: a database at schema VERSION (a number or
+# latest-N), as a cloudbrokerd of then left it, made by this build's own
+# migrations (tests/tools/make-old-store), so that no test spells out what
+# later migrations add. With FROM (a database of this build): the rows of
+# every table OUT has, in the columns it has (rows the old schema's
+# triggers make from copied ones are replaced by their copies).
+cb_old_store() {
+        local version=$1 out=$2 from=${3:-} script
+        rm -f "$out" "$out-wal" "$out-shm"
+        if ! "$CB_BUILD/tests/make-old-store" "$out" "$version"; then
+                fail "(set-up) make-old-store $out $version"
+                return 1
+        fi
+        [ -n "$from" ] || return 0
+        script=$(sqlite3 "$out" "ATTACH '$from' AS src;
+                SELECT 'INSERT OR REPLACE INTO main.\"' || m.name || '\" (' || c.cols || ') SELECT ' || c.cols
+                       || ' FROM src.\"' || m.name || '\";'
+                FROM main.sqlite_master m,
+                     (SELECT t.name AS tname, (SELECT group_concat('\"' || o.name || '\"', ', ')
+                         FROM pragma_table_info(t.name, 'main') o
+                         WHERE o.name IN (SELECT n.name FROM pragma_table_info(t.name, 'src') n)) AS cols
+                      FROM main.sqlite_master t WHERE t.type = 'table') c
+                WHERE m.type = 'table' AND c.tname = m.name AND m.name NOT LIKE 'sqlite_%'
+                      AND m.name IN (SELECT name FROM src.sqlite_master WHERE type = 'table')
+                ORDER BY m.rootpage;")
+        if ! sqlite3 -cmd ".timeout 5000" "$out" "ATTACH '$from' AS src; BEGIN; $script COMMIT;"; then
+                fail "(set-up) copying the rows of $from into $out"
+                return 1
+        fi
+}
+
 cb_free_port() {
         local p
         for _ in $(seq 1 50); do

@@ -263,19 +263,12 @@ cb_stop_daemon
 verify_offline
 assert_eq "$RC" 0 "offline verify of the pristine copy after more work exits 0"
 
-# What later migrations add that cannot be made twice (ALTER TABLE ... ADD
-# COLUMN, CREATE TABLE without IF NOT EXISTS).
-LATER_COLUMNS="ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN password;
-ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN ca_file;
-ALTER TABLE providers DROP COLUMN timeout_seconds; ALTER TABLE operations DROP COLUMN remote_operation;
-ALTER TABLE operations DROP COLUMN remote_phase; ALTER TABLE providers DROP COLUMN image_pool;
-DROP TABLE volume_attachments; ALTER TABLE operations DROP COLUMN volume_id;
-ALTER TABLE operations DROP COLUMN delete_volumes; ALTER TABLE providers DROP COLUMN managed_only;"
-# An existing database from before checkpoints (schema 8; what later migrations add that
-# would not be made again is dropped too, such as the column providers.image_pool): verified
-# once, then checkpointed.
-restore
-sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; $LATER_COLUMNS PRAGMA user_version = 8;"
+# An existing database from before checkpoints (schema 8, as make-old-store writes it,
+# holding the pristine copy's rows): verified once, then checkpointed.
+cb_old_store 8 "$CB_DB" "$PRISTINE/$(basename "$CB_DB")"
+assert_eq "$(sql "PRAGMA user_version")" 8 "(set-up) the old database is at schema 8"
+assert_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE name = 'audit_checkpoints'")" 0 \
+        "(set-up) and has no checkpoints table"
 CB_CONFIG=$CB_TMP/base.conf cb_start_daemon
 assert_contains "$(grep "records verified once, signing their first checkpoint" "$CB_TMP/daemon.log" | tail -1)" \
         "audit trail: $N records verified once" "an upgraded database: its chain is verified once"
@@ -285,8 +278,8 @@ cb_curl GET /v1/health ""
 assert_jq "$CB_BODY" '.audit' signed "health: signed"
 cb_stop_daemon
 # The same upgrade of a tampered file refuses changes: nothing vouches for the forgery.
-restore
-sql "DROP TABLE audit_checkpoints; DROP TABLE legacy_systems; $LATER_COLUMNS PRAGMA user_version = 8; UPDATE audit SET principal = 'mallory' WHERE seq = $K;"
+cb_old_store 8 "$CB_DB" "$PRISTINE/$(basename "$CB_DB")"
+sql "UPDATE audit SET principal = 'mallory' WHERE seq = $K;"
 CB_CONFIG=$CB_TMP/base.conf cb_start_daemon
 cb_curl GET /v1/health ""
 assert_jq "$CB_BODY" '.audit' "failed: record $K: edited: record $K does not match its hash" \

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The store: migrations run once and in order, WAL, refusal of newer schemas, rollback. */
+/* The store: migrations run once and in order, WAL, refusal of newer schemas, rollback; older
+ * schemas made on purpose (store_open_at_version, tests/tools/make-old-store) for upgrade tests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <limits.h>
 
 #include <cmocka.h>
 
@@ -374,37 +378,24 @@ static void test_project_holdings(void **state) {
         assert_int_equal(store_exec(s, "DELETE FROM resources WHERE id = 'r1'", &err), 0);
         assert_holdings_agree(s, "p1/ecs/small/construction=1,700;p2/ecs/small/om=1,100");
 
-        /* A database from before the totals (version 5) gets them on upgrade. */
+        store_free(s);
+        s = NULL;
+        free(path);
+
+        /* A database from before the totals (version 5, as a cloudbrokerd of
+         * then wrote it: no kind, no triggers) gets them on upgrade. */
+        path = db_path("holdings-old.db");
+        assert_int_equal(store_open_at_version(path, 5, &s, &err), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'project_holdings'"),
+                         0);
         assert_int_equal(
                 store_exec(s,
-                           "DROP TABLE volume_attachments; ALTER TABLE operations DROP COLUMN volume_id;"
-                           "ALTER TABLE operations DROP COLUMN delete_volumes;"
-                           "DROP TABLE budget_alerts; DROP TABLE vm_bindings;"
-                           "ALTER TABLE providers DROP COLUMN managed_only;"
-                           "DROP TABLE resource_addresses;"
-                           "DROP TRIGGER holdings_insert; DROP TRIGGER holdings_delete;"
-                           "DROP TRIGGER holdings_update_out; DROP TRIGGER holdings_update_in;"
-                           "DROP TABLE project_holdings; ALTER TABLE resources DROP COLUMN kind;"
-                           "ALTER TABLE providers DROP COLUMN domain_type; DROP TABLE audit_checkpoints;"
-                           "DROP INDEX resources_list_project; DROP INDEX resources_list_department;"
-                           "DROP INDEX resources_list_created; DROP TABLE legacy_systems;"
-                           "DROP INDEX usage_segments_start;"
-                           "DROP TRIGGER usage_open; DROP TRIGGER usage_change; DROP TABLE usage_segments;"
-                           "DROP TABLE billing_adjustment_signoffs; DROP TABLE billing_adjustments;"
-                           "DROP TABLE billing_closed_files; DROP TABLE billing_closed;"
-                           "ALTER TABLE providers DROP COLUMN username; ALTER TABLE providers DROP COLUMN "
-                           "password;"
-                           "ALTER TABLE providers DROP COLUMN api_version; ALTER TABLE providers DROP COLUMN "
-                           "ca_file;"
-                           "ALTER TABLE providers DROP COLUMN timeout_seconds;"
-                           "ALTER TABLE operations DROP COLUMN remote_operation;"
-                           "ALTER TABLE operations DROP COLUMN remote_phase;"
-                           "DROP TABLE resource_first_boot; DROP TABLE images; ALTER TABLE providers DROP "
-                           "COLUMN image_pool;"
-                           "CREATE INDEX resources_held ON resources(project_id, service_id, plan_id, state);"
-                           "CREATE INDEX resources_usage ON resources(project_id, state, cost_kind,"
-                           " committed_fen);" RES("r6", "p2", "large", "om", "300",
-                                                  "active") "PRAGMA user_version = 5;",
+                           "INSERT INTO projects VALUES ('p1', 'n', 'edu', 'active', 1, 't', 't');"
+                           "INSERT INTO projects VALUES ('p2', 'n', 'edu', 'active', 1, 't', 't');" RES(
+                                   "r2", "p1", "small", "om", "100", "deleted")
+                                   RES("r3", "p1", "small", "construction", "700", "failed")
+                                           RES("r4", "p2", "small", "om", "100", "active")
+                                                   RES("r6", "p2", "large", "om", "300", "active"),
                            &err),
                 0);
         store_free(s);
@@ -416,6 +407,7 @@ static void test_project_holdings(void **state) {
         /* Metering starts on upgrade with each resource's current state since its last change. */
         assert_segments(s, "r6", "1:active@t");
         assert_segments(s, "r3", "1:failed@t");
+        assert_segments(s, "r2", "1:deleted@t");
 #undef RES
         store_free(s);
         free(path);
@@ -426,42 +418,16 @@ static void test_project_holdings(void **state) {
 static void test_state_checks_upgrade(void **state) {
         CbError err = CB_ERROR_INIT;
         Store *s = NULL;
-        char *path = db_path("checks.db"), sql[64];
+        char *path = db_path("checks.db");
         (void)state;
 
-        assert_int_equal(store_open(path, &s, &err), 0);
-        /* Back to the tables as they were before the CHECKs (no rows yet):
-         * before that migration and the two of the image library after it,
-         * whose column providers.image_pool cannot be added twice, and
-         * vm_bindings, budget_alerts, volume_attachments, providers.managed_only
-         * and resource_addresses (the last eight migrations; budget_alerts
-         * creates its table only if it is not there; volume attachments rebuild
-         * operations once more, from its columns before them). */
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", store_latest_version() - 8);
+        /* The tables as migration 17 left them, the last before the CHECKs
+         * (18), with rows in the shape of then; every later migration must
+         * carry them. */
+        assert_int_equal(store_open_at_version(path, 17, &s, &err), 0);
         assert_int_equal(
                 store_exec(
                         s,
-                        "PRAGMA foreign_keys = OFF;"
-                        "ALTER TABLE providers DROP COLUMN image_pool;"
-                        "DROP TABLE vm_bindings; DROP TABLE volume_attachments;"
-                        "ALTER TABLE providers DROP COLUMN managed_only;"
-                        "DROP TABLE resource_addresses;"
-                        "DROP TABLE incident_records; DROP TABLE incidents; DROP TABLE operations;"
-                        "CREATE TABLE incidents (id TEXT PRIMARY KEY, reported_at TEXT NOT NULL,"
-                        " reported_by TEXT NOT NULL, department TEXT, severity TEXT NOT NULL,"
-                        " systems TEXT NOT NULL, resources TEXT NOT NULL, description TEXT NOT NULL,"
-                        " status TEXT NOT NULL, report_due TEXT NOT NULL, occurred_at TEXT);"
-                        "CREATE TABLE incident_records (id INTEGER PRIMARY KEY,"
-                        " incident_id TEXT NOT NULL REFERENCES incidents(id), at TEXT NOT NULL,"
-                        " principal TEXT NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL);"
-                        "CREATE TABLE operations (id TEXT PRIMARY KEY,"
-                        " resource_id TEXT NOT NULL REFERENCES resources(id), kind TEXT NOT NULL,"
-                        " state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
-                        " error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
-                        " remote_operation TEXT, remote_phase TEXT);"
-                        "CREATE INDEX operations_resource ON operations(resource_id);"
-                        "CREATE INDEX operations_state ON operations(state);"
-                        "PRAGMA foreign_keys = ON;"
                         "INSERT INTO projects VALUES ('p1', 'n', 'edu', 'active', 1, 't', 't');"
                         "INSERT INTO resources (id, name, project_id, system_id, department, service_id,"
                         " plan_id, catalog_revision, approval_no, cost_kind, committed_fen, state,"
@@ -475,7 +441,12 @@ static void test_state_checks_upgrade(void **state) {
                         " 't', NULL, NULL);",
                         &err),
                 0);
-        assert_int_equal(store_exec(s, sql, &err), 0);
+        /* Before 18 nothing refused another name: the CHECK is what the upgrade adds. */
+        assert_int_equal(store_exec(s,
+                                    "UPDATE operations SET kind = 'migrate' WHERE id = 'op-1';"
+                                    "UPDATE operations SET kind = 'provision' WHERE id = 'op-1'",
+                                    &err),
+                         0);
         store_free(s);
         s = NULL;
 
@@ -520,6 +491,192 @@ static void test_state_checks_upgrade(void **state) {
         cb_error_clear(&err);
         store_free(s);
         free(path);
+}
+
+/* A store at an older version, for upgrade tests: up to the version asked
+ * for and no further, never back, never beyond what this build knows. */
+static void test_open_at_version(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("at-version.db");
+        (void)state;
+
+        /* Beyond the latest, or below 0: refused before any file is made. */
+        assert_true(store_open_at_version(path, store_latest_version() + 1, &s, &err) < 0);
+        assert_null(s);
+        assert_int_equal(err.kind, CB_ERR_INVALID);
+        assert_non_null(strstr(err.message, "this cloudbrokerd knows 0 to"));
+        cb_error_clear(&err);
+        assert_true(store_open_at_version(path, -1, &s, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_INVALID);
+        cb_error_clear(&err);
+        assert_int_equal(access(path, F_OK), -1);
+
+        /* Version 5: its tables, none of migration 6's. */
+        assert_int_equal(store_open_at_version(path, 5, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), 5);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'resources_usage'"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'project_holdings'"),
+                         0);
+        assert_int_equal(count_rows(s, "PRAGMA foreign_keys"), 1);
+        store_free(s);
+        s = NULL;
+
+        /* Below the file's version: refused, and the file stays at 5. */
+        assert_true(store_open_at_version(path, 3, &s, &err) < 0);
+        assert_null(s);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        assert_non_null(strstr(err.message, "has schema version 5, past the version 3 asked for"));
+        cb_error_clear(&err);
+        /* The same version again: opened as it is. */
+        assert_int_equal(store_open_at_version(path, 5, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), 5);
+        store_free(s);
+        s = NULL;
+        /* A later one: the migrations between, no more. */
+        assert_int_equal(store_open_at_version(path, 9, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), 9);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_checkpoints'"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'legacy_systems'"),
+                         0);
+        store_free(s);
+        s = NULL;
+        /* And store_open() takes it the rest of the way. */
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), store_latest_version());
+        store_free(s);
+        s = NULL;
+        assert_true(store_open_at_version(path, store_latest_version() - 1, &s, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+        free(path);
+
+        /* Version 0: an empty database, nothing migrated. */
+        path = db_path("at-version-0.db");
+        assert_int_equal(store_open_at_version(path, 0, &s, &err), 0);
+        assert_int_equal(store_schema_version(s), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM sqlite_master"), 0);
+        store_free(s);
+        free(path);
+}
+
+/* The schema of a database as text: every table, index and trigger. */
+static char *schema_text(Store *s) {
+        return query_text(s, "SELECT COALESCE(group_concat(type || ' ' || name || ': ' || COALESCE(sql, ''),"
+                             " char(10)), '') FROM (SELECT * FROM sqlite_master ORDER BY type, name)");
+}
+
+/* Stopped at any version and upgraded later, a database ends with the
+ * schema of a fresh one: every version is a place an older cloudbrokerd
+ * may have left a file. One file, one version further at each open (the
+ * same migrations in the same order as an upgrade from any of them, at a
+ * commit each rather than the square of them). */
+static void test_every_version_upgrades(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("every-fresh.db"), *fresh, *stepped;
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        fresh = schema_text(s);
+        store_free(s);
+        free(path);
+        path = db_path("every-step.db");
+        for (int v = 0; v <= store_latest_version(); v++) {
+                s = NULL;
+                if (store_open_at_version(path, v, &s, &err) < 0)
+                        fail_msg("stepping to version %d: %s", v, err.message);
+                assert_int_equal(store_schema_version(s), v);
+                store_free(s);
+        }
+        s = NULL;
+        assert_int_equal(store_open(path, &s, &err), 0);
+        stepped = schema_text(s);
+        assert_string_equal(stepped, fresh);
+        store_free(s);
+        free(stepped);
+        free(fresh);
+        free(path);
+}
+
+/* The tool the integration tests use: tests/tools/make-old-store, built
+ * beside this test. */
+static char tool[PATH_MAX];
+
+static int run_tool(const char *args) {
+        char cmd[PATH_MAX * 2];
+        int r;
+        snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", tool, args);
+        r = system(cmd);
+        assert_true(WIFEXITED(r));
+        return WEXITSTATUS(r);
+}
+
+static int version_of_untouched(const char *path) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        int v = -1;
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+static void test_make_old_store_tool(void **state) {
+        char *path = db_path("tool.db"), *path2 = db_path("tool-latest.db"), args[PATH_MAX + 64],
+             out[32] = "";
+        ssize_t n;
+        FILE *p;
+        (void)state;
+
+        n = readlink("/proc/self/exe", tool, sizeof(tool) - 32);
+        assert_true(n > 0);
+        tool[n] = 0;
+        strcpy(strrchr(tool, '/') + 1, "make-old-store");
+        if (access(tool, X_OK) < 0)
+                fail_msg("%s is not built (make unit-bins)", tool);
+
+        /* --latest prints the version a fresh database gets. */
+        snprintf(args, sizeof(args), "%s --latest", tool);
+        p = popen(args, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(out, sizeof(out), p));
+        assert_int_equal(pclose(p), 0);
+        assert_int_equal(atoi(out), store_latest_version());
+
+        snprintf(args, sizeof(args), "%s 8", path);
+        assert_int_equal(run_tool(args), 0);
+        assert_int_equal(version_of_untouched(path), 8);
+        /* Back is refused (1), the file left at 8. */
+        snprintf(args, sizeof(args), "%s 3", path);
+        assert_int_equal(run_tool(args), 1);
+        assert_int_equal(version_of_untouched(path), 8);
+        /* latest-N counts back from this build's latest. */
+        snprintf(args, sizeof(args), "%s latest-1", path);
+        assert_int_equal(run_tool(args), 0);
+        assert_int_equal(version_of_untouched(path), store_latest_version() - 1);
+        snprintf(args, sizeof(args), "%s latest", path2);
+        assert_int_equal(run_tool(args), 0);
+        assert_int_equal(version_of_untouched(path2), store_latest_version());
+        /* Beyond this build, or before 0: refused (1). */
+        snprintf(args, sizeof(args), "%s %d", path2, store_latest_version() + 1);
+        assert_int_equal(run_tool(args), 1);
+        snprintf(args, sizeof(args), "%s latest-%d", path2, store_latest_version() + 1);
+        assert_int_equal(run_tool(args), 1);
+        /* Not a version, or missing arguments: usage (2). */
+        snprintf(args, sizeof(args), "%s 8x", path2);
+        assert_int_equal(run_tool(args), 2);
+        snprintf(args, sizeof(args), "%s latest+1", path2);
+        assert_int_equal(run_tool(args), 2);
+        assert_int_equal(run_tool(path2), 2);
+        assert_int_equal(version_of_untouched(path2), store_latest_version());
+        free(path);
+        free(path2);
 }
 
 /* Metering: every change of state appends one segment in the same
@@ -643,6 +800,9 @@ int main(void) {
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
                 cmocka_unit_test(test_state_checks_upgrade),
+                cmocka_unit_test(test_open_at_version),
+                cmocka_unit_test(test_every_version_upgrades),
+                cmocka_unit_test(test_make_old_store_tool),
                 cmocka_unit_test(test_usage_segments),
                 cmocka_unit_test(test_rows_as_json),
                 cmocka_unit_test(test_read_snapshot),
