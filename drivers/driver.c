@@ -169,6 +169,23 @@ int driver_attach_volume(const DriverOps *ops, DriverConn *conn, const DriverRef
         return r < 0 ? r : ops->attach_volume(conn, ref, pool, volume_id, target, attach, err);
 }
 
+int driver_resize(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const ResizeSpec *spec,
+                  CbError *err) {
+        DISPATCH_CHECK(ops, conn, resize, err);
+        int r = check_ref(ref, err);
+        if (r >= 0 && ref->kind != DRIVER_OBJECT_VM)
+                r = cb_error_set(err, CB_ERR_UNSUPPORTED, "%s is a volume: only VMs are resized",
+                                 ref->resource_id);
+        if (r >= 0 && !spec)
+                r = cb_error_set(err, CB_ERR_INVALID, "no resize spec");
+        if (r >= 0 && spec->vcpus == 0)
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "vcpus", "vcpus: must be at least 1");
+        if (r >= 0 && spec->memory_mib == 0)
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "memory_mib",
+                                       "memory_mib: must be at least 1");
+        return r < 0 ? r : ops->resize(conn, ref, spec, err);
+}
+
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err) {
         DISPATCH_CHECK(ops, conn, deprovision, err);
         int r = check_ref(ref, err);

@@ -38,6 +38,17 @@
 
 typedef struct DriverOps DriverOps;
 
+/* What a resize (DriverOps.resize) sets: the plan's size, and whether the VM
+ * runs afterwards. Borrowed. */
+typedef struct ResizeSpec {
+        unsigned vcpus;
+        uint64_t memory_mib;
+        uint64_t disk_gib; /* the system disk grows to this; 0 or less than it has: left as it is */
+        const char *pool;  /* the system disk's pool; NULL = "default" */
+        bool run;          /* start it afterwards (it ran before the resize) */
+        unsigned stop_timeout_ms;
+} ResizeSpec;
+
 /* Every driver's connection begins with this header (the driver embeds it as
  * its first member), so generic code can always find the table. */
 typedef struct DriverConn {
@@ -139,6 +150,16 @@ struct DriverOps {
          * one detaches, as success. NULL: the driver has no volumes. */
         int (*attach_volume)(DriverConn *conn, const DriverRef *ref, const char *pool, const char *volume_id,
                              const char *target, bool attach, CbError *err);
+        /* A cold resize: stops the VM (gracefully, forced after
+         * spec->stop_timeout_ms), sets vCPUs and memory in its persistent
+         * definition, grows the system disk, and starts it when spec->run.
+         * Idempotent: a definition and disk that have the size already are
+         * left as they are, so a resize interrupted by a crash runs again.
+         * On any failure it puts back the vCPUs and memory it found and
+         * starts the VM again when spec->run (a grown disk is not shrunk:
+         * that would cut a file system); the error says what failed.
+         * NULL: the driver cannot resize. */
+        int (*resize)(DriverConn *conn, const DriverRef *ref, const ResizeSpec *spec, CbError *err);
         /* Reads a domain the broker did not create (a legacy VM to migrate,
          * Art. 35) by its name: its XML and the storage volume of each disk
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
@@ -266,6 +287,8 @@ int driver_reboot(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, 
 int driver_deprovision(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, CbError *err);
 int driver_attach_volume(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const char *pool,
                          const char *volume_id, const char *target, bool attach, CbError *err);
+int driver_resize(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, const ResizeSpec *spec,
+                  CbError *err);
 int driver_capacity(const DriverOps *ops, DriverConn *conn, DriverCapacity *ret, CbError *err);
 int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool, const char *volume,
                         const char *format, int fd, uint64_t size, const char *alg, const char *expected,

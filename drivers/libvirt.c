@@ -1209,12 +1209,8 @@ static uint64_t now_ms(void) {
         return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int lv_stop(DriverConn *c, const DriverRef *ref, unsigned timeout_ms, CbError *err) {
-        _cleanup_(connp) virConnectPtr vc = NULL;
-        _cleanup_(domp) virDomainPtr d = NULL;
-        int r;
-        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
-                return r;
+/* Shuts d down, forced off after timeout_ms (0: at once); off already is success. */
+static int stop_domain(virDomainPtr d, unsigned timeout_ms, CbError *err) {
         if (virDomainIsActive(d) == 0)
                 return 0;
         if (timeout_ms == 0)
@@ -1247,6 +1243,104 @@ static int lv_stop(DriverConn *c, const DriverRef *ref, unsigned timeout_ms, CbE
                 nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
         }
         return force_off(d, err);
+}
+
+static int lv_stop(DriverConn *c, const DriverRef *ref, unsigned timeout_ms, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        int r;
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        return stop_domain(d, timeout_ms, err);
+}
+
+/* Sets the persistent definition's vCPUs and memory; each only where it
+ * differs, the maximum first when it grows and last when it shrinks (the
+ * current value may never exceed it). */
+static int set_size(virDomainPtr d, unsigned vcpus, unsigned long mem_kib, const virDomainInfo *have,
+                    CbError *err) {
+        const unsigned cfg = VIR_DOMAIN_AFFECT_CONFIG;
+        if (vcpus != have->nrVirtCpu) {
+                bool grow = vcpus > have->nrVirtCpu;
+                for (int step = 0; step < 2; step++) {
+                        bool max = (step == 0) == grow;
+                        if (virDomainSetVcpusFlags(d, vcpus, cfg | (max ? VIR_DOMAIN_VCPU_MAXIMUM : 0)) < 0)
+                                return lv_error(err, "cannot set the VM's vCPUs");
+                }
+        }
+        if (mem_kib != have->maxMem) {
+                bool grow = mem_kib > have->maxMem;
+                for (int step = 0; step < 2; step++) {
+                        bool max = (step == 0) == grow;
+                        if (virDomainSetMemoryFlags(d, mem_kib, cfg | (max ? VIR_DOMAIN_MEM_MAXIMUM : 0)) < 0)
+                                return lv_error(err, "cannot set the VM's memory");
+                }
+        }
+        return 0;
+}
+
+/* Grows the resource's system disk to gib; one that has it already is left. */
+static int grow_disk(virConnectPtr vc, const char *pool_name, const char *resource_id, uint64_t gib,
+                     CbError *err) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL;
+        virStorageVolInfo info;
+        uint64_t want = gib * 1024ULL * 1024 * 1024;
+
+        if (gib == 0)
+                return 0;
+        if (libvirt_xml_volume_name(resource_id, &name) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
+        if (!pool)
+                return lv_error(err, "cannot look up the system disk's storage pool");
+        vol = virStorageVolLookupByName(pool, name);
+        if (!vol)
+                return lv_error(err, "cannot look up the system disk");
+        if (virStorageVolGetInfo(vol, &info) < 0)
+                return lv_error(err, "cannot read the system disk");
+        if (info.capacity >= want)
+                return 0;
+        if (virStorageVolResize(vol, want, 0) < 0)
+                return lv_error(err, "cannot grow the system disk");
+        return 0;
+}
+
+static int lv_resize(DriverConn *c, const DriverRef *ref, const ResizeSpec *spec, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        virDomainInfo old;
+        int r;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if ((r = stop_domain(d, spec->stop_timeout_ms, err)) < 0)
+                return r;
+        /* Shut off, the info is the persistent definition's: what a rollback puts back. */
+        if (virDomainGetInfo(d, &old) < 0)
+                return lv_error(err, "cannot read the VM's size");
+        r = set_size(d, spec->vcpus, (unsigned long)(spec->memory_mib * 1024), &old, err);
+        if (r >= 0)
+                r = grow_disk(vc, spec->pool, ref->resource_id, spec->disk_gib, err);
+        if (r >= 0 && spec->run)
+                r = ensure_running(d, err);
+        if (r >= 0)
+                return 0;
+
+        /* Back to the size it had, and running again if it ran. */
+        virDomainInfo now;
+        bool restored =
+                virDomainGetInfo(d, &now) == 0 && set_size(d, old.nrVirtCpu, old.maxMem, &now, NULL) >= 0;
+        if (restored && spec->run && virDomainIsActive(d) != 1)
+                restored = ensure_running(d, NULL) >= 0;
+        virResetLastError();
+        if (!restored && err) {
+                size_t n = strlen(err->message);
+                snprintf(err->message + n, sizeof(err->message) - n,
+                         "; and the VM could not be put back as it was");
+        }
+        return r;
 }
 
 static int lv_reboot(DriverConn *c, const DriverRef *ref, CbError *err) {
@@ -2432,6 +2526,7 @@ const DriverOps libvirt_driver_ops = {
         .reboot = lv_reboot,
         .deprovision = lv_deprovision,
         .attach_volume = lv_attach_volume,
+        .resize = lv_resize,
         .capacity = lv_capacity,
         .assess_domain = lv_assess_domain,
         .adopt_domain = lv_adopt_domain,

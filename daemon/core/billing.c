@@ -667,9 +667,10 @@ static int resource_end(Stmt *st, Resource *res) {
         return 0;
 }
 
-#define USAGE_COLUMNS                                                                                    \
-        "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, r.plan_id, " \
-        "r.catalog_revision, r.cost_kind, s.state, s.start_at "
+#define USAGE_COLUMNS                                                                                     \
+        "SELECT r.id, r.department, r.project_id, r.approval_no, r.system_id, r.service_id, "             \
+        "COALESCE(s.plan_id, r.plan_id), COALESCE(s.catalog_revision, r.catalog_revision), r.cost_kind, " \
+        "s.state, s.start_at "
 /* The lines: each resource that existed before the period ended, with the
  * segment in force when it began (the last one starting before, with any
  * of the same second) and those starting in it; by department and project.
@@ -718,8 +719,43 @@ static int rate(Stmt *st, const char *department) {
                 const char *id = store_rows_text(rows, 0), *dept = store_rows_text(rows, 1),
                            *project = store_rows_text(rows, 2);
                 RatingSegment seg = { 0 };
+                /* A resized resource (daemon/core/resize.c): each plan it was on
+                 * is a line of its own at that plan's price, and the part at the
+                 * old plan ends where the new one starts. */
+                bool replanned =
+                        streq_ptr(id, res.id) && (!streq_ptr(store_rows_text(rows, 6), res.plan_id) ||
+                                                  store_rows_int(rows, 7) != res.revision);
 
-                if (!streq_ptr(id, res.id)) {
+                if (replanned) {
+                        RatingSegment end = { 0 };
+                        if (rating_parse_time(store_rows_text(rows, 10), &end.start) < 0) {
+                                r = cb_error_set(st->err, CB_ERR_INTERNAL,
+                                                 "resource %s has a usage segment at '%s'", id,
+                                                 store_rows_text(rows, 10));
+                                break;
+                        }
+                        if (res.n_segs == res.cap_segs) {
+                                RatingSegment *nv = realloc(res.segs, (res.cap_segs + 1) * sizeof(*nv));
+                                if (!nv) {
+                                        r = oom(st);
+                                        break;
+                                }
+                                res.segs = nv;
+                                res.cap_segs++;
+                        }
+                        res.segs[res.n_segs++] = end;
+                        r = resource_end(st, &res);
+                        free(res.plan_id);
+                        res.plan_id = store_rows_dup(rows, 6);
+                        res.revision = store_rows_int(rows, 7);
+                        res.n_segs = 0;
+                        if (r < 0)
+                                break;
+                        if (!res.plan_id) {
+                                r = oom(st);
+                                break;
+                        }
+                } else if (!streq_ptr(id, res.id)) {
                         r = resource_end(st, &res);
                         resource_done(&res);
                         if (r < 0)

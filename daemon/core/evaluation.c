@@ -214,8 +214,12 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.approval.n_systems = a->n_systems;
                 facts.approval.budget_construction_fen = a->construction_fen;
                 facts.approval.budget_om_fen = a->om_fen;
-                facts.approval.used_construction_fen = use.construction_fen;
-                facts.approval.used_om_fen = use.om_fen;
+                facts.approval.used_construction_fen =
+                        use.construction_fen > req->release_construction_fen
+                                ? use.construction_fen - req->release_construction_fen
+                                : 0;
+                facts.approval.used_om_fen =
+                        use.om_fen > req->release_om_fen ? use.om_fen - req->release_om_fen : 0;
                 facts.approval.metered_construction_fen = metered[0];
                 facts.approval.metered_om_fen = metered[1];
                 facts.approval.requires_secure_controllable = a->requires_secure_controllable;

@@ -25,6 +25,10 @@ typedef struct EvalRequest {
         const char *plan_id;
         uint32_t quantity;
         bool dedicated_network;
+        /* A resize (resize.h): what the resource's current plan committed,
+         * released when it moves, so that only the new plan counts against
+         * the budget; 0 for a new order. */
+        int64_t release_construction_fen, release_om_fen;
 } EvalRequest;
 
 /* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"

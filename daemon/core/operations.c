@@ -110,6 +110,7 @@ typedef struct OpJob {
         unsigned stop_timeout_ms;
         AttachmentJob attach; /* attach, detach: the volume and its slot */
         bool delete_volumes;  /* a VM's deprovision: its attached volumes go too */
+        bool resize_run;      /* a resize: the VM ran before it, and runs after */
         CbError err;
 } OpJob;
 
@@ -159,6 +160,20 @@ static int op_job_run(void *userdata) {
                         return -cb_error_errno(j->err.kind);
                 return driver_attach_volume(j->ops, j->conn, &ref, j->attach.pool, j->attach.volume_id,
                                             j->attach.target, j->kind == OPERATION_ATTACH, &j->err);
+        case OPERATION_RESIZE:
+                if (j->err.kind != CB_ERR_NONE) /* its record was unreadable when the job was made */
+                        return -cb_error_errno(j->err.kind);
+                /* The synchronous drivers' resize; an asynchronous one (http)
+                 * never gets here: op_submit hands its operations to
+                 * operations-http.c, where a plan change is driver_update_async. */
+                return driver_resize(j->ops, j->conn, &ref,
+                                     &(ResizeSpec){ .vcpus = j->spec.vcpus,
+                                                    .memory_mib = j->spec.memory_mib,
+                                                    .disk_gib = j->spec.disk_gib,
+                                                    .pool = j->spec.pool,
+                                                    .run = j->resize_run,
+                                                    .stop_timeout_ms = j->stop_timeout_ms },
+                                     &j->err);
         default:
                 return cb_error_set(&j->err, CB_ERR_INTERNAL, "unknown operation kind %d", (int)j->kind);
         }
@@ -175,8 +190,9 @@ static int state_after(OperationKind kind, bool ok) {
                 return ok ? RESOURCE_STOPPED : -1;
         case OPERATION_ATTACH:
         case OPERATION_DETACH:
-                return -1; /* the VM runs or rests as it did */
-        default:           /* start, reboot; a failure leaves the state as it was */
+        case OPERATION_RESIZE: /* the driver leaves it running or resting as it was, or puts it back */
+                return -1;     /* the VM runs or rests as it did */
+        default:               /* start, reboot; a failure leaves the state as it was */
                 return ok ? RESOURCE_ACTIVE : -1;
         }
 }
@@ -214,6 +230,8 @@ static int done_change(Store *s, void *userdata, CbError *err) {
                         "recording the resource", err);
         if (q >= 0 && (j->kind == OPERATION_ATTACH || j->kind == OPERATION_DETACH) && j->attach.volume_id[0])
                 q = attachment_finish(s, j->kind, j->attach.volume_id, c->ok, err);
+        if (q >= 0 && j->kind == OPERATION_RESIZE)
+                q = resize_finish(s, j->op_id, j->resource_id, c->ok, c->now, err);
         if (q >= 0 && j->kind == OPERATION_DEPROVISION && c->ok && j->res.kind == RESOURCE_KIND_VM)
                 q = attachments_vm_deleted(s, j->resource_id, j->delete_volumes, c->now, &c->volume_ops,
                                            &c->n_volume_ops, err);
@@ -392,6 +410,8 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                         (void)attachment_job(r, op_id, &j->attach, &j->err);
                 if (kind == OPERATION_DEPROVISION)
                         j->delete_volumes = operation_deletes_volumes(r, op_id);
+                if (kind == OPERATION_RESIZE)
+                        (void)resize_job_runs(r, op_id, &j->resize_run, &j->err);
         }
         q = inflight_add(r, op_id);
         if (q < 0) {

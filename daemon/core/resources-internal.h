@@ -80,3 +80,11 @@ int attachment_finish(Store *s, OperationKind kind, const char *volume_id, bool 
  * op id appended to *ret_ops, n ids of 64 bytes). */
 int attachments_vm_deleted(Store *s, const char *vm_id, bool delete_volumes, const char *now,
                            char (**ret_ops)[2][64], size_t *ret_n, CbError *err);
+
+/* resize.c: whether the VM of resize operation op_id runs after it (it ran
+ * before); and, in the transaction that records the operation's end, the
+ * record's plan put back when it failed (nothing to do when it succeeded:
+ * the record took the new plan with the request). */
+int resize_job_runs(Resources *r, const char *op_id, bool *ret_run, CbError *err);
+int resize_finish(Store *s, const char *op_id, const char *resource_id, bool ok, const char *now,
+                  CbError *err);

@@ -612,6 +612,66 @@ static const char *const migrations[] = {
         "  resource_id TEXT PRIMARY KEY REFERENCES resources(id),"
         "  addresses TEXT NOT NULL,"
         "  read_at TEXT NOT NULL);",
+
+        /* 26: resize (issue 9): an operation of its own kind, carrying the
+         * plan it moves to and the one it rolls back to (`resize`, a JSON
+         * object, see daemon/core/resize.c); operations is rebuilt with every
+         * column it has by now. A usage segment names the plan and catalogue
+         * revision it was metered at, so that a statement prices each part
+         * of a resized VM's month at its own plan: the segments so far get
+         * their resource's (no plan ever changed before), the triggers write
+         * NEW's, and a change of plan alone (usage_plan) starts a segment in
+         * the same state at the new plan. */
+        "CREATE TABLE operations_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('provision','start','stop','reboot','deprovision',"
+        "    'attach','detach','resize')),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  remote_operation TEXT,"
+        "  remote_phase TEXT,"
+        "  volume_id TEXT,"
+        "  delete_volumes INTEGER NOT NULL DEFAULT 0,"
+        "  resize TEXT);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at,"
+        "  remote_operation, remote_phase, volume_id, delete_volumes) SELECT id, resource_id, kind, state,"
+        "  error, created_at, updated_at, remote_operation, remote_phase, volume_id, delete_volumes"
+        "  FROM operations;"
+        "DROP TABLE operations;"
+        "ALTER TABLE operations_new RENAME TO operations;"
+        "CREATE INDEX operations_resource ON operations(resource_id);"
+        "CREATE INDEX operations_state ON operations(state);"
+        "ALTER TABLE usage_segments ADD COLUMN plan_id TEXT;"
+        "ALTER TABLE usage_segments ADD COLUMN catalog_revision INTEGER;"
+        "UPDATE usage_segments SET plan_id = (SELECT r.plan_id FROM resources r WHERE r.id = resource_id),"
+        "  catalog_revision = (SELECT r.catalog_revision FROM resources r WHERE r.id = resource_id);"
+        "DROP TRIGGER IF EXISTS usage_open;"
+        "DROP TRIGGER IF EXISTS usage_change;"
+        "DROP TRIGGER IF EXISTS usage_plan;"
+        "CREATE TRIGGER usage_open AFTER INSERT ON resources BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.created_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_change AFTER UPDATE OF state ON resources WHEN NEW.state IS NOT "
+        "OLD.state BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER usage_plan AFTER UPDATE OF plan_id, catalog_revision ON resources WHEN"
+        "  NEW.state IS OLD.state AND (NEW.plan_id IS NOT OLD.plan_id OR"
+        "  NEW.catalog_revision IS NOT OLD.catalog_revision) BEGIN"
+        "  INSERT INTO usage_segments (resource_id, seq, state, start_at, plan_id, catalog_revision)"
+        "  VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM usage_segments WHERE resource_id = NEW.id),"
+        "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
+        "  ON CONFLICT (resource_id, seq) DO NOTHING;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -9,6 +9,7 @@
 
 #include "adopt.h"
 #include "attachments.h"
+#include "resize.h"
 #include "json-util.h"
 #include "providers.h"
 #include "resources.h"
@@ -190,6 +191,25 @@ static int on_volume_attach(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
+static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) {
+        static const char *const fields[] = { "plan_id", NULL };
+        const char *plan_id = NULL;
+        json_t *body = NULL;
+        ResourceTicket t;
+        int r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_string(body, "plan_id", true, 64, &plan_id, err);
+        if (r >= 0)
+                r = resources_resize(req->manager->resources, &req->caller, req->params[0], plan_id, &t, err);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+}
+
 static int on_volume_detach(RestRequest *req, RestReply *reply, CbError *err) {
         ResourceTicket t;
         int r = resources_detach_volume(req->manager->resources, &req->caller, req->params[0], req->params[1],
@@ -302,6 +322,7 @@ const RestRoute rest_resources_routes[] = {
         { "POST", "/v1/resources/{id}/actions", REST_AUTH_BEARER, on_resource_action, NULL },
         { "GET", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volumes_list, NULL },
         { "POST", "/v1/resources/{id}/volumes", REST_AUTH_BEARER, on_volume_attach, NULL },
+        { "POST", "/v1/resources/{id}/resize", REST_AUTH_BEARER, on_resource_resize, NULL },
         { "DELETE", "/v1/resources/{id}/volumes/{volume_id}", REST_AUTH_BEARER, on_volume_detach, NULL },
         { "GET", "/v1/resources/{id}/console", REST_AUTH_BEARER, on_resource_console, NULL },
         { "GET", "/v1/resources/{id}/addresses", REST_AUTH_BEARER, on_resource_addresses, NULL },

@@ -715,8 +715,36 @@ static void test_usage_segments(void **state) {
         store_rollback(s);
         assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4");
         /* A segment is never rewritten: its key cannot be taken twice. */
-        assert_int_not_equal(
-                store_exec(s, "INSERT INTO usage_segments VALUES ('r1', 4, 'deleted', 'T9');", &err), 0);
+        assert_int_not_equal(store_exec(s,
+                                        "INSERT INTO usage_segments (resource_id, seq, state, start_at)"
+                                        " VALUES ('r1', 4, 'deleted', 'T9');",
+                                        &err),
+                             0);
+        cb_error_clear(&err);
+        /* A resize (a change of plan alone) starts a segment in the same
+         * state at the new plan and revision; each segment names its plan. */
+        assert_int_equal(store_exec(s,
+                                    "UPDATE resources SET plan_id = 'large', catalog_revision = 2,"
+                                    " updated_at = 'T6' WHERE id = 'r1';",
+                                    &err),
+                         0);
+        assert_segments(s, "r1", "1:provisioning@T1,2:active@T2,3:stopped@T4,4:active@T4,5:active@T6");
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq = 5 AND plan_id = 'large' AND catalog_revision = 2"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq < 5 AND plan_id = 'small' AND catalog_revision = 1"),
+                         4);
+        /* The plan and state at once (a rolled-back resize that also stopped): one segment. */
+        assert_int_equal(store_exec(s,
+                                    "UPDATE resources SET plan_id = 'small', catalog_revision = 1,"
+                                    " state = 'stopped', updated_at = 'T7' WHERE id = 'r1';",
+                                    &err),
+                         0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1' AND"
+                                       " seq = 6 AND plan_id = 'small' AND state = 'stopped'"),
+                         1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM usage_segments WHERE resource_id = 'r1'"), 6);
 
 #undef RES
 #undef SET

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Resize (resize.h). The operation's row carries, in its column `resize`, a
+ * JSON object {"from": {"plan_id", "catalog_revision", "committed_fen",
+ * "cost_kind", "state"}, "to": {"plan_id", "catalog_revision",
+ * "committed_fen"}}: what a failure puts back and whether the VM runs
+ * afterwards. The operation runner (operations.c) reads the size from the
+ * record's (new) plan like any other job and calls the driver; its outcome
+ * is recorded by resize_finish() in the transaction that ends the operation.
+ */
+#include "resize.h"
+
+#include <stdio.h>
+
+#include "audit.h"
+#include "id.h"
+#include "json-util.h"
+#include "operations.h"
+#include "resources-internal.h"
+
+/* The spec of plan_id in revision `revision` of service_id (a new reference), or NULL. */
+static json_t *spec_at(Resources *r, const char *service_id, unsigned revision, const char *plan_id) {
+        json_t *svc = NULL, *plan, *spec = NULL;
+        size_t i;
+        if (catalog_get_revision(projects_catalog(r->projects), service_id, revision, &svc) < 0)
+                return NULL;
+        json_array_foreach(json_object_get(svc, "plans"), i, plan) if (streq_ptr(jstr(plan, "id"), plan_id))
+                spec = json_incref(json_object_get(plan, "spec"));
+        json_decref(svc);
+        return spec;
+}
+
+static bool cost_is_om(const char *cost_kind) {
+        return streq_ptr(cost_kind, "om");
+}
+
+typedef struct ResizeChange {
+        const char *op_id, *id, *plan_id, *cost_kind, *now;
+        unsigned revision;
+        int64_t committed_fen;
+        const char *resize; /* the operation's JSON */
+} ResizeChange;
+
+static int resize_change(Store *s, void *userdata, CbError *err) {
+        const ResizeChange *c = userdata;
+        int q = operation_record(s, c->op_id, c->id, OPERATION_RESIZE, c->now, err);
+        if (q >= 0)
+                q = store_run(s, "UPDATE operations SET resize = ?1 WHERE id = ?2",
+                              STORE_ARGS(SA_TEXT(c->resize), SA_TEXT(c->op_id)), "recording the operation",
+                              err);
+        /* The record takes the new plan now: what it holds and commits is
+         * counted on the next request at once. */
+        if (q >= 0)
+                q = store_run(s,
+                              "UPDATE resources SET plan_id = ?1, catalog_revision = ?2, committed_fen = ?3, "
+                              "cost_kind = ?4, updated_at = ?5 WHERE id = ?6",
+                              STORE_ARGS(SA_TEXT(c->plan_id), SA_INT(c->revision), SA_INT(c->committed_fen),
+                                         SA_TEXT(c->cost_kind), SA_TEXT(c->now), SA_TEXT(c->id)),
+                              "recording the resize", err);
+        return q < 0 ? q : 0;
+}
+
+int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
+                     ResourceTicket *ret, CbError *err) {
+        _cleanup_(resource_done) Resource res = { 0 };
+        _cleanup_(evaluation_done) Evaluation ev = { 0 };
+        char op_id[64], pend_id[64], pend_kind[32], now[32], object[96];
+        json_t *old_spec = NULL, *detail, *doc;
+        const json_t *spec;
+        _cleanup_(freep) char *text = NULL;
+        const char *cost_kind;
+        int q;
+
+        q = resources_load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err,
+                                   "resize resources");
+        if (q < 0)
+                return q;
+        if (isempty(plan_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id", "plan_id: required");
+        if (!id_is_valid(plan_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id", "plan_id: not a valid id");
+        switch (res.kind) {
+        case RESOURCE_KIND_VM:
+                break;
+        case RESOURCE_KIND_VOLUME:
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "resource '%s' is a block volume: only VMs are resized (a volume has the "
+                                    "size of its plan; order one of the size wanted)",
+                                    id);
+        case RESOURCE_KIND_SERVICE:
+                /* Where the http driver's plan change plugs in: the same
+                 * evaluation and record as below, then the operation runs
+                 * on the loop (operations-http.c) through
+                 * driver_update_async (OSB PATCH) instead of a worker. */
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "resource '%s' is a service instance at an http provider: its plan "
+                                    "change (Open Service Broker update) is not supported yet",
+                                    id);
+        default:
+                return cb_error_set(err, CB_ERR_INTERNAL, "resource '%s' has an unknown kind", id);
+        }
+        q = operation_pending(r, id, pend_id, pend_kind);
+        if (q < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the operations of resource '%s'", id);
+        if (q > 0)
+                return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
+                                    pend_id, pend_kind);
+        if (res.state != RESOURCE_ACTIVE && res.state != RESOURCE_STOPPED)
+                return cb_error_set(err, CB_ERR_CONFLICT, "cannot resize resource '%s': it is %s", id,
+                                    resource_state_to_string(res.state));
+        if (streq(plan_id, res.plan_id))
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "plan_id",
+                                          "resource '%s' is on plan '%s' already", id, plan_id);
+
+        /* The new plan as a new order of it, less what the old one committed. */
+        EvalRequest req = {
+                .project_id = res.project_id,
+                .system_id = res.system_id,
+                .service_id = res.service_id,
+                .plan_id = plan_id,
+                .quantity = 1,
+                .release_construction_fen = cost_is_om(res.cost_kind) ? 0 : res.committed_fen,
+                .release_om_fen = cost_is_om(res.cost_kind) ? res.committed_fen : 0,
+        };
+        q = projects_evaluate(r->projects, caller, &req, CB_ROLE_OPERATOR, &ev, err);
+        if (q < 0)
+                return q;
+        if (ev.service && !ev.plan)
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "plan_id",
+                        "plan_id: '%s' is not a plan of service '%s' (a VM is resized within "
+                        "its service)",
+                        plan_id, res.service_id);
+        snprintf(object, sizeof(object), "resource:%s", id);
+        if (!ev.decision.allowed) {
+                json_t *codes = json_array();
+                for (size_t i = 0; i < ev.decision.n_violations; i++)
+                        json_array_append_new(codes,
+                                              json_string(policy_code_name(ev.decision.violations[i].code)));
+                audit_refusal(r->store, caller, "resource.resize", object, "denied", codes);
+                json_decref(codes);
+                return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
+                                               "the resize breaks %zu rule(s) of the regulation",
+                                               ev.decision.n_violations);
+        }
+        spec = json_object_get(ev.plan, "spec");
+        if (jstr(spec, "kind") && !streq(jstr(spec, "kind"), "vm"))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id",
+                                          "plan_id: plan '%s' is a %s, not a VM", plan_id,
+                                          jstr(spec, "kind"));
+        old_spec = spec_at(r, res.service_id, res.catalog_revision, res.plan_id);
+        {
+                json_int_t had = json_integer_value(json_object_get(old_spec, "disk_gib"));
+                json_int_t want = json_integer_value(json_object_get(spec, "disk_gib"));
+                json_decref(old_spec);
+                if (want < had)
+                        return cb_error_set_field(
+                                err, CB_ERR_VALIDATION, "plan_id",
+                                "plan_id: plan '%s' has a %lld GiB disk, the VM %lld GiB: a "
+                                "disk does not shrink",
+                                plan_id, (long long)want, (long long)had);
+        }
+
+        cost_kind = ev.cost_kind == POLICY_COST_OM ? "om" : "construction";
+        doc = json_pack("{s:{s:s, s:I, s:I, s:s, s:s}, s:{s:s, s:I, s:I}}", "from", "plan_id", res.plan_id,
+                        "catalog_revision", (json_int_t)res.catalog_revision, "committed_fen",
+                        (json_int_t)res.committed_fen, "cost_kind", res.cost_kind, "state",
+                        resource_state_to_string(res.state), "to", "plan_id", plan_id, "catalog_revision",
+                        (json_int_t)ev.catalog_revision, "committed_fen", (json_int_t)ev.projected_cost_fen);
+        text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (!text)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (resources_random_id("op-", op_id, sizeof(op_id)) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+        store_now(now);
+        detail = json_pack("{s:s, s:s, s:s, s:I}", "operation", op_id, "from_plan", res.plan_id, "to_plan",
+                           plan_id, "committed_fen", (json_int_t)ev.projected_cost_fen);
+        q = audit_change(r->store, caller, &(AuditEntry){ "resource.resize", object, "ok", NULL, detail },
+                         resize_change,
+                         &(ResizeChange){ .op_id = op_id,
+                                          .id = id,
+                                          .plan_id = plan_id,
+                                          .cost_kind = cost_kind,
+                                          .now = now,
+                                          .revision = ev.catalog_revision,
+                                          .committed_fen = ev.projected_cost_fen,
+                                          .resize = text },
+                         err);
+        json_decref(detail);
+        if (q < 0)
+                return q;
+        *ret = (ResourceTicket){ .state = res.state };
+        snprintf(ret->id, sizeof(ret->id), "%s", id);
+        snprintf(ret->operation_id, sizeof(ret->operation_id), "%s", op_id);
+        operation_submit_when_durable(r, op_id, OPERATION_RESIZE, id, &(Reservation){ 0 });
+        resources_notify(r, id, false);
+        return 0;
+}
+
+/* The operation's `resize` document (a new reference), or NULL. */
+static json_t *resize_doc(Store *s, const char *op_id, CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q = store_query(s, "SELECT resize FROM operations WHERE id = ?1", STORE_ARGS(SA_TEXT(op_id)),
+                            &rows, "reading the operation", err);
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q <= 0 || !store_rows_text(rows, 0))
+                return NULL;
+        return json_loads(store_rows_text(rows, 0), 0, NULL);
+}
+
+int resize_job_runs(Resources *r, const char *op_id, bool *ret_run, CbError *err) {
+        json_t *doc = resize_doc(r->store, op_id, err);
+        const char *state = jstr(json_object_get(doc, "from"), "state");
+        if (!state) {
+                json_decref(doc);
+                return cb_error_set(err, CB_ERR_INTERNAL, "operation %s has no resize record", op_id);
+        }
+        *ret_run = streq(state, resource_state_to_string(RESOURCE_ACTIVE));
+        json_decref(doc);
+        return 0;
+}
+
+int resize_finish(Store *s, const char *op_id, const char *resource_id, bool ok, const char *now,
+                  CbError *err) {
+        json_t *doc, *from;
+        int q;
+
+        if (ok)
+                return 0;
+        doc = resize_doc(s, op_id, err);
+        from = json_object_get(doc, "from");
+        if (!jstr(from, "plan_id") || !jstr(from, "cost_kind")) {
+                json_decref(doc);
+                return cb_error_set(err, CB_ERR_INTERNAL, "operation %s has no resize record", op_id);
+        }
+        q = store_run(s,
+                      "UPDATE resources SET plan_id = ?1, catalog_revision = ?2, committed_fen = ?3, "
+                      "cost_kind = ?4, updated_at = ?5 WHERE id = ?6",
+                      STORE_ARGS(SA_TEXT(jstr(from, "plan_id")),
+                                 SA_INT(json_integer_value(json_object_get(from, "catalog_revision"))),
+                                 SA_INT(json_integer_value(json_object_get(from, "committed_fen"))),
+                                 SA_TEXT(jstr(from, "cost_kind")), SA_TEXT(now), SA_TEXT(resource_id)),
+                      "rolling the resize back", err);
+        json_decref(doc);
+        return q < 0 ? q : 0;
+}

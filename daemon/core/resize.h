@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Resize (issue 9): a VM moves to another plan of its own service. The new
+ * plan passes the policy engine exactly as a new order of it would (the
+ * approval's items, quantities and budget; the plan it leaves is released
+ * from the budget first, and every refusal names its article), then the
+ * record takes the new plan at once (so that two resizes cannot both take
+ * the last approved unit) and one operation of kind resize carries it out:
+ * cold on a libvirt provider (stop, vCPUs and memory, grow the disk,
+ * start). A failure puts the old plan back on the record and the driver
+ * puts the old size back on the VM; a crash half-way resumes the operation
+ * (the driver's resize is idempotent). Metering starts a segment at the new
+ * plan when the record changes (docs/billing.md), and another at the old
+ * one if it rolls back.
+ */
+
+#include "resources.h"
+
+/* POST /v1/resources/{id}/resize {"plan_id"}: 202 and the resize operation.
+ * Refusals: NotFound as for any action; VALIDATION naming plan_id (missing,
+ * not a plan of the VM's service, a smaller disk); CONFLICT for a volume,
+ * the plan it is on, an operation under way, or a VM neither active nor
+ * stopped (a deleted one included); UNSUPPORTED for a service instance at
+ * an http provider; POLICY_DENIED with the violations. */
+int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
+                     ResourceTicket *ret, CbError *err);
