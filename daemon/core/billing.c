@@ -55,6 +55,7 @@ typedef struct PriceEntry {
 typedef struct ToDate {
         char *project_id;
         int64_t fen[_KIND_MAX];
+        int64_t committed[_KIND_MAX]; /* spend_today only */
 } ToDate;
 
 typedef struct SystemEntry {
@@ -151,6 +152,9 @@ typedef struct Stmt {
         size_t n_to_date;
         bool to_date_pass;        /* rate() is summing histories, not making lines */
         const char *only_project; /* to_date_pass: that project's resources only */
+        /* to_date_pass for the budget (Art. 13): charged before today,
+         * committed from today to the approval's last day. */
+        const char *spend_today, *spend_until;
         CbError *err;
 } Stmt;
 
@@ -608,6 +612,16 @@ static int resource_end(Stmt *st, Resource *res) {
                                 return oom(st);
                         st->n_to_date++;
                 }
+                if (st->spend_today) {
+                        int64_t charged, committed;
+                        if (rating_budget_spend(unit, price, res->segs, res->n_segs, st->spend_today,
+                                                st->spend_until, &charged, &committed) < 0)
+                                return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot rate resource %s",
+                                                    res->id);
+                        td->fen[res->kind] += charged;
+                        td->committed[res->kind] += committed;
+                        return 0;
+                }
                 m = st->period;
                 for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
                         int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
@@ -727,7 +741,9 @@ static int rate(Stmt *st, const char *department) {
                                                   store_rows_int(rows, 7) != res.revision);
 
                 if (replanned) {
-                        RatingSegment end = { 0 };
+                        /* The old plan ends: nothing of it runs on (a month
+                         * price would charge a stopped one). */
+                        RatingSegment end = { .deleted = true };
                         if (rating_parse_time(store_rows_text(rows, 10), &end.start) < 0) {
                                 r = cb_error_set(st->err, CB_ERR_INTERNAL,
                                                  "resource %s has a usage segment at '%s'", id,
@@ -1034,6 +1050,38 @@ int billing_project_metered(Store *s, const char *project_id, int64_t now, int64
                 const ToDate *td = to_date_find(&st, project_id);
                 *ret_construction_fen = td ? td->fen[KIND_CONSTRUCTION] : 0;
                 *ret_om_fen = td ? td->fen[KIND_OM] : 0;
+        }
+        stmt_done(&st);
+        return r < 0 ? r : 0;
+}
+
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err) {
+        Stmt st = { .s = s,
+                    .err = err,
+                    .to_date_pass = true,
+                    .only_project = project_id,
+                    .as_of = now,
+                    .spend_today = today,
+                    .spend_until = valid_until };
+        char cst[32];
+        int r;
+
+        format_cst(now, cst);
+        cst[RATING_PERIOD_LEN] = 0;
+        if (rating_period_parse(cst, &st.period) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell the billing period of now");
+        st.unrated = json_array();
+        if (!st.unrated)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = rate(&st, NULL);
+        if (r >= 0) {
+                const ToDate *td = to_date_find(&st, project_id);
+                *ret = (BillingSpend){ 0 };
+                for (int k = 0; td && k < _KIND_MAX; k++) {
+                        ret->charged_fen[k] = td->fen[k];
+                        ret->committed_fen[k] = td->committed[k];
+                }
         }
         stmt_done(&st);
         return r < 0 ? r : 0;

@@ -108,6 +108,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BillingStream *, billing_stream_free);
 /* The daemon is stopping: every writer gives up at its next wait. */
 void billing_streams_stop(void);
 
+/* Art. 13, each resource counted once (docs/billing.md, "Budget"): per
+ * cost kind ([0] construction, [1] O&M), what the project's resources were
+ * charged before `today` (YYYY-MM-DD, CST), rated as the statements rate
+ * it, and what those that still exist commit from today to valid_until
+ * (the approval's last day) inclusive, as the policy engine commits an
+ * order (rating_budget_spend()). Reads only. */
+typedef struct BillingSpend {
+        int64_t charged_fen[2];
+        int64_t committed_fen[2];
+} BillingSpend;
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err);
+
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
  * city's statement and each department's, CSV and JSON, signs the SM3 of

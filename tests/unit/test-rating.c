@@ -359,22 +359,22 @@ static void test_budget_spend_edges(void **state) {
 
         /* Deleted: what it was charged, nothing committed. */
         RatingSegment gone[] = { active("2026-02-01T00:00:00Z"), deleted("2026-02-01T01:00:00Z") };
-        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, gone, 2, "2026-02-05", "2026-12-31", &charged,
-                                             &committed),
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, gone, 2, "2026-02-05", "2026-12-31",
+                                             &charged, &committed),
                          0);
         assert_int_equal(charged, 35);
         assert_int_equal(committed, 0);
 
         /* The approval has ended: nothing more is committed. */
         RatingSegment on[] = { active("2026-01-01T00:00:00Z") };
-        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", "2026-01-31", &charged,
-                                             &committed),
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", "2026-01-31",
+                                             &charged, &committed),
                          0);
         assert_int_equal(committed, 0);
         /* ... without valid_until neither. */
-        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", NULL, &charged,
-                                             &committed),
-                         0);
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", NULL, &charged, &committed),
+                0);
         assert_int_equal(committed, 0);
 
         /* What happens today is not charged yet: it is committed. */
@@ -394,11 +394,12 @@ static void test_budget_spend_edges(void **state) {
         assert_int_equal(committed, 0);
 
         /* Refusals. */
-        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-2-1", NULL, &charged, &committed),
-                         -EINVAL);
-        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, -1, on, 1, "2026-02-01", NULL, &charged,
-                                             &committed),
-                         -EINVAL);
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-2-1", NULL, &charged, &committed),
+                -EINVAL);
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, -1, on, 1, "2026-02-01", NULL, &charged, &committed),
+                -EINVAL);
 }
 
 /* Property: on the first day of a month, what is charged is the sum of the
@@ -421,17 +422,20 @@ static void test_budget_spend_random(void **state) {
                 }
                 for (int k = 0; k < 3; k++) {
                         int64_t a;
-                        assert_int_equal(rating_amount_fen(unit, price,
-                                                           rating_charged_seconds(unit, h, n, &m[k], m[3].start),
-                                                           &m[k], &a),
-                                         0);
+                        assert_int_equal(
+                                rating_amount_fen(unit, price,
+                                                  rating_charged_seconds(unit, h, n, &m[k], m[3].start),
+                                                  &m[k], &a),
+                                0);
                         want += a;
                 }
                 assert_int_equal(rating_budget_spend(unit, price, h, n, "2026-03-01", "2026-03-31", &charged,
                                                      &committed),
                                  0);
                 assert_int_equal(charged, want);
-                assert_int_equal(committed, h[n - 1].deleted ? 0 : unit == RATING_UNIT_HOUR ? price * 24 * 31 : price * 2);
+                assert_int_equal(committed, h[n - 1].deleted           ? 0
+                                            : unit == RATING_UNIT_HOUR ? price * 24 * 31
+                                                                       : price * 2);
         }
 }
 
