@@ -139,11 +139,9 @@ int billing_budget_check(Store *s, int64_t now, BudgetAlertFn fn, void *userdata
                 if (!doc)
                         continue;
                 /* Each resource once (Art. 13): charged before today, committed from today on. */
-                opened = store_read_begin(s);
                 r = billing_project_spend(s, v[i].project_id, today,
                                           json_string_value(json_object_get(doc, "valid_until")), now, &spend,
                                           err);
-                store_read_end(s, opened);
                 for (int k = 0; r >= 0 && k < 2; k++) {
                         json_t *b = json_object_get(json_object_get(doc, "budget"), fields[k]);
                         if (!json_is_integer(b))

@@ -1055,8 +1055,9 @@ int billing_project_metered(Store *s, const char *project_id, int64_t now, int64
         return r < 0 ? r : 0;
 }
 
-int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
-                          int64_t now, BillingSpend *ret, CbError *err) {
+/* The full re-rating of billing_project_spend(): every segment of the project. */
+static int spend_rate(Store *s, const char *project_id, const char *today, const char *valid_until,
+                      int64_t now, BillingSpend *ret, CbError *err) {
         Stmt st = { .s = s,
                     .err = err,
                     .to_date_pass = true,
@@ -1065,7 +1066,7 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
                     .spend_today = today,
                     .spend_until = valid_until };
         char cst[32];
-        int r;
+        int r, opened;
 
         format_cst(now, cst);
         cst[RATING_PERIOD_LEN] = 0;
@@ -1074,7 +1075,9 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
         st.unrated = json_array();
         if (!st.unrated)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        opened = store_read_begin(s);
         r = rate(&st, NULL);
+        store_read_end(s, opened);
         if (r >= 0) {
                 const ToDate *td = to_date_find(&st, project_id);
                 *ret = (BillingSpend){ 0 };
@@ -1085,6 +1088,59 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
         }
         stmt_done(&st);
         return r < 0 ? r : 0;
+}
+
+int billing_project_spend_uncached(Store *s, const char *project_id, const char *today,
+                                   const char *valid_until, int64_t now, BillingSpend *ret, CbError *err) {
+        return spend_rate(s, project_id, today, valid_until, now, ret, err);
+}
+
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err) {
+        static const char sql_get[] =
+                "SELECT charged_construction_fen, charged_om_fen, committed_construction_fen, "
+                "committed_om_fen "
+                "FROM billing_spend_cache WHERE project_id = ?1 AND today = ?2 AND valid_until = ?3";
+        static const char sql_put[] =
+                "INSERT INTO billing_spend_cache (project_id, today, valid_until, charged_construction_fen, "
+                "charged_om_fen, committed_construction_fen, committed_om_fen) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7) "
+                "ON CONFLICT (project_id) DO UPDATE SET today = excluded.today, valid_until = "
+                "excluded.valid_until, charged_construction_fen = excluded.charged_construction_fen, "
+                "charged_om_fen = excluded.charged_om_fen, committed_construction_fen = "
+                "excluded.committed_construction_fen, committed_om_fen = excluded.committed_om_fen";
+        const char *until = valid_until ? valid_until : "";
+        BillingSpend sp;
+        int r;
+
+        {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                r = store_query(s, sql_get, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until)),
+                                &rows, "reading the budget's money", err);
+                if (r >= 0)
+                        r = store_rows_next(rows, err);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        /* Nothing of the project changed since it was rated today. */
+                        *ret = (BillingSpend){
+                                .charged_fen = { store_rows_int(rows, 0), store_rows_int(rows, 1) },
+                                .committed_fen = { store_rows_int(rows, 2), store_rows_int(rows, 3) }
+                        };
+                        return 0;
+                }
+        }
+        r = spend_rate(s, project_id, today, valid_until, now, &sp, err);
+        if (r < 0)
+                return r;
+        /* Only a cache: failing to keep it costs the next evaluation a re-rating. */
+        (void)store_run(s, sql_put,
+                        STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until),
+                                   SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1]),
+                                   SA_INT(sp.committed_fen[0]), SA_INT(sp.committed_fen[1])),
+                        "keeping the budget's money", NULL);
+        *ret = sp;
+        return 0;
 }
 
 void billing_export_done(BillingExport *e) {

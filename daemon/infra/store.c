@@ -672,6 +672,37 @@ static const char *const migrations[] = {
         "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
+
+        /* 27: the budget's money per project (Art. 13, daemon/core/billing.c,
+         * billing_project_spend()) as of a day, so that an evaluation reads
+         * one row instead of rating the project's whole history. It is what
+         * a full re-rating gives, as long as no segment of the project
+         * changed: every segment written, and every change of what a
+         * resource is priced or counted as, drops the project's row in the
+         * same transaction, and the next evaluation rates it again. */
+        "CREATE TABLE billing_spend_cache ("
+        "  project_id TEXT PRIMARY KEY,"
+        "  today TEXT NOT NULL,"
+        "  valid_until TEXT NOT NULL,"
+        "  charged_construction_fen INTEGER NOT NULL,"
+        "  charged_om_fen INTEGER NOT NULL,"
+        "  committed_construction_fen INTEGER NOT NULL,"
+        "  committed_om_fen INTEGER NOT NULL);"
+        "CREATE TRIGGER spend_cache_segment AFTER INSERT ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = NEW.resource_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_segment_gone AFTER DELETE ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = OLD.resource_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_resource AFTER UPDATE OF project_id, service_id, plan_id,"
+        "  catalog_revision, cost_kind, created_at ON resources BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN (OLD.project_id, NEW.project_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_resource_gone AFTER DELETE ON resources BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id = OLD.project_id;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
