@@ -2,10 +2,12 @@
 /*
  * org.cloudbroker.Broker1.Policy on /org/cloudbroker/Broker1: the policy
  * engine's decision for a request, without side effects. The same core
- * function as POST /v1/policy/evaluate (projects_evaluate).
+ * function as POST /v1/policy/evaluate (projects_evaluate), answered in
+ * its shape through the same serializer (rest-records.h).
  */
 #include "bus-util.h"
 #include "projects.h"
+#include "rest-records.h"
 
 static int method_evaluate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
@@ -31,7 +33,7 @@ static int method_evaluate(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 r = projects_evaluate(m->projects, &caller, &req, 0, &ev, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        out = evaluation_to_json(&ev);
+        out = rest_evaluation_json(&ev);
         if (!out)
                 return -ENOMEM;
         return bus_reply_json(msg, out);

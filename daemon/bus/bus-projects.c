@@ -22,6 +22,7 @@
 
 static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         Manager *m = userdata;
         json_auto_t *env = NULL, *out = NULL;
         const char *text;
@@ -37,12 +38,15 @@ static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_parse_json_arg(text, bus_json_arg_max(m), "the approval envelope", &env, error);
         if (r < 0)
                 return r;
-        r = approvals_import(m->projects, &caller, env, &out, &err);
+        r = approvals_import(m->projects, &caller, env, &rec, &err);
+        if (r >= 0 && !(out = rest_approval_receipt_json(rec)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(approval_list_done) ApprovalList list = { 0 };
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *project;
@@ -55,12 +59,15 @@ static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = approvals_list_project(m->projects, &caller, project, &out, &err);
+        r = approvals_list_project(m->projects, &caller, project, &list, &err);
+        if (r >= 0 && !(out = rest_approval_history_json(&list)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(approval_freep) Approval *doc = NULL;
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *project;
@@ -74,12 +81,15 @@ static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = approvals_get_revision(m->projects, &caller, project, revision, &out, &err);
+        r = approvals_get_revision(m->projects, &caller, project, revision, &doc, &err);
+        if (r >= 0 && !(out = approval_to_json(doc)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(approval_list_done) ApprovalList list = { 0 };
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
@@ -97,12 +107,15 @@ static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = approvals_list(m->projects, &caller, bus_optional(department), &page, &out, next, &err);
+                r = approvals_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
+        if (r >= 0 && !(out = rest_approval_list_json(&list)))
+                return -ENOMEM;
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_approval_by_number(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *no;
@@ -115,7 +128,9 @@ static int method_get_approval_by_number(sd_bus_message *msg, void *userdata, sd
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = approvals_get(m->projects, &caller, no, &out, &err);
+        r = approvals_get(m->projects, &caller, no, &rec, &err);
+        if (r >= 0 && !(out = rest_approval_json(rec)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -10,6 +10,40 @@
 #include "audit.h"
 #include "catalog-validate.h"
 
+ApprovalRecord *approval_record_free(ApprovalRecord *a) {
+        if (!a)
+                return NULL;
+        free(a->project_id);
+        free(a->department);
+        free(a->approval_no);
+        free(a->key_id);
+        free(a->received_at);
+        free(a->received_by);
+        approval_free(a->document);
+        free(a);
+        return NULL;
+}
+
+static void approval_record_clear(ApprovalRecord *a) {
+        free(a->project_id);
+        free(a->department);
+        free(a->approval_no);
+        free(a->key_id);
+        free(a->received_at);
+        free(a->received_by);
+        approval_free(a->document);
+        *a = (ApprovalRecord){ 0 };
+}
+
+void approval_list_done(ApprovalList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                approval_record_clear(&l->v[i]);
+        free(l->v);
+        *l = (ApprovalList){ 0 };
+}
+
 typedef struct ApprovalIntake {
         const Approval *a;
         bool exists;
@@ -55,10 +89,11 @@ static int approval_store(Store *s, void *userdata, CbError *err) {
         return r < 0 ? r : 0;
 }
 
-int approvals_import(Projects *p, const CbCaller *caller, const json_t *envelope, json_t **ret,
+int approvals_import(Projects *p, const CbCaller *caller, const json_t *envelope, ApprovalRecord **ret,
                      CbError *err) {
         _cleanup_(freep) char *doc = NULL, *key_id = NULL, *env_text = NULL;
         _cleanup_(approval_freep) Approval *a = NULL;
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         char object[128], now[32];
         json_t *detail;
@@ -129,6 +164,24 @@ int approvals_import(Projects *p, const CbCaller *caller, const json_t *envelope
         if (!env_text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         store_now(now);
+        /* The answer is made before the change, so that running out of
+         * memory refuses it rather than leave it stored and unanswered. */
+        if (ret) {
+                rec = calloc(1, sizeof(*rec));
+                if (!rec)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *rec = (ApprovalRecord){ .project_id = strdup(a->project_id),
+                                         .department = strdup(a->department),
+                                         .revision = (unsigned)a->revision,
+                                         .approval_no = strdup(a->approval_no),
+                                         .key_id = strdup(key_id),
+                                         .received_at = strdup(now),
+                                         .received_by = strdup(caller->principal->name),
+                                         .in_force = true };
+                if (!rec->project_id || !rec->department || !rec->approval_no || !rec->key_id ||
+                    !rec->received_at || !rec->received_by)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
         ApprovalIntake in = { .a = a,
                               .exists = exists,
                               .doc = doc,
@@ -145,15 +198,16 @@ int approvals_import(Projects *p, const CbCaller *caller, const json_t *envelope
         if (r < 0)
                 return r;
 
-        *ret = json_pack("{s:s, s:s, s:I}", "project_id", a->project_id, "approval_no", a->approval_no,
-                         "revision", (json_int_t)a->revision);
+        if (ret) {
+                rec->document = TAKE_PTR(a);
+                *ret = TAKE_PTR(rec);
+        }
         return 0;
 }
 
-int approvals_list_project(Projects *p, const CbCaller *caller, const char *project_id, json_t **ret,
+int approvals_list_project(Projects *p, const CbCaller *caller, const char *project_id, ApprovalList *ret,
                            CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
-        json_t *list;
         int r;
 
         /* projects_get's rule: readers, and a department its own projects. */
@@ -163,18 +217,18 @@ int approvals_list_project(Projects *p, const CbCaller *caller, const char *proj
         r = project_load_visible(p, caller, project_id, &row, err);
         if (r < 0)
                 return r;
-        list = project_approval_history(p, row.id);
-        if (!list)
+        r = project_approval_records(p, row.id, ret);
+        if (r == -ENOMEM)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (r < 0)
                 return store_error(p->store, err, "reading the approvals");
-        *ret = list;
         return 0;
 }
 
 int approvals_get_revision(Projects *p, const CbCaller *caller, const char *project_id, unsigned revision,
-                           json_t **ret, CbError *err) {
+                           Approval **ret, CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
         _cleanup_(approval_freep) Approval *a = NULL;
-        json_t *v;
         int r;
 
         r = caller_require_role(caller, PROJECT_READERS | CB_ROLE_DEPARTMENT, "read approvals", err);
@@ -189,10 +243,7 @@ int approvals_get_revision(Projects *p, const CbCaller *caller, const char *proj
                                     revision);
         if (r < 0)
                 return store_error(p->store, err, "reading the approval");
-        v = approval_to_json(a);
-        if (!v)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = v;
+        *ret = TAKE_PTR(a);
         return 0;
 }
 
@@ -202,12 +253,52 @@ int approvals_get_revision(Projects *p, const CbCaller *caller, const char *proj
         "a.project_id, p.department, a.revision, a.approval_no, a.key_id, a.received_at, a.received_by, " \
         "CASE WHEN p.current_revision = a.revision THEN 1 ELSE 0 END"
 
-static json_t *approval_row_json(StoreRows *rows) {
-        return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}", "project_id", store_rows_text(rows, 0),
-                         "department", store_rows_text(rows, 1), "revision",
-                         (json_int_t)store_rows_int(rows, 2), "approval_no", store_rows_text(rows, 3),
-                         "key_id", store_rows_text(rows, 4), "received_at", store_rows_text(rows, 5),
-                         "received_by", store_rows_text(rows, 6), "in_force", store_rows_int(rows, 7) != 0);
+/* The row's APPROVAL_COLUMNS into *ret: 0, or -ENOMEM with nothing kept. */
+static int approval_row_read(StoreRows *rows, ApprovalRecord *ret) {
+        ApprovalRecord a = { .project_id = store_rows_dup(rows, 0),
+                             .department = store_rows_dup(rows, 1),
+                             .revision = (unsigned)store_rows_int(rows, 2),
+                             .approval_no = store_rows_dup(rows, 3),
+                             .key_id = store_rows_dup(rows, 4),
+                             .received_at = store_rows_dup(rows, 5),
+                             .received_by = store_rows_dup(rows, 6),
+                             .in_force = store_rows_int(rows, 7) != 0 };
+        if (!a.project_id || !a.department || !a.approval_no || !a.key_id || !a.received_at ||
+            !a.received_by) {
+                approval_record_clear(&a);
+                return -ENOMEM;
+        }
+        *ret = a;
+        return 0;
+}
+
+/* Appends the current row to l; 0 or -ENOMEM. */
+static int approval_list_append(ApprovalList *l, StoreRows *rows) {
+        ApprovalRecord *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        l->v = v;
+        if (approval_row_read(rows, &l->v[l->n]) < 0)
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+int project_approval_records(Projects *p, const char *project_id, ApprovalList *ret) {
+        static const char sql[] = "SELECT " APPROVAL_COLUMNS " FROM approvals a JOIN projects p ON p.id = "
+                                  "a.project_id WHERE a.project_id = ?1 ORDER BY a.revision";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(approval_list_done) ApprovalList l = { 0 };
+        int r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading approvals", NULL);
+
+        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0)
+                if (approval_list_append(&l, rows) < 0)
+                        return -ENOMEM;
+        if (r < 0)
+                return -EIO;
+        *ret = l;
+        l = (ApprovalList){ 0 };
+        return 0;
 }
 
 /* The department a caller's reads are narrowed to: NULL for readers of
@@ -236,16 +327,16 @@ static int reading_department(const CbCaller *caller, const char *department, co
 }
 
 int approvals_list(Projects *p, const CbCaller *caller, const char *department, const Page *page,
-                   json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+                   ApprovalList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] =
                 "SELECT " APPROVAL_COLUMNS " FROM approvals a JOIN projects p ON p.id = a.project_id "
                 "WHERE (?1 IS NULL OR p.department = ?1) "
                 "AND (?2 IS NULL OR a.project_id > ?2 OR (a.project_id = ?2 AND a.revision > ?3)) "
                 "ORDER BY a.project_id, a.revision LIMIT ?4";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(approval_list_done) ApprovalList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         int64_t after_revision = 0;
-        json_t *a;
         int r;
 
         r = reading_department(caller, department, &department, err);
@@ -259,46 +350,42 @@ int approvals_list(Projects *p, const CbCaller *caller, const char *department, 
                         return cb_error_set_field(err, CB_ERR_VALIDATION, "page_token",
                                                   "page_token: not one this daemon made");
         }
-        a = json_array();
-        if (!a)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(p->store, sql,
                         STORE_ARGS(SA_TEXT(department), SA_TEXT(page->has_after ? page->after[0] : NULL),
                                    SA_INT(after_revision), SA_INT((int64_t)page->limit + 1)),
                         &rows, "reading the approvals", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                if (json_array_size(a) == page->limit) {
-                        const json_t *last = json_array_get(a, page->limit - 1);
+                if (l.n == page->limit) {
+                        const ApprovalRecord *last = &l.v[page->limit - 1];
                         char rev[24];
-                        snprintf(rev, sizeof(rev), "%lld",
-                                 (long long)json_integer_value(json_object_get(last, "revision")));
-                        page_token_make(json_string_value(json_object_get(last, "project_id")), rev, next);
+                        snprintf(rev, sizeof(rev), "%u", last->revision);
+                        page_token_make(last->project_id, rev, next);
                         break;
                 }
-                if (json_array_append_new(a, approval_row_json(rows)) < 0) {
+                if (approval_list_append(&l, rows) < 0) {
                         r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
         }
-        if (r < 0) {
-                json_decref(a);
+        if (r < 0)
                 return r;
-        }
-        *ret = a;
+        *ret = l;
+        l = (ApprovalList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
-int approvals_get(Projects *p, const CbCaller *caller, const char *approval_no, json_t **ret, CbError *err) {
+int approvals_get(Projects *p, const CbCaller *caller, const char *approval_no, ApprovalRecord **ret,
+                  CbError *err) {
         static const char sql[] = "SELECT " APPROVAL_COLUMNS
                                   ", a.document FROM approvals a JOIN projects p ON p.id = a.project_id "
                                   "WHERE a.approval_no = ?1 AND (?2 IS NULL OR p.department = ?2) "
                                   "ORDER BY a.received_at DESC, a.project_id DESC, a.revision DESC LIMIT 1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         _cleanup_(approval_freep) Approval *doc = NULL;
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         CbError ignored = CB_ERROR_INIT;
         const char *department = NULL, *text;
-        json_t *v;
         int r;
 
         r = reading_department(caller, NULL, &department, err);
@@ -321,11 +408,10 @@ int approvals_get(Projects *p, const CbCaller *caller, const char *approval_no, 
         if (!text || approval_parse(text, strlen(text), &doc, &ignored) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "the stored approval '%s' does not parse",
                                     approval_no);
-        v = approval_row_json(rows);
-        if (!v || json_object_set_new(v, "document", approval_to_json(doc)) < 0) {
-                json_decref(v);
+        rec = calloc(1, sizeof(*rec));
+        if (!rec || approval_row_read(rows, rec) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
-        *ret = v;
+        rec->document = TAKE_PTR(doc);
+        *ret = TAKE_PTR(rec);
         return 0;
 }

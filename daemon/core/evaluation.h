@@ -48,7 +48,11 @@ typedef struct Evaluation {
 } Evaluation;
 
 void evaluation_done(Evaluation *e);
-/* {"allowed", "violations", "projected_cost_fen", "cost_kind"}: what every face answers. */
+/* The faces serialize an Evaluation with rest_evaluation_json()
+ * (daemon/rest/rest-records.h). This copy of its shape is left for
+ * legacy-move.c alone, which reads the violations of a refused target
+ * from it; it goes when that module takes them from
+ * policy_decision_to_json(&e->decision) instead. Nothing new may use it. */
 json_t *evaluation_to_json(const Evaluation *e);
 
 /* Authorizes the caller (own department; authority and auditors for any;

@@ -46,9 +46,9 @@ int project_not_found(CbError *err, const char *id);
  * 0, -ENOENT, -EIO. */
 int project_approval_load(Projects *p, const char *project_id, unsigned revision, Approval **ret);
 
-/* The approval revisions a project holds, oldest first; NULL when out of
- * memory. */
-json_t *project_approval_history(Projects *p, const char *project_id);
+/* The approval revisions a project holds, oldest first, without their
+ * documents (approvals.c): 0, -ENOMEM, -EIO. */
+int project_approval_records(Projects *p, const char *project_id, ApprovalList *ret);
 
 /* What the project's resources have committed of its budget. */
 typedef struct ProjectUsage {

@@ -8,7 +8,6 @@
 #include "audit.h"
 #include "catalog-validate.h"
 #include "json-util.h"
-#include "store-json.h"
 
 void projects_set_migration_callback(Projects *p, ProjectMigrationFn fn, void *userdata) {
         p->migration = fn;
@@ -273,38 +272,6 @@ int project_usage(Projects *p, const char *project_id, ProjectUsage *ret) {
         return 0;
 }
 
-json_t *project_approval_history(Projects *p, const char *project_id) {
-        return store_json_rows(
-                p->store,
-                "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
-                "WHERE project_id = ?1 ORDER BY revision",
-                project_id, false);
-}
-
-static int project_fill_history(Projects *p, Project *pr) {
-        static const char sql[] =
-                "SELECT revision, approval_no, key_id, received_at, received_by FROM approvals "
-                "WHERE project_id = ?1 ORDER BY revision";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        int r = store_query(p->store, sql, STORE_ARGS(SA_TEXT(pr->id)), &rows, "reading approvals", NULL);
-
-        while (r >= 0 && (r = store_rows_next(rows, NULL)) > 0) {
-                ProjectApprovalRevision *v = realloc(pr->history, (pr->n_history + 1) * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                pr->history = v;
-                v += pr->n_history++;
-                *v = (ProjectApprovalRevision){ .revision = (unsigned)store_rows_int(rows, 0),
-                                                .approval_no = store_rows_dup(rows, 1),
-                                                .key_id = store_rows_dup(rows, 2),
-                                                .received_at = store_rows_dup(rows, 3),
-                                                .received_by = store_rows_dup(rows, 4) };
-                if (!v->approval_no || !v->key_id || !v->received_at || !v->received_by)
-                        return -ENOMEM;
-        }
-        return r < 0 ? -EIO : 0;
-}
-
 static int project_fill_events(Projects *p, Project *pr) {
         static const char sql[] =
                 "SELECT action, reason, principal, at FROM project_events WHERE project_id = ?1 "
@@ -339,13 +306,7 @@ Project *project_free(Project *pr) {
         free(pr->updated_at);
         approval_free(pr->approval);
         free(pr->deadlines);
-        for (size_t i = 0; i < pr->n_history; i++) {
-                free(pr->history[i].approval_no);
-                free(pr->history[i].key_id);
-                free(pr->history[i].received_at);
-                free(pr->history[i].received_by);
-        }
-        free(pr->history);
+        approval_list_done(&pr->history);
         milestones_free(pr->milestones, pr->n_milestones);
         for (size_t i = 0; i < pr->n_events; i++) {
                 free(pr->events[i].action);
@@ -404,7 +365,7 @@ static int project_build(Projects *p, ProjectRow *row, bool full, Project **ret)
         if (full) {
                 Milestones ms = { 0 };
                 pr->full = true;
-                r = project_fill_history(p, pr);
+                r = project_approval_records(p, pr->id, &pr->history);
                 if (r >= 0)
                         r = milestones_load(p, pr->id, &ms);
                 if (r < 0)

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "approval.h"
+#include "approvals.h"
 #include "calendar.h"
 #include "catalog.h"
 #include "deadlines.h"
@@ -53,11 +54,6 @@ typedef struct ProjectDeadline {
         char filed_on[DATE_LEN + 1]; /* "" while unfiled */
 } ProjectDeadline;
 
-typedef struct ProjectApprovalRevision {
-        unsigned revision;
-        char *approval_no, *key_id, *received_at, *received_by;
-} ProjectApprovalRevision;
-
 typedef struct ProjectEvent {
         char *action, *reason, *principal, *at; /* suspend, resume, terminate */
 } ProjectEvent;
@@ -72,9 +68,8 @@ typedef struct Project {
         size_t n_deadlines;
         bool blocked; /* a deadline is overdue */
         char *created_at, *updated_at;
-        bool full; /* projects_get(): the history, milestones and events too */
-        ProjectApprovalRevision *history;
-        size_t n_history;
+        bool full;                    /* projects_get(): the history, milestones and events too */
+        ApprovalList history;         /* oldest first, without documents */
         ProjectMilestone *milestones; /* by date */
         size_t n_milestones;
         ProjectEvent *events;

@@ -13,22 +13,26 @@ static int body_or_fail(RestRequest *req, json_t **ret, CbError *err) {
 }
 
 static int on_approval_submit(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *env = NULL, *out = NULL;
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
+        json_t *env = NULL, *out;
         int r = body_or_fail(req, &env, err);
         if (r < 0)
                 return r;
-        r = approvals_import(req->manager->projects, &req->caller, env, &out, err);
+        r = approvals_import(req->manager->projects, &req->caller, env, &rec, err);
         json_decref(env);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/projects/%s",
-                 json_string_value(json_object_get(out, "project_id")));
+        out = rest_approval_receipt_json(rec);
+        if (!out)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        snprintf(reply->location, sizeof(reply->location), "/v1/projects/%s", rec->project_id);
         return rest_reply_json(reply, 201, out);
 }
 
 static int on_approvals_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(approval_list_done) ApprovalList list = { 0 };
         char next[PAGE_TOKEN_MAX];
+        json_t *v;
         Page page;
         int r = rest_page(req, &page, err);
         if (r >= 0)
@@ -36,15 +40,22 @@ static int on_approvals_list(RestRequest *req, RestReply *reply, CbError *err) {
                                    &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "approvals", list, next);
+        v = rest_approval_list_json(&list);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "approvals", v, next);
 }
 
 static int on_approval_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *a = NULL;
-        int r = approvals_get(req->manager->projects, &req->caller, req->params[0], &a, err);
+        _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
+        json_t *v;
+        int r = approvals_get(req->manager->projects, &req->caller, req->params[0], &rec, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, a);
+        v = rest_approval_json(rec);
+        if (!v)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_json(reply, 200, v);
 }
 
 static int on_projects_list(RestRequest *req, RestReply *reply, CbError *err) {
@@ -119,7 +130,7 @@ static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) 
         json_decref(body);
         if (r < 0)
                 return r;
-        out = evaluation_to_json(&ev);
+        out = rest_evaluation_json(&ev);
         if (!out)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return rest_reply_json(reply, 200, out);

@@ -216,10 +216,7 @@ static json_t *milestone_item(const void *p) {
         return milestone_to_json(p);
 }
 static json_t *revision_item(const void *p) {
-        const ProjectApprovalRevision *h = p;
-        return json_pack("{s:i, s:s, s:s, s:s, s:s}", "revision", (int)h->revision, "approval_no",
-                         h->approval_no, "key_id", h->key_id, "received_at", h->received_at, "received_by",
-                         h->received_by);
+        return rest_approval_revision_json(p);
 }
 static json_t *event_item(const void *p) {
         const ProjectEvent *e = p;
@@ -245,7 +242,7 @@ json_t *rest_project_json(const Project *pr) {
                 return NULL;
         r = set_array(v, "deadlines", pr->deadlines, pr->n_deadlines, sizeof(*pr->deadlines), deadline_item);
         if (r >= 0 && pr->full)
-                r = set_array(v, "approval_history", pr->history, pr->n_history, sizeof(*pr->history),
+                r = set_array(v, "approval_history", pr->history.v, pr->history.n, sizeof(*pr->history.v),
                               revision_item);
         if (r >= 0 && pr->full)
                 r = set_array(v, "milestones", pr->milestones, pr->n_milestones, sizeof(*pr->milestones),
@@ -267,4 +264,60 @@ json_t *rest_project_list_json(const ProjectList *l) {
                         return NULL;
                 }
         return a;
+}
+
+json_t *rest_approval_receipt_json(const ApprovalRecord *a) {
+        return json_pack("{s:s, s:s, s:I}", "project_id", a->project_id, "approval_no", a->approval_no,
+                         "revision", (json_int_t)a->revision);
+}
+
+json_t *rest_approval_revision_json(const ApprovalRecord *a) {
+        return json_pack("{s:I, s:s, s:s, s:s, s:s}", "revision", (json_int_t)a->revision, "approval_no",
+                         a->approval_no, "key_id", a->key_id, "received_at", a->received_at, "received_by",
+                         a->received_by);
+}
+
+json_t *rest_approval_history_json(const ApprovalList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_approval_revision_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_approval_json(const ApprovalRecord *a) {
+        json_t *v = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}", "project_id", a->project_id,
+                              "department", a->department, "revision", (json_int_t)a->revision, "approval_no",
+                              a->approval_no, "key_id", a->key_id, "received_at", a->received_at,
+                              "received_by", a->received_by, "in_force", a->in_force);
+        if (v && a->document && json_object_set_new(v, "document", approval_to_json(a->document)) < 0) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+json_t *rest_approval_list_json(const ApprovalList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_approval_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_evaluation_json(const Evaluation *e) {
+        json_t *out = policy_decision_to_json(&e->decision);
+        if (!out)
+                return NULL;
+        if (json_object_set_new(out, "projected_cost_fen", json_integer(e->projected_cost_fen)) < 0 ||
+            json_object_set_new(out, "cost_kind",
+                                json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction")) < 0) {
+                json_decref(out);
+                return NULL;
+        }
+        return out;
 }

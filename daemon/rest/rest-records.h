@@ -4,12 +4,12 @@
 /*
  * The JSON of the core's records: the one serializer of each record the
  * core hands out as a struct (Resource, Operation, ResourceTicket,
- * System, Incident, Project), whose output is the REST bodies that
+ * System, Incident, Project, ApprovalRecord, Evaluation), whose output is the REST bodies that
  * docs/openapi.yaml describes (for resources: members in the record's
  * column order; a provider or provider_ref not there yet, and an
  * operation's error unless it failed, as null). The D-Bus face answers
  * documents in the same shapes (docs/faces.md: Resources.GetOperation,
- * Systems, Incidents, Projects) and serializes through here too, so the
+ * Systems, Incidents, Projects, Approvals, Policy.Evaluate) and serializes through here too, so the
  * two cannot drift apart. Each returns a new reference, NULL only when out
  * of memory.
  */
@@ -54,3 +54,21 @@ json_t *rest_incident_list_json(const IncidentList *l);
  *  "approval_history", "milestones" and "events". */
 json_t *rest_project_json(const Project *pr);
 json_t *rest_project_list_json(const ProjectList *l);
+
+/* An approval revision: what POST /v1/approvals answers, {"project_id",
+ * "approval_no", "revision"}; a project's approval_history entry,
+ * {"revision", "approval_no", "key_id", "received_at", "received_by"}
+ * (and an array of them); and the GET /v1/approvals entry,
+ * {"project_id", "department", "revision", "approval_no", "key_id",
+ * "received_at", "received_by", "in_force"}, with "document" (the
+ * approval, policy/approval.h's approval_to_json) when the record has it. */
+json_t *rest_approval_receipt_json(const ApprovalRecord *a);
+json_t *rest_approval_revision_json(const ApprovalRecord *a);
+json_t *rest_approval_history_json(const ApprovalList *l);
+json_t *rest_approval_json(const ApprovalRecord *a);
+json_t *rest_approval_list_json(const ApprovalList *l);
+
+/* A policy decision for a request: {"allowed", "violations" (policy.h's
+ * policy_decision_to_json), "projected_cost_fen", "cost_kind"}, what
+ * POST /v1/policy/evaluate and Policy.Evaluate answer. */
+json_t *rest_evaluation_json(const Evaluation *e);

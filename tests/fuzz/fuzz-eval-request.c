@@ -10,6 +10,7 @@
  * violation reaches the JSON answer. */
 #include "fuzz-world.h"
 #include "resources.h"
+#include "rest-records.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         (void)argc;
@@ -29,7 +30,7 @@ static void evaluate(const EvalRequest *req) {
         fuzz_check_refusal(r, &err);
         if (r >= 0) {
                 FUZZ_ASSERT(ev.decision.allowed == (ev.decision.n_violations == 0));
-                j = evaluation_to_json(&ev);
+                j = rest_evaluation_json(&ev);
                 FUZZ_ASSERT(j);
                 FUZZ_ASSERT(json_array_size(json_object_get(j, "violations")) == ev.decision.n_violations);
                 json_decref(j);

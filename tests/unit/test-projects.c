@@ -145,14 +145,49 @@ static int64_t audit_count(World *w, const char *action_outcome) {
 /* Imports as caller and expects r (0: success). */
 static void import(World *w, const CbCaller *caller, json_t *env, int want, CbErrorKind want_kind) {
         CbError err = CB_ERROR_INIT;
-        json_t *out = NULL;
-        int r = approvals_import(w->projects, caller, env, &out, &err);
+        ApprovalRecord *rec = NULL;
+        int r = approvals_import(w->projects, caller, env, &rec, &err);
         if (want == 0 && r < 0)
                 fail_msg("import refused: %s", err.message);
         assert_int_equal(r, want);
-        if (r < 0)
+        if (r < 0) {
                 assert_int_equal(err.kind, want_kind);
-        json_decref(out);
+                assert_null(rec);
+                return;
+        }
+        /* The revision as stored: in force, with the document it carries. */
+        assert_true(rec->in_force);
+        assert_non_null(rec->document);
+        assert_string_equal(rec->project_id, rec->document->project_id);
+        assert_string_equal(rec->department, rec->document->department);
+        assert_int_equal(rec->revision, rec->document->revision);
+        assert_string_equal(rec->received_by, caller->principal->name);
+        approval_record_free(rec);
+}
+
+/* The record through its serializer, as every face answers it. */
+static char *approval_text(json_t *v) {
+        char *text;
+        assert_non_null(v);
+        text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(v);
+        assert_non_null(text);
+        return text;
+}
+
+/* The keys of a JSON object, in order, comma-separated. */
+static void assert_keys(json_t *v, const char *want) {
+        char got[512] = "";
+        const char *key;
+        json_t *value;
+        size_t n = 0;
+        assert_non_null(v);
+        json_object_foreach(v, key, value) {
+                (void)value;
+                n += snprintf(got + n, sizeof(got) - n, "%s%s", n ? "," : "", key);
+        }
+        assert_string_equal(got, want);
+        json_decref(v);
 }
 
 static void expect_get(World *w, const CbCaller *caller, const char *id, CbErrorKind want) {
@@ -191,7 +226,10 @@ static void test_create_from_approval(void **state) {
         World *w = *state;
         json_t *env = envelope("p-unit", "edu", 1, "临政信审〔2026〕7号", 6), *v;
         CbError err = CB_ERROR_INIT;
-        char next[PAGE_TOKEN_MAX];
+        char next[PAGE_TOKEN_MAX], *text;
+        ApprovalList list = { 0 };
+        ApprovalRecord *rec = NULL;
+        Approval *doc = NULL;
         Page page;
 
         import(w, &edu_c, env, 0, 0);
@@ -243,26 +281,117 @@ static void test_create_from_approval(void **state) {
 
         /* The approvals as each caller may read them. */
         assert_int_equal(page_parse(NULL, NULL, &page, &err), 0);
-        assert_int_equal(approvals_list(w->projects, &edu_c, NULL, &page, &v, next, &err), 0);
-        assert_int_equal(json_array_size(v), 2);
-        assert_true(json_is_true(json_object_get(json_array_get(v, 1), "in_force")));
-        assert_false(json_is_true(json_object_get(json_array_get(v, 0), "in_force")));
+        assert_int_equal(approvals_list(w->projects, &edu_c, NULL, &page, &list, next, &err), 0);
+        assert_int_equal(list.n, 2);
+        assert_true(list.v[1].in_force);
+        assert_false(list.v[0].in_force);
+        assert_int_equal(list.v[0].revision, 1);
+        assert_string_equal(list.v[0].approval_no, "临政信审〔2026〕7号");
+        assert_string_equal(list.v[1].department, "edu");
+        assert_null(list.v[0].document); /* a list carries no documents */
         assert_string_equal(next, "");
-        json_decref(v);
-        assert_int_equal(approvals_list(w->projects, &health_c, NULL, &page, &v, next, &err), 0);
-        assert_int_equal(json_array_size(v), 0);
-        json_decref(v);
-        assert_true(approvals_list(w->projects, &health_c, "edu", &page, &v, next, &err) < 0);
+        /* The list entry's shape, members in this order. */
+        assert_keys(rest_approval_json(&list.v[0]),
+                    "project_id,department,revision,approval_no,key_id,received_at,received_by,in_force");
+        text = approval_text(rest_approval_list_json(&list));
+        assert_non_null(strstr(text, "\"revision\":1,\"approval_no\":\"临政信审〔2026〕7号\",\"key_id\":"));
+        assert_non_null(strstr(text, "\"received_by\":\"t-edu\",\"in_force\":false}"));
+        free(text);
+        approval_list_done(&list);
+        assert_int_equal(approvals_list(w->projects, &health_c, NULL, &page, &list, next, &err), 0);
+        assert_int_equal(list.n, 0);
+        approval_list_done(&list);
+        assert_true(approvals_list(w->projects, &health_c, "edu", &page, &list, next, &err) < 0);
         assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
-        assert_true(approvals_get(w->projects, &health_c, "临政信审〔2026〕8号", &v, &err) < 0);
+        assert_int_equal(list.n, 0);
+        /* Pages of one: the token continues after (project, revision). */
+        page.limit = 1;
+        assert_int_equal(approvals_list(w->projects, &authority_c, NULL, &page, &list, next, &err), 0);
+        assert_int_equal(list.n, 1);
+        assert_int_equal(list.v[0].revision, 1);
+        assert_string_not_equal(next, "");
+        approval_list_done(&list);
+        assert_int_equal(page_parse("1", next, &page, &err), 0);
+        assert_int_equal(approvals_list(w->projects, &authority_c, NULL, &page, &list, next, &err), 0);
+        assert_int_equal(list.n, 1);
+        assert_int_equal(list.v[0].revision, 2);
+        approval_list_done(&list);
+
+        assert_true(approvals_get(w->projects, &health_c, "临政信审〔2026〕8号", &rec, &err) < 0);
         assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
-        assert_int_equal(approvals_get(w->projects, &edu_c, "临政信审〔2026〕8号", &v, &err), 0);
+        assert_null(rec);
+        assert_int_equal(approvals_get(w->projects, &edu_c, "临政信审〔2026〕8号", &rec, &err), 0);
+        assert_int_equal(rec->revision, 2);
+        assert_true(rec->in_force);
+        assert_non_null(rec->document);
+        assert_int_equal(rec->document->n_items, 1);
+        assert_int_equal(rec->document->items[0].quantity, 10);
+        assert_int_equal(rec->document->construction_fen, 120000000);
+        v = rest_approval_json(rec);
         assert_int_equal(json_integer_value(json_object_get(v, "revision")), 2);
         assert_int_equal(json_integer_value(json_object_get(
                                  json_array_get(json_object_get(json_object_get(v, "document"), "items"), 0),
                                  "quantity")),
                          10);
+        assert_keys(v, "project_id,department,revision,approval_no,key_id,received_at,received_by,in_force,"
+                       "document");
+        /* The receipt POST /v1/approvals answers. */
+        assert_keys(rest_approval_receipt_json(rec), "project_id,approval_no,revision");
+        approval_record_free(rec);
+        rec = NULL;
+
+        /* A project's revisions, oldest first, and one revision's document. */
+        assert_int_equal(approvals_list_project(w->projects, &edu_c, "p-unit", &list, &err), 0);
+        assert_int_equal(list.n, 2);
+        assert_int_equal(list.v[0].revision, 1);
+        assert_int_equal(list.v[1].revision, 2);
+        assert_keys(rest_approval_revision_json(&list.v[1]),
+                    "revision,approval_no,key_id,received_at,received_by");
+        assert_int_equal(json_array_size(v = rest_approval_history_json(&list)), 2);
         json_decref(v);
+        approval_list_done(&list);
+        assert_true(approvals_list_project(w->projects, &health_c, "p-unit", &list, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_int_equal(approvals_get_revision(w->projects, &edu_c, "p-unit", 1, &doc, &err), 0);
+        assert_string_equal(doc->approval_no, "临政信审〔2026〕7号");
+        assert_int_equal(doc->items[0].quantity, 6);
+        approval_free(doc);
+        assert_int_equal(approvals_get_revision(w->projects, &edu_c, "p-unit", 0, &doc, &err), 0);
+        assert_int_equal(doc->revision, 2);
+        approval_free(doc);
+        doc = NULL;
+        assert_true(approvals_get_revision(w->projects, &edu_c, "p-unit", 9, &doc, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+        assert_null(doc);
+        assert_true(approvals_get_revision(w->projects, &health_c, "p-unit", 1, &doc, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+
+        /* An evaluation through its serializer (an empty catalogue: the
+         * service is not published), what both faces answer. */
+        Evaluation ev = { 0 };
+        EvalRequest er = { .project_id = "p-unit",
+                           .system_id = "s-none",
+                           .service_id = "ecs-general",
+                           .plan_id = "ecs-general-2c4g",
+                           .quantity = 1 };
+        assert_int_equal(projects_evaluate(w->projects, &edu_c, &er, 0, &ev, &err), 0);
+        assert_false(ev.decision.allowed);
+        v = rest_evaluation_json(&ev);
+        assert_false(json_is_true(json_object_get(v, "allowed")));
+        assert_int_equal(json_array_size(json_object_get(v, "violations")), ev.decision.n_violations);
+        assert_string_equal(json_string_value(json_object_get(v, "cost_kind")), "construction");
+        assert_keys(v, "allowed,violations,projected_cost_fen,cost_kind");
+        assert_string_equal(ev.approval_no, "临政信审〔2026〕8号");
+        evaluation_done(&ev);
+        /* Another department's project weighs as one without an approval. */
+        ev = (Evaluation){ 0 };
+        assert_int_equal(projects_evaluate(w->projects, &health_c, &er, 0, &ev, &err), 0);
+        assert_false(ev.decision.allowed);
+        assert_string_equal(ev.approval_no, "");
+        text = approval_text(rest_evaluation_json(&ev));
+        assert_non_null(strstr(text, "\"code\":\"NO_APPROVAL\""));
+        free(text);
+        evaluation_done(&ev);
 }
 
 static int add_milestone(World *w, const CbCaller *caller, const char *id, const char *kind, const char *date,

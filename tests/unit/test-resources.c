@@ -276,7 +276,6 @@ static int setup(void **state) {
                 json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", "t-sys", "name", "测试系统", "department",
                           "edu", "protection_level", 2, "classified", false, "data_sharing", "compliant");
         System *created = NULL;
-        json_t *out = NULL;
         if (systems_create(w.store, &operator_c, sys, &created, &err) < 0) {
                 fprintf(stderr, "system: %s\n", err.message);
                 return -1;
@@ -307,12 +306,11 @@ static int setup(void **state) {
                 return -1;
         }
         free(text);
-        if (approvals_import(w.projects, &edu_c, env, &out, &err) < 0) {
+        if (approvals_import(w.projects, &edu_c, env, NULL, &err) < 0) {
                 fprintf(stderr, "approval: %s\n", err.message);
                 return -1;
         }
         json_decref(env);
-        json_decref(out);
         return 0;
 }
 
