@@ -1031,30 +1031,6 @@ static int render_mem(const RenderArgs *a, char **ret_text, size_t *ret_len, CbE
         return 0;
 }
 
-int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
-                            int64_t *ret_om_fen, CbError *err) {
-        Stmt st = { .s = s, .err = err, .to_date_pass = true, .only_project = project_id, .as_of = now };
-        char cst[32];
-        int r;
-
-        /* The month now is in (CST), and every one before it. */
-        format_cst(now, cst);
-        cst[RATING_PERIOD_LEN] = 0;
-        if (rating_period_parse(cst, &st.period) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell the billing period of now");
-        st.unrated = json_array();
-        if (!st.unrated)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        r = rate(&st, NULL);
-        if (r >= 0) {
-                const ToDate *td = to_date_find(&st, project_id);
-                *ret_construction_fen = td ? td->fen[KIND_CONSTRUCTION] : 0;
-                *ret_om_fen = td ? td->fen[KIND_OM] : 0;
-        }
-        stmt_done(&st);
-        return r < 0 ? r : 0;
-}
-
 /* The full re-rating of billing_project_spend(): every segment of the project. */
 static int spend_rate(Store *s, const char *project_id, const char *today, const char *valid_until,
                       int64_t now, BillingSpend *ret, CbError *err) {

@@ -61,14 +61,6 @@ void billing_export_done(BillingExport *e);
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
                       const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
 
-/* What runs: the money the rating has metered for project_id over its
- * whole history until `now` (every month, rated as the statements rate
- * it, withheld lines included), per cost kind. Reads only; the caller
- * holds the read snapshot it wants. For the policy engine's budget fact
- * and the budget alerts (billing-budget.h). */
-int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
-                            int64_t *ret_om_fen, CbError *err);
-
 /*
  * Streaming exports. A statement is written as it is made, in slices, so
  * that neither the daemon nor the loop holds it whole:
