@@ -85,6 +85,9 @@ typedef struct DriverImageInfo {
         uint64_t capacity_bytes;              /* the virtual size a guest sees */
         uint64_t read_bytes;                  /* how many bytes the digest covers */
         char digest[DRIVER_IMAGE_DIGEST_HEX]; /* lowercase hex of alg over the volume's content */
+        /* The digest of an earlier read, the volume's fingerprint unchanged
+         * since (libvirt_xml_volume_fingerprint): nothing was read now. */
+        bool from_cache;
 } DriverImageInfo;
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
@@ -93,6 +96,7 @@ typedef struct DriverRef {
         const char *resource_id;  /* required: the stamp the object must carry */
         const char *provider_ref; /* what provision returned, or NULL if it was never recorded */
         const char *pool;         /* NULL = "default": where the disk volume lives */
+        const char *binding_id;   /* an OSB service binding of the instance; NULL: the instance */
 } DriverRef;
 
 typedef enum DriverState {
