@@ -532,6 +532,28 @@ static int cmd_bindings(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+/* resize ID PLAN: Resources.ResizeResource. */
+static int cmd_resize(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *op;
+        int r;
+
+        (void)argc;
+        r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
+        if (ctl->json) {
+                json_auto_t *o =
+                        json_pack("{s:s, s:s, s:s}", "id", argv[0], "plan_id", argv[1], "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: resize to %s requested, operation %s\n", argv[0], argv[1], op);
+        return 0;
+}
+
 static const CtlCommand resource_commands[] = {
         { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
           1, cmd_request, CTL_OPT_IDEMPOTENCY_KEY, 0 },
@@ -548,6 +570,8 @@ static const CtlCommand resource_commands[] = {
           0 },
         { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
         { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
+        { "resize", "ID PLAN", "Move a VM to another plan of its service (cold: stopped, resized, started)",
+          2, 2, cmd_resize, 0, 0 },
         { "console", "ID [KIB [LINES]]", "Show the tail of a VM's serial console (default 64 KiB)", 1, 3,
           cmd_console, 0, 0 },
         { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,

@@ -85,6 +85,9 @@ typedef struct DriverImageInfo {
         uint64_t capacity_bytes;              /* the virtual size a guest sees */
         uint64_t read_bytes;                  /* how many bytes the digest covers */
         char digest[DRIVER_IMAGE_DIGEST_HEX]; /* lowercase hex of alg over the volume's content */
+        /* The digest of an earlier read, the volume's fingerprint unchanged
+         * since (libvirt_xml_volume_fingerprint): nothing was read now. */
+        bool from_cache;
 } DriverImageInfo;
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */

@@ -26,6 +26,7 @@
 
 #include "attachments.h"
 #include "bindings.h"
+#include "resize.h"
 #include "bus-util.h"
 #include "log.h"
 #include "resources.h"
@@ -563,7 +564,7 @@ static const sd_bus_vtable bus_resource_vtable[] = {
         RESOURCE_CHANGING_PROPERTY("State"),
         RESOURCE_CONST_PROPERTY("ProjectId"),
         RESOURCE_CONST_PROPERTY("ServiceId"),
-        RESOURCE_CONST_PROPERTY("PlanId"),
+        RESOURCE_CHANGING_PROPERTY("PlanId"), /* a resize changes it */
         RESOURCE_CHANGING_PROPERTY("Provider"),
         RESOURCE_CONST_PROPERTY("Kind"),
         /* JSON: the VM's interfaces and addresses as last read ("[]" before).
@@ -762,6 +763,27 @@ static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_erro
         return bus_reply_json(msg, body);
 }
 
+/* ResizeResource: POST /v1/resources/{id}/resize (resize.h). */
+static int method_resize_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        const char *id, *plan_id;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &id, &plan_id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_resize(m->resources, &caller, id, plan_id, &t, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+}
+
 const sd_bus_vtable bus_resources_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("RequestResource", SD_BUS_ARGS("s", request),
@@ -771,6 +793,9 @@ const sd_bus_vtable bus_resources_vtable[] = {
                                 method_list_resources, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetOperation", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", operation),
                                 method_get_operation, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResizeResource", SD_BUS_ARGS("s", id, "s", plan_id),
+                                SD_BUS_RESULT("s", operation_id), method_resize_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -844,7 +869,7 @@ static void on_resource_changed(const char *resource_id, bool created, void *use
                 r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
-                                                   NULL);
+                                                   "PlanId", NULL);
         if (r < 0)
                 log_warning("cannot emit PropertiesChanged for resource %s: %s", resource_id, strerror(-r));
         if (deleted) {
