@@ -474,6 +474,28 @@ static int cmd_operation(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+/* resize ID PLAN: Resources.ResizeResource. */
+static int cmd_resize(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *op;
+        int r;
+
+        (void)argc;
+        r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
+        if (ctl->json) {
+                json_auto_t *o =
+                        json_pack("{s:s, s:s, s:s}", "id", argv[0], "plan_id", argv[1], "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: resize to %s requested, operation %s\n", argv[0], argv[1], op);
+        return 0;
+}
+
 /* Bind, Unbind, GetBinding (arg) and ListBindings (no arg) of resource id: the JSON answer. */
 static int binding_call(Ctl *ctl, const char *id, const char *method, const char *arg, json_t **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -532,26 +554,45 @@ static int cmd_bindings(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
-/* resize ID PLAN: Resources.ResizeResource. */
-static int cmd_resize(Ctl *ctl, int argc, char **argv) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *op;
+#define OPERATION_PAGES_MAX 1000u
+
+/* Every page of ListOperations, filtered by kind (or "" for all). */
+static int cmd_operations(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "OPERATION", "RESOURCE", "KIND", "STATE", "CREATED", "ERROR" };
+        static const char *const members[] = { "id", "resource_id", "kind", "state", "created_at", "error" };
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        const char *kind = argc > 0 ? argv[0] : "";
         int r;
 
-        (void)argc;
-        r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &op);
-        if (r < 0)
-                return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
-        if (ctl->json) {
-                json_auto_t *o =
-                        json_pack("{s:s, s:s, s:s}", "id", argv[0], "plan_id", argv[1], "operation_id", op);
-                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0;; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+
+                if (pages >= OPERATION_PAGES_MAX)
+                        return ctl_error(-E2BIG, "ListOperations answered more than %u pages",
+                                         OPERATION_PAGES_MAX);
+                r = ctl_call(ctl, RESOURCES, "ListOperations", &reply, "sssus", kind, "", "", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to ListOperations: %s", strerror(-r));
+                items = json_loads(text, 0, NULL);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to ListOperations is not a JSON array");
+                json_array_extend(all, items);
+                if (!*next)
+                        break;
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
         }
-        printf("%s: resize to %s requested, operation %s\n", argv[0], argv[1], op);
-        return 0;
+        return ctl_print_list(ctl, all, ELEMENTSOF(headers), headers, members);
 }
 
 static const CtlCommand resource_commands[] = {
@@ -570,8 +611,9 @@ static const CtlCommand resource_commands[] = {
           0 },
         { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
         { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
-        { "resize", "ID PLAN", "Move a VM to another plan of its service (cold: stopped, resized, started)",
-          2, 2, cmd_resize, 0, 0 },
+        { "resize", "ID PLAN",
+          "Move a resource to another plan of its service (a VM cold: stopped, resized, started)", 2, 2,
+          cmd_resize, 0, 0 },
         { "console", "ID [KIB [LINES]]", "Show the tail of a VM's serial console (default 64 KiB)", 1, 3,
           cmd_console, 0, 0 },
         { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,
@@ -585,6 +627,8 @@ static const CtlCommand resource_commands[] = {
           0, 0 },
         { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
           cmd_operation, 0, 0 },
+        { "operations", "[KIND]", "List the operations you may see (KIND: provision, adopt, ...)", 0, 1,
+          cmd_operations, 0, 0 },
 };
 
 const CtlGroup ctl_group_resource = {

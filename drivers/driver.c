@@ -235,20 +235,28 @@ int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *nam
         return ops->assess_domain(conn, name, ret, err);
 }
 
+int driver_assess_image(const DriverOps *ops, DriverConn *conn, const char *pool_volume, LegacyVm *ret,
+                        CbError *err) {
+        DISPATCH_CHECK(ops, conn, assess_image, err);
+        if (!pool_volume || !strchr(pool_volume, '/') || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no \"pool/volume\" or no place for what it is");
+        return ops->assess_image(conn, pool_volume, ret, err);
+}
+
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_vm, err);
-        if (!dst || !spec || !spec->source_domain || !spec->source_volume || !ret)
-                return cb_error_set(err, CB_ERR_INVALID,
-                                    "a move needs a target, a source domain and its disk");
+        /* No source domain: an image source, a disk alone. */
+        if (!dst || !spec || !spec->source_volume || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "a move needs a target and a source disk");
         return ops->migrate_vm(src, dst, spec, ret, err);
 }
 
 int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                             CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_rollback, err);
-        if (!dst || !spec || !spec->source_domain)
-                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and a source domain");
+        if (!dst || !spec)
+                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and the move's spec");
         return ops->migrate_rollback(src, dst, spec, err);
 }
 

@@ -26,9 +26,9 @@
 
 #include "attachments.h"
 #include "bindings.h"
-#include "resize.h"
 #include "bus-util.h"
 #include "log.h"
+#include "resize.h"
 #include "resources.h"
 #include "rest-records.h"
 #include "states.h"
@@ -784,6 +784,34 @@ static int method_resize_resource(sd_bus_message *msg, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(msg, "s", t.operation_id);
 }
 
+/* ListOperations(kind, state, resource_id, limit, page_token): GET /v1/operations. */
+static int method_list_operations(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(operation_list_done) OperationList list = { 0 };
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *kind, *state, *resource_id, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sssus", &kind, &state, &resource_id, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = operations_list(m->resources, &caller, bus_optional(kind), bus_optional(state),
+                                    bus_optional(resource_id), &page, &list, next, &err);
+        if (r >= 0 && !(out = rest_operations_json(&list)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
 const sd_bus_vtable bus_resources_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("RequestResource", SD_BUS_ARGS("s", request),
@@ -796,6 +824,11 @@ const sd_bus_vtable bus_resources_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ResizeResource", SD_BUS_ARGS("s", id, "s", plan_id),
                                 SD_BUS_RESULT("s", operation_id), method_resize_resource,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ListOperations",
+                SD_BUS_ARGS("s", kind, "s", state, "s", resource_id, "u", limit, "s", page_token),
+                SD_BUS_RESULT("s", operations, "s", next_page_token), method_list_operations,
+                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -34,6 +34,7 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_ATTACH] = "attach",
         [OPERATION_DETACH] = "detach",
         [OPERATION_RESIZE] = "resize",
+        [OPERATION_ADOPT] = "adopt",
 };
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX);
 

@@ -55,6 +55,7 @@ typedef enum OperationKind {
         OPERATION_ATTACH, /* a block volume onto the VM (the operation's volume_id) */
         OPERATION_DETACH,
         OPERATION_RESIZE, /* a VM onto another plan of its service (resize.h) */
+        OPERATION_ADOPT,  /* a VM the broker did not create, taken under management (adopt.h) */
         _OPERATION_KIND_MAX,
 } OperationKind;
 DECLARE_STRING_TABLE(operation_kind, OperationKind);

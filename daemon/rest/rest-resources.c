@@ -229,6 +229,23 @@ static int on_volumes_list(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 200, json_pack("{s:o}", "volumes", list));
 }
 
+static int on_operations_list(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(operation_list_done) OperationList list = { 0 };
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = operations_list(req->manager->resources, &req->caller, rest_query(req, "kind"),
+                                    rest_query(req, "state"), rest_query(req, "resource_id"), &page, &list,
+                                    next, err);
+        if (r < 0)
+                return r;
+        json_t *a = rest_operations_json(&list);
+        if (!a)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "operations", a, next);
+}
+
 static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(operation_done) Operation op = { 0 };
         int r = operations_get(req->manager->resources, &req->caller, req->params[0], &op, err);
@@ -287,32 +304,21 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         return REST_ASYNC;
 }
 
-static void adopt_done(json_t *resource, const CbError *err, void *userdata) {
-        RestAsync *a = userdata;
-        if (resource)
-                rest_async_complete(a, 201, resource);
-        else
-                rest_async_fail(a, err);
-}
-
-/* The domain is stamped on a worker; the request waits. Refusals (role,
- * body, policy) are answered at once. */
+/* 202 at once, like an order: the adopt operation stamps the domain on a
+ * worker (follow it at /v1/operations/{operation_id}). */
 static int on_provider_adopt(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(json_decrefp) json_t *body = NULL;
-        RestAsync *a;
+        ResourceTicket t;
         int r;
-        (void)reply;
 
         r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
-        a = rest_suspend(req);
-        r = resources_adopt(req->manager->resources, &req->caller, req->params[0], body, adopt_done, a, err);
-        if (r < 0) {
-                rest_async_fail(a, err);
-                cb_error_clear(err);
-        }
-        return REST_ASYNC;
+        r = resources_adopt(req->manager->resources, &req->caller, req->params[0], body, &t, err);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s", t.id);
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
 /* ---- bindings of service resources (bindings.h) ---- */
@@ -414,6 +420,7 @@ const RestRoute rest_resources_routes[] = {
         { "GET", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_get, NULL },
         { "DELETE", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_delete, NULL },
         { "GET", "/v1/resources/{id}/addresses", REST_AUTH_BEARER, on_resource_addresses, NULL },
+        { "GET", "/v1/operations", REST_AUTH_BEARER, on_operations_list, NULL },
         { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
         { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
         { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },
