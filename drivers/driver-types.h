@@ -96,6 +96,7 @@ typedef struct DriverRef {
         const char *resource_id;  /* required: the stamp the object must carry */
         const char *provider_ref; /* what provision returned, or NULL if it was never recorded */
         const char *pool;         /* NULL = "default": where the disk volume lives */
+        const char *binding_id;   /* an OSB service binding of the instance; NULL: the instance */
 } DriverRef;
 
 typedef enum DriverState {

@@ -388,6 +388,38 @@ int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *
         return r < 0 ? r : ops->fetch_async(conn, ref, ctx, done, userdata, err);
 }
 
+static int check_binding(const DriverRef *ref, CbError *err) {
+        const char *b = ref ? ref->binding_id : NULL;
+        if (!b || !*b || strlen(b) > 200)
+                return cb_error_set_field(err, CB_ERR_INVALID, "binding_id", "binding_id: 1 to 200 bytes");
+        return 0;
+}
+
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, bind_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        if (r >= 0)
+                r = check_binding(ref, err);
+        if (r >= 0 && parameters && !json_is_object(parameters))
+                r = cb_error_set_field(err, CB_ERR_INVALID, "parameters", "parameters: must be an object");
+        return r < 0 ? r : ops->bind_async(conn, ref, ctx, parameters, done, userdata, err);
+}
+
+int driver_unbind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, unbind_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        if (r >= 0)
+                r = check_binding(ref, err);
+        return r < 0 ? r : ops->unbind_async(conn, ref, ctx, done, userdata, err);
+}
+
 int driver_console_tail(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, size_t max_bytes,
                         char **ret, size_t *ret_len, bool *ret_truncated, CbError *err) {
         DISPATCH_CHECK(ops, conn, console_tail, err);

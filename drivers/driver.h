@@ -249,9 +249,22 @@ struct DriverOps {
         int (*update_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                             const char *plan_id, DriverReplyFn done, void *userdata, CbError *err);
         /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
-         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410. */
+         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410.
+         * With ref->binding_id: GET .../service_bindings/<binding id>, its
+         * body ({credentials}, an object when present) likewise; and
+         * last_operation_async asks the binding's last_operation. */
         int (*fetch_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                            DriverReplyFn done, void *userdata, CbError *err);
+        /* PUT .../service_bindings/<ref->binding_id>?accepts_incomplete=true,
+         * with the context and parameters (may be NULL). SUCCEEDED (200/201,
+         * reply->body holds "credentials", an object when present) or
+         * IN_PROGRESS (202, reply->operation to poll). */
+        int (*bind_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                          const json_t *parameters, DriverReplyFn done, void *userdata, CbError *err);
+        /* DELETE .../service_bindings/<ref->binding_id>?...&accepts_incomplete=true;
+         * 410 (already gone) is state GONE, a success. */
+        int (*unbind_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                            DriverReplyFn done, void *userdata, CbError *err);
 };
 
 extern const DriverOps libvirt_driver_ops;
@@ -344,3 +357,9 @@ int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef 
                         CbError *err);
 int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
+/* ref->binding_id is required. */
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err);
+int driver_unbind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

@@ -5,6 +5,7 @@
 
 #include "adopt.h"
 #include "attachments.h"
+#include "bindings.h"
 #include "audit.h"
 #include "first-boot.h"
 #include "images.h"
@@ -41,6 +42,7 @@ static void inflight_remove(Resources *r, const char *op) {
 void operations_state_free(Resources *r) {
         /* Their done callbacks still need the in-flight list. */
         http_operations_cancel_all();
+        bindings_cancel_all();
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
         r->n_inflight = 0;
@@ -539,6 +541,11 @@ static int resource_with_spec(Resources *r, const char *id, Resource *ret, json_
         spec = plan_spec(r, ret->service_id, ret->catalog_revision, ret->plan_id);
         *ret_spec = spec ? json_deep_copy(spec) : NULL;
         return 0;
+}
+
+json_t *resources_plan_spec(Resources *r, const Resource *res) {
+        json_t *spec = plan_spec(r, res->service_id, res->catalog_revision, res->plan_id);
+        return spec ? json_deep_copy(spec) : NULL;
 }
 
 /* The provider hears of an operation only once its record is durable. */

@@ -113,3 +113,14 @@ typedef enum AttachmentState {
         _ATTACHMENT_STATE_MAX,
 } AttachmentState;
 DECLARE_STRING_TABLE(attachment_state, AttachmentState);
+
+/* A service binding of an http resource (bindings.h, service_bindings). */
+typedef enum BindingState {
+        BINDING_CREATING,  /* asked of the provider, not confirmed yet */
+        BINDING_BOUND,     /* the provider answered its credentials */
+        BINDING_UNBINDING, /* the deletion is asked of the provider */
+        BINDING_UNBOUND,   /* gone at the provider; the record stays */
+        BINDING_FAILED,    /* not made (and deleted again at the provider) */
+        _BINDING_STATE_MAX,
+} BindingState;
+DECLARE_STRING_TABLE(binding_state, BindingState);

@@ -673,7 +673,28 @@ static const char *const migrations[] = {
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
 
-        /* 27: adoption is an operation of its own (issue 12, Art. 35): kind
+        /* 27: bindings of http (OSB) resources: the provider's credentials,
+         * sealed (secretbox), and where a binding or unbinding in flight
+         * stands (phase, remote_operation), so a restart resumes it. One
+         * binder's key names one binding, ever. */
+        "CREATE TABLE IF NOT EXISTS service_bindings ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  binding_key TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('creating','bound','unbinding','unbound','failed')),"
+        "  phase TEXT,"
+        "  remote_operation TEXT,"
+        "  credentials TEXT,"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  deleted_at TEXT,"
+        "  UNIQUE (created_by, binding_key));"
+        "CREATE INDEX IF NOT EXISTS service_bindings_resource ON service_bindings(resource_id);",
+
+        /* 28: adoption is an operation of its own (issue 12, Art. 35): kind
          * 'adopt', and the provider's domain it takes over (adopt_domain), so
          * that a restart finds an adoption cut short and finishes it. A CHECK
          * widened: the table is rebuilt with every column it has by now. */

@@ -9,6 +9,7 @@
 
 #include "adopt.h"
 #include "attachments.h"
+#include "bindings.h"
 #include "resize.h"
 #include "json-util.h"
 #include "providers.h"
@@ -320,6 +321,89 @@ static int on_provider_adopt(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
+/* ---- bindings of service resources (bindings.h) ---- */
+
+static void binding_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (!b) {
+                rest_async_fail(a, err);
+                return;
+        }
+        if (b->state == BINDING_FAILED && err) {
+                rest_async_fail(a, err);
+                return;
+        }
+        /* 201 bound (or unbound) at once, 202 while the provider is at it. */
+        rest_async_complete(a,
+                            b->state == BINDING_CREATING || b->state == BINDING_UNBINDING ? 202
+                            : b->state == BINDING_UNBOUND                                 ? 200
+                                                                                          : 201,
+                            service_binding_to_json(b));
+}
+
+static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
+        static const char *const fields[] = { "binding_id", "parameters", NULL };
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        const char *key = NULL;
+        bool pending = false;
+        RestAsync *a;
+        int r;
+
+        r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_string(body, "binding_id", false, 200, &key, err);
+        if (r < 0)
+                return r;
+        a = rest_suspend(req);
+        r = resource_bind(req->manager->resources, &req->caller, req->params[0], key,
+                          json_object_get(body, "parameters"), NULL, binding_answered, a, &b, &pending, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        } else if (!pending)
+                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200, service_binding_to_json(&b));
+        (void)reply;
+        return REST_ASYNC;
+}
+
+static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        int r = resource_bindings_list(req->manager->resources, &req->caller, req->params[0], &list, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "bindings", list));
+}
+
+static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        int r = resource_binding_get(req->manager->resources, &req->caller, req->params[0], req->params[1],
+                                     false, &b, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, service_binding_to_json(&b));
+}
+
+static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        bool pending = false;
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        a = rest_suspend(req);
+        r = resource_unbind(req->manager->resources, &req->caller, req->params[0], req->params[1], false,
+                            binding_answered, a, &b, &pending, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        }
+        return REST_ASYNC;
+}
+
 const RestRoute rest_resources_routes[] = {
         { "POST", "/v1/resources", REST_AUTH_BEARER, on_resource_request, NULL },
         { "GET", "/v1/resources", REST_AUTH_BEARER, on_resources_list, NULL },
@@ -331,6 +415,10 @@ const RestRoute rest_resources_routes[] = {
         { "POST", "/v1/resources/{id}/resize", REST_AUTH_BEARER, on_resource_resize, NULL },
         { "DELETE", "/v1/resources/{id}/volumes/{volume_id}", REST_AUTH_BEARER, on_volume_detach, NULL },
         { "GET", "/v1/resources/{id}/console", REST_AUTH_BEARER, on_resource_console, NULL },
+        { "POST", "/v1/resources/{id}/bindings", REST_AUTH_BEARER, on_binding_create, NULL },
+        { "GET", "/v1/resources/{id}/bindings", REST_AUTH_BEARER, on_bindings_list, NULL },
+        { "GET", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_get, NULL },
+        { "DELETE", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_delete, NULL },
         { "GET", "/v1/resources/{id}/addresses", REST_AUTH_BEARER, on_resource_addresses, NULL },
         { "GET", "/v1/operations", REST_AUTH_BEARER, on_operations_list, NULL },
         { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
