@@ -1049,15 +1049,32 @@ int store_defer(Store *s, StoreDeferredFn fn, void *userdata) {
         return 0;
 }
 
+/* Every evaluation is one read snapshot: the two statements are kept
+ * prepared (sqlite3_exec would parse them on every request). */
+static int step_cached(Store *s, const char *sql) {
+        sqlite3_stmt *st;
+        int rc;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return SQLITE_ERROR;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc;
+}
+
 int store_read_begin(Store *s) {
+        static const char begin[] = "BEGIN DEFERRED";
+
         if (s->depth > 0 || s->batch_open || !sqlite3_get_autocommit(s->db))
                 return 0;
-        return sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK ? 1 : 0;
+        return step_cached(s, begin) == SQLITE_DONE ? 1 : 0;
 }
 
 void store_read_end(Store *s, int opened) {
+        static const char commit[] = "COMMIT";
+
         if (opened > 0 && !sqlite3_get_autocommit(s->db))
-                sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+                step_cached(s, commit);
 }
 
 void store_batch_begin(Store *s) {
