@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# OSB round trips: COUNT (50) provision + deprovision cycles of an http plan
+# OSB round trips: ROUNDS (5) x COUNT (20) cycles of an http plan
 # (rds-mysql-2c4g on linfen-paas) through cloudbrokerd's REST API, beside
 # the same cycles made straight to the test OSB provider (tests/osb-provider)
 # in the same run. Synchronous provider answers (async_ms 0), so what is
@@ -26,14 +26,24 @@
 #   deprovision broker: DELETE + GETs until "deleted";  direct: DELETE
 # Target (issue 10): within 1.5x of the direct calls.
 #
-# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (50)
+# Rounds alternate (broker, direct, broker, direct, ...: ABAB) and the figures
+# are medians over the rounds, so that a change of load on this shared machine
+# moves both sides alike; the daemon's and the provider's CPU a request
+# (utime+stime from /proc/PID/stat around each request) and the load average
+# are printed beside the wall-clock rates.
+#
+# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900)
 # Everything listens on 127.0.0.1; every wait is bounded; processes end by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/integration/lib.sh
 cb_setup "${1:-build}"
-COUNT=${COUNT:-50}
-case "$COUNT" in '' | *[!0-9]*) echo "osb.sh: COUNT must be a number" >&2; exit 1 ;; esac
+COUNT=${COUNT:-20}   # cycles a round
+ROUNDS=${ROUNDS:-5}  # broker/direct round pairs (ABAB); medians over them
+MAX_S=${MAX_S:-900}  # the whole bench ends after this many seconds, finished or not
+for v in COUNT ROUNDS MAX_S; do
+        case "${!v}" in '' | *[!0-9]* | 0) echo "osb.sh: $v must be a positive number" >&2; exit 1 ;; esac
+done
 
 cb_start_osb_provider
 sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" tests/integration/test.conf >"$CB_TMP/osb.conf"
@@ -48,17 +58,40 @@ cb_start_daemon >/dev/null
 cb_wait_provider linfen-paas 20 || { echo "osb.sh: the provider did not connect" >&2; exit 1; }
 cb_add_system bench-db >/dev/null
 cb_approve bench-osb "临政信审〔$(date +%Y)〕90号" bench-db \
-        "[{\"service_id\": \"rds-mysql\", \"plan_id\": \"rds-mysql-2c4g\", \"quantity\": $((COUNT + 1))}]" >/dev/null
+        "[{\"service_id\": \"rds-mysql\", \"plan_id\": \"rds-mysql-2c4g\", \"quantity\": $((COUNT * ROUNDS + 1))}]" >/dev/null
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-GETS=0 # GETs of the record while waiting
-US=0   # microseconds of round trips, added to by rt
-OUT="$CB_TMP/rt.out"
-rt() { # curl ARGS...: one request; its answer in $OUT, its round trip added to US
-        local t
-        t=$(curl -s -o "$OUT" -w '%{time_total}' "$@")
-        US=$((US + $(awk -v t="$t" 'BEGIN { printf "%d", t * 1000000 }')))
+DEADLINE=$(($(date +%s) + MAX_S))
+past_deadline() { [ "$(date +%s)" -lt "$DEADLINE" ] || { echo "osb.sh: over MAX_S=$MAX_S s, stopped" >&2; exit 1; }; }
+
+# CPU of a process in clock ticks (utime + stime of /proc/PID/stat, all its
+# threads), read with builtins only so that measuring forks nothing.
+TCK=$(getconf CLK_TCK)
+cpu_of() { # PID VAR: VAR = the ticks PID has used so far
+        local line rest
+        read -r line <"/proc/$1/stat"
+        rest=${line##*) } # past "pid (comm) ": field 3 (state) onwards
+        read -r -a f <<<"$rest"
+        printf -v "$2" %d $((f[11] + f[12])) # fields 14 and 15
 }
+
+OUT="$CB_TMP/rt.out"
+# Per kind K: US_K microseconds of round trips, N_K requests, DC_K / PC_K
+# ticks of the daemon's / the provider's CPU during those requests.
+declare -A US N DC PC
+KIND=
+rt() { # curl ARGS...: one request of kind $KIND; its answer in $OUT
+        local t d0 p0 d1 p1
+        cpu_of "$CB_PID" d0
+        cpu_of "$OSB_PID" p0
+        t=$(curl -s --max-time 30 -o "$OUT" -w '%{time_total}' "$@")
+        cpu_of "$CB_PID" d1
+        cpu_of "$OSB_PID" p1
+        US[$KIND]=$((${US[$KIND]:-0} + $(awk -v t="$t" 'BEGIN { printf "%d", t * 1000000 }')))
+        N[$KIND]=$((${N[$KIND]:-0} + 1))
+        DC[$KIND]=$((${DC[$KIND]:-0} + d1 - d0))
+        PC[$KIND]=$((${PC[$KIND]:-0} + p1 - p0))
+}
+GETS=0 # GETs of the record while waiting
 wait_state() { # ID STATE: GETs the record until STATE, 2000 GETs at most
         local s
         for _ in $(seq 1 2000); do
@@ -73,67 +106,113 @@ wait_state() { # ID STATE: GETs the record until STATE, 2000 GETs at most
 
 A=(-H 'Authorization: Bearer dev-edu')
 body='{"project_id": "bench-osb", "system_id": "bench-db", "service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "name": "bench"}'
-b_prov=0 b_poll=0 b_deprov=0 b_bind=0 b_unbind=0
-T0=$(now_ms)
-for i in $(seq 1 "$COUNT"); do
-        US=0
-        rt "${A[@]}" -X POST -H 'Content-Type: application/json' --data-binary "$body" "$CB_URL/v1/resources"
-        id=$(jq -r .id "$OUT")
-        wait_state "$id" active
-        b_prov=$((b_prov + US))
-        US=0
-        rt "${A[@]}" "$CB_URL/v1/resources/$id"
-        b_poll=$((b_poll + US))
-        US=0
-        rt "${A[@]}" -X POST -H 'Content-Type: application/json' --data-binary '{}' "$CB_URL/v1/resources/$id/bindings"
-        b_bind=$((b_bind + US))
-        bid=$(jq -r 'select(.state == "bound") | .id' "$OUT")
-        [ -n "$bid" ] || { echo "osb.sh: the binding of $id is not bound: $(cat "$OUT")" >&2; exit 1; }
-        US=0
-        rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id/bindings/$bid"
-        b_unbind=$((b_unbind + US))
-        [ "$(jq -r .state "$OUT")" = unbound ] || { echo "osb.sh: $bid not unbound: $(cat "$OUT")" >&2; exit 1; }
-        US=0
-        rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id"
-        wait_state "$id" deleted
-        b_deprov=$((b_deprov + US))
-done
-T1=$(now_ms)
+broker_round() { # R: COUNT cycles through the broker, kinds b.*
+        local id bid
+        for _ in $(seq 1 "$COUNT"); do
+                past_deadline
+                KIND=b.prov
+                rt "${A[@]}" -X POST -H 'Content-Type: application/json' --data-binary "$body" "$CB_URL/v1/resources"
+                id=$(jq -r .id "$OUT")
+                wait_state "$id" active
+                KIND=b.poll
+                rt "${A[@]}" "$CB_URL/v1/resources/$id"
+                KIND=b.bind
+                rt "${A[@]}" -X POST -H 'Content-Type: application/json' --data-binary '{}' "$CB_URL/v1/resources/$id/bindings"
+                bid=$(jq -r 'select(.state == "bound") | .id' "$OUT")
+                [ -n "$bid" ] || { echo "osb.sh: the binding of $id is not bound: $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.unbind
+                rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id/bindings/$bid"
+                [ "$(jq -r .state "$OUT")" = unbound ] || { echo "osb.sh: $bid not unbound: $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.deprov
+                rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id"
+                wait_state "$id" deleted
+        done
+}
 
 H=(-u cb:cb-osb-secret -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
 pbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g", "context": {"platform": "bench"}}'
-d_prov=0 d_poll=0 d_deprov=0 d_bind=0 d_unbind=0
 bbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g"}'
-for i in $(seq 1 "$COUNT"); do
-        US=0
-        rt "${H[@]}" -X PUT --data-binary "$pbody" "$OSB_URL/v2/service_instances/direct-$i?accepts_incomplete=true"
-        d_prov=$((d_prov + US))
-        US=0
-        rt "${H[@]}" "$OSB_URL/v2/service_instances/direct-$i/last_operation"
-        d_poll=$((d_poll + US))
-        US=0
-        rt "${H[@]}" -X PUT --data-binary "$bbody" \
-                "$OSB_URL/v2/service_instances/direct-$i/service_bindings/b-$i?accepts_incomplete=true"
-        d_bind=$((d_bind + US))
-        US=0
-        rt "${H[@]}" -X DELETE \
-                "$OSB_URL/v2/service_instances/direct-$i/service_bindings/b-$i?service_id=mysql-rds&plan_id=mysql-ha-2c4g-100g&accepts_incomplete=true"
-        d_unbind=$((d_unbind + US))
-        US=0
-        rt "${H[@]}" -X DELETE \
-                "$OSB_URL/v2/service_instances/direct-$i?service_id=mysql-rds&plan_id=mysql-ha-2c4g-100g&accepts_incomplete=true"
-        d_deprov=$((d_deprov + US))
+q='service_id=mysql-rds&plan_id=mysql-ha-2c4g-100g&accepts_incomplete=true'
+direct_round() { # R: COUNT cycles straight to the provider, kinds d.*
+        local i inst
+        for i in $(seq 1 "$COUNT"); do
+                past_deadline
+                inst="$OSB_URL/v2/service_instances/direct-$1-$i"
+                KIND=d.prov
+                rt "${H[@]}" -X PUT --data-binary "$pbody" "$inst?accepts_incomplete=true"
+                KIND=d.poll
+                rt "${H[@]}" "$inst/last_operation"
+                KIND=d.bind
+                rt "${H[@]}" -X PUT --data-binary "$bbody" "$inst/service_bindings/b-$i?accepts_incomplete=true"
+                KIND=d.unbind
+                rt "${H[@]}" -X DELETE "$inst/service_bindings/b-$i?$q"
+                KIND=d.deprov
+                rt "${H[@]}" -X DELETE "$inst?$q"
+        done
+}
+
+KINDS="prov poll bind unbind deprov"
+ROWS="$CB_TMP/rounds.tsv" # round, kind, broker us, direct us (per cycle)
+: >"$ROWS"
+declare -A TOT_US TOT_N TOT_DC TOT_PC
+add_totals() {
+        local k
+        for k in "${!US[@]}"; do
+                TOT_US[$k]=$((${TOT_US[$k]:-0} + ${US[$k]}))
+                TOT_N[$k]=$((${TOT_N[$k]:-0} + ${N[$k]}))
+                TOT_DC[$k]=$((${TOT_DC[$k]:-0} + ${DC[$k]}))
+                TOT_PC[$k]=$((${TOT_PC[$k]:-0} + ${PC[$k]}))
+        done
+}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+T0=$(date +%s)
+for r in $(seq 1 "$ROUNDS"); do
+        US=() N=() DC=() PC=()
+        broker_round "$r"
+        direct_round "$r"
+        for k in $KINDS; do
+                printf '%s\t%s\t%s\t%s\n' "$r" "$k" "$((${US[b.$k]} / COUNT))" "$((${US[d.$k]} / COUNT))" >>"$ROWS"
+        done
+        add_totals
+        echo "# round $r/$ROUNDS done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
-T2=$(now_ms)
+T1=$(date +%s)
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 left=$(osb_control | jq '.instances | length')
-per_s() { awk -v n="$COUNT" -v us="$1" 'BEGIN { printf "%.0f/s", us ? n * 1000000 / us : 0 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / (b ? b : 1) }'; }
-broker=$((b_prov + b_poll + b_bind + b_unbind + b_deprov))
-direct=$((d_prov + d_poll + d_bind + d_unbind + d_deprov))
-result="osb: $COUNT cycles, round trips per second (broker / direct / ratio): provision $(per_s $b_prov) / $(per_s $d_prov) / $(ratio $b_prov $d_prov); poll $(per_s $b_poll) / $(per_s $d_poll) / $(ratio $b_poll $d_poll); bind $(per_s $b_bind) / $(per_s $d_bind) / $(ratio $b_bind $d_bind); unbind $(per_s $b_unbind) / $(per_s $d_unbind) / $(ratio $b_unbind $d_unbind); deprovision $(per_s $b_deprov) / $(per_s $d_deprov) / $(ratio $b_deprov $d_deprov); the whole cycle $((broker / COUNT)) us / $((direct / COUNT)) us, ratio $(ratio $broker $direct) (target 1.5x); $GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$COUNT" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); wall clock incl. curl+jq start-up: broker $((T1 - T0)) ms, direct $((T2 - T1)) ms; instances left at the provider: $left; load: $(uptime | sed 's/.*load average: //')"
+# Medians over the rounds: of each side's microseconds a cycle, and of the
+# ratio within a round (the two halves of a round ran minutes apart at most,
+# so the ratio of one round is less moved by the load than either side).
+summary=$(awk -F'\t' -v n="$COUNT" '
+        { b[$2, $1] = $3; d[$2, $1] = $4; bc[$1] += $3; dc[$1] += $4; rounds[$1] = 1; kinds[$2] = 1 }
+        function median(a, m,   i, j, t) {
+                for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+        }
+        END {
+                split("prov poll bind unbind deprov", order, " ")
+                for (o = 1; o <= 5; o++) {
+                        k = order[o]; m = 0
+                        for (r in rounds) { m++; bb[m] = b[k, r]; dd[m] = d[k, r]; rr[m] = b[k, r] / (d[k, r] ? d[k, r] : 1) }
+                        mb = median(bb, m); md = median(dd, m); mr = median(rr, m)
+                        printf "%s %.0f/s / %.0f/s / %.2fx (%.0f / %.0f us); ", k, mb ? 1e6 / mb : 0, md ? 1e6 / md : 0, mr, mb, md
+                }
+                m = 0
+                for (r in rounds) { m++; bb[m] = bc[r]; dd[m] = dc[r]; rr[m] = bc[r] / (dc[r] ? dc[r] : 1) }
+                printf "whole cycle %.0f us / %.0f us, ratio %.2fx (median of %d rounds; per-round ratios", median(bb, m), median(dd, m), median(rr, m), m
+                for (r = 1; r <= m; r++) printf " %.2f", bc[r] / (dc[r] ? dc[r] : 1)
+                printf ")"
+        }' "$ROWS")
+cpu=""
+for k in $KINDS; do
+        cpu+=$(awk -v k="$k" -v tck="$TCK" -v bn="${TOT_N[b.$k]}" -v bd="${TOT_DC[b.$k]}" -v bp="${TOT_PC[b.$k]}" \
+                -v dn="${TOT_N[d.$k]}" -v dp="${TOT_PC[d.$k]}" \
+                'BEGIN { printf "%s daemon %.2f + provider %.2f ms a request (%d) / provider %.2f ms (%d); ", k, bd * 1000 / tck / bn, bp * 1000 / tck / bn, bn, dp * 1000 / tck / dn, dn }')
+done
+result="osb: $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (ticks of /proc/PID/stat, 1/$TCK s, sampled): $cpu$GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"
+cp "$ROWS" "${CB_BUILD}/bench/osb.rounds.tsv"
 cb_stop_daemon >/dev/null
 [ "$left" = 0 ]
