@@ -2545,21 +2545,8 @@ static const char *addr_type(int t) {
         return t == VIR_IP_ADDR_TYPE_IPV4 ? "ipv4" : t == VIR_IP_ADDR_TYPE_IPV6 ? "ipv6" : "unknown";
 }
 
-static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbError *err) {
-        _cleanup_(connp) virConnectPtr vc = NULL;
-        _cleanup_(domp) virDomainPtr d = NULL;
-        virDomainInterfacePtr *ifaces = NULL;
-        int r, n;
-
-        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
-                return r;
-        if (virDomainIsActive(d) != 1) { /* a stopped VM holds no lease */
-                *ret = json_array();
-                return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
-        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
-        if (n < 0)
-                return lv_error(err, "cannot read the domain's addresses");
+/* The interfaces libvirt reports from one source, as JSON (NULL: out of memory). */
+static json_t *ifaces_to_json(virDomainInterfacePtr *ifaces, int n) {
         json_t *list = json_array();
         for (int i = 0; i < n; i++) {
                 json_t *addrs = json_array();
@@ -2573,6 +2560,42 @@ static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbErr
                 virDomainInterfaceFree(ifaces[i]);
         }
         free(ifaces);
+        return list;
+}
+
+static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        virDomainInterfacePtr *ifaces = NULL;
+        json_t *list;
+        int r, n;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if (virDomainIsActive(d) != 1) { /* a stopped VM holds no lease */
+                *ret = json_array();
+                return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        /* The guest agent knows every address the guest has (static ones
+         * too); when it answers with any, it is the source. Without an
+         * agent (not installed, not connected: libvirt says so at once)
+         * the network's DHCP leases are. */
+        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0);
+        if (n >= 0) {
+                json_t *all = ifaces_to_json(ifaces, n);
+                list = all ? libvirt_agent_addresses(all) : NULL;
+                json_decref(all);
+                if (list) {
+                        *ret = list;
+                        return 0;
+                }
+        } else
+                virResetLastError();
+        ifaces = NULL;
+        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
+        if (n < 0)
+                return lv_error(err, "cannot read the domain's addresses");
+        list = ifaces_to_json(ifaces, n);
         if (!list)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = list;
