@@ -1115,6 +1115,23 @@ static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDoma
         return t;
 }
 
+/* 1 when the VM's seed volume is not in its pool, 0 when it is, -1 when the
+ * pool cannot be read. */
+static int seed_missing(virConnectPtr vc, const ProvisionSpec *spec) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL;
+
+        pool = virStoragePoolLookupByName(vc, isempty(spec->pool) ? "default" : spec->pool);
+        if (!pool || libvirt_xml_seed_name(spec->resource_id, &name) < 0)
+                return -1;
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol)
+                return 0;
+        virResetLastError();
+        return 1;
+}
+
 static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_provider_ref, CbError *err) {
         LibvirtConn *lc = lc_of(c);
         _cleanup_(connp) virConnectPtr vc = NULL;
@@ -1132,6 +1149,17 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
         const DriverRef ref = { .resource_id = spec->resource_id, .pool = spec->pool };
         r = find_domain(vc, &ref, &d, err);
         if (r == 0) {
+                /* A domain whose seed is gone (deleted by hand, a pool
+                 * rebuilt) would not start: its read-only disk names it. It
+                 * is made again; one that is there is left (a running guest
+                 * may hold it open). */
+                if (spec->seed_meta_data && virDomainIsActive(d) != 1) {
+                        int missing = seed_missing(vc, spec);
+                        if (missing < 0)
+                                return lv_error(err, "cannot look up the first-boot seed");
+                        if (missing > 0 && (r = ensure_seed(lc, vc, spec, err)) < 0)
+                                return r;
+                }
                 if ((r = ensure_running(d, err)) < 0)
                         return r;
                 return uuid_of(d, ret_provider_ref, err);
