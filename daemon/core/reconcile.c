@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "bindings.h"
 #include "log.h"
 #include "operations-http.h"
 #include "operations.h"
@@ -559,6 +560,7 @@ void resources_provider_ready(Resources *r, Provider *p) {
         if (driver_is_async(p->ops)) {
                 /* No events and no inventory: resume what a stop left open. */
                 operations_resume(r, p);
+                bindings_resume(r, p);
                 return;
         }
         resources_watch(r, p);
@@ -579,6 +581,7 @@ void resources_reconcile_all(Resources *r) {
                 if (p->status == PROVIDER_CONNECTED && driver_is_async(p->ops)) {
                         /* No inventory to list: each record is asked about instead. */
                         operations_resume(r, p);
+                        bindings_resume(r, p);
                         http_reconcile_provider(r->store, r->providers, p, http_resource_changed, r);
                 } else if (p->status == PROVIDER_CONNECTED) {
                         operations_resume(r, p);

@@ -169,7 +169,7 @@ static void test_mac_kept(void **state) {
 
 static void test_migrate_steps(void **state) {
         (void)state;
-        static const char *const want[] = { "queued", "shutdown", "copy", "verify-copy",
+        static const char *const want[] = { "queued", "shutdown", "copy", "verify-copy", "convert",
                                             "define", "start",    "done", "rollback" };
         assert_int_equal(_MIGRATE_STEP_MAX, sizeof(want) / sizeof(want[0]));
         for (int i = 0; i < _MIGRATE_STEP_MAX; i++)
