@@ -63,6 +63,11 @@ void manager_check_budgets(Manager *m) {
 
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        /* Bounds how long a relaxed commit (store_relaxed_begin) can wait
+         * for the disk when no durable commit follows it. */
+        int q = store_sync(m->store);
+        if (q < 0)
+                log_warning("cannot sync the database's log: %s", strerror(-q));
         resources_reconcile_all(m->resources);
         manager_check_budgets(m);
         if (usec >= m->anchor_logged_usec + ANCHOR_LOG_USEC &&

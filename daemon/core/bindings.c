@@ -302,7 +302,21 @@ static void op_end(BindOp *op, BindingState state, const json_t *credentials, co
         snprintf(object, sizeof(object), "resource:%s", op->resource_id);
         detail = json_pack("{s:s, s:s, s:o, s:s*}", "binding", op->id, "provider", op->provider,
                            "credential_fields", fields, "error", why);
-        if (audit_change(op->r->store, NULL,
+        /* A success is committed relaxed (store_relaxed_begin: written, not
+         * yet fdatasync'd; the next durable commit, store_sync() at reconcile
+         * or before an audit anchor makes it durable). Why that is safe: the
+         * request record (state creating/unbinding, phase SEND) and the POLL
+         * phase were durable before the provider was asked, so a power loss
+         * that drops this commit leaves a binding that bindings_resume() asks
+         * again on restart. OSB makes the repeat idempotent: the same binding
+         * id PUT again answers 200 with the same credentials, a DELETE again
+         * 410 Gone, which ends unbound; the outcome and its audit record are
+         * then written again. A kill -9 loses nothing (the WAL frames are in
+         * the kernel's cache). A failure stays durable: redoing it could turn
+         * a refusal the department was shown into a binding. */
+        if (!why)
+                store_relaxed_begin(op->r->store);
+        q = audit_change(op->r->store, NULL,
                          &(AuditEntry){ op->unbind ? "resource.unbind" : "resource.bind", object,
                                         why ? "failed" : "ok", NULL, detail },
                          end_change,
@@ -312,7 +326,10 @@ static void op_end(BindOp *op, BindingState state, const json_t *credentials, co
                                        .error = why,
                                        .state = state,
                                        .deleted = state == BINDING_UNBOUND },
-                         &e) < 0)
+                         &e);
+        if (!why)
+                store_relaxed_end(op->r->store);
+        if (q < 0)
                 log_error("binding %s: cannot record its end: %s", op->id, e.message);
         json_decref(detail);
         cb_error_clear(&e);

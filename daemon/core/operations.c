@@ -337,7 +337,24 @@ static void http_op_done(int result, const char *error, void *userdata) {
                 free(j->provider_ref);
                 j->provider_ref = strdup(j->resource_id);
         }
+        /* A success is committed relaxed (store_relaxed_begin: written, not
+         * yet fdatasync'd; the next durable commit, store_sync() at reconcile
+         * or before an audit anchor makes it durable). Why that is safe: the
+         * operation's record and its phase (SEND, or POLL with the provider's
+         * operation) were durable before the provider was asked, so a power
+         * loss that drops this commit leaves the operation open, and the
+         * restart resumes it: the same PUT again answers 200 (the instance
+         * exists), a DELETE again 410 Gone (then verified gone), and the
+         * outcome and its audit record are written again. A kill -9 loses
+         * nothing (the WAL frames are in the kernel's cache). A failure stays
+         * durable: redoing it could create what the department was told had
+         * failed. */
+        if (result >= 0)
+                store_relaxed_begin(j->r->store);
+        Store *store = j->r->store; /* op_job_done frees j */
         op_job_done(result, j);
+        if (result >= 0)
+                store_relaxed_end(store);
 }
 
 /* The plan's os_image, from the image library of the provider the VM is

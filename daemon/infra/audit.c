@@ -302,6 +302,9 @@ int audit_head_anchor(Store *s, AuditAnchor *ret) {
 
 bool audit_log_anchor(Store *s, const char *when, int64_t *last_seq) {
         AuditAnchor a;
+        /* The journal's copy must never name a record a power loss can undo. */
+        if (store_sync(s) < 0)
+                return false;
         if (audit_head_anchor(s, &a) < 0 || a.seq == *last_seq)
                 return false;
         log_info("audit anchor %" PRId64 ":%s (%s)", a.seq, a.hash, when);

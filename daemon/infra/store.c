@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * Migrations, in order. Append only: a released migration is never edited,
@@ -776,6 +779,9 @@ struct Store {
         size_t n_cache;
         int depth;
         bool batching, batch_open;
+        int relaxed;   /* store_relaxed_begin() levels open */
+        bool unsynced; /* a relaxed commit may not be on disk yet */
+        bool relax_tx; /* the open transaction commits relaxed */
         StoreDeferred *deferred;
         size_t n_deferred;
         AuditTrail *audit;
@@ -1028,10 +1034,23 @@ static void run_deferred(Store *s, int from, int result) {
         free(run);
 }
 
+static void store_relax_tx_end(Store *s) {
+        if (s->relax_tx) {
+                s->relax_tx = false;
+                sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+        }
+}
+
 int store_begin(Store *s) {
         if (s->depth == 0 && !s->batch_open) {
-                if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                /* SQLite takes the safety level only outside a transaction. */
+                if (s->relaxed > 0 && !s->batching &&
+                    sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+                        s->relax_tx = true;
+                if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+                        store_relax_tx_end(s);
                         return -EIO;
+                }
                 if (s->batching)
                         s->batch_open = true;
                 else {
@@ -1061,13 +1080,62 @@ int store_commit(Store *s) {
                 return 0;
         }
         s->depth = 0;
+        bool relaxed = s->relax_tx;
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                store_relax_tx_end(s);
                 run_deferred(s, 0, -EIO);
                 return -EIO;
         }
+        store_relax_tx_end(s);
+        if (!relaxed)
+                s->unsynced = false; /* the WAL's fdatasync covered every earlier frame */
+        else {
+                s->unsynced = true;
+                /* Work queued with store_defer() (a reply, a signed audit
+                 * checkpoint whose anchor is in the journal) was promised a
+                 * commit on disk: it gets one before it runs. */
+                if (s->n_deferred > 0) {
+                        int r = store_sync(s);
+                        if (r < 0) {
+                                run_deferred(s, 0, r);
+                                return r;
+                        }
+                }
+        }
         run_deferred(s, 0, 0);
         return 0;
+}
+
+void store_relaxed_begin(Store *s) {
+        s->relaxed++;
+}
+
+void store_relaxed_end(Store *s) {
+        if (s->relaxed > 0)
+                s->relaxed--;
+}
+
+bool store_unsynced(Store *s) {
+        return s && s->unsynced;
+}
+
+int store_sync(Store *s) {
+        if (!s || !s->unsynced || s->depth > 0 || s->batch_open)
+                return 0;
+        /* The WAL's dirty pages belong to its inode: any descriptor of the
+         * file flushes what the relaxed commits wrote. */
+        _cleanup_(freep) char *wal = NULL;
+        if (!s->path || asprintf(&wal, "%s-wal", s->path) < 0)
+                return -ENOMEM;
+        int fd = open(wal, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno; /* no WAL: checkpointed and synced */
+        int r = fdatasync(fd) < 0 ? -errno : 0;
+        close(fd);
+        if (r == 0)
+                s->unsynced = false;
+        return r;
 }
 
 void store_rollback(Store *s) {
@@ -1079,8 +1147,10 @@ void store_rollback(Store *s) {
         if (level > 1 || s->batch_open) {
                 exec_fmt(s, "ROLLBACK TO cb%d", level);
                 exec_fmt(s, "RELEASE cb%d", level);
-        } else
+        } else {
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                store_relax_tx_end(s);
+        }
         run_deferred(s, level, -ECANCELED);
 }
 

@@ -55,6 +55,22 @@ void store_rollback(Store *s);
 typedef void (*StoreDeferredFn)(void *userdata, int result);
 int store_defer(Store *s, StoreDeferredFn fn, void *userdata);
 
+/* Relaxed durability, for a change the broker can learn again from
+ * elsewhere (a provider's answer to a request whose own record is durable):
+ * between begin and end, an outermost commit outside a batch returns once
+ * its frames are written to the WAL, before they are fdatasync'd. A killed
+ * daemon (kill -9) loses nothing: the frames are in the kernel's cache. A
+ * power loss can lose the last relaxed commits, never a part of one, and
+ * never one older than a later durable commit (the WAL is synced in order).
+ * A commit with work queued by store_defer() is durable regardless.
+ * store_sync() makes every relaxed commit durable (a WAL checkpoint): call it
+ * before telling the world what the database holds (an audit anchor). */
+void store_relaxed_begin(Store *s);
+void store_relaxed_end(Store *s);
+int store_sync(Store *s);
+/* True while a relaxed commit may not be on disk. */
+bool store_unsynced(Store *s);
+
 /* A read-only stretch of several queries as one read transaction: one
  * snapshot, and one file lock instead of one per statement. Returns 1 when
  * it opened a transaction, 0 when one was open already (nothing to end);

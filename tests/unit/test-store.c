@@ -2,6 +2,7 @@
 /* The store: migrations run once and in order, WAL, refusal of newer schemas, rollback; older
  * schemas made on purpose (store_open_at_version, tests/tools/make-old-store) for upgrade tests. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -179,6 +180,107 @@ static void test_savepoints_and_defer(void **state) {
         assert_int_equal(deferred_result[1], 0);
         assert_int_equal(deferred_result[3], 0);
         assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services"), 2); /* a and c */
+        store_free(s);
+        free(path);
+}
+
+static void insert_committed(Store *s, const char *sql) {
+        CbError err = CB_ERROR_INIT;
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, sql, &err), 0);
+        assert_int_equal(store_commit(s), 0);
+}
+
+static int safety_level(Store *s) {
+        return count_rows(s, "PRAGMA synchronous"); /* 1 NORMAL, 2 FULL */
+}
+
+/* Relaxed commits (the outcome of a provider's answer): the transaction runs
+ * at synchronous NORMAL and only it; the store knows it may be unsynced until
+ * store_sync() or a durable commit; work waiting for durability gets a synced
+ * commit; a batch stays durable; and a killed process loses nothing. */
+static void test_relaxed_commit(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("relaxed.db");
+        int status;
+        pid_t pid;
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(safety_level(s), 2);
+        store_relaxed_begin(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(safety_level(s), 1);
+        assert_int_equal(store_exec(s, INSERT(s, "r1"), &err), 0);
+        assert_int_equal(store_commit(s), 0);
+        store_relaxed_end(s);
+        assert_int_equal(safety_level(s), 2); /* the next commits are durable again */
+        assert_true(store_unsynced(s));
+        assert_int_equal(store_sync(s), 0);
+        assert_false(store_unsynced(s));
+
+        /* A durable commit syncs the WAL with every relaxed frame before it. */
+        store_relaxed_begin(s);
+        insert_committed(s, INSERT(s, "r2"));
+        store_relaxed_end(s);
+        assert_true(store_unsynced(s));
+        insert_committed(s, INSERT(s, "d1"));
+        assert_false(store_unsynced(s));
+
+        /* Deferred work was promised a durable commit: it gets a synced one. */
+        deferred_calls = 0;
+        memset(deferred_result, 0x7f, sizeof(deferred_result));
+        store_relaxed_begin(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, INSERT(s, "r3"), &err), 0);
+        assert_int_equal(store_defer(s, record_deferred, (void *)(intptr_t)0), 0);
+        assert_int_equal(store_commit(s), 0);
+        store_relaxed_end(s);
+        assert_int_equal(deferred_result[0], 0);
+        assert_false(store_unsynced(s));
+
+        /* A rolled back relaxed transaction leaves the store durable. */
+        store_relaxed_begin(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, INSERT(s, "gone"), &err), 0);
+        store_rollback(s);
+        store_relaxed_end(s);
+        assert_int_equal(safety_level(s), 2);
+
+        /* A batch's group commit stays durable. */
+        store_batch_begin(s);
+        store_relaxed_begin(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(safety_level(s), 2);
+        assert_int_equal(store_exec(s, INSERT(s, "b1"), &err), 0);
+        assert_int_equal(store_commit(s), 0);
+        store_relaxed_end(s);
+        assert_int_equal(store_batch_end(s), 0);
+        assert_false(store_unsynced(s));
+        store_free(s);
+
+        /* kill -9 right after a relaxed commit: the row is there on reopening. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                Store *c = NULL;
+                CbError e = CB_ERROR_INIT;
+                if (store_open(path, &c, &e) < 0)
+                        _exit(2);
+                store_relaxed_begin(c);
+                if (store_begin(c) < 0 || store_exec(c, INSERT(c, "killed"), &e) < 0 || store_commit(c) < 0)
+                        _exit(3);
+                raise(SIGKILL);
+                _exit(4);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services WHERE id IN "
+                                       "('r1', 'r2', 'r3', 'd1', 'b1', 'killed')"),
+                         6);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services WHERE id = 'gone'"), 0);
         store_free(s);
         free(path);
 }
@@ -824,6 +926,7 @@ int main(void) {
                 cmocka_unit_test(test_not_a_database),
                 cmocka_unit_test(test_rollback_undoes_everything),
                 cmocka_unit_test(test_savepoints_and_defer),
+                cmocka_unit_test(test_relaxed_commit),
                 cmocka_unit_test(test_batch_group_commit),
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
