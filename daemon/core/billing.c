@@ -1071,6 +1071,83 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
         return spend_rate(s, project_id, today, valid_until, now, ret, err);
 }
 
+/* A plan's price as its catalogue revision's document says, remembered
+ * beside the document's bytes: an evaluation reads the document (a row) but
+ * parses it again only when its text is another (a draft can be edited in
+ * place). Per thread, so it needs no lock. */
+#define PRICE_MEMO_SLOTS 16
+
+typedef struct PriceMemo {
+        char *service_id, *plan_id, *doc;
+        int64_t revision;
+        size_t doc_len;
+        int r; /* 0, or why the price is not there (-ENOENT, -EINVAL) */
+        RatingUnit unit;
+        int64_t price;
+} PriceMemo;
+
+static _Thread_local PriceMemo price_memo[PRICE_MEMO_SLOTS];
+static _Thread_local unsigned price_memo_next;
+
+/* 1 and the price; 0 when the revision, the plan or its price is not there. */
+static int plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
+                           RatingUnit *ret_unit, int64_t *ret_price, CbError *err) {
+        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        const char *doc;
+        size_t len;
+        PriceMemo *m;
+        json_t *j;
+        int r;
+
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
+                        "reading a catalogue revision", err);
+        if (r >= 0)
+                r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        if (r == 0 || !(doc = store_rows_text(rows, 0)))
+                return 0;
+        len = store_rows_len(rows, 0);
+        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
+                m = &price_memo[i];
+                if (m->doc && m->revision == revision && m->doc_len == len &&
+                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id) &&
+                    memcmp(m->doc, doc, len) == 0) {
+                        if (m->r < 0)
+                                return 0;
+                        *ret_unit = m->unit;
+                        *ret_price = m->price;
+                        return 1;
+                }
+        }
+        m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
+        free(m->service_id);
+        free(m->plan_id);
+        free(m->doc);
+        *m = (PriceMemo){ .revision = revision, .doc_len = len };
+        j = json_loadb(doc, len, 0, NULL);
+        m->r = j ? rating_plan_price(j, plan_id, &m->unit, &m->price) : -EINVAL;
+        json_decref(j);
+        m->service_id = strdup(service_id);
+        m->plan_id = strdup(plan_id);
+        m->doc = malloc(len + 1);
+        if (!m->service_id || !m->plan_id || !m->doc) {
+                free(m->service_id);
+                free(m->plan_id);
+                free(m->doc);
+                *m = (PriceMemo){ 0 };
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        memcpy(m->doc, doc, len);
+        m->doc[len] = 0;
+        if (m->r < 0)
+                return 0;
+        *ret_unit = m->unit;
+        *ret_price = m->price;
+        return 1;
+}
+
 /* What the project's existing resources commit from today on: per price
  * (service, plan, revision, cost kind), how many exist times what one
  * commits. The counts are kept by triggers (project_priced_holdings), so
@@ -1081,7 +1158,6 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
                                   "project_priced_holdings "
                                   "WHERE project_id = ?1 AND quantity > 0";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        Stmt st = { .s = s, .err = err };
         int64_t sum[_KIND_MAX] = { 0 };
         int r;
 
@@ -1090,16 +1166,15 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 const char *service_id = store_rows_text(rows, 0), *plan_id = store_rows_text(rows, 1);
                 int kind = streq(store_rows_text(rows, 3), "om") ? KIND_OM : KIND_CONSTRUCTION;
-                const json_t *doc = NULL;
-                RatingUnit unit;
-                int64_t price, c;
+                RatingUnit unit = RATING_UNIT_HOUR;
+                int64_t price = 0, c;
 
-                r = price_doc(&st, service_id, store_rows_int(rows, 2), &doc);
+                r = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &unit, &price, err);
                 if (r < 0)
                         break;
-                /* Unrated (no such plan or price) commits nothing, as in the
-                 * full rating, which lists it apart. */
-                if (!doc || rating_plan_price(doc, plan_id, &unit, &price) < 0)
+                /* Unrated (no such revision, plan or price) commits nothing,
+                 * as in the full rating, which lists it apart. */
+                if (r == 0)
                         continue;
                 if (rating_budget_committed(unit, price, store_rows_int(rows, 4), today, valid_until, &c) <
                     0) {
@@ -1109,7 +1184,6 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
                 }
                 sum[kind] += c;
         }
-        stmt_done(&st);
         if (r < 0)
                 return r;
         memcpy(ret, sum, sizeof(sum));
