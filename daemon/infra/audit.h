@@ -51,9 +51,27 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
 #define AUDIT_READERS  (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
 #define AUDIT_LIST_MAX 10000u
 
+/* A record as the trail holds it. A text field the database holds as
+ * invalid UTF-8 (an edit, which audit_verify names) comes with U+FFFD for
+ * each bad byte, so the record is still listed; codes and detail are the
+ * stored documents ([] and {} when unreadable), owned. */
+typedef struct AuditRecord {
+        int64_t seq;
+        char *at, *principal, *face, *action, *object, *outcome;
+        json_t *codes;  /* array */
+        json_t *detail; /* object */
+        char *prev_hash, *hash;
+} AuditRecord;
+
+typedef struct AuditList {
+        AuditRecord *v;
+        size_t n;
+} AuditList;
+void audit_list_done(AuditList *l);
+
 /* Records with seq > after, oldest first, at most limit (1..AUDIT_LIST_MAX;
  * else Invalid naming the field), for an AUDIT_READERS caller only. */
-int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err);
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, AuditList *ret, CbError *err);
 
 /* A record's place in the chain, kept somewhere the database's owner
  * cannot rewrite (the journal, a printout, the auditor's notes). The chain

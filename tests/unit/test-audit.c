@@ -313,17 +313,16 @@ static void test_rewrites_named(void **state) {
         assert_string_equal(problem, "edited");
         assert_non_null(strstr(last_message, "its object is not valid UTF-8"));
         /* And the record is still listed, the bad byte shown as U+FFFD. */
-        json_t *list = NULL;
+        AuditList list = { 0 };
         assert_int_equal(
                 audit_list(s,
                            &(CbCaller){ &(Principal){ .name = (char *)"auditor", .roles = CB_ROLE_AUDITOR },
                                         "test" },
                            3, 1, &list, &err),
                 0);
-        assert_int_equal(json_array_size(list), 1);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "object")),
-                            "obj:\xef\xbf\xbd");
-        json_decref(list);
+        assert_int_equal(list.n, 1);
+        assert_string_equal(list.v[0].object, "obj:\xef\xbf\xbd");
+        audit_list_done(&list);
         RESTORE;
 
         /* The head row deleted: the last record, not one past the end. */
@@ -414,18 +413,19 @@ static void test_readers_only(void **state) {
         Store *s = NULL;
         char *path = NULL;
         json_t *v = NULL;
+        AuditList list = { 0 };
 
         assert_true(asprintf(&path, "%s/readers.db", tmpdir) > 0);
         assert_int_equal(store_open(path, &s, &err), 0);
         for (int i = 0; i < 3; i++)
                 append(s, "object:r");
 
-        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &v, &err), 0);
-        assert_int_equal(json_array_size(v), 3);
-        json_decref(v), v = NULL;
-        assert_int_equal(audit_list(s, &as_authority, 1, 1, &v, &err), 0);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "seq")), 2);
-        json_decref(v), v = NULL;
+        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &list, &err), 0);
+        assert_int_equal(list.n, 3);
+        audit_list_done(&list);
+        assert_int_equal(audit_list(s, &as_authority, 1, 1, &list, &err), 0);
+        assert_int_equal(list.v[0].seq, 2);
+        audit_list_done(&list);
         assert_int_equal(audit_trail_verify(NULL, s, &as_auditor, NULL, &v, &err), 0);
         assert_true(json_is_true(json_object_get(v, "ok")));
         json_decref(v), v = NULL;
@@ -433,27 +433,27 @@ static void test_readers_only(void **state) {
         const CbCaller *refused[] = { &as_edu, &as_operator };
         for (size_t i = 0; i < 2; i++) {
                 cb_error_clear(&err);
-                assert_int_equal(audit_list(s, refused[i], 0, 10, &v, &err), -EPERM);
+                assert_int_equal(audit_list(s, refused[i], 0, 10, &list, &err), -EPERM);
                 assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
-                assert_null(v);
+                assert_null(list.v);
                 cb_error_clear(&err);
                 assert_int_equal(audit_trail_verify(NULL, s, refused[i], NULL, &v, &err), -EPERM);
                 assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
                 assert_null(v);
         }
         cb_error_clear(&err);
-        assert_true(audit_list(s, NULL, 0, 10, &v, &err) < 0);
-        assert_null(v);
+        assert_true(audit_list(s, NULL, 0, 10, &list, &err) < 0);
+        assert_null(list.v);
 
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &list, &err), -EINVAL);
         assert_string_equal(err.field, "limit");
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &list, &err), -EINVAL);
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &list, &err), -EINVAL);
         assert_string_equal(err.field, "after");
-        assert_null(v);
+        assert_null(list.v);
         cb_error_clear(&err);
 
         store_free(s);
