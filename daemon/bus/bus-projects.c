@@ -317,6 +317,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         json_auto_t *out = NULL;
+        AuditVerifyResult v;
         const char *anchor_s;
         AuditAnchor anchor;
         CbCaller caller;
@@ -334,7 +335,9 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                    anchor_s);
                 return bus_error_from_cb(error, &err);
         }
-        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &out, &err);
+        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &v, &err);
+        if (r >= 0 && !(out = rest_audit_verify_json(&v)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -41,6 +41,16 @@ const char *audit_state_to_string(AuditState s) {
         return s >= 0 && s < _AUDIT_STATE_MAX ? audit_state_table[s] : NULL;
 }
 
+static const char *const audit_signatures_table[_AUDIT_SIGNATURES_MAX] = {
+        [AUDIT_SIGNATURES_NONE] = "none",
+        [AUDIT_SIGNATURES_NOT_CHECKED] = "not checked",
+        [AUDIT_SIGNATURES_VERIFIED] = "verified",
+};
+
+const char *audit_signatures_to_string(AuditSignatures s) {
+        return s >= 0 && s < _AUDIT_SIGNATURES_MAX ? audit_signatures_table[s] : NULL;
+}
+
 static int audit_gate(Store *s, CbError *err) {
         AuditTrail *t = store_audit(s);
         if (t && t->state == AUDIT_STATE_FAILED)
@@ -533,11 +543,10 @@ static int count_checkpoints(Store *s, int64_t *ret_n, int64_t *ret_last_seq) {
 }
 
 int audit_trail_check(AuditTrail *t, CbError *err) {
-        _cleanup_(json_decrefp) json_t *v = NULL;
+        AuditVerifyResult v;
         const SigKey *keys[1] = { t->key };
         AuditVerifyOptions o = { .keys = keys, .n_keys = t->key ? 1 : 0 };
         int64_t n_checkpoints = 0, last_seq = 0;
-        const json_t *bad;
         int r;
 
         if (count_checkpoints(t->store, &n_checkpoints, &last_seq) < 0)
@@ -548,13 +557,10 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
         r = audit_verify(t->store, &o, &v, err);
         if (r < 0)
                 return r;
-        bad = json_object_get(v, "first_bad");
-        if (bad) {
+        if (!v.ok) {
                 t->state = AUDIT_STATE_FAILED;
-                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s",
-                         (int64_t)json_integer_value(json_object_get(bad, "seq")),
-                         json_string_value(json_object_get(bad, "problem")),
-                         json_string_value(json_object_get(bad, "message")));
+                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s", v.first_bad.seq,
+                         v.first_bad.problem, v.first_bad.message);
                 audit_ascii_if_invalid(t->failure);
                 log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
                           "restored; reads still work.",
@@ -567,18 +573,18 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
                             "trail undetected. Development only.");
                 return 0;
         }
-        if (n_checkpoints == 0 && json_integer_value(json_object_get(v, "records")) > 0)
+        if (n_checkpoints == 0 && v.records > 0)
                 log_info("audit trail: %" PRId64 " records verified once, signing their first checkpoint",
-                         (int64_t)json_integer_value(json_object_get(v, "records")));
+                         v.records);
         t->signed_seq = last_seq;
         r = audit_checkpoint(t->store, n_checkpoints == 0 ? "upgrade" : "start", false, err);
         return r < 0 ? r : 0;
 }
 
 int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const AuditAnchor *anchor,
-                       json_t **ret, CbError *err) {
+                       AuditVerifyResult *ret, CbError *err) {
         const SigKey *key = t ? audit_trail_key(t) : NULL;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         int r;
 
         r = caller_require_role(caller, AUDIT_READERS, "verify the audit trail", err);
@@ -588,8 +594,10 @@ int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const Au
                          &v, err);
         if (r < 0)
                 return r;
-        if (t)
-                json_object_set_new(v, "audit", json_string(audit_state_to_string(audit_trail_state(t))));
+        if (t) {
+                v.has_state = true;
+                v.state = audit_trail_state(t);
+        }
         *ret = v;
         return 0;
 }

@@ -168,7 +168,7 @@ static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
 static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
         const char *anchor_s = rest_query(req, "anchor");
         AuditAnchor anchor;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         int r;
 
         if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
@@ -179,7 +179,7 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
                                anchor_s ? &anchor : NULL, &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_audit_verify_json(&v));
 }
 
 const RestRoute rest_projects_routes[] = {

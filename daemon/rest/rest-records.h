@@ -101,3 +101,9 @@ json_t *rest_inventory_json(const Inventory *inv);
  * (GET /v1/audit's "records", Audit.ListRecords). */
 json_t *rest_audit_record_json(const AuditRecord *a);
 json_t *rest_audit_list_json(const AuditList *l);
+
+/* A check of the trail: {"ok", "records", "head", "head_seq",
+ * "checkpoints", "signatures", "signed_seq", ["first_bad": {"seq",
+ * "problem", "message", ["through"], ["checkpoint"]}], ["audit" (the
+ * daemon's trail state)]} (GET /v1/audit/verify, Audit.Verify). */
+json_t *rest_audit_verify_json(const AuditVerifyResult *v);
