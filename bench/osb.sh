@@ -20,8 +20,10 @@
 #   provision   broker: POST /v1/resources + GETs of the record until
 #               "active" (no sleep between them);  direct: PUT instance
 #   poll        broker: GET /v1/resources/{id};  direct: GET last_operation
+#   bind        broker: POST /v1/resources/{id}/bindings (201, bound at once);
+#               direct: PUT .../service_bindings/ID
+#   unbind      broker: DELETE .../bindings/{bid} (200);  direct: DELETE ...
 #   deprovision broker: DELETE + GETs until "deleted";  direct: DELETE
-#   bind/unbind not measured: main has no bindings yet.
 # Target (issue 10): within 1.5x of the direct calls.
 #
 # Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (50)
@@ -71,7 +73,7 @@ wait_state() { # ID STATE: GETs the record until STATE, 2000 GETs at most
 
 A=(-H 'Authorization: Bearer dev-edu')
 body='{"project_id": "bench-osb", "system_id": "bench-db", "service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "name": "bench"}'
-b_prov=0 b_poll=0 b_deprov=0
+b_prov=0 b_poll=0 b_deprov=0 b_bind=0 b_unbind=0
 T0=$(now_ms)
 for i in $(seq 1 "$COUNT"); do
         US=0
@@ -83,6 +85,15 @@ for i in $(seq 1 "$COUNT"); do
         rt "${A[@]}" "$CB_URL/v1/resources/$id"
         b_poll=$((b_poll + US))
         US=0
+        rt "${A[@]}" -X POST -H 'Content-Type: application/json' --data-binary '{}' "$CB_URL/v1/resources/$id/bindings"
+        b_bind=$((b_bind + US))
+        bid=$(jq -r 'select(.state == "bound") | .id' "$OUT")
+        [ -n "$bid" ] || { echo "osb.sh: the binding of $id is not bound: $(cat "$OUT")" >&2; exit 1; }
+        US=0
+        rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id/bindings/$bid"
+        b_unbind=$((b_unbind + US))
+        [ "$(jq -r .state "$OUT")" = unbound ] || { echo "osb.sh: $bid not unbound: $(cat "$OUT")" >&2; exit 1; }
+        US=0
         rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id"
         wait_state "$id" deleted
         b_deprov=$((b_deprov + US))
@@ -91,7 +102,8 @@ T1=$(now_ms)
 
 H=(-u cb:cb-osb-secret -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
 pbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g", "context": {"platform": "bench"}}'
-d_prov=0 d_poll=0 d_deprov=0
+d_prov=0 d_poll=0 d_deprov=0 d_bind=0 d_unbind=0
+bbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g"}'
 for i in $(seq 1 "$COUNT"); do
         US=0
         rt "${H[@]}" -X PUT --data-binary "$pbody" "$OSB_URL/v2/service_instances/direct-$i?accepts_incomplete=true"
@@ -99,6 +111,14 @@ for i in $(seq 1 "$COUNT"); do
         US=0
         rt "${H[@]}" "$OSB_URL/v2/service_instances/direct-$i/last_operation"
         d_poll=$((d_poll + US))
+        US=0
+        rt "${H[@]}" -X PUT --data-binary "$bbody" \
+                "$OSB_URL/v2/service_instances/direct-$i/service_bindings/b-$i?accepts_incomplete=true"
+        d_bind=$((d_bind + US))
+        US=0
+        rt "${H[@]}" -X DELETE \
+                "$OSB_URL/v2/service_instances/direct-$i/service_bindings/b-$i?service_id=mysql-rds&plan_id=mysql-ha-2c4g-100g&accepts_incomplete=true"
+        d_unbind=$((d_unbind + US))
         US=0
         rt "${H[@]}" -X DELETE \
                 "$OSB_URL/v2/service_instances/direct-$i?service_id=mysql-rds&plan_id=mysql-ha-2c4g-100g&accepts_incomplete=true"
@@ -109,9 +129,9 @@ T2=$(now_ms)
 left=$(osb_control | jq '.instances | length')
 per_s() { awk -v n="$COUNT" -v us="$1" 'BEGIN { printf "%.0f/s", us ? n * 1000000 / us : 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / (b ? b : 1) }'; }
-broker=$((b_prov + b_deprov))
-direct=$((d_prov + d_deprov))
-result="osb: $COUNT cycles, round trips per second (broker / direct / ratio): provision $(per_s $b_prov) / $(per_s $d_prov) / $(ratio $b_prov $d_prov); poll $(per_s $b_poll) / $(per_s $d_poll) / $(ratio $b_poll $d_poll); deprovision $(per_s $b_deprov) / $(per_s $d_deprov) / $(ratio $b_deprov $d_deprov); provision+deprovision $((broker / COUNT)) us / $((direct / COUNT)) us a cycle, ratio $(ratio $broker $direct) (target 1.5x); $GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$COUNT" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); bind/unbind not measured (no bindings on main); wall clock incl. curl+jq start-up: broker $((T1 - T0)) ms, direct $((T2 - T1)) ms; instances left at the provider: $left; load: $(uptime | sed 's/.*load average: //')"
+broker=$((b_prov + b_poll + b_bind + b_unbind + b_deprov))
+direct=$((d_prov + d_poll + d_bind + d_unbind + d_deprov))
+result="osb: $COUNT cycles, round trips per second (broker / direct / ratio): provision $(per_s $b_prov) / $(per_s $d_prov) / $(ratio $b_prov $d_prov); poll $(per_s $b_poll) / $(per_s $d_poll) / $(ratio $b_poll $d_poll); bind $(per_s $b_bind) / $(per_s $d_bind) / $(ratio $b_bind $d_bind); unbind $(per_s $b_unbind) / $(per_s $d_unbind) / $(ratio $b_unbind $d_unbind); deprovision $(per_s $b_deprov) / $(per_s $d_deprov) / $(ratio $b_deprov $d_deprov); the whole cycle $((broker / COUNT)) us / $((direct / COUNT)) us, ratio $(ratio $broker $direct) (target 1.5x); $GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$COUNT" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); wall clock incl. curl+jq start-up: broker $((T1 - T0)) ms, direct $((T2 - T1)) ms; instances left at the provider: $left; load: $(uptime | sed 's/.*load average: //')"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"

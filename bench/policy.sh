@@ -83,17 +83,25 @@ allowed=$(curl -fs -X POST -H 'Authorization: Bearer dev-edu' -H 'Content-Type: 
   "service_id":"ecs-general","plan_id":"ecs-general-2c4g","quantity":1}' "$URL/v1/policy/evaluate" | jq -r .allowed)
 [ "$allowed" = "true" ] || { echo "policy.sh: the benchmark request is not allowed: set-up is wrong" >&2; exit 1; }
 
+# The daemon's CPU time (user + system, all threads, /proc/PID/stat) per
+# request: on a shared machine it moves much less than req/s.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
 run_wrk() { # label, extra wrk args...
-        local label=$1 out
+        local label=$1 out c0 c1
         shift
+        c0=$(cpu_ticks)
         out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@")
+        c1=$(cpu_ticks)
         if printf '%s\n' "$out" | grep -q 'Non-2xx'; then
                 echo "policy.sh: $label: non-2xx answers:" >&2
                 printf '%s\n' "$out" >&2
                 exit 1
         fi
-        printf '%s\n' "$out" | awk -v l="$label" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-                END {printf "  %-36s %10s req/s   p50 %8s   p99 %8s\n", l, rps, p50, p99}'
+        printf '%s\n' "$out" | awk -v l="$label" -v d=$((c1 - c0)) -v hz="$CLK_TCK" \
+                '/requests in/ {n=$1} /Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+                END {printf "  %-36s %10s req/s   p50 %8s   p99 %8s   cpu %6.1f us/req\n", l, rps, p50, p99,
+                        (n > 0) ? d * 1e6 / hz / n : 0}'
 }
 
 echo "== over HTTP, same run (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, 127.0.0.1)"
@@ -103,7 +111,9 @@ echo "== over HTTP, same run (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, 127.0.0
 } | tee "$tmp/http.txt"
 h=$(awk '/health/ {print $4}' "$tmp/http.txt")
 e=$(awk '/evaluate/ {print $3}' "$tmp/http.txt")
-echo "  evaluate / health: $(awk -v a="$e" -v b="$h" 'BEGIN {printf "%.2f", a / b}')" | tee -a "$tmp/http.txt"
+ch=$(awk '/health/ {print $(NF - 1)}' "$tmp/http.txt")
+ce=$(awk '/evaluate/ {print $(NF - 1)}' "$tmp/http.txt")
+echo "  evaluate / health: $(awk -v a="$e" -v b="$h" 'BEGIN {printf "%.2f", a / b}') (CPU per request health / evaluate: $(awk -v a="$ch" -v b="$ce" 'BEGIN {printf "%.2f", a / b}'); load $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$tmp/http.txt"
 {
         echo "$inproc"
         cat "$tmp/http.txt"

@@ -7,11 +7,13 @@
  */
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "ctl-util.h"
 
 #define PROVIDERS CTL_INTERFACE("Providers")
 #define IDENTITY  CTL_INTERFACE("Identity")
+#define RESOURCES CTL_INTERFACE("Resources")
 
 static int provider_list(Ctl *ctl, int argc, char **argv) {
         static const char *const headers[] = { "NAME", "DRIVER", "STATUS", "URI" };
@@ -84,9 +86,13 @@ static int provider_inventory(Ctl *ctl, int argc, char **argv) {
         return ctl_print_list(ctl, json_object_get(inv, "domains"), ELEMENTSOF(headers), headers, members);
 }
 
-/* Takes a VM the broker did not create under management (Art. 35). */
+#define ADOPT_WAIT_MS 60000
+
+/* Takes a VM the broker did not create under management (Art. 35): the
+ * adopt operation is followed until it ends (at most a minute), so the
+ * exit status says whether the domain was taken over. */
 static int provider_adopt(Ctl *ctl, int argc, char **argv) {
-        json_auto_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL, *ticket = NULL;
         int r;
 
         (void)argc;
@@ -94,14 +100,37 @@ static int provider_adopt(Ctl *ctl, int argc, char **argv) {
                         argv[3], "service_id", argv[4], "plan_id", argv[5]);
         if (!doc)
                 return ctl_error(-EINVAL, "the arguments must be UTF-8 text");
-        r = ctl_call_dict_json(ctl, PROVIDERS, "Adopt", argv[0], doc, &out);
+        r = ctl_call_dict_json(ctl, PROVIDERS, "Adopt", argv[0], doc, &ticket);
         if (r < 0)
                 return r;
-        if (ctl->json)
-                return ctl_print_json(out);
-        printf("%s: adopted as %s (%s)\n", argv[1], ctl_json_str(out, "id", "?"),
-               ctl_json_str(out, "state", "?"));
-        return 0;
+        const char *op_id = ctl_json_str(ticket, "operation_id", "");
+        for (unsigned waited = 0;; waited += 100) {
+                json_auto_t *op = NULL;
+                r = ctl_call_json(ctl, RESOURCES, "GetOperation", &op, "s", op_id);
+                if (r < 0)
+                        return r;
+                const char *state = ctl_json_str(op, "state", "?");
+                if (streq(state, "succeeded") || streq(state, "failed")) {
+                        if (streq(state, "failed"))
+                                return ctl_error(-EIO, "%s: adoption failed (operation %s): %s", argv[1],
+                                                 op_id, ctl_json_str(op, "error", "no reason given"));
+                        if (ctl->json) {
+                                /* The ticket's state was the one at the request. */
+                                json_object_del(ticket, "state");
+                                json_object_set_new(ticket, "operation_state", json_string(state));
+                                return ctl_print_json(ticket);
+                        }
+                        printf("%s: adopted as %s (operation %s)\n", argv[1], ctl_json_str(ticket, "id", "?"),
+                               op_id);
+                        return 0;
+                }
+                if (waited >= ADOPT_WAIT_MS)
+                        return ctl_error(-ETIMEDOUT,
+                                         "%s: adoption still %s after %u s; follow it with "
+                                         "'cloudbrokerctl resource operation %s'",
+                                         argv[1], state, ADOPT_WAIT_MS / 1000, op_id);
+                usleep(100 * 1000);
+        }
 }
 
 static const CtlCommand provider_commands[] = {

@@ -474,6 +474,127 @@ static int cmd_operation(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+/* resize ID PLAN: Resources.ResizeResource. */
+static int cmd_resize(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *op;
+        int r;
+
+        (void)argc;
+        r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &op);
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
+        if (ctl->json) {
+                json_auto_t *o =
+                        json_pack("{s:s, s:s, s:s}", "id", argv[0], "plan_id", argv[1], "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        printf("%s: resize to %s requested, operation %s\n", argv[0], argv[1], op);
+        return 0;
+}
+
+/* Bind, Unbind, GetBinding (arg) and ListBindings (no arg) of resource id: the JSON answer. */
+static int binding_call(Ctl *ctl, const char *id, const char *method, const char *arg, json_t **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *path = NULL;
+        int r = resource_path(id, &path);
+        if (r >= 0)
+                r = call_resource(ctl, path, id, RESOURCE, method, &reply, arg ? "s" : NULL, arg);
+        if (r >= 0)
+                r = reply_json(reply, ret);
+        return r;
+}
+
+static int print_binding(Ctl *ctl, json_t *b) {
+        if (ctl->json)
+                return ctl_print_json(b);
+        ctl_print_fields(b);
+        return 0;
+}
+
+static int cmd_bind(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *b = NULL;
+        int r = binding_call(ctl, argv[0], "Bind", argc > 1 ? argv[1] : "", &b);
+        return r < 0 ? r : print_binding(ctl, b);
+}
+
+static int cmd_unbind(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *b = NULL;
+        int r;
+        (void)argc;
+        r = binding_call(ctl, argv[0], "Unbind", argv[1], &b);
+        return r < 0 ? r : print_binding(ctl, b);
+}
+
+static int cmd_binding(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *b = NULL;
+        int r;
+        (void)argc;
+        r = binding_call(ctl, argv[0], "GetBinding", argv[1], &b);
+        return r < 0 ? r : print_binding(ctl, b);
+}
+
+static int cmd_bindings(Ctl *ctl, int argc, char **argv) {
+        json_auto_t *list = NULL;
+        size_t i;
+        json_t *v;
+        int r;
+        (void)argc;
+        r = binding_call(ctl, argv[0], "ListBindings", NULL, &list);
+        if (r < 0)
+                return r;
+        if (ctl->json)
+                return ctl_print_json(list);
+        json_array_foreach(list, i, v)
+                printf("%s\t%s\t%s\n", ctl_json_str(v, "id", ""), ctl_json_str(v, "binding_id", ""),
+                       ctl_json_str(v, "state", ""));
+        return 0;
+}
+
+#define OPERATION_PAGES_MAX 1000u
+
+/* Every page of ListOperations, filtered by kind (or "" for all). */
+static int cmd_operations(Ctl *ctl, int argc, char **argv) {
+        static const char *const headers[] = { "OPERATION", "RESOURCE", "KIND", "STATE", "CREATED", "ERROR" };
+        static const char *const members[] = { "id", "resource_id", "kind", "state", "created_at", "error" };
+        json_auto_t *all = json_array();
+        _cleanup_(freep) char *token = strdup("");
+        const char *kind = argc > 0 ? argv[0] : "";
+        int r;
+
+        if (!all || !token)
+                return ctl_error(-ENOMEM, "out of memory");
+        for (unsigned pages = 0;; pages++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_auto_t *items = NULL;
+                const char *text, *next;
+
+                if (pages >= OPERATION_PAGES_MAX)
+                        return ctl_error(-E2BIG, "ListOperations answered more than %u pages",
+                                         OPERATION_PAGES_MAX);
+                r = ctl_call(ctl, RESOURCES, "ListOperations", &reply, "sssus", kind, "", "", 0u, token);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read(reply, "ss", &text, &next);
+                if (r < 0)
+                        return ctl_error(r, "unexpected reply to ListOperations: %s", strerror(-r));
+                items = json_loads(text, 0, NULL);
+                if (!json_is_array(items))
+                        return ctl_error(-EBADMSG, "the reply to ListOperations is not a JSON array");
+                json_array_extend(all, items);
+                if (!*next)
+                        break;
+                free(token);
+                token = strdup(next);
+                if (!token)
+                        return ctl_error(-ENOMEM, "out of memory");
+        }
+        return ctl_print_list(ctl, all, ELEMENTSOF(headers), headers, members);
+}
+
 static const CtlCommand resource_commands[] = {
         { "request", "FILE [--idempotency-key KEY]", "Request a resource for an approved project (JSON)", 1,
           1, cmd_request, CTL_OPT_IDEMPOTENCY_KEY, 0 },
@@ -490,12 +611,24 @@ static const CtlCommand resource_commands[] = {
           0 },
         { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
         { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
+        { "resize", "ID PLAN",
+          "Move a resource to another plan of its service (a VM cold: stopped, resized, started)", 2, 2,
+          cmd_resize, 0, 0 },
         { "console", "ID [KIB [LINES]]", "Show the tail of a VM's serial console (default 64 KiB)", 1, 3,
           cmd_console, 0, 0 },
         { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,
           0, 0 },
+        { "bind", "ID [BINDING_ID]", "Bind a service resource: its provider's credentials", 1, 2, cmd_bind, 0,
+          0 },
+        { "unbind", "ID BINDING", "Unbind a service resource's binding (by its sb-... id)", 2, 2, cmd_unbind,
+          0, 0 },
+        { "bindings", "ID", "List a service resource's bindings", 1, 1, cmd_bindings, 0, 0 },
+        { "binding", "ID BINDING", "Show a binding (credentials only for the department)", 2, 2, cmd_binding,
+          0, 0 },
         { "operation", "ID", "Show an operation (what request, start, stop ... answered)", 1, 1,
           cmd_operation, 0, 0 },
+        { "operations", "[KIND]", "List the operations you may see (KIND: provision, adopt, ...)", 0, 1,
+          cmd_operations, 0, 0 },
 };
 
 const CtlGroup ctl_group_resource = {

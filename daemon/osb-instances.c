@@ -7,14 +7,18 @@
  * is the idempotency key its principal orders under, so an identical
  * repeat answers the first resource and a different body conflicts, by the
  * core's own rule. organization_guid is the department, space_guid the
- * project, context.system_id the system. Every broker plan provisions
- * asynchronously (a VM takes the worker pool), so provision and
- * deprovision need accepts_incomplete=true.
+ * project, context.system_id the system. Every broker plan may provision
+ * asynchronously (a VM takes the worker pool, an http provider may answer
+ * 202), so provision and deprovision need accepts_incomplete=true. A new
+ * http instance is answered after its provider's first answer: 201 when it
+ * was ready at once, 202 while under way; an identical repeat is 200 once
+ * ready, 202 before.
  */
 #include "osb.h"
 
 #include <stdio.h>
 
+#include "resize.h"
 #include "resources.h"
 
 /* The instance's labels (2.16 metadata): how to find it on /v1. */
@@ -51,6 +55,39 @@ static int read_body(RestRequest *req, RestReply *reply, json_t **ret) {
         *ret = body;
         return 0;
 }
+
+/* A new http instance: answered once its provider first answered. */
+typedef struct PutWait {
+        RestAsync *async;
+        Resources *rs;
+        char operation_id[64];
+        int minor;
+} PutWait;
+
+static void put_settled(const char *id, bool settled, void *userdata) {
+        _cleanup_(resource_done) Resource res = { 0 };
+        PutWait *w = userdata;
+        json_t *out;
+
+        /* Ready at once is the spec's 201; anything else is followed on last_operation. */
+        if (settled && resources_record(w->rs, id, &res) >= 0 && res.state == RESOURCE_ACTIVE) {
+                out = json_object();
+                add_metadata(out, &res, w->minor);
+                rest_async_complete(w->async, 201, out);
+        } else {
+                if (!res.id)
+                        (void)resources_record(w->rs, id, &res);
+                out = json_pack("{s:s}", "operation", w->operation_id);
+                if (res.id)
+                        add_metadata(out, &res, w->minor);
+                rest_async_complete(w->async, 202, out);
+        }
+        free(w);
+}
+
+/* How long a new http instance's PUT waits for its provider's first answer:
+ * a provider that hangs is answered 202 and followed on last_operation. */
+#define PUT_SETTLE_MS 3000
 
 static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
         static const char *const required[] = { "service_id", "plan_id", "organization_guid", "space_guid" };
@@ -119,6 +156,21 @@ static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
                         return osb_fail(reply, 422, "AsyncRequired",
                                         "instance '%s' is being provisioned: send accepts_incomplete=true",
                                         iid);
+                if (!existed && res.kind == RESOURCE_KIND_SERVICE) {
+                        PutWait *w = calloc(1, sizeof(*w));
+                        if (w) {
+                                w->async = rest_suspend(req);
+                                w->rs = rs;
+                                w->minor = minor;
+                                snprintf(w->operation_id, sizeof(w->operation_id), "%s", t.operation_id);
+                                if (resources_wait_settled(rs, res.id, PUT_SETTLE_MS, put_settled, w) >= 0)
+                                        return REST_ASYNC;
+                                rest_async_complete(w->async, 202,
+                                                    json_pack("{s:s}", "operation", t.operation_id));
+                                free(w);
+                                return REST_ASYNC;
+                        }
+                }
                 out = json_pack("{s:s}", "operation", t.operation_id);
                 add_metadata(out, &res, minor);
                 return rest_reply_json(reply, 202, out);
@@ -202,15 +254,23 @@ static int on_instance_patch(RestRequest *req, RestReply *reply, CbError *err) {
         if (!streq(service_id, res.service_id))
                 return osb_fail(reply, 400, "BadRequest", "service_id: instance '%s' is of service '%s'",
                                 req->params[0], res.service_id);
-        /* The catalogue says plan_updateable false: a resize is a new order
-         * under the approval, not an update. */
-        if (plan_id && !streq(plan_id, res.plan_id))
-                return osb_fail(reply, 400, "BadRequest",
-                                "plan_id: plans are not updateable (instance '%s' is on plan '%s'); order a "
-                                "new instance",
-                                req->params[0], res.plan_id);
         if (json_object_get(body, "parameters") && json_object_size(json_object_get(body, "parameters")) > 0)
                 return osb_fail(reply, 400, "BadRequest", "parameters: this broker's plans take none");
+        /* A plan change is the core's resize, checked by the policy engine like a new order. */
+        if (plan_id && !streq(plan_id, res.plan_id)) {
+                ResourceTicket t;
+                if (!osb_accepts_incomplete(req))
+                        return osb_fail(reply, 422, "AsyncRequired",
+                                        "a plan change is made asynchronously: send accepts_incomplete=true");
+                if (resources_resize(req->manager->resources, &actor.caller, res.id, plan_id, &t, err) < 0) {
+                        osb_fail_err(reply, err);
+                        cb_error_clear(err);
+                        return 0;
+                }
+                out = json_pack("{s:s}", "operation", t.operation_id);
+                add_metadata(out, &res, minor);
+                return rest_reply_json(reply, 202, out);
+        }
         out = json_object();
         add_metadata(out, &res, minor);
         return rest_reply_json(reply, 200, out);

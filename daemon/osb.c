@@ -170,8 +170,9 @@ static json_t *osb_plan(const json_t *svc, const json_t *plan, int minor) {
         if (streq_ptr(json_string_value(json_object_get(svc, "driver")), "libvirt") &&
             (!kind || streq(kind, "vm")))
                 json_object_set_new(p, "bindable", json_true());
+        /* A plan change is a resize (resize.h): policy-checked like a new order. */
         if (field_in(plan_fields, ELEMENTSOF(plan_fields), "plan_updateable", minor))
-                json_object_set_new(p, "plan_updateable", json_false());
+                json_object_set_new(p, "plan_updateable", json_true());
         if (field_in(plan_fields, ELEMENTSOF(plan_fields), "maximum_polling_duration", minor))
                 json_object_set_new(p, "maximum_polling_duration", json_integer(3600));
         return p;
@@ -187,7 +188,7 @@ static json_t *osb_service(const json_t *svc, int minor) {
         s = json_pack("{s:O, s:O, s:O, s:O, s:O, s:b, s:{s:O, s:O, s:O, s:O, s:O, s:I}, s:o}", "id",
                       json_object_get(svc, "id"), "name", json_object_get(svc, "name"), "description",
                       json_object_get(svc, "description"), "tags", json_object_get(svc, "tags"), "bindable",
-                      json_object_get(svc, "bindable"), "plan_updateable", 0, "metadata", "displayName",
+                      json_object_get(svc, "bindable"), "plan_updateable", 1, "metadata", "displayName",
                       json_object_get(svc, "display_name"), "longDescription",
                       json_object_get(svc, "description"), "category", json_object_get(svc, "category"),
                       "secureControllable", json_object_get(svc, "secure_controllable"), "maxProtectionLevel",

@@ -273,10 +273,11 @@ bool driver_mac_is_valid(const char *mac) {
 }
 
 static const char *const migrate_step_table[_MIGRATE_STEP_MAX] = {
-        [MIGRATE_STEP_QUEUED] = "queued", [MIGRATE_STEP_SHUTDOWN] = "shutdown",
-        [MIGRATE_STEP_COPY] = "copy",     [MIGRATE_STEP_VERIFY_COPY] = "verify-copy",
-        [MIGRATE_STEP_DEFINE] = "define", [MIGRATE_STEP_START] = "start",
-        [MIGRATE_STEP_DONE] = "done",     [MIGRATE_STEP_ROLLBACK] = "rollback",
+        [MIGRATE_STEP_QUEUED] = "queued",     [MIGRATE_STEP_SHUTDOWN] = "shutdown",
+        [MIGRATE_STEP_COPY] = "copy",         [MIGRATE_STEP_VERIFY_COPY] = "verify-copy",
+        [MIGRATE_STEP_CONVERT] = "convert",   [MIGRATE_STEP_DEFINE] = "define",
+        [MIGRATE_STEP_START] = "start",       [MIGRATE_STEP_DONE] = "done",
+        [MIGRATE_STEP_ROLLBACK] = "rollback",
 };
 
 const char *migrate_step_to_string(MigrateStep s) {

@@ -85,6 +85,9 @@ typedef struct DriverImageInfo {
         uint64_t capacity_bytes;              /* the virtual size a guest sees */
         uint64_t read_bytes;                  /* how many bytes the digest covers */
         char digest[DRIVER_IMAGE_DIGEST_HEX]; /* lowercase hex of alg over the volume's content */
+        /* The digest of an earlier read, the volume's fingerprint unchanged
+         * since (libvirt_xml_volume_fingerprint): nothing was read now. */
+        bool from_cache;
 } DriverImageInfo;
 
 /* Names one provisioned object for start/stop/reboot/deprovision/lookup. */
@@ -93,6 +96,7 @@ typedef struct DriverRef {
         const char *resource_id;  /* required: the stamp the object must carry */
         const char *provider_ref; /* what provision returned, or NULL if it was never recorded */
         const char *pool;         /* NULL = "default": where the disk volume lives */
+        const char *binding_id;   /* an OSB service binding of the instance; NULL: the instance */
 } DriverRef;
 
 typedef enum DriverState {
@@ -205,6 +209,7 @@ typedef enum MigrateStep {
         MIGRATE_STEP_SHUTDOWN,
         MIGRATE_STEP_COPY,
         MIGRATE_STEP_VERIFY_COPY,
+        MIGRATE_STEP_CONVERT, /* a disk of another format made raw on the target (qemu-img, by libvirt) */
         MIGRATE_STEP_DEFINE,
         MIGRATE_STEP_START,
         MIGRATE_STEP_DONE,
@@ -220,8 +225,13 @@ typedef void (*MigrateProgressFn)(MigrateStep step, uint64_t bytes_done, uint64_
                                   void *userdata);
 
 typedef struct MigrateSpec {
-        const char *source_domain;  /* its name on the source provider */
-        const char *source_volume;  /* the disk: "pool/volume" or a path, as assessed */
+        const char *source_domain; /* its name on the source provider; NULL: an image source, no domain */
+        const char *source_volume; /* the disk: "pool/volume" or a path, as assessed */
+        /* The disk's format as assessed: NULL or "raw" is copied as it is;
+         * another (qcow2, vmdk, ...) crosses as its file into a scratch
+         * volume of that format in the target pool, which libvirt then
+         * converts into the raw target volume (virStorageVolCreateXMLFrom). */
+        const char *source_format;
         bool source_was_running;    /* rollback starts it again */
         unsigned stop_timeout_ms;   /* graceful shutdown, then forced */
         ProvisionSpec target;       /* resource_id names the target domain and volume */

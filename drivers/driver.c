@@ -235,20 +235,28 @@ int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *nam
         return ops->assess_domain(conn, name, ret, err);
 }
 
+int driver_assess_image(const DriverOps *ops, DriverConn *conn, const char *pool_volume, LegacyVm *ret,
+                        CbError *err) {
+        DISPATCH_CHECK(ops, conn, assess_image, err);
+        if (!pool_volume || !strchr(pool_volume, '/') || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "no \"pool/volume\" or no place for what it is");
+        return ops->assess_image(conn, pool_volume, ret, err);
+}
+
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_vm, err);
-        if (!dst || !spec || !spec->source_domain || !spec->source_volume || !ret)
-                return cb_error_set(err, CB_ERR_INVALID,
-                                    "a move needs a target, a source domain and its disk");
+        /* No source domain: an image source, a disk alone. */
+        if (!dst || !spec || !spec->source_volume || !ret)
+                return cb_error_set(err, CB_ERR_INVALID, "a move needs a target and a source disk");
         return ops->migrate_vm(src, dst, spec, ret, err);
 }
 
 int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                             CbError *err) {
         DISPATCH_CHECK(ops, src, migrate_rollback, err);
-        if (!dst || !spec || !spec->source_domain)
-                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and a source domain");
+        if (!dst || !spec)
+                return cb_error_set(err, CB_ERR_INVALID, "a rollback needs a target and the move's spec");
         return ops->migrate_rollback(src, dst, spec, err);
 }
 
@@ -378,6 +386,38 @@ int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *
         /* A fetch names the instance only: no remote ids needed. */
         int r = done ? check_ref(ref, err) : cb_error_set(err, CB_ERR_INVALID, "no completion callback");
         return r < 0 ? r : ops->fetch_async(conn, ref, ctx, done, userdata, err);
+}
+
+static int check_binding(const DriverRef *ref, CbError *err) {
+        const char *b = ref ? ref->binding_id : NULL;
+        if (!b || !*b || strlen(b) > 200)
+                return cb_error_set_field(err, CB_ERR_INVALID, "binding_id", "binding_id: 1 to 200 bytes");
+        return 0;
+}
+
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, bind_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        if (r >= 0)
+                r = check_binding(ref, err);
+        if (r >= 0 && parameters && !json_is_object(parameters))
+                r = cb_error_set_field(err, CB_ERR_INVALID, "parameters", "parameters: must be an object");
+        return r < 0 ? r : ops->bind_async(conn, ref, ctx, parameters, done, userdata, err);
+}
+
+int driver_unbind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err) {
+        DISPATCH_CHECK(ops, conn, unbind_async, err);
+        int r = check_call(ctx, done, err);
+        if (r >= 0)
+                r = check_ref(ref, err);
+        if (r >= 0)
+                r = check_binding(ref, err);
+        return r < 0 ? r : ops->unbind_async(conn, ref, ctx, done, userdata, err);
 }
 
 int driver_console_tail(const DriverOps *ops, DriverConn *conn, const DriverRef *ref, size_t max_bytes,

@@ -165,10 +165,18 @@ struct DriverOps {
          * that lies in a pool. Changes nothing. -ENOENT (CB_ERR_NOT_FOUND)
          * when there is no such domain. */
         int (*assess_domain)(DriverConn *conn, const char *name, LegacyVm *ret, CbError *err);
+        /* Reads a disk image that is no domain's (an image source from a
+         * server room, "pool/volume") as a VM of one disk: its name the
+         * volume's, the disk's format, capacity and allocation from the
+         * volume; vCPUs, memory and NICs unknown (0, none). Changes
+         * nothing. CB_ERR_NOT_FOUND when there is no such volume. */
+        int (*assess_image)(DriverConn *conn, const char *pool_volume, LegacyVm *ret, CbError *err);
         /* Adoption (Art. 35): stamps the domain named `domain` (a name or a
          * UUID) that the broker did not create with *stamp and returns it as
          * an instance. NOT_FOUND naming "domain" when there is none; CONFLICT
-         * when it already carries a stamp (the broker's, or an adoption's). */
+         * when it already carries a stamp (the broker's, or an adoption's)
+         * of another resource; one of stamp->resource_id itself (the same
+         * adoption run again after a restart) is success. */
         int (*adopt_domain)(DriverConn *conn, const char *domain, const DriverStamp *stamp,
                             DriverInstance *ret, CbError *err);
         /* Decommission (Art. 35): undefines the shut-off source domain `name`
@@ -241,9 +249,22 @@ struct DriverOps {
         int (*update_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                             const char *plan_id, DriverReplyFn done, void *userdata, CbError *err);
         /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
-         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410. */
+         * ({service_id, plan_id}, checked) when it exists, GONE on 404/410.
+         * With ref->binding_id: GET .../service_bindings/<binding id>, its
+         * body ({credentials}, an object when present) likewise; and
+         * last_operation_async asks the binding's last_operation. */
         int (*fetch_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                            DriverReplyFn done, void *userdata, CbError *err);
+        /* PUT .../service_bindings/<ref->binding_id>?accepts_incomplete=true,
+         * with the context and parameters (may be NULL). SUCCEEDED (200/201,
+         * reply->body holds "credentials", an object when present) or
+         * IN_PROGRESS (202, reply->operation to poll). */
+        int (*bind_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                          const json_t *parameters, DriverReplyFn done, void *userdata, CbError *err);
+        /* DELETE .../service_bindings/<ref->binding_id>?...&accepts_incomplete=true;
+         * 410 (already gone) is state GONE, a success. */
+        int (*unbind_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
+                            DriverReplyFn done, void *userdata, CbError *err);
 };
 
 extern const DriverOps libvirt_driver_ops;
@@ -295,6 +316,8 @@ int driver_image_upload(const DriverOps *ops, DriverConn *conn, const char *pool
                         DriverImageInfo *ret, CbError *err);
 int driver_assess_domain(const DriverOps *ops, DriverConn *conn, const char *name, LegacyVm *ret,
                          CbError *err);
+int driver_assess_image(const DriverOps *ops, DriverConn *conn, const char *pool_volume, LegacyVm *ret,
+                        CbError *err);
 int driver_migrate_vm(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
                       MigrateResult *ret, CbError *err);
 int driver_migrate_rollback(const DriverOps *ops, DriverConn *src, DriverConn *dst, const MigrateSpec *spec,
@@ -334,3 +357,9 @@ int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef 
                         CbError *err);
 int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
+/* ref->binding_id is required. */
+int driver_bind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                      const DriverCallContext *ctx, const json_t *parameters, DriverReplyFn done,
+                      void *userdata, CbError *err);
+int driver_unbind_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
+                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);

@@ -47,6 +47,9 @@ typedef enum HttpKind {
         HTTP_DEPROVISION,
         HTTP_LAST_OPERATION,
         HTTP_FETCH,
+        HTTP_BIND,
+        HTTP_UNBIND,
+        HTTP_BINDING_FETCH,
 } HttpKind;
 
 struct HttpCall {
@@ -580,12 +583,28 @@ static int parse_success(Answer *a, HttpKind kind, long status) {
                 if (status != 200)
                         return malformed(a, "(status)", "is not 200 for a catalogue");
                 return check_catalog(a);
+        case HTTP_BIND:
+        case HTTP_BINDING_FETCH: {
+                const json_t *cred = json_object_get(a->json, "credentials");
+                if (kind == HTTP_BINDING_FETCH && status != 200)
+                        return malformed(a, "(status)", "is not 200 for a binding");
+                if (cred && !json_is_object(cred))
+                        return malformed(a, "credentials", "is not an object");
+                if (kind == HTTP_BIND && status == 202) {
+                        if (optional_string(a, a->json, "operation", HTTP_TOKEN_MAX, &a->reply.operation) < 0)
+                                return a->r;
+                        a->reply.state = DRIVER_OP_IN_PROGRESS;
+                } else
+                        a->reply.state = DRIVER_OP_SUCCEEDED;
+                return 0;
+        }
         case HTTP_PROVISION:
         case HTTP_UPDATE:
+        case HTTP_UNBIND:
         case HTTP_DEPROVISION:
                 if (optional_string(a, a->json, "operation", HTTP_TOKEN_MAX, &a->reply.operation) < 0)
                         return a->r;
-                if (kind != HTTP_DEPROVISION) {
+                if (kind != HTTP_DEPROVISION && kind != HTTP_UNBIND) {
                         const char *dash;
                         if (optional_string(a, a->json, "dashboard_url", 4096, &dash) < 0)
                                 return a->r;
@@ -637,6 +656,12 @@ static const char *kind_name(HttpKind k) {
                 return "last_operation";
         case HTTP_FETCH:
                 return "instance fetch";
+        case HTTP_BIND:
+                return "bind";
+        case HTTP_UNBIND:
+                return "unbind";
+        case HTTP_BINDING_FETCH:
+                return "binding fetch";
         }
         return "request";
 }
@@ -671,8 +696,9 @@ static void call_finish(HttpCall *call, CURLcode code) {
                 if (json_is_string(desc))
                         a.reply.description = json_string_value(desc);
                 if ((status == 410 && (call->kind == HTTP_DEPROVISION || call->kind == HTTP_LAST_OPERATION ||
-                                       call->kind == HTTP_FETCH)) ||
-                    (status == 404 && call->kind == HTTP_FETCH)) {
+                                       call->kind == HTTP_FETCH || call->kind == HTTP_UNBIND ||
+                                       call->kind == HTTP_BINDING_FETCH)) ||
+                    (status == 404 && (call->kind == HTTP_FETCH || call->kind == HTTP_BINDING_FETCH))) {
                         a.reply.state = DRIVER_OP_GONE;
                 } else if (status >= 500) {
                         a.reply.failure = DRIVER_FAILURE_SERVER;
@@ -752,17 +778,20 @@ static int http_provision_async(DriverConn *base, const ProvisionSpec *spec, con
         return call_start((HttpConn *)base, HTTP_PROVISION, "PUT", path, body, ctx, done, userdata, err);
 }
 
-/* /v2/service_instances/<id><suffix>?service_id=..&plan_id=..<extra> */
-static char *instance_path(const char *resource_id, const char *suffix, const DriverCallContext *ctx,
+/* /v2/service_instances/<id>[/service_bindings/<bid>]<suffix>?service_id=..&plan_id=..<extra> */
+static char *instance_path(const DriverRef *ref, const char *suffix, const DriverCallContext *ctx,
                            const char *operation, bool accepts_incomplete) {
-        char *id = escape(resource_id), *sid = escape(ctx->remote_service_id),
+        char *id = escape(ref->resource_id), *sid = escape(ctx->remote_service_id),
              *pid = escape(ctx->remote_plan_id);
+        char *bid = ref->binding_id ? escape(ref->binding_id) : NULL;
         char *op = operation ? escape(operation) : NULL, *path = NULL;
-        if (id && sid && pid && (!operation || op) &&
-            asprintf(&path, "/v2/service_instances/%s%s?service_id=%s&plan_id=%s%s%s%s", id, suffix, sid, pid,
+        if (id && sid && pid && (!operation || op) && (!ref->binding_id || bid) &&
+            asprintf(&path, "/v2/service_instances/%s%s%s%s?service_id=%s&plan_id=%s%s%s%s", id,
+                     bid ? "/service_bindings/" : "", bid ?: "", suffix, sid, pid,
                      accepts_incomplete ? "&accepts_incomplete=true" : "", op ? "&operation=" : "",
                      op ?: "") < 0)
                 path = NULL;
+        curl_free(bid);
         curl_free(id);
         curl_free(sid);
         curl_free(pid);
@@ -796,7 +825,7 @@ static int http_update_async(DriverConn *base, const DriverRef *ref, const Drive
 
 static int http_deprovision_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
                                   DriverReplyFn done, void *userdata, CbError *err) {
-        char *path = instance_path(ref->resource_id, "", ctx, NULL, true);
+        char *path = instance_path(&(DriverRef){ .resource_id = ref->resource_id }, "", ctx, NULL, true);
         int r;
         if (!path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -808,7 +837,7 @@ static int http_deprovision_async(DriverConn *base, const DriverRef *ref, const 
 static int http_last_operation_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
                                      const char *operation, DriverReplyFn done, void *userdata,
                                      CbError *err) {
-        char *path = instance_path(ref->resource_id, "/last_operation", ctx, operation, false);
+        char *path = instance_path(ref, "/last_operation", ctx, operation, false);
         int r;
         if (!path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -819,14 +848,58 @@ static int http_last_operation_async(DriverConn *base, const DriverRef *ref, con
 
 static int http_fetch_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
                             DriverReplyFn done, void *userdata, CbError *err) {
-        char *id = escape(ref->resource_id), *path = NULL;
+        char *id = escape(ref->resource_id), *bid = ref->binding_id ? escape(ref->binding_id) : NULL;
+        char *path = NULL;
         int r;
-        if (!id || asprintf(&path, "/v2/service_instances/%s", id) < 0) {
+        if (!id || (ref->binding_id && !bid) ||
+            asprintf(&path, "/v2/service_instances/%s%s%s", id, bid ? "/service_bindings/" : "", bid ?: "") <
+                    0) {
                 curl_free(id);
+                curl_free(bid);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
         curl_free(id);
-        r = call_start((HttpConn *)base, HTTP_FETCH, "GET", path, NULL, ctx, done, userdata, err);
+        curl_free(bid);
+        r = call_start((HttpConn *)base, bid ? HTTP_BINDING_FETCH : HTTP_FETCH, "GET", path, NULL, ctx, done,
+                       userdata, err);
+        free(path);
+        return r;
+}
+
+static int http_bind_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
+                           const json_t *parameters, DriverReplyFn done, void *userdata, CbError *err) {
+        _cleanup_(freep) char *path = NULL;
+        char *id = escape(ref->resource_id), *bid = escape(ref->binding_id), *body = NULL;
+        json_t *o;
+
+        o = json_pack("{s:s, s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s}, s:O?}", "service_id",
+                      ctx->remote_service_id, "plan_id", ctx->remote_plan_id, "context", "platform",
+                      "cloudbroker", "department", ctx->department, "project_id", ctx->project_id,
+                      "approval_no", ctx->approval_no, "system_id", ctx->system_id, "resource_id",
+                      ref->resource_id, "parameters", parameters);
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!id || !bid || !body ||
+            asprintf(&path, "/v2/service_instances/%s/service_bindings/%s?accepts_incomplete=true", id, bid) <
+                    0) {
+                path = NULL;
+                curl_free(id);
+                curl_free(bid);
+                free(body);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        curl_free(id);
+        curl_free(bid);
+        return call_start((HttpConn *)base, HTTP_BIND, "PUT", path, body, ctx, done, userdata, err);
+}
+
+static int http_unbind_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
+                             DriverReplyFn done, void *userdata, CbError *err) {
+        char *path = instance_path(ref, "", ctx, NULL, true);
+        int r;
+        if (!path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = call_start((HttpConn *)base, HTTP_UNBIND, "DELETE", path, NULL, ctx, done, userdata, err);
         free(path);
         return r;
 }
@@ -845,4 +918,6 @@ const DriverOps http_driver_ops = {
         .last_operation_async = http_last_operation_async,
         .update_async = http_update_async,
         .fetch_async = http_fetch_async,
+        .bind_async = http_bind_async,
+        .unbind_async = http_unbind_async,
 };

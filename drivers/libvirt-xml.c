@@ -834,7 +834,11 @@ int libvirt_xml_image_volume(const char *name, uint64_t size, const char *format
 }
 
 int libvirt_xml_console_log(const char *xml, char **ret) {
+        /* The serial device, <serial type=...>: not a disk's <serial>ID</serial>
+         * (an attached volume's, which comes before the devices' consoles). */
         const char *serial = xml ? strstr(xml, "<serial") : NULL;
+        while (serial && serial[7] == '>')
+                serial = strstr(serial + 7, "<serial");
         if (!serial)
                 return -ENOENT;
         const char *end = strstr(serial, "</serial>");
@@ -849,4 +853,60 @@ int libvirt_xml_console_log(const char *xml, char **ret) {
         if (!stop || stop == log + 1)
                 return -EBADMSG;
         return xml_unescape(log + 1, stop, ret);
+}
+
+/* The text of the first <tag ...>TEXT</tag> in [s, e), without markup
+ * inside; NULL when absent. *ret_n is its length. */
+static const char *elem_text(const char *s, const char *e, const char *tag, size_t *ret_n) {
+        const char *t = find_tag(s, e, tag), *v, *end;
+        if (!t)
+                return NULL;
+        v = memchr(t, '>', e - t);
+        if (!v || v[-1] == '/')
+                return NULL;
+        v++;
+        end = memchr(v, '<', e - v);
+        if (!end)
+                return NULL;
+        *ret_n = (size_t)(end - v);
+        return v;
+}
+
+int libvirt_xml_volume_fingerprint(const char *xml, char *ret, size_t size) {
+        static const char *const top[] = { "key", "capacity", "allocation" };
+        static const char *const times[] = { "mtime", "ctime" };
+        const char *e, *t, *te, *v;
+        size_t n, len = 0;
+        char buf[512];
+
+        if (!xml || !ret || size == 0)
+                return -EINVAL;
+        e = xml + strlen(xml);
+        t = find_tag(xml, e, "target");
+        te = t ? strstr(t, "</target>") : NULL;
+        if (!t || !te)
+                return -ENODATA;
+        for (size_t i = 0; i < ELEMENTSOF(top); i++) {
+                /* Before <target>: the volume's own, not its backing store's. */
+                v = elem_text(xml, t, top[i], &n);
+                if (!v)
+                        return -ENODATA;
+                int w = snprintf(buf + len, sizeof(buf) - len, "%s=%.*s;", top[i], (int)n, v);
+                if (w < 0 || (size_t)w >= sizeof(buf) - len)
+                        return -ENOSPC;
+                len += (size_t)w;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(times); i++) {
+                v = elem_text(t, te, times[i], &n);
+                if (!v || n == 0)
+                        return -ENODATA; /* no timestamps: nothing tells a rewrite */
+                int w = snprintf(buf + len, sizeof(buf) - len, "%s=%.*s;", times[i], (int)n, v);
+                if (w < 0 || (size_t)w >= sizeof(buf) - len)
+                        return -ENOSPC;
+                len += (size_t)w;
+        }
+        if (len + 1 > size)
+                return -ENOSPC;
+        memcpy(ret, buf, len + 1);
+        return 0;
 }

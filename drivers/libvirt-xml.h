@@ -105,6 +105,16 @@ bool libvirt_xml_pool_has_backing(const char *pool_type);
  * there is none, -EBADMSG when it does not fit or is not [a-z0-9]. */
 int libvirt_xml_volume_format(const char *xml, char *ret, size_t size);
 
+/* What tells one content of a file volume from another without reading it,
+ * from its XML: its key, capacity and allocation and its target's mtime and
+ * ctime (an in-place rewrite moves both; ctime cannot be set back by the
+ * writer), as "key=..;capacity=..;allocation=..;mtime=..;ctime=..;" in ret
+ * (size bytes). -ENODATA when any is missing (a volume without timestamps
+ * cannot be fingerprinted: its digest is never cached), -ENOSPC when it does
+ * not fit. The image digest cache (drivers/libvirt.c) trusts exactly this. */
+#define LIBVIRT_XML_FINGERPRINT_MAX 512
+int libvirt_xml_volume_fingerprint(const char *xml, char *ret, size_t size);
+
 /* XML-escapes s (&, <, >, ", ') into a new string. */
 char *xml_escape(const char *s);
 

@@ -201,6 +201,16 @@ typedef struct LibvirtConn {
 
         pthread_mutex_t watch_lock; /* watch; taken after lock, never before */
         Watch *watch;
+
+        /* Image digests by volume fingerprint (inspect_volume): a volume whose
+         * fingerprint is unchanged is not read again. Round robin. */
+        pthread_mutex_t digest_lock;
+        struct {
+                char fingerprint[LIBVIRT_XML_FINGERPRINT_MAX];
+                char alg[8];
+                DriverImageInfo info;
+        } digests[16];
+        size_t next_digest;
 } LibvirtConn;
 
 static LibvirtConn *lc_of(DriverConn *c) {
@@ -530,6 +540,7 @@ static void lv_close(DriverConn *c) {
         pthread_mutex_unlock(&lc->lock);
         pthread_mutex_destroy(&lc->lock);
         pthread_mutex_destroy(&lc->watch_lock);
+        pthread_mutex_destroy(&lc->digest_lock);
         free(lc->uri);
         free(lc);
 }
@@ -547,6 +558,7 @@ static int lv_open(const char *uri, DriverConn **ret, CbError *err) {
         lc->lifecycle_id = -1;
         pthread_mutex_init(&lc->lock, NULL);
         pthread_mutex_init(&lc->watch_lock, NULL);
+        pthread_mutex_init(&lc->digest_lock, NULL);
 
         pthread_mutex_lock(&lc->lock);
         r = connect_locked(lc, err);
@@ -1701,6 +1713,51 @@ static int digest_local_path(virStorageVolPtr vol, uint64_t limit, DigestCtx *d,
 }
 
 /* Reads vol whole and digests it (alg); its format and virtual size too. */
+/* The volume's fingerprint (libvirt_xml_volume_fingerprint). libvirt's test
+ * driver keeps no timestamps: its volumes are files the broker reads at
+ * their path (digest_local_path), so there the file's own stat stands in. */
+static int volume_fingerprint(LibvirtConn *lc, virStorageVolPtr vol, const char *xml, char *ret,
+                              size_t size) {
+        int r = libvirt_xml_volume_fingerprint(xml, ret, size);
+        if (r != -ENODATA || strncmp(lc->uri, "test:", 5) != 0)
+                return r;
+        _cleanup_(freep) char *path = virStorageVolGetPath(vol);
+        struct stat st;
+        if (!path || stat(path, &st) < 0) {
+                virResetLastError();
+                return -ENODATA;
+        }
+        r = snprintf(ret, size, "key=%s;capacity=%lld;allocation=%lld;mtime=%lld.%09ld;ctime=%lld.%09ld;",
+                     path, (long long)st.st_size, (long long)st.st_blocks, (long long)st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+        return r < 0 || (size_t)r >= size ? -ENOSPC : 0;
+}
+
+/* The digest remembered for fingerprint fp and alg: true and *info's digest
+ * and read_bytes (from_cache set), or false. */
+static bool digest_cached(LibvirtConn *lc, const char *fp, const char *alg, DriverImageInfo *info) {
+        bool hit = false;
+        pthread_mutex_lock(&lc->digest_lock);
+        for (size_t i = 0; i < ELEMENTSOF(lc->digests) && !hit; i++)
+                if (streq(lc->digests[i].fingerprint, fp) && streq(lc->digests[i].alg, alg)) {
+                        memcpy(info->digest, lc->digests[i].info.digest, sizeof(info->digest));
+                        info->read_bytes = lc->digests[i].info.read_bytes;
+                        info->from_cache = true;
+                        hit = true;
+                }
+        pthread_mutex_unlock(&lc->digest_lock);
+        return hit;
+}
+
+static void digest_remember(LibvirtConn *lc, const char *fp, const char *alg, const DriverImageInfo *info) {
+        pthread_mutex_lock(&lc->digest_lock);
+        size_t k = lc->next_digest++ % ELEMENTSOF(lc->digests);
+        snprintf(lc->digests[k].fingerprint, sizeof(lc->digests[k].fingerprint), "%s", fp);
+        snprintf(lc->digests[k].alg, sizeof(lc->digests[k].alg), "%s", alg);
+        lc->digests[k].info = *info;
+        pthread_mutex_unlock(&lc->digest_lock);
+}
+
 static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vol, const char *alg,
                           DriverImageInfo *ret, CbError *err) {
         _cleanup_(freep) char *xml = NULL;
@@ -1718,6 +1775,15 @@ static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vo
         if (libvirt_xml_volume_format(xml, info.format, sizeof(info.format)) < 0)
                 info.format[0] = 0;
 
+        /* Read again only when the volume may have changed (docs/drivers.md:
+         * what the cache trusts). */
+        char fp[LIBVIRT_XML_FINGERPRINT_MAX];
+        bool have_fp = volume_fingerprint(lc, vol, xml, fp, sizeof(fp)) == 0;
+        if (have_fp && digest_cached(lc, fp, alg, &info)) {
+                *ret = info;
+                return 0;
+        }
+
         d = digest_begin(alg);
         if (!d)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot start a %s digest", alg);
@@ -1732,6 +1798,8 @@ static int inspect_volume(LibvirtConn *lc, virConnectPtr vc, virStorageVolPtr vo
         }
         if (digest_end_hex(d, info.digest) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot finish the digest");
+        if (have_fp)
+                digest_remember(lc, fp, alg, &info);
         *ret = info;
         return 0;
 }
@@ -1825,7 +1893,11 @@ static int lv_adopt_domain(DriverConn *c, const char *domain, const DriverStamp 
                 return lv_error(err, "cannot look up the domain");
         }
         r = read_stamp(d, &old, err);
+        /* An adoption run again after a restart finds its own stamp: done already. */
+        bool ours = r == 0 && old.resource_id && streq(old.resource_id, stamp->resource_id);
         driver_stamp_done(&old);
+        if (ours)
+                return fill_instance(d, ret, err);
         if (r == 0 || r == -EBADMSG)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "domain",
                                           "domain: '%s' already carries the broker's stamp", domain);
@@ -1943,6 +2015,41 @@ static int lv_assess_domain(DriverConn *c, const char *name, LegacyVm *ret, CbEr
                                 return r;
                 }
         }
+        *ret = *vm;
+        return 0;
+}
+
+static int lv_assess_image(DriverConn *c, const char *pool_volume, LegacyVm *ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(freep) LegacyVm *vm = calloc(1, sizeof(*vm));
+        int r;
+
+        if (!vm)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if ((r = acquire(lc_of(c), &vc, err)) < 0)
+                return r;
+        _cleanup_(volp) virStorageVolPtr vol = volume_of(vc, pool_volume);
+        if (!vol) {
+                int code = last_code();
+                virResetLastError();
+                if (code == VIR_ERR_NO_STORAGE_VOL || code == VIR_ERR_NO_STORAGE_POOL || code == 0)
+                        return cb_error_set(err, CB_ERR_NOT_FOUND, "no volume '%s' on the source host",
+                                            pool_volume);
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "cannot look up the volume '%s'", pool_volume);
+        }
+        _cleanup_(freep) char *vxml = virStorageVolGetXMLDesc(vol, 0);
+        if (!vxml)
+                return lv_error(err, "cannot read the volume's XML");
+        const char *slash = strchr(pool_volume, '/');
+        snprintf(vm->name, sizeof(vm->name), "%s", slash + 1);
+        vm->n_disks = 1;
+        LegacyDisk *d = &vm->disks[0];
+        snprintf(d->target, sizeof(d->target), "vda");
+        snprintf(d->device, sizeof(d->device), "disk");
+        snprintf(d->bus, sizeof(d->bus), "virtio");
+        snprintf(d->source, sizeof(d->source), "%s", pool_volume);
+        if ((r = legacy_vm_add_volume(vm, 0, vxml, err)) < 0)
+                return r;
         *ret = *vm;
         return 0;
 }
@@ -2078,11 +2185,23 @@ abort:
         return r;
 }
 
+/* The scratch volume a disk of another format crosses into before libvirt
+ * converts it: the target volume's name and ".src". */
+static int scratch_name(const char *resource_id, char **ret) {
+        _cleanup_(freep) char *name = NULL;
+        if (libvirt_xml_volume_name(resource_id, &name) < 0 || asprintf(ret, "%s.src", name) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The target volume (raw), or with scratch the scratch volume in the
+ * disk's own format; from: convert that volume into the new one. */
 static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec, uint64_t capacity,
-                                      bool create, CbError *err) {
+                                      bool create, bool scratch, virStorageVolPtr from, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(freep) char *name = NULL, *xml = NULL;
         const char *pool_name = isempty(spec->target.pool) ? "default" : spec->target.pool;
+        const char *format = scratch ? spec->source_format : "raw";
         virStorageVolPtr vol;
 
         pool = virStoragePoolLookupByName(vc, pool_name);
@@ -2090,7 +2209,8 @@ static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec,
                 lv_error(err, "cannot look up the target storage pool");
                 return NULL;
         }
-        if (libvirt_xml_volume_name(spec->target.resource_id, &name) < 0) {
+        if ((scratch ? scratch_name(spec->target.resource_id, &name)
+                     : libvirt_xml_volume_name(spec->target.resource_id, &name)) < 0) {
                 cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 return NULL;
         }
@@ -2099,15 +2219,29 @@ static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec,
         if (asprintf(&xml,
                      "<volume>\n  <name>%s</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
                      "  <allocation unit='bytes'>0</allocation>\n"
-                     "  <target>\n    <format type='raw'/>\n  </target>\n</volume>\n",
-                     name, capacity) < 0) {
+                     "  <target>\n    <format type='%s'/>\n  </target>\n</volume>\n",
+                     name, capacity, format) < 0) {
                 cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 return NULL;
         }
-        vol = virStorageVolCreateXML(pool, xml, 0);
+        vol = from ? virStorageVolCreateXMLFrom(pool, xml, from, 0) : virStorageVolCreateXML(pool, xml, 0);
         if (!vol)
-                lv_error(err, "cannot create the target volume");
+                lv_error(err, from ? "cannot convert the disk into the target volume"
+                                   : "cannot create the target volume");
         return vol;
+}
+
+static bool format_is_raw(const char *f) {
+        return isempty(f) || streq(f, "raw");
+}
+
+/* Only formats qemu-img reads, and no names that could reach the volume XML unquoted. */
+static bool format_is_convertible(const char *f) {
+        static const char *const known[] = { "qcow2", "qcow", "vmdk", "vdi", "vhdx", "vpc", "qed" };
+        for (size_t i = 0; f && i < ELEMENTSOF(known); i++)
+                if (streq(f, known[i]))
+                        return true;
+        return false;
 }
 
 /* Removes what a move made at the target (its domain, by the stamp, and
@@ -2130,7 +2264,12 @@ static int lv_migrate_rollback(DriverConn *src, DriverConn *dst, const MigrateSp
         cb_error_clear(err);
         if ((r = delete_volume(tvc, spec->target.pool, spec->target.resource_id, err)) < 0)
                 return r;
-        if (!spec->source_was_running)
+        _cleanup_(freep) char *scratch = NULL;
+        if (scratch_name(spec->target.resource_id, &scratch) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if ((r = delete_named_volume(tvc, spec->target.pool, scratch, err)) < 0)
+                return r;
+        if (!spec->source_was_running || !spec->source_domain)
                 return 0;
         if ((r = acquire(lc_of(src), &svc, err)) < 0)
                 return r;
@@ -2145,7 +2284,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         LibvirtConn *tlc = lc_of(dst);
         _cleanup_(connp) virConnectPtr svc = NULL, tvc = NULL;
         _cleanup_(domp) virDomainPtr sd = NULL, td = NULL;
-        _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL;
+        _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL, cv = NULL;
         _cleanup_(streamp) virStreamPtr up = NULL;
         _cleanup_(mdp) EVP_MD_CTX *smd = EVP_MD_CTX_new(), *tmd = EVP_MD_CTX_new();
         _cleanup_(freep) char *xml = NULL;
@@ -2158,16 +2297,20 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if ((r = provision_spec_validate(&spec->target, err)) < 0)
                 return r;
+        bool convert = !format_is_raw(spec->source_format);
+        if (convert && !format_is_convertible(spec->source_format))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "the source disk's format '%s' cannot be converted", spec->source_format);
         if ((r = acquire(lc_of(src), &svc, err)) < 0 || (r = acquire(tlc, &tvc, err)) < 0)
                 return r;
 
-        /* 1. The source, shut down gracefully, then forced. */
+        /* 1. The source, shut down gracefully, then forced; an image source has no domain. */
         cs.step = MIGRATE_STEP_SHUTDOWN;
         report(&cs, true);
-        sd = virDomainLookupByName(svc, spec->source_domain);
-        if (!sd)
+        sd = spec->source_domain ? virDomainLookupByName(svc, spec->source_domain) : NULL;
+        if (spec->source_domain && !sd)
                 return lv_error(err, "cannot look the source domain up");
-        if (virDomainIsActive(sd) == 1) {
+        if (sd && virDomainIsActive(sd) == 1) {
                 if (virDomainShutdown(sd) < 0)
                         virResetLastError();
                 uint64_t deadline = now_ms() + spec->stop_timeout_ms;
@@ -2189,10 +2332,24 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
                 goto rollback;
         }
         cs.total = info.capacity;
+        if (convert) {
+                /* Its file crosses, not its virtual size: the bar counts the file. */
+                virStorageVolInfo phys;
+                if (virStorageVolGetInfoFlags(sv, &phys, VIR_STORAGE_VOL_GET_PHYSICAL) == 0)
+                        cs.total = phys.allocation;
+                else
+                        virResetLastError();
+        }
         report(&cs, true);
         /* A volume an interrupted attempt left is replaced: the copy starts over. */
+        _cleanup_(freep) char *scratch = NULL;
+        if (scratch_name(spec->target.resource_id, &scratch) < 0) {
+                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                goto rollback;
+        }
         if (delete_volume(tvc, spec->target.pool, spec->target.resource_id, err) < 0 ||
-            !(tv = target_volume(tvc, spec, info.capacity, true, err))) {
+            delete_named_volume(tvc, spec->target.pool, scratch, err) < 0 ||
+            !(tv = target_volume(tvc, spec, info.capacity, true, convert, NULL, err))) {
                 r = -EIO;
                 goto rollback;
         }
@@ -2217,6 +2374,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         report(&cs, true);
 
         /* 3. The target read back: the same digest, or no move. */
+        uint64_t sent = cs.done; /* a raw disk streams its capacity; another format its file */
         cs.step = MIGRATE_STEP_VERIFY_COPY;
         cs.done = 0;
         report(&cs, true);
@@ -2225,13 +2383,33 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
                 goto rollback;
         md_hex(tmd, res.target_sha256);
+        uint64_t streamed = convert ? sent : info.capacity;
         cs.done = cs.total;
-        if (!streq(res.source_sha256, res.target_sha256) || vs.done != info.capacity) {
+        if (!streq(res.source_sha256, res.target_sha256) || vs.done != streamed) {
                 r = cb_error_set(err, CB_ERR_INTERNAL,
                                  "the copy differs from the source (sha256 %s, source %s; %" PRIu64
                                  " of %" PRIu64 " bytes)",
-                                 res.target_sha256, res.source_sha256, vs.done, (uint64_t)info.capacity);
+                                 res.target_sha256, res.source_sha256, vs.done, streamed);
                 goto rollback;
+        }
+
+        /* 3b. Another format becomes the raw target volume on the target host
+         * (libvirt runs qemu-img convert); the scratch copy goes. The digests
+         * above hold the file that crossed; the guest-visible content is
+         * qemu-img's to keep. */
+        if (convert) {
+                cs.step = MIGRATE_STEP_CONVERT;
+                report(&cs, true);
+                cv = tv;
+                tv = target_volume(tvc, spec, info.capacity, true, false, cv, err);
+                if (!tv) {
+                        r = -EIO;
+                        goto rollback;
+                }
+                if (virStorageVolDelete(cv, 0) < 0) {
+                        r = lv_error(err, "cannot delete the scratch copy of the disk");
+                        goto rollback;
+                }
         }
 
         /* 4. The target from the plan, stamped, with the source's MAC. */
@@ -2529,6 +2707,7 @@ const DriverOps libvirt_driver_ops = {
         .resize = lv_resize,
         .capacity = lv_capacity,
         .assess_domain = lv_assess_domain,
+        .assess_image = lv_assess_image,
         .adopt_domain = lv_adopt_domain,
         .undefine_source = lv_undefine_source,
         .migrate_vm = lv_migrate_vm,

@@ -73,8 +73,24 @@ _printf_(5, 6) static void add(Out *o, LegacyConcernLevel level, const char *cod
                 o->critical = true;
 }
 
-static bool format_is_native(const char *f) {
-        return !strcmp(f, "raw") || !strcmp(f, "qcow2");
+/* The target's disks are raw. qcow2 is converted as a matter of course;
+ * the other formats qemu-img reads are converted too, but come from other
+ * hypervisors (the guest may lack drivers for the target's virtio disk);
+ * a format none of these is nothing the move can turn into a disk. */
+static bool format_is_raw(const char *f) {
+        return !f[0] || !strcmp(f, "raw"); /* libvirt reads a disk that names none as raw */
+}
+
+static bool format_is_foreign(const char *f) {
+        static const char *const foreign[] = { "qcow", "vmdk", "vdi", "vhdx", "vpc", "qed" };
+        for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++)
+                if (!strcmp(f, foreign[i]))
+                        return true;
+        return false;
+}
+
+bool legacy_disk_format_movable(const char *f) {
+        return !f || format_is_raw(f) || !strcmp(f, "qcow2") || format_is_foreign(f);
 }
 
 /* Devices a VM on the municipal cloud cannot keep: host pass-through
@@ -129,6 +145,16 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                             " MiB)",
                             p->plan_id, p->vcpus, p->memory_mib, name, vm->vcpus, vm->memory_mib);
         }
+        /* The move makes one raw disk per VM (legacy-move.c): say so before
+         * anything moves rather than refuse at the run. */
+        size_t n_disks = 0;
+        for (size_t i = 0; i < vm->n_disks; i++)
+                n_disks += !strcmp(vm->disks[i].device, "disk");
+        if (n_disks > 1)
+                add(&o, LEGACY_CONCERN_CRITICAL, "MULTIPLE_DISKS", 0,
+                    "%s has %zu disks: the move takes VMs of one disk only (yet)", name, n_disks);
+        else if (n_disks == 0)
+                add(&o, LEGACY_CONCERN_CRITICAL, "NO_DISK", 0, "%s has no disk to move", name);
         for (size_t i = 0; i < vm->n_devices; i++) {
                 bool concern;
                 LegacyConcernLevel l = device_concern(&vm->devices[i], &concern);
@@ -141,10 +167,20 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                 const LegacyDisk *d = &vm->disks[i];
                 if (strcmp(d->device, "disk"))
                         continue;
-                if (d->format[0] && !format_is_native(d->format))
+                if (!strcmp(d->format, "qcow2"))
+                        add(&o, LEGACY_CONCERN_INFO, "DISK_CONVERSION", 0,
+                            "disk %s of %s is qcow2: the move converts it to raw on the target", d->target,
+                            name);
+                else if (format_is_foreign(d->format))
                         add(&o, LEGACY_CONCERN_WARNING, "DISK_CONVERSION", 0,
-                            "disk %s of %s is %s: it must be converted (raw or qcow2)", d->target, name,
-                            d->format);
+                            "disk %s of %s is %s, another hypervisor's format: the move converts it to raw "
+                            "on the target; check that the guest boots from a virtio disk",
+                            d->target, name, d->format);
+                else if (!format_is_raw(d->format))
+                        add(&o, LEGACY_CONCERN_CRITICAL, "DISK_FORMAT_UNKNOWN", 0,
+                            "disk %s of %s has the format '%s', which the move cannot convert (raw, qcow2, "
+                            "vmdk, vdi, vhdx, vpc, qed or qcow)",
+                            d->target, name, d->format);
                 if (!d->sized)
                         add(&o, LEGACY_CONCERN_WARNING, "DISK_SIZE_UNKNOWN", 0,
                             "disk %s of %s (%s) is in no storage pool: its size is unknown", d->target, name,

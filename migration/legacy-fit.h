@@ -16,9 +16,12 @@
  * ALREADY_PLANNED (critical: the VM is in another system's plan),
  * NO_FITTING_PLAN (critical), DISK_LARGER_THAN_PLAN (critical),
  * PLAN_SMALLER_THAN_VM (warning: an overriding plan with fewer vCPUs or
- * less memory than the source), UNSUPPORTED_DEVICE (critical for host
- * pass-through, warning otherwise), DISK_CONVERSION (warning: a format
- * other than raw or qcow2), DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
+ * less memory than the source), MULTIPLE_DISKS and NO_DISK (critical:
+ * the move takes VMs of exactly one disk), UNSUPPORTED_DEVICE (critical for host
+ * pass-through, warning otherwise), DISK_CONVERSION (info for qcow2,
+ * warning for another hypervisor's format: the move converts either to
+ * raw), DISK_FORMAT_UNKNOWN (critical: a format the move cannot convert),
+ * DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
  * (info), SOURCE_RUNNING (info: a cold migration shuts it down), then every violation of the policy engine
  * for the target order with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED, BUDGET_EXCEEDED, ...;
  * POLICY_NOT_EVALUATED when the project is unknown), TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the
@@ -62,6 +65,11 @@ typedef struct LegacyPlanOption {
         uint64_t disk_gib;
         int64_t price_fen;
 } LegacyPlanOption;
+
+/* Whether the move can make a raw target disk of a disk in format f: raw
+ * (or NULL / "": libvirt reads such a disk as raw) as it is; qcow2 and the
+ * other formats qemu-img reads (qcow, vmdk, vdi, vhdx, vpc, qed) converted. */
+bool legacy_disk_format_movable(const char *f);
 
 /* The index of the smallest plan that holds vm; -ENOENT when none does. */
 int legacy_fit(const LegacyVm *vm, const LegacyPlanOption *plans, size_t n_plans, size_t *ret_index);

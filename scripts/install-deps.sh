@@ -29,7 +29,9 @@ for arg in "$@"; do
         --qemu)
                 # qemu-utils: libvirt's qemu-img makes the copy-on-write system disks.
                 # dnsmasq-base: DHCP on the isolated network of test-boot-qemu.sh (the VM's addresses).
+                # virtinst, xorriso: bench/boot.sh's reference, virt-install --import --cloud-init.
                 PKGS="$PKGS libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils dnsmasq-base"
+                PKGS="$PKGS virtinst xorriso"
                 qemu=true
                 ;;
         *)

@@ -97,27 +97,14 @@ static int method_get_inventory(sd_bus_message *msg, void *userdata, sd_bus_erro
         return 1; /* answered by inventory_done */
 }
 
-static void adopt_done(json_t *resource, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (resource) {
-                r = bus_reply_json(msg, resource);
-                json_decref(resource);
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer Adopt: %s", strerror(-r));
-}
-
-/* Adopt(name, a{sv} request): POST /v1/providers/{name}/adopt. */
+/* Adopt(name, a{sv} request): POST /v1/providers/{name}/adopt; answers the
+ * ticket {"id", "state", "operation_id"} at once (Resources.GetOperation
+ * follows it). */
 static int method_adopt(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(json_decrefp) json_t *doc = NULL;
+        _cleanup_(json_decrefp) json_t *doc = NULL, *out = NULL;
         Manager *m = userdata;
+        ResourceTicket t;
         CbCaller caller;
         const char *name;
         int r;
@@ -131,13 +118,13 @@ static int method_adopt(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        sd_bus_message_ref(msg);
-        r = resources_adopt(m->resources, &caller, name, doc, adopt_done, msg, &err);
-        if (r < 0) {
-                sd_bus_message_unref(msg);
+        r = resources_adopt(m->resources, &caller, name, doc, &t, &err);
+        if (r < 0)
                 return bus_error_from_cb(error, &err);
-        }
-        return 1; /* answered by adopt_done */
+        out = rest_ticket_json(&t);
+        if (!out)
+                return -ENOMEM;
+        return bus_reply_json(msg, out);
 }
 
 const sd_bus_vtable bus_providers_vtable[] = {
@@ -148,7 +135,7 @@ const sd_bus_vtable bus_providers_vtable[] = {
                                 method_add_provider, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetInventory", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", inventory),
                                 method_get_inventory, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Adopt", SD_BUS_ARGS("s", name, "a{sv}", request),
-                                SD_BUS_RESULT("s", resource), method_adopt, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Adopt", SD_BUS_ARGS("s", name, "a{sv}", request), SD_BUS_RESULT("s", ticket),
+                                method_adopt, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -25,8 +25,10 @@
  */
 
 #include "attachments.h"
+#include "bindings.h"
 #include "bus-util.h"
 #include "log.h"
+#include "resize.h"
 #include "resources.h"
 #include "rest-records.h"
 #include "states.h"
@@ -424,6 +426,127 @@ static int method_deprovision_with_volumes(sd_bus_message *msg, void *userdata, 
         return sd_bus_reply_method_return(msg, "s", t.operation_id);
 }
 
+/* ---- bindings of service resources (bindings.h) ---- */
+
+/* The core's first answer to a pending Bind or Unbind; userdata is the call. */
+static void binding_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (b && !(b->state == BINDING_FAILED && err)) {
+                json_t *o = service_binding_to_json(b);
+                r = o ? bus_reply_json(msg, o) : -ENOMEM;
+                json_decref(o);
+        } else {
+                bus_error_from_cb(&error, err);
+                r = sd_bus_reply_method_error(msg, &error);
+        }
+        if (r < 0)
+                log_warning("cannot answer a binding call: %s", strerror(-r));
+}
+
+/* Bind(binding_id) and Unbind(id): answered after the provider's first answer. */
+static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        _cleanup_(freep) char *id = NULL;
+        const char *arg = NULL;
+        bool pending = false;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &arg);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
+                                         sd_bus_message_get_path(msg));
+        sd_bus_message_ref(msg);
+        if (unbind)
+                r = resource_unbind(m->resources, &caller, id, arg, false, binding_answered, msg, &b,
+                                    &pending, &err);
+        else
+                r = resource_bind(m->resources, &caller, id, isempty(arg) ? NULL : arg, NULL, NULL,
+                                  binding_answered, msg, &b, &pending, &err);
+        if (r < 0 || !pending) {
+                sd_bus_message_unref(msg);
+                if (r < 0)
+                        return bus_error_from_cb(error, &err);
+                json_t *o = service_binding_to_json(&b);
+                r = o ? bus_reply_json(msg, o) : -ENOMEM;
+                json_decref(o);
+                return r;
+        }
+        return 1; /* answered by binding_answered */
+}
+
+static int method_bind(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return binding_call(msg, userdata, false, error);
+}
+
+static int method_unbind(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return binding_call(msg, userdata, true, error);
+}
+
+static int method_list_bindings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        json_t *list = NULL;
+        CbCaller caller;
+        int r;
+
+        r = bus_caller(userdata, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+        if (r <= 0)
+                return r < 0 ? r
+                             : sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND),
+                                                 "no resource at %s", sd_bus_message_get_path(msg));
+        r = resource_bindings_list(((Manager *)userdata)->resources, &caller, id, &list, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        r = bus_reply_json(msg, list);
+        json_decref(list);
+        return r;
+}
+
+static int method_get_binding(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        _cleanup_(freep) char *id = NULL;
+        const char *bid = NULL;
+        CbCaller caller;
+        json_t *o;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &bid);
+        if (r < 0)
+                return r;
+        r = bus_caller(userdata, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+        if (r <= 0)
+                return r < 0 ? r
+                             : sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND),
+                                                 "no resource at %s", sd_bus_message_get_path(msg));
+        r = resource_binding_get(((Manager *)userdata)->resources, &caller, id, bid, false, &b, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        o = service_binding_to_json(&b);
+        r = o ? bus_reply_json(msg, o) : -ENOMEM;
+        json_decref(o);
+        return r;
+}
+
 /* Set when the resource is requested, never changed afterwards (no UPDATE
  * in resources.c touches these columns). */
 #define RESOURCE_CONST_PROPERTY(name) \
@@ -441,7 +564,7 @@ static const sd_bus_vtable bus_resource_vtable[] = {
         RESOURCE_CHANGING_PROPERTY("State"),
         RESOURCE_CONST_PROPERTY("ProjectId"),
         RESOURCE_CONST_PROPERTY("ServiceId"),
-        RESOURCE_CONST_PROPERTY("PlanId"),
+        RESOURCE_CHANGING_PROPERTY("PlanId"), /* a resize changes it */
         RESOURCE_CHANGING_PROPERTY("Provider"),
         RESOURCE_CONST_PROPERTY("Kind"),
         /* JSON: the VM's interfaces and addresses as last read ("[]" before).
@@ -467,6 +590,14 @@ static const sd_bus_vtable bus_resource_vtable[] = {
                                 method_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReadAddresses", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", addresses),
                                 method_read_addresses, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Bind", SD_BUS_ARGS("s", binding_id), SD_BUS_RESULT("s", binding),
+                                method_bind, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unbind", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", binding), method_unbind,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListBindings", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", bindings),
+                                method_list_bindings, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetBinding", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", binding),
+                                method_get_binding, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -632,6 +763,55 @@ static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_erro
         return bus_reply_json(msg, body);
 }
 
+/* ResizeResource: POST /v1/resources/{id}/resize (resize.h). */
+static int method_resize_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        Manager *m = userdata;
+        const char *id, *plan_id;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &id, &plan_id);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_resize(m->resources, &caller, id, plan_id, &t, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+}
+
+/* ListOperations(kind, state, resource_id, limit, page_token): GET /v1/operations. */
+static int method_list_operations(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(operation_list_done) OperationList list = { 0 };
+        Manager *m = userdata;
+        char next[PAGE_TOKEN_MAX] = "";
+        json_auto_t *out = NULL;
+        const char *kind, *state, *resource_id, *token;
+        uint32_t limit;
+        CbCaller caller;
+        Page page;
+        int r;
+
+        r = sd_bus_message_read(msg, "sssus", &kind, &state, &resource_id, &limit, &token);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_page(limit, token, &page, &err);
+        if (r >= 0)
+                r = operations_list(m->resources, &caller, bus_optional(kind), bus_optional(state),
+                                    bus_optional(resource_id), &page, &list, next, &err);
+        if (r >= 0 && !(out = rest_operations_json(&list)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
+        return bus_reply_page(msg, r, out, next, &err, error);
+}
+
 const sd_bus_vtable bus_resources_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("RequestResource", SD_BUS_ARGS("s", request),
@@ -641,6 +821,14 @@ const sd_bus_vtable bus_resources_vtable[] = {
                                 method_list_resources, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetOperation", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", operation),
                                 method_get_operation, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResizeResource", SD_BUS_ARGS("s", id, "s", plan_id),
+                                SD_BUS_RESULT("s", operation_id), method_resize_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "ListOperations",
+                SD_BUS_ARGS("s", kind, "s", state, "s", resource_id, "u", limit, "s", page_token),
+                SD_BUS_RESULT("s", operations, "s", next_page_token), method_list_operations,
+                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -714,7 +902,7 @@ static void on_resource_changed(const char *resource_id, bool created, void *use
                 r = emit_final_change(m->bus, path);
         else
                 r = sd_bus_emit_properties_changed(m->bus, path, BUS_RESOURCE_INTERFACE, "State", "Provider",
-                                                   NULL);
+                                                   "PlanId", NULL);
         if (r < 0)
                 log_warning("cannot emit PropertiesChanged for resource %s: %s", resource_id, strerror(-r));
         if (deleted) {

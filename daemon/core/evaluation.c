@@ -125,7 +125,7 @@ int projects_evaluate(Projects *p, const CbCaller *caller, const EvalRequest *re
 static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req, unsigned also,
                     Evaluation *ret, CbError *err) {
         _cleanup_(project_row_done) ProjectRow row = { 0 };
-        _cleanup_(approval_freep) Approval *a = NULL;
+        const Approval *a = NULL;
         _cleanup_(freep) PolicyItem *items = NULL;
         json_t *service = NULL;
         const json_t *plan = NULL;
@@ -161,7 +161,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 return r;
 
         if (row.id) {
-                r = project_approval_load(p, row.id, 0, &a);
+                r = project_approval_current(p, row.id, &a);
                 if (r < 0 && r != -ENOENT)
                         return store_error(p->store, err, "reading the approval");
                 if (project_usage(p, row.id, &use) < 0 || project_deadlines(p, row.id, a, today, &dl) < 0)
@@ -264,7 +264,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
          * answers; without it, nothing is overdue). */
         char migration_due[11] = "", migration_system[64] = "";
         bool migration_overdue = false;
-        if (p->migration && facts.project.department[0] &&
+        if (p->migration && !req->migration && facts.project.department[0] &&
             p->migration(facts.project.department, req->project_id, today, &migration_overdue, migration_due,
                          migration_system, p->migration_userdata) == 0 &&
             migration_overdue) {

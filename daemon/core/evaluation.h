@@ -29,6 +29,11 @@ typedef struct EvalRequest {
          * released when it moves, so that only the new plan counts against
          * the budget; 0 for a new order. */
         int64_t release_construction_fen, release_om_fen;
+        /* The target of a legacy system's move (its plan's pre-flight, the
+         * move itself): what Art. 35 asks for, so an overdue migration of
+         * the department does not hold it back. Set by the legacy register
+         * only, never read from a request body. */
+        bool migration;
 } EvalRequest;
 
 /* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"

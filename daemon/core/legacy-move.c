@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "driver.h"
 #include "json-util.h"
+#include "legacy-fit.h"
 #include "legacy-internal.h"
 #include "legacy-vm.h"
 #include "log.h"
@@ -424,9 +425,14 @@ static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, co
         }
         const char *power = json_string_value(json_object_get(avm, "power")) ?: "";
         const char *mac = json_string_value(json_object_get(nic, "mac"));
+        /* An image source is a disk and no domain: nothing to shut down or start again. */
+        bool image = streq_ptr(
+                json_string_value(json_object_get(json_object_get(m->record, "assessment"), "kind")),
+                "images");
         m->vms[i].spec = (MigrateSpec){
-                .source_domain = json_string_value(json_object_get(avm, "name")),
+                .source_domain = image ? NULL : json_string_value(json_object_get(avm, "name")),
                 .source_volume = json_string_value(json_object_get(disk, "source")),
+                .source_format = json_string_value(json_object_get(disk, "format")),
                 .source_was_running = streq(power, "running") || streq(power, "paused"),
                 .stop_timeout_ms = lg->stop_timeout_ms,
                 .rate_limit_bps = lg->rate_limit_bps,
@@ -485,16 +491,17 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                         err, CB_ERR_UNSUPPORTED,
                         "VM '%s' has %zu disks: only a VM with one disk in a storage pool is moved yet", name,
                         n_disks);
-        if (!streq(format ?: "raw", "raw"))
+        if (!legacy_disk_format_movable(format))
                 return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "VM '%s': its disk is %s; converting a disk is not built yet (raw only)",
-                                    name, format);
+                                    "VM '%s': its disk is '%s', a format the move cannot convert", name,
+                                    format);
         Evaluation ev = { 0 };
         EvalRequest req = { .project_id = json_string_value(json_object_get(plan, "project_id")),
                             .system_id = id,
                             .service_id = json_string_value(json_object_get(chosen, "service_id")),
                             .plan_id = json_string_value(json_object_get(chosen, "plan_id")),
-                            .quantity = (unsigned)quantity };
+                            .quantity = (unsigned)quantity,
+                            .migration = true };
         if (!req.service_id || !req.plan_id)
                 return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no catalogue plan: plan again", name);
         int r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, err);

@@ -217,9 +217,19 @@ static int check_source(Legacy *lg, const json_t *src, CbError *err) {
         domains = json_object_get(src, "domains");
         images = json_object_get(src, "images");
         if (images) {
-                if (provider || uri || domains)
+                /* The provider is the host whose pools hold the images: the
+                 * broker reads and copies them from there. */
+                if (uri || domains)
                         return cb_error_set_field(err, CB_ERR_VALIDATION, "source",
-                                                  "source: either images or provider/uri with domains");
+                                                  "source: either images (with the provider holding "
+                                                  "them) or provider/uri with domains");
+                if (provider) {
+                        Provider *p = providers_find(lg->providers, provider);
+                        if (!p || !streq(p->driver, "libvirt"))
+                                return cb_error_set_field(
+                                        err, CB_ERR_VALIDATION, "source.provider",
+                                        "source.provider: no registered libvirt provider '%s'", provider);
+                }
                 return check_names(images, "source.images", true, err);
         }
         if (!!provider == !!uri)
@@ -622,6 +632,15 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
         from = legacy_state_from_string(from_s);
         if (from < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "legacy system '%s' has an unknown state", id);
+        /* Only the decommission undefines the source domains, after the
+         * operator's confirmation: a state change alone would leave them
+         * defined on the source host while the record says they are gone. */
+        if (to == LEGACY_DECOMMISSIONED)
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
+                                          "legacy system '%s': Art. 35: decommissioned is reached only "
+                                          "through POST /v1/legacy-systems/%s/decommission, where the "
+                                          "operator confirms and the source domains are undefined",
+                                          id, id);
         if (!legacy_transition_allowed((LegacyState)from, (LegacyState)to))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                           "legacy system '%s' is %s: it cannot become %s", id, from_s, to_s);
@@ -712,6 +731,7 @@ typedef struct Assessment {
         const DriverOps *ops;
         DriverConn *conn;
         size_t n;
+        bool images; /* domains[] are "pool/volume" images, no domains */
         char *domains[LEGACY_DOMAINS_MAX];
         LegacyVm *vms;                                                    /* n of them */
         char errors[LEGACY_DOMAINS_MAX][sizeof(((CbError *)0)->message)]; /* "" when the VM was read */
@@ -733,7 +753,8 @@ static int assess_job(void *userdata) {
         Assessment *a = userdata;
         for (size_t i = 0; i < a->n; i++) {
                 CbError e = CB_ERROR_INIT;
-                if (driver_assess_domain(a->ops, a->conn, a->domains[i], &a->vms[i], &e) < 0)
+                if ((a->images ? driver_assess_image(a->ops, a->conn, a->domains[i], &a->vms[i], &e)
+                               : driver_assess_domain(a->ops, a->conn, a->domains[i], &a->vms[i], &e)) < 0)
                         snprintf(a->errors[i], sizeof(a->errors[i]), "%s",
                                  e.message[0] ? e.message : "cannot read the domain");
                 cb_error_clear(&e);
@@ -755,13 +776,17 @@ static void assess_done(int result, void *userdata) {
         for (size_t i = 0; vms && i < a->n; i++) {
                 if (a->errors[i][0]) {
                         failed++;
-                        json_array_append_new(
-                                vms, json_pack("{s:s, s:s}", "name", a->domains[i], "error", a->errors[i]));
+                        json_array_append_new(vms, json_pack("{s:s, s:s}", "name",
+                                                             a->images && strchr(a->domains[i], '/')
+                                                                     ? strchr(a->domains[i], '/') + 1
+                                                                     : a->domains[i],
+                                                             "error", a->errors[i]));
                 } else
                         json_array_append_new(vms, legacy_vm_to_json(&a->vms[i]));
         }
-        doc = json_pack("{s:s, s:s, s:o, s:I}", "assessed_at", now, "provider", a->provider, "vms",
-                        vms ? vms : json_array(), "unreadable", (json_int_t)failed);
+        doc = json_pack("{s:s, s:s, s:o, s:I, s:s}", "assessed_at", now, "provider", a->provider, "vms",
+                        vms ? vms : json_array(), "unreadable", (json_int_t)failed, "kind",
+                        a->images ? "images" : "domains");
         text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         if (result < 0 || !text)
                 log_warning("assessment of legacy system %s failed", a->id);
@@ -813,13 +838,14 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
                 return cb_error_set(
                         err, CB_ERR_UNSUPPORTED,
                         "legacy system '%s': only a source on a registered libvirt provider is assessed "
-                        "(register the host as a provider)",
+                        "(register the host as a provider and name it as source.provider)",
                         id);
         p = providers_find(lg->providers, pname);
         if (!p || p->status != PROVIDER_CONNECTED || !p->conn)
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "source provider '%s' is not connected%s%s",
                                     pname, p && p->last_error[0] ? ": " : "", p ? p->last_error : "");
-        domains = json_object_get(src, "domains");
+        bool images = json_object_get(src, "images") != NULL;
+        domains = json_object_get(src, images ? "images" : "domains");
         a = calloc(1, sizeof(*a));
         if (!a)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -830,6 +856,7 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
                            .provider = strdup(pname),
                            .ops = p->ops,
                            .conn = p->conn,
+                           .images = images,
                            .n = MIN(json_array_size(domains), (size_t)LEGACY_DOMAINS_MAX) };
         a->vms = calloc(a->n ? a->n : 1, sizeof(LegacyVm));
         bool ok = a->id && a->from_state && a->provider && a->vms;
@@ -893,8 +920,12 @@ static char *planned_elsewhere(Legacy *lg, const char *id, const char *provider,
                 json_t *d;
                 if (!streq(json_string_value(json_object_get(src, "provider")) ?: "", provider))
                         continue;
+                /* A domain by its name, an image by its "pool/volume". */
                 json_array_foreach(json_object_get(src, "domains"), i,
-                                   d) if (streq(json_string_value(d), domain)) found =
+                                   d) if (!found && streq(json_string_value(d), domain)) found =
+                        strdup(store_rows_text(rows, 0));
+                json_array_foreach(json_object_get(src, "images"), i,
+                                   d) if (!found && streq(json_string_value(d), domain)) found =
                         strdup(store_rows_text(rows, 0));
         }
         return found;
@@ -1031,7 +1062,12 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         json_array_foreach(json_object_get(assessment, "vms"), i, avm) {
                 const char *name = json_string_value(json_object_get(avm, "name")) ?: "";
                 const char *read_error = json_string_value(json_object_get(avm, "error"));
-                _cleanup_(freep) char *elsewhere = planned_elsewhere(lg, id, source_provider, name);
+                const char *key = name;
+                if (streq_ptr(json_string_value(json_object_get(assessment, "kind")), "images"))
+                        key = json_string_value(json_object_get(
+                                      json_array_get(json_object_get(avm, "disks"), 0), "source"))
+                                      ?: name;
+                _cleanup_(freep) char *elsewhere = planned_elsewhere(lg, id, source_provider, key);
                 const LegacyPlanOption *chosen = NULL, *suggested = NULL;
                 const json_t *ov = override_for(overrides, name);
                 size_t best, n_concerns = 0;
@@ -1078,7 +1114,8 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                                             .system_id = id,
                                             .service_id = chosen->service_id,
                                             .plan_id = chosen->plan_id,
-                                            .quantity = ++per_plan[k] };
+                                            .quantity = ++per_plan[k],
+                                            .migration = true };
                         r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, &perr);
                         if (r < 0) {
                                 /* Not even a request: the project is unknown or hidden. */

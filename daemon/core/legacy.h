@@ -66,7 +66,8 @@ int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, cons
                 const Page *page, json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
 /* POST /v1/legacy-systems/{id}/transition {"state", "reason"}: the way of
  * legacy-rules.h. assessed and planned are reached through assess and
- * plan only; exempt (and back to registered from it) is the authority's,
+ * plan only, decommissioned through legacy_decommission only (it undefines
+ * the source domains); exempt (and back to registered from it) is the authority's,
  * with a reason; failed needs a reason; planned -> migrating is refused
  * while the plan has a critical concern. */
 int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,

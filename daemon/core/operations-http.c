@@ -38,6 +38,7 @@ struct HttpOp {
         /* the context every request carries, owned */
         char *principal, *department, *project_id, *approval_no, *system_id, *service_id, *plan_id;
         char *remote_service_id, *remote_plan_id;
+        char *from_remote_plan_id; /* a resize: the plan it leaves (previous_values) */
         uint64_t poll_deadline_usec;
         unsigned max_polling_s;
         unsigned tries;          /* failed tries of the current request */
@@ -51,6 +52,13 @@ struct HttpOp {
 };
 
 static HttpOp *ops_head;
+static void (*progress_fn)(const char *resource_id, void *userdata);
+static void *progress_userdata;
+
+void http_operations_set_progress(void (*fn)(const char *resource_id, void *userdata), void *userdata) {
+        progress_fn = fn;
+        progress_userdata = userdata;
+}
 
 static void op_free(HttpOp *op) {
         if (!op)
@@ -72,6 +80,7 @@ static void op_free(HttpOp *op) {
         free(op->plan_id);
         free(op->remote_service_id);
         free(op->remote_plan_id);
+        free(op->from_remote_plan_id);
         free(op);
 }
 
@@ -193,6 +202,8 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                 if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
                         op_set_phase(op, PHASE_POLL, reply->operation);
                         op_schedule(op, poll_delay(reply));
+                        if (progress_fn && op->kind == OPERATION_PROVISION)
+                                progress_fn(op->resource_id, progress_userdata);
                 } else if (r >= 0 && op->kind == OPERATION_DEPROVISION)
                         op_verify(op);
                 else if (r >= 0) /* SUCCEEDED */
@@ -345,9 +356,17 @@ static void op_step(HttpOp *op) {
         }
         switch (op->phase) {
         case PHASE_SEND:
-                r = op->kind == OPERATION_PROVISION
-                            ? driver_provision_async(p->ops, p->conn, &spec, &ctx, on_reply, op, &err)
-                            : driver_deprovision_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
+                if (op->kind == OPERATION_RESIZE) {
+                        /* PATCH to the new plan; the plan it leaves goes as previous_values. */
+                        DriverCallContext from = ctx;
+                        from.remote_plan_id = op->from_remote_plan_id;
+                        r = driver_update_async(p->ops, p->conn, &ref, &from, op->remote_plan_id, on_reply,
+                                                op, &err);
+                } else
+                        r = op->kind == OPERATION_PROVISION
+                                    ? driver_provision_async(p->ops, p->conn, &spec, &ctx, on_reply, op, &err)
+                                    : driver_deprovision_async(p->ops, p->conn, &ref, &ctx, on_reply, op,
+                                                               &err);
                 break;
         case PHASE_MITIGATE:
                 r = driver_deprovision_async(p->ops, p->conn, &ref, &ctx, on_reply, op, &err);
@@ -370,8 +389,7 @@ static void op_step(HttpOp *op) {
         op->in_flight = true;
 }
 
-/* The plan's maximum_polling_duration in what the provider offers, else the default. */
-static unsigned max_polling(const Provider *p, const char *service, const char *plan) {
+unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan) {
         const json_t *s, *pl;
         size_t i, j;
         json_array_foreach(json_object_get(p->offered, "services"), i, s) {
@@ -404,7 +422,7 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
         HttpOp *op;
         int q;
 
-        if (kind != OPERATION_PROVISION && kind != OPERATION_DEPROVISION)
+        if (kind != OPERATION_PROVISION && kind != OPERATION_DEPROVISION && kind != OPERATION_RESIZE)
                 return cb_error_set(err, CB_ERR_UNSUPPORTED, "an http resource has no %s",
                                     operation_kind_to_string(kind));
         if (!p)
@@ -433,13 +451,26 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
                 op_free(op);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        op->max_polling_s = max_polling(p, op->remote_service_id, op->remote_plan_id);
+        op->max_polling_s = http_plan_max_polling(p, op->remote_service_id, op->remote_plan_id);
 
-        /* Where a previous run of the daemon left it. */
-        q = store_query(store, "SELECT remote_phase, remote_operation FROM operations WHERE id = ?1",
+        /* Where a previous run of the daemon left it (and a resize's record). */
+        q = store_query(store, "SELECT remote_phase, remote_operation, resize FROM operations WHERE id = ?1",
                         STORE_ARGS(SA_TEXT(op_id)), &rows, "reading the operation", err);
         if (q >= 0 && (q = store_rows_next(rows, err)) > 0) {
                 const char *ph = store_rows_text(rows, 0), *tok = store_rows_text(rows, 1);
+                if (kind == OPERATION_RESIZE) {
+                        json_t *doc = store_rows_text(rows, 2) ? json_loads(store_rows_text(rows, 2), 0, NULL)
+                                                               : NULL;
+                        const char *from = json_string_value(
+                                json_object_get(json_object_get(doc, "from"), "remote_plan_id"));
+                        op->from_remote_plan_id = from ? strdup(from) : NULL;
+                        json_decref(doc);
+                        if (!op->from_remote_plan_id)
+                                q = cb_error_set(
+                                        err, CB_ERR_INTERNAL,
+                                        "operation %s has no resize record of the remote plan it leaves",
+                                        op_id);
+                }
                 for (size_t i = 0; ph && i < ELEMENTSOF(phase_names); i++)
                         if (streq(ph, phase_names[i]))
                                 op->phase = (Phase)i;

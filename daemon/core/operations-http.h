@@ -46,6 +46,14 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
                          const Resource *res, const json_t *plan_spec, HttpOpDoneFn done, void *userdata,
                          CbError *err);
 
+/* The plan's maximum_polling_duration (seconds) in what provider p offers,
+ * else an hour: how long an asynchronous operation of it is polled. */
+unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan);
+
+/* fn (NULL: none) hears of every provision the provider accepted as under
+ * way (202, to be polled), with the resource's id. Process-wide. */
+void http_operations_set_progress(void (*fn)(const char *resource_id, void *userdata), void *userdata);
+
 /* Ends every operation under way with -ECANCELED (their done runs now),
  * for the daemon's stop: none is left pending on a timer. */
 void http_operations_cancel_all(void);

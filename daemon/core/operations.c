@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 
+#include "adopt.h"
 #include "attachments.h"
+#include "bindings.h"
 #include "audit.h"
 #include "first-boot.h"
 #include "images.h"
@@ -40,6 +42,7 @@ static void inflight_remove(Resources *r, const char *op) {
 void operations_state_free(Resources *r) {
         /* Their done callbacks still need the in-flight list. */
         http_operations_cancel_all();
+        bindings_cancel_all();
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
         r->n_inflight = 0;
@@ -108,9 +111,11 @@ typedef struct OpJob {
         char *seed_meta, *seed_user; /* its first-boot seed's documents, owned */
         char *provider_ref;          /* in: recorded ref; out: provision's answer */
         unsigned stop_timeout_ms;
-        AttachmentJob attach; /* attach, detach: the volume and its slot */
-        bool delete_volumes;  /* a VM's deprovision: its attached volumes go too */
-        bool resize_run;      /* a resize: the VM ran before it, and runs after */
+        AttachmentJob attach;   /* attach, detach: the volume and its slot */
+        bool delete_volumes;    /* a VM's deprovision: its attached volumes go too */
+        bool resize_run;        /* a resize: the VM ran before it, and runs after */
+        char adopt_domain[256]; /* adopt: the provider's domain taken over */
+        bool adopt_stopped;     /* adopt: the domain was found shut off */
         CbError err;
 } OpJob;
 
@@ -160,6 +165,30 @@ static int op_job_run(void *userdata) {
                         return -cb_error_errno(j->err.kind);
                 return driver_attach_volume(j->ops, j->conn, &ref, j->attach.pool, j->attach.volume_id,
                                             j->attach.target, j->kind == OPERATION_ATTACH, &j->err);
+        case OPERATION_ADOPT: {
+                /* Borrowed, read only: the stamp owns its strings only when read from a domain. */
+                DriverStamp st = { .resource_id = (char *)j->res.id,
+                                   .name = (char *)j->res.name,
+                                   .project_id = (char *)j->res.project_id,
+                                   .approval_no = (char *)j->res.approval_no,
+                                   .service_id = (char *)j->res.service_id,
+                                   .plan_id = (char *)j->res.plan_id,
+                                   .catalog_revision = j->res.catalog_revision };
+                DriverInstance found = { 0 };
+                if (j->err.kind != CB_ERR_NONE) /* the operation's domain was unreadable */
+                        return -cb_error_errno(j->err.kind);
+                if (!j->ops->adopt_domain)
+                        return cb_error_set(&j->err, CB_ERR_UNSUPPORTED, "provider %s cannot adopt VMs",
+                                            j->provider);
+                int q = j->ops->adopt_domain(j->conn, j->adopt_domain, &st, &found, &j->err);
+                if (q >= 0) {
+                        free(j->provider_ref);
+                        j->provider_ref = found.provider_ref ? strdup(found.provider_ref) : NULL;
+                        j->adopt_stopped = found.state == DRIVER_STATE_SHUTOFF;
+                }
+                driver_instance_done(&found);
+                return q;
+        }
         case OPERATION_RESIZE:
                 if (j->err.kind != CB_ERR_NONE) /* its record was unreadable when the job was made */
                         return -cb_error_errno(j->err.kind);
@@ -186,6 +215,9 @@ static int state_after(OperationKind kind, bool ok) {
                 return ok ? RESOURCE_ACTIVE : RESOURCE_FAILED;
         case OPERATION_DEPROVISION:
                 return ok ? RESOURCE_DELETED : RESOURCE_FAILED;
+        case OPERATION_ADOPT:
+                /* A failed adoption took nothing over: the record holds no quantity. */
+                return ok ? RESOURCE_ACTIVE : RESOURCE_DELETED;
         case OPERATION_STOP:
                 return ok ? RESOURCE_STOPPED : -1;
         case OPERATION_ATTACH:
@@ -214,20 +246,22 @@ static int done_change(Store *s, void *userdata, CbError *err) {
         DoneChange *c = userdata;
         const OpJob *j = c->job;
         int to = state_after(j->kind, c->ok);
+        bool sets_ref = (j->kind == OPERATION_PROVISION || j->kind == OPERATION_ADOPT) && c->ok;
         int q;
 
+        if (j->kind == OPERATION_ADOPT && c->ok && j->adopt_stopped)
+                to = RESOURCE_STOPPED;
         q = store_run(
                 s, upd_op,
                 STORE_ARGS(SA_TEXT(operation_state_to_string(c->ok ? OPERATION_SUCCEEDED : OPERATION_FAILED)),
                            SA_TEXT(c->ok ? NULL : j->err.message), SA_TEXT(c->now), SA_TEXT(j->op_id)),
                 "recording the operation", err);
         if (q >= 0)
-                q = store_run(
-                        s, upd_res,
-                        STORE_ARGS(SA_TEXT(to >= 0 ? resource_state_to_string(to) : NULL),
-                                   SA_TEXT(j->kind == OPERATION_PROVISION && c->ok ? j->provider_ref : NULL),
-                                   SA_TEXT(c->now), SA_TEXT(j->resource_id)),
-                        "recording the resource", err);
+                q = store_run(s, upd_res,
+                              STORE_ARGS(SA_TEXT(to >= 0 ? resource_state_to_string(to) : NULL),
+                                         SA_TEXT(sets_ref ? j->provider_ref : NULL), SA_TEXT(c->now),
+                                         SA_TEXT(j->resource_id)),
+                              "recording the resource", err);
         if (q >= 0 && (j->kind == OPERATION_ATTACH || j->kind == OPERATION_DETACH) && j->attach.volume_id[0])
                 q = attachment_finish(s, j->kind, j->attach.volume_id, c->ok, err);
         if (q >= 0 && j->kind == OPERATION_RESIZE)
@@ -410,6 +444,10 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                         (void)attachment_job(r, op_id, &j->attach, &j->err);
                 if (kind == OPERATION_DEPROVISION)
                         j->delete_volumes = operation_deletes_volumes(r, op_id);
+                if (kind == OPERATION_ADOPT &&
+                    adopt_operation_domain(r, op_id, j->adopt_domain, sizeof(j->adopt_domain)) < 0)
+                        cb_error_set(&j->err, CB_ERR_INTERNAL, "operation %s names no domain to adopt",
+                                     op_id);
                 if (kind == OPERATION_RESIZE)
                         (void)resize_job_runs(r, op_id, &j->resize_run, &j->err);
         }
@@ -505,6 +543,11 @@ static int resource_with_spec(Resources *r, const char *id, Resource *ret, json_
         return 0;
 }
 
+json_t *resources_plan_spec(Resources *r, const Resource *res) {
+        json_t *spec = plan_spec(r, res->service_id, res->catalog_revision, res->plan_id);
+        return spec ? json_deep_copy(spec) : NULL;
+}
+
 /* The provider hears of an operation only once its record is durable. */
 typedef struct DeferredOp {
         Resources *r;
@@ -584,14 +627,118 @@ void operation_done(Operation *o) {
         *o = (Operation){ 0 };
 }
 
+#define OPERATION_COLUMNS                                                                           \
+        "o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, r.department, " \
+        "o.adopt_domain"
+
+/* An operation from a row of OPERATION_COLUMNS. */
+static int operation_from_row(StoreRows *rows, Operation *ret) {
+        Operation o = { 0 };
+        int kind = operation_kind_from_string(store_rows_text(rows, 2));
+        int state = operation_state_from_string(store_rows_text(rows, 3));
+        if (kind < 0 || state < 0)
+                return -EBADMSG;
+        if (store_rows_texts(rows,
+                             (const StoreText[]){ { 0, &o.id },
+                                                  { 1, &o.resource_id },
+                                                  { 4, &o.error },
+                                                  { 5, &o.created_at },
+                                                  { 6, &o.updated_at },
+                                                  { 8, &o.domain } },
+                             6, &o.mem_) < 0)
+                return -ENOMEM;
+        o.kind = (OperationKind)kind;
+        o.state = (OperationState)state;
+        *ret = o;
+        return 0;
+}
+
+void operation_list_done(OperationList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                operation_done(&l->items[i]);
+        free(l->items);
+        *l = (OperationList){ 0 };
+}
+
+int operations_list(Resources *r, const CbCaller *caller, const char *kind, const char *state,
+                    const char *resource_id, const Page *page, OperationList *ret,
+                    char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+        static const char sql[] =
+                "SELECT " OPERATION_COLUMNS " FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "WHERE (o.created_at, o.id) > (?1, ?2) AND (?4 IS NULL OR o.kind = ?4) "
+                "AND (?5 IS NULL OR o.state = ?5) AND (?6 IS NULL OR o.resource_id = ?6) "
+                "AND (?7 IS NULL OR r.department = ?7) ORDER BY o.created_at, o.id LIMIT ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        _cleanup_(operation_list_done) OperationList list = { 0 };
+        char next[PAGE_TOKEN_MAX] = "";
+        const char *dept = NULL;
+        int q;
+
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
+        if (!caller_has_role(caller, RESOURCE_READERS)) {
+                dept = caller->principal->department;
+                if (!dept)
+                        return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
+                                            caller->principal->name);
+        }
+        if (kind && operation_kind_from_string(kind) < 0) {
+                char names[256];
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "kind", "kind: must be one of %s",
+                                          string_table_join(operation_kind_table_get(),
+                                                            operation_kind_table_size(), names,
+                                                            sizeof(names)));
+        }
+        if (state && operation_state_from_string(state) < 0) {
+                char names[256];
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "state", "state: must be one of %s",
+                                          string_table_join(operation_state_table_get(),
+                                                            operation_state_table_size(), names,
+                                                            sizeof(names)));
+        }
+        if (resource_id && !id_is_valid(resource_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "resource_id",
+                                          "resource_id: not a valid id");
+        /* The first page starts after ("", ""), before every record. */
+        q = store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(page->has_after ? page->after[0] : ""),
+                                   SA_TEXT(page->has_after ? page->after[1] : ""),
+                                   SA_INT((int64_t)page->limit + 1), SA_TEXT(kind), SA_TEXT(state),
+                                   SA_TEXT(resource_id), SA_TEXT(dept)),
+                        &rows, "listing operations", err);
+        if (q < 0)
+                return q;
+        list.items = calloc(page->limit + 1, sizeof(*list.items));
+        if (!list.items)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        while ((q = store_rows_next(rows, err)) > 0) {
+                if (list.n == page->limit) {
+                        const Operation *last = &list.items[list.n - 1];
+                        page_token_make(last->created_at, last->id, next);
+                        break;
+                }
+                if (operation_from_row(rows, &list.items[list.n]) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read an operation of the list");
+                list.n++;
+        }
+        if (q < 0)
+                return q;
+        *ret = list;
+        list = (OperationList){ 0 };
+        memcpy(ret_next, next, sizeof(next));
+        return 0;
+}
+
 int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err) {
         static const char sql[] =
-                "SELECT o.id, o.resource_id, o.kind, o.state, o.error, o.created_at, o.updated_at, "
-                "r.department FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "SELECT " OPERATION_COLUMNS " FROM operations o JOIN resources r ON r.id = o.resource_id "
                 "WHERE o.id = ?1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         _cleanup_(operation_done) Operation o = { 0 };
-        int q, kind, state;
+        int q;
 
         q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
         if (q < 0)
@@ -604,22 +751,12 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, Operati
         /* An operation on a resource the caller may not read is an unknown one. */
         if (q == 0 || !caller_may_see(caller, store_rows_text(rows, 7), RESOURCE_READERS))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
-        kind = operation_kind_from_string(store_rows_text(rows, 2));
-        state = operation_state_from_string(store_rows_text(rows, 3));
-        if (kind < 0 || state < 0)
+        q = operation_from_row(rows, &o);
+        if (q == -EBADMSG)
                 return cb_error_set(err, CB_ERR_INTERNAL, "operation '%s' has kind '%s', state '%s'", id,
                                     store_rows_text(rows, 2), store_rows_text(rows, 3));
-        q = store_rows_texts(rows,
-                             (const StoreText[]){ { 0, &o.id },
-                                                  { 1, &o.resource_id },
-                                                  { 4, &o.error },
-                                                  { 5, &o.created_at },
-                                                  { 6, &o.updated_at } },
-                             5, &o.mem_);
         if (q < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        o.kind = (OperationKind)kind;
-        o.state = (OperationState)state;
         *ret = o;
         o = (Operation){ 0 };
         return 0;

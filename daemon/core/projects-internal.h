@@ -7,6 +7,7 @@
  * one of them makes. Not for other modules: they use projects.h.
  */
 
+#include "approval-memo.h"
 #include "approval.h"
 #include "deadlines.h"
 #include "projects.h"
@@ -24,6 +25,7 @@ struct Projects {
         void *terminated_userdata;
         ProjectMigrationFn migration;
         void *migration_userdata;
+        ApprovalMemo *approvals; /* parsed current approvals, for evaluation */
 };
 
 typedef struct ProjectRow {
@@ -45,6 +47,9 @@ int project_not_found(CbError *err, const char *id);
 /* The document of an approval revision (0: the current one), parsed:
  * 0, -ENOENT, -EIO. */
 int project_approval_load(Projects *p, const char *project_id, unsigned revision, Approval **ret);
+/* The same for the current revision, borrowed from p's memo (valid until
+ * the next call but one): 0, -ENOENT, -EIO. */
+int project_approval_current(Projects *p, const char *project_id, const Approval **ret);
 
 /* The approval revisions a project holds, oldest first, without their
  * documents (approvals.c): 0, -ENOMEM, -EIO. */

@@ -28,9 +28,16 @@ int projects_new(Store *store, Catalog *catalog, const TrustedKeys *keys, const 
         p->catalog = catalog;
         p->keys = keys;
         p->calendar = calendar;
+        /* A few projects are evaluated over and over (each order is one). */
+        p->approvals = approval_memo_new(64);
+        if (!p->approvals) {
+                free(p);
+                return -ENOMEM;
+        }
         if (!calendar) {
                 int r = calendar_new(&p->empty_calendar);
                 if (r < 0) {
+                        approval_memo_free(p->approvals);
                         free(p);
                         return r;
                 }
@@ -44,6 +51,7 @@ Projects *projects_free(Projects *p) {
         if (!p)
                 return NULL;
         calendar_free(p->empty_calendar);
+        approval_memo_free(p->approvals);
         free(p);
         return NULL;
 }
@@ -118,6 +126,27 @@ int project_approval_load(Projects *p, const char *project_id, unsigned revision
         if (!doc)
                 return -EIO;
         return approval_parse(doc, strlen(doc), ret, &ignored) < 0 ? -EIO : 0;
+}
+
+int project_approval_current(Projects *p, const char *project_id, const Approval **ret) {
+        static const char cur[] = "SELECT a.document FROM approvals a JOIN projects p ON p.id = a.project_id "
+                                  "AND p.current_revision = a.revision WHERE a.project_id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        CbError ignored = CB_ERROR_INIT;
+        const char *doc;
+        int r;
+
+        r = store_query(p->store, cur, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading an approval", NULL);
+        if (r >= 0)
+                r = store_rows_next(rows, NULL);
+        if (r < 0)
+                return -EIO;
+        if (r == 0)
+                return -ENOENT;
+        doc = store_rows_text(rows, 0);
+        if (!doc)
+                return -EIO;
+        return approval_memo_parse(p->approvals, doc, strlen(doc), ret, &ignored) < 0 ? -EIO : 0;
 }
 
 /* ---- deadlines ---- */

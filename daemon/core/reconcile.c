@@ -8,11 +8,13 @@
 #include <time.h>
 
 #include "audit.h"
+#include "bindings.h"
 #include "log.h"
 #include "operations-http.h"
 #include "operations.h"
 #include "resources-internal.h"
 #include "states.h"
+#include "vm-guest.h"
 
 /* Which resources changed, and in what order, since this process opened
  * the store: every change to a resource's row takes the next number, in
@@ -55,6 +57,12 @@ static int64_t resource_change_seq(Resources *r) {
         return seq;
 }
 
+/* How many VMs a reconcile reads the addresses of, per provider: the ones
+ * read longest ago first, so that every VM's come round within
+ * (VMs / RECONCILE_ADDRESSES) reconciles, and a host of thousands costs a
+ * reconcile no more than this many lease look-ups. */
+#define RECONCILE_ADDRESSES 16
+
 typedef struct InvJob {
         Resources *r;
         char provider[64];
@@ -65,11 +73,24 @@ typedef struct InvJob {
         InventoryDoneFn done; /* NULL: a reconcile */
         void *userdata;
         int64_t since; /* resource_change_seq() when queued; -1: unknown */
+        /* A reconcile's address reads: ids and provider refs in, addresses out (NULL: not read). */
+        size_t n_addr;
+        char addr_ids[RECONCILE_ADDRESSES][2][64];
+        json_t *addr[RECONCILE_ADDRESSES];
 } InvJob;
 
 static int inv_job_run(void *userdata) {
         InvJob *j = userdata;
-        return driver_inventory(j->ops, j->conn, &j->inv, &j->err);
+        int q = driver_inventory(j->ops, j->conn, &j->inv, &j->err);
+        for (size_t i = 0; q >= 0 && i < j->n_addr; i++) {
+                CbError e = CB_ERROR_INIT;
+                DriverRef ref = { .resource_id = j->addr_ids[i][0],
+                                  .provider_ref = j->addr_ids[i][1][0] ? j->addr_ids[i][1] : NULL };
+                if (driver_addresses(j->ops, j->conn, &ref, &j->addr[i], &e) < 0)
+                        j->addr[i] = NULL; /* left as last read; the next reconcile tries again */
+                cb_error_clear(&e);
+        }
+        return q;
 }
 
 /* The record's state for what the provider shows; -1: nothing to say. */
@@ -444,8 +465,56 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
         return TAKE_PTR(out);
 }
 
+/* The reconcile's address reads kept, each one that changed announced. */
+static void keep_addresses(InvJob *j) {
+        for (size_t i = 0; i < j->n_addr; i++) {
+                CbError err = CB_ERROR_INIT;
+                if (!j->addr[i])
+                        continue;
+                json_t *old = vm_addresses_stored(j->r->store, j->addr_ids[i][0]);
+                bool changed = !old || !json_equal(old, j->addr[i]);
+                json_decref(old);
+                if (vm_addresses_keep(j->r->store, j->addr_ids[i][0], j->addr[i], &err) < 0)
+                        log_warning("cannot keep the addresses of %s: %s", j->addr_ids[i][0], err.message);
+                else if (changed)
+                        resources_notify(j->r, j->addr_ids[i][0], false);
+                cb_error_clear(&err);
+        }
+}
+
+static void inv_job_free(InvJob *j) {
+        for (size_t i = 0; i < j->n_addr; i++)
+                json_decref(j->addr[i]);
+        driver_inventory_free(j->inv);
+        cb_error_clear(&j->err);
+        free(j);
+}
+
+/* The active VMs of provider p whose addresses were read longest ago (never first). */
+static void pick_addresses(Resources *r, const char *provider, InvJob *j) {
+        static const char sql[] =
+                "SELECT r.id, COALESCE(r.provider_ref, '') FROM resources r LEFT JOIN resource_addresses a "
+                "ON a.resource_id = r.id WHERE r.provider = ?1 AND r.kind = ?2 AND r.state = ?3 "
+                "ORDER BY COALESCE(a.read_at, ''), r.id LIMIT ?4";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        if (store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(provider), SA_TEXT(resource_kind_to_string(RESOURCE_KIND_VM)),
+                                   SA_TEXT(resource_state_to_string(RESOURCE_ACTIVE)),
+                                   SA_INT(RECONCILE_ADDRESSES)),
+                        &rows, "reading resources", &err) < 0)
+                return;
+        while (j->n_addr < RECONCILE_ADDRESSES && store_rows_next(rows, &err) > 0) {
+                snprintf(j->addr_ids[j->n_addr][0], 64, "%s", store_rows_text(rows, 0));
+                snprintf(j->addr_ids[j->n_addr][1], 64, "%s", store_rows_text(rows, 1));
+                j->n_addr++;
+        }
+}
+
 static void inv_job_done(int result, void *userdata) {
         InvJob *j = userdata;
+        if (result >= 0)
+                keep_addresses(j);
         if (result >= 0 && j->inv) {
                 struct timespec t0, t1;
                 clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -466,9 +535,7 @@ static void inv_job_done(int result, void *userdata) {
                         cb_error_set(&j->err, CB_ERR_INTERNAL, "out of memory");
                 j->done(out, out ? NULL : &j->err, j->userdata);
         }
-        driver_inventory_free(j->inv);
-        cb_error_clear(&j->err);
-        free(j);
+        inv_job_free(j);
 }
 
 static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, void *userdata, CbError *err) {
@@ -488,6 +555,8 @@ static int submit_inventory(Resources *r, Provider *p, InventoryDoneFn done, voi
         *j = (InvJob){ .r = r, .ops = p->ops, .conn = p->conn, .done = done, .userdata = userdata };
         snprintf(j->provider, sizeof(j->provider), "%s", p->name);
         j->since = resource_change_seq(r);
+        if (!done && p->ops->addresses) /* a reconcile, not an operator's inventory read */
+                pick_addresses(r, p->name, j);
         q = worker_submit(r->pool, inv_job_run, inv_job_done, j);
         if (q < 0) {
                 free(j);
@@ -519,6 +588,7 @@ void resources_provider_ready(Resources *r, Provider *p) {
         if (driver_is_async(p->ops)) {
                 /* No events and no inventory: resume what a stop left open. */
                 operations_resume(r, p);
+                bindings_resume(r, p);
                 return;
         }
         resources_watch(r, p);
@@ -539,6 +609,7 @@ void resources_reconcile_all(Resources *r) {
                 if (p->status == PROVIDER_CONNECTED && driver_is_async(p->ops)) {
                         /* No inventory to list: each record is asked about instead. */
                         operations_resume(r, p);
+                        bindings_resume(r, p);
                         http_reconcile_provider(r->store, r->providers, p, http_resource_changed, r);
                 } else if (p->status == PROVIDER_CONNECTED) {
                         operations_resume(r, p);

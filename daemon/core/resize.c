@@ -60,6 +60,28 @@ static int resize_change(Store *s, void *userdata, CbError *err) {
         return q < 0 ? q : 0;
 }
 
+/* A service instance's new plan: at the same provider and remote service,
+ * with a remote plan; *ret_from: the remote plan it leaves (malloc'd). */
+static int service_plan_check(Resources *r, const Resource *res, const char *plan_id, const json_t *spec,
+                              char **ret_from, CbError *err) {
+        json_t *old = spec_at(r, res->service_id, res->catalog_revision, res->plan_id);
+        const char *from = jstr(old, "remote_plan_id");
+        int q = 0;
+
+        if (!jstr(spec, "remote_plan_id") || !streq_ptr(jstr(spec, "provider"), res->provider) ||
+            !streq_ptr(jstr(spec, "remote_service_id"), jstr(old, "remote_service_id")))
+                q = cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "plan_id",
+                        "plan_id: plan '%s' is not a plan of the same service at provider '%s' "
+                        "(an instance changes plan where it lives)",
+                        plan_id, res->provider ? res->provider : "");
+        else if (!from || !(*ret_from = strdup(from)))
+                q = cb_error_set(err, CB_ERR_INTERNAL, "the plan '%s' of resource '%s' has no remote plan",
+                                 res->plan_id, res->id);
+        json_decref(old);
+        return q;
+}
+
 int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
                      ResourceTicket *ret, CbError *err) {
         _cleanup_(resource_done) Resource res = { 0 };
@@ -68,6 +90,7 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         json_t *old_spec = NULL, *detail, *doc;
         const json_t *spec;
         _cleanup_(freep) char *text = NULL;
+        _cleanup_(freep) char *remote_from = NULL;
         const char *cost_kind;
         int q;
 
@@ -88,14 +111,10 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                                     "size of its plan; order one of the size wanted)",
                                     id);
         case RESOURCE_KIND_SERVICE:
-                /* Where the http driver's plan change plugs in: the same
-                 * evaluation and record as below, then the operation runs
-                 * on the loop (operations-http.c) through
-                 * driver_update_async (OSB PATCH) instead of a worker. */
-                return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "resource '%s' is a service instance at an http provider: its plan "
-                                    "change (Open Service Broker update) is not supported yet",
-                                    id);
+                /* The http driver's plan change: the same evaluation and record
+                 * as a VM's; the operation runs on the loop (operations-http.c)
+                 * through driver_update_async (OSB PATCH). */
+                break;
         default:
                 return cb_error_set(err, CB_ERR_INTERNAL, "resource '%s' has an unknown kind", id);
         }
@@ -144,12 +163,18 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                                                ev.decision.n_violations);
         }
         spec = json_object_get(ev.plan, "spec");
-        if (jstr(spec, "kind") && !streq(jstr(spec, "kind"), "vm"))
+        if (res.kind == RESOURCE_KIND_SERVICE) {
+                q = service_plan_check(r, &res, plan_id, spec, &remote_from, err);
+                if (q < 0)
+                        return q;
+        } else if (jstr(spec, "kind") && !streq(jstr(spec, "kind"), "vm"))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id",
                                           "plan_id: plan '%s' is a %s, not a VM", plan_id,
                                           jstr(spec, "kind"));
-        old_spec = spec_at(r, res.service_id, res.catalog_revision, res.plan_id);
-        {
+        old_spec = res.kind == RESOURCE_KIND_VM
+                           ? spec_at(r, res.service_id, res.catalog_revision, res.plan_id)
+                           : NULL;
+        if (old_spec) {
                 json_int_t had = json_integer_value(json_object_get(old_spec, "disk_gib"));
                 json_int_t want = json_integer_value(json_object_get(spec, "disk_gib"));
                 json_decref(old_spec);
@@ -167,6 +192,12 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                         (json_int_t)res.committed_fen, "cost_kind", res.cost_kind, "state",
                         resource_state_to_string(res.state), "to", "plan_id", plan_id, "catalog_revision",
                         (json_int_t)ev.catalog_revision, "committed_fen", (json_int_t)ev.projected_cost_fen);
+        if (doc && remote_from) {
+                /* What the provider knows the plans by: previous_values and the new plan of its PATCH. */
+                json_object_set_new(json_object_get(doc, "from"), "remote_plan_id", json_string(remote_from));
+                json_object_set_new(json_object_get(doc, "to"), "remote_plan_id",
+                                    json_string(jstr(spec, "remote_plan_id")));
+        }
         text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
         if (!text)

@@ -22,7 +22,10 @@
  * Refusals: NotFound as for any action; VALIDATION naming plan_id (missing,
  * not a plan of the VM's service, a smaller disk); CONFLICT for a volume,
  * the plan it is on, an operation under way, or a VM neither active nor
- * stopped (a deleted one included); UNSUPPORTED for a service instance at
- * an http provider; POLICY_DENIED with the violations. */
+ * stopped (a deleted one included); POLICY_DENIED with the violations. A
+ * service instance at an http provider changes plan the same way, within
+ * its service at the same provider (else VALIDATION naming plan_id), by an
+ * OSB PATCH (operations-http.c) polled on last_operation; a failure puts
+ * the old plan back on the record. */
 int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
                      ResourceTicket *ret, CbError *err);

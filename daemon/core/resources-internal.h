@@ -58,6 +58,15 @@ int resources_load_visible(Resources *r, const CbCaller *caller, const char *id,
                            Resource *ret, CbError *err, const char *what);
 int resources_random_id(const char *prefix, char *buf, size_t n);
 
+/* resources-wait.c: the waiters for id, once its record changed; and, at
+ * the end, every waiter answered (not settled). */
+void resources_settle_check(Resources *r, const char *id);
+void resources_wait_cancel_all(void);
+
+/* operations.c: a copy of the spec of the plan res was ordered with (its
+ * pinned revision), or NULL when the catalogue no longer has it. */
+json_t *resources_plan_spec(Resources *r, const Resource *res);
+
 /* attachments.c: the VM volume_id is on (any state): 1 and its id (and
  * ret_state, may be NULL), 0 when on none, -EIO. */
 int attachment_of_volume(Resources *r, const char *volume_id, char ret_vm[64], AttachmentState *ret_state);

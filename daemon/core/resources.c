@@ -45,6 +45,7 @@ Resources *resources_free(Resources *r) {
         if (!r)
                 return NULL;
         operations_state_free(r);
+        resources_wait_cancel_all();
         for (size_t i = 0; i < r->n_watches; i++)
                 free(r->watches[i]);
         free(r);
@@ -63,6 +64,8 @@ void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *use
 void resources_notify(Resources *r, const char *id, bool created) {
         if (r->changed)
                 r->changed(id, created, r->changed_userdata);
+        if (!created)
+                resources_settle_check(r, id);
 }
 
 static int random_id(const char *prefix, char *buf, size_t n) {

@@ -67,9 +67,17 @@ typedef struct Operation {
         const char *error; /* NULL unless it failed */
         const char *created_at;
         const char *updated_at;
+        const char *domain; /* adopt: the provider's domain it takes over; NULL otherwise */
         char *mem_;
 } Operation;
 void operation_done(Operation *o);
+
+/* One page of operations (operations_list). */
+typedef struct OperationList {
+        Operation *items;
+        size_t n;
+} OperationList;
+void operation_list_done(OperationList *l);
 
 /* What a request or an action answers: the resource, the state it is in
  * now, and the operation queued for it (follow it with operations_get). */
@@ -124,6 +132,13 @@ int resources_act(Resources *r, const CbCaller *caller, const char *id, const ch
                   ResourceTicket *ret, CbError *err);
 /* An operation on a resource the caller may read (NotFound otherwise). */
 int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err);
+/* GET /v1/operations: one page (page.h) in creation order of the operations
+ * on the resources the caller may read (a department: its own), filtered
+ * by kind, state and resource_id (each may be NULL). A kind or state that
+ * is none of the names is CB_ERR_VALIDATION naming it. */
+int operations_list(Resources *r, const CbCaller *caller, const char *kind, const char *state,
+                    const char *resource_id, const Page *page, OperationList *ret,
+                    char ret_next[PAGE_TOKEN_MAX], CbError *err);
 
 /* Art. 28: a terminated project's resources are scheduled for retirement:
  * a deprovision operation each, in the caller's transaction. */
@@ -204,3 +219,12 @@ void resources_unwatch_all(Resources *r);
 
 /* Periodic: probe providers and reconcile the connected ones. */
 void resources_reconcile_all(Resources *r);
+
+/* Calls fn once, later on the loop, when resource id's provision has
+ * settled: settled true once it left state provisioning (active, failed),
+ * false when the provider said it is under way (an http provider's 202) or
+ * after timeout_ms. For a face that answers "ready at once" apart from
+ * "under way" (OSB's 201 and 202). -errno when it cannot wait. */
+typedef void (*ResourceSettledFn)(const char *id, bool settled, void *userdata);
+int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, ResourceSettledFn fn,
+                           void *userdata);

@@ -34,6 +34,7 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_ATTACH] = "attach",
         [OPERATION_DETACH] = "detach",
         [OPERATION_RESIZE] = "resize",
+        [OPERATION_ADOPT] = "adopt",
 };
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX);
 
@@ -81,3 +82,9 @@ static const char *const attachment_state_table[_ATTACHMENT_STATE_MAX] = {
         [ATTACHMENT_DETACHING] = "detaching",
 };
 DEFINE_STRING_TABLE(attachment_state, AttachmentState, _ATTACHMENT_STATE_MAX);
+
+static const char *const binding_state_table[_BINDING_STATE_MAX] = {
+        [BINDING_CREATING] = "creating", [BINDING_BOUND] = "bound",   [BINDING_UNBINDING] = "unbinding",
+        [BINDING_UNBOUND] = "unbound",   [BINDING_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE(binding_state, BindingState, _BINDING_STATE_MAX);

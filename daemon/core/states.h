@@ -55,6 +55,7 @@ typedef enum OperationKind {
         OPERATION_ATTACH, /* a block volume onto the VM (the operation's volume_id) */
         OPERATION_DETACH,
         OPERATION_RESIZE, /* a VM onto another plan of its service (resize.h) */
+        OPERATION_ADOPT,  /* a VM the broker did not create, taken under management (adopt.h) */
         _OPERATION_KIND_MAX,
 } OperationKind;
 DECLARE_STRING_TABLE(operation_kind, OperationKind);
@@ -112,3 +113,14 @@ typedef enum AttachmentState {
         _ATTACHMENT_STATE_MAX,
 } AttachmentState;
 DECLARE_STRING_TABLE(attachment_state, AttachmentState);
+
+/* A service binding of an http resource (bindings.h, service_bindings). */
+typedef enum BindingState {
+        BINDING_CREATING,  /* asked of the provider, not confirmed yet */
+        BINDING_BOUND,     /* the provider answered its credentials */
+        BINDING_UNBINDING, /* the deletion is asked of the provider */
+        BINDING_UNBOUND,   /* gone at the provider; the record stays */
+        BINDING_FAILED,    /* not made (and deleted again at the provider) */
+        _BINDING_STATE_MAX,
+} BindingState;
+DECLARE_STRING_TABLE(binding_state, BindingState);

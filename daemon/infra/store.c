@@ -672,6 +672,55 @@ static const char *const migrations[] = {
         "    NEW.state, NEW.updated_at, NEW.plan_id, NEW.catalog_revision)"
         "  ON CONFLICT (resource_id, seq) DO NOTHING;"
         "END;",
+
+        /* 27: bindings of http (OSB) resources: the provider's credentials,
+         * sealed (secretbox), and where a binding or unbinding in flight
+         * stands (phase, remote_operation), so a restart resumes it. One
+         * binder's key names one binding, ever. */
+        "CREATE TABLE IF NOT EXISTS service_bindings ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  binding_key TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('creating','bound','unbinding','unbound','failed')),"
+        "  phase TEXT,"
+        "  remote_operation TEXT,"
+        "  credentials TEXT,"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  deleted_at TEXT,"
+        "  UNIQUE (created_by, binding_key));"
+        "CREATE INDEX IF NOT EXISTS service_bindings_resource ON service_bindings(resource_id);",
+
+        /* 28: adoption is an operation of its own (issue 12, Art. 35): kind
+         * 'adopt', and the provider's domain it takes over (adopt_domain), so
+         * that a restart finds an adoption cut short and finishes it. A CHECK
+         * widened: the table is rebuilt with every column it has by now. */
+        "CREATE TABLE operations_new ("
+        "  id TEXT PRIMARY KEY,"
+        "  resource_id TEXT NOT NULL REFERENCES resources(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('provision','start','stop','reboot','deprovision',"
+        "    'attach','detach','resize','adopt')),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+        "  error TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  remote_operation TEXT,"
+        "  remote_phase TEXT,"
+        "  volume_id TEXT,"
+        "  delete_volumes INTEGER NOT NULL DEFAULT 0,"
+        "  resize TEXT,"
+        "  adopt_domain TEXT);"
+        "INSERT INTO operations_new (id, resource_id, kind, state, error, created_at, updated_at,"
+        "  remote_operation, remote_phase, volume_id, delete_volumes, resize) SELECT id, resource_id, kind,"
+        "  state, error, created_at, updated_at, remote_operation, remote_phase, volume_id, delete_volumes,"
+        "  resize FROM operations;"
+        "DROP TABLE operations;"
+        "ALTER TABLE operations_new RENAME TO operations;"
+        "CREATE INDEX operations_resource ON operations(resource_id);"
+        "CREATE INDEX operations_state ON operations(state);",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -1000,15 +1049,32 @@ int store_defer(Store *s, StoreDeferredFn fn, void *userdata) {
         return 0;
 }
 
+/* Every evaluation is one read snapshot: the two statements are kept
+ * prepared (sqlite3_exec would parse them on every request). */
+static int step_cached(Store *s, const char *sql) {
+        sqlite3_stmt *st;
+        int rc;
+
+        if (store_prepare(s, sql, &st) < 0)
+                return SQLITE_ERROR;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc;
+}
+
 int store_read_begin(Store *s) {
+        static const char begin[] = "BEGIN DEFERRED";
+
         if (s->depth > 0 || s->batch_open || !sqlite3_get_autocommit(s->db))
                 return 0;
-        return sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK ? 1 : 0;
+        return step_cached(s, begin) == SQLITE_DONE ? 1 : 0;
 }
 
 void store_read_end(Store *s, int opened) {
+        static const char commit[] = "COMMIT";
+
         if (opened > 0 && !sqlite3_get_autocommit(s->db))
-                sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+                step_cached(s, commit);
 }
 
 void store_batch_begin(Store *s) {

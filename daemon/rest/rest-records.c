@@ -88,10 +88,24 @@ int rest_resource_page_text(const ResourceList *list, const char *next, char **r
 }
 
 json_t *rest_operation_json(const Operation *o) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", o->id, "resource_id", o->resource_id,
-                         "kind", operation_kind_to_string(o->kind), "state",
-                         operation_state_to_string(o->state), "error", o->error, "created_at", o->created_at,
-                         "updated_at", o->updated_at);
+        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "id", o->id, "resource_id",
+                              o->resource_id, "kind", operation_kind_to_string(o->kind), "state",
+                              operation_state_to_string(o->state), "error", o->error, "created_at",
+                              o->created_at, "updated_at", o->updated_at);
+        if (v && o->domain)
+                json_object_set_new(v, "domain", json_string(o->domain));
+        return v;
+}
+
+/* The operations list as JSON (REST and D-Bus answer the same array). */
+json_t *rest_operations_json(const OperationList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_operation_json(&l->items[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
 }
 
 json_t *rest_ticket_json(const ResourceTicket *t) {

@@ -35,6 +35,8 @@ json_t *rest_resource_list_json(const ResourceList *list);
  * loop time of a page). 0, or -ENOMEM/-EILSEQ/-EINVAL (a NULL field). */
 int rest_resource_page_text(const ResourceList *list, const char *next, char **ret, size_t *ret_len);
 json_t *rest_operation_json(const Operation *o);
+/* An operations page's items, each as rest_operation_json(). */
+json_t *rest_operations_json(const OperationList *l);
 /* {"id", "state", "operation_id"}: what a request or an action answers. */
 json_t *rest_ticket_json(const ResourceTicket *t);
 

@@ -9,6 +9,7 @@
 
 #include "adopt.h"
 #include "attachments.h"
+#include "bindings.h"
 #include "resize.h"
 #include "json-util.h"
 #include "providers.h"
@@ -228,6 +229,23 @@ static int on_volumes_list(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 200, json_pack("{s:o}", "volumes", list));
 }
 
+static int on_operations_list(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(operation_list_done) OperationList list = { 0 };
+        char next[PAGE_TOKEN_MAX];
+        Page page;
+        int r = rest_page(req, &page, err);
+        if (r >= 0)
+                r = operations_list(req->manager->resources, &req->caller, rest_query(req, "kind"),
+                                    rest_query(req, "state"), rest_query(req, "resource_id"), &page, &list,
+                                    next, err);
+        if (r < 0)
+                return r;
+        json_t *a = rest_operations_json(&list);
+        if (!a)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return rest_reply_page(reply, "operations", a, next);
+}
+
 static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(operation_done) Operation op = { 0 };
         int r = operations_get(req->manager->resources, &req->caller, req->params[0], &op, err);
@@ -297,27 +315,99 @@ static int on_provider_inventory(RestRequest *req, RestReply *reply, CbError *er
         return REST_ASYNC;
 }
 
-static void adopt_done(json_t *resource, const CbError *err, void *userdata) {
-        RestAsync *a = userdata;
-        if (resource)
-                rest_async_complete(a, 201, resource);
-        else
-                rest_async_fail(a, err);
-}
-
-/* The domain is stamped on a worker; the request waits. Refusals (role,
- * body, policy) are answered at once. */
+/* 202 at once, like an order: the adopt operation stamps the domain on a
+ * worker (follow it at /v1/operations/{operation_id}). */
 static int on_provider_adopt(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(json_decrefp) json_t *body = NULL;
-        RestAsync *a;
+        ResourceTicket t;
         int r;
-        (void)reply;
 
         r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
+        r = resources_adopt(req->manager->resources, &req->caller, req->params[0], body, &t, err);
+        if (r < 0)
+                return r;
+        snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s", t.id);
+        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+}
+
+/* ---- bindings of service resources (bindings.h) ---- */
+
+static void binding_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (!b) {
+                rest_async_fail(a, err);
+                return;
+        }
+        if (b->state == BINDING_FAILED && err) {
+                rest_async_fail(a, err);
+                return;
+        }
+        /* 201 bound (or unbound) at once, 202 while the provider is at it. */
+        rest_async_complete(a,
+                            b->state == BINDING_CREATING || b->state == BINDING_UNBINDING ? 202
+                            : b->state == BINDING_UNBOUND                                 ? 200
+                                                                                          : 201,
+                            service_binding_to_json(b));
+}
+
+static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
+        static const char *const fields[] = { "binding_id", "parameters", NULL };
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        const char *key = NULL;
+        bool pending = false;
+        RestAsync *a;
+        int r;
+
+        r = rest_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        r = json_check_object(body, fields, err);
+        if (r >= 0)
+                r = json_get_string(body, "binding_id", false, 200, &key, err);
+        if (r < 0)
+                return r;
         a = rest_suspend(req);
-        r = resources_adopt(req->manager->resources, &req->caller, req->params[0], body, adopt_done, a, err);
+        r = resource_bind(req->manager->resources, &req->caller, req->params[0], key,
+                          json_object_get(body, "parameters"), NULL, binding_answered, a, &b, &pending, err);
+        if (r < 0) {
+                rest_async_fail(a, err);
+                cb_error_clear(err);
+        } else if (!pending)
+                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200, service_binding_to_json(&b));
+        (void)reply;
+        return REST_ASYNC;
+}
+
+static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
+        json_t *list = NULL;
+        int r = resource_bindings_list(req->manager->resources, &req->caller, req->params[0], &list, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "bindings", list));
+}
+
+static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        int r = resource_binding_get(req->manager->resources, &req->caller, req->params[0], req->params[1],
+                                     false, &b, err);
+        if (r < 0)
+                return r;
+        return rest_reply_json(reply, 200, service_binding_to_json(&b));
+}
+
+static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {
+        _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        bool pending = false;
+        RestAsync *a;
+        int r;
+        (void)reply;
+
+        a = rest_suspend(req);
+        r = resource_unbind(req->manager->resources, &req->caller, req->params[0], req->params[1], false,
+                            binding_answered, a, &b, &pending, err);
         if (r < 0) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
@@ -336,7 +426,12 @@ const RestRoute rest_resources_routes[] = {
         { "POST", "/v1/resources/{id}/resize", REST_AUTH_BEARER, on_resource_resize, NULL },
         { "DELETE", "/v1/resources/{id}/volumes/{volume_id}", REST_AUTH_BEARER, on_volume_detach, NULL },
         { "GET", "/v1/resources/{id}/console", REST_AUTH_BEARER, on_resource_console, NULL },
+        { "POST", "/v1/resources/{id}/bindings", REST_AUTH_BEARER, on_binding_create, NULL },
+        { "GET", "/v1/resources/{id}/bindings", REST_AUTH_BEARER, on_bindings_list, NULL },
+        { "GET", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_get, NULL },
+        { "DELETE", "/v1/resources/{id}/bindings/{binding_id}", REST_AUTH_BEARER, on_binding_delete, NULL },
         { "GET", "/v1/resources/{id}/addresses", REST_AUTH_BEARER, on_resource_addresses, NULL },
+        { "GET", "/v1/operations", REST_AUTH_BEARER, on_operations_list, NULL },
         { "GET", "/v1/operations/{id}", REST_AUTH_BEARER, on_operation_get, NULL },
         { "GET", "/v1/providers", REST_AUTH_BEARER, on_providers_list, NULL },
         { "POST", "/v1/providers", REST_AUTH_BEARER, on_provider_create, NULL },

@@ -9,7 +9,12 @@
 # modules, mounts the NoCloud seed (the ISO 9660 volume "cidata" the broker
 # attaches as a virtio disk), prints "cb-guest hostname=H" and
 # "cb-guest key-sha256=HEX" (the SHA-256 of each public key's blob) on the
-# serial console, asks for a DHCP lease on its NIC, and stays up.
+# serial console, prints "cb-guest cpus=N mem-kib=K" (what the kernel sees:
+# a resize shows), asks for a DHCP lease on its NIC, and stays up. Every
+# block device that appears after the seed (vdc...: an attached volume, hot
+# plugged or there at boot) gets "cb-guest-data HOSTNAME vdX" written to its
+# first sector, which it reads back and reports as "cb-guest disk vdX
+# written and read back".
 
 set -euo pipefail
 out=$1
@@ -61,6 +66,7 @@ for m in virtio_pci virtio_blk isofs virtio_net; do
         grep -q "^$m " /proc/modules || echo "cb-guest module $m did not load"
 done
 echo "cb-guest up"
+echo "cb-guest cpus=$(grep -c ^processor /proc/cpuinfo) mem-kib=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 for i in 1 2 3 4 5 6 7 8 9 10; do
         for d in /dev/vd?; do
                 [ -b "$d" ] && mount -t iso9660 -o ro "$d" /seed 2>/dev/null && break 2
@@ -80,7 +86,22 @@ fi
 ip link set lo up
 ip link set eth0 up 2>/dev/null && udhcpc -i eth0 -q -n -t 10 -s /bin/true >/dev/null 2>&1 &
 echo "cb-guest ready"
-while true; do sleep 3600; done
+seen=" vda vdb "
+while true; do
+        for d in /dev/vd?; do
+                n=${d#/dev/}
+                case "$seen" in *" $n "*) continue ;; esac
+                [ -b "$d" ] || continue
+                seen="$seen$n "
+                m="cb-guest-data $(hostname) $n"
+                printf '%s\n' "$m" | dd of="$d" bs=512 count=1 conv=sync,fsync 2>/dev/null
+                blockdev --flushbufs "$d" 2>/dev/null
+                echo 3 >/proc/sys/vm/drop_caches
+                r=$(dd if="$d" bs=512 count=1 2>/dev/null | head -n 1)
+                if [ "$r" = "$m" ]; then echo "cb-guest disk $n written and read back"; else echo "cb-guest disk $n read back '$r'"; fi
+        done
+        sleep 1
+done
 INIT
 chmod +x "$work/i/init"
 (cd "$work/i" && find . | "$root/bin/cpio" -o -H newc --quiet | gzip -1 >"$work/initrd.gz")

@@ -511,8 +511,8 @@ assert_contains "$(cat "$CB_TMP/doc.members")" "property State s read" "the intr
 # What PropertiesChanged promises per property (the members compared above
 # carry it, so the document and the daemon agree on it too).
 assert_eq "$(awk '$1 == "property" { printf "%s %s ", $2, $5 }' "$CB_TMP/live.members")" \
-        "Addresses false Id const Kind const Name const PlanId const ProjectId const Provider invalidates ServiceId const State invalidates " \
-        "live: State and Provider invalidate, Addresses is never signalled, the rest are const"
+        "Addresses false Id const Kind const Name const PlanId invalidates ProjectId const Provider invalidates ServiceId const State invalidates " \
+        "live: State, Provider and PlanId (a resize) invalidate, Addresses is never signalled, the rest are const"
 
 kill "$MONITOR_PID" "$HEALTH_MONITOR_PID" 2>/dev/null || true
 cb_stop_daemon

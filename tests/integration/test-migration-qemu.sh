@@ -20,7 +20,10 @@
 #     1 MiB/s, migration.copy_rate_limit_bytes, so the window is seconds
 #     wide), then restarted: rolled back, never both copies running;
 #  4. at most one copy per source host (migration.max_copies_per_host = 1):
-#     a second system waits "queued" while the first copies.
+#     a second system waits "queued" while the first copies;
+#  5. an image source: a qcow2 image (no domain) in the server room's pool
+#     becomes the raw disk of a target defined from the plan, the same disk
+#     to the guest (qemu-img compare) and the known content byte for byte.
 #
 # Needs root. Usage: tests/integration/test-migration-qemu.sh [BUILD_DIR]
 
@@ -324,5 +327,58 @@ assert_eq "$(vsh domstate oa-c | head -n1)" "shut off" "edu-mig-c's source is as
 assert_eq "$(target_domains)" 1 "the cloud holds only the one finished move"
 RUNNING="$(vsh list --name | awk NF | sort | tr '\n' ' ')/ $(csh list --name | awk NF | tr '\n' ' ')"
 assert_eq "$RUNNING" "oa-b / cb-$RID " "never both copies: each VM runs in one place only"
+
+# --- 5. an image source: a qcow2 image from the server room becomes a raw disk -------------
+# The known content as a qcow2 image in the source pool, no domain holding it. The
+# move streams the qcow2 file into a scratch volume of the cloud's pool, checks
+# both digests of the file, and libvirt converts it (qemu-img) into the raw target.
+cb_stop_daemon
+start 0 0
+qemu-img convert -f raw -O qcow2 "$CB_TMP/disk.img" "$CB_TMP/scan.qcow2"
+QSIZE=$(stat -c %s "$CB_TMP/scan.qcow2")
+vsh vol-create-as "$SRC_POOL" scan.qcow2 $((64 * MiB)) --format qcow2 >/dev/null
+vsh vol-upload --pool "$SRC_POOL" scan.qcow2 "$CB_TMP/scan.qcow2"
+vsh pool-refresh "$SRC_POOL" >/dev/null
+assert_contains "$(vsh vol-dumpxml --pool "$SRC_POOL" scan.qcow2)" "<format type='qcow2'/>" \
+        "set-up: the image is a qcow2 volume of the server room ($QSIZE bytes of file)"
+cb_add_system edu-scan
+cb_approve mig-img "临政信审〔$YEAR〕$((RANDOM % 900 + 100))号" edu-scan \
+        '[{"service_id": "ecs-mig", "plan_id": "ecs-mig-tiny", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems dev-migration "$(jq -nc --arg dl "$YEAR-12-31" --arg p "$SRC_POOL" \
+        '{system_id: "edu-scan", hosting: {kind: "server-room", location: "档案室"},
+          source: {provider: "room-a", images: [($p + "/scan.qcow2")]}, deadline: $dl}')"
+assert_eq "$CB_STATUS" 201 "an image source is registered"
+cb_curl POST /v1/legacy-systems/edu-scan/assess dev-migration
+wait_legacy edu-scan assessed 30 || fail "the image is assessed (state $GOT)"
+assert_jq "$CB_BODY" '.assessment.vms[0].disks[0] | [.format, .capacity_bytes] | map(tostring) | join(",")' \
+        "qcow2,$((64 * MiB))" "assessed through libvirt: qcow2, 64 MiB virtual"
+cb_curl POST /v1/legacy-systems/edu-scan/plan dev-migration \
+        "{\"project_id\": \"mig-img\", \"target\": {\"provider\": \"cloud\", \"pool\": \"$DST_POOL\", \"network\": \"$NET\"}}"
+assert_jq "$CB_BODY" '[.plan.critical, (.plan.vms[0].concerns | map("\(.level):\(.code)") | join("+"))] | map(tostring) | join(",")' \
+        "false,info:DISK_CONVERSION" "planned: the conversion is an info, nothing critical"
+t0=$SECONDS
+cb_curl POST /v1/legacy-systems/edu-scan/migrate dev-migration
+assert_eq "$CB_STATUS" 202 "the image's move starts"
+IRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].resource_id')
+if wait_legacy edu-scan cut-over 90; then pass "the image's move ends cut-over ($((SECONDS - t0)) s)"; else
+        fail "the image's move ends cut-over (state $GOT: $(printf %s "$CB_BODY" | jq -c '[.state_reason, .plan.run.vms[0].error]'))"
+fi
+assert_eq "$(csh domstate "cb-$IRID" | head -n1)" running "the target cb-$IRID runs, defined from the plan"
+assert_contains "$(csh dumpxml "cb-$IRID")" "<driver name='qemu' type='raw'" "its disk is raw"
+assert_contains "$(csh vol-dumpxml --pool "$DST_POOL" "cb-$IRID.img")" "<format type='raw'/>" "the target volume is raw"
+RC=0
+OUT=$(qemu-img compare -f qcow2 -F raw "$CB_TMP/src/scan.qcow2" "$CB_TMP/dst/cb-$IRID.img" 2>&1) || RC=$?
+assert_eq "$RC:$OUT" "0:Images are identical." "qemu-img compare: the guest sees the same disk in the qcow2 image and the raw target"
+assert_eq "$(digest_of csh "$DST_POOL" "cb-$IRID.img")" "$WANT" "the raw target holds the known content byte for byte"
+assert_jq "$CB_BODY" '.plan.run.vms[0] | .source_sha256 == .target_sha256' true "the file that crossed has the same digest on both sides"
+DATA=$(printf %s "$CB_BODY" | jq .plan.run.vms[0].data_bytes)
+echo "# image: $DATA data bytes crossed for a qcow2 file of $QSIZE bytes (64 MiB virtual)"
+if [ "$DATA" -le "$QSIZE" ] && [ "$DATA" -ge $((6 * MiB)) ]; then pass "the qcow2 file's data crossed, not the virtual size"; else
+        fail "data bytes $DATA for a file of $QSIZE"; fi
+if [ -e "$CB_TMP/dst/cb-$IRID.img.src" ]; then fail "the scratch copy is left"; else pass "the scratch copy of the qcow2 file is gone"; fi
+ALLOC=$(du -B1 "$CB_TMP/dst/cb-$IRID.img" | cut -f1)
+if [ "$ALLOC" -le $((8 * MiB)) ]; then pass "the converted target is sparse ($ALLOC bytes allocated)"; else
+        fail "the converted target takes $ALLOC bytes"; fi
+assert_contains "$(vsh vol-list --pool "$SRC_POOL")" scan.qcow2 "the source image is left where it was"
 
 cb_done

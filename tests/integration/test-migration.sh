@@ -30,6 +30,12 @@ ctl() {
         ERR=$(cat "$CB_TMP/ctl.err")
 }
 
+# The domains on room-a, as its inventory lists them.
+room_domains() {
+        cb_curl GET /v1/providers/room-a/inventory dev-operator
+        printf %s "$CB_BODY" | jq -r '[.domains[].name] | join(",")'
+}
+
 # --- set-up: the server room as a provider, systems in the directory ---------------
 cb_curl POST /v1/providers dev-operator "{\"name\":\"room-a\",\"driver\":\"libvirt\",\"uri\":\"test://$NODE\"}"
 assert_eq "$CB_STATUS" 201 "set-up: the legacy server room is a registered provider"
@@ -194,8 +200,8 @@ assert_jq "$CB_BODY" '.plan.vms | map("\(.name)=\(.suggested_plan.plan_id)") | j
 assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical")) | length' 0 \
         "oa-web: nothing critical (approved, room on the target)"
 assert_jq "$CB_BODY" '.plan.vms[1].concerns | map("\(.level):\(.code)") | join(",")' \
-        "warning:UNSUPPORTED_DEVICE,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
-        "oa-db: the sound card, the vmdk disk, UEFI, and a plan the approval does not cover"
+        "critical:MULTIPLE_DISKS,warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
+        "oa-db: two disks (the move takes one), the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "migrating"}'
 assert_eq "$CB_STATUS" 409 "a critical concern blocks the run"
 assert_contains "$CB_BODY" "critical" "the refusal says why"
@@ -222,7 +228,7 @@ assert_jq "$CB_BODY" '[.state, (.plan | tostring)] | join(",")' "registered,null
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "ecs-general-2c4g"}]')"
 assert_eq "$CB_STATUS" 200 "a plan can be overridden"
 assert_jq "$CB_BODY" '.plan.vms[1] | [.overridden, (.concerns | map(select(.level == "critical") | .code) | join("+"))] | map(tostring) | join(",")' \
-        "true,DISK_LARGER_THAN_PLAN+QUANTITY_EXCEEDED" "the override: disk too large, and the approval's one VM is taken by oa-web"
+        "true,DISK_LARGER_THAN_PLAN+MULTIPLE_DISKS+QUANTITY_EXCEEDED" "the override: disk too large, two disks, and the approval's one VM is taken by oa-web"
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "no-such-plan"}]')"
 assert_eq "$CB_STATUS" 422 "an override to a plan that is not published"
 
@@ -239,19 +245,51 @@ for _ in $(seq 1 $((50 * CB_SLOW))); do
 done
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$PLAN"
 assert_jq "$CB_BODY" '.plan.critical' false "oa-web alone: no critical concern"
-for s in migrating cut-over verified decommissioned; do
+for s in migrating cut-over verified; do
         cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration "{\"state\": \"$s\"}"
         assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .state)" "200:$s" "edu-oa becomes $s"
 done
+# decommissioned only through the decommission, which undefines the source
+# domains after the operator confirms: never by a bare state change, on any face.
+for who in dev-migration dev-operator dev-authority; do
+        cb_curl POST /v1/legacy-systems/edu-oa/transition $who '{"state": "decommissioned"}'
+        case $who in
+        dev-migration) assert_eq "$CB_STATUS" 409 "REST: the migration team cannot set decommissioned by hand" ;;
+        *) assert_eq "$CB_STATUS" "$([ $who = dev-operator ] && echo 403 || echo 409)" "REST: $who cannot set decommissioned by hand" ;;
+        esac
+done
+cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "decommissioned"}'
+assert_jq "$CB_BODY" '[.error, .field] | join(",")' "conflict,state" "the refusal names the field state"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "Art. 35: decommissioned is reached only through POST /v1/legacy-systems/edu-oa/decommission" \
+        "the refusal names the article and the way that undefines the source"
+refused "$MIGRATION" Conflict "D-Bus: Transition to decommissioned is refused" "$ROOT" "$MIG.Transition" \
+        string:edu-oa string:decommissioned string:
+ctl "$MIGRATION" migration transition edu-oa decommissioned
+assert_eq "$RC" 1 "ctl: migration transition to decommissioned fails"
+assert_contains "$ERR" "/decommission" "ctl: and names the decommission"
+cb_curl GET /v1/legacy-systems/edu-oa dev-migration
+assert_jq "$CB_BODY" .state verified "after the refusals edu-oa is still verified"
+assert_contains "$(room_domains)" "oa-web" "its source domain is still defined on room-a"
+cb_curl POST /v1/legacy-systems/edu-oa/decommission dev-operator '{}'
+assert_eq "$CB_STATUS" 202 "the operator confirms the decommission"
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-oa dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = decommissioned ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state decommissioned "edu-oa is decommissioned through the decommission"
+assert_not_contains "$(room_domains)" "oa-web" "and its source domain is undefined on room-a"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "registered"}'
 assert_eq "$CB_STATUS" 409 "decommissioned is final"
 
 # --- the audit trail has every change -------------------------------------------------------
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa") | .action] | unique | join(",")' \
-        "legacy.assess,legacy.create,legacy.plan,legacy.transition,legacy.update" "edu-oa's changes are on record"
+        "legacy.assess,legacy.create,legacy.decommission,legacy.plan,legacy.transition,legacy.update" "edu-oa's changes are on record"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa" and .action == "legacy.transition" and .outcome == "ok") | .detail.to] | join(",")' \
-        "migrating,cut-over,verified,decommissioned" "each state change is an audit record"
+        "migrating,cut-over,verified" "each state change is an audit record"
+assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-oa" and .action == "legacy.decommission" and .outcome == "ok") | .detail.to] | join(",")' \
+        "decommissioned" "decommissioned is on record as the decommission's"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-secret") | "\(.action):\(.outcome):\(.codes[0])"] | join(",")' \
         "legacy.create:denied:CLASSIFIED_SYSTEM" "the refused classified system is on record"
 assert_jq "$CB_BODY" '[.records[] | select(.object == "legacy:edu-files" and .action == "legacy.transition" and .outcome == "ok") | .detail.signed_off_by] | join(",")' \
@@ -341,6 +379,79 @@ assert_contains "$ERR" "only a planned system is moved" "ctl: and says why"
 ctl "$MIGRATION" migration watch edu-files
 assert_eq "$RC" 1 "ctl: migration watch of a system never moved fails"
 assert_contains "$ERR" "has not been moved" "ctl: and says so"
+
+# --- image sources: disks from a server room that no domain holds ---------------------
+# On the test driver only the register, the assessment (the volumes' XML) and the
+# pre-flight run: it does not stream volumes, so the copy and the conversion of a
+# qcow2 image are test-migration-qemu.sh's (real libvirtd, qemu-img).
+cb_add_system edu-scans
+cb_add_system edu-scans2
+imgreg() { # SYSTEM IMAGES_JSON [PROVIDER]
+        jq -nc --arg s "$1" --argjson i "$2" --arg p "${3-room-a}" --arg dl "$YEAR-12-31" \
+                '{system_id: $s, hosting: {kind: "server-room", location: "档案室机房"},
+                  source: ({images: $i} + (if $p == "" then {} else {provider: $p} end)), deadline: $dl, wave: "w3"}'
+}
+cb_curl POST /v1/legacy-systems dev-migration "$(imgreg edu-scans '["legacy/archive.qcow2"]' | jq -c '.source.domains = ["x"]')"
+assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .field)" "422:source" "images and domains together are refused, naming source"
+cb_curl POST /v1/legacy-systems dev-migration "$(imgreg edu-scans '["legacy/archive.qcow2"]' nowhere)"
+assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .field)" "422:source.provider" "images on an unknown provider are refused"
+cb_curl POST /v1/legacy-systems dev-migration "$(imgreg edu-scans '["legacy/archive.qcow2"]' "")"
+assert_eq "$CB_STATUS" 201 "images without a provider are registered"
+cb_curl POST /v1/legacy-systems/edu-scans/assess dev-migration
+assert_eq "$CB_STATUS" 501 "but not assessed: the broker reads images only from a registered provider"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "source.provider" "the refusal names source.provider"
+cb_curl PUT /v1/legacy-systems/edu-scans dev-migration "$(imgreg edu-scans '["legacy/archive.qcow2","legacy/scan.iso","legacy/gone.img"]')"
+assert_eq "$CB_STATUS" 200 "the images are on room-a's pools"
+cb_curl POST /v1/legacy-systems/edu-scans/assess dev-migration
+assert_eq "$CB_STATUS" 202 "their assessment starts"
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-scans dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" '[.state, .assessment.kind] | join(",")' "assessed,images" "assessed as images"
+assert_jq "$CB_BODY" '.assessment.vms[:2] | map("\(.name):\(.disks[0].format):\(.disks[0].capacity_bytes):\(.disks[0].source)") | join(",")' \
+        "archive.qcow2:qcow2:21474836480:legacy/archive.qcow2,scan.iso:iso:4294967296:legacy/scan.iso" \
+        "each image is a VM of one disk: its format and size from the volume"
+assert_jq "$CB_BODY" '.assessment.vms[2] | [.name, .error] | join(",")' "gone.img,no volume 'legacy/gone.img' on the source host" \
+        "an image the host does not have is listed with the reason"
+cb_approve lf-img "临政信审〔$YEAR〕39号" edu-scans '[{"service_id": "ecs-general", "plan_id": "ecs-general-1c2g", "quantity": 2}]'
+IMGPLAN='{"project_id": "lf-img", "target": {"provider": "dev-test", "pool": "default", "network": "default"}}'
+cb_curl POST /v1/legacy-systems/edu-scans/plan dev-migration "$IMGPLAN"
+assert_eq "$CB_STATUS" 200 "the images are planned"
+assert_jq "$CB_BODY" '[.plan.vms[].concerns[].code] | index("MIGRATION_OVERDUE")' null \
+        "edu-files is overdue, yet the target order of a migration plan is not held back (it is what Art. 35 asks for)"
+assert_jq "$CB_BODY" '.plan.vms | map("\(.name)=\(.plan.plan_id)") | join(",")' \
+        "archive.qcow2=ecs-general-1c2g,scan.iso=ecs-general-1c2g,gone.img=null" "the smallest plan holding each disk"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map("\(.level):\(.code)") | join(",")' "info:DISK_CONVERSION" \
+        "a qcow2 image: converted to raw on the target, an info"
+assert_jq "$CB_BODY" '.plan.vms[1].concerns | map(select(.level == "critical") | .code) | join(",")' "DISK_FORMAT_UNKNOWN" \
+        "an image in a format the move cannot convert: critical"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.plan.vms[1].concerns[0].message')" "'iso'" "naming the format"
+assert_jq "$CB_BODY" '.plan.vms[2].concerns | map(select(.level == "critical") | .code) | join(",")' "SOURCE_UNREACHABLE" \
+        "the missing image: unreachable"
+cb_curl POST /v1/legacy-systems/edu-scans/migrate dev-migration
+assert_eq "$CB_STATUS" 409 "the critical concerns block the move"
+# The same image in another system's plan is critical.
+cb_curl PUT /v1/legacy-systems/edu-scans dev-migration "$(imgreg edu-scans '["legacy/archive.qcow2"]')"
+cb_curl POST /v1/legacy-systems/edu-scans/assess dev-migration
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-scans dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+cb_curl POST /v1/legacy-systems/edu-scans/plan dev-migration "$IMGPLAN"
+assert_jq "$CB_BODY" .plan.critical false "the qcow2 image alone plans without a critical concern"
+cb_curl POST /v1/legacy-systems dev-migration "$(imgreg edu-scans2 '["legacy/archive.qcow2"]')"
+cb_curl POST /v1/legacy-systems/edu-scans2/assess dev-migration
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-scans2 dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+cb_curl POST /v1/legacy-systems/edu-scans2/plan dev-migration "$IMGPLAN"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.code == "ALREADY_PLANNED") | .message) | .[0]' \
+        "archive.qcow2 is already in the plan of legacy system edu-scans" "an image in another system's plan is ALREADY_PLANNED"
 
 # The daemon kept serving through every refusal.
 cb_curl GET /v1/health ""

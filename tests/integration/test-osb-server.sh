@@ -176,8 +176,12 @@ for minor in 13 14 15 16 17; do
         osb PATCH "$BASE" "$V" "{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\"}"
         expect 200 "$V: an update that changes nothing is 200"
         osb PATCH "$BASE" "$V" "{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN2\"}"
-        expect 400 "$V: a plan change is 400 (plans are not updateable)"
-        assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "plan_id" "$V: ... naming plan_id"
+        expect 422 "$V: a plan change without accepts_incomplete is 422"
+        assert_jq "$CB_BODY" .error AsyncRequired "$V: ... AsyncRequired"
+        osb PATCH "$BASE?accepts_incomplete=true" "$V" "{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN2\"}"
+        expect 403 "$V: a plan change to a plan outside the approval is refused like a new order (403)"
+        assert_jq "$CB_BODY" .error PolicyDenied "$V: ... PolicyDenied"
+        assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "(Art." "$V: ... naming the article"
         osb PATCH "$BASE" "$V" "{\"plan_id\": \"$PLAN\"}"
         expect 400 "$V: an update without service_id is 400"
 
@@ -351,6 +355,97 @@ assert_not_contains "$(cat "$CB_TMP"/*.log 2>/dev/null)" "PRIVATE KEY" "no priva
 
 osb DELETE "$BBASE?$BQ&accepts_incomplete=true" 2.17
 expect 202 "the bound instance is deprovisioned"
+
+# --- http plans: 201 when the provider made it at once, 202 while under way ---------
+cb_start_osb_provider
+cb_curl POST /v1/providers dev-operator "$(jq -nc --arg url "$OSB_URL" '{name: "linfen-paas", driver: "http",
+        url: $url, username: "cb", password: "cb-osb-secret", api_version: "2.17"}')"
+expect 201 "set-up: the test OSB provider is registered"
+cb_wait_provider linfen-paas || fail "set-up: linfen-paas connects ($CB_BODY)"
+cb_approve lf-edu-db "临政信审〔$YEAR〕78号" "$SYSTEM" '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 20},
+        {"service_id": "rds-mysql", "plan_id": "rds-mysql-4c8g", "quantity": 2}]'
+db_body() {
+        jq -nc --arg sys "$SYSTEM" '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
+                space_guid: "lf-edu-db", context: {platform: "cloudbroker-test", system_id: $sys}}'
+}
+SVC=rds-mysql
+PLAN=rds-mysql-2c4g
+for V in 2.13 2.17; do
+        osb_control '{"async_ms": 0}' >/dev/null
+        IID=db-sync-${V/./-}
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 201 "$V: an instance its provider made at once (synchronous plan) is 201"
+        assert_jq "$CB_BODY" 'has("operation")' false "$V: with no operation to poll"
+        if [ "${V#2.}" -ge 16 ]; then
+                assert_jq "$CB_BODY" '.metadata.labels.resource_id | startswith("r-")' true "$V: and its metadata"
+        else
+                assert_jq "$CB_BODY" 'has("metadata")' false "$V: without metadata (2.16 and later)"
+        fi
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 200 "$V: an identical repeat is 200"
+        osb GET "/v2/service_instances/$IID/last_operation" "$V"
+        assert_jq "$CB_BODY" .state succeeded "$V: its last_operation says succeeded"
+
+        osb_control '{"async_ms": 1500}' >/dev/null
+        IID=db-async-${V/./-}
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 202 "$V: an instance its provider builds asynchronously is 202"
+        OP=$(printf %s "$CB_BODY" | jq -r .operation)
+        assert_contains "$OP" "op-" "$V: with the operation to poll"
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 202 "$V: a repeat while under way is 202"
+        wait_last "$IID" "$V" "$OP"
+        assert_eq "$GOT" succeeded "$V: it succeeds"
+        osb PUT "/v2/service_instances/$IID?accepts_incomplete=true" "$V" "$(db_body)"
+        expect 200 "$V: a repeat once it is ready is 200"
+done
+osb_control '{"async_ms": 0}' >/dev/null
+
+# --- plan change of an http instance: PATCH on /v2 and resize on /v1, one core ---------
+IID=db-sync-2-17
+remote_plan() { osb_control | jq -r --arg id "$1" '.instances[] | select(.id == $id) | .plan_id'; }
+osb GET "/v2/service_instances/$IID" 2.17
+DBRID=$(printf %s "$CB_BODY" | jq -r .metadata.labels.resource_id)
+osb_control '{"async_ms": 800}' >/dev/null
+osb PATCH "/v2/service_instances/$IID?accepts_incomplete=true" 2.17 '{"service_id": "rds-mysql", "plan_id": "rds-mysql-4c8g"}'
+expect 202 "a plan change of an http instance is 202"
+OP=$(printf %s "$CB_BODY" | jq -r .operation)
+PLAN=rds-mysql-4c8g
+wait_last "$IID" 2.17 "$OP"
+assert_eq "$GOT" succeeded "its last_operation ends succeeded"
+assert_eq "$(remote_plan "$DBRID")" mysql-ha-4c8g-200g "the provider has the instance on the new remote plan"
+cb_curl GET "/v1/resources/$DBRID" dev-edu
+assert_jq "$CB_BODY" .plan_id rds-mysql-4c8g "the record is on the new plan"
+cb_curl GET "/v1/operations/$OP" dev-edu
+assert_jq "$CB_BODY" .kind resize "it was one resize operation"
+osb PATCH "/v2/service_instances/$IID?accepts_incomplete=true" 2.17 '{"service_id": "rds-mysql", "plan_id": "rds-mysql-8c16g"}'
+expect 403 "a plan outside the approval is refused (403)"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "(Art." "naming the article"
+# The same through /v1, and a provider whose update fails: the old plan comes back.
+osb_control '{"async_ms": 300, "fail_update": true}' >/dev/null
+cb_curl POST "/v1/resources/$DBRID/resize" dev-edu '{"plan_id": "rds-mysql-2c4g"}'
+assert_eq "$CB_STATUS" 202 "POST /v1/resources/{id}/resize of an http instance is 202"
+OP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+for _ in $(seq 1 100); do
+        cb_curl GET "/v1/operations/$OP" dev-edu
+        case "$(printf %s "$CB_BODY" | jq -r .state)" in succeeded | failed) break ;; esac
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state failed "a plan change the provider fails is failed"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .error)" "injected failure" "with the provider's description"
+cb_curl GET "/v1/resources/$DBRID" dev-edu
+assert_jq "$CB_BODY" .plan_id rds-mysql-4c8g "and the record is back on the plan it had"
+assert_jq "$CB_BODY" .state active "still active"
+osb_control '{"reset": true}' >/dev/null
+cb_curl POST "/v1/resources/$DBRID/resize" dev-edu '{"plan_id": "rds-mysql-2c4g"}'
+OP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+for _ in $(seq 1 100); do
+        cb_curl GET "/v1/operations/$OP" dev-edu
+        case "$(printf %s "$CB_BODY" | jq -r .state)" in succeeded | failed) break ;; esac
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state succeeded "a synchronous plan change succeeds"
+assert_eq "$(remote_plan "$DBRID")" mysql-ha-2c4g-100g "the provider has it on the old remote plan again"
 
 cb_stop_daemon
 cb_done

@@ -30,6 +30,13 @@
  *   forget_deprovision     DELETE answers success and keeps the instance
  *   lose ID                forgets instance ID at once (POST /control only)
  *   max_polling_duration S every plan says so in the catalogue
+ *   fail_update            an asynchronous update (plan change) ends in state "failed"
+ *   bind_async_ms N        bindings and unbindings answer 202 and finish N ms
+ *                          later, polled on the binding's last_operation
+ *   fail_bind              an asynchronous binding ends in state "failed"
+ *                          (the binding stays: the broker must delete it)
+ *   malformed_bind         only the answers to PUT service_bindings are not JSON
+ *                          (the binding is made: the broker must delete it)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -73,7 +80,9 @@ static struct {
         long max_polling_duration;
         Instance *inst[MAX_INSTANCES];
         size_t n_inst;
-        long requests, provisions, deprovisions, polls, rejected;
+        long bind_async_ms;
+        bool fail_bind, malformed_bind, fail_update;
+        long requests, provisions, deprovisions, polls, rejected, binds, unbinds;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -201,6 +210,8 @@ static void inst_settle(Instance *in) {
         in->ready_ms = 0;
         if (strcmp(in->op, "provision") == 0 && P.fail_provision)
                 in->failed = true;
+        if (strcmp(in->op, "update") == 0 && P.fail_update)
+                in->failed = true;
         if (strcmp(in->op, "deprovision") == 0 && !P.forget_deprovision) {
                 json_object_set_new(P.gone_ops, in->id, json_true());
                 inst_remove(in->id);
@@ -214,11 +225,15 @@ static const char *inst_state(const Instance *in) {
 }
 
 static json_t *inst_to_json(const Instance *in) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I}", "id", in->id, "service_id",
+        json_t *ids = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(in->bindings, k, v) json_array_append_new(ids, json_string(k));
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o}", "id", in->id, "service_id",
                          in->service_id, "plan_id", in->plan_id, "last_operation", in->op, "state",
                          inst_state(in), "context", in->context, "originating_identity",
                          in->originating_identity, "request_identity", in->request_identity, "bindings",
-                         (json_int_t)json_object_size(in->bindings));
+                         (json_int_t)json_object_size(in->bindings), "binding_ids", ids);
 }
 
 /* ---- answers ---- */
@@ -523,11 +538,26 @@ static enum MHD_Result fetch_instance(struct MHD_Connection *c, const char *id) 
         return answer(c, 200, reply, true, 0);
 }
 
-/* PUT/GET/DELETE /v2/service_instances/ID/service_bindings/BID (synchronous) */
-static enum MHD_Result binding(struct MHD_Connection *c, const char *method, const char *id,
-                               const char *bid) {
+/* A binding: {"credentials", "ready_ms", "op" ("bind"/"unbind"), "failed"}; its
+ * operation settles like an instance's. */
+static void binding_settle(Instance *in, const char *bid, json_t *b) {
+        json_int_t ready = json_integer_value(json_object_get(b, "ready_ms"));
+        if (ready == 0 || now_ms() < ready)
+                return;
+        json_object_set_new(b, "ready_ms", json_integer(0));
+        if (strcmp(json_string_value(json_object_get(b, "op")) ?: "", "unbind") == 0) {
+                json_object_set_new(P.gone_ops, bid, json_true());
+                json_object_del(in->bindings, bid);
+        } else if (P.fail_bind)
+                json_object_set_new(b, "failed", json_true());
+}
+
+/* PUT/GET/DELETE /v2/service_instances/ID/service_bindings/BID[/last_operation] */
+static enum MHD_Result binding(struct MHD_Connection *c, const char *method, const char *id, const char *bid,
+                               bool last_op) {
         Instance *in;
         json_t *b;
+        bool async;
 
         pthread_mutex_lock(&P.lock);
         in = inst_find(id);
@@ -540,26 +570,87 @@ static enum MHD_Result binding(struct MHD_Connection *c, const char *method, con
                                                      : osb_error(c, 404, NULL, "no such instance");
         }
         b = json_object_get(in->bindings, bid);
-        if (strcmp(method, "PUT") == 0) {
-                unsigned status = b ? 200 : 201;
+        if (b)
+                binding_settle(in, bid, b);
+        b = json_object_get(in->bindings, bid);
+        async = P.bind_async_ms > 0;
+        if (last_op) {
+                json_t *reply;
+                long ra = P.retry_after;
+                bool gone = !b && json_is_true(json_object_get(P.gone_ops, bid));
+                P.polls++;
                 if (!b) {
-                        b = json_pack("{s:{s:s, s:i, s:s, s:s}}", "credentials", "host", "127.0.0.1", "port",
-                                      3306, "username", bid, "password", "s3cret-test-only");
-                        json_object_set_new(in->bindings, bid, b);
+                        pthread_mutex_unlock(&P.lock);
+                        return gone ? answer(c, 410, json_object(), true, 0)
+                                    : osb_error(c, 404, NULL, "no such binding");
                 }
-                b = json_deep_copy(b);
+                reply = json_pack("{s:s, s:s}", "state",
+                                  json_integer_value(json_object_get(b, "ready_ms")) ? "in progress"
+                                  : json_is_true(json_object_get(b, "failed"))       ? "failed"
+                                                                                     : "succeeded",
+                                  "description",
+                                  json_is_true(json_object_get(b, "failed"))
+                                          ? "the provider could not make the binding (injected failure)"
+                                          : json_string_value(json_object_get(b, "op")) ?: "bind");
                 pthread_mutex_unlock(&P.lock);
-                return answer(c, status, b, true, 0);
+                return answer(c, 200, reply, true, ra);
+        }
+        if (strcmp(method, "PUT") == 0) {
+                unsigned status;
+                json_t *reply;
+                P.binds++;
+                if (async && !accepts_incomplete(c)) {
+                        pthread_mutex_unlock(&P.lock);
+                        return osb_error(c, 422, "AsyncRequired", "this plan binds asynchronously");
+                }
+                if (b) {
+                        bool busy = json_integer_value(json_object_get(b, "ready_ms")) != 0;
+                        status = busy ? 202 : 200;
+                } else {
+                        b = json_pack("{s:{s:s, s:i, s:s, s:s}, s:I, s:s}", "credentials", "host",
+                                      "127.0.0.1", "port", 3306, "username", bid, "password",
+                                      "s3cret-test-only", "ready_ms",
+                                      (json_int_t)(async ? now_ms() + P.bind_async_ms : 0), "op", "bind");
+                        json_object_set_new(in->bindings, bid, b);
+                        json_object_del(P.gone_ops, bid);
+                        status = async ? 202 : 201;
+                }
+                reply = status == 202 ? json_pack("{s:s}", "operation", "bind")
+                                      : json_pack("{s:O}", "credentials", json_object_get(b, "credentials"));
+                if (P.malformed_bind) {
+                        static char bad[] = "{\"credentials\": oops";
+                        struct MHD_Response *resp =
+                                MHD_create_response_from_buffer(strlen(bad), bad, MHD_RESPMEM_PERSISTENT);
+                        pthread_mutex_unlock(&P.lock);
+                        json_decref(reply);
+                        enum MHD_Result ret = MHD_queue_response(c, status, resp);
+                        MHD_destroy_response(resp);
+                        return ret;
+                }
+                pthread_mutex_unlock(&P.lock);
+                return answer(c, status, reply, true, 0);
         }
         if (strcmp(method, "GET") == 0) {
-                b = json_deep_copy(b);
+                json_t *reply = b && !json_integer_value(json_object_get(b, "ready_ms")) &&
+                                                !json_is_true(json_object_get(b, "failed"))
+                                        ? json_pack("{s:O}", "credentials", json_object_get(b, "credentials"))
+                                        : NULL;
                 pthread_mutex_unlock(&P.lock);
-                return b ? answer(c, 200, b, true, 0) : osb_error(c, 404, NULL, "no such binding");
+                return reply ? answer(c, 200, reply, true, 0) : osb_error(c, 404, NULL, "no such binding");
         }
+        P.unbinds++;
         if (!b) {
                 pthread_mutex_unlock(&P.lock);
                 return answer(c, 410, json_object(), true, 0);
         }
+        if (async) {
+                json_object_set_new(b, "op", json_string("unbind"));
+                json_object_set_new(b, "failed", json_false());
+                json_object_set_new(b, "ready_ms", json_integer(now_ms() + P.bind_async_ms));
+                pthread_mutex_unlock(&P.lock);
+                return answer(c, 202, json_pack("{s:s}", "operation", "unbind"), true, 0);
+        }
+        json_object_set_new(P.gone_ops, bid, json_true());
         json_object_del(in->bindings, bid);
         pthread_mutex_unlock(&P.lock);
         return answer(c, 200, json_object(), true, 0);
@@ -578,6 +669,8 @@ static int set_switch(const char *name, json_t *v) {
                 P.async_ms = P.retry_after = P.fail_next = P.refuse_next = 0;
                 P.hang = P.drip = P.malformed = P.malformed_provision = P.huge = P.fail_provision =
                         P.forget_deprovision = false;
+                P.bind_async_ms = 0;
+                P.fail_bind = P.malformed_bind = P.fail_update = false;
                 return 0;
         }
 #define LONG_SWITCH(n)                             \
@@ -598,6 +691,10 @@ static int set_switch(const char *name, json_t *v) {
         LONG_SWITCH(retry_after)
         LONG_SWITCH(fail_next)
         LONG_SWITCH(refuse_next)
+        LONG_SWITCH(bind_async_ms)
+        BOOL_SWITCH(fail_bind)
+        BOOL_SWITCH(malformed_bind)
+        BOOL_SWITCH(fail_update)
         BOOL_SWITCH(hang)
         BOOL_SWITCH(drip)
         BOOL_SWITCH(malformed)
@@ -617,14 +714,15 @@ static json_t *control_state(void) {
                 inst_settle(P.inst[i - 1]);
         for (size_t i = 0; i < P.n_inst; i++)
                 json_array_append_new(a, inst_to_json(P.inst[i]));
-        return json_pack("{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I}",
-                         "switches", "async_ms", (json_int_t)P.async_ms, "retry_after",
-                         (json_int_t)P.retry_after, "fail_next", (json_int_t)P.fail_next, "hang", P.hang,
-                         "drip", P.drip, "malformed", P.malformed, "huge", P.huge, "fail_provision",
-                         P.fail_provision, "forget_deprovision", P.forget_deprovision, "instances", a,
-                         "requests", (json_int_t)P.requests, "provisions", (json_int_t)P.provisions,
-                         "deprovisions", (json_int_t)P.deprovisions, "polls", (json_int_t)P.polls, "rejected",
-                         (json_int_t)P.rejected);
+        return json_pack(
+                "{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "switches", "async_ms", (json_int_t)P.async_ms, "retry_after", (json_int_t)P.retry_after,
+                "fail_next", (json_int_t)P.fail_next, "hang", P.hang, "drip", P.drip, "malformed",
+                P.malformed, "huge", P.huge, "fail_provision", P.fail_provision, "forget_deprovision",
+                P.forget_deprovision, "instances", a, "requests", (json_int_t)P.requests, "provisions",
+                (json_int_t)P.provisions, "deprovisions", (json_int_t)P.deprovisions, "polls",
+                (json_int_t)P.polls, "rejected", (json_int_t)P.rejected, "binds", (json_int_t)P.binds,
+                "unbinds", (json_int_t)P.unbinds);
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method, json_t *body) {
@@ -704,8 +802,15 @@ static enum MHD_Result route_v2(struct MHD_Connection *c, const char *url, const
                 pthread_mutex_unlock(&P.lock);
                 return answer(c, 200, cat, true, 0);
         }
-        if (sscanf(url, "/v2/service_instances/%255[^/]/service_bindings/%255[^/]", id, bid) == 2)
-                return binding(c, method, id, bid);
+        if (sscanf(url, "/v2/service_instances/%255[^/]/service_bindings/%255[^/]", id, bid) == 2) {
+                const char *tail =
+                        strstr(url, "/service_bindings/") + strlen("/service_bindings/") + strlen(bid);
+                if (*tail && strcmp(tail, "/last_operation") != 0)
+                        return osb_error(c, 404, NULL, "no such route");
+                if (*tail && strcmp(method, "GET") != 0)
+                        return osb_error(c, 404, NULL, "no such route");
+                return binding(c, method, id, bid, *tail != 0);
+        }
         if (sscanf(url, "/v2/service_instances/%255[^/]/%63s", id, rest) == 2) {
                 if (strcmp(rest, "last_operation") == 0 && strcmp(method, "GET") == 0)
                         return last_operation(c, id);

@@ -195,6 +195,77 @@ static void test_lifecycle_on_node_file(void **state) {
         driver_close(lv, c);
 }
 
+/* A cold resize: the definition takes the new size, the VM runs again when
+ * asked to (or stays off), a second run changes nothing, a failure (the test
+ * driver cannot grow a volume) puts the old size back and the VM running;
+ * unstamped domains and volumes are refused. */
+static void test_resize(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail(node_uri);
+        CbError err = CB_ERROR_INIT;
+        ProvisionSpec spec = spec_for("r-resize");
+        _cleanup_(freep) char *ref1 = NULL;
+        DriverInstance in;
+
+        assert_int_equal(driver_provision(lv, c, &spec, &ref1, &err), 0);
+        DriverRef ref = { .resource_id = "r-resize", .provider_ref = ref1 };
+        ResizeSpec rs = { .vcpus = 2, .memory_mib = 4096, .disk_gib = 20, .run = true, .stop_timeout_ms = 0 };
+
+        assert_int_equal(driver_resize(lv, c, &ref, &rs, &err), 0);
+        in = lookup_ok(c, "r-resize", ref1);
+        assert_int_equal(in.vcpus, 2);
+        assert_int_equal(in.memory_mib, 4096);
+        assert_int_equal(in.state, DRIVER_STATE_RUNNING);
+        driver_instance_done(&in);
+        /* Again (a resumed operation): the same. */
+        assert_int_equal(driver_resize(lv, c, &ref, &rs, &err), 0);
+        in = lookup_ok(c, "r-resize", ref1);
+        assert_int_equal(in.vcpus, 2);
+        assert_int_equal(in.state, DRIVER_STATE_RUNNING);
+        driver_instance_done(&in);
+
+        /* Larger, left off (it was stopped before the resize). */
+        rs = (ResizeSpec){ .vcpus = 8, .memory_mib = 16384, .disk_gib = 10, .run = false };
+        assert_int_equal(driver_resize(lv, c, &ref, &rs, &err), 0);
+        in = lookup_ok(c, "r-resize", ref1);
+        assert_int_equal(in.vcpus, 8);
+        assert_int_equal(in.memory_mib, 16384);
+        assert_int_equal(in.state, DRIVER_STATE_SHUTOFF);
+        driver_instance_done(&in);
+        assert_int_equal(driver_start(lv, c, &ref, &err), 0);
+
+        /* A disk to grow: the test driver cannot, so it fails and rolls back. */
+        rs = (ResizeSpec){ .vcpus = 1, .memory_mib = 1024, .disk_gib = 40, .run = true };
+        assert_true(driver_resize(lv, c, &ref, &rs, &err) < 0);
+        assert_non_null(strstr(err.message, "cannot grow the system disk"));
+        cb_error_clear(&err);
+        in = lookup_ok(c, "r-resize", ref1);
+        assert_int_equal(in.vcpus, 8);
+        assert_int_equal(in.memory_mib, 16384);
+        assert_int_equal(in.state, DRIVER_STATE_RUNNING);
+        driver_instance_done(&in);
+
+        /* Bad input and what is not the broker's. */
+        rs = (ResizeSpec){ .vcpus = 0, .memory_mib = 1024 };
+        assert_int_equal(driver_resize(lv, c, &ref, &rs, &err), -EINVAL);
+        assert_string_equal(err.field, "vcpus");
+        cb_error_clear(&err);
+        rs = (ResizeSpec){ .vcpus = 1, .memory_mib = 1024 };
+        DriverRef legacy = { .resource_id = "r-resize", .provider_ref = LEGACY_UUID };
+        assert_true(driver_resize(lv, c, &legacy, &rs, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+        DriverRef vol = { .kind = DRIVER_OBJECT_VOLUME, .resource_id = "r-resize" };
+        assert_int_equal(driver_resize(lv, c, &vol, &rs, &err), -EOPNOTSUPP);
+        cb_error_clear(&err);
+        DriverRef none = { .resource_id = "r-none" };
+        assert_int_equal(driver_resize(lv, c, &none, &rs, &err), -ENOENT);
+        cb_error_clear(&err);
+
+        assert_int_equal(driver_deprovision(lv, c, &ref, &err), 0);
+        driver_close(lv, c);
+}
+
 static void test_refuses_unstamped(void **state) {
         (void)state;
         DriverConn *c = open_or_fail(node_uri);
@@ -999,6 +1070,37 @@ static void test_system_disk_from_image(void **state) {
         assert_null(virDomainLookupByName(raw, "cb-r-changed"));
         cb_error_clear(&err);
 
+        /* The digest cache: the image read by the provisions above is not
+         * read again while its fingerprint stands; rewritten in place (same
+         * size: only its mtime and ctime move), it is read again, and the
+         * digest on record no longer matches. */
+        DriverImageInfo info;
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_true(info.from_cache);
+        assert_string_equal(info.digest, sha);
+        for (size_t i = 0; i < sizeof(bytes); i++)
+                bytes[i] = (unsigned char)(i * 17 + 3);
+        snprintf(path, sizeof(path), "%s/euler.qcow2", dir);
+        write_file(path, bytes, sizeof(bytes));
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_false(info.from_cache);
+        assert_int_equal(info.read_bytes, sizeof(bytes));
+        assert_string_not_equal(info.digest, sha);
+        ch = spec;
+        ch.resource_id = "r-rewritten";
+        assert_int_equal(driver_provision(lv, c, &ch, &none, &err), -EINVAL);
+        assert_string_equal(err.field, "os_image");
+        assert_non_null(strstr(err.message, "changed since it was registered"));
+        assert_null(virDomainLookupByName(raw, "cb-r-rewritten"));
+        cb_error_clear(&err);
+        /* The new content is what is remembered now. */
+        assert_int_equal(driver_image_inspect(lv, c, "cb-ut-images", "euler.qcow2", "sha256", &info, &err),
+                         0);
+        assert_true(info.from_cache);
+        assert_string_not_equal(info.digest, sha);
+
         driver_close(lv, c);
         virStoragePoolFree(dpool);
         virStoragePoolDestroy(ipool);
@@ -1026,6 +1128,7 @@ int main(void) {
 
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lifecycle_on_node_file),
+                cmocka_unit_test(test_resize),
                 cmocka_unit_test(test_refuses_unstamped),
                 cmocka_unit_test(test_capacity_and_validation),
                 cmocka_unit_test(test_unreachable_uri),

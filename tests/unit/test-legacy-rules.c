@@ -362,6 +362,34 @@ static void test_preflight(void **state) {
         assert_true(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_WARNING));
         assert_true(has(c, n, "FIRMWARE_EFI", LEGACY_CONCERN_INFO));
         assert_int_equal(n, 3); /* video is fine */
+        /* qcow2 is converted as a matter of course (info); a format the move
+         * cannot convert blocks the run; one that names none is raw. */
+        snprintf(vm->disks[0].format, sizeof(vm->disks[0].format), "qcow2");
+        assert_false(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_INFO));
+        assert_false(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_WARNING));
+        snprintf(vm->disks[0].format, sizeof(vm->disks[0].format), "iso");
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "DISK_FORMAT_UNKNOWN", LEGACY_CONCERN_CRITICAL));
+        vm->disks[0].format[0] = '\0';
+        assert_false(legacy_preflight(&f, c, &n));
+        assert_false(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_INFO));
+        assert_false(has(c, n, "DISK_FORMAT_UNKNOWN", LEGACY_CONCERN_CRITICAL));
+        assert_int_equal(n, 2);
+        /* The move takes VMs of exactly one disk: say so before anything moves. */
+        vm->n_disks = 2;
+        vm->disks[1] = vm->disks[0];
+        snprintf(vm->disks[1].target, sizeof(vm->disks[1].target), "vdb");
+        vm->disks[1].capacity_bytes = 0;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "MULTIPLE_DISKS", LEGACY_CONCERN_CRITICAL));
+        snprintf(vm->disks[1].device, sizeof(vm->disks[1].device), "cdrom");
+        assert_false(legacy_preflight(&f, c, &n)); /* a CD-ROM is no disk to move */
+        vm->n_disks = 0;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "NO_DISK", LEGACY_CONCERN_CRITICAL));
+        vm->n_disks = 1;
+        snprintf(vm->disks[0].format, sizeof(vm->disks[0].format), "vmdk");
         snprintf(vm->power, sizeof(vm->power), "running");
         assert_false(legacy_preflight(&f, c, &n));
         assert_true(has(c, n, "SOURCE_RUNNING", LEGACY_CONCERN_INFO));

@@ -166,7 +166,7 @@ static void test_mac_kept(void **state) {
 
 static void test_migrate_steps(void **state) {
         (void)state;
-        static const char *const want[] = { "queued", "shutdown", "copy", "verify-copy",
+        static const char *const want[] = { "queued", "shutdown", "copy", "verify-copy", "convert",
                                             "define", "start",    "done", "rollback" };
         assert_int_equal(_MIGRATE_STEP_MAX, sizeof(want) / sizeof(want[0]));
         for (int i = 0; i < _MIGRATE_STEP_MAX; i++)
@@ -536,6 +536,15 @@ static void test_attached_disk_xml(void **state) {
         assert_int_equal(libvirt_xml_attached_disk("p'x", "vol-1", "vdc", &z, &err), 0);
         assert_non_null(strstr(z, "pool='p&apos;x'"));
         free(z);
+        /* The device XML the attach hands to libvirt, in the domain the
+         * broker generates (as virDomainAttachDeviceFlags CONFIG leaves it),
+         * validates: virt-xml-validate takes whole documents only. */
+        ProvisionSpec spec = base_spec();
+        _cleanup_(freep) char *dom = NULL, *with = NULL;
+        assert_int_equal(libvirt_xml_domain(&spec, "qemu", &dom, &err), 0);
+        assert_int_equal(libvirt_xml_add_device(dom, x, &with), 0);
+        if (validate(with, "domain") != 0)
+                fail_msg("a domain with the attached disk does not validate:\n%s", with);
         assert_false(libvirt_xml_attach_target_is_valid("vdb"));
         assert_false(libvirt_xml_attach_target_is_valid("vdcc"));
         assert_false(libvirt_xml_attach_target_is_valid(NULL));
@@ -603,8 +612,76 @@ static void test_adopt_stamp(void **state) {
         cb_error_clear(&err);
 }
 
+/* The digest cache's fingerprint: key, capacity, allocation and the
+ * target's mtime and ctime; a volume without them has none. */
+static void test_volume_fingerprint(void **state) {
+        static const char vol[] =
+                "<volume type='file'>\n  <name>tiny.raw</name>\n  <key>/img/tiny.raw</key>\n"
+                "  <capacity unit='bytes'>50331648</capacity>\n  <allocation unit='bytes'>4096</allocation>\n"
+                "  <target>\n    <path>/img/tiny.raw</path>\n    <format type='raw'/>\n    <timestamps>\n"
+                "      <atime>1764646000.1</atime>\n      <mtime>1764645000.123456789</mtime>\n"
+                "      <ctime>1764645001.5</ctime>\n    </timestamps>\n  </target>\n"
+                "  <backingStore><path>/x</path><timestamps><mtime>9</mtime><ctime>9</ctime></timestamps>"
+                "</backingStore>\n</volume>\n";
+        char fp[LIBVIRT_XML_FINGERPRINT_MAX], fp2[LIBVIRT_XML_FINGERPRINT_MAX], small[16];
+        (void)state;
+
+        assert_int_equal(libvirt_xml_volume_fingerprint(vol, fp, sizeof(fp)), 0);
+        assert_string_equal(fp,
+                            "key=/img/tiny.raw;capacity=50331648;allocation=4096;mtime=1764645000.123456789;"
+                            "ctime=1764645001.5;");
+        /* An access (atime) is no change; a rewrite (mtime, ctime) is. */
+        char *other = strdup(vol);
+        assert_non_null(other);
+        memcpy(strstr(other, "<atime>") + 7, "2", 1);
+        assert_int_equal(libvirt_xml_volume_fingerprint(other, fp2, sizeof(fp2)), 0);
+        assert_string_equal(fp, fp2);
+        memcpy(strstr(other, "<ctime>") + 7, "2", 1);
+        assert_int_equal(libvirt_xml_volume_fingerprint(other, fp2, sizeof(fp2)), 0);
+        assert_string_not_equal(fp, fp2);
+        free(other);
+        /* No timestamps (or only the backing store's): none. */
+        assert_int_equal(
+                libvirt_xml_volume_fingerprint("<volume><key>k</key><capacity>1</capacity>"
+                                               "<allocation>1</allocation><target><path>/p</path>"
+                                               "</target><backingStore><timestamps><mtime>9</mtime>"
+                                               "<ctime>9</ctime></timestamps></backingStore></volume>",
+                                               fp, sizeof(fp)),
+                -ENODATA);
+        assert_int_equal(libvirt_xml_volume_fingerprint("<volume/>", fp, sizeof(fp)), -ENODATA);
+        assert_int_equal(libvirt_xml_volume_fingerprint(vol, small, sizeof(small)), -ENOSPC);
+        assert_int_equal(libvirt_xml_volume_fingerprint(NULL, fp, sizeof(fp)), -EINVAL);
+}
+
+/* The console log's path from a live domain XML, also when an attached
+ * volume's disk (its <serial>ID</serial>) comes before the serial device. */
+static void test_console_log_path(void **state) {
+        static const char plain[] = "<domain><devices><serial type='pty'><log file='/var/log/c.log' "
+                                    "append='off'/><target port='0'/></serial></devices></domain>";
+        static const char attached[] =
+                "<domain><devices><disk type='volume' device='disk'><source pool='default' volume='v.img'/>"
+                "<target dev='vdc' bus='virtio'/><serial>r-0123456789abcdef</serial></disk>"
+                "<serial type='pty'><log file='/var/log/c.log' append='off'/></serial></devices></domain>";
+        char *path = NULL;
+        (void)state;
+
+        assert_int_equal(libvirt_xml_console_log(plain, &path), 0);
+        assert_string_equal(path, "/var/log/c.log");
+        free(path);
+        path = NULL;
+        assert_int_equal(libvirt_xml_console_log(attached, &path), 0);
+        assert_string_equal(path, "/var/log/c.log");
+        free(path);
+        assert_int_equal(libvirt_xml_console_log("<domain><devices><disk><serial>x</serial></disk></devices>"
+                                                 "</domain>",
+                                                 &path),
+                         -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_console_log_path),
+                cmocka_unit_test(test_volume_fingerprint),
                 cmocka_unit_test(test_definition_edit),
                 cmocka_unit_test(test_attached_disk_xml),
                 cmocka_unit_test(test_generated_xml_validates),

@@ -27,6 +27,8 @@
 #include "libvirt-xml.h"
 #include "projects.h"
 #include "providers.h"
+#include "resize.h"
+#include "vm-guest.h"
 #include "resources.h"
 #include "signature.h"
 #include "states.h"
@@ -86,7 +88,15 @@ static const char seed_json[] =
         "  {\"id\": \"t-other\", \"name\": \"t-other\", \"display_name\": \"另\", \"description\": \"2 "
         "vCPU\","
         "   \"spec\": {\"kind\": \"vm\", \"vcpus\": 2, \"memory_mib\": 256, \"disk_gib\": 0},"
-        "   \"price\": {\"amount_fen\": 20, \"unit\": \"hour\"}}]}";
+        "   \"price\": {\"amount_fen\": 20, \"unit\": \"hour\"}},"
+        "  {\"id\": \"t-large\", \"name\": \"t-large\", \"display_name\": \"大\", \"description\": \"2 "
+        "vCPU\","
+        "   \"spec\": {\"kind\": \"vm\", \"vcpus\": 2, \"memory_mib\": 256, \"disk_gib\": 0},"
+        "   \"price\": {\"amount_fen\": 30, \"unit\": \"hour\"}},"
+        "  {\"id\": \"t-disk\", \"name\": \"t-disk\", \"display_name\": \"盘\", \"description\": \"a "
+        "disk\","
+        "   \"spec\": {\"kind\": \"vm\", \"vcpus\": 4, \"memory_mib\": 512, \"disk_gib\": 1},"
+        "   \"price\": {\"amount_fen\": 40, \"unit\": \"hour\"}}]}";
 
 static void on_provider_ready(Provider *p, void *userdata) {
         World *world = userdata;
@@ -271,7 +281,7 @@ static int setup(void **state) {
         }
 
         /* The system in the directory, and the authority's signed approval
-         * for project t-proj covering t-small three times. */
+         * for project t-proj covering t-small six times, t-large and t-disk once. */
         json_t *sys =
                 json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", "t-sys", "name", "测试系统", "department",
                           "edu", "protection_level", 2, "classified", false, "data_sharing", "compliant");
@@ -285,14 +295,15 @@ static int setup(void **state) {
 
         gmtime_r(&now, &tm);
         year = tm.tm_year + 1900;
-        json_t *doc =
-                json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:{s:I, s:I}, s:[s], s:[{s:s, s:s, s:i}], "
-                          "s:b, s:b}",
-                          "approval_no", "测试〔1〕号", "project_id", "t-proj", "project_name", "测试项目",
-                          "department", "edu", "revision", 1, "valid_from", "", "valid_until", "", "budget",
-                          "construction_fen", (json_int_t)1000000000, "om_fen", (json_int_t)100000000,
-                          "systems", "t-sys", "items", "service_id", "t-vm", "plan_id", "t-small", "quantity",
-                          3, "requires_secure_controllable", false, "dedicated_network_consent", false);
+        json_t *doc = json_pack(
+                "{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:{s:I, s:I}, s:[s], s:[{s:s, s:s, s:i}, "
+                "{s:s, s:s, s:i}, {s:s, s:s, s:i}], s:b, s:b}",
+                "approval_no", "测试〔1〕号", "project_id", "t-proj", "project_name", "测试项目",
+                "department", "edu", "revision", 1, "valid_from", "", "valid_until", "", "budget",
+                "construction_fen", (json_int_t)1000000000, "om_fen", (json_int_t)100000000, "systems",
+                "t-sys", "items", "service_id", "t-vm", "plan_id", "t-small", "quantity", 6, "service_id",
+                "t-vm", "plan_id", "t-large", "quantity", 1, "service_id", "t-vm", "plan_id", "t-disk",
+                "quantity", 1, "requires_secure_controllable", false, "dedicated_network_consent", false);
         char from[32], until[32];
         snprintf(from, sizeof(from), "%d-01-01", year);
         snprintf(until, sizeof(until), "%d-12-31", year + 1);
@@ -359,6 +370,24 @@ static void test_request_goes_active(void **state) {
         assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
         cb_error_clear(&err);
         assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.provision.done'"), 1);
+}
+
+/* A reconcile reads the addresses of the active VMs (a bounded number per
+ * provider, longest unread first) and keeps them on the record, without
+ * anyone asking for them. */
+static void test_reconcile_reads_addresses(void **state) {
+        (void)state;
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"), 0);
+        resources_reconcile_all(w.resources);
+        assert_true(pump_until(pool_idle, NULL));
+        json_t *a = vm_addresses_stored(w.store, r1);
+        assert_non_null(a);
+        assert_true(json_array_size(a) >= 1);
+        assert_non_null(json_string_value(json_object_get(json_array_get(a, 0), "mac")));
+        json_decref(a);
+        assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"),
+                         count("SELECT COUNT(*) FROM resources WHERE kind = 'vm' AND state = 'active'"));
 }
 
 static void test_refusal_names_article_writes_nothing(void **state) {
@@ -671,15 +700,133 @@ static void test_attach_recovery_and_rollback(void **state) {
         assert_true(pump_until(pool_idle, NULL));
 }
 
+/* The vCPUs of resource id's domain in its persistent definition, or -1. */
+static int host_vcpus(const char *id) {
+        char name[128];
+        snprintf(name, sizeof(name), "cb-%s", id);
+        virDomainPtr d = virDomainLookupByName(host, name);
+        if (!d) {
+                virResetLastError();
+                return -1;
+        }
+        int n = virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_CONFIG);
+        virDomainFree(d);
+        return n;
+}
+
+static int64_t committed_of(const char *id) {
+        Resource res = { 0 };
+        if (resources_record(w.resources, id, &res) < 0)
+                return -1;
+        int64_t c = res.committed_fen;
+        resource_done(&res);
+        return c;
+}
+
+static bool plan_is(const char *id, const char *plan) {
+        Resource res = { 0 };
+        if (resources_record(w.resources, id, &res) < 0)
+                return false;
+        bool is = streq_ptr(res.plan_id, plan);
+        resource_done(&res);
+        return is;
+}
+
+/* Resize: a plan outside the approval is refused by the policy engine with
+ * its article and writes nothing; a resize recorded but never handed to
+ * the provider (the daemon died) runs when it connects again; a resize the
+ * provider cannot carry out (a disk where the host has no pool) puts the old
+ * plan and commitment back and leaves the VM as it was. */
+static void test_resize_recovery_and_rollback(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "web-resize");
+        Provider *p;
+        ResourceTicket t;
+        char vm[64], op_id[64];
+        Operation op = { 0 };
+        int64_t small_fen;
+        (void)state;
+
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(resources_request(w.resources, &edu_c, body, NULL, &t, &err), 0);
+        json_decref(body);
+        snprintf(vm, sizeof(vm), "%s", t.id);
+        wait_succeeded(t.operation_id);
+        small_fen = committed_of(vm);
+        assert_true(small_fen > 0);
+        assert_int_equal(host_vcpus(vm), 1);
+
+        /* Not in the approval: refused, its article named, nothing written. */
+        assert_true(resources_resize(w.resources, &edu_c, vm, "t-other", &t, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_POLICY_DENIED);
+        char *violations = json_dumps(err.violations, JSON_COMPACT);
+        assert_non_null(violations);
+        assert_non_null(strstr(violations, "ITEM_NOT_APPROVED"));
+        free(violations);
+        cb_error_clear(&err);
+        assert_int_equal(count("SELECT COUNT(*) FROM operations WHERE kind = 'resize'"), 0);
+        assert_true(plan_is(vm, "t-small"));
+        /* Another department: unknown. */
+        assert_int_equal(resources_resize(w.resources, &health_c, vm, "t-large", &t, &err), -ENOENT);
+        cb_error_clear(&err);
+
+        /* Recorded, then the provider is gone before it hears of it; killed. */
+        p = providers_find(w.providers, PROVIDER);
+        assert_int_equal(store_begin(w.store), 0);
+        if (resources_resize(w.resources, &edu_c, vm, "t-large", &t, &err) < 0)
+                fail_msg("resize: %s", err.message);
+        p->status = PROVIDER_LOST;
+        assert_int_equal(store_commit(w.store), 0);
+        snprintf(op_id, sizeof(op_id), "%s", t.operation_id);
+        assert_true(plan_is(vm, "t-large"));
+        assert_int_equal(host_vcpus(vm), 1);
+        world_close();
+        world_open(false);
+        assert_int_equal(operations_get(w.resources, &edu_c, op_id, &op, &err), 0);
+        assert_int_equal(op.kind, OPERATION_RESIZE);
+        assert_int_equal(op.state, OPERATION_PENDING);
+        operation_done(&op);
+        assert_int_equal(providers_add_config(w.providers, PROVIDER, "libvirt", "test:///default",
+                                              DRIVER_DOMAIN_AUTO, NULL, &err),
+                         0);
+        assert_true(pump_until(provider_connected, NULL));
+        wait_succeeded(op_id);
+        assert_int_equal(host_vcpus(vm), 2);
+        assert_int_equal(state_of(vm), RESOURCE_ACTIVE);
+        assert_true(plan_is(vm, "t-large"));
+        assert_true(committed_of(vm) > small_fen);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.resize.done'"), 1);
+        /* Metered: a segment at the new plan, in the same state. */
+        assert_true(count("SELECT COUNT(*) FROM usage_segments WHERE plan_id = 't-large'") >= 1);
+
+        /* The host has no pool for t-disk's disk: it fails and rolls back. */
+        int64_t large_fen = committed_of(vm);
+        assert_true(pump_until(pool_idle, NULL));
+        if (resources_resize(w.resources, &edu_c, vm, "t-disk", &t, &err) < 0)
+                fail_msg("resize: %s", err.message);
+        assert_true(operation_failed(t.operation_id));
+        assert_true(plan_is(vm, "t-large"));
+        assert_int_equal(committed_of(vm), large_fen);
+        assert_int_equal(state_of(vm), RESOURCE_ACTIVE);
+        assert_int_equal(host_vcpus(vm), 2);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.resize.failed'"), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM project_holdings WHERE plan_id = 't-disk' AND "
+                               "quantity > 0"),
+                         0);
+        assert_true(pump_until(pool_idle, NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_goes_active),
+                cmocka_unit_test(test_reconcile_reads_addresses),
                 cmocka_unit_test(test_refusal_names_article_writes_nothing),
                 cmocka_unit_test(test_idempotent_repeat),
                 cmocka_unit_test(test_stop_start_delete),
                 cmocka_unit_test(test_deleted_is_hidden),
                 cmocka_unit_test(test_crash_recovery),
                 cmocka_unit_test(test_attach_recovery_and_rollback),
+                cmocka_unit_test(test_resize_recovery_and_rollback),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Service bindings of http (Open Service Broker) resources: a department
+ * binds its PaaS/SaaS instance and gets the provider's credentials. The
+ * REST, D-Bus and /v2 faces all call these functions.
+ *
+ * One binding is one row of service_bindings and, while it is asked of the
+ * provider, a small state machine on the main loop (like operations-http.h):
+ *
+ *   bind     PUT .../service_bindings/<id>?accepts_incomplete=true; a 202 is
+ *            polled on the binding's last_operation (Retry-After, the plan's
+ *            maximum_polling_duration), then GET fetches the credentials;
+ *   unbind   DELETE, polled the same way; gone (410) is done.
+ *
+ * Connection errors and 5xx are retried with backoff; a 4xx is final and
+ * its message carries the provider's description. Orphan mitigation: a
+ * bind that failed at or after the provider (a malformed or oversized
+ * answer, a time-out, "failed" from last_operation) is followed by DELETEs,
+ * with backoff, until the provider confirms; only then is the binding
+ * failed. The phase is on the row, so a restarted daemon resumes it.
+ *
+ * Who: only a department principal of the resource's department binds (an
+ * OSB platform acts as one); the credentials are answered only to that
+ * department, are sealed at rest (secretbox.h, under the binding's id) and
+ * never logged nor audited (the audit record names the credential fields,
+ * not their values). Operators and auditors see that a binding exists.
+ * One binder's key (binding_key; the REST binding_id, the OSB binding_id)
+ * names one binding ever: the same request again answers it, another
+ * request under it conflicts.
+ */
+
+#include "resources.h"
+
+typedef struct ServiceBinding {
+        const char *id; /* the broker's "sb-..." */
+        const char *binding_key;
+        const char *resource_id;
+        const char *created_by;
+        const char *error; /* why it failed, or why the last unbind did not happen; NULL */
+        const char *created_at;
+        const char *updated_at;
+        const char *deleted_at; /* set once unbound */
+        BindingState state;
+        json_t *credentials; /* opened, owned; NULL unless bound and the caller is the department */
+        char *mem_;
+} ServiceBinding;
+void service_binding_done(ServiceBinding *b);
+/* {"id", "binding_id" (the key), "resource_id", "state", "error"?,
+ *  "created_by", "created_at", "updated_at", "deleted_at"?, "credentials"?}. */
+json_t *service_binding_to_json(const ServiceBinding *b);
+
+/* Called once, on the loop, after the provider's first answer to a bind or
+ * unbind this call started: b as it then stands (bound/unbound at once,
+ * creating/unbinding while under way or retried, failed), err set when it
+ * failed. b and err are borrowed. */
+typedef void (*BindingAnswerFn)(const ServiceBinding *b, const CbError *err, void *userdata);
+
+/* Binds resource_id (a service resource of the caller's department, active)
+ * under binding_key (NULL: the new binding's id); parameters must be NULL or {} (none are kept).
+ * request_hash says what was asked (NULL: nothing but the binding). On 0: either *ret_pending is false and
+ * *ret is the existing binding (a repeat; answer is never called), or
+ * *ret_pending is true, the binding is recorded as creating and answer
+ * follows. CB_ERR_CONFLICT: another request under the key, a failed or
+ * unbound key, a resource not active; CB_ERR_VALIDATION: not a service or
+ * not bindable; CB_ERR_UNAVAILABLE: no secrets key, no provider. */
+int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
+                  const json_t *parameters, const char *request_hash, BindingAnswerFn answer, void *userdata,
+                  ServiceBinding *ret, bool *ret_pending, CbError *err);
+
+/* The binding id (or, by_key, the caller's own binding_key) of resource_id,
+ * as the caller may see it: credentials only for the department.
+ * CB_ERR_NOT_FOUND for none (or one the caller may not see). */
+int resource_binding_get(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                         bool by_key, ServiceBinding *ret, CbError *err);
+
+/* The bindings of resource_id, newest first, without credentials (a JSON
+ * array, a new reference). */
+int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id, json_t **ret,
+                           CbError *err);
+
+/* Unbinds binding id (or by_key) of resource_id: like resource_bind, either
+ * *ret_pending with answer to follow, or CB_ERR_NOT_FOUND when it is unbound
+ * (or failed) already, CB_ERR_CONFLICT while it is being made or unbound. */
+int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                    bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                    bool *ret_pending, CbError *err);
+
+/* Resumes the bindings and unbindings a stop left open on provider p (once
+ * it is connected); one already under way is not started twice. */
+void bindings_resume(Resources *r, Provider *p);
+/* Ends every binding state machine for the daemon's stop; an unanswered
+ * caller is answered with CB_ERR_UNAVAILABLE. The rows stay as they are. */
+void bindings_cancel_all(void);

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Bindings of http (OSB) resources with the real daemon and the test OSB
+# provider (tests/osb-provider), both on 127.0.0.1: a department binds and
+# unbinds its MySQL instance through POST/GET/DELETE /v1/resources/{id}/bindings
+# (synchronous and asynchronous providers, last_operation polled), the
+# credentials sealed at rest and shown only to that department, never in the
+# audit trail; a provider that 500s, hangs or lies on bind (orphan
+# mitigation: the binding is deleted again at the provider); a restart in the
+# middle of an asynchronous bind; and /v2 service_bindings of an http
+# instance through the same core.
+. tests/integration/lib.sh
+cb_setup "$@"
+
+cb_start_osb_provider --max-polling-duration 4
+sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" tests/integration/test.conf >"$CB_TMP/bind.conf"
+cat >>"$CB_TMP/bind.conf" <<EOF
+providers = (
+  { name = "dev-test"; driver = "libvirt"; uri = "test://$PWD/etc/test-node.xml"; },
+  { name = "linfen-paas"; driver = "http"; url = "$OSB_URL"; username = "cb"; password = "cb-osb-secret";
+    timeout_seconds = 2; }
+);
+EOF
+CB_CONFIG=$CB_TMP/bind.conf
+cb_start_bus
+cb_start_daemon
+cb_wait_provider linfen-paas || fail "the http provider connects ($CB_BODY)"
+
+YEAR=$(date +%Y)
+cb_add_system edu-db edu 2 false compliant 教育数据库
+cb_approve edu-data "临政信审〔$YEAR〕91号" edu-db \
+        '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 20}]'
+order() {
+        local body
+        body=$(jq -nc --arg n "$1" '{project_id: "edu-data", system_id: "edu-db", service_id: "rds-mysql",
+                plan_id: "rds-mysql-2c4g", name: $n}')
+        for _ in $(seq 1 15); do
+                cb_curl POST /v1/resources dev-edu "$body"
+                [ "$CB_STATUS" = 503 ] || break
+                sleep 0.2
+        done
+        RID=$(printf %s "$CB_BODY" | jq -r .id)
+}
+# bindings_at RID: the binding ids the provider holds for instance RID.
+bindings_at() { osb_control | jq -c --arg id "$1" '[.instances[] | select(.id == $id) | .binding_ids[]] | sort'; }
+# wait_binding RID BID STATE [SECONDS]: polls GET .../bindings/BID as edu.
+wait_binding() {
+        local n=$((${4:-10} * 10 * CB_SLOW))
+        GOT=
+        for _ in $(seq 1 "$n"); do
+                cb_curl GET "/v1/resources/$1/bindings/$2" dev-edu
+                GOT=$(printf %s "$CB_BODY" | jq -r .state 2>/dev/null || true)
+                [ "$GOT" = "$3" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+sql() { sqlite3 "$CB_DB" "$1"; }
+
+order db-bind
+cb_wait_state "$RID" active || fail "set-up: db-bind active ($GOT)"
+
+# --- synchronous -------------------------------------------------------------------
+cb_curl POST "/v1/resources/$RID/bindings" dev-health '{}'
+assert_eq "$CB_STATUS" 404 "another department cannot bind (the resource is unknown to it)"
+cb_curl POST "/v1/resources/$RID/bindings" dev-operator '{}'
+assert_eq "$CB_STATUS" 403 "an operator does not bind a department's resource"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"parameters": {"x": 1}}'
+assert_eq "$CB_STATUS" 422 "parameters are refused"
+assert_jq "$CB_BODY" .field parameters "naming parameters"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"bogus": 1}'
+assert_eq "$CB_STATUS" 422 "an unknown field is refused"
+assert_eq "$(bindings_at "$RID")" "[]" "nothing was asked of the provider"
+
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-1"}'
+assert_eq "$CB_STATUS" 201 "a synchronous provider's binding is 201 at once"
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_jq "$CB_BODY" .state bound "bound"
+assert_jq "$CB_BODY" .binding_id app-1 "under the department's key"
+assert_jq "$CB_BODY" .credentials.password s3cret-test-only "with the provider's credentials"
+assert_jq "$CB_BODY" .credentials.port 3306 "all of them"
+assert_eq "$(bindings_at "$RID")" "[\"$BID\"]" "the provider holds the binding under the broker's id"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-1"}'
+assert_eq "$CB_STATUS" 200 "the same request again is 200"
+assert_jq "$CB_BODY" .id "$BID" "and answers the same binding"
+assert_eq "$(osb_control | jq .binds)" 1 "without asking the provider again"
+
+cb_curl GET "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_jq "$CB_BODY" .credentials.password s3cret-test-only "the department reads its credentials"
+cb_curl GET "/v1/resources/$RID/bindings/$BID" dev-operator
+assert_eq "$CB_STATUS" 200 "the operator sees the binding"
+assert_jq "$CB_BODY" 'has("credentials")' false "but not its credentials"
+cb_curl GET "/v1/resources/$RID/bindings/$BID" dev-health
+assert_eq "$CB_STATUS" 404 "another department does not see it"
+cb_curl GET "/v1/resources/$RID/bindings" dev-auditor
+assert_jq "$CB_BODY" '.bindings | length' 1 "the auditor lists it"
+assert_not_contains "$CB_BODY" s3cret-test-only "without credentials"
+assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE credentials LIKE '%s3cret%'")" 0 \
+        "the credentials are not in the database in clear"
+assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE id = '$BID' AND credentials IS NOT NULL")" 1 \
+        "they are there sealed"
+cb_curl GET /v1/audit dev-auditor
+assert_contains "$CB_BODY" resource.bind "the binding is audited"
+assert_not_contains "$CB_BODY" s3cret-test-only "the audit trail holds no credential"
+assert_jq "$CB_BODY" "[.records[] | select(.action == \"resource.bind\") | .detail.credential_fields | sort | join(\",\")] | last" \
+        "host,password,port,username" "it names the credential fields only"
+assert_not_contains "$(cat "$CB_TMP/daemon.log")" s3cret-test-only "the log holds no credential"
+
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-health
+assert_eq "$CB_STATUS" 404 "another department cannot unbind"
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_eq "$CB_STATUS" 200 "unbinding at a synchronous provider is 200"
+assert_jq "$CB_BODY" .state unbound "unbound"
+assert_eq "$(bindings_at "$RID")" "[]" "the provider no longer holds it"
+assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE id = '$BID' AND credentials IS NULL AND deleted_at IS NOT NULL")" 1 \
+        "the credentials are dropped, the record stays"
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_eq "$CB_STATUS" 404 "unbinding again is 404"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-1"}'
+assert_eq "$CB_STATUS" 409 "an unbound key is not reused"
+
+# --- asynchronous --------------------------------------------------------------------
+osb_control '{"bind_async_ms": 1200, "retry_after": 1}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-2"}'
+assert_eq "$CB_STATUS" 202 "an asynchronous provider's binding is 202"
+assert_jq "$CB_BODY" .state creating "creating"
+assert_jq "$CB_BODY" 'has("credentials")' false "without credentials yet"
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+wait_binding "$RID" "$BID" bound 10 && pass "bound once last_operation says succeeded" || fail "app-2 bound ($GOT)"
+assert_jq "$CB_BODY" .credentials.username "$BID" "with the credentials fetched from the provider"
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_eq "$CB_STATUS" 202 "an asynchronous unbinding is 202"
+assert_jq "$CB_BODY" .state unbinding "unbinding"
+wait_binding "$RID" "$BID" unbound 10 && pass "and unbound once the provider says gone" || fail "app-2 unbound ($GOT)"
+assert_eq "$(bindings_at "$RID")" "[]" "the provider holds no binding"
+osb_control '{"reset": true}' >/dev/null
+
+# --- a provider that 500s ------------------------------------------------------------
+osb_control '{"fail_next": 2}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-500"}'
+assert_eq "$CB_STATUS" 202 "a 500 on bind is retried (202 meanwhile)"
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+wait_binding "$RID" "$BID" bound 10 && pass "and bound after two 500s" || fail "app-500 bound ($GOT)"
+assert_eq "$(bindings_at "$RID")" "[\"$BID\"]" "exactly one binding at the provider"
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_eq "$CB_STATUS" 200 "unbound"
+
+# --- a provider that lies on bind (not JSON): orphan mitigation ---------------------
+osb_control '{"malformed_bind": true}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-lie"}'
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_eq "$CB_STATUS" 202 "a malformed answer is not taken for a binding (202: being cleaned up)"
+wait_binding "$RID" "$BID" failed 10 && pass "the binding fails" || fail "app-lie failed ($GOT)"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .error)" "not JSON" "the error says the answer was not JSON"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .error)" "deleted at the provider" "and that it was deleted again"
+assert_eq "$(bindings_at "$RID")" "[]" "no binding is left at the provider"
+osb_control '{"reset": true}' >/dev/null
+
+# --- a provider whose asynchronous binding fails -------------------------------------
+osb_control '{"bind_async_ms": 300, "fail_bind": true}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-fail"}'
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+wait_binding "$RID" "$BID" failed 10 && pass "a binding the provider says failed is failed" || fail "app-fail ($GOT)"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .error)" "injected failure" "with the provider's description"
+assert_eq "$(bindings_at "$RID")" "[]" "and deleted at the provider (orphan mitigation)"
+osb_control '{"reset": true}' >/dev/null
+
+# --- a provider that hangs on bind ---------------------------------------------------
+osb_control '{"hang": true}' >/dev/null
+T0=$(date +%s)
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-hang"}'
+T1=$(date +%s)
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_eq "$CB_STATUS" 202 "a hanging provider is timed out (202: retried)"
+[ $((T1 - T0)) -le 4 ] && pass "the request is answered after the provider's time limit ($((T1 - T0)) s)" ||
+        fail "the bind request took $((T1 - T0)) s"
+cb_curl GET /v1/health ""
+assert_eq "$CB_STATUS" 200 "the daemon serves meanwhile"
+osb_control '{"hang": false}' >/dev/null
+wait_binding "$RID" "$BID" bound 20 && pass "once the provider answers, it is bound" || fail "app-hang ($GOT)"
+assert_eq "$(bindings_at "$RID")" "[\"$BID\"]" "exactly one binding at the provider"
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+assert_eq "$(bindings_at "$RID")" "[]" "unbound"
+
+# --- a restart in the middle of an asynchronous bind ---------------------------------
+osb_control '{"bind_async_ms": 2500}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "app-kill"}'
+BID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_jq "$CB_BODY" .state creating "set-up: an asynchronous binding under way"
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+cb_start_daemon
+wait_binding "$RID" "$BID" bound 15 && pass "after kill -9 and a restart the binding is resumed and bound" ||
+        fail "app-kill after restart ($GOT)"
+assert_eq "$(bindings_at "$RID")" "[\"$BID\"]" "exactly one binding at the provider"
+assert_jq "$CB_BODY" .credentials.password s3cret-test-only "its credentials open after the restart"
+osb_control '{"reset": true}' >/dev/null
+cb_curl DELETE "/v1/resources/$RID/bindings/$BID" dev-edu
+
+# --- D-Bus and cloudbrokerctl: the same core ------------------------------------------
+CTL=$CB_BUILD/cloudbrokerctl
+ctl() {
+        local uid=$1
+        shift
+        RC=0
+        as_uid "$uid" "$CTL" --bus-address="$CB_BUS_ADDRESS" --json "$@" >"$CB_TMP/ctl.out" 2>"$CB_TMP/ctl.err" || RC=$?
+        OUT=$(cat "$CB_TMP/ctl.out")
+        ERR=$(cat "$CB_TMP/ctl.err")
+}
+RPATH=/org/cloudbroker/Broker1/resource/$(printf %s "$RID" | sed 's/-/_2d/g')
+ok 1001 "D-Bus Bind as edu" "$RPATH" org.cloudbroker.Broker1.Resource Bind s bus-1
+DBID=$(printf %s "$OUT" | jq -r '.[0] | fromjson | .id')
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" .state bound "Bind answers the binding, bound"
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" .credentials.password s3cret-test-only "with its credentials"
+refused 1004 org.freedesktop.DBus.Error.UnknownObject "another department does not even see the object to Bind" "$RPATH" \
+        org.cloudbroker.Broker1.Resource.Bind string:bus-x
+ok 1005 "D-Bus ListBindings as the auditor" "$RPATH" org.cloudbroker.Broker1.Resource ListBindings
+assert_not_contains "$OUT" s3cret-test-only "ListBindings shows no credentials"
+ctl 1001 resource binding "$RID" "$DBID"
+assert_eq "$RC" 0 "cloudbrokerctl resource binding"
+assert_jq "$OUT" .credentials.port 3306 "shows the department its credentials"
+ctl 0 resource binding "$RID" "$DBID"
+assert_jq "$OUT" 'has("credentials")' false "and the operator none"
+ctl 1001 resource bindings "$RID"
+assert_jq "$OUT" "[.[] | select(.id == \"$DBID\")] | length" 1 "cloudbrokerctl resource bindings lists it"
+ctl 1001 resource unbind "$RID" "$DBID"
+assert_eq "$RC" 0 "cloudbrokerctl resource unbind"
+assert_jq "$OUT" .state unbound "unbound"
+ctl 1001 resource bind "$RID" ctl-1
+assert_jq "$OUT" .state bound "cloudbrokerctl resource bind"
+CBID=$(printf %s "$OUT" | jq -r .id)
+ok 1001 "D-Bus Unbind" "$RPATH" org.cloudbroker.Broker1.Resource Unbind s "$CBID"
+assert_eq "$(bindings_at "$RID")" "[]" "no binding left at the provider"
+
+# --- /v2 service_bindings of an http instance: the same core --------------------------
+V2=(-u osb:dev-osb -H "X-Broker-API-Version: 2.17")
+IID=v2-db-1
+PUT_BODY=$(jq -nc '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
+        space_guid: "edu-data", context: {platform: "cloudfoundry", system_id: "edu-db"}}')
+cb_curl PUT "/v2/service_instances/$IID?accepts_incomplete=true" "" "$PUT_BODY" "${V2[@]}"
+case "$CB_STATUS" in 201 | 202) pass "set-up: an http instance through /v2 ($CB_STATUS)" ;; *) fail "v2 PUT: $CB_STATUS $CB_BODY" ;; esac
+for _ in $(seq 1 100); do
+        cb_curl GET "/v2/service_instances/$IID/last_operation" "" "" "${V2[@]}"
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = succeeded ] && break
+        sleep 0.1
+done
+B=$(jq -nc '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g"}')
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-1" "" "$B" "${V2[@]}"
+assert_eq "$CB_STATUS" 422 "an http binding without accepts_incomplete is 422"
+assert_jq "$CB_BODY" .error AsyncRequired "AsyncRequired"
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-1?accepts_incomplete=true" "" "$B" "${V2[@]}"
+assert_eq "$CB_STATUS" 201 "a binding the provider makes at once is 201"
+assert_jq "$CB_BODY" .credentials.password s3cret-test-only "with the provider's credentials"
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-1?accepts_incomplete=true" "" "$B" "${V2[@]}"
+assert_eq "$CB_STATUS" 200 "an identical repeat is 200"
+cb_curl GET "/v2/service_instances/$IID/service_bindings/pb-1" "" "" "${V2[@]}"
+assert_jq "$CB_BODY" .credentials.port 3306 "GET answers the credentials"
+cb_curl GET "/v2/service_instances/$IID/service_bindings/pb-1" "" "" -u city:city-osb -H "X-Broker-API-Version: 2.17"
+assert_eq "$CB_STATUS" 404 "another platform does not see it"
+cb_curl GET /v1/resources dev-edu
+V2RID=$(printf %s "$CB_BODY" | jq -r '.resources[] | select(.state == "active" and .name != "db-bind") | .id' | head -1)
+cb_curl GET "/v1/resources/$V2RID/bindings" dev-edu
+assert_jq "$CB_BODY" '[.bindings[] | select(.binding_id == "pb-1")] | length' 1 \
+        "the /v2 binding is the same record /v1 lists"
+osb_control '{"bind_async_ms": 500}' >/dev/null
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-2?accepts_incomplete=true" "" "$B" "${V2[@]}"
+assert_eq "$CB_STATUS" 202 "an asynchronous binding is 202"
+assert_jq "$CB_BODY" .operation bind "with an operation"
+for _ in $(seq 1 50); do
+        cb_curl GET "/v2/service_instances/$IID/service_bindings/pb-2/last_operation" "" "" "${V2[@]}"
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" != "in progress" ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state succeeded "its last_operation ends succeeded"
+cb_curl DELETE "/v2/service_instances/$IID/service_bindings/pb-2?service_id=rds-mysql&plan_id=rds-mysql-2c4g&accepts_incomplete=true" \
+        "" "" "${V2[@]}"
+assert_eq "$CB_STATUS" 202 "an asynchronous unbind is 202"
+for _ in $(seq 1 50); do
+        cb_curl GET "/v2/service_instances/$IID/service_bindings/pb-2/last_operation" "" "" "${V2[@]}"
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" != "in progress" ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state succeeded "the unbind's last_operation ends succeeded"
+osb_control '{"reset": true}' >/dev/null
+cb_curl DELETE "/v2/service_instances/$IID/service_bindings/pb-1?service_id=rds-mysql&plan_id=rds-mysql-2c4g&accepts_incomplete=true" \
+        "" "" "${V2[@]}"
+assert_eq "$CB_STATUS" 200 "a synchronous unbind is 200"
+cb_curl DELETE "/v2/service_instances/$IID/service_bindings/pb-1?service_id=rds-mysql&plan_id=rds-mysql-2c4g&accepts_incomplete=true" \
+        "" "" "${V2[@]}"
+assert_eq "$CB_STATUS" 410 "again is 410"
+assert_eq "$(bindings_at "$V2RID")" "[]" "no binding left at the provider"
+
+cb_done
