@@ -520,3 +520,18 @@ json_t *rest_audit_verify_json(const AuditVerifyResult *v) {
         }
         return o;
 }
+
+json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++) {
+                const VolumeAttachment *v = &l->v[i];
+                if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "volume_id", v->volume_id,
+                                                       "target", v->target, "state",
+                                                       attachment_state_to_string(v->state), "attached_at",
+                                                       v->attached_at)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}

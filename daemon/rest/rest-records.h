@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "attachments.h"
 #include "audit.h"
 #include "incidents.h"
 #include "projects.h"
@@ -109,3 +110,7 @@ json_t *rest_audit_list_json(const AuditList *l);
  * "problem", "message", ["through"], ["checkpoint"]}], ["audit" (the
  * daemon's trail state)]} (GET /v1/audit/verify, Audit.Verify). */
 json_t *rest_audit_verify_json(const AuditVerifyResult *v);
+
+/* A VM's volumes, [{"volume_id", "target", "state", "attached_at"}] (GET
+ * /v1/resources/{id}/volumes' "volumes", Resource.ListVolumes). */
+json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);

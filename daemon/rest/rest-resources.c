@@ -221,12 +221,13 @@ static int on_volume_detach(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_volumes_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(volume_attachment_list_done) VolumeAttachmentList list = { 0 };
         int r = resources_volume_attachments(req->manager->resources, &req->caller, req->params[0], &list,
                                              err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "volumes", list));
+        return rest_reply_json(reply, 200,
+                               json_pack("{s:o}", "volumes", rest_volume_attachment_list_json(&list)));
 }
 
 static int on_operations_list(RestRequest *req, RestReply *reply, CbError *err) {

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "attachments.h"
 #include "audit.h"
 #include "driver.h"
 #include "providers.h"
@@ -297,6 +298,23 @@ static void test_audit_verify_json(void **state) {
         assert_null(audit_signatures_to_string(_AUDIT_SIGNATURES_MAX));
 }
 
+static void test_volume_attachments_json(void **state) {
+        (void)state;
+        VolumeAttachmentList l = { 0 };
+        char vol[] = "r-vol", target[] = "vdb", at[] = "2026-12-02T04:00:00Z";
+        VolumeAttachment v = {
+                .volume_id = vol, .target = target, .state = ATTACHMENT_DETACHING, .attached_at = at
+        };
+
+        volume_attachment_list_done(NULL);
+        volume_attachment_list_done(&l);
+        assert_text(rest_volume_attachment_list_json(&l), "[]");
+        l = (VolumeAttachmentList){ .v = &v, .n = 1 };
+        assert_text(rest_volume_attachment_list_json(&l),
+                    "[{\"volume_id\":\"r-vol\",\"target\":\"vdb\",\"state\":\"detaching\",\"attached_at\":"
+                    "\"2026-12-02T04:00:00Z\"}]");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_provider_record_has_no_password),
@@ -305,6 +323,7 @@ int main(void) {
                 cmocka_unit_test(test_inventory_json),
                 cmocka_unit_test(test_audit_pages_and_shape),
                 cmocka_unit_test(test_audit_verify_json),
+                cmocka_unit_test(test_volume_attachments_json),
         };
         int r;
 
