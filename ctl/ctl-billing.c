@@ -8,9 +8,11 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl-util.h"
 
@@ -57,6 +59,124 @@ static int billing_statement(Ctl *ctl, int argc, char **argv) {
         if (r < 0)
                 return r;
         return write_out(ctl->out, text);
+}
+
+/* Counts the lines of a statement as its bytes pass: a CSV line ends in
+ * LF (the header is one more), a JSON line has one "funding" member. */
+typedef struct LineCounter {
+        bool csv;
+        char tail[16]; /* the last bytes of the previous chunk, for a match across two */
+        size_t n_tail;
+        long long lines;
+} LineCounter;
+
+static void count_lines(LineCounter *lc, const char *p, size_t n) {
+        static const char key[] = "\"funding\":\"";
+        char joined[16 + 4096];
+        size_t k;
+
+        if (lc->csv) {
+                for (size_t i = 0; i < n; i++)
+                        lc->lines += p[i] == '\n';
+                return;
+        }
+        for (size_t off = 0; off < n; off += k) {
+                size_t len;
+                k = n - off < 4096 ? n - off : 4096;
+                memcpy(joined, lc->tail, lc->n_tail);
+                memcpy(joined + lc->n_tail, p + off, k);
+                len = lc->n_tail + k;
+                for (const char *q = joined;
+                     (q = memmem(q, (size_t)(joined + len - q), key, sizeof(key) - 1)); q += sizeof(key) - 1)
+                        lc->lines++;
+                lc->n_tail = len < sizeof(key) - 2 ? len : sizeof(key) - 2;
+                memcpy(lc->tail, joined + len - lc->n_tail, lc->n_tail);
+        }
+}
+
+static void progress(long long lines, long long hint, unsigned long long bytes, bool last) {
+        const int width = 30;
+        long long done = hint > 0 ? (lines > hint ? hint : lines) : 0;
+        int cells = hint > 0 ? (int)(done * width / hint) : 0;
+        char b[width + 1];
+
+        if (last && hint > 0)
+                cells = width;
+        for (int i = 0; i < width; i++)
+                b[i] = i < cells ? '#' : '.';
+        b[width] = 0;
+        fprintf(stderr, "\r[%s] %lld of at most %lld lines, %.1f MiB%s", b, lines, hint,
+                (double)bytes / (1024.0 * 1024.0), last ? "\n" : "");
+        fflush(stderr);
+}
+
+/* billing export: the statement through a pipe the daemon writes into
+ * (ExportStatement), so that a big month is never one D-Bus message; a
+ * progress bar on a terminal while it comes. */
+static int billing_export(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *format = ctl->format ? ctl->format : "json";
+        LineCounter lc = { .csv = streq(format, "csv") };
+        unsigned long long bytes = 0;
+        long long hint = 0;
+        bool show;
+        FILE *f;
+        int fd, r;
+
+        (void)argc, (void)argv;
+        r = ctl_call(ctl, BILLING, "ExportStatement", &reply, "sa{sv}", ctl->period, 3, "format", "s", format,
+                     "department", "s", ctl->department ? ctl->department : "", "excel", "b",
+                     (int)ctl->excel);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "{ss}");
+        while (r >= 0) {
+                const char *k, *v;
+                r = sd_bus_message_read(reply, "{ss}", &k, &v);
+                if (r <= 0)
+                        break;
+                if (streq(k, "lines_hint"))
+                        hint = atoll(v);
+        }
+        if (r < 0)
+                return ctl_error(r, "unexpected reply to ExportStatement: %s", strerror(-r));
+        f = ctl->out ? fopen(ctl->out, "we") : stdout;
+        if (!f)
+                return ctl_error(-errno, "cannot create %s: %s", ctl->out, strerror(errno));
+        /* The bar goes to a terminal only, and never into the file itself. */
+        show = ctl->out && isatty(STDERR_FILENO);
+        /* The reply owns fd; it is blocking for the client whatever the daemon set. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        for (;;) {
+                char buf[65536];
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = ctl_error(-errno, "cannot read the statement: %s", strerror(errno));
+                        break;
+                }
+                if (n == 0)
+                        break;
+                if (fwrite(buf, 1, (size_t)n, f) != (size_t)n) {
+                        r = ctl_error(-EIO, "cannot write %s", ctl->out ? ctl->out : "the statement");
+                        break;
+                }
+                bytes += (unsigned long long)n;
+                count_lines(&lc, buf, (size_t)n);
+                if (show)
+                        progress(lc.csv && lc.lines > 0 ? lc.lines - 1 : lc.lines, hint, bytes, false);
+        }
+        if (show && r >= 0)
+                progress(lc.csv && lc.lines > 0 ? lc.lines - 1 : lc.lines, hint, bytes, true);
+        {
+                bool closed_ok = f == stdout ? fflush(stdout) == 0 : fclose(f) == 0;
+                if (!closed_ok && r >= 0)
+                        r = ctl_error(-EIO, "cannot write %s", ctl->out ? ctl->out : "the statement");
+        }
+        return r < 0 ? r : 0;
 }
 
 /* A bar of width cells for part of whole, in eighths of a cell. */
@@ -272,8 +392,8 @@ static const CtlCommand billing_commands[] = {
           CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
           CTL_OPT_PERIOD },
         { "export", "--period YYYY-MM --format csv|json [--excel] [--department DEPT] [--out FILE]",
-          "The same, for finance's files", 0, 0, billing_statement,
-          CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
+          "The same, streamed (a pipe, not one message), with a progress bar on a terminal", 0, 0,
+          billing_export, CTL_OPT_PERIOD | CTL_OPT_FORMAT | CTL_OPT_EXCEL | CTL_OPT_DEPARTMENT | CTL_OPT_OUT,
           CTL_OPT_PERIOD | CTL_OPT_FORMAT },
         { "close", "--period YYYY-MM", "Freeze and sign an ended month's statement (finance)", 0, 0,
           billing_close, CTL_OPT_PERIOD, CTL_OPT_PERIOD },

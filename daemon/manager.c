@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "manager.h"
+
+#include "billing.h"
 #include "vm-access.h"
 
 #include <stdio.h>
@@ -376,6 +378,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->reconcile_timer);
         sd_event_source_disable_unref(m->capacity_timer);
         driver_cancel_waits();
+        /* A statement export waiting on a client that no longer reads. */
+        billing_streams_stop();
         m->pool = worker_pool_free(m->pool);
         sd_event_source_disable_unref(m->pool_source);
         m->rest = rest_free(m->rest);

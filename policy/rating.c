@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "date.h"
+#include "deadlines.h"
 #include "macro.h"
 
 /* China Standard Time, no daylight saving since 1991. */
@@ -120,6 +121,71 @@ int rating_amount_fen(RatingUnit unit, int64_t price_fen, int64_t seconds, const
         d = rating_unit_seconds(unit, p);
         /* At most 10^10 * 2678400 * 2 < 2^63: half-up as floor((2ps + d) / 2d). */
         *ret = (2 * price_fen * seconds + d) / (2 * d);
+        return 0;
+}
+
+/* The period (CST month) that second t falls in. */
+static int period_of(int64_t t, RatingPeriod *ret) {
+        int64_t days = (t + CST_OFFSET) >= 0 ? (t + CST_OFFSET) / 86400 : 0;
+        char name[16];
+        /* Civil year and month of the day number (Howard Hinnant's inverse of days_from_civil). */
+        int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+        int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        int64_t y = yoe + era * 400 + (m <= 2);
+        snprintf(name, sizeof(name), "%04d-%02d", (int)(y % 10000), m);
+        return rating_period_parse(name, ret);
+}
+
+int rating_next_period(const RatingPeriod *p, RatingPeriod *ret) {
+        return period_of(p->end, ret);
+}
+
+int rating_period_of(int64_t t, RatingPeriod *ret) {
+        return period_of(t, ret);
+}
+
+#define BUDGET_MONTHS_MAX 1200
+
+int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment *segs, size_t n,
+                        const char *today, const char *valid_until, int64_t *ret_charged,
+                        int64_t *ret_committed) {
+        char midnight[32];
+        int64_t day_start, charged = 0, committed = 0;
+        RatingPeriod p;
+
+        if ((unsigned)unit >= _RATING_UNIT_MAX || price_fen < 0 || price_fen > PRICE_MAX || !today ||
+            strlen(today) != DATE_LEN)
+                return -EINVAL;
+        snprintf(midnight, sizeof(midnight), "%sT00:00:00Z", today);
+        if (rating_parse_time(midnight, &day_start) < 0)
+                return -EINVAL;
+        day_start -= CST_OFFSET;
+        /* The past as the statements charge it: each month's line, rounded
+         * once, up to the start of today. */
+        if (n > 0 && segs[0].start < day_start && period_of(segs[0].start, &p) >= 0)
+                for (int i = 0; i < BUDGET_MONTHS_MAX && p.start < day_start; i++) {
+                        /* The month of today ends, for this, where today starts. */
+                        RatingPeriod upto = p;
+                        int64_t a, sec;
+                        if (upto.end > day_start)
+                                upto.end = day_start;
+                        sec = rating_charged_seconds(unit, segs, n, &upto, day_start);
+                        if (rating_amount_fen(unit, price_fen, sec, &p, &a) < 0)
+                                return -EINVAL;
+                        charged += a;
+                        if (rating_next_period(&p, &p) < 0)
+                                break;
+                }
+        /* Today and what is left of the approval as the policy engine
+         * commits an order, for a resource that still exists. */
+        if (n > 0 && !segs[n - 1].deleted)
+                committed = deadlines_projected_cost_fen(
+                        price_fen, unit == RATING_UNIT_HOUR ? PRICE_PER_HOUR : PRICE_PER_MONTH, 1, today,
+                        valid_until);
+        *ret_charged = charged;
+        *ret_committed = committed;
         return 0;
 }
 

@@ -78,6 +78,24 @@ int64_t rating_unit_seconds(RatingUnit unit, const RatingPeriod *p);
 int rating_amount_fen(RatingUnit unit, int64_t price_fen, int64_t seconds, const RatingPeriod *p,
                       int64_t *ret);
 
+/* The CST month that second t falls in; the month after p. */
+int rating_period_of(int64_t t, RatingPeriod *ret);
+int rating_next_period(const RatingPeriod *p, RatingPeriod *ret);
+
+/* Art. 13: one resource's money against its approval's budget, each second
+ * counted once (docs/billing.md, "Budget"):
+ * - charged: what the statements charge it before today (the CST start of
+ *   `today`, "YYYY-MM-DD"), month by month, each month rounded on its line;
+ * - committed: when it still exists (its last segment is not deleted),
+ *   what its price commits from today to valid_until inclusive, as the
+ *   policy engine commits a new order (deadlines_projected_cost_fen); 0
+ *   once the approval has ended or without valid_until.
+ * segs: its history (in order), the last one running. -EINVAL for a bad
+ * price, unit or today. */
+int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment *segs, size_t n,
+                        const char *today, const char *valid_until, int64_t *ret_charged,
+                        int64_t *ret_committed);
+
 /* Why a line's money is withheld, from the facts of its project and
  * system. Each reason is a policy code (its article from the policy table). */
 typedef struct WithholdFacts {

@@ -6,21 +6,46 @@
  * of a month, the same bytes GET /v1/billing/statements/{period} sends.
  */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "billing.h"
 #include "bus-util.h"
 #include "log.h"
+#include "worker.h"
+
+/* The options of GetStatement and ExportStatement into br (borrowed from opts). */
+static int read_options(const json_t *opts, BillingRequest *br, sd_bus_error *error) {
+        const char *key;
+        json_t *v;
+
+        json_object_foreach((json_t *)opts, key, v) {
+                if (streq(key, "format") && json_is_string(v))
+                        br->format = json_string_value(v);
+                else if (streq(key, "department") && json_is_string(v))
+                        br->department = bus_optional(json_string_value(v));
+                else if (streq(key, "excel") && json_is_boolean(v))
+                        br->excel = json_is_true(v);
+                else
+                        return sd_bus_error_setf(error, "org.cloudbroker.Broker1.Error.InvalidArgument",
+                                                 "option '%s' is unknown or of the wrong type "
+                                                 "(format s, department s, excel b)",
+                                                 key);
+        }
+        return 0;
+}
 
 static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_export_done) BillingExport e = { 0 };
         Manager *m = userdata;
         json_auto_t *opts = NULL;
-        const char *period, *key;
-        json_t *v;
+        const char *period;
         BillingRequest br = { 0 };
         CbCaller caller;
         int r;
@@ -34,24 +59,106 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        json_object_foreach(opts, key, v) {
-                if (streq(key, "format") && json_is_string(v))
-                        br.format = json_string_value(v);
-                else if (streq(key, "department") && json_is_string(v))
-                        br.department = bus_optional(json_string_value(v));
-                else if (streq(key, "excel") && json_is_boolean(v))
-                        br.excel = json_is_true(v);
-                else
-                        return sd_bus_error_setf(error, "org.cloudbroker.Broker1.Error.InvalidArgument",
-                                                 "option '%s' is unknown or of the wrong type "
-                                                 "(format s, department s, excel b)",
-                                                 key);
-        }
+        r = read_options(opts, &br, error);
+        if (r < 0)
+                return r;
         br.period = period;
         r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL), &e, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
         return sd_bus_reply_method_return(msg, "s", e.text);
+}
+
+/* ExportStatement: a big answer is no D-Bus string. The client gets the
+ * read end of a pipe that a worker writes the statement into, at the
+ * client's pace (as systemd hands out journals and dumps). */
+typedef struct BusExport {
+        BillingStream *bs;
+        int wfd;
+} BusExport;
+
+static int bus_export_job(void *userdata) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        BusExport *x = userdata;
+        int r = billing_stream_write_fd(x->bs, x->wfd, &err);
+        if (r < 0)
+                log_warning("billing export over D-Bus stopped: %s", err.message);
+        close(x->wfd);
+        x->wfd = -1;
+        return r;
+}
+
+static void bus_export_done(int result, void *userdata) {
+        BusExport *x = userdata;
+        (void)result;
+        if (x->wfd >= 0)
+                close(x->wfd);
+        billing_stream_free(x->bs);
+        free(x);
+}
+
+static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_stream_freep) BillingStream *bs = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        json_auto_t *opts = NULL;
+        const BillingExport *h;
+        const char *period;
+        BillingRequest br = { 0 };
+        CbCaller caller;
+        BusExport *x;
+        char hint[32];
+        int fds[2], r;
+
+        r = sd_bus_message_read(msg, "s", &period);
+        if (r < 0)
+                return r;
+        r = bus_read_dict_json(msg, &opts, error);
+        if (r < 0)
+                return r;
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = read_options(opts, &br, error);
+        if (r < 0)
+                return r;
+        br.period = period;
+        r = billing_stream_new(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL), &bs,
+                               &err);
+        if (r >= 0)
+                r = billing_stream_detach(bs, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        h = billing_stream_headers(bs);
+        snprintf(hint, sizeof(hint), "%" PRIi64, billing_stream_lines_hint(bs));
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                return sd_bus_error_set_errno(error, errno);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "h", fds[0]);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "a{ss}", 6, "content_type", h->content_type, "lines_hint",
+                                          hint, "sm3", h->sm3, "signature", h->signature ? h->signature : "",
+                                          "alg", h->alg, "key_id", h->key_id);
+        /* The message holds its own copy of the read end. */
+        close(fds[0]);
+        if (r < 0) {
+                close(fds[1]);
+                return r;
+        }
+        x = calloc(1, sizeof(*x));
+        if (!x) {
+                close(fds[1]);
+                return -ENOMEM;
+        }
+        *x = (BusExport){ .bs = TAKE_PTR(bs), .wfd = fds[1] };
+        r = worker_submit(m->pool, bus_export_job, bus_export_done, x);
+        if (r < 0) {
+                bus_export_done(r, x);
+                return r;
+        }
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -270,6 +377,9 @@ const sd_bus_vtable bus_billing_vtable[] = {
                                 SD_BUS_ARGS("s", project_id, "s", cost_kind, "u", threshold, "s", alert), 0),
         SD_BUS_METHOD_WITH_ARGS("GetStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
                                 SD_BUS_RESULT("s", statement), method_get_statement,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ExportStatement", SD_BUS_ARGS("s", period, "a{sv}", options),
+                                SD_BUS_RESULT("h", statement, "a{ss}", headers), method_export_statement,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CloseStatement", SD_BUS_ARGS("s", period), SD_BUS_RESULT("s", record),
                                 method_close_statement, SD_BUS_VTABLE_UNPRIVILEGED),

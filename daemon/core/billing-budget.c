@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "date.h"
 #include "billing.h"
 #include "macro.h"
 #include "policy.h"
@@ -68,21 +69,6 @@ static int load_candidates(Store *s, Candidate **ret, size_t *ret_n, CbError *er
         return 0;
 }
 
-static int committed(Store *s, const char *project_id, int64_t ret[2], CbError *err) {
-        static const char sql[] = "SELECT cost_kind, SUM(committed_fen) FROM project_holdings "
-                                  "WHERE project_id = ?1 GROUP BY cost_kind";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        int64_t v[2] = { 0, 0 };
-        int r = store_query(s, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading project holdings", err);
-        while (r >= 0 && (r = store_rows_next(rows, err)) > 0)
-                v[streq_ptr(store_rows_text(rows, 0), "om") ? 1 : 0] += store_rows_int(rows, 1);
-        if (r < 0)
-                return r;
-        ret[0] = v[0];
-        ret[1] = v[1];
-        return 0;
-}
-
 static int alert_insert(Store *s, void *userdata, CbError *err) {
         static const char sql[] =
                 "INSERT INTO budget_alerts (project_id, cost_kind, threshold, approval_no, budget_fen, "
@@ -130,12 +116,14 @@ int billing_budget_check(Store *s, int64_t now, BudgetAlertFn fn, void *userdata
         static const unsigned thresholds[] = { POLICY_BUDGET_ALERT_PERCENT, 100 };
         Candidate *v = NULL;
         size_t n = 0;
-        char at[32];
+        char at[32], today[DATE_LEN + 1];
         struct tm tm;
         time_t t = (time_t)now;
         int r, raised = 0;
 
         gmtime_r(&t, &tm);
+        /* The day the policy engine counts from (evaluation.c). */
+        date_today_local(today);
         strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
         int opened = store_read_begin(s);
@@ -146,15 +134,14 @@ int billing_budget_check(Store *s, int64_t now, BudgetAlertFn fn, void *userdata
 
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 json_auto_t *doc = json_loads(v[i].document, 0, NULL);
-                int64_t held[2], metered[2];
+                BillingSpend spend;
 
                 if (!doc)
                         continue;
-                opened = store_read_begin(s);
-                r = committed(s, v[i].project_id, held, err);
-                if (r >= 0)
-                        r = billing_project_metered(s, v[i].project_id, now, &metered[0], &metered[1], err);
-                store_read_end(s, opened);
+                /* Each resource once (Art. 13): charged before today, committed from today on. */
+                r = billing_project_spend(s, v[i].project_id, today,
+                                          json_string_value(json_object_get(doc, "valid_until")), now, &spend,
+                                          err);
                 for (int k = 0; r >= 0 && k < 2; k++) {
                         json_t *b = json_object_get(json_object_get(doc, "budget"), fields[k]);
                         if (!json_is_integer(b))
@@ -165,9 +152,9 @@ int billing_budget_check(Store *s, int64_t now, BudgetAlertFn fn, void *userdata
                                 .approval_no = v[i].approval_no,
                                 .cost_kind = kinds[k],
                                 .budget_fen = json_integer_value(b),
-                                .committed_fen = held[k],
-                                .metered_fen = metered[k],
-                                .used_fen = policy_budget_used(held[k], metered[k]),
+                                .committed_fen = spend.committed_fen[k],
+                                .metered_fen = spend.charged_fen[k],
+                                .used_fen = policy_budget_used(spend.committed_fen[k], spend.charged_fen[k]),
                         };
                         unsigned reached = policy_budget_threshold(a.budget_fen, a.used_fen);
                         for (size_t t_i = 0; r >= 0 && t_i < ELEMENTSOF(thresholds); t_i++) {

@@ -8,8 +8,8 @@
  * (billing.budget_alert) and a call of the caller's notifier, which the
  * D-Bus face turns into a signal for the project's department and finance
  * and the authority only. The money counted is what the policy engine
- * counts (policy_budget_used()): what is committed (project_holdings) and
- * what runs (billing_project_metered()).
+ * counts (policy_budget_used()): what is committed from today on and
+ * what was charged before today (billing_project_spend(): each resource once).
  *
  * The promise: each (project, cost kind, threshold) is raised at most once,
  * ever; it is remembered in the store (budget_alerts) in the same

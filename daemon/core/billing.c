@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "billing.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "date.h"
@@ -51,6 +55,7 @@ typedef struct PriceEntry {
 typedef struct ToDate {
         char *project_id;
         int64_t fen[_KIND_MAX];
+        int64_t committed[_KIND_MAX]; /* spend_today only */
 } ToDate;
 
 typedef struct SystemEntry {
@@ -59,6 +64,62 @@ typedef struct SystemEntry {
         bool migration_overdue; /* Art. 35, as of the statement's last day */
 } SystemEntry;
 
+/* ---- CSV: RFC 4180, CRLF, a field quoted when it holds , " CR or LF ---- */
+
+typedef struct Buf {
+        char *p;
+        size_t n, cap;
+        bool failed;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n) {
+        if (b->failed)
+                return;
+        if (b->n + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 4096;
+                while (cap < b->n + n + 1)
+                        cap *= 2;
+                char *nv = realloc(b->p, cap);
+                if (!nv) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = nv;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+        b->p[b->n] = 0;
+}
+
+static void csv_field(Buf *b, const char *s, bool first) {
+        if (!first)
+                buf_add(b, ",", 1);
+        if (!s)
+                return;
+        if (!strpbrk(s, ",\"\r\n")) {
+                buf_add(b, s, strlen(s));
+                return;
+        }
+        buf_add(b, "\"", 1);
+        for (const char *c = s; *c; c++) {
+                buf_add(b, c, 1);
+                if (*c == '"')
+                        buf_add(b, "\"", 1);
+        }
+        buf_add(b, "\"", 1);
+}
+
+static const char *const csv_columns[] = {
+        "period",           "department",     "project_id", "approval_no",      "system_id",
+        "resource_id",      "service_id",     "plan_id",    "catalog_revision", "unit",
+        "quantity_seconds", "unit_price_fen", "amount_fen", "funding",          "withhold_articles",
+};
+
+/* Where a statement's bytes go: a REST response, a D-Bus client's pipe,
+ * memory (closing a month). */
+#define OUT_FLUSH (64 * 1024)
+
 typedef struct Stmt {
         Store *s;
         const Calendar *cal;
@@ -66,7 +127,15 @@ typedef struct Stmt {
         RatingPeriod period;
         int64_t as_of;
         char as_of_date[DATE_LEN + 1];
-        json_t *lines, *projects, *departments, *budgets, *unrated;
+        json_t *projects, *departments, *budgets, *unrated;
+        /* Output: the lines are written as they are made, OUT_FLUSH bytes at a time. */
+        bool csv;
+        BillingWriteFn out_fn;
+        void *out_ud;
+        Buf out;
+        size_t n_out_lines;
+        const SystemEntry *pre; /* facts gathered on the loop (worker: no Legacy) */
+        size_t n_pre;
         Money total, dept;
         char *cur_dept;
         ProjectAcc proj;
@@ -83,6 +152,9 @@ typedef struct Stmt {
         size_t n_to_date;
         bool to_date_pass;        /* rate() is summing histories, not making lines */
         const char *only_project; /* to_date_pass: that project's resources only */
+        /* to_date_pass for the budget (Art. 13): charged before today,
+         * committed from today to the approval's last day. */
+        const char *spend_today, *spend_until;
         CbError *err;
 } Stmt;
 
@@ -106,7 +178,7 @@ static void project_done(ProjectAcc *p) {
 }
 
 static void stmt_done(Stmt *st) {
-        json_decref(st->lines);
+        free(st->out.p);
         json_decref(st->projects);
         json_decref(st->departments);
         json_decref(st->budgets);
@@ -194,6 +266,12 @@ static int system_facts(Stmt *st, const char *id, bool *ret_noncompliant, bool *
         bool nc = false, mo = false;
         int r;
 
+        for (size_t i = 0; i < st->n_pre; i++)
+                if (streq(st->pre[i].id, id)) {
+                        *ret_noncompliant = st->pre[i].noncompliant;
+                        *ret_migration_overdue = st->pre[i].migration_overdue;
+                        return 0;
+                }
         for (size_t i = 0; i < st->n_systems; i++)
                 if (streq(st->systems[i].id, id)) {
                         *ret_noncompliant = st->systems[i].noncompliant;
@@ -412,6 +490,74 @@ static void money_add(Money *m, int64_t amount, bool withheld) {
                 m->pay += amount;
 }
 
+static int out_flush(Stmt *st) {
+        int r;
+        if (st->out.failed)
+                return oom(st);
+        if (st->out.n == 0)
+                return 0;
+        r = st->out_fn(st->out_ud, st->out.p, st->out.n);
+        st->out.n = 0;
+        if (r < 0)
+                return cb_error_set(st->err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
+                                    strerror(-r));
+        return 0;
+}
+
+static int out_add(Stmt *st, const char *p, size_t n) {
+        buf_add(&st->out, p, n);
+        return st->out.n >= OUT_FLUSH || st->out.failed ? out_flush(st) : 0;
+}
+
+/* A JSON value, compact and in its members' order, as json_dumps of the
+ * whole document would write it there. */
+static int out_json(Stmt *st, const json_t *v) {
+        char *text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+        int r;
+        if (!text)
+                return oom(st);
+        r = out_add(st, text, strlen(text));
+        free(text);
+        return r;
+}
+
+static void csv_line(Buf *b, const json_t *line) {
+        for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++) {
+                const json_t *v = json_object_get(line, csv_columns[c]);
+                char num[32];
+                if (json_is_integer(v)) {
+                        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                        csv_field(b, num, c == 0);
+                } else if (json_is_array(v)) {
+                        char arts[64] = "";
+                        size_t j, n = 0;
+                        const json_t *a;
+                        json_array_foreach(v, j, a) n +=
+                                (size_t)snprintf(arts + n, sizeof(arts) - n, "%s%" JSON_INTEGER_FORMAT,
+                                                 j ? ";" : "", json_integer_value(a));
+                        csv_field(b, arts, c == 0);
+                } else
+                        csv_field(b, json_string_value(v), c == 0);
+        }
+        buf_add(b, "\r\n", 2);
+}
+
+static int emit_line(Stmt *st, const json_t *line) {
+        int r = 0;
+        if (st->csv) {
+                csv_line(&st->out, line);
+                if (st->out.n >= OUT_FLUSH || st->out.failed)
+                        r = out_flush(st);
+        } else {
+                if (st->n_out_lines > 0)
+                        r = out_add(st, ",", 1);
+                if (r >= 0)
+                        r = out_json(st, line);
+        }
+        st->n_out_lines++;
+        return r;
+}
+
 /* The month before p. */
 static int period_prev(const RatingPeriod *p, RatingPeriod *ret) {
         char name[32];
@@ -466,6 +612,16 @@ static int resource_end(Stmt *st, Resource *res) {
                                 return oom(st);
                         st->n_to_date++;
                 }
+                if (st->spend_today) {
+                        int64_t charged, committed;
+                        if (rating_budget_spend(unit, price, res->segs, res->n_segs, st->spend_today,
+                                                st->spend_until, &charged, &committed) < 0)
+                                return cb_error_set(st->err, CB_ERR_INTERNAL, "cannot rate resource %s",
+                                                    res->id);
+                        td->fen[res->kind] += charged;
+                        td->committed[res->kind] += committed;
+                        return 0;
+                }
                 m = st->period;
                 for (int i = 0; i < MONTHS_BACK_MAX && res->n_segs > 0 && m.end > res->segs[0].start; i++) {
                         int64_t s = rating_charged_seconds(unit, res->segs, res->n_segs, &m, st->as_of), a;
@@ -512,8 +668,12 @@ static int resource_end(Stmt *st, Resource *res) {
                          "quantity_seconds", (json_int_t)seconds, "unit_price_fen", (json_int_t)price,
                          "amount_fen", (json_int_t)amount, "funding", w.n ? "withhold" : "pay",
                          "withhold_articles", arts);
-        if (!line || json_array_append_new(st->lines, line) < 0)
+        if (!line)
                 return oom(st);
+        r = emit_line(st, line);
+        json_decref(line);
+        if (r < 0)
+                return r;
         st->proj.period[res->kind] += amount;
         money_add(&st->proj.money, amount, w.n > 0);
         money_add(&st->dept, amount, w.n > 0);
@@ -581,7 +741,9 @@ static int rate(Stmt *st, const char *department) {
                                                   store_rows_int(rows, 7) != res.revision);
 
                 if (replanned) {
-                        RatingSegment end = { 0 };
+                        /* The old plan ends: nothing of it runs on (a month
+                         * price would charge a stopped one). */
+                        RatingSegment end = { .deleted = true };
                         if (rating_parse_time(store_rows_text(rows, 10), &end.start) < 0) {
                                 r = cb_error_set(st->err, CB_ERR_INTERNAL,
                                                  "resource %s has a usage segment at '%s'", id,
@@ -694,97 +856,6 @@ static json_t *withheld_json(const Stmt *st) {
         return out;
 }
 
-/* ---- CSV: RFC 4180, CRLF, a field quoted when it holds , " CR or LF ---- */
-
-typedef struct Buf {
-        char *p;
-        size_t n, cap;
-        bool failed;
-} Buf;
-
-static void buf_add(Buf *b, const char *s, size_t n) {
-        if (b->failed)
-                return;
-        if (b->n + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 4096;
-                while (cap < b->n + n + 1)
-                        cap *= 2;
-                char *nv = realloc(b->p, cap);
-                if (!nv) {
-                        b->failed = true;
-                        return;
-                }
-                b->p = nv;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->n, s, n);
-        b->n += n;
-        b->p[b->n] = 0;
-}
-
-static void csv_field(Buf *b, const char *s, bool first) {
-        if (!first)
-                buf_add(b, ",", 1);
-        if (!s)
-                return;
-        if (!strpbrk(s, ",\"\r\n")) {
-                buf_add(b, s, strlen(s));
-                return;
-        }
-        buf_add(b, "\"", 1);
-        for (const char *c = s; *c; c++) {
-                buf_add(b, c, 1);
-                if (*c == '"')
-                        buf_add(b, "\"", 1);
-        }
-        buf_add(b, "\"", 1);
-}
-
-static const char *const csv_columns[] = {
-        "period",           "department",     "project_id", "approval_no",      "system_id",
-        "resource_id",      "service_id",     "plan_id",    "catalog_revision", "unit",
-        "quantity_seconds", "unit_price_fen", "amount_fen", "funding",          "withhold_articles",
-};
-
-static int csv_render(const json_t *lines, bool excel, char **ret, size_t *ret_len) {
-        Buf b = { 0 };
-        const json_t *line;
-        size_t i;
-
-        if (excel)
-                buf_add(&b, "\xEF\xBB\xBF", 3);
-        for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++)
-                csv_field(&b, csv_columns[c], c == 0);
-        buf_add(&b, "\r\n", 2);
-        json_array_foreach(lines, i, line) {
-                for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++) {
-                        const json_t *v = json_object_get(line, csv_columns[c]);
-                        char num[32];
-                        if (json_is_integer(v)) {
-                                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                                csv_field(&b, num, c == 0);
-                        } else if (json_is_array(v)) {
-                                char arts[64] = "";
-                                size_t j, n = 0;
-                                const json_t *a;
-                                json_array_foreach(v, j, a) n += (size_t)snprintf(
-                                        arts + n, sizeof(arts) - n, "%s%" JSON_INTEGER_FORMAT, j ? ";" : "",
-                                        json_integer_value(a));
-                                csv_field(&b, arts, c == 0);
-                        } else
-                                csv_field(&b, json_string_value(v), c == 0);
-                }
-                buf_add(&b, "\r\n", 2);
-        }
-        if (b.failed) {
-                free(b.p);
-                return -ENOMEM;
-        }
-        *ret = b.p;
-        *ret_len = b.n;
-        return 0;
-}
-
 static int authorize(const CbCaller *caller, const BillingRequest *req, const char **ret_department,
                      CbError *err) {
         const Principal *p = caller ? caller->principal : NULL;
@@ -808,85 +879,171 @@ static int authorize(const CbCaller *caller, const BillingRequest *req, const ch
                             "or a department's own lines");
 }
 
-/* The statement of period p as of now, for one department (NULL: all), in
- * one format. closed: the "closed" member (borrowed; NULL for an open
- * statement). empty: no lines at all (a closed month's view of a department
- * that had nothing when it was closed). No authorization. */
-static int render(Store *s, const Calendar *cal, Legacy *lg, const RatingPeriod *p, const char *department,
-                  bool csv, bool excel, int64_t now, const json_t *closed, bool empty, char **ret_text,
-                  size_t *ret_len, CbError *err) {
-        Stmt st = { .s = s, .cal = cal, .lg = lg, .err = err, .period = *p };
-        int r = 0, opened;
+/* What a statement is made of: the period as of now, for one department
+ * (NULL: all), in one format. closed: the "closed" member (borrowed; NULL
+ * for an open statement). empty: no lines at all (a closed month's view of
+ * a department that had nothing when it was closed). lg NULL with pre: the
+ * systems' facts gathered beforehand (a worker must not read the loop's
+ * register). No authorization. */
+typedef struct RenderArgs {
+        Store *s;
+        const Calendar *cal;
+        Legacy *lg;
+        const SystemEntry *pre;
+        size_t n_pre;
+        RatingPeriod period;
+        const char *department;
+        bool csv, excel, empty;
+        int64_t now;
+        const json_t *closed;
+} RenderArgs;
 
-        st.as_of = now < st.period.end ? now : st.period.end;
-        {
-                char cst[32];
-                /* The statement's last day in CST, for the deadlines of Art. 25. */
-                format_cst(st.as_of > st.period.start ? st.as_of - 1 : st.period.start, cst);
-                memcpy(st.as_of_date, cst, DATE_LEN);
-                st.as_of_date[DATE_LEN] = 0;
-        }
-        st.lines = json_array();
+static void as_of_of(const RatingPeriod *p, int64_t now, int64_t *ret, char date[DATE_LEN + 1]) {
+        char cst[32];
+        int64_t as_of = now < p->end ? now : p->end;
+        /* The statement's last day in CST, for the deadlines of Art. 25 and 35. */
+        format_cst(as_of > p->start ? as_of - 1 : p->start, cst);
+        memcpy(date, cst, DATE_LEN);
+        date[DATE_LEN] = 0;
+        *ret = as_of;
+}
+
+/* Writes the statement through fn as it is made: the lines as they are
+ * rated (OUT_FLUSH bytes at a time), then what is summed over them. The
+ * bytes are those json_dumps() of the whole document would give. */
+static int render(const RenderArgs *a, BillingWriteFn fn, void *ud, CbError *err) {
+        Stmt st = { .s = a->s,
+                    .cal = a->cal,
+                    .lg = a->lg,
+                    .pre = a->pre,
+                    .n_pre = a->n_pre,
+                    .err = err,
+                    .period = a->period,
+                    .csv = a->csv,
+                    .out_fn = fn,
+                    .out_ud = ud };
+        int r = 0, opened = 0;
+
+        as_of_of(&st.period, a->now, &st.as_of, st.as_of_date);
         st.projects = json_array();
         st.departments = json_array();
         st.budgets = json_array();
         st.unrated = json_array();
-        if (!st.lines || !st.projects || !st.departments || !st.budgets || !st.unrated) {
+        if (!st.projects || !st.departments || !st.budgets || !st.unrated) {
                 stmt_done(&st);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
 
-        if (!empty) {
-                opened = store_read_begin(s);
-                /* The budgets (JSON only) need every month so far; the lines
-                 * only this one. */
-                if (!csv) {
-                        st.to_date_pass = true;
-                        r = rate(&st, department);
-                        st.to_date_pass = false;
-                }
-                if (r >= 0)
-                        r = rate(&st, department);
-                store_read_end(s, opened);
-        }
-
-        if (r >= 0 && csv)
-                r = csv_render(st.lines, excel, ret_text, ret_len) < 0
-                            ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory")
-                            : 0;
-        else if (r >= 0) {
+        if (a->csv) {
+                if (a->excel)
+                        buf_add(&st.out, "\xEF\xBB\xBF", 3);
+                for (size_t c = 0; c < ELEMENTSOF(csv_columns); c++)
+                        csv_field(&st.out, csv_columns[c], c == 0);
+                buf_add(&st.out, "\r\n", 2);
+        } else {
                 char from[32], to[32], asof[32];
-                json_t *doc, *totals;
+                json_t *head;
+                char *text;
                 format_cst(st.period.start, from);
                 format_cst(st.period.end, to);
                 format_cst(st.as_of, asof);
-                totals = money_json(&st.total, json_pack("{s:O, s:O}", "projects", st.projects, "departments",
-                                                         st.departments));
-                doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O?, s:O, s:o, s:O, s:o, s:O}", "period",
-                                st.period.name, "from", from, "to", to, "as_of", asof, "department",
-                                department, "complete", now >= st.period.end, "closed", closed, "lines",
-                                st.lines, "totals", totals, "budgets", st.budgets, "withheld",
-                                withheld_json(&st), "unrated", st.unrated);
-                char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-                json_decref(doc);
-                if (!text)
-                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                else {
-                        *ret_len = strlen(text);
-                        *ret_text = text;
+                head = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:O?}", "period", st.period.name, "from",
+                                 from, "to", to, "as_of", asof, "department", a->department, "complete",
+                                 a->now >= st.period.end, "closed", a->closed);
+                text = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(head);
+                if (!text) {
+                        stmt_done(&st);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 }
+                /* The head's members, then the lines' array left open. */
+                buf_add(&st.out, text, strlen(text) - 1);
+                buf_add(&st.out, ",\"lines\":[", 10);
+                free(text);
         }
+
+        if (!a->empty) {
+                opened = store_read_begin(a->s);
+                /* The budgets (JSON only) need every month so far; the lines
+                 * only this one. */
+                if (!a->csv) {
+                        st.to_date_pass = true;
+                        r = rate(&st, a->department);
+                        st.to_date_pass = false;
+                }
+                if (r >= 0)
+                        r = rate(&st, a->department);
+                store_read_end(a->s, opened);
+        }
+
+        if (r >= 0 && !a->csv) {
+                json_t *totals = money_json(&st.total, json_pack("{s:O, s:O}", "projects", st.projects,
+                                                                 "departments", st.departments));
+                json_t *withheld = withheld_json(&st);
+                r = out_add(&st, "],\"totals\":", 11);
+                if (r >= 0)
+                        r = out_json(&st, totals);
+                if (r >= 0)
+                        r = out_add(&st, ",\"budgets\":", 11);
+                if (r >= 0)
+                        r = out_json(&st, st.budgets);
+                if (r >= 0)
+                        r = out_add(&st, ",\"withheld\":", 12);
+                if (r >= 0)
+                        r = out_json(&st, withheld);
+                if (r >= 0)
+                        r = out_add(&st, ",\"unrated\":", 11);
+                if (r >= 0)
+                        r = out_json(&st, st.unrated);
+                if (r >= 0)
+                        r = out_add(&st, "}", 1);
+                json_decref(totals);
+                json_decref(withheld);
+        }
+        if (r >= 0)
+                r = out_flush(&st);
         stmt_done(&st);
         return r;
 }
 
-int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
-                            int64_t *ret_om_fen, CbError *err) {
-        Stmt st = { .s = s, .err = err, .to_date_pass = true, .only_project = project_id, .as_of = now };
-        char cst[32];
-        int r;
+/* A sink that keeps everything: for closing a month (it signs the whole
+ * file) and the in-memory billing_statement(). */
+static int mem_write(void *userdata, const void *p, size_t n) {
+        Buf *b = userdata;
+        buf_add(b, p, n);
+        return b->failed ? -ENOMEM : 0;
+}
 
-        /* The month now is in (CST), and every one before it. */
+static int render_mem(const RenderArgs *a, char **ret_text, size_t *ret_len, CbError *err) {
+        Buf b = { 0 };
+        int r = render(a, mem_write, &b, err);
+        if (r < 0) {
+                free(b.p);
+                return r;
+        }
+        if (!b.p) {
+                b.p = strdup("");
+                if (!b.p)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        *ret_text = b.p;
+        *ret_len = b.n;
+        return 0;
+}
+
+/* The full re-rating of billing_project_spend(): every segment of the project. */
+static int spend_rate(Store *s, const char *project_id, const char *today, const char *valid_until,
+                      int64_t now, BillingSpend *ret, CbError *err) {
+        Stmt st = { .s = s,
+                    .err = err,
+                    .to_date_pass = true,
+                    .only_project = project_id,
+                    .as_of = now,
+                    .spend_today = today,
+                    .spend_until = valid_until };
+        char cst[32];
+        int r, opened;
+
         format_cst(now, cst);
         cst[RATING_PERIOD_LEN] = 0;
         if (rating_period_parse(cst, &st.period) < 0)
@@ -894,14 +1051,72 @@ int billing_project_metered(Store *s, const char *project_id, int64_t now, int64
         st.unrated = json_array();
         if (!st.unrated)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        opened = store_read_begin(s);
         r = rate(&st, NULL);
+        store_read_end(s, opened);
         if (r >= 0) {
                 const ToDate *td = to_date_find(&st, project_id);
-                *ret_construction_fen = td ? td->fen[KIND_CONSTRUCTION] : 0;
-                *ret_om_fen = td ? td->fen[KIND_OM] : 0;
+                *ret = (BillingSpend){ 0 };
+                for (int k = 0; td && k < _KIND_MAX; k++) {
+                        ret->charged_fen[k] = td->fen[k];
+                        ret->committed_fen[k] = td->committed[k];
+                }
         }
         stmt_done(&st);
         return r < 0 ? r : 0;
+}
+
+int billing_project_spend_uncached(Store *s, const char *project_id, const char *today,
+                                   const char *valid_until, int64_t now, BillingSpend *ret, CbError *err) {
+        return spend_rate(s, project_id, today, valid_until, now, ret, err);
+}
+
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err) {
+        static const char sql_get[] =
+                "SELECT charged_construction_fen, charged_om_fen, committed_construction_fen, "
+                "committed_om_fen "
+                "FROM billing_spend_cache WHERE project_id = ?1 AND today = ?2 AND valid_until = ?3";
+        static const char sql_put[] =
+                "INSERT INTO billing_spend_cache (project_id, today, valid_until, charged_construction_fen, "
+                "charged_om_fen, committed_construction_fen, committed_om_fen) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7) "
+                "ON CONFLICT (project_id) DO UPDATE SET today = excluded.today, valid_until = "
+                "excluded.valid_until, charged_construction_fen = excluded.charged_construction_fen, "
+                "charged_om_fen = excluded.charged_om_fen, committed_construction_fen = "
+                "excluded.committed_construction_fen, committed_om_fen = excluded.committed_om_fen";
+        const char *until = valid_until ? valid_until : "";
+        BillingSpend sp;
+        int r;
+
+        {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                r = store_query(s, sql_get, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until)),
+                                &rows, "reading the budget's money", err);
+                if (r >= 0)
+                        r = store_rows_next(rows, err);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        /* Nothing of the project changed since it was rated today. */
+                        *ret = (BillingSpend){
+                                .charged_fen = { store_rows_int(rows, 0), store_rows_int(rows, 1) },
+                                .committed_fen = { store_rows_int(rows, 2), store_rows_int(rows, 3) }
+                        };
+                        return 0;
+                }
+        }
+        r = spend_rate(s, project_id, today, valid_until, now, &sp, err);
+        if (r < 0)
+                return r;
+        /* Only a cache: failing to keep it costs the next evaluation a re-rating. */
+        (void)store_run(s, sql_put,
+                        STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until),
+                                   SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1]),
+                                   SA_INT(sp.committed_fen[0]), SA_INT(sp.committed_fen[1])),
+                        "keeping the budget's money", NULL);
+        *ret = sp;
+        return 0;
 }
 
 void billing_export_done(BillingExport *e) {
@@ -965,10 +1180,73 @@ static json_t *closed_json(const Closed *c, const char *csv_sm3, const char *csv
         return o;
 }
 
-/* A closed month's file, as stored at its closing: 1 found, 0 not. */
-static int closed_file(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
-                       CbError *err) {
-        static const char sql[] = "SELECT body, sm3, signature FROM billing_closed_files "
+/* ---- exports: made on the loop, written by anyone ---- */
+
+#define STREAMS_MAX     2     /* detached at once: the worker pool also runs libvirt calls */
+#define CLOSED_SLICE    16384 /* characters of a stored file read at a time */
+#define STALL_POLL_MS   200
+#define STALL_POLLS_MAX 600 /* a reader that takes nothing for 2 minutes is dropped */
+
+typedef enum StreamMode {
+        STREAM_RENDER,      /* an open month: rated as it is written */
+        STREAM_CLOSED_FILE, /* a closed month's stored bytes */
+        STREAM_TEXT,        /* a small text made beforehand */
+} StreamMode;
+
+struct BillingStream {
+        Store *s;  /* the loop's store; NULL once detached */
+        Store *rd; /* detached: a read-only connection of its own */
+        const Calendar *cal;
+        Legacy *lg; /* NULL once detached: its facts are in pre */
+        SystemEntry *pre;
+        size_t n_pre;
+        RatingPeriod period;
+        char *department;
+        bool csv, excel, detached;
+        int64_t now;
+        StreamMode mode;
+        char *text;
+        size_t len;
+        BillingExport hdr; /* content_type and a closed month's digest and signature; no text */
+        int64_t lines_hint;
+};
+
+static unsigned streams_running;     /* detached streams (loop thread) */
+static atomic_bool streams_stopping; /* the daemon is going down: writers give up */
+
+void billing_streams_stop(void) {
+        atomic_store(&streams_stopping, true);
+}
+
+BillingStream *billing_stream_free(BillingStream *bs) {
+        if (!bs)
+                return NULL;
+        if (bs->detached && streams_running > 0)
+                streams_running--;
+        store_free(bs->rd);
+        for (size_t i = 0; i < bs->n_pre; i++)
+                free(bs->pre[i].id);
+        free(bs->pre);
+        free(bs->department);
+        free(bs->text);
+        billing_export_done(&bs->hdr);
+        free(bs);
+        return NULL;
+}
+
+const BillingExport *billing_stream_headers(const BillingStream *bs) {
+        return &bs->hdr;
+}
+
+int64_t billing_stream_lines_hint(const BillingStream *bs) {
+        return bs->lines_hint;
+}
+
+/* A closed month's file as stored at its closing, without its body: 1
+ * found, 0 not. */
+static int closed_file_head(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
+                            CbError *err) {
+        static const char sql[] = "SELECT sm3, signature FROM billing_closed_files "
                                   "WHERE period = ?1 AND department = ?2 AND format = ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -982,19 +1260,26 @@ static int closed_file(Store *s, const char *period, const char *department, boo
         r = store_rows_next(rows, err);
         if (r <= 0)
                 return r;
-        e->text = store_rows_dup(rows, 0);
-        e->signature = store_rows_dup(rows, 2);
-        snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 1));
-        if (!e->text || !e->signature)
+        e->signature = store_rows_dup(rows, 1);
+        snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 0));
+        if (!e->signature)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        e->len = strlen(e->text);
         return 1;
 }
 
-int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
+static int lines_hint(Store *s, const RatingPeriod *p, const char *department, int64_t *ret, CbError *err) {
+        static const char sql[] = "SELECT COUNT(*) FROM resources WHERE created_at < ?1 AND "
+                                  "(?2 IS NULL OR department = ?2)";
+        char end[32];
+        format_utc(p->end, end);
+        return store_query_int(s, sql, STORE_ARGS(SA_TEXT(end), SA_TEXT(department)), ret,
+                               "counting resources", err);
+}
+
+int billing_stream_new(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                       const BillingRequest *req, int64_t now, BillingStream **ret, CbError *err) {
         _cleanup_(closed_done) Closed c = { 0 };
-        BillingExport e = { 0 };
+        _cleanup_(billing_stream_freep) BillingStream *bs = NULL;
         const char *department = NULL;
         RatingPeriod p;
         bool csv;
@@ -1016,48 +1301,242 @@ int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller 
         if (req->excel && !csv)
                 return cb_error_set_field(err, CB_ERR_INVALID, "excel", "excel applies to format csv only");
 
+        bs = calloc(1, sizeof(*bs));
+        if (!bs || (department && !(bs->department = strdup(department))))
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *bs = (BillingStream){ .s = s,
+                               .cal = cal,
+                               .lg = lg,
+                               .period = p,
+                               .department = bs->department,
+                               .csv = csv,
+                               .excel = req->excel,
+                               .now = now,
+                               .mode = STREAM_RENDER };
+        bs->hdr.content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+
         r = closed_get(s, p.name, &c, err);
         if (r < 0)
                 return r;
         if (c.closed) {
-                r = closed_file(s, p.name, department, csv, &e, err);
-                if (r == 0) {
-                        /* A department that had nothing when the month was closed. */
+                snprintf(bs->hdr.alg, sizeof(bs->hdr.alg), "%s", c.alg);
+                snprintf(bs->hdr.key_id, sizeof(bs->hdr.key_id), "%s", c.key_id);
+                r = closed_file_head(s, p.name, department, csv, &bs->hdr, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        bs->mode = STREAM_CLOSED_FILE;
+                else {
+                        /* A department that had nothing when the month was closed:
+                         * small, made now. */
                         json_auto_t *cj = closed_json(&c, NULL, NULL);
-                        r = cj ? render(s, cal, lg, &p, department, csv, false, p.end, cj, true, &e.text,
-                                        &e.len, err)
-                               : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        if (r >= 0)
-                                r = digest_sm3_hex(e.text, e.len, e.sm3) < 0
-                                            ? cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3")
-                                            : 0;
+                        if (!cj)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        r = render_mem(&(RenderArgs){ .s = s,
+                                                      .cal = cal,
+                                                      .lg = lg,
+                                                      .period = p,
+                                                      .department = department,
+                                                      .csv = csv,
+                                                      .empty = true,
+                                                      .now = p.end,
+                                                      .closed = cj },
+                                       &bs->text, &bs->len, err);
+                        if (r < 0)
+                                return r;
+                        if (digest_sm3_hex(bs->text, bs->len, bs->hdr.sm3) < 0)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3");
+                        bs->mode = STREAM_TEXT;
                 }
-                if (r >= 0 && csv && req->excel) {
-                        /* The byte order mark goes before the signed bytes. */
-                        char *b = malloc(e.len + 4);
-                        if (!b)
-                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        else {
-                                memcpy(b, "\xEF\xBB\xBF", 3);
-                                memcpy(b + 3, e.text, e.len + 1);
-                                free(e.text);
-                                e.text = b;
-                                e.len += 3;
-                        }
+        } else {
+                r = lines_hint(s, &p, department, &bs->lines_hint, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(bs);
+        return 0;
+}
+
+/* The facts of Art. 11 and 35 of every system, read on the loop (the
+ * legacy register is the loop's), for a writer on another thread. */
+static int systems_preload(BillingStream *bs, CbError *err) {
+        static const char sql[] = "SELECT id, data_sharing FROM systems ORDER BY id";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        char date[DATE_LEN + 1];
+        int64_t as_of;
+        size_t cap = 0;
+        int r;
+
+        as_of_of(&bs->period, bs->now, &as_of, date);
+        r = store_query(bs->s, sql, NULL, &rows, "reading systems", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                SystemEntry *e;
+                LegacyOverdueFacts lf;
+                if (bs->n_pre == cap) {
+                        SystemEntry *nv = realloc(bs->pre, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+                        if (!nv)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        bs->pre = nv;
                 }
-                if (r >= 0) {
-                        snprintf(e.alg, sizeof(e.alg), "%s", c.alg);
-                        snprintf(e.key_id, sizeof(e.key_id), "%s", c.key_id);
+                e = &bs->pre[bs->n_pre];
+                *e = (SystemEntry){ .id = store_rows_dup(rows, 0),
+                                    .noncompliant = streq_ptr(store_rows_text(rows, 1), "noncompliant") };
+                if (!e->id)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                bs->n_pre++;
+                if (bs->lg) {
+                        int k = legacy_system_overdue(bs->lg, e->id, date, &lf);
+                        if (k < 0 && k != -ENOENT)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the legacy register");
+                        e->migration_overdue = k >= 0 && lf.overdue.overdue;
                 }
-        } else
-                r = render(s, cal, lg, &p, department, csv, req->excel, now, NULL, false, &e.text, &e.len,
-                           err);
+        }
+        return r < 0 ? r : 0;
+}
+
+int billing_stream_detach(BillingStream *bs, CbError *err) {
+        int r;
+
+        if (bs->detached)
+                return 0;
+        if (streams_running >= STREAMS_MAX)
+                return cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                    "%u statement exports are running: try again when one has finished",
+                                    streams_running);
+        if (bs->mode == STREAM_RENDER) {
+                r = systems_preload(bs, err);
+                if (r < 0)
+                        return r;
+        }
+        r = store_open_reader(bs->s, &bs->rd, err);
+        if (r < 0)
+                return r;
+        bs->s = NULL;
+        bs->lg = NULL;
+        bs->detached = true;
+        streams_running++;
+        return 0;
+}
+
+static int write_closed_file(BillingStream *bs, Store *s, BillingWriteFn fn, void *ud, CbError *err) {
+        /* Slices by characters (substr counts them in SQLite and PostgreSQL
+         * alike): their bytes, one after the other, are the file. */
+        static const char sql[] = "SELECT substr(body, ?4, ?5) FROM billing_closed_files "
+                                  "WHERE period = ?1 AND department = ?2 AND format = ?3";
+        int64_t at = 1;
+        int r = 0, opened = store_read_begin(s);
+
+        for (;;) {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                size_t n;
+                r = store_query(
+                        s, sql,
+                        STORE_ARGS(SA_TEXT(bs->period.name), SA_TEXT(bs->department ? bs->department : ""),
+                                   SA_TEXT(bs->csv ? "csv" : "json"), SA_INT(at), SA_INT(CLOSED_SLICE)),
+                        &rows, "reading a closed statement", err);
+                if (r >= 0)
+                        r = store_rows_next(rows, err);
+                if (r <= 0)
+                        break;
+                n = store_rows_len(rows, 0);
+                if (n == 0)
+                        break;
+                r = fn(ud, store_rows_text(rows, 0), n);
+                if (r < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
+                                         strerror(-r));
+                        break;
+                }
+                at += CLOSED_SLICE;
+        }
+        store_read_end(s, opened);
+        return r < 0 ? r : 0;
+}
+
+int billing_stream_write(BillingStream *bs, BillingWriteFn fn, void *ud, CbError *err) {
+        Store *s = bs->rd ? bs->rd : bs->s;
+        int r;
+
+        if (bs->csv && bs->excel && bs->mode != STREAM_RENDER) {
+                /* The byte order mark goes before the signed bytes. */
+                r = fn(ud, "\xEF\xBB\xBF", 3);
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away");
+        }
+        switch (bs->mode) {
+        case STREAM_TEXT:
+                r = fn(ud, bs->text, bs->len);
+                return r < 0 ? cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away") : 0;
+        case STREAM_CLOSED_FILE:
+                return write_closed_file(bs, s, fn, ud, err);
+        case STREAM_RENDER:
+        default:
+                return render(&(RenderArgs){ .s = s,
+                                             .cal = bs->cal,
+                                             .lg = bs->lg,
+                                             .pre = bs->pre,
+                                             .n_pre = bs->n_pre,
+                                             .period = bs->period,
+                                             .department = bs->department,
+                                             .csv = bs->csv,
+                                             .excel = bs->excel,
+                                             .now = bs->now },
+                              fn, ud, err);
+        }
+}
+
+/* Writes all of p to a non-blocking fd, waiting while it is full (the
+ * reader's pace: at most a pipe's buffer is in flight). */
+static int fd_write(void *userdata, const void *p, size_t n) {
+        const int fd = *(const int *)userdata;
+        const char *c = p;
+        unsigned idle = 0;
+
+        while (n > 0) {
+                ssize_t k = write(fd, c, n);
+                if (k > 0) {
+                        c += k;
+                        n -= (size_t)k;
+                        idle = 0;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno != EAGAIN)
+                        return -errno;
+                if (atomic_load(&streams_stopping))
+                        return -ECANCELED;
+                if (++idle > STALL_POLLS_MAX)
+                        return -ETIMEDOUT;
+                poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, STALL_POLL_MS);
+        }
+        return 0;
+}
+
+int billing_stream_write_fd(BillingStream *bs, int fd, CbError *err) {
+        return billing_stream_write(bs, fd_write, &fd, err);
+}
+
+int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
+        _cleanup_(billing_stream_freep) BillingStream *bs = NULL;
+        Buf b = { 0 };
+        int r;
+
+        r = billing_stream_new(s, cal, lg, caller, req, now, &bs, err);
+        if (r < 0)
+                return r;
+        r = billing_stream_write(bs, mem_write, &b, err);
+        if (r >= 0 && !b.p && !(b.p = strdup("")))
+                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (r < 0) {
-                billing_export_done(&e);
+                free(b.p);
                 return r;
         }
-        e.content_type = csv ? "text/csv; charset=utf-8" : "application/json";
-        *ret = e;
+        *ret = bs->hdr;
+        bs->hdr = (BillingExport){ 0 };
+        ret->text = b.p;
+        ret->len = b.n;
         return 0;
 }
 
@@ -1260,14 +1739,27 @@ int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *cal
                         r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                         break;
                 }
-                r = render(s, cal, lg, &p, dept, true, false, p.end, NULL, false, &files[i].body, &len, err);
+                r = render_mem(&(RenderArgs){ .s = s,
+                                              .cal = cal,
+                                              .lg = lg,
+                                              .period = p,
+                                              .department = dept,
+                                              .csv = true,
+                                              .now = p.end },
+                               &files[i].body, &len, err);
                 if (r >= 0)
                         r = sign_file(key, &files[i], err);
                 if (r < 0)
                         break;
                 cj = closed_json(&c, files[i].sm3, files[i].signature);
-                r = cj ? render(s, cal, lg, &p, dept, false, false, p.end, cj, false, &files[i + 1].body,
-                                &len, err)
+                r = cj ? render_mem(&(RenderArgs){ .s = s,
+                                                   .cal = cal,
+                                                   .lg = lg,
+                                                   .period = p,
+                                                   .department = dept,
+                                                   .now = p.end,
+                                                   .closed = cj },
+                                    &files[i + 1].body, &len, err)
                        : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 json_decref(cj);
                 if (r >= 0)

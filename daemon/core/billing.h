@@ -61,13 +61,64 @@ void billing_export_done(BillingExport *e);
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
                       const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
 
-/* What runs: the money the rating has metered for project_id over its
- * whole history until `now` (every month, rated as the statements rate
- * it, withheld lines included), per cost kind. Reads only; the caller
- * holds the read snapshot it wants. For the policy engine's budget fact
- * and the budget alerts (billing-budget.h). */
-int billing_project_metered(Store *s, const char *project_id, int64_t now, int64_t *ret_construction_fen,
-                            int64_t *ret_om_fen, CbError *err);
+/*
+ * Streaming exports. A statement is written as it is made, in slices, so
+ * that neither the daemon nor the loop holds it whole:
+ *
+ *   billing_stream_new()     on the loop: validates, authorizes, reads the
+ *                            headers (a closed month's digest); the errors of
+ *                            billing_statement() come from here
+ *   billing_stream_detach()  on the loop, to write it elsewhere: gathers the
+ *                            facts only the loop may read (the legacy
+ *                            register) and opens a read-only connection of
+ *                            its own; 503 while STREAMS_MAX others run
+ *   billing_stream_write()   on one thread (a worker once detached; the loop
+ *                            otherwise), once: the bytes through fn, which
+ *                            may block (the reader's pace); fn < 0 stops it
+ *
+ * The bytes are billing_statement()'s, byte for byte; a closed month's are
+ * the stored ones, read a slice at a time.
+ */
+typedef int (*BillingWriteFn)(void *userdata, const void *p, size_t n);
+typedef struct BillingStream BillingStream;
+
+int billing_stream_new(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                       const BillingRequest *req, int64_t now, BillingStream **ret, CbError *err);
+int billing_stream_detach(BillingStream *bs, CbError *err);
+int billing_stream_write(BillingStream *bs, BillingWriteFn fn, void *userdata, CbError *err);
+/* billing_stream_write() into a non-blocking fd (a pipe): waits while it is
+ * full, gives up when the reader closes it, takes nothing for 2 minutes, or
+ * billing_streams_stop() was called. */
+int billing_stream_write_fd(BillingStream *bs, int fd, CbError *err);
+/* content_type, and for a closed month sm3, signature, alg, key_id (text NULL). */
+const BillingExport *billing_stream_headers(const BillingStream *bs);
+/* How many lines there may be (resources that existed before the month
+ * ended; 0 for a closed month): for a progress bar. */
+int64_t billing_stream_lines_hint(const BillingStream *bs);
+BillingStream *billing_stream_free(BillingStream *bs);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BillingStream *, billing_stream_free);
+/* The daemon is stopping: every writer gives up at its next wait. */
+void billing_streams_stop(void);
+
+/* Art. 13, each resource counted once (docs/billing.md, "Budget"): per
+ * cost kind ([0] construction, [1] O&M), what the project's resources were
+ * charged before `today` (YYYY-MM-DD, CST), rated as the statements rate
+ * it, and what those that still exist commit from today to valid_until
+ * (the approval's last day) inclusive, as the policy engine commits an
+ * order (rating_budget_spend()). Reads only. */
+typedef struct BillingSpend {
+        int64_t charged_fen[2];
+        int64_t committed_fen[2];
+} BillingSpend;
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err);
+/* The same by a full re-rating of the project's history, never the kept
+ * row: billing_project_spend() keeps its answer per project and day
+ * (billing_spend_cache), dropped in the transaction of any change of the
+ * project's segments, so that an evaluation reads one row. Tests hold the
+ * two against each other. */
+int billing_project_spend_uncached(Store *s, const char *project_id, const char *today,
+                                   const char *valid_until, int64_t now, BillingSpend *ret, CbError *err);
 
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole

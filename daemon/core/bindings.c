@@ -264,6 +264,8 @@ static int end_change(Store *s, void *userdata, CbError *err) {
                 "recording the binding", err);
 }
 
+static void op_mitigate(BindOp *op, const char *why);
+
 /* The end of a bind or an unbind: the row and its audit record in one
  * transaction, then the caller's answer. */
 static void op_end(BindOp *op, BindingState state, const json_t *credentials, const char *why) {
@@ -281,19 +283,21 @@ static void op_end(BindOp *op, BindingState state, const json_t *credentials, co
                 char ad[96];
                 credentials_ad(op->id, ad);
                 if (!plain || !op->r->secrets ||
-                    secretbox_seal(op->r->secrets, ad, plain, strlen(plain), &sealed) < 0) {
-                        state = BINDING_FAILED;
-                        why = "the credentials could not be sealed (secrets key)";
+                    secretbox_seal(op->r->secrets, ad, plain, strlen(plain), &sealed) < 0)
                         q = -EIO;
-                }
                 if (plain) {
                         explicit_bzero(plain, strlen(plain));
                         free(plain);
                 }
+                if (q < 0) {
+                        /* Credentials the broker cannot keep must not stay live at the provider. */
+                        json_decref(fields);
+                        op_mitigate(op, "the credentials could not be sealed (secrets key)");
+                        return;
+                }
                 json_object_foreach((json_t *)credentials, k, v)
                         json_array_append_new(fields, json_string(k));
         }
-        (void)q;
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", op->resource_id);
         detail = json_pack("{s:s, s:s, s:o, s:s*}", "binding", op->id, "provider", op->provider,

@@ -134,8 +134,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         PolicyRequest preq;
         PolicyFacts facts = { 0 };
         Evaluation ev = { 0 };
-        ProjectUsage use = { 0 };
-        int64_t metered[2] = { 0, 0 };
+        BillingSpend spend = { 0 };
         const unsigned evaluators = CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR | also;
         char today[11];
         int r;
@@ -164,12 +163,13 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 r = project_approval_current(p, row.id, &a);
                 if (r < 0 && r != -ENOENT)
                         return store_error(p->store, err, "reading the approval");
-                if (project_usage(p, row.id, &use) < 0 || project_deadlines(p, row.id, a, today, &dl) < 0)
+                if (project_deadlines(p, row.id, a, today, &dl) < 0)
                         return store_error(p->store, err, "reading the project");
-                /* What runs counts against the budget beside what is committed (Art. 13). */
+                /* Art. 13, each resource once: what it was charged before today
+                 * and what it commits from today to the approval's end. */
                 if (a) {
-                        r = billing_project_metered(p->store, row.id, (int64_t)time(NULL), &metered[0],
-                                                    &metered[1], err);
+                        r = billing_project_spend(p->store, row.id, today, a->valid_until,
+                                                  (int64_t)time(NULL), &spend, err);
                         if (r < 0)
                                 return r;
                 }
@@ -215,13 +215,14 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.approval.budget_construction_fen = a->construction_fen;
                 facts.approval.budget_om_fen = a->om_fen;
                 facts.approval.used_construction_fen =
-                        use.construction_fen > req->release_construction_fen
-                                ? use.construction_fen - req->release_construction_fen
+                        spend.committed_fen[0] > req->release_construction_fen
+                                ? spend.committed_fen[0] - req->release_construction_fen
                                 : 0;
-                facts.approval.used_om_fen =
-                        use.om_fen > req->release_om_fen ? use.om_fen - req->release_om_fen : 0;
-                facts.approval.metered_construction_fen = metered[0];
-                facts.approval.metered_om_fen = metered[1];
+                facts.approval.used_om_fen = spend.committed_fen[1] > req->release_om_fen
+                                                     ? spend.committed_fen[1] - req->release_om_fen
+                                                     : 0;
+                facts.approval.metered_construction_fen = spend.charged_fen[0];
+                facts.approval.metered_om_fen = spend.charged_fen[1];
                 facts.approval.requires_secure_controllable = a->requires_secure_controllable;
                 facts.approval.dedicated_network_consent = a->dedicated_network_consent;
                 snprintf(ev.approval_no, sizeof(ev.approval_no), "%s", a->approval_no);

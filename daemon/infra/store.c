@@ -721,6 +721,37 @@ static const char *const migrations[] = {
         "ALTER TABLE operations_new RENAME TO operations;"
         "CREATE INDEX operations_resource ON operations(resource_id);"
         "CREATE INDEX operations_state ON operations(state);",
+
+        /* 29: the budget's money per project (Art. 13, daemon/core/billing.c,
+         * billing_project_spend()) as of a day, so that an evaluation reads
+         * one row instead of rating the project's whole history. It is what
+         * a full re-rating gives, as long as no segment of the project
+         * changed: every segment written, and every change of what a
+         * resource is priced or counted as, drops the project's row in the
+         * same transaction, and the next evaluation rates it again. */
+        "CREATE TABLE billing_spend_cache ("
+        "  project_id TEXT PRIMARY KEY,"
+        "  today TEXT NOT NULL,"
+        "  valid_until TEXT NOT NULL,"
+        "  charged_construction_fen INTEGER NOT NULL,"
+        "  charged_om_fen INTEGER NOT NULL,"
+        "  committed_construction_fen INTEGER NOT NULL,"
+        "  committed_om_fen INTEGER NOT NULL);"
+        "CREATE TRIGGER spend_cache_segment AFTER INSERT ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = NEW.resource_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_segment_gone AFTER DELETE ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = OLD.resource_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_resource AFTER UPDATE OF project_id, service_id, plan_id,"
+        "  catalog_revision, cost_kind, created_at ON resources BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN (OLD.project_id, NEW.project_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_resource_gone AFTER DELETE ON resources BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id = OLD.project_id;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -898,6 +929,25 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
 
 int store_open(const char *path, Store **ret, CbError *err) {
         return store_open_at_version(path, store_latest_version(), ret, err);
+}
+
+int store_open_reader(Store *s, Store **ret, CbError *err) {
+        _cleanup_(store_freep) Store *rd = NULL;
+
+        rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        rd->path = strdup(s->path);
+        if (!rd->path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* No migrations: the writer's connection did them; read-only, so a
+         * bug in a reader can never change the state. */
+        if (sqlite3_open_v2(rd->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for reading: %s", rd->path,
+                                    rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
+        sqlite3_busy_timeout(rd->db, 5000);
+        *ret = TAKE_PTR(rd);
+        return 0;
 }
 
 Store *store_free(Store *s) {
@@ -1224,6 +1274,10 @@ int store_rows_next(StoreRows *rows, CbError *err) {
 
 const char *store_rows_text(StoreRows *rows, int i) {
         return (const char *)sqlite3_column_text(rows_stmt(rows), i);
+}
+
+size_t store_rows_len(StoreRows *rows, int i) {
+        return (size_t)sqlite3_column_bytes(rows_stmt(rows), i);
 }
 
 char *store_rows_dup(StoreRows *rows, int i) {

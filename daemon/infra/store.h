@@ -30,6 +30,11 @@ int store_open(const char *path, Store **ret, CbError *err);
  * back); a file at exactly that version is opened as it is. */
 int store_open_at_version(const char *path, int version, Store **ret, CbError *err);
 Store *store_free(Store *s);
+/* A second, read-only connection to s's database, for one other thread
+ * (a worker streaming a long read off the loop): it sees the state as of
+ * its own read transactions (WAL: the writer never waits for it). Shares
+ * nothing with s; free it on the thread that used it. */
+int store_open_reader(Store *s, Store **ret, CbError *err);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 
 sqlite3 *store_db(Store *s);
@@ -113,6 +118,8 @@ int store_rows_next(StoreRows *rows, CbError *err);
  * store_rows_next(); dup: a malloc'd copy (NULL for NULL or no memory). */
 const char *store_rows_text(StoreRows *rows, int i);
 char *store_rows_dup(StoreRows *rows, int i);
+/* The length in bytes of column i of the current row (text or blob). */
+size_t store_rows_len(StoreRows *rows, int i);
 int64_t store_rows_int(StoreRows *rows, int i);
 bool store_rows_is_null(StoreRows *rows, int i);
 /* Several text columns of the current row in one allocation, for a record

@@ -1160,6 +1160,11 @@ void rest_async_complete(RestAsync *a, unsigned status, json_t *body) {
         sd_event_source_set_enabled(pend->server->kick, SD_EVENT_ONESHOT);
 }
 
+void rest_connection_resume(RestServer *s, struct MHD_Connection *connection) {
+        MHD_resume_connection(connection);
+        sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
+}
+
 static void on_batch_committed(void *userdata, int result) {
         Pending *pend = userdata;
         json_t *body = pend->async_held;
@@ -1191,8 +1196,12 @@ RestServer *rest_free(RestServer *s) {
         s->timer = sd_event_source_disable_unref(s->timer);
         s->kick = sd_event_source_disable_unref(s->kick);
         s->sweep = sd_event_source_disable_unref(s->sweep);
-        if (s->mhd)
+        if (s->mhd) {
+                /* Resumed exports are ended by one more run. */
+                rest_billing_stop();
+                MHD_run(s->mhd);
                 MHD_stop_daemon(s->mhd);
+        }
         if (s->too_large)
                 MHD_destroy_response(s->too_large);
         for (size_t i = 0; i < REST_CACHE_SLOTS; i++)

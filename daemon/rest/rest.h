@@ -45,6 +45,12 @@ RestAsync *rest_suspend(RestRequest *req);
 /* Answers a suspended request (steals body). Call exactly once, from the loop. */
 void rest_async_complete(RestAsync *a, unsigned status, json_t *body);
 void rest_async_fail(RestAsync *a, const CbError *err);
+/* Resumes a connection a streaming response's reader suspended (it had no
+ * bytes yet) and serves it on the next loop iteration. From the loop. */
+void rest_connection_resume(RestServer *s, struct MHD_Connection *connection);
+/* Ends the streamed exports whose connections wait (rest-billing.c), before
+ * libmicrohttpd stops (it refuses to with a suspended connection). */
+void rest_billing_stop(void);
 
 typedef struct RestReply {
         unsigned status;

@@ -638,8 +638,10 @@ assert_jq "$CB_BODY" '[.violations[] | select(.code == "BUDGET_EXCEEDED") | .art
 assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[] | select(.code == "BUDGET_EXCEEDED") | .message')" \
         "construction budget $X fen is spent" "the message names the budget"
 
-# What runs counts: bm's construction budget is 100 fen, nothing is committed
-# (the injected VM commits 0), and the VM has run since 2024.
+# What runs counts: bm's construction budget is 100 fen and the VM has run
+# since 2024. Each resource counts once (docs/billing.md): what it was charged
+# before today, and from today on what one VM of that plan commits (X), not
+# its projection from when it was ordered on top.
 CB_APPROVE_DEPARTMENT=health CB_APPROVE_BUDGET='{"construction_fen": 100, "om_fen": 100000000}' \
         cb_approve bm "临政信审〔$YEAR〕101号" health-his "[{\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-1c2g\", \"quantity\": 3}]"
 cb_stop_daemon
@@ -648,8 +650,13 @@ cb_start_daemon
 if wait_alerts bm "construction:80 construction:100"; then pass "metered usage alone raises the alerts"; else fail "metered alerts: '$(alerts bm)'"; fi
 order bm vm-bm
 assert_eq "$CB_STATUS" 403 "a project whose running VM spent the budget gets nothing new"
-assert_contains "$(printf %s "$CB_BODY" | jq -r '.violations[] | select(.code == "BUDGET_EXCEEDED") | .message')" \
-        "committed 0 + metered" "the refusal counts what runs (metered), not only what is committed"
+msg=$(printf %s "$CB_BODY" | jq -r '.violations[] | select(.code == "BUDGET_EXCEEDED") | .message')
+assert_contains "$msg" "committed $X + metered" "the running VM commits from today what one VM commits (X = $X), once"
+if printf %s "$msg" | grep -Eq "metered [1-9][0-9]{4,} = "; then
+        pass "the refusal counts what ran before today (metered since 2024)"
+else
+        fail "no metered money in: $msg"
+fi
 assert_eq "$(sql "SELECT threshold FROM budget_alerts WHERE project_id = 'bm' AND threshold = 100 AND used_fen > 100")" 100 \
         "the 100 % record holds the metered money"
 

@@ -302,6 +302,143 @@ static void test_random_histories(void **state) {
         }
 }
 
+static void test_period_of(void **state) {
+        RatingPeriod p;
+        (void)state;
+        /* 2026-03 begins at 2026-02-28T16:00:00Z (CST midnight). */
+        assert_int_equal(rating_period_of(T("2026-02-28T15:59:59Z"), &p), 0);
+        assert_string_equal(p.name, "2026-02");
+        assert_int_equal(rating_period_of(T("2026-02-28T16:00:00Z"), &p), 0);
+        assert_string_equal(p.name, "2026-03");
+        assert_int_equal(rating_next_period(&p, &p), 0);
+        assert_string_equal(p.name, "2026-04");
+        assert_int_equal(rating_period_of(T("2024-12-31T16:00:00Z"), &p), 0);
+        assert_string_equal(p.name, "2025-01");
+        assert_int_equal(rating_period_of(T("2024-02-29T12:00:00Z"), &p), 0);
+        assert_string_equal(p.name, "2024-02");
+}
+
+/* Art. 13, each second once: the past as charged, today on as committed. */
+static void test_budget_spend_counts_once(void **state) {
+        /* Ordered 2026-03-01 10:00 CST, active since, 35 fen/hour; the
+         * approval runs to 2026-06-30. */
+        RatingSegment h[] = { active("2026-03-01T02:00:00Z") };
+        int64_t charged, committed, at_order_charged, at_order;
+        (void)state;
+
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, h, 1, "2026-03-01", "2026-06-30",
+                                             &at_order_charged, &at_order),
+                         0);
+        /* The day it was ordered: nothing charged yet, committed what an order commits. */
+        assert_int_equal(at_order_charged, 0);
+        assert_int_equal(at_order, 35 * 24 * 122); /* 1 March .. 30 June: 122 days */
+        /* Ten days on: 230 hours charged (10 days less the first 10 hours),
+         * the rest of the approval committed from the 11th on. */
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, h, 1, "2026-03-11", "2026-06-30", &charged,
+                                             &committed),
+                         0);
+        assert_int_equal(charged, 35 * 230);
+        assert_int_equal(committed, 35 * 24 * 112);
+        /* Never more than the order committed (the old rule said at_order + charged). */
+        assert_true(charged + committed <= at_order);
+        assert_int_equal(at_order - (charged + committed), 35 * 10);
+}
+
+static void test_budget_spend_edges(void **state) {
+        int64_t charged, committed;
+        (void)state;
+
+        /* Across a month boundary each month is its own line: 1 s of January
+         * and 1 s of February at 1800 fen/hour are half a fen each, 1 + 1. */
+        RatingSegment across[] = { active("2026-01-31T15:59:59Z"), stopped("2026-01-31T16:00:01Z") };
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 1800, across, 2, "2026-02-05", "2026-12-31",
+                                             &charged, &committed),
+                         0);
+        assert_int_equal(charged, 2);
+        assert_int_equal(committed, 1800 * 24 * 330); /* stopped, but it exists: 5 Feb .. 31 Dec */
+
+        /* Deleted: what it was charged, nothing committed. */
+        RatingSegment gone[] = { active("2026-02-01T00:00:00Z"), deleted("2026-02-01T01:00:00Z") };
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, gone, 2, "2026-02-05", "2026-12-31",
+                                             &charged, &committed),
+                         0);
+        assert_int_equal(charged, 35);
+        assert_int_equal(committed, 0);
+
+        /* The approval has ended: nothing more is committed. */
+        RatingSegment on[] = { active("2026-01-01T00:00:00Z") };
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", "2026-01-31",
+                                             &charged, &committed),
+                         0);
+        assert_int_equal(committed, 0);
+        /* ... without valid_until neither. */
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-02-01", NULL, &charged, &committed),
+                0);
+        assert_int_equal(committed, 0);
+
+        /* What happens today is not charged yet: it is committed. */
+        RatingSegment today[] = { active("2026-02-04T17:00:00Z") }; /* 5 Feb 01:00 CST */
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 10, today, 1, "2026-02-05", "2026-02-05",
+                                             &charged, &committed),
+                         0);
+        assert_int_equal(charged, 0);
+        assert_int_equal(committed, 10 * 24);
+
+        /* A month price over a whole leap February is the price. */
+        RatingSegment feb[] = { stopped("2024-01-31T16:00:00Z"), deleted("2024-02-29T16:00:00Z") };
+        assert_int_equal(rating_budget_spend(RATING_UNIT_MONTH, 3500, feb, 2, "2024-03-10", "2024-12-31",
+                                             &charged, &committed),
+                         0);
+        assert_int_equal(charged, 3500);
+        assert_int_equal(committed, 0);
+
+        /* Refusals. */
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, 10, on, 1, "2026-2-1", NULL, &charged, &committed),
+                -EINVAL);
+        assert_int_equal(
+                rating_budget_spend(RATING_UNIT_HOUR, -1, on, 1, "2026-02-01", NULL, &charged, &committed),
+                -EINVAL);
+}
+
+/* Property: on the first day of a month, what is charged is the sum of the
+ * lines of every month before it, each rated as its statement rates it. */
+static void test_budget_spend_random(void **state) {
+        RatingPeriod m[4] = { P("2025-12"), P("2026-01"), P("2026-02"), P("2026-03") };
+        unsigned seed = 1311;
+        (void)state;
+
+        for (int round = 0; round < 300; round++) {
+                RatingSegment h[30];
+                size_t n = 1 + (size_t)(rand_r(&seed) % 30);
+                int64_t t = m[0].start + (int64_t)(rand_r(&seed) % 500) * 997;
+                int64_t price = 1 + rand_r(&seed) % 5000, charged, committed, want = 0;
+                int unit = rand_r(&seed) % 2;
+                for (size_t i = 0; i < n; i++) {
+                        unsigned st = (unsigned)rand_r(&seed) % 3;
+                        h[i] = (RatingSegment){ .start = t, .active = st == 0, .deleted = st == 2 };
+                        t += (int64_t)(rand_r(&seed) % 4000) * 613;
+                }
+                for (int k = 0; k < 3; k++) {
+                        int64_t a;
+                        assert_int_equal(
+                                rating_amount_fen(unit, price,
+                                                  rating_charged_seconds(unit, h, n, &m[k], m[3].start),
+                                                  &m[k], &a),
+                                0);
+                        want += a;
+                }
+                assert_int_equal(rating_budget_spend(unit, price, h, n, "2026-03-01", "2026-03-31", &charged,
+                                                     &committed),
+                                 0);
+                assert_int_equal(charged, want);
+                assert_int_equal(committed, h[n - 1].deleted           ? 0
+                                            : unit == RATING_UNIT_HOUR ? price * 24 * 31
+                                                                       : price * 2);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_periods_are_cst_months),
@@ -313,6 +450,10 @@ int main(void) {
                 cmocka_unit_test(test_price_of_revision),
                 cmocka_unit_test(test_withhold),
                 cmocka_unit_test(test_random_histories),
+                cmocka_unit_test(test_period_of),
+                cmocka_unit_test(test_budget_spend_counts_once),
+                cmocka_unit_test(test_budget_spend_edges),
+                cmocka_unit_test(test_budget_spend_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Streaming statement exports (docs/billing.md, "Exports stream"): a month of
+# a few thousand resources, exported to a client that reads slowly, while
+#   - GET /v1/health is answered while the export is still in flight in the
+#     daemon (its pipe is still open: the loop is not the one writing);
+#   - the streamed bytes are those of the in-memory statement (GetStatement)
+#     and of the D-Bus export through a pipe fd (ExportStatement, with
+#     cloudbrokerctl's progress bar on a terminal);
+#   - clients that go away mid-export free their export (more of them than
+#     the daemon runs at once, then one that must still be served);
+#   - the daemon stops at once (exit 0) with a stalled export running.
+#
+# Usage (from the repository root): tests/integration/test-billing-stream.sh [BUILD_DIR]
+
+set -euo pipefail
+
+. tests/integration/lib.sh
+cb_setup "${1:-build}"
+cb_start_bus
+cb_start_daemon
+cb_stop_daemon
+
+CTL="$CB_BUILD/cloudbrokerctl"
+# Enough lines (JSON about 450 bytes each) that the socket buffers cannot
+# swallow the whole statement at once.
+N=${N:-20000}
+PERIOD=2025-06
+sql() { sqlite3 -batch "$CB_DB" "$@"; }
+
+# N resources in 3 departments, each active then stopped then deleted across
+# the month, as bench/billing.sh builds them (the triggers' first segment is
+# replaced by the history).
+sql <<SQL
+BEGIN;
+WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 2)
+INSERT INTO projects SELECT 'stream-p' || n, 'stream', 'dept-' || n, 'active', 1, '2024-01-01T00:00:00Z',
+        '2024-01-01T00:00:00Z' FROM d;
+INSERT INTO approvals SELECT id, 1, 'STREAM-' || id,
+        '{"budget":{"construction_fen":100000000000,"om_fen":100000000000}}', '{}', 'stream',
+        '2024-01-01T00:00:00Z', 'stream' FROM projects WHERE id LIKE 'stream-p%';
+WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n < $N - 1)
+INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, catalog_revision,
+        approval_no, cost_kind, committed_fen, state, created_at, created_by, updated_at, kind)
+SELECT printf('r-%016x', n), 'b', 'stream-p' || (n % 3), 'sys', 'dept-' || (n % 3),
+        CASE n % 2 WHEN 0 THEN 'ecs-general' ELSE 'evs-block' END,
+        CASE n % 2 WHEN 0 THEN 'ecs-general-2c4g' ELSE 'evs-ssd-100g' END, 1, 'STREAM-stream-p' || (n % 3),
+        'construction', 0, 'deleted', strftime('%Y-%m-%dT%H:%M:%SZ', 1748707200 + n, 'unixepoch'), 'stream',
+        strftime('%Y-%m-%dT%H:%M:%SZ', 1748707200 + n + 2000000, 'unixepoch'),
+        CASE n % 2 WHEN 0 THEN 'vm' ELSE 'volume' END FROM r;
+DELETE FROM usage_segments WHERE resource_id LIKE 'r-%';
+WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < 3)
+INSERT INTO usage_segments (resource_id, seq, state, start_at)
+SELECT r.id, s.k, CASE s.k WHEN 1 THEN 'active' WHEN 2 THEN 'stopped' ELSE 'deleted' END,
+        strftime('%Y-%m-%dT%H:%M:%SZ', CAST(strftime('%s', r.created_at) AS INTEGER) + (s.k - 1) * 1000000,
+                'unixepoch')
+FROM resources r, s WHERE r.id LIKE 'r-%' ORDER BY r.id, s.k;
+COMMIT;
+SQL
+cb_start_daemon
+
+pipes() { find "/proc/$CB_PID/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
+base_pipes=$(pipes)
+STMT="$CB_URL/v1/billing/statements/$PERIOD"
+
+# --- health while a slow client exports ----------------------------------------------------
+curl -sS --max-time 120 --limit-rate 100k -o "$CB_TMP/slow.json" -D "$CB_TMP/slow.h" \
+        -H "Authorization: Bearer dev-finance" "$STMT?format=json" 2>/dev/null &
+slow_pid=$!
+CB_PIDS+=("$slow_pid")
+for _ in $(seq 100); do
+        [ -s "$CB_TMP/slow.json" ] && break
+        sleep 0.1
+done
+health=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$CB_URL/v1/health" || echo none)
+during=$(pipes)
+assert_eq "$health" 200 "GET /v1/health answers during a long export"
+if kill -0 "$slow_pid" 2>/dev/null && [ "$during" -gt "$base_pipes" ]; then
+        pass "... while the export is still running in the daemon (its pipe open: $during pipes, $base_pipes idle)"
+else
+        fail "the export was over before health answered (pipes $during, idle $base_pipes): not a long export"
+fi
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
+assert_eq "$(sed -n '1s/\r$//p' "$CB_TMP/slow.h" | cut -d' ' -f2)" 200 "the slow export answered 200"
+curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/whole.json" "$STMT?format=json"
+assert_eq "$(jq '.lines | length' "$CB_TMP/whole.json")" "$N" "the streamed JSON is one document with every line ($N)"
+assert_eq "$(jq '[.lines[].amount_fen] | add' "$CB_TMP/whole.json")" \
+        "$(jq '.totals.amount_fen' "$CB_TMP/whole.json")" "its totals, summed as it streamed, add up its lines"
+for _ in $(seq 50); do [ "$(pipes)" -le "$base_pipes" ] && break; sleep 0.1; done
+assert_eq "$(pipes)" "$base_pipes" "the exports' pipes are closed once sent or their client gone"
+
+# --- the same bytes on every way out --------------------------------------------------------
+OUTD="$CB_TMP/out"
+mkdir -p "$OUTD"
+chmod 777 "$OUTD"
+for fmt in json csv; do
+        curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/rest.$fmt" "$STMT?format=$fmt"
+        CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
+                --format "$fmt" >"$CB_TMP/mem.$fmt"
+        assert_eq "$(sha256sum <"$CB_TMP/rest.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
+                "streamed REST $fmt = the in-memory statement (GetStatement), byte for byte"
+        CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" \
+                --format "$fmt" --out "$OUTD/fd.$fmt" 2>"$CB_TMP/export.err"
+        assert_eq "$(sha256sum <"$OUTD/fd.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
+                "billing export --format $fmt (ExportStatement, a pipe fd) = the same bytes"
+done
+assert_eq "$(head -c 200 "$CB_TMP/rest.json" | jq -R . >/dev/null && jq -r .period "$CB_TMP/rest.json")" "$PERIOD" \
+        "the streamed JSON parses"
+assert_eq "$(($(wc -l <"$CB_TMP/rest.csv") - 1))" "$N" "the streamed CSV has a header and $N lines"
+assert_eq "$(cat "$CB_TMP/export.err")" "" "no progress bar when stderr is not a terminal"
+# On a terminal (script gives one) the bar goes to stderr, never into the file.
+script -qec "env CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS setpriv --reuid=1003 --regid=1003 --clear-groups \
+        $CTL billing export --period $PERIOD --format csv --out $OUTD/tty.csv" /dev/null >"$CB_TMP/tty.out" </dev/null
+assert_contains "$(tr '\r' '\n' <"$CB_TMP/tty.out" | tail -2)" "$N of at most $N lines" \
+        "billing export --out on a terminal shows a progress bar that ends at every line"
+assert_eq "$(sha256sum <"$OUTD/tty.csv")" "$(sha256sum <"$CB_TMP/mem.csv")" "... and the file holds the statement only"
+
+# A department's stream is its own lines only.
+curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/d1.csv" "$STMT?format=csv&department=dept-1"
+assert_eq "$(tail -n +2 "$CB_TMP/d1.csv" | cut -d, -f2 | sort -u | tr -d '\r')" dept-1 \
+        "a department's streamed CSV holds that department only"
+
+# Another department's lines, on each streaming face: refused before the first byte.
+code=$(curl -sS --max-time 10 -o "$CB_TMP/edu.err" -w '%{http_code}' -H "Authorization: Bearer dev-edu" \
+        "$STMT?format=csv&department=dept-1")
+assert_eq "$code $(jq -r .field "$CB_TMP/edu.err")" "403 department" "REST: a department streaming another's lines: 403 naming department"
+rc=0
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1001 "$CTL" billing export --period "$PERIOD" --format csv \
+        --department dept-1 --out "$OUTD/edu.csv" 2>/dev/null || rc=$?
+assert_eq "$rc" 4 "ExportStatement: a department asking for another's lines is AccessDenied (exit 4)"
+curl -sS --max-time 10 -o "$CB_TMP/edu.csv" -H "Authorization: Bearer dev-edu" "$STMT?format=csv"
+assert_eq "$(wc -l <"$CB_TMP/edu.csv")" 1 "a department's own stream holds none of the others' $N lines"
+
+# A closed month streams its stored bytes, many slices of them, under their digest.
+cb_curl POST "/v1/billing/statements/$PERIOD/close" dev-finance
+assert_eq "$CB_STATUS" 200 "finance closes $PERIOD"
+curl -sS --max-time 60 -D "$CB_TMP/closed.h" -o "$CB_TMP/closed.csv" -H "Authorization: Bearer dev-finance" \
+        "$STMT?format=csv"
+want=$(grep -i '^X-Content-SM3:' "$CB_TMP/closed.h" | cut -d' ' -f2 | tr -d '\r')
+got=$(openssl dgst -sm3 -r "$CB_TMP/closed.csv" | cut -d' ' -f1)
+if [ "$(wc -c <"$CB_TMP/closed.csv")" -gt 100000 ] && [ -n "$want" ] && [ "$want" = "$got" ]; then
+        pass "a closed month's CSV ($(wc -c <"$CB_TMP/closed.csv") bytes) streams byte for byte under its X-Content-SM3"
+else
+        fail "closed CSV digest $got, header '$want'"
+fi
+assert_eq "$(sha256sum <"$CB_TMP/closed.csv")" "$(sha256sum <"$CB_TMP/mem.csv")" \
+        "... the bytes the open month streamed (nothing changed since)"
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" --format csv \
+        --excel --out "$OUTD/closed-bom.csv"
+assert_eq "$(tail -c +4 "$OUTD/closed-bom.csv" | sha256sum)" "$(sha256sum <"$CB_TMP/closed.csv")" \
+        "ExportStatement of the closed month with excel: the byte order mark, then the signed bytes"
+
+# --- clients that go away -------------------------------------------------------------------
+for i in 1 2 3 4; do
+        curl -sS --max-time 1 --limit-rate 2k -o /dev/null -H "Authorization: Bearer dev-finance" \
+                "$STMT?format=json" 2>/dev/null || true
+done
+code=""
+for _ in $(seq 50); do
+        code=$(curl -sS --max-time 60 -o "$CB_TMP/after.csv" -w '%{http_code}' \
+                -H "Authorization: Bearer dev-finance" "$STMT?format=csv" || echo none)
+        [ "$code" = 200 ] && break
+        sleep 0.2
+done
+assert_eq "$code" 200 "after 4 clients that went away mid-export, an export is served again"
+assert_eq "$(sha256sum <"$CB_TMP/after.csv")" "$(sha256sum <"$CB_TMP/mem.csv")" "... whole"
+
+# --- stopping with a stalled export ---------------------------------------------------------
+curl -sS --max-time 60 --limit-rate 1k -o /dev/null -H "Authorization: Bearer dev-finance" \
+        "$STMT?format=json" 2>/dev/null &
+stall_pid=$!
+CB_PIDS+=("$stall_pid")
+sleep 0.5
+cb_stop_daemon
+kill "$stall_pid" 2>/dev/null || true
+wait "$stall_pid" 2>/dev/null || true
+
+cb_done

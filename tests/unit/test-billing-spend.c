@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The budget's money (Art. 13, billing_project_spend()) on a temporary
+ * store: random histories of state changes written as the daemon writes
+ * them (resources rows whose updates fire the metering triggers), and after
+ * every change the kept answer (billing_spend_cache, one row read) equals a
+ * full re-rating of the project's history, to the fen; a change of another
+ * project leaves this one's row alone; the row is what a later evaluation
+ * reads (a planted row is returned as it is, so the answer really comes
+ * from it); and the money is what rating_budget_spend() gives each
+ * resource on its own.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "billing.h"
+#include "rating.h"
+#include "store.h"
+
+static char tmpdir[] = "/tmp/cbspend.XXXXXX";
+
+#define TODAY "2026-06-15"
+#define UNTIL "2026-12-31"
+/* 2026-06-15 12:00 CST: the month of today, as "now". */
+#define NOW_T 1781496000
+
+static Store *open_store(const char *name) {
+        char path[256];
+        Store *s = NULL;
+        CbError err = CB_ERROR_INIT;
+        snprintf(path, sizeof(path), "%s/%s.db", tmpdir, name);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        cb_error_clear(&err);
+        return s;
+}
+
+static void exec(Store *s, const char *sql) {
+        CbError err = CB_ERROR_INIT;
+        if (store_exec(s, sql, &err) < 0)
+                fail_msg("%s: %s", sql, err.message);
+        cb_error_clear(&err);
+}
+
+static void setup_world(Store *s) {
+        exec(s, "INSERT INTO services VALUES ('vm', 1, 'published', "
+                "'{\"plans\":[{\"id\":\"small\",\"price\":{\"amount_fen\":35,\"unit\":\"hour\"}},"
+                "{\"id\":\"big\",\"price\":{\"amount_fen\":1799,\"unit\":\"hour\"}}]}', "
+                "'2026-01-01T00:00:00Z', 't', '2026-01-01T00:00:00Z', NULL);"
+                "INSERT INTO services VALUES ('disk', 1, 'published', "
+                "'{\"plans\":[{\"id\":\"ssd\",\"price\":{\"amount_fen\":3500,\"unit\":\"month\"}}]}', "
+                "'2026-01-01T00:00:00Z', 't', '2026-01-01T00:00:00Z', NULL);"
+                "INSERT INTO projects VALUES ('pa', 'a', 'edu', 'active', 1, '2026-01-01T00:00:00Z', "
+                "'2026-01-01T00:00:00Z');"
+                "INSERT INTO projects VALUES ('pb', 'b', 'edu', 'active', 1, '2026-01-01T00:00:00Z', "
+                "'2026-01-01T00:00:00Z');");
+}
+
+static void spend(Store *s, const char *project, bool cached, BillingSpend *ret) {
+        CbError err = CB_ERROR_INIT;
+        int r = cached ? billing_project_spend(s, project, TODAY, UNTIL, NOW_T, ret, &err)
+                       : billing_project_spend_uncached(s, project, TODAY, UNTIL, NOW_T, ret, &err);
+        if (r < 0)
+                fail_msg("spend %s: %s", project, err.message);
+        cb_error_clear(&err);
+}
+
+static void assert_spend_equal(const BillingSpend *a, const BillingSpend *b) {
+        for (int k = 0; k < 2; k++) {
+                assert_int_equal(a->charged_fen[k], b->charged_fen[k]);
+                assert_int_equal(a->committed_fen[k], b->committed_fen[k]);
+        }
+}
+
+static int64_t cache_rows(Store *s, const char *project) {
+        CbError err = CB_ERROR_INIT;
+        int64_t n = -1;
+        assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM billing_spend_cache WHERE project_id = ?1",
+                                         STORE_ARGS(SA_TEXT(project)), &n, "counting", &err),
+                         0);
+        return n;
+}
+
+static void format_utc(int64_t t, char buf[32]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *const states[] = { "active",  "stopped", "active", "failed",
+                                      "stopped", "active",  "active", "deleted" };
+
+/* Property: after every random change, kept == re-rated. */
+static void test_cache_equals_rerating(void **state) {
+        Store *s = open_store("random");
+        unsigned seed = 20260615;
+        int64_t t = 1767196800; /* 2026-01-01 00:00 CST */
+        char ids[24][20];
+        bool gone[24] = { false };
+        int n = 0, checks = 0;
+        (void)state;
+
+        setup_world(s);
+        for (int step = 0; step < 3000 && checks < 300 && t < NOW_T - 86400 * 2; step++) {
+                char at[32], sql[768];
+                BillingSpend kept, full, other_before, other_after;
+                int pick = rand_r(&seed) % 24;
+                bool in_b = pick % 3 == 2;
+                const char *project = in_b ? "pb" : "pa";
+
+                t += (int64_t)(rand_r(&seed) % 20000);
+                format_utc(t, at);
+                if (pick >= n && n < 24) {
+                        /* A new resource: a VM of either plan, or a disk, in either kind. */
+                        int what = rand_r(&seed) % 3;
+                        snprintf(ids[n], sizeof(ids[n]), "r-%016x", n + 1);
+                        snprintf(sql, sizeof(sql),
+                                 "INSERT INTO resources (id, name, project_id, system_id, department, "
+                                 "service_id, "
+                                 "plan_id, catalog_revision, approval_no, cost_kind, committed_fen, state, "
+                                 "created_at, created_by, updated_at, kind) VALUES ('%s', 'n', '%s', 'sys', "
+                                 "'edu', "
+                                 "'%s', '%s', 1, 'A', '%s', 0, 'active', '%s', 't', '%s', '%s')",
+                                 ids[n], (n % 3 == 2) ? "pb" : "pa", what == 2 ? "disk" : "vm",
+                                 what == 0   ? "small"
+                                 : what == 1 ? "big"
+                                             : "ssd",
+                                 rand_r(&seed) % 2 ? "om" : "construction", at, at,
+                                 what == 2 ? "volume" : "vm");
+                        project = (n % 3 == 2) ? "pb" : "pa";
+                        n++;
+                } else {
+                        int i = pick % (n ? n : 1);
+                        if (n == 0 || gone[i])
+                                continue;
+                        const char *st = states[rand_r(&seed) % ELEMENTSOF(states)];
+                        gone[i] = streq(st, "deleted");
+                        project = (i % 3 == 2) ? "pb" : "pa";
+                        snprintf(sql, sizeof(sql),
+                                 "UPDATE resources SET state = '%s', updated_at = '%s' WHERE id = '%s'", st,
+                                 at, ids[i]);
+                }
+                const char *other = streq(project, "pa") ? "pb" : "pa";
+                /* Both kept before the change. */
+                spend(s, "pa", true, &kept);
+                spend(s, "pb", true, &kept);
+                assert_int_equal(cache_rows(s, "pa"), 1);
+                spend(s, other, true, &other_before);
+                exec(s, sql);
+                /* The change dropped its project's row only when it wrote a segment. */
+                spend(s, project, true, &kept);
+                spend(s, project, false, &full);
+                assert_spend_equal(&kept, &full);
+                spend(s, other, true, &other_after);
+                assert_spend_equal(&other_before, &other_after);
+                spend(s, other, false, &full);
+                assert_spend_equal(&other_after, &full);
+                checks++;
+        }
+        print_message("# %d changes checked\n", checks);
+        assert_true(checks > 100);
+        assert_true(n == 24);
+        store_free(s);
+}
+
+/* The kept row is what is read: planted figures come back as they are, until a
+ * segment of the project is written. */
+static void test_cache_is_read(void **state) {
+        Store *s = open_store("planted");
+        BillingSpend got, full;
+        (void)state;
+
+        setup_world(s);
+        exec(s, "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
+                "catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by, "
+                "updated_at, "
+                "kind) VALUES ('r-1', 'n', 'pa', 'sys', 'edu', 'vm', 'small', 1, 'A', 'construction', 0, "
+                "'active', "
+                "'2026-06-01T16:00:00Z', 't', '2026-06-01T16:00:00Z', 'vm')");
+        spend(s, "pa", true, &got);
+        /* 2 June 00:00 CST to 15 June 00:00 CST: 13 days at 35 fen/hour; then 15 June .. 31 Dec. */
+        assert_int_equal(got.charged_fen[0], 35 * 24 * 13);
+        assert_int_equal(got.committed_fen[0], 35 * 24 * 200);
+        assert_int_equal(got.charged_fen[1] + got.committed_fen[1], 0);
+        /* The resource on its own gives the same. */
+        {
+                RatingSegment seg = { .active = true };
+                int64_t c, m;
+                assert_int_equal(rating_parse_time("2026-06-01T16:00:00Z", &seg.start), 0);
+                assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, &seg, 1, TODAY, UNTIL, &c, &m), 0);
+                assert_int_equal(c, got.charged_fen[0]);
+                assert_int_equal(m, got.committed_fen[0]);
+        }
+        exec(s, "UPDATE billing_spend_cache SET charged_construction_fen = 7 WHERE project_id = 'pa'");
+        spend(s, "pa", true, &got);
+        assert_int_equal(got.charged_fen[0], 7);
+        /* Another day, or another approval end, is not the kept row. */
+        {
+                CbError err = CB_ERROR_INIT;
+                assert_int_equal(billing_project_spend(s, "pa", TODAY, "2026-12-30", NOW_T, &got, &err), 0);
+                assert_int_equal(got.committed_fen[0], 35 * 24 * 199);
+                exec(s,
+                     "UPDATE billing_spend_cache SET charged_construction_fen = 7 WHERE project_id = 'pa'");
+        }
+        /* A change of the resource's plan (what a resize writes) drops it. */
+        exec(s, "UPDATE resources SET plan_id = 'big', updated_at = '2026-06-10T16:00:00Z' WHERE id = 'r-1'");
+        spend(s, "pa", true, &got);
+        spend(s, "pa", false, &full);
+        assert_spend_equal(&got, &full);
+        /* 2 .. 11 June on the small plan, 11 .. 15 June on the big one; from
+         * today only the big plan commits (the small one ended at the resize). */
+        assert_int_equal(got.charged_fen[0], 35 * 24 * 9 + 1799 * 24 * 4);
+        assert_int_equal(got.committed_fen[0], 1799 * 24 * 200);
+        /* Deleting the resource's row (never done by the daemon) drops it too. */
+        exec(s, "UPDATE billing_spend_cache SET charged_construction_fen = 7 WHERE project_id = 'pa'");
+        exec(s,
+             "DELETE FROM usage_segments WHERE resource_id = 'r-1'; DELETE FROM resources WHERE id = 'r-1'");
+        assert_int_equal(cache_rows(s, "pa"), 0);
+        spend(s, "pa", true, &got);
+        assert_int_equal(got.charged_fen[0] + got.committed_fen[0], 0);
+        store_free(s);
+}
+
+static int setup(void **state) {
+        (void)state;
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        (void)state;
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cache_equals_rerating),
+                cmocka_unit_test(test_cache_is_read),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
