@@ -752,6 +752,21 @@ static const char *const migrations[] = {
         "CREATE TRIGGER spend_cache_resource_gone AFTER DELETE ON resources BEGIN"
         "  DELETE FROM billing_spend_cache WHERE project_id = OLD.project_id;"
         "END;",
+
+        /* 30: which block volume the provider shows on which domain, where
+         * that differs from volume_attachments (daemon/core/reconcile.c): a
+         * row per drift while it lasts, so that it is reported once and its
+         * end is on record too. kind 'missing': recorded on vm_id, not on
+         * its domain; 'unrecorded': on domain, not recorded there. */
+        "CREATE TABLE attachment_drift ("
+        "  provider TEXT NOT NULL,"
+        "  volume_id TEXT NOT NULL,"
+        "  domain TEXT NOT NULL,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('missing','unrecorded')),"
+        "  vm_id TEXT,"
+        "  target TEXT,"
+        "  first_seen TEXT NOT NULL,"
+        "  PRIMARY KEY (provider, volume_id, domain));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
