@@ -2351,7 +2351,9 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL, cv = NULL;
         _cleanup_(streamp) virStreamPtr up = NULL;
         _cleanup_(mdp) EVP_MD_CTX *smd = EVP_MD_CTX_new(), *tmd = EVP_MD_CTX_new();
-        _cleanup_(freep) char *xml = NULL;
+        /* Declared before the first jump to rollback, which must not bypass
+         * a cleanup variable's initialization. */
+        _cleanup_(freep) char *xml = NULL, *scratch = NULL;
         MigrateResult res = { 0 };
         CopyState cs = { .spec = spec, .started_ms = now_ms() };
         virStorageVolInfo info;
@@ -2406,7 +2408,6 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         }
         report(&cs, true);
         /* A volume an interrupted attempt left is replaced: the copy starts over. */
-        _cleanup_(freep) char *scratch = NULL;
         if (scratch_name(spec->target.resource_id, &scratch) < 0) {
                 r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 goto rollback;

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/param.h> /* MAX */
 #include <string.h>
 #include <time.h>
 
@@ -722,84 +723,137 @@ out:
         free(rec);
 }
 
-/* The volume's drift on record: [{kind, domain, vm_id, target, first_seen}]. */
-static json_t *drift_of_volume(Resources *r, const char *provider, const char *volume_id) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *a = json_array();
-        if (store_query(r->store,
-                        "SELECT kind, domain, vm_id, target, first_seen FROM attachment_drift "
-                        "WHERE provider = ?1 AND volume_id = ?2 ORDER BY domain",
-                        STORE_ARGS(SA_TEXT(provider), SA_TEXT(volume_id)), &rows, "reading attachment drift",
-                        &err) < 0)
-                return a;
-        while (a && store_rows_next(rows, &err) > 0)
-                json_array_append_new(
-                        a,
-                        json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "kind", store_rows_text(rows, 0), "domain",
-                                  store_rows_text(rows, 1), "vm_id", store_rows_text(rows, 2), "target",
-                                  store_rows_text(rows, 3), "first_seen", store_rows_text(rows, 4)));
-        return a;
+Inventory *inventory_free(Inventory *inv) {
+        if (!inv)
+                return NULL;
+        for (size_t i = 0; i < inv->n; i++) {
+                free(inv->v[i].name);
+                free(inv->v[i].provider_ref);
+                free(inv->v[i].resource_id);
+                free(inv->v[i].attached_to);
+                for (size_t k = 0; k < inv->v[i].n_on; k++) {
+                        free(inv->v[i].on[k].domain);
+                        free(inv->v[i].on[k].resource_id);
+                        free(inv->v[i].on[k].target);
+                }
+                free(inv->v[i].on);
+                for (size_t k = 0; k < inv->v[i].n_drift; k++) {
+                        free(inv->v[i].drift[k].domain);
+                        free(inv->v[i].drift[k].vm_id);
+                        free(inv->v[i].drift[k].target);
+                        free(inv->v[i].drift[k].first_seen);
+                }
+                free(inv->v[i].drift);
+        }
+        free(inv->v);
+        free(inv->provider);
+        free(inv);
+        return NULL;
 }
 
-/* Domains and the broker-named volumes (a VM's disk, or a block volume of
- * its own) are listed apart: they are different things to look at. */
-static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
-        json_t *items = json_array(), *volumes = json_array();
+static char *dup_or_null(const char *s, bool *ok) {
+        char *d;
+        if (!s)
+                return NULL;
+        d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* The volume's drift on record into it->drift: 0, or -ENOMEM/-EIO. */
+static int drift_of_volume(Resources *r, const char *provider, const char *volume_id, InventoryItem *it) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        bool ok = true;
+        int q = store_query(r->store,
+                            "SELECT kind, domain, vm_id, target, first_seen FROM attachment_drift "
+                            "WHERE provider = ?1 AND volume_id = ?2 ORDER BY domain",
+                            STORE_ARGS(SA_TEXT(provider), SA_TEXT(volume_id)), &rows,
+                            "reading attachment drift", &err);
+        if (q < 0)
+                return -EIO;
+        while (ok && (q = store_rows_next(rows, &err)) > 0) {
+                int k = attachment_drift_from_string(store_rows_text(rows, 0));
+                if (k < 0)
+                        continue;
+                InventoryDrift *nv = realloc(it->drift, (it->n_drift + 1) * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                it->drift = nv;
+                InventoryDrift *d = &nv[it->n_drift++];
+                *d = (InventoryDrift){ .kind = (AttachmentDrift)k };
+                d->domain = dup_or_null(store_rows_text(rows, 1) ?: "", &ok);
+                d->vm_id = dup_or_null(store_rows_text(rows, 2), &ok);
+                d->target = dup_or_null(store_rows_text(rows, 3), &ok);
+                d->first_seen = dup_or_null(store_rows_text(rows, 4) ?: "", &ok);
+        }
+        return !ok ? -ENOMEM : q < 0 ? -EIO : 0;
+}
+
+/* The answer of a live inventory: what the provider has, each object
+ * weighed against the record. NULL: out of memory. */
+static Inventory *inventory_make(Resources *r, const char *provider, const DriverInventory *inv) {
         _cleanup_(id_set_done) IdSet on_provider = { 0 };
+        _cleanup_(inventory_freep) Inventory *out = calloc(1, sizeof(*out));
+        bool ok = true;
+
+        if (!out || !(out->provider = strdup(provider)) ||
+            !(out->v = calloc(MAX(inv->n_items, 1u), sizeof(*out->v))))
+                return NULL;
         _cleanup_(freep) SeenDisk *seen = NULL;
         size_t n_seen = 0;
         provider_resources(r, provider, &on_provider);
         seen = seen_disks(inv, &on_provider, &n_seen);
-        for (size_t i = 0; items && volumes && i < inv->n_items; i++) {
+        for (size_t i = 0; ok && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
-                bool managed = in->managed && in->stamp.resource_id &&
-                               resource_known_in(r, &on_provider, in->stamp.resource_id);
-                json_t *o;
-                if (in->kind == DRIVER_OBJECT_VOLUME)
-                        o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
-                                      in->provider_ref, "size_gib", (json_int_t)in->size_gib, "managed",
-                                      managed, "resource_id", managed ? in->stamp.resource_id : NULL);
-                else
-                        o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name,
-                                      "provider_ref", in->provider_ref, "state",
-                                      driver_state_to_string(in->state), "vcpus", (int)in->vcpus,
-                                      "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
-                                      "resource_id", managed ? in->stamp.resource_id : NULL);
+                InventoryItem *it = &out->v[out->n++];
+
+                it->kind = in->kind == DRIVER_OBJECT_VOLUME ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM;
+                it->name = dup_or_null(in->name ?: "", &ok);
+                it->provider_ref = dup_or_null(in->provider_ref, &ok);
+                it->state = in->state;
+                it->vcpus = in->vcpus;
+                it->memory_mib = in->memory_mib;
+                it->size_gib = in->size_gib;
+                it->managed = in->managed && in->stamp.resource_id &&
+                              resource_known_in(r, &on_provider, in->stamp.resource_id);
+                if (!it->managed)
+                        continue;
+                it->resource_id = dup_or_null(in->stamp.resource_id, &ok);
                 /* The record's view of which VM the block volume is on (attachments.c). */
-                if (managed && in->kind == DRIVER_OBJECT_VOLUME) {
+                if (it->kind == DRIVER_OBJECT_VOLUME) {
                         char vm[64];
                         AttachmentState st;
                         if (attachment_of_volume(r, in->stamp.resource_id, vm, &st) > 0) {
-                                json_object_set_new(o, "attached_to", json_string(vm));
-                                json_object_set_new(o, "attachment_state",
-                                                    json_string(attachment_state_to_string(st)));
+                                it->attached_to = dup_or_null(vm, &ok);
+                                it->attachment_state = st;
                         }
                 }
                 /* The provider's view: the domains it is a disk of, whoever put it there. */
-                if (in->kind == DRIVER_OBJECT_VOLUME && in->stamp.resource_id) {
-                        json_t *on = json_array();
-                        for (const SeenDisk *s = seen_first(seen, n_seen, in->stamp.resource_id);
-                             on && s && s < seen + n_seen && streq(s->volume_id, in->stamp.resource_id); s++)
-                                json_array_append_new(on,
-                                                      json_pack("{s:s, s:s?, s:s?, s:b, s:b}", "domain",
-                                                                s->dom->name, "resource_id", s->owner,
-                                                                "target", s->disk->target, "persistent",
-                                                                s->disk->persistent, "live", s->disk->live));
-                        json_object_set_new(o, "provider_attachments", on);
-                        if (managed)
-                                json_object_set_new(o, "attachment_drift",
-                                                    drift_of_volume(r, provider, in->stamp.resource_id));
+                if (it->kind == DRIVER_OBJECT_VOLUME) {
+                        const SeenDisk *first = seen_first(seen, n_seen, in->stamp.resource_id), *sd;
+                        size_t n = 0;
+                        for (sd = first;
+                             sd && sd < seen + n_seen && streq(sd->volume_id, in->stamp.resource_id); sd++)
+                                n++;
+                        if (n && !(it->on = calloc(n, sizeof(*it->on))))
+                                ok = false;
+                        for (sd = first; ok && it->n_on < n; sd++) {
+                                InventoryDisk *o = &it->on[it->n_on++];
+                                o->domain = dup_or_null(sd->dom->name ?: "", &ok);
+                                o->resource_id = dup_or_null(sd->owner, &ok);
+                                o->target = dup_or_null(sd->disk->target, &ok);
+                                o->persistent = sd->disk->persistent;
+                                o->live = sd->disk->live;
+                        }
+                        if (ok && drift_of_volume(r, provider, in->stamp.resource_id, it) < 0)
+                                ok = false;
                 }
-                if (!managed) {
-                        json_object_set_new(o, "violation",
-                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",
-                                                      "article", 10, "message",
-                                                      "no approval covers this object"));
-                }
-                json_array_append_new(in->kind == DRIVER_OBJECT_VOLUME ? volumes : items, o);
         }
-        return json_pack("{s:s, s:o, s:o}", "provider", provider, "domains", items, "volumes", volumes);
+        if (!ok)
+                return NULL;
+        return TAKE_PTR(out);
 }
 
 /* The reconcile's address reads kept, each one that changed announced. */
@@ -867,8 +921,10 @@ static void inv_job_done(int result, void *userdata) {
         if (j->done) {
                 if (result == -ECANCELED && !j->err.message[0])
                         cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
-                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL,
-                        result >= 0 ? NULL : &j->err, j->userdata);
+                Inventory *out = NULL;
+                if (result >= 0 && !(out = inventory_make(j->r, j->provider, j->inv)))
+                        cb_error_set(&j->err, CB_ERR_INTERNAL, "out of memory");
+                j->done(out, out ? NULL : &j->err, j->userdata);
         }
         inv_job_free(j);
 }
