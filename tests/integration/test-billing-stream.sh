@@ -133,9 +133,72 @@ assert_eq "$rc" 4 "ExportStatement: a department asking for another's lines is A
 curl -sS --max-time 10 -o "$CB_TMP/edu.csv" -H "Authorization: Bearer dev-edu" "$STMT?format=csv"
 assert_eq "$(wc -l <"$CB_TMP/edu.csv")" 1 "a department's own stream holds none of the others' $N lines"
 
-# A closed month streams its stored bytes, many slices of them, under their digest.
+# --- closing on a worker ---------------------------------------------------------------------
+# The daemon renders the month's files into unlinked temporary files in
+# TMPDIR: one open there means a close is under way.
+CLOSE_TMP="$CB_TMP/closetmp"
+mkdir -p "$CLOSE_TMP"
+chmod 777 "$CLOSE_TMP"
+closing() { find "/proc/$CB_PID/fd" -lname "$CLOSE_TMP/*" 2>/dev/null | grep -q .; }
+wait_closing() {
+        for _ in $(seq 200); do
+                closing && return 0
+                sleep 0.02
+        done
+        return 1
+}
+start_close() {
+        curl -sS --max-time 120 -o "$CB_TMP/close.$1.json" -w '%{http_code}' -X POST \
+                -H "Authorization: Bearer dev-finance" "$STMT/close" >"$CB_TMP/close.$1.code" 2>/dev/null &
+        close_pid=$!
+        CB_PIDS+=("$close_pid")
+}
+cb_stop_daemon
+TMPDIR=$CLOSE_TMP cb_start_daemon
+
+# kill -9 while the worker renders: nothing of the close is stored.
+start_close killed
+if wait_closing; then
+        pass "the close renders on a worker, into an unlinked temporary file"
+else
+        fail "no close under way was seen (temporary file in $CLOSE_TMP)"
+fi
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+wait "$close_pid" 2>/dev/null || true
+assert_eq "$(sql "SELECT COUNT(*) FROM billing_closed WHERE period = '$PERIOD'") $(sql "SELECT COUNT(*) FROM billing_closed_files WHERE period = '$PERIOD'")" \
+        "0 0" "kill -9 mid-close: the month stays open, no file half-stored"
+assert_eq "$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.close' AND outcome = 'ok'")" 0 \
+        "... and no billing.close record"
+assert_eq "$(find "$CLOSE_TMP" -mindepth 1 | wc -l)" 0 "... and no temporary file left behind"
+TMPDIR=$CLOSE_TMP cb_start_daemon
+
+# The loop serves while a close runs; a second close meanwhile is 409.
+start_close first
+wait_closing || true
+t0=$(date +%s%N)
+health=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$CB_URL/v1/health" || echo none)
+t1=$(date +%s%N)
+still=no
+closing && kill -0 "$close_pid" 2>/dev/null && still=yes
+assert_eq "$health $still" "200 yes" "GET /v1/health answers ($(((t1 - t0) / 1000000)) ms) while a close renders"
+code=$(curl -sS --max-time 10 -o "$CB_TMP/close2.json" -w '%{http_code}' -X POST \
+        -H "Authorization: Bearer dev-finance" "$STMT/close")
+if closing || kill -0 "$close_pid" 2>/dev/null; then
+        assert_eq "$code $(jq -r .field "$CB_TMP/close2.json")" "409 period" "a second close while one runs: 409 naming period"
+else
+        fail "the first close was over before the second was asked ($code): not a long close"
+fi
+wait "$close_pid" || true
+assert_eq "$(cat "$CB_TMP/close.first.code")" 200 "the close answers 200 once its files are stored (the connection waited)"
+assert_eq "$(jq -r '.period + " " + (.files | length | tostring)' "$CB_TMP/close.first.json")" "$PERIOD 8" \
+        "... with its record: the city and 3 departments, CSV and JSON"
+assert_eq "$(find "$CLOSE_TMP" -mindepth 1 | wc -l)" 0 "... and no temporary file left behind"
 cb_curl POST "/v1/billing/statements/$PERIOD/close" dev-finance
-assert_eq "$CB_STATUS" 200 "finance closes $PERIOD"
+assert_eq "$CB_STATUS" 200 "closing again answers the first closing"
+assert_eq "$(jq -c .files "$CB_TMP/close.first.json")" "$(jq -c .files <<<"$CB_BODY")" "... the same files and digests"
+
+# A closed month streams its stored bytes, many slices of them, under their digest.
 curl -sS --max-time 60 -D "$CB_TMP/closed.h" -o "$CB_TMP/closed.csv" -H "Authorization: Bearer dev-finance" \
         "$STMT?format=csv"
 want=$(grep -i '^X-Content-SM3:' "$CB_TMP/closed.h" | cut -d' ' -f2 | tr -d '\r')
