@@ -40,6 +40,9 @@ static int read_options(const json_t *opts, BillingRequest *br, sd_bus_error *er
         return 0;
 }
 
+/* What GetStatement holds at most (the statement's bytes). */
+#define GET_STATEMENT_MAX (4U << 20)
+
 static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_export_done) BillingExport e = { 0 };
@@ -63,7 +66,15 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         br.period = period;
-        r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL), &e, &err);
+        r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL),
+                              GET_STATEMENT_MAX, &e, &err);
+        if (r < 0 && err.kind == CB_ERR_TOO_LARGE) {
+                /* One D-Bus string is for small statements: the daemon holds it whole. */
+                cb_error_clear(&err);
+                cb_error_set(&err, CB_ERR_TOO_LARGE,
+                             "statement %s is larger than %u MiB: use ExportStatement (a pipe, streamed)",
+                             period, GET_STATEMENT_MAX >> 20);
+        }
         if (r < 0)
                 return bus_error_from_cb(error, &err);
         return sd_bus_reply_method_return(msg, "s", e.text);

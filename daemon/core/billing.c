@@ -1525,26 +1525,48 @@ int billing_stream_write_fd(BillingStream *bs, int fd, CbError *err) {
         return billing_stream_write(bs, fd_write, &fd, err);
 }
 
+/* A sink that keeps at most max bytes: billing_statement()'s bound. */
+typedef struct CappedBuf {
+        Buf b;
+        size_t max;
+        bool over;
+} CappedBuf;
+
+static int capped_write(void *userdata, const void *p, size_t n) {
+        CappedBuf *c = userdata;
+        if (c->max > 0 && c->b.n + n > c->max) {
+                c->over = true;
+                return -EFBIG;
+        }
+        return mem_write(&c->b, p, n);
+}
+
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
+                      const BillingRequest *req, int64_t now, size_t max_bytes, BillingExport *ret,
+                      CbError *err) {
         _cleanup_(billing_stream_freep) BillingStream *bs = NULL;
-        Buf b = { 0 };
+        CappedBuf c = { .max = max_bytes };
         int r;
 
         r = billing_stream_new(s, cal, lg, caller, req, now, &bs, err);
         if (r < 0)
                 return r;
-        r = billing_stream_write(bs, mem_write, &b, err);
-        if (r >= 0 && !b.p && !(b.p = strdup("")))
+        r = billing_stream_write(bs, capped_write, &c, err);
+        if (r < 0 && c.over) {
+                cb_error_clear(err);
+                r = cb_error_set(err, CB_ERR_TOO_LARGE, "statement %s is larger than %zu bytes", req->period,
+                                 max_bytes);
+        }
+        if (r >= 0 && !c.b.p && !(c.b.p = strdup("")))
                 r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (r < 0) {
-                free(b.p);
+                free(c.b.p);
                 return r;
         }
         *ret = bs->hdr;
         bs->hdr = (BillingExport){ 0 };
-        ret->text = b.p;
-        ret->len = b.n;
+        ret->text = c.b.p;
+        ret->len = c.b.n;
         return 0;
 }
 
@@ -1847,10 +1869,10 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
         for (size_t i = 0; r >= 0 && i < bc->n_files; i++)
                 r = close_read_back(&bc->files[i], err);
         if (r >= 0) {
-                CloseJob job = { bc->period.name, bc->c.at, bc->c.by, bc->c.alg, bc->c.key_id, bc->files,
-                                 bc->n_files };
-                json_auto_t *detail = json_pack("{s:s, s:s}", "csv_sm3", bc->files[0].sm3, "json_sm3",
-                                                bc->files[1].sm3);
+                CloseJob job = { bc->period.name, bc->c.at,  bc->c.by,   bc->c.alg,
+                                 bc->c.key_id,    bc->files, bc->n_files };
+                json_auto_t *detail =
+                        json_pack("{s:s, s:s}", "csv_sm3", bc->files[0].sm3, "json_sm3", bc->files[1].sm3);
                 snprintf(object, sizeof(object), "statement:%s", bc->period.name);
                 r = audit_change(bc->s, &(CbCaller){ &bc->who, bc->face },
                                  &(AuditEntry){ "billing.close", object, "ok", NULL, detail }, close_insert,
@@ -1937,7 +1959,12 @@ int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, c
         bc = calloc(1, sizeof(*bc));
         if (!bc)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *bc = (BillingClose){ .s = s, .cal = cal, .key = key, .period = p, .done = done, .userdata = userdata,
+        *bc = (BillingClose){ .s = s,
+                              .cal = cal,
+                              .key = key,
+                              .period = p,
+                              .done = done,
+                              .userdata = userdata,
                               .err = CB_ERROR_INIT };
         store_now(at);
         bc->c = (Closed){ true, strdup(at), strdup(caller->principal->name), strdup(sig_key_alg(key)),

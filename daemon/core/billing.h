@@ -58,8 +58,11 @@ void billing_export_done(BillingExport *e);
  * counts until then), or, once the month is closed, the bytes stored when
  * it was. cal may be NULL (every deadline counted Monday to Friday); lg,
  * the legacy register for Art. 35, may be NULL (nothing overdue). */
+/* max_bytes > 0 bounds what is held: a bigger statement stops there,
+ * 413 (CB_ERR_TOO_LARGE), for one to stream instead. */
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
+                      const BillingRequest *req, int64_t now, size_t max_bytes, BillingExport *ret,
+                      CbError *err);
 
 /*
  * Streaming exports. A statement is written as it is made, in slices, so

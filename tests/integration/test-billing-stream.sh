@@ -95,16 +95,30 @@ assert_eq "$(pipes)" "$base_pipes" "the exports' pipes are closed once sent or t
 OUTD="$CB_TMP/out"
 mkdir -p "$OUTD"
 chmod 777 "$OUTD"
+# GetStatement holds its answer whole: the CSV (2.4 MB) is under its bound
+# (4 MiB), the JSON (9 MB) over it, refused naming ExportStatement.
+rc=0
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
+        --format json >"$CB_TMP/big.json" 2>"$CB_TMP/big.err" || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "ExportStatement" "$CB_TMP/big.err" && [ ! -s "$CB_TMP/big.json" ]; then
+        pass "GetStatement of a statement over 4 MiB is refused, naming ExportStatement ($(head -c 160 "$CB_TMP/big.err"))"
+else
+        fail "GetStatement of the 9 MB JSON: exit $rc, $(head -c 200 "$CB_TMP/big.err")"
+fi
 for fmt in json csv; do
         curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/rest.$fmt" "$STMT?format=$fmt"
-        CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
-                --format "$fmt" >"$CB_TMP/mem.$fmt"
-        assert_eq "$(sha256sum <"$CB_TMP/rest.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
-                "streamed REST $fmt = the in-memory statement (GetStatement), byte for byte"
+        if [ "$fmt" = csv ]; then
+                CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
+                        --format "$fmt" >"$CB_TMP/mem.$fmt"
+                assert_eq "$(sha256sum <"$CB_TMP/rest.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
+                        "streamed REST $fmt = the in-memory statement (GetStatement), byte for byte"
+        else
+                cp "$CB_TMP/rest.$fmt" "$CB_TMP/mem.$fmt"
+        fi
         CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" \
                 --format "$fmt" --out "$OUTD/fd.$fmt" 2>"$CB_TMP/export.err"
         assert_eq "$(sha256sum <"$OUTD/fd.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
-                "billing export --format $fmt (ExportStatement, a pipe fd) = the same bytes"
+                "billing export --format $fmt (ExportStatement, a pipe fd) = the same bytes as REST"
 done
 assert_eq "$(head -c 200 "$CB_TMP/rest.json" | jq -R . >/dev/null && jq -r .period "$CB_TMP/rest.json")" "$PERIOD" \
         "the streamed JSON parses"
