@@ -32,7 +32,7 @@ typedef struct Money {
 } Money;
 
 typedef struct ProjectAcc {
-        char *id, *department, *approval_no;
+        char *id, *department, *approval_no, *valid_until;
         bool suspended, terminated, acceptance_overdue;
         bool have_budget;
         int64_t budget[_KIND_MAX], period[_KIND_MAX], to_date[_KIND_MAX];
@@ -177,6 +177,7 @@ static void project_done(ProjectAcc *p) {
         free(p->id);
         free(p->department);
         free(p->approval_no);
+        free(p->valid_until);
         *p = (ProjectAcc){ 0 };
 }
 
@@ -393,7 +394,10 @@ static int project_begin(Stmt *st, const char *project_id) {
                         doc = json_loads(store_rows_text(rows, 3), 0, NULL);
                 if (doc) {
                         json_t *b = json_object_get(doc, "budget");
+                        const char *until = json_string_value(json_object_get(doc, "valid_until"));
                         p->have_budget = true;
+                        if (until && !(p->valid_until = strdup(until)))
+                                return oom(st);
                         p->budget[KIND_CONSTRUCTION] =
                                 json_integer_value(json_object_get(b, "construction_fen"));
                         p->budget[KIND_OM] = json_integer_value(json_object_get(b, "om_fen"));
@@ -432,10 +436,6 @@ static json_t *budget_kind_json(const ProjectAcc *p, int k, int64_t committed) {
 }
 
 static int project_end(Stmt *st) {
-        static const char sql[] =
-                "SELECT cost_kind, SUM(committed_fen) FROM project_holdings WHERE project_id = ?1 "
-                "GROUP BY cost_kind";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         ProjectAcc *p = &st->proj;
         int64_t committed[_KIND_MAX] = { 0 };
         json_t *b;
@@ -443,15 +443,22 @@ static int project_end(Stmt *st) {
 
         if (!st->have_proj)
                 return 0;
-        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(p->id)), &rows, "reading a project's holdings",
-                        st->err);
-        if (r < 0)
-                return r;
-        while ((r = store_rows_next(rows, st->err)) > 0)
-                committed[streq(store_rows_text(rows, 0), "om") ? KIND_OM : KIND_CONSTRUCTION] +=
-                        store_rows_int(rows, 1);
-        if (r < 0)
-                return r;
+        if (!st->csv) {
+                /* The budget rule (Art. 13) of the evaluation and the alerts:
+                 * what the project's resources commit from today to the
+                 * approval's end. Re-rated, not the kept row of
+                 * billing_project_spend(): a statement is read in one read
+                 * transaction, and keeping the row writes. */
+                BillingSpend sp;
+                char today[DATE_LEN + 1];
+                date_today_local(today);
+                r = billing_project_spend_uncached(st->s, p->id, today, p->valid_until, (int64_t)time(NULL),
+                                                   &sp, st->err);
+                if (r < 0)
+                        return r;
+                for (int k = 0; k < _KIND_MAX; k++)
+                        committed[k] = sp.committed_fen[k];
+        }
         if (p->money.lines > 0) {
                 json_t *o = money_json(&p->money, json_pack("{s:s, s:s?}", "project_id", p->id, "department",
                                                             p->department));
