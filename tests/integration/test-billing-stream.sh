@@ -254,4 +254,33 @@ cb_stop_daemon
 kill "$stall_pid" 2>/dev/null || true
 wait "$stall_pid" 2>/dev/null || true
 
+# --- an export that fails after its first byte ----------------------------------------------
+# The database goes bad under a slow export (its file cut to a quarter: the
+# pages not read yet are gone). The status line was sent: the client must
+# see an error, not a clean end of a shorter statement. The open month is
+# rated from the store (a closed one is stored bytes): a month of its own.
+sql "UPDATE resources SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', created_at, '+30 days') WHERE id LIKE 'r-%';
+        UPDATE usage_segments SET start_at = strftime('%Y-%m-%dT%H:%M:%SZ', start_at, '+30 days') WHERE resource_id LIKE 'r-%';"
+cb_start_daemon
+for fmt in csv; do
+        curl -sS --max-time 60 --limit-rate 200k -o "$CB_TMP/bad.$fmt" -H "Authorization: Bearer dev-finance" \
+                "$CB_URL/v1/billing/statements/2025-07?format=$fmt" 2>"$CB_TMP/bad.$fmt.err" &
+        bad_pid=$!
+        CB_PIDS+=("$bad_pid")
+        for _ in $(seq 100); do
+                [ -s "$CB_TMP/bad.$fmt" ] && break
+                sleep 0.05
+        done
+        truncate -s $(($(stat -c %s "$CB_DB") / 4)) "$CB_DB"
+        rc=0
+        wait "$bad_pid" || rc=$?
+        if [ "$rc" -ne 0 ] && [ "$(wc -l <"$CB_TMP/bad.$fmt")" -gt 1 ] && [ "$(wc -l <"$CB_TMP/bad.$fmt")" -le "$N" ]; then
+                pass "a $fmt export failing after $(wc -l <"$CB_TMP/bad.$fmt") lines ends in an error for the client (curl exit $rc: $(head -c 100 "$CB_TMP/bad.$fmt.err"))"
+        else
+                fail "a $fmt export failing mid-way: curl exit $rc, $(wc -c <"$CB_TMP/bad.$fmt") bytes, $(head -c 200 "$CB_TMP/bad.$fmt.err")"
+        fi
+done
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+
 cb_done
