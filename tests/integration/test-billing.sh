@@ -613,6 +613,11 @@ assert_eq "$(sql "SELECT json_extract(detail, '$.threshold') || ' ' || json_extr
         || json_extract(detail, '$.article') || ' ' || (json_extract(detail, '$.committed_fen') = $X) FROM audit
         WHERE action = 'billing.budget_alert' AND object = 'project:b80'")" "80 construction 13 1" \
         "the record names the threshold, the cost kind, Art. 13 and the committed money"
+NOWP=$(TZ=Asia/Shanghai date +%Y-%m)
+cb_curl GET "/v1/billing/statements/$NOWP?format=json&department=health" dev-finance
+assert_eq "$(printf %s "$CB_BODY" | jq -r '.budgets[] | select(.project_id == "b80") | .construction.committed_fen')" \
+        "$(sql "SELECT json_extract(detail, '$.committed_fen') FROM audit WHERE action = 'billing.budget_alert' AND object = 'project:b80'")" \
+        "the statement's budgets[].committed_fen is the budget rule's (the alert's committed money)"
 sleep 2.5
 assert_eq "$(alerts b80) $(alert_records b80)" "construction:80 1" "later checks (2 more ticks) do not raise it again"
 
