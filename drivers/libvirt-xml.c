@@ -354,6 +354,13 @@ int libvirt_xml_domain(const ProvisionSpec *spec, const char *domain_type, char 
               "      <target type='serial' port='0'/>\n"
               "    </console>\n",
               f);
+        /* The guest agent's port (libvirt picks the socket): where a guest
+         * runs qemu-ga, its addresses come from it. */
+        if (!isempty(spec->network))
+                fputs("    <channel type='unix'>\n"
+                      "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+                      "    </channel>\n",
+                      f);
         fputs("  </devices>\n</domain>\n", f);
 
         if (memstream_finish(f, &buf, ret) < 0)
@@ -921,4 +928,27 @@ int libvirt_xml_volume_fingerprint(const char *xml, char *ret, size_t size) {
                 return -ENOSPC;
         memcpy(ret, buf, len + 1);
         return 0;
+}
+
+json_t *libvirt_agent_addresses(const json_t *agent) {
+        json_t *kept = json_array(), *iface;
+        size_t i;
+
+        if (!kept)
+                return NULL;
+        json_array_foreach(agent, i, iface) {
+                const char *mac = json_string_value(json_object_get(iface, "mac"));
+                if (!mac || !*mac || strspn(mac, "0:") == strlen(mac) ||
+                    json_array_size(json_object_get(iface, "addresses")) == 0)
+                        continue;
+                if (json_array_append(kept, iface) < 0) {
+                        json_decref(kept);
+                        return NULL;
+                }
+        }
+        if (json_array_size(kept) == 0) {
+                json_decref(kept);
+                return NULL;
+        }
+        return kept;
 }

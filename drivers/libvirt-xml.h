@@ -25,6 +25,8 @@
  * "cb-<id>.img" (raw, sparse: no qemu-img needed on the host).
  */
 
+#include <jansson.h>
+
 #include "driver-types.h"
 
 #define CB_XML_NS_URI    "https://cloudbroker.example/xmlns/domain/1.0"
@@ -129,3 +131,11 @@ char *xml_escape(const char *s);
 /* The file of the first serial port's <log file=...> in a domain XML
  * (malloc'd, unescaped): -ENOENT when it has none, -EBADMSG, -ENOMEM. */
 int libvirt_xml_console_log(const char *xml, char **ret);
+
+/* The guest's own interfaces from what the guest agent answered (a list of
+ * {"name", "mac", "addresses": [...]}, as the driver's addresses op gives):
+ * those with a MAC other than all zeros and at least one address, so the
+ * guest's loopback ("lo", no MAC) is left out. A new reference, or NULL
+ * when none is left (no agent answer worth taking: the caller reads the
+ * DHCP leases instead) or on no memory. */
+json_t *libvirt_agent_addresses(const json_t *agent);

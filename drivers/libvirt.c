@@ -1115,6 +1115,23 @@ static const char *domain_type_for(LibvirtConn *lc, const char *arch, DriverDoma
         return t;
 }
 
+/* 1 when the VM's seed volume is not in its pool, 0 when it is, -1 when the
+ * pool cannot be read. */
+static int seed_missing(virConnectPtr vc, const ProvisionSpec *spec) {
+        _cleanup_(poolp) virStoragePoolPtr pool = NULL;
+        _cleanup_(volp) virStorageVolPtr vol = NULL;
+        _cleanup_(freep) char *name = NULL;
+
+        pool = virStoragePoolLookupByName(vc, isempty(spec->pool) ? "default" : spec->pool);
+        if (!pool || libvirt_xml_seed_name(spec->resource_id, &name) < 0)
+                return -1;
+        vol = virStorageVolLookupByName(pool, name);
+        if (vol)
+                return 0;
+        virResetLastError();
+        return 1;
+}
+
 static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_provider_ref, CbError *err) {
         LibvirtConn *lc = lc_of(c);
         _cleanup_(connp) virConnectPtr vc = NULL;
@@ -1132,6 +1149,17 @@ static int lv_provision(DriverConn *c, const ProvisionSpec *spec, char **ret_pro
         const DriverRef ref = { .resource_id = spec->resource_id, .pool = spec->pool };
         r = find_domain(vc, &ref, &d, err);
         if (r == 0) {
+                /* A domain whose seed is gone (deleted by hand, a pool
+                 * rebuilt) would not start: its read-only disk names it. It
+                 * is made again; one that is there is left (a running guest
+                 * may hold it open). */
+                if (spec->seed_meta_data && virDomainIsActive(d) != 1) {
+                        int missing = seed_missing(vc, spec);
+                        if (missing < 0)
+                                return lv_error(err, "cannot look up the first-boot seed");
+                        if (missing > 0 && (r = ensure_seed(lc, vc, spec, err)) < 0)
+                                return r;
+                }
                 if ((r = ensure_running(d, err)) < 0)
                         return r;
                 return uuid_of(d, ret_provider_ref, err);
@@ -2698,21 +2726,8 @@ static const char *addr_type(int t) {
         return t == VIR_IP_ADDR_TYPE_IPV4 ? "ipv4" : t == VIR_IP_ADDR_TYPE_IPV6 ? "ipv6" : "unknown";
 }
 
-static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbError *err) {
-        _cleanup_(connp) virConnectPtr vc = NULL;
-        _cleanup_(domp) virDomainPtr d = NULL;
-        virDomainInterfacePtr *ifaces = NULL;
-        int r, n;
-
-        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
-                return r;
-        if (virDomainIsActive(d) != 1) { /* a stopped VM holds no lease */
-                *ret = json_array();
-                return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        }
-        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
-        if (n < 0)
-                return lv_error(err, "cannot read the domain's addresses");
+/* The interfaces libvirt reports from one source, as JSON (NULL: out of memory). */
+static json_t *ifaces_to_json(virDomainInterfacePtr *ifaces, int n) {
         json_t *list = json_array();
         for (int i = 0; i < n; i++) {
                 json_t *addrs = json_array();
@@ -2726,6 +2741,42 @@ static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbErr
                 virDomainInterfaceFree(ifaces[i]);
         }
         free(ifaces);
+        return list;
+}
+
+static int lv_addresses(DriverConn *c, const DriverRef *ref, json_t **ret, CbError *err) {
+        _cleanup_(connp) virConnectPtr vc = NULL;
+        _cleanup_(domp) virDomainPtr d = NULL;
+        virDomainInterfacePtr *ifaces = NULL;
+        json_t *list;
+        int r, n;
+
+        if ((r = acquire(lc_of(c), &vc, err)) < 0 || (r = find_domain(vc, ref, &d, err)) < 0)
+                return r;
+        if (virDomainIsActive(d) != 1) { /* a stopped VM holds no lease */
+                *ret = json_array();
+                return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        /* The guest agent knows every address the guest has (static ones
+         * too); when it answers with any, it is the source. Without an
+         * agent (not installed, not connected: libvirt says so at once)
+         * the network's DHCP leases are. */
+        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0);
+        if (n >= 0) {
+                json_t *all = ifaces_to_json(ifaces, n);
+                list = all ? libvirt_agent_addresses(all) : NULL;
+                json_decref(all);
+                if (list) {
+                        *ret = list;
+                        return 0;
+                }
+        } else
+                virResetLastError();
+        ifaces = NULL;
+        n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
+        if (n < 0)
+                return lv_error(err, "cannot read the domain's addresses");
+        list = ifaces_to_json(ifaces, n);
         if (!list)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = list;

@@ -148,20 +148,48 @@ int rating_period_of(int64_t t, RatingPeriod *ret) {
 
 #define BUDGET_MONTHS_MAX 1200
 
+int rating_day_start(const char *today, int64_t *ret) {
+        char midnight[32];
+        int64_t t;
+
+        if (!today || strlen(today) != DATE_LEN)
+                return -EINVAL;
+        snprintf(midnight, sizeof(midnight), "%sT00:00:00Z", today);
+        if (rating_parse_time(midnight, &t) < 0)
+                return -EINVAL;
+        *ret = t - CST_OFFSET;
+        return 0;
+}
+
+/* More resources of one price than any project holds: keeps count * one
+ * resource's commitment (at most 10^10 fen * a century of days) in range. */
+#define BUDGET_COUNT_MAX 100000000
+
+int rating_budget_committed(RatingUnit unit, int64_t price_fen, int64_t count, const char *today,
+                            const char *valid_until, int64_t *ret) {
+        int64_t day_start, one;
+
+        if ((unsigned)unit >= _RATING_UNIT_MAX || price_fen < 0 || price_fen > PRICE_MAX || count < 0 ||
+            count > BUDGET_COUNT_MAX || rating_day_start(today, &day_start) < 0)
+                return -EINVAL;
+        one = deadlines_projected_cost_fen(price_fen,
+                                           unit == RATING_UNIT_HOUR ? PRICE_PER_HOUR : PRICE_PER_MONTH, 1,
+                                           today, valid_until);
+        if (one > 0 && count > INT64_MAX / one)
+                return -EINVAL;
+        *ret = one * count;
+        return 0;
+}
+
 int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment *segs, size_t n,
                         const char *today, const char *valid_until, int64_t *ret_charged,
                         int64_t *ret_committed) {
-        char midnight[32];
         int64_t day_start, charged = 0, committed = 0;
         RatingPeriod p;
 
-        if ((unsigned)unit >= _RATING_UNIT_MAX || price_fen < 0 || price_fen > PRICE_MAX || !today ||
-            strlen(today) != DATE_LEN)
+        if ((unsigned)unit >= _RATING_UNIT_MAX || price_fen < 0 || price_fen > PRICE_MAX ||
+            rating_day_start(today, &day_start) < 0)
                 return -EINVAL;
-        snprintf(midnight, sizeof(midnight), "%sT00:00:00Z", today);
-        if (rating_parse_time(midnight, &day_start) < 0)
-                return -EINVAL;
-        day_start -= CST_OFFSET;
         /* The past as the statements charge it: each month's line, rounded
          * once, up to the start of today. */
         if (n > 0 && segs[0].start < day_start && period_of(segs[0].start, &p) >= 0)
@@ -180,10 +208,9 @@ int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment 
                 }
         /* Today and what is left of the approval as the policy engine
          * commits an order, for a resource that still exists. */
-        if (n > 0 && !segs[n - 1].deleted)
-                committed = deadlines_projected_cost_fen(
-                        price_fen, unit == RATING_UNIT_HOUR ? PRICE_PER_HOUR : PRICE_PER_MONTH, 1, today,
-                        valid_until);
+        if (n > 0 && !segs[n - 1].deleted &&
+            rating_budget_committed(unit, price_fen, 1, today, valid_until, &committed) < 0)
+                return -EINVAL;
         *ret_charged = charged;
         *ret_committed = committed;
         return 0;

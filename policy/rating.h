@@ -96,6 +96,17 @@ int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment 
                         const char *today, const char *valid_until, int64_t *ret_charged,
                         int64_t *ret_committed);
 
+/* The UTC second at which the CST day `today` ("YYYY-MM-DD") starts: where
+ * rating_budget_spend()'s charged part stops. -EINVAL for a bad date. */
+int rating_day_start(const char *today, int64_t *ret);
+
+/* The committed part of rating_budget_spend() for `count` existing
+ * resources of one price: count times what one commits (each resource is
+ * rounded on its own, so this is their sum to the fen). -EINVAL for a bad
+ * price, unit, count or today. */
+int rating_budget_committed(RatingUnit unit, int64_t price_fen, int64_t count, const char *today,
+                            const char *valid_until, int64_t *ret);
+
 /* Why a line's money is withheld, from the facts of its project and
  * system. Each reason is a policy code (its article from the policy table). */
 typedef struct WithholdFacts {

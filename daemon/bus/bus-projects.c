@@ -294,6 +294,7 @@ const sd_bus_vtable bus_projects_vtable[] = {
 static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(audit_list_done) AuditList list = { 0 };
         json_auto_t *out = NULL;
         int64_t after;
         uint32_t limit;
@@ -306,7 +307,9 @@ static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = audit_list(m->store, &caller, after, limit, &out, &err);
+        r = audit_list(m->store, &caller, after, limit, &list, &err);
+        if (r >= 0 && !(out = rest_audit_list_json(&list)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -314,6 +317,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         json_auto_t *out = NULL;
+        AuditVerifyResult v;
         const char *anchor_s;
         AuditAnchor anchor;
         CbCaller caller;
@@ -331,7 +335,9 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                    anchor_s);
                 return bus_error_from_cb(error, &err);
         }
-        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &out, &err);
+        r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &v, &err);
+        if (r >= 0 && !(out = rest_audit_verify_json(&v)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -19,6 +19,7 @@
 static int method_list_providers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(provider_list_done) ProviderList list = { 0 };
         json_auto_t *out = NULL;
         CbCaller caller;
         int r;
@@ -26,13 +27,16 @@ static int method_list_providers(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = providers_list(m->providers, &caller, &out, &err);
+        r = providers_list(m->providers, &caller, &list, &err);
+        if (r >= 0 && !(out = rest_provider_list_json(&list)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(provider_record_done) ProviderRecord rec = { 0 };
         json_auto_t *doc = NULL, *out = NULL;
         CbCaller caller;
         int r;
@@ -43,20 +47,24 @@ static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = providers_create(m->providers, &caller, doc, &out, &err);
+        r = providers_create(m->providers, &caller, doc, &rec, &err);
+        if (r >= 0 && !(out = rest_provider_json(&rec)))
+                return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 /* The core's answer to a pending GetInventory; userdata is the call,
  * referenced until now. */
-static void inventory_done(json_t *inventory, const CbError *err, void *userdata) {
+static void inventory_done(Inventory *inventory, const CbError *err, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(inventory_freep) Inventory *inv = inventory;
+        json_auto_t *v = NULL;
         int r;
 
-        if (inventory) {
-                r = bus_reply_json(msg, inventory);
-                json_decref(inventory);
+        if (inv) {
+                v = rest_inventory_json(inv);
+                r = v ? bus_reply_json(msg, v) : sd_bus_reply_method_errno(msg, ENOMEM, NULL);
         } else {
                 bus_error_from_cb(&error, err);
                 r = sd_bus_reply_method_error(msg, &error);

@@ -391,7 +391,8 @@ static int method_detach_volume(sd_bus_message *msg, void *userdata, sd_bus_erro
 static int method_list_volumes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *id = NULL, *text = NULL;
-        json_t *list = NULL;
+        _cleanup_(volume_attachment_list_done) VolumeAttachmentList list = { 0 };
+        json_t *v;
         CbCaller caller;
         int r;
 
@@ -401,8 +402,9 @@ static int method_list_volumes(sd_bus_message *msg, void *userdata, sd_bus_error
         r = resources_volume_attachments(((Manager *)userdata)->resources, &caller, id, &list, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
-        text = json_dumps(list, JSON_COMPACT);
-        json_decref(list);
+        v = rest_volume_attachment_list_json(&list);
+        text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
         if (!text)
                 return -ENOMEM;
         return sd_bus_reply_method_return(msg, "s", text);

@@ -11,6 +11,8 @@
 #include "attachments.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "audit.h"
 #include "operations.h"
@@ -221,11 +223,23 @@ int resources_detach_volume(Resources *r, const CbCaller *caller, const char *vm
         return record_and_submit(r, caller, OPERATION_DETACH, &vm, volume_id, target, ret, err);
 }
 
-int resources_volume_attachments(Resources *r, const CbCaller *caller, const char *vm_id, json_t **ret,
-                                 CbError *err) {
+void volume_attachment_list_done(VolumeAttachmentList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->v[i].volume_id);
+                free(l->v[i].target);
+                free(l->v[i].attached_at);
+        }
+        free(l->v);
+        *l = (VolumeAttachmentList){ 0 };
+}
+
+int resources_volume_attachments(Resources *r, const CbCaller *caller, const char *vm_id,
+                                 VolumeAttachmentList *ret, CbError *err) {
         _cleanup_(resource_done) Resource vm = { 0 };
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *list;
+        _cleanup_(volume_attachment_list_done) VolumeAttachmentList l = { 0 };
         int q;
 
         q = resources_load_visible(r, caller, vm_id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, &vm, err,
@@ -239,19 +253,25 @@ int resources_volume_attachments(Resources *r, const CbCaller *caller, const cha
                 STORE_ARGS(SA_TEXT(vm_id)), &rows, "reading attachments", err);
         if (q < 0)
                 return q;
-        list = json_array();
-        if (!list)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        while ((q = store_rows_next(rows, err)) > 0)
-                json_array_append_new(
-                        list, json_pack("{s:s, s:s, s:s, s:s}", "volume_id", store_rows_text(rows, 0),
-                                        "target", store_rows_text(rows, 1), "state", store_rows_text(rows, 2),
-                                        "attached_at", store_rows_text(rows, 3)));
-        if (q < 0) {
-                json_decref(list);
-                return q;
+        while ((q = store_rows_next(rows, err)) > 0) {
+                VolumeAttachment *v = reallocarray(l.v, l.n + 1, sizeof(*l.v));
+                int st = attachment_state_from_string(store_rows_text(rows, 2));
+                if (!v)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                l.v = v;
+                v = &l.v[l.n++];
+                /* The schema CHECKs the state against the same names. */
+                *v = (VolumeAttachment){ .volume_id = strdup(store_rows_text(rows, 0) ?: ""),
+                                         .target = strdup(store_rows_text(rows, 1) ?: ""),
+                                         .state = st < 0 ? ATTACHMENT_ATTACHING : (AttachmentState)st,
+                                         .attached_at = strdup(store_rows_text(rows, 3) ?: "") };
+                if (!v->volume_id || !v->target || !v->attached_at)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        *ret = list;
+        if (q < 0)
+                return q;
+        *ret = l;
+        l = (VolumeAttachmentList){ 0 };
         return 0;
 }
 

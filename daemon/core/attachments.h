@@ -24,9 +24,23 @@ int resources_attach_volume(Resources *r, const CbCaller *caller, const char *vm
  * NotFound when the volume is not attached to this VM. */
 int resources_detach_volume(Resources *r, const CbCaller *caller, const char *vm_id, const char *volume_id,
                             ResourceTicket *ret, CbError *err);
-/* The VM's attachments, [{volume_id, target, state, attached_at}] by target. */
-int resources_volume_attachments(Resources *r, const CbCaller *caller, const char *vm_id, json_t **ret,
-                                 CbError *err);
+/* A volume on a VM, as volume_attachments records it. */
+typedef struct VolumeAttachment {
+        char *volume_id;
+        char *target; /* the disk it is on the VM: vdb, ... */
+        AttachmentState state;
+        char *attached_at;
+} VolumeAttachment;
+
+typedef struct VolumeAttachmentList {
+        VolumeAttachment *v;
+        size_t n;
+} VolumeAttachmentList;
+void volume_attachment_list_done(VolumeAttachmentList *l);
+
+/* The VM's attachments, by target. */
+int resources_volume_attachments(Resources *r, const CbCaller *caller, const char *vm_id,
+                                 VolumeAttachmentList *ret, CbError *err);
 /* DELETE /v1/resources/{id}?delete_volumes=true: a VM's deletion, its
  * attached volumes deleted after it (false: detached and kept, as
  * resources_act "delete" does). */

@@ -1073,50 +1073,177 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
         return spend_rate(s, project_id, today, valid_until, now, ret, err);
 }
 
-int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
-                          int64_t now, BillingSpend *ret, CbError *err) {
-        static const char sql_get[] =
-                "SELECT charged_construction_fen, charged_om_fen, committed_construction_fen, "
-                "committed_om_fen "
-                "FROM billing_spend_cache WHERE project_id = ?1 AND today = ?2 AND valid_until = ?3";
-        static const char sql_put[] =
-                "INSERT INTO billing_spend_cache (project_id, today, valid_until, charged_construction_fen, "
-                "charged_om_fen, committed_construction_fen, committed_om_fen) VALUES (?1, ?2, ?3, ?4, ?5, "
-                "?6, ?7) "
-                "ON CONFLICT (project_id) DO UPDATE SET today = excluded.today, valid_until = "
-                "excluded.valid_until, charged_construction_fen = excluded.charged_construction_fen, "
-                "charged_om_fen = excluded.charged_om_fen, committed_construction_fen = "
-                "excluded.committed_construction_fen, committed_om_fen = excluded.committed_om_fen";
-        const char *until = valid_until ? valid_until : "";
-        BillingSpend sp;
+/* A plan's price as its catalogue revision's document says, remembered
+ * beside the document's bytes: an evaluation reads the document (a row) but
+ * parses it again only when its text is another (a draft can be edited in
+ * place). Per thread, so it needs no lock. */
+#define PRICE_MEMO_SLOTS 16
+
+typedef struct PriceMemo {
+        char *service_id, *plan_id, *doc;
+        int64_t revision;
+        size_t doc_len;
+        int r; /* 0, or why the price is not there (-ENOENT, -EINVAL) */
+        RatingUnit unit;
+        int64_t price;
+} PriceMemo;
+
+static _Thread_local PriceMemo price_memo[PRICE_MEMO_SLOTS];
+static _Thread_local unsigned price_memo_next;
+
+/* 1 and the price; 0 when the revision, the plan or its price is not there. */
+static int plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
+                           RatingUnit *ret_unit, int64_t *ret_price, CbError *err) {
+        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        const char *doc;
+        size_t len;
+        PriceMemo *m;
+        json_t *j;
         int r;
 
-        {
-                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-                r = store_query(s, sql_get, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until)),
-                                &rows, "reading the budget's money", err);
-                if (r >= 0)
-                        r = store_rows_next(rows, err);
-                if (r < 0)
-                        return r;
-                if (r > 0) {
-                        /* Nothing of the project changed since it was rated today. */
-                        *ret = (BillingSpend){
-                                .charged_fen = { store_rows_int(rows, 0), store_rows_int(rows, 1) },
-                                .committed_fen = { store_rows_int(rows, 2), store_rows_int(rows, 3) }
-                        };
-                        return 0;
-                }
-        }
-        r = spend_rate(s, project_id, today, valid_until, now, &sp, err);
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
+                        "reading a catalogue revision", err);
+        if (r >= 0)
+                r = store_rows_next(rows, err);
         if (r < 0)
                 return r;
-        /* Only a cache: failing to keep it costs the next evaluation a re-rating. */
-        (void)store_run(s, sql_put,
-                        STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(until),
-                                   SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1]),
-                                   SA_INT(sp.committed_fen[0]), SA_INT(sp.committed_fen[1])),
-                        "keeping the budget's money", NULL);
+        if (r == 0 || !(doc = store_rows_text(rows, 0)))
+                return 0;
+        len = store_rows_len(rows, 0);
+        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
+                m = &price_memo[i];
+                if (m->doc && m->revision == revision && m->doc_len == len &&
+                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id) &&
+                    memcmp(m->doc, doc, len) == 0) {
+                        if (m->r < 0)
+                                return 0;
+                        *ret_unit = m->unit;
+                        *ret_price = m->price;
+                        return 1;
+                }
+        }
+        m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
+        free(m->service_id);
+        free(m->plan_id);
+        free(m->doc);
+        *m = (PriceMemo){ .revision = revision, .doc_len = len };
+        j = json_loadb(doc, len, 0, NULL);
+        m->r = j ? rating_plan_price(j, plan_id, &m->unit, &m->price) : -EINVAL;
+        json_decref(j);
+        m->service_id = strdup(service_id);
+        m->plan_id = strdup(plan_id);
+        m->doc = malloc(len + 1);
+        if (!m->service_id || !m->plan_id || !m->doc) {
+                free(m->service_id);
+                free(m->plan_id);
+                free(m->doc);
+                *m = (PriceMemo){ 0 };
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        memcpy(m->doc, doc, len);
+        m->doc[len] = 0;
+        if (m->r < 0)
+                return 0;
+        *ret_unit = m->unit;
+        *ret_price = m->price;
+        return 1;
+}
+
+/* What the project's existing resources commit from today on: per price
+ * (service, plan, revision, cost kind), how many exist times what one
+ * commits. The counts are kept by triggers (project_priced_holdings), so
+ * this reads one row per distinct price, not one per resource. */
+static int spend_committed(Store *s, const char *project_id, const char *today, const char *valid_until,
+                           int64_t ret[_KIND_MAX], CbError *err) {
+        static const char sql[] = "SELECT service_id, plan_id, catalog_revision, cost_kind, quantity FROM "
+                                  "project_priced_holdings "
+                                  "WHERE project_id = ?1 AND quantity > 0";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int64_t sum[_KIND_MAX] = { 0 };
+        int r;
+
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(project_id)), &rows, "reading the project's holdings",
+                        err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                const char *service_id = store_rows_text(rows, 0), *plan_id = store_rows_text(rows, 1);
+                int kind = streq(store_rows_text(rows, 3), "om") ? KIND_OM : KIND_CONSTRUCTION;
+                RatingUnit unit = RATING_UNIT_HOUR;
+                int64_t price = 0, c;
+
+                r = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &unit, &price, err);
+                if (r < 0)
+                        break;
+                /* Unrated (no such revision, plan or price) commits nothing,
+                 * as in the full rating, which lists it apart. */
+                if (r == 0)
+                        continue;
+                if (rating_budget_committed(unit, price, store_rows_int(rows, 4), today, valid_until, &c) <
+                    0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot rate plan %s of service %s", plan_id,
+                                         service_id);
+                        break;
+                }
+                sum[kind] += c;
+        }
+        if (r < 0)
+                return r;
+        memcpy(ret, sum, sizeof(sum));
+        return 0;
+}
+
+int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
+                          int64_t now, BillingSpend *ret, CbError *err) {
+        static const char sql_get[] = "SELECT charged_construction_fen, charged_om_fen "
+                                      "FROM billing_spend_cache WHERE project_id = ?1 AND today = ?2";
+        static const char sql_put[] =
+                "INSERT INTO billing_spend_cache (project_id, today, day_start_at, charged_construction_fen, "
+                "charged_om_fen) VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (project_id) DO UPDATE SET today = excluded.today, day_start_at = "
+                "excluded.day_start_at, charged_construction_fen = excluded.charged_construction_fen, "
+                "charged_om_fen = excluded.charged_om_fen";
+        BillingSpend sp = { 0 };
+        int64_t day_start;
+        bool kept = false;
+        char day_start_at[32];
+        int r, opened;
+
+        if (rating_day_start(today, &day_start) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell where day '%s' starts",
+                                    today ? today : "");
+        format_utc(day_start, day_start_at);
+        /* One read transaction: the kept charge and the counts agree. */
+        opened = store_read_begin(s);
+        {
+                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+                r = store_query(s, sql_get, STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today)), &rows,
+                                "reading the budget's money", err);
+                if (r >= 0)
+                        r = store_rows_next(rows, err);
+                if (r > 0) {
+                        /* Nothing before today changed since it was rated today. */
+                        sp.charged_fen[0] = store_rows_int(rows, 0);
+                        sp.charged_fen[1] = store_rows_int(rows, 1);
+                        kept = true;
+                }
+        }
+        if (r >= 0)
+                r = spend_committed(s, project_id, today, valid_until, sp.committed_fen, err);
+        store_read_end(s, opened);
+        if (r < 0)
+                return r;
+        if (!kept) {
+                BillingSpend full;
+                r = spend_rate(s, project_id, today, valid_until, now, &full, err);
+                if (r < 0)
+                        return r;
+                memcpy(sp.charged_fen, full.charged_fen, sizeof(sp.charged_fen));
+                /* Only a cache: failing to keep it costs the next evaluation a re-rating. */
+                (void)store_run(s, sql_put,
+                                STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(day_start_at),
+                                           SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1])),
+                                "keeping the budget's money", NULL);
+        }
         *ret = sp;
         return 0;
 }

@@ -113,10 +113,11 @@ typedef struct BillingSpend {
 int billing_project_spend(Store *s, const char *project_id, const char *today, const char *valid_until,
                           int64_t now, BillingSpend *ret, CbError *err);
 /* The same by a full re-rating of the project's history, never the kept
- * row: billing_project_spend() keeps its answer per project and day
- * (billing_spend_cache), dropped in the transaction of any change of the
- * project's segments, so that an evaluation reads one row. Tests hold the
- * two against each other. */
+ * row: billing_project_spend() keeps the charged part per project and day
+ * (billing_spend_cache, dropped in the transaction of a backdated write or
+ * a re-pricing) and computes the committed part from per-price counts kept
+ * by triggers (project_priced_holdings), so that an evaluation reads one
+ * row per distinct price. Tests hold the two against each other. */
 int billing_project_spend_uncached(Store *s, const char *project_id, const char *today,
                                    const char *valid_until, int64_t now, BillingSpend *ret, CbError *err);
 

@@ -442,77 +442,139 @@ int providers_load(Providers *ps, CbError *err) {
         return r < 0 ? r : 0;
 }
 
-json_t *provider_to_json(const Provider *p) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri",
-                              p->uri, "status", provider_status_to_string(p->status), "source",
-                              p->from_config ? "config" : "api");
-        if (o && p->ops == driver_find("libvirt"))
-                json_object_set_new(o, "domain_type",
-                                    json_string(driver_domain_type_to_string(p->domain_type)));
-        if (!o)
+void provider_record_done(ProviderRecord *rec) {
+        if (!rec)
+                return;
+        free(rec->name);
+        free(rec->driver);
+        free(rec->uri);
+        free(rec->image_pool);
+        free(rec->error);
+        free(rec->api_version);
+        free(rec->username);
+        free(rec->ca_file);
+        for (size_t i = 0; i < rec->n_offered; i++) {
+                free(rec->offered[i].id);
+                for (size_t j = 0; j < rec->offered[i].n_plans; j++)
+                        free(rec->offered[i].plans[j]);
+                free(rec->offered[i].plans);
+        }
+        free(rec->offered);
+        *rec = (ProviderRecord){ 0 };
+}
+
+void provider_list_done(ProviderList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                provider_record_done(&l->v[i]);
+        free(l->v);
+        *l = (ProviderList){ 0 };
+}
+
+/* strdup that keeps NULL as NULL; *ok goes false when memory runs out. */
+static char *dup_or_null(const char *s, bool *ok) {
+        char *d;
+        if (!s)
                 return NULL;
-        if (p->image_pool)
-                json_object_set_new(o, "image_pool", json_string(p->image_pool));
-        json_object_set_new(o, "managed_only", json_boolean(p->managed_only));
-        if (p->last_error[0])
-                json_object_set_new(o, "error", json_string(p->last_error));
-        if (driver_is_async(p->ops)) {
-                /* never the password */
-                json_object_set_new(o, "api_version", json_string(p->api_version ? p->api_version : "2.17"));
-                if (p->username)
-                        json_object_set_new(o, "username", json_string(p->username));
-                if (p->ca_file)
-                        json_object_set_new(o, "ca_file", json_string(p->ca_file));
-                json_object_set_new(o, "timeout_seconds", json_integer(p->timeout_s ? p->timeout_s : 30));
-                if (p->offered) {
-                        json_t *svcs = json_array(), *s;
-                        size_t i;
-                        json_array_foreach(json_object_get(p->offered, "services"), i, s) {
-                                json_t *plans = json_array(), *pl;
-                                size_t j;
-                                json_array_foreach(json_object_get(s, "plans"), j, pl)
-                                        json_array_append(plans, json_object_get(pl, "id"));
-                                json_array_append_new(svcs,
-                                                      json_pack("{s:O, s:o}", "id", json_object_get(s, "id"),
-                                                                "plans", plans));
-                        }
-                        json_object_set_new(o, "offered", svcs);
-                        json_object_set_new(o, "catalog_read_at", json_string(p->catalog_read_at));
+        d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* The services and plan ids of the last catalogue read (the driver checked
+ * that each id is a string). */
+static int offered_copy(const json_t *offered, ProviderRecord *rec) {
+        const json_t *services = json_object_get(offered, "services"), *svc;
+        size_t i;
+
+        rec->offered = calloc(MAX(json_array_size(services), 1u), sizeof(*rec->offered));
+        if (!rec->offered)
+                return -ENOMEM;
+        json_array_foreach(services, i, svc) {
+                const json_t *plans = json_object_get(svc, "plans"), *pl;
+                ProviderOffer *o = &rec->offered[rec->n_offered++];
+                size_t j;
+
+                o->id = strdup(json_string_value(json_object_get(svc, "id")) ?: "");
+                o->plans = calloc(MAX(json_array_size(plans), 1u), sizeof(*o->plans));
+                if (!o->id || !o->plans)
+                        return -ENOMEM;
+                json_array_foreach(plans, j, pl) {
+                        o->plans[o->n_plans] = strdup(json_string_value(json_object_get(pl, "id")) ?: "");
+                        if (!o->plans[o->n_plans])
+                                return -ENOMEM;
+                        o->n_plans++;
                 }
         }
-        /* free_*: what placement may still give (the reading less reservations). */
-        if (p->capacity_valid)
-                json_object_set_new(
-                        o, "capacity",
-                        json_pack("{s:i, s:i, s:I, s:I, s:i, s:i, s:I}", "total_vcpus",
-                                  (int)p->capacity.total_vcpus, "free_vcpus", (int)provider_free_vcpus(p),
-                                  "total_memory_mib", (json_int_t)p->capacity.total_memory_mib,
-                                  "free_memory_mib", (json_int_t)provider_free_memory_mib(p), "running",
-                                  (int)p->capacity.running, "reserved_vcpus",
-                                  (int)(p->reserved_vcpus + p->unread_vcpus), "reserved_memory_mib",
-                                  (json_int_t)(p->reserved_memory_mib + p->unread_memory_mib)));
-        if (p->capacity_valid && p->capacity.pools_complete) {
-                json_t *pools = json_array();
-                for (unsigned i = 0; pools && i < p->capacity.n_pools; i++)
-                        json_array_append_new(pools, json_string(p->capacity.pools[i]));
-                json_object_set_new(json_object_get(o, "capacity"), "pools", pools);
+        return 0;
+}
+
+int provider_record(const Provider *p, ProviderRecord *ret) {
+        ProviderRecord rec = { .status = p->status,
+                               .from_config = p->from_config,
+                               .has_domain_type = p->ops == driver_find("libvirt"),
+                               .domain_type = p->domain_type,
+                               .managed_only = p->managed_only,
+                               .http = driver_is_async(p->ops) };
+        bool ok = true;
+
+        rec.name = dup_or_null(p->name, &ok);
+        rec.driver = dup_or_null(p->driver, &ok);
+        rec.uri = dup_or_null(p->uri, &ok);
+        rec.image_pool = dup_or_null(p->image_pool, &ok);
+        rec.error = dup_or_null(p->last_error[0] ? p->last_error : NULL, &ok);
+        if (rec.http) {
+                /* never the password */
+                rec.api_version = dup_or_null(p->api_version ?: "2.17", &ok);
+                rec.username = dup_or_null(p->username, &ok);
+                rec.ca_file = dup_or_null(p->ca_file, &ok);
+                rec.timeout_s = p->timeout_s ?: 30;
+                if (p->offered) {
+                        rec.has_offered = true;
+                        snprintf(rec.catalog_read_at, sizeof(rec.catalog_read_at), "%s", p->catalog_read_at);
+                        if (offered_copy(p->offered, &rec) < 0)
+                                ok = false;
+                }
         }
-        return o;
+        if (p->capacity_valid) {
+                rec.has_capacity = true;
+                rec.total_vcpus = p->capacity.total_vcpus;
+                rec.free_vcpus = provider_free_vcpus(p);
+                rec.total_memory_mib = p->capacity.total_memory_mib;
+                rec.free_memory_mib = provider_free_memory_mib(p);
+                rec.running = p->capacity.running;
+                rec.reserved_vcpus = p->reserved_vcpus + p->unread_vcpus;
+                rec.reserved_memory_mib = p->reserved_memory_mib + p->unread_memory_mib;
+                rec.has_pools = p->capacity.pools_complete;
+                rec.n_pools = MIN(p->capacity.n_pools, (unsigned)DRIVER_POOLS_MAX);
+                memcpy(rec.pools, p->capacity.pools, sizeof(rec.pools));
+        }
+        if (!ok) {
+                provider_record_done(&rec);
+                return -ENOMEM;
+        }
+        *ret = rec;
+        return 0;
 }
 
 #define PROVIDER_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_AUDITOR)
 
-int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError *err) {
-        json_t *a;
+int providers_list(Providers *ps, const CbCaller *caller, ProviderList *ret, CbError *err) {
+        ProviderList l = { 0 };
         int r = caller_require_role(caller, PROVIDER_READERS, "list providers", err);
         if (r < 0)
                 return r;
-        a = json_array();
-        for (size_t i = 0; a && i < ps->n; i++)
-                json_array_append_new(a, provider_to_json(ps->v[i]));
-        if (!a)
+        l.v = calloc(MAX(ps->n, 1u), sizeof(*l.v));
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = a;
+        for (; l.n < ps->n; l.n++)
+                if (provider_record(ps->v[l.n], &l.v[l.n]) < 0) {
+                        provider_list_done(&l);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+        *ret = l;
         return 0;
 }
 
@@ -583,7 +645,8 @@ static int check_http_body(const json_t *body, ProviderSettings *set, CbError *e
         return r;
 }
 
-int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
+int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, ProviderRecord *ret,
+                     CbError *err) {
         static const char *const fields[] = { "name",        "driver",          "uri",        "domain_type",
                                               "url",         "username",        "password",   "ca_file",
                                               "api_version", "timeout_seconds", "image_pool", "managed_only",
@@ -696,7 +759,9 @@ int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, 
         r = provider_add(ps, &set, false, &p, err);
         if (r < 0)
                 return r;
-        *ret = provider_to_json(p);
+        /* Stored and registered: only the answer is short of memory then. */
+        if (provider_record(p, ret) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         return 0;
 }
 

@@ -74,6 +74,52 @@ typedef struct ProviderSettings {
         bool managed_only;      /* an industry cloud: never provisioned on */
 } ProviderSettings;
 
+/* What the faces show of a provider: a snapshot taken on the main thread,
+ * owned by the caller. It holds no secret (the http password is never
+ * copied), so no serializer can show one. Optional parts come with a flag
+ * or as NULL; the defaults the driver applies (api_version "2.17", 30 s)
+ * are filled in. */
+typedef struct ProviderOffer {
+        char *id; /* a service the provider's catalogue offers */
+        char **plans;
+        size_t n_plans;
+} ProviderOffer;
+
+typedef struct ProviderRecord {
+        char *name, *driver, *uri;
+        ProviderStatus status;
+        bool from_config;     /* "source": config or api */
+        bool has_domain_type; /* libvirt providers */
+        DriverDomainType domain_type;
+        char *image_pool; /* NULL: none */
+        bool managed_only;
+        char *error;                            /* the last failure; NULL: none */
+        bool http;                              /* the fields below up to the capacity are http's */
+        char *api_version, *username, *ca_file; /* username, ca_file: NULL when not set */
+        unsigned timeout_s;
+        bool has_offered; /* a catalogue read succeeded */
+        ProviderOffer *offered;
+        size_t n_offered;
+        char catalog_read_at[32];
+        bool has_capacity; /* free_* and reserved_*: the reading less (plus) the reservations */
+        unsigned total_vcpus, free_vcpus, running, reserved_vcpus;
+        uint64_t total_memory_mib, free_memory_mib, reserved_memory_mib;
+        bool has_pools; /* the reading listed every pool */
+        char pools[DRIVER_POOLS_MAX][64];
+        unsigned n_pools;
+} ProviderRecord;
+
+void provider_record_done(ProviderRecord *rec);
+
+typedef struct ProviderList {
+        ProviderRecord *v;
+        size_t n;
+} ProviderList;
+void provider_list_done(ProviderList *l);
+
+/* The snapshot of p; -ENOMEM. */
+int provider_record(const Provider *p, ProviderRecord *ret);
+
 /* What placement may still give: the reading less the reservations, at 0. */
 unsigned provider_free_vcpus(const Provider *p);
 uint64_t provider_free_memory_mib(const Provider *p);
@@ -119,7 +165,8 @@ int providers_load(Providers *ps, CbError *err);
  * "driver": "http", "url", "username", "password", "api_version",
  * ["ca_file"]}; either may add "managed_only": true (an industry cloud
  * under management, Art. 35: inventoried, never provisioned on). */
-int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
+int providers_create(Providers *ps, const CbCaller *caller, const json_t *body, ProviderRecord *ret,
+                     CbError *err);
 
 Provider *providers_find(Providers *ps, const char *name);
 size_t providers_count(Providers *ps);
@@ -131,8 +178,6 @@ void providers_probe_all(Providers *ps);
 void providers_refresh_stale(Providers *ps);
 bool providers_any_stale(Providers *ps);
 
-json_t *provider_to_json(const Provider *p);
-
 /* Whether a catalogue service document may be submitted for sign-off as
  * far as its providers go: each plan of an http service that names a
  * provider must name a registered http provider whose last catalogue read
@@ -140,6 +185,6 @@ json_t *provider_to_json(const Provider *p);
  * the field (plans[N].spec.remote_plan_id). Other drivers: 0. */
 int providers_check_service(Providers *ps, const json_t *doc, CbError *err);
 /* GET /v1/providers: operators, authority, auditors. */
-int providers_list(Providers *ps, const CbCaller *caller, json_t **ret, CbError *err);
+int providers_list(Providers *ps, const CbCaller *caller, ProviderList *ret, CbError *err);
 
 const char *provider_status_to_string(ProviderStatus s);

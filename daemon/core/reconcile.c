@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/param.h> /* MAX */
 #include <string.h>
 #include <time.h>
 
@@ -397,46 +398,71 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
         free(rows);
 }
 
-/* Domains and the broker-named volumes (a VM's disk, or a block volume of
- * its own) are listed apart: they are different things to look at. */
-static json_t *inventory_json(Resources *r, const char *provider, const DriverInventory *inv) {
-        json_t *items = json_array(), *volumes = json_array();
+Inventory *inventory_free(Inventory *inv) {
+        if (!inv)
+                return NULL;
+        for (size_t i = 0; i < inv->n; i++) {
+                free(inv->v[i].name);
+                free(inv->v[i].provider_ref);
+                free(inv->v[i].resource_id);
+                free(inv->v[i].attached_to);
+        }
+        free(inv->v);
+        free(inv->provider);
+        free(inv);
+        return NULL;
+}
+
+static char *dup_or_null(const char *s, bool *ok) {
+        char *d;
+        if (!s)
+                return NULL;
+        d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* The answer of a live inventory: what the provider has, each object
+ * weighed against the record. NULL: out of memory. */
+static Inventory *inventory_make(Resources *r, const char *provider, const DriverInventory *inv) {
         _cleanup_(id_set_done) IdSet on_provider = { 0 };
+        _cleanup_(inventory_freep) Inventory *out = calloc(1, sizeof(*out));
+        bool ok = true;
+
+        if (!out || !(out->provider = strdup(provider)) ||
+            !(out->v = calloc(MAX(inv->n_items, 1u), sizeof(*out->v))))
+                return NULL;
         provider_resources(r, provider, &on_provider);
-        for (size_t i = 0; items && volumes && i < inv->n_items; i++) {
+        for (size_t i = 0; ok && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
-                bool managed = in->managed && in->stamp.resource_id &&
-                               resource_known_in(r, &on_provider, in->stamp.resource_id);
-                json_t *o;
-                if (in->kind == DRIVER_OBJECT_VOLUME)
-                        o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", in->name, "provider_ref",
-                                      in->provider_ref, "size_gib", (json_int_t)in->size_gib, "managed",
-                                      managed, "resource_id", managed ? in->stamp.resource_id : NULL);
-                else
-                        o = json_pack("{s:s, s:s?, s:s, s:i, s:I, s:b, s:s?}", "name", in->name,
-                                      "provider_ref", in->provider_ref, "state",
-                                      driver_state_to_string(in->state), "vcpus", (int)in->vcpus,
-                                      "memory_mib", (json_int_t)in->memory_mib, "managed", managed,
-                                      "resource_id", managed ? in->stamp.resource_id : NULL);
+                InventoryItem *it = &out->v[out->n++];
+
+                it->kind = in->kind == DRIVER_OBJECT_VOLUME ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM;
+                it->name = dup_or_null(in->name ?: "", &ok);
+                it->provider_ref = dup_or_null(in->provider_ref, &ok);
+                it->state = in->state;
+                it->vcpus = in->vcpus;
+                it->memory_mib = in->memory_mib;
+                it->size_gib = in->size_gib;
+                it->managed = in->managed && in->stamp.resource_id &&
+                              resource_known_in(r, &on_provider, in->stamp.resource_id);
+                if (!it->managed)
+                        continue;
+                it->resource_id = dup_or_null(in->stamp.resource_id, &ok);
                 /* The record's view of which VM the block volume is on (attachments.c). */
-                if (managed && in->kind == DRIVER_OBJECT_VOLUME) {
+                if (it->kind == DRIVER_OBJECT_VOLUME) {
                         char vm[64];
                         AttachmentState st;
                         if (attachment_of_volume(r, in->stamp.resource_id, vm, &st) > 0) {
-                                json_object_set_new(o, "attached_to", json_string(vm));
-                                json_object_set_new(o, "attachment_state",
-                                                    json_string(attachment_state_to_string(st)));
+                                it->attached_to = dup_or_null(vm, &ok);
+                                it->attachment_state = st;
                         }
                 }
-                if (!managed) {
-                        json_object_set_new(o, "violation",
-                                            json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE",
-                                                      "article", 10, "message",
-                                                      "no approval covers this object"));
-                }
-                json_array_append_new(in->kind == DRIVER_OBJECT_VOLUME ? volumes : items, o);
         }
-        return json_pack("{s:s, s:o, s:o}", "provider", provider, "domains", items, "volumes", volumes);
+        if (!ok)
+                return NULL;
+        return TAKE_PTR(out);
 }
 
 /* The reconcile's address reads kept, each one that changed announced. */
@@ -504,8 +530,10 @@ static void inv_job_done(int result, void *userdata) {
         if (j->done) {
                 if (result == -ECANCELED && !j->err.message[0])
                         cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
-                j->done(result >= 0 ? inventory_json(j->r, j->provider, j->inv) : NULL,
-                        result >= 0 ? NULL : &j->err, j->userdata);
+                Inventory *out = NULL;
+                if (result >= 0 && !(out = inventory_make(j->r, j->provider, j->inv)))
+                        cb_error_set(&j->err, CB_ERR_INTERNAL, "out of memory");
+                j->done(out, out ? NULL : &j->err, j->userdata);
         }
         inv_job_free(j);
 }

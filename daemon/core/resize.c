@@ -16,6 +16,8 @@
 #include "id.h"
 #include "json-util.h"
 #include "operations.h"
+#include "placement.h"
+#include "providers.h"
 #include "resources-internal.h"
 
 /* The spec of plan_id in revision `revision` of service_id (a new reference), or NULL. */
@@ -32,6 +34,35 @@ static json_t *spec_at(Resources *r, const char *service_id, unsigned revision, 
 
 static bool cost_is_om(const char *cost_kind) {
         return streq_ptr(cost_kind, "om");
+}
+
+/* A VM that runs again after the resize takes its growth from the host it is
+ * on (it stays there: the resize is cold, not a migration). That growth is
+ * held from the request until the operation ends, as placement holds a new
+ * VM's share, so that neither a burst of orders nor a second resize takes
+ * the same free room; a host without room refuses before anything stops.
+ * A stopped VM, or one that shrinks, needs no room now. */
+static int resize_hold(Resources *r, const Resource *res, json_int_t grow_vcpus, json_int_t grow_mem,
+                       Reservation *ret_held, CbError *err) {
+        unsigned vcpus = grow_vcpus > 0 ? (unsigned)grow_vcpus : 0;
+        uint64_t mem = grow_mem > 0 ? (uint64_t)grow_mem : 0;
+        Provider *p;
+
+        if (res->state != RESOURCE_ACTIVE || (vcpus == 0 && mem == 0) || !res->provider)
+                return 0;
+        p = providers_find(r->providers, res->provider);
+        if (!p)
+                return 0; /* the operation waits for it like any other */
+        if (p->capacity_valid && (provider_free_vcpus(p) < vcpus || provider_free_memory_mib(p) < mem))
+                return cb_error_set(err, CB_ERR_UNAVAILABLE,
+                                    "provider '%s', where resource '%s' runs, has %u free vCPUs and %llu MiB "
+                                    "free: the resize needs %u more vCPUs and %llu MiB more; the VM is left "
+                                    "as it is",
+                                    p->name, res->id, provider_free_vcpus(p),
+                                    (unsigned long long)provider_free_memory_mib(p), vcpus,
+                                    (unsigned long long)mem);
+        *ret_held = reservation_take(p, vcpus, mem);
+        return 0;
 }
 
 typedef struct ResizeChange {
@@ -87,6 +118,7 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96];
+        _cleanup_(reservation_drop) Reservation held = { 0 };
         json_t *old_spec = NULL, *detail, *doc;
         const json_t *spec;
         _cleanup_(freep) char *text = NULL;
@@ -177,6 +209,10 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         if (old_spec) {
                 json_int_t had = json_integer_value(json_object_get(old_spec, "disk_gib"));
                 json_int_t want = json_integer_value(json_object_get(spec, "disk_gib"));
+                json_int_t grow_vcpus = json_integer_value(json_object_get(spec, "vcpus")) -
+                                        json_integer_value(json_object_get(old_spec, "vcpus"));
+                json_int_t grow_mem = json_integer_value(json_object_get(spec, "memory_mib")) -
+                                      json_integer_value(json_object_get(old_spec, "memory_mib"));
                 json_decref(old_spec);
                 if (want < had)
                         return cb_error_set_field(
@@ -184,6 +220,9 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                                 "plan_id: plan '%s' has a %lld GiB disk, the VM %lld GiB: a "
                                 "disk does not shrink",
                                 plan_id, (long long)want, (long long)had);
+                q = resize_hold(r, &res, grow_vcpus, grow_mem, &held, err);
+                if (q < 0)
+                        return q;
         }
 
         cost_kind = ev.cost_kind == POLICY_COST_OM ? "om" : "construction";
@@ -224,7 +263,7 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         *ret = (ResourceTicket){ .state = res.state };
         snprintf(ret->id, sizeof(ret->id), "%s", id);
         snprintf(ret->operation_id, sizeof(ret->operation_id), "%s", op_id);
-        operation_submit_when_durable(r, op_id, OPERATION_RESIZE, id, &(Reservation){ 0 });
+        operation_submit_when_durable(r, op_id, OPERATION_RESIZE, id, &held);
         resources_notify(r, id, false);
         return 0;
 }

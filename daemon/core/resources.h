@@ -175,9 +175,36 @@ int operations_latest(Resources *r, const CbCaller *caller, const char *resource
  * resources_inventory() would give, without starting anything, for a face
  * that must decide whether to wait (REST suspends only on success). */
 int resources_inventory_check(Resources *r, const CbCaller *caller, const char *provider, CbError *err);
-/* Live inventory of a provider; the answer comes later through done
- * (on the main thread) with a new reference or an error. */
-typedef void (*InventoryDoneFn)(json_t *inventory, const CbError *err, void *userdata);
+/* What a provider holds, as read now: its domains and the broker-named
+ * volumes, in the provider's order. managed: the broker's own object (a
+ * stamp naming a resource the record places on this provider); anything
+ * else is unmanaged (Art. 10). A managed volume carries the record's view
+ * of the VM it is on (attached_to NULL: none). */
+typedef struct InventoryItem {
+        DriverObjectKind kind; /* a domain (DRIVER_OBJECT_VM) or a volume */
+        char *name;
+        char *provider_ref;  /* NULL: none */
+        DriverState state;   /* domains */
+        unsigned vcpus;      /* domains */
+        uint64_t memory_mib; /* domains */
+        uint64_t size_gib;   /* volumes */
+        bool managed;
+        char *resource_id; /* managed ones; else NULL */
+        char *attached_to; /* managed volumes on a VM; else NULL */
+        AttachmentState attachment_state;
+} InventoryItem;
+
+typedef struct Inventory {
+        char *provider;
+        InventoryItem *v;
+        size_t n;
+} Inventory;
+Inventory *inventory_free(Inventory *inv);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Inventory *, inventory_free);
+
+/* Live inventory of a provider; the answer comes later through done (on
+ * the main thread): the inventory, which done then owns, or an error. */
+typedef void (*InventoryDoneFn)(Inventory *inventory, const CbError *err, void *userdata);
 int resources_inventory(Resources *r, const CbCaller *caller, const char *provider, InventoryDoneFn done,
                         void *userdata, CbError *err);
 

@@ -160,7 +160,7 @@ static int cmp_checkpoint_seq(const void *a, const void *b) {
 static const char *const field_names[] = { "at",     "principal", "face",  "action",
                                            "object", "outcome",   "codes", "detail" };
 
-int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err) {
+int audit_verify(Store *s, const AuditVerifyOptions *o, AuditVerifyResult *ret, CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY seq";
         static const char head_sql[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
         static const AuditVerifyOptions none = { 0 };
@@ -384,22 +384,22 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
                                     n, o->anchor->seq);
         }
 
-        const char *sigs = c.n == 0 ? "none" : o->n_keys == 0 ? "not checked" : "verified";
-        json_t *out =
-                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", !p.kind, "records", (json_int_t)n,
-                          "head", prev, "head_seq", (json_int_t)(expect_seq - 1), "checkpoints",
-                          (json_int_t)c.n, "signatures", sigs, "signed_seq", (json_int_t)signed_seq);
+        AuditVerifyResult out = { .ok = !p.kind,
+                                  .records = n,
+                                  .head_seq = expect_seq - 1,
+                                  .checkpoints = (int64_t)c.n,
+                                  .signed_seq = signed_seq,
+                                  .signatures = c.n == 0         ? AUDIT_SIGNATURES_NONE
+                                                : o->n_keys == 0 ? AUDIT_SIGNATURES_NOT_CHECKED
+                                                                 : AUDIT_SIGNATURES_VERIFIED };
         checkpoints_done(&c);
-        if (!out)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        snprintf(out.head, sizeof(out.head), "%s", prev);
         if (p.kind) {
-                json_t *bad = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)p.seq, "problem", p.kind,
-                                        "message", p.message);
-                if (bad && p.through > p.seq)
-                        json_object_set_new(bad, "through", json_integer(p.through));
-                if (bad && p.checkpoint > 0)
-                        json_object_set_new(bad, "checkpoint", json_integer(p.checkpoint));
-                json_object_set_new(out, "first_bad", bad);
+                out.first_bad = (AuditProblem){ .problem = p.kind,
+                                                .seq = p.seq,
+                                                .through = p.through > p.seq ? p.through : 0,
+                                                .checkpoint = p.checkpoint > 0 ? p.checkpoint : 0 };
+                snprintf(out.first_bad.message, sizeof(out.first_bad.message), "%s", p.message);
         }
         *ret = out;
         return 0;

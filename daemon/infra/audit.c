@@ -41,6 +41,16 @@ const char *audit_state_to_string(AuditState s) {
         return s >= 0 && s < _AUDIT_STATE_MAX ? audit_state_table[s] : NULL;
 }
 
+static const char *const audit_signatures_table[_AUDIT_SIGNATURES_MAX] = {
+        [AUDIT_SIGNATURES_NONE] = "none",
+        [AUDIT_SIGNATURES_NOT_CHECKED] = "not checked",
+        [AUDIT_SIGNATURES_VERIFIED] = "verified",
+};
+
+const char *audit_signatures_to_string(AuditSignatures s) {
+        return s >= 0 && s < _AUDIT_SIGNATURES_MAX ? audit_signatures_table[s] : NULL;
+}
+
 static int audit_gate(Store *s, CbError *err) {
         AuditTrail *t = store_audit(s);
         if (t && t->state == AUDIT_STATE_FAILED)
@@ -181,15 +191,16 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
 }
 
 /* A field the database holds as invalid UTF-8 (an edit) is shown with
- * U+FFFD in place of each bad byte, so the record is listed, not dropped. */
-static json_t *text_json(const char *s) {
-        _cleanup_(freep) char *fixed = NULL;
+ * U+FFFD in place of each bad byte, so the record is listed, not dropped.
+ * NULL: out of memory. */
+static char *text_fixed(const char *s) {
+        char *fixed;
         size_t n = 0;
 
         if (!s)
-                return json_string("");
+                return strdup("");
         if (audit_utf8_valid((const unsigned char *)s))
-                return json_string(s);
+                return strdup(s);
         fixed = malloc(strlen(s) * 3 + 1);
         if (!fixed)
                 return NULL;
@@ -214,25 +225,61 @@ static json_t *text_json(const char *s) {
                 p += len - 1;
         }
         fixed[n] = 0;
-        return json_string(fixed);
+        return fixed;
 }
 
-static json_t *row_json(StoreRows *rows) {
-        json_t *codes = json_loads(store_rows_text(rows, 7) ?: "", 0, NULL);
-        json_t *detail = json_loads(store_rows_text(rows, 8) ?: "", 0, NULL);
-#define TEXT(i) text_json(store_rows_text(rows, i))
-        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
-                         (json_int_t)store_rows_int(rows, 0), "at", TEXT(1), "principal", TEXT(2), "face",
-                         TEXT(3), "action", TEXT(4), "object", TEXT(5), "outcome", TEXT(6), "codes",
-                         codes ? codes : json_array(), "detail", detail ? detail : json_object(), "prev_hash",
-                         TEXT(9), "hash", TEXT(10));
-#undef TEXT
+static void audit_record_clear(AuditRecord *rec) {
+        free(rec->at);
+        free(rec->principal);
+        free(rec->face);
+        free(rec->action);
+        free(rec->object);
+        free(rec->outcome);
+        json_decref(rec->codes);
+        json_decref(rec->detail);
+        free(rec->prev_hash);
+        free(rec->hash);
+        *rec = (AuditRecord){ 0 };
 }
 
-int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err) {
+void audit_list_done(AuditList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                audit_record_clear(&l->v[i]);
+        free(l->v);
+        *l = (AuditList){ 0 };
+}
+
+static int row_record(StoreRows *rows, AuditRecord *ret) {
+        AuditRecord rec = { .seq = store_rows_int(rows, 0) };
+        char **texts[] = { &rec.at, &rec.principal, &rec.face, &rec.action, &rec.object, &rec.outcome };
+        bool ok = true;
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+                if (!(*texts[i] = text_fixed(store_rows_text(rows, (int)i + 1))))
+                        ok = false;
+        rec.codes = json_loads(store_rows_text(rows, 7) ?: "", 0, NULL);
+        if (!rec.codes)
+                rec.codes = json_array();
+        rec.detail = json_loads(store_rows_text(rows, 8) ?: "", 0, NULL);
+        if (!rec.detail)
+                rec.detail = json_object();
+        rec.prev_hash = text_fixed(store_rows_text(rows, 9));
+        rec.hash = text_fixed(store_rows_text(rows, 10));
+        if (!ok || !rec.codes || !rec.detail || !rec.prev_hash || !rec.hash) {
+                audit_record_clear(&rec);
+                return -ENOMEM;
+        }
+        *ret = rec;
+        return 0;
+}
+
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, AuditList *ret,
+               CbError *err) {
         static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *a;
+        _cleanup_(audit_list_done) AuditList l = { 0 };
         int r;
 
         r = caller_require_role(caller, AUDIT_READERS, "read the audit trail", err);
@@ -244,18 +291,22 @@ int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, 
         if (limit < 1 || limit > AUDIT_LIST_MAX)
                 return cb_error_set_field(err, CB_ERR_INVALID, "limit", "limit: must be 1..%u",
                                           AUDIT_LIST_MAX);
-        a = json_array();
-        if (!a)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(s, sql, STORE_ARGS(SA_INT(after), SA_INT(limit)), &rows, "reading the audit trail",
                         err);
-        while (r >= 0 && (r = store_rows_next(rows, err)) > 0)
-                json_array_append_new(a, row_json(rows));
-        if (r < 0) {
-                json_decref(a);
-                return r;
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                AuditRecord *v = reallocarray(l.v, l.n + 1, sizeof(*l.v));
+                if (!v || row_record(rows, &(v[l.n])) < 0) {
+                        if (v)
+                                l.v = v;
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                }
+                l.v = v;
+                l.n++;
         }
-        *ret = a;
+        if (r < 0)
+                return r;
+        *ret = l;
+        l = (AuditList){ 0 };
         return 0;
 }
 
@@ -492,11 +543,10 @@ static int count_checkpoints(Store *s, int64_t *ret_n, int64_t *ret_last_seq) {
 }
 
 int audit_trail_check(AuditTrail *t, CbError *err) {
-        _cleanup_(json_decrefp) json_t *v = NULL;
+        AuditVerifyResult v;
         const SigKey *keys[1] = { t->key };
         AuditVerifyOptions o = { .keys = keys, .n_keys = t->key ? 1 : 0 };
         int64_t n_checkpoints = 0, last_seq = 0;
-        const json_t *bad;
         int r;
 
         if (count_checkpoints(t->store, &n_checkpoints, &last_seq) < 0)
@@ -507,13 +557,10 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
         r = audit_verify(t->store, &o, &v, err);
         if (r < 0)
                 return r;
-        bad = json_object_get(v, "first_bad");
-        if (bad) {
+        if (!v.ok) {
                 t->state = AUDIT_STATE_FAILED;
-                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s",
-                         (int64_t)json_integer_value(json_object_get(bad, "seq")),
-                         json_string_value(json_object_get(bad, "problem")),
-                         json_string_value(json_object_get(bad, "message")));
+                snprintf(t->failure, sizeof(t->failure), "record %" PRId64 ": %s: %s", v.first_bad.seq,
+                         v.first_bad.problem, v.first_bad.message);
                 audit_ascii_if_invalid(t->failure);
                 log_error("AUDIT TRAIL FAILED its check at start: %s. Every change is refused until it is "
                           "restored; reads still work.",
@@ -526,18 +573,18 @@ int audit_trail_check(AuditTrail *t, CbError *err) {
                             "trail undetected. Development only.");
                 return 0;
         }
-        if (n_checkpoints == 0 && json_integer_value(json_object_get(v, "records")) > 0)
+        if (n_checkpoints == 0 && v.records > 0)
                 log_info("audit trail: %" PRId64 " records verified once, signing their first checkpoint",
-                         (int64_t)json_integer_value(json_object_get(v, "records")));
+                         v.records);
         t->signed_seq = last_seq;
         r = audit_checkpoint(t->store, n_checkpoints == 0 ? "upgrade" : "start", false, err);
         return r < 0 ? r : 0;
 }
 
 int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const AuditAnchor *anchor,
-                       json_t **ret, CbError *err) {
+                       AuditVerifyResult *ret, CbError *err) {
         const SigKey *key = t ? audit_trail_key(t) : NULL;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         int r;
 
         r = caller_require_role(caller, AUDIT_READERS, "verify the audit trail", err);
@@ -547,8 +594,10 @@ int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const Au
                          &v, err);
         if (r < 0)
                 return r;
-        if (t)
-                json_object_set_new(v, "audit", json_string(audit_state_to_string(audit_trail_state(t))));
+        if (t) {
+                v.has_state = true;
+                v.state = audit_trail_state(t);
+        }
         *ret = v;
         return 0;
 }

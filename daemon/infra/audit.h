@@ -51,9 +51,27 @@ void audit_refusal(Store *s, const CbCaller *caller, const char *action, const c
 #define AUDIT_READERS  (CB_ROLE_AUDITOR | CB_ROLE_AUTHORITY)
 #define AUDIT_LIST_MAX 10000u
 
+/* A record as the trail holds it. A text field the database holds as
+ * invalid UTF-8 (an edit, which audit_verify names) comes with U+FFFD for
+ * each bad byte, so the record is still listed; codes and detail are the
+ * stored documents ([] and {} when unreadable), owned. */
+typedef struct AuditRecord {
+        int64_t seq;
+        char *at, *principal, *face, *action, *object, *outcome;
+        json_t *codes;  /* array */
+        json_t *detail; /* object */
+        char *prev_hash, *hash;
+} AuditRecord;
+
+typedef struct AuditList {
+        AuditRecord *v;
+        size_t n;
+} AuditList;
+void audit_list_done(AuditList *l);
+
 /* Records with seq > after, oldest first, at most limit (1..AUDIT_LIST_MAX;
  * else Invalid naming the field), for an AUDIT_READERS caller only. */
-int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, json_t **ret, CbError *err);
+int audit_list(Store *s, const CbCaller *caller, int64_t after, unsigned limit, AuditList *ret, CbError *err);
 
 /* A record's place in the chain, kept somewhere the database's owner
  * cannot rewrite (the journal, a printout, the auditor's notes). The chain
@@ -137,17 +155,45 @@ typedef struct AuditVerifyOptions {
         bool from_last_checkpoint; /* recompute hashes only after the newest checkpoint */
 } AuditVerifyOptions;
 
-/* Recomputes the chain and checks the checkpoints. *ret: {"ok": bool,
- * "records": N, "head": hash, "head_seq": N, "checkpoints": N,
- * "signatures": "verified"|"not checked"|"none", "signed_seq": N,
- * "first_bad": {"seq", "problem", "message"[, "checkpoint"]}} where head and
- * head_seq name the last record that verified (an anchor for next time),
- * signed_seq the newest record a verified checkpoint signs, and problem
- * is edited, deleted, reordered, rewritten, cut, forged-checkpoint,
- * missing-checkpoint, unsigned-tail, head-missing or beyond-head. first_bad.seq is the first
- * record found wrong (for a rewritten stretch, the first the checkpoints
- * prove wrong; the message names the stretch). o may be NULL. */
-int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *err);
+/* Whether checkpoint signatures were checked: "none" (the trail has no
+ * checkpoints), "not checked" (no key given), "verified". */
+typedef enum AuditSignatures {
+        AUDIT_SIGNATURES_NONE,
+        AUDIT_SIGNATURES_NOT_CHECKED,
+        AUDIT_SIGNATURES_VERIFIED,
+        _AUDIT_SIGNATURES_MAX,
+} AuditSignatures;
+
+const char *audit_signatures_to_string(AuditSignatures s);
+
+/* The first record found wrong. problem is edited, deleted, reordered,
+ * rewritten, cut, forged-checkpoint, missing-checkpoint, unsigned-tail,
+ * head-missing or beyond-head (NULL: none found); seq the first record
+ * found wrong (for a rewritten stretch, the first the checkpoints prove
+ * wrong; the message names the stretch); through its end when it is a
+ * stretch (else 0); checkpoint the checkpoint concerned (else 0). */
+typedef struct AuditProblem {
+        const char *problem;
+        int64_t seq, through, checkpoint;
+        char message[400];
+} AuditProblem;
+
+/* What audit_verify found. head and head_seq name the last record that
+ * verified (an anchor for next time), signed_seq the newest record a
+ * verified checkpoint signs. has_state: the daemon's check
+ * (audit_trail_verify) adds the trail's state. */
+typedef struct AuditVerifyResult {
+        bool ok; /* first_bad.problem == NULL */
+        int64_t records, head_seq, checkpoints, signed_seq;
+        char head[DIGEST_HEX_MAX];
+        AuditSignatures signatures;
+        AuditProblem first_bad;
+        bool has_state;
+        AuditState state;
+} AuditVerifyResult;
+
+/* Recomputes the chain and checks the checkpoints into *ret. o may be NULL. */
+int audit_verify(Store *s, const AuditVerifyOptions *o, AuditVerifyResult *ret, CbError *err);
 
 /* The daemon's check for a caller (GET /v1/audit/verify, Audit.Verify):
  * Forbidden unless AUDIT_READERS, then audit_verify() with the trail's own
@@ -156,4 +202,4 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, json_t **ret, CbError *e
  * check (cloudbrokerctl audit verify --db) calls audit_verify() itself:
  * whoever holds the file has all of it. */
 int audit_trail_verify(AuditTrail *t, Store *s, const CbCaller *caller, const AuditAnchor *anchor,
-                       json_t **ret, CbError *err);
+                       AuditVerifyResult *ret, CbError *err);

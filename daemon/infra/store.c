@@ -752,6 +752,91 @@ static const char *const migrations[] = {
         "CREATE TRIGGER spend_cache_resource_gone AFTER DELETE ON resources BEGIN"
         "  DELETE FROM billing_spend_cache WHERE project_id = OLD.project_id;"
         "END;",
+
+        /* 30: ...but during a burst of orders every order wrote a segment,
+         * so every evaluation re-rated the whole history (O(n^2)). The row
+         * now keeps only what was charged before today (CST), which no
+         * segment starting today and no close of one open at the start of
+         * today changes: it is dropped by a segment starting before the
+         * day it was rated for (a backdated write), a deleted segment, or
+         * a re-pricing of a resource, and is stale anyway at a day's
+         * roll-over (another key). What existing resources commit from
+         * today on depends only on how many there are of each price: their
+         * counts are kept by triggers (project_priced_holdings, "existing"
+         * as in project_holdings: not deleted), in the same transaction. */
+        "DROP TRIGGER IF EXISTS spend_cache_segment;"
+        "DROP TRIGGER IF EXISTS spend_cache_segment_gone;"
+        "DROP TRIGGER IF EXISTS spend_cache_resource;"
+        "DROP TRIGGER IF EXISTS spend_cache_resource_gone;"
+        "DROP TABLE billing_spend_cache;"
+        "CREATE TABLE billing_spend_cache ("
+        "  project_id TEXT PRIMARY KEY,"
+        "  today TEXT NOT NULL,"
+        "  day_start_at TEXT NOT NULL,"
+        "  charged_construction_fen INTEGER NOT NULL,"
+        "  charged_om_fen INTEGER NOT NULL);"
+        "CREATE TRIGGER spend_cache_segment AFTER INSERT ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = NEW.resource_id) AND NEW.start_at < day_start_at;"
+        "END;"
+        "CREATE TRIGGER spend_cache_segment_gone AFTER DELETE ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id = OLD.resource_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_segment_changed AFTER UPDATE ON usage_segments BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN"
+        "    (SELECT project_id FROM resources WHERE id IN (OLD.resource_id, NEW.resource_id));"
+        "END;"
+        /* A plan change also writes a segment (usage_plan), which carries
+         * the plan; the resource's own columns price the older ones. */
+        "CREATE TRIGGER spend_cache_resource AFTER UPDATE OF project_id, service_id, plan_id,"
+        "  catalog_revision, cost_kind, created_at ON resources WHEN NEW.project_id IS NOT OLD.project_id"
+        "  OR NEW.service_id IS NOT OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR"
+        "  NEW.catalog_revision IS NOT OLD.catalog_revision OR NEW.cost_kind IS NOT OLD.cost_kind OR"
+        "  NEW.created_at IS NOT OLD.created_at BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id IN (OLD.project_id, NEW.project_id);"
+        "END;"
+        "CREATE TRIGGER spend_cache_resource_gone AFTER DELETE ON resources BEGIN"
+        "  DELETE FROM billing_spend_cache WHERE project_id = OLD.project_id;"
+        "END;"
+        "CREATE TABLE project_priced_holdings ("
+        "  project_id TEXT NOT NULL,"
+        "  service_id TEXT NOT NULL,"
+        "  plan_id TEXT NOT NULL,"
+        "  catalog_revision INTEGER NOT NULL,"
+        "  cost_kind TEXT NOT NULL,"
+        "  quantity INTEGER NOT NULL,"
+        "  PRIMARY KEY (project_id, service_id, plan_id, catalog_revision, cost_kind)) WITHOUT ROWID;"
+        "INSERT INTO project_priced_holdings SELECT project_id, service_id, plan_id, catalog_revision,"
+        "  cost_kind, COUNT(*) FROM resources WHERE state != 'deleted' GROUP BY 1, 2, 3, 4, 5;"
+        "CREATE TRIGGER priced_insert AFTER INSERT ON resources WHEN NEW.state != 'deleted' BEGIN"
+        "  INSERT INTO project_priced_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.catalog_revision, NEW.cost_kind, 1)"
+        "  ON CONFLICT (project_id, service_id, plan_id, catalog_revision, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1;"
+        "END;"
+        "CREATE TRIGGER priced_delete AFTER DELETE ON resources WHEN OLD.state != 'deleted' BEGIN"
+        "  UPDATE project_priced_holdings SET quantity = quantity - 1"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND catalog_revision = OLD.catalog_revision AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER priced_update_out AFTER UPDATE ON resources WHEN OLD.state != 'deleted' AND"
+        "  (NEW.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.catalog_revision IS NOT"
+        "   OLD.catalog_revision OR NEW.cost_kind IS NOT OLD.cost_kind) BEGIN"
+        "  UPDATE project_priced_holdings SET quantity = quantity - 1"
+        "  WHERE project_id = OLD.project_id AND service_id = OLD.service_id AND plan_id = OLD.plan_id"
+        "    AND catalog_revision = OLD.catalog_revision AND cost_kind = OLD.cost_kind;"
+        "END;"
+        "CREATE TRIGGER priced_update_in AFTER UPDATE ON resources WHEN NEW.state != 'deleted' AND"
+        "  (OLD.state = 'deleted' OR NEW.project_id IS NOT OLD.project_id OR NEW.service_id IS NOT"
+        "   OLD.service_id OR NEW.plan_id IS NOT OLD.plan_id OR NEW.catalog_revision IS NOT"
+        "   OLD.catalog_revision OR NEW.cost_kind IS NOT OLD.cost_kind) BEGIN"
+        "  INSERT INTO project_priced_holdings VALUES (NEW.project_id, NEW.service_id, NEW.plan_id,"
+        "    NEW.catalog_revision, NEW.cost_kind, 1)"
+        "  ON CONFLICT (project_id, service_id, plan_id, catalog_revision, cost_kind) DO UPDATE SET"
+        "    quantity = quantity + 1;"
+        "END;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

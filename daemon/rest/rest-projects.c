@@ -141,8 +141,8 @@ static int on_policy_evaluate(RestRequest *req, RestReply *reply, CbError *err) 
 static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
         const char *after_s = rest_query(req, "after"), *limit_s = rest_query(req, "limit");
         long long after = 0, limit = 1000;
+        _cleanup_(audit_list_done) AuditList list = { 0 };
         char *end;
-        json_t *list = NULL;
         int r;
 
         if (after_s) {
@@ -162,13 +162,13 @@ static int on_audit_list(RestRequest *req, RestReply *reply, CbError *err) {
         r = audit_list(req->manager->store, &req->caller, after, (unsigned)limit, &list, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "records", list));
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "records", rest_audit_list_json(&list)));
 }
 
 static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
         const char *anchor_s = rest_query(req, "anchor");
         AuditAnchor anchor;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         int r;
 
         if (anchor_s && audit_anchor_parse(anchor_s, &anchor) < 0)
@@ -179,7 +179,7 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
                                anchor_s ? &anchor : NULL, &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_audit_verify_json(&v));
 }
 
 const RestRoute rest_projects_routes[] = {

@@ -335,3 +335,203 @@ json_t *rest_evaluation_json(const Evaluation *e) {
         }
         return out;
 }
+
+static json_t *offered_json(const ProviderRecord *p) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < p->n_offered; i++) {
+                const ProviderOffer *o = &p->offered[i];
+                if (json_array_append_new(a, json_pack("{s:s, s:o}", "id", o->id, "plans",
+                                                       ids_json(o->plans, o->n_plans))) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+static json_t *capacity_json(const ProviderRecord *p) {
+        json_t *c =
+                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total_vcpus", (json_int_t)p->total_vcpus,
+                          "free_vcpus", (json_int_t)p->free_vcpus, "total_memory_mib",
+                          (json_int_t)p->total_memory_mib, "free_memory_mib", (json_int_t)p->free_memory_mib,
+                          "running", (json_int_t)p->running, "reserved_vcpus", (json_int_t)p->reserved_vcpus,
+                          "reserved_memory_mib", (json_int_t)p->reserved_memory_mib);
+        json_t *pools;
+
+        if (!c || !p->has_pools)
+                return c;
+        pools = json_array();
+        if (!pools || json_object_set_new(c, "pools", pools) < 0)
+                goto fail;
+        for (unsigned i = 0; i < p->n_pools; i++)
+                if (json_array_append_new(pools, json_string(p->pools[i])) < 0)
+                        goto fail;
+        return c;
+fail:
+        json_decref(c);
+        return NULL;
+}
+
+json_t *rest_provider_json(const ProviderRecord *p) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "driver", p->driver, "uri",
+                              p->uri, "status", provider_status_to_string(p->status), "source",
+                              p->from_config ? "config" : "api");
+        int r = 0;
+
+        if (!o)
+                return NULL;
+        if (p->has_domain_type)
+                r = json_object_set_new(o, "domain_type",
+                                        json_string(driver_domain_type_to_string(p->domain_type)));
+        if (r >= 0 && p->image_pool)
+                r = json_object_set_new(o, "image_pool", json_string(p->image_pool));
+        if (r >= 0)
+                r = json_object_set_new(o, "managed_only", json_boolean(p->managed_only));
+        if (r >= 0 && p->error)
+                r = json_object_set_new(o, "error", json_string(p->error));
+        if (r >= 0 && p->http) {
+                r = json_object_set_new(o, "api_version", json_string(p->api_version));
+                if (r >= 0 && p->username)
+                        r = json_object_set_new(o, "username", json_string(p->username));
+                if (r >= 0 && p->ca_file)
+                        r = json_object_set_new(o, "ca_file", json_string(p->ca_file));
+                if (r >= 0)
+                        r = json_object_set_new(o, "timeout_seconds", json_integer(p->timeout_s));
+                if (r >= 0 && p->has_offered)
+                        r = json_object_set_new(o, "offered", offered_json(p));
+                if (r >= 0 && p->has_offered)
+                        r = json_object_set_new(o, "catalog_read_at", json_string(p->catalog_read_at));
+        }
+        if (r >= 0 && p->has_capacity)
+                r = json_object_set_new(o, "capacity", capacity_json(p));
+        if (r < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_provider_list_json(const ProviderList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_provider_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *inventory_item_json(const InventoryItem *it) {
+        json_t *o;
+        int r = 0;
+
+        if (it->kind == DRIVER_OBJECT_VOLUME)
+                o = json_pack("{s:s, s:s?, s:I, s:b, s:s?}", "name", it->name, "provider_ref",
+                              it->provider_ref, "size_gib", (json_int_t)it->size_gib, "managed", it->managed,
+                              "resource_id", it->resource_id);
+        else
+                o = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:b, s:s?}", "name", it->name, "provider_ref",
+                              it->provider_ref, "state", driver_state_to_string(it->state), "vcpus",
+                              (json_int_t)it->vcpus, "memory_mib", (json_int_t)it->memory_mib, "managed",
+                              it->managed, "resource_id", it->resource_id);
+        if (!o)
+                return NULL;
+        if (it->attached_to) {
+                r = json_object_set_new(o, "attached_to", json_string(it->attached_to));
+                if (r >= 0)
+                        r = json_object_set_new(
+                                o, "attachment_state",
+                                json_string(attachment_state_to_string(it->attachment_state)));
+        }
+        /* Art. 10: what the broker did not place is a finding, on every face alike. */
+        if (r >= 0 && !it->managed)
+                r = json_object_set_new(o, "violation",
+                                        json_pack("{s:s, s:i, s:s}", "code", "UNMANAGED_RESOURCE", "article",
+                                                  10, "message", "no approval covers this object"));
+        if (r < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_inventory_json(const Inventory *inv) {
+        json_t *domains = json_array(), *volumes = json_array();
+
+        for (size_t i = 0; domains && volumes && i < inv->n; i++) {
+                const InventoryItem *it = &inv->v[i];
+                if (json_array_append_new(it->kind == DRIVER_OBJECT_VOLUME ? volumes : domains,
+                                          inventory_item_json(it)) < 0)
+                        goto fail;
+        }
+        if (!domains || !volumes)
+                goto fail;
+        return json_pack("{s:s, s:o, s:o}", "provider", inv->provider, "domains", domains, "volumes",
+                         volumes);
+fail:
+        json_decref(domains);
+        json_decref(volumes);
+        return NULL;
+}
+
+json_t *rest_audit_record_json(const AuditRecord *a) {
+        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s}", "seq", (json_int_t)a->seq,
+                         "at", a->at, "principal", a->principal, "face", a->face, "action", a->action,
+                         "object", a->object, "outcome", a->outcome, "codes", a->codes, "detail", a->detail,
+                         "prev_hash", a->prev_hash, "hash", a->hash);
+}
+
+json_t *rest_audit_list_json(const AuditList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_audit_record_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_audit_verify_json(const AuditVerifyResult *v) {
+        const AuditProblem *bad = &v->first_bad;
+        json_t *o =
+                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", v->ok, "records",
+                          (json_int_t)v->records, "head", v->head, "head_seq", (json_int_t)v->head_seq,
+                          "checkpoints", (json_int_t)v->checkpoints, "signatures",
+                          audit_signatures_to_string(v->signatures), "signed_seq", (json_int_t)v->signed_seq);
+        json_t *b;
+        int r = 0;
+
+        if (!o)
+                return NULL;
+        if (bad->problem) {
+                b = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad->seq, "problem", bad->problem,
+                              "message", bad->message);
+                r = json_object_set_new(o, "first_bad", b);
+                if (r >= 0 && bad->through)
+                        r = json_object_set_new(b, "through", json_integer(bad->through));
+                if (r >= 0 && bad->checkpoint)
+                        r = json_object_set_new(b, "checkpoint", json_integer(bad->checkpoint));
+        }
+        if (r >= 0 && v->has_state)
+                r = json_object_set_new(o, "audit", json_string(audit_state_to_string(v->state)));
+        if (r < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++) {
+                const VolumeAttachment *v = &l->v[i];
+                if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "volume_id", v->volume_id,
+                                                       "target", v->target, "state",
+                                                       attachment_state_to_string(v->state), "attached_at",
+                                                       v->attached_at)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}

@@ -3,21 +3,25 @@
 
 /*
  * The JSON of the core's records: the one serializer of each record the
- * core hands out as a struct (Resource, Operation, ResourceTicket,
- * System, Incident, Project, ApprovalRecord, Evaluation), whose output is the REST bodies that
- * docs/openapi.yaml describes (for resources: members in the record's
- * column order; a provider or provider_ref not there yet, and an
- * operation's error unless it failed, as null). The D-Bus face answers
- * documents in the same shapes (docs/faces.md: Resources.GetOperation,
- * Systems, Incidents, Projects, Approvals, Policy.Evaluate) and serializes through here too, so the
- * two cannot drift apart. Each returns a new reference, NULL only when out
- * of memory.
+ * core hands out as a struct (Resource, Operation, ResourceTicket, System,
+ * Incident, Project, ApprovalRecord, Evaluation, ProviderRecord, Inventory,
+ * AuditRecord), whose output is the REST bodies that docs/openapi.yaml
+ * describes (for resources: members in the record's column order; a
+ * provider or provider_ref not there yet, and an operation's error unless
+ * it failed, as null). The D-Bus face answers documents in the same shapes
+ * (docs/faces.md: Resources.GetOperation, Systems, Incidents, Projects,
+ * Approvals, Policy.Evaluate, Providers, Audit) and serializes through here
+ * too, so the two cannot drift apart. Each returns a new reference, NULL
+ * only when out of memory.
  */
 
 #include <jansson.h>
 
+#include "attachments.h"
+#include "audit.h"
 #include "incidents.h"
 #include "projects.h"
+#include "providers.h"
 #include "resources.h"
 #include "systems.h"
 
@@ -74,3 +78,39 @@ json_t *rest_approval_list_json(const ApprovalList *l);
  * policy_decision_to_json), "projected_cost_fen", "cost_kind"}, what
  * POST /v1/policy/evaluate and Policy.Evaluate answer. */
 json_t *rest_evaluation_json(const Evaluation *e);
+
+/* A provider: {"name", "driver", "uri", "status", "source" ("config" or
+ * "api"), ["domain_type" (libvirt)], ["image_pool"], "managed_only",
+ * ["error"], http: {"api_version", ["username"], ["ca_file"],
+ * "timeout_seconds", ["offered": [{"id", "plans": [id...]}],
+ * "catalog_read_at"]}, ["capacity": {"total_vcpus", "free_vcpus",
+ * "total_memory_mib", "free_memory_mib", "running", "reserved_vcpus",
+ * "reserved_memory_mib", ["pools"]}]}: what GET /v1/providers lists and
+ * POST /v1/providers answers. The record holds no password to show. */
+json_t *rest_provider_json(const ProviderRecord *p);
+json_t *rest_provider_list_json(const ProviderList *l);
+
+/* A provider's live inventory: {"provider", "domains": [{"name",
+ * "provider_ref", "state", "vcpus", "memory_mib", "managed", "resource_id",
+ * ["violation"]}], "volumes": [{"name", "provider_ref", "size_gib",
+ * "managed", "resource_id", ["attached_to", "attachment_state"],
+ * ["violation"]}]}, provider_ref and resource_id null when there is none;
+ * violation is the Art. 10 finding {"code": "UNMANAGED_RESOURCE",
+ * "article": 10, "message"} of an object no approval covers. */
+json_t *rest_inventory_json(const Inventory *inv);
+
+/* An audit record, {"seq", "at", "principal", "face", "action", "object",
+ * "outcome", "codes", "detail", "prev_hash", "hash"}, and an array of them
+ * (GET /v1/audit's "records", Audit.ListRecords). */
+json_t *rest_audit_record_json(const AuditRecord *a);
+json_t *rest_audit_list_json(const AuditList *l);
+
+/* A check of the trail: {"ok", "records", "head", "head_seq",
+ * "checkpoints", "signatures", "signed_seq", ["first_bad": {"seq",
+ * "problem", "message", ["through"], ["checkpoint"]}], ["audit" (the
+ * daemon's trail state)]} (GET /v1/audit/verify, Audit.Verify). */
+json_t *rest_audit_verify_json(const AuditVerifyResult *v);
+
+/* A VM's volumes, [{"volume_id", "target", "state", "attached_at"}] (GET
+ * /v1/resources/{id}/volumes' "volumes", Resource.ListVolumes). */
+json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);

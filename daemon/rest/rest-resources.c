@@ -221,12 +221,13 @@ static int on_volume_detach(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_volumes_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(volume_attachment_list_done) VolumeAttachmentList list = { 0 };
         int r = resources_volume_attachments(req->manager->resources, &req->caller, req->params[0], &list,
                                              err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "volumes", list));
+        return rest_reply_json(reply, 200,
+                               json_pack("{s:o}", "volumes", rest_volume_attachment_list_json(&list)));
 }
 
 static int on_operations_list(RestRequest *req, RestReply *reply, CbError *err) {
@@ -255,33 +256,44 @@ static int on_operation_get(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_providers_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(provider_list_done) ProviderList list = { 0 };
         int r = providers_list(req->manager->providers, &req->caller, &list, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "providers", list));
+        return rest_reply_json(reply, 200, json_pack("{s:o}", "providers", rest_provider_list_json(&list)));
 }
 
 static int on_provider_create(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *body = NULL, *out = NULL;
+        _cleanup_(provider_record_done) ProviderRecord rec = { 0 };
+        json_t *body = NULL;
         int r = rest_body_json(req, &body, err);
         if (r < 0)
                 return r;
-        r = providers_create(req->manager->providers, &req->caller, body, &out, err);
+        r = providers_create(req->manager->providers, &req->caller, body, &rec, err);
         json_decref(body);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/providers/%s",
-                 json_string_value(json_object_get(out, "name")));
-        return rest_reply_json(reply, 201, out);
+        snprintf(reply->location, sizeof(reply->location), "/v1/providers/%s", rec.name);
+        return rest_reply_json(reply, 201, rest_provider_json(&rec));
 }
 
-static void inventory_done(json_t *inventory, const CbError *err, void *userdata) {
+static void inventory_done(Inventory *inventory, const CbError *err, void *userdata) {
+        _cleanup_(inventory_freep) Inventory *inv = inventory;
         RestAsync *a = userdata;
-        if (inventory)
-                rest_async_complete(a, 200, inventory);
-        else
+        json_t *body;
+
+        if (!inv) {
                 rest_async_fail(a, err);
+                return;
+        }
+        body = rest_inventory_json(inv);
+        if (body) {
+                rest_async_complete(a, 200, body);
+                return;
+        }
+        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
+        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+        rest_async_fail(a, &oom);
 }
 
 /* Live: the provider is asked now, on a worker, and the request waits. */

@@ -27,7 +27,8 @@ BIG=ecs-general-8c16g
 YEAR=$(date +%Y)
 
 cb_add_system "$SYSTEM" edu 2 false compliant 教育门户
-cb_approve "$PROJECT" "临政信审〔$YEAR〕97号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$BIG\", \"quantity\": 6}]"
+cb_approve "$PROJECT" "临政信审〔$YEAR〕97号" "$SYSTEM" "[{\"service_id\": \"$SVC\", \"plan_id\": \"$BIG\", \"quantity\": 6},
+        {\"service_id\": \"$SVC\", \"plan_id\": \"ecs-general-16c32g\", \"quantity\": 1}]"
 
 # capacity FIELD: the provider's capacity field, as GET /v1/providers shows it.
 capacity() {
@@ -98,6 +99,20 @@ cb_curl POST /v1/resources dev-edu \
         "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-late\"}"
 assert_eq "$CB_STATUS" 503 "a full host refuses the next one: 503"
 
+# A resize that grows is held to the same room: on the full host, 8c16g to
+# 16c32g is refused before anything stops, naming the provider.
+ops_before=$(sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; SELECT count(*) FROM operations;" | tail -n1)
+cb_curl POST "/v1/resources/${ids[0]}/resize" dev-edu '{"plan_id":"ecs-general-16c32g"}'
+assert_eq "$CB_STATUS" 503 "a resize that grows by 8 vCPUs on a full host: 503"
+assert_jq "$CB_BODY" .error unavailable "the refusal says unavailable"
+assert_contains "$CB_BODY" "provider 'dev-test'" "and names the provider"
+assert_contains "$CB_BODY" "8 more vCPUs" "and the growth it has no room for"
+assert_eq "$(sqlite3 "$CB_DB" "PRAGMA busy_timeout = 5000; SELECT count(*) FROM operations;" | tail -n1)" "$ops_before" \
+        "no operation is recorded"
+cb_curl GET "/v1/resources/${ids[0]}" dev-edu
+assert_jq "$CB_BODY" '.state + " " + .plan_id' "active $BIG" "the VM is left running on its plan"
+assert_eq "$(capacity reserved_vcpus)" 0 "the refused resize holds nothing"
+
 # --- deletion frees room, read back without waiting for a reconcile ----------------------
 
 # test.conf reconciles every 30 s; the capacity reading follows changes within about a second.
@@ -119,6 +134,34 @@ cb_curl POST "/v1/resources/$R3/actions" dev-edu '{"action":"stop"}'
 assert_eq "$CB_STATUS" 202 "stop: 202"
 if cb_wait_state "$R3" stopped; then pass "it is stopped"; else fail "state $GOT"; fi
 if wait_capacity free_vcpus 8; then pass "a stopped VM's 8 vCPUs are free"; else fail "free_vcpus: $GOT"; fi
+
+# With 8 vCPUs free, the same resize fits: its growth is held from the
+# request (an order for those 8 vCPUs arriving meanwhile is refused), and
+# the VM runs on 16 vCPUs; then it goes back to 8c16g, which needs no room.
+cb_curl POST "/v1/resources/${ids[1]}/resize" dev-edu '{"plan_id":"ecs-general-16c32g"}'
+assert_eq "$CB_STATUS" 202 "a resize growing by the 8 vCPUs that are free: 202"
+ROP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+cb_curl POST /v1/resources dev-edu \
+        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-during-resize\"}"
+assert_eq "$CB_STATUS" 503 "an order for the same 8 vCPUs meanwhile: 503 (the resize holds them)"
+for _ in $(seq 1 100); do
+        cb_curl GET "/v1/operations/$ROP" dev-operator
+        case "$(printf %s "$CB_BODY" | jq -r .state)" in succeeded | failed) break ;; esac
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state succeeded "the resize succeeds"
+if wait_capacity free_vcpus 0; then pass "the host reads back full: the VM runs on 16 vCPUs"; else fail "free_vcpus: $GOT"; fi
+if wait_capacity reserved_vcpus 0; then pass "and the resize holds nothing once read back"; else fail "reserved: $GOT"; fi
+cb_curl POST "/v1/resources/${ids[1]}/resize" dev-edu "{\"plan_id\":\"$BIG\"}"
+assert_eq "$CB_STATUS" 202 "back to 8c16g on the full host (it shrinks): 202"
+ROP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+for _ in $(seq 1 100); do
+        cb_curl GET "/v1/operations/$ROP" dev-operator
+        case "$(printf %s "$CB_BODY" | jq -r .state)" in succeeded | failed) break ;; esac
+        sleep 0.1
+done
+assert_jq "$CB_BODY" .state succeeded "that resize succeeds"
+if wait_capacity free_vcpus 8; then pass "8 vCPUs are free again"; else fail "free_vcpus: $GOT"; fi
 
 # --- several providers: the most free memory that fits, and pinned plans -------------------
 

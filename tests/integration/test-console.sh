@@ -5,8 +5,10 @@
 # (provider "dev-test", etc/test-node.xml): GET /v1/resources/{id}/console
 # reads the tail of the console log the domain names (<log file=...> on its
 # serial port), bounded by ?kib= and ?lines=, for the owning department and
-# operators only; GET /v1/resources/{id}/addresses reads the DHCP leases
-# (the test driver answers a fixed address per NIC) and the record keeps
+# operators only; GET /v1/resources/{id}/addresses reads the guest agent,
+# else the DHCP leases (the test driver answers both with a fixed address
+# per NIC; tests/unit/test-libvirt-xml.c checks which agent answer is
+# taken) and the record keeps
 # them. The test driver runs no guest, so this test writes the log file
 # that virtlogd would write; tests/integration/test-boot-qemu.sh reads a
 # real guest's.

@@ -300,9 +300,13 @@ check "$CB_BODY" '.field == "ssh_authorized_keys[1]"' "...naming the second key"
 order bad-data img-vm-euler '.user_data = "#!/bin/sh\necho hi\n"'
 assert_eq "$CB_STATUS" 422 "user data that is not #cloud-config is refused"
 check "$CB_BODY" '.field == "user_data"' "...naming user_data"
-order bad-data img-vm-euler '.user_data = "#cloud-config\nusers:\n  - name: ops\n    plain_text_passwd: x\n"'
+PW_MARK="pw-$RANDOM$RANDOM"
+order bad-data img-vm-euler ".user_data = \"#cloud-config\nusers:\n  - name: ops\n    plain_text_passwd: $PW_MARK\n\""
 assert_eq "$CB_STATUS" 422 "user data with a password in clear is refused"
 check "$CB_BODY" '.field == "user_data" and (.message | contains("in clear"))' "...saying why"
+assert_not_contains "$CB_BODY" "$PW_MARK" "...without echoing the password"
+order bad-data img-vm-euler ".user_data = \"#cloud-config\nchpasswd:\n  list: |\n    root:$PW_MARK\n\""
+check "$CB_BODY" '.field == "user_data" and (.message | contains("in clear"))' "a chpasswd list is refused as a secret in clear"
 order bad-data img-vm-euler '.user_data = "#cloud-config\npackages: [a\n"'
 check "$CB_BODY" '.field == "user_data" and (.message | contains("not YAML"))' "user data that is not YAML is refused"
 order bad-data img-vm-euler '.user_data = ("#cloud-config\nx: \"" + ("y" * 40000) + "\"\n")'
@@ -323,6 +327,17 @@ assert_contains "$(isoinfo -R -i "$SEED" -x /user-data)" "$SECRET_MARK" "...and 
 cb_curl GET "/v1/audit?limit=10000" dev-auditor
 assert_not_contains "$CB_BODY" "$SECRET_MARK" "the user data is not in the audit trail"
 assert_not_contains "$CB_BODY" "$(printf %s "$KEY" | cut -d' ' -f2)" "nor the key"
+assert_not_contains "$CB_BODY" "$PW_MARK" "nor the password of a refused order"
+assert_eq "$(grep -c -- "$PW_MARK" "$CB_TMP/daemon.log" || true)" 0 "...which the daemon log does not hold either"
+assert_eq "$(sqlite3 "$CB_DB" ".dump" | grep -c -- "$PW_MARK" || true)" 0 "...nor the store"
+if isoinfo -R -i "$SEED" -x /user-data | grep -qE '^[[:space:]-]*(password|plain_text_passwd|passwd|chpasswd):'; then
+        fail "the seed holds a password key"
+else pass "the seed holds no password key"; fi
+# The sealing key of credentials at rest (binary): compared in hex.
+SEAL_HEX=$(od -An -tx1 etc/dev-keys/dev-secrets.key | tr -d ' \n')
+SEED_HEX=$(od -An -tx1 "$SEED" | tr -d ' \n')
+if [ ${#SEAL_HEX} -ge 32 ] && [ "${SEED_HEX#*"$SEAL_HEX"}" = "$SEED_HEX" ]; then pass "nor the daemon's sealing key"
+else fail "the seed holds the sealing key"; fi
 cb_curl GET /v1/providers/$PROV/inventory dev-operator
 check "$CB_BODY" '[.volumes[] | select(.name == "cb-'"$VM1"'.img" and .size_gib == 20)] | length == 1' \
         "its system disk has the plan's disk_gib"

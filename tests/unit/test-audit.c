@@ -67,20 +67,18 @@ static int64_t last_through;
 static bool verdict_keys(Store *s, const AuditAnchor *anchor, const SigKey *key, int64_t *bad_seq,
                          const char **problem) {
         CbError err = CB_ERROR_INIT;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         AuditVerifyOptions o = { .anchor = anchor, .keys = &key, .n_keys = key ? 1 : 0 };
         assert_int_equal(audit_verify(s, &o, &v, &err), 0);
-        bool ok = json_is_true(json_object_get(v, "ok"));
         static char p[32];
-        const json_t *bad = json_object_get(v, "first_bad");
-        *bad_seq = json_integer_value(json_object_get(bad, "seq"));
-        last_through = json_integer_value(json_object_get(bad, "through"));
-        snprintf(p, sizeof(p), "%s", bad ? json_string_value(json_object_get(bad, "problem")) : "");
-        snprintf(last_message, sizeof(last_message), "%s",
-                 bad ? json_string_value(json_object_get(bad, "message")) : "");
+        const AuditProblem *bad = v.first_bad.problem ? &v.first_bad : NULL;
+        assert_int_equal(v.ok, !bad);
+        *bad_seq = bad ? bad->seq : 0;
+        last_through = bad ? bad->through : 0;
+        snprintf(p, sizeof(p), "%s", bad ? bad->problem : "");
+        snprintf(last_message, sizeof(last_message), "%s", bad ? bad->message : "");
         *problem = p;
-        json_decref(v);
-        return ok;
+        return v.ok;
 }
 
 static bool verdict(Store *s, const AuditAnchor *anchor, int64_t *bad_seq, const char **problem) {
@@ -313,17 +311,16 @@ static void test_rewrites_named(void **state) {
         assert_string_equal(problem, "edited");
         assert_non_null(strstr(last_message, "its object is not valid UTF-8"));
         /* And the record is still listed, the bad byte shown as U+FFFD. */
-        json_t *list = NULL;
+        AuditList list = { 0 };
         assert_int_equal(
                 audit_list(s,
                            &(CbCaller){ &(Principal){ .name = (char *)"auditor", .roles = CB_ROLE_AUDITOR },
                                         "test" },
                            3, 1, &list, &err),
                 0);
-        assert_int_equal(json_array_size(list), 1);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "object")),
-                            "obj:\xef\xbf\xbd");
-        json_decref(list);
+        assert_int_equal(list.n, 1);
+        assert_string_equal(list.v[0].object, "obj:\xef\xbf\xbd");
+        audit_list_done(&list);
         RESTORE;
 
         /* The head row deleted: the last record, not one past the end. */
@@ -377,14 +374,13 @@ static void test_upgrade_checkpoints_once(void **state) {
         SigKey *pub = load_key(SM2_PUB, false);
         int64_t bad;
         const char *problem;
-        json_t *v = NULL;
+        AuditVerifyResult v;
         (void)state;
 
         assert_int_equal(audit_trail_state(t), AUDIT_STATE_UNSIGNED);
         assert_int_equal(count(s, "SELECT count(*) FROM audit_checkpoints"), 0);
         assert_int_equal(audit_verify(s, NULL, &v, &err), 0);
-        assert_string_equal(json_string_value(json_object_get(v, "signatures")), "none");
-        json_decref(v);
+        assert_string_equal(audit_signatures_to_string(v.signatures), "none");
         audit_trail_free(t);
 
         assert_int_equal(audit_trail_new(s, load_key(SM2_KEY, true), 3, &t), 0);
@@ -413,47 +409,48 @@ static void test_readers_only(void **state) {
         CbError err = CB_ERROR_INIT;
         Store *s = NULL;
         char *path = NULL;
-        json_t *v = NULL;
+        AuditVerifyResult v;
+        AuditList list = { 0 };
 
         assert_true(asprintf(&path, "%s/readers.db", tmpdir) > 0);
         assert_int_equal(store_open(path, &s, &err), 0);
         for (int i = 0; i < 3; i++)
                 append(s, "object:r");
 
-        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &v, &err), 0);
-        assert_int_equal(json_array_size(v), 3);
-        json_decref(v), v = NULL;
-        assert_int_equal(audit_list(s, &as_authority, 1, 1, &v, &err), 0);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "seq")), 2);
-        json_decref(v), v = NULL;
+        assert_int_equal(audit_list(s, &as_auditor, 0, 10, &list, &err), 0);
+        assert_int_equal(list.n, 3);
+        audit_list_done(&list);
+        assert_int_equal(audit_list(s, &as_authority, 1, 1, &list, &err), 0);
+        assert_int_equal(list.v[0].seq, 2);
+        audit_list_done(&list);
         assert_int_equal(audit_trail_verify(NULL, s, &as_auditor, NULL, &v, &err), 0);
-        assert_true(json_is_true(json_object_get(v, "ok")));
-        json_decref(v), v = NULL;
+        assert_true(v.ok);
+        v.records = -1;
 
         const CbCaller *refused[] = { &as_edu, &as_operator };
         for (size_t i = 0; i < 2; i++) {
                 cb_error_clear(&err);
-                assert_int_equal(audit_list(s, refused[i], 0, 10, &v, &err), -EPERM);
+                assert_int_equal(audit_list(s, refused[i], 0, 10, &list, &err), -EPERM);
                 assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
-                assert_null(v);
+                assert_null(list.v);
                 cb_error_clear(&err);
                 assert_int_equal(audit_trail_verify(NULL, s, refused[i], NULL, &v, &err), -EPERM);
                 assert_int_equal(err.kind, CB_ERR_FORBIDDEN);
-                assert_null(v);
+                assert_int_equal(v.records, -1);
         }
         cb_error_clear(&err);
-        assert_true(audit_list(s, NULL, 0, 10, &v, &err) < 0);
-        assert_null(v);
+        assert_true(audit_list(s, NULL, 0, 10, &list, &err) < 0);
+        assert_null(list.v);
 
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, 0, 0, &list, &err), -EINVAL);
         assert_string_equal(err.field, "limit");
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, 0, AUDIT_LIST_MAX + 1, &list, &err), -EINVAL);
         cb_error_clear(&err);
-        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &v, &err), -EINVAL);
+        assert_int_equal(audit_list(s, &as_auditor, -1, 1, &list, &err), -EINVAL);
         assert_string_equal(err.field, "after");
-        assert_null(v);
+        assert_null(list.v);
         cb_error_clear(&err);
 
         store_free(s);

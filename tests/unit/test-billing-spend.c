@@ -230,6 +230,122 @@ static void test_cache_is_read(void **state) {
         store_free(s);
 }
 
+static void spend_on(Store *s, const char *project, const char *today, int64_t now, bool cached,
+                     BillingSpend *ret) {
+        CbError err = CB_ERROR_INIT;
+        int r = cached ? billing_project_spend(s, project, today, UNTIL, now, ret, &err)
+                       : billing_project_spend_uncached(s, project, today, UNTIL, now, ret, &err);
+        if (r < 0)
+                fail_msg("spend %s on %s: %s", project, today, err.message);
+        cb_error_clear(&err);
+}
+
+static void add_resource(Store *s, int i, const char *at) {
+        char sql[768];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
+                 "catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by, "
+                 "updated_at, kind) VALUES ('b-%04d', 'n', 'pa', 'sys', 'edu', '%s', '%s', 1, 'A', '%s', 0, "
+                 "'%s', '%s', 't', '%s', '%s')",
+                 i, i % 3 == 2 ? "disk" : "vm",
+                 i % 3 == 0   ? "small"
+                 : i % 3 == 1 ? "big"
+                              : "ssd",
+                 i % 2 ? "om" : "construction", i % 5 == 4 ? "provisioning" : "active", at, at,
+                 i % 3 == 2 ? "volume" : "vm");
+        exec(s, sql);
+}
+
+/* A burst of orders today (as provisioning writes them) keeps the row: what
+ * was charged before today does not move, and the committed part follows the
+ * new resources; a day's roll-over rates again, and a backdated segment or a
+ * deleted one drops the row. Each answer equals the full re-rating. */
+static void test_burst_rollover_backdated(void **state) {
+        Store *s = open_store("burst");
+        BillingSpend kept, full, before;
+        char at[32], sql[256];
+        /* 15 June 00:00 CST, as UTC seconds. */
+        const int64_t day = NOW_T - 12 * 3600;
+        int64_t t;
+        (void)state;
+
+        setup_world(s);
+        for (int i = 0; i < 6; i++) {
+                format_utc(day - 86400 * (10 + 3 * i), at);
+                add_resource(s, i, at);
+        }
+        spend(s, "pa", true, &before);
+        spend(s, "pa", false, &full);
+        assert_spend_equal(&before, &full);
+        assert_true(before.charged_fen[0] > 0 && before.charged_fen[1] > 0);
+        /* The burst: new resources and state changes of old ones, all today. */
+        t = day;
+        for (int i = 6; i < 66; i++) {
+                t += 500;
+                format_utc(t, at);
+                if (i % 4 == 3) {
+                        snprintf(sql, sizeof(sql),
+                                 "UPDATE resources SET state = '%s', updated_at = '%s' WHERE id = 'b-%04d'",
+                                 i % 8 == 3 ? "stopped" : "active", at, i % 6);
+                        exec(s, sql);
+                } else
+                        add_resource(s, i, at);
+                assert_int_equal(cache_rows(s, "pa"), 1);
+                spend(s, "pa", true, &kept);
+                spend(s, "pa", false, &full);
+                assert_spend_equal(&kept, &full);
+                assert_int_equal(kept.charged_fen[0], before.charged_fen[0]);
+                assert_int_equal(kept.charged_fen[1], before.charged_fen[1]);
+        }
+        assert_true(kept.committed_fen[0] > before.committed_fen[0]);
+        /* Deleting today: the resource stops committing, the past stays. */
+        format_utc(t + 60, at);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE resources SET state = 'deleted', updated_at = '%s' WHERE id = 'b-0006'", at);
+        exec(s, sql);
+        assert_int_equal(cache_rows(s, "pa"), 1);
+        spend(s, "pa", true, &kept);
+        spend(s, "pa", false, &full);
+        assert_spend_equal(&kept, &full);
+        /* The next day: today's usage is now in the past. */
+        spend_on(s, "pa", "2026-06-16", NOW_T + 86400, true, &kept);
+        spend_on(s, "pa", "2026-06-16", NOW_T + 86400, false, &full);
+        assert_spend_equal(&kept, &full);
+        assert_true(kept.charged_fen[0] > before.charged_fen[0]);
+        {
+                CbError err = CB_ERROR_INIT;
+                assert_int_equal(store_query_int(s,
+                                                 "SELECT COUNT(*) FROM billing_spend_cache WHERE today = ?1",
+                                                 STORE_ARGS(SA_TEXT("2026-06-16")), &t, "counting", &err),
+                                 0);
+                assert_int_equal(t, 1);
+        }
+        /* A segment written on the 15th is backdated for the 16th's row. */
+        format_utc(day + 3600 * 5, at);
+        add_resource(s, 100, at);
+        assert_int_equal(cache_rows(s, "pa"), 0);
+        spend_on(s, "pa", "2026-06-16", NOW_T + 86400, true, &kept);
+        spend_on(s, "pa", "2026-06-16", NOW_T + 86400, false, &full);
+        assert_spend_equal(&kept, &full);
+        /* Back on the 15th: a resource created on 1 June is backdated too. */
+        spend(s, "pa", true, &kept);
+        assert_int_equal(cache_rows(s, "pa"), 1);
+        add_resource(s, 101, "2026-06-01T02:00:00Z");
+        assert_int_equal(cache_rows(s, "pa"), 0);
+        spend(s, "pa", true, &kept);
+        spend(s, "pa", false, &full);
+        assert_spend_equal(&kept, &full);
+        assert_true(kept.charged_fen[0] + kept.charged_fen[1] >
+                    before.charged_fen[0] + before.charged_fen[1]);
+        /* A deleted segment (never done by the daemon) drops it as well. */
+        exec(s, "DELETE FROM usage_segments WHERE resource_id = 'b-0001' AND seq = 1");
+        assert_int_equal(cache_rows(s, "pa"), 0);
+        spend(s, "pa", true, &kept);
+        spend(s, "pa", false, &full);
+        assert_spend_equal(&kept, &full);
+        store_free(s);
+}
+
 static int setup(void **state) {
         (void)state;
         return mkdtemp(tmpdir) ? 0 : -1;
@@ -246,6 +362,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cache_equals_rerating),
                 cmocka_unit_test(test_cache_is_read),
+                cmocka_unit_test(test_burst_rollover_backdated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -981,6 +981,21 @@ static void test_system_disk_from_image(void **state) {
         _cleanup_(freep) char *seed = vol_xml(dpool, "cb-r-img-seed.iso");
         assert_non_null(seed);
         assert_non_null(strstr(seed, "<format type='raw'/>")); /* a dir pool's default */
+        /* The inventory knows the seed as r-img's (stamped by its name), like
+         * its disk, so the reconcile and GET .../inventory tie it to the VM. */
+        {
+                _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+                int seen = 0;
+                assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+                for (size_t i = 0; i < inv->n_items; i++)
+                        if (inv->items[i].kind == DRIVER_OBJECT_VOLUME && inv->items[i].name &&
+                            strcmp(inv->items[i].name, "cb-r-img-seed.iso") == 0) {
+                                assert_true(inv->items[i].managed);
+                                assert_string_equal(inv->items[i].stamp.resource_id, "r-img");
+                                seen++;
+                        }
+                assert_int_equal(seen, 1);
+        }
 
         /* Copy-on-write: a qcow2 of disk_gib over the image. */
         _cleanup_(freep) char *disk = vol_xml(dpool, "cb-r-img.img");
@@ -999,6 +1014,25 @@ static void test_system_disk_from_image(void **state) {
         _cleanup_(freep) char *ref2 = NULL;
         assert_int_equal(driver_provision(lv, c, &spec, &ref2, &err), 0);
         assert_string_equal(ref, ref2);
+        /* A seed gone from the pool of a VM that is off is made again by the
+         * provision's retry, which then starts the VM. */
+        {
+                virDomainPtr off = virDomainLookupByName(raw, "cb-r-img");
+                assert_non_null(off);
+                assert_int_equal(virDomainDestroy(off), 0);
+                virStorageVolPtr sv = virStorageVolLookupByName(dpool, "cb-r-img-seed.iso");
+                assert_non_null(sv);
+                assert_int_equal(virStorageVolDelete(sv, 0), 0);
+                virStorageVolFree(sv);
+                assert_null(vol_xml(dpool, "cb-r-img-seed.iso"));
+                _cleanup_(freep) char *ref3 = NULL;
+                assert_int_equal(driver_provision(lv, c, &spec, &ref3, &err), 0);
+                assert_string_equal(ref, ref3);
+                _cleanup_(freep) char *again = vol_xml(dpool, "cb-r-img-seed.iso");
+                assert_non_null(again);
+                assert_int_equal(virDomainIsActive(off), 1);
+                virDomainFree(off);
+        }
         DriverRef r = { .resource_id = "r-img", .provider_ref = ref, .pool = "cb-ut-images" };
         assert_non_null(strstr(dxml, "volume='cb-r-img-seed.iso'"));
         assert_non_null(strstr(dxml, "<readonly/>"));

@@ -108,8 +108,11 @@ static void test_generated_xml_validates(void **state) {
         assert_int_equal(libvirt_xml_domain(&specs[3], "qemu", &bare, NULL), 0);
         assert_null(strstr(bare, "<disk"));
         assert_null(strstr(bare, "<interface"));
+        assert_null(strstr(bare, "org.qemu.guest_agent.0")); /* no NIC, no addresses to ask for */
         assert_non_null(strstr(xml, "<source pool='default' volume='cb-r-0001.img'/>"));
         assert_non_null(strstr(xml, "<source network='default'/>"));
+        /* A VM with a NIC has the guest agent's port, the first source of its addresses. */
+        assert_non_null(strstr(xml, "<target type='virtio' name='org.qemu.guest_agent.0'/>"));
         _cleanup_(freep) char *arm = NULL;
         assert_int_equal(libvirt_xml_domain(&specs[4], "kvm", &arm, NULL), 0);
         assert_non_null(strstr(arm, "<source pool='fast_ssd' volume='cb-r-0001.img'/>"));
@@ -672,6 +675,38 @@ static void test_volume_fingerprint(void **state) {
 
 /* The console log's path from a live domain XML, also when an attached
  * volume's disk (its <serial>ID</serial>) comes before the serial device. */
+/* What the guest agent answers is taken only when it names one of the
+ * guest's NICs with an address; its loopback is left out. */
+static void test_agent_addresses(void **state) {
+        (void)state;
+        json_t *agent = json_loads(
+                "[{\"name\": \"lo\", \"mac\": \"00:00:00:00:00:00\", \"addresses\": "
+                "[{\"type\": \"ipv4\", \"address\": \"127.0.0.1\", \"prefix\": 8}]},"
+                " {\"name\": \"eth0\", \"mac\": \"52:54:00:12:34:56\", \"addresses\": "
+                "[{\"type\": \"ipv4\", \"address\": \"10.0.0.5\", \"prefix\": 24}]},"
+                " {\"name\": \"eth1\", \"mac\": \"52:54:00:12:34:57\", \"addresses\": []},"
+                " {\"name\": \"dummy0\", \"addresses\": [{\"type\": \"ipv4\", \"address\": \"1.2.3.4\", "
+                "\"prefix\": 32}]}]",
+                0, NULL);
+        assert_non_null(agent);
+        json_t *kept = libvirt_agent_addresses(agent);
+        assert_non_null(kept);
+        assert_int_equal(json_array_size(kept), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(kept, 0), "name")), "eth0");
+        json_decref(kept);
+        json_decref(agent);
+
+        /* Only the loopback, or nothing: no answer worth taking (the leases are read instead). */
+        agent = json_loads("[{\"name\": \"lo\", \"mac\": \"00:00:00:00:00:00\", \"addresses\": "
+                           "[{\"type\": \"ipv4\", \"address\": \"127.0.0.1\", \"prefix\": 8}]}]",
+                           0, NULL);
+        assert_null(libvirt_agent_addresses(agent));
+        json_decref(agent);
+        agent = json_array();
+        assert_null(libvirt_agent_addresses(agent));
+        json_decref(agent);
+}
+
 static void test_console_log_path(void **state) {
         static const char plain[] = "<domain><devices><serial type='pty'><log file='/var/log/c.log' "
                                     "append='off'/><target port='0'/></serial></devices></domain>";
@@ -714,6 +749,7 @@ int main(void) {
                 cmocka_unit_test(test_system_disk_xml),
                 cmocka_unit_test(test_pool_type),
                 cmocka_unit_test(test_adopt_stamp),
+                cmocka_unit_test(test_agent_addresses),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

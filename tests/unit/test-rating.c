@@ -439,6 +439,57 @@ static void test_budget_spend_random(void **state) {
         }
 }
 
+/* The budget's two parts as the store keeps them: where today starts, and
+ * what n resources of one price commit, which is n times what one does. */
+static void test_budget_day_start_and_committed(void **state) {
+        RatingSegment seg = { .active = true };
+        int64_t t, c, one, charged;
+        (void)state;
+
+        /* 15 June CST starts at 14 June 16:00 UTC. */
+        assert_int_equal(rating_day_start("2026-06-15", &t), 0);
+        assert_int_equal(t, 1781452800);
+        assert_int_equal(rating_day_start("2026-02-30", &t), -EINVAL);
+        assert_int_equal(rating_day_start("2026-6-15", &t), -EINVAL);
+        assert_int_equal(rating_day_start(NULL, &t), -EINVAL);
+
+        seg.start = 1781452800 - 86400;
+        assert_int_equal(rating_budget_spend(RATING_UNIT_HOUR, 35, &seg, 1, "2026-06-15", "2026-12-31",
+                                             &charged, &one),
+                         0);
+        assert_int_equal(charged, 35 * 24);
+        for (int64_t n = 0; n < 40; n += 7) {
+                assert_int_equal(
+                        rating_budget_committed(RATING_UNIT_HOUR, 35, n, "2026-06-15", "2026-12-31", &c), 0);
+                assert_int_equal(c, n * one);
+        }
+        /* A month price: the same per resource, whatever the count. */
+        seg.start = 1781452800 - 86400 * 40;
+        assert_int_equal(rating_budget_spend(RATING_UNIT_MONTH, 3500, &seg, 1, "2026-06-15", "2026-08-31",
+                                             &charged, &one),
+                         0);
+        assert_int_equal(
+                rating_budget_committed(RATING_UNIT_MONTH, 3500, 1001, "2026-06-15", "2026-08-31", &c), 0);
+        assert_int_equal(c, 1001 * one);
+        assert_true(one > 0);
+        /* Ended approval or none: nothing committed. */
+        assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, 35, 5, "2026-06-15", "2026-06-14", &c), 0);
+        assert_int_equal(c, 0);
+        assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, 35, 5, "2026-06-15", NULL, &c), 0);
+        assert_int_equal(c, 0);
+        /* Bad input is refused, never a wrong figure. */
+        c = 42;
+        assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, -1, 5, "2026-06-15", "2026-12-31", &c),
+                         -EINVAL);
+        assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, 35, -1, "2026-06-15", "2026-12-31", &c),
+                         -EINVAL);
+        assert_int_equal(rating_budget_committed(_RATING_UNIT_MAX, 35, 1, "2026-06-15", "2026-12-31", &c),
+                         -EINVAL);
+        assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, 35, 1, "yesterday", "2026-12-31", &c),
+                         -EINVAL);
+        assert_int_equal(c, 42);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_periods_are_cst_months),
@@ -454,6 +505,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_spend_counts_once),
                 cmocka_unit_test(test_budget_spend_edges),
                 cmocka_unit_test(test_budget_spend_random),
+                cmocka_unit_test(test_budget_day_start_and_committed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
