@@ -127,6 +127,19 @@ typedef struct DriverStamp {
 /* Frees the strings and zeroes the struct; safe on a zeroed struct. */
 void driver_stamp_done(DriverStamp *s);
 
+/* A disk of a domain as the provider shows it: which volume or file is
+ * behind which target, and in which of the domain's definitions. */
+typedef struct DriverDisk {
+        char *source;    /* the volume's name, or the file's path; NULL: none (an empty drive) */
+        char *volume_id; /* the resource id a broker-named source ("cb-<id>.img") carries, else NULL */
+        char *target;    /* target dev ("vdc"); NULL when the definition has none */
+        bool seed;       /* the source is a first-boot seed ("cb-<id>-seed.iso") */
+        bool persistent; /* in the persistent definition */
+        bool live;       /* in the running domain's definition */
+} DriverDisk;
+
+void driver_disk_done(DriverDisk *d);
+
 /* Volumes are listed only when their name is the broker's ("cb-<resource
  * id>.img"): a volume carries no metadata, so its name is its stamp, and the
  * stamp holds only resource_id. That includes the disk of a VM resource. */
@@ -140,6 +153,8 @@ typedef struct DriverInstance {
         uint64_t size_gib; /* a volume's capacity */
         bool managed;      /* carries a broker stamp */
         DriverStamp stamp; /* valid only when managed */
+        DriverDisk *disks; /* a domain's disks, persistent and live merged; none for a volume */
+        size_t n_disks;
 } DriverInstance;
 
 void driver_instance_done(DriverInstance *i);

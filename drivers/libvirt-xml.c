@@ -952,3 +952,97 @@ json_t *libvirt_agent_addresses(const json_t *agent) {
         }
         return kept;
 }
+
+/* The unescaped value of attribute name of the tag [t, gt); NULL and 0 when
+ * absent. */
+static int tag_attr(const char *t, const char *gt, const char *name, char **ret) {
+        size_t n = strlen(name);
+        *ret = NULL;
+        for (const char *p = t; p + n + 2 < gt; p++) {
+                if ((*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') || strncmp(p + 1, name, n) != 0 ||
+                    p[1 + n] != '=')
+                        continue;
+                char q = p[2 + n];
+                if (q != '\'' && q != '"')
+                        return -EBADMSG;
+                const char *v = p + 3 + n, *stop = memchr(v, q, gt - v);
+                if (!stop)
+                        return -EBADMSG;
+                return xml_unescape(v, stop, ret);
+        }
+        return 0;
+}
+
+/* The attribute of the first <tag> inside [s, e). */
+static int child_attr(const char *s, const char *e, const char *tag, const char *name, char **ret) {
+        const char *t = find_tag(s, e, tag), *gt;
+        *ret = NULL;
+        if (!t)
+                return 0;
+        gt = memchr(t, '>', e - t);
+        if (!gt)
+                return -EBADMSG;
+        return tag_attr(t, gt, name, ret);
+}
+
+static bool same_str(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+
+int libvirt_xml_merge_disks(const char *xml, bool live, DriverDisk **disks, size_t *n) {
+        const char *p = xml, *end = xml ? xml + strlen(xml) : NULL;
+        int r;
+
+        /* Only <devices> holds disks; a stamp's text cannot hold a "<disk". */
+        while (p && (p = find_tag(p, end, "disk"))) {
+                const char *gt = memchr(p, '>', end - p), *close;
+                if (!gt)
+                        return -EBADMSG;
+                close = gt[-1] == '/' ? gt + 1 : strstr(gt, "</disk>");
+                if (!close)
+                        return -EBADMSG;
+                DriverDisk d = { 0 };
+                char *src = NULL;
+                if ((r = child_attr(gt, close, "source", "volume", &src)) < 0 ||
+                    (!src && (r = child_attr(gt, close, "source", "file", &src)) < 0) ||
+                    (r = child_attr(gt, close, "target", "dev", &d.target)) < 0) {
+                        free(src);
+                        driver_disk_done(&d);
+                        return r;
+                }
+                d.source = src;
+                if (src) {
+                        const char *base = strrchr(src, '/');
+                        base = base ? base + 1 : src;
+                        r = libvirt_xml_volume_resource_id(base, &d.volume_id);
+                        if (r == -ENOMEM) {
+                                driver_disk_done(&d);
+                                return r;
+                        }
+                        size_t bl = strlen(base);
+                        d.seed = d.volume_id && bl > 9 && streq(base + bl - 9, "-seed.iso");
+                }
+                DriverDisk *have = NULL;
+                for (size_t i = 0; i < *n && !have; i++)
+                        if (same_str((*disks)[i].source, d.source) && same_str((*disks)[i].target, d.target))
+                                have = &(*disks)[i];
+                if (have)
+                        driver_disk_done(&d);
+                else {
+                        DriverDisk *nv = realloc(*disks, (*n + 1) * sizeof(*nv));
+                        if (!nv) {
+                                driver_disk_done(&d);
+                                return -ENOMEM;
+                        }
+                        *disks = nv;
+                        have = &nv[(*n)++];
+                        *have = d;
+                }
+                if (live)
+                        have->live = true;
+                else
+                        have->persistent = true;
+                p = close;
+        }
+        return 0;
+}

@@ -132,6 +132,14 @@ char *xml_escape(const char *s);
  * (malloc'd, unescaped): -ENOENT when it has none, -EBADMSG, -ENOMEM. */
 int libvirt_xml_console_log(const char *xml, char **ret);
 
+/* Adds the <disk>s of a domain XML to (*disks, *n): a disk already there
+ * (same source and target) gets the flag of this definition (live: the
+ * running one, else the persistent one), any other is appended with it.
+ * The source is a <source volume=...>'s volume or a <source file=...>'s
+ * file (its last path component names a broker volume). 0, -EBADMSG for
+ * an unclosed <disk>, -ENOMEM; on failure *disks holds what was added. */
+int libvirt_xml_merge_disks(const char *xml, bool live, DriverDisk **disks, size_t *n);
+
 /* The guest's own interfaces from what the guest agent answered (a list of
  * {"name", "mac", "addresses": [...]}, as the driver's addresses op gives):
  * those with a MAC other than all zeros and at least one address, so the

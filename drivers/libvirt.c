@@ -1567,6 +1567,40 @@ static int add_volumes(virConnectPtr vc, DriverInventory *inv, CbError *err) {
         return r;
 }
 
+/* The disks of the domain's persistent definition and, when it runs, of the
+ * live one: what is on it, whoever put it there (virsh attach-disk too).
+ * Read here, on the worker: the loop never parses XML. -ENOENT: gone. */
+static int read_disks(virDomainPtr d, DriverInstance *in, CbError *err) {
+        int active = virDomainIsActive(d), persistent = virDomainIsPersistent(d);
+        if (active < 0 || persistent < 0) {
+                if (last_code() == VIR_ERR_NO_DOMAIN) {
+                        virResetLastError();
+                        return -ENOENT;
+                }
+                return lv_error(err, "cannot read domain state");
+        }
+        for (int pass = 0; pass < 2; pass++) {
+                bool live = pass == 1;
+                if (live ? !active : !persistent)
+                        continue;
+                _cleanup_(freep) char *xml = virDomainGetXMLDesc(d, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+                if (!xml) {
+                        if (last_code() == VIR_ERR_NO_DOMAIN) {
+                                virResetLastError();
+                                return -ENOENT;
+                        }
+                        return lv_error(err, "cannot read the domain's definition");
+                }
+                int r = libvirt_xml_merge_disks(xml, live, &in->disks, &in->n_disks);
+                if (r == -ENOMEM)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "domain %s: cannot read its disks: %s",
+                                            in->name, strerror(-r));
+        }
+        return 0;
+}
+
 static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
         _cleanup_(connp) virConnectPtr vc = NULL;
         virDomainPtr *doms = NULL;
@@ -1584,6 +1618,8 @@ static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
         }
         for (int i = 0; i < n; i++) {
                 r = fill_instance(doms[i], &inv->items[inv->n_items], err);
+                if (r == 0 && (r = read_disks(doms[i], &inv->items[inv->n_items], err)) < 0)
+                        driver_instance_done(&inv->items[inv->n_items]);
                 if (r == -ENOENT) { /* undefined while we listed */
                         cb_error_clear(err);
                         continue;
