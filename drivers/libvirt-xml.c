@@ -127,8 +127,8 @@ bool libvirt_xml_attach_target_is_valid(const char *target) {
                target[2] <= 'z';
 }
 
-int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
-                              char **ret, CbError *err) {
+static int disk_xml(const char *pool, const char *volume_resource_id, const char *target, char first,
+                    char **ret, CbError *err) {
         _cleanup_(freep) char *volume = NULL, *epool = NULL;
         char *s = NULL;
 
@@ -136,9 +136,11 @@ int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, 
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id",
                                           "volume_id: '%s' is not a resource id",
                                           volume_resource_id ? volume_resource_id : "(null)");
-        if (!libvirt_xml_attach_target_is_valid(target))
+        if (!target || strlen(target) != 3 || target[0] != 'v' || target[1] != 'd' || target[2] < first ||
+            target[2] > 'z')
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "target",
-                                          "target: '%s' is not one of vdc..vdz", target ? target : "(null)");
+                                          "target: '%s' is not one of vd%c..vdz", target ? target : "(null)",
+                                          first);
         if (libvirt_xml_volume_name(volume_resource_id, &volume) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         epool = xml_escape(isempty(pool) ? "default" : pool);
@@ -155,6 +157,16 @@ int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, 
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = s;
         return 0;
+}
+
+int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
+                              char **ret, CbError *err) {
+        return disk_xml(pool, volume_resource_id, target, 'c', ret, err);
+}
+
+int libvirt_xml_moved_disk(const char *pool, const char *volume_resource_id, const char *target, char **ret,
+                           CbError *err) {
+        return disk_xml(pool, volume_resource_id, target, 'b', ret, err);
 }
 
 int libvirt_xml_seed_name(const char *resource_id, char **ret) {

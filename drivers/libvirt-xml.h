@@ -58,6 +58,10 @@ int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
  * it. -EINVAL (field named) for a bad id, pool or target. */
 int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
                               char **ret, CbError *err);
+/* The same <disk> for a disk that came with a moved VM (Art. 35): as
+ * target it keeps the source's name, vdb..vdz (a moved VM has no seed). */
+int libvirt_xml_moved_disk(const char *pool, const char *volume_resource_id, const char *target, char **ret,
+                           CbError *err);
 /* A domain definition with device (one element) added at the end of its
  * <devices>, or with the <disk> whose <serial> is serial taken out: for a
  * driver that cannot change devices but can define a domain again (the

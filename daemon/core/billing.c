@@ -660,7 +660,9 @@ static int resource_end(Stmt *st, Resource *res) {
                         .project_terminated = st->proj.terminated,
                         .data_sharing_noncompliant = noncompliant,
                         .acceptance_filing_overdue = st->proj.acceptance_overdue,
-                        .migration_overdue = migration_overdue,
+                        /* Art. 35 holds back O&M funds only: the
+                         * construction that moves the system is paid. */
+                        .migration_overdue = res->kind == KIND_OM && migration_overdue,
                 },
                 &w);
         rating_withhold_articles(&w, articles, sizeof(articles));

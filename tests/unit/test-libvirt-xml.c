@@ -539,6 +539,23 @@ static void test_attached_disk_xml(void **state) {
         assert_int_equal(libvirt_xml_attached_disk("p'x", "vol-1", "vdc", &z, &err), 0);
         assert_non_null(strstr(z, "pool='p&apos;x'"));
         free(z);
+        z = NULL;
+        /* vdb is the seed's for an attach, but a moved VM's second disk keeps it. */
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vdb", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "target");
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "vdb", &z, &err), 0);
+        assert_non_null(strstr(z, "<target dev='vdb' bus='virtio'/>"));
+        assert_non_null(strstr(z, "<source pool='data' volume='cb-mig-1.img'/>"));
+        assert_non_null(strstr(z, "<serial>mig-1</serial>"));
+        free(z);
+        z = NULL;
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "vda", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "target");
+        assert_null(z);
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "sdb", &z, &err), -EINVAL);
+        cb_error_clear(&err);
         /* The device XML the attach hands to libvirt, in the domain the
          * broker generates (as virDomainAttachDeviceFlags CONFIG leaves it),
          * validates: virt-xml-validate takes whole documents only. */
