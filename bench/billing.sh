@@ -152,8 +152,22 @@ status=$(curl -sS --max-time "$TIME_LIMIT" -o "$tmp/statement.csv" -w '%{http_co
 exp_ms=$(($(now_ms) - t))
 hwm=$(kib "$daemon_pid" VmHWM)
 lines=$(($(wc -l <"$tmp/statement.csv") - 1))
-stop_daemon
 [ "$status" = 200 ] || { echo "billing.sh: the export answered $status" >&2; head -c 400 "$tmp/statement.csv" >&2; exit 1; }
+
+# --- closing the month: every department's CSV and JSON rendered on a worker, signed, stored.
+# GET /v1/health is timed while it runs: the loop's answer time during a close.
+t=$(now_ms)
+curl -sS --max-time "$TIME_LIMIT" -o "$tmp/close.json" -w '%{http_code}' -X POST \
+        -H "Authorization: Bearer dev-finance" "$URL/v1/billing/statements/$PERIOD/close" >"$tmp/close.code" &
+close_curl=$!
+sleep 0.2
+health_ms=$(curl -sS --max-time 10 -o /dev/null -w '%{time_total}' "$URL/v1/health" | awk '{ printf "%d", $1 * 1000 }')
+wait "$close_curl" || true
+close_ms=$(($(now_ms) - t))
+hwm_close=$(kib "$daemon_pid" VmHWM)
+stop_daemon
+[ "$(cat "$tmp/close.code")" = 200 ] || { echo "billing.sh: the close answered $(cat "$tmp/close.code")" >&2; exit 1; }
+close_files=$(jq '.files | length' "$tmp/close.json")
 
 ratio=$(awk -v a="$exp_ms" -v b="$ref_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 {
@@ -161,4 +175,5 @@ ratio=$(awk -v a="$exp_ms" -v b="$ref_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b
         echo "  reference sqlite3 -csv (the month's $ref_rows segments, unrated): $ref_ms ms"
         echo "  cloudbrokerd CSV export ($lines lines, rated): $exp_ms ms, $ratio x the reference (target <= 2)"
         echo "  daemon peak RSS (VmHWM): $((hwm_idle / 1024)) MiB before, $((hwm / 1024)) MiB after (target < 64)"
+        echo "  closing the month ($close_files files, CSV and JSON, signed): $close_ms ms, GET /v1/health meanwhile $health_ms ms, peak RSS after $((hwm_close / 1024)) MiB"
 } | tee "$BUILD/bench/billing.result"

@@ -262,6 +262,8 @@ static int billing_close(Ctl *ctl, int argc, char **argv) {
         int r;
 
         (void)argc, (void)argv;
+        /* The daemon renders and signs the whole month before it answers. */
+        ctl->call_timeout_usec = 30ULL * 60 * 1000000;
         r = ctl_call_json(ctl, BILLING, "CloseStatement", &rec, "s", ctl->period);
         if (r < 0)
                 return r;

@@ -68,6 +68,45 @@ static int provider_add_file(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
+/* "a,b" of member key of each object of list; NULL for none. */
+static json_t *joined(const json_t *list, const char *key) {
+        _cleanup_(freep) char *s = NULL;
+        const json_t *o;
+        size_t i;
+        json_array_foreach(list, i, o) {
+                const char *v = json_string_value(json_object_get(o, key));
+                char *ns = NULL;
+                if (asprintf(&ns, "%s%s%s", s ? s : "", s ? "," : "", v ? v : "?") < 0)
+                        return NULL;
+                free(s);
+                s = ns;
+        }
+        return s ? json_string(s) : NULL;
+}
+
+/* The volumes: which VM the record has each on, which domains the provider
+ * shows it on, and the drift between the two. */
+static int print_volumes(Ctl *ctl, const json_t *volumes) {
+        static const char *const headers[] = { "VOLUME", "RESOURCE", "RECORDED_ON", "PROVIDER_ON", "DRIFT" };
+        static const char *const members[] = { "name", "resource_id", "attached_to", "provider_on", "drift" };
+        json_auto_t *rows = json_array();
+        const json_t *v;
+        size_t i;
+        if (!rows)
+                return ctl_error(-ENOMEM, "out of memory");
+        json_array_foreach(volumes, i, v) {
+                json_t *row = json_deep_copy(v);
+                if (!row)
+                        return ctl_error(-ENOMEM, "out of memory");
+                json_object_set_new(row, "provider_on",
+                                    joined(json_object_get(v, "provider_attachments"), "domain"));
+                json_object_set_new(row, "drift", joined(json_object_get(v, "attachment_drift"), "kind"));
+                json_array_append_new(rows, row);
+        }
+        printf("\n");
+        return ctl_print_list(ctl, rows, ELEMENTSOF(headers), headers, members);
+}
+
 static int provider_inventory(Ctl *ctl, int argc, char **argv) {
         static const char *const headers[] = {
                 "NAME", "STATE", "VCPUS", "MEMORY_MIB", "MANAGED", "RESOURCE"
@@ -83,7 +122,10 @@ static int provider_inventory(Ctl *ctl, int argc, char **argv) {
                 return r;
         if (ctl->json)
                 return ctl_print_json(inv);
-        return ctl_print_list(ctl, json_object_get(inv, "domains"), ELEMENTSOF(headers), headers, members);
+        r = ctl_print_list(ctl, json_object_get(inv, "domains"), ELEMENTSOF(headers), headers, members);
+        if (r < 0)
+                return r;
+        return print_volumes(ctl, json_object_get(inv, "volumes"));
 }
 
 #define ADOPT_WAIT_MS 60000

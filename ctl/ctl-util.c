@@ -79,7 +79,7 @@ static int ctl_send(Ctl *ctl, sd_bus_message *call, const char *method, sd_bus_m
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_call(ctl->bus, call, 0, &error, &reply);
+        r = sd_bus_call(ctl->bus, call, ctl->call_timeout_usec, &error, &reply);
         if (r < 0) {
                 if (ctl_error_is_not_found(&error))
                         ctl->not_found = true;

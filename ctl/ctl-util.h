@@ -65,11 +65,12 @@ enum {
 };
 
 typedef struct Ctl {
-        const char *bus_address; /* --bus-address; NULL: $CLOUDBROKER_BUS_ADDRESS, else the system bus */
-        bool json;               /* --json: raw documents instead of tables */
-        bool all;                /* --all: every status, not only what is in force */
-        bool no_legend;          /* --no-legend: tables without their header line */
-        unsigned given;          /* CTL_OPT_* seen on the command line */
+        const char *bus_address;    /* --bus-address; NULL: $CLOUDBROKER_BUS_ADDRESS, else the system bus */
+        bool json;                  /* --json: raw documents instead of tables */
+        uint64_t call_timeout_usec; /* the next calls' D-Bus timeout; 0: sd-bus's default (25 s) */
+        bool all;                   /* --all: every status, not only what is in force */
+        bool no_legend;             /* --no-legend: tables without their header line */
+        unsigned given;             /* CTL_OPT_* seen on the command line */
         const char *key, *key_id, *alg, *idempotency_key, *db, *anchor, *department, *reason, *domain_type;
         const char *period, *format, *out;
         bool excel;

@@ -71,9 +71,21 @@ void driver_stamp_done(DriverStamp *s) {
         *s = (DriverStamp){ 0 };
 }
 
+void driver_disk_done(DriverDisk *d) {
+        if (!d)
+                return;
+        free(d->source);
+        free(d->volume_id);
+        free(d->target);
+        *d = (DriverDisk){ 0 };
+}
+
 void driver_instance_done(DriverInstance *i) {
         if (!i)
                 return;
+        for (size_t k = 0; k < i->n_disks; k++)
+                driver_disk_done(&i->disks[k]);
+        free(i->disks);
         free(i->name);
         free(i->provider_ref);
         driver_stamp_done(&i->stamp);

@@ -127,6 +127,19 @@ typedef struct DriverStamp {
 /* Frees the strings and zeroes the struct; safe on a zeroed struct. */
 void driver_stamp_done(DriverStamp *s);
 
+/* A disk of a domain as the provider shows it: which volume or file is
+ * behind which target, and in which of the domain's definitions. */
+typedef struct DriverDisk {
+        char *source;    /* the volume's name, or the file's path; NULL: none (an empty drive) */
+        char *volume_id; /* the resource id a broker-named source ("cb-<id>.img") carries, else NULL */
+        char *target;    /* target dev ("vdc"); NULL when the definition has none */
+        bool seed;       /* the source is a first-boot seed ("cb-<id>-seed.iso") */
+        bool persistent; /* in the persistent definition */
+        bool live;       /* in the running domain's definition */
+} DriverDisk;
+
+void driver_disk_done(DriverDisk *d);
+
 /* Volumes are listed only when their name is the broker's ("cb-<resource
  * id>.img"): a volume carries no metadata, so its name is its stamp, and the
  * stamp holds only resource_id. That includes the disk of a VM resource. */
@@ -140,6 +153,8 @@ typedef struct DriverInstance {
         uint64_t size_gib; /* a volume's capacity */
         bool managed;      /* carries a broker stamp */
         DriverStamp stamp; /* valid only when managed */
+        DriverDisk *disks; /* a domain's disks, persistent and live merged; none for a volume */
+        size_t n_disks;
 } DriverInstance;
 
 void driver_instance_done(DriverInstance *i);
@@ -200,7 +215,7 @@ typedef struct DriverEvent {
         int detail;               /* provider-specific detail code */
 } DriverEvent;
 
-/* A cold move of one legacy VM (Art. 35) onto a provider: its one disk
+/* A cold move of one legacy VM (Art. 35) onto a provider: each disk
  * copied with sparse storage-volume streams, checked by a SHA-256 digest of
  * both sides, the target defined from target (with the source's MAC) and
  * started. Steps in the order they run. */
@@ -224,6 +239,23 @@ const char *migrate_step_to_string(MigrateStep s);
 typedef void (*MigrateProgressFn)(MigrateStep step, uint64_t bytes_done, uint64_t bytes_total,
                                   void *userdata);
 
+/* A VM's disk after its first (the system disk): a block volume of its own
+ * at the target, named by resource_id (a resource of kind volume), put
+ * into the target's definition as dev (vdb..vdz, the source's name). */
+#define MIGRATE_DISKS_MAX 16
+typedef struct MigrateDisk {
+        const char *source_volume; /* "pool/volume" or a path, as assessed */
+        const char *source_format; /* as source_format below */
+        const char *resource_id;   /* names the target volume */
+        const char *dev;
+} MigrateDisk;
+
+typedef struct MigrateDiskResult {
+        uint64_t capacity_bytes, data_bytes;
+        char source_sha256[65];
+        char target_sha256[65];
+} MigrateDiskResult;
+
 typedef struct MigrateSpec {
         const char *source_domain; /* its name on the source provider; NULL: an image source, no domain */
         const char *source_volume; /* the disk: "pool/volume" or a path, as assessed */
@@ -232,9 +264,13 @@ typedef struct MigrateSpec {
          * volume of that format in the target pool, which libvirt then
          * converts into the raw target volume (virStorageVolCreateXMLFrom). */
         const char *source_format;
-        bool source_was_running;    /* rollback starts it again */
-        unsigned stop_timeout_ms;   /* graceful shutdown, then forced */
-        ProvisionSpec target;       /* resource_id names the target domain and volume */
+        bool source_was_running;  /* rollback starts it again */
+        unsigned stop_timeout_ms; /* graceful shutdown, then forced */
+        ProvisionSpec target;     /* resource_id names the target domain and volume */
+        /* The other disks, in the source's order: each copied, checked and
+         * converted as the first, then defined with it; rollback removes them all. */
+        const MigrateDisk *extra;
+        size_t n_extra;             /* at most MIGRATE_DISKS_MAX - 1 */
         uint64_t rate_limit_bps;    /* 0 = unthrottled */
         uint64_t fail_after_bytes;  /* test switch: 0 = never; else the copy fails past it */
         MigrateProgressFn progress; /* may be NULL */
@@ -246,7 +282,8 @@ typedef struct MigrateResult {
         uint64_t data_bytes;     /* data bytes that crossed (holes are not sent) */
         char source_sha256[65];
         char target_sha256[65];
-        char *provider_ref; /* the target domain's UUID; malloc'd */
+        char *provider_ref;                             /* the target domain's UUID; malloc'd */
+        MigrateDiskResult extra[MIGRATE_DISKS_MAX - 1]; /* spec.extra's, in order */
 } MigrateResult;
 
 void migrate_result_done(MigrateResult *r);

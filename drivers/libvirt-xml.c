@@ -127,8 +127,8 @@ bool libvirt_xml_attach_target_is_valid(const char *target) {
                target[2] <= 'z';
 }
 
-int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
-                              char **ret, CbError *err) {
+static int disk_xml(const char *pool, const char *volume_resource_id, const char *target, char first,
+                    char **ret, CbError *err) {
         _cleanup_(freep) char *volume = NULL, *epool = NULL;
         char *s = NULL;
 
@@ -136,9 +136,11 @@ int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, 
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "volume_id",
                                           "volume_id: '%s' is not a resource id",
                                           volume_resource_id ? volume_resource_id : "(null)");
-        if (!libvirt_xml_attach_target_is_valid(target))
+        if (!target || strlen(target) != 3 || target[0] != 'v' || target[1] != 'd' || target[2] < first ||
+            target[2] > 'z')
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "target",
-                                          "target: '%s' is not one of vdc..vdz", target ? target : "(null)");
+                                          "target: '%s' is not one of vd%c..vdz", target ? target : "(null)",
+                                          first);
         if (libvirt_xml_volume_name(volume_resource_id, &volume) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         epool = xml_escape(isempty(pool) ? "default" : pool);
@@ -155,6 +157,16 @@ int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, 
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         *ret = s;
         return 0;
+}
+
+int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
+                              char **ret, CbError *err) {
+        return disk_xml(pool, volume_resource_id, target, 'c', ret, err);
+}
+
+int libvirt_xml_moved_disk(const char *pool, const char *volume_resource_id, const char *target, char **ret,
+                           CbError *err) {
+        return disk_xml(pool, volume_resource_id, target, 'b', ret, err);
 }
 
 int libvirt_xml_seed_name(const char *resource_id, char **ret) {
@@ -939,4 +951,98 @@ json_t *libvirt_agent_addresses(const json_t *agent) {
                 return NULL;
         }
         return kept;
+}
+
+/* The unescaped value of attribute name of the tag [t, gt); NULL and 0 when
+ * absent. */
+static int tag_attr(const char *t, const char *gt, const char *name, char **ret) {
+        size_t n = strlen(name);
+        *ret = NULL;
+        for (const char *p = t; p + n + 2 < gt; p++) {
+                if ((*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') || strncmp(p + 1, name, n) != 0 ||
+                    p[1 + n] != '=')
+                        continue;
+                char q = p[2 + n];
+                if (q != '\'' && q != '"')
+                        return -EBADMSG;
+                const char *v = p + 3 + n, *stop = memchr(v, q, gt - v);
+                if (!stop)
+                        return -EBADMSG;
+                return xml_unescape(v, stop, ret);
+        }
+        return 0;
+}
+
+/* The attribute of the first <tag> inside [s, e). */
+static int child_attr(const char *s, const char *e, const char *tag, const char *name, char **ret) {
+        const char *t = find_tag(s, e, tag), *gt;
+        *ret = NULL;
+        if (!t)
+                return 0;
+        gt = memchr(t, '>', e - t);
+        if (!gt)
+                return -EBADMSG;
+        return tag_attr(t, gt, name, ret);
+}
+
+static bool same_str(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+
+int libvirt_xml_merge_disks(const char *xml, bool live, DriverDisk **disks, size_t *n) {
+        const char *p = xml, *end = xml ? xml + strlen(xml) : NULL;
+        int r;
+
+        /* Only <devices> holds disks; a stamp's text cannot hold a "<disk". */
+        while (p && (p = find_tag(p, end, "disk"))) {
+                const char *gt = memchr(p, '>', end - p), *close;
+                if (!gt)
+                        return -EBADMSG;
+                close = gt[-1] == '/' ? gt + 1 : strstr(gt, "</disk>");
+                if (!close)
+                        return -EBADMSG;
+                DriverDisk d = { 0 };
+                char *src = NULL;
+                if ((r = child_attr(gt, close, "source", "volume", &src)) < 0 ||
+                    (!src && (r = child_attr(gt, close, "source", "file", &src)) < 0) ||
+                    (r = child_attr(gt, close, "target", "dev", &d.target)) < 0) {
+                        free(src);
+                        driver_disk_done(&d);
+                        return r;
+                }
+                d.source = src;
+                if (src) {
+                        const char *base = strrchr(src, '/');
+                        base = base ? base + 1 : src;
+                        r = libvirt_xml_volume_resource_id(base, &d.volume_id);
+                        if (r == -ENOMEM) {
+                                driver_disk_done(&d);
+                                return r;
+                        }
+                        size_t bl = strlen(base);
+                        d.seed = d.volume_id && bl > 9 && streq(base + bl - 9, "-seed.iso");
+                }
+                DriverDisk *have = NULL;
+                for (size_t i = 0; i < *n && !have; i++)
+                        if (same_str((*disks)[i].source, d.source) && same_str((*disks)[i].target, d.target))
+                                have = &(*disks)[i];
+                if (have)
+                        driver_disk_done(&d);
+                else {
+                        DriverDisk *nv = realloc(*disks, (*n + 1) * sizeof(*nv));
+                        if (!nv) {
+                                driver_disk_done(&d);
+                                return -ENOMEM;
+                        }
+                        *disks = nv;
+                        have = &nv[(*n)++];
+                        *have = d;
+                }
+                if (live)
+                        have->live = true;
+                else
+                        have->persistent = true;
+                p = close;
+        }
+        return 0;
 }

@@ -58,6 +58,10 @@ int libvirt_xml_volume(const ProvisionSpec *spec, char **ret, CbError *err);
  * it. -EINVAL (field named) for a bad id, pool or target. */
 int libvirt_xml_attached_disk(const char *pool, const char *volume_resource_id, const char *target,
                               char **ret, CbError *err);
+/* The same <disk> for a disk that came with a moved VM (Art. 35): as
+ * target it keeps the source's name, vdb..vdz (a moved VM has no seed). */
+int libvirt_xml_moved_disk(const char *pool, const char *volume_resource_id, const char *target, char **ret,
+                           CbError *err);
 /* A domain definition with device (one element) added at the end of its
  * <devices>, or with the <disk> whose <serial> is serial taken out: for a
  * driver that cannot change devices but can define a domain again (the
@@ -127,6 +131,14 @@ char *xml_escape(const char *s);
 /* The file of the first serial port's <log file=...> in a domain XML
  * (malloc'd, unescaped): -ENOENT when it has none, -EBADMSG, -ENOMEM. */
 int libvirt_xml_console_log(const char *xml, char **ret);
+
+/* Adds the <disk>s of a domain XML to (*disks, *n): a disk already there
+ * (same source and target) gets the flag of this definition (live: the
+ * running one, else the persistent one), any other is appended with it.
+ * The source is a <source volume=...>'s volume or a <source file=...>'s
+ * file (its last path component names a broker volume). 0, -EBADMSG for
+ * an unclosed <disk>, -ENOMEM; on failure *disks holds what was added. */
+int libvirt_xml_merge_disks(const char *xml, bool live, DriverDisk **disks, size_t *n);
 
 /* The guest's own interfaces from what the guest agent answered (a list of
  * {"name", "mac", "addresses": [...]}, as the driver's addresses op gives):

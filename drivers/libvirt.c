@@ -1567,6 +1567,40 @@ static int add_volumes(virConnectPtr vc, DriverInventory *inv, CbError *err) {
         return r;
 }
 
+/* The disks of the domain's persistent definition and, when it runs, of the
+ * live one: what is on it, whoever put it there (virsh attach-disk too).
+ * Read here, on the worker: the loop never parses XML. -ENOENT: gone. */
+static int read_disks(virDomainPtr d, DriverInstance *in, CbError *err) {
+        int active = virDomainIsActive(d), persistent = virDomainIsPersistent(d);
+        if (active < 0 || persistent < 0) {
+                if (last_code() == VIR_ERR_NO_DOMAIN) {
+                        virResetLastError();
+                        return -ENOENT;
+                }
+                return lv_error(err, "cannot read domain state");
+        }
+        for (int pass = 0; pass < 2; pass++) {
+                bool live = pass == 1;
+                if (live ? !active : !persistent)
+                        continue;
+                _cleanup_(freep) char *xml = virDomainGetXMLDesc(d, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+                if (!xml) {
+                        if (last_code() == VIR_ERR_NO_DOMAIN) {
+                                virResetLastError();
+                                return -ENOENT;
+                        }
+                        return lv_error(err, "cannot read the domain's definition");
+                }
+                int r = libvirt_xml_merge_disks(xml, live, &in->disks, &in->n_disks);
+                if (r == -ENOMEM)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "domain %s: cannot read its disks: %s",
+                                            in->name, strerror(-r));
+        }
+        return 0;
+}
+
 static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
         _cleanup_(connp) virConnectPtr vc = NULL;
         virDomainPtr *doms = NULL;
@@ -1584,6 +1618,8 @@ static int lv_inventory(DriverConn *c, DriverInventory **ret, CbError *err) {
         }
         for (int i = 0; i < n; i++) {
                 r = fill_instance(doms[i], &inv->items[inv->n_items], err);
+                if (r == 0 && (r = read_disks(doms[i], &inv->items[inv->n_items], err)) < 0)
+                        driver_instance_done(&inv->items[inv->n_items]);
                 if (r == -ENOENT) { /* undefined while we listed */
                         cb_error_clear(err);
                         continue;
@@ -2224,12 +2260,13 @@ static int scratch_name(const char *resource_id, char **ret) {
 
 /* The target volume (raw), or with scratch the scratch volume in the
  * disk's own format; from: convert that volume into the new one. */
-static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec, uint64_t capacity,
-                                      bool create, bool scratch, virStorageVolPtr from, CbError *err) {
+static virStorageVolPtr target_volume(virConnectPtr vc, const char *target_pool, const char *resource_id,
+                                      const char *source_format, uint64_t capacity, bool create, bool scratch,
+                                      virStorageVolPtr from, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(freep) char *name = NULL, *xml = NULL;
-        const char *pool_name = isempty(spec->target.pool) ? "default" : spec->target.pool;
-        const char *format = scratch ? spec->source_format : "raw";
+        const char *pool_name = isempty(target_pool) ? "default" : target_pool;
+        const char *format = scratch ? source_format : "raw";
         virStorageVolPtr vol;
 
         pool = virStoragePoolLookupByName(vc, pool_name);
@@ -2237,8 +2274,7 @@ static virStorageVolPtr target_volume(virConnectPtr vc, const MigrateSpec *spec,
                 lv_error(err, "cannot look up the target storage pool");
                 return NULL;
         }
-        if ((scratch ? scratch_name(spec->target.resource_id, &name)
-                     : libvirt_xml_volume_name(spec->target.resource_id, &name)) < 0) {
+        if ((scratch ? scratch_name(resource_id, &name) : libvirt_xml_volume_name(resource_id, &name)) < 0) {
                 cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 return NULL;
         }
@@ -2272,6 +2308,104 @@ static bool format_is_convertible(const char *f) {
         return false;
 }
 
+/* Steps 2 to 3b for one disk: copied data only (holes cross as holes),
+ * read back at the target for the same digest, and converted to raw when
+ * it is of another format. Leaves the raw target volume named by
+ * resource_id; what it made is the rollback's to remove. */
+static int copy_disk(virConnectPtr svc, virConnectPtr tvc, const MigrateSpec *spec, const char *source_volume,
+                     const char *source_format, const char *resource_id, CopyState *cs,
+                     MigrateDiskResult *res, CbError *err) {
+        _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL, cv = NULL;
+        _cleanup_(streamp) virStreamPtr up = NULL;
+        _cleanup_(mdp) EVP_MD_CTX *smd = EVP_MD_CTX_new(), *tmd = EVP_MD_CTX_new();
+        virStorageVolInfo info;
+        bool convert = !format_is_raw(source_format);
+        int r;
+
+        if (!smd || !tmd)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (convert && !format_is_convertible(source_format))
+                return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                    "the source disk's format '%s' cannot be converted", source_format);
+        cs->step = MIGRATE_STEP_COPY;
+        cs->done = 0;
+        sv = volume_of(svc, source_volume);
+        if (!sv)
+                return lv_error(err, "cannot find the source disk's volume");
+        if (virStorageVolGetInfo(sv, &info) < 0)
+                return lv_error(err, "cannot read the source volume");
+        cs->total = info.capacity;
+        if (convert) {
+                /* Its file crosses, not its virtual size: the bar counts the file. */
+                virStorageVolInfo phys;
+                if (virStorageVolGetInfoFlags(sv, &phys, VIR_STORAGE_VOL_GET_PHYSICAL) == 0)
+                        cs->total = phys.allocation;
+                else
+                        virResetLastError();
+        }
+        report(cs, true);
+        /* A volume an interrupted attempt left is replaced: the copy starts over. */
+        _cleanup_(freep) char *scratch = NULL;
+        if (scratch_name(resource_id, &scratch) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (delete_volume(tvc, spec->target.pool, resource_id, err) < 0 ||
+            delete_named_volume(tvc, spec->target.pool, scratch, err) < 0 ||
+            !(tv = target_volume(tvc, spec->target.pool, resource_id, source_format, info.capacity, true,
+                                 convert, NULL, err)))
+                return -EIO;
+        up = virStreamNew(tvc, 0);
+        if (!up || virStorageVolUpload(tv, up, 0, 0, VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0)
+                return lv_error(err, "cannot upload to the target volume");
+        EVP_DigestInit_ex(smd, EVP_sha256(), NULL);
+        uint64_t data0 = cs->data;
+        r = stream_volume(svc, sv, up, smd, cs, err);
+        if (r < 0) {
+                virStreamAbort(up);
+                return r;
+        }
+        if (virStreamFinish(up) < 0)
+                return lv_error(err, "cannot finish writing the target volume");
+        res->capacity_bytes = info.capacity;
+        res->data_bytes = cs->data - data0;
+        md_hex(smd, res->source_sha256);
+        report(cs, true);
+
+        /* 3. The target read back: the same digest, or no move. */
+        uint64_t sent = cs->done; /* a raw disk streams its capacity; another format its file */
+        cs->step = MIGRATE_STEP_VERIFY_COPY;
+        cs->done = 0;
+        report(cs, true);
+        CopyState vs = { .spec = &(MigrateSpec){ 0 } };
+        EVP_DigestInit_ex(tmd, EVP_sha256(), NULL);
+        if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
+                return r;
+        md_hex(tmd, res->target_sha256);
+        uint64_t streamed = convert ? sent : info.capacity;
+        cs->done = cs->total;
+        if (!streq(res->source_sha256, res->target_sha256) || vs.done != streamed)
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "the copy of %s differs from the source (sha256 %s, source %s; %" PRIu64
+                                    " of %" PRIu64 " bytes)",
+                                    source_volume, res->target_sha256, res->source_sha256, vs.done, streamed);
+
+        /* 3b. Another format becomes the raw target volume on the target host
+         * (libvirt runs qemu-img convert); the scratch copy goes. The digests
+         * above hold the file that crossed; the guest-visible content is
+         * qemu-img's to keep. */
+        if (convert) {
+                cs->step = MIGRATE_STEP_CONVERT;
+                report(cs, true);
+                cv = tv;
+                tv = target_volume(tvc, spec->target.pool, resource_id, source_format, info.capacity, true,
+                                   false, cv, err);
+                if (!tv)
+                        return -EIO;
+                if (virStorageVolDelete(cv, 0) < 0)
+                        return lv_error(err, "cannot delete the scratch copy of the disk");
+        }
+        return 0;
+}
+
 /* Removes what a move made at the target (its domain, by the stamp, and
  * its volume) and starts the source again when it ran before. The target
  * goes first: both never run at once. Absent is success. */
@@ -2290,13 +2424,16 @@ static int lv_migrate_rollback(DriverConn *src, DriverConn *dst, const MigrateSp
         } else if (r != -ENOENT)
                 return r;
         cb_error_clear(err);
-        if ((r = delete_volume(tvc, spec->target.pool, spec->target.resource_id, err)) < 0)
-                return r;
-        _cleanup_(freep) char *scratch = NULL;
-        if (scratch_name(spec->target.resource_id, &scratch) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if ((r = delete_named_volume(tvc, spec->target.pool, scratch, err)) < 0)
-                return r;
+        for (size_t i = 0; i <= spec->n_extra && i < MIGRATE_DISKS_MAX; i++) {
+                const char *rid = i == 0 ? spec->target.resource_id : spec->extra[i - 1].resource_id;
+                _cleanup_(freep) char *scratch = NULL;
+                if ((r = delete_volume(tvc, spec->target.pool, rid, err)) < 0)
+                        return r;
+                if (scratch_name(rid, &scratch) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                if ((r = delete_named_volume(tvc, spec->target.pool, scratch, err)) < 0)
+                        return r;
+        }
         if (!spec->source_was_running || !spec->source_domain)
                 return 0;
         if ((r = acquire(lc_of(src), &svc, err)) < 0)
@@ -2312,25 +2449,27 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         LibvirtConn *tlc = lc_of(dst);
         _cleanup_(connp) virConnectPtr svc = NULL, tvc = NULL;
         _cleanup_(domp) virDomainPtr sd = NULL, td = NULL;
-        _cleanup_(volp) virStorageVolPtr sv = NULL, tv = NULL, cv = NULL;
-        _cleanup_(streamp) virStreamPtr up = NULL;
-        _cleanup_(mdp) EVP_MD_CTX *smd = EVP_MD_CTX_new(), *tmd = EVP_MD_CTX_new();
-        /* Declared before the first jump to rollback, which must not bypass
-         * a cleanup variable's initialization. */
-        _cleanup_(freep) char *xml = NULL, *scratch = NULL;
+        _cleanup_(freep) char *xml = NULL;
         MigrateResult res = { 0 };
         CopyState cs = { .spec = spec, .started_ms = now_ms() };
-        virStorageVolInfo info;
         int r, state, reason;
 
-        if (!smd || !tmd)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if ((r = provision_spec_validate(&spec->target, err)) < 0)
                 return r;
-        bool convert = !format_is_raw(spec->source_format);
-        if (convert && !format_is_convertible(spec->source_format))
-                return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "the source disk's format '%s' cannot be converted", spec->source_format);
+        if (spec->n_extra >= MIGRATE_DISKS_MAX)
+                return cb_error_set(err, CB_ERR_UNSUPPORTED, "a VM of %zu disks: at most %d are moved",
+                                    spec->n_extra + 1, MIGRATE_DISKS_MAX);
+        for (size_t i = 0; i < spec->n_extra; i++)
+                if (!driver_resource_id_is_valid(spec->extra[i].resource_id))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "extra.resource_id",
+                                                  "disk %zu: its volume's resource id is not valid", i + 2);
+        /* Refused before the source stops, not after its copy. */
+        for (size_t i = 0; i <= spec->n_extra; i++) {
+                const char *f = i == 0 ? spec->source_format : spec->extra[i - 1].source_format;
+                if (!format_is_raw(f) && !format_is_convertible(f))
+                        return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                            "the source disk's format '%s' cannot be converted", f);
+        }
         if ((r = acquire(lc_of(src), &svc, err)) < 0 || (r = acquire(tlc, &tvc, err)) < 0)
                 return r;
 
@@ -2350,95 +2489,20 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
                         goto rollback;
         }
 
-        /* 2. The disk, data only: holes cross as holes. */
-        cs.step = MIGRATE_STEP_COPY;
-        sv = volume_of(svc, spec->source_volume);
-        if (!sv) {
-                r = lv_error(err, "cannot find the source disk's volume");
+        /* 2-3b. Each disk, in the source's order: the system disk, then the others. */
+        MigrateDiskResult first = { 0 };
+        if ((r = copy_disk(svc, tvc, spec, spec->source_volume, spec->source_format, spec->target.resource_id,
+                           &cs, &first, err)) < 0)
                 goto rollback;
-        }
-        if (virStorageVolGetInfo(sv, &info) < 0) {
-                r = lv_error(err, "cannot read the source volume");
-                goto rollback;
-        }
-        cs.total = info.capacity;
-        if (convert) {
-                /* Its file crosses, not its virtual size: the bar counts the file. */
-                virStorageVolInfo phys;
-                if (virStorageVolGetInfoFlags(sv, &phys, VIR_STORAGE_VOL_GET_PHYSICAL) == 0)
-                        cs.total = phys.allocation;
-                else
-                        virResetLastError();
-        }
-        report(&cs, true);
-        /* A volume an interrupted attempt left is replaced: the copy starts over. */
-        if (scratch_name(spec->target.resource_id, &scratch) < 0) {
-                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                goto rollback;
-        }
-        if (delete_volume(tvc, spec->target.pool, spec->target.resource_id, err) < 0 ||
-            delete_named_volume(tvc, spec->target.pool, scratch, err) < 0 ||
-            !(tv = target_volume(tvc, spec, info.capacity, true, convert, NULL, err))) {
-                r = -EIO;
-                goto rollback;
-        }
-        up = virStreamNew(tvc, 0);
-        if (!up || virStorageVolUpload(tv, up, 0, 0, VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
-                r = lv_error(err, "cannot upload to the target volume");
-                goto rollback;
-        }
-        EVP_DigestInit_ex(smd, EVP_sha256(), NULL);
-        r = stream_volume(svc, sv, up, smd, &cs, err);
-        if (r < 0) {
-                virStreamAbort(up);
-                goto rollback;
-        }
-        if (virStreamFinish(up) < 0) {
-                r = lv_error(err, "cannot finish writing the target volume");
-                goto rollback;
-        }
-        res.capacity_bytes = info.capacity;
-        res.data_bytes = cs.data;
-        md_hex(smd, res.source_sha256);
-        report(&cs, true);
-
-        /* 3. The target read back: the same digest, or no move. */
-        uint64_t sent = cs.done; /* a raw disk streams its capacity; another format its file */
-        cs.step = MIGRATE_STEP_VERIFY_COPY;
-        cs.done = 0;
-        report(&cs, true);
-        CopyState vs = { .spec = &(MigrateSpec){ 0 } };
-        EVP_DigestInit_ex(tmd, EVP_sha256(), NULL);
-        if ((r = stream_volume(tvc, tv, NULL, tmd, &vs, err)) < 0)
-                goto rollback;
-        md_hex(tmd, res.target_sha256);
-        uint64_t streamed = convert ? sent : info.capacity;
-        cs.done = cs.total;
-        if (!streq(res.source_sha256, res.target_sha256) || vs.done != streamed) {
-                r = cb_error_set(err, CB_ERR_INTERNAL,
-                                 "the copy differs from the source (sha256 %s, source %s; %" PRIu64
-                                 " of %" PRIu64 " bytes)",
-                                 res.target_sha256, res.source_sha256, vs.done, streamed);
-                goto rollback;
-        }
-
-        /* 3b. Another format becomes the raw target volume on the target host
-         * (libvirt runs qemu-img convert); the scratch copy goes. The digests
-         * above hold the file that crossed; the guest-visible content is
-         * qemu-img's to keep. */
-        if (convert) {
-                cs.step = MIGRATE_STEP_CONVERT;
-                report(&cs, true);
-                cv = tv;
-                tv = target_volume(tvc, spec, info.capacity, true, false, cv, err);
-                if (!tv) {
-                        r = -EIO;
+        res.capacity_bytes = first.capacity_bytes;
+        res.data_bytes = first.data_bytes;
+        memcpy(res.source_sha256, first.source_sha256, sizeof(res.source_sha256));
+        memcpy(res.target_sha256, first.target_sha256, sizeof(res.target_sha256));
+        for (size_t i = 0; i < spec->n_extra; i++) {
+                const MigrateDisk *d = &spec->extra[i];
+                if ((r = copy_disk(svc, tvc, spec, d->source_volume, d->source_format, d->resource_id, &cs,
+                                   &res.extra[i], err)) < 0)
                         goto rollback;
-                }
-                if (virStorageVolDelete(cv, 0) < 0) {
-                        r = lv_error(err, "cannot delete the scratch copy of the disk");
-                        goto rollback;
-                }
         }
 
         /* 4. The target from the plan, stamped, with the source's MAC. */
@@ -2454,6 +2518,20 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         t.disk_gib = t.disk_gib ? t.disk_gib : 1; /* the volume exists: this only puts the disk in */
         if ((r = libvirt_xml_domain(&t, type, &xml, err)) < 0)
                 goto rollback;
+        /* The other disks after the system disk, in order, with the source's names. */
+        for (size_t i = 0; i < spec->n_extra; i++) {
+                _cleanup_(freep) char *disk = NULL, *with = NULL;
+                if ((r = libvirt_xml_moved_disk(spec->target.pool, spec->extra[i].resource_id,
+                                                spec->extra[i].dev, &disk, err)) < 0)
+                        goto rollback;
+                if (libvirt_xml_add_device(xml, disk, &with) < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "cannot add disk %s to the target",
+                                         spec->extra[i].dev);
+                        goto rollback;
+                }
+                free(xml);
+                xml = TAKE_PTR(with);
+        }
         td = virDomainDefineXML(tvc, xml);
         if (!td) {
                 r = lv_error(err, "cannot define the target domain");

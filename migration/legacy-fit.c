@@ -22,7 +22,7 @@ const char *legacy_concern_level_to_string(LegacyConcernLevel l) {
 
 static bool holds(const LegacyPlanOption *p, const LegacyVm *vm) {
         return p->vcpus >= vm->vcpus && p->memory_mib >= vm->memory_mib &&
-               p->disk_gib * GIB >= legacy_vm_disk_bytes(vm);
+               p->disk_gib * GIB >= legacy_vm_system_disk_bytes(vm);
 }
 
 /* <0 when a is the smaller plan. */
@@ -129,7 +129,7 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                 return o.critical;
         }
 
-        uint64_t disk = legacy_vm_disk_bytes(vm);
+        uint64_t disk = legacy_vm_system_disk_bytes(vm);
         if (!p)
                 add(&o, LEGACY_CONCERN_CRITICAL, "NO_FITTING_PLAN", 12,
                     "no published VM plan holds %s (%u vCPUs, %" PRIu64 " MiB, %" PRIu64 " GiB of disk)",
@@ -137,23 +137,20 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
         else {
                 if (p->disk_gib * GIB < disk)
                         add(&o, LEGACY_CONCERN_CRITICAL, "DISK_LARGER_THAN_PLAN", 0,
-                            "%s has %" PRIu64 " bytes of disk, plan %s only %" PRIu64 " GiB", name, disk,
-                            p->plan_id, p->disk_gib);
+                            "%s has %" PRIu64 " bytes of system disk, plan %s only %" PRIu64 " GiB", name,
+                            disk, p->plan_id, p->disk_gib);
                 if (p->vcpus < vm->vcpus || p->memory_mib < vm->memory_mib)
                         add(&o, LEGACY_CONCERN_WARNING, "PLAN_SMALLER_THAN_VM", 0,
                             "plan %s (%u vCPUs, %" PRIu64 " MiB) is smaller than %s (%u vCPUs, %" PRIu64
                             " MiB)",
                             p->plan_id, p->vcpus, p->memory_mib, name, vm->vcpus, vm->memory_mib);
         }
-        /* The move makes one raw disk per VM (legacy-move.c): say so before
-         * anything moves rather than refuse at the run. */
+        /* The move takes every disk (legacy-move.c: the first as the system
+         * disk, the others as block volumes); a VM without one has nothing. */
         size_t n_disks = 0;
         for (size_t i = 0; i < vm->n_disks; i++)
                 n_disks += !strcmp(vm->disks[i].device, "disk");
-        if (n_disks > 1)
-                add(&o, LEGACY_CONCERN_CRITICAL, "MULTIPLE_DISKS", 0,
-                    "%s has %zu disks: the move takes VMs of one disk only (yet)", name, n_disks);
-        else if (n_disks == 0)
+        if (n_disks == 0)
                 add(&o, LEGACY_CONCERN_CRITICAL, "NO_DISK", 0, "%s has no disk to move", name);
         for (size_t i = 0; i < vm->n_devices; i++) {
                 bool concern;

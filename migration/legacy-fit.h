@@ -16,8 +16,9 @@
  * ALREADY_PLANNED (critical: the VM is in another system's plan),
  * NO_FITTING_PLAN (critical), DISK_LARGER_THAN_PLAN (critical),
  * PLAN_SMALLER_THAN_VM (warning: an overriding plan with fewer vCPUs or
- * less memory than the source), MULTIPLE_DISKS and NO_DISK (critical:
- * the move takes VMs of exactly one disk), UNSUPPORTED_DEVICE (critical for host
+ * less memory than the source), NO_DISK (critical: a VM with no disk;
+ * of several, the first is held against the plan's disk and each other
+ * one becomes a block volume), UNSUPPORTED_DEVICE (critical for host
  * pass-through, warning otherwise), DISK_CONVERSION (info for qcow2,
  * warning for another hypervisor's format: the move converts either to
  * raw), DISK_FORMAT_UNKNOWN (critical: a format the move cannot convert),

@@ -275,6 +275,13 @@ uint64_t legacy_vm_disk_bytes(const LegacyVm *vm) {
         return sum;
 }
 
+uint64_t legacy_vm_system_disk_bytes(const LegacyVm *vm) {
+        for (size_t i = 0; i < vm->n_disks; i++)
+                if (!strcmp(vm->disks[i].device, "disk"))
+                        return vm->disks[i].capacity_bytes;
+        return 0;
+}
+
 json_t *legacy_vm_to_json(const LegacyVm *vm) {
         json_t *disks = json_array(), *nics = json_array(), *devices = json_array();
         for (size_t i = 0; disks && i < vm->n_disks; i++) {

@@ -76,6 +76,9 @@ int legacy_vm_add_volume(LegacyVm *vm, size_t i, const char *volume_xml, CbError
 
 /* Sum of the capacities of the VM's disks (device "disk"), in bytes. */
 uint64_t legacy_vm_disk_bytes(const LegacyVm *vm);
+/* The capacity of its first disk, the one that becomes the target's system
+ * disk (the others move as block volumes of their own), in bytes. */
+uint64_t legacy_vm_system_disk_bytes(const LegacyVm *vm);
 
 /* {"name", "uuid", "vcpus", "memory_mib", "arch", "machine", "firmware",
  *  "disks": [{"target", "device", "bus", "format", "source", "capacity_bytes",

@@ -40,6 +40,9 @@ static int read_options(const json_t *opts, BillingRequest *br, sd_bus_error *er
         return 0;
 }
 
+/* What GetStatement holds at most (the statement's bytes). */
+#define GET_STATEMENT_MAX (4U << 20)
+
 static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_export_done) BillingExport e = { 0 };
@@ -63,7 +66,15 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         br.period = period;
-        r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL), &e, &err);
+        r = billing_statement(m->store, m->calendar, m->legacy, &caller, &br, (int64_t)time(NULL),
+                              GET_STATEMENT_MAX, &e, &err);
+        if (r < 0 && err.kind == CB_ERR_TOO_LARGE) {
+                /* One D-Bus string is for small statements: the daemon holds it whole. */
+                cb_error_clear(&err);
+                cb_error_set(&err, CB_ERR_TOO_LARGE,
+                             "statement %s is larger than %u MiB: use ExportStatement (a pipe, streamed)",
+                             period, GET_STATEMENT_MAX >> 20);
+        }
         if (r < 0)
                 return bus_error_from_cb(error, &err);
         return sd_bus_reply_method_return(msg, "s", e.text);
@@ -161,6 +172,23 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Closing renders the month on a worker: the reply comes when the files
+ * are stored, and the loop serves meanwhile. */
+static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (r >= 0) {
+                r = bus_reply_json(msg, record);
+                json_decref(record);
+        } else {
+                bus_error_from_cb(&error, err);
+                r = sd_bus_reply_method_error(msg, &error);
+        }
+        if (r < 0)
+                log_warning("cannot answer CloseStatement: %s", strerror(-r));
+}
+
 static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
@@ -175,8 +203,13 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = billing_close(m->store, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL), &out, &err);
-        return bus_reply_core(msg, r, out, &err, error);
+        r = billing_close(m->store, m->pool, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL),
+                          &out, close_answered, msg, &err);
+        if (r == 0) {
+                sd_bus_message_ref(msg);
+                return 1; /* answered by close_answered, on a later loop iteration */
+        }
+        return bus_reply_core(msg, r < 0 ? r : 0, out, &err, error);
 }
 
 static int method_list_adjustments(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -2,6 +2,7 @@
 #include "billing.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,8 +16,10 @@
 #include "digest.h"
 #include "id.h"
 #include "legacy.h"
+#include "log.h"
 #include "policy.h"
 #include "rating.h"
+#include "worker.h"
 
 #define ACCEPTANCE_FILING_DAYS 30 /* Art. 25, as in projects.c */
 #define MONTHS_BACK_MAX        1200
@@ -29,7 +32,7 @@ typedef struct Money {
 } Money;
 
 typedef struct ProjectAcc {
-        char *id, *department, *approval_no;
+        char *id, *department, *approval_no, *valid_until;
         bool suspended, terminated, acceptance_overdue;
         bool have_budget;
         int64_t budget[_KIND_MAX], period[_KIND_MAX], to_date[_KIND_MAX];
@@ -174,6 +177,7 @@ static void project_done(ProjectAcc *p) {
         free(p->id);
         free(p->department);
         free(p->approval_no);
+        free(p->valid_until);
         *p = (ProjectAcc){ 0 };
 }
 
@@ -390,7 +394,10 @@ static int project_begin(Stmt *st, const char *project_id) {
                         doc = json_loads(store_rows_text(rows, 3), 0, NULL);
                 if (doc) {
                         json_t *b = json_object_get(doc, "budget");
+                        const char *until = json_string_value(json_object_get(doc, "valid_until"));
                         p->have_budget = true;
+                        if (until && !(p->valid_until = strdup(until)))
+                                return oom(st);
                         p->budget[KIND_CONSTRUCTION] =
                                 json_integer_value(json_object_get(b, "construction_fen"));
                         p->budget[KIND_OM] = json_integer_value(json_object_get(b, "om_fen"));
@@ -429,10 +436,6 @@ static json_t *budget_kind_json(const ProjectAcc *p, int k, int64_t committed) {
 }
 
 static int project_end(Stmt *st) {
-        static const char sql[] =
-                "SELECT cost_kind, SUM(committed_fen) FROM project_holdings WHERE project_id = ?1 "
-                "GROUP BY cost_kind";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         ProjectAcc *p = &st->proj;
         int64_t committed[_KIND_MAX] = { 0 };
         json_t *b;
@@ -440,15 +443,22 @@ static int project_end(Stmt *st) {
 
         if (!st->have_proj)
                 return 0;
-        r = store_query(st->s, sql, STORE_ARGS(SA_TEXT(p->id)), &rows, "reading a project's holdings",
-                        st->err);
-        if (r < 0)
-                return r;
-        while ((r = store_rows_next(rows, st->err)) > 0)
-                committed[streq(store_rows_text(rows, 0), "om") ? KIND_OM : KIND_CONSTRUCTION] +=
-                        store_rows_int(rows, 1);
-        if (r < 0)
-                return r;
+        if (!st->csv) {
+                /* The budget rule (Art. 13) of the evaluation and the alerts:
+                 * what the project's resources commit from today to the
+                 * approval's end. Re-rated, not the kept row of
+                 * billing_project_spend(): a statement is read in one read
+                 * transaction, and keeping the row writes. */
+                BillingSpend sp;
+                char today[DATE_LEN + 1];
+                date_today_local(today);
+                r = billing_project_spend_uncached(st->s, p->id, today, p->valid_until, (int64_t)time(NULL),
+                                                   &sp, st->err);
+                if (r < 0)
+                        return r;
+                for (int k = 0; k < _KIND_MAX; k++)
+                        committed[k] = sp.committed_fen[k];
+        }
         if (p->money.lines > 0) {
                 json_t *o = money_json(&p->money, json_pack("{s:s, s:s?}", "project_id", p->id, "department",
                                                             p->department));
@@ -650,7 +660,9 @@ static int resource_end(Stmt *st, Resource *res) {
                         .project_terminated = st->proj.terminated,
                         .data_sharing_noncompliant = noncompliant,
                         .acceptance_filing_overdue = st->proj.acceptance_overdue,
-                        .migration_overdue = migration_overdue,
+                        /* Art. 35 holds back O&M funds only: the
+                         * construction that moves the system is paid. */
+                        .migration_overdue = res->kind == KIND_OM && migration_overdue,
                 },
                 &w);
         rating_withhold_articles(&w, articles, sizeof(articles));
@@ -1486,7 +1498,8 @@ int billing_stream_new(Store *s, const Calendar *cal, Legacy *lg, const CbCaller
 
 /* The facts of Art. 11 and 35 of every system, read on the loop (the
  * legacy register is the loop's), for a writer on another thread. */
-static int systems_preload(BillingStream *bs, CbError *err) {
+static int systems_gather(Store *s, Legacy *lg, const RatingPeriod *p, int64_t now, SystemEntry **pre,
+                          size_t *n_pre, CbError *err) {
         static const char sql[] = "SELECT id, data_sharing FROM systems ORDER BY id";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         char date[DATE_LEN + 1];
@@ -1494,31 +1507,35 @@ static int systems_preload(BillingStream *bs, CbError *err) {
         size_t cap = 0;
         int r;
 
-        as_of_of(&bs->period, bs->now, &as_of, date);
-        r = store_query(bs->s, sql, NULL, &rows, "reading systems", err);
+        as_of_of(p, now, &as_of, date);
+        r = store_query(s, sql, NULL, &rows, "reading systems", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 SystemEntry *e;
                 LegacyOverdueFacts lf;
-                if (bs->n_pre == cap) {
-                        SystemEntry *nv = realloc(bs->pre, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+                if (*n_pre == cap) {
+                        SystemEntry *nv = realloc(*pre, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
                         if (!nv)
                                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        bs->pre = nv;
+                        *pre = nv;
                 }
-                e = &bs->pre[bs->n_pre];
+                e = &(*pre)[*n_pre];
                 *e = (SystemEntry){ .id = store_rows_dup(rows, 0),
                                     .noncompliant = streq_ptr(store_rows_text(rows, 1), "noncompliant") };
                 if (!e->id)
                         return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                bs->n_pre++;
-                if (bs->lg) {
-                        int k = legacy_system_overdue(bs->lg, e->id, date, &lf);
+                (*n_pre)++;
+                if (lg) {
+                        int k = legacy_system_overdue(lg, e->id, date, &lf);
                         if (k < 0 && k != -ENOENT)
                                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the legacy register");
                         e->migration_overdue = k >= 0 && lf.overdue.overdue;
                 }
         }
         return r < 0 ? r : 0;
+}
+
+static int systems_preload(BillingStream *bs, CbError *err) {
+        return systems_gather(bs->s, bs->lg, &bs->period, bs->now, &bs->pre, &bs->n_pre, err);
 }
 
 int billing_stream_detach(BillingStream *bs, CbError *err) {
@@ -1644,38 +1661,86 @@ int billing_stream_write_fd(BillingStream *bs, int fd, CbError *err) {
         return billing_stream_write(bs, fd_write, &fd, err);
 }
 
+/* A sink that keeps at most max bytes: billing_statement()'s bound. */
+typedef struct CappedBuf {
+        Buf b;
+        size_t max;
+        bool over;
+} CappedBuf;
+
+static int capped_write(void *userdata, const void *p, size_t n) {
+        CappedBuf *c = userdata;
+        if (c->max > 0 && c->b.n + n > c->max) {
+                c->over = true;
+                return -EFBIG;
+        }
+        return mem_write(&c->b, p, n);
+}
+
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err) {
+                      const BillingRequest *req, int64_t now, size_t max_bytes, BillingExport *ret,
+                      CbError *err) {
         _cleanup_(billing_stream_freep) BillingStream *bs = NULL;
-        Buf b = { 0 };
+        CappedBuf c = { .max = max_bytes };
         int r;
 
         r = billing_stream_new(s, cal, lg, caller, req, now, &bs, err);
         if (r < 0)
                 return r;
-        r = billing_stream_write(bs, mem_write, &b, err);
-        if (r >= 0 && !b.p && !(b.p = strdup("")))
+        r = billing_stream_write(bs, capped_write, &c, err);
+        if (r < 0 && c.over) {
+                cb_error_clear(err);
+                r = cb_error_set(err, CB_ERR_TOO_LARGE, "statement %s is larger than %zu bytes", req->period,
+                                 max_bytes);
+        }
+        if (r >= 0 && !c.b.p && !(c.b.p = strdup("")))
                 r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (r < 0) {
-                free(b.p);
+                free(c.b.p);
                 return r;
         }
         *ret = bs->hdr;
         bs->hdr = (BillingExport){ 0 };
-        ret->text = b.p;
-        ret->len = b.n;
+        ret->text = c.b.p;
+        ret->len = c.b.n;
         return 0;
 }
 
 /* ---- closing ---- */
 
+/* One file of a closed month: rendered on a worker into an unlinked
+ * temporary file (SM3 fed as it is written), stored by the loop. */
 typedef struct CloseFile {
         char *department; /* "" for the whole city */
         bool csv;
-        char *body;
+        int fd;
+        size_t len;
+        char *body; /* read back for storing */
         char sm3[DIGEST_HEX_MAX];
         char *signature;
 } CloseFile;
+
+typedef struct BillingClose {
+        Store *s;  /* the loop's: only done() stores with it */
+        Store *rd; /* the worker's snapshot */
+        const Calendar *cal;
+        const SigKey *key;
+        SystemEntry *pre;
+        size_t n_pre;
+        RatingPeriod period;
+        Closed c;
+        CloseFile *files;
+        size_t n_files;
+        Principal who;
+        char face[16];
+        BillingCloseDoneFn done;
+        void *userdata;
+        CbError err; /* the worker's */
+} BillingClose;
+
+/* The month a worker is closing, "" for none (loop thread): one close at a
+ * time, a second is 409 while it runs. */
+static char closing_period[8];
 
 typedef struct CloseJob {
         const char *period, *at, *by, *alg, *key_id;
@@ -1722,6 +1787,28 @@ static json_t *close_record(const Closed *c, const char *period, const CloseFile
         return o;
 }
 
+static void close_files_free(CloseFile *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].department);
+                free(v[i].body);
+                free(v[i].signature);
+                if (v[i].fd >= 0)
+                        close(v[i].fd);
+        }
+        free(v);
+}
+
+static int close_files_add(CloseFile **files, size_t *n, const char *department) {
+        CloseFile *nv = realloc(*files, (*n + 2) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        *files = nv;
+        nv[*n] = (CloseFile){ .department = strdup(department), .csv = true, .fd = -1 };
+        nv[*n + 1] = (CloseFile){ .department = strdup(department), .csv = false, .fd = -1 };
+        *n += 2;
+        return nv[*n - 2].department && nv[*n - 1].department ? 0 : -ENOMEM;
+}
+
 static int closed_files_load(Store *s, const char *period, CloseFile **ret, size_t *ret_n, CbError *err) {
         static const char sql[] =
                 "SELECT department, format, sm3 FROM billing_closed_files WHERE period = ?1 "
@@ -1740,14 +1827,13 @@ static int closed_files_load(Store *s, const char *period, CloseFile **ret, size
                 }
                 v = nv;
                 v[n] = (CloseFile){ .department = store_rows_dup(rows, 0),
-                                    .csv = streq(store_rows_text(rows, 1), "csv") };
+                                    .csv = streq(store_rows_text(rows, 1), "csv"),
+                                    .fd = -1 };
                 snprintf(v[n].sm3, sizeof(v[n].sm3), "%s", store_rows_text(rows, 2));
                 n++;
         }
         if (r < 0) {
-                for (size_t i = 0; i < n; i++)
-                        free(v[i].department);
-                free(v);
+                close_files_free(v, n);
                 return r;
         }
         *ret = v;
@@ -1755,36 +1841,212 @@ static int closed_files_load(Store *s, const char *period, CloseFile **ret, size
         return 0;
 }
 
-static void close_files_free(CloseFile *v, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].department);
-                free(v[i].body);
-                free(v[i].signature);
-        }
-        free(v);
+static BillingClose *billing_close_free(BillingClose *bc) {
+        if (!bc)
+                return NULL;
+        if (streq(closing_period, bc->period.name))
+                closing_period[0] = 0;
+        store_free(bc->rd);
+        for (size_t i = 0; i < bc->n_pre; i++)
+                free(bc->pre[i].id);
+        free(bc->pre);
+        closed_done(&bc->c);
+        close_files_free(bc->files, bc->n_files);
+        free(bc->who.name);
+        free(bc->who.department);
+        free(bc->who.department_name);
+        cb_error_clear(&bc->err);
+        free(bc);
+        return NULL;
 }
 
-/* Signs the SM3 digest (its lowercase hex) of a file's bytes. */
-static int sign_file(const SigKey *key, CloseFile *f, CbError *err) {
-        if (digest_sm3_hex(f->body, strlen(f->body), f->sm3) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot compute SM3");
-        if (sig_key_sign(key, f->sm3, strlen(f->sm3), &f->signature) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot sign the statement");
+/* An unlinked temporary file: nothing is left behind by a crash. */
+static int close_tmpfile(CbError *err) {
+        const char *dir = getenv("TMPDIR");
+        char path[4096];
+        int fd;
+
+        if (!dir || !*dir)
+                dir = "/var/tmp";
+        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                return fd;
+        snprintf(path, sizeof(path), "%s/cloudbroker-close-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make a temporary file in %s: %s", dir,
+                                    strerror(errno));
+        unlink(path);
+        return fd;
+}
+
+typedef struct FileSink {
+        int fd;
+        DigestCtx *sm3;
+        size_t len;
+} FileSink;
+
+static int file_write(void *userdata, const void *p, size_t n) {
+        FileSink *f = userdata;
+        const char *c = p;
+
+        if (atomic_load(&streams_stopping))
+                return -ECANCELED;
+        if (digest_update(f->sm3, p, n) < 0)
+                return -ENOMEM;
+        while (n > 0) {
+                ssize_t k = write(f->fd, c, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                c += k;
+                n -= (size_t)k;
+                f->len += (size_t)k;
+        }
         return 0;
 }
 
-int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
-                  int64_t now, json_t **ret, CbError *err) {
+/* Renders one file as of the month's end, its SM3 computed as it is
+ * written, and signs that digest (its lowercase hex). */
+static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
+        FileSink sink = { .fd = -1 };
+        int r;
+
+        r = close_tmpfile(&bc->err);
+        if (r < 0)
+                return r;
+        f->fd = sink.fd = r;
+        sink.sm3 = digest_begin("sm3");
+        if (!sink.sm3)
+                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "cannot compute SM3");
+        r = render(&(RenderArgs){ .s = bc->rd,
+                                  .cal = bc->cal,
+                                  .pre = bc->pre,
+                                  .n_pre = bc->n_pre,
+                                  .period = bc->period,
+                                  .department = *f->department ? f->department : NULL,
+                                  .csv = f->csv,
+                                  .now = bc->period.end,
+                                  .closed = closed },
+                   file_write, &sink, &bc->err);
+        if (r < 0) {
+                digest_free(sink.sm3);
+                return r;
+        }
+        f->len = sink.len;
+        if (digest_end_hex(sink.sm3, f->sm3) < 0)
+                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "cannot compute SM3");
+        if (sig_key_sign(bc->key, f->sm3, strlen(f->sm3), &f->signature) < 0)
+                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "cannot sign the statement");
+        return 0;
+}
+
+/* On a worker: the whole city's view and each department's, CSV first
+ * (each JSON names its CSV's digest and signature). */
+static int close_job(void *userdata) {
+        BillingClose *bc = userdata;
+        /* One snapshot for every file of the month. */
+        int r = 0, opened = store_read_begin(bc->rd);
+
+        for (size_t i = 0; r >= 0 && i < bc->n_files; i += 2) {
+                json_t *cj;
+                r = close_render(bc, &bc->files[i], NULL);
+                if (r < 0)
+                        break;
+                cj = closed_json(&bc->c, bc->files[i].sm3, bc->files[i].signature);
+                r = cj ? close_render(bc, &bc->files[i + 1], cj)
+                       : cb_error_set(&bc->err, CB_ERR_INTERNAL, "out of memory");
+                json_decref(cj);
+        }
+        store_read_end(bc->rd, opened);
+        return r;
+}
+
+/* Reads a rendered file back whole, for the one transaction that stores it. */
+static int close_read_back(CloseFile *f, CbError *err) {
+        size_t got = 0;
+
+        f->body = malloc(f->len + 1);
+        if (!f->body)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        while (got < f->len) {
+                ssize_t k = pread(f->fd, f->body + got, f->len - got, (off_t)got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read a rendered statement back: %s",
+                                            k < 0 ? strerror(errno) : "short file");
+                got += (size_t)k;
+        }
+        f->body[f->len] = 0;
+        close(f->fd);
+        f->fd = -1;
+        return 0;
+}
+
+/* On the loop, after the job: the files, digests and signatures and the
+ * closing itself with its audit record, in one transaction, or nothing. */
+static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err) {
+        char object[64];
+        int r = result;
+
+        if (r < 0) {
+                *err = bc->err;
+                bc->err = (CbError)CB_ERROR_INIT;
+                if (err->kind == CB_ERR_NONE)
+                        cb_error_set(err, CB_ERR_INTERNAL, "closing %s stopped: %s", bc->period.name,
+                                     strerror(-r));
+                return r;
+        }
+        if (atomic_load(&streams_stopping))
+                return cb_error_set(err, CB_ERR_UNAVAILABLE, "the daemon is stopping: %s stays open",
+                                    bc->period.name);
+        for (size_t i = 0; r >= 0 && i < bc->n_files; i++)
+                r = close_read_back(&bc->files[i], err);
+        if (r >= 0) {
+                CloseJob job = { bc->period.name, bc->c.at,  bc->c.by,   bc->c.alg,
+                                 bc->c.key_id,    bc->files, bc->n_files };
+                json_auto_t *detail =
+                        json_pack("{s:s, s:s}", "csv_sm3", bc->files[0].sm3, "json_sm3", bc->files[1].sm3);
+                snprintf(object, sizeof(object), "statement:%s", bc->period.name);
+                r = audit_change(bc->s, &(CbCaller){ &bc->who, bc->face },
+                                 &(AuditEntry){ "billing.close", object, "ok", NULL, detail }, close_insert,
+                                 &job, err);
+        }
+        for (size_t i = 0; i < bc->n_files; i++) {
+                free(bc->files[i].body);
+                bc->files[i].body = NULL;
+        }
+        if (r < 0)
+                return r;
+        *ret = close_record(&bc->c, bc->period.name, bc->files, bc->n_files);
+        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+}
+
+static void close_done(int result, void *userdata) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        BillingClose *bc = userdata;
+        json_t *rec = NULL;
+        int r = close_store(bc, result, &rec, &err);
+
+        if (r < 0)
+                log_warning("closing statement %s failed: %s", bc->period.name, err.message);
+        bc->done(r, rec, &err, bc->userdata);
+        billing_close_free(bc);
+}
+
+int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                  const char *period, int64_t now, json_t **ret, BillingCloseDoneFn done, void *userdata,
+                  CbError *err) {
         static const char sql_depts[] =
                 "SELECT department FROM projects UNION SELECT department FROM resources "
                 "ORDER BY 1";
         _cleanup_(closed_done) Closed c = { 0 };
-        CloseFile *files = NULL;
-        size_t n = 0;
+        BillingClose *bc;
         const SigKey *key;
         RatingPeriod p;
-        char object[64], at[32], end[32];
-        json_t *rec;
+        char at[32], end[32];
         int r;
 
         r = caller_require_role(caller, CB_ROLE_FINANCE, "close billing statements", err);
@@ -1795,12 +2057,14 @@ int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *cal
         r = parse_period(period, &p, err);
         if (r < 0)
                 return r;
-        snprintf(object, sizeof(object), "statement:%s", p.name);
         r = closed_get(s, p.name, &c, err);
         if (r < 0)
                 return r;
         if (c.closed) {
                 /* Closing twice is harmless: the first closing stands. */
+                CloseFile *files = NULL;
+                size_t n = 0;
+                json_t *rec;
                 r = closed_files_load(s, p.name, &files, &n, err);
                 if (r < 0)
                         return r;
@@ -1809,7 +2073,7 @@ int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *cal
                 if (!rec)
                         return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 *ret = rec;
-                return 0;
+                return 1;
         }
         if (now < p.end) {
                 format_cst(p.end, end);
@@ -1817,6 +2081,10 @@ int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *cal
                                           "period %s has not ended: it can be closed from %s on", p.name,
                                           end);
         }
+        if (closing_period[0])
+                return cb_error_set_field(err, CB_ERR_CONFLICT, "period",
+                                          "statement %s is being closed: try again when that has finished",
+                                          closing_period);
         key = audit_trail_key(store_audit(s));
         if (!key)
                 return cb_error_set(
@@ -1824,88 +2092,56 @@ int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *cal
                         "the daemon has no checkpoint key (audit.checkpoint_key): a closed statement "
                         "must be signed");
 
-        store_now(at);
-        c = (Closed){ true, strdup(at), strdup(caller->principal->name), strdup(sig_key_alg(key)),
-                      strdup(sig_key_id(key)) };
-        if (!c.at || !c.by || !c.alg || !c.key_id)
+        bc = calloc(1, sizeof(*bc));
+        if (!bc)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-
-        /* The whole city's view and each department's, CSV first: each JSON
-         * names its CSV's digest and signature. */
+        *bc = (BillingClose){ .s = s,
+                              .cal = cal,
+                              .key = key,
+                              .period = p,
+                              .done = done,
+                              .userdata = userdata,
+                              .err = CB_ERROR_INIT };
+        store_now(at);
+        bc->c = (Closed){ true, strdup(at), strdup(caller->principal->name), strdup(sig_key_alg(key)),
+                          strdup(sig_key_id(key)) };
+        bc->who = (Principal){ .name = strdup(caller->principal->name),
+                               .department = caller->principal->department
+                                                     ? strdup(caller->principal->department)
+                                                     : NULL,
+                               .roles = caller->principal->roles };
+        snprintf(bc->face, sizeof(bc->face), "%s", caller->face ? caller->face : "");
+        if (!bc->c.at || !bc->c.by || !bc->c.alg || !bc->c.key_id || !bc->who.name ||
+            close_files_add(&bc->files, &bc->n_files, "") < 0) {
+                billing_close_free(bc);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
         {
                 _cleanup_(store_rows_donep) StoreRows *rows = NULL;
                 r = store_query(s, sql_depts, NULL, &rows, "listing departments", err);
-                if (r >= 0) {
-                        files = calloc(2, sizeof(*files));
-                        if (!files)
+                while (r >= 0 && (r = store_rows_next(rows, err)) > 0)
+                        if (close_files_add(&bc->files, &bc->n_files, store_rows_text(rows, 0)) < 0)
                                 r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        else {
-                                files[0] = (CloseFile){ .department = strdup(""), .csv = true };
-                                files[1] = (CloseFile){ .department = strdup(""), .csv = false };
-                                n = 2;
-                        }
-                }
-                while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                        CloseFile *nv = realloc(files, (n + 2) * sizeof(*nv));
-                        if (!nv) {
-                                r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                                break;
-                        }
-                        files = nv;
-                        files[n] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = true };
-                        files[n + 1] = (CloseFile){ .department = store_rows_dup(rows, 0), .csv = false };
-                        n += 2;
-                }
         }
-        for (size_t i = 0; r >= 0 && i < n; i += 2) {
-                const char *dept = files[i].department && *files[i].department ? files[i].department : NULL;
-                size_t len;
-                json_t *cj;
-
-                if (!files[i].department || !files[i + 1].department) {
-                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                        break;
-                }
-                r = render_mem(&(RenderArgs){ .s = s,
-                                              .cal = cal,
-                                              .lg = lg,
-                                              .period = p,
-                                              .department = dept,
-                                              .csv = true,
-                                              .now = p.end },
-                               &files[i].body, &len, err);
-                if (r >= 0)
-                        r = sign_file(key, &files[i], err);
-                if (r < 0)
-                        break;
-                cj = closed_json(&c, files[i].sm3, files[i].signature);
-                r = cj ? render_mem(&(RenderArgs){ .s = s,
-                                                   .cal = cal,
-                                                   .lg = lg,
-                                                   .period = p,
-                                                   .department = dept,
-                                                   .now = p.end,
-                                                   .closed = cj },
-                                    &files[i + 1].body, &len, err)
-                       : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                json_decref(cj);
-                if (r >= 0)
-                        r = sign_file(key, &files[i + 1], err);
+        /* The systems' facts as of the month's end (the register is the
+         * loop's), and a snapshot of the store for the worker. */
+        if (r >= 0)
+                r = systems_gather(s, lg, &p, p.end, &bc->pre, &bc->n_pre, err);
+        if (r >= 0)
+                r = store_open_reader(s, &bc->rd, err);
+        if (r < 0) {
+                billing_close_free(bc);
+                return r;
         }
-        if (r >= 0) {
-                CloseJob job = { p.name, c.at, c.by, c.alg, c.key_id, files, n };
-                json_auto_t *detail =
-                        json_pack("{s:s, s:s}", "csv_sm3", files[0].sm3, "json_sm3", files[1].sm3);
-                r = audit_change(s, caller, &(AuditEntry){ "billing.close", object, "ok", NULL, detail },
-                                 close_insert, &job, err);
+        snprintf(closing_period, sizeof(closing_period), "%s", p.name);
+        if (!pool) {
+                close_done(close_job(bc), bc);
+                return 0;
         }
-        if (r >= 0) {
-                rec = close_record(&c, p.name, files, n);
-                if (!rec)
-                        r = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                else
-                        *ret = rec;
+        r = worker_submit(pool, close_job, close_done, bc);
+        if (r < 0) {
+                billing_close_free(bc);
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot start closing: %s", strerror(-r));
         }
-        close_files_free(files, n);
-        return r < 0 ? r : 0;
+        return 0;
 }

@@ -58,8 +58,11 @@ void billing_export_done(BillingExport *e);
  * counts until then), or, once the month is closed, the bytes stored when
  * it was. cal may be NULL (every deadline counted Monday to Friday); lg,
  * the legacy register for Art. 35, may be NULL (nothing overdue). */
+/* max_bytes > 0 bounds what is held: a bigger statement stops there,
+ * 413 (CB_ERR_TOO_LARGE), for one to stream instead. */
 int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                      const BillingRequest *req, int64_t now, BillingExport *ret, CbError *err);
+                      const BillingRequest *req, int64_t now, size_t max_bytes, BillingExport *ret,
+                      CbError *err);
 
 /*
  * Streaming exports. A statement is written as it is made, in slices, so
@@ -123,14 +126,25 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
 
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
- * city's statement and each department's, CSV and JSON, signs the SM3 of
- * each with the audit trail's checkpoint key (503 without one) and stores
- * them with a billing.close audit record, in one transaction. Every later
- * export of the month is those bytes. Closing again changes nothing and
- * answers the first closing. *ret: {period, closed_at, closed_by, alg,
- * key_id, files: [{department, format, sm3}]}. */
-int billing_close(Store *s, const Calendar *cal, Legacy *lg, const CbCaller *caller, const char *period,
-                  int64_t now, json_t **ret, CbError *err);
+ * city's statement and each department's, CSV and JSON, on a worker of
+ * pool (NULL: right here), each into an unlinked temporary file with its
+ * SM3 computed as it is written and signed with the audit trail's
+ * checkpoint key (503 without one); then, on the loop, stores them with a
+ * billing.close audit record in one transaction, or nothing (a failure or
+ * a crash before leaves the month open). Every later export of the month
+ * is those bytes. One close runs at a time: another is 409 meanwhile.
+ *
+ * Returns 1 with *ret when the month was closed already (closing again
+ * changes nothing and answers the first closing); 0 when done(r, record,
+ * err, userdata) will run once on the loop (record NULL on failure, err set;
+ * done owns record, err is borrowed); < 0 when refused, err set, done never runs.
+ * The record: {period, closed_at, closed_by, alg, key_id, files:
+ * [{department, format, sm3}]}. */
+typedef void (*BillingCloseDoneFn)(int r, json_t *record, const CbError *err, void *userdata);
+typedef struct WorkerPool WorkerPool;
+int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                  const char *period, int64_t now, json_t **ret, BillingCloseDoneFn done, void *userdata,
+                  CbError *err);
 
 /*
  * Adjustments of a closed month (its files never change): separate lines

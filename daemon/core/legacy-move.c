@@ -2,7 +2,9 @@
 /*
  * The move of a planned legacy system (Art. 35): each VM of the plan moved
  * cold by the driver (migrate_vm: shut down, sparse-stream copy, digests,
- * define with the source's MAC, start), one system's VMs one after the
+ * define with the source's MAC, start; every disk of the VM, in order:
+ * the first is the VM's system disk, each other one a block volume of the
+ * migration project attached to it), one system's VMs one after the
  * other on a worker, at most max_copies_per_host systems at once per source
  * provider. A failure rolls back every VM of the system moved so far, so
  * the system is either all on the target or all back on its source.
@@ -12,6 +14,7 @@
  * (legacy_recover_moves) and knows which target objects to remove.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "catalog.h"
 #include "driver.h"
 #include "json-util.h"
 #include "legacy-fit.h"
@@ -30,7 +34,8 @@
 #include "resources-moved.h"
 
 typedef struct MoveVm {
-        MigrateSpec spec; /* strings borrowed from the move's documents */
+        MigrateSpec spec;                         /* strings borrowed from the move's documents */
+        MigrateDisk extra[MIGRATE_DISKS_MAX - 1]; /* spec.extra: the disks after the first */
         MigrateResult result;
         bool moved;
         char error[sizeof(((CbError *)0)->message)];
@@ -252,6 +257,26 @@ static int record_targets(Store *s, void *userdata, CbError *err) {
                 int r = resources_record_moved(s, &mr, err);
                 if (r < 0)
                         return r;
+                /* The other disks: block volumes of the same project, attached to the VM. */
+                size_t k;
+                const json_t *d;
+                json_array_foreach(json_object_get(rv, "disks"), k, d) {
+                        MovedResource dr = mr;
+                        dr.id = json_string_value(json_object_get(d, "resource_id"));
+                        dr.name = json_string_value(json_object_get(d, "name"));
+                        dr.service_id = json_string_value(json_object_get(d, "service_id"));
+                        dr.plan_id = json_string_value(json_object_get(d, "plan_id"));
+                        dr.approval_no = json_string_value(json_object_get(d, "approval_no"));
+                        dr.catalog_revision =
+                                (unsigned)json_integer_value(json_object_get(d, "catalog_revision"));
+                        dr.cost_kind = json_string_value(json_object_get(d, "cost_kind")) ?: "construction";
+                        dr.committed_fen = json_integer_value(json_object_get(d, "committed_fen"));
+                        dr.provider_ref = NULL;
+                        dr.attached_to = sp->target.resource_id;
+                        dr.dev = json_string_value(json_object_get(d, "dev"));
+                        if ((r = resources_record_moved(s, &dr, err)) < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -286,6 +311,16 @@ static void move_done(int result, void *userdata) {
                         json_object_set_new(o, "source_sha256", json_string(v->result.source_sha256));
                         json_object_set_new(o, "target_sha256", json_string(v->result.target_sha256));
                         json_object_set_new(o, "target_ref", json_string(v->result.provider_ref));
+                        for (size_t k = 0; k < v->spec.n_extra; k++) {
+                                json_t *d = json_array_get(json_object_get(o, "disks"), k);
+                                const MigrateDiskResult *dr = &v->result.extra[k];
+                                json_object_set_new(d, "capacity_bytes",
+                                                    json_integer((json_int_t)dr->capacity_bytes));
+                                json_object_set_new(d, "data_bytes",
+                                                    json_integer((json_int_t)dr->data_bytes));
+                                json_object_set_new(d, "source_sha256", json_string(dr->source_sha256));
+                                json_object_set_new(d, "target_sha256", json_string(dr->target_sha256));
+                        }
                         /* Left defined and shut off until an operator confirms the decommission. */
                         json_object_set_new(o, "source_state", json_string("awaiting-decommission"));
                 } else {
@@ -460,6 +495,82 @@ static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, co
         };
         if (m->vms[i].spec.target.arch && !*m->vms[i].spec.target.arch)
                 m->vms[i].spec.target.arch = NULL;
+        /* The other disks as the run document fixed them before the move. */
+        size_t n = 0;
+        json_array_foreach(json_object_get(rv, "disks"), k, d) {
+                if (n >= ELEMENTSOF(m->vms[i].extra))
+                        break;
+                m->vms[i].extra[n++] = (MigrateDisk){
+                        .source_volume = json_string_value(json_object_get(d, "source_volume")),
+                        .source_format = json_string_value(json_object_get(d, "format")),
+                        .resource_id = json_string_value(json_object_get(d, "resource_id")),
+                        .dev = json_string_value(json_object_get(d, "dev")),
+                };
+        }
+        m->vms[i].spec.extra = m->vms[i].extra;
+        m->vms[i].spec.n_extra = n;
+}
+
+/* The smallest block-volume plan of the published catalogue that holds
+ * capacity bytes: the catalogue's name for a moved VM's other disk. */
+static int volume_plan_for(Legacy *lg, uint64_t capacity, char **ret_service, char **ret_plan) {
+        _cleanup_(json_decrefp) json_t *catalog = NULL;
+        const char *best_s = NULL, *best_p = NULL;
+        json_int_t best = 0;
+        size_t i, k;
+        json_t *svc, *plan;
+
+        if (catalog_list_published(lg->catalog, &catalog) < 0)
+                return -EIO;
+        json_array_foreach(catalog, i, svc) {
+                if (!streq(json_string_value(json_object_get(svc, "driver")) ?: "", "libvirt"))
+                        continue;
+                json_array_foreach(json_object_get(svc, "plans"), k, plan) {
+                        json_t *spec = json_object_get(plan, "spec");
+                        json_int_t gib = json_integer_value(json_object_get(spec, "size_gib"));
+                        if (!streq(json_string_value(json_object_get(spec, "kind")) ?: "", "volume") ||
+                            gib <= 0 || (uint64_t)gib * 1024 * 1024 * 1024 < capacity ||
+                            (best_p && gib >= best))
+                                continue;
+                        best = gib;
+                        best_s = json_string_value(json_object_get(svc, "id"));
+                        best_p = json_string_value(json_object_get(plan, "id"));
+                }
+        }
+        if (!best_s || !best_p)
+                return -ENOENT;
+        *ret_service = strdup(best_s);
+        *ret_plan = strdup(best_p);
+        return *ret_service && *ret_plan ? 0 : -ENOMEM;
+}
+
+/* The target's name for a disk: the source's when it is vdb..vdz, else by its place. */
+static void disk_dev(const char *source_dev, size_t index, char ret[4]) {
+        if (source_dev && strlen(source_dev) == 3 && source_dev[0] == 'v' && source_dev[1] == 'd' &&
+            source_dev[2] >= 'b' && source_dev[2] <= 'z')
+                memcpy(ret, source_dev, 4);
+        else
+                snprintf(ret, 4, "vd%c", (char)('a' + MIN(index, (size_t)25)));
+}
+
+/* One order judged by the policy engine as a migration order; the
+ * refusal carries the violations. */
+static int evaluate_target(Legacy *lg, const CbCaller *caller, const EvalRequest *req, const char *what,
+                           Evaluation *ret, CbError *err) {
+        Evaluation ev = { 0 };
+        int r = projects_evaluate(lg->projects, caller, req, CB_ROLE_MIGRATION, &ev, err);
+        if (r < 0)
+                return r;
+        if (!ev.decision.allowed) {
+                json_t *j = evaluation_to_json(&ev);
+                r = cb_error_set_violations(err, json_incref(json_object_get(j, "violations")),
+                                            "the target order for %s is refused", what);
+                json_decref(j);
+                evaluation_done(&ev);
+                return r;
+        }
+        *ret = ev;
+        return 0;
 }
 
 /* One VM of the plan checked for the move, and its run entry: the
@@ -467,14 +578,19 @@ static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, co
  * policy engine judges the order again: the approval may have changed
  * since planning). */
 static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const json_t *record,
-                      const json_t *pvm, size_t quantity, json_t **ret, CbError *err) {
+                      const json_t *pvm, size_t quantity, json_t *volume_counts, json_t **ret, CbError *err) {
         const char *name = json_string_value(json_object_get(pvm, "name")) ?: "";
         const json_t *avm = assessed_vm(record, name), *chosen = json_object_get(pvm, "plan");
         const json_t *plan = json_object_get(record, "plan");
         size_t k, n_disks = 0;
         json_t *d;
-        const char *source = NULL, *format = NULL;
+        const char *source = NULL;
         char rid[32];
+        _cleanup_(json_decrefp) json_t *disks = json_array();
+        int r;
+
+        if (!disks)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 
         if (!avm || json_object_get(avm, "error"))
                 return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no readable assessment: assess again",
@@ -482,20 +598,71 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
         json_array_foreach(json_object_get(avm, "disks"), k, d) {
                 if (!streq(json_string_value(json_object_get(d, "device")) ?: "", "disk"))
                         continue;
+                const char *src = json_string_value(json_object_get(d, "source"));
+                const char *fmt = json_string_value(json_object_get(d, "format"));
+                const char *dev = json_string_value(json_object_get(d, "target"));
                 n_disks++;
-                source = json_string_value(json_object_get(d, "source"));
-                format = json_string_value(json_object_get(d, "format"));
+                if (isempty(src))
+                        return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                            "VM '%s': its disk %s is not in a storage pool", name, dev ?: "");
+                if (!legacy_disk_format_movable(fmt))
+                        return cb_error_set(err, CB_ERR_UNSUPPORTED,
+                                            "VM '%s': its disk %s is '%s', a format the move cannot convert",
+                                            name, dev ?: "", fmt);
+                if (n_disks == 1) {
+                        source = src;
+                        continue;
+                }
+                if (n_disks > MIGRATE_DISKS_MAX)
+                        return cb_error_set(err, CB_ERR_UNSUPPORTED, "VM '%s' has more than %d disks", name,
+                                            MIGRATE_DISKS_MAX);
+                /* Another disk: a block volume of the project, judged as its own order. */
+                _cleanup_(freep) char *svc = NULL, *vplan = NULL;
+                uint64_t cap = (uint64_t)json_integer_value(json_object_get(d, "capacity_bytes"));
+                r = volume_plan_for(lg, cap, &svc, &vplan);
+                if (r == -ENOENT)
+                        return cb_error_set(
+                                err, CB_ERR_CONFLICT,
+                                "VM '%s': no block-volume plan of the catalogue holds its disk %s "
+                                "(%" PRIu64 " bytes)",
+                                name, dev ?: "", cap);
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");
+                json_int_t nth = json_integer_value(json_object_get(volume_counts, vplan)) + 1;
+                json_object_set_new(volume_counts, vplan, json_integer(nth));
+                char what[128], vrid[32], vdev[4];
+                snprintf(what, sizeof(what), "disk %s of VM '%s'", dev ?: "", name);
+                Evaluation vev;
+                EvalRequest vreq = { .project_id = json_string_value(json_object_get(plan, "project_id")),
+                                     .system_id = id,
+                                     .service_id = svc,
+                                     .plan_id = vplan,
+                                     .quantity = (unsigned)nth,
+                                     .migration = true };
+                if ((r = evaluate_target(lg, caller, &vreq, what, &vev, err)) < 0)
+                        return r;
+                disk_dev(dev, n_disks - 1, vdev);
+                if (new_target_id(vrid) < 0) {
+                        evaluation_done(&vev);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "no random bytes for the target's id");
+                }
+                char vname[160];
+                snprintf(vname, sizeof(vname), "%s-%s", name, vdev);
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:I, s:s, s:I}",
+                                      "resource_id", vrid, "name", vname, "source_volume", src, "format", fmt,
+                                      "dev", vdev, "service_id", svc, "plan_id", vplan, "approval_no",
+                                      vev.approval_no, "catalog_revision", (json_int_t)vev.catalog_revision,
+                                      "cost_kind", vev.cost_kind == POLICY_COST_OM ? "om" : "construction",
+                                      "committed_fen", (json_int_t)vev.projected_cost_fen);
+                evaluation_done(&vev);
+                if (!o || json_array_append_new(disks, o) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
-        if (n_disks != 1 || isempty(source))
-                return cb_error_set(
-                        err, CB_ERR_UNSUPPORTED,
-                        "VM '%s' has %zu disks: only a VM with one disk in a storage pool is moved yet", name,
-                        n_disks);
-        if (!legacy_disk_format_movable(format))
-                return cb_error_set(err, CB_ERR_UNSUPPORTED,
-                                    "VM '%s': its disk is '%s', a format the move cannot convert", name,
-                                    format);
+        if (n_disks == 0)
+                return cb_error_set(err, CB_ERR_UNSUPPORTED, "VM '%s' has no disk to move", name);
         Evaluation ev = { 0 };
+        char what[128];
+        snprintf(what, sizeof(what), "VM '%s'", name);
         EvalRequest req = { .project_id = json_string_value(json_object_get(plan, "project_id")),
                             .system_id = id,
                             .service_id = json_string_value(json_object_get(chosen, "service_id")),
@@ -504,17 +671,8 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                             .migration = true };
         if (!req.service_id || !req.plan_id)
                 return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no catalogue plan: plan again", name);
-        int r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, err);
-        if (r < 0)
+        if ((r = evaluate_target(lg, caller, &req, what, &ev, err)) < 0)
                 return r;
-        if (!ev.decision.allowed) {
-                json_t *j = evaluation_to_json(&ev);
-                r = cb_error_set_violations(err, json_incref(json_object_get(j, "violations")),
-                                            "the target order for VM '%s' is refused", name);
-                json_decref(j);
-                evaluation_done(&ev);
-                return r;
-        }
         const json_t *spec = json_object_get(ev.plan, "spec");
         if (new_target_id(rid) < 0) {
                 evaluation_done(&ev);
@@ -536,6 +694,7 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                 json_object_set_new(*ret, "cost_kind",
                                     json_string(ev.cost_kind == POLICY_COST_OM ? "om" : "construction"));
                 json_object_set_new(*ret, "committed_fen", json_integer(ev.projected_cost_fen));
+                json_object_set_new(*ret, "disks", json_incref(disks));
         }
         evaluation_done(&ev);
         return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -580,9 +739,12 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
                 return cb_error_set(err, CB_ERR_UNSUPPORTED, "source and target use different drivers");
 
         run_vms = json_array();
+        _cleanup_(json_decrefp) json_t *volume_counts = json_object();
+        if (!run_vms || !volume_counts)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         json_array_foreach(json_object_get(plan, "vms"), i, pvm) {
                 json_t *rv = NULL;
-                if ((r = prepare_vm(lg, caller, id, record, pvm, i + 1, &rv, err)) < 0)
+                if ((r = prepare_vm(lg, caller, id, record, pvm, i + 1, volume_counts, &rv, err)) < 0)
                         return r;
                 json_array_append_new(run_vms, rv);
         }

@@ -26,6 +26,13 @@
  * in the database: a change made before this process started is older
  * than any inventory this process queues, which is exactly what an
  * absent row says. Triggers, so that no code path can forget it. */
+#define BUMP(id)                                                        \
+        "  INSERT INTO resource_changes (id, seq) VALUES (" id ","      \
+        "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))" \
+        "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
+#define ATTACHMENT_TRIGGER(name, event, row)                                         \
+        "CREATE TEMP TRIGGER IF NOT EXISTS attachment_changed_" name " AFTER " event \
+        " ON main.volume_attachments BEGIN" BUMP(row ".volume_id") BUMP(row ".vm_id") "END;"
 static const char resource_changes_sql[] =
         "CREATE TEMP TABLE IF NOT EXISTS resource_changes (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
         "CREATE INDEX IF NOT EXISTS temp.resource_changes_seq ON resource_changes(seq);"
@@ -38,7 +45,12 @@ static const char resource_changes_sql[] =
         "  INSERT INTO resource_changes (id, seq) VALUES (NEW.id,"
         "    (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource_changes))"
         "  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;"
-        "END;";
+        "END;"
+        /* An attachment's change counts as a change of its volume and its
+         * VM: an attach that ended after the inventory was queued is not
+         * drift. */
+        ATTACHMENT_TRIGGER("insert", "INSERT", "NEW") ATTACHMENT_TRIGGER("update", "UPDATE", "NEW")
+                ATTACHMENT_TRIGGER("delete", "DELETE", "OLD");
 
 int reconcile_init(Store *s, CbError *err) {
         return store_exec(s, resource_changes_sql, err);
@@ -301,6 +313,10 @@ static const DriverInstance *find_stamped(const DriverInstance *const *sorted, s
         return hit ? *hit : NULL;
 }
 
+static void reconcile_attachments(Resources *r, const char *provider, const DriverInventory *inv,
+                                  const DriverInstance *const *sorted, size_t n_sorted, int64_t since,
+                                  const IdSet *on_provider, const IdSet *pending);
+
 static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
         static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
                                   "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ?1 "
@@ -396,6 +412,315 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 resources_notify(r, rows[k][0], false);
         }
         free(rows);
+        reconcile_attachments(r, provider, inv, sorted, n_sorted, since, &on_provider, &pending);
+}
+
+/* --- Which volume is on which VM ------------------------------------------- */
+
+/* A broker volume the provider shows as a disk of a domain: not the
+ * domain's own system disk or seed, which are the VM's and never drift. */
+typedef struct SeenDisk {
+        const char *volume_id;
+        const DriverInstance *dom;
+        const DriverDisk *disk;
+        const char *owner; /* the domain's resource on this provider; NULL: not the broker's */
+} SeenDisk;
+
+static int by_seen_volume(const void *a, const void *b) {
+        return strcmp(((const SeenDisk *)a)->volume_id, ((const SeenDisk *)b)->volume_id);
+}
+
+/* Every such disk of inv, sorted by volume id; NULL (and 0) when there is
+ * none or no memory. */
+static SeenDisk *seen_disks(const DriverInventory *inv, const IdSet *on_provider, size_t *ret_n) {
+        SeenDisk *v = NULL;
+        size_t n = 0, size = 0;
+        for (size_t i = 0; i < inv->n_items; i++) {
+                const DriverInstance *in = &inv->items[i];
+                const char *own = in->managed ? in->stamp.resource_id : NULL;
+                for (size_t k = 0; k < in->n_disks; k++) {
+                        const DriverDisk *d = &in->disks[k];
+                        if (!d->volume_id || d->seed || (own && streq(own, d->volume_id)))
+                                continue;
+                        if (n == size) {
+                                size_t ns = size ? size * 2 : 64;
+                                SeenDisk *nv = realloc(v, ns * sizeof(*nv));
+                                if (!nv) {
+                                        free(v);
+                                        *ret_n = 0;
+                                        return NULL;
+                                }
+                                v = nv;
+                                size = ns;
+                        }
+                        v[n++] = (SeenDisk){ d->volume_id, in, d,
+                                             own && id_set_has(on_provider, own) ? own : NULL };
+                }
+        }
+        if (n)
+                qsort(v, n, sizeof(*v), by_seen_volume);
+        *ret_n = n;
+        return v;
+}
+
+/* The first of seen[] for volume_id (the others follow it), or NULL. */
+static const SeenDisk *seen_first(const SeenDisk *seen, size_t n, const char *volume_id) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(seen[mid].volume_id, volume_id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n && streq(seen[lo].volume_id, volume_id) ? &seen[lo] : NULL;
+}
+
+/* One drift: on record in attachment_drift, or found by this reconcile. */
+typedef struct Drift {
+        char volume_id[64], domain[128], kind[16], vm_id[64], target[16];
+        bool matched;
+} Drift;
+
+static int by_drift(const void *a, const void *b) {
+        const Drift *x = a, *y = b;
+        int d = strcmp(x->volume_id, y->volume_id);
+        if (!d)
+                d = strcmp(x->domain, y->domain);
+        return d ? d : strcmp(x->kind, y->kind);
+}
+
+static int drift_add(Drift **v, size_t *n, size_t *size, const char *volume_id, const char *domain,
+                     AttachmentDrift kind, const char *vm_id, const char *target) {
+        if (*n == *size) {
+                size_t ns = *size ? *size * 2 : 16;
+                Drift *nv = realloc(*v, ns * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                *v = nv;
+                *size = ns;
+        }
+        Drift *d = &(*v)[(*n)++];
+        *d = (Drift){ 0 };
+        snprintf(d->volume_id, sizeof(d->volume_id), "%s", volume_id ? volume_id : "");
+        snprintf(d->domain, sizeof(d->domain), "%s", domain ? domain : "");
+        snprintf(d->kind, sizeof(d->kind), "%s", attachment_drift_to_string(kind));
+        snprintf(d->vm_id, sizeof(d->vm_id), "%s", vm_id ? vm_id : "");
+        snprintf(d->target, sizeof(d->target), "%s", target ? target : "");
+        return 0;
+}
+
+/* A drift found or ended: its row and its audit record, in the caller's
+ * transaction. */
+static int drift_record(Resources *r, const char *provider, const Drift *d, bool found, const char *now,
+                        CbError *err) {
+        char object[96];
+        int q;
+        if (found)
+                q = store_run(
+                        r->store,
+                        "INSERT INTO attachment_drift (provider, volume_id, domain, kind, vm_id, target, "
+                        "first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        STORE_ARGS(SA_TEXT(provider), SA_TEXT(d->volume_id), SA_TEXT(d->domain),
+                                   SA_TEXT(d->kind), SA_TEXT(d->vm_id[0] ? d->vm_id : NULL),
+                                   SA_TEXT(d->target[0] ? d->target : NULL), SA_TEXT(now)),
+                        "recording an attachment's drift", err);
+        else
+                q = store_run(r->store,
+                              "DELETE FROM attachment_drift WHERE provider = ?1 AND volume_id = ?2 AND "
+                              "domain = ?3 AND kind = ?4",
+                              STORE_ARGS(SA_TEXT(provider), SA_TEXT(d->volume_id), SA_TEXT(d->domain),
+                                         SA_TEXT(d->kind)),
+                              "clearing an attachment's drift", err);
+        if (q < 0)
+                return q;
+        json_t *codes = json_pack("[s]", "ATTACHMENT_DRIFT");
+        json_t *detail = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "provider", provider, "domain", d->domain,
+                                   "kind", d->kind, "vm_id", d->vm_id[0] ? d->vm_id : NULL, "target",
+                                   d->target[0] ? d->target : NULL);
+        snprintf(object, sizeof(object), "resource:%s", d->volume_id);
+        q = audit_append(
+                r->store, NULL,
+                &(AuditEntry){ "attachment.drift", object, found ? "reported" : "resolved", codes, detail },
+                err);
+        json_decref(codes);
+        json_decref(detail);
+        if (q >= 0) {
+                if (found)
+                        log_warning("ATTACHMENT_DRIFT: volume %s %s domain %s of provider %s", d->volume_id,
+                                    streq(d->kind, "missing") ? "is recorded on, but not a disk of,"
+                                                              : "is a disk of, but not recorded on,",
+                                    d->domain, provider);
+                else
+                        log_info("volume %s and domain %s of provider %s agree with the record again",
+                                 d->volume_id, d->domain, provider);
+        }
+        return q < 0 ? q : 0;
+}
+
+/* Whether the reconcile compares id: no operation under way on it, and no
+ * change to it since the inventory was queued. */
+static bool settled(const IdSet *pending, const IdSet *changed, const char *id) {
+        return !id_set_has(pending, id) && !id_set_has(changed, id);
+}
+
+/* Whether a recorded drift was compared this time, so that its absence
+ * means it ended. */
+static bool drift_compared(const Drift *d, const IdSet *on_provider, const IdSet *pending,
+                           const IdSet *changed) {
+        if (!id_set_has(on_provider, d->volume_id))
+                return true; /* the volume is gone: nothing left to drift */
+        return settled(pending, changed, d->volume_id) &&
+               (!d->vm_id[0] || settled(pending, changed, d->vm_id));
+}
+
+/* What the record says of volume_id: its row of rec[] (sorted), or NULL. */
+static char (*record_of(char (*rec)[4][64], size_t n_rec, const char *volume_id))[64] {
+        size_t lo = 0, hi = n_rec;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int d = strcmp(rec[mid][0], volume_id);
+                if (d == 0)
+                        return rec[mid];
+                if (d < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* Compares the disks the provider shows with volume_attachments, for the
+ * broker volumes and VMs of provider: each drift is recorded (with its
+ * audit record) when first found, and cleared when it ends. A volume or VM
+ * that an operation is under way on, or that changed after the inventory
+ * was queued, is left as it stands to the next reconcile. A few queries and
+ * sorted look-ups, whatever the number of domains; only drift rows change. */
+static void reconcile_attachments(Resources *r, const char *provider, const DriverInventory *inv,
+                                  const DriverInstance *const *sorted, size_t n_sorted, int64_t since,
+                                  const IdSet *on_provider, const IdSet *pending) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(id_set_done) IdSet changed = { 0 };
+        _cleanup_(freep) SeenDisk *seen = NULL;
+        _cleanup_(freep) Drift *cur = NULL, *old = NULL;
+        char(*rec)[4][64] = NULL;
+        size_t n_seen = 0, n_rec = 0, n_cur = 0, s_cur = 0, n_old = 0, s_old = 0;
+        StoreRows *st = NULL;
+        const char *attached = attachment_state_to_string(ATTACHMENT_ATTACHED);
+        char now[32];
+        bool changes = false;
+        int q = 0;
+
+        if (since < 0 || !on_provider->ok || !pending->ok)
+                return;
+        id_set_load(r->store, "SELECT id FROM resource_changes WHERE seq > ?1", STORE_ARGS(SA_INT(since)),
+                    &changed);
+        if (!changed.ok)
+                return;
+        seen = seen_disks(inv, on_provider, &n_seen);
+
+        /* ORDER BY is not strcmp() order for every collation: sorted here. */
+        if (store_query(r->store,
+                        "SELECT a.volume_id, a.vm_id, a.target, a.state FROM volume_attachments a "
+                        "JOIN resources v ON v.id = a.volume_id WHERE v.provider = ?1",
+                        STORE_ARGS(SA_TEXT(provider)), &st, "reading attachments", &err) < 0)
+                return;
+        while (store_rows_next(st, &err) > 0) {
+                void *nv = realloc(rec, (n_rec + 1) * sizeof(*rec));
+                if (!nv)
+                        break;
+                rec = nv;
+                for (int c = 0; c < 4; c++)
+                        snprintf(rec[n_rec][c], 64, "%s",
+                                 store_rows_text(st, c) ? store_rows_text(st, c) : "");
+                n_rec++;
+        }
+        store_rows_done(st);
+        if (n_rec)
+                qsort(rec, n_rec, sizeof(*rec), by_id);
+        if (store_query(
+                    r->store,
+                    "SELECT volume_id, domain, kind, vm_id, target FROM attachment_drift WHERE provider = ?1",
+                    STORE_ARGS(SA_TEXT(provider)), &st, "reading attachment drift", &err) < 0)
+                goto out;
+        while (store_rows_next(st, &err) > 0) {
+                int k = attachment_drift_from_string(store_rows_text(st, 2));
+                if (k >= 0 &&
+                    drift_add(&old, &n_old, &s_old, store_rows_text(st, 0), store_rows_text(st, 1),
+                              (AttachmentDrift)k, store_rows_text(st, 3), store_rows_text(st, 4)) < 0)
+                        break;
+        }
+        store_rows_done(st);
+
+        /* (b) A broker volume on a domain it is not recorded on, the broker's or not. */
+        for (size_t i = 0; i < n_seen; i++) {
+                const SeenDisk *s = &seen[i];
+                char(*a)[64] = record_of(rec, n_rec, s->volume_id);
+                if (!id_set_has(on_provider, s->volume_id) || !settled(pending, &changed, s->volume_id) ||
+                    (s->owner && !settled(pending, &changed, s->owner)))
+                        continue;
+                if (a && !streq(a[3], attached))
+                        continue; /* an attach or detach under way or cut short: recovery's */
+                if (a && s->owner && streq(a[1], s->owner))
+                        continue;
+                if (drift_add(&cur, &n_cur, &s_cur, s->volume_id, s->dom->name, ATTACHMENT_DRIFT_UNRECORDED,
+                              s->owner, s->disk->target) < 0)
+                        goto out;
+        }
+        /* (a) An attachment on record whose disk its VM's domain lacks. */
+        for (size_t k = 0; k < n_rec; k++) {
+                if (!streq(rec[k][3], attached) || !settled(pending, &changed, rec[k][0]) ||
+                    !settled(pending, &changed, rec[k][1]))
+                        continue;
+                const DriverInstance *dom = find_stamped(sorted, n_sorted, rec[k][1], "vm");
+                if (!dom)
+                        continue; /* no domain at all: the VM is lost, reported as such */
+                bool on = false;
+                for (const SeenDisk *s = seen_first(seen, n_seen, rec[k][0]);
+                     !on && s && s < seen + n_seen && streq(s->volume_id, rec[k][0]); s++)
+                        on = s->dom == dom;
+                if (!on && drift_add(&cur, &n_cur, &s_cur, rec[k][0], dom->name, ATTACHMENT_DRIFT_MISSING,
+                                     rec[k][1], rec[k][2]) < 0)
+                        goto out;
+        }
+
+        if (n_old)
+                qsort(old, n_old, sizeof(*old), by_drift);
+        for (size_t i = 0; i < n_cur; i++) {
+                Drift *o = n_old ? bsearch(&cur[i], old, n_old, sizeof(*old), by_drift) : NULL;
+                if (o)
+                        o->matched = cur[i].matched = true;
+        }
+        for (size_t i = 0; i < n_old && !changes; i++)
+                changes = !old[i].matched && drift_compared(&old[i], on_provider, pending, &changed);
+        for (size_t i = 0; i < n_cur && !changes; i++)
+                changes = !cur[i].matched;
+        if (!changes)
+                goto out;
+
+        store_now(now);
+        if (store_begin(r->store) < 0)
+                goto out;
+        for (size_t i = 0; q >= 0 && i < n_cur; i++)
+                if (!cur[i].matched)
+                        q = drift_record(r, provider, &cur[i], true, now, &err);
+        for (size_t i = 0; q >= 0 && i < n_old; i++)
+                if (!old[i].matched && drift_compared(&old[i], on_provider, pending, &changed))
+                        q = drift_record(r, provider, &old[i], false, now, &err);
+        if (q < 0 || store_commit(r->store) < 0) {
+                log_error("cannot record the attachments' drift on provider %s: %s", provider,
+                          err.message[0] ? err.message : "commit failed");
+                store_rollback(r->store);
+                goto out;
+        }
+        for (size_t i = 0; i < n_cur; i++)
+                if (!cur[i].matched)
+                        resources_notify(r, cur[i].volume_id, false);
+        for (size_t i = 0; i < n_old; i++)
+                if (!old[i].matched && drift_compared(&old[i], on_provider, pending, &changed))
+                        resources_notify(r, old[i].volume_id, false);
+out:
+        free(rec);
 }
 
 Inventory *inventory_free(Inventory *inv) {
@@ -406,6 +731,19 @@ Inventory *inventory_free(Inventory *inv) {
                 free(inv->v[i].provider_ref);
                 free(inv->v[i].resource_id);
                 free(inv->v[i].attached_to);
+                for (size_t k = 0; k < inv->v[i].n_on; k++) {
+                        free(inv->v[i].on[k].domain);
+                        free(inv->v[i].on[k].resource_id);
+                        free(inv->v[i].on[k].target);
+                }
+                free(inv->v[i].on);
+                for (size_t k = 0; k < inv->v[i].n_drift; k++) {
+                        free(inv->v[i].drift[k].domain);
+                        free(inv->v[i].drift[k].vm_id);
+                        free(inv->v[i].drift[k].target);
+                        free(inv->v[i].drift[k].first_seen);
+                }
+                free(inv->v[i].drift);
         }
         free(inv->v);
         free(inv->provider);
@@ -423,6 +761,36 @@ static char *dup_or_null(const char *s, bool *ok) {
         return d;
 }
 
+/* The volume's drift on record into it->drift: 0, or -ENOMEM/-EIO. */
+static int drift_of_volume(Resources *r, const char *provider, const char *volume_id, InventoryItem *it) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        bool ok = true;
+        int q = store_query(r->store,
+                            "SELECT kind, domain, vm_id, target, first_seen FROM attachment_drift "
+                            "WHERE provider = ?1 AND volume_id = ?2 ORDER BY domain",
+                            STORE_ARGS(SA_TEXT(provider), SA_TEXT(volume_id)), &rows,
+                            "reading attachment drift", &err);
+        if (q < 0)
+                return -EIO;
+        while (ok && (q = store_rows_next(rows, &err)) > 0) {
+                int k = attachment_drift_from_string(store_rows_text(rows, 0));
+                if (k < 0)
+                        continue;
+                InventoryDrift *nv = realloc(it->drift, (it->n_drift + 1) * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                it->drift = nv;
+                InventoryDrift *d = &nv[it->n_drift++];
+                *d = (InventoryDrift){ .kind = (AttachmentDrift)k };
+                d->domain = dup_or_null(store_rows_text(rows, 1) ?: "", &ok);
+                d->vm_id = dup_or_null(store_rows_text(rows, 2), &ok);
+                d->target = dup_or_null(store_rows_text(rows, 3), &ok);
+                d->first_seen = dup_or_null(store_rows_text(rows, 4) ?: "", &ok);
+        }
+        return !ok ? -ENOMEM : q < 0 ? -EIO : 0;
+}
+
 /* The answer of a live inventory: what the provider has, each object
  * weighed against the record. NULL: out of memory. */
 static Inventory *inventory_make(Resources *r, const char *provider, const DriverInventory *inv) {
@@ -433,7 +801,10 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
         if (!out || !(out->provider = strdup(provider)) ||
             !(out->v = calloc(MAX(inv->n_items, 1u), sizeof(*out->v))))
                 return NULL;
+        _cleanup_(freep) SeenDisk *seen = NULL;
+        size_t n_seen = 0;
         provider_resources(r, provider, &on_provider);
+        seen = seen_disks(inv, &on_provider, &n_seen);
         for (size_t i = 0; ok && i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
                 InventoryItem *it = &out->v[out->n++];
@@ -458,6 +829,26 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
                                 it->attached_to = dup_or_null(vm, &ok);
                                 it->attachment_state = st;
                         }
+                }
+                /* The provider's view: the domains it is a disk of, whoever put it there. */
+                if (it->kind == DRIVER_OBJECT_VOLUME) {
+                        const SeenDisk *first = seen_first(seen, n_seen, in->stamp.resource_id), *sd;
+                        size_t n = 0;
+                        for (sd = first;
+                             sd && sd < seen + n_seen && streq(sd->volume_id, in->stamp.resource_id); sd++)
+                                n++;
+                        if (n && !(it->on = calloc(n, sizeof(*it->on))))
+                                ok = false;
+                        for (sd = first; ok && it->n_on < n; sd++) {
+                                InventoryDisk *o = &it->on[it->n_on++];
+                                o->domain = dup_or_null(sd->dom->name ?: "", &ok);
+                                o->resource_id = dup_or_null(sd->owner, &ok);
+                                o->target = dup_or_null(sd->disk->target, &ok);
+                                o->persistent = sd->disk->persistent;
+                                o->live = sd->disk->live;
+                        }
+                        if (ok && drift_of_volume(r, provider, in->stamp.resource_id, it) < 0)
+                                ok = false;
                 }
         }
         if (!ok)

@@ -21,6 +21,9 @@ typedef struct MovedResource {
         int64_t committed_fen;
         const char *provider, *provider_ref;
         const char *created_by, *now;
+        /* NULL: the VM. Else a block volume (kind volume), one of the VM's
+         * other disks, recorded attached to attached_to as its disk dev. */
+        const char *attached_to, *dev;
 } MovedResource;
 
 int resources_record_moved(Store *s, const MovedResource *m, CbError *err);

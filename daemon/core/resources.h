@@ -180,6 +180,24 @@ int resources_inventory_check(Resources *r, const CbCaller *caller, const char *
  * stamp naming a resource the record places on this provider); anything
  * else is unmanaged (Art. 10). A managed volume carries the record's view
  * of the VM it is on (attached_to NULL: none). */
+/* A domain the provider shows a volume on, as a disk. */
+typedef struct InventoryDisk {
+        char *domain;
+        char *resource_id; /* the broker VM the domain is; NULL: not the broker's */
+        char *target;      /* NULL: none */
+        bool persistent, live;
+} InventoryDisk;
+
+/* Where the reconcile found the provider and the record to differ
+ * (attachment_drift), while it lasts. */
+typedef struct InventoryDrift {
+        AttachmentDrift kind;
+        char *domain;
+        char *vm_id;  /* missing: the VM on record; unrecorded: the domain's VM, NULL if not the broker's */
+        char *target; /* NULL: none */
+        char *first_seen;
+} InventoryDrift;
+
 typedef struct InventoryItem {
         DriverObjectKind kind; /* a domain (DRIVER_OBJECT_VM) or a volume */
         char *name;
@@ -192,6 +210,10 @@ typedef struct InventoryItem {
         char *resource_id; /* managed ones; else NULL */
         char *attached_to; /* managed volumes on a VM; else NULL */
         AttachmentState attachment_state;
+        InventoryDisk *on; /* managed volumes: the domains the provider shows it on */
+        size_t n_on;
+        InventoryDrift *drift; /* managed volumes: the drift on record */
+        size_t n_drift;
 } InventoryItem;
 
 typedef struct Inventory {

@@ -83,6 +83,12 @@ static const char *const attachment_state_table[_ATTACHMENT_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE(attachment_state, AttachmentState, _ATTACHMENT_STATE_MAX);
 
+static const char *const attachment_drift_table[_ATTACHMENT_DRIFT_MAX] = {
+        [ATTACHMENT_DRIFT_MISSING] = "missing",
+        [ATTACHMENT_DRIFT_UNRECORDED] = "unrecorded",
+};
+DEFINE_STRING_TABLE(attachment_drift, AttachmentDrift, _ATTACHMENT_DRIFT_MAX);
+
 static const char *const binding_state_table[_BINDING_STATE_MAX] = {
         [BINDING_CREATING] = "creating", [BINDING_BOUND] = "bound",   [BINDING_UNBINDING] = "unbinding",
         [BINDING_UNBOUND] = "unbound",   [BINDING_FAILED] = "failed",

@@ -114,6 +114,14 @@ typedef enum AttachmentState {
 } AttachmentState;
 DECLARE_STRING_TABLE(attachment_state, AttachmentState);
 
+/* How the provider's disks differ from volume_attachments (attachment_drift). */
+typedef enum AttachmentDrift {
+        ATTACHMENT_DRIFT_MISSING,    /* recorded on a VM, not on its domain */
+        ATTACHMENT_DRIFT_UNRECORDED, /* on a domain, not recorded there */
+        _ATTACHMENT_DRIFT_MAX,
+} AttachmentDrift;
+DECLARE_STRING_TABLE(attachment_drift, AttachmentDrift);
+
 /* A service binding of an http resource (bindings.h, service_bindings). */
 typedef enum BindingState {
         BINDING_CREATING,  /* asked of the provider, not confirmed yet */

@@ -840,6 +840,21 @@ static const char *const migrations[] = {
         "  ON CONFLICT (project_id, service_id, plan_id, catalog_revision, cost_kind) DO UPDATE SET"
         "    quantity = quantity + 1;"
         "END;",
+
+        /* 31: which block volume the provider shows on which domain, where
+         * that differs from volume_attachments (daemon/core/reconcile.c): a
+         * row per drift while it lasts, so that it is reported once and its
+         * end is on record too. kind 'missing': recorded on vm_id, not on
+         * its domain; 'unrecorded': on domain, not recorded there. */
+        "CREATE TABLE attachment_drift ("
+        "  provider TEXT NOT NULL,"
+        "  volume_id TEXT NOT NULL,"
+        "  domain TEXT NOT NULL,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('missing','unrecorded')),"
+        "  vm_id TEXT,"
+        "  target TEXT,"
+        "  first_seen TEXT NOT NULL,"
+        "  PRIMARY KEY (provider, volume_id, domain));",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

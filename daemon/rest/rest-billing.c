@@ -208,10 +208,32 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
         return 0;
 }
 
+/* Closing renders the month on a worker: the connection waits (the loop
+ * keeps serving) and gets the answer when the files are stored. */
+static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
+        RestAsync *a = userdata;
+        if (r < 0)
+                rest_async_fail(a, err);
+        else
+                rest_async_complete(a, 200, record);
+}
+
 static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
+        Manager *m = req->manager;
         json_t *v = NULL;
-        int r = billing_close(req->manager->store, req->manager->calendar, req->manager->legacy, &req->caller,
-                              req->params[0], (int64_t)time(NULL), &v, err);
+        RestAsync *a;
+        int r;
+
+        /* A refusal or a month closed already answers right away; a close
+         * on the worker answers through a (its done runs on a later loop
+         * iteration, once the connection is suspended). */
+        a = rest_async_handle(req);
+        r = billing_close(m->store, m->pool, m->calendar, m->legacy, &req->caller, req->params[0],
+                          (int64_t)time(NULL), &v, close_answered, a, err);
+        if (r == 0) {
+                rest_suspend(req);
+                return REST_ASYNC;
+        }
         if (r < 0)
                 return r;
         return rest_reply_json(reply, 200, v);

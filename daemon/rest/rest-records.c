@@ -443,6 +443,28 @@ static json_t *inventory_item_json(const InventoryItem *it) {
                                 o, "attachment_state",
                                 json_string(attachment_state_to_string(it->attachment_state)));
         }
+        /* The provider's view beside the record's, and where they differ. */
+        if (r >= 0 && it->kind == DRIVER_OBJECT_VOLUME && it->managed) {
+                json_t *on = json_array(), *drift = json_array();
+                for (size_t k = 0; on && k < it->n_on; k++)
+                        if (json_array_append_new(
+                                    on, json_pack("{s:s, s:s?, s:s?, s:b, s:b}", "domain", it->on[k].domain,
+                                                  "resource_id", it->on[k].resource_id, "target",
+                                                  it->on[k].target, "persistent", it->on[k].persistent,
+                                                  "live", it->on[k].live)) < 0)
+                                r = -1;
+                for (size_t k = 0; drift && k < it->n_drift; k++)
+                        if (json_array_append_new(drift,
+                                                  json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "kind",
+                                                            attachment_drift_to_string(it->drift[k].kind),
+                                                            "domain", it->drift[k].domain, "vm_id",
+                                                            it->drift[k].vm_id, "target", it->drift[k].target,
+                                                            "first_seen", it->drift[k].first_seen)) < 0)
+                                r = -1;
+                if (json_object_set_new(o, "provider_attachments", on) < 0 ||
+                    json_object_set_new(o, "attachment_drift", drift) < 0)
+                        r = -1;
+        }
         /* Art. 10: what the broker did not place is a finding, on every face alike. */
         if (r >= 0 && !it->managed)
                 r = json_object_set_new(o, "violation",

@@ -93,7 +93,10 @@ json_t *rest_provider_list_json(const ProviderList *l);
 /* A provider's live inventory: {"provider", "domains": [{"name",
  * "provider_ref", "state", "vcpus", "memory_mib", "managed", "resource_id",
  * ["violation"]}], "volumes": [{"name", "provider_ref", "size_gib",
- * "managed", "resource_id", ["attached_to", "attachment_state"],
+ * "managed", "resource_id", ["attached_to", "attachment_state"] (the
+ * record), and for a managed one "provider_attachments": [{"domain",
+ * "resource_id", "target", "persistent", "live"}] (the provider) and
+ * "attachment_drift": [{"kind", "domain", "vm_id", "target", "first_seen"}],
  * ["violation"]}]}, provider_ref and resource_id null when there is none;
  * violation is the Art. 10 finding {"code": "UNMANAGED_RESOURCE",
  * "article": 10, "message"} of an object no approval covers. */

@@ -1139,6 +1139,10 @@ int rest_start(Manager *m, CbError *err) {
         return 0;
 }
 
+RestAsync *rest_async_handle(RestRequest *req) {
+        return (RestAsync *)req->pending;
+}
+
 RestAsync *rest_suspend(RestRequest *req) {
         Pending *pend = req->pending;
         pend->connection = req->connection;

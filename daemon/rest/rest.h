@@ -42,6 +42,9 @@ typedef struct RestRequest {
 #define REST_ASYNC 1
 typedef struct RestAsync RestAsync;
 RestAsync *rest_suspend(RestRequest *req);
+/* The handle rest_suspend() will return, before suspending: for a callback
+ * that is known to run on a later loop iteration. */
+RestAsync *rest_async_handle(RestRequest *req);
 /* Answers a suspended request (steals body). Call exactly once, from the loop. */
 void rest_async_complete(RestAsync *a, unsigned status, json_t *body);
 void rest_async_fail(RestAsync *a, const CbError *err);

@@ -95,16 +95,30 @@ assert_eq "$(pipes)" "$base_pipes" "the exports' pipes are closed once sent or t
 OUTD="$CB_TMP/out"
 mkdir -p "$OUTD"
 chmod 777 "$OUTD"
+# GetStatement holds its answer whole: the CSV (2.4 MB) is under its bound
+# (4 MiB), the JSON (9 MB) over it, refused naming ExportStatement.
+rc=0
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
+        --format json >"$CB_TMP/big.json" 2>"$CB_TMP/big.err" || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "ExportStatement" "$CB_TMP/big.err" && [ ! -s "$CB_TMP/big.json" ]; then
+        pass "GetStatement of a statement over 4 MiB is refused, naming ExportStatement ($(head -c 160 "$CB_TMP/big.err"))"
+else
+        fail "GetStatement of the 9 MB JSON: exit $rc, $(head -c 200 "$CB_TMP/big.err")"
+fi
 for fmt in json csv; do
         curl -sS --max-time 60 -H "Authorization: Bearer dev-finance" -o "$CB_TMP/rest.$fmt" "$STMT?format=$fmt"
-        CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
-                --format "$fmt" >"$CB_TMP/mem.$fmt"
-        assert_eq "$(sha256sum <"$CB_TMP/rest.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
-                "streamed REST $fmt = the in-memory statement (GetStatement), byte for byte"
+        if [ "$fmt" = csv ]; then
+                CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing statement --period "$PERIOD" \
+                        --format "$fmt" >"$CB_TMP/mem.$fmt"
+                assert_eq "$(sha256sum <"$CB_TMP/rest.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
+                        "streamed REST $fmt = the in-memory statement (GetStatement), byte for byte"
+        else
+                cp "$CB_TMP/rest.$fmt" "$CB_TMP/mem.$fmt"
+        fi
         CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" \
                 --format "$fmt" --out "$OUTD/fd.$fmt" 2>"$CB_TMP/export.err"
         assert_eq "$(sha256sum <"$OUTD/fd.$fmt")" "$(sha256sum <"$CB_TMP/mem.$fmt")" \
-                "billing export --format $fmt (ExportStatement, a pipe fd) = the same bytes"
+                "billing export --format $fmt (ExportStatement, a pipe fd) = the same bytes as REST"
 done
 assert_eq "$(head -c 200 "$CB_TMP/rest.json" | jq -R . >/dev/null && jq -r .period "$CB_TMP/rest.json")" "$PERIOD" \
         "the streamed JSON parses"
@@ -133,9 +147,72 @@ assert_eq "$rc" 4 "ExportStatement: a department asking for another's lines is A
 curl -sS --max-time 10 -o "$CB_TMP/edu.csv" -H "Authorization: Bearer dev-edu" "$STMT?format=csv"
 assert_eq "$(wc -l <"$CB_TMP/edu.csv")" 1 "a department's own stream holds none of the others' $N lines"
 
-# A closed month streams its stored bytes, many slices of them, under their digest.
+# --- closing on a worker ---------------------------------------------------------------------
+# The daemon renders the month's files into unlinked temporary files in
+# TMPDIR: one open there means a close is under way.
+CLOSE_TMP="$CB_TMP/closetmp"
+mkdir -p "$CLOSE_TMP"
+chmod 777 "$CLOSE_TMP"
+closing() { find "/proc/$CB_PID/fd" -lname "$CLOSE_TMP/*" 2>/dev/null | grep -q .; }
+wait_closing() {
+        for _ in $(seq 200); do
+                closing && return 0
+                sleep 0.02
+        done
+        return 1
+}
+start_close() {
+        curl -sS --max-time 120 -o "$CB_TMP/close.$1.json" -w '%{http_code}' -X POST \
+                -H "Authorization: Bearer dev-finance" "$STMT/close" >"$CB_TMP/close.$1.code" 2>/dev/null &
+        close_pid=$!
+        CB_PIDS+=("$close_pid")
+}
+cb_stop_daemon
+TMPDIR=$CLOSE_TMP cb_start_daemon
+
+# kill -9 while the worker renders: nothing of the close is stored.
+start_close killed
+if wait_closing; then
+        pass "the close renders on a worker, into an unlinked temporary file"
+else
+        fail "no close under way was seen (temporary file in $CLOSE_TMP)"
+fi
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+wait "$close_pid" 2>/dev/null || true
+assert_eq "$(sql "SELECT COUNT(*) FROM billing_closed WHERE period = '$PERIOD'") $(sql "SELECT COUNT(*) FROM billing_closed_files WHERE period = '$PERIOD'")" \
+        "0 0" "kill -9 mid-close: the month stays open, no file half-stored"
+assert_eq "$(sql "SELECT COUNT(*) FROM audit WHERE action = 'billing.close' AND outcome = 'ok'")" 0 \
+        "... and no billing.close record"
+assert_eq "$(find "$CLOSE_TMP" -mindepth 1 | wc -l)" 0 "... and no temporary file left behind"
+TMPDIR=$CLOSE_TMP cb_start_daemon
+
+# The loop serves while a close runs; a second close meanwhile is 409.
+start_close first
+wait_closing || true
+t0=$(date +%s%N)
+health=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$CB_URL/v1/health" || echo none)
+t1=$(date +%s%N)
+still=no
+closing && kill -0 "$close_pid" 2>/dev/null && still=yes
+assert_eq "$health $still" "200 yes" "GET /v1/health answers ($(((t1 - t0) / 1000000)) ms) while a close renders"
+code=$(curl -sS --max-time 10 -o "$CB_TMP/close2.json" -w '%{http_code}' -X POST \
+        -H "Authorization: Bearer dev-finance" "$STMT/close")
+if closing || kill -0 "$close_pid" 2>/dev/null; then
+        assert_eq "$code $(jq -r .field "$CB_TMP/close2.json")" "409 period" "a second close while one runs: 409 naming period"
+else
+        fail "the first close was over before the second was asked ($code): not a long close"
+fi
+wait "$close_pid" || true
+assert_eq "$(cat "$CB_TMP/close.first.code")" 200 "the close answers 200 once its files are stored (the connection waited)"
+assert_eq "$(jq -r '.period + " " + (.files | length | tostring)' "$CB_TMP/close.first.json")" "$PERIOD 8" \
+        "... with its record: the city and 3 departments, CSV and JSON"
+assert_eq "$(find "$CLOSE_TMP" -mindepth 1 | wc -l)" 0 "... and no temporary file left behind"
 cb_curl POST "/v1/billing/statements/$PERIOD/close" dev-finance
-assert_eq "$CB_STATUS" 200 "finance closes $PERIOD"
+assert_eq "$CB_STATUS" 200 "closing again answers the first closing"
+assert_eq "$(jq -c .files "$CB_TMP/close.first.json")" "$(jq -c .files <<<"$CB_BODY")" "... the same files and digests"
+
+# A closed month streams its stored bytes, many slices of them, under their digest.
 curl -sS --max-time 60 -D "$CB_TMP/closed.h" -o "$CB_TMP/closed.csv" -H "Authorization: Bearer dev-finance" \
         "$STMT?format=csv"
 want=$(grep -i '^X-Content-SM3:' "$CB_TMP/closed.h" | cut -d' ' -f2 | tr -d '\r')
@@ -176,5 +253,34 @@ sleep 0.5
 cb_stop_daemon
 kill "$stall_pid" 2>/dev/null || true
 wait "$stall_pid" 2>/dev/null || true
+
+# --- an export that fails after its first byte ----------------------------------------------
+# The database goes bad under a slow export (its file cut to a quarter: the
+# pages not read yet are gone). The status line was sent: the client must
+# see an error, not a clean end of a shorter statement. The open month is
+# rated from the store (a closed one is stored bytes): a month of its own.
+sql "UPDATE resources SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', created_at, '+30 days') WHERE id LIKE 'r-%';
+        UPDATE usage_segments SET start_at = strftime('%Y-%m-%dT%H:%M:%SZ', start_at, '+30 days') WHERE resource_id LIKE 'r-%';"
+cb_start_daemon
+for fmt in csv; do
+        curl -sS --max-time 60 --limit-rate 200k -o "$CB_TMP/bad.$fmt" -H "Authorization: Bearer dev-finance" \
+                "$CB_URL/v1/billing/statements/2025-07?format=$fmt" 2>"$CB_TMP/bad.$fmt.err" &
+        bad_pid=$!
+        CB_PIDS+=("$bad_pid")
+        for _ in $(seq 100); do
+                [ -s "$CB_TMP/bad.$fmt" ] && break
+                sleep 0.05
+        done
+        truncate -s $(($(stat -c %s "$CB_DB") / 4)) "$CB_DB"
+        rc=0
+        wait "$bad_pid" || rc=$?
+        if [ "$rc" -ne 0 ] && [ "$(wc -l <"$CB_TMP/bad.$fmt")" -gt 1 ] && [ "$(wc -l <"$CB_TMP/bad.$fmt")" -le "$N" ]; then
+                pass "a $fmt export failing after $(wc -l <"$CB_TMP/bad.$fmt") lines ends in an error for the client (curl exit $rc: $(head -c 100 "$CB_TMP/bad.$fmt.err"))"
+        else
+                fail "a $fmt export failing mid-way: curl exit $rc, $(wc -c <"$CB_TMP/bad.$fmt") bytes, $(head -c 200 "$CB_TMP/bad.$fmt.err")"
+        fi
+done
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
 
 cb_done

@@ -487,12 +487,15 @@ inject r-q p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00
 inject r-q2 p3 edu edu-portal ecs-general-2c4g 1 construction vm 2024-03-05T00:00:00Z \
         active@2024-03-05T00:00:00Z deleted@2024-03-05T01:00:00Z
 # Art. 35: a legacy system whose migration deadline (2023-12-31) has passed,
-# in the register as the migration team's register writes it, with a VM in March.
+# in the register as the migration team's register writes it, with a VM in March
+# on O&M funds (withheld) and one on construction funds (paid: the move is built).
 sql "INSERT INTO legacy_systems (system_id, department, hosting_kind, hosting_location, source, deadline, wave,
         state, created_at, created_by, updated_at) VALUES ('edu-old', 'edu', 'server-room', '机房', '{}',
         '2023-12-31', 'w1', 'registered', '2023-01-01T00:00:00Z', 'dev-migration', '2023-01-01T00:00:00Z')"
-inject r-m p1 edu edu-old ecs-general-2c4g 1 construction vm 2024-03-06T00:00:00Z \
+inject r-m p1 edu edu-old ecs-general-2c4g 1 om vm 2024-03-06T00:00:00Z \
         active@2024-03-06T00:00:00Z deleted@2024-03-06T02:00:00Z
+inject r-mc p1 edu edu-old ecs-general-2c4g 1 construction vm 2024-03-06T00:00:00Z \
+        active@2024-03-06T00:00:00Z deleted@2024-03-06T01:00:00Z
 # ...and one with quotes, as an older record might hold it (the approval's JSON cannot say it here).
 sql "UPDATE resources SET approval_no = '旧\"批\"号' WHERE id = 'r-q2'"
 cb_start_daemon
@@ -502,7 +505,9 @@ assert_eq "$(printf %s "$CB_BODY" | grep ',r-q,' | tr -d '\r')" \
         "CSV quotes a field with a comma"
 assert_eq "$(printf %s "$CB_BODY" | grep ',r-q2,' | cut -d, -f4)" '"旧""批""号"' "and doubles the quotes of a quoted field"
 assert_eq "$(printf %s "$CB_BODY" | grep ',r-m,' | tr -d '\r' | cut -d, -f13-)" "70,withhold,35" \
-        "a VM of a legacy system past its migration deadline: withheld, Art. 35"
+        "an O&M VM of a legacy system past its migration deadline: withheld, Art. 35"
+assert_eq "$(printf %s "$CB_BODY" | grep ',r-mc,' | tr -d '\r' | cut -d, -f13-)" "35,pay," \
+        "a construction VM of the same system: paid (Art. 35 holds back O&M funds)"
 stmt 2024-03 dev-finance
 assert_jq "$CB_BODY" '[.withheld[] | select(.article == 35) | .code + ":" + (.amount_fen | tostring)] | join(",")' \
         "MIGRATION_OVERDUE:70" "the withhold summary names Art. 35"
@@ -613,6 +618,11 @@ assert_eq "$(sql "SELECT json_extract(detail, '$.threshold') || ' ' || json_extr
         || json_extract(detail, '$.article') || ' ' || (json_extract(detail, '$.committed_fen') = $X) FROM audit
         WHERE action = 'billing.budget_alert' AND object = 'project:b80'")" "80 construction 13 1" \
         "the record names the threshold, the cost kind, Art. 13 and the committed money"
+NOWP=$(TZ=Asia/Shanghai date +%Y-%m)
+cb_curl GET "/v1/billing/statements/$NOWP?format=json&department=health" dev-finance
+assert_eq "$(printf %s "$CB_BODY" | jq -r '.budgets[] | select(.project_id == "b80") | .construction.committed_fen')" \
+        "$(sql "SELECT json_extract(detail, '$.committed_fen') FROM audit WHERE action = 'billing.budget_alert' AND object = 'project:b80'")" \
+        "the statement's budgets[].committed_fen is the budget rule's (the alert's committed money)"
 sleep 2.5
 assert_eq "$(alerts b80) $(alert_records b80)" "construction:80 1" "later checks (2 more ticks) do not raise it again"
 

@@ -23,7 +23,10 @@
 #     a second system waits "queued" while the first copies;
 #  5. an image source: a qcow2 image (no domain) in the server room's pool
 #     becomes the raw disk of a target defined from the plan, the same disk
-#     to the guest (qemu-img compare) and the known content byte for byte.
+#     to the guest (qemu-img compare) and the known content byte for byte;
+#  6. a VM of two disks: a kill -9 mid-copy of the second disk leaves neither
+#     target volume nor domain; moved again, both disks arrive byte-identical,
+#     vda and vdb in order, the second a block volume attached to the VM.
 #
 # Needs root. Usage: tests/integration/test-migration-qemu.sh [BUILD_DIR]
 
@@ -380,5 +383,118 @@ ALLOC=$(du -B1 "$CB_TMP/dst/cb-$IRID.img" | cut -f1)
 if [ "$ALLOC" -le $((8 * MiB)) ]; then pass "the converted target is sparse ($ALLOC bytes allocated)"; else
         fail "the converted target takes $ALLOC bytes"; fi
 assert_contains "$(vsh vol-list --pool "$SRC_POOL")" scan.qcow2 "the source image is left where it was"
+
+# --- 6. a VM of two disks: both arrive byte-identical; kill -9 mid-copy of the second ------
+# oa-d has the known content on vda and other content (3 MiB at 8 MiB of 64 MiB) on vdb.
+# The first disk becomes the target's system disk; the second a block volume of the
+# migration project (evs-mig-1g), attached as vdb. The cloud's room is the image's
+# VM's: it is stopped first.
+csh destroy "cb-$IRID" >/dev/null
+truncate -s $((64 * MiB)) "$CB_TMP/disk2.img"
+head -c $((3 * MiB)) /dev/urandom | dd of="$CB_TMP/disk2.img" bs=$MiB seek=8 conv=notrunc status=none
+WANT2=$(sha256sum <"$CB_TMP/disk2.img" | cut -d' ' -f1)
+vsh vol-create-as "$SRC_POOL" oa-d.img $((64 * MiB)) --allocation 0 --format raw >/dev/null
+vsh vol-upload --sparse --pool "$SRC_POOL" oa-d.img "$CB_TMP/disk.img"
+vsh vol-create-as "$SRC_POOL" oa-d-data.img $((64 * MiB)) --allocation 0 --format raw >/dev/null
+vsh vol-upload --sparse --pool "$SRC_POOL" oa-d-data.img "$CB_TMP/disk2.img"
+cat >"$CB_TMP/oa-d.xml" <<XML
+<domain type='qemu'>
+  <name>oa-d</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source pool='$SRC_POOL' volume='oa-d.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source pool='$SRC_POOL' volume='oa-d-data.img'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='52:54:00:cb:00:0d'/>
+      <source network='$NET'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+XML
+vsh define "$CB_TMP/oa-d.xml" >/dev/null
+vsh start oa-d >/dev/null
+assert_eq "$(digest_of vsh "$SRC_POOL" oa-d-data.img)" "$WANT2" "set-up: oa-d's second disk holds its content"
+cb_stop_daemon
+start 0 $MiB
+cb_add_system edu-two
+cb_approve mig-two "临政信审〔$YEAR〕$((RANDOM % 900 + 100))号" edu-two \
+        '[{"service_id": "ecs-mig", "plan_id": "ecs-mig-tiny", "quantity": 1},
+          {"service_id": "evs-mig", "plan_id": "evs-mig-1g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems dev-migration "$(jq -nc --arg dl "$YEAR-12-31" \
+        '{system_id: "edu-two", hosting: {kind: "server-room", location: "机房 1F"},
+          source: {provider: "room-a", domains: ["oa-d"]}, deadline: $dl}')"
+assert_eq "$CB_STATUS" 201 "a VM of two disks is registered"
+cb_curl POST /v1/legacy-systems/edu-two/assess dev-migration
+wait_legacy edu-two assessed 30 || fail "oa-d is assessed (state $GOT)"
+assert_jq "$CB_BODY" '.assessment.vms[0].disks | map(.target) | join(",")' "vda,vdb" "assessed: two disks, vda and vdb"
+TWO_PLAN="{\"project_id\": \"mig-two\", \"target\": {\"provider\": \"cloud\", \"pool\": \"$DST_POOL\", \"network\": \"$NET\"}}"
+cb_curl POST /v1/legacy-systems/edu-two/plan dev-migration "$TWO_PLAN"
+assert_jq "$CB_BODY" .plan.critical false "planned: two disks are no critical concern"
+[ "$(printf %s "$CB_BODY" | jq .plan.critical)" = false ] || echo "# $(printf %s "$CB_BODY" | jq -c '[.plan.vms[].concerns[]]')"
+cb_curl POST /v1/legacy-systems/edu-two/migrate dev-migration
+assert_eq "$CB_STATUS" 202 "the throttled move of the two disks starts"
+TRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].resource_id')
+VRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].disks[0].resource_id')
+assert_jq "$CB_BODY" '.plan.run.vms[0].disks | map("\(.dev):\(.plan_id)") | join(",")' "vdb:evs-mig-1g" \
+        "the second disk is fixed in the run before anything moves"
+# Until the second disk's copy has begun: its target volume exists and bytes move.
+for _ in $(seq 1 300); do
+        [ -e "$CB_TMP/dst/cb-$VRID.img" ] && record edu-two &&
+                [ "$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0] | .step == "copy" and .bytes_done > 0')" = true ] && break
+        sleep 0.1
+done
+if [ -e "$CB_TMP/dst/cb-$TRID.img" ] && [ -e "$CB_TMP/dst/cb-$VRID.img" ]; then
+        pass "the second disk is being copied (both target volumes exist)"
+else fail "the second disk's copy never began"; fi
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+pass "the daemon is killed with SIGKILL mid-copy of the second disk"
+cb_start_daemon
+cb_wait_provider cloud 60 || fail "cloud connects after the restart"
+wait_legacy edu-two failed 60 || fail "the interrupted two-disk move is rolled back on restart (state $GOT)"
+assert_eq "$(vsh domstate oa-d | head -n1)" running "oa-d runs again on its source"
+assert_eq "$(csh domstate "cb-$TRID" 2>/dev/null | head -n1)" "" "no target domain is left"
+if [ -e "$CB_TMP/dst/cb-$TRID.img" ] || [ -e "$CB_TMP/dst/cb-$VRID.img" ]; then
+        fail "a target volume is left: $(ls "$CB_TMP/dst")"
+else pass "neither target volume is left (the system disk's nor the second's)"; fi
+
+cb_stop_daemon
+start 0 0
+cb_curl POST /v1/legacy-systems/edu-two/transition dev-migration '{"state": "planned", "reason": "retry"}'
+assert_eq "$CB_STATUS" 200 "edu-two is planned again"
+t0=$SECONDS
+cb_curl POST /v1/legacy-systems/edu-two/migrate dev-migration
+assert_eq "$CB_STATUS" 202 "the two-disk move starts again"
+TRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].resource_id')
+VRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].disks[0].resource_id')
+if wait_legacy edu-two cut-over 90; then pass "the two-disk move ends cut-over ($((SECONDS - t0)) s)"; else
+        fail "the two-disk move ends cut-over (state $GOT: $(printf %s "$CB_BODY" | jq -c '[.state_reason, .plan.run.vms[0].error]'))"
+fi
+assert_eq "$(csh domstate "cb-$TRID" | head -n1)" running "the target cb-$TRID runs"
+assert_eq "$(digest_of csh "$DST_POOL" "cb-$TRID.img")" "$WANT" "its first disk is byte-identical to the source's vda"
+assert_eq "$(digest_of csh "$DST_POOL" "cb-$VRID.img")" "$WANT2" "its second disk is byte-identical to the source's vdb"
+assert_jq "$CB_BODY" '.plan.run.vms[0].disks[0] | [.source_sha256 == .target_sha256, .target_sha256] | map(tostring) | join(",")' \
+        "true,$WANT2" "the second disk's digests agree, per disk, in the run"
+XML=$(csh dumpxml "cb-$TRID")
+assert_eq "$(printf %s "$XML" | grep -o "<target dev='vd[a-z]'" | tr '\n' ' ')" "<target dev='vda' <target dev='vdb' " \
+        "the target has both disks, in order, under the source's names"
+assert_contains "$XML" "<serial>$VRID</serial>" "the second disk carries its volume's id"
+cb_curl GET "/v1/resources/$VRID" dev-edu
+assert_jq "$CB_BODY" '[.kind, .state, .project_id, .plan_id] | join(" ")' "volume active mig-two evs-mig-1g" \
+        "the second disk is a block volume of the migration project"
+cb_curl GET "/v1/resources/$TRID/volumes" dev-edu
+assert_jq "$CB_BODY" '.volumes | map("\(.volume_id):\(.target):\(.state)") | join(",")' "$VRID:vdb:attached" \
+        "attached to the moved VM as vdb"
 
 cb_done

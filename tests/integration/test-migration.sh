@@ -200,8 +200,8 @@ assert_jq "$CB_BODY" '.plan.vms | map("\(.name)=\(.suggested_plan.plan_id)") | j
 assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical")) | length' 0 \
         "oa-web: nothing critical (approved, room on the target)"
 assert_jq "$CB_BODY" '.plan.vms[1].concerns | map("\(.level):\(.code)") | join(",")' \
-        "critical:MULTIPLE_DISKS,warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
-        "oa-db: two disks (the move takes one), the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
+        "warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
+        "oa-db: two disks are no concern (the second moves as a block volume), the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "migrating"}'
 assert_eq "$CB_STATUS" 409 "a critical concern blocks the run"
 assert_contains "$CB_BODY" "critical" "the refusal says why"
@@ -224,11 +224,12 @@ assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.code == "ALREADY_PLANN
 cb_curl PUT /v1/legacy-systems/health-his dev-migration "$(reg health-his '["file-server"]' | jq -c '.wave = "w2"')"
 assert_jq "$CB_BODY" '[.state, (.plan | tostring)] | join(",")' "registered,null" "health-his gives oa-web up: its plan is dropped"
 
-# Override oa-db onto the approved plan: its 70 GiB of disk do not fit 40 GiB.
+# Override oa-db onto the approved plan: its 40 GiB system disk fits the plan's 40 GiB (its
+# second disk, 30 GiB, becomes a block volume), but the approval's one VM is oa-web's.
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "ecs-general-2c4g"}]')"
 assert_eq "$CB_STATUS" 200 "a plan can be overridden"
 assert_jq "$CB_BODY" '.plan.vms[1] | [.overridden, (.concerns | map(select(.level == "critical") | .code) | join("+"))] | map(tostring) | join(",")' \
-        "true,DISK_LARGER_THAN_PLAN+MULTIPLE_DISKS+QUANTITY_EXCEEDED" "the override: disk too large, two disks, and the approval's one VM is taken by oa-web"
+        "true,QUANTITY_EXCEEDED" "the override: the system disk fits, the approval's one VM is taken by oa-web"
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "no-such-plan"}]')"
 assert_eq "$CB_STATUS" 422 "an override to a plan that is not published"
 
@@ -379,6 +380,51 @@ assert_contains "$ERR" "only a planned system is moved" "ctl: and says why"
 ctl "$MIGRATION" migration watch edu-files
 assert_eq "$RC" 1 "ctl: migration watch of a system never moved fails"
 assert_contains "$ERR" "has not been moved" "ctl: and says so"
+
+# --- a VM of two disks: its second disk is a block volume, judged by the policy engine ---
+# oa-db (vda 40 GiB qcow2, vdb 30 GiB vmdk) of a system of its own. The smallest block-volume
+# plan holding 30 GiB is evs-ssd-100g: an approval without it refuses the move before
+# anything moves, naming the disk; with it the move starts (and on the test driver, which
+# streams no volume, fails and is rolled back: the copy itself is test-migration-qemu.sh's).
+cb_add_system edu-db
+cb_approve lf-db "临政信审〔$YEAR〕37号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems dev-migration "$(reg edu-db '["oa-db"]')"
+assert_eq "$CB_STATUS" 201 "edu-db (oa-db, two disks) is registered"
+cb_curl POST /v1/legacy-systems/edu-db/assess dev-migration
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-db dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+DBPLAN=$(printf %s "$PLAN" | jq -c '.project_id = "lf-db"')
+cb_curl POST /v1/legacy-systems/edu-db/plan dev-migration "$DBPLAN"
+assert_jq "$CB_BODY" '[.plan.critical, (.plan.vms[0].concerns | map(select(.level == "critical")) | length)] | map(tostring) | join(",")' \
+        "false,0" "oa-db alone: two disks, nothing critical"
+cb_curl POST /v1/legacy-systems/edu-db/migrate dev-migration
+assert_eq "$CB_STATUS" 403 "the approval has no block volume for oa-db's second disk: the move is refused"
+assert_jq "$CB_BODY" '[.error, (.violations | map("\(.code):\(.article)") | join("+"))] | join(",")' \
+        "policy_denied,ITEM_NOT_APPROVED:10" "refused by the policy engine with its article"
+assert_contains "$CB_BODY" "disk vdb of VM 'oa-db'" "the refusal names the disk"
+cb_curl GET /v1/legacy-systems/edu-db dev-migration
+assert_jq "$CB_BODY" '[.state, (.plan.run | tostring)] | join(",")' "planned,null" "nothing was written: still planned, no run"
+cb_approve lf-db2 "临政信审〔$YEAR〕38号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems/edu-db/plan dev-migration "$(printf %s "$PLAN" | jq -c '.project_id = "lf-db2"')"
+assert_jq "$CB_BODY" '.plan.critical' false "edu-db planned into lf-db2"
+cb_curl POST /v1/legacy-systems/edu-db/migrate dev-migration
+assert_eq "$CB_STATUS" 202 "with the block volume approved, the move starts"
+assert_jq "$CB_BODY" '.plan.run.vms[0] | [.plan_id, (.disks | length), .disks[0].dev, .disks[0].service_id, .disks[0].plan_id, .disks[0].format, .disks[0].source_volume, (.disks[0].resource_id | startswith("mig-"))] | map(tostring) | join(",")' \
+        "ecs-general-4c8g,1,vdb,evs-block,evs-ssd-100g,vmdk,/var/lib/legacy/oa-data.vmdk,true" \
+        "the run document names the second disk before anything moves: vdb, its plan, its own target id"
+for _ in $(seq 1 $((100 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-db dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = failed ] && break
+        sleep 0.1
+done
+assert_jq "$CB_BODY" '[.state, .plan.run.state, .plan.run.vms[0].step] | join(",")' "failed,rolled-back,rolled-back" \
+        "the test driver streams no volume: rolled back, failed"
+assert_eq "$(sqlite3 -batch "$CB_DB" "SELECT COUNT(*) FROM resources WHERE system_id = 'edu-db'")" 0 \
+        "no resource record for the target VM or its volume"
 
 # --- image sources: disks from a server room that no domain holds ---------------------
 # On the test driver only the register, the assessment (the volumes' XML) and the

@@ -88,6 +88,12 @@ cb_curl GET /v1/providers/dev-test/inventory dev-operator
 VOLINV=$(printf %s "$CB_BODY" | jq --arg n "cb-$V1.img" '.volumes[] | select(.name == $n)')
 assert_jq "$VOLINV" .attached_to "$VMA" "the provider's inventory says which VM the volume is on"
 assert_jq "$VOLINV" .attachment_state attached "and that it is attached"
+assert_jq "$VOLINV" '.provider_attachments | length' 1 "the provider shows the volume on one domain"
+assert_jq "$VOLINV" '.provider_attachments[0].domain' "cb-$VMA" "on the VM's domain, as recorded"
+assert_jq "$VOLINV" '.provider_attachments[0].resource_id' "$VMA" "which is the broker's VM"
+assert_jq "$VOLINV" '.provider_attachments[0].target' vdc "at the recorded target"
+assert_jq "$VOLINV" '.provider_attachments[0].persistent' true "in its persistent definition"
+assert_jq "$VOLINV" '.attachment_drift | length' 0 "no drift between record and provider"
 
 # --- refusals ---------------------------------------------------------------------
 
@@ -213,6 +219,16 @@ assert_eq "$GOT" succeeded "the attach asked through D-Bus succeeded"
 ctl 1001 resource volumes "$VMC"
 assert_eq "$RC" 0 "cloudbrokerctl resource volumes: exit 0"
 assert_contains "$OUT" "vdc	$V2	attached" "it lists the volume on vdc, attached"
+ctl 0 provider inventory dev-test
+assert_eq "$RC" 0 "cloudbrokerctl provider inventory: exit 0"
+if printf %s "$OUT" | grep -Eq "^cb-$V2\.img[[:space:]]+$V2[[:space:]]+$VMC[[:space:]]+cb-$VMC[[:space:]]+-\$"; then
+        pass "ctl shows the volume on the VM as recorded and as the provider has it, no drift"
+else
+        fail "ctl inventory volume row: $OUT"
+fi
+ctl 0 --json provider inventory dev-test
+assert_jq "$OUT" "[.volumes[] | select(.resource_id == \"$V2\") | .provider_attachments[0].resource_id][0]" "$VMC" \
+        "D-Bus GetInventory carries the provider's view too"
 ctl 1001 resource attach "$VMC" "$VO"
 if [ "$RC" -ne 0 ]; then pass "another project's volume through ctl: refused (exit $RC)"; else fail "ctl attached another project's volume"; fi
 ERR_OTHER=$(printf %s "$ERR" | sed "s/$VO/ID/")

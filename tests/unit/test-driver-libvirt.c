@@ -417,6 +417,93 @@ static void test_connect_timeout(void **state) {
         cb_error_clear(&err);
 }
 
+/* The disk of the inventory's item name whose source is source, or NULL. */
+static const DriverDisk *inventory_disk(const DriverInventory *inv, const char *name, const char *source) {
+        for (size_t i = 0; i < inv->n_items; i++)
+                if (streq(inv->items[i].name, name))
+                        for (size_t k = 0; k < inv->items[i].n_disks; k++)
+                                if (inv->items[i].disks[k].source &&
+                                    streq(inv->items[i].disks[k].source, source))
+                                        return &inv->items[i].disks[k];
+        return NULL;
+}
+
+static void redefine(virConnectPtr raw, const char *name, const char *device, const char *remove_serial) {
+        virDomainPtr d = virDomainLookupByName(raw, name);
+        assert_non_null(d);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE), *edited = NULL;
+        assert_non_null(xml);
+        if (device)
+                assert_int_equal(libvirt_xml_add_device(xml, device, &edited), 0);
+        else
+                assert_int_equal(libvirt_xml_remove_disk(xml, remove_serial, &edited), 0);
+        virDomainPtr nd = virDomainDefineXML(raw, edited);
+        assert_non_null(nd);
+        virDomainFree(nd);
+        virDomainFree(d);
+        free(xml);
+        free(edited);
+}
+
+/* The inventory lists each domain's disks as the provider has them, a disk
+ * put on (or taken off) outside the broker too: a redefinition stands for
+ * `virsh attach-disk --config` on test:///default. */
+static void test_inventory_disks(void **state) {
+        (void)state;
+        DriverConn *c = open_or_fail("test:///default");
+        virConnectPtr raw = virConnectOpen("test:///default");
+        assert_non_null(raw);
+        CbError err = CB_ERROR_INIT;
+        ProvisionSpec spec = spec_for("r-dsk");
+        spec.pool = "default-pool";
+        spec.disk_gib = 1;
+        _cleanup_(freep) char *ref = NULL, *vol = NULL;
+        assert_int_equal(driver_provision(lv, c, &spec, &ref, &err), 0);
+
+        _cleanup_(driver_inventory_freep) DriverInventory *inv = NULL;
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        const DriverDisk *sys = inventory_disk(inv, "cb-r-dsk", "cb-r-dsk.img");
+        assert_non_null(sys);
+        assert_string_equal(sys->volume_id, "r-dsk"); /* its own: the reconcile leaves it be */
+        assert_string_equal(sys->target, "vda");
+        assert_true(sys->persistent && sys->live);
+        assert_false(sys->seed);
+        assert_null(inventory_disk(inv, "cb-r-dsk", "cb-vol-q.img"));
+
+        /* Attached outside the broker: in the persistent definition only. */
+        assert_int_equal(libvirt_xml_attached_disk("default-pool", "vol-q", "vdc", &vol, &err), 0);
+        redefine(raw, "cb-r-dsk", vol, NULL);
+        redefine(raw, "cb-r-dsk",
+                 "<disk type='file' device='disk'><source file='/srv/own.img'/><target dev='vdd'/></disk>",
+                 NULL);
+        inv = driver_inventory_free(inv);
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        const DriverDisk *q = inventory_disk(inv, "cb-r-dsk", "cb-vol-q.img");
+        assert_non_null(q);
+        assert_string_equal(q->volume_id, "vol-q");
+        assert_string_equal(q->target, "vdc");
+        assert_true(q->persistent);
+        assert_false(q->live);
+        const DriverDisk *own = inventory_disk(inv, "cb-r-dsk", "/srv/own.img");
+        assert_non_null(own);
+        assert_null(own->volume_id);
+        assert_string_equal(own->target, "vdd");
+
+        /* Detached outside the broker: gone from the inventory. */
+        redefine(raw, "cb-r-dsk", NULL, "vol-q");
+        inv = driver_inventory_free(inv);
+        assert_int_equal(driver_inventory(lv, c, &inv, &err), 0);
+        assert_null(inventory_disk(inv, "cb-r-dsk", "cb-vol-q.img"));
+        assert_non_null(inventory_disk(inv, "cb-r-dsk", "/srv/own.img"));
+
+        DriverRef dref = {
+                .kind = DRIVER_OBJECT_VM, .resource_id = "r-dsk", .provider_ref = ref, .pool = "default-pool"
+        };
+        assert_int_equal(driver_deprovision(lv, c, &dref, &err), 0);
+        virConnectClose(raw);
+        driver_close(lv, c);
+}
+
 /* test:///default: a raw second connection sees the same state. */
 static void test_volume_on_shared_default(void **state) {
         (void)state;
@@ -1176,6 +1263,7 @@ int main(void) {
                 cmocka_unit_test(test_assess_domain),
                 cmocka_unit_test(test_image_inspect),
                 cmocka_unit_test(test_system_disk_from_image),
+                cmocka_unit_test(test_inventory_disks),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         driver_global_shutdown();

@@ -376,13 +376,15 @@ static void test_preflight(void **state) {
         assert_false(has(c, n, "DISK_CONVERSION", LEGACY_CONCERN_INFO));
         assert_false(has(c, n, "DISK_FORMAT_UNKNOWN", LEGACY_CONCERN_CRITICAL));
         assert_int_equal(n, 2);
-        /* The move takes VMs of exactly one disk: say so before anything moves. */
+        /* A second disk moves as a block volume: no concern, and the plan's
+         * disk holds the first one only (this one is far larger than it). */
         vm->n_disks = 2;
         vm->disks[1] = vm->disks[0];
         snprintf(vm->disks[1].target, sizeof(vm->disks[1].target), "vdb");
-        vm->disks[1].capacity_bytes = 0;
-        assert_true(legacy_preflight(&f, c, &n));
-        assert_true(has(c, n, "MULTIPLE_DISKS", LEGACY_CONCERN_CRITICAL));
+        vm->disks[1].capacity_bytes = 4096ull << 30;
+        assert_false(legacy_preflight(&f, c, &n));
+        assert_false(has(c, n, "DISK_LARGER_THAN_PLAN", LEGACY_CONCERN_CRITICAL));
+        assert_int_equal(n, 2);
         snprintf(vm->disks[1].device, sizeof(vm->disks[1].device), "cdrom");
         assert_false(legacy_preflight(&f, c, &n)); /* a CD-ROM is no disk to move */
         vm->n_disks = 0;

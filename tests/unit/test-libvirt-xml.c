@@ -539,6 +539,23 @@ static void test_attached_disk_xml(void **state) {
         assert_int_equal(libvirt_xml_attached_disk("p'x", "vol-1", "vdc", &z, &err), 0);
         assert_non_null(strstr(z, "pool='p&apos;x'"));
         free(z);
+        z = NULL;
+        /* vdb is the seed's for an attach, but a moved VM's second disk keeps it. */
+        assert_int_equal(libvirt_xml_attached_disk("data", "vol-1", "vdb", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "target");
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "vdb", &z, &err), 0);
+        assert_non_null(strstr(z, "<target dev='vdb' bus='virtio'/>"));
+        assert_non_null(strstr(z, "<source pool='data' volume='cb-mig-1.img'/>"));
+        assert_non_null(strstr(z, "<serial>mig-1</serial>"));
+        free(z);
+        z = NULL;
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "vda", &z, &err), -EINVAL);
+        assert_string_equal(err.field, "target");
+        assert_null(z);
+        cb_error_clear(&err);
+        assert_int_equal(libvirt_xml_moved_disk("data", "mig-1", "sdb", &z, &err), -EINVAL);
+        cb_error_clear(&err);
         /* The device XML the attach hands to libvirt, in the domain the
          * broker generates (as virDomainAttachDeviceFlags CONFIG leaves it),
          * validates: virt-xml-validate takes whole documents only. */
@@ -713,6 +730,62 @@ static void test_console_log_path(void **state) {
                          -ENOENT);
 }
 
+/* The disks of a persistent and a live definition merged: the source (a
+ * pool volume's name or a file's path), its broker volume, the target, and
+ * which definitions have it. */
+static void test_merge_disks(void **state) {
+        (void)state;
+        static const char persistent[] =
+                "<domain><name>cb-r-1</name><devices>"
+                "<disk type='volume' device='disk'><source pool='p' volume='cb-r-1.img'/>"
+                "<target dev='vda' bus='virtio'/></disk>"
+                "<disk type='file' device='cdrom'><source file='/var/lib/x/cb-r-1-seed.iso'/>"
+                "<target dev='vdb'/><readonly/></disk>"
+                "<disk type='volume' device='disk'><source pool='p' volume='cb-vol-a.img'/>"
+                "<target dev=\"vdc\" bus='virtio'/><serial>vol-a</serial></disk>"
+                "<disk type='file' device='disk'><source file='/srv/a&amp;b.img'/><target dev='vdd'/></disk>"
+                "<disk type='file' device='cdrom'><target dev='hdc'/></disk>"
+                "</devices></domain>";
+        static const char live[] =
+                "<domain><devices><disk type='volume' device='disk'><source pool='p' volume='cb-r-1.img'/>"
+                "<target dev='vda'/></disk>"
+                "<disk type='file' device='disk'><source file='/images/cb-vol-b.img'/><target dev='vde'/>"
+                "</disk></devices></domain>";
+        DriverDisk *d = NULL;
+        size_t n = 0;
+        assert_int_equal(libvirt_xml_merge_disks(persistent, false, &d, &n), 0);
+        assert_int_equal(libvirt_xml_merge_disks(live, true, &d, &n), 0);
+        assert_int_equal(n, 6);
+        assert_string_equal(d[0].source, "cb-r-1.img");
+        assert_string_equal(d[0].volume_id, "r-1");
+        assert_true(d[0].persistent && d[0].live);
+        assert_string_equal(d[1].volume_id, "r-1");
+        assert_true(d[1].seed);
+        assert_string_equal(d[2].volume_id, "vol-a");
+        assert_string_equal(d[2].target, "vdc");
+        assert_true(d[2].persistent);
+        assert_false(d[2].live);
+        assert_string_equal(d[3].source, "/srv/a&b.img");
+        assert_null(d[3].volume_id);
+        assert_null(d[4].source); /* an empty drive */
+        assert_string_equal(d[4].target, "hdc");
+        assert_string_equal(d[5].volume_id, "vol-b"); /* a file whose name is the broker's */
+        assert_false(d[5].persistent);
+        assert_true(d[5].live);
+        for (size_t i = 0; i < n; i++)
+                driver_disk_done(&d[i]);
+        free(d);
+
+        /* An unclosed <disk> is refused. */
+        d = NULL;
+        n = 0;
+        assert_int_equal(
+                libvirt_xml_merge_disks("<devices><disk type='file'><source file='x'/>", false, &d, &n),
+                -EBADMSG);
+        assert_int_equal(n, 0);
+        free(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_console_log_path),
@@ -733,6 +806,7 @@ int main(void) {
                 cmocka_unit_test(test_pool_type),
                 cmocka_unit_test(test_adopt_stamp),
                 cmocka_unit_test(test_agent_addresses),
+                cmocka_unit_test(test_merge_disks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,7 +191,8 @@ static void test_inventory_json(void **state) {
                 "\"violation\":{\"code\":\"UNMANAGED_RESOURCE\",\"article\":10,\"message\":\"no approval "
                 "covers this object\"}}],\"volumes\":[{\"name\":\"cb-vol-1\",\"provider_ref\":null,"
                 "\"size_gib\":20,\"managed\":true,\"resource_id\":\"r-vol\",\"attached_to\":\"r-vm\","
-                "\"attachment_state\":\"attached\"},{\"name\":\"stray\",\"provider_ref\":null,\"size_gib\":1,"
+                "\"attachment_state\":\"attached\",\"provider_attachments\":[],\"attachment_drift\":[]},{"
+                "\"name\":\"stray\",\"provider_ref\":null,\"size_gib\":1,"
                 "\"managed\":false,\"resource_id\":null,\"violation\":{\"code\":\"UNMANAGED_RESOURCE\","
                 "\"article\":10,\"message\":\"no approval covers this object\"}}]}");
         inventory_free(inv);

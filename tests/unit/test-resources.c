@@ -700,6 +700,152 @@ static void test_attach_recovery_and_rollback(void **state) {
         assert_true(pump_until(pool_idle, NULL));
 }
 
+/* Puts volume vol on (or takes it off) the persistent definition of domain
+ * name, as `virsh attach-disk --config` would behind the broker's back. */
+static void host_put_volume(const char *name, const char *vol, const char *target, bool on) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        char *xml, *disk = NULL, *edited = NULL;
+        virDomainPtr d = virDomainLookupByName(host, name), nd;
+        assert_non_null(d);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(xml);
+        if (on) {
+                assert_int_equal(libvirt_xml_attached_disk("default-pool", vol, target, &disk, &err), 0);
+                assert_int_equal(libvirt_xml_add_device(xml, disk, &edited), 0);
+        } else
+                assert_int_equal(libvirt_xml_remove_disk(xml, vol, &edited), 0);
+        nd = virDomainDefineXML(host, edited);
+        assert_non_null(nd);
+        virDomainFree(nd);
+        virDomainFree(d);
+        free(xml);
+        free(disk);
+        free(edited);
+}
+
+static void reconcile_now(void) {
+        assert_true(pump_until(pool_idle, NULL));
+        resources_reconcile_all(w.resources);
+        assert_true(pump_until(pool_idle, NULL));
+}
+
+/* Which volume is on which VM is compared with what the provider shows: a
+ * volume detached or attached outside the broker is reported once, as
+ * drift with its audit record, and cleared when it is put right; a disk
+ * that is no broker volume is left alone. */
+static void test_attachment_drift(void **state) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", "drift-vm");
+        ResourceTicket t;
+        char vm[64], dom[128];
+        (void)state;
+
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(resources_request(w.resources, &edu_c, body, NULL, &t, &err), 0);
+        json_decref(body);
+        snprintf(vm, sizeof(vm), "%s", t.id);
+        snprintf(dom, sizeof(dom), "cb-%s", vm);
+        wait_succeeded(t.operation_id);
+        /* Shut off, so that its persistent definition is all it has. */
+        virDomainPtr d = virDomainLookupByName(host, dom);
+        assert_non_null(d);
+        assert_int_equal(virDomainDestroy(d), 0);
+        virDomainFree(d);
+
+        virStoragePoolPtr pool = virStoragePoolLookupByName(host, "default-pool");
+        assert_non_null(pool);
+        virStorageVolPtr sv =
+                virStorageVolCreateXML(pool,
+                                       "<volume><name>cb-vol-d1.img</name><capacity unit='G'>1</capacity>"
+                                       "<target><format type='raw'/></target></volume>",
+                                       0);
+        assert_non_null(sv);
+        virStorageVolFree(sv);
+        virStoragePoolFree(pool);
+        assert_int_equal(
+                store_exec(w.store,
+                           "INSERT INTO resources (id, name, project_id, system_id, department, service_id,"
+                           " plan_id, catalog_revision, approval_no, cost_kind, committed_fen, state,"
+                           " created_at, created_by, updated_at, provider, kind) VALUES ('vol-d1', 'data',"
+                           " 't-proj', 't-sys', 'edu', 't-vm', 't-small', 1, 'A', 'om', 0, 'active', 't',"
+                           " 'me', 't', '" PROVIDER "', 'volume')",
+                           &err),
+                0);
+        assert_int_equal(resources_attach_volume(w.resources, &edu_c, vm, "vol-d1", &t, &err), 0);
+        wait_succeeded(t.operation_id);
+        assert_true(host_has_volume(vm, "vol-d1"));
+        /* A disk of someone's own on the VM: not the broker's, not drift. */
+        host_put_volume(dom, "other", "vdh", true);
+
+        reconcile_now();
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 0);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'attachment.drift'"), 0);
+
+        /* (a) Detached behind the broker's back: reported once, however many passes. */
+        host_put_volume(dom, "vol-d1", NULL, false);
+        reconcile_now();
+        reconcile_now();
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift WHERE volume_id = 'vol-d1' AND "
+                               "kind = 'missing' AND target = 'vdc'"),
+                         1);
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'attachment.drift' AND "
+                               "outcome = 'reported' AND object = 'resource:vol-d1'"),
+                         1);
+        /* Put back: cleared, and that on record too. */
+        host_put_volume(dom, "vol-d1", "vdc", true);
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 0);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'attachment.drift' AND "
+                               "outcome = 'resolved'"),
+                         1);
+
+        /* (b) The same volume on a domain that is not the broker's as well. */
+        virDomainPtr other =
+                virDomainDefineXML(host, "<domain type='test'><name>outsider</name>"
+                                         "<memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                                         "<devices></devices></domain>");
+        assert_non_null(other);
+        host_put_volume("outsider", "vol-d1", "vdd", true);
+        reconcile_now();
+        reconcile_now();
+        assert_int_equal(
+                count("SELECT COUNT(*) FROM attachment_drift WHERE volume_id = 'vol-d1' AND "
+                      "kind = 'unrecorded' AND domain = 'outsider' AND vm_id IS NULL AND target = 'vdd'"),
+                1);
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'attachment.drift' AND "
+                               "outcome = 'reported'"),
+                         2);
+        host_put_volume("outsider", "vol-d1", NULL, false);
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 0);
+        assert_int_equal(virDomainUndefine(other), 0);
+        virDomainFree(other);
+
+        /* (b) Detached through the broker, then attached again outside it. */
+        assert_int_equal(resources_detach_volume(w.resources, &edu_c, vm, "vol-d1", &t, &err), 0);
+        wait_succeeded(t.operation_id);
+        assert_false(host_has_volume(vm, "vol-d1"));
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 0);
+        host_put_volume(dom, "vol-d1", "vde", true);
+        reconcile_now();
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM attachment_drift WHERE volume_id = 'vol-d1' AND kind = 'unrecorded' "
+                 "AND vm_id = '%s' AND domain = '%s' AND target = 'vde'",
+                 vm, dom);
+        assert_int_equal(count(sql), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 1);
+        host_put_volume(dom, "vol-d1", NULL, false);
+        reconcile_now();
+        assert_int_equal(count("SELECT COUNT(*) FROM attachment_drift"), 0);
+        cb_error_clear(&err);
+}
+
 /* The vCPUs of resource id's domain in its persistent definition, or -1. */
 static int host_vcpus(const char *id) {
         char name[128];
@@ -826,6 +972,7 @@ int main(void) {
                 cmocka_unit_test(test_deleted_is_hidden),
                 cmocka_unit_test(test_crash_recovery),
                 cmocka_unit_test(test_attach_recovery_and_rollback),
+                cmocka_unit_test(test_attachment_drift),
                 cmocka_unit_test(test_resize_recovery_and_rollback),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
