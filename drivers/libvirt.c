@@ -842,6 +842,23 @@ static int delete_volume(virConnectPtr vc, const char *pool_name, const char *re
         return r < 0 ? r : delete_named_volume(vc, pool_name, name, err);
 }
 
+/* The pool an order names (pool_name already defaulted): one the provider
+ * lacks is the order's fault, 422 naming "pool"; any other failure is the
+ * provider's. */
+static int order_pool(virConnectPtr vc, const char *pool_name, virStoragePoolPtr *ret, CbError *err) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(vc, pool_name);
+        if (!pool) {
+                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
+                        virResetLastError();
+                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
+                                                  "the provider has no storage pool %s", pool_name);
+                }
+                return lv_error(err, "cannot look up storage pool");
+        }
+        *ret = pool;
+        return 0;
+}
+
 static int delete_named_volume(virConnectPtr vc, const char *pool_name, const char *name, CbError *err) {
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(volp) virStorageVolPtr vol = NULL;
@@ -893,15 +910,8 @@ static int ensure_volume(virConnectPtr vc, const ProvisionSpec *spec, char **ret
         const char *pool_name = isempty(spec->pool) ? "default" : spec->pool;
         int r;
 
-        pool = virStoragePoolLookupByName(vc, pool_name);
-        if (!pool) {
-                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
-                        virResetLastError();
-                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
-                                                  "the provider has no storage pool %s", pool_name);
-                }
-                return lv_error(err, "cannot look up storage pool");
-        }
+        if ((r = order_pool(vc, pool_name, &pool, err)) < 0)
+                return r;
         if (libvirt_xml_volume_name(spec->resource_id, &name) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         vol = virStorageVolLookupByName(pool, name);
@@ -936,17 +946,11 @@ static int system_disk_format(virConnectPtr vc, const char *pool_name, const cha
         _cleanup_(poolp) virStoragePoolPtr pool = NULL;
         _cleanup_(freep) char *xml = NULL;
         char type[32];
+        int r;
 
-        pool = virStoragePoolLookupByName(vc, isempty(pool_name) ? "default" : pool_name);
-        if (!pool) {
-                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
-                        virResetLastError();
-                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
-                                                  "the provider has no storage pool %s",
-                                                  isempty(pool_name) ? "default" : pool_name);
-                }
-                return lv_error(err, "cannot look up storage pool");
-        }
+        r = order_pool(vc, isempty(pool_name) ? "default" : pool_name, &pool, err);
+        if (r < 0)
+                return r;
         xml = virStoragePoolGetXMLDesc(pool, 0);
         if (!xml)
                 return lv_error(err, "cannot read the storage pool");
@@ -970,15 +974,8 @@ static int ensure_system_disk(LibvirtConn *lc, virConnectPtr vc, const Provision
         DriverImageInfo info;
         int r;
 
-        pool = virStoragePoolLookupByName(vc, pool_name);
-        if (!pool) {
-                if (last_code() == VIR_ERR_NO_STORAGE_POOL) {
-                        virResetLastError();
-                        return cb_error_set_field(err, CB_ERR_UNPROCESSABLE, "pool",
-                                                  "the provider has no storage pool %s", pool_name);
-                }
-                return lv_error(err, "cannot look up storage pool");
-        }
+        if ((r = order_pool(vc, pool_name, &pool, err)) < 0)
+                return r;
         if (libvirt_xml_volume_name(spec->resource_id, &name) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         vol = virStorageVolLookupByName(pool, name);
