@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "operations-http.h"
+#include "osb-params.h"
 #include "resources-internal.h"
 
 #define RETRY_FIRST_USEC  500000ULL
@@ -21,22 +22,23 @@
 
 #define BINDING_COLUMNS                                                                                \
         "id, binding_key, resource_id, created_by, error, created_at, updated_at, deleted_at, state, " \
-        "request_hash, credentials, phase, remote_operation"
+        "request_hash, credentials, phase, remote_operation, parameters"
 
 void service_binding_done(ServiceBinding *b) {
         if (!b)
                 return;
         free(b->mem_);
         json_decref(b->credentials);
+        json_decref(b->parameters);
         *b = (ServiceBinding){ 0 };
 }
 
 json_t *service_binding_to_json(const ServiceBinding *b) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:s*, s:O*}", "id", b->id, "binding_id",
-                         b->binding_key, "resource_id", b->resource_id, "state",
+        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:s*, s:O*, s:O*}", "id", b->id,
+                         "binding_id", b->binding_key, "resource_id", b->resource_id, "state",
                          binding_state_to_string(b->state), "error", b->error, "created_by", b->created_by,
                          "created_at", b->created_at, "updated_at", b->updated_at, "deleted_at",
-                         b->deleted_at, "credentials", b->credentials);
+                         b->deleted_at, "credentials", b->credentials, "parameters", b->parameters);
 }
 
 /* What credentials are sealed under: their table and row, so they open nowhere else. */
@@ -44,15 +46,65 @@ static void credentials_ad(const char *id, char ret[96]) {
         snprintf(ret, 96, "service_bindings/%s/credentials", id);
 }
 
+/* The same for the parameters the department sent: a sealed value of one
+ * column does not open as the other. */
+static void parameters_ad(const char *id, char ret[96]) {
+        snprintf(ret, 96, "service_bindings/%s/parameters", id);
+}
+
+/* Seals v (a JSON object) under ad into *ret; the plain text is wiped. */
+static int seal_json(Resources *r, const char *ad, const json_t *v, char **ret) {
+        char *plain = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        int q;
+        if (!plain)
+                return -ENOMEM;
+        q = r->secrets ? secretbox_seal(r->secrets, ad, plain, strlen(plain), ret) : -ENOKEY;
+        explicit_bzero(plain, strlen(plain));
+        free(plain);
+        return q < 0 ? q : 0;
+}
+
+/* Opens a value seal_json() made into *ret (a new reference). */
+static int open_json(Resources *r, const char *ad, const char *sealed, json_t **ret) {
+        _cleanup_(freep) char *plain = NULL;
+        size_t len = 0;
+        json_t *v;
+        if (!r->secrets || !secretbox_is_sealed(sealed) ||
+            secretbox_open(r->secrets, ad, sealed, &plain, &len) < 0)
+                return -EBADMSG;
+        v = json_loadb(plain, len, 0, NULL);
+        explicit_bzero(plain, len);
+        if (!v)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* The parameters sealed on a binding's row (NULL for none) into *ret. */
+static int open_parameters(Resources *r, const char *id, const char *sealed, json_t **ret, CbError *err) {
+        char ad[96];
+        *ret = NULL;
+        if (!sealed)
+                return 0;
+        parameters_ad(id, ad);
+        if (open_json(r, ad, sealed, ret) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "the parameters of binding '%s' do not open under the secrets key "
+                                    "(secrets.key): another key, or the row was altered",
+                                    id);
+        return 0;
+}
+
 /* The row where `where` (one of two) matches, with its hash, sealed
  * credentials, phase and token when asked for: 1, or 0 for none. */
 typedef struct Row {
         char hash[72];
-        char *sealed, *phase, *remote_operation; /* malloc'd, or NULL */
+        char *sealed, *phase, *remote_operation, *sealed_parameters; /* malloc'd, or NULL */
 } Row;
 
 static void row_done(Row *w) {
         free(w->sealed);
+        free(w->sealed_parameters);
         free(w->phase);
         free(w->remote_operation);
         *w = (Row){ 0 };
@@ -75,7 +127,8 @@ static int binding_query(Resources *r, const char *sql, const char *a, const cha
         snprintf(w.hash, sizeof(w.hash), "%s", store_rows_text(rows, 9) ?: "");
         if ((store_rows_text(rows, 10) && !(w.sealed = strdup(store_rows_text(rows, 10)))) ||
             (store_rows_text(rows, 11) && !(w.phase = strdup(store_rows_text(rows, 11)))) ||
-            (store_rows_text(rows, 12) && !(w.remote_operation = strdup(store_rows_text(rows, 12))))) {
+            (store_rows_text(rows, 12) && !(w.remote_operation = strdup(store_rows_text(rows, 12)))) ||
+            (store_rows_text(rows, 13) && !(w.sealed_parameters = strdup(store_rows_text(rows, 13))))) {
                 row_done(&w);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
@@ -115,12 +168,16 @@ static int load_by_key(Resources *r, const char *who, const char *key, ServiceBi
         return binding_query(r, sql, who, key, ret, ret_row, err);
 }
 
-/* Opens the sealed credentials into b (bound ones only). */
-static int open_credentials(Resources *r, ServiceBinding *b, const char *sealed, CbError *err) {
+/* Opens the sealed credentials into b (bound ones only), and the parameters
+ * it was asked with (while they are kept: until it is unbound or failed). */
+static int open_credentials(Resources *r, ServiceBinding *b, const Row *w, CbError *err) {
         _cleanup_(freep) char *plain = NULL;
+        const char *sealed = w->sealed;
         char ad[96];
         size_t len = 0;
 
+        if (open_parameters(r, b->id, w->sealed_parameters, &b->parameters, err) < 0)
+                return -EBADMSG;
         if (b->state != BINDING_BOUND || !sealed)
                 return 0;
         credentials_ad(b->id, ad);
@@ -234,7 +291,7 @@ static void op_answer(BindOp *op, const CbError *failure) {
                 return;
         op->answer = NULL;
         q = load_by_id(op->r, op->id, &b, &w, &e);
-        if (q > 0 && !op->unbind && open_credentials(op->r, &b, w.sealed, &e) < 0)
+        if (q > 0 && !op->unbind && open_credentials(op->r, &b, &w, &e) < 0)
                 q = -EIO;
         row_done(&w);
         if (q == 0)
@@ -258,9 +315,12 @@ static int end_change(Store *s, void *userdata, CbError *err) {
                 s,
                 "UPDATE service_bindings SET state = ?1, credentials = ?2, error = ?3, updated_at = ?4, "
                 "deleted_at = CASE WHEN ?5 = 1 THEN ?4 ELSE deleted_at END, phase = NULL, "
-                "remote_operation = NULL WHERE id = ?6",
+                "remote_operation = NULL, parameters = CASE WHEN ?7 = 1 THEN NULL ELSE parameters END "
+                "WHERE id = ?6",
                 STORE_ARGS(SA_TEXT(binding_state_to_string(c->state)), SA_TEXT(c->sealed), SA_TEXT(c->error),
-                           SA_TEXT(c->now), SA_INT(c->deleted ? 1 : 0), SA_TEXT(c->id)),
+                           SA_TEXT(c->now), SA_INT(c->deleted ? 1 : 0), SA_TEXT(c->id),
+                           /* Kept only while the binding lives: an unbound or failed one is never resent. */
+                           SA_INT(c->state == BINDING_UNBOUND || c->state == BINDING_FAILED ? 1 : 0)),
                 "recording the binding", err);
 }
 
@@ -703,7 +763,7 @@ static bool service_bindable(Resources *r, const Resource *res) {
 }
 
 typedef struct NewBinding {
-        const char *id, *resource_id, *key, *who, *hash, *now;
+        const char *id, *resource_id, *key, *who, *hash, *now, *sealed_parameters;
 } NewBinding;
 
 static int new_binding_change(Store *s, void *userdata, CbError *err) {
@@ -711,11 +771,53 @@ static int new_binding_change(Store *s, void *userdata, CbError *err) {
         return store_run(
                 s,
                 "INSERT INTO service_bindings (id, resource_id, binding_key, created_by, request_hash, "
-                "state, phase, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                "state, phase, created_at, updated_at, parameters) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                "?8, "
+                "?9)",
                 STORE_ARGS(SA_TEXT(c->id), SA_TEXT(c->resource_id), SA_TEXT(c->key), SA_TEXT(c->who),
                            SA_TEXT(c->hash), SA_TEXT(binding_state_to_string(BINDING_CREATING)),
-                           SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now)),
+                           SA_TEXT(phase_names[PHASE_SEND]), SA_TEXT(c->now), SA_TEXT(c->sealed_parameters)),
                 "recording the binding", err);
+}
+
+/* What the provider's catalogue says of binding res's plan: refused when its
+ * service or plan is not bindable (a plan's word overrides its service's, as
+ * in OSB), else parameters (NULL: none) held against its schema. */
+static int provider_takes_binding(Resources *r, const Resource *res, const json_t *parameters, CbError *err) {
+        _cleanup_(json_decrefp) json_t *spec = resources_plan_spec(r, res);
+        _cleanup_(json_decrefp) json_t *none = NULL;
+        Provider *p = providers_find(r->providers, res->provider);
+        const json_t *svc = NULL, *plan, *bindable;
+
+        plan = p && spec ? http_offered_plan(p, jstr(spec, "remote_service_id"), jstr(spec, "remote_plan_id"),
+                                             &svc)
+                         : NULL;
+        if (!plan)
+                return 0; /* not read yet, or gone: the provider itself answers the PUT */
+        bindable = json_object_get(plan, "bindable");
+        if (!json_is_boolean(bindable))
+                bindable = json_object_get(svc, "bindable");
+        if (json_is_false(bindable))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "resource",
+                                          "plan '%s' of resource '%s' is not bindable (provider '%s' says "
+                                          "bindable: false for its plan '%s')",
+                                          res->plan_id, res->id, res->provider, jstr(spec, "remote_plan_id"));
+        if (!osb_plan_params_schema(plan, "service_binding"))
+                return 0;
+        if (!parameters && !(parameters = none = json_object()))
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return osb_params_check(parameters, osb_plan_params_schema(plan, "service_binding"), err);
+}
+
+/* The names of parameters' members (what the audit record shows of them), or NULL. */
+static json_t *parameter_names(const json_t *parameters) {
+        json_t *names, *v;
+        const char *k;
+        if (!parameters)
+                return NULL;
+        names = json_array();
+        json_object_foreach((json_t *)parameters, k, v) json_array_append_new(names, json_string(k));
+        return names;
 }
 
 int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
@@ -724,6 +826,7 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(service_binding_done) ServiceBinding old = { 0 };
         _cleanup_(row_done) Row w = { 0 };
+        _cleanup_(freep) char *sealed_parameters = NULL;
         char id[64], now[32], object[96];
         json_t *detail;
         int q;
@@ -738,10 +841,13 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         if (isempty(binding_key) || strlen(binding_key) > KEY_MAX)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "binding_id", "binding_id: 1 to %d bytes",
                                           KEY_MAX);
-        /* None are kept on the record, so a resumed bind could not send them again. */
-        if (parameters && (!json_is_object(parameters) || json_object_size(parameters) > 0))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
-                                          "parameters: this broker's bindings take none");
+        if (parameters) {
+                q = osb_params_check(parameters, NULL, err);
+                if (q < 0)
+                        return q;
+        }
+        if (parameters && json_object_size(parameters) == 0)
+                parameters = NULL; /* {} asks nothing: the same as none */
         q = load_service(r, caller, resource_id, &res, err);
         if (q < 0)
                 return q;
@@ -754,14 +860,19 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         if (q < 0)
                 return q;
         if (q > 0) {
-                if (!streq(old.resource_id, resource_id) || !streq(w.hash, request_hash))
+                _cleanup_(json_decrefp) json_t *old_params = NULL;
+                if (open_parameters(r, old.id, w.sealed_parameters, &old_params, err) < 0)
+                        return -EBADMSG;
+                if (!streq(old.resource_id, resource_id) || !streq(w.hash, request_hash) ||
+                    (old_params || parameters) != (old_params && parameters) ||
+                    (old_params && !json_equal(old_params, (json_t *)parameters)))
                         return cb_error_set(err, CB_ERR_CONFLICT, "binding '%s' exists with other attributes",
                                             binding_key);
                 if (old.state == BINDING_FAILED || old.state == BINDING_UNBOUND ||
                     old.state == BINDING_UNBINDING)
                         return cb_error_set(err, CB_ERR_CONFLICT, "binding '%s' is %s: its id is not reused",
                                             binding_key, binding_state_to_string(old.state));
-                q = open_credentials(r, &old, w.sealed, err);
+                q = open_credentials(r, &old, &w, err);
                 if (q < 0)
                         return q;
                 *ret = old;
@@ -784,10 +895,22 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         if (!res.provider || !providers_find(r->providers, res.provider))
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "resource '%s' has no provider to bind it at",
                                     resource_id);
+        q = provider_takes_binding(r, &res, parameters, err);
+        if (q < 0)
+                return q;
+        if (parameters) {
+                char ad[96];
+                parameters_ad(id, ad);
+                if (seal_json(r, ad, parameters, &sealed_parameters) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL,
+                                            "the parameters could not be sealed (secrets key)");
+        }
         store_now(now);
         snprintf(object, sizeof(object), "resource:%s", resource_id);
-        detail = json_pack("{s:s, s:s, s:s}", "binding", id, "binding_key", binding_key, "state",
-                           binding_state_to_string(BINDING_CREATING));
+        /* The parameters may hold secrets: the record names them, no more. */
+        detail = json_pack("{s:s, s:s, s:s, s:o*}", "binding", id, "binding_key", binding_key, "state",
+                           binding_state_to_string(BINDING_CREATING), "parameter_names",
+                           parameter_names(parameters));
         q = audit_change(r->store, caller,
                          &(AuditEntry){ "resource.bind_request", object, "ok", NULL, detail },
                          new_binding_change,
@@ -796,7 +919,8 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
                                         .key = binding_key,
                                         .who = caller->principal->name,
                                         .hash = request_hash,
-                                        .now = now },
+                                        .now = now,
+                                        .sealed_parameters = sealed_parameters },
                          err);
         json_decref(detail);
         if (q < 0)
@@ -850,7 +974,7 @@ int resource_binding_get(Resources *r, const CbCaller *caller, const char *resou
         if (q < 0)
                 return q;
         if (caller_in_department(caller, res.department)) {
-                q = open_credentials(r, &b, w.sealed, err);
+                q = open_credentials(r, &b, &w, err);
                 if (q < 0)
                         return q;
         }
@@ -961,14 +1085,15 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
 }
 
 void bindings_resume(Resources *r, Provider *p) {
-        static const char sql[] =
-                "SELECT b.id, b.resource_id, b.created_by, b.state, b.phase, b.remote_operation "
-                "FROM service_bindings b JOIN resources res ON res.id = b.resource_id "
-                "WHERE res.provider = ?1 AND b.state IN (?2, ?3) ORDER BY b.id";
+        static const char sql[] = "SELECT b.id, b.resource_id, b.created_by, b.state, b.phase, "
+                                  "b.remote_operation, b.parameters "
+                                  "FROM service_bindings b JOIN resources res ON res.id = b.resource_id "
+                                  "WHERE res.provider = ?1 AND b.state IN (?2, ?3) ORDER BY b.id";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         CbError err = CB_ERROR_INIT;
         struct Open {
                 char id[64], resource_id[64], who[256], phase[16], token[1100];
+                char *sealed_parameters; /* malloc'd, or NULL */
                 bool unbind;
         } *open = NULL;
         size_t n = 0;
@@ -993,6 +1118,8 @@ void bindings_resume(Resources *r, Provider *p) {
                         streq_ptr(store_rows_text(rows, 3), binding_state_to_string(BINDING_UNBINDING));
                 snprintf(open[n].phase, sizeof(open[n].phase), "%s", store_rows_text(rows, 4) ?: "send");
                 snprintf(open[n].token, sizeof(open[n].token), "%s", store_rows_text(rows, 5) ?: "");
+                open[n].sealed_parameters =
+                        store_rows_text(rows, 6) ? strdup(store_rows_text(rows, 6)) : NULL;
                 n++;
         }
         store_rows_done(rows);
@@ -1000,13 +1127,21 @@ void bindings_resume(Resources *r, Provider *p) {
         cb_error_clear(&err);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(resource_done) Resource res = { 0 };
+                _cleanup_(json_decrefp) json_t *params = NULL;
+                _cleanup_(freep) char *sealed_parameters = open[i].sealed_parameters;
                 Row w = { .phase = open[i].phase,
                           .remote_operation = open[i].token[0] ? open[i].token : NULL };
                 if (resources_record(r, open[i].resource_id, &res) < 0)
                         continue;
+                /* A bind asked again carries what it was asked with. */
+                if (!open[i].unbind && open_parameters(r, open[i].id, sealed_parameters, &params, &err) < 0) {
+                        log_warning("binding %s: cannot resume: %s", open[i].id, err.message);
+                        cb_error_clear(&err);
+                        continue;
+                }
                 log_info("binding %s: resuming its %s at phase %s with provider %s", open[i].id,
                          open[i].unbind ? "unbinding" : "binding", open[i].phase, p->name);
-                if (op_start(r, &res, open[i].id, open[i].who, open[i].unbind, NULL, &w, NULL, NULL, &err) <
+                if (op_start(r, &res, open[i].id, open[i].who, open[i].unbind, params, &w, NULL, NULL, &err) <
                     0)
                         log_warning("binding %s: cannot resume: %s", open[i].id, err.message);
                 cb_error_clear(&err);

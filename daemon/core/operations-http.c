@@ -389,19 +389,29 @@ static void op_step(HttpOp *op) {
         op->in_flight = true;
 }
 
-unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan) {
+const json_t *http_offered_plan(const Provider *p, const char *service, const char *plan,
+                                const json_t **ret_service) {
         const json_t *s, *pl;
         size_t i, j;
         json_array_foreach(json_object_get(p->offered, "services"), i, s) {
                 if (!streq_ptr(json_string_value(json_object_get(s, "id")), service))
                         continue;
                 json_array_foreach(json_object_get(s, "plans"), j, pl) {
-                        const json_t *m = json_object_get(pl, "maximum_polling_duration");
-                        if (streq_ptr(json_string_value(json_object_get(pl, "id")), plan) &&
-                            json_is_integer(m) && json_integer_value(m) > 0)
-                                return (unsigned)MIN(json_integer_value(m), (json_int_t)86400 * 7);
+                        if (!streq_ptr(json_string_value(json_object_get(pl, "id")), plan))
+                                continue;
+                        if (ret_service)
+                                *ret_service = s;
+                        return pl;
                 }
         }
+        return NULL;
+}
+
+unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan) {
+        const json_t *m =
+                json_object_get(http_offered_plan(p, service, plan, NULL), "maximum_polling_duration");
+        if (json_is_integer(m) && json_integer_value(m) > 0)
+                return (unsigned)MIN(json_integer_value(m), (json_int_t)86400 * 7);
         return POLL_MAX_DEFAULT_S;
 }
 

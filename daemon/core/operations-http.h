@@ -46,6 +46,12 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
                          const Resource *res, const json_t *plan_spec, HttpOpDoneFn done, void *userdata,
                          CbError *err);
 
+/* The entry of plan (a remote plan id) of service in what provider p offers
+ * (its /v2/catalog), and in *ret_service (may be NULL) its service's: borrowed,
+ * or NULL when p offers no such plan. */
+const json_t *http_offered_plan(const Provider *p, const char *service, const char *plan,
+                                const json_t **ret_service);
+
 /* The plan's maximum_polling_duration (seconds) in what provider p offers,
  * else an hour: how long an asynchronous operation of it is polled. */
 unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan);

@@ -855,6 +855,11 @@ static const char *const migrations[] = {
         "  target TEXT,"
         "  first_seen TEXT NOT NULL,"
         "  PRIMARY KEY (provider, volume_id, domain));",
+
+        /* 32: a binding's parameters (daemon/core/bindings.c), sealed like its
+         * credentials (they may hold secrets), so that a resumed bind sends
+         * them again and a repeat of the request can be told from another. */
+        "ALTER TABLE service_bindings ADD COLUMN parameters TEXT;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
