@@ -19,7 +19,9 @@
  * bind that failed at or after the provider (a malformed or oversized
  * answer, a time-out, "failed" from last_operation) is followed by DELETEs,
  * with backoff, until the provider confirms; only then is the binding
- * failed. The phase is on the row, so a restarted daemon resumes it.
+ * failed. The phase is on the row, so a restarted daemon resumes it. The
+ * timer, retries, deadline and mitigation are the state machine instance
+ * operations share (osb-poll.h).
  *
  * Who: only a department principal of the resource's department binds (an
  * OSB platform acts as one); the credentials are answered only to that

@@ -25,6 +25,10 @@
  * row as they change, so a daemon killed mid-operation resumes where it was
  * (a provision not yet acknowledged is PUT again: the provider answers the
  * same instance, never a second one).
+ *
+ * The timer, retries, polling deadline and orphan mitigation are the state
+ * machine bindings share (osb-poll.h); what a phase sends and what its
+ * answer means for an operation is here.
  */
 
 #include <jansson.h>
