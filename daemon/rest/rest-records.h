@@ -108,12 +108,6 @@ json_t *rest_inventory_json(const Inventory *inv);
 json_t *rest_audit_record_json(const AuditRecord *a);
 json_t *rest_audit_list_json(const AuditList *l);
 
-/* A check of the trail: {"ok", "records", "head", "head_seq",
- * "checkpoints", "signatures", "signed_seq", ["first_bad": {"seq",
- * "problem", "message", ["through"], ["checkpoint"]}], ["audit" (the
- * daemon's trail state)]} (GET /v1/audit/verify, Audit.Verify). */
-json_t *rest_audit_verify_json(const AuditVerifyResult *v);
-
 /* A VM's volumes, [{"volume_id", "target", "state", "attached_at"}] (GET
  * /v1/resources/{id}/volumes' "volumes", Resource.ListVolumes). */
 json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);
