@@ -527,3 +527,34 @@ json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l) {
         }
         return a;
 }
+
+json_t *rest_image_json(const ImageRecord *im) {
+        char digest[sizeof(im->digest_alg) + 1 + IMAGE_DIGEST_HEX];
+        json_t *o;
+
+        snprintf(digest, sizeof(digest), "%s:%s", im->digest_alg, im->digest);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}",
+                      "provider", im->provider, "name", im->name, "pool", im->pool, "volume", im->volume,
+                      "os", im->os, "os_version", im->os_version, "arch", im->arch, "format", im->format,
+                      "digest", digest, "size_bytes", (json_int_t)im->size_bytes, "min_disk_gib",
+                      (json_int_t)im->min_disk_gib, "secure_controllable", im->secure_controllable, "state",
+                      image_state_to_string(im->state), "created_at", im->created_at, "created_by",
+                      im->created_by);
+        if (o && im->retired_at &&
+            (json_object_set_new(o, "retired_at", json_string(im->retired_at)) < 0 ||
+             json_object_set_new(o, "retired_by", json_string(im->retired_by ? im->retired_by : "")) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_image_list_json(const ImageList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_image_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}

@@ -19,6 +19,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "images.h"
 #include "incidents.h"
 #include "projects.h"
 #include "providers.h"
@@ -111,3 +112,11 @@ json_t *rest_audit_list_json(const AuditList *l);
 /* A VM's volumes, [{"volume_id", "target", "state", "attached_at"}] (GET
  * /v1/resources/{id}/volumes' "volumes", Resource.ListVolumes). */
 json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);
+
+/* {"provider", "name", "pool", "volume", "os", "os_version", "arch",
+ * "format", "digest": "<alg>:<hex>", "size_bytes", "min_disk_gib",
+ * "secure_controllable", "state", "created_at", "created_by"[,
+ * "retired_at", "retired_by"]}: an image of the library (GET /v1/images,
+ * Images.GetImage and the answers of registering and retiring). */
+json_t *rest_image_json(const ImageRecord *im);
+json_t *rest_image_list_json(const ImageList *l);
