@@ -558,3 +558,37 @@ json_t *rest_image_list_json(const ImageList *l) {
                 }
         return a;
 }
+
+json_t *rest_billing_adjustment_json(const BillingAdjustment *a) {
+        json_t *so = json_array(), *o;
+
+        for (size_t i = 0; so && i < a->n_signoffs; i++)
+                if (json_array_append_new(so, json_pack("{s:s, s:s, s:s}", "role",
+                                                        adjustment_signer_to_string(a->signoffs[i].role),
+                                                        "principal", a->signoffs[i].principal, "signed_at",
+                                                        a->signoffs[i].signed_at)) < 0) {
+                        json_decref(so);
+                        return NULL;
+                }
+        if (!so)
+                return NULL;
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:o, s:s}", "id", a->id, "period",
+                      a->period, "department", a->department, "project_id", a->project_id, "approval_no",
+                      a->approval_no, "amount_fen", (json_int_t)a->amount_fen, "reason", a->reason,
+                      "created_at", a->created_at, "created_by", a->created_by, "signoffs", so, "status",
+                      a->in_force ? "signed" : "pending");
+        return o;
+}
+
+json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_billing_adjustment_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        if (!a)
+                return NULL;
+        return json_pack("{s:s, s:b, s:o, s:I}", "period", l->period, "closed", l->closed, "adjustments", a,
+                         "signed_fen", (json_int_t)l->signed_fen);
+}

@@ -19,6 +19,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "billing-adjustments.h"
 #include "images.h"
 #include "incidents.h"
 #include "projects.h"
@@ -120,3 +121,11 @@ json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);
  * Images.GetImage and the answers of registering and retiring). */
 json_t *rest_image_json(const ImageRecord *im);
 json_t *rest_image_list_json(const ImageList *l);
+
+/* {"id", "period", "department", "project_id", "approval_no" (null when
+ * none), "amount_fen", "reason", "created_at", "created_by", "signoffs":
+ * [{"role", "principal", "signed_at"}], "status": "pending"|"signed"}. */
+json_t *rest_billing_adjustment_json(const BillingAdjustment *a);
+/* {"period", "closed", "adjustments": [...], "signed_fen"}
+ * (GET .../adjustments, Billing.ListAdjustments). */
+json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l);
