@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "osb-params.h"
 #include "osb-poll.h"
 
 #define POLL_MAX_DEFAULT_S 3600
@@ -19,6 +20,7 @@ typedef struct HttpOp {
         OperationKind kind;
         char *service_id, *plan_id;
         char *from_remote_plan_id; /* a resize: the plan it leaves (previous_values) */
+        json_t *parameters;        /* a provision's, opened from the row; NULL: none */
         unsigned deletes_denied;   /* deprovision: DELETEs said done, the instance stayed */
         HttpOpDoneFn done;
         void *userdata;
@@ -39,6 +41,7 @@ static void op_free(HttpOp *op) {
         free(op->service_id);
         free(op->plan_id);
         free(op->from_remote_plan_id);
+        json_decref(op->parameters);
         free(op);
 }
 
@@ -181,7 +184,8 @@ static int op_send(OsbPoll *p, Provider *prov, const DriverCallContext *ctx, CbE
                                .project_id = p->project_id,
                                .approval_no = p->approval_no,
                                .catalog_service_id = op->service_id,
-                               .catalog_plan_id = op->plan_id };
+                               .catalog_plan_id = op->plan_id,
+                               .parameters = op->parameters };
 
         switch (p->phase) {
         case OSB_PHASE_SEND:
@@ -278,9 +282,67 @@ unsigned http_plan_max_polling(const Provider *p, const char *service, const cha
         return POLL_MAX_DEFAULT_S;
 }
 
-int http_operation_start(Store *store, Providers *ps, const char *op_id, OperationKind kind,
-                         const Resource *res, const json_t *spec, HttpOpDoneFn done, void *userdata,
-                         CbError *err) {
+/* What a provision's parameters are sealed under: their table, row and column. */
+static void parameters_ad(const char *op_id, char ret[96]) {
+        snprintf(ret, 96, "operations/%s/parameters", op_id);
+}
+
+int http_parameters_seal(const SecretBox *secrets, const char *op_id, const json_t *params, char **ret) {
+        char *plain = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS), ad[96];
+        int q;
+        if (!plain)
+                return -ENOMEM;
+        parameters_ad(op_id, ad);
+        q = secrets ? secretbox_seal(secrets, ad, plain, strlen(plain), ret) : -ENOKEY;
+        explicit_bzero(plain, strlen(plain));
+        free(plain);
+        return q < 0 ? q : 0;
+}
+
+static int parameters_open(const SecretBox *secrets, const char *op_id, const char *sealed, json_t **ret,
+                           CbError *err) {
+        _cleanup_(freep) char *plain = NULL;
+        size_t len = 0;
+        char ad[96];
+        parameters_ad(op_id, ad);
+        if (!secrets || !secretbox_is_sealed(sealed) ||
+            secretbox_open(secrets, ad, sealed, &plain, &len) < 0 ||
+            !(*ret = json_loadb(plain, len, 0, NULL))) {
+                if (plain)
+                        explicit_bzero(plain, len);
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "the parameters of operation '%s' do not open under the secrets key "
+                                    "(secrets.key): another key, or the row was altered",
+                                    op_id);
+        }
+        explicit_bzero(plain, len);
+        return 0;
+}
+
+int http_operation_parameters(Store *store, const SecretBox *secrets, const char *op_id, json_t **ret,
+                              CbError *err) {
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q = store_query(store, "SELECT parameters FROM operations WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(op_id)), &rows, "reading the operation", err);
+        *ret = NULL;
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q <= 0 || !store_rows_text(rows, 0))
+                return q < 0 ? q : 0;
+        return parameters_open(secrets, op_id, store_rows_text(rows, 0), ret, err);
+}
+
+int http_provision_parameters_check(const Provider *p, const json_t *plan_spec, const json_t *parameters,
+                                    CbError *err) {
+        const json_t *plan =
+                http_offered_plan(p, json_string_value(json_object_get(plan_spec, "remote_service_id")),
+                                  json_string_value(json_object_get(plan_spec, "remote_plan_id")), NULL);
+        return osb_params_check(parameters, osb_plan_params_schema(plan, "service_instance"), err);
+}
+
+int http_operation_start(Store *store, Providers *ps, const SecretBox *secrets, const char *op_id,
+                         OperationKind kind, const Resource *res, const json_t *spec, HttpOpDoneFn done,
+                         void *userdata, CbError *err) {
         const char *provider = res->provider;
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         _cleanup_(freep) char *phase = NULL, *token = NULL;
@@ -302,8 +364,10 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
         op->userdata = userdata;
 
         /* Where a previous run of the daemon left it (and a resize's record). */
-        q = store_query(store, "SELECT remote_phase, remote_operation, resize FROM operations WHERE id = ?1",
-                        STORE_ARGS(SA_TEXT(op_id)), &rows, "reading the operation", err);
+        q = store_query(
+                store,
+                "SELECT remote_phase, remote_operation, resize, parameters FROM operations WHERE id = ?1",
+                STORE_ARGS(SA_TEXT(op_id)), &rows, "reading the operation", err);
         if (q >= 0 && (q = store_rows_next(rows, err)) > 0) {
                 const char *ph = store_rows_text(rows, 0), *tok = store_rows_text(rows, 1);
                 if (kind == OPERATION_RESIZE) {
@@ -321,6 +385,9 @@ int http_operation_start(Store *store, Providers *ps, const char *op_id, Operati
                 }
                 if ((ph && !(phase = strdup(ph))) || (tok && !(token = strdup(tok))))
                         q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                /* What the department ordered with: sent with every PUT of it, a resumed one too. */
+                if (q >= 0 && kind == OPERATION_PROVISION && store_rows_text(rows, 3))
+                        q = parameters_open(secrets, op_id, store_rows_text(rows, 3), &op->parameters, err);
         }
         if (q >= 0 &&
             ((res->service_id && !(op->service_id = strdup(res->service_id))) ||

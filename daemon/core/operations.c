@@ -477,8 +477,8 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
         /* An http provider's operations run on the loop, not on a worker. */
         if (driver_is_async(j->ops)) {
                 CbError e = CB_ERROR_INIT;
-                q = http_operation_start(r->store, r->providers, op_id, kind, &j->res, j->plan_spec,
-                                         http_op_done, j, &e);
+                q = http_operation_start(r->store, r->providers, r->secrets, op_id, kind, &j->res,
+                                         j->plan_spec, http_op_done, j, &e);
                 if (q < 0)
                         log_warning("operation %s: %s", op_id, e.message);
                 cb_error_clear(&e);

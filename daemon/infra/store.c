@@ -856,10 +856,13 @@ static const char *const migrations[] = {
         "  first_seen TEXT NOT NULL,"
         "  PRIMARY KEY (provider, volume_id, domain));",
 
-        /* 32: a binding's parameters (daemon/core/bindings.c), sealed like its
-         * credentials (they may hold secrets), so that a resumed bind sends
-         * them again and a repeat of the request can be told from another. */
-        "ALTER TABLE service_bindings ADD COLUMN parameters TEXT;",
+        /* 32: the parameters a department sent with a binding
+         * (daemon/core/bindings.c) or an order of an http instance (on its
+         * provision operation, daemon/core/operations-http.c), sealed like
+         * credentials (they may hold secrets), so that a resumed request
+         * sends them again and a repeat of it can be told from another. */
+        "ALTER TABLE service_bindings ADD COLUMN parameters TEXT;"
+        "ALTER TABLE operations ADD COLUMN parameters TEXT;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a

@@ -10,7 +10,8 @@
 # middle of an asynchronous bind; /v2 service_bindings of an http instance
 # through the same core; and binding parameters: checked against the schema
 # of the provider's plan, sent to it, sealed like credentials, on every face,
-# and a plan the provider says is not bindable refused.
+# and a plan the provider says is not bindable refused; and the parameters
+# of an order (provisioning) the same way, through /v1 and /v2.
 . tests/integration/lib.sh
 cb_setup "$@"
 
@@ -298,7 +299,7 @@ assert_eq "$(bindings_at "$V2RID")" "[]" "no binding left at the provider"
 # --- parameters, held against the schema of the provider's plan ------------------------
 # The broker reads a provider's catalogue when it connects: switch the schema on, restart.
 SECRET=pw-SECRET-param-77
-osb_control '{"binding_schema": true}' >/dev/null
+osb_control '{"binding_schema": true, "instance_schema": true}' >/dev/null
 cb_restart_daemon
 cb_wait_provider linfen-paas || fail "the provider connects again ($CB_BODY)"
 # params_at RID BID: what the provider received with binding BID.
@@ -382,6 +383,62 @@ assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.app_na
 for b in "$PBID" "$DBID" "$CBID"; do cb_curl DELETE "/v1/resources/$RID/bindings/$b" dev-edu; done
 assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE id IN ('$PBID', '$DBID', '$CBID') AND parameters IS NULL")" 3 \
         "an unbound binding keeps no parameters"
+
+# --- an order's parameters (provisioning), held against the plan's instance schema -------
+# order_p NAME PARAMS [KEY]: POST /v1/resources of a MySQL instance with parameters.
+order_p() {
+        local body
+        body=$(jq -nc --arg n "$1" --argjson p "$2" '{project_id: "edu-data", system_id: "edu-db",
+                service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", name: $n, parameters: $p}')
+        cb_curl POST /v1/resources dev-edu "$body" ${3:+-H "Idempotency-Key: $3"}
+}
+nres() { sql "SELECT count(*) FROM resources"; }
+RES=$(nres)
+PROVS=$(osb_control | jq .provisions)
+order_p db-p-bad '{"charset": "latin1"}'
+assert_eq "$CB_STATUS" 422 "an order parameter outside the schema's enum is 422"
+assert_jq "$CB_BODY" .field parameters.charset "naming the parameter"
+order_p db-p-bad "{\"charset\": \"gbk\", \"root\": \"$SECRET\"}"
+assert_eq "$CB_STATUS" 422 "an order parameter the schema does not list is 422"
+assert_jq "$CB_BODY" .field parameters.root "naming it"
+assert_not_contains "$CB_BODY" "$SECRET" "without its value"
+order_p db-p-bad '"utf8"'
+assert_eq "$CB_STATUS" 422 "order parameters that are not an object are 422"
+assert_jq "$CB_BODY" .field parameters "naming parameters"
+assert_eq "$(nres)" "$RES" "no resource was written for the refused orders"
+assert_eq "$(osb_control | jq .provisions)" "$PROVS" "nothing was sent to the provider"
+OP1=$(jq -nc --arg s "$SECRET" '{charset: "utf8mb4", admin_password: $s}')
+order_p db-p "$OP1" order-p-1
+assert_eq "$CB_STATUS" 202 "an order with parameters the schema takes is accepted"
+PRID=$(printf %s "$CB_BODY" | jq -r .id)
+cb_wait_state "$PRID" active || fail "db-p active ($GOT)"
+assert_eq "$(osb_control | jq -cS --arg id "$PRID" '.instances[] | select(.id == $id) | .parameters')" \
+        "$(printf %s "$OP1" | jq -cS .)" "the provider received the order's parameters"
+order_p db-p "$OP1" order-p-1
+assert_jq "$CB_BODY" .id "$PRID" "the same order again (Idempotency-Key) answers the same resource"
+order_p db-p '{"charset": "gbk"}' order-p-1
+assert_eq "$CB_STATUS" 409 "the same key with other parameters conflicts"
+assert_eq "$(sql "SELECT count(*) FROM operations WHERE parameters LIKE '%$SECRET%' OR parameters LIKE '%charset%'")" 0 \
+        "the order's parameters are not in the database in clear"
+assert_eq "$(sql "SELECT count(*) FROM operations WHERE resource_id = '$PRID' AND parameters IS NOT NULL")" 1 \
+        "they are there sealed, on the provision"
+cb_curl GET /v1/audit dev-auditor
+assert_not_contains "$CB_BODY" "$SECRET" "the audit trail holds no order parameter value"
+assert_jq "$CB_BODY" "[.records[] | select(.action == \"resource.request\") | .detail.parameter_names | select(. != null) | sort | join(\",\")] | last" \
+        "admin_password,charset" "it names the order's parameters only"
+assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "the log holds no order parameter value"
+V2P=$(jq -nc '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
+        space_guid: "edu-data", context: {platform: "cloudfoundry", system_id: "edu-db"}, parameters: {charset: "gbk"}}')
+cb_curl PUT "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" "$V2P" "${V2[@]}"
+case "$CB_STATUS" in 201 | 202) pass "/v2 instance with parameters ($CB_STATUS)" ;; *) fail "v2 PUT with parameters: $CB_STATUS $CB_BODY" ;; esac
+V2PRID=$(sql "SELECT id FROM resources WHERE idempotency_key = 'v2-db-p'")
+assert_eq "$(osb_control | jq -c --arg id "$V2PRID" '.instances[] | select(.id == $id) | .parameters')" \
+        '{"charset":"gbk"}' "the provider received the platform's parameters"
+cb_curl PUT "/v2/service_instances/v2-db-pbad?accepts_incomplete=true" "" \
+        "$(printf %s "$V2P" | jq -c '.parameters = {charset: 1}')" "${V2[@]}"
+assert_eq "$CB_STATUS" 400 "/v2: order parameters the schema refuses are 400"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.charset "naming the parameter"
+assert_eq "$(sql "SELECT count(*) FROM resources WHERE idempotency_key = 'v2-db-pbad'")" 0 "and nothing is written"
 
 # --- a plan the provider says is not bindable -----------------------------------------
 osb_control '{"reset": true}' >/dev/null

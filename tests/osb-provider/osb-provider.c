@@ -42,9 +42,13 @@
  *                          required, read_only, db_password; nothing else),
  *                          read by the broker when it next reads /v2/catalog
  *   unbindable             every plan in /v2/catalog says bindable: false
+ *   instance_schema        every plan carries schemas.service_instance.create.
+ *                          parameters (charset: utf8mb4 or gbk, admin_password;
+ *                          nothing else)
  *
- * The parameters a binding's PUT carried are kept with it and shown in GET
- * /control (instances[].binding_parameters), so that a test sees what arrived.
+ * The parameters a binding's or an instance's PUT carried are kept with it and
+ * shown in GET /control (instances[].binding_parameters, .parameters), so
+ * that a test sees what arrived.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -74,7 +78,8 @@ typedef struct Instance {
         long long ready_ms;
         bool failed;
         int op_seq;
-        json_t *bindings; /* binding id -> {"credentials": ...} */
+        json_t *bindings;   /* binding id -> {"credentials": ...} */
+        json_t *parameters; /* what the provisioning PUT carried, or NULL */
 } Instance;
 
 static struct {
@@ -89,7 +94,7 @@ static struct {
         Instance *inst[MAX_INSTANCES];
         size_t n_inst;
         long bind_async_ms;
-        bool fail_bind, malformed_bind, fail_update, binding_schema, unbindable;
+        bool fail_bind, malformed_bind, fail_update, binding_schema, unbindable, instance_schema;
         long requests, provisions, deprovisions, polls, rejected, binds, unbinds;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
@@ -188,15 +193,25 @@ static void catalog_switches(json_t *cat) {
                 json_array_foreach(json_object_get(svc, "plans"), j, plan) {
                         if (P.unbindable)
                                 json_object_set_new(plan, "bindable", json_false());
-                        if (P.binding_schema)
+                        if (P.binding_schema || P.instance_schema)
+                                json_object_set_new(plan, "schemas", json_object());
+                        if (P.instance_schema)
                                 json_object_set_new(
-                                        plan, "schemas",
-                                        json_pack("{s:{s:{s:{s:s, s:[s], s:b, s:{s:{s:s}, s:{s:s}, "
-                                                  "s:{s:s}}}}}}",
-                                                  "service_binding", "create", "parameters", "type", "object",
-                                                  "required", "app_name", "additionalProperties", 0,
-                                                  "properties", "app_name", "type", "string", "read_only",
-                                                  "type", "boolean", "db_password", "type", "string"));
+                                        json_object_get(plan, "schemas"), "service_instance",
+                                        json_pack("{s:{s:{s:s, s:b, s:{s:{s:s, s:[s, s]}, s:{s:s}}}}}",
+                                                  "create", "parameters", "type", "object",
+                                                  "additionalProperties", 0, "properties", "charset", "type",
+                                                  "string", "enum", "utf8mb4", "gbk", "admin_password",
+                                                  "type", "string"));
+                        if (P.binding_schema)
+                                json_object_set_new(json_object_get(plan, "schemas"), "service_binding",
+                                                    json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s}, s:{s:s}, "
+                                                              "s:{s:s}}}}}",
+                                                              "create", "parameters", "type", "object",
+                                                              "required", "app_name", "additionalProperties",
+                                                              0, "properties", "app_name", "type", "string",
+                                                              "read_only", "type", "boolean", "db_password",
+                                                              "type", "string"));
                 }
         }
 }
@@ -225,6 +240,7 @@ static void inst_remove(const char *id) {
                         free(in->originating_identity);
                         free(in->request_identity);
                         json_decref(in->context);
+                        json_decref(in->parameters);
                         json_decref(in->bindings);
                         free(in);
                         P.inst[i] = P.inst[--P.n_inst];
@@ -262,12 +278,12 @@ static json_t *inst_to_json(const Instance *in) {
                 json_array_append_new(ids, json_string(k));
                 json_object_set(params, k, json_object_get(v, "parameters") ?: json_null());
         }
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o, s:o}", "id", in->id,
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o, s:o, s:O?}", "id", in->id,
                          "service_id", in->service_id, "plan_id", in->plan_id, "last_operation", in->op,
                          "state", inst_state(in), "context", in->context, "originating_identity",
                          in->originating_identity, "request_identity", in->request_identity, "bindings",
                          (json_int_t)json_object_size(in->bindings), "binding_ids", ids, "binding_parameters",
-                         params);
+                         params, "parameters", in->parameters);
 }
 
 /* ---- answers ---- */
@@ -423,6 +439,7 @@ static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_
         in->service_id = strdup(sid);
         in->plan_id = strdup(pid);
         in->context = json_incref(json_object_get(body, "context"));
+        in->parameters = json_incref(json_object_get(body, "parameters"));
         in->originating_identity = dupnull(header(c, "X-Broker-API-Originating-Identity"));
         in->request_identity = dupnull(header(c, "X-Broker-API-Request-Identity"));
         in->bindings = json_object();
@@ -705,7 +722,8 @@ static int set_switch(const char *name, json_t *v) {
                 P.hang = P.drip = P.malformed = P.malformed_provision = P.huge = P.fail_provision =
                         P.forget_deprovision = false;
                 P.bind_async_ms = 0;
-                P.fail_bind = P.malformed_bind = P.fail_update = P.binding_schema = P.unbindable = false;
+                P.fail_bind = P.malformed_bind = P.fail_update = P.binding_schema = P.unbindable =
+                        P.instance_schema = false;
                 return 0;
         }
 #define LONG_SWITCH(n)                             \
@@ -732,6 +750,7 @@ static int set_switch(const char *name, json_t *v) {
         BOOL_SWITCH(fail_update)
         BOOL_SWITCH(binding_schema)
         BOOL_SWITCH(unbindable)
+        BOOL_SWITCH(instance_schema)
         BOOL_SWITCH(hang)
         BOOL_SWITCH(drip)
         BOOL_SWITCH(malformed)
