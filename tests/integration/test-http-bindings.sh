@@ -335,15 +335,20 @@ cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"
 assert_eq "$CB_STATUS" 200 "the same request with the same parameters again is 200"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-1", "parameters": {"app_name": "other"}}'
 assert_eq "$CB_STATUS" 409 "the same key with other parameters conflicts"
-assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE parameters LIKE '%$SECRET%' OR parameters LIKE '%app_name%'")" 0 \
-        "the parameters are not in the database in clear"
-assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE id = '$PBID' AND parameters IS NOT NULL")" 1 \
-        "they are there sealed"
-cb_curl GET /v1/audit dev-auditor
-assert_not_contains "$CB_BODY" "$SECRET" "the audit trail holds no parameter value"
-assert_jq "$CB_BODY" "[.records[] | select(.action == \"resource.bind_request\") | .detail.parameter_names | select(. != null) | sort | join(\",\")] | last" \
-        "app_name,db_password,read_only" "it names the parameters only"
-assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "the log holds no parameter value"
+# params_secret TABLE WHERE NAME ACTION NAMES WHAT: the parameters (one named NAME, one
+# holding $SECRET) are sealed in TABLE's row WHERE, and neither the database, the
+# audit trail (ACTION's record names NAMES) nor the log shows a value.
+params_secret() {
+        assert_eq "$(sql "SELECT count(*) FROM $1 WHERE parameters LIKE '%$SECRET%' OR parameters LIKE '%$3%'")" 0 \
+                "$6: the parameters are not in the database in clear"
+        assert_eq "$(sql "SELECT count(*) FROM $1 WHERE $2 AND parameters IS NOT NULL")" 1 "$6: they are there sealed"
+        cb_curl GET /v1/audit dev-auditor
+        assert_not_contains "$CB_BODY" "$SECRET" "$6: the audit trail holds no parameter value"
+        assert_jq "$CB_BODY" "[.records[] | select(.action == \"$4\") | .detail.parameter_names | select(. != null) | sort | join(\",\")] | last" \
+                "$5" "$6: $4 names the parameters only"
+        assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "$6: the log holds no parameter value"
+}
+params_secret service_bindings "id = '$PBID'" app_name resource.bind_request app_name,db_password,read_only binding
 
 # D-Bus and cloudbrokerctl: the same check and the same path to the provider.
 ok 1001 "D-Bus BindWithParameters" "$RPATH" org.cloudbroker.Broker1.Resource BindWithParameters ss bus-p \
@@ -418,15 +423,7 @@ order_p db-p "$OP1" order-p-1
 assert_jq "$CB_BODY" .id "$PRID" "the same order again (Idempotency-Key) answers the same resource"
 order_p db-p '{"charset": "gbk"}' order-p-1
 assert_eq "$CB_STATUS" 409 "the same key with other parameters conflicts"
-assert_eq "$(sql "SELECT count(*) FROM operations WHERE parameters LIKE '%$SECRET%' OR parameters LIKE '%charset%'")" 0 \
-        "the order's parameters are not in the database in clear"
-assert_eq "$(sql "SELECT count(*) FROM operations WHERE resource_id = '$PRID' AND parameters IS NOT NULL")" 1 \
-        "they are there sealed, on the provision"
-cb_curl GET /v1/audit dev-auditor
-assert_not_contains "$CB_BODY" "$SECRET" "the audit trail holds no order parameter value"
-assert_jq "$CB_BODY" "[.records[] | select(.action == \"resource.request\") | .detail.parameter_names | select(. != null) | sort | join(\",\")] | last" \
-        "admin_password,charset" "it names the order's parameters only"
-assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "the log holds no order parameter value"
+params_secret operations "resource_id = '$PRID'" charset resource.request admin_password,charset order
 V2P=$(jq -nc '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
         space_guid: "edu-data", context: {platform: "cloudfoundry", system_id: "edu-db"}, parameters: {charset: "gbk"}}')
 cb_curl PUT "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" "$V2P" "${V2[@]}"
@@ -439,6 +436,25 @@ cb_curl PUT "/v2/service_instances/v2-db-pbad?accepts_incomplete=true" "" \
 assert_eq "$CB_STATUS" 400 "/v2: order parameters the schema refuses are 400"
 assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.charset "naming the parameter"
 assert_eq "$(sql "SELECT count(*) FROM resources WHERE idempotency_key = 'v2-db-pbad'")" 0 "and nothing is written"
+
+# --- kill -9 while the provider hangs: the resumed PUTs carry the sealed parameters ------
+osb_control '{"hang": true}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-kill", "parameters": {"app_name": "resumed-app"}}'
+assert_eq "$CB_STATUS" 202 "set-up: a bind with parameters the provider does not answer (202)"
+KBID=$(printf %s "$CB_BODY" | jq -r .id)
+order_p db-p-kill '{"charset": "gbk"}'
+assert_eq "$CB_STATUS" 202 "set-up: an order with parameters the provider does not answer"
+KRID=$(printf %s "$CB_BODY" | jq -r .id)
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+osb_control '{"hang": false}' >/dev/null
+cb_start_daemon
+wait_binding "$RID" "$KBID" bound 20 && pass "after kill -9 and a restart the bind is resumed and bound" ||
+        fail "p-kill after restart ($GOT)"
+assert_eq "$(params_at "$RID" "$KBID")" '{"app_name":"resumed-app"}' "the resumed bind sent its parameters again"
+cb_wait_state "$KRID" active || fail "db-p-kill active after restart ($GOT)"
+assert_eq "$(osb_control | jq -c --arg id "$KRID" '.instances[] | select(.id == $id) | .parameters')" \
+        '{"charset":"gbk"}' "the resumed provision sent its parameters again"
 
 # --- a plan the provider says is not bindable -----------------------------------------
 osb_control '{"reset": true}' >/dev/null
