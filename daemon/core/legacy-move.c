@@ -640,21 +640,22 @@ static int judge(Legacy *lg, const CbCaller *caller, const char *id, const char 
 
 /* The volume plan the stored plan chose for the disk called dev of pvm;
  * a plan stored before plans named one gets the smallest fit, by the
- * same rule as the pre-flight. NULL (with err) when there is none. */
-static const LegacyVolumeOption *disk_plan(const VolumeChoice *vc, const json_t *pvm, const char *name,
-                                           const char *dev, uint64_t capacity, CbError *err) {
+ * same rule as the pre-flight. 0 and *ret, or a conflict (plan again). */
+static int disk_plan(const VolumeChoice *vc, const json_t *pvm, const char *name, const char *dev,
+                     uint64_t capacity, const LegacyVolumeOption **ret, CbError *err) {
         const json_t *pdisks = json_object_get(pvm, "disks"), *pd;
         const LegacyVolumeOption *o = NULL;
         size_t i, best;
 
         if (!pdisks) {
-                if (legacy_volume_fit(capacity, vc->v, vc->n, &best) == 0)
-                        return &vc->v[best];
-                cb_error_set(err, CB_ERR_CONFLICT,
-                             "VM '%s': no block-volume plan of the catalogue holds its disk %s (%" PRIu64
-                             " bytes)",
-                             name, dev, capacity);
-                return NULL;
+                if (legacy_volume_fit(capacity, vc->v, vc->n, &best) < 0)
+                        return cb_error_set(
+                                err, CB_ERR_CONFLICT,
+                                "VM '%s': no block-volume plan of the catalogue holds its disk %s "
+                                "(%" PRIu64 " bytes)",
+                                name, dev, capacity);
+                *ret = &vc->v[best];
+                return 0;
         }
         json_array_foreach(pdisks, i, pd) {
                 if (!streq(json_string_value(json_object_get(pd, "dev")) ?: "", dev))
@@ -666,18 +667,17 @@ static const LegacyVolumeOption *disk_plan(const VolumeChoice *vc, const json_t 
                 break;
         }
         if (!o)
-                cb_error_set(
+                return cb_error_set(
                         err, CB_ERR_CONFLICT,
                         "VM '%s': the plan names no published block-volume plan for its disk %s: plan again",
                         name, dev);
-        else if (o->size_gib < (UINT64_MAX >> 30) && (o->size_gib << 30) < capacity) {
-                cb_error_set(err, CB_ERR_CONFLICT,
-                             "VM '%s': its disk %s (%" PRIu64
-                             " bytes) is larger than volume plan %s: plan again",
-                             name, dev, capacity, o->plan_id);
-                o = NULL;
-        }
-        return o;
+        if (o->size_gib < (UINT64_MAX >> 30) && (o->size_gib << 30) < capacity)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "VM '%s': its disk %s (%" PRIu64
+                                    " bytes) is larger than volume plan %s: plan again",
+                                    name, dev, capacity, o->plan_id);
+        *ret = o;
+        return 0;
 }
 
 /* One VM of the plan checked for the move, and its run entry: the
@@ -773,9 +773,9 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                 const char *fmt = json_string_value(json_object_get(d, "format"));
                 const char *dev = json_string_value(json_object_get(d, "target")) ?: "";
                 uint64_t cap = (uint64_t)json_integer_value(json_object_get(d, "capacity_bytes"));
-                const LegacyVolumeOption *vp = disk_plan(vc, pvm, name, dev, cap, err);
-                if (!vp)
-                        return -EBUSY;
+                const LegacyVolumeOption *vp = NULL;
+                if ((r = disk_plan(vc, pvm, name, dev, cap, &vp, err)) < 0)
+                        return r;
                 char vrid[32], vdev[4], vname[160];
                 Evaluation vev = { 0 };
                 snprintf(what, sizeof(what), "disk %s of VM '%s'", dev, name);

@@ -528,8 +528,13 @@ assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .field)" "422:vms" "an over
 cb_curl GET /v1/legacy-systems/edu-arch dev-migration
 assert_jq "$CB_BODY" '.plan.vms[0].disks | map(.plan.plan_id) | join(",")' "evs-ssd-100g,evs-ssd-500g,evs-sata-1t" \
         "a refused plan request leaves the stored plan as it was"
-ctl "$MIGRATION" --json migration show edu-arch
-assert_jq "$OUT" '.plan.vms[0].concerns | map(select(.disk == "vdd") | .code) | join(",")' "DISK_LARGER_THAN_PLAN" "ctl: the same concerns, naming the disk"
+printf %s "$ARCH2" | jq -c '.vms[0].disks = [{"dev": "vdd", "plan_id": "evs-sata-1t"}]' >"$CB_TMP/arch-plan.json"
+ctl "$MIGRATION" --json migration plan edu-arch "$CB_TMP/arch-plan.json"
+assert_eq "$RC" 0 "ctl: migration plan with a disk's override"
+assert_jq "$OUT" '.plan.vms[0].disks | map("\(.dev):\(.plan.plan_id)") | join(",")' "vdb:evs-ssd-100g,vdc:evs-ssd-100g,vdd:evs-sata-1t" \
+        "ctl: vdc is back on its suggestion, vdd on its override"
+assert_jq "$OUT" '.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code)") | join(",")' \
+        "vdc:QUANTITY_EXCEEDED,vdd:DISK_LARGER_THAN_PLAN" "ctl: the concerns name the disks (lf-arch2 approves one evs-ssd-100g)"
 
 # --- image sources: disks from a server room that no domain holds ---------------------
 # On the test driver only the register, the assessment (the volumes' XML) and the
