@@ -52,14 +52,15 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
-        const json_t *parameters; /* an http (OSB) provision's "parameters" (an object); NULL: {} */
-        unsigned vcpus;           /* 1..1024; ignored for a volume */
-        uint64_t memory_mib;      /* 1..16 TiB; ignored for a volume */
-        uint64_t disk_gib;        /* 0 = no disk volume; a volume's size, 1.. */
-        const char *arch;         /* NULL = "x86_64" */
-        const char *network;      /* NULL or "" = no NIC */
-        const char *pool;         /* NULL = "default" */
-        const char *os_image;     /* the image's name, for messages; the image itself: */
+        /* An http (OSB) provision's "parameters" (an object); NULL: {}. */
+        const json_t *parameters;
+        unsigned vcpus;       /* 1..1024; ignored for a volume */
+        uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
+        uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
+        const char *arch;     /* NULL = "x86_64" */
+        const char *network;  /* NULL or "" = no NIC */
+        const char *pool;     /* NULL = "default" */
+        const char *os_image; /* the image's name, for messages; the image itself: */
         /* The system disk's image (a VM with disk_gib > 0): the disk is a
          * copy-on-write qcow2 over this volume, or a full clone where the
          * disk's pool cannot hold backing files. NULL image_volume: an
