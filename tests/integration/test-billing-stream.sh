@@ -10,7 +10,15 @@
 #     cloudbrokerctl's progress bar on a terminal);
 #   - clients that go away mid-export free their export (more of them than
 #     the daemon runs at once, then one that must still be served);
-#   - the daemon stops at once (exit 0) with a stalled export running.
+#   - the daemon stops at once (exit 0) with a stalled export running;
+#   - closing the month (docs/billing.md, "Closing a month") stores its files
+#     as slices from a worker; kill -9 while it does leaves the month open
+#     and the start drops the slices; health answers meanwhile (timed); the
+#     close then re-exports byte for byte on REST (csv, json, excel) and
+#     D-Bus (ExportStatement, GetStatement, cloudbrokerctl), digests and
+#     signatures verifying;
+#   - an upgrade from the schema before the slices: closed files stored
+#     whole export the same bytes after the migration cut them.
 #
 # Usage (from the repository root): tests/integration/test-billing-stream.sh [BUILD_DIR]
 
@@ -295,6 +303,72 @@ as_uid 1003 busctl --address="$CB_BUS_ADDRESS" --json=short call org.cloudbroker
         org.cloudbroker.Broker1.Billing ExportStatement "sa{sv}" "$PERIOD" 1 format s json >"$CB_TMP/export.reply" 2>&1 || true
 assert_eq "$(jq -r '.data[1].sm3 + " " + (.data[1].signature | length > 0 | tostring)' "$CB_TMP/export.reply")" \
         "$(sm3_of "$CB_TMP/closed.json") true" "ExportStatement's headers carry the closed JSON's digest and a signature"
+# --- an upgrade: a closed month stored whole by an older cloudbrokerd -----------------------
+# The newest schema before the slices (its billing_closed_files has a body),
+# holding this month's files as such a daemon stored them (one TEXT value
+# each), and one more file of Chinese text whose slices cut characters.
+UP="$CB_TMP/up"
+mkdir -p "$UP"
+while IFS='|' read -r dept fmt; do
+        curl -sS --max-time 60 -D "$UP/${dept:-all}.$fmt.h" -o "$UP/${dept:-all}.$fmt" \
+                -H "Authorization: Bearer dev-finance" "$STMT?format=$fmt&department=$dept"
+done < <(jq -r '.files[] | .department + "|" + .format' "$CB_TMP/close.first.json")
+awk 'BEGIN { for (i = 0; i < 30000; i++) printf "2025-06,教育局,临政信审〔2025〕%d号,\"引号\"\"与逗号,\",数据共享\r\n", i }' >"$UP/dept-zh.csv"
+OLD_DB="$CB_TMP/old.db"
+old_v=
+for k in $(seq 0 8); do
+        cb_old_store "latest-$k" "$OLD_DB" || break
+        if [ "$(sqlite3 "$OLD_DB" "SELECT COUNT(*) FROM pragma_table_info('billing_closed_files') WHERE name = 'body'")" = 1 ]; then
+                old_v=$(sqlite3 "$OLD_DB" "PRAGMA user_version")
+                break
+        fi
+done
+if [ -n "$old_v" ]; then pass "set-up: a store at schema $old_v, before the slices"; else fail "set-up: no schema with closed files whole"; fi
+sqlite3 -cmd ".timeout 5000" "$OLD_DB" "ATTACH '$CB_DB' AS cur; BEGIN;
+        INSERT INTO billing_closed SELECT period, closed_at, closed_by, alg, key_id FROM cur.billing_closed WHERE period = '$PERIOD';
+        INSERT INTO billing_closed_files (period, department, format, body, sm3, signature)
+        SELECT period, department, format,
+               CAST(readfile('$UP/' || CASE department WHEN '' THEN 'all' ELSE department END || '.' || format) AS TEXT),
+               sm3, signature FROM cur.billing_closed_files WHERE period = '$PERIOD';
+        INSERT INTO billing_closed_files (period, department, format, body, sm3, signature)
+        VALUES ('$PERIOD', 'dept-zh', 'csv', CAST(readfile('$UP/dept-zh.csv') AS TEXT), '$(sm3_of "$UP/dept-zh.csv")', 'c2ln');
+        COMMIT;"
+assert_eq "$(sqlite3 "$OLD_DB" "SELECT COUNT(*), SUM(typeof(body) = 'text') FROM billing_closed_files")" "9|9" \
+        "set-up: the old store holds 9 closed files whole, as text"
+CUR_DB=$CB_DB
+cb_stop_daemon
+CB_DB=$OLD_DB
+cb_start_daemon
+assert_eq "$(sql "PRAGMA user_version") $(sql "SELECT COUNT(*) FROM pragma_table_info('billing_closed_files') WHERE name = 'body'")" \
+        "$("$CB_BUILD/tests/make-old-store" --latest) 0" "the daemon migrated it: no file is one value any more"
+assert_eq "$(sql "SELECT COUNT(*) || ' ' || MAX(length(data)) FROM billing_closed_slices WHERE department = 'dept-zh'")" \
+        "$((($(wc -c <"$UP/dept-zh.csv") + 262143) / 262144)) 262144" "the Chinese file ($(wc -c <"$UP/dept-zh.csv") bytes) is cut into slices of 256 KiB"
+cut=$(sql "SELECT COUNT(*) FROM billing_closed_slices WHERE department = 'dept-zh' AND hex(substr(data, 1, 1)) BETWEEN '80' AND 'BF'")
+if [ "$cut" -gt 0 ]; then pass "... $cut of them start inside a character"; else fail "no slice of the Chinese file starts inside a character"; fi
+same=0
+while IFS='|' read -r dept fmt; do
+        curl -sS --max-time 60 -D "$UP/after.h" -o "$UP/after" -H "Authorization: Bearer dev-finance" \
+                "$STMT?format=$fmt&department=$dept"
+        if cmp -s "$UP/after" "$UP/${dept:-all}.$fmt" &&
+                [ "$(header "$UP/after.h" X-Content-SM3)" = "$(header "$UP/${dept:-all}.$fmt.h" X-Content-SM3)" ] &&
+                [ "$(header "$UP/after.h" X-Content-Signature)" = "$(header "$UP/${dept:-all}.$fmt.h" X-Content-Signature)" ]; then
+                same=$((same + 1))
+        else
+                fail "after the upgrade, ${dept:-all}.$fmt differs ($(wc -c <"$UP/after") bytes, was $(wc -c <"$UP/${dept:-all}.$fmt"))"
+        fi
+done < <(jq -r '.files[] | .department + "|" + .format' "$CB_TMP/close.first.json")
+assert_eq "$same" 8 "after the upgrade all 8 closed files export the same bytes, digests and signatures"
+curl -sS --max-time 60 -D "$UP/zh.h" -o "$UP/zh.after" -H "Authorization: Bearer dev-finance" "$STMT?format=csv&department=dept-zh"
+assert_eq "$(sha256sum <"$UP/zh.after") $(header "$UP/zh.h" X-Content-SM3)" \
+        "$(sha256sum <"$UP/dept-zh.csv") $(sm3_of "$UP/dept-zh.csv")" "... and the Chinese one, its characters cut across slices, byte for byte"
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period "$PERIOD" --format json \
+        --out "$OUTD/upgraded.json"
+assert_eq "$(sha256sum <"$OUTD/upgraded.json")" "$(sha256sum <"$UP/all.json")" "ExportStatement after the upgrade: the same JSON"
+verify "$UP/after" "$UP/after.h" "the last file after the upgrade"
+cb_stop_daemon
+CB_DB=$CUR_DB
+cb_start_daemon
+
 # --- clients that go away -------------------------------------------------------------------
 for i in 1 2 3 4; do
         curl -sS --max-time 1 --limit-rate 2k -o /dev/null -H "Authorization: Bearer dev-finance" \
