@@ -185,7 +185,7 @@ health_n=$(wc -l <"$tmp/health.ms")
 health_p50=$(sort -n "$tmp/health.ms" | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }')
 health_max=$(sort -n "$tmp/health.ms" | tail -1)
 slices=$(sqlite3 -cmd ".timeout 5000" "$tmp/cb.db" "SELECT COUNT(*) || ' slices, ' || (SUM(length(data)) / 1048576) || ' MiB'
-        FROM billing_closed_slices WHERE period = '$PERIOD'")
+        FROM billing_closed_slices WHERE period = '$PERIOD'" 2>/dev/null || echo "no slices table")
 
 # --- the closed month again: its stored slices, as the open month's bytes were
 t=$(now_ms)
