@@ -216,6 +216,14 @@ cb_start_daemon
 assert_eq "$(slices)" 0 "the start drops the $orphans slices the killed close left"
 assert_contains "$(cat "$CB_TMP/daemon.log" 2>/dev/null || true)" "dropped $orphans slice(s)" "... and says so in its log"
 
+# Stopping the daemon (SIGTERM) mid-close: the close gives up, drops what it stored, the month stays open.
+start_close stopped
+wait_closing 5 || fail "no close under way to stop (slices of $PERIOD: $(slices))"
+cb_stop_daemon
+wait "$close_pid" 2>/dev/null || true
+assert_eq "$(is_closed) $(slices)" "0 0" "SIGTERM mid-close: the daemon stops, the close drops its slices, the month stays open"
+cb_start_daemon
+
 # The loop serves while a close runs; a second close meanwhile is 409.
 start_close first
 wait_closing || true
