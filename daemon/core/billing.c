@@ -2,7 +2,6 @@
 #include "billing.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
