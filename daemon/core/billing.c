@@ -2,7 +2,7 @@
 #include "billing.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1321,8 +1321,12 @@ static json_t *closed_json(const Closed *c, const char *csv_sm3, const char *csv
 
 /* ---- exports: made on the loop, written by anyone ---- */
 
-#define STREAMS_MAX     2     /* detached at once: the worker pool also runs libvirt calls */
-#define CLOSED_SLICE    16384 /* characters of a stored file read at a time */
+#define STREAMS_MAX 2 /* detached at once: the worker pool also runs libvirt calls */
+/* The bytes of a closed file per stored slice (billing_closed_slices): what
+ * a close holds of a file, and an export of a closed month at a time. A
+ * reader takes slices of any size (migration 33 cut older files with the
+ * same constant, spelt there). */
+#define CLOSED_SLICE    (256 * 1024)
 #define STALL_POLL_MS   200
 #define STALL_POLLS_MAX 600 /* a reader that takes nothing for 2 minutes is dropped */
 
@@ -1348,6 +1352,7 @@ struct BillingStream {
         size_t len;
         BillingExport hdr; /* content_type and a closed month's digest and signature; no text */
         int64_t lines_hint;
+        int64_t closed_size; /* STREAM_CLOSED_FILE: the file's length, to hold its slices against */
 };
 
 static unsigned streams_running;     /* detached streams (loop thread) */
@@ -1381,11 +1386,11 @@ int64_t billing_stream_lines_hint(const BillingStream *bs) {
         return bs->lines_hint;
 }
 
-/* A closed month's file as stored at its closing, without its body: 1
- * found, 0 not. */
+/* A closed month's file as stored at its closing, without its bytes: 1
+ * found (its length in *ret_size), 0 not. */
 static int closed_file_head(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
-                            CbError *err) {
-        static const char sql[] = "SELECT sm3, signature FROM billing_closed_files "
+                            int64_t *ret_size, CbError *err) {
+        static const char sql[] = "SELECT sm3, signature, size FROM billing_closed_files "
                                   "WHERE period = ?1 AND department = ?2 AND format = ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -1403,6 +1408,7 @@ static int closed_file_head(Store *s, const char *period, const char *department
         snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 0));
         if (!e->signature)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret_size = store_rows_int(rows, 2);
         return 1;
 }
 
@@ -1460,7 +1466,7 @@ int billing_stream_new(Store *s, const Calendar *cal, Legacy *lg, const CbCaller
         if (c.closed) {
                 snprintf(bs->hdr.alg, sizeof(bs->hdr.alg), "%s", c.alg);
                 snprintf(bs->hdr.key_id, sizeof(bs->hdr.key_id), "%s", c.key_id);
-                r = closed_file_head(s, p.name, department, csv, &bs->hdr, err);
+                r = closed_file_head(s, p.name, department, csv, &bs->hdr, &bs->closed_size, err);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -1562,37 +1568,44 @@ int billing_stream_detach(BillingStream *bs, CbError *err) {
         return 0;
 }
 
+/* A closed month's file, slice by slice from one cursor: only the slice in
+ * hand is held. The slices must run 0, 1, ... and add up to the length
+ * stored with the file: a gap is a damaged store, never a shorter file. */
 static int write_closed_file(BillingStream *bs, Store *s, BillingWriteFn fn, void *ud, CbError *err) {
-        /* Slices by characters (substr counts them in SQLite and PostgreSQL
-         * alike): their bytes, one after the other, are the file. */
-        static const char sql[] = "SELECT substr(body, ?4, ?5) FROM billing_closed_files "
-                                  "WHERE period = ?1 AND department = ?2 AND format = ?3";
-        int64_t at = 1;
-        int r = 0, opened = store_read_begin(s);
+        static const char sql[] = "SELECT seq, data FROM billing_closed_slices "
+                                  "WHERE period = ?1 AND department = ?2 AND format = ?3 ORDER BY seq";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        const char *format = bs->csv ? "csv" : "json", *dept = bs->department ? bs->department : "";
+        int64_t next = 0, total = 0;
+        int r, opened = store_read_begin(s);
 
-        for (;;) {
-                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-                size_t n;
-                r = store_query(
-                        s, sql,
-                        STORE_ARGS(SA_TEXT(bs->period.name), SA_TEXT(bs->department ? bs->department : ""),
-                                   SA_TEXT(bs->csv ? "csv" : "json"), SA_INT(at), SA_INT(CLOSED_SLICE)),
-                        &rows, "reading a closed statement", err);
-                if (r >= 0)
-                        r = store_rows_next(rows, err);
-                if (r <= 0)
-                        break;
-                n = store_rows_len(rows, 0);
-                if (n == 0)
-                        break;
-                r = fn(ud, store_rows_text(rows, 0), n);
-                if (r < 0) {
-                        r = cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
-                                         strerror(-r));
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(bs->period.name), SA_TEXT(dept), SA_TEXT(format)), &rows,
+                        "reading a closed statement", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                const void *p = store_rows_blob(rows, 1);
+                size_t n = store_rows_len(rows, 1);
+                int k;
+                if (store_rows_int(rows, 0) != next || !p) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL,
+                                         "closed statement %s (%s, department '%s') misses slice %" PRIi64,
+                                         bs->period.name, format, dept, next);
                         break;
                 }
-                at += CLOSED_SLICE;
+                k = fn(ud, p, n);
+                if (k < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
+                                         strerror(-k));
+                        break;
+                }
+                next++;
+                total += (int64_t)n;
         }
+        if (r >= 0 && total != bs->closed_size)
+                r = cb_error_set(err, CB_ERR_INTERNAL,
+                                 "closed statement %s (%s, department '%s') has %" PRIi64
+                                 " bytes stored of %" PRIi64,
+                                 bs->period.name, format, dept, total, bs->closed_size);
+        store_rows_done(TAKE_PTR(rows));
         store_read_end(s, opened);
         return r < 0 ? r : 0;
 }
@@ -1708,21 +1721,21 @@ int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller 
 
 /* ---- closing ---- */
 
-/* One file of a closed month: rendered on a worker into an unlinked
- * temporary file (SM3 fed as it is written), stored by the loop. */
+/* One file of a closed month: rendered on a worker straight into slices of
+ * billing_closed_slices (SM3 fed as it is written); the loop stores its
+ * row, which makes the slices count. */
 typedef struct CloseFile {
         char *department; /* "" for the whole city */
         bool csv;
-        int fd;
-        size_t len;
-        char *body; /* read back for storing */
+        int64_t len;
         char sm3[DIGEST_HEX_MAX];
         char *signature;
 } CloseFile;
 
 typedef struct BillingClose {
-        Store *s;  /* the loop's: only done() stores with it */
+        Store *s;  /* the loop's: the last transaction, with the audit record */
         Store *rd; /* the worker's snapshot */
+        Store *wr; /* the worker's connection for the slices (NULL: s, closing on the loop) */
         const Calendar *cal;
         const SigKey *key;
         SystemEntry *pre;
@@ -1748,11 +1761,54 @@ typedef struct CloseJob {
         size_t n_files;
 } CloseJob;
 
+/* The slices of a month that is not closed: what a close that failed or
+ * crashed left (only billing_closed makes them count). */
+static int slices_drop(Store *s, const char *period, CbError *err) {
+        static const char sql[] = "DELETE FROM billing_closed_slices WHERE period = ?1 AND "
+                                  "NOT EXISTS (SELECT 1 FROM billing_closed WHERE period = ?1)";
+        return store_run(s, sql, STORE_ARGS(SA_TEXT(period)), "dropping the slices of an unfinished close",
+                         err);
+}
+
+int billing_recover(Store *s, CbError *err) {
+        static const char sql[] =
+                "DELETE FROM billing_closed_slices WHERE NOT EXISTS "
+                "(SELECT 1 FROM billing_closed c WHERE c.period = billing_closed_slices.period)";
+        int r = store_run(s, sql, NULL, "dropping the slices of unfinished closes", err);
+        if (r > 0)
+                log_info("dropped %d slice(s) of statements whose closing did not finish", r);
+        return r < 0 ? r : 0;
+}
+
+/* The file's slices, as the worker stored them, against what it rendered:
+ * the closing names no file that is not whole. */
+static int close_check_slices(Store *s, const char *period, const CloseFile *f, CbError *err) {
+        static const char sql[] =
+                "SELECT COUNT(*), COALESCE(SUM(length(data)), 0), COALESCE(MAX(seq), -1) "
+                "FROM billing_closed_slices WHERE period = ?1 AND department = ?2 AND format = ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        r = store_query(s, sql,
+                        STORE_ARGS(SA_TEXT(period), SA_TEXT(f->department), SA_TEXT(f->csv ? "csv" : "json")),
+                        &rows, "checking a closed statement's slices", err);
+        if (r >= 0)
+                r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        if (r == 0 || store_rows_int(rows, 1) != f->len ||
+            store_rows_int(rows, 2) + 1 != store_rows_int(rows, 0))
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "closing %s: the %s file of department '%s' is not stored whole", period,
+                                    f->csv ? "csv" : "json", f->department);
+        return 0;
+}
+
 static int close_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] = "INSERT INTO billing_closed (period, closed_at, closed_by, alg, key_id) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5)";
         static const char ins_file[] =
-                "INSERT INTO billing_closed_files (period, department, format, body, sm3, signature) "
+                "INSERT INTO billing_closed_files (period, department, format, size, sm3, signature) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
         const CloseJob *j = userdata;
         int r;
@@ -1763,12 +1819,16 @@ static int close_insert(Store *s, void *userdata, CbError *err) {
                       "closing the statement", err);
         if (r == -EEXIST)
                 return cb_error_set(err, CB_ERR_CONFLICT, "statement %s was closed meanwhile", j->period);
-        for (size_t i = 0; r >= 0 && i < j->n_files; i++)
-                r = store_run(s, ins_file,
-                              STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
-                                         SA_TEXT(j->files[i].csv ? "csv" : "json"), SA_TEXT(j->files[i].body),
-                                         SA_TEXT(j->files[i].sm3), SA_TEXT(j->files[i].signature)),
-                              "storing a closed statement", err);
+        for (size_t i = 0; r >= 0 && i < j->n_files; i++) {
+                r = close_check_slices(s, j->period, &j->files[i], err);
+                if (r >= 0)
+                        r = store_run(s, ins_file,
+                                      STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
+                                                 SA_TEXT(j->files[i].csv ? "csv" : "json"),
+                                                 SA_INT(j->files[i].len), SA_TEXT(j->files[i].sm3),
+                                                 SA_TEXT(j->files[i].signature)),
+                                      "storing a closed statement", err);
+        }
         return r < 0 ? r : 0;
 }
 
@@ -1790,10 +1850,7 @@ static json_t *close_record(const Closed *c, const char *period, const CloseFile
 static void close_files_free(CloseFile *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].department);
-                free(v[i].body);
                 free(v[i].signature);
-                if (v[i].fd >= 0)
-                        close(v[i].fd);
         }
         free(v);
 }
@@ -1803,8 +1860,8 @@ static int close_files_add(CloseFile **files, size_t *n, const char *department)
         if (!nv)
                 return -ENOMEM;
         *files = nv;
-        nv[*n] = (CloseFile){ .department = strdup(department), .csv = true, .fd = -1 };
-        nv[*n + 1] = (CloseFile){ .department = strdup(department), .csv = false, .fd = -1 };
+        nv[*n] = (CloseFile){ .department = strdup(department), .csv = true };
+        nv[*n + 1] = (CloseFile){ .department = strdup(department), .csv = false };
         *n += 2;
         return nv[*n - 2].department && nv[*n - 1].department ? 0 : -ENOMEM;
 }
@@ -1827,8 +1884,7 @@ static int closed_files_load(Store *s, const char *period, CloseFile **ret, size
                 }
                 v = nv;
                 v[n] = (CloseFile){ .department = store_rows_dup(rows, 0),
-                                    .csv = streq(store_rows_text(rows, 1), "csv"),
-                                    .fd = -1 };
+                                    .csv = streq(store_rows_text(rows, 1), "csv") };
                 snprintf(v[n].sm3, sizeof(v[n].sm3), "%s", store_rows_text(rows, 2));
                 n++;
         }
@@ -1847,6 +1903,7 @@ static BillingClose *billing_close_free(BillingClose *bc) {
         if (streq(closing_period, bc->period.name))
                 closing_period[0] = 0;
         store_free(bc->rd);
+        store_free(bc->wr);
         for (size_t i = 0; i < bc->n_pre; i++)
                 free(bc->pre[i].id);
         free(bc->pre);
@@ -1860,66 +1917,79 @@ static BillingClose *billing_close_free(BillingClose *bc) {
         return NULL;
 }
 
-/* An unlinked temporary file: nothing is left behind by a crash. */
-static int close_tmpfile(CbError *err) {
-        const char *dir = getenv("TMPDIR");
-        char path[4096];
-        int fd;
+/* Where a closed file's bytes go as they are rendered: slices of
+ * CLOSED_SLICE bytes into the store, each its own short transaction (the
+ * loop's writes wait for each: SQLite has one writer), SM3 fed as they
+ * come. */
+typedef struct SliceSink {
+        Store *wr;
+        const char *period, *department, *format;
+        DigestCtx *sm3;
+        char *buf;
+        size_t n;
+        int64_t seq, len;
+        CbError why; /* the store's error, which render() would only call "reader went away" */
+} SliceSink;
 
-        if (!dir || !*dir)
-                dir = "/var/tmp";
-        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0)
-                return fd;
-        snprintf(path, sizeof(path), "%s/cloudbroker-close-XXXXXX", dir);
-        fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make a temporary file in %s: %s", dir,
-                                    strerror(errno));
-        unlink(path);
-        return fd;
+static int slice_flush(SliceSink *k) {
+        static const char sql[] = "INSERT INTO billing_closed_slices (period, department, format, seq, data) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)";
+        int r;
+
+        if (k->n == 0)
+                return 0;
+        r = store_run(k->wr, sql,
+                      STORE_ARGS(SA_TEXT(k->period), SA_TEXT(k->department), SA_TEXT(k->format),
+                                 SA_INT(k->seq), SA_BLOB(k->buf, k->n)),
+                      "storing a slice of a closed statement", &k->why);
+        if (r < 0)
+                return r;
+        k->seq++;
+        k->len += (int64_t)k->n;
+        k->n = 0;
+        return 0;
 }
 
-typedef struct FileSink {
-        int fd;
-        DigestCtx *sm3;
-        size_t len;
-} FileSink;
-
-static int file_write(void *userdata, const void *p, size_t n) {
-        FileSink *f = userdata;
+static int slice_write(void *userdata, const void *p, size_t n) {
+        SliceSink *k = userdata;
         const char *c = p;
 
         if (atomic_load(&streams_stopping))
                 return -ECANCELED;
-        if (digest_update(f->sm3, p, n) < 0)
+        if (digest_update(k->sm3, p, n) < 0)
                 return -ENOMEM;
         while (n > 0) {
-                ssize_t k = write(f->fd, c, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                c += k;
-                n -= (size_t)k;
-                f->len += (size_t)k;
+                size_t room = (size_t)CLOSED_SLICE - k->n, m = n < room ? n : room;
+                memcpy(k->buf + k->n, c, m);
+                k->n += m;
+                c += m;
+                n -= m;
+                if (k->n == CLOSED_SLICE) {
+                        int r = slice_flush(k);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
 
-/* Renders one file as of the month's end, its SM3 computed as it is
- * written, and signs that digest (its lowercase hex). */
+/* Renders one file as of the month's end into its slices, its SM3 computed
+ * as it is written, and signs that digest (its lowercase hex). */
 static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
-        FileSink sink = { .fd = -1 };
+        SliceSink sink = { .wr = bc->wr ? bc->wr : bc->s,
+                           .period = bc->period.name,
+                           .department = f->department,
+                           .format = f->csv ? "csv" : "json",
+                           .why = CB_ERROR_INIT };
         int r;
 
-        r = close_tmpfile(&bc->err);
-        if (r < 0)
-                return r;
-        f->fd = sink.fd = r;
+        sink.buf = malloc(CLOSED_SLICE);
         sink.sm3 = digest_begin("sm3");
-        if (!sink.sm3)
-                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "cannot compute SM3");
+        if (!sink.buf || !sink.sm3) {
+                free(sink.buf);
+                digest_free(sink.sm3);
+                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "out of memory");
+        }
         r = render(&(RenderArgs){ .s = bc->rd,
                                   .cal = bc->cal,
                                   .pre = bc->pre,
@@ -1929,7 +1999,13 @@ static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
                                   .csv = f->csv,
                                   .now = bc->period.end,
                                   .closed = closed },
-                   file_write, &sink, &bc->err);
+                   slice_write, &sink, &bc->err);
+        if (r >= 0 && (r = slice_flush(&sink)) < 0)
+                cb_error_set(&bc->err, CB_ERR_INTERNAL, "%s", sink.why.message);
+        else if (r < 0 && sink.why.kind != CB_ERR_NONE)
+                cb_error_set(&bc->err, CB_ERR_INTERNAL, "%s", sink.why.message);
+        free(sink.buf);
+        cb_error_clear(&sink.why);
         if (r < 0) {
                 digest_free(sink.sm3);
                 return r;
@@ -1946,9 +2022,16 @@ static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
  * (each JSON names its CSV's digest and signature). */
 static int close_job(void *userdata) {
         BillingClose *bc = userdata;
-        /* One snapshot for every file of the month. */
-        int r = 0, opened = store_read_begin(bc->rd);
+        Store *wr = bc->wr ? bc->wr : bc->s;
+        int r, opened;
 
+        /* What an earlier close of the month that crashed left, if its
+         * slices were not dropped at the start. */
+        r = slices_drop(wr, bc->period.name, &bc->err);
+        if (r < 0)
+                return r;
+        /* One snapshot for every file of the month. */
+        opened = store_read_begin(bc->rd);
         for (size_t i = 0; r >= 0 && i < bc->n_files; i += 2) {
                 json_t *cj;
                 r = close_render(bc, &bc->files[i], NULL);
@@ -1960,29 +2043,13 @@ static int close_job(void *userdata) {
                 json_decref(cj);
         }
         store_read_end(bc->rd, opened);
+        if (r < 0)
+                (void)slices_drop(wr, bc->period.name, NULL);
+        /* The WAL holds every slice (the snapshot kept them there): copied
+         * into the database here, not by the loop's next commit. */
+        if (bc->wr)
+                (void)store_checkpoint(bc->wr);
         return r;
-}
-
-/* Reads a rendered file back whole, for the one transaction that stores it. */
-static int close_read_back(CloseFile *f, CbError *err) {
-        size_t got = 0;
-
-        f->body = malloc(f->len + 1);
-        if (!f->body)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        while (got < f->len) {
-                ssize_t k = pread(f->fd, f->body + got, f->len - got, (off_t)got);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read a rendered statement back: %s",
-                                            k < 0 ? strerror(errno) : "short file");
-                got += (size_t)k;
-        }
-        f->body[f->len] = 0;
-        close(f->fd);
-        f->fd = -1;
-        return 0;
 }
 
 /* On the loop, after the job: the files, digests and signatures and the
@@ -1999,12 +2066,12 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
                                      strerror(-r));
                 return r;
         }
-        if (atomic_load(&streams_stopping))
+        if (atomic_load(&streams_stopping)) {
+                (void)slices_drop(bc->s, bc->period.name, NULL);
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "the daemon is stopping: %s stays open",
                                     bc->period.name);
-        for (size_t i = 0; r >= 0 && i < bc->n_files; i++)
-                r = close_read_back(&bc->files[i], err);
-        if (r >= 0) {
+        }
+        {
                 CloseJob job = { bc->period.name, bc->c.at,  bc->c.by,   bc->c.alg,
                                  bc->c.key_id,    bc->files, bc->n_files };
                 json_auto_t *detail =
@@ -2014,12 +2081,11 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
                                  &(AuditEntry){ "billing.close", object, "ok", NULL, detail }, close_insert,
                                  &job, err);
         }
-        for (size_t i = 0; i < bc->n_files; i++) {
-                free(bc->files[i].body);
-                bc->files[i].body = NULL;
-        }
-        if (r < 0)
+        if (r < 0) {
+                /* The month stays open: its slices count for nothing. */
+                (void)slices_drop(bc->s, bc->period.name, NULL);
                 return r;
+        }
         *ret = close_record(&bc->c, bc->period.name, bc->files, bc->n_files);
         return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 }
@@ -2129,6 +2195,10 @@ int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, c
                 r = systems_gather(s, lg, &p, p.end, &bc->pre, &bc->n_pre, err);
         if (r >= 0)
                 r = store_open_reader(s, &bc->rd, err);
+        /* On the loop the slices go through its own connection: a second
+         * writer would wait for the loop's open batch forever. */
+        if (r >= 0 && pool)
+                r = store_open_writer(s, &bc->wr, err);
         if (r < 0) {
                 billing_close_free(bc);
                 return r;

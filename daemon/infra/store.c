@@ -863,6 +863,32 @@ static const char *const migrations[] = {
          * sends them again and a repeat of it can be told from another. */
         "ALTER TABLE service_bindings ADD COLUMN parameters TEXT;"
         "ALTER TABLE operations ADD COLUMN parameters TEXT;",
+
+        /* 33: a closed statement's file is stored as slices of at most 256
+         * KiB (daemon/core/billing.c), never as one value: a close writes
+         * them as it renders, an export reads them one by one, so nothing
+         * holds a file whole. A slice counts only once its month is in
+         * billing_closed (the close's last transaction); slices of a month
+         * not closed are what a crashed close left (billing_recover()
+         * drops them). size: the file's length, to check the slices
+         * against. Files stored whole before are cut here, byte for byte
+         * (substr of a BLOB counts bytes), so they export the same. */
+        "CREATE TABLE billing_closed_slices ("
+        "  period TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('json','csv')),"
+        "  seq INTEGER NOT NULL,"
+        "  data BLOB NOT NULL,"
+        "  PRIMARY KEY (period, department, format, seq));"
+        "ALTER TABLE billing_closed_files ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE billing_closed_files SET size = length(CAST(body AS BLOB));"
+        "WITH RECURSIVE n(seq) AS (SELECT 0 UNION ALL SELECT seq + 1 FROM n"
+        "  WHERE (seq + 1) * 262144 < (SELECT COALESCE(MAX(size), 0) FROM billing_closed_files))"
+        "INSERT INTO billing_closed_slices (period, department, format, seq, data)"
+        "  SELECT f.period, f.department, f.format, n.seq,"
+        "    substr(CAST(f.body AS BLOB), n.seq * 262144 + 1, 262144)"
+        "  FROM billing_closed_files f JOIN n ON n.seq * 262144 < f.size;"
+        "ALTER TABLE billing_closed_files DROP COLUMN body;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -1062,6 +1088,35 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         sqlite3_busy_timeout(rd->db, 5000);
         *ret = TAKE_PTR(rd);
         return 0;
+}
+
+int store_open_writer(Store *s, Store **ret, CbError *err) {
+        _cleanup_(store_freep) Store *wr = NULL;
+        int r;
+
+        wr = calloc(1, sizeof(*wr));
+        if (!wr)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        wr->path = strdup(s->path);
+        if (!wr->path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (sqlite3_open_v2(wr->path, &wr->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for writing: %s", wr->path,
+                                    wr->db ? sqlite3_errmsg(wr->db) : "out of memory");
+        sqlite3_busy_timeout(wr->db, 5000);
+        /* The file is in WAL mode already (the owner's connection set it). */
+        r = store_exec(wr, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(wr);
+        return 0;
+}
+
+int store_checkpoint(Store *s) {
+        return sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK
+                       ? 0
+                       : -EIO;
 }
 
 Store *store_free(Store *s) {
@@ -1386,6 +1441,15 @@ static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const cha
                                                               SQLITE_STATIC)
                                           : sqlite3_bind_null(st, k + 1);
                         break;
+                case STORE_ARG_BLOB:
+                        if (args[k].i < 0 || args[k].i > INT_MAX)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "while %s: value %d is %lld bytes long", what, k + 1,
+                                                    (long long)args[k].i);
+                        rc = args[k].text ? sqlite3_bind_blob(st, k + 1, args[k].text, (int)args[k].i,
+                                                              SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
                 default:
                         rc = sqlite3_bind_null(st, k + 1);
                         break;
@@ -1456,6 +1520,10 @@ const char *store_rows_text(StoreRows *rows, int i) {
 
 size_t store_rows_len(StoreRows *rows, int i) {
         return (size_t)sqlite3_column_bytes(rows_stmt(rows), i);
+}
+
+const void *store_rows_blob(StoreRows *rows, int i) {
+        return sqlite3_column_blob(rows_stmt(rows), i);
 }
 
 char *store_rows_dup(StoreRows *rows, int i) {
