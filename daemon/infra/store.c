@@ -885,7 +885,17 @@ struct Store {
         StoreDeferred *deferred;
         size_t n_deferred;
         AuditTrail *audit;
+        uint64_t serial;
 };
+
+static uint64_t next_serial(void) {
+        static uint64_t last;
+        return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t store_serial(const Store *s) {
+        return s ? s->serial : 0;
+}
 
 void store_set_audit(Store *s, AuditTrail *t) {
         s->audit = t;
@@ -1006,6 +1016,7 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
         s = calloc(1, sizeof(*s));
         if (!s)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        s->serial = next_serial();
         s->path = strdup(path);
         if (!s->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1043,6 +1054,7 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        rd->serial = next_serial();
         rd->path = strdup(s->path);
         if (!rd->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1295,6 +1307,10 @@ void store_read_end(Store *s, int opened) {
 
         if (opened > 0 && !sqlite3_get_autocommit(s->db))
                 step_cached(s, commit);
+}
+
+bool store_sees_uncommitted(Store *s) {
+        return sqlite3_txn_state(s->db, "main") == SQLITE_TXN_WRITE;
 }
 
 void store_batch_begin(Store *s) {
