@@ -1485,7 +1485,33 @@ int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **re
         char *mem;
 
         /* Lengths first: sqlite3_column_bytes() after sqlite3_column_text()
-         * is the documented order that leaves the text pointer valid. */
+         * is the documented order that leaves the text pointer valid. Up to
+         * 32 columns in one pass, each asked once. */
+        if (n <= 32) {
+                const char *t[32];
+                size_t len[32];
+                for (size_t k = 0; k < n; k++) {
+                        t[k] = (const char *)sqlite3_column_text(st, cols[k].column);
+                        len[k] = t[k] ? (size_t)sqlite3_column_bytes(st, cols[k].column) : 0;
+                        if (t[k])
+                                total += len[k] + 1;
+                }
+                mem = malloc(total);
+                if (!mem)
+                        return -ENOMEM;
+                for (size_t k = 0; k < n; k++) {
+                        if (!t[k]) {
+                                *cols[k].dst = NULL;
+                                continue;
+                        }
+                        memcpy(mem + at, t[k], len[k]);
+                        mem[at + len[k]] = 0;
+                        *cols[k].dst = mem + at;
+                        at += len[k] + 1;
+                }
+                *ret_mem = mem;
+                return 0;
+        }
         for (size_t k = 0; k < n; k++)
                 if (sqlite3_column_text(st, cols[k].column))
                         total += (size_t)sqlite3_column_bytes(st, cols[k].column) + 1;
