@@ -19,6 +19,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rating.h"
+#include "states.h"
 #include "worker.h"
 
 #define ACCEPTANCE_FILING_DAYS 30 /* Art. 25, as in projects.c */
@@ -1084,60 +1085,90 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
 }
 
 /* A plan's price as its catalogue revision's document says, remembered
- * beside the document's bytes: an evaluation reads the document (a row) but
- * parses it again only when its text is another (a draft can be edited in
- * place). Per thread, so it needs no lock. */
+ * per thread (no lock). A revision that is neither a draft nor submitted
+ * never changes again (catalog.c: a published revision's change becomes
+ * the next revision; no revision is ever deleted), so a price read from
+ * such a revision, outside a write transaction that could still roll its
+ * status back, is answered from the memo without reading the row again; a
+ * draft or submitted one can be edited in place, so its document is read
+ * and compared with the remembered bytes every time. Keyed by the store's
+ * serial too: two stores may hold other documents under the same ids.
+ * Beside the price, what one resource of it commits for the last day and
+ * approval end asked (rating_budget_committed() with a count of 1). */
 #define PRICE_MEMO_SLOTS 16
 
 typedef struct PriceMemo {
+        uint64_t store;
         char *service_id, *plan_id, *doc;
         int64_t revision;
         size_t doc_len;
-        int r; /* 0, or why the price is not there (-ENOENT, -EINVAL) */
+        bool fixed; /* read from a revision that can no longer change */
+        int r;      /* 0, or why the price is not there (-ENOENT, -EINVAL) */
         RatingUnit unit;
         int64_t price;
+        bool has_one;
+        char one_today[DATE_LEN + 1], one_until[DATE_LEN + 1]; /* "": no approval end */
+        int64_t one;
 } PriceMemo;
 
 static _Thread_local PriceMemo price_memo[PRICE_MEMO_SLOTS];
 static _Thread_local unsigned price_memo_next;
 
-/* 1 and the price; 0 when the revision, the plan or its price is not there. */
-static int plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
-                           RatingUnit *ret_unit, int64_t *ret_price, CbError *err) {
-        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+static bool status_fixed(const char *status) {
+        int st = status ? catalog_status_from_string(status) : -1;
+        return st >= 0 && st != CATALOG_DRAFT && st != CATALOG_SUBMITTED;
+}
+
+static PriceMemo *price_memo_find(uint64_t store, const char *service_id, int64_t revision,
+                                  const char *plan_id) {
+        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
+                PriceMemo *m = &price_memo[i];
+                if (m->doc && m->store == store && m->revision == revision &&
+                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id))
+                        return m;
+        }
+        return NULL;
+}
+
+/* The slot of the plan's price, read from the document when the memo
+ * cannot answer alone; NULL with *ret 0 when the revision is not there. */
+static PriceMemo *plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
+                                  int *ret, CbError *err) {
+        static const char sql[] = "SELECT document, status FROM services WHERE id = ?1 AND revision = ?2";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        uint64_t serial = store_serial(s);
         const char *doc;
         size_t len;
-        PriceMemo *m;
+        PriceMemo *m = price_memo_find(serial, service_id, revision, plan_id);
         json_t *j;
         int r;
 
+        *ret = 0;
+        if (m && m->fixed)
+                return m;
         r = store_query(s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
                         "reading a catalogue revision", err);
         if (r >= 0)
                 r = store_rows_next(rows, err);
-        if (r < 0)
-                return r;
-        if (r == 0 || !(doc = store_rows_text(rows, 0)))
-                return 0;
-        len = store_rows_len(rows, 0);
-        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
-                m = &price_memo[i];
-                if (m->doc && m->revision == revision && m->doc_len == len &&
-                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id) &&
-                    memcmp(m->doc, doc, len) == 0) {
-                        if (m->r < 0)
-                                return 0;
-                        *ret_unit = m->unit;
-                        *ret_price = m->price;
-                        return 1;
-                }
+        if (r < 0) {
+                *ret = r;
+                return NULL;
         }
-        m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
+        if (r == 0 || !(doc = store_rows_text(rows, 0)))
+                return NULL;
+        len = store_rows_len(rows, 0);
+        bool fixed = status_fixed(store_rows_text(rows, 1)) && !store_sees_uncommitted(s);
+        if (m && m->doc_len == len && memcmp(m->doc, doc, len) == 0) {
+                m->fixed = fixed;
+                return m;
+        }
+        /* New, or the same plan of an edited draft: the price is read again. */
+        if (!m)
+                m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
         free(m->service_id);
         free(m->plan_id);
         free(m->doc);
-        *m = (PriceMemo){ .revision = revision, .doc_len = len };
+        *m = (PriceMemo){ .store = serial, .revision = revision, .doc_len = len, .fixed = fixed };
         j = json_loadb(doc, len, 0, NULL);
         m->r = j ? rating_plan_price(j, plan_id, &m->unit, &m->price) : -EINVAL;
         json_decref(j);
@@ -1149,15 +1180,34 @@ static int plan_price_memo(Store *s, const char *service_id, int64_t revision, c
                 free(m->plan_id);
                 free(m->doc);
                 *m = (PriceMemo){ 0 };
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *ret = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                return NULL;
         }
         memcpy(m->doc, doc, len);
         m->doc[len] = 0;
-        if (m->r < 0)
+        return m;
+}
+
+/* What one resource of the memo's price commits from today to valid_until,
+ * rated once per day and approval end (both dates, or no end at all). */
+static int price_memo_one(PriceMemo *m, const char *today, const char *valid_until, int64_t *ret) {
+        const char *until = valid_until ? valid_until : "";
+        int64_t one;
+
+        if (strlen(today) != DATE_LEN || (valid_until && strlen(valid_until) != DATE_LEN))
+                return rating_budget_committed(m->unit, m->price, 1, today, valid_until, ret);
+        if (m->has_one && streq(m->one_today, today) && streq(m->one_until, until)) {
+                *ret = m->one;
                 return 0;
-        *ret_unit = m->unit;
-        *ret_price = m->price;
-        return 1;
+        }
+        if (rating_budget_committed(m->unit, m->price, 1, today, valid_until, &one) < 0)
+                return -EINVAL;
+        memcpy(m->one_today, today, DATE_LEN + 1);
+        snprintf(m->one_until, sizeof(m->one_until), "%s", until);
+        m->one = one;
+        m->has_one = true;
+        *ret = one;
+        return 0;
 }
 
 /* What the project's existing resources commit from today on: per price
@@ -1178,18 +1228,18 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 const char *service_id = store_rows_text(rows, 0), *plan_id = store_rows_text(rows, 1);
                 int kind = streq(store_rows_text(rows, 3), "om") ? KIND_OM : KIND_CONSTRUCTION;
-                RatingUnit unit = RATING_UNIT_HOUR;
-                int64_t price = 0, c;
+                int64_t one, c;
+                PriceMemo *m;
 
-                r = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &unit, &price, err);
+                m = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &r, err);
                 if (r < 0)
                         break;
                 /* Unrated (no such revision, plan or price) commits nothing,
                  * as in the full rating, which lists it apart. */
-                if (r == 0)
+                if (!m || m->r < 0)
                         continue;
-                if (rating_budget_committed(unit, price, store_rows_int(rows, 4), today, valid_until, &c) <
-                    0) {
+                if (price_memo_one(m, today, valid_until, &one) < 0 ||
+                    rating_budget_times(one, store_rows_int(rows, 4), &c) < 0) {
                         r = cb_error_set(err, CB_ERR_INTERNAL, "cannot rate plan %s of service %s", plan_id,
                                          service_id);
                         break;
@@ -1199,6 +1249,29 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
         if (r < 0)
                 return r;
         memcpy(ret, sum, sizeof(sum));
+        return 0;
+}
+
+/* Where `today` starts, as a second and as the text the kept row stores:
+ * the same for every evaluation of a day, so remembered per thread. */
+static int day_start_of(const char *today, int64_t *ret, char ret_at[32]) {
+        static _Thread_local char memo_today[DATE_LEN + 1], memo_at[32];
+        static _Thread_local int64_t memo_start;
+        static _Thread_local bool memo_set;
+
+        if (!today || strlen(today) != DATE_LEN)
+                return -EINVAL;
+        if (!memo_set || !streq(memo_today, today)) {
+                int64_t t;
+                if (rating_day_start(today, &t) < 0)
+                        return -EINVAL;
+                memcpy(memo_today, today, DATE_LEN + 1);
+                memo_start = t;
+                format_utc(t, memo_at);
+                memo_set = true;
+        }
+        *ret = memo_start;
+        memcpy(ret_at, memo_at, 32);
         return 0;
 }
 
@@ -1218,10 +1291,9 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
         char day_start_at[32];
         int r, opened;
 
-        if (rating_day_start(today, &day_start) < 0)
+        if (day_start_of(today, &day_start, day_start_at) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell where day '%s' starts",
                                     today ? today : "");
-        format_utc(day_start, day_start_at);
         /* One read transaction: the kept charge and the counts agree. */
         opened = store_read_begin(s);
         {

@@ -919,7 +919,17 @@ struct Store {
         StoreDeferred *deferred;
         size_t n_deferred;
         AuditTrail *audit;
+        uint64_t serial;
 };
+
+static uint64_t next_serial(void) {
+        static uint64_t last;
+        return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t store_serial(const Store *s) {
+        return s ? s->serial : 0;
+}
 
 void store_set_audit(Store *s, AuditTrail *t) {
         s->audit = t;
@@ -1040,6 +1050,7 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
         s = calloc(1, sizeof(*s));
         if (!s)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        s->serial = next_serial();
         s->path = strdup(path);
         if (!s->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1077,6 +1088,7 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        rd->serial = next_serial();
         rd->path = strdup(s->path);
         if (!rd->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1360,6 +1372,10 @@ void store_read_end(Store *s, int opened) {
                 step_cached(s, commit);
 }
 
+bool store_sees_uncommitted(Store *s) {
+        return sqlite3_txn_state(s->db, "main") == SQLITE_TXN_WRITE;
+}
+
 void store_batch_begin(Store *s) {
         if (s->depth == 0)
                 s->batching = true;
@@ -1545,7 +1561,33 @@ int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **re
         char *mem;
 
         /* Lengths first: sqlite3_column_bytes() after sqlite3_column_text()
-         * is the documented order that leaves the text pointer valid. */
+         * is the documented order that leaves the text pointer valid. Up to
+         * 32 columns in one pass, each asked once. */
+        if (n <= 32) {
+                const char *t[32];
+                size_t len[32];
+                for (size_t k = 0; k < n; k++) {
+                        t[k] = (const char *)sqlite3_column_text(st, cols[k].column);
+                        len[k] = t[k] ? (size_t)sqlite3_column_bytes(st, cols[k].column) : 0;
+                        if (t[k])
+                                total += len[k] + 1;
+                }
+                mem = malloc(total);
+                if (!mem)
+                        return -ENOMEM;
+                for (size_t k = 0; k < n; k++) {
+                        if (!t[k]) {
+                                *cols[k].dst = NULL;
+                                continue;
+                        }
+                        memcpy(mem + at, t[k], len[k]);
+                        mem[at + len[k]] = 0;
+                        *cols[k].dst = mem + at;
+                        at += len[k] + 1;
+                }
+                *ret_mem = mem;
+                return 0;
+        }
         for (size_t k = 0; k < n; k++)
                 if (sqlite3_column_text(st, cols[k].column))
                         total += (size_t)sqlite3_column_bytes(st, cols[k].column) + 1;

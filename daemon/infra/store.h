@@ -50,6 +50,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
  * commit on the loop does not do it. 0, or -EIO. */
 int store_checkpoint(Store *s);
 
+/* A number no other Store of this process had or will have: what an
+ * in-process memo of the database's contents is keyed by, since a freed
+ * store's address may come back for another file. */
+uint64_t store_serial(const Store *s);
+
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);
 /* Number of migrations this build knows. */
@@ -97,6 +102,10 @@ void store_batch_begin(Store *s);
 int store_batch_end(Store *s);
 /* True while a batch holds uncommitted changes. */
 bool store_in_batch(Store *s);
+/* Whether what this connection reads may include changes of its own that
+ * are not committed yet (an open transaction that wrote): a memo of what
+ * was read must not outlive a rollback of them. */
+bool store_sees_uncommitted(Store *s);
 
 /* ---- statements with typed binds ----
  *
