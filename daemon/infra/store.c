@@ -894,6 +894,7 @@ static const char *const migrations[] = {
 /* Larger than the number of distinct statements the daemon prepares, so a
  * hot statement is never evicted by a cold one. */
 #define STMT_CACHE_SIZE 512
+#define TX_LEVELS       8
 
 typedef struct StoreDeferred {
         StoreDeferredFn fn;
@@ -911,6 +912,10 @@ struct Store {
                 sqlite3_stmt *stmt;
         } cache[STMT_CACHE_SIZE];
         size_t n_cache;
+        /* SAVEPOINT and RELEASE of the levels below TX_LEVELS, prepared on
+         * first use: store_begin/store_commit run four per change and
+         * its audit record, and parsing them each time was measurable. */
+        sqlite3_stmt *savepoint[TX_LEVELS], *release[TX_LEVELS];
         int depth;
         bool batching, batch_open;
         int relaxed;   /* store_relaxed_begin() levels open */
@@ -1136,6 +1141,10 @@ Store *store_free(Store *s) {
                 return NULL;
         for (size_t i = 0; i < s->n_cache; i++)
                 sqlite3_finalize(s->cache[i].stmt);
+        for (size_t i = 0; i < TX_LEVELS; i++) {
+                sqlite3_finalize(s->savepoint[i]);
+                sqlite3_finalize(s->release[i]);
+        }
         run_deferred(s, 0, -ECANCELED);
         free(s->deferred);
         if (s->db)
@@ -1187,6 +1196,28 @@ static int exec_fmt(Store *s, const char *fmt, int level) {
         return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+/* "SAVEPOINT cbN" or "RELEASE cbN" (fmt), through the statement kept in
+ * slots[N - 1] when N is below TX_LEVELS; deeper levels are parsed each time. */
+static int exec_level(Store *s, sqlite3_stmt **slots, const char *fmt, int level) {
+        char sql[64];
+        int rc;
+
+        if (level < 1 || level > TX_LEVELS)
+                return exec_fmt(s, fmt, level);
+        sqlite3_stmt **st = &slots[level - 1];
+        if (!*st) {
+                snprintf(sql, sizeof(sql), fmt, level);
+                if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+                        sqlite3_finalize(*st);
+                        *st = NULL;
+                        return -EIO;
+                }
+        }
+        rc = sqlite3_step(*st);
+        sqlite3_reset(*st);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 /* Runs (result >= 0) or cancels (result < 0) deferred work of levels >= from. */
 static void run_deferred(Store *s, int from, int result) {
         size_t keep = 0, n = s->n_deferred;
@@ -1233,7 +1264,7 @@ int store_begin(Store *s) {
                         return 0;
                 }
         }
-        if (exec_fmt(s, "SAVEPOINT cb%d", s->depth + 1) < 0)
+        if (exec_level(s, s->savepoint, "SAVEPOINT cb%d", s->depth + 1) < 0)
                 return -EIO;
         s->depth++;
         return 0;
@@ -1247,7 +1278,7 @@ int store_commit(Store *s) {
         if (level > 1 || s->batch_open) {
                 /* A savepoint: its deferred work now belongs to the level below. */
                 s->depth--;
-                if (exec_fmt(s, "RELEASE cb%d", level) < 0)
+                if (exec_level(s, s->release, "RELEASE cb%d", level) < 0)
                         return -EIO;
                 for (size_t i = 0; i < s->n_deferred; i++)
                         if (s->deferred[i].level >= level)
@@ -1321,7 +1352,7 @@ void store_rollback(Store *s) {
         s->depth--;
         if (level > 1 || s->batch_open) {
                 exec_fmt(s, "ROLLBACK TO cb%d", level);
-                exec_fmt(s, "RELEASE cb%d", level);
+                exec_level(s, s->release, "RELEASE cb%d", level);
         } else {
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                 store_relax_tx_end(s);
