@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The resources core on a temporary store with libvirt's test:///default as
  * its provider: a request the policy allows reaches active; a refusal names
- * its article and writes nothing; an idempotent repeat; stop, start, delete;
+ * its article and writes nothing; an idempotent repeat; what the host does
+ * behind its back (events); stop, start, delete;
  * a deleted resource is no object; and a pending operation that a crash
  * left behind completes once the store is reopened. The loop is the worker
  * pool's own fd, pumped here as the daemon's sd-event loop would. */
@@ -447,6 +448,49 @@ static void test_idempotent_repeat(void **state) {
         assert_int_equal(err.kind, CB_ERR_CONFLICT);
         cb_error_clear(&err);
         assert_int_equal(count("SELECT COUNT(*) FROM resources"), resources);
+}
+
+static bool r1_is_stopped(const void *arg) {
+        (void)arg;
+        return state_of(r1) == RESOURCE_STOPPED;
+}
+
+static bool r1_is_active(const void *arg) {
+        (void)arg;
+        return state_of(r1) == RESOURCE_ACTIVE;
+}
+
+/* What the host does behind the broker's back arrives as events: a stop
+ * and a start change the record (each with its audit record); a domain
+ * defined again (an edit by hand) changes nothing and records nothing. */
+static void test_host_events(void **state) {
+        char name[128];
+        (void)state;
+
+        snprintf(name, sizeof(name), "cb-%s", r1);
+        virDomainPtr d = virDomainLookupByName(host, name);
+        assert_non_null(d);
+        assert_int_equal(state_of(r1), RESOURCE_ACTIVE);
+
+        assert_int_equal(virDomainDestroy(d), 0);
+        assert_true(pump_until(r1_is_stopped, NULL));
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.event.stopped'"), 1);
+
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(xml);
+        virDomainPtr again = virDomainDefineXML(host, xml);
+        free(xml);
+        assert_non_null(again);
+        virDomainFree(again);
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(state_of(r1), RESOURCE_STOPPED);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action LIKE 'resource.event.%'"), 1);
+
+        assert_int_equal(virDomainCreate(d), 0);
+        assert_true(pump_until(r1_is_active, NULL));
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.event.started'"), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action LIKE 'resource.event.%'"), 2);
+        virDomainFree(d);
 }
 
 static void test_stop_start_delete(void **state) {
@@ -968,6 +1012,7 @@ int main(void) {
                 cmocka_unit_test(test_reconcile_reads_addresses),
                 cmocka_unit_test(test_refusal_names_article_writes_nothing),
                 cmocka_unit_test(test_idempotent_repeat),
+                cmocka_unit_test(test_host_events),
                 cmocka_unit_test(test_stop_start_delete),
                 cmocka_unit_test(test_deleted_is_hidden),
                 cmocka_unit_test(test_crash_recovery),
