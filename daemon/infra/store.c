@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -928,25 +927,6 @@ struct Store {
         uint64_t serial;
 };
 
-/* Every change runs inside a savepoint (store_begin in a batch), and SQLite
- * keeps the pages a savepoint modifies in a statement journal, in memory up
- * to SQLITE_CONFIG_STMTJRNL_SPILL bytes (64 KiB by default) and then in a
- * temporary file for the rest of the transaction. One provision's change
- * touches more than 64 KiB of pages, so each batch wrote its journal
- * through the file: 80 % of the daemon's pwrite calls under
- * bench/provision.sh, for pages that are never read after the savepoint
- * is released. 4 MiB in memory holds any change the daemon makes but the
- * largest (they still spill); the journal's content and what it is for
- * (ROLLBACK TO) are unchanged. Process-wide, so set once before the first
- * database is opened; a no-op if SQLite was initialized already. */
-#define STMT_JOURNAL_SPILL (4 * 1024 * 1024)
-
-static pthread_once_t sqlite_config_once = PTHREAD_ONCE_INIT;
-
-static void sqlite_config(void) {
-        (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
-}
-
 static uint64_t next_serial(void) {
         static uint64_t last;
         return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
@@ -1084,7 +1064,6 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot create the folder of %s: %s", path,
                                     strerror(-r));
-        pthread_once(&sqlite_config_once, sqlite_config);
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s: %s", path,
