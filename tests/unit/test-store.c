@@ -320,6 +320,71 @@ static void test_batch_group_commit(void **state) {
         free(path);
 }
 
+/* N rows of about 1 KiB each with ids PREFIX1..PREFIXn, in one statement. */
+static void insert_padded(Store *s, const char *prefix, int n) {
+        CbError err = CB_ERROR_INIT;
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+                 "INSERT INTO services SELECT '%s' || i, 1, 'draft', "
+                 "'{\"pad\":\"' || hex(randomblob(500)) || '\"}', 't', 'me', 't', NULL FROM n",
+                 n, prefix);
+        if (store_exec(s, sql, &err) < 0)
+                fail_msg("%s", err.message);
+}
+
+/* Savepoints in a batch whose changes outgrow SQLite's in-memory statement
+ * journal (64 KiB, then it is a temporary file) and nest deeper than the
+ * levels whose SAVEPOINT/RELEASE the store keeps prepared: each rollback
+ * undoes its own level and only it, and the batch commits the rest. */
+static void test_batch_big_savepoints(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL, *reader = NULL;
+        char *path = db_path("batch-big.db");
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_open(path, &reader, &err), 0);
+        store_batch_begin(s);
+
+        assert_int_equal(store_begin(s), 0);
+        insert_padded(s, "kept", 300);
+        assert_int_equal(store_commit(s), 0);
+
+        assert_int_equal(store_begin(s), 0);
+        insert_padded(s, "small-undone", 300);
+        store_rollback(s);
+
+        assert_int_equal(store_begin(s), 0);
+        insert_padded(s, "big-undone", 3000); /* about 3 MiB of pages */
+        store_rollback(s);
+
+        /* Twelve levels: the innermost ones are parsed each time. */
+        for (int level = 1; level <= 12; level++) {
+                char prefix[32];
+                assert_int_equal(store_begin(s), 0);
+                snprintf(prefix, sizeof(prefix), "deep%d-", level);
+                insert_padded(s, prefix, 20);
+        }
+        store_rollback(s); /* level 12 */
+        store_rollback(s); /* level 11 */
+        store_rollback(s); /* level 10 */
+        for (int level = 9; level >= 1; level--)
+                assert_int_equal(store_commit(s), 0);
+
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services"), 0);
+        assert_int_equal(store_batch_end(s), 0);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE id LIKE 'kept%'"), 300);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE id LIKE '%undone%'"), 0);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE id LIKE 'deep%'"), 9 * 20);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE id LIKE 'deep10-%'"), 0);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services WHERE id LIKE 'deep9-%'"), 20);
+        assert_int_equal(count_rows(reader, "SELECT COUNT(*) FROM services"), 300 + 9 * 20);
+        store_free(reader);
+        store_free(s);
+        free(path);
+}
+
 /* Work deferred until the batch is durable writes again (an operation
  * marked running): those writes share one more commit, not one each. */
 static Store *follow_store;
@@ -928,6 +993,7 @@ int main(void) {
                 cmocka_unit_test(test_savepoints_and_defer),
                 cmocka_unit_test(test_relaxed_commit),
                 cmocka_unit_test(test_batch_group_commit),
+                cmocka_unit_test(test_batch_big_savepoints),
                 cmocka_unit_test(test_batch_follow_up_writes),
                 cmocka_unit_test(test_project_holdings),
                 cmocka_unit_test(test_state_checks_upgrade),
