@@ -32,7 +32,13 @@
 # (utime+stime from /proc/PID/stat around each request) and the load average
 # are printed beside the wall-clock rates.
 #
-# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900)
+# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900),
+#   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every)
+#   OSB_TRACE="strace -c -f -o FILE -p" (or "perf record -g -o FILE -p"): a
+#   command started with the daemon's PID appended once the daemon is up,
+#   before the first round, and ended by its PID (SIGINT) after the last, so
+#   that what it records is the rounds alone (the direct rounds included:
+#   the daemon is idle then).
 # Everything listens on 127.0.0.1; every wait is bounded; processes end by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,12 +47,20 @@ cb_setup "${1:-build}"
 COUNT=${COUNT:-20}   # cycles a round
 ROUNDS=${ROUNDS:-5}  # broker/direct round pairs (ABAB); medians over them
 MAX_S=${MAX_S:-900}  # the whole bench ends after this many seconds, finished or not
-for v in COUNT ROUNDS MAX_S; do
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-1000}
+for v in COUNT ROUNDS MAX_S CHECKPOINT_EVERY; do
         case "${!v}" in '' | *[!0-9]* | 0) echo "osb.sh: $v must be a positive number" >&2; exit 1 ;; esac
 done
 
 cb_start_osb_provider
-sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" tests/integration/test.conf >"$CB_TMP/osb.conf"
+# The tests' config, but with the shipped checkpoint_every (etc/cloudbroker.conf,
+# AUDIT_CHECKPOINT_EVERY): the tests' 5 signs a checkpoint (an SM2 signature
+# and an fdatasync) every fifth audit record, about one a cycle, which no
+# installation does. CHECKPOINT_EVERY=5 measures that case.
+sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" \
+        -e "s/^\( *checkpoint_every = \)[0-9]*;/\1$CHECKPOINT_EVERY;/" tests/integration/test.conf >"$CB_TMP/osb.conf"
+grep -q "^ *checkpoint_every = $CHECKPOINT_EVERY;" "$CB_TMP/osb.conf" ||
+        { echo "osb.sh: cannot set checkpoint_every in the tests' config" >&2; exit 1; }
 cat >>"$CB_TMP/osb.conf" <<EOF
 providers = (
   { name = "linfen-paas"; driver = "http"; url = "$OSB_URL"; username = "cb"; password = "cb-osb-secret";
@@ -164,6 +178,14 @@ add_totals() {
                 TOT_PC[$k]=$((${TOT_PC[$k]:-0} + ${PC[$k]}))
         done
 }
+TRACE_PID=
+if [ -n "${OSB_TRACE:-}" ]; then
+        # shellcheck disable=SC2086 # the tracer is a command line
+        $OSB_TRACE "$CB_PID" &
+        TRACE_PID=$!
+        CB_PIDS+=("$TRACE_PID")
+        sleep 1 # the tracer attaches
+fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for r in $(seq 1 "$ROUNDS"); do
@@ -178,6 +200,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 T1=$(date +%s)
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ -n "$TRACE_PID" ]; then
+        kill -INT "$TRACE_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$TRACE_PID" 2>/dev/null || break; sleep 0.1; done
+fi
 
 left=$(osb_control | jq '.instances | length')
 # Medians over the rounds: of each side's microseconds a cycle, and of the
