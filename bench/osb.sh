@@ -33,7 +33,10 @@
 # are printed beside the wall-clock rates.
 #
 # Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900),
-#   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every)
+#   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every),
+#   FACE (v1: the department's REST calls below; v2: the same cycle as a
+#   platform's OSB calls to the broker's /v2, request for request the ones
+#   the direct rounds send, plus last_operation GETs after a 202)
 #   OSB_TRACE="strace -c -f -o FILE -p" (or "perf record -g -o FILE -p"): a
 #   command started with the daemon's PID appended once the daemon is up,
 #   before the first round, and ended by its PID (SIGINT) after the last, so
@@ -48,6 +51,8 @@ COUNT=${COUNT:-20}   # cycles a round
 ROUNDS=${ROUNDS:-5}  # broker/direct round pairs (ABAB); medians over them
 MAX_S=${MAX_S:-900}  # the whole bench ends after this many seconds, finished or not
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-1000}
+FACE=${FACE:-v1}     # v1: a department's REST calls; v2: a platform's OSB calls
+case "$FACE" in v1 | v2) ;; *) echo "osb.sh: FACE must be v1 or v2" >&2; exit 1 ;; esac
 for v in COUNT ROUNDS MAX_S CHECKPOINT_EVERY; do
         case "${!v}" in '' | *[!0-9]* | 0) echo "osb.sh: $v must be a positive number" >&2; exit 1 ;; esac
 done
@@ -93,11 +98,12 @@ OUT="$CB_TMP/rt.out"
 # ticks of the daemon's / the provider's CPU during those requests.
 declare -A US N DC PC
 KIND=
+CODE= # the HTTP status of the last request
 rt() { # curl ARGS...: one request of kind $KIND; its answer in $OUT
         local t d0 p0 d1 p1
         cpu_of "$CB_PID" d0
         cpu_of "$OSB_PID" p0
-        t=$(curl -s --max-time 30 -o "$OUT" -w '%{time_total}' "$@")
+        read -r t CODE < <(curl -s --max-time 30 -o "$OUT" -w '%{time_total} %{http_code}\n' "$@")
         cpu_of "$CB_PID" d1
         cpu_of "$OSB_PID" p1
         US[$KIND]=$((${US[$KIND]:-0} + $(awk -v t="$t" 'BEGIN { printf "%d", t * 1000000 }')))
@@ -140,6 +146,52 @@ broker_round() { # R: COUNT cycles through the broker, kinds b.*
                 KIND=b.deprov
                 rt "${A[@]}" -X DELETE "$CB_URL/v1/resources/$id"
                 wait_state "$id" deleted
+        done
+}
+
+# The same cycle through the broker's own OSB face (/v2, FACE=v2), as a
+# platform orders: the very requests the direct rounds send to the provider,
+# but for the broker's service and plan ids and the approval's project.
+# A 202 (the broker's DELETE; a PUT whose provider was slow) is followed by
+# GETs of last_operation until "succeeded", counted with it.
+P=(-u osb:dev-osb -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
+v2body='{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "organization_guid": "edu", "space_guid": "bench-osb", "context": {"platform": "bench", "system_id": "bench-db"}}'
+v2bbody='{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g"}'
+v2q='service_id=rds-mysql&plan_id=rds-mysql-2c4g&accepts_incomplete=true'
+v2_settle() { # INSTANCE_URL WHAT: after a 202, GETs last_operation until succeeded (2000 at most)
+        local s
+        [ "$CODE" = 202 ] || return 0
+        for _ in $(seq 1 2000); do
+                rt "${P[@]}" "$1/last_operation"
+                GETS=$((GETS + 1))
+                s=$(jq -r .state "$OUT")
+                [ "$s" = succeeded ] && return 0
+                [ "$s" = "in progress" ] || { echo "osb.sh: $2 of $1: $(cat "$OUT")" >&2; exit 1; }
+        done
+        echo "osb.sh: $2 of $1 never succeeded" >&2
+        exit 1
+}
+v2_round() { # R: COUNT cycles through the broker's /v2, kinds b.*
+        local i inst
+        for i in $(seq 1 "$COUNT"); do
+                past_deadline
+                inst="$CB_URL/v2/service_instances/bench-$1-$i"
+                KIND=b.prov
+                rt "${P[@]}" -X PUT --data-binary "$v2body" "$inst?accepts_incomplete=true"
+                case "$CODE" in 201 | 202) ;; *) echo "osb.sh: PUT $inst: $CODE $(cat "$OUT")" >&2; exit 1 ;; esac
+                v2_settle "$inst" provision
+                KIND=b.poll
+                rt "${P[@]}" "$inst/last_operation"
+                KIND=b.bind
+                rt "${P[@]}" -X PUT --data-binary "$v2bbody" "$inst/service_bindings/b-$i?accepts_incomplete=true"
+                [ "$CODE" = 201 ] || { echo "osb.sh: bind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.unbind
+                rt "${P[@]}" -X DELETE "$inst/service_bindings/b-$i?$v2q"
+                [ "$CODE" = 200 ] || { echo "osb.sh: unbind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.deprov
+                rt "${P[@]}" -X DELETE "$inst?$v2q"
+                case "$CODE" in 200 | 202) ;; *) echo "osb.sh: DELETE $inst: $CODE $(cat "$OUT")" >&2; exit 1 ;; esac
+                v2_settle "$inst" deprovision
         done
 }
 
@@ -190,7 +242,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for r in $(seq 1 "$ROUNDS"); do
         US=() N=() DC=() PC=()
-        broker_round "$r"
+        if [ "$FACE" = v2 ]; then v2_round "$r"; else broker_round "$r"; fi
         direct_round "$r"
         for k in $KINDS; do
                 printf '%s\t%s\t%s\t%s\n' "$r" "$k" "$((${US[b.$k]} / COUNT))" "$((${US[d.$k]} / COUNT))" >>"$ROWS"
@@ -235,7 +287,7 @@ for k in $KINDS; do
                 -v dn="${TOT_N[d.$k]}" -v dp="${TOT_PC[d.$k]}" \
                 'BEGIN { printf "%s daemon %.2f + provider %.2f ms a request (%d) / provider %.2f ms (%d); ", k, bd * 1000 / tck / bn, bp * 1000 / tck / bn, bn, dp * 1000 / tck / dn, dn }')
 done
-result="osb: $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (ticks of /proc/PID/stat, 1/$TCK s, sampled): $cpu$GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
+result="osb ($FACE): $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (ticks of /proc/PID/stat, 1/$TCK s, sampled): $cpu$GETS GETs of the record (v1) or of last_operation (v2) waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle; v1: 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"

@@ -1145,12 +1145,11 @@ static int tx_exec(Store *s, const char *sql) {
 }
 
 /* Savepoints by level: cb2, cb3, ... (level 1 is the transaction). */
-#define SAVEPOINT_CACHED 12
-#define SAVEPOINT_TEXTS(l)                                                                                 \
-        [l] = { "SAVEPOINT cb" #l, "RELEASE cb" #l, "ROLLBACK TO cb" #l }
+#define SAVEPOINT_CACHED   12
+#define SAVEPOINT_TEXTS(l) [l] = { "SAVEPOINT cb" #l, "RELEASE cb" #l, "ROLLBACK TO cb" #l }
 static const char *const savepoint_sql[SAVEPOINT_CACHED + 1][3] = {
-        SAVEPOINT_TEXTS(2), SAVEPOINT_TEXTS(3), SAVEPOINT_TEXTS(4),  SAVEPOINT_TEXTS(5),
-        SAVEPOINT_TEXTS(6), SAVEPOINT_TEXTS(7), SAVEPOINT_TEXTS(8),  SAVEPOINT_TEXTS(9),
+        SAVEPOINT_TEXTS(2),  SAVEPOINT_TEXTS(3),  SAVEPOINT_TEXTS(4),  SAVEPOINT_TEXTS(5),
+        SAVEPOINT_TEXTS(6),  SAVEPOINT_TEXTS(7),  SAVEPOINT_TEXTS(8),  SAVEPOINT_TEXTS(9),
         SAVEPOINT_TEXTS(10), SAVEPOINT_TEXTS(11), SAVEPOINT_TEXTS(12),
 };
 typedef enum { SP_SAVE, SP_RELEASE, SP_ROLLBACK_TO } SavepointOp;

@@ -919,6 +919,36 @@ static void test_read_snapshot(void **state) {
         free(path);
 }
 
+/* Savepoints deeper than the prepared ones (cb2..cb12) work the same. */
+static void test_deep_savepoints(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("deep.db");
+        char sql[128];
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        for (int level = 1; level <= 16; level++) {
+                assert_int_equal(store_begin(s), 0);
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO services VALUES ('l%d', 1, 'draft', '{}', 't', 'me', 't', NULL)",
+                         level);
+                assert_int_equal(store_exec(s, sql, &err), 0);
+        }
+        store_rollback(s);                    /* 16 */
+        store_rollback(s);                    /* 15 */
+        assert_int_equal(store_commit(s), 0); /* 14 */
+        store_rollback(s);                    /* 13, with 14 inside it */
+        for (int level = 12; level >= 1; level--)
+                assert_int_equal(store_commit(s), 0);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services WHERE id LIKE 'l%'"), 12);
+        assert_int_equal(
+                count_rows(s, "SELECT COUNT(*) FROM services WHERE id IN ('l13', 'l14', 'l15', 'l16')"), 0);
+        store_free(s);
+        free(path);
+}
+
 /* Memos (a cache row the broker can compute again): kept during a read
  * snapshot, which stays a read, and written when it ends; joined to a write
  * transaction, rolled back with it; committed relaxed outside one, without
@@ -978,8 +1008,8 @@ static void test_memo(void **state) {
         assert_false(store_in_batch(s));
         assert_true(store_unsynced(s));
         assert_int_equal(store_batch_end(s), 0);
-        assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM memo WHERE k = 'c'", NULL, &n, "count", &err),
-                         0);
+        assert_int_equal(
+                store_query_int(s, "SELECT COUNT(*) FROM memo WHERE k = 'c'", NULL, &n, "count", &err), 0);
         assert_int_equal(n, 1);
         /* A failing memo says so and leaves nothing open. */
         assert_true(store_memo(s, "INSERT INTO no_such_table VALUES (?1)", STORE_ARGS(SA_INT(1)), "bad") < 0);
@@ -1008,6 +1038,7 @@ int main(void) {
                 cmocka_unit_test(test_usage_segments),
                 cmocka_unit_test(test_rows_as_json),
                 cmocka_unit_test(test_read_snapshot),
+                cmocka_unit_test(test_deep_savepoints),
                 cmocka_unit_test(test_memo),
         };
         char cmd[128];
