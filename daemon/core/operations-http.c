@@ -202,7 +202,9 @@ static void on_reply(int r, const DriverReply *reply, const CbError *err, void *
                 if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
                         op_set_phase(op, PHASE_POLL, reply->operation);
                         op_schedule(op, poll_delay(reply));
-                        if (progress_fn && op->kind == OPERATION_PROVISION)
+                        /* "Under way": OSB's PUT and DELETE answer 202 now. */
+                        if (progress_fn &&
+                            (op->kind == OPERATION_PROVISION || op->kind == OPERATION_DEPROVISION))
                                 progress_fn(op->resource_id, progress_userdata);
                 } else if (r >= 0 && op->kind == OPERATION_DEPROVISION)
                         op_verify(op);
