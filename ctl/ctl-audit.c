@@ -45,32 +45,6 @@ static int print_verification(Ctl *ctl, const json_t *result) {
         return json_is_true(json_object_get(result, "ok")) ? 0 : -EBADMSG;
 }
 
-/* The offline result in the shape the daemon answers Audit.Verify with
- * (rest_audit_verify_json, which this CLI does not link), so that
- * print_verification and --json read both alike; no "audit" member, since
- * no daemon's trail state is involved. */
-static json_t *verification_json(const AuditVerifyResult *v) {
-        const AuditProblem *bad = &v->first_bad;
-        json_t *o =
-                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", v->ok, "records",
-                          (json_int_t)v->records, "head", v->head, "head_seq", (json_int_t)v->head_seq,
-                          "checkpoints", (json_int_t)v->checkpoints, "signatures",
-                          audit_signatures_to_string(v->signatures), "signed_seq", (json_int_t)v->signed_seq);
-        json_t *b;
-
-        if (!o || !bad->problem)
-                return o;
-        b = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad->seq, "problem", bad->problem, "message",
-                      bad->message);
-        if (json_object_set_new(o, "first_bad", b) < 0 ||
-            (bad->through && json_object_set_new(b, "through", json_integer(bad->through)) < 0) ||
-            (bad->checkpoint && json_object_set_new(b, "checkpoint", json_integer(bad->checkpoint)) < 0)) {
-                json_decref(o);
-                return NULL;
-        }
-        return o;
-}
-
 /* With --db: the file, offline, no daemon asked. */
 static int audit_verify_offline(Ctl *ctl) {
         _cleanup_(store_freep) Store *s = NULL;
@@ -106,7 +80,7 @@ static int audit_verify_offline(Ctl *ctl) {
                                  &v, &err);
         if (r < 0)
                 r = ctl_error(r, "%s", err.message);
-        else if (!(result = verification_json(&v)))
+        else if (!(result = audit_verify_result_to_json(&v)))
                 r = ctl_error(-ENOMEM, "out of memory");
         else
                 r = print_verification(ctl, result);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "billing.h"
+#include "rest-records.h"
 #include "bus-util.h"
 #include "log.h"
 #include "worker.h"
@@ -214,6 +215,7 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
 
 static int method_list_adjustments(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_adjustment_list_done) BillingAdjustmentList list = { 0 };
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *period;
@@ -226,12 +228,15 @@ static int method_list_adjustments(sd_bus_message *msg, void *userdata, sd_bus_e
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = billing_adjustments_list(m->store, &caller, period, &out, &err);
+        r = billing_adjustments_list(m->store, &caller, period, &list, &err);
+        if (r >= 0 && !(out = rest_billing_adjustment_list_json(&list)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_add_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_adjustment_done) BillingAdjustment adj = { 0 };
         Manager *m = userdata;
         json_auto_t *doc = NULL, *out = NULL;
         const char *period;
@@ -247,12 +252,15 @@ static int method_add_adjustment(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = billing_adjust(m->store, &caller, period, doc, &out, &err);
+        r = billing_adjust(m->store, &caller, period, doc, &adj, &err);
+        if (r >= 0 && !(out = rest_billing_adjustment_json(&adj)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_approve_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_adjustment_done) BillingAdjustment adj = { 0 };
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *period, *id;
@@ -265,7 +273,9 @@ static int method_approve_adjustment(sd_bus_message *msg, void *userdata, sd_bus
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = billing_adjustment_approve(m->store, &caller, period, id, &out, &err);
+        r = billing_adjustment_approve(m->store, &caller, period, id, &adj, &err);
+        if (r >= 0 && !(out = rest_billing_adjustment_json(&adj)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 

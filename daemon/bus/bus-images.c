@@ -13,15 +13,16 @@
 #include "bus-util.h"
 #include "images.h"
 #include "log.h"
+#include "rest-records.h"
 
-static void register_done(json_t *image, const CbError *err, void *userdata) {
+static void register_done(const ImageRecord *image, const CbError *err, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         if (image) {
-                r = bus_reply_json(msg, image);
-                json_decref(image);
+                json_auto_t *v = rest_image_json(image);
+                r = v ? bus_reply_json(msg, v) : -ENOMEM;
         } else {
                 bus_error_from_cb(&error, err);
                 r = sd_bus_reply_method_error(msg, &error);
@@ -89,6 +90,7 @@ static int method_upload_image(sd_bus_message *msg, void *userdata, sd_bus_error
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(image_list_done) ImageList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         json_auto_t *out = NULL;
         const char *provider, *token;
@@ -105,12 +107,15 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = images_list(m->images, &caller, bus_optional(provider), &page, &out, next, &err);
+                r = images_list(m->images, &caller, bus_optional(provider), &page, &list, next, &err);
+        if (r >= 0 && !(out = rest_image_list_json(&list)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_get_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(image_record_done) ImageRecord image = { 0 };
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *provider, *name;
@@ -123,12 +128,15 @@ static int method_get_image(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = images_get(m->images, &caller, provider, name, &out, &err);
+        r = images_get(m->images, &caller, provider, name, &image, &err);
+        if (r >= 0 && !(out = rest_image_json(&image)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_retire_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(image_record_done) ImageRecord image = { 0 };
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *provider, *name;
@@ -141,7 +149,9 @@ static int method_retire_image(sd_bus_message *msg, void *userdata, sd_bus_error
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = images_retire(m->images, &caller, provider, name, &out, &err);
+        r = images_retire(m->images, &caller, provider, name, &image, &err);
+        if (r >= 0 && !(out = rest_image_json(&image)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -336,7 +336,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return bus_error_from_cb(error, &err);
         }
         r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &v, &err);
-        if (r >= 0 && !(out = rest_audit_verify_json(&v)))
+        if (r >= 0 && !(out = audit_verify_result_to_json(&v)))
                 return -ENOMEM;
         return bus_reply_core(msg, r, out, &err, error);
 }

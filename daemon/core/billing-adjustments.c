@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Adjustments of closed billing months (billing.h): proposed by finance or
- * the authority, in force once both signed. */
+/* Adjustments of closed billing months (billing-adjustments.h): proposed by
+ * finance or the authority, in force once both signed. */
+#include "billing-adjustments.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,61 +34,128 @@ static int period_of(Store *s, const char *period, RatingPeriod *p, bool *ret_cl
         return 0;
 }
 
-/* The adjustments of a period as JSON (department NULL: all), or the one id. */
-static int load(Store *s, const char *period, const char *department, const char *id, json_t **ret,
-                int64_t *ret_signed_fen, CbError *err) {
+void billing_adjustment_done(BillingAdjustment *a) {
+        if (!a)
+                return;
+        free(a->id);
+        free(a->period);
+        free(a->department);
+        free(a->project_id);
+        free(a->approval_no);
+        free(a->reason);
+        free(a->created_at);
+        free(a->created_by);
+        for (size_t i = 0; i < a->n_signoffs; i++)
+                free(a->signoffs[i].principal);
+        *a = (BillingAdjustment){ 0 };
+}
+
+void billing_adjustment_list_done(BillingAdjustmentList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                billing_adjustment_done(&l->v[i]);
+        free(l->v);
+        *l = (BillingAdjustmentList){ 0 };
+}
+
+/* A copy of column i; NULL stays NULL. *ok goes false when memory runs out. */
+static char *column_dup(StoreRows *q, int i, bool *ok) {
+        char *d;
+        if (store_rows_is_null(q, i))
+                return NULL;
+        d = strdup(store_rows_text(q, i));
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* The adjustments of a period (department NULL: all; id NULL: every one),
+ * each with its signatures, the proposer's first. */
+static int load(Store *s, const char *period, const char *department, const char *id,
+                BillingAdjustmentList *ret, CbError *err) {
         static const char sql[] =
                 "SELECT a.id, a.period, a.department, a.project_id, a.approval_no, a.amount_fen, a.reason, "
                 "a.created_at, a.created_by, g.role, g.principal, g.signed_at FROM billing_adjustments a "
                 "LEFT JOIN billing_adjustment_signoffs g ON g.adjustment_id = a.id WHERE a.period = ?1 "
+                "AND (?2 IS NULL OR a.department = ?2) AND (?3 IS NULL OR a.id = ?3) "
                 "ORDER BY a.created_at, a.id, CASE WHEN g.principal = a.created_by THEN 0 ELSE 1 END, "
                 "g.signed_at";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_auto_t *list = json_array();
-        json_t *cur = NULL;
-        int64_t signed_fen = 0;
+        _cleanup_(billing_adjustment_list_done) BillingAdjustmentList l = { 0 };
+        size_t cap = 0;
+        bool ok = true;
         int r;
 
-        if (!list)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period)), &rows, "reading adjustments", err);
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(period), SA_TEXT(department), SA_TEXT(id)), &rows,
+                        "reading adjustments", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                const char *aid = store_rows_text(rows, 0);
-                if ((department && !streq(store_rows_text(rows, 2), department)) || (id && !streq(aid, id)))
-                        continue;
-                if (!cur || !streq(json_string_value(json_object_get(cur, "id")), aid)) {
-                        cur = json_pack(
-                                "{s:s, s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:[], s:s}", "id", aid,
-                                "period", store_rows_text(rows, 1), "department", store_rows_text(rows, 2),
-                                "project_id", store_rows_text(rows, 3), "approval_no",
-                                store_rows_text(rows, 4), "amount_fen", (json_int_t)store_rows_int(rows, 5),
-                                "reason", store_rows_text(rows, 6), "created_at", store_rows_text(rows, 7),
-                                "created_by", store_rows_text(rows, 8), "signoffs", "status", "pending");
-                        if (!cur || json_array_append_new(list, cur) < 0)
-                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                BillingAdjustment *cur = l.n ? &l.v[l.n - 1] : NULL;
+                if (!cur || !streq(cur->id, store_rows_text(rows, 0))) {
+                        if (l.n == cap) {
+                                size_t ncap = cap ? 2 * cap : 8;
+                                BillingAdjustment *v = reallocarray(l.v, ncap, sizeof(*v));
+                                if (!v)
+                                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                                l.v = v;
+                                cap = ncap;
+                        }
+                        cur = &l.v[l.n++];
+                        *cur = (BillingAdjustment){
+                                .id = column_dup(rows, 0, &ok),
+                                .period = column_dup(rows, 1, &ok),
+                                .department = column_dup(rows, 2, &ok),
+                                .project_id = column_dup(rows, 3, &ok),
+                                .approval_no = column_dup(rows, 4, &ok),
+                                .amount_fen = store_rows_int(rows, 5),
+                                .reason = column_dup(rows, 6, &ok),
+                                .created_at = column_dup(rows, 7, &ok),
+                                .created_by = column_dup(rows, 8, &ok),
+                        };
                 }
-                if (!store_rows_is_null(rows, 9)) {
-                        json_t *so = json_object_get(cur, "signoffs");
-                        json_array_append_new(so,
-                                              json_pack("{s:s, s:s, s:s}", "role", store_rows_text(rows, 9),
-                                                        "principal", store_rows_text(rows, 10), "signed_at",
-                                                        store_rows_text(rows, 11)));
-                        if (json_array_size(so) == 2) {
-                                json_object_set_new(cur, "status", json_string("signed"));
-                                signed_fen += json_integer_value(json_object_get(cur, "amount_fen"));
+                if (!store_rows_is_null(rows, 9) && cur->n_signoffs < ELEMENTSOF(cur->signoffs)) {
+                        int role = adjustment_signer_from_string(store_rows_text(rows, 9));
+                        AdjustmentSignoff *so = &cur->signoffs[cur->n_signoffs];
+                        if (role < 0)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "adjustment %s has a signature of no known role",
+                                                    cur->id);
+                        so->role = role;
+                        so->principal = column_dup(rows, 10, &ok);
+                        snprintf(so->signed_at, sizeof(so->signed_at), "%s", store_rows_text(rows, 11));
+                        cur->n_signoffs++;
+                        if (cur->n_signoffs == ELEMENTSOF(cur->signoffs)) {
+                                cur->in_force = true;
+                                l.signed_fen += cur->amount_fen;
                         }
                 }
+                if (!ok)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(list);
-        if (ret_signed_fen)
-                *ret_signed_fen = signed_fen;
+        snprintf(l.period, sizeof(l.period), "%s", period);
+        *ret = l;
+        l = (BillingAdjustmentList){ 0 };
         return 0;
 }
 
-static const char *signing_role(const CbCaller *caller) {
-        return caller_has_role(caller, CB_ROLE_FINANCE) ? "finance" : "authority";
+/* The one adjustment id of period into *ret: 0, or CB_ERR_NOT_FOUND. */
+static int load_one(Store *s, const char *period, const char *id, BillingAdjustment *ret, CbError *err) {
+        _cleanup_(billing_adjustment_list_done) BillingAdjustmentList l = { 0 };
+        int r = load(s, period, NULL, id, &l, err);
+        if (r < 0)
+                return r;
+        if (l.n == 0)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no adjustment '%s' in %s", id, period);
+        *ret = l.v[0];
+        l.v[0] = (BillingAdjustment){ 0 };
+        return 0;
+}
+
+static AdjustmentSigner signing_role(const CbCaller *caller) {
+        return caller_has_role(caller, CB_ROLE_FINANCE) ? ADJUSTMENT_SIGNER_FINANCE
+                                                        : ADJUSTMENT_SIGNER_AUTHORITY;
 }
 
 typedef struct AdjustRow {
@@ -115,8 +184,8 @@ static int adjust_insert(Store *s, void *userdata, CbError *err) {
         return r < 0 ? r : 0;
 }
 
-int billing_adjust(Store *s, const CbCaller *caller, const char *period, const json_t *body, json_t **ret,
-                   CbError *err) {
+int billing_adjust(Store *s, const CbCaller *caller, const char *period, const json_t *body,
+                   BillingAdjustment *ret, CbError *err) {
         static const char *const fields[] = { "project_id", "amount_fen", "reason", NULL };
         static const char sql_project[] =
                 "SELECT p.department, a.approval_no FROM projects p LEFT JOIN approvals a "
@@ -128,7 +197,6 @@ int billing_adjust(Store *s, const CbCaller *caller, const char *period, const j
         bool closed;
         char id[32], object[64], now[32];
         uint8_t b[8];
-        json_t *list = NULL;
         int r;
 
         r = caller_require_role(caller, SIGNERS, "adjust billing statements", err);
@@ -191,7 +259,7 @@ int billing_adjust(Store *s, const CbCaller *caller, const char *period, const j
                           reason,
                           now,
                           caller->principal->name,
-                          signing_role(caller),
+                          adjustment_signer_to_string(signing_role(caller)),
                           amount };
         json_auto_t *detail = json_pack("{s:s, s:s, s:I}", "period", p.name, "project_id", project_id,
                                         "amount_fen", (json_int_t)amount);
@@ -199,12 +267,7 @@ int billing_adjust(Store *s, const CbCaller *caller, const char *period, const j
                          adjust_insert, &row, err);
         if (r < 0)
                 return r;
-        r = load(s, p.name, NULL, id, &list, NULL, err);
-        if (r < 0)
-                return r;
-        *ret = json_incref(json_array_get(list, 0));
-        json_decref(list);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "the adjustment vanished");
+        return load_one(s, p.name, id, ret, err);
 }
 
 typedef struct SignRow {
@@ -224,14 +287,12 @@ static int sign_insert(Store *s, void *userdata, CbError *err) {
 }
 
 int billing_adjustment_approve(Store *s, const CbCaller *caller, const char *period, const char *id,
-                               json_t **ret, CbError *err) {
-        json_auto_t *list = NULL;
-        const json_t *adj, *so;
-        const char *role = NULL;
-        bool closed, has_finance = false, has_authority = false;
+                               BillingAdjustment *ret, CbError *err) {
+        _cleanup_(billing_adjustment_done) BillingAdjustment adj = { 0 };
+        bool closed, signed_by[_ADJUSTMENT_SIGNER_MAX] = { false };
+        AdjustmentSigner role = _ADJUSTMENT_SIGNER_MAX;
         RatingPeriod p;
         char object[64], now[32];
-        size_t i;
         int r;
 
         r = caller_require_role(caller, SIGNERS, "sign billing adjustments", err);
@@ -242,52 +303,40 @@ int billing_adjustment_approve(Store *s, const CbCaller *caller, const char *per
         r = period_of(s, period, &p, &closed, err);
         if (r < 0)
                 return r;
-        r = load(s, p.name, NULL, id, &list, NULL, err);
+        r = load_one(s, p.name, id, &adj, err);
         if (r < 0)
                 return r;
-        adj = json_array_get(list, 0);
-        if (!adj)
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "no adjustment '%s' in %s", id, p.name);
-        json_array_foreach(json_object_get(adj, "signoffs"), i, so) {
-                const char *r_ = json_string_value(json_object_get(so, "role"));
-                if (streq(json_string_value(json_object_get(so, "principal")), caller->principal->name))
+        for (size_t i = 0; i < adj.n_signoffs; i++) {
+                if (streq(adj.signoffs[i].principal, caller->principal->name))
                         return cb_error_set(err, CB_ERR_CONFLICT,
                                             "adjustment %s needs a second signature by another principal; %s "
                                             "signed it already",
                                             id, caller->principal->name);
-                has_finance |= streq(r_, "finance");
-                has_authority |= streq(r_, "authority");
+                signed_by[adj.signoffs[i].role] = true;
         }
-        if (has_finance && has_authority)
+        if (adj.in_force)
                 return cb_error_set(err, CB_ERR_CONFLICT, "adjustment %s is signed and in force already", id);
-        if (!has_finance && caller_has_role(caller, CB_ROLE_FINANCE))
-                role = "finance";
-        else if (!has_authority && caller_has_role(caller, CB_ROLE_AUTHORITY))
-                role = "authority";
-        if (!role)
+        if (!signed_by[ADJUSTMENT_SIGNER_FINANCE] && caller_has_role(caller, CB_ROLE_FINANCE))
+                role = ADJUSTMENT_SIGNER_FINANCE;
+        else if (!signed_by[ADJUSTMENT_SIGNER_AUTHORITY] && caller_has_role(caller, CB_ROLE_AUTHORITY))
+                role = ADJUSTMENT_SIGNER_AUTHORITY;
+        if (role == _ADJUSTMENT_SIGNER_MAX)
                 return cb_error_set(err, CB_ERR_CONFLICT, "adjustment %s needs the signature of the %s", id,
-                                    has_finance ? "authority" : "finance bureau");
+                                    signed_by[ADJUSTMENT_SIGNER_FINANCE] ? "authority" : "finance bureau");
 
         snprintf(object, sizeof(object), "adjustment:%s", id);
         store_now(now);
-        SignRow row = { id, role, caller->principal->name, now };
+        SignRow row = { id, adjustment_signer_to_string(role), caller->principal->name, now };
         r = audit_change(s, caller, &(AuditEntry){ "billing.adjust.approve", object, "ok", NULL, NULL },
                          sign_insert, &row, err);
         if (r < 0)
                 return r;
-        json_decref(TAKE_PTR(list));
-        r = load(s, p.name, NULL, id, &list, NULL, err);
-        if (r < 0)
-                return r;
-        *ret = json_incref(json_array_get(list, 0));
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "the adjustment vanished");
+        return load_one(s, p.name, id, ret, err);
 }
 
-int billing_adjustments_list(Store *s, const CbCaller *caller, const char *period, json_t **ret,
+int billing_adjustments_list(Store *s, const CbCaller *caller, const char *period, BillingAdjustmentList *ret,
                              CbError *err) {
         const char *department = NULL;
-        json_t *list = NULL;
-        int64_t signed_fen = 0;
         RatingPeriod p;
         bool closed;
         int r;
@@ -303,10 +352,9 @@ int billing_adjustments_list(Store *s, const CbCaller *caller, const char *perio
         r = period_of(s, period, &p, &closed, err);
         if (r < 0)
                 return r;
-        r = load(s, p.name, department, NULL, &list, &signed_fen, err);
+        r = load(s, p.name, department, NULL, ret, err);
         if (r < 0)
                 return r;
-        *ret = json_pack("{s:s, s:b, s:o, s:I}", "period", p.name, "closed", closed, "adjustments", list,
-                         "signed_fen", (json_int_t)signed_fen);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        ret->closed = closed;
+        return 0;
 }

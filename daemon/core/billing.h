@@ -146,27 +146,4 @@ int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, c
                   const char *period, int64_t now, json_t **ret, BillingCloseDoneFn done, void *userdata,
                   CbError *err);
 
-/*
- * Adjustments of a closed month (its files never change): separate lines
- * {id, period, department, project_id, approval_no, amount_fen (may be
- * negative), reason, created_at, created_by, signoffs: [{role, principal,
- * signed_at}], status: "pending"|"signed"}. Like a catalogue price, an
- * adjustment is in force once finance and the authority both signed it,
- * two different principals. Every change is an audit record
- * (billing.adjust, billing.adjust.approve).
- */
-
-/* POST .../adjustments {"project_id", "amount_fen", "reason"}: finance or
- * the authority proposes it, signing for its role. 409 for a month not
- * closed; 422 naming the field for a bad body or an unknown project. */
-int billing_adjust(Store *s, const CbCaller *caller, const char *period, const json_t *body, json_t **ret,
-                   CbError *err);
-/* POST .../adjustments/{id}/approve: the other role countersigns (409 when
- * the caller's role signed already, it is the same principal, or it is in
- * force); 404 for an id not of that month. */
-int billing_adjustment_approve(Store *s, const CbCaller *caller, const char *period, const char *id,
-                               json_t **ret, CbError *err);
-/* GET .../adjustments: {"period", "adjustments": [...], "signed_fen"};
- * finance, the authority, auditors all; a department its own projects'. */
-int billing_adjustments_list(Store *s, const CbCaller *caller, const char *period, json_t **ret,
-                             CbError *err);
+/* Adjustments of a closed month: billing-adjustments.h. */

@@ -40,31 +40,89 @@ Images *images_free(Images *im) {
         return NULL;
 }
 
-static json_t *row_to_json(StoreRows *q) {
-        char digest[8 + IMAGE_DIGEST_HEX];
-        json_t *o;
+void image_record_done(ImageRecord *rec) {
+        if (!rec)
+                return;
+        free(rec->provider);
+        free(rec->name);
+        free(rec->pool);
+        free(rec->volume);
+        free(rec->os);
+        free(rec->os_version);
+        free(rec->arch);
+        free(rec->format);
+        free(rec->created_at);
+        free(rec->created_by);
+        free(rec->retired_at);
+        free(rec->retired_by);
+        *rec = (ImageRecord){ 0 };
+}
 
-        snprintf(digest, sizeof(digest), "%s:%s", store_rows_text(q, 8), store_rows_text(q, 9));
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}",
-                      "provider", store_rows_text(q, 0), "name", store_rows_text(q, 1), "pool",
-                      store_rows_text(q, 2), "volume", store_rows_text(q, 3), "os", store_rows_text(q, 4),
-                      "os_version", store_rows_text(q, 5), "arch", store_rows_text(q, 6), "format",
-                      store_rows_text(q, 7), "digest", digest, "size_bytes",
-                      (json_int_t)store_rows_int(q, 10), "min_disk_gib", (json_int_t)store_rows_int(q, 11),
-                      "secure_controllable", store_rows_int(q, 12) != 0, "state", store_rows_text(q, 13),
-                      "created_at", store_rows_text(q, 14), "created_by", store_rows_text(q, 15));
-        if (o && !store_rows_is_null(q, 16)) {
-                json_object_set_new(o, "retired_at", json_string(store_rows_text(q, 16)));
-                json_object_set_new(o, "retired_by", json_string(store_rows_text(q, 17)));
+void image_list_done(ImageList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                image_record_done(&l->v[i]);
+        free(l->v);
+        *l = (ImageList){ 0 };
+}
+
+/* A copy of column i; NULL stays NULL. *ok goes false when memory runs out. */
+static char *column_dup(StoreRows *q, int i, bool *ok) {
+        char *d;
+        if (store_rows_is_null(q, i))
+                return NULL;
+        d = strdup(store_rows_text(q, i));
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* The row of IMAGE_COLUMNS into *ret: 0, or -ENOMEM / -EIO (a state the
+ * schema's CHECK does not allow). */
+static int row_to_record(StoreRows *q, ImageRecord *ret) {
+        ImageRecord rec = { 0 };
+        bool ok = true;
+        int state = image_state_from_string(store_rows_text(q, 13));
+
+        if (state < 0)
+                return -EIO;
+        rec.provider = column_dup(q, 0, &ok);
+        rec.name = column_dup(q, 1, &ok);
+        rec.pool = column_dup(q, 2, &ok);
+        rec.volume = column_dup(q, 3, &ok);
+        rec.os = column_dup(q, 4, &ok);
+        rec.os_version = column_dup(q, 5, &ok);
+        rec.arch = column_dup(q, 6, &ok);
+        rec.format = column_dup(q, 7, &ok);
+        snprintf(rec.digest_alg, sizeof(rec.digest_alg), "%s", store_rows_text(q, 8));
+        snprintf(rec.digest, sizeof(rec.digest), "%s", store_rows_text(q, 9));
+        rec.size_bytes = (uint64_t)store_rows_int(q, 10);
+        rec.min_disk_gib = store_rows_int(q, 11);
+        rec.secure_controllable = store_rows_int(q, 12) != 0;
+        rec.state = state;
+        rec.created_at = column_dup(q, 14, &ok);
+        rec.created_by = column_dup(q, 15, &ok);
+        rec.retired_at = column_dup(q, 16, &ok);
+        rec.retired_by = column_dup(q, 17, &ok);
+        if (!ok) {
+                image_record_done(&rec);
+                return -ENOMEM;
         }
-        return o;
+        *ret = rec;
+        return 0;
+}
+
+static int record_error(int r, CbError *err) {
+        if (r == -ENOMEM)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        return cb_error_set(err, CB_ERR_INTERNAL, "the image library holds a state it does not know");
 }
 
 /* The stored image without authorization: 0, -ENOENT or -EIO (err filled). */
-static int load(Store *s, const char *provider, const char *name, json_t **ret, CbError *err) {
+static int load(Store *s, const char *provider, const char *name, ImageRecord *ret, CbError *err) {
         static const char sql[] = "SELECT " IMAGE_COLUMNS " FROM images WHERE provider = ?1 AND name = ?2";
         _cleanup_(store_rows_donep) StoreRows *q = NULL;
-        json_t *v;
         int r;
 
         r = store_query(s, sql, STORE_ARGS(SA_TEXT(provider), SA_TEXT(name)), &q, "reading the image library",
@@ -75,11 +133,8 @@ static int load(Store *s, const char *provider, const char *name, json_t **ret, 
                 return r;
         if (r == 0)
                 return -ENOENT;
-        v = row_to_json(q);
-        if (!v)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = v;
-        return 0;
+        r = row_to_record(q, ret);
+        return r < 0 ? record_error(r, err) : 0;
 }
 
 static int not_found(CbError *err, const char *provider, const char *name) {
@@ -158,7 +213,7 @@ static int image_insert(Store *s, void *userdata, CbError *err) {
 }
 
 /* On the main loop: what the volume is, against what the operator said. */
-static int register_finish(Register *g, json_t **ret, CbError *err) {
+static int register_finish(Register *g, ImageRecord *ret, CbError *err) {
         uint64_t min_gib = (g->info.capacity_bytes + GIB - 1) / GIB;
         char object[160], now[32];
         json_auto_t *detail = NULL;
@@ -205,7 +260,7 @@ static int register_finish(Register *g, json_t **ret, CbError *err) {
 static void register_done(int result, void *userdata) {
         Register *g = userdata;
         CbError err = CB_ERROR_INIT;
-        json_t *image = NULL;
+        ImageRecord image = { 0 };
         int r;
 
         if (result == -ECANCELED)
@@ -224,7 +279,8 @@ static void register_done(int result, void *userdata) {
                 r = register_finish(g, &image, &err);
         if (r < 0)
                 log_info("image %s/%s not registered: %s", g->provider, g->name, err.message);
-        g->done(r < 0 ? NULL : image, &err, g->userdata);
+        g->done(r < 0 ? NULL : &image, &err, g->userdata);
+        image_record_done(&image);
         cb_error_clear(&err);
         register_free(g);
 }
@@ -277,7 +333,7 @@ static int register_check_start(Images *im, const CbCaller *caller, const json_t
         const char *provider = NULL, *name = NULL, *pool = NULL, *volume = NULL, *os = NULL,
                    *os_version = NULL, *arch = NULL, *format = NULL, *digest = NULL;
         int64_t min_disk = 0;
-        json_t *existing = NULL;
+        ImageRecord existing = { 0 };
         Register *g;
         Provider *p;
         bool arch_ok = false;
@@ -347,7 +403,7 @@ static int register_check_start(Images *im, const CbCaller *caller, const json_t
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "provider '%s' is not connected", provider);
         r = load(im->store, provider, name, &existing, err);
         if (r >= 0) {
-                json_decref(existing);
+                image_record_done(&existing);
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "name",
                                           "image '%s' already exists on provider '%s'", name, provider);
         }
@@ -387,14 +443,14 @@ static int register_check_start(Images *im, const CbCaller *caller, const json_t
 
 /* ---- reading ---- */
 
-int images_list(Images *im, const CbCaller *caller, const char *provider, const Page *page, json_t **ret,
+int images_list(Images *im, const CbCaller *caller, const char *provider, const Page *page, ImageList *ret,
                 char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] = "SELECT " IMAGE_COLUMNS " FROM images WHERE (?1 IS NULL OR provider = ?1) "
                                   "AND (?2 IS NULL OR provider > ?2 OR (provider = ?2 AND name > ?3)) "
                                   "ORDER BY provider, name LIMIT ?4";
         _cleanup_(store_rows_donep) StoreRows *q = NULL;
+        _cleanup_(image_list_done) ImageList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *a = NULL;
         int r;
 
         r = caller_require_role(caller, IMAGE_READERS, "read the image library", err);
@@ -403,31 +459,32 @@ int images_list(Images *im, const CbCaller *caller, const char *provider, const 
         if (provider && !id_is_valid(provider))
                 return cb_error_set_field(err, CB_ERR_INVALID, "provider",
                                           "provider: '%s' is not a provider name", provider);
-        a = json_array();
-        if (!a)
+        l.v = calloc(page->limit, sizeof(*l.v));
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(im->store, sql,
                         STORE_ARGS(SA_TEXT(provider), SA_TEXT(page->has_after ? page->after[0] : NULL),
                                    SA_TEXT(page->has_after ? page->after[1] : NULL), SA_INT(page->limit + 1)),
                         &q, "reading the image library", err);
         while (r >= 0 && (r = store_rows_next(q, err)) > 0) {
-                if (json_array_size(a) == page->limit) {
-                        json_t *last = json_array_get(a, page->limit - 1);
-                        page_token_make(json_string_value(json_object_get(last, "provider")),
-                                        json_string_value(json_object_get(last, "name")), next);
+                if (l.n == page->limit) {
+                        page_token_make(l.v[l.n - 1].provider, l.v[l.n - 1].name, next);
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(q)) < 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                r = row_to_record(q, &l.v[l.n]);
+                if (r < 0)
+                        return record_error(r, err);
+                l.n++;
         }
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(a);
+        *ret = l;
+        l = (ImageList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
 
-int images_get(Images *im, const CbCaller *caller, const char *provider, const char *name, json_t **ret,
+int images_get(Images *im, const CbCaller *caller, const char *provider, const char *name, ImageRecord *ret,
                CbError *err) {
         int r = caller_require_role(caller, IMAGE_READERS, "read the image library", err);
         if (r < 0)
@@ -457,9 +514,9 @@ static int image_set_retired(Store *s, void *userdata, CbError *err) {
         return r < 0 ? r : 0;
 }
 
-int images_retire(Images *im, const CbCaller *caller, const char *provider, const char *name, json_t **ret,
-                  CbError *err) {
-        json_auto_t *existing = NULL;
+int images_retire(Images *im, const CbCaller *caller, const char *provider, const char *name,
+                  ImageRecord *ret, CbError *err) {
+        _cleanup_(image_record_done) ImageRecord existing = { 0 };
         char object[160], now[32];
         int r;
 

@@ -22,10 +22,8 @@
  *  - Reads (list, show) are for every role: departments order plans that
  *    name images. Registering and retiring are for operators.
  *
- * The JSON of an image: {"provider", "name", "pool", "volume", "os",
- * "os_version", "arch", "format", "digest": "sha256:<hex>", "size_bytes",
- * "min_disk_gib", "secure_controllable", "state", "created_at",
- * "created_by"[, "retired_at", "retired_by"]}.
+ * The core answers with ImageRecord; each face serializes it once
+ * (rest_image_json).
  */
 
 #include <jansson.h>
@@ -35,19 +33,40 @@
 #include "page.h"
 #include "principal.h"
 #include "providers.h"
+#include "states.h"
 #include "store.h"
 #include "worker.h"
 
 typedef struct Images Images;
+
+/* One image of the library, as stored. retired_at and retired_by are
+ * NULL while it is active. */
+typedef struct ImageRecord {
+        char *provider, *name, *pool, *volume, *os, *os_version, *arch, *format;
+        char digest_alg[8];
+        char digest[IMAGE_DIGEST_HEX]; /* lowercase hex */
+        uint64_t size_bytes;
+        int64_t min_disk_gib;
+        bool secure_controllable;
+        ImageState state;
+        char *created_at, *created_by, *retired_at, *retired_by;
+} ImageRecord;
+void image_record_done(ImageRecord *rec);
+
+typedef struct ImageList {
+        ImageRecord *v;
+        size_t n;
+} ImageList;
+void image_list_done(ImageList *l);
 
 int images_new(Store *store, Providers *providers, WorkerPool *pool, Images **ret);
 /* The worker pool must be drained first (jobs hold the Images). */
 Images *images_free(Images *im);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Images *, images_free);
 
-/* Called on the main loop exactly once: the stored image (a new reference
- * the callee owns), or NULL and why. */
-typedef void (*ImageDoneFn)(json_t *image, const CbError *err, void *userdata);
+/* Called on the main loop exactly once: the stored image (borrowed for
+ * the call), or NULL and why. */
+typedef void (*ImageDoneFn)(const ImageRecord *image, const CbError *err, void *userdata);
 
 /* POST /v1/images {"provider", "name", "volume"[, "pool"], "os", "os_version",
  * "arch", "format", "digest"[, "min_disk_gib"]}. What can be checked at once
@@ -64,13 +83,13 @@ int images_register(Images *im, const CbCaller *caller, const json_t *body, Imag
 int images_upload(Images *im, const CbCaller *caller, const json_t *body, int fd, uint64_t size,
                   ImageDoneFn done, void *userdata, CbError *err);
 /* provider NULL: every provider's; one page in (provider, name) order. */
-int images_list(Images *im, const CbCaller *caller, const char *provider, const Page *page, json_t **ret,
+int images_list(Images *im, const CbCaller *caller, const char *provider, const Page *page, ImageList *ret,
                 char ret_next[PAGE_TOKEN_MAX], CbError *err);
-int images_get(Images *im, const CbCaller *caller, const char *provider, const char *name, json_t **ret,
+int images_get(Images *im, const CbCaller *caller, const char *provider, const char *name, ImageRecord *ret,
                CbError *err);
 /* POST /v1/images/{provider}/{name}/retire; a retired one: CB_ERR_CONFLICT. */
-int images_retire(Images *im, const CbCaller *caller, const char *provider, const char *name, json_t **ret,
-                  CbError *err);
+int images_retire(Images *im, const CbCaller *caller, const char *provider, const char *name,
+                  ImageRecord *ret, CbError *err);
 
 /* What the library holds under name, over every provider (the catalogue
  * does not know where a plan will be placed). -EIO on a database error. */

@@ -76,6 +76,12 @@ static const char *const image_state_table[_IMAGE_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE(image_state, ImageState, _IMAGE_STATE_MAX);
 
+static const char *const adjustment_signer_table[_ADJUSTMENT_SIGNER_MAX] = {
+        [ADJUSTMENT_SIGNER_AUTHORITY] = "authority",
+        [ADJUSTMENT_SIGNER_FINANCE] = "finance",
+};
+DEFINE_STRING_TABLE(adjustment_signer, AdjustmentSigner, _ADJUSTMENT_SIGNER_MAX);
+
 static const char *const attachment_state_table[_ATTACHMENT_STATE_MAX] = {
         [ATTACHMENT_ATTACHING] = "attaching",
         [ATTACHMENT_ATTACHED] = "attached",

@@ -105,6 +105,14 @@ typedef enum ImageState {
 } ImageState;
 DECLARE_STRING_TABLE(image_state, ImageState);
 
+/* Who signs a billing adjustment (billing-adjustments.h). */
+typedef enum AdjustmentSigner {
+        ADJUSTMENT_SIGNER_AUTHORITY,
+        ADJUSTMENT_SIGNER_FINANCE,
+        _ADJUSTMENT_SIGNER_MAX,
+} AdjustmentSigner;
+DECLARE_STRING_TABLE(adjustment_signer, AdjustmentSigner);
+
 /* A block volume on a VM (volume_attachments). */
 typedef enum AttachmentState {
         ATTACHMENT_ATTACHING,

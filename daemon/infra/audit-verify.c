@@ -404,3 +404,33 @@ int audit_verify(Store *s, const AuditVerifyOptions *o, AuditVerifyResult *ret, 
         *ret = out;
         return 0;
 }
+
+json_t *audit_verify_result_to_json(const AuditVerifyResult *v) {
+        const AuditProblem *bad = &v->first_bad;
+        json_t *o =
+                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", v->ok, "records",
+                          (json_int_t)v->records, "head", v->head, "head_seq", (json_int_t)v->head_seq,
+                          "checkpoints", (json_int_t)v->checkpoints, "signatures",
+                          audit_signatures_to_string(v->signatures), "signed_seq", (json_int_t)v->signed_seq);
+        json_t *b;
+        int r = 0;
+
+        if (!o)
+                return NULL;
+        if (bad->problem) {
+                b = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad->seq, "problem", bad->problem,
+                              "message", bad->message);
+                r = json_object_set_new(o, "first_bad", b);
+                if (r >= 0 && bad->through)
+                        r = json_object_set_new(b, "through", json_integer(bad->through));
+                if (r >= 0 && bad->checkpoint)
+                        r = json_object_set_new(b, "checkpoint", json_integer(bad->checkpoint));
+        }
+        if (r >= 0 && v->has_state)
+                r = json_object_set_new(o, "audit", json_string(audit_state_to_string(v->state)));
+        if (r < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}

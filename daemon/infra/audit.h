@@ -195,6 +195,12 @@ typedef struct AuditVerifyResult {
 /* Recomputes the chain and checks the checkpoints into *ret. o may be NULL. */
 int audit_verify(Store *s, const AuditVerifyOptions *o, AuditVerifyResult *ret, CbError *err);
 
+/* The one JSON shape of a verification, for every face and for ctl's
+ * offline check: {ok, records, head, head_seq, checkpoints, signatures,
+ * signed_seq, [first_bad: {seq, problem, message, [through], [checkpoint]}],
+ * [audit: the trail's state, when has_state]}. NULL on no memory. */
+json_t *audit_verify_result_to_json(const AuditVerifyResult *v);
+
 /* The daemon's check for a caller (GET /v1/audit/verify, Audit.Verify):
  * Forbidden unless AUDIT_READERS, then audit_verify() with the trail's own
  * key, and the trail's state as "audit" ("unsigned": nothing outside the

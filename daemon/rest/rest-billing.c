@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "billing.h"
+#include "rest-records.h"
 #include "log.h"
 #include "worker.h"
 
@@ -240,15 +241,16 @@ static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_adjustments(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(billing_adjustment_list_done) BillingAdjustmentList v = { 0 };
         int r = billing_adjustments_list(req->manager->store, &req->caller, req->params[0], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_billing_adjustment_list_json(&v));
 }
 
 static int on_adjust(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(billing_adjustment_done) BillingAdjustment v = { 0 };
+        json_t *doc = NULL;
         int r;
 
         r = rest_body_json(req, &doc, err);
@@ -258,16 +260,16 @@ static int on_adjust(RestRequest *req, RestReply *reply, CbError *err) {
         json_decref(doc);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 201, v);
+        return rest_reply_json(reply, 201, rest_billing_adjustment_json(&v));
 }
 
 static int on_adjustment_approve(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(billing_adjustment_done) BillingAdjustment v = { 0 };
         int r = billing_adjustment_approve(req->manager->store, &req->caller, req->params[0], req->params[1],
                                            &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_billing_adjustment_json(&v));
 }
 
 const RestRoute rest_billing_routes[] = {

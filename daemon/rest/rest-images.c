@@ -7,11 +7,12 @@
 #include <stdio.h>
 
 #include "images.h"
+#include "rest-records.h"
 
-static void register_done(json_t *image, const CbError *err, void *userdata) {
+static void register_done(const ImageRecord *image, const CbError *err, void *userdata) {
         RestAsync *a = userdata;
         if (image)
-                rest_async_complete(a, 201, image);
+                rest_async_complete(a, 201, rest_image_json(image));
         else
                 rest_async_fail(a, err);
 }
@@ -36,7 +37,7 @@ static int on_image_register(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_images_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(image_list_done) ImageList list = { 0 };
         char next[PAGE_TOKEN_MAX];
         Page page;
         int r = rest_page(req, &page, err);
@@ -45,23 +46,23 @@ static int on_images_list(RestRequest *req, RestReply *reply, CbError *err) {
                                 next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "images", list, next);
+        return rest_reply_page(reply, "images", rest_image_list_json(&list), next);
 }
 
 static int on_image_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(image_record_done) ImageRecord v = { 0 };
         int r = images_get(req->manager->images, &req->caller, req->params[0], req->params[1], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_image_json(&v));
 }
 
 static int on_image_retire(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(image_record_done) ImageRecord v = { 0 };
         int r = images_retire(req->manager->images, &req->caller, req->params[0], req->params[1], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_image_json(&v));
 }
 
 const RestRoute rest_images_routes[] = {

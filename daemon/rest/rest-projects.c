@@ -179,7 +179,7 @@ static int on_audit_verify(RestRequest *req, RestReply *reply, CbError *err) {
                                anchor_s ? &anchor : NULL, &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, rest_audit_verify_json(&v));
+        return rest_reply_json(reply, 200, audit_verify_result_to_json(&v));
 }
 
 const RestRoute rest_projects_routes[] = {

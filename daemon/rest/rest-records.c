@@ -513,36 +513,6 @@ json_t *rest_audit_list_json(const AuditList *l) {
         return a;
 }
 
-json_t *rest_audit_verify_json(const AuditVerifyResult *v) {
-        const AuditProblem *bad = &v->first_bad;
-        json_t *o =
-                json_pack("{s:b, s:I, s:s, s:I, s:I, s:s, s:I}", "ok", v->ok, "records",
-                          (json_int_t)v->records, "head", v->head, "head_seq", (json_int_t)v->head_seq,
-                          "checkpoints", (json_int_t)v->checkpoints, "signatures",
-                          audit_signatures_to_string(v->signatures), "signed_seq", (json_int_t)v->signed_seq);
-        json_t *b;
-        int r = 0;
-
-        if (!o)
-                return NULL;
-        if (bad->problem) {
-                b = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)bad->seq, "problem", bad->problem,
-                              "message", bad->message);
-                r = json_object_set_new(o, "first_bad", b);
-                if (r >= 0 && bad->through)
-                        r = json_object_set_new(b, "through", json_integer(bad->through));
-                if (r >= 0 && bad->checkpoint)
-                        r = json_object_set_new(b, "checkpoint", json_integer(bad->checkpoint));
-        }
-        if (r >= 0 && v->has_state)
-                r = json_object_set_new(o, "audit", json_string(audit_state_to_string(v->state)));
-        if (r < 0) {
-                json_decref(o);
-                return NULL;
-        }
-        return o;
-}
-
 json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < l->n; i++) {
@@ -556,4 +526,69 @@ json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l) {
                 }
         }
         return a;
+}
+
+json_t *rest_image_json(const ImageRecord *im) {
+        char digest[sizeof(im->digest_alg) + 1 + IMAGE_DIGEST_HEX];
+        json_t *o;
+
+        snprintf(digest, sizeof(digest), "%s:%s", im->digest_alg, im->digest);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}",
+                      "provider", im->provider, "name", im->name, "pool", im->pool, "volume", im->volume,
+                      "os", im->os, "os_version", im->os_version, "arch", im->arch, "format", im->format,
+                      "digest", digest, "size_bytes", (json_int_t)im->size_bytes, "min_disk_gib",
+                      (json_int_t)im->min_disk_gib, "secure_controllable", im->secure_controllable, "state",
+                      image_state_to_string(im->state), "created_at", im->created_at, "created_by",
+                      im->created_by);
+        if (o && im->retired_at &&
+            (json_object_set_new(o, "retired_at", json_string(im->retired_at)) < 0 ||
+             json_object_set_new(o, "retired_by", json_string(im->retired_by ? im->retired_by : "")) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_image_list_json(const ImageList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_image_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+json_t *rest_billing_adjustment_json(const BillingAdjustment *a) {
+        json_t *so = json_array(), *o;
+
+        for (size_t i = 0; so && i < a->n_signoffs; i++)
+                if (json_array_append_new(so, json_pack("{s:s, s:s, s:s}", "role",
+                                                        adjustment_signer_to_string(a->signoffs[i].role),
+                                                        "principal", a->signoffs[i].principal, "signed_at",
+                                                        a->signoffs[i].signed_at)) < 0) {
+                        json_decref(so);
+                        return NULL;
+                }
+        if (!so)
+                return NULL;
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:o, s:s}", "id", a->id, "period",
+                      a->period, "department", a->department, "project_id", a->project_id, "approval_no",
+                      a->approval_no, "amount_fen", (json_int_t)a->amount_fen, "reason", a->reason,
+                      "created_at", a->created_at, "created_by", a->created_by, "signoffs", so, "status",
+                      a->in_force ? "signed" : "pending");
+        return o;
+}
+
+json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_billing_adjustment_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        if (!a)
+                return NULL;
+        return json_pack("{s:s, s:b, s:o, s:I}", "period", l->period, "closed", l->closed, "adjustments", a,
+                         "signed_fen", (json_int_t)l->signed_fen);
 }

@@ -19,6 +19,8 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "billing-adjustments.h"
+#include "images.h"
 #include "incidents.h"
 #include "projects.h"
 #include "providers.h"
@@ -108,12 +110,22 @@ json_t *rest_inventory_json(const Inventory *inv);
 json_t *rest_audit_record_json(const AuditRecord *a);
 json_t *rest_audit_list_json(const AuditList *l);
 
-/* A check of the trail: {"ok", "records", "head", "head_seq",
- * "checkpoints", "signatures", "signed_seq", ["first_bad": {"seq",
- * "problem", "message", ["through"], ["checkpoint"]}], ["audit" (the
- * daemon's trail state)]} (GET /v1/audit/verify, Audit.Verify). */
-json_t *rest_audit_verify_json(const AuditVerifyResult *v);
-
 /* A VM's volumes, [{"volume_id", "target", "state", "attached_at"}] (GET
  * /v1/resources/{id}/volumes' "volumes", Resource.ListVolumes). */
 json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);
+
+/* {"provider", "name", "pool", "volume", "os", "os_version", "arch",
+ * "format", "digest": "<alg>:<hex>", "size_bytes", "min_disk_gib",
+ * "secure_controllable", "state", "created_at", "created_by"[,
+ * "retired_at", "retired_by"]}: an image of the library (GET /v1/images,
+ * Images.GetImage and the answers of registering and retiring). */
+json_t *rest_image_json(const ImageRecord *im);
+json_t *rest_image_list_json(const ImageList *l);
+
+/* {"id", "period", "department", "project_id", "approval_no" (null when
+ * none), "amount_fen", "reason", "created_at", "created_by", "signoffs":
+ * [{"role", "principal", "signed_at"}], "status": "pending"|"signed"}. */
+json_t *rest_billing_adjustment_json(const BillingAdjustment *a);
+/* {"period", "closed", "adjustments": [...], "signed_fen"}
+ * (GET .../adjustments, Billing.ListAdjustments). */
+json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l);

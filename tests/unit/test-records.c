@@ -271,7 +271,7 @@ static void test_audit_verify_json(void **state) {
                                 .signatures = AUDIT_SIGNATURES_VERIFIED };
 
         snprintf(v.head, sizeof(v.head), "abc");
-        assert_text(rest_audit_verify_json(&v),
+        assert_text(audit_verify_result_to_json(&v),
                     "{\"ok\":true,\"records\":12,\"head\":\"abc\",\"head_seq\":12,\"checkpoints\":3,"
                     "\"signatures\":\"verified\",\"signed_seq\":10}");
 
@@ -281,7 +281,7 @@ static void test_audit_verify_json(void **state) {
         snprintf(v.first_bad.message, sizeof(v.first_bad.message), "records 9..12 were deleted");
         v.has_state = true;
         v.state = AUDIT_STATE_FAILED;
-        assert_text(rest_audit_verify_json(&v),
+        assert_text(audit_verify_result_to_json(&v),
                     "{\"ok\":false,\"records\":12,\"head\":\"abc\",\"head_seq\":12,\"checkpoints\":3,"
                     "\"signatures\":\"not checked\",\"signed_seq\":10,\"first_bad\":{\"seq\":9,\"problem\":"
                     "\"deleted\",\"message\":\"records 9..12 were deleted\",\"through\":12,\"checkpoint\":2},"
@@ -292,7 +292,7 @@ static void test_audit_verify_json(void **state) {
         v.first_bad.checkpoint = 0;
         v.has_state = false;
         v.signatures = AUDIT_SIGNATURES_NONE;
-        assert_text(rest_audit_verify_json(&v),
+        assert_text(audit_verify_result_to_json(&v),
                     "{\"ok\":false,\"records\":12,\"head\":\"abc\",\"head_seq\":12,\"checkpoints\":3,"
                     "\"signatures\":\"none\",\"signed_seq\":10,\"first_bad\":{\"seq\":9,\"problem\":"
                     "\"deleted\",\"message\":\"records 9..12 were deleted\"}}");

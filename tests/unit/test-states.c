@@ -144,6 +144,7 @@ static void test_tables_match_schema(void **state) {
         ASSERT_SCHEMA(legacy_state, "legacy_systems", "state");
         ASSERT_SCHEMA(legacy_hosting, "legacy_systems", "hosting_kind");
         ASSERT_SCHEMA(image_state, "images", "state");
+        ASSERT_SCHEMA(adjustment_signer, "billing_adjustment_signoffs", "role");
         ASSERT_SCHEMA(attachment_state, "volume_attachments", "state");
         ASSERT_SCHEMA(attachment_drift, "attachment_drift", "kind");
         ASSERT_SCHEMA(binding_state, "service_bindings", "state");
