@@ -28,9 +28,9 @@
 #
 # Rounds alternate (broker, direct, broker, direct, ...: ABAB) and the figures
 # are medians over the rounds, so that a change of load on this shared machine
-# moves both sides alike; the daemon's and the provider's CPU a request
-# (utime+stime from /proc/PID/stat around each request) and the load average
-# are printed beside the wall-clock rates.
+# moves both sides alike; the daemon's and the provider's CPU a request and a
+# cycle (time on a CPU from /proc/PID/task/*/schedstat around each request,
+# in ns) and the load average are printed beside the wall-clock rates.
 #
 # Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900),
 #   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every),
@@ -82,20 +82,22 @@ cb_approve bench-osb "临政信审〔$(date +%Y)〕90号" bench-db \
 DEADLINE=$(($(date +%s) + MAX_S))
 past_deadline() { [ "$(date +%s)" -lt "$DEADLINE" ] || { echo "osb.sh: over MAX_S=$MAX_S s, stopped" >&2; exit 1; }; }
 
-# CPU of a process in clock ticks (utime + stime of /proc/PID/stat, all its
-# threads), read with builtins only so that measuring forks nothing.
-TCK=$(getconf CLK_TCK)
-cpu_of() { # PID VAR: VAR = the ticks PID has used so far
-        local line rest
-        read -r line <"/proc/$1/stat"
-        rest=${line##*) } # past "pid (comm) ": field 3 (state) onwards
-        read -r -a f <<<"$rest"
-        printf -v "$2" %d $((f[11] + f[12])) # fields 14 and 15
+# CPU of a process in nanoseconds: the time on a CPU of each of its threads
+# (the first field of /proc/PID/task/TID/schedstat, exact, where the ticks
+# of /proc/PID/stat are 10 ms), read with builtins only so that measuring
+# forks nothing.
+cpu_of() { # PID VAR: VAR = the nanoseconds PID has run so far
+        local t ns sum=0
+        for t in /proc/"$1"/task/*/schedstat; do
+                read -r ns _ <"$t" 2>/dev/null || continue
+                sum=$((sum + ns))
+        done
+        printf -v "$2" %d "$sum"
 }
 
 OUT="$CB_TMP/rt.out"
 # Per kind K: US_K microseconds of round trips, N_K requests, DC_K / PC_K
-# ticks of the daemon's / the provider's CPU during those requests.
+# nanoseconds of the daemon's / the provider's CPU during those requests.
 declare -A US N DC PC
 KIND=
 CODE= # the HTTP status of the last request
@@ -151,7 +153,8 @@ broker_round() { # R: COUNT cycles through the broker, kinds b.*
 
 # The same cycle through the broker's own OSB face (/v2, FACE=v2), as a
 # platform orders: the very requests the direct rounds send to the provider,
-# but for the broker's service and plan ids and the approval's project.
+# but for the broker's service and plan ids and the approval's project
+# (binding ids are the platform's: unique across rounds).
 # A 202 (the broker's DELETE; a PUT whose provider was slow) is followed by
 # GETs of last_operation until "succeeded", counted with it.
 P=(-u osb:dev-osb -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
@@ -183,10 +186,10 @@ v2_round() { # R: COUNT cycles through the broker's /v2, kinds b.*
                 KIND=b.poll
                 rt "${P[@]}" "$inst/last_operation"
                 KIND=b.bind
-                rt "${P[@]}" -X PUT --data-binary "$v2bbody" "$inst/service_bindings/b-$i?accepts_incomplete=true"
+                rt "${P[@]}" -X PUT --data-binary "$v2bbody" "$inst/service_bindings/b-$1-$i?accepts_incomplete=true"
                 [ "$CODE" = 201 ] || { echo "osb.sh: bind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
                 KIND=b.unbind
-                rt "${P[@]}" -X DELETE "$inst/service_bindings/b-$i?$v2q"
+                rt "${P[@]}" -X DELETE "$inst/service_bindings/b-$1-$i?$v2q"
                 [ "$CODE" = 200 ] || { echo "osb.sh: unbind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
                 KIND=b.deprov
                 rt "${P[@]}" -X DELETE "$inst?$v2q"
@@ -282,12 +285,16 @@ summary=$(awk -F'\t' -v n="$COUNT" '
                 printf ")"
         }' "$ROWS")
 cpu=""
+BD=0 BP=0 DP=0 # nanoseconds over all rounds: daemon and provider in broker rounds, provider in direct ones
 for k in $KINDS; do
-        cpu+=$(awk -v k="$k" -v tck="$TCK" -v bn="${TOT_N[b.$k]}" -v bd="${TOT_DC[b.$k]}" -v bp="${TOT_PC[b.$k]}" \
+        cpu+=$(awk -v k="$k" -v bn="${TOT_N[b.$k]}" -v bd="${TOT_DC[b.$k]}" -v bp="${TOT_PC[b.$k]}" \
                 -v dn="${TOT_N[d.$k]}" -v dp="${TOT_PC[d.$k]}" \
-                'BEGIN { printf "%s daemon %.2f + provider %.2f ms a request (%d) / provider %.2f ms (%d); ", k, bd * 1000 / tck / bn, bp * 1000 / tck / bn, bn, dp * 1000 / tck / dn, dn }')
+                'BEGIN { printf "%s daemon %.3f + provider %.3f ms a request (%d) / provider %.3f ms (%d); ", k, bd / 1e6 / bn, bp / 1e6 / bn, bn, dp / 1e6 / dn, dn }')
+        BD=$((BD + TOT_DC[b.$k])) BP=$((BP + TOT_PC[b.$k])) DP=$((DP + TOT_PC[d.$k]))
 done
-result="osb ($FACE): $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (ticks of /proc/PID/stat, 1/$TCK s, sampled): $cpu$GETS GETs of the record (v1) or of last_operation (v2) waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle; v1: 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
+cpu+=$(awk -v n="$((COUNT * ROUNDS))" -v bd="$BD" -v bp="$BP" -v dp="$DP" \
+        'BEGIN { printf "a cycle: daemon %.2f + provider %.2f ms through the broker / provider %.2f ms direct; ", bd / 1e6 / n, bp / 1e6 / n, dp / 1e6 / n }')
+result="osb ($FACE): $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (/proc/PID/task/*/schedstat, around each request): $cpu$GETS GETs of the record (v1) or of last_operation (v2) waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle; v1: 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"
