@@ -35,6 +35,10 @@ static bool reserve(JsonText *w, size_t extra) {
         return true;
 }
 
+void json_text_reserve(JsonText *w, size_t n) {
+        (void)reserve(w, n);
+}
+
 static void put(JsonText *w, const char *s, size_t n) {
         if (!reserve(w, n))
                 return;
@@ -125,6 +129,13 @@ bool utf8_valid(const char *str, size_t n) {
         return true;
 }
 
+/* The bytes written as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char plain[256] = {
+        [0x20 ... 0x21] = 1,
+        [0x23 ... 0x5b] = 1,
+        [0x5d ... 0x7f] = 1,
+};
+
 static void put_string(JsonText *w, const char *s) {
         if (!s) {
                 fail(w, -EINVAL);
@@ -133,7 +144,7 @@ static void put_string(JsonText *w, const char *s) {
         /* The common case, plain printable ASCII (every key, ids, dates), in
          * one scan and one copy; the rest takes the checked path. */
         size_t n = 0;
-        while ((unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x80 && s[n] != '"' && s[n] != '\\')
+        while (plain[(unsigned char)s[n]])
                 n++;
         if (!s[n]) {
                 if (!reserve(w, n + 2))
@@ -213,6 +224,16 @@ void json_text_key(JsonText *w, const char *key) {
         w->after_key = true;
 }
 
+void json_text_key_plain(JsonText *w, const char *quoted, size_t n) {
+        if (w->depth == 0 || w->after_key) {
+                fail(w, -EINVAL);
+                return;
+        }
+        before_value(w);
+        put(w, quoted, n);
+        w->after_key = true;
+}
+
 void json_text_string(JsonText *w, const char *s) {
         before_value(w);
         put_string(w, s);
@@ -226,10 +247,17 @@ void json_text_string_or_null(JsonText *w, const char *s) {
 }
 
 void json_text_int(JsonText *w, int64_t v) {
-        char b[24];
-        int n = snprintf(b, sizeof(b), "%" PRId64, v);
+        /* Digits from the end; the magnitude as unsigned, so INT64_MIN too. */
+        char b[24], *e = b + sizeof(b), *p = e;
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        do {
+                *--p = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                *--p = '-';
         before_value(w);
-        put(w, b, (size_t)n);
+        put(w, p, (size_t)(e - p));
 }
 
 void json_text_bool(JsonText *w, bool v) {

@@ -36,6 +36,11 @@ void json_text_begin_array(JsonText *w);
 void json_text_end_array(JsonText *w);
 /* A member's name, inside an object; the next call writes its value. */
 void json_text_key(JsonText *w, const char *key);
+/* The same for a key that needs no escaping (plain printable ASCII, no
+ * '"' or '\\'), given as the literal: json_text_key_lit(w, "id") writes
+ * "id": without scanning it. */
+void json_text_key_plain(JsonText *w, const char *quoted, size_t n);
+#define json_text_key_lit(w, lit) json_text_key_plain((w), "\"" lit "\":", sizeof("\"" lit "\":") - 1)
 /* NULL is an error (-EINVAL), as json_pack's "s" refuses it. */
 void json_text_string(JsonText *w, const char *s);
 /* NULL writes null. */
@@ -48,6 +53,9 @@ void json_text_null(JsonText *w);
  * and returns 0; otherwise frees it and returns the first error (-EILSEQ,
  * -ENOMEM, -EINVAL for unbalanced nesting). The writer is empty after. */
 int json_text_finish(JsonText *w, char **ret, size_t *ret_len);
+/* Room for n more bytes at once (a page's size, known roughly): fewer
+ * copies as the text grows. A failed allocation fails the writer. */
+void json_text_reserve(JsonText *w, size_t n);
 void json_text_done(JsonText *w);
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or

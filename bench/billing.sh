@@ -9,9 +9,15 @@
 #     (GET /v1/billing/statements/PERIOD?format=csv as finance): wall time,
 #     and the daemon's peak RSS (VmHWM) before and after;
 #   - the reference: `sqlite3 -csv` dumps the same month's segments, joined
-#     with their resources, unrated.
+#     with their resources, unrated;
+#   - the daemon closes the month (POST .../close: the city's and each
+#     department's CSV and JSON rendered on a worker, stored as 256 KiB
+#     slices, signed): wall time, the peak RSS during the close alone
+#     (VmHWM reset before it), and GET /v1/health timed every 0.1 s meanwhile;
+#     then exports the closed month's CSV again (its slices; checked against
+#     the open month's bytes and its X-Content-SM3).
 # Targets (issue 11): the export within 2x of the reference's time, peak
-# memory under 64 MiB.
+# memory under 64 MiB (the export's and the close's).
 #
 # Usage: bench/billing.sh [BUILD_DIR]
 # Environment: RESOURCES (10000), SEGMENTS (1000), PERIOD (2025-06),
@@ -154,20 +160,45 @@ hwm=$(kib "$daemon_pid" VmHWM)
 lines=$(($(wc -l <"$tmp/statement.csv") - 1))
 [ "$status" = 200 ] || { echo "billing.sh: the export answered $status" >&2; head -c 400 "$tmp/statement.csv" >&2; exit 1; }
 
-# --- closing the month: every department's CSV and JSON rendered on a worker, signed, stored.
-# GET /v1/health is timed while it runs: the loop's answer time during a close.
+# --- closing the month: every department's CSV and JSON rendered on a worker, stored as slices,
+# signed. The peak RSS is the close's own (VmHWM reset before it: clear_refs 5), and GET
+# /v1/health is timed every 0.1 s while it runs: the loop's answer time during a close.
+echo 5 >"/proc/$daemon_pid/clear_refs" 2>/dev/null || true
+hwm_before_close=$(kib "$daemon_pid" VmHWM)
 t=$(now_ms)
 curl -sS --max-time "$TIME_LIMIT" -o "$tmp/close.json" -w '%{http_code}' -X POST \
         -H "Authorization: Bearer dev-finance" "$URL/v1/billing/statements/$PERIOD/close" >"$tmp/close.code" &
 close_curl=$!
-sleep 0.2
-health_ms=$(curl -sS --max-time 10 -o /dev/null -w '%{time_total}' "$URL/v1/health" | awk '{ printf "%d", $1 * 1000 }')
+: >"$tmp/health.ms"
+for _ in $(seq $((TIME_LIMIT * 10))); do
+        kill -0 "$close_curl" 2>/dev/null || break
+        curl -sS --max-time 10 -o /dev/null -w '%{time_total}\n' "$URL/v1/health" 2>/dev/null |
+                awk '{ printf "%d\n", $1 * 1000 }' >>"$tmp/health.ms" || echo 10000 >>"$tmp/health.ms"
+        sleep 0.1
+done
 wait "$close_curl" || true
 close_ms=$(($(now_ms) - t))
 hwm_close=$(kib "$daemon_pid" VmHWM)
-stop_daemon
-[ "$(cat "$tmp/close.code")" = 200 ] || { echo "billing.sh: the close answered $(cat "$tmp/close.code")" >&2; exit 1; }
+[ "$(cat "$tmp/close.code")" = 200 ] || { echo "billing.sh: the close answered $(cat "$tmp/close.code")" >&2; cat "$tmp/close.json" >&2; exit 1; }
 close_files=$(jq '.files | length' "$tmp/close.json")
+health_n=$(wc -l <"$tmp/health.ms")
+health_p50=$(sort -n "$tmp/health.ms" | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }')
+health_max=$(sort -n "$tmp/health.ms" | tail -1)
+slices=$(sqlite3 -cmd ".timeout 5000" "$tmp/cb.db" "SELECT COUNT(*) || ' slices, ' || (SUM(length(data)) / 1048576) || ' MiB'
+        FROM billing_closed_slices WHERE period = '$PERIOD'" 2>/dev/null || echo "no slices table")
+
+# --- the closed month again: its stored slices, as the open month's bytes were
+t=$(now_ms)
+curl -sS --max-time "$TIME_LIMIT" -D "$tmp/closed.h" -o "$tmp/closed.csv" \
+        -H "Authorization: Bearer dev-finance" "$URL/v1/billing/statements/$PERIOD?format=csv"
+closed_ms=$(($(now_ms) - t))
+hwm_end=$(kib "$daemon_pid" VmHWM)
+stop_daemon
+cmp -s "$tmp/closed.csv" "$tmp/statement.csv" || { echo "billing.sh: the closed CSV differs from the open month's" >&2; exit 1; }
+if command -v openssl >/dev/null; then
+        [ "$(tr -d '\r' <"$tmp/closed.h" | sed -n 's/^X-Content-SM3: //Ip')" = "$(openssl dgst -sm3 -r "$tmp/closed.csv" | cut -d' ' -f1)" ] ||
+                { echo "billing.sh: the closed CSV's X-Content-SM3 is not its SM3" >&2; exit 1; }
+fi
 
 ratio=$(awk -v a="$exp_ms" -v b="$ref_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 {
@@ -175,5 +206,7 @@ ratio=$(awk -v a="$exp_ms" -v b="$ref_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b
         echo "  reference sqlite3 -csv (the month's $ref_rows segments, unrated): $ref_ms ms"
         echo "  cloudbrokerd CSV export ($lines lines, rated): $exp_ms ms, $ratio x the reference (target <= 2)"
         echo "  daemon peak RSS (VmHWM): $((hwm_idle / 1024)) MiB before, $((hwm / 1024)) MiB after (target < 64)"
-        echo "  closing the month ($close_files files, CSV and JSON, signed): $close_ms ms, GET /v1/health meanwhile $health_ms ms, peak RSS after $((hwm_close / 1024)) MiB"
+        echo "  closing the month ($close_files files, CSV and JSON, signed; $slices): $close_ms ms, peak RSS during it $((hwm_close / 1024)) MiB (from $((hwm_before_close / 1024)); target < 64)"
+        echo "  GET /v1/health during the close: $health_n answers, median $health_p50 ms, worst $health_max ms"
+        echo "  the closed month's CSV again (its stored slices, the same bytes, X-Content-SM3 checked): $closed_ms ms, peak RSS after $((hwm_end / 1024)) MiB"
 } | tee "$BUILD/bench/billing.result"

@@ -83,24 +83,52 @@ static int migration_assess(Ctl *ctl, int argc, char **argv) {
 #define WATCH_MAX_MS   (24u * 3600u * 1000u) /* a move of a wave is long, not endless */
 #define MOVE_BAR_WIDTH 30
 
-/* One line per VM: step, a bar of the bytes done, MiB done/total, rate. */
-static void print_run(const json_t *run, bool tty) {
+static long long as_ll(const json_t *o, const char *key) {
+        return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* Step, a bar of the bytes done, MiB done/total, rate: of a VM or of the whole run. */
+static void print_figures(const char *name, const char *step, const json_t *o) {
+        long long done = as_ll(o, "bytes_done"), total = as_ll(o, "bytes_total"), rate = as_ll(o, "rate_bps");
+        long long pct = total > 0 ? done * 100 / total : 0;
+        char bar[MOVE_BAR_WIDTH + 1];
+        for (int k = 0; k < MOVE_BAR_WIDTH; k++)
+                bar[k] = k < pct * MOVE_BAR_WIDTH / 100 ? '#' : '.';
+        bar[MOVE_BAR_WIDTH] = '\0';
+        printf("%-16s %-12s [%s] %3lld%% %lld/%lld MiB %lld KiB/s", name, step, bar, pct, done >> 20,
+               total >> 20, rate >> 10);
+}
+
+/* While it runs, one line for the whole run: the bar goes from 0 to 100 %
+ * once for the system (its VMs move all or nothing), with where it is:
+ * the VM and the disk of each count, the step and the time left. */
+static void print_progress(const char *id, const json_t *run, bool tty) {
+        const json_t *cur = json_object_get(run, "current");
+        const json_t *disk = json_object_get(cur, "disk");
+        long long eta = json_is_integer(json_object_get(run, "eta_seconds")) ? as_ll(run, "eta_seconds") : -1;
+        if (tty)
+                printf("\r");
+        print_figures(id, json_string_value(json_object_get(cur, "step")) ?: "queued", run);
+        if (cur)
+                printf("  VM %lld/%lld %s, disk %lld/%lld %s", as_ll(cur, "vm_index"), as_ll(cur, "vm_count"),
+                       json_string_value(json_object_get(cur, "vm")) ?: "?", as_ll(disk, "index"),
+                       as_ll(disk, "count"), json_string_value(json_object_get(disk, "dev")) ?: "?");
+        if (eta >= 0)
+                printf("  %lldm%02llds left", eta / 60, eta % 60);
+        printf("%s", tty ? "\033[K" : "\n");
+        fflush(stdout);
+}
+
+/* At the end, the whole run and then one line per VM, as they ended. */
+static void print_vms(const char *id, const json_t *run) {
         size_t i;
         json_t *v;
+        print_figures(id, json_string_value(json_object_get(run, "step")) ?: "?", run);
+        printf("\n");
         json_array_foreach(json_object_get(run, "vms"), i, v) {
-                json_int_t done = json_integer_value(json_object_get(v, "bytes_done"));
-                json_int_t total = json_integer_value(json_object_get(v, "bytes_total"));
-                json_int_t rate = json_integer_value(json_object_get(v, "rate_bps"));
-                long long pct = total > 0 ? (long long)(done * 100 / total) : 0;
-                char bar[MOVE_BAR_WIDTH + 1];
-                for (int k = 0; k < MOVE_BAR_WIDTH; k++)
-                        bar[k] = k < pct * MOVE_BAR_WIDTH / 100 ? '#' : '.';
-                bar[MOVE_BAR_WIDTH] = '\0';
-                printf("%s%-16s %-12s [%s] %3lld%% %lld/%lld MiB %lld KiB/s%s", tty ? "\r" : "",
-                       json_string_value(json_object_get(v, "name")) ?: "?",
-                       json_string_value(json_object_get(v, "step")) ?: "?", bar, pct,
-                       (long long)(done >> 20), (long long)(total >> 20), (long long)(rate >> 10),
-                       tty && i + 1 == json_array_size(json_object_get(run, "vms")) ? "" : "\n");
+                print_figures(json_string_value(json_object_get(v, "name")) ?: "?",
+                              json_string_value(json_object_get(v, "step")) ?: "?", v);
+                printf("\n");
         }
         fflush(stdout);
 }
@@ -127,15 +155,20 @@ static int watch(Ctl *ctl, const char *id) {
                 if (ctl->json) {
                         if (!running)
                                 ctl_print_json(run);
-                } else if (!last || !now || !streq(last, now) || !running) {
+                } else if (running && (!last || !now || !streq(last, now))) {
                         /* Not a terminal: a line per change only. */
-                        print_run(run, tty);
+                        print_progress(id, run, tty);
                         free(last);
                         last = TAKE_PTR(now);
                 }
                 if (!running) {
+                        if (!ctl->json) {
+                                if (tty && last)
+                                        printf("\n");
+                                print_vms(id, run);
+                        }
                         if (!ctl->json)
-                                printf("%s%s: %s%s%s\n", tty ? "\n" : "", id, state,
+                                printf("%s: %s%s%s\n", id, state,
                                        json_string_value(json_object_get(v, "state_reason")) ? ": " : "",
                                        json_string_value(json_object_get(v, "state_reason")) ?: "");
                         return streq(state, "cut-over") ? 0 : -EIO;

@@ -49,8 +49,11 @@ static int resource_path(const char *id, char **ret) {
 
 /* Like ctl_call(), on a resource's own object. An object that does not
  * exist is the resource that does not (or no longer) exist. */
-static int call_resource(Ctl *ctl, const char *path, const char *id, const char *interface,
-                         const char *method, sd_bus_message **ret_reply, const char *types, const char *arg) {
+/* method of interface on path with up to two string arguments (types says
+ * how many: NULL, "s" or "ss"). */
+static int call_resource2(Ctl *ctl, const char *path, const char *id, const char *interface,
+                          const char *method, sd_bus_message **ret_reply, const char *types, const char *arg,
+                          const char *arg2) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         sd_bus *bus;
@@ -59,7 +62,7 @@ static int call_resource(Ctl *ctl, const char *path, const char *id, const char 
         r = ctl_bus(ctl, &bus);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(bus, CTL_BUS_NAME, path, interface, method, &error, &reply, types, arg);
+        r = sd_bus_call_method(bus, CTL_BUS_NAME, path, interface, method, &error, &reply, types, arg, arg2);
         if (r < 0) {
                 if (ctl_error_is_not_found(&error) ||
                     sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_INTERFACE))
@@ -73,6 +76,11 @@ static int call_resource(Ctl *ctl, const char *path, const char *id, const char 
         }
         *ret_reply = reply;
         return 0;
+}
+
+static int call_resource(Ctl *ctl, const char *path, const char *id, const char *interface,
+                         const char *method, sd_bus_message **ret_reply, const char *types, const char *arg) {
+        return call_resource2(ctl, path, id, interface, method, ret_reply, types, arg, NULL);
 }
 
 /* Properties.GetAll of one resource as a JSON object with the REST names:
@@ -515,9 +523,31 @@ static int print_binding(Ctl *ctl, json_t *b) {
         return 0;
 }
 
+/* bind ID [BINDING_ID [PARAMETERS_FILE]]: the parameters come from a file (or
+ * "-", standard input), never the command line, where any user's ps sees them. */
 static int cmd_bind(Ctl *ctl, int argc, char **argv) {
-        json_auto_t *b = NULL;
-        int r = binding_call(ctl, argv[0], "Bind", argc > 1 ? argv[1] : "", &b);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) char *path = NULL, *text = NULL;
+        json_auto_t *b = NULL, *params = NULL;
+        int r;
+
+        if (argc < 3) {
+                r = binding_call(ctl, argv[0], "Bind", argc > 1 ? argv[1] : "", &b);
+                return r < 0 ? r : print_binding(ctl, b);
+        }
+        r = ctl_read_json_object(argv[2], &params);
+        if (r < 0)
+                return r;
+        text = json_dumps(params, JSON_COMPACT);
+        if (!text)
+                return ctl_error(-ENOMEM, "out of memory");
+        r = resource_path(argv[0], &path);
+        if (r >= 0)
+                r = call_resource2(ctl, path, argv[0], RESOURCE, "BindWithParameters", &reply, "ss", argv[1],
+                                   text);
+        explicit_bzero(text, strlen(text));
+        if (r >= 0)
+                r = reply_json(reply, &b);
         return r < 0 ? r : print_binding(ctl, b);
 }
 
@@ -618,8 +648,10 @@ static const CtlCommand resource_commands[] = {
           cmd_console, 0, 0 },
         { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,
           0, 0 },
-        { "bind", "ID [BINDING_ID]", "Bind a service resource: its provider's credentials", 1, 2, cmd_bind, 0,
-          0 },
+        { "bind", "ID [BINDING_ID [PARAMETERS_FILE]]",
+          "Bind a service resource: its provider's credentials (parameters: a JSON object in a file, - for "
+          "standard input)",
+          1, 3, cmd_bind, 0, 0 },
         { "unbind", "ID BINDING", "Unbind a service resource's binding (by its sb-... id)", 2, 2, cmd_unbind,
           0, 0 },
         { "bindings", "ID", "List a service resource's bindings", 1, 1, cmd_bindings, 0, 0 },

@@ -291,6 +291,10 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         r = open_audit_trail(m, err);
         if (r < 0)
                 return r;
+        /* What a close cut short by a crash stored: nothing closes yet. */
+        r = billing_recover(m->store, err);
+        if (r < 0)
+                return r;
         r = catalog_new(m->store, &m->catalog);
         if (r < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");

@@ -76,7 +76,7 @@ static void service_bind_answered(const ServiceBinding *b, const CbError *err, v
 }
 
 static int service_binding_put(RestRequest *req, RestReply *reply, OsbActor *actor, const Resource *res,
-                               const char *bid, const char *hash, CbError *err) {
+                               const char *bid, const json_t *params, const char *hash, CbError *err) {
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
         bool pending = false;
         RestAsync *a;
@@ -88,12 +88,18 @@ static int service_binding_put(RestRequest *req, RestReply *reply, OsbActor *act
                                 "accepts_incomplete=true is required",
                                 req->params[0]);
         a = rest_suspend(req);
-        q = resource_bind(req->manager->resources, &actor->caller, res->id, bid, NULL, hash,
+        q = resource_bind(req->manager->resources, &actor->caller, res->id, bid, params, hash,
                           service_bind_answered, a, &b, &pending, err);
         if (q < 0) {
-                rest_async_complete(a, err->kind == CB_ERR_CONFLICT ? 409 : cb_error_http_status(err->kind),
+                /* OSB: parameters the plan's schema refuses are a bad request (400). */
+                rest_async_complete(a,
+                                    err->kind == CB_ERR_CONFLICT     ? 409
+                                    : err->kind == CB_ERR_VALIDATION ? 400
+                                                                     : cb_error_http_status(err->kind),
                                     json_pack("{s:s, s:s}", "error",
-                                              err->kind == CB_ERR_CONFLICT ? "Conflict" : "BindingFailed",
+                                              err->kind == CB_ERR_CONFLICT     ? "Conflict"
+                                              : err->kind == CB_ERR_VALIDATION ? "BadRequest"
+                                                                               : "BindingFailed",
                                               "description", err->message));
                 cb_error_clear(err);
         } else if (!pending) {
@@ -154,10 +160,13 @@ static int on_binding_put(RestRequest *req, RestReply *reply, CbError *err) {
                 return osb_fail(reply, 400, "BadRequest", "%s is required",
                                 isempty(service_id) ? "service_id" : "plan_id");
         params = json_object_get(body, "parameters");
-        if (params && (!json_is_object(params) || json_object_size(params) > 0))
-                return osb_fail(reply, 400, "BadRequest", "parameters: this broker's bindings take none");
+        if (params && !json_is_object(params))
+                return osb_fail(reply, 400, "BadRequest", "parameters: must be a JSON object");
         if (load_instance(req, reply, 404, &actor, &res, err) < 0)
                 return 0;
+        /* An http instance's provider takes parameters (the core checks them); a VM's binding none. */
+        if (res.kind != RESOURCE_KIND_SERVICE && params && json_object_size(params) > 0)
+                return osb_fail(reply, 400, "BadRequest", "parameters: a VM's binding takes none");
         if (!streq(service_id, res.service_id) || !streq(plan_id, res.plan_id))
                 return osb_fail(reply, 400, "BadRequest", "%s: instance '%s' is of service '%s', plan '%s'",
                                 streq(service_id, res.service_id) ? "plan_id" : "service_id", req->params[0],
@@ -176,7 +185,7 @@ static int on_binding_put(RestRequest *req, RestReply *reply, CbError *err) {
         if (!canon || digest_sha256_hex(canon, strlen(canon), hash) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (res.kind == RESOURCE_KIND_SERVICE)
-                return service_binding_put(req, reply, &actor, &res, bid, hash, err);
+                return service_binding_put(req, reply, &actor, &res, bid, params, hash, err);
         q = vm_bind(req->manager->resources, &actor.caller, res.id, bid, hash, &b, &created, err);
         if (q < 0) {
                 osb_fail_err(reply, err);

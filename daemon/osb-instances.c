@@ -150,13 +150,18 @@ static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
                                 vals[1]);
         osb_actor_init(&actor, &req->caller, vals[2]);
 
-        order = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "project_id", vals[3], "system_id",
-                          system_id, "service_id", vals[0], "plan_id", vals[1]);
+        if (json_object_get(body, "parameters") && !json_is_object(json_object_get(body, "parameters")))
+                return osb_fail(reply, 400, "BadRequest", "parameters: must be a JSON object");
+        /* The platform's parameters go to the core as an order's: checked there, sealed, sent on. */
+        order = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O*}", "name", name, "project_id", vals[3], "system_id",
+                          system_id, "service_id", vals[0], "plan_id", vals[1], "parameters",
+                          json_object_get(body, "parameters"));
         if (!order)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         q = resources_request(rs, &actor.caller, order, iid, &t, err);
         if (q < 0) {
-                /* A changed repeat is the spec's 409 too: the core's idempotency conflict. */
+                /* A changed repeat is the spec's 409 too: the core's idempotency conflict; parameters
+                 * the plan's schema refuses are 400 (a validation error). */
                 osb_fail_err(reply, err);
                 cb_error_clear(err);
                 return 0;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <jansson.h>
+
 /*
  * What the core and a driver say to each other: what to build (ProvisionSpec),
  * which object (DriverRef), what is there (DriverInstance, DriverInventory,
@@ -50,6 +52,8 @@ typedef struct ProvisionSpec {
         const char *catalog_service_id; /* required */
         const char *catalog_plan_id;    /* required */
         unsigned catalog_revision;
+        /* An http (OSB) provision's "parameters" (an object); NULL: {}. */
+        const json_t *parameters;
         unsigned vcpus;       /* 1..1024; ignored for a volume */
         uint64_t memory_mib;  /* 1..16 TiB; ignored for a volume */
         uint64_t disk_gib;    /* 0 = no disk volume; a volume's size, 1.. */
@@ -235,9 +239,17 @@ typedef enum MigrateStep {
 /* "queued", "shutdown", "copy", "verify-copy", "define", "start", "done", "rollback". */
 const char *migrate_step_to_string(MigrateStep s);
 
+/* Where a move is, for its progress. */
+typedef struct MigrateProgress {
+        MigrateStep step;
+        size_t disk;        /* the disk the step is at: 0 the system disk, then spec.extra's in order */
+        uint64_t disk_data; /* that disk's data bytes that crossed so far (holes not counted) */
+        /* The step's own count, holes included: the copy's or the read-back's bytes of the disk. */
+        uint64_t step_done, step_total;
+} MigrateProgress;
+
 /* Called on the worker thread, at most a few times a second: keep it short. */
-typedef void (*MigrateProgressFn)(MigrateStep step, uint64_t bytes_done, uint64_t bytes_total,
-                                  void *userdata);
+typedef void (*MigrateProgressFn)(const MigrateProgress *progress, void *userdata);
 
 /* A VM's disk after its first (the system disk): a block volume of its own
  * at the target, named by resource_id (a resource of kind volume), put

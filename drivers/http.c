@@ -760,12 +760,13 @@ static int http_provision_async(DriverConn *base, const ProvisionSpec *spec, con
         char *id = escape(spec->resource_id), *body = NULL;
         json_t *o;
 
-        o = json_pack("{s:s, s:s, s:s?, s:s?, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}, s:{}}", "service_id",
+        o = json_pack("{s:s, s:s, s:s?, s:s?, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}, s:o}", "service_id",
                       ctx->remote_service_id, "plan_id", ctx->remote_plan_id, "organization_guid",
                       ctx->department, "space_guid", ctx->project_id, "context", "platform", "cloudbroker",
                       "department", ctx->department, "project_id", ctx->project_id, "approval_no",
                       ctx->approval_no, "system_id", ctx->system_id, "resource_id", spec->resource_id,
-                      "parameters");
+                      "parameters",
+                      spec->parameters ? json_incref((json_t *)spec->parameters) : json_object());
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (!id || !body || asprintf(&path, "/v2/service_instances/%s?accepts_incomplete=true", id) < 0) {

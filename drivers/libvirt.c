@@ -2150,6 +2150,8 @@ static void md_hex(EVP_MD_CTX *md, char ret[65]) {
 typedef struct CopyState {
         const MigrateSpec *spec;
         MigrateStep step;
+        size_t disk;    /* the disk at hand: 0 the system disk, then spec->extra's */
+        uint64_t data0; /* data when its copy began */
         uint64_t total, done, data;
         uint64_t started_ms, last_report_ms;
 } CopyState;
@@ -2159,7 +2161,12 @@ static void report(CopyState *cs, bool force) {
         if (!cs->spec->progress || (!force && now - cs->last_report_ms < 250))
                 return;
         cs->last_report_ms = now;
-        cs->spec->progress(cs->step, cs->done, cs->total, cs->spec->userdata);
+        MigrateProgress p = { .step = cs->step,
+                              .disk = cs->disk,
+                              .disk_data = cs->data - cs->data0,
+                              .step_done = cs->done,
+                              .step_total = cs->total };
+        cs->spec->progress(&p, cs->spec->userdata);
 }
 
 /* Reads vol as a sparse stream into the digest and, when out is set, into
@@ -2326,6 +2333,7 @@ static int copy_disk(virConnectPtr svc, virConnectPtr tvc, const MigrateSpec *sp
                                     "the source disk's format '%s' cannot be converted", source_format);
         cs->step = MIGRATE_STEP_COPY;
         cs->done = 0;
+        cs->data0 = cs->data;
         sv = volume_of(svc, source_volume);
         if (!sv)
                 return lv_error(err, "cannot find the source disk's volume");
@@ -2497,6 +2505,7 @@ static int lv_migrate_vm(DriverConn *src, DriverConn *dst, const MigrateSpec *sp
         memcpy(res.target_sha256, first.target_sha256, sizeof(res.target_sha256));
         for (size_t i = 0; i < spec->n_extra; i++) {
                 const MigrateDisk *d = &spec->extra[i];
+                cs.disk = i + 1;
                 if ((r = copy_disk(svc, tvc, spec, d->source_volume, d->source_format, d->resource_id, &cs,
                                    &res.extra[i], err)) < 0)
                         goto rollback;

@@ -57,20 +57,98 @@ typedef struct Out {
         bool critical;
 } Out;
 
-_printf_(5, 6) static void add(Out *o, LegacyConcernLevel level, const char *code, unsigned article,
-                               const char *fmt, ...) {
-        va_list ap;
+static void addv(Out *o, const char *disk, LegacyConcernLevel level, const char *code, unsigned article,
+                 const char *fmt, va_list ap) {
+        /* The verdict counts even when there is no room left to say it. */
+        if (level == LEGACY_CONCERN_CRITICAL)
+                o->critical = true;
         if (o->n >= LEGACY_CONCERNS_MAX)
                 return;
         LegacyConcern *c = &o->v[o->n++];
         c->level = level;
         c->code = code;
         c->article = article;
-        va_start(ap, fmt);
+        snprintf(c->disk, sizeof(c->disk), "%s", disk ? disk : "");
         vsnprintf(c->message, sizeof(c->message), fmt, ap);
+}
+
+_printf_(5, 6) static void add(Out *o, LegacyConcernLevel level, const char *code, unsigned article,
+                               const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        addv(o, NULL, level, code, article, fmt, ap);
         va_end(ap);
-        if (level == LEGACY_CONCERN_CRITICAL)
-                o->critical = true;
+}
+
+/* A concern about one disk: it names the disk in the message and in .disk. */
+_printf_(6, 7) static void add_disk(Out *o, const char *disk, LegacyConcernLevel level, const char *code,
+                                    unsigned article, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        addv(o, disk, level, code, article, fmt, ap);
+        va_end(ap);
+}
+
+/* <0 when a is the smaller volume plan. */
+static int compare_volume(const LegacyVolumeOption *a, const LegacyVolumeOption *b) {
+        if (a->size_gib != b->size_gib)
+                return a->size_gib < b->size_gib ? -1 : 1;
+        if (a->price_fen != b->price_fen)
+                return a->price_fen < b->price_fen ? -1 : 1;
+        return strcmp(a->plan_id ? a->plan_id : "", b->plan_id ? b->plan_id : "");
+}
+
+int legacy_volume_fit(uint64_t capacity_bytes, const LegacyVolumeOption *plans, size_t n_plans,
+                      size_t *ret_index) {
+        size_t best = SIZE_MAX;
+        if (!plans && n_plans)
+                return -EINVAL;
+        for (size_t i = 0; i < n_plans; i++) {
+                /* size_gib beyond 2^34 GiB would overflow: no such plan holds more than any disk. */
+                bool fits = plans[i].size_gib > 0 && (plans[i].size_gib >= (UINT64_MAX / GIB) ||
+                                                      plans[i].size_gib * GIB >= capacity_bytes);
+                if (fits && (best == SIZE_MAX || compare_volume(&plans[i], &plans[best]) < 0))
+                        best = i;
+        }
+        if (best == SIZE_MAX)
+                return -ENOENT;
+        *ret_index = best;
+        return 0;
+}
+
+static uint64_t gib_up(uint64_t bytes) {
+        return bytes / GIB + (bytes % GIB != 0);
+}
+
+static void policy_concerns(Out *o, const char *disk, const char *what, const LegacyPolicyVerdict *v) {
+        if (!v->evaluated) {
+                add_disk(o, disk, LEGACY_CONCERN_CRITICAL, "POLICY_NOT_EVALUATED", 0,
+                         "the target order%s%s cannot be judged: %s", what ? " for " : "", what ? what : "",
+                         v->error ? v->error : "no project");
+                return;
+        }
+        for (size_t i = 0; i < v->n; i++)
+                add_disk(o, disk, LEGACY_CONCERN_CRITICAL, policy_code_name(v->violations[i].code),
+                         v->violations[i].article, "%s%sArt. %u: %s", what ? what : "", what ? ": " : "",
+                         v->violations[i].article, v->violations[i].message);
+}
+
+/* Each disk after the first: the block-volume plan it gets, and its order. */
+static void disk_concerns(Out *o, const LegacyDiskFacts *d, const char *name) {
+        char what[LEGACY_CONCERN_MESSAGE_MAX];
+        const char *dev = d->dev ? d->dev : "?";
+        snprintf(what, sizeof(what), "disk %s of %s", dev, name);
+        if (!d->plan) {
+                add_disk(o, dev, LEGACY_CONCERN_CRITICAL, "NO_FITTING_PLAN", 12,
+                         "no published block-volume plan holds %s (%" PRIu64 " GiB)", what,
+                         gib_up(d->capacity_bytes));
+                return;
+        }
+        if (d->plan->size_gib < (UINT64_MAX / GIB) && d->plan->size_gib * GIB < d->capacity_bytes)
+                add_disk(o, dev, LEGACY_CONCERN_CRITICAL, "DISK_LARGER_THAN_PLAN", 0,
+                         "%s has %" PRIu64 " bytes, volume plan %s only %" PRIu64 " GiB", what,
+                         d->capacity_bytes, d->plan->plan_id, d->plan->size_gib);
+        policy_concerns(o, dev, what, &d->policy);
 }
 
 /* The target's disks are raw. qcow2 is converted as a matter of course;
@@ -165,23 +243,23 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                 if (strcmp(d->device, "disk"))
                         continue;
                 if (!strcmp(d->format, "qcow2"))
-                        add(&o, LEGACY_CONCERN_INFO, "DISK_CONVERSION", 0,
-                            "disk %s of %s is qcow2: the move converts it to raw on the target", d->target,
-                            name);
+                        add_disk(&o, d->target, LEGACY_CONCERN_INFO, "DISK_CONVERSION", 0,
+                                 "disk %s of %s is qcow2: the move converts it to raw on the target",
+                                 d->target, name);
                 else if (format_is_foreign(d->format))
-                        add(&o, LEGACY_CONCERN_WARNING, "DISK_CONVERSION", 0,
-                            "disk %s of %s is %s, another hypervisor's format: the move converts it to raw "
-                            "on the target; check that the guest boots from a virtio disk",
-                            d->target, name, d->format);
+                        add_disk(&o, d->target, LEGACY_CONCERN_WARNING, "DISK_CONVERSION", 0,
+                                 "disk %s of %s is %s, another hypervisor's format: the move converts it to "
+                                 "raw on the target; check that the guest boots from a virtio disk",
+                                 d->target, name, d->format);
                 else if (!format_is_raw(d->format))
-                        add(&o, LEGACY_CONCERN_CRITICAL, "DISK_FORMAT_UNKNOWN", 0,
-                            "disk %s of %s has the format '%s', which the move cannot convert (raw, qcow2, "
-                            "vmdk, vdi, vhdx, vpc, qed or qcow)",
-                            d->target, name, d->format);
+                        add_disk(&o, d->target, LEGACY_CONCERN_CRITICAL, "DISK_FORMAT_UNKNOWN", 0,
+                                 "disk %s of %s has the format '%s', which the move cannot convert (raw, "
+                                 "qcow2, vmdk, vdi, vhdx, vpc, qed or qcow)",
+                                 d->target, name, d->format);
                 if (!d->sized)
-                        add(&o, LEGACY_CONCERN_WARNING, "DISK_SIZE_UNKNOWN", 0,
-                            "disk %s of %s (%s) is in no storage pool: its size is unknown", d->target, name,
-                            d->source[0] ? d->source : "no source");
+                        add_disk(&o, d->target, LEGACY_CONCERN_WARNING, "DISK_SIZE_UNKNOWN", 0,
+                                 "disk %s of %s (%s) is in no storage pool: its size is unknown", d->target,
+                                 name, d->source[0] ? d->source : "no source");
         }
         if (!strcmp(vm->firmware, "efi"))
                 add(&o, LEGACY_CONCERN_INFO, "FIRMWARE_EFI", 0, "%s boots with UEFI firmware", name);
@@ -189,15 +267,11 @@ bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t 
                 add(&o, LEGACY_CONCERN_INFO, "SOURCE_RUNNING", 0,
                     "%s is %s: a cold migration shuts it down for the copy", name, vm->power);
 
+        if (p)
+                policy_concerns(&o, NULL, NULL, &f->policy);
+        for (size_t i = 0; i < f->n_disks; i++)
+                disk_concerns(&o, &f->disks[i], name);
         if (p) {
-                if (!f->policy.evaluated)
-                        add(&o, LEGACY_CONCERN_CRITICAL, "POLICY_NOT_EVALUATED", 0,
-                            "the target order cannot be judged: %s",
-                            f->policy.error ? f->policy.error : "no project");
-                for (size_t i = 0; f->policy.evaluated && i < f->policy.n; i++)
-                        add(&o, LEGACY_CONCERN_CRITICAL, policy_code_name(f->policy.violations[i].code),
-                            f->policy.violations[i].article, "Art. %u: %s", f->policy.violations[i].article,
-                            f->policy.violations[i].message);
                 if (!f->target.connected)
                         add(&o, LEGACY_CONCERN_CRITICAL, "TARGET_UNAVAILABLE", 0,
                             "target provider %s is not connected", f->target.name ? f->target.name : "?");
@@ -224,10 +298,56 @@ json_t *legacy_concerns_to_json(const LegacyConcern *c, size_t n) {
                                       "code", c[i].code, "message", c[i].message);
                 if (o && c[i].article)
                         json_object_set_new(o, "article", json_integer(c[i].article));
+                if (o && c[i].disk[0])
+                        json_object_set_new(o, "disk", json_string(c[i].disk));
                 if (!o || json_array_append_new(a, o) < 0) {
                         json_decref(a);
                         return NULL;
                 }
         }
         return a;
+}
+
+/* ---- a plan's target orders, judged together ---- */
+
+static LegacyBatchItem *batch_find(LegacyBatch *b, const char *service_id, const char *plan_id) {
+        for (size_t i = 0; i < b->n; i++)
+                if (!strcmp(b->items[i].service_id, service_id) && !strcmp(b->items[i].plan_id, plan_id))
+                        return &b->items[i];
+        return NULL;
+}
+
+int legacy_batch_next(LegacyBatch *b, const char *service_id, const char *plan_id, uint32_t *ret_quantity,
+                      int64_t *ret_others_fen) {
+        if (!b || !service_id || !plan_id)
+                return -EINVAL;
+        LegacyBatchItem *it = batch_find(b, service_id, plan_id);
+        if (!it) {
+                if (b->n >= LEGACY_BATCH_PLANS_MAX)
+                        return -E2BIG;
+                it = &b->items[b->n++];
+                *it = (LegacyBatchItem){ .service_id = service_id, .plan_id = plan_id };
+        }
+        if (it->quantity == UINT32_MAX)
+                return -E2BIG;
+        it->quantity++;
+        int64_t others = 0;
+        for (size_t i = 0; i < b->n; i++)
+                if (&b->items[i] != it && b->items[i].committed_fen > 0)
+                        others = b->items[i].committed_fen > INT64_MAX - others
+                                         ? INT64_MAX
+                                         : others + b->items[i].committed_fen;
+        *ret_quantity = it->quantity;
+        *ret_others_fen = others;
+        return 0;
+}
+
+int64_t legacy_batch_priced(LegacyBatch *b, const char *service_id, const char *plan_id,
+                            int64_t committed_fen) {
+        LegacyBatchItem *it = b && service_id && plan_id ? batch_find(b, service_id, plan_id) : NULL;
+        if (!it)
+                return committed_fen;
+        int64_t added = committed_fen - it->committed_fen;
+        it->committed_fen = committed_fen;
+        return added > 0 ? added : 0;
 }

@@ -25,9 +25,16 @@
  * DISK_SIZE_UNKNOWN (warning), FIRMWARE_EFI
  * (info), SOURCE_RUNNING (info: a cold migration shuts it down), then every violation of the policy engine
  * for the target order with its own code and article (NO_APPROVAL, QUANTITY_EXCEEDED, BUDGET_EXCEEDED, ...;
- * POLICY_NOT_EVALUATED when the project is unknown), TARGET_UNAVAILABLE (critical), NO_ROOM (critical: the
- * target provider lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the provider has no
- * such storage pool).
+ * POLICY_NOT_EVALUATED when the project is unknown), then for each disk after the first (a block volume of
+ * its own at the target) NO_FITTING_PLAN (critical: no block-volume plan holds it), DISK_LARGER_THAN_PLAN
+ * (critical: an overriding volume plan smaller than the disk) and every violation of the policy engine for
+ * its volume order, each naming the disk (LegacyConcern.disk), then TARGET_UNAVAILABLE (critical), NO_ROOM
+ * (critical: the target provider lacks vCPUs or memory for the plan), TARGET_POOL_MISSING (critical: the
+ * provider has no such storage pool).
+ *
+ * The target orders of a plan are judged together (LegacyBatch): the n-th VM or volume of a catalogue
+ * plan is an order of quantity n, and the budget counts what the plan's orders of other catalogue plans
+ * commit, so an approval must cover the whole system, not each resource alone.
  */
 
 #include <jansson.h>
@@ -48,12 +55,14 @@ typedef enum LegacyConcernLevel {
 const char *legacy_concern_level_to_string(LegacyConcernLevel l);
 
 #define LEGACY_CONCERN_MESSAGE_MAX 256
-#define LEGACY_CONCERNS_MAX        (24 + LEGACY_VM_DEVICES_MAX + LEGACY_VM_DISKS_MAX)
+/* The VM's own, one per device, and per disk its format, its size and its volume order's. */
+#define LEGACY_CONCERNS_MAX (24 + LEGACY_VM_DEVICES_MAX + 8 * LEGACY_VM_DISKS_MAX)
 
 typedef struct LegacyConcern {
         LegacyConcernLevel level;
         const char *code; /* static */
         unsigned article; /* 0 when the concern rests on no article */
+        char disk[32];    /* the disk it is about (its target dev, "vdb"); "" the VM as a whole */
         char message[LEGACY_CONCERN_MESSAGE_MAX];
 } LegacyConcern;
 
@@ -67,6 +76,14 @@ typedef struct LegacyPlanOption {
         int64_t price_fen;
 } LegacyPlanOption;
 
+/* A block-volume plan of the published catalogue (spec kind "volume"); strings borrowed. */
+typedef struct LegacyVolumeOption {
+        const char *service_id;
+        const char *plan_id;
+        uint64_t size_gib;
+        int64_t price_fen;
+} LegacyVolumeOption;
+
 /* Whether the move can make a raw target disk of a disk in format f: raw
  * (or NULL / "": libvirt reads such a disk as raw) as it is; qcow2 and the
  * other formats qemu-img reads (qcow, vmdk, vdi, vhdx, vpc, qed) converted. */
@@ -74,6 +91,32 @@ bool legacy_disk_format_movable(const char *f);
 
 /* The index of the smallest plan that holds vm; -ENOENT when none does. */
 int legacy_fit(const LegacyVm *vm, const LegacyPlanOption *plans, size_t n_plans, size_t *ret_index);
+
+/* The index of the smallest volume plan that holds capacity bytes (size,
+ * then price, then plan id); -ENOENT when none does. The plan's pre-flight
+ * suggests it for a VM's disk after the first, and the move uses it for a
+ * plan stored without one. */
+int legacy_volume_fit(uint64_t capacity_bytes, const LegacyVolumeOption *plans, size_t n_plans,
+                      size_t *ret_index);
+
+/* The policy engine's decision on one target order: every violation is
+ * critical, so quantities, budget and the approval count as for any order. */
+typedef struct LegacyPolicyVerdict {
+        bool evaluated;
+        const char *error; /* why not evaluated (unknown project) */
+        size_t n;
+        const PolicyViolation *violations;
+} LegacyPolicyVerdict;
+
+/* A disk of the VM after its first: a block volume of its own at the target. */
+typedef struct LegacyDiskFacts {
+        const char *dev; /* the source's name for it ("vdb"), as the concerns name it */
+        uint64_t capacity_bytes;
+        const LegacyVolumeOption
+                *plan; /* the volume plan chosen (suggested or overriding); NULL: none fits */
+        bool plan_overridden;
+        LegacyPolicyVerdict policy; /* its volume order (not evaluated without a plan) */
+} LegacyDiskFacts;
 
 typedef struct LegacyPreflightFacts {
         const LegacyVm *vm;
@@ -83,15 +126,12 @@ typedef struct LegacyPreflightFacts {
         const char *other_plan_system; /* the system whose plan already holds the VM, NULL: none */
         const LegacyPlanOption *plan;  /* the plan chosen (suggested or overriding); NULL: none fits */
         bool plan_overridden;
-        /* The policy engine's decision on the target order (the plan's VMs
-         * so far in the migration project): every violation is critical,
-         * so quantities, budget and the approval count as for any order. */
-        struct {
-                bool evaluated;
-                const char *error; /* why not evaluated (unknown project) */
-                size_t n;
-                const PolicyViolation *violations;
-        } policy;
+        /* The policy engine's decision on the VM's target order (judged
+         * with the plan's other orders, LegacyBatch). */
+        LegacyPolicyVerdict policy;
+        /* The VM's disks after the first, in the source's order. */
+        const LegacyDiskFacts *disks;
+        size_t n_disks;
         struct {
                 bool connected;
                 bool capacity_known;
@@ -108,5 +148,33 @@ typedef struct LegacyPreflightFacts {
  * in *ret_n; returns whether any is critical. */
 bool legacy_preflight(const LegacyPreflightFacts *f, LegacyConcern *ret, size_t *ret_n);
 
-/* [{"level", "code", "message"[, "article"]}, ...] */
+/* [{"level", "code", "message"[, "article"][, "disk"]}, ...] */
 json_t *legacy_concerns_to_json(const LegacyConcern *c, size_t n);
+
+/* ---- a plan's target orders, judged together ---- */
+
+#define LEGACY_BATCH_PLANS_MAX 256
+
+typedef struct LegacyBatchItem {
+        const char *service_id, *plan_id; /* borrowed */
+        uint32_t quantity;                /* orders of this catalogue plan so far */
+        int64_t committed_fen;            /* what they commit together, as last priced */
+} LegacyBatchItem;
+
+typedef struct LegacyBatch {
+        size_t n;
+        LegacyBatchItem items[LEGACY_BATCH_PLANS_MAX];
+} LegacyBatch;
+
+/* One more target order of (service_id, plan_id): *ret_quantity is the
+ * quantity to judge it at (this one and the batch's earlier ones of the
+ * same plan), *ret_others_fen what the batch's orders of other plans
+ * commit (to count as used in the budget). -E2BIG when the batch holds
+ * LEGACY_BATCH_PLANS_MAX plans already, -EINVAL without ids. */
+int legacy_batch_next(LegacyBatch *b, const char *service_id, const char *plan_id, uint32_t *ret_quantity,
+                      int64_t *ret_others_fen);
+/* What the policy engine projected for the plan's quantity so far (after
+ * legacy_batch_next); returns what this last order adds to it, the one
+ * resource's own commitment. */
+int64_t legacy_batch_priced(LegacyBatch *b, const char *service_id, const char *plan_id,
+                            int64_t committed_fen);

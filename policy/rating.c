@@ -165,6 +165,13 @@ int rating_day_start(const char *today, int64_t *ret) {
  * resource's commitment (at most 10^10 fen * a century of days) in range. */
 #define BUDGET_COUNT_MAX 100000000
 
+int rating_budget_times(int64_t one, int64_t count, int64_t *ret) {
+        if (count < 0 || count > BUDGET_COUNT_MAX || one < 0 || (one > 0 && count > INT64_MAX / one))
+                return -EINVAL;
+        *ret = one * count;
+        return 0;
+}
+
 int rating_budget_committed(RatingUnit unit, int64_t price_fen, int64_t count, const char *today,
                             const char *valid_until, int64_t *ret) {
         int64_t day_start, one;
@@ -175,10 +182,7 @@ int rating_budget_committed(RatingUnit unit, int64_t price_fen, int64_t count, c
         one = deadlines_projected_cost_fen(price_fen,
                                            unit == RATING_UNIT_HOUR ? PRICE_PER_HOUR : PRICE_PER_MONTH, 1,
                                            today, valid_until);
-        if (one > 0 && count > INT64_MAX / one)
-                return -EINVAL;
-        *ret = one * count;
-        return 0;
+        return rating_budget_times(one, count, ret);
 }
 
 int rating_budget_spend(RatingUnit unit, int64_t price_fen, const RatingSegment *segs, size_t n,

@@ -107,6 +107,11 @@ int rating_day_start(const char *today, int64_t *ret);
 int rating_budget_committed(RatingUnit unit, int64_t price_fen, int64_t count, const char *today,
                             const char *valid_until, int64_t *ret);
 
+/* count times `one`, what one resource commits (rating_budget_committed()
+ * with count 1): the same answer, for callers that keep `one` per price and
+ * day. -EINVAL for a count out of range or a product that does not fit. */
+int rating_budget_times(int64_t one, int64_t count, int64_t *ret);
+
 /* Why a line's money is withheld, from the facts of its project and
  * system. Each reason is a policy code (its article from the policy table). */
 typedef struct WithholdFacts {

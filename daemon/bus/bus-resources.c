@@ -448,19 +448,30 @@ static void binding_answered(const ServiceBinding *b, const CbError *err, void *
                 log_warning("cannot answer a binding call: %s", strerror(-r));
 }
 
-/* Bind(binding_id) and Unbind(id): answered after the provider's first answer. */
-static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, sd_bus_error *error) {
+/* Bind(binding_id), BindWithParameters(binding_id, parameters) and
+ * Unbind(id): answered after the provider's first answer. */
+static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, bool with_parameters,
+                        sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
+        _cleanup_(json_decrefp) json_t *params = NULL;
         _cleanup_(freep) char *id = NULL;
-        const char *arg = NULL;
+        const char *arg = NULL, *params_text = NULL;
         bool pending = false;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &arg);
+        r = with_parameters ? sd_bus_message_read(msg, "ss", &arg, &params_text)
+                            : sd_bus_message_read(msg, "s", &arg);
         if (r < 0)
                 return r;
+        if (!isempty(params_text)) {
+                /* Not bus_parse_json_arg(): its message quotes the text, and parameters may be secrets. */
+                if (strlen(params_text) > bus_json_arg_max(m) ||
+                    !(params = json_loads(params_text, JSON_REJECT_DUPLICATES, NULL)))
+                        return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_VALIDATION),
+                                                 "parameters: not a JSON document (or too large)");
+        }
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
@@ -475,7 +486,7 @@ static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, sd_bus_err
                 r = resource_unbind(m->resources, &caller, id, arg, false, binding_answered, msg, &b,
                                     &pending, &err);
         else
-                r = resource_bind(m->resources, &caller, id, isempty(arg) ? NULL : arg, NULL, NULL,
+                r = resource_bind(m->resources, &caller, id, isempty(arg) ? NULL : arg, params, NULL,
                                   binding_answered, msg, &b, &pending, &err);
         if (r < 0 || !pending) {
                 sd_bus_message_unref(msg);
@@ -490,11 +501,15 @@ static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, sd_bus_err
 }
 
 static int method_bind(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return binding_call(msg, userdata, false, error);
+        return binding_call(msg, userdata, false, false, error);
+}
+
+static int method_bind_with_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return binding_call(msg, userdata, false, true, error);
 }
 
 static int method_unbind(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return binding_call(msg, userdata, true, error);
+        return binding_call(msg, userdata, true, false, error);
 }
 
 static int method_list_bindings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -594,6 +609,10 @@ static const sd_bus_vtable bus_resource_vtable[] = {
                                 method_read_addresses, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Bind", SD_BUS_ARGS("s", binding_id), SD_BUS_RESULT("s", binding),
                                 method_bind, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* parameters: a JSON object as text ("" for none), as POST .../bindings takes it. */
+        SD_BUS_METHOD_WITH_ARGS("BindWithParameters", SD_BUS_ARGS("s", binding_id, "s", parameters),
+                                SD_BUS_RESULT("s", binding), method_bind_with_parameters,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unbind", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", binding), method_unbind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListBindings", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", bindings),

@@ -2,7 +2,7 @@
 #include "billing.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rating.h"
+#include "states.h"
 #include "worker.h"
 
 #define ACCEPTANCE_FILING_DAYS 30 /* Art. 25, as in projects.c */
@@ -1084,60 +1085,90 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
 }
 
 /* A plan's price as its catalogue revision's document says, remembered
- * beside the document's bytes: an evaluation reads the document (a row) but
- * parses it again only when its text is another (a draft can be edited in
- * place). Per thread, so it needs no lock. */
+ * per thread (no lock). A revision that is neither a draft nor submitted
+ * never changes again (catalog.c: a published revision's change becomes
+ * the next revision; no revision is ever deleted), so a price read from
+ * such a revision, outside a write transaction that could still roll its
+ * status back, is answered from the memo without reading the row again; a
+ * draft or submitted one can be edited in place, so its document is read
+ * and compared with the remembered bytes every time. Keyed by the store's
+ * serial too: two stores may hold other documents under the same ids.
+ * Beside the price, what one resource of it commits for the last day and
+ * approval end asked (rating_budget_committed() with a count of 1). */
 #define PRICE_MEMO_SLOTS 16
 
 typedef struct PriceMemo {
+        uint64_t store;
         char *service_id, *plan_id, *doc;
         int64_t revision;
         size_t doc_len;
-        int r; /* 0, or why the price is not there (-ENOENT, -EINVAL) */
+        bool fixed; /* read from a revision that can no longer change */
+        int r;      /* 0, or why the price is not there (-ENOENT, -EINVAL) */
         RatingUnit unit;
         int64_t price;
+        bool has_one;
+        char one_today[DATE_LEN + 1], one_until[DATE_LEN + 1]; /* "": no approval end */
+        int64_t one;
 } PriceMemo;
 
 static _Thread_local PriceMemo price_memo[PRICE_MEMO_SLOTS];
 static _Thread_local unsigned price_memo_next;
 
-/* 1 and the price; 0 when the revision, the plan or its price is not there. */
-static int plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
-                           RatingUnit *ret_unit, int64_t *ret_price, CbError *err) {
-        static const char sql[] = "SELECT document FROM services WHERE id = ?1 AND revision = ?2";
+static bool status_fixed(const char *status) {
+        int st = status ? catalog_status_from_string(status) : -1;
+        return st >= 0 && st != CATALOG_DRAFT && st != CATALOG_SUBMITTED;
+}
+
+static PriceMemo *price_memo_find(uint64_t store, const char *service_id, int64_t revision,
+                                  const char *plan_id) {
+        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
+                PriceMemo *m = &price_memo[i];
+                if (m->doc && m->store == store && m->revision == revision &&
+                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id))
+                        return m;
+        }
+        return NULL;
+}
+
+/* The slot of the plan's price, read from the document when the memo
+ * cannot answer alone; NULL with *ret 0 when the revision is not there. */
+static PriceMemo *plan_price_memo(Store *s, const char *service_id, int64_t revision, const char *plan_id,
+                                  int *ret, CbError *err) {
+        static const char sql[] = "SELECT document, status FROM services WHERE id = ?1 AND revision = ?2";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        uint64_t serial = store_serial(s);
         const char *doc;
         size_t len;
-        PriceMemo *m;
+        PriceMemo *m = price_memo_find(serial, service_id, revision, plan_id);
         json_t *j;
         int r;
 
+        *ret = 0;
+        if (m && m->fixed)
+                return m;
         r = store_query(s, sql, STORE_ARGS(SA_TEXT(service_id), SA_INT(revision)), &rows,
                         "reading a catalogue revision", err);
         if (r >= 0)
                 r = store_rows_next(rows, err);
-        if (r < 0)
-                return r;
-        if (r == 0 || !(doc = store_rows_text(rows, 0)))
-                return 0;
-        len = store_rows_len(rows, 0);
-        for (size_t i = 0; i < PRICE_MEMO_SLOTS; i++) {
-                m = &price_memo[i];
-                if (m->doc && m->revision == revision && m->doc_len == len &&
-                    streq(m->service_id, service_id) && streq(m->plan_id, plan_id) &&
-                    memcmp(m->doc, doc, len) == 0) {
-                        if (m->r < 0)
-                                return 0;
-                        *ret_unit = m->unit;
-                        *ret_price = m->price;
-                        return 1;
-                }
+        if (r < 0) {
+                *ret = r;
+                return NULL;
         }
-        m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
+        if (r == 0 || !(doc = store_rows_text(rows, 0)))
+                return NULL;
+        len = store_rows_len(rows, 0);
+        bool fixed = status_fixed(store_rows_text(rows, 1)) && !store_sees_uncommitted(s);
+        if (m && m->doc_len == len && memcmp(m->doc, doc, len) == 0) {
+                m->fixed = fixed;
+                return m;
+        }
+        /* New, or the same plan of an edited draft: the price is read again. */
+        if (!m)
+                m = &price_memo[price_memo_next++ % PRICE_MEMO_SLOTS];
         free(m->service_id);
         free(m->plan_id);
         free(m->doc);
-        *m = (PriceMemo){ .revision = revision, .doc_len = len };
+        *m = (PriceMemo){ .store = serial, .revision = revision, .doc_len = len, .fixed = fixed };
         j = json_loadb(doc, len, 0, NULL);
         m->r = j ? rating_plan_price(j, plan_id, &m->unit, &m->price) : -EINVAL;
         json_decref(j);
@@ -1149,15 +1180,34 @@ static int plan_price_memo(Store *s, const char *service_id, int64_t revision, c
                 free(m->plan_id);
                 free(m->doc);
                 *m = (PriceMemo){ 0 };
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                *ret = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                return NULL;
         }
         memcpy(m->doc, doc, len);
         m->doc[len] = 0;
-        if (m->r < 0)
+        return m;
+}
+
+/* What one resource of the memo's price commits from today to valid_until,
+ * rated once per day and approval end (both dates, or no end at all). */
+static int price_memo_one(PriceMemo *m, const char *today, const char *valid_until, int64_t *ret) {
+        const char *until = valid_until ? valid_until : "";
+        int64_t one;
+
+        if (strlen(today) != DATE_LEN || (valid_until && strlen(valid_until) != DATE_LEN))
+                return rating_budget_committed(m->unit, m->price, 1, today, valid_until, ret);
+        if (m->has_one && streq(m->one_today, today) && streq(m->one_until, until)) {
+                *ret = m->one;
                 return 0;
-        *ret_unit = m->unit;
-        *ret_price = m->price;
-        return 1;
+        }
+        if (rating_budget_committed(m->unit, m->price, 1, today, valid_until, &one) < 0)
+                return -EINVAL;
+        memcpy(m->one_today, today, DATE_LEN + 1);
+        snprintf(m->one_until, sizeof(m->one_until), "%s", until);
+        m->one = one;
+        m->has_one = true;
+        *ret = one;
+        return 0;
 }
 
 /* What the project's existing resources commit from today on: per price
@@ -1178,18 +1228,18 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 const char *service_id = store_rows_text(rows, 0), *plan_id = store_rows_text(rows, 1);
                 int kind = streq(store_rows_text(rows, 3), "om") ? KIND_OM : KIND_CONSTRUCTION;
-                RatingUnit unit = RATING_UNIT_HOUR;
-                int64_t price = 0, c;
+                int64_t one, c;
+                PriceMemo *m;
 
-                r = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &unit, &price, err);
+                m = plan_price_memo(s, service_id, store_rows_int(rows, 2), plan_id, &r, err);
                 if (r < 0)
                         break;
                 /* Unrated (no such revision, plan or price) commits nothing,
                  * as in the full rating, which lists it apart. */
-                if (r == 0)
+                if (!m || m->r < 0)
                         continue;
-                if (rating_budget_committed(unit, price, store_rows_int(rows, 4), today, valid_until, &c) <
-                    0) {
+                if (price_memo_one(m, today, valid_until, &one) < 0 ||
+                    rating_budget_times(one, store_rows_int(rows, 4), &c) < 0) {
                         r = cb_error_set(err, CB_ERR_INTERNAL, "cannot rate plan %s of service %s", plan_id,
                                          service_id);
                         break;
@@ -1199,6 +1249,29 @@ static int spend_committed(Store *s, const char *project_id, const char *today, 
         if (r < 0)
                 return r;
         memcpy(ret, sum, sizeof(sum));
+        return 0;
+}
+
+/* Where `today` starts, as a second and as the text the kept row stores:
+ * the same for every evaluation of a day, so remembered per thread. */
+static int day_start_of(const char *today, int64_t *ret, char ret_at[32]) {
+        static _Thread_local char memo_today[DATE_LEN + 1], memo_at[32];
+        static _Thread_local int64_t memo_start;
+        static _Thread_local bool memo_set;
+
+        if (!today || strlen(today) != DATE_LEN)
+                return -EINVAL;
+        if (!memo_set || !streq(memo_today, today)) {
+                int64_t t;
+                if (rating_day_start(today, &t) < 0)
+                        return -EINVAL;
+                memcpy(memo_today, today, DATE_LEN + 1);
+                memo_start = t;
+                format_utc(t, memo_at);
+                memo_set = true;
+        }
+        *ret = memo_start;
+        memcpy(ret_at, memo_at, 32);
         return 0;
 }
 
@@ -1218,10 +1291,9 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
         char day_start_at[32];
         int r, opened;
 
-        if (rating_day_start(today, &day_start) < 0)
+        if (day_start_of(today, &day_start, day_start_at) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot tell where day '%s' starts",
                                     today ? today : "");
-        format_utc(day_start, day_start_at);
         /* One read transaction: the kept charge and the counts agree. */
         opened = store_read_begin(s);
         {
@@ -1324,8 +1396,12 @@ static json_t *closed_json(const Closed *c, const char *csv_sm3, const char *csv
 
 /* ---- exports: made on the loop, written by anyone ---- */
 
-#define STREAMS_MAX     2     /* detached at once: the worker pool also runs libvirt calls */
-#define CLOSED_SLICE    16384 /* characters of a stored file read at a time */
+#define STREAMS_MAX 2 /* detached at once: the worker pool also runs libvirt calls */
+/* The bytes of a closed file per stored slice (billing_closed_slices): what
+ * a close holds of a file, and an export of a closed month at a time. A
+ * reader takes slices of any size (migration 33 cut older files with the
+ * same constant, spelt there). */
+#define CLOSED_SLICE    (256 * 1024)
 #define STALL_POLL_MS   200
 #define STALL_POLLS_MAX 600 /* a reader that takes nothing for 2 minutes is dropped */
 
@@ -1351,6 +1427,7 @@ struct BillingStream {
         size_t len;
         BillingExport hdr; /* content_type and a closed month's digest and signature; no text */
         int64_t lines_hint;
+        int64_t closed_size; /* STREAM_CLOSED_FILE: the file's length, to hold its slices against */
 };
 
 static unsigned streams_running;     /* detached streams (loop thread) */
@@ -1384,11 +1461,11 @@ int64_t billing_stream_lines_hint(const BillingStream *bs) {
         return bs->lines_hint;
 }
 
-/* A closed month's file as stored at its closing, without its body: 1
- * found, 0 not. */
+/* A closed month's file as stored at its closing, without its bytes: 1
+ * found (its length in *ret_size), 0 not. */
 static int closed_file_head(Store *s, const char *period, const char *department, bool csv, BillingExport *e,
-                            CbError *err) {
-        static const char sql[] = "SELECT sm3, signature FROM billing_closed_files "
+                            int64_t *ret_size, CbError *err) {
+        static const char sql[] = "SELECT sm3, signature, size FROM billing_closed_files "
                                   "WHERE period = ?1 AND department = ?2 AND format = ?3";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int r;
@@ -1406,6 +1483,7 @@ static int closed_file_head(Store *s, const char *period, const char *department
         snprintf(e->sm3, sizeof(e->sm3), "%s", store_rows_text(rows, 0));
         if (!e->signature)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret_size = store_rows_int(rows, 2);
         return 1;
 }
 
@@ -1463,7 +1541,7 @@ int billing_stream_new(Store *s, const Calendar *cal, Legacy *lg, const CbCaller
         if (c.closed) {
                 snprintf(bs->hdr.alg, sizeof(bs->hdr.alg), "%s", c.alg);
                 snprintf(bs->hdr.key_id, sizeof(bs->hdr.key_id), "%s", c.key_id);
-                r = closed_file_head(s, p.name, department, csv, &bs->hdr, err);
+                r = closed_file_head(s, p.name, department, csv, &bs->hdr, &bs->closed_size, err);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -1565,37 +1643,44 @@ int billing_stream_detach(BillingStream *bs, CbError *err) {
         return 0;
 }
 
+/* A closed month's file, slice by slice from one cursor: only the slice in
+ * hand is held. The slices must run 0, 1, ... and add up to the length
+ * stored with the file: a gap is a damaged store, never a shorter file. */
 static int write_closed_file(BillingStream *bs, Store *s, BillingWriteFn fn, void *ud, CbError *err) {
-        /* Slices by characters (substr counts them in SQLite and PostgreSQL
-         * alike): their bytes, one after the other, are the file. */
-        static const char sql[] = "SELECT substr(body, ?4, ?5) FROM billing_closed_files "
-                                  "WHERE period = ?1 AND department = ?2 AND format = ?3";
-        int64_t at = 1;
-        int r = 0, opened = store_read_begin(s);
+        static const char sql[] = "SELECT seq, data FROM billing_closed_slices "
+                                  "WHERE period = ?1 AND department = ?2 AND format = ?3 ORDER BY seq";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        const char *format = bs->csv ? "csv" : "json", *dept = bs->department ? bs->department : "";
+        int64_t next = 0, total = 0;
+        int r, opened = store_read_begin(s);
 
-        for (;;) {
-                _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-                size_t n;
-                r = store_query(
-                        s, sql,
-                        STORE_ARGS(SA_TEXT(bs->period.name), SA_TEXT(bs->department ? bs->department : ""),
-                                   SA_TEXT(bs->csv ? "csv" : "json"), SA_INT(at), SA_INT(CLOSED_SLICE)),
-                        &rows, "reading a closed statement", err);
-                if (r >= 0)
-                        r = store_rows_next(rows, err);
-                if (r <= 0)
-                        break;
-                n = store_rows_len(rows, 0);
-                if (n == 0)
-                        break;
-                r = fn(ud, store_rows_text(rows, 0), n);
-                if (r < 0) {
-                        r = cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
-                                         strerror(-r));
+        r = store_query(s, sql, STORE_ARGS(SA_TEXT(bs->period.name), SA_TEXT(dept), SA_TEXT(format)), &rows,
+                        "reading a closed statement", err);
+        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
+                const void *p = store_rows_blob(rows, 1);
+                size_t n = store_rows_len(rows, 1);
+                int k;
+                if (store_rows_int(rows, 0) != next || !p) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL,
+                                         "closed statement %s (%s, department '%s') misses slice %" PRIi64,
+                                         bs->period.name, format, dept, next);
                         break;
                 }
-                at += CLOSED_SLICE;
+                k = fn(ud, p, n);
+                if (k < 0) {
+                        r = cb_error_set(err, CB_ERR_INTERNAL, "the statement's reader went away (%s)",
+                                         strerror(-k));
+                        break;
+                }
+                next++;
+                total += (int64_t)n;
         }
+        if (r >= 0 && total != bs->closed_size)
+                r = cb_error_set(err, CB_ERR_INTERNAL,
+                                 "closed statement %s (%s, department '%s') has %" PRIi64
+                                 " bytes stored of %" PRIi64,
+                                 bs->period.name, format, dept, total, bs->closed_size);
+        store_rows_done(TAKE_PTR(rows));
         store_read_end(s, opened);
         return r < 0 ? r : 0;
 }
@@ -1711,21 +1796,21 @@ int billing_statement(Store *s, const Calendar *cal, Legacy *lg, const CbCaller 
 
 /* ---- closing ---- */
 
-/* One file of a closed month: rendered on a worker into an unlinked
- * temporary file (SM3 fed as it is written), stored by the loop. */
+/* One file of a closed month: rendered on a worker straight into slices of
+ * billing_closed_slices (SM3 fed as it is written); the loop stores its
+ * row, which makes the slices count. */
 typedef struct CloseFile {
         char *department; /* "" for the whole city */
         bool csv;
-        int fd;
-        size_t len;
-        char *body; /* read back for storing */
+        int64_t len;
         char sm3[DIGEST_HEX_MAX];
         char *signature;
 } CloseFile;
 
 typedef struct BillingClose {
-        Store *s;  /* the loop's: only done() stores with it */
+        Store *s;  /* the loop's: the last transaction, with the audit record */
         Store *rd; /* the worker's snapshot */
+        Store *wr; /* the worker's connection for the slices (NULL: s, closing on the loop) */
         const Calendar *cal;
         const SigKey *key;
         SystemEntry *pre;
@@ -1751,11 +1836,54 @@ typedef struct CloseJob {
         size_t n_files;
 } CloseJob;
 
+/* The slices of a month that is not closed: what a close that failed or
+ * crashed left (only billing_closed makes them count). */
+static int slices_drop(Store *s, const char *period, CbError *err) {
+        static const char sql[] = "DELETE FROM billing_closed_slices WHERE period = ?1 AND "
+                                  "NOT EXISTS (SELECT 1 FROM billing_closed WHERE period = ?1)";
+        return store_run(s, sql, STORE_ARGS(SA_TEXT(period)), "dropping the slices of an unfinished close",
+                         err);
+}
+
+int billing_recover(Store *s, CbError *err) {
+        static const char sql[] =
+                "DELETE FROM billing_closed_slices WHERE NOT EXISTS "
+                "(SELECT 1 FROM billing_closed c WHERE c.period = billing_closed_slices.period)";
+        int r = store_run(s, sql, NULL, "dropping the slices of unfinished closes", err);
+        if (r > 0)
+                log_info("dropped %d slice(s) of statements whose closing did not finish", r);
+        return r < 0 ? r : 0;
+}
+
+/* The file's slices, as the worker stored them, against what it rendered:
+ * the closing names no file that is not whole. */
+static int close_check_slices(Store *s, const char *period, const CloseFile *f, CbError *err) {
+        static const char sql[] =
+                "SELECT COUNT(*), COALESCE(SUM(length(data)), 0), COALESCE(MAX(seq), -1) "
+                "FROM billing_closed_slices WHERE period = ?1 AND department = ?2 AND format = ?3";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int r;
+
+        r = store_query(s, sql,
+                        STORE_ARGS(SA_TEXT(period), SA_TEXT(f->department), SA_TEXT(f->csv ? "csv" : "json")),
+                        &rows, "checking a closed statement's slices", err);
+        if (r >= 0)
+                r = store_rows_next(rows, err);
+        if (r < 0)
+                return r;
+        if (r == 0 || store_rows_int(rows, 1) != f->len ||
+            store_rows_int(rows, 2) + 1 != store_rows_int(rows, 0))
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "closing %s: the %s file of department '%s' is not stored whole", period,
+                                    f->csv ? "csv" : "json", f->department);
+        return 0;
+}
+
 static int close_insert(Store *s, void *userdata, CbError *err) {
         static const char ins[] = "INSERT INTO billing_closed (period, closed_at, closed_by, alg, key_id) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5)";
         static const char ins_file[] =
-                "INSERT INTO billing_closed_files (period, department, format, body, sm3, signature) "
+                "INSERT INTO billing_closed_files (period, department, format, size, sm3, signature) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
         const CloseJob *j = userdata;
         int r;
@@ -1766,12 +1894,16 @@ static int close_insert(Store *s, void *userdata, CbError *err) {
                       "closing the statement", err);
         if (r == -EEXIST)
                 return cb_error_set(err, CB_ERR_CONFLICT, "statement %s was closed meanwhile", j->period);
-        for (size_t i = 0; r >= 0 && i < j->n_files; i++)
-                r = store_run(s, ins_file,
-                              STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
-                                         SA_TEXT(j->files[i].csv ? "csv" : "json"), SA_TEXT(j->files[i].body),
-                                         SA_TEXT(j->files[i].sm3), SA_TEXT(j->files[i].signature)),
-                              "storing a closed statement", err);
+        for (size_t i = 0; r >= 0 && i < j->n_files; i++) {
+                r = close_check_slices(s, j->period, &j->files[i], err);
+                if (r >= 0)
+                        r = store_run(s, ins_file,
+                                      STORE_ARGS(SA_TEXT(j->period), SA_TEXT(j->files[i].department),
+                                                 SA_TEXT(j->files[i].csv ? "csv" : "json"),
+                                                 SA_INT(j->files[i].len), SA_TEXT(j->files[i].sm3),
+                                                 SA_TEXT(j->files[i].signature)),
+                                      "storing a closed statement", err);
+        }
         return r < 0 ? r : 0;
 }
 
@@ -1793,10 +1925,7 @@ static json_t *close_record(const Closed *c, const char *period, const CloseFile
 static void close_files_free(CloseFile *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].department);
-                free(v[i].body);
                 free(v[i].signature);
-                if (v[i].fd >= 0)
-                        close(v[i].fd);
         }
         free(v);
 }
@@ -1806,8 +1935,8 @@ static int close_files_add(CloseFile **files, size_t *n, const char *department)
         if (!nv)
                 return -ENOMEM;
         *files = nv;
-        nv[*n] = (CloseFile){ .department = strdup(department), .csv = true, .fd = -1 };
-        nv[*n + 1] = (CloseFile){ .department = strdup(department), .csv = false, .fd = -1 };
+        nv[*n] = (CloseFile){ .department = strdup(department), .csv = true };
+        nv[*n + 1] = (CloseFile){ .department = strdup(department), .csv = false };
         *n += 2;
         return nv[*n - 2].department && nv[*n - 1].department ? 0 : -ENOMEM;
 }
@@ -1830,8 +1959,7 @@ static int closed_files_load(Store *s, const char *period, CloseFile **ret, size
                 }
                 v = nv;
                 v[n] = (CloseFile){ .department = store_rows_dup(rows, 0),
-                                    .csv = streq(store_rows_text(rows, 1), "csv"),
-                                    .fd = -1 };
+                                    .csv = streq(store_rows_text(rows, 1), "csv") };
                 snprintf(v[n].sm3, sizeof(v[n].sm3), "%s", store_rows_text(rows, 2));
                 n++;
         }
@@ -1850,6 +1978,7 @@ static BillingClose *billing_close_free(BillingClose *bc) {
         if (streq(closing_period, bc->period.name))
                 closing_period[0] = 0;
         store_free(bc->rd);
+        store_free(bc->wr);
         for (size_t i = 0; i < bc->n_pre; i++)
                 free(bc->pre[i].id);
         free(bc->pre);
@@ -1863,66 +1992,79 @@ static BillingClose *billing_close_free(BillingClose *bc) {
         return NULL;
 }
 
-/* An unlinked temporary file: nothing is left behind by a crash. */
-static int close_tmpfile(CbError *err) {
-        const char *dir = getenv("TMPDIR");
-        char path[4096];
-        int fd;
+/* Where a closed file's bytes go as they are rendered: slices of
+ * CLOSED_SLICE bytes into the store, each its own short transaction (the
+ * loop's writes wait for each: SQLite has one writer), SM3 fed as they
+ * come. */
+typedef struct SliceSink {
+        Store *wr;
+        const char *period, *department, *format;
+        DigestCtx *sm3;
+        char *buf;
+        size_t n;
+        int64_t seq, len;
+        CbError why; /* the store's error, which render() would only call "reader went away" */
+} SliceSink;
 
-        if (!dir || !*dir)
-                dir = "/var/tmp";
-        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0)
-                return fd;
-        snprintf(path, sizeof(path), "%s/cloudbroker-close-XXXXXX", dir);
-        fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "cannot make a temporary file in %s: %s", dir,
-                                    strerror(errno));
-        unlink(path);
-        return fd;
+static int slice_flush(SliceSink *k) {
+        static const char sql[] = "INSERT INTO billing_closed_slices (period, department, format, seq, data) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)";
+        int r;
+
+        if (k->n == 0)
+                return 0;
+        r = store_run(k->wr, sql,
+                      STORE_ARGS(SA_TEXT(k->period), SA_TEXT(k->department), SA_TEXT(k->format),
+                                 SA_INT(k->seq), SA_BLOB(k->buf, k->n)),
+                      "storing a slice of a closed statement", &k->why);
+        if (r < 0)
+                return r;
+        k->seq++;
+        k->len += (int64_t)k->n;
+        k->n = 0;
+        return 0;
 }
 
-typedef struct FileSink {
-        int fd;
-        DigestCtx *sm3;
-        size_t len;
-} FileSink;
-
-static int file_write(void *userdata, const void *p, size_t n) {
-        FileSink *f = userdata;
+static int slice_write(void *userdata, const void *p, size_t n) {
+        SliceSink *k = userdata;
         const char *c = p;
 
         if (atomic_load(&streams_stopping))
                 return -ECANCELED;
-        if (digest_update(f->sm3, p, n) < 0)
+        if (digest_update(k->sm3, p, n) < 0)
                 return -ENOMEM;
         while (n > 0) {
-                ssize_t k = write(f->fd, c, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                c += k;
-                n -= (size_t)k;
-                f->len += (size_t)k;
+                size_t room = (size_t)CLOSED_SLICE - k->n, m = n < room ? n : room;
+                memcpy(k->buf + k->n, c, m);
+                k->n += m;
+                c += m;
+                n -= m;
+                if (k->n == CLOSED_SLICE) {
+                        int r = slice_flush(k);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
 
-/* Renders one file as of the month's end, its SM3 computed as it is
- * written, and signs that digest (its lowercase hex). */
+/* Renders one file as of the month's end into its slices, its SM3 computed
+ * as it is written, and signs that digest (its lowercase hex). */
 static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
-        FileSink sink = { .fd = -1 };
+        SliceSink sink = { .wr = bc->wr ? bc->wr : bc->s,
+                           .period = bc->period.name,
+                           .department = f->department,
+                           .format = f->csv ? "csv" : "json",
+                           .why = CB_ERROR_INIT };
         int r;
 
-        r = close_tmpfile(&bc->err);
-        if (r < 0)
-                return r;
-        f->fd = sink.fd = r;
+        sink.buf = malloc(CLOSED_SLICE);
         sink.sm3 = digest_begin("sm3");
-        if (!sink.sm3)
-                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "cannot compute SM3");
+        if (!sink.buf || !sink.sm3) {
+                free(sink.buf);
+                digest_free(sink.sm3);
+                return cb_error_set(&bc->err, CB_ERR_INTERNAL, "out of memory");
+        }
         r = render(&(RenderArgs){ .s = bc->rd,
                                   .cal = bc->cal,
                                   .pre = bc->pre,
@@ -1932,7 +2074,13 @@ static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
                                   .csv = f->csv,
                                   .now = bc->period.end,
                                   .closed = closed },
-                   file_write, &sink, &bc->err);
+                   slice_write, &sink, &bc->err);
+        if (r >= 0 && (r = slice_flush(&sink)) < 0)
+                cb_error_set(&bc->err, CB_ERR_INTERNAL, "%s", sink.why.message);
+        else if (r < 0 && sink.why.kind != CB_ERR_NONE)
+                cb_error_set(&bc->err, CB_ERR_INTERNAL, "%s", sink.why.message);
+        free(sink.buf);
+        cb_error_clear(&sink.why);
         if (r < 0) {
                 digest_free(sink.sm3);
                 return r;
@@ -1949,9 +2097,16 @@ static int close_render(BillingClose *bc, CloseFile *f, const json_t *closed) {
  * (each JSON names its CSV's digest and signature). */
 static int close_job(void *userdata) {
         BillingClose *bc = userdata;
-        /* One snapshot for every file of the month. */
-        int r = 0, opened = store_read_begin(bc->rd);
+        Store *wr = bc->wr ? bc->wr : bc->s;
+        int r, opened;
 
+        /* What an earlier close of the month that crashed left, if its
+         * slices were not dropped at the start. */
+        r = slices_drop(wr, bc->period.name, &bc->err);
+        if (r < 0)
+                return r;
+        /* One snapshot for every file of the month. */
+        opened = store_read_begin(bc->rd);
         for (size_t i = 0; r >= 0 && i < bc->n_files; i += 2) {
                 json_t *cj;
                 r = close_render(bc, &bc->files[i], NULL);
@@ -1963,29 +2118,13 @@ static int close_job(void *userdata) {
                 json_decref(cj);
         }
         store_read_end(bc->rd, opened);
+        if (r < 0)
+                (void)slices_drop(wr, bc->period.name, NULL);
+        /* The WAL holds every slice (the snapshot kept them there): copied
+         * into the database here, not by the loop's next commit. */
+        if (bc->wr)
+                (void)store_checkpoint(bc->wr);
         return r;
-}
-
-/* Reads a rendered file back whole, for the one transaction that stores it. */
-static int close_read_back(CloseFile *f, CbError *err) {
-        size_t got = 0;
-
-        f->body = malloc(f->len + 1);
-        if (!f->body)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        while (got < f->len) {
-                ssize_t k = pread(f->fd, f->body + got, f->len - got, (off_t)got);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read a rendered statement back: %s",
-                                            k < 0 ? strerror(errno) : "short file");
-                got += (size_t)k;
-        }
-        f->body[f->len] = 0;
-        close(f->fd);
-        f->fd = -1;
-        return 0;
 }
 
 /* On the loop, after the job: the files, digests and signatures and the
@@ -2002,12 +2141,12 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
                                      strerror(-r));
                 return r;
         }
-        if (atomic_load(&streams_stopping))
+        if (atomic_load(&streams_stopping)) {
+                (void)slices_drop(bc->s, bc->period.name, NULL);
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "the daemon is stopping: %s stays open",
                                     bc->period.name);
-        for (size_t i = 0; r >= 0 && i < bc->n_files; i++)
-                r = close_read_back(&bc->files[i], err);
-        if (r >= 0) {
+        }
+        {
                 CloseJob job = { bc->period.name, bc->c.at,  bc->c.by,   bc->c.alg,
                                  bc->c.key_id,    bc->files, bc->n_files };
                 json_auto_t *detail =
@@ -2017,12 +2156,11 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
                                  &(AuditEntry){ "billing.close", object, "ok", NULL, detail }, close_insert,
                                  &job, err);
         }
-        for (size_t i = 0; i < bc->n_files; i++) {
-                free(bc->files[i].body);
-                bc->files[i].body = NULL;
-        }
-        if (r < 0)
+        if (r < 0) {
+                /* The month stays open: its slices count for nothing. */
+                (void)slices_drop(bc->s, bc->period.name, NULL);
                 return r;
+        }
         *ret = close_record(&bc->c, bc->period.name, bc->files, bc->n_files);
         return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 }
@@ -2132,6 +2270,10 @@ int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, c
                 r = systems_gather(s, lg, &p, p.end, &bc->pre, &bc->n_pre, err);
         if (r >= 0)
                 r = store_open_reader(s, &bc->rd, err);
+        /* On the loop the slices go through its own connection: a second
+         * writer would wait for the loop's open batch forever. */
+        if (r >= 0 && pool)
+                r = store_open_writer(s, &bc->wr, err);
         if (r < 0) {
                 billing_close_free(bc);
                 return r;

@@ -127,12 +127,16 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
  * city's statement and each department's, CSV and JSON, on a worker of
- * pool (NULL: right here), each into an unlinked temporary file with its
- * SM3 computed as it is written and signed with the audit trail's
- * checkpoint key (503 without one); then, on the loop, stores them with a
- * billing.close audit record in one transaction, or nothing (a failure or
- * a crash before leaves the month open). Every later export of the month
- * is those bytes. One close runs at a time: another is 409 meanwhile.
+ * pool (NULL: right here), each straight into the store as slices of 256
+ * KiB (through a connection of the worker's own, one short transaction a
+ * slice) with its SM3 computed as it is written, signed with the audit
+ * trail's checkpoint key (503 without one); then, on the loop, stores the
+ * closing, each file's digest, signature and length, with a billing.close
+ * audit record in one transaction, or nothing: the slices count only once
+ * that transaction names their month, so a failure or a crash before
+ * leaves the month open (its slices are dropped then, or at the next
+ * start). No one holds a file whole. Every later export of the month is
+ * those bytes. One close runs at a time: another is 409 meanwhile.
  *
  * Returns 1 with *ret when the month was closed already (closing again
  * changes nothing and answers the first closing); 0 when done(r, record,
@@ -140,6 +144,12 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
  * done owns record, err is borrowed); < 0 when refused, err set, done never runs.
  * The record: {period, closed_at, closed_by, alg, key_id, files:
  * [{department, format, sm3}]}. */
+/* At start, before anything closes: drops the slices that a close which
+ * did not finish (a crash, kill -9) stored for a month that stayed open.
+ * They never counted (an export reads a month's slices only once it is
+ * closed); this frees their room. */
+int billing_recover(Store *s, CbError *err);
+
 typedef void (*BillingCloseDoneFn)(int r, json_t *record, const CbError *err, void *userdata);
 typedef struct WorkerPool WorkerPool;
 int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,

@@ -19,7 +19,9 @@
  * bind that failed at or after the provider (a malformed or oversized
  * answer, a time-out, "failed" from last_operation) is followed by DELETEs,
  * with backoff, until the provider confirms; only then is the binding
- * failed. The phase is on the row, so a restarted daemon resumes it.
+ * failed. The phase is on the row, so a restarted daemon resumes it. The
+ * timer, retries, deadline and mitigation are the state machine instance
+ * operations share (osb-poll.h).
  *
  * Who: only a department principal of the resource's department binds (an
  * OSB platform acts as one); the credentials are answered only to that
@@ -44,11 +46,12 @@ typedef struct ServiceBinding {
         const char *deleted_at; /* set once unbound */
         BindingState state;
         json_t *credentials; /* opened, owned; NULL unless bound and the caller is the department */
+        json_t *parameters;  /* what it was asked with: like credentials, the department's only; NULL */
         char *mem_;
 } ServiceBinding;
 void service_binding_done(ServiceBinding *b);
 /* {"id", "binding_id" (the key), "resource_id", "state", "error"?,
- *  "created_by", "created_at", "updated_at", "deleted_at"?, "credentials"?}. */
+ *  "created_by", "created_at", "updated_at", "deleted_at"?, "credentials"?, "parameters"?}. */
 json_t *service_binding_to_json(const ServiceBinding *b);
 
 /* Called once, on the loop, after the provider's first answer to a bind or
@@ -58,13 +61,23 @@ json_t *service_binding_to_json(const ServiceBinding *b);
 typedef void (*BindingAnswerFn)(const ServiceBinding *b, const CbError *err, void *userdata);
 
 /* Binds resource_id (a service resource of the caller's department, active)
- * under binding_key (NULL: the new binding's id); parameters must be NULL or {} (none are kept).
+ * under binding_key (NULL: the new binding's id) with parameters (NULL or an
+ * object): checked by osb_params_check() (policy/osb-params.h) against the
+ * schema the provider's catalogue plan gives for bindings
+ * (schemas.service_binding.create.parameters), sent in the PUT, and kept
+ * sealed on the row (like credentials: secretbox.h, under the binding's id)
+ * until the binding is unbound or failed, so a resumed bind sends them again;
+ * the audit record names them (parameter_names), never their values. A repeat
+ * must carry the same parameters ({} and none are the same).
  * request_hash says what was asked (NULL: nothing but the binding). On 0: either *ret_pending is false and
  * *ret is the existing binding (a repeat; answer is never called), or
  * *ret_pending is true, the binding is recorded as creating and answer
  * follows. CB_ERR_CONFLICT: another request under the key, a failed or
- * unbound key, a resource not active; CB_ERR_VALIDATION: not a service or
- * not bindable; CB_ERR_UNAVAILABLE: no secrets key, no provider. */
+ * unbound key, a resource not active; CB_ERR_VALIDATION: not a service, not
+ * bindable (the catalogue's service, or the provider's service or plan, says
+ * bindable: false), parameters the schema refuses (err->field names the
+ * parameter); CB_ERR_UNAVAILABLE: no secrets key, no provider. Every refusal
+ * comes before anything is written or sent. */
 int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
                   const json_t *parameters, const char *request_hash, BindingAnswerFn answer, void *userdata,
                   ServiceBinding *ret, bool *ret_pending, CbError *err);

@@ -19,16 +19,6 @@ void evaluation_done(Evaluation *e) {
         e->plan = e->service = NULL;
 }
 
-json_t *evaluation_to_json(const Evaluation *e) {
-        json_t *out = policy_decision_to_json(&e->decision);
-        if (!out)
-                return NULL;
-        json_object_set_new(out, "projected_cost_fen", json_integer(e->projected_cost_fen));
-        json_object_set_new(out, "cost_kind",
-                            json_string(e->cost_kind == POLICY_COST_OM ? "om" : "construction"));
-        return out;
-}
-
 int eval_request_from_json(const json_t *j, const char *const *extra, EvalRequest *ret, CbError *err) {
         static const char *const base[] = { "project_id", "system_id", "service_id",
                                             "plan_id",    "quantity",  "dedicated_network" };
@@ -221,6 +211,14 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 facts.approval.used_om_fen = spend.committed_fen[1] > req->release_om_fen
                                                      ? spend.committed_fen[1] - req->release_om_fen
                                                      : 0;
+                if (req->batch_committed_fen > 0) {
+                        int64_t *used = preq.cost_kind == POLICY_COST_OM
+                                                ? &facts.approval.used_om_fen
+                                                : &facts.approval.used_construction_fen;
+                        *used = req->batch_committed_fen > INT64_MAX - *used
+                                        ? INT64_MAX
+                                        : *used + req->batch_committed_fen;
+                }
                 facts.approval.metered_construction_fen = spend.charged_fen[0];
                 facts.approval.metered_om_fen = spend.charged_fen[1];
                 facts.approval.requires_secure_controllable = a->requires_secure_controllable;

@@ -34,6 +34,11 @@ typedef struct EvalRequest {
          * the department does not hold it back. Set by the legacy register
          * only, never read from a request body. */
         bool migration;
+        /* What other orders judged together with this one commit (a legacy
+         * plan's targets of other catalogue plans, LegacyBatch): counted as
+         * used in the budget of the request's cost kind. Set by the legacy
+         * register only; 0 for a lone order. */
+        int64_t batch_committed_fen;
 } EvalRequest;
 
 /* Reads {"project_id", "system_id", "service_id", "plan_id", "quantity"
@@ -54,11 +59,7 @@ typedef struct Evaluation {
 
 void evaluation_done(Evaluation *e);
 /* The faces serialize an Evaluation with rest_evaluation_json()
- * (daemon/rest/rest-records.h). This copy of its shape is left for
- * legacy-move.c alone, which reads the violations of a refused target
- * from it; it goes when that module takes them from
- * policy_decision_to_json(&e->decision) instead. Nothing new may use it. */
-json_t *evaluation_to_json(const Evaluation *e);
+ * (daemon/rest/rest-records.h). */
 
 /* Authorizes the caller (own department; authority and auditors for any;
  * `also` adds roles such as operators for provisioning), gathers the facts

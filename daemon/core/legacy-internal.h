@@ -6,6 +6,8 @@
  * assessment, plans; legacy-move.c: the move itself). Not for other modules.
  */
 
+#include "evaluation.h"
+#include "legacy-fit.h"
 #include "legacy.h"
 
 /* Who reads the whole register: the team that runs it, the operator that
@@ -59,3 +61,25 @@ int legacy_change_state(Legacy *lg, const CbCaller *caller, const char *action, 
                         CbError *err);
 bool legacy_state_before_move(LegacyState s);
 void legacy_moves_free(Legacy *lg);
+
+/* ---- a plan's targets: one rule for the pre-flight and the move ---- */
+
+#define LEGACY_VOLUME_OPTIONS_MAX 256
+
+/* The block-volume plans of the published catalogue (strings borrowed from
+ * catalog), at most max of them; their number. */
+size_t legacy_volume_options(const json_t *catalog, LegacyVolumeOption *v, size_t max);
+/* The option named (service_id may be NULL: any service), or NULL. */
+const LegacyVolumeOption *legacy_volume_option_find(const LegacyVolumeOption *v, size_t n,
+                                                    const char *service_id, const char *plan_id);
+
+/* One target order of system_id's plan (a VM or a moved disk's block
+ * volume) judged by the policy engine as a migration order in project_id,
+ * together with the plan's orders judged before it (b: the n-th of a
+ * catalogue plan is judged at quantity n, and the budget counts the
+ * others' commitment). 0 and *ret (evaluation_done() is the caller's),
+ * allowed or not; *ret_own_fen what this one resource commits. <0 with
+ * err when it cannot be judged at all (unknown project, the batch full). */
+int legacy_judge_target(Legacy *lg, const CbCaller *caller, const char *system_id, const char *project_id,
+                        LegacyBatch *b, const char *service_id, const char *plan_id, Evaluation *ret,
+                        int64_t *ret_own_fen, CbError *err);

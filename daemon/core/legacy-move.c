@@ -29,6 +29,7 @@
 #include "json-util.h"
 #include "legacy-fit.h"
 #include "legacy-internal.h"
+#include "legacy-progress.h"
 #include "legacy-vm.h"
 #include "log.h"
 #include "resources-moved.h"
@@ -56,9 +57,12 @@ struct LegacyMove {
         int result;
         /* Written by the worker's progress callback, read by the tick. */
         pthread_mutex_t lock;
-        size_t cur;
+        size_t cur;  /* the VM being moved */
+        size_t disk; /* its disk the step is at (0: the system disk) */
         MigrateStep step;
-        uint64_t done, total, step_started_ms, step_started_bytes;
+        LegacyProgress progress; /* bytes over every disk of every VM */
+        uint64_t vm_started_ms,
+                run_started_ms; /* when the VM's, and the run's, first copy began; 0 not yet */
         bool tick_posted;
 };
 
@@ -137,41 +141,94 @@ static void store_progress(LegacyMove *m) {
                 m->lg->progress_fn(m->id, json_object_get(m->plan, "run"), m->lg->progress_userdata);
 }
 
+static const json_t *assessed_vm(const json_t *record, const char *name);
+
+/* The run document's account of the disk at hand: its place, its source name and volume. */
+static json_t *disk_json(LegacyMove *m, size_t vm, size_t disk) {
+        const json_t *avm = assessed_vm(m->record, json_string_value(json_object_get(run_vm(m, vm), "name")));
+        const json_t *d, *found = NULL;
+        size_t i, k = 0;
+        json_array_foreach(json_object_get(avm, "disks"), i, d) {
+                if (!streq(json_string_value(json_object_get(d, "device")) ?: "", "disk"))
+                        continue;
+                if (k++ == disk)
+                        found = d;
+        }
+        return json_pack("{s:I, s:I, s:s?, s:s?}", "index", (json_int_t)disk + 1, "count", (json_int_t)k,
+                         "dev", json_string_value(json_object_get(found, "target")), "source",
+                         json_string_value(json_object_get(found, "source")));
+}
+
+/* The run's figures: per VM and for the whole plan, bytes over every disk,
+ * never back, 0 to the total once (legacy-progress.h); the rate is the
+ * average since the copy began (verify reads included), so that what is
+ * left over it is an honest time left. */
+static void set_figures(json_t *o, uint64_t done, uint64_t total, uint64_t rate) {
+        json_object_set_new(o, "bytes_done", json_integer((json_int_t)done));
+        json_object_set_new(o, "bytes_total", json_integer((json_int_t)total));
+        json_object_set_new(o, "rate_bps", json_integer((json_int_t)rate));
+        json_object_set_new(o, "eta_seconds", json_integer(legacy_eta_seconds(done, total, rate)));
+}
+
 /* On the main loop: what the worker reported, into the run document. */
 static void tick_done(int result, void *userdata) {
         LegacyMove *m = userdata;
         (void)result;
         pthread_mutex_lock(&m->lock);
-        size_t cur = m->cur;
+        size_t cur = m->cur, disk = m->disk;
         MigrateStep step = m->step;
-        uint64_t done = m->done, total = m->total;
-        uint64_t elapsed = mono_ms() - m->step_started_ms, moved = done - m->step_started_bytes;
+        uint64_t now = mono_ms();
+        uint64_t vm_done = legacy_progress_vm_done(&m->progress, cur);
+        uint64_t vm_total = legacy_progress_vm_total(&m->progress, cur);
+        uint64_t done = legacy_progress_done(&m->progress), total = legacy_progress_total(&m->progress);
+        uint64_t vm_rate = m->vm_started_ms ? legacy_rate_bps(vm_done, now - m->vm_started_ms) : 0;
+        uint64_t rate = m->run_started_ms ? legacy_rate_bps(done, now - m->run_started_ms) : 0;
         m->tick_posted = false;
         pthread_mutex_unlock(&m->lock);
 
-        json_t *v = run_vm(m, cur);
-        if (!v)
+        json_t *v = run_vm(m, cur), *run = json_object_get(m->plan, "run");
+        if (!v || !run)
                 return;
-        json_object_set_new(v, "step", json_string(migrate_step_to_string(step)));
-        json_object_set_new(v, "bytes_done", json_integer((json_int_t)done));
-        json_object_set_new(v, "bytes_total", json_integer((json_int_t)total));
-        json_object_set_new(v, "rate_bps",
-                            json_integer(elapsed > 0 ? (json_int_t)(moved * 1000 / elapsed) : 0));
+        const char *step_s = migrate_step_to_string(step);
+        json_object_set_new(v, "step", json_string(step_s));
+        set_figures(v, vm_done, vm_total, vm_rate);
+        json_object_set_new(v, "current_disk", disk_json(m, cur, disk));
+        set_figures(run, done, total, rate);
+        json_object_set_new(run, "current",
+                            json_pack("{s:s?, s:I, s:I, s:s, s:o}", "vm",
+                                      json_string_value(json_object_get(v, "name")), "vm_index",
+                                      (json_int_t)cur + 1, "vm_count", (json_int_t)m->n, "step", step_s,
+                                      "disk", disk_json(m, cur, disk)));
         store_progress(m);
 }
 
 /* On the worker: at most a few times a second (the driver limits it). */
-static void on_progress(MigrateStep step, uint64_t done, uint64_t total, void *userdata) {
+static void on_progress(const MigrateProgress *p, void *userdata) {
         LegacyMove *m = userdata;
         bool post;
         pthread_mutex_lock(&m->lock);
-        if (step != m->step) {
-                m->step_started_ms = mono_ms();
-                m->step_started_bytes = done;
+        m->step = p->step;
+        m->disk = p->disk;
+        switch (p->step) {
+        case MIGRATE_STEP_COPY:
+                if (!m->vm_started_ms)
+                        m->vm_started_ms = mono_ms();
+                if (!m->run_started_ms)
+                        m->run_started_ms = m->vm_started_ms;
+                legacy_progress_disk(&m->progress, m->cur, p->disk, p->disk_data, false);
+                break;
+        case MIGRATE_STEP_VERIFY_COPY:
+        case MIGRATE_STEP_CONVERT: /* the disk's data has crossed */
+                legacy_progress_disk(&m->progress, m->cur, p->disk, p->disk_data, true);
+                break;
+        case MIGRATE_STEP_DEFINE:
+        case MIGRATE_STEP_START:
+        case MIGRATE_STEP_DONE:
+                legacy_progress_vm_copied(&m->progress, m->cur);
+                break;
+        default: /* queued, shutdown, rollback: the bytes stand where they are */
+                break;
         }
-        m->step = step;
-        m->done = done;
-        m->total = total;
         post = !m->tick_posted;
         m->tick_posted = true;
         pthread_mutex_unlock(&m->lock);
@@ -192,7 +249,9 @@ static int move_job(void *userdata) {
                 MoveVm *v = &m->vms[i];
                 pthread_mutex_lock(&m->lock);
                 m->cur = i;
+                m->disk = 0;
                 m->step = MIGRATE_STEP_QUEUED;
+                m->vm_started_ms = 0;
                 pthread_mutex_unlock(&m->lock);
                 if (m->recovery)
                         r = driver_migrate_rollback(m->ops, m->src, m->dst, &v->spec, &err);
@@ -302,11 +361,16 @@ static void move_done(int result, void *userdata) {
                         first_error = first_error ? first_error : v->error;
                 }
                 if (ok) {
+                        legacy_progress_vm_copied(&m->progress, i);
                         json_object_set_new(o, "step", json_string("done"));
-                        json_object_set_new(o, "bytes_done",
-                                            json_integer((json_int_t)v->result.capacity_bytes));
-                        json_object_set_new(o, "bytes_total",
-                                            json_integer((json_int_t)v->result.capacity_bytes));
+                        uint64_t total = legacy_progress_vm_total(&m->progress, i);
+                        json_object_set_new(o, "bytes_done", json_integer((json_int_t)total));
+                        json_object_set_new(o, "bytes_total", json_integer((json_int_t)total));
+                        json_object_set_new(o, "eta_seconds", json_integer(0));
+                        uint64_t cap = v->result.capacity_bytes;
+                        for (size_t k = 0; k < v->spec.n_extra; k++)
+                                cap += v->result.extra[k].capacity_bytes;
+                        json_object_set_new(o, "capacity_bytes", json_integer((json_int_t)cap));
                         json_object_set_new(o, "data_bytes", json_integer((json_int_t)v->result.data_bytes));
                         json_object_set_new(o, "source_sha256", json_string(v->result.source_sha256));
                         json_object_set_new(o, "target_sha256", json_string(v->result.target_sha256));
@@ -331,6 +395,12 @@ static void move_done(int result, void *userdata) {
         }
         json_object_set_new(run, "state", json_string(ok ? "done" : "rolled-back"));
         json_object_set_new(run, "finished_at", json_string(now));
+        if (ok) {
+                uint64_t total = legacy_progress_total(&m->progress);
+                json_object_set_new(run, "bytes_done", json_integer((json_int_t)total));
+                json_object_set_new(run, "eta_seconds", json_integer(0));
+        }
+        json_object_set_new(run, "step", json_string(ok ? "done" : "rolled-back"));
         text = json_dumps(m->plan, JSON_COMPACT);
 
         char reason[600];
@@ -511,39 +581,6 @@ static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, co
         m->vms[i].spec.n_extra = n;
 }
 
-/* The smallest block-volume plan of the published catalogue that holds
- * capacity bytes: the catalogue's name for a moved VM's other disk. */
-static int volume_plan_for(Legacy *lg, uint64_t capacity, char **ret_service, char **ret_plan) {
-        _cleanup_(json_decrefp) json_t *catalog = NULL;
-        const char *best_s = NULL, *best_p = NULL;
-        json_int_t best = 0;
-        size_t i, k;
-        json_t *svc, *plan;
-
-        if (catalog_list_published(lg->catalog, &catalog) < 0)
-                return -EIO;
-        json_array_foreach(catalog, i, svc) {
-                if (!streq(json_string_value(json_object_get(svc, "driver")) ?: "", "libvirt"))
-                        continue;
-                json_array_foreach(json_object_get(svc, "plans"), k, plan) {
-                        json_t *spec = json_object_get(plan, "spec");
-                        json_int_t gib = json_integer_value(json_object_get(spec, "size_gib"));
-                        if (!streq(json_string_value(json_object_get(spec, "kind")) ?: "", "volume") ||
-                            gib <= 0 || (uint64_t)gib * 1024 * 1024 * 1024 < capacity ||
-                            (best_p && gib >= best))
-                                continue;
-                        best = gib;
-                        best_s = json_string_value(json_object_get(svc, "id"));
-                        best_p = json_string_value(json_object_get(plan, "id"));
-                }
-        }
-        if (!best_s || !best_p)
-                return -ENOENT;
-        *ret_service = strdup(best_s);
-        *ret_plan = strdup(best_p);
-        return *ret_service && *ret_plan ? 0 : -ENOMEM;
-}
-
 /* The target's name for a disk: the source's when it is vdb..vdz, else by its place. */
 static void disk_dev(const char *source_dev, size_t index, char ret[4]) {
         if (source_dev && strlen(source_dev) == 3 && source_dev[0] == 'v' && source_dev[1] == 'd' &&
@@ -553,16 +590,44 @@ static void disk_dev(const char *source_dev, size_t index, char ret[4]) {
                 snprintf(ret, 4, "vd%c", (char)('a' + MIN(index, (size_t)25)));
 }
 
-/* One order judged by the policy engine as a migration order; the
- * refusal carries the violations. */
-static int evaluate_target(Legacy *lg, const CbCaller *caller, const EvalRequest *req, const char *what,
-                           Evaluation *ret, CbError *err) {
+/* The weights of a run entry's disks (legacy-progress.h): the system
+ * disk's allocation, then each other disk's; their sum. */
+static uint64_t run_vm_weights(const json_t *rv, uint64_t ret[MIGRATE_DISKS_MAX], size_t *ret_n) {
+        size_t n = 0, k;
+        const json_t *d;
+        ret[n++] = (uint64_t)MAX(json_integer_value(json_object_get(rv, "allocation_bytes")), 0);
+        json_array_foreach(json_object_get(rv, "disks"), k, d) {
+                if (n >= MIGRATE_DISKS_MAX)
+                        break;
+                ret[n++] = (uint64_t)MAX(json_integer_value(json_object_get(d, "allocation_bytes")), 0);
+        }
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++)
+                sum += ret[i];
+        if (ret_n)
+                *ret_n = n;
+        return sum;
+}
+
+/* The published block-volume plans, read once as a move starts. */
+typedef struct VolumeChoice {
+        json_t *catalog;
+        LegacyVolumeOption v[LEGACY_VOLUME_OPTIONS_MAX];
+        size_t n;
+} VolumeChoice;
+
+/* One target order judged as the plan's pre-flight judged it (legacy_judge_target,
+ * with the plan's others in b); a refusal carries the violations and names what. */
+static int judge(Legacy *lg, const CbCaller *caller, const char *id, const char *project_id, LegacyBatch *b,
+                 const char *service_id, const char *plan_id, const char *what, Evaluation *ret,
+                 int64_t *ret_own_fen, CbError *err) {
         Evaluation ev = { 0 };
-        int r = projects_evaluate(lg->projects, caller, req, CB_ROLE_MIGRATION, &ev, err);
+        int r = legacy_judge_target(lg, caller, id, project_id, b, service_id, plan_id, &ev, ret_own_fen,
+                                    err);
         if (r < 0)
                 return r;
         if (!ev.decision.allowed) {
-                json_t *j = evaluation_to_json(&ev);
+                json_t *j = policy_decision_to_json(&ev.decision);
                 r = cb_error_set_violations(err, json_incref(json_object_get(j, "violations")),
                                             "the target order for %s is refused", what);
                 json_decref(j);
@@ -573,35 +638,78 @@ static int evaluate_target(Legacy *lg, const CbCaller *caller, const EvalRequest
         return 0;
 }
 
+/* The volume plan the stored plan chose for the disk called dev of pvm;
+ * a plan stored before plans named one gets the smallest fit, by the
+ * same rule as the pre-flight. 0 and *ret, or a conflict (plan again). */
+static int disk_plan(const VolumeChoice *vc, const json_t *pvm, const char *name, const char *dev,
+                     uint64_t capacity, const LegacyVolumeOption **ret, CbError *err) {
+        const json_t *pdisks = json_object_get(pvm, "disks"), *pd;
+        const LegacyVolumeOption *o = NULL;
+        size_t i, best;
+
+        if (!pdisks) {
+                if (legacy_volume_fit(capacity, vc->v, vc->n, &best) < 0)
+                        return cb_error_set(
+                                err, CB_ERR_CONFLICT,
+                                "VM '%s': no block-volume plan of the catalogue holds its disk %s "
+                                "(%" PRIu64 " bytes)",
+                                name, dev, capacity);
+                *ret = &vc->v[best];
+                return 0;
+        }
+        json_array_foreach(pdisks, i, pd) {
+                if (!streq(json_string_value(json_object_get(pd, "dev")) ?: "", dev))
+                        continue;
+                const json_t *p = json_object_get(pd, "plan");
+                o = legacy_volume_option_find(vc->v, vc->n,
+                                              json_string_value(json_object_get(p, "service_id")),
+                                              json_string_value(json_object_get(p, "plan_id")));
+                break;
+        }
+        if (!o)
+                return cb_error_set(
+                        err, CB_ERR_CONFLICT,
+                        "VM '%s': the plan names no published block-volume plan for its disk %s: plan again",
+                        name, dev);
+        if (o->size_gib < (UINT64_MAX >> 30) && (o->size_gib << 30) < capacity)
+                return cb_error_set(err, CB_ERR_CONFLICT,
+                                    "VM '%s': its disk %s (%" PRIu64
+                                    " bytes) is larger than volume plan %s: plan again",
+                                    name, dev, capacity, o->plan_id);
+        *ret = o;
+        return 0;
+}
+
 /* One VM of the plan checked for the move, and its run entry: the
- * target's resource id, the approval and the published plan's size (the
- * policy engine judges the order again: the approval may have changed
- * since planning). */
+ * target's resource id, the approval and the published plan's size; each
+ * disk after the first a block volume with its plan. The policy engine
+ * judges every order again, together with the plan's others (b), as the
+ * pre-flight did: the approval may have changed since planning. */
 static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const json_t *record,
-                      const json_t *pvm, size_t quantity, json_t *volume_counts, json_t **ret, CbError *err) {
+                      const json_t *pvm, const VolumeChoice *vc, LegacyBatch *b, json_t **ret, CbError *err) {
         const char *name = json_string_value(json_object_get(pvm, "name")) ?: "";
         const json_t *avm = assessed_vm(record, name), *chosen = json_object_get(pvm, "plan");
         const json_t *plan = json_object_get(record, "plan");
+        const char *project_id = json_string_value(json_object_get(plan, "project_id"));
+        const json_t *vdisks[MIGRATE_DISKS_MAX];
         size_t k, n_disks = 0;
         json_t *d;
-        const char *source = NULL;
         char rid[32];
         _cleanup_(json_decrefp) json_t *disks = json_array();
         int r;
 
         if (!disks)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-
         if (!avm || json_object_get(avm, "error"))
                 return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no readable assessment: assess again",
                                     name);
+        /* What can move at all, before any order is judged. */
         json_array_foreach(json_object_get(avm, "disks"), k, d) {
                 if (!streq(json_string_value(json_object_get(d, "device")) ?: "", "disk"))
                         continue;
                 const char *src = json_string_value(json_object_get(d, "source"));
                 const char *fmt = json_string_value(json_object_get(d, "format"));
                 const char *dev = json_string_value(json_object_get(d, "target"));
-                n_disks++;
                 if (isempty(src))
                         return cb_error_set(err, CB_ERR_UNSUPPORTED,
                                             "VM '%s': its disk %s is not in a storage pool", name, dev ?: "");
@@ -609,95 +717,97 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
                         return cb_error_set(err, CB_ERR_UNSUPPORTED,
                                             "VM '%s': its disk %s is '%s', a format the move cannot convert",
                                             name, dev ?: "", fmt);
-                if (n_disks == 1) {
-                        source = src;
-                        continue;
-                }
-                if (n_disks > MIGRATE_DISKS_MAX)
+                if (n_disks >= MIGRATE_DISKS_MAX)
                         return cb_error_set(err, CB_ERR_UNSUPPORTED, "VM '%s' has more than %d disks", name,
                                             MIGRATE_DISKS_MAX);
-                /* Another disk: a block volume of the project, judged as its own order. */
-                _cleanup_(freep) char *svc = NULL, *vplan = NULL;
-                uint64_t cap = (uint64_t)json_integer_value(json_object_get(d, "capacity_bytes"));
-                r = volume_plan_for(lg, cap, &svc, &vplan);
-                if (r == -ENOENT)
-                        return cb_error_set(
-                                err, CB_ERR_CONFLICT,
-                                "VM '%s': no block-volume plan of the catalogue holds its disk %s "
-                                "(%" PRIu64 " bytes)",
-                                name, dev ?: "", cap);
-                if (r < 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");
-                json_int_t nth = json_integer_value(json_object_get(volume_counts, vplan)) + 1;
-                json_object_set_new(volume_counts, vplan, json_integer(nth));
-                char what[128], vrid[32], vdev[4];
-                snprintf(what, sizeof(what), "disk %s of VM '%s'", dev ?: "", name);
-                Evaluation vev;
-                EvalRequest vreq = { .project_id = json_string_value(json_object_get(plan, "project_id")),
-                                     .system_id = id,
-                                     .service_id = svc,
-                                     .plan_id = vplan,
-                                     .quantity = (unsigned)nth,
-                                     .migration = true };
-                if ((r = evaluate_target(lg, caller, &vreq, what, &vev, err)) < 0)
-                        return r;
-                disk_dev(dev, n_disks - 1, vdev);
-                if (new_target_id(vrid) < 0) {
-                        evaluation_done(&vev);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "no random bytes for the target's id");
-                }
-                char vname[160];
-                snprintf(vname, sizeof(vname), "%s-%s", name, vdev);
-                json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:I, s:s, s:I}",
-                                      "resource_id", vrid, "name", vname, "source_volume", src, "format", fmt,
-                                      "dev", vdev, "service_id", svc, "plan_id", vplan, "approval_no",
-                                      vev.approval_no, "catalog_revision", (json_int_t)vev.catalog_revision,
-                                      "cost_kind", vev.cost_kind == POLICY_COST_OM ? "om" : "construction",
-                                      "committed_fen", (json_int_t)vev.projected_cost_fen);
-                evaluation_done(&vev);
-                if (!o || json_array_append_new(disks, o) < 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                vdisks[n_disks++] = d;
         }
         if (n_disks == 0)
                 return cb_error_set(err, CB_ERR_UNSUPPORTED, "VM '%s' has no disk to move", name);
+
+        /* The VM's order first, then its disks', in the pre-flight's order. */
         Evaluation ev = { 0 };
+        int64_t own = 0;
         char what[128];
-        snprintf(what, sizeof(what), "VM '%s'", name);
-        EvalRequest req = { .project_id = json_string_value(json_object_get(plan, "project_id")),
-                            .system_id = id,
-                            .service_id = json_string_value(json_object_get(chosen, "service_id")),
-                            .plan_id = json_string_value(json_object_get(chosen, "plan_id")),
-                            .quantity = (unsigned)quantity,
-                            .migration = true };
-        if (!req.service_id || !req.plan_id)
+        const char *service_id = json_string_value(json_object_get(chosen, "service_id"));
+        const char *plan_id = json_string_value(json_object_get(chosen, "plan_id"));
+        if (!service_id || !plan_id)
                 return cb_error_set(err, CB_ERR_CONFLICT, "VM '%s' has no catalogue plan: plan again", name);
-        if ((r = evaluate_target(lg, caller, &req, what, &ev, err)) < 0)
+        snprintf(what, sizeof(what), "VM '%s'", name);
+        if ((r = judge(lg, caller, id, project_id, b, service_id, plan_id, what, &ev, &own, err)) < 0)
                 return r;
         const json_t *spec = json_object_get(ev.plan, "spec");
         if (new_target_id(rid) < 0) {
                 evaluation_done(&ev);
                 return cb_error_set(err, CB_ERR_INTERNAL, "no random bytes for the target's id");
         }
-        *ret = json_pack(
+        _cleanup_(json_decrefp) json_t *out = json_pack(
                 "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "name", name,
-                "resource_id", rid, "approval_no", ev.approval_no, "service_id", req.service_id, "plan_id",
-                req.plan_id, "source_volume", source, "catalog_revision", (json_int_t)ev.catalog_revision,
-                "vcpus", json_integer_value(json_object_get(spec, "vcpus")), "memory_mib",
+                "resource_id", rid, "approval_no", ev.approval_no, "service_id", service_id, "plan_id",
+                plan_id, "source_volume", json_string_value(json_object_get(vdisks[0], "source")),
+                "catalog_revision", (json_int_t)ev.catalog_revision, "vcpus",
+                json_integer_value(json_object_get(spec, "vcpus")), "memory_mib",
                 json_integer_value(json_object_get(spec, "memory_mib")), "disk_gib",
                 json_integer_value(json_object_get(spec, "disk_gib")), "step", "queued", "bytes_done",
                 (json_int_t)0, "bytes_total", (json_int_t)0, "rate_bps", (json_int_t)0);
-        char dom[48];
-        snprintf(dom, sizeof(dom), "cb-%s", rid);
-        if (*ret) {
-                json_object_set_new(*ret, "target_domain", json_string(dom));
-                /* What the target's resource record will say it costs. */
-                json_object_set_new(*ret, "cost_kind",
+        if (out) {
+                char dom[48];
+                snprintf(dom, sizeof(dom), "cb-%s", rid);
+                json_object_set_new(out, "target_domain", json_string(dom));
+                /* What the target's resource record will say it costs: this one VM's share. */
+                json_object_set_new(out, "cost_kind",
                                     json_string(ev.cost_kind == POLICY_COST_OM ? "om" : "construction"));
-                json_object_set_new(*ret, "committed_fen", json_integer(ev.projected_cost_fen));
-                json_object_set_new(*ret, "disks", json_incref(disks));
+                json_object_set_new(out, "committed_fen", json_integer(own));
+                /* What the copy moves of the system disk: its data, as assessed (legacy-progress.h). */
+                json_object_set_new(
+                        out, "allocation_bytes",
+                        json_integer(json_integer_value(json_object_get(vdisks[0], "allocation_bytes"))));
         }
         evaluation_done(&ev);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (!out)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+
+        for (size_t i = 1; i < n_disks; i++) {
+                d = (json_t *)vdisks[i];
+                const char *src = json_string_value(json_object_get(d, "source"));
+                const char *fmt = json_string_value(json_object_get(d, "format"));
+                const char *dev = json_string_value(json_object_get(d, "target")) ?: "";
+                uint64_t cap = (uint64_t)json_integer_value(json_object_get(d, "capacity_bytes"));
+                const LegacyVolumeOption *vp = NULL;
+                if ((r = disk_plan(vc, pvm, name, dev, cap, &vp, err)) < 0)
+                        return r;
+                char vrid[32], vdev[4], vname[160];
+                Evaluation vev = { 0 };
+                snprintf(what, sizeof(what), "disk %s of VM '%s'", dev, name);
+                if ((r = judge(lg, caller, id, project_id, b, vp->service_id, vp->plan_id, what, &vev, &own,
+                               err)) < 0)
+                        return r;
+                disk_dev(dev, i, vdev);
+                if (new_target_id(vrid) < 0) {
+                        evaluation_done(&vev);
+                        return cb_error_set(err, CB_ERR_INTERNAL, "no random bytes for the target's id");
+                }
+                snprintf(vname, sizeof(vname), "%s-%s", name, vdev);
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I}",
+                                      "resource_id", vrid, "name", vname, "source_volume", src, "format", fmt,
+                                      "dev", vdev, "source_dev", dev, "service_id", vp->service_id, "plan_id",
+                                      vp->plan_id, "approval_no", vev.approval_no, "catalog_revision",
+                                      (json_int_t)vev.catalog_revision, "cost_kind",
+                                      vev.cost_kind == POLICY_COST_OM ? "om" : "construction",
+                                      "committed_fen", (json_int_t)own);
+                evaluation_done(&vev);
+                if (o)
+                        json_object_set_new(
+                                o, "allocation_bytes",
+                                json_integer(json_integer_value(json_object_get(d, "allocation_bytes"))));
+                if (!o || json_array_append_new(disks, o) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        json_object_set_new(out, "disks", json_incref(disks));
+        uint64_t weights[MIGRATE_DISKS_MAX];
+        json_object_set_new(out, "bytes_total", json_integer((json_int_t)run_vm_weights(out, weights, NULL)));
+        *ret = TAKE_PTR(out);
+        return 0;
 }
 
 int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
@@ -739,24 +849,41 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
                 return cb_error_set(err, CB_ERR_UNSUPPORTED, "source and target use different drivers");
 
         run_vms = json_array();
-        _cleanup_(json_decrefp) json_t *volume_counts = json_object();
-        if (!run_vms || !volume_counts)
+        _cleanup_(freep) LegacyBatch *batch = calloc(1, sizeof(LegacyBatch));
+        _cleanup_(freep) VolumeChoice *vc = calloc(1, sizeof(VolumeChoice));
+        if (!run_vms || !batch || !vc)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (catalog_list_published(lg->catalog, &vc->catalog) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the catalogue");
+        vc->n = legacy_volume_options(vc->catalog, vc->v, LEGACY_VOLUME_OPTIONS_MAX);
+        /* Every VM and volume of the plan judged together, as the pre-flight did. */
+        r = 0;
         json_array_foreach(json_object_get(plan, "vms"), i, pvm) {
                 json_t *rv = NULL;
-                if ((r = prepare_vm(lg, caller, id, record, pvm, i + 1, volume_counts, &rv, err)) < 0)
-                        return r;
+                if ((r = prepare_vm(lg, caller, id, record, pvm, vc, batch, &rv, err)) < 0)
+                        break;
                 json_array_append_new(run_vms, rv);
         }
+        json_decref(vc->catalog);
+        if (r < 0)
+                return r;
         if (json_array_size(run_vms) == 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' has no VM in its plan", id);
 
         char now[32];
         store_now(now);
+        /* The whole run's bytes, known before the first one moves: the bar runs once for the plan. */
+        uint64_t run_total = 0;
+        const json_t *rv0;
+        json_array_foreach(run_vms, i, rv0) run_total +=
+                (uint64_t)json_integer_value(json_object_get(rv0, "bytes_total"));
         json_t *new_plan = json_deep_copy(plan);
         json_object_set_new(new_plan, "run",
-                            json_pack("{s:s, s:s, s:s, s:O}", "state", "running", "started_at", now,
-                                      "started_by", caller->principal->name, "vms", run_vms));
+                            json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:I, s:I, s:I}", "state", "running",
+                                      "started_at", now, "started_by", caller->principal->name, "vms",
+                                      run_vms, "step", "queued", "bytes_done", (json_int_t)0, "bytes_total",
+                                      (json_int_t)run_total, "rate_bps", (json_int_t)0, "eta_seconds",
+                                      (json_int_t)-1));
         text = json_dumps(new_plan, JSON_COMPACT);
         json_decref(new_plan);
         if (!text)
@@ -783,10 +910,16 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
                         ? json_object_get(json_object_get(json_object_get(m->record, "plan"), "run"), "vms")
                         : NULL,
                 i, rv) {
-                if (i < m->n)
-                        fill_spec(lg, m, i,
-                                  assessed_vm(m->record, json_string_value(json_object_get(rv, "name"))), rv,
-                                  tp);
+                if (i >= m->n)
+                        continue;
+                fill_spec(lg, m, i, assessed_vm(m->record, json_string_value(json_object_get(rv, "name"))),
+                          rv, tp);
+                uint64_t weights[MIGRATE_DISKS_MAX];
+                size_t nw = 0;
+                run_vm_weights(rv, weights, &nw);
+                /* Within the limits by construction (64 VMs of 16 disks); the move does not hang on it. */
+                if (legacy_progress_add_vm(&m->progress, weights, nw) < 0)
+                        log_warning("legacy system %s: VM %zu's progress is not followed", id, i + 1);
         }
         if (!move_add(lg, m)) {
                 move_free(m);

@@ -907,6 +907,59 @@ static size_t plan_options(json_t *catalog, LegacyPlanOption *v) {
         return n;
 }
 
+size_t legacy_volume_options(const json_t *catalog, LegacyVolumeOption *v, size_t max) {
+        size_t n = 0, i, k;
+        json_t *svc, *plan;
+        json_array_foreach(catalog, i, svc) {
+                if (!streq(json_string_value(json_object_get(svc, "driver")) ?: "", "libvirt"))
+                        continue;
+                json_array_foreach(json_object_get(svc, "plans"), k, plan) {
+                        json_t *spec = json_object_get(plan, "spec");
+                        json_int_t gib = json_integer_value(json_object_get(spec, "size_gib"));
+                        if (!streq(json_string_value(json_object_get(spec, "kind")) ?: "", "volume") ||
+                            gib <= 0 || n >= max)
+                                continue;
+                        v[n++] = (LegacyVolumeOption){
+                                .service_id = json_string_value(json_object_get(svc, "id")),
+                                .plan_id = json_string_value(json_object_get(plan, "id")),
+                                .size_gib = (uint64_t)gib,
+                                .price_fen = json_integer_value(
+                                        json_object_get(json_object_get(plan, "price"), "amount_fen")),
+                        };
+                }
+        }
+        return n;
+}
+
+const LegacyVolumeOption *legacy_volume_option_find(const LegacyVolumeOption *v, size_t n,
+                                                    const char *service_id, const char *plan_id) {
+        for (size_t i = 0; plan_id && i < n; i++)
+                if (streq(v[i].plan_id, plan_id) && (!service_id || streq(v[i].service_id, service_id)))
+                        return &v[i];
+        return NULL;
+}
+
+int legacy_judge_target(Legacy *lg, const CbCaller *caller, const char *system_id, const char *project_id,
+                        LegacyBatch *b, const char *service_id, const char *plan_id, Evaluation *ret,
+                        int64_t *ret_own_fen, CbError *err) {
+        EvalRequest req = { .project_id = project_id,
+                            .system_id = system_id,
+                            .service_id = service_id,
+                            .plan_id = plan_id,
+                            .migration = true };
+        Evaluation ev = { 0 };
+        int r = legacy_batch_next(b, service_id, plan_id, &req.quantity, &req.batch_committed_fen);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_UNPROCESSABLE, "the plan names more than %d catalogue plans",
+                                    LEGACY_BATCH_PLANS_MAX);
+        r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, err);
+        if (r < 0)
+                return r;
+        *ret_own_fen = legacy_batch_priced(b, service_id, plan_id, ev.projected_cost_fen);
+        *ret = ev;
+        return 0;
+}
+
 /* The other legacy system whose plan holds domain on provider, or NULL. */
 static char *planned_elsewhere(Legacy *lg, const char *id, const char *provider, const char *domain) {
         static const char sql[] = "SELECT system_id, source FROM legacy_systems WHERE plan IS NOT NULL AND "
@@ -948,11 +1001,56 @@ static const json_t *override_for(const json_t *vms, const char *name) {
         return NULL;
 }
 
+/* The override of a VM's disks for the disk called dev, if any. */
+static const json_t *disk_override_for(const json_t *vm_override, const char *dev) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(vm_override, "disks"), i,
+                           o) if (streq(json_string_value(json_object_get(o, "dev")) ?: "", dev)) return o;
+        return NULL;
+}
+
+static int check_disk_overrides(const json_t *disks, const char *prefix, CbError *err) {
+        static const char *const disk_fields[] = { "dev", "service_id", "plan_id", NULL };
+        char path[64];
+        const char *s;
+        const json_t *o;
+        size_t i;
+        int r;
+
+        snprintf(path, sizeof(path), "%s.disks", prefix);
+        if (!json_is_array(disks) || json_array_size(disks) > LEGACY_VM_DISKS_MAX)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, path, "%s: must be an array of at most %d",
+                                          path, LEGACY_VM_DISKS_MAX);
+        json_array_foreach(disks, i, o) {
+                snprintf(path, sizeof(path), "%s.disks[%zu]", prefix, i);
+                if (!json_is_object(o))
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, path, "%s: must be an object",
+                                                  path);
+                r = nested(err, path, json_check_object(o, disk_fields, err));
+                if (r >= 0)
+                        r = nested(err, path, json_get_string(o, "dev", true, 31, &s, err));
+                if (r >= 0)
+                        r = nested(err, path, json_get_id(o, "service_id", false, &s, err));
+                if (r >= 0)
+                        r = nested(err, path, json_get_id(o, "plan_id", true, &s, err));
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < i; k++)
+                        if (streq(json_string_value(json_object_get(o, "dev")),
+                                  json_string_value(json_object_get(json_array_get(disks, k), "dev"))))
+                                return cb_error_set_field(err, CB_ERR_VALIDATION, path,
+                                                          "%s.dev: disk '%s' is named twice", path,
+                                                          json_string_value(json_object_get(o, "dev")));
+        }
+        return 0;
+}
+
 static int check_plan_body(const json_t *body, const char **ret_project, const json_t **ret_target,
                            const json_t **ret_vms, CbError *err) {
         static const char *const fields[] = { "project_id", "target", "vms", NULL };
         static const char *const target_fields[] = { "provider", "pool", "network", NULL };
-        static const char *const vm_fields[] = { "name", "service_id", "plan_id", NULL };
+        static const char *const vm_fields[] = { "name", "service_id", "plan_id", "disks", NULL };
         const char *s;
         const json_t *target, *vms, *o;
         size_t i;
@@ -991,8 +1089,12 @@ static int check_plan_body(const json_t *body, const char **ret_project, const j
                         r = nested(err, prefix, json_get_string(o, "name", true, 200, &s, err));
                 if (r >= 0)
                         r = nested(err, prefix, json_get_id(o, "service_id", false, &s, err));
+                /* The VM's plan, its disks' volume plans, or both. */
+                bool has_disks = json_object_get(o, "disks") != NULL;
                 if (r >= 0)
-                        r = nested(err, prefix, json_get_id(o, "plan_id", true, &s, err));
+                        r = nested(err, prefix, json_get_id(o, "plan_id", !has_disks, &s, err));
+                if (r >= 0 && has_disks)
+                        r = check_disk_overrides(json_object_get(o, "disks"), prefix, err);
                 if (r < 0)
                         return r;
         }
@@ -1001,19 +1103,126 @@ static int check_plan_body(const json_t *body, const char **ret_project, const j
         return 0;
 }
 
+static json_t *option_json(const char *service_id, const char *plan_id) {
+        return service_id && plan_id ? json_pack("{s:s, s:s}", "service_id", service_id, "plan_id", plan_id)
+                                     : json_null();
+}
+
+/* A VM's disks after the first, as the pre-flight judges them. */
+typedef struct PlanDisks {
+        size_t n;
+        LegacyDiskFacts facts[LEGACY_VM_DISKS_MAX];
+        Evaluation ev[LEGACY_VM_DISKS_MAX];
+        char errors[LEGACY_VM_DISKS_MAX][sizeof(((CbError *)0)->message)];
+} PlanDisks;
+
+static void plan_disks_done(PlanDisks *pd) {
+        for (size_t k = 0; k < LEGACY_VM_DISKS_MAX; k++)
+                evaluation_done(&pd->ev[k]);
+        memset(pd, 0, sizeof(*pd));
+}
+
+/* The disks of vm after its first: each becomes a block volume of the
+ * migration project, with the smallest volume plan holding it unless ov
+ * (the VM's entry of the body's vms, may be NULL) overrides it, its order
+ * judged with the plan's others (batch). *ret_json is what the plan
+ * document shows of them. */
+static int plan_disks(Legacy *lg, const CbCaller *caller, const char *id, const char *project_id,
+                      const LegacyVm *vm, const json_t *ov, const LegacyVolumeOption *vopts, size_t n_vopts,
+                      LegacyBatch *batch, PlanDisks *pd, json_t **ret_json, CbError *err) {
+        _cleanup_(json_decrefp) json_t *out = json_array();
+        bool first = true;
+        size_t i;
+        json_t *o;
+
+        if (!out)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        for (i = 0; i < vm->n_disks; i++) {
+                const LegacyDisk *d = &vm->disks[i];
+                if (!streq(d->device, "disk"))
+                        continue;
+                if (first) { /* the system disk: the VM plan's */
+                        first = false;
+                        continue;
+                }
+                if (pd->n >= LEGACY_VM_DISKS_MAX)
+                        break;
+                size_t k = pd->n++, best;
+                const LegacyVolumeOption *suggested = NULL, *chosen;
+                const json_t *dov = disk_override_for(ov, d->target);
+                if (legacy_volume_fit(d->capacity_bytes, vopts, n_vopts, &best) == 0)
+                        suggested = &vopts[best];
+                chosen = suggested;
+                if (dov) {
+                        const char *pid = json_string_value(json_object_get(dov, "plan_id"));
+                        chosen = legacy_volume_option_find(
+                                vopts, n_vopts, json_string_value(json_object_get(dov, "service_id")), pid);
+                        if (!chosen)
+                                return cb_error_set_field(
+                                        err, CB_ERR_VALIDATION, "vms",
+                                        "vms: '%s' is no published block-volume plan (disk %s of VM '%s')",
+                                        pid, d->target, vm->name);
+                }
+                LegacyDiskFacts *f = &pd->facts[k];
+                *f = (LegacyDiskFacts){ .dev = d->target,
+                                        .capacity_bytes = d->capacity_bytes,
+                                        .plan = chosen,
+                                        .plan_overridden = dov != NULL };
+                if (chosen) {
+                        CbError perr = CB_ERROR_INIT;
+                        int64_t own = 0;
+                        if (legacy_judge_target(lg, caller, id, project_id, batch, chosen->service_id,
+                                                chosen->plan_id, &pd->ev[k], &own, &perr) < 0) {
+                                snprintf(pd->errors[k], sizeof(pd->errors[k]), "%s", perr.message);
+                                f->policy = (LegacyPolicyVerdict){ .error = pd->errors[k] };
+                        } else
+                                f->policy =
+                                        (LegacyPolicyVerdict){ .evaluated = true,
+                                                               .n = pd->ev[k].decision.n_violations,
+                                                               .violations = pd->ev[k].decision.violations };
+                        cb_error_clear(&perr);
+                }
+                o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:b}", "dev", d->target, "source",
+                              d->source, "format", d->format, "capacity_bytes", (json_int_t)d->capacity_bytes,
+                              "allocation_bytes", (json_int_t)d->allocation_bytes, "suggested_plan",
+                              suggested ? option_json(suggested->service_id, suggested->plan_id)
+                                        : json_null(),
+                              "plan", chosen ? option_json(chosen->service_id, chosen->plan_id) : json_null(),
+                              "overridden", dov != NULL);
+                if (!o || json_array_append_new(out, o) < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        /* An override of a disk the VM does not move as a volume is a mistake, not a no-op. */
+        json_array_foreach(json_object_get(ov, "disks"), i, o) {
+                const char *dev = json_string_value(json_object_get(o, "dev"));
+                bool known = false;
+                for (size_t k = 0; k < pd->n; k++)
+                        known = known || streq(pd->facts[k].dev, dev);
+                if (!known)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "vms",
+                                                  "vms: VM '%s' has no disk '%s' after its system disk (the "
+                                                  "first disk is the VM plan's)",
+                                                  vm->name, dev);
+        }
+        *ret_json = TAKE_PTR(out);
+        return 0;
+}
+
 int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
                 CbError *err) {
         _cleanup_(json_decrefp) json_t *old = NULL, *catalog = NULL, *out_vms = NULL, *plan = NULL,
                                        *detail = NULL;
         _cleanup_(freep) LegacyPlanOption *options = NULL;
+        _cleanup_(freep) LegacyVolumeOption *vopts = NULL;
+        _cleanup_(freep) LegacyBatch *batch = NULL;
+        _cleanup_(freep) PlanDisks *pd = NULL;
         _cleanup_(freep) LegacyVm *vm = NULL;
         _cleanup_(freep) LegacyConcern *concerns = NULL;
         _cleanup_(freep) char *text = NULL;
         const char *project_id, *state_s, *source_provider;
         const json_t *target = NULL, *overrides = NULL, *assessment, *avm;
-        uint32_t per_plan[PLAN_OPTIONS_MAX] = { 0 };
         SystemFacts sf;
-        size_t n_options, i;
+        size_t n_options, n_vopts, i;
         bool critical = false;
         int r, state;
 
@@ -1040,12 +1249,17 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                 return cb_error_set(err, CB_ERR_INTERNAL, "reading the system directory failed");
 
         options = calloc(PLAN_OPTIONS_MAX, sizeof(*options));
+        vopts = calloc(LEGACY_VOLUME_OPTIONS_MAX, sizeof(*vopts));
+        batch = calloc(1, sizeof(*batch));
+        pd = calloc(1, sizeof(*pd));
         vm = calloc(1, sizeof(*vm));
         concerns = calloc(LEGACY_CONCERNS_MAX, sizeof(*concerns));
         out_vms = json_array();
-        if (!options || !vm || !concerns || !out_vms || catalog_list_published(lg->catalog, &catalog) < 0)
+        if (!options || !vopts || !batch || !pd || !vm || !concerns || !out_vms ||
+            catalog_list_published(lg->catalog, &catalog) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         n_options = plan_options(catalog, options);
+        n_vopts = legacy_volume_options(catalog, vopts, LEGACY_VOLUME_OPTIONS_MAX);
 
         const char *tname = json_string_value(json_object_get(target, "provider"));
         Provider *tp = providers_find(lg->providers, tname);
@@ -1070,6 +1284,8 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                 _cleanup_(freep) char *elsewhere = planned_elsewhere(lg, id, source_provider, key);
                 const LegacyPlanOption *chosen = NULL, *suggested = NULL;
                 const json_t *ov = override_for(overrides, name);
+                bool vm_overridden = ov && json_object_get(ov, "plan_id");
+                json_t *disks_json = NULL;
                 size_t best, n_concerns = 0;
                 Evaluation ev = { 0 };
                 CbError perr = CB_ERROR_INIT;
@@ -1079,7 +1295,7 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                 if (!read_error && legacy_fit(vm, options, n_options, &best) == 0)
                         suggested = &options[best];
                 chosen = suggested;
-                if (ov) {
+                if (vm_overridden) {
                         chosen = find_option(options, n_options,
                                              json_string_value(json_object_get(ov, "service_id")),
                                              json_string_value(json_object_get(ov, "plan_id")));
@@ -1095,7 +1311,7 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                         .source_error = read_error,
                         .other_plan_system = elsewhere,
                         .plan = chosen,
-                        .plan_overridden = ov != NULL,
+                        .plan_overridden = vm_overridden,
                         .target = { .connected = tp->status == PROVIDER_CONNECTED,
                                     .capacity_known = tp->capacity_valid,
                                     .free_vcpus = free_vcpus,
@@ -1106,39 +1322,39 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
                                     .pool_present = pool_present },
                 };
                 if (chosen) {
-                        /* The target order as the policy engine sees it: the
-                         * plan's VMs so far in this plan count against the
-                         * quantity too. */
-                        size_t k = (size_t)(chosen - options);
-                        EvalRequest req = { .project_id = project_id,
-                                            .system_id = id,
-                                            .service_id = chosen->service_id,
-                                            .plan_id = chosen->plan_id,
-                                            .quantity = ++per_plan[k],
-                                            .migration = true };
-                        r = projects_evaluate(lg->projects, caller, &req, CB_ROLE_MIGRATION, &ev, &perr);
-                        if (r < 0) {
+                        /* The VM's target order, judged with the plan's orders so far. */
+                        int64_t own = 0;
+                        r = legacy_judge_target(lg, caller, id, project_id, batch, chosen->service_id,
+                                                chosen->plan_id, &ev, &own, &perr);
+                        if (r < 0)
                                 /* Not even a request: the project is unknown or hidden. */
-                                f.policy.evaluated = false;
-                                f.policy.error = perr.message;
-                        } else {
-                                f.policy.evaluated = true;
-                                f.policy.n = ev.decision.n_violations;
-                                f.policy.violations = ev.decision.violations;
+                                f.policy = (LegacyPolicyVerdict){ .error = perr.message };
+                        else
+                                f.policy = (LegacyPolicyVerdict){ .evaluated = true,
+                                                                  .n = ev.decision.n_violations,
+                                                                  .violations = ev.decision.violations };
+                }
+                if (!read_error) {
+                        r = plan_disks(lg, caller, id, project_id, vm, ov, vopts, n_vopts, batch, pd,
+                                       &disks_json, err);
+                        if (r < 0) {
+                                plan_disks_done(pd);
+                                evaluation_done(&ev);
+                                cb_error_clear(&perr);
+                                return r;
                         }
+                        f.disks = pd->facts;
+                        f.n_disks = pd->n;
                 }
                 if (legacy_preflight(&f, concerns, &n_concerns))
                         critical = true;
-                json_t *o = json_pack("{s:s, s:o, s:o, s:b, s:o}", "name", name, "suggested_plan",
-                                      suggested ? json_pack("{s:s, s:s}", "service_id", suggested->service_id,
-                                                            "plan_id", suggested->plan_id)
-                                                : json_null(),
-                                      "plan",
-                                      chosen ? json_pack("{s:s, s:s}", "service_id", chosen->service_id,
-                                                         "plan_id", chosen->plan_id)
-                                             : json_null(),
-                                      "overridden", ov != NULL, "concerns",
-                                      legacy_concerns_to_json(concerns, n_concerns));
+                json_t *o = json_pack(
+                        "{s:s, s:o, s:o, s:b, s:o, s:o}", "name", name, "suggested_plan",
+                        suggested ? option_json(suggested->service_id, suggested->plan_id) : json_null(),
+                        "plan", chosen ? option_json(chosen->service_id, chosen->plan_id) : json_null(),
+                        "overridden", vm_overridden, "disks", disks_json ? disks_json : json_array(),
+                        "concerns", legacy_concerns_to_json(concerns, n_concerns));
+                plan_disks_done(pd);
                 evaluation_done(&ev);
                 cb_error_clear(&perr);
                 if (!o || json_array_append_new(out_vms, o) < 0)
@@ -1147,6 +1363,20 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         if (json_array_size(out_vms) == 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' has no assessed VM to plan",
                                     id);
+        /* An override for a VM the assessment does not have is a mistake, not a no-op. */
+        const json_t *ov;
+        json_array_foreach(overrides, i, ov) {
+                const char *name = json_string_value(json_object_get(ov, "name"));
+                size_t k;
+                const json_t *v;
+                bool known = false;
+                json_array_foreach(out_vms, k, v) known =
+                        known || streq(json_string_value(json_object_get(v, "name")), name);
+                if (!known)
+                        return cb_error_set_field(err, CB_ERR_VALIDATION, "vms",
+                                                  "vms: legacy system '%s' has no assessed VM '%s'", id,
+                                                  name);
+        }
 
         char now[32];
         store_now(now);

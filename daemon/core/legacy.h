@@ -81,11 +81,13 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
 bool legacy_assessing(Legacy *lg, const char *id);
 
 /* POST /v1/legacy-systems/{id}/plan {"project_id", "target": {"provider",
- * "pool", "network"}, "vms": [{"name", "service_id", "plan_id"}]}: maps
- * every assessed VM to a catalogue plan (the smallest fit unless "vms"
- * overrides it), runs the pre-flight (legacy-fit.h; the policy engine
- * judges the target order in the migration project) and stores the plan
- * with its concerns; the state becomes planned. */
+ * "pool", "network"}, "vms": [{"name", "service_id", "plan_id", "disks":
+ * [{"dev", "service_id", "plan_id"}]}]}: maps every assessed VM to a
+ * catalogue plan and each of its disks after the first to a block-volume
+ * plan (the smallest fits unless "vms" overrides them), runs the pre-flight
+ * (legacy-fit.h; the policy engine judges every target order of the plan
+ * together in the migration project, legacy_judge_target) and stores the
+ * plan with its concerns; the state becomes planned. */
 int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
                 CbError *err);
 
@@ -135,8 +137,12 @@ void legacy_set_move_options(Legacy *lg, unsigned max_copies_per_host, uint64_t 
                              uint64_t fail_after_bytes, unsigned stop_timeout_ms);
 
 /* Called on the main loop each time a move's progress is recorded:
- * system_id and the run document ({"state", "vms": [{"name", "step",
- * "bytes_done", "bytes_total", "rate_bps", ...}]}), borrowed. */
+ * system_id and the run document ({"state", "bytes_done", "bytes_total",
+ * "rate_bps", "eta_seconds", "current": {"vm", "vm_index", "vm_count",
+ * "step", "disk": {"index", "count", "dev", "source"}}, "vms": [{"name",
+ * "step", "bytes_done", "bytes_total", "rate_bps", "eta_seconds",
+ * "current_disk", ...}]}; bytes over every disk, never going back,
+ * legacy-progress.h), borrowed. */
 typedef void (*LegacyProgressFn)(const char *system_id, const json_t *run, void *userdata);
 void legacy_set_progress_callback(Legacy *lg, LegacyProgressFn fn, void *userdata);
 

@@ -25,12 +25,17 @@
  * row as they change, so a daemon killed mid-operation resumes where it was
  * (a provision not yet acknowledged is PUT again: the provider answers the
  * same instance, never a second one).
+ *
+ * The timer, retries, polling deadline and orphan mitigation are the state
+ * machine bindings share (osb-poll.h); what a phase sends and what its
+ * answer means for an operation is here.
  */
 
 #include <jansson.h>
 
 #include "providers.h"
 #include "resources.h"
+#include "secretbox.h"
 #include "states.h"
 
 /* result 0: done; <0: failed, error says why (for the record and the
@@ -39,12 +44,31 @@ typedef void (*HttpOpDoneFn)(int result, const char *error, void *userdata);
 
 /* Starts operation op_id (kind provision or deprovision) of the resource
  * res, ordered with plan_spec (its "remote_service_id", "remote_plan_id"),
- * on its provider. Both are copied. On 0, done is called exactly once,
- * later, on the loop. Other kinds: -EOPNOTSUPP with err set, and done is
- * not called. */
-int http_operation_start(Store *store, Providers *ps, const char *op_id, OperationKind kind,
-                         const Resource *res, const json_t *plan_spec, HttpOpDoneFn done, void *userdata,
-                         CbError *err);
+ * on its provider. Both are copied. A provision sends the parameters sealed
+ * on its row (http_parameters_seal(), opened with secrets). On 0, done is
+ * called exactly once, later, on the loop. Other kinds: -EOPNOTSUPP with err
+ * set, and done is not called. */
+int http_operation_start(Store *store, Providers *ps, const SecretBox *secrets, const char *op_id,
+                         OperationKind kind, const Resource *res, const json_t *plan_spec, HttpOpDoneFn done,
+                         void *userdata, CbError *err);
+
+/* An order's parameters (not NULL) held against what provider p says its
+ * plan takes for a new instance (schemas.service_instance.create.parameters
+ * of plan_spec's remote plan; osb_params_check()): CB_ERR_VALIDATION naming
+ * the parameter. A plan p does not list (yet) is the provider's to check. */
+int http_provision_parameters_check(const Provider *p, const json_t *plan_spec, const json_t *parameters,
+                                    CbError *err);
+/* params sealed for the parameters column of operation op_id (*ret, malloc'd). */
+int http_parameters_seal(const SecretBox *secrets, const char *op_id, const json_t *params, char **ret);
+/* The parameters sealed on operation op_id: *ret a new reference, or NULL for none. */
+int http_operation_parameters(Store *store, const SecretBox *secrets, const char *op_id, json_t **ret,
+                              CbError *err);
+
+/* The entry of plan (a remote plan id) of service in what provider p offers
+ * (its /v2/catalog), and in *ret_service (may be NULL) its service's: borrowed,
+ * or NULL when p offers no such plan. */
+const json_t *http_offered_plan(const Provider *p, const char *service, const char *plan,
+                                const json_t **ret_service);
 
 /* The plan's maximum_polling_duration (seconds) in what provider p offers,
  * else an hour: how long an asynchronous operation of it is polled. */

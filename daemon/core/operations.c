@@ -96,6 +96,7 @@ int operation_record(Store *s, const char *op_id, const char *resource_id, Opera
 typedef struct OpJob {
         Resources *r;
         Reservation reservation;
+        uint64_t ended_ns; /* when the worker's driver call returned (provider_clock_ns) */
         char op_id[64];
         OperationKind kind;
         char resource_id[64];
@@ -145,6 +146,8 @@ static int op_job_run(void *userdata) {
                 if (j->err.kind != CB_ERR_NONE) /* the image was refused when the job was made */
                         return -cb_error_errno(j->err.kind);
                 int q = driver_provision(j->ops, j->conn, &j->spec, &out, &j->err);
+                /* The VM (if any) runs by now: what its share's release is dated. */
+                j->ended_ns = provider_clock_ns();
                 if (q >= 0) {
                         free(j->provider_ref);
                         j->provider_ref = out;
@@ -282,7 +285,10 @@ static void op_job_done(int result, void *userdata) {
         int q;
 
         inflight_remove(r, j->op_id);
-        reservation_end(&j->reservation, result >= 0);
+        if (result >= 0 && j->ended_ns)
+                reservation_end_ran_by(&j->reservation, j->ended_ns);
+        else
+                reservation_end(&j->reservation, result >= 0);
         /* What runs on the provider changed (or may have: a failure half-way). */
         if (j->kind != OPERATION_REBOOT) {
                 Provider *p = providers_find(r->providers, j->provider);
@@ -477,8 +483,8 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
         /* An http provider's operations run on the loop, not on a worker. */
         if (driver_is_async(j->ops)) {
                 CbError e = CB_ERROR_INIT;
-                q = http_operation_start(r->store, r->providers, op_id, kind, &j->res, j->plan_spec,
-                                         http_op_done, j, &e);
+                q = http_operation_start(r->store, r->providers, r->secrets, op_id, kind, &j->res,
+                                         j->plan_spec, http_op_done, j, &e);
                 if (q < 0)
                         log_warning("operation %s: %s", op_id, e.message);
                 cb_error_clear(&e);

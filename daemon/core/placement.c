@@ -9,10 +9,19 @@ Reservation reservation_take(Provider *p, unsigned vcpus, uint64_t memory_mib) {
         return (Reservation){ .p = p, .vcpus = vcpus, .memory_mib = memory_mib };
 }
 
-void reservation_end(Reservation *res, bool ran) {
+static void reservation_release(Reservation *res, bool ran, uint64_t ran_by_ns) {
         if (res->p)
-                provider_release(res->p, res->vcpus, res->memory_mib, ran);
+                provider_release(res->p, res->vcpus, res->memory_mib, ran, ran_by_ns);
         *res = (Reservation){ 0 };
+}
+
+void reservation_end(Reservation *res, bool ran) {
+        /* Now is late enough: the VM ran before its provision's end reached the loop. */
+        reservation_release(res, ran, ran ? provider_clock_ns() : 0);
+}
+
+void reservation_end_ran_by(Reservation *res, uint64_t ran_by_ns) {
+        reservation_release(res, true, ran_by_ns);
 }
 
 void reservation_drop(Reservation *res) {

@@ -30,6 +30,9 @@ Reservation reservation_take(Provider *p, unsigned vcpus, uint64_t memory_mib);
 /* ran: the provision ended with the VM running (its share stays held until
  * the provider's capacity is read again). */
 void reservation_end(Reservation *res, bool ran);
+/* The same for a provision whose VM was running by ran_by_ns
+ * (provider_clock_ns(), taken where the provision ended). */
+void reservation_end_ran_by(Reservation *res, uint64_t ran_by_ns);
 /* The provision did not happen: the share is free again. Takes NULL p. */
 void reservation_drop(Reservation *res);
 

@@ -66,6 +66,7 @@ static void provider_free(Provider *p) {
                 return;
         if (p->conn)
                 driver_close(p->ops, p->conn);
+        capacity_ledger_done(&p->unread);
         free(p->name);
         free(p->driver);
         free(p->uri);
@@ -119,8 +120,7 @@ typedef struct Probe {
         char *uri;
         DriverConn *conn; /* in: current; out: opened when it was NULL */
         bool opened;
-        unsigned unread_vcpus; /* what the reading will show that the last one did not */
-        uint64_t unread_memory_mib;
+        uint64_t read_from_ns; /* when the reading began (provider_clock_ns) */
         DriverCapacity capacity;
         CbError err;
 } Probe;
@@ -139,6 +139,8 @@ static int probe_job(void *userdata) {
                 if (r < 0)
                         return r;
         }
+        /* Every VM running by now is in the reading. */
+        pr->read_from_ns = provider_clock_ns();
         r = driver_capacity(pr->ops, pr->conn, &pr->capacity, &pr->err);
         /* A driver without capacity reporting is still usable (pinned plans). */
         return r == -EOPNOTSUPP ? 1 : r;
@@ -158,8 +160,7 @@ static void probe_done(int result, void *userdata) {
                 if (result == 0) {
                         p->capacity = pr->capacity;
                         p->capacity_valid = true;
-                        p->unread_vcpus -= MIN(p->unread_vcpus, pr->unread_vcpus);
-                        p->unread_memory_mib -= MIN(p->unread_memory_mib, pr->unread_memory_mib);
+                        capacity_ledger_read(&p->unread, pr->read_from_ns);
                 }
                 /* A change during the reading is seen by the next one. */
                 if (!was_connected)
@@ -271,13 +272,7 @@ static void provider_probe(Providers *ps, Provider *p) {
         pr = calloc(1, sizeof(*pr));
         if (!pr)
                 return;
-        *pr = (Probe){ .ps = ps,
-                       .p = p,
-                       .ops = p->ops,
-                       .uri = strdup(p->uri),
-                       .conn = p->conn,
-                       .unread_vcpus = p->unread_vcpus,
-                       .unread_memory_mib = p->unread_memory_mib };
+        *pr = (Probe){ .ps = ps, .p = p, .ops = p->ops, .uri = strdup(p->uri), .conn = p->conn };
         if (!pr->uri || worker_submit(ps->pool, probe_job, probe_done, pr) < 0) {
                 free(pr->uri);
                 free(pr);
@@ -305,12 +300,12 @@ bool providers_any_stale(Providers *ps) {
 }
 
 unsigned provider_free_vcpus(const Provider *p) {
-        uint64_t held = (uint64_t)p->reserved_vcpus + p->unread_vcpus;
+        uint64_t held = (uint64_t)p->reserved_vcpus + p->unread.vcpus;
         return p->capacity.free_vcpus > held ? (unsigned)(p->capacity.free_vcpus - held) : 0;
 }
 
 uint64_t provider_free_memory_mib(const Provider *p) {
-        uint64_t held = p->reserved_memory_mib + p->unread_memory_mib;
+        uint64_t held = p->reserved_memory_mib + p->unread.memory_mib;
         return p->capacity.free_memory_mib > held ? p->capacity.free_memory_mib - held : 0;
 }
 
@@ -319,12 +314,17 @@ void provider_reserve(Provider *p, unsigned vcpus, uint64_t memory_mib) {
         p->reserved_memory_mib += memory_mib;
 }
 
-void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran) {
+uint64_t provider_clock_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran, uint64_t ran_by_ns) {
         p->reserved_vcpus -= MIN(p->reserved_vcpus, vcpus);
         p->reserved_memory_mib -= MIN(p->reserved_memory_mib, memory_mib);
         if (ran) {
-                p->unread_vcpus += vcpus;
-                p->unread_memory_mib += memory_mib;
+                capacity_ledger_ran(&p->unread, vcpus, memory_mib, ran_by_ns);
                 p->capacity_stale = true;
         }
 }
@@ -545,8 +545,8 @@ int provider_record(const Provider *p, ProviderRecord *ret) {
                 rec.total_memory_mib = p->capacity.total_memory_mib;
                 rec.free_memory_mib = provider_free_memory_mib(p);
                 rec.running = p->capacity.running;
-                rec.reserved_vcpus = p->reserved_vcpus + p->unread_vcpus;
-                rec.reserved_memory_mib = p->reserved_memory_mib + p->unread_memory_mib;
+                rec.reserved_vcpus = p->reserved_vcpus + p->unread.vcpus;
+                rec.reserved_memory_mib = p->reserved_memory_mib + p->unread.memory_mib;
                 rec.has_pools = p->capacity.pools_complete;
                 rec.n_pools = MIN(p->capacity.n_pools, (unsigned)DRIVER_POOLS_MAX);
                 memcpy(rec.pools, p->capacity.pools, sizeof(rec.pools));

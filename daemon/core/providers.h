@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "capacity-ledger.h"
 #include "driver.h"
 #include "error.h"
 #include "principal.h"
@@ -52,9 +53,8 @@ typedef struct Provider {
         bool capacity_stale; /* changed since the reading; refresh_stale reads it again */
         unsigned reserved_vcpus;
         uint64_t reserved_memory_mib;
-        /* Provisions finished since the last reading began: the reading does not show them yet. */
-        unsigned unread_vcpus;
-        uint64_t unread_memory_mib;
+        /* Provisions whose VM ran after the last reading began: it does not show them yet. */
+        CapacityLedger unread;
         bool probing; /* a probe job is under way */
         /* http (OSB) providers; NULL otherwise */
         char *username, *password, *api_version, *ca_file;
@@ -124,10 +124,13 @@ int provider_record(const Provider *p, ProviderRecord *ret);
 unsigned provider_free_vcpus(const Provider *p);
 uint64_t provider_free_memory_mib(const Provider *p);
 /* A provision placed on p holds its share from placement until it ends;
- * one that ended with a running VM holds it until a reading that began
- * afterwards shows that VM (ran = true). */
+ * one that ended with a running VM (ran = true: running by ran_by_ns, the
+ * monotonic clock, at the latest) holds it until a reading that began
+ * afterwards shows that VM (policy/capacity-ledger.h). */
 void provider_reserve(Provider *p, unsigned vcpus, uint64_t memory_mib);
-void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran);
+void provider_release(Provider *p, unsigned vcpus, uint64_t memory_mib, bool ran, uint64_t ran_by_ns);
+/* The monotonic clock of ran_by_ns and of the readings' start. */
+uint64_t provider_clock_ns(void);
 /* What runs on p changed: its capacity reading is out of date. */
 void provider_capacity_changed(Provider *p);
 

@@ -11,7 +11,9 @@
 #include "first-boot.h"
 #include "json-util.h"
 #include "log.h"
+#include "operations-http.h"
 #include "operations.h"
+#include "osb-params.h"
 #include "placement.h"
 #include "reconcile.h"
 #include "resources-internal.h"
@@ -180,7 +182,7 @@ static int find_idempotent(Resources *r, const char *who, const char *key, char 
 }
 
 int resource_request_from_json(const json_t *body, EvalRequest *ret, const char **ret_name, CbError *err) {
-        static const char *const extra[] = { "name", "ssh_authorized_keys", "user_data", NULL };
+        static const char *const extra[] = { "name", "ssh_authorized_keys", "user_data", "parameters", NULL };
         const char *name = NULL;
         EvalRequest req;
         int r;
@@ -194,6 +196,8 @@ int resource_request_from_json(const json_t *body, EvalRequest *ret, const char 
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "quantity",
                                           "quantity: one resource per request (send one request each)");
         r = first_boot_check(body, err);
+        if (r >= 0 && json_object_get(body, "parameters"))
+                r = osb_params_check(json_object_get(body, "parameters"), NULL, err);
         if (r < 0)
                 return r;
         *ret = req;
@@ -205,6 +209,7 @@ int resource_request_from_json(const json_t *body, EvalRequest *ret, const char 
  * transaction audit_change() opens for them and their record. */
 typedef struct RequestChange {
         const char *id, *op_id, *name, *kind, *provider, *idempotency_key, *hash, *now, *who;
+        const char *sealed_parameters; /* an http order's, sealed (operations-http.h); NULL */
         const EvalRequest *req;
         const Evaluation *ev;
         const json_t *body; /* its first-boot members (first-boot.h) */
@@ -233,15 +238,48 @@ static int request_change(Store *s, void *userdata, CbError *err) {
                       "recording the request", err);
         if (q >= 0)
                 q = first_boot_store(s, c->id, c->body, err);
+        if (q >= 0)
+                q = operation_record(s, c->op_id, c->id, OPERATION_PROVISION, c->now, err);
+        if (q >= 0 && c->sealed_parameters)
+                q = store_run(s, "UPDATE operations SET parameters = ?1 WHERE id = ?2",
+                              STORE_ARGS(SA_TEXT(c->sealed_parameters), SA_TEXT(c->op_id)),
+                              "recording the order's parameters", err);
+        return q < 0 ? q : 0;
+}
+
+/* The canonical text a request's hash is made of: the body without its
+ * parameters, which may hold secrets (a repeat's parameters are compared
+ * with the sealed ones instead, same_parameters()). */
+static char *request_canon(const json_t *body) {
+        json_t *copy;
+        char *canon;
+        if (!json_object_get(body, "parameters"))
+                return json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        copy = json_copy((json_t *)body);
+        if (!copy)
+                return NULL;
+        json_object_del(copy, "parameters");
+        canon = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(copy);
+        return canon;
+}
+
+/* Whether the repeat's parameters (NULL or {}: none) are those the order op_id was made with. */
+static int same_parameters(Resources *r, const char *op_id, const json_t *params, CbError *err) {
+        _cleanup_(json_decrefp) json_t *old = NULL;
+        int q = http_operation_parameters(r->store, r->secrets, op_id, &old, err);
         if (q < 0)
                 return q;
-        return operation_record(s, c->op_id, c->id, OPERATION_PROVISION, c->now, err);
+        if (params && json_object_size(params) == 0)
+                params = NULL;
+        return old && params ? json_equal(old, (json_t *)params) : !old && !params;
 }
 
 int resources_request(Resources *r, const CbCaller *caller, const json_t *body, const char *idempotency_key,
                       ResourceTicket *ret, CbError *err) {
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
-        _cleanup_(freep) char *canon = NULL;
+        _cleanup_(freep) char *canon = NULL, *sealed_parameters = NULL;
+        const json_t *params;
         char id[64], op_id[64], hash[DIGEST_HEX_MAX], now[32], object[96];
         const char *name = NULL, *kind;
         const json_t *spec;
@@ -258,7 +296,7 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                 return q;
 
         /* Same key, same body: the same resource; same key, other body: a conflict. */
-        canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        canon = request_canon(body);
         if (!canon || digest_sha256_hex(canon, strlen(canon), hash) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         if (idempotency_key) {
@@ -278,6 +316,13 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                         if (resources_record(r, old_id, &res) < 0 || operation_first(r, old_id, op_id) < 0)
                                 return cb_error_set(err, CB_ERR_INTERNAL,
                                                     "cannot read resource %s of Idempotency-Key '%s'", old_id,
+                                                    idempotency_key);
+                        q = same_parameters(r, op_id, json_object_get(body, "parameters"), err);
+                        if (q < 0)
+                                return q;
+                        if (q == 0)
+                                return cb_error_set(err, CB_ERR_CONFLICT,
+                                                    "Idempotency-Key '%s' was used for a different request",
                                                     idempotency_key);
                         ticket(ret, old_id, res.state, op_id);
                         return 0;
@@ -320,9 +365,29 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
         }
         if (!p)
                 return -EAGAIN;
+        params = json_object_get(body, "parameters");
+        if (params && json_object_size(params) == 0)
+                params = NULL; /* {} asks nothing: the same as none */
+        if (!streq_ptr(jstr(ev.service, "driver"), "http") && params)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
+                                          "parameters: plan '%s' is provisioned by this broker (driver "
+                                          "libvirt), which takes none",
+                                          req.plan_id);
+        if (streq_ptr(jstr(ev.service, "driver"), "http")) {
+                /* Checked even when none are given: the schema may require some. */
+                _cleanup_(json_decrefp) json_t *none = params ? NULL : json_object();
+                q = http_provision_parameters_check(p, spec, params ?: none, err);
+                if (q < 0)
+                        return q;
+        }
 
         if (random_id("r-", id, sizeof(id)) < 0 || random_id("op-", op_id, sizeof(op_id)) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+        if (params && http_parameters_seal(r->secrets, op_id, params, &sealed_parameters) < 0)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the broker has no secrets key (secrets.key or the secrets-key credential): "
+                        "it cannot keep an order's parameters");
         store_now(now);
         {
                 RequestChange change = { .id = id,
@@ -334,12 +399,22 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
                                          .hash = hash,
                                          .now = now,
                                          .who = caller->principal->name,
+                                         .sealed_parameters = sealed_parameters,
                                          .req = &req,
                                          .ev = &ev,
                                          .body = body };
-                json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "resource", id, "service",
-                                           req.service_id, "plan", req.plan_id, "provider", p->name,
-                                           "committed_fen", (json_int_t)ev.projected_cost_fen);
+                json_t *names = NULL, *v;
+                const char *k;
+                if (params) {
+                        /* The parameters may hold secrets: the record names them, no more. */
+                        names = json_array();
+                        json_object_foreach((json_t *)params, k, v)
+                                json_array_append_new(names, json_string(k));
+                }
+                json_t *detail =
+                        json_pack("{s:s, s:s, s:s, s:s, s:I, s:o*}", "resource", id, "service",
+                                  req.service_id, "plan", req.plan_id, "provider", p->name, "committed_fen",
+                                  (json_int_t)ev.projected_cost_fen, "parameter_names", names);
                 /* Durable before the provider hears of it: a crash from here on is recovered. */
                 q = audit_change(r->store, caller,
                                  &(AuditEntry){ "resource.request", object, "ok", NULL, detail },

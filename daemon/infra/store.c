@@ -855,6 +855,40 @@ static const char *const migrations[] = {
         "  target TEXT,"
         "  first_seen TEXT NOT NULL,"
         "  PRIMARY KEY (provider, volume_id, domain));",
+
+        /* 32: the parameters a department sent with a binding
+         * (daemon/core/bindings.c) or an order of an http instance (on its
+         * provision operation, daemon/core/operations-http.c), sealed like
+         * credentials (they may hold secrets), so that a resumed request
+         * sends them again and a repeat of it can be told from another. */
+        "ALTER TABLE service_bindings ADD COLUMN parameters TEXT;"
+        "ALTER TABLE operations ADD COLUMN parameters TEXT;",
+
+        /* 33: a closed statement's file is stored as slices of at most 256
+         * KiB (daemon/core/billing.c), never as one value: a close writes
+         * them as it renders, an export reads them one by one, so nothing
+         * holds a file whole. A slice counts only once its month is in
+         * billing_closed (the close's last transaction); slices of a month
+         * not closed are what a crashed close left (billing_recover()
+         * drops them). size: the file's length, to check the slices
+         * against. Files stored whole before are cut here, byte for byte
+         * (substr of a BLOB counts bytes), so they export the same. */
+        "CREATE TABLE billing_closed_slices ("
+        "  period TEXT NOT NULL,"
+        "  department TEXT NOT NULL,"
+        "  format TEXT NOT NULL CHECK (format IN ('json','csv')),"
+        "  seq INTEGER NOT NULL,"
+        "  data BLOB NOT NULL,"
+        "  PRIMARY KEY (period, department, format, seq));"
+        "ALTER TABLE billing_closed_files ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE billing_closed_files SET size = length(CAST(body AS BLOB));"
+        "WITH RECURSIVE n(seq) AS (SELECT 0 UNION ALL SELECT seq + 1 FROM n"
+        "  WHERE (seq + 1) * 262144 < (SELECT COALESCE(MAX(size), 0) FROM billing_closed_files))"
+        "INSERT INTO billing_closed_slices (period, department, format, seq, data)"
+        "  SELECT f.period, f.department, f.format, n.seq,"
+        "    substr(CAST(f.body AS BLOB), n.seq * 262144 + 1, 262144)"
+        "  FROM billing_closed_files f JOIN n ON n.seq * 262144 < f.size;"
+        "ALTER TABLE billing_closed_files DROP COLUMN body;",
 };
 
 /* Larger than the number of distinct statements the daemon prepares, so a
@@ -896,7 +930,17 @@ struct Store {
         StoreMemo *memos; /* kept during a read snapshot, run after it */
         size_t n_memos;
         AuditTrail *audit;
+        uint64_t serial;
 };
+
+static uint64_t next_serial(void) {
+        static uint64_t last;
+        return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t store_serial(const Store *s) {
+        return s ? s->serial : 0;
+}
 
 void store_set_audit(Store *s, AuditTrail *t) {
         s->audit = t;
@@ -1017,6 +1061,7 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
         s = calloc(1, sizeof(*s));
         if (!s)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        s->serial = next_serial();
         s->path = strdup(path);
         if (!s->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1060,6 +1105,7 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        rd->serial = next_serial();
         rd->path = strdup(s->path);
         if (!rd->path)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -1071,6 +1117,35 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         sqlite3_busy_timeout(rd->db, 5000);
         *ret = TAKE_PTR(rd);
         return 0;
+}
+
+int store_open_writer(Store *s, Store **ret, CbError *err) {
+        _cleanup_(store_freep) Store *wr = NULL;
+        int r;
+
+        wr = calloc(1, sizeof(*wr));
+        if (!wr)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        wr->path = strdup(s->path);
+        if (!wr->path)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        if (sqlite3_open_v2(wr->path, &wr->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for writing: %s", wr->path,
+                                    wr->db ? sqlite3_errmsg(wr->db) : "out of memory");
+        sqlite3_busy_timeout(wr->db, 5000);
+        /* The file is in WAL mode already (the owner's connection set it). */
+        r = store_exec(wr, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(wr);
+        return 0;
+}
+
+int store_checkpoint(Store *s) {
+        return sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK
+                       ? 0
+                       : -EIO;
 }
 
 Store *store_free(Store *s) {
@@ -1438,6 +1513,10 @@ int store_memo(Store *s, const char *sql, const StoreArg *args, const char *what
         return memo_commit_relaxed(s, &(StoreMemo){ .sql = sql, .what = what, .args = (StoreArg *)args }, 1);
 }
 
+bool store_sees_uncommitted(Store *s) {
+        return sqlite3_txn_state(s->db, "main") == SQLITE_TXN_WRITE;
+}
+
 void store_batch_begin(Store *s) {
         if (s->depth == 0)
                 s->batching = true;
@@ -1519,6 +1598,15 @@ static int bind_args(Store *s, sqlite3_stmt *st, const StoreArg *args, const cha
                                                               SQLITE_STATIC)
                                           : sqlite3_bind_null(st, k + 1);
                         break;
+                case STORE_ARG_BLOB:
+                        if (args[k].i < 0 || args[k].i > INT_MAX)
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "while %s: value %d is %lld bytes long", what, k + 1,
+                                                    (long long)args[k].i);
+                        rc = args[k].text ? sqlite3_bind_blob(st, k + 1, args[k].text, (int)args[k].i,
+                                                              SQLITE_STATIC)
+                                          : sqlite3_bind_null(st, k + 1);
+                        break;
                 default:
                         rc = sqlite3_bind_null(st, k + 1);
                         break;
@@ -1591,6 +1679,10 @@ size_t store_rows_len(StoreRows *rows, int i) {
         return (size_t)sqlite3_column_bytes(rows_stmt(rows), i);
 }
 
+const void *store_rows_blob(StoreRows *rows, int i) {
+        return sqlite3_column_blob(rows_stmt(rows), i);
+}
+
 char *store_rows_dup(StoreRows *rows, int i) {
         const char *t = store_rows_text(rows, i);
         return t ? strdup(t) : NULL;
@@ -1610,7 +1702,33 @@ int store_rows_texts(StoreRows *rows, const StoreText *cols, size_t n, char **re
         char *mem;
 
         /* Lengths first: sqlite3_column_bytes() after sqlite3_column_text()
-         * is the documented order that leaves the text pointer valid. */
+         * is the documented order that leaves the text pointer valid. Up to
+         * 32 columns in one pass, each asked once. */
+        if (n <= 32) {
+                const char *t[32];
+                size_t len[32];
+                for (size_t k = 0; k < n; k++) {
+                        t[k] = (const char *)sqlite3_column_text(st, cols[k].column);
+                        len[k] = t[k] ? (size_t)sqlite3_column_bytes(st, cols[k].column) : 0;
+                        if (t[k])
+                                total += len[k] + 1;
+                }
+                mem = malloc(total);
+                if (!mem)
+                        return -ENOMEM;
+                for (size_t k = 0; k < n; k++) {
+                        if (!t[k]) {
+                                *cols[k].dst = NULL;
+                                continue;
+                        }
+                        memcpy(mem + at, t[k], len[k]);
+                        mem[at + len[k]] = 0;
+                        *cols[k].dst = mem + at;
+                        at += len[k] + 1;
+                }
+                *ret_mem = mem;
+                return 0;
+        }
         for (size_t k = 0; k < n; k++)
                 if (sqlite3_column_text(st, cols[k].column))
                         total += (size_t)sqlite3_column_bytes(st, cols[k].column) + 1;

@@ -35,7 +35,25 @@ Store *store_free(Store *s);
  * its own read transactions (WAL: the writer never waits for it). Shares
  * nothing with s; free it on the thread that used it. */
 int store_open_reader(Store *s, Store **ret, CbError *err);
+/* A second read-write connection to s's database, for one other thread
+ * that writes much (a worker storing a closed statement's slices): each of
+ * its transactions holds SQLite's one write lock, so s's next write waits
+ * for it (busy_timeout, 5 s): keep them short. It commits at
+ * synchronous=NORMAL (in the WAL, not yet fdatasync'd): what it writes must
+ * count only once a durable commit of s refers to it, which syncs the WAL
+ * and so every frame before. No migrations; shares nothing with s; free it
+ * on the thread that used it. */
+int store_open_writer(Store *s, Store **ret, CbError *err);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+/* Copies what the WAL holds into the database file as far as no reader
+ * needs it (a passive checkpoint): after much was written, so that the next
+ * commit on the loop does not do it. 0, or -EIO. */
+int store_checkpoint(Store *s);
+
+/* A number no other Store of this process had or will have: what an
+ * in-process memo of the database's contents is keyed by, since a freed
+ * store's address may come back for another file. */
+uint64_t store_serial(const Store *s);
 
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);
@@ -84,6 +102,10 @@ void store_batch_begin(Store *s);
 int store_batch_end(Store *s);
 /* True while a batch holds uncommitted changes. */
 bool store_in_batch(Store *s);
+/* Whether what this connection reads may include changes of its own that
+ * are not committed yet (an open transaction that wrote): a memo of what
+ * was read must not outlive a rollback of them. */
+bool store_sees_uncommitted(Store *s);
 
 /* ---- statements with typed binds ----
  *
@@ -100,6 +122,7 @@ typedef enum StoreArgType {
         STORE_ARG_INT,
         STORE_ARG_NULL,
         STORE_ARG_TEXT_LEN, /* exactly i bytes of text, NUL or not (signed documents) */
+        STORE_ARG_BLOB,     /* exactly i bytes, a BLOB (PostgreSQL: bytea) */
 } StoreArgType;
 
 typedef struct StoreArg {
@@ -113,7 +136,9 @@ typedef struct StoreArg {
 #define SA_NULL    ((StoreArg){ .type = STORE_ARG_NULL })
 /* The first n bytes of v, byte for byte; a NULL v binds SQL NULL. */
 #define SA_TEXT_LEN(v, n) ((StoreArg){ .type = STORE_ARG_TEXT_LEN, .text = (v), .i = (int64_t)(n) })
-#define SA_END            ((StoreArg){ .type = STORE_ARG_END })
+/* The first n bytes at v as a BLOB, bytes that need not be text. */
+#define SA_BLOB(v, n) ((StoreArg){ .type = STORE_ARG_BLOB, .text = (const char *)(v), .i = (int64_t)(n) })
+#define SA_END        ((StoreArg){ .type = STORE_ARG_END })
 /* STORE_ARGS(SA_TEXT(id), SA_INT(n)): the list, ended. */
 #define STORE_ARGS(...) ((const StoreArg[]){ __VA_ARGS__, SA_END })
 
@@ -148,8 +173,12 @@ int store_rows_next(StoreRows *rows, CbError *err);
  * store_rows_next(); dup: a malloc'd copy (NULL for NULL or no memory). */
 const char *store_rows_text(StoreRows *rows, int i);
 char *store_rows_dup(StoreRows *rows, int i);
-/* The length in bytes of column i of the current row (text or blob). */
+/* The length in bytes of column i of the current row (text or blob);
+ * after store_rows_blob() for a blob. */
 size_t store_rows_len(StoreRows *rows, int i);
+/* Column i of the current row as bytes (a BLOB; NULL for SQL NULL or an
+ * empty one), valid until the next store_rows_next(). */
+const void *store_rows_blob(StoreRows *rows, int i);
 int64_t store_rows_int(StoreRows *rows, int i);
 bool store_rows_is_null(StoreRows *rows, int i);
 /* Several text columns of the current row in one allocation, for a record

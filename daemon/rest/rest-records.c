@@ -32,55 +32,57 @@ json_t *rest_resource_list_json(const ResourceList *list) {
 
 static void resource_text(JsonText *w, const Resource *res) {
         json_text_begin_object(w);
-        json_text_key(w, "id");
+        json_text_key_lit(w, "id");
         json_text_string(w, res->id);
-        json_text_key(w, "name");
+        json_text_key_lit(w, "name");
         json_text_string(w, res->name);
-        json_text_key(w, "project_id");
+        json_text_key_lit(w, "project_id");
         json_text_string(w, res->project_id);
-        json_text_key(w, "system_id");
+        json_text_key_lit(w, "system_id");
         json_text_string(w, res->system_id);
-        json_text_key(w, "department");
+        json_text_key_lit(w, "department");
         json_text_string(w, res->department);
-        json_text_key(w, "service_id");
+        json_text_key_lit(w, "service_id");
         json_text_string(w, res->service_id);
-        json_text_key(w, "plan_id");
+        json_text_key_lit(w, "plan_id");
         json_text_string(w, res->plan_id);
-        json_text_key(w, "catalog_revision");
+        json_text_key_lit(w, "catalog_revision");
         json_text_int(w, res->catalog_revision);
-        json_text_key(w, "approval_no");
+        json_text_key_lit(w, "approval_no");
         json_text_string(w, res->approval_no);
-        json_text_key(w, "cost_kind");
+        json_text_key_lit(w, "cost_kind");
         json_text_string(w, res->cost_kind);
-        json_text_key(w, "committed_fen");
+        json_text_key_lit(w, "committed_fen");
         json_text_int(w, res->committed_fen);
-        json_text_key(w, "provider");
+        json_text_key_lit(w, "provider");
         json_text_string_or_null(w, res->provider);
-        json_text_key(w, "provider_ref");
+        json_text_key_lit(w, "provider_ref");
         json_text_string_or_null(w, res->provider_ref);
-        json_text_key(w, "state");
+        json_text_key_lit(w, "state");
         json_text_string(w, resource_state_to_string(res->state));
-        json_text_key(w, "created_at");
+        json_text_key_lit(w, "created_at");
         json_text_string(w, res->created_at);
-        json_text_key(w, "created_by");
+        json_text_key_lit(w, "created_by");
         json_text_string(w, res->created_by);
-        json_text_key(w, "updated_at");
+        json_text_key_lit(w, "updated_at");
         json_text_string(w, res->updated_at);
-        json_text_key(w, "kind");
+        json_text_key_lit(w, "kind");
         json_text_string(w, resource_kind_to_string(res->kind));
         json_text_end_object(w);
 }
 
 int rest_resource_page_text(const ResourceList *list, const char *next, char **ret, size_t *ret_len) {
         JsonText w = JSON_TEXT_INIT;
+        /* About 450 bytes a record. */
+        json_text_reserve(&w, 512 * list->n + 256);
         json_text_begin_object(&w);
-        json_text_key(&w, "resources");
+        json_text_key_lit(&w, "resources");
         json_text_begin_array(&w);
         for (size_t i = 0; i < list->n; i++)
                 resource_text(&w, &list->items[i]);
         json_text_end_array(&w);
         if (next && next[0]) {
-                json_text_key(&w, "next_page_token");
+                json_text_key_lit(&w, "next_page_token");
                 json_text_string(&w, next);
         }
         json_text_end_object(&w);

@@ -393,6 +393,20 @@ stmt 2024-01 dev-finance
 assert_jq "$CB_BODY" '.lines[] | select(.resource_id == "r-d") | .funding' pay "while open January follows: r-d is paid now"
 bcall 1003 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Billing GetStatement "sa{sv}" 2024-02 0
 assert_eq "$(jq -j '.data[0]' <"$CB_TMP/call.out" | sha256sum)" "$closed_sum" "D-Bus answers the closed bytes"
+# ExportStatement (a pipe), through cloudbrokerctl: the stored slices, as REST sends them.
+for f in json csv; do
+        CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period 2024-02 --format "$f" \
+                >"$CB_TMP/ctl-closed.$f"
+done
+assert_eq "$(sha256sum <"$CB_TMP/ctl-closed.json")" "$closed_sum" "cloudbrokerctl billing export of the closed JSON: the same bytes"
+assert_eq "$(sha256sum <"$CB_TMP/ctl-closed.csv")" "$(sha256sum <"$CB_TMP/closed.csv")" "... and of the closed CSV"
+CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing export --period 2024-02 --format csv --excel \
+        >"$CB_TMP/ctl-closed-bom.csv"
+assert_eq "$(head -c 3 "$CB_TMP/ctl-closed-bom.csv" | od -An -tx1 | tr -d ' ') $(tail -c +4 "$CB_TMP/ctl-closed-bom.csv" | sha256sum)" \
+        "efbbbf $(sha256sum <"$CB_TMP/closed.csv")" "... with --excel: the byte order mark, then the signed CSV"
+assert_eq "$(sql "SELECT COUNT(*) FROM billing_closed_files f WHERE period = '2024-02' AND size = (SELECT SUM(length(data))
+        FROM billing_closed_slices s WHERE s.period = f.period AND s.department = f.department AND s.format = f.format)")" 6 \
+        "each of the 6 closed files is stored as slices that add up to its size"
 out=$(CLOUDBROKER_BUS_ADDRESS=$CB_BUS_ADDRESS as_uid 1003 "$CTL" billing close --period 2024-02) || true
 assert_contains "$out" "2024-02: closed at $(printf %s "$CLOSE" | jq -r .closed_at) by dev-finance" \
         "cloudbrokerctl billing close: closing again shows the first closing"

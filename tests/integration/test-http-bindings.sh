@@ -7,8 +7,11 @@
 # credentials sealed at rest and shown only to that department, never in the
 # audit trail; a provider that 500s, hangs or lies on bind (orphan
 # mitigation: the binding is deleted again at the provider); a restart in the
-# middle of an asynchronous bind; and /v2 service_bindings of an http
-# instance through the same core.
+# middle of an asynchronous bind; /v2 service_bindings of an http instance
+# through the same core; and binding parameters: checked against the schema
+# of the provider's plan, sent to it, sealed like credentials, on every face,
+# and a plan the provider says is not bindable refused; and the parameters
+# of an order (provisioning) the same way, through /v1 and /v2.
 . tests/integration/lib.sh
 cb_setup "$@"
 
@@ -65,9 +68,12 @@ cb_curl POST "/v1/resources/$RID/bindings" dev-health '{}'
 assert_eq "$CB_STATUS" 404 "another department cannot bind (the resource is unknown to it)"
 cb_curl POST "/v1/resources/$RID/bindings" dev-operator '{}'
 assert_eq "$CB_STATUS" 403 "an operator does not bind a department's resource"
-cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"parameters": {"x": 1}}'
-assert_eq "$CB_STATUS" 422 "parameters are refused"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"parameters": [1]}'
+assert_eq "$CB_STATUS" 422 "parameters that are not an object are refused"
 assert_jq "$CB_BODY" .field parameters "naming parameters"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu "$(jq -nc '{parameters: {blob: ("x" * 17000)}}')"
+assert_eq "$CB_STATUS" 422 "parameters over the size bound are refused"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "at most 16384" "saying the bound"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"bogus": 1}'
 assert_eq "$CB_STATUS" 422 "an unknown field is refused"
 assert_eq "$(bindings_at "$RID")" "[]" "nothing was asked of the provider"
@@ -289,5 +295,179 @@ cb_curl DELETE "/v2/service_instances/$IID/service_bindings/pb-1?service_id=rds-
         "" "" "${V2[@]}"
 assert_eq "$CB_STATUS" 410 "again is 410"
 assert_eq "$(bindings_at "$V2RID")" "[]" "no binding left at the provider"
+
+# --- parameters, held against the schema of the provider's plan ------------------------
+# The broker reads a provider's catalogue when it connects: switch the schema on, restart.
+SECRET=pw-SECRET-param-77
+osb_control '{"binding_schema": true, "instance_schema": true}' >/dev/null
+cb_restart_daemon
+cb_wait_provider linfen-paas || fail "the provider connects again ($CB_BODY)"
+# params_at RID BID: what the provider received with binding BID.
+params_at() { osb_control | jq -c --arg id "$1" --arg b "$2" '.instances[] | select(.id == $id) | .binding_parameters[$b]'; }
+nrows() { sql "SELECT count(*) FROM service_bindings"; }
+ROWS=$(nrows)
+BINDS=$(osb_control | jq .binds)
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad", "parameters": {"app_name": 5}}'
+assert_eq "$CB_STATUS" 422 "a parameter of the wrong type is 422"
+assert_jq "$CB_BODY" .field parameters.app_name "naming the parameter"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "string" "and the type it must have"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu \
+        "{\"binding_id\": \"p-bad\", \"parameters\": {\"app_name\": \"oa\", \"admin\": \"$SECRET\"}}"
+assert_eq "$CB_STATUS" 422 "a parameter the schema does not list is 422 (additionalProperties: false)"
+assert_jq "$CB_BODY" .field parameters.admin "naming it"
+assert_not_contains "$CB_BODY" "$SECRET" "the refusal does not repeat the value"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad"}'
+assert_eq "$CB_STATUS" 422 "a required parameter missing is 422"
+assert_jq "$CB_BODY" .field parameters.app_name "naming it"
+assert_eq "$(nrows)" "$ROWS" "nothing was written for the refused requests"
+assert_eq "$(osb_control | jq .binds)" "$BINDS" "nothing was sent to the provider"
+
+P1=$(jq -nc --arg s "$SECRET" '{app_name: "oa", read_only: true, db_password: $s}')
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
+assert_eq "$CB_STATUS" 201 "parameters the schema takes bind (201)"
+PBID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_eq "$(params_at "$RID" "$PBID")" "$(printf %s "$P1" | jq -c .)" "the provider received the parameters"
+cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-edu
+assert_jq "$CB_BODY" .parameters.app_name oa "the department reads them back with the binding"
+cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-operator
+assert_jq "$CB_BODY" 'has("parameters")' false "the operator does not"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
+assert_eq "$CB_STATUS" 200 "the same request with the same parameters again is 200"
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-1", "parameters": {"app_name": "other"}}'
+assert_eq "$CB_STATUS" 409 "the same key with other parameters conflicts"
+# params_secret TABLE WHERE NAME ACTION NAMES WHAT: the parameters (one named NAME, one
+# holding $SECRET) are sealed in TABLE's row WHERE, and neither the database, the
+# audit trail (ACTION's record names NAMES) nor the log shows a value.
+params_secret() {
+        assert_eq "$(sql "SELECT count(*) FROM $1 WHERE parameters LIKE '%$SECRET%' OR parameters LIKE '%$3%'")" 0 \
+                "$6: the parameters are not in the database in clear"
+        assert_eq "$(sql "SELECT count(*) FROM $1 WHERE $2 AND parameters IS NOT NULL")" 1 "$6: they are there sealed"
+        cb_curl GET /v1/audit dev-auditor
+        assert_not_contains "$CB_BODY" "$SECRET" "$6: the audit trail holds no parameter value"
+        assert_jq "$CB_BODY" "[.records[] | select(.action == \"$4\") | .detail.parameter_names | select(. != null) | sort | join(\",\")] | last" \
+                "$5" "$6: $4 names the parameters only"
+        assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "$6: the log holds no parameter value"
+}
+params_secret service_bindings "id = '$PBID'" app_name resource.bind_request app_name,db_password,read_only binding
+
+# D-Bus and cloudbrokerctl: the same check and the same path to the provider.
+ok 1001 "D-Bus BindWithParameters" "$RPATH" org.cloudbroker.Broker1.Resource BindWithParameters ss bus-p \
+        '{"app_name": "bus-app"}'
+DBID=$(printf %s "$OUT" | jq -r '.[0] | fromjson | .id')
+assert_jq "$(printf %s "$OUT" | jq -r '.[0]')" .state bound "BindWithParameters answers the binding, bound"
+assert_eq "$(params_at "$RID" "$DBID")" '{"app_name":"bus-app"}' "the provider received the D-Bus parameters"
+refused 1001 InvalidField "D-Bus: a parameter the schema refuses is InvalidField" "$RPATH" \
+        org.cloudbroker.Broker1.Resource.BindWithParameters string:bus-bad 'string:{"app_name": true}'
+assert_contains "$ERR" parameters.app_name "naming the parameter"
+refused 1001 InvalidField "D-Bus: parameters that are not JSON are InvalidField" "$RPATH" \
+        org.cloudbroker.Broker1.Resource.BindWithParameters string:bus-bad "string:{$SECRET"
+assert_not_contains "$ERR" "$SECRET" "without repeating the text"
+printf '{"app_name": "ctl-app", "db_password": "%s"}' "$SECRET" >"$CB_TMP/params.json"
+ctl 1001 resource bind "$RID" ctl-p - <"$CB_TMP/params.json"
+assert_eq "$RC" 0 "cloudbrokerctl resource bind ID KEY - (parameters on standard input) ($ERR)"
+CBID=$(printf %s "$OUT" | jq -r .id)
+assert_jq "$(params_at "$RID" "$CBID")" .app_name ctl-app "the provider received the parameters from the file"
+printf '{"app_name": "ctl-app", "extra": 1}' >"$CB_TMP/params-bad.json"
+ctl 1001 resource bind "$RID" ctl-bad - <"$CB_TMP/params-bad.json"
+assert_eq "$RC" 1 "cloudbrokerctl: a parameter the schema refuses fails"
+assert_contains "$ERR" parameters.extra "naming it"
+assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE binding_key IN ('bus-bad', 'ctl-bad')")" 0 \
+        "nothing written for the refused D-Bus and ctl requests"
+
+# /v2: a platform's parameters go the same way; a refusal is OSB's 400.
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-3?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "parameters": {"app_name": "cf-app"}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 201 "/v2 binding with parameters is 201"
+V2BID=$(sql "SELECT id FROM service_bindings WHERE binding_key = 'pb-3'")
+assert_eq "$(params_at "$V2RID" "$V2BID")" '{"app_name":"cf-app"}' "the provider received the platform's parameters"
+cb_curl PUT "/v2/service_instances/$IID/service_bindings/pb-4?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "parameters": {"app_name": 1}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 400 "/v2: parameters the schema refuses are 400"
+assert_jq "$CB_BODY" .error BadRequest "BadRequest"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.app_name "naming the parameter"
+for b in "$PBID" "$DBID" "$CBID"; do cb_curl DELETE "/v1/resources/$RID/bindings/$b" dev-edu; done
+assert_eq "$(sql "SELECT count(*) FROM service_bindings WHERE id IN ('$PBID', '$DBID', '$CBID') AND parameters IS NULL")" 3 \
+        "an unbound binding keeps no parameters"
+
+# --- an order's parameters (provisioning), held against the plan's instance schema -------
+# order_p NAME PARAMS [KEY]: POST /v1/resources of a MySQL instance with parameters.
+order_p() {
+        local body
+        body=$(jq -nc --arg n "$1" --argjson p "$2" '{project_id: "edu-data", system_id: "edu-db",
+                service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", name: $n, parameters: $p}')
+        cb_curl POST /v1/resources dev-edu "$body" ${3:+-H "Idempotency-Key: $3"}
+}
+nres() { sql "SELECT count(*) FROM resources"; }
+RES=$(nres)
+PROVS=$(osb_control | jq .provisions)
+order_p db-p-bad '{"charset": "latin1"}'
+assert_eq "$CB_STATUS" 422 "an order parameter outside the schema's enum is 422"
+assert_jq "$CB_BODY" .field parameters.charset "naming the parameter"
+order_p db-p-bad "{\"charset\": \"gbk\", \"root\": \"$SECRET\"}"
+assert_eq "$CB_STATUS" 422 "an order parameter the schema does not list is 422"
+assert_jq "$CB_BODY" .field parameters.root "naming it"
+assert_not_contains "$CB_BODY" "$SECRET" "without its value"
+order_p db-p-bad '"utf8"'
+assert_eq "$CB_STATUS" 422 "order parameters that are not an object are 422"
+assert_jq "$CB_BODY" .field parameters "naming parameters"
+assert_eq "$(nres)" "$RES" "no resource was written for the refused orders"
+assert_eq "$(osb_control | jq .provisions)" "$PROVS" "nothing was sent to the provider"
+OP1=$(jq -nc --arg s "$SECRET" '{charset: "utf8mb4", admin_password: $s}')
+order_p db-p "$OP1" order-p-1
+assert_eq "$CB_STATUS" 202 "an order with parameters the schema takes is accepted"
+PRID=$(printf %s "$CB_BODY" | jq -r .id)
+cb_wait_state "$PRID" active || fail "db-p active ($GOT)"
+assert_eq "$(osb_control | jq -cS --arg id "$PRID" '.instances[] | select(.id == $id) | .parameters')" \
+        "$(printf %s "$OP1" | jq -cS .)" "the provider received the order's parameters"
+order_p db-p "$OP1" order-p-1
+assert_jq "$CB_BODY" .id "$PRID" "the same order again (Idempotency-Key) answers the same resource"
+order_p db-p '{"charset": "gbk"}' order-p-1
+assert_eq "$CB_STATUS" 409 "the same key with other parameters conflicts"
+params_secret operations "resource_id = '$PRID'" charset resource.request admin_password,charset order
+V2P=$(jq -nc '{service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", organization_guid: "edu",
+        space_guid: "edu-data", context: {platform: "cloudfoundry", system_id: "edu-db"}, parameters: {charset: "gbk"}}')
+cb_curl PUT "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" "$V2P" "${V2[@]}"
+case "$CB_STATUS" in 201 | 202) pass "/v2 instance with parameters ($CB_STATUS)" ;; *) fail "v2 PUT with parameters: $CB_STATUS $CB_BODY" ;; esac
+V2PRID=$(sql "SELECT id FROM resources WHERE idempotency_key = 'v2-db-p'")
+assert_eq "$(osb_control | jq -c --arg id "$V2PRID" '.instances[] | select(.id == $id) | .parameters')" \
+        '{"charset":"gbk"}' "the provider received the platform's parameters"
+cb_curl PUT "/v2/service_instances/v2-db-pbad?accepts_incomplete=true" "" \
+        "$(printf %s "$V2P" | jq -c '.parameters = {charset: 1}')" "${V2[@]}"
+assert_eq "$CB_STATUS" 400 "/v2: order parameters the schema refuses are 400"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.charset "naming the parameter"
+assert_eq "$(sql "SELECT count(*) FROM resources WHERE idempotency_key = 'v2-db-pbad'")" 0 "and nothing is written"
+
+# --- kill -9 while the provider hangs: the resumed PUTs carry the sealed parameters ------
+osb_control '{"hang": true}' >/dev/null
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-kill", "parameters": {"app_name": "resumed-app"}}'
+assert_eq "$CB_STATUS" 202 "set-up: a bind with parameters the provider does not answer (202)"
+KBID=$(printf %s "$CB_BODY" | jq -r .id)
+order_p db-p-kill '{"charset": "gbk"}'
+assert_eq "$CB_STATUS" 202 "set-up: an order with parameters the provider does not answer"
+KRID=$(printf %s "$CB_BODY" | jq -r .id)
+kill -KILL "$CB_PID"
+wait "$CB_PID" 2>/dev/null || true
+osb_control '{"hang": false}' >/dev/null
+cb_start_daemon
+wait_binding "$RID" "$KBID" bound 20 && pass "after kill -9 and a restart the bind is resumed and bound" ||
+        fail "p-kill after restart ($GOT)"
+assert_eq "$(params_at "$RID" "$KBID")" '{"app_name":"resumed-app"}' "the resumed bind sent its parameters again"
+cb_wait_state "$KRID" active || fail "db-p-kill active after restart ($GOT)"
+assert_eq "$(osb_control | jq -c --arg id "$KRID" '.instances[] | select(.id == $id) | .parameters')" \
+        '{"charset":"gbk"}' "the resumed provision sent its parameters again"
+
+# --- a plan the provider says is not bindable -----------------------------------------
+osb_control '{"reset": true}' >/dev/null
+osb_control '{"unbindable": true}' >/dev/null
+cb_restart_daemon
+cb_wait_provider linfen-paas || fail "the provider connects again ($CB_BODY)"
+ROWS=$(nrows)
+BINDS=$(osb_control | jq .binds)
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "nb-1"}'
+assert_eq "$CB_STATUS" 422 "binding a plan with bindable: false is refused"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "bindable: false" "saying why"
+assert_eq "$(nrows)" "$ROWS" "nothing written"
+assert_eq "$(osb_control | jq .binds)" "$BINDS" "nothing sent to the provider"
+osb_control '{"reset": true}' >/dev/null
 
 cb_done

@@ -26,7 +26,9 @@
 #     to the guest (qemu-img compare) and the known content byte for byte;
 #  6. a VM of two disks: a kill -9 mid-copy of the second disk leaves neither
 #     target volume nor domain; moved again, both disks arrive byte-identical,
-#     vda and vdb in order, the second a block volume attached to the VM.
+#     vda and vdb in order, the second a block volume attached to the VM, and
+#     its progress (sampled from the record and cloudbrokerctl migration watch)
+#     is one count over both disks that never goes back and ends at their data.
 #
 # Needs root. Usage: tests/integration/test-migration-qemu.sh [BUILD_DIR]
 
@@ -249,8 +251,11 @@ fi
 ALLOC=$(du -B1 "$CB_TMP/dst/cb-$RID.img" | cut -f1)
 if [ "$ALLOC" -le $((8 * MiB)) ]; then pass "the target volume is sparse ($ALLOC bytes allocated)"; else
         fail "the target volume takes $ALLOC bytes"; fi
+ALLOC_A=$(printf %s "$CB_BODY" | jq '[.assessment.vms[0].disks[] | select(.device == "disk") | .allocation_bytes] | add')
 assert_jq "$CB_BODY" '.plan.run.vms[0] | [.step, .bytes_done, .bytes_total] | map(tostring) | join(" ")' \
-        "done $((64 * MiB)) $((64 * MiB))" "the run's progress: done, every byte of the capacity"
+        "done $ALLOC_A $ALLOC_A" "the run's progress: done, every byte of the disk's data (its allocation, $ALLOC_A bytes; holes cost nothing)"
+assert_jq "$CB_BODY" '.plan.run | [.step, .bytes_done, .bytes_total, .eta_seconds] | map(tostring) | join(" ")' \
+        "done $ALLOC_A $ALLOC_A 0" "the whole run's progress too"
 cb_curl GET "/v1/resources/$RID" dev-edu
 assert_eq "$CB_STATUS" 200 "the target is a resource of the department's"
 assert_jq "$CB_BODY" '[.state, .project_id, .provider, .plan_id] | join(" ")' "active mig-a cloud ecs-mig-tiny" \
@@ -265,7 +270,7 @@ as_uid 1006 timeout 30 "$CB_BUILD/cloudbrokerctl" --bus-address="$CB_BUS_ADDRESS
         >"$CB_TMP/watch.out" 2>&1 || RC=$?
 assert_eq "$RC" 0 "cloudbrokerctl migration watch: exit 0 for a move that ended cut-over"
 assert_contains "$(cat "$CB_TMP/watch.out")" "edu-mig-a: cut-over" "it ends on the system's state"
-assert_contains "$(cat "$CB_TMP/watch.out")" "[##############################] 100% 64/64 MiB" "with a full bar"
+assert_contains "$(cat "$CB_TMP/watch.out")" "[##############################] 100% $((ALLOC_A >> 20))/$((ALLOC_A >> 20)) MiB" "with a full bar"
 
 # --- 2. a copy that fails mid-way (through cloudbrokerctl, watching the signals) --------
 cb_stop_daemon
@@ -288,6 +293,7 @@ N_SIG=$(grep -c 'MigrationProgress' "$CB_TMP/signals.txt" || true)
 if [ "$N_SIG" -ge 2 ]; then pass "MigrationProgress signals are sent ($N_SIG)"; else
         fail "MigrationProgress signals: $N_SIG"; fi
 assert_contains "$(cat "$CB_TMP/signals.txt")" "rolled-back" "the last signal carries the rolled-back run"
+assert_contains "$(cat "$CB_TMP/signals.txt")" "vm_index" "the signals carry where the run is (VM, disk, step)"
 wait_legacy edu-mig-b failed 60 || fail "the failed move ends failed (state $GOT)"
 assert_contains "$(printf %s "$CB_BODY" | jq -r .state_reason)" "failed on purpose" "the reason names the failure"
 assert_jq "$CB_BODY" .plan.run.state rolled-back "the run is rolled back"
@@ -469,18 +475,61 @@ if [ -e "$CB_TMP/dst/cb-$TRID.img" ] || [ -e "$CB_TMP/dst/cb-$VRID.img" ]; then
         fail "a target volume is left: $(ls "$CB_TMP/dst")"
 else pass "neither target volume is left (the system disk's nor the second's)"; fi
 
+# Moved again, throttled to 2 MiB/s so that the progress can be watched: one count over
+# both disks, never going back, from 0 to the sum of their data (allocations), in the
+# record and in cloudbrokerctl migration watch.
 cb_stop_daemon
-start 0 0
+start 0 $((2 * MiB))
 cb_curl POST /v1/legacy-systems/edu-two/transition dev-migration '{"state": "planned", "reason": "retry"}'
 assert_eq "$CB_STATUS" 200 "edu-two is planned again"
+record edu-two
+TWO_TOTAL=$(printf %s "$CB_BODY" | jq '[.assessment.vms[0].disks[] | select(.device == "disk") | .allocation_bytes] | add')
+FIRST_ALLOC=$(printf %s "$CB_BODY" | jq '.assessment.vms[0].disks[0].allocation_bytes')
+echo "# oa-d's disks hold $TWO_TOTAL bytes of data ($FIRST_ALLOC on vda)"
 t0=$SECONDS
 cb_curl POST /v1/legacy-systems/edu-two/migrate dev-migration
 assert_eq "$CB_STATUS" 202 "the two-disk move starts again"
 TRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].resource_id')
 VRID=$(printf %s "$CB_BODY" | jq -r '.plan.run.vms[0].disks[0].resource_id')
-if wait_legacy edu-two cut-over 90; then pass "the two-disk move ends cut-over ($((SECONDS - t0)) s)"; else
+assert_jq "$CB_BODY" '.plan.run | [.bytes_done, .bytes_total, .vms[0].bytes_total] | map(tostring) | join(" ")' \
+        "0 $TWO_TOTAL $TWO_TOTAL" "the run's total is both disks' data, known before the first byte moves"
+as_uid 1006 timeout 120 "$CB_BUILD/cloudbrokerctl" --bus-address="$CB_BUS_ADDRESS" migration watch edu-two \
+        >"$CB_TMP/watch2.out" 2>&1 &
+WATCH=$!
+: >"$CB_TMP/samples.txt"
+GOT=
+for _ in $(seq 1 900); do
+        record edu-two
+        GOT=$(printf %s "$CB_BODY" | jq -r .state)
+        printf %s "$CB_BODY" | jq -r '.plan.run | "\(.bytes_done) \(.bytes_total) \(.vms[0].bytes_done) \(.current.disk.index // 0) \(.current.step // "-")"' \
+                >>"$CB_TMP/samples.txt"
+        [ "$GOT" = migrating ] || break
+        sleep 0.1
+done
+wait "$WATCH" 2>/dev/null || true
+if [ "$GOT" = cut-over ]; then pass "the two-disk move ends cut-over ($((SECONDS - t0)) s)"; else
         fail "the two-disk move ends cut-over (state $GOT: $(printf %s "$CB_BODY" | jq -c '[.state_reason, .plan.run.vms[0].error]'))"
 fi
+echo "# $(wc -l <"$CB_TMP/samples.txt") samples of the record; the first and last: $(head -n1 "$CB_TMP/samples.txt") / $(tail -n1 "$CB_TMP/samples.txt")"
+MONO=$(awk 'BEGIN { bad = 0; prev = -1; vprev = -1 }
+        { if ($1 < prev || $3 < vprev) bad++; prev = $1; vprev = $3 } END { print bad }' "$CB_TMP/samples.txt")
+assert_eq "$MONO" 0 "bytes_done never decreases, for the run and for the VM, across both disks"
+assert_eq "$(awk '$2 != '"$TWO_TOTAL"' { n++ } END { print n + 0 }' "$CB_TMP/samples.txt")" 0 "bytes_total stays the sum of both disks' data throughout"
+assert_eq "$(tail -n1 "$CB_TMP/samples.txt" | cut -d' ' -f1-3)" "$TWO_TOTAL $TWO_TOTAL $TWO_TOTAL" "it ends at the total"
+SECOND=$(awk '$4 == 2 && $5 == "copy" { print $1; exit }' "$CB_TMP/samples.txt")
+if [ -n "$SECOND" ] && [ "$SECOND" -ge "$FIRST_ALLOC" ]; then
+        pass "while the second disk copies the count goes on from the first disk's data ($SECOND >= $FIRST_ALLOC), not from 0"
+else fail "no sample of the second disk's copy counting on from the first's ($SECOND)"; fi
+if awk '$4 == 1 && $5 == "copy" && $1 > 0 && $1 < '"$FIRST_ALLOC"' { f = 1 } END { exit !f }' "$CB_TMP/samples.txt"; then
+        pass "the first disk's copy was seen under way (disk 1/2)"
+else fail "the first disk's copy was not seen under way"; fi
+PCTS=$(grep -o '[0-9]*% ' "$CB_TMP/watch2.out" | tr -d '% ' | tr '\n' ' ')
+echo "# cloudbrokerctl migration watch: $PCTS"
+assert_eq "$(printf '%s\n' $PCTS | awk 'BEGIN { bad = 0; p = -1 } { if ($1 < p) bad++; p = $1 } END { print bad }')" 0 \
+        "cloudbrokerctl migration watch: the bar never goes back"
+assert_contains "$(cat "$CB_TMP/watch2.out")" "disk 2/2 vdb" "cloudbrokerctl migration watch names the disk being copied"
+assert_contains "$(cat "$CB_TMP/watch2.out")" "edu-two          done         [##############################] 100%" \
+        "cloudbrokerctl migration watch: the bar reaches 100 % once, for the whole run"
 assert_eq "$(csh domstate "cb-$TRID" | head -n1)" running "the target cb-$TRID runs"
 assert_eq "$(digest_of csh "$DST_POOL" "cb-$TRID.img")" "$WANT" "its first disk is byte-identical to the source's vda"
 assert_eq "$(digest_of csh "$DST_POOL" "cb-$VRID.img")" "$WANT2" "its second disk is byte-identical to the source's vdb"

@@ -200,8 +200,12 @@ assert_jq "$CB_BODY" '.plan.vms | map("\(.name)=\(.suggested_plan.plan_id)") | j
 assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical")) | length' 0 \
         "oa-web: nothing critical (approved, room on the target)"
 assert_jq "$CB_BODY" '.plan.vms[1].concerns | map("\(.level):\(.code)") | join(",")' \
-        "warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED" \
-        "oa-db: two disks are no concern (the second moves as a block volume), the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, and a plan the approval does not cover"
+        "warning:UNSUPPORTED_DEVICE,info:DISK_CONVERSION,warning:DISK_CONVERSION,info:FIRMWARE_EFI,critical:ITEM_NOT_APPROVED,critical:ITEM_NOT_APPROVED" \
+        "oa-db: the sound card, the qcow2 disk (converted, info), the vmdk disk (another hypervisor's, warning), UEFI, a VM plan the approval does not cover, and its second disk's block volume neither"
+assert_jq "$CB_BODY" '.plan.vms[1].concerns | map(select(.disk == "vdb") | "\(.level):\(.code)") | join(",")' \
+        "warning:DISK_CONVERSION,critical:ITEM_NOT_APPROVED" "the concerns about the second disk name it (disk vdb)"
+assert_jq "$CB_BODY" '.plan.vms[1].disks | map("\(.dev):\(.plan.plan_id):\(.overridden)") | join(",")' \
+        "vdb:evs-ssd-100g:false" "the plan shows the block-volume plan its second disk gets (the smallest holding 30 GiB)"
 cb_curl POST /v1/legacy-systems/edu-oa/transition dev-migration '{"state": "migrating"}'
 assert_eq "$CB_STATUS" 409 "a critical concern blocks the run"
 assert_contains "$CB_BODY" "critical" "the refusal says why"
@@ -229,7 +233,7 @@ assert_jq "$CB_BODY" '[.state, (.plan | tostring)] | join(",")' "registered,null
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "ecs-general-2c4g"}]')"
 assert_eq "$CB_STATUS" 200 "a plan can be overridden"
 assert_jq "$CB_BODY" '.plan.vms[1] | [.overridden, (.concerns | map(select(.level == "critical") | .code) | join("+"))] | map(tostring) | join(",")' \
-        "true,QUANTITY_EXCEEDED" "the override: the system disk fits, the approval's one VM is taken by oa-web"
+        "true,QUANTITY_EXCEEDED+ITEM_NOT_APPROVED" "the override: the system disk fits, the approval's one VM is taken by oa-web, its second disk's volume is not approved"
 cb_curl POST /v1/legacy-systems/edu-oa/plan dev-migration "$(printf %s "$PLAN" | jq -c '.vms = [{"name": "oa-db", "plan_id": "no-such-plan"}]')"
 assert_eq "$CB_STATUS" 422 "an override to a plan that is not published"
 
@@ -383,9 +387,10 @@ assert_contains "$ERR" "has not been moved" "ctl: and says so"
 
 # --- a VM of two disks: its second disk is a block volume, judged by the policy engine ---
 # oa-db (vda 40 GiB qcow2, vdb 30 GiB vmdk) of a system of its own. The smallest block-volume
-# plan holding 30 GiB is evs-ssd-100g: an approval without it refuses the move before
-# anything moves, naming the disk; with it the move starts (and on the test driver, which
-# streams no volume, fails and is rolled back: the copy itself is test-migration-qemu.sh's).
+# plan holding 30 GiB is evs-ssd-100g. The pre-flight judges it before anything moves; the
+# move's start judges it again (the approval may have changed since); with it approved the
+# move starts (and on the test driver, which streams no volume, fails and is rolled back:
+# the copy itself is test-migration-qemu.sh's).
 cb_add_system edu-db
 cb_approve lf-db "临政信审〔$YEAR〕37号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1}]'
 cb_curl POST /v1/legacy-systems dev-migration "$(reg edu-db '["oa-db"]')"
@@ -398,12 +403,47 @@ for _ in $(seq 1 $((50 * CB_SLOW))); do
 done
 DBPLAN=$(printf %s "$PLAN" | jq -c '.project_id = "lf-db"')
 cb_curl POST /v1/legacy-systems/edu-db/plan dev-migration "$DBPLAN"
-assert_jq "$CB_BODY" '[.plan.critical, (.plan.vms[0].concerns | map(select(.level == "critical")) | length)] | map(tostring) | join(",")' \
-        "false,0" "oa-db alone: two disks, nothing critical"
+assert_jq "$CB_BODY" '[.plan.critical, (.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code):\(.article)") | join("+"))] | map(tostring) | join(",")' \
+        "true,vdb:ITEM_NOT_APPROVED:10" "pre-flight: the approval covers the VM but has no block volume for its second disk: critical, naming the disk"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.plan.vms[0].concerns[] | select(.disk == "vdb" and .level == "critical") | .message')" \
+        "disk vdb of oa-db: Art. 10" "the concern's message names the disk and the article"
 cb_curl POST /v1/legacy-systems/edu-db/migrate dev-migration
-assert_eq "$CB_STATUS" 403 "the approval has no block volume for oa-db's second disk: the move is refused"
+assert_eq "$CB_STATUS" 409 "the critical concern blocks the move"
+cb_curl GET /v1/legacy-systems/edu-db dev-migration
+assert_jq "$CB_BODY" '[.state, (.plan.run | tostring)] | join(",")' "planned,null" "nothing was written: still planned, no run"
+
+# Budget for the whole system, not each resource alone: an approval whose budget holds the
+# VM and holds the volume, but not both.
+cb_approve lf-probe "临政信审〔$YEAR〕40号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}]'
+cost() { # SERVICE PLAN: what one costs in lf-probe
+        cb_curl POST /v1/policy/evaluate dev-edu "{\"project_id\": \"lf-probe\", \"system_id\": \"edu-db\", \"service_id\": \"$1\", \"plan_id\": \"$2\"}"
+        printf %s "$CB_BODY" | jq .projected_cost_fen
+}
+VM_FEN=$(cost ecs-general ecs-general-4c8g)
+VOL_FEN=$(cost evs-block evs-ssd-100g)
+echo "# one ecs-general-4c8g commits $VM_FEN fen, one evs-ssd-100g $VOL_FEN fen"
+CB_APPROVE_BUDGET="{\"construction_fen\": $((VM_FEN + VOL_FEN - 1)), \"om_fen\": 0}" \
+        cb_approve lf-bud "临政信审〔$YEAR〕41号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems/edu-db/plan dev-migration "$(printf %s "$PLAN" | jq -c '.project_id = "lf-bud"')"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code):\(.article)") | join("+")' \
+        "vdb:BUDGET_EXCEEDED:13" "pre-flight: the budget holds the VM and the volume each, not both: the volume's order is critical"
+
+# The second line of defence: planned cleanly, then the approval's one volume is taken by
+# another order before the move starts: the start refuses it, naming the disk, and writes nothing.
+cb_approve lf-db3 "临政信审〔$YEAR〕42号" edu-db '[{"service_id": "ecs-general", "plan_id": "ecs-general-4c8g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems/edu-db/plan dev-migration "$(printf %s "$PLAN" | jq -c '.project_id = "lf-db3"')"
+assert_jq "$CB_BODY" '.plan.critical' false "edu-db planned into lf-db3: nothing critical"
+cb_curl POST /v1/resources dev-edu '{"project_id": "lf-db3", "system_id": "edu-db", "service_id": "evs-block", "plan_id": "evs-ssd-100g", "name": "taken"}'
+assert_eq "$CB_STATUS" 202 "set-up: another order takes lf-db3's one volume"
+TAKEN=$(printf %s "$CB_BODY" | jq -r .id)
+cb_wait_state "$TAKEN" active || fail "set-up: the volume is active ($GOT)"
+cb_curl POST /v1/legacy-systems/edu-db/migrate dev-migration
+assert_eq "$CB_STATUS" 403 "the start judges every order again: the volume for oa-db's second disk is refused"
 assert_jq "$CB_BODY" '[.error, (.violations | map("\(.code):\(.article)") | join("+"))] | join(",")' \
-        "policy_denied,ITEM_NOT_APPROVED:10" "refused by the policy engine with its article"
+        "policy_denied,QUANTITY_EXCEEDED:20" "refused by the policy engine with its article"
 assert_contains "$CB_BODY" "disk vdb of VM 'oa-db'" "the refusal names the disk"
 cb_curl GET /v1/legacy-systems/edu-db dev-migration
 assert_jq "$CB_BODY" '[.state, (.plan.run | tostring)] | join(",")' "planned,null" "nothing was written: still planned, no run"
@@ -423,8 +463,78 @@ for _ in $(seq 1 $((100 * CB_SLOW))); do
 done
 assert_jq "$CB_BODY" '[.state, .plan.run.state, .plan.run.vms[0].step] | join(",")' "failed,rolled-back,rolled-back" \
         "the test driver streams no volume: rolled back, failed"
-assert_eq "$(sqlite3 -batch "$CB_DB" "SELECT COUNT(*) FROM resources WHERE system_id = 'edu-db'")" 0 \
-        "no resource record for the target VM or its volume"
+assert_eq "$(sqlite3 -batch "$CB_DB" "SELECT COUNT(*) FROM resources WHERE system_id = 'edu-db' AND id != '$TAKEN'")" 0 \
+        "no resource record for the target VM or its volume (only the other order's volume)"
+
+# --- a VM of four disks: each other disk's volume plan, its quantity, one too large ----------
+# archive-server: vda 20 GiB (the system disk), vdb 50 GiB raw, vdc 80 GiB qcow2, vdd 1.5 TiB
+# raw, larger than any block-volume plan (evs-sata-1t holds 1 TiB). The approval has one
+# evs-ssd-100g: vdb takes it, vdc (the second of that plan) exceeds the quantity.
+cb_add_system edu-arch
+cb_approve lf-arch "临政信审〔$YEAR〕43号" edu-arch '[{"service_id": "ecs-general", "plan_id": "ecs-general-2c4g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1}]'
+cb_curl POST /v1/legacy-systems dev-migration "$(reg edu-arch '["archive-server"]' | jq -c '.wave = "w4"')"
+assert_eq "$CB_STATUS" 201 "edu-arch (archive-server, four disks) is registered"
+cb_curl POST /v1/legacy-systems/edu-arch/assess dev-migration
+for _ in $(seq 1 $((50 * CB_SLOW))); do
+        cb_curl GET /v1/legacy-systems/edu-arch dev-migration
+        [ "$(printf %s "$CB_BODY" | jq -r .state)" = assessed ] && break
+        sleep 0.1
+done
+ARCHPLAN=$(printf %s "$PLAN" | jq -c '.project_id = "lf-arch"')
+cb_curl POST /v1/legacy-systems/edu-arch/plan dev-migration "$ARCHPLAN"
+assert_eq "$CB_STATUS" 200 "edu-arch is planned"
+assert_jq "$CB_BODY" '.plan.vms[0].disks | map("\(.dev):\(.plan.plan_id // "none")") | join(",")' \
+        "vdb:evs-ssd-100g,vdc:evs-ssd-100g,vdd:none" "each other disk's block-volume plan: the smallest that holds it, none for vdd"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code)") | join(",")' \
+        "vdc:QUANTITY_EXCEEDED,vdd:NO_FITTING_PLAN" "the approval's one volume goes to vdb: vdc exceeds the quantity; vdd fits no plan"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.disk == "vdc") | "\(.level):\(.code)") | join(",")' \
+        "info:DISK_CONVERSION,critical:QUANTITY_EXCEEDED" "vdc's qcow2 is converted (its own concern, naming it)"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.plan.vms[0].concerns[] | select(.code == "NO_FITTING_PLAN") | .message')" \
+        "no published block-volume plan holds disk vdd of archive-server (1536 GiB)" "the too-big disk is named with its size"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.code == "NO_FITTING_PLAN")) | .[0].article' 12 "NO_FITTING_PLAN rests on Art. 12"
+
+# Overriding the volume plans as the VM plan is overridden: vdc onto evs-ssd-500g, vdd onto
+# the largest plan, which is still smaller than it.
+cb_approve lf-arch2 "临政信审〔$YEAR〕44号" edu-arch '[{"service_id": "ecs-general", "plan_id": "ecs-general-2c4g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-100g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-ssd-500g", "quantity": 1},
+        {"service_id": "evs-block", "plan_id": "evs-sata-1t", "quantity": 1}]'
+ARCH2=$(printf %s "$PLAN" | jq -c '.project_id = "lf-arch2" | .vms = [{"name": "archive-server", "disks": [
+        {"dev": "vdc", "plan_id": "evs-ssd-500g"}, {"dev": "vdd", "service_id": "evs-block", "plan_id": "evs-sata-1t"}]}]')
+cb_curl POST /v1/legacy-systems/edu-arch/plan dev-migration "$ARCH2"
+assert_eq "$CB_STATUS" 200 "the volume plans are overridden"
+assert_jq "$CB_BODY" '.plan.vms[0] | [.overridden, (.disks | map("\(.dev):\(.plan.plan_id):\(.overridden)") | join("+"))] | map(tostring) | join(",")' \
+        "false,vdb:evs-ssd-100g:false+vdc:evs-ssd-500g:true+vdd:evs-sata-1t:true" "the plan shows each disk's plan and whether it was overridden (the VM's plan is still the suggestion)"
+assert_jq "$CB_BODY" '.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code)") | join(",")' \
+        "vdd:DISK_LARGER_THAN_PLAN" "vdc now has its own approved plan; vdd is larger than the plan overriding it"
+assert_contains "$(printf %s "$CB_BODY" | jq -r '.plan.vms[0].concerns[] | select(.code == "DISK_LARGER_THAN_PLAN") | .message')" \
+        "disk vdd of archive-server has 1649267441664 bytes, volume plan evs-sata-1t only 1024 GiB" "naming the disk, its size and the plan's"
+cb_curl POST /v1/legacy-systems/edu-arch/migrate dev-migration
+assert_eq "$CB_STATUS" 409 "the too-big disk blocks the move"
+bad_disk() { # JQ_DISKS FIELD WHAT
+        cb_curl POST /v1/legacy-systems/edu-arch/plan dev-migration \
+                "$(printf %s "$PLAN" | jq -c --argjson d "$1" '.project_id = "lf-arch2" | .vms = [{"name": "archive-server", "disks": $d}]')"
+        assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .field)" "422:$2" "$3: 422 naming $2"
+}
+bad_disk '[{"dev": "vdz", "plan_id": "evs-ssd-500g"}]' vms "an override of a disk the VM does not have"
+bad_disk '[{"dev": "vda", "plan_id": "evs-ssd-500g"}]' vms "an override of the system disk (the VM plan's)"
+bad_disk '[{"dev": "vdc", "plan_id": "ecs-general-2c4g"}]' vms "a VM plan as a disk's volume plan"
+bad_disk '[{"dev": "vdc", "plan_id": "evs-ssd-500g", "size": 1}]' "vms[0].disks[0].size" "an unknown field of a disk override"
+bad_disk '[{"dev": "vdc"}]' "vms[0].disks[0].plan_id" "a disk override without its plan"
+bad_disk '[{"dev": "vdc", "plan_id": "evs-ssd-500g"}, {"dev": "vdc", "plan_id": "evs-ssd-100g"}]' "vms[0].disks[1]" "a disk named twice"
+cb_curl POST /v1/legacy-systems/edu-arch/plan dev-migration "$(printf %s "$PLAN" | jq -c '.project_id = "lf-arch2" | .vms = [{"name": "no-such-vm", "plan_id": "ecs-general-2c4g"}]')"
+assert_eq "$CB_STATUS:$(printf %s "$CB_BODY" | jq -r .field)" "422:vms" "an override of a VM the system does not have"
+cb_curl GET /v1/legacy-systems/edu-arch dev-migration
+assert_jq "$CB_BODY" '.plan.vms[0].disks | map(.plan.plan_id) | join(",")' "evs-ssd-100g,evs-ssd-500g,evs-sata-1t" \
+        "a refused plan request leaves the stored plan as it was"
+printf %s "$ARCH2" | jq -c '.vms[0].disks = [{"dev": "vdd", "plan_id": "evs-sata-1t"}]' >"$CB_TMP/arch-plan.json"
+ctl "$MIGRATION" --json migration plan edu-arch "$CB_TMP/arch-plan.json"
+assert_eq "$RC" 0 "ctl: migration plan with a disk's override"
+assert_jq "$OUT" '.plan.vms[0].disks | map("\(.dev):\(.plan.plan_id)") | join(",")' "vdb:evs-ssd-100g,vdc:evs-ssd-100g,vdd:evs-sata-1t" \
+        "ctl: vdc is back on its suggestion, vdd on its override"
+assert_jq "$OUT" '.plan.vms[0].concerns | map(select(.level == "critical") | "\(.disk):\(.code)") | join(",")' \
+        "vdc:QUANTITY_EXCEEDED,vdd:DISK_LARGER_THAN_PLAN" "ctl: the concerns name the disks (lf-arch2 approves one evs-ssd-100g)"
 
 # --- image sources: disks from a server room that no domain holds ---------------------
 # On the test driver only the register, the assessment (the volumes' XML) and the

@@ -37,6 +37,18 @@
  *                          (the binding stays: the broker must delete it)
  *   malformed_bind         only the answers to PUT service_bindings are not JSON
  *                          (the binding is made: the broker must delete it)
+ *   binding_schema         every plan's catalogue entry carries
+ *                          schemas.service_binding.create.parameters (app_name
+ *                          required, read_only, db_password; nothing else),
+ *                          read by the broker when it next reads /v2/catalog
+ *   unbindable             every plan in /v2/catalog says bindable: false
+ *   instance_schema        every plan carries schemas.service_instance.create.
+ *                          parameters (charset: utf8mb4 or gbk, admin_password;
+ *                          nothing else)
+ *
+ * The parameters a binding's or an instance's PUT carried are kept with it and
+ * shown in GET /control (instances[].binding_parameters, .parameters), so
+ * that a test sees what arrived.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -66,7 +78,8 @@ typedef struct Instance {
         long long ready_ms;
         bool failed;
         int op_seq;
-        json_t *bindings; /* binding id -> {"credentials": ...} */
+        json_t *bindings;   /* binding id -> {"credentials": ...} */
+        json_t *parameters; /* what the provisioning PUT carried, or NULL */
 } Instance;
 
 static struct {
@@ -81,7 +94,7 @@ static struct {
         Instance *inst[MAX_INSTANCES];
         size_t n_inst;
         long bind_async_ms;
-        bool fail_bind, malformed_bind, fail_update;
+        bool fail_bind, malformed_bind, fail_update, binding_schema, unbindable, instance_schema;
         long requests, provisions, deprovisions, polls, rejected, binds, unbinds;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
@@ -172,6 +185,37 @@ static int load_catalog(const char *dir, const char *filter) {
         return n;
 }
 
+/* What the switches binding_schema and unbindable make of the catalogue answered. */
+static void catalog_switches(json_t *cat) {
+        json_t *svc, *plan;
+        size_t i, j;
+        json_array_foreach(json_object_get(cat, "services"), i, svc) {
+                json_array_foreach(json_object_get(svc, "plans"), j, plan) {
+                        if (P.unbindable)
+                                json_object_set_new(plan, "bindable", json_false());
+                        if (P.binding_schema || P.instance_schema)
+                                json_object_set_new(plan, "schemas", json_object());
+                        if (P.instance_schema)
+                                json_object_set_new(
+                                        json_object_get(plan, "schemas"), "service_instance",
+                                        json_pack("{s:{s:{s:s, s:b, s:{s:{s:s, s:[s, s]}, s:{s:s}}}}}",
+                                                  "create", "parameters", "type", "object",
+                                                  "additionalProperties", 0, "properties", "charset", "type",
+                                                  "string", "enum", "utf8mb4", "gbk", "admin_password",
+                                                  "type", "string"));
+                        if (P.binding_schema)
+                                json_object_set_new(json_object_get(plan, "schemas"), "service_binding",
+                                                    json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s}, s:{s:s}, "
+                                                              "s:{s:s}}}}}",
+                                                              "create", "parameters", "type", "object",
+                                                              "required", "app_name", "additionalProperties",
+                                                              0, "properties", "app_name", "type", "string",
+                                                              "read_only", "type", "boolean", "db_password",
+                                                              "type", "string"));
+                }
+        }
+}
+
 static json_t *catalog_plan(const char *service_id, const char *plan_id) {
         json_t *svc = find_by_id(json_object_get(P.catalog, "services"), service_id);
         return svc ? find_by_id(json_object_get(svc, "plans"), plan_id) : NULL;
@@ -196,6 +240,7 @@ static void inst_remove(const char *id) {
                         free(in->originating_identity);
                         free(in->request_identity);
                         json_decref(in->context);
+                        json_decref(in->parameters);
                         json_decref(in->bindings);
                         free(in);
                         P.inst[i] = P.inst[--P.n_inst];
@@ -228,12 +273,17 @@ static json_t *inst_to_json(const Instance *in) {
         json_t *ids = json_array();
         const char *k;
         json_t *v;
-        json_object_foreach(in->bindings, k, v) json_array_append_new(ids, json_string(k));
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o}", "id", in->id, "service_id",
-                         in->service_id, "plan_id", in->plan_id, "last_operation", in->op, "state",
-                         inst_state(in), "context", in->context, "originating_identity",
+        json_t *params = json_object();
+        json_object_foreach(in->bindings, k, v) {
+                json_array_append_new(ids, json_string(k));
+                json_object_set(params, k, json_object_get(v, "parameters") ?: json_null());
+        }
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o, s:o, s:O?}", "id", in->id,
+                         "service_id", in->service_id, "plan_id", in->plan_id, "last_operation", in->op,
+                         "state", inst_state(in), "context", in->context, "originating_identity",
                          in->originating_identity, "request_identity", in->request_identity, "bindings",
-                         (json_int_t)json_object_size(in->bindings), "binding_ids", ids);
+                         (json_int_t)json_object_size(in->bindings), "binding_ids", ids, "binding_parameters",
+                         params, "parameters", in->parameters);
 }
 
 /* ---- answers ---- */
@@ -389,6 +439,7 @@ static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_
         in->service_id = strdup(sid);
         in->plan_id = strdup(pid);
         in->context = json_incref(json_object_get(body, "context"));
+        in->parameters = json_incref(json_object_get(body, "parameters"));
         in->originating_identity = dupnull(header(c, "X-Broker-API-Originating-Identity"));
         in->request_identity = dupnull(header(c, "X-Broker-API-Request-Identity"));
         in->bindings = json_object();
@@ -554,7 +605,7 @@ static void binding_settle(Instance *in, const char *bid, json_t *b) {
 
 /* PUT/GET/DELETE /v2/service_instances/ID/service_bindings/BID[/last_operation] */
 static enum MHD_Result binding(struct MHD_Connection *c, const char *method, const char *id, const char *bid,
-                               bool last_op) {
+                               bool last_op, json_t *body) {
         Instance *in;
         json_t *b;
         bool async;
@@ -611,6 +662,7 @@ static enum MHD_Result binding(struct MHD_Connection *c, const char *method, con
                                       "127.0.0.1", "port", 3306, "username", bid, "password",
                                       "s3cret-test-only", "ready_ms",
                                       (json_int_t)(async ? now_ms() + P.bind_async_ms : 0), "op", "bind");
+                        json_object_set(b, "parameters", json_object_get(body, "parameters") ?: json_null());
                         json_object_set_new(in->bindings, bid, b);
                         json_object_del(P.gone_ops, bid);
                         status = async ? 202 : 201;
@@ -670,7 +722,8 @@ static int set_switch(const char *name, json_t *v) {
                 P.hang = P.drip = P.malformed = P.malformed_provision = P.huge = P.fail_provision =
                         P.forget_deprovision = false;
                 P.bind_async_ms = 0;
-                P.fail_bind = P.malformed_bind = P.fail_update = false;
+                P.fail_bind = P.malformed_bind = P.fail_update = P.binding_schema = P.unbindable =
+                        P.instance_schema = false;
                 return 0;
         }
 #define LONG_SWITCH(n)                             \
@@ -695,6 +748,9 @@ static int set_switch(const char *name, json_t *v) {
         BOOL_SWITCH(fail_bind)
         BOOL_SWITCH(malformed_bind)
         BOOL_SWITCH(fail_update)
+        BOOL_SWITCH(binding_schema)
+        BOOL_SWITCH(unbindable)
+        BOOL_SWITCH(instance_schema)
         BOOL_SWITCH(hang)
         BOOL_SWITCH(drip)
         BOOL_SWITCH(malformed)
@@ -799,6 +855,7 @@ static enum MHD_Result route_v2(struct MHD_Connection *c, const char *url, const
                 json_t *cat;
                 pthread_mutex_lock(&P.lock);
                 cat = json_deep_copy(P.catalog);
+                catalog_switches(cat);
                 pthread_mutex_unlock(&P.lock);
                 return answer(c, 200, cat, true, 0);
         }
@@ -809,7 +866,7 @@ static enum MHD_Result route_v2(struct MHD_Connection *c, const char *url, const
                         return osb_error(c, 404, NULL, "no such route");
                 if (*tail && strcmp(method, "GET") != 0)
                         return osb_error(c, 404, NULL, "no such route");
-                return binding(c, method, id, bid, *tail != 0);
+                return binding(c, method, id, bid, *tail != 0, body);
         }
         if (sscanf(url, "/v2/service_instances/%255[^/]/%63s", id, rest) == 2) {
                 if (strcmp(rest, "last_operation") == 0 && strcmp(method, "GET") == 0)

@@ -8,7 +8,11 @@
  * project leaves this one's row alone; the row is what a later evaluation
  * reads (a planted row is returned as it is, so the answer really comes
  * from it); and the money is what rating_budget_spend() gives each
- * resource on its own.
+ * resource on its own. The plan's price is remembered beside its revision
+ * (billing.c, PriceMemo): after random changes of resources and catalogue
+ * revisions (drafts edited in place, published, resources moved between
+ * revisions) the answer still equals the full re-rating, two stores keep
+ * their own prices, and a rolled-back publication is not remembered.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -346,6 +350,153 @@ static void test_burst_rollover_backdated(void **state) {
         store_free(s);
 }
 
+static void vm_revision(Store *s, int revision, const char *status, int small_fen) {
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO services VALUES ('vm', %d, '%s', "
+                 "'{\"plans\":[{\"id\":\"small\",\"price\":{\"amount_fen\":%d,\"unit\":\"hour\"}},"
+                 "{\"id\":\"big\",\"price\":{\"amount_fen\":1799,\"unit\":\"hour\"}}]}', "
+                 "'2026-01-01T00:00:00Z', 't', '2026-01-01T00:00:00Z', NULL)",
+                 revision, status, small_fen);
+        exec(s, sql);
+}
+
+/* Property: the price memo (a revision that can no longer change is not
+ * read again) equals a full re-rating after random changes of the
+ * resources and of the catalogue: resources on published and on draft
+ * revisions, drafts edited in place (another price, same revision),
+ * submitted, published, and resources moved to another revision. */
+static void test_price_memo_equals_rerating(void **state) {
+        Store *s = open_store("memo");
+        unsigned seed = 7;
+        int64_t t = 1767196800; /* 2026-01-01 00:00 CST */
+        int n = 0, checks = 0, edits = 0, draft = 2, draft_status = 0;
+        (void)state;
+
+        setup_world(s);
+        vm_revision(s, 2, "draft", 40);
+        for (int step = 0; step < 400; step++) {
+                char at[32], sql[768];
+                BillingSpend kept, full;
+                int what = rand_r(&seed) % 6;
+
+                t += (int64_t)(rand_r(&seed) % 20000);
+                format_utc(t, at);
+                if (what <= 1 || n == 0) {
+                        /* A resource on revision 1 or on the current draft. */
+                        int rev = rand_r(&seed) % 2 ? 1 : draft;
+                        snprintf(sql, sizeof(sql),
+                                 "INSERT INTO resources (id, name, project_id, system_id, department, "
+                                 "service_id, plan_id, catalog_revision, approval_no, cost_kind, "
+                                 "committed_fen, state, created_at, created_by, updated_at, kind) VALUES "
+                                 "('m-%04d', 'n', 'pa', 'sys', 'edu', 'vm', 'small', %d, 'A', "
+                                 "'construction', 0, 'active', '%s', 't', '%s', 'vm')",
+                                 n++, rev, at, at);
+                } else if (what == 2 && draft_status < 2) {
+                        /* The draft (or submitted) revision edited in place: another price. */
+                        snprintf(sql, sizeof(sql),
+                                 "UPDATE services SET document = "
+                                 "'{\"plans\":[{\"id\":\"small\",\"price\":{\"amount_fen\":%u,\"unit\":"
+                                 "\"hour\"}}]}', updated_at = '%s' WHERE id = 'vm' AND revision = %d",
+                                 40 + rand_r(&seed) % 1000, at, draft);
+                        edits++;
+                } else if (what == 3) {
+                        /* draft -> submitted -> published; then a new draft. */
+                        static const char *const next[] = { "submitted", "published" };
+                        if (draft_status < 2) {
+                                snprintf(
+                                        sql, sizeof(sql),
+                                        "UPDATE services SET status = '%s' WHERE id = 'vm' AND revision = %d",
+                                        next[draft_status], draft);
+                                draft_status++;
+                        } else {
+                                draft++;
+                                draft_status = 0;
+                                vm_revision(s, draft, "draft", 40 + (int)(rand_r(&seed) % 1000));
+                                continue;
+                        }
+                } else if (what == 4) {
+                        /* A resource moved to another revision (a re-pricing). */
+                        snprintf(sql, sizeof(sql),
+                                 "UPDATE resources SET catalog_revision = %u, updated_at = '%s' WHERE id = "
+                                 "'m-%04d'",
+                                 1 + rand_r(&seed) % (unsigned)draft, at, (int)(rand_r(&seed) % (unsigned)n));
+                } else
+                        snprintf(sql, sizeof(sql),
+                                 "UPDATE resources SET state = '%s', updated_at = '%s' WHERE id = 'm-%04d'",
+                                 states[rand_r(&seed) % (ELEMENTSOF(states) - 1)], at,
+                                 (int)(rand_r(&seed) % (unsigned)n));
+                spend(s, "pa", true, &kept); /* the memo filled before the change */
+                exec(s, sql);
+                /* The kept row of what was charged follows the resources and
+                 * their segments (the tests above), not documents edited in
+                 * place: the daemon orders only published revisions, so no
+                 * resource of its own is ever on a draft. Dropped here, so
+                 * that what is compared is the price memo. */
+                if (what == 2)
+                        exec(s, "DELETE FROM billing_spend_cache");
+                spend(s, "pa", true, &kept);
+                spend(s, "pa", false, &full);
+                assert_spend_equal(&kept, &full);
+                checks++;
+        }
+        print_message("# %d changes checked, %d drafts edited, %d revisions\n", checks, edits, draft);
+        assert_true(checks > 300 && edits > 20 && draft > 3);
+        store_free(s);
+}
+
+/* Two stores with other documents under the same ids: each answers its own
+ * price (the memo is keyed by the store); a revision published inside a
+ * transaction that rolled back is not remembered as published. */
+static void test_price_memo_per_store_and_rollback(void **state) {
+        Store *a = open_store("memo-a"), *b = open_store("memo-b");
+        BillingSpend sa, sb, full;
+        CbError err = CB_ERROR_INIT;
+        static const char res_sql[] =
+                "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
+                "catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by, "
+                "updated_at, kind) VALUES ('r-1', 'n', 'pa', 'sys', 'edu', 'vm', 'small', 2, 'A', "
+                "'construction', 0, 'active', '2026-06-14T16:00:00Z', 't', '2026-06-14T16:00:00Z', 'vm')";
+        (void)state;
+
+        setup_world(a);
+        setup_world(b);
+        vm_revision(a, 2, "published", 100);
+        vm_revision(b, 2, "published", 200);
+        exec(a, res_sql);
+        exec(b, res_sql);
+        spend(a, "pa", true, &sa);
+        spend(b, "pa", true, &sb);
+        assert_int_equal(sa.committed_fen[0], 100 * 24 * 200);
+        assert_int_equal(sb.committed_fen[0], 200 * 24 * 200);
+        spend(a, "pa", true, &sa);
+        assert_int_equal(sa.committed_fen[0], 100 * 24 * 200);
+        store_free(b);
+
+        /* Revision 3 published and priced inside a transaction that rolls back. */
+        assert_int_equal(store_begin(a), 0);
+        vm_revision(a, 3, "published", 300);
+        exec(a, "UPDATE resources SET catalog_revision = 3 WHERE id = 'r-1'");
+        assert_int_equal(billing_project_spend(a, "pa", TODAY, UNTIL, NOW_T, &sa, &err), 0);
+        assert_int_equal(sa.committed_fen[0], 300 * 24 * 200);
+        store_rollback(a);
+        /* Now revision 3 is a draft of another price, edited, then published. */
+        vm_revision(a, 3, "draft", 5);
+        exec(a, "UPDATE resources SET catalog_revision = 3 WHERE id = 'r-1'");
+        spend(a, "pa", true, &sa);
+        assert_int_equal(sa.committed_fen[0], 5 * 24 * 200);
+        exec(a, "UPDATE services SET document = "
+                "'{\"plans\":[{\"id\":\"small\",\"price\":{\"amount_fen\":7,\"unit\":\"hour\"}}]}' "
+                "WHERE id = 'vm' AND revision = 3");
+        exec(a, "UPDATE services SET status = 'published' WHERE id = 'vm' AND revision = 3");
+        spend(a, "pa", true, &sa);
+        spend(a, "pa", false, &full);
+        assert_spend_equal(&sa, &full);
+        assert_int_equal(sa.committed_fen[0], 7 * 24 * 200);
+        cb_error_clear(&err);
+        store_free(a);
+}
+
 static int setup(void **state) {
         (void)state;
         return mkdtemp(tmpdir) ? 0 : -1;
@@ -396,6 +547,8 @@ int main(void) {
                 cmocka_unit_test(test_cache_is_read),
                 cmocka_unit_test(test_cache_kept_after_snapshot),
                 cmocka_unit_test(test_burst_rollover_backdated),
+                cmocka_unit_test(test_price_memo_equals_rerating),
+                cmocka_unit_test(test_price_memo_per_store_and_rollback),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

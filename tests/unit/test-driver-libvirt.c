@@ -911,7 +911,7 @@ static void test_assess_domain(void **state) {
                         seen++;
                         assert_int_equal(inv->items[i].state, DRIVER_STATE_SHUTOFF);
                 }
-        assert_int_equal(seen, 3);
+        assert_int_equal(seen, 4);
         driver_inventory_free(inv);
         driver_close(lv, c);
         free(vm);

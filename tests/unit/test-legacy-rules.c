@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The pure rules of the legacy register (migration/): the state way, the
  * Art. 35 deadline on the working-day calendar, reading a source VM from
- * libvirt XML, the smallest fitting plan and the pre-flight concerns. */
+ * libvirt XML, the smallest fitting plan and the pre-flight concerns (the
+ * other disks' volume plans and orders too), a plan's orders judged
+ * together, and a move's cumulative progress. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include "calendar.h"
 #include "legacy-fit.h"
+#include "legacy-progress.h"
 #include "legacy-rules.h"
 #include "legacy-vm.h"
 
@@ -434,11 +437,249 @@ static void test_preflight(void **state) {
         free(vm);
 }
 
+static const LegacyVolumeOption volumes[] = {
+        { "evs-block", "ssd-500", 500, 2500 },
+        { "evs-block", "sata-500", 500, 1000 },
+        { "evs-block", "ssd-100", 100, 490 },
+        { "evs-block", "sata-1t", 1024, 1800 },
+};
+
+static void test_volume_fit(void **state) {
+        size_t i = 99;
+        (void)state;
+        /* The smallest that holds it; exactly 100 GiB fits the 100 GiB plan. */
+        assert_int_equal(legacy_volume_fit(30ULL << 30, volumes, ELEMENTSOF(volumes), &i), 0);
+        assert_string_equal(volumes[i].plan_id, "ssd-100");
+        assert_int_equal(legacy_volume_fit(100ULL << 30, volumes, ELEMENTSOF(volumes), &i), 0);
+        assert_string_equal(volumes[i].plan_id, "ssd-100");
+        /* One byte more: of the two 500 GiB plans the cheaper. */
+        assert_int_equal(legacy_volume_fit((100ULL << 30) + 1, volumes, ELEMENTSOF(volumes), &i), 0);
+        assert_string_equal(volumes[i].plan_id, "sata-500");
+        assert_int_equal(legacy_volume_fit(1024ULL << 30, volumes, ELEMENTSOF(volumes), &i), 0);
+        assert_string_equal(volumes[i].plan_id, "sata-1t");
+        /* Larger than any plan: none. */
+        i = 99;
+        assert_int_equal(legacy_volume_fit((1024ULL << 30) + 1, volumes, ELEMENTSOF(volumes), &i), -ENOENT);
+        assert_int_equal(i, 99);
+        assert_int_equal(legacy_volume_fit(1, NULL, 0, &i), -ENOENT);
+        assert_int_equal(legacy_volume_fit(1, NULL, 1, &i), -EINVAL);
+        /* A plan of size 0 holds nothing, not even an empty disk. */
+        LegacyVolumeOption zero = { "evs-block", "zero", 0, 0 };
+        assert_int_equal(legacy_volume_fit(0, &zero, 1, &i), -ENOENT);
+}
+
+static bool has_disk(const LegacyConcern *c, size_t n, const char *disk, const char *code,
+                     LegacyConcernLevel level) {
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(c[i].code, code) && c[i].level == level && !strcmp(c[i].disk, disk))
+                        return true;
+        return false;
+}
+
+/* The disks after the first: their volume plans and orders, each concern naming its disk. */
+static void test_preflight_disks(void **state) {
+        LegacyConcern c[LEGACY_CONCERNS_MAX];
+        size_t n = 0;
+        (void)state;
+        LegacyVm *vm = small_vm(2, 4096, 30);
+        vm->n_disks = 3;
+        vm->disks[1] = vm->disks[0];
+        snprintf(vm->disks[1].target, sizeof(vm->disks[1].target), "vdb");
+        vm->disks[2] = vm->disks[0];
+        snprintf(vm->disks[2].target, sizeof(vm->disks[2].target), "vdc");
+        snprintf(vm->disks[2].format, sizeof(vm->disks[2].format), "vmdk");
+        PolicyViolation quantity = { POLICY_QUANTITY_EXCEEDED, 20,
+                                     "2 of evs-block/ssd-100 asked, 1 approved" };
+        LegacyDiskFacts disks[2] = {
+                { .dev = "vdb",
+                  .capacity_bytes = 30ULL << 30,
+                  .plan = &volumes[2],
+                  .policy = { .evaluated = true } },
+                { .dev = "vdc",
+                  .capacity_bytes = 30ULL << 30,
+                  .plan = &volumes[2],
+                  .policy = { .evaluated = true, .n = 1, .violations = &quantity } },
+        };
+        LegacyPreflightFacts f = {
+                .vm = vm,
+                .source_reachable = true,
+                .plan = &plans[1],
+                .policy = { .evaluated = true },
+                .disks = disks,
+                .n_disks = 2,
+                .target = { .connected = true, .name = "t" },
+        };
+        /* The second volume of the plan is one more than approved: critical, about vdc only. */
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has_disk(c, n, "vdc", "QUANTITY_EXCEEDED", LEGACY_CONCERN_CRITICAL));
+        assert_true(has_disk(c, n, "vdc", "DISK_CONVERSION", LEGACY_CONCERN_WARNING));
+        assert_int_equal(n, 2);
+        assert_string_equal(c[1].message,
+                            "disk vdc of vm: Art. 20: 2 of evs-block/ssd-100 asked, 1 approved");
+        assert_int_equal(c[1].article, 20);
+        json_t *j = legacy_concerns_to_json(c, n);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "disk")), "vdc");
+        json_decref(j);
+
+        /* Approved, and the VM's own concerns say nothing of a disk. */
+        disks[1].policy.n = 0;
+        assert_false(legacy_preflight(&f, c, &n));
+        assert_int_equal(n, 1);
+        f.policy = (LegacyPolicyVerdict){ .evaluated = false, .error = "no project lf-x" };
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has_disk(c, n, "", "POLICY_NOT_EVALUATED", LEGACY_CONCERN_CRITICAL));
+        f.policy = (LegacyPolicyVerdict){ .evaluated = true };
+
+        /* No volume plan holds vdb; an overriding one smaller than vdc. */
+        disks[0].plan = NULL;
+        disks[0].capacity_bytes = (2048ULL << 30) - 1;
+        disks[1].plan = &volumes[2];
+        disks[1].plan_overridden = true;
+        disks[1].capacity_bytes = (100ULL << 30) + 1;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has_disk(c, n, "vdb", "NO_FITTING_PLAN", LEGACY_CONCERN_CRITICAL));
+        assert_true(has_disk(c, n, "vdc", "DISK_LARGER_THAN_PLAN", LEGACY_CONCERN_CRITICAL));
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(c[i].code, "NO_FITTING_PLAN")) {
+                        assert_string_equal(c[i].message,
+                                            "no published block-volume plan holds disk vdb of vm (2048 GiB)");
+                        assert_int_equal(c[i].article, 12);
+                }
+        /* A disk without a plan has no order to judge: its policy facts say nothing more. */
+        disks[0].policy = (LegacyPolicyVerdict){ .evaluated = false };
+        size_t before = n;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_int_equal(n, before);
+        /* The disks are judged even when no VM plan fits. */
+        f.plan = NULL;
+        assert_true(legacy_preflight(&f, c, &n));
+        assert_true(has(c, n, "NO_FITTING_PLAN", LEGACY_CONCERN_CRITICAL));
+        assert_true(has_disk(c, n, "vdb", "NO_FITTING_PLAN", LEGACY_CONCERN_CRITICAL));
+        free(vm);
+}
+
+/* A plan's orders together: the n-th of a catalogue plan at quantity n,
+ * the budget with the others' commitment. */
+static void test_batch(void **state) {
+        LegacyBatch *b = calloc(1, sizeof(*b));
+        uint32_t q = 0;
+        int64_t others = -1;
+        (void)state;
+
+        assert_int_equal(legacy_batch_next(b, "ecs", "2c4g", &q, &others), 0);
+        assert_int_equal(q, 1);
+        assert_int_equal(others, 0);
+        assert_int_equal(legacy_batch_priced(b, "ecs", "2c4g", 1000), 1000);
+        /* A volume: the first of its plan; the VM's 1000 count against the budget. */
+        assert_int_equal(legacy_batch_next(b, "evs", "ssd-100", &q, &others), 0);
+        assert_int_equal(q, 1);
+        assert_int_equal(others, 1000);
+        assert_int_equal(legacy_batch_priced(b, "evs", "ssd-100", 300), 300);
+        /* The second volume of that plan: quantity 2, priced for both (600); this one adds 300. */
+        assert_int_equal(legacy_batch_next(b, "evs", "ssd-100", &q, &others), 0);
+        assert_int_equal(q, 2);
+        assert_int_equal(others, 1000);
+        assert_int_equal(legacy_batch_priced(b, "evs", "ssd-100", 600), 300);
+        /* The second VM: the volumes' 600 are the others'. */
+        assert_int_equal(legacy_batch_next(b, "ecs", "2c4g", &q, &others), 0);
+        assert_int_equal(q, 2);
+        assert_int_equal(others, 600);
+        /* The same plan id under another service is another plan. */
+        assert_int_equal(legacy_batch_next(b, "ecs-2", "2c4g", &q, &others), 0);
+        assert_int_equal(q, 1);
+        assert_int_equal(others, 1600);
+        assert_int_equal(legacy_batch_next(b, NULL, "2c4g", &q, &others), -EINVAL);
+        /* Full: a new plan is refused, a known one still counts. */
+        static char ids[LEGACY_BATCH_PLANS_MAX][16];
+        for (size_t i = b->n; i < LEGACY_BATCH_PLANS_MAX; i++) {
+                snprintf(ids[i], sizeof(ids[i]), "p%zu", i);
+                assert_int_equal(legacy_batch_next(b, "x", ids[i], &q, &others), 0);
+        }
+        assert_int_equal(legacy_batch_next(b, "x", "one-more", &q, &others), -E2BIG);
+        assert_int_equal(legacy_batch_next(b, "ecs", "2c4g", &q, &others), 0);
+        assert_int_equal(q, 3);
+        /* An unknown plan priced: all of it is its own. */
+        assert_int_equal(legacy_batch_priced(b, "y", "z", 70), 70);
+        free(b);
+}
+
+/* Bytes over every disk of every VM: monotone, 0 to the total once. */
+static void test_progress(void **state) {
+        LegacyProgress *p = calloc(1, sizeof(*p));
+        (void)state;
+        const uint64_t a[] = { 600, 400 }, b[] = { 1000 };
+        assert_int_equal(legacy_progress_add_vm(p, a, 2), 0);
+        assert_int_equal(legacy_progress_add_vm(p, b, 1), 0);
+        assert_int_equal(legacy_progress_total(p), 2000);
+        assert_int_equal(legacy_progress_vm_total(p, 0), 1000);
+        assert_int_equal(legacy_progress_vm_total(p, 1), 1000);
+        assert_int_equal(legacy_progress_done(p), 0);
+
+        legacy_progress_disk(p, 0, 0, 250, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 250);
+        assert_int_equal(legacy_progress_done(p), 250);
+        /* A stale, smaller report does not take it back. */
+        legacy_progress_disk(p, 0, 0, 100, false);
+        assert_int_equal(legacy_progress_done(p), 250);
+        /* More data than assessed (the VM wrote since): held at the disk's weight. */
+        legacy_progress_disk(p, 0, 0, 900, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 600);
+        /* The second disk starts: the first counts whole, the count goes on from there. */
+        legacy_progress_disk(p, 0, 1, 0, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 600);
+        legacy_progress_disk(p, 0, 1, 100, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 700);
+        /* A late report for the first disk changes nothing. */
+        legacy_progress_disk(p, 0, 0, 10, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 700);
+        /* Its copy ended with less data than assessed: it counts whole. */
+        legacy_progress_disk(p, 0, 1, 350, true);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 1000);
+        assert_int_equal(legacy_progress_vm_done(p, 1), 0);
+        /* The next VM: its own count from 0, the plan's goes on. */
+        legacy_progress_disk(p, 1, 0, 500, false);
+        assert_int_equal(legacy_progress_vm_done(p, 0), 1000);
+        assert_int_equal(legacy_progress_vm_done(p, 1), 500);
+        assert_int_equal(legacy_progress_done(p), 1500);
+        legacy_progress_vm_copied(p, 1);
+        assert_int_equal(legacy_progress_done(p), 2000);
+        assert_int_equal(legacy_progress_vm_done(p, 1), 1000);
+        /* Out of range: ignored. */
+        legacy_progress_disk(p, 1, 1, 5, false);
+        legacy_progress_disk(p, 9, 0, 5, false);
+        assert_int_equal(legacy_progress_done(p), 2000);
+
+        /* A VM's copy skipping straight to its define: every disk whole. */
+        LegacyProgress *q = calloc(1, sizeof(*q));
+        assert_int_equal(legacy_progress_add_vm(q, a, 2), 0);
+        legacy_progress_vm_copied(q, 0);
+        assert_int_equal(legacy_progress_done(q), 1000);
+        /* Limits. */
+        memset(q, 0, sizeof(*q));
+        uint64_t w[1] = { 1 };
+        for (size_t i = 0; i < LEGACY_PROGRESS_VMS_MAX; i++)
+                assert_int_equal(legacy_progress_add_vm(q, w, 1), 0);
+        assert_int_equal(legacy_progress_add_vm(q, w, 1), -E2BIG);
+        assert_int_equal(legacy_progress_add_vm(q, NULL, 1), -EINVAL);
+        free(q);
+        free(p);
+
+        assert_int_equal(legacy_rate_bps(1048576, 1000), 1048576);
+        assert_int_equal(legacy_rate_bps(1000, 0), 0);
+        assert_int_equal(legacy_rate_bps(UINT64_MAX / 10, 1000), UINT64_MAX / 10 / 1000 * 1000);
+        assert_int_equal(legacy_eta_seconds(0, 3000, 1000), 3);
+        assert_int_equal(legacy_eta_seconds(0, 3001, 1000), 4);
+        assert_int_equal(legacy_eta_seconds(5, 5, 0), 0);
+        assert_int_equal(legacy_eta_seconds(1, 5, 0), -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transitions), cmocka_unit_test(test_deadline),
                 cmocka_unit_test(test_vm_parse),    cmocka_unit_test(test_vm_parse_refusals),
                 cmocka_unit_test(test_fit),         cmocka_unit_test(test_preflight),
+                cmocka_unit_test(test_volume_fit),  cmocka_unit_test(test_preflight_disks),
+                cmocka_unit_test(test_batch),       cmocka_unit_test(test_progress),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -488,6 +488,16 @@ static void test_budget_day_start_and_committed(void **state) {
         assert_int_equal(rating_budget_committed(RATING_UNIT_HOUR, 35, 1, "yesterday", "2026-12-31", &c),
                          -EINVAL);
         assert_int_equal(c, 42);
+        /* count x one, as kept per price and day: the same figure, the same refusals. */
+        assert_int_equal(rating_budget_times(one, 1001, &c), 0);
+        assert_int_equal(c, 1001 * one);
+        assert_int_equal(rating_budget_times(0, 5, &c), 0);
+        assert_int_equal(c, 0);
+        c = 42;
+        assert_int_equal(rating_budget_times(one, -1, &c), -EINVAL);
+        assert_int_equal(rating_budget_times(one, 100000001, &c), -EINVAL);
+        assert_int_equal(rating_budget_times(INT64_MAX / 2, 3, &c), -EINVAL);
+        assert_int_equal(c, 42);
 }
 
 int main(void) {

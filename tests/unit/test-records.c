@@ -104,8 +104,7 @@ static void test_provider_record_capacity(void **state) {
                                      .pools_complete = true },
                        .reserved_vcpus = 2,
                        .reserved_memory_mib = 1024,
-                       .unread_vcpus = 1,
-                       .unread_memory_mib = 512 };
+                       .unread = { .vcpus = 1, .memory_mib = 512 } };
         ProviderRecord rec = { 0 };
 
         snprintf(p.last_error, sizeof(p.last_error), "connection lost");
