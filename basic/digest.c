@@ -8,11 +8,11 @@
 
 #include <openssl/evp.h>
 
-/* OpenSSL 3 looks a legacy EVP_sha256()/EVP_sm3() up in its provider table
- * again on every EVP_Digest (a locked name and property query): that fetch
- * cost more than hashing an audit record. Fetched once here, the methods live
- * as long as the process; a failed fetch falls back to the legacy method. */
-static const EVP_MD *md_sha256, *md_sm3;
+/* Fetched once: with OpenSSL 3, EVP_sha256() and EVP_sm3() hand out a
+ * legacy method that every EVP_Digest() fetches again from the provider
+ * (a locked name lookup), which cost more than hashing a token or an audit
+ * record. The fetched methods live as long as the process. */
+static EVP_MD *md_sha256, *md_sm3;
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 
 static void md_fetch(void) {
