@@ -561,6 +561,34 @@ json_t *rest_image_list_json(const ImageList *l) {
         return a;
 }
 
+json_t *rest_legacy_json(const LegacyRecord *rec) {
+        json_t *o = json_pack(
+                "{s:s, s:s, s:{s:s, s:s}, s:O?, s:s, s:s?, s:s, s:s?, s:O?, s:O?, s:O?, s:s, s:b, s:I, s:s, "
+                "s:s, s:s}",
+                "system_id", rec->system_id, "department", rec->department, "hosting", "kind",
+                legacy_hosting_to_string(rec->hosting), "location", rec->location, "source", rec->source,
+                "deadline", rec->deadline, "wave", rec->wave, "state", legacy_state_to_string(rec->state),
+                "state_reason", rec->state_reason, "exemption", rec->exemption, "assessment", rec->assessment,
+                "plan", rec->plan, "due", rec->due, "overdue", rec->overdue, "days_overdue",
+                (json_int_t)rec->days_overdue, "created_at", rec->created_at, "created_by", rec->created_by,
+                "updated_at", rec->updated_at);
+        if (o && rec->assessing && json_object_set_new(o, "assessing", json_true()) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_legacy_list_json(const LegacyList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_legacy_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
 json_t *rest_billing_adjustment_json(const BillingAdjustment *a) {
         json_t *so = json_array(), *o;
 
