@@ -217,6 +217,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_summary_done) LegacySummary sum = { 0 };
         json_auto_t *out = NULL;
         const char *department;
         CbCaller caller;
@@ -228,7 +229,9 @@ static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = legacy_summary(m->legacy, &caller, bus_optional(department), &out, &err);
+        r = legacy_summary(m->legacy, &caller, bus_optional(department), &sum, &err);
+        if (r >= 0 && !(out = rest_legacy_summary_json(&sum)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 

@@ -1548,15 +1548,47 @@ int legacy_orders_held(const char *department, const char *project_id, const cha
 
 #define SUMMARY_ROWS_MAX 10000
 
-int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
+void legacy_summary_done(LegacySummary *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_groups; i++) {
+                LegacySummaryGroup *g = &s->groups[i];
+                free(g->department);
+                free(g->wave);
+                for (size_t k = 0; k < g->n_overdue; k++)
+                        free(g->overdue[k].system_id);
+                free(g->overdue);
+        }
+        free(s->groups);
+        *s = (LegacySummary){ 0 };
+}
+
+/* Room for element n of *v, an array whose capacity is the smallest power
+ * of two not below n: it doubles when n is 0 or a power of two. False when
+ * out of memory (*v kept). */
+static bool grow(void **v, size_t n, size_t size) {
+        if (n != 0 && (n & (n - 1)) != 0)
+                return true;
+        void *p = realloc(*v, (n ? 2 * n : 1) * size);
+        if (!p)
+                return false;
+        *v = p;
+        return true;
+}
+
+static bool same_group(const LegacySummaryGroup *g, const char *dept, const char *wave) {
+        return streq(g->department, dept) && !!g->wave == !!wave && (!wave || streq(g->wave, wave));
+}
+
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, LegacySummary *ret,
+                   CbError *err) {
         static const char sql[] =
                 "SELECT department, wave, system_id, state, deadline FROM legacy_systems "
                 "WHERE (?1 IS NULL OR department = ?1) ORDER BY department, wave, system_id "
                 "LIMIT 10001";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        _cleanup_(json_decrefp) json_t *groups = json_array();
-        json_t *g = NULL;
-        char today[DATE_LEN + 1];
+        _cleanup_(legacy_summary_done) LegacySummary sum = { 0 };
+        LegacySummaryGroup *g = NULL;
         size_t n = 0;
         int r;
 
@@ -1576,15 +1608,12 @@ int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, j
                         return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
                                             caller->principal->name);
         }
-        if (!groups)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        today_local(today);
+        today_local(sum.today);
         r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(department)), &rows, "reading the legacy register",
                         err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 const char *dept = store_rows_text(rows, 0), *wave = store_rows_text(rows, 1);
-                const char *state_s = store_rows_text(rows, 3);
-                int state = legacy_state_from_string(state_s);
+                int state = legacy_state_from_string(store_rows_text(rows, 3));
                 LegacyOverdue o = { 0 };
 
                 if (++n > SUMMARY_ROWS_MAX)
@@ -1592,39 +1621,39 @@ int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, j
                                             "more than %d legacy systems: ask per department",
                                             SUMMARY_ROWS_MAX);
                 /* Rows come ordered, so a group is the run of equal (department, wave). */
-                const char *g_wave = g ? json_string_value(json_object_get(g, "wave")) : NULL;
-                if (!g || !streq(json_string_value(json_object_get(g, "department")), dept) ||
-                    !!g_wave != !!wave || (wave && !streq(g_wave, wave))) {
-                        json_t *counts = json_object();
-                        for (int i = 0; counts && i < _LEGACY_STATE_MAX; i++)
-                                json_object_set_new(counts, legacy_state_to_string((LegacyState)i),
-                                                    json_integer(0));
-                        g = json_pack("{s:s, s:s?, s:i, s:i, s:o, s:[]}", "department", dept, "wave", wave,
-                                      "total", 0, "done", 0, "counts", counts ? counts : json_object(),
-                                      "overdue");
-                        if (!g || json_array_append_new(groups, g) < 0)
+                if (!g || !same_group(g, dept, wave)) {
+                        if (!grow((void **)&sum.groups, sum.n_groups, sizeof(LegacySummaryGroup)))
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        g = &sum.groups[sum.n_groups++];
+                        *g = (LegacySummaryGroup){ .department = strdup(dept),
+                                                   .wave = wave ? strdup(wave) : NULL };
+                        if (!g->department || (wave && !g->wave))
                                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 }
-                json_object_set_new(g, "total",
-                                    json_integer(json_integer_value(json_object_get(g, "total")) + 1));
+                g->total++;
                 if (state < 0)
                         continue;
-                json_t *counts = json_object_get(g, "counts");
-                json_object_set_new(counts, state_s,
-                                    json_integer(json_integer_value(json_object_get(counts, state_s)) + 1));
+                g->counts[state]++;
                 if (legacy_state_is_done((LegacyState)state))
-                        json_object_set_new(g, "done",
-                                            json_integer(json_integer_value(json_object_get(g, "done")) + 1));
-                if (legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 4), today, &o) ==
-                            0 &&
-                    o.overdue)
-                        json_array_append_new(json_object_get(g, "overdue"),
-                                              json_pack("{s:s, s:s, s:s, s:I}", "system_id",
-                                                        store_rows_text(rows, 2), "state", state_s, "due",
-                                                        o.due, "days_overdue", (json_int_t)o.days_overdue));
+                        g->done++;
+                if (legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 4), sum.today,
+                                   &o) == 0 &&
+                    o.overdue) {
+                        if (!grow((void **)&g->overdue, g->n_overdue, sizeof(LegacySummaryOverdue)))
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        LegacySummaryOverdue *e = &g->overdue[g->n_overdue];
+                        *e = (LegacySummaryOverdue){ .system_id = strdup(store_rows_text(rows, 2)),
+                                                     .state = (LegacyState)state,
+                                                     .days_overdue = o.days_overdue };
+                        if (!e->system_id)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        snprintf(e->due, sizeof(e->due), "%s", o.due);
+                        g->n_overdue++;
+                }
         }
         if (r < 0)
                 return r;
-        *ret = json_pack("{s:s, s:O}", "today", today, "groups", groups);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = sum;
+        sum = (LegacySummary){ 0 };
+        return 0;
 }

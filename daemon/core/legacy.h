@@ -127,7 +127,32 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
  * "counts": {state: n, ...}, "overdue": [{"system_id", "state", "due",
  * "days_overdue"}]}]}, by department then wave. A department sees its
  * own; department NULL: all the caller may see. */
-int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+typedef struct LegacySummaryOverdue {
+        char *system_id;
+        LegacyState state;
+        char due[DATE_LEN + 1];
+        int64_t days_overdue;
+} LegacySummaryOverdue;
+
+typedef struct LegacySummaryGroup {
+        char *department;
+        char *wave; /* NULL: in no wave */
+        int64_t total, done;
+        int64_t counts[_LEGACY_STATE_MAX]; /* by LegacyState */
+        LegacySummaryOverdue *overdue;
+        size_t n_overdue;
+} LegacySummaryGroup;
+
+typedef struct LegacySummary {
+        char today[DATE_LEN + 1];
+        LegacySummaryGroup *groups;
+        size_t n_groups;
+} LegacySummary;
+void legacy_summary_done(LegacySummary *s);
+
+/* The answer is serialized by rest_legacy_summary_json. */
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, LegacySummary *ret,
+                   CbError *err);
 
 /* ---- Art. 35 enforcement facts (for orders and finance exports) ---- */
 

@@ -91,11 +91,11 @@ static int on_decommission(RestRequest *req, RestReply *reply, CbError *err) {
 }
 
 static int on_summary(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(legacy_summary_done) LegacySummary v = { 0 };
         int r = legacy_summary(req->manager->legacy, &req->caller, rest_query(req, "department"), &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_legacy_summary_json(&v));
 }
 
 const RestRoute rest_legacy_routes[] = {

@@ -131,6 +131,11 @@ json_t *rest_image_list_json(const ImageList *l);
  * answers of every change). The list is an array of them. */
 json_t *rest_legacy_json(const LegacyRecord *rec);
 json_t *rest_legacy_list_json(const LegacyList *l);
+/* {"today", "groups": [{"department", "wave", "total", "done", "counts":
+ * {state: n, ...} (every state, in the order of legacy_state), "overdue":
+ * [{"system_id", "state", "due", "days_overdue"}]}]} (GET
+ * /v1/migrations/summary, Migration.Summary). */
+json_t *rest_legacy_summary_json(const LegacySummary *s);
 
 /* {"id", "period", "department", "project_id", "approval_no" (null when
  * none), "amount_fen", "reason", "created_at", "created_by", "signoffs":
