@@ -513,7 +513,8 @@ static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, 
         m->assessment = json_incref(record->assessment);
         m->record_plan = json_incref(record->plan);
         m->department = strdup(record->department);
-        m->plan = json_deep_copy(record->plan);
+        /* No plan reads as JSON null, as the record showed it: a recovery still ends the move. */
+        m->plan = record->plan ? json_deep_copy(record->plan) : json_null();
         m->n = json_array_size(json_object_get(m->plan, "vms"));
         m->vms = calloc(m->n ? m->n : 1, sizeof(MoveVm));
         if (!m->id || !m->host || !m->department || !m->plan || !m->vms) {
@@ -966,7 +967,7 @@ void legacy_recover_moves(Legacy *lg, const char *provider) {
                 m->recovery = true;
                 const json_t *run_vms = json_object_get(json_object_get(plan, "run"), "vms");
                 json_decref(m->plan);
-                m->plan = json_deep_copy(plan);
+                m->plan = plan ? json_deep_copy(plan) : json_null();
                 m->n = MIN(m->n, json_array_size(run_vms));
                 for (size_t i = 0; i < m->n; i++) {
                         json_t *rv = json_array_get(run_vms, i);

@@ -693,7 +693,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                                           "legacy system '%s' is %s: it cannot become %s", id, from_s, to_s);
         if (to == LEGACY_ASSESSED || to == LEGACY_PLANNED) {
                 /* Retrying from failed keeps what assess and plan produced. */
-                if (from != LEGACY_FAILED || json_is_null(to == LEGACY_ASSESSED ? old.assessment : old.plan))
+                if (from != LEGACY_FAILED || !(to == LEGACY_ASSESSED ? old.assessment : old.plan))
                         return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                                   "legacy system '%s' becomes %s through POST "
                                                   "/v1/legacy-systems/%s/%s",

@@ -328,6 +328,41 @@ static void test_summary_typed(void **state) {
         cb_error_clear(&err);
 }
 
+/* Retrying from failed returns to what assess and plan produced, and only
+ * when they did: a stored document that is absent is no document. */
+static void test_retry_from_failed(void **state) {
+        Fixture *f = *state;
+        CbError err = CB_ERROR_INIT;
+        LegacyRecord rec = { 0 };
+        json_t *to_assessed = json_pack("{s:s}", "state", "assessed");
+        json_t *to_planned = json_pack("{s:s}", "state", "planned");
+
+        assert_int_equal(store_exec(f->store,
+                                    ROW("edu-bare", "edu", "failed", "2026-12-31", "NULL")
+                                            ROW("edu-kept", "edu", "failed", "2026-12-31",
+                                                "'{\"project_id\": \"edu-move\"}'"),
+                                    &err),
+                         0);
+        assert_true(legacy_transition(f->lg, &migration_c, "edu-bare", to_assessed, &rec, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        assert_null(rec.system_id);
+        cb_error_clear(&err);
+        assert_true(legacy_transition(f->lg, &migration_c, "edu-bare", to_planned, &rec, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_CONFLICT);
+        cb_error_clear(&err);
+        assert_int_equal(legacy_get(f->lg, &migration_c, "edu-bare", &rec, &err), 0);
+        assert_int_equal(rec.state, LEGACY_FAILED);
+        legacy_record_done(&rec);
+
+        assert_int_equal(legacy_transition(f->lg, &migration_c, "edu-kept", to_planned, &rec, &err), 0);
+        assert_string_equal(rec.system_id, "edu-kept");
+        assert_int_equal(rec.state, LEGACY_PLANNED);
+        assert_string_equal(json_string_value(json_object_get(rec.plan, "project_id")), "edu-move");
+        legacy_record_done(&rec);
+        json_decref(to_assessed);
+        json_decref(to_planned);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_system_overdue, setup, teardown),
@@ -336,6 +371,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_get_is_typed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_summary_typed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_retry_from_failed, setup, teardown),
         };
         if (!mkdtemp(tmpdir))
                 return 1;
