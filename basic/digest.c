@@ -2,18 +2,32 @@
 #include "digest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+/* Fetched once: with OpenSSL 3, EVP_sha256() and EVP_sm3() hand out a
+ * legacy method that every EVP_Digest() fetches again from the provider
+ * (a locked name lookup), which cost more than hashing a token or an audit
+ * record. The fetched methods live as long as the process. */
+static EVP_MD *md_sha256, *md_sm3;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_sm3 = EVP_MD_fetch(NULL, "SM3", NULL);
+}
+
 static const EVP_MD *md_of(const char *alg) {
         if (!alg)
                 return NULL;
+        pthread_once(&md_once, md_fetch);
         if (strcmp(alg, "sha256") == 0)
-                return EVP_sha256();
+                return md_sha256 ? md_sha256 : EVP_sha256();
         if (strcmp(alg, "sm3") == 0)
-                return EVP_sm3();
+                return md_sm3 ? md_sm3 : EVP_sm3();
         return NULL;
 }
 

@@ -28,11 +28,20 @@
 #
 # Rounds alternate (broker, direct, broker, direct, ...: ABAB) and the figures
 # are medians over the rounds, so that a change of load on this shared machine
-# moves both sides alike; the daemon's and the provider's CPU a request
-# (utime+stime from /proc/PID/stat around each request) and the load average
-# are printed beside the wall-clock rates.
+# moves both sides alike; the daemon's and the provider's CPU a request and a
+# cycle (time on a CPU from /proc/PID/task/*/schedstat around each request,
+# in ns) and the load average are printed beside the wall-clock rates.
 #
-# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900)
+# Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900),
+#   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every),
+#   FACE (v1: the department's REST calls below; v2: the same cycle as a
+#   platform's OSB calls to the broker's /v2, request for request the ones
+#   the direct rounds send, plus last_operation GETs after a 202)
+#   OSB_TRACE="strace -c -f -o FILE -p" (or "perf record -g -o FILE -p"): a
+#   command started with the daemon's PID appended once the daemon is up,
+#   before the first round, and ended by its PID (SIGINT) after the last, so
+#   that what it records is the rounds alone (the direct rounds included:
+#   the daemon is idle then).
 # Everything listens on 127.0.0.1; every wait is bounded; processes end by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,12 +50,22 @@ cb_setup "${1:-build}"
 COUNT=${COUNT:-20}   # cycles a round
 ROUNDS=${ROUNDS:-5}  # broker/direct round pairs (ABAB); medians over them
 MAX_S=${MAX_S:-900}  # the whole bench ends after this many seconds, finished or not
-for v in COUNT ROUNDS MAX_S; do
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-1000}
+FACE=${FACE:-v1}     # v1: a department's REST calls; v2: a platform's OSB calls
+case "$FACE" in v1 | v2) ;; *) echo "osb.sh: FACE must be v1 or v2" >&2; exit 1 ;; esac
+for v in COUNT ROUNDS MAX_S CHECKPOINT_EVERY; do
         case "${!v}" in '' | *[!0-9]* | 0) echo "osb.sh: $v must be a positive number" >&2; exit 1 ;; esac
 done
 
 cb_start_osb_provider
-sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" tests/integration/test.conf >"$CB_TMP/osb.conf"
+# The tests' config, but with the shipped checkpoint_every (etc/cloudbroker.conf,
+# AUDIT_CHECKPOINT_EVERY): the tests' 5 signs a checkpoint (an SM2 signature
+# and an fdatasync) every fifth audit record, about one a cycle, which no
+# installation does. CHECKPOINT_EVERY=5 measures that case.
+sed -e '/^providers = (/,/^);/d' -e "s#\"\.\./\.\./#\"$PWD/#g" \
+        -e "s/^\( *checkpoint_every = \)[0-9]*;/\1$CHECKPOINT_EVERY;/" tests/integration/test.conf >"$CB_TMP/osb.conf"
+grep -q "^ *checkpoint_every = $CHECKPOINT_EVERY;" "$CB_TMP/osb.conf" ||
+        { echo "osb.sh: cannot set checkpoint_every in the tests' config" >&2; exit 1; }
 cat >>"$CB_TMP/osb.conf" <<EOF
 providers = (
   { name = "linfen-paas"; driver = "http"; url = "$OSB_URL"; username = "cb"; password = "cb-osb-secret";
@@ -63,27 +82,30 @@ cb_approve bench-osb "临政信审〔$(date +%Y)〕90号" bench-db \
 DEADLINE=$(($(date +%s) + MAX_S))
 past_deadline() { [ "$(date +%s)" -lt "$DEADLINE" ] || { echo "osb.sh: over MAX_S=$MAX_S s, stopped" >&2; exit 1; }; }
 
-# CPU of a process in clock ticks (utime + stime of /proc/PID/stat, all its
-# threads), read with builtins only so that measuring forks nothing.
-TCK=$(getconf CLK_TCK)
-cpu_of() { # PID VAR: VAR = the ticks PID has used so far
-        local line rest
-        read -r line <"/proc/$1/stat"
-        rest=${line##*) } # past "pid (comm) ": field 3 (state) onwards
-        read -r -a f <<<"$rest"
-        printf -v "$2" %d $((f[11] + f[12])) # fields 14 and 15
+# CPU of a process in nanoseconds: the time on a CPU of each of its threads
+# (the first field of /proc/PID/task/TID/schedstat, exact, where the ticks
+# of /proc/PID/stat are 10 ms), read with builtins only so that measuring
+# forks nothing.
+cpu_of() { # PID VAR: VAR = the nanoseconds PID has run so far
+        local t ns sum=0
+        for t in /proc/"$1"/task/*/schedstat; do
+                read -r ns _ <"$t" 2>/dev/null || continue
+                sum=$((sum + ns))
+        done
+        printf -v "$2" %d "$sum"
 }
 
 OUT="$CB_TMP/rt.out"
 # Per kind K: US_K microseconds of round trips, N_K requests, DC_K / PC_K
-# ticks of the daemon's / the provider's CPU during those requests.
+# nanoseconds of the daemon's / the provider's CPU during those requests.
 declare -A US N DC PC
 KIND=
+CODE= # the HTTP status of the last request
 rt() { # curl ARGS...: one request of kind $KIND; its answer in $OUT
         local t d0 p0 d1 p1
         cpu_of "$CB_PID" d0
         cpu_of "$OSB_PID" p0
-        t=$(curl -s --max-time 30 -o "$OUT" -w '%{time_total}' "$@")
+        read -r t CODE < <(curl -s --max-time 30 -o "$OUT" -w '%{time_total} %{http_code}\n' "$@")
         cpu_of "$CB_PID" d1
         cpu_of "$OSB_PID" p1
         US[$KIND]=$((${US[$KIND]:-0} + $(awk -v t="$t" 'BEGIN { printf "%d", t * 1000000 }')))
@@ -129,6 +151,53 @@ broker_round() { # R: COUNT cycles through the broker, kinds b.*
         done
 }
 
+# The same cycle through the broker's own OSB face (/v2, FACE=v2), as a
+# platform orders: the very requests the direct rounds send to the provider,
+# but for the broker's service and plan ids and the approval's project
+# (binding ids are the platform's: unique across rounds).
+# A 202 (the broker's DELETE; a PUT whose provider was slow) is followed by
+# GETs of last_operation until "succeeded", counted with it.
+P=(-u osb:dev-osb -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
+v2body='{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "organization_guid": "edu", "space_guid": "bench-osb", "context": {"platform": "bench", "system_id": "bench-db"}}'
+v2bbody='{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g"}'
+v2q='service_id=rds-mysql&plan_id=rds-mysql-2c4g&accepts_incomplete=true'
+v2_settle() { # INSTANCE_URL WHAT: after a 202, GETs last_operation until succeeded (2000 at most)
+        local s
+        [ "$CODE" = 202 ] || return 0
+        for _ in $(seq 1 2000); do
+                rt "${P[@]}" "$1/last_operation"
+                GETS=$((GETS + 1))
+                s=$(jq -r .state "$OUT")
+                [ "$s" = succeeded ] && return 0
+                [ "$s" = "in progress" ] || { echo "osb.sh: $2 of $1: $(cat "$OUT")" >&2; exit 1; }
+        done
+        echo "osb.sh: $2 of $1 never succeeded" >&2
+        exit 1
+}
+v2_round() { # R: COUNT cycles through the broker's /v2, kinds b.*
+        local i inst
+        for i in $(seq 1 "$COUNT"); do
+                past_deadline
+                inst="$CB_URL/v2/service_instances/bench-$1-$i"
+                KIND=b.prov
+                rt "${P[@]}" -X PUT --data-binary "$v2body" "$inst?accepts_incomplete=true"
+                case "$CODE" in 201 | 202) ;; *) echo "osb.sh: PUT $inst: $CODE $(cat "$OUT")" >&2; exit 1 ;; esac
+                v2_settle "$inst" provision
+                KIND=b.poll
+                rt "${P[@]}" "$inst/last_operation"
+                KIND=b.bind
+                rt "${P[@]}" -X PUT --data-binary "$v2bbody" "$inst/service_bindings/b-$1-$i?accepts_incomplete=true"
+                [ "$CODE" = 201 ] || { echo "osb.sh: bind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.unbind
+                rt "${P[@]}" -X DELETE "$inst/service_bindings/b-$1-$i?$v2q"
+                [ "$CODE" = 200 ] || { echo "osb.sh: unbind of $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
+                KIND=b.deprov
+                rt "${P[@]}" -X DELETE "$inst?$v2q"
+                case "$CODE" in 200 | 202) ;; *) echo "osb.sh: DELETE $inst: $CODE $(cat "$OUT")" >&2; exit 1 ;; esac
+                v2_settle "$inst" deprovision
+        done
+}
+
 H=(-u cb:cb-osb-secret -H 'X-Broker-API-Version: 2.17' -H 'Content-Type: application/json')
 pbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g", "context": {"platform": "bench"}}'
 bbody='{"service_id": "mysql-rds", "plan_id": "mysql-ha-2c4g-100g"}'
@@ -164,11 +233,19 @@ add_totals() {
                 TOT_PC[$k]=$((${TOT_PC[$k]:-0} + ${PC[$k]}))
         done
 }
+TRACE_PID=
+if [ -n "${OSB_TRACE:-}" ]; then
+        # shellcheck disable=SC2086 # the tracer is a command line
+        $OSB_TRACE "$CB_PID" &
+        TRACE_PID=$!
+        CB_PIDS+=("$TRACE_PID")
+        sleep 1 # the tracer attaches
+fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for r in $(seq 1 "$ROUNDS"); do
         US=() N=() DC=() PC=()
-        broker_round "$r"
+        if [ "$FACE" = v2 ]; then v2_round "$r"; else broker_round "$r"; fi
         direct_round "$r"
         for k in $KINDS; do
                 printf '%s\t%s\t%s\t%s\n' "$r" "$k" "$((${US[b.$k]} / COUNT))" "$((${US[d.$k]} / COUNT))" >>"$ROWS"
@@ -178,6 +255,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 T1=$(date +%s)
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ -n "$TRACE_PID" ]; then
+        kill -INT "$TRACE_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$TRACE_PID" 2>/dev/null || break; sleep 0.1; done
+fi
 
 left=$(osb_control | jq '.instances | length')
 # Medians over the rounds: of each side's microseconds a cycle, and of the
@@ -204,12 +285,16 @@ summary=$(awk -F'\t' -v n="$COUNT" '
                 printf ")"
         }' "$ROWS")
 cpu=""
+BD=0 BP=0 DP=0 # nanoseconds over all rounds: daemon and provider in broker rounds, provider in direct ones
 for k in $KINDS; do
-        cpu+=$(awk -v k="$k" -v tck="$TCK" -v bn="${TOT_N[b.$k]}" -v bd="${TOT_DC[b.$k]}" -v bp="${TOT_PC[b.$k]}" \
+        cpu+=$(awk -v k="$k" -v bn="${TOT_N[b.$k]}" -v bd="${TOT_DC[b.$k]}" -v bp="${TOT_PC[b.$k]}" \
                 -v dn="${TOT_N[d.$k]}" -v dp="${TOT_PC[d.$k]}" \
-                'BEGIN { printf "%s daemon %.2f + provider %.2f ms a request (%d) / provider %.2f ms (%d); ", k, bd * 1000 / tck / bn, bp * 1000 / tck / bn, bn, dp * 1000 / tck / dn, dn }')
+                'BEGIN { printf "%s daemon %.3f + provider %.3f ms a request (%d) / provider %.3f ms (%d); ", k, bd / 1e6 / bn, bp / 1e6 / bn, bn, dp / 1e6 / dn, dn }')
+        BD=$((BD + TOT_DC[b.$k])) BP=$((BP + TOT_PC[b.$k])) DP=$((DP + TOT_PC[d.$k]))
 done
-result="osb: $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (ticks of /proc/PID/stat, 1/$TCK s, sampled): $cpu$GETS GETs of the record waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle, 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
+cpu+=$(awk -v n="$((COUNT * ROUNDS))" -v bd="$BD" -v bp="$BP" -v dp="$DP" \
+        'BEGIN { printf "a cycle: daemon %.2f + provider %.2f ms through the broker / provider %.2f ms direct; ", bd / 1e6 / n, bp / 1e6 / n, dp / 1e6 / n }')
+result="osb ($FACE): $ROUNDS rounds x $COUNT cycles, broker and direct rounds alternating; round trips per second, medians (broker / direct / ratio): $summary; CPU over all rounds (/proc/PID/task/*/schedstat, around each request): $cpu$GETS GETs of the record (v1) or of last_operation (v2) waiting ($(awk -v g="$GETS" -v n="$((COUNT * ROUNDS))" 'BEGIN { printf "%.1f", g / n }') a cycle; v1: 2 at least); $((T1 - T0)) s of wall clock incl. curl+jq start-up; instances left at the provider: $left; load average before $LOAD0, after $LOAD1; $(nproc) CPUs"
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"

@@ -89,6 +89,21 @@ static void put_settled(const char *id, bool settled, void *userdata) {
  * a provider that hangs is answered 202 and followed on last_operation. */
 #define PUT_SETTLE_MS 3000
 
+/* A deprovision of an http instance waits the same way: a provider that
+ * deleted it at once is OSB's 200 {} (no last_operation to poll), one that
+ * is still deleting (its 202, no answer within PUT_SETTLE_MS, a failure) is
+ * 202 with the operation. */
+static void delete_settled(const char *id, bool settled, void *userdata) {
+        _cleanup_(resource_done) Resource res = { 0 };
+        PutWait *w = userdata;
+
+        if (settled && resources_record(w->rs, id, &res) >= 0 && res.state == RESOURCE_DELETED)
+                rest_async_complete(w->async, 200, json_object());
+        else
+                rest_async_complete(w->async, 202, json_pack("{s:s}", "operation", w->operation_id));
+        free(w);
+}
+
 static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
         static const char *const required[] = { "service_id", "plan_id", "organization_guid", "space_guid" };
         Resources *rs = req->manager->resources;
@@ -323,6 +338,19 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
                         osb_fail_err(reply, err);
                 cb_error_clear(err);
                 return 0;
+        }
+        if (res.kind == RESOURCE_KIND_SERVICE) {
+                PutWait *w = calloc(1, sizeof(*w));
+                if (w) {
+                        w->async = rest_suspend(req);
+                        w->rs = req->manager->resources;
+                        snprintf(w->operation_id, sizeof(w->operation_id), "%s", t.operation_id);
+                        if (resources_wait_settled(w->rs, id, PUT_SETTLE_MS, delete_settled, w) >= 0)
+                                return REST_ASYNC;
+                        rest_async_complete(w->async, 202, json_pack("{s:s}", "operation", t.operation_id));
+                        free(w);
+                        return REST_ASYNC;
+                }
         }
         return rest_reply_json(reply, 202, json_pack("{s:s}", "operation", t.operation_id));
 }

@@ -1320,11 +1320,14 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
                 if (r < 0)
                         return r;
                 memcpy(sp.charged_fen, full.charged_fen, sizeof(sp.charged_fen));
-                /* Only a cache: failing to keep it costs the next evaluation a re-rating. */
-                (void)store_run(s, sql_put,
-                                STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(day_start_at),
-                                           SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1])),
-                                "keeping the budget's money", NULL);
+                /* Only a cache: failing to keep it costs the next evaluation a
+                 * re-rating. A memo: an evaluation's read snapshot stays a read
+                 * (no durable commit at its end), and it is never fdatasync'd
+                 * for its own sake. */
+                (void)store_memo(s, sql_put,
+                                 STORE_ARGS(SA_TEXT(project_id), SA_TEXT(today), SA_TEXT(day_start_at),
+                                            SA_INT(sp.charged_fen[0]), SA_INT(sp.charged_fen[1])),
+                                 "keeping the budget's money");
         }
         *ret = sp;
         return 0;

@@ -91,7 +91,8 @@ static void on_send_reply(HttpOp *op, int r, const DriverReply *reply, const cha
         if (r >= 0 && reply->state == DRIVER_OP_IN_PROGRESS) {
                 osb_poll_set_phase(&op->poll, OSB_PHASE_POLL, reply->operation);
                 osb_poll_again(&op->poll, reply);
-                if (progress_fn && op->kind == OPERATION_PROVISION)
+                /* "Under way": OSB's PUT and DELETE answer 202 now. */
+                if (progress_fn && (op->kind == OPERATION_PROVISION || op->kind == OPERATION_DEPROVISION))
                         progress_fn(op->poll.resource_id, progress_userdata);
         } else if (r >= 0 && op->kind == OPERATION_DEPROVISION)
                 op_verify(op);

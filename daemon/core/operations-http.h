@@ -74,8 +74,9 @@ const json_t *http_offered_plan(const Provider *p, const char *service, const ch
  * else an hour: how long an asynchronous operation of it is polled. */
 unsigned http_plan_max_polling(const Provider *p, const char *service, const char *plan);
 
-/* fn (NULL: none) hears of every provision the provider accepted as under
- * way (202, to be polled), with the resource's id. Process-wide. */
+/* fn (NULL: none) hears of every provision and deprovision the provider
+ * accepted as under way (202, to be polled), with the resource's id.
+ * Process-wide. */
 void http_operations_set_progress(void (*fn)(const char *resource_id, void *userdata), void *userdata);
 
 /* Ends every operation under way with -ECANCELED (their done runs now),

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Waiting for a new resource's provision to settle (resources.h,
- * resources_wait_settled): OSB answers 201 for an instance ready at once
- * and 202 for one under way, so its face waits for the provider's first
- * answer. The waiters are few and short-lived: a list on the main loop.
+ * Waiting for a new resource's provision, or a deprovision, to settle
+ * (resources.h, resources_wait_settled): OSB answers 201 (200 for a
+ * deprovision) for an instance ready (gone) at once and 202 for one under
+ * way, so its face waits for the provider's first answer. The waiters are few and short-lived: a list on the
+ * main loop.
  */
 #include <stdio.h>
 #include <systemd/sd-event.h>
@@ -65,7 +66,8 @@ void resources_settle_check(Resources *r, const char *id) {
         bool any = false;
         for (Waiter *w = waiters; w; w = w->next)
                 any = any || streq(w->id, id);
-        if (!any || resources_record(r, id, &res) < 0 || res.state == RESOURCE_PROVISIONING)
+        if (!any || resources_record(r, id, &res) < 0 || res.state == RESOURCE_PROVISIONING ||
+            res.state == RESOURCE_DEPROVISIONING)
                 return;
         fire_for(id, true);
 }

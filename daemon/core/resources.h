@@ -242,11 +242,12 @@ void resources_unwatch_all(Resources *r);
 /* Periodic: probe providers and reconcile the connected ones. */
 void resources_reconcile_all(Resources *r);
 
-/* Calls fn once, later on the loop, when resource id's provision has
- * settled: settled true once it left state provisioning (active, failed),
- * false when the provider said it is under way (an http provider's 202) or
- * after timeout_ms. For a face that answers "ready at once" apart from
- * "under way" (OSB's 201 and 202). -errno when it cannot wait. */
+/* Calls fn once, later on the loop, when resource id's provision or
+ * deprovision has settled: settled true once it left state provisioning or
+ * deprovisioning (active, deleted, failed), false when the provider said it
+ * is under way (an http provider's 202) or after timeout_ms. For a face
+ * that answers "done at once" apart from "under way" (OSB's 201/200 and
+ * 202). -errno when it cannot wait. */
 typedef void (*ResourceSettledFn)(const char *id, bool settled, void *userdata);
 int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, ResourceSettledFn fn,
                            void *userdata);

@@ -412,12 +412,18 @@ char *audit_checkpoint_statement(int64_t id, int64_t seq, const char *hash, cons
         return s;
 }
 
+static void on_anchor_durable(void *userdata, int result) {
+        _cleanup_(freep) char *anchor = userdata;
+        if (result >= 0)
+                log_info("%s", anchor);
+}
+
 static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *hash, const char *reason,
                              int64_t *ret_id, CbError *err) {
         static const char id_sql[] = "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints";
         static const char ins_sql[] = "INSERT INTO audit_checkpoints (id, seq, hash, at, every, reason, alg, "
                                       "key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-        _cleanup_(freep) char *statement = NULL, *sig = NULL;
+        _cleanup_(freep) char *statement = NULL, *sig = NULL, *anchor = NULL;
         int64_t id = 0;
         char now[32];
         int r;
@@ -442,10 +448,20 @@ static int checkpoint_insert(Store *s, AuditTrail *t, int64_t seq, const char *h
                       "storing an audit checkpoint", err);
         if (r < 0)
                 return r;
-        /* The journal keeps a copy the database's owner cannot rewrite. */
-        log_info("audit checkpoint #%" PRId64 " anchor %" PRId64 ":%s at %s (%s; %s key %.16s; every %u) "
-                 "signature %s",
-                 id, seq, hash, now, reason, sig_key_alg(t->key), sig_key_id(t->key), t->every, sig);
+        /* The journal keeps a copy the database's owner cannot rewrite:
+         * logged once the checkpoint is on disk (store_defer: after the
+         * outermost commit, fdatasync'd even when it was relaxed), never
+         * for one a rollback or a power cut takes back, which a later
+         * verification against the journal would report as a deletion. */
+        if (asprintf(&anchor,
+                     "audit checkpoint #%" PRId64 " anchor %" PRId64 ":%s at %s (%s; %s key %.16s; "
+                     "every %u) signature %s",
+                     id, seq, hash, now, reason, sig_key_alg(t->key), sig_key_id(t->key), t->every, sig) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        r = store_defer(s, on_anchor_durable, anchor);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot queue an audit anchor: %s", strerror(-r));
+        TAKE_PTR(anchor);
         if (ret_id)
                 *ret_id = id;
         return 0;

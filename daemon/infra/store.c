@@ -903,6 +903,15 @@ typedef struct StoreDeferred {
 
 static void run_deferred(Store *s, int from, int result);
 
+/* A memo statement kept until the read snapshot it was made in ends: its
+ * own copy of the values (args[k].text points into texts). */
+typedef struct StoreMemo {
+        const char *sql, *what;
+        StoreArg *args;
+        char *texts;
+} StoreMemo;
+static void memos_clear(Store *s);
+
 struct Store {
         sqlite3 *db;
         char *path;
@@ -918,6 +927,8 @@ struct Store {
         bool relax_tx; /* the open transaction commits relaxed */
         StoreDeferred *deferred;
         size_t n_deferred;
+        StoreMemo *memos; /* kept during a read snapshot, run after it */
+        size_t n_memos;
         AuditTrail *audit;
         uint64_t serial;
 };
@@ -1065,8 +1076,14 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
 
-        /* WAL with synchronous=FULL: a commit is on disk when it returns. */
-        r = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        /* WAL with synchronous=FULL: a commit is on disk when it returns.
+         * temp_store in memory: an order's transaction changes more pages
+         * under its savepoints than the 64 KiB a statement journal keeps in
+         * memory, and SQLite then spilled it to a new temporary file (open,
+         * unlink, writes, close) on every order; nothing in it needs a disk. */
+        r = store_exec(s,
+                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                       "PRAGMA temp_store = MEMORY;",
                        err);
         if (r < 0)
                 return r;
@@ -1138,6 +1155,7 @@ Store *store_free(Store *s) {
                 sqlite3_finalize(s->cache[i].stmt);
         run_deferred(s, 0, -ECANCELED);
         free(s->deferred);
+        memos_clear(s);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);
@@ -1181,9 +1199,43 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
  * store_defer() and runs after that commit.
  */
 
-static int exec_fmt(Store *s, const char *fmt, int level) {
+/* The transaction's own statements, prepared once (store_prepare's cache)
+ * rather than parsed by sqlite3_exec on every begin and commit: a request
+ * runs several. */
+static int step_cached(Store *s, const char *sql);
+
+static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
+
+/* Not through the cache: SQLite applies PRAGMA synchronous when it parses
+ * the statement, so a prepared one would change nothing when stepped again. */
+static int set_synchronous(Store *s, bool full) {
+        return sqlite3_exec(s->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", NULL,
+                            NULL, NULL) == SQLITE_OK
+                       ? 0
+                       : -EIO;
+}
+
+static int tx_exec(Store *s, const char *sql) {
+        return step_cached(s, sql) == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Savepoints by level: cb2, cb3, ... (level 1 is the transaction). */
+#define SAVEPOINT_CACHED   12
+#define SAVEPOINT_TEXTS(l) [l] = { "SAVEPOINT cb" #l, "RELEASE cb" #l, "ROLLBACK TO cb" #l }
+static const char *const savepoint_sql[SAVEPOINT_CACHED + 1][3] = {
+        SAVEPOINT_TEXTS(2),  SAVEPOINT_TEXTS(3),  SAVEPOINT_TEXTS(4),  SAVEPOINT_TEXTS(5),
+        SAVEPOINT_TEXTS(6),  SAVEPOINT_TEXTS(7),  SAVEPOINT_TEXTS(8),  SAVEPOINT_TEXTS(9),
+        SAVEPOINT_TEXTS(10), SAVEPOINT_TEXTS(11), SAVEPOINT_TEXTS(12),
+};
+typedef enum { SP_SAVE, SP_RELEASE, SP_ROLLBACK_TO } SavepointOp;
+
+static int savepoint_exec(Store *s, SavepointOp op, int level) {
+        static const char *const fmt[] = { "SAVEPOINT cb%d", "RELEASE cb%d", "ROLLBACK TO cb%d" };
         char sql[64];
-        snprintf(sql, sizeof(sql), fmt, level);
+
+        if (level >= 2 && level <= SAVEPOINT_CACHED)
+                return tx_exec(s, savepoint_sql[level][op]);
+        snprintf(sql, sizeof(sql), fmt[op], level);
         return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
@@ -1212,17 +1264,16 @@ static void run_deferred(Store *s, int from, int result) {
 static void store_relax_tx_end(Store *s) {
         if (s->relax_tx) {
                 s->relax_tx = false;
-                sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+                set_synchronous(s, true);
         }
 }
 
 int store_begin(Store *s) {
         if (s->depth == 0 && !s->batch_open) {
                 /* SQLite takes the safety level only outside a transaction. */
-                if (s->relaxed > 0 && !s->batching &&
-                    sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+                if (s->relaxed > 0 && !s->batching && set_synchronous(s, false) == 0)
                         s->relax_tx = true;
-                if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+                if (tx_exec(s, sql_begin) < 0) {
                         store_relax_tx_end(s);
                         return -EIO;
                 }
@@ -1233,7 +1284,7 @@ int store_begin(Store *s) {
                         return 0;
                 }
         }
-        if (exec_fmt(s, "SAVEPOINT cb%d", s->depth + 1) < 0)
+        if (savepoint_exec(s, SP_SAVE, s->depth + 1) < 0)
                 return -EIO;
         s->depth++;
         return 0;
@@ -1247,7 +1298,7 @@ int store_commit(Store *s) {
         if (level > 1 || s->batch_open) {
                 /* A savepoint: its deferred work now belongs to the level below. */
                 s->depth--;
-                if (exec_fmt(s, "RELEASE cb%d", level) < 0)
+                if (savepoint_exec(s, SP_RELEASE, level) < 0)
                         return -EIO;
                 for (size_t i = 0; i < s->n_deferred; i++)
                         if (s->deferred[i].level >= level)
@@ -1256,8 +1307,8 @@ int store_commit(Store *s) {
         }
         s->depth = 0;
         bool relaxed = s->relax_tx;
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (tx_exec(s, sql_commit) < 0) {
+                tx_exec(s, sql_rollback);
                 store_relax_tx_end(s);
                 run_deferred(s, 0, -EIO);
                 return -EIO;
@@ -1320,10 +1371,10 @@ void store_rollback(Store *s) {
                 return;
         s->depth--;
         if (level > 1 || s->batch_open) {
-                exec_fmt(s, "ROLLBACK TO cb%d", level);
-                exec_fmt(s, "RELEASE cb%d", level);
+                savepoint_exec(s, SP_ROLLBACK_TO, level);
+                savepoint_exec(s, SP_RELEASE, level);
         } else {
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                tx_exec(s, sql_rollback);
                 store_relax_tx_end(s);
         }
         run_deferred(s, level, -ECANCELED);
@@ -1365,11 +1416,101 @@ int store_read_begin(Store *s) {
         return step_cached(s, begin) == SQLITE_DONE ? 1 : 0;
 }
 
+static void memos_run(Store *s);
+
 void store_read_end(Store *s, int opened) {
         static const char commit[] = "COMMIT";
 
-        if (opened > 0 && !sqlite3_get_autocommit(s->db))
+        if (opened <= 0)
+                return;
+        if (!sqlite3_get_autocommit(s->db))
                 step_cached(s, commit);
+        memos_run(s);
+}
+
+/* ---- memos ---- */
+
+static void memos_clear(Store *s) {
+        for (size_t i = 0; i < s->n_memos; i++) {
+                free(s->memos[i].args);
+                free(s->memos[i].texts);
+        }
+        free(s->memos);
+        s->memos = NULL;
+        s->n_memos = 0;
+}
+
+static int memo_keep(Store *s, const char *sql, const StoreArg *args, const char *what) {
+        size_t n = 0, bytes = 0;
+        StoreMemo m = { .sql = sql, .what = what }, *v;
+        char *p;
+
+        for (; args && args[n].type != STORE_ARG_END; n++)
+                if (args[n].text && args[n].type == STORE_ARG_TEXT)
+                        bytes += strlen(args[n].text) + 1;
+                else if (args[n].text && args[n].type == STORE_ARG_TEXT_LEN && args[n].i >= 0)
+                        bytes += (size_t)args[n].i + 1;
+        m.args = calloc(n + 1, sizeof(StoreArg));
+        m.texts = malloc(bytes ? bytes : 1);
+        v = m.args && m.texts ? realloc(s->memos, (s->n_memos + 1) * sizeof(*v)) : NULL;
+        if (!v) {
+                free(m.args);
+                free(m.texts);
+                return -ENOMEM;
+        }
+        s->memos = v;
+        p = m.texts;
+        for (size_t k = 0; k < n; k++) {
+                m.args[k] = args[k];
+                if (!args[k].text || (args[k].type != STORE_ARG_TEXT && args[k].type != STORE_ARG_TEXT_LEN))
+                        continue;
+                size_t len = args[k].type == STORE_ARG_TEXT ? strlen(args[k].text) : (size_t)args[k].i;
+                memcpy(p, args[k].text, len);
+                p[len] = 0;
+                m.args[k].text = p;
+                p += len + 1;
+        }
+        m.args[n] = SA_END;
+        s->memos[s->n_memos++] = m;
+        return 0;
+}
+
+/* One relaxed transaction of its own, outside any batch: a memo is never
+ * worth an fdatasync, nor a reason to open a batch's transaction. */
+static int memo_commit_relaxed(Store *s, const StoreMemo *m, size_t n) {
+        bool relaxed = set_synchronous(s, false) == 0;
+        int r = tx_exec(s, sql_begin);
+
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = store_run(s, m[i].sql, m[i].args, m[i].what, NULL);
+        if (r >= 0)
+                r = tx_exec(s, sql_commit);
+        if (r < 0)
+                tx_exec(s, sql_rollback);
+        else
+                s->unsynced = s->unsynced || relaxed;
+        if (relaxed)
+                set_synchronous(s, true);
+        return r < 0 ? r : 0;
+}
+
+static void memos_run(Store *s) {
+        if (s->n_memos == 0 || s->depth > 0 || s->batch_open || !sqlite3_get_autocommit(s->db))
+                return;
+        (void)memo_commit_relaxed(s, s->memos, s->n_memos);
+        memos_clear(s);
+}
+
+int store_memo(Store *s, const char *sql, const StoreArg *args, const char *what) {
+        /* In a write transaction: it commits (or rolls back) with it. */
+        if (s->depth > 0 || s->batch_open) {
+                int r = store_run(s, sql, args, what, NULL);
+                return r < 0 ? r : 0;
+        }
+        /* In a read snapshot: a write would make its end a durable commit. */
+        if (!sqlite3_get_autocommit(s->db))
+                return memo_keep(s, sql, args, what);
+        return memo_commit_relaxed(s, &(StoreMemo){ .sql = sql, .what = what, .args = (StoreArg *)args }, 1);
 }
 
 bool store_sees_uncommitted(Store *s) {
@@ -1400,8 +1541,8 @@ int store_batch_end(Store *s) {
                 /* Levels left open would be a bug in a caller; close them with the batch. */
                 s->depth = 0;
                 r = 0;
-                if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                if (tx_exec(s, sql_commit) < 0) {
+                        tx_exec(s, sql_rollback);
                         r = -EIO;
                 }
                 if (round == 0)

@@ -147,6 +147,20 @@ typedef struct StoreArg {
  * err then says what failed while doing `what` ("storing the provider"). */
 int store_run(Store *s, const char *sql, const StoreArg *args, const char *what, CbError *err);
 
+/* A statement that keeps a memo: a row the broker can compute again from
+ * what the database holds (a cache), so never worth an fdatasync, and never
+ * a write inside a read snapshot (that would turn the snapshot's end into a
+ * durable commit). In a write transaction (or an open batch) it joins it and
+ * commits or rolls back with it; in a read snapshot (store_read_begin) its
+ * values are copied and it runs when the outermost snapshot ends; otherwise
+ * at once. Outside a write transaction it commits relaxed (as between
+ * store_relaxed_begin/end): a power loss may drop it, but never keep it
+ * while dropping a commit before it (the WAL is synced in order), so a kept
+ * memo agrees with what it was computed from, as long as whatever changes
+ * that also drops the memo in its own transaction (a trigger). 0 or -errno:
+ * a failed memo costs only its recomputation. */
+int store_memo(Store *s, const char *sql, const StoreArg *args, const char *what);
+
 /* Rows of a query, read one at a time. Only one StoreRows is open per
  * statement text; store_rows_done() (or the next store_query of the same
  * text) ends it. */

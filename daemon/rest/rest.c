@@ -975,6 +975,12 @@ static int rearm_timer(RestServer *s) {
 
         if (MHD_get_timeout(s->mhd, &ms) != MHD_YES)
                 return sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        /* "Run again now" (a buffer read, a reply queued: several times a
+         * request) is the kick, which costs no system call; a timer at
+         * "now" reprogrammed the timerfd every time. The timer keeps its
+         * deadline: firing early only runs MHD once more. */
+        if (ms == 0)
+                return sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
         sd_event_now(sd_event_source_get_event(s->timer), CLOCK_MONOTONIC, &now);
         sd_event_source_set_time(s->timer, now + ms * 1000ULL);
         return sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);

@@ -447,5 +447,32 @@ done
 assert_jq "$CB_BODY" .state succeeded "a synchronous plan change succeeds"
 assert_eq "$(remote_plan "$DBRID")" mysql-ha-2c4g-100g "the provider has it on the old remote plan again"
 
+# --- deprovisioning http instances: 200 when the provider deleted at once, 202 while under way ---
+PLAN=rds-mysql-2c4g
+DQ="service_id=$SVC&plan_id=$PLAN&accepts_incomplete=true"
+at_provider() { osb_control | jq --arg id "$1" '[.instances[] | select(.id == $id)] | length'; }
+osb GET "/v2/service_instances/db-sync-2-13" 2.17
+SRID=$(printf %s "$CB_BODY" | jq -r .metadata.labels.resource_id)
+assert_eq "$(at_provider "$SRID")" 1 "set-up: the synchronous instance is at the provider"
+osb DELETE "/v2/service_instances/db-sync-2-13?$DQ" 2.17
+expect 200 "deprovisioning an http instance its provider deletes at once is 200"
+assert_eq "$CB_BODY" "{}" "... with an empty body (no operation to poll)"
+assert_eq "$(at_provider "$SRID")" 0 "... and it is gone at the provider"
+cb_curl GET "/v1/resources/$SRID" dev-edu
+assert_jq "$CB_BODY" .state deleted "... and deleted on the record"
+osb GET "/v2/service_instances/db-sync-2-13/last_operation?$DQ" 2.17
+assert_jq "$CB_BODY" .state succeeded "its last_operation says succeeded"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" deprovision "... of the deprovision"
+osb DELETE "/v2/service_instances/db-sync-2-13?$DQ" 2.17
+expect 410 "deprovisioning it again is 410"
+osb_control '{"async_ms": 1500}' >/dev/null
+osb DELETE "/v2/service_instances/db-async-2-13?$DQ" 2.17
+expect 202 "deprovisioning an http instance its provider deletes asynchronously is 202"
+DOP=$(printf %s "$CB_BODY" | jq -r .operation)
+assert_contains "$DOP" "op-" "... with the operation to poll"
+wait_last db-async-2-13 2.17 "$DOP"
+assert_eq "$GOT" succeeded "... which succeeds"
+osb_control '{"reset": true}' >/dev/null
+
 cb_stop_daemon
 cb_done

@@ -509,10 +509,43 @@ static int teardown(void **state) {
         return system(cmd) == 0 ? 0 : -1;
 }
 
+/* An evaluation reads the money in its read snapshot (store_read_begin):
+ * keeping the answer must not turn that snapshot into a write transaction,
+ * whose end would be a durable commit (an fdatasync on every first
+ * evaluation of a day); the row is kept once the snapshot ends, and read by
+ * the next evaluation. */
+static void test_cache_kept_after_snapshot(void **state) {
+        Store *s = open_store("snapshot");
+        BillingSpend got, again;
+        (void)state;
+
+        setup_world(s);
+        exec(s, "INSERT INTO resources (id, name, project_id, system_id, department, service_id, plan_id, "
+                "catalog_revision, approval_no, cost_kind, committed_fen, state, created_at, created_by, "
+                "updated_at, kind) VALUES ('r-1', 'n', 'pa', 'sys', 'edu', 'vm', 'small', 1, 'A', "
+                "'construction', 0, 'active', '2026-06-01T16:00:00Z', 't', '2026-06-01T16:00:00Z', 'vm')");
+        assert_int_equal(cache_rows(s, "pa"), 0);
+        int opened = store_read_begin(s);
+        assert_int_equal(opened, 1);
+        spend(s, "pa", true, &got);
+        assert_int_equal(got.charged_fen[0], 35 * 24 * 13);
+        assert_int_equal(sqlite3_txn_state(store_db(s), "main"), SQLITE_TXN_READ);
+        store_read_end(s, opened);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(cache_rows(s, "pa"), 1);
+        /* A memo, committed relaxed: nothing waited for the disk for it. */
+        assert_true(store_unsynced(s));
+        exec(s, "UPDATE billing_spend_cache SET charged_construction_fen = 7 WHERE project_id = 'pa'");
+        spend(s, "pa", true, &again);
+        assert_int_equal(again.charged_fen[0], 7);
+        store_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cache_equals_rerating),
                 cmocka_unit_test(test_cache_is_read),
+                cmocka_unit_test(test_cache_kept_after_snapshot),
                 cmocka_unit_test(test_burst_rollover_backdated),
                 cmocka_unit_test(test_price_memo_equals_rerating),
                 cmocka_unit_test(test_price_memo_per_store_and_rollback),

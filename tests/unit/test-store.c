@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <limits.h>
@@ -918,6 +919,106 @@ static void test_read_snapshot(void **state) {
         free(path);
 }
 
+/* Savepoints deeper than the prepared ones (cb2..cb12) work the same. */
+static void test_deep_savepoints(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("deep.db");
+        char sql[128];
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        for (int level = 1; level <= 16; level++) {
+                assert_int_equal(store_begin(s), 0);
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO services VALUES ('l%d', 1, 'draft', '{}', 't', 'me', 't', NULL)",
+                         level);
+                assert_int_equal(store_exec(s, sql, &err), 0);
+        }
+        store_rollback(s);                    /* 16 */
+        store_rollback(s);                    /* 15 */
+        assert_int_equal(store_commit(s), 0); /* 14 */
+        store_rollback(s);                    /* 13, with 14 inside it */
+        for (int level = 12; level >= 1; level--)
+                assert_int_equal(store_commit(s), 0);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM services WHERE id LIKE 'l%'"), 12);
+        assert_int_equal(
+                count_rows(s, "SELECT COUNT(*) FROM services WHERE id IN ('l13', 'l14', 'l15', 'l16')"), 0);
+        store_free(s);
+        free(path);
+}
+
+/* Memos (a cache row the broker can compute again): kept during a read
+ * snapshot, which stays a read, and written when it ends; joined to a write
+ * transaction, rolled back with it; committed relaxed outside one, without
+ * opening a batch; the values are copies, not the caller's buffers. */
+static void test_memo(void **state) {
+        static const char put[] = "INSERT INTO memo (k, v) VALUES (?1, ?2) "
+                                  "ON CONFLICT (k) DO UPDATE SET v = excluded.v";
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("memo.db");
+        char k[8], v[16];
+        int64_t n = -1;
+        (void)state;
+
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_exec(s, "CREATE TABLE memo (k TEXT PRIMARY KEY, v TEXT NOT NULL)", &err), 0);
+
+        int opened = store_read_begin(s);
+        assert_int_equal(opened, 1);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo"), 0);
+        snprintf(k, sizeof(k), "a");
+        snprintf(v, sizeof(v), "one");
+        assert_int_equal(store_memo(s, put, STORE_ARGS(SA_TEXT(k), SA_TEXT_LEN(v, 3)), "memo a"), 0);
+        snprintf(k, sizeof(k), "b");
+        snprintf(v, sizeof(v), "two");
+        assert_int_equal(store_memo(s, put, STORE_ARGS(SA_TEXT(k), SA_TEXT(v)), "memo b"), 0);
+        memset(k, 'x', sizeof(k) - 1);
+        memset(v, 'x', sizeof(v) - 1);
+        /* Still a read: nothing written yet, so its end is no durable commit. */
+        assert_int_equal(sqlite3_txn_state(store_db(s), "main"), SQLITE_TXN_READ);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo"), 0);
+        /* An inner snapshot's end is not the snapshot's end. */
+        assert_int_equal(store_read_begin(s), 0);
+        store_read_end(s, 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo"), 0);
+        store_read_end(s, opened);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo WHERE (k, v) IN "
+                                       "(VALUES ('a', 'one'), ('b', 'two'))"),
+                         2);
+        assert_true(store_unsynced(s));
+        assert_int_equal(safety_level(s), 2); /* the next commits are durable again */
+        assert_int_equal(store_sync(s), 0);
+        assert_false(store_unsynced(s));
+
+        /* In a write transaction: committed or rolled back with it. */
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_memo(s, put, STORE_ARGS(SA_TEXT("a"), SA_TEXT("changed")), "memo a"), 0);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo WHERE v = 'changed'"), 1);
+        store_rollback(s);
+        assert_int_equal(count_rows(s, "SELECT COUNT(*) FROM memo WHERE v = 'changed'"), 0);
+
+        /* Outside any transaction, in a loop iteration's batch that has not
+         * written: at once, relaxed, and the batch stays closed. */
+        store_batch_begin(s);
+        assert_int_equal(store_memo(s, put, STORE_ARGS(SA_TEXT("c"), SA_TEXT("three")), "memo c"), 0);
+        assert_false(store_in_batch(s));
+        assert_true(store_unsynced(s));
+        assert_int_equal(store_batch_end(s), 0);
+        assert_int_equal(
+                store_query_int(s, "SELECT COUNT(*) FROM memo WHERE k = 'c'", NULL, &n, "count", &err), 0);
+        assert_int_equal(n, 1);
+        /* A failing memo says so and leaves nothing open. */
+        assert_true(store_memo(s, "INSERT INTO no_such_table VALUES (?1)", STORE_ARGS(SA_INT(1)), "bad") < 0);
+        assert_true(sqlite3_get_autocommit(store_db(s)));
+        assert_int_equal(safety_level(s), 2);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -937,6 +1038,8 @@ int main(void) {
                 cmocka_unit_test(test_usage_segments),
                 cmocka_unit_test(test_rows_as_json),
                 cmocka_unit_test(test_read_snapshot),
+                cmocka_unit_test(test_deep_savepoints),
+                cmocka_unit_test(test_memo),
         };
         char cmd[128];
         int r;
