@@ -11,10 +11,12 @@
 #include "bus-util.h"
 #include "legacy.h"
 #include "log.h"
+#include "rest-records.h"
 
 static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *doc = NULL, *out = NULL;
         const char *text;
         CbCaller caller;
@@ -29,17 +31,20 @@ static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *er
         r = bus_parse_json_arg(text, bus_json_arg_max(m), "the registration", &doc, error);
         if (r < 0)
                 return r;
-        r = legacy_create(m->legacy, &caller, doc, &out, &err);
+        r = legacy_create(m->legacy, &caller, doc, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 typedef int (*LegacyBodyFn)(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
-                            json_t **ret, CbError *err);
+                            LegacyRecord *ret, CbError *err);
 
 /* (s id, s document) -> s: Update and Plan. */
 static int call_with_doc(sd_bus_message *msg, Manager *m, LegacyBodyFn fn, const char *what,
                          sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *doc = NULL, *out = NULL;
         const char *id, *text;
         CbCaller caller;
@@ -54,7 +59,9 @@ static int call_with_doc(sd_bus_message *msg, Manager *m, LegacyBodyFn fn, const
         r = bus_parse_json_arg(text, bus_json_arg_max(m), what, &doc, error);
         if (r < 0)
                 return r;
-        r = fn(m->legacy, &caller, id, doc, &out, &err);
+        r = fn(m->legacy, &caller, id, doc, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -69,6 +76,7 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 static int method_get(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *out = NULL;
         const char *id;
         CbCaller caller;
@@ -80,13 +88,16 @@ static int method_get(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = legacy_get(m->legacy, &caller, id, &out, &err);
+        r = legacy_get(m->legacy, &caller, id, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_assess(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *out = NULL;
         const char *id;
         CbCaller caller;
@@ -98,13 +109,16 @@ static int method_assess(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = legacy_assess(m->legacy, &caller, id, &out, &err);
+        r = legacy_assess(m->legacy, &caller, id, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *out = NULL;
         const char *id;
         CbCaller caller;
@@ -116,13 +130,16 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = legacy_migrate(m->legacy, &caller, id, &out, &err);
+        r = legacy_migrate(m->legacy, &caller, id, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_decommission(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *body = NULL, *out = NULL;
         const char *id;
         int remove_disks;
@@ -138,13 +155,16 @@ static int method_decommission(sd_bus_message *msg, void *userdata, sd_bus_error
         body = json_pack("{s:b}", "remove_disks", remove_disks);
         if (!body)
                 return -ENOMEM;
-        r = legacy_decommission(m->legacy, &caller, id, body, &out, &err);
+        r = legacy_decommission(m->legacy, &caller, id, body, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
 static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
         json_auto_t *body = NULL, *out = NULL;
         const char *id, *state, *reason;
         CbCaller caller;
@@ -161,7 +181,9 @@ static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return -ENOMEM;
         if (*reason)
                 json_object_set_new(body, "reason", json_string(reason));
-        r = legacy_transition(m->legacy, &caller, id, body, &out, &err);
+        r = legacy_transition(m->legacy, &caller, id, body, &rec, &err);
+        if (r >= 0 && !(out = rest_legacy_json(&rec)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 
@@ -169,6 +191,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
+        _cleanup_(legacy_list_done) LegacyList list = { 0 };
         json_auto_t *out = NULL;
         const char *department, *wave, *token;
         uint32_t limit;
@@ -184,14 +207,17 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
-                r = legacy_list(m->legacy, &caller, bus_optional(department), bus_optional(wave), &page, &out,
-                                next, &err);
+                r = legacy_list(m->legacy, &caller, bus_optional(department), bus_optional(wave), &page,
+                                &list, next, &err);
+        if (r >= 0 && !(out = rest_legacy_list_json(&list)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_page(msg, r, out, next, &err, error);
 }
 
 static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
+        _cleanup_(legacy_summary_done) LegacySummary sum = { 0 };
         json_auto_t *out = NULL;
         const char *department;
         CbCaller caller;
@@ -203,7 +229,9 @@ static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = bus_caller(m, msg, &caller, error);
         if (r < 0)
                 return r;
-        r = legacy_summary(m->legacy, &caller, bus_optional(department), &out, &err);
+        r = legacy_summary(m->legacy, &caller, bus_optional(department), &sum, &err);
+        if (r >= 0 && !(out = rest_legacy_summary_json(&sum)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r, out, &err, error);
 }
 

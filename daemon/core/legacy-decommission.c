@@ -85,10 +85,10 @@ static void job_done(int result, void *userdata) {
         job_free(j);
 }
 
-int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
-                        CbError *err) {
+int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
+                        LegacyRecord *ret, CbError *err) {
         static const char *const fields[] = { "remove_disks", NULL };
-        _cleanup_(json_decrefp) json_t *old = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord old = { 0 };
         bool remove_disks = false;
         const json_t *d;
         size_t i;
@@ -110,14 +110,13 @@ int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, cons
                 if (r < 0)
                         return r;
         }
-        const char *from = json_string_value(json_object_get(old, "state"));
-        int s = legacy_state_from_string(from);
-        if (s != LEGACY_CUT_OVER && s != LEGACY_VERIFIED)
+        const char *from = legacy_state_to_string(old.state);
+        if (old.state != LEGACY_CUT_OVER && old.state != LEGACY_VERIFIED)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                           "legacy system '%s' is %s: only a moved system (cut-over or "
                                           "verified) is decommissioned",
-                                          id, from ? from : "?");
-        const json_t *source = json_object_get(old, "source");
+                                          id, from);
+        const json_t *source = old.source;
         const char *pname = json_string_value(json_object_get(source, "provider"));
         Provider *p = pname ? providers_find(lg->providers, pname) : NULL;
         if (!pname)
@@ -153,6 +152,9 @@ int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, cons
                 job_free(j);
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot queue the decommission: %s", strerror(-r));
         }
-        *ret = TAKE_PTR(old);
+        if (ret) {
+                *ret = old;
+                old = (LegacyRecord){ 0 };
+        }
         return 0;
 }

@@ -51,9 +51,9 @@ typedef struct StateWrite {
 } StateWrite;
 
 /* The stored record without authorization: 0 and *ret, -ENOENT, -EIO. */
-int legacy_load(Legacy *lg, const char *id, json_t **ret, CbError *err);
+int legacy_load(Legacy *lg, const char *id, LegacyRecord *ret, CbError *err);
 /* The record as the caller may see it: another department's is unknown. */
-int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err);
 void legacy_refused(Legacy *lg, const CbCaller *caller, const char *action, const char *id,
                     const char *outcome, json_t *codes);
 /* The state change w with its audit record (action) in one transaction. */

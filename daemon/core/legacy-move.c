@@ -50,8 +50,10 @@ struct LegacyMove {
         bool running, recovery;
         const DriverOps *ops;
         DriverConn *src, *dst;
-        json_t *record; /* the record as loaded: the specs' strings point into it */
-        json_t *plan;   /* the plan with its run document (main loop only) */
+        /* Of the record as loaded: the specs' strings point into them. */
+        json_t *assessment, *record_plan;
+        char *department;
+        json_t *plan; /* the plan with its run document (main loop only) */
         size_t n;
         MoveVm *vms;
         int result;
@@ -93,7 +95,9 @@ static void move_free(LegacyMove *m) {
         free(m->vms);
         free(m->id);
         free(m->host);
-        json_decref(m->record);
+        json_decref(m->assessment);
+        json_decref(m->record_plan);
+        free(m->department);
         json_decref(m->plan);
         pthread_mutex_destroy(&m->lock);
         free(m);
@@ -141,11 +145,12 @@ static void store_progress(LegacyMove *m) {
                 m->lg->progress_fn(m->id, json_object_get(m->plan, "run"), m->lg->progress_userdata);
 }
 
-static const json_t *assessed_vm(const json_t *record, const char *name);
+static const json_t *assessed_vm(const json_t *assessment, const char *name);
 
 /* The run document's account of the disk at hand: its place, its source name and volume. */
 static json_t *disk_json(LegacyMove *m, size_t vm, size_t disk) {
-        const json_t *avm = assessed_vm(m->record, json_string_value(json_object_get(run_vm(m, vm), "name")));
+        const json_t *avm =
+                assessed_vm(m->assessment, json_string_value(json_object_get(run_vm(m, vm), "name")));
         const json_t *d, *found = NULL;
         size_t i, k = 0;
         json_array_foreach(json_object_get(avm, "disks"), i, d) {
@@ -289,7 +294,7 @@ static int move_submit(LegacyMove *m);
  * migration project, active, metered from now on. */
 static int record_targets(Store *s, void *userdata, CbError *err) {
         LegacyMove *m = userdata;
-        const json_t *plan = json_object_get(m->record, "plan");
+        const json_t *plan = m->record_plan;
         char now[32];
         store_now(now);
         for (size_t i = 0; i < m->n; i++) {
@@ -300,7 +305,7 @@ static int record_targets(Store *s, void *userdata, CbError *err) {
                         .name = sp->target.name,
                         .project_id = sp->target.project_id,
                         .system_id = m->id,
-                        .department = json_string_value(json_object_get(m->record, "department")),
+                        .department = m->department,
                         .service_id = sp->target.catalog_service_id,
                         .plan_id = sp->target.catalog_plan_id,
                         .approval_no = sp->target.approval_no,
@@ -471,10 +476,10 @@ static bool move_add(Legacy *lg, LegacyMove *m) {
         return false;
 }
 
-static const json_t *assessed_vm(const json_t *record, const char *name) {
+static const json_t *assessed_vm(const json_t *assessment, const char *name) {
         size_t i;
         json_t *v;
-        json_array_foreach(json_object_get(json_object_get(record, "assessment"), "vms"), i,
+        json_array_foreach(json_object_get(assessment, "vms"), i,
                            v) if (streq(json_string_value(json_object_get(v, "name")) ?: "", name)) return v;
         return NULL;
 }
@@ -492,8 +497,8 @@ static Provider *connected(Legacy *lg, const char *name) {
         return p && p->status == PROVIDER_CONNECTED && p->conn ? p : NULL;
 }
 
-static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, json_t *record, Provider *sp,
-                            Provider *tp) {
+static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, const LegacyRecord *record,
+                            Provider *sp, Provider *tp) {
         LegacyMove *m = calloc(1, sizeof(*m));
         if (!m)
                 return NULL;
@@ -505,11 +510,14 @@ static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, 
         m->ops = sp->ops;
         m->src = sp->conn;
         m->dst = tp->conn;
-        m->record = json_incref(record);
-        m->plan = json_deep_copy(json_object_get(record, "plan"));
+        m->assessment = json_incref(record->assessment);
+        m->record_plan = json_incref(record->plan);
+        m->department = strdup(record->department);
+        /* No plan reads as JSON null, as the record showed it: a recovery still ends the move. */
+        m->plan = record->plan ? json_deep_copy(record->plan) : json_null();
         m->n = json_array_size(json_object_get(m->plan, "vms"));
         m->vms = calloc(m->n ? m->n : 1, sizeof(MoveVm));
-        if (!m->id || !m->host || !m->plan || !m->vms) {
+        if (!m->id || !m->host || !m->department || !m->plan || !m->vms) {
                 move_free(m);
                 return NULL;
         }
@@ -519,7 +527,7 @@ static LegacyMove *move_new(Legacy *lg, const CbCaller *caller, const char *id, 
 /* Fills the spec of VM i from the record (the strings stay in it). */
 static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, const json_t *rv,
                       Provider *tp) {
-        const json_t *plan = json_object_get(m->record, "plan"), *target = json_object_get(plan, "target");
+        const json_t *plan = m->record_plan, *target = json_object_get(plan, "target");
         const json_t *disk = NULL, *nic = json_array_get(json_object_get(avm, "nics"), 0);
         size_t k;
         json_t *d;
@@ -531,9 +539,7 @@ static void fill_spec(Legacy *lg, LegacyMove *m, size_t i, const json_t *avm, co
         const char *power = json_string_value(json_object_get(avm, "power")) ?: "";
         const char *mac = json_string_value(json_object_get(nic, "mac"));
         /* An image source is a disk and no domain: nothing to shut down or start again. */
-        bool image = streq_ptr(
-                json_string_value(json_object_get(json_object_get(m->record, "assessment"), "kind")),
-                "images");
+        bool image = streq_ptr(json_string_value(json_object_get(m->assessment, "kind")), "images");
         m->vms[i].spec = (MigrateSpec){
                 .source_domain = image ? NULL : json_string_value(json_object_get(avm, "name")),
                 .source_volume = json_string_value(json_object_get(disk, "source")),
@@ -685,11 +691,11 @@ static int disk_plan(const VolumeChoice *vc, const json_t *pvm, const char *name
  * disk after the first a block volume with its plan. The policy engine
  * judges every order again, together with the plan's others (b), as the
  * pre-flight did: the approval may have changed since planning. */
-static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const json_t *record,
+static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const LegacyRecord *record,
                       const json_t *pvm, const VolumeChoice *vc, LegacyBatch *b, json_t **ret, CbError *err) {
         const char *name = json_string_value(json_object_get(pvm, "name")) ?: "";
-        const json_t *avm = assessed_vm(record, name), *chosen = json_object_get(pvm, "plan");
-        const json_t *plan = json_object_get(record, "plan");
+        const json_t *avm = assessed_vm(record->assessment, name), *chosen = json_object_get(pvm, "plan");
+        const json_t *plan = record->plan;
         const char *project_id = json_string_value(json_object_get(plan, "project_id"));
         const json_t *vdisks[MIGRATE_DISKS_MAX];
         size_t k, n_disks = 0;
@@ -810,8 +816,9 @@ static int prepare_vm(Legacy *lg, const CbCaller *caller, const char *id, const 
         return 0;
 }
 
-int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        _cleanup_(json_decrefp) json_t *record = NULL, *run_vms = NULL;
+int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err) {
+        _cleanup_(legacy_record_done) LegacyRecord record = { 0 };
+        _cleanup_(json_decrefp) json_t *run_vms = NULL;
         _cleanup_(freep) char *text = NULL;
         const json_t *plan, *pvm;
         Provider *sp, *tp;
@@ -827,9 +834,9 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
         }
         if ((r = legacy_load_visible(lg, caller, id, &record, err)) < 0)
                 return r;
-        const char *state = json_string_value(json_object_get(record, "state"));
-        plan = json_object_get(record, "plan");
-        if (!streq(state ?: "", legacy_state_to_string(LEGACY_PLANNED)) || !json_is_object(plan))
+        const char *state = legacy_state_to_string(record.state);
+        plan = record.plan;
+        if (record.state != LEGACY_PLANNED || !json_is_object(plan))
                 return cb_error_set(err, CB_ERR_CONFLICT,
                                     "legacy system '%s' is %s: only a planned system is moved", id, state);
         if (json_is_true(json_object_get(plan, "critical")))
@@ -837,7 +844,7 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
                                     "legacy system '%s': its plan has a critical concern; plan again", id);
         if (move_find(lg, id))
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is being moved already", id);
-        const char *sname = json_string_value(json_object_get(json_object_get(record, "source"), "provider"));
+        const char *sname = json_string_value(json_object_get(record.source, "provider"));
         const char *tname = json_string_value(json_object_get(json_object_get(plan, "target"), "provider"));
         if (!(sp = connected(lg, sname)))
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "source provider '%s' is not connected",
@@ -860,7 +867,7 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
         r = 0;
         json_array_foreach(json_object_get(plan, "vms"), i, pvm) {
                 json_t *rv = NULL;
-                if ((r = prepare_vm(lg, caller, id, record, pvm, vc, batch, &rv, err)) < 0)
+                if ((r = prepare_vm(lg, caller, id, &record, pvm, vc, batch, &rv, err)) < 0)
                         break;
                 json_array_append_new(run_vms, rv);
         }
@@ -898,22 +905,17 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
         json_decref(detail);
         if (r < 0)
                 return r;
-        json_decref(record);
-        record = NULL;
+        legacy_record_done(&record);
         if ((r = legacy_load(lg, id, &record, err)) < 0)
                 return r;
-        if (!(m = move_new(lg, caller, id, record, sp, tp)))
+        if (!(m = move_new(lg, caller, id, &record, sp, tp)))
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         json_t *rv;
-        json_array_foreach(
-                json_object_get(json_object_get(m->record, "plan"), "run")
-                        ? json_object_get(json_object_get(json_object_get(m->record, "plan"), "run"), "vms")
-                        : NULL,
-                i, rv) {
+        json_array_foreach(json_object_get(json_object_get(m->record_plan, "run"), "vms"), i, rv) {
                 if (i >= m->n)
                         continue;
-                fill_spec(lg, m, i, assessed_vm(m->record, json_string_value(json_object_get(rv, "name"))),
-                          rv, tp);
+                fill_spec(lg, m, i,
+                          assessed_vm(m->assessment, json_string_value(json_object_get(rv, "name"))), rv, tp);
                 uint64_t weights[MIGRATE_DISKS_MAX];
                 size_t nw = 0;
                 run_vm_weights(rv, weights, &nw);
@@ -945,14 +947,13 @@ void legacy_recover_moves(Legacy *lg, const char *provider) {
                 snprintf(ids[n++], sizeof(ids[0]), "%s", store_rows_text(rows, 0));
         cb_error_clear(&err);
         for (size_t k = 0; k < n; k++) {
-                _cleanup_(json_decrefp) json_t *record = NULL;
+                _cleanup_(legacy_record_done) LegacyRecord record = { 0 };
                 if (move_find(lg, ids[k]) || legacy_load(lg, ids[k], &record, &err) < 0) {
                         cb_error_clear(&err);
                         continue;
                 }
-                const json_t *plan = json_object_get(record, "plan");
-                const char *sname =
-                        json_string_value(json_object_get(json_object_get(record, "source"), "provider"));
+                const json_t *plan = record.plan;
+                const char *sname = json_string_value(json_object_get(record.source, "provider"));
                 const char *tname =
                         json_string_value(json_object_get(json_object_get(plan, "target"), "provider"));
                 Provider *sp = connected(lg, sname), *tp = connected(lg, tname);
@@ -960,19 +961,20 @@ void legacy_recover_moves(Legacy *lg, const char *provider) {
                 if (!sp || !tp || (provider && !streq(provider, sname) && !streq(provider, tname)))
                         continue;
                 /* The daemon's own act: audited as "system". */
-                LegacyMove *m = move_new(lg, &(CbCaller){ .face = "system" }, ids[k], record, sp, tp);
+                LegacyMove *m = move_new(lg, &(CbCaller){ .face = "system" }, ids[k], &record, sp, tp);
                 if (!m)
                         continue;
                 m->recovery = true;
                 const json_t *run_vms = json_object_get(json_object_get(plan, "run"), "vms");
                 json_decref(m->plan);
-                m->plan = json_deep_copy(plan);
+                m->plan = plan ? json_deep_copy(plan) : json_null();
                 m->n = MIN(m->n, json_array_size(run_vms));
                 for (size_t i = 0; i < m->n; i++) {
                         json_t *rv = json_array_get(run_vms, i);
                         fill_spec(lg, m, i,
-                                  assessed_vm(record, json_string_value(json_object_get(rv, "name"))), rv,
-                                  tp);
+                                  assessed_vm(record.assessment,
+                                              json_string_value(json_object_get(rv, "name"))),
+                                  rv, tp);
                 }
                 log_info("legacy system %s was left mid-move: rolling back", ids[k]);
                 if (!move_add(lg, m)) {

@@ -60,45 +60,97 @@ Legacy *legacy_free(Legacy *lg) {
 
 static json_t *json_column(StoreRows *rows, int i) {
         const char *t = store_rows_text(rows, i);
-        json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-        return v ? v : json_null();
+        return t ? json_loads(t, 0, NULL) : NULL;
 }
 
 static void today_local(char ret[DATE_LEN + 1]) {
         date_today_local(ret);
 }
 
-static json_t *row_to_json(Legacy *lg, StoreRows *rows) {
+void legacy_record_done(LegacyRecord *rec) {
+        if (!rec)
+                return;
+        free(rec->system_id);
+        free(rec->department);
+        free(rec->location);
+        json_decref(rec->source);
+        free(rec->wave);
+        free(rec->state_reason);
+        json_decref(rec->exemption);
+        json_decref(rec->assessment);
+        json_decref(rec->plan);
+        free(rec->created_at);
+        free(rec->created_by);
+        free(rec->updated_at);
+        *rec = (LegacyRecord){ 0 };
+}
+
+void legacy_list_done(LegacyList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                legacy_record_done(&l->v[i]);
+        free(l->v);
+        *l = (LegacyList){ 0 };
+}
+
+/* A copy of text column i; NULL stays NULL. *ok goes false when memory runs out. */
+static char *text_column(StoreRows *rows, int i, bool *ok) {
+        const char *t = store_rows_text(rows, i);
+        char *c = t ? strdup(t) : NULL;
+        if (t && !c)
+                *ok = false;
+        return c;
+}
+
+static int row_to_record(Legacy *lg, StoreRows *rows, LegacyRecord *ret, CbError *err) {
         const char *deadline = store_rows_text(rows, 5);
         int state = legacy_state_from_string(store_rows_text(rows, 7));
+        int hosting = legacy_hosting_from_string(store_rows_text(rows, 2));
         char today[DATE_LEN + 1];
         LegacyOverdue o = { 0 };
-        json_t *v;
+        LegacyRecord rec = { 0 };
+        bool ok = true;
 
+        if (state < 0 || hosting < 0 || !deadline || strlen(deadline) > DATE_LEN)
+                return cb_error_set(err, CB_ERR_INTERNAL,
+                                    "legacy system '%s' has an unknown state or hosting",
+                                    store_rows_text(rows, 0) ? store_rows_text(rows, 0) : "");
         today_local(today);
-        if (state < 0 || legacy_overdue(lg->calendar, (LegacyState)state, deadline, today, &o) < 0)
+        if (legacy_overdue(lg->calendar, (LegacyState)state, deadline, today, &o) < 0)
                 o = (LegacyOverdue){ 0 };
-        v = json_pack(
-                "{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s?, s:s, s:s?, s:o, s:o, s:o, s:s, s:b, s:I, s:s, "
-                "s:s, s:s}",
-                "system_id", store_rows_text(rows, 0), "department", store_rows_text(rows, 1), "hosting",
-                "kind", store_rows_text(rows, 2), "location", store_rows_text(rows, 3), "source",
-                json_column(rows, 4), "deadline", deadline, "wave", store_rows_text(rows, 6), "state",
-                store_rows_text(rows, 7), "state_reason", store_rows_text(rows, 8), "exemption",
-                json_column(rows, 9), "assessment", json_column(rows, 10), "plan", json_column(rows, 11),
-                "due", o.due[0] ? o.due : deadline, "overdue", o.overdue, "days_overdue",
-                (json_int_t)o.days_overdue, "created_at", store_rows_text(rows, 12), "created_by",
-                store_rows_text(rows, 13), "updated_at", store_rows_text(rows, 14));
-        if (v && legacy_assessing(lg, store_rows_text(rows, 0)))
-                json_object_set_new(v, "assessing", json_true());
-        return v;
+        rec.system_id = text_column(rows, 0, &ok);
+        rec.department = text_column(rows, 1, &ok);
+        rec.hosting = (LegacyHosting)hosting;
+        rec.location = text_column(rows, 3, &ok);
+        rec.source = json_column(rows, 4);
+        strcpy(rec.deadline, deadline);
+        rec.wave = text_column(rows, 6, &ok);
+        rec.state = (LegacyState)state;
+        rec.state_reason = text_column(rows, 8, &ok);
+        rec.exemption = json_column(rows, 9);
+        rec.assessment = json_column(rows, 10);
+        rec.plan = json_column(rows, 11);
+        snprintf(rec.due, sizeof(rec.due), "%s", o.due[0] ? o.due : deadline);
+        rec.overdue = o.overdue;
+        rec.days_overdue = o.days_overdue;
+        rec.created_at = text_column(rows, 12, &ok);
+        rec.created_by = text_column(rows, 13, &ok);
+        rec.updated_at = text_column(rows, 14, &ok);
+        rec.assessing = legacy_assessing(lg, rec.system_id);
+        if (!ok || !rec.system_id || !rec.department || !rec.location || !rec.created_at || !rec.created_by ||
+            !rec.updated_at) {
+                legacy_record_done(&rec);
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        }
+        *ret = rec;
+        return 0;
 }
 
 /* The stored record without authorization: 0 and *ret, -ENOENT, -EIO. */
-int legacy_load(Legacy *lg, const char *id, json_t **ret, CbError *err) {
+int legacy_load(Legacy *lg, const char *id, LegacyRecord *ret, CbError *err) {
         static const char sql[] = "SELECT " LEGACY_COLUMNS " FROM legacy_systems WHERE system_id = ?1";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *v;
         int r;
 
         r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading the legacy register", err);
@@ -108,11 +160,7 @@ int legacy_load(Legacy *lg, const char *id, json_t **ret, CbError *err) {
                 return r;
         if (r == 0)
                 return -ENOENT;
-        v = row_to_json(lg, rows);
-        if (!v)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        *ret = v;
-        return 0;
+        return row_to_record(lg, rows, ret, err);
 }
 
 static int not_found(CbError *err, const char *id) {
@@ -120,8 +168,8 @@ static int not_found(CbError *err, const char *id) {
 }
 
 /* The record as the caller may see it: another department's is unknown. */
-int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        json_t *v = NULL;
+int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err) {
+        LegacyRecord v = { 0 };
         int r;
 
         if (!id_is_valid(id))
@@ -131,8 +179,8 @@ int legacy_load_visible(Legacy *lg, const CbCaller *caller, const char *id, json
                 return not_found(err, id);
         if (r < 0)
                 return r;
-        if (!caller_may_see(caller, json_string_value(json_object_get(v, "department")), LEGACY_READERS)) {
-                json_decref(v);
+        if (!caller_may_see(caller, v.department, LEGACY_READERS)) {
+                legacy_record_done(&v);
                 return not_found(err, id);
         }
         *ret = v;
@@ -397,7 +445,7 @@ static json_t *registration_detail(const Registration *g) {
                          g->deadline, "wave", g->wave);
 }
 
-int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err) {
+int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, LegacyRecord *ret, CbError *err) {
         _cleanup_(json_decrefp) json_t *detail = NULL;
         Registration g;
         SystemFacts f;
@@ -435,9 +483,10 @@ bool legacy_state_before_move(LegacyState s) {
         return s == LEGACY_REGISTERED || s == LEGACY_ASSESSED || s == LEGACY_PLANNED || s == LEGACY_FAILED;
 }
 
-int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, LegacyRecord *ret,
                   CbError *err) {
-        _cleanup_(json_decrefp) json_t *old = NULL, *detail = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord old = { 0 };
+        _cleanup_(json_decrefp) json_t *detail = NULL;
         Registration g;
         char now[32], object[128];
         int r, state;
@@ -455,14 +504,13 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "system_id",
                                           "system_id: '%s' differs from the legacy system in the URL ('%s')",
                                           g.system_id, id);
-        state = legacy_state_from_string(json_string_value(json_object_get(old, "state")));
-        if (state < 0 || !legacy_state_before_move((LegacyState)state))
+        state = old.state;
+        if (!legacy_state_before_move(old.state))
                 return cb_error_set(err, CB_ERR_CONFLICT,
                                     "legacy system '%s' is %s: its registration changes only before the move "
                                     "(registered, assessed, planned or failed)",
-                                    id, json_string_value(json_object_get(old, "state")));
-        if (!streq(g.deadline, json_string_value(json_object_get(old, "deadline"))) &&
-            !caller_has_role(caller, CB_ROLE_MIGRATION)) {
+                                    id, legacy_state_to_string(old.state));
+        if (!streq(g.deadline, old.deadline) && !caller_has_role(caller, CB_ROLE_MIGRATION)) {
                 legacy_refused(lg, caller, "legacy.update", id, "forbidden", NULL);
                 return cb_error_set_field(
                         err, CB_ERR_FORBIDDEN, "deadline",
@@ -470,14 +518,14 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
                         "team sets it",
                         caller->principal->name, id);
         }
-        bool reset = !json_equal(json_object_get(old, "source"), (json_t *)g.source);
+        bool reset = !json_equal(old.source, (json_t *)g.source);
         store_now(now);
         detail = registration_detail(&g);
         if (detail && reset)
                 json_object_set_new(detail, "assessment_dropped", json_true());
         snprintf(object, sizeof(object), "legacy:%s", id);
         Write w = { .g = &g,
-                    .department = json_string_value(json_object_get(old, "department")),
+                    .department = old.department,
                     .state = reset && state != LEGACY_FAILED ? legacy_state_to_string(LEGACY_REGISTERED)
                                                              : legacy_state_to_string((LegacyState)state),
                     .now = now,
@@ -490,7 +538,7 @@ int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json
         return ret ? legacy_load(lg, id, ret, err) : 0;
 }
 
-int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
+int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err) {
         int r = caller_require_role(caller, LEGACY_READERS | CB_ROLE_DEPARTMENT, "read the legacy register",
                                     err);
         if (r < 0)
@@ -499,13 +547,13 @@ int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret,
 }
 
 int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, const char *wave,
-                const Page *page, json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
+                const Page *page, LegacyList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err) {
         static const char sql[] =
                 "SELECT " LEGACY_COLUMNS " FROM legacy_systems WHERE (?1 IS NULL OR department = ?1) "
                 "AND (?2 IS NULL OR wave = ?2) AND (?3 IS NULL OR system_id > ?3) "
                 "ORDER BY system_id LIMIT ?4";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        _cleanup_(json_decrefp) json_t *a = NULL;
+        _cleanup_(legacy_list_done) LegacyList l = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
         int r;
 
@@ -528,8 +576,8 @@ int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, cons
                         return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
                                             caller->principal->name);
         }
-        a = json_array();
-        if (!a)
+        l.v = calloc(page->limit ? page->limit : 1, sizeof(LegacyRecord));
+        if (!l.v)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         r = store_query(lg->store, sql,
                         STORE_ARGS(SA_TEXT(department), SA_TEXT(wave),
@@ -537,18 +585,18 @@ int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, cons
                                    SA_INT((int64_t)page->limit + 1)),
                         &rows, "reading the legacy register", err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                if (json_array_size(a) == page->limit) {
-                        page_token_make(json_string_value(json_object_get(json_array_get(a, page->limit - 1),
-                                                                          "system_id")),
-                                        NULL, next);
+                if (l.n == page->limit) {
+                        page_token_make(l.v[l.n - 1].system_id, NULL, next);
                         break;
                 }
-                if (json_array_append_new(a, row_to_json(lg, rows)) < 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                if ((r = row_to_record(lg, rows, &l.v[l.n], err)) < 0)
+                        return r;
+                l.n++;
         }
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(a);
+        *ret = l;
+        l = (LegacyList){ 0 };
         memcpy(ret_next, next, sizeof(next));
         return 0;
 }
@@ -596,10 +644,11 @@ static bool plan_has_critical(const json_t *plan) {
         return json_is_true(json_object_get(plan, "critical"));
 }
 
-int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
-                      CbError *err) {
+int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
+                      LegacyRecord *ret, CbError *err) {
         static const char *const fields[] = { "state", "reason", NULL };
-        _cleanup_(json_decrefp) json_t *old = NULL, *detail = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord old = { 0 };
+        _cleanup_(json_decrefp) json_t *detail = NULL;
         _cleanup_(freep) char *exemption = NULL;
         const char *to_s = NULL, *reason = NULL, *from_s;
         int r, from, to;
@@ -628,10 +677,8 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                                           string_table_join(legacy_state_table_get(),
                                                             legacy_state_table_size(), names, sizeof(names)));
         }
-        from_s = json_string_value(json_object_get(old, "state"));
-        from = legacy_state_from_string(from_s);
-        if (from < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "legacy system '%s' has an unknown state", id);
+        from = old.state;
+        from_s = legacy_state_to_string(old.state);
         /* Only the decommission undefines the source domains, after the
          * operator's confirmation: a state change alone would leave them
          * defined on the source host while the record says they are gone. */
@@ -646,8 +693,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                                           "legacy system '%s' is %s: it cannot become %s", id, from_s, to_s);
         if (to == LEGACY_ASSESSED || to == LEGACY_PLANNED) {
                 /* Retrying from failed keeps what assess and plan produced. */
-                const char *need = to == LEGACY_ASSESSED ? "assessment" : "plan";
-                if (from != LEGACY_FAILED || json_is_null(json_object_get(old, need)))
+                if (from != LEGACY_FAILED || !(to == LEGACY_ASSESSED ? old.assessment : old.plan))
                         return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                                   "legacy system '%s' becomes %s through POST "
                                                   "/v1/legacy-systems/%s/%s",
@@ -668,8 +714,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "reason",
                                           "reason: is required to become %s%s", to_s,
                                           from == LEGACY_EXEMPT ? " from exempt" : "");
-        if (from == LEGACY_PLANNED && to == LEGACY_MIGRATING &&
-            plan_has_critical(json_object_get(old, "plan")))
+        if (from == LEGACY_PLANNED && to == LEGACY_MIGRATING && plan_has_critical(old.plan))
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "state",
                                           "legacy system '%s' cannot start migrating: its plan has critical "
                                           "concerns (see plan.vms[].concerns)",
@@ -689,7 +734,7 @@ int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const 
                 json_object_set_new(detail, "signed_off_by", json_string(caller->principal->name));
         } else if (from == LEGACY_EXEMPT) {
                 w.clear_exemption = true;
-                json_object_set(detail, "revoked", json_object_get(old, "exemption"));
+                json_object_set(detail, "revoked", old.exemption ? old.exemption : json_null());
         }
         r = legacy_change_state(lg, caller, "legacy.transition", &w, detail, err);
         if (r < 0)
@@ -807,8 +852,8 @@ static void assess_done(int result, void *userdata) {
         assessment_free(a);
 }
 
-int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err) {
-        _cleanup_(json_decrefp) json_t *old = NULL;
+int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err) {
+        _cleanup_(legacy_record_done) LegacyRecord old = { 0 };
         const json_t *src, *domains;
         const char *state_s, *pname;
         Assessment *a;
@@ -824,15 +869,15 @@ int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **r
         r = legacy_load_visible(lg, caller, id, &old, err);
         if (r < 0)
                 return r;
-        state_s = json_string_value(json_object_get(old, "state"));
-        state = legacy_state_from_string(state_s);
-        if (state < 0 || !legacy_state_before_move((LegacyState)state) ||
+        state_s = legacy_state_to_string(old.state);
+        state = old.state;
+        if (!legacy_state_before_move((LegacyState)state) ||
             !legacy_transition_allowed((LegacyState)state, LEGACY_ASSESSED))
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is %s: it cannot be assessed",
                                     id, state_s);
         if (legacy_assessing(lg, id))
                 return cb_error_set(err, CB_ERR_CONFLICT, "legacy system '%s' is being assessed already", id);
-        src = json_object_get(old, "source");
+        src = old.source;
         pname = json_string_value(json_object_get(src, "provider"));
         if (!pname)
                 return cb_error_set(
@@ -1208,10 +1253,10 @@ static int plan_disks(Legacy *lg, const CbCaller *caller, const char *id, const 
         return 0;
 }
 
-int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, LegacyRecord *ret,
                 CbError *err) {
-        _cleanup_(json_decrefp) json_t *old = NULL, *catalog = NULL, *out_vms = NULL, *plan = NULL,
-                                       *detail = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord old = { 0 };
+        _cleanup_(json_decrefp) json_t *catalog = NULL, *out_vms = NULL, *plan = NULL, *detail = NULL;
         _cleanup_(freep) LegacyPlanOption *options = NULL;
         _cleanup_(freep) LegacyVolumeOption *vopts = NULL;
         _cleanup_(freep) LegacyBatch *batch = NULL;
@@ -1238,12 +1283,12 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
         r = check_plan_body(body, &project_id, &target, &overrides, err);
         if (r < 0)
                 return r;
-        state_s = json_string_value(json_object_get(old, "state"));
-        state = legacy_state_from_string(state_s);
+        state_s = legacy_state_to_string(old.state);
+        state = old.state;
         if (state != LEGACY_ASSESSED && state != LEGACY_PLANNED)
                 return cb_error_set(err, CB_ERR_CONFLICT,
                                     "legacy system '%s' is %s: assess it before planning", id, state_s);
-        assessment = json_object_get(old, "assessment");
+        assessment = old.assessment;
         source_provider = json_string_value(json_object_get(assessment, "provider")) ?: "";
         if (systems_get_facts(lg->store, id, &sf) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "reading the system directory failed");
@@ -1503,15 +1548,47 @@ int legacy_orders_held(const char *department, const char *project_id, const cha
 
 #define SUMMARY_ROWS_MAX 10000
 
-int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err) {
+void legacy_summary_done(LegacySummary *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_groups; i++) {
+                LegacySummaryGroup *g = &s->groups[i];
+                free(g->department);
+                free(g->wave);
+                for (size_t k = 0; k < g->n_overdue; k++)
+                        free(g->overdue[k].system_id);
+                free(g->overdue);
+        }
+        free(s->groups);
+        *s = (LegacySummary){ 0 };
+}
+
+/* Room for element n of *v, an array whose capacity is the smallest power
+ * of two not below n: it doubles when n is 0 or a power of two. False when
+ * out of memory (*v kept). */
+static bool grow(void **v, size_t n, size_t size) {
+        if (n != 0 && (n & (n - 1)) != 0)
+                return true;
+        void *p = realloc(*v, (n ? 2 * n : 1) * size);
+        if (!p)
+                return false;
+        *v = p;
+        return true;
+}
+
+static bool same_group(const LegacySummaryGroup *g, const char *dept, const char *wave) {
+        return streq(g->department, dept) && !!g->wave == !!wave && (!wave || streq(g->wave, wave));
+}
+
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, LegacySummary *ret,
+                   CbError *err) {
         static const char sql[] =
                 "SELECT department, wave, system_id, state, deadline FROM legacy_systems "
                 "WHERE (?1 IS NULL OR department = ?1) ORDER BY department, wave, system_id "
                 "LIMIT 10001";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        _cleanup_(json_decrefp) json_t *groups = json_array();
-        json_t *g = NULL;
-        char today[DATE_LEN + 1];
+        _cleanup_(legacy_summary_done) LegacySummary sum = { 0 };
+        LegacySummaryGroup *g = NULL;
         size_t n = 0;
         int r;
 
@@ -1531,15 +1608,12 @@ int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, j
                         return cb_error_set(err, CB_ERR_FORBIDDEN, "%s is bound to no department",
                                             caller->principal->name);
         }
-        if (!groups)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        today_local(today);
+        today_local(sum.today);
         r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(department)), &rows, "reading the legacy register",
                         err);
         while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
                 const char *dept = store_rows_text(rows, 0), *wave = store_rows_text(rows, 1);
-                const char *state_s = store_rows_text(rows, 3);
-                int state = legacy_state_from_string(state_s);
+                int state = legacy_state_from_string(store_rows_text(rows, 3));
                 LegacyOverdue o = { 0 };
 
                 if (++n > SUMMARY_ROWS_MAX)
@@ -1547,39 +1621,39 @@ int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, j
                                             "more than %d legacy systems: ask per department",
                                             SUMMARY_ROWS_MAX);
                 /* Rows come ordered, so a group is the run of equal (department, wave). */
-                const char *g_wave = g ? json_string_value(json_object_get(g, "wave")) : NULL;
-                if (!g || !streq(json_string_value(json_object_get(g, "department")), dept) ||
-                    !!g_wave != !!wave || (wave && !streq(g_wave, wave))) {
-                        json_t *counts = json_object();
-                        for (int i = 0; counts && i < _LEGACY_STATE_MAX; i++)
-                                json_object_set_new(counts, legacy_state_to_string((LegacyState)i),
-                                                    json_integer(0));
-                        g = json_pack("{s:s, s:s?, s:i, s:i, s:o, s:[]}", "department", dept, "wave", wave,
-                                      "total", 0, "done", 0, "counts", counts ? counts : json_object(),
-                                      "overdue");
-                        if (!g || json_array_append_new(groups, g) < 0)
+                if (!g || !same_group(g, dept, wave)) {
+                        if (!grow((void **)&sum.groups, sum.n_groups, sizeof(LegacySummaryGroup)))
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        g = &sum.groups[sum.n_groups++];
+                        *g = (LegacySummaryGroup){ .department = strdup(dept),
+                                                   .wave = wave ? strdup(wave) : NULL };
+                        if (!g->department || (wave && !g->wave))
                                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 }
-                json_object_set_new(g, "total",
-                                    json_integer(json_integer_value(json_object_get(g, "total")) + 1));
+                g->total++;
                 if (state < 0)
                         continue;
-                json_t *counts = json_object_get(g, "counts");
-                json_object_set_new(counts, state_s,
-                                    json_integer(json_integer_value(json_object_get(counts, state_s)) + 1));
+                g->counts[state]++;
                 if (legacy_state_is_done((LegacyState)state))
-                        json_object_set_new(g, "done",
-                                            json_integer(json_integer_value(json_object_get(g, "done")) + 1));
-                if (legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 4), today, &o) ==
-                            0 &&
-                    o.overdue)
-                        json_array_append_new(json_object_get(g, "overdue"),
-                                              json_pack("{s:s, s:s, s:s, s:I}", "system_id",
-                                                        store_rows_text(rows, 2), "state", state_s, "due",
-                                                        o.due, "days_overdue", (json_int_t)o.days_overdue));
+                        g->done++;
+                if (legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 4), sum.today,
+                                   &o) == 0 &&
+                    o.overdue) {
+                        if (!grow((void **)&g->overdue, g->n_overdue, sizeof(LegacySummaryOverdue)))
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        LegacySummaryOverdue *e = &g->overdue[g->n_overdue];
+                        *e = (LegacySummaryOverdue){ .system_id = strdup(store_rows_text(rows, 2)),
+                                                     .state = (LegacyState)state,
+                                                     .days_overdue = o.days_overdue };
+                        if (!e->system_id)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        snprintf(e->due, sizeof(e->due), "%s", o.due);
+                        g->n_overdue++;
+                }
         }
         if (r < 0)
                 return r;
-        *ret = json_pack("{s:s, s:O}", "today", today, "groups", groups);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        *ret = sum;
+        sum = (LegacySummary){ 0 };
+        return 0;
 }

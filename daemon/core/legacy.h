@@ -29,6 +29,9 @@
  * "department", "state", "state_reason", "exemption", "assessment",
  * "plan", "due" (the deadline carried to a working day), "overdue",
  * "days_overdue", "created_at", "created_by", "updated_at".
+ *
+ * The core answers with LegacyRecord (and LegacyList); each face
+ * serializes it once (rest_legacy_json, rest_legacy_list_json).
  */
 
 #include <jansson.h>
@@ -46,6 +49,33 @@
 
 typedef struct Legacy Legacy;
 
+/* One system of the register as stored, with its due day carried to a
+ * working day on today. The nested documents kept as JSON columns are
+ * owned members, NULL when there is none. */
+typedef struct LegacyRecord {
+        char *system_id, *department;
+        LegacyHosting hosting;
+        char *location;
+        json_t *source;
+        char deadline[DATE_LEN + 1];
+        char *wave; /* NULL: in no wave */
+        LegacyState state;
+        char *state_reason; /* NULL: none given */
+        json_t *exemption, *assessment, *plan;
+        char due[DATE_LEN + 1];
+        bool overdue;
+        int64_t days_overdue;
+        char *created_at, *created_by, *updated_at;
+        bool assessing; /* an assessment is under way (legacy_assessing) */
+} LegacyRecord;
+void legacy_record_done(LegacyRecord *rec);
+
+typedef struct LegacyList {
+        LegacyRecord *v;
+        size_t n;
+} LegacyList;
+void legacy_list_done(LegacyList *l);
+
 /* calendar may be NULL (every year Monday to Friday, provisional). */
 int legacy_new(Store *store, Catalog *catalog, Projects *projects, Providers *providers, WorkerPool *pool,
                const Calendar *calendar, Legacy **ret);
@@ -53,30 +83,30 @@ Legacy *legacy_free(Legacy *lg);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Legacy *, legacy_free);
 
 /* POST /v1/legacy-systems. */
-int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, json_t **ret, CbError *err);
+int legacy_create(Legacy *lg, const CbCaller *caller, const json_t *body, LegacyRecord *ret, CbError *err);
 /* PUT /v1/legacy-systems/{id}: the whole registration again; a changed
  * source drops the assessment and the plan (back to registered). Only
  * before the move starts (registered, assessed, planned, failed). A
  * department may not move its own deadline: that is the migration team's. */
-int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+int legacy_update(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, LegacyRecord *ret,
                   CbError *err);
-int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+int legacy_get(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err);
 /* One page in system id order; department and wave may be NULL. */
 int legacy_list(Legacy *lg, const CbCaller *caller, const char *department, const char *wave,
-                const Page *page, json_t **ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
+                const Page *page, LegacyList *ret, char ret_next[PAGE_TOKEN_MAX], CbError *err);
 /* POST /v1/legacy-systems/{id}/transition {"state", "reason"}: the way of
  * legacy-rules.h. assessed and planned are reached through assess and
  * plan only, decommissioned through legacy_decommission only (it undefines
  * the source domains); exempt (and back to registered from it) is the authority's,
  * with a reason; failed needs a reason; planned -> migrating is refused
  * while the plan has a critical concern. */
-int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
-                      CbError *err);
+int legacy_transition(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
+                      LegacyRecord *ret, CbError *err);
 
 /* POST /v1/legacy-systems/{id}/assess: reads every source domain through
  * the source provider on the worker pool; *ret is the record as it stands
  * (202: the assessment lands in it, and the state becomes assessed). */
-int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+int legacy_assess(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err);
 /* True while an assessment of id is under way. */
 bool legacy_assessing(Legacy *lg, const char *id);
 
@@ -88,7 +118,7 @@ bool legacy_assessing(Legacy *lg, const char *id);
  * (legacy-fit.h; the policy engine judges every target order of the plan
  * together in the migration project, legacy_judge_target) and stores the
  * plan with its concerns; the state becomes planned. */
-int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
+int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, LegacyRecord *ret,
                 CbError *err);
 
 /* GET /v1/migrations/summary: per department and wave, the counts by
@@ -97,7 +127,32 @@ int legacy_plan(Legacy *lg, const CbCaller *caller, const char *id, const json_t
  * "counts": {state: n, ...}, "overdue": [{"system_id", "state", "due",
  * "days_overdue"}]}]}, by department then wave. A department sees its
  * own; department NULL: all the caller may see. */
-int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, json_t **ret, CbError *err);
+typedef struct LegacySummaryOverdue {
+        char *system_id;
+        LegacyState state;
+        char due[DATE_LEN + 1];
+        int64_t days_overdue;
+} LegacySummaryOverdue;
+
+typedef struct LegacySummaryGroup {
+        char *department;
+        char *wave; /* NULL: in no wave */
+        int64_t total, done;
+        int64_t counts[_LEGACY_STATE_MAX]; /* by LegacyState */
+        LegacySummaryOverdue *overdue;
+        size_t n_overdue;
+} LegacySummaryGroup;
+
+typedef struct LegacySummary {
+        char today[DATE_LEN + 1];
+        LegacySummaryGroup *groups;
+        size_t n_groups;
+} LegacySummary;
+void legacy_summary_done(LegacySummary *s);
+
+/* The answer is serialized by rest_legacy_summary_json. */
+int legacy_summary(Legacy *lg, const CbCaller *caller, const char *department, LegacySummary *ret,
+                   CbError *err);
 
 /* ---- Art. 35 enforcement facts (for orders and finance exports) ---- */
 
@@ -155,7 +210,7 @@ void legacy_set_progress_callback(Legacy *lg, LegacyProgressFn fn, void *userdat
  * "awaiting-decommission") or failed (everything rolled back: sources
  * running as before, nothing left at the target). The run's progress is
  * plan.run in the record. */
-int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
+int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret, CbError *err);
 
 /* POST /v1/legacy-systems/{id}/decommission {["remove_disks": bool]}: the
  * operator confirms that a moved system (cut-over or verified) is done
@@ -163,8 +218,8 @@ int legacy_migrate(Legacy *lg, const CbCaller *caller, const char *id, json_t **
  * left defined and shut off, are undefined on a worker, their disks kept
  * unless remove_disks; then the state becomes decommissioned
  * (legacy.decommission). *ret is the record as it stands when queued (202). */
-int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body, json_t **ret,
-                        CbError *err);
+int legacy_decommission(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
+                        LegacyRecord *ret, CbError *err);
 
 /* Crash recovery for provider p (now connected): every system left
  * migrating by a daemon that stopped mid-move, whose source and target

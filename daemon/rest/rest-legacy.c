@@ -5,9 +5,10 @@
 #include <stdio.h>
 
 #include "legacy.h"
+#include "rest-records.h"
 
 static int on_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(legacy_list_done) LegacyList list = { 0 };
         char next[PAGE_TOKEN_MAX];
         Page page;
         int r = rest_page(req, &page, err);
@@ -16,19 +17,20 @@ static int on_list(RestRequest *req, RestReply *reply, CbError *err) {
                                 rest_query(req, "wave"), &page, &list, next, err);
         if (r < 0)
                 return r;
-        return rest_reply_page(reply, "legacy_systems", list, next);
+        return rest_reply_page(reply, "legacy_systems", rest_legacy_list_json(&list), next);
 }
 
 static int on_get(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
         int r = legacy_get(req->manager->legacy, &req->caller, req->params[0], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_legacy_json(&v));
 }
 
 static int on_create(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
+        json_t *doc = NULL;
         int r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
@@ -36,18 +38,18 @@ static int on_create(RestRequest *req, RestReply *reply, CbError *err) {
         json_decref(doc);
         if (r < 0)
                 return r;
-        snprintf(reply->location, sizeof(reply->location), "/v1/legacy-systems/%s",
-                 json_string_value(json_object_get(v, "system_id")));
-        return rest_reply_json(reply, 201, v);
+        snprintf(reply->location, sizeof(reply->location), "/v1/legacy-systems/%s", v.system_id);
+        return rest_reply_json(reply, 201, rest_legacy_json(&v));
 }
 
 typedef int (*LegacyBodyFn)(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
-                            json_t **ret, CbError *err);
+                            LegacyRecord *ret, CbError *err);
 
 /* A route whose handler takes the id and a body: route->data is the core function. */
 static int on_with_body(RestRequest *req, RestReply *reply, CbError *err) {
         LegacyBodyFn fn = (LegacyBodyFn)req->route->data;
-        json_t *doc = NULL, *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
+        json_t *doc = NULL;
         int r = rest_body_json(req, &doc, err);
         if (r < 0)
                 return r;
@@ -55,29 +57,29 @@ static int on_with_body(RestRequest *req, RestReply *reply, CbError *err) {
         json_decref(doc);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_legacy_json(&v));
 }
 
 static int on_assess(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
         int r = legacy_assess(req->manager->legacy, &req->caller, req->params[0], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, v);
+        return rest_reply_json(reply, 202, rest_legacy_json(&v));
 }
 
 static int on_migrate(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
         int r = legacy_migrate(req->manager->legacy, &req->caller, req->params[0], &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, v);
+        return rest_reply_json(reply, 202, rest_legacy_json(&v));
 }
 
 /* 202: the source domains are undefined on a worker; the state follows. */
 static int on_decommission(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(json_decrefp) json_t *body = NULL;
-        json_t *v = NULL;
+        _cleanup_(legacy_record_done) LegacyRecord v = { 0 };
         int r = 0;
         if (req->body_len > 0)
                 r = rest_body_json(req, &body, err);
@@ -85,15 +87,15 @@ static int on_decommission(RestRequest *req, RestReply *reply, CbError *err) {
                 r = legacy_decommission(req->manager->legacy, &req->caller, req->params[0], body, &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, v);
+        return rest_reply_json(reply, 202, rest_legacy_json(&v));
 }
 
 static int on_summary(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *v = NULL;
+        _cleanup_(legacy_summary_done) LegacySummary v = { 0 };
         int r = legacy_summary(req->manager->legacy, &req->caller, rest_query(req, "department"), &v, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_legacy_summary_json(&v));
 }
 
 const RestRoute rest_legacy_routes[] = {

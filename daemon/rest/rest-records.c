@@ -561,6 +561,70 @@ json_t *rest_image_list_json(const ImageList *l) {
         return a;
 }
 
+json_t *rest_legacy_json(const LegacyRecord *rec) {
+        json_t *o = json_pack(
+                "{s:s, s:s, s:{s:s, s:s}, s:O?, s:s, s:s?, s:s, s:s?, s:O?, s:O?, s:O?, s:s, s:b, s:I, s:s, "
+                "s:s, s:s}",
+                "system_id", rec->system_id, "department", rec->department, "hosting", "kind",
+                legacy_hosting_to_string(rec->hosting), "location", rec->location, "source", rec->source,
+                "deadline", rec->deadline, "wave", rec->wave, "state", legacy_state_to_string(rec->state),
+                "state_reason", rec->state_reason, "exemption", rec->exemption, "assessment", rec->assessment,
+                "plan", rec->plan, "due", rec->due, "overdue", rec->overdue, "days_overdue",
+                (json_int_t)rec->days_overdue, "created_at", rec->created_at, "created_by", rec->created_by,
+                "updated_at", rec->updated_at);
+        if (o && rec->assessing && json_object_set_new(o, "assessing", json_true()) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *rest_legacy_list_json(const LegacyList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_legacy_json(&l->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *legacy_group_json(const LegacySummaryGroup *g) {
+        json_t *counts = json_object(), *overdue = json_array();
+        bool ok = counts && overdue;
+
+        for (int i = 0; ok && i < _LEGACY_STATE_MAX; i++)
+                ok = json_object_set_new(counts, legacy_state_to_string((LegacyState)i),
+                                         json_integer(g->counts[i])) == 0;
+        for (size_t i = 0; ok && i < g->n_overdue; i++) {
+                const LegacySummaryOverdue *e = &g->overdue[i];
+                ok = json_array_append_new(overdue,
+                                           json_pack("{s:s, s:s, s:s, s:I}", "system_id", e->system_id,
+                                                     "state", legacy_state_to_string(e->state), "due", e->due,
+                                                     "days_overdue", (json_int_t)e->days_overdue)) == 0;
+        }
+        if (!ok) {
+                json_decref(counts);
+                json_decref(overdue);
+                return NULL;
+        }
+        return json_pack("{s:s, s:s?, s:I, s:I, s:o, s:o}", "department", g->department, "wave", g->wave,
+                         "total", (json_int_t)g->total, "done", (json_int_t)g->done, "counts", counts,
+                         "overdue", overdue);
+}
+
+json_t *rest_legacy_summary_json(const LegacySummary *s) {
+        json_t *groups = json_array();
+        for (size_t i = 0; groups && i < s->n_groups; i++)
+                if (json_array_append_new(groups, legacy_group_json(&s->groups[i])) < 0) {
+                        json_decref(groups);
+                        return NULL;
+                }
+        if (!groups)
+                return NULL;
+        return json_pack("{s:s, s:o}", "today", s->today, "groups", groups);
+}
+
 json_t *rest_billing_adjustment_json(const BillingAdjustment *a) {
         json_t *so = json_array(), *o;
 

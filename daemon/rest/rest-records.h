@@ -22,6 +22,7 @@
 #include "billing-adjustments.h"
 #include "images.h"
 #include "incidents.h"
+#include "legacy.h"
 #include "projects.h"
 #include "providers.h"
 #include "resources.h"
@@ -121,6 +122,20 @@ json_t *rest_volume_attachment_list_json(const VolumeAttachmentList *l);
  * Images.GetImage and the answers of registering and retiring). */
 json_t *rest_image_json(const ImageRecord *im);
 json_t *rest_image_list_json(const ImageList *l);
+
+/* {"system_id", "department", "hosting": {"kind", "location"}, "source",
+ * "deadline", "wave", "state", "state_reason", "exemption", "assessment",
+ * "plan", "due", "overdue", "days_overdue", "created_at", "created_by",
+ * "updated_at"[, "assessing": true]}, absent ones as null: a system of the
+ * legacy register (GET /v1/legacy-systems/{id}, Migration.Get and the
+ * answers of every change). The list is an array of them. */
+json_t *rest_legacy_json(const LegacyRecord *rec);
+json_t *rest_legacy_list_json(const LegacyList *l);
+/* {"today", "groups": [{"department", "wave", "total", "done", "counts":
+ * {state: n, ...} (every state, in the order of legacy_state), "overdue":
+ * [{"system_id", "state", "due", "days_overdue"}]}]} (GET
+ * /v1/migrations/summary, Migration.Summary). */
+json_t *rest_legacy_summary_json(const LegacySummary *s);
 
 /* {"id", "period", "department", "project_id", "approval_no" (null when
  * none), "amount_fen", "reason", "created_at", "created_by", "signoffs":
