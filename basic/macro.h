@@ -32,6 +32,19 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
+/* A copy of s, NULL staying NULL, for filling a record field by field:
+ * *ok goes false when memory runs out, so one check after the last field
+ * does for all. */
+static inline char *strdup_or_null(const char *s, bool *ok) {
+        char *d;
+        if (!s)
+                return NULL;
+        d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }

@@ -193,16 +193,6 @@ static bool url_is_http(const char *u) {
         return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
-static char *strdup_or_null(const char *s, bool *oom) {
-        char *d;
-        if (!s)
-                return NULL;
-        d = strdup(s);
-        if (!d)
-                *oom = true;
-        return d;
-}
-
 static void http_conn_free(HttpConn *c) {
         if (!c)
                 return;
@@ -225,7 +215,7 @@ static bool api_version_is_valid(const char *v) {
 static int http_open_with(const char *uri, const DriverOpenOptions *opts, DriverConn **ret, CbError *err) {
         static const DriverOpenOptions none = { 0 };
         HttpConn *c;
-        bool oom = false;
+        bool ok = true;
         size_t n;
 
         if (!opts)
@@ -244,14 +234,14 @@ static int http_open_with(const char *uri, const DriverOpenOptions *opts, Driver
         if (!c)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         c->base.ops = &http_driver_ops;
-        c->url = strdup_or_null(uri, &oom);
-        c->username = strdup_or_null(opts->username, &oom);
-        c->password = strdup_or_null(opts->password, &oom);
-        c->api_version = strdup_or_null(opts->api_version ? opts->api_version : "2.17", &oom);
-        c->ca_file = strdup_or_null(opts->ca_file, &oom);
+        c->url = strdup_or_null(uri, &ok);
+        c->username = strdup_or_null(opts->username, &ok);
+        c->password = strdup_or_null(opts->password, &ok);
+        c->api_version = strdup_or_null(opts->api_version ? opts->api_version : "2.17", &ok);
+        c->ca_file = strdup_or_null(opts->ca_file, &ok);
         c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
         c->max_body = opts->max_body ? opts->max_body : HTTP_DEFAULT_MAX_BODY;
-        if (oom) {
+        if (!ok) {
                 http_conn_free(c);
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         }

@@ -59,17 +59,6 @@ void billing_adjustment_list_done(BillingAdjustmentList *l) {
         *l = (BillingAdjustmentList){ 0 };
 }
 
-/* A copy of column i; NULL stays NULL. *ok goes false when memory runs out. */
-static char *column_dup(StoreRows *q, int i, bool *ok) {
-        char *d;
-        if (store_rows_is_null(q, i))
-                return NULL;
-        d = strdup(store_rows_text(q, i));
-        if (!d)
-                *ok = false;
-        return d;
-}
-
 /* The adjustments of a period (department NULL: all; id NULL: every one),
  * each with its signatures, the proposer's first. */
 static int load(Store *s, const char *period, const char *department, const char *id,
@@ -102,15 +91,15 @@ static int load(Store *s, const char *period, const char *department, const char
                         }
                         cur = &l.v[l.n++];
                         *cur = (BillingAdjustment){
-                                .id = column_dup(rows, 0, &ok),
-                                .period = column_dup(rows, 1, &ok),
-                                .department = column_dup(rows, 2, &ok),
-                                .project_id = column_dup(rows, 3, &ok),
-                                .approval_no = column_dup(rows, 4, &ok),
+                                .id = strdup_or_null(store_rows_text(rows, 0), &ok),
+                                .period = strdup_or_null(store_rows_text(rows, 1), &ok),
+                                .department = strdup_or_null(store_rows_text(rows, 2), &ok),
+                                .project_id = strdup_or_null(store_rows_text(rows, 3), &ok),
+                                .approval_no = strdup_or_null(store_rows_text(rows, 4), &ok),
                                 .amount_fen = store_rows_int(rows, 5),
-                                .reason = column_dup(rows, 6, &ok),
-                                .created_at = column_dup(rows, 7, &ok),
-                                .created_by = column_dup(rows, 8, &ok),
+                                .reason = strdup_or_null(store_rows_text(rows, 6), &ok),
+                                .created_at = strdup_or_null(store_rows_text(rows, 7), &ok),
+                                .created_by = strdup_or_null(store_rows_text(rows, 8), &ok),
                         };
                 }
                 if (!store_rows_is_null(rows, 9) && cur->n_signoffs < ELEMENTSOF(cur->signoffs)) {
@@ -121,7 +110,7 @@ static int load(Store *s, const char *period, const char *department, const char
                                                     "adjustment %s has a signature of no known role",
                                                     cur->id);
                         so->role = role;
-                        so->principal = column_dup(rows, 10, &ok);
+                        so->principal = strdup_or_null(store_rows_text(rows, 10), &ok);
                         snprintf(so->signed_at, sizeof(so->signed_at), "%s", store_rows_text(rows, 11));
                         cur->n_signoffs++;
                         if (cur->n_signoffs == ELEMENTSOF(cur->signoffs)) {

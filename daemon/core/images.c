@@ -67,17 +67,6 @@ void image_list_done(ImageList *l) {
         *l = (ImageList){ 0 };
 }
 
-/* A copy of column i; NULL stays NULL. *ok goes false when memory runs out. */
-static char *column_dup(StoreRows *q, int i, bool *ok) {
-        char *d;
-        if (store_rows_is_null(q, i))
-                return NULL;
-        d = strdup(store_rows_text(q, i));
-        if (!d)
-                *ok = false;
-        return d;
-}
-
 /* The row of IMAGE_COLUMNS into *ret: 0, or -ENOMEM / -EIO (a state the
  * schema's CHECK does not allow). */
 static int row_to_record(StoreRows *q, ImageRecord *ret) {
@@ -87,24 +76,24 @@ static int row_to_record(StoreRows *q, ImageRecord *ret) {
 
         if (state < 0)
                 return -EIO;
-        rec.provider = column_dup(q, 0, &ok);
-        rec.name = column_dup(q, 1, &ok);
-        rec.pool = column_dup(q, 2, &ok);
-        rec.volume = column_dup(q, 3, &ok);
-        rec.os = column_dup(q, 4, &ok);
-        rec.os_version = column_dup(q, 5, &ok);
-        rec.arch = column_dup(q, 6, &ok);
-        rec.format = column_dup(q, 7, &ok);
+        rec.provider = strdup_or_null(store_rows_text(q, 0), &ok);
+        rec.name = strdup_or_null(store_rows_text(q, 1), &ok);
+        rec.pool = strdup_or_null(store_rows_text(q, 2), &ok);
+        rec.volume = strdup_or_null(store_rows_text(q, 3), &ok);
+        rec.os = strdup_or_null(store_rows_text(q, 4), &ok);
+        rec.os_version = strdup_or_null(store_rows_text(q, 5), &ok);
+        rec.arch = strdup_or_null(store_rows_text(q, 6), &ok);
+        rec.format = strdup_or_null(store_rows_text(q, 7), &ok);
         snprintf(rec.digest_alg, sizeof(rec.digest_alg), "%s", store_rows_text(q, 8));
         snprintf(rec.digest, sizeof(rec.digest), "%s", store_rows_text(q, 9));
         rec.size_bytes = (uint64_t)store_rows_int(q, 10);
         rec.min_disk_gib = store_rows_int(q, 11);
         rec.secure_controllable = store_rows_int(q, 12) != 0;
         rec.state = state;
-        rec.created_at = column_dup(q, 14, &ok);
-        rec.created_by = column_dup(q, 15, &ok);
-        rec.retired_at = column_dup(q, 16, &ok);
-        rec.retired_by = column_dup(q, 17, &ok);
+        rec.created_at = strdup_or_null(store_rows_text(q, 14), &ok);
+        rec.created_by = strdup_or_null(store_rows_text(q, 15), &ok);
+        rec.retired_at = strdup_or_null(store_rows_text(q, 16), &ok);
+        rec.retired_by = strdup_or_null(store_rows_text(q, 17), &ok);
         if (!ok) {
                 image_record_done(&rec);
                 return -ENOMEM;

@@ -94,15 +94,6 @@ void legacy_list_done(LegacyList *l) {
         *l = (LegacyList){ 0 };
 }
 
-/* A copy of text column i; NULL stays NULL. *ok goes false when memory runs out. */
-static char *text_column(StoreRows *rows, int i, bool *ok) {
-        const char *t = store_rows_text(rows, i);
-        char *c = t ? strdup(t) : NULL;
-        if (t && !c)
-                *ok = false;
-        return c;
-}
-
 static int row_to_record(Legacy *lg, StoreRows *rows, LegacyRecord *ret, CbError *err) {
         const char *deadline = store_rows_text(rows, 5);
         int state = legacy_state_from_string(store_rows_text(rows, 7));
@@ -119,24 +110,24 @@ static int row_to_record(Legacy *lg, StoreRows *rows, LegacyRecord *ret, CbError
         today_local(today);
         if (legacy_overdue(lg->calendar, (LegacyState)state, deadline, today, &o) < 0)
                 o = (LegacyOverdue){ 0 };
-        rec.system_id = text_column(rows, 0, &ok);
-        rec.department = text_column(rows, 1, &ok);
+        rec.system_id = strdup_or_null(store_rows_text(rows, 0), &ok);
+        rec.department = strdup_or_null(store_rows_text(rows, 1), &ok);
         rec.hosting = (LegacyHosting)hosting;
-        rec.location = text_column(rows, 3, &ok);
+        rec.location = strdup_or_null(store_rows_text(rows, 3), &ok);
         rec.source = json_column(rows, 4);
         strcpy(rec.deadline, deadline);
-        rec.wave = text_column(rows, 6, &ok);
+        rec.wave = strdup_or_null(store_rows_text(rows, 6), &ok);
         rec.state = (LegacyState)state;
-        rec.state_reason = text_column(rows, 8, &ok);
+        rec.state_reason = strdup_or_null(store_rows_text(rows, 8), &ok);
         rec.exemption = json_column(rows, 9);
         rec.assessment = json_column(rows, 10);
         rec.plan = json_column(rows, 11);
         snprintf(rec.due, sizeof(rec.due), "%s", o.due[0] ? o.due : deadline);
         rec.overdue = o.overdue;
         rec.days_overdue = o.days_overdue;
-        rec.created_at = text_column(rows, 12, &ok);
-        rec.created_by = text_column(rows, 13, &ok);
-        rec.updated_at = text_column(rows, 14, &ok);
+        rec.created_at = strdup_or_null(store_rows_text(rows, 12), &ok);
+        rec.created_by = strdup_or_null(store_rows_text(rows, 13), &ok);
+        rec.updated_at = strdup_or_null(store_rows_text(rows, 14), &ok);
         rec.assessing = legacy_assessing(lg, rec.system_id);
         if (!ok || !rec.system_id || !rec.department || !rec.location || !rec.created_at || !rec.created_by ||
             !rec.updated_at) {

@@ -472,17 +472,6 @@ void provider_list_done(ProviderList *l) {
         *l = (ProviderList){ 0 };
 }
 
-/* strdup that keeps NULL as NULL; *ok goes false when memory runs out. */
-static char *dup_or_null(const char *s, bool *ok) {
-        char *d;
-        if (!s)
-                return NULL;
-        d = strdup(s);
-        if (!d)
-                *ok = false;
-        return d;
-}
-
 /* The services and plan ids of the last catalogue read (the driver checked
  * that each id is a string). */
 static int offered_copy(const json_t *offered, ProviderRecord *rec) {
@@ -520,16 +509,16 @@ int provider_record(const Provider *p, ProviderRecord *ret) {
                                .http = driver_is_async(p->ops) };
         bool ok = true;
 
-        rec.name = dup_or_null(p->name, &ok);
-        rec.driver = dup_or_null(p->driver, &ok);
-        rec.uri = dup_or_null(p->uri, &ok);
-        rec.image_pool = dup_or_null(p->image_pool, &ok);
-        rec.error = dup_or_null(p->last_error[0] ? p->last_error : NULL, &ok);
+        rec.name = strdup_or_null(p->name, &ok);
+        rec.driver = strdup_or_null(p->driver, &ok);
+        rec.uri = strdup_or_null(p->uri, &ok);
+        rec.image_pool = strdup_or_null(p->image_pool, &ok);
+        rec.error = strdup_or_null(p->last_error[0] ? p->last_error : NULL, &ok);
         if (rec.http) {
                 /* never the password */
-                rec.api_version = dup_or_null(p->api_version ?: "2.17", &ok);
-                rec.username = dup_or_null(p->username, &ok);
-                rec.ca_file = dup_or_null(p->ca_file, &ok);
+                rec.api_version = strdup_or_null(p->api_version ?: "2.17", &ok);
+                rec.username = strdup_or_null(p->username, &ok);
+                rec.ca_file = strdup_or_null(p->ca_file, &ok);
                 rec.timeout_s = p->timeout_s ?: 30;
                 if (p->offered) {
                         rec.has_offered = true;

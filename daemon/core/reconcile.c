@@ -751,16 +751,6 @@ Inventory *inventory_free(Inventory *inv) {
         return NULL;
 }
 
-static char *dup_or_null(const char *s, bool *ok) {
-        char *d;
-        if (!s)
-                return NULL;
-        d = strdup(s);
-        if (!d)
-                *ok = false;
-        return d;
-}
-
 /* The volume's drift on record into it->drift: 0, or -ENOMEM/-EIO. */
 static int drift_of_volume(Resources *r, const char *provider, const char *volume_id, InventoryItem *it) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -783,10 +773,10 @@ static int drift_of_volume(Resources *r, const char *provider, const char *volum
                 it->drift = nv;
                 InventoryDrift *d = &nv[it->n_drift++];
                 *d = (InventoryDrift){ .kind = (AttachmentDrift)k };
-                d->domain = dup_or_null(store_rows_text(rows, 1) ?: "", &ok);
-                d->vm_id = dup_or_null(store_rows_text(rows, 2), &ok);
-                d->target = dup_or_null(store_rows_text(rows, 3), &ok);
-                d->first_seen = dup_or_null(store_rows_text(rows, 4) ?: "", &ok);
+                d->domain = strdup_or_null(store_rows_text(rows, 1) ?: "", &ok);
+                d->vm_id = strdup_or_null(store_rows_text(rows, 2), &ok);
+                d->target = strdup_or_null(store_rows_text(rows, 3), &ok);
+                d->first_seen = strdup_or_null(store_rows_text(rows, 4) ?: "", &ok);
         }
         return !ok ? -ENOMEM : q < 0 ? -EIO : 0;
 }
@@ -810,8 +800,8 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
                 InventoryItem *it = &out->v[out->n++];
 
                 it->kind = in->kind == DRIVER_OBJECT_VOLUME ? DRIVER_OBJECT_VOLUME : DRIVER_OBJECT_VM;
-                it->name = dup_or_null(in->name ?: "", &ok);
-                it->provider_ref = dup_or_null(in->provider_ref, &ok);
+                it->name = strdup_or_null(in->name ?: "", &ok);
+                it->provider_ref = strdup_or_null(in->provider_ref, &ok);
                 it->state = in->state;
                 it->vcpus = in->vcpus;
                 it->memory_mib = in->memory_mib;
@@ -820,13 +810,13 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
                               resource_known_in(r, &on_provider, in->stamp.resource_id);
                 if (!it->managed)
                         continue;
-                it->resource_id = dup_or_null(in->stamp.resource_id, &ok);
+                it->resource_id = strdup_or_null(in->stamp.resource_id, &ok);
                 /* The record's view of which VM the block volume is on (attachments.c). */
                 if (it->kind == DRIVER_OBJECT_VOLUME) {
                         char vm[64];
                         AttachmentState st;
                         if (attachment_of_volume(r, in->stamp.resource_id, vm, &st) > 0) {
-                                it->attached_to = dup_or_null(vm, &ok);
+                                it->attached_to = strdup_or_null(vm, &ok);
                                 it->attachment_state = st;
                         }
                 }
@@ -841,9 +831,9 @@ static Inventory *inventory_make(Resources *r, const char *provider, const Drive
                                 ok = false;
                         for (sd = first; ok && it->n_on < n; sd++) {
                                 InventoryDisk *o = &it->on[it->n_on++];
-                                o->domain = dup_or_null(sd->dom->name ?: "", &ok);
-                                o->resource_id = dup_or_null(sd->owner, &ok);
-                                o->target = dup_or_null(sd->disk->target, &ok);
+                                o->domain = strdup_or_null(sd->dom->name ?: "", &ok);
+                                o->resource_id = strdup_or_null(sd->owner, &ok);
+                                o->target = strdup_or_null(sd->disk->target, &ok);
                                 o->persistent = sd->disk->persistent;
                                 o->live = sd->disk->live;
                         }
