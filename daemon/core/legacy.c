@@ -1457,43 +1457,6 @@ int legacy_system_overdue(Legacy *lg, const char *system_id, const char *today, 
         return 0;
 }
 
-int legacy_overdue_list(Legacy *lg, const char *department, const char *today, json_t **ret, CbError *err) {
-        static const char sql[] = "SELECT system_id, department, state, deadline, wave FROM legacy_systems "
-                                  "WHERE (?1 IS NULL OR department = ?1) AND deadline < ?2 "
-                                  "ORDER BY system_id LIMIT 10000";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        _cleanup_(json_decrefp) json_t *a = json_array();
-        int r;
-
-        if (!a)
-                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (!date_is_valid(today))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "today", "today: not a date");
-        /* deadline < today is a superset: a deadline carried past a holiday
-         * may still be due; legacy_overdue() decides. */
-        r = store_query(lg->store, sql, STORE_ARGS(SA_TEXT(department), SA_TEXT(today)), &rows,
-                        "reading the legacy register", err);
-        while (r >= 0 && (r = store_rows_next(rows, err)) > 0) {
-                int state = legacy_state_from_string(store_rows_text(rows, 2));
-                LegacyOverdue o;
-                if (state < 0 ||
-                    legacy_overdue(lg->calendar, (LegacyState)state, store_rows_text(rows, 3), today, &o) <
-                            0 ||
-                    !o.overdue)
-                        continue;
-                json_array_append_new(
-                        a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s?}", "system_id",
-                                     store_rows_text(rows, 0), "department", store_rows_text(rows, 1),
-                                     "state", store_rows_text(rows, 2), "deadline", store_rows_text(rows, 3),
-                                     "due", o.due, "days_overdue", (json_int_t)o.days_overdue, "wave",
-                                     store_rows_text(rows, 4)));
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(a);
-        return 0;
-}
-
 int legacy_orders_held(const char *department, const char *project_id, const char *today, bool *ret_overdue,
                        char ret_due[11], char ret_system[64], void *userdata) {
         static const char sql[] = "SELECT system_id, state, deadline, plan FROM legacy_systems "

@@ -177,11 +177,6 @@ int legacy_system_overdue(Legacy *lg, const char *system_id, const char *today, 
 int legacy_orders_held(const char *department, const char *project_id, const char *today, bool *ret_overdue,
                        char ret_due[11], char ret_system[64], void *userdata);
 
-/* The overdue systems of a department (NULL: all) on today, as
- * [{"system_id", "department", "state", "deadline", "due",
- * "days_overdue", "wave"}], by system id; at most 10000. */
-int legacy_overdue_list(Legacy *lg, const char *department, const char *today, json_t **ret, CbError *err);
-
 /* ---- the move (execution) ---- */
 
 /* Settings from the config's migration group: copies at once per source

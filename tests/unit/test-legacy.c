@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The legacy register's Art. 35 facts as other modules read them (billing's
  * "migration overdue" per system, the policy engine's hold on orders, the
- * overdue list), against a real store: legacy_system_overdue(),
- * legacy_orders_held(), legacy_overdue_list(). Rows are written as the
+ * summary), against a real store: legacy_system_overdue(),
+ * legacy_orders_held(). Rows are written as the
  * register writes them; dates are fixed, so nothing here depends on today.
  * And the records the faces get (legacy_get, legacy_list, legacy_summary):
  * typed fields, and the one serializer's shape (rest_legacy_json); their
@@ -137,29 +137,6 @@ static void test_orders_held(void **state) {
         assert_false(held);
         assert_int_equal(legacy_orders_held("edu", "edu-app", "2026-13-01", &held, due, system, f->lg),
                          -EINVAL);
-}
-
-static void test_overdue_list(void **state) {
-        Fixture *f = *state;
-        CbError err = CB_ERROR_INIT;
-        json_t *a = NULL;
-
-        assert_int_equal(legacy_overdue_list(f->lg, NULL, "2026-04-01", &a, &err), 0);
-        assert_int_equal(json_array_size(a), 2);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "system_id")), "edu-oa");
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "days_overdue")), 36);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "system_id")),
-                            "health-his");
-        json_decref(a);
-        assert_int_equal(legacy_overdue_list(f->lg, "health", "2026-04-01", &a, &err), 0);
-        assert_int_equal(json_array_size(a), 1);
-        json_decref(a);
-        /* The due day itself is on time. */
-        assert_int_equal(legacy_overdue_list(f->lg, "edu", "2026-02-24", &a, &err), 0);
-        assert_int_equal(json_array_size(a), 0);
-        json_decref(a);
-        assert_int_equal(legacy_overdue_list(f->lg, NULL, "soon", &a, &err), -EINVAL);
-        assert_string_equal(err.field, "today");
 }
 
 /* The member names of o, in order, comma separated. */
@@ -367,7 +344,6 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_system_overdue, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_orders_held, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_overdue_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_get_is_typed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_summary_typed, setup, teardown),
