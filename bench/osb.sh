@@ -89,7 +89,7 @@ past_deadline() { [ "$(date +%s)" -lt "$DEADLINE" ] || { echo "osb.sh: over MAX_
 cpu_of() { # PID VAR: VAR = the nanoseconds PID has run so far
         local t ns sum=0
         for t in /proc/"$1"/task/*/schedstat; do
-                read -r ns _ <"$t" 2>/dev/null || continue
+                { read -r ns _ <"$t"; } 2>/dev/null || continue # a thread that ended in between
                 sum=$((sum + ns))
         done
         printf -v "$2" %d "$sum"
