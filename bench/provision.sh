@@ -318,7 +318,7 @@ rss_peak=$(kv rss_peak_kib "$broker")
         echo "   test driver (in-process), 1 vCPU / 2 GiB / 40 GiB volume each, $(nproc) CPUs," \
                 "load average $load_before before, $load_after after"
         echo "   cloudbrokerd sha256 $daemon_sum (built $daemon_date), SQLite journal_mode=$(kv journal_mode "$broker")" \
-                "(synchronous=FULL set by the daemon)"
+                "(each durable commit flushed with fdatasync by the daemon)"
         echo "   median of $ROUNDS broker round(s) ($(range_of "$tmp/broker.rows") /s)" \
                 "and of $((ROUNDS + 1)) floor rounds ($(range_of "$tmp/floor.rows") /s), by rate"
         printf '     %-36s %10s /s   p50 %10s ms   p99 %10s ms\n' \

@@ -925,6 +925,7 @@ struct Store {
         int relaxed;   /* store_relaxed_begin() levels open */
         bool unsynced; /* a relaxed commit may not be on disk yet */
         bool relax_tx; /* the open transaction commits relaxed */
+        uint64_t syncs; /* WAL flushes done (store_sync_count) */
         StoreDeferred *deferred;
         size_t n_deferred;
         StoreMemo *memos; /* kept during a read snapshot, run after it */
@@ -984,6 +985,14 @@ int store_exec(Store *s, const char *sql, CbError *err) {
                 int r = cb_error_set(err, CB_ERR_INTERNAL, "database error: %s", msg ? msg : "unknown");
                 sqlite3_free(msg);
                 return r;
+        }
+        /* Statements outside a transaction committed each on its own: on
+         * disk before the caller goes on, as store_commit() does it. */
+        if (sqlite3_get_autocommit(s->db)) {
+                s->unsynced = true;
+                int r = store_sync(s);
+                if (r < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot flush the journal: %s", strerror(-r));
         }
         return 0;
 }
@@ -1076,13 +1085,16 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
 
-        /* WAL with synchronous=FULL: a commit is on disk when it returns.
+        /* WAL with synchronous=NORMAL, and a durable commit followed by an
+         * fdatasync of the WAL (store_sync): what synchronous=FULL does, but
+         * a relaxed commit need not switch the pragma there and back, which
+         * SQLite parses anew each time (two sqlite3_exec per relaxed commit).
          * temp_store in memory: an order's transaction changes more pages
          * under its savepoints than the 64 KiB a statement journal keeps in
          * memory, and SQLite then spilled it to a new temporary file (open,
          * unlink, writes, close) on every order; nothing in it needs a disk. */
         r = store_exec(s,
-                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
                        "PRAGMA temp_store = MEMORY;",
                        err);
         if (r < 0)
@@ -1206,15 +1218,6 @@ static int step_cached(Store *s, const char *sql);
 
 static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
 
-/* Not through the cache: SQLite applies PRAGMA synchronous when it parses
- * the statement, so a prepared one would change nothing when stepped again. */
-static int set_synchronous(Store *s, bool full) {
-        return sqlite3_exec(s->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", NULL,
-                            NULL, NULL) == SQLITE_OK
-                       ? 0
-                       : -EIO;
-}
-
 static int tx_exec(Store *s, const char *sql) {
         return step_cached(s, sql) == SQLITE_DONE ? 0 : -EIO;
 }
@@ -1262,17 +1265,12 @@ static void run_deferred(Store *s, int from, int result) {
 }
 
 static void store_relax_tx_end(Store *s) {
-        if (s->relax_tx) {
-                s->relax_tx = false;
-                set_synchronous(s, true);
-        }
+        s->relax_tx = false;
 }
 
 int store_begin(Store *s) {
         if (s->depth == 0 && !s->batch_open) {
-                /* SQLite takes the safety level only outside a transaction. */
-                if (s->relaxed > 0 && !s->batching && set_synchronous(s, false) == 0)
-                        s->relax_tx = true;
+                s->relax_tx = s->relaxed > 0 && !s->batching;
                 if (tx_exec(s, sql_begin) < 0) {
                         store_relax_tx_end(s);
                         return -EIO;
@@ -1314,10 +1312,15 @@ int store_commit(Store *s) {
                 return -EIO;
         }
         store_relax_tx_end(s);
-        if (!relaxed)
-                s->unsynced = false; /* the WAL's fdatasync covered every earlier frame */
-        else {
-                s->unsynced = true;
+        s->unsynced = true;
+        if (!relaxed) {
+                /* The commit is on disk before anything learns of it. */
+                int r = store_sync(s);
+                if (r < 0) {
+                        run_deferred(s, 0, r);
+                        return r;
+                }
+        } else {
                 /* Work queued with store_defer() (a reply, a signed audit
                  * checkpoint whose anchor is in the journal) was promised a
                  * commit on disk: it gets one before it runs. */
@@ -1346,21 +1349,35 @@ bool store_unsynced(Store *s) {
         return s && s->unsynced;
 }
 
+uint64_t store_sync_count(const Store *s) {
+        return s ? s->syncs : 0;
+}
+
 int store_sync(Store *s) {
         if (!s || !s->unsynced || s->depth > 0 || s->batch_open)
                 return 0;
         /* The WAL's dirty pages belong to its inode: any descriptor of the
          * file flushes what the relaxed commits wrote. */
         _cleanup_(freep) char *wal = NULL;
-        if (!s->path || asprintf(&wal, "%s-wal", s->path) < 0)
+        if (!s->path) {
+                s->unsynced = false; /* in memory: nothing to flush */
+                return 0;
+        }
+        if (asprintf(&wal, "%s-wal", s->path) < 0)
                 return -ENOMEM;
         int fd = open(wal, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno; /* no WAL: checkpointed and synced */
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                s->unsynced = false; /* no WAL: checkpointed and synced */
+                return 0;
+        }
         int r = fdatasync(fd) < 0 ? -errno : 0;
         close(fd);
-        if (r == 0)
+        if (r == 0) {
                 s->unsynced = false;
+                s->syncs++;
+        }
         return r;
 }
 
@@ -1478,7 +1495,6 @@ static int memo_keep(Store *s, const char *sql, const StoreArg *args, const char
 /* One relaxed transaction of its own, outside any batch: a memo is never
  * worth an fdatasync, nor a reason to open a batch's transaction. */
 static int memo_commit_relaxed(Store *s, const StoreMemo *m, size_t n) {
-        bool relaxed = set_synchronous(s, false) == 0;
         int r = tx_exec(s, sql_begin);
 
         for (size_t i = 0; r >= 0 && i < n; i++)
@@ -1488,9 +1504,7 @@ static int memo_commit_relaxed(Store *s, const StoreMemo *m, size_t n) {
         if (r < 0)
                 tx_exec(s, sql_rollback);
         else
-                s->unsynced = s->unsynced || relaxed;
-        if (relaxed)
-                set_synchronous(s, true);
+                s->unsynced = true;
         return r < 0 ? r : 0;
 }
 
@@ -1544,6 +1558,9 @@ int store_batch_end(Store *s) {
                 if (tx_exec(s, sql_commit) < 0) {
                         tx_exec(s, sql_rollback);
                         r = -EIO;
+                } else {
+                        s->unsynced = true;
+                        r = store_sync(s);
                 }
                 if (round == 0)
                         first = r;
@@ -1634,8 +1651,19 @@ int store_run(Store *s, const char *sql, const StoreArg *args, const char *what,
         }
         rc = sqlite3_step(st);
         sqlite3_reset(st);
-        if (rc == SQLITE_DONE)
-                return sqlite3_changes(s->db);
+        if (rc == SQLITE_DONE) {
+                int changes = sqlite3_changes(s->db);
+                /* A write outside any transaction committed on its own, and
+                 * only store_sync() puts it on disk (synchronous=NORMAL). */
+                if (!sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(s->db)) {
+                        s->unsynced = true;
+                        r = store_sync(s);
+                        if (r < 0)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "while %s: cannot flush the journal: %s",
+                                                    what, strerror(-r));
+                }
+                return changes;
+        }
         if ((sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE ||
              sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
                 store_error(s, err, what);

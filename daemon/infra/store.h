@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The durable state: one SQLite file in WAL mode with synchronous=FULL, so
- * what a commit acknowledged survives a power cut. The schema is a list of
+ * The durable state: one SQLite file in WAL mode (synchronous=NORMAL), whose
+ * WAL store_commit() flushes with fdatasync before it returns, so what a
+ * commit acknowledged survives a power cut. The schema is a list of
  * numbered migrations applied in order at open (PRAGMA user_version), each in
  * its own transaction. Every change the core makes runs inside
  * store_begin()/store_commit(); store_rollback() undoes it whole.
@@ -88,6 +89,9 @@ void store_relaxed_end(Store *s);
 int store_sync(Store *s);
 /* True while a relaxed commit may not be on disk. */
 bool store_unsynced(Store *s);
+/* How many times the WAL was flushed (fdatasync) since the store opened:
+ * one per durable commit, none per relaxed one. */
+uint64_t store_sync_count(const Store *s);
 
 /* A read-only stretch of several queries as one read transaction: one
  * snapshot, and one file lock instead of one per statement. Returns 1 when

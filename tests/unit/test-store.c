@@ -51,7 +51,8 @@ static void test_fresh_database_is_migrated(void **state) {
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
         sqlite3_finalize(st);
-        assert_int_equal(count_rows(s, "PRAGMA synchronous"), 2); /* FULL */
+        /* NORMAL: a durable commit is flushed by store_sync(), not by SQLite. */
+        assert_int_equal(count_rows(s, "PRAGMA synchronous"), 1);
         store_free(s);
         free(path);
 }
@@ -192,14 +193,23 @@ static void insert_committed(Store *s, const char *sql) {
         assert_int_equal(store_commit(s), 0);
 }
 
-static int safety_level(Store *s) {
-        return count_rows(s, "PRAGMA synchronous"); /* 1 NORMAL, 2 FULL */
+/* The next ordinary commit flushes the WAL once and leaves nothing unsynced. */
+static void assert_next_commit_durable(Store *s) {
+        CbError err = CB_ERROR_INIT;
+        uint64_t before = store_sync_count(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_exec(s, "CREATE TABLE IF NOT EXISTS probe (x); INSERT INTO probe VALUES (1)", &err),
+                         0);
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(store_sync_count(s), before + 1);
+        assert_false(store_unsynced(s));
 }
 
-/* Relaxed commits (the outcome of a provider's answer): the transaction runs
- * at synchronous NORMAL and only it; the store knows it may be unsynced until
+/* Relaxed commits (the outcome of a provider's answer): no flush for the
+ * transaction, and only it; the store knows it may be unsynced until
  * store_sync() or a durable commit; work waiting for durability gets a synced
- * commit; a batch stays durable; and a killed process loses nothing. */
+ * commit; a batch stays durable; a write outside any transaction is flushed
+ * like a commit; and a killed process loses nothing. */
 static void test_relaxed_commit(void **state) {
         CbError err = CB_ERROR_INIT;
         Store *s = NULL;
@@ -209,16 +219,24 @@ static void test_relaxed_commit(void **state) {
         (void)state;
 
         assert_int_equal(store_open(path, &s, &err), 0);
-        assert_int_equal(safety_level(s), 2);
+        assert_next_commit_durable(s);
+        uint64_t n0 = store_sync_count(s);
         store_relaxed_begin(s);
         assert_int_equal(store_begin(s), 0);
-        assert_int_equal(safety_level(s), 1);
         assert_int_equal(store_exec(s, INSERT(s, "r1"), &err), 0);
         assert_int_equal(store_commit(s), 0);
         store_relaxed_end(s);
-        assert_int_equal(safety_level(s), 2); /* the next commits are durable again */
+        assert_int_equal(store_sync_count(s), n0); /* not flushed */
         assert_true(store_unsynced(s));
         assert_int_equal(store_sync(s), 0);
+        assert_int_equal(store_sync_count(s), n0 + 1);
+        assert_false(store_unsynced(s));
+        assert_next_commit_durable(s); /* the next commits are durable again */
+
+        /* A write outside any transaction commits on its own: flushed. */
+        n0 = store_sync_count(s);
+        assert_true(store_run(s, "INSERT INTO probe VALUES (?1)", STORE_ARGS(SA_INT(2)), "probe", &err) == 1);
+        assert_int_equal(store_sync_count(s), n0 + 1);
         assert_false(store_unsynced(s));
 
         /* A durable commit syncs the WAL with every relaxed frame before it. */
@@ -247,17 +265,20 @@ static void test_relaxed_commit(void **state) {
         assert_int_equal(store_exec(s, INSERT(s, "gone"), &err), 0);
         store_rollback(s);
         store_relaxed_end(s);
-        assert_int_equal(safety_level(s), 2);
+        assert_false(store_unsynced(s));
+        assert_next_commit_durable(s);
 
         /* A batch's group commit stays durable. */
+        n0 = store_sync_count(s);
         store_batch_begin(s);
         store_relaxed_begin(s);
         assert_int_equal(store_begin(s), 0);
-        assert_int_equal(safety_level(s), 2);
         assert_int_equal(store_exec(s, INSERT(s, "b1"), &err), 0);
         assert_int_equal(store_commit(s), 0);
         store_relaxed_end(s);
+        assert_int_equal(store_sync_count(s), n0); /* the batch's end flushes */
         assert_int_equal(store_batch_end(s), 0);
+        assert_int_equal(store_sync_count(s), n0 + 1);
         assert_false(store_unsynced(s));
         store_free(s);
 
@@ -1055,9 +1076,9 @@ static void test_memo(void **state) {
                                        "(VALUES ('a', 'one'), ('b', 'two'))"),
                          2);
         assert_true(store_unsynced(s));
-        assert_int_equal(safety_level(s), 2); /* the next commits are durable again */
         assert_int_equal(store_sync(s), 0);
         assert_false(store_unsynced(s));
+        assert_next_commit_durable(s); /* the next commits are durable again */
 
         /* In a write transaction: committed or rolled back with it. */
         assert_int_equal(store_begin(s), 0);
@@ -1079,7 +1100,7 @@ static void test_memo(void **state) {
         /* A failing memo says so and leaves nothing open. */
         assert_true(store_memo(s, "INSERT INTO no_such_table VALUES (?1)", STORE_ARGS(SA_INT(1)), "bad") < 0);
         assert_true(sqlite3_get_autocommit(store_db(s)));
-        assert_int_equal(safety_level(s), 2);
+        assert_next_commit_durable(s);
         store_free(s);
         free(path);
 }
