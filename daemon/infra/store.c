@@ -922,9 +922,9 @@ struct Store {
         size_t n_cache;
         int depth;
         bool batching, batch_open;
-        int relaxed;   /* store_relaxed_begin() levels open */
-        bool unsynced; /* a relaxed commit may not be on disk yet */
-        bool relax_tx; /* the open transaction commits relaxed */
+        int relaxed;    /* store_relaxed_begin() levels open */
+        bool unsynced;  /* a relaxed commit may not be on disk yet */
+        bool relax_tx;  /* the open transaction commits relaxed */
         uint64_t syncs; /* WAL flushes done (store_sync_count) */
         StoreDeferred *deferred;
         size_t n_deferred;
@@ -992,7 +992,8 @@ int store_exec(Store *s, const char *sql, CbError *err) {
                 s->unsynced = true;
                 int r = store_sync(s);
                 if (r < 0)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot flush the journal: %s", strerror(-r));
+                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot flush the journal: %s",
+                                            strerror(-r));
         }
         return 0;
 }
@@ -1659,8 +1660,9 @@ int store_run(Store *s, const char *sql, const StoreArg *args, const char *what,
                         s->unsynced = true;
                         r = store_sync(s);
                         if (r < 0)
-                                return cb_error_set(err, CB_ERR_INTERNAL, "while %s: cannot flush the journal: %s",
-                                                    what, strerror(-r));
+                                return cb_error_set(err, CB_ERR_INTERNAL,
+                                                    "while %s: cannot flush the journal: %s", what,
+                                                    strerror(-r));
                 }
                 return changes;
         }

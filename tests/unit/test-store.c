@@ -198,8 +198,8 @@ static void assert_next_commit_durable(Store *s) {
         CbError err = CB_ERROR_INIT;
         uint64_t before = store_sync_count(s);
         assert_int_equal(store_begin(s), 0);
-        assert_int_equal(store_exec(s, "CREATE TABLE IF NOT EXISTS probe (x); INSERT INTO probe VALUES (1)", &err),
-                         0);
+        assert_int_equal(
+                store_exec(s, "CREATE TABLE IF NOT EXISTS probe (x); INSERT INTO probe VALUES (1)", &err), 0);
         assert_int_equal(store_commit(s), 0);
         assert_int_equal(store_sync_count(s), before + 1);
         assert_false(store_unsynced(s));
