@@ -129,9 +129,7 @@ void osb_actor_init(OsbActor *a, const CbCaller *platform, const char *departmen
 
 int osb_instance_find(RestRequest *req, const char *iid, char ret_id[64], OsbActor *ret_actor) {
         char id[64], dep[RESOURCE_DEPARTMENT_MAX];
-        int q = resources_find_by_key(req->manager->resources, &req->caller, iid, id);
-        if (q >= 0)
-                q = resources_department(req->manager->store, id, dep);
+        int q = resources_find_by_key(req->manager->resources, &req->caller, iid, id, dep);
         if (q < 0)
                 return q;
         memcpy(ret_id, id, 64);

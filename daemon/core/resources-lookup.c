@@ -33,8 +33,10 @@ int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_
 /* The platform's instance id is the idempotency key its principal ordered
  * under (resources_request), so the one index that makes a repeat
  * idempotent also finds the instance. */
-int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64]) {
-        static const char sql[] = "SELECT id FROM resources WHERE created_by = ?1 AND idempotency_key = ?2";
+int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64],
+                          char ret_department[RESOURCE_DEPARTMENT_MAX]) {
+        static const char sql[] =
+                "SELECT id, department FROM resources WHERE created_by = ?1 AND idempotency_key = ?2";
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
 
@@ -49,6 +51,8 @@ int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key,
         if (q == 0)
                 return -ENOENT;
         snprintf(ret_id, 64, "%s", store_rows_text(rows, 0));
+        if (ret_department)
+                snprintf(ret_department, RESOURCE_DEPARTMENT_MAX, "%s", store_rows_text(rows, 1) ?: "");
         return 0;
 }
 

@@ -163,9 +163,11 @@ int resources_record(Resources *r, const char *id, Resource *ret);
 int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_MAX]);
 
 /* The resource the caller's principal ordered under idempotency key `key`
- * (an OSB platform's instance id): 0 and its id, -ENOENT, -EIO. Only the
+ * (an OSB platform's instance id): 0, its id and (ret_department, may be
+ * NULL) its department, -ENOENT, -EIO. Only the
  * principal that ordered it finds it. */
-int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64]);
+int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64],
+                          char ret_department[RESOURCE_DEPARTMENT_MAX]);
 /* The newest operation of a resource, for a caller that may read it
  * (operations_get's rules); CB_ERR_NOT_FOUND when it has none. */
 int operations_latest(Resources *r, const CbCaller *caller, const char *resource_id, Operation *ret,
