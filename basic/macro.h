@@ -22,6 +22,10 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* A macro's value as a string literal (SQL built at compile time). */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }

@@ -1086,7 +1086,10 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
 
-        /* WAL with synchronous=NORMAL, and a durable commit followed by an
+        /* journal_size_limit: a month's close writes its files through the
+         * WAL (hundreds of MiB at 10M segments); once checkpointed, the WAL
+         * is cut back to STORE_WAL_LIMIT instead of keeping that size on disk.
+         * WAL with synchronous=NORMAL, and a durable commit followed by an
          * fdatasync of the WAL (store_sync): what synchronous=FULL does, but
          * a relaxed commit need not switch the pragma there and back, which
          * SQLite parses anew each time (two sqlite3_exec per relaxed commit).
@@ -1094,10 +1097,11 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
          * under its savepoints than the 64 KiB a statement journal keeps in
          * memory, and SQLite then spilled it to a new temporary file (open,
          * unlink, writes, close) on every order; nothing in it needs a disk. */
-        r = store_exec(s,
-                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                       "PRAGMA temp_store = MEMORY;",
-                       err);
+        r = store_exec(
+                s,
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                "PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_LIMIT) ";",
+                err);
         if (r < 0)
                 return r;
         r = store_migrate(s, version, err);
@@ -1148,7 +1152,10 @@ int store_open_writer(Store *s, Store **ret, CbError *err) {
                                     wr->db ? sqlite3_errmsg(wr->db) : "out of memory");
         sqlite3_busy_timeout(wr->db, 5000);
         /* The file is in WAL mode already (the owner's connection set it). */
-        r = store_exec(wr, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
+        r = store_exec(wr,
+                       "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                       "PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_LIMIT) ";",
+                       err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(wr);

@@ -50,6 +50,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
  * needs it (a passive checkpoint): after much was written, so that the next
  * commit on the loop does not do it. 0, or -EIO. */
 int store_checkpoint(Store *s);
+/* What the WAL is cut back to when it restarts after a checkpoint (bytes):
+ * above the ~4 MiB that automatic checkpoints let it reach, so ordinary
+ * work reuses it in place, and a big close does not leave it large. */
+#define STORE_WAL_LIMIT 16777216
 
 /* A number no other Store of this process had or will have: what an
  * in-process memo of the database's contents is keyed by, since a freed

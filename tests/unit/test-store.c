@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1105,6 +1106,38 @@ static void test_memo(void **state) {
         free(path);
 }
 
+/* A big transaction (a month's close) grows the WAL; once checkpointed, the
+ * next commit restarts it and cuts it back to STORE_WAL_LIMIT, not left at
+ * the size of what was written. */
+static void test_wal_cut_back(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = db_path("walcut.db"), *wal = NULL;
+        struct stat st;
+        (void)state;
+
+        assert_true(asprintf(&wal, "%s-wal", path) > 0);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(
+                store_exec(s,
+                           "CREATE TABLE big (b BLOB); "
+                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 160) "
+                           "INSERT INTO big SELECT randomblob(262144) FROM n",
+                           &err),
+                0);
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size > 2 * STORE_WAL_LIMIT); /* 40 MiB written through it */
+        assert_int_equal(store_checkpoint(s), 0);
+        assert_next_commit_durable(s);
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size <= STORE_WAL_LIMIT);
+        store_free(s);
+        free(wal);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_database_is_migrated),
@@ -1127,6 +1160,7 @@ int main(void) {
                 cmocka_unit_test(test_read_snapshot),
                 cmocka_unit_test(test_deep_savepoints),
                 cmocka_unit_test(test_memo),
+                cmocka_unit_test(test_wal_cut_back),
         };
         char cmd[128];
         int r;
