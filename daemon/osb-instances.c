@@ -183,7 +183,8 @@ static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
                                 w->rs = rs;
                                 w->minor = minor;
                                 snprintf(w->operation_id, sizeof(w->operation_id), "%s", t.operation_id);
-                                if (resources_wait_settled(rs, res.id, PUT_SETTLE_MS, put_settled, w) >= 0)
+                                if (resources_wait_settled(rs, res.id, PUT_SETTLE_MS, false, put_settled,
+                                                           w) >= 0)
                                         return REST_ASYNC;
                                 rest_async_complete(w->async, 202,
                                                     json_pack("{s:s}", "operation", t.operation_id));
@@ -345,7 +346,7 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
                         w->async = rest_suspend(req);
                         w->rs = req->manager->resources;
                         snprintf(w->operation_id, sizeof(w->operation_id), "%s", t.operation_id);
-                        if (resources_wait_settled(w->rs, id, PUT_SETTLE_MS, delete_settled, w) >= 0)
+                        if (resources_wait_settled(w->rs, id, PUT_SETTLE_MS, false, delete_settled, w) >= 0)
                                 return REST_ASYNC;
                         rest_async_complete(w->async, 202, json_pack("{s:s}", "operation", t.operation_id));
                         free(w);

@@ -19,6 +19,7 @@ struct Waiter {
         Resources *r;
         char id[64];
         sd_event_source *timer;
+        bool until_done; /* a provider's "under way" does not end the wait */
         ResourceSettledFn fn;
         void *userdata;
 };
@@ -41,7 +42,7 @@ static void fire_for(const char *id, bool settled) {
         Waiter *w = waiters;
         while (w) {
                 Waiter *next = w->next;
-                if (streq(w->id, id)) {
+                if (streq(w->id, id) && (settled || !w->until_done)) {
                         waiter_fire(w, settled);
                         next = waiters; /* the list changed: start over (few entries) */
                 }
@@ -72,8 +73,8 @@ void resources_settle_check(Resources *r, const char *id) {
         fire_for(id, true);
 }
 
-int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, ResourceSettledFn fn,
-                           void *userdata) {
+int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bool until_done,
+                           ResourceSettledFn fn, void *userdata) {
         sd_event *e = NULL;
         uint64_t now = 0;
         Waiter *w;
@@ -82,7 +83,7 @@ int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, Re
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        *w = (Waiter){ .r = r, .fn = fn, .userdata = userdata };
+        *w = (Waiter){ .r = r, .until_done = until_done, .fn = fn, .userdata = userdata };
         snprintf(w->id, sizeof(w->id), "%s", id);
         q = sd_event_default(&e);
         if (q >= 0)

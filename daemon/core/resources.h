@@ -247,9 +247,10 @@ void resources_reconcile_all(Resources *r);
 /* Calls fn once, later on the loop, when resource id's provision or
  * deprovision has settled: settled true once it left state provisioning or
  * deprovisioning (active, deleted, failed), false when the provider said it
- * is under way (an http provider's 202) or after timeout_ms. For a face
- * that answers "done at once" apart from "under way" (OSB's 201/200 and
- * 202). -errno when it cannot wait. */
+ * is under way (an http provider's 202; not with until_done, which waits
+ * for the end) or after timeout_ms. For a face that answers "done at once"
+ * apart from "under way" (OSB's 201/200 and 202, REST's Prefer: wait).
+ * -errno when it cannot wait. */
 typedef void (*ResourceSettledFn)(const char *id, bool settled, void *userdata);
-int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, ResourceSettledFn fn,
-                           void *userdata);
+int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bool until_done,
+                           ResourceSettledFn fn, void *userdata);

@@ -17,6 +17,61 @@
 #include "rest-records.h"
 #include "vm-guest.h"
 
+/* A ticket's answer once its operation has had its chance to end: 201 for a
+ * resource that is ready, 200 for one deleted, 202 (under way, or failed:
+ * the ticket's state and the operation say which) otherwise. */
+static unsigned ticket_status(const ResourceTicket *t, bool deleting) {
+        if (!deleting && t->state == RESOURCE_ACTIVE)
+                return 201;
+        if (deleting && t->state == RESOURCE_DELETED)
+                return 200;
+        return 202;
+}
+
+typedef struct TicketWait {
+        RestAsync *async;
+        Resources *rs;
+        ResourceTicket t;
+        bool deleting;
+} TicketWait;
+
+static void ticket_settled(const char *id, bool settled, void *userdata) {
+        _cleanup_(resource_done) Resource res = { 0 };
+        TicketWait *w = userdata;
+        (void)settled; /* the record says what the client gets, also after the wait ran out */
+
+        if (resources_record(w->rs, id, &res) >= 0)
+                w->t.state = res.state;
+        rest_async_complete(w->async, ticket_status(&w->t, w->deleting), rest_ticket_json(&w->t));
+        free(w);
+}
+
+/* The answer to an order or a deletion: 202 and its ticket at once, as
+ * always; or, when the client sent "Prefer: wait=N" (RFC 7240), held until
+ * the operation ended or N seconds passed, then as ticket_status() says, so
+ * that a client needs no GET to learn that its database is ready. */
+static int reply_ticket(RestRequest *req, RestReply *reply, ResourceTicket *t, bool deleting) {
+        Resources *rs = req->manager->resources;
+        unsigned wait_s = rest_prefer_wait(req);
+        TicketWait *w;
+
+        if (wait_s == 0)
+                return rest_reply_json(reply, 202, rest_ticket_json(t));
+        if (t->state != RESOURCE_PROVISIONING && t->state != RESOURCE_DEPROVISIONING)
+                return rest_reply_json(reply, ticket_status(t, deleting), rest_ticket_json(t));
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return rest_reply_json(reply, 202, rest_ticket_json(t));
+        *w = (TicketWait){ .async = rest_async_handle(req), .rs = rs, .t = *t, .deleting = deleting };
+        if (resources_wait_settled(rs, t->id, wait_s * 1000, true, ticket_settled, w) < 0) {
+                free(w);
+                return rest_reply_json(reply, 202, rest_ticket_json(t));
+        }
+        rest_async_set_location(w->async, reply->location);
+        rest_suspend(req);
+        return REST_ASYNC;
+}
+
 static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *body = NULL;
         ResourceTicket t;
@@ -29,7 +84,7 @@ static int on_resource_request(RestRequest *req, RestReply *reply, CbError *err)
         if (r < 0)
                 return r;
         snprintf(reply->location, sizeof(reply->location), "/v1/resources/%s", t.id);
-        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+        return reply_ticket(req, reply, &t, false);
 }
 
 static int on_resources_list(RestRequest *req, RestReply *reply, CbError *err) {
@@ -169,7 +224,7 @@ static int on_resource_delete(RestRequest *req, RestReply *reply, CbError *err) 
                              err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 202, rest_ticket_json(&t));
+        return reply_ticket(req, reply, &t, true);
 }
 
 static int on_volume_attach(RestRequest *req, RestReply *reply, CbError *err) {

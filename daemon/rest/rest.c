@@ -187,6 +187,40 @@ const char *rest_header(RestRequest *req, const char *name) {
         return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }
 
+static const char *skip_ws(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        return p;
+}
+
+/* preference = token [ BWS "=" BWS word ] *( OWS ";" [ OWS parameter ] ) */
+unsigned rest_parse_prefer_wait(const char *value) {
+        for (const char *p = value; p && *p;) {
+                const char *end = p + strcspn(p, ","), *t = skip_ws(p, end);
+                p = *end ? end + 1 : end;
+                if (end - t < 4 || strncasecmp(t, "wait", 4) != 0 ||
+                    (t + 4 < end && !strchr(" \t=;", t[4]))) /* another preference, "waitress" */
+                        continue;
+                t = skip_ws(t + 4, end);
+                if (t == end || *t != '=')
+                        return 0;
+                t = skip_ws(t + 1, end);
+                size_t digits = strspn(t, "0123456789");
+                const char *after = skip_ws(t + digits, end);
+                if (digits == 0 || t + digits > end || (after < end && *after != ';'))
+                        return 0;
+                if (digits > 4)
+                        return REST_PREFER_WAIT_MAX_S;
+                unsigned n = (unsigned)strtoul(t, NULL, 10);
+                return n > REST_PREFER_WAIT_MAX_S ? REST_PREFER_WAIT_MAX_S : n;
+        }
+        return 0;
+}
+
+unsigned rest_prefer_wait(RestRequest *req) {
+        return rest_parse_prefer_wait(rest_header(req, "Prefer"));
+}
+
 int rest_page(RestRequest *req, Page *ret, CbError *err) {
         return page_parse(rest_query(req, "limit"), rest_query(req, "page_token"), ret, err);
 }
@@ -1168,6 +1202,11 @@ void rest_async_complete(RestAsync *a, unsigned status, json_t *body) {
         MHD_resume_connection(pend->connection);
         /* The resumed connection is served by the next MHD_run, on the next loop iteration. */
         sd_event_source_set_enabled(pend->server->kick, SD_EVENT_ONESHOT);
+}
+
+void rest_async_set_location(RestAsync *a, const char *location) {
+        Pending *pend = (Pending *)a;
+        snprintf(pend->async_location, sizeof(pend->async_location), "%s", location ? location : "");
 }
 
 void rest_connection_resume(RestServer *s, struct MHD_Connection *connection) {

@@ -47,6 +47,8 @@ RestAsync *rest_suspend(RestRequest *req);
 RestAsync *rest_async_handle(RestRequest *req);
 /* Answers a suspended request (steals body). Call exactly once, from the loop. */
 void rest_async_complete(RestAsync *a, unsigned status, json_t *body);
+/* The Location header of the answer a suspended request will get. */
+void rest_async_set_location(RestAsync *a, const char *location);
 void rest_async_fail(RestAsync *a, const CbError *err);
 /* Resumes a connection a streaming response's reader suspended (it had no
  * bytes yet) and serves it on the next loop iteration. From the loop. */
@@ -121,6 +123,14 @@ void rest_print_routes(FILE *f);
  * with line and column) and an empty one CB_ERR_INVALID. */
 int rest_body_json(RestRequest *req, json_t **ret, CbError *err);
 const char *rest_header(RestRequest *req, const char *name);
+/* RFC 7240 "Prefer: wait=N" (among other preferences, comma-separated):
+ * how long, in seconds, the client would rather wait for an outcome than
+ * poll for it, at most REST_PREFER_WAIT_MAX_S. 0 when absent or not
+ * understood: a preference the server cannot read is ignored, never an
+ * error (the answer is then what it is without one). */
+#define REST_PREFER_WAIT_MAX_S 60
+unsigned rest_parse_prefer_wait(const char *value);
+unsigned rest_prefer_wait(RestRequest *req);
 const char *rest_query(RestRequest *req, const char *name);
 
 /* A response kept by the server across requests (e.g. the serialized

@@ -240,6 +240,45 @@ cb_wait_state "$RID" deleted 10 && pass "and deleted once the provider says gone
 assert_eq "$(ninst)" 0 "no instance left"
 osb_control '{"reset": true}' >/dev/null
 
+# Prefer: wait=N (RFC 7240): the answer waits for the outcome, at most N s
+order_body() { jq -nc --arg n "$1" '{project_id: "edu-data", system_id: "edu-db", service_id: "rds-mysql", plan_id: "rds-mysql-2c4g", name: $n}'; }
+cb_curl POST /v1/resources dev-edu "$(order_body db-wait)" -H 'Prefer: wait=5'
+assert_eq "$CB_STATUS" 201 "Prefer: wait on a provider that answers at once: 201, no GET needed"
+assert_jq "$CB_BODY" .state active "the ticket says active"
+RID=$(printf %s "$CB_BODY" | jq -r .id)
+assert_contains "$CB_HEADERS" "Location: /v1/resources/$RID" "with the resource's Location"
+assert_eq "$(inst "$RID" | jq -r .id)" "$RID" "the provider has the instance when the answer comes"
+cb_curl DELETE "/v1/resources/$RID" dev-edu "" -H 'Prefer: respond-async, wait=5'
+assert_eq "$CB_STATUS" 200 "a delete with Prefer: wait (among other preferences) is 200 once done"
+assert_jq "$CB_BODY" .state deleted "and says deleted"
+assert_eq "$(ninst)" 0 "the provider has no instance left when the answer comes"
+osb_control '{"async_ms": 2500}' >/dev/null
+T0=$(date +%s%N)
+cb_curl POST /v1/resources dev-edu "$(order_body db-wait-slow)" -H 'Prefer: wait=1'
+T1=$(date +%s%N)
+assert_eq "$CB_STATUS" 202 "an outcome later than the wait: 202 once the wait ran out"
+assert_jq "$CB_BODY" .state provisioning "the ticket says provisioning"
+[ $(((T1 - T0) / 1000000)) -ge 900 ] && pass "the answer waited the second asked for ($(((T1 - T0) / 1000000)) ms)" ||
+        fail "the answer came after $(((T1 - T0) / 1000000)) ms, not after the 1 s wait"
+RID=$(printf %s "$CB_BODY" | jq -r .id)
+cb_wait_state "$RID" active 10 || fail "db-wait-slow active ($GOT)"
+cb_curl DELETE "/v1/resources/$RID" dev-edu "" -H 'Prefer: wait=10'
+assert_eq "$CB_STATUS" 200 "a slow delete with Prefer: wait=10: 200 once the provider says gone"
+assert_jq "$CB_BODY" .state deleted "deleted"
+cb_curl POST /v1/resources dev-edu "$(order_body db-wait-bad)" -H 'Prefer: wait=soon'
+assert_eq "$CB_STATUS" 202 "a wait preference that cannot be read is ignored: 202 at once"
+assert_jq "$CB_BODY" .state provisioning "still provisioning"
+RID=$(printf %s "$CB_BODY" | jq -r .id)
+cb_wait_state "$RID" active 10 || fail "db-wait-bad active ($GOT)"
+cb_curl DELETE "/v1/resources/$RID" dev-edu
+cb_wait_state "$RID" deleted 10 || fail "db-wait-bad deleted ($GOT)"
+osb_control '{"reset": true}' >/dev/null
+osb_control '{"refuse_next": 1}' >/dev/null
+cb_curl POST /v1/resources dev-edu "$(order_body db-wait-refused)" -H 'Prefer: wait=5'
+assert_eq "$CB_STATUS" 202 "a provision that fails is not 201, also when waited for"
+assert_jq "$CB_BODY" .state failed "the ticket says failed"
+osb_control '{"reset": true}' >/dev/null
+
 # 500s are retried with backoff
 osb_control '{"fail_next": 2}' >/dev/null
 order db-500

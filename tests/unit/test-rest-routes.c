@@ -254,6 +254,24 @@ static void test_over_long(void **state) {
         }
 }
 
+/* RFC 7240 Prefer: only a well-formed wait is read; anything else is 0 (ignored). */
+static void test_prefer_wait(void **state) {
+        (void)state;
+        assert_int_equal(rest_parse_prefer_wait(NULL), 0);
+        assert_int_equal(rest_parse_prefer_wait(""), 0);
+        assert_int_equal(rest_parse_prefer_wait("wait=5"), 5);
+        assert_int_equal(rest_parse_prefer_wait("respond-async, wait=10"), 10);
+        assert_int_equal(rest_parse_prefer_wait("Wait = 7 ; x=y"), 7);
+        assert_int_equal(rest_parse_prefer_wait("waitress=4, wait=2"), 2);
+        assert_int_equal(rest_parse_prefer_wait("wait=soon"), 0);
+        assert_int_equal(rest_parse_prefer_wait("wait=5s"), 0);
+        assert_int_equal(rest_parse_prefer_wait("wait"), 0);
+        assert_int_equal(rest_parse_prefer_wait("wait=-1"), 0);
+        assert_int_equal(rest_parse_prefer_wait("wait=3600"), REST_PREFER_WAIT_MAX_S);
+        assert_int_equal(rest_parse_prefer_wait("wait=99999999999999999999"), REST_PREFER_WAIT_MAX_S);
+        assert_int_equal(rest_parse_prefer_wait("return=minimal"), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_route_is_found),
@@ -261,6 +279,7 @@ int main(void) {
                 cmocka_unit_test(test_wrong_method),
                 cmocka_unit_test(test_percent_encoded_ids),
                 cmocka_unit_test(test_over_long),
+                cmocka_unit_test(test_prefer_wait),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
