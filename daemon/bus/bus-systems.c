@@ -30,7 +30,7 @@ static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *
         CbCaller caller;
         int r;
 
-        r = bus_call_begin(m, msg, &caller, error, "");
+        r = bus_caller(m, msg, &caller, error);
         if (r >= 0)
                 r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
@@ -122,7 +122,7 @@ static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_er
         CbCaller caller;
         int r;
 
-        r = bus_call_begin(m, msg, &caller, error, "");
+        r = bus_caller(m, msg, &caller, error);
         if (r >= 0)
                 r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
