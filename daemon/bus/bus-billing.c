@@ -54,13 +54,9 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &opts, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &opts, error);
         if (r < 0)
                 return r;
         r = read_options(opts, &br, error);
@@ -123,13 +119,9 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
         char hint[32];
         int fds[2], r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &opts, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &opts, error);
         if (r < 0)
                 return r;
         r = read_options(opts, &br, error);
@@ -224,13 +216,9 @@ static int method_add_adjustment(sd_bus_message *msg, void *userdata, sd_bus_err
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = billing_adjust(m->store, &caller, period, doc, &adj, &err);
