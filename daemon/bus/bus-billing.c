@@ -54,13 +54,9 @@ static int method_get_statement(sd_bus_message *msg, void *userdata, sd_bus_erro
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &opts, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &opts, error);
         if (r < 0)
                 return r;
         r = read_options(opts, &br, error);
@@ -123,13 +119,9 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
         char hint[32];
         int fds[2], r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &opts, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &opts, error);
         if (r < 0)
                 return r;
         r = read_options(opts, &br, error);
@@ -176,18 +168,8 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
 /* Closing renders the month on a worker: the reply comes when the files
  * are stored, and the loop serves meanwhile. */
 static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-
-        if (r >= 0) {
-                r = bus_reply_json(msg, record);
-                json_decref(record);
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer CloseStatement: %s", strerror(-r));
+        json_auto_t *owned = record;
+        bus_answer_pending(userdata, r >= 0, owned, err, "CloseStatement");
 }
 
 static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -198,10 +180,7 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
         if (r < 0)
                 return r;
         r = billing_close(m->store, m->pool, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL),
@@ -217,66 +196,48 @@ static int method_list_adjustments(sd_bus_message *msg, void *userdata, sd_bus_e
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_adjustment_list_done) BillingAdjustmentList list = { 0 };
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *period;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
         if (r < 0)
                 return r;
         r = billing_adjustments_list(m->store, &caller, period, &list, &err);
-        if (r >= 0 && !(out = rest_billing_adjustment_list_json(&list)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_billing_adjustment_list_json(&list) : NULL, &err, error);
 }
 
 static int method_add_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_adjustment_done) BillingAdjustment adj = { 0 };
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL;
         const char *period;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &period);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &period);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = billing_adjust(m->store, &caller, period, doc, &adj, &err);
-        if (r >= 0 && !(out = rest_billing_adjustment_json(&adj)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_billing_adjustment_json(&adj) : NULL, &err, error);
 }
 
 static int method_approve_adjustment(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(billing_adjustment_done) BillingAdjustment adj = { 0 };
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *period, *id;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &period, &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &period, &id);
         if (r < 0)
                 return r;
         r = billing_adjustment_approve(m->store, &caller, period, id, &adj, &err);
-        if (r >= 0 && !(out = rest_billing_adjustment_json(&adj)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_billing_adjustment_json(&adj) : NULL, &err, error);
 }
 
 /*

@@ -19,17 +19,6 @@
 
 typedef int (*CatalogAction)(Catalog *c, const CbCaller *caller, const char *id, json_t **ret, CbError *err);
 
-/* Hands the core's answer back: the document on success, the mapped error
- * otherwise. */
-static int reply(sd_bus_message *msg, int r, const json_t *v, CbError *err, sd_bus_error *error) {
-        if (r < 0) {
-                int q = bus_error_from_cb(error, err);
-                cb_error_clear(err);
-                return q;
-        }
-        return bus_reply_json(msg, v);
-}
-
 static int method_list_services(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         json_auto_t *list = NULL;
@@ -49,7 +38,7 @@ static int method_list_services(sd_bus_message *msg, void *userdata, sd_bus_erro
 static int method_list_all_services(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         json_auto_t *list = NULL;
-        CbError err = CB_ERROR_INIT;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         CbCaller caller;
         int r;
 
@@ -57,85 +46,71 @@ static int method_list_all_services(sd_bus_message *msg, void *userdata, sd_bus_
         if (r < 0)
                 return r;
         r = catalog_list_all(m->catalog, &caller, &list, &err);
-        return reply(msg, r, list, &err, error);
+        return bus_reply_core(msg, r, list, &err, error);
 }
 
 static int method_get_service(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         json_auto_t *v = NULL;
-        CbError err = CB_ERROR_INIT;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = catalog_get(m->catalog, &caller, id, 0, &v, &err);
-        return reply(msg, r, v, &err, error);
+        return bus_reply_core(msg, r, v, &err, error);
 }
 
 static int method_create_service(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         json_auto_t *doc = NULL, *v = NULL;
-        CbError err = CB_ERROR_INIT;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         CbCaller caller;
         const char *text;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &text);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
         if (r < 0)
                 return r;
         r = catalog_create(m->catalog, &caller, doc, &v, &err);
-        return reply(msg, r, v, &err, error);
+        return bus_reply_core(msg, r, v, &err, error);
 }
 
 static int method_update_service(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         json_auto_t *doc = NULL, *v = NULL;
-        CbError err = CB_ERROR_INIT;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         CbCaller caller;
         const char *id, *text;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &text);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &id, &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "the service document", &doc, error);
         if (r < 0)
                 return r;
         r = catalog_update(m->catalog, &caller, id, doc, &v, &err);
-        return reply(msg, r, v, &err, error);
+        return bus_reply_core(msg, r, v, &err, error);
 }
 
 /* Submit, approve, deprecate, retire: an id in, the new view out. */
 static int transition(sd_bus_message *msg, Manager *m, CatalogAction action, sd_bus_error *error) {
         json_auto_t *v = NULL;
-        CbError err = CB_ERROR_INIT;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = action(m->catalog, &caller, id, &v, &err);
-        return reply(msg, r, v, &err, error);
+        return bus_reply_core(msg, r, v, &err, error);
 }
 
 static int method_submit_service(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

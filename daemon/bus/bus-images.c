@@ -15,20 +15,11 @@
 #include "log.h"
 #include "rest-records.h"
 
+/* The core's answer to a pending RegisterImage or UploadImage; userdata
+ * is the call. */
 static void register_done(const ImageRecord *image, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (image) {
-                json_auto_t *v = rest_image_json(image);
-                r = v ? bus_reply_json(msg, v) : -ENOMEM;
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer RegisterImage: %s", strerror(-r));
+        json_auto_t *v = image ? rest_image_json(image) : NULL;
+        bus_answer_pending(userdata, image, v, err, "RegisterImage");
 }
 
 static int method_register_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -39,20 +30,12 @@ static int method_register_image(sd_bus_message *msg, void *userdata, sd_bus_err
         int r;
 
         r = bus_caller(m, msg, &caller, error);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
-        r = bus_read_dict_json(msg, &doc, error);
-        if (r < 0)
-                return r;
-        /* A refusal comes back synchronously, before anything is queued:
-         * then the reference is not handed over. */
-        sd_bus_message_ref(msg);
-        r = images_register(m->images, &caller, doc, register_done, msg, &err);
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return bus_error_from_cb(error, &err);
-        }
-        return 1; /* answered by register_done */
+        r = images_register(m->images, &caller, doc, register_done, sd_bus_message_ref(msg), &err);
+        return bus_reply_pending(msg, r, &err, error);
 }
 
 /* The image's bytes come as a file descriptor (a pipe or a file the
@@ -66,9 +49,8 @@ static int method_upload_image(sd_bus_message *msg, void *userdata, sd_bus_error
         int r, fd, own;
 
         r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(msg, "ht", &fd, &size);
@@ -78,13 +60,8 @@ static int method_upload_image(sd_bus_message *msg, void *userdata, sd_bus_error
         own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (own < 0)
                 return sd_bus_error_set_errnof(error, errno, "cannot take the data: %m");
-        sd_bus_message_ref(msg);
-        r = images_upload(m->images, &caller, doc, own, size, register_done, msg, &err);
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return bus_error_from_cb(error, &err);
-        }
-        return 1; /* answered by register_done */
+        r = images_upload(m->images, &caller, doc, own, size, register_done, sd_bus_message_ref(msg), &err);
+        return bus_reply_pending(msg, r, &err, error);
 }
 
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -92,67 +69,49 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
         Manager *m = userdata;
         _cleanup_(image_list_done) ImageList list = { 0 };
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *out = NULL;
         const char *provider, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "sus", &provider, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sus", &provider, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = images_list(m->images, &caller, bus_optional(provider), &page, &list, next, &err);
-        if (r >= 0 && !(out = rest_image_list_json(&list)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_image_list_json(&list) : NULL, next, &err, error);
 }
 
 static int method_get_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(image_record_done) ImageRecord image = { 0 };
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *provider, *name;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &provider, &name);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &provider, &name);
         if (r < 0)
                 return r;
         r = images_get(m->images, &caller, provider, name, &image, &err);
-        if (r >= 0 && !(out = rest_image_json(&image)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_image_json(&image) : NULL, &err, error);
 }
 
 static int method_retire_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(image_record_done) ImageRecord image = { 0 };
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *provider, *name;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &provider, &name);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &provider, &name);
         if (r < 0)
                 return r;
         r = images_retire(m->images, &caller, provider, name, &image, &err);
-        if (r >= 0 && !(out = rest_image_json(&image)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_image_json(&image) : NULL, &err, error);
 }
 
 const sd_bus_vtable bus_images_vtable[] = {

@@ -13,56 +13,67 @@
 #include "log.h"
 #include "rest-records.h"
 
+/* The record in the REST shape, or the core's refusal. */
+static int reply_record(sd_bus_message *msg, int r, const LegacyRecord *rec, CbError *err,
+                        sd_bus_error *error) {
+        return bus_reply_new(msg, r, r >= 0 ? rest_legacy_json(rec) : NULL, err, error);
+}
+
 static int method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *doc = NULL, *out = NULL;
+        Manager *m = userdata;
+        json_auto_t *doc = NULL;
         const char *text;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &text);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the registration", &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "the registration", &doc, error);
         if (r < 0)
                 return r;
         r = legacy_create(m->legacy, &caller, doc, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return reply_record(msg, r, &rec, &err, error);
 }
 
+typedef int (*LegacyIdFn)(Legacy *lg, const CbCaller *caller, const char *id, LegacyRecord *ret,
+                          CbError *err);
 typedef int (*LegacyBodyFn)(Legacy *lg, const CbCaller *caller, const char *id, const json_t *body,
                             LegacyRecord *ret, CbError *err);
+
+/* (s id) -> s: Get, Assess and Migrate. */
+static int call_with_id(sd_bus_message *msg, Manager *m, LegacyIdFn fn, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
+        const char *id;
+        CbCaller caller;
+        int r;
+
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
+        if (r < 0)
+                return r;
+        r = fn(m->legacy, &caller, id, &rec, &err);
+        return reply_record(msg, r, &rec, &err, error);
+}
 
 /* (s id, s document) -> s: Update and Plan. */
 static int call_with_doc(sd_bus_message *msg, Manager *m, LegacyBodyFn fn, const char *what,
                          sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL;
         const char *id, *text;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &text);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), what, &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &id, &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), what, &doc, error);
         if (r < 0)
                 return r;
         r = fn(m->legacy, &caller, id, doc, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return reply_record(msg, r, &rec, &err, error);
 }
 
 static int method_update(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -74,106 +85,47 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 }
 
 static int method_get(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
-        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *out = NULL;
-        const char *id;
-        CbCaller caller;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = legacy_get(m->legacy, &caller, id, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return call_with_id(msg, userdata, legacy_get, error);
 }
 
 static int method_assess(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
-        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *out = NULL;
-        const char *id;
-        CbCaller caller;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = legacy_assess(m->legacy, &caller, id, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return call_with_id(msg, userdata, legacy_assess, error);
 }
 
 static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
-        _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *out = NULL;
-        const char *id;
-        CbCaller caller;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = legacy_migrate(m->legacy, &caller, id, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return call_with_id(msg, userdata, legacy_migrate, error);
 }
 
 static int method_decommission(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *body = NULL, *out = NULL;
+        Manager *m = userdata;
+        json_auto_t *body = NULL;
         const char *id;
         int remove_disks;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "sb", &id, &remove_disks);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sb", &id, &remove_disks);
         if (r < 0)
                 return r;
         body = json_pack("{s:b}", "remove_disks", remove_disks);
         if (!body)
                 return -ENOMEM;
         r = legacy_decommission(m->legacy, &caller, id, body, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return reply_record(msg, r, &rec, &err, error);
 }
 
 static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(legacy_record_done) LegacyRecord rec = { 0 };
-        json_auto_t *body = NULL, *out = NULL;
+        Manager *m = userdata;
+        json_auto_t *body = NULL;
         const char *id, *state, *reason;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "sss", &id, &state, &reason);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sss", &id, &state, &reason);
         if (r < 0)
                 return r;
         body = json_pack("{s:s}", "state", state);
@@ -182,57 +134,43 @@ static int method_transition(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (*reason)
                 json_object_set_new(body, "reason", json_string(reason));
         r = legacy_transition(m->legacy, &caller, id, body, &rec, &err);
-        if (r >= 0 && !(out = rest_legacy_json(&rec)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return reply_record(msg, r, &rec, &err, error);
 }
 
 static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(legacy_list_done) LegacyList list = { 0 };
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
-        _cleanup_(legacy_list_done) LegacyList list = { 0 };
-        json_auto_t *out = NULL;
         const char *department, *wave, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "ssus", &department, &wave, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ssus", &department, &wave, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = legacy_list(m->legacy, &caller, bus_optional(department), bus_optional(wave), &page,
                                 &list, next, &err);
-        if (r >= 0 && !(out = rest_legacy_list_json(&list)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_legacy_list_json(&list) : NULL, next, &err, error);
 }
 
 static int method_summary(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(legacy_summary_done) LegacySummary sum = { 0 };
-        json_auto_t *out = NULL;
+        Manager *m = userdata;
         const char *department;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &department);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &department);
         if (r < 0)
                 return r;
         r = legacy_summary(m->legacy, &caller, bus_optional(department), &sum, &err);
-        if (r >= 0 && !(out = rest_legacy_summary_json(&sum)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_legacy_summary_json(&sum) : NULL, &err, error);
 }
 
 /* Each recorded step of a move, as MigrationProgress(id, run document). */

@@ -13,30 +13,21 @@ static int method_evaluate(sd_bus_message *msg, void *userdata, sd_bus_error *er
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL;
         const char *text;
         CbCaller caller;
         EvalRequest req;
         int r;
 
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(msg, "s", &text);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "request", &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "request", &doc, error);
         if (r < 0)
                 return r;
         r = eval_request_from_json(doc, NULL, &req, &err);
         if (r >= 0)
                 r = projects_evaluate(m->projects, &caller, &req, 0, &ev, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        out = rest_evaluation_json(&ev);
-        if (!out)
-                return -ENOMEM;
-        return bus_reply_json(msg, out);
+        return bus_reply_new(msg, r, r >= 0 ? rest_evaluation_json(&ev) : NULL, &err, error);
 }
 
 const sd_bus_vtable bus_policy_vtable[] = {

@@ -24,67 +24,49 @@ static int method_import_approval(sd_bus_message *msg, void *userdata, sd_bus_er
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         Manager *m = userdata;
-        json_auto_t *env = NULL, *out = NULL;
+        json_auto_t *env = NULL;
         const char *text;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &text);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the approval envelope", &env, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "the approval envelope", &env, error);
         if (r < 0)
                 return r;
         r = approvals_import(m->projects, &caller, env, &rec, &err);
-        if (r >= 0 && !(out = rest_approval_receipt_json(rec)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_approval_receipt_json(rec) : NULL, &err, error);
 }
 
 static int method_list_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(approval_list_done) ApprovalList list = { 0 };
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *project;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &project);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &project);
         if (r < 0)
                 return r;
         r = approvals_list_project(m->projects, &caller, project, &list, &err);
-        if (r >= 0 && !(out = rest_approval_history_json(&list)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_approval_history_json(&list) : NULL, &err, error);
 }
 
 static int method_get_approval(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(approval_freep) Approval *doc = NULL;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *project;
         uint32_t revision;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "su", &project, &revision);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "su", &project, &revision);
         if (r < 0)
                 return r;
         r = approvals_get_revision(m->projects, &caller, project, revision, &doc, &err);
-        if (r >= 0 && !(out = approval_to_json(doc)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? approval_to_json(doc) : NULL, &err, error);
 }
 
 static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -92,46 +74,34 @@ static int method_list_all_approvals(sd_bus_message *msg, void *userdata, sd_bus
         _cleanup_(approval_list_done) ApprovalList list = { 0 };
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *out = NULL;
         const char *department, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sus", &department, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = approvals_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
-        if (r >= 0 && !(out = rest_approval_list_json(&list)))
-                return -ENOMEM;
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_approval_list_json(&list) : NULL, next, &err, error);
 }
 
 static int method_get_approval_by_number(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(approval_record_freep) ApprovalRecord *rec = NULL;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         const char *no;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &no);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &no);
         if (r < 0)
                 return r;
         r = approvals_get(m->projects, &caller, no, &rec, &err);
-        if (r >= 0 && !(out = rest_approval_json(rec)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_approval_json(rec) : NULL, &err, error);
 }
 
 const sd_bus_vtable bus_approvals_vtable[] = {
@@ -156,13 +126,7 @@ const sd_bus_vtable bus_approvals_vtable[] = {
 
 /* The project in the REST shape, or the core's refusal. */
 static int reply_project(sd_bus_message *msg, int r, const Project *pr, CbError *err, sd_bus_error *error) {
-        json_auto_t *out = NULL;
-        if (r >= 0) {
-                out = rest_project_json(pr);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_core(msg, r, out, err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_project_json(pr) : NULL, err, error);
 }
 
 static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -170,28 +134,19 @@ static int method_list_projects(sd_bus_message *msg, void *userdata, sd_bus_erro
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
         _cleanup_(project_list_done) ProjectList list = { 0 };
-        json_auto_t *out = NULL;
         const char *department, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sus", &department, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = projects_list(m->projects, &caller, bus_optional(department), &page, &list, next, &err);
-        if (r >= 0) {
-                out = rest_project_list_json(&list);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_project_list_json(&list) : NULL, next, &err, error);
 }
 
 static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -202,10 +157,7 @@ static int method_get_project(sd_bus_message *msg, void *userdata, sd_bus_error 
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = projects_get(m->projects, &caller, id, &pr, &err);
@@ -222,10 +174,7 @@ static int method_add_milestone(sd_bus_message *msg, void *userdata, sd_bus_erro
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "sssu", &id, &kind, &date, &budget_year);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sssu", &id, &kind, &date, &budget_year);
         if (r < 0)
                 return r;
         /* budget_year 0 is "not given", as an absent member is over REST. */
@@ -245,10 +194,7 @@ static int set_status(sd_bus_message *msg, Manager *m, const char *action, sd_bu
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &reason);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &id, &reason);
         if (r < 0)
                 return r;
         body = json_pack("{s:s}", "reason", reason);
@@ -295,38 +241,28 @@ static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         _cleanup_(audit_list_done) AuditList list = { 0 };
-        json_auto_t *out = NULL;
         int64_t after;
         uint32_t limit;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "xu", &after, &limit);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "xu", &after, &limit);
         if (r < 0)
                 return r;
         r = audit_list(m->store, &caller, after, limit, &list, &err);
-        if (r >= 0 && !(out = rest_audit_list_json(&list)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_audit_list_json(&list) : NULL, &err, error);
 }
 
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
-        json_auto_t *out = NULL;
         AuditVerifyResult v;
         const char *anchor_s;
         AuditAnchor anchor;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &anchor_s);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &anchor_s);
         if (r < 0)
                 return r;
         if (!isempty(anchor_s) && audit_anchor_parse(anchor_s, &anchor) < 0) {
@@ -336,9 +272,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return bus_error_from_cb(error, &err);
         }
         r = audit_trail_verify(m->audit, m->store, &caller, isempty(anchor_s) ? NULL : &anchor, &v, &err);
-        if (r >= 0 && !(out = audit_verify_result_to_json(&v)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? audit_verify_result_to_json(&v) : NULL, &err, error);
 }
 
 const sd_bus_vtable bus_audit_vtable[] = {

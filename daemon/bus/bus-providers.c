@@ -20,7 +20,6 @@ static int method_list_providers(sd_bus_message *msg, void *userdata, sd_bus_err
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         _cleanup_(provider_list_done) ProviderList list = { 0 };
-        json_auto_t *out = NULL;
         CbCaller caller;
         int r;
 
@@ -28,49 +27,32 @@ static int method_list_providers(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
         r = providers_list(m->providers, &caller, &list, &err);
-        if (r >= 0 && !(out = rest_provider_list_json(&list)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_provider_list_json(&list) : NULL, &err, error);
 }
 
 static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         Manager *m = userdata;
         _cleanup_(provider_record_done) ProviderRecord rec = { 0 };
-        json_auto_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
         r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = providers_create(m->providers, &caller, doc, &rec, &err);
-        if (r >= 0 && !(out = rest_provider_json(&rec)))
-                return -ENOMEM;
-        return bus_reply_core(msg, r, out, &err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_provider_json(&rec) : NULL, &err, error);
 }
 
 /* The core's answer to a pending GetInventory; userdata is the call,
  * referenced until now. */
 static void inventory_done(Inventory *inventory, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(inventory_freep) Inventory *inv = inventory;
-        json_auto_t *v = NULL;
-        int r;
-
-        if (inv) {
-                v = rest_inventory_json(inv);
-                r = v ? bus_reply_json(msg, v) : sd_bus_reply_method_errno(msg, ENOMEM, NULL);
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer GetInventory: %s", strerror(-r));
+        json_auto_t *v = inv ? rest_inventory_json(inv) : NULL;
+        bus_answer_pending(userdata, inv, v, err, "GetInventory");
 }
 
 static int method_get_inventory(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -80,21 +62,11 @@ static int method_get_inventory(sd_bus_message *msg, void *userdata, sd_bus_erro
         const char *name;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &name);
+        r = bus_call_begin(m, msg, &caller, error, "s", &name);
         if (r < 0)
                 return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        /* A refusal comes back here, synchronously, before anything is
-         * queued: then the reference is not handed over. */
-        sd_bus_message_ref(msg);
-        r = resources_inventory(m->resources, &caller, name, inventory_done, msg, &err);
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return bus_error_from_cb(error, &err);
-        }
-        return 1; /* answered by inventory_done */
+        r = resources_inventory(m->resources, &caller, name, inventory_done, sd_bus_message_ref(msg), &err);
+        return bus_reply_pending(msg, r, &err, error);
 }
 
 /* Adopt(name, a{sv} request): POST /v1/providers/{name}/adopt; answers the
@@ -102,29 +74,20 @@ static int method_get_inventory(sd_bus_message *msg, void *userdata, sd_bus_erro
  * follows it). */
 static int method_adopt(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(json_decrefp) json_t *doc = NULL, *out = NULL;
+        json_auto_t *doc = NULL;
         Manager *m = userdata;
         ResourceTicket t;
         CbCaller caller;
         const char *name;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &name);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &name);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = resources_adopt(m->resources, &caller, name, doc, &t, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        out = rest_ticket_json(&t);
-        if (!out)
-                return -ENOMEM;
-        return bus_reply_json(msg, out);
+        return bus_reply_new(msg, r, r >= 0 ? rest_ticket_json(&t) : NULL, &err, error);
 }
 
 const sd_bus_vtable bus_providers_vtable[] = {

@@ -19,27 +19,20 @@
 
 /* The system in the REST shape, or the core's refusal. */
 static int reply_system(sd_bus_message *msg, int r, const System *sys, CbError *err, sd_bus_error *error) {
-        json_auto_t *out = NULL;
-        if (r >= 0) {
-                out = rest_system_json(sys);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_core(msg, r, out, err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_system_json(sys) : NULL, err, error);
 }
 
 static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(system_freep) System *sys = NULL;
+        Manager *m = userdata;
         json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
         r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = systems_create(m->store, &caller, doc, &sys, &err);
@@ -48,20 +41,16 @@ static int method_add_system(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(system_freep) System *sys = NULL;
+        Manager *m = userdata;
         json_auto_t *doc = NULL;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = systems_update(m->store, &caller, id, doc, &sys, &err);
@@ -70,16 +59,13 @@ static int method_update_system(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(system_freep) System *sys = NULL;
+        Manager *m = userdata;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = systems_get(m->store, &caller, id, &sys, &err);
@@ -88,31 +74,22 @@ static int method_get_system(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 static int method_list_systems(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(system_list_done) SystemList list = { 0 };
+        Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *out = NULL;
         const char *department, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "sus", &department, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sus", &department, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = systems_list(m->store, &caller, bus_optional(department), &page, &list, next, &err);
-        if (r >= 0) {
-                out = rest_system_list_json(&list);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_system_list_json(&list) : NULL, next, &err, error);
 }
 
 const sd_bus_vtable bus_systems_vtable[] = {
@@ -134,27 +111,20 @@ const sd_bus_vtable bus_systems_vtable[] = {
 /* The incident in the REST shape, or the core's refusal. */
 static int reply_incident(sd_bus_message *msg, int r, const Incident *inc, CbError *err,
                           sd_bus_error *error) {
-        json_auto_t *out = NULL;
-        if (r >= 0) {
-                out = rest_incident_json(inc);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_core(msg, r, out, err, error);
+        return bus_reply_new(msg, r, r >= 0 ? rest_incident_json(inc) : NULL, err, error);
 }
 
 static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(incident_freep) Incident *inc = NULL;
+        Manager *m = userdata;
         json_auto_t *doc = NULL;
         CbCaller caller;
         int r;
 
         r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = bus_read_dict_json(msg, &doc, error);
+        if (r >= 0)
+                r = bus_read_dict_json(msg, &doc, error);
         if (r < 0)
                 return r;
         r = incidents_report(m->store, &caller, doc, &inc, &err);
@@ -163,45 +133,33 @@ static int method_report_incident(sd_bus_message *msg, void *userdata, sd_bus_er
 
 static int method_list_incidents(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(incident_list_done) IncidentList list = { 0 };
+        Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *out = NULL;
         const char *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "us", &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "us", &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = incidents_list(m->store, &caller, &page, &list, next, &err);
-        if (r >= 0) {
-                out = rest_incident_list_json(&list);
-                if (!out)
-                        return -ENOMEM;
-        }
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_incident_list_json(&list) : NULL, next, &err, error);
 }
 
 static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(incident_freep) Incident *inc = NULL;
+        Manager *m = userdata;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = incidents_get(m->store, &caller, id, &inc, &err);
@@ -210,17 +168,14 @@ static int method_get_incident(sd_bus_message *msg, void *userdata, sd_bus_error
 
 static int method_add_record(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(incident_freep) Incident *inc = NULL;
+        Manager *m = userdata;
         json_auto_t *doc = NULL;
         const char *id, *note, *status;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "sss", &id, &note, &status);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sss", &id, &note, &status);
         if (r < 0)
                 return r;
         doc = json_pack("{s:s, s:s}", "note", note, "status", status);

@@ -84,6 +84,42 @@ int bus_page(uint32_t limit, const char *page_token, Page *ret, CbError *err);
 int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *next, CbError *err,
                    sd_bus_error *error);
 
+/*
+ * The steps every method handler repeats, so that a handler reads as: its
+ * own arguments, one core call, its serializer.
+ */
+
+/* The start of a method: reads the arguments that types names
+ * (sd_bus_message_read()'s format; "" for none, or for arguments such as
+ * a{sv} read afterwards), then authenticates the sender with bus_caller().
+ * Returns 0, or a negative errno with error set when the sender is no
+ * principal. */
+int bus_call_begin(Manager *m, sd_bus_message *msg, CbCaller *ret_caller, sd_bus_error *error,
+                   const char *types, ...);
+
+/* bus_reply_core() for a document made just for the reply: v is a new
+ * reference, taken here whatever r is. On success a NULL v (its
+ * serializer ran out of memory) is -ENOMEM. */
+int bus_reply_new(sd_bus_message *msg, int r, json_t *v, CbError *err, sd_bus_error *error);
+
+/* bus_reply_page() likewise, taking the reference to items. */
+int bus_reply_page_new(sd_bus_message *msg, int r, json_t *items, const char *next, CbError *err,
+                       sd_bus_error *error);
+
+/* The end of a method the core answers later, through a callback that got
+ * sd_bus_message_ref(msg) as its userdata. A refusal (r < 0) comes back
+ * synchronously, before anything is queued: then that reference is dropped
+ * and the refusal answered (err cleared). Otherwise 1: the callback answers
+ * with bus_answer_pending(). */
+int bus_reply_pending(sd_bus_message *msg, int r, CbError *err, sd_bus_error *error);
+
+/* The callback's side of bus_reply_pending(): answers msg with v (borrowed)
+ * when ok, or else with err mapped; ok with a NULL v (the serializer ran
+ * out of memory) is NoMemory, so the caller never waits for nothing. Drops
+ * the reference the pending call held. what names the call in the warning
+ * logged when no answer can be sent. */
+void bus_answer_pending(sd_bus_message *msg, bool ok, const json_t *v, const CbError *err, const char *what);
+
 /* NULL for "", the bus spelling of an absent optional string. */
 static inline const char *bus_optional(const char *s) {
         return s && *s ? s : NULL;

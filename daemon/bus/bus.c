@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "bus-util.h"
+#include "log.h"
 #include "manager.h"
 
 /*
@@ -435,4 +437,58 @@ int bus_reply_page(sd_bus_message *msg, int r, const json_t *items, const char *
         if (!s)
                 return -ENOMEM;
         return sd_bus_reply_method_return(msg, "ss", s, next ? next : "");
+}
+
+int bus_call_begin(Manager *m, sd_bus_message *msg, CbCaller *ret_caller, sd_bus_error *error,
+                   const char *types, ...) {
+        va_list ap;
+        int r;
+
+        if (!isempty(types)) {
+                va_start(ap, types);
+                r = sd_bus_message_readv(msg, types, ap);
+                va_end(ap);
+                if (r < 0)
+                        return r;
+        }
+        return bus_caller(m, msg, ret_caller, error);
+}
+
+int bus_reply_new(sd_bus_message *msg, int r, json_t *v, CbError *err, sd_bus_error *error) {
+        json_auto_t *owned = v;
+        return bus_reply_core(msg, r, owned, err, error);
+}
+
+int bus_reply_page_new(sd_bus_message *msg, int r, json_t *items, const char *next, CbError *err,
+                       sd_bus_error *error) {
+        json_auto_t *owned = items;
+        return bus_reply_page(msg, r, owned, next, err, error);
+}
+
+int bus_reply_pending(sd_bus_message *msg, int r, CbError *err, sd_bus_error *error) {
+        int q;
+
+        if (r >= 0)
+                return 1;
+        sd_bus_message_unref(msg);
+        q = bus_error_from_cb(error, err);
+        cb_error_clear(err);
+        return q;
+}
+
+void bus_answer_pending(sd_bus_message *msg, bool ok, const json_t *v, const CbError *err, const char *what) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (ok && v)
+                r = bus_reply_json(msg, v);
+        else if (ok)
+                r = sd_bus_reply_method_errno(msg, ENOMEM, NULL);
+        else {
+                bus_error_from_cb(&error, err);
+                r = sd_bus_reply_method_error(msg, &error);
+        }
+        if (r < 0)
+                log_warning("cannot answer %s: %s", what, strerror(-r));
+        sd_bus_message_unref(msg);
 }
