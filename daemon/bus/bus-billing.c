@@ -175,13 +175,13 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
 
 /* Closing renders the month on a worker: the reply comes when the files
  * are stored, and the loop serves meanwhile. */
-static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
+static void close_answered(int r, const BillingClosing *closing, const CbError *err, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         if (r >= 0) {
-                r = bus_reply_json(msg, record);
-                json_decref(record);
+                json_auto_t *v = rest_billing_closing_json(closing);
+                r = v ? bus_reply_json(msg, v) : -ENOMEM;
         } else {
                 bus_error_from_cb(&error, err);
                 r = sd_bus_reply_method_error(msg, &error);
@@ -192,6 +192,7 @@ static void close_answered(int r, json_t *record, const CbError *err, void *user
 
 static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_closing_freep) BillingClosing *closing = NULL;
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *period;
@@ -205,11 +206,13 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
         r = billing_close(m->store, m->pool, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL),
-                          &out, close_answered, msg, &err);
+                          &closing, close_answered, msg, &err);
         if (r == 0) {
                 sd_bus_message_ref(msg);
                 return 1; /* answered by close_answered, on a later loop iteration */
         }
+        if (r > 0 && !(out = rest_billing_closing_json(closing)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r < 0 ? r : 0, out, &err, error);
 }
 

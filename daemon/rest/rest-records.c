@@ -687,3 +687,15 @@ json_t *rest_vm_address_read_json(const VmAddressRead *a) {
                                 a->read_at)
                     : NULL;
 }
+
+json_t *rest_billing_closing_json(const BillingClosing *c) {
+        json_t *files = json_array();
+        for (size_t i = 0; files && i < c->n_files; i++)
+                if (json_array_append_new(files, json_pack("{s:s, s:s, s:s}", "department", c->files[i].department,
+                                                           "format", c->files[i].csv ? "csv" : "json", "sm3",
+                                                           c->files[i].sm3)) < 0)
+                        json_decref(TAKE_PTR(files));
+        return files ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "period", c->period, "closed_at", c->closed_at,
+                                 "closed_by", c->closed_by, "alg", c->alg, "key_id", c->key_id, "files", files)
+                     : NULL;
+}

@@ -19,6 +19,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "billing.h"
 #include "billing-adjustments.h"
 #include "images.h"
 #include "incidents.h"
@@ -154,3 +155,9 @@ json_t *rest_vm_address_list_json(const VmAddressList *l);
 /* {"resource_id", "addresses", "read_at"}: a live read (GET
  * /v1/resources/{id}/addresses, Resource.ReadAddresses). */
 json_t *rest_vm_address_read_json(const VmAddressRead *a);
+
+/* {"period", "closed_at", "closed_by", "alg", "key_id", "files":
+ * [{"department" ("" for the whole city), "format": "csv"|"json", "sm3"}]}:
+ * a month's closing (POST /v1/billing/statements/{period}/close,
+ * Billing.CloseStatement). */
+json_t *rest_billing_closing_json(const BillingClosing *c);

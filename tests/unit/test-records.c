@@ -359,6 +359,27 @@ static void test_vm_addresses_json(void **state) {
         vm_address_list_free(l);
 }
 
+/* A closing answers what POST .../close and Billing.CloseStatement always
+ * answered: the files in the order stored, the whole city's as "". */
+static void test_billing_closing_json(void **state) {
+        char period[] = "2024-02", at[] = "2024-03-01T00:00:05Z", by[] = "dev-finance", alg[] = "ed25519",
+             key[] = "k1", all[] = "", edu[] = "edu";
+        BillingClosedFile files[] = {
+                { .department = all, .csv = true, .sm3 = "aa" },
+                { .department = all, .csv = false, .sm3 = "bb" },
+                { .department = edu, .csv = true, .sm3 = "cc" },
+        };
+        BillingClosing c = { period, at, by, alg, key, files, ELEMENTSOF(files) };
+        (void)state;
+
+        assert_null(billing_closing_free(NULL));
+        assert_text(rest_billing_closing_json(&c),
+                    "{\"period\":\"2024-02\",\"closed_at\":\"2024-03-01T00:00:05Z\",\"closed_by\":"
+                    "\"dev-finance\",\"alg\":\"ed25519\",\"key_id\":\"k1\",\"files\":[{\"department\":"
+                    "\"\",\"format\":\"csv\",\"sm3\":\"aa\"},{\"department\":\"\",\"format\":\"json\","
+                    "\"sm3\":\"bb\"},{\"department\":\"edu\",\"format\":\"csv\",\"sm3\":\"cc\"}]}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_provider_record_has_no_password),
@@ -369,6 +390,7 @@ int main(void) {
                 cmocka_unit_test(test_audit_verify_json),
                 cmocka_unit_test(test_volume_attachments_json),
                 cmocka_unit_test(test_vm_addresses_json),
+                cmocka_unit_test(test_billing_closing_json),
         };
         int r;
 
