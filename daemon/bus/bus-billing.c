@@ -167,13 +167,14 @@ static int method_export_statement(sd_bus_message *msg, void *userdata, sd_bus_e
 
 /* Closing renders the month on a worker: the reply comes when the files
  * are stored, and the loop serves meanwhile. */
-static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
-        json_auto_t *owned = record;
-        bus_answer_pending(userdata, r >= 0, owned, err, "CloseStatement");
+static void close_answered(int r, const BillingClosing *closing, const CbError *err, void *userdata) {
+        json_auto_t *v = r >= 0 ? rest_billing_closing_json(closing) : NULL;
+        bus_answer_pending(userdata, r >= 0, v, err, "CloseStatement");
 }
 
 static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(billing_closing_freep) BillingClosing *closing = NULL;
         Manager *m = userdata;
         json_auto_t *out = NULL;
         const char *period;
@@ -184,11 +185,13 @@ static int method_close_statement(sd_bus_message *msg, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
         r = billing_close(m->store, m->pool, m->calendar, m->legacy, &caller, period, (int64_t)time(NULL),
-                          &out, close_answered, msg, &err);
+                          &closing, close_answered, msg, &err);
         if (r == 0) {
                 sd_bus_message_ref(msg);
                 return 1; /* answered by close_answered, on a later loop iteration */
         }
+        if (r > 0 && !(out = rest_billing_closing_json(closing)))
+                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
         return bus_reply_core(msg, r < 0 ? r : 0, out, &err, error);
 }
 

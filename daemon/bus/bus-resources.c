@@ -176,9 +176,11 @@ static void read_cache_put(sd_bus_message *msg, const char *id, Resource *res) {
 }
 
 static int addresses_append(Manager *m, sd_bus_message *reply, const char *id, sd_bus_error *error) {
-        json_t *a = vm_addresses_stored(m->store, id);
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(vm_address_list_freep) VmAddressList *l = NULL;
+        json_auto_t *a =
+                vm_addresses_stored(m->store, id, &l, &err) >= 0 ? rest_vm_address_list_json(l) : NULL;
         _cleanup_(freep) char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
-        json_decref(a);
         if (!text)
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_INTERNAL),
                                          "cannot read the addresses of %s", id);
@@ -259,6 +261,14 @@ static void guest_done(json_t *answer, const CbError *err, void *userdata) {
                 log_warning("cannot answer a guest read: %s", strerror(-r));
 }
 
+static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {
+        json_auto_t *v = answer ? rest_vm_address_read_json(answer) : NULL;
+        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
+        if (answer && !v)
+                cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+        guest_done(TAKE_PTR(v), answer ? &oom : err, userdata);
+}
+
 /* Console(kib, lines) and ReadAddresses(): read on a worker, answered
  * later; a refusal is answered at once. kib 0 means the default. */
 static int guest_read(sd_bus_message *msg, Manager *m, bool console, sd_bus_error *error) {
@@ -287,7 +297,7 @@ static int guest_read(sd_bus_message *msg, Manager *m, bool console, sd_bus_erro
                 r = vm_console(m->resources, &caller, id, kib ? kib : VM_CONSOLE_DEFAULT_KIB, lines,
                                guest_done, msg, &err);
         else
-                r = vm_addresses_refresh(m->resources, &caller, id, guest_done, msg, &err);
+                r = vm_addresses_refresh(m->resources, &caller, id, addresses_done, msg, &err);
         if (r < 0) {
                 sd_bus_message_unref(msg);
                 return bus_error_from_cb(error, &err);

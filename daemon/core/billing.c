@@ -1907,19 +1907,45 @@ static int close_insert(Store *s, void *userdata, CbError *err) {
         return r < 0 ? r : 0;
 }
 
-static json_t *close_record(const Closed *c, const char *period, const CloseFile *files, size_t n) {
-        json_t *arr = json_array(), *o;
-        for (size_t i = 0; arr && i < n; i++)
-                if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "department", files[i].department,
-                                                         "format", files[i].csv ? "csv" : "json", "sm3",
-                                                         files[i].sm3)) < 0) {
-                        json_decref(arr);
-                        return NULL;
-                }
-        o = arr ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "period", period, "closed_at", c->at,
-                            "closed_by", c->by, "alg", c->alg, "key_id", c->key_id, "files", arr)
-                : NULL;
-        return o;
+BillingClosing *billing_closing_free(BillingClosing *c) {
+        if (!c)
+                return NULL;
+        free(c->period);
+        free(c->closed_at);
+        free(c->closed_by);
+        free(c->alg);
+        free(c->key_id);
+        for (size_t i = 0; i < c->n_files; i++)
+                free(c->files[i].department);
+        free(c->files);
+        free(c);
+        return NULL;
+}
+
+static int close_record(const Closed *c, const char *period, const CloseFile *files, size_t n,
+                        BillingClosing **ret) {
+        _cleanup_(billing_closing_freep) BillingClosing *rec = calloc(1, sizeof(*rec));
+        if (!rec)
+                return -ENOMEM;
+        *rec = (BillingClosing){ .period = strdup(period),
+                                 .closed_at = strdup(c->at),
+                                 .closed_by = strdup(c->by),
+                                 .alg = strdup(c->alg),
+                                 .key_id = strdup(c->key_id) };
+        if (!rec->period || !rec->closed_at || !rec->closed_by || !rec->alg || !rec->key_id)
+                return -ENOMEM;
+        if (n > 0 && !(rec->files = calloc(n, sizeof(*rec->files))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++, rec->n_files++) {
+                BillingClosedFile *f = &rec->files[i];
+                f->department = strdup(files[i].department);
+                if (!f->department)
+                        return -ENOMEM;
+                f->csv = files[i].csv;
+                snprintf(f->sm3, sizeof(f->sm3), "%s", files[i].sm3);
+        }
+        *ret = TAKE_PTR(rec);
+        return 0;
 }
 
 static void close_files_free(CloseFile *v, size_t n) {
@@ -2129,7 +2155,7 @@ static int close_job(void *userdata) {
 
 /* On the loop, after the job: the files, digests and signatures and the
  * closing itself with its audit record, in one transaction, or nothing. */
-static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err) {
+static int close_store(BillingClose *bc, int result, BillingClosing **ret, CbError *err) {
         char object[64];
         int r = result;
 
@@ -2161,14 +2187,16 @@ static int close_store(BillingClose *bc, int result, json_t **ret, CbError *err)
                 (void)slices_drop(bc->s, bc->period.name, NULL);
                 return r;
         }
-        *ret = close_record(&bc->c, bc->period.name, bc->files, bc->n_files);
-        return *ret ? 0 : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        /* Closed: memory running out now fails the answer, not the closing
+         * (a repeat answers it). */
+        r = close_record(&bc->c, bc->period.name, bc->files, bc->n_files, ret);
+        return r < 0 ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory") : 0;
 }
 
 static void close_done(int result, void *userdata) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         BillingClose *bc = userdata;
-        json_t *rec = NULL;
+        _cleanup_(billing_closing_freep) BillingClosing *rec = NULL;
         int r = close_store(bc, result, &rec, &err);
 
         if (r < 0)
@@ -2178,8 +2206,8 @@ static void close_done(int result, void *userdata) {
 }
 
 int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                  const char *period, int64_t now, json_t **ret, BillingCloseDoneFn done, void *userdata,
-                  CbError *err) {
+                  const char *period, int64_t now, BillingClosing **ret, BillingCloseDoneFn done,
+                  void *userdata, CbError *err) {
         static const char sql_depts[] =
                 "SELECT department FROM projects UNION SELECT department FROM resources "
                 "ORDER BY 1";
@@ -2205,15 +2233,13 @@ int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, c
                 /* Closing twice is harmless: the first closing stands. */
                 CloseFile *files = NULL;
                 size_t n = 0;
-                json_t *rec;
                 r = closed_files_load(s, p.name, &files, &n, err);
                 if (r < 0)
                         return r;
-                rec = close_record(&c, p.name, files, n);
+                r = close_record(&c, p.name, files, n, ret);
                 close_files_free(files, n);
-                if (!rec)
+                if (r < 0)
                         return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                *ret = rec;
                 return 1;
         }
         if (now < p.end) {

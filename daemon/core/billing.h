@@ -124,6 +124,25 @@ int billing_project_spend(Store *s, const char *project_id, const char *today, c
 int billing_project_spend_uncached(Store *s, const char *project_id, const char *today,
                                    const char *valid_until, int64_t now, BillingSpend *ret, CbError *err);
 
+/* A month's closing: who froze it when, the key that signed it, and each
+ * file stored (the whole city's first, department "", then each
+ * department's, CSV before JSON). The faces serialize it (rest-records.h). */
+typedef struct BillingClosedFile {
+        char *department;         /* "": the whole city's */
+        bool csv;                 /* else JSON */
+        char sm3[DIGEST_HEX_MAX]; /* lowercase hex of the file's bytes */
+} BillingClosedFile;
+
+typedef struct BillingClosing {
+        char *period; /* "YYYY-MM" */
+        char *closed_at, *closed_by;
+        char *alg, *key_id;
+        BillingClosedFile *files;
+        size_t n_files;
+} BillingClosing;
+BillingClosing *billing_closing_free(BillingClosing *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BillingClosing *, billing_closing_free);
+
 /* POST /v1/billing/statements/{period}/close, finance only: freezes the
  * month once it has ended (409 before, naming period). Renders the whole
  * city's statement and each department's, CSV and JSON, on a worker of
@@ -139,21 +158,19 @@ int billing_project_spend_uncached(Store *s, const char *project_id, const char 
  * those bytes. One close runs at a time: another is 409 meanwhile.
  *
  * Returns 1 with *ret when the month was closed already (closing again
- * changes nothing and answers the first closing); 0 when done(r, record,
- * err, userdata) will run once on the loop (record NULL on failure, err set;
- * done owns record, err is borrowed); < 0 when refused, err set, done never runs.
- * The record: {period, closed_at, closed_by, alg, key_id, files:
- * [{department, format, sm3}]}. */
+ * changes nothing and answers the first closing); 0 when done(r, closing,
+ * err, userdata) will run once on the loop (closing NULL on failure, err
+ * set; both borrowed); < 0 when refused, err set, done never runs. */
+typedef void (*BillingCloseDoneFn)(int r, const BillingClosing *closing, const CbError *err, void *userdata);
+typedef struct WorkerPool WorkerPool;
+int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,
+                  const char *period, int64_t now, BillingClosing **ret, BillingCloseDoneFn done,
+                  void *userdata, CbError *err);
+
 /* At start, before anything closes: drops the slices that a close which
  * did not finish (a crash, kill -9) stored for a month that stayed open.
  * They never counted (an export reads a month's slices only once it is
  * closed); this frees their room. */
 int billing_recover(Store *s, CbError *err);
-
-typedef void (*BillingCloseDoneFn)(int r, json_t *record, const CbError *err, void *userdata);
-typedef struct WorkerPool WorkerPool;
-int billing_close(Store *s, WorkerPool *pool, const Calendar *cal, Legacy *lg, const CbCaller *caller,
-                  const char *period, int64_t now, json_t **ret, BillingCloseDoneFn done, void *userdata,
-                  CbError *err);
 
 /* Adjustments of a closed month: billing-adjustments.h. */

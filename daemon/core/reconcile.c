@@ -88,7 +88,7 @@ typedef struct InvJob {
         /* A reconcile's address reads: ids and provider refs in, addresses out (NULL: not read). */
         size_t n_addr;
         char addr_ids[RECONCILE_ADDRESSES][2][64];
-        json_t *addr[RECONCILE_ADDRESSES];
+        VmAddressList *addr[RECONCILE_ADDRESSES];
 } InvJob;
 
 static int inv_job_run(void *userdata) {
@@ -98,8 +98,11 @@ static int inv_job_run(void *userdata) {
                 CbError e = CB_ERROR_INIT;
                 DriverRef ref = { .resource_id = j->addr_ids[i][0],
                                   .provider_ref = j->addr_ids[i][1][0] ? j->addr_ids[i][1] : NULL };
-                if (driver_addresses(j->ops, j->conn, &ref, &j->addr[i], &e) < 0)
-                        j->addr[i] = NULL; /* left as last read; the next reconcile tries again */
+                json_auto_t *a = NULL;
+                /* On failure left as last read; the next reconcile tries again. */
+                if (driver_addresses(j->ops, j->conn, &ref, &a, &e) < 0 ||
+                    vm_address_list_from_json(a, &j->addr[i]) < 0)
+                        j->addr[i] = NULL;
                 cb_error_clear(&e);
         }
         return q;
@@ -852,9 +855,10 @@ static void keep_addresses(InvJob *j) {
                 CbError err = CB_ERROR_INIT;
                 if (!j->addr[i])
                         continue;
-                json_t *old = vm_addresses_stored(j->r->store, j->addr_ids[i][0]);
-                bool changed = !old || !json_equal(old, j->addr[i]);
-                json_decref(old);
+                _cleanup_(vm_address_list_freep) VmAddressList *old = NULL;
+                bool changed = vm_addresses_stored(j->r->store, j->addr_ids[i][0], &old, &err) < 0 ||
+                               !vm_address_list_equal(old, j->addr[i]);
+                cb_error_clear(&err);
                 if (vm_addresses_keep(j->r->store, j->addr_ids[i][0], j->addr[i], &err) < 0)
                         log_warning("cannot keep the addresses of %s: %s", j->addr_ids[i][0], err.message);
                 else if (changed)
@@ -865,7 +869,7 @@ static void keep_addresses(InvJob *j) {
 
 static void inv_job_free(InvJob *j) {
         for (size_t i = 0; i < j->n_addr; i++)
-                json_decref(j->addr[i]);
+                vm_address_list_free(j->addr[i]);
         driver_inventory_free(j->inv);
         cb_error_clear(&j->err);
         free(j);

@@ -27,9 +27,10 @@ typedef struct GuestJob {
         char *data;
         size_t len;
         bool truncated;
-        json_t *addresses;
+        VmAddressList *addresses;
         CbError err;
         VmGuestDoneFn done;
+        VmAddressesDoneFn addresses_done;
         void *userdata;
 } GuestJob;
 
@@ -37,7 +38,7 @@ static void guest_job_free(GuestJob *j) {
         if (!j)
                 return;
         free(j->data);
-        json_decref(j->addresses);
+        vm_address_list_free(j->addresses);
         cb_error_clear(&j->err);
         free(j);
 }
@@ -108,7 +109,15 @@ static int guest_job_run(void *userdata) {
         if (j->what == GUEST_CONSOLE)
                 return driver_console_tail(j->ops, j->conn, &ref, j->max_bytes, &j->data, &j->len,
                                            &j->truncated, &j->err);
-        return driver_addresses(j->ops, j->conn, &ref, &j->addresses, &j->err);
+        json_auto_t *a = NULL;
+        int q = driver_addresses(j->ops, j->conn, &ref, &a, &j->err);
+        if (q < 0)
+                return q;
+        q = vm_address_list_from_json(a, &j->addresses);
+        if (q < 0)
+                return cb_error_set(&j->err, CB_ERR_INTERNAL,
+                                    "provider answered addresses in no known shape: %s", strerror(-q));
+        return 0;
 }
 
 /* Length of the UTF-8 sequence at s (at most n bytes), 0 when it is not one. */
@@ -176,11 +185,142 @@ static json_t *console_text(const char *data, size_t len, unsigned lines) {
         return json_stringn(out, o);
 }
 
-int vm_addresses_keep(Store *s, const char *id, const json_t *addresses, CbError *err) {
+static const char *const vm_address_type_table[_VM_ADDRESS_TYPE_MAX] = {
+        [VM_ADDRESS_IPV4] = "ipv4",
+        [VM_ADDRESS_IPV6] = "ipv6",
+        [VM_ADDRESS_UNKNOWN] = "unknown",
+};
+DEFINE_STRING_TABLE(vm_address_type, VmAddressType, _VM_ADDRESS_TYPE_MAX);
+
+static void vm_interface_done(VmInterface *i) {
+        free(i->name);
+        free(i->mac);
+        for (size_t k = 0; k < i->n_addresses; k++)
+                free(i->addresses[k].address);
+        free(i->addresses);
+}
+
+VmAddressList *vm_address_list_free(VmAddressList *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n; i++)
+                vm_interface_done(&l->items[i]);
+        free(l->items);
+        free(l);
+        return NULL;
+}
+
+bool vm_address_list_equal(const VmAddressList *a, const VmAddressList *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++) {
+                const VmInterface *x = &a->items[i], *y = &b->items[i];
+                if (!streq_ptr(x->name, y->name) || !streq_ptr(x->mac, y->mac) ||
+                    x->n_addresses != y->n_addresses)
+                        return false;
+                for (size_t k = 0; k < x->n_addresses; k++)
+                        if (x->addresses[k].type != y->addresses[k].type ||
+                            x->addresses[k].prefix != y->addresses[k].prefix ||
+                            !streq_ptr(x->addresses[k].address, y->addresses[k].address))
+                                return false;
+        }
+        return true;
+}
+
+/* A member that is a string, absent or null (NULL); anything else is -EINVAL. */
+static int opt_string(const json_t *o, const char *key, char **ret) {
+        const json_t *v = json_object_get(o, key);
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v))
+                return -EINVAL;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int interface_from_json(const json_t *o, VmInterface *ret) {
+        const json_t *addrs = json_object_get(o, "addresses"), *a;
+        size_t k;
+        int r;
+
+        if (!json_is_object(o) || (addrs && !json_is_array(addrs)))
+                return -EINVAL;
+        if ((r = opt_string(o, "name", &ret->name)) < 0 || (r = opt_string(o, "mac", &ret->mac)) < 0)
+                return r;
+        if (json_array_size(addrs) == 0)
+                return 0;
+        ret->addresses = calloc(json_array_size(addrs), sizeof(*ret->addresses));
+        if (!ret->addresses)
+                return -ENOMEM;
+        json_array_foreach(addrs, k, a) {
+                VmAddress *v = &ret->addresses[k];
+                const json_t *prefix = json_object_get(a, "prefix");
+                int t;
+                if (!json_is_object(a) || (prefix && !json_is_integer(prefix)))
+                        return -EINVAL;
+                t = vm_address_type_from_string(json_string_value(json_object_get(a, "type")));
+                v->type = t < 0 ? VM_ADDRESS_UNKNOWN : (VmAddressType)t;
+                v->prefix = (int)json_integer_value(prefix);
+                ret->n_addresses++;
+                if ((r = opt_string(a, "address", &v->address)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int vm_address_list_from_json(const json_t *driver, VmAddressList **ret) {
+        _cleanup_(vm_address_list_freep) VmAddressList *l = NULL;
+        const json_t *o;
+        size_t i;
+
+        if (!json_is_array(driver))
+                return -EINVAL;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        if (json_array_size(driver) > 0) {
+                l->items = calloc(json_array_size(driver), sizeof(*l->items));
+                if (!l->items)
+                        return -ENOMEM;
+        }
+        json_array_foreach(driver, i, o) {
+                l->n++; /* counted before it is filled, so that a failure frees what it holds */
+                int r = interface_from_json(o, &l->items[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* The column's text: the shape the driver answers, so that rows kept
+ * before this record existed read the same. */
+static json_t *address_list_column(const VmAddressList *l) {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < l->n; i++) {
+                const VmInterface *in = &l->items[i];
+                json_t *addrs = json_array();
+                for (size_t k = 0; addrs && k < in->n_addresses; k++)
+                        if (json_array_append_new(addrs,
+                                                  json_pack("{s:s, s:s?, s:i}", "type",
+                                                            vm_address_type_to_string(in->addresses[k].type),
+                                                            "address", in->addresses[k].address, "prefix",
+                                                            in->addresses[k].prefix)) < 0)
+                                json_decref(TAKE_PTR(addrs));
+                if (!addrs || json_array_append_new(list, json_pack("{s:s?, s:s?, s:o}", "name", in->name,
+                                                                    "mac", in->mac, "addresses", addrs)) < 0)
+                        json_decref(TAKE_PTR(list));
+        }
+        return list;
+}
+
+int vm_addresses_keep(Store *s, const char *id, const VmAddressList *addresses, CbError *err) {
         static const char sql[] = "INSERT INTO resource_addresses (resource_id, addresses, read_at) "
                                   "VALUES (?1, ?2, ?3) ON CONFLICT (resource_id) DO UPDATE SET "
                                   "addresses = excluded.addresses, read_at = excluded.read_at";
-        _cleanup_(freep) char *text = json_dumps(addresses, JSON_COMPACT);
+        json_auto_t *column = address_list_column(addresses);
+        _cleanup_(freep) char *text = column ? json_dumps(column, JSON_COMPACT) : NULL;
         char now[32];
         if (!text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -190,23 +330,25 @@ int vm_addresses_keep(Store *s, const char *id, const json_t *addresses, CbError
         return q < 0 ? q : 0;
 }
 
-json_t *vm_addresses_stored(Store *s, const char *id) {
+int vm_addresses_stored(Store *s, const char *id, VmAddressList **ret, CbError *err) {
         _cleanup_(store_rows_donep) StoreRows *q = NULL;
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        json_auto_t *v = NULL;
         int r = store_query(s, "SELECT addresses FROM resource_addresses WHERE resource_id = ?1",
-                            STORE_ARGS(SA_TEXT(id)), &q, "reading the addresses", &err);
+                            STORE_ARGS(SA_TEXT(id)), &q, "reading the addresses", err);
         if (r >= 0)
-                r = store_rows_next(q, &err);
+                r = store_rows_next(q, err);
         if (r < 0)
-                return NULL;
-        if (r == 0)
-                return json_array();
-        json_t *v = json_loads(store_rows_text(q, 0), 0, NULL);
-        if (!json_is_array(v)) { /* only this module writes it: never, but answer something true */
-                json_decref(v);
-                return json_array();
+                return r;
+        if (r > 0)
+                v = json_loads(store_rows_text(q, 0), 0, NULL);
+        /* Only this module writes the column, in this shape; should a row
+         * be anything else, no addresses is the true answer. */
+        r = vm_address_list_from_json(v, ret);
+        if (r == -EINVAL) {
+                *ret = calloc(1, sizeof(**ret));
+                r = *ret ? 0 : -ENOMEM;
         }
-        return v;
+        return r < 0 ? cb_error_set(err, CB_ERR_INTERNAL, "out of memory") : 0;
 }
 
 static void guest_job_done(int result, void *userdata) {
@@ -226,21 +368,24 @@ static void guest_job_done(int result, void *userdata) {
                 char now[32];
                 store_now(now);
                 if (vm_addresses_keep(j->r->store, j->resource_id, j->addresses, &j->err) >= 0) {
-                        answer = json_pack("{s:s, s:O, s:s}", "resource_id", j->resource_id, "addresses",
-                                           j->addresses, "read_at", now);
-                        if (!answer)
-                                cb_error_set(&j->err, CB_ERR_INTERNAL, "out of memory");
-                        else
-                                resources_notify(j->r, j->resource_id, false);
+                        resources_notify(j->r, j->resource_id, false);
+                        j->addresses_done(&(VmAddressRead){ j->resource_id, now, j->addresses }, NULL,
+                                          j->userdata);
+                        guest_job_free(j);
+                        return;
                 }
         } else if (!j->err.message[0])
                 cb_error_set(&j->err, CB_ERR_INTERNAL, "reading the guest failed: %s", strerror(-result));
-        j->done(answer, answer ? NULL : &j->err, j->userdata);
+        if (j->what == GUEST_ADDRESSES)
+                j->addresses_done(NULL, &j->err, j->userdata);
+        else
+                j->done(answer, answer ? NULL : &j->err, j->userdata);
         guest_job_free(j);
 }
 
 static int guest_submit(Resources *r, GuestWhat what, const Resource *res, Provider *p, size_t max_bytes,
-                        unsigned lines, VmGuestDoneFn done, void *userdata, CbError *err) {
+                        unsigned lines, VmGuestDoneFn done, VmAddressesDoneFn addresses_done, void *userdata,
+                        CbError *err) {
         GuestJob *j = calloc(1, sizeof(*j));
         if (!j)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
@@ -252,6 +397,7 @@ static int guest_submit(Resources *r, GuestWhat what, const Resource *res, Provi
                          .lines = lines,
                          .err = CB_ERROR_INIT,
                          .done = done,
+                         .addresses_done = addresses_done,
                          .userdata = userdata };
         snprintf(j->resource_id, sizeof(j->resource_id), "%s", res->id);
         snprintf(j->provider_ref, sizeof(j->provider_ref), "%s", res->provider_ref ? res->provider_ref : "");
@@ -272,10 +418,10 @@ int vm_console(Resources *r, const CbCaller *caller, const char *id, unsigned ki
                 q = guest_target(r, caller, id, CONSOLE_READERS, "read VM consoles", &res, &p, err);
         if (q < 0)
                 return q;
-        return guest_submit(r, GUEST_CONSOLE, &res, p, (size_t)kib * 1024, lines, done, userdata, err);
+        return guest_submit(r, GUEST_CONSOLE, &res, p, (size_t)kib * 1024, lines, done, NULL, userdata, err);
 }
 
-int vm_addresses_refresh(Resources *r, const CbCaller *caller, const char *id, VmGuestDoneFn done,
+int vm_addresses_refresh(Resources *r, const CbCaller *caller, const char *id, VmAddressesDoneFn done,
                          void *userdata, CbError *err) {
         _cleanup_(resource_done) Resource res = { 0 };
         Provider *p;
@@ -283,5 +429,5 @@ int vm_addresses_refresh(Resources *r, const CbCaller *caller, const char *id, V
                              &p, err);
         if (q < 0)
                 return q;
-        return guest_submit(r, GUEST_ADDRESSES, &res, p, 0, 0, done, userdata, err);
+        return guest_submit(r, GUEST_ADDRESSES, &res, p, 0, 0, NULL, done, userdata, err);
 }

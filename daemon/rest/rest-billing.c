@@ -211,17 +211,22 @@ static int on_statement(RestRequest *req, RestReply *reply, CbError *err) {
 
 /* Closing renders the month on a worker: the connection waits (the loop
  * keeps serving) and gets the answer when the files are stored. */
-static void close_answered(int r, json_t *record, const CbError *err, void *userdata) {
+static void close_answered(int r, const BillingClosing *closing, const CbError *err, void *userdata) {
+        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
         RestAsync *a = userdata;
-        if (r < 0)
-                rest_async_fail(a, err);
-        else
-                rest_async_complete(a, 200, record);
+        json_t *v = r >= 0 ? rest_billing_closing_json(closing) : NULL;
+        if (v)
+                rest_async_complete(a, 200, v);
+        else {
+                if (r >= 0)
+                        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+                rest_async_fail(a, r >= 0 ? &oom : err);
+        }
 }
 
 static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
         Manager *m = req->manager;
-        json_t *v = NULL;
+        _cleanup_(billing_closing_freep) BillingClosing *v = NULL;
         RestAsync *a;
         int r;
 
@@ -237,7 +242,7 @@ static int on_close(RestRequest *req, RestReply *reply, CbError *err) {
         }
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, v);
+        return rest_reply_json(reply, 200, rest_billing_closing_json(v));
 }
 
 static int on_adjustments(RestRequest *req, RestReply *reply, CbError *err) {

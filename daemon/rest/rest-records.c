@@ -658,3 +658,46 @@ json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l) {
         return json_pack("{s:s, s:b, s:o, s:I}", "period", l->period, "closed", l->closed, "adjustments", a,
                          "signed_fen", (json_int_t)l->signed_fen);
 }
+
+json_t *rest_vm_address_list_json(const VmAddressList *l) {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < l->n; i++) {
+                const VmInterface *in = &l->items[i];
+                json_t *addrs = json_array();
+                for (size_t k = 0; addrs && k < in->n_addresses; k++) {
+                        const VmAddress *a = &in->addresses[k];
+                        if (json_array_append_new(addrs, json_pack("{s:s, s:o, s:i}", "type",
+                                                                   vm_address_type_to_string(a->type),
+                                                                   "address", string_or_null(a->address),
+                                                                   "prefix", a->prefix)) < 0)
+                                json_decref(TAKE_PTR(addrs));
+                }
+                if (!addrs ||
+                    json_array_append_new(list,
+                                          json_pack("{s:o, s:o, s:o}", "name", string_or_null(in->name),
+                                                    "mac", string_or_null(in->mac), "addresses", addrs)) < 0)
+                        json_decref(TAKE_PTR(list));
+        }
+        return list;
+}
+
+json_t *rest_vm_address_read_json(const VmAddressRead *a) {
+        json_t *list = rest_vm_address_list_json(a->addresses);
+        return list ? json_pack("{s:s, s:o, s:s}", "resource_id", a->resource_id, "addresses", list,
+                                "read_at", a->read_at)
+                    : NULL;
+}
+
+json_t *rest_billing_closing_json(const BillingClosing *c) {
+        json_t *files = json_array();
+        for (size_t i = 0; files && i < c->n_files; i++)
+                if (json_array_append_new(files,
+                                          json_pack("{s:s, s:s, s:s}", "department", c->files[i].department,
+                                                    "format", c->files[i].csv ? "csv" : "json", "sm3",
+                                                    c->files[i].sm3)) < 0)
+                        json_decref(TAKE_PTR(files));
+        return files ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "period", c->period, "closed_at",
+                                 c->closed_at, "closed_by", c->closed_by, "alg", c->alg, "key_id", c->key_id,
+                                 "files", files)
+                     : NULL;
+}

@@ -19,6 +19,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "billing.h"
 #include "billing-adjustments.h"
 #include "images.h"
 #include "incidents.h"
@@ -27,6 +28,7 @@
 #include "providers.h"
 #include "resources.h"
 #include "systems.h"
+#include "vm-guest.h"
 
 json_t *rest_resource_json(const Resource *res);
 /* {"resources": [...]} is the caller's: this is the array. */
@@ -144,3 +146,18 @@ json_t *rest_billing_adjustment_json(const BillingAdjustment *a);
 /* {"period", "closed", "adjustments": [...], "signed_fen"}
  * (GET .../adjustments, Billing.ListAdjustments). */
 json_t *rest_billing_adjustment_list_json(const BillingAdjustmentList *l);
+
+/* A VM's addresses, [{"name", "mac", "addresses": [{"type", "address",
+ * "prefix"}]}], name, mac and address null when the provider gave none:
+ * the record's "addresses" (GET /v1/resources/{id}) and the Addresses
+ * property. */
+json_t *rest_vm_address_list_json(const VmAddressList *l);
+/* {"resource_id", "addresses", "read_at"}: a live read (GET
+ * /v1/resources/{id}/addresses, Resource.ReadAddresses). */
+json_t *rest_vm_address_read_json(const VmAddressRead *a);
+
+/* {"period", "closed_at", "closed_by", "alg", "key_id", "files":
+ * [{"department" ("" for the whole city), "format": "csv"|"json", "sm3"}]}:
+ * a month's closing (POST /v1/billing/statements/{period}/close,
+ * Billing.CloseStatement). */
+json_t *rest_billing_closing_json(const BillingClosing *c);

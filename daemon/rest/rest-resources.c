@@ -113,10 +113,12 @@ static int on_resource_get(RestRequest *req, RestReply *reply, CbError *err) {
         json_t *o = rest_resource_json(&res);
         /* A VM's addresses as last read (GET .../addresses reads them now). */
         if (o && res.kind == RESOURCE_KIND_VM) {
-                json_t *a = vm_addresses_stored(req->manager->store, res.id);
-                if (!a) {
+                _cleanup_(vm_address_list_freep) VmAddressList *l = NULL;
+                json_t *a;
+                r = vm_addresses_stored(req->manager->store, res.id, &l, err);
+                if (r < 0 || !(a = rest_vm_address_list_json(l))) {
                         json_decref(o);
-                        return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the addresses of %s", res.id);
+                        return r < 0 ? r : cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 }
                 json_object_set_new(o, "addresses", a);
         }
@@ -151,6 +153,19 @@ static void guest_done(json_t *answer, const CbError *err, void *userdata) {
 }
 
 /* The tail of the serial console, read on a worker while the request waits. */
+static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {
+        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
+        RestAsync *a = userdata;
+        json_t *v = answer ? rest_vm_address_read_json(answer) : NULL;
+        if (v)
+                rest_async_complete(a, 200, v);
+        else {
+                if (answer)
+                        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+                rest_async_fail(a, answer ? &oom : err);
+        }
+}
+
 static int on_resource_console(RestRequest *req, RestReply *reply, CbError *err) {
         unsigned kib, lines;
         RestAsync *a;
@@ -183,7 +198,8 @@ static int on_resource_addresses(RestRequest *req, RestReply *reply, CbError *er
         if (r < 0)
                 return r;
         a = rest_suspend(req);
-        r = vm_addresses_refresh(req->manager->resources, &req->caller, req->params[0], guest_done, a, err);
+        r = vm_addresses_refresh(req->manager->resources, &req->caller, req->params[0], addresses_done, a,
+                                 err);
         if (r < 0) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);

@@ -315,6 +315,72 @@ static void test_volume_attachments_json(void **state) {
                     "\"2026-12-02T04:00:00Z\"}]");
 }
 
+/* The addresses a driver answers come out of the record in the same
+ * bytes (what the REST record, the live read and the D-Bus property showed
+ * when they passed the driver's JSON on), null members included; another
+ * shape is refused, not half-read. */
+static void test_vm_addresses_json(void **state) {
+        static const char driver[] =
+                "[{\"name\":\"vnet0\",\"mac\":\"52:54:00:aa:bb:cc\",\"addresses\":[{\"type\":\"ipv4\","
+                "\"address\":\"192.168.122.10\",\"prefix\":24},{\"type\":\"ipv6\",\"address\":"
+                "\"fe80::1\",\"prefix\":64}]},{\"name\":null,\"mac\":null,\"addresses\":[{\"type\":"
+                "\"unknown\",\"address\":null,\"prefix\":0}]},{\"name\":\"lo\",\"mac\":\"00:00:00:00:00:00\","
+                "\"addresses\":[]}]";
+        json_auto_t *in = json_loads(driver, 0, NULL);
+        json_auto_t *bad = json_loads("[{\"name\":\"vnet0\",\"addresses\":[{\"prefix\":\"24\"}]}]", 0, NULL);
+        json_auto_t *obj = json_loads("{}", 0, NULL);
+        VmAddressList *l = NULL, *m = NULL;
+        (void)state;
+
+        assert_null(vm_address_list_free(NULL));
+        assert_int_equal(vm_address_list_from_json(in, &l), 0);
+        assert_int_equal(l->n, 3);
+        assert_int_equal(l->items[0].addresses[1].type, VM_ADDRESS_IPV6);
+        assert_null(l->items[1].name);
+        assert_null(l->items[1].addresses[0].address);
+        assert_text(rest_vm_address_list_json(l), driver);
+        assert_text(
+                rest_vm_address_read_json(&(VmAddressRead){ "r-1", "2026-12-02T04:00:00Z", l }),
+                "{\"resource_id\":\"r-1\",\"addresses\":[{\"name\":\"vnet0\",\"mac\":"
+                "\"52:54:00:aa:bb:cc\",\"addresses\":[{\"type\":\"ipv4\",\"address\":\"192.168.122.10\","
+                "\"prefix\":24},{\"type\":\"ipv6\",\"address\":\"fe80::1\",\"prefix\":64}]},{\"name\":null,"
+                "\"mac\":null,\"addresses\":[{\"type\":\"unknown\",\"address\":null,\"prefix\":0}]},"
+                "{\"name\":\"lo\",\"mac\":\"00:00:00:00:00:00\",\"addresses\":[]}],\"read_at\":"
+                "\"2026-12-02T04:00:00Z\"}");
+        assert_int_equal(vm_address_list_from_json(in, &m), 0);
+        assert_true(vm_address_list_equal(l, m));
+        m->items[0].addresses[0].prefix = 16;
+        assert_false(vm_address_list_equal(l, m));
+        m = vm_address_list_free(m);
+
+        assert_int_equal(vm_address_list_from_json(bad, &m), -EINVAL);
+        assert_int_equal(vm_address_list_from_json(obj, &m), -EINVAL);
+        assert_int_equal(vm_address_list_from_json(NULL, &m), -EINVAL);
+        assert_null(m);
+        vm_address_list_free(l);
+}
+
+/* A closing answers what POST .../close and Billing.CloseStatement always
+ * answered: the files in the order stored, the whole city's as "". */
+static void test_billing_closing_json(void **state) {
+        char period[] = "2024-02", at[] = "2024-03-01T00:00:05Z", by[] = "dev-finance", alg[] = "ed25519",
+             key[] = "k1", all[] = "", edu[] = "edu";
+        BillingClosedFile files[] = {
+                { .department = all, .csv = true, .sm3 = "aa" },
+                { .department = all, .csv = false, .sm3 = "bb" },
+                { .department = edu, .csv = true, .sm3 = "cc" },
+        };
+        BillingClosing c = { period, at, by, alg, key, files, ELEMENTSOF(files) };
+        (void)state;
+
+        assert_null(billing_closing_free(NULL));
+        assert_text(rest_billing_closing_json(&c),
+                    "{\"period\":\"2024-02\",\"closed_at\":\"2024-03-01T00:00:05Z\",\"closed_by\":"
+                    "\"dev-finance\",\"alg\":\"ed25519\",\"key_id\":\"k1\",\"files\":[{\"department\":"
+                    "\"\",\"format\":\"csv\",\"sm3\":\"aa\"},{\"department\":\"\",\"format\":\"json\","
+                    "\"sm3\":\"bb\"},{\"department\":\"edu\",\"format\":\"csv\",\"sm3\":\"cc\"}]}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_provider_record_has_no_password),
@@ -324,6 +390,8 @@ int main(void) {
                 cmocka_unit_test(test_audit_pages_and_shape),
                 cmocka_unit_test(test_audit_verify_json),
                 cmocka_unit_test(test_volume_attachments_json),
+                cmocka_unit_test(test_vm_addresses_json),
+                cmocka_unit_test(test_billing_closing_json),
         };
         int r;
 

@@ -382,11 +382,14 @@ static void test_reconcile_reads_addresses(void **state) {
         assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"), 0);
         resources_reconcile_all(w.resources);
         assert_true(pump_until(pool_idle, NULL));
-        json_t *a = vm_addresses_stored(w.store, r1);
-        assert_non_null(a);
-        assert_true(json_array_size(a) >= 1);
-        assert_non_null(json_string_value(json_object_get(json_array_get(a, 0), "mac")));
-        json_decref(a);
+        CbError err = CB_ERROR_INIT;
+        VmAddressList *a = NULL;
+        assert_int_equal(vm_addresses_stored(w.store, r1, &a, &err), 0);
+        assert_true(a->n >= 1);
+        assert_non_null(a->items[0].mac);
+        assert_true(a->items[0].n_addresses >= 1);
+        assert_non_null(a->items[0].addresses[0].address);
+        vm_address_list_free(a);
         assert_int_equal(count("SELECT COUNT(*) FROM resource_addresses"),
                          count("SELECT COUNT(*) FROM resources WHERE kind = 'vm' AND state = 'active'"));
 }
