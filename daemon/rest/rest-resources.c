@@ -40,8 +40,17 @@ static void ticket_settled(const char *id, bool settled, void *userdata) {
         TicketWait *w = userdata;
         (void)settled; /* the record says what the client gets, also after the wait ran out */
 
-        if (resources_record(w->rs, id, &res) >= 0)
-                w->t.state = res.state;
+        /* A held answer skips the batch's hold (rest.c): a change whose
+         * commit failed leaves no record, and must not be answered 202. */
+        if (resources_record(w->rs, id, &res) < 0) {
+                CbError err = CB_ERROR_INIT;
+                cb_error_set(&err, CB_ERR_INTERNAL, "the change to resource '%s' could not be read back", id);
+                rest_async_fail(w->async, &err);
+                cb_error_clear(&err);
+                free(w);
+                return;
+        }
+        w->t.state = res.state;
         rest_async_complete(w->async, ticket_status(&w->t, w->deleting), rest_ticket_json(&w->t));
         free(w);
 }
