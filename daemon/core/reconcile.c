@@ -1006,11 +1006,29 @@ void resources_reconcile_all(Resources *r) {
 
 /* ---- provider events (libvirt domain life-cycle) ---- */
 
+/* An event is a hint that a domain changed, not the change: libvirt
+ * delivers it from its own thread some time after the fact, so the
+ * stop and start of the broker's own resize can arrive after the resize's
+ * end was recorded, and recording "stopped" then would be a lie (and an
+ * audit record of a stop nobody made). So an event makes the broker read
+ * the domain as it is now, on a worker, and the reading is recorded only
+ * if nothing changed the resource in between: no operation under way,
+ * and its change number (resource_changes) no newer than when the reading
+ * was queued, the reconcile's rule. A reading overtaken by a change is
+ * read again, a bounded number of times; the reconcile catches the rest. */
+#define EVENT_READ_TRIES 3
+
 typedef struct EventCopy {
         Resources *r;
         char provider[64];
         DriverEventKind kind;
         char resource_id[64];
+        char provider_ref[64];
+        const DriverOps *ops;
+        DriverConn *conn;
+        int64_t since; /* resource_change_seq() when the reading was queued */
+        unsigned tries;
+        DriverInstance found; /* the reading; valid when read_result >= 0 */
 } EventCopy;
 
 typedef struct Watch {
@@ -1020,8 +1038,9 @@ typedef struct Watch {
 
 static void event_done(int result, void *userdata);
 
-/* Whether event_done() can act on an event of this kind: the kinds its
- * switch handles, and a lost connection. The others (a domain defined, a
+/* Whether an event of this kind can change a record: a domain that
+ * stopped, started, crashed or went away (each makes the broker read the
+ * domain), and a lost connection. The others (a domain defined, a
  * guest suspending or shutting down, whatever else libvirt reports) change
  * no record; each provision brings a DEFINED one, and looking its resource
  * and operation up on the loop only to do nothing cost about 1 % of the
@@ -1038,6 +1057,58 @@ static bool event_may_change_state(DriverEventKind kind) {
         default:
                 return false;
         }
+}
+
+static void event_copy_free(EventCopy *c) {
+        if (c) {
+                driver_instance_done(&c->found);
+                free(c);
+        }
+}
+
+/* The change number of resource id (0: none since this process started);
+ * -1 when unreadable. */
+static int64_t resource_seq_of(Resources *r, const char *id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        int64_t seq = -1;
+        if (store_query_int(r->store, "SELECT COALESCE(MAX(seq), 0) FROM resource_changes WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(id)), &seq, "reading the resource's change number", &err) < 0)
+                return -1;
+        return seq;
+}
+
+static int event_read_run(void *userdata) {
+        EventCopy *c = userdata;
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        DriverRef ref = { .resource_id = c->resource_id,
+                          .provider_ref = c->provider_ref[0] ? c->provider_ref : NULL };
+        driver_instance_done(&c->found);
+        return driver_lookup(c->ops, c->conn, &ref, &c->found, &err);
+}
+
+static void event_read_done(int result, void *userdata);
+
+/* Queues a reading of c's domain (taking c over); false when there is
+ * nothing to read it with, or no reason: an operation under way sets the
+ * state itself, and a resource not of record is the reconcile's to report. */
+static bool event_read_submit(EventCopy *c) {
+        Resources *r = c->r;
+        _cleanup_(resource_done) Resource res = { 0 };
+        char pid[64], pkind[32];
+        Provider *p = providers_find(r->providers, c->provider);
+
+        if (!p || p->status != PROVIDER_CONNECTED || !p->conn || !p->ops->lookup ||
+            resources_record(r, c->resource_id, &res) < 0 ||
+            operation_pending(r, c->resource_id, pid, pkind) != 0)
+                return false;
+        c->since = resource_change_seq(r);
+        if (c->since < 0)
+                return false;
+        c->ops = p->ops;
+        c->conn = p->conn;
+        snprintf(c->provider_ref, sizeof(c->provider_ref), "%s", res.provider_ref ? res.provider_ref : "");
+        c->tries++;
+        return worker_submit(r->pool, event_read_run, event_read_done, c) >= 0;
 }
 
 /* The event thread: copy and hand over, nothing else. */
@@ -1058,57 +1129,67 @@ static void on_driver_event(const DriverEvent *ev, void *userdata) {
 
 static void event_done(int result, void *userdata) {
         EventCopy *c = userdata;
-        Resources *r = c->r;
-        _cleanup_(resource_done) Resource res = { 0 };
-        const char *want = NULL;
-        ResourceState state;
-        char pid[64], pkind[32], now[32];
         (void)result;
 
         if (c->kind == DRIVER_EVENT_CONNECTION_LOST) {
                 log_warning("provider %s: connection lost", c->provider);
-                providers_probe_all(r->providers);
+                providers_probe_all(c->r->providers);
+        } else if (c->resource_id[0] && event_read_submit(c))
+                return;
+        event_copy_free(c);
+}
+
+/* The audit action of a change the host made behind the broker's back. */
+static const char *event_action(ResourceState to, bool found) {
+        switch (to) {
+        case RESOURCE_STOPPED:
+                return "resource.event.stopped";
+        case RESOURCE_ACTIVE:
+                return "resource.event.started";
+        default:
+                return found ? "resource.event.crashed" : "resource.event.undefined";
+        }
+}
+
+static void event_read_done(int result, void *userdata) {
+        EventCopy *c = userdata;
+        Resources *r = c->r;
+        _cleanup_(resource_done) Resource res = { 0 };
+        char pid[64], pkind[32], now[32];
+        bool found = result >= 0;
+
+        if ((result < 0 && result != -ENOENT) || resources_record(r, c->resource_id, &res) < 0 ||
+            operation_pending(r, c->resource_id, pid, pkind) != 0)
+                goto out; /* the daemon stops, the host did not answer, or an operation sets the state */
+        int64_t seq = resource_seq_of(r, c->resource_id);
+        if (seq < 0 || seq > c->since) {
+                /* Changed since the reading was queued: read again. */
+                if (seq >= 0 && c->tries < EVENT_READ_TRIES && event_read_submit(c))
+                        return;
                 goto out;
         }
-        if (!c->resource_id[0] || resources_record(r, c->resource_id, &res) < 0)
-                goto out; /* not ours: the reconcile reports it */
-        if (operation_pending(r, c->resource_id, pid, pkind) != 0)
-                goto out; /* the operation under way sets the state */
-        state = res.state;
-        switch (c->kind) { /* the kinds here are those event_may_change_state() lets through */
-        case DRIVER_EVENT_STOPPED:
-                want = state == RESOURCE_ACTIVE ? resource_state_to_string(RESOURCE_STOPPED) : NULL;
-                break;
-        case DRIVER_EVENT_STARTED:
-        case DRIVER_EVENT_RESUMED:
-                /* A failed provision has no VM of record: the reconcile adopts it if one exists. */
-                want = state == RESOURCE_STOPPED || (state == RESOURCE_FAILED && res.provider_ref)
-                               ? resource_state_to_string(RESOURCE_ACTIVE)
-                               : NULL;
-                break;
-        case DRIVER_EVENT_CRASHED:
-        case DRIVER_EVENT_UNDEFINED:
-                want = state == RESOURCE_ACTIVE || state == RESOURCE_STOPPED
-                               ? resource_state_to_string(RESOURCE_FAILED)
-                               : NULL;
-                break;
-        default:
-                break;
-        }
-        if (want) {
-                CbError err = CB_ERROR_INIT;
-                char action[64];
-                store_now(now);
-                snprintf(action, sizeof(action), "resource.event.%s", driver_event_kind_to_string(c->kind));
-                if (record_state(r, action, "ok",
-                                 &(StateChange){ .id = c->resource_id, .state = want, .now = now }, &err) < 0)
-                        log_error("cannot record event %s of resource %s: %s", action, c->resource_id,
-                                  err.message);
-                cb_error_clear(&err);
-                resources_notify(r, c->resource_id, false);
-        }
+        ResourceState was = res.state;
+        int to = found ? state_from_driver(c->found.state) : RESOURCE_FAILED;
+        /* Only what runs or rests can stop, start or fail; a failed provision
+         * has no VM of record (the reconcile adopts it if one exists). */
+        if (to < 0 || (int)was == to ||
+            !(was == RESOURCE_ACTIVE || was == RESOURCE_STOPPED ||
+              (was == RESOURCE_FAILED && res.provider_ref)))
+                goto out;
+        if (was == RESOURCE_FAILED && !found)
+                goto out;
+        CbError err = CB_ERROR_INIT;
+        const char *action = event_action(to, found);
+        store_now(now);
+        if (record_state(
+                    r, action, found ? "ok" : "failed",
+                    &(StateChange){ .id = c->resource_id, .state = resource_state_to_string(to), .now = now },
+                    &err) < 0)
+                log_error("cannot record event %s of resource %s: %s", action, c->resource_id, err.message);
+        cb_error_clear(&err);
+        resources_notify(r, c->resource_id, false);
 out:
-        free(c);
+        event_copy_free(c);
 }
 
 int resources_watch(Resources *r, Provider *p) {

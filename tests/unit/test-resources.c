@@ -123,6 +123,26 @@ static bool pump_until(bool (*done)(const void *arg), const void *arg) {
         return done(arg);
 }
 
+static bool past(const void *arg) {
+        const struct timespec *until = arg;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return t.tv_sec > until->tv_sec || (t.tv_sec == until->tv_sec && t.tv_nsec >= until->tv_nsec);
+}
+
+/* Runs the loop for ms milliseconds, whatever arrives. */
+static void pump_for_ms(unsigned ms) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (long)(ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+        }
+        assert_true(pump_until(past, &until));
+}
+
 static bool provider_connected(const void *arg) {
         (void)arg;
         Provider *p = providers_find(w.providers, PROVIDER);
@@ -492,6 +512,18 @@ static void test_host_events(void **state) {
         assert_int_equal(virDomainCreate(d), 0);
         assert_true(pump_until(r1_is_active, NULL));
         assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action = 'resource.event.started'"), 1);
+        assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action LIKE 'resource.event.%'"), 2);
+
+        /* Events arrive late: a stop and a start that are both over by the
+         * time the loop hears of them (as the broker's own resize's are
+         * when its end is recorded first) leave a VM that runs, and the
+         * record says so; it never reads "stopped" in between. */
+        assert_int_equal(virDomainDestroy(d), 0);
+        assert_int_equal(virDomainCreate(d), 0);
+        for (int i = 0; i < 10; i++) {
+                pump_for_ms(20);
+                assert_int_equal(state_of(r1), RESOURCE_ACTIVE);
+        }
         assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE action LIKE 'resource.event.%'"), 2);
         virDomainFree(d);
 }
