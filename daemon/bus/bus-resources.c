@@ -449,8 +449,8 @@ static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, bool with_
                 r = resource_unbind(m->resources, &caller, id, arg, false, binding_answered,
                                     sd_bus_message_ref(msg), &b, &pending, &err);
         else
-                r = resource_bind(m->resources, &caller, id, bus_optional(arg), params, NULL, binding_answered,
-                                  sd_bus_message_ref(msg), &b, &pending, &err);
+                r = resource_bind(m->resources, &caller, id, bus_optional(arg), params, NULL,
+                                  binding_answered, sd_bus_message_ref(msg), &b, &pending, &err);
         if (r >= 0 && !pending) { /* a repeat: nothing calls back, the record answers now */
                 sd_bus_message_unref(msg);
                 return bus_reply_new(msg, r, rest_service_binding_json(&b), &err, error);

@@ -457,7 +457,8 @@ static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
         } else if (!pending)
-                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200, rest_service_binding_json(&b));
+                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200,
+                                    rest_service_binding_json(&b));
         (void)reply;
         return REST_ASYNC;
 }
@@ -467,7 +468,8 @@ static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
         int r = resource_bindings_list(req->manager->resources, &req->caller, req->params[0], &list, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "bindings", rest_service_binding_list_json(list)));
+        return rest_reply_json(reply, 200,
+                               json_pack("{s:o}", "bindings", rest_service_binding_list_json(list)));
 }
 
 static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {

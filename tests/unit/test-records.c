@@ -389,15 +389,35 @@ static void test_billing_closing_json(void **state) {
 static void test_service_bindings_json(void **state) {
         char id[] = "sb-a3efdeab0324ce8b", key[] = "app-1", rid[] = "r-ed2655db21673872", by[] = "dev-edu",
              at[] = "2026-12-02T17:35:37Z", later[] = "2026-12-02T17:35:38Z", why[] = "the provider failed";
-        json_auto_t *creds = json_loads("{\"host\":\"127.0.0.1\",\"port\":3306,\"password\":\"s3cret\"}", 0, NULL);
+        json_auto_t *creds =
+                json_loads("{\"host\":\"127.0.0.1\",\"port\":3306,\"password\":\"s3cret\"}", 0, NULL);
         json_auto_t *params = json_loads("{\"app_name\":\"resumed-app\"}", 0, NULL);
         ServiceBinding v[] = {
-                { .id = id, .binding_key = key, .resource_id = rid, .created_by = by, .created_at = at,
-                  .updated_at = at, .state = BINDING_BOUND, .credentials = creds, .parameters = params },
-                { .id = id, .binding_key = key, .resource_id = rid, .created_by = by, .created_at = at,
-                  .updated_at = later, .deleted_at = later, .state = BINDING_UNBOUND },
-                { .id = id, .binding_key = key, .resource_id = rid, .created_by = by, .created_at = at,
-                  .updated_at = at, .error = why, .state = BINDING_FAILED },
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = at,
+                  .state = BINDING_BOUND,
+                  .credentials = creds,
+                  .parameters = params },
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = later,
+                  .deleted_at = later,
+                  .state = BINDING_UNBOUND },
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = at,
+                  .error = why,
+                  .state = BINDING_FAILED },
         };
         ServiceBindingList l = { .items = v, .n = ELEMENTSOF(v) }, none = { 0 };
         json_t *all;
