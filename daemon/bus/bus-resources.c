@@ -244,8 +244,8 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 }
 
 /* The resource a method of a resource object is called on. find_resource()
- * admits no other path, so NotFound here is a path that changed meaning
- * between the two, never an answer a caller sees in practice. */
+ * admits only the paths of resources, so the NotFound below is a guard, not
+ * an answer a caller can get. */
 static int object_id(sd_bus_message *msg, char **ret, sd_bus_error *error) {
         int r = resource_id_from_path(sd_bus_message_get_path(msg), ret);
         if (r < 0)
