@@ -430,7 +430,7 @@ static void binding_answered(const ServiceBinding *b, const CbError *err, void *
                             b->state == BINDING_CREATING || b->state == BINDING_UNBINDING ? 202
                             : b->state == BINDING_UNBOUND                                 ? 200
                                                                                           : 201,
-                            service_binding_to_json(b));
+                            rest_service_binding_json(b));
 }
 
 static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
@@ -457,17 +457,19 @@ static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
         } else if (!pending)
-                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200, service_binding_to_json(&b));
+                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200,
+                                    rest_service_binding_json(&b));
         (void)reply;
         return REST_ASYNC;
 }
 
 static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(service_binding_list_freep) ServiceBindingList *list = NULL;
         int r = resource_bindings_list(req->manager->resources, &req->caller, req->params[0], &list, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "bindings", list));
+        return rest_reply_json(reply, 200,
+                               json_pack("{s:o}", "bindings", rest_service_binding_list_json(list)));
 }
 
 static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
@@ -476,7 +478,7 @@ static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
                                      false, &b, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, service_binding_to_json(&b));
+        return rest_reply_json(reply, 200, rest_service_binding_json(&b));
 }
 
 static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {

@@ -331,6 +331,10 @@ cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-edu
 assert_jq "$CB_BODY" .parameters.app_name oa "the department reads them back with the binding"
 cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-operator
 assert_jq "$CB_BODY" 'has("parameters")' false "the operator does not"
+cb_curl GET "/v1/resources/$RID/bindings" dev-edu
+assert_jq "$CB_BODY" '[.bindings[] | select(has("credentials") or has("parameters"))] | length' 0 \
+        "the listing holds neither credentials nor parameters, not even for the department"
+assert_not_contains "$CB_BODY" "$SECRET" "no parameter value in the listing"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
 assert_eq "$CB_STATUS" 200 "the same request with the same parameters again is 200"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-1", "parameters": {"app_name": "other"}}'
