@@ -239,7 +239,7 @@ static void update(DriverConn *c, const char *rid, const char *plan_id, Result *
         CbError err = CB_ERROR_INIT;
         json_decref(res->body);
         *res = (Result){ 0 };
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, on_reply, res, &err), 0);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, NULL, on_reply, res, &err), 0);
         assert_int_equal(res->calls, 0);
         wait_for(res);
 }
@@ -436,7 +436,7 @@ static void test_update(void **state) {
         json_decref(in);
 
         /* no plan: refused before anything is sent, naming the field */
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", on_reply, &res, &err), -EINVAL);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", NULL, on_reply, &res, &err), -EINVAL);
         assert_string_equal(err.field, "plan_id");
         cb_error_clear(&err);
 
