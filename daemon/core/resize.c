@@ -82,6 +82,10 @@ static int resize_change(Store *s, void *userdata, CbError *err) {
                 q = store_run(s, "UPDATE operations SET resize = ?1 WHERE id = ?2",
                               STORE_ARGS(SA_TEXT(c->resize), SA_TEXT(c->op_id)), "recording the operation",
                               err);
+        if (q >= 0 && c->sealed_parameters)
+                q = store_run(s, "UPDATE operations SET parameters = ?1 WHERE id = ?2",
+                              STORE_ARGS(SA_TEXT(c->sealed_parameters), SA_TEXT(c->op_id)),
+                              "recording the update's parameters", err);
         /* The record takes the new plan now: what it holds and commits is
          * counted on the next request at once. */
         if (q >= 0)
