@@ -513,7 +513,7 @@ static enum MHD_Result update(struct MHD_Connection *c, const char *id, json_t *
                 in->plan_id = strdup(pid);
         }
         json_decref(in->update);
-        in->update = json_pack("{s:O?, s:O?, s:O?}", "plan_id", json_object_get(body, "plan_id"), "parameters",
+        in->update = json_pack("{s:O*, s:O*, s:O*}", "plan_id", json_object_get(body, "plan_id"), "parameters",
                                json_object_get(body, "parameters"), "previous_values",
                                json_object_get(body, "previous_values"));
         P.updates++;
