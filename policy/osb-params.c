@@ -153,9 +153,10 @@ static int check_member(Walk *w, const json_t *v, const json_t *schema, const ch
         size_t len = w->len;
         int q;
         if (!path_push(w, name, index))
-                return cb_error_set_field(w->err, CB_ERR_VALIDATION, "parameters",
-                                          "parameters: nested too deep to name a field (%zu characters at most)",
-                                          sizeof(w->path) - 1);
+                return cb_error_set_field(
+                        w->err, CB_ERR_VALIDATION, "parameters",
+                        "parameters: nested too deep to name a field (%zu characters at most)",
+                        sizeof(w->path) - 1);
         q = check_value(w, v, schema, depth + 1);
         if (q >= 0)
                 path_pop(w, len);

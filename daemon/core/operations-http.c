@@ -195,10 +195,11 @@ static int op_send(OsbPoll *p, Provider *prov, const DriverCallContext *ctx, CbE
                          * the parameters; the plan it leaves goes as previous_values. */
                         DriverCallContext from = *ctx;
                         from.remote_plan_id = op->from_remote_plan_id;
-                        return driver_update_async(
-                                prov->ops, prov->conn, &ref, &from,
-                                streq_ptr(p->remote_plan_id, op->from_remote_plan_id) ? NULL : p->remote_plan_id,
-                                op->parameters, osb_poll_on_reply, p, err);
+                        return driver_update_async(prov->ops, prov->conn, &ref, &from,
+                                                   streq_ptr(p->remote_plan_id, op->from_remote_plan_id)
+                                                           ? NULL
+                                                           : p->remote_plan_id,
+                                                   op->parameters, osb_poll_on_reply, p, err);
                 }
                 return op->kind == OPERATION_PROVISION
                                ? driver_provision_async(prov->ops, prov->conn, &spec, ctx, osb_poll_on_reply,

@@ -152,9 +152,10 @@ static int update_parameters(Resources *r, const Resource *res, const json_t *sp
         Provider *p = res->provider ? providers_find(r->providers, res->provider) : NULL;
         int q;
         if (!p)
-                return cb_error_set(err, CB_ERR_UNAVAILABLE,
-                                    "provider '%s' of resource '%s' is not configured: its schema cannot be read",
-                                    res->provider ? res->provider : "", res->id);
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "provider '%s' of resource '%s' is not configured: its schema cannot be read",
+                        res->provider ? res->provider : "", res->id);
         q = http_update_parameters_check(p, spec, parameters, err);
         if (q < 0)
                 return q;
@@ -192,7 +193,8 @@ int resources_update(Resources *r, const CbCaller *caller, const char *id, const
                                    "resize resources");
         if (q < 0)
                 return q;
-        if (parameters && json_is_object(parameters) && json_object_size(parameters) == 0 && !isempty(plan_id))
+        if (parameters && json_is_object(parameters) && json_object_size(parameters) == 0 &&
+            !isempty(plan_id))
                 parameters = NULL; /* {} with a plan asks nothing more than the plan */
         q = update_args_check(&res, plan_id, parameters, err);
         if (q < 0)
@@ -270,7 +272,8 @@ int resources_update(Resources *r, const CbCaller *caller, const char *id, const
                  * commitment, so nothing for the policy engine to weigh. */
                 own_spec = spec_at(r, res.service_id, res.catalog_revision, res.plan_id);
                 if (!own_spec)
-                        return cb_error_set(err, CB_ERR_INTERNAL, "the plan '%s' of resource '%s' is not in the catalogue",
+                        return cb_error_set(err, CB_ERR_INTERNAL,
+                                            "the plan '%s' of resource '%s' is not in the catalogue",
                                             res.plan_id, id);
                 spec = own_spec;
                 plan_id = res.plan_id;
@@ -337,11 +340,12 @@ int resources_update(Resources *r, const CbCaller *caller, const char *id, const
                 names = json_array();
                 json_object_foreach((json_t *)parameters, k, v) json_array_append_new(names, json_string(k));
         }
-        detail = json_pack("{s:s, s:s, s:s, s:I, s:o*}", "operation", op_id, "from_plan", res.plan_id, "to_plan",
-                           plan_id, "committed_fen", (json_int_t)to_committed, "parameter_names", names);
+        detail = json_pack("{s:s, s:s, s:s, s:I, s:o*}", "operation", op_id, "from_plan", res.plan_id,
+                           "to_plan", plan_id, "committed_fen", (json_int_t)to_committed, "parameter_names",
+                           names);
         q = audit_change(r->store, caller,
-                         &(AuditEntry){ plan_change ? "resource.resize" : "resource.update", object, "ok", NULL,
-                                        detail },
+                         &(AuditEntry){ plan_change ? "resource.resize" : "resource.update", object, "ok",
+                                        NULL, detail },
                          resize_change,
                          &(ResizeChange){ .op_id = op_id,
                                           .id = id,

@@ -287,10 +287,11 @@ static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) 
                 r = json_get_string(body, "plan_id", false, 64, &plan_id, err);
         params = json_object_get(body, "parameters");
         if (r >= 0 && params && !json_is_object(params))
-                r = cb_error_set_field(err, CB_ERR_VALIDATION, "parameters", "parameters: must be a JSON object");
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
+                                       "parameters: must be a JSON object");
         if (r >= 0)
-                r = resources_update(req->manager->resources, &req->caller, req->params[0], plan_id, params, &t,
-                                     err);
+                r = resources_update(req->manager->resources, &req->caller, req->params[0], plan_id, params,
+                                     &t, err);
         json_decref(body);
         if (r < 0)
                 return r;

@@ -239,7 +239,8 @@ static void update(DriverConn *c, const char *rid, const char *plan_id, Result *
         CbError err = CB_ERROR_INIT;
         json_decref(res->body);
         *res = (Result){ 0 };
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, NULL, on_reply, res, &err), 0);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, NULL, on_reply, res, &err),
+                         0);
         assert_int_equal(res->calls, 0);
         wait_for(res);
 }
@@ -441,9 +442,9 @@ static void test_update(void **state) {
                 json_t *params = json_pack("{s:s, s:{s:i}}", "charset", "gbk", "backup", "days", 7), *upd;
                 json_decref(res.body);
                 res = (Result){ 0 };
-                assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, NULL, params, on_reply, &res,
-                                                     &err),
-                                 0);
+                assert_int_equal(
+                        driver_update_async(http, c, &ref, &ctx_mysql, NULL, params, on_reply, &res, &err),
+                        0);
                 wait_for(&res);
                 assert_int_equal(res.r, 0);
                 in = instance("r-upd1");
@@ -458,11 +459,13 @@ static void test_update(void **state) {
                 json_decref(params);
         }
         /* neither: refused before anything is sent */
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, NULL, NULL, on_reply, &res, &err), -EINVAL);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, NULL, NULL, on_reply, &res, &err),
+                         -EINVAL);
         cb_error_clear(&err);
 
         /* no plan: refused before anything is sent, naming the field */
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", NULL, on_reply, &res, &err), -EINVAL);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", NULL, on_reply, &res, &err),
+                         -EINVAL);
         assert_string_equal(err.field, "plan_id");
         cb_error_clear(&err);
 

@@ -146,7 +146,8 @@ static const char nested_text[] =
         "   \"name\": {\"type\": \"string\", \"minLength\": 2, \"maxLength\": 4},"
         "   \"users\": {\"type\": \"array\", \"maxItems\": 3, \"items\": {"
         "     \"type\": \"object\", \"required\": [\"name\"],"
-        "     \"properties\": {\"name\": {\"type\": \"string\"}, \"ro\": {\"type\": [\"boolean\", \"null\"]}}}},"
+        "     \"properties\": {\"name\": {\"type\": \"string\"}, \"ro\": {\"type\": [\"boolean\", "
+        "\"null\"]}}}},"
         "   \"tags\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}}"
         "  }}}}";
 
@@ -155,12 +156,14 @@ static void test_nested(void **state) {
                 { "{\"db\": {}}", "parameters.db.engine", "required" },
                 { "{\"db\": 3}", "parameters.db", "object" },
                 { "{\"db\": {\"engine\": \"oracle\"}}", "parameters.db.engine", "enum" },
-                { "{\"db\": {\"engine\": \"pg\", \"hunter2\": 1}}", "parameters.db.hunter2", "not a parameter" },
+                { "{\"db\": {\"engine\": \"pg\", \"hunter2\": 1}}", "parameters.db.hunter2",
+                  "not a parameter" },
                 { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 9}}", "parameters.db.size_gib", "minimum" },
                 { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 101}}", "parameters.db.size_gib", "maximum" },
                 { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 10.5}}", "parameters.db.size_gib", "integer" },
                 { "{\"db\": {\"engine\": \"pg\", \"name\": \"a\"}}", "parameters.db.name", "minLength" },
-                { "{\"db\": {\"engine\": \"pg\", \"name\": \"hunter2\"}}", "parameters.db.name", "maxLength" },
+                { "{\"db\": {\"engine\": \"pg\", \"name\": \"hunter2\"}}", "parameters.db.name",
+                  "maxLength" },
                 { "{\"db\": {\"engine\": \"pg\", \"users\": [{\"name\": \"a\"}, {\"name\": \"b\"}, "
                   "{\"ro\": true}]}}",
                   "parameters.db.users[2].name", "required" },
@@ -169,14 +172,17 @@ static void test_nested(void **state) {
                 { "{\"db\": {\"engine\": \"pg\", \"users\": [{\"name\": \"a\"}, {\"name\": \"a\"}, "
                   "{\"name\": \"a\"}, {\"name\": \"a\"}]}}",
                   "parameters.db.users", "maxItems" },
-                { "{\"db\": {\"engine\": \"pg\", \"tags\": {\"team\": 7}}}", "parameters.db.tags.team", "string" },
+                { "{\"db\": {\"engine\": \"pg\", \"tags\": {\"team\": 7}}}", "parameters.db.tags.team",
+                  "string" },
         };
         json_t *s = json_loads(nested_text, 0, NULL);
         CbError err;
         (void)state;
         assert_non_null(s);
-        assert_int_equal(check("{\"db\": {\"engine\": \"pg\", \"size_gib\": 10, \"name\": \"\u00e9\u00e9\u00e9\u00e9\", "
-                               "\"users\": [{\"name\": \"a\", \"ro\": null}], \"tags\": {\"t\": \"x\"}}, \"other\": 1}",
+        assert_int_equal(check("{\"db\": {\"engine\": \"pg\", \"size_gib\": 10, \"name\": "
+                               "\"\u00e9\u00e9\u00e9\u00e9\", "
+                               "\"users\": [{\"name\": \"a\", \"ro\": null}], \"tags\": {\"t\": \"x\"}}, "
+                               "\"other\": 1}",
                                s, &err),
                          0);
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
