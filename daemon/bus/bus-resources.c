@@ -734,6 +734,35 @@ static int method_resize_resource(sd_bus_message *msg, void *userdata, sd_bus_er
         return reply_operation(msg, r, &t, &err, error);
 }
 
+/* UpdateResource(id, plan_id, parameters): POST /v1/resources/{id}/resize
+ * {"plan_id"?, "parameters"?} (resources_update(), resize.h). plan_id ""
+ * keeps the plan; parameters a JSON object as text, "" for none. */
+static int method_update_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(json_decrefp) json_t *params = NULL;
+        Manager *m = userdata;
+        const char *id, *plan_id, *params_text;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &plan_id, &params_text);
+        if (r < 0)
+                return r;
+        /* Not bus_parse_json_arg(): its message quotes the text, and parameters may be secrets. */
+        if (!isempty(params_text) && (strlen(params_text) > bus_json_arg_max(m) ||
+                                      !(params = json_loads(params_text, JSON_REJECT_DUPLICATES, NULL))))
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_VALIDATION),
+                                         "parameters: not a JSON document (or too large)");
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_update(m->resources, &caller, id, isempty(plan_id) ? NULL : plan_id, params, &t, &err);
+        if (r < 0)
+                return bus_error_from_cb(error, &err);
+        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+}
+
 /* ListOperations(kind, state, resource_id, limit, page_token): GET /v1/operations. */
 static int method_list_operations(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -767,6 +796,10 @@ const sd_bus_vtable bus_resources_vtable[] = {
                                 method_get_operation, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ResizeResource", SD_BUS_ARGS("s", id, "s", plan_id),
                                 SD_BUS_RESULT("s", operation_id), method_resize_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        /* parameters: a JSON object as text ("" for none); plan_id "" keeps the plan. */
+        SD_BUS_METHOD_WITH_ARGS("UpdateResource", SD_BUS_ARGS("s", id, "s", plan_id, "s", parameters),
+                                SD_BUS_RESULT("s", operation_id), method_update_resource,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "ListOperations",

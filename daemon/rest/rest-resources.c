@@ -272,9 +272,11 @@ static int on_volume_attach(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
+/* {"plan_id"?, "parameters"?}: at least one (resources_update(), resize.h). */
 static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) {
-        static const char *const fields[] = { "plan_id", NULL };
+        static const char *const fields[] = { "plan_id", "parameters", NULL };
         const char *plan_id = NULL;
+        const json_t *params;
         json_t *body = NULL;
         ResourceTicket t;
         int r = rest_body_json(req, &body, err);
@@ -282,9 +284,14 @@ static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) 
                 return r;
         r = json_check_object(body, fields, err);
         if (r >= 0)
-                r = json_get_string(body, "plan_id", true, 64, &plan_id, err);
+                r = json_get_string(body, "plan_id", false, 64, &plan_id, err);
+        params = json_object_get(body, "parameters");
+        if (r >= 0 && params && !json_is_object(params))
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
+                                       "parameters: must be a JSON object");
         if (r >= 0)
-                r = resources_resize(req->manager->resources, &req->caller, req->params[0], plan_id, &t, err);
+                r = resources_update(req->manager->resources, &req->caller, req->params[0], plan_id, params,
+                                     &t, err);
         json_decref(body);
         if (r < 0)
                 return r;
