@@ -266,9 +266,9 @@ static int reply_operation(sd_bus_message *msg, int r, const ResourceTicket *t, 
 
 /* The core's answer to a pending Console (answer is ours) and
  * ReadAddresses; userdata is the call, referenced until now. */
-static void console_done(json_t *answer, const CbError *err, void *userdata) {
-        json_auto_t *v = answer;
-        bus_answer_pending(userdata, v, v, err, "Console");
+static void console_done(const VmConsole *answer, const CbError *err, void *userdata) {
+        json_auto_t *v = answer ? rest_vm_console_json(answer) : NULL;
+        bus_answer_pending(userdata, answer, v, err, "Console");
 }
 
 static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {

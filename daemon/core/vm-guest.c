@@ -147,9 +147,10 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
         return len;
 }
 
-/* A JSON string for what a guest wrote: anything that is no text (invalid
- * UTF-8, terminal control codes) becomes '?', so the answer is always valid. */
-static json_t *console_text(const char *data, size_t len, unsigned lines) {
+/* What a guest wrote, as text: anything that is no text (invalid UTF-8,
+ * terminal control codes) becomes '?', so the answer is always valid
+ * UTF-8. A malloc'd string of *ret_len bytes (NUL-terminated), or NULL. */
+static char *console_text(const char *data, size_t len, unsigned lines, size_t *ret_len) {
         const unsigned char *s = (const unsigned char *)data;
         size_t start = 0;
         if (lines > 0) {
@@ -164,7 +165,7 @@ static json_t *console_text(const char *data, size_t len, unsigned lines) {
                 }
                 start = i;
         }
-        _cleanup_(freep) char *out = malloc(len - start + 1);
+        char *out = malloc(len - start + 1);
         if (!out)
                 return NULL;
         size_t o = 0;
@@ -182,7 +183,9 @@ static json_t *console_text(const char *data, size_t len, unsigned lines) {
                 o += l;
                 i += l;
         }
-        return json_stringn(out, o);
+        out[o] = '\0';
+        *ret_len = o;
+        return out;
 }
 
 static const char *const vm_address_type_table[_VM_ADDRESS_TYPE_MAX] = {
@@ -353,16 +356,15 @@ int vm_addresses_stored(Store *s, const char *id, VmAddressList **ret, CbError *
 
 static void guest_job_done(int result, void *userdata) {
         GuestJob *j = userdata;
-        json_t *answer = NULL;
+        _cleanup_(freep) char *text = NULL;
+        VmConsole console = { .resource_id = j->resource_id, .bytes = j->len, .truncated = j->truncated };
 
         if (result == -ECANCELED && !j->err.message[0])
                 cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
         else if (result >= 0 && j->what == GUEST_CONSOLE) {
-                json_t *text = console_text(j->data, j->len, j->lines);
-                answer = text ? json_pack("{s:s, s:o, s:I, s:b}", "resource_id", j->resource_id, "output",
-                                          text, "bytes", (json_int_t)j->len, "truncated", j->truncated)
-                              : NULL;
-                if (!answer)
+                text = console_text(j->data, j->len, j->lines, &console.output_len);
+                console.output = text;
+                if (!text)
                         cb_error_set(&j->err, CB_ERR_INTERNAL, "out of memory");
         } else if (result >= 0) {
                 char now[32];
@@ -379,7 +381,7 @@ static void guest_job_done(int result, void *userdata) {
         if (j->what == GUEST_ADDRESSES)
                 j->addresses_done(NULL, &j->err, j->userdata);
         else
-                j->done(answer, answer ? NULL : &j->err, j->userdata);
+                j->done(text ? &console : NULL, text ? NULL : &j->err, j->userdata);
         guest_job_free(j);
 }
 

@@ -24,8 +24,19 @@
 #define VM_CONSOLE_MAX_KIB     1024u
 #define VM_CONSOLE_MAX_LINES   100000u
 
-/* The console: a new reference, or NULL and err. */
-typedef void (*VmGuestDoneFn)(json_t *answer, const CbError *err, void *userdata);
+/* What vm_console() read: output is UTF-8 (invalid bytes and control
+ * characters other than \n and \t became '?'), output_len bytes of it;
+ * bytes: how much of the log was read; truncated: older output left off. */
+typedef struct VmConsole {
+        const char *resource_id;
+        const char *output;
+        size_t output_len;
+        uint64_t bytes;
+        bool truncated;
+} VmConsole;
+
+/* The console (valid during the call), or NULL and err. */
+typedef void (*VmGuestDoneFn)(const VmConsole *answer, const CbError *err, void *userdata);
 
 /* The refusal vm_console() would give (who, which VM, which numbers),
  * without starting anything: for a face that must decide whether to wait.
@@ -33,10 +44,8 @@ typedef void (*VmGuestDoneFn)(json_t *answer, const CbError *err, void *userdata
  * 1..VM_CONSOLE_MAX_LINES (field "lines"). */
 int vm_console_check(Resources *r, const CbCaller *caller, const char *id, unsigned kib, unsigned lines,
                      CbError *err);
-/* {"resource_id", "output" (UTF-8: invalid bytes and control characters
- * other than \n and \t become '?'), "bytes" (read), "truncated" (older
- * output left off)}: the last kib KiB of the log, then its last `lines`
- * lines when lines > 0. */
+/* The last kib KiB of the console log, then its last `lines` lines when
+ * lines > 0 (a VmConsole). */
 int vm_console(Resources *r, const CbCaller *caller, const char *id, unsigned kib, unsigned lines,
                VmGuestDoneFn done, void *userdata, CbError *err);
 

@@ -688,6 +688,13 @@ json_t *rest_vm_address_read_json(const VmAddressRead *a) {
                     : NULL;
 }
 
+json_t *rest_vm_console_json(const VmConsole *c) {
+        json_t *text = json_stringn(c->output, c->output_len);
+        return text ? json_pack("{s:s, s:o, s:I, s:b}", "resource_id", c->resource_id, "output", text,
+                                "bytes", (json_int_t)c->bytes, "truncated", c->truncated)
+                    : NULL;
+}
+
 json_t *rest_billing_closing_json(const BillingClosing *c) {
         json_t *files = json_array();
         for (size_t i = 0; files && i < c->n_files; i++)

@@ -156,6 +156,8 @@ json_t *rest_vm_address_list_json(const VmAddressList *l);
 /* {"resource_id", "addresses", "read_at"}: a live read (GET
  * /v1/resources/{id}/addresses, Resource.ReadAddresses). */
 json_t *rest_vm_address_read_json(const VmAddressRead *a);
+/* {"resource_id", "output", "bytes", "truncated"}; NULL: no memory. */
+json_t *rest_vm_console_json(const VmConsole *c);
 
 /* {"period", "closed_at", "closed_by", "alg", "key_id", "files":
  * [{"department" ("" for the whole city), "format": "csv"|"json", "sm3"}]}:

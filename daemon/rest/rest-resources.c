@@ -153,12 +153,17 @@ static int query_uint(RestRequest *req, const char *name, unsigned def, unsigned
         return 0;
 }
 
-static void guest_done(json_t *answer, const CbError *err, void *userdata) {
+static void guest_done(const VmConsole *answer, const CbError *err, void *userdata) {
+        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
         RestAsync *a = userdata;
-        if (answer)
-                rest_async_complete(a, 200, answer);
-        else
-                rest_async_fail(a, err);
+        json_t *v = answer ? rest_vm_console_json(answer) : NULL;
+        if (v)
+                rest_async_complete(a, 200, v);
+        else {
+                if (answer)
+                        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+                rest_async_fail(a, answer ? &oom : err);
+        }
 }
 
 /* The tail of the serial console, read on a worker while the request waits. */

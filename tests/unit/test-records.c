@@ -386,6 +386,23 @@ static void test_billing_closing_json(void **state) {
  * JSON (the bytes below are from test-http-bindings.sh's answers):
  * optional members absent rather than null, credentials and parameters
  * only when the record holds them, a list in its order. */
+/* A console read as the faces answered it before the core returned a
+ * record: output by its length (a NUL inside the guest's text would
+ * otherwise cut it), bytes as read. */
+static void test_vm_console_json(void **state) {
+        (void)state;
+        assert_text(rest_vm_console_json(&(VmConsole){ .resource_id = "r-1",
+                                                       .output = "boot ok\nlogin: ",
+                                                       .output_len = 15,
+                                                       .bytes = 4096,
+                                                       .truncated = true }),
+                    "{\"resource_id\":\"r-1\",\"output\":\"boot ok\\nlogin: "
+                    "\",\"bytes\":4096,\"truncated\":true}");
+        assert_text(
+                rest_vm_console_json(&(VmConsole){ .resource_id = "r-2", .output = "abc", .output_len = 2 }),
+                "{\"resource_id\":\"r-2\",\"output\":\"ab\",\"bytes\":0,\"truncated\":false}");
+}
+
 static void test_service_bindings_json(void **state) {
         char id[] = "sb-a3efdeab0324ce8b", key[] = "app-1", rid[] = "r-ed2655db21673872", by[] = "dev-edu",
              at[] = "2026-12-02T17:35:37Z", later[] = "2026-12-02T17:35:38Z", why[] = "the provider failed";
@@ -458,6 +475,7 @@ int main(void) {
                 cmocka_unit_test(test_vm_addresses_json),
                 cmocka_unit_test(test_billing_closing_json),
                 cmocka_unit_test(test_service_bindings_json),
+                cmocka_unit_test(test_vm_console_json),
         };
         int r;
 
