@@ -54,9 +54,13 @@ int date_compare(const char *a, const char *b) {
         return r < 0 ? -1 : r > 0;
 }
 
-void date_today_local(char ret[DATE_LEN + 1]) {
-        time_t t = time(NULL);
+void date_of_cst(time_t t, char ret[DATE_LEN + 1]) {
+        time_t cst = t + 8 * 3600;
         struct tm tm;
-        localtime_r(&t, &tm);
+        gmtime_r(&cst, &tm);
         strftime(ret, DATE_LEN + 1, "%Y-%m-%d", &tm);
+}
+
+void date_today_cst(char ret[DATE_LEN + 1]) {
+        date_of_cst(time(NULL), ret);
 }

@@ -4,10 +4,11 @@
 /*
  * Calendar dates as the regulation's records carry them: strict
  * "YYYY-MM-DD" strings, years 1..9999, proleptic Gregorian. Pure, except
- * date_today_local(), which reads the clock.
+ * date_today_cst(), which reads the clock.
  */
 
 #include <stdbool.h>
+#include <time.h>
 
 #define DATE_LEN 10
 
@@ -24,5 +25,10 @@ bool date_is_valid(const char *s);
  * width, so this is the byte order of the first ten characters. */
 int date_compare(const char *a, const char *b);
 
-/* Today's local date. */
-void date_today_local(char ret[DATE_LEN + 1]);
+/* The date in China Standard Time (UTC+8, no daylight saving) of t, and
+ * today's: the regulation's calendar whatever zone the machine is set to,
+ * as billing periods are CST months. A server kept in UTC judged a
+ * milestone filed at 9 a.m. in Linfen, dated that day, as "in the
+ * future" (it was still yesterday in UTC). */
+void date_of_cst(time_t t, char ret[DATE_LEN + 1]);
+void date_today_cst(char ret[DATE_LEN + 1]);

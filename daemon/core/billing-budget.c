@@ -123,7 +123,7 @@ int billing_budget_check(Store *s, int64_t now, BudgetAlertFn fn, void *userdata
 
         gmtime_r(&t, &tm);
         /* The day the policy engine counts from (evaluation.c). */
-        date_today_local(today);
+        date_today_cst(today);
         strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
         int opened = store_read_begin(s);

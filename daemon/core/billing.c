@@ -452,7 +452,7 @@ static int project_end(Stmt *st) {
                  * transaction, and keeping the row writes. */
                 BillingSpend sp;
                 char today[DATE_LEN + 1];
-                date_today_local(today);
+                date_today_cst(today);
                 r = billing_project_spend_uncached(st->s, p->id, today, p->valid_until, (int64_t)time(NULL),
                                                    &sp, st->err);
                 if (r < 0)

@@ -129,7 +129,7 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
         char today[11];
         int r;
 
-        date_today_local(today);
+        date_today_cst(today);
         /* Who may ask at all is decided before anything is read, so that
          * the refusal is the same whatever the ids name. */
         r = caller_require_role(caller, CB_ROLE_DEPARTMENT | evaluators, "evaluate requests", err);

@@ -64,7 +64,7 @@ static json_t *json_column(StoreRows *rows, int i) {
 }
 
 static void today_local(char ret[DATE_LEN + 1]) {
-        date_today_local(ret);
+        date_today_cst(ret);
 }
 
 void legacy_record_done(LegacyRecord *rec) {

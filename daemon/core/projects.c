@@ -379,7 +379,7 @@ static int project_build(Projects *p, ProjectRow *row, bool full, Project **ret)
         pr->status = (ProjectStatus)status;
         pr->revision = row->revision;
 
-        date_today_local(today);
+        date_today_cst(today);
         r = project_approval_load(p, pr->id, 0, &pr->approval);
         if (r < 0)
                 return r;
@@ -598,7 +598,7 @@ int projects_add_milestone(Projects *p, const CbCaller *caller, const char *id, 
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "kind", "kind: '%s' is not one of %s", kind,
                                           string_table_join(t, n, names, sizeof(names)));
         }
-        date_today_local(today);
+        date_today_cst(today);
         if (date_compare(date, today) > 0)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "date", "date: %s is in the future", date);
         if (budget_year && mk != MILESTONE_SELF_EVALUATION_FILED)

@@ -61,7 +61,7 @@ static inline void fuzz_world_approve(FuzzWorld *w) {
         char *doc = NULL, today[11];
         int year, r;
 
-        date_today_local(today);
+        date_today_cst(today);
         year = atoi(today);
         FUZZ_ASSERT(
                 asprintf(&doc,
@@ -120,7 +120,7 @@ static inline void fuzz_world_init(FuzzWorld *w) {
 
         fuzz_world_approve(w);
 
-        date_today_local(today);
+        date_today_cst(today);
         doc = json_pack("{s:s, s:s}", "kind", "contract_signed", "date", today);
         {
                 Project *pr = NULL;

@@ -7,6 +7,10 @@
 
 set -euo pipefail
 
+# The daemon's calendar is China Standard Time whatever the machine's zone
+# (date_today_cst): the tests' `date` gives the same dates.
+export TZ=CST-8 # POSIX form: UTC+8 with no tzdata needed
+
 CB_BUILD=${CB_BUILD:-build}
 CB_CONFIG=${CB_CONFIG:-tests/integration/test.conf}
 CB_PIDS=()

@@ -465,9 +465,31 @@ static void test_load_dir_all_or_nothing(void **state) {
         calendar_free(c);
 }
 
+/* The regulation's calendar is Beijing time, whatever zone the machine
+ * keeps: 16:00 UTC is already the next day, 15:59:59 UTC is not; a year
+ * turns over at 16:00 UTC on 31 December. */
+static void test_date_of_cst(void **state) {
+        char d[DATE_LEN + 1];
+        (void)state;
+        date_of_cst((time_t)1796227199, d); /* 2026-12-02T15:59:59Z */
+        assert_string_equal(d, "2026-12-02");
+        date_of_cst((time_t)1796227200, d); /* 2026-12-02T16:00:00Z */
+        assert_string_equal(d, "2026-12-03");
+        date_of_cst((time_t)1798732800, d); /* 2026-12-31T16:00:00Z */
+        assert_string_equal(d, "2027-01-01");
+        /* Not the process's zone. */
+        setenv("TZ", "America/New_York", 1);
+        tzset();
+        date_of_cst((time_t)1796227200, d);
+        assert_string_equal(d, "2026-12-03");
+        unsetenv("TZ");
+        tzset();
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_date_parse),
+                cmocka_unit_test(test_date_of_cst),
                 cmocka_unit_test(test_date_compare_weekday),
                 cmocka_unit_test(test_worked_examples),
                 cmocka_unit_test(test_shipped_days),

@@ -160,7 +160,7 @@ static void test_get_is_typed(void **state) {
         char today[DATE_LEN + 1], keys[512];
 
         assert_int_equal(legacy_get(f->lg, &migration_c, "edu-db", &rec, &err), 0);
-        date_today_local(today);
+        date_today_cst(today);
         assert_int_equal(legacy_system_overdue(f->lg, "edu-db", today, &facts), 0);
         assert_string_equal(rec.system_id, "edu-db");
         assert_string_equal(rec.department, "edu");

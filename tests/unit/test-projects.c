@@ -20,6 +20,7 @@
 
 #include "approvals.h"
 #include "catalog.h"
+#include "date.h"
 #include "projects.h"
 #include "rest-records.h"
 #include "signature.h"
@@ -98,10 +99,7 @@ static int teardown_world(void **state) {
 }
 
 static void day(int offset_days, char ret[11]) {
-        time_t t = time(NULL) + (time_t)offset_days * 86400;
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(ret, 11, "%Y-%m-%d", &tm);
+        date_of_cst(time(NULL) + (time_t)offset_days * 86400, ret);
 }
 
 /* A signed envelope of a valid approval document. */
