@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1060,6 +1062,33 @@ static int store_migrate(Store *s, int target, CbError *err) {
         return store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ? -EIO : 0;
 }
 
+/* CB_STORE_TRACE=FILE (a debugging aid, bench/osb.sh's statement count):
+ * every statement SQLite starts, one line each, appended to FILE; a
+ * trigger's statements come as their "-- TRIGGER name" line. */
+static int trace_stmt(unsigned type, void *userdata, void *p, void *x) {
+        const char *sql = x;
+
+        if (type != SQLITE_TRACE_STMT)
+                return 0;
+        if (!sql || strncmp(sql, "--", 2) != 0)
+                sql = sqlite3_sql(p);
+        fprintf(userdata, "%s\n", sql ? sql : "?");
+        fflush(userdata);
+        return 0;
+}
+
+static void trace_maybe(sqlite3 *db) {
+        const char *path = getenv("CB_STORE_TRACE");
+        static FILE *f;
+
+        if (!path || !*path)
+                return;
+        if (!f)
+                f = fopen(path, "ae");
+        if (f)
+                sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_stmt, f);
+}
+
 int store_open_at_version(const char *path, int version, Store **ret, CbError *err) {
         _cleanup_(store_freep) Store *s = NULL;
         int r;
@@ -1085,6 +1114,7 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s: %s", path,
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
+        trace_maybe(s->db);
 
         /* journal_size_limit: a month's close writes its files through the
          * WAL (hundreds of MiB at 10M segments); once checkpointed, the WAL
@@ -1131,6 +1161,7 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         if (sqlite3_open_v2(rd->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for reading: %s", rd->path,
                                     rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
+        trace_maybe(rd->db);
         sqlite3_busy_timeout(rd->db, 5000);
         *ret = TAKE_PTR(rd);
         return 0;
@@ -1150,6 +1181,7 @@ int store_open_writer(Store *s, Store **ret, CbError *err) {
             SQLITE_OK)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for writing: %s", wr->path,
                                     wr->db ? sqlite3_errmsg(wr->db) : "out of memory");
+        trace_maybe(wr->db);
         sqlite3_busy_timeout(wr->db, 5000);
         /* The file is in WAL mode already (the owner's connection set it). */
         r = store_exec(wr,
