@@ -928,6 +928,9 @@ struct Store {
         bool unsynced;  /* a relaxed commit may not be on disk yet */
         bool relax_tx;  /* the open transaction commits relaxed */
         uint64_t syncs; /* WAL flushes done (store_sync_count) */
+        int wal_fd;     /* the -wal file, kept open for store_sync once found; valid if wal_open */
+        bool wal_open;
+        uint64_t epoch; /* store_epoch() */
         StoreDeferred *deferred;
         size_t n_deferred;
         StoreMemo *memos; /* kept during a read snapshot, run after it */
@@ -982,6 +985,7 @@ static int mkdir_parents(const char *path) {
 }
 
 int store_exec(Store *s, const char *sql, CbError *err) {
+        s->epoch++; /* raw SQL may change anything */
         char *msg = NULL;
         if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
                 int r = cb_error_set(err, CB_ERR_INTERNAL, "database error: %s", msg ? msg : "unknown");
@@ -1208,6 +1212,8 @@ Store *store_free(Store *s) {
         run_deferred(s, 0, -ECANCELED);
         free(s->deferred);
         memos_clear(s);
+        if (s->wal_open)
+                close(s->wal_fd);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);
@@ -1346,6 +1352,7 @@ int store_commit(Store *s) {
         s->depth = 0;
         bool relaxed = s->relax_tx;
         if (tx_exec(s, sql_commit) < 0) {
+                s->epoch++;
                 tx_exec(s, sql_rollback);
                 store_relax_tx_end(s);
                 run_deferred(s, 0, -EIO);
@@ -1393,27 +1400,37 @@ uint64_t store_sync_count(const Store *s) {
         return s ? s->syncs : 0;
 }
 
+uint64_t store_epoch(const Store *s) {
+        return s ? s->epoch : 0;
+}
+
 int store_sync(Store *s) {
         if (!s || !s->unsynced || s->depth > 0 || s->batch_open)
                 return 0;
         /* The WAL's dirty pages belong to its inode: any descriptor of the
-         * file flushes what the relaxed commits wrote. */
-        _cleanup_(freep) char *wal = NULL;
+         * file flushes what the relaxed commits wrote. The descriptor is
+         * kept once the WAL exists (an open and a close less per durable
+         * commit): SQLite truncates the WAL but never replaces it while
+         * this connection, which holds it open too, lives. */
         if (!s->path) {
                 s->unsynced = false; /* in memory: nothing to flush */
                 return 0;
         }
-        if (asprintf(&wal, "%s-wal", s->path) < 0)
-                return -ENOMEM;
-        int fd = open(wal, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return -errno;
-                s->unsynced = false; /* no WAL: checkpointed and synced */
-                return 0;
+        if (!s->wal_open) {
+                _cleanup_(freep) char *wal = NULL;
+                if (asprintf(&wal, "%s-wal", s->path) < 0)
+                        return -ENOMEM;
+                int fd = open(wal, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        s->unsynced = false; /* no WAL: checkpointed and synced */
+                        return 0;
+                }
+                s->wal_fd = fd;
+                s->wal_open = true;
         }
-        int r = fdatasync(fd) < 0 ? -errno : 0;
-        close(fd);
+        int r = fdatasync(s->wal_fd) < 0 ? -errno : 0;
         if (r == 0) {
                 s->unsynced = false;
                 s->syncs++;
@@ -1426,6 +1443,7 @@ void store_rollback(Store *s) {
 
         if (level <= 0)
                 return;
+        s->epoch++;
         s->depth--;
         if (level > 1 || s->batch_open) {
                 savepoint_exec(s, SP_ROLLBACK_TO, level);
@@ -1596,6 +1614,7 @@ int store_batch_end(Store *s) {
                 s->depth = 0;
                 r = 0;
                 if (tx_exec(s, sql_commit) < 0) {
+                        s->epoch++;
                         tx_exec(s, sql_rollback);
                         r = -EIO;
                 } else {
