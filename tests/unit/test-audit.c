@@ -499,11 +499,12 @@ static void test_head_kept_in_memory(void **state) {
         assert_true(verdict(s, NULL, &bad, &problem));
 
         /* The newest record cut off with raw SQL and the head rewritten. */
-        assert_int_equal(store_exec(s,
-                                    "DELETE FROM audit WHERE seq = 6; "
-                                    "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5);",
-                                    &err),
-                         0);
+        assert_int_equal(
+                store_exec(s,
+                           "DELETE FROM audit WHERE seq = 6; "
+                           "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5);",
+                           &err),
+                0);
         append(s, "object:c");
         assert_int_equal(audit_head_anchor(s, &head), 0);
         assert_int_equal(head.seq, 6);
