@@ -482,26 +482,63 @@ static int cmd_operation(Ctl *ctl, int argc, char **argv) {
         return 0;
 }
 
-/* resize ID PLAN: Resources.ResizeResource. */
+/* UpdateResource(id, plan, parameters from FILE or "-"): the parameters come
+ * from a file or standard input, never the command line (any user's ps sees it). */
+static int update_call(Ctl *ctl, const char *id, const char *plan, const char *file, const char **ret_op,
+                       sd_bus_message **ret_reply) {
+        _cleanup_(freep) char *text = NULL;
+        json_auto_t *params = NULL;
+        int r = ctl_read_json_object(file, &params);
+        if (r < 0)
+                return r;
+        text = json_dumps(params, JSON_COMPACT);
+        if (!text)
+                return ctl_error(-ENOMEM, "out of memory");
+        r = ctl_call(ctl, RESOURCES, "UpdateResource", ret_reply, "sss", id, plan, text);
+        explicit_bzero(text, strlen(text));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(*ret_reply, "s", ret_op);
+        return r < 0 ? ctl_error(r, "unexpected reply to UpdateResource: %s", strerror(-r)) : 0;
+}
+
+static int print_update(Ctl *ctl, const char *id, const char *plan, const char *op) {
+        if (ctl->json) {
+                json_auto_t *o = json_pack("{s:s, s:s*, s:s}", "id", id, "plan_id", plan, "operation_id", op);
+                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        }
+        if (plan)
+                printf("%s: resize to %s requested, operation %s\n", id, plan, op);
+        else
+                printf("%s: update of its parameters requested, operation %s\n", id, op);
+        return 0;
+}
+
+/* resize ID PLAN [PARAMETERS_FILE]: Resources.ResizeResource, or
+ * Resources.UpdateResource with the parameters. */
 static int cmd_resize(Ctl *ctl, int argc, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *op;
         int r;
 
-        (void)argc;
-        r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &op);
-        if (r < 0)
-                return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
-        if (ctl->json) {
-                json_auto_t *o =
-                        json_pack("{s:s, s:s, s:s}", "id", argv[0], "plan_id", argv[1], "operation_id", op);
-                return o ? ctl_print_json(o) : ctl_error(-ENOMEM, "out of memory");
+        if (argc > 2)
+                r = update_call(ctl, argv[0], argv[1], argv[2], &op, &reply);
+        else {
+                r = ctl_call(ctl, RESOURCES, "ResizeResource", &reply, "ss", argv[0], argv[1]);
+                if (r >= 0 && (r = sd_bus_message_read(reply, "s", &op)) < 0)
+                        return ctl_error(r, "unexpected reply to ResizeResource: %s", strerror(-r));
         }
-        printf("%s: resize to %s requested, operation %s\n", argv[0], argv[1], op);
-        return 0;
+        return r < 0 ? r : print_update(ctl, argv[0], argv[1], op);
+}
+
+/* update ID PARAMETERS_FILE: new parameters on the plan it is on (Resources.UpdateResource). */
+static int cmd_update(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *op;
+        int r;
+        (void)argc;
+        r = update_call(ctl, argv[0], "", argv[1], &op, &reply);
+        return r < 0 ? r : print_update(ctl, argv[0], NULL, op);
 }
 
 /* Bind, Unbind, GetBinding (arg) and ListBindings (no arg) of resource id: the JSON answer. */
@@ -641,9 +678,14 @@ static const CtlCommand resource_commands[] = {
           0 },
         { "detach", "VM VOLUME", "Detach a block volume from the VM", 2, 2, cmd_detach, 0, 0 },
         { "volumes", "VM", "List the volumes attached to a VM", 1, 1, cmd_volumes, 0, 0 },
-        { "resize", "ID PLAN",
-          "Move a resource to another plan of its service (a VM cold: stopped, resized, started)", 2, 2,
-          cmd_resize, 0, 0 },
+        { "resize", "ID PLAN [PARAMETERS_FILE]",
+          "Move a resource to another plan of its service (a VM cold: stopped, resized, started; a service "
+          "instance with new parameters: a JSON object in a file, - for standard input)",
+          2, 3, cmd_resize, 0, 0 },
+        { "update", "ID PARAMETERS_FILE",
+          "Send a service instance's provider new parameters on its plan (a JSON object in a file, - for "
+          "standard input)",
+          2, 2, cmd_update, 0, 0 },
         { "console", "ID [KIB [LINES]]", "Show the tail of a VM's serial console (default 64 KiB)", 1, 3,
           cmd_console, 0, 0 },
         { "addresses", "ID", "Read a VM's addresses from its network's DHCP leases now", 1, 1, cmd_addresses,

@@ -383,13 +383,19 @@ Manager *manager_free(Manager *m) {
         /* Events first, then the pool: its last done callbacks may still
          * answer suspended REST requests and touch the store. */
         if (m->resources)
-                resources_unwatch_all(m->resources);
+                resources_stop(m->resources);
         sd_event_source_disable_unref(m->reconcile_timer);
         sd_event_source_disable_unref(m->capacity_timer);
         driver_cancel_waits();
         /* A statement export waiting on a client that no longer reads. */
         billing_streams_stop();
+        /* What the pool still hands back is recorded as on the loop
+         * (on_pool_ready): one commit, not one fdatasync per result. */
+        if (m->store)
+                store_batch_begin(m->store);
         m->pool = worker_pool_free(m->pool);
+        if (m->store)
+                store_batch_end(m->store);
         sd_event_source_disable_unref(m->pool_source);
         m->rest = rest_free(m->rest);
         bus_budget_watchers_free(m);

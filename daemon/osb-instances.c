@@ -255,6 +255,7 @@ static int on_instance_get(RestRequest *req, RestReply *reply, CbError *err) {
 static int on_instance_patch(RestRequest *req, RestReply *reply, CbError *err) {
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(json_decrefp) json_t *body = NULL;
+        const json_t *params;
         const char *service_id, *plan_id;
         OsbActor actor;
         json_t *out;
@@ -275,15 +276,22 @@ static int on_instance_patch(RestRequest *req, RestReply *reply, CbError *err) {
         if (!streq(service_id, res.service_id))
                 return osb_fail(reply, 400, "BadRequest", "service_id: instance '%s' is of service '%s'",
                                 req->params[0], res.service_id);
-        if (json_object_get(body, "parameters") && json_object_size(json_object_get(body, "parameters")) > 0)
-                return osb_fail(reply, 400, "BadRequest", "parameters: this broker's plans take none");
-        /* A plan change is the core's resize, checked by the policy engine like a new order. */
-        if (plan_id && !streq(plan_id, res.plan_id)) {
+        params = json_object_get(body, "parameters");
+        if (params && !json_is_object(params))
+                return osb_fail(reply, 400, "BadRequest", "parameters: must be a JSON object");
+        if (params && json_object_size(params) == 0)
+                params = NULL; /* {} asks nothing */
+        /* A plan change, new parameters or both: the core's update (resize.h), a plan
+         * change checked by the policy engine like a new order, parameters against
+         * the provider's update schema (a VM's plans take none: 400 naming them). */
+        if ((plan_id && !streq(plan_id, res.plan_id)) || params) {
                 ResourceTicket t;
                 if (!osb_accepts_incomplete(req))
                         return osb_fail(reply, 422, "AsyncRequired",
-                                        "a plan change is made asynchronously: send accepts_incomplete=true");
-                if (resources_resize(req->manager->resources, &actor.caller, res.id, plan_id, &t, err) < 0) {
+                                        "an update is made asynchronously: send accepts_incomplete=true");
+                if (resources_update(req->manager->resources, &actor.caller, res.id,
+                                     plan_id && !streq(plan_id, res.plan_id) ? plan_id : NULL, params, &t,
+                                     err) < 0) {
                         osb_fail_err(reply, err);
                         cb_error_clear(err);
                         return 0;

@@ -359,15 +359,18 @@ int driver_deprovision_async(const DriverOps *ops, DriverConn *conn, const Drive
 }
 
 int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
-                        const DriverCallContext *ctx, const char *plan_id, DriverReplyFn done, void *userdata,
-                        CbError *err) {
+                        const DriverCallContext *ctx, const char *plan_id, const json_t *parameters,
+                        DriverReplyFn done, void *userdata, CbError *err) {
         DISPATCH_CHECK(ops, conn, update_async, err);
         int r = check_call(ctx, done, err);
         if (r >= 0)
                 r = check_ref(ref, err);
-        if (r >= 0 && (!plan_id || !*plan_id))
-                r = cb_error_set_field(err, CB_ERR_INVALID, "plan_id", "the plan to change to is missing");
-        return r < 0 ? r : ops->update_async(conn, ref, ctx, plan_id, done, userdata, err);
+        if (r >= 0 && ((plan_id && !*plan_id) || (!plan_id && !parameters)))
+                r = cb_error_set_field(err, CB_ERR_INVALID, "plan_id",
+                                       "the plan to change to is missing (and no parameters are)");
+        if (r >= 0 && parameters && !json_is_object(parameters))
+                r = cb_error_set_field(err, CB_ERR_INVALID, "parameters", "parameters: not an object");
+        return r < 0 ? r : ops->update_async(conn, ref, ctx, plan_id, parameters, done, userdata, err);
 }
 
 int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,

@@ -243,11 +243,14 @@ struct DriverOps {
         int (*last_operation_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
                                     const char *operation, DriverReplyFn done, void *userdata, CbError *err);
         /* PATCH /v2/service_instances/<resource id>?accepts_incomplete=true to
-         * plan_id (a remote plan id of ctx->remote_service_id); ctx->remote_plan_id
-         * is the current plan, sent as previous_values. SUCCEEDED (200) or
-         * IN_PROGRESS (202, reply->operation to poll) like a provision. */
+         * plan_id (a remote plan id of ctx->remote_service_id; NULL: the plan
+         * stays and none is sent) with parameters (NULL: none sent; at least
+         * one of the two); ctx->remote_plan_id is the current plan, sent as
+         * previous_values. SUCCEEDED (200) or IN_PROGRESS (202, reply->operation
+         * to poll) like a provision. */
         int (*update_async)(DriverConn *conn, const DriverRef *ref, const DriverCallContext *ctx,
-                            const char *plan_id, DriverReplyFn done, void *userdata, CbError *err);
+                            const char *plan_id, const json_t *parameters, DriverReplyFn done, void *userdata,
+                            CbError *err);
         /* GET /v2/service_instances/<resource id>: SUCCEEDED with the body
          * ({service_id, plan_id}, checked) when it exists, GONE on 404/410.
          * With ref->binding_id: GET .../service_bindings/<binding id>, its
@@ -353,8 +356,8 @@ int driver_last_operation_async(const DriverOps *ops, DriverConn *conn, const Dr
                                 const DriverCallContext *ctx, const char *operation, DriverReplyFn done,
                                 void *userdata, CbError *err);
 int driver_update_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
-                        const DriverCallContext *ctx, const char *plan_id, DriverReplyFn done, void *userdata,
-                        CbError *err);
+                        const DriverCallContext *ctx, const char *plan_id, const json_t *parameters,
+                        DriverReplyFn done, void *userdata, CbError *err);
 int driver_fetch_async(const DriverOps *ops, DriverConn *conn, const DriverRef *ref,
                        const DriverCallContext *ctx, DriverReplyFn done, void *userdata, CbError *err);
 /* ref->binding_id is required. */

@@ -764,6 +764,8 @@ static int http_provision_async(DriverConn *base, const ProvisionSpec *spec, con
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (!id || !body || asprintf(&path, "/v2/service_instances/%s?accepts_incomplete=true", id) < 0) {
+                if (body)
+                        explicit_bzero(body, strlen(body)); /* the parameters may be secrets */
                 path = NULL;
                 curl_free(id);
                 free(body);
@@ -795,20 +797,24 @@ static char *instance_path(const DriverRef *ref, const char *suffix, const Drive
 }
 
 static int http_update_async(DriverConn *base, const DriverRef *ref, const DriverCallContext *ctx,
-                             const char *plan_id, DriverReplyFn done, void *userdata, CbError *err) {
+                             const char *plan_id, const json_t *parameters, DriverReplyFn done,
+                             void *userdata, CbError *err) {
         _cleanup_(freep) char *path = NULL;
         char *id = escape(ref->resource_id), *body = NULL;
         json_t *o;
 
-        o = json_pack("{s:s, s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s}, s:{s:s, s:s?}}", "service_id",
-                      ctx->remote_service_id, "plan_id", plan_id, "context", "platform", "cloudbroker",
-                      "department", ctx->department, "project_id", ctx->project_id, "approval_no",
-                      ctx->approval_no, "system_id", ctx->system_id, "resource_id", ref->resource_id,
-                      "previous_values", "service_id", ctx->remote_service_id, "plan_id",
+        /* OSB: plan_id only when it changes, parameters only when there are some. */
+        o = json_pack("{s:s, s:s*, s:O*, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s}, s:{s:s, s:s?}}", "service_id",
+                      ctx->remote_service_id, "plan_id", plan_id, "parameters", parameters, "context",
+                      "platform", "cloudbroker", "department", ctx->department, "project_id", ctx->project_id,
+                      "approval_no", ctx->approval_no, "system_id", ctx->system_id, "resource_id",
+                      ref->resource_id, "previous_values", "service_id", ctx->remote_service_id, "plan_id",
                       ctx->remote_plan_id);
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (!id || !body || asprintf(&path, "/v2/service_instances/%s?accepts_incomplete=true", id) < 0) {
+                if (body)
+                        explicit_bzero(body, strlen(body)); /* the parameters may be secrets */
                 path = NULL;
                 curl_free(id);
                 free(body);

@@ -10,16 +10,24 @@
  * schema up and passes it.
  *
  * The promise: parameters that pass are a JSON object of at most
- * OSB_PARAMS_MAX_BYTES (compact), and, when a schema is given, they meet its
- * top level: "type" (object), every name in "required" is present, each
- * member named in "properties" has that property's "type" (a name or a list
- * of names: string, integer, number, boolean, object, array, null) and is
- * one of its "enum" when it has one, and with "additionalProperties": false
- * no other member is present. Deeper levels are the provider's to check (it
- * answers 400, which the broker shows). A refusal is CB_ERR_VALIDATION with
- * err->field "parameters" or "parameters.<name>", and a message that names
- * it too. The values never appear in a message (they may be secrets): only
- * names and types do.
+ * OSB_PARAMS_MAX_BYTES (compact), and, when a schema is given, they meet it
+ * at every level the schema describes: "type" (a name or a list of names:
+ * string, integer, number, boolean, object, array, null), "enum"; for an
+ * object "required", "properties" (each member against its schema),
+ * "additionalProperties" (false: no other member; a schema: the others meet
+ * it), "minProperties"/"maxProperties"; for an array "items" (one schema, or
+ * a list of one a position), "minItems"/"maxItems"; for a number "minimum",
+ * "maximum" and the numeric "exclusiveMinimum"/"exclusiveMaximum"; for a
+ * string "minLength"/"maxLength" (characters). Other keywords ("pattern",
+ * "format", "oneOf", "$ref", ...) are the provider's to check (it answers
+ * 400, which the broker shows). The walk is bounded: a value nested deeper
+ * than OSB_PARAMS_MAX_DEPTH levels under a schema that describes it, or a
+ * pair that takes more than OSB_PARAMS_MAX_STEPS steps, is refused, so no
+ * schema a provider publishes and no document a department sends can
+ * exhaust the stack or the loop. A refusal is CB_ERR_VALIDATION with
+ * err->field the path of the value ("parameters", "parameters.a.b[2]"), and
+ * a message that names it too. The values never appear in a message (they
+ * may be secrets): only names, types and the schema's bounds do.
  */
 
 #include <jansson.h>
@@ -27,6 +35,8 @@
 #include "error.h"
 
 #define OSB_PARAMS_MAX_BYTES 16384
+#define OSB_PARAMS_MAX_DEPTH 16
+#define OSB_PARAMS_MAX_STEPS 100000
 
 /* 0 when params (not NULL) is acceptable under schema (NULL or not an
  * object: no schema, only the shape and size are checked). */
@@ -35,3 +45,5 @@ int osb_params_check(const json_t *params, const json_t *schema, CbError *err);
 /* The schema in an OSB catalogue plan for what ("service_binding" or
  * "service_instance"), action "create": borrowed, or NULL for none. */
 const json_t *osb_plan_params_schema(const json_t *plan, const char *what);
+/* The same for action "create" or "update" (schemas.service_instance.update.parameters). */
+const json_t *osb_plan_params_schema_for(const json_t *plan, const char *what, const char *action);

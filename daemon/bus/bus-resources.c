@@ -243,74 +243,74 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_message_append(reply, "s", or_empty(get(&read_cache.res)));
 }
 
-/* The core's answer to a pending Console or ReadAddresses; userdata is
- * the call, referenced until now. */
-static void guest_done(json_t *answer, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (answer) {
-                r = bus_reply_json(msg, answer);
-                json_decref(answer);
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer a guest read: %s", strerror(-r));
-}
-
-static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {
-        json_auto_t *v = answer ? rest_vm_address_read_json(answer) : NULL;
-        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
-        if (answer && !v)
-                cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
-        guest_done(TAKE_PTR(v), answer ? &oom : err, userdata);
-}
-
-/* Console(kib, lines) and ReadAddresses(): read on a worker, answered
- * later; a refusal is answered at once. kib 0 means the default. */
-static int guest_read(sd_bus_message *msg, Manager *m, bool console, sd_bus_error *error) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(freep) char *id = NULL;
-        uint32_t kib = 0, lines = 0;
-        CbCaller caller;
-        int r;
-
-        if (console) {
-                r = sd_bus_message_read(msg, "uu", &kib, &lines);
-                if (r < 0)
-                        return r;
-        }
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
+/* The resource a method of a resource object is called on. find_resource()
+ * admits only the paths of resources, so the NotFound below is a guard, not
+ * an answer a caller can get. */
+static int object_id(sd_bus_message *msg, char **ret, sd_bus_error *error) {
+        int r = resource_id_from_path(sd_bus_message_get_path(msg), ret);
         if (r < 0)
                 return r;
         if (r == 0)
                 return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
                                          sd_bus_message_get_path(msg));
-        sd_bus_message_ref(msg);
-        if (console)
-                r = vm_console(m->resources, &caller, id, kib ? kib : VM_CONSOLE_DEFAULT_KIB, lines,
-                               guest_done, msg, &err);
-        else
-                r = vm_addresses_refresh(m->resources, &caller, id, addresses_done, msg, &err);
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return bus_error_from_cb(error, &err);
-        }
-        return 1; /* answered by guest_done */
+        return 0;
 }
 
+/* The end of a method that starts an operation: its id, or the refusal. */
+static int reply_operation(sd_bus_message *msg, int r, const ResourceTicket *t, CbError *err,
+                           sd_bus_error *error) {
+        if (r < 0)
+                return bus_reply_core(msg, r, NULL, err, error);
+        return sd_bus_reply_method_return(msg, "s", t->operation_id);
+}
+
+/* The core's answer to a pending Console (answer is ours) and
+ * ReadAddresses; userdata is the call, referenced until now. */
+static void console_done(json_t *answer, const CbError *err, void *userdata) {
+        json_auto_t *v = answer;
+        bus_answer_pending(userdata, v, v, err, "Console");
+}
+
+static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {
+        json_auto_t *v = answer ? rest_vm_address_read_json(answer) : NULL;
+        bus_answer_pending(userdata, answer, v, err, "ReadAddresses");
+}
+
+/* Console(kib, lines): read on a worker, answered later; a refusal is
+ * answered at once. kib 0 means the default. */
 static int method_console(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return guest_read(msg, userdata, true, error);
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
+        uint32_t kib = 0, lines = 0;
+        CbCaller caller;
+        int r;
+
+        r = bus_call_begin(m, msg, &caller, error, "uu", &kib, &lines);
+        if (r >= 0)
+                r = object_id(msg, &id, error);
+        if (r < 0)
+                return r;
+        r = vm_console(m->resources, &caller, id, kib ? kib : VM_CONSOLE_DEFAULT_KIB, lines, console_done,
+                       sd_bus_message_ref(msg), &err);
+        return bus_reply_pending(msg, r, &err, error);
 }
 
+/* ReadAddresses(): likewise, the addresses read anew. */
 static int method_read_addresses(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return guest_read(msg, userdata, false, error);
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
+        CbCaller caller;
+        int r;
+
+        r = bus_call_begin(m, msg, &caller, error, "");
+        if (r >= 0)
+                r = object_id(msg, &id, error);
+        if (r < 0)
+                return r;
+        r = vm_addresses_refresh(m->resources, &caller, id, addresses_done, sd_bus_message_ref(msg), &err);
+        return bus_reply_pending(msg, r, &err, error);
 }
 
 /* Start, Stop, Reboot, Deprovision: the object's id, one action, the
@@ -322,19 +322,13 @@ static int resource_act(sd_bus_message *msg, Manager *m, const char *action, sd_
         CbCaller caller;
         int r;
 
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "");
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
-                                         sd_bus_message_get_path(msg));
         r = resources_act(m->resources, &caller, id, action, &t, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+        return reply_operation(msg, r, &t, &err, error);
 }
 
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -353,20 +347,6 @@ static int method_deprovision(sd_bus_message *msg, void *userdata, sd_bus_error 
         return resource_act(msg, userdata, "delete", error);
 }
 
-/* The VM's id from the object path and the caller; 0, or a D-Bus error. */
-static int vm_call(sd_bus_message *msg, Manager *m, CbCaller *caller, char **ret_id, sd_bus_error *error) {
-        int r = bus_caller(m, msg, caller, error);
-        if (r < 0)
-                return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), ret_id);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
-                                         sd_bus_message_get_path(msg));
-        return 0;
-}
-
 /* AttachVolume, DetachVolume: a block volume onto or off this VM (attachments.h). */
 static int volume_act(sd_bus_message *msg, Manager *m, bool attach, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -376,17 +356,14 @@ static int volume_act(sd_bus_message *msg, Manager *m, bool attach, sd_bus_error
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &volume_id);
-        if (r < 0)
-                return r;
-        r = vm_call(msg, m, &caller, &id, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &volume_id);
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
         r = attach ? resources_attach_volume(m->resources, &caller, id, volume_id, &t, &err)
                    : resources_detach_volume(m->resources, &caller, id, volume_id, &t, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+        return reply_operation(msg, r, &t, &err, error);
 }
 
 static int method_attach_volume(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -400,24 +377,19 @@ static int method_detach_volume(sd_bus_message *msg, void *userdata, sd_bus_erro
 /* ListVolumes: what GET /v1/resources/{id}/volumes answers, as JSON. */
 static int method_list_volumes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(freep) char *id = NULL, *text = NULL;
+        _cleanup_(freep) char *id = NULL;
         _cleanup_(volume_attachment_list_done) VolumeAttachmentList list = { 0 };
-        json_t *v;
+        Manager *m = userdata;
         CbCaller caller;
         int r;
 
-        r = vm_call(msg, userdata, &caller, &id, error);
+        r = bus_call_begin(m, msg, &caller, error, "");
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        r = resources_volume_attachments(((Manager *)userdata)->resources, &caller, id, &list, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        v = rest_volume_attachment_list_json(&list);
-        text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-        json_decref(v);
-        if (!text)
-                return -ENOMEM;
-        return sd_bus_reply_method_return(msg, "s", text);
+        r = resources_volume_attachments(m->resources, &caller, id, &list, &err);
+        return bus_reply_new(msg, r, r >= 0 ? rest_volume_attachment_list_json(&list) : NULL, &err, error);
 }
 
 /* DeprovisionWithVolumes: Deprovision, and the volumes attached to the VM
@@ -425,41 +397,32 @@ static int method_list_volumes(sd_bus_message *msg, void *userdata, sd_bus_error
 static int method_deprovision_with_volumes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
         ResourceTicket t;
         CbCaller caller;
         int r;
 
-        r = vm_call(msg, userdata, &caller, &id, error);
+        r = bus_call_begin(m, msg, &caller, error, "");
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        r = resources_delete(((Manager *)userdata)->resources, &caller, id, true, &t, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        return sd_bus_reply_method_return(msg, "s", t.operation_id);
+        r = resources_delete(m->resources, &caller, id, true, &t, &err);
+        return reply_operation(msg, r, &t, &err, error);
 }
 
 /* ---- bindings of service resources (bindings.h) ---- */
 
 /* The core's first answer to a pending Bind or Unbind; userdata is the call. */
 static void binding_answered(const ServiceBinding *b, const CbError *err, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (b && !(b->state == BINDING_FAILED && err)) {
-                json_t *o = service_binding_to_json(b);
-                r = o ? bus_reply_json(msg, o) : -ENOMEM;
-                json_decref(o);
-        } else {
-                bus_error_from_cb(&error, err);
-                r = sd_bus_reply_method_error(msg, &error);
-        }
-        if (r < 0)
-                log_warning("cannot answer a binding call: %s", strerror(-r));
+        bool ok = b && !(b->state == BINDING_FAILED && err);
+        json_auto_t *v = ok ? rest_service_binding_json(b) : NULL;
+        bus_answer_pending(userdata, ok, v, err, "a binding call");
 }
 
 /* Bind(binding_id), BindWithParameters(binding_id, parameters) and
- * Unbind(id): answered after the provider's first answer. */
+ * Unbind(id): answered after the provider's first answer, or at once for
+ * a repeat (the record as it stands). */
 static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, bool with_parameters,
                         sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -471,43 +434,28 @@ static int binding_call(sd_bus_message *msg, Manager *m, bool unbind, bool with_
         CbCaller caller;
         int r;
 
-        r = with_parameters ? sd_bus_message_read(msg, "ss", &arg, &params_text)
-                            : sd_bus_message_read(msg, "s", &arg);
+        r = with_parameters ? bus_call_begin(m, msg, &caller, error, "ss", &arg, &params_text)
+                            : bus_call_begin(m, msg, &caller, error, "s", &arg);
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        if (!isempty(params_text)) {
-                /* Not bus_parse_json_arg(): its message quotes the text, and parameters may be secrets. */
-                if (strlen(params_text) > bus_json_arg_max(m) ||
-                    !(params = json_loads(params_text, JSON_REJECT_DUPLICATES, NULL)))
-                        return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_VALIDATION),
-                                                 "parameters: not a JSON document (or too large)");
-        }
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND), "no resource at %s",
-                                         sd_bus_message_get_path(msg));
-        sd_bus_message_ref(msg);
+        /* Not bus_parse_json_arg(): its message quotes the text, and parameters may be secrets. */
+        if (!isempty(params_text) && (strlen(params_text) > bus_json_arg_max(m) ||
+                                      !(params = json_loads(params_text, JSON_REJECT_DUPLICATES, NULL))))
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_VALIDATION),
+                                         "parameters: not a JSON document (or too large)");
         if (unbind)
-                r = resource_unbind(m->resources, &caller, id, arg, false, binding_answered, msg, &b,
-                                    &pending, &err);
+                r = resource_unbind(m->resources, &caller, id, arg, false, binding_answered,
+                                    sd_bus_message_ref(msg), &b, &pending, &err);
         else
-                r = resource_bind(m->resources, &caller, id, isempty(arg) ? NULL : arg, params, NULL,
-                                  binding_answered, msg, &b, &pending, &err);
-        if (r < 0 || !pending) {
+                r = resource_bind(m->resources, &caller, id, bus_optional(arg), params, NULL,
+                                  binding_answered, sd_bus_message_ref(msg), &b, &pending, &err);
+        if (r >= 0 && !pending) { /* a repeat: nothing calls back, the record answers now */
                 sd_bus_message_unref(msg);
-                if (r < 0)
-                        return bus_error_from_cb(error, &err);
-                json_t *o = service_binding_to_json(&b);
-                r = o ? bus_reply_json(msg, o) : -ENOMEM;
-                json_decref(o);
-                return r;
+                return bus_reply_new(msg, r, rest_service_binding_json(&b), &err, error);
         }
-        return 1; /* answered by binding_answered */
+        return bus_reply_pending(msg, r, &err, error);
 }
 
 static int method_bind(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -524,54 +472,37 @@ static int method_unbind(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 static int method_list_bindings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(service_binding_list_freep) ServiceBindingList *list = NULL;
         _cleanup_(freep) char *id = NULL;
-        json_t *list = NULL;
+        Manager *m = userdata;
         CbCaller caller;
         int r;
 
-        r = bus_caller(userdata, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "");
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
-        if (r <= 0)
-                return r < 0 ? r
-                             : sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND),
-                                                 "no resource at %s", sd_bus_message_get_path(msg));
-        r = resource_bindings_list(((Manager *)userdata)->resources, &caller, id, &list, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        r = bus_reply_json(msg, list);
-        json_decref(list);
-        return r;
+        r = resource_bindings_list(m->resources, &caller, id, &list, &err);
+        return bus_reply_new(msg, r, r >= 0 ? rest_service_binding_list_json(list) : NULL, &err, error);
 }
 
 static int method_get_binding(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
         _cleanup_(freep) char *id = NULL;
+        Manager *m = userdata;
         const char *bid = NULL;
         CbCaller caller;
-        json_t *o;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &bid);
+        r = bus_call_begin(m, msg, &caller, error, "s", &bid);
+        if (r >= 0)
+                r = object_id(msg, &id, error);
         if (r < 0)
                 return r;
-        r = bus_caller(userdata, msg, &caller, error);
-        if (r < 0)
-                return r;
-        r = resource_id_from_path(sd_bus_message_get_path(msg), &id);
-        if (r <= 0)
-                return r < 0 ? r
-                             : sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_NOT_FOUND),
-                                                 "no resource at %s", sd_bus_message_get_path(msg));
-        r = resource_binding_get(((Manager *)userdata)->resources, &caller, id, bid, false, &b, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        o = service_binding_to_json(&b);
-        r = o ? bus_reply_json(msg, o) : -ENOMEM;
-        json_decref(o);
-        return r;
+        r = resource_binding_get(m->resources, &caller, id, bid, false, &b, &err);
+        return bus_reply_new(msg, r, r >= 0 ? rest_service_binding_json(&b) : NULL, &err, error);
 }
 
 /* Set when the resource is requested, never changed afterwards (no UPDATE
@@ -695,6 +626,27 @@ static int enumerate_resources(sd_bus *bus, const char *prefix, void *userdata, 
         return 0;
 }
 
+/* The Idempotency-Key header of REST travels inside the document here; the
+ * core sees the same body either way, so a key used over REST replays over
+ * D-Bus too. *ret_body is doc without it (a new reference), *ret_key
+ * borrowed from doc. */
+static int request_split(json_t *doc, json_t **ret_body, const char **ret_key, CbError *err) {
+        const json_t *k = json_object_get(doc, "idempotency_key");
+        json_t *body;
+
+        if (k && !json_is_string(k))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "idempotency_key",
+                                          "idempotency_key must be a string");
+        body = k ? json_copy(doc) : json_incref(doc);
+        if (!body)
+                return -ENOMEM;
+        if (k)
+                json_object_del(body, "idempotency_key");
+        *ret_body = body;
+        *ret_key = k ? json_string_value(k) : NULL;
+        return 0;
+}
+
 static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(freep) char *path = NULL;
@@ -702,41 +654,21 @@ static int method_request_resource(sd_bus_message *msg, void *userdata, sd_bus_e
         json_auto_t *doc = NULL, *body = NULL;
         ResourceTicket t;
         const char *text, *key = NULL;
-        const json_t *k;
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &text);
+        r = bus_call_begin(m, msg, &caller, error, "s", &text);
+        if (r >= 0)
+                r = bus_parse_json_arg(text, bus_json_arg_max(m), "the resource request", &doc, error);
         if (r < 0)
                 return r;
-        r = bus_caller(m, msg, &caller, error);
-        if (r < 0)
+        r = request_split(doc, &body, &key, &err);
+        if (r == -ENOMEM)
                 return r;
-        r = bus_parse_json_arg(text, bus_json_arg_max(m), "the resource request", &doc, error);
+        if (r >= 0)
+                r = resources_request(m->resources, &caller, body, key, &t, &err);
         if (r < 0)
-                return r;
-
-        /* The Idempotency-Key header of REST travels inside the document
-         * here; the core sees the same body either way, so a key used over
-         * REST replays over D-Bus too. */
-        k = json_object_get(doc, "idempotency_key");
-        if (k) {
-                if (!json_is_string(k)) {
-                        cb_error_set_field(&err, CB_ERR_VALIDATION, "idempotency_key",
-                                           "idempotency_key must be a string");
-                        return bus_error_from_cb(error, &err);
-                }
-                key = json_string_value(k);
-                body = json_copy(doc);
-                if (!body)
-                        return -ENOMEM;
-                json_object_del(body, "idempotency_key");
-        } else
-                body = json_incref(doc);
-
-        r = resources_request(m->resources, &caller, body, key, &t, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
+                return bus_reply_core(msg, r, NULL, &err, error);
         r = sd_bus_path_encode(BUS_RESOURCE_PREFIX, t.id, &path);
         if (r < 0)
                 return r;
@@ -751,12 +683,13 @@ static int method_list_resources(sd_bus_message *msg, void *userdata, sd_bus_err
         CbCaller caller;
         int r;
 
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "");
         if (r < 0)
                 return r;
         r = visible_paths(m, &caller, &paths, &err);
         if (r < 0)
-                return bus_error_from_cb(error, &err);
+                return bus_reply_core(msg, r, NULL, &err, error);
+        /* Object paths (ao), not a document: built here. */
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
@@ -772,26 +705,17 @@ static int method_list_resources(sd_bus_message *msg, void *userdata, sd_bus_err
 
 static int method_get_operation(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        Manager *m = userdata;
         _cleanup_(operation_done) Operation op = { 0 };
-        json_auto_t *body = NULL;
+        Manager *m = userdata;
         CbCaller caller;
         const char *id;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "s", &id);
         if (r < 0)
                 return r;
         r = operations_get(m->resources, &caller, id, &op, &err);
-        if (r < 0)
-                return bus_error_from_cb(error, &err);
-        body = rest_operation_json(&op);
-        if (!body)
-                return -ENOMEM;
-        return bus_reply_json(msg, body);
+        return bus_reply_new(msg, r, r >= 0 ? rest_operation_json(&op) : NULL, &err, error);
 }
 
 /* ResizeResource: POST /v1/resources/{id}/resize (resize.h). */
@@ -803,13 +727,37 @@ static int method_resize_resource(sd_bus_message *msg, void *userdata, sd_bus_er
         CbCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &plan_id);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "ss", &id, &plan_id);
         if (r < 0)
                 return r;
         r = resources_resize(m->resources, &caller, id, plan_id, &t, &err);
+        return reply_operation(msg, r, &t, &err, error);
+}
+
+/* UpdateResource(id, plan_id, parameters): POST /v1/resources/{id}/resize
+ * {"plan_id"?, "parameters"?} (resources_update(), resize.h). plan_id ""
+ * keeps the plan; parameters a JSON object as text, "" for none. */
+static int method_update_resource(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(json_decrefp) json_t *params = NULL;
+        Manager *m = userdata;
+        const char *id, *plan_id, *params_text;
+        ResourceTicket t;
+        CbCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &plan_id, &params_text);
+        if (r < 0)
+                return r;
+        /* Not bus_parse_json_arg(): its message quotes the text, and parameters may be secrets. */
+        if (!isempty(params_text) && (strlen(params_text) > bus_json_arg_max(m) ||
+                                      !(params = json_loads(params_text, JSON_REJECT_DUPLICATES, NULL))))
+                return sd_bus_error_setf(error, cb_error_dbus_name(CB_ERR_VALIDATION),
+                                         "parameters: not a JSON document (or too large)");
+        r = bus_caller(m, msg, &caller, error);
+        if (r < 0)
+                return r;
+        r = resources_update(m->resources, &caller, id, isempty(plan_id) ? NULL : plan_id, params, &t, &err);
         if (r < 0)
                 return bus_error_from_cb(error, &err);
         return sd_bus_reply_method_return(msg, "s", t.operation_id);
@@ -821,26 +769,20 @@ static int method_list_operations(sd_bus_message *msg, void *userdata, sd_bus_er
         _cleanup_(operation_list_done) OperationList list = { 0 };
         Manager *m = userdata;
         char next[PAGE_TOKEN_MAX] = "";
-        json_auto_t *out = NULL;
         const char *kind, *state, *resource_id, *token;
         uint32_t limit;
         CbCaller caller;
         Page page;
         int r;
 
-        r = sd_bus_message_read(msg, "sssus", &kind, &state, &resource_id, &limit, &token);
-        if (r < 0)
-                return r;
-        r = bus_caller(m, msg, &caller, error);
+        r = bus_call_begin(m, msg, &caller, error, "sssus", &kind, &state, &resource_id, &limit, &token);
         if (r < 0)
                 return r;
         r = bus_page(limit, token, &page, &err);
         if (r >= 0)
                 r = operations_list(m->resources, &caller, bus_optional(kind), bus_optional(state),
                                     bus_optional(resource_id), &page, &list, next, &err);
-        if (r >= 0 && !(out = rest_operations_json(&list)))
-                r = cb_error_set(&err, CB_ERR_INTERNAL, "out of memory");
-        return bus_reply_page(msg, r, out, next, &err, error);
+        return bus_reply_page_new(msg, r, r >= 0 ? rest_operations_json(&list) : NULL, next, &err, error);
 }
 
 const sd_bus_vtable bus_resources_vtable[] = {
@@ -854,6 +796,10 @@ const sd_bus_vtable bus_resources_vtable[] = {
                                 method_get_operation, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ResizeResource", SD_BUS_ARGS("s", id, "s", plan_id),
                                 SD_BUS_RESULT("s", operation_id), method_resize_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        /* parameters: a JSON object as text ("" for none); plan_id "" keeps the plan. */
+        SD_BUS_METHOD_WITH_ARGS("UpdateResource", SD_BUS_ARGS("s", id, "s", plan_id, "s", parameters),
+                                SD_BUS_RESULT("s", operation_id), method_update_resource,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "ListOperations",

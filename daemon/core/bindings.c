@@ -29,12 +29,14 @@ void service_binding_done(ServiceBinding *b) {
         *b = (ServiceBinding){ 0 };
 }
 
-json_t *service_binding_to_json(const ServiceBinding *b) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:s*, s:O*, s:O*}", "id", b->id,
-                         "binding_id", b->binding_key, "resource_id", b->resource_id, "state",
-                         binding_state_to_string(b->state), "error", b->error, "created_by", b->created_by,
-                         "created_at", b->created_at, "updated_at", b->updated_at, "deleted_at",
-                         b->deleted_at, "credentials", b->credentials, "parameters", b->parameters);
+ServiceBindingList *service_binding_list_free(ServiceBindingList *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n; i++)
+                service_binding_done(&l->items[i]);
+        free(l->items);
+        free(l);
+        return NULL;
 }
 
 /* What credentials are sealed under: their table and row, so they open nowhere else. */
@@ -818,41 +820,57 @@ int resource_binding_get(Resources *r, const CbCaller *caller, const char *resou
         return 0;
 }
 
-int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id, json_t **ret,
-                           CbError *err) {
+int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id,
+                           ServiceBindingList **ret, CbError *err) {
         static const char sql[] =
                 "SELECT " BINDING_COLUMNS
                 " FROM service_bindings WHERE resource_id = ?1 ORDER BY created_at DESC, id";
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        json_t *a;
+        _cleanup_(service_binding_list_freep) ServiceBindingList *l = NULL;
+        size_t cap = 0;
         int q = load_service(r, caller, resource_id, &res, err);
 
         if (q < 0)
                 return q;
-        a = json_array();
-        if (!a)
+        l = calloc(1, sizeof(*l));
+        if (!l)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
         q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(resource_id)), &rows, "reading bindings", err);
         while (q >= 0 && (q = store_rows_next(rows, err)) > 0) {
-                ServiceBinding b = {
-                        .id = store_rows_text(rows, 0),
-                        .binding_key = store_rows_text(rows, 1),
-                        .resource_id = store_rows_text(rows, 2),
-                        .created_by = store_rows_text(rows, 3),
-                        .error = store_rows_text(rows, 4),
-                        .created_at = store_rows_text(rows, 5),
-                        .updated_at = store_rows_text(rows, 6),
-                        .deleted_at = store_rows_text(rows, 7),
-                        .state = binding_state_from_string(store_rows_text(rows, 8)),
-                };
-                json_array_append_new(a, service_binding_to_json(&b));
+                ServiceBinding *b;
+                if (l->n == cap) {
+                        size_t c = cap ? cap * 2 : 8;
+                        ServiceBinding *v = reallocarray(l->items, c, sizeof(*v));
+                        if (!v)
+                                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                        l->items = v;
+                        cap = c;
+                }
+                b = &l->items[l->n];
+                *b = (ServiceBinding){ .state = binding_state_from_string(store_rows_text(rows, 8)) };
+                /* The listing never holds credentials nor parameters: their
+                 * columns are not read, whoever asks. */
+                q = store_rows_texts(rows,
+                                     (const StoreText[]){ { 0, &b->id },
+                                                          { 1, &b->binding_key },
+                                                          { 2, &b->resource_id },
+                                                          { 3, &b->created_by },
+                                                          { 4, &b->error },
+                                                          { 5, &b->created_at },
+                                                          { 6, &b->updated_at },
+                                                          { 7, &b->deleted_at } },
+                                     8, &b->mem_);
+                if (q < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+                l->n++;
+                /* As binding_query() judges it (the schema's CHECK allows no such row). */
+                if ((int)b->state < 0)
+                        return cb_error_set(err, CB_ERR_INTERNAL, "a binding has an unknown state");
         }
-        if (q < 0) {
-                json_decref(a);
+        if (q < 0)
                 return q;
-        }
-        *ret = a;
+        *ret = TAKE_PTR(l);
         return 0;
 }
 

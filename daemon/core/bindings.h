@@ -50,9 +50,14 @@ typedef struct ServiceBinding {
         char *mem_;
 } ServiceBinding;
 void service_binding_done(ServiceBinding *b);
-/* {"id", "binding_id" (the key), "resource_id", "state", "error"?,
- *  "created_by", "created_at", "updated_at", "deleted_at"?, "credentials"?, "parameters"?}. */
-json_t *service_binding_to_json(const ServiceBinding *b);
+
+/* The bindings of a resource, as resource_bindings_list() reads them. */
+typedef struct ServiceBindingList {
+        ServiceBinding *items;
+        size_t n;
+} ServiceBindingList;
+ServiceBindingList *service_binding_list_free(ServiceBindingList *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ServiceBindingList *, service_binding_list_free);
 
 /* Called once, on the loop, after the provider's first answer to a bind or
  * unbind this call started: b as it then stands (bound/unbound at once,
@@ -88,10 +93,10 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
 int resource_binding_get(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
                          bool by_key, ServiceBinding *ret, CbError *err);
 
-/* The bindings of resource_id, newest first, without credentials (a JSON
- * array, a new reference). */
-int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id, json_t **ret,
-                           CbError *err);
+/* The bindings of resource_id, newest first, without credentials or
+ * parameters (whoever lists: not even the department sees them here). */
+int resource_bindings_list(Resources *r, const CbCaller *caller, const char *resource_id,
+                           ServiceBindingList **ret, CbError *err);
 
 /* Unbinds binding id (or by_key) of resource_id: like resource_bind, either
  * *ret_pending with answer to follow, or CB_ERR_NOT_FOUND when it is unbound

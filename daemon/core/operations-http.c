@@ -20,7 +20,7 @@ typedef struct HttpOp {
         OperationKind kind;
         char *service_id, *plan_id;
         char *from_remote_plan_id; /* a resize: the plan it leaves (previous_values) */
-        json_t *parameters;        /* a provision's, opened from the row; NULL: none */
+        json_t *parameters;        /* a provision's or an update's, opened from the row; NULL: none */
         unsigned deletes_denied;   /* deprovision: DELETEs said done, the instance stayed */
         HttpOpDoneFn done;
         void *userdata;
@@ -191,11 +191,15 @@ static int op_send(OsbPoll *p, Provider *prov, const DriverCallContext *ctx, CbE
         switch (p->phase) {
         case OSB_PHASE_SEND:
                 if (op->kind == OPERATION_RESIZE) {
-                        /* PATCH to the new plan; the plan it leaves goes as previous_values. */
+                        /* PATCH to the new plan (none when it stays: parameters only) with
+                         * the parameters; the plan it leaves goes as previous_values. */
                         DriverCallContext from = *ctx;
                         from.remote_plan_id = op->from_remote_plan_id;
-                        return driver_update_async(prov->ops, prov->conn, &ref, &from, p->remote_plan_id,
-                                                   osb_poll_on_reply, p, err);
+                        return driver_update_async(prov->ops, prov->conn, &ref, &from,
+                                                   streq_ptr(p->remote_plan_id, op->from_remote_plan_id)
+                                                           ? NULL
+                                                           : p->remote_plan_id,
+                                                   op->parameters, osb_poll_on_reply, p, err);
                 }
                 return op->kind == OPERATION_PROVISION
                                ? driver_provision_async(prov->ops, prov->conn, &spec, ctx, osb_poll_on_reply,
@@ -341,6 +345,15 @@ int http_provision_parameters_check(const Provider *p, const json_t *plan_spec, 
         return osb_params_check(parameters, osb_plan_params_schema(plan, "service_instance"), err);
 }
 
+int http_update_parameters_check(const Provider *p, const json_t *plan_spec, const json_t *parameters,
+                                 CbError *err) {
+        const json_t *plan =
+                http_offered_plan(p, json_string_value(json_object_get(plan_spec, "remote_service_id")),
+                                  json_string_value(json_object_get(plan_spec, "remote_plan_id")), NULL);
+        return osb_params_check(parameters, osb_plan_params_schema_for(plan, "service_instance", "update"),
+                                err);
+}
+
 int http_operation_start(Store *store, Providers *ps, const SecretBox *secrets, const char *op_id,
                          OperationKind kind, const Resource *res, const json_t *spec, HttpOpDoneFn done,
                          void *userdata, CbError *err) {
@@ -387,7 +400,8 @@ int http_operation_start(Store *store, Providers *ps, const SecretBox *secrets, 
                 if ((ph && !(phase = strdup(ph))) || (tok && !(token = strdup(tok))))
                         q = cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
                 /* What the department ordered with: sent with every PUT of it, a resumed one too. */
-                if (q >= 0 && kind == OPERATION_PROVISION && store_rows_text(rows, 3))
+                if (q >= 0 && (kind == OPERATION_PROVISION || kind == OPERATION_RESIZE) &&
+                    store_rows_text(rows, 3))
                         q = parameters_open(secrets, op_id, store_rows_text(rows, 3), &op->parameters, err);
         }
         if (q >= 0 &&

@@ -58,6 +58,10 @@ int http_operation_start(Store *store, Providers *ps, const SecretBox *secrets, 
  * the parameter. A plan p does not list (yet) is the provider's to check. */
 int http_provision_parameters_check(const Provider *p, const json_t *plan_spec, const json_t *parameters,
                                     CbError *err);
+/* An update's parameters (not NULL) held against what provider p says the
+ * plan of plan_spec takes for an update (schemas.service_instance.update.parameters). */
+int http_update_parameters_check(const Provider *p, const json_t *plan_spec, const json_t *parameters,
+                                 CbError *err);
 /* params sealed for the parameters column of operation op_id (*ret, malloc'd). */
 int http_parameters_seal(const SecretBox *secrets, const char *op_id, const json_t *params, char **ret);
 /* The parameters sealed on operation op_id: *ret a new reference, or NULL for none. */

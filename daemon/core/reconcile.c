@@ -84,7 +84,10 @@ typedef struct InvJob {
         CbError err;
         InventoryDoneFn done; /* NULL: a reconcile */
         void *userdata;
-        int64_t since; /* resource_change_seq() when queued; -1: unknown */
+        int64_t since;            /* resource_change_seq() when queued; -1: unknown */
+        struct ReconcileRun *run; /* a reconcile's state between passes; NULL before the first */
+        unsigned passes;          /* of the reconcile so far (inv_reconcile_pass) */
+        uint64_t loop_ns;         /* the loop time they took */
         /* A reconcile's address reads: ids and provider refs in, addresses out (NULL: not read). */
         size_t n_addr;
         char addr_ids[RECONCILE_ADDRESSES][2][64];
@@ -320,32 +323,71 @@ static void reconcile_attachments(Resources *r, const char *provider, const Driv
                                   const DriverInstance *const *sorted, size_t n_sorted, int64_t since,
                                   const IdSet *on_provider, const IdSet *pending);
 
-static void reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since) {
+/* How many records one pass of a reconcile changes before it hands the
+ * loop back: a restart after a host lost thousands of domains marks them
+ * lost in passes of this many (each its own commit), and SIGTERM, REST
+ * and D-Bus wait for one pass at most, not for all of them (over a second
+ * at 2,000 per provider). */
+#define RECONCILE_CHANGES_PER_PASS 200
+
+/* The change number of resource id (0: none since this process started);
+ * -1 when unreadable. */
+static int64_t resource_seq_of(Resources *r, const char *id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        int64_t seq = -1;
+        if (store_query_int(r->store, "SELECT COALESCE(MAX(seq), 0) FROM resource_changes WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(id)), &seq, "reading the resource's change number", &err) < 0)
+                return -1;
+        return seq;
+}
+
+/* A reconcile in passes: what its first pass read, for the next ones. */
+typedef struct ReconcileRun {
+        bool started;
+        char (*rows)[4][64];           /* the records to compare: id, state, provider_ref, kind */
+        size_t n, next;                /* next: the first row the next pass looks at */
+        const DriverInstance **sorted; /* the managed instances, by_stamp order */
+        size_t n_sorted;
+        IdSet on_provider;
+} ReconcileRun;
+
+static void reconcile_run_free(ReconcileRun *run) {
+        if (!run)
+                return;
+        free(run->rows);
+        free(run->sorted);
+        id_set_done(&run->on_provider);
+        free(run);
+}
+
+/* The first pass's reading: the inventory by stamp (unmanaged objects
+ * reported), and the records unchanged since `since`, whole (the
+ * comparison writes). false: nothing to compare with (no memory, or the
+ * store did not answer; the next reconcile tries again). */
+static bool reconcile_start(Resources *r, const char *provider, const DriverInventory *inv, int64_t since,
+                            ReconcileRun *run) {
         static const char sql[] = "SELECT r.id, r.state, r.provider_ref, r.kind FROM resources r "
                                   "LEFT JOIN resource_changes c ON c.id = r.id WHERE r.provider = ?1 "
                                   "AND r.state IN (?3, ?4, ?5) AND COALESCE(c.seq, 0) <= ?2";
         _cleanup_(cb_error_clear) CbError qerr = CB_ERROR_INIT;
         StoreRows *st = NULL;
-        char(*rows)[4][64] = NULL;
-        size_t n = 0, n_sorted = 0;
+        size_t size = 0;
+
+        run->started = true;
         /* A host of thousands: looked up by stamp, not scanned once per record. */
-        _cleanup_(freep) const DriverInstance **sorted =
-                calloc(inv->n_items ? inv->n_items : 1, sizeof(*sorted));
-
-        _cleanup_(id_set_done) IdSet on_provider = { 0 }, pending = { 0 };
-
-        if (!sorted)
-                return;
-        provider_resources(r, provider, &on_provider);
+        run->sorted = calloc(inv->n_items ? inv->n_items : 1, sizeof(*run->sorted));
+        if (!run->sorted)
+                return false;
+        provider_resources(r, provider, &run->on_provider);
         for (size_t i = 0; i < inv->n_items; i++) {
                 const DriverInstance *in = &inv->items[i];
                 if (!in->managed || !in->stamp.resource_id ||
-                    !resource_known_in(r, &on_provider, in->stamp.resource_id))
+                    !resource_known_in(r, &run->on_provider, in->stamp.resource_id))
                         report_unmanaged(r, provider, in);
                 if (in->managed && in->stamp.resource_id)
-                        sorted[n_sorted++] = in;
+                        run->sorted[run->n_sorted++] = in;
         }
-        qsort(sorted, n_sorted, sizeof(*sorted), by_stamp);
+        qsort(run->sorted, run->n_sorted, sizeof(*run->sorted), by_stamp);
 
         if (store_query(r->store, sql,
                         STORE_ARGS(SA_TEXT(provider), SA_INT(since),
@@ -353,18 +395,41 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                                    SA_TEXT(resource_state_to_string(RESOURCE_STOPPED)),
                                    SA_TEXT(resource_state_to_string(RESOURCE_FAILED))),
                         &st, "reading resources to reconcile", &qerr) < 0)
-                return;
-        /* Read whole first: the comparison writes. */
+                return false;
         while (store_rows_next(st, &qerr) > 0) {
-                void *nv = realloc(rows, (n + 1) * sizeof(*rows));
-                if (!nv)
-                        break;
-                rows = nv;
+                if (run->n == size) {
+                        size_t ns = size ? size * 2 : 256;
+                        void *nv = realloc(run->rows, ns * sizeof(*run->rows));
+                        if (!nv)
+                                break;
+                        run->rows = nv;
+                        size = ns;
+                }
                 for (int c = 0; c < 4; c++)
-                        snprintf(rows[n][c], 64, "%s", store_rows_text(st, c) ? store_rows_text(st, c) : "");
-                n++;
+                        snprintf(run->rows[run->n][c], 64, "%s",
+                                 store_rows_text(st, c) ? store_rows_text(st, c) : "");
+                run->n++;
         }
         store_rows_done(st);
+        return true;
+}
+
+/* One pass over run's records; false when it stopped at
+ * RECONCILE_CHANGES_PER_PASS changes and the next pass goes on from there.
+ * A record that changed between passes (its change number is newer than
+ * since: an operation, an event, or this reconcile) is left to the next
+ * reconcile, as one changed before the first pass was. */
+static bool reconcile(Resources *r, const char *provider, const DriverInventory *inv, int64_t since,
+                      ReconcileRun *run) {
+        _cleanup_(id_set_done) IdSet pending = { 0 };
+        unsigned changes = 0;
+        bool fresh = !run->started; /* rows read in this pass: unchanged since by the query */
+
+        if (fresh && !reconcile_start(r, provider, inv, since, run))
+                return true;
+        char(*rows)[4][64] = run->rows;
+        const DriverInstance **sorted = run->sorted;
+        size_t n = run->n, n_sorted = run->n_sorted;
 
         /* The resources of this provider an operation is under way on, in one
          * query (what operation_pending() asks of one resource). */
@@ -375,7 +440,7 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                                SA_TEXT(operation_state_to_string(OPERATION_RUNNING))),
                     &pending);
 
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = run->next; k < n; k++) {
                 const DriverInstance *found = NULL;
                 const char *want;
                 char pid[64], pkind[32], now[32];
@@ -384,6 +449,11 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 if (pending.ok ? id_set_has(&pending, rows[k][0])
                                : operation_pending(r, rows[k][0], pid, pkind) != 0)
                         continue;
+                if (!fresh) {
+                        int64_t seq = resource_seq_of(r, rows[k][0]);
+                        if (seq < 0 || seq > since)
+                                continue;
+                }
                 found = find_stamped(sorted, n_sorted, rows[k][0], rows[k][3]);
                 /* A failed resource whose stamped VM exists after all (a provision
                  * that failed late, or ran after a crash) is taken back in. */
@@ -413,9 +483,14 @@ static void reconcile(Resources *r, const char *provider, const DriverInventory 
                 if (!found)
                         log_warning("resource %s is gone from provider %s", rows[k][0], provider);
                 resources_notify(r, rows[k][0], false);
+                if (++changes >= RECONCILE_CHANGES_PER_PASS) {
+                        run->next = k + 1;
+                        return false;
+                }
         }
-        free(rows);
-        reconcile_attachments(r, provider, inv, sorted, n_sorted, since, &on_provider, &pending);
+        run->next = n;
+        reconcile_attachments(r, provider, inv, sorted, n_sorted, since, &run->on_provider, &pending);
+        return true;
 }
 
 /* --- Which volume is on which VM ------------------------------------------- */
@@ -870,6 +945,7 @@ static void keep_addresses(InvJob *j) {
 static void inv_job_free(InvJob *j) {
         for (size_t i = 0; i < j->n_addr; i++)
                 vm_address_list_free(j->addr[i]);
+        reconcile_run_free(j->run);
         driver_inventory_free(j->inv);
         cb_error_clear(&j->err);
         free(j);
@@ -896,22 +972,54 @@ static void pick_addresses(Resources *r, const char *provider, InvJob *j) {
         }
 }
 
+static void inv_job_finish(InvJob *j, int result);
+static void inv_job_more(int result, void *userdata);
+
+/* One pass of j's reconcile; false when it handed the loop back and the
+ * next pass is posted (j lives on). */
+static bool inv_reconcile_pass(InvJob *j) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!j->run && !(j->run = calloc(1, sizeof(*j->run))))
+                return true; /* no memory: the next reconcile */
+        bool finished = reconcile(j->r, j->provider, j->inv, j->since, j->run);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        j->loop_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        j->passes++;
+        if (!finished && worker_post(j->r->pool, inv_job_more, 0, j) >= 0)
+                return false;
+        /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
+        if (j->inv->n_items >= 1000 || j->passes > 1)
+                log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time (%u passes)",
+                         j->provider, j->inv->n_items, (double)j->loop_ns / 1e6, j->passes);
+        return true;
+}
+
+static void inv_job_more(int result, void *userdata) {
+        InvJob *j = userdata;
+        (void)result;
+        if (j->r->stopping) {
+                inv_job_finish(j, -ECANCELED);
+                return;
+        }
+        if (inv_reconcile_pass(j))
+                inv_job_finish(j, 0);
+}
+
 static void inv_job_done(int result, void *userdata) {
         InvJob *j = userdata;
+        if (j->r->stopping && result >= 0) {
+                result = -ECANCELED;
+                cb_error_clear(&j->err);
+        }
         if (result >= 0)
                 keep_addresses(j);
-        if (result >= 0 && j->inv) {
-                struct timespec t0, t1;
-                clock_gettime(CLOCK_MONOTONIC, &t0);
-                reconcile(j->r, j->provider, j->inv, j->since);
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
-                if (j->inv->n_items >= 1000)
-                        log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time", j->provider,
-                                 j->inv->n_items,
-                                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                                         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-        }
+        if (result >= 0 && j->inv && !inv_reconcile_pass(j))
+                return;
+        inv_job_finish(j, result);
+}
+
+static void inv_job_finish(InvJob *j, int result) {
         if (j->done) {
                 if (result == -ECANCELED && !j->err.message[0])
                         cb_error_set(&j->err, CB_ERR_UNAVAILABLE, "the daemon is stopping");
@@ -1066,17 +1174,6 @@ static void event_copy_free(EventCopy *c) {
         }
 }
 
-/* The change number of resource id (0: none since this process started);
- * -1 when unreadable. */
-static int64_t resource_seq_of(Resources *r, const char *id) {
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        int64_t seq = -1;
-        if (store_query_int(r->store, "SELECT COALESCE(MAX(seq), 0) FROM resource_changes WHERE id = ?1",
-                            STORE_ARGS(SA_TEXT(id)), &seq, "reading the resource's change number", &err) < 0)
-                return -1;
-        return seq;
-}
-
 static int event_read_run(void *userdata) {
         EventCopy *c = userdata;
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
@@ -1131,7 +1228,9 @@ static void event_done(int result, void *userdata) {
         EventCopy *c = userdata;
         (void)result;
 
-        if (c->kind == DRIVER_EVENT_CONNECTION_LOST) {
+        if (c->r->stopping)
+                ; /* the next start reads the hosts again */
+        else if (c->kind == DRIVER_EVENT_CONNECTION_LOST) {
                 log_warning("provider %s: connection lost", c->provider);
                 providers_probe_all(c->r->providers);
         } else if (c->resource_id[0] && event_read_submit(c))
@@ -1158,7 +1257,8 @@ static void event_read_done(int result, void *userdata) {
         char pid[64], pkind[32], now[32];
         bool found = result >= 0;
 
-        if ((result < 0 && result != -ENOENT) || resources_record(r, c->resource_id, &res) < 0 ||
+        if (r->stopping || (result < 0 && result != -ENOENT) ||
+            resources_record(r, c->resource_id, &res) < 0 ||
             operation_pending(r, c->resource_id, pid, pkind) != 0)
                 goto out; /* the daemon stops, the host did not answer, or an operation sets the state */
         int64_t seq = resource_seq_of(r, c->resource_id);
@@ -1220,7 +1320,8 @@ int resources_watch(Resources *r, Provider *p) {
         return 0;
 }
 
-void resources_unwatch_all(Resources *r) {
+void resources_stop(Resources *r) {
+        r->stopping = true;
         for (size_t i = 0; i < r->n_watches; i++) {
                 Provider *p = providers_find(r->providers, r->watches[i]->provider);
                 CbError err = CB_ERROR_INIT;

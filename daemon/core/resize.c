@@ -15,7 +15,9 @@
 #include "audit.h"
 #include "id.h"
 #include "json-util.h"
+#include "operations-http.h"
 #include "operations.h"
+#include "osb-params.h"
 #include "placement.h"
 #include "providers.h"
 #include "resources-internal.h"
@@ -69,7 +71,8 @@ typedef struct ResizeChange {
         const char *op_id, *id, *plan_id, *cost_kind, *now;
         unsigned revision;
         int64_t committed_fen;
-        const char *resize; /* the operation's JSON */
+        const char *resize;            /* the operation's JSON */
+        const char *sealed_parameters; /* an update's, sealed (operations-http.h); NULL */
 } ResizeChange;
 
 static int resize_change(Store *s, void *userdata, CbError *err) {
@@ -79,6 +82,10 @@ static int resize_change(Store *s, void *userdata, CbError *err) {
                 q = store_run(s, "UPDATE operations SET resize = ?1 WHERE id = ?2",
                               STORE_ARGS(SA_TEXT(c->resize), SA_TEXT(c->op_id)), "recording the operation",
                               err);
+        if (q >= 0 && c->sealed_parameters)
+                q = store_run(s, "UPDATE operations SET parameters = ?1 WHERE id = ?2",
+                              STORE_ARGS(SA_TEXT(c->sealed_parameters), SA_TEXT(c->op_id)),
+                              "recording the update's parameters", err);
         /* The record takes the new plan now: what it holds and commits is
          * counted on the next request at once. */
         if (q >= 0)
@@ -113,27 +120,85 @@ static int service_plan_check(Resources *r, const Resource *res, const char *pla
         return q;
 }
 
+/* What an update takes: a new plan (NULL: it keeps its own) and parameters
+ * (NULL: none). Checked before anything else is, so that a refusal of either
+ * costs no evaluation. */
+static int update_args_check(const Resource *res, const char *plan_id, const json_t *parameters,
+                             CbError *err) {
+        int q;
+        if (isempty(plan_id) && !parameters)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id",
+                                          "plan_id: required (or parameters, for a service instance)");
+        if (!isempty(plan_id) && !id_is_valid(plan_id))
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id", "plan_id: not a valid id");
+        if (!parameters)
+                return 0;
+        q = osb_params_check(parameters, NULL, err);
+        if (q < 0)
+                return q;
+        if (res->kind != RESOURCE_KIND_SERVICE)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
+                                          "parameters: resource '%s' is a %s, whose plans (driver libvirt) "
+                                          "take none; only a service instance at an http provider does",
+                                          res->id, resource_kind_to_string(res->kind));
+        return 0;
+}
+
+/* The parameters of an update held against what the provider says the
+ * plan it goes to takes for an update
+ * (schemas.service_instance.update.parameters), then sealed for op_id. */
+static int update_parameters(Resources *r, const Resource *res, const json_t *spec, const json_t *parameters,
+                             const char *op_id, char **ret_sealed, CbError *err) {
+        Provider *p = res->provider ? providers_find(r->providers, res->provider) : NULL;
+        int q;
+        if (!p)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "provider '%s' of resource '%s' is not configured: its schema cannot be read",
+                        res->provider ? res->provider : "", res->id);
+        q = http_update_parameters_check(p, spec, parameters, err);
+        if (q < 0)
+                return q;
+        if (http_parameters_seal(r->secrets, op_id, parameters, ret_sealed) < 0)
+                return cb_error_set(
+                        err, CB_ERR_UNAVAILABLE,
+                        "the broker has no secrets key (secrets.key or the secrets-key credential): "
+                        "it cannot keep an update's parameters");
+        return 0;
+}
+
 int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
                      ResourceTicket *ret, CbError *err) {
+        return resources_update(r, caller, id, plan_id, NULL, ret, err);
+}
+
+int resources_update(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
+                     const json_t *parameters, ResourceTicket *ret, CbError *err) {
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(evaluation_done) Evaluation ev = { 0 };
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96];
         _cleanup_(reservation_drop) Reservation held = { 0 };
-        json_t *old_spec = NULL, *detail, *doc;
-        const json_t *spec;
+        _cleanup_(json_decrefp) json_t *own_spec = NULL;
+        json_t *old_spec = NULL, *detail, *doc, *names = NULL;
+        const json_t *spec, *v;
         _cleanup_(freep) char *text = NULL;
-        _cleanup_(freep) char *remote_from = NULL;
-        const char *cost_kind;
+        _cleanup_(freep) char *remote_from = NULL, *sealed = NULL;
+        const char *cost_kind, *k;
+        unsigned to_revision;
+        int64_t to_committed;
+        bool plan_change;
         int q;
 
         q = resources_load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err,
                                    "resize resources");
         if (q < 0)
                 return q;
-        if (isempty(plan_id))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id", "plan_id: required");
-        if (!id_is_valid(plan_id))
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id", "plan_id: not a valid id");
+        if (parameters && json_is_object(parameters) && json_object_size(parameters) == 0 &&
+            !isempty(plan_id))
+                parameters = NULL; /* {} with a plan asks nothing more than the plan */
+        q = update_args_check(&res, plan_id, parameters, err);
+        if (q < 0)
+                return q;
         switch (res.kind) {
         case RESOURCE_KIND_VM:
                 break;
@@ -150,6 +215,8 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         default:
                 return cb_error_set(err, CB_ERR_INTERNAL, "resource '%s' has an unknown kind", id);
         }
+        /* Parameters alone, or with the plan it is on: an update of the instance on its plan. */
+        plan_change = !isempty(plan_id) && !streq(plan_id, res.plan_id);
         q = operation_pending(r, id, pend_id, pend_kind);
         if (q < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read the operations of resource '%s'", id);
@@ -157,44 +224,63 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                 return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
                                     pend_id, pend_kind);
         if (res.state != RESOURCE_ACTIVE && res.state != RESOURCE_STOPPED)
-                return cb_error_set(err, CB_ERR_CONFLICT, "cannot resize resource '%s': it is %s", id,
+                return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s",
+                                    plan_change ? "resize" : "update", id,
                                     resource_state_to_string(res.state));
-        if (streq(plan_id, res.plan_id))
+        if (!plan_change && !parameters)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "plan_id",
                                           "resource '%s' is on plan '%s' already", id, plan_id);
-
-        /* The new plan as a new order of it, less what the old one committed. */
-        EvalRequest req = {
-                .project_id = res.project_id,
-                .system_id = res.system_id,
-                .service_id = res.service_id,
-                .plan_id = plan_id,
-                .quantity = 1,
-                .release_construction_fen = cost_is_om(res.cost_kind) ? 0 : res.committed_fen,
-                .release_om_fen = cost_is_om(res.cost_kind) ? res.committed_fen : 0,
-        };
-        q = projects_evaluate(r->projects, caller, &req, CB_ROLE_OPERATOR, &ev, err);
-        if (q < 0)
-                return q;
-        if (ev.service && !ev.plan)
-                return cb_error_set_field(
-                        err, CB_ERR_VALIDATION, "plan_id",
-                        "plan_id: '%s' is not a plan of service '%s' (a VM is resized within "
-                        "its service)",
-                        plan_id, res.service_id);
         snprintf(object, sizeof(object), "resource:%s", id);
-        if (!ev.decision.allowed) {
-                json_t *codes = json_array();
-                for (size_t i = 0; i < ev.decision.n_violations; i++)
-                        json_array_append_new(codes,
-                                              json_string(policy_code_name(ev.decision.violations[i].code)));
-                audit_refusal(r->store, caller, "resource.resize", object, "denied", codes);
-                json_decref(codes);
-                return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
-                                               "the resize breaks %zu rule(s) of the regulation",
-                                               ev.decision.n_violations);
+
+        if (plan_change) {
+                /* The new plan as a new order of it, less what the old one committed. */
+                EvalRequest req = {
+                        .project_id = res.project_id,
+                        .system_id = res.system_id,
+                        .service_id = res.service_id,
+                        .plan_id = plan_id,
+                        .quantity = 1,
+                        .release_construction_fen = cost_is_om(res.cost_kind) ? 0 : res.committed_fen,
+                        .release_om_fen = cost_is_om(res.cost_kind) ? res.committed_fen : 0,
+                };
+                q = projects_evaluate(r->projects, caller, &req, CB_ROLE_OPERATOR, &ev, err);
+                if (q < 0)
+                        return q;
+                if (ev.service && !ev.plan)
+                        return cb_error_set_field(
+                                err, CB_ERR_VALIDATION, "plan_id",
+                                "plan_id: '%s' is not a plan of service '%s' (a VM is resized within "
+                                "its service)",
+                                plan_id, res.service_id);
+                if (!ev.decision.allowed) {
+                        json_t *codes = json_array();
+                        for (size_t i = 0; i < ev.decision.n_violations; i++)
+                                json_array_append_new(
+                                        codes, json_string(policy_code_name(ev.decision.violations[i].code)));
+                        audit_refusal(r->store, caller, "resource.resize", object, "denied", codes);
+                        json_decref(codes);
+                        return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
+                                                       "the resize breaks %zu rule(s) of the regulation",
+                                                       ev.decision.n_violations);
+                }
+                spec = json_object_get(ev.plan, "spec");
+                to_revision = ev.catalog_revision;
+                to_committed = ev.projected_cost_fen;
+                cost_kind = ev.cost_kind == POLICY_COST_OM ? "om" : "construction";
+        } else {
+                /* The plan it is on, at the revision it was ordered at: no new
+                 * commitment, so nothing for the policy engine to weigh. */
+                own_spec = spec_at(r, res.service_id, res.catalog_revision, res.plan_id);
+                if (!own_spec)
+                        return cb_error_set(err, CB_ERR_INTERNAL,
+                                            "the plan '%s' of resource '%s' is not in the catalogue",
+                                            res.plan_id, id);
+                spec = own_spec;
+                plan_id = res.plan_id;
+                to_revision = res.catalog_revision;
+                to_committed = res.committed_fen;
+                cost_kind = res.cost_kind;
         }
-        spec = json_object_get(ev.plan, "spec");
         if (res.kind == RESOURCE_KIND_SERVICE) {
                 q = service_plan_check(r, &res, plan_id, spec, &remote_from, err);
                 if (q < 0)
@@ -203,7 +289,7 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "plan_id",
                                           "plan_id: plan '%s' is a %s, not a VM", plan_id,
                                           jstr(spec, "kind"));
-        old_spec = res.kind == RESOURCE_KIND_VM
+        old_spec = res.kind == RESOURCE_KIND_VM && plan_change
                            ? spec_at(r, res.service_id, res.catalog_revision, res.plan_id)
                            : NULL;
         if (old_spec) {
@@ -224,13 +310,20 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
                 if (q < 0)
                         return q;
         }
+        if (resources_random_id("op-", op_id, sizeof(op_id)) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
+        if (parameters) {
+                /* Checked against the plan it goes to; nothing is sent or written on a refusal. */
+                q = update_parameters(r, &res, spec, parameters, op_id, &sealed, err);
+                if (q < 0)
+                        return q;
+        }
 
-        cost_kind = ev.cost_kind == POLICY_COST_OM ? "om" : "construction";
         doc = json_pack("{s:{s:s, s:I, s:I, s:s, s:s}, s:{s:s, s:I, s:I}}", "from", "plan_id", res.plan_id,
                         "catalog_revision", (json_int_t)res.catalog_revision, "committed_fen",
                         (json_int_t)res.committed_fen, "cost_kind", res.cost_kind, "state",
                         resource_state_to_string(res.state), "to", "plan_id", plan_id, "catalog_revision",
-                        (json_int_t)ev.catalog_revision, "committed_fen", (json_int_t)ev.projected_cost_fen);
+                        (json_int_t)to_revision, "committed_fen", (json_int_t)to_committed);
         if (doc && remote_from) {
                 /* What the provider knows the plans by: previous_values and the new plan of its PATCH. */
                 json_object_set_new(json_object_get(doc, "from"), "remote_plan_id", json_string(remote_from));
@@ -241,21 +334,28 @@ int resources_resize(Resources *r, const CbCaller *caller, const char *id, const
         json_decref(doc);
         if (!text)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-        if (resources_random_id("op-", op_id, sizeof(op_id)) < 0)
-                return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
         store_now(now);
-        detail = json_pack("{s:s, s:s, s:s, s:I}", "operation", op_id, "from_plan", res.plan_id, "to_plan",
-                           plan_id, "committed_fen", (json_int_t)ev.projected_cost_fen);
-        q = audit_change(r->store, caller, &(AuditEntry){ "resource.resize", object, "ok", NULL, detail },
+        if (parameters) {
+                /* The parameters may hold secrets: the record names them, no more. */
+                names = json_array();
+                json_object_foreach((json_t *)parameters, k, v) json_array_append_new(names, json_string(k));
+        }
+        detail = json_pack("{s:s, s:s, s:s, s:I, s:o*}", "operation", op_id, "from_plan", res.plan_id,
+                           "to_plan", plan_id, "committed_fen", (json_int_t)to_committed, "parameter_names",
+                           names);
+        q = audit_change(r->store, caller,
+                         &(AuditEntry){ plan_change ? "resource.resize" : "resource.update", object, "ok",
+                                        NULL, detail },
                          resize_change,
                          &(ResizeChange){ .op_id = op_id,
                                           .id = id,
                                           .plan_id = plan_id,
                                           .cost_kind = cost_kind,
                                           .now = now,
-                                          .revision = ev.catalog_revision,
-                                          .committed_fen = ev.projected_cost_fen,
-                                          .resize = text },
+                                          .revision = to_revision,
+                                          .committed_fen = to_committed,
+                                          .resize = text,
+                                          .sealed_parameters = sealed },
                          err);
         json_decref(detail);
         if (q < 0)

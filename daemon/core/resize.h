@@ -29,3 +29,25 @@
  * the old plan back on the record. */
 int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
                      ResourceTicket *ret, CbError *err);
+
+/* An update of a resource's plan, its parameters, or both: the one core
+ * function behind POST /v1/resources/{id}/resize {"plan_id"?, "parameters"?},
+ * OSB PATCH /v2/service_instances/{id} and Resources.UpdateResource
+ * (resources_resize() is it without parameters). plan_id NULL or "" keeps
+ * the plan; parameters NULL sends none. At least one is required (else
+ * VALIDATION naming plan_id). A plan change is the resize above.
+ * parameters (a JSON object) are an http service instance's only: a VM or
+ * a volume refuses them (VALIDATION naming parameters); they are held
+ * against the schema the provider publishes for an update of the plan the
+ * instance goes to (schemas.service_instance.update.parameters,
+ * osb_params_check(): VALIDATION naming the path), sealed on the
+ * operation's row and sent in its PATCH, with the new remote plan when it
+ * changes and the plan it leaves as previous_values. A refusal sends and
+ * writes nothing. Parameters alone are an update on the plan it is on (no
+ * evaluation: nothing new is committed), an operation of kind resize whose
+ * record goes from and to the same plan; audited "resource.update" with
+ * the parameters' names (never values), a plan change "resource.resize".
+ * An instance's parameters are those of its latest operation that carried
+ * some and succeeded: a failed update leaves the ones before in force. */
+int resources_update(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
+                     const json_t *parameters, ResourceTicket *ret, CbError *err);

@@ -33,6 +33,7 @@ struct Resources {
         /* reconcile.c: the providers whose events are watched. */
         struct Watch *watches[256];
         size_t n_watches;
+        bool stopping; /* resources_stop() */
         /* operations.c: plan specs by (service, revision, plan), parsed
          * once: a revision that has left draft is never edited (Art. 12), so
          * an entry never goes stale. Round robin over a few slots: a burst

@@ -236,10 +236,16 @@ int resources_inventory(Resources *r, const CbCaller *caller, const char *provid
  * whenever a provider (re)connects. */
 void resources_provider_ready(Resources *r, Provider *p);
 /* Subscribes to a provider's life-cycle events (a VM shut down from inside
- * becomes "stopped"); resources_unwatch_all() stops them all before the
- * worker pool goes away. */
+ * becomes "stopped"). */
 int resources_watch(Resources *r, Provider *p);
-void resources_unwatch_all(Resources *r);
+/* The daemon is going down; called before the worker pool is freed. Stops
+ * the events, and from then on drops what only brings records in line with
+ * a host reading (a reconcile's inventory, an event's reading) instead of
+ * recording it while the pool drains: the next start reads the hosts
+ * again, and marking thousands of records lost on the way out kept
+ * SIGTERM waiting for seconds (bench/scale.sh). Finished operations are
+ * still recorded. */
+void resources_stop(Resources *r);
 
 /* Periodic: probe providers and reconcile the connected ones. */
 void resources_reconcile_all(Resources *r);

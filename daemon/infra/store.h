@@ -54,6 +54,8 @@ int store_checkpoint(Store *s);
  * above the ~4 MiB that automatic checkpoints let it reach, so ordinary
  * work reuses it in place, and a big close does not leave it large. */
 #define STORE_WAL_LIMIT 16777216
+/* The page cache of the loop's connection, at most (KiB; store.c says why). */
+#define STORE_CACHE_KIB 32768
 
 /* A number no other Store of this process had or will have: what an
  * in-process memo of the database's contents is keyed by, since a freed

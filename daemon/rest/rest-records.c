@@ -701,3 +701,19 @@ json_t *rest_billing_closing_json(const BillingClosing *c) {
                                  "files", files)
                      : NULL;
 }
+
+json_t *rest_service_binding_json(const ServiceBinding *b) {
+        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:s*, s:O*, s:O*}", "id", b->id,
+                         "binding_id", b->binding_key, "resource_id", b->resource_id, "state",
+                         binding_state_to_string(b->state), "error", b->error, "created_by", b->created_by,
+                         "created_at", b->created_at, "updated_at", b->updated_at, "deleted_at",
+                         b->deleted_at, "credentials", b->credentials, "parameters", b->parameters);
+}
+
+json_t *rest_service_binding_list_json(const ServiceBindingList *l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+                if (json_array_append_new(a, rest_service_binding_json(&l->items[i])) < 0)
+                        json_decref(TAKE_PTR(a));
+        return a;
+}

@@ -5,7 +5,7 @@
  * The JSON of the core's records: the one serializer of each record the
  * core hands out as a struct (Resource, Operation, ResourceTicket, System,
  * Incident, Project, ApprovalRecord, Evaluation, ProviderRecord, Inventory,
- * AuditRecord), whose output is the REST bodies that docs/openapi.yaml
+ * AuditRecord, ServiceBinding), whose output is the REST bodies that docs/openapi.yaml
  * describes (for resources: members in the record's column order; a
  * provider or provider_ref not there yet, and an operation's error unless
  * it failed, as null). The D-Bus face answers documents in the same shapes
@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "billing.h"
 #include "billing-adjustments.h"
+#include "bindings.h"
 #include "images.h"
 #include "incidents.h"
 #include "legacy.h"
@@ -161,3 +162,14 @@ json_t *rest_vm_address_read_json(const VmAddressRead *a);
  * a month's closing (POST /v1/billing/statements/{period}/close,
  * Billing.CloseStatement). */
 json_t *rest_billing_closing_json(const BillingClosing *c);
+
+/* {"id", "binding_id" (the key), "resource_id", "state", ["error"],
+ * "created_by", "created_at", "updated_at", ["deleted_at"], ["credentials"],
+ * ["parameters"]}: a binding of a service resource (POST, GET and DELETE
+ * /v1/resources/{id}/bindings..., Resource.Bind, BindWithParameters, Unbind
+ * and GetBinding). Credentials and parameters are in it only when the core
+ * put them in the record: for the resource's department (bindings.h). */
+json_t *rest_service_binding_json(const ServiceBinding *b);
+/* An array of them (GET /v1/resources/{id}/bindings' "bindings",
+ * Resource.ListBindings). */
+json_t *rest_service_binding_list_json(const ServiceBindingList *l);

@@ -272,9 +272,11 @@ static int on_volume_attach(RestRequest *req, RestReply *reply, CbError *err) {
         return rest_reply_json(reply, 202, rest_ticket_json(&t));
 }
 
+/* {"plan_id"?, "parameters"?}: at least one (resources_update(), resize.h). */
 static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) {
-        static const char *const fields[] = { "plan_id", NULL };
+        static const char *const fields[] = { "plan_id", "parameters", NULL };
         const char *plan_id = NULL;
+        const json_t *params;
         json_t *body = NULL;
         ResourceTicket t;
         int r = rest_body_json(req, &body, err);
@@ -282,9 +284,14 @@ static int on_resource_resize(RestRequest *req, RestReply *reply, CbError *err) 
                 return r;
         r = json_check_object(body, fields, err);
         if (r >= 0)
-                r = json_get_string(body, "plan_id", true, 64, &plan_id, err);
+                r = json_get_string(body, "plan_id", false, 64, &plan_id, err);
+        params = json_object_get(body, "parameters");
+        if (r >= 0 && params && !json_is_object(params))
+                r = cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
+                                       "parameters: must be a JSON object");
         if (r >= 0)
-                r = resources_resize(req->manager->resources, &req->caller, req->params[0], plan_id, &t, err);
+                r = resources_update(req->manager->resources, &req->caller, req->params[0], plan_id, params,
+                                     &t, err);
         json_decref(body);
         if (r < 0)
                 return r;
@@ -430,7 +437,7 @@ static void binding_answered(const ServiceBinding *b, const CbError *err, void *
                             b->state == BINDING_CREATING || b->state == BINDING_UNBINDING ? 202
                             : b->state == BINDING_UNBOUND                                 ? 200
                                                                                           : 201,
-                            service_binding_to_json(b));
+                            rest_service_binding_json(b));
 }
 
 static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
@@ -457,17 +464,19 @@ static int on_binding_create(RestRequest *req, RestReply *reply, CbError *err) {
                 rest_async_fail(a, err);
                 cb_error_clear(err);
         } else if (!pending)
-                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200, service_binding_to_json(&b));
+                rest_async_complete(a, b.state == BINDING_CREATING ? 202 : 200,
+                                    rest_service_binding_json(&b));
         (void)reply;
         return REST_ASYNC;
 }
 
 static int on_bindings_list(RestRequest *req, RestReply *reply, CbError *err) {
-        json_t *list = NULL;
+        _cleanup_(service_binding_list_freep) ServiceBindingList *list = NULL;
         int r = resource_bindings_list(req->manager->resources, &req->caller, req->params[0], &list, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, json_pack("{s:o}", "bindings", list));
+        return rest_reply_json(reply, 200,
+                               json_pack("{s:o}", "bindings", rest_service_binding_list_json(list)));
 }
 
 static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
@@ -476,7 +485,7 @@ static int on_binding_get(RestRequest *req, RestReply *reply, CbError *err) {
                                      false, &b, err);
         if (r < 0)
                 return r;
-        return rest_reply_json(reply, 200, service_binding_to_json(&b));
+        return rest_reply_json(reply, 200, rest_service_binding_json(&b));
 }
 
 static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {

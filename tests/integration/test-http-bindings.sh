@@ -11,7 +11,9 @@
 # through the same core; and binding parameters: checked against the schema
 # of the provider's plan, sent to it, sealed like credentials, on every face,
 # and a plan the provider says is not bindable refused; and the parameters
-# of an order (provisioning) the same way, through /v1 and /v2.
+# of an order (provisioning) the same way, through /v1 and /v2; and an
+# update of an instance's parameters (nested schema, every face, a failed
+# update leaving the parameters before it in force).
 . tests/integration/lib.sh
 cb_setup "$@"
 
@@ -331,6 +333,10 @@ cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-edu
 assert_jq "$CB_BODY" .parameters.app_name oa "the department reads them back with the binding"
 cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-operator
 assert_jq "$CB_BODY" 'has("parameters")' false "the operator does not"
+cb_curl GET "/v1/resources/$RID/bindings" dev-edu
+assert_jq "$CB_BODY" '[.bindings[] | select(has("credentials") or has("parameters"))] | length' 0 \
+        "the listing holds neither credentials nor parameters, not even for the department"
+assert_not_contains "$CB_BODY" "$SECRET" "no parameter value in the listing"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
 assert_eq "$CB_STATUS" 200 "the same request with the same parameters again is 200"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-1", "parameters": {"app_name": "other"}}'
@@ -436,6 +442,120 @@ cb_curl PUT "/v2/service_instances/v2-db-pbad?accepts_incomplete=true" "" \
 assert_eq "$CB_STATUS" 400 "/v2: order parameters the schema refuses are 400"
 assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.charset "naming the parameter"
 assert_eq "$(sql "SELECT count(*) FROM resources WHERE idempotency_key = 'v2-db-pbad'")" 0 "and nothing is written"
+
+# --- an update of an instance's parameters (and plan): one core on every face --------
+# Against the provider's schemas.service_instance.update.parameters, nested (backup:
+# {window, retention_days}); a refusal sends and writes nothing; a failed update leaves
+# the parameters before it in force.
+# wait_op OP: polls GET /v1/operations/OP until it ends; GOT its state.
+wait_op() {
+        GOT=
+        for _ in $(seq 1 $((100 * CB_SLOW))); do
+                cb_curl GET "/v1/operations/$1" dev-edu
+                GOT=$(printf %s "$CB_BODY" | jq -r .state)
+                case "$GOT" in succeeded | failed) return 0 ;; esac
+                sleep 0.1
+        done
+        return 1
+}
+update_at() { osb_control | jq -cS --arg id "$1" '.instances[] | select(.id == $id) | .update'; }
+nops() { sql "SELECT count(*) FROM operations WHERE resource_id = '$1'"; }
+# in_force RID: the operation whose parameters are the instance's (its latest succeeded one that had some).
+in_force() {
+        sql "SELECT id FROM operations WHERE resource_id = '$1' AND parameters IS NOT NULL AND state = 'succeeded'
+             ORDER BY created_at DESC, rowid DESC LIMIT 1"
+}
+UPDATES=$(osb_control | jq .updates)
+OPS=$(nops "$PRID")
+BEFORE=$(in_force "$PRID")
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": {"backup": {"window": "02:00", "retention_days": "7"}}}'
+assert_eq "$CB_STATUS" 422 "update: a nested parameter of the wrong type is 422"
+assert_jq "$CB_BODY" .field parameters.backup.retention_days "naming its path"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": {"backup": {"retention_days": 7}}}'
+assert_eq "$CB_STATUS" 422 "update: a nested required parameter missing is 422"
+assert_jq "$CB_BODY" .field parameters.backup.window "naming its path"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": {"backup": {"window": "02:00", "retention_days": 90}}}'
+assert_eq "$CB_STATUS" 422 "update: a number over the schema's maximum is 422"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "maximum 35" "saying the bound"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu "{\"parameters\": {\"root\": \"$SECRET\"}}"
+assert_eq "$CB_STATUS" 422 "update: a parameter the update schema does not list is 422"
+assert_jq "$CB_BODY" .field parameters.root "naming it"
+assert_not_contains "$CB_BODY" "$SECRET" "without its value"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": {"charset": "gbk"}, "bogus": 1}'
+assert_eq "$CB_STATUS" 422 "update: an unknown field of the body is 422"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{}'
+assert_eq "$CB_STATUS" 422 "update: neither plan_id nor parameters is 422"
+assert_jq "$CB_BODY" .field plan_id "naming plan_id"
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": [1]}'
+assert_eq "$CB_STATUS" 422 "update: parameters that are not an object are 422"
+assert_jq "$CB_BODY" .field parameters "naming parameters"
+assert_eq "$(osb_control | jq .updates)" "$UPDATES" "update: nothing was sent to the provider for the refusals"
+assert_eq "$(nops "$PRID")" "$OPS" "update: no operation was written for them"
+
+UP1=$(jq -nc --arg s "$SECRET" '{charset: "gbk", admin_password: $s, backup: {window: "02:00-03:00", retention_days: 7}}')
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu "{\"parameters\": $UP1}"
+assert_eq "$CB_STATUS" 202 "update: parameters alone, which the update schema takes, are 202"
+UOP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+wait_op "$UOP"
+assert_eq "$GOT" succeeded "update: the operation succeeds"
+assert_eq "$(update_at "$PRID" | jq -cS .parameters)" "$(printf %s "$UP1" | jq -cS .)" "update: the provider received the parameters"
+assert_eq "$(update_at "$PRID" | jq -r .plan_id)" null "update: and no plan_id (the plan stays)"
+assert_eq "$(update_at "$PRID" | jq -r .previous_values.plan_id)" mysql-ha-2c4g-100g "update: with the plan as previous_values"
+cb_curl GET "/v1/resources/$PRID" dev-edu
+assert_jq "$CB_BODY" .plan_id rds-mysql-2c4g "update: the record stays on its plan"
+assert_eq "$(in_force "$PRID")" "$UOP" "update: its parameters are the instance's now"
+params_secret operations "id = '$UOP'" backup resource.update admin_password,backup,charset update
+
+# A provider that fails the update: the record (plan, parameters in force) is unchanged.
+osb_control '{"async_ms": 300, "fail_update": true}' >/dev/null
+cb_curl POST "/v1/resources/$PRID/resize" dev-edu '{"parameters": {"charset": "utf8mb4"}}'
+assert_eq "$CB_STATUS" 202 "update: one the provider will fail is accepted (202)"
+FOP=$(printf %s "$CB_BODY" | jq -r .operation_id)
+wait_op "$FOP"
+assert_eq "$GOT" failed "update: the operation the provider fails is failed"
+assert_eq "$(update_at "$PRID" | jq -c .parameters)" '{"charset":"utf8mb4"}' "update: (the provider was asked)"
+assert_eq "$(in_force "$PRID")" "$UOP" "update: the parameters before it are still in force"
+cb_curl GET "/v1/resources/$PRID" dev-edu
+assert_jq "$CB_BODY" .plan_id rds-mysql-2c4g "update: the plan is unchanged"
+assert_jq "$CB_BODY" .state active "update: still active"
+osb_control '{"async_ms": 0, "fail_update": false}' >/dev/null
+
+# D-Bus UpdateResource and cloudbrokerctl resource update: the same core.
+ok 1001 "update: D-Bus UpdateResource (parameters only)" /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Resources \
+        UpdateResource sss "$PRID" "" '{"backup": {"window": "bus"}}'
+BOP=$(printf %s "$OUT" | jq -r '.[0]')
+wait_op "$BOP"
+assert_eq "$GOT" succeeded "update: the D-Bus update succeeds"
+assert_eq "$(update_at "$PRID" | jq -c .parameters)" '{"backup":{"window":"bus"}}' "update: the provider received the D-Bus parameters"
+UPDATES=$(osb_control | jq .updates)
+refused 1001 InvalidField "update: D-Bus, a nested parameter the schema refuses is InvalidField" /org/cloudbroker/Broker1 \
+        org.cloudbroker.Broker1.Resources.UpdateResource "string:$PRID" string: 'string:{"backup": {"window": 1}}'
+assert_contains "$ERR" parameters.backup.window "naming its path"
+printf '{"backup": {"window": "ctl", "retention_days": 3}}' >"$CB_TMP/up.json"
+ctl 1001 resource update "$PRID" - <"$CB_TMP/up.json"
+assert_eq "$RC" 0 "update: cloudbrokerctl resource update ID - ($ERR)"
+wait_op "$(printf %s "$OUT" | jq -r .operation_id)"
+assert_eq "$(update_at "$PRID" | jq -c .parameters)" '{"backup":{"retention_days":3,"window":"ctl"}}' \
+        "update: the provider received the parameters from standard input"
+UPDATES=$(osb_control | jq .updates)
+printf '{"backup": {"window": "this is far too long"}}' >"$CB_TMP/up-bad.json"
+ctl 1001 resource update "$PRID" "$CB_TMP/up-bad.json"
+assert_eq "$RC" 1 "update: cloudbrokerctl, a parameter the schema refuses fails"
+assert_contains "$ERR" parameters.backup.window "naming it"
+assert_eq "$(osb_control | jq .updates)" "$UPDATES" "update: nothing sent for the refused D-Bus and ctl updates"
+
+# /v2 PATCH: plan_id is optional, the parameters go the same way; a refusal is 400.
+cb_curl PATCH "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "parameters": {"backup": {"window": 7}}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 400 "/v2 PATCH: parameters the update schema refuses are 400"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" parameters.backup.window "naming the path"
+assert_eq "$(osb_control | jq .updates)" "$UPDATES" "/v2 PATCH: nothing sent for the refusal"
+cb_curl PATCH "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "parameters": {"backup": {"window": "v2"}}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 202 "/v2 PATCH with parameters only is 202"
+wait_op "$(printf %s "$CB_BODY" | jq -r .operation)"
+assert_eq "$GOT" succeeded "/v2 PATCH: the update succeeds"
+assert_eq "$(update_at "$V2PRID" | jq -c .parameters)" '{"backup":{"window":"v2"}}' "/v2 PATCH: the provider received the parameters"
 
 # --- kill -9 while the provider hangs: the resumed PUTs carry the sealed parameters ------
 osb_control '{"hang": true}' >/dev/null

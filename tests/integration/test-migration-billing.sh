@@ -19,8 +19,11 @@ cb_start_daemon
 cb_wait_provider dev-test || fail "set-up: dev-test never connected"
 
 YEAR=$(date +%Y)
-TODAY=$(TZ=Asia/Shanghai date +%Y-%m-%d)
-MONTH=${TODAY%-*}
+# Milestone dates are judged against the daemon's local date (date_today_local:
+# the machine's time zone); billing periods are months in China Standard Time.
+# Between 16:00 and 24:00 UTC on a UTC machine the two dates differ.
+TODAY=$(date +%Y-%m-%d)
+MONTH=$(TZ=Asia/Shanghai date +%Y-%m)
 sql() { sqlite3 -batch "$CB_DB" "$@"; }
 
 cb_add_system edu-old edu 2 false compliant 待迁移的旧系统

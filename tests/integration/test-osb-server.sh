@@ -407,13 +407,18 @@ remote_plan() { osb_control | jq -r --arg id "$1" '.instances[] | select(.id == 
 osb GET "/v2/service_instances/$IID" 2.17
 DBRID=$(printf %s "$CB_BODY" | jq -r .metadata.labels.resource_id)
 osb_control '{"async_ms": 800}' >/dev/null
-osb PATCH "/v2/service_instances/$IID?accepts_incomplete=true" 2.17 '{"service_id": "rds-mysql", "plan_id": "rds-mysql-4c8g"}'
-expect 202 "a plan change of an http instance is 202"
+osb PATCH "/v2/service_instances/$IID?accepts_incomplete=true" 2.17 \
+        '{"service_id": "rds-mysql", "plan_id": "rds-mysql-4c8g", "parameters": {"charset": "gbk"}}'
+expect 202 "a plan change of an http instance, with parameters, is 202"
 OP=$(printf %s "$CB_BODY" | jq -r .operation)
 PLAN=rds-mysql-4c8g
 wait_last "$IID" 2.17 "$OP"
 assert_eq "$GOT" succeeded "its last_operation ends succeeded"
 assert_eq "$(remote_plan "$DBRID")" mysql-ha-4c8g-200g "the provider has the instance on the new remote plan"
+UPD=$(osb_control | jq -c --arg id "$DBRID" '.instances[] | select(.id == $id) | .update')
+assert_jq "$UPD" .plan_id mysql-ha-4c8g-200g "the PATCH carried the new remote plan"
+assert_jq "$UPD" .previous_values.plan_id mysql-ha-2c4g-100g "and the one it left as previous_values"
+assert_jq "$UPD" .parameters.charset gbk "and the parameters"
 cb_curl GET "/v1/resources/$DBRID" dev-edu
 assert_jq "$CB_BODY" .plan_id rds-mysql-4c8g "the record is on the new plan"
 cb_curl GET "/v1/operations/$OP" dev-edu

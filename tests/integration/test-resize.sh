@@ -138,6 +138,18 @@ assert_eq "$CB_STATUS" 422 "no plan_id: 422"
 assert_jq "$CB_BODY" .field plan_id "the error names plan_id"
 cb_curl POST "/v1/resources/$VMB/resize" dev-edu '{"plan_id":"ecs-general-2c4g","size":1}'
 assert_eq "$CB_STATUS" 422 "an unknown field: 422"
+OPS_B=$(sqlite3 "$CB_DB" "SELECT count(*) FROM operations WHERE resource_id = '$VMB'")
+cb_curl POST "/v1/resources/$VMB/resize" dev-edu '{"plan_id":"ecs-general-2c4g","parameters":{"a":1}}'
+assert_eq "$CB_STATUS" 422 "parameters for a VM (libvirt plans take none): 422"
+assert_jq "$CB_BODY" .field parameters "the error names parameters"
+cb_curl POST "/v1/resources/$VMB/resize" dev-edu '{"parameters":{"a":1}}'
+assert_eq "$CB_STATUS" 422 "parameters alone for a VM: 422"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "take none" "and the answer says why"
+ERR=$(cb_busctl call org.cloudbroker.Broker1 /org/cloudbroker/Broker1 org.cloudbroker.Broker1.Resources \
+        UpdateResource sss "$VMB" "" '{"a": 1}' 2>&1 || true)
+assert_contains "$ERR" "parameters" "D-Bus UpdateResource refuses a VM's parameters, naming them"
+assert_eq "$(sqlite3 "$CB_DB" "SELECT count(*) FROM operations WHERE resource_id = '$VMB'")" "$OPS_B" \
+        "no operation was written for the refused updates"
 resize "$VOL" evs-ssd-100g
 assert_eq "$CB_STATUS" 409 "a block volume is not resized: 409"
 assert_contains "$CB_BODY" "only VMs are resized" "and the answer says why"

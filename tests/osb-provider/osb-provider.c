@@ -44,11 +44,14 @@
  *   unbindable             every plan in /v2/catalog says bindable: false
  *   instance_schema        every plan carries schemas.service_instance.create.
  *                          parameters (charset: utf8mb4 or gbk, admin_password;
- *                          nothing else)
+ *                          nothing else) and .update.parameters (the same and
+ *                          backup: {window (required, at most 11 characters),
+ *                          retention_days (1 to 35)}; nothing else)
  *
  * The parameters a binding's or an instance's PUT carried are kept with it and
- * shown in GET /control (instances[].binding_parameters, .parameters), so
- * that a test sees what arrived.
+ * shown in GET /control (instances[].binding_parameters, .parameters), and
+ * the last PATCH as instances[].update ({plan_id, parameters,
+ * previous_values}, counted in "updates"), so that a test sees what arrived.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -80,6 +83,7 @@ typedef struct Instance {
         int op_seq;
         json_t *bindings;   /* binding id -> {"credentials": ...} */
         json_t *parameters; /* what the provisioning PUT carried, or NULL */
+        json_t *update;     /* the last PATCH: {plan_id?, parameters?, previous_values?}, or NULL */
 } Instance;
 
 static struct {
@@ -95,7 +99,7 @@ static struct {
         size_t n_inst;
         long bind_async_ms;
         bool fail_bind, malformed_bind, fail_update, binding_schema, unbindable, instance_schema;
-        long requests, provisions, deprovisions, polls, rejected, binds, unbinds;
+        long requests, provisions, deprovisions, polls, rejected, binds, unbinds, updates;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -203,6 +207,21 @@ static void catalog_switches(json_t *cat) {
                                                   "additionalProperties", 0, "properties", "charset", "type",
                                                   "string", "enum", "utf8mb4", "gbk", "admin_password",
                                                   "type", "string"));
+                        /* An update takes nested parameters: a backup window and retention. */
+                        if (P.instance_schema)
+                                json_object_set_new(
+                                        json_object_get(json_object_get(plan, "schemas"), "service_instance"),
+                                        "update",
+                                        json_pack(
+                                                "{s:{s:s, s:b, s:{s:{s:s, s:[s, s]}, s:{s:s}, "
+                                                "s:{s:s, s:[s], s:b, s:{s:{s:s, s:I}, s:{s:s, s:I, s:I}}}}}}",
+                                                "parameters", "type", "object", "additionalProperties", 0,
+                                                "properties", "charset", "type", "string", "enum", "utf8mb4",
+                                                "gbk", "admin_password", "type", "string", "backup", "type",
+                                                "object", "required", "window", "additionalProperties", 0,
+                                                "properties", "window", "type", "string", "maxLength",
+                                                (json_int_t)11, "retention_days", "type", "integer",
+                                                "minimum", (json_int_t)1, "maximum", (json_int_t)35));
                         if (P.binding_schema)
                                 json_object_set_new(json_object_get(plan, "schemas"), "service_binding",
                                                     json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s}, s:{s:s}, "
@@ -241,6 +260,7 @@ static void inst_remove(const char *id) {
                         free(in->request_identity);
                         json_decref(in->context);
                         json_decref(in->parameters);
+                        json_decref(in->update);
                         json_decref(in->bindings);
                         free(in);
                         P.inst[i] = P.inst[--P.n_inst];
@@ -278,12 +298,12 @@ static json_t *inst_to_json(const Instance *in) {
                 json_array_append_new(ids, json_string(k));
                 json_object_set(params, k, json_object_get(v, "parameters") ?: json_null());
         }
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o, s:o, s:O?}", "id", in->id,
-                         "service_id", in->service_id, "plan_id", in->plan_id, "last_operation", in->op,
-                         "state", inst_state(in), "context", in->context, "originating_identity",
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:s?, s:s?, s:I, s:o, s:o, s:O?, s:O?}", "id",
+                         in->id, "service_id", in->service_id, "plan_id", in->plan_id, "last_operation",
+                         in->op, "state", inst_state(in), "context", in->context, "originating_identity",
                          in->originating_identity, "request_identity", in->request_identity, "bindings",
                          (json_int_t)json_object_size(in->bindings), "binding_ids", ids, "binding_parameters",
-                         params, "parameters", in->parameters);
+                         params, "parameters", in->parameters, "update", in->update);
 }
 
 /* ---- answers ---- */
@@ -493,6 +513,11 @@ static enum MHD_Result update(struct MHD_Connection *c, const char *id, json_t *
                 free(in->plan_id);
                 in->plan_id = strdup(pid);
         }
+        json_decref(in->update);
+        in->update = json_pack("{s:O*, s:O*, s:O*}", "plan_id", json_object_get(body, "plan_id"),
+                               "parameters", json_object_get(body, "parameters"), "previous_values",
+                               json_object_get(body, "previous_values"));
+        P.updates++;
         snprintf(in->op, sizeof(in->op), "update");
         in->failed = false;
         in->ready_ms = async ? now_ms() + P.async_ms : 0;
@@ -770,15 +795,16 @@ static json_t *control_state(void) {
                 inst_settle(P.inst[i - 1]);
         for (size_t i = 0; i < P.n_inst; i++)
                 json_array_append_new(a, inst_to_json(P.inst[i]));
-        return json_pack(
-                "{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                "switches", "async_ms", (json_int_t)P.async_ms, "retry_after", (json_int_t)P.retry_after,
-                "fail_next", (json_int_t)P.fail_next, "hang", P.hang, "drip", P.drip, "malformed",
-                P.malformed, "huge", P.huge, "fail_provision", P.fail_provision, "forget_deprovision",
-                P.forget_deprovision, "instances", a, "requests", (json_int_t)P.requests, "provisions",
-                (json_int_t)P.provisions, "deprovisions", (json_int_t)P.deprovisions, "polls",
-                (json_int_t)P.polls, "rejected", (json_int_t)P.rejected, "binds", (json_int_t)P.binds,
-                "unbinds", (json_int_t)P.unbinds);
+        return json_pack("{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, "
+                         "s:I, s:I, s:I}",
+                         "switches", "async_ms", (json_int_t)P.async_ms, "retry_after",
+                         (json_int_t)P.retry_after, "fail_next", (json_int_t)P.fail_next, "hang", P.hang,
+                         "drip", P.drip, "malformed", P.malformed, "huge", P.huge, "fail_provision",
+                         P.fail_provision, "forget_deprovision", P.forget_deprovision, "instances", a,
+                         "requests", (json_int_t)P.requests, "provisions", (json_int_t)P.provisions,
+                         "deprovisions", (json_int_t)P.deprovisions, "polls", (json_int_t)P.polls, "rejected",
+                         (json_int_t)P.rejected, "binds", (json_int_t)P.binds, "unbinds",
+                         (json_int_t)P.unbinds, "updates", (json_int_t)P.updates);
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method, json_t *body) {

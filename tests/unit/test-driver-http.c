@@ -239,7 +239,8 @@ static void update(DriverConn *c, const char *rid, const char *plan_id, Result *
         CbError err = CB_ERROR_INIT;
         json_decref(res->body);
         *res = (Result){ 0 };
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, on_reply, res, &err), 0);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, plan_id, NULL, on_reply, res, &err),
+                         0);
         assert_int_equal(res->calls, 0);
         wait_for(res);
 }
@@ -435,8 +436,36 @@ static void test_update(void **state) {
         assert_string_equal(json_string_value(json_object_get(in, "plan_id")), "mysql-ha-4c8g-200g");
         json_decref(in);
 
+        /* Parameters alone (OSB: plan_id optional): the PATCH carries them and no
+         * plan_id, previous_values the plan it is on, and the plan stays. */
+        {
+                json_t *params = json_pack("{s:s, s:{s:i}}", "charset", "gbk", "backup", "days", 7), *upd;
+                json_decref(res.body);
+                res = (Result){ 0 };
+                assert_int_equal(
+                        driver_update_async(http, c, &ref, &ctx_mysql, NULL, params, on_reply, &res, &err),
+                        0);
+                wait_for(&res);
+                assert_int_equal(res.r, 0);
+                in = instance("r-upd1");
+                upd = json_object_get(in, "update");
+                assert_true(json_equal(json_object_get(upd, "parameters"), params));
+                assert_null(json_object_get(upd, "plan_id"));
+                assert_string_equal(json_string_value(json_object_get(json_object_get(upd, "previous_values"),
+                                                                      "plan_id")),
+                                    ctx_mysql.remote_plan_id);
+                assert_string_equal(json_string_value(json_object_get(in, "plan_id")), "mysql-ha-4c8g-200g");
+                json_decref(in);
+                json_decref(params);
+        }
+        /* neither: refused before anything is sent */
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, NULL, NULL, on_reply, &res, &err),
+                         -EINVAL);
+        cb_error_clear(&err);
+
         /* no plan: refused before anything is sent, naming the field */
-        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", on_reply, &res, &err), -EINVAL);
+        assert_int_equal(driver_update_async(http, c, &ref, &ctx_mysql, "", NULL, on_reply, &res, &err),
+                         -EINVAL);
         assert_string_equal(err.field, "plan_id");
         cb_error_clear(&err);
 

@@ -136,6 +136,111 @@ static void test_size_bound(void **state) {
         free(big);
 }
 
+/* A nested schema: objects in objects, arrays of objects, bounds. */
+static const char nested_text[] =
+        "{\"type\": \"object\", \"properties\": {"
+        " \"db\": {\"type\": \"object\", \"required\": [\"engine\"], \"additionalProperties\": false,"
+        "  \"properties\": {"
+        "   \"engine\": {\"type\": \"string\", \"enum\": [\"mysql\", \"pg\"]},"
+        "   \"size_gib\": {\"type\": \"integer\", \"minimum\": 10, \"maximum\": 100},"
+        "   \"name\": {\"type\": \"string\", \"minLength\": 2, \"maxLength\": 4},"
+        "   \"users\": {\"type\": \"array\", \"maxItems\": 3, \"items\": {"
+        "     \"type\": \"object\", \"required\": [\"name\"],"
+        "     \"properties\": {\"name\": {\"type\": \"string\"}, \"ro\": {\"type\": [\"boolean\", "
+        "\"null\"]}}}},"
+        "   \"tags\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}}"
+        "  }}}}";
+
+static void test_nested(void **state) {
+        static const Bad bad[] = {
+                { "{\"db\": {}}", "parameters.db.engine", "required" },
+                { "{\"db\": 3}", "parameters.db", "object" },
+                { "{\"db\": {\"engine\": \"oracle\"}}", "parameters.db.engine", "enum" },
+                { "{\"db\": {\"engine\": \"pg\", \"hunter2\": 1}}", "parameters.db.hunter2",
+                  "not a parameter" },
+                { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 9}}", "parameters.db.size_gib", "minimum" },
+                { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 101}}", "parameters.db.size_gib", "maximum" },
+                { "{\"db\": {\"engine\": \"pg\", \"size_gib\": 10.5}}", "parameters.db.size_gib", "integer" },
+                { "{\"db\": {\"engine\": \"pg\", \"name\": \"a\"}}", "parameters.db.name", "minLength" },
+                { "{\"db\": {\"engine\": \"pg\", \"name\": \"hunter2\"}}", "parameters.db.name",
+                  "maxLength" },
+                { "{\"db\": {\"engine\": \"pg\", \"users\": [{\"name\": \"a\"}, {\"name\": \"b\"}, "
+                  "{\"ro\": true}]}}",
+                  "parameters.db.users[2].name", "required" },
+                { "{\"db\": {\"engine\": \"pg\", \"users\": [{\"name\": \"a\", \"ro\": \"hunter2\"}]}}",
+                  "parameters.db.users[0].ro", "boolean or null" },
+                { "{\"db\": {\"engine\": \"pg\", \"users\": [{\"name\": \"a\"}, {\"name\": \"a\"}, "
+                  "{\"name\": \"a\"}, {\"name\": \"a\"}]}}",
+                  "parameters.db.users", "maxItems" },
+                { "{\"db\": {\"engine\": \"pg\", \"tags\": {\"team\": 7}}}", "parameters.db.tags.team",
+                  "string" },
+        };
+        json_t *s = json_loads(nested_text, 0, NULL);
+        CbError err;
+        (void)state;
+        assert_non_null(s);
+        assert_int_equal(check("{\"db\": {\"engine\": \"pg\", \"size_gib\": 10, \"name\": "
+                               "\"\u00e9\u00e9\u00e9\u00e9\", "
+                               "\"users\": [{\"name\": \"a\", \"ro\": null}], \"tags\": {\"t\": \"x\"}}, "
+                               "\"other\": 1}",
+                               s, &err),
+                         0);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                int r = check(bad[i].params, s, &err);
+                if (r >= 0 || err.kind != CB_ERR_VALIDATION || strcmp(err.field, bad[i].field) != 0 ||
+                    !strstr(err.message, bad[i].in_message) || !strstr(err.message, bad[i].field))
+                        fail_msg("%s: r=%d field=%s message=%s", bad[i].params, r, err.field, err.message);
+                assert_null(strstr(err.message, "hunter2\""));
+        }
+        json_decref(s);
+}
+
+/* A schema nested 40 deep under a document as deep: refused at the bound, not walked to the end. */
+static void test_depth_bound(void **state) {
+        json_t *schema = json_pack("{s:s}", "type", "string"), *doc = json_string("x");
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+        for (int i = 0; i < 40; i++) {
+                schema = json_pack("{s:s, s:{s:o}}", "type", "object", "properties", "a", schema);
+                doc = json_pack("{s:o}", "a", doc);
+        }
+        assert_true(osb_params_check(doc, schema, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_non_null(strstr(err.message, "deeper than"));
+        assert_non_null(strstr(err.field, "parameters.a.a.a"));
+        json_decref(schema);
+        json_decref(doc);
+        /* 16 deep is fine. */
+        schema = json_pack("{s:s}", "type", "string");
+        doc = json_string("x");
+        for (int i = 0; i < OSB_PARAMS_MAX_DEPTH; i++) {
+                schema = json_pack("{s:s, s:{s:o}}", "type", "object", "properties", "a", schema);
+                doc = json_pack("{s:o}", "a", doc);
+        }
+        err = (CbError)CB_ERROR_INIT;
+        assert_int_equal(osb_params_check(doc, schema, &err), 0);
+        json_decref(schema);
+        json_decref(doc);
+}
+
+/* A huge enum against many values: the step budget refuses. */
+static void test_step_budget(void **state) {
+        json_t *values = json_array(), *doc = json_object(), *list = json_array(), *schema;
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+        for (int i = 0; i < 5000; i++)
+                json_array_append_new(values, json_integer(i));
+        for (int i = 0; i < 100; i++)
+                json_array_append_new(list, json_integer(4999));
+        json_object_set_new(doc, "l", list);
+        schema = json_pack("{s:{s:{s:{s:o}}}}", "properties", "l", "items", "enum", values);
+        assert_true(osb_params_check(doc, schema, &err) < 0);
+        assert_string_equal(err.field, "parameters");
+        assert_non_null(strstr(err.message, "steps at most"));
+        json_decref(schema);
+        json_decref(doc);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_schema_lookup),
@@ -143,6 +248,9 @@ int main(void) {
                 cmocka_unit_test(test_refuses_naming_the_field),
                 cmocka_unit_test(test_additional_allowed),
                 cmocka_unit_test(test_size_bound),
+                cmocka_unit_test(test_nested),
+                cmocka_unit_test(test_depth_bound),
+                cmocka_unit_test(test_step_budget),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "bindings.h"
 #include "driver.h"
 #include "providers.h"
 #include "resources.h"
@@ -381,6 +382,70 @@ static void test_billing_closing_json(void **state) {
                     "\"sm3\":\"bb\"},{\"department\":\"edu\",\"format\":\"csv\",\"sm3\":\"cc\"}]}");
 }
 
+/* A binding answers what every face answered when the core handed out
+ * JSON (the bytes below are from test-http-bindings.sh's answers):
+ * optional members absent rather than null, credentials and parameters
+ * only when the record holds them, a list in its order. */
+static void test_service_bindings_json(void **state) {
+        char id[] = "sb-a3efdeab0324ce8b", key[] = "app-1", rid[] = "r-ed2655db21673872", by[] = "dev-edu",
+             at[] = "2026-12-02T17:35:37Z", later[] = "2026-12-02T17:35:38Z", why[] = "the provider failed";
+        json_auto_t *creds =
+                json_loads("{\"host\":\"127.0.0.1\",\"port\":3306,\"password\":\"s3cret\"}", 0, NULL);
+        json_auto_t *params = json_loads("{\"app_name\":\"resumed-app\"}", 0, NULL);
+        ServiceBinding v[] = {
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = at,
+                  .state = BINDING_BOUND,
+                  .credentials = creds,
+                  .parameters = params },
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = later,
+                  .deleted_at = later,
+                  .state = BINDING_UNBOUND },
+                { .id = id,
+                  .binding_key = key,
+                  .resource_id = rid,
+                  .created_by = by,
+                  .created_at = at,
+                  .updated_at = at,
+                  .error = why,
+                  .state = BINDING_FAILED },
+        };
+        ServiceBindingList l = { .items = v, .n = ELEMENTSOF(v) }, none = { 0 };
+        json_t *all;
+        (void)state;
+
+        assert_null(service_binding_list_free(NULL));
+        assert_text(rest_service_binding_json(&v[0]),
+                    "{\"id\":\"sb-a3efdeab0324ce8b\",\"binding_id\":\"app-1\",\"resource_id\":"
+                    "\"r-ed2655db21673872\",\"state\":\"bound\",\"created_by\":\"dev-edu\",\"created_at\":"
+                    "\"2026-12-02T17:35:37Z\",\"updated_at\":\"2026-12-02T17:35:37Z\",\"credentials\":"
+                    "{\"host\":\"127.0.0.1\",\"port\":3306,\"password\":\"s3cret\"},\"parameters\":"
+                    "{\"app_name\":\"resumed-app\"}}");
+        assert_text(rest_service_binding_list_json(&none), "[]");
+        assert_text(rest_service_binding_list_json(&(ServiceBindingList){ .items = v + 1, .n = 2 }),
+                    "[{\"id\":\"sb-a3efdeab0324ce8b\",\"binding_id\":\"app-1\",\"resource_id\":"
+                    "\"r-ed2655db21673872\",\"state\":\"unbound\",\"created_by\":\"dev-edu\",\"created_at\":"
+                    "\"2026-12-02T17:35:37Z\",\"updated_at\":\"2026-12-02T17:35:38Z\",\"deleted_at\":"
+                    "\"2026-12-02T17:35:38Z\"},{\"id\":\"sb-a3efdeab0324ce8b\",\"binding_id\":\"app-1\","
+                    "\"resource_id\":\"r-ed2655db21673872\",\"state\":\"failed\",\"error\":\"the provider "
+                    "failed\",\"created_by\":\"dev-edu\",\"created_at\":\"2026-12-02T17:35:37Z\","
+                    "\"updated_at\":\"2026-12-02T17:35:37Z\"}]");
+        all = rest_service_binding_list_json(&l);
+        assert_int_equal(json_array_size(all), 3);
+        json_decref(all);
+        /* The serializer borrows: the record still owns what it holds. */
+        assert_int_equal(creds->refcount, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_provider_record_has_no_password),
@@ -392,6 +457,7 @@ int main(void) {
                 cmocka_unit_test(test_volume_attachments_json),
                 cmocka_unit_test(test_vm_addresses_json),
                 cmocka_unit_test(test_billing_closing_json),
+                cmocka_unit_test(test_service_bindings_json),
         };
         int r;
 

@@ -184,7 +184,7 @@ static void world_open(bool with_provider) {
 /* In the daemon's order (manager_free): events, the pool, then the rest. */
 static void world_close(void) {
         if (w.resources)
-                resources_unwatch_all(w.resources);
+                resources_stop(w.resources);
         w.pool = worker_pool_free(w.pool);
         w.resources = resources_free(w.resources);
         w.providers = providers_free(w.providers);
