@@ -31,6 +31,18 @@ struct Catalog {
         } published[32];
         size_t next_published;
 
+        /* Views of a pinned revision (catalog_get_revision: a binding's
+         * bindable, a plan's spec), as parsed, valid for one generation: the
+         * document of a revision past its draft never changes, its status
+         * only through run_change(), which starts a new generation. */
+        struct {
+                char *id;
+                unsigned revision;
+                uint64_t generation;
+                json_t *view;
+        } revisions[32];
+        size_t next_revision;
+
         CatalogSubmitCheckFn submit_check;
         void *submit_check_userdata;
 };
@@ -177,6 +189,10 @@ Catalog *catalog_free(Catalog *c) {
                 free(c->published[i].id);
                 json_decref(c->published[i].view);
         }
+        for (size_t i = 0; i < ELEMENTSOF(c->revisions); i++) {
+                free(c->revisions[i].id);
+                json_decref(c->revisions[i].view);
+        }
         free(c);
         return NULL;
 }
@@ -308,8 +324,28 @@ int catalog_get(Catalog *c, const CbCaller *caller, const char *id, unsigned rev
         return 0;
 }
 
+/* Keeps v (a reference of its own) as the view of id's revision for this generation. */
+static void remember_revision(Catalog *c, const char *id, unsigned revision, json_t *v) {
+        size_t k = c->next_revision++ % ELEMENTSOF(c->revisions);
+        char *copy = strdup(id);
+        if (!copy)
+                return;
+        free(c->revisions[k].id);
+        json_decref(c->revisions[k].view);
+        c->revisions[k].id = copy;
+        c->revisions[k].revision = revision;
+        c->revisions[k].generation = c->generation;
+        c->revisions[k].view = json_incref(v);
+}
+
 int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t **ret) {
         _cleanup_(rows_done) Rows rs = { 0 };
+        for (size_t i = 0; id && i < ELEMENTSOF(c->revisions); i++)
+                if (c->revisions[i].view && c->revisions[i].generation == c->generation &&
+                    c->revisions[i].revision == revision && streq(c->revisions[i].id, id)) {
+                        *ret = json_incref(c->revisions[i].view);
+                        return 0;
+                }
         if (revisions_of(c, id, &rs, NULL) < 0)
                 return -EIO;
         for (size_t i = 0; i < rs.n; i++)
@@ -318,6 +354,7 @@ int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t *
                         json_t *v = row_view(c, &rs.v[i], false);
                         if (!v)
                                 return -EIO;
+                        remember_revision(c, id, revision, v);
                         *ret = v;
                         return 0;
                 }

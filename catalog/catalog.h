@@ -77,5 +77,6 @@ bool catalog_exists(Catalog *c, const CbCaller *caller, const char *id);
 int catalog_get_published(Catalog *c, const char *id, json_t **ret);
 
 /* A specific published (or deprecated/superseded) revision, for pinning
- * what was ordered. NULL service when absent. */
+ * what was ordered. NULL service when absent. A shared reference (kept for
+ * the catalogue generation): read it, do not change it. */
 int catalog_get_revision(Catalog *c, const char *id, unsigned revision, json_t **ret);

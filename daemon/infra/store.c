@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -926,6 +928,9 @@ struct Store {
         bool unsynced;  /* a relaxed commit may not be on disk yet */
         bool relax_tx;  /* the open transaction commits relaxed */
         uint64_t syncs; /* WAL flushes done (store_sync_count) */
+        int wal_fd;     /* the -wal file, kept open for store_sync once found; valid if wal_open */
+        bool wal_open;
+        uint64_t epoch; /* store_epoch() */
         StoreDeferred *deferred;
         size_t n_deferred;
         StoreMemo *memos; /* kept during a read snapshot, run after it */
@@ -980,6 +985,7 @@ static int mkdir_parents(const char *path) {
 }
 
 int store_exec(Store *s, const char *sql, CbError *err) {
+        s->epoch++; /* raw SQL may change anything */
         char *msg = NULL;
         if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
                 int r = cb_error_set(err, CB_ERR_INTERNAL, "database error: %s", msg ? msg : "unknown");
@@ -1060,6 +1066,33 @@ static int store_migrate(Store *s, int target, CbError *err) {
         return store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ? -EIO : 0;
 }
 
+/* CB_STORE_TRACE=FILE (a debugging aid, bench/osb.sh's statement count):
+ * every statement SQLite starts, one line each, appended to FILE; a
+ * trigger's statements come as their "-- TRIGGER name" line. */
+static int trace_stmt(unsigned type, void *userdata, void *p, void *x) {
+        const char *sql = x;
+
+        if (type != SQLITE_TRACE_STMT)
+                return 0;
+        if (!sql || strncmp(sql, "--", 2) != 0)
+                sql = sqlite3_sql(p);
+        fprintf(userdata, "%s\n", sql ? sql : "?");
+        fflush(userdata);
+        return 0;
+}
+
+static void trace_maybe(sqlite3 *db) {
+        const char *path = getenv("CB_STORE_TRACE");
+        static FILE *f;
+
+        if (!path || !*path)
+                return;
+        if (!f)
+                f = fopen(path, "ae");
+        if (f)
+                sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_stmt, f);
+}
+
 int store_open_at_version(const char *path, int version, Store **ret, CbError *err) {
         _cleanup_(store_freep) Store *s = NULL;
         int r;
@@ -1085,6 +1118,7 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s: %s", path,
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
+        trace_maybe(s->db);
 
         /* journal_size_limit: a month's close writes its files through the
          * WAL (hundreds of MiB at 10M segments); once checkpointed, the WAL
@@ -1138,6 +1172,7 @@ int store_open_reader(Store *s, Store **ret, CbError *err) {
         if (sqlite3_open_v2(rd->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for reading: %s", rd->path,
                                     rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
+        trace_maybe(rd->db);
         sqlite3_busy_timeout(rd->db, 5000);
         *ret = TAKE_PTR(rd);
         return 0;
@@ -1157,6 +1192,7 @@ int store_open_writer(Store *s, Store **ret, CbError *err) {
             SQLITE_OK)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot open database %s for writing: %s", wr->path,
                                     wr->db ? sqlite3_errmsg(wr->db) : "out of memory");
+        trace_maybe(wr->db);
         sqlite3_busy_timeout(wr->db, 5000);
         /* The file is in WAL mode already (the owner's connection set it). */
         r = store_exec(wr,
@@ -1183,6 +1219,8 @@ Store *store_free(Store *s) {
         run_deferred(s, 0, -ECANCELED);
         free(s->deferred);
         memos_clear(s);
+        if (s->wal_open)
+                close(s->wal_fd);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);
@@ -1321,6 +1359,7 @@ int store_commit(Store *s) {
         s->depth = 0;
         bool relaxed = s->relax_tx;
         if (tx_exec(s, sql_commit) < 0) {
+                s->epoch++;
                 tx_exec(s, sql_rollback);
                 store_relax_tx_end(s);
                 run_deferred(s, 0, -EIO);
@@ -1368,27 +1407,37 @@ uint64_t store_sync_count(const Store *s) {
         return s ? s->syncs : 0;
 }
 
+uint64_t store_epoch(const Store *s) {
+        return s ? s->epoch : 0;
+}
+
 int store_sync(Store *s) {
         if (!s || !s->unsynced || s->depth > 0 || s->batch_open)
                 return 0;
         /* The WAL's dirty pages belong to its inode: any descriptor of the
-         * file flushes what the relaxed commits wrote. */
-        _cleanup_(freep) char *wal = NULL;
+         * file flushes what the relaxed commits wrote. The descriptor is
+         * kept once the WAL exists (an open and a close less per durable
+         * commit): SQLite truncates the WAL but never replaces it while
+         * this connection, which holds it open too, lives. */
         if (!s->path) {
                 s->unsynced = false; /* in memory: nothing to flush */
                 return 0;
         }
-        if (asprintf(&wal, "%s-wal", s->path) < 0)
-                return -ENOMEM;
-        int fd = open(wal, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return -errno;
-                s->unsynced = false; /* no WAL: checkpointed and synced */
-                return 0;
+        if (!s->wal_open) {
+                _cleanup_(freep) char *wal = NULL;
+                if (asprintf(&wal, "%s-wal", s->path) < 0)
+                        return -ENOMEM;
+                int fd = open(wal, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        s->unsynced = false; /* no WAL: checkpointed and synced */
+                        return 0;
+                }
+                s->wal_fd = fd;
+                s->wal_open = true;
         }
-        int r = fdatasync(fd) < 0 ? -errno : 0;
-        close(fd);
+        int r = fdatasync(s->wal_fd) < 0 ? -errno : 0;
         if (r == 0) {
                 s->unsynced = false;
                 s->syncs++;
@@ -1401,6 +1450,7 @@ void store_rollback(Store *s) {
 
         if (level <= 0)
                 return;
+        s->epoch++;
         s->depth--;
         if (level > 1 || s->batch_open) {
                 savepoint_exec(s, SP_ROLLBACK_TO, level);
@@ -1571,6 +1621,7 @@ int store_batch_end(Store *s) {
                 s->depth = 0;
                 r = 0;
                 if (tx_exec(s, sql_commit) < 0) {
+                        s->epoch++;
                         tx_exec(s, sql_rollback);
                         r = -EIO;
                 } else {

@@ -98,6 +98,11 @@ bool store_unsynced(Store *s);
 /* How many times the WAL was flushed (fdatasync) since the store opened:
  * one per durable commit, none per relaxed one. */
 uint64_t store_sync_count(const Store *s);
+/* A number that changes whenever rows may have changed other than through
+ * the statements a caller ran since it last looked: a rollback of any level,
+ * a failed commit, raw SQL (store_exec). What a module keeps in memory of
+ * rows it wrote itself (the audit head) is good while this stays the same. */
+uint64_t store_epoch(const Store *s);
 
 /* A read-only stretch of several queries as one read transaction: one
  * snapshot, and one file lock instead of one per statement. Returns 1 when

@@ -457,6 +457,64 @@ static void test_readers_only(void **state) {
         free(path);
 }
 
+/* The head an append keeps in memory (the trail's store) is dropped by
+ * whatever may undo or change it: a rolled-back append, an inner savepoint
+ * rolled back under a committed transaction, raw SQL. Each time the next
+ * append must chain from the head on disk, or the trail breaks. */
+static void test_head_kept_in_memory(void **state) {
+        (void)state;
+        _cleanup_(audit_trail_freep) AuditTrail *t = NULL;
+        CbError err = CB_ERROR_INIT;
+        Store *s = NULL;
+        char *path = NULL;
+        AuditAnchor head;
+        int64_t bad;
+        const char *problem;
+
+        assert_true(asprintf(&path, "%s/head-cache.db", tmpdir) > 0);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(audit_trail_new(s, NULL, 1000, &t), 0);
+        for (int i = 0; i < 3; i++)
+                append(s, "object:a");
+
+        /* An append rolled back with its transaction. */
+        assert_int_equal(store_begin(s), 0);
+        append(s, "object:undone");
+        store_rollback(s);
+        append(s, "object:b");
+        assert_int_equal(audit_head_anchor(s, &head), 0);
+        assert_int_equal(head.seq, 4);
+        assert_true(verdict(s, NULL, &bad, &problem));
+
+        /* An inner savepoint rolled back, the transaction committed. */
+        assert_int_equal(store_begin(s), 0);
+        append(s, "object:kept");
+        assert_int_equal(store_begin(s), 0);
+        append(s, "object:undone");
+        store_rollback(s);
+        append(s, "object:kept-too");
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(audit_head_anchor(s, &head), 0);
+        assert_int_equal(head.seq, 6);
+        assert_true(verdict(s, NULL, &bad, &problem));
+
+        /* The newest record cut off with raw SQL and the head rewritten. */
+        assert_int_equal(
+                store_exec(s,
+                           "DELETE FROM audit WHERE seq = 6; "
+                           "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5);",
+                           &err),
+                0);
+        append(s, "object:c");
+        assert_int_equal(audit_head_anchor(s, &head), 0);
+        assert_int_equal(head.seq, 6);
+        assert_true(verdict(s, NULL, &bad, &problem));
+
+        t = audit_trail_free(t);
+        store_free(s);
+        free(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_anchor_parse),
@@ -466,6 +524,7 @@ int main(void) {
                 cmocka_unit_test(test_start_check_refuses_changes),
                 cmocka_unit_test(test_upgrade_checkpoints_once),
                 cmocka_unit_test(test_readers_only),
+                cmocka_unit_test(test_head_kept_in_memory),
         };
         if (!mkdtemp(tmpdir))
                 return 1;

@@ -143,6 +143,14 @@ static void test_life_cycle(void **state) {
         assert_string_equal(json_string_value(json_object_get(v, "description")),
                             "a database for the unit test");
         json_decref(v);
+        /* Read (and kept in memory) while published: the view kept must not
+         * outlive the change that supersedes it (below). */
+        assert_int_equal(catalog_get_revision(cat, "rds-test", 1, &v), 0);
+        assert_string_equal(status_of(v), "published");
+        json_decref(v);
+        assert_int_equal(catalog_get_revision(cat, "rds-test", 1, &v), 0);
+        assert_string_equal(status_of(v), "published");
+        json_decref(v);
         assert_int_equal(catalog_submit(cat, CALLER(p_operator), "rds-test", &v, &err), 0);
         json_decref(v);
         assert_int_equal(catalog_approve(cat, CALLER(p_authority), "rds-test", &v, &err), 0);
