@@ -88,6 +88,7 @@ typedef struct InvJob {
         struct ReconcileRun *run; /* a reconcile's state between passes; NULL before the first */
         unsigned passes;          /* of the reconcile so far (inv_reconcile_pass) */
         uint64_t loop_ns;         /* the loop time they took */
+        uint64_t longest_ns;      /* and the longest of them: how long the loop waited at most */
         /* A reconcile's address reads: ids and provider refs in, addresses out (NULL: not read). */
         size_t n_addr;
         char addr_ids[RECONCILE_ADDRESSES][2][64];
@@ -984,14 +985,19 @@ static bool inv_reconcile_pass(InvJob *j) {
                 return true; /* no memory: the next reconcile */
         bool finished = reconcile(j->r, j->provider, j->inv, j->since, j->run);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        j->loop_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        uint64_t ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        j->loop_ns += ns;
+        j->longest_ns = MAX(j->longest_ns, ns);
         j->passes++;
         if (!finished && worker_post(j->r->pool, inv_job_more, 0, j) >= 0)
                 return false;
         /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
-        if (j->inv->n_items >= 1000 || j->passes > 1)
-                log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time (%u passes)",
-                         j->provider, j->inv->n_items, (double)j->loop_ns / 1e6, j->passes);
+        if (j->inv->n_items >= 1000 || j->passes > 1 || j->loop_ns > 100000000)
+                log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time (%u passes, the "
+                         "longest "
+                         "%.1f ms)",
+                         j->provider, j->inv->n_items, (double)j->loop_ns / 1e6, j->passes,
+                         (double)j->longest_ns / 1e6);
         return true;
 }
 
