@@ -1137,12 +1137,14 @@ int store_open_at_version(const char *path, int version, Store **ret, CbError *e
          * pages again and again from the OS and spilled dirty ones to the WAL
          * mid-transaction (pread and pwrite were a third of such a pass).
          * Pages are allocated as they are used, up to the limit. */
-        r = store_exec(s,
-                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                       "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STRINGIFY(
-                               STORE_CACHE_KIB) "; "
-                                                "PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_LIMIT) ";",
-                       err);
+        /* (clang-format would break the string at the macros.) */
+        /* clang-format off */
+        static const char pragmas[] =
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STRINGIFY(STORE_CACHE_KIB) "; "
+                "PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_LIMIT) ";";
+        /* clang-format on */
+        r = store_exec(s, pragmas, err);
         if (r < 0)
                 return r;
         r = store_migrate(s, version, err);
