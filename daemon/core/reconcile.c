@@ -993,9 +993,8 @@ static bool inv_reconcile_pass(InvJob *j) {
                 return false;
         /* What a big host costs the loop (bench/scale.sh reads it); small ones stay quiet. */
         if (j->inv->n_items >= 1000 || j->passes > 1 || j->loop_ns > 100000000)
-                log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time (%u passes, the "
-                         "longest "
-                         "%.1f ms)",
+                log_info("reconcile of provider %s: %zu objects in %.1f ms of loop time "
+                         "(%u passes, the longest %.1f ms)",
                          j->provider, j->inv->n_items, (double)j->loop_ns / 1e6, j->passes,
                          (double)j->longest_ns / 1e6);
         return true;
@@ -1142,7 +1141,7 @@ typedef struct EventCopy {
         DriverConn *conn;
         int64_t since; /* resource_change_seq() when the reading was queued */
         unsigned tries;
-        DriverInstance found; /* the reading; valid when read_result >= 0 */
+        DriverInstance found; /* the reading; valid when event_read_run() succeeded */
 } EventCopy;
 
 typedef struct Watch {
