@@ -39,6 +39,59 @@ static void inflight_remove(Resources *r, const char *op) {
                 }
 }
 
+/* Keeps an operation that found INFLIGHT_MAX in flight until one ends
+ * (operations_submit_waiting); once. -ENOMEM: it stays pending for the
+ * next start, as it did before. */
+static int waiting_add(Resources *r, const char *op_id, OperationKind kind, const char *resource_id) {
+        for (size_t i = r->waiting_head; i < r->n_waiting; i++)
+                if (streq(r->waiting[i].op_id, op_id))
+                        return 0;
+        if (r->n_waiting == r->waiting_size) {
+                /* Drop what was handed over before growing. */
+                if (r->waiting_head > 0) {
+                        memmove(r->waiting, r->waiting + r->waiting_head,
+                                (r->n_waiting - r->waiting_head) * sizeof(*r->waiting));
+                        r->n_waiting -= r->waiting_head;
+                        r->waiting_head = 0;
+                }
+                if (r->n_waiting == r->waiting_size) {
+                        size_t ns = r->waiting_size ? r->waiting_size * 2 : 256;
+                        void *nv = realloc(r->waiting, ns * sizeof(*r->waiting));
+                        if (!nv)
+                                return -ENOMEM;
+                        r->waiting = nv;
+                        r->waiting_size = ns;
+                }
+        }
+        snprintf(r->waiting[r->n_waiting].op_id, 64, "%s", op_id);
+        snprintf(r->waiting[r->n_waiting].resource_id, 64, "%s", resource_id);
+        r->waiting[r->n_waiting].kind = kind;
+        r->n_waiting++;
+        return 0;
+}
+
+static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resource *res, json_t *plan_spec,
+                     Reservation held);
+static int resource_with_spec(Resources *r, const char *id, Resource *ret, json_t **ret_spec);
+
+/* Hands the waiting operations over while there is room. */
+static void operations_submit_waiting(Resources *r) {
+        while (r->waiting_head < r->n_waiting && r->n_inflight < INFLIGHT_MAX) {
+                char op_id[64], resource_id[64];
+                OperationKind kind = r->waiting[r->waiting_head].kind;
+                snprintf(op_id, sizeof(op_id), "%s", r->waiting[r->waiting_head].op_id);
+                snprintf(resource_id, sizeof(resource_id), "%s", r->waiting[r->waiting_head].resource_id);
+                r->waiting_head++;
+                _cleanup_(resource_done) Resource res = { 0 };
+                json_t *spec = NULL;
+                if (resource_with_spec(r, resource_id, &res, &spec) < 0)
+                        continue;
+                (void)op_submit(r, op_id, kind, &res, spec, (Reservation){ 0 });
+        }
+        if (r->waiting_head == r->n_waiting)
+                r->waiting_head = r->n_waiting = 0;
+}
+
 void operations_state_free(Resources *r) {
         /* Their done callbacks still need the in-flight list. */
         http_operations_cancel_all();
@@ -46,6 +99,9 @@ void operations_state_free(Resources *r) {
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
         r->n_inflight = 0;
+        free(r->waiting);
+        r->waiting = NULL;
+        r->n_waiting = r->waiting_head = r->waiting_size = 0;
         for (size_t i = 0; i < ELEMENTSOF(r->specs); i++) {
                 free(r->specs[i].service_id);
                 free(r->specs[i].plan_id);
@@ -275,8 +331,19 @@ static int done_change(Store *s, void *userdata, CbError *err) {
         return q < 0 ? q : 0;
 }
 
+static void op_job_record(int result, OpJob *j);
+
+/* An operation ended (a worker's result, or an http provider's on the
+ * loop): recorded, then a waiting one takes its place in flight. */
 static void op_job_done(int result, void *userdata) {
         OpJob *j = userdata;
+        Resources *r = j->r;
+        op_job_record(result, j);
+        if (result != -ECANCELED && !r->stopping)
+                operations_submit_waiting(r);
+}
+
+static void op_job_record(int result, OpJob *j) {
         Resources *r = j->r;
         char now[32], object[96], action[64];
         CbError err = CB_ERROR_INIT;
@@ -418,6 +485,14 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 reservation_drop(&held);
                 json_decref(plan_spec);
                 return -EAGAIN; /* resumed when the provider connects */
+        }
+        if (r->n_inflight >= INFLIGHT_MAX) {
+                /* Handed over when one ends; a provision waiting holds no share
+                 * of its host (as one resumed after a crash: the next reading
+                 * counts it). */
+                reservation_drop(&held);
+                json_decref(plan_spec);
+                return waiting_add(r, op_id, kind, res->id) < 0 ? -ENOMEM : 0;
         }
 
         j = calloc(1, sizeof(*j));

@@ -30,6 +30,14 @@ struct Resources {
          * never submitted twice. */
         char *inflight[INFLIGHT_MAX];
         size_t n_inflight;
+        /* operations.c: operations recorded while INFLIGHT_MAX were in
+         * flight, in order; each is handed over when one ends (they were
+         * left pending for the next start before). */
+        struct {
+                char op_id[64], resource_id[64];
+                OperationKind kind;
+        } * waiting;
+        size_t n_waiting, waiting_head, waiting_size;
         /* reconcile.c: the providers whose events are watched. */
         struct Watch *watches[256];
         size_t n_watches;
