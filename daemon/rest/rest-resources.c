@@ -153,31 +153,26 @@ static int query_uint(RestRequest *req, const char *name, unsigned def, unsigned
         return 0;
 }
 
-static void guest_done(const VmConsole *answer, const CbError *err, void *userdata) {
+/* A guest read's answer: v, the serialized record (NULL: no memory while
+ * there was one), or the core's refusal when there was none. */
+static void guest_answer(RestAsync *a, json_t *v, bool had_answer, const CbError *err) {
         _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
-        RestAsync *a = userdata;
-        json_t *v = answer ? rest_vm_console_json(answer) : NULL;
-        if (v)
+        if (v) {
                 rest_async_complete(a, 200, v);
-        else {
-                if (answer)
-                        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
-                rest_async_fail(a, answer ? &oom : err);
+                return;
         }
+        if (had_answer)
+                cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
+        rest_async_fail(a, had_answer ? &oom : err);
 }
 
 /* The tail of the serial console, read on a worker while the request waits. */
+static void guest_done(const VmConsole *answer, const CbError *err, void *userdata) {
+        guest_answer(userdata, answer ? rest_vm_console_json(answer) : NULL, answer, err);
+}
+
 static void addresses_done(const VmAddressRead *answer, const CbError *err, void *userdata) {
-        _cleanup_(cb_error_clear) CbError oom = CB_ERROR_INIT;
-        RestAsync *a = userdata;
-        json_t *v = answer ? rest_vm_address_read_json(answer) : NULL;
-        if (v)
-                rest_async_complete(a, 200, v);
-        else {
-                if (answer)
-                        cb_error_set(&oom, CB_ERR_INTERNAL, "out of memory");
-                rest_async_fail(a, answer ? &oom : err);
-        }
+        guest_answer(userdata, answer ? rest_vm_address_read_json(answer) : NULL, answer, err);
 }
 
 static int on_resource_console(RestRequest *req, RestReply *reply, CbError *err) {
