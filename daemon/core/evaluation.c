@@ -188,13 +188,19 @@ static int evaluate(Projects *p, const CbCaller *caller, const EvalRequest *req,
                 items = calloc(a->n_items ? a->n_items : 1, sizeof(PolicyItem));
                 if (!items)
                         return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
-                for (size_t i = 0; i < a->n_items; i++)
+                for (size_t i = 0; i < a->n_items; i++) {
                         items[i] = (PolicyItem){
                                 .service_id = a->items[i].service_id,
                                 .plan_id = a->items[i].plan_id,
                                 .approved = (uint32_t)a->items[i].quantity,
                                 .held = held_quantity(p, row.id, a->items[i].service_id, a->items[i].plan_id),
                         };
+                        if (streq_ptr(a->items[i].service_id, req->service_id) &&
+                            streq_ptr(a->items[i].plan_id, req->plan_id))
+                                items[i].held = items[i].held > req->release_quantity
+                                                        ? items[i].held - req->release_quantity
+                                                        : 0;
+                }
                 facts.approval.present = true;
                 facts.approval.valid_from = a->valid_from;
                 facts.approval.valid_until = a->valid_until;

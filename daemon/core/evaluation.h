@@ -29,6 +29,10 @@ typedef struct EvalRequest {
          * released when it moves, so that only the new plan counts against
          * the budget; 0 for a new order. */
         int64_t release_construction_fen, release_om_fen;
+        /* An update of a resource on the plan it is on: the resource is one of
+         * the plan's holdings already, so that many are not counted twice
+         * (Art. 20 is about more resources, not the same one changed). */
+        uint32_t release_quantity;
         /* The target of a legacy system's move (its plan's pre-flight, the
          * move itself): what Art. 35 asks for, so an overdue migration of
          * the department does not hold it back. Set by the legacy register

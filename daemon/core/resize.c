@@ -167,6 +167,42 @@ static int update_parameters(Resources *r, const Resource *res, const json_t *sp
         return 0;
 }
 
+/* The policy engine's word on an update of res to plan_id (in_place: the
+ * plan it is on); a refusal is audited and explained with its articles. */
+static int update_judge(Resources *r, const CbCaller *caller, const Resource *res, const char *plan_id,
+                        bool in_place, const char *object, Evaluation *ev, CbError *err) {
+        EvalRequest req = {
+                .project_id = res->project_id,
+                .system_id = res->system_id,
+                .service_id = res->service_id,
+                .plan_id = plan_id,
+                .quantity = 1,
+                .release_construction_fen = cost_is_om(res->cost_kind) ? 0 : res->committed_fen,
+                .release_om_fen = cost_is_om(res->cost_kind) ? res->committed_fen : 0,
+                .release_quantity = in_place ? 1 : 0,
+        };
+        int q = projects_evaluate(r->projects, caller, &req, CB_ROLE_OPERATOR, ev, err);
+        if (q < 0)
+                return q;
+        if (!in_place && ev->service && !ev->plan)
+                return cb_error_set_field(
+                        err, CB_ERR_VALIDATION, "plan_id",
+                        "plan_id: '%s' is not a plan of service '%s' (a VM is resized within "
+                        "its service)",
+                        plan_id, res->service_id);
+        if (ev->decision.allowed)
+                return 0;
+        json_t *codes = json_array();
+        for (size_t i = 0; i < ev->decision.n_violations; i++)
+                json_array_append_new(codes, json_string(policy_code_name(ev->decision.violations[i].code)));
+        audit_refusal(r->store, caller, in_place ? "resource.update" : "resource.resize", object, "denied",
+                      codes);
+        json_decref(codes);
+        return cb_error_set_violations(err, policy_violations_to_json(&ev->decision),
+                                       "the %s breaks %zu rule(s) of the regulation",
+                                       in_place ? "update" : "resize", ev->decision.n_violations);
+}
+
 int resources_resize(Resources *r, const CbCaller *caller, const char *id, const char *plan_id,
                      ResourceTicket *ret, CbError *err) {
         return resources_update(r, caller, id, plan_id, NULL, ret, err);
@@ -232,44 +268,23 @@ int resources_update(Resources *r, const CbCaller *caller, const char *id, const
                                           "resource '%s' is on plan '%s' already", id, plan_id);
         snprintf(object, sizeof(object), "resource:%s", id);
 
+        /* Judged by the policy engine either way: a new plan as a new order
+         * of it, less what the old one committed; parameters alone as the
+         * plan it is on ordered again in its place (it is held and committed
+         * already), so that a suspended or terminated project, an expired
+         * approval or a plan no longer published changes nothing. */
+        q = update_judge(r, caller, &res, plan_change ? plan_id : res.plan_id, !plan_change, object, &ev,
+                         err);
+        if (q < 0)
+                return q;
         if (plan_change) {
-                /* The new plan as a new order of it, less what the old one committed. */
-                EvalRequest req = {
-                        .project_id = res.project_id,
-                        .system_id = res.system_id,
-                        .service_id = res.service_id,
-                        .plan_id = plan_id,
-                        .quantity = 1,
-                        .release_construction_fen = cost_is_om(res.cost_kind) ? 0 : res.committed_fen,
-                        .release_om_fen = cost_is_om(res.cost_kind) ? res.committed_fen : 0,
-                };
-                q = projects_evaluate(r->projects, caller, &req, CB_ROLE_OPERATOR, &ev, err);
-                if (q < 0)
-                        return q;
-                if (ev.service && !ev.plan)
-                        return cb_error_set_field(
-                                err, CB_ERR_VALIDATION, "plan_id",
-                                "plan_id: '%s' is not a plan of service '%s' (a VM is resized within "
-                                "its service)",
-                                plan_id, res.service_id);
-                if (!ev.decision.allowed) {
-                        json_t *codes = json_array();
-                        for (size_t i = 0; i < ev.decision.n_violations; i++)
-                                json_array_append_new(
-                                        codes, json_string(policy_code_name(ev.decision.violations[i].code)));
-                        audit_refusal(r->store, caller, "resource.resize", object, "denied", codes);
-                        json_decref(codes);
-                        return cb_error_set_violations(err, policy_violations_to_json(&ev.decision),
-                                                       "the resize breaks %zu rule(s) of the regulation",
-                                                       ev.decision.n_violations);
-                }
                 spec = json_object_get(ev.plan, "spec");
                 to_revision = ev.catalog_revision;
                 to_committed = ev.projected_cost_fen;
                 cost_kind = ev.cost_kind == POLICY_COST_OM ? "om" : "construction";
         } else {
                 /* The plan it is on, at the revision it was ordered at: no new
-                 * commitment, so nothing for the policy engine to weigh. */
+                 * commitment. */
                 own_spec = spec_at(r, res.service_id, res.catalog_revision, res.plan_id);
                 if (!own_spec)
                         return cb_error_set(err, CB_ERR_INTERNAL,

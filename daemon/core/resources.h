@@ -263,7 +263,9 @@ void resources_reconcile_all(Resources *r);
  * is under way (an http provider's 202; not with until_done, which waits
  * for the end) or after timeout_ms. For a face that answers "done at once"
  * apart from "under way" (OSB's 201/200 and 202, REST's Prefer: wait).
+ * settled is the record as it settled (valid for the call only, so that the
+ * face answers from it without reading it again), NULL when it did not.
  * -errno when it cannot wait. */
-typedef void (*ResourceSettledFn)(const char *id, bool settled, void *userdata);
+typedef void (*ResourceSettledFn)(const char *id, const Resource *settled, void *userdata);
 int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bool until_done,
                            ResourceSettledFn fn, void *userdata);
