@@ -85,10 +85,10 @@ else
         fail "$most_running operations were running at once with max_in_flight = 2"
 fi
 # Whether orders had to wait depends on how fast the test driver answers
-# against how fast the orders arrive: noted, not asserted (the unit tests
-# make them wait on purpose).
+# against how fast the orders arrive: noted either way, not counted as a
+# check (the unit tests make them wait on purpose).
 if grep -q "operations in flight (operations.max_in_flight 2): more wait in order" "$CB_TMP/daemon.log"; then
-        pass "orders found both slots taken and waited (logged with the limit)"
+        echo "# note: orders found both slots taken and waited (logged with the limit)"
 else
         echo "# note: no order had to wait this time (the test driver answered before the next order)"
 fi
