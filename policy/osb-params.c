@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "osb-params.h"
 
+#include <errno.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,12 +64,416 @@ static void type_text(const json_t *type, char *buf, size_t len) {
         }
 }
 
-static bool in_enum(const json_t *v, const json_t *values) {
-        const json_t *e;
-        size_t i;
-        json_array_foreach(values, i, e) if (json_equal((json_t *)v, (json_t *)e)) return true;
-        return false;
+/* ---- ECMA-262 patterns as POSIX extended regular expressions ----
+ *
+ * JSON Schema patterns are ECMA-262 regular expressions; regcomp() reads
+ * POSIX EREs. The two agree on most of what schemas use (literals, ., [],
+ * groups, |, * + ? {n,m}, ^ $ at the ends of the input, search rather than
+ * full match) once the escapes ERE lacks are spelled out. Whatever is not
+ * translated exactly (lookaround, back references, \b, \p{..}, non-ASCII
+ * text) makes the pattern unknown here: the provider checks it. Only ASCII
+ * strings are held against a pattern: for them a byte is a character in
+ * both languages, and \s, \w, \d and the C classes mean the same. */
+
+#define RX_SOURCE_MAX 1024 /* a longer pattern is the provider's to check */
+#define RX_OUT_MAX    8192
+#define RX_COST_MAX   4096 /* atoms after expanding {n,m}: what glibc's regcomp builds */
+#define RX_GROUPS_MAX 32
+#define RX_REPEAT_MAX 1000
+
+typedef struct RxOut {
+        char text[RX_OUT_MAX];
+        size_t len;
+        bool full;
+} RxOut;
+
+static void rx_emit(RxOut *o, const char *s) {
+        size_t n = strlen(s);
+        if (o->full || n >= sizeof(o->text) - o->len) {
+                o->full = true;
+                return;
+        }
+        memcpy(o->text + o->len, s, n + 1);
+        o->len += n;
 }
+
+static void rx_emit_char(RxOut *o, char c) {
+        char s[2] = { c, 0 };
+        rx_emit(o, s);
+}
+
+/* A literal character outside brackets. */
+static void rx_emit_literal(RxOut *o, unsigned char c) {
+        if (c == ']' || c == '}') {
+                /* Ordinary in ERE, but spelled unambiguously. */
+                rx_emit(o, c == ']' ? "[]]" : "[}]");
+                return;
+        }
+        if (strchr(".[{()*+?|^$\\", c))
+                rx_emit_char(o, '\\');
+        rx_emit_char(o, (char)c);
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* \xHH (digits 2) or \uHHHH (digits 4) at s[*i] (the x or u): the code
+ * point, or -1 when malformed. */
+static long rx_hex_escape(const char *s, size_t len, size_t *i, int digits) {
+        long cp = 0;
+        if (*i + (size_t)digits >= len)
+                return -1;
+        for (int k = 1; k <= digits; k++) {
+                int d = hex_digit(s[*i + (size_t)k]);
+                if (d < 0)
+                        return -1;
+                cp = cp * 16 + d;
+        }
+        *i += (size_t)digits;
+        return cp;
+}
+
+/* The ASCII characters of a class escape (\d \D \s \S \w \W) into set;
+ * false when c is not one. */
+static bool rx_class_escape(char c, bool set[128]) {
+        bool in[128] = { false }, neg = c == 'D' || c == 'S' || c == 'W';
+        switch (c) {
+        case 'd':
+        case 'D':
+                for (int k = '0'; k <= '9'; k++)
+                        in[k] = true;
+                break;
+        case 's':
+        case 'S':
+                /* ECMA's white space and line terminators, their ASCII part. */
+                for (const char *t = " \t\n\v\f\r"; *t; t++)
+                        in[(unsigned char)*t] = true;
+                break;
+        case 'w':
+        case 'W':
+                for (int k = 0; k < 128; k++)
+                        in[k] = (k >= '0' && k <= '9') || (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z') ||
+                                k == '_';
+                break;
+        default:
+                return false;
+        }
+        for (int k = 1; k < 128; k++)
+                if (in[k] != neg)
+                        set[k] = true;
+        return true;
+}
+
+/* A character escape (after the backslash, at s[*i]) that stands for one
+ * character: the character, or -1 when it is not one translated here.
+ * in_class: inside brackets, where \b is a backspace. */
+static int rx_char_escape(const char *s, size_t len, size_t *i, bool in_class) {
+        char c = s[*i];
+        long cp;
+        switch (c) {
+        case 't':
+                return '\t';
+        case 'n':
+                return '\n';
+        case 'r':
+                return '\r';
+        case 'f':
+                return '\f';
+        case 'v':
+                return '\v';
+        case 'b':
+                return in_class ? '\b' : -1; /* outside: a word boundary, not translated */
+        case 'x':
+        case 'u':
+                cp = rx_hex_escape(s, len, i, c == 'x' ? 2 : 4);
+                /* Only ASCII: strings held against patterns are ASCII. NUL never appears in one. */
+                return cp > 0 && cp < 128 ? (int)cp : -1;
+        default:
+                /* Identity escapes of punctuation; letters and digits are something else
+                 * (back references, \p, \c, \k, \0) or nothing: not translated. */
+                if ((unsigned char)c < 128 && c > ' ' &&
+                    !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'))
+                        return (unsigned char)c;
+                return -1;
+        }
+}
+
+/* 0 a digit, 1 an upper case letter, 2 a lower case one, 3 anything else. */
+static int rx_run_class(int k) {
+        return k >= '0' && k <= '9' ? 0 : k >= 'A' && k <= 'Z' ? 1 : k >= 'a' && k <= 'z' ? 2 : 3;
+}
+
+/* A bracket expression (s[*i] is just past '['), left with *i on its ']'.
+ * Read into a set of ASCII characters and written again as POSIX wants it:
+ * every character that is special inside POSIX brackets as a collating
+ * symbol ([.-.]), so that no placement rule matters. */
+static int rx_bracket(const char *s, size_t len, size_t *i, RxOut *o) {
+        bool set[128] = { false }, neg = false;
+        size_t j = *i;
+
+        if (j < len && s[j] == '^') {
+                neg = true;
+                j++;
+        }
+        if (j < len && s[j] == ']')
+                return -EINVAL; /* [] or [^]: nothing or anything, rare enough to leave */
+        while (j < len && s[j] != ']') {
+                int lo, hi;
+                if (s[j] == '\\') {
+                        if (++j >= len)
+                                return -EINVAL;
+                        if (rx_class_escape(s[j], set)) {
+                                j++;
+                                if (j + 1 < len && s[j] == '-' && s[j + 1] != ']')
+                                        return -EINVAL; /* [\d-x]: annex B oddity */
+                                continue;
+                        }
+                        lo = rx_char_escape(s, len, &j, true);
+                } else
+                        lo = (unsigned char)s[j];
+                if (lo < 1 || lo > 127)
+                        return -EINVAL;
+                j++;
+                hi = lo;
+                if (j + 1 < len && s[j] == '-' && s[j + 1] != ']') {
+                        j++;
+                        if (s[j] == '\\') {
+                                if (++j >= len)
+                                        return -EINVAL;
+                                hi = rx_char_escape(s, len, &j, true); /* a class escape: -1, refused */
+                        } else
+                                hi = (unsigned char)s[j];
+                        if (hi < 1 || hi > 127 || hi < lo)
+                                return -EINVAL;
+                        j++;
+                }
+                for (int k = lo; k <= hi; k++)
+                        set[k] = true;
+        }
+        if (j >= len)
+                return -EINVAL;
+        *i = j;
+
+        rx_emit(o, neg ? "[^" : "[");
+        for (int k = 1; k < 128; k++) {
+                bool alnum = (k >= '0' && k <= '9') || (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z');
+                if (!set[k])
+                        continue;
+                if (alnum) {
+                        /* A run of digits or of letters of one case as a range: a-z. */
+                        int e = k;
+                        while (e + 1 < 128 && set[e + 1] && rx_run_class(e + 1) == rx_run_class(k))
+                                e++;
+                        rx_emit_char(o, (char)k);
+                        if (e > k) {
+                                rx_emit_char(o, '-');
+                                rx_emit_char(o, (char)e);
+                        }
+                        k = e;
+                } else if (strchr("[]-^", k)) {
+                        char sym[6] = { '[', '.', (char)k, '.', ']', 0 };
+                        rx_emit(o, sym);
+                } else
+                        rx_emit_char(o, (char)k);
+        }
+        rx_emit_char(o, ']');
+        return 0;
+}
+
+/* {n}, {n,}, {n,m} at s[*i] ('{'): true with the bounds and *i on the '}',
+ * false when it is not a quantifier (then ECMA's annex B reads a literal). */
+static bool rx_braces(const char *s, size_t len, size_t *i, unsigned long *ret_min, unsigned long *ret_max,
+                      bool *ret_bounded) {
+        size_t j = *i + 1;
+        unsigned long n = 0, m = 0;
+        bool digits = false, bounded = true;
+
+        for (; j < len && s[j] >= '0' && s[j] <= '9'; j++, digits = true)
+                n = n > 100000 ? n : n * 10 + (unsigned long)(s[j] - '0');
+        if (!digits)
+                return false;
+        m = n;
+        if (j < len && s[j] == ',') {
+                j++;
+                digits = false;
+                m = 0;
+                for (; j < len && s[j] >= '0' && s[j] <= '9'; j++, digits = true)
+                        m = m > 100000 ? m : m * 10 + (unsigned long)(s[j] - '0');
+                if (!digits) {
+                        bounded = false;
+                        m = n;
+                }
+        }
+        if (j >= len || s[j] != '}')
+                return false;
+        *i = j;
+        *ret_min = n;
+        *ret_max = m;
+        *ret_bounded = bounded;
+        return true;
+}
+
+/* The ERE for an ECMA-262 pattern in o, and what it costs (atoms after
+ * expanding the bounded repetitions); -EINVAL when it is not translated. */
+static int rx_translate(const char *s, size_t len, RxOut *o, unsigned long *ret_cost) {
+        /* cost[g]: the atoms of group level g so far; last[g]: the last atom's. */
+        unsigned long cost[RX_GROUPS_MAX + 1] = { 0 }, last[RX_GROUPS_MAX + 1] = { 0 };
+        unsigned g = 0;
+        bool quantifiable = false; /* an atom just ended: a quantifier may follow */
+
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                unsigned long min, max;
+                bool bounded, atom = false;
+                int ch, q;
+
+                if (c == 0 || c >= 128)
+                        return -EINVAL;
+                switch (c) {
+                case '\\': {
+                        bool set[128] = { false };
+                        if (++i >= len)
+                                return -EINVAL;
+                        if (rx_class_escape(s[i], set)) {
+                                /* Written as a bracket expression of its own. */
+                                char one[4];
+                                size_t k = 0;
+                                RxOut tmp = { .len = 0 };
+                                snprintf(one, sizeof(one), "\\%c]", s[i]);
+                                q = rx_bracket(one, strlen(one), &k, &tmp);
+                                if (q < 0 || tmp.full)
+                                        return -EINVAL;
+                                rx_emit(o, tmp.text);
+                        } else {
+                                ch = rx_char_escape(s, len, &i, false);
+                                if (ch < 1)
+                                        return -EINVAL;
+                                rx_emit_literal(o, (unsigned char)ch);
+                        }
+                        atom = true;
+                        break;
+                }
+                case '[':
+                        i++;
+                        q = rx_bracket(s, len, &i, o);
+                        if (q < 0)
+                                return q;
+                        atom = true;
+                        break;
+                case '(':
+                        if (i + 1 < len && s[i + 1] == '?') {
+                                if (i + 2 < len && s[i + 2] == ':')
+                                        i += 2;
+                                else
+                                        return -EINVAL; /* lookaround, named groups */
+                        }
+                        if (g >= RX_GROUPS_MAX)
+                                return -EINVAL;
+                        g++;
+                        cost[g] = last[g] = 0;
+                        rx_emit_char(o, '(');
+                        quantifiable = false;
+                        continue;
+                case ')':
+                        if (g == 0)
+                                return -EINVAL;
+                        rx_emit_char(o, ')');
+                        g--;
+                        last[g] = cost[g + 1] ? cost[g + 1] : 1;
+                        cost[g] += last[g];
+                        if (cost[g] > RX_COST_MAX)
+                                return -EINVAL;
+                        quantifiable = true;
+                        continue;
+                case '|':
+                        rx_emit_char(o, '|');
+                        quantifiable = false;
+                        continue;
+                case '^':
+                case '$':
+                        rx_emit_char(o, (char)c);
+                        quantifiable = false;
+                        continue;
+                case '*':
+                case '+':
+                case '?':
+                case '{':
+                        if (c == '{' && !rx_braces(s, len, &i, &min, &max, &bounded)) {
+                                rx_emit_literal(o, c);
+                                atom = true;
+                                break;
+                        }
+                        if (!quantifiable)
+                                return -EINVAL; /* nothing to repeat, or a repeated repeat */
+                        if (c == '{') {
+                                char b[48];
+                                if (max > RX_REPEAT_MAX || min > max)
+                                        return -EINVAL;
+                                if (!bounded)
+                                        snprintf(b, sizeof(b), "{%lu,}", min);
+                                else if (min == max)
+                                        snprintf(b, sizeof(b), "{%lu}", min);
+                                else
+                                        snprintf(b, sizeof(b), "{%lu,%lu}", min, max);
+                                rx_emit(o, b);
+                                /* glibc copies the atom max times (min, unbounded). */
+                                if (max > 1) {
+                                        cost[g] += last[g] * (max - 1);
+                                        last[g] *= max;
+                                }
+                                if (cost[g] > RX_COST_MAX || last[g] > RX_COST_MAX)
+                                        return -EINVAL;
+                        } else
+                                rx_emit_char(o, (char)c);
+                        /* Lazy (x+?) or greedy, whether it matches is the same; ERE
+                         * would read the ? as "optional". */
+                        if (i + 1 < len && s[i + 1] == '?')
+                                i++;
+                        quantifiable = false;
+                        continue;
+                case '.':
+                        /* ECMA's dot takes no line terminator; ERE's (no REG_NEWLINE) does. */
+                        rx_emit(o, "[^\n\r]");
+                        atom = true;
+                        break;
+                default:
+                        rx_emit_literal(o, c);
+                        atom = true;
+                        break;
+                }
+                if (atom) {
+                        last[g] = 1;
+                        cost[g]++;
+                        quantifiable = true;
+                        if (cost[g] > RX_COST_MAX)
+                                return -EINVAL;
+                }
+        }
+        if (g != 0 || o->full)
+                return -EINVAL;
+        *ret_cost = cost[0] ? cost[0] : 1;
+        return 0;
+}
+
+/* A pattern of this walk, compiled once: key is the pattern's text as the
+ * schema holds it (the same pointer for the whole walk). */
+typedef struct RxEntry {
+        const char *key;
+        bool known; /* translated and compiled; else the provider checks it */
+        unsigned long cost;
+        regex_t rx;
+} RxEntry;
+
+#define RX_CACHE 16
+
+enum { RX_NO_MATCH, RX_MATCH, RX_UNKNOWN };
 
 /* One walk of a document against a schema: its step budget and the path of
  * the value under check ("parameters", "parameters.a.b[2]"), grown and cut
@@ -77,6 +483,10 @@ typedef struct Walk {
         char path[sizeof(((CbError *)0)->field)];
         size_t len;
         CbError *err;
+        const json_t *root; /* what "$ref": "#..." points into */
+        bool fatal;         /* a bound was hit: the refusal stands, whatever combinator it is under */
+        RxEntry cache[RX_CACHE];
+        size_t cached;
 } Walk;
 
 /* A refusal naming the value under check: err->field its path, the message too. */
@@ -117,6 +527,13 @@ static size_t utf8_length(const char *s, size_t bytes) {
         return n;
 }
 
+static bool is_ascii(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)s[i] >= 128 || s[i] == 0)
+                        return false;
+        return true;
+}
+
 /* A keyword's number, when it is one. */
 static bool number_of(const json_t *schema, const char *key, double *ret) {
         const json_t *n = json_object_get(schema, key);
@@ -134,30 +551,216 @@ static bool count_of(const json_t *schema, const char *key, size_t *ret) {
         return true;
 }
 
-static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned depth);
+static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops);
 
 /* n more steps of the budget: a value checked, an enum entry compared, a
- * required name looked up. Past it the walk refuses, so that no schema and
- * document pair costs more than OSB_PARAMS_MAX_STEPS of them. */
+ * required name looked up, a pattern run. Past it the walk refuses, so that
+ * no schema and document pair costs more than OSB_PARAMS_MAX_STEPS of them. */
 static int spend(Walk *w, size_t n) {
-        if (n > OSB_PARAMS_MAX_STEPS || (w->steps += (unsigned)n) > OSB_PARAMS_MAX_STEPS)
+        if (n > OSB_PARAMS_MAX_STEPS || (w->steps += (unsigned)n) > OSB_PARAMS_MAX_STEPS) {
+                w->fatal = true;
                 return cb_error_set_field(w->err, CB_ERR_VALIDATION, "parameters",
                                           "parameters: too much to check against the provider's schema "
                                           "(%d steps at most)",
                                           OSB_PARAMS_MAX_STEPS);
+        }
         return 0;
+}
+
+/* Whether text (len bytes) matches the pattern: RX_MATCH, RX_NO_MATCH or
+ * RX_UNKNOWN (not translated, not compiled, or text not ASCII) into *ret;
+ * <0 when the budget ran out. A compile costs a step per 16 atoms, a run
+ * a step per 128 (byte, atom) pairs. Measured: a 2000-atom pattern over
+ * 1.5 kB takes ~25 ms for ~23000 steps, about a microsecond a step, so the
+ * whole budget spent on patterns stays near a tenth of a second. */
+static int pattern_test(Walk *w, const char *pattern, const char *text, size_t len, int *ret) {
+        RxEntry one = { .key = pattern }, *e = NULL;
+        int q, r;
+
+        for (size_t k = 0; k < w->cached; k++)
+                if (w->cache[k].key == pattern)
+                        e = &w->cache[k];
+        if (!e) {
+                size_t plen = strlen(pattern);
+                RxOut *o;
+
+                e = w->cached < RX_CACHE ? &w->cache[w->cached++] : &one;
+                *e = (RxEntry){ .key = pattern };
+                q = spend(w, 1 + plen / 16);
+                if (q < 0)
+                        return q;
+                o = malloc(sizeof(*o));
+                if (!o)
+                        return cb_error_set(w->err, CB_ERR_INTERNAL, "out of memory");
+                o->len = 0;
+                o->full = false;
+                o->text[0] = 0;
+                if (plen <= RX_SOURCE_MAX && rx_translate(pattern, plen, o, &e->cost) == 0) {
+                        q = spend(w, e->cost / 16);
+                        if (q < 0) {
+                                free(o);
+                                return q;
+                        }
+                        e->known = regcomp(&e->rx, o->text, REG_EXTENDED | REG_NOSUB) == 0;
+                }
+                free(o);
+        }
+        if (!e->known || !is_ascii(text, len)) {
+                r = RX_UNKNOWN;
+        } else {
+                q = spend(w, 1 + (len * e->cost) / 128);
+                if (q < 0) {
+                        if (e == &one && one.known)
+                                regfree(&one.rx);
+                        return q;
+                }
+                r = regexec(&e->rx, text, 0, NULL, 0) == 0 ? RX_MATCH : RX_NO_MATCH;
+        }
+        if (e == &one && one.known)
+                regfree(&one.rx);
+        *ret = r;
+        return 0;
+}
+
+static void walk_done(Walk *w) {
+        for (size_t k = 0; k < w->cached; k++)
+                if (w->cache[k].known)
+                        regfree(&w->cache[k].rx);
+        w->cached = 0;
+}
+
+/* JSON Schema equality: numbers by value (1 and 1.0 are the same), members
+ * in any order. *nodes counts what was compared, for the budget. */
+static bool values_equal(const json_t *a, const json_t *b, size_t *nodes) {
+        const json_t *m;
+        const char *k;
+        size_t i;
+
+        (*nodes)++;
+        if (json_is_number(a) && json_is_number(b)) {
+                if (json_is_integer(a) && json_is_integer(b))
+                        return json_integer_value(a) == json_integer_value(b);
+                return json_number_value(a) == json_number_value(b);
+        }
+        if (json_typeof(a) != json_typeof(b))
+                return false;
+        switch (json_typeof(a)) {
+        case JSON_STRING:
+                return json_string_length(a) == json_string_length(b) &&
+                       memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+        case JSON_ARRAY:
+                if (json_array_size(a) != json_array_size(b))
+                        return false;
+                json_array_foreach(a, i, m) if (!values_equal(m, json_array_get(b, i), nodes)) return false;
+                return true;
+        case JSON_OBJECT:
+                if (json_object_size(a) != json_object_size(b))
+                        return false;
+                json_object_foreach((json_t *)a, k, m) {
+                        const json_t *o = json_object_get(b, k);
+                        if (!o || !values_equal(m, o, nodes))
+                                return false;
+                }
+                return true;
+        default: /* true, false, null: the type says it all */
+                return true;
+        }
+}
+
+/* Whether v is equal to one of the n values at values (an array) or to
+ * the one value (values not an array), into *ret. */
+static int equal_to_any(Walk *w, const json_t *v, const json_t *values, bool *ret) {
+        const json_t *e;
+        size_t i, nodes = 0;
+        bool found = false;
+        int q;
+        if (!json_is_array(values))
+                found = values_equal(v, values, &nodes);
+        else
+                json_array_foreach(values, i, e) if (values_equal(v, e, &nodes)) {
+                        found = true;
+                        break;
+                }
+        q = spend(w, nodes);
+        if (q < 0)
+                return q;
+        *ret = found;
+        return 0;
+}
+
+/* A local JSON pointer ("#", "#/definitions/a", "#/a~1b/0", percent-encoded
+ * as a URI fragment) into the root schema: what it points to, or NULL when
+ * it is not local or does not resolve. */
+static const json_t *ref_resolve(const json_t *root, const char *ref) {
+        char frag[1024], token[1024];
+        size_t n = 0, i;
+        const json_t *at = root;
+
+        if (ref[0] != '#')
+                return NULL; /* another document: not fetched here */
+        for (i = 1; ref[i]; i++) {
+                int c = (unsigned char)ref[i];
+                if (c == '%') {
+                        int h = hex_digit(ref[i + 1]), l = h < 0 ? -1 : hex_digit(ref[i + 2]);
+                        if (l < 0)
+                                return NULL;
+                        c = h * 16 + l;
+                        i += 2;
+                }
+                if (c == 0 || n + 1 >= sizeof(frag))
+                        return NULL;
+                frag[n++] = (char)c;
+        }
+        frag[n] = 0;
+        if (n == 0)
+                return root;
+        if (frag[0] != '/')
+                return NULL; /* "#name": a location-independent id, not looked up */
+        for (i = 0; frag[i] == '/';) {
+                size_t t = 0;
+                for (i++; frag[i] && frag[i] != '/'; i++) {
+                        char c = frag[i];
+                        if (c == '~') {
+                                if (frag[i + 1] == '0')
+                                        c = '~';
+                                else if (frag[i + 1] == '1')
+                                        c = '/';
+                                else
+                                        return NULL;
+                                i++;
+                        }
+                        token[t++] = c;
+                }
+                token[t] = 0;
+                if (json_is_object(at))
+                        at = json_object_get(at, token);
+                else if (json_is_array(at)) {
+                        char *end;
+                        unsigned long k;
+                        if (!token[0] || (token[0] == '0' && token[1]) || token[0] < '0' || token[0] > '9')
+                                return NULL;
+                        k = strtoul(token, &end, 10);
+                        at = *end ? NULL : json_array_get(at, k);
+                } else
+                        return NULL;
+                if (!at)
+                        return NULL;
+        }
+        return at;
 }
 
 static int check_member(Walk *w, const json_t *v, const json_t *schema, const char *name, size_t index,
                         unsigned depth) {
         size_t len = w->len;
         int q;
-        if (!path_push(w, name, index))
+        if (!path_push(w, name, index)) {
+                w->fatal = true;
                 return cb_error_set_field(
                         w->err, CB_ERR_VALIDATION, "parameters",
                         "parameters: nested too deep to name a field (%zu characters at most)",
                         sizeof(w->path) - 1);
-        q = check_value(w, v, schema, depth + 1);
+        }
+        q = check_value(w, v, schema, depth + 1, 0);
         if (q >= 0)
                 path_pop(w, len);
         return q;
@@ -165,7 +768,8 @@ static int check_member(Walk *w, const json_t *v, const json_t *schema, const ch
 
 static int check_object(Walk *w, const json_t *v, const json_t *schema, unsigned depth) {
         const json_t *props = json_object_get(schema, "properties"), *extra, *name, *m;
-        const char *k;
+        const json_t *pprops = json_object_get(schema, "patternProperties"), *ps;
+        const char *k, *pk;
         size_t i, n;
         int q;
 
@@ -186,7 +790,34 @@ static int check_object(Walk *w, const json_t *v, const json_t *schema, unsigned
         extra = json_object_get(schema, "additionalProperties");
         json_object_foreach((json_t *)v, k, m) {
                 const json_t *p = json_is_object(props) ? json_object_get(props, k) : NULL;
-                if (!p && json_is_false(extra)) {
+                bool described = p != NULL, unknown = false;
+
+                if (p) {
+                        q = check_member(w, m, p, k, 0, depth);
+                        if (q < 0)
+                                return q;
+                }
+                /* Every pattern the name matches applies too, besides "properties". */
+                if (json_is_object(pprops))
+                        json_object_foreach((json_t *)pprops, pk, ps) {
+                                int r;
+                                q = pattern_test(w, pk, k, strlen(k), &r);
+                                if (q < 0)
+                                        return q;
+                                if (r == RX_UNKNOWN)
+                                        unknown = true;
+                                if (r != RX_MATCH)
+                                        continue;
+                                described = true;
+                                q = check_member(w, m, ps, k, 0, depth);
+                                if (q < 0)
+                                        return q;
+                        }
+                /* additionalProperties is for the members neither names: one a
+                 * pattern we cannot run might name is left to the provider. */
+                if (described || unknown)
+                        continue;
+                if (json_is_false(extra)) {
                         size_t len = w->len;
                         if (!path_push(w, k, 0))
                                 return refuse(w, "a member is not one this plan takes");
@@ -194,9 +825,11 @@ static int check_object(Walk *w, const json_t *v, const json_t *schema, unsigned
                         path_pop(w, len);
                         return q;
                 }
-                q = check_member(w, m, p ?: (json_is_object(extra) ? extra : NULL), k, 0, depth);
-                if (q < 0)
-                        return q;
+                if (json_is_object(extra)) {
+                        q = check_member(w, m, extra, k, 0, depth);
+                        if (q < 0)
+                                return q;
+                }
         }
         if (count_of(schema, "minProperties", &n) && json_object_size(v) < n)
                 return refuse(w, "has fewer than %zu members (minProperties)", n);
@@ -214,6 +847,19 @@ static int check_array(Walk *w, const json_t *v, const json_t *schema, unsigned 
                 return refuse(w, "has fewer than %zu items (minItems)", n);
         if (count_of(schema, "maxItems", &n) && json_array_size(v) > n)
                 return refuse(w, "has more than %zu items (maxItems)", n);
+        if (json_is_true(json_object_get(schema, "uniqueItems"))) {
+                size_t count = json_array_size(v);
+                for (i = 0; i + 1 < count; i++)
+                        for (size_t j = i + 1; j < count; j++) {
+                                size_t nodes = 0;
+                                bool same = values_equal(json_array_get(v, i), json_array_get(v, j), &nodes);
+                                q = spend(w, nodes);
+                                if (q < 0)
+                                        return q;
+                                if (same)
+                                        return refuse(w, "items %zu and %zu are equal (uniqueItems)", i, j);
+                        }
+        }
         json_array_foreach(v, i, e) {
                 /* items: one schema for all, or (draft 4 tuples) one a position. */
                 const json_t *s = json_is_array(items) ? json_array_get(items, i) : items;
@@ -226,11 +872,182 @@ static int check_array(Walk *w, const json_t *v, const json_t *schema, unsigned 
         return 0;
 }
 
-static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned depth) {
-        const json_t *type;
+/* multipleOf: whether x is a whole number of d (> 0) times. Reals are
+ * decimal in the schema and binary here (0.3 / 0.1 is 2.9999999999999996):
+ * a quotient within a relative 1e-9 of a whole number counts as one, and
+ * one too large to have a fraction in a double passes, since refusing what
+ * the provider would take is worse than letting it answer. */
+static bool multiple_of(const json_t *v, const json_t *d) {
+        double q, r;
+        if (json_is_integer(v) && json_is_integer(d))
+                return json_integer_value(v) % json_integer_value(d) == 0;
+        q = json_number_value(v) / json_number_value(d);
+        if (!isfinite(q) || fabs(q) >= 9007199254740992.0)
+                return true;
+        r = fabs(q - nearbyint(q));
+        return r <= 1e-9 * fmax(1.0, fabs(q));
+}
+
+/* The keywords of schema that look at v alone, not into it nor through
+ * other schemas: type, enum, const, the bounds, pattern. Its own frame, so
+ * that the buffers here are not on the stack of every level the walk goes
+ * down. */
+static int check_local(Walk *w, const json_t *v, const json_t *schema) {
+        const json_t *type, *values, *d;
         char types[96];
         double x;
         size_t n;
+        bool found;
+        int q;
+
+        type = json_object_get(schema, "type");
+        if (!type_ok(v, type)) {
+                type_text(type, types, sizeof(types));
+                return refuse(w, "must be of type %s", types);
+        }
+        values = json_object_get(schema, "enum");
+        if (json_is_array(values)) {
+                q = equal_to_any(w, v, values, &found);
+                if (q < 0)
+                        return q;
+                if (!found)
+                        return refuse(w, "not one of the values the schema lists (enum)");
+        }
+        if (json_object_get(schema, "const")) {
+                q = equal_to_any(w, v, json_object_get(schema, "const"), &found);
+                if (q < 0)
+                        return q;
+                if (!found)
+                        return refuse(w, "not the value the schema fixes (const)");
+        }
+        if (json_is_number(v)) {
+                double y = json_number_value(v);
+                /* Draft 4: a boolean exclusiveMinimum/Maximum makes minimum/maximum strict. */
+                bool xmin = json_is_true(json_object_get(schema, "exclusiveMinimum")),
+                     xmax = json_is_true(json_object_get(schema, "exclusiveMaximum"));
+                if (number_of(schema, "minimum", &x) && (xmin ? y <= x : y < x))
+                        return xmin ? refuse(w, "not more than the minimum %g (exclusiveMinimum)", x)
+                                    : refuse(w, "less than the minimum %g", x);
+                if (number_of(schema, "maximum", &x) && (xmax ? y >= x : y > x))
+                        return xmax ? refuse(w, "not less than the maximum %g (exclusiveMaximum)", x)
+                                    : refuse(w, "more than the maximum %g", x);
+                /* Draft 6 and later: the exclusive bounds are numbers of their own. */
+                if (number_of(schema, "exclusiveMinimum", &x) && y <= x)
+                        return refuse(w, "not more than the exclusive minimum %g", x);
+                if (number_of(schema, "exclusiveMaximum", &x) && y >= x)
+                        return refuse(w, "not less than the exclusive maximum %g", x);
+                d = json_object_get(schema, "multipleOf");
+                if (json_is_number(d) && json_number_value(d) > 0 && isfinite(json_number_value(d)) &&
+                    !multiple_of(v, d))
+                        return refuse(w, "not a multiple of %g (multipleOf)", json_number_value(d));
+        }
+        if (json_is_string(v)) {
+                const json_t *pattern = json_object_get(schema, "pattern");
+                size_t chars = utf8_length(json_string_value(v), json_string_length(v));
+                int r;
+                if (count_of(schema, "minLength", &n) && chars < n)
+                        return refuse(w, "shorter than %zu characters (minLength)", n);
+                if (count_of(schema, "maxLength", &n) && chars > n)
+                        return refuse(w, "longer than %zu characters (maxLength)", n);
+                /* A pattern with a NUL in it is not one regcomp can take. */
+                if (json_is_string(pattern) &&
+                    strlen(json_string_value(pattern)) == json_string_length(pattern)) {
+                        q = pattern_test(w, json_string_value(pattern), json_string_value(v),
+                                         json_string_length(v), &r);
+                        if (q < 0)
+                                return q;
+                        if (r == RX_NO_MATCH)
+                                return refuse(w, "does not match the schema's pattern (pattern)");
+                }
+        }
+        return 0;
+}
+
+/* Whether v meets schema, one alternative of anyOf/oneOf/not: a mismatch
+ * is an answer (*ret_match false), not a refusal, and leaves the error and
+ * the path as they were; a bound hit (w->fatal) is a refusal all the same. */
+static int check_alternative(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops,
+                             bool *ret_match) {
+        CbError scratch = CB_ERROR_INIT, *outer = w->err;
+        size_t len = w->len;
+        int q;
+
+        w->err = &scratch;
+        q = check_value(w, v, schema, depth, hops + 1);
+        w->err = outer;
+        if (q < 0 && (w->fatal || scratch.kind != CB_ERR_VALIDATION)) {
+                if (outer)
+                        *outer = scratch;
+                return q;
+        }
+        path_pop(w, len);
+        *ret_match = q >= 0;
+        return 0;
+}
+
+/* allOf, anyOf, oneOf, not. */
+static int check_combinators(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops) {
+        const json_t *list, *s;
+        size_t i, matched;
+        bool match;
+        int q;
+
+        json_array_foreach(json_object_get(schema, "allOf"), i, s) {
+                q = check_value(w, v, s, depth, hops + 1);
+                if (q < 0) {
+                        /* The inner message names the path and keyword; say where it came from. */
+                        if (!w->fatal && w->err && w->err->kind == CB_ERR_VALIDATION) {
+                                size_t l = strlen(w->err->message);
+                                snprintf(w->err->message + l, sizeof(w->err->message) - l,
+                                         " (allOf entry %zu)", i);
+                        }
+                        return q;
+                }
+        }
+        list = json_object_get(schema, "anyOf");
+        if (json_is_array(list) && json_array_size(list) > 0) {
+                match = false;
+                json_array_foreach(list, i, s) {
+                        q = check_alternative(w, v, s, depth, hops, &match);
+                        if (q < 0)
+                                return q;
+                        if (match)
+                                break;
+                }
+                if (!match)
+                        return refuse(w, "matches none of the %zu alternatives (anyOf)",
+                                      json_array_size(list));
+        }
+        list = json_object_get(schema, "oneOf");
+        if (json_is_array(list) && json_array_size(list) > 0) {
+                matched = 0;
+                json_array_foreach(list, i, s) {
+                        q = check_alternative(w, v, s, depth, hops, &match);
+                        if (q < 0)
+                                return q;
+                        matched += match;
+                }
+                if (matched != 1)
+                        return refuse(w, "matches %zu of the %zu alternatives, exactly one wanted (oneOf)",
+                                      matched, json_array_size(list));
+        }
+        s = json_object_get(schema, "not");
+        if (json_is_object(s)) {
+                q = check_alternative(w, v, s, depth, hops, &match);
+                if (q < 0)
+                        return q;
+                if (match)
+                        return refuse(w, "matches the schema it must not (not)");
+        }
+        return 0;
+}
+
+/* depth: how many values down from the parameters; hops: how many schemas
+ * ($ref, allOf, anyOf, oneOf, not) the walk went through at this value
+ * without going down. Both are bounded, so a schema that refers to itself
+ * ends, and the stack holds at most (DEPTH + 1) * (DEPTH + 2) levels. */
+static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops) {
+        const json_t *ref;
         int q;
 
         if (!json_is_object(schema))
@@ -238,46 +1055,46 @@ static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned 
         q = spend(w, 1 + json_array_size(json_object_get(schema, "enum")));
         if (q < 0)
                 return q;
-        if (depth > OSB_PARAMS_MAX_DEPTH)
+        if (depth > OSB_PARAMS_MAX_DEPTH) {
+                w->fatal = true;
                 return refuse(w, "nested deeper than %d levels", OSB_PARAMS_MAX_DEPTH);
-        type = json_object_get(schema, "type");
-        if (!type_ok(v, type)) {
-                type_text(type, types, sizeof(types));
-                return refuse(w, "must be of type %s", types);
         }
-        if (json_is_array(json_object_get(schema, "enum")) && !in_enum(v, json_object_get(schema, "enum")))
-                return refuse(w, "not one of the values the schema lists (enum)");
-        if (json_is_number(v)) {
-                if (number_of(schema, "minimum", &x) && json_number_value(v) < x)
-                        return refuse(w, "less than the minimum %g", x);
-                if (number_of(schema, "maximum", &x) && json_number_value(v) > x)
-                        return refuse(w, "more than the maximum %g", x);
-                /* Draft 6 and later: the exclusive bounds are numbers of their own. */
-                if (number_of(schema, "exclusiveMinimum", &x) && json_number_value(v) <= x)
-                        return refuse(w, "not more than the exclusive minimum %g", x);
-                if (number_of(schema, "exclusiveMaximum", &x) && json_number_value(v) >= x)
-                        return refuse(w, "not less than the exclusive maximum %g", x);
+        if (hops > OSB_PARAMS_MAX_DEPTH) {
+                w->fatal = true;
+                return refuse(w,
+                              "the schema goes through more than %d references or combinators at one value",
+                              OSB_PARAMS_MAX_DEPTH);
         }
-        if (json_is_string(v)) {
-                size_t chars = utf8_length(json_string_value(v), json_string_length(v));
-                if (count_of(schema, "minLength", &n) && chars < n)
-                        return refuse(w, "shorter than %zu characters (minLength)", n);
-                if (count_of(schema, "maxLength", &n) && chars > n)
-                        return refuse(w, "longer than %zu characters (maxLength)", n);
+        ref = json_object_get(schema, "$ref");
+        if (json_is_string(ref)) {
+                /* Draft 4: an object with "$ref" is that reference, its other members are ignored. */
+                const json_t *target = ref_resolve(w->root, json_string_value(ref));
+                q = spend(w, 1 + json_string_length(ref) / 16);
+                if (q < 0)
+                        return q;
+                if (!target)
+                        return 0; /* remote or dangling: the provider checks it */
+                return check_value(w, v, target, depth, hops + 1);
         }
+        q = check_local(w, v, schema);
+        if (q < 0)
+                return q;
         if (json_is_object(v))
-                return check_object(w, v, schema, depth);
-        if (json_is_array(v))
-                return check_array(w, v, schema, depth);
-        return 0;
+                q = check_object(w, v, schema, depth);
+        else if (json_is_array(v))
+                q = check_array(w, v, schema, depth);
+        if (q < 0)
+                return q;
+        return check_combinators(w, v, schema, depth, hops);
 }
 
 int osb_params_check(const json_t *params, const json_t *schema, CbError *err) {
         const json_t *type;
-        Walk w = { .len = strlen("parameters"), .err = err };
+        _cleanup_(freep) Walk *w = NULL;
         char *text;
         char types[96];
         size_t len;
+        int q;
 
         if (!json_is_object(params))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
@@ -294,13 +1111,22 @@ int osb_params_check(const json_t *params, const json_t *schema, CbError *err) {
         if (!json_is_object(schema))
                 return 0;
         type = json_object_get(schema, "type");
-        if (!type_ok(params, type)) {
+        if (!json_is_string(json_object_get(schema, "$ref")) && !type_ok(params, type)) {
                 type_text(type, types, sizeof(types));
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "parameters",
                                           "parameters: the provider's schema wants %s", types);
         }
-        snprintf(w.path, sizeof(w.path), "parameters");
-        return check_value(&w, params, schema, 0);
+        /* On the heap: the pattern cache is a few kilobytes. */
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
+        w->len = strlen("parameters");
+        w->err = err;
+        w->root = schema;
+        snprintf(w->path, sizeof(w->path), "parameters");
+        q = check_value(w, params, schema, 0, 0);
+        walk_done(w);
+        return q;
 }
 
 const json_t *osb_plan_params_schema_for(const json_t *plan, const char *what, const char *action) {

@@ -11,23 +11,46 @@
  *
  * The promise: parameters that pass are a JSON object of at most
  * OSB_PARAMS_MAX_BYTES (compact), and, when a schema is given, they meet it
- * at every level the schema describes: "type" (a name or a list of names:
- * string, integer, number, boolean, object, array, null), "enum"; for an
- * object "required", "properties" (each member against its schema),
- * "additionalProperties" (false: no other member; a schema: the others meet
- * it), "minProperties"/"maxProperties"; for an array "items" (one schema, or
- * a list of one a position), "minItems"/"maxItems"; for a number "minimum",
- * "maximum" and the numeric "exclusiveMinimum"/"exclusiveMaximum"; for a
- * string "minLength"/"maxLength" (characters). Other keywords ("pattern",
- * "format", "oneOf", "$ref", ...) are the provider's to check (it answers
- * 400, which the broker shows). The walk is bounded: a value nested deeper
- * than OSB_PARAMS_MAX_DEPTH levels under a schema that describes it, or a
- * pair that takes more than OSB_PARAMS_MAX_STEPS steps, is refused, so no
+ * at every level the schema describes, as JSON Schema draft 4 (what OSB
+ * v2.17 names) reads these keywords:
+ *   - any value: "type" (a name or a list of names: string, integer,
+ *     number, boolean, object, array, null), "enum", "const" (numbers
+ *     compared by value, 1 and 1.0 alike); "allOf" (all), "anyOf" (at least
+ *     one), "oneOf" (exactly one), "not"; "$ref" to a JSON pointer into the
+ *     same schema ("#", "#/definitions/a", "#/$defs/a", "#/a~1b/0",
+ *     percent-encoded as a URI fragment), whose siblings draft 4 ignores;
+ *   - an object: "required", "properties", "patternProperties" (every
+ *     pattern the member's name matches applies), "additionalProperties"
+ *     (false: no member neither of those names; a schema: those meet it),
+ *     "minProperties"/"maxProperties";
+ *   - an array: "items" (one schema, or a list of one a position),
+ *     "minItems"/"maxItems", "uniqueItems";
+ *   - a number: "minimum"/"maximum" with draft 4's boolean
+ *     "exclusiveMinimum"/"exclusiveMaximum", the later numeric ones, and
+ *     "multipleOf" (reals within rounding: a near miss passes);
+ *   - a string: "minLength"/"maxLength" (characters), "pattern" (an
+ *     ECMA-262 regular expression, searched for, not anchored).
+ * What is left to the provider (it answers 400, which the broker shows):
+ * "format" (advisory in draft 4, and validators differ on it), the
+ * keywords not named here ("dependencies", "additionalItems", ...), a
+ * "$ref" that is not local or does not resolve, and a pattern not
+ * translated into a POSIX ERE exactly (lookaround, back references, \b,
+ * \p{..}, non-ASCII text, more than a few thousand atoms once {n,m} is
+ * expanded) or held against a string that is not ASCII; a member whose
+ * name such a pattern might match is not refused as additional. The walk
+ * is bounded: a value nested deeper than OSB_PARAMS_MAX_DEPTH levels under
+ * a schema that describes it, a value the schema takes through more than
+ * OSB_PARAMS_MAX_DEPTH references and combinators in a row (a schema that
+ * refers to itself: {"$ref": "#"}), or a pair that takes more than
+ * OSB_PARAMS_MAX_STEPS steps (values checked, values compared, patterns run
+ * by length times size) is refused, under "not" or "anyOf" too, so no
  * schema a provider publishes and no document a department sends can
  * exhaust the stack or the loop. A refusal is CB_ERR_VALIDATION with
  * err->field the path of the value ("parameters", "parameters.a.b[2]"), and
- * a message that names it too. The values never appear in a message (they
- * may be secrets): only names, types and the schema's bounds do.
+ * a message that names it too and the keyword that failed (for anyOf and
+ * oneOf how many alternatives matched). The values never appear in a
+ * message (they may be secrets): only names, types and the schema's bounds
+ * do.
  */
 
 #include <jansson.h>

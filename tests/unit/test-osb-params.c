@@ -241,6 +241,407 @@ static void test_step_budget(void **state) {
         json_decref(doc);
 }
 
+/* One case of a keyword: the schema, the parameters, and either pass
+ * (field NULL) or the refusal's field and a word of its message. */
+typedef struct Case {
+        const char *schema, *params, *field, *in_message;
+} Case;
+
+static void run_cases(const Case *cases, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                json_t *schema = json_loads(cases[i].schema, 0, NULL);
+                CbError err;
+                int r;
+                if (!schema)
+                        fail_msg("case %zu: schema does not parse: %s", i, cases[i].schema);
+                r = check(cases[i].params, schema, &err);
+                if (!cases[i].field) {
+                        if (r < 0)
+                                fail_msg("case %zu: %s against %s: refused: %s", i, cases[i].params,
+                                         cases[i].schema, err.message);
+                } else if (r >= 0 || err.kind != CB_ERR_VALIDATION ||
+                           strcmp(err.field, cases[i].field) != 0 ||
+                           !strstr(err.message, cases[i].in_message) || !strstr(err.message, err.field))
+                        fail_msg("case %zu: %s against %s: r=%d field=%s message=%s", i, cases[i].params,
+                                 cases[i].schema, r, err.field, err.message);
+                /* No value in a message: every secret in these cases is spelled hunter2. */
+                if (r < 0)
+                        assert_null(strstr(err.message, "hunter2"));
+                json_decref(schema);
+        }
+}
+
+#define RUN(cases) run_cases(cases, sizeof(cases) / sizeof(cases[0]))
+
+static void test_combinators(void **state) {
+        static const Case cases[] = {
+                /* allOf: every one. */
+                { "{\"properties\": {\"n\": {\"allOf\": [{\"type\": \"integer\"}, {\"minimum\": 3}]}}}",
+                  "{\"n\": 4}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"allOf\": [{\"type\": \"integer\"}, {\"minimum\": 3}]}}}",
+                  "{\"n\": 2}", "parameters.n", "minimum" },
+                { "{\"properties\": {\"n\": {\"allOf\": [{\"type\": \"integer\"}, {\"minimum\": 3}]}}}",
+                  "{\"n\": 2}", "parameters.n", "allOf" },
+                /* anyOf: at least one; the message says how many there were. */
+                { "{\"properties\": {\"n\": {\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"integer\"}]}}}",
+                  "{\"n\": 4}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"integer\"}]}}}",
+                  "{\"n\": true}", "parameters.n", "none of the 2 alternatives (anyOf)" },
+                /* oneOf: exactly one; 0 and 2 are refused and counted. */
+                { "{\"properties\": {\"n\": {\"oneOf\": [{\"type\": \"integer\"}, {\"minimum\": 10}]}}}",
+                  "{\"n\": 4}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"oneOf\": [{\"type\": \"integer\"}, {\"minimum\": 10}]}}}",
+                  "{\"n\": 4.5}", "parameters.n", "matches 0 of the 2 alternatives" },
+                { "{\"properties\": {\"n\": {\"oneOf\": [{\"type\": \"integer\"}, {\"minimum\": 10}]}}}",
+                  "{\"n\": 12}", "parameters.n",
+                  "matches 2 of the 2 alternatives, exactly one wanted (oneOf)" },
+                /* oneOf of shapes, as OSB plans write them: the failing branch's deeper path
+                 * does not leak into the answer. */
+                { "{\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}", "{\"a\": 1}", NULL,
+                  NULL },
+                { "{\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}", "{\"a\": 1, \"b\": 2}",
+                  "parameters", "matches 2 of the 2" },
+                { "{\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}", "{\"c\": \"hunter2\"}",
+                  "parameters", "matches 0 of the 2" },
+                /* not. */
+                { "{\"properties\": {\"n\": {\"not\": {\"type\": \"string\"}}}}", "{\"n\": 1}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"not\": {\"type\": \"string\"}}}}", "{\"n\": \"hunter2\"}",
+                  "parameters.n", "(not)" },
+                /* Nested: not of anyOf. */
+                { "{\"properties\": {\"n\": {\"not\": {\"anyOf\": [{\"enum\": [1]}, {\"enum\": [2]}]}}}}",
+                  "{\"n\": 3}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"not\": {\"anyOf\": [{\"enum\": [1]}, {\"enum\": [2]}]}}}}",
+                  "{\"n\": 2}", "parameters.n", "(not)" },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* A tree of nodes: each a name and children that are nodes again. */
+static const char tree_schema[] =
+        "{\"$ref\": \"#/definitions/node\", \"definitions\": {\"node\": {\"type\": \"object\","
+        " \"required\": [\"name\"], \"additionalProperties\": false,"
+        " \"properties\": {\"name\": {\"type\": \"string\"},"
+        "  \"children\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/definitions/node\"}}}}}}";
+
+static void test_ref(void **state) {
+        static const Case cases[] = {
+                { tree_schema,
+                  "{\"name\": \"a\", \"children\": [{\"name\": \"b\", \"children\": [{\"name\": "
+                  "\"c\"}, {\"name\": \"d\", \"children\": []}]}]}",
+                  NULL, NULL },
+                { tree_schema,
+                  "{\"name\": \"a\", \"children\": [{\"name\": \"b\", \"children\": [{\"name\": "
+                  "\"c\"}, {\"name\": \"d\", \"children\": [{\"name\": 7}]}]}]}",
+                  "parameters.children[0].children[1].children[0].name", "string" },
+                { tree_schema, "{\"name\": \"a\", \"children\": [{\"name\": \"b\", \"children\": [{}]}]}",
+                  "parameters.children[0].children[0].name", "required" },
+                /* $defs, "#" and the escapes of a JSON pointer, percent-encoding of a fragment. */
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/$defs/small\"}}, \"$defs\": {\"small\": "
+                  "{\"maximum\": 3}}}",
+                  "{\"n\": 4}", "parameters.n", "maximum" },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/$defs/small\"}}, \"$defs\": {\"small\": "
+                  "{\"maximum\": 3}}}",
+                  "{\"n\": 3}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/d/a~1b~0c\"}}, \"d\": {\"a/b~c\": {\"type\": "
+                  "\"string\"}}}",
+                  "{\"n\": 4}", "parameters.n", "string" },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/d/a%20b\"}}, \"d\": {\"a b\": {\"type\": "
+                  "\"string\"}}}",
+                  "{\"n\": 4}", "parameters.n", "string" },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/d/1\"}}, \"d\": [{}, {\"type\": \"string\"}]}",
+                  "{\"n\": 4}", "parameters.n", "string" },
+                { "{\"type\": \"object\", \"properties\": {\"n\": {\"$ref\": \"#\"}}}", "{\"n\": {\"n\": 1}}",
+                  "parameters.n.n", "object" },
+                /* Draft 4: what stands beside "$ref" is ignored. */
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/d/s\", \"type\": \"integer\"}}, \"d\": {\"s\": "
+                  "{\"type\": "
+                  "\"string\"}}}",
+                  "{\"n\": \"x\"}", NULL, NULL },
+                /* Not resolvable here: dangling, remote, an id: the provider checks. */
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/definitions/none\"}}}", "{\"n\": 4}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/d/a~2\"}}, \"d\": {\"a~2\": {\"type\": "
+                  "\"string\"}}}",
+                  "{\"n\": 4}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"$ref\": \"http://example.com/s.json#/x\"}}}", "{\"n\": 4}",
+                  NULL, NULL },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#me\"}}}", "{\"n\": 4}", NULL, NULL },
+                /* A reference to itself ends, at the bound, with a refusal that says so. */
+                { "{\"$ref\": \"#\"}", "{}", "parameters", "more than 16 references or combinators" },
+                { "{\"properties\": {\"n\": {\"$ref\": \"#/properties/n\"}}}", "{\"n\": 1}", "parameters.n",
+                  "references" },
+                /* ... and under not or anyOf, the bound is not turned into a pass. */
+                { "{\"not\": {\"$ref\": \"#\"}}", "{}", "parameters", "references" },
+                { "{\"anyOf\": [{\"$ref\": \"#\"}, {}]}", "{}", "parameters", "references" },
+                /* Two ways back to the root: the step budget ends it. */
+                { "{\"allOf\": [{\"$ref\": \"#/allOf/1\"}, {\"allOf\": [{\"$ref\": \"#\"}, {\"$ref\": "
+                  "\"#\"}]}]}",
+                  "{}", "parameters", "" },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* A tree deeper than the walk goes: refused at the bound, a field on the way. */
+static void test_ref_depth(void **state) {
+        json_t *schema = json_loads(tree_schema, 0, NULL), *doc = json_pack("{s:s}", "name", "leaf");
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+        assert_non_null(schema);
+        for (int i = 0; i < 12; i++)
+                doc = json_pack("{s:s, s:[o]}", "name", "n", "children", doc);
+        assert_true(osb_params_check(doc, schema, &err) < 0);
+        assert_int_equal(err.kind, CB_ERR_VALIDATION);
+        assert_non_null(strstr(err.message, "deeper than"));
+        assert_non_null(strstr(err.field, "parameters.children[0].children[0]"));
+        json_decref(doc);
+        /* Seven levels of nodes under the top are fifteen values, the leaf's name
+         * the sixteenth: fine. */
+        doc = json_pack("{s:s}", "name", "leaf");
+        for (int i = 0; i < 7; i++)
+                doc = json_pack("{s:s, s:[o]}", "name", "n", "children", doc);
+        err = (CbError)CB_ERROR_INIT;
+        assert_int_equal(osb_params_check(doc, schema, &err), 0);
+        json_decref(doc);
+        json_decref(schema);
+}
+
+/* References in a row at one value: 16 are followed, the 17th is refused. */
+static void test_ref_chain_bound(void **state) {
+        (void)state;
+        for (int n = OSB_PARAMS_MAX_DEPTH; n <= OSB_PARAMS_MAX_DEPTH + 1; n++) {
+                json_t *defs = json_object(), *schema;
+                CbError err = CB_ERROR_INIT;
+                char name[16], ref[48];
+                /* The root's reference and n - 1 more, to a schema that takes {}. */
+                for (int i = 0; i < n - 1; i++) {
+                        snprintf(name, sizeof(name), "d%d", i);
+                        snprintf(ref, sizeof(ref), "#/definitions/d%d", i + 1);
+                        json_object_set_new(defs, name, json_pack("{s:s}", "$ref", ref));
+                }
+                snprintf(name, sizeof(name), "d%d", n - 1);
+                json_object_set_new(defs, name, json_pack("{s:s}", "type", "object"));
+                schema = json_pack("{s:s, s:o}", "$ref", "#/definitions/d0", "definitions", defs);
+                if (n == OSB_PARAMS_MAX_DEPTH) {
+                        assert_int_equal(check("{}", schema, &err), 0);
+                } else {
+                        assert_true(check("{}", schema, &err) < 0);
+                        assert_string_equal(err.field, "parameters");
+                        assert_non_null(strstr(err.message, "references or combinators"));
+                }
+                json_decref(schema);
+        }
+}
+
+static void test_values(void **state) {
+        static const Case cases[] = {
+                { "{\"properties\": {\"c\": {\"const\": {\"a\": [1, \"x\"]}}}}",
+                  "{\"c\": {\"a\": [1, \"x\"]}}", NULL, NULL },
+                { "{\"properties\": {\"c\": {\"const\": {\"a\": [1, \"x\"]}}}}",
+                  "{\"c\": {\"a\": [1, \"hunter2\"]}}", "parameters.c", "const" },
+                { "{\"properties\": {\"c\": {\"const\": null}}}", "{\"c\": false}", "parameters.c", "const" },
+                { "{\"properties\": {\"c\": {\"const\": null}}}", "{\"c\": null}", NULL, NULL },
+                /* Numbers by value: 1 and 1.0 are one number to JSON Schema. */
+                { "{\"properties\": {\"c\": {\"const\": 1}}}", "{\"c\": 1.0}", NULL, NULL },
+                { "{\"properties\": {\"c\": {\"enum\": [2.0, \"b\"]}}}", "{\"c\": 2}", NULL, NULL },
+                /* uniqueItems. */
+                { "{\"properties\": {\"l\": {\"uniqueItems\": true}}}",
+                  "{\"l\": [1, \"1\", [1], {\"a\": 1}]}", NULL, NULL },
+                { "{\"properties\": {\"l\": {\"uniqueItems\": true}}}",
+                  "{\"l\": [{\"a\": 1, \"b\": \"hunter2\"}, 2, {\"b\": \"hunter2\", \"a\": 1.0}]}",
+                  "parameters.l", "items 0 and 2 are equal (uniqueItems)" },
+                { "{\"properties\": {\"l\": {\"uniqueItems\": false}}}", "{\"l\": [1, 1]}", NULL, NULL },
+                /* multipleOf: integers exactly, reals within rounding. */
+                { "{\"properties\": {\"n\": {\"multipleOf\": 5}}}", "{\"n\": 35}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 5}}}", "{\"n\": -35}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 5}}}", "{\"n\": 36}", "parameters.n",
+                  "multiple of 5 (multipleOf)" },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 0.1}}}", "{\"n\": 0.3}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 0.01}}}", "{\"n\": 19.99}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 0.1}}}", "{\"n\": 0.35}", "parameters.n",
+                  "multipleOf" },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 0.5}}}", "{\"n\": 7}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 2}}}", "{\"n\": 7.0}", "parameters.n",
+                  "multipleOf" },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 0}}}", "{\"n\": 7}", NULL, NULL },
+                { "{\"properties\": {\"n\": {\"multipleOf\": 5}}}", "{\"n\": \"x\"}", NULL, NULL },
+                /* Draft 4's boolean exclusive bounds. */
+                { "{\"properties\": {\"n\": {\"minimum\": 1, \"exclusiveMinimum\": true}}}", "{\"n\": 1}",
+                  "parameters.n", "exclusiveMinimum" },
+                { "{\"properties\": {\"n\": {\"minimum\": 1, \"exclusiveMinimum\": true}}}", "{\"n\": 1.5}",
+                  NULL, NULL },
+                { "{\"properties\": {\"n\": {\"minimum\": 1, \"exclusiveMinimum\": false}}}", "{\"n\": 1}",
+                  NULL, NULL },
+                { "{\"properties\": {\"n\": {\"maximum\": 9, \"exclusiveMaximum\": true}}}", "{\"n\": 9}",
+                  "parameters.n", "exclusiveMaximum" },
+                { "{\"properties\": {\"n\": {\"maximum\": 9, \"exclusiveMaximum\": true}}}", "{\"n\": 8}",
+                  NULL, NULL },
+                { "{\"properties\": {\"n\": {\"maximum\": 9, \"exclusiveMaximum\": false}}}", "{\"n\": 9}",
+                  NULL, NULL },
+                /* The numeric form stays. */
+                { "{\"properties\": {\"n\": {\"exclusiveMaximum\": 9}}}", "{\"n\": 9}", "parameters.n",
+                  "exclusive maximum" },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+static void test_pattern(void **state) {
+        static const Case cases[] = {
+                /* Unanchored: a search. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"\\\\d\"}}}", "{\"s\": \"ab3c\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"\\\\d\"}}}", "{\"s\": \"hunter\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\d+$\"}}}", "{\"s\": \"9051\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\d+$\"}}}", "{\"s\": \"90x\"}",
+                  "parameters.s", "pattern" },
+                /* Anchors. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\d{3}-\\\\d{2}$\"}}}", "{\"s\": \"123-45\"}",
+                  NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\d{3}-\\\\d{2}$\"}}}", "{\"s\": \"x123-45\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\d{3}-\\\\d{2}$\"}}}", "{\"s\": \"123-456\"}",
+                  "parameters.s", "pattern" },
+                /* \D \s \S \w \W, outside and inside brackets. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\w+\\\\s\\\\S\\\\W\\\\D$\"}}}",
+                  "{\"s\": \"a_1 x-y\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\\\w+$\"}}}", "{\"s\": \"a-b\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\w.-]+$\"}}}", "{\"s\": \"my-db.v2_x\"}",
+                  NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\w.-]+$\"}}}", "{\"s\": \"my db\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[^\\\\d\\\\s]+$\"}}}", "{\"s\": \"abc\"}", NULL,
+                  NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[^\\\\d\\\\s]+$\"}}}", "{\"s\": \"a c\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\D]+$\"}}}", "{\"s\": \"a1\"}",
+                  "parameters.s", "pattern" },
+                /* Characters special in POSIX brackets, in any place. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\]\\\\[^-]+$\"}}}", "{\"s\": \"][^-\"}",
+                  NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\]\\\\[^-]+$\"}}}", "{\"s\": \"]a\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\\\\\/]$\"}}}", "{\"s\": \"\\\\\"}", NULL,
+                  NULL },
+                /* Escaped punctuation, \x and \u, the dot that takes no newline. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^a\\\\.b\\\\/c\\\\x41\\\\u0042$\"}}}",
+                  "{\"s\": \"a.b/cAB\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^a\\\\.b$\"}}}", "{\"s\": \"axb\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^a.b$\"}}}", "{\"s\": \"a\\nb\"}", "parameters.s",
+                  "pattern" },
+                /* Groups, alternatives, lazy quantifiers (which match the same). */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^(?:ab|cd)+?e$\"}}}", "{\"s\": \"abcde\"}", NULL,
+                  NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^(?:ab|cd)+?e$\"}}}", "{\"s\": \"e\"}",
+                  "parameters.s", "pattern" },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^a{2}?$\"}}}", "{\"s\": \"\"}", "parameters.s",
+                  "pattern" },
+                /* A brace that is no quantifier is a literal. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^a{b}$\"}}}", "{\"s\": \"a{b}\"}", NULL, NULL },
+                /* Not translated: left to the provider. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^(?!x)\"}}}", "{\"s\": \"xyz\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"(a)\\\\1\"}}}", "{\"s\": \"ab\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"\\\\bx\"}}}", "{\"s\": \"ab\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"\\\\p{L}\"}}}", "{\"s\": \"1\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\u00e9$\"}}}", "{\"s\": \"e\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"((a{1000}){1000}){1000}\"}}}", "{\"s\": \"a\"}",
+                  NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"([a-z\"}}}", "{\"s\": \"1\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"*a\"}}}", "{\"s\": \"1\"}", NULL, NULL },
+                /* A string that is not ASCII is the provider's to match. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[a-z]+$\"}}}", "{\"s\": \"\\u00e9t\\u00e9\"}",
+                  NULL, NULL },
+                /* Only strings. */
+                { "{\"properties\": {\"s\": {\"pattern\": \"^[a-z]+$\"}}}", "{\"s\": 5}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+static void test_pattern_properties(void **state) {
+        static const char schema[] = "{\"properties\": {\"name\": {\"type\": \"string\"}},"
+                                     " \"patternProperties\": {\"^x-\": {\"type\": \"string\"}, \"_id$\": "
+                                     "{\"type\": \"integer\"}},"
+                                     " \"additionalProperties\": false}";
+        static const char open_schema[] = "{\"patternProperties\": {\"^x-\": {\"type\": \"string\"}},"
+                                          " \"additionalProperties\": {\"type\": \"boolean\"}}";
+        static const char untranslated[] = "{\"patternProperties\": {\"^(?=x)\": {\"type\": \"string\"}}, "
+                                           "\"additionalProperties\": false}";
+        static const Case cases[] = {
+                { schema, "{\"name\": \"a\", \"x-team\": \"b\", \"owner_id\": 3}", NULL, NULL },
+                { schema, "{\"x-team\": 3}", "parameters.x-team", "string" },
+                { schema, "{\"owner_id\": \"hunter2\"}", "parameters.owner_id", "integer" },
+                /* Both patterns: both apply. */
+                { schema, "{\"x-a_id\": 3}", "parameters.x-a_id", "string" },
+                { schema, "{\"other\": 1}", "parameters.other", "not a parameter" },
+                /* Patterns search: "x-" in the middle is not at the start. */
+                { schema, "{\"a-x-b\": \"s\"}", "parameters.a-x-b", "not a parameter" },
+                { open_schema, "{\"x-a\": \"s\", \"other\": true}", NULL, NULL },
+                { open_schema, "{\"other\": 1}", "parameters.other", "boolean" },
+                /* A name matched by a pattern is not an additional one. */
+                { open_schema, "{\"x-a\": \"s\"}", NULL, NULL },
+                /* A pattern not run here might name the member: not refused as additional. */
+                { untranslated, "{\"x\": 1, \"y\": 2}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* More patterns than the walk keeps compiled: the others are compiled for each use, same answers. */
+static void test_many_patterns(void **state) {
+        json_t *pp = json_object(), *schema;
+        char key[16];
+        CbError err;
+        (void)state;
+        for (int i = 0; i < 40; i++) {
+                snprintf(key, sizeof(key), "^k%d$", i);
+                json_object_set_new(pp, key, json_pack("{s:s}", "type", "integer"));
+        }
+        schema = json_pack("{s:o, s:b}", "patternProperties", pp, "additionalProperties", 0);
+        assert_int_equal(check("{\"k0\": 1, \"k39\": 2, \"k17\": 3}", schema, &err), 0);
+        assert_true(check("{\"k0\": 1, \"k39\": \"hunter2\"}", schema, &err) < 0);
+        assert_string_equal(err.field, "parameters.k39");
+        assert_true(check("{\"k40\": 1}", schema, &err) < 0);
+        assert_string_equal(err.field, "parameters.k40");
+        assert_non_null(strstr(err.message, "not a parameter"));
+        json_decref(schema);
+}
+
+/* A pattern costs steps by the length of the text and the size of the
+ * pattern: the same long pattern run again and again over long strings
+ * runs out of budget rather than time. */
+static void test_pattern_budget(void **state) {
+        json_t *schema, *doc = json_object(), *one;
+        char name[16], text[1500];
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+        one = json_pack("{s:s}", "pattern", "(a|b){0,1000}c");
+        schema = json_pack("{s:{s:[O,O,O,O,O]}}", "additionalProperties", "allOf", one, one, one, one, one);
+        json_decref(one);
+        memset(text, 'a', sizeof(text) - 2);
+        text[sizeof(text) - 2] = 'c';
+        text[sizeof(text) - 1] = 0;
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "k%d", i);
+                json_object_set_new(doc, name, json_string(text));
+        }
+        assert_true(osb_params_check(doc, schema, &err) < 0);
+        assert_non_null(strstr(err.message, "steps at most"));
+        json_decref(schema);
+        json_decref(doc);
+}
+
+static void test_format_left_to_provider(void **state) {
+        static const Case cases[] = {
+                { "{\"properties\": {\"e\": {\"format\": \"email\"}}}", "{\"e\": \"not an address\"}", NULL,
+                  NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_schema_lookup),
@@ -251,6 +652,16 @@ int main(void) {
                 cmocka_unit_test(test_nested),
                 cmocka_unit_test(test_depth_bound),
                 cmocka_unit_test(test_step_budget),
+                cmocka_unit_test(test_combinators),
+                cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_ref_depth),
+                cmocka_unit_test(test_ref_chain_bound),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_pattern),
+                cmocka_unit_test(test_pattern_properties),
+                cmocka_unit_test(test_many_patterns),
+                cmocka_unit_test(test_pattern_budget),
+                cmocka_unit_test(test_format_left_to_provider),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
