@@ -353,6 +353,12 @@ int manager_new(Config *config, Manager **ret, CbError *err) {
         catalog_set_submit_check(m->catalog, on_catalog_submit, m);
         projects_set_migration_callback(m->projects, legacy_orders_held, m->legacy);
         resources_set_stop_timeout(m->resources, config->stop_timeout_ms);
+        /* The config refused anything out of range; this can only fail on a
+         * Config that did not come from config_load(). */
+        r = resources_set_max_in_flight(m->resources, config->operations_max_in_flight);
+        if (r < 0)
+                return cb_error_set(err, CB_ERR_VALIDATION, "operations.max_in_flight %u is out of range",
+                                    config->operations_max_in_flight);
         providers_set_secrets(m->providers, m->secrets);
         vm_access_set_secrets(m->resources, m->secrets);
         /* Rows from before secrets at rest are sealed now, once; without a

@@ -64,22 +64,23 @@ typedef struct PutWait {
         int minor;
 } PutWait;
 
-static void put_settled(const char *id, bool settled, void *userdata) {
+static void put_settled(const char *id, const Resource *settled, void *userdata) {
         _cleanup_(resource_done) Resource res = { 0 };
         PutWait *w = userdata;
+        const Resource *at = settled;
         json_t *out;
 
         /* Ready at once is the spec's 201; anything else is followed on last_operation. */
-        if (settled && resources_record(w->rs, id, &res) >= 0 && res.state == RESOURCE_ACTIVE) {
+        if (settled && settled->state == RESOURCE_ACTIVE) {
                 out = json_object();
-                add_metadata(out, &res, w->minor);
+                add_metadata(out, settled, w->minor);
                 rest_async_complete(w->async, 201, out);
         } else {
-                if (!res.id)
-                        (void)resources_record(w->rs, id, &res);
+                if (!at && resources_record(w->rs, id, &res) >= 0)
+                        at = &res;
                 out = json_pack("{s:s}", "operation", w->operation_id);
-                if (res.id)
-                        add_metadata(out, &res, w->minor);
+                if (at)
+                        add_metadata(out, at, w->minor);
                 rest_async_complete(w->async, 202, out);
         }
         free(w);
@@ -93,11 +94,11 @@ static void put_settled(const char *id, bool settled, void *userdata) {
  * deleted it at once is OSB's 200 {} (no last_operation to poll), one that
  * is still deleting (its 202, no answer within PUT_SETTLE_MS, a failure) is
  * 202 with the operation. */
-static void delete_settled(const char *id, bool settled, void *userdata) {
-        _cleanup_(resource_done) Resource res = { 0 };
+static void delete_settled(const char *id, const Resource *settled, void *userdata) {
         PutWait *w = userdata;
 
-        if (settled && resources_record(w->rs, id, &res) >= 0 && res.state == RESOURCE_DELETED)
+        (void)id;
+        if (settled && settled->state == RESOURCE_DELETED)
                 rest_async_complete(w->async, 200, json_object());
         else
                 rest_async_complete(w->async, 202, json_pack("{s:s}", "operation", w->operation_id));

@@ -21,8 +21,17 @@ static bool inflight_has(Resources *r, const char *op) {
 }
 
 static int inflight_add(Resources *r, const char *op) {
-        if (r->n_inflight >= INFLIGHT_MAX)
+        if (r->n_inflight >= r->max_in_flight)
                 return -EBUSY;
+        /* Grown on demand: the limit may be a million, a quiet broker has a handful. */
+        if (r->n_inflight == r->inflight_size) {
+                size_t ns = r->inflight_size ? r->inflight_size * 2 : 64;
+                void *nv = realloc(r->inflight, ns * sizeof(*r->inflight));
+                if (!nv)
+                        return -ENOMEM;
+                r->inflight = nv;
+                r->inflight_size = ns;
+        }
         r->inflight[r->n_inflight] = strdup(op);
         if (!r->inflight[r->n_inflight])
                 return -ENOMEM;
@@ -39,7 +48,7 @@ static void inflight_remove(Resources *r, const char *op) {
                 }
 }
 
-/* Keeps an operation that found INFLIGHT_MAX in flight until one ends
+/* Keeps an operation that found max_in_flight in flight until one ends
  * (operations_submit_waiting); once. -ENOMEM: it stays pending for the
  * next start, as it did before. */
 static int waiting_add(Resources *r, const char *op_id, OperationKind kind, const char *resource_id) {
@@ -74,14 +83,47 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                      Reservation held);
 static int resource_with_spec(Resources *r, const char *id, Resource *ret, json_t **ret_spec);
 
-/* Hands the waiting operations over while there is room. */
+int resources_set_max_in_flight(Resources *r, unsigned max) {
+        if (max < 1 || max > RESOURCES_MAX_IN_FLIGHT_LIMIT)
+                return -EINVAL;
+        r->max_in_flight = max;
+        return 0;
+}
+
+/* Whether operation op_id is still to be run (pending or running on
+ * record). A waiting operation may have been run meanwhile (a provider's
+ * reconnect resumes every open operation, waiting or not) or ended
+ * otherwise; handing it over again would run it twice. A record that
+ * cannot be read counts as ended here: the operation stays open and the
+ * next resume (reconnect, start) runs it. */
+static bool operation_open(Resources *r, const char *op_id) {
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q = store_query(r->store, "SELECT state FROM operations WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(op_id)), &rows, "reading the operation", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        if (q < 0) {
+                log_warning("operation %s: %s; left for the next resume", op_id, err.message);
+                return false;
+        }
+        if (q == 0)
+                return false;
+        int state = operation_state_from_string(store_rows_text(rows, 0));
+        return state == OPERATION_PENDING || state == OPERATION_RUNNING;
+}
+
+/* Hands the waiting operations over while there is room; one already in
+ * flight or no longer open is dropped (it was run meanwhile). */
 static void operations_submit_waiting(Resources *r) {
-        while (r->waiting_head < r->n_waiting && r->n_inflight < INFLIGHT_MAX) {
+        while (r->waiting_head < r->n_waiting && r->n_inflight < r->max_in_flight) {
                 char op_id[64], resource_id[64];
                 OperationKind kind = r->waiting[r->waiting_head].kind;
                 snprintf(op_id, sizeof(op_id), "%s", r->waiting[r->waiting_head].op_id);
                 snprintf(resource_id, sizeof(resource_id), "%s", r->waiting[r->waiting_head].resource_id);
                 r->waiting_head++;
+                if (inflight_has(r, op_id) || !operation_open(r, op_id))
+                        continue;
                 _cleanup_(resource_done) Resource res = { 0 };
                 json_t *spec = NULL;
                 if (resource_with_spec(r, resource_id, &res, &spec) < 0)
@@ -98,7 +140,9 @@ void operations_state_free(Resources *r) {
         bindings_cancel_all();
         for (size_t i = 0; i < r->n_inflight; i++)
                 free(r->inflight[i]);
-        r->n_inflight = 0;
+        free(r->inflight);
+        r->inflight = NULL;
+        r->n_inflight = r->inflight_size = 0;
         free(r->waiting);
         r->waiting = NULL;
         r->n_waiting = r->waiting_head = r->waiting_size = 0;
@@ -486,12 +530,17 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                 json_decref(plan_spec);
                 return -EAGAIN; /* resumed when the provider connects */
         }
-        if (r->n_inflight >= INFLIGHT_MAX) {
+        if (r->n_inflight >= r->max_in_flight) {
                 /* Handed over when one ends; a provision waiting holds no share
                  * of its host (as one resumed after a crash: the next reading
                  * counts it). */
                 reservation_drop(&held);
                 json_decref(plan_spec);
+                /* Once per queue, not per operation: a burst of 100k would
+                 * write as many lines. */
+                if (r->waiting_head == r->n_waiting)
+                        log_info("%zu operations in flight (operations.max_in_flight %u): more wait in order",
+                                 r->n_inflight, r->max_in_flight);
                 return waiting_add(r, op_id, kind, res->id) < 0 ? -ENOMEM : 0;
         }
 

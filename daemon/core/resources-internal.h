@@ -15,7 +15,6 @@
 #define RESOURCE_READERS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY | CB_ROLE_FINANCE | CB_ROLE_AUDITOR)
 /* Who may act on any resource (Art. 28: the authority; operators run the platform). */
 #define RESOURCE_ACTORS (CB_ROLE_OPERATOR | CB_ROLE_AUTHORITY)
-#define INFLIGHT_MAX    4096
 
 struct Resources {
         Store *store;
@@ -27,10 +26,13 @@ struct Resources {
         unsigned stop_timeout_ms;
         const SecretBox *secrets; /* vm-access.c: seals bindings' private halves; not owned */
         /* operations.c: operation ids handed to the pool and not back yet:
-         * never submitted twice. */
-        char *inflight[INFLIGHT_MAX];
-        size_t n_inflight;
-        /* operations.c: operations recorded while INFLIGHT_MAX were in
+         * never submitted twice. At most max_in_flight of them
+         * (resources_set_max_in_flight); the array grows as needed, so a
+         * high limit costs nothing until it is used. */
+        char **inflight;
+        size_t n_inflight, inflight_size;
+        unsigned max_in_flight;
+        /* operations.c: operations recorded while max_in_flight were in
          * flight, in order; each is handed over when one ends (they were
          * left pending for the next start before). */
         struct {

@@ -26,7 +26,7 @@ struct Waiter {
 
 static Waiter *waiters;
 
-static void waiter_fire(Waiter *w, bool settled) {
+static void waiter_fire(Waiter *w, const Resource *settled) {
         Waiter **p = &waiters;
         while (*p && *p != w)
                 p = &(*p)->next;
@@ -37,8 +37,8 @@ static void waiter_fire(Waiter *w, bool settled) {
         free(w);
 }
 
-/* Every waiter for id, once: settled says the provision ended. */
-static void fire_for(const char *id, bool settled) {
+/* Every waiter for id, once: settled (the record) when the provision ended. */
+static void fire_for(const char *id, const Resource *settled) {
         Waiter *w = waiters;
         while (w) {
                 Waiter *next = w->next;
@@ -52,13 +52,13 @@ static void fire_for(const char *id, bool settled) {
 
 static void on_progress(const char *resource_id, void *userdata) {
         (void)userdata;
-        fire_for(resource_id, false);
+        fire_for(resource_id, NULL);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         (void)s;
         (void)usec;
-        waiter_fire(userdata, false);
+        waiter_fire(userdata, NULL);
         return 0;
 }
 
@@ -70,7 +70,7 @@ void resources_settle_check(Resources *r, const char *id) {
         if (!any || resources_record(r, id, &res) < 0 || res.state == RESOURCE_PROVISIONING ||
             res.state == RESOURCE_DEPROVISIONING)
                 return;
-        fire_for(id, true);
+        fire_for(id, &res);
 }
 
 int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bool until_done,
@@ -104,5 +104,5 @@ int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bo
 
 void resources_wait_cancel_all(void) {
         while (waiters)
-                waiter_fire(waiters, false);
+                waiter_fire(waiters, NULL);
 }

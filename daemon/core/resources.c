@@ -38,7 +38,8 @@ int resources_new(Store *store, Projects *projects, Providers *providers, Worker
                           .projects = projects,
                           .providers = providers,
                           .pool = pool,
-                          .stop_timeout_ms = STOP_TIMEOUT_MS };
+                          .stop_timeout_ms = STOP_TIMEOUT_MS,
+                          .max_in_flight = RESOURCES_MAX_IN_FLIGHT_DEFAULT };
         *ret = r;
         return 0;
 }

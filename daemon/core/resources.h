@@ -104,6 +104,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Resources *, resources_free);
 
 /* How long a stop waits for the guest before forcing it off (0: at once). */
 void resources_set_stop_timeout(Resources *r, unsigned timeout_ms);
+/* How many operations may be in flight (handed to the pool or an http
+ * provider) at once; more wait, in order, and are handed over as others
+ * end. 1..RESOURCES_MAX_IN_FLIGHT_LIMIT, else -EINVAL. Lowering it below
+ * what is in flight stops nothing: new ones wait until enough ended. */
+#define RESOURCES_MAX_IN_FLIGHT_DEFAULT 4096
+#define RESOURCES_MAX_IN_FLIGHT_LIMIT   1000000
+int resources_set_max_in_flight(Resources *r, unsigned max);
 void resources_set_change_callback(Resources *r, ResourceChangedFn fn, void *userdata);
 
 #define RESOURCE_NAME_MAX 200
@@ -256,7 +263,9 @@ void resources_reconcile_all(Resources *r);
  * is under way (an http provider's 202; not with until_done, which waits
  * for the end) or after timeout_ms. For a face that answers "done at once"
  * apart from "under way" (OSB's 201/200 and 202, REST's Prefer: wait).
+ * settled is the record as it settled (valid for the call only, so that the
+ * face answers from it without reading it again), NULL when it did not.
  * -errno when it cannot wait. */
-typedef void (*ResourceSettledFn)(const char *id, bool settled, void *userdata);
+typedef void (*ResourceSettledFn)(const char *id, const Resource *settled, void *userdata);
 int resources_wait_settled(Resources *r, const char *id, unsigned timeout_ms, bool until_done,
                            ResourceSettledFn fn, void *userdata);

@@ -107,6 +107,11 @@ int audit_record_hash(const char *prev, const char *content, char ret[DIGEST_HEX
         return digest_sm3_hex(buf, strlen(buf), ret);
 }
 
+static int append_in_tx(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err);
+
+/* The change and its record share one transaction level: a savepoint of the
+ * record's own would only double the pages SQLite journals for it, as a
+ * failure of either rolls both back. */
 int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, AuditChangeFn change,
                  void *userdata, CbError *err) {
         /* Refused before the change runs, not only when its record is. */
@@ -118,7 +123,7 @@ int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, Audi
                 return store_error(s, err, "starting a transaction");
         r = change(s, userdata, err);
         if (r >= 0)
-                r = audit_append(s, caller, entry, err);
+                r = append_in_tx(s, caller, entry, err);
         if (r < 0) {
                 store_rollback(s);
                 return r;
@@ -131,7 +136,9 @@ int audit_change(Store *s, const CbCaller *caller, const AuditEntry *entry, Audi
         return 0;
 }
 
-int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
+/* The record, in the transaction the caller holds: a failure leaves it to
+ * the caller to roll back (its change goes with it). */
+static int append_in_tx(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
         static const char ins_sql[] =
                 "INSERT INTO audit (seq, at, principal, face, action, object, outcome, "
                 "codes, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -146,17 +153,11 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         int64_t seq;
         int r;
 
-        r = audit_gate(s, err);
-        if (r < 0)
-                return r;
         codes = e->codes ? json_dumps(e->codes, JSON_COMPACT) : strdup("[]");
         detail = e->detail ? json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
         if (!codes || !detail)
                 return cb_error_set(err, CB_ERR_INTERNAL, "out of memory");
 
-        r = store_begin(s);
-        if (r < 0)
-                return store_error(s, err, "starting an audit transaction");
         t = store_audit(s);
         if (t && t->store != s)
                 t = NULL;
@@ -165,20 +166,16 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
                 memcpy(prev, t->head_hash, sizeof(prev));
         } else {
                 r = read_head(s, &seq, prev);
-                if (r < 0) {
-                        r = store_error(s, err, "appending an audit record");
-                        goto fail;
-                }
+                if (r < 0)
+                        return store_error(s, err, "appending an audit record");
         }
         seq++;
 
         store_now(now);
         content = audit_record_content(seq, now, principal, face, e->action, e->object, e->outcome, codes,
                                        detail);
-        if (!content || audit_record_hash(prev, content, hash) < 0) {
-                r = cb_error_set(err, CB_ERR_INTERNAL, "cannot hash an audit record");
-                goto fail;
-        }
+        if (!content || audit_record_hash(prev, content, hash) < 0)
+                return cb_error_set(err, CB_ERR_INTERNAL, "cannot hash an audit record");
         r = store_run(s, ins_sql,
                       STORE_ARGS(SA_INT(seq), SA_TEXT(now), SA_TEXT(principal), SA_TEXT(face),
                                  SA_TEXT(e->action), SA_TEXT(e->object), SA_TEXT(e->outcome), SA_TEXT(codes),
@@ -196,14 +193,25 @@ int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError 
         }
         if (r >= 0)
                 r = checkpoint_if_due(s, seq, hash, err);
+        return r;
+}
+
+int audit_append(Store *s, const CbCaller *caller, const AuditEntry *e, CbError *err) {
+        int r = audit_gate(s, err);
+
         if (r < 0)
-                goto fail;
+                return r;
+        r = store_begin(s);
+        if (r < 0)
+                return store_error(s, err, "starting an audit transaction");
+        r = append_in_tx(s, caller, e, err);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
         if (store_commit(s) < 0)
                 return store_error(s, err, "committing an audit record");
         return 0;
-fail:
-        store_rollback(s);
-        return r;
 }
 
 void audit_refusal(Store *s, const CbCaller *caller, const char *action, const char *object,

@@ -91,6 +91,7 @@ int config_new_default(Config **ret) {
         c->reconcile_usec = 30ULL * 1000000ULL;
         c->stop_timeout_ms = 30000;
         c->migration_max_copies_per_host = 2;
+        c->operations_max_in_flight = 4096;
         c->connect_timeout_ms = 10000;
         c->checkpoint_every = AUDIT_CHECKPOINT_EVERY;
         if (!c->database || !c->rest_listen || !c->bus) {
@@ -126,6 +127,11 @@ static const Key top_keys[] = {
         { "audit", CONFIG_TYPE_GROUP },
         { "secrets", CONFIG_TYPE_GROUP },
         { "migration", CONFIG_TYPE_GROUP },
+        { "operations", CONFIG_TYPE_GROUP },
+        { NULL, 0 },
+};
+static const Key operations_keys[] = {
+        { "max_in_flight", CONFIG_TYPE_INT },
         { NULL, 0 },
 };
 static const Key migration_keys[] = {
@@ -698,6 +704,20 @@ static int load_root(Loader *l, Config *c, const config_setting_t *root) {
                                 return fail_at(l, s,
                                                "'migration.test_fail_after_bytes' must be 0 (never) or more");
                         c->migration_fail_after_bytes = (uint64_t)v;
+                }
+        }
+        /* Operations run at once: each in flight holds a worker's queue slot
+         * or an http provider's connection; more wait and keep their order. */
+        if ((g = config_setting_get_member(root, "operations"))) {
+                r = check_keys(l, g, operations_keys, "'operations'");
+                if (r < 0)
+                        return r;
+                if ((s = config_setting_get_member(g, "max_in_flight"))) {
+                        int v = config_setting_get_int(s);
+                        if (v < 1 || v > 1000000)
+                                return fail_at(l, s,
+                                               "'operations.max_in_flight' must be between 1 and 1000000");
+                        c->operations_max_in_flight = (unsigned)v;
                 }
         }
         if ((g = config_setting_get_member(root, "audit"))) {

@@ -78,6 +78,7 @@ typedef struct Config {
         unsigned migration_max_copies_per_host; /* legacy disk copies at once per source host, 1..64 */
         uint64_t migration_rate_limit_bps;      /* per copy; 0 = unthrottled */
         uint64_t migration_fail_after_bytes;    /* tests only: a copy fails past it; 0 = never */
+        unsigned operations_max_in_flight;      /* operations handed over at once; more wait, 1..1000000 */
 
         /* The audit checkpoint key (PEM private key), absolute; NULL: the
          * checkpoint-key credential when there is one, else unsigned. */

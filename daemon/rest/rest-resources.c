@@ -35,22 +35,25 @@ typedef struct TicketWait {
         bool deleting;
 } TicketWait;
 
-static void ticket_settled(const char *id, bool settled, void *userdata) {
+static void ticket_settled(const char *id, const Resource *settled, void *userdata) {
         _cleanup_(resource_done) Resource res = { 0 };
         TicketWait *w = userdata;
-        (void)settled; /* the record says what the client gets, also after the wait ran out */
 
-        /* A held answer skips the batch's hold (rest.c): a change whose
+        /* The record says what the client gets, also after the wait ran out.
+         * A held answer skips the batch's hold (rest.c): a change whose
          * commit failed leaves no record, and must not be answered 202. */
-        if (resources_record(w->rs, id, &res) < 0) {
+        if (settled) {
+                w->t.state = settled->state;
+        } else if (resources_record(w->rs, id, &res) < 0) {
                 CbError err = CB_ERROR_INIT;
                 cb_error_set(&err, CB_ERR_INTERNAL, "the change to resource '%s' could not be read back", id);
                 rest_async_fail(w->async, &err);
                 cb_error_clear(&err);
                 free(w);
                 return;
+        } else {
+                w->t.state = res.state;
         }
-        w->t.state = res.state;
         rest_async_complete(w->async, ticket_status(&w->t, w->deleting), rest_ticket_json(&w->t));
         free(w);
 }

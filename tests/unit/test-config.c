@@ -202,6 +202,17 @@ static const BadCase bad_cases[] = {
           "unknown setting 'max_copies' in 'migration'", 1 },
         { "migration-type", "migration = { max_copies_per_host = \"2\"; };\n",
           "'max_copies_per_host' must be an integer", 1 },
+        { "operations-zero", "operations = { max_in_flight = 0; };\n",
+          "'operations.max_in_flight' must be between 1 and 1000000", 1 },
+        { "operations-high", "operations = {\n max_in_flight = 1000001;\n};\n",
+          "'operations.max_in_flight' must be between 1 and 1000000", 2 },
+        { "operations-negative", "operations = { max_in_flight = -1; };\n",
+          "'operations.max_in_flight' must be between 1 and 1000000", 1 },
+        { "operations-type", "operations = { max_in_flight = \"2\"; };\n",
+          "'max_in_flight' must be an integer", 1 },
+        { "operations-group", "operations = 2;\n", "'operations' must be a group", 1 },
+        { "operations-unknown", "operations = { max_inflight = 2; };\n",
+          "unknown setting 'max_inflight' in 'operations'", 1 },
         { "secrets-absent", "secrets = { key = \"no-such.key\"; };\n", "No such file", 1 },
         { "secrets-empty", "secrets = { key = \"\"; };\n", "'secrets.key' must name a file of 32", 1 },
         { "secrets-unknown", "secrets = { path = \"x\"; };\n", "unknown setting 'path' in 'secrets'", 1 },
@@ -298,6 +309,36 @@ static void test_migration_settings(void **state) {
         free(set);
 }
 
+/* operations.max_in_flight: 4096 unset, the bounds themselves accepted. */
+static void test_operations_settings(void **state) {
+        CbError err = CB_ERROR_INIT;
+        Config *c = NULL;
+        char *none = write_conf("ops-none.conf", "bus = \"none\";\n");
+        char *two = write_conf("ops-two.conf", "operations = { max_in_flight = 2; };\n");
+        char *one = write_conf("ops-one.conf", "operations = { max_in_flight = 1; };\n");
+        char *top = write_conf("ops-top.conf", "operations = { max_in_flight = 1000000; };\n");
+        (void)state;
+        assert_int_equal(config_load(none, &c, &err), 0);
+        assert_int_equal(c->operations_max_in_flight, 4096);
+        config_free(c);
+        c = NULL;
+        assert_int_equal(config_load(two, &c, &err), 0);
+        assert_int_equal(c->operations_max_in_flight, 2);
+        config_free(c);
+        c = NULL;
+        assert_int_equal(config_load(one, &c, &err), 0);
+        assert_int_equal(c->operations_max_in_flight, 1);
+        config_free(c);
+        c = NULL;
+        assert_int_equal(config_load(top, &c, &err), 0);
+        assert_int_equal(c->operations_max_in_flight, 1000000);
+        config_free(c);
+        free(none);
+        free(two);
+        free(one);
+        free(top);
+}
+
 static void test_relative_test_uri(void **state) {
         CbError err = CB_ERROR_INIT;
         Config *c = NULL;
@@ -359,7 +400,7 @@ int main(void) {
                 cmocka_unit_test(test_shipped_dev_config), cmocka_unit_test(test_minimal_config),
                 cmocka_unit_test(test_bad_configs),        cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_secrets_key),        cmocka_unit_test(test_relative_test_uri),
-                cmocka_unit_test(test_migration_settings),
+                cmocka_unit_test(test_migration_settings), cmocka_unit_test(test_operations_settings),
         };
         int r;
         if (!mkdtemp(tmpdir))

@@ -26,6 +26,7 @@
 #include "catalog.h"
 #include "driver.h"
 #include "libvirt-xml.h"
+#include "operations.h"
 #include "projects.h"
 #include "providers.h"
 #include "resize.h"
@@ -302,7 +303,8 @@ static int setup(void **state) {
         }
 
         /* The system in the directory, and the authority's signed approval
-         * for project t-proj covering t-small six times, t-large and t-disk once. */
+         * for project t-proj covering t-small sixteen times (the queue tests
+         * order seven), t-large and t-disk once. */
         json_t *sys =
                 json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "id", "t-sys", "name", "测试系统", "department",
                           "edu", "protection_level", 2, "classified", false, "data_sharing", "compliant");
@@ -322,7 +324,7 @@ static int setup(void **state) {
                 "approval_no", "测试〔1〕号", "project_id", "t-proj", "project_name", "测试项目",
                 "department", "edu", "revision", 1, "valid_from", "", "valid_until", "", "budget",
                 "construction_fen", (json_int_t)1000000000, "om_fen", (json_int_t)100000000, "systems",
-                "t-sys", "items", "service_id", "t-vm", "plan_id", "t-small", "quantity", 6, "service_id",
+                "t-sys", "items", "service_id", "t-vm", "plan_id", "t-small", "quantity", 16, "service_id",
                 "t-vm", "plan_id", "t-large", "quantity", 1, "service_id", "t-vm", "plan_id", "t-disk",
                 "quantity", 1, "requires_secure_controllable", false, "dedicated_network_consent", false);
         char from[32], until[32];
@@ -1041,6 +1043,140 @@ static void test_resize_recovery_and_rollback(void **state) {
         assert_true(pump_until(pool_idle, NULL));
 }
 
+/* Orders a t-small VM named name: its id and its provision's id. */
+static void order_vm(const char *name, char id[64], char op_id[64]) {
+        CbError err = CB_ERROR_INIT;
+        json_t *body = request_body("t-small", name);
+        ResourceTicket t;
+        if (resources_request(w.resources, &edu_c, body, NULL, &t, &err) < 0)
+                fail_msg("request %s refused: %s", name, err.message);
+        json_decref(body);
+        snprintf(id, 64, "%s", t.id);
+        snprintf(op_id, 64, "%s", t.operation_id);
+}
+
+static OperationState op_state(const char *op_id) {
+        CbError err = CB_ERROR_INIT;
+        Operation op = { 0 };
+        assert_int_equal(operations_get(w.resources, &operator_c, op_id, &op, &err), 0);
+        OperationState s = op.state;
+        operation_done(&op);
+        return s;
+}
+
+/* The audit records of resource id's provision ending (done or failed). */
+static int64_t provision_ends(const char *id) {
+        /* A literal: the store caches statements by the address of their text. */
+        static const char sql[] = "SELECT COUNT(*) FROM audit WHERE object = 'resource:' || ?1 AND action IN "
+                                  "('resource.provision.done', 'resource.provision.failed')";
+        CbError err = CB_ERROR_INIT;
+        int64_t n = -1;
+        assert_int_equal(store_query_int(w.store, sql, STORE_ARGS(SA_TEXT(id)), &n, "counting", &err), 0);
+        return n;
+}
+
+/* An operation waiting for a slot is resumed by its provider's reconnect
+ * (which resumes every open operation) when there is room that no ending
+ * operation handed over: here the limit is raised, the provider resumes,
+ * and the limit is lowered again. Whichever ends first finds the other in
+ * flight; the last one's end finds the resumed one still first in line,
+ * already run. It must not run again (a second provision, a second 'done'
+ * record). */
+static void test_resume_while_waiting_runs_once(void **state) {
+        Provider *p = providers_find(w.providers, PROVIDER);
+        char a[64], a_op[64], b[64], b_op[64];
+        (void)state;
+
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(resources_set_max_in_flight(w.resources, 1), 0);
+        order_vm("wait-a", a, a_op);
+        order_vm("wait-b", b, b_op);
+        assert_int_equal(op_state(a_op), OPERATION_RUNNING);
+        assert_int_equal(op_state(b_op), OPERATION_PENDING); /* waiting */
+
+        assert_int_equal(resources_set_max_in_flight(w.resources, 2), 0);
+        operations_resume(w.resources, p);
+        assert_int_equal(op_state(b_op), OPERATION_RUNNING); /* in flight, and still in line */
+        assert_int_equal(resources_set_max_in_flight(w.resources, 1), 0);
+
+        wait_succeeded(a_op);
+        wait_succeeded(b_op);
+        assert_true(pump_until(pool_idle, NULL));
+        pump_for_ms(100);
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(provision_ends(a), 1);
+        assert_int_equal(provision_ends(b), 1);
+        assert_int_equal(op_state(b_op), OPERATION_SUCCEEDED);
+        assert_int_equal(state_of(a), RESOURCE_ACTIVE);
+        assert_int_equal(state_of(b), RESOURCE_ACTIVE);
+        assert_int_equal(resources_set_max_in_flight(w.resources, RESOURCES_MAX_IN_FLIGHT_DEFAULT), 0);
+}
+
+#define N_QUEUED 5
+static char queued_op[N_QUEUED][64];
+static bool queue_broken;
+
+/* Every step of the loop: what left pending is a prefix of the order
+ * (handed over in submit order), and at most two run at once. True once
+ * all ended or the order broke. */
+static bool queue_drained(const void *arg) {
+        bool seen_pending = false;
+        unsigned running = 0, ended = 0;
+        (void)arg;
+        for (size_t i = 0; i < N_QUEUED; i++) {
+                OperationState s = op_state(queued_op[i]);
+                if (s == OPERATION_PENDING) {
+                        seen_pending = true;
+                        continue;
+                }
+                if (seen_pending) {
+                        print_error("%s left pending before an earlier one\n", queued_op[i]);
+                        queue_broken = true;
+                }
+                if (s == OPERATION_RUNNING)
+                        running++;
+                else
+                        ended++;
+        }
+        if (running > 2) {
+                print_error("%u operations running with a limit of 2\n", running);
+                queue_broken = true;
+        }
+        return queue_broken || ended == N_QUEUED;
+}
+
+/* With a limit of two, five orders at once: two run, three wait and are
+ * handed over in order as the others end; all end, each once. */
+static void test_limit_queues_in_order(void **state) {
+        char id[N_QUEUED][64];
+        (void)state;
+
+        assert_int_equal(resources_set_max_in_flight(w.resources, 0), -EINVAL);
+        assert_int_equal(resources_set_max_in_flight(w.resources, RESOURCES_MAX_IN_FLIGHT_LIMIT + 1),
+                         -EINVAL);
+        assert_true(pump_until(pool_idle, NULL));
+        assert_int_equal(resources_set_max_in_flight(w.resources, 2), 0);
+        for (size_t i = 0; i < N_QUEUED; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "queued-%zu", i);
+                order_vm(name, id[i], queued_op[i]);
+        }
+        assert_int_equal(worker_pool_pending(w.pool), 2);
+        assert_int_equal(op_state(queued_op[1]), OPERATION_RUNNING);
+        assert_int_equal(op_state(queued_op[2]), OPERATION_PENDING);
+        queue_broken = false;
+        assert_true(pump_until(queue_drained, NULL));
+        assert_false(queue_broken);
+        assert_true(pump_until(pool_idle, NULL));
+        for (size_t i = 0; i < N_QUEUED; i++) {
+                wait_succeeded(queued_op[i]);
+                assert_int_equal(state_of(id[i]), RESOURCE_ACTIVE);
+                assert_int_equal(host_domain(id[i]), 1);
+                assert_int_equal(provision_ends(id[i]), 1);
+        }
+        assert_int_equal(resources_set_max_in_flight(w.resources, RESOURCES_MAX_IN_FLIGHT_DEFAULT), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_goes_active),
@@ -1054,6 +1190,8 @@ int main(void) {
                 cmocka_unit_test(test_attach_recovery_and_rollback),
                 cmocka_unit_test(test_attachment_drift),
                 cmocka_unit_test(test_resize_recovery_and_rollback),
+                cmocka_unit_test(test_resume_while_waiting_runs_once),
+                cmocka_unit_test(test_limit_queues_in_order),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
