@@ -593,7 +593,8 @@ cb_start_osb_provider() {
         OSB_PID=$!
         CB_PIDS+=("$OSB_PID")
         for _ in $(seq 1 $((50 * CB_SLOW))); do
-                port=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" 2>/dev/null)
+                # || true: the file may not be there yet (the background job opens it).
+                port=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" 2>/dev/null || true)
                 [ -n "$port" ] && break
                 sleep 0.1
         done

@@ -2,14 +2,34 @@
 /*
  * osb-provider: an Open Service Broker (v2.13-2.17) provider for the tests,
  * and nothing else. It listens on 127.0.0.1 only, keeps its instances in
- * memory, and offers exactly the services and plans that the broker's own
- * catalogue files name in their http plans' specs (remote_service_id,
- * remote_plan_id), so the two cannot drift apart.
+ * memory (with --state on disk as well), and offers exactly the services and
+ * plans that the broker's own catalogue files name in their http plans'
+ * specs (remote_service_id, remote_plan_id), so the two cannot drift apart.
  *
  *   osb-provider --catalog-dir etc/catalog [--provider linfen-paas] [--port 0]
- *                [--username U --password P] [switches...]
+ *                [--username U --password P] [--state FILE] [switches...]
  *
  * It prints "listening 127.0.0.1:PORT" on stdout once it serves.
+ *
+ * --state FILE           keep the instances and bindings durably, as a real
+ *                        provider would: every change (an instance created,
+ *                        updated, deleted or lost; a binding created or
+ *                        deleted; an asynchronous operation ending) is
+ *                        appended to FILE as one JSON line,
+ *                        {"event", "id", "instance": {...} or null, "gone"?},
+ *                        and fdatasync'd before the answer is sent (a line
+ *                        is the instance's whole record with its bindings;
+ *                        null: the instance is gone). At start-up FILE is
+ *                        replayed, so a restarted provider still knows its
+ *                        instances; a torn last line (a crash mid-write) is
+ *                        ignored with a message on stderr and cut off, any
+ *                        other bad line refuses the start. An operation
+ *                        under way when the provider stopped ends at its
+ *                        first look after the restart. Switches and counters
+ *                        are not kept. A failed write ends the provider
+ *                        (exit 1): answering would promise what is not on
+ *                        disk. GET /control counts the fdatasyncs
+ *                        ("state_syncs"). Without --state nothing is written.
  *
  * Switches (on the command line as --name[=value], or at run time with
  * POST /control {"name": value, ...}; GET /control answers the switches, the
@@ -54,6 +74,7 @@
  * previous_values}, counted in "updates"), so that a test sees what arrived.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -102,7 +123,9 @@ static struct {
         long requests, provisions, deprovisions, polls, rejected, binds, unbinds, updates;
         volatile sig_atomic_t stop;
         json_t *gone_ops; /* instance id -> true: deprovisioned, last_operation says 410 */
-} P = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        int state_fd;     /* --state FILE, appended to; -1 without */
+        long state_syncs; /* fdatasyncs of FILE done */
+} P = { .lock = PTHREAD_MUTEX_INITIALIZER, .state_fd = -1 };
 
 static long long now_ms(void) {
         struct timespec ts;
@@ -268,6 +291,206 @@ static void inst_remove(const char *id) {
                 }
 }
 
+/* ---- the state file (--state FILE; under P.lock) ---- */
+
+static char *dupnull(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+/* An instance's whole record, as a line of the state file holds it. The
+ * bindings' ready_ms are this run's monotonic clock: the replay reads any
+ * non-zero one as "under way". */
+static json_t *inst_record(const Instance *in) {
+        return json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:O?, s:s?, s:s?, s:s, s:b, s:b, s:O}", "id", in->id,
+                         "service_id", in->service_id, "plan_id", in->plan_id, "context", in->context,
+                         "parameters", in->parameters, "update", in->update, "originating_identity",
+                         in->originating_identity, "request_identity", in->request_identity, "op", in->op,
+                         "failed", in->failed, "in_progress", in->ready_ms != 0, "bindings", in->bindings);
+}
+
+static void die_state(const char *what) {
+        fprintf(stderr, "osb-provider: cannot %s the state file: %s; stopping\n", what, strerror(errno));
+        _exit(1);
+}
+
+/* Appends one change to the state file and makes it durable before the
+ * caller answers: what a real provider's 201 or 200 promises. in NULL: the
+ * instance id is gone. gone: an instance or binding id whose last_operation
+ * now answers 410. A write that fails ends the provider (die_state): an
+ * answer after it would promise what is not on disk. */
+static void journal(const char *event, const char *id, const Instance *in, const char *gone) {
+        json_t *o;
+        char *text, *line;
+        size_t len, off = 0;
+
+        if (P.state_fd < 0)
+                return;
+        o = json_pack("{s:s, s:s, s:o, s:s?}", "event", event, "id", id, "instance",
+                      in ? inst_record(in) : json_null(), "gone", gone);
+        text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!text) {
+                errno = ENOMEM;
+                die_state("encode a line of");
+        }
+        len = strlen(text);
+        line = realloc(text, len + 2);
+        if (!line) {
+                free(text);
+                errno = ENOMEM;
+                die_state("encode a line of");
+        }
+        line[len++] = '\n';
+        line[len] = 0;
+        while (off < len) {
+                ssize_t n = write(P.state_fd, line + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        if (n == 0)
+                                errno = EIO;
+                        die_state("write");
+                }
+                off += (size_t)n;
+        }
+        free(line);
+        if (fdatasync(P.state_fd) < 0)
+                die_state("fdatasync");
+        P.state_syncs++;
+}
+
+static json_t *json_or_null(json_t *v) {
+        return v && !json_is_null(v) ? json_incref(v) : NULL;
+}
+
+/* An instance back from its record (state_replay). */
+static int inst_from_record(const char *id, json_t *r) {
+        const char *sid = json_string_value(json_object_get(r, "service_id"));
+        const char *pid = json_string_value(json_object_get(r, "plan_id"));
+        const char *op = json_string_value(json_object_get(r, "op"));
+        json_t *bindings = json_object_get(r, "bindings"), *b;
+        const char *bid;
+        Instance *in;
+
+        if (!sid || !pid || !op || strlen(op) >= sizeof(in->op) || !json_is_object(bindings))
+                return -EINVAL;
+        if (P.n_inst >= MAX_INSTANCES)
+                return -ENOSPC;
+        in = calloc(1, sizeof(*in));
+        if (!in)
+                return -ENOMEM;
+        in->id = strdup(id);
+        in->service_id = strdup(sid);
+        in->plan_id = strdup(pid);
+        in->context = json_or_null(json_object_get(r, "context"));
+        in->parameters = json_or_null(json_object_get(r, "parameters"));
+        in->update = json_or_null(json_object_get(r, "update"));
+        in->originating_identity = dupnull(json_string_value(json_object_get(r, "originating_identity")));
+        in->request_identity = dupnull(json_string_value(json_object_get(r, "request_identity")));
+        snprintf(in->op, sizeof(in->op), "%s", op);
+        in->failed = json_is_true(json_object_get(r, "failed"));
+        /* An operation under way when the provider stopped ends at its first look. */
+        in->ready_ms = json_is_true(json_object_get(r, "in_progress")) ? now_ms() ?: 1 : 0;
+        in->bindings = json_deep_copy(bindings);
+        json_object_foreach(in->bindings, bid, b) {
+                if (json_integer_value(json_object_get(b, "ready_ms")))
+                        json_object_set_new(b, "ready_ms", json_integer(now_ms() ?: 1));
+                json_object_del(P.gone_ops, bid);
+        }
+        json_object_del(P.gone_ops, id);
+        P.inst[P.n_inst++] = in;
+        return 0;
+}
+
+/* One line of the state file, applied: the instance's record replaces what
+ * was known of it (null: it is gone). */
+static int state_apply(json_t *line) {
+        const char *id = json_string_value(json_object_get(line, "id"));
+        const char *gone = json_string_value(json_object_get(line, "gone"));
+        json_t *r = json_object_get(line, "instance");
+
+        if (!id || !r || !(json_is_null(r) || json_is_object(r)))
+                return -EINVAL;
+        inst_remove(id);
+        if (gone)
+                json_object_set_new(P.gone_ops, gone, json_true());
+        return json_is_null(r) ? 0 : inst_from_record(id, r);
+}
+
+/* Replays FILE (it may not exist yet), cuts off a torn last line, and opens
+ * it for appending. A bad line before the last is not a crash's tear but a
+ * damaged file: the provider refuses to start rather than guess. */
+static int state_open(const char *path) {
+        FILE *f = fopen(path, "r");
+        char *text = NULL, dir[4096], *slash;
+        size_t cap = 0;
+        ssize_t n;
+        off_t good = 0;
+        long lineno = 0, records = 0;
+        bool torn = false;
+        int fd, dfd;
+
+        if (!f && errno != ENOENT)
+                return -errno;
+        while (f && (n = getline(&text, &cap, f)) > 0) {
+                bool whole = text[n - 1] == '\n';
+                json_t *line = whole ? json_loadb(text, (size_t)n, 0, NULL) : NULL;
+                int r = line ? state_apply(line) : -EINVAL;
+                int next = fgetc(f);
+
+                lineno++;
+                json_decref(line);
+                if (r < 0 && next == EOF && (!whole || !line)) {
+                        fprintf(stderr,
+                                "osb-provider: %s:%ld: a torn last line (%zd bytes) ignored and cut off\n",
+                                path, lineno, n);
+                        torn = true;
+                        break;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "osb-provider: %s:%ld: not a state record (%s); refusing to start\n",
+                                path, lineno, strerror(-r));
+                        free(text);
+                        fclose(f);
+                        return -EINVAL;
+                }
+                if (next != EOF)
+                        ungetc(next, f);
+                good += n;
+                records++;
+        }
+        free(text);
+        if (f)
+                fclose(f);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        if (torn && (ftruncate(fd, good) < 0 || fdatasync(fd) < 0)) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        /* The file's name in its directory is durable too (it may be new). */
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+        else
+                snprintf(dir, sizeof(dir), ".");
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0) {
+                int r = -errno;
+                if (dfd >= 0)
+                        close(dfd);
+                close(fd);
+                return r;
+        }
+        close(dfd);
+        fprintf(stderr, "osb-provider: %s: %ld records replayed, %zu instances\n", path, records, P.n_inst);
+        P.state_fd = fd;
+        return 0;
+}
+
 /* Moves an operation whose time has come to its end. */
 static void inst_settle(Instance *in) {
         if (in->ready_ms == 0 || now_ms() < in->ready_ms)
@@ -279,8 +502,11 @@ static void inst_settle(Instance *in) {
                 in->failed = true;
         if (strcmp(in->op, "deprovision") == 0 && !P.forget_deprovision) {
                 json_object_set_new(P.gone_ops, in->id, json_true());
+                journal("settle", in->id, NULL, in->id);
                 inst_remove(in->id);
+                return;
         }
+        journal("settle", in->id, in, NULL);
 }
 
 static const char *inst_state(const Instance *in) {
@@ -413,10 +639,6 @@ static bool accepts_incomplete(struct MHD_Connection *c) {
         return v && strcmp(v, "true") == 0;
 }
 
-static char *dupnull(const char *s) {
-        return s ? strdup(s) : NULL;
-}
-
 /* PUT /v2/service_instances/ID */
 static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_t *body) {
         const char *sid = json_string_value(json_object_get(body, "service_id"));
@@ -467,6 +689,7 @@ static enum MHD_Result provision(struct MHD_Connection *c, const char *id, json_
         in->ready_ms = P.async_ms > 0 ? now_ms() + P.async_ms : 0;
         P.inst[P.n_inst++] = in;
         json_object_del(P.gone_ops, id);
+        journal("provision", id, in, NULL);
         status = in->ready_ms ? 202 : 201;
         reply = in->ready_ms ? json_pack("{s:s}", "operation", "provision") : json_object();
         json_object_set_new(reply, "dashboard_url", json_sprintf("http://127.0.0.1/dashboard/%s", id));
@@ -521,6 +744,7 @@ static enum MHD_Result update(struct MHD_Connection *c, const char *id, json_t *
         snprintf(in->op, sizeof(in->op), "update");
         in->failed = false;
         in->ready_ms = async ? now_ms() + P.async_ms : 0;
+        journal("update", id, in, NULL);
         pthread_mutex_unlock(&P.lock);
         return answer(c, async ? 202 : 200, async ? json_pack("{s:s}", "operation", "update") : json_object(),
                       true, 0);
@@ -557,8 +781,10 @@ static enum MHD_Result deprovision(struct MHD_Connection *c, const char *id) {
                 snprintf(in->op, sizeof(in->op), "deprovision");
                 in->failed = false;
                 in->ready_ms = now_ms() + P.async_ms;
+                journal("deprovision", id, in, NULL);
         } else if (!P.forget_deprovision) {
                 json_object_set_new(P.gone_ops, id, json_true());
+                journal("deprovision", id, NULL, id);
                 inst_remove(id);
         }
         pthread_mutex_unlock(&P.lock);
@@ -624,8 +850,12 @@ static void binding_settle(Instance *in, const char *bid, json_t *b) {
         if (strcmp(json_string_value(json_object_get(b, "op")) ?: "", "unbind") == 0) {
                 json_object_set_new(P.gone_ops, bid, json_true());
                 json_object_del(in->bindings, bid);
-        } else if (P.fail_bind)
+                journal("settle", in->id, in, bid);
+                return;
+        }
+        if (P.fail_bind)
                 json_object_set_new(b, "failed", json_true());
+        journal("settle", in->id, in, NULL);
 }
 
 /* PUT/GET/DELETE /v2/service_instances/ID/service_bindings/BID[/last_operation] */
@@ -690,6 +920,7 @@ static enum MHD_Result binding(struct MHD_Connection *c, const char *method, con
                         json_object_set(b, "parameters", json_object_get(body, "parameters") ?: json_null());
                         json_object_set_new(in->bindings, bid, b);
                         json_object_del(P.gone_ops, bid);
+                        journal("bind", id, in, NULL);
                         status = async ? 202 : 201;
                 }
                 reply = status == 202 ? json_pack("{s:s}", "operation", "bind")
@@ -724,11 +955,13 @@ static enum MHD_Result binding(struct MHD_Connection *c, const char *method, con
                 json_object_set_new(b, "op", json_string("unbind"));
                 json_object_set_new(b, "failed", json_false());
                 json_object_set_new(b, "ready_ms", json_integer(now_ms() + P.bind_async_ms));
+                journal("unbind", id, in, NULL);
                 pthread_mutex_unlock(&P.lock);
                 return answer(c, 202, json_pack("{s:s}", "operation", "unbind"), true, 0);
         }
         json_object_set_new(P.gone_ops, bid, json_true());
         json_object_del(in->bindings, bid);
+        journal("unbind", id, in, bid);
         pthread_mutex_unlock(&P.lock);
         return answer(c, 200, json_object(), true, 0);
 }
@@ -739,6 +972,8 @@ static int set_switch(const char *name, json_t *v) {
         if (strcmp(name, "lose") == 0) {
                 if (!json_is_string(v))
                         return -EINVAL;
+                if (inst_find(json_string_value(v)))
+                        journal("lose", json_string_value(v), NULL, NULL);
                 inst_remove(json_string_value(v));
                 return 0;
         }
@@ -796,7 +1031,7 @@ static json_t *control_state(void) {
         for (size_t i = 0; i < P.n_inst; i++)
                 json_array_append_new(a, inst_to_json(P.inst[i]));
         return json_pack("{s:{s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:b}, s:o, s:I, s:I, s:I, s:I, s:I, "
-                         "s:I, s:I, s:I}",
+                         "s:I, s:I, s:I, s:I}",
                          "switches", "async_ms", (json_int_t)P.async_ms, "retry_after",
                          (json_int_t)P.retry_after, "fail_next", (json_int_t)P.fail_next, "hang", P.hang,
                          "drip", P.drip, "malformed", P.malformed, "huge", P.huge, "fail_provision",
@@ -804,7 +1039,8 @@ static json_t *control_state(void) {
                          "requests", (json_int_t)P.requests, "provisions", (json_int_t)P.provisions,
                          "deprovisions", (json_int_t)P.deprovisions, "polls", (json_int_t)P.polls, "rejected",
                          (json_int_t)P.rejected, "binds", (json_int_t)P.binds, "unbinds",
-                         (json_int_t)P.unbinds, "updates", (json_int_t)P.updates);
+                         (json_int_t)P.unbinds, "updates", (json_int_t)P.updates, "state_syncs",
+                         (json_int_t)P.state_syncs);
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method, json_t *body) {
@@ -998,7 +1234,7 @@ static int cmdline_switch(const char *name, const char *value) {
 }
 
 int main(int argc, char **argv) {
-        const char *dir = NULL, *filter = NULL;
+        const char *dir = NULL, *filter = NULL, *state = NULL;
         unsigned port = 0;
         struct MHD_Daemon *d;
         const union MHD_DaemonInfo *info;
@@ -1020,6 +1256,8 @@ int main(int argc, char **argv) {
                         P.username = argv[++i];
                 else if (strcmp(a, "--password") == 0 && next)
                         P.password = argv[++i];
+                else if (strcmp(a, "--state") == 0 && next)
+                        state = argv[++i];
                 else if (strcmp(a, "--max-polling-duration") == 0 && next)
                         P.max_polling_duration = strtol(argv[++i], NULL, 10);
                 else if (strncmp(a, "--", 2) == 0) {
@@ -1052,6 +1290,13 @@ int main(int argc, char **argv) {
                         filter ?: "");
                 return 1;
         }
+        if (state) {
+                int r = state_open(state);
+                if (r < 0) {
+                        fprintf(stderr, "osb-provider: --state %s: %s\n", state, strerror(-r));
+                        return 1;
+                }
+        }
 
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -1075,5 +1320,7 @@ int main(int argc, char **argv) {
         json_decref(P.gone_ops);
         while (P.n_inst)
                 inst_remove(P.inst[0]->id);
+        if (P.state_fd >= 0)
+                close(P.state_fd);
         return 0;
 }
