@@ -24,7 +24,9 @@
  *     (false: no member neither of those names; a schema: those meet it),
  *     "minProperties"/"maxProperties";
  *   - an array: "items" (one schema, or a list of one a position),
- *     "minItems"/"maxItems", "uniqueItems";
+ *     "minItems"/"maxItems", "uniqueItems" (equal as "const" says; sorted,
+ *     not compared pair by pair, so any array within the size bound can
+ *     be checked);
  *   - a number: "minimum"/"maximum" with draft 4's boolean
  *     "exclusiveMinimum"/"exclusiveMaximum", the later numeric ones, and
  *     "multipleOf" (reals within rounding: a near miss passes);

@@ -486,6 +486,35 @@ static void test_values(void **state) {
         RUN(cases);
 }
 
+/* uniqueItems costs O(n log n): 2,400 distinct items within the size bound
+ * (the pairwise walk's 2.9 million comparisons ran out of steps at about
+ * 450) pass, and a
+ * duplicate pair among them is named by its positions, 1 and 1.0 alike. */
+static void test_unique_long(void **state) {
+        json_t *schema = json_pack("{s:{s:{s:b}}}", "properties", "l", "uniqueItems", 1);
+        json_t *doc = json_object(), *list = json_array();
+        CbError err = CB_ERROR_INIT;
+        (void)state;
+        for (int i = 0; i < 2400; i++)
+                json_array_append_new(list, i % 8 ? json_integer(i) : json_pack("{s:i}", "n", i));
+        json_object_set_new(doc, "l", list);
+        if (osb_params_check(doc, schema, &err) < 0)
+                fail_msg("2,400 distinct items refused: %s", err.message);
+        json_array_append_new(list, json_real(2399.0));
+        assert_true(osb_params_check(doc, schema, &err) < 0);
+        assert_string_equal(err.field, "parameters.l");
+        assert_non_null(strstr(err.message, "items 2399 and 2400 are equal (uniqueItems)"));
+        cb_error_clear(&err);
+        /* Equal texts that are not equal values are not a duplicate: beyond
+         * 2^53 an integer and a real differ although their text may not. */
+        json_array_clear(list);
+        json_array_append_new(list, json_integer(9007199254740993LL));
+        json_array_append_new(list, json_integer(9007199254740992LL));
+        assert_int_equal(osb_params_check(doc, schema, &err), 0);
+        json_decref(schema);
+        json_decref(doc);
+}
+
 static void test_pattern(void **state) {
         static const Case cases[] = {
                 /* Unanchored: a search. */
@@ -657,6 +686,7 @@ int main(void) {
                 cmocka_unit_test(test_ref_depth),
                 cmocka_unit_test(test_ref_chain_bound),
                 cmocka_unit_test(test_values),
+                cmocka_unit_test(test_unique_long),
                 cmocka_unit_test(test_pattern),
                 cmocka_unit_test(test_pattern_properties),
                 cmocka_unit_test(test_many_patterns),
