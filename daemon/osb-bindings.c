@@ -25,8 +25,7 @@
 static int load_instance(RestRequest *req, RestReply *reply, unsigned missing_status, OsbActor *actor,
                          Resource *ret, CbError *err) {
         const char *iid = req->params[0];
-        char id[64];
-        int q = osb_id_ok(iid) ? osb_instance_find(req, iid, id, actor) : -ENOENT;
+        int q = osb_id_ok(iid) ? osb_instance_load(req, iid, actor, ret, err) : -ENOENT;
 
         if (q == -ENOENT) {
                 if (missing_status == 410)
@@ -35,8 +34,6 @@ static int load_instance(RestRequest *req, RestReply *reply, unsigned missing_st
                         osb_fail(reply, missing_status, "NotFound", "no instance '%s'", iid);
                 return -ENOENT;
         }
-        if (q >= 0)
-                q = resources_get(req->manager->resources, &actor->caller, id, ret, err);
         if (q < 0) {
                 osb_fail(reply, 500, "InternalError", "cannot read instance '%s'", iid);
                 cb_error_clear(err);
@@ -88,8 +85,9 @@ static int service_binding_put(RestRequest *req, RestReply *reply, OsbActor *act
                                 "accepts_incomplete=true is required",
                                 req->params[0]);
         a = rest_suspend(req);
-        q = resource_bind(req->manager->resources, &actor->caller, res->id, bid, params, hash,
-                          service_bind_answered, a, &b, &pending, err);
+        /* res is load_instance's resources_get for this caller, just now: not read again. */
+        q = resource_bind_known(req->manager->resources, &actor->caller, res, bid, params, hash,
+                                service_bind_answered, a, &b, &pending, err);
         if (q < 0) {
                 /* OSB: parameters the plan's schema refuses are a bad request (400). */
                 rest_async_complete(a,
@@ -248,8 +246,8 @@ static int on_binding_delete(RestRequest *req, RestReply *reply, CbError *err) {
                                         "asynchronously: accepts_incomplete=true is required",
                                         req->params[0]);
                 a = rest_suspend(req);
-                if (resource_unbind(req->manager->resources, &actor.caller, res.id, req->params[1], true,
-                                    service_unbind_answered, a, &sb, &pending, err) < 0) {
+                if (resource_unbind_known(req->manager->resources, &actor.caller, &res, req->params[1], true,
+                                          service_unbind_answered, a, &sb, &pending, err) < 0) {
                         unsigned status = err->kind == CB_ERR_NOT_FOUND  ? 410
                                           : err->kind == CB_ERR_CONFLICT ? 422
                                                                          : cb_error_http_status(err->kind);

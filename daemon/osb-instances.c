@@ -210,20 +210,17 @@ static int on_instance_put(RestRequest *req, RestReply *reply, CbError *err) {
  * read through resources_get. Answers the reply itself on -ENOENT/-EIO. */
 static int load_instance(RestRequest *req, RestReply *reply, OsbActor *actor, Resource *ret, CbError *err) {
         const char *iid = req->params[0];
-        char id[64];
         int q;
 
         if (!osb_id_ok(iid)) {
                 osb_fail(reply, 404, "NotFound", "no instance '%s'", iid);
                 return -ENOENT;
         }
-        q = osb_instance_find(req, iid, id, actor);
+        q = osb_instance_load(req, iid, actor, ret, err);
         if (q == -ENOENT) {
                 osb_fail(reply, 404, "NotFound", "no instance '%s'", iid);
                 return q;
         }
-        if (q >= 0)
-                q = resources_get(req->manager->resources, &actor->caller, id, ret, err);
         if (q < 0) {
                 osb_fail(reply, 500, "InternalError", "cannot read instance '%s'", iid);
                 return -EIO;
@@ -310,7 +307,6 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
         _cleanup_(resource_done) Resource res = { 0 };
         _cleanup_(operation_done) Operation op = { 0 };
         const char *iid = req->params[0];
-        char id[64];
         ResourceTicket t;
         OsbActor actor;
         int minor, q;
@@ -320,11 +316,9 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
         if (isempty(rest_query(req, "service_id")) || isempty(rest_query(req, "plan_id")))
                 return osb_fail(reply, 400, "BadRequest", "%s is required in the query",
                                 isempty(rest_query(req, "service_id")) ? "service_id" : "plan_id");
-        q = osb_id_ok(iid) ? osb_instance_find(req, iid, id, &actor) : -ENOENT;
+        q = osb_id_ok(iid) ? osb_instance_load(req, iid, &actor, &res, err) : -ENOENT;
         if (q == -ENOENT)
                 return osb_fail(reply, 410, NULL, "no instance '%s'", iid);
-        if (q >= 0)
-                q = resources_get(req->manager->resources, &actor.caller, id, &res, err);
         if (q < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read instance '%s'", iid);
         if (res.state == RESOURCE_DELETED)
@@ -335,11 +329,11 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
                                 iid);
         /* A repeat while the deprovision runs answers that operation. */
         if (res.state == RESOURCE_DEPROVISIONING &&
-            operations_latest(req->manager->resources, &actor.caller, id, &op, err) >= 0 &&
+            operations_latest(req->manager->resources, &actor.caller, res.id, &op, err) >= 0 &&
             op.kind == OPERATION_DEPROVISION)
                 return rest_reply_json(reply, 202, json_pack("{s:s}", "operation", op.id));
         cb_error_clear(err);
-        q = resources_act(req->manager->resources, &actor.caller, id, "delete", &t, err);
+        q = resources_act_known(req->manager->resources, &actor.caller, &res, "delete", &t, err);
         if (q < 0) {
                 /* Another operation under way: the spec's ConcurrencyError. */
                 if (err->kind == CB_ERR_CONFLICT)
@@ -355,7 +349,8 @@ static int on_instance_delete(RestRequest *req, RestReply *reply, CbError *err) 
                         w->async = rest_suspend(req);
                         w->rs = req->manager->resources;
                         snprintf(w->operation_id, sizeof(w->operation_id), "%s", t.operation_id);
-                        if (resources_wait_settled(w->rs, id, PUT_SETTLE_MS, false, delete_settled, w) >= 0)
+                        if (resources_wait_settled(w->rs, res.id, PUT_SETTLE_MS, false, delete_settled, w) >=
+                            0)
                                 return REST_ASYNC;
                         rest_async_complete(w->async, 202, json_pack("{s:s}", "operation", t.operation_id));
                         free(w);

@@ -9,6 +9,7 @@
  * answers in OSB's terms; every decision is the core's (resources.h).
  */
 
+#include "resources.h"
 #include "rest.h"
 
 #define OSB_MIN_MINOR 13
@@ -46,3 +47,7 @@ void osb_actor_init(OsbActor *a, const CbCaller *platform, const char *departmen
 /* The instance the platform made under instance id iid, and an actor for
  * its department (ret_actor->department): 0, -ENOENT (none), or -EIO. */
 int osb_instance_find(RestRequest *req, const char *iid, char ret_id[64], OsbActor *ret_actor);
+/* osb_instance_find, then resources_get of it for ret_actor, in one read of
+ * the record: 0, -ENOENT (none), or -EIO (not read, or resources_get's
+ * refusal, then in err). */
+int osb_instance_load(RestRequest *req, const char *iid, OsbActor *ret_actor, Resource *ret, CbError *err);

@@ -72,6 +72,7 @@ static struct {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *kick; /* libcurl's "now": a defer source, see on_timer_change */
         bool curl_initialized;
 } H;
 
@@ -128,14 +129,28 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_kick(sd_event_source *s, void *userdata) {
+        return on_timer(s, 0, userdata);
+}
+
 /* libcurl asks for a wake-up in timeout_ms (-1: none); it must not be run
- * from here, so the timer only is armed. */
+ * from here, so the timer only is armed. Each request to a provider starts
+ * with 0 ms ("now"): that is the kick, a defer source run on the next
+ * iteration as the timer at now was, without moving the timerfd to now and
+ * back (two timerfd_settime, a read and a wake-up of epoll a request). One
+ * of the two at most is on: the latest wish replaces the one before. */
 static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
         uint64_t now;
         (void)multi;
         (void)userp;
+        if (timeout_ms <= 0 && sd_event_source_set_enabled(H.timer, SD_EVENT_OFF) < 0)
+                return -1;
         if (timeout_ms < 0)
-                return sd_event_source_set_enabled(H.timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+                return sd_event_source_set_enabled(H.kick, SD_EVENT_OFF) < 0 ? -1 : 0;
+        if (timeout_ms == 0)
+                return sd_event_source_set_enabled(H.kick, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
+        if (sd_event_source_set_enabled(H.kick, SD_EVENT_OFF) < 0)
+                return -1;
         sd_event_now(H.event, CLOCK_MONOTONIC, &now);
         if (sd_event_source_set_time(H.timer, now + (uint64_t)timeout_ms * 1000) < 0)
                 return -1;
@@ -156,6 +171,7 @@ static void http_global_shutdown(void) {
                 curl_multi_cleanup(H.multi);
         H.multi = NULL;
         H.timer = sd_event_source_disable_unref(H.timer);
+        H.kick = sd_event_source_disable_unref(H.kick);
         H.event = sd_event_unref(H.event);
         if (H.curl_initialized)
                 curl_global_cleanup();
@@ -180,7 +196,13 @@ static int http_attach_event(sd_event *e, CbError *err) {
         r = sd_event_add_time(e, &H.timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, NULL);
         if (r >= 0)
                 r = sd_event_source_set_enabled(H.timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_defer(e, &H.kick, on_kick, NULL);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(H.kick, SD_EVENT_OFF);
         if (r < 0) {
+                H.timer = sd_event_source_disable_unref(H.timer);
+                H.kick = sd_event_source_disable_unref(H.kick);
                 curl_multi_cleanup(H.multi);
                 H.multi = NULL;
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot add the http timer: %s", strerror(-r));

@@ -571,19 +571,47 @@ static int op_start(Resources *r, const Resource *res, const char *id, const cha
 
 /* ---- the core functions ---- */
 
+static int require_service(const Resource *res, CbError *err) {
+        if (res->kind != RESOURCE_KIND_SERVICE)
+                return cb_error_set_field(err, CB_ERR_VALIDATION, "resource",
+                                          "resource '%s' is not a service of an http provider: "
+                                          "only those have bindings here",
+                                          res->id);
+        return 0;
+}
+
 /* The resource as the caller may see it, a service one. */
 static int load_service(Resources *r, const CbCaller *caller, const char *resource_id, Resource *ret,
                         CbError *err) {
         int q = resources_get(r, caller, resource_id, ret, err);
         if (q < 0)
                 return q;
-        if (ret->kind != RESOURCE_KIND_SERVICE) {
+        q = require_service(ret, err);
+        if (q < 0) {
                 resource_done(ret);
-                return cb_error_set_field(err, CB_ERR_VALIDATION, "resource",
-                                          "resource '%s' is not a service of an http provider: "
-                                          "only those have bindings here",
-                                          resource_id);
+                return q;
         }
+        return 0;
+}
+
+/* known (the record a face read with resources_get for the same caller in
+ * this turn of the loop, so the same one) or, NULL, resource_id read into
+ * *own; *ret points at whichever. Saves a face that has the record a
+ * second read of it. */
+static int known_or_load_service(Resources *r, const CbCaller *caller, const char *resource_id,
+                                 const Resource *known, Resource *own, const Resource **ret, CbError *err) {
+        int q;
+        if (known) {
+                q = require_service(known, err);
+                if (q < 0)
+                        return q;
+                *ret = known;
+                return 0;
+        }
+        q = load_service(r, caller, resource_id, own, err);
+        if (q < 0)
+                return q;
+        *ret = own;
         return 0;
 }
 
@@ -657,10 +685,12 @@ static json_t *parameter_names(const json_t *parameters) {
         return names;
 }
 
-int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
-                  const json_t *parameters, const char *request_hash, BindingAnswerFn answer, void *userdata,
-                  ServiceBinding *ret, bool *ret_pending, CbError *err) {
-        _cleanup_(resource_done) Resource res = { 0 };
+static int bind_on(Resources *r, const CbCaller *caller, const char *resource_id, const Resource *known,
+                   const char *binding_key, const json_t *parameters, const char *request_hash,
+                   BindingAnswerFn answer, void *userdata, ServiceBinding *ret, bool *ret_pending,
+                   CbError *err) {
+        _cleanup_(resource_done) Resource own = { 0 };
+        const Resource *res = NULL;
         _cleanup_(service_binding_done) ServiceBinding old = { 0 };
         _cleanup_(row_done) Row w = { 0 };
         _cleanup_(freep) char *sealed_parameters = NULL;
@@ -685,14 +715,14 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         }
         if (parameters && json_object_size(parameters) == 0)
                 parameters = NULL; /* {} asks nothing: the same as none */
-        q = load_service(r, caller, resource_id, &res, err);
+        q = known_or_load_service(r, caller, resource_id, known, &own, &res, err);
         if (q < 0)
                 return q;
-        if (!caller_in_department(caller, res.department))
+        if (!caller_in_department(caller, res->department))
                 return cb_error_set(
                         err, CB_ERR_FORBIDDEN,
                         "only department %s binds its resource '%s' (its credentials are its own)",
-                        res.department, resource_id);
+                        res->department, resource_id);
         q = load_by_key(r, caller->principal->name, binding_key, &old, &w, err);
         if (q < 0)
                 return q;
@@ -717,22 +747,22 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
                 *ret_pending = false;
                 return 0;
         }
-        if (res.state != RESOURCE_ACTIVE)
+        if (res->state != RESOURCE_ACTIVE)
                 return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' is %s: it can be bound once active",
-                                    resource_id, resource_state_to_string(res.state));
-        if (!service_bindable(r, &res))
+                                    resource_id, resource_state_to_string(res->state));
+        if (!service_bindable(r, res))
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "resource",
                                           "service '%s' is not bindable (the catalogue says bindable: false)",
-                                          res.service_id);
+                                          res->service_id);
         if (!r->secrets)
                 return cb_error_set(
                         err, CB_ERR_UNAVAILABLE,
                         "the broker has no secrets key (secrets.key or the secrets-key credential): "
                         "it cannot keep a binding's credentials");
-        if (!res.provider || !providers_find(r->providers, res.provider))
+        if (!res->provider || !providers_find(r->providers, res->provider))
                 return cb_error_set(err, CB_ERR_UNAVAILABLE, "resource '%s' has no provider to bind it at",
                                     resource_id);
-        q = provider_takes_binding(r, &res, parameters, err);
+        q = provider_takes_binding(r, res, parameters, err);
         if (q < 0)
                 return q;
         if (parameters) {
@@ -762,7 +792,7 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         json_decref(detail);
         if (q < 0)
                 return q;
-        q = op_start(r, &res, id, caller->principal->name, false, parameters, NULL, answer, userdata, err);
+        q = op_start(r, res, id, caller->principal->name, false, parameters, NULL, answer, userdata, err);
         if (q < 0) {
                 /* Nothing was asked of the provider: the binding did not happen. */
                 CbError e = CB_ERROR_INIT;
@@ -778,26 +808,47 @@ int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id,
         return 0;
 }
 
+int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
+                  const json_t *parameters, const char *request_hash, BindingAnswerFn answer, void *userdata,
+                  ServiceBinding *ret, bool *ret_pending, CbError *err) {
+        return bind_on(r, caller, resource_id, NULL, binding_key, parameters, request_hash, answer, userdata,
+                       ret, ret_pending, err);
+}
+
+int resource_bind_known(Resources *r, const CbCaller *caller, const Resource *res, const char *binding_key,
+                        const json_t *parameters, const char *request_hash, BindingAnswerFn answer,
+                        void *userdata, ServiceBinding *ret, bool *ret_pending, CbError *err) {
+        return bind_on(r, caller, res->id, res, binding_key, parameters, request_hash, answer, userdata, ret,
+                       ret_pending, err);
+}
+
 /* The binding of resource_id the caller names, and the resource. */
-static int find_binding(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
-                        bool by_key, Resource *ret_res, ServiceBinding *ret, Row *ret_row, CbError *err) {
-        int q = load_service(r, caller, resource_id, ret_res, err);
+static int find_binding_of(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                           bool by_key, ServiceBinding *ret, Row *ret_row, CbError *err) {
+        int q = by_key ? load_by_key(r, caller->principal->name, id, ret, ret_row, err)
+                       : load_by_id(r, id, ret, ret_row, err);
         if (q < 0)
                 return q;
-        q = by_key ? load_by_key(r, caller->principal->name, id, ret, ret_row, err)
-                   : load_by_id(r, id, ret, ret_row, err);
-        if (q < 0) {
-                resource_done(ret_res);
-                return q;
-        }
         if (q == 0 || !streq(ret->resource_id, resource_id)) {
                 if (q > 0) {
                         service_binding_done(ret);
                         row_done(ret_row);
                 }
-                resource_done(ret_res);
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "resource '%s' has no binding '%s'", resource_id,
                                     id);
+        }
+        return 0;
+}
+
+static int find_binding(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                        bool by_key, Resource *ret_res, ServiceBinding *ret, Row *ret_row, CbError *err) {
+        int q = load_service(r, caller, resource_id, ret_res, err);
+        if (q < 0)
+                return q;
+        q = find_binding_of(r, caller, resource_id, id, by_key, ret, ret_row, err);
+        if (q < 0) {
+                resource_done(ret_res);
+                return q;
         }
         return 0;
 }
@@ -890,20 +941,24 @@ static int unbind_change(Store *s, void *userdata, CbError *err) {
                 "recording the unbinding", err);
 }
 
-int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
-                    bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
-                    bool *ret_pending, CbError *err) {
-        _cleanup_(resource_done) Resource res = { 0 };
+static int unbind_on(Resources *r, const CbCaller *caller, const char *resource_id, const Resource *known,
+                     const char *id, bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                     bool *ret_pending, CbError *err) {
+        _cleanup_(resource_done) Resource own = { 0 };
+        const Resource *res = NULL;
         _cleanup_(service_binding_done) ServiceBinding b = { 0 };
         _cleanup_(row_done) Row w = { 0 };
         char now[32], object[96];
         json_t *detail;
         int q;
 
-        q = find_binding(r, caller, resource_id, id, by_key, &res, &b, &w, err);
+        q = known_or_load_service(r, caller, resource_id, known, &own, &res, err);
         if (q < 0)
                 return q;
-        q = caller_require_department(caller, res.department, RESOURCE_ACTORS, "unbind a resource", err);
+        q = find_binding_of(r, caller, resource_id, id, by_key, &b, &w, err);
+        if (q < 0)
+                return q;
+        q = caller_require_department(caller, res->department, RESOURCE_ACTORS, "unbind a resource", err);
         if (q < 0)
                 return q;
         if (b.state == BINDING_UNBOUND || b.state == BINDING_FAILED)
@@ -921,7 +976,7 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
         json_decref(detail);
         if (q < 0)
                 return q;
-        q = op_start(r, &res, b.id, b.created_by, true, NULL, NULL, answer, userdata, err);
+        q = op_start(r, res, b.id, b.created_by, true, NULL, NULL, answer, userdata, err);
         if (q < 0) {
                 CbError e = CB_ERROR_INIT;
                 store_run(r->store,
@@ -935,6 +990,18 @@ int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_i
         (void)ret;
         *ret_pending = true;
         return 0;
+}
+
+int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
+                    bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                    bool *ret_pending, CbError *err) {
+        return unbind_on(r, caller, resource_id, NULL, id, by_key, answer, userdata, ret, ret_pending, err);
+}
+
+int resource_unbind_known(Resources *r, const CbCaller *caller, const Resource *res, const char *id,
+                          bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                          bool *ret_pending, CbError *err) {
+        return unbind_on(r, caller, res->id, res, id, by_key, answer, userdata, ret, ret_pending, err);
 }
 
 void bindings_resume(Resources *r, Provider *p) {

@@ -86,6 +86,12 @@ typedef void (*BindingAnswerFn)(const ServiceBinding *b, const CbError *err, voi
 int resource_bind(Resources *r, const CbCaller *caller, const char *resource_id, const char *binding_key,
                   const json_t *parameters, const char *request_hash, BindingAnswerFn answer, void *userdata,
                   ServiceBinding *ret, bool *ret_pending, CbError *err);
+/* resource_bind of res, the record the caller read with resources_get in
+ * this same turn of the loop (a face that had to read it first): not read
+ * again. */
+int resource_bind_known(Resources *r, const CbCaller *caller, const Resource *res, const char *binding_key,
+                        const json_t *parameters, const char *request_hash, BindingAnswerFn answer,
+                        void *userdata, ServiceBinding *ret, bool *ret_pending, CbError *err);
 
 /* The binding id (or, by_key, the caller's own binding_key) of resource_id,
  * as the caller may see it: credentials only for the department.
@@ -104,6 +110,10 @@ int resource_bindings_list(Resources *r, const CbCaller *caller, const char *res
 int resource_unbind(Resources *r, const CbCaller *caller, const char *resource_id, const char *id,
                     bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
                     bool *ret_pending, CbError *err);
+/* resource_unbind of res, read as for resource_bind_known. */
+int resource_unbind_known(Resources *r, const CbCaller *caller, const Resource *res, const char *id,
+                          bool by_key, BindingAnswerFn answer, void *userdata, ServiceBinding *ret,
+                          bool *ret_pending, CbError *err);
 
 /* Resumes the bindings and unbindings a stop left open on provider p (once
  * it is connected); one already under way is not started twice. */

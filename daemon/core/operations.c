@@ -589,7 +589,10 @@ static int op_submit(Resources *r, const char *op_id, OperationKind kind, Resour
                         op_job_image(r, p, j);
                 if (kind == OPERATION_ATTACH || kind == OPERATION_DETACH)
                         (void)attachment_job(r, op_id, &j->attach, &j->err);
-                if (kind == OPERATION_DEPROVISION)
+                /* Only a VM's deprovision reads it (op_job_change), and only a VM's
+                 * can have asked it (act() refuses delete_volumes otherwise): no
+                 * read of the operation for the others. */
+                if (kind == OPERATION_DEPROVISION && j->res.kind == RESOURCE_KIND_VM)
                         j->delete_volumes = operation_deletes_volumes(r, op_id);
                 if (kind == OPERATION_ADOPT &&
                     adopt_operation_domain(r, op_id, j->adopt_domain, sizeof(j->adopt_domain)) < 0)
@@ -879,24 +882,15 @@ int operations_list(Resources *r, const CbCaller *caller, const char *kind, cons
         return 0;
 }
 
-int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err) {
-        static const char sql[] =
-                "SELECT " OPERATION_COLUMNS " FROM operations o JOIN resources r ON r.id = o.resource_id "
-                "WHERE o.id = ?1";
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+/* The operation in rows' row (q: store_rows_next's answer, > 0), if the
+ * caller may read its resource; what operations_get answers of it. */
+static int visible_operation(const CbCaller *caller, StoreRows *rows, const char *id, Operation *ret,
+                             CbError *err) {
         _cleanup_(operation_done) Operation o = { 0 };
         int q;
 
-        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
-        if (q < 0)
-                return q;
-        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading operations", err);
-        if (q >= 0)
-                q = store_rows_next(rows, err);
-        if (q < 0)
-                return q;
         /* An operation on a resource the caller may not read is an unknown one. */
-        if (q == 0 || !caller_may_see(caller, store_rows_text(rows, 7), RESOURCE_READERS))
+        if (!caller_may_see(caller, store_rows_text(rows, 7), RESOURCE_READERS))
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
         q = operation_from_row(rows, &o);
         if (q == -EBADMSG)
@@ -907,6 +901,60 @@ int operations_get(Resources *r, const CbCaller *caller, const char *id, Operati
         *ret = o;
         o = (Operation){ 0 };
         return 0;
+}
+
+int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err) {
+        static const char sql[] =
+                "SELECT " OPERATION_COLUMNS " FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "WHERE o.id = ?1";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q;
+
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading operations", err);
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q < 0)
+                return q;
+        if (q == 0)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no operation '%s'", id);
+        return visible_operation(caller, rows, id, ret, err);
+}
+
+/* One statement where it was two (the latest's id, then operations_get of
+ * it; the subquery is that first statement, so ties go the same way): the
+ * same answers, in the same order of precedence (none, the role, the
+ * resource's visibility). */
+int operations_latest(Resources *r, const CbCaller *caller, const char *resource_id, Operation *ret,
+                      CbError *err) {
+        /* Timestamps have whole seconds: within one second a provision is
+         * older than anything else, a deprovision newer. */
+        static const char sql[] =
+                "SELECT " OPERATION_COLUMNS " FROM operations o JOIN resources r ON r.id = o.resource_id "
+                "WHERE o.id = (SELECT id FROM operations WHERE resource_id = ?1 ORDER BY created_at DESC, "
+                "CASE kind WHEN ?2 THEN 0 WHEN ?3 THEN 2 ELSE 1 END LIMIT 1)";
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        char id[64];
+        int q;
+
+        q = store_query(r->store, sql,
+                        STORE_ARGS(SA_TEXT(resource_id),
+                                   SA_TEXT(operation_kind_to_string(OPERATION_DEPROVISION)),
+                                   SA_TEXT(operation_kind_to_string(OPERATION_PROVISION))),
+                        &rows, "reading operations", err);
+        if (q >= 0)
+                q = store_rows_next(rows, err);
+        if (q < 0)
+                return q;
+        if (q == 0)
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "resource '%s' has no operation", resource_id);
+        snprintf(id, sizeof(id), "%s", store_rows_text(rows, 0));
+        q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read operations", err);
+        if (q < 0)
+                return q;
+        return visible_operation(caller, rows, id, ret, err);
 }
 
 /* Resubmits the unfinished operations on provider p. */

@@ -133,12 +133,20 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_defer(sd_event_source *s, void *userdata) {
+        return on_timer(s, 0, userdata);
+}
+
 void osb_poll_schedule(OsbPoll *p, uint64_t delay_usec) {
         sd_event *e = NULL;
         int r = sd_event_default(&e);
+        /* "Now" (every start) is a defer source, dispatched on the next
+         * iteration as a timer at now was: a timer moved the timerfd to now
+         * and back again (two timerfd_settime) and woke epoll for it. */
         if (r >= 0)
-                r = sd_event_add_time(e, &p->timer, CLOCK_MONOTONIC, now_usec() + delay_usec,
-                                      delay_usec ? 10000 : 1, on_timer, p);
+                r = delay_usec ? sd_event_add_time(e, &p->timer, CLOCK_MONOTONIC, now_usec() + delay_usec,
+                                                   10000, on_timer, p)
+                               : sd_event_add_defer(e, &p->timer, on_defer, p);
         sd_event_unref(e);
         if (r < 0)
                 p->ops->schedule_failed(p, r);

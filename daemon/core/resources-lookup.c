@@ -55,32 +55,3 @@ int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key,
                 snprintf(ret_department, RESOURCE_DEPARTMENT_MAX, "%s", store_rows_text(rows, 1) ?: "");
         return 0;
 }
-
-int operations_latest(Resources *r, const CbCaller *caller, const char *resource_id, Operation *ret,
-                      CbError *err) {
-        /* Timestamps have whole seconds: within one second a provision is
-         * older than anything else, a deprovision newer. */
-        static const char sql[] =
-                "SELECT id FROM operations WHERE resource_id = ?1 ORDER BY created_at DESC, "
-                "CASE kind WHEN ?2 THEN 0 WHEN ?3 THEN 2 ELSE 1 END LIMIT 1";
-        StoreRows *rows = NULL;
-        char id[64];
-        int q;
-
-        q = store_query(r->store, sql,
-                        STORE_ARGS(SA_TEXT(resource_id),
-                                   SA_TEXT(operation_kind_to_string(OPERATION_DEPROVISION)),
-                                   SA_TEXT(operation_kind_to_string(OPERATION_PROVISION))),
-                        &rows, "reading operations", err);
-        if (q >= 0)
-                q = store_rows_next(rows, err);
-        if (q > 0)
-                snprintf(id, sizeof(id), "%s", store_rows_text(rows, 0));
-        /* Done with before operations_get() reads the store again. */
-        store_rows_done(rows);
-        if (q < 0)
-                return q;
-        if (q == 0)
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "resource '%s' has no operation", resource_id);
-        return operations_get(r, caller, id, ret, err);
-}

@@ -437,6 +437,15 @@ int resources_request(Resources *r, const CbCaller *caller, const json_t *body, 
  * answered exactly as an unknown id, so that neither a read nor an action
  * tells another department which ids are in use. A reader that may not
  * act learns nothing new from its 403. */
+/* load_visible's checks past the read: res is one the caller may see, and
+ * act on with roles. */
+static int check_visible(const CbCaller *caller, const Resource *res, unsigned roles, CbError *err,
+                         const char *what) {
+        if (!caller_may_see(caller, res->department, RESOURCE_READERS))
+                return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", res->id);
+        return caller_require_department(caller, res->department, roles & ~CB_ROLE_DEPARTMENT, what, err);
+}
+
 static int load_visible(Resources *r, const CbCaller *caller, const char *id, unsigned roles, Resource *ret,
                         CbError *err, const char *what) {
         _cleanup_(resource_done) Resource res = { 0 };
@@ -452,9 +461,7 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
                 return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
         if (q < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "cannot read resource '%s'", id);
-        if (!caller_may_see(caller, res.department, RESOURCE_READERS))
-                return cb_error_set(err, CB_ERR_NOT_FOUND, "no resource '%s'", id);
-        q = caller_require_department(caller, res.department, roles & ~CB_ROLE_DEPARTMENT, what, err);
+        q = check_visible(caller, &res, roles, err, what);
         if (q < 0)
                 return q;
         *ret = res;
@@ -464,6 +471,33 @@ static int load_visible(Resources *r, const CbCaller *caller, const char *id, un
 
 int resources_get(Resources *r, const CbCaller *caller, const char *id, Resource *ret, CbError *err) {
         return load_visible(r, caller, id, RESOURCE_READERS | CB_ROLE_DEPARTMENT, ret, err, "read resources");
+}
+
+int resources_may_read(const CbCaller *caller, const Resource *res, CbError *err) {
+        int q = caller_require_role(caller, RESOURCE_READERS | CB_ROLE_DEPARTMENT, "read resources", err);
+        if (q < 0)
+                return q;
+        return check_visible(caller, res, RESOURCE_READERS | CB_ROLE_DEPARTMENT, err, "read resources");
+}
+
+int resources_record_by_key(Resources *r, const CbCaller *caller, const char *key, Resource *ret) {
+        static const char sql[] =
+                "SELECT " RESOURCE_COLUMNS " FROM resources WHERE created_by = ?1 AND idempotency_key = ?2";
+        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
+        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
+        int q;
+
+        if (!caller || !caller->principal || !caller->principal->name || !key)
+                return -ENOENT;
+        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(caller->principal->name), SA_TEXT(key)), &rows,
+                        "reading a resource", &err);
+        if (q >= 0)
+                q = store_rows_next(rows, &err);
+        if (q < 0)
+                return -EIO;
+        if (q == 0)
+                return -ENOENT;
+        return resource_from_row(rows, ret);
 }
 
 /* A deleted resource stays in the record and the audit trail (GET
@@ -586,10 +620,12 @@ static int act_change(Store *s, void *userdata, CbError *err) {
         return q < 0 ? q : 0;
 }
 
-static int act(Resources *r, const CbCaller *caller, const char *id, const char *action, bool delete_volumes,
-               ResourceTicket *ret, CbError *err) {
+/* known: the record of id the caller has just read (resources_act_known), or NULL. */
+static int act(Resources *r, const CbCaller *caller, const char *id, const Resource *known,
+               const char *action, bool delete_volumes, ResourceTicket *ret, CbError *err) {
         const ActionRule *rule = NULL;
-        _cleanup_(resource_done) Resource res = { 0 };
+        _cleanup_(resource_done) Resource own = { 0 };
+        const Resource *res = &own;
         char op_id[64], pend_id[64], pend_kind[32], now[32], object[96], audit_action[64];
         const char *during;
         int q;
@@ -600,16 +636,25 @@ static int act(Resources *r, const CbCaller *caller, const char *id, const char 
         if (!rule)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "action",
                                           "action: '%s' is not one of start, stop, reboot", action);
-        q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &res, err, "act on resources");
+        if (known) {
+                q = caller_require_role(caller, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, "act on resources",
+                                        err);
+                if (q >= 0)
+                        q = check_visible(caller, known, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, err,
+                                          "act on resources");
+                res = known;
+        } else
+                q = load_visible(r, caller, id, RESOURCE_ACTORS | CB_ROLE_DEPARTMENT, &own, err,
+                                 "act on resources");
         if (q < 0)
                 return q;
-        if (res.kind == RESOURCE_KIND_SERVICE && rule->kind != OPERATION_DEPROVISION)
+        if (res->kind == RESOURCE_KIND_SERVICE && rule->kind != OPERATION_DEPROVISION)
                 return cb_error_set_field(
                         err, CB_ERR_CONFLICT, "action",
                         "resource '%s' is a service instance at an http provider: it has no "
                         "power state to %s; only delete applies",
                         id, action);
-        if (res.kind == RESOURCE_KIND_VOLUME && rule->kind != OPERATION_DEPROVISION)
+        if (res->kind == RESOURCE_KIND_VOLUME && rule->kind != OPERATION_DEPROVISION)
                 return cb_error_set_field(err, CB_ERR_CONFLICT, "action",
                                           "resource '%s' is a block volume: it has no power state to %s; "
                                           "only delete applies",
@@ -620,7 +665,7 @@ static int act(Resources *r, const CbCaller *caller, const char *id, const char 
         if (q > 0)
                 return cb_error_set(err, CB_ERR_CONFLICT, "resource '%s' has operation %s (%s) under way", id,
                                     pend_id, pend_kind);
-        if (res.kind == RESOURCE_KIND_VOLUME) {
+        if (res->kind == RESOURCE_KIND_VOLUME) {
                 char vm[64];
                 q = attachment_of_volume(r, id, vm, NULL);
                 if (q < 0)
@@ -629,12 +674,12 @@ static int act(Resources *r, const CbCaller *caller, const char *id, const char 
                         return cb_error_set(err, CB_ERR_CONFLICT,
                                             "volume '%s' is attached to VM '%s': detach it first", id, vm);
         }
-        if (delete_volumes && res.kind != RESOURCE_KIND_VM)
+        if (delete_volumes && res->kind != RESOURCE_KIND_VM)
                 return cb_error_set_field(err, CB_ERR_VALIDATION, "delete_volumes",
                                           "delete_volumes: resource '%s' is not a VM", id);
-        if (!(rule->from & STATE_BIT(res.state)))
+        if (!(rule->from & STATE_BIT(res->state)))
                 return cb_error_set(err, CB_ERR_CONFLICT, "cannot %s resource '%s': it is %s", action, id,
-                                    resource_state_to_string(res.state));
+                                    resource_state_to_string(res->state));
 
         if (random_id("op-", op_id, sizeof(op_id)) < 0)
                 return cb_error_set(err, CB_ERR_INTERNAL, "no randomness");
@@ -653,7 +698,7 @@ static int act(Resources *r, const CbCaller *caller, const char *id, const char 
                          err);
         if (q < 0)
                 return q;
-        ticket(ret, id, rule->intermediate >= 0 ? (ResourceState)rule->intermediate : res.state, op_id);
+        ticket(ret, id, rule->intermediate >= 0 ? (ResourceState)rule->intermediate : res->state, op_id);
         operation_submit_when_durable(r, op_id, rule->kind, id, &(Reservation){ 0 });
         resources_notify(r, id, false);
         return 0;
@@ -661,12 +706,17 @@ static int act(Resources *r, const CbCaller *caller, const char *id, const char 
 
 int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
                   ResourceTicket *ret, CbError *err) {
-        return act(r, caller, id, action, false, ret, err);
+        return act(r, caller, id, NULL, action, false, ret, err);
+}
+
+int resources_act_known(Resources *r, const CbCaller *caller, const Resource *res, const char *action,
+                        ResourceTicket *ret, CbError *err) {
+        return act(r, caller, res->id, res, action, false, ret, err);
 }
 
 int resources_delete(Resources *r, const CbCaller *caller, const char *id, bool delete_volumes,
                      ResourceTicket *ret, CbError *err) {
-        return act(r, caller, id, "delete", delete_volumes, ret, err);
+        return act(r, caller, id, NULL, "delete", delete_volumes, ret, err);
 }
 
 int resources_retire_project(Resources *r, const char *project_id, const CbCaller *caller, CbError *err) {

@@ -137,6 +137,11 @@ int resources_list(Resources *r, const CbCaller *caller, const char *project_id,
 /* action: "start", "stop", "reboot", "delete". */
 int resources_act(Resources *r, const CbCaller *caller, const char *id, const char *action,
                   ResourceTicket *ret, CbError *err);
+/* resources_act on res, the record the caller read with resources_get in
+ * this same turn of the loop (a face that had to read it first): the same
+ * checks, without reading it again. */
+int resources_act_known(Resources *r, const CbCaller *caller, const Resource *res, const char *action,
+                        ResourceTicket *ret, CbError *err);
 /* An operation on a resource the caller may read (NotFound otherwise). */
 int operations_get(Resources *r, const CbCaller *caller, const char *id, Operation *ret, CbError *err);
 /* GET /v1/operations: one page (page.h) in creation order of the operations
@@ -175,6 +180,13 @@ int resources_department(Store *s, const char *id, char ret[RESOURCE_DEPARTMENT_
  * principal that ordered it finds it. */
 int resources_find_by_key(Resources *r, const CbCaller *caller, const char *key, char ret_id[64],
                           char ret_department[RESOURCE_DEPARTMENT_MAX]);
+/* The same resource's whole record, in the one statement (the faces that
+ * find an instance by key then read it): 0, -ENOENT, -EIO. No check of
+ * who may read it: resources_may_read() is resources_get's. */
+int resources_record_by_key(Resources *r, const CbCaller *caller, const char *key, Resource *ret);
+/* resources_get's checks (the role, the department) of caller over res, a
+ * record read by other means: 0, or the error resources_get would give. */
+int resources_may_read(const CbCaller *caller, const Resource *res, CbError *err);
 /* The newest operation of a resource, for a caller that may read it
  * (operations_get's rules); CB_ERR_NOT_FOUND when it has none. */
 int operations_latest(Resources *r, const CbCaller *caller, const char *resource_id, Operation *ret,

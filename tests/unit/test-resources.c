@@ -546,7 +546,20 @@ static void test_stop_start_delete(void **state) {
         assert_int_equal(err.kind, CB_ERR_CONFLICT);
         cb_error_clear(&err);
 
-        assert_int_equal(resources_act(w.resources, &edu_c, r1, "start", &t, &err), 0);
+        /* resources_act_known: the record a face read, not read again; the
+         * same checks of the caller and the state over it. */
+        {
+                _cleanup_(resource_done) Resource res = { 0 };
+                assert_int_equal(resources_get(w.resources, &edu_c, r1, &res, &err), 0);
+                assert_true(resources_act_known(w.resources, &health_c, &res, "start", &t, &err) < 0);
+                assert_int_equal(err.kind, CB_ERR_NOT_FOUND);
+                cb_error_clear(&err);
+                assert_true(resources_act_known(w.resources, &edu_c, &res, "stop", &t, &err) < 0);
+                assert_int_equal(err.kind, CB_ERR_CONFLICT);
+                cb_error_clear(&err);
+                assert_int_equal(resources_act_known(w.resources, &edu_c, &res, "start", &t, &err), 0);
+                assert_string_equal(t.id, r1);
+        }
         wait_succeeded(t.operation_id);
         assert_int_equal(state_of(r1), RESOURCE_ACTIVE);
         assert_int_equal(host_domain(r1), 1);
