@@ -558,24 +558,35 @@ assert_eq "$GOT" succeeded "/v2 PATCH: the update succeeds"
 assert_eq "$(update_at "$V2PRID" | jq -c .parameters)" '{"backup":{"window":"v2"}}' "/v2 PATCH: the provider received the parameters"
 
 # --- an update is judged by the policy engine, in place ------------------------------
-# A project approved for exactly one instance: updating that one instance's parameters
-# is not a second one (Art. 20 counts resources, not changes); once the authority
-# suspends the project, an update is refused with its article and nothing is sent.
+# A project approved for exactly two instances, one ordered by the department and one
+# by a platform: updating one's parameters is not a third (Art. 20 counts resources,
+# not changes); once the authority suspends the project, an update is refused with its
+# article on every face and nothing is sent.
 cb_approve edu-one "临政信审〔$YEAR〕92号" edu-db \
-        '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 1}]'
+        '[{"service_id": "rds-mysql", "plan_id": "rds-mysql-2c4g", "quantity": 2}]'
 cb_curl POST /v1/resources dev-edu '{"project_id": "edu-one", "system_id": "edu-db", "service_id": "rds-mysql",
         "plan_id": "rds-mysql-2c4g", "name": "db-one"}'
-assert_eq "$CB_STATUS" 202 "set-up: the one approved instance is ordered"
+assert_eq "$CB_STATUS" 202 "set-up: the department's instance is ordered"
 ONE=$(printf %s "$CB_BODY" | jq -r .id)
 cb_wait_state "$ONE" active || fail "db-one active ($GOT)"
+cb_curl PUT "/v2/service_instances/v2-one?accepts_incomplete=true" "" \
+        "$(printf %s "$V2P" | jq -c '.space_guid = "edu-one" | del(.parameters)')" "${V2[@]}"
+case "$CB_STATUS" in 201 | 202) pass "set-up: the platform's instance is ordered ($CB_STATUS)" ;; *) fail "v2-one: $CB_STATUS $CB_BODY" ;; esac
+V2ONE=$(sql "SELECT id FROM resources WHERE idempotency_key = 'v2-one'")
+cb_wait_state "$V2ONE" active || fail "v2-one active ($GOT)"
 cb_curl POST /v1/resources dev-edu '{"project_id": "edu-one", "system_id": "edu-db", "service_id": "rds-mysql",
-        "plan_id": "rds-mysql-2c4g", "name": "db-two"}'
-assert_eq "$CB_STATUS" 403 "a second instance is over the approved quantity"
+        "plan_id": "rds-mysql-2c4g", "name": "db-three"}'
+assert_eq "$CB_STATUS" 403 "a third instance is over the approved quantity"
 assert_jq "$CB_BODY" '[.violations[].code] | index("QUANTITY_EXCEEDED") != null' true "QUANTITY_EXCEEDED"
 cb_curl POST "/v1/resources/$ONE/resize" dev-edu '{"parameters": {"backup": {"window": "one"}}}'
-assert_eq "$CB_STATUS" 202 "update in place: the instance the approval's one slot holds may change its parameters ($CB_BODY)"
+assert_eq "$CB_STATUS" 202 "update in place: an instance the approval's two slots hold may change its parameters ($CB_BODY)"
 wait_op "$(printf %s "$CB_BODY" | jq -r .operation_id)"
 assert_eq "$GOT" succeeded "update in place: it succeeds"
+cb_curl PATCH "/v2/service_instances/v2-one?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "parameters": {"backup": {"window": "v2one"}}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 202 "/v2 update in place: 202 ($CB_BODY)"
+wait_op "$(printf %s "$CB_BODY" | jq -r .operation)"
+assert_eq "$GOT" succeeded "/v2 update in place: it succeeds"
 cb_curl POST /v1/projects/edu-one/suspend dev-authority '{"reason": "整改"}'
 assert_eq "$CB_STATUS" 200 "set-up: the authority suspends edu-one"
 UPDATES=$(osb_control | jq .updates)
@@ -584,13 +595,20 @@ cb_curl POST "/v1/resources/$ONE/resize" dev-edu '{"parameters": {"backup": {"wi
 assert_eq "$CB_STATUS" 403 "update of a suspended project's instance: refused (403)"
 assert_jq "$CB_BODY" '[.violations[] | select(.code == "PROJECT_SUSPENDED" and .article == 28)] | length' 1 \
         "naming PROJECT_SUSPENDED, Art. 28"
-assert_eq "$(osb_control | jq .updates)" "$UPDATES" "update refused: nothing sent to the provider"
 assert_eq "$(nops "$ONE")" "$OPS" "update refused: no operation written"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action = 'resource.update' AND object = 'resource:$ONE' AND outcome = 'denied'")" 1 \
         "update refused: one denied audit record"
 refused 1001 PolicyDenied "update refused on D-Bus too" /org/cloudbroker/Broker1 \
         org.cloudbroker.Broker1.Resources.UpdateResource "string:$ONE" string: 'string:{"backup": {"window": "bus"}}'
 assert_contains "$ERR" '"article":28' "D-Bus: naming the article"
+OPS=$(nops "$V2ONE")
+cb_curl PATCH "/v2/service_instances/v2-one?accepts_incomplete=true" "" \
+        '{"service_id": "rds-mysql", "parameters": {"backup": {"window": "v2two"}}}' "${V2[@]}"
+assert_eq "$CB_STATUS" 403 "/v2 update of the suspended project's instance: 403"
+assert_eq "$(printf %s "$CB_BODY" | jq -r .error)" PolicyDenied "/v2: PolicyDenied"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .description)" "(Art. 28)" "/v2: the description names the article"
+assert_eq "$(nops "$V2ONE")" "$OPS" "/v2 update refused: no operation written"
+assert_eq "$(osb_control | jq .updates)" "$UPDATES" "updates refused: nothing sent to the provider"
 cb_curl PATCH "/v2/service_instances/v2-db-p?accepts_incomplete=true" "" \
         '{"service_id": "rds-mysql", "parameters": {"backup": {"window": "v2b"}}}' "${V2[@]}"
 assert_eq "$CB_STATUS" 202 "(another project's instance is not held back)"
