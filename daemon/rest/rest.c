@@ -679,23 +679,13 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
         return &c->pend;
 }
 
-static int unhex(char ch) {
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
 size_t rest_percent_decode(char *str, bool *ret_nul) {
         char *w = str;
         bool nul = false;
 
         for (const char *r = str; *r; r++) {
                 int hi, lo;
-                if (*r == '%' && (hi = unhex(r[1])) >= 0 && (lo = unhex(r[2])) >= 0) {
+                if (*r == '%' && (hi = unhexchar(r[1])) >= 0 && (lo = unhexchar(r[2])) >= 0) {
                         *w = (char)(hi << 4 | lo);
                         nul |= *w == 0;
                         w++;
