@@ -129,13 +129,13 @@ static int resource_from_row(StoreRows *rows, Resource *ret) {
         return 0;
 }
 
-int resources_record(Resources *r, const char *id, Resource *ret) {
-        static const char sql[] = "SELECT " RESOURCE_COLUMNS " FROM resources WHERE id = ?1";
+/* The one record a query of RESOURCE_COLUMNS finds: -ENOENT for none, -EIO. */
+static int record_where(Resources *r, const char *sql, const StoreArg *args, Resource *ret) {
         _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
         _cleanup_(store_rows_donep) StoreRows *rows = NULL;
         int q;
 
-        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(id)), &rows, "reading the resource", &err);
+        q = store_query(r->store, sql, args, &rows, "reading the resource", &err);
         if (q >= 0)
                 q = store_rows_next(rows, &err);
         if (q < 0)
@@ -143,6 +143,11 @@ int resources_record(Resources *r, const char *id, Resource *ret) {
         if (q == 0)
                 return -ENOENT;
         return resource_from_row(rows, ret);
+}
+
+int resources_record(Resources *r, const char *id, Resource *ret) {
+        return record_where(r, "SELECT " RESOURCE_COLUMNS " FROM resources WHERE id = ?1",
+                            STORE_ARGS(SA_TEXT(id)), ret);
 }
 
 void resource_list_done(ResourceList *l) {
@@ -481,23 +486,12 @@ int resources_may_read(const CbCaller *caller, const Resource *res, CbError *err
 }
 
 int resources_record_by_key(Resources *r, const CbCaller *caller, const char *key, Resource *ret) {
-        static const char sql[] =
-                "SELECT " RESOURCE_COLUMNS " FROM resources WHERE created_by = ?1 AND idempotency_key = ?2";
-        _cleanup_(cb_error_clear) CbError err = CB_ERROR_INIT;
-        _cleanup_(store_rows_donep) StoreRows *rows = NULL;
-        int q;
-
         if (!caller || !caller->principal || !caller->principal->name || !key)
                 return -ENOENT;
-        q = store_query(r->store, sql, STORE_ARGS(SA_TEXT(caller->principal->name), SA_TEXT(key)), &rows,
-                        "reading a resource", &err);
-        if (q >= 0)
-                q = store_rows_next(rows, &err);
-        if (q < 0)
-                return -EIO;
-        if (q == 0)
-                return -ENOENT;
-        return resource_from_row(rows, ret);
+        return record_where(r,
+                            "SELECT " RESOURCE_COLUMNS
+                            " FROM resources WHERE created_by = ?1 AND idempotency_key = ?2",
+                            STORE_ARGS(SA_TEXT(caller->principal->name), SA_TEXT(key)), ret);
 }
 
 /* A deleted resource stays in the record and the audit trail (GET
