@@ -41,6 +41,21 @@ static inline int unhexchar(char c) {
         return -1;
 }
 
+/* A base64 character's value (RFC 4648, not the URL alphabet), or -1 ('=' too). */
+static inline int unbase64char(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -1;
+}
+
 static inline bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;

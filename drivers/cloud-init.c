@@ -41,20 +41,6 @@ void cloud_init_hostname(const char *name, const char *resource_id, char ret[CLO
 
 /* ---- SSH public keys ---- */
 
-static int b64_value(char c) {
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+')
-                return 62;
-        if (c == '/')
-                return 63;
-        return -1;
-}
-
 /* Decodes the first bytes of base64 text s (len bytes, '=' padding at the
  * end only) into out (at most max bytes); -1 when it is not base64. */
 static long b64_decode(const char *s, size_t len, unsigned char *out, size_t max) {
@@ -71,7 +57,7 @@ static long b64_decode(const char *s, size_t len, unsigned char *out, size_t max
                         pad++;
                         continue;
                 }
-                int v = b64_value(s[i]);
+                int v = unbase64char(s[i]);
                 if (v < 0 || pad > 0)
                         return -1;
                 acc = (acc << 6) | (uint32_t)v;

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "digest.h"
+#include "macro.h"
 
 typedef enum SigAlg {
         SIG_ALG_INVALID = 0,
@@ -94,20 +95,6 @@ static bool key_id_valid(const char *id) {
 
 /* ---- base64 ---- */
 
-static int b64_value(unsigned char c) {
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+')
-                return 62;
-        if (c == '/')
-                return 63;
-        return -1;
-}
-
 int signature_base64_encode(const void *data, size_t len, char **ret) {
         if (len > (size_t)INT_MAX / 4 * 3 - 3)
                 return -E2BIG;
@@ -134,13 +121,13 @@ int signature_base64_decode(const char *s, size_t len, void **ret, size_t *ret_l
         if (len > 0 && s[len - 1] == '=')
                 pad = (len > 1 && s[len - 2] == '=') ? 2 : 1;
         for (size_t i = 0; i < len - pad; i++)
-                if (b64_value((unsigned char)s[i]) < 0)
+                if (unbase64char(s[i]) < 0)
                         return -EINVAL;
         /* The bits the last character carries beyond the data must be 0,
          * or two spellings would decode to the same bytes. */
-        if (pad == 1 && (b64_value((unsigned char)s[len - 2]) & 0x3) != 0)
+        if (pad == 1 && (unbase64char(s[len - 2]) & 0x3) != 0)
                 return -EINVAL;
-        if (pad == 2 && (b64_value((unsigned char)s[len - 3]) & 0xf) != 0)
+        if (pad == 2 && (unbase64char(s[len - 3]) & 0xf) != 0)
                 return -EINVAL;
 
         size_t outlen = len / 4 * 3;
