@@ -275,6 +275,22 @@ cb_curl() {
         CB_HEADERS=$(cat "$resp.headers" 2>/dev/null || true)
 }
 
+# cb_post_at_once N NAME PATH TOKEN TEMPLATE: N POSTs of TEMPLATE (JSON, @I@ the
+# request's number 1..N) to PATH, all in flight at once; the status of request I
+# in $CB_TMP/NAME.I.code, its body in $CB_TMP/NAME.I. Each curl is bounded
+# (10 s) and waited for by its PID.
+cb_post_at_once() {
+        local n=$1 name=$2 path=$3 token=$4 template=$5 i pids=()
+        rm -f "$CB_TMP/$name".*
+        for i in $(seq 1 "$n"); do
+                curl -sS --max-time 10 -o "$CB_TMP/$name.$i" -w '%{http_code}' -H "Authorization: Bearer $token" \
+                        -H 'Content-Type: application/json' --data-binary "${template//@I@/$i}" \
+                        "$CB_URL$path" >"$CB_TMP/$name.$i.code" 2>/dev/null &
+                pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || true; done
+}
+
 # cb_approve PROJECT APPROVAL_NO SYSTEM ITEMS: the authority's dev key signs
 # an approval (revision 1) of department edu for PROJECT, valid from 1 January
 # this year to the end of next year, with a generous budget, covering SYSTEM

@@ -48,16 +48,8 @@ wait_capacity() {
 
 # burst N: N concurrent requests for BIG; statuses in burst.I.code, bodies in burst.I.
 burst() {
-        local pids=() i
-        rm -f "$CB_TMP"/burst.*
-        for i in $(seq 1 "$1"); do
-                curl -sS --max-time 10 -o "$CB_TMP/burst.$i" -w '%{http_code}' -H "Authorization: Bearer dev-edu" \
-                        -H 'Content-Type: application/json' --data-binary \
-                        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-$i\"}" \
-                        "$CB_URL/v1/resources" >"$CB_TMP/burst.$i.code" 2>/dev/null &
-                pids+=($!)
-        done
-        for i in "${pids[@]}"; do wait "$i" || true; done
+        cb_post_at_once "$1" burst /v1/resources dev-edu \
+                "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$BIG\",\"name\":\"big-@I@\"}"
 }
 
 resource_count() {

@@ -52,15 +52,8 @@ cb_approve "$PROJECT" "临政信审〔$YEAR〕98号" "$SYSTEM" \
         "[{\"service_id\": \"$SVC\", \"plan_id\": \"$PLAN\", \"quantity\": $N}]"
 
 # All at once, so that they find the two slots taken.
-pids=()
-for i in $(seq 1 "$N"); do
-        curl -sS --max-time 10 -o "$CB_TMP/order.$i" -w '%{http_code}' -H "Authorization: Bearer dev-edu" \
-                -H 'Content-Type: application/json' --data-binary \
-                "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$PLAN\",\"name\":\"vm-$i\"}" \
-                "$CB_URL/v1/resources" >"$CB_TMP/order.$i.code" 2>/dev/null &
-        pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p" || true; done
+cb_post_at_once "$N" order /v1/resources dev-edu \
+        "{\"project_id\":\"$PROJECT\",\"system_id\":\"$SYSTEM\",\"service_id\":\"$SVC\",\"plan_id\":\"$PLAN\",\"name\":\"vm-@I@\"}"
 codes=$(for f in "$CB_TMP"/order.*.code; do cat "$f"; echo; done | sort | uniq -c | awk '{print $1 "x" $2}' | paste -sd' ')
 assert_eq "$codes" "${N}x202" "all $N orders are accepted (202)"
 IDS=$(cat "$CB_TMP"/order.[0-9] | jq -r .id | sort -u)
