@@ -61,6 +61,14 @@
 # average are printed beside the wall-clock rates. The broker's fdatasyncs are not counted here (the
 # daemon does not publish its count; OSB_TRACE="strace -c ..." does).
 #
+# Round E, the floor (when nginx is installed; make bench installs it): the
+# direct rounds' requests again, through nginx as a reverse proxy in front
+# of the in-memory provider (one worker, keep-alive to the provider, no
+# log, nothing stored), so that the output also says what one more HTTP
+# hop costs by itself (E/B) and how far the broker is above that hop (A/E).
+# Not the target, which stays A/B. ABCDE x ROUNDS; E's answers are checked
+# like B's, so a relay that fails makes the bench fail.
+#
 # Usage: bench/osb.sh [BUILD_DIR]     Environment: COUNT (20), ROUNDS (5), MAX_S (900),
 #   CHECKPOINT_EVERY (1000, the shipped audit.checkpoint_every),
 #   FACE (v1: the department's REST calls below; v2: the same cycle as a
@@ -125,6 +133,57 @@ providers = (
 EOF
 CB_CONFIG=$CB_TMP/osb.conf
 cb_start_daemon >/dev/null
+# The floor (round E): nginx as a reverse proxy in front of the in-memory
+# provider, one worker, keep-alive connections to the provider, nothing
+# logged or stored: what one more HTTP hop costs when it does nothing else.
+# Without nginx (make bench installs it) the floor is left out, said so.
+RELAY_URL= RELAY_PID= RELAY_WORKER=
+if command -v nginx >/dev/null; then
+        mkdir "$CB_TMP/nginx-temp"
+        RELAY_PORT=$(cb_free_port)
+        cat >"$CB_TMP/nginx.conf" <<EOF
+worker_processes 1;
+master_process on;
+daemon off;
+pid $CB_TMP/nginx.pid;
+error_log $CB_TMP/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+        access_log off;
+        client_body_temp_path $CB_TMP/nginx-temp/body;
+        proxy_temp_path $CB_TMP/nginx-temp/proxy;
+        fastcgi_temp_path $CB_TMP/nginx-temp/fastcgi;
+        uwsgi_temp_path $CB_TMP/nginx-temp/uwsgi;
+        scgi_temp_path $CB_TMP/nginx-temp/scgi;
+        upstream provider { server ${MEM_URL#http://}; keepalive 16; }
+        server {
+                listen 127.0.0.1:$RELAY_PORT;
+                location / {
+                        proxy_pass http://provider;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_read_timeout 30s;
+                }
+        }
+}
+EOF
+        nginx -p "$CB_TMP" -e "$CB_TMP/nginx-error.log" -c "$CB_TMP/nginx.conf" >"$CB_TMP/nginx.out" 2>&1 &
+        RELAY_PID=$!
+        CB_PIDS+=("$RELAY_PID")
+        RELAY_URL="http://127.0.0.1:$RELAY_PORT"
+        code=
+        for _ in $(seq 1 100); do
+                code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -u cb:cb-osb-secret \
+                        -H 'X-Broker-API-Version: 2.17' "$RELAY_URL/v2/catalog" || true)
+                [ "$code" = 200 ] && break
+                sleep 0.1
+        done
+        [ "$code" = 200 ] || { echo "osb.sh: nginx does not relay to the provider ($code)" >&2; exit 1; }
+        RELAY_WORKER=$(tr ' ' '\n' </proc/"$RELAY_PID"/task/"$RELAY_PID"/children | grep -m1 . || true)
+        [ -n "$RELAY_WORKER" ] || { echo "osb.sh: no nginx worker under $RELAY_PID" >&2; exit 1; }
+else
+        echo "osb.sh: nginx not installed: round E (the floor) left out" >&2
+fi
 cb_wait_provider linfen-paas 20 || { echo "osb.sh: the provider did not connect" >&2; exit 1; }
 cb_wait_provider linfen-paas-sync 20 || { echo "osb.sh: the durable provider did not connect" >&2; exit 1; }
 cb_add_system bench-db >/dev/null
@@ -156,12 +215,13 @@ PROV_PID=$MEM_PID
 declare -A US N DC PC
 KIND=
 CODE= # the HTTP status of the last request
+MID_PID=$CB_PID # what stands between client and provider: the daemon, or nginx's worker in round E
 rt() { # curl ARGS...: one request of kind $KIND; its answer in $OUT
         local t d0 p0 d1 p1
-        cpu_of "$CB_PID" d0
+        cpu_of "$MID_PID" d0
         cpu_of "$PROV_PID" p0
         read -r t CODE < <(curl -s --max-time 30 -o "$OUT" -w '%{time_total} %{http_code}\n' "$@")
-        cpu_of "$CB_PID" d1
+        cpu_of "$MID_PID" d1
         cpu_of "$PROV_PID" p1
         US[$KIND]=$((${US[$KIND]:-0} + $(awk -v t="$t" 'BEGIN { printf "%d", t * 1000000 }')))
         N[$KIND]=$((${N[$KIND]:-0} + 1))
@@ -276,7 +336,7 @@ direct_round() {
         local i inst
         for i in $(seq 1 "$COUNT"); do
                 past_deadline
-                inst="$2/v2/service_instances/direct-$1-$i"
+                inst="$2/v2/service_instances/direct-$3-$1-$i"
                 KIND=$3.prov
                 rt "${H[@]}" -X PUT --data-binary "$pbody" "$inst?accepts_incomplete=true"
                 [ "$CODE" = 201 ] || { echo "osb.sh: PUT $inst: $CODE $(cat "$OUT")" >&2; exit 1; }
@@ -329,9 +389,14 @@ for r in $(seq 1 "$ROUNDS"); do
         PROV_PID=$DUR_PID
         if [ "$FACE" = v2 ]; then v2_round "$r" t rds-mysql-sync; else broker_round "$r" t rds-mysql-sync; fi
         direct_round "$r" "$DUR_URL" s
+        if [ -n "$RELAY_URL" ]; then
+                PROV_PID=$MEM_PID MID_PID=$RELAY_WORKER
+                direct_round "$r" "$RELAY_URL" e
+                MID_PID=$CB_PID
+        fi
         for k in $KINDS; do
-                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$k" "$((${US[b.$k]} / COUNT))" "$((${US[d.$k]} / COUNT))" \
-                        "$((${US[t.$k]} / COUNT))" "$((${US[s.$k]} / COUNT))" >>"$ROWS"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$k" "$((${US[b.$k]} / COUNT))" "$((${US[d.$k]} / COUNT))" \
+                        "$((${US[t.$k]} / COUNT))" "$((${US[s.$k]} / COUNT))" "$((${US[e.$k]:-0} / COUNT))" >>"$ROWS"
         done
         add_totals
         echo "# round $r/$ROUNDS done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -356,9 +421,10 @@ SYNCS=$(($(printf %s "$dur" | jq .state_syncs) - SYNCS0))
         read -r summary
         read -r ratio_mem
         read -r ratio_dur
+        read -r floor
 } < <(awk -F'\t' '
-        { b[$2, $1] = $3; d[$2, $1] = $4; t[$2, $1] = $5; s[$2, $1] = $6
-          bc[$1] += $3; dc[$1] += $4; tc[$1] += $5; sc[$1] += $6; rounds[$1] = 1 }
+        { b[$2, $1] = $3; d[$2, $1] = $4; t[$2, $1] = $5; s[$2, $1] = $6; e[$2, $1] = $7
+          bc[$1] += $3; dc[$1] += $4; tc[$1] += $5; sc[$1] += $6; ec[$1] += $7; rounds[$1] = 1 }
         function median(a, m,   i, j, x) {
                 for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
                 return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
@@ -389,6 +455,19 @@ SYNCS=$(($(printf %s "$dur" | jq .state_syncs) - SYNCS0))
                 printf ")\n%.2fx (the broker in front of that provider / the provider direct; median of %d rounds; per-round", median(rs, m), m
                 for (r = 1; r <= m; r++) printf " %.2f", q(tc[r], sc[r])
                 printf ")\n"
+                if (!ec[1]) { print "left out (no nginx)"; exit }
+                for (o = 1; o <= 5; o++) {
+                        k = order[o]; n = 0
+                        for (r in rounds) { n++; ee[n] = e[k, r]; re[n] = q(e[k, r], d[k, r]); rb[n] = q(b[k, r], e[k, r]) }
+                        printf "%s %.0f us, E/B %.2fx, A/E %.2fx; ", k, median(ee, n), median(re, n), median(rb, n)
+                }
+                m = 0
+                for (r in rounds) { m++; ee[m] = ec[r]; re[m] = q(ec[r], dc[r]); rb[m] = q(bc[r], ec[r]) }
+                printf "whole cycle %.0f us, E/B %.2fx (per-round", median(ee, m), median(re, m)
+                for (r = 1; r <= m; r++) printf " %.2f", q(ec[r], dc[r])
+                printf "), the broker over that hop, A/E %.2fx (per-round", median(rb, m)
+                for (r = 1; r <= m; r++) printf " %.2f", q(bc[r], ec[r])
+                printf ")\n"
         }' "$ROWS")
 cpu=""
 # nanoseconds over all rounds: the daemon and the provider behind it in
@@ -409,6 +488,14 @@ result="osb ($FACE): $ROUNDS rounds x $COUNT cycles, rounds alternating (ABCD: b
 result+="
 ratio vs the in-memory provider (issue 10's reference, target 1.5x): $ratio_mem
 ratio vs a provider that fdatasyncs its state before answering (for comparison, not the target): $ratio_dur"
+if [ -n "$RELAY_URL" ]; then
+        EC=0 EP=0
+        for k in $KINDS; do EC=$((EC + TOT_DC[e.$k])) EP=$((EP + TOT_PC[e.$k])); done
+        relay_cpu=$(awk -v n="$((COUNT * ROUNDS))" -v c="$EC" -v p="$EP" \
+                'BEGIN { printf "nginx %.2f + provider %.2f ms a cycle", c / 1e6 / n, p / 1e6 / n }')
+        result+="
+floor (round E, not the target: the direct rounds' requests through nginx as a reverse proxy in front of the in-memory provider, keep-alive to it, storing nothing; E/B: what one more HTTP hop costs, A/E: the broker over that hop; $relay_cpu): $floor"
+fi
 echo "$result"
 mkdir -p "${CB_BUILD}/bench"
 echo "$result" >"${CB_BUILD}/bench/osb.result"
