@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,9 +68,8 @@ static void type_text(const json_t *type, char *buf, size_t len) {
  * schema holds it (the same pointer for the whole walk). */
 typedef struct RxEntry {
         const char *key;
-        bool known; /* translated and compiled; else the provider checks it */
+        EcmaRegex *rx; /* NULL: not read here, the provider checks it */
         unsigned long cost;
-        regex_t rx;
 } RxEntry;
 
 #define RX_CACHE 16
@@ -130,13 +128,6 @@ static size_t utf8_length(const char *s, size_t bytes) {
         return n;
 }
 
-static bool is_ascii(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char)s[i] >= 128 || s[i] == 0)
-                        return false;
-        return true;
-}
-
 /* A keyword's number, when it is one. */
 static bool number_of(const json_t *schema, const char *key, double *ret) {
         const json_t *n = json_object_get(schema, key);
@@ -171,11 +162,10 @@ static int spend(Walk *w, size_t n) {
 }
 
 /* Whether text (len bytes) matches the pattern: RX_MATCH, RX_NO_MATCH or
- * RX_UNKNOWN (not translated, not compiled, or text not ASCII) into *ret;
- * <0 when the budget ran out. A compile costs a step per 16 atoms, a run
- * a step per 128 (byte, atom) pairs. Measured: a 2000-atom pattern over
- * 1.5 kB takes ~25 ms for ~23000 steps, about a microsecond a step, so the
- * whole budget spent on patterns stays near a tenth of a second. */
+ * RX_UNKNOWN (a pattern not read here, or text with a character beyond
+ * U+FFFF) into *ret; <0 when the budget ran out. A compile costs a step per
+ * 16 bytes and per 16 states, a search a step per 128 (byte, state) pairs:
+ * an upper bound of the automaton's work, which is linear in the text. */
 static int pattern_test(Walk *w, const char *pattern, const char *text, size_t len, int *ret) {
         RxEntry one = { .key = pattern }, *e = NULL;
         int q, r;
@@ -185,44 +175,49 @@ static int pattern_test(Walk *w, const char *pattern, const char *text, size_t l
                         e = &w->cache[k];
         if (!e) {
                 size_t plen = strlen(pattern);
-                _cleanup_(freep) char *ere = NULL;
 
                 e = w->cached < RX_CACHE ? &w->cache[w->cached++] : &one;
                 *e = (RxEntry){ .key = pattern };
                 q = spend(w, 1 + plen / 16);
                 if (q < 0)
                         return q;
-                q = ecma_regex_to_ere(pattern, plen, &ere, &e->cost);
+                q = ecma_regex_compile(pattern, plen, &e->rx);
                 if (q == -ENOMEM)
                         return cb_error_set(w->err, CB_ERR_INTERNAL, "out of memory");
                 if (q >= 0) {
+                        e->cost = ecma_regex_cost(e->rx);
                         q = spend(w, e->cost / 16);
-                        if (q < 0)
+                        if (q < 0) {
+                                one.rx = ecma_regex_free(one.rx);
                                 return q;
-                        e->known = regcomp(&e->rx, ere, REG_EXTENDED | REG_NOSUB) == 0;
+                        }
                 }
         }
-        if (!e->known || !is_ascii(text, len)) {
-                r = RX_UNKNOWN;
-        } else {
+        r = RX_UNKNOWN;
+        if (e->rx) {
                 q = spend(w, 1 + (len * e->cost) / 128);
+                if (q >= 0) {
+                        q = ecma_regex_search(e->rx, text, len);
+                        if (q == -ENOMEM)
+                                q = cb_error_set(w->err, CB_ERR_INTERNAL, "out of memory");
+                        else if (q >= 0)
+                                r = q ? RX_MATCH : RX_NO_MATCH;
+                        else
+                                q = 0; /* -EDOM: not judged here */
+                }
                 if (q < 0) {
-                        if (e == &one && one.known)
-                                regfree(&one.rx);
+                        one.rx = ecma_regex_free(one.rx);
                         return q;
                 }
-                r = regexec(&e->rx, text, 0, NULL, 0) == 0 ? RX_MATCH : RX_NO_MATCH;
         }
-        if (e == &one && one.known)
-                regfree(&one.rx);
+        one.rx = ecma_regex_free(one.rx);
         *ret = r;
         return 0;
 }
 
 static void walk_done(Walk *w) {
         for (size_t k = 0; k < w->cached; k++)
-                if (w->cache[k].known)
-                        regfree(&w->cache[k].rx);
+                w->cache[k].rx = ecma_regex_free(w->cache[k].rx);
         w->cached = 0;
 }
 
@@ -628,7 +623,7 @@ static int check_local(Walk *w, const json_t *v, const json_t *schema) {
                         return refuse(w, "shorter than %zu characters (minLength)", n);
                 if (count_of(schema, "maxLength", &n) && chars > n)
                         return refuse(w, "longer than %zu characters (maxLength)", n);
-                /* A pattern with a NUL in it is not one regcomp can take. */
+                /* A pattern with a NUL in it: its text is cut there, so not read. */
                 if (json_is_string(pattern) &&
                     strlen(json_string_value(pattern)) == json_string_length(pattern)) {
                         q = pattern_test(w, json_string_value(pattern), json_string_value(v),

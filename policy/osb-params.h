@@ -31,15 +31,18 @@
  *     "exclusiveMinimum"/"exclusiveMaximum", the later numeric ones, and
  *     "multipleOf" (reals within rounding: a near miss passes);
  *   - a string: "minLength"/"maxLength" (characters), "pattern" (an
- *     ECMA-262 regular expression, searched for, not anchored).
+ *     ECMA-262 regular expression, searched for, not anchored, character
+ *     by character: [\u4e00-\u9fa5] and . take Chinese text as ECMA-262
+ *     does; ecma-regex.h says what of the language is read).
  * What is left to the provider (it answers 400, which the broker shows):
  * "format" (advisory in draft 4, and validators differ on it), the
  * keywords not named here ("dependencies", "additionalItems", ...), a
- * "$ref" that is not local or does not resolve, and a pattern not
- * translated into a POSIX ERE exactly (lookaround, back references, \b,
- * \p{..}, non-ASCII text, more than a few thousand atoms once {n,m} is
- * expanded) or held against a string that is not ASCII; a member whose
- * name such a pattern might match is not refused as additional. The walk
+ * "$ref" that is not local or does not resolve, and a pattern that
+ * ecma-regex.h does not read (lookaround, back references, \b, \p{..},
+ * characters beyond U+FFFF, more than a few thousand states once {n,m} is
+ * expanded) or a string with a character beyond U+FFFF held against one;
+ * a member whose name such a pattern might match is not refused as
+ * additional. The walk
  * is bounded: a value nested deeper than OSB_PARAMS_MAX_DEPTH levels under
  * a schema that describes it, a value the schema takes through more than
  * OSB_PARAMS_MAX_DEPTH references and combinators in a row (a schema that

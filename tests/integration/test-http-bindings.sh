@@ -321,16 +321,22 @@ assert_not_contains "$CB_BODY" "$SECRET" "the refusal does not repeat the value"
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad"}'
 assert_eq "$CB_STATUS" 422 "a required parameter missing is 422"
 assert_jq "$CB_BODY" .field parameters.app_name "naming it"
+# The provider's pattern for app_name takes Chinese characters, not a space
+# (ECMA-262's \u4e00-\u9fa5, judged a character at a time).
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad", "parameters": {"app_name": "教育 门户"}}'
+assert_eq "$CB_STATUS" 422 "an app_name outside the schema's pattern (a space between Chinese words) is 422"
+assert_jq "$CB_BODY" .field parameters.app_name "naming it"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "pattern" "and the pattern as what failed"
 assert_eq "$(nrows)" "$ROWS" "nothing was written for the refused requests"
 assert_eq "$(osb_control | jq .binds)" "$BINDS" "nothing was sent to the provider"
 
-P1=$(jq -nc --arg s "$SECRET" '{app_name: "oa", read_only: true, db_password: $s}')
+P1=$(jq -nc --arg s "$SECRET" '{app_name: "教育门户-oa", read_only: true, db_password: $s}')
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
 assert_eq "$CB_STATUS" 201 "parameters the schema takes bind (201)"
 PBID=$(printf %s "$CB_BODY" | jq -r .id)
 assert_eq "$(params_at "$RID" "$PBID")" "$(printf %s "$P1" | jq -c .)" "the provider received the parameters"
 cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-edu
-assert_jq "$CB_BODY" .parameters.app_name oa "the department reads them back with the binding"
+assert_jq "$CB_BODY" .parameters.app_name 教育门户-oa "the department reads them back with the binding (a Chinese name the pattern takes)"
 cb_curl GET "/v1/resources/$RID/bindings/$PBID" dev-operator
 assert_jq "$CB_BODY" 'has("parameters")' false "the operator does not"
 cb_curl GET "/v1/resources/$RID/bindings" dev-edu

@@ -59,7 +59,9 @@
  *                          (the binding is made: the broker must delete it)
  *   binding_schema         every plan's catalogue entry carries
  *                          schemas.service_binding.create.parameters (app_name
- *                          required, read_only, db_password; nothing else),
+ *                          required, 1 to 32 of Chinese characters, ASCII
+ *                          letters, digits, _ and -; read_only, db_password;
+ *                          nothing else),
  *                          read by the broker when it next reads /v2/catalog
  *   unbindable             every plan in /v2/catalog says bindable: false
  *   instance_schema        every plan carries schemas.service_instance.create.
@@ -247,11 +249,12 @@ static void catalog_switches(json_t *cat) {
                                                 "minimum", (json_int_t)1, "maximum", (json_int_t)35));
                         if (P.binding_schema)
                                 json_object_set_new(json_object_get(plan, "schemas"), "service_binding",
-                                                    json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s}, s:{s:s}, "
+                                                    json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s}, "
                                                               "s:{s:s}}}}}",
                                                               "create", "parameters", "type", "object",
                                                               "required", "app_name", "additionalProperties",
                                                               0, "properties", "app_name", "type", "string",
+                                                              "pattern", "^[\\u4e00-\\u9fa5A-Za-z0-9_-]{1,32}$",
                                                               "read_only", "type", "boolean", "db_password",
                                                               "type", "string"));
                 }
