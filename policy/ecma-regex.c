@@ -397,8 +397,8 @@ static int parse_bracket(Parser *p, Node **ret) {
 
 /* {n}, {n,}, {n,m} at p->s[j] ('{'): true with the bounds and *end just
  * past the '}'; false when it is not a quantifier (annex B: a literal). */
-static bool parse_braces(const Parser *p, size_t j, size_t *end, unsigned long *ret_min, unsigned long *ret_max,
-                         bool *ret_unbounded) {
+static bool parse_braces(const Parser *p, size_t j, size_t *end, unsigned long *ret_min,
+                         unsigned long *ret_max, bool *ret_unbounded) {
         unsigned long n = 0, m;
         bool digits = false, unbounded = false;
 

@@ -248,15 +248,15 @@ static void catalog_switches(json_t *cat) {
                                                 (json_int_t)11, "retention_days", "type", "integer",
                                                 "minimum", (json_int_t)1, "maximum", (json_int_t)35));
                         if (P.binding_schema)
-                                json_object_set_new(json_object_get(plan, "schemas"), "service_binding",
-                                                    json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s}, "
-                                                              "s:{s:s}}}}}",
-                                                              "create", "parameters", "type", "object",
-                                                              "required", "app_name", "additionalProperties",
-                                                              0, "properties", "app_name", "type", "string",
-                                                              "pattern", "^[\\u4e00-\\u9fa5A-Za-z0-9_-]{1,32}$",
-                                                              "read_only", "type", "boolean", "db_password",
-                                                              "type", "string"));
+                                json_object_set_new(
+                                        json_object_get(plan, "schemas"), "service_binding",
+                                        json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s}, "
+                                                  "s:{s:s}}}}}",
+                                                  "create", "parameters", "type", "object", "required",
+                                                  "app_name", "additionalProperties", 0, "properties",
+                                                  "app_name", "type", "string", "pattern",
+                                                  "^[\\u4e00-\\u9fa5A-Za-z0-9_-]{1,32}$", "read_only", "type",
+                                                  "boolean", "db_password", "type", "string"));
                 }
         }
 }

@@ -60,13 +60,13 @@ static void test_matches_as_ecma_does(void **state) {
                 { "^[一-龥A-Za-z0-9_-]{2,16}$", "教育 门户", false },
                 { "^.{3}$", "临汾市", true }, /* characters, not bytes (9) */
                 { "^.{3}$", "临汾", false },
-                { "^.$", "\xe2\x80\xa8", false }, /* U+2028 ends a line too */
+                { "^.$", "\xe2\x80\xa8", false },  /* U+2028 ends a line too */
                 { "^\\s$", "\xe3\x80\x80", true }, /* U+3000, the ideographic space */
                 { "^\\s$", "\xef\xbb\xbf", true }, /* U+FEFF */
                 { "^\\S$", "\xe3\x80\x80", false },
                 { "^\\D$", "中", true },
                 { "^\\W$", "中", true },
-                { "^\\w$", "中", false }, /* \w is ASCII in ECMA-262 */
+                { "^\\w$", "中", false },           /* \w is ASCII in ECMA-262 */
                 { "^\\d$", "\xef\xbc\x91", false }, /* a fullwidth 1 is no \d */
                 { "^[^a]$", "中", true },
                 { "^[^\\d\\s]+$", "临汾", true },
@@ -76,7 +76,7 @@ static void test_matches_as_ecma_does(void **state) {
                 { "^(有限|股份)+公司$", "有限股份公司", true },
                 { "^(有限|股份)+公司$", "公司", false },
                 { "^caf\xc3\xa9$", "caf\xc3\xa9", true },
-                { "[]", "a", false },  /* matches nothing */
+                { "[]", "a", false },    /* matches nothing */
                 { "^[^]$", "中", true }, /* anything */
                 { "", "anything", true },
                 { "a|", "b", true }, /* an empty alternative */
@@ -121,9 +121,9 @@ static void test_text_not_judged(void **state) {
         (void)state;
         assert_int_equal(ecma_regex_compile("^.$", strlen("^.$"), &rx), 0);
         assert_int_equal(ecma_regex_search(rx, "\xf0\x9f\x98\x80", 4), -EDOM); /* U+1F600 */
-        assert_int_equal(ecma_regex_search(rx, "\xc3", 1), -EDOM);                 /* cut short */
-        assert_int_equal(ecma_regex_search(rx, "\xc0\x80", 2), -EDOM);            /* overlong */
-        assert_int_equal(ecma_regex_search(rx, "\xed\xa0\x80", 3), -EDOM);       /* a surrogate */
+        assert_int_equal(ecma_regex_search(rx, "\xc3", 1), -EDOM);             /* cut short */
+        assert_int_equal(ecma_regex_search(rx, "\xc0\x80", 2), -EDOM);         /* overlong */
+        assert_int_equal(ecma_regex_search(rx, "\xed\xa0\x80", 3), -EDOM);     /* a surrogate */
         assert_int_equal(ecma_regex_search(rx, "\xe4\xb8\xad", 3), 1);
         ecma_regex_free(rx);
 }
@@ -150,20 +150,31 @@ static void test_linear_time(void **state) {
 
 static void test_refuses_what_it_cannot_read_exactly(void **state) {
         static const char *const refused[] = {
-                "(?=a)b",        "(?!a)b", "(?<=a)b", "(?<n>a)", /* lookaround, named groups */
-                "(a)\\1",                                        /* back reference */
-                "\\bword\\b",                                    /* word boundary */
-                "\\p{L}+",                                       /* Unicode property */
-                "\\cA",        "\\0",                            /* control, NUL escapes */
-                "\xf0\x9f\x98\x80",                            /* beyond U+FFFF */
-                "\\ud83d\\ude00",                                /* the same as a pair */
-                "\\u{1F600}",                                    /* the u flag's escape */
-                "[\\d-z]",                                       /* annex B's odd union */
-                "[z-a]",                                         /* out of order */
-                "a{1001}",       "a{3,2}",                       /* beyond the bound, reversed */
-                "(a",            "a)",     "[a",      "\\",      /* not balanced, a lone backslash */
-                "*a",            "a**",    "^*",      "{2}",     /* nothing to repeat */
-                "\xe4\xb8",                                      /* not UTF-8 */
+                "(?=a)b",
+                "(?!a)b",
+                "(?<=a)b",
+                "(?<n>a)",    /* lookaround, named groups */
+                "(a)\\1",     /* back reference */
+                "\\bword\\b", /* word boundary */
+                "\\p{L}+",    /* Unicode property */
+                "\\cA",
+                "\\0",              /* control, NUL escapes */
+                "\xf0\x9f\x98\x80", /* beyond U+FFFF */
+                "\\ud83d\\ude00",   /* the same as a pair */
+                "\\u{1F600}",       /* the u flag's escape */
+                "[\\d-z]",          /* annex B's odd union */
+                "[z-a]",            /* out of order */
+                "a{1001}",
+                "a{3,2}", /* beyond the bound, reversed */
+                "(a",
+                "a)",
+                "[a",
+                "\\", /* not balanced, a lone backslash */
+                "*a",
+                "a**",
+                "^*",
+                "{2}",      /* nothing to repeat */
+                "\xe4\xb8", /* not UTF-8 */
         };
         char long_pattern[ECMA_REGEX_SOURCE_MAX + 2];
         EcmaRegex *rx = NULL;
@@ -182,7 +193,8 @@ static void test_refuses_what_it_cannot_read_exactly(void **state) {
         assert_true(ecma_regex_cost(rx) >= 100);
         rx = ecma_regex_free(rx);
         /* Nested repetitions that would build too large an automaton. */
-        assert_int_equal(ecma_regex_compile("((a{100}){100}){100}", strlen("((a{100}){100}){100}"), &rx), -EINVAL);
+        assert_int_equal(ecma_regex_compile("((a{100}){100}){100}", strlen("((a{100}){100}){100}"), &rx),
+                         -EINVAL);
         {
                 static const char wide[] = "[一-龥]{1000}[a-z]{1000}[0-9]{1000}x{1000}z{1000}";
                 assert_int_equal(ecma_regex_compile(wide, strlen(wide), &rx), -EINVAL);

@@ -583,7 +583,8 @@ static void test_pattern(void **state) {
                   "parameters.s", "pattern" },
                 { "{\"properties\": {\"s\": {\"pattern\": \"^\\u00e9$\"}}}", "{\"s\": \"e\"}", "parameters.s",
                   "pattern" },
-                { "{\"properties\": {\"s\": {\"pattern\": \"^\\u00e9$\"}}}", "{\"s\": \"\u00e9\"}", NULL, NULL },
+                { "{\"properties\": {\"s\": {\"pattern\": \"^\\u00e9$\"}}}", "{\"s\": \"\u00e9\"}", NULL,
+                  NULL },
                 /* The name pattern Chinese schemas use most. */
                 { "{\"properties\": {\"s\": {\"pattern\": \"^[\\\\u4e00-\\\\u9fa5]{2,8}$\"}}}",
                   "{\"s\": \"临汾市教育局\"}", NULL, NULL },
