@@ -165,7 +165,10 @@ static int spend(Walk *w, size_t n) {
  * RX_UNKNOWN (a pattern not read here, or text with a character beyond
  * U+FFFF) into *ret; <0 when the budget ran out. A compile costs a step per
  * 16 bytes and per 16 states, a search a step per 128 (byte, state) pairs:
- * an upper bound of the automaton's work, which is linear in the text. */
+ * an upper bound of the automaton's work, which is linear in the text.
+ * Measured with every state live ((a|b){0,800}c, 4002 states, over 1500
+ * bytes): 5 ns a pair, 0.7 us a step, so the whole budget spent on
+ * patterns stays under a tenth of a second. */
 static int pattern_test(Walk *w, const char *pattern, const char *text, size_t len, int *ret) {
         RxEntry one = { .key = pattern }, *e = NULL;
         int q, r;
