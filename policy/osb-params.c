@@ -538,8 +538,23 @@ static int check_array(Walk *w, const json_t *v, const json_t *schema, unsigned 
                         return q;
         }
         json_array_foreach(v, i, e) {
-                /* items: one schema for all, or (draft 4 tuples) one a position. */
-                const json_t *s = json_is_array(items) ? json_array_get(items, i) : items;
+                /* items: one schema for all, or (draft 4 tuples) one a position, and
+                 * additionalItems for the positions the tuple does not list. */
+                const json_t *s = items;
+                if (json_is_array(items) && i >= json_array_size(items)) {
+                        s = json_object_get(schema, "additionalItems");
+                        if (json_is_false(s)) {
+                                size_t len = w->len;
+                                if (!path_push(w, NULL, i))
+                                        return refuse(
+                                                w, "has more items than the schema lists (additionalItems)");
+                                q = refuse(w, "beyond the %zu items the schema lists (additionalItems)",
+                                           json_array_size(items));
+                                path_pop(w, len);
+                                return q;
+                        }
+                } else if (json_is_array(items))
+                        s = json_array_get(items, i);
                 if (!json_is_object(s))
                         continue;
                 q = check_member(w, e, s, NULL, i, depth);
@@ -719,6 +734,55 @@ static int check_combinators(Walk *w, const json_t *v, const json_t *schema, uns
         return 0;
 }
 
+/* "dependencies" (draft 4) and its two later halves, "dependentRequired"
+ * and "dependentSchemas": a member that is there brings names that must be
+ * there too, or a schema the whole object must meet (at this value, so it
+ * counts as a hop). */
+static int check_dependencies(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops) {
+        static const char *const keywords[] = { "dependencies", "dependentRequired", "dependentSchemas" };
+        for (size_t kw = 0; kw < ELEMENTSOF(keywords); kw++) {
+                const json_t *deps = json_object_get(schema, keywords[kw]), *d, *name;
+                const char *k;
+                size_t i;
+                int q;
+
+                if (!json_is_object(deps))
+                        continue;
+                json_object_foreach((json_t *)deps, k, d) {
+                        q = spend(w, 1 + json_array_size(d));
+                        if (q < 0)
+                                return q;
+                        if (!json_object_get(v, k))
+                                continue;
+                        if (json_is_array(d) && kw != 2)
+                                json_array_foreach(d, i, name) {
+                                        const char *rn = json_string_value(name);
+                                        size_t len = w->len;
+                                        if (!rn || json_object_get(v, rn))
+                                                continue;
+                                        if (!path_push(w, rn, 0))
+                                                return refuse(w, "a member another one needs is missing (%s)",
+                                                              keywords[kw]);
+                                        q = refuse(w, "required with member '%s' (%s)", k, keywords[kw]);
+                                        path_pop(w, len);
+                                        return q;
+                                }
+                        else if (json_is_object(d) && kw != 1) {
+                                q = check_value(w, v, d, depth, hops + 1);
+                                if (q < 0) {
+                                        if (!w->fatal && w->err && w->err->kind == CB_ERR_VALIDATION) {
+                                                size_t l = strlen(w->err->message);
+                                                snprintf(w->err->message + l, sizeof(w->err->message) - l,
+                                                         " (%s of member '%s')", keywords[kw], k);
+                                        }
+                                        return q;
+                                }
+                        }
+                }
+        }
+        return 0;
+}
+
 /* depth: how many values down from the parameters; hops: how many schemas
  * ($ref, allOf, anyOf, oneOf, not) the walk went through at this value
  * without going down. Both are bounded, so a schema that refers to itself
@@ -756,9 +820,11 @@ static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned 
         q = check_local(w, v, schema);
         if (q < 0)
                 return q;
-        if (json_is_object(v))
+        if (json_is_object(v)) {
                 q = check_object(w, v, schema, depth);
-        else if (json_is_array(v))
+                if (q >= 0)
+                        q = check_dependencies(w, v, schema, depth, hops);
+        } else if (json_is_array(v))
                 q = check_array(w, v, schema, depth);
         if (q < 0)
                 return q;

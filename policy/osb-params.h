@@ -22,8 +22,12 @@
  *   - an object: "required", "properties", "patternProperties" (every
  *     pattern the member's name matches applies), "additionalProperties"
  *     (false: no member neither of those names; a schema: those meet it),
- *     "minProperties"/"maxProperties";
- *   - an array: "items" (one schema, or a list of one a position),
+ *     "minProperties"/"maxProperties", "dependencies" (names that must be
+ *     there with a member, or a schema the object must then meet) and its
+ *     later halves "dependentRequired" and "dependentSchemas";
+ *   - an array: "items" (one schema, or a list of one a position, and then
+ *     "additionalItems" for the positions beyond the list: false or a
+ *     schema),
  *     "minItems"/"maxItems", "uniqueItems" (equal as "const" says; sorted,
  *     not compared pair by pair, so any array within the size bound can
  *     be checked);
@@ -36,7 +40,7 @@
  *     does; ecma-regex.h says what of the language is read).
  * What is left to the provider (it answers 400, which the broker shows):
  * "format" (advisory in draft 4, and validators differ on it), the
- * keywords not named here ("dependencies", "additionalItems", ...), a
+ * keywords not named here ("if"/"then"/"else", "contains", ...), a
  * "$ref" that is not local or does not resolve, and a pattern that
  * ecma-regex.h does not read (lookaround, back references, \b, \p{..},
  * characters beyond U+FFFF, more than a few thousand states once {n,m} is

@@ -675,6 +675,56 @@ static void test_pattern_budget(void **state) {
         json_decref(doc);
 }
 
+/* Tuples: the positions the list does not name, under additionalItems. */
+static void test_additional_items(void **state) {
+        static const char closed[] =
+                "{\"properties\": {\"t\": {\"items\": [{\"type\": \"string\"}, {\"type\": "
+                "\"integer\"}], \"additionalItems\": false}}}";
+        static const char typed[] = "{\"properties\": {\"t\": {\"items\": [{\"type\": \"string\"}], "
+                                    "\"additionalItems\": {\"type\": \"boolean\"}}}}";
+        static const char one_schema[] = "{\"properties\": {\"t\": {\"items\": {\"type\": \"string\"}, "
+                                         "\"additionalItems\": false}}}";
+        static const Case cases[] = {
+                { closed, "{\"t\": [\"a\", 1]}", NULL, NULL },
+                { closed, "{\"t\": [\"a\"]}", NULL, NULL },
+                { closed, "{\"t\": [\"a\", 1, 2]}", "parameters.t[2]", "additionalItems" },
+                { typed, "{\"t\": [\"a\", true, false]}", NULL, NULL },
+                { typed, "{\"t\": [\"a\", true, 3]}", "parameters.t[2]", "boolean" },
+                /* With one schema for every item, additionalItems means nothing (draft 4). */
+                { one_schema, "{\"t\": [\"a\", \"b\", \"c\"]}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* A member that brings others with it, or a schema for the whole object. */
+static void test_dependencies(void **state) {
+        static const char names[] = "{\"dependencies\": {\"backup\": [\"window\", \"retention_days\"]}}";
+        static const char schema_dep[] = "{\"dependencies\": {\"replicas\": {\"properties\": {\"mode\": "
+                                         "{\"enum\": [\"sync\", \"async\"]}}, \"required\": [\"mode\"]}}}";
+        static const char later[] = "{\"dependentRequired\": {\"ssl\": [\"ca\"]}, \"dependentSchemas\": "
+                                    "{\"ssl\": {\"properties\": {\"ca\": {\"type\": \"string\"}}}}}";
+        static const char nested[] =
+                "{\"properties\": {\"net\": {\"dependencies\": {\"vip\": [\"subnet\"]}}}}";
+        static const Case cases[] = {
+                { names, "{\"backup\": true, \"window\": \"02:00\", \"retention_days\": 7}", NULL, NULL },
+                { names, "{\"window\": \"02:00\"}", NULL, NULL }, /* no backup: nothing brought */
+                { names, "{\"backup\": true, \"window\": \"02:00\"}", "parameters.retention_days",
+                  "required with member 'backup' (dependencies)" },
+                { schema_dep, "{\"replicas\": 2, \"mode\": \"sync\"}", NULL, NULL },
+                { schema_dep, "{\"mode\": \"other\"}", NULL,
+                  NULL }, /* no replicas: the schema does not apply */
+                { schema_dep, "{\"replicas\": 2}", "parameters.mode", "dependencies of member 'replicas'" },
+                { schema_dep, "{\"replicas\": 2, \"mode\": \"other\"}", "parameters.mode", "enum" },
+                { later, "{\"ssl\": true, \"ca\": \"pem\"}", NULL, NULL },
+                { later, "{\"ssl\": true}", "parameters.ca", "dependentRequired" },
+                { later, "{\"ssl\": true, \"ca\": 5}", "parameters.ca", "dependentSchemas" },
+                { nested, "{\"net\": {\"vip\": \"10.0.0.9\"}}", "parameters.net.subnet", "dependencies" },
+        };
+        (void)state;
+        RUN(cases);
+}
+
 static void test_format_left_to_provider(void **state) {
         static const Case cases[] = {
                 { "{\"properties\": {\"e\": {\"format\": \"email\"}}}", "{\"e\": \"not an address\"}", NULL,
@@ -704,6 +754,8 @@ int main(void) {
                 cmocka_unit_test(test_pattern_properties),
                 cmocka_unit_test(test_many_patterns),
                 cmocka_unit_test(test_pattern_budget),
+                cmocka_unit_test(test_additional_items),
+                cmocka_unit_test(test_dependencies),
                 cmocka_unit_test(test_format_left_to_provider),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
