@@ -54,7 +54,7 @@ CTL_SRCS := $(wildcard ctl/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 # Unit tests of the pure domain link against domain and basic alone: a test
 # that needs more shows a module in the wrong layer.
-DOMAIN_TESTS := test-ecma-regex test-policy test-calendar test-approval test-approval-memo test-catalog-validate test-libvirt-xml \
+DOMAIN_TESTS := test-ecma-regex test-json-format test-policy test-calendar test-approval test-approval-memo test-catalog-validate test-libvirt-xml \
 	test-legacy-rules test-rating test-deadlines test-cloud-init test-osb-params test-capacity-ledger test-digest
 LAYERED_DIRS := basic policy catalog drivers migration daemon daemon/infra daemon/core daemon/rest daemon/bus ctl
 ALL_C := $(wildcard $(addsuffix /*.[ch],$(LAYERED_DIRS)) tests/unit/*.[ch] bench/*.c tests/osb-provider/*.c \

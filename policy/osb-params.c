@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ecma-regex.h"
+#include "json-format.h"
 #include "macro.h"
 
 static bool type_is(const json_t *v, const char *type) {
@@ -146,6 +148,8 @@ static bool count_of(const json_t *schema, const char *key, size_t *ret) {
 }
 
 static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops);
+static int matches(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops,
+                   bool *ret_match);
 
 /* n more steps of the budget: a value checked, an enum entry compared, a
  * required name looked up, a pattern run. Past it the walk refuses, so that
@@ -361,9 +365,26 @@ static int check_member(Walk *w, const json_t *v, const json_t *schema, const ch
         return q;
 }
 
+/* propertyNames (draft 6): the member's name, as a string, meets the
+ * schema; a refusal names the member and says it is its name. */
+static int check_name(Walk *w, const char *name, const json_t *schema, unsigned depth) {
+        json_t *text = json_string(name);
+        int q;
+        if (!text)
+                return cb_error_set(w->err, CB_ERR_INTERNAL, "out of memory");
+        q = check_member(w, text, schema, name, 0, depth);
+        json_decref(text);
+        if (q < 0 && !w->fatal && w->err && w->err->kind == CB_ERR_VALIDATION) {
+                size_t l = strlen(w->err->message);
+                snprintf(w->err->message + l, sizeof(w->err->message) - l,
+                         " (the member's name, propertyNames)");
+        }
+        return q;
+}
+
 static int check_object(Walk *w, const json_t *v, const json_t *schema, unsigned depth) {
         const json_t *props = json_object_get(schema, "properties"), *extra, *name, *m;
-        const json_t *pprops = json_object_get(schema, "patternProperties"), *ps;
+        const json_t *pprops = json_object_get(schema, "patternProperties"), *ps, *names;
         const char *k, *pk;
         size_t i, n;
         int q;
@@ -383,10 +404,16 @@ static int check_object(Walk *w, const json_t *v, const json_t *schema, unsigned
                 return q;
         }
         extra = json_object_get(schema, "additionalProperties");
+        names = json_object_get(schema, "propertyNames");
         json_object_foreach((json_t *)v, k, m) {
                 const json_t *p = json_is_object(props) ? json_object_get(props, k) : NULL;
                 bool described = p != NULL, unknown = false;
 
+                if (json_is_object(names) || json_is_boolean(names)) {
+                        q = check_name(w, k, names, depth);
+                        if (q < 0)
+                                return q;
+                }
                 if (p) {
                         q = check_member(w, m, p, k, 0, depth);
                         if (q < 0)
@@ -523,6 +550,41 @@ static int check_unique(Walk *w, const json_t *v) {
         return q;
 }
 
+/* contains (draft 6), with minContains/maxContains (2019-09): how many
+ * items meet the schema; at least one unless minContains says otherwise. */
+static int check_contains(Walk *w, const json_t *v, const json_t *schema, unsigned depth) {
+        const json_t *s = json_object_get(schema, "contains"), *e;
+        size_t i, matched = 0, least = 1, most = SIZE_MAX;
+        bool match;
+        int q;
+
+        if (!json_is_object(s) && !json_is_boolean(s))
+                return 0;
+        count_of(schema, "minContains", &least);
+        count_of(schema, "maxContains", &most);
+        json_array_foreach(v, i, e) {
+                size_t len = w->len;
+                if (!path_push(w, NULL, i))
+                        return refuse(w, "has items nested too deep to name (contains)");
+                q = matches(w, e, s, depth + 1, 0, &match);
+                path_pop(w, len);
+                if (q < 0)
+                        return q;
+                matched += match;
+        }
+        if (matched < least)
+                return least == 1 ? refuse(w, "has no item that meets the schema's contains (contains)")
+                                  : refuse(w,
+                                           "has %zu items that meet the schema's contains, at least %zu "
+                                           "wanted (minContains)",
+                                           matched, least);
+        if (matched > most)
+                return refuse(
+                        w, "has %zu items that meet the schema's contains, at most %zu wanted (maxContains)",
+                        matched, most);
+        return 0;
+}
+
 static int check_array(Walk *w, const json_t *v, const json_t *schema, unsigned depth) {
         const json_t *items = json_object_get(schema, "items"), *e;
         size_t i, n;
@@ -555,13 +617,13 @@ static int check_array(Walk *w, const json_t *v, const json_t *schema, unsigned 
                         }
                 } else if (json_is_array(items))
                         s = json_array_get(items, i);
-                if (!json_is_object(s))
+                if (!json_is_object(s) && !json_is_false(s))
                         continue;
                 q = check_member(w, e, s, NULL, i, depth);
                 if (q < 0)
                         return q;
         }
-        return 0;
+        return check_contains(w, v, schema, depth);
 }
 
 /* multipleOf: whether x is a whole number of d (> 0) times. Reals are
@@ -651,6 +713,17 @@ static int check_local(Walk *w, const json_t *v, const json_t *schema) {
                         if (r == RX_NO_MATCH)
                                 return refuse(w, "does not match the schema's pattern (pattern)");
                 }
+                /* A format not read there is the provider's to judge. */
+                d = json_object_get(schema, "format");
+                if (json_is_string(d)) {
+                        q = spend(w, 1 + json_string_length(v) / 64);
+                        if (q < 0)
+                                return q;
+                        if (json_format_check(json_string_value(d), json_string_value(v),
+                                              json_string_length(v)) == JSON_FORMAT_BAD)
+                                return refuse(w, "not %s (format)",
+                                              json_format_describe(json_string_value(d)));
+                }
         }
         return 0;
 }
@@ -658,14 +731,14 @@ static int check_local(Walk *w, const json_t *v, const json_t *schema) {
 /* Whether v meets schema, one alternative of anyOf/oneOf/not: a mismatch
  * is an answer (*ret_match false), not a refusal, and leaves the error and
  * the path as they were; a bound hit (w->fatal) is a refusal all the same. */
-static int check_alternative(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops,
-                             bool *ret_match) {
+static int matches(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops,
+                   bool *ret_match) {
         CbError scratch = CB_ERROR_INIT, *outer = w->err;
         size_t len = w->len;
         int q;
 
         w->err = &scratch;
-        q = check_value(w, v, schema, depth, hops + 1);
+        q = check_value(w, v, schema, depth, hops);
         w->err = outer;
         if (q < 0 && (w->fatal || scratch.kind != CB_ERR_VALIDATION)) {
                 if (outer)
@@ -675,6 +748,36 @@ static int check_alternative(Walk *w, const json_t *v, const json_t *schema, uns
         path_pop(w, len);
         *ret_match = q >= 0;
         return 0;
+}
+
+static int check_alternative(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops,
+                             bool *ret_match) {
+        return matches(w, v, schema, depth, hops + 1, ret_match);
+}
+
+/* if/then/else (draft 7): whether v meets "if" picks the schema it must
+ * meet next; "if" alone asks nothing. */
+static int check_conditional(Walk *w, const json_t *v, const json_t *schema, unsigned depth, unsigned hops) {
+        const json_t *cond = json_object_get(schema, "if"), *branch;
+        bool match;
+        int q;
+
+        if (!json_is_object(cond) && !json_is_boolean(cond))
+                return 0;
+        q = check_alternative(w, v, cond, depth, hops, &match);
+        if (q < 0)
+                return q;
+        branch = json_object_get(schema, match ? "then" : "else");
+        if (!json_is_object(branch) && !json_is_boolean(branch))
+                return 0;
+        q = check_value(w, v, branch, depth, hops + 1);
+        if (q < 0 && !w->fatal && w->err && w->err->kind == CB_ERR_VALIDATION) {
+                size_t l = strlen(w->err->message);
+                snprintf(w->err->message + l, sizeof(w->err->message) - l,
+                         match ? " (then: the value meets the schema's if)"
+                               : " (else: the value does not meet the schema's if)");
+        }
+        return q;
 }
 
 /* allOf, anyOf, oneOf, not. */
@@ -791,6 +894,9 @@ static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned 
         const json_t *ref;
         int q;
 
+        /* Draft 6's boolean schemas: true takes anything, false nothing. */
+        if (json_is_false(schema))
+                return refuse(w, "allowed by no schema here (false)");
         if (!json_is_object(schema))
                 return 0; /* none, or not one we can read: the provider checks it */
         q = spend(w, 1 + json_array_size(json_object_get(schema, "enum")));
@@ -828,7 +934,10 @@ static int check_value(Walk *w, const json_t *v, const json_t *schema, unsigned 
                 q = check_array(w, v, schema, depth);
         if (q < 0)
                 return q;
-        return check_combinators(w, v, schema, depth, hops);
+        q = check_combinators(w, v, schema, depth, hops);
+        if (q < 0)
+                return q;
+        return check_conditional(w, v, schema, depth, hops);
 }
 
 int osb_params_check(const json_t *params, const json_t *schema, CbError *err) {

@@ -12,22 +12,28 @@
  * The promise: parameters that pass are a JSON object of at most
  * OSB_PARAMS_MAX_BYTES (compact), and, when a schema is given, they meet it
  * at every level the schema describes, as JSON Schema draft 4 (what OSB
- * v2.17 names) reads these keywords:
+ * v2.17 names) reads these keywords, and the later drafts' additions a
+ * provider's schema may carry all the same:
  *   - any value: "type" (a name or a list of names: string, integer,
  *     number, boolean, object, array, null), "enum", "const" (numbers
  *     compared by value, 1 and 1.0 alike); "allOf" (all), "anyOf" (at least
- *     one), "oneOf" (exactly one), "not"; "$ref" to a JSON pointer into the
- *     same schema ("#", "#/definitions/a", "#/$defs/a", "#/a~1b/0",
- *     percent-encoded as a URI fragment), whose siblings draft 4 ignores;
+ *     one), "oneOf" (exactly one), "not", "if"/"then"/"else" (draft 7);
+ *     "$ref" to a JSON pointer into the same schema ("#",
+ *     "#/definitions/a", "#/$defs/a", "#/a~1b/0", percent-encoded as a URI
+ *     fragment), whose siblings draft 4 ignores; true and false as schemas
+ *     (draft 6: anything, nothing);
  *   - an object: "required", "properties", "patternProperties" (every
  *     pattern the member's name matches applies), "additionalProperties"
  *     (false: no member neither of those names; a schema: those meet it),
  *     "minProperties"/"maxProperties", "dependencies" (names that must be
  *     there with a member, or a schema the object must then meet) and its
- *     later halves "dependentRequired" and "dependentSchemas";
+ *     later halves "dependentRequired" and "dependentSchemas",
+ *     "propertyNames" (each member's name, as a string);
  *   - an array: "items" (one schema, or a list of one a position, and then
  *     "additionalItems" for the positions beyond the list: false or a
  *     schema),
+ *     "contains" with "minContains"/"maxContains" (how many items meet it:
+ *     at least one unless minContains says otherwise),
  *     "minItems"/"maxItems", "uniqueItems" (equal as "const" says; sorted,
  *     not compared pair by pair, so any array within the size bound can
  *     be checked);
@@ -37,11 +43,13 @@
  *   - a string: "minLength"/"maxLength" (characters), "pattern" (an
  *     ECMA-262 regular expression, searched for, not anchored, character
  *     by character: [\u4e00-\u9fa5] and . take Chinese text as ECMA-262
- *     does; ecma-regex.h says what of the language is read).
+ *     does; ecma-regex.h says what of the language is read), "format"
+ *     for the formats json-format.h reads (date-time, date, time, email,
+ *     hostname, ipv4, ipv6, uuid, uri), leniently where validators differ.
  * What is left to the provider (it answers 400, which the broker shows):
- * "format" (advisory in draft 4, and validators differ on it), the
- * keywords not named here ("if"/"then"/"else", "contains", ...), a
- * "$ref" that is not local or does not resolve, and a pattern that
+ * any other "format" (uri-reference, idn-email, regex, duration, ...), the
+ * keywords not named here ("unevaluatedProperties", "$dynamicRef", ...),
+ * a "$ref" that is not local or does not resolve, and a pattern that
  * ecma-regex.h does not read (lookaround, back references, \b, \p{..},
  * characters beyond U+FFFF, more than a few thousand states once {n,m} is
  * expanded) or a string with a character beyond U+FFFF held against one;

@@ -327,10 +327,15 @@ cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad", "par
 assert_eq "$CB_STATUS" 422 "an app_name outside the schema's pattern (a space between Chinese words) is 422"
 assert_jq "$CB_BODY" .field parameters.app_name "naming it"
 assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "pattern" "and the pattern as what failed"
+# format: an address the schema says is IPv4 and is not.
+cb_curl POST "/v1/resources/$RID/bindings" dev-edu '{"binding_id": "p-bad", "parameters": {"app_name": "oa", "client_ip": "10.0.0.300"}}'
+assert_eq "$CB_STATUS" 422 "a client_ip that is not an IPv4 address (the schema's format) is 422"
+assert_jq "$CB_BODY" .field parameters.client_ip "naming it"
+assert_contains "$(printf %s "$CB_BODY" | jq -r .message)" "IPv4 address (dotted decimal) (format)" "and the format as what failed"
 assert_eq "$(nrows)" "$ROWS" "nothing was written for the refused requests"
 assert_eq "$(osb_control | jq .binds)" "$BINDS" "nothing was sent to the provider"
 
-P1=$(jq -nc --arg s "$SECRET" '{app_name: "教育门户-oa", read_only: true, db_password: $s}')
+P1=$(jq -nc --arg s "$SECRET" '{app_name: "教育门户-oa", read_only: true, db_password: $s, client_ip: "10.0.0.9"}')
 cb_curl POST "/v1/resources/$RID/bindings" dev-edu "{\"binding_id\": \"p-1\", \"parameters\": $P1}"
 assert_eq "$CB_STATUS" 201 "parameters the schema takes bind (201)"
 PBID=$(printf %s "$CB_BODY" | jq -r .id)
@@ -360,7 +365,7 @@ params_secret() {
                 "$5" "$6: $4 names the parameters only"
         assert_not_contains "$(cat "$CB_TMP/daemon.log")" "$SECRET" "$6: the log holds no parameter value"
 }
-params_secret service_bindings "id = '$PBID'" app_name resource.bind_request app_name,db_password,read_only binding
+params_secret service_bindings "id = '$PBID'" app_name resource.bind_request app_name,client_ip,db_password,read_only binding
 
 # D-Bus and cloudbrokerctl: the same check and the same path to the provider.
 ok 1001 "D-Bus BindWithParameters" "$RPATH" org.cloudbroker.Broker1.Resource BindWithParameters ss bus-p \

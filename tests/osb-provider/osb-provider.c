@@ -60,8 +60,8 @@
  *   binding_schema         every plan's catalogue entry carries
  *                          schemas.service_binding.create.parameters (app_name
  *                          required, 1 to 32 of Chinese characters, ASCII
- *                          letters, digits, _ and -; read_only, db_password;
- *                          nothing else),
+ *                          letters, digits, _ and -; read_only, db_password,
+ *                          client_ip (format ipv4); nothing else),
  *                          read by the broker when it next reads /v2/catalog
  *   unbindable             every plan in /v2/catalog says bindable: false
  *   instance_schema        every plan carries schemas.service_instance.create.
@@ -251,12 +251,13 @@ static void catalog_switches(json_t *cat) {
                                 json_object_set_new(
                                         json_object_get(plan, "schemas"), "service_binding",
                                         json_pack("{s:{s:{s:s, s:[s], s:b, s:{s:{s:s, s:s}, s:{s:s}, "
-                                                  "s:{s:s}}}}}",
+                                                  "s:{s:s}, s:{s:s, s:s}}}}}",
                                                   "create", "parameters", "type", "object", "required",
                                                   "app_name", "additionalProperties", 0, "properties",
                                                   "app_name", "type", "string", "pattern",
                                                   "^[\\u4e00-\\u9fa5A-Za-z0-9_-]{1,32}$", "read_only", "type",
-                                                  "boolean", "db_password", "type", "string"));
+                                                  "boolean", "db_password", "type", "string", "client_ip",
+                                                  "type", "string", "format", "ipv4"));
                 }
         }
 }

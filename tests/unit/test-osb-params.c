@@ -725,10 +725,92 @@ static void test_dependencies(void **state) {
         RUN(cases);
 }
 
-static void test_format_left_to_provider(void **state) {
+/* format: the ones json-format.h reads are checked, the rest are the provider's. */
+static void test_format(void **state) {
+        static const char net[] =
+                "{\"properties\": {\"ip\": {\"format\": \"ipv4\"}, \"at\": {\"format\": \"date-time\"}, "
+                "\"mail\": {\"format\": \"email\"}, \"re\": {\"format\": \"regex\"}, \"n\": {\"format\": "
+                "\"ipv4\"}}}";
         static const Case cases[] = {
-                { "{\"properties\": {\"e\": {\"format\": \"email\"}}}", "{\"e\": \"not an address\"}", NULL,
-                  NULL },
+                { net,
+                  "{\"ip\": \"10.0.0.9\", \"at\": \"2026-12-05T08:30:00+08:00\", \"mail\": "
+                  "\"ops@linfen.gov.cn\"}",
+                  NULL, NULL },
+                { net, "{\"ip\": \"10.0.0.256\"}", "parameters.ip",
+                  "not an IPv4 address (dotted decimal) (format)" },
+                { net, "{\"at\": \"2026-02-30T08:30:00Z\"}", "parameters.at", "RFC 3339 date-time" },
+                { net, "{\"mail\": \"hunter2\"}", "parameters.mail", "e-mail address" },
+                /* Not read here: the provider's to judge. */
+                { net, "{\"re\": \"(unclosed\"}", NULL, NULL },
+                /* format applies to strings alone. */
+                { net, "{\"n\": 5}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* contains, and the counts 2019-09 adds to it. */
+static void test_contains(void **state) {
+        static const char one[] = "{\"properties\": {\"zones\": {\"contains\": {\"const\": \"primary\"}}}}";
+        static const char counted[] =
+                "{\"properties\": {\"nodes\": {\"contains\": {\"properties\": {\"role\": "
+                "{\"const\": \"master\"}}, \"required\": [\"role\"]}, \"minContains\": 1, "
+                "\"maxContains\": 1}}}";
+        static const char two[] = "{\"properties\": {\"l\": {\"contains\": {\"type\": \"integer\"}, "
+                                  "\"minContains\": 2}}}";
+        static const char none[] = "{\"properties\": {\"l\": {\"contains\": {\"type\": \"integer\"}, "
+                                   "\"minContains\": 0}}}";
+        static const Case cases[] = {
+                { one, "{\"zones\": [\"backup\", \"primary\"]}", NULL, NULL },
+                { one, "{\"zones\": [\"backup\"]}", "parameters.zones", "no item that meets" },
+                { one, "{\"zones\": []}", "parameters.zones", "(contains)" },
+                { counted, "{\"nodes\": [{\"role\": \"master\"}, {\"role\": \"replica\"}]}", NULL, NULL },
+                { counted, "{\"nodes\": [{\"role\": \"master\"}, {\"role\": \"master\"}]}",
+                  "parameters.nodes",
+                  "has 2 items that meet the schema's contains, at most 1 wanted (maxContains)" },
+                { two, "{\"l\": [1, \"a\", 2]}", NULL, NULL },
+                { two, "{\"l\": [1, \"a\"]}", "parameters.l",
+                  "has 1 items that meet the schema's contains, at least 2" },
+                { none, "{\"l\": [\"a\"]}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* if/then/else: the branch the value's fit to "if" picks. */
+static void test_conditional(void **state) {
+        static const char ha[] =
+                "{\"if\": {\"properties\": {\"ha\": {\"const\": true}}, \"required\": [\"ha\"]}, "
+                "\"then\": {\"required\": [\"replicas\"], \"properties\": {\"replicas\": "
+                "{\"minimum\": 2}}}, \"else\": {\"properties\": {\"replicas\": {\"maximum\": 1}}}}";
+        static const char only_if[] = "{\"if\": {\"required\": [\"a\"]}}";
+        static const Case cases[] = {
+                { ha, "{\"ha\": true, \"replicas\": 3}", NULL, NULL },
+                { ha, "{\"ha\": true}", "parameters.replicas", "(then: the value meets the schema's if)" },
+                { ha, "{\"ha\": true, \"replicas\": 1}", "parameters.replicas", "less than the minimum 2" },
+                { ha, "{\"replicas\": 1}", NULL, NULL },
+                { ha, "{\"ha\": false, \"replicas\": 2}", "parameters.replicas",
+                  "(else: the value does not meet the schema's if)" },
+                { only_if, "{}", NULL, NULL },
+        };
+        (void)state;
+        RUN(cases);
+}
+
+/* propertyNames, and draft 6's true and false as schemas. */
+static void test_names_and_booleans(void **state) {
+        static const char names[] = "{\"properties\": {\"labels\": {\"propertyNames\": {\"pattern\": "
+                                    "\"^[a-z][a-z0-9_]{0,15}$\"}}}}";
+        static const char booleans[] =
+                "{\"properties\": {\"legacy\": false, \"any\": true, \"t\": {\"items\": "
+                "[{\"type\": \"string\"}, false]}}}";
+        static const Case cases[] = {
+                { names, "{\"labels\": {\"owner\": \"oa\", \"tier_2\": \"x\"}}", NULL, NULL },
+                { names, "{\"labels\": {\"Owner\": \"oa\"}}", "parameters.labels.Owner",
+                  "pattern) (the provider's schema) (the member's name, propertyNames)" },
+                { booleans, "{\"any\": [1, {\"x\": null}], \"t\": [\"a\"]}", NULL, NULL },
+                { booleans, "{\"legacy\": 1}", "parameters.legacy", "allowed by no schema here (false)" },
+                { booleans, "{\"t\": [\"a\", 2]}", "parameters.t[1]", "(false)" },
         };
         (void)state;
         RUN(cases);
@@ -756,7 +838,10 @@ int main(void) {
                 cmocka_unit_test(test_pattern_budget),
                 cmocka_unit_test(test_additional_items),
                 cmocka_unit_test(test_dependencies),
-                cmocka_unit_test(test_format_left_to_provider),
+                cmocka_unit_test(test_format),
+                cmocka_unit_test(test_contains),
+                cmocka_unit_test(test_conditional),
+                cmocka_unit_test(test_names_and_booleans),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
